@@ -2,15 +2,35 @@
 
 from transformers import AutoConfig, AutoModelForSequenceClassification
 
-from .configuration_glove import GloveConfig, GloveMeanConfig, GloveMeanMaxConfig
+from .configuration_glove import (
+    GloveAttentionConfig,
+    GloveBiLstmConfig,
+    GloveConfig,
+    GloveLstmConfig,
+    GloveMeanConfig,
+    GloveMeanMaxConfig,
+    GloveMultiHeadConfig,
+    GloveTransformerConfig,
+)
 from .glove import GloveFormatError, GloveVectors, load_glove
+from .modeling_attention import (
+    GloveAttentionForSequenceClassification,
+    GloveMultiHeadForSequenceClassification,
+    GloveTransformerForSequenceClassification,
+)
 from .modeling_glove_base import GlovePreTrainedModel
 from .modeling_pooling import GloveMeanForSequenceClassification, GloveMeanMaxForSequenceClassification
+from .modeling_recurrent import GloveBiLstmForSequenceClassification, GloveLstmForSequenceClassification
 
 # Name on the command line -> (config class, model class).
 GLOVE_MODELS = {
     "mean": (GloveMeanConfig, GloveMeanForSequenceClassification),
     "meanmax": (GloveMeanMaxConfig, GloveMeanMaxForSequenceClassification),
+    "lstm": (GloveLstmConfig, GloveLstmForSequenceClassification),
+    "bilstm": (GloveBiLstmConfig, GloveBiLstmForSequenceClassification),
+    "attention": (GloveAttentionConfig, GloveAttentionForSequenceClassification),
+    "multihead": (GloveMultiHeadConfig, GloveMultiHeadForSequenceClassification),
+    "transformer": (GloveTransformerConfig, GloveTransformerForSequenceClassification),
 }
 
 for _config_class, _model_class in GLOVE_MODELS.values():
@@ -27,13 +47,23 @@ def model_type_for(name: str) -> str:
 
 __all__ = [
     "GLOVE_MODELS",
+    "GloveAttentionConfig",
+    "GloveAttentionForSequenceClassification",
+    "GloveBiLstmConfig",
+    "GloveBiLstmForSequenceClassification",
     "GloveConfig",
     "GloveFormatError",
+    "GloveLstmConfig",
+    "GloveLstmForSequenceClassification",
     "GloveMeanConfig",
     "GloveMeanForSequenceClassification",
     "GloveMeanMaxConfig",
     "GloveMeanMaxForSequenceClassification",
+    "GloveMultiHeadConfig",
+    "GloveMultiHeadForSequenceClassification",
     "GlovePreTrainedModel",
+    "GloveTransformerConfig",
+    "GloveTransformerForSequenceClassification",
     "GloveVectors",
     "load_glove",
     "model_type_for",

@@ -40,3 +40,88 @@ class GloveMeanMaxConfig(GloveMeanConfig):
     r"""Mean‖max pooling: u = [mean(E) ‖ max(E)], then as the mean model."""
 
     model_type = "glove-meanmax"
+
+
+class GloveLstmConfig(GloveConfig):
+    r"""LSTM over the word vectors; the sentence is the state at its last real token.
+
+    hidden_size: LSTM state width (per direction).
+    num_layers: stacked LSTM layers.
+    lstm_dropout: dropout between stacked layers (unused with one layer).
+    """
+
+    model_type = "glove-lstm"
+
+    hidden_size: int = 128
+    num_layers: int = 1
+    lstm_dropout: float = 0.0
+    dropout: float = 0.3
+
+
+class GloveBiLstmConfig(GloveLstmConfig):
+    r"""Bidirectional LSTM: forward state at the last real token ‖ backward state at the first."""
+
+    model_type = "glove-bilstm"
+
+
+class GloveAttentionConfig(GloveConfig):
+    r"""Self-attention encoder over the word vectors, average-pooled over real tokens.
+
+    The model width is `embedding_dim` (GloVe vectors plus learned position embeddings for
+    `max_length` positions), so `num_heads` must divide it: 50d GloVe takes 1, 2, 5, 10, 25 or 50
+    heads. Another count raises a `ValueError` rather than adding a projection, so the width is
+    always that of the vectors.
+
+    | field | Vaswani et al. 2017 (base) | ours (`attention` / `multihead` / `transformer`) |
+    |---|---|---|
+    | width (d_model) | 512 | embedding_dim (50) |
+    | num_heads | 8 | 1 / 5 / 5 |
+    | num_layers | 6 | 1 / 1 / 2 |
+    | ffn_dim (d_ff) | 2048 | 200 |
+    | dropout (P_drop) | 0.1 | 0.1 (residual branches and the sentence vector) |
+    | attention_dropout | 0 | 0.1 |
+    | max_length | 512 (sinusoidal) | 128 (learned) |
+
+    num_heads: attention heads in each block; one head has no output projection.
+    num_layers: pre-LayerNorm residual blocks (attention, then feed-forward).
+    ffn_dim: inner width of the feed-forward layer.
+    attention_dropout: dropout on the attention weights.
+    """
+
+    model_type = "glove-attention"
+
+    num_heads: int = 1
+    num_layers: int = 1
+    ffn_dim: int = 200
+    dropout: float = 0.1
+    attention_dropout: float = 0.1
+
+    def __post_init__(self, **kwargs):
+        super().__post_init__(**kwargs)
+        self.validate_architecture()
+
+    def validate_architecture(self):
+        """Runs at creation and when a model is built (`update_from_string` skips `__post_init__`)."""
+        super().validate_architecture()
+        if self.num_heads < 1 or self.embedding_dim % self.num_heads:
+            divisors = [n for n in range(1, self.embedding_dim + 1) if self.embedding_dim % n == 0]
+            raise ValueError(
+                f"num_heads={self.num_heads} does not divide the model width embedding_dim={self.embedding_dim}; "
+                f"choose num_heads from {divisors}"
+            )
+
+
+class GloveMultiHeadConfig(GloveAttentionConfig):
+    r"""Several attention heads in parallel, joined by an output projection."""
+
+    model_type = "glove-multihead"
+
+    num_heads: int = 5
+
+
+class GloveTransformerConfig(GloveMultiHeadConfig):
+    r"""A stack of multi-head blocks with a final LayerNorm: a small Transformer encoder."""
+
+    model_type = "glove-transformer"
+
+    num_layers: int = 2

@@ -1,0 +1,181 @@
+"""Correctness of every GloVe model on tiny random vectors: padding, edge inputs, saving, training."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from transformers import AutoModelForSequenceClassification, pipeline
+
+from models import GLOVE_MODELS, GloveMultiHeadConfig, GloveMultiHeadForSequenceClassification
+from pipelines.tokenization import build_tokenizer
+
+WORDS = ["good", "great", "fun", "bad", "awful", "dull", "film", "movie", "the", "a", "is", "story"]
+VOCAB_SIZE = 2 + len(WORDS)  # [PAD], [UNK], words
+PAD, UNK = 0, 1
+# 10 is divided by the default head counts (1 and 5), so every model builds with its defaults.
+EMBEDDING_DIM = 10
+MAX_LENGTH = 16
+LABELS = ["negative", "positive"]
+ATTENTION_MODELS = ["attention", "multihead", "transformer"]
+
+
+def build_model(name: str, **overrides):
+    config_class, model_class = GLOVE_MODELS[name]
+    config = config_class(
+        vocab_size=VOCAB_SIZE,
+        embedding_dim=EMBEDDING_DIM,
+        max_length=MAX_LENGTH,
+        num_labels=len(LABELS),
+        id2label=dict(enumerate(LABELS)),
+        label2id={label: i for i, label in enumerate(LABELS)},
+        **overrides,
+    )
+    torch.manual_seed(0)
+    model = model_class(config)
+    vectors = torch.randn(VOCAB_SIZE, EMBEDDING_DIM)
+    vectors[PAD] = 0.0
+    model.load_word_vectors(vectors)
+    return model.eval()
+
+
+def ids(*rows: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-padded input ids and attention mask for rows of token ids."""
+    width = max(len(row) for row in rows)
+    input_ids = torch.tensor([row + [PAD] * (width - len(row)) for row in rows])
+    attention_mask = torch.tensor([[1] * len(row) + [0] * (width - len(row)) for row in rows])
+    return input_ids, attention_mask
+
+
+SENTENCE = [2, 7, 9, 4, 12]
+LONGER = [3, 5, 8, 10, 11, 13, 6, 2, 9]
+
+
+@pytest.mark.parametrize("name", GLOVE_MODELS)
+def test_padding_does_not_change_logits(name):
+    model = build_model(name)
+    alone_ids, alone_mask = ids(SENTENCE)
+    batch_ids, batch_mask = ids(LONGER, SENTENCE)
+    with torch.no_grad():
+        alone = model(alone_ids, attention_mask=alone_mask, output_attentions=True)
+        batch = model(batch_ids, attention_mask=batch_mask, output_attentions=True)
+    torch.testing.assert_close(batch.logits[1], alone.logits[0], atol=1e-5, rtol=1e-5)
+    if name in ATTENTION_MODELS:
+        real = len(SENTENCE)
+        for alone_weights, batch_weights in zip(alone.attentions, batch.attentions):
+            # (batch, heads, query, key): the real tokens attend alike, and never to padding.
+            torch.testing.assert_close(batch_weights[1, :, :real, :real], alone_weights[0], atol=1e-5, rtol=1e-5)
+            assert batch_weights[1, :, :, real:].abs().max() == 0.0
+
+
+@pytest.mark.parametrize("name", GLOVE_MODELS)
+def test_unknown_words_empty_and_overlong_inputs_give_finite_logits(name):
+    model = build_model(name)
+    unknown_ids, unknown_mask = ids([UNK, UNK, UNK])
+    empty = torch.zeros((2, 0), dtype=torch.long)
+    # Far past the position table: the model truncates to max_length.
+    overlong = torch.randint(2, VOCAB_SIZE, (1, 10_000))
+    with torch.no_grad():
+        for logits in (
+            model(unknown_ids, attention_mask=unknown_mask).logits,
+            model(empty, attention_mask=empty).logits,
+            model(overlong).logits,
+        ):
+            assert logits.shape[-1] == len(LABELS)
+            assert torch.isfinite(logits).all()
+
+
+@pytest.mark.parametrize("freeze", [True, False], ids=["frozen", "trainable"])
+@pytest.mark.parametrize("name", GLOVE_MODELS)
+def test_save_and_load_keep_weights_logits_and_freezing(name, freeze, tmp_path):
+    model = build_model(name, freeze_embeddings=freeze)
+    model.save_pretrained(tmp_path)
+    loaded = AutoModelForSequenceClassification.from_pretrained(tmp_path).eval()
+    assert type(loaded) is type(model)
+    torch.testing.assert_close(loaded.embeddings.weight, model.embeddings.weight, atol=0, rtol=0)
+    input_ids, attention_mask = ids(LONGER, SENTENCE)
+    with torch.no_grad():
+        torch.testing.assert_close(
+            loaded(input_ids, attention_mask=attention_mask).logits,
+            model(input_ids, attention_mask=attention_mask).logits,
+            atol=0,
+            rtol=0,
+        )
+    assert loaded.embeddings.weight.requires_grad is not freeze
+
+
+@pytest.mark.parametrize("name", GLOVE_MODELS)
+def test_pipeline_on_saved_folder_returns_label_names(name, tmp_path):
+    build_model(name).save_pretrained(tmp_path)
+    build_tokenizer(WORDS, MAX_LENGTH).save_pretrained(tmp_path)
+    classify = pipeline("text-classification", model=str(tmp_path))
+    predictions = classify(["a good fun film", "the movie is awful and dull", "", "zzz unknown"])
+    assert [prediction["label"] in LABELS for prediction in predictions] == [True] * 4
+
+
+@pytest.mark.parametrize("name", GLOVE_MODELS)
+def test_a_few_steps_lower_the_loss(name):
+    model = build_model(name)
+    input_ids, attention_mask = ids([2, 3, 4], [5, 6], [7, 8, 9, 10], [11], [12, 13, 2, 5], [6, 4, 3])
+    labels = torch.tensor([1, 0, 1, 0, 1, 0])
+
+    def loss() -> float:
+        with torch.no_grad():
+            return model.eval()(input_ids, attention_mask=attention_mask, labels=labels).loss.item()
+
+    before = loss()
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+    model.train()
+    for _ in range(15):
+        optimizer.zero_grad()
+        model(input_ids, attention_mask=attention_mask, labels=labels).loss.backward()
+        optimizer.step()
+    assert loss() < 0.8 * before
+
+
+@pytest.mark.parametrize("freeze", [True, False], ids=["frozen", "trainable"])
+@pytest.mark.parametrize("name", GLOVE_MODELS)
+def test_freeze_flag_decides_whether_word_vectors_train(name, freeze):
+    model = build_model(name, freeze_embeddings=freeze)
+    before = model.embeddings.weight.detach().clone()
+    optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+    input_ids, attention_mask = ids(LONGER, SENTENCE)
+    model.train()(input_ids, attention_mask=attention_mask, labels=torch.tensor([0, 1])).loss.backward()
+    optimizer.step()
+    changed = not torch.equal(model.embeddings.weight, before)
+    assert model.embeddings.weight.requires_grad is not freeze
+    assert changed is not freeze
+    assert torch.equal(model.embeddings.weight[PAD], before[PAD])
+
+
+@pytest.mark.parametrize("name", ["lstm", "bilstm"])
+def test_lstm_representation_is_the_state_at_the_real_ends(name):
+    model = build_model(name, num_layers=2)
+    input_ids, attention_mask = ids(LONGER, SENTENCE)
+    with torch.no_grad():
+        sentence, _ = model.encode(model.embeddings(input_ids), attention_mask)  # (batch, repr)
+        unpadded, _ = model.lstm(model.embeddings(torch.tensor([SENTENCE])))  # (1, seq_len, directions * hidden)
+    hidden = model.config.hidden_size
+    expected = unpadded[0, -1, :hidden]  # forward direction after the last real token
+    if name == "bilstm":
+        # The backward direction ends at the first token.
+        expected = torch.cat([expected, unpadded[0, 0, hidden:]])
+    torch.testing.assert_close(sentence[1], expected, atol=1e-6, rtol=1e-5)
+
+
+def test_heads_that_do_not_divide_the_width_are_refused_clearly():
+    with pytest.raises(ValueError, match=r"num_heads=3 does not divide .*embedding_dim=50.*\[1, 2, 5, 10, 25, 50\]"):
+        GloveMultiHeadConfig(embedding_dim=50, num_heads=3)
+    # `--config_overrides` sets fields after creation; building the model checks again.
+    config = GloveMultiHeadConfig(embedding_dim=50, num_heads=5)
+    config.update_from_string("num_heads=3")
+    with pytest.raises(ValueError, match="num_heads=3 does not divide"):
+        GloveMultiHeadForSequenceClassification(config)
+
+
+@pytest.mark.parametrize("name", ATTENTION_MODELS)
+def test_position_table_has_max_length_rows(name):
+    model = build_model(name)
+    assert model.positions.num_embeddings == MAX_LENGTH
+    with torch.no_grad():
+        output = model(torch.randint(2, VOCAB_SIZE, (2, 10_000)), output_attentions=True)
+    assert output.attentions[0].shape[-1] == MAX_LENGTH
