@@ -1,0 +1,23 @@
+"""Fine-tune a pretrained transformer: `accelerate launch finetune.py --model minilm --dataset mr`."""
+
+import sys
+
+from pipelines.cli import parse, run_cli
+from pipelines.finetuning import (
+    FinetuneDataArguments,
+    FinetuneModelArguments,
+    FinetuneTrainingArguments,
+    default_output_dir,
+    finetune,
+)
+
+
+def main(argv: list[str]) -> None:
+    model_args, data_args, training_args = parse((FinetuneModelArguments, FinetuneDataArguments, FinetuneTrainingArguments), argv)
+    if training_args.output_dir is None:
+        training_args.output_dir = default_output_dir(data_args.dataset, model_args.model)
+    finetune(model_args, data_args, training_args)
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))

@@ -1,0 +1,111 @@
+"""Fine-tune a pretrained transformer on MR or SemEval-2017 4A, through the shared `fit_and_test` flow."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, TrainingArguments
+
+from pipelines.data import load_sentiment_dataset
+from pipelines.pretrained import MODEL_ALIASES, resolve_model
+from pipelines.tokenization import tokenize_dataset
+from pipelines.training import DataArguments, fit_and_test, split_validation
+
+# Documented choices for `--model` (all but `minilm` need the Hub once, to download).
+DEFAULT_FINETUNE_MODELS = {
+    "mr": ("bert-base-uncased", "roberta-base", "distilbert/distilbert-base-uncased", "minilm"),
+    "semeval2017a": ("vinai/bertweet-base", "roberta-base", "cardiffnlp/twitter-roberta-base", "minilm"),
+}
+
+
+@dataclass
+class FinetuneModelArguments:
+    model: str = field(
+        default="minilm",
+        metadata={"help": f"Hub id, local folder, or one of: {', '.join(MODEL_ALIASES)} (see DEFAULT_FINETUNE_MODELS)"},
+    )
+    max_length: int = field(default=128, metadata={"help": "longest input in tokens (longer ones are truncated)"})
+
+
+@dataclass
+class FinetuneDataArguments(DataArguments):
+    early_stopping_patience: int = field(default=2, metadata={"help": "evaluations without a better validation loss"})
+    max_train_samples: int | None = field(default=None, metadata={"help": "keep N training sentences, drawn with --seed"})
+    max_eval_samples: int | None = field(
+        default=None, metadata={"help": "keep N validation and N test sentences, drawn with --seed"}
+    )
+
+
+@dataclass
+class FinetuneTrainingArguments(TrainingArguments):
+    """`TrainingArguments` with defaults that suit fine-tuning a BERT-size model."""
+
+    output_dir: str | None = field(default=None, metadata={"help": "default: runs/<dataset>-<model>"})
+    learning_rate: float = field(default=5e-5, metadata={"help": "AdamW learning rate"})
+    per_device_train_batch_size: int = field(default=32, metadata={"help": "batch size per device for training"})
+    per_device_eval_batch_size: int = field(default=128, metadata={"help": "batch size per device for evaluation"})
+    num_train_epochs: float = field(default=3.0, metadata={"help": "upper bound; early stopping may end sooner"})
+    warmup_ratio: float = field(default=0.1, metadata={"help": "share of steps with a rising learning rate"})
+    weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay"})
+    eval_strategy: str = field(default="epoch", metadata={"help": "when to evaluate on the validation split"})
+    save_strategy: str = field(default="epoch", metadata={"help": "when to save a checkpoint"})
+    logging_strategy: str = field(default="epoch", metadata={"help": "when to log the training loss"})
+    load_best_model_at_end: bool = field(default=True, metadata={"help": "restore the best validation checkpoint"})
+    metric_for_best_model: str | None = field(default="eval_loss", metadata={"help": "what 'best' means"})
+    save_total_limit: int | None = field(default=1, metadata={"help": "checkpoints kept on disk"})
+    train_sampling_strategy: str = field(default="group_by_length", metadata={"help": "batch similar lengths"})
+    auto_mixed_precision: bool = field(
+        default=True, metadata={"help": "on a GPU, bf16 where supported, else fp16 (unless --fp16/--bf16 is given)"}
+    )
+
+    def __post_init__(self):
+        if self.auto_mixed_precision and not (self.fp16 or self.bf16 or self.use_cpu) and torch.cuda.is_available():
+            self.bf16 = torch.cuda.is_bf16_supported()
+            self.fp16 = not self.bf16
+        super().__post_init__()
+
+
+def model_label(model: str) -> str:
+    """A short name for output folders: the alias, the Hub id, or the folder's name."""
+    return model if model in MODEL_ALIASES or not Path(model).exists() else Path(model).resolve().name
+
+
+def default_output_dir(dataset: str, model: str) -> str:
+    return str(Path("runs") / f"{dataset}-{model_label(model).replace('/', '_')}")
+
+
+def finetune(model_args: FinetuneModelArguments, data_args: FinetuneDataArguments, training_args: TrainingArguments) -> dict:
+    path = resolve_model(model_args.model)
+    dataset = load_sentiment_dataset(data_args.dataset, data_args.data_dir)
+    label_names = dataset["train"].features["label"].names
+    splits = split_validation(dataset, data_args.validation_fraction, training_args.seed)
+    for split, limit in (
+        ("train", data_args.max_train_samples),
+        ("validation", data_args.max_eval_samples),
+        ("test", data_args.max_eval_samples),
+    ):
+        if limit is not None:  # shuffled first: the test files are sorted by class
+            splits[split] = splits[split].shuffle(seed=training_args.seed).select(range(min(limit, len(splits[split]))))
+
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    config = AutoConfig.from_pretrained(
+        path,
+        num_labels=len(label_names),
+        id2label=dict(enumerate(label_names)),
+        label2id={name: i for i, name in enumerate(label_names)},
+    )
+    # A checkpoint with a head for other labels (an SST-2 model tuned on SemEval) gets a new head.
+    model = AutoModelForSequenceClassification.from_pretrained(path, config=config, ignore_mismatched_sizes=True)
+    tokenized = tokenize_dataset(splits, tokenizer, min(model_args.max_length, tokenizer.model_max_length))
+    run_info = {
+        "model": model_args.model,
+        "model_type": config.model_type,
+        "dataset": data_args.dataset,
+        "max_length": model_args.max_length,
+        "train_sentences": len(splits["train"]),
+        "validation_sentences": len(splits["validation"]),
+        "test_sentences": len(splits["test"]),
+    }
+    return fit_and_test(model, tokenizer, tokenized, training_args, label_names, data_args.early_stopping_patience, run_info)

@@ -1,0 +1,71 @@
+"""finetune.py end to end on a tiny BERT, and the checkpoint it saves scored by evaluate_pretrained.py."""
+
+import json
+
+import pytest
+from transformers import AutoConfig, AutoTokenizer
+
+import evaluate_pretrained
+import finetune
+from pipelines.cli import run_cli
+from pipelines.finetuning import FinetuneTrainingArguments, default_output_dir
+from tests.tiny_bert import build_tiny_bert, write_semeval
+
+QUICK = ["--num_train_epochs", "1", "--per_device_train_batch_size", "8", "--report_to", "none", "--seed", "3"]
+
+
+@pytest.fixture(scope="session")
+def finetuned(tmp_path_factory):
+    """A two-label tiny BERT fine-tuned on tiny SemEval: the head must grow to three labels."""
+    root = tmp_path_factory.mktemp("finetune")
+    data = write_semeval(root / "data")
+    base = build_tiny_bert(root / "base", ["negative", "positive"])
+    output_dir = root / "out"
+    argv = ["--model", str(base), "--dataset", "semeval2017a", "--data-dir", str(data), "--output_dir", str(output_dir)]
+    assert run_cli(finetune.main, [*argv, *QUICK, "--max_train_samples", "24", "--max_eval_samples", "6"]) == 0
+    return {"data": data, "output_dir": output_dir}
+
+
+def test_finetune_saves_model_tokenizer_and_results(finetuned):
+    output_dir = finetuned["output_dir"]
+    results = json.loads((output_dir / "results.json").read_text())
+    assert set(results["test"]) == {"accuracy", "f1_macro", "recall_macro", "f1_pn"}
+    assert results["label_names"] == ["negative", "neutral", "positive"]
+    assert (results["train_sentences"], results["validation_sentences"], results["test_sentences"]) == (24, 6, 6)
+    assert results["epochs"] == 1
+    config = AutoConfig.from_pretrained(output_dir)
+    assert config.id2label == {0: "negative", 1: "neutral", 2: "positive"}
+    tokenizer = AutoTokenizer.from_pretrained(output_dir)
+    assert tokenizer("great acting")["input_ids"][0] == tokenizer.cls_token_id
+    assert not (output_dir / "training_args.bin").exists()
+
+
+def test_evaluate_pretrained_scores_the_finetuned_checkpoint(finetuned, tmp_path):
+    argv = ["--dataset", "semeval2017a", "--data-dir", str(finetuned["data"]), "--output_dir", str(tmp_path)]
+    assert run_cli(evaluate_pretrained.main, [*argv, "--models", str(finetuned["output_dir"])]) == 0
+    (row,) = json.loads((tmp_path / "evaluation.json").read_text())["results"]
+    assert row["labels"] == "negative->negative; neutral->neutral; positive->positive"
+    assert 0.0 <= row["accuracy"] <= 1.0
+
+
+def test_missing_model_folder_is_one_line(tmp_path, capsys):
+    argv = ["--model", str(tmp_path / "nowhere" / "model"), "--dataset", "mr", "--output_dir", str(tmp_path)]
+    assert run_cli(finetune.main, argv) == 2
+    assert f"model folder not found: {tmp_path / 'nowhere' / 'model'}" in capsys.readouterr().err
+
+
+def test_unknown_alias_lists_the_choices(tmp_path, capsys):
+    assert run_cli(finetune.main, ["--model", "./minilm-typo", "--output_dir", str(tmp_path)]) == 2
+    assert "one of: minilm" in capsys.readouterr().err
+
+
+def test_cpu_training_stays_in_full_precision(tmp_path):
+    args = FinetuneTrainingArguments(output_dir=str(tmp_path), use_cpu=True)
+    assert not (args.fp16 or args.bf16)
+
+
+def test_default_output_dir_names(tmp_path):
+    assert default_output_dir("mr", "minilm") == "runs/mr-minilm"
+    assert default_output_dir("mr", "roberta-base") == "runs/mr-roberta-base"
+    assert default_output_dir("semeval2017a", "vinai/bertweet-base") == "runs/semeval2017a-vinai_bertweet-base"
+    assert default_output_dir("mr", str(tmp_path)) == f"runs/mr-{tmp_path.name}"

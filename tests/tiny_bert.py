@@ -1,0 +1,84 @@
+"""A tiny random BERT with a WordPiece vocabulary trained here, and tiny data folders, for offline tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+from transformers import BertConfig, BertForSequenceClassification, PreTrainedTokenizerFast
+
+SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+POSITIVE = ["a wonderful , moving film", "great acting and a lovely story", "i loved every minute of it", "pure joy !"]
+NEGATIVE = ["a dull , lifeless mess", "terrible acting and a boring plot", "i hated every minute of it", "what a waste ."]
+NEUTRAL = ["the film opens on friday", "the director was born in ohio", "it runs two hours", "tickets cost ten dollars"]
+
+
+def wordpiece_tokenizer(sentences: list[str], vocab_size: int = 300) -> PreTrainedTokenizerFast:
+    backend = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    backend.normalizer = normalizers.BertNormalizer(lowercase=True)
+    backend.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    backend.train_from_iterator(sentences, trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS))
+    cls_id, sep_id = backend.token_to_id("[CLS]"), backend.token_to_id("[SEP]")
+    backend.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)]
+    )
+    backend.decoder = decoders.WordPiece()
+    return PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+        model_max_length=32,
+    )
+
+
+def build_tiny_bert(folder: Path, labels: list[str], seed: int = 0) -> Path:
+    """A 1-layer BERT (hidden size 16) with random weights and these `id2label` names, saved to `folder`."""
+    tokenizer = wordpiece_tokenizer(POSITIVE + NEGATIVE + NEUTRAL)
+    config = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=64,
+        pad_token_id=tokenizer.pad_token_id,
+        id2label=dict(enumerate(labels)),
+        label2id={label: i for i, label in enumerate(labels)},
+    )
+    torch.manual_seed(seed)
+    BertForSequenceClassification(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def write_semeval(root: Path, copies: int = 4) -> Path:
+    """`root/Semeval2017A` laid out as released: train_dev/train/*.tsv and the gold test file."""
+    folder = root / "Semeval2017A"
+    (folder / "train_dev" / "train").mkdir(parents=True)
+    (folder / "gold").mkdir(parents=True)
+    rows = [
+        (label, f"{text} #{i}")
+        for i in range(copies)
+        for label, texts in (("positive", POSITIVE), ("negative", NEGATIVE), ("neutral", NEUTRAL))
+        for text in texts
+    ]
+    lines = [f"{1000 + i}\t{label}\t{text}" for i, (label, text) in enumerate(rows)]
+    (folder / "train_dev" / "train" / "twitter-tiny-A.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    test = [f"{9000 + i}\t{label}\t{text}" for i, (label, text) in enumerate(rows[:12])]
+    (folder / "gold" / "SemEval2017-task4-test.subtask-A.english.txt").write_text("\n".join(test) + "\n", encoding="utf-8")
+    return root
+
+
+def write_mr(root: Path, test_per_class: int = 6) -> Path:
+    """`root/MR/rt-polarity.{pos,neg}`: the MR split needs 5,000 training sentences per class first."""
+    folder = root / "MR"
+    folder.mkdir(parents=True)
+    for suffix, texts in (("pos", POSITIVE), ("neg", NEGATIVE)):
+        lines = [f"{texts[i % len(texts)]} {i}" for i in range(5000 + test_per_class)]
+        (folder / f"rt-polarity.{suffix}").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return root
