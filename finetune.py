@@ -13,7 +13,8 @@ from pipelines.finetuning import (
 
 
 def main(argv: list[str]) -> None:
-    model_args, data_args, training_args = parse((FinetuneModelArguments, FinetuneDataArguments, FinetuneTrainingArguments), argv)
+    argument_types = (FinetuneModelArguments, FinetuneDataArguments, FinetuneTrainingArguments)
+    model_args, data_args, training_args = parse(argument_types, argv)
     if training_args.output_dir is None:
         training_args.output_dir = default_output_dir(data_args.dataset, model_args.model)
     finetune(model_args, data_args, training_args)

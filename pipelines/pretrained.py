@@ -56,7 +56,13 @@ SENTIMENT_NAMES = {
     "pos": "positive",
 }
 
-STAR_RATINGS = {"1 star": "negative", "2 stars": "negative", "3 stars": "neutral", "4 stars": "positive", "5 stars": "positive"}
+STAR_RATINGS = {
+    "1 star": "negative",
+    "2 stars": "negative",
+    "3 stars": "neutral",
+    "4 stars": "positive",
+    "5 stars": "positive",
+}
 
 # Checkpoints whose `id2label` is opaque or a scale: model label -> dataset label.
 CHECKPOINT_LABELS = {
@@ -270,7 +276,7 @@ class PretrainedArguments:
     label_map: str | None = field(
         default=None, metadata={"help": "extra label mapping for every model, e.g. 'LABEL_0=negative,LABEL_1=positive'"}
     )
-    max_samples: int | None = field(default=None, metadata={"help": "score only the first N test sentences"})
+    max_samples: int | None = field(default=None, metadata={"help": "score N test sentences drawn with seed 0"})
     output_dir: str | None = field(default=None, metadata={"help": "default: runs/pretrained-<dataset>"})
     device: str | None = field(default=None, metadata={"help": "cpu, cuda, cuda:1...; default: a GPU when present"})
 
@@ -293,15 +299,19 @@ def evaluation_table(rows: list[dict], label_names: list[str]) -> str:
     if NEUTRAL in label_names:
         columns.append(("f1_pn", "F1-PN"))
     columns += [("seconds", "seconds"), ("sentences_per_second", "sentences/s"), ("labels", "label mapping")]
-    return markdown_table(rows, columns)
+    timed = [
+        {**row, "seconds": f"{row['seconds']:.1f}", "sentences_per_second": f"{row['sentences_per_second']:.1f}"}
+        for row in rows
+    ]
+    return markdown_table(timed, columns)
 
 
 def evaluate_pretrained(args: PretrainedArguments) -> dict:
     """Score every model on the test set; a model that fails is reported in one line, the rest run."""
     extra_labels = parse_label_map(args.label_map)
     test = load_sentiment_dataset(args.dataset, args.data_dir)["test"]
-    if args.max_samples is not None:
-        test = test.select(range(min(args.max_samples, len(test))))
+    if args.max_samples is not None:  # drawn at random: the test files are sorted by class
+        test = test.shuffle(seed=0).select(range(min(args.max_samples, len(test))))
     label_names = test.features["label"].names
     texts, references = test["text"], test["label"]
     device = args.device or default_device()
@@ -309,12 +319,14 @@ def evaluate_pretrained(args: PretrainedArguments) -> dict:
     rows, failures = [], []
     for model in args.models:
         try:
-            rows.append(
-                evaluate_model(model, texts, references, label_names, args.batch_size, args.neutral_threshold, extra_labels, device)
+            row = evaluate_model(
+                model, texts, references, label_names, args.batch_size, args.neutral_threshold, extra_labels, device
             )
         except Exception as err:  # one bad model (offline Hub id, unmappable labels...) must not stop the others
             failures.append({"model": model, "error": one_line(err)})
             print(f"error: {model}: {one_line(err)}", file=sys.stderr, flush=True)
+        else:
+            rows.append(row)
 
     table = evaluation_table(rows, label_names)
     notes = [f"- {failure['model']}: not scored ({failure['error']})" for failure in failures]
