@@ -36,6 +36,10 @@ GLOVE_MODELS = {
 for _config_class, _model_class in GLOVE_MODELS.values():
     AutoConfig.register(_config_class.model_type, _config_class, exist_ok=True)
     AutoModelForSequenceClassification.register(_config_class, _model_class, exist_ok=True)
+    # A saved folder then carries its configuration and modeling code and an `auto_map`, so
+    # `from_pretrained(..., trust_remote_code=True)` works without this package installed.
+    _config_class.register_for_auto_class("AutoConfig")
+    _model_class.register_for_auto_class("AutoModelForSequenceClassification")
 
 
 def model_type_for(name: str) -> str:

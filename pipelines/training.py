@@ -6,6 +6,7 @@ the fine-tuning flow reuses.
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,13 +21,17 @@ from transformers import (
     EarlyStoppingCallback,
     Trainer,
     TrainingArguments,
+    set_seed,
 )
+from transformers.trainer import TRAINER_STATE_NAME
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 import models
 from models.glove import load_glove
+from pipelines import hub
 from pipelines.data import DATASET_NAMES, load_sentiment_dataset
 from pipelines.metrics import METRIC_KEYS, compute_metrics_fn
-from pipelines.reporting import format_metrics, library_versions, write_results
+from pipelines.reporting import RESULTS_FILE, ensure_writable_dir, format_metrics, library_versions, write_results
 from pipelines.tokenization import build_tokenizer, build_vocabulary, embedding_matrix, tokenize_dataset
 
 
@@ -56,7 +61,10 @@ class GloveModelArguments:
     train_embeddings: bool = field(default=False, metadata={"help": "fine-tune the word vectors too"})
     max_vocab_size: int | None = field(
         default=50_000,
-        metadata={"help": "words kept: all seen in training, topped up with the most frequent GloVe words"},
+        metadata={
+            "help": "words kept: all seen in training, topped up with the most frequent GloVe words; "
+            "0 keeps the whole GloVe vocabulary"
+        },
     )
     max_length: int = field(default=128, metadata={"help": "longest input in tokens (longer ones are truncated)"})
     config_overrides: str | None = field(
@@ -65,6 +73,10 @@ class GloveModelArguments:
 
     def __post_init__(self):
         models.model_type_for(self.model)
+        if self.max_vocab_size is not None and self.max_vocab_size < 0:
+            raise ValueError(f"--max_vocab_size must be 0 (the whole GloVe vocabulary) or positive, got {self.max_vocab_size}")
+        if self.max_vocab_size == 0:
+            self.max_vocab_size = None
 
 
 @dataclass
@@ -108,9 +120,10 @@ def fit_and_test(
     run_info: dict,
 ) -> dict:
     """Train on `train`, stop early on `validation`, restore the best model, score `test`, save all."""
+    resume_from = prepare_output_dir(training_args)
     trainer = Trainer(
         model=model,
-        args=training_args,
+        args=hub.without_trainer_push(training_args),
         train_dataset=tokenized["train"],
         eval_dataset=tokenized["validation"],
         processing_class=tokenizer,
@@ -119,7 +132,7 @@ def fit_and_test(
         callbacks=[EarlyStoppingCallback(early_stopping_patience=early_stopping_patience)],
     )
     started = time.perf_counter()
-    trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+    trainer.train(resume_from_checkpoint=resume_from)
     train_seconds = time.perf_counter() - started
 
     prediction = trainer.predict(tokenized["test"], metric_key_prefix="test")
@@ -144,11 +157,43 @@ def fit_and_test(
     trainer.save_model(training_args.output_dir)
     if trainer.is_world_process_zero():
         save_training_args_as_json(training_args)
+        trainer.save_state()  # trainer_state.json: the log history the report draws learning curves from
         write_results(training_args.output_dir, results)
+        hub.write_model_card(training_args.output_dir, results, training_args.hub_model_id)
         print(f"test {format_metrics(test_metrics)}")
         if training_args.push_to_hub:
-            trainer.push_to_hub(commit_message="sentibench: trained model and results")
+            hub.push_folder(training_args)
     return results
+
+
+def last_complete_checkpoint(output_dir: Path) -> str | None:
+    """The newest checkpoint that was fully written: Trainer writes its state file last."""
+    checkpoints = [path for path in output_dir.glob(f"{PREFIX_CHECKPOINT_DIR}-*") if path.name.split("-")[-1].isdigit()]
+    for checkpoint in sorted(checkpoints, key=lambda path: int(path.name.split("-")[-1]), reverse=True):
+        if (checkpoint / TRAINER_STATE_NAME).is_file():
+            return str(checkpoint)
+    return None
+
+
+def prepare_output_dir(training_args: TrainingArguments) -> str | None:
+    """Fail early on a folder we cannot write to, and say which checkpoint to resume from.
+
+    An explicit `--resume_from_checkpoint` wins. Otherwise a folder holding checkpoints but no
+    `results.json` is an interrupted run: it resumes from its last checkpoint. A finished run's
+    folder starts over, its old checkpoints and results removed first.
+    """
+    output_dir = Path(training_args.output_dir)
+    ensure_writable_dir(output_dir)
+    if training_args.resume_from_checkpoint:
+        return training_args.resume_from_checkpoint
+    last_checkpoint = last_complete_checkpoint(output_dir)
+    if last_checkpoint and not (output_dir / RESULTS_FILE).exists():
+        return last_checkpoint
+    with training_args.main_process_first(desc="clearing a finished run"):
+        for old_checkpoint in output_dir.glob(f"{PREFIX_CHECKPOINT_DIR}-*"):
+            shutil.rmtree(old_checkpoint, ignore_errors=True)
+        (output_dir / RESULTS_FILE).unlink(missing_ok=True)
+    return None
 
 
 def save_training_args_as_json(training_args: TrainingArguments) -> None:
@@ -159,6 +204,7 @@ def save_training_args_as_json(training_args: TrainingArguments) -> None:
 
 
 def train_glove(model_args: GloveModelArguments, data_args: DataArguments, training_args: GloveTrainingArguments) -> dict:
+    ensure_writable_dir(Path(training_args.output_dir))  # before minutes of work, not after
     dataset = load_sentiment_dataset(data_args.dataset, data_args.data_dir)
     label_names = dataset["train"].features["label"].names
     glove = load_glove(model_args.embeddings)
@@ -178,7 +224,7 @@ def train_glove(model_args: GloveModelArguments, data_args: DataArguments, train
     )
     if model_args.config_overrides:
         config.update_from_string(model_args.config_overrides)
-    torch.manual_seed(training_args.seed)
+    set_seed(training_args.seed)
     model = AutoModelForSequenceClassification.from_config(config)
     model.load_word_vectors(torch.from_numpy(embedding_matrix(glove, vocabulary)))
 

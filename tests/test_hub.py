@@ -1,0 +1,202 @@
+"""Hub-ready folders: code travels with the weights, safetensors only, a model card, a mocked push."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import transformers
+from huggingface_hub import HfApi, ModelCard
+from huggingface_hub.utils import filter_repo_objects
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+import train
+from models import GLOVE_MODELS
+from pipelines import hub
+from pipelines.cli import run_cli
+from pipelines.tokenization import build_tokenizer
+from pipelines.training import GloveModelArguments
+from tests.conftest import NEGATIVE_WORDS, NEUTRAL_WORDS, POSITIVE_WORDS, REPO_ROOT, write_glove_text, write_semeval
+
+HUB_ID = "someone/tiny-semeval-meanmax"
+SENTENCES = ["a wonderful great film", "an awful boring mess", "the story", ""]
+WORDS = NEUTRAL_WORDS + POSITIVE_WORDS + NEGATIVE_WORDS
+EMBEDDING_DIM = 10  # divided by the default head counts, so every model builds with its defaults
+
+
+@pytest.fixture(scope="module")
+def pushed(tmp_path_factory):
+    """train.py on tiny SemEval with `--push_to_hub`, the Hub client's two calls recorded, not sent."""
+    root = tmp_path_factory.mktemp("hub")
+    calls = []
+
+    def create_repo(self, repo_id, **kwargs):
+        calls.append(("create_repo", repo_id, kwargs))
+        return type("RepoUrl", (), {"repo_id": repo_id})()
+
+    def upload_folder(self, *, repo_id, folder_path, **kwargs):
+        # What would be uploaded, listed at the moment of the call.
+        files = sorted(str(p.relative_to(folder_path)) for p in Path(folder_path).rglob("*") if p.is_file())
+        uploaded = list(filter_repo_objects(files, ignore_patterns=kwargs.get("ignore_patterns")))
+        calls.append(("upload_folder", repo_id, {**kwargs, "folder_path": folder_path, "uploaded": uploaded}))
+
+    output_dir = root / "out"
+    argv = [
+        "--model", "meanmax", "--dataset", "semeval2017a", "--data-dir", str(write_semeval(root / "data")),
+        "--embeddings", str(write_glove_text(root / "glove.txt", WORDS + [",", "."], dim=EMBEDDING_DIM)),
+        "--output_dir", str(output_dir), "--num_train_epochs", "3", "--learning_rate", "0.02",
+        "--push_to_hub", "--hub_model_id", HUB_ID,
+    ]  # fmt: skip
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SENTIBENCH_CACHE", str(root / "cache"))
+        patch.setattr(HfApi, "create_repo", create_repo)
+        patch.setattr(HfApi, "upload_folder", upload_folder)
+        assert run_cli(train.main, argv) == 0
+    return output_dir, calls
+
+
+def test_push_creates_the_repo_and_uploads_the_finished_folder_once(pushed):
+    output_dir, calls = pushed
+    assert [(name, repo) for name, repo, _ in calls] == [("create_repo", HUB_ID), ("upload_folder", HUB_ID)]
+    upload = calls[1][2]
+    assert Path(upload["folder_path"]) == output_dir
+    uploaded = set(upload["uploaded"])
+    code = {"configuration_glove.py", "modeling_glove_base.py", "modeling_pooling.py"}
+    assert code | {"README.md", "config.json", "model.safetensors", "tokenizer.json", "results.json"} <= uploaded
+    assert not [name for name in uploaded if name.startswith("checkpoint-") or name.endswith((".bin", ".pt", ".pth"))]
+
+
+def test_final_folder_holds_safetensors_only(pushed):
+    output_dir, _ = pushed
+    top_level = {path.name for path in output_dir.iterdir() if path.is_file()}
+    assert "model.safetensors" in top_level
+    assert not [name for name in top_level if name.endswith((".bin", ".pt", ".pth", ".pkl", ".pickle"))]
+
+
+def test_vocabulary_matrix_and_tokenizer_shrink_together(pushed):
+    output_dir, _ = pushed
+    config = json.loads((output_dir / "config.json").read_text())
+    tokenizer = AutoTokenizer.from_pretrained(output_dir)
+    results = json.loads((output_dir / "results.json").read_text())
+    assert config["vocab_size"] == len(tokenizer) == results["vocab_size"] == 2 + len(WORDS) + 2
+
+
+def test_model_card_metadata_carries_the_test_results(pushed):
+    output_dir, _ = pushed
+    results = json.loads((output_dir / "results.json").read_text())
+    card = ModelCard.load(output_dir / "README.md")
+    assert card.data.library_name == "transformers" and card.data.pipeline_tag == "text-classification"
+    assert card.data.datasets == ["tweet_eval"] and set(card.data.metrics) == {"accuracy", "f1", "recall"}
+    assert card.data.model_name == HUB_ID
+    scores = {result.metric_name: result.metric_value for result in card.data.eval_results}
+    assert scores["Accuracy"] == round(results["test"]["accuracy"], 4)
+    assert scores["Macro F1"] == round(results["test"]["f1_macro"], 4)
+    assert scores["Macro recall"] == round(results["test"]["recall_macro"], 4)
+    assert "F1-PN (mean F1 of positive and negative)" in scores  # three classes
+    assert {result.dataset_config for result in card.data.eval_results} == {"sentiment"}
+    assert "trust_remote_code=True" in card.text and "| **neutral** |" in card.text
+
+
+def test_card_of_a_fine_tuned_run_without_optional_fields():
+    results = {"model": "minilm", "model_type": "bert", "dataset": "mr", "test": {"accuracy": 0.8, "f1_macro": 0.79}}
+    card = ModelCard(hub.card_text(results, "me/minilm-mr"))
+    assert card.data.datasets == ["rotten_tomatoes"] and set(card.data.metrics) == {"accuracy", "f1"}
+    assert "glove" not in card.data.tags and "trust_remote_code" not in card.text
+
+
+def test_max_vocab_size_zero_keeps_the_whole_glove_vocabulary():
+    assert GloveModelArguments(max_vocab_size=0).max_vocab_size is None
+    with pytest.raises(ValueError, match="--max_vocab_size must be 0"):
+        GloveModelArguments(max_vocab_size=-1)
+
+
+def save_every_glove_model(folder: Path) -> dict[str, Path]:
+    """One tiny saved folder per registered GloVe model (tokenizer included)."""
+    tokenizer = build_tokenizer(WORDS, max_length=16)
+    folders = {}
+    for name, (config_class, model_class) in GLOVE_MODELS.items():
+        config = config_class(vocab_size=len(tokenizer), embedding_dim=EMBEDDING_DIM, max_length=16, num_labels=2)
+        torch.manual_seed(0)
+        folders[name] = folder / name
+        model_class(config).save_pretrained(folders[name])
+        tokenizer.save_pretrained(folders[name])
+    return folders
+
+
+STRANGER = r"""
+import json, sys
+from pathlib import Path
+project = Path(sys.argv[1]).resolve()
+assert all(Path(p or ".").resolve() != project for p in sys.path), sys.path
+try:
+    import models
+    raise SystemExit("the project is importable")
+except ModuleNotFoundError:
+    pass
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+out = {}
+for folder in sys.argv[4:]:
+    try:
+        AutoModelForSequenceClassification.from_pretrained(folder)
+        refused = None
+    except Exception as err:
+        tb = err.__traceback__
+        while tb.tb_next:
+            tb = tb.tb_next
+        refused = [type(err).__name__, str(err), tb.tb_frame.f_code.co_filename]
+    model = AutoModelForSequenceClassification.from_pretrained(folder, trust_remote_code=True).eval()
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    batch = tokenizer(json.loads(sys.argv[2]), padding=True, return_tensors="pt")
+    out[folder] = {"logits": model(**batch).logits.tolist(), "input_ids": batch["input_ids"].tolist(),
+                   "class": type(model).__module__, "refused": refused}
+Path(sys.argv[3]).write_text(json.dumps(out))  # stdout also gets the trust_remote_code prompt
+"""
+
+
+@pytest.fixture(scope="module")
+def stranger(pushed, tmp_path_factory):
+    """Every folder loaded in a process that cannot import the project, the Auto registrations absent."""
+    output_dir, _ = pushed
+    folders = {"trained": output_dir, **save_every_glove_model(tmp_path_factory.mktemp("models"))}
+    cwd = tmp_path_factory.mktemp("stranger")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update(HF_HUB_OFFLINE="1", HF_MODULES_CACHE=str(cwd / "modules"))
+    done = subprocess.run(
+        [sys.executable, "-c", STRANGER, str(REPO_ROOT), json.dumps(SENTENCES), "loaded.json", *map(str, folders.values())],
+        cwd=cwd, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    loaded = json.loads((cwd / "loaded.json").read_text())
+    return {name: (folder, loaded[str(folder)]) for name, folder in folders.items()}
+
+
+@pytest.mark.parametrize("name", ["trained", *GLOVE_MODELS])
+def test_stranger_loads_with_trust_remote_code_and_gets_the_same_logits(stranger, name):
+    folder, loaded = stranger[name]
+    config = json.loads((folder / "config.json").read_text())
+    model_name = name if name in GLOVE_MODELS else "meanmax"
+    config_class, model_class = GLOVE_MODELS[model_name]
+    assert config["auto_map"] == {
+        "AutoConfig": f"configuration_glove.{config_class.__name__}",
+        "AutoModelForSequenceClassification": f"{model_class.__module__.split('.')[-1]}.{model_class.__name__}",
+    }
+    assert loaded["class"].startswith("transformers_modules.")  # the copied code, not the project's
+    model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    batch = tokenizer(SENTENCES, padding=True, return_tensors="pt")
+    assert batch["input_ids"].tolist() == loaded["input_ids"]
+    with torch.no_grad():
+        logits = model(**batch).logits
+    torch.testing.assert_close(torch.tensor(loaded["logits"]), logits)
+
+
+def test_without_trust_remote_code_the_error_is_transformers_own(stranger):
+    _, loaded = stranger["trained"]
+    kind, message, raised_in = loaded["refused"]
+    assert kind == "ValueError" and "trust_remote_code=True" in message
+    assert Path(raised_in).is_relative_to(Path(transformers.__file__).parent)
