@@ -70,6 +70,8 @@ def load_sentiment_dataset(
 def _read_lines(path: Path) -> list[str]:
     """Lines of a UTF-8 file, or of a Latin-1 one (the original Cornell MR release)."""
     raw = path.read_bytes()
+    if not raw.strip():
+        raise DataFormatError(f"{path}: empty file")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:

@@ -25,6 +25,17 @@ def library_versions() -> dict[str, str]:
     }
 
 
+def ensure_writable_dir(path: Path) -> None:
+    """Create `path` if needed and prove a file can be written there."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise PermissionError(f"output folder not writable: {path} ({err.strerror or err})") from None
+
+
 def write_json_atomic(path: str | os.PathLike, payload) -> Path:
     """Write through a temporary file, so a killed run never leaves half a JSON file behind."""
     path = Path(path)
