@@ -6,10 +6,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, TrainingArguments
+from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, TrainingArguments, set_seed
 
 from pipelines.data import load_sentiment_dataset
 from pipelines.pretrained import MODEL_ALIASES, resolve_model
+from pipelines.reporting import ensure_writable_dir
 from pipelines.tokenization import tokenize_dataset
 from pipelines.training import DataArguments, fit_and_test, split_validation
 
@@ -78,6 +79,7 @@ def default_output_dir(dataset: str, model: str) -> str:
 
 def finetune(model_args: FinetuneModelArguments, data_args: FinetuneDataArguments, training_args: TrainingArguments) -> dict:
     path = resolve_model(model_args.model)
+    ensure_writable_dir(Path(training_args.output_dir))  # before minutes of work, not after
     dataset = load_sentiment_dataset(data_args.dataset, data_args.data_dir)
     label_names = dataset["train"].features["label"].names
     splits = split_validation(dataset, data_args.validation_fraction, training_args.seed)
@@ -96,6 +98,7 @@ def finetune(model_args: FinetuneModelArguments, data_args: FinetuneDataArgument
         id2label=dict(enumerate(label_names)),
         label2id={name: i for i, name in enumerate(label_names)},
     )
+    set_seed(training_args.seed)  # the new classification head is drawn at random
     # A checkpoint with a head for other labels (an SST-2 model tuned on SemEval) gets a new head.
     model = AutoModelForSequenceClassification.from_pretrained(path, config=config, ignore_mismatched_sizes=True)
     tokenized = tokenize_dataset(splits, tokenizer, min(model_args.max_length, tokenizer.model_max_length))
