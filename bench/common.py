@@ -20,6 +20,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # run from anywhere, like the top-level scripts
 
+import pyarrow.compute  # noqa: E402
 import torch  # noqa: E402
 from datasets import DatasetDict  # noqa: E402
 from transformers import AutoConfig, AutoModelForSequenceClassification  # noqa: E402
@@ -143,6 +144,11 @@ def build_model(name: str, setup: MrSetup, max_length: int, seed: int):
     return model
 
 
+def token_lengths(dataset) -> list[int]:
+    """Tokens per example straight from the Arrow column, without reading rows back into Python."""
+    return pyarrow.compute.list_value_length(dataset.with_format("arrow")["input_ids"]).to_pylist()
+
+
 def machine_line() -> str:
     cpu = "unknown CPU"
     cpuinfo = Path("/proc/cpuinfo")
@@ -173,4 +179,5 @@ __all__ = [
     "prepare_mr",
     "ratio",
     "set_torch_threads",
+    "token_lengths",
 ]

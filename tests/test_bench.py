@@ -1,0 +1,81 @@
+"""The benchmarks run end to end on tiny inputs and return well-formed results (no timing asserts)."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from conftest import REPO_ROOT
+
+sys.path.insert(0, str(REPO_ROOT / "bench"))
+
+import glove_loading  # noqa: E402
+import scale  # noqa: E402
+import tokenization_speed  # noqa: E402
+import trainer_overhead  # noqa: E402
+from common import PeakMemory, in_child_process  # noqa: E402
+
+
+def test_peak_memory_sees_an_allocation_in_a_child_process():
+    def allocate():
+        with PeakMemory() as memory:
+            block = bytearray(64 * 2**20)
+            block[:: 4096] = b"x" * len(block[::4096])  # touch every page so it is resident
+        return {"increase_mb": memory.increase_mb, "peak_mb": memory.peak_mb}
+
+    result = in_child_process(allocate)
+    assert result["increase_mb"] >= 60
+    assert result["peak_mb"] >= result["increase_mb"]
+
+
+def test_glove_loading_parses_the_same_vectors(monkeypatch, tmp_path):
+    monkeypatch.setenv("SENTIBENCH_CACHE", str(tmp_path / "cache"))
+    result = glove_loading.run(glove_loading.GloveLoadingArguments(max_words=300, repeats=1))
+    assert result["same"]
+    assert isinstance(result["ratio"], float) and result["ratio"] > 0
+    assert result["table"].count("\n") == 2 + 5
+
+
+def test_tokenization_python_baseline_matches_the_fast_tokenizer(tiny_mr):
+    args = tokenization_speed.TokenizationArguments(data_dir=str(tiny_mr), repeats=1, max_samples=200)
+    result = tokenization_speed.run(args)
+    assert result["agreement"] == 1.0
+    assert result["ratio"] > 0
+
+
+def test_python_baseline_splits_like_the_tokenizer_on_clitics_and_urls():
+    vocab = {"it": 2, "'s": 3, "do": 4, "n't": 5, "https://x.y/z": 6, "...": 7}
+    ids = tokenization_speed.python_ids(["It's ... DON'T https://x.y/z"], vocab, unk=1, max_length=128)
+    assert ids == [[2, 3, 7, 4, 5, 6]]
+
+
+@pytest.mark.slow
+def test_trainer_and_hand_loop_do_the_same_training(tiny_mr):
+    args = trainer_overhead.TrainerOverheadArguments(data_dir=str(tiny_mr), repeats=1, max_samples=64)
+    result = trainer_overhead.run(args)
+    losses = {name: runs[0]["loss"] for name, runs in result["runs"].items()}
+    assert len(set(round(loss, 6) for loss in losses.values())) == 1, losses  # same init, order and updates
+    assert isinstance(result["overhead"], float)
+    assert all(runs[0]["peak_mb"] > 0 for runs in result["runs"].values())
+
+
+@pytest.mark.slow
+def test_scale_reports_one_row_per_model_and_setting(tiny_mr):
+    args = scale.ScaleArguments(
+        data_dir=str(tiny_mr), models="bilstm", multiples="1,2", lengths="8,16", length_samples=16, max_samples=32
+    )
+    result = scale.run(args)
+    assert [row["setting"] for row in result["data"]] == ["MR x1", "MR x2"]
+    assert [row["tokens"] for row in result["length"]] == [8 * 16, 16 * 16]
+    assert result["data"][1]["examples"] == 2 * result["data"][0]["examples"]
+    assert all(row["epoch_s"] > 0 for row in result["data"] + result["length"])
+
+
+def test_fixed_length_examples_are_all_real_tokens():
+    from datasets import Dataset
+
+    train = Dataset.from_dict({"input_ids": [[2, 3, 4], [5, 6]]})
+    examples = scale.fixed_length(train, length=4, count=3)
+    assert examples["input_ids"] == [[2, 3, 4, 5], [6, 2, 3, 4], [5, 6, 2, 3]]
+    assert all(sum(mask) == 4 for mask in examples["attention_mask"])
