@@ -15,6 +15,7 @@ from huggingface_hub import HfApi, ModelCard
 from huggingface_hub.utils import filter_repo_objects
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+import finetune
 import train
 from models import GLOVE_MODELS
 from pipelines import hub
@@ -22,6 +23,8 @@ from pipelines.cli import run_cli
 from pipelines.tokenization import build_tokenizer
 from pipelines.training import GloveModelArguments
 from tests.conftest import NEGATIVE_WORDS, NEUTRAL_WORDS, POSITIVE_WORDS, REPO_ROOT, write_glove_text, write_semeval
+from tests.tiny_bert import build_tiny_bert
+from tests.tiny_bert import write_semeval as write_tiny_bert_semeval
 
 HUB_ID = "someone/tiny-semeval-meanmax"
 SENTENCES = ["a wonderful great film", "an awful boring mess", "the story", ""]
@@ -29,10 +32,8 @@ WORDS = NEUTRAL_WORDS + POSITIVE_WORDS + NEGATIVE_WORDS
 EMBEDDING_DIM = 10  # divided by the default head counts, so every model builds with its defaults
 
 
-@pytest.fixture(scope="module")
-def pushed(tmp_path_factory):
-    """train.py on tiny SemEval with `--push_to_hub`, the Hub client's two calls recorded, not sent."""
-    root = tmp_path_factory.mktemp("hub")
+def record_hub_calls(patch: pytest.MonkeyPatch) -> list:
+    """The Hub client's two calls recorded, not sent; the upload lists the files it would send."""
     calls = []
 
     def create_repo(self, repo_id, **kwargs):
@@ -40,11 +41,19 @@ def pushed(tmp_path_factory):
         return type("RepoUrl", (), {"repo_id": repo_id})()
 
     def upload_folder(self, *, repo_id, folder_path, **kwargs):
-        # What would be uploaded, listed at the moment of the call.
         files = sorted(str(p.relative_to(folder_path)) for p in Path(folder_path).rglob("*") if p.is_file())
         uploaded = list(filter_repo_objects(files, ignore_patterns=kwargs.get("ignore_patterns")))
         calls.append(("upload_folder", repo_id, {**kwargs, "folder_path": folder_path, "uploaded": uploaded}))
 
+    patch.setattr(HfApi, "create_repo", create_repo)
+    patch.setattr(HfApi, "upload_folder", upload_folder)
+    return calls
+
+
+@pytest.fixture(scope="module")
+def pushed(tmp_path_factory):
+    """train.py on tiny SemEval with `--push_to_hub`, the Hub calls recorded."""
+    root = tmp_path_factory.mktemp("hub")
     output_dir = root / "out"
     argv = [
         "--model", "meanmax", "--dataset", "semeval2017a", "--data-dir", str(write_semeval(root / "data")),
@@ -54,8 +63,7 @@ def pushed(tmp_path_factory):
     ]  # fmt: skip
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SENTIBENCH_CACHE", str(root / "cache"))
-        patch.setattr(HfApi, "create_repo", create_repo)
-        patch.setattr(HfApi, "upload_folder", upload_folder)
+        calls = record_hub_calls(patch)
         assert run_cli(train.main, argv) == 0
     return output_dir, calls
 
@@ -100,6 +108,24 @@ def test_model_card_metadata_carries_the_test_results(pushed):
     assert "F1-PN (mean F1 of positive and negative)" in scores  # three classes
     assert {result.dataset_config for result in card.data.eval_results} == {"sentiment"}
     assert "trust_remote_code=True" in card.text and "| **neutral** |" in card.text
+
+
+def test_finetune_pushes_its_folder_and_card(tmp_path, monkeypatch):
+    calls = record_hub_calls(monkeypatch)
+    base = build_tiny_bert(tmp_path / "base", ["negative", "positive"])
+    argv = [
+        "--model", str(base), "--dataset", "semeval2017a", "--data-dir", str(write_tiny_bert_semeval(tmp_path / "data")),
+        "--output_dir", str(tmp_path / "out"), "--num_train_epochs", "1", "--max_train_samples", "24",
+        "--max_eval_samples", "6", "--push_to_hub", "--hub_model_id", "someone/tiny-bert",
+    ]  # fmt: skip
+    assert run_cli(finetune.main, argv) == 0
+    assert [(name, repo) for name, repo, _ in calls] == [("create_repo", "someone/tiny-bert"), ("upload_folder", "someone/tiny-bert")]
+    uploaded = set(calls[1][2]["uploaded"])
+    assert {"README.md", "config.json", "model.safetensors", "tokenizer.json", "results.json"} <= uploaded
+    assert not [name for name in uploaded if name.endswith((".py", ".bin", ".pt"))]  # BERT needs no code of ours
+    card = ModelCard.load(tmp_path / "out" / "README.md")
+    assert card.data.datasets == ["tweet_eval"] and card.data.model_name == "someone/tiny-bert"
+    assert "trust_remote_code" not in card.text
 
 
 def test_card_of_a_fine_tuned_run_without_optional_fields():
