@@ -101,13 +101,15 @@ def run_in_fresh_process(name: str, arguments) -> dict:
 def run_inference(args: RunAllArguments) -> dict:
     if not INFERENCE_SCRIPT.is_file():
         return {"error": f"{INFERENCE_SCRIPT.relative_to(REPO_ROOT)} is not there yet"}
-    command = [sys.executable, str(INFERENCE_SCRIPT), "--data_dir", args.data_dir]
+    command = [sys.executable, str(INFERENCE_SCRIPT.relative_to(REPO_ROOT)), "--data_dir", args.data_dir]
     if args.quick:
         command += ["--max_samples", "32"]
-    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT)
+    # One torch thread like the training benchmarks: two threads on two shared cores stall each other.
+    environment = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT, env=environment)
     if done.returncode != 0:
         return {"error": f"exit {done.returncode}: {done.stderr.strip().splitlines()[-1:]}"}
-    return {"output": done.stdout.strip(), "command": shlex.join(["python", *command[1:]])}
+    return {"output": done.stdout.strip(), "command": shlex.join(["OMP_NUM_THREADS=1", "python", *command[1:]])}
 
 
 def section(name: str, result: dict, seconds: float) -> str:
@@ -156,8 +158,10 @@ def main(argv: list[str]) -> None:
         "",
         f"- Machine at the start: {machine_before}",
         f"- Machine at the end: {machine_line()}",
-        "- The cores are shared with other jobs: every comparison runs both sides in the same process, alternating "
-        "where it repeats, and keeps each side's fastest repeat. `bench/README.md` says what each benchmark measures.",
+        "- The cores are shared with other jobs. Every comparison measures both sides in the same run, alternating "
+        "where it repeats, and keeps each side's least disturbed repeat (the fastest; for training, the one with "
+        "least CPU time). Training and inference run with one torch thread (see `bench/README.md`), loading and "
+        "tokenization do not use torch.",
         "",
     ]
     Path(args.output).write_text("\n".join(header + sections), encoding="utf-8")
