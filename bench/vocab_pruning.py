@@ -95,9 +95,11 @@ def main(argv: list[str]) -> None:
         (f"full ({len(full_tokenizer):,} ids)", full, full_tokenizer, full_dir),
     ):
         scores = test_scores(model, tokenizer, texts, labels, label_names)
-        rows.append({"vocabulary": name, **scores, "unk_share": f"{scores['unk_share']:.2%}", "folder_mb": f"{folder_mb(folder):.1f}"})
+        unk_share, size = f"{scores.pop('unk_share'):.2%}", f"{folder_mb(folder):.1f}"
+        rows.append({"vocabulary": name, **scores, "unk_share": unk_share, "folder_mb": size})
     print(f"{results['dataset']} · {results['model']} · {args.run_dir}: same trained weights, test set of {len(texts)}")
-    columns = [("vocabulary", "vocabulary"), ("accuracy", "accuracy"), ("f1_macro", "macro F1"), ("unk_share", "test tokens [UNK]"), ("folder_mb", "folder MB")]
+    columns = [("vocabulary", "vocabulary"), ("accuracy", "accuracy"), ("f1_macro", "macro F1")]
+    columns += [("unk_share", "test tokens [UNK]"), ("folder_mb", "folder MB")]
     print(markdown_table(rows, columns), end="")
     print(f"accuracy full - pruned: {rows[1]['accuracy'] - rows[0]['accuracy']:+.4f}")
 

@@ -28,7 +28,8 @@ CARD_FILE = "README.md"
 PUSH_IGNORE_PATTERNS = ["checkpoint-*", "checkpoint-*/**", "*.tmp", "_*", "runs/**", "*.bin", "*.pt", "*.pth"]
 
 DATASET_TITLES = {
-    "mr": "MR sentence polarity (Pang & Lee 2005), lab split: first 5,000 sentences of each class train, the other 331 + 331 test",
+    "mr": "MR sentence polarity (Pang & Lee 2005), lab split: first 5,000 sentences of each class train, "
+    "the other 331 + 331 test",
     "semeval2017a": "SemEval-2017 Task 4A (English tweets, 3 classes): train + dev files train, the gold file tests",
 }
 

@@ -168,7 +168,8 @@ def plot_confusion_matrix(row: dict, path: Path) -> Path:
             ax.text(j, i, f"{counts[i, j]}\n{shares[i, j]:.0%}", ha="center", va="center", color=colour)
     ax.set_xticks(range(len(names)), names)
     ax.set_yticks(range(len(names)), names)
-    ax.set(xlabel="predicted", ylabel="true", title=f"{row['dataset']} · {row['model']}  ({row['run']})\naccuracy {row['accuracy']:.3f}")
+    title = f"{row['dataset']} · {row['model']}  ({row['run']})\naccuracy {row['accuracy']:.3f}"
+    ax.set(xlabel="predicted", ylabel="true", title=title)
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of the true class")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

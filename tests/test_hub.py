@@ -119,7 +119,10 @@ def test_finetune_pushes_its_folder_and_card(tmp_path, monkeypatch):
         "--max_eval_samples", "6", "--push_to_hub", "--hub_model_id", "someone/tiny-bert",
     ]  # fmt: skip
     assert run_cli(finetune.main, argv) == 0
-    assert [(name, repo) for name, repo, _ in calls] == [("create_repo", "someone/tiny-bert"), ("upload_folder", "someone/tiny-bert")]
+    assert [(name, repo) for name, repo, _ in calls] == [
+        ("create_repo", "someone/tiny-bert"),
+        ("upload_folder", "someone/tiny-bert"),
+    ]
     uploaded = set(calls[1][2]["uploaded"])
     assert {"README.md", "config.json", "model.safetensors", "tokenizer.json", "results.json"} <= uploaded
     assert not [name for name in uploaded if name.endswith((".py", ".bin", ".pt"))]  # BERT needs no code of ours
