@@ -37,7 +37,7 @@ class BenchArguments:
 def main(argv: list[str]) -> None:
     (args,) = parse((BenchArguments,), argv)
     test = load_sentiment_dataset("mr", args.data_dir)["test"]
-    texts = test["text"][: args.max_samples]
+    texts = list(test["text"])[: args.max_samples]
     classifier = load_classifier(args.model, args.device)
     classifier(texts[:8], batch_size=8)  # warm-up: first calls pay for lazy initialisation
 

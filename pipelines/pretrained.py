@@ -35,7 +35,7 @@ DEFAULT_MODELS = {
         "nlptown/bert-base-multilingual-uncased-sentiment",  # product reviews, 1-5 stars
     ),
     "semeval2017a": (
-        "cardiffnlp/twitter-roberta-base-sentiment-latest",  # TweetEval sentiment, 2022 tweets
+        "cardiffnlp/twitter-roberta-base-sentiment-latest",  # RoBERTa on 124M tweets, tuned on TweetEval
         "finiteautomata/bertweet-base-sentiment-analysis",  # BERTweet on SemEval-2017
         "cardiffnlp/twitter-roberta-base-sentiment",  # the older TweetEval model, labels LABEL_0..2
     ),
@@ -313,7 +313,7 @@ def evaluate_pretrained(args: PretrainedArguments) -> dict:
     if args.max_samples is not None:  # drawn at random: the test files are sorted by class
         test = test.shuffle(seed=0).select(range(min(args.max_samples, len(test))))
     label_names = test.features["label"].names
-    texts, references = test["text"], test["label"]
+    texts, references = list(test["text"]), list(test["label"])
     device = args.device or default_device()
 
     rows, failures = [], []
