@@ -158,7 +158,8 @@ def machine_line() -> str:
     versions = ", ".join(f"{name} {version}" for name, version in library_versions().items())
     load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
     return (
-        f"{os.cpu_count()} CPU cores ({cpu}), {platform.system()}, no GPU used, load average {load} (1/5/15 min); {versions}"
+        f"{os.cpu_count()} CPU cores ({cpu}), {platform.system()}, no GPU used, "
+        f"load average {load} (1/5/15 min); {versions}"
     )
 
 

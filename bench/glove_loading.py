@@ -35,7 +35,10 @@ from pipelines.cli import parse, run_cli  # noqa: E402
 
 @dataclass
 class GloveLoadingArguments:
-    max_words: int | None = field(default=None, metadata={"help": "first N words of the 400,000 (default: all); for smoke tests, since `load_glove()` always maps all"})
+    max_words: int | None = field(
+        default=None,
+        metadata={"help": "first N words of the 400,000 (default: all); for smoke tests, `load_glove()` maps all"},
+    )
     repeats: int = field(default=2, metadata={"help": "timed repeats of each side; the fastest is kept"})
 
 

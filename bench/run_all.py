@@ -40,7 +40,9 @@ INFERENCE_SCRIPT = BENCH_DIR / "inference_speed.py"
 class RunAllArguments:
     data_dir: str = field(default=DEFAULT_DATA_DIR, metadata={"help": "folder with MR/"})
     output: str = field(default=str(BENCH_DIR / "RESULTS.md"), metadata={"help": "the report to write"})
-    quick: bool = field(default=False, metadata={"help": "tiny sizes everywhere: checks the suite, numbers mean nothing"})
+    quick: bool = field(
+        default=False, metadata={"help": "tiny sizes everywhere: checks the suite, the numbers mean nothing"}
+    )
     only: str = field(
         default="glove,tokenization,trainer,scale,inference", metadata={"help": "comma-separated benchmarks to run"}
     )
@@ -51,7 +53,9 @@ def benchmark_arguments(args: RunAllArguments) -> dict:
     if args.quick:
         return {
             "glove": glove_loading.GloveLoadingArguments(max_words=5000, repeats=1),
-            "tokenization": tokenization_speed.TokenizationArguments(data_dir=args.data_dir, repeats=1, max_samples=500),
+            "tokenization": tokenization_speed.TokenizationArguments(
+                data_dir=args.data_dir, repeats=1, max_samples=500
+            ),
             "trainer": trainer_overhead.TrainerOverheadArguments(data_dir=args.data_dir, repeats=1, max_samples=256),
             "scale": scale.ScaleArguments(
                 data_dir=args.data_dir, multiples="1,2", lengths="16,32", length_samples=64, max_samples=256
@@ -116,7 +120,8 @@ def section(name: str, result: dict, seconds: float) -> str:
     lines = [f"## {TITLES[name]}", ""]
     module = MODULES.get(name)
     if module is not None:
-        lines += [f"`python bench/{Path(module.__file__).name}` ({seconds:.0f} s). {module.__doc__.split(chr(10))[0]}", ""]
+        first_line = module.__doc__.split("\n")[0]
+        lines += [f"`python bench/{Path(module.__file__).name}` ({seconds:.0f} s). {first_line}", ""]
     if "error" in result:
         return "\n".join(lines + [f"Not measured: {result['error']}", ""])
     if name == "inference":
@@ -150,11 +155,12 @@ def main(argv: list[str]) -> None:
         sections.append(section(name, result, seconds))
         print(sections[-1], flush=True)
     minutes = (datetime.datetime.now(datetime.timezone.utc) - started_at).total_seconds() / 60
+    command = shlex.join(["HF_HUB_OFFLINE=1", "python", "bench/run_all.py", *argv])
+    quick_note = " **`--quick`: smoke-test sizes, the numbers mean nothing.**" if args.quick else ""
     header = [
         "# Benchmark results",
         "",
-        f"Written by `HF_HUB_OFFLINE=1 python bench/run_all.py {shlex.join(argv)}`".rstrip() + f" on {started_at:%Y-%m-%d %H:%M} UTC, "
-        f"{minutes:.1f} minutes in all." + (" **`--quick`: smoke-test sizes, the numbers mean nothing.**" if args.quick else ""),
+        f"Written by `{command}` on {started_at:%Y-%m-%d %H:%M} UTC, {minutes:.1f} minutes in all.{quick_note}",
         "",
         f"- Machine at the start: {machine_before}",
         f"- Machine at the end: {machine_line()}",

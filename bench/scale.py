@@ -77,7 +77,12 @@ def fixed_length(train: Dataset, length: int, count: int) -> Dataset:
     stream = itertools.cycle(itertools.chain.from_iterable(train["input_ids"]))
     ids = [list(itertools.islice(stream, length)) for _ in range(count)]
     return Dataset.from_dict(
-        {"input_ids": ids, "attention_mask": [[1] * length] * count, "label": [i % 2 for i in range(count)], "length": [length] * count}
+        {
+            "input_ids": ids,
+            "attention_mask": [[1] * length] * count,
+            "label": [i % 2 for i in range(count)],  # any labels: only the cost is measured
+            "length": [length] * count,
+        }
     )
 
 
@@ -184,12 +189,15 @@ def run(args: ScaleArguments) -> dict:
             train = repeated(setup.train, multiple)
             result = in_child_process(train_epochs, setup, args, name, train, NATURAL_MAX_LENGTH)
             tokens = sum(train["length"])
-            data_results.append({"model": name, "setting": f"MR x{multiple}", "examples": len(train), "tokens": tokens, **result})
+            data_results.append(
+                {"model": name, "setting": f"MR x{multiple}", "examples": len(train), "tokens": tokens, **result}
+            )
         for length in lengths:
             train = fixed_length(setup.train, length, args.length_samples)
             result = in_child_process(train_epochs, setup, args, name, train, length)
+            tokens = length * len(train)
             length_results.append(
-                {"model": name, "setting": f"L = {length}", "examples": len(train), "tokens": length * len(train), **result}
+                {"model": name, "setting": f"L = {length}", "examples": len(train), "tokens": tokens, **result}
             )
 
     data_table = markdown_table(axis_rows(data_results), COLUMNS)
@@ -199,13 +207,20 @@ def run(args: ScaleArguments) -> dict:
         data = [r for r in data_results if r["model"] == name]
         by_length = [r for r in length_results if r["model"] == name]
         summaries.append(
-            f"`{name}`: x{multiples[-1] // multiples[0]} data -> {data[-1]['epoch_s'] / data[0]['epoch_s']:.2f}x time per epoch; "
+            f"`{name}`: x{multiples[-1] // multiples[0]} data -> "
+            f"{data[-1]['epoch_s'] / data[0]['epoch_s']:.2f}x time per epoch; "
             f"x{lengths[-1] // lengths[0]} length -> {by_length[-1]['epoch_s'] / by_length[0]['epoch_s']:.2f}x time, "
             f"{by_length[-1]['increase_mb'] / max(by_length[0]['increase_mb'], 1.0):.2f}x memory increase."
         )
-    summary = f"{args.epochs} epoch(s) per run, batch {args.batch_size}, torch threads {args.threads}. " + " ".join(summaries)
-    return {"data_table": data_table, "length_table": length_table, "summary": summary,
-            "data": data_results, "length": length_results}
+    settings = f"{args.epochs} epoch(s) per run, batch {args.batch_size}, torch threads {args.threads}."
+    summary = " ".join([settings, *summaries])
+    return {
+        "data_table": data_table,
+        "length_table": length_table,
+        "summary": summary,
+        "data": data_results,
+        "length": length_results,
+    }
 
 
 def main(argv: list[str]) -> None:

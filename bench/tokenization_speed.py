@@ -24,6 +24,7 @@ Ratios are baseline time / project time; the headline compares output-identical 
 from __future__ import annotations
 
 import copy
+import functools
 import os
 import re
 import sys
@@ -107,18 +108,23 @@ def run(args: TokenizationArguments) -> dict:
 
     naive_s, naive = best_of(args.repeats, lambda: naive_ids(texts, vocab, unk))
     python_s, python = best_of(args.repeats, lambda: python_ids(texts, vocab, unk, args.max_length))
-    serial_s, serial = best_of(args.repeats, with_parallelism(False, lambda: fast_ids(tokenizer, texts, args.max_length)))
-    fast_s, fast = best_of(args.repeats, with_parallelism(True, lambda: fast_ids(tokenizer, texts, args.max_length)))
+    fast_call = functools.partial(fast_ids, tokenizer, texts, args.max_length)
+    serial_s, serial = best_of(args.repeats, with_parallelism(False, fast_call))
+    fast_s, fast = best_of(args.repeats, with_parallelism(True, fast_call))
     mapped_s, _ = best_of(args.repeats, lambda: tokenize_dataset(dataset, tokenizer, args.max_length))
     backend = tokenizer.backend_tokenizer
     backend.enable_truncation(args.max_length)
     backend_s, backend_out = best_of(args.repeats, with_parallelism(True, lambda: backend_ids(backend, texts)))
     lowercase_only = copy.deepcopy(backend)
     lowercase_only.normalizer = normalizers.Lowercase()
-    lowercase_s, lowercase_out = best_of(args.repeats, with_parallelism(True, lambda: backend_ids(lowercase_only, texts)))
+    lowercase_s, lowercase_out = best_of(
+        args.repeats, with_parallelism(True, lambda: backend_ids(lowercase_only, texts))
+    )
     whitespace_only = copy.deepcopy(backend)
     whitespace_only.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    whitespace_s, whitespace_out = best_of(args.repeats, with_parallelism(True, lambda: backend_ids(whitespace_only, texts)))
+    whitespace_s, whitespace_out = best_of(
+        args.repeats, with_parallelism(True, lambda: backend_ids(whitespace_only, texts))
+    )
     agreement = sum(a == b for a, b in zip(python, fast)) / len(texts)
     assert serial == fast, "the tokenizer's output should not depend on its thread pool"
 
@@ -157,7 +163,8 @@ def run(args: TokenizationArguments) -> dict:
         f"{len(texts):,} MR training sentences, {tokens:,} tokens. Python with the same tokens agrees with the fast "
         f"tokenizer on {agreement:.1%} of sentences. Fast tokenizer vs same-token Python: "
         f"{ratio(python_s, fast_s):.1f}x (thread pool), {ratio(python_s, serial_s):.1f}x (1 thread), "
-        f"{ratio(python_s, mapped_s):.1f}x through `tokenize_dataset`; vs the naive split: {ratio(naive_s, fast_s):.2f}x."
+        f"{ratio(python_s, mapped_s):.1f}x through `tokenize_dataset`; "
+        f"vs the naive split: {ratio(naive_s, fast_s):.2f}x."
     )
     return {"table": table, "summary": summary, "ratio": ratio(python_s, fast_s), "agreement": agreement}
 

@@ -14,13 +14,18 @@ Both sides train the same thing, so the difference is the framework:
 - fixed epochs and no evaluation, early stopping or checkpoints in either (the project trains with
   all three; the checkpoint variant shows what saving adds).
 
-Time runs from `Trainer(...)` to the end of `train()`, and from building the optimizer and
-`DataLoader` to the last step for the loop, so one-off set-up counts on both sides. Every run is a
-fresh forked process (`common.in_child_process`). With one torch thread, the CPU time of that
-process is the work done and hardly changes when other jobs share the cores, where wall time can
-double: the CPU time is the headline, wall time is shown beside it. Memory is that process's peak RSS during the
-run (`common.PeakMemory`, Linux `VmHWM`) and its increase over the RSS at the start. Runs
-alternate between the sides, `--repeats` times, and the one with least CPU time is kept.
+Time runs from `Trainer(...)` to the end of `train()`, and for the loop from measuring the
+lengths for the sampler to the last step, so one-off set-up counts on both sides. It is split
+into set-up (to the first step), steps (each one from the end of the previous, data loading
+included) and end, marked by a `TrainerCallback` on one side and in the loop on the other.
+
+The two cores are shared with other jobs, so: each run is a fresh forked process
+(`common.in_child_process`) with one torch thread, whose CPU time is the work done and moves much
+less than wall time when other jobs take the cores; runs alternate between the sides
+`--repeats` times; and since every repeat does the same steps in the same order, each interval
+keeps its smallest value over the repeats (`least_disturbed`). The raw wall time of every run is
+printed too. Memory is the run's peak RSS (`common.PeakMemory`, Linux `VmHWM`) and its increase
+over the RSS at the start, the smallest over the repeats.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from common import (  # noqa: E402
     DEFAULT_DATA_DIR,
@@ -47,7 +53,12 @@ from common import (  # noqa: E402
     token_lengths,
 )
 from datasets import disable_progress_bars  # noqa: E402
-from transformers import DataCollatorWithPadding, Trainer, get_linear_schedule_with_warmup  # noqa: E402
+from transformers import (  # noqa: E402
+    DataCollatorWithPadding,
+    Trainer,
+    TrainerCallback,
+    get_linear_schedule_with_warmup,
+)
 from transformers.trainer_pt_utils import LengthGroupedSampler  # noqa: E402
 
 from pipelines.cli import parse, run_cli  # noqa: E402
@@ -72,7 +83,7 @@ class TrainerOverheadArguments:
     model: str = field(default="bilstm", metadata={"help": "a `train.py --model` name"})
     epochs: int = field(default=1, metadata={"help": "fixed number of epochs of every run"})
     batch_size: int = field(default=64, metadata={"help": "as `GloveTrainingArguments`"})
-    repeats: int = field(default=2, metadata={"help": "runs of each side, alternating; the fastest is kept"})
+    repeats: int = field(default=2, metadata={"help": "runs of each side, alternating; see `least_disturbed`"})
     threads: int = field(default=1, metadata={"help": "torch threads of both sides (see `common.set_torch_threads`)"})
     max_samples: int | None = field(default=None, metadata={"help": "first N training sentences (default: all)"})
     seed: int = field(default=42, metadata={"help": "model init and batch order of both sides"})
@@ -92,11 +103,33 @@ def training_arguments(args: TrainerOverheadArguments, output_dir: str, **overri
     )
 
 
+class Clock:
+    """(wall, CPU) time marks: the start, the start of the first epoch, the end of every step, the end."""
+
+    def __init__(self):
+        self.marks: list[tuple[float, float]] = []
+
+    def mark(self) -> None:
+        self.marks.append((time.perf_counter(), time.process_time()))
+
+
+class ClockCallback(TrainerCallback):
+    def __init__(self, clock: Clock):
+        self.clock = clock
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.clock.mark()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.clock.mark()
+
+
 def run_hand_loop(setup, args: TrainerOverheadArguments) -> dict:
     model = build_model(args.model, setup, setup.tokenizer.model_max_length, args.seed)
     reference = training_arguments(args, tempfile.gettempdir())  # only read for its hyperparameters
+    clock = Clock()
     with PeakMemory() as memory:
-        started, cpu_started = time.perf_counter(), time.process_time()
+        clock.mark()
         lengths = token_lengths(setup.train)
         torch.manual_seed(args.seed)  # what `Trainer.__init__` does with `set_seed`
         loader = torch.utils.data.DataLoader(
@@ -112,6 +145,7 @@ def run_hand_loop(setup, args: TrainerOverheadArguments) -> dict:
         scheduler = get_linear_schedule_with_warmup(optimizer, 0, args.epochs * len(loader))
         model.train()
         losses = []
+        clock.mark()
         for _ in range(args.epochs):
             for batch in loader:
                 loss = model(**batch).loss
@@ -121,9 +155,10 @@ def run_hand_loop(setup, args: TrainerOverheadArguments) -> dict:
                 scheduler.step()
                 optimizer.zero_grad()
                 losses.append(loss.detach())
+                clock.mark()
         loss = torch.stack(losses).mean().item()
-        seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
-    return {"seconds": seconds, "cpu_seconds": cpu_seconds, "loss": loss, "peak_mb": memory.peak_mb, "increase_mb": memory.increase_mb}
+        clock.mark()
+    return {"marks": clock.marks, "loss": loss, "peak_mb": memory.peak_mb, "increase_mb": memory.increase_mb}
 
 
 def run_trainer(setup, args: TrainerOverheadArguments, overrides: dict) -> dict:
@@ -131,8 +166,9 @@ def run_trainer(setup, args: TrainerOverheadArguments, overrides: dict) -> dict:
     add_length_column = overrides.pop("length_column", False)
     freeze_gc = overrides.pop("freeze_gc", False)
     model = build_model(args.model, setup, setup.tokenizer.model_max_length, args.seed)
+    clock = Clock()
     with tempfile.TemporaryDirectory(prefix="trainer-bench-") as output_dir, PeakMemory() as memory:
-        started, cpu_started = time.perf_counter(), time.process_time()
+        clock.mark()
         train = setup.train
         if add_length_column:
             # Without it `LengthGroupedSampler` reads every row back to measure it, at each `train()`.
@@ -143,14 +179,42 @@ def run_trainer(setup, args: TrainerOverheadArguments, overrides: dict) -> dict:
             train_dataset=train,
             processing_class=setup.tokenizer,
             data_collator=DataCollatorWithPadding(setup.tokenizer),
+            callbacks=[ClockCallback(clock)],
         )
         if freeze_gc:
             # `train()` starts with a full `gc.collect()` (accelerate's `free_memory`), which walks
             # every live Python object (GloVe words, vocabulary...); frozen ones are skipped.
             gc.freeze()
         output = trainer.train()
-        seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
-    return {"seconds": seconds, "cpu_seconds": cpu_seconds, "loss": output.training_loss, "peak_mb": memory.peak_mb, "increase_mb": memory.increase_mb}
+        clock.mark()
+    loss = output.training_loss
+    return {"marks": clock.marks, "loss": loss, "peak_mb": memory.peak_mb, "increase_mb": memory.increase_mb}
+
+
+def least_disturbed(runs: list[dict]) -> dict:
+    """Set-up, steps and end of training, each interval the smallest over the repeats.
+
+    Every repeat trains on the same batches in the same order (same seed, same loss), so step i
+    of one repeat is the same work as step i of another; what differs is how often other jobs
+    took the core. The element-wise minimum keeps each interval's least disturbed measurement.
+    """
+    intervals = np.minimum.reduce([np.diff(np.asarray(run["marks"]), axis=0) for run in runs])  # (steps + 2, 2)
+    setup, steps, end = intervals[0], intervals[1:-1].sum(axis=0), intervals[-1]
+    total = setup + steps + end
+    step_cpu = [np.diff(np.asarray(run["marks"])[:, 1])[1:-1].sum() for run in runs]
+    return {
+        "setup": setup[1],
+        "steps": steps[1],
+        "end": end[1],
+        "cpu_seconds": total[1],
+        "seconds": total[0],
+        "raw_seconds": [run["marks"][-1][0] - run["marks"][0][0] for run in runs],
+        "step_spread": (max(step_cpu) - min(step_cpu)) / min(step_cpu),  # how much repeats disagree
+        "loss": runs[0]["loss"],
+        "same_loss": all(abs(run["loss"] - runs[0]["loss"]) < 1e-6 for run in runs),
+        "peak_mb": min(run["peak_mb"] for run in runs),
+        "increase_mb": min(run["increase_mb"] for run in runs),
+    }
 
 
 def run(args: TrainerOverheadArguments) -> dict:
@@ -164,19 +228,26 @@ def run(args: TrainerOverheadArguments) -> dict:
         for name, overrides in TRAINER_VARIANTS.items():
             runs[name].append(in_child_process(run_trainer, setup, args, overrides))
 
-    best = {name: _best(results) for name, results in runs.items()}
+    best = {name: least_disturbed(results) for name, results in runs.items()}
     baseline = best[HAND_LOOP]
     rows = []
     for name, result in best.items():
+        def versus(key: str) -> str:
+            return "baseline" if name == HAND_LOOP else f"{_overhead(result, baseline, key):+.1%}"
+
         rows.append(
             {
                 "method": name,
+                "setup": f"{result['setup']:.2f}",
+                "steps": f"{result['steps']:.2f}",
+                "end": f"{result['end']:.2f}",
                 "cpu": f"{result['cpu_seconds']:.2f}",
+                "cpu_overhead": versus("cpu_seconds"),
+                "step_overhead": versus("steps"),
                 "wall": f"{result['seconds']:.2f}",
-                "all": ", ".join(f"{run['cpu_seconds']:.1f}/{run['seconds']:.1f}" for run in runs[name]),
-                "samples_per_s": f"{samples / result['cpu_seconds']:.0f} / {samples / result['seconds']:.0f}",
-                "cpu_overhead": "baseline" if name == HAND_LOOP else f"{_overhead(result, baseline, 'cpu_seconds'):+.1%}",
-                "wall_overhead": "baseline" if name == HAND_LOOP else f"{_overhead(result, baseline, 'seconds'):+.1%}",
+                "wall_overhead": versus("seconds"),
+                "raw": ", ".join(f"{seconds:.1f}" for seconds in result["raw_seconds"]),
+                "samples_per_s": f"{samples / result['seconds']:.0f}",
                 "peak_mb": f"{result['peak_mb']:.0f}",
                 "increase_mb": f"{result['increase_mb']:.0f}",
                 "loss": f"{result['loss']:.6f}",
@@ -186,12 +257,16 @@ def run(args: TrainerOverheadArguments) -> dict:
         rows,
         [
             ("method", "method"),
-            ("cpu", "CPU s (best)"),
-            ("wall", "wall s (best)"),
-            ("all", "every run, CPU/wall s"),
-            ("samples_per_s", "samples/s, CPU / wall"),
-            ("cpu_overhead", "CPU time vs loop"),
-            ("wall_overhead", "wall time vs loop"),
+            ("setup", "set-up CPU s"),
+            ("steps", "steps CPU s"),
+            ("end", "end CPU s"),
+            ("cpu", "total CPU s"),
+            ("cpu_overhead", "CPU vs loop"),
+            ("step_overhead", "steps vs loop"),
+            ("wall", "wall s"),
+            ("wall_overhead", "wall vs loop"),
+            ("raw", "raw wall s, each run"),
+            ("samples_per_s", "samples/s (wall)"),
             ("peak_mb", "peak RSS MiB"),
             ("increase_mb", "RSS increase MiB"),
             ("loss", "mean train loss"),
@@ -199,19 +274,18 @@ def run(args: TrainerOverheadArguments) -> dict:
     )
     default = best[next(iter(TRAINER_VARIANTS))]
     overhead = _overhead(default, baseline, "cpu_seconds")
-    same_loss = all(abs(result["loss"] - baseline["loss"]) < 1e-6 for result in best.values())
+    spread = max(result["step_spread"] for result in best.values())
+    same_loss = all(result["same_loss"] and abs(result["loss"] - baseline["loss"]) < 1e-6 for result in best.values())
     summary = (
         f"`{args.model}`, {len(setup.train):,} MR sentences x {args.epochs} epoch(s), batch {args.batch_size}, "
-        f"torch threads {args.threads}. Trainer overhead with the project's settings: {overhead:+.1%} in CPU time, "
-        f"{_overhead(default, baseline, 'seconds'):+.1%} in wall time ({'under' if overhead < 0.10 else 'OVER'} the 10% "
-        f"target by CPU time). Every run has the same mean training loss: {'yes' if same_loss else 'NO'}."
+        f"torch threads {args.threads}, {args.repeats} runs of each. Trainer overhead with the project's settings: "
+        f"{overhead:+.1%} in CPU time ({_overhead(default, baseline, 'steps'):+.1%} in the steps, "
+        f"{default['setup'] - baseline['setup']:+.2f} s of set-up), {_overhead(default, baseline, 'seconds'):+.1%} in "
+        f"wall time: {'under' if overhead < 0.10 else 'OVER'} the 10% target. Repeats of the same steps differ by up "
+        f"to {spread:.0%} in CPU time, the noise of this machine now. Every run has the same mean training loss: "
+        f"{'yes' if same_loss else 'NO'}."
     )
-    return {"table": table, "summary": summary, "overhead": overhead, "runs": runs}
-
-
-def _best(results: list[dict]) -> dict:
-    """The run with the least CPU time; with one torch thread it is the least disturbed by other jobs."""
-    return min(results, key=lambda result: result["cpu_seconds"])
+    return {"table": table, "summary": summary, "overhead": overhead, "runs": runs, "best": best}
 
 
 def _overhead(result: dict, baseline: dict, key: str) -> float:
