@@ -124,9 +124,11 @@ def sort_key(row: dict) -> tuple:
 
 
 def label(row: dict, rows: list[dict]) -> str:
-    """The model's name, with its run folder when the same model ran more than once on this dataset."""
+    """The model's name, its run folder when the same model ran more than once on this dataset,
+    and how it was made unless it is a GloVe model."""
     same = [other for other in rows if other["model"] == row["model"] and other["dataset"] == row["dataset"]]
-    return row["model"] if len(same) == 1 else f"{row['model']} ({row['run']})"
+    name = row["model"] if len(same) == 1 else f"{row['model']} ({row['run']})"
+    return name if row["kind"] == "glove" else f"{name} [{row['kind']}]"
 
 
 def plot_learning_curve(row: dict, path: Path) -> Path | None:
@@ -191,9 +193,10 @@ def plot_scores(dataset: str, rows: list[dict], path: Path) -> Path:
     ax.set_yticks(range(len(rows)), names)
     ax.invert_yaxis()  # first model on top
     ax.set_xlim(0.0, 1.08)
-    ax.set(xlabel="test score", title=f"{dataset}: test scores of every model")
+    ax.set_xlabel("test score")
+    ax.set_title(f"{dataset}: test scores of every model", pad=26)
     ax.grid(axis="x", alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(BAR_METRICS), fontsize=8, frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     return path
