@@ -8,7 +8,7 @@ from transformers import AutoConfig, AutoTokenizer
 import evaluate_pretrained
 import finetune
 from pipelines.cli import run_cli
-from pipelines.finetuning import FinetuneTrainingArguments, default_output_dir
+from pipelines.finetuning import DEFAULT_FINETUNE_MODELS, FinetuneTrainingArguments, default_output_dir
 from tests.tiny_bert import build_tiny_bert, write_semeval
 
 QUICK = ["--num_train_epochs", "1", "--per_device_train_batch_size", "8", "--report_to", "none", "--seed", "3"]
@@ -69,3 +69,9 @@ def test_default_output_dir_names(tmp_path):
     assert default_output_dir("mr", "roberta-base") == "runs/mr-roberta-base"
     assert default_output_dir("semeval2017a", "vinai/bertweet-base") == "runs/semeval2017a-vinai_bertweet-base"
     assert default_output_dir("mr", str(tmp_path)) == f"runs/mr-{tmp_path.name}"
+
+
+def test_at_least_three_documented_models_per_dataset():
+    for dataset in ("mr", "semeval2017a"):
+        assert len(DEFAULT_FINETUNE_MODELS[dataset]) >= 3
+        assert "minilm" in DEFAULT_FINETUNE_MODELS[dataset]  # the one that runs offline
