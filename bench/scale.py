@@ -56,7 +56,7 @@ class ScaleArguments:
     models: str = field(default="bilstm,transformer", metadata={"help": "comma-separated `train.py --model` names"})
     multiples: str = field(default="1,2,4", metadata={"help": "MR train repeated this many times"})
     lengths: str = field(default="32,64,128,256", metadata={"help": "tokens per example on the length axis"})
-    length_samples: int = field(default=1000, metadata={"help": "examples per epoch on the length axis"})
+    length_samples: int = field(default=500, metadata={"help": "examples per epoch on the length axis"})
     epochs: int = field(default=1, metadata={"help": "fixed epochs of every run; time is per epoch"})
     batch_size: int = field(default=64, metadata={"help": "as `GloveTrainingArguments`"})
     threads: int = field(default=1, metadata={"help": "torch threads (see `common.set_torch_threads`)"})
