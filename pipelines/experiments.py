@@ -1,5 +1,7 @@
 """Train every GloVe model on every dataset with the `train_glove` flow and gather one table.
 
+    python -m pipelines.experiments --data_dir ../shared/datasets [--train_embeddings] [--datasets mr]
+
 The architectures keep their config defaults (dropout, widths, heads); what changes per dataset
 is the training budget: SemEval-2017 train is about 40k tweets, four times MR, so its runs take
 larger batches and stop after a few epochs, which keeps the whole grid within tens of minutes on
@@ -10,6 +12,8 @@ from __future__ import annotations
 
 import os
 import platform
+import shlex
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +21,7 @@ from pathlib import Path
 import torch
 
 import models
+from pipelines.cli import parse, run_cli
 from pipelines.data import DATASET_NAMES
 from pipelines.reporting import library_versions, markdown_table, write_json_atomic
 from pipelines.training import DataArguments, GloveModelArguments, GloveTrainingArguments, train_glove
@@ -123,3 +128,13 @@ def run_experiments(args: ExperimentArguments, command: str) -> list[dict]:
             rows.append(table_row({**results, "output_dir": output_dir}))
             write_tables(args, rows, command, started)
     return rows
+
+
+def main(argv: list[str]) -> None:
+    (args,) = parse((ExperimentArguments,), argv)
+    environment = [f"{name}={os.environ[name]}" for name in ("HF_HUB_OFFLINE", "OMP_NUM_THREADS") if name in os.environ]
+    run_experiments(args, command=shlex.join([*environment, "python", "-m", "pipelines.experiments", *argv]))
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))

@@ -25,14 +25,14 @@ def finished_run(model: str, dataset: str) -> dict:
 def test_tables_hold_the_command_and_one_row_per_run(tmp_path):
     args = ExperimentArguments(datasets="mr", models="mean,bilstm", results=str(tmp_path / "glove_models"))
     rows = [table_row(finished_run(model, "mr")) for model in args.model_names]
-    write_tables(args, rows, command="python glove_results.py --datasets mr", started=time.perf_counter())
+    write_tables(args, rows, command="python -m pipelines.experiments --datasets mr", started=time.perf_counter())
 
     markdown = (tmp_path / "glove_models.md").read_text(encoding="utf-8")
-    assert "python glove_results.py --datasets mr" in markdown
+    assert "python -m pipelines.experiments --datasets mr" in markdown
     assert "| mr | bilstm | 0.7500 | 0.7400 | 0.7500 | 9 | 42 | 1000 | 2000 |" in markdown
     saved = json.loads((tmp_path / "glove_models.json").read_text(encoding="utf-8"))
     assert [row["model"] for row in saved["rows"]] == ["mean", "bilstm"]
-    assert saved["command"] == "python glove_results.py --datasets mr"
+    assert saved["command"] == "python -m pipelines.experiments --datasets mr"
 
 
 @pytest.mark.parametrize("option", [{"models": "mean,cnn"}, {"datasets": "mr,imdb"}])
