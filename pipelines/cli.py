@@ -5,12 +5,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
+from safetensors import SafetensorError
 from transformers import HfArgumentParser
 
-from models.glove import GloveFormatError
-from pipelines.data import DataFormatError
 
-USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, PermissionError, OSError, GloveFormatError, DataFormatError)
+# ValueError covers the data and GloVe format errors; OSError missing, unreadable or unwritable files.
+USER_ERRORS = (ValueError, OSError, SafetensorError)
 
 
 def parse(dataclass_types, argv: list[str] | None = None):

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, TrainingArguments, set_seed
 
 from pipelines.data import load_sentiment_dataset
@@ -100,7 +101,10 @@ def finetune(model_args: FinetuneModelArguments, data_args: FinetuneDataArgument
     )
     set_seed(training_args.seed)  # the new classification head is drawn at random
     # A checkpoint with a head for other labels (an SST-2 model tuned on SemEval) gets a new head.
-    model = AutoModelForSequenceClassification.from_pretrained(path, config=config, ignore_mismatched_sizes=True)
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(path, config=config, ignore_mismatched_sizes=True)
+    except SafetensorError as err:
+        raise ValueError(f"corrupt weights in {path}: {err}") from None
     tokenized = tokenize_dataset(splits, tokenizer, min(model_args.max_length, tokenizer.model_max_length))
     run_info = {
         "model": model_args.model,

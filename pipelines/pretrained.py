@@ -25,7 +25,7 @@ from transformers import pipeline
 import models  # noqa: F401  (registers the GloVe models, so train.py checkpoints load)
 from pipelines.data import DATASET_NAMES, load_sentiment_dataset
 from pipelines.metrics import score
-from pipelines.reporting import library_versions, markdown_table, write_json_atomic
+from pipelines.reporting import ensure_writable_dir, library_versions, markdown_table, write_json_atomic
 
 # Scored when `--models` is not given. All three need the Hub (see README for which ran offline).
 DEFAULT_MODELS = {
@@ -75,6 +75,9 @@ NEUTRAL = "neutral"
 ROBERTA_LIKE = {"roberta", "xlm-roberta", "camembert", "bertweet"}  # two positions are reserved for padding
 
 
+WEIGHTS_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+
+
 def resolve_model(name: str) -> str:
     """A Hub id, a local folder, or an alias from `MODEL_ALIASES`, as something `from_pretrained` reads."""
     if name in MODEL_ALIASES:
@@ -88,6 +91,8 @@ def resolve_model(name: str) -> str:
     if path.exists():
         if not (path / "config.json").is_file():
             raise FileNotFoundError(f"model folder {path} has no config.json (expected a save_pretrained folder)")
+        if not any((path / name).is_file() for name in WEIGHTS_FILES):
+            raise FileNotFoundError(f"model folder {path} has no weights file (expected one of: {', '.join(WEIGHTS_FILES)})")
         return str(path)
     looks_like_path = name.startswith((".", "/", "~")) or name.count("/") > 1
     if looks_like_path:
@@ -309,6 +314,7 @@ def evaluation_table(rows: list[dict], label_names: list[str]) -> str:
 def evaluate_pretrained(args: PretrainedArguments) -> dict:
     """Score every model on the test set; a model that fails is reported in one line, the rest run."""
     extra_labels = parse_label_map(args.label_map)
+    ensure_writable_dir(Path(args.output_dir))  # before scoring, not after
     test = load_sentiment_dataset(args.dataset, args.data_dir)["test"]
     if args.max_samples is not None:  # drawn at random: the test files are sorted by class
         test = test.shuffle(seed=0).select(range(min(args.max_samples, len(test))))
@@ -343,12 +349,12 @@ def evaluate_pretrained(args: PretrainedArguments) -> dict:
         "failures": failures,
         "versions": library_versions(),
     }
+    if not rows:  # nothing to report: leave no empty table behind
+        raise ValueError(f"no model could be scored on {args.dataset}: " + "; ".join(f["model"] for f in failures))
     output_dir = Path(args.output_dir)
     write_json_atomic(output_dir / EVALUATION_JSON, report)
     (output_dir / EVALUATION_MD).write_text(markdown, encoding="utf-8")
     print(table, end="")
     print(f"wrote {output_dir / EVALUATION_JSON} and {output_dir / EVALUATION_MD}")
-    if not rows:
-        raise ValueError(f"no model could be scored on {args.dataset}: " + "; ".join(f["model"] for f in failures))
     return report
 

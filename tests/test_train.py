@@ -60,13 +60,15 @@ def test_saved_folder_serves_a_pipeline_in_a_fresh_process(tmp_path, tiny_mr, ti
         "import models, sys\n"
         "from transformers import pipeline\n"
         "classify = pipeline('text-classification', model=sys.argv[1])\n"
-        "print([r['label'] for r in classify(['a wonderful great film', 'an awful boring mess', ''])])\n"
+        "long_text = ' '.join(['boring'] * 10_000)\n"
+        "print([r['label'] for r in classify(['a wonderful great film', 'an awful boring mess', '', long_text])])\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", script, str(output_dir)], cwd=REPO_ROOT, capture_output=True, text=True, check=True
     )
     labels = eval(done.stdout.strip().splitlines()[-1])
-    assert labels[:2] == ["positive", "negative"] and labels[2] in {"negative", "positive"}
+    # The empty text gets a label; the 10,000-word one is truncated to max_length and classified.
+    assert labels[:2] == ["positive", "negative"] and labels[2] in {"negative", "positive"} and labels[3] == "negative"
 
 
 @pytest.mark.realdata
