@@ -165,9 +165,9 @@ def main(argv: list[str]) -> None:
         f"- Machine at the start: {machine_before}",
         f"- Machine at the end: {machine_line()}",
         "- The cores are shared with other jobs. Every comparison measures both sides in the same run, alternating "
-        "where it repeats, and keeps each side's least disturbed repeat (the fastest; for training, the one with "
-        "least CPU time). Training and inference run with one torch thread (see `bench/README.md`), loading and "
-        "tokenization do not use torch.",
+        "where it repeats, and keeps each side's least disturbed measurement (the fastest repeat; for training, "
+        "each interval's least CPU time over the repeats). Training and inference run with one torch thread (see "
+        "`bench/README.md`); loading and tokenization do not use torch.",
         "",
     ]
     Path(args.output).write_text("\n".join(header + sections), encoding="utf-8")
