@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import tempfile
 from pathlib import Path
 
 RESULTS_FILE = "results.json"
@@ -29,9 +30,8 @@ def ensure_writable_dir(path: Path) -> None:
     """Create `path` if needed and prove a file can be written there."""
     try:
         path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-"):  # unique: processes may race here
+            pass
     except OSError as err:
         raise PermissionError(f"output folder not writable: {path} ({err.strerror or err})") from None
 
