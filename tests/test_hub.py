@@ -161,6 +161,8 @@ STRANGER = r"""
 import json, sys
 from pathlib import Path
 project = Path(sys.argv[1]).resolve()
+# A stranger has not installed the project: drop the finder of an editable install (`pip install -e .`).
+sys.meta_path[:] = [f for f in sys.meta_path if "__editable__" not in getattr(f, "__module__", type(f).__module__)]
 assert all(Path(p or ".").resolve() != project for p in sys.path), sys.path
 try:
     import models
