@@ -23,13 +23,12 @@ sys.path.insert(0, str(REPO_ROOT))  # run from anywhere, like the top-level scri
 import pyarrow.compute  # noqa: E402
 import torch  # noqa: E402
 from datasets import DatasetDict  # noqa: E402
-from transformers import AutoConfig, AutoModelForSequenceClassification  # noqa: E402
 
-import models  # noqa: E402
 from models.glove import GloveVectors, load_glove  # noqa: E402
 from pipelines.data import load_sentiment_dataset  # noqa: E402
 from pipelines.reporting import library_versions, markdown_table  # noqa: E402
-from pipelines.tokenization import build_tokenizer, build_vocabulary, embedding_matrix, tokenize_dataset  # noqa: E402
+from pipelines.tokenization import build_tokenizer, build_vocabulary, tokenize_dataset  # noqa: E402
+from pipelines.training import build_glove_model  # noqa: E402
 
 DEFAULT_DATA_DIR = str(REPO_ROOT.parent / "shared" / "datasets")
 
@@ -130,18 +129,10 @@ def prepare_mr(data_dir: str, max_length: int = 128, max_samples: int | None = N
 
 def build_model(name: str, setup: MrSetup, max_length: int, seed: int):
     """The model `train_glove` builds for `--model name`, GloVe vectors loaded, frozen as default."""
-    config = AutoConfig.for_model(
-        models.model_type_for(name),
-        vocab_size=len(setup.tokenizer),
-        embedding_dim=setup.glove.dim,
-        max_length=max_length,
-        pad_token_id=setup.tokenizer.pad_token_id,
-        num_labels=2,
-    )
-    torch.manual_seed(seed)
-    model = AutoModelForSequenceClassification.from_config(config)
-    model.load_word_vectors(torch.from_numpy(embedding_matrix(setup.glove, setup.vocabulary)))
-    return model
+    tokenizer = setup.tokenizer
+    if tokenizer.model_max_length != max_length:
+        tokenizer = build_tokenizer(setup.vocabulary, max_length)
+    return build_glove_model(name, setup.glove, setup.vocabulary, tokenizer, ["negative", "positive"], seed=seed)
 
 
 def token_lengths(dataset) -> list[int]:

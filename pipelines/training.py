@@ -203,6 +203,36 @@ def save_training_args_as_json(training_args: TrainingArguments) -> None:
     (output_dir / "training_args.json").write_text(training_args.to_json_string() + "\n", encoding="utf-8")
 
 
+def build_glove_model(
+    name: str,
+    glove,
+    vocabulary: list[str],
+    tokenizer,
+    label_names: list[str],
+    seed: int,
+    train_embeddings: bool = False,
+    config_overrides: str | None = None,
+):
+    """The model `--model name` names, through the Auto classes, with its GloVe rows loaded."""
+    config = AutoConfig.for_model(
+        models.model_type_for(name),
+        vocab_size=len(tokenizer),
+        embedding_dim=glove.dim,
+        freeze_embeddings=not train_embeddings,
+        max_length=tokenizer.model_max_length,
+        pad_token_id=tokenizer.pad_token_id,
+        num_labels=len(label_names),
+        id2label=dict(enumerate(label_names)),
+        label2id={label: i for i, label in enumerate(label_names)},
+    )
+    if config_overrides:
+        config.update_from_string(config_overrides)
+    set_seed(seed)
+    model = AutoModelForSequenceClassification.from_config(config)
+    model.load_word_vectors(torch.from_numpy(embedding_matrix(glove, vocabulary)))
+    return model
+
+
 def train_glove(model_args: GloveModelArguments, data_args: DataArguments, training_args: GloveTrainingArguments) -> dict:
     ensure_writable_dir(Path(training_args.output_dir))  # before minutes of work, not after
     dataset = load_sentiment_dataset(data_args.dataset, data_args.data_dir)
@@ -211,28 +241,22 @@ def train_glove(model_args: GloveModelArguments, data_args: DataArguments, train
     vocabulary = build_vocabulary(glove, dataset["train"]["text"], model_args.max_vocab_size)
     tokenizer = build_tokenizer(vocabulary, model_args.max_length)
 
-    config = AutoConfig.for_model(
-        models.model_type_for(model_args.model),
-        vocab_size=len(tokenizer),
-        embedding_dim=glove.dim,
-        freeze_embeddings=not model_args.train_embeddings,
-        max_length=model_args.max_length,
-        pad_token_id=tokenizer.pad_token_id,
-        num_labels=len(label_names),
-        id2label=dict(enumerate(label_names)),
-        label2id={name: i for i, name in enumerate(label_names)},
+    model = build_glove_model(
+        model_args.model,
+        glove,
+        vocabulary,
+        tokenizer,
+        label_names,
+        seed=training_args.seed,
+        train_embeddings=model_args.train_embeddings,
+        config_overrides=model_args.config_overrides,
     )
-    if model_args.config_overrides:
-        config.update_from_string(model_args.config_overrides)
-    set_seed(training_args.seed)
-    model = AutoModelForSequenceClassification.from_config(config)
-    model.load_word_vectors(torch.from_numpy(embedding_matrix(glove, vocabulary)))
 
     splits = split_validation(dataset, data_args.validation_fraction, training_args.seed)
     tokenized = tokenize_dataset(splits, tokenizer, model_args.max_length)
     run_info = {
         "model": model_args.model,
-        "model_type": config.model_type,
+        "model_type": model.config.model_type,
         "dataset": data_args.dataset,
         "embeddings": glove.source,
         "vocab_size": len(tokenizer),
