@@ -1,6 +1,6 @@
 """Run every benchmark and write `bench/RESULTS.md`: one command for the whole suite.
 
-    HF_HUB_OFFLINE=1 python bench/run_all.py [--output bench/RESULTS.md] [--quick]
+    HF_HUB_OFFLINE=1 python bench/run_all.py [--output FILE] [--quick]   # --quick writes runs/bench-quick.md
 
 Each benchmark runs in a fresh interpreter (`spawn`), so none inherits another's memory; its
 tables come back to this process and go into the report with the command, the machine and the
@@ -39,7 +39,9 @@ INFERENCE_SCRIPT = BENCH_DIR / "inference_speed.py"
 @dataclass
 class RunAllArguments:
     data_dir: str = field(default=DEFAULT_DATA_DIR, metadata={"help": "folder with MR/"})
-    output: str = field(default=str(BENCH_DIR / "RESULTS.md"), metadata={"help": "the report to write"})
+    output: str | None = field(
+        default=None, metadata={"help": "the report to write (default bench/RESULTS.md; runs/bench-quick.md with --quick)"}
+    )
     quick: bool = field(
         default=False, metadata={"help": "tiny sizes everywhere: checks the suite, the numbers mean nothing"}
     )
@@ -170,6 +172,9 @@ def main(argv: list[str]) -> None:
         "`bench/README.md`); loading and tokenization do not use torch.",
         "",
     ]
+    if args.output is None:  # a smoke run must not overwrite the committed numbers
+        args.output = str(REPO_ROOT / "runs" / "bench-quick.md") if args.quick else str(BENCH_DIR / "RESULTS.md")
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text("\n".join(header + sections), encoding="utf-8")
     print(f"wrote {args.output}")
 
