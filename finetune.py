@@ -15,7 +15,7 @@ from pipelines.finetuning import (
 def main(argv: list[str]) -> None:
     argument_types = (FinetuneModelArguments, FinetuneDataArguments, FinetuneTrainingArguments)
     model_args, data_args, training_args = parse(argument_types, argv)
-    if training_args.output_dir is None:
+    if not training_args.output_dir_given:
         training_args.output_dir = default_output_dir(data_args.dataset, model_args.model)
     finetune(model_args, data_args, training_args)
 

@@ -13,7 +13,7 @@ from pipelines.data import load_sentiment_dataset
 from pipelines.pretrained import MODEL_ALIASES, resolve_model
 from pipelines.reporting import ensure_writable_dir
 from pipelines.tokenization import tokenize_dataset
-from pipelines.training import DataArguments, fit_and_test, split_validation
+from pipelines.training import DataArguments, NamedOutputDirMixin, fit_and_test, split_validation
 
 # Documented choices for `--model` (all but `minilm` need the Hub once, to download).
 DEFAULT_FINETUNE_MODELS = {
@@ -41,7 +41,7 @@ class FinetuneDataArguments(DataArguments):
 
 
 @dataclass
-class FinetuneTrainingArguments(TrainingArguments):
+class FinetuneTrainingArguments(NamedOutputDirMixin, TrainingArguments):
     """`TrainingArguments` with defaults that suit fine-tuning a BERT-size model."""
 
     output_dir: str | None = field(default=None, metadata={"help": "default: runs/<dataset>-<model>"})

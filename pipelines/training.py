@@ -79,8 +79,17 @@ class GloveModelArguments:
             self.max_vocab_size = None
 
 
+class NamedOutputDirMixin:
+    """Remembers whether `--output_dir` was given: `TrainingArguments` turns a missing one into
+    `trainer_output`, and the scripts would rather name the folder after the run."""
+
+    def __post_init__(self):
+        self.output_dir_given = self.output_dir is not None
+        super().__post_init__()
+
+
 @dataclass
-class GloveTrainingArguments(TrainingArguments):
+class GloveTrainingArguments(NamedOutputDirMixin, TrainingArguments):
     """`TrainingArguments` with defaults that suit small GloVe models on CPU."""
 
     output_dir: str | None = field(default=None, metadata={"help": "default: runs/<dataset>-<model>"})

@@ -75,3 +75,9 @@ def test_at_least_three_documented_models_per_dataset():
     for dataset in ("mr", "semeval2017a"):
         assert len(DEFAULT_FINETUNE_MODELS[dataset]) >= 3
         assert "minilm" in DEFAULT_FINETUNE_MODELS[dataset]  # the one that runs offline
+
+
+def test_missing_output_dir_is_remembered_so_the_script_names_the_folder():
+    # TrainingArguments alone would write to `trainer_output`.
+    assert FinetuneTrainingArguments().output_dir_given is False
+    assert FinetuneTrainingArguments(output_dir="somewhere").output_dir_given is True

