@@ -16,7 +16,7 @@ def main(argv: list[str]) -> None:
     argument_types = (FinetuneModelArguments, FinetuneDataArguments, FinetuneTrainingArguments)
     model_args, data_args, training_args = parse(argument_types, argv)
     if not training_args.output_dir_given:
-        training_args.output_dir = default_output_dir(data_args.dataset, model_args.model)
+        training_args.output_dir = default_output_dir(data_args.dataset_label, model_args.model)
     finetune(model_args, data_args, training_args)
 
 

@@ -9,7 +9,7 @@ from pipelines.training import DataArguments, GloveModelArguments, GloveTraining
 def main(argv: list[str]) -> None:
     model_args, data_args, training_args = parse((GloveModelArguments, DataArguments, GloveTrainingArguments), argv)
     if not training_args.output_dir_given:
-        training_args.output_dir = default_output_dir(data_args.dataset, model_args.model)
+        training_args.output_dir = default_output_dir(data_args.dataset_label, model_args.model)
     train_glove(model_args, data_args, training_args)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,26 +97,30 @@ def parse_glove_text(path: str | os.PathLike) -> GloveVectors:
     words: list[str] = []
     rows: list[np.ndarray] = []
     dim = None
-    with opener(path, "rt", encoding="utf-8", errors="replace") as lines:
-        for line_number, line in enumerate(lines, start=1):
-            parts = line.rstrip("\n").rstrip(" ").split(" ")
-            if line_number == 1 and len(parts) == 2 and parts[0].isdigit() and parts[1].isdigit():
-                continue
-            if not parts or parts == [""]:
-                continue
-            if dim is None:
-                dim = len(parts) - 1
-                if dim < 1:
-                    raise GloveFormatError(f"{path}:{line_number}: expected a word followed by its vector")
-            if len(parts) - 1 != dim:
-                raise GloveFormatError(
-                    f"{path}:{line_number}: row has {len(parts) - 1} values, expected {dim} like the first row"
-                )
-            try:
-                rows.append(np.asarray(parts[1:], dtype=np.float32))
-            except ValueError:
-                raise GloveFormatError(f"{path}:{line_number}: vector holds a value that is not a number") from None
-            words.append(parts[0])
+    try:  # a file that is not gzip (or not text) fails inside the reader, which names no file
+        with opener(path, "rt", encoding="utf-8", errors="replace") as lines:
+            for line_number, line in enumerate(lines, start=1):
+                parts = line.rstrip("\n").rstrip(" ").split(" ")
+                if line_number == 1 and len(parts) == 2 and parts[0].isdigit() and parts[1].isdigit():
+                    continue
+                if not parts or parts == [""]:
+                    continue
+                if dim is None:
+                    dim = len(parts) - 1
+                    if dim < 1:
+                        raise GloveFormatError(f"{path}:{line_number}: expected a word followed by its vector")
+                if len(parts) - 1 != dim:
+                    raise GloveFormatError(
+                        f"{path}:{line_number}: row has {len(parts) - 1} values, expected {dim} like the first row"
+                    )
+                try:
+                    rows.append(np.asarray(parts[1:], dtype=np.float32))
+                except ValueError:
+                    raise GloveFormatError(f"{path}:{line_number}: vector holds a value that is not a number") from None
+                words.append(parts[0])
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError) as err:
+        kind = "gzip-compressed " if path.suffix == ".gz" else ""
+        raise GloveFormatError(f"{path}: cannot be read as a {kind}GloVe/word2vec text file ({err})") from err
     if not rows:
         raise GloveFormatError(f"{path}: no vectors found")
     return GloveVectors(words=words, vectors=np.stack(rows), source=str(path))

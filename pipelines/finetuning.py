@@ -1,4 +1,4 @@
-"""Fine-tune a pretrained transformer on MR or SemEval-2017 4A, through the shared `fit_and_test` flow."""
+"""Fine-tune a pretrained transformer on MR, SemEval-2017 4A or your own data, through the shared `fit_and_test` flow."""
 
 from __future__ import annotations
 
@@ -9,11 +9,10 @@ import torch
 from safetensors import SafetensorError
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, TrainingArguments, set_seed
 
-from pipelines.data import load_sentiment_dataset
 from pipelines.pretrained import MODEL_ALIASES, resolve_model
 from pipelines.reporting import ensure_writable_dir
 from pipelines.tokenization import tokenize_dataset
-from pipelines.training import DataArguments, NamedOutputDirMixin, fit_and_test, split_validation
+from pipelines.training import DataArguments, NamedOutputDirMixin, fit_and_test, load_train_test, split_validation
 
 # Documented choices for `--model` (all but `minilm` need the Hub once, to download).
 DEFAULT_FINETUNE_MODELS = {
@@ -29,6 +28,10 @@ class FinetuneModelArguments:
         metadata={"help": f"Hub id, local folder, or one of: {', '.join(MODEL_ALIASES)} (see DEFAULT_FINETUNE_MODELS)"},
     )
     max_length: int = field(default=128, metadata={"help": "longest input in tokens (longer ones are truncated)"})
+
+    def __post_init__(self):
+        if self.max_length < 1:
+            raise ValueError(f"--max_length must be at least 1, got {self.max_length}")
 
 
 @dataclass
@@ -75,13 +78,13 @@ def model_label(model: str) -> str:
 
 
 def default_output_dir(dataset: str, model: str) -> str:
-    return str(Path("runs") / f"{dataset}-{model_label(model).replace('/', '_')}")
+    return str(Path("runs") / f"{dataset}-{model_label(model)}".replace("/", "_"))
 
 
 def finetune(model_args: FinetuneModelArguments, data_args: FinetuneDataArguments, training_args: TrainingArguments) -> dict:
     path = resolve_model(model_args.model)
     ensure_writable_dir(Path(training_args.output_dir))  # before minutes of work, not after
-    dataset = load_sentiment_dataset(data_args.dataset, data_args.data_dir)
+    dataset, data_description = load_train_test(data_args, training_args.seed)
     label_names = dataset["train"].features["label"].names
     splits = split_validation(dataset, data_args.validation_fraction, training_args.seed)
     for split, limit in (
@@ -109,7 +112,8 @@ def finetune(model_args: FinetuneModelArguments, data_args: FinetuneDataArgument
     run_info = {
         "model": model_args.model,
         "model_type": config.model_type,
-        "dataset": data_args.dataset,
+        "dataset": data_args.dataset_label,
+        "data": data_description,
         "max_length": model_args.max_length,
         "train_sentences": len(splits["train"]),
         "validation_sentences": len(splits["validation"]),

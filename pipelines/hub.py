@@ -49,17 +49,40 @@ def without_trainer_push(training_args: TrainingArguments) -> TrainingArguments:
     return trainer_args
 
 
+def dataset_reference(results: dict) -> tuple[str | None, str | None, str]:
+    """(Hub id or None, Hub config, a title for readers) of the data a run used.
+
+    A built-in benchmark names its Hub copy, a Hub dataset itself; local files have no Hub id,
+    so the card names the files (and the held-out test share) in its text instead.
+    """
+    dataset, data = results.get("dataset"), results.get("data") or {}
+    if data.get("source") == "hub":
+        config = data.get("dataset_config")
+        title = f"the Hub dataset {data['dataset_name']}" + (f" ({config})" if config else "")
+        return data["dataset_name"], config, title
+    if data.get("source") == "files":
+        files = [(split, data.get(f"{split}_file")) for split in ("train", "validation", "test")]
+        title = "local files: " + ", ".join(f"{split} `{Path(path).name}`" for split, path in files if path)
+        if data.get("test_held_out"):
+            title += (
+                f"; test: {data.get('test_fraction', 0.2):.0%} of the training file, held out per class "
+                f"with seed {results.get('seed')}"
+            )
+        return None, None, title
+    hub_id, hub_config = HUB_IDS.get(dataset, (dataset, None))
+    return hub_id, hub_config, DATASET_TITLES.get(dataset, str(dataset))
+
+
 def card_data(results: dict, model_name: str) -> ModelCardData:
     """The metadata block: library, task, datasets, metrics and `model-index` with the test results."""
-    dataset = results.get("dataset")
-    hub_id, hub_config = HUB_IDS.get(dataset, (dataset, None))
+    hub_id, hub_config, title = dataset_reference(results)
     test = results.get("test", {})
     eval_results = [
         EvalResult(
             task_type="text-classification",
             task_name="Sentiment classification",
-            dataset_type=hub_id,
-            dataset_name=DATASET_TITLES.get(dataset, str(dataset)),
+            dataset_type=hub_id or str(results.get("dataset")),
+            dataset_name=title,
             dataset_config=hub_config,
             dataset_split="test",
             metric_type=metric_id,
@@ -87,13 +110,12 @@ def card_data(results: dict, model_name: str) -> ModelCardData:
 def card_text(results: dict, model_name: str) -> str:
     """The whole `README.md`: the YAML metadata block, then what a reader wants to know."""
     is_glove = str(results.get("model_type", "")).startswith("glove")
-    dataset = results.get("dataset", "?")
     test = results.get("test", {})
     lines = [
         f"# {model_name}",
         "",
         f"`{results.get('model', '?')}` sentiment classifier trained with sentibench on "
-        f"{DATASET_TITLES.get(dataset, dataset)}.",
+        f"{dataset_reference(results)[2]}.",
         "",
         "## Test results",
         "",

@@ -16,6 +16,7 @@ import torch
 from datasets import DatasetDict
 from transformers import (
     AutoConfig,
+    PretrainedConfig,
     AutoModelForSequenceClassification,
     DataCollatorWithPadding,
     EarlyStoppingCallback,
@@ -29,25 +30,26 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 import models
 from models.glove import load_glove
 from pipelines import hub
-from pipelines.data import DATASET_NAMES, load_sentiment_dataset
+from pipelines.data import DataSourceArguments, load_data
 from pipelines.metrics import METRIC_KEYS, compute_metrics_fn
 from pipelines.reporting import RESULTS_FILE, ensure_writable_dir, format_metrics, library_versions, write_results
 from pipelines.tokenization import build_tokenizer, build_vocabulary, embedding_matrix, tokenize_dataset
 
 
 @dataclass
-class DataArguments:
-    dataset: str = field(default="mr", metadata={"help": f"one of: {', '.join(DATASET_NAMES)}"})
-    data_dir: str | None = field(
-        default=None,
-        metadata={"help": "folder with MR/ and Semeval2017A/ as released (or $SENTIBENCH_DATA_DIR); else the Hub"},
+class DataArguments(DataSourceArguments):
+    """The data options (`DataSourceArguments`) plus what training needs: the held-out shares."""
+
+    validation_fraction: float = field(
+        default=0.2,
+        metadata={"help": "share of train held out for early stopping (and as test when there is no --test_file)"},
     )
-    validation_fraction: float = field(default=0.2, metadata={"help": "share of train held out for early stopping"})
     early_stopping_patience: int = field(default=5, metadata={"help": "evaluations without a better validation loss"})
 
     def __post_init__(self):
-        if self.dataset not in DATASET_NAMES:
-            raise ValueError(f"unknown --dataset {self.dataset!r}; choose one of: {', '.join(DATASET_NAMES)}")
+        super().__post_init__()
+        if (self.validation_file or self.test_file) and not self.train_file:
+            raise ValueError("--validation_file and --test_file need --train_file")
         if not 0.0 < self.validation_fraction < 1.0:
             raise ValueError(f"--validation_fraction must be between 0 and 1, got {self.validation_fraction}")
 
@@ -73,6 +75,8 @@ class GloveModelArguments:
 
     def __post_init__(self):
         models.model_type_for(self.model)
+        if self.max_length < 1:
+            raise ValueError(f"--max_length must be at least 1, got {self.max_length}")
         if self.max_vocab_size is not None and self.max_vocab_size < 0:
             raise ValueError(f"--max_vocab_size must be 0 (the whole GloVe vocabulary) or positive, got {self.max_vocab_size}")
         if self.max_vocab_size == 0:
@@ -107,9 +111,36 @@ class GloveTrainingArguments(NamedOutputDirMixin, TrainingArguments):
 
 
 def split_validation(dataset: DatasetDict, fraction: float, seed: int) -> DatasetDict:
-    """train / validation / test, the validation drawn from train with a fixed seed, per class."""
-    held_out = dataset["train"].train_test_split(test_size=fraction, seed=seed, stratify_by_column="label")
+    """train / validation / test, the validation drawn from train with a fixed seed, per class,
+    unless the data brought its own (`--validation_file`, a Hub validation split)."""
+    if "validation" in dataset:
+        return DatasetDict({split: dataset[split] for split in ("train", "validation", "test")})
+    held_out = _stratified_split(dataset["train"], fraction, seed, "validation")
     return DatasetDict({"train": held_out["train"], "validation": held_out["test"], "test": dataset["test"]})
+
+
+def _stratified_split(train, fraction: float, seed: int, what: str) -> DatasetDict:
+    try:
+        return train.train_test_split(test_size=fraction, seed=seed, stratify_by_column="label")
+    except ValueError as err:  # a class too small to be split, said in sklearn's words
+        raise ValueError(f"cannot hold out {fraction:g} of the training data as {what}, per class: {err}") from err
+
+
+def load_train_test(data_args: DataArguments, seed: int) -> tuple[DatasetDict, dict]:
+    """`train` (+ `validation` when given) and `test` from any source, with its description.
+
+    Data without a test split gets one: `--validation_fraction` of train, per class, drawn with
+    `seed`, so every model trained with that seed is tested on the same sentences. Training
+    data never includes it: the vocabulary and the validation split come from what remains.
+    """
+    dataset, description = load_data(data_args)
+    if "train" not in dataset:
+        raise ValueError(f"{data_args.dataset_label} has no training split; give --train_file")
+    if "test" not in dataset:
+        held_out = _stratified_split(dataset["train"], data_args.validation_fraction, seed, "test")
+        dataset = DatasetDict({**dataset, "train": held_out["train"], "test": held_out["test"]})
+        description = {**description, "test_held_out": True, "test_fraction": data_args.validation_fraction}
+    return dataset, description
 
 
 def count_parameters(model: torch.nn.Module) -> dict[str, int]:
@@ -235,6 +266,7 @@ def build_glove_model(
         label2id={label: i for i, label in enumerate(label_names)},
     )
     if config_overrides:
+        check_config_overrides(config, config_overrides)
         config.update_from_string(config_overrides)
     set_seed(seed)
     model = AutoModelForSequenceClassification.from_config(config)
@@ -242,9 +274,79 @@ def build_glove_model(
     return model
 
 
+# Config fields the flow sets from the vocabulary and the word vectors; `--config_overrides` leaves them be.
+DERIVED_CONFIG_FIELDS = ("vocab_size", "embedding_dim", "pad_token_id")
+
+
+def check_config_overrides(config, overrides: str) -> None:
+    """Refuse, naming the field and value, what `config.update_from_string` would fail on unhelpfully.
+
+    The fields are the model's own (the `PretrainedConfig` basics such as `id2label` are not
+    meant to be changed here), and each value must convert to the field's type.
+    """
+    base_fields = set(PretrainedConfig().to_dict())
+    valid = [
+        name for name in config.to_dict() if name not in base_fields and name not in DERIVED_CONFIG_FIELDS
+    ]
+    for item in overrides.split(","):
+        key, sep, value = item.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not key or not value or "=" in value:
+            raise ValueError(f"--config_overrides entry {item!r} is not field=value (e.g. 'hidden_size=256,dropout=0.3')")
+        if key not in valid:
+            raise ValueError(
+                f"--config_overrides: {config.model_type} has no field {key!r} to change; valid fields: {', '.join(valid)}"
+            )
+        current = getattr(config, key)
+        if isinstance(current, bool):
+            ok = value.lower() in ("true", "false", "1", "0", "yes", "no", "y", "n")
+        else:
+            try:
+                type(current)(value)
+                ok = True
+            except ValueError:
+                ok = False
+        if not ok:
+            raise ValueError(
+                f"--config_overrides: {key}={value!r} is not a valid {type(current).__name__} (now {current!r})"
+            )
+
+
+@dataclass
+class PreparedGloveData:
+    """What every GloVe model trained on the same data shares: built once per data set and seed."""
+
+    dataset: DatasetDict  # tokenized train and test (and validation when the data brings one)
+    tokenizer: PreTrainedTokenizerFast
+    vocabulary: list[str]
+    glove: GloveVectors
+    label_names: list[str]
+    description: dict
+
+
+def prepare_glove_data(model_args: GloveModelArguments, data_args: DataArguments, seed: int) -> PreparedGloveData:
+    """Load the data, build the vocabulary from its training split, and tokenize it.
+
+    The validation split is drawn later, from the tokenized data (the same rows as drawing it
+    from the text), so the experiment grid prepares a data set once for all its seeds.
+    """
+    dataset, description = load_train_test(data_args, seed)
+    glove = load_glove(model_args.embeddings)
+    vocabulary = build_vocabulary(glove, dataset["train"]["text"], model_args.max_vocab_size)
+    tokenizer = build_tokenizer(vocabulary, model_args.max_length)
+    return PreparedGloveData(
+        dataset=tokenize_dataset(dataset, tokenizer, model_args.max_length),
+        tokenizer=tokenizer,
+        vocabulary=vocabulary,
+        glove=glove,
+        label_names=dataset["train"].features["label"].names,
+        description=description,
+    )
+
+
 def train_glove(model_args: GloveModelArguments, data_args: DataArguments, training_args: GloveTrainingArguments) -> dict:
     ensure_writable_dir(Path(training_args.output_dir))  # before minutes of work, not after
-    dataset = load_sentiment_dataset(data_args.dataset, data_args.data_dir)
+    dataset, data_description = load_train_test(data_args, training_args.seed)
     label_names = dataset["train"].features["label"].names
     glove = load_glove(model_args.embeddings)
     vocabulary = build_vocabulary(glove, dataset["train"]["text"], model_args.max_vocab_size)
@@ -266,7 +368,8 @@ def train_glove(model_args: GloveModelArguments, data_args: DataArguments, train
     run_info = {
         "model": model_args.model,
         "model_type": model.config.model_type,
-        "dataset": data_args.dataset,
+        "dataset": data_args.dataset_label,
+        "data": data_description,
         "embeddings": glove.source,
         "vocab_size": len(tokenizer),
     }
@@ -274,4 +377,4 @@ def train_glove(model_args: GloveModelArguments, data_args: DataArguments, train
 
 
 def default_output_dir(dataset: str, model: str) -> str:
-    return str(Path("runs") / f"{dataset}-{model.replace('/', '_')}")
+    return str(Path("runs") / f"{dataset}-{model}".replace("/", "_"))

@@ -1,0 +1,395 @@
+"""Your own data: local files in every format, Hub datasets, label rules, hold-outs and bad input."""
+
+import gzip
+import json
+import random
+
+import datasets
+import pandas as pd
+import pytest
+from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
+
+import evaluate_pretrained
+import finetune
+import train
+from pipelines.cli import run_cli
+from pipelines.data import load_data, load_sentiment_dataset, load_user_dataset
+from pipelines.hub import card_data, card_text
+from pipelines.pretrained import PretrainedArguments
+from pipelines.training import DataArguments, load_train_test, split_validation
+from tests.conftest import polar_sentence
+from tests.tiny_bert import NEGATIVE, NEUTRAL, POSITIVE, build_tiny_bert
+
+FAST = ["--num_train_epochs", "4", "--per_device_train_batch_size", "16", "--learning_rate", "0.02", "--report_to", "none"]
+SENTIMENTS = ["positive", "negative", "neutral"]
+
+
+def records(per_class=20, labels=SENTIMENTS, seed=0, text="text", label="label"):
+    rng = random.Random(seed)
+    polar = {name: name if name in SENTIMENTS else SENTIMENTS[i % 3] for i, name in enumerate(labels)}
+    return [{text: polar_sentence(rng, polar[name]), label: name} for _ in range(per_class) for name in labels]
+
+
+def write(path, rows):
+    """`rows` (a list of dicts) as the file's extension says, written by pandas."""
+    frame = pd.DataFrame(rows)
+    if path.suffix == ".csv":
+        frame.to_csv(path, index=False)
+    elif path.suffix == ".tsv":
+        frame.to_csv(path, sep="\t", index=False)
+    elif path.suffix in (".json", ".jsonl"):
+        frame.to_json(path, orient="records", lines=True)
+    else:
+        frame.to_parquet(path)
+    return path
+
+
+def write_lines(path, lines):
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def names(dataset):
+    return dataset["train"].features["label"].names
+
+
+# --- formats and columns -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("extension", [".csv", ".tsv", ".json", ".jsonl", ".parquet"])
+def test_every_format_loads_to_text_and_classlabel(tmp_path, extension):
+    rows = records(text="sentence", label="sentiment")  # found by the default column lists
+    dataset, description = load_user_dataset({"train": str(write(tmp_path / f"train{extension}", rows))})
+    assert dataset["train"].features == Features(
+        {"text": Value("string"), "label": ClassLabel(names=["negative", "neutral", "positive"])}
+    )
+    assert dataset["train"]["text"] == [row["sentence"] for row in rows]
+    assert dataset["train"].features["label"].int2str(dataset["train"]["label"][:3]) == SENTIMENTS
+    assert (description["text_column"], description["label_column"]) == ("sentence", "sentiment")
+    assert len(description["sha256"][str(tmp_path / f"train{extension}")]) == 12
+
+
+def test_columns_by_option_and_na_stays_text(tmp_path):
+    path = write_lines(tmp_path / "d.csv", ["id,body,stars", "1,NA,good", "2,null,bad", "3,fine,good"])
+    dataset, _ = load_user_dataset({"train": str(path)}, text_column="body", label_column="stars")
+    assert dataset["train"]["text"] == ["NA", "null", "fine"] and names(dataset) == ["bad", "good"]
+
+
+# --- label order -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "labels, class_names, expected",
+    [
+        (["Positive", "Negative"], None, ["Negative", "Positive"]),  # sentiment order, any case
+        (["positive", "neutral", "negative"], None, ["negative", "neutral", "positive"]),
+        (["sports", "arts", "news"], None, ["arts", "news", "sports"]),  # else sorted
+        (["sports", "arts", "news"], ["sports", "news", "arts"], ["sports", "news", "arts"]),  # as given
+        ([0, 2, 1], None, ["0", "1", "2"]),
+        ([1, 0], ["bad", "good"], ["bad", "good"]),
+        ([5, 1, 3], None, ["1", "3", "5"]),  # integers that are not 0..k-1 are numbered in order
+    ],
+)
+def test_label_order_rules(tmp_path, labels, class_names, expected):
+    path = write(tmp_path / "train.jsonl", records(per_class=3, labels=labels))
+    dataset, description = load_user_dataset({"train": str(path)}, class_names=class_names)
+    assert names(dataset) == description["class_names"] == expected
+    first = dataset["train"].features["label"].int2str(dataset["train"]["label"][0])
+    assert first == (class_names[labels[0]] if isinstance(labels[0], int) and class_names else str(labels[0]))
+
+
+def test_integer_labels_take_classlabel_names_from_the_file(tmp_path):
+    features = Features({"text": Value("string"), "label": ClassLabel(names=["neg", "pos"])})
+    Dataset.from_dict({"text": ["a good film", "a bad film"] * 3, "label": [1, 0] * 3}, features=features).to_parquet(
+        tmp_path / "train.parquet"
+    )
+    dataset, _ = load_user_dataset({"train": str(tmp_path / "train.parquet")})
+    assert names(dataset) == ["neg", "pos"] and dataset["train"]["label"][:2] == [1, 0]
+
+
+def test_test_label_never_seen_in_training_names_value_file_and_row(tmp_path):
+    train_file = write(tmp_path / "train.csv", records(labels=["negative", "positive"]))
+    test_rows = records(per_class=2, labels=["negative", "positive"])
+    test_rows[2]["label"] = "neutral"
+    test_file = write(tmp_path / "test.csv", test_rows)
+    with pytest.raises(ValueError) as caught:
+        load_user_dataset({"train": str(train_file), "test": str(test_file)})
+    assert str(caught.value) == (
+        f"{test_file}: data row 3 (1-based, not counting the header): label 'neutral' is never seen in {train_file}"
+    )
+
+
+def test_empty_texts_are_dropped_with_a_count(tmp_path, capsys):
+    rows = records(per_class=5, labels=["negative", "positive"])
+    rows[1]["text"], rows[4]["text"] = "", "   "
+    dataset, description = load_user_dataset({"train": str(write(tmp_path / "train.csv", rows))})
+    assert len(dataset["train"]) == 8
+    assert description["dropped_empty_texts"] == {str(tmp_path / "train.csv"): 2}
+    assert "dropped 2 rows with empty text (data rows 2, 5)" in capsys.readouterr().out
+
+
+# --- hold-outs -------------------------------------------------------------------------------------
+
+
+def test_no_test_file_holds_out_a_stratified_test_split_by_seed(tmp_path):
+    train_file = write(tmp_path / "my_reviews.csv", records(per_class=50))
+    args = DataArguments(train_file=str(train_file))
+    dataset, description = load_train_test(args, seed=7)
+    assert description["test_held_out"] and description["test_fraction"] == 0.2
+    assert (len(dataset["train"]), len(dataset["test"])) == (120, 30)
+    assert sorted(dataset["test"]["label"]) == [0] * 10 + [1] * 10 + [2] * 10  # per class
+    again, _ = load_train_test(args, seed=7)
+    assert again["test"]["text"] == dataset["test"]["text"]  # the same sentences for every model with this seed
+    splits = split_validation(dataset, args.validation_fraction, seed=7)
+    assert (len(splits["train"]), len(splits["validation"]), len(splits["test"])) == (96, 24, 30)
+    assert args.dataset_label == "my_reviews"
+
+
+def test_validation_and_test_files_are_used_as_given(tmp_path):
+    files = {split: write(tmp_path / f"{split}.tsv", records(per_class=n, seed=i)) for i, (split, n) in enumerate(
+        (("train", 10), ("validation", 3), ("test", 4))
+    )}
+    args = DataArguments(train_file=str(files["train"]), validation_file=str(files["validation"]), test_file=str(files["test"]))
+    dataset, description = load_train_test(args, seed=0)
+    assert not description["test_held_out"]
+    splits = split_validation(dataset, args.validation_fraction, seed=0)
+    assert (len(splits["train"]), len(splits["validation"]), len(splits["test"])) == (30, 9, 12)
+
+
+# --- Hub datasets ----------------------------------------------------------------------------------
+
+
+def test_hub_dataset_keeps_its_classlabel_names_and_the_card_names_it(monkeypatch):
+    features = Features({"review": Value("string"), "label": ClassLabel(names=["neg", "pos"])})
+    fake = DatasetDict(
+        {split: Dataset.from_dict({"review": ["good", "bad"] * 4, "label": [1, 0] * 4}, features=features) for split in ("train", "test")}
+    )
+    calls = []
+    monkeypatch.setattr(datasets, "load_dataset", lambda name, config: calls.append((name, config)) or fake)
+    dataset, description = load_data(DataArguments(dataset_name="someone/reviews", dataset_config="en"))
+    assert calls == [("someone/reviews", "en")] and names(dataset) == ["neg", "pos"]
+    assert description == {
+        "source": "hub", "dataset_name": "someone/reviews", "dataset_config": "en", "text_column": "review",
+        "label_column": "label", "class_names": ["neg", "pos"], "test_held_out": False,
+    }
+    results = {"dataset": "someone/reviews", "data": description, "model": "meanmax", "test": {"accuracy": 0.5}}
+    assert card_data(results, "m").datasets == ["someone/reviews"]
+    assert "the Hub dataset someone/reviews (en)" in card_text(results, "m")
+
+
+def test_hub_dataset_offline_says_to_use_local_files(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    argv = ["--dataset_name", "someone/not-cached", "--output_dir", str(tmp_path / "out")]
+    assert run_cli(train.main, argv) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith("error: could not load 'someone/not-cached' from the Hub")
+    assert error.endswith("offline, use local files: --train_file/--test_file with .csv, .tsv, .json, .jsonl or .parquet files")
+
+
+# --- the scripts on your own data ------------------------------------------------------------------
+
+
+def test_train_on_a_csv_holds_out_test_and_names_the_data(tmp_path, tiny_glove):
+    train_file = write(tmp_path / "my_reviews.csv", records(per_class=40, labels=["negative", "positive"]))
+    output_dir = tmp_path / "out"
+    argv = ["--model", "mean", "--train_file", str(train_file), "--embeddings", str(tiny_glove), "--output_dir", str(output_dir)]
+    assert run_cli(train.main, [*argv, *FAST]) == 0
+    results = json.loads((output_dir / "results.json").read_text())
+    assert results["dataset"] == "my_reviews" and results["label_names"] == ["negative", "positive"]
+    assert results["data"]["source"] == "files" and results["data"]["test_held_out"] is True
+    assert results["data"]["sha256"] == {str(train_file): results["data"]["sha256"][str(train_file)]}
+    assert sum(map(sum, results["confusion_matrix"])) == 16 and results["test"]["accuracy"] > 0.6
+    config = json.loads((output_dir / "config.json").read_text())
+    assert config["id2label"] == {"0": "negative", "1": "positive"}
+    card = (output_dir / "README.md").read_text()
+    assert "local files: train `my_reviews.csv`; test: 20% of the training file, held out per class with seed 42" in card
+    assert "datasets:" not in card
+
+
+def test_finetune_on_jsonl_files_with_integer_labels(tmp_path):
+    model = build_tiny_bert(tmp_path / "base", ["negative", "positive"])
+    rows = [{"text": text, "label": label} for label, texts in ((0, NEGATIVE), (1, POSITIVE)) for text in texts * 3]
+    train_file, test_file = write(tmp_path / "train.jsonl", rows), write(tmp_path / "test.jsonl", rows[::3])
+    output_dir = tmp_path / "out"
+    argv = ["--model", str(model), "--train_file", str(train_file), "--test_file", str(test_file), "--class_names", "bad,good"]
+    argv += ["--output_dir", str(output_dir), "--num_train_epochs", "1", "--report_to", "none"]
+    assert run_cli(finetune.main, argv) == 0
+    results = json.loads((output_dir / "results.json").read_text())
+    assert results["dataset"] == "train" and results["label_names"] == ["bad", "good"]
+    assert results["data"]["test_held_out"] is False and results["test_sentences"] == 8
+    assert json.loads((output_dir / "config.json").read_text())["id2label"] == {"0": "bad", "1": "good"}
+
+
+def test_evaluate_pretrained_maps_a_tweet_model_onto_a_user_test_file(tmp_path):
+    model = build_tiny_bert(tmp_path / "tweet-model", ["NEG", "NEU", "POS"])
+    rows = [{"tweet": text, "sentiment": label} for label, texts in (("positive", POSITIVE), ("neutral", NEUTRAL), ("negative", NEGATIVE)) for text in texts]
+    test_file = write(tmp_path / "my_tweets.csv", rows)
+    argv = ["--test_file", str(test_file), "--models", str(model), "--output_dir", str(tmp_path / "out")]
+    assert run_cli(evaluate_pretrained.main, argv) == 0
+    report = json.loads((tmp_path / "out" / "evaluation.json").read_text())
+    assert report["dataset"] == "my_tweets" and report["label_names"] == ["negative", "neutral", "positive"]
+    assert report["data"]["source"] == "files" and report["test_sentences"] == 12
+    (row,) = report["results"]
+    assert row["labels"] == "NEG->negative; NEU->neutral; POS->positive" and "f1_pn" in row
+
+
+def test_evaluate_pretrained_defaults_to_a_folder_named_after_the_file():
+    args = PretrainedArguments(test_file="data/my_tweets.csv")
+    assert args.output_dir == "runs/pretrained-my_tweets" and args.models == []
+
+
+# --- bad input: one line, status 2, nothing written ------------------------------------------------
+
+BAD_INPUT = {
+    "missing file": "data file not found: {tmp}/nowhere.csv",
+    "unknown extension": "{tmp}/train.xlsx: unknown extension '.xlsx'; use one of: .csv, .tsv, .json, .jsonl, .parquet",
+    "empty file": "{tmp}/train.csv: empty file",
+    "header only": "{tmp}/train.csv: no data rows",
+    "missing column": "{tmp}/train.csv: no column 'body' (--text_column); the columns are: text, label",
+    "no label column": "{tmp}/train.csv: none of the columns text, stars is one of label, labels, sentiment, polarity; "
+    "name it with --label_column",
+    "one class": "{tmp}/train.csv: the label column 'label' holds one class ('positive'); a classifier needs at least two",
+    "mixed label types": "{tmp}/train.jsonl: mixed label types in column 'label': data row 1 holds the string 'negative', "
+    "data row 3 the integer 1 (1-based); use one type",
+    "mixed types across files": "mixed label types across files: {tmp}/train.csv has string labels, "
+    "{tmp}/test.jsonl has integer labels",
+    "text not a string": "{tmp}/train.jsonl: data row 2 (1-based): text 42 in column 'text' is not a string",
+    "empty label": "{tmp}/train.csv: data row 2 (1-based, not counting the header): empty label in column 'label'",
+    "unseen test label": "{tmp}/test.csv: data row 2 (1-based, not counting the header): label 'mixed' is never seen in "
+    "{tmp}/train.csv",
+    "broken quote": "{tmp}/train.csv: cannot be read as CSV: Error tokenizing data. C error: EOF inside string "
+    "starting at row 2 (a quote that is never closed)",
+    "broken parquet": "{tmp}/train.parquet: cannot be read as Parquet: Parquet magic bytes not found in footer. "
+    "Either the file is corrupted or this is not a parquet file.",
+    "with --dataset": "conflicting options --train_file and --dataset semeval2017a: give one source of data",
+    "with --dataset_name": "conflicting options --train_file and --dataset_name: give local files or a Hub dataset",
+    "with --data_dir": "conflicting options --train_file and --data_dir (the folder of the built-in benchmarks)",
+    "test file alone": "--validation_file and --test_file need --train_file",
+    "column option on a built-in": "--text_column applies to your own data (--train_file, --test_file or --dataset_name)",
+    "bad class names": "--class_names 'a,,b' must list two or more different, non-empty names, comma-separated",
+    "max_length 0": "--max_length must be at least 1, got 0",
+    "embeddings not gzip": "{tmp}/vectors.gz: cannot be read as a gzip-compressed GloVe/word2vec text file "
+    "(Not a gzipped file (b'th'))",
+    "override not an int": "--config_overrides: hidden_size='abc' is not a valid int (now 128)",
+    "override unknown field": "--config_overrides: glove-meanmax has no field 'hiden_size' to change; valid fields: "
+    "freeze_embeddings, dropout, max_length, initializer_range, hidden_size",
+    "override not key=value": "--config_overrides entry 'dropout' is not field=value (e.g. 'hidden_size=256,dropout=0.3')",
+}
+
+
+def bad_input(case, tmp_path, glove):
+    """The train.py arguments for one bad-input case, with its files written under `tmp_path`."""
+    good = write(tmp_path / "good.csv", records(per_class=5, labels=["negative", "positive"]))
+    argv = ["--train_file", str(good)]
+    if case == "missing file":
+        argv = ["--train_file", str(tmp_path / "nowhere.csv")]
+    elif case == "unknown extension":
+        argv = ["--train_file", str(write_lines(tmp_path / "train.xlsx", ["text,label"]))]
+    elif case == "empty file":
+        (tmp_path / "train.csv").write_bytes(b"")
+        argv = ["--train_file", str(tmp_path / "train.csv")]
+    elif case == "header only":
+        argv = ["--train_file", str(write_lines(tmp_path / "train.csv", ["text,label"]))]
+    elif case == "missing column":
+        argv += ["--text_column", "body"]
+        argv[1] = str(write(tmp_path / "train.csv", records(per_class=2)))
+    elif case == "no label column":
+        argv[1] = str(write(tmp_path / "train.csv", records(per_class=2, label="stars")))
+    elif case == "one class":
+        argv[1] = str(write(tmp_path / "train.csv", records(per_class=4, labels=["positive"])))
+    elif case == "mixed label types":
+        argv[1] = str(write_lines(tmp_path / "train.jsonl", [
+            '{"text": "a bad film", "label": "negative"}', '{"text": "a fine film", "label": "positive"}',
+            '{"text": "a good film", "label": 1}',
+        ]))
+    elif case == "mixed types across files":
+        argv[1] = str(write(tmp_path / "train.csv", records(per_class=4, labels=["negative", "positive"])))
+        argv += ["--test_file", str(write(tmp_path / "test.jsonl", records(per_class=2, labels=[0, 1])))]
+    elif case == "text not a string":
+        argv[1] = str(write_lines(tmp_path / "train.jsonl", ['{"text": "fine", "label": "a"}', '{"text": 42, "label": "b"}']))
+    elif case == "empty label":
+        argv[1] = str(write_lines(tmp_path / "train.csv", ["text,label", "good film,positive", "bad film,"]))
+    elif case == "unseen test label":
+        argv += ["--test_file", str(write_lines(tmp_path / "test.csv", ["text,label", "good,positive", "so so,mixed"]))]
+        argv[1] = str(write(tmp_path / "train.csv", records(per_class=4, labels=["negative", "positive"])))
+    elif case == "broken quote":
+        argv[1] = str(write_lines(tmp_path / "train.csv", ["text,label", "good film,positive", '"bad film,negative', "ok,positive"]))
+    elif case == "broken parquet":
+        (tmp_path / "train.parquet").write_bytes(b"not parquet at all")
+        argv[1] = str(tmp_path / "train.parquet")
+    elif case == "with --dataset":
+        argv += ["--dataset", "semeval2017a"]
+    elif case == "with --dataset_name":
+        argv += ["--dataset_name", "someone/reviews"]
+    elif case == "with --data_dir":
+        argv += ["--data_dir", str(tmp_path)]
+    elif case == "test file alone":
+        argv = ["--test_file", str(good)]
+    elif case == "column option on a built-in":
+        argv = ["--text_column", "body"]
+    elif case == "bad class names":
+        argv += ["--class_names", "a,,b"]
+    elif case == "max_length 0":
+        argv += ["--max_length", "0"]
+    elif case == "embeddings not gzip":
+        with open(tmp_path / "vectors.gz", "w") as plain:
+            plain.write("the 0.1 0.2\n")
+        return [*argv, "--embeddings", str(tmp_path / "vectors.gz")]
+    elif case == "override not an int":
+        argv += ["--config_overrides", "hidden_size=abc"]
+    elif case == "override unknown field":
+        argv += ["--config_overrides", "dropout=0.3,hiden_size=64"]
+    elif case == "override not key=value":
+        argv += ["--config_overrides", "dropout"]
+    return [*argv, "--embeddings", str(glove)]
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUT))
+def test_bad_input_is_one_line_and_writes_nothing(case, tmp_path, tiny_glove, capsys):
+    data = tmp_path / "data"
+    data.mkdir()
+    output_dir = tmp_path / "out"
+    argv = [*bad_input(case, data, tiny_glove), "--model", "meanmax", "--output_dir", str(output_dir), *FAST]
+    assert run_cli(train.main, argv) == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith(("error:", "Traceback"))]
+    assert lines == ["error: " + BAD_INPUT[case].format(tmp=data)]
+    assert not (output_dir / "results.json").exists() and not (output_dir / "model.safetensors").exists()
+
+
+def test_gzip_embeddings_still_load(tmp_path, tiny_glove):
+    from models.glove import parse_glove_text
+
+    packed = tmp_path / "vectors.txt.gz"
+    packed.write_bytes(gzip.compress(tiny_glove.read_bytes()))
+    assert len(parse_glove_text(packed)) == len(parse_glove_text(tiny_glove))
+
+
+def test_evaluate_pretrained_needs_a_test_file(tmp_path, capsys):
+    train_file = write(tmp_path / "train.csv", records(per_class=2))
+    assert run_cli(evaluate_pretrained.main, ["--train_file", str(train_file), "--models", "x"]) == 2
+    assert capsys.readouterr().err.strip() == "error: evaluate_pretrained.py scores a test set: give --test_file"
+
+
+# --- the same data as a built-in and as files ------------------------------------------------------
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_mr_as_csv_files_trains_to_the_same_metrics_as_the_builtin(tmp_path, real_data_dir):
+    mr = load_sentiment_dataset("mr", real_data_dir)
+    for split in ("train", "test"):  # string labels, as a user's file would have them
+        frame = mr[split].to_pandas()
+        frame["label"] = mr[split].features["label"].int2str(frame["label"].tolist())
+        frame.to_csv(tmp_path / f"{split}.csv", index=False)
+    common = ["--model", "meanmax", "--num_train_epochs", "3", "--seed", "42", "--report_to", "none"]
+    as_files = [*common, "--train_file", str(tmp_path / "train.csv"), "--test_file", str(tmp_path / "test.csv")]
+    builtin = [*common, "--dataset", "mr", "--data-dir", str(real_data_dir)]
+    results = {}
+    for name, argv in (("files", as_files), ("builtin", builtin)):
+        assert run_cli(train.main, [*argv, "--output_dir", str(tmp_path / name)]) == 0
+        results[name] = json.loads((tmp_path / name / "results.json").read_text())
+        print(name, results[name]["test"])
+    assert results["files"]["test"] == results["builtin"]["test"]
+    assert results["files"]["confusion_matrix"] == results["builtin"]["confusion_matrix"]
+    assert results["files"]["vocab_size"] == results["builtin"]["vocab_size"]
+    assert (results["files"]["dataset"], results["builtin"]["dataset"]) == ("train", "mr")
