@@ -1,16 +1,28 @@
-"""The results report from fake result files of all three scripts, built in code."""
+"""The results report from fake result files of all three scripts, built in code.
+
+The runs follow the contract of `fit_and_test`: `results.json` with dataset, model, model_type, seed,
+vectors, protocol (and fold, cv_folds), label_names, test, selection, predictions_file; and a
+`predictions.parquet` with index, label, prediction, probabilities.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
+from sklearn.metrics import accuracy_score, f1_score, recall_score
 
 from pipelines.cli import run_cli
 from pipelines.report import find_trainer_state, main, write_report
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+TWO = ["negative", "positive"]
+THREE = ["negative", "neutral", "positive"]
+MR_TEST = 60  # sentences of the fake MR test split, half of each class
+MR_ALL = 90  # sentences of the fake MR dataset, for 3-fold cross-validation
 
 
 def trainer_state(epochs: int, best_epoch: int) -> dict:
@@ -22,45 +34,123 @@ def trainer_state(epochs: int, best_epoch: int) -> dict:
     return {"log_history": history, "best_global_step": 10 * best_epoch}
 
 
-def write_run(root: Path, name: str, model: str, dataset: str, model_type: str | None = None, **extra) -> Path:
-    labels = ["negative", "positive"] if dataset == "mr" else ["negative", "neutral", "positive"]
-    size = len(labels)
+def predictions_right_on(labels: np.ndarray, right: int, k: int) -> np.ndarray:
+    """Right on the first `right` sentences, wrong (the next label) on the rest."""
+    return np.where(np.arange(len(labels)) < right, labels, (labels + 1) % k)
+
+
+def test_scores(labels, predictions, names) -> dict:
+    scores = {
+        "accuracy": accuracy_score(labels, predictions),
+        "f1_macro": f1_score(labels, predictions, labels=range(len(names)), average="macro", zero_division=0),
+        "recall_macro": recall_score(labels, predictions, labels=range(len(names)), average="macro", zero_division=0),
+    }
+    if len(names) == 3:
+        scores["f1_pn"] = f1_score(labels, predictions, labels=[2, 0], average=None, zero_division=0).mean()
+    return {key: float(value) for key, value in scores.items()}
+
+
+test_scores.__test__ = False  # a helper, not a test
+
+
+def write_run(root: Path, name: str, model: str, dataset: str, labels=None, predictions=None, model_type=None, **extra) -> Path:
+    """A run folder; with `predictions`, test scores computed from them and `predictions.parquet`."""
+    names = THREE if dataset != "mr" else TWO
+    index = extra.pop("index", None)
     results = {
         "model": model,
         "model_type": model_type or f"glove-{model}",
         "dataset": dataset,
-        "label_names": labels,
-        "test": {"accuracy": 0.7, "f1_macro": 0.69, "recall_macro": 0.7, **({"f1_pn": 0.66} if size == 3 else {})},
+        "label_names": names,
+        "test": {"accuracy": 0.7, "f1_macro": 0.69, "recall_macro": 0.7, **({"f1_pn": 0.66} if len(names) == 3 else {})},
         "epochs": 6.0,
         "train_seconds": 12.5,
-        "confusion_matrix": [[30 if i == j else 5 for j in range(size)] for i in range(size)],
+        "confusion_matrix": [[30 if i == j else 5 for j in range(len(names))] for i in range(len(names))],
         **extra,
     }
     run = root / name
     run.mkdir(parents=True)
+    if predictions is not None:
+        labels, predictions = np.asarray(labels), np.asarray(predictions)
+        results["test"] = test_scores(labels, predictions, names)
+        counts = np.zeros((len(names), len(names)), dtype=int)
+        np.add.at(counts, (labels, predictions), 1)
+        results["confusion_matrix"] = counts.tolist()
+        results["predictions_file"] = "predictions.parquet"
+        probabilities = np.eye(len(names))[predictions].tolist()
+        index = np.arange(len(labels)) if index is None else index
+        pd.DataFrame({"index": index, "label": labels, "prediction": predictions, "probabilities": probabilities}).to_parquet(
+            run / "predictions.parquet"
+        )
     (run / "results.json").write_text(json.dumps(results))
     return run
+
+
+def selection(by_loss: float, by_accuracy: float) -> dict:
+    return {
+        "restored_by": "eval_loss",
+        "by_criterion": {
+            "eval_loss": {"epoch": 4.0, "test": {"accuracy": by_loss}},
+            "eval_accuracy": {"epoch": 6.0, "test": {"accuracy": by_accuracy}},
+        },
+    }
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("report") / "runs"
-    mean = write_run(root, "mr-mean", "mean", "mr")
-    (mean / "trainer_state.json").write_text(json.dumps(trainer_state(6, best_epoch=4)))
-    meanmax = write_run(root, "mr-meanmax", "meanmax", "mr")
+    mr = np.tile([0, 1], MR_TEST // 2)
+    lab = {"protocol": "lab", "vectors": "trained"}
+    for i, seed in enumerate((1, 2, 3)):
+        # mean right on 36, 39, 42 of 60 sentences (0.60, 0.65, 0.70); meanmax on 54, 55, 56
+        write_run(root, f"mr-mean-s{seed}", "mean", "mr", mr, predictions_right_on(mr, 36 + 3 * i, 2), seed=seed, **lab)
+        write_run(
+            root, f"mr-meanmax-s{seed}", "meanmax", "mr", mr, predictions_right_on(mr, 54 + i, 2), seed=seed,
+            selection=selection(*[(0.80, 0.83), (0.82, 0.84), (0.81, 0.85)][i]), **lab,
+        )  # fmt: skip
+        same = predictions_right_on(mr, 45 + i, 2)  # the LSTM and the BiLSTM predict alike
+        write_run(root, f"mr-lstm-s{seed}", "lstm", "mr", mr, same, seed=seed, **lab)
+        write_run(root, f"mr-bilstm-s{seed}", "bilstm", "mr", mr, same, seed=seed, **lab)
+        frozen = {"protocol": "lab", "vectors": "frozen"}
+        write_run(root, f"mr-mean-frozen-s{seed}", "mean", "mr", mr, predictions_right_on(mr, 30 + i, 2), seed=seed, **frozen)
+    for seed in (1, 2):
+        write_run(
+            root, f"ft/mr-minilm-s{seed}", "minilm", "mr", mr, predictions_right_on(mr, 58, 2), model_type="bert", seed=seed,
+            protocol="lab",
+        )  # fmt: skip
+    (root / "mr-mean-s1" / "trainer_state.json").write_text(json.dumps(trainer_state(6, best_epoch=4)))
     for step, epochs in ((20, 2), (60, 6)):  # a run from before the state was saved beside the model
-        (meanmax / f"checkpoint-{step}").mkdir()
-        (meanmax / f"checkpoint-{step}" / "trainer_state.json").write_text(json.dumps(trainer_state(epochs, 3)))
-    write_run(root, "semeval/bilstm", "bilstm", "semeval2017a")  # no trainer state at all
-    write_run(root, "ft/mr-minilm", "minilm", "mr", model_type="bert")  # finetune.py
+        (root / "mr-meanmax-s1" / f"checkpoint-{step}").mkdir()
+        (root / "mr-meanmax-s1" / f"checkpoint-{step}" / "trainer_state.json").write_text(json.dumps(trainer_state(epochs, 3)))
+
+    # 3-fold cross-validation over 90 sentences: fold f tests sentences f, f + 3, f + 6, ...
+    everything = np.tile([0, 1], MR_ALL // 2)
+    for model, right in (("mean", 18), ("meanmax", 28)):
+        for seed in (1, 2):
+            for fold in range(3):
+                index = np.arange(fold, MR_ALL, 3)
+                write_run(
+                    root, f"cv/mr-{model}-s{seed}-f{fold}", model, "mr", everything[index],
+                    predictions_right_on(everything[index], right - fold, 2), index=index, seed=seed,
+                    protocol="cv", fold=fold, cv_folds=3, vectors="trained",
+                )  # fmt: skip
+
+    tweets = np.tile([0, 1, 2], 20)
+    for seed in (1, 2):
+        write_run(root, f"semeval/lstm-s{seed}", "lstm", "semeval2017a", tweets, predictions_right_on(tweets, 40, 3), seed=seed, vectors="trained")
+    # an older run: no protocol, vectors, predictions or trainer state; trained vectors by its parameter counts
+    write_run(root, "semeval/bilstm", "bilstm", "semeval2017a", seed=42, parameters={"trainable": 100, "total": 100})
+    write_run(root, "mine/mean", "mean", "my-tweets", tweets, predictions_right_on(tweets, 45, 3), seed=7, vectors="frozen")
+
     pretrained = root / "pretrained-mr"
-    pretrained.mkdir()
+    (pretrained / "predictions").mkdir(parents=True)
+    pd.DataFrame({"index": np.arange(MR_TEST), "label": mr, "prediction": mr}).to_parquet(pretrained / "predictions" / "sst2.parquet")
     evaluation = {  # evaluate_pretrained.py: metrics at the top of each row, no confusion matrix
         "dataset": "mr",
-        "label_names": ["negative", "positive"],
+        "label_names": TWO,
         "results": [
-            {"model": "distilbert-sst2", "accuracy": 0.88, "f1_macro": 0.88, "recall_macro": 0.88, "seconds": 3.1},
-            {"model": "minilm", "accuracy": 0.81, "f1_macro": 0.8, "recall_macro": 0.81},
+            {"model": "distilbert-sst2", "accuracy": 1.0, "f1_macro": 1.0, "recall_macro": 1.0, "predictions_file": "predictions/sst2.parquet"},
+            {"model": "nlptown", "accuracy": 0.81, "f1_macro": 0.8, "recall_macro": 0.81},
         ],
     }
     (pretrained / "evaluation.json").write_text(json.dumps(evaluation))
@@ -68,53 +158,142 @@ def runs(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def report_path(runs) -> Path:
-    return write_report(runs)
+def report_path(runs, tmp_path_factory) -> Path:
+    return write_report(runs, tmp_path_factory.mktemp("out") / "report", n_resamples=2000, seed=3)
+
+
+@pytest.fixture(scope="module")
+def report(report_path) -> str:
+    return report_path.read_text()
+
+
+@pytest.fixture(scope="module")
+def numbers(report_path) -> dict:
+    return json.loads((report_path.parent / "report.json").read_text())
 
 
 def section(report: str, title: str) -> str:
     return report.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
 
 
-def table_models(text: str) -> list[tuple[str, str]]:
-    """(dataset, model) of each table row."""
-    rows = [line.split("|")[1:3] for line in text.splitlines() if line.startswith("| ") and "---" not in line]
-    return [(dataset.strip(), model.strip()) for dataset, model in rows[1:]]
+def table(text: str) -> list[dict]:
+    """The first markdown table in `text`, as rows of {header: cell}."""
+    lines = [line for line in text.splitlines() if line.startswith("| ")]
+    header, *rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines if "---" not in line]
+    return [dict(zip(header, row)) for row in rows]
 
 
-def test_one_table_per_study_question(report_path):
-    report = report_path.read_text()
-    assert table_models(section(report, "Pooling: mean vs mean‖max")) == [("mr", "mean"), ("mr", "meanmax")]
-    assert table_models(section(report, "Self-attention")) == [("mr", "meanmax")]
-    lstm = section(report, "LSTM vs BiLSTM")
-    assert table_models(lstm) == [("semeval2017a", "bilstm")] and "F1-PN" in lstm and "0.6600" in lstm
-    assert "_No runs yet._" in section(report, "Transformer encoder")
-    pretrained = section(report, "Pretrained models as they are")
-    assert table_models(pretrained) == [("mr", "distilbert-sst2"), ("mr", "minilm")] and "epochs" not in pretrained
-    assert table_models(section(report, "Fine-tuned transformers")) == [("mr", "minilm")]
-    header = next(line for line in report.splitlines() if line.startswith("| dataset"))
-    assert header == "| dataset | model | accuracy | macro F1 | macro recall | epochs | train s | run |"
-    assert "| mr | mean | 0.7000 | 0.6900 | 0.7000 | 6 | 12 | mr-mean |" in report
+def subsection(text: str, title: str) -> str:
+    return text.split(f"### {title}\n", 1)[1].split("\n### ", 1)[0]
 
 
-def test_figures_are_written_and_linked(report_path):
-    report, figures = report_path.read_text(), report_path.parent / "figures"
-    expected = {
-        "scores-mr.png", "scores-semeval2017a.png", "curves-mr-mean.png", "curves-mr-meanmax.png",
-        "confusion-mr-mean-mean.png", "confusion-mr-meanmax-meanmax.png", "confusion-semeval_bilstm-bilstm.png",
-        "confusion-ft_mr-minilm-minilm.png",
+def test_scores_table_gives_mean_std_and_t_interval_per_group(report):
+    scores = table(subsection(section(report, "mr"), "Scores"))
+    rows = {(row["model"], row["setting"], row["protocol"]): row for row in scores}
+    mean = rows[("mean", "trained vectors", "lab split")]
+    # 0.60, 0.65, 0.70: std 0.05; t(0.975, 2) * 0.05 / sqrt(3) = 0.124207
+    assert mean["n"] == "3 seeds" and mean["accuracy"] == "0.6500 ± 0.0500"
+    assert mean["accuracy 95% CI"] == "[0.5258, 0.7742]"
+    assert rows[("meanmax", "trained vectors", "lab split")]["accuracy"] == "0.9167 ± 0.0167"
+    assert rows[("mean", "frozen vectors", "lab split")]["n"] == "3 seeds"
+    assert rows[("minilm", "fine-tuned", "lab split")]["accuracy"] == "0.9667 ± 0.0000"
+    sst2 = rows[("distilbert-sst2", "as is", "lab split")]
+    assert sst2["n"] == "1 run" and sst2["accuracy"] == "1.0000" and sst2["accuracy 95% CI"] == "single run"
+    assert "Official metric: accuracy." in section(report, "mr")
+    assert "Official metric: macro recall." in section(report, "semeval2017a")
+    assert "Official metric: macro recall." in section(report, "my-tweets")  # a user dataset gets its own tables
+    assert list(scores[0]) == ["model", "setting", "protocol", "n", "accuracy", "macro F1", "macro recall", "accuracy 95% CI"]
+
+
+def test_cross_validation_rows_are_labelled_and_summarized_over_folds(report, numbers):
+    scores = table(subsection(section(report, "mr"), "Scores"))
+    keys = [(row["model"], row["setting"], row["protocol"]) for row in scores]
+    lab = keys.index(("meanmax", "trained vectors", "lab split"))
+    assert keys[lab + 1] == ("meanmax", "trained vectors", "3-fold CV")  # beside the lab-split row
+    cv = scores[lab + 1]
+    # folds score 28/30, 27/30, 26/30 for each of 2 seeds: mean 0.9, sample std over the 6 folds 0.0298
+    assert cv["n"] == "3 folds × 2 seeds" and cv["accuracy"] == "0.9000 ± 0.0298"
+    comparison = next(c for c in numbers["datasets"]["mr"]["comparisons"] if c["protocol"] == "3-fold CV")
+    assert comparison["question"] == "mean vs mean‖max" and comparison["test_sentences"] == MR_ALL  # every sentence, once per seed
+    assert comparison["a_seeds"] == [1, 2] and comparison["difference"] == pytest.approx(0.9 - 17 / 30)
+
+
+def test_study_questions_give_difference_interval_p_and_verdict(report, numbers):
+    text = subsection(section(report, "mr"), "Study questions")
+    rows = {(row["question"], row["protocol"]): row for row in table(text)}
+    pooling = rows[("mean vs mean‖max", "lab split")]
+    assert (pooling["A"], pooling["B"], pooling["seeds A/B"]) == ("meanmax (trained vectors)", "mean (trained vectors)", "3/3")
+    assert pooling["Δ accuracy"] == "+0.2667" and pooling["p"] == "< 0.001" and pooling["verdict"] == "meanmax better"
+    low, high = (float(x) for x in pooling["95% CI"].strip("[]").split(", "))
+    assert 0 < low < 0.2667 < high
+    lstm = rows[("LSTM vs BiLSTM", "lab split")]
+    assert (lstm["Δ accuracy"], lstm["95% CI"], lstm["p"]) == ("+0.0000", "[+0.0000, +0.0000]", "1.000")
+    assert lstm["verdict"] == "no detectable difference" and lstm["Holm p"] == "1.000"
+    vectors = rows[("frozen vs trained vectors: mean", "lab split")]
+    assert vectors["A"] == "mean (trained vectors)" and vectors["verdict"] == "trained better"
+    tuned = rows[("fine-tuned minilm vs the best GloVe model", "lab split")]
+    assert tuned["B"] == "meanmax (trained vectors)" and tuned["seeds A/B"] == "2/2" and tuned["Δ accuracy"] == "+0.0583"  # seeds 1, 2 of both: 58/60 − (54 + 55)/120
+    assert "paired permutation test over test sentences" in text and "2,000 resamples, resampling seed 3" in text
+    assert "- self-attention vs mean‖max (lab split): no attention runs" in text
+    comparisons = numbers["datasets"]["mr"]["comparisons"]
+    assert all(c["n_resamples"] == 2000 and c["resampling_seed"] == 3 for c in comparisons)
+    p_values = sorted(c["p_value"] for c in comparisons)
+    assert min(c["holm_p"] for c in comparisons) == pytest.approx(min(1.0, len(comparisons) * p_values[0]))
+
+
+def test_questions_without_usable_runs_say_why(report):
+    text = subsection(section(report, "semeval2017a"), "Study questions")
+    assert "_No question has runs of both models yet._" in text and "permutation" not in text
+    assert "- LSTM vs BiLSTM (lab split): bilstm (trained vectors): no predictions.parquet in `semeval/bilstm`" in text
+    assert "- mean vs mean‖max (lab split): no meanmax or mean runs" in text
+    scores = table(subsection(section(report, "semeval2017a"), "Scores"))
+    bilstm = next(row for row in scores if row["model"] == "bilstm")
+    assert bilstm["n"] == "1 seed" and bilstm["macro recall 95% CI"] == "single seed" and "F1-PN" in bilstm
+
+
+def test_model_selection_compares_the_checkpoints_each_criterion_picks(report):
+    rows = table(subsection(section(report, "mr"), "Model selection"))
+    assert len(rows) == 1
+    row = rows[0]
+    # by loss 0.80, 0.82, 0.81; by accuracy 0.83, 0.84, 0.85: differences 0.03, 0.02, 0.04
+    assert (row["model"], row["runs"]) == ("meanmax", "3")
+    assert row["by validation loss"] == "0.8100 ± 0.0100" and row["by validation accuracy"] == "0.8400 ± 0.0100"
+    assert row["Δ (metric − loss)"] == "+0.0300" and row["95% CI"] == "[+0.0052, +0.0548]"
+    assert row["p"] == "0.035" and row["better"] == "validation accuracy better"
+    assert "Model selection" not in section(report, "semeval2017a")
+
+
+def test_one_figure_per_group_not_per_run(report_path, report):
+    figures = {path.name for path in (report_path.parent / "figures").iterdir()}
+    assert {"scores-mr.png", "scores-semeval2017a.png", "scores-my-tweets.png"} <= figures
+    assert {name for name in figures if name.startswith("curves-")} == {
+        "curves-mr-mean-trained_vectors-lab.png", "curves-mr-meanmax-trained_vectors-lab.png"
     }  # fmt: skip
-    assert {path.name for path in figures.iterdir()} == expected  # pretrained rows have no confusion matrix
-    for name in expected:
-        assert (figures / name).read_bytes().startswith(PNG_MAGIC) and f"(figures/{name})" in report
-    assert "No `trainer_state.json` for: `ft/mr-minilm`, `semeval/bilstm`." in report
-    rows = json.loads((report_path.parent / "report.json").read_text())
-    assert len(rows) == 6 and {row["kind"] for row in rows} == {"glove", "finetuned", "pretrained"}
+    confusion = {name for name in figures if name.startswith("confusion-")}
+    assert "confusion-mr-meanmax-trained_vectors-cv.png" in confusion  # 6 runs, one figure
+    assert "confusion-mr-distilbert-sst2-as_is-lab.png" in confusion  # counted from its predictions
+    assert "confusion-mr-nlptown-as_is-lab.png" not in confusion  # neither a matrix nor predictions
+    assert len(confusion) == 12  # the 13 groups but nlptown
+    assert "No `trainer_state.json` in any run of: mr mean (trained vectors) 3-fold CV; mr mean (frozen vectors) lab split;" in report
+    for name in figures:
+        assert (report_path.parent / "figures" / name).read_bytes().startswith(PNG_MAGIC) and f"(figures/{name})" in report
+
+
+def test_every_run_is_listed_and_kept_in_report_json(report, numbers):
+    runs = table(subsection(section(report, "All runs"), "mr"))
+    assert len(runs) == 3 * 5 + 2 + 12 + 2  # lab GloVe runs, minilm, CV folds, pretrained
+    assert {"model": "mean", "setting": "trained vectors", "protocol": "lab split", "seed": "1", "fold": "",
+            "accuracy": "0.6000", "run": "mr-mean-s1"}.items() <= runs[0].items()  # fmt: skip
+    assert len(numbers["runs"]) == 35 and {row["kind"] for row in numbers["runs"]} == {"glove", "finetuned", "pretrained"}
+    assert numbers["statistics"]["n_resamples"] == 2000 and numbers["statistics"]["resampling_seed"] == 3
+    mean = next(s for s in numbers["datasets"]["mr"]["summaries"] if s["model"] == "mean" and s["protocol"] == "lab split")
+    f1 = mean["metrics"]["f1_macro"]
+    assert f1["n"] == 3 and f1["ci_low"] < f1["mean"] < f1["ci_high"]
 
 
 def test_learning_curves_come_from_the_run_folder_else_the_newest_checkpoint(runs):
-    assert find_trainer_state(runs / "mr-mean") == runs / "mr-mean" / "trainer_state.json"
-    assert find_trainer_state(runs / "mr-meanmax") == runs / "mr-meanmax" / "checkpoint-60" / "trainer_state.json"
+    assert find_trainer_state(runs / "mr-mean-s1") == runs / "mr-mean-s1" / "trainer_state.json"
+    assert find_trainer_state(runs / "mr-meanmax-s1") == runs / "mr-meanmax-s1" / "checkpoint-60" / "trainer_state.json"
     assert find_trainer_state(runs / "semeval" / "bilstm") is None
 
 
