@@ -1,51 +1,94 @@
-"""Train every GloVe model on every dataset with the `train_glove` flow and gather one table.
+"""The experiment grid: every (dataset, model, seed[, fold]) cell through the `train_glove` flow.
 
-    python -m pipelines.experiments --data_dir ../shared/datasets [--train_embeddings] [--datasets mr]
+    python -m pipelines.experiments --data_dir ../shared/datasets --train_embeddings --seeds 0,1,2,3,4
+    python -m pipelines.experiments ... --datasets mr --cv_folds 10          # MR's literature protocol
+    python -m pipelines.experiments ... --dry_run > cells.txt                # one train.py command a cell
 
-The architectures keep their config defaults (dropout, widths, heads); what changes per dataset
-is the training budget: SemEval-2017 train is about 40k tweets, four times MR, so its runs take
-larger batches and stop after a few epochs, which keeps the whole grid within tens of minutes on
-two CPU cores.
+Cells run in `--workers` processes (default: one per CPU core, each with one torch thread; on
+GPUs, two per GPU). A worker prepares a data set (vocabulary, tokenization) once and reuses it
+for every model and seed. A cell whose folder holds a finished `results.json` is skipped, so an
+interrupted grid picks up where it stopped; a failing cell is reported in one line and the
+others go on. `--dry_run` prints the cells as plain `train.py` commands for a cluster scheduler
+(a SLURM array, GNU parallel); `python -m pipelines.report RUNS_DIR` reads their folders after.
+
+The architectures keep their config defaults; what changes per dataset is the training budget:
+SemEval-2017 train is about 40k tweets, four times MR, so its runs take larger batches and stop
+after a few epochs.
 """
 
 from __future__ import annotations
 
+import json
+import multiprocessing
 import os
 import platform
 import shlex
 import sys
 import time
-from dataclasses import dataclass, field
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
+from tqdm.auto import tqdm
 
 import models
 from pipelines.cli import parse, run_cli
 from pipelines.data import DATASET_NAMES
-from pipelines.reporting import library_versions, markdown_table, write_json_atomic
-from pipelines.training import DataArguments, GloveModelArguments, GloveTrainingArguments, train_glove
+from pipelines.pretrained import one_line
+from pipelines.reporting import RESULTS_FILE, library_versions, markdown_table, write_json_atomic
+from pipelines.training import (
+    DataArguments,
+    GloveModelArguments,
+    GloveTrainingArguments,
+    prepare_glove_data,
+    train_glove,
+)
 
-# Training budget per dataset, on top of `GloveTrainingArguments` (lr 1e-3, early stopping on the
-# validation loss with patience 5). MR: up to 50 epochs, early stopping ends it. SemEval: at most
-# 4 epochs of batch 128, where the validation loss has mostly flattened for these models.
+# Training budget per dataset, on top of `GloveTrainingArguments` (lr 1e-3, early stopping with
+# patience 5). MR: up to 50 epochs, early stopping ends it. SemEval: at most 4 epochs of batch
+# 128, where the validation loss has mostly flattened for these models.
 DATASET_TRAINING = {
     "mr": {"num_train_epochs": 50, "per_device_train_batch_size": 64},
     "semeval2017a": {"num_train_epochs": 4, "per_device_train_batch_size": 128},
 }
 
+# Slowest first, so the last cells to start are short ones and no worker idles at the end.
+COST_ORDER = ["bilstm", "lstm", "transformer", "multihead", "attention", "meanmax", "mean"]
+
 COLUMNS = [
     ("dataset", "dataset"),
     ("model", "model"),
+    ("seed", "seed"),
+    ("fold", "fold"),
     ("accuracy", "accuracy"),
     ("f1_macro", "macro F1"),
     ("recall_macro", "macro recall"),
     ("f1_pn", "F1-PN"),
     ("epochs", "epochs"),
     ("train_seconds", "train s"),
-    ("trainable_parameters", "trainable params"),
-    ("total_parameters", "total params"),
 ]
+
+
+class CellsFailed(ValueError):
+    """Some cells failed; the rest finished and are in the tables."""
+
+
+def parse_int_list(text: str, option: str) -> list[int]:
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(f"{option} takes comma-separated integers such as 0,1,2, got {text!r}") from None
+    if not values:
+        raise ValueError(f"{option} is empty; give comma-separated integers such as 0,1,2")
+    return values
+
+
+def default_workers() -> int:
+    """Two per GPU when there are GPUs (these models leave a GPU mostly idle), else one per core."""
+    if torch.cuda.is_available():
+        return 2 * torch.cuda.device_count()
+    return len(os.sched_getaffinity(0))
 
 
 @dataclass
@@ -55,83 +98,226 @@ class ExperimentArguments:
     data_dir: str | None = field(default=None, metadata={"help": "folder with MR/ and Semeval2017A/ as released"})
     embeddings: str | None = field(default=None, metadata={"help": "GloVe text file; default: the GloVe package"})
     train_embeddings: bool = field(default=False, metadata={"help": "fine-tune the word vectors too"})
-    runs_dir: str = field(default="runs/glove", metadata={"help": "checkpoints go to <runs_dir>/<dataset>-<model>"})
-    results: str = field(default="results/glove_models", metadata={"help": "writes <results>.md and <results>.json"})
-    seed: int = field(default=42, metadata={"help": "seed of every run (validation split and initialization)"})
+    seeds: str = field(default="42", metadata={"help": "comma-separated seeds; each sets init, validation split, batch order"})
+    cv_folds: int | None = field(default=None, metadata={"help": "k-fold cross-validation (MR), folds fixed by the seed"})
+    workers: int | None = field(default=None, metadata={"help": "parallel cells; default: CPU cores, or 2 per GPU"})
+    metric_for_best_model: str = field(
+        default=GloveTrainingArguments.metric_for_best_model, metadata={"help": "eval_loss, or official (accuracy / macro recall)"}
+    )
+    runs_dir: str = field(default="runs/grid", metadata={"help": "cells go to <runs_dir>/<dataset>-<protocol>-<vectors>/<model>/seed-<s>"})
+    results: str = field(default="runs/grid/results", metadata={"help": "writes <results>.md and <results>.json"})
+    dry_run: bool = field(default=False, metadata={"help": "print one train.py command per cell and exit"})
 
     def __post_init__(self):
         self.model_names = [name.strip() for name in self.models.split(",") if name.strip()]
         self.dataset_names = [name.strip() for name in self.datasets.split(",") if name.strip()]
+        self.seed_list = parse_int_list(self.seeds, "--seeds")
         for name in self.model_names:
             models.model_type_for(name)
+        if self.workers is not None and self.workers < 1:
+            raise ValueError(f"--workers must be at least 1, got {self.workers}")
         for name in self.dataset_names:
-            DataArguments(dataset=name)
+            DataArguments(dataset=name, cv_folds=self.cv_folds)  # refuses unknown names, CV on a fixed test set
+
+
+@dataclass(frozen=True)
+class Cell:
+    dataset: str
+    model: str
+    seed: int
+    fold: int | None
+    output_dir: str
+
+
+def grid_cells(args: ExperimentArguments) -> list[Cell]:
+    vectors = "trained" if args.train_embeddings else "frozen"
+    protocol = f"cv{args.cv_folds}" if args.cv_folds else "lab"
+    cells = []
+    for dataset in args.dataset_names:
+        for model in sorted(args.model_names, key=lambda name: COST_ORDER.index(name) if name in COST_ORDER else -1):
+            for seed in args.seed_list:
+                for fold in range(args.cv_folds) if args.cv_folds else [None]:
+                    folder = Path(args.runs_dir) / f"{dataset}-{protocol}-{vectors}" / model / f"seed-{seed}"
+                    if fold is not None:
+                        folder = folder / f"fold-{fold}"
+                    cells.append(Cell(dataset, model, seed, fold, str(folder)))
+    # The larger data set's cells first (they are the long ones), datasets otherwise in order.
+    return sorted(cells, key=lambda cell: cell.dataset != "semeval2017a")
+
+
+def cell_arguments(args: ExperimentArguments, cell: Cell) -> tuple[GloveModelArguments, DataArguments, GloveTrainingArguments]:
+    return (
+        GloveModelArguments(model=cell.model, embeddings=args.embeddings, train_embeddings=args.train_embeddings),
+        DataArguments(
+            dataset=cell.dataset,
+            data_dir=args.data_dir,
+            cv_folds=args.cv_folds,
+            fold=cell.fold or 0,
+            score_test_each_epoch=True,
+        ),
+        GloveTrainingArguments(
+            output_dir=cell.output_dir,
+            seed=cell.seed,
+            metric_for_best_model=args.metric_for_best_model,
+            report_to="none",
+            disable_tqdm=True,
+            **DATASET_TRAINING.get(cell.dataset, {}),
+        ),
+    )
+
+
+def cell_command(args: ExperimentArguments, cell: Cell) -> str:
+    """The cell as a plain `train.py` command line."""
+    argv = ["python", "train.py", "--model", cell.model, "--dataset", cell.dataset, "--seed", str(cell.seed)]
+    if args.data_dir:
+        argv += ["--data_dir", args.data_dir]
+    if args.embeddings:
+        argv += ["--embeddings", args.embeddings]
+    if args.train_embeddings:
+        argv.append("--train_embeddings")
+    if args.cv_folds:
+        argv += ["--cv_folds", str(args.cv_folds), "--fold", str(cell.fold)]
+    argv += ["--score_test_each_epoch", "--metric_for_best_model", args.metric_for_best_model]
+    for key, value in DATASET_TRAINING.get(cell.dataset, {}).items():
+        argv += [f"--{key}", str(value)]
+    argv += ["--output_dir", cell.output_dir, "--report_to", "none", "--disable_tqdm", "true"]
+    return shlex.join(argv)
+
+
+# One per worker process: the prepared data (vocabulary, tokenized splits) of each data set.
+_PREPARED: dict[str, object] = {}
+
+
+def _init_worker(gpu_count: int) -> None:
+    torch.set_num_threads(1)
+    if gpu_count:
+        worker = multiprocessing.current_process()._identity[0] - 1  # 1-based in a pool
+        torch.cuda.set_device(worker % gpu_count)
+
+
+def run_cell(args: ExperimentArguments, cell: Cell) -> dict:
+    """Train one cell (in a worker process); the data of an earlier cell with the same data is reused."""
+    model_args, data_args, training_args = cell_arguments(args, cell)
+    # The data depend on the seed only through the CV folds; the lab splits are fixed.
+    key = json.dumps([asdict(data_args) | {"fold": cell.fold}, args.embeddings, cell.seed if args.cv_folds else None])
+    if key not in _PREPARED:
+        _PREPARED[key] = prepare_glove_data(model_args, data_args, cell.seed)
+    started = time.perf_counter()
+    results = train_glove(model_args, data_args, training_args, prepared=_PREPARED[key])
+    return {**results, "output_dir": cell.output_dir, "wall_seconds": round(time.perf_counter() - started, 2)}
+
+
+def _run_cell_safely(args: ExperimentArguments, cell: Cell) -> tuple[Cell, dict | None, str | None]:
+    try:
+        return cell, run_cell(args, cell), None
+    except Exception as err:  # one failing cell must not stop the grid
+        return cell, None, one_line(err)
+
+
+def finished_results(cell: Cell) -> dict | None:
+    path = Path(cell.output_dir) / RESULTS_FILE
+    if not path.is_file():
+        return None
+    try:
+        return {**json.loads(path.read_text(encoding="utf-8")), "output_dir": cell.output_dir}
+    except json.JSONDecodeError:
+        return None
 
 
 def table_row(results: dict) -> dict:
     return {
         "dataset": results["dataset"],
         "model": results["model"],
+        "seed": results.get("seed"),
+        "fold": results.get("fold"),
         **results["test"],
         "epochs": int(results["epochs"]) if float(results["epochs"]).is_integer() else round(results["epochs"], 2),
         "train_seconds": round(results["train_seconds"]),
-        "trainable_parameters": results["parameters"]["trainable"],
-        "total_parameters": results["parameters"]["total"],
         "output_dir": results["output_dir"],
     }
 
 
-def write_tables(args: ExperimentArguments, rows: list[dict], command: str, started: float) -> None:
-    """Rewritten after every run, so an interrupted grid still leaves the finished rows."""
+def write_tables(args: ExperimentArguments, rows: list[dict], command: str, seconds: float, failures: list[str]) -> None:
+    """Every finished cell, one row each; the report (`pipelines.report`) aggregates them."""
     setting = {
         "command": command,
-        "seed": args.seed,
+        "seeds": args.seed_list,
+        "cv_folds": args.cv_folds,
         "train_embeddings": args.train_embeddings,
-        "dataset_training": {name: DATASET_TRAINING[name] for name in args.dataset_names},
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, torch threads {torch.get_num_threads()}",
-        "total_seconds": round(time.perf_counter() - started, 1),
+        "metric_for_best_model": args.metric_for_best_model,
+        "dataset_training": {name: DATASET_TRAINING.get(name, {}) for name in args.dataset_names},
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {args.workers} workers",
+        "wall_seconds": round(seconds, 1),
+        "failures": failures,
         "versions": library_versions(),
     }
+    order = list(models.GLOVE_MODELS)
+    rows = sorted(rows, key=lambda row: (row["dataset"], order.index(row["model"]) if row["model"] in order else len(order), row["seed"], row["fold"] or 0))
     write_json_atomic(f"{args.results}.json", {**setting, "rows": rows})
-    columns = [column for column in COLUMNS if any(column[0] in row for row in rows)]
+    columns = [column for column in COLUMNS if any(row.get(column[0]) is not None for row in rows)]
     markdown = (
-        "# GloVe models: test results\n\n"
+        "# GloVe models: every cell\n\n"
         f"Made by:\n\n```\n{command}\n```\n\n"
-        f"Seed {args.seed}; {'trainable' if args.train_embeddings else 'frozen'} GloVe vectors; "
-        f"{setting['machine']}; {setting['total_seconds']} s in all. "
-        "Test metrics of the checkpoint with the best validation loss; training budget per dataset: "
+        f"Seeds {args.seeds}; {'trainable' if args.train_embeddings else 'frozen'} GloVe vectors; "
+        f"{'%d-fold cross-validation' % args.cv_folds if args.cv_folds else 'lab split'}; {setting['machine']}; "
+        f"{setting['wall_seconds']} s wall. Checkpoint restored by {args.metric_for_best_model}. Training budget: "
         + "; ".join(f"{name} {budget}" for name, budget in setting["dataset_training"].items())
-        + ".\n\n"
+        + ". Single runs: `python -m pipelines.report` gives means, confidence intervals and paired tests.\n\n"
         + markdown_table(rows, columns)
     )
+    Path(f"{args.results}.md").parent.mkdir(parents=True, exist_ok=True)
     Path(f"{args.results}.md").write_text(markdown, encoding="utf-8")
 
 
 def run_experiments(args: ExperimentArguments, command: str) -> list[dict]:
     started = time.perf_counter()
-    rows = []
-    for dataset in args.dataset_names:
-        for model in args.model_names:
-            output_dir = str(Path(args.runs_dir) / f"{dataset}-{model}")
-            print(f"== {dataset} {model} -> {output_dir}", flush=True)
-            results = train_glove(
-                GloveModelArguments(model=model, embeddings=args.embeddings, train_embeddings=args.train_embeddings),
-                DataArguments(dataset=dataset, data_dir=args.data_dir),
-                GloveTrainingArguments(
-                    output_dir=output_dir,
-                    seed=args.seed,
-                    report_to="none",
-                    disable_tqdm=True,
-                    **DATASET_TRAINING[dataset],
-                ),
-            )
-            rows.append(table_row({**results, "output_dir": output_dir}))
-            write_tables(args, rows, command, started)
+    cells = grid_cells(args)
+    rows, todo = [], []
+    for cell in cells:
+        done = finished_results(cell)
+        if done:
+            rows.append(table_row(done))
+        else:
+            todo.append(cell)
+    gpu_count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    args.workers = min(args.workers or default_workers(), max(len(todo), 1))
+    print(f"{len(cells)} cells: {len(rows)} finished before, {len(todo)} to run on {args.workers} workers", flush=True)
+    failures = []
+    progress = tqdm(total=len(cells), initial=len(rows), unit="cell", desc="grid", dynamic_ncols=True)
+
+    def collect(cell, results, error):
+        if error:
+            failures.append(f"{cell.output_dir}: {error}")
+            tqdm.write(f"error: {cell.output_dir}: {error}", file=sys.stderr)
+        else:
+            rows.append(table_row(results))
+        progress.update()
+        write_tables(args, rows, command, time.perf_counter() - started, failures)
+
+    if args.workers == 1:
+        _init_worker(0)
+        for cell in todo:
+            collect(*_run_cell_safely(args, cell))
+    else:
+        context = multiprocessing.get_context("spawn")  # no forked torch or tokenizer state
+        with ProcessPoolExecutor(args.workers, mp_context=context, initializer=_init_worker, initargs=(gpu_count,)) as pool:
+            futures = [pool.submit(_run_cell_safely, args, cell) for cell in todo]
+            for future in as_completed(futures):
+                collect(*future.result())
+    progress.close()
+    write_tables(args, rows, command, time.perf_counter() - started, failures)
+    print(f"{len(rows)} of {len(cells)} cells finished in {time.perf_counter() - started:.0f} s; wrote {args.results}.md")
+    if failures:
+        raise CellsFailed(f"{len(failures)} of {len(cells)} cells failed (listed above and in {args.results}.json)")
     return rows
 
 
 def main(argv: list[str]) -> None:
     (args,) = parse((ExperimentArguments,), argv)
+    if args.dry_run:
+        for cell in grid_cells(args):
+            print(cell_command(args, cell))
+        return
     environment = [f"{name}={os.environ[name]}" for name in ("HF_HUB_OFFLINE", "OMP_NUM_THREADS") if name in os.environ]
     run_experiments(args, command=shlex.join([*environment, "python", "-m", "pipelines.experiments", *argv]))
 

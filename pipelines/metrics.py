@@ -30,3 +30,10 @@ def compute_metrics_fn(label_names: list[str]):
 
 def score(predictions, references, label_names: list[str]) -> dict[str, float]:
     return load_metric().compute(predictions=predictions, references=references, label_names=label_names)
+
+
+def official_metric(label_names) -> str:
+    """The metric a benchmark ranks by: macro recall for three classes including neutral (SemEval-2017
+    4A's official score, robust to its skewed classes), accuracy otherwise (MR and most others)."""
+    names = [str(name).lower() for name in label_names or []]
+    return "recall_macro" if len(names) == 3 and "neutral" in names else "accuracy"

@@ -37,6 +37,8 @@ import pandas as pd
 from matplotlib.figure import Figure  # figures drawn straight to files: no pyplot, no display backend
 from matplotlib.ticker import MaxNLocator
 
+from pipelines.data import LABEL_NAMES
+from pipelines.metrics import official_metric
 from pipelines.reporting import RESULTS_FILE, markdown_table, write_json_atomic
 from pipelines.statistics import (
     ALPHA,
@@ -44,7 +46,6 @@ from pipelines.statistics import (
     RESAMPLING_SEED,
     confusion_counts,
     holm,
-    official_metric,
     paired_comparison,
     paired_t,
     summarize,
@@ -561,7 +562,7 @@ def dataset_report(
     """The markdown of one dataset, the numbers behind it, and each group's summaries."""
     rows = [row for g in groups for row in g.rows]
     label_names = next((row["label_names"] for row in rows if row["label_names"]), None)
-    official = official_metric(dataset, label_names)
+    official = official_metric(label_names or LABEL_NAMES.get(dataset))
     metrics = [key for key in METRIC_NAMES if any(row[key] is not None for row in rows)]
     summaries = {g.slug: summarize_group(g, metrics) for g in groups}
 

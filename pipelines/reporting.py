@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 RESULTS_FILE = "results.json"
+PREDICTIONS_FILE = "predictions.parquet"
 
 
 def library_versions() -> dict[str, str]:
@@ -48,6 +49,32 @@ def write_json_atomic(path: str | os.PathLike, payload) -> Path:
 
 def write_results(output_dir: str | os.PathLike, results: dict) -> Path:
     return write_json_atomic(Path(output_dir) / RESULTS_FILE, results)
+
+
+def write_predictions(path: str | os.PathLike, indices, labels, probabilities, predictions=None) -> Path:
+    """Test predictions as Parquet, a row per example: `index` (its position in the test split,
+    or in the whole dataset for cross-validation), gold `label`, `prediction`, `probabilities`.
+    Two runs on the same test set can then be compared example by example. `predictions`
+    defaults to the most probable class (a pretrained model's label mapping may decide otherwise)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    probabilities = np.asarray(probabilities, dtype=np.float32)  # (n, num_labels)
+    table = pa.table(
+        {
+            "index": pa.array(np.asarray(indices, dtype=np.int64)),
+            "label": pa.array(np.asarray(labels, dtype=np.int64)),
+            "prediction": pa.array(np.asarray(probabilities.argmax(axis=-1) if predictions is None else predictions, dtype=np.int64)),
+            "probabilities": pa.FixedSizeListArray.from_arrays(pa.array(probabilities.reshape(-1)), probabilities.shape[1]),
+        }
+    )
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    pq.write_table(table, tmp)
+    os.replace(tmp, path)
+    return path
 
 
 def read_results(root: str | os.PathLike) -> list[dict]:

@@ -34,17 +34,6 @@ METRICS = ("accuracy", "f1_macro", "recall_macro", "f1_pn")
 BATCH_CELLS = 4_000_000  # resampled sentences (or patterns) held in memory at once: batch × test size
 
 
-def official_metric(dataset: str, label_names: Sequence[str] | None = None) -> str:
-    """The metric a dataset is ranked by: MR accuracy, SemEval-2017 4A macro recall; another dataset
-    macro recall when it has three classes including neutral (as SemEval), else accuracy."""
-    if dataset == "mr":
-        return "accuracy"
-    if dataset == "semeval2017a":
-        return "recall_macro"
-    names = [str(name).lower() for name in label_names or []]
-    return "recall_macro" if len(names) == 3 and "neutral" in names else "accuracy"
-
-
 def summarize(values: Sequence[float], confidence: float = CONFIDENCE) -> dict:
     """n, mean, sample std (ddof=1) and the t interval of the mean (df = n − 1) of per-seed scores.
     One value has no spread: std and the interval are None and `note` says "single seed"."""

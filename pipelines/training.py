@@ -20,6 +20,7 @@ from transformers import (
     AutoModelForSequenceClassification,
     DataCollatorWithPadding,
     EarlyStoppingCallback,
+    PreTrainedTokenizerFast,
     Trainer,
     TrainingArguments,
     set_seed,
@@ -28,11 +29,20 @@ from transformers.trainer import TRAINER_STATE_NAME
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 import models
-from models.glove import load_glove
+from models.glove import GloveVectors, load_glove
 from pipelines import hub
 from pipelines.data import DataSourceArguments, load_data
 from pipelines.metrics import METRIC_KEYS, compute_metrics_fn
-from pipelines.reporting import RESULTS_FILE, ensure_writable_dir, format_metrics, library_versions, write_results
+from pipelines.reporting import (
+    PREDICTIONS_FILE,
+    RESULTS_FILE,
+    ensure_writable_dir,
+    format_metrics,
+    library_versions,
+    write_predictions,
+    write_results,
+)
+from pipelines.selection import TestScoreCallback, resolve_best_metric, selection_summary
 from pipelines.tokenization import build_tokenizer, build_vocabulary, embedding_matrix, tokenize_dataset
 
 
@@ -44,10 +54,26 @@ class DataArguments(DataSourceArguments):
         default=0.2,
         metadata={"help": "share of train held out for early stopping (and as test when there is no --test_file)"},
     )
-    early_stopping_patience: int = field(default=5, metadata={"help": "evaluations without a better validation loss"})
+    early_stopping_patience: int = field(default=5, metadata={"help": "evaluations without a better validation score"})
+    cv_folds: int | None = field(
+        default=None,
+        metadata={"help": "k-fold cross-validation over train + test together (MR's literature protocol), folds drawn with --seed"},
+    )
+    fold: int = field(default=0, metadata={"help": "with --cv_folds: which fold (0-based) is the test set of this run"})
+    score_test_each_epoch: bool = field(
+        default=False,
+        metadata={"help": "also score the test set after every validation pass (logged, never used to select)"},
+    )
 
     def __post_init__(self):
         super().__post_init__()
+        if self.cv_folds is not None:
+            if self.cv_folds < 2:
+                raise ValueError(f"--cv_folds must be at least 2, got {self.cv_folds}")
+            if self.dataset == "semeval2017a" and not (self.train_file or getattr(self, "dataset_name", None)):
+                raise ValueError("--cv_folds: semeval2017a has a fixed test set (the gold file); cross-validate MR or your own data")
+            if not 0 <= self.fold < self.cv_folds:
+                raise ValueError(f"--fold must be between 0 and {self.cv_folds - 1} for --cv_folds {self.cv_folds}, got {self.fold}")
         if (self.validation_file or self.test_file) and not self.train_file:
             raise ValueError("--validation_file and --test_file need --train_file")
         if not 0.0 < self.validation_fraction < 1.0:
@@ -136,11 +162,35 @@ def load_train_test(data_args: DataArguments, seed: int) -> tuple[DatasetDict, d
     dataset, description = load_data(data_args)
     if "train" not in dataset:
         raise ValueError(f"{data_args.dataset_label} has no training split; give --train_file")
+    if data_args.cv_folds:
+        return cross_validation_fold(dataset, data_args.cv_folds, data_args.fold, seed), {
+            **description,
+            "protocol": "cv",
+            "cv_folds": data_args.cv_folds,
+            "fold": data_args.fold,
+        }
     if "test" not in dataset:
         held_out = _stratified_split(dataset["train"], data_args.validation_fraction, seed, "test")
         dataset = DatasetDict({**dataset, "train": held_out["train"], "test": held_out["test"]})
         description = {**description, "test_held_out": True, "test_fraction": data_args.validation_fraction}
     return dataset, description
+
+
+def cross_validation_fold(dataset: DatasetDict, folds: int, fold: int, seed: int) -> DatasetDict:
+    """Every split pooled, stratified into `folds` folds by `seed`; fold `fold` is the test set.
+
+    The test split keeps an `index` column, the sentence's position in the pooled data, so the
+    folds of one seed together predict every sentence once.
+    """
+    from datasets import concatenate_datasets
+    from sklearn.model_selection import StratifiedKFold
+
+    pooled = concatenate_datasets([dataset[split] for split in dataset])
+    pooled = pooled.add_column("index", np.arange(len(pooled)))
+    labels = np.asarray(pooled["label"])
+    splits = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(np.zeros(len(labels)), labels)
+    train_rows, test_rows = list(splits)[fold]
+    return DatasetDict({"train": pooled.select(train_rows).remove_columns("index"), "test": pooled.select(test_rows)})
 
 
 def count_parameters(model: torch.nn.Module) -> dict[str, int]:
@@ -158,9 +208,17 @@ def fit_and_test(
     label_names: list[str],
     early_stopping_patience: int,
     run_info: dict,
+    score_test_each_epoch: bool = False,
 ) -> dict:
-    """Train on `train`, stop early on `validation`, restore the best model, score `test`, save all."""
+    """Train on `train`, stop early on `validation`, restore the best model, score `test`, save all.
+
+    The test predictions go to `predictions.parquet`. With `score_test_each_epoch`, the test set
+    is also scored after every validation pass (logged only), and `results.json` says which epoch
+    validation loss and the official metric would each restore, with its test scores.
+    """
     resume_from = prepare_output_dir(training_args)
+    resolve_best_metric(training_args, label_names)
+    test_scores = TestScoreCallback(tokenized["test"]) if score_test_each_epoch else None
     trainer = Trainer(
         model=model,
         args=hub.without_trainer_push(training_args),
@@ -169,8 +227,10 @@ def fit_and_test(
         processing_class=tokenizer,
         data_collator=DataCollatorWithPadding(tokenizer),
         compute_metrics=compute_metrics_fn(label_names),
-        callbacks=[EarlyStoppingCallback(early_stopping_patience=early_stopping_patience)],
+        callbacks=[EarlyStoppingCallback(early_stopping_patience=early_stopping_patience), *filter(None, [test_scores])],
     )
+    if test_scores:
+        test_scores.trainer = trainer
     started = time.perf_counter()
     trainer.train(resume_from_checkpoint=resume_from)
     train_seconds = time.perf_counter() - started
@@ -178,14 +238,20 @@ def fit_and_test(
     prediction = trainer.predict(tokenized["test"], metric_key_prefix="test")
     test_metrics = {key.removeprefix("test_"): value for key, value in prediction.metrics.items()}
     test_metrics = {key: test_metrics[key] for key in (*METRIC_KEYS, "f1_pn") if key in test_metrics}
-    predicted = np.argmax(prediction.predictions, axis=-1)
+    logits = prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
+    probabilities = torch.softmax(torch.from_numpy(np.asarray(logits, dtype=np.float32)), dim=-1).numpy()
+    predicted = probabilities.argmax(axis=-1)
     confusion = np.zeros((len(label_names), len(label_names)), dtype=int)
     np.add.at(confusion, (prediction.label_ids, predicted), 1)
+    test_split = tokenized["test"]
+    indices = test_split["index"] if "index" in test_split.column_names else range(len(test_split))
 
     results = {
         **run_info,
         "label_names": label_names,
         "test": test_metrics,
+        "selection": selection_summary(trainer.state.log_history, label_names, training_args.metric_for_best_model),
+        "predictions_file": PREDICTIONS_FILE,
         "epochs": trainer.state.epoch,
         "best_checkpoint": trainer.state.best_model_checkpoint,
         "train_seconds": round(train_seconds, 2),
@@ -198,7 +264,8 @@ def fit_and_test(
     if trainer.is_world_process_zero():
         save_training_args_as_json(training_args)
         trainer.save_state()  # trainer_state.json: the log history the report draws learning curves from
-        write_results(training_args.output_dir, results)
+        write_predictions(Path(training_args.output_dir) / PREDICTIONS_FILE, indices, prediction.label_ids, probabilities)
+        write_results(training_args.output_dir, results)  # last: a folder with results.json is a finished run
         hub.write_model_card(training_args.output_dir, results, training_args.hub_model_id)
         print(f"test {format_metrics(test_metrics)}")
         if training_args.push_to_hub:
@@ -344,36 +411,40 @@ def prepare_glove_data(model_args: GloveModelArguments, data_args: DataArguments
     )
 
 
-def train_glove(model_args: GloveModelArguments, data_args: DataArguments, training_args: GloveTrainingArguments) -> dict:
+def train_glove(
+    model_args: GloveModelArguments,
+    data_args: DataArguments,
+    training_args: GloveTrainingArguments,
+    prepared: PreparedGloveData | None = None,
+) -> dict:
     ensure_writable_dir(Path(training_args.output_dir))  # before minutes of work, not after
-    dataset, data_description = load_train_test(data_args, training_args.seed)
-    label_names = dataset["train"].features["label"].names
-    glove = load_glove(model_args.embeddings)
-    vocabulary = build_vocabulary(glove, dataset["train"]["text"], model_args.max_vocab_size)
-    tokenizer = build_tokenizer(vocabulary, model_args.max_length)
-
+    prepared = prepared or prepare_glove_data(model_args, data_args, training_args.seed)
     model = build_glove_model(
         model_args.model,
-        glove,
-        vocabulary,
-        tokenizer,
-        label_names,
+        prepared.glove,
+        prepared.vocabulary,
+        prepared.tokenizer,
+        prepared.label_names,
         seed=training_args.seed,
         train_embeddings=model_args.train_embeddings,
         config_overrides=model_args.config_overrides,
     )
-
-    splits = split_validation(dataset, data_args.validation_fraction, training_args.seed)
-    tokenized = tokenize_dataset(splits, tokenizer, model_args.max_length)
     run_info = {
         "model": model_args.model,
         "model_type": model.config.model_type,
         "dataset": data_args.dataset_label,
-        "data": data_description,
-        "embeddings": glove.source,
-        "vocab_size": len(tokenizer),
+        "data": prepared.description,
+        "protocol": prepared.description.get("protocol", "lab"),
+        **{key: prepared.description[key] for key in ("cv_folds", "fold") if key in prepared.description},
+        "vectors": "trained" if model_args.train_embeddings else "frozen",
+        "embeddings": prepared.glove.source,
+        "vocab_size": len(prepared.tokenizer),
     }
-    return fit_and_test(model, tokenizer, tokenized, training_args, label_names, data_args.early_stopping_patience, run_info)
+    tokenized = split_validation(prepared.dataset, data_args.validation_fraction, training_args.seed)
+    return fit_and_test(
+        model, prepared.tokenizer, tokenized, training_args, prepared.label_names, data_args.early_stopping_patience,
+        run_info, score_test_each_epoch=data_args.score_test_each_epoch,
+    )
 
 
 def default_output_dir(dataset: str, model: str) -> str:

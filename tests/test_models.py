@@ -148,8 +148,9 @@ def test_freeze_flag_decides_whether_word_vectors_train(name, freeze):
 
 
 @pytest.mark.parametrize("name", ["lstm", "bilstm"])
-def test_lstm_representation_is_the_state_at_the_real_ends(name):
-    model = build_model(name, num_layers=2)
+@pytest.mark.parametrize("num_layers", [1, 2])  # the fused one-layer path, and packed sequences
+def test_lstm_representation_is_the_state_at_the_real_ends(name, num_layers):
+    model = build_model(name, num_layers=num_layers)
     input_ids, attention_mask = ids(LONGER, SENTENCE)
     with torch.no_grad():
         sentence, _ = model.encode(model.embeddings(input_ids), attention_mask)  # (batch, repr)
@@ -179,3 +180,19 @@ def test_position_table_has_max_length_rows(name):
     with torch.no_grad():
         output = model(torch.randint(2, VOCAB_SIZE, (2, 10_000)), output_attentions=True)
     assert output.attentions[0].shape[-1] == MAX_LENGTH
+
+
+@pytest.mark.parametrize("name", ["lstm", "bilstm"])
+def test_one_layer_fast_path_equals_packed_sequences(name):
+    """The unpacked run (outputs picked at the real ends, backward read reversed within length)
+    gives what packing gives, also for texts of one token and empty texts."""
+    model = build_model(name)
+    rows = [LONGER, SENTENCE, [3], [4, 5], []]
+    input_ids, attention_mask = ids(*[row or [PAD] for row in rows])
+    attention_mask[-1] = 0
+    embedded = model.embeddings(input_ids)
+    with torch.no_grad():
+        fast, _ = model.encode(embedded, attention_mask)
+        packed = model.encode_packed(embedded, attention_mask.sum(dim=1).clamp(min=1))
+    torch.testing.assert_close(fast, packed, atol=1e-6, rtol=1e-5)
+

@@ -4,11 +4,13 @@ import json
 import subprocess
 import sys
 
+import numpy as np
+import pyarrow.parquet as pq
 import pytest
 
 import train
 from pipelines.cli import run_cli
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, write_mr
 
 FAST = ["--num_train_epochs", "8", "--per_device_train_batch_size", "16", "--learning_rate", "0.02"]
 
@@ -88,3 +90,42 @@ def test_output_folder_defaults_to_runs_dataset_model(tmp_path, tiny_semeval, ti
     assert run_cli(train.main, [*argv, "--num_train_epochs", "1"]) == 0
     assert (tmp_path / "runs" / "semeval2017a-mean" / "results.json").is_file()
     assert not (tmp_path / "trainer_output").exists()
+
+
+def test_predictions_and_selection_are_written_beside_the_results(tmp_path, tiny_semeval, tiny_glove):
+    output_dir = run_train(
+        tmp_path, tiny_semeval, tiny_glove, "--model", "mean", "--dataset", "semeval2017a",
+        "--score_test_each_epoch", "--metric_for_best_model", "official",
+    )
+    results = json.loads((output_dir / "results.json").read_text())
+    predictions = pq.read_table(output_dir / results["predictions_file"]).to_pandas()
+    assert list(predictions["index"]) == list(range(90))
+    confusion = np.zeros((3, 3), dtype=int)
+    np.add.at(confusion, (predictions["label"], predictions["prediction"]), 1)
+    assert confusion.tolist() == results["confusion_matrix"]
+    probabilities = np.stack(predictions["probabilities"])
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    assert (probabilities.argmax(axis=1) == predictions["prediction"]).all()
+
+    selection = results["selection"]
+    assert selection["restored_by"] == "eval_recall_macro"  # SemEval's official metric
+    assert set(selection["by_criterion"]) == {"eval_loss", "eval_recall_macro"}
+    restored = selection["by_criterion"]["eval_recall_macro"]
+    assert restored["test"] == results["test"]  # the restored checkpoint is the one the metric picked
+    assert 1 <= restored["epoch"] <= 8
+
+
+def test_cross_validation_folds_predict_every_sentence_once(tmp_path, tiny_glove):
+    data_dir = write_mr(tmp_path / "data", per_class=5010)  # 10,020 sentences pooled
+    seen = []
+    for fold in range(3):
+        output_dir = run_train(
+            tmp_path / f"fold-{fold}", data_dir, tiny_glove, "--model", "mean", "--dataset", "mr",
+            "--cv_folds", "3", "--fold", str(fold), "--num_train_epochs", "1",
+        )
+        results = json.loads((output_dir / "results.json").read_text())
+        assert (results["protocol"], results["cv_folds"], results["fold"]) == ("cv", 3, fold)
+        predictions = pq.read_table(output_dir / "predictions.parquet").to_pandas()
+        assert abs(predictions["label"].mean() - 0.5) < 0.01  # stratified
+        seen += list(predictions["index"])
+    assert sorted(seen) == list(range(10_020))

@@ -1,0 +1,64 @@
+"""Which checkpoint to restore: by validation loss, or by the benchmark's official metric.
+
+`--metric_for_best_model official` resolves to the official metric of the labels
+(`pipelines.metrics.official_metric`). To measure what the choice is worth, `TestScoreCallback`
+scores the test set after every validation pass and writes it into the log history (never
+used for any decision), so one run tells the test score of the checkpoint each criterion picks.
+"""
+
+from __future__ import annotations
+
+from transformers import TrainerCallback, TrainingArguments
+
+from pipelines.metrics import METRIC_KEYS, official_metric
+
+OFFICIAL = "official"
+
+
+def resolve_best_metric(training_args: TrainingArguments, label_names: list[str]) -> None:
+    """Turn `official` into the metric of these labels; larger is better for every metric but loss."""
+    if training_args.metric_for_best_model == OFFICIAL:
+        training_args.metric_for_best_model = official_metric(label_names)
+    name = training_args.metric_for_best_model
+    if name is not None:
+        training_args.greater_is_better = name.removeprefix("eval_") != "loss"
+
+
+class TestScoreCallback(TrainerCallback):
+    """Scores `test_dataset` after each validation pass; `trainer` is set once the Trainer exists."""
+
+    def __init__(self, test_dataset):
+        self.test_dataset = test_dataset
+        self.trainer = None
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        if self.trainer is None or "eval_loss" not in (metrics or {}):
+            return
+        scores = self.trainer.predict(self.test_dataset, metric_key_prefix="test").metrics
+        # Logged beside the validation entry, so a resumed run keeps them with the trainer state.
+        state.log_history.append(
+            {"epoch": state.epoch, "step": state.global_step, **{k: v for k, v in scores.items() if k.startswith("test_")}}
+        )
+
+
+def selection_summary(log_history: list[dict], label_names: list[str], restored_by: str) -> dict:
+    """For validation loss and the official metric: the epoch each picks and that epoch's test scores.
+
+    The first best counts, as in `Trainer` (a later tie is no improvement). Empty when the test
+    set was not scored each epoch.
+    """
+    tests = {entry["step"]: entry for entry in log_history if "test_loss" in entry}
+    validations = [entry for entry in log_history if "eval_loss" in entry and entry.get("step") in tests]
+    if not validations:
+        return {}
+    chosen = {}
+    for criterion, sign in (("eval_loss", -1), (f"eval_{official_metric(label_names)}", 1)):
+        best = max(validations, key=lambda entry: (sign * entry[criterion], -entry["step"]))
+        test = tests[best["step"]]
+        chosen[criterion] = {
+            "epoch": best["epoch"],
+            "validation": best[criterion],
+            "test": {key: test[f"test_{key}"] for key in (*METRIC_KEYS, "f1_pn") if f"test_{key}" in test},
+        }
+    restored = restored_by if restored_by.startswith("eval_") else f"eval_{restored_by}"
+    return {"restored_by": restored, "by_criterion": chosen}
