@@ -189,6 +189,9 @@ _PREPARED: dict[str, object] = {}
 
 
 def _init_worker(gpu_count: int) -> None:
+    import datasets
+
+    datasets.disable_progress_bars()  # one grid progress bar, not one per tokenized split
     torch.set_num_threads(1)
     if gpu_count:
         worker = multiprocessing.current_process()._identity[0] - 1  # 1-based in a pool

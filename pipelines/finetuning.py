@@ -12,7 +12,14 @@ from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTok
 from pipelines.pretrained import MODEL_ALIASES, resolve_model
 from pipelines.reporting import ensure_writable_dir
 from pipelines.tokenization import tokenize_dataset
-from pipelines.training import DataArguments, NamedOutputDirMixin, fit_and_test, load_train_test, split_validation
+from pipelines.training import (
+    DataArguments,
+    NamedOutputDirMixin,
+    fit_and_test,
+    load_train_test,
+    protocol_info,
+    split_validation,
+)
 
 # Documented choices for `--model` (all but `minilm` need the Hub once, to download).
 DEFAULT_FINETUNE_MODELS = {
@@ -87,6 +94,8 @@ def finetune(model_args: FinetuneModelArguments, data_args: FinetuneDataArgument
     dataset, data_description = load_train_test(data_args, training_args.seed)
     label_names = dataset["train"].features["label"].names
     splits = split_validation(dataset, data_args.validation_fraction, training_args.seed)
+    if "index" not in splits["test"].column_names:  # predictions name each sentence's place in the test set
+        splits["test"] = splits["test"].add_column("index", range(len(splits["test"])))
     for split, limit in (
         ("train", data_args.max_train_samples),
         ("validation", data_args.max_eval_samples),
@@ -110,13 +119,18 @@ def finetune(model_args: FinetuneModelArguments, data_args: FinetuneDataArgument
         raise ValueError(f"corrupt weights in {path}: {err}") from None
     tokenized = tokenize_dataset(splits, tokenizer, min(model_args.max_length, tokenizer.model_max_length))
     run_info = {
-        "model": model_args.model,
+        "model": model_label(model_args.model),
+        "model_path": path,
         "model_type": config.model_type,
         "dataset": data_args.dataset_label,
         "data": data_description,
+        **protocol_info(data_description),
         "max_length": model_args.max_length,
         "train_sentences": len(splits["train"]),
         "validation_sentences": len(splits["validation"]),
         "test_sentences": len(splits["test"]),
     }
-    return fit_and_test(model, tokenizer, tokenized, training_args, label_names, data_args.early_stopping_patience, run_info)
+    return fit_and_test(
+        model, tokenizer, tokenized, training_args, label_names, data_args.early_stopping_patience, run_info,
+        score_test_each_epoch=data_args.score_test_each_epoch,
+    )

@@ -176,6 +176,14 @@ def load_train_test(data_args: DataArguments, seed: int) -> tuple[DatasetDict, d
     return dataset, description
 
 
+def protocol_info(description: dict) -> dict:
+    """`protocol` (`lab`: a fixed test split; `cv`: one fold of cross-validation), and the fold."""
+    return {
+        "protocol": description.get("protocol", "lab"),
+        **{key: description[key] for key in ("cv_folds", "fold") if key in description},
+    }
+
+
 def cross_validation_fold(dataset: DatasetDict, folds: int, fold: int, seed: int) -> DatasetDict:
     """Every split pooled, stratified into `folds` folds by `seed`; fold `fold` is the test set.
 
@@ -434,8 +442,7 @@ def train_glove(
         "model_type": model.config.model_type,
         "dataset": data_args.dataset_label,
         "data": prepared.description,
-        "protocol": prepared.description.get("protocol", "lab"),
-        **{key: prepared.description[key] for key in ("cv_folds", "fold") if key in prepared.description},
+        **protocol_info(prepared.description),
         "vectors": "trained" if model_args.train_embeddings else "frozen",
         "embeddings": prepared.glove.source,
         "vocab_size": len(prepared.tokenizer),
