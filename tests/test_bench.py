@@ -11,6 +11,7 @@ from conftest import REPO_ROOT
 sys.path.insert(0, str(REPO_ROOT / "bench"))
 
 import glove_loading  # noqa: E402
+import grid_speed  # noqa: E402
 import scale  # noqa: E402
 import tokenization_speed  # noqa: E402
 import trainer_overhead  # noqa: E402
@@ -79,3 +80,21 @@ def test_fixed_length_examples_are_all_real_tokens():
     examples = scale.fixed_length(train, length=4, count=3)
     assert examples["input_ids"] == [[2, 3, 4, 5], [6, 2, 3, 4], [5, 6, 2, 3]]
     assert all(sum(mask) == 4 for mask in examples["attention_mask"])
+
+
+def test_grid_speed_unpacks_the_baseline_and_prints_the_ratio(tmp_path, monkeypatch, capsys):
+    code = grid_speed.unpack_baseline("HEAD", tmp_path / "code")
+    assert (code / "pipelines" / "experiments.py").is_file() and not (code / ".venv").exists()
+
+    def fake_grid(code_dir, argv, results):
+        slow = code_dir != grid_speed.REPO_ROOT
+        rows = [{"dataset": "mr", "model": "mean", "train_seconds": 40 if slow else 20, "accuracy": 0.78}]
+        return (600.0 if slow else 200.0), rows
+
+    monkeypatch.setattr(grid_speed, "unpack_baseline", lambda ref, destination: tmp_path / "code")
+    monkeypatch.setattr(grid_speed, "timed_grid", fake_grid)
+    grid_speed.main(["--work_dir", str(tmp_path / "work"), "--output", str(tmp_path / "speed.md")])
+    printed = capsys.readouterr().out
+    assert "| 600 | 40 | 1.00x |" in printed and "| 200 | 20 | 3.00x |" in printed
+    assert "One seed of the 14-cell grid: 200 s wall, target 720 s: met." in printed
+    assert "1.00x" in (tmp_path / "speed.md").read_text()
