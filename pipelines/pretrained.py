@@ -11,6 +11,7 @@ A two-label model on SemEval predicts `neutral` when its top probability is belo
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ import models  # noqa: F401  (registers the GloVe models, so train.py checkpoint
 from pipelines.backbones import MODEL_ALIASES, resolve_alias
 from pipelines.data import DataSourceArguments, load_data
 from pipelines.metrics import score
-from pipelines.reporting import ensure_writable_dir, library_versions, markdown_table, write_json_atomic
+from pipelines.reporting import ensure_writable_dir, library_versions, markdown_table, write_json_atomic, write_predictions
 
 # Scored when `--models` is not given. All three need the Hub (see README for which ran offline).
 DEFAULT_MODELS = {
@@ -113,16 +114,21 @@ class LabelMapping:
     model_labels: list[str]
     neutral_threshold: float | None = None  # set for a two-label model on a three-class dataset
 
-    def predict(self, probabilities: np.ndarray) -> np.ndarray:
-        """Dataset label ids from model probabilities (n, num_model_labels)."""
+    def dataset_probabilities(self, probabilities: np.ndarray) -> np.ndarray:
+        """Model probabilities (n, num_model_labels) -> (n, num_dataset_labels): mapped labels
+        added up, left-out ones dropped, each row renormalised."""
         combined = np.zeros((len(probabilities), len(self.label_names)))  # (n, num_dataset_labels)
         for model_id, target in enumerate(self.targets):
             if target is not None:
                 combined[:, self.label_names.index(target)] += probabilities[:, model_id]
+        return combined / np.maximum(combined.sum(axis=-1, keepdims=True), 1e-12)
+
+    def predict(self, probabilities: np.ndarray) -> np.ndarray:
+        """Dataset label ids from model probabilities (n, num_model_labels)."""
+        combined = self.dataset_probabilities(probabilities)
         predicted = combined.argmax(axis=-1)
         if self.neutral_threshold is not None:
-            confidence = combined.max(axis=-1) / np.maximum(combined.sum(axis=-1), 1e-12)
-            predicted[confidence < self.neutral_threshold] = self.label_names.index(NEUTRAL)
+            predicted[combined.max(axis=-1) < self.neutral_threshold] = self.label_names.index(NEUTRAL)
         return predicted
 
     def describe(self) -> str:
@@ -244,6 +250,7 @@ def evaluate_model(
         "load_seconds": round(load_seconds, 2),
         "labels": mapping.describe(),
         "predicted_counts": np.bincount(predictions, minlength=len(label_names)).tolist(),
+        "_predictions": (mapping.dataset_probabilities(probabilities), predictions),  # written by the caller
     }
 
 
@@ -349,6 +356,10 @@ def evaluate_pretrained(args: PretrainedArguments) -> dict:
     if not rows:  # nothing to report: leave no empty table behind
         raise ValueError(f"no model could be scored on {args.dataset_label}: " + "; ".join(f["model"] for f in failures))
     output_dir = Path(args.output_dir)
+    for row in rows:  # one Parquet file per model, in the same format as train.py's and finetune.py's
+        probabilities, predictions = row.pop("_predictions")
+        row["predictions_file"] = f"predictions/{re.sub(r'[^A-Za-z0-9._-]+', '_', row['model']).strip('_')}.parquet"
+        write_predictions(output_dir / row["predictions_file"], range(len(texts)), references, probabilities, predictions)
     write_json_atomic(output_dir / EVALUATION_JSON, report)
     (output_dir / EVALUATION_MD).write_text(markdown, encoding="utf-8")
     print(table, end="")

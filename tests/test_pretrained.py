@@ -5,6 +5,7 @@ from pathlib import Path
 
 import huggingface_hub
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 from transformers import pipeline
 
@@ -178,6 +179,10 @@ def test_script_scores_good_models_and_reports_the_others_in_one_line(tiny, tmp_
     for row in report["results"]:
         assert {"accuracy", "f1_macro", "recall_macro", "f1_pn", "seconds", "sentences_per_second"} <= set(row)
         assert sum(row["predicted_counts"]) == report["test_sentences"] == 12
+        predictions = pq.read_table(tmp_path / row["predictions_file"]).to_pandas()
+        assert list(predictions["index"]) == list(range(12))
+        assert np.bincount(predictions["prediction"], minlength=3).tolist() == row["predicted_counts"]
+        np.testing.assert_allclose(np.stack(predictions["probabilities"]).sum(axis=1), 1.0, rtol=1e-5)
     assert "neutral if top probability" in report["results"][1]["labels"]
     markdown = (tmp_path / "evaluation.md").read_text()
     assert "| model | accuracy | macro F1 | macro recall | F1-PN | seconds | sentences/s |" in markdown
