@@ -243,7 +243,7 @@ def fit_and_test(
     trainer.train(resume_from_checkpoint=resume_from)
     train_seconds = time.perf_counter() - started
 
-    prediction = trainer.predict(tokenized["test"], metric_key_prefix="test")
+    prediction = predict_in_order(trainer, tokenized["test"])
     test_metrics = {key.removeprefix("test_"): value for key, value in prediction.metrics.items()}
     test_metrics = {key: test_metrics[key] for key in (*METRIC_KEYS, "f1_pn") if key in test_metrics}
     logits = prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
@@ -279,6 +279,21 @@ def fit_and_test(
         if training_args.push_to_hub:
             hub.push_folder(training_args)
     return results
+
+
+def predict_in_order(trainer: Trainer, dataset):
+    """`Trainer.predict` with the test sentences in dataset order.
+
+    From transformers 5, evaluation batches are grouped by length too when training's are
+    (`train_sampling_strategy="group_by_length"`), and predictions come back in that shuffled
+    order. Scores do not care, but per-sentence predictions must line up with the test set.
+    """
+    strategy = trainer.args.train_sampling_strategy
+    trainer.args.train_sampling_strategy = "sequential"
+    try:
+        return trainer.predict(dataset, metric_key_prefix="test")
+    finally:
+        trainer.args.train_sampling_strategy = strategy
 
 
 def last_complete_checkpoint(output_dir: Path) -> str | None:

@@ -10,6 +10,8 @@ import pytest
 
 import train
 from pipelines.cli import run_cli
+from pipelines.data import load_data
+from pipelines.training import DataArguments
 from tests.conftest import REPO_ROOT, write_mr
 
 FAST = ["--num_train_epochs", "8", "--per_device_train_batch_size", "16", "--learning_rate", "0.02"]
@@ -100,6 +102,8 @@ def test_predictions_and_selection_are_written_beside_the_results(tmp_path, tiny
     results = json.loads((output_dir / "results.json").read_text())
     predictions = pq.read_table(output_dir / results["predictions_file"]).to_pandas()
     assert list(predictions["index"]) == list(range(90))
+    gold = load_data(DataArguments(dataset="semeval2017a", data_dir=str(tiny_semeval)))[0]["test"]["label"]
+    assert list(predictions["label"]) == list(gold)  # row i is test sentence i, not the length-sorted order
     confusion = np.zeros((3, 3), dtype=int)
     np.add.at(confusion, (predictions["label"], predictions["prediction"]), 1)
     assert confusion.tolist() == results["confusion_matrix"]
@@ -127,5 +131,8 @@ def test_cross_validation_folds_predict_every_sentence_once(tmp_path, tiny_glove
         assert (results["protocol"], results["cv_folds"], results["fold"]) == ("cv", 3, fold)
         predictions = pq.read_table(output_dir / "predictions.parquet").to_pandas()
         assert abs(predictions["label"].mean() - 0.5) < 0.01  # stratified
+        # pooled train then test, negatives first in each: 0..4,999 and 10,000..10,009 are negative
+        index = predictions["index"]
+        assert ((index < 5000) | ((index >= 10_000) & (index < 10_010))).eq(predictions["label"] == 0).all()
         seen += list(predictions["index"])
     assert sorted(seen) == list(range(10_020))
