@@ -9,6 +9,7 @@ import torch
 from safetensors import SafetensorError
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, TrainingArguments, set_seed
 
+from pipelines.backbones import length_from_data
 from pipelines.pretrained import MODEL_ALIASES, resolve_model
 from pipelines.reporting import ensure_writable_dir
 from pipelines.tokenization import tokenize_dataset
@@ -35,10 +36,16 @@ class FinetuneModelArguments:
         metadata={"help": f"Hub id, local folder, or one of: {', '.join(MODEL_ALIASES)} (see DEFAULT_FINETUNE_MODELS)"},
     )
     max_length: int = field(default=128, metadata={"help": "longest input in tokens (longer ones are truncated)"})
+    max_length_quantile: float | None = field(
+        default=None,
+        metadata={"help": "take max_length from the training texts instead: this quantile of their token counts (e.g. 0.99)"},
+    )
 
     def __post_init__(self):
         if self.max_length < 1:
             raise ValueError(f"--max_length must be at least 1, got {self.max_length}")
+        if self.max_length_quantile is not None and not 0.0 < self.max_length_quantile <= 1.0:
+            raise ValueError(f"--max_length_quantile must be in (0, 1], got {self.max_length_quantile}")
 
 
 @dataclass
@@ -117,7 +124,10 @@ def finetune(model_args: FinetuneModelArguments, data_args: FinetuneDataArgument
         model = AutoModelForSequenceClassification.from_pretrained(path, config=config, ignore_mismatched_sizes=True)
     except SafetensorError as err:
         raise ValueError(f"corrupt weights in {path}: {err}") from None
-    tokenized = tokenize_dataset(splits, tokenizer, min(model_args.max_length, tokenizer.model_max_length))
+    max_length = min(model_args.max_length, tokenizer.model_max_length)
+    if model_args.max_length_quantile is not None:  # on CPU, padding is most of a base model's cost
+        max_length = length_from_data(tokenizer, splits["train"]["text"], model_args.max_length_quantile)
+    tokenized = tokenize_dataset(splits, tokenizer, max_length)
     run_info = {
         "model": model_label(model_args.model),
         "model_path": path,
@@ -125,7 +135,7 @@ def finetune(model_args: FinetuneModelArguments, data_args: FinetuneDataArgument
         "dataset": data_args.dataset_label,
         "data": data_description,
         **protocol_info(data_description),
-        "max_length": model_args.max_length,
+        "max_length": max_length,
         "train_sentences": len(splits["train"]),
         "validation_sentences": len(splits["validation"]),
         "test_sentences": len(splits["test"]),

@@ -81,3 +81,13 @@ def test_missing_output_dir_is_remembered_so_the_script_names_the_folder():
     # TrainingArguments alone would write to `trainer_output`.
     assert FinetuneTrainingArguments().output_dir_given is False
     assert FinetuneTrainingArguments(output_dir="somewhere").output_dir_given is True
+
+
+def test_max_length_from_the_training_texts(tmp_path):
+    data = write_semeval(tmp_path / "data")
+    base = build_tiny_bert(tmp_path / "base", ["negative", "positive"])
+    argv = ["--model", str(base), "--dataset", "semeval2017a", "--data-dir", str(data), "--output_dir", str(tmp_path / "out")]
+    assert run_cli(finetune.main, [*argv, *QUICK, "--max_length_quantile", "1.0"]) == 0
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    # The longest tiny sentence is 8 word pieces + [CLS] + [SEP] + "#3": 16 after rounding up to 8.
+    assert results["max_length"] == 16 and results["model"] == "base" and results["protocol"] == "lab"
