@@ -26,7 +26,7 @@ import shlex
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 
 import models
 from pipelines.cli import parse, run_cli
-from pipelines.data import DATASET_NAMES
+from pipelines.data import DATASET_NAMES, DataSourceArguments
 from pipelines.pretrained import one_line
 from pipelines.reporting import RESULTS_FILE, library_versions, markdown_table, write_json_atomic
 from pipelines.training import (
@@ -95,7 +95,6 @@ def default_workers() -> int:
 class ExperimentArguments:
     models: str = field(default=",".join(models.GLOVE_MODELS), metadata={"help": "comma-separated --model names"})
     datasets: str = field(default=",".join(DATASET_NAMES), metadata={"help": "comma-separated dataset names"})
-    data_dir: str | None = field(default=None, metadata={"help": "folder with MR/ and Semeval2017A/ as released"})
     embeddings: str | None = field(default=None, metadata={"help": "GloVe text file; default: the GloVe package"})
     train_embeddings: bool = field(default=False, metadata={"help": "fine-tune the word vectors too"})
     seeds: str = field(default="42", metadata={"help": "comma-separated seeds; each sets init, validation split, batch order"})
@@ -111,13 +110,27 @@ class ExperimentArguments:
     def __post_init__(self):
         self.model_names = [name.strip() for name in self.models.split(",") if name.strip()]
         self.dataset_names = [name.strip() for name in self.datasets.split(",") if name.strip()]
+        self.use_source(DataSourceArguments())
         self.seed_list = parse_int_list(self.seeds, "--seeds")
         for name in self.model_names:
             models.model_type_for(name)
         if self.workers is not None and self.workers < 1:
             raise ValueError(f"--workers must be at least 1, got {self.workers}")
+
+    def use_source(self, source: DataSourceArguments) -> None:
+        """The data options of train.py (`--data_dir`, or your own `--train_file`... / `--dataset_name`):
+        built-ins run every name of `--datasets`; your own data is the grid's one dataset."""
+        self.source = source
+        if source.source != "builtin":
+            self.dataset_names = [source.dataset_label]
         for name in self.dataset_names:
-            DataArguments(dataset=name, cv_folds=self.cv_folds)  # refuses unknown names, CV on a fixed test set
+            self.data_arguments(name)  # refuses unknown names, CV on a fixed test set
+
+    def data_arguments(self, dataset: str, fold: int | None = None) -> DataArguments:
+        options = {item.name: getattr(self.source, item.name) for item in fields(DataSourceArguments)}
+        if self.source.source == "builtin":
+            options["dataset"] = dataset
+        return DataArguments(**options, cv_folds=self.cv_folds, fold=fold or 0, score_test_each_epoch=True)
 
 
 @dataclass(frozen=True)
@@ -148,13 +161,7 @@ def grid_cells(args: ExperimentArguments) -> list[Cell]:
 def cell_arguments(args: ExperimentArguments, cell: Cell) -> tuple[GloveModelArguments, DataArguments, GloveTrainingArguments]:
     return (
         GloveModelArguments(model=cell.model, embeddings=args.embeddings, train_embeddings=args.train_embeddings),
-        DataArguments(
-            dataset=cell.dataset,
-            data_dir=args.data_dir,
-            cv_folds=args.cv_folds,
-            fold=cell.fold or 0,
-            score_test_each_epoch=True,
-        ),
+        args.data_arguments(cell.dataset, cell.fold),
         GloveTrainingArguments(
             output_dir=cell.output_dir,
             seed=cell.seed,
@@ -168,9 +175,13 @@ def cell_arguments(args: ExperimentArguments, cell: Cell) -> tuple[GloveModelArg
 
 def cell_command(args: ExperimentArguments, cell: Cell) -> str:
     """The cell as a plain `train.py` command line."""
-    argv = ["python", "train.py", "--model", cell.model, "--dataset", cell.dataset, "--seed", str(cell.seed)]
-    if args.data_dir:
-        argv += ["--data_dir", args.data_dir]
+    argv = ["python", "train.py", "--model", cell.model]
+    data_args = args.data_arguments(cell.dataset, cell.fold)
+    for item in fields(DataSourceArguments):
+        value = getattr(data_args, item.name)
+        if value and not (item.name == "dataset" and args.source.source != "builtin"):
+            argv += [f"--{item.name}", str(value)]
+    argv += ["--seed", str(cell.seed)]
     if args.embeddings:
         argv += ["--embeddings", args.embeddings]
     if args.train_embeddings:
@@ -316,7 +327,8 @@ def run_experiments(args: ExperimentArguments, command: str) -> list[dict]:
 
 
 def main(argv: list[str]) -> None:
-    (args,) = parse((ExperimentArguments,), argv)
+    args, source = parse((ExperimentArguments, DataSourceArguments), argv)
+    args.use_source(source)
     if args.dry_run:
         for cell in grid_cells(args):
             print(cell_command(args, cell))

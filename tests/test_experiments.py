@@ -93,3 +93,13 @@ def test_bad_options_give_one_line(argv, message, capsys):
     assert run_cli(experiments.main, [*argv, "--dry_run"]) == 2
     error = capsys.readouterr().err.strip()
     assert error.startswith("error: ") and message in error and "\n" not in error
+
+
+def test_the_grid_runs_on_your_own_files(tmp_path, capsys):
+    train_file, test_file = tmp_path / "my_reviews.csv", tmp_path / "held.csv"
+    argv = ["--train_file", str(train_file), "--test_file", str(test_file), "--models", "mean", "--seeds", "0,1"]
+    assert run_cli(experiments.main, [*argv, "--runs_dir", str(tmp_path / "runs"), "--dry_run"]) == 0
+    commands = [shlex.split(line) for line in capsys.readouterr().out.strip().splitlines()]
+    assert len(commands) == 2 and "--dataset" not in commands[0]
+    assert commands[0][commands[0].index("--train_file") + 1] == str(train_file)
+    assert "my_reviews-lab-frozen" in commands[0][commands[0].index("--output_dir") + 1]
