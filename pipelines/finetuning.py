@@ -22,10 +22,10 @@ from pipelines.training import (
     split_validation,
 )
 
-# Documented choices for `--model` (all but `minilm` need the Hub once, to download).
+# Documented choices for `--model` (all but `minilm` and `mpnet` need the Hub once, to download).
 DEFAULT_FINETUNE_MODELS = {
-    "mr": ("bert-base-uncased", "roberta-base", "distilbert/distilbert-base-uncased", "minilm"),
-    "semeval2017a": ("vinai/bertweet-base", "roberta-base", "cardiffnlp/twitter-roberta-base", "minilm"),
+    "mr": ("bert-base-uncased", "roberta-base", "distilbert/distilbert-base-uncased", "minilm", "mpnet"),
+    "semeval2017a": ("vinai/bertweet-base", "roberta-base", "cardiffnlp/twitter-roberta-base", "minilm", "mpnet"),
 }
 
 
