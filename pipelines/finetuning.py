@@ -50,7 +50,7 @@ class FinetuneModelArguments:
 
 @dataclass
 class FinetuneDataArguments(DataArguments):
-    early_stopping_patience: int = field(default=2, metadata={"help": "evaluations without a better validation loss"})
+    early_stopping_patience: int = field(default=2, metadata={"help": "evaluations without a better validation score"})
     max_train_samples: int | None = field(default=None, metadata={"help": "keep N training sentences, drawn with --seed"})
     max_eval_samples: int | None = field(
         default=None, metadata={"help": "keep N validation and N test sentences, drawn with --seed"}
@@ -72,7 +72,10 @@ class FinetuneTrainingArguments(NamedOutputDirMixin, TrainingArguments):
     save_strategy: str = field(default="epoch", metadata={"help": "when to save a checkpoint"})
     logging_strategy: str = field(default="epoch", metadata={"help": "when to log the training loss"})
     load_best_model_at_end: bool = field(default=True, metadata={"help": "restore the best validation checkpoint"})
-    metric_for_best_model: str | None = field(default="eval_loss", metadata={"help": "what 'best' means"})
+    metric_for_best_model: str | None = field(
+        default="official",
+        metadata={"help": "checkpoint restored and early stopping: official (accuracy; macro recall for negative/neutral/positive: measured better, results/model_selection.md) or eval_loss"},
+    )
     save_total_limit: int | None = field(default=1, metadata={"help": "checkpoints kept on disk"})
     train_sampling_strategy: str = field(default="group_by_length", metadata={"help": "batch similar lengths"})
     auto_mixed_precision: bool = field(
