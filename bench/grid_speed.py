@@ -77,7 +77,9 @@ def main(argv: list[str]) -> None:
 
     baseline_dir = unpack_baseline(args.baseline_ref, work / "baseline-code")
     base_seconds, base_rows = timed_grid(baseline_dir, [*common, "--runs_dir", str(work / "baseline")], work / "baseline")
-    now_argv = [*common, "--seeds", "0", "--runs_dir", str(work / "now"), *(["--workers", str(args.workers)] if args.workers else [])]
+    # The old grid restored by validation loss; the same rule keeps both grids' epochs comparable.
+    now_argv = [*common, "--seeds", "0", "--metric_for_best_model", "eval_loss", "--runs_dir", str(work / "now")]
+    now_argv += ["--workers", str(args.workers)] if args.workers else []
     now_seconds, now_rows = timed_grid(REPO_ROOT, now_argv, work / "now")
 
     base_work = sum(row["train_seconds"] for row in base_rows)

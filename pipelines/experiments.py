@@ -101,7 +101,8 @@ class ExperimentArguments:
     cv_folds: int | None = field(default=None, metadata={"help": "k-fold cross-validation (MR), folds fixed by the seed"})
     workers: int | None = field(default=None, metadata={"help": "parallel cells; default: CPU cores, or 2 per GPU"})
     metric_for_best_model: str = field(
-        default="eval_loss", metadata={"help": "checkpoint each cell restores: eval_loss, or official (accuracy / macro recall)"}
+        default=GloveTrainingArguments.metric_for_best_model,
+        metadata={"help": "checkpoint each cell restores: official (accuracy / macro recall), or eval_loss"},
     )
     runs_dir: str = field(default="runs/grid", metadata={"help": "cells go to <runs_dir>/<dataset>-<protocol>-<vectors>/<model>/seed-<s>"})
     results: str = field(default="runs/grid/results", metadata={"help": "writes <results>.md and <results>.json"})
