@@ -133,7 +133,7 @@ class GloveTrainingArguments(NamedOutputDirMixin, TrainingArguments):
     load_best_model_at_end: bool = field(default=True, metadata={"help": "restore the best validation checkpoint"})
     metric_for_best_model: str | None = field(
         default="official",
-        metadata={"help": "checkpoint restored and early stopping: official (accuracy; macro recall for negative/neutral/positive: measured better, results/model_selection.md) or eval_loss"},
+        metadata={"help": "checkpoint restored and early stopping: official (accuracy; macro recall for negative/neutral/positive: measured better: results/report/report.md, Model selection) or eval_loss"},
     )
     save_total_limit: int | None = field(default=2, metadata={"help": "checkpoints kept on disk"})
     train_sampling_strategy: str = field(default="group_by_length", metadata={"help": "batch similar lengths"})
