@@ -3,8 +3,9 @@
 # most 64 MiB each: `results/finetune_*.md` say which numbers came from here.
 #
 #   here:  bash ../shared/device/prepare.sh minilm; cp -r ../shared/datasets/{MR,Semeval2017A} .devwork/datasets/
-#          cp .devwork-mpnet/*.json .devwork-mpnet/vocab.txt .devwork-mpnet/restore.py .devwork/mpnet-files/
-#          (.devwork-mpnet: all-mpnet-base-v2 as fp16 pieces of 58 MiB, made by the issue-11 helper)
+#          mkdir -p .devwork/mpnet-files; cp .devwork-mpnet/*.json .devwork-mpnet/vocab.txt .devwork/mpnet-files/
+#          python results/mpnet_split.py .devwork-mpnet; cp results/mpnet_restore.py .devwork/mpnet-files/restore.py
+#          (.devwork-mpnet: all-mpnet-base-v2 as fp16 pieces of 58 MiB; /.devwork-mpnet/ in .git/info/exclude)
 #   call 1 (carry .devwork):                 bash results/gpu_finetune.sh start     # MiniLM study (`study`), in the background
 #   calls 2-4 (carry .devwork-mpnet/partN):  bash results/gpu_finetune.sh piece N
 #   call 5 (carry .devwork-mpnet/part4):     bash results/gpu_finetune.sh finish    # MPNet, then pack $OUT
