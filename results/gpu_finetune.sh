@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Fine-tuning runs made on a lent GPU (one H100) through the `device` tool, whose calls carry at
-# most 64 MiB each: `results/finetune_*.md` say which numbers came from here.
+# most 64 MiB each: the minilm and mpnet rows of results/report/report.md (README: Results).
 #
 #   here:  bash ../shared/device/prepare.sh minilm; cp -r ../shared/datasets/{MR,Semeval2017A} .devwork/datasets/
+#          python results/mpnet_split.py .devwork-mpnet
 #          mkdir -p .devwork/mpnet-files; cp .devwork-mpnet/*.json .devwork-mpnet/vocab.txt .devwork/mpnet-files/
-#          python results/mpnet_split.py .devwork-mpnet; cp results/mpnet_restore.py .devwork/mpnet-files/restore.py
+#          cp results/mpnet_restore.py .devwork/mpnet-files/restore.py
 #          (.devwork-mpnet: all-mpnet-base-v2 as fp16 pieces of 58 MiB; /.devwork-mpnet/ in .git/info/exclude)
 #   call 1 (carry .devwork):                 bash results/gpu_finetune.sh start     # MiniLM study (`study`), in the background
 #   calls 2-4 (carry .devwork-mpnet/partN):  bash results/gpu_finetune.sh piece N
