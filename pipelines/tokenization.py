@@ -3,6 +3,13 @@
 The pre-tokenizer follows the tokenization GloVe 6B was trained on (Stanford-style: clitics such
 as `'s` and `n't` split off, punctuation separate) and keeps URLs whole, so it suits movie
 reviews and tweets alike.
+
+The normalizer first folds typography onto the ASCII forms GloVe 6B was mostly built from:
+typographic apostrophes and single quotes become `'` (`don’t` -> `do n't`, as `don't`; GloVe
+ranks `n't` 70th and `n’t` 9,039th), double quotes become `"`, and en/em dashes become the
+Penn Treebank `--`. NFKC already turns `…` into `...` and full-width forms into ASCII.
+Saved tokenizers keep the normalizer they were built with, so older run folders tokenize as
+they did when trained.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ WORD_PATTERN = (
     r"|\w+(?=n't\b)|n't\b"  # don't -> do n't
     r"|'(?:s|re|ve|ll|d|m)\b"  # clitics: 's 're 've 'll 'd 'm
     r"|\w+(?:[-.]\w+)*"  # words, hyphenated words, numbers such as 3.5
-    r"|\.{2,}|[!?]{2,}"  # ... !!! ?!
+    r"|\.{2,}|[!?]{2,}|-{2,}"  # ... !!! ?! --
     r"|\S"  # any other single character
 )
 
@@ -35,8 +42,21 @@ def pre_tokenizer() -> pre_tokenizers.PreTokenizer:
     )
 
 
+# Typographic characters and the ASCII form GloVe 6B's tokens use for them.
+TYPOGRAPHIC_FOLDS = (
+    ("[\u2018\u2019\u201b\u02bc\u2032\u00b4]", "'"),  # ‘ ’ ‛ ʼ ′ ´: apostrophes and single quotes
+    ("[\u201c\u201d\u201e\u201f\u2033]", '"'),  # “ ” „ ‟ ″
+    ("[\u2013\u2014\u2015]", " -- "),  # – — ―: a dash between words, never a hyphen joining them
+)
+
+
 def normalizer() -> normalizers.Normalizer:
-    return normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
+    """Typographic quotes and dashes folded to GloVe's ASCII forms, then NFKC, then lowercase.
+
+    The folds come first because NFKC would turn `´` into a space and a combining accent.
+    """
+    folds = [normalizers.Replace(Regex(pattern), ascii_form) for pattern, ascii_form in TYPOGRAPHIC_FOLDS]
+    return normalizers.Sequence([*folds, normalizers.NFKC(), normalizers.Lowercase()])
 
 
 def split_words(texts: Iterable[str]) -> Iterable[str]:

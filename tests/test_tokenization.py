@@ -48,3 +48,25 @@ def test_saved_tokenizer_reloads_with_same_ids_and_truncates(glove, tmp_path):
     assert reloaded(texts)["input_ids"] == tokenizer(texts)["input_ids"]
     assert reloaded.model_input_names == ["input_ids", "attention_mask"]
     assert len(reloaded(texts[2], truncation=True)["input_ids"]) == 4
+
+
+@pytest.mark.parametrize(
+    "typographic, ascii_text",
+    [
+        ("I don’t like it", "I don't like it"),  # U+2019, the usual one in tweets
+        ("isn‘t it", "isn't it"),  # U+2018
+        ("it´s bad", "it's bad"),  # U+00B4, an acute accent typed as an apostrophe
+        ("the “movie”", 'the "movie"'),
+        ("a slow start—but good", "a slow start -- but good"),
+        ("a slow start – but good", "a slow start -- but good"),
+        ("the end…", "the end..."),  # NFKC
+    ],
+)
+def test_typographic_forms_tokenize_as_their_ascii_forms(typographic, ascii_text):
+    assert list(split_words([typographic])) == list(split_words([ascii_text]))
+
+
+def test_typographic_apostrophe_gives_the_same_ids(glove):
+    tokenizer = build_tokenizer(build_vocabulary(glove, ["good"], max_vocab_size=None), max_length=16)
+    assert tokenizer("I don’t like it’s")["input_ids"] == tokenizer("I don't like it's")["input_ids"]
+    assert tokenizer.unk_token_id not in tokenizer("don’t")["input_ids"]
