@@ -349,6 +349,7 @@ def build_glove_model(
     """The model `--model name` names, through the Auto classes, with its GloVe rows loaded."""
     config = AutoConfig.for_model(
         models.model_type_for(name),
+        **models.preset_fields(name),
         vocab_size=len(tokenizer),
         embedding_dim=glove.dim,
         freeze_embeddings=not train_embeddings,
@@ -367,8 +368,8 @@ def build_glove_model(
     return model
 
 
-# Config fields the flow sets from the vocabulary and the word vectors; `--config_overrides` leaves them be.
-DERIVED_CONFIG_FIELDS = ("vocab_size", "embedding_dim", "pad_token_id")
+# Config fields the flow sets from `--model`, the vocabulary and the word vectors; `--config_overrides` leaves them be.
+DERIVED_CONFIG_FIELDS = ("vocab_size", "embedding_dim", "pad_token_id", "preset")
 
 
 def check_config_overrides(config, overrides: str) -> None:

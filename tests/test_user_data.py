@@ -271,8 +271,8 @@ BAD_INPUT = {
     "embeddings not gzip": "{tmp}/vectors.gz: cannot be read as a gzip-compressed GloVe/word2vec text file "
     "(Not a gzipped file (b'th'))",
     "override not an int": "--config_overrides: hidden_size='abc' is not a valid int (now 128)",
-    "override unknown field": "--config_overrides: glove-meanmax has no field 'hiden_size' to change; valid fields: "
-    "freeze_embeddings, dropout, max_length, initializer_range, hidden_size",
+    "override unknown field": "--config_overrides: glove-pooling has no field 'hiden_size' to change; valid fields: "
+    "freeze_embeddings, dropout, max_length, initializer_range, pooling, hidden_size",
     "override not key=value": "--config_overrides entry 'dropout' is not field=value (e.g. 'hidden_size=256,dropout=0.3')",
 }
 
