@@ -1,7 +1,7 @@
 """Training speed on CPU of the offline backbones: MiniLM (22.7M) against MPNet-base (110M), and
 what makes the 110M model practical on 2 cores.
 
-    HF_HUB_OFFLINE=1 python bench/backbone_speed.py [--steps 4] [--batch_size 16] [--quick]
+    HF_HUB_OFFLINE=1 python -m bench.backbone_speed [--steps 4] [--batch_size 16] [--quick]
 
 Each setting runs in a fresh forked process (its own peak memory): a new AdamW, `--warmup` steps
 untimed (the optimizer allocates its state), then `--steps` timed optimizer steps of forward,
@@ -31,19 +31,16 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+from transformers import logging as transformers_logging
+from transformers.trainer_pt_utils import LengthGroupedSampler
 
-import torch  # noqa: E402
-from common import DEFAULT_DATA_DIR, PeakMemory, in_child_process, machine_line, markdown_table, ratio  # noqa: E402
-from transformers import AutoModelForSequenceClassification, AutoTokenizer  # noqa: E402
-from transformers import logging as transformers_logging  # noqa: E402
-from transformers.trainer_pt_utils import LengthGroupedSampler  # noqa: E402
-
-from pipelines.backbones import length_from_data, resolve_alias  # noqa: E402
-from pipelines.cli import parse, run_cli  # noqa: E402
-from pipelines.data import load_sentiment_dataset  # noqa: E402
+from bench.common import DEFAULT_DATA_DIR, PeakMemory, in_child_process, machine_line, markdown_table, ratio
+from pipelines.backbones import length_from_data, resolve_alias
+from pipelines.cli import parse, run_cli
+from pipelines.data import load_sentiment_dataset
 
 STATIC_LENGTH = 128  # `finetune.py --max_length` default
 

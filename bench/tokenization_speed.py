@@ -1,6 +1,6 @@
 """Tokenization: the project's fast tokenizer against Python split-and-lookup, on MR train.
 
-    HF_HUB_OFFLINE=1 python bench/tokenization_speed.py [--data_dir ../shared/datasets] [--repeats 3]
+    HF_HUB_OFFLINE=1 python -m bench.tokenization_speed [--data_dir ../shared/datasets] [--repeats 3]
 
 All sides turn the 10,000 MR training sentences into vocabulary ids, with the vocabulary and
 tokenizer `train_glove` builds (`build_vocabulary`, `build_tokenizer`). Timed in one process:
@@ -30,18 +30,15 @@ import re
 import sys
 import unicodedata
 from dataclasses import dataclass, field
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from datasets import Dataset, DatasetDict, disable_progress_bars
+from tokenizers import normalizers, pre_tokenizers
 
-from common import DEFAULT_DATA_DIR, best_of, machine_line, markdown_table, ratio  # noqa: E402
-from datasets import Dataset, DatasetDict, disable_progress_bars  # noqa: E402
-
-from models.glove import load_glove  # noqa: E402
-from pipelines.cli import parse, run_cli  # noqa: E402
-from pipelines.data import load_sentiment_dataset  # noqa: E402
-from pipelines.tokenization import WORD_PATTERN, build_tokenizer, build_vocabulary, tokenize_dataset  # noqa: E402
-from tokenizers import normalizers, pre_tokenizers  # noqa: E402
+from bench.common import DEFAULT_DATA_DIR, best_of, machine_line, markdown_table, ratio
+from models.glove import load_glove
+from pipelines.cli import parse, run_cli
+from pipelines.data import load_sentiment_dataset
+from pipelines.tokenization import WORD_PATTERN, build_tokenizer, build_vocabulary, tokenize_dataset
 
 MAP_BATCH_SIZE = 1000  # `datasets.map(batched=True)` default, what `tokenize_dataset` gets
 

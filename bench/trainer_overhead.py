@@ -1,6 +1,6 @@
 """Training: `Trainer` with the project's `bilstm` against a minimal hand-written PyTorch loop.
 
-    HF_HUB_OFFLINE=1 python bench/trainer_overhead.py [--epochs 1] [--repeats 2] [--threads 1]
+    HF_HUB_OFFLINE=1 python -m bench.trainer_overhead [--epochs 1] [--repeats 2] [--threads 1]
 
 Both sides train the same thing, so the difference is the framework:
 
@@ -35,13 +35,19 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from datasets import disable_progress_bars
+import numpy as np
+import torch
+from transformers import (
+    DataCollatorWithPadding,
+    Trainer,
+    TrainerCallback,
+    get_linear_schedule_with_warmup,
+)
+from transformers.trainer_pt_utils import LengthGroupedSampler
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from common import (  # noqa: E402
+from bench.common import (
     DEFAULT_DATA_DIR,
     PeakMemory,
     build_model,
@@ -52,17 +58,8 @@ from common import (  # noqa: E402
     set_torch_threads,
     token_lengths,
 )
-from datasets import disable_progress_bars  # noqa: E402
-from transformers import (  # noqa: E402
-    DataCollatorWithPadding,
-    Trainer,
-    TrainerCallback,
-    get_linear_schedule_with_warmup,
-)
-from transformers.trainer_pt_utils import LengthGroupedSampler  # noqa: E402
-
-from pipelines.cli import parse, run_cli  # noqa: E402
-from pipelines.training import GloveTrainingArguments  # noqa: E402
+from pipelines.cli import parse, run_cli
+from pipelines.training import GloveTrainingArguments
 
 # What each `Trainer` run changes on top of `GloveTrainingArguments` with evaluation and saving off.
 TRAINER_VARIANTS = {
