@@ -54,7 +54,8 @@ class GlovePoolingConfig(GloveConfig):
         """Runs at creation and when a model is built (`update_from_string` skips `__post_init__`)."""
         super().validate_architecture()
         if self.pooling not in POOLING_KINDS:
-            raise ValueError(f"pooling={self.pooling!r} is not a pooling kind; choose one of: {', '.join(POOLING_KINDS)}")
+            kinds = ", ".join(POOLING_KINDS)
+            raise ValueError(f"pooling={self.pooling!r} is not a pooling kind; choose one of: {kinds}")
 
 
 class GloveRecurrentConfig(GloveConfig):

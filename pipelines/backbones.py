@@ -118,7 +118,9 @@ def resolve_alias(alias: str) -> str:
     if os.environ.get(variable):
         folder = Path(os.environ[variable])
         if not (folder / "config.json").is_file():
-            raise PathError(f"{variable}={folder} is not a model folder (no config.json there); unset it to use the package")
+            raise PathError(
+                f"{variable}={folder} is not a model folder (no config.json there); unset it to use the package"
+            )
         return str(folder)
     return str(MODEL_ALIASES[alias].resolve(alias))
 

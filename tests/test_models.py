@@ -239,7 +239,9 @@ def test_attention_with_five_heads_is_the_multihead_network_and_config_json_says
     multihead = build_model("multihead")
     for folder, model in (("overridden", overridden), ("multihead", multihead)):
         model.save_pretrained(tmp_path / folder)
-    configs = {folder: json.loads((tmp_path / folder / "config.json").read_text()) for folder in ("overridden", "multihead")}
+    configs = {
+        folder: json.loads((tmp_path / folder / "config.json").read_text()) for folder in ("overridden", "multihead")
+    }
     differing = {key for key in configs["multihead"] if configs["overridden"][key] != configs["multihead"][key]}
     # The same network (num_heads=5, one block, no final LayerNorm), recorded as started from another preset.
     assert differing == {"preset"}
@@ -249,7 +251,9 @@ def test_attention_with_five_heads_is_the_multihead_network_and_config_json_says
     assert isinstance(transformer.final_norm, torch.nn.Identity)
 
 
-@pytest.mark.parametrize(("name", "overrides"), [*((name, None) for name in GLOVE_MODELS), ("attention", "num_heads=5")])
+@pytest.mark.parametrize(
+    ("name", "overrides"), [*((name, None) for name in GLOVE_MODELS), ("attention", "num_heads=5")]
+)
 def test_the_training_flow_builds_each_preset_with_its_fields(name, overrides):
     """`train.py --model name [--config_overrides ...]` builds the preset's network, named in its config."""
     glove = GloveVectors(WORDS, torch.randn(len(WORDS), EMBEDDING_DIM).numpy(), source="test")
@@ -262,7 +266,10 @@ def test_the_training_flow_builds_each_preset_with_its_fields(name, overrides):
 
 
 # Each `model_type` before the three families -> the preset it was, and the fields its config.json lacked.
-LEGACY_TYPES = {**{model_type: model_type.removeprefix("glove-") for model_type in LEGACY_MODELS}, "glove-attention": "attention"}
+LEGACY_TYPES = {
+    **{model_type: model_type.removeprefix("glove-") for model_type in LEGACY_MODELS},
+    "glove-attention": "attention",
+}
 NEW_FIELDS = ("preset", "pooling", "bidirectional", "final_layer_norm")
 
 
@@ -274,7 +281,8 @@ def test_folder_with_an_old_model_type_loads_with_the_same_logits(model_type, tm
     model = build_model(name)
     model.save_pretrained(tmp_path)
     config = json.loads((tmp_path / "config.json").read_text())
-    old_class = "Glove" + {"meanmax": "MeanMax", "bilstm": "BiLstm", "multihead": "MultiHead"}.get(name, name.capitalize())
+    camel_case = {"meanmax": "MeanMax", "bilstm": "BiLstm", "multihead": "MultiHead"}
+    old_class = "Glove" + camel_case.get(name, name.capitalize())
     modeling_file = GLOVE_MODELS[name].model_class.__module__.split(".")[-1]
     config = {key: value for key, value in config.items() if key not in NEW_FIELDS}
     config.update(
@@ -288,7 +296,8 @@ def test_folder_with_an_old_model_type_loads_with_the_same_logits(model_type, tm
     (tmp_path / "config.json").write_text(json.dumps(config))
     input_ids, attention_mask = ids(LONGER, SENTENCE)
     for trust_remote_code in (False, True):
-        loaded = AutoModelForSequenceClassification.from_pretrained(tmp_path, trust_remote_code=trust_remote_code).eval()
+        loaded = AutoModelForSequenceClassification.from_pretrained(tmp_path, trust_remote_code=trust_remote_code)
+        loaded.eval()
         assert loaded.config.model_type == model_type
         assert isinstance(loaded, GLOVE_MODELS[name].model_class)
         assert {key: getattr(loaded.config, key) for key in GLOVE_MODELS[name].fields} == GLOVE_MODELS[name].fields
