@@ -7,7 +7,9 @@ whose defaults are its preset's fields, and a model class of its family tied to 
 (the Auto classes map config classes to model classes one to one). The weights' names did not
 change, so an old folder gives the same logits. `glove-attention` needs no alias: it is the
 attention family's own `model_type`, and its old folders are that family's defaults.
-Folders saved with `trust_remote_code` carry their own code and never reach this module.
+Where `models` is imported these classes load an old folder, with or without `trust_remote_code`;
+elsewhere `trust_remote_code=True` runs the code the folder carries. An old folder loaded and
+saved again names these classes in its `auto_map` and carries this file.
 """
 
 from .configuration_glove import GloveAttentionConfig, GlovePoolingConfig, GloveRecurrentConfig
