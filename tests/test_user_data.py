@@ -14,9 +14,11 @@ import finetune
 import train
 from pipelines.cli import run_cli
 from pipelines.data import load_data, load_sentiment_dataset, load_user_dataset
+from pipelines.errors import DataError
 from pipelines.hub import card_data, card_text
 from pipelines.pretrained import PretrainedArguments
-from pipelines.training import DataArguments, load_train_test, split_validation
+from pipelines.splits import load_train_test, split_validation
+from pipelines.training import DataArguments
 from tests.conftest import polar_sentence
 from tests.tiny_bert import NEGATIVE, NEUTRAL, POSITIVE, build_tiny_bert
 
@@ -154,6 +156,21 @@ def test_validation_and_test_files_are_used_as_given(tmp_path):
     assert not description["test_held_out"]
     splits = split_validation(dataset, args.validation_fraction, seed=0)
     assert (len(splits["train"]), len(splits["validation"]), len(splits["test"])) == (30, 9, 12)
+
+
+def test_a_class_too_small_to_hold_out_is_named_with_its_file_and_count(tmp_path):
+    rows = records(per_class=10, labels=["negative", "positive"]) + records(per_class=2, labels=["neutral"], seed=1)
+    train_file = write(tmp_path / "tweets.csv", rows)
+    with pytest.raises(DataError) as caught:  # the test split takes one of the two neutral rows
+        load_train_test(DataArguments(train_file=str(train_file)), seed=0)
+    assert str(caught.value) == (
+        f"{train_file}: class 'neutral' has 1 row left after the test split was held out (2 in {train_file}), too "
+        "few to hold out 0.2 of each class as the validation split (each class needs at least 2 rows); add rows of "
+        "'neutral', remove them, or give --validation_file"
+    )
+    rows = records(per_class=10, labels=["negative", "positive"]) + records(per_class=1, labels=["neutral"], seed=1)
+    with pytest.raises(DataError, match=r"class 'neutral' has 1 row, too few .* as the test split .* --test_file$"):
+        load_train_test(DataArguments(train_file=str(write(tmp_path / "one.csv", rows))), seed=0)
 
 
 # --- Hub datasets ----------------------------------------------------------------------------------
