@@ -29,10 +29,10 @@ from transformers.trainer import TRAINER_STATE_NAME
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 import models
-from models.glove import GloveVectors, load_glove
+from models.glove import GloveVectors
 from pipelines import hub
 from pipelines.data import DataSourceArguments
-from pipelines.metrics import METRIC_KEYS, compute_metrics_fn
+from pipelines.metrics import METRIC_KEYS, compute_metrics_fn, per_class_scores
 from pipelines.reporting import (
     PREDICTIONS_FILE,
     RESULTS_FILE,
@@ -44,7 +44,7 @@ from pipelines.reporting import (
 )
 from pipelines.selection import TestScoreCallback, resolve_best_metric, selection_summary
 from pipelines.splits import load_train_test, protocol_info, split_validation
-from pipelines.tokenization import build_tokenizer, build_vocabulary, embedding_matrix, tokenize_dataset
+from pipelines.tokenization import build_tokenizer, build_vocabulary, embedding_matrix, load_word_vectors, tokenize_dataset
 
 
 @dataclass
@@ -204,6 +204,7 @@ def fit_and_test(
         "train_seconds": round(train_seconds, 2),
         "parameters": count_parameters(model),
         "confusion_matrix": confusion.tolist(),
+        "per_class": per_class_scores(prediction.label_ids, predicted, label_names),  # support, precision, recall, F1
         "seed": training_args.seed,
         "versions": library_versions(),
     }
@@ -360,7 +361,7 @@ def prepare_glove_data(model_args: GloveModelArguments, data_args: DataArguments
     from the text), so the experiment grid prepares a data set once for all its seeds.
     """
     dataset, description = load_train_test(data_args, seed)
-    glove = load_glove(model_args.embeddings)
+    glove = load_word_vectors(model_args.embeddings)
     vocabulary = build_vocabulary(glove, dataset["train"]["text"], model_args.max_vocab_size)
     tokenizer = build_tokenizer(vocabulary, model_args.max_length)
     return PreparedGloveData(

@@ -271,11 +271,12 @@ BAD_INPUT = {
     "mixed types across files": "mixed label types across files: {tmp}/train.csv has string labels, "
     "{tmp}/test.jsonl has integer labels",
     "text not a string": "{tmp}/train.jsonl: data row 2 (1-based): text 42 in column 'text' is not a string",
-    "empty label": "{tmp}/train.csv: data row 2 (1-based, not counting the header): empty label in column 'label'",
+    "empty label": "{tmp}/train.csv: data row 2 (1-based, not counting the header): missing label '' in column "
+    "'label' (1 row without a label: data row 2); label or remove them",
     "unseen test label": "{tmp}/test.csv: data row 2 (1-based, not counting the header): label 'mixed' is never seen in "
     "{tmp}/train.csv",
-    "broken quote": "{tmp}/train.csv: cannot be read as CSV: Error tokenizing data. C error: EOF inside string "
-    "starting at row 2 (a quote that is never closed)",
+    "broken quote": "{tmp}/train.csv: a quote opens in data row 2 (1-based, not counting the header) and is never "
+    'closed; close it, or double a quote that is text ("")',
     "broken parquet": "{tmp}/train.parquet: cannot be read as Parquet: Parquet magic bytes not found in footer. "
     "Either the file is corrupted or this is not a parquet file.",
     "with --dataset": "conflicting options --train_file and --dataset semeval2017a: give one source of data",
