@@ -263,25 +263,24 @@ def read_data_file(path: str, encoding: str | None = None) -> Dataset:
     if file.stat().st_size == 0:
         raise DataError(f"{path}: empty file")
     kind, builder, options = FILE_FORMATS[file.suffix.lower()]
-    if encoding and builder != "parquet":
-        options = {**options, "encoding": encoding}
+    if builder != "parquet":  # checked first: pyarrow's JSON reader lets invalid UTF-8 through to a later crash
+        decoding = decoding_error(file, encoding or "utf-8")
+        if decoding:
+            raise decoding
+        options = {**options, "encoding": encoding} if encoding else options
     verbosity = datasets_logging.get_verbosity()
     datasets_logging.set_verbosity(datasets_logging.CRITICAL)  # its own log line would repeat our error
     try:
         return load_dataset(builder, data_files={"data": str(file)}, split="data", **options)
     except Exception as err:  # pandas, pyarrow and `datasets` raise their own kinds; all mean a bad file
-        raise _read_error(file, kind, builder, encoding, err) from err
+        raise _read_error(file, kind, err) from err
     finally:
         datasets_logging.set_verbosity(verbosity)
 
 
-def _read_error(file: Path, kind: str, builder: str, encoding: str | None, err: Exception) -> DataError:
-    """What went wrong reading `file`, in one line: bytes the encoding cannot decode, a quote
-    never closed, no rows, or the parser's own first line."""
-    if builder != "parquet":
-        decoding = decoding_error(file, encoding or "utf-8")
-        if decoding:
-            return decoding
+def _read_error(file: Path, kind: str, err: Exception) -> DataError:
+    """What went wrong reading `file`, in one line: a quote never closed, no rows, or the
+    parser's own first line."""
     why = _first_line(err)
     if "corresponds to no data" in why:
         return DataError(f"{file}: no data rows")
@@ -308,11 +307,10 @@ def decoding_error(file: Path, encoding: str) -> DataError | None:
         bad = raw[err.start : err.end]
     best = from_bytes(raw).best()
     detected = best.encoding if best is not None else None
-    hint = (
-        f"charset-normalizer reads the file as {detected}: give --encoding {detected}"
-        if detected and detected.replace("_", "-") != codecs.lookup(encoding).name
-        else "give --encoding with the file's encoding, e.g. --encoding cp1252"
-    )
+    if detected and codecs.lookup(detected).name != codecs.lookup(encoding).name:
+        hint = f"charset-normalizer guesses {detected}: give --encoding {detected} (or the file's own encoding)"
+    else:
+        hint = "give --encoding with the file's encoding, e.g. --encoding cp1252"
     return DataError(f"{file}: line {line}: bytes {bad!r} are not valid {encoding}; {hint}")
 
 

@@ -83,8 +83,8 @@ def warn_absent_classes(references, label_names: list[str], where: str = "the te
     absent = [name for label, name in enumerate(label_names) if label not in present]
     if absent:
         warnings.warn(
-            f"{where} has no rows of class {', '.join(map(repr, absent))} (of {', '.join(label_names)}): macro "
-            "recall and macro F1 count each such class as 0; compare per_class in results.json",
+            f"{where} has no rows of class {', '.join(map(repr, absent))} (the model's classes: "
+            f"{', '.join(label_names)}): macro recall and macro F1 average over every class and count it as 0",
             UserWarning,
             stacklevel=3,
         )
