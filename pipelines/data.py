@@ -322,6 +322,7 @@ class Place:
     name: str
     unit: str = "data row"
     counting: str = " (1-based)"
+    delimiter: str | None = None  # CSV and TSV files: the field separator
 
     def row(self, number: int) -> str:
         return f"{self.name}: {self.unit} {number}{self.counting}"
@@ -338,8 +339,9 @@ def load_user_dataset(
     raw, places = {}, {}
     for split, path in files.items():
         raw[split] = read_data_file(path, encoding)
-        header = " (1-based, not counting the header)" if Path(path).suffix.lower() in (".csv", ".tsv") else " (1-based)"
-        places[split] = Place(str(path), "data row", header)
+        delimiter = {".csv": ",", ".tsv": "\t"}.get(Path(path).suffix.lower())
+        header = " (1-based, not counting the header)" if delimiter else " (1-based)"
+        places[split] = Place(str(path), "data row", header, delimiter)
     dataset, columns = to_classification(raw, places, text_column, label_column, class_names)
     description = {
         "source": "files",
@@ -456,6 +458,8 @@ def to_classification(
         label_name = pick_column(data.column_names, label_column, LABEL_COLUMNS, "--label_column", place.name)
         columns_used = {"text_column": text_name, "label_column": label_name}
         rows, empty = _checked_rows(data, text_name, label_name, place, class_names)
+        if place.delimiter:
+            _check_swallowed_rows(rows, place, len(data.column_names) - data.column_names.index(label_name))
         if empty:
             dropped[place.name] = len(empty)
             print(f"{place.name}: dropped {len(empty)} rows with empty text ({place.unit}s {_some(empty)})", flush=True)
@@ -511,6 +515,25 @@ def _checked_rows(data: Dataset, text_name: str, label_name: str, place: Place, 
             f"label or remove them{hint}"
         )
     return rows, empty
+
+
+def _check_swallowed_rows(rows: list[tuple[int, str, str | int]], place: Place, label_from_end: int) -> None:
+    """Stop at a quoted cell that swallowed rows: a stray quote opens it and a later one closes
+    it, so every line of it but the last reads as a row of its own: a label of the file exactly
+    (no space after the separator, as files are written, unlike prose) `label_from_end` fields
+    from the end. A genuine multi-line text has no such lines."""
+    labels = {str(label) for _, _, label in rows}
+    for row, text, _ in rows:
+        lines = text.splitlines()
+        if len(lines) < 2:
+            continue
+        fields = [line.split(place.delimiter) for line in lines[:-1]]
+        if all(len(parts) > label_from_end - 1 and parts[-label_from_end] in labels for parts in fields):
+            raise DataError(
+                f"{place.row(row)}: a quote opens here and closes {len(lines) - 1} line(s) later, so the "
+                f"rows between are read as text ({lines[0][:40]!r} ...); if the quote is text, double it (\"\") "
+                "or quote the whole cell"
+            )
 
 
 def _label_type(kept: dict[str, LabelledRows]) -> str:

@@ -101,6 +101,18 @@ def test_csv_quote_never_closed_names_the_row_where_it_opens(tmp_path):
         load_user_dataset({"train": str(write_lines(tmp_path / "q.csv", lines))})
 
 
+def test_csv_stray_quotes_that_swallow_rows_stop_at_the_opening_row(tmp_path):
+    tweets = [f"tweet {i} is good" if i % 2 else f"tweet {i} is bad" for i in range(40)]
+    tweets[3], tweets[19] = '"so it begins', 'that was fun lol"'  # CSV reads rows 4..20 as one quoted text
+    lines = ["tweet,sentiment"] + [f"{text},{'positive' if i % 2 else 'negative'}" for i, text in enumerate(tweets)]
+    with pytest.raises(DataError, match=r"t\.csv: data row 4 \(1-based, not counting the header\): a quote opens here "
+                       r"and closes 16 line\(s\) later"):
+        load_user_dataset({"train": str(write_lines(tmp_path / "t.csv", lines))})
+    lines = ["id,text,label", '1,"Great film, good', 'loved it",good', "2,meh,bad"]  # a real multi-line cell
+    dataset, _ = load_user_dataset({"train": str(write_lines(tmp_path / "ok.csv", lines))})
+    assert dataset["train"]["text"] == ["Great film, good\nloved it", "meh"]
+
+
 MISSING = {  # file name -> how a missing label is spelled in it
     "empty.csv": "text,label\ngood,positive\nbad,\nmeh,negative\n",
     "spaces.csv": "text,label\ngood,positive\nbad,   \nmeh,negative\n",
