@@ -305,13 +305,14 @@ def decoding_error(file: Path, encoding: str) -> DataError | None:
     except UnicodeDecodeError as err:
         line = raw.count(b"\n", 0, err.start) + 1
         bad = raw[err.start : err.end]
+        before = raw[raw.rfind(b"\n", 0, err.start) + 1 : err.start].decode(encoding, errors="replace")[-30:]
     best = from_bytes(raw).best()
     detected = best.encoding if best is not None else None
     if detected and codecs.lookup(detected).name != codecs.lookup(encoding).name:
         hint = f"charset-normalizer guesses {detected}: give --encoding {detected} (or the file's own encoding)"
     else:
         hint = "give --encoding with the file's encoding, e.g. --encoding cp1252"
-    return DataError(f"{file}: line {line}: bytes {bad!r} are not valid {encoding}; {hint}")
+    return DataError(f"{file}: line {line}: bytes {bad!r} after {before!r} are not valid {encoding}; {hint}")
 
 
 @dataclass(frozen=True)

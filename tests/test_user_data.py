@@ -157,7 +157,7 @@ def test_a_cp1252_file_names_line_bytes_detected_encoding_and_option(tmp_path):
     with pytest.raises(DataError) as caught:
         load_user_dataset({"train": str(path)})
     message = re.fullmatch(  # the guess depends on charset-normalizer (cp1250 or cp1252 for so few bytes)
-        rf"{re.escape(str(path))}: line 3: bytes b'\\xf1' are not valid utf-8; charset-normalizer guesses "
+        rf"{re.escape(str(path))}: line 3: bytes b'\\xf1' after 'Ni' are not valid utf-8; charset-normalizer guesses "
         r"(cp125\d): give --encoding \1 \(or the file's own encoding\)",
         str(caught.value),
     )
@@ -175,7 +175,7 @@ def test_latin1_files_read_with_encoding(tmp_path, extension, line):
         content = f'{{"text": "{text}", "label": "positive"}}\n{{"text": "nul", "label": "negative"}}\n'
     path = tmp_path / f"fr{extension}"
     path.write_bytes(content.encode("latin-1"))
-    with pytest.raises(DataError, match=rf"fr\{extension}: line {line}: bytes b'\\xe8' are not valid utf-8; .*give --encoding"):
+    with pytest.raises(DataError, match=rf"fr\{extension}: line {line}: bytes b'\\xe8' after '.*un film tr' are not valid utf-8; .*give --encoding"):
         load_user_dataset({"train": str(path)})
     dataset, _ = load_user_dataset({"train": str(path)}, encoding="latin-1")
     assert dataset["train"]["text"] == [text, "nul"]

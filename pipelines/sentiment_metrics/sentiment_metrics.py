@@ -11,7 +11,9 @@ from sklearn.metrics import accuracy_score, f1_score, recall_score
 _DESCRIPTION = """
 Accuracy, macro-averaged F1 and macro-averaged recall (the official SemEval-2017 Task 4A
 metric). Given `label_names` containing `negative` and `positive` with three classes in all, also
-F1-PN: the mean F1 of the positive and negative classes (SemEval's secondary metric).
+F1-PN: the mean F1 of the positive and negative classes (SemEval's secondary metric). With
+`label_names`, the macro averages run over every named class, including one the references lack
+(its recall and F1 count as 0).
 """
 
 _KWARGS_DESCRIPTION = """
