@@ -330,6 +330,19 @@ def test_train_on_a_csv_holds_out_test_and_names_the_data(tmp_path, tiny_glove):
     assert "datasets:" not in card
 
 
+def test_train_reads_a_cp1252_file_with_encoding_and_stops_in_one_line_without(tmp_path, tiny_glove, capsys):
+    rows = records(per_class=20, labels=["negative", "positive"])
+    rows[0]["text"] = CP1252_TEXT
+    train_file = tmp_path / "export.csv"
+    train_file.write_bytes(pd.DataFrame(rows).to_csv(index=False).encode("cp1252"))
+    argv = ["--model", "mean", "--train_file", str(train_file), "--embeddings", str(tiny_glove), *FAST]
+    assert run_cli(train.main, [*argv, "--output_dir", str(tmp_path / "no")]) == 2
+    assert capsys.readouterr().err.strip().startswith(f"error: {train_file}: line 2: bytes b'\\xf1' after 'Ni' are not valid")
+    assert not (tmp_path / "no" / "results.json").exists()
+    assert run_cli(train.main, [*argv, "--encoding", "cp1252", "--output_dir", str(tmp_path / "out")]) == 0
+    assert json.loads((tmp_path / "out" / "results.json").read_text())["data"]["encoding"] == "cp1252"
+
+
 def test_finetune_on_jsonl_files_with_integer_labels(tmp_path):
     model = build_tiny_bert(tmp_path / "base", ["negative", "positive"])
     rows = [{"text": text, "label": label} for label, texts in ((0, NEGATIVE), (1, POSITIVE)) for text in texts * 3]
