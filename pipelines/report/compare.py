@@ -62,7 +62,7 @@ class Predictions:
             return f"no predictions.parquet in {', '.join(f'`{run}`' for run in missing[:3])}" + (" ..." if len(missing) > 3 else "")
         by_seed: dict = defaultdict(list)
         for row in group.rows:
-            by_seed[row["seed"] if isinstance(row["seed"], int) else 0].append(row)
+            by_seed[row["seed"] if isinstance(row["seed"], int) else "no seed"].append(row)  # pairs with no seed of another model
         runs = {}
         for seed, seed_rows in sorted(by_seed.items()):
             if group.protocol == "cv":

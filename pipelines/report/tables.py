@@ -102,6 +102,12 @@ def scores_section(groups: list[Group], summaries: dict, metrics: list[str], off
     ]
 
 
+def best_models(notes: list[str]) -> str:
+    """"The best GloVe model: ..., chosen on ...; the best as-is model: ...", as one sentence."""
+    text = "; ".join(notes)
+    return f"{text[0].upper()}{text[1:]}."
+
+
 def verdict_text(c: dict) -> str:
     if c["verdict"] == "no detectable difference":
         return f"no detectable difference; MDE {100 * c['mde']:.1f} pts"
@@ -119,7 +125,7 @@ def questions_section(comparisons: list[dict], skipped: list[str], notes: list[s
         METHOD.format(name=name, count=len(comparisons), alpha=ALPHA, k=BORDERLINE_SE, factor=RERUN_FACTOR, power=POWER,
                       resamples=n_resamples, seed=seed),
         "",
-        selection_rule(groups) + (" " + "; ".join(f"{note[0].upper()}{note[1:]}" for note in notes) + "." if notes else ""),
+        selection_rule(groups) + (" " + best_models(notes) if notes else ""),
         "",
     ]  # fmt: skip
     columns = [
