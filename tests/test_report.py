@@ -237,6 +237,13 @@ def test_study_questions_give_difference_interval_p_and_verdict(report, numbers)
     assert "two-stage bootstrap" in text and "2,000 resamples, resampling seed 3" in text
     assert "The best GloVe model: meanmax (trained vectors), chosen on TEST: no validation score recorded (lab split)" in text
     assert "- self-attention vs mean‖max (lab split): no attention runs" in text
+    asis = rows[("the best as-is model vs the best GloVe model", "lab split")]
+    assert (asis["A"], asis["B"], asis["runs A/B"]) == ("distilbert-sst2 (as is)", "meanmax (trained vectors)", "1/3 (unpaired)")
+    assert rows[("fine-tuned minilm vs the best as-is model", "lab split")]["B"] == "distilbert-sst2 (as is)"
+    assert "the best as-is model: distilbert-sst2 (as is), chosen on TEST: no validation score recorded (lab split)" in text
+    assert next(c for c in numbers["datasets"]["mr"]["comparisons"] if c["a"] == "distilbert-sst2 (as is)")["resampled"] == (
+        "sentences only for A (one run)"
+    )
     comparisons = numbers["datasets"]["mr"]["comparisons"]
     assert all(c["resampling_seed"] == 3 and c["n_resamples"] in (2000, 20_000) for c in comparisons)  # borderline rows: 10×
     p_values = sorted(c["p_value"] for c in comparisons)
