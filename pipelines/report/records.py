@@ -4,8 +4,8 @@
 
 For every run record under RUNS_DIR (a `results.json` of `train.py`/`finetune.py`) it writes, at the
 same relative path under the output folder: `results.json` as it is, `training_args.json` as it is
-(the checkpoint rule the report's captions read), `trainer_state.json` with the log history and the
-restored step (the learning curves and the validation score of the restored checkpoint), and the
+(the checkpoint rule the report's captions read), `trainer_state.json` with the log history (less
+its timings) and the restored step (the learning curves and the validation score of the restored checkpoint), and the
 test predictions as Parquet with small types: index int32, label and prediction int8, probabilities
 float16. For every `evaluation.json` of `evaluate_pretrained.py`: the file and its predictions, the
 same way. No weights, no checkpoints, no tokenizer. `python -m pipelines.report <records>` then reads
@@ -29,6 +29,13 @@ from pipelines.report.collect import ARGS_FILE, EVALUATION_FILE, find_trainer_st
 from pipelines.reporting import RESULTS_FILE, write_json_atomic
 
 STATE_KEYS = ("best_global_step", "best_metric", "best_model_checkpoint", "epoch", "global_step", "log_history", "stateful_callbacks")
+TIMING = ("_runtime", "_samples_per_second", "_steps_per_second")  # log entries' timings: machine noise, a third of the bytes
+
+
+def compact_state(state: dict) -> dict:
+    kept = {key: state[key] for key in STATE_KEYS if key in state}
+    kept["log_history"] = [{k: v for k, v in entry.items() if not k.endswith(TIMING)} for entry in state.get("log_history", [])]
+    return kept
 
 
 def compact_predictions(source: Path, target: Path) -> Path:
@@ -55,8 +62,7 @@ def record_run(run_dir: Path, results: dict, target: Path) -> None:
         shutil.copyfile(run_dir / ARGS_FILE, target / ARGS_FILE)
     state = find_trainer_state(run_dir)
     if state:
-        kept = read_json(state)
-        write_json_atomic(target / "trainer_state.json", {key: kept[key] for key in STATE_KEYS if key in kept})
+        write_json_atomic(target / "trainer_state.json", compact_state(read_json(state)))
     if results.get("predictions_file") and (run_dir / results["predictions_file"]).is_file():
         compact_predictions(run_dir / results["predictions_file"], target / results["predictions_file"])
 
