@@ -18,7 +18,10 @@ every run scored on the same test sentences.
   "Bootstrap Methods and their Application", §3.8) applied to both factors, the recommendation of
   Bouthillier et al. (2021, "Accounting for variance in machine learning benchmarks", MLSys).
   A model with one run (a model scored as it is) has no seed stage: for it only the sentences are
-  resampled.
+  resampled. Checked on simulated studies (`python -m bench.verdict_calibration`, 5 seeds, 662
+  sentences): 95% CI coverage 96.7% and 96.3% at seed SDs 0.014 and 0.023, false alarms 1.3–2.0%;
+  conservative when runs do not vary at all (99.7% at SD 0), since both stages then count each run's
+  luck on particular sentences.
 - CI and p from the same draws: the CI is the percentile interval (order statistics k and
   B − k + 1, k = ⌈B·α/2⌉), and p = 2·min(#{Δ* ≤ 0}, #{Δ* ≥ 0}) / B is the smallest α whose interval
   excludes 0 (the inverted interval). So "the 95% CI excludes 0" and "p < 0.05" never disagree.
