@@ -310,7 +310,9 @@ def paired_comparison(
     }
 
 
-def almost_stochastic_order(a_scores: Sequence[float], b_scores: Sequence[float], seed: int = RESAMPLING_SEED, iterations: int = 1000) -> float | None:
+def almost_stochastic_order(
+    a_scores: Sequence[float], b_scores: Sequence[float], seed: int = RESAMPLING_SEED, iterations: int = 1000
+) -> float | None:
     """ε_min of Almost Stochastic Order (Dror et al. 2019) that A's run scores dominate B's, from
     `deepsig.aso` (Ulmer et al. 2022) at 95% confidence: 0 means A stochastically dominates B, below
     0.5 A is almost stochastically better, 1 B dominates. None when a model has fewer than two runs, or
@@ -343,7 +345,8 @@ def answer_family(compute: Sequence[Callable[[int], dict]], n_resamples: int = N
 
     def near() -> tuple[list, list[int]]:
         adjusted = holm([r["p_value"] for r in results])
-        return adjusted, [i for i, r in enumerate(results) if adjusted[i] is not None and abs(adjusted[i] - alpha) < BORDERLINE_SE * _holm_se(r, adjusted[i])]
+        close = [i for i, (r, p) in enumerate(zip(results, adjusted)) if p is not None and abs(p - alpha) < BORDERLINE_SE * _holm_se(r, p)]
+        return adjusted, close
 
     adjusted, close = near()
     if close:

@@ -63,7 +63,8 @@ def dataset_report(dataset: str, groups: list[Group], predictions: Predictions, 
 
 def figure_sections(groups: list[Group], figures: Path) -> list[str]:
     """Learning curves and confusion matrices of every group, drawn into `figures`."""
-    lines = ["## Learning curves", "", "Training (solid) and validation (dashed) loss per epoch of every run of a group; the dot is the epoch restored.", ""]
+    lines = ["## Learning curves", "", "Training (solid) and validation (dashed) loss per epoch of every run of a group; "
+             "the dot is the epoch restored.", ""]  # fmt: skip
     missing = []
     for g in (g for g in groups if g.kind != "pretrained"):
         path = plot_learning_curves(g, figures / f"curves-{g.slug}.png")
@@ -73,7 +74,8 @@ def figure_sections(groups: list[Group], figures: Path) -> list[str]:
             missing.append(f"{g.dataset} {g.name} {g.protocol_label}")
     if missing:
         lines += ["No `trainer_state.json` in any run of: " + "; ".join(missing) + ".", ""]
-    lines += ["## Confusion matrices", "", "Rows: true label; columns: predicted label; colour: share of the true class; counts summed over the runs of a group.", ""]
+    lines += ["## Confusion matrices", "", "Rows: true label; columns: predicted label; colour: share of the true class; "
+              "counts summed over the runs of a group.", ""]  # fmt: skip
     for g in groups:
         counts = group_confusion(g)
         if counts is not None:

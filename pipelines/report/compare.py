@@ -103,7 +103,8 @@ def architecture_questions(glove: list[Group]) -> list[Question]:
     for model in dict.fromkeys(g.model for g in plain):
         settings = {g.setting: g for g in plain if g.model == model}
         if "trained vectors" in settings and "frozen vectors" in settings:
-            found.append(Question(f"frozen vs trained vectors: {model}", settings["trained vectors"], settings["frozen vectors"], a_label="trained", b_label="frozen"))
+            trained, frozen = settings["trained vectors"], settings["frozen vectors"]
+            found.append(Question(f"frozen vs trained vectors: {model}", trained, frozen, a_label="trained", b_label="frozen"))
     return found
 
 
@@ -130,12 +131,13 @@ def study_questions(groups: list[Group], official: str, summaries: dict) -> tupl
     best_glove, glove_how = best_of([g for g in glove if g.plain], official, summaries)
     best_asis, asis_how = best_of([g for g in groups if g.kind == "pretrained"], official, summaries)
     questions = architecture_questions(glove) + variant_questions(groups)
+    no_glove = "" if best_glove else "no GloVe runs"
     for g in tuned:
-        questions.append(Question(f"fine-tuned {g.model} vs the best GloVe model", g, best_glove, "" if best_glove else "no GloVe runs", g.model, "GloVe"))
+        questions.append(Question(f"fine-tuned {g.model} vs the best GloVe model", g, best_glove, no_glove, g.model, "GloVe"))
     if best_asis:
-        questions.append(Question("the best as-is model vs the best GloVe model", best_asis, best_glove, "" if best_glove else "no GloVe runs", best_asis.model, "GloVe"))
+        questions.append(Question("the best as-is model vs the best GloVe model", best_asis, best_glove, no_glove, best_asis.model, "GloVe"))
         for g in tuned:
-            questions.append(Question(f"fine-tuned {g.model} vs the best as-is model", g, best_asis, a_label=g.model, b_label=best_asis.model))
+            questions.append(Question(f"fine-tuned {g.model} vs the best as-is model", g, best_asis, "", g.model, best_asis.model))
     notes = [f"the best GloVe model: {best_glove.name}, {glove_how}"] if best_glove else []
     notes += [f"the best as-is model: {best_asis.name}, {asis_how}"] if best_asis else []
     return questions, notes
