@@ -136,3 +136,14 @@ def test_records_cli_refuses_a_folder_without_runs(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert run_cli(records_main, [str(tmp_path / "empty"), "--output", str(tmp_path / "records")]) == 2
     assert "no results.json of a run" in capsys.readouterr().err and not (tmp_path / "records").exists()
+
+
+def test_a_broken_predictions_file_is_named_in_one_line(tmp_path, capsys):
+    from pipelines.report import main
+
+    write_run(tmp_path / "runs", "mean/s0", "mean", 0, 60, 0.7)
+    write_run(tmp_path / "runs", "meanmax/s0", "meanmax", 0, 60, 0.7)
+    (tmp_path / "runs" / "mean" / "s0" / "predictions.parquet").write_bytes(b"not parquet")
+    assert run_cli(main, [str(tmp_path / "runs"), "--output", str(tmp_path / "report")]) == 2
+    assert f"{tmp_path / 'runs' / 'mean' / 's0' / 'predictions.parquet'}: not a predictions file" in capsys.readouterr().err
+    assert not (tmp_path / "report").exists()

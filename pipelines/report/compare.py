@@ -14,6 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 import pandas as pd
+import pyarrow as pa
 
 from pipelines.errors import DataError
 from pipelines.report.collect import METRIC_NAMES, Group
@@ -40,6 +41,14 @@ class Question:
     why: str = ""
     a_label: str = "A"
     b_label: str = "B"
+
+
+def read_predictions(path: str) -> pd.DataFrame:
+    """The "index", "label" and "prediction" columns of a predictions file; `DataError` names a file that has not them."""
+    try:
+        return pd.read_parquet(path, columns=["index", "label", "prediction"])
+    except (OSError, ValueError, KeyError, pa.ArrowException) as err:
+        raise DataError(f"{path}: not a predictions file with columns index, label, prediction ({err})") from None
 
 
 class Predictions:
@@ -71,7 +80,7 @@ class Predictions:
                     return f"seed {seed} has folds {sorted(row['fold'] for row in seed_rows)} of {folds}: CV needs every fold once"
             elif len(seed_rows) > 1:
                 return f"seed {seed} ran {len(seed_rows)} times ({', '.join(row['run'] for row in seed_rows)})"
-            frames = [pd.read_parquet(row["predictions"], columns=["index", "label", "prediction"]) for row in seed_rows]
+            frames = [read_predictions(row["predictions"]) for row in seed_rows]
             runs[seed] = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
         return runs
 
