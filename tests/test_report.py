@@ -316,6 +316,8 @@ def test_cli_writes_the_report_and_names_a_missing_folder(tmp_path, capsys):
     assert run_cli(main, [str(tmp_path / "empty")]) == 2
     assert "no results.json of a run or evaluation.json under" in capsys.readouterr().err
     assert not (tmp_path / "empty" / "report").exists()
+    assert run_cli(main, [str(tmp_path / "runs"), "--resamples", "0"]) == 2
+    assert "--resamples 0: give at least 2" in capsys.readouterr().err
 
 
 def test_a_grid_summary_is_not_a_run_and_a_failed_report_leaves_no_folder(tmp_path, capsys):

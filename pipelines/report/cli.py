@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from pipelines.errors import OptionError
 from pipelines.report.build import ASO_ITERATIONS, write_report
 from pipelines.statistics import N_RESAMPLES, RESAMPLING_SEED
 
@@ -16,5 +17,8 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--seed", type=int, default=RESAMPLING_SEED, help=f"seed of the resampling (default {RESAMPLING_SEED})")
     parser.add_argument("--aso_iterations", type=int, default=ASO_ITERATIONS, help=f"deepsig.aso bootstrap iterations (default {ASO_ITERATIONS})")
     args = parser.parse_args(argv)
+    for option in ("resamples", "aso_iterations"):
+        if getattr(args, option) < 2:
+            raise OptionError(f"--{option} {getattr(args, option)}: give at least 2")
     print(f"wrote {write_report(args.runs_dir, args.output, args.resamples, args.seed, args.aso_iterations)}")
 
