@@ -26,6 +26,9 @@ every run scored on the same test sentences.
   B − k + 1, k = ⌈B·α/2⌉), and p = 2·min(#{Δ* ≤ 0}, #{Δ* ≥ 0}) / B is the smallest α whose interval
   excludes 0 (the inverted interval). So "the 95% CI excludes 0" and "p < 0.05" never disagree.
   p carries its Monte-Carlo standard error 2·sqrt(q(1 − q)/B), q = p/2.
+- A table of questions (`answer_family`): Holm's adjustment over the table, and the verdict reads the
+  Holm p; a row whose Holm p lies within 3 Monte-Carlo standard errors of α is re-run with 10× the
+  resamples, and is labelled borderline if it is still that close.
 - Minimum detectable effect at 80% power: (z_{1−α/2} + z_{0.8})·SE = 2.80·SE at α = 0.05, with SE
   the standard deviation of the same bootstrap draws (the normal approximation of a two-sided test).
 - The seed-level view: Almost Stochastic Order (Dror et al. 2019) over the per-run scores, ε_min
