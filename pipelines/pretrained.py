@@ -273,7 +273,6 @@ class PipelineScorer:
 
 ONNX_FILE = "model.onnx"
 HUB_PROBE_SECONDS = 3.0
-SCORER_NAMES = (*LEXICONS, *MODEL_ALIASES)
 
 
 @functools.cache
