@@ -480,6 +480,8 @@ class PretrainedArguments(DataSourceArguments):
             raise OptionError(f"--neutral_threshold must be between 0.5 and 1, got {self.neutral_threshold}")
         if self.batch_size < 1:
             raise OptionError(f"--batch_size must be at least 1, got {self.batch_size}")
+        if self.max_samples is not None and self.max_samples < 1:
+            raise OptionError(f"--max_samples must be at least 1, got {self.max_samples}")
         self.output_dir = self.output_dir or str(Path("runs") / f"pretrained-{self.dataset_label}".replace("/", "_"))
 
 

@@ -253,3 +253,9 @@ def test_offline_default_run_lists_what_it_scored_and_what_it_could_not(tiny, tm
     markdown = (tmp_path / "out" / "evaluation.md").read_text()
     assert all(f"- {model}: not scored" in markdown for model in hub_ids)
     assert f"scored {len(scored)} of {len(scored) + len(hub_ids)} models" in out
+
+
+@pytest.mark.parametrize("option, value", [("--max_samples", "0"), ("--batch_size", "0"), ("--neutral_threshold", "0.3")])
+def test_bad_numbers_are_one_line(option, value, capsys):
+    assert run_cli(evaluate_pretrained.main, ["--dataset", "mr", option, value]) == 2
+    assert capsys.readouterr().err.startswith(f"error: {option} must be")
