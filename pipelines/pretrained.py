@@ -37,7 +37,8 @@ import models  # noqa: F401  (registers the GloVe models, so train.py checkpoint
 from pipelines.backbones import MODEL_ALIASES, resolve_alias
 from pipelines.data import DataSourceArguments, load_data
 from pipelines.errors import OptionError, PathError
-from pipelines.metrics import official_metric, score
+from pipelines.benchmarks import BENCHMARKS, closest_benchmark, official_metric_for
+from pipelines.metrics import METRICS, metric_keys, score
 from pipelines.reporting import ensure_writable_dir, library_versions, markdown_table, write_json_atomic, write_predictions
 from pipelines.scorers import LEXICONS, NEUTRAL, LexiconScorer, SentimentScorer, ZeroShotScorer, label_descriptions
 from pipelines.statistics import CONFIDENCE, N_RESAMPLES, RESAMPLING_SEED, confusion_counts, metrics_from_counts
@@ -45,22 +46,8 @@ from pipelines.statistics import CONFIDENCE, N_RESAMPLES, RESAMPLING_SEED, confu
 # Scored when `--models` is not given: the offline families first (lexicons, zero-shot with the
 # sentence encoders), then three Hub checkpoints per benchmark, which need the Hub or a local cache.
 # Models trained on the other benchmark are added from `--runs_dir` (`cross_benchmark_runs`).
+# The Hub checkpoints are each benchmark's `pretrained_models` (`pipelines.benchmarks`).
 OFFLINE_MODELS = ("vader", "textblob", "afinn", "minilm", "mpnet")
-DEFAULT_MODELS = {
-    "mr": (
-        *OFFLINE_MODELS,
-        "siebert/sentiment-roberta-large-english",  # RoBERTa-large tuned on 15 review/tweet sets
-        "distilbert/distilbert-base-uncased-finetuned-sst-2-english",  # SST-2: movie-review phrases
-        "nlptown/bert-base-multilingual-uncased-sentiment",  # product reviews, 1-5 stars
-    ),
-    "semeval2017a": (
-        *OFFLINE_MODELS,
-        "cardiffnlp/twitter-roberta-base-sentiment-latest",  # RoBERTa on 124M tweets, tuned on TweetEval
-        "finiteautomata/bertweet-base-sentiment-analysis",  # BERTweet on SemEval-2017
-        "cardiffnlp/twitter-roberta-base-sentiment",  # the older TweetEval model, labels LABEL_0..2
-    ),
-}
-OTHER_BENCHMARK = {"mr": "semeval2017a", "semeval2017a": "mr"}
 CROSS_PROTOCOL = "lab-trained"  # `python -m pipelines.experiments --train_embeddings`: <dataset>-lab-trained/
 
 # Label names that say what they are, whatever the checkpoint (compared lowercased).
@@ -324,7 +311,7 @@ def resolve_scorer(entry: str, label_names: list[str], dataset: str | None = Non
 def cross_benchmark_runs(runs_dir: str | Path, dataset: str) -> list[str]:
     """Models trained on the other benchmark, to score as they are: for each model under
     `<runs_dir>/<other>-lab-trained/<model>/`, its finished (`results.json`) seed folder of lowest seed."""
-    other = Path(runs_dir) / f"{OTHER_BENCHMARK[dataset]}-{CROSS_PROTOCOL}"
+    other = Path(runs_dir) / f"{BENCHMARKS[dataset].other_benchmark}-{CROSS_PROTOCOL}"
     found = []
     for model_dir in sorted(path for path in other.glob("*") if path.is_dir()):
         seeds = [
@@ -338,15 +325,15 @@ def cross_benchmark_runs(runs_dir: str | Path, dataset: str) -> list[str]:
 
 
 def default_models(label_names: list[str], dataset: str | None, runs_dir: str | Path | None) -> tuple[list[str], list[str]]:
-    """(models, notes) scored without `--models`: `DEFAULT_MODELS` (your own data gets those of
-    semeval2017a when a class is named neutral, else those of mr), then the other benchmark's runs."""
-    benchmark = dataset if dataset in DEFAULT_MODELS else ("semeval2017a" if NEUTRAL in label_names else "mr")
-    models, notes = list(DEFAULT_MODELS[benchmark]), []
-    if dataset in OTHER_BENCHMARK and runs_dir:
+    """(models, notes) scored without `--models`: `OFFLINE_MODELS`, the benchmark's Hub checkpoints
+    (your own data gets those of the benchmark whose labels are closest), then the other benchmark's runs."""
+    benchmark = BENCHMARKS[dataset] if dataset in BENCHMARKS else closest_benchmark(label_names)
+    models, notes = [*OFFLINE_MODELS, *benchmark.pretrained_models], []
+    other = BENCHMARKS[dataset].other_benchmark if dataset in BENCHMARKS else None
+    if other and runs_dir:
         cross = cross_benchmark_runs(runs_dir, dataset)
         models += cross
         if not cross:
-            other = OTHER_BENCHMARK[dataset]
             notes.append(
                 f"no models trained on {other} under {Path(runs_dir) / f'{other}-{CROSS_PROTOCOL}'} (train them with "
                 f"`python -m pipelines.experiments --datasets {other} --train_embeddings --runs_dir {runs_dir}`)"
@@ -450,8 +437,8 @@ class PretrainedArguments(DataSourceArguments):
         default_factory=list,
         metadata={
             "help": "lexicons (vader, textblob, afinn), zero-shot sentence encoders (minilm, mpnet), Hub ids, or local "
-            "folders (train.py/finetune.py outputs, or a folder with model.onnx); default: DEFAULT_MODELS in "
-            "pipelines/pretrained.py plus the other benchmark's runs under --runs_dir"
+            "folders (train.py/finetune.py outputs, or a folder with model.onnx); default: the offline ones "
+            "(OFFLINE_MODELS), the benchmark's pretrained_models (pipelines/benchmarks.py), plus the other benchmark's runs under --runs_dir"
         },
     )
     runs_dir: str | None = field(
@@ -486,16 +473,12 @@ class PretrainedArguments(DataSourceArguments):
 
 
 EVALUATION_JSON, EVALUATION_MD = "evaluation.json", "evaluation.md"
-METRIC_TITLES = {"accuracy": "accuracy", "recall_macro": "macro recall", "f1_macro": "macro F1", "f1_pn": "F1-PN"}
-
-
-def evaluation_table(rows: list[dict], label_names: list[str]) -> str:
+def evaluation_table(rows: list[dict], label_names: list[str], dataset: str | None = None) -> str:
     """Metrics, the 95% interval of the official metric, speed, ties (when any) and the label rule."""
-    official = official_metric(label_names)
-    columns = [("model", "model"), ("family", "family"), ("accuracy", "accuracy"), ("f1_macro", "macro F1"), ("recall_macro", "macro recall")]
-    if NEUTRAL in label_names:
-        columns.append(("f1_pn", "F1-PN"))
-    columns += [("interval", f"95% CI of {METRIC_TITLES[official]}"), ("sentences_per_second", "sentences/s")]
+    official = official_metric_for(dataset, label_names)
+    columns = [("model", "model"), ("family", "family")]
+    columns += [(key, METRICS[key].display) for key in metric_keys(label_names)]
+    columns += [("interval", f"95% CI of {METRICS[official].display}"), ("sentences_per_second", "sentences/s")]
     if any(row.get("ties") for row in rows):
         columns.append(("ties", "ties"))
     columns.append(("rule", "label rule"))
@@ -571,7 +554,7 @@ def evaluate_pretrained(args: PretrainedArguments) -> dict:
         "versions": library_versions(),
     }
     write_json_atomic(output_dir / EVALUATION_JSON, report)
-    table = evaluation_table(rows, label_names)
+    table = evaluation_table(rows, label_names, args.dataset if args.source == "builtin" else None)
     (output_dir / EVALUATION_MD).write_text(evaluation_markdown(report, table), encoding="utf-8")
     print(table, end="")
     print(f"scored {len(rows)} of {len(model_names)} models; wrote {output_dir / EVALUATION_JSON} and {output_dir / EVALUATION_MD}")

@@ -121,15 +121,15 @@ class LexiconScorer:
 # --- zero-shot with a sentence encoder -----------------------------------------------------------
 
 # The descriptions, fixed before any test score was seen (none was chosen on data): "a <label> <noun>",
-# with the noun of the benchmark's texts.
-DESCRIPTION_NOUNS = {"mr": "review", "semeval2017a": "tweet"}
-DEFAULT_NOUN = "text"
+# with the noun of the benchmark's texts (`Benchmark.text_noun`; "text" for other data).
 TEMPERATURE = 0.05
 
 
 def label_descriptions(label_names: list[str], dataset: str | None) -> dict[str, str]:
     """{"negative": "a negative review", ...} for a benchmark's (or a file's) label names."""
-    noun = DESCRIPTION_NOUNS.get(dataset or "", DEFAULT_NOUN)
+    from pipelines.benchmarks import BENCHMARKS  # the benchmarks import the data readers; scorers stay light
+
+    noun = BENCHMARKS[dataset].text_noun if dataset in BENCHMARKS else "text"
     return {label: f"a {label} {noun}" for label in label_names}
 
 

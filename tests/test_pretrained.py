@@ -14,7 +14,6 @@ from pipelines.cli import run_cli
 from pipelines.errors import PathError
 from pipelines.pretrained import (
     CHECKPOINT_LABELS,
-    DEFAULT_MODELS,
     OFFLINE_MODELS,
     default_models,
     label_mapping,
@@ -22,7 +21,11 @@ from pipelines.pretrained import (
     predict_probabilities,
     resolve_model,
 )
+from pipelines.benchmarks import BENCHMARKS
 from tests.tiny_bert import build_tiny_bert, write_semeval
+
+# What evaluate_pretrained.py scores on a benchmark without --models: the offline families, then its Hub checkpoints.
+DEFAULT_MODELS = {name: (*OFFLINE_MODELS, *benchmark.pretrained_models) for name, benchmark in BENCHMARKS.items()}
 
 MR = ["negative", "positive"]
 SEMEVAL = ["negative", "neutral", "positive"]
