@@ -7,6 +7,7 @@ a bug and keeps its traceback. `--traceback` shows the traceback of a user error
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 
@@ -49,3 +50,24 @@ def run_cli(main: Callable[[list[str]], object], argv: list[str] | None = None) 
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0
+
+
+def limit_torch_threads() -> None:
+    """One torch thread per process when `OMP_NUM_THREADS` is unset, as `accelerate launch` sets it.
+
+    On a machine whose cores are shared, torch's default of one thread per core spins waiting
+    for cores another process holds: plain `python train.py` ran 10x slower than `accelerate
+    launch` beside a busy process (`bench/threads.py` measures both). Called by the scripts'
+    entry points only, so importing them (tests, notebooks) changes nothing.
+    """
+    import torch
+
+    if "OMP_NUM_THREADS" not in os.environ and not torch.cuda.is_available():
+        torch.set_num_threads(1)
+
+
+def quiet_progress_bars() -> None:
+    """No "Writing model shards" bar at every checkpoint (transformers' own bars; the Trainer's stays)."""
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
