@@ -17,6 +17,7 @@ SemEval-2017 train is about 40k tweets, four times MR, so its runs take larger b
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
@@ -24,6 +25,7 @@ import platform
 import shlex
 import sys
 import time
+import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -32,10 +34,11 @@ import torch
 from tqdm.auto import tqdm
 
 import models
-from pipelines.cli import parse, run_cli
+from pipelines.cli import parse, quiet_progress_bars, run_cli
 from pipelines.data import DATASET_NAMES, DataSourceArguments
-from pipelines.pretrained import one_line
-from pipelines.reporting import RESULTS_FILE, library_versions, markdown_table, write_json_atomic
+from pipelines.errors import OptionError, UserError
+from pipelines.hub import one_line
+from pipelines.reporting import RESULTS_FILE, format_metrics, library_versions, markdown_table, write_json_atomic
 from pipelines.training import (
     DataArguments,
     GloveModelArguments,
@@ -57,6 +60,8 @@ COST_ORDER = ["bilstm", "lstm", "transformer", "multihead", "attention", "meanma
 
 COLUMNS = [
     ("dataset", "dataset"),
+    ("protocol", "protocol"),
+    ("vectors", "vectors"),
     ("model", "model"),
     ("seed", "seed"),
     ("fold", "fold"),
@@ -69,17 +74,22 @@ COLUMNS = [
 ]
 
 
-class CellsFailed(ValueError):
-    """Some cells failed; the rest finished and are in the tables."""
+# In each cell's folder: its training log, and the traceback when it failed.
+CELL_LOG_FILE = "train.log"
+CELL_ERROR_FILE = "error.txt"
+
+
+class CellsFailed(UserError, RuntimeError):
+    """Some cells failed (each one's traceback is in its folder); the rest finished and are in the tables."""
 
 
 def parse_int_list(text: str, option: str) -> list[int]:
     try:
         values = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise ValueError(f"{option} takes comma-separated integers such as 0,1,2, got {text!r}") from None
+        raise OptionError(f"{option} takes comma-separated integers such as 0,1,2, got {text!r}") from None
     if not values:
-        raise ValueError(f"{option} is empty; give comma-separated integers such as 0,1,2")
+        raise OptionError(f"{option} is empty; give comma-separated integers such as 0,1,2")
     return values
 
 
@@ -115,7 +125,7 @@ class ExperimentArguments:
         for name in self.model_names:
             models.model_type_for(name)
         if self.workers is not None and self.workers < 1:
-            raise ValueError(f"--workers must be at least 1, got {self.workers}")
+            raise OptionError(f"--workers must be at least 1, got {self.workers}")
 
     def use_source(self, source: DataSourceArguments) -> None:
         """The data options of train.py (`--data_dir`, or your own `--train_file`... / `--dataset_name`):
@@ -203,6 +213,7 @@ def _init_worker(gpu_count: int) -> None:
     import datasets
 
     datasets.disable_progress_bars()  # one grid progress bar, not one per tokenized split
+    quiet_progress_bars()
     torch.set_num_threads(1)
     if gpu_count:
         worker = multiprocessing.current_process()._identity[0] - 1  # 1-based in a pool
@@ -222,10 +233,18 @@ def run_cell(args: ExperimentArguments, cell: Cell) -> dict:
 
 
 def _run_cell_safely(args: ExperimentArguments, cell: Cell) -> tuple[Cell, dict | None, str | None]:
-    try:
-        return cell, run_cell(args, cell), None
-    except Exception as err:  # one failing cell must not stop the grid
-        return cell, None, one_line(err)
+    """Run a cell with its output in `<cell>/train.log`, so workers' epoch logs do not bury the
+    grid's progress bar. A failure writes its traceback to `<cell>/error.txt` and returns one line."""
+    folder = Path(cell.output_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / CELL_ERROR_FILE).unlink(missing_ok=True)
+    with open(folder / CELL_LOG_FILE, "a", encoding="utf-8") as log:
+        try:
+            with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+                return cell, run_cell(args, cell), None
+        except Exception as err:  # one failing cell must not stop the grid; its traceback stays in its folder
+            (folder / CELL_ERROR_FILE).write_text(traceback.format_exc(), encoding="utf-8")
+            return cell, None, f"{one_line(err)} (traceback: {folder / CELL_ERROR_FILE})"
 
 
 def finished_results(cell: Cell) -> dict | None:
@@ -241,6 +260,8 @@ def finished_results(cell: Cell) -> dict | None:
 def table_row(results: dict) -> dict:
     return {
         "dataset": results["dataset"],
+        "protocol": results.get("protocol", "lab"),
+        "vectors": results.get("vectors"),
         "model": results["model"],
         "seed": results.get("seed"),
         "fold": results.get("fold"),
@@ -251,10 +272,34 @@ def table_row(results: dict) -> dict:
     }
 
 
-def write_tables(args: ExperimentArguments, rows: list[dict], command: str, seconds: float, failures: list[str]) -> None:
-    """Every finished cell, one row each; the report (`pipelines.report`) aggregates them."""
+def earlier_summary(args: ExperimentArguments, covered: set[str]) -> tuple[list[dict], list[str]]:
+    """Rows and commands of earlier grid invocations in `<results>.json` whose cells this one does
+    not cover and whose `results.json` is still on disk, so the summary lists every finished cell."""
+    path = Path(f"{args.results}.json")
+    if not path.is_file():
+        return [], []
+    try:
+        earlier = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError:
+        return [], []
+    kept = [
+        row for row in earlier.get("rows", [])
+        if row.get("output_dir") not in covered and (Path(row.get("output_dir", "")) / RESULTS_FILE).is_file()
+    ]
+    return kept, earlier.get("commands", [earlier["command"]] if "command" in earlier else [])
+
+
+def write_tables(
+    args: ExperimentArguments, rows: list[dict], command: str, seconds: float, failures: list[str], earlier=([], [])
+) -> None:
+    """Every finished cell, one row each, after the `earlier_summary` rows; the report
+    (`pipelines.report`) aggregates them."""
+    earlier_rows, earlier_commands = earlier
+    commands = [*[c for c in earlier_commands if c != command], command]
+    rows = earlier_rows + rows
     setting = {
         "command": command,
+        "commands": commands,
         "seeds": args.seed_list,
         "cv_folds": args.cv_folds,
         "train_embeddings": args.train_embeddings,
@@ -266,13 +311,14 @@ def write_tables(args: ExperimentArguments, rows: list[dict], command: str, seco
         "versions": library_versions(),
     }
     order = list(models.GLOVE_MODELS)
-    rows = sorted(rows, key=lambda row: (row["dataset"], order.index(row["model"]) if row["model"] in order else len(order), row["seed"], row["fold"] or 0))
+    rows = sorted(rows, key=lambda row: (row["dataset"], row.get("protocol") or "", row.get("vectors") or "", order.index(row["model"]) if row["model"] in order else len(order), row["seed"], row["fold"] or 0))
     write_json_atomic(f"{args.results}.json", {**setting, "rows": rows})
     columns = [column for column in COLUMNS if any(row.get(column[0]) is not None for row in rows)]
+    made_by = "\n".join(commands)
     markdown = (
         "# GloVe models: every cell\n\n"
-        f"Made by:\n\n```\n{command}\n```\n\n"
-        f"Seeds {args.seeds}; {'trainable' if args.train_embeddings else 'frozen'} GloVe vectors; "
+        f"Made by (each invocation adds its cells):\n\n```\n{made_by}\n```\n\n"
+        f"Last invocation: seeds {args.seeds}; {'trainable' if args.train_embeddings else 'frozen'} GloVe vectors; "
         f"{'%d-fold cross-validation' % args.cv_folds if args.cv_folds else 'lab split'}; {setting['machine']}; "
         f"{setting['wall_seconds']} s wall. Checkpoint restored by {args.metric_for_best_model}. Training budget: "
         + "; ".join(f"{name} {budget}" for name, budget in setting["dataset_training"].items())
@@ -286,6 +332,7 @@ def write_tables(args: ExperimentArguments, rows: list[dict], command: str, seco
 def run_experiments(args: ExperimentArguments, command: str) -> list[dict]:
     started = time.perf_counter()
     cells = grid_cells(args)
+    earlier = earlier_summary(args, {cell.output_dir for cell in cells})
     rows, todo = [], []
     for cell in cells:
         done = finished_results(cell)
@@ -305,8 +352,9 @@ def run_experiments(args: ExperimentArguments, command: str) -> list[dict]:
             tqdm.write(f"error: {cell.output_dir}: {error}", file=sys.stderr)
         else:
             rows.append(table_row(results))
+            tqdm.write(f"{cell.output_dir}: {format_metrics(results['test'])}")
         progress.update()
-        write_tables(args, rows, command, time.perf_counter() - started, failures)
+        write_tables(args, rows, command, time.perf_counter() - started, failures, earlier)
 
     if args.workers == 1:
         _init_worker(0)
@@ -319,7 +367,7 @@ def run_experiments(args: ExperimentArguments, command: str) -> list[dict]:
             for future in as_completed(futures):
                 collect(*future.result())
     progress.close()
-    write_tables(args, rows, command, time.perf_counter() - started, failures)
+    write_tables(args, rows, command, time.perf_counter() - started, failures, earlier)
     print(f"{len(rows)} of {len(cells)} cells finished in {time.perf_counter() - started:.0f} s; wrote {args.results}.md")
     if failures:
         raise CellsFailed(f"{len(failures)} of {len(cells)} cells failed (listed above and in {args.results}.json)")

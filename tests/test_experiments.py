@@ -72,10 +72,35 @@ def test_finished_cells_are_skipped_and_a_failing_cell_does_not_stop_the_others(
     with pytest.raises(experiments.CellsFailed, match="1 of 4 cells failed"):
         run_experiments(args, command="python -m pipelines.experiments")
     assert done not in ran and len(ran) == 3
-    assert "error: " in capsys.readouterr().err and "out of cheese" in (tmp_path / "table.json").read_text()
+    failed = next(cell for cell in cells if cell.model == "meanmax" and cell.seed == 1)
+    error_file = Path(failed.output_dir) / "error.txt"
+    assert f"error: {failed.output_dir}: out of cheese (traceback: {error_file})" in capsys.readouterr().err
+    traceback_text = error_file.read_text()  # the whole traceback, in the cell's own folder
+    assert traceback_text.startswith("Traceback") and "fake_run_cell" in traceback_text and "second line" in traceback_text
     saved = json.loads((tmp_path / "table.json").read_text())
-    assert len(saved["rows"]) == 3 and len(saved["failures"]) == 1
-    assert "| mr | mean | 0 |" in (tmp_path / "table.md").read_text()
+    assert len(saved["rows"]) == 3 and len(saved["failures"]) == 1 and str(error_file) in saved["failures"][0]
+    assert "| mr | lab |" in (tmp_path / "table.md").read_text()
+
+
+def test_each_invocation_adds_its_cells_to_the_summary(tmp_path, monkeypatch):
+    def fake_run_cell(args, cell):
+        results = finished_run(cell.model, cell.dataset, cell.seed, cell.output_dir)
+        Path(cell.output_dir).mkdir(parents=True, exist_ok=True)
+        (Path(cell.output_dir) / "results.json").write_text(json.dumps(results))
+        print("epoch log of", cell.model)  # goes to the cell's train.log, not the grid's output
+        return results
+
+    monkeypatch.setattr(experiments, "run_cell", fake_run_cell)
+    common = {"datasets": "mr", "workers": 1, "runs_dir": str(tmp_path / "runs"), "results": str(tmp_path / "table")}
+    run_experiments(ExperimentArguments(models="mean", seeds="0", **common), command="grid --models mean")
+    run_experiments(ExperimentArguments(models="lstm", seeds="0,1", **common), command="grid --models lstm")
+    saved = json.loads((tmp_path / "table.json").read_text())
+    assert sorted((row["model"], row["seed"]) for row in saved["rows"]) == [("lstm", 0), ("lstm", 1), ("mean", 0)]
+    assert saved["commands"] == ["grid --models mean", "grid --models lstm"]
+    markdown = (tmp_path / "table.md").read_text()
+    assert "grid --models mean\ngrid --models lstm" in markdown and markdown.count("| mr |") == 3
+    cell_log = next((tmp_path / "runs").rglob("train.log")).read_text()
+    assert cell_log.startswith("epoch log of")
 
 
 @pytest.mark.parametrize(
