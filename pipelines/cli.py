@@ -18,18 +18,20 @@ from pipelines.errors import OptionError, UserError
 TRACEBACK_FLAG = "--traceback"
 
 
-def parse(dataclass_types, argv: list[str] | None = None):
+def parse(dataclass_types, argv: list[str] | None = None, return_remaining: bool = False):
     """Dataclasses from the command line, or from a single `.json` argument.
 
     A `ValueError` while the dataclasses check their values (ours or `TrainingArguments`') is an
-    option the user gave, so it becomes an `OptionError`.
+    option the user gave, so it becomes an `OptionError`. With `return_remaining`, the options
+    none of the dataclasses knows come last, as a list, for another parser (the grid passes them
+    on to train.py's).
     """
     argv = sys.argv[1:] if argv is None else argv
     parser = HfArgumentParser(dataclass_types)
     try:
-        if len(argv) == 1 and argv[0].endswith(".json"):
+        if len(argv) == 1 and argv[0].endswith(".json") and not return_remaining:
             return parser.parse_json_file(argv[0])
-        return parser.parse_args_into_dataclasses(args=argv)
+        return parser.parse_args_into_dataclasses(args=argv, return_remaining_strings=return_remaining)
     except UserError:
         raise
     except ValueError as err:

@@ -3,6 +3,7 @@
     python -m pipelines.experiments --data_dir ../shared/datasets --train_embeddings --seeds 0,1,2,3,4
     python -m pipelines.experiments ... --datasets mr --cv_folds 10          # MR's literature protocol
     python -m pipelines.experiments ... --dry_run > cells.txt                # one train.py command a cell
+    python -m pipelines.experiments ... --learning_rate 0.01 --config_overrides hidden_size=64  # any train.py option
 
 Cells run in `--workers` processes (default: one per CPU core, each with one torch thread; on
 GPUs, two per GPU). A worker prepares a data set (vocabulary, tokenization) once and reuses it
@@ -10,6 +11,11 @@ for every model and seed. A cell whose folder holds a finished `results.json` is
 interrupted grid picks up where it stopped; a failing cell is reported in one line and the
 others go on. `--dry_run` prints the cells as plain `train.py` commands for a cluster scheduler
 (a SLURM array, GNU parallel); `python -m pipelines.report RUNS_DIR` reads their folders after.
+
+Each cell is a train.py command line: the grid's own options (models, datasets, seeds, folds,
+vectors) become `--model`, `--dataset`, `--seed`, `--fold`, ... and every other option is train.py's,
+passed to every cell as given; the cell's dataclasses are parsed from that line by train.py's own
+parser, and `--dry_run` prints it, so the two cannot drift apart.
 
 The architectures keep their config defaults; what changes per dataset is the training budget:
 SemEval-2017 train is about 40k tweets, four times MR, so its runs take larger batches.
@@ -118,6 +124,7 @@ class ExperimentArguments:
     dry_run: bool = field(default=False, metadata={"help": "print one train.py command per cell and exit"})
 
     def __post_init__(self):
+        self.train_options: list[str] = []  # train.py's options given to the grid, passed to every cell
         self.model_names = [name.strip() for name in self.models.split(",") if name.strip()]
         self.dataset_names = [name.strip() for name in self.datasets.split(",") if name.strip()]
         self.use_source(DataSourceArguments())
@@ -168,24 +175,26 @@ def grid_cells(args: ExperimentArguments) -> list[Cell]:
     return sorted(cells, key=lambda cell: cell.dataset != "semeval2017a")
 
 
-def cell_arguments(args: ExperimentArguments, cell: Cell) -> tuple[GloveModelArguments, DataArguments, GloveTrainingArguments]:
-    return (
-        GloveModelArguments(model=cell.model, embeddings=args.embeddings, train_embeddings=args.train_embeddings),
-        args.data_arguments(cell.dataset, cell.fold),
-        GloveTrainingArguments(
-            output_dir=cell.output_dir,
-            seed=cell.seed,
-            metric_for_best_model=args.metric_for_best_model,
-            report_to="none",
-            disable_tqdm=True,
-            **DATASET_TRAINING.get(cell.dataset, {}),
-        ),
-    )
+TRAIN_ARGUMENT_TYPES = (GloveModelArguments, DataArguments, GloveTrainingArguments)
+
+# train.py options each cell sets from the grid's own (--models, --datasets, --seeds, folds, --runs_dir).
+CELL_OPTIONS = ("--model", "--dataset", "--seed", "--fold", "--output_dir")
 
 
-def cell_command(args: ExperimentArguments, cell: Cell) -> str:
-    """The cell as a plain `train.py` command line."""
-    argv = ["python", "train.py", "--model", cell.model]
+def use_train_options(args: ExperimentArguments, options: list[str]) -> None:
+    """train.py options for every cell, checked once by train.py's parser; the ones each cell sets refuse."""
+    taken = [option for option in options if option.split("=")[0] in CELL_OPTIONS]
+    if taken:
+        raise OptionError(
+            f"{taken[0].split('=')[0]} is set per cell by the grid; use --models, --datasets, --seeds, --cv_folds or --runs_dir"
+        )
+    parse(TRAIN_ARGUMENT_TYPES, ["--model", args.model_names[0], *options])  # fails here, not in every cell
+    args.train_options = list(options)
+
+
+def cell_argv(args: ExperimentArguments, cell: Cell) -> list[str]:
+    """The cell as train.py options: the grid's choices, the dataset's budget, then the user's train.py options."""
+    argv = ["--model", cell.model]
     data_args = args.data_arguments(cell.dataset, cell.fold)
     for item in fields(DataSourceArguments):
         value = getattr(data_args, item.name)
@@ -202,7 +211,17 @@ def cell_command(args: ExperimentArguments, cell: Cell) -> str:
     for key, value in DATASET_TRAINING.get(cell.dataset, {}).items():
         argv += [f"--{key}", str(value)]
     argv += ["--output_dir", cell.output_dir, "--report_to", "none", "--disable_tqdm", "true"]
-    return shlex.join(argv)
+    return argv + args.train_options  # last: an option given to the grid wins over the budget
+
+
+def cell_arguments(args: ExperimentArguments, cell: Cell) -> tuple[GloveModelArguments, DataArguments, GloveTrainingArguments]:
+    """The cell's dataclasses, parsed by train.py's parser from the cell's command line."""
+    return parse(TRAIN_ARGUMENT_TYPES, cell_argv(args, cell))
+
+
+def cell_command(args: ExperimentArguments, cell: Cell) -> str:
+    """The cell as a plain `train.py` command line: every option that is not train.py's default."""
+    return shlex.join(["python", "train.py", *cell_argv(args, cell)])
 
 
 # One per worker process: the prepared data (vocabulary, tokenized splits) of each data set.
@@ -375,8 +394,9 @@ def run_experiments(args: ExperimentArguments, command: str) -> list[dict]:
 
 
 def main(argv: list[str]) -> None:
-    args, source = parse((ExperimentArguments, DataSourceArguments), argv)
+    args, source, train_options = parse((ExperimentArguments, DataSourceArguments), argv, return_remaining=True)
     args.use_source(source)
+    use_train_options(args, train_options)
     if args.dry_run:
         for cell in grid_cells(args):
             print(cell_command(args, cell))

@@ -128,3 +128,36 @@ def test_the_grid_runs_on_your_own_files(tmp_path, capsys):
     assert len(commands) == 2 and "--dataset" not in commands[0]
     assert commands[0][commands[0].index("--train_file") + 1] == str(train_file)
     assert "my_reviews-lab-frozen" in commands[0][commands[0].index("--output_dir") + 1]
+
+
+def test_any_train_py_option_reaches_every_cell(tmp_path, capsys, monkeypatch):
+    grid = ["--datasets", "mr", "--models", "mean,lstm", "--seeds", "0", "--runs_dir", str(tmp_path)]
+    train_options = ["--learning_rate", "0.01", "--config_overrides", "dropout=0.3", "--num_train_epochs", "3"]
+    assert run_cli(experiments.main, [*grid, *train_options, "--dry_run"]) == 0
+    commands = [shlex.split(line) for line in capsys.readouterr().out.strip().splitlines()]
+    assert len(commands) == 2
+    parsed = []
+    monkeypatch.setattr(train, "train_glove", lambda *dataclasses: parsed.append(dataclasses))
+    for command in commands:
+        assert command[:2] == ["python", "train.py"] and run_cli(train.main, command[2:]) == 0
+    for model_args, data_args, training_args in parsed:
+        assert training_args.learning_rate == 0.01 and model_args.config_overrides == "dropout=0.3"
+        assert training_args.num_train_epochs == 3  # given to the grid, it wins over the dataset's budget
+    # The cells the grid itself trains are parsed from the same command line.
+    args = ExperimentArguments(datasets="mr", models="mean", seeds="0", runs_dir=str(tmp_path))
+    experiments.use_train_options(args, train_options)
+    model_args, _, training_args = experiments.cell_arguments(args, grid_cells(args)[0])
+    assert (training_args.learning_rate, model_args.config_overrides, training_args.seed) == (0.01, "dropout=0.3", 0)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--output_dir", "x"], "--output_dir is set per cell by the grid; use --models"),
+        (["--no_such_option", "1"], "--no_such_option"),
+    ],
+)
+def test_train_options_the_grid_sets_or_train_py_refuses_give_one_line(argv, message, capsys):
+    assert run_cli(experiments.main, ["--datasets", "mr", *argv, "--dry_run"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error: ") and message in error and "\n" not in error
