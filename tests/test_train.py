@@ -170,3 +170,12 @@ def test_scripts_take_one_torch_thread_unless_omp_num_threads_says_otherwise(mon
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_unknown_selection_metric_stops_before_training(tmp_path, tiny_semeval, tiny_glove, capsys):
+    output_dir = tmp_path / "out"
+    argv = ["--model", "mean", "--dataset", "semeval2017a", "--data-dir", str(tiny_semeval), "--embeddings", str(tiny_glove)]
+    assert run_cli(train.main, [*argv, "--output_dir", str(output_dir), "--metric_for_best_model", "f1"]) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error == "error: --metric_for_best_model 'f1' is not reported; choose one of: official, loss, accuracy, f1_macro, recall_macro, f1_pn"
+    assert not output_dir.exists()
