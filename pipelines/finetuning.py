@@ -118,7 +118,10 @@ def load_pretrained(path: str, label_names: list[str], seed: int, load_kwargs: d
 
 
 def finetune(model_args: FinetuneModelArguments, data_args: FinetuneDataArguments, training_args: TrainingArguments) -> dict:
-    path = resolve_model(model_args.model)
+    try:
+        path = resolve_model(model_args.model)
+    except OSError as err:  # a --model folder that is missing or incomplete: the user's to fix
+        raise PathError(str(err)) from err
     load_kwargs = hub.model_load_kwargs(path, LOCAL_MODEL_HINT)  # seconds, not a minute of retries, when offline
     check_writable_dir(Path(training_args.output_dir))  # before minutes of work, not after; created when training starts
     hub.check_push(training_args)
