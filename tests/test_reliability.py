@@ -122,8 +122,11 @@ def test_cli_exit_status_and_debug_traceback():
     quiet = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True)
     assert quiet.returncode == 2 and "Traceback" not in quiet.stderr
     assert quiet.stderr.strip().splitlines()[-1].startswith("error: unknown --model 'cnn'")
-    loud = subprocess.run([*command, "--debug"], cwd=REPO_ROOT, capture_output=True, text=True)
+    loud = subprocess.run([*command, "--traceback"], cwd=REPO_ROOT, capture_output=True, text=True)
     assert loud.returncode != 0 and "Traceback" in loud.stderr
+    # --debug stays TrainingArguments' own option: parsed as such, so the model error is still one line
+    with_debug = subprocess.run([*command, "--debug", "underflow_overflow"], cwd=REPO_ROOT, capture_output=True, text=True)
+    assert with_debug.returncode == 2 and with_debug.stderr.strip().splitlines()[-1].startswith("error: unknown --model 'cnn'")
 
 
 def write_reviews(path: Path, rows: int, seed: int) -> Path:
