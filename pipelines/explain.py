@@ -36,6 +36,8 @@ from pipelines.onnx_runtime import OnnxSequenceClassifier, TorchSequenceClassifi
 
 ATTENTION_MODEL_TYPES = ("glove-attention", "glove-multihead", "glove-transformer")
 N_STEPS = 50
+CHAR_INCHES = 10 * 0.602 / 72  # one character of 10-point DejaVu Sans Mono (0.602 em wide)
+LINE_INCHES = 0.3
 
 # Chosen before looking at any model's output on them (committed before the first run).
 PROBE_SETS = {
@@ -236,7 +238,8 @@ def draw(rows: list[tuple[str, list[str], list[float], str]], path: Path, title:
     caption_width = max((len(caption) for caption, *_ in rows), default=0) + 2
     line_width = max((sum(len(word) + 1 for word in words) for _, words, *_ in rows), default=1)
     width_chars = caption_width + line_width
-    figure, axes = plt.subplots(figsize=(max(4.0, 0.085 * width_chars + 0.4), 0.3 * len(rows) + (0.5 if title else 0.2)))
+    figure = plt.figure(figsize=(CHAR_INCHES * width_chars, LINE_INCHES * len(rows)))
+    axes = figure.add_axes((0, 0, 1, 1))  # the whole figure, so one x unit is exactly one character
     axes.set_xlim(0, width_chars)
     axes.set_ylim(len(rows), 0)
     axes.axis("off")
@@ -247,7 +250,8 @@ def draw(rows: list[tuple[str, list[str], list[float], str]], path: Path, title:
         scale = max((abs(score) for score in scores), default=0.0) or 1.0
         x = caption_width
         for word, score in zip(words, scores):
-            level = 0.5 + 0.5 * score / scale if cmap_name == "RdYlGn" else 0.8 * score / scale
+            # The darkest ends of the maps are left out so black text stays readable.
+            level = 0.5 + 0.4 * score / scale if cmap_name == "RdYlGn" else 0.7 * score / scale
             axes.text(x, y, word, family="monospace", fontsize=10, va="center",
                       bbox={"facecolor": cmap(level), "edgecolor": "none", "pad": 1.5})  # fmt: skip
             x += len(word) + 1
