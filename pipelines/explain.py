@@ -312,13 +312,15 @@ class ExplainArguments:
             raise OptionError(f"--output {self.output!r} must end in .png, .svg or .pdf")
 
 
+def leading_folders(argv: list[str]) -> list[str]:
+    """`RUN_DIR... --option ...` as `--run_dirs RUN_DIR... --option ...`, for `HfArgumentParser`."""
+    if argv and not argv[0].startswith("-"):
+        return ["--run_dirs", *argv]
+    return argv
+
+
 def main(argv: list[str]) -> None:
-    positional = 0
-    while positional < len(argv) and not argv[positional].startswith("-"):
-        positional += 1
-    if positional:  # RUN_DIR... first, as the usage line shows
-        argv = ["--run_dirs", *argv[:positional], *argv[positional:]]
-    (args,) = parse((ExplainArguments,), argv)
+    (args,) = parse((ExplainArguments,), leading_folders(argv))
     classifiers = load_all(args.run_dirs)
     explanations = [explain(classifier, args.text, args.n_steps) for classifier in classifiers]
     for item in explanations:
