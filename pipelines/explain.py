@@ -245,7 +245,8 @@ def draw(rows: list[tuple[str, list[str], list[float], str]], path: Path, title:
     axes.axis("off")
     for line, (caption, words, scores, cmap_name) in enumerate(rows):
         y = line + 0.5
-        axes.text(0, y, caption, family="monospace", fontsize=10, va="center")
+        weight = "normal" if words else "bold"  # a line without words is a heading (a probe sentence)
+        axes.text(0, y, caption, family="monospace", fontsize=10, va="center", fontweight=weight)
         cmap = plt.get_cmap(cmap_name)
         scale = max((abs(score) for score in scores), default=0.0) or 1.0
         x = caption_width
