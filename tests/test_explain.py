@@ -85,6 +85,7 @@ def test_occlusion_of_an_onnx_export_is_the_logit_drop(tmp_path):
         assert explanation.scores[position] == pytest.approx(float(drop), abs=1e-5)
 
 
+@pytest.mark.slow
 def test_probe_figures_one_per_set(tmp_path):
     folders = [build_tiny_glove(tmp_path / "mean", "mean"), build_tiny_glove(tmp_path / "attention", "attention")]
     paths = probe_figures(folders, tmp_path / "figures", n_steps=4)
