@@ -3,6 +3,7 @@
 import sys
 
 from pipelines.cli import parse, run_cli
+from pipelines.losses import LossArguments
 from pipelines.finetuning import (
     FinetuneDataArguments,
     FinetuneModelArguments,
@@ -13,11 +14,11 @@ from pipelines.finetuning import (
 
 
 def main(argv: list[str]) -> None:
-    argument_types = (FinetuneModelArguments, FinetuneDataArguments, FinetuneTrainingArguments)
-    model_args, data_args, training_args = parse(argument_types, argv)
+    argument_types = (FinetuneModelArguments, FinetuneDataArguments, FinetuneTrainingArguments, LossArguments)
+    model_args, data_args, training_args, loss_args = parse(argument_types, argv)
     if not training_args.output_dir_given:
         training_args.output_dir = default_output_dir(data_args.dataset_label, model_args.model)
-    finetune(model_args, data_args, training_args)
+    finetune(model_args, data_args, training_args, loss_args=loss_args)
 
 
 if __name__ == "__main__":

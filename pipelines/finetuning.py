@@ -10,6 +10,7 @@ from safetensors import SafetensorError
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, TrainingArguments, set_seed
 
 from pipelines.backbones import length_from_data
+from pipelines.losses import LossArguments, loss_trainer
 from pipelines.pretrained import MODEL_ALIASES, resolve_model
 from pipelines.reporting import ensure_writable_dir
 from pipelines.tokenization import tokenize_dataset
@@ -98,7 +99,12 @@ def default_output_dir(dataset: str, model: str) -> str:
     return str(Path("runs") / f"{dataset}-{model_label(model)}".replace("/", "_"))
 
 
-def finetune(model_args: FinetuneModelArguments, data_args: FinetuneDataArguments, training_args: TrainingArguments) -> dict:
+def finetune(
+    model_args: FinetuneModelArguments,
+    data_args: FinetuneDataArguments,
+    training_args: TrainingArguments,
+    loss_args: LossArguments | None = None,
+) -> dict:
     path = resolve_model(model_args.model)
     ensure_writable_dir(Path(training_args.output_dir))  # before minutes of work, not after
     dataset, data_description = load_train_test(data_args, training_args.seed)
@@ -143,7 +149,8 @@ def finetune(model_args: FinetuneModelArguments, data_args: FinetuneDataArgument
         "validation_sentences": len(splits["validation"]),
         "test_sentences": len(splits["test"]),
     }
+    trainer_class, loss_info = loss_trainer(loss_args, splits["train"]["label"], label_names)
     return fit_and_test(
-        model, tokenizer, tokenized, training_args, label_names, data_args.early_stopping_patience, run_info,
-        score_test_each_epoch=data_args.score_test_each_epoch,
+        model, tokenizer, tokenized, training_args, label_names, data_args.early_stopping_patience,
+        {**run_info, **loss_info}, score_test_each_epoch=data_args.score_test_each_epoch, trainer_class=trainer_class,
     )
