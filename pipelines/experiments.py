@@ -34,6 +34,7 @@ from tqdm.auto import tqdm
 import models
 from pipelines.cli import parse, run_cli
 from pipelines.data import DATASET_NAMES, DataSourceArguments
+from pipelines.distillation import DistillationArguments, grid_options
 from pipelines.pretrained import one_line
 from pipelines.reporting import RESULTS_FILE, library_versions, markdown_table, write_json_atomic
 from pipelines.training import (
@@ -145,6 +146,7 @@ class Cell:
 def grid_cells(args: ExperimentArguments) -> list[Cell]:
     vectors = "trained" if args.train_embeddings else "frozen"
     protocol = f"cv{args.cv_folds}" if args.cv_folds else "lab"
+    vectors += grid_options(getattr(args, "loss_args", None))[0]  # -weighted, -distilled-<teacher>
     cells = []
     for dataset in args.dataset_names:
         for model in sorted(args.model_names, key=lambda name: COST_ORDER.index(name) if name in COST_ORDER else -1):
@@ -191,6 +193,7 @@ def cell_command(args: ExperimentArguments, cell: Cell) -> str:
     argv += ["--score_test_each_epoch", "--metric_for_best_model", args.metric_for_best_model]
     for key, value in DATASET_TRAINING.get(cell.dataset, {}).items():
         argv += [f"--{key}", str(value)]
+    argv += grid_options(getattr(args, "loss_args", None))[1]
     argv += ["--output_dir", cell.output_dir, "--report_to", "none", "--disable_tqdm", "true"]
     return shlex.join(argv)
 
@@ -217,7 +220,7 @@ def run_cell(args: ExperimentArguments, cell: Cell) -> dict:
     if key not in _PREPARED:
         _PREPARED[key] = prepare_glove_data(model_args, data_args, cell.seed)
     started = time.perf_counter()
-    results = train_glove(model_args, data_args, training_args, prepared=_PREPARED[key])
+    results = train_glove(model_args, data_args, training_args, prepared=_PREPARED[key], loss_args=getattr(args, "loss_args", None))
     return {**results, "output_dir": cell.output_dir, "wall_seconds": round(time.perf_counter() - started, 2)}
 
 
@@ -327,7 +330,8 @@ def run_experiments(args: ExperimentArguments, command: str) -> list[dict]:
 
 
 def main(argv: list[str]) -> None:
-    args, source = parse((ExperimentArguments, DataSourceArguments), argv)
+    args, source, loss_args = parse((ExperimentArguments, DataSourceArguments, DistillationArguments), argv)
+    args.loss_args = loss_args  # --class_weights, --teacher...: passed to every cell
     args.use_source(source)
     if args.dry_run:
         for cell in grid_cells(args):

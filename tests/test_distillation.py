@@ -139,3 +139,17 @@ def test_distillation_pulls_the_student_to_the_teacher(tmp_path, tiny_semeval, t
 
     run_student(tmp_path, tiny_semeval, tiny_glove, "seed-2", *options, "--seed", "2")
     assert len(counted_teacher) == 1  # another student seed reads the cache
+
+
+def test_the_grid_passes_teacher_and_class_weights_to_every_cell(tmp_path, capsys):
+    from pipelines import experiments
+
+    teacher = build_tiny_bert(tmp_path / "minilm-run", LABELS)
+    argv = ["--datasets", "semeval2017a", "--models", "mean,bilstm", "--seeds", "0,1", "--dry_run",
+            "--teacher", str(teacher), "--class_weights", "balanced", "--distillation_alpha", "0.2"]
+    assert run_cli(experiments.main, argv) == 0
+    commands = capsys.readouterr().out.strip().splitlines()
+    assert len(commands) == 4
+    for command in commands:
+        assert f"--class_weights balanced --teacher {teacher} --distillation_alpha 0.2 " in command
+        assert "/semeval2017a-lab-frozen-weighted-distilled-minilm-run/" in command
