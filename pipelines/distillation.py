@@ -45,8 +45,8 @@ MASK_PROBABILITY, NGRAM_PROBABILITY, MAX_NGRAM = 0.1, 0.25, 5
 TRANSFER_SEED = 0  # fixed: every student seed shares the transfer set and its teacher labels
 TEACHER_BATCH_SIZE = 64
 TEACHER_MAX_LENGTH = 512
-# The files that make a teacher what it is; run records (results.json, predictions) do not count.
-TEACHER_FILE_PATTERNS = ("config.json", "*.safetensors", "pytorch_model*.bin", "tokenizer*.json", "vocab*", "merges.txt", "special_tokens_map.json", "*.model", "*.py")
+# The files that make a model what it is (config, weights, tokenizer, remote code); run records do not count.
+MODEL_FILE_PATTERNS = ("config.json", "*.safetensors", "pytorch_model*.bin", "tokenizer*.json", "vocab*", "merges.txt", "special_tokens_map.json", "*.model", "*.py")
 
 
 @dataclass
@@ -84,9 +84,9 @@ class DistillationArguments(LossArguments):
 
 
 def teacher_fingerprint(folder: str | os.PathLike) -> str:
-    """SHA-256 over the names and contents of the teacher's model files (`TEACHER_FILE_PATTERNS`)."""
+    """SHA-256 over the names and contents of the teacher's model files (`MODEL_FILE_PATTERNS`)."""
     digest = hashlib.sha256()
-    files = sorted({path for pattern in TEACHER_FILE_PATTERNS for path in Path(folder).glob(pattern) if path.is_file()})
+    files = sorted({path for pattern in MODEL_FILE_PATTERNS for path in Path(folder).glob(pattern) if path.is_file()})
     for path in files:
         if path.name == "training_args.bin":
             continue
