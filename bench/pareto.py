@@ -20,6 +20,11 @@ what they are: the model name, GloVe vectors (trained/frozen), "distilled from <
   `N_RESAMPLES` resamples (seed 0) draws seeds with replacement and test sentences with
   replacement (the same sentences for every seed), from the runs' `predictions.parquet`.
 
+Models whose run folders are elsewhere (fine-tuned MiniLM/MPNet made on a lent GPU) come from a
+report (`--report results/report/report.json --report_models minilm=minilm`): the report's mean and
+t interval over seeds, and the speed of the named folder or alias (the backbone with an untrained
+head runs at the fine-tuned model's speed).
+
 Speed is measured on one run of each group (the first seed): seeds share the architecture.
 Torch uses `--threads` threads (1: one core, as the issue asks, and steady on a shared machine).
 Writes `pareto-<dataset>.md` (table, Pareto front marked), `pareto-<dataset>.png` (score with its
@@ -46,7 +51,7 @@ from pipelines.data import load_sentiment_dataset
 from pipelines.distillation import MODEL_FILE_PATTERNS
 from pipelines.errors import PathError
 from pipelines.metrics import official_metric
-from pipelines.pretrained import load_classifier, predict_probabilities
+from pipelines.pretrained import load_classifier, one_line, predict_probabilities, resolve_model
 from pipelines.reporting import RESULTS_FILE, library_versions, markdown_table, write_json_atomic
 
 N_RESAMPLES = 2_000
@@ -64,6 +69,13 @@ class ParetoArguments:
     max_test_sentences: int | None = field(default=None, metadata={"help": "time only the first N test sentences (scores always use all)"})
     threads: int = field(default=1, metadata={"help": "torch threads"})
     note: str = field(default="", metadata={"help": "a line for the tables, e.g. 'partial: the grid is still running'"})
+    report: str | None = field(default=None, metadata={"help": "a `pipelines.report` report.json with the scores of --report_models"})
+    report_models: str | None = field(
+        default=None,
+        metadata={"help": "NAME=MODEL,...: a report model (lab split) and the folder or alias to time for it, e.g. "
+                  "minilm=minilm (the backbone with an untrained head: speed does not depend on the weights)"},
+    )
+    datasets: str | None = field(default=None, metadata={"help": "comma-separated datasets to cover (default: all found)"})
 
 
 def run_folders(patterns: list[str]) -> list[Path]:
@@ -122,9 +134,9 @@ def disk_megabytes(folder: Path) -> float:
     return sum(path.stat().st_size for path in files if path.name != "training_args.bin") / 2**20
 
 
-def measure_speed(folder: Path, texts: list[str], args: ParetoArguments) -> dict:
-    """Throughput at `--batch_size`, single-sentence latency p50/p95 and parameters of one run folder."""
-    classifier = load_classifier(str(folder), "cpu")
+def measure_speed(model: str, texts: list[str], args: ParetoArguments) -> dict:
+    """Throughput at `--batch_size`, single-sentence latency p50/p95, parameters and disk size of a folder or alias."""
+    classifier = load_classifier(model, "cpu")
     predict_probabilities(classifier, texts[: args.batch_size], args.batch_size)  # warm-up
     seconds = []
     for _ in range(args.repeats):
@@ -143,7 +155,7 @@ def measure_speed(folder: Path, texts: list[str], args: ParetoArguments) -> dict
         "latency_p50_ms": round(float(np.percentile(latencies, 50)), 2),
         "latency_p95_ms": round(float(np.percentile(latencies, 95)), 2),
         "parameters": sum(parameter.numel() for parameter in classifier.model.parameters()),
-        "disk_mb": round(disk_megabytes(folder), 2),
+        "disk_mb": round(disk_megabytes(Path(resolve_model(model))), 2),
     }
 
 
@@ -182,13 +194,46 @@ def group_row(name: str, runs: list[tuple[Path, dict]], texts: list[str], args: 
         "score": round(mean, 4),
         "ci_low": round(low, 4),
         "ci_high": round(high, 4),
-        **measure_speed(runs[0][0], texts, args),
+        "interval_of": "bootstrap: seeds and sentences",
+        **measure_speed(str(runs[0][0]), texts, args),
         "timed_folder": str(runs[0][0]),
     }
 
 
+def report_rows(args: ParetoArguments) -> dict[str, list[tuple[str, dict, str]]]:
+    """dataset -> [(row name, the report's summary of the official metric, model to time)] for --report_models."""
+    if not args.report:
+        return {}
+    timed = dict(item.split("=", 1) for item in (args.report_models or "").split(",") if "=" in item)
+    report = json.loads(Path(args.report).read_text(encoding="utf-8"))
+    found: dict[str, list] = {}
+    for dataset, section in report["datasets"].items():
+        for summary in section["summaries"]:
+            if summary["model"] in timed and summary["protocol"] == "lab split":
+                name = f"{summary['model']} ({summary['setting']})"
+                found.setdefault(dataset, []).append((name, summary, section["official_metric"], timed[summary["model"]]))
+    return found
+
+
+def summary_row(name: str, summary: dict, metric: str, model: str, texts: list[str], args: ParetoArguments) -> dict:
+    scores = summary["metrics"][metric]
+    print(f"{name}: {summary['n']} from {args.report}; timing {model}", flush=True)
+    single = scores["ci_low"] is None
+    return {
+        "model": name,
+        "runs": int(summary["n"].split()[0]),
+        "metric": metric,
+        "score": round(scores["mean"], 4),
+        "ci_low": round(scores["mean"] if single else scores["ci_low"], 4),
+        "ci_high": round(scores["mean"] if single else scores["ci_high"], 4),
+        "interval_of": "single run: none" if single else "report: t over seeds",
+        **measure_speed(model, texts, args),
+        "timed_folder": model,
+    }
+
+
 COLUMNS = [
-    ("model", "model"), ("runs", "runs"), ("score", "score"), ("interval", "95% CI"), ("sentences_per_second", "sent/s (batch 64)"),
+    ("model", "model"), ("runs", "runs"), ("score", "score"), ("interval", "95% CI"), ("interval_of", "interval over"), ("sentences_per_second", "sent/s (batch 64)"),
     ("latency_p50_ms", "p50 ms"), ("latency_p95_ms", "p95 ms"), ("parameters", "parameters"), ("disk_mb", "disk MB"), ("front", "front"),
 ]
 
@@ -206,10 +251,11 @@ def shown(row: dict) -> dict:
     }
 
 
-def write_dataset(dataset: str, rows: list[dict], args: ParetoArguments, command: str, output: Path) -> None:
+def write_dataset(dataset: str, rows: list[dict], args: ParetoArguments, command: str, output: Path, skipped: list[str]) -> None:
     for row, on_front in zip(rows, pareto_front([(row["sentences_per_second"], row["score"]) for row in rows])):
         row["front"] = "yes" if on_front else ""
-        row["interval"] = f"{row['ci_low']:.3f} to {row['ci_high']:.3f}"
+        single = row["interval_of"].startswith("single")
+        row["interval"] = "none (1 run)" if single else f"{row['ci_low']:.3f} to {row['ci_high']:.3f}"
     rows.sort(key=lambda row: -row["sentences_per_second"])
     metric = rows[0]["metric"]
     markdown = (
@@ -220,6 +266,7 @@ def write_dataset(dataset: str, rows: list[dict], args: ParetoArguments, command
         f"per row, {machine_line()}, torch threads {args.threads}, fastest of {args.repeats} passes. "
         f"front: on the Pareto front (no other model is both faster and better).\n\n"
         + markdown_table([shown(row) for row in rows], COLUMNS)
+        + "".join(f"\nNot measured: {line}\n" for line in skipped)
         + f"\n![{dataset}](pareto-{dataset}.png)\n"
     )
     (output / f"pareto-{dataset}.md").write_text(markdown, encoding="utf-8")
@@ -228,6 +275,7 @@ def write_dataset(dataset: str, rows: list[dict], args: ParetoArguments, command
 
 def plot_front(dataset: str, rows: list[dict], path: Path) -> None:
     from matplotlib.figure import Figure  # drawn straight to a file: no pyplot, no display
+    from matplotlib.ticker import NullFormatter
 
     fig = Figure(figsize=(7, 4.5), layout="constrained")
     ax = fig.subplots()
@@ -240,6 +288,8 @@ def plot_front(dataset: str, rows: list[dict], path: Path) -> None:
     front = sorted((row["sentences_per_second"], row["score"]) for row in rows if row["front"])
     ax.step(*zip(*front), where="post", color="C3", linestyle="--", label="Pareto front")
     ax.set_xscale("log")
+    ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels collide on a short log axis
+    ax.margins(x=0.2)  # room for the names beside the points
     ax.set_xlabel("test sentences per second, CPU, batch 64 (log)")
     ax.set_ylabel(f"test {rows[0]['metric']} (95% CI)")
     ax.set_title(f"{dataset}: accuracy against throughput")
@@ -249,16 +299,27 @@ def plot_front(dataset: str, rows: list[dict], path: Path) -> None:
 
 def main(argv: list[str]) -> None:
     (args,) = parse((ParetoArguments,), argv)
-    groups = collect_groups(run_folders(args.models))
+    groups = collect_groups(run_folders(args.models)) if args.models else {}
     torch.set_num_threads(args.threads)
     output = Path(args.output_dir)
     output.mkdir(parents=True, exist_ok=True)
     command = shlex.join(["python", "-m", "bench.pareto", *argv])
     everything = {"command": command, "note": args.note, "machine": machine_line(), "threads": args.threads, "versions": library_versions(), "datasets": {}}
-    for dataset in sorted({dataset for dataset, _ in groups}):
+    from_report = report_rows(args)
+    datasets = sorted({dataset for dataset, _ in groups} | set(from_report))
+    if args.datasets:
+        datasets = [dataset for dataset in datasets if dataset in args.datasets.split(",")]
+    for dataset in datasets:
         texts = list(load_sentiment_dataset(dataset, args.data_dir)["test"]["text"])[: args.max_test_sentences]
-        rows = [group_row(name, runs, texts, args) for (name_dataset, name), runs in sorted(groups.items()) if name_dataset == dataset]
-        write_dataset(dataset, rows, args, command, output)
+        rows, skipped = [], []
+        jobs = [(group_row, name, runs) for (name_dataset, name), runs in sorted(groups.items()) if name_dataset == dataset]
+        for function, *entry in jobs + [(summary_row, *entry) for entry in from_report.get(dataset, [])]:
+            try:
+                rows.append(function(*entry, texts, args))
+            except (OSError, ValueError) as err:  # a model that cannot be loaded here (not installed) is listed, not fatal
+                skipped.append(f"{entry[0]}: {one_line(err)}")
+                print(f"skipped {skipped[-1]}", file=sys.stderr)
+        write_dataset(dataset, rows, args, command, output, skipped)
         everything["datasets"][dataset] = rows
     write_json_atomic(output / "pareto.json", everything)
     print(f"wrote {output}/pareto-*.md, pareto-*.png and pareto.json")
