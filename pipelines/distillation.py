@@ -36,6 +36,7 @@ import torch
 from datasets import Dataset, DatasetDict, Value, concatenate_datasets
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+import models  # noqa: F401  registers the GloVe models with the Auto classes: a project model can teach
 from pipelines.errors import OptionError, PathError
 from pipelines.losses import IGNORE_INDEX, DistillationSettings, LossArguments, loss_trainer
 from pipelines.tokenization import UNK_TOKEN
@@ -81,6 +82,7 @@ class DistillationArguments(LossArguments):
         folder = Path(self.teacher).expanduser()
         if not (folder / "config.json").is_file():
             raise PathError(f"--teacher {self.teacher}: not a model folder with a config.json (a save_pretrained folder)")
+        self.teacher = str(folder)
 
 
 def teacher_fingerprint(folder: str | os.PathLike) -> str:

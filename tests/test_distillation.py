@@ -153,3 +153,21 @@ def test_the_grid_passes_teacher_and_class_weights_to_every_cell(tmp_path, capsy
     for command in commands:
         assert f"--class_weights balanced --teacher {teacher} --distillation_alpha 0.2 " in command
         assert "/semeval2017a-lab-frozen-weighted-distilled-minilm-run/" in command
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--transfer_set_size", "10"], "--transfer_set_size needs --teacher"),
+        (["--teacher", "nowhere"], "--teacher nowhere: not a model folder with a config.json"),
+        (["--teacher", ".", "--distillation_loss", "cosine"], "--distillation_loss must be one of mse, kl, got 'cosine'"),
+        (["--teacher", ".", "--distillation_alpha", "1.5"], "--distillation_alpha must be between 0 and 1, got 1.5"),
+    ],
+)
+def test_bad_distillation_options_are_one_line(tmp_path, monkeypatch, capsys, options, message):
+    (tmp_path / "config.json").write_text("{}")
+    monkeypatch.chdir(tmp_path)
+    assert run_cli(train.main, ["--output_dir", str(tmp_path / "out"), *options]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: {message}") and error.count("\n") == 1
+    assert not (tmp_path / "out").exists()
