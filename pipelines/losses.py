@@ -8,7 +8,8 @@
   `cross_entropy(weight=w)` does: sum_i w[y_i] * -log p_i[y_i] / sum_i w[y_i], over the rows
   that have a gold label (augmented transfer-set rows carry the label -100 and only a teacher).
   `--class_weights balanced` takes `w` from sklearn's `compute_class_weight("balanced")`:
-  w[c] = n_samples / (n_classes * count[c]) over the training split.
+  w[c] = n_samples / (n_classes * count[c]) over the training split. The validation loss is
+  weighted alike, so `--metric_for_best_model eval_loss` selects on the objective trained.
 - `D` is the distillation term, only for batches that carry `teacher_logits` (the training split
   of a distilled run; validation and test never do, so the eval loss stays the gold CE):
   `mse` (default): logit regression, sum over classes of (z_student - z_teacher)^2, mean over rows.
