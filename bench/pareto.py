@@ -79,13 +79,18 @@ class ParetoArguments:
 
 
 def run_folders(patterns: list[str]) -> list[Path]:
-    """Every folder with a `results.json` that the patterns name, directly or as `seed-*/` below."""
+    """Every folder with a `results.json` that the patterns name, directly or as `seed-*/` below.
+
+    A named folder without one raises `PathError`; a glob's match without one is skipped (still training).
+    """
     folders = []
     for pattern in patterns:
         matches = sorted(glob.glob(pattern)) or [pattern]
         for match in map(Path, matches):
             found = [match] if (match / RESULTS_FILE).is_file() else sorted(match.glob(f"seed-*/{RESULTS_FILE}"))
-            if not found:
+            if not found and glob.has_magic(pattern):  # a run still training, under a glob: not finished yet
+                print(f"skipped {match}: no finished run", file=sys.stderr)
+            elif not found:
                 raise PathError(f"--models {pattern}: {match} has no {RESULTS_FILE} and no seed-*/{RESULTS_FILE}")
             folders += [path if path.is_dir() else path.parent for path in found]
     return list(dict.fromkeys(folders))
@@ -97,7 +102,10 @@ def group_name(results: dict) -> str:
     if results.get("vectors"):
         parts.append(f"({results['vectors']} GloVe)")
     if results.get("distillation"):
-        parts.append(f"distilled from {results['distillation']['teacher']}")
+        distillation = results["distillation"]
+        parts.append(f"distilled from {distillation['teacher']}")
+        if distillation.get("transfer_set_size"):
+            parts.append(f"+ {distillation['transfer_set_size']} transfer")
     if results.get("class_weights"):
         parts.append("class-weighted")
     return " ".join(parts)
@@ -194,7 +202,7 @@ def group_row(name: str, runs: list[tuple[Path, dict]], texts: list[str], args: 
         "score": round(mean, 4),
         "ci_low": round(low, 4),
         "ci_high": round(high, 4),
-        "interval_of": "bootstrap: seeds and sentences",
+        "interval_of": "bootstrap: seeds and sentences" if len(runs) > 1 else "bootstrap: sentences (1 run)",
         **measure_speed(str(runs[0][0]), texts, args),
         "timed_folder": str(runs[0][0]),
     }
@@ -233,7 +241,7 @@ def summary_row(name: str, summary: dict, metric: str, model: str, texts: list[s
 
 
 COLUMNS = [
-    ("model", "model"), ("runs", "runs"), ("score", "score"), ("interval", "95% CI"), ("interval_of", "interval over"), ("sentences_per_second", "sent/s (batch 64)"),
+    ("key", "#"), ("model", "model"), ("runs", "runs"), ("score", "score"), ("interval", "95% CI"), ("interval_of", "interval over"), ("sentences_per_second", "sent/s (batch 64)"),
     ("latency_p50_ms", "p50 ms"), ("latency_p95_ms", "p95 ms"), ("parameters", "parameters"), ("disk_mb", "disk MB"), ("front", "front"),
 ]
 
@@ -257,6 +265,8 @@ def write_dataset(dataset: str, rows: list[dict], args: ParetoArguments, command
         single = row["interval_of"].startswith("single")
         row["interval"] = "none (1 run)" if single else f"{row['ci_low']:.3f} to {row['ci_high']:.3f}"
     rows.sort(key=lambda row: -row["sentences_per_second"])
+    for key, row in enumerate(rows, start=1):
+        row["key"] = key  # the point's number in the figure
     metric = rows[0]["metric"]
     markdown = (
         f"# Cost against accuracy on {dataset}\n\n{args.note + chr(10) + chr(10) if args.note else ''}"
@@ -264,7 +274,7 @@ def write_dataset(dataset: str, rows: list[dict], args: ParetoArguments, command
         f"Score: test {metric}, mean over the runs (seeds), 95% percentile-bootstrap interval over seeds and test "
         f"sentences ({N_RESAMPLES} resamples, seed 0); a single run's interval counts test sentences only. Speed: one run "
         f"per row, {machine_line()}, torch threads {args.threads}, fastest of {args.repeats} passes. "
-        f"front: on the Pareto front (no other model is both faster and better).\n\n"
+        f"front: on the Pareto front (no other model is both faster and better). #: the point's number in the figure.\n\n"
         + markdown_table([shown(row) for row in rows], COLUMNS)
         + "".join(f"\nNot measured: {line}\n" for line in skipped)
         + f"\n![{dataset}](pareto-{dataset}.png)\n"
@@ -284,7 +294,9 @@ def plot_front(dataset: str, rows: list[dict], path: Path) -> None:
             row["sentences_per_second"], row["score"], yerr=[[row["score"] - row["ci_low"]], [row["ci_high"] - row["score"]]],
             fmt="o", color="C3" if row["front"] else "C0", capsize=3,
         )
-        ax.annotate(row["model"], (row["sentences_per_second"], row["score"]), fontsize=7, xytext=(4, 4), textcoords="offset points")
+        # Numbers, not names: GloVe models cluster at one speed; the table's # column names them.
+        label = ax.annotate(str(row["key"]), (row["sentences_per_second"], row["score"]), fontsize=8, xytext=(4, 3), textcoords="offset points")
+        label.set_in_layout(False)
     front = sorted((row["sentences_per_second"], row["score"]) for row in rows if row["front"])
     ax.step(*zip(*front), where="post", color="C3", linestyle="--", label="Pareto front")
     ax.set_xscale("log")
