@@ -3,7 +3,6 @@
 import sys
 
 from pipelines.cli import parse, run_cli
-from pipelines.losses import LossArguments
 from pipelines.finetuning import (
     FinetuneDataArguments,
     FinetuneModelArguments,
@@ -11,6 +10,7 @@ from pipelines.finetuning import (
     default_output_dir,
     finetune,
 )
+from pipelines.losses import LossArguments
 
 
 def main(argv: list[str]) -> None:

@@ -1,7 +1,7 @@
 """Training speed on CPU of the offline backbones: MiniLM (22.7M) against MPNet-base (110M), and
 what makes the 110M model practical on 2 cores.
 
-    HF_HUB_OFFLINE=1 python bench/backbone_speed.py [--steps 4] [--batch_size 16] [--quick]
+    HF_HUB_OFFLINE=1 python -m bench.backbone_speed [--steps 4] [--batch_size 16] [--quick]
 
 Each setting runs in a fresh forked process (its own peak memory): a new AdamW, `--warmup` steps
 untimed (the optimizer allocates its state), then `--steps` timed optimizer steps of forward,
@@ -31,19 +31,16 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+from transformers import logging as transformers_logging
+from transformers.trainer_pt_utils import LengthGroupedSampler
 
-import torch  # noqa: E402
-from common import DEFAULT_DATA_DIR, PeakMemory, in_child_process, machine_line, markdown_table, ratio  # noqa: E402
-from transformers import AutoModelForSequenceClassification, AutoTokenizer  # noqa: E402
-from transformers import logging as transformers_logging  # noqa: E402
-from transformers.trainer_pt_utils import LengthGroupedSampler  # noqa: E402
-
-from pipelines.backbones import length_from_data, resolve_alias  # noqa: E402
-from pipelines.cli import parse, run_cli  # noqa: E402
-from pipelines.data import load_sentiment_dataset  # noqa: E402
+from bench.common import DEFAULT_DATA_DIR, PeakMemory, in_child_process, machine_line, markdown_table, ratio
+from pipelines.backbones import length_from_data, resolve_alias
+from pipelines.cli import parse, run_cli
+from pipelines.data import load_sentiment_dataset
 
 STATIC_LENGTH = 128  # `finetune.py --max_length` default
 
@@ -138,6 +135,62 @@ def train_steps(model, setting: Setting, data: dict, batches: list[list[int]], w
     return {"wall": sum(wall), "cpu": sum(cpu), "steps": len(wall), "peak_mb": memory.peak_mb}
 
 
+def prepare_backbones(texts: list[str], labels: list[int], quantile: float) -> tuple[dict, dict]:
+    """Per alias: the tokenized sentences (ids, lengths, pad id, p`quantile` length) and the model."""
+    data, models = {}, {}
+    for alias in ("minilm", "mpnet"):
+        folder = resolve_alias(alias)
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+        ids = tokenizer(texts, truncation=True, max_length=tokenizer.model_max_length)["input_ids"]
+        data[alias] = {"ids": ids, "labels": labels, "lengths": [len(row) for row in ids], "pad_id": tokenizer.pad_token_id}
+        data[alias]["p99"] = length_from_data(tokenizer, texts, quantile)
+        models[alias] = AutoModelForSequenceClassification.from_pretrained(folder, num_labels=2)
+    return data, models
+
+
+def measure(setting: Setting, model, data: dict, args: BackboneSpeedArguments) -> dict:
+    """One setting's timed steps in a fresh child process, and its tokens per sample over an epoch."""
+    lengths = data["lengths"]
+    epoch = batches_for(setting, lengths, args.batch_size)
+    widest = max(epoch, key=lambda batch: (len(batch), width(setting, lengths, batch)))
+    chosen = [widest] * args.warmup + timed_batches(setting, lengths, epoch, args.steps)
+    result = in_child_process(train_steps, model, setting, data, chosen, args.warmup)
+    result["tokens_per_sample"] = sum(width(setting, lengths, batch) * len(batch) for batch in epoch) / len(lengths)
+    result["samples_per_s"] = result["steps"] * args.batch_size / result["wall"]
+    return result
+
+
+TABLE_COLUMNS = [
+    ("setting", "setting"),
+    ("model", "model"),
+    ("tokens", "tokens/sample (epoch)"),
+    ("step", "s/step (wall)"),
+    ("cpu", "CPU s/step"),
+    ("speed", "samples/s"),
+    ("epoch", "epoch (min, est.)"),
+    ("peak", "peak RSS (MiB)"),
+    ("ratio", "speed vs baseline"),
+    ("cpu_ratio", "CPU time vs baseline"),
+]
+
+
+def table_row(setting: Setting, result: dict, baseline: dict, sentences: int) -> dict:
+    """One setting's row; the ratios are against `baseline`, the first setting's result."""
+    cpu_per_step, baseline_cpu = result["cpu"] / result["steps"], baseline["cpu"] / baseline["steps"]
+    return {
+        "setting": setting.name,
+        "model": setting.model,
+        "tokens": f"{result['tokens_per_sample']:.1f}",
+        "step": f"{result['wall'] / result['steps']:.2f}",
+        "cpu": f"{cpu_per_step:.2f}",
+        "speed": f"{result['samples_per_s']:.2f}",
+        "epoch": f"{sentences / result['samples_per_s'] / 60:.0f}",
+        "peak": f"{result['peak_mb']:,.0f}",
+        "ratio": f"{ratio(result['samples_per_s'], baseline['samples_per_s']):.2f}x",
+        "cpu_ratio": f"{ratio(baseline_cpu, cpu_per_step):.2f}x",
+    }
+
+
 def run(args: BackboneSpeedArguments) -> dict:
     if args.quick:
         args.max_samples, args.batch_size, args.steps = args.max_samples or 2000, 4, 1
@@ -147,71 +200,22 @@ def run(args: BackboneSpeedArguments) -> dict:
     train = load_sentiment_dataset("mr", args.data_dir)["train"].shuffle(seed=0)
     train = train.select(range(min(args.max_samples or len(train), len(train))))
     texts, labels = list(train["text"]), list(train["label"])
-
-    data, models = {}, {}
-    for alias in ("minilm", "mpnet"):
-        folder = resolve_alias(alias)
-        tokenizer = AutoTokenizer.from_pretrained(folder)
-        ids = tokenizer(texts, truncation=True, max_length=tokenizer.model_max_length)["input_ids"]
-        data[alias] = {"ids": ids, "labels": labels, "lengths": [len(row) for row in ids], "pad_id": tokenizer.pad_token_id}
-        data[alias]["p99"] = length_from_data(tokenizer, texts, args.quantile)
-        models[alias] = AutoModelForSequenceClassification.from_pretrained(folder, num_labels=2)
+    data, models = prepare_backbones(texts, labels, args.quantile)
     data_length = data["mpnet"]["p99"]
-
-    rows, results = [], {}
-    for setting in settings(data_length):
-        lengths = data[setting.model]["lengths"]
-        epoch = batches_for(setting, lengths, args.batch_size)
-        widest = max(epoch, key=lambda batch: (len(batch), width(setting, lengths, batch)))
-        chosen = [widest] * args.warmup + timed_batches(setting, lengths, epoch, args.steps)
-        result = in_child_process(train_steps, models[setting.model], setting, data[setting.model], chosen, args.warmup)
-        result["tokens_per_sample"] = sum(width(setting, lengths, batch) * len(batch) for batch in epoch) / len(lengths)
-        result["samples_per_s"] = result["steps"] * args.batch_size / result["wall"]
-        results[setting.name] = result
-        rows.append((setting, result))
-
-    baseline = results[settings(data_length)[0].name]["samples_per_s"]
-    baseline_cpu = results[settings(data_length)[0].name]["cpu"] / results[settings(data_length)[0].name]["steps"]
-    table_rows = [
-        {
-            "setting": setting.name,
-            "model": setting.model,
-            "tokens": f"{result['tokens_per_sample']:.1f}",
-            "step": f"{result['wall'] / result['steps']:.2f}",
-            "cpu": f"{result['cpu'] / result['steps']:.2f}",
-            "speed": f"{result['samples_per_s']:.2f}",
-            "epoch": f"{len(texts) / result['samples_per_s'] / 60:.0f}",
-            "peak": f"{result['peak_mb']:,.0f}",
-            "ratio": f"{ratio(result['samples_per_s'], baseline):.2f}x",
-            "cpu_ratio": f"{ratio(baseline_cpu, result['cpu'] / result['steps']):.2f}x",
-        }
-        for setting, result in rows
-    ]
-    table = markdown_table(
-        table_rows,
-        [
-            ("setting", "setting"),
-            ("model", "model"),
-            ("tokens", "tokens/sample (epoch)"),
-            ("step", "s/step (wall)"),
-            ("cpu", "CPU s/step"),
-            ("speed", "samples/s"),
-            ("epoch", "epoch (min, est.)"),
-            ("peak", "peak RSS (MiB)"),
-            ("ratio", "speed vs baseline"),
-            ("cpu_ratio", "CPU time vs baseline"),
-        ],
-    )
-    best_mpnet = max(result["samples_per_s"] for setting, result in rows if setting.model == "mpnet")
-    minilm = results[settings(data_length)[-1].name]["samples_per_s"]
+    chosen = settings(data_length)
+    results = {setting.name: measure(setting, models[setting.model], data[setting.model], args) for setting in chosen}
+    baseline = results[chosen[0].name]
+    rows = [table_row(setting, results[setting.name], baseline, len(texts)) for setting in chosen]
+    best_mpnet = max(results[setting.name]["samples_per_s"] for setting in chosen if setting.model == "mpnet")
+    minilm = results[chosen[-1].name]["samples_per_s"]
     summary = (
         f"{len(texts):,} MR training sentences, batches of {args.batch_size}, {args.steps} timed steps after "
         f"{args.warmup} warm-up per setting; data-driven max_length {data_length} (p{args.quantile * 100:g} of the "
-        f"token lengths, rounded up to 8). MPNet: best setting {ratio(best_mpnet, baseline):.1f}x the baseline. "
-        f"MiniLM is {ratio(minilm, results[settings(data_length)[3].name]['samples_per_s']):.1f}x faster than MPNet "
+        f"token lengths, rounded up to 8). MPNet: best setting {ratio(best_mpnet, baseline['samples_per_s']):.1f}x the "
+        f"baseline. MiniLM is {ratio(minilm, results[chosen[3].name]['samples_per_s']):.1f}x faster than MPNet "
         f"with the same grouped dynamic batches."
     )
-    return {"table": table, "summary": summary, "results": results}
+    return {"table": markdown_table(rows, TABLE_COLUMNS), "summary": summary, "results": results}
 
 
 def main(argv: list[str]) -> None:

@@ -11,25 +11,22 @@ import multiprocessing
 import os
 import platform
 import re
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyarrow.compute
+import torch
+from datasets import DatasetDict
+
+from models.glove import GloveVectors, load_glove
+from pipelines.data import load_sentiment_dataset
+from pipelines.reporting import library_versions, markdown_table
+from pipelines.tokenization import build_tokenizer, build_vocabulary, tokenize_dataset
+from pipelines.training import build_glove_model
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))  # run from anywhere, like the top-level scripts
-
-import pyarrow.compute  # noqa: E402
-import torch  # noqa: E402
-from datasets import DatasetDict  # noqa: E402
-
-from models.glove import GloveVectors, load_glove  # noqa: E402
-from pipelines.data import load_sentiment_dataset  # noqa: E402
-from pipelines.reporting import library_versions, markdown_table  # noqa: E402
-from pipelines.tokenization import build_tokenizer, build_vocabulary, tokenize_dataset  # noqa: E402
-from pipelines.training import build_glove_model  # noqa: E402
-
 DEFAULT_DATA_DIR = str(REPO_ROOT.parent / "shared" / "datasets")
 
 

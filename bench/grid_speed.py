@@ -1,6 +1,6 @@
 """One seed of the GloVe grid: the grid as it was (sequential, one worker) against the grid now.
 
-    HF_HUB_OFFLINE=1 python bench/grid_speed.py [--datasets mr,semeval2017a] [--baseline_ref 31a96a6]
+    HF_HUB_OFFLINE=1 python -m bench.grid_speed [--datasets mr,semeval2017a] [--baseline_ref 31a96a6]
 
 The baseline is the project at `--baseline_ref` (the commit before the seeds issue), unpacked
 with `git archive` into the work folder and run as its README ran it:
@@ -28,8 +28,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from common import DEFAULT_DATA_DIR, REPO_ROOT, machine_line, markdown_table, ratio
-
+from bench.common import DEFAULT_DATA_DIR, REPO_ROOT, machine_line, markdown_table, ratio
 from pipelines.cli import parse, run_cli
 
 TARGET_SECONDS = 12 * 60  # one seed of the 14-cell grid on the 2-core machine
@@ -113,7 +112,7 @@ def main(argv: list[str]) -> None:
         else f"Grid subset ({args.datasets}{', ' + args.models if args.models else ''}): the 12-minute target is for the full grid."
     )
     text = (
-        f"# Grid speed\n\n```\nHF_HUB_OFFLINE=1 python bench/grid_speed.py {' '.join(argv)}\n```\n\n{machine_line()}\n\n"
+        f"# Grid speed\n\n```\nHF_HUB_OFFLINE=1 python -m bench.grid_speed {' '.join(argv)}\n```\n\n{machine_line()}\n\n"
         + markdown_table(summary, columns)
         + f"\n{verdict}\n\n"
         + markdown_table(cells, cell_columns)

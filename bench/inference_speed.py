@@ -1,6 +1,6 @@
 """Batched pipeline inference against one sentence a call, on the MR test set.
 
-    HF_HUB_OFFLINE=1 python bench/inference_speed.py --model minilm --data-dir ../shared/datasets
+    HF_HUB_OFFLINE=1 python -m bench.inference_speed --model minilm --data-dir ../shared/datasets
 
 The baseline is the seed lab's loop, `[classifier(text) for text in texts]`; the candidate is
 `pipelines.pretrained.predict_probabilities` (length-sorted batches). Both run on the same
@@ -13,16 +13,13 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere, like the top-level scripts
+import numpy as np
+import torch
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from pipelines.cli import parse, run_cli  # noqa: E402
-from pipelines.data import load_sentiment_dataset  # noqa: E402
-from pipelines.pretrained import load_classifier, predict_probabilities  # noqa: E402
+from pipelines.cli import parse, run_cli
+from pipelines.data import load_sentiment_dataset
+from pipelines.pretrained import load_classifier, predict_probabilities
 
 
 @dataclass

@@ -1,13 +1,12 @@
 """Run every benchmark and write `bench/RESULTS.md`: one command for the whole suite.
 
-    HF_HUB_OFFLINE=1 python bench/run_all.py [--output FILE] [--quick]   # --quick writes runs/bench-quick.md
+    HF_HUB_OFFLINE=1 python -m bench.run_all [--output FILE] [--quick]   # --quick writes runs/bench-quick.md
 
 Each benchmark runs in a fresh interpreter (`spawn`), so none inherits another's memory; its
 tables come back to this process and go into the report with the command, the machine and the
 load average before and after. `--quick` shrinks every benchmark to a smoke run (about a
 minute) and is meant for checking the suite, not for numbers. The batched-inference benchmark
-(`bench/inference_speed.py`) is run as its own script when it is present, and its output is
-copied in as printed.
+(`python -m bench.inference_speed`) runs as its own command, and its output is copied in as printed.
 """
 
 from __future__ import annotations
@@ -22,19 +21,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench import glove_loading, scale, tokenization_speed, trainer_overhead
+from bench.common import DEFAULT_DATA_DIR, REPO_ROOT, machine_line
+from pipelines.cli import parse, run_cli
+
 BENCH_DIR = Path(__file__).resolve().parent
-sys.path.insert(0, str(BENCH_DIR))
-
-import glove_loading  # noqa: E402
-import scale  # noqa: E402
-import tokenization_speed  # noqa: E402
-import trainer_overhead  # noqa: E402
-from common import DEFAULT_DATA_DIR, REPO_ROOT, machine_line  # noqa: E402
-
-from pipelines.cli import parse, run_cli  # noqa: E402
-
-INFERENCE_SCRIPT = BENCH_DIR / "inference_speed.py"
-
 
 @dataclass
 class RunAllArguments:
@@ -105,9 +96,7 @@ def run_in_fresh_process(name: str, arguments) -> dict:
 
 
 def run_inference(args: RunAllArguments) -> dict:
-    if not INFERENCE_SCRIPT.is_file():
-        return {"error": f"{INFERENCE_SCRIPT.relative_to(REPO_ROOT)} is not there yet"}
-    command = [sys.executable, str(INFERENCE_SCRIPT.relative_to(REPO_ROOT)), "--data_dir", args.data_dir]
+    command = [sys.executable, "-m", "bench.inference_speed", "--data_dir", args.data_dir]
     if args.quick:
         command += ["--max_samples", "32"]
     # One torch thread like the training benchmarks: two threads on two shared cores stall each other.
@@ -123,7 +112,7 @@ def section(name: str, result: dict, seconds: float) -> str:
     module = MODULES.get(name)
     if module is not None:
         first_line = module.__doc__.split("\n")[0]
-        lines += [f"`python bench/{Path(module.__file__).name}` ({seconds:.0f} s). {first_line}", ""]
+        lines += [f"`python -m {module.__name__}` ({seconds:.0f} s). {first_line}", ""]
     if "error" in result:
         return "\n".join(lines + [f"Not measured: {result['error']}", ""])
     if name == "inference":
@@ -157,7 +146,7 @@ def main(argv: list[str]) -> None:
         sections.append(section(name, result, seconds))
         print(sections[-1], flush=True)
     minutes = (datetime.datetime.now(datetime.timezone.utc) - started_at).total_seconds() / 60
-    command = shlex.join(["HF_HUB_OFFLINE=1", "python", "bench/run_all.py", *argv])
+    command = shlex.join(["HF_HUB_OFFLINE=1", "python", "-m", "bench.run_all", *argv])
     quick_note = " **`--quick`: smoke-test sizes, the numbers mean nothing.**" if args.quick else ""
     header = [
         "# Benchmark results",

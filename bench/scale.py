@@ -1,6 +1,6 @@
 """Scale: training time per epoch and peak memory of `bilstm` and `transformer` as the input grows.
 
-    HF_HUB_OFFLINE=1 python bench/scale.py [--multiples 1,2,4] [--lengths 32,64,128,256]
+    HF_HUB_OFFLINE=1 python -m bench.scale [--multiples 1,2,4] [--lengths 32,64,128,256]
 
 Two axes, each run a fresh forked process training with `Trainer` for `--epochs` fixed epochs
 (batch 64, no evaluation or checkpoints, a `length` column for the `group_by_length` sampler):
@@ -26,11 +26,11 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from datasets import Dataset, concatenate_datasets, disable_progress_bars
+from transformers import DataCollatorWithPadding, Trainer, TrainerCallback
 
-from common import (  # noqa: E402
+from bench.common import (
     DEFAULT_DATA_DIR,
     PeakMemory,
     build_model,
@@ -41,11 +41,8 @@ from common import (  # noqa: E402
     set_torch_threads,
     token_lengths,
 )
-from datasets import Dataset, concatenate_datasets, disable_progress_bars  # noqa: E402
-from transformers import DataCollatorWithPadding, Trainer, TrainerCallback  # noqa: E402
-
-from pipelines.cli import parse, run_cli  # noqa: E402
-from pipelines.training import GloveTrainingArguments  # noqa: E402
+from pipelines.cli import parse, run_cli
+from pipelines.training import GloveTrainingArguments
 
 NATURAL_MAX_LENGTH = 128  # `train.py` default; no MR training sentence is longer
 

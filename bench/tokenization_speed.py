@@ -1,6 +1,6 @@
 """Tokenization: the project's fast tokenizer against Python split-and-lookup, on MR train.
 
-    HF_HUB_OFFLINE=1 python bench/tokenization_speed.py [--data_dir ../shared/datasets] [--repeats 3]
+    HF_HUB_OFFLINE=1 python -m bench.tokenization_speed [--data_dir ../shared/datasets] [--repeats 3]
 
 All sides turn the 10,000 MR training sentences into vocabulary ids, with the vocabulary and
 tokenizer `train_glove` builds (`build_vocabulary`, `build_tokenizer`). Timed in one process:
@@ -30,18 +30,15 @@ import re
 import sys
 import unicodedata
 from dataclasses import dataclass, field
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from datasets import Dataset, DatasetDict, disable_progress_bars
+from tokenizers import normalizers, pre_tokenizers
 
-from common import DEFAULT_DATA_DIR, best_of, machine_line, markdown_table, ratio  # noqa: E402
-from datasets import Dataset, DatasetDict, disable_progress_bars  # noqa: E402
-
-from models.glove import load_glove  # noqa: E402
-from pipelines.cli import parse, run_cli  # noqa: E402
-from pipelines.data import load_sentiment_dataset  # noqa: E402
-from pipelines.tokenization import WORD_PATTERN, build_tokenizer, build_vocabulary, tokenize_dataset  # noqa: E402
-from tokenizers import normalizers, pre_tokenizers  # noqa: E402
+from bench.common import DEFAULT_DATA_DIR, best_of, machine_line, markdown_table, ratio
+from models.glove import load_glove
+from pipelines.cli import parse, run_cli
+from pipelines.data import load_sentiment_dataset
+from pipelines.tokenization import WORD_PATTERN, build_tokenizer, build_vocabulary, tokenize_dataset
 
 MAP_BATCH_SIZE = 1000  # `datasets.map(batched=True)` default, what `tokenize_dataset` gets
 
@@ -97,6 +94,36 @@ def with_parallelism(enabled: bool, function):
     return call
 
 
+def backend_diagnostics(tokenizer, texts: list[str], args: TokenizationArguments) -> list[tuple[str, float, list]]:
+    """Where the fast tokenizer's time goes: its Rust backend alone, without NFKC, with a plain
+    whitespace pre-tokenizer. Rows of (method, best seconds, ids)."""
+    backend = tokenizer.backend_tokenizer
+    backend.enable_truncation(args.max_length)
+    lowercase_only = copy.deepcopy(backend)
+    lowercase_only.normalizer = normalizers.Lowercase()
+    whitespace_only = copy.deepcopy(backend)
+    whitespace_only.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    variants = [
+        ("diagnostic: Rust backend `encode_batch` alone, thread pool", backend),
+        ("diagnostic: backend without NFKC (lowercase only), thread pool", lowercase_only),
+        ("diagnostic: backend with a whitespace pre-tokenizer (other tokens)", whitespace_only),
+    ]
+    rows = []
+    for name, variant in variants:
+        seconds, ids = best_of(args.repeats, with_parallelism(True, functools.partial(backend_ids, variant, texts)))
+        rows.append((name, seconds, ids))
+    return rows
+
+
+TABLE_COLUMNS = [
+    ("method", "method"),
+    ("seconds", "seconds (best)"),
+    ("sentences_per_s", "sentences/s"),
+    ("tokens", "tokens"),
+    ("vs_same", "speed vs same-token Python"),
+]
+
+
 def run(args: TokenizationArguments) -> dict:
     disable_progress_bars()
     train = load_sentiment_dataset("mr", args.data_dir)["train"]
@@ -112,32 +139,17 @@ def run(args: TokenizationArguments) -> dict:
     serial_s, serial = best_of(args.repeats, with_parallelism(False, fast_call))
     fast_s, fast = best_of(args.repeats, with_parallelism(True, fast_call))
     mapped_s, _ = best_of(args.repeats, lambda: tokenize_dataset(dataset, tokenizer, args.max_length))
-    backend = tokenizer.backend_tokenizer
-    backend.enable_truncation(args.max_length)
-    backend_s, backend_out = best_of(args.repeats, with_parallelism(True, lambda: backend_ids(backend, texts)))
-    lowercase_only = copy.deepcopy(backend)
-    lowercase_only.normalizer = normalizers.Lowercase()
-    lowercase_s, lowercase_out = best_of(
-        args.repeats, with_parallelism(True, lambda: backend_ids(lowercase_only, texts))
-    )
-    whitespace_only = copy.deepcopy(backend)
-    whitespace_only.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    whitespace_s, whitespace_out = best_of(
-        args.repeats, with_parallelism(True, lambda: backend_ids(whitespace_only, texts))
-    )
+    diagnostics = backend_diagnostics(tokenizer, texts, args)
     agreement = sum(a == b for a, b in zip(python, fast)) / len(texts)
     assert serial == fast, "the tokenizer's output should not depend on its thread pool"
 
-    tokens = sum(len(ids) for ids in fast)
     rows = [
         ("baseline, naive: lower + split + dict lookup (other tokens)", naive_s, naive),
         ("baseline, same tokens: NFKC + `re` + dict lookup (Python)", python_s, python),
         ("fast tokenizer, batches of 1,000, 1 thread", serial_s, fast),
         ("fast tokenizer, batches of 1,000, Rust thread pool (default)", fast_s, fast),
         ("`tokenize_dataset` (fast tokenizer + `datasets.map`)", mapped_s, fast),
-        ("diagnostic: Rust backend `encode_batch` alone, thread pool", backend_s, backend_out),
-        ("diagnostic: backend without NFKC (lowercase only), thread pool", lowercase_s, lowercase_out),
-        ("diagnostic: backend with a whitespace pre-tokenizer (other tokens)", whitespace_s, whitespace_out),
+        *diagnostics,
     ]
     table_rows = [
         {
@@ -149,23 +161,14 @@ def run(args: TokenizationArguments) -> dict:
         }
         for name, seconds, ids_list in rows
     ]
-    table = markdown_table(
-        table_rows,
-        [
-            ("method", "method"),
-            ("seconds", "seconds (best)"),
-            ("sentences_per_s", "sentences/s"),
-            ("tokens", "tokens"),
-            ("vs_same", "speed vs same-token Python"),
-        ],
-    )
     summary = (
-        f"{len(texts):,} MR training sentences, {tokens:,} tokens. Python with the same tokens agrees with the fast "
-        f"tokenizer on {agreement:.1%} of sentences. Fast tokenizer vs same-token Python: "
+        f"{len(texts):,} MR training sentences, {sum(len(ids) for ids in fast):,} tokens. Python with the same "
+        f"tokens agrees with the fast tokenizer on {agreement:.1%} of sentences. Fast tokenizer vs same-token Python: "
         f"{ratio(python_s, fast_s):.1f}x (thread pool), {ratio(python_s, serial_s):.1f}x (1 thread), "
         f"{ratio(python_s, mapped_s):.1f}x through `tokenize_dataset`; "
         f"vs the naive split: {ratio(naive_s, fast_s):.2f}x."
     )
+    table = markdown_table(table_rows, TABLE_COLUMNS)
     return {"table": table, "summary": summary, "ratio": ratio(python_s, fast_s), "agreement": agreement}
 
 

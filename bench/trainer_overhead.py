@@ -1,6 +1,6 @@
 """Training: `Trainer` with the project's `bilstm` against a minimal hand-written PyTorch loop.
 
-    HF_HUB_OFFLINE=1 python bench/trainer_overhead.py [--epochs 1] [--repeats 2] [--threads 1]
+    HF_HUB_OFFLINE=1 python -m bench.trainer_overhead [--epochs 1] [--repeats 2] [--threads 1]
 
 Both sides train the same thing, so the difference is the framework:
 
@@ -35,13 +35,19 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from datasets import disable_progress_bars
+import numpy as np
+import torch
+from transformers import (
+    DataCollatorWithPadding,
+    Trainer,
+    TrainerCallback,
+    get_linear_schedule_with_warmup,
+)
+from transformers.trainer_pt_utils import LengthGroupedSampler
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from common import (  # noqa: E402
+from bench.common import (
     DEFAULT_DATA_DIR,
     PeakMemory,
     build_model,
@@ -52,17 +58,8 @@ from common import (  # noqa: E402
     set_torch_threads,
     token_lengths,
 )
-from datasets import disable_progress_bars  # noqa: E402
-from transformers import (  # noqa: E402
-    DataCollatorWithPadding,
-    Trainer,
-    TrainerCallback,
-    get_linear_schedule_with_warmup,
-)
-from transformers.trainer_pt_utils import LengthGroupedSampler  # noqa: E402
-
-from pipelines.cli import parse, run_cli  # noqa: E402
-from pipelines.training import GloveTrainingArguments  # noqa: E402
+from pipelines.cli import parse, run_cli
+from pipelines.training import GloveTrainingArguments
 
 # What each `Trainer` run changes on top of `GloveTrainingArguments` with evaluation and saving off.
 TRAINER_VARIANTS = {
@@ -216,6 +213,48 @@ def least_disturbed(runs: list[dict]) -> dict:
     }
 
 
+TABLE_COLUMNS = [
+    ("method", "method"),
+    ("setup", "set-up CPU s"),
+    ("steps", "steps CPU s"),
+    ("end", "end CPU s"),
+    ("cpu", "total CPU s"),
+    ("cpu_overhead", "CPU vs loop"),
+    ("step_overhead", "steps vs loop"),
+    ("wall", "wall s"),
+    ("wall_overhead", "wall vs loop"),
+    ("raw", "raw wall s, each run"),
+    ("samples_per_s", "samples/s (wall)"),
+    ("peak_mb", "peak RSS MiB"),
+    ("increase_mb", "RSS increase MiB"),
+    ("loss", "mean train loss"),
+]
+
+
+def table_row(name: str, result: dict, baseline: dict, samples: int) -> dict:
+    """One method's row; the overheads are against `baseline`, the hand-written loop."""
+
+    def versus(key: str) -> str:
+        return "baseline" if name == HAND_LOOP else f"{_overhead(result, baseline, key):+.1%}"
+
+    return {
+        "method": name,
+        "setup": f"{result['setup']:.2f}",
+        "steps": f"{result['steps']:.2f}",
+        "end": f"{result['end']:.2f}",
+        "cpu": f"{result['cpu_seconds']:.2f}",
+        "cpu_overhead": versus("cpu_seconds"),
+        "step_overhead": versus("steps"),
+        "wall": f"{result['seconds']:.2f}",
+        "wall_overhead": versus("seconds"),
+        "raw": ", ".join(f"{seconds:.1f}" for seconds in result["raw_seconds"]),
+        "samples_per_s": f"{samples / result['seconds']:.0f}",
+        "peak_mb": f"{result['peak_mb']:.0f}",
+        "increase_mb": f"{result['increase_mb']:.0f}",
+        "loss": f"{result['loss']:.6f}",
+    }
+
+
 def run(args: TrainerOverheadArguments) -> dict:
     disable_progress_bars()
     set_torch_threads(args.threads)
@@ -229,48 +268,7 @@ def run(args: TrainerOverheadArguments) -> dict:
 
     best = {name: least_disturbed(results) for name, results in runs.items()}
     baseline = best[HAND_LOOP]
-    rows = []
-    for name, result in best.items():
-        def versus(key: str) -> str:
-            return "baseline" if name == HAND_LOOP else f"{_overhead(result, baseline, key):+.1%}"
-
-        rows.append(
-            {
-                "method": name,
-                "setup": f"{result['setup']:.2f}",
-                "steps": f"{result['steps']:.2f}",
-                "end": f"{result['end']:.2f}",
-                "cpu": f"{result['cpu_seconds']:.2f}",
-                "cpu_overhead": versus("cpu_seconds"),
-                "step_overhead": versus("steps"),
-                "wall": f"{result['seconds']:.2f}",
-                "wall_overhead": versus("seconds"),
-                "raw": ", ".join(f"{seconds:.1f}" for seconds in result["raw_seconds"]),
-                "samples_per_s": f"{samples / result['seconds']:.0f}",
-                "peak_mb": f"{result['peak_mb']:.0f}",
-                "increase_mb": f"{result['increase_mb']:.0f}",
-                "loss": f"{result['loss']:.6f}",
-            }
-        )
-    table = markdown_table(
-        rows,
-        [
-            ("method", "method"),
-            ("setup", "set-up CPU s"),
-            ("steps", "steps CPU s"),
-            ("end", "end CPU s"),
-            ("cpu", "total CPU s"),
-            ("cpu_overhead", "CPU vs loop"),
-            ("step_overhead", "steps vs loop"),
-            ("wall", "wall s"),
-            ("wall_overhead", "wall vs loop"),
-            ("raw", "raw wall s, each run"),
-            ("samples_per_s", "samples/s (wall)"),
-            ("peak_mb", "peak RSS MiB"),
-            ("increase_mb", "RSS increase MiB"),
-            ("loss", "mean train loss"),
-        ],
-    )
+    rows = [table_row(name, result, baseline, samples) for name, result in best.items()]
     default = best[next(iter(TRAINER_VARIANTS))]
     overhead = _overhead(default, baseline, "cpu_seconds")
     spread = max(result["step_spread"] for result in best.values())
@@ -284,6 +282,7 @@ def run(args: TrainerOverheadArguments) -> dict:
         f"to {spread:.0%} in CPU time, the noise of this machine now. Every run has the same mean training loss: "
         f"{'yes' if same_loss else 'NO'}."
     )
+    table = markdown_table(rows, TABLE_COLUMNS)
     return {"table": table, "summary": summary, "overhead": overhead, "runs": runs, "best": best}
 
 

@@ -1,6 +1,6 @@
 """What the pruned vocabulary costs a trained GloVe model: the same weights, tested with both.
 
-    HF_HUB_OFFLINE=1 python bench/vocab_pruning.py RUN_DIR [--data-dir ../shared/datasets]
+    HF_HUB_OFFLINE=1 python -m bench.vocab_pruning RUN_DIR [--data-dir ../shared/datasets]
 
 RUN_DIR is a `train.py` folder trained with frozen vectors and the default pruned vocabulary
 (GloVe words seen in training + the most frequent ones, up to `--max_vocab_size`). Frozen vectors
@@ -19,18 +19,16 @@ import json
 import sys
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))  # run from anywhere, like the top-level scripts
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding
 
-import torch  # noqa: E402
-from transformers import AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding  # noqa: E402
-
-import models  # noqa: E402, F401  (registers the GloVe models)
-from models.glove import load_glove  # noqa: E402
-from pipelines.data import load_sentiment_dataset  # noqa: E402
-from pipelines.metrics import score  # noqa: E402
-from pipelines.reporting import markdown_table  # noqa: E402
-from pipelines.tokenization import build_tokenizer, build_vocabulary, embedding_matrix  # noqa: E402
+from bench.common import DEFAULT_DATA_DIR
+import models  # noqa: F401  (registers the GloVe models)
+from models.glove import load_glove
+from pipelines.data import load_sentiment_dataset
+from pipelines.metrics import score
+from pipelines.reporting import markdown_table
+from pipelines.tokenization import build_tokenizer, build_vocabulary, embedding_matrix
 
 
 def folder_mb(folder: Path) -> float:
@@ -55,7 +53,7 @@ def test_scores(model, tokenizer, texts: list[str], labels: list[int], label_nam
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", type=Path)
-    parser.add_argument("--data-dir", default=str(REPO_ROOT.parent / "shared" / "datasets"))
+    parser.add_argument("--data-dir", default=DEFAULT_DATA_DIR)
     args = parser.parse_args(argv)
 
     results = json.loads((args.run_dir / "results.json").read_text(encoding="utf-8"))

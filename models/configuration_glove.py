@@ -1,6 +1,12 @@
-"""Configurations of the GloVe models: one per architecture, fields with defaults, nothing else."""
+"""Configurations of the GloVe models: one per encoder family, fields with defaults, nothing else.
+
+Every field that changes the network is here, so `config.json` says what the network is. The
+seven `--model` names are presets over these fields (`models/presets.py`).
+"""
 
 from transformers import PretrainedConfig
+
+POOLING_KINDS = ("mean", "mean_max")
 
 
 class GloveConfig(PretrainedConfig):
@@ -12,6 +18,8 @@ class GloveConfig(PretrainedConfig):
     freeze_embeddings: keep the GloVe vectors fixed (the classic set-up) or fine-tune them.
     dropout: dropout on the sentence representation before the classifier.
     max_length: longest input in tokens; the tokenizer truncates to it.
+    preset: the `--model` name the fields started from (`mean` ... `transformer`), or None. A record
+        only: the other fields define the network, and `--config_overrides` may have changed them.
     """
 
     model_type = "glove"
@@ -23,28 +31,38 @@ class GloveConfig(PretrainedConfig):
     max_length: int = 128
     initializer_range: float = 0.02
     pad_token_id: int | None = 0
+    preset: str | None = None
+
+    def __post_init__(self, **kwargs):
+        super().__post_init__(**kwargs)
+        self.validate_architecture()
 
 
-class GloveMeanConfig(GloveConfig):
-    r"""Mean pooling baseline: u = mean(E), r = ReLU(W u + b), logits = V r + c.
+class GlovePoolingConfig(GloveConfig):
+    r"""Pooling: u = pool(E), r = ReLU(W u + b), logits = V r + c.
 
+    pooling: `mean` (u = mean(E)) or `mean_max` (u = [mean(E) ‖ max(E)], twice as wide).
     hidden_size: width of r.
     """
 
-    model_type = "glove-mean"
+    model_type = "glove-pooling"
 
+    pooling: str = "mean"
     hidden_size: int = 128
 
+    def validate_architecture(self):
+        """Runs at creation and when a model is built (`update_from_string` skips `__post_init__`)."""
+        super().validate_architecture()
+        if self.pooling not in POOLING_KINDS:
+            kinds = ", ".join(POOLING_KINDS)
+            raise ValueError(f"pooling={self.pooling!r} is not a pooling kind; choose one of: {kinds}")
 
-class GloveMeanMaxConfig(GloveMeanConfig):
-    r"""Mean‖max pooling: u = [mean(E) ‖ max(E)], then as the mean model."""
 
-    model_type = "glove-meanmax"
-
-
-class GloveLstmConfig(GloveConfig):
+class GloveRecurrentConfig(GloveConfig):
     r"""LSTM over the word vectors; the sentence is the state at its last real token.
 
+    bidirectional: also read the sentence backwards; the sentence vector is then the forward
+        state at the last real token ‖ the backward state at the first (2 × hidden_size).
     hidden_size: LSTM state width (per direction).
     num_layers: stacked LSTM layers.
     lstm_dropout: dropout between stacked layers (unused with one layer).
@@ -52,18 +70,13 @@ class GloveLstmConfig(GloveConfig):
         bottomed out by epoch 4 (test accuracy 0.736, against 0.748 at 0.5).
     """
 
-    model_type = "glove-lstm"
+    model_type = "glove-recurrent"
 
+    bidirectional: bool = False
     hidden_size: int = 128
     num_layers: int = 1
     lstm_dropout: float = 0.0
     dropout: float = 0.5
-
-
-class GloveBiLstmConfig(GloveLstmConfig):
-    r"""Bidirectional LSTM: forward state at the last real token ‖ backward state at the first."""
-
-    model_type = "glove-bilstm"
 
 
 class GloveAttentionConfig(GloveConfig):
@@ -79,6 +92,7 @@ class GloveAttentionConfig(GloveConfig):
     | width (d_model) | 512 | embedding_dim (50) |
     | num_heads | 8 | 1 / 5 / 5 |
     | num_layers | 6 | 1 / 1 / 2 |
+    | final_layer_norm | none needed (post-LN: every block ends in one) | no / no / yes |
     | ffn_dim (d_ff) | 2048 | 200 |
     | dropout (P_drop) | 0.1 | 0.1 (residual branches and the sentence vector) |
     | attention_dropout | 0 | 0.1 |
@@ -86,6 +100,7 @@ class GloveAttentionConfig(GloveConfig):
 
     num_heads: attention heads in each block; one head has no output projection.
     num_layers: pre-LayerNorm residual blocks (attention, then feed-forward).
+    final_layer_norm: a LayerNorm on the residual stream after the last block, before pooling.
     ffn_dim: inner width of the feed-forward layer.
     attention_dropout: dropout on the attention weights.
     """
@@ -94,13 +109,10 @@ class GloveAttentionConfig(GloveConfig):
 
     num_heads: int = 1
     num_layers: int = 1
+    final_layer_norm: bool = False
     ffn_dim: int = 200
     dropout: float = 0.1
     attention_dropout: float = 0.1
-
-    def __post_init__(self, **kwargs):
-        super().__post_init__(**kwargs)
-        self.validate_architecture()
 
     def validate_architecture(self):
         """Runs at creation and when a model is built (`update_from_string` skips `__post_init__`)."""
@@ -111,19 +123,3 @@ class GloveAttentionConfig(GloveConfig):
                 f"num_heads={self.num_heads} does not divide the model width embedding_dim={self.embedding_dim}; "
                 f"choose num_heads from {divisors}"
             )
-
-
-class GloveMultiHeadConfig(GloveAttentionConfig):
-    r"""Several attention heads in parallel, joined by an output projection."""
-
-    model_type = "glove-multihead"
-
-    num_heads: int = 5
-
-
-class GloveTransformerConfig(GloveMultiHeadConfig):
-    r"""A stack of multi-head blocks with a final LayerNorm: a small Transformer encoder."""
-
-    model_type = "glove-transformer"
-
-    num_layers: int = 2

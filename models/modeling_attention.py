@@ -1,10 +1,10 @@
 """Attention models, built up in order: self-attention, feed-forward, block, model.
 
-`attention` is one single-head block, `multihead` one block with several heads and an output
-projection, `transformer` a stack of multi-head blocks with a final LayerNorm. Padded keys get no
-attention weight and the sentence is the average of the real tokens' outputs, so padding never
-changes the result. Inputs are at most `config.max_length` tokens (the base class truncates), so
-the position table is never indexed past its end.
+The presets: `attention` is one single-head block, `multihead` one block with several heads and
+an output projection, `transformer` a stack of multi-head blocks with a final LayerNorm. Padded
+keys get no attention weight and the sentence is the average of the real tokens' outputs, so
+padding never changes the result. Inputs are at most `config.max_length` tokens (the base class
+truncates), so the position table is never indexed past its end.
 """
 
 import math
@@ -12,7 +12,7 @@ import math
 import torch
 from torch import nn
 
-from .configuration_glove import GloveAttentionConfig, GloveMultiHeadConfig, GloveTransformerConfig
+from .configuration_glove import GloveAttentionConfig
 from .modeling_glove_base import GlovePreTrainedModel
 from .modeling_pooling import masked_mean
 
@@ -74,7 +74,6 @@ class AttentionBlock(nn.Module):
 
 class GloveAttentionForSequenceClassification(GlovePreTrainedModel):
     config_class = GloveAttentionConfig
-    final_layer_norm = False
 
     def __init__(self, config: GloveAttentionConfig):
         config.validate_architecture()
@@ -82,7 +81,7 @@ class GloveAttentionForSequenceClassification(GlovePreTrainedModel):
         self.positions = nn.Embedding(config.max_length, config.embedding_dim)
         self.embedding_dropout = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(AttentionBlock(config) for _ in range(config.num_layers))
-        self.final_norm = nn.LayerNorm(config.embedding_dim) if self.final_layer_norm else nn.Identity()
+        self.final_norm = nn.LayerNorm(config.embedding_dim) if config.final_layer_norm else nn.Identity()
         self.build_head(config.embedding_dim)
 
     def encode(self, embedded, attention_mask):
@@ -95,11 +94,3 @@ class GloveAttentionForSequenceClassification(GlovePreTrainedModel):
         hidden = self.final_norm(hidden)
         return masked_mean(hidden, attention_mask), tuple(attentions)  # (batch, width)
 
-
-class GloveMultiHeadForSequenceClassification(GloveAttentionForSequenceClassification):
-    config_class = GloveMultiHeadConfig
-
-
-class GloveTransformerForSequenceClassification(GloveAttentionForSequenceClassification):
-    config_class = GloveTransformerConfig
-    final_layer_norm = True

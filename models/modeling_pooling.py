@@ -3,7 +3,7 @@
 import torch
 from torch import nn
 
-from .configuration_glove import GloveMeanConfig, GloveMeanMaxConfig
+from .configuration_glove import GlovePoolingConfig
 from .modeling_glove_base import GlovePreTrainedModel
 
 
@@ -22,32 +22,20 @@ def masked_max(states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tens
     return torch.where(mask.any(dim=1), maxima, torch.zeros_like(maxima))
 
 
-class GloveMeanForSequenceClassification(GlovePreTrainedModel):
-    config_class = GloveMeanConfig
+class GlovePoolingForSequenceClassification(GlovePreTrainedModel):
+    """`config.pooling`: `mean` pools to (batch, dim), `mean_max` to (batch, 2 * dim)."""
 
-    def __init__(self, config: GloveMeanConfig):
+    config_class = GlovePoolingConfig
+
+    def __init__(self, config: GlovePoolingConfig):
+        config.validate_architecture()
         super().__init__(config)
-        self.hidden = nn.Linear(self.pooled_size(config), config.hidden_size)
+        pooled_size = config.embedding_dim * (2 if config.pooling == "mean_max" else 1)
+        self.hidden = nn.Linear(pooled_size, config.hidden_size)
         self.build_head(config.hidden_size)
 
-    @staticmethod
-    def pooled_size(config: GloveMeanConfig) -> int:
-        return config.embedding_dim
-
-    def pool(self, embedded: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return masked_mean(embedded, attention_mask)  # (batch, dim)
-
     def encode(self, embedded, attention_mask):
-        pooled = self.pool(embedded, attention_mask)
+        pooled = masked_mean(embedded, attention_mask)  # (batch, dim)
+        if self.config.pooling == "mean_max":
+            pooled = torch.cat([pooled, masked_max(embedded, attention_mask)], dim=-1)  # (batch, 2 * dim)
         return torch.relu(self.hidden(pooled)), None  # (batch, hidden)
-
-
-class GloveMeanMaxForSequenceClassification(GloveMeanForSequenceClassification):
-    config_class = GloveMeanMaxConfig
-
-    @staticmethod
-    def pooled_size(config: GloveMeanMaxConfig) -> int:
-        return 2 * config.embedding_dim
-
-    def pool(self, embedded, attention_mask):
-        return torch.cat([masked_mean(embedded, attention_mask), masked_max(embedded, attention_mask)], dim=-1)

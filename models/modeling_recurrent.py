@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from .configuration_glove import GloveBiLstmConfig, GloveLstmConfig
+from .configuration_glove import GloveRecurrentConfig
 from .modeling_glove_base import GlovePreTrainedModel
 
 
@@ -31,21 +31,22 @@ def reverse_within_length(embedded: torch.Tensor, lengths: torch.Tensor) -> torc
     return embedded.gather(1, source.unsqueeze(-1).expand_as(embedded))  # (batch, seq_len, dim)
 
 
-class GloveLstmForSequenceClassification(GlovePreTrainedModel):
-    config_class = GloveLstmConfig
-    bidirectional = False
+class GloveRecurrentForSequenceClassification(GlovePreTrainedModel):
+    """An LSTM, or a bidirectional one (`config.bidirectional`), read out at the real ends."""
 
-    def __init__(self, config: GloveLstmConfig):
+    config_class = GloveRecurrentConfig
+
+    def __init__(self, config: GloveRecurrentConfig):
         super().__init__(config)
         self.lstm = nn.LSTM(
             config.embedding_dim,
             config.hidden_size,
             num_layers=config.num_layers,
             dropout=config.lstm_dropout if config.num_layers > 1 else 0.0,
-            bidirectional=self.bidirectional,
+            bidirectional=config.bidirectional,
             batch_first=True,
         )
-        self.build_head(config.hidden_size * (2 if self.bidirectional else 1))
+        self.build_head(config.hidden_size * (2 if config.bidirectional else 1))
 
     def encode(self, embedded, attention_mask):
         # An empty text runs one (zero, masked) step instead of indexing position -1.
@@ -53,7 +54,7 @@ class GloveLstmForSequenceClassification(GlovePreTrainedModel):
         if self.config.num_layers > 1:
             return self.encode_packed(embedded, lengths), None
         forward = last_real_output(self.run_direction(embedded, ""), lengths)  # (batch, hidden)
-        if not self.bidirectional:
+        if not self.config.bidirectional:
             return forward, None
         reversed_embedded = reverse_within_length(embedded, lengths)
         backward = last_real_output(self.run_direction(reversed_embedded, "_reverse"), lengths)
@@ -69,11 +70,7 @@ class GloveLstmForSequenceClassification(GlovePreTrainedModel):
     def encode_packed(self, embedded: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         packed = pack_padded_sequence(embedded, lengths.cpu(), batch_first=True, enforce_sorted=False)
         _, (final, _) = self.lstm(packed)  # final: (num_layers * directions, batch, hidden)
-        if self.bidirectional:
+        if self.config.bidirectional:
             return torch.cat([final[-2], final[-1]], dim=-1)  # (batch, 2 * hidden)
         return final[-1]  # (batch, hidden)
 
-
-class GloveBiLstmForSequenceClassification(GloveLstmForSequenceClassification):
-    config_class = GloveBiLstmConfig
-    bidirectional = True

@@ -13,6 +13,12 @@ extraction goes to a temporary folder beside it, is checked (zip CRCs, sizes), g
 `manifest.json` (file sizes and sha256) last, and is renamed into place: a folder without a
 manifest that matches its files is never loaded, so a killed extraction only costs the next call a
 new one. Later calls check the manifest's sizes against the files (a `stat` each) and load from there.
+
+`SENTIBENCH_MINILM_DIR` / `SENTIBENCH_MPNET_DIR` point an alias at a model folder instead (a copy
+restored on another machine, say); the packages are then not needed.
+
+Errors a user can fix (a package not installed, a piece missing, truncated or corrupt, a variable
+naming no model folder) are `PathError`s and `DataError`s that name the part and how to reinstall it.
 """
 
 from __future__ import annotations
@@ -37,6 +43,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from pipelines.errors import DataError, OptionError, PathError
 
 MANIFEST = "manifest.json"
 # What `AutoConfig`, `AutoTokenizer` and `AutoModel` read; the sentence-transformers files are left in the zip.
@@ -64,7 +72,10 @@ class PackagedBackbone:
         try:
             module = importlib.import_module(self.package)
         except ImportError as err:
-            raise ValueError(f"--model {alias} needs the {self.package} package: {self.install}") from err
+            raise PathError(
+                f"--model {alias} needs the {self.package} package: {self.install} "
+                f"(or set {folder_variable(alias)} to the model's folder)"
+            ) from err
         return Path(getattr(module, self.function)())
 
 
@@ -90,10 +101,27 @@ MODEL_ALIASES = {
 }
 
 
+def folder_variable(alias: str) -> str:
+    """The environment variable that points `--model alias` at a folder: `SENTIBENCH_MINILM_DIR`."""
+    return f"SENTIBENCH_{alias.upper()}_DIR"
+
+
 def resolve_alias(alias: str) -> str:
-    """The local folder of `--model alias` (extracted into the cache on first use for `mpnet`)."""
+    """The local folder of `--model alias`: `$SENTIBENCH_<ALIAS>_DIR` when set, else the packaged
+    model (extracted into the cache on first use for `mpnet`).
+
+    Raises `OptionError` for an unknown alias, `PathError` when the variable names no model folder.
+    """
     if alias not in MODEL_ALIASES:
-        raise ValueError(f"unknown model alias {alias!r} (allowed: {', '.join(MODEL_ALIASES)})")
+        raise OptionError(f"unknown model alias {alias!r} (allowed: {', '.join(MODEL_ALIASES)})")
+    variable = folder_variable(alias)
+    if os.environ.get(variable):
+        folder = Path(os.environ[variable])
+        if not (folder / "config.json").is_file():
+            raise PathError(
+                f"{variable}={folder} is not a model folder (no config.json there); unset it to use the package"
+            )
+        return str(folder)
     return str(MODEL_ALIASES[alias].resolve(alias))
 
 
@@ -113,7 +141,7 @@ class Piece:
     def number(self) -> int:
         found = PIECE_NUMBER.search(self.path.name)
         if not found:
-            raise ValueError(f"{self.path}: a piece's name must end in its part number, e.g. model.zip.001")
+            raise DataError(f"{self.path}: a piece's name must end in its part number, e.g. model.zip.001")
         return int(found.group(1))
 
     @property
@@ -134,10 +162,10 @@ def pieces_from_distributions(distributions: Sequence[str], install: str) -> lis
         try:
             files = importlib.metadata.distribution(name).files or []
         except importlib.metadata.PackageNotFoundError:
-            raise FileNotFoundError(f"{name} is not installed: {install}") from None
+            raise PathError(f"{name} is not installed: {install}") from None
         found = [file for file in files if PIECE_NUMBER.search(file.name) and ".zip." in file.name]
         if len(found) != 1:
-            raise FileNotFoundError(f"{name} holds no single *.zip.NNN piece (reinstall it: {install})")
+            raise PathError(f"{name} holds no single *.zip.NNN piece (reinstall it: {install})")
         record = found[0]
         sha256 = None
         if record.hash is not None and record.hash.mode == "sha256":
@@ -147,29 +175,33 @@ def pieces_from_distributions(distributions: Sequence[str], install: str) -> lis
 
 
 def check_pieces(pieces: Sequence[Piece], install: str, hashes: bool = False) -> None:
-    """Part numbers without gaps, every piece present, sizes (and with `hashes`, sha256) as recorded."""
+    """Part numbers without gaps, every piece present, sizes (and with `hashes`, sha256) as recorded.
+
+    Raises `PathError` for a missing piece, `DataError` for one of another size or hash; the
+    message names the part and `install`, how to get it again.
+    """
     if not pieces:
-        raise FileNotFoundError(f"no pieces given: {install}")
+        raise PathError(f"no pieces given: {install}")
     numbers = [piece.number for piece in pieces]
     first = min(numbers[0], 1)  # split tools count from .001 (some from .000)
     for expected, piece in zip(range(first, first + len(pieces)), pieces):
         if piece.number != expected:
-            raise FileNotFoundError(f"part {expected:03d} is missing (found {', '.join(map(str, numbers))}): {install}")
+            raise PathError(f"part {expected:03d} is missing (found {', '.join(map(str, numbers))}): {install}")
     for piece in pieces:
         if not piece.path.is_file():
-            raise FileNotFoundError(f"{piece.label} is missing at {piece.path}: {install}")
+            raise PathError(f"{piece.label} is missing at {piece.path}: {install}")
         size = piece.path.stat().st_size
         if piece.size is not None and size != piece.size:
-            raise ValueError(f"{piece.label} is {size:,} bytes, its package recorded {piece.size:,}: reinstall it ({install})")
+            raise DataError(f"{piece.label} is {size:,} bytes, its package recorded {piece.size:,}: reinstall it ({install})")
     # Split tools cut every piece but the last to one size; a short one in between was truncated.
     sizes = [piece.path.stat().st_size for piece in pieces[:-1]]
     for piece, size in zip(pieces[:-1], sizes):
         if size != max(sizes):
-            raise ValueError(f"{piece.label} is {size:,} bytes, the others {max(sizes):,}: it is truncated ({install})")
+            raise DataError(f"{piece.label} is {size:,} bytes, the others {max(sizes):,}: it is truncated ({install})")
     if hashes:
         for piece in pieces:
             if piece.sha256 is not None and file_sha256(piece.path) != piece.sha256:
-                raise ValueError(f"{piece.label} does not match the sha256 its package recorded: reinstall it ({install})")
+                raise DataError(f"{piece.label} does not match the sha256 its package recorded: reinstall it ({install})")
 
 
 class JoinedPieces(io.RawIOBase):
@@ -254,8 +286,8 @@ def extract_backbone(
 ) -> Path:
     """`folder/` of the split zip, extracted once into the cache; later calls return the cached folder.
 
-    `pieces` may come in any order (they are sorted by part number). Errors name the part and how to
-    reinstall it (`install`); nothing half-written is ever returned.
+    `pieces` may come in any order (they are sorted by part number). Errors (`PathError`,
+    `DataError`) name the part and how to reinstall it (`install`); nothing half-written is ever returned.
     """
     pieces = as_pieces(pieces)
     check_pieces(pieces, install)
@@ -293,7 +325,7 @@ def extract_files(pieces: Sequence[Piece], folder: str, files: Sequence[str], de
             names = set(archive.namelist())
             missing = [name for name in files if f"{folder}/{name}" not in names]
             if missing:
-                raise ValueError(f"{parts} hold no {', '.join(f'{folder}/{name}' for name in missing)}")
+                raise DataError(f"{parts} hold no {', '.join(f'{folder}/{name}' for name in missing)}")
             for name in files:
                 info = archive.getinfo(f"{folder}/{name}")
                 digest = hashlib.sha256()
@@ -304,10 +336,10 @@ def extract_files(pieces: Sequence[Piece], folder: str, files: Sequence[str], de
                         out.write(chunk)
                 size = (destination / name).stat().st_size
                 if size != info.file_size:
-                    raise ValueError(f"{folder}/{name} came out {size:,} bytes, the zip says {info.file_size:,}")
+                    raise DataError(f"{folder}/{name} came out {size:,} bytes, the zip says {info.file_size:,}")
                 manifest["files"][name] = {"size": size, "sha256": digest.hexdigest()}
     except (zipfile.BadZipFile, zlib.error, EOFError) as err:
-        raise ValueError(f"{parts} do not join into a valid zip ({err}): a piece is missing, truncated or corrupt; {install}") from err
+        raise DataError(f"{parts} do not join into a valid zip ({err}): a piece is missing, truncated or corrupt; {install}") from err
     (destination / MANIFEST).write_text(json.dumps(manifest, indent=1))
 
 

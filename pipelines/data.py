@@ -1,23 +1,19 @@
-"""The two benchmarks as `datasets.DatasetDict`s with columns `text` and `label` (a `ClassLabel`).
+"""Every source of data as a `datasets.DatasetDict` with columns `text` and `label` (a `ClassLabel`).
 
-Local copies of the original releases are read from `--data-dir` or `$SENTIBENCH_DATA_DIR`:
-
-    <data_dir>/MR/rt-polarity.pos, rt-polarity.neg              one sentence a line
-    <data_dir>/Semeval2017A/train_dev/**/*.tsv                   id<TAB>label<TAB>text
-    <data_dir>/Semeval2017A/gold/SemEval2017-task4-test.subtask-A.english.txt
-
-Without a local folder the Hub copies (`rotten_tomatoes`, `tweet_eval`/`sentiment`) are used.
-
-Any other single-label text-classification data comes from local files (`--train_file`,
-`--validation_file`, `--test_file`: CSV, TSV, JSON lines or Parquet) or a Hub dataset
-(`--dataset_name`), read with `datasets.load_dataset` and brought to the same two columns.
-`load_data` is the one entry point the scripts use for all three sources.
+A built-in benchmark (`--dataset`, entries in `pipelines.benchmarks`) is read from its release
+under `--data-dir` or `$SENTIBENCH_DATA_DIR`, else from its Hub copy. Any other single-label
+text-classification data comes from local files (`--train_file`, `--validation_file`,
+`--test_file`: CSV, TSV, JSON lines or Parquet) or a Hub dataset (`--dataset_name`), read with
+`datasets.load_dataset` and brought to the same two columns, checked row by row. `load_data` is
+the one entry point the scripts use for all three sources.
 """
 
 from __future__ import annotations
 
+import codecs
+import csv
 import hashlib
-import html
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -25,31 +21,19 @@ from pathlib import Path
 
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Value, concatenate_datasets
 
+from pipelines.benchmarks import BENCHMARKS, Benchmark, get_benchmark
+from pipelines.errors import DataError, OptionError, PathError
+
 DATA_DIR_ENV = "SENTIBENCH_DATA_DIR"
 
-LABEL_NAMES = {
-    "mr": ["negative", "positive"],
-    "semeval2017a": ["negative", "neutral", "positive"],
-}
-DATASET_NAMES = tuple(LABEL_NAMES)
-
-MR_LAYOUT = "<data_dir>/MR/rt-polarity.pos and <data_dir>/MR/rt-polarity.neg, one sentence a line"
-SEMEVAL_LAYOUT = (
-    "<data_dir>/Semeval2017A/train_dev/{train,dev}/*.tsv and "
-    "<data_dir>/Semeval2017A/gold/SemEval2017-task4-test.subtask-A.english.txt, lines id<TAB>label<TAB>text"
-)
-SEMEVAL_TEST_FILE = "SemEval2017-task4-test.subtask-A.english.txt"
-MR_TRAIN_PER_CLASS = 5000  # the lab split: the first 5,000 sentences of each class train, the rest test
-
-HUB_IDS = {"mr": ("rotten_tomatoes", None), "semeval2017a": ("tweet_eval", "sentiment")}
+# Views of `pipelines.benchmarks.BENCHMARKS` for the modules that still import them from here.
+LABEL_NAMES = {name: list(benchmark.label_names) for name, benchmark in BENCHMARKS.items()}
+DATASET_NAMES = tuple(BENCHMARKS)
+HUB_IDS = {name: (benchmark.hub_id, benchmark.hub_config) for name, benchmark in BENCHMARKS.items()}
 
 
-class DataFormatError(ValueError):
-    """A line that cannot be read; the message names the file and the line number."""
-
-
-def features_for(dataset_name: str) -> Features:
-    return Features({"text": Value("string"), "label": ClassLabel(names=LABEL_NAMES[dataset_name])})
+def features_for(label_names) -> Features:
+    return Features({"text": Value("string"), "label": ClassLabel(names=list(label_names))})
 
 
 def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path | None:
@@ -58,153 +42,57 @@ def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path | None:
     return Path(chosen) if chosen else None
 
 
-def load_sentiment_dataset(
-    name: str, data_dir: str | os.PathLike | None = None, mr_train_per_class: int = MR_TRAIN_PER_CLASS
-) -> DatasetDict:
-    """`train` and `test` splits of `mr` or `semeval2017a`."""
-    if name not in LABEL_NAMES:
-        raise ValueError(f"unknown --dataset {name!r}; choose one of: {', '.join(DATASET_NAMES)}")
+def load_sentiment_dataset(name: str, data_dir: str | os.PathLike | None = None) -> DatasetDict:
+    """`train` and `test` of the benchmark `name`, from its release under `data_dir`, else the Hub.
+
+    Raises `OptionError` for an unknown name, `PathError` for a missing folder or file and
+    `DataError` for a line of the release that cannot be read (naming file and line).
+    """
+    benchmark = get_benchmark(name)
     folder = resolve_data_dir(data_dir)
     if folder is None:
-        return load_from_hub(name)
+        return load_from_hub(benchmark)
     if not folder.is_dir():
-        raise FileNotFoundError(f"data folder not found: {folder} (expected {MR_LAYOUT if name == 'mr' else SEMEVAL_LAYOUT})")
-    if name == "mr":
-        return load_mr(folder / "MR", train_per_class=mr_train_per_class)
-    return load_semeval2017a(folder / "Semeval2017A")
-
-
-def _read_lines(path: Path) -> list[str]:
-    """Lines of a UTF-8 file, or of a Latin-1 one (the original Cornell MR release)."""
-    raw = path.read_bytes()
-    if not raw.strip():
-        raise DataFormatError(f"{path}: empty file")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        text = raw.decode("latin-1")
-    return text.splitlines()
-
-
-def _require_file(path: Path, layout: str) -> None:
-    if not path.is_file():
-        raise FileNotFoundError(f"missing data file: {path} (expected {layout})")
-
-
-def load_mr(folder: Path, train_per_class: int = MR_TRAIN_PER_CLASS) -> DatasetDict:
-    features = features_for("mr")
-    splits = {"train": {"text": [], "label": []}, "test": {"text": [], "label": []}}
-    for label, suffix in enumerate(("neg", "pos")):
-        path = folder / f"rt-polarity.{suffix}"
-        _require_file(path, MR_LAYOUT)
-        sentences = []
-        for line_number, line in enumerate(_read_lines(path), start=1):
-            sentence = line.strip()
-            if not sentence:
-                raise DataFormatError(f"{path}:{line_number}: empty line, expected one sentence")
-            sentences.append(sentence)
-        if len(sentences) <= train_per_class:
-            raise DataFormatError(
-                f"{path}: {len(sentences)} sentences, the MR split needs more than {train_per_class} "
-                "(the first ones train, the rest test)"
-            )
-        for split, chunk in (("train", sentences[:train_per_class]), ("test", sentences[train_per_class:])):
-            splits[split]["text"] += chunk
-            splits[split]["label"] += [label] * len(chunk)
-    return DatasetDict({split: Dataset.from_dict(columns, features=features) for split, columns in splits.items()})
-
-
-_UNICODE_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
-
-
-def clean_tweet(text: str) -> str:
-    """Undo the release's CSV quoting, `\\u2019`-style escapes and HTML entities; keep inner tabs."""
-    if len(text) >= 2 and text.startswith('"') and text.endswith('"'):
-        text = text[1:-1].replace('""', '"')
-    text = _UNICODE_ESCAPE.sub(lambda match: chr(int(match.group(1), 16)), text)
-    text = text.replace('\\"', '"')
-    for _ in range(3):  # some tweets were escaped twice or three times: `&amp;amp;amp;`
-        unescaped = html.unescape(text)
-        if unescaped == text:
-            break
-        text = unescaped
-    return text.strip()
-
-
-def read_semeval_file(path: Path) -> list[tuple[str, str, str]]:
-    """(id, label, text) rows; a line without label or text, or with an unknown label, stops."""
-    names = LABEL_NAMES["semeval2017a"]
-    rows = []
-    for line_number, line in enumerate(_read_lines(path), start=1):
-        if not line.strip():
-            continue
-        fields = line.rstrip("\t").split("\t")
-        if len(fields) < 3 or not fields[1].strip():
-            raise DataFormatError(f"{path}:{line_number}: expected id<TAB>label<TAB>text, got {line[:60]!r}")
-        tweet_id, label = fields[0].strip(), fields[1].strip()
-        if label not in names:
-            raise DataFormatError(f"{path}:{line_number}: unknown label {label!r}, expected one of {', '.join(names)}")
-        text = clean_tweet("\t".join(fields[2:]))
-        if not text:
-            raise DataFormatError(f"{path}:{line_number}: empty text")
-        rows.append((tweet_id, label, text))
-    return rows
-
-
-def load_semeval2017a(folder: Path) -> DatasetDict:
-    features = features_for("semeval2017a")
-    train_files = sorted((folder / "train_dev").rglob("*.tsv"))
-    test_file = folder / "gold" / SEMEVAL_TEST_FILE
-    if not train_files:
-        raise FileNotFoundError(f"no training files under {folder / 'train_dev'} (expected {SEMEVAL_LAYOUT})")
-    _require_file(test_file, SEMEVAL_LAYOUT)
-
-    seen_ids: set[str] = set()
-    train_rows = []
-    for path in train_files:
-        for tweet_id, label, text in read_semeval_file(path):
-            if tweet_id not in seen_ids:  # the releases overlap: keep a tweet's first occurrence
-                seen_ids.add(tweet_id)
-                train_rows.append((label, text))
-    test_rows = [(label, text) for _, label, text in read_semeval_file(test_file)]
-
-    def to_dataset(rows):
-        return Dataset.from_dict(
-            {"text": [text for _, text in rows], "label": [features["label"].str2int(label) for label, _ in rows]},
-            features=features,
+        raise PathError(f"data folder not found: {folder} (expected {benchmark.layout})")
+    features = features_for(benchmark.label_names)
+    splits = {}
+    for split, rows in benchmark.reader(folder / benchmark.folder).items():
+        texts = [text for text, _ in rows]
+        splits[split] = Dataset.from_dict(
+            {"text": texts, "label": [features["label"].str2int(label) for _, label in rows]}, features=features
         )
+    return DatasetDict(splits)
 
-    return DatasetDict({"train": to_dataset(train_rows), "test": to_dataset(test_rows)})
 
-
-def load_from_hub(name: str) -> DatasetDict:
-    """The Hub copy, train + validation as train, labels renamed to the local names."""
+def load_from_hub(benchmark: Benchmark) -> DatasetDict:
+    """The benchmark's Hub copy, its splits joined as `benchmark.hub_splits` says, labels renamed
+    to the benchmark's names (the ids agree)."""
     from datasets import load_dataset
 
-    hub_id, config = HUB_IDS[name]
     try:
-        hub = load_dataset(hub_id, config)
+        hub = load_dataset(benchmark.hub_id, benchmark.hub_config)
     except Exception as err:  # offline, the Hub client raises many kinds of connection errors
-        raise FileNotFoundError(
-            f"could not load {hub_id!r} from the Hub ({type(err).__name__}); offline, point --data-dir "
-            f"(or ${DATA_DIR_ENV}) at a folder with {MR_LAYOUT if name == 'mr' else SEMEVAL_LAYOUT}"
+        raise PathError(
+            f"could not load {benchmark.hub_id!r} from the Hub ({type(err).__name__}); offline, point --data-dir "
+            f"(or ${DATA_DIR_ENV}) at a folder with {benchmark.layout}"
         ) from err
-    features = features_for(name)
-    train = concatenate_datasets([hub["train"], hub["validation"]])
+    features = features_for(benchmark.label_names)
     return DatasetDict(
         {
-            "train": train.select_columns(["text", "label"]).cast(features),
-            "test": hub["test"].select_columns(["text", "label"]).cast(features),
+            split: concatenate_datasets([hub[name] for name in names]).select_columns(["text", "label"]).cast(features)
+            for split, names in benchmark.hub_splits.items()
         }
     )
 
 
 # --- Your own data: local files or a Hub dataset ------------------------------------------------
 
-# Extension -> (what it holds, `datasets` builder, its options). CSV/TSV cells "NA" or "null" stay text.
+# Extension -> (what it holds, `datasets` builder, its options). CSV/TSV cells "NA" or "null" stay
+# text (a label so spelled is missing, see MISSING_LABELS). TSV files are read unquoted: a quote
+# character is text, as in most tab-separated exports of tweets and reviews.
 FILE_FORMATS = {
     ".csv": ("CSV", "csv", {"keep_default_na": False}),
-    ".tsv": ("TSV", "csv", {"delimiter": "\t", "keep_default_na": False}),
+    ".tsv": ("TSV", "csv", {"delimiter": "\t", "keep_default_na": False, "quoting": csv.QUOTE_NONE}),
     ".json": ("JSON lines", "json", {}),
     ".jsonl": ("JSON lines", "json", {}),
     ".parquet": ("Parquet", "parquet", {}),
@@ -213,6 +101,9 @@ TEXT_COLUMNS = ("text", "sentence", "tweet", "review", "content")
 LABEL_COLUMNS = ("label", "labels", "sentiment", "polarity")
 SENTIMENT_ORDERS = (("negative", "neutral", "positive"), ("negative", "positive"))
 LOCAL_FILES_HINT = "--train_file/--test_file with .csv, .tsv, .json, .jsonl or .parquet files"
+# A label cell holding one of these (any case, surrounding spaces ignored), JSON null, or a NaN
+# stops the run: pandas' missing-value spellings, which exports write for an unlabelled row.
+MISSING_LABELS = frozenset({"", "na", "n/a", "nan", "null", "none", "<na>", "#n/a", "#na", "nil"})
 
 
 @dataclass
@@ -221,10 +112,10 @@ class DataSourceArguments:
 
     One set of options for train.py, finetune.py and evaluate_pretrained.py. The label names are
     `--class_names`, because `TrainingArguments` already owns `--label_names` (the batch keys
-    holding the labels).
+    holding the labels). Raises `OptionError` for options that conflict or cannot be used.
     """
 
-    dataset: str = field(default="mr", metadata={"help": f"built-in benchmark, one of: {', '.join(DATASET_NAMES)}"})
+    dataset: str = field(default="mr", metadata={"help": f"built-in benchmark, one of: {', '.join(BENCHMARKS)}"})
     data_dir: str | None = field(
         default=None,
         metadata={"help": "folder with MR/ and Semeval2017A/ as released (or $SENTIBENCH_DATA_DIR); else the Hub"},
@@ -242,6 +133,10 @@ class DataSourceArguments:
             "--seed; evaluate_pretrained.py needs only this file"
         },
     )
+    encoding: str | None = field(
+        default=None,
+        metadata={"help": "text encoding of your CSV, TSV and JSON lines files, e.g. cp1252 or latin-1; default UTF-8"},
+    )
     dataset_name: str | None = field(default=None, metadata={"help": "a Hub dataset id instead, e.g. 'org/name'"})
     dataset_config: str | None = field(default=None, metadata={"help": "the Hub dataset's configuration name"})
     text_column: str | None = field(default=None, metadata={"help": f"default: the first of {', '.join(TEXT_COLUMNS)}"})
@@ -257,18 +152,22 @@ class DataSourceArguments:
     )
 
     def __post_init__(self):
-        if self.dataset not in DATASET_NAMES:
-            raise ValueError(f"unknown --dataset {self.dataset!r}; choose one of: {', '.join(DATASET_NAMES)}")
+        if self.dataset not in BENCHMARKS:
+            raise OptionError(f"unknown --dataset {self.dataset!r}; choose one of: {', '.join(BENCHMARKS)}")
         files = [option for option, value in self._file_options() if value]
         if files and self.dataset_name:
-            raise ValueError(f"conflicting options {files[0]} and --dataset_name: give local files or a Hub dataset")
+            raise OptionError(f"conflicting options {files[0]} and --dataset_name: give local files or a Hub dataset")
         own_data = files[0] if files else "--dataset_name" if self.dataset_name else None
         if own_data and self.dataset != "mr":  # "mr" is the default, so only another name can be told apart
-            raise ValueError(f"conflicting options {own_data} and --dataset {self.dataset}: give one source of data")
+            raise OptionError(f"conflicting options {own_data} and --dataset {self.dataset}: give one source of data")
         if own_data and self.data_dir:
-            raise ValueError(f"conflicting options {own_data} and --data_dir (the folder of the built-in benchmarks)")
+            raise OptionError(f"conflicting options {own_data} and --data_dir (the folder of the built-in benchmarks)")
         if self.dataset_config and not self.dataset_name:
-            raise ValueError("--dataset_config needs --dataset_name")
+            raise OptionError("--dataset_config needs --dataset_name")
+        if self.encoding and not files:
+            raise OptionError("--encoding applies to your own files (--train_file, --validation_file, --test_file)")
+        if self.encoding:
+            check_encoding(self.encoding)
         if not own_data:
             for option, value in (
                 ("--text_column", self.text_column),
@@ -276,7 +175,7 @@ class DataSourceArguments:
                 ("--class_names", self.class_names),
             ):
                 if value:
-                    raise ValueError(f"{option} applies to your own data (--train_file, --test_file or --dataset_name)")
+                    raise OptionError(f"{option} applies to your own data (--train_file, --test_file or --dataset_name)")
         parse_class_names(self.class_names)
 
     def _file_options(self) -> list[tuple[str, str | None]]:
@@ -297,13 +196,21 @@ class DataSourceArguments:
         return self.dataset_name if self.source == "hub" else self.dataset
 
 
+def check_encoding(name: str) -> None:
+    """Raise `OptionError` unless Python knows the codec `name`."""
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        raise OptionError(f"unknown --encoding {name!r}; use a Python codec name such as utf-8, cp1252 or latin-1") from None
+
+
 def parse_class_names(text: str | None) -> list[str] | None:
-    """`'negative,neutral,positive'` -> the list; None when not given."""
+    """`'negative,neutral,positive'` -> the list; None when not given; `OptionError` when malformed."""
     if text is None:
         return None
     names = [name.strip() for name in text.split(",")]
     if any(not name for name in names) or len(set(names)) != len(names) or len(names) < 2:
-        raise ValueError(f"--class_names {text!r} must list two or more different, non-empty names, comma-separated")
+        raise OptionError(f"--class_names {text!r} must list two or more different, non-empty names, comma-separated")
     return names
 
 
@@ -313,7 +220,9 @@ def load_data(args: DataSourceArguments) -> tuple[DatasetDict, dict]:
     if args.source == "files":
         paths = (args.train_file, args.validation_file, args.test_file)
         files = {split: path for split, path in zip(("train", "validation", "test"), paths) if path}
-        return load_user_dataset(files, args.text_column, args.label_column, parse_class_names(args.class_names))
+        return load_user_dataset(
+            files, args.text_column, args.label_column, parse_class_names(args.class_names), args.encoding
+        )
     if args.source == "hub":
         return load_hub_dataset(
             args.dataset_name, args.dataset_config, args.text_column, args.label_column, parse_class_names(args.class_names)
@@ -340,32 +249,84 @@ def _first_line(err: BaseException) -> str:
     return text[:200]
 
 
-def read_data_file(path: str) -> Dataset:
-    """One local file as a `Dataset`, read by `datasets`; every failure names the file."""
+def read_data_file(path: str, encoding: str | None = None) -> Dataset:
+    """One local file as a `Dataset`, read by `datasets`; every failure is a `DataError` or
+    `PathError` naming the file (and, where the parser says, the row)."""
     from datasets import load_dataset
     from datasets.utils import logging as datasets_logging
 
     file = Path(path)
     if file.suffix.lower() not in FILE_FORMATS:
-        raise ValueError(f"{path}: unknown extension {file.suffix or '(none)'!r}; use one of: {', '.join(FILE_FORMATS)}")
+        raise DataError(f"{path}: unknown extension {file.suffix or '(none)'!r}; use one of: {', '.join(FILE_FORMATS)}")
     if not file.is_file():
-        raise FileNotFoundError(f"data file not found: {path}")
+        raise PathError(f"data file not found: {path}")
     if file.stat().st_size == 0:
-        raise ValueError(f"{path}: empty file")
+        raise DataError(f"{path}: empty file")
     kind, builder, options = FILE_FORMATS[file.suffix.lower()]
+    if builder != "parquet":  # checked first: pyarrow's JSON reader lets invalid UTF-8 through to a later crash
+        decoding = decoding_error(file, encoding or "utf-8")
+        if decoding:
+            raise decoding
+        options = {**options, "encoding": encoding} if encoding else options
     verbosity = datasets_logging.get_verbosity()
     datasets_logging.set_verbosity(datasets_logging.CRITICAL)  # its own log line would repeat our error
     try:
         return load_dataset(builder, data_files={"data": str(file)}, split="data", **options)
     except Exception as err:  # pandas, pyarrow and `datasets` raise their own kinds; all mean a bad file
-        why = _first_line(err)
-        if "corresponds to no data" in why:
-            raise ValueError(f"{path}: no data rows") from err
-        if "EOF inside string" in why:
-            why += " (a quote that is never closed)"
-        raise ValueError(f"{path}: cannot be read as {kind}: {why}") from err
+        raise _read_error(file, kind, err) from err
     finally:
         datasets_logging.set_verbosity(verbosity)
+
+
+def _read_error(file: Path, kind: str, err: Exception) -> DataError:
+    """What went wrong reading `file`, in one line: a quote never closed, no rows, or the
+    parser's own first line."""
+    why = _first_line(err)
+    if "corresponds to no data" in why:
+        return DataError(f"{file}: no data rows")
+    unclosed = re.search(r"EOF inside string starting at row (\d+)", why)
+    if unclosed:
+        return DataError(
+            f"{file}: a quote opens in data row {unclosed.group(1)} (1-based, not counting the header) and is never "
+            f"closed; close it, or double a quote that is text (\"\")"
+        )
+    return DataError(f"{file}: cannot be read as {kind}: {why}")
+
+
+def decoding_error(file: Path, encoding: str) -> DataError | None:
+    """None when `file` decodes as `encoding`; else an error naming the line, the bytes, the
+    encoding charset-normalizer detects, and the `--encoding` option that reads it."""
+    from charset_normalizer import from_bytes
+
+    raw = file.read_bytes()
+    try:
+        raw.decode(encoding)
+        return None
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        bad = raw[err.start : err.end]
+        before = raw[raw.rfind(b"\n", 0, err.start) + 1 : err.start].decode(encoding, errors="replace")[-30:]
+    best = from_bytes(raw).best()
+    detected = best.encoding if best is not None else None
+    if detected and codecs.lookup(detected).name != codecs.lookup(encoding).name:
+        hint = f"charset-normalizer guesses {detected}: give --encoding {detected} (or the file's own encoding)"
+    else:
+        hint = "give --encoding with the file's encoding, e.g. --encoding cp1252"
+    return DataError(f"{file}: line {line}: bytes {bad!r} after {before!r} are not valid {encoding}; {hint}")
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a split's rows come from, for messages: the file or Hub split, what a row is called,
+    and how rows are counted."""
+
+    name: str
+    unit: str = "data row"
+    counting: str = " (1-based)"
+    delimiter: str | None = None  # CSV and TSV files: the field separator
+
+    def row(self, number: int) -> str:
+        return f"{self.name}: {self.unit} {number}{self.counting}"
 
 
 def load_user_dataset(
@@ -373,18 +334,21 @@ def load_user_dataset(
     text_column: str | None = None,
     label_column: str | None = None,
     class_names: list[str] | None = None,
+    encoding: str | None = None,
 ) -> tuple[DatasetDict, dict]:
     """Local files, one per split (`train`, `validation`, `test`), as a `DatasetDict` and its description."""
     raw, places = {}, {}
     for split, path in files.items():
-        raw[split] = read_data_file(path)
-        header = " (1-based, not counting the header)" if Path(path).suffix.lower() in (".csv", ".tsv") else " (1-based)"
-        places[split] = (str(path), "data row", header)
+        raw[split] = read_data_file(path, encoding)
+        delimiter = {".csv": ",", ".tsv": "\t"}.get(Path(path).suffix.lower())
+        header = " (1-based, not counting the header)" if delimiter else " (1-based)"
+        places[split] = Place(str(path), "data row", header, delimiter)
     dataset, columns = to_classification(raw, places, text_column, label_column, class_names)
     description = {
         "source": "files",
         **{f"{split}_file": str(path) for split, path in files.items()},
         "sha256": {str(path): file_digest(path) for path in files.values()},
+        **({"encoding": encoding} if encoding else {}),
         **columns,
         "test_held_out": False,
     }
@@ -405,29 +369,32 @@ def load_hub_dataset(
     try:
         hub = load_dataset(name, config)
     except Exception as err:  # offline, the Hub client raises many kinds of connection errors
-        raise FileNotFoundError(
+        raise PathError(
             f"could not load {shown} from the Hub ({type(err).__name__}: {_first_line(err)}); "
             f"offline, use local files: {LOCAL_FILES_HINT}"
         ) from err
     raw = {split: hub[split] for split in ("train", "validation", "test") if split in hub}
     if not raw:
-        raise ValueError(f"Hub dataset {shown} has no train, validation or test split (it has: {', '.join(hub)})")
-    places = {split: (f"{name}[{split}]", "row", " (1-based)") for split in raw}
+        raise DataError(f"Hub dataset {shown} has no train, validation or test split (it has: {', '.join(hub)})")
+    places = {split: Place(f"{name}[{split}]", "row") for split in raw}
     dataset, columns = to_classification(raw, places, text_column, label_column, class_names)
     return dataset, {"source": "hub", "dataset_name": name, "dataset_config": config, **columns, "test_held_out": False}
+
+
+# --- from any table to text + ClassLabel ----------------------------------------------------------
 
 
 def pick_column(columns: list[str], chosen: str | None, candidates: tuple[str, ...], option: str, where: str) -> str:
     """The column `option` names, else the first candidate present (case-insensitive)."""
     if chosen is not None:
         if chosen not in columns:
-            raise ValueError(f"{where}: no column {chosen!r} ({option}); the columns are: {', '.join(columns)}")
+            raise DataError(f"{where}: no column {chosen!r} ({option}); the columns are: {', '.join(columns)}")
         return chosen
     by_lower = {column.lower(): column for column in columns}
     for candidate in candidates:
         if candidate in by_lower:
             return by_lower[candidate]
-    raise ValueError(
+    raise DataError(
         f"{where}: none of the columns {', '.join(columns)} is one of {', '.join(candidates)}; name it with {option}"
     )
 
@@ -440,6 +407,15 @@ def _label_kind(value) -> str | None:
     return None
 
 
+def is_missing_label(value, class_names: list[str] | None = None) -> bool:
+    """None, NaN, or a string of `MISSING_LABELS` (unless `--class_names` lists it as a class)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return True
+    if isinstance(value, str) and value.strip().lower() in MISSING_LABELS:
+        return not (class_names and value.strip() in class_names)
+    return False
+
+
 def default_class_names(labels: set[str]) -> list[str]:
     """negative/neutral/positive order when those are the names (any case), else sorted."""
     for order in SENTIMENT_ORDERS:
@@ -448,116 +424,171 @@ def default_class_names(labels: set[str]) -> list[str]:
     return sorted(labels)
 
 
+@dataclass
+class LabelledRows:
+    """One split's rows that have text: (row number, text, label), and where they come from."""
+
+    rows: list[tuple[int, str, str | int]]
+    place: Place
+    label_column: str
+    label_feature: object  # the source's feature of the label column (a `ClassLabel` keeps its names)
+
+
 def to_classification(
     raw: dict[str, Dataset],
-    places: dict[str, tuple[str, str, str]],
+    places: dict[str, Place],
     text_column: str | None,
     label_column: str | None,
     class_names: list[str] | None,
 ) -> tuple[DatasetDict, dict]:
     """Columns `text` and `label` (a `ClassLabel`) from each split, checked row by row.
 
-    `places[split]` is (file or split name, what a row is called, how rows count) for messages.
     Rows whose text is empty or missing are dropped, with a printed count: scraped review files
-    often hold a few, and one should not stop a run. A text that is not a string (a number, a
-    list) means the wrong column or a broken file, and stops the run. The class names come from
-    `class_names`, else the labels' `ClassLabel` names, else the training labels (the first split
-    given when there is no training file); a label outside them stops the run.
+    often hold a few, and one should not stop a run. A missing label (empty, a `MISSING_LABELS`
+    spelling, JSON null, NaN) stops the run, naming the first row and counting the others: a
+    label cannot be guessed, and a dropped test row would change the test set unseen. A text that
+    is not a string (a number, a list) means the wrong column or a broken file, and stops the run.
+    The class names come from `class_names`, else the labels' `ClassLabel` names, else the
+    training labels (the first split given when there is no training file); a label outside them
+    stops the run. Every stop is a `DataError` naming the file (or Hub split) and row.
     """
-
-    def where(split: str, row: int) -> str:
-        name, unit, counting = places[split]
-        return f"{name}: {unit} {row}{counting}"
-
     kept, columns_used, dropped = {}, {}, {}
     for split, data in raw.items():
-        name = places[split][0]
-        text_name = pick_column(data.column_names, text_column, TEXT_COLUMNS, "--text_column", name)
-        label_name = pick_column(data.column_names, label_column, LABEL_COLUMNS, "--label_column", name)
+        place = places[split]
+        text_name = pick_column(data.column_names, text_column, TEXT_COLUMNS, "--text_column", place.name)
+        label_name = pick_column(data.column_names, label_column, LABEL_COLUMNS, "--label_column", place.name)
         columns_used = {"text_column": text_name, "label_column": label_name}
-        rows, empty = [], []
-        for row, (text, label) in enumerate(zip(data[text_name], data[label_name]), start=1):
-            if text is None or (isinstance(text, str) and not text.strip()):
-                empty.append(row)
-                continue
-            if not isinstance(text, str):
-                raise ValueError(f"{where(split, row)}: text {text!r:.60} in column {text_name!r} is not a string")
-            if isinstance(label, float) and label.is_integer():  # a CSV column of numbers may come back as floats
-                label = int(label)
-            if label is None or (isinstance(label, str) and not label.strip()):
-                raise ValueError(f"{where(split, row)}: empty label in column {label_name!r}")
-            if _label_kind(label) is None:
-                raise ValueError(f"{where(split, row)}: label {label!r:.60} is not a string or an integer")
-            rows.append((row, text, label.strip() if isinstance(label, str) else label))
+        rows, empty = _checked_rows(data, text_name, label_name, place, class_names)
+        if place.delimiter:
+            _check_swallowed_rows(rows, place, len(data.column_names) - data.column_names.index(label_name))
         if empty:
-            dropped[name] = len(empty)
-            shown = ", ".join(map(str, empty[:5])) + (", ..." if len(empty) > 5 else "")
-            print(f"{name}: dropped {len(empty)} rows with empty text ({places[split][1]}s {shown})", flush=True)
+            dropped[place.name] = len(empty)
+            print(f"{place.name}: dropped {len(empty)} rows with empty text ({place.unit}s {_some(empty)})", flush=True)
         if not rows:
-            raise ValueError(f"{name}: no rows with text in column {text_name!r}")
-        kept[split] = (rows, label_name, data.features[label_name])
-
-    kinds = {}
-    for split, (rows, label_name, _) in kept.items():
-        first = {}
-        for row, _, label in rows:
-            first.setdefault(_label_kind(label), (row, label))
-        if len(first) > 1:
-            (row_a, a), (row_b, b) = first["string"], first["integer"]
-            name, unit, counting = places[split]
-            raise ValueError(
-                f"{name}: mixed label types in column {label_name!r}: {unit} {row_a} holds the string {a!r}, "
-                f"{unit} {row_b} the integer {b!r}{counting}; use one type"
-            )
-        kinds[split] = next(iter(first))
-    if len(set(kinds.values())) > 1:
-        raise ValueError(
-            "mixed label types across files: "
-            + ", ".join(f"{places[split][0]} has {kind} labels" for split, kind in kinds.items())
-        )
-    kind = next(iter(kinds.values()))
-
-    reference = next(iter(kept))  # train when given: the labels training sees define the classes
-    reference_labels = {label for _, _, label in kept[reference][0]}
-    feature = kept[reference][2]
-    if class_names is not None:
-        names = class_names
-        to_id = {name: i for i, name in enumerate(names)} if kind == "string" else {i: i for i in range(len(names))}
-        outside = f"not one of --class_names {','.join(names)}"
-    elif kind == "integer" and isinstance(feature, ClassLabel):
-        names = list(feature.names)
-        to_id = {i: i for i in range(len(names))}
-        outside = f"not a class of {places[reference][0]} ({len(names)} classes)"
-    else:
-        if kind == "string":
-            names = default_class_names(reference_labels)
-            to_id = {name: i for i, name in enumerate(names)}
-        else:  # 0..k-1 keep their ids; other integers (1..5 stars, -1/0/1) are numbered in order
-            values = sorted(reference_labels)
-            names = [str(value) for value in values]
-            to_id = {value: i for i, value in enumerate(values)}
-        outside = f"never seen in {places[reference][0]}"
-    if "train" in kept and len(reference_labels) < 2:
-        raise ValueError(
-            f"{places['train'][0]}: the label column {kept['train'][1]!r} holds one class "
-            f"({next(iter(reference_labels))!r}); a classifier needs at least two"
-        )
-    if len(names) < 2:
-        raise ValueError(
-            f"{places[reference][0]}: the label column {kept[reference][1]!r} holds one class ({names[0]!r}); "
-            "name all classes with --class_names"
-        )
-
-    features = Features({"text": Value("string"), "label": ClassLabel(names=names)})
+            raise DataError(f"{place.name}: no rows with text in column {text_name!r}")
+        kept[split] = LabelledRows(rows, place, label_name, data.features[label_name])
+    kind = _label_type(kept)
+    names, to_id, outside = _class_mapping(kept, kind, class_names)
+    features = features_for(names)
     splits = {}
-    for split, (rows, _, _) in kept.items():
+    for split, labelled in kept.items():
         ids = []
-        for row, _, label in rows:
+        for row, _, label in labelled.rows:
             if label not in to_id:
-                raise ValueError(f"{where(split, row)}: label {label!r} is {outside}")
+                raise DataError(f"{labelled.place.row(row)}: label {label!r} is {outside}")
             ids.append(to_id[label])
-        splits[split] = Dataset.from_dict({"text": [text for _, text, _ in rows], "label": ids}, features=features)
+        splits[split] = Dataset.from_dict({"text": [text for _, text, _ in labelled.rows], "label": ids}, features=features)
     description = {**columns_used, "class_names": names}
     if dropped:
         description["dropped_empty_texts"] = dropped
     return DatasetDict(splits), description
+
+
+def _some(rows: list[int]) -> str:
+    return ", ".join(map(str, rows[:5])) + (", ..." if len(rows) > 5 else "")
+
+
+def _checked_rows(data: Dataset, text_name: str, label_name: str, place: Place, class_names: list[str] | None):
+    """(row, text, label) of the rows with text, and the numbers of the rows without."""
+    rows, empty, missing = [], [], []
+    for row, (text, label) in enumerate(zip(data[text_name], data[label_name]), start=1):
+        if text is None or (isinstance(text, str) and not text.strip()):
+            empty.append(row)
+            continue
+        if not isinstance(text, str):
+            raise DataError(f"{place.row(row)}: text {text!r:.60} in column {text_name!r} is not a string")
+        if is_missing_label(label, class_names):
+            missing.append((row, label))
+            continue
+        if isinstance(label, float) and label.is_integer():  # a CSV column of numbers may come back as floats
+            label = int(label)
+        if _label_kind(label) is None:
+            raise DataError(f"{place.row(row)}: label {label!r:.60} is not a string or an integer")
+        rows.append((row, text, label.strip() if isinstance(label, str) else label))
+    if missing:
+        row, value = missing[0]
+        plural = "s" if len(missing) > 1 else ""
+        shown = "null" if value is None else "NaN" if isinstance(value, float) else repr(value)
+        hint = f"; if {value.strip()!r} is a class, list it in --class_names" if isinstance(value, str) and value.strip() else ""
+        raise DataError(
+            f"{place.row(row)}: missing label {shown} in column {label_name!r} ({len(missing)} row{plural} without "
+            f"a label: {place.unit}{plural} {_some([r for r, _ in missing])}); "
+            f"label or remove them{hint}"
+        )
+    return rows, empty
+
+
+def _check_swallowed_rows(rows: list[tuple[int, str, str | int]], place: Place, label_from_end: int) -> None:
+    """Stop at a quoted cell that swallowed rows: a stray quote opens it and a later one closes
+    it, so every line of it but the last reads as a row of its own: a label of the file exactly
+    (no space after the separator, as files are written, unlike prose) `label_from_end` fields
+    from the end. A genuine multi-line text has no such lines."""
+    labels = {str(label) for _, _, label in rows}
+    for row, text, _ in rows:
+        lines = text.splitlines()
+        if len(lines) < 2:
+            continue
+        fields = [line.split(place.delimiter) for line in lines[:-1]]
+        if all(len(parts) > label_from_end - 1 and parts[-label_from_end] in labels for parts in fields):
+            raise DataError(
+                f"{place.row(row)}: a quote opens here and closes {len(lines) - 1} line(s) later, so the "
+                f"rows between are read as text ({lines[0][:40]!r} ...); if the quote is text, double it (\"\") "
+                "or quote the whole cell"
+            )
+
+
+def _label_type(kept: dict[str, LabelledRows]) -> str:
+    """'string' or 'integer', the same in every split; mixed types stop the run."""
+    kinds = {}
+    for split, labelled in kept.items():
+        first = {}
+        for row, _, label in labelled.rows:
+            first.setdefault(_label_kind(label), (row, label))
+        if len(first) > 1:
+            (row_a, a), (row_b, b) = first["string"], first["integer"]
+            place = labelled.place
+            raise DataError(
+                f"{place.name}: mixed label types in column {labelled.label_column!r}: {place.unit} {row_a} holds the "
+                f"string {a!r}, {place.unit} {row_b} the integer {b!r}{place.counting}; use one type"
+            )
+        kinds[split] = next(iter(first))
+    if len(set(kinds.values())) > 1:
+        raise DataError(
+            "mixed label types across files: "
+            + ", ".join(f"{kept[split].place.name} has {kind} labels" for split, kind in kinds.items())
+        )
+    return next(iter(kinds.values()))
+
+
+def _class_mapping(kept: dict[str, LabelledRows], kind: str, class_names: list[str] | None):
+    """(class names, label -> id, how a label outside them is described)."""
+    reference = kept[next(iter(kept))]  # train when given: the labels training sees define the classes
+    labels = {label for _, _, label in reference.rows}
+    if class_names is not None:
+        names = class_names
+        to_id = {name: i for i, name in enumerate(names)} if kind == "string" else {i: i for i in range(len(names))}
+        outside = f"not one of --class_names {','.join(names)}"
+    elif kind == "integer" and isinstance(reference.label_feature, ClassLabel):
+        names = list(reference.label_feature.names)
+        to_id = {i: i for i in range(len(names))}
+        outside = f"not a class of {reference.place.name} ({len(names)} classes)"
+    else:
+        if kind == "string":
+            names = default_class_names(labels)
+            to_id = {name: i for i, name in enumerate(names)}
+        else:  # 0..k-1 keep their ids; other integers (1..5 stars, -1/0/1) are numbered in order
+            values = sorted(labels)
+            names = [str(value) for value in values]
+            to_id = {value: i for i, value in enumerate(values)}
+        outside = f"never seen in {reference.place.name}"
+    if "train" in kept and len(labels) < 2:
+        raise DataError(
+            f"{reference.place.name}: the label column {reference.label_column!r} holds one class "
+            f"({next(iter(labels))!r}); a classifier needs at least two"
+        )
+    if len(names) < 2:
+        raise DataError(
+            f"{reference.place.name}: the label column {reference.label_column!r} holds one class ({names[0]!r}); "
+            "name all classes with --class_names"
+        )
+    return names, to_id, outside

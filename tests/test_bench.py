@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 
-from conftest import REPO_ROOT
-
-sys.path.insert(0, str(REPO_ROOT / "bench"))
-
-import glove_loading  # noqa: E402
-import grid_speed  # noqa: E402
-import scale  # noqa: E402
-import tokenization_speed  # noqa: E402
-import trainer_overhead  # noqa: E402
-from common import PeakMemory, in_child_process  # noqa: E402
+from bench import glove_loading, grid_speed, scale, tokenization_speed, trainer_overhead
+from bench.common import PeakMemory, in_child_process
 
 
 def test_peak_memory_sees_an_allocation_in_a_child_process():

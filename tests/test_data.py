@@ -1,6 +1,8 @@
 import pytest
 
-from pipelines.data import DataFormatError, clean_tweet, load_sentiment_dataset, read_semeval_file
+from pipelines.benchmarks import DataFormatError, clean_tweet, read_semeval_file
+from pipelines.data import load_sentiment_dataset
+from pipelines.errors import OptionError, PathError
 from tests.conftest import write_mr, write_semeval
 
 
@@ -27,14 +29,14 @@ def test_mr_empty_line_names_file_and_line(tmp_path):
 def test_missing_file_names_path_and_layout(tmp_path):
     folder = write_mr(tmp_path, per_class=5001)
     (folder / "MR" / "rt-polarity.neg").unlink()
-    with pytest.raises(FileNotFoundError, match=r"rt-polarity\.neg.*expected .*rt-polarity\.pos"):
+    with pytest.raises(PathError, match=r"rt-polarity\.neg.*expected .*rt-polarity\.pos"):
         load_sentiment_dataset("mr", folder)
 
 
 def test_missing_folder_and_unknown_dataset(tmp_path):
-    with pytest.raises(FileNotFoundError, match="data folder not found"):
+    with pytest.raises(PathError, match="data folder not found"):
         load_sentiment_dataset("mr", tmp_path / "nowhere")
-    with pytest.raises(ValueError, match="choose one of: mr, semeval2017a"):
+    with pytest.raises(OptionError, match="choose one of: mr, semeval2017a"):
         load_sentiment_dataset("imdb", tmp_path)
 
 
@@ -46,7 +48,7 @@ def test_hub_fallback_offline_says_how_to_use_local_files(monkeypatch):
 
     monkeypatch.delenv("SENTIBENCH_DATA_DIR", raising=False)
     monkeypatch.setattr(datasets, "load_dataset", offline)
-    with pytest.raises(FileNotFoundError, match=r"rotten_tomatoes.*--data-dir"):
+    with pytest.raises(PathError, match=r"rotten_tomatoes.*--data-dir"):
         load_sentiment_dataset("mr", None)
 
 

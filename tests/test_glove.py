@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 
 from models.glove import GloveFormatError, load_glove, parse_glove_text
+from pipelines.errors import DataError, PathError
+from pipelines.tokenization import load_word_vectors
 from tests.conftest import write_glove_text
 
 
@@ -39,6 +41,16 @@ def test_non_number_names_file_and_line(tmp_path):
 def test_missing_file_is_reported(tmp_path):
     with pytest.raises(FileNotFoundError, match="GloVe file not found"):
         load_glove(tmp_path / "none.txt")
+
+
+def test_pipelines_see_glove_file_errors_as_user_errors(tmp_path, monkeypatch):
+    monkeypatch.setenv("SENTIBENCH_CACHE", str(tmp_path / "cache"))
+    path = tmp_path / "ragged.txt"
+    path.write_text("the 0.1 0.2 0.3\nmovie 0.1 0.2\n")
+    with pytest.raises(DataError, match=r"ragged\.txt:2: row has 2 values, expected 3"):
+        load_word_vectors(str(path))
+    with pytest.raises(PathError, match="GloVe file not found"):
+        load_word_vectors(str(tmp_path / "none.txt"))
 
 
 def test_text_file_is_cached_as_npy_and_memory_mapped(tmp_path, monkeypatch):

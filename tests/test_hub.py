@@ -148,11 +148,11 @@ def save_every_glove_model(folder: Path) -> dict[str, Path]:
     """One tiny saved folder per registered GloVe model (tokenizer included)."""
     tokenizer = build_tokenizer(WORDS, max_length=16)
     folders = {}
-    for name, (config_class, model_class) in GLOVE_MODELS.items():
-        config = config_class(vocab_size=len(tokenizer), embedding_dim=EMBEDDING_DIM, max_length=16, num_labels=2)
+    for name, preset in GLOVE_MODELS.items():
+        config = preset.config(vocab_size=len(tokenizer), embedding_dim=EMBEDDING_DIM, max_length=16, num_labels=2)
         torch.manual_seed(0)
         folders[name] = folder / name
-        model_class(config).save_pretrained(folders[name])
+        preset.model_class(config).save_pretrained(folders[name])
         tokenizer.save_pretrained(folders[name])
     return folders
 
@@ -211,7 +211,7 @@ def test_stranger_loads_with_trust_remote_code_and_gets_the_same_logits(stranger
     folder, loaded = stranger[name]
     config = json.loads((folder / "config.json").read_text())
     model_name = name if name in GLOVE_MODELS else "meanmax"
-    config_class, model_class = GLOVE_MODELS[model_name]
+    config_class, model_class = GLOVE_MODELS[model_name].config_class, GLOVE_MODELS[model_name].model_class
     assert config["auto_map"] == {
         "AutoConfig": f"configuration_glove.{config_class.__name__}",
         "AutoModelForSequenceClassification": f"{model_class.__module__.split('.')[-1]}.{model_class.__name__}",

@@ -1,7 +1,7 @@
 import pytest
 from sklearn.metrics import f1_score
 
-from pipelines.metrics import load_metric, score
+from pipelines.metrics import METRICS, load_metric, metric_keys, per_class_scores, score
 
 
 def test_three_class_scores_include_f1_pn():
@@ -23,3 +23,28 @@ def test_two_class_scores_and_missing_class_in_predictions():
 def test_metric_module_loads_offline(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     assert load_metric().compute(predictions=[0, 1], references=[0, 0])["accuracy"] == 0.5
+
+
+def test_a_class_absent_from_the_test_set_is_named_counted_as_zero_and_recorded():
+    references, predictions = [1] * 8, [0, 0, 0, 1, 1, 1, 1, 1]  # a positive-only test set
+    with pytest.warns(UserWarning, match=r"the test set has no rows of class 'negative' \(the model's classes: negative, positive\)"):
+        scores = score(predictions, references, ["negative", "positive"])
+    assert scores["accuracy"] == 0.625 and scores["recall_macro"] == 0.3125  # the average over both classes
+    with pytest.warns(UserWarning, match="'negative'"):
+        per_class = per_class_scores(references, predictions, ["negative", "positive"])
+    assert per_class == {
+        "negative": {"support": 0, "precision": 0.0, "recall": 0.0, "f1": 0.0},
+        "positive": {"support": 8, "precision": 1.0, "recall": 0.625, "f1": pytest.approx(2 * 0.625 / 1.625)},
+    }
+
+
+def test_no_warning_when_every_class_is_present(recwarn):
+    assert per_class_scores([0, 1, 2], [0, 1, 1], ["negative", "neutral", "positive"])["positive"]["support"] == 1
+    assert not [warning for warning in recwarn if "no rows of class" in str(warning.message)]
+
+
+def test_one_metric_table_and_f1_pn_only_where_it_applies():
+    assert metric_keys(["negative", "neutral", "positive"]) == ("accuracy", "f1_macro", "recall_macro", "f1_pn")
+    assert metric_keys(["negative", "positive"]) == metric_keys(["neg", "neu", "pos"]) == ("accuracy", "f1_macro", "recall_macro")
+    assert set(METRICS) == {"accuracy", "f1_macro", "recall_macro", "f1_pn"}
+    assert METRICS["recall_macro"].display == "macro recall" and METRICS["f1_pn"].hub_args["labels"] == ["negative", "positive"]

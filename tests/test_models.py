@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 from transformers import AutoModelForSequenceClassification, pipeline
 
-from models import GLOVE_MODELS, GloveMultiHeadConfig, GloveMultiHeadForSequenceClassification
+from models import (
+    GLOVE_MODELS,
+    LEGACY_MODELS,
+    GloveAttentionConfig,
+    GloveAttentionForSequenceClassification,
+    GlovePoolingConfig,
+    GlovePoolingForSequenceClassification,
+)
+from models.glove import GloveVectors
 from pipelines.tokenization import build_tokenizer
+from pipelines.training import build_glove_model
 
 WORDS = ["good", "great", "fun", "bad", "awful", "dull", "film", "movie", "the", "a", "is", "story"]
 VOCAB_SIZE = 2 + len(WORDS)  # [PAD], [UNK], words
@@ -20,8 +31,8 @@ ATTENTION_MODELS = ["attention", "multihead", "transformer"]
 
 
 def build_model(name: str, **overrides):
-    config_class, model_class = GLOVE_MODELS[name]
-    config = config_class(
+    preset = GLOVE_MODELS[name]
+    config = preset.config(
         vocab_size=VOCAB_SIZE,
         embedding_dim=EMBEDDING_DIM,
         max_length=MAX_LENGTH,
@@ -31,7 +42,7 @@ def build_model(name: str, **overrides):
         **overrides,
     )
     torch.manual_seed(0)
-    model = model_class(config)
+    model = preset.model_class(config)
     vectors = torch.randn(VOCAB_SIZE, EMBEDDING_DIM)
     vectors[PAD] = 0.0
     model.load_word_vectors(vectors)
@@ -165,12 +176,21 @@ def test_lstm_representation_is_the_state_at_the_real_ends(name, num_layers):
 
 def test_heads_that_do_not_divide_the_width_are_refused_clearly():
     with pytest.raises(ValueError, match=r"num_heads=3 does not divide .*embedding_dim=50.*\[1, 2, 5, 10, 25, 50\]"):
-        GloveMultiHeadConfig(embedding_dim=50, num_heads=3)
+        GloveAttentionConfig(embedding_dim=50, num_heads=3)
     # `--config_overrides` sets fields after creation; building the model checks again.
-    config = GloveMultiHeadConfig(embedding_dim=50, num_heads=5)
+    config = GLOVE_MODELS["multihead"].config(embedding_dim=50)
     config.update_from_string("num_heads=3")
     with pytest.raises(ValueError, match="num_heads=3 does not divide"):
-        GloveMultiHeadForSequenceClassification(config)
+        GloveAttentionForSequenceClassification(config)
+
+
+def test_unknown_pooling_kind_is_refused_clearly():
+    with pytest.raises(ValueError, match=r"pooling='max' is not a pooling kind; choose one of: mean, mean_max"):
+        GlovePoolingConfig(pooling="max")
+    config = GLOVE_MODELS["mean"].config()
+    config.update_from_string("pooling=max")
+    with pytest.raises(ValueError, match="pooling='max' is not a pooling kind"):
+        GlovePoolingForSequenceClassification(config)
 
 
 @pytest.mark.parametrize("name", ATTENTION_MODELS)
@@ -196,3 +216,95 @@ def test_one_layer_fast_path_equals_packed_sequences(name):
         packed = model.encode_packed(embedded, attention_mask.sum(dim=1).clamp(min=1))
     torch.testing.assert_close(fast, packed, atol=1e-6, rtol=1e-5)
 
+
+
+@pytest.mark.parametrize("name", GLOVE_MODELS)
+def test_config_json_holds_the_preset_fields_and_rebuilds_the_network(name, tmp_path):
+    """Every field that shapes the network reaches config.json, so the family's defaults plus
+    that file rebuild the same network, whatever the `--model` name was."""
+    model = build_model(name)
+    model.save_pretrained(tmp_path)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    preset = GLOVE_MODELS[name]
+    assert saved["model_type"] == preset.config_class.model_type
+    assert {key: saved[key] for key in preset.config_fields} == preset.config_fields
+    rebuilt = preset.model_class(preset.config_class(**{k: v for k, v in saved.items() if k != "preset"}))
+    assert {k: v.shape for k, v in rebuilt.state_dict().items()} == {k: v.shape for k, v in model.state_dict().items()}
+
+
+def test_attention_with_five_heads_is_the_multihead_network_and_config_json_says_so(tmp_path):
+    overridden = build_model("attention")
+    overridden.config.update_from_string("num_heads=5")
+    overridden = type(overridden)(overridden.config)
+    multihead = build_model("multihead")
+    for folder, model in (("overridden", overridden), ("multihead", multihead)):
+        model.save_pretrained(tmp_path / folder)
+    configs = {
+        folder: json.loads((tmp_path / folder / "config.json").read_text()) for folder in ("overridden", "multihead")
+    }
+    differing = {key for key in configs["multihead"] if configs["overridden"][key] != configs["multihead"][key]}
+    # The same network (num_heads=5, one block, no final LayerNorm), recorded as started from another preset.
+    assert differing == {"preset"}
+    assert (configs["overridden"]["preset"], configs["overridden"]["num_heads"]) == ("attention", 5)
+    assert isinstance(overridden.blocks[0].attention.output, torch.nn.Linear)  # several heads need mixing
+    transformer = build_model("transformer", final_layer_norm=False)
+    assert isinstance(transformer.final_norm, torch.nn.Identity)
+
+
+@pytest.mark.parametrize(
+    ("name", "overrides"), [*((name, None) for name in GLOVE_MODELS), ("attention", "num_heads=5")]
+)
+def test_the_training_flow_builds_each_preset_with_its_fields(name, overrides):
+    """`train.py --model name [--config_overrides ...]` builds the preset's network, named in its config."""
+    glove = GloveVectors(WORDS, torch.randn(len(WORDS), EMBEDDING_DIM).numpy(), source="test")
+    tokenizer = build_tokenizer(WORDS, MAX_LENGTH)
+    model = build_glove_model(name, glove, WORDS, tokenizer, LABELS, seed=0, config_overrides=overrides)
+    preset = GLOVE_MODELS[name]
+    assert type(model) is preset.model_class
+    expected = {**preset.config_fields, **({"num_heads": 5} if overrides else {})}
+    assert {key: getattr(model.config, key) for key in expected} == expected
+
+
+# Each `model_type` before the three families -> the preset it was, and the fields its config.json lacked.
+LEGACY_TYPES = {
+    **{model_type: model_type.removeprefix("glove-") for model_type in LEGACY_MODELS},
+    "glove-attention": "attention",
+}
+NEW_FIELDS = ("preset", "pooling", "bidirectional", "final_layer_norm")
+
+
+@pytest.mark.parametrize("model_type", LEGACY_TYPES)
+def test_folder_with_an_old_model_type_loads_with_the_same_logits(model_type, tmp_path):
+    """A config.json written before the families (its own `model_type`, no architecture flags,
+    the old class names in `auto_map`) loads as its preset's network, same weights, same logits."""
+    name = LEGACY_TYPES[model_type]
+    model = build_model(name)
+    model.save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    camel_case = {"meanmax": "MeanMax", "bilstm": "BiLstm", "multihead": "MultiHead"}
+    old_class = "Glove" + camel_case.get(name, name.capitalize())
+    modeling_file = GLOVE_MODELS[name].model_class.__module__.split(".")[-1]
+    config = {key: value for key, value in config.items() if key not in NEW_FIELDS}
+    config.update(
+        model_type=model_type,
+        architectures=[f"{old_class}ForSequenceClassification"],
+        auto_map={
+            "AutoConfig": f"configuration_glove.{old_class}Config",
+            "AutoModelForSequenceClassification": f"{modeling_file}.{old_class}ForSequenceClassification",
+        },
+    )
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    input_ids, attention_mask = ids(LONGER, SENTENCE)
+    for trust_remote_code in (False, True):
+        loaded = AutoModelForSequenceClassification.from_pretrained(tmp_path, trust_remote_code=trust_remote_code)
+        loaded.eval()
+        assert loaded.config.model_type == model_type
+        assert isinstance(loaded, GLOVE_MODELS[name].model_class)
+        assert {key: getattr(loaded.config, key) for key in GLOVE_MODELS[name].fields} == GLOVE_MODELS[name].fields
+        with torch.no_grad():
+            torch.testing.assert_close(
+                loaded(input_ids, attention_mask=attention_mask).logits,
+                model(input_ids, attention_mask=attention_mask).logits,
+                atol=0,
+                rtol=0,
+            )

@@ -159,7 +159,7 @@ def runs(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def report_path(runs, tmp_path_factory) -> Path:
-    return write_report(runs, tmp_path_factory.mktemp("out") / "report", n_resamples=2000, seed=3)
+    return write_report(runs, tmp_path_factory.mktemp("out") / "report", n_resamples=2000, seed=3, aso_iterations=50)
 
 
 @pytest.fixture(scope="module")
@@ -222,28 +222,37 @@ def test_study_questions_give_difference_interval_p_and_verdict(report, numbers)
     text = subsection(section(report, "mr"), "Study questions")
     rows = {(row["question"], row["protocol"]): row for row in table(text)}
     pooling = rows[("mean vs mean‖max", "lab split")]
-    assert (pooling["A"], pooling["B"], pooling["seeds A/B"]) == ("meanmax (trained vectors)", "mean (trained vectors)", "3/3")
-    assert pooling["Δ accuracy"] == "+0.2667" and pooling["p"] == "< 0.001" and pooling["verdict"] == "meanmax better"
+    assert (pooling["A"], pooling["B"], pooling["runs A/B"]) == ("meanmax (trained vectors)", "mean (trained vectors)", "3/3")
+    assert pooling["Δ accuracy"] == "+0.2667" and pooling["p"] == "< 0.001" and pooling["verdict (Holm p < 0.05)"] == "meanmax better"
+    assert pooling["ASO ε_min"] == "0.00"  # every meanmax run beats every mean run
     low, high = (float(x) for x in pooling["95% CI"].strip("[]").split(", "))
     assert 0 < low < 0.2667 < high
     lstm = rows[("LSTM vs BiLSTM", "lab split")]
     assert (lstm["Δ accuracy"], lstm["95% CI"], lstm["p"]) == ("+0.0000", "[+0.0000, +0.0000]", "1.000")
-    assert lstm["verdict"] == "no detectable difference" and lstm["Holm p"] == "1.000"
+    assert lstm["verdict (Holm p < 0.05)"] == "no detectable difference; MDE 0.0 pts" and lstm["Holm p"] == "1.000"
     vectors = rows[("frozen vs trained vectors: mean", "lab split")]
-    assert vectors["A"] == "mean (trained vectors)" and vectors["verdict"] == "trained better"
+    assert vectors["A"] == "mean (trained vectors)" and vectors["verdict (Holm p < 0.05)"] == "trained better"
     tuned = rows[("fine-tuned minilm vs the best GloVe model", "lab split")]
-    assert tuned["B"] == "meanmax (trained vectors)" and tuned["seeds A/B"] == "2/2" and tuned["Δ accuracy"] == "+0.0583"  # seeds 1, 2 of both: 58/60 − (54 + 55)/120
-    assert "paired permutation test over test sentences" in text and "2,000 resamples, resampling seed 3" in text
+    assert tuned["B"] == "meanmax (trained vectors)" and tuned["runs A/B"] == "2/2" and tuned["Δ accuracy"] == "+0.0583"  # seeds 1, 2 of both: 58/60 − (54 + 55)/120
+    assert "two-stage bootstrap" in text and "2,000 resamples, resampling seed 3" in text
+    assert "The best GloVe model: meanmax (trained vectors), chosen on TEST: no validation score recorded (lab split)" in text
     assert "- self-attention vs mean‖max (lab split): no attention runs" in text
+    asis = rows[("the best as-is model vs the best GloVe model", "lab split")]
+    assert (asis["A"], asis["B"], asis["runs A/B"]) == ("distilbert-sst2 (as is)", "meanmax (trained vectors)", "1/3 (unpaired)")
+    assert rows[("fine-tuned minilm vs the best as-is model", "lab split")]["B"] == "distilbert-sst2 (as is)"
+    assert "the best as-is model: distilbert-sst2 (as is), chosen on TEST: no validation score recorded (lab split)" in text
+    assert next(c for c in numbers["datasets"]["mr"]["comparisons"] if c["a"] == "distilbert-sst2 (as is)")["resampled"] == (
+        "sentences only for A (one run)"
+    )
     comparisons = numbers["datasets"]["mr"]["comparisons"]
-    assert all(c["n_resamples"] == 2000 and c["resampling_seed"] == 3 for c in comparisons)
+    assert all(c["resampling_seed"] == 3 and c["n_resamples"] in (2000, 20_000) for c in comparisons)  # borderline rows: 10×
     p_values = sorted(c["p_value"] for c in comparisons)
     assert min(c["holm_p"] for c in comparisons) == pytest.approx(min(1.0, len(comparisons) * p_values[0]))
 
 
 def test_questions_without_usable_runs_say_why(report):
     text = subsection(section(report, "semeval2017a"), "Study questions")
-    assert "_No question has runs of both models yet._" in text and "permutation" not in text
+    assert "_No question has runs of both models yet._" in text and "bootstrap" not in text
     assert "- LSTM vs BiLSTM (lab split): bilstm (trained vectors): no predictions.parquet in `semeval/bilstm`" in text
     assert "- mean vs mean‖max (lab split): no meanmax or mean runs" in text
     scores = table(subsection(section(report, "semeval2017a"), "Scores"))
@@ -305,4 +314,21 @@ def test_cli_writes_the_report_and_names_a_missing_folder(tmp_path, capsys):
     assert f"runs folder not found: {tmp_path / 'nowhere'}" in capsys.readouterr().err
     (tmp_path / "empty").mkdir()
     assert run_cli(main, [str(tmp_path / "empty")]) == 2
-    assert "no results.json or evaluation.json under" in capsys.readouterr().err
+    assert "no results.json of a run or evaluation.json under" in capsys.readouterr().err
+    assert not (tmp_path / "empty" / "report").exists()
+    assert run_cli(main, [str(tmp_path / "runs"), "--resamples", "0"]) == 2
+    assert "--resamples 0: give at least 2" in capsys.readouterr().err
+
+
+def test_a_grid_summary_is_not_a_run_and_a_failed_report_leaves_no_folder(tmp_path, capsys):
+    """Issue 15: `python -m pipelines.report runs/grid` read the grid's own results.json as a run (KeyError)."""
+    grid = tmp_path / "grid"
+    summary = {"command": "python -m pipelines.experiments --seeds 0", "seeds": [0], "cells": [{"model": "mean", "accuracy": 0.7}]}
+    (grid / "results").mkdir(parents=True)
+    (grid / "results.json").write_text(json.dumps(summary))
+    (grid / "results" / "results.json").write_text(json.dumps(summary))
+    assert run_cli(main, [str(grid)]) == 2
+    assert "no results.json of a run" in capsys.readouterr().err and not (grid / "report").exists()
+    write_run(grid / "runs", "mr-mean", "mean", "mr")
+    assert run_cli(main, [str(grid), "--resamples", "100"]) == 0
+    assert "1 training runs and 0 as-is scores" in (grid / "report" / "report.md").read_text()

@@ -3,6 +3,7 @@
 import gzip
 import json
 import random
+import re
 
 import datasets
 import pandas as pd
@@ -14,9 +15,11 @@ import finetune
 import train
 from pipelines.cli import run_cli
 from pipelines.data import load_data, load_sentiment_dataset, load_user_dataset
+from pipelines.errors import DataError
 from pipelines.hub import card_data, card_text
 from pipelines.pretrained import PretrainedArguments
-from pipelines.training import DataArguments, load_train_test, split_validation
+from pipelines.splits import load_train_test, split_validation
+from pipelines.training import DataArguments
 from tests.conftest import polar_sentence
 from tests.tiny_bert import NEGATIVE, NEUTRAL, POSITIVE, build_tiny_bert
 
@@ -73,6 +76,109 @@ def test_columns_by_option_and_na_stays_text(tmp_path):
     path = write_lines(tmp_path / "d.csv", ["id,body,stars", "1,NA,good", "2,null,bad", "3,fine,good"])
     dataset, _ = load_user_dataset({"train": str(path)}, text_column="body", label_column="stars")
     assert dataset["train"]["text"] == ["NA", "null", "fine"] and names(dataset) == ["bad", "good"]
+
+
+# --- quotes, missing labels and encodings: each kind of input once ---------------------------------
+
+
+def test_tsv_reads_quotes_as_text(tmp_path):
+    tweets = [f"tweet {i} is good" if i % 2 else f"tweet {i} is bad" for i in range(40)]
+    tweets[3], tweets[19], tweets[30] = '"so it begins', 'that was fun lol"', 'he said "fine" and left'
+    lines = ["tweet\tsentiment"] + [f"{text}\t{'positive' if i % 2 else 'negative'}" for i, text in enumerate(tweets)]
+    dataset, _ = load_user_dataset({"train": str(write_lines(tmp_path / "tweets.tsv", lines))})
+    assert dataset["train"]["text"] == tweets  # 40 rows, every quote kept as text
+
+
+def test_tsv_row_with_an_extra_tab_names_its_line(tmp_path):
+    path = write_lines(tmp_path / "t.tsv", ["text\tlabel", "good\tpositive", "bad\tday\tnegative"])
+    with pytest.raises(DataError, match=r"t\.tsv: cannot be read as TSV: .*Expected 2 fields in line 3, saw 3"):
+        load_user_dataset({"train": str(path)})
+
+
+def test_csv_quote_never_closed_names_the_row_where_it_opens(tmp_path):
+    lines = ["text,label", '"a quoted, multi-line', 'cell",positive', "fine,negative", '"never closed,positive', "ok,negative"]
+    with pytest.raises(DataError, match=r"q\.csv: a quote opens in data row 3 \(1-based, not counting the header\)"):
+        load_user_dataset({"train": str(write_lines(tmp_path / "q.csv", lines))})
+
+
+def test_csv_stray_quotes_that_swallow_rows_stop_at_the_opening_row(tmp_path):
+    tweets = [f"tweet {i} is good" if i % 2 else f"tweet {i} is bad" for i in range(40)]
+    tweets[3], tweets[19] = '"so it begins', 'that was fun lol"'  # CSV reads rows 4..20 as one quoted text
+    lines = ["tweet,sentiment"] + [f"{text},{'positive' if i % 2 else 'negative'}" for i, text in enumerate(tweets)]
+    with pytest.raises(DataError, match=r"t\.csv: data row 4 \(1-based, not counting the header\): a quote opens here "
+                       r"and closes 16 line\(s\) later"):
+        load_user_dataset({"train": str(write_lines(tmp_path / "t.csv", lines))})
+    lines = ["id,text,label", '1,"Great film, good', 'loved it",good', "2,meh,bad"]  # a real multi-line cell
+    dataset, _ = load_user_dataset({"train": str(write_lines(tmp_path / "ok.csv", lines))})
+    assert dataset["train"]["text"] == ["Great film, good\nloved it", "meh"]
+
+
+MISSING = {  # file name -> how a missing label is spelled in it
+    "empty.csv": "text,label\ngood,positive\nbad,\nmeh,negative\n",
+    "spaces.csv": "text,label\ngood,positive\nbad,   \nmeh,negative\n",
+    "na.csv": "text,label\ngood,positive\nbad,NA\nmeh,negative\n",
+    "n_a.csv": "text,label\ngood,positive\nbad,N/A\nmeh,negative\n",
+    "nan.tsv": "text\tlabel\ngood\tpositive\nbad\tNaN\nmeh\tnegative\n",
+    "null.csv": "text,label\ngood,positive\nbad,null\nmeh,negative\n",
+    "none.csv": "text,label\ngood,positive\nbad,None\nmeh,negative\n",
+    "json_null.jsonl": '{"text": "good", "label": "positive"}\n{"text": "bad", "label": null}\n{"text": "meh", "label": "negative"}\n',
+    "json_na.jsonl": '{"text": "good", "label": "positive"}\n{"text": "bad", "label": "NA"}\n{"text": "meh", "label": "negative"}\n',
+    "int_null.jsonl": '{"text": "good", "label": 1}\n{"text": "bad", "label": null}\n{"text": "meh", "label": 0}\n',
+    "none.parquet": ["positive", None, "negative"],
+    "nan.parquet": [1.0, float("nan"), 0.0],
+}
+
+
+@pytest.mark.parametrize("name", list(MISSING))
+def test_every_spelling_of_a_missing_label_stops_at_its_row(tmp_path, name):
+    path = tmp_path / name
+    if name.endswith(".parquet"):
+        pd.DataFrame({"text": ["good", "bad", "meh"], "label": MISSING[name]}).to_parquet(path)
+    else:
+        path.write_text(MISSING[name], encoding="utf-8")
+    with pytest.raises(DataError, match=r": data row 2 \(1-based.*\): missing label .* in column 'label' \(1 row without"):
+        load_user_dataset({"train": str(path)})
+
+
+def test_missing_labels_are_counted_and_a_listed_class_is_not_missing(tmp_path):
+    path = write_lines(tmp_path / "d.csv", ["text,label", "good,positive", "bad,NA", "meh,None", "ok,NA"])
+    with pytest.raises(DataError, match=r"\(3 rows without a label: data rows 2, 3, 4\); label or remove them; if 'NA' is a class"):
+        load_user_dataset({"train": str(path)})
+    dataset, _ = load_user_dataset({"train": str(path)}, class_names=["NA", "None", "positive"])
+    assert dataset["train"]["label"] == [2, 0, 1, 0]
+
+
+CP1252_TEXT = "Niño’s café — très émouvant"
+
+
+def test_a_cp1252_file_names_line_bytes_detected_encoding_and_option(tmp_path):
+    path = tmp_path / "export.csv"
+    path.write_bytes(f"text,label\ngood film,positive\n{CP1252_TEXT},positive\nbad,negative\n".encode("cp1252"))
+    with pytest.raises(DataError) as caught:
+        load_user_dataset({"train": str(path)})
+    message = re.fullmatch(  # the guess depends on charset-normalizer (cp1250 or cp1252 for so few bytes)
+        rf"{re.escape(str(path))}: line 3: bytes b'\\xf1' after 'Ni' are not valid utf-8; charset-normalizer guesses "
+        r"(cp125\d): give --encoding \1 \(or the file's own encoding\)",
+        str(caught.value),
+    )
+    assert message, str(caught.value)
+    dataset, description = load_user_dataset({"train": str(path)}, encoding="cp1252")
+    assert dataset["train"]["text"][1] == CP1252_TEXT and description["encoding"] == "cp1252"
+
+
+@pytest.mark.parametrize("extension, line", [(".tsv", 2), (".jsonl", 1)])
+def test_latin1_files_read_with_encoding(tmp_path, extension, line):
+    text = "un film très émouvant, à voir"
+    if extension == ".tsv":
+        content = f"text\tlabel\n{text}\tpositive\nnul\tnegative\n"
+    else:
+        content = f'{{"text": "{text}", "label": "positive"}}\n{{"text": "nul", "label": "negative"}}\n'
+    path = tmp_path / f"fr{extension}"
+    path.write_bytes(content.encode("latin-1"))
+    with pytest.raises(DataError, match=rf"fr\{extension}: line {line}: bytes b'\\xe8' after '.*un film tr' are not valid utf-8; .*give --encoding"):
+        load_user_dataset({"train": str(path)})
+    dataset, _ = load_user_dataset({"train": str(path)}, encoding="latin-1")
+    assert dataset["train"]["text"] == [text, "nul"]
 
 
 # --- label order -----------------------------------------------------------------------------------
@@ -156,6 +262,21 @@ def test_validation_and_test_files_are_used_as_given(tmp_path):
     assert (len(splits["train"]), len(splits["validation"]), len(splits["test"])) == (30, 9, 12)
 
 
+def test_a_class_too_small_to_hold_out_is_named_with_its_file_and_count(tmp_path):
+    rows = records(per_class=10, labels=["negative", "positive"]) + records(per_class=2, labels=["neutral"], seed=1)
+    train_file = write(tmp_path / "tweets.csv", rows)
+    with pytest.raises(DataError) as caught:  # the test split takes one of the two neutral rows
+        load_train_test(DataArguments(train_file=str(train_file)), seed=0)
+    assert str(caught.value) == (
+        f"{train_file}: class 'neutral' has 1 row left after the test split was held out (2 in {train_file}), too "
+        "few to hold out 0.2 of each class as the validation split (each class needs at least 2 rows); add rows of "
+        "'neutral', remove them, or give --validation_file"
+    )
+    rows = records(per_class=10, labels=["negative", "positive"]) + records(per_class=1, labels=["neutral"], seed=1)
+    with pytest.raises(DataError, match=r"class 'neutral' has 1 row, too few .* as the test split .* --test_file$"):
+        load_train_test(DataArguments(train_file=str(write(tmp_path / "one.csv", rows))), seed=0)
+
+
 # --- Hub datasets ----------------------------------------------------------------------------------
 
 
@@ -199,11 +320,27 @@ def test_train_on_a_csv_holds_out_test_and_names_the_data(tmp_path, tiny_glove):
     assert results["data"]["source"] == "files" and results["data"]["test_held_out"] is True
     assert results["data"]["sha256"] == {str(train_file): results["data"]["sha256"][str(train_file)]}
     assert sum(map(sum, results["confusion_matrix"])) == 16 and results["test"]["accuracy"] > 0.6
+    assert {name: scores["support"] for name, scores in results["per_class"].items()} == {"negative": 8, "positive": 8}
+    recalls = [results["per_class"][name]["recall"] for name in ("negative", "positive")]
+    assert results["test"]["recall_macro"] == pytest.approx(sum(recalls) / 2)
     config = json.loads((output_dir / "config.json").read_text())
     assert config["id2label"] == {"0": "negative", "1": "positive"}
     card = (output_dir / "README.md").read_text()
     assert "local files: train `my_reviews.csv`; test: 20% of the training file, held out per class with seed 42" in card
     assert "datasets:" not in card
+
+
+def test_train_reads_a_cp1252_file_with_encoding_and_stops_in_one_line_without(tmp_path, tiny_glove, capsys):
+    rows = records(per_class=20, labels=["negative", "positive"])
+    rows[0]["text"] = CP1252_TEXT
+    train_file = tmp_path / "export.csv"
+    train_file.write_bytes(pd.DataFrame(rows).to_csv(index=False).encode("cp1252"))
+    argv = ["--model", "mean", "--train_file", str(train_file), "--embeddings", str(tiny_glove), *FAST]
+    assert run_cli(train.main, [*argv, "--output_dir", str(tmp_path / "no")]) == 2
+    assert capsys.readouterr().err.strip().startswith(f"error: {train_file}: line 2: bytes b'\\xf1' after 'Ni' are not valid")
+    assert not (tmp_path / "no" / "results.json").exists()
+    assert run_cli(train.main, [*argv, "--encoding", "cp1252", "--output_dir", str(tmp_path / "out")]) == 0
+    assert json.loads((tmp_path / "out" / "results.json").read_text())["data"]["encoding"] == "cp1252"
 
 
 def test_finetune_on_jsonl_files_with_integer_labels(tmp_path):
@@ -254,11 +391,12 @@ BAD_INPUT = {
     "mixed types across files": "mixed label types across files: {tmp}/train.csv has string labels, "
     "{tmp}/test.jsonl has integer labels",
     "text not a string": "{tmp}/train.jsonl: data row 2 (1-based): text 42 in column 'text' is not a string",
-    "empty label": "{tmp}/train.csv: data row 2 (1-based, not counting the header): empty label in column 'label'",
+    "empty label": "{tmp}/train.csv: data row 2 (1-based, not counting the header): missing label '' in column "
+    "'label' (1 row without a label: data row 2); label or remove them",
     "unseen test label": "{tmp}/test.csv: data row 2 (1-based, not counting the header): label 'mixed' is never seen in "
     "{tmp}/train.csv",
-    "broken quote": "{tmp}/train.csv: cannot be read as CSV: Error tokenizing data. C error: EOF inside string "
-    "starting at row 2 (a quote that is never closed)",
+    "broken quote": "{tmp}/train.csv: a quote opens in data row 2 (1-based, not counting the header) and is never "
+    'closed; close it, or double a quote that is text ("")',
     "broken parquet": "{tmp}/train.parquet: cannot be read as Parquet: Parquet magic bytes not found in footer. "
     "Either the file is corrupted or this is not a parquet file.",
     "with --dataset": "conflicting options --train_file and --dataset semeval2017a: give one source of data",
@@ -266,13 +404,15 @@ BAD_INPUT = {
     "with --data_dir": "conflicting options --train_file and --data_dir (the folder of the built-in benchmarks)",
     "test file alone": "--validation_file and --test_file need --train_file",
     "column option on a built-in": "--text_column applies to your own data (--train_file, --test_file or --dataset_name)",
+    "unknown encoding": "unknown --encoding 'utf-9'; use a Python codec name such as utf-8, cp1252 or latin-1",
+    "encoding on a built-in": "--encoding applies to your own files (--train_file, --validation_file, --test_file)",
     "bad class names": "--class_names 'a,,b' must list two or more different, non-empty names, comma-separated",
     "max_length 0": "--max_length must be at least 1, got 0",
     "embeddings not gzip": "{tmp}/vectors.gz: cannot be read as a gzip-compressed GloVe/word2vec text file "
     "(Not a gzipped file (b'th'))",
     "override not an int": "--config_overrides: hidden_size='abc' is not a valid int (now 128)",
-    "override unknown field": "--config_overrides: glove-meanmax has no field 'hiden_size' to change; valid fields: "
-    "freeze_embeddings, dropout, max_length, initializer_range, hidden_size",
+    "override unknown field": "--config_overrides: glove-pooling has no field 'hiden_size' to change; valid fields: "
+    "freeze_embeddings, dropout, max_length, initializer_range, pooling, hidden_size",
     "override not key=value": "--config_overrides entry 'dropout' is not field=value (e.g. 'hidden_size=256,dropout=0.3')",
 }
 
@@ -327,6 +467,10 @@ def bad_input(case, tmp_path, glove):
         argv = ["--test_file", str(good)]
     elif case == "column option on a built-in":
         argv = ["--text_column", "body"]
+    elif case == "unknown encoding":
+        argv += ["--encoding", "utf-9"]
+    elif case == "encoding on a built-in":
+        argv = ["--encoding", "cp1252"]
     elif case == "bad class names":
         argv += ["--class_names", "a,,b"]
     elif case == "max_length 0":

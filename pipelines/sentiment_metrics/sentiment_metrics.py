@@ -11,7 +11,9 @@ from sklearn.metrics import accuracy_score, f1_score, recall_score
 _DESCRIPTION = """
 Accuracy, macro-averaged F1 and macro-averaged recall (the official SemEval-2017 Task 4A
 metric). Given `label_names` containing `negative` and `positive` with three classes in all, also
-F1-PN: the mean F1 of the positive and negative classes (SemEval's secondary metric).
+F1-PN: the mean F1 of the positive and negative classes (SemEval's secondary metric). With
+`label_names`, the macro averages run over every named class, including one the references lack
+(its recall and F1 count as 0).
 """
 
 _KWARGS_DESCRIPTION = """
@@ -37,6 +39,15 @@ _CITATION = """
 """
 
 
+def f1_pn_classes(label_names) -> list[int] | None:
+    """The ids of `positive` and `negative` when F1-PN applies (three classes, those two among
+    them, as in SemEval-2017 4A), else None: the one F1-PN rule of the project."""
+    names = [str(name) for name in label_names or []]
+    if len(names) == 3 and {"negative", "positive"} <= set(names):
+        return [names.index("positive"), names.index("negative")]
+    return None
+
+
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
 class SentimentMetrics(evaluate.Metric):
     def _info(self):
@@ -54,8 +65,8 @@ class SentimentMetrics(evaluate.Metric):
             "f1_macro": float(f1_score(references, predictions, labels=labels, average="macro", zero_division=0)),
             "recall_macro": float(recall_score(references, predictions, labels=labels, average="macro", zero_division=0)),
         }
-        if label_names and len(label_names) == 3 and {"negative", "positive"} <= set(label_names):
-            polar = [label_names.index("positive"), label_names.index("negative")]
+        polar = f1_pn_classes(label_names)
+        if polar:
             per_class = f1_score(references, predictions, labels=polar, average=None, zero_division=0)
             scores["f1_pn"] = float(per_class.mean())
         return scores

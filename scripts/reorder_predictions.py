@@ -1,6 +1,6 @@
 """Put `predictions.parquet` rows of runs made before `predict_in_order` into test-set order.
 
-    HF_HUB_OFFLINE=1 python results/reorder_predictions.py RUNS_DIR [--data_dir ../shared/datasets]
+    HF_HUB_OFFLINE=1 python -m scripts.reorder_predictions RUNS_DIR [--data_dir ../shared/datasets]
 
 Until commit "predict_in_order", `fit_and_test` wrote the test predictions in the order
 `Trainer.predict` returned them: with `group_by_length` training, transformers 5 batches the
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -24,11 +23,9 @@ import torch
 from transformers import AutoTokenizer
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from pipelines.pretrained import resolve_model  # noqa: E402
-from pipelines.reporting import write_predictions  # noqa: E402
-from pipelines.training import DataArguments, load_train_test  # noqa: E402
+from pipelines.pretrained import resolve_model
+from pipelines.reporting import write_predictions
+from pipelines.training import DataArguments, load_train_test
 
 
 def test_set(results: dict, data_dir: str):

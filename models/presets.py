@@ -1,0 +1,70 @@
+"""The seven `--model` names: presets over the three encoder families' config fields.
+
+This table is the one list of GloVe models: its order is the order of the grid, the report and
+`--help`. A preset names a family (config and model class) and the fields that make it that
+network; every other field keeps the family default, and `--config_overrides` may change any.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .configuration_glove import GloveAttentionConfig, GloveConfig, GlovePoolingConfig, GloveRecurrentConfig
+from .modeling_attention import GloveAttentionForSequenceClassification
+from .modeling_glove_base import GlovePreTrainedModel
+from .modeling_pooling import GlovePoolingForSequenceClassification
+from .modeling_recurrent import GloveRecurrentForSequenceClassification
+
+
+@dataclass(frozen=True)
+class GlovePreset:
+    """A `--model` name: its family's config and model class, and the fields it sets."""
+
+    name: str
+    config_class: type[GloveConfig]
+    model_class: type[GlovePreTrainedModel]
+    fields: dict = field(default_factory=dict)
+
+    @property
+    def config_fields(self) -> dict:
+        """The fields this preset sets, `preset` (its name) included."""
+        return {"preset": self.name, **self.fields}
+
+    def config(self, **overrides) -> GloveConfig:
+        """The preset's config; `overrides` (vocab_size, num_labels, ... or a preset field) win."""
+        return self.config_class(**{**self.config_fields, **overrides})
+
+
+_POOLING = (GlovePoolingConfig, GlovePoolingForSequenceClassification)
+_RECURRENT = (GloveRecurrentConfig, GloveRecurrentForSequenceClassification)
+_ATTENTION = (GloveAttentionConfig, GloveAttentionForSequenceClassification)
+
+GLOVE_PRESETS: dict[str, GlovePreset] = {
+    preset.name: preset
+    for preset in (
+        GlovePreset("mean", *_POOLING, {"pooling": "mean"}),
+        GlovePreset("meanmax", *_POOLING, {"pooling": "mean_max"}),
+        GlovePreset("lstm", *_RECURRENT, {"bidirectional": False}),
+        GlovePreset("bilstm", *_RECURRENT, {"bidirectional": True}),
+        GlovePreset("attention", *_ATTENTION, {"num_heads": 1, "num_layers": 1, "final_layer_norm": False}),
+        GlovePreset("multihead", *_ATTENTION, {"num_heads": 5, "num_layers": 1, "final_layer_norm": False}),
+        GlovePreset("transformer", *_ATTENTION, {"num_heads": 5, "num_layers": 2, "final_layer_norm": True}),
+    )
+}
+
+
+def preset(name: str) -> GlovePreset:
+    """The preset of a `--model` name; a `ValueError` lists the valid names when it is unknown."""
+    if name not in GLOVE_PRESETS:
+        raise ValueError(f"unknown --model {name!r}; choose one of: {', '.join(GLOVE_PRESETS)}")
+    return GLOVE_PRESETS[name]
+
+
+def model_type_for(name: str) -> str:
+    """The `model_type` of a `--model` name (its family's), with the valid names when it is unknown."""
+    return preset(name).config_class.model_type
+
+
+def preset_fields(name: str) -> dict:
+    """The config fields a `--model` name sets, `preset` included: pass them to `AutoConfig.for_model`."""
+    return preset(name).config_fields

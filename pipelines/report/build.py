@@ -1,0 +1,125 @@
+"""The whole report: every dataset's tables, then the figures, the list of runs and report.json.
+
+Everything is read and computed before the output folder is made, so bad input (no runs, an
+unreadable file) leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipelines.data import LABEL_NAMES
+from pipelines.errors import PathError
+from pipelines.metrics import official_metric
+from pipelines.report.collect import EVALUATION_FILE, METRIC_NAMES, Group, gather_rows, group_rows, slug
+from pipelines.report.compare import Predictions, answer, selection_rows, study_questions
+from pipelines.report.figures import group_confusion, plot_confusion_matrix, plot_learning_curves, plot_scores
+from pipelines.report.tables import questions_section, runs_table, scores_section, selection_section
+from pipelines.reporting import write_json_atomic
+from pipelines.statistics import ALPHA, N_RESAMPLES, RESAMPLING_SEED, summarize
+
+ASO_ITERATIONS = 1000  # deepsig's default number of bootstrap iterations
+
+
+def summarize_group(group: Group, metrics: list[str]) -> dict:
+    """Mean, std and t interval of every metric over the group's runs: over seeds on the lab split,
+    over folds (of every seed) in cross-validation, each fold scored on its own test fold."""
+    return {key: summarize([row[key] for row in group.rows]) for key in metrics}
+
+
+def dataset_report(dataset: str, groups: list[Group], predictions: Predictions, n_resamples: int, seed: int,
+                   aso_iterations: int) -> tuple[list[str], dict, dict]:  # fmt: skip
+    """The markdown of one dataset, the numbers behind it, and each group's summaries."""
+    rows = [row for g in groups for row in g.rows]
+    label_names = next((row["label_names"] for row in rows if row["label_names"]), None) or LABEL_NAMES.get(dataset)
+    official = official_metric(label_names)
+    metrics = [key for key in METRIC_NAMES if any(row[key] is not None for row in rows)]
+    summaries = {g.slug: summarize_group(g, metrics) for g in groups}
+    lines = [f"## {dataset}", "", f"Official metric: {METRIC_NAMES[official]}.", ""]
+    lines += scores_section(groups, summaries, metrics, official)
+    comparisons, skipped, notes = [], [], []
+    for protocol in sorted({g.protocol for g in groups}, key=lambda p: p != "lab"):
+        chosen = [g for g in groups if g.protocol == protocol]
+        questions, found = study_questions(chosen, official, summaries)
+        notes += [f"{note} ({chosen[0].protocol_label})" for note in found]
+        answered, missing = answer(questions, chosen[0].protocol_label, official, label_names, predictions, n_resamples, seed, aso_iterations)
+        comparisons += answered
+        skipped += missing
+    lines += questions_section(comparisons, skipped, notes, groups, official, n_resamples, seed)
+    selection = selection_rows(groups, official)
+    if selection:
+        lines += selection_section(selection, official)
+    numbers = {
+        "official_metric": official, "label_names": label_names,
+        "summaries": [
+            {"model": g.model, "setting": g.setting, "protocol": g.protocol_label, "n": g.size(), "runs": [r["run"] for r in g.rows],
+             "validation": g.validation(), "metrics": summaries[g.slug]}
+            for g in groups
+        ],
+        "comparisons": comparisons, "best_models": notes, "not_answered": skipped, "model_selection": selection,
+    }  # fmt: skip
+    return lines, numbers, summaries
+
+
+def figure_sections(groups: list[Group], figures: Path) -> list[str]:
+    """Learning curves and confusion matrices of every group, drawn into `figures`."""
+    lines = ["## Learning curves", "", "Training (solid) and validation (dashed) loss per epoch of every run of a group; "
+             "the dot is the epoch restored.", ""]  # fmt: skip
+    missing = []
+    for g in (g for g in groups if g.kind != "pretrained"):
+        path = plot_learning_curves(g, figures / f"curves-{g.slug}.png")
+        if path:
+            lines += [f"![{g.dataset} {g.name} {g.protocol_label}](figures/{path.name})", ""]
+        else:
+            missing.append(f"{g.dataset} {g.name} {g.protocol_label}")
+    if missing:
+        lines += ["No `trainer_state.json` in any run of: " + "; ".join(missing) + ".", ""]
+    lines += ["## Confusion matrices", "", "Rows: true label; columns: predicted label; colour: share of the true class; "
+              "counts summed over the runs of a group.", ""]  # fmt: skip
+    for g in groups:
+        counts = group_confusion(g)
+        if counts is not None:
+            path = plot_confusion_matrix(g, counts, figures / f"confusion-{g.slug}.png")
+            lines += [f"![{g.dataset} {g.name} {g.protocol_label}](figures/{path.name})", ""]
+    return lines
+
+
+def write_report(root: str | Path, output: str | Path | None = None, n_resamples: int = N_RESAMPLES, seed: int = RESAMPLING_SEED,
+                 aso_iterations: int = ASO_ITERATIONS) -> Path:  # fmt: skip
+    """Tables and figures for every run (folder or record) under `root`; returns the path of `report.md`.
+    Raises `PathError` when `root` is no folder or holds no run."""
+    root = Path(root)
+    if not root.is_dir():
+        raise PathError(f"runs folder not found: {root} (give the folder train.py/finetune.py wrote into, or a records folder)")
+    output = Path(output) if output else root / "report"
+    rows = gather_rows(root)
+    if not rows:
+        raise PathError(f"no results.json of a run or {EVALUATION_FILE} under {root}")
+    groups, datasets, predictions = group_rows(rows), sorted({row["dataset"] for row in rows}), Predictions()
+    trained = sum(row["kind"] != "pretrained" for row in rows)
+    lines = [f"# Results report: `{root}`", "", f"{trained} training runs and {len(rows) - trained} as-is scores on {', '.join(datasets)}, "
+             f"in {len(groups)} groups (dataset, model, setting, protocol). Test-set scores.", ""]  # fmt: skip
+    sections, numbers, summaries = {}, {}, {}
+    for dataset in datasets:
+        chosen = [g for g in groups if g.dataset == dataset]
+        sections[dataset], numbers[dataset], summaries[dataset] = dataset_report(dataset, chosen, predictions, n_resamples, seed, aso_iterations)
+    figures = output / "figures"
+    figures.mkdir(parents=True, exist_ok=True)  # only now: every number is computed
+    for dataset in datasets:
+        path = plot_scores(dataset, [g for g in groups if g.dataset == dataset], summaries[dataset], figures / f"scores-{slug(dataset)}.png")
+        lines += sections[dataset] + [f"![{dataset}](figures/{path.name})", ""]
+    lines += figure_sections(groups, figures) + ["## All runs", ""]
+    for dataset in datasets:
+        lines += [f"### {dataset}", "", runs_table([row for row in rows if row["dataset"] == dataset])]
+    report = output / "report.md"
+    report.write_text("\n".join(lines), encoding="utf-8")
+    write_json_atomic(output / "report.json", {
+        "statistics": {
+            "comparison": "two-stage bootstrap over training runs and test sentences: percentile 95% CI and the p of its inversion",
+            "summary": "mean, sample std and t interval over seeds (folds for cross-validation)",
+            "n_resamples": n_resamples, "resampling_seed": seed, "alpha": ALPHA, "aso_iterations": aso_iterations,
+        },
+        "datasets": numbers,
+        "runs": [{k: v for k, v in row.items() if k != "trainer_state"} for row in rows],
+    })  # fmt: skip
+    return report

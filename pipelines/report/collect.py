@@ -1,0 +1,257 @@
+"""Gather the runs under a folder into rows, and the rows into groups.
+
+A row is one trained run (a `results.json` that is a run record: a "dataset" and a "test" mapping)
+or one model scored by `evaluate_pretrained.py` (an entry of an `evaluation.json`). Any other JSON
+file of that name (a grid's own summary, say) is not a run and is left out. The same files make a
+run folder and a compact record (`pipelines.report.records`), so both read alike.
+
+Learning curves and the validation score of the restored checkpoint come from the run's
+`trainer_state.json` (`Trainer.save_state`), else the newest `checkpoint-*/trainer_state.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipelines.errors import DataError
+from pipelines.metrics import official_metric
+from pipelines.reporting import RESULTS_FILE
+
+EVALUATION_FILE = "evaluation.json"
+STATE_FILE = "trainer_state.json"
+ARGS_FILE = "training_args.json"
+METRIC_NAMES = {"accuracy": "accuracy", "f1_macro": "macro F1", "recall_macro": "macro recall", "f1_pn": "F1-PN"}
+
+# The GloVe models in the order a reader meets them.
+GLOVE_ORDER = ["mean", "meanmax", "lstm", "bilstm", "attention", "multihead", "transformer"]
+KINDS = ["glove", "finetuned", "pretrained"]
+SETTINGS = ["trained vectors", "frozen vectors", "fine-tuned", "as is"]
+
+
+def slug(text: str) -> str:
+    """A file-name-safe version of a run's folder."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "run"
+
+
+def find_trainer_state(run_dir: Path) -> Path | None:
+    """The run's own `trainer_state.json`, else the newest checkpoint's."""
+    if (run_dir / STATE_FILE).is_file():
+        return run_dir / STATE_FILE
+    checkpoints = [path for path in run_dir.glob("checkpoint-*/" + STATE_FILE) if path.parent.name.split("-")[-1].isdigit()]
+    return max(checkpoints, key=lambda path: int(path.parent.name.split("-")[-1]), default=None)
+
+
+def is_run_record(payload) -> bool:
+    """A `results.json` written by `train.py`/`finetune.py`: a dataset and a mapping of test scores."""
+    return isinstance(payload, dict) and isinstance(payload.get("test"), dict) and "dataset" in payload
+
+
+def read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise DataError(f"{path}: not a JSON file ({err})") from None
+
+
+def relative_name(folder: Path, root: Path) -> str:
+    return folder.relative_to(root).as_posix() if folder != root else folder.name
+
+
+def glove_vectors(results: dict) -> str:
+    """"trained" or "frozen"; runs from before `vectors` was recorded tell it by their parameter counts."""
+    if "vectors" in results:
+        return str(results["vectors"])
+    parameters = results.get("parameters") or {}
+    if "trainable" in parameters and "total" in parameters:
+        return "trained" if parameters["trainable"] == parameters["total"] else "frozen"
+    return "frozen"  # train.py's default
+
+
+def setting_of(results: dict, glove: bool) -> str:
+    """How the model was made: "trained vectors", "frozen vectors" or "fine-tuned", then how it was
+    trained when that was not plain: ", distilled from <teacher>", ", class-weighted"."""
+    setting = f"{glove_vectors(results)} vectors" if glove else "fine-tuned"
+    distillation = results.get("distillation")
+    if isinstance(distillation, dict) and distillation.get("teacher"):
+        setting += f", distilled from {Path(str(distillation['teacher']).rstrip('/')).name}"
+    if results.get("class_weights"):
+        setting += ", class-weighted"
+    return setting
+
+
+def restored_by(results: dict, run_dir: Path, state: dict | None) -> str | None:
+    """Which validation score chose the restored checkpoint ("eval_loss", "eval_accuracy", ...), from the
+    run's own record: results.json's selection, else its training_args.json; None when neither says."""
+    chosen = (results.get("selection") or {}).get("restored_by")
+    if not chosen and (run_dir / ARGS_FILE).is_file():
+        arguments = read_json(run_dir / ARGS_FILE)
+        if arguments.get("load_best_model_at_end"):
+            chosen = arguments.get("metric_for_best_model") or "loss"
+        else:
+            chosen = "last epoch"
+    if chosen and chosen != "last epoch" and not chosen.startswith("eval_"):
+        chosen = f"eval_{chosen}"
+    return chosen
+
+
+def patience_of(state: dict | None) -> int | None:
+    """Early stopping's patience, from the callback state `Trainer.save_state` keeps."""
+    callback = ((state or {}).get("stateful_callbacks") or {}).get("EarlyStoppingCallback") or {}
+    return (callback.get("args") or {}).get("early_stopping_patience")
+
+
+def validation_score(state: dict | None, label_names: list | None) -> float | None:
+    """The official validation metric at the restored (best) step of the log history."""
+    if not state or not label_names or state.get("best_global_step") is None:
+        return None
+    key = f"eval_{official_metric(label_names)}"
+    return next((e[key] for e in state.get("log_history", []) if e.get("step") == state["best_global_step"] and key in e), None)
+
+
+def trained_row(results: dict, run_dir: Path, root: Path) -> dict:
+    test = results.get("test", {})
+    glove = str(results.get("model_type", "")).startswith("glove")
+    predictions = run_dir / results["predictions_file"] if results.get("predictions_file") else None
+    state_path = find_trainer_state(run_dir)
+    state = read_json(state_path) if state_path else None
+    return {
+        "kind": "glove" if glove else "finetuned",
+        "model": str(results.get("model", run_dir.name)),
+        "dataset": str(results.get("dataset", "?")),
+        "setting": setting_of(results, glove),
+        "protocol": str(results.get("protocol", "lab")),
+        "seed": results.get("seed"),
+        "fold": results.get("fold"),
+        "cv_folds": results.get("cv_folds"),
+        "run": relative_name(run_dir, root),
+        **{key: test.get(key) for key in METRIC_NAMES},
+        "validation": validation_score(state, results.get("label_names")),
+        "restored_by": restored_by(results, run_dir, state),
+        "patience": patience_of(state),
+        "epochs": results.get("epochs"),
+        "train_seconds": results.get("train_seconds"),
+        "label_names": results.get("label_names"),
+        "confusion_matrix": results.get("confusion_matrix"),
+        "selection": results.get("selection") or None,
+        "predictions": str(predictions) if predictions and predictions.is_file() else None,
+        "trainer_state": str(state_path) if state_path else None,
+    }
+
+
+def pretrained_rows(path: Path, root: Path) -> list[dict]:
+    """One row per model scored by `evaluate_pretrained.py`; metrics sit at the top of each row there,
+    a validation score (when the evaluation has one) under "validation"."""
+    evaluation = read_json(path)
+    label_names = evaluation.get("label_names")
+    official = official_metric(label_names) if label_names else None
+    rows = []
+    for scored in evaluation.get("results", []):
+        predictions = path.parent / scored["predictions_file"] if scored.get("predictions_file") else None
+        validation = scored.get("validation")
+        rows.append({
+            "kind": "pretrained", "model": str(scored.get("model", "?")), "dataset": str(evaluation.get("dataset", "?")),
+            "setting": "as is", "protocol": "lab", "seed": None, "fold": None, "cv_folds": None,
+            "run": relative_name(path.parent, root),
+            **{key: scored.get(key) for key in METRIC_NAMES},
+            "validation": validation.get(official) if isinstance(validation, dict) else None,
+            "restored_by": None, "patience": None, "epochs": None, "train_seconds": None,
+            "label_names": label_names, "confusion_matrix": scored.get("confusion_matrix"), "selection": None,
+            "predictions": str(predictions) if predictions and predictions.is_file() else None,
+            "trainer_state": None,
+        })  # fmt: skip
+    return rows
+
+
+def gather_rows(root: Path) -> list[dict]:
+    """Every run record and pretrained evaluation under `root`; other JSON files are not runs."""
+    rows = []
+    for path in sorted(root.rglob(RESULTS_FILE)):
+        results = read_json(path)
+        if is_run_record(results):
+            rows.append(trained_row(results, path.parent, root))
+    for path in sorted(root.rglob(EVALUATION_FILE)):
+        rows += pretrained_rows(path, root)
+    return sorted(rows, key=sort_key)
+
+
+def model_order(kind: str, model: str) -> tuple:
+    return (KINDS.index(kind), GLOVE_ORDER.index(model) if model in GLOVE_ORDER else len(GLOVE_ORDER), model)
+
+
+def setting_order(setting: str) -> tuple:
+    base, _, variant = setting.partition(", ")
+    return (SETTINGS.index(base) if base in SETTINGS else len(SETTINGS), variant)
+
+
+def sort_key(row: dict) -> tuple:
+    seed = row["seed"] if isinstance(row["seed"], int) else -1
+    fold = row["fold"] if isinstance(row["fold"], int) else -1
+    protocol = 0 if row["protocol"] == "lab" else 1
+    return (row["dataset"], *model_order(row["kind"], row["model"]), setting_order(row["setting"]), protocol, seed, fold, row["run"])
+
+
+@dataclass
+class Group:
+    """The runs of one (dataset, model, setting, protocol); they differ by seed (and fold)."""
+
+    dataset: str
+    model: str
+    setting: str
+    protocol: str
+    kind: str
+    rows: list[dict] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return f"{self.model} ({self.setting})"
+
+    @property
+    def base_setting(self) -> str:
+        """The setting without how it was trained: "trained vectors" for "trained vectors, class-weighted"."""
+        return self.setting.partition(", ")[0]
+
+    @property
+    def plain(self) -> bool:
+        """Trained the default way: no distillation, no class weights."""
+        return self.setting == self.base_setting
+
+    @property
+    def protocol_label(self) -> str:
+        if self.protocol == "lab":
+            return "lab split"
+        folds = {row["cv_folds"] for row in self.rows if row["cv_folds"]}
+        return f"{folds.pop()}-fold CV" if len(folds) == 1 else "CV"
+
+    @property
+    def slug(self) -> str:
+        return slug(f"{self.dataset}-{self.model}-{self.setting}-{self.protocol}")
+
+    @property
+    def seeds(self) -> list:
+        return sorted({row["seed"] for row in self.rows if isinstance(row["seed"], int)})
+
+    def validation(self) -> float | None:
+        """Mean official validation score of the restored checkpoints; None unless every run has one."""
+        scores = [row["validation"] for row in self.rows]
+        return None if not scores or None in scores else sum(scores) / len(scores)
+
+    def size(self) -> str:
+        """How many runs, in words: "5 seeds", "10 folds × 3 seeds", "1 run"."""
+        if self.kind == "pretrained":
+            return "1 run" if len(self.rows) == 1 else f"{len(self.rows)} runs"
+        seeds = len(self.seeds) or len(self.rows)
+        if self.protocol == "cv":
+            folds = len({row["fold"] for row in self.rows})
+            return f"{folds} folds" + (f" × {seeds} seeds" if seeds > 1 else "")
+        return f"{seeds} seed" + ("s" if seeds != 1 else "")
+
+
+def group_rows(rows: list[dict]) -> list[Group]:
+    groups: dict[tuple, Group] = {}
+    for row in rows:
+        key = (row["dataset"], row["model"], row["setting"], row["protocol"])
+        groups.setdefault(key, Group(*key, kind=row["kind"])).rows.append(row)
+    return sorted(groups.values(), key=lambda g: sort_key(g.rows[0])[:-3])  # rows sort by group, then seed, fold, run

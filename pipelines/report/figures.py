@@ -1,0 +1,114 @@
+"""The report's figures, drawn straight to files (no pyplot, no display backend): the scores of every
+group per dataset, the learning curves of every group, and each group's summed confusion counts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from pipelines.report.collect import METRIC_NAMES, Group
+from pipelines.statistics import confusion_counts
+
+BAR_METRICS = ("accuracy", "f1_macro", "recall_macro")  # every dataset has these (F1-PN is SemEval's only)
+
+
+def plot_learning_curves(group: Group, path: Path) -> Path | None:
+    """Every run of the group: training loss solid, validation loss dashed, the restored epoch a dot."""
+    fig = Figure(figsize=(6, 3.8))
+    ax = fig.subplots()
+    drawn = 0
+    alpha = 0.9 if len(group.rows) == 1 else max(0.25, 1.0 / np.sqrt(len(group.rows)))
+    for row in group.rows:
+        if not row["trainer_state"]:
+            continue
+        state = json.loads(Path(row["trainer_state"]).read_text(encoding="utf-8"))
+        history = state.get("log_history", [])
+        train = [(entry["epoch"], entry["loss"]) for entry in history if "loss" in entry and "epoch" in entry]
+        validation = [(entry["epoch"], entry["eval_loss"]) for entry in history if "eval_loss" in entry]
+        if not train and not validation:
+            continue
+        first = drawn == 0
+        if train:
+            ax.plot(*zip(*train), color="C0", alpha=alpha, label="training loss" if first else None)
+        if validation:
+            ax.plot(*zip(*validation), color="C1", linestyle="--", alpha=alpha, label="validation loss" if first else None)
+        best = [(e["epoch"], e["eval_loss"]) for e in history if "eval_loss" in e and e.get("step") == state.get("best_global_step")]
+        if best:
+            ax.plot(*best[0], "o", color="grey", markersize=4, label="epoch restored" if first else None)
+        drawn += 1
+    if not drawn:
+        return None
+    runs = f"{drawn} run" + ("s" if drawn > 1 else "")
+    ax.set(xlabel="epoch", ylabel="cross-entropy loss", title=f"{group.dataset} · {group.name} · {group.protocol_label}  ({runs})")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def group_confusion(group: Group) -> np.ndarray | None:
+    """Confusion counts summed over the group's runs (from results, else from the predictions)."""
+    total = None
+    for row in group.rows:
+        if row["confusion_matrix"]:
+            counts = np.asarray(row["confusion_matrix"])
+        elif row["predictions"] and row["label_names"]:
+            frame = pd.read_parquet(row["predictions"], columns=["label", "prediction"])
+            counts = confusion_counts(frame["label"], frame["prediction"], len(row["label_names"]))
+        else:
+            continue
+        total = counts if total is None else total + counts
+    return total
+
+
+def plot_confusion_matrix(group: Group, counts: np.ndarray, path: Path) -> Path:
+    names = group.rows[0]["label_names"] or [str(i) for i in range(len(counts))]
+    shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)  # colour by share of the true class
+    fig = Figure(figsize=(1.3 * len(names) + 2.2, 1.2 * len(names) + 1.6))
+    ax = fig.subplots()
+    image = ax.imshow(shares, cmap="Blues", vmin=0.0, vmax=1.0)
+    for i in range(len(names)):
+        for j in range(len(names)):
+            colour = "white" if shares[i, j] > 0.6 else "black"
+            ax.text(j, i, f"{counts[i, j]}\n{shares[i, j]:.0%}", ha="center", va="center", color=colour)
+    ax.set_xticks(range(len(names)), names)
+    ax.set_yticks(range(len(names)), names)
+    accuracy = np.trace(counts) / max(counts.sum(), 1)
+    runs = f"summed over {len(group.rows)} runs" if len(group.rows) > 1 else group.rows[0]["run"]
+    ax.set(xlabel="predicted", ylabel="true", title=f"{group.dataset} · {group.name}\n{runs}; accuracy {accuracy:.3f}")
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of the true class")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def plot_scores(dataset: str, groups: list[Group], summaries: dict, path: Path) -> Path:
+    """Horizontal bars, one group of bars per model: the mean over seeds, ± std whiskers, the value printed."""
+    groups = [g for g in groups if summaries[g.slug]["accuracy"]["mean"] is not None]
+    names = [f"{g.name}, {g.protocol_label}" for g in groups]
+    height = 0.8 / len(BAR_METRICS)
+    fig = Figure(figsize=(8, 1.0 + 0.75 * len(groups)))
+    ax = fig.subplots()
+    for k, key in enumerate(BAR_METRICS):
+        values = [summaries[g.slug][key]["mean"] or 0.0 for g in groups]
+        errors = [summaries[g.slug][key]["std"] or 0.0 for g in groups]
+        positions = np.arange(len(groups)) + (k - (len(BAR_METRICS) - 1) / 2) * height
+        bars = ax.barh(positions, values, height=height, xerr=errors, capsize=2, label=METRIC_NAMES[key])
+        ax.bar_label(bars, fmt="%.3f", padding=8, fontsize=7)
+    ax.set_yticks(range(len(groups)), names)
+    ax.invert_yaxis()  # first model on top
+    ax.set_xlim(0.0, 1.12)
+    ax.set_xlabel("test score, mean over seeds (whiskers: ± std)")
+    ax.set_title(f"{dataset}: test scores of every model", pad=26)
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(BAR_METRICS), fontsize=8, frameon=False)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return path

@@ -1,0 +1,108 @@
+"""Compact run records: what the report needs of a run, small enough to commit.
+
+`python -m pipelines.report.records RUNS_DIR --output results/records`
+
+For every run record under RUNS_DIR (a `results.json` of `train.py`/`finetune.py`) it writes, at the
+same relative path under the output folder: `results.json` as it is, `training_args.json` as it is
+(the checkpoint rule the report's captions read), `trainer_state.json` with the log history (less
+its timings) and the restored step (the learning curves and the validation score of the restored checkpoint), and the
+test predictions as Parquet with small types: index int32, label and prediction int8, probabilities
+float16. For every `evaluation.json` of `evaluate_pretrained.py`: the file and its predictions, the
+same way. No weights, no checkpoints, no tokenizer. `python -m pipelines.report <records>` then reads
+the records exactly as it reads the run folders.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipelines.errors import PathError
+from pipelines.report.collect import ARGS_FILE, EVALUATION_FILE, find_trainer_state, is_run_record, read_json
+from pipelines.reporting import RESULTS_FILE, write_json_atomic
+
+STATE_KEYS = ("best_global_step", "best_metric", "best_model_checkpoint", "epoch", "global_step", "log_history", "stateful_callbacks")
+TIMING = ("_runtime", "_samples_per_second", "_steps_per_second")  # log entries' timings: machine noise, a third of the bytes
+
+
+def compact_state(state: dict) -> dict:
+    kept = {key: state[key] for key in STATE_KEYS if key in state}
+    kept["log_history"] = [{k: v for k, v in entry.items() if not k.endswith(TIMING)} for entry in state.get("log_history", [])]
+    return kept
+
+
+def compact_predictions(source: Path, target: Path) -> Path:
+    """The predictions Parquet with small types; the probabilities (if any) as float16."""
+    table = pq.read_table(source)
+    columns = {
+        "index": pa.array(table["index"].to_numpy().astype(np.int32)),
+        "label": pa.array(table["label"].to_numpy().astype(np.int8)),
+        "prediction": pa.array(table["prediction"].to_numpy().astype(np.int8)),
+    }
+    if "probabilities" in table.column_names:
+        probabilities = np.asarray(table["probabilities"].to_pylist(), dtype=np.float16)  # (n, num_labels)
+        columns["probabilities"] = pa.FixedSizeListArray.from_arrays(pa.array(probabilities.reshape(-1)), probabilities.shape[1])
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".tmp")
+    pq.write_table(pa.table(columns), tmp, compression="zstd")
+    os.replace(tmp, target)
+    return target
+
+
+def record_run(run_dir: Path, results: dict, target: Path) -> None:
+    write_json_atomic(target / RESULTS_FILE, results)
+    if (run_dir / ARGS_FILE).is_file():
+        shutil.copyfile(run_dir / ARGS_FILE, target / ARGS_FILE)
+    state = find_trainer_state(run_dir)
+    if state:
+        write_json_atomic(target / "trainer_state.json", compact_state(read_json(state)))
+    if results.get("predictions_file") and (run_dir / results["predictions_file"]).is_file():
+        compact_predictions(run_dir / results["predictions_file"], target / results["predictions_file"])
+
+
+def record_evaluation(path: Path, target: Path) -> None:
+    evaluation = read_json(path)
+    write_json_atomic(target / EVALUATION_FILE, evaluation)
+    for scored in evaluation.get("results", []):
+        if scored.get("predictions_file") and (path.parent / scored["predictions_file"]).is_file():
+            compact_predictions(path.parent / scored["predictions_file"], target / scored["predictions_file"])
+
+
+def write_records(runs_dir: str | Path, output: str | Path) -> tuple[int, int]:
+    """Records of every run and evaluation under `runs_dir`, in `output`; returns (records, bytes).
+    Raises `PathError` when `runs_dir` is no folder or holds no run, before anything is written."""
+    runs_dir, output = Path(runs_dir), Path(output)
+    if not runs_dir.is_dir():
+        raise PathError(f"runs folder not found: {runs_dir}")
+    runs = [(path.parent, results) for path in sorted(runs_dir.rglob(RESULTS_FILE)) if is_run_record(results := read_json(path))]
+    evaluations = sorted(runs_dir.rglob(EVALUATION_FILE))
+    if not runs and not evaluations:
+        raise PathError(f"no results.json of a run or {EVALUATION_FILE} under {runs_dir}")
+    for run_dir, results in runs:
+        record_run(run_dir, results, output / run_dir.relative_to(runs_dir))
+    for path in evaluations:
+        record_evaluation(path, output / path.parent.relative_to(runs_dir))
+    size = sum(path.stat().st_size for path in output.rglob("*") if path.is_file())
+    return len(runs) + len(evaluations), size
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="python -m pipelines.report.records", description=__doc__.splitlines()[0])
+    parser.add_argument("runs_dir", help="folder searched for run folders (results.json) and evaluation.json files")
+    parser.add_argument("--output", required=True, help="records folder (for the committed study: results/records)")
+    args = parser.parse_args(argv)
+    count, size = write_records(args.runs_dir, args.output)
+    print(f"wrote {count} records to {args.output} ({size / 1e6:.1f} MB)")
+
+
+if __name__ == "__main__":
+    from pipelines.cli import run_cli
+
+    sys.exit(run_cli(main))

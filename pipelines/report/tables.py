@@ -1,0 +1,200 @@
+"""The report's markdown: the scores, study-questions and model-selection tables, their captions,
+and the list of every run. Captions say which checkpoint rule made each table, read from the runs."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from pipelines.report.collect import METRIC_NAMES, Group
+from pipelines.reporting import markdown_table
+from pipelines.statistics import ALPHA, BORDERLINE_SE, POWER, RERUN_FACTOR
+
+METHOD = (
+    "Δ is A − B of {name}: each run's score on the test set, averaged over the runs of a model. 95% CI and p: a "
+    "two-stage bootstrap that resamples the training runs within each model (S − 1 draws from S runs, runs of A and B "
+    "sharing a seed drawn together) and then the test sentences (the same sentences for every run of both models), so "
+    "both sources of variation are inside the interval: which sentences were drawn and which training runs came out "
+    "(Davison & Hinkley 1997, §3.8; the crossed-design \"pigeonhole\" bootstrap of Owen 2007; as Bouthillier et al. "
+    "2021 recommend for ML benchmarks). It answers whether architecture A beats architecture B, not whether these "
+    "particular runs do; the bootstrap is slightly conservative, because both stages see the run × sentence noise "
+    "(see bench/verdict_calibration.md). A model scored as it is has one run: for it only the sentences are resampled. "
+    "The CI is the percentile interval and p the smallest α whose interval excludes 0, from the same draws, so the CI "
+    "excludes 0 exactly when p < 0.05; ± is p's Monte-Carlo standard error. Holm p adjusts for the {count} questions "
+    "of this table, and **the verdict reads the Holm p at {alpha}**; a row whose Holm p lay within {k:g} Monte-Carlo "
+    "standard errors of {alpha} was re-run with {factor}× the resamples, and is labelled borderline if still within. "
+    "MDE: the minimum detectable effect at {power:.0%} power, (z₀.₉₇₅ + z₀.₈₀)·SE = 2.80·SE, SE the standard deviation "
+    "of the same bootstrap draws: a \"no detectable difference\" reads with this resolution. ASO ε_min: Almost "
+    "Stochastic Order (Dror et al. 2019) of A's run scores over B's, from `deepsig.aso` (Ulmer et al. 2022) at 95% "
+    "confidence: 0 A dominates, < 0.5 A almost stochastically better, 1 B dominates; blank for a model with one run. "
+    "{resamples:,} resamples, resampling seed {seed}. Cross-validation rows pair on every sentence of the dataset, each "
+    "predicted once per seed by the fold that held it out; a seed's folds are one run."
+)
+
+
+def fmt(value: float | None, digits: int = 4, sign: bool = False) -> str:
+    if value is None:
+        return ""
+    return f"{value:+.{digits}f}" if sign else f"{value:.{digits}f}"
+
+
+def fmt_p(p: float | None, se: float | None = None, resamples: int | None = None) -> str:
+    """"0.043 ± 0.002"; a p of 0 (no draw on the other side of 0) as "< 2/B"."""
+    if p is None:
+        return ""
+    if p == 0 and resamples:
+        return f"< {2 / resamples:.2g}"
+    if p < 0.001:
+        return "< 0.001"
+    return f"{p:.3f}" + (f" ± {se:.3f}" if se else "")
+
+
+def mean_std(summary: dict) -> str:
+    if summary["mean"] is None:
+        return ""
+    return fmt(summary["mean"]) if summary["std"] is None else f"{fmt(summary['mean'])} ± {fmt(summary['std'])}"
+
+
+def interval(summary: dict, kind: str = "glove") -> str:
+    if summary["ci_low"] is None:
+        return "single run" if kind == "pretrained" and summary["n"] == 1 else summary["note"]
+    return f"[{fmt(summary['ci_low'])}, {fmt(summary['ci_high'])}]"
+
+
+def criterion_name(restored: str) -> str:
+    """"eval_accuracy" → "validation accuracy"."""
+    if not restored.startswith("eval_"):
+        return restored
+    key = restored.removeprefix("eval_")
+    return f"validation {METRIC_NAMES.get(key, key)}"
+
+
+def selection_rule(groups: list[Group]) -> str:
+    """Which checkpoint rule made the trained runs of these groups, counted from their own records."""
+    rows = [row for g in groups if g.kind != "pretrained" for row in g.rows]
+    if not rows:
+        return "No trained runs: nothing was restored."
+    rules = Counter(criterion_name(row["restored_by"]) if row["restored_by"] else "not recorded" for row in rows)
+    patience = Counter(str(row["patience"]) if row["patience"] is not None else "not recorded" for row in rows)
+    said = "; ".join(f"{rule} ({count} run{'s' if count > 1 else ''})" for rule, count in rules.most_common())
+    waited = "; ".join(f"{value} ({count})" for value, count in patience.most_common())
+    return f"Checkpoint restored by (read from each run's results.json / training_args.json): {said}. Early-stopping patience: {waited}."
+
+
+def scores_section(groups: list[Group], summaries: dict, metrics: list[str], official: str) -> list[str]:
+    columns = [("model", "model"), ("setting", "setting"), ("protocol", "protocol"), ("n", "n")]
+    columns += [(key, METRIC_NAMES[key]) for key in metrics] + [("ci", f"{METRIC_NAMES[official]} 95% CI")]
+    table = [
+        {
+            "model": g.model, "setting": g.setting, "protocol": g.protocol_label, "n": g.size(),
+            **{key: mean_std(summaries[g.slug][key]) for key in metrics}, "ci": interval(summaries[g.slug][official], g.kind),
+        }
+        for g in groups
+    ]  # fmt: skip
+    return [
+        "### Scores",
+        "",
+        "Mean ± standard deviation over seeds (sample std); cross-validation rows over folds, each fold "
+        "scored on its own held-out part, as published MR numbers are. The 95% CI is a t interval of the "
+        f"mean (df = n − 1), for {METRIC_NAMES[official]} here and for every metric in report.json. "
+        "As-is models (setting \"as is\") are scored once, with no training. " + selection_rule(groups),
+        "",
+        markdown_table(table, columns),
+    ]
+
+
+def best_models(notes: list[str]) -> str:
+    """"The best GloVe model: ..., chosen on ...; the best as-is model: ...", as one sentence."""
+    text = "; ".join(notes)
+    return f"{text[0].upper()}{text[1:]}."
+
+
+def verdict_text(c: dict) -> str:
+    if c["verdict"] == "no detectable difference":
+        return f"no detectable difference; MDE {100 * c['mde']:.1f} pts"
+    return c["verdict"]
+
+
+def questions_section(comparisons: list[dict], skipped: list[str], notes: list[str], groups: list[Group], official: str,
+                      n_resamples: int, seed: int) -> list[str]:  # fmt: skip
+    name = METRIC_NAMES[official]
+    lines = ["### Study questions", ""]
+    if not comparisons:
+        lines += ["_No question has runs of both models yet._", ""]
+        return lines + ["Not answered:", "", *(f"- {line}" for line in skipped), ""]
+    lines += [
+        METHOD.format(name=name, count=len(comparisons), alpha=ALPHA, k=BORDERLINE_SE, factor=RERUN_FACTOR, power=POWER,
+                      resamples=n_resamples, seed=seed),
+        "",
+        selection_rule(groups) + (" " + best_models(notes) if notes else ""),
+        "",
+    ]  # fmt: skip
+    columns = [
+        ("question", "question"), ("protocol", "protocol"), ("a", "A"), ("b", "B"), ("seeds", "runs A/B"),
+        ("a_mean", f"A {name}"), ("b_mean", f"B {name}"), ("difference", f"Δ {name}"), ("ci", "95% CI"),
+        ("p", "p"), ("holm", "Holm p"), ("mde", "MDE"), ("aso", "ASO ε_min"), ("verdict", "verdict (Holm p < 0.05)"),
+    ]  # fmt: skip
+    table = [
+        {
+            "question": c["question"], "protocol": c["protocol"], "a": c["a"], "b": c["b"],
+            "seeds": f"{len(c['a_seeds'])}/{len(c['b_seeds'])}" + ("" if c["paired_seeds"] else " (unpaired)"),
+            "a_mean": fmt(c["a_mean"]), "b_mean": fmt(c["b_mean"]), "difference": fmt(c["difference"], sign=True),
+            "ci": f"[{fmt(c['ci_low'], sign=True)}, {fmt(c['ci_high'], sign=True)}]",
+            "p": fmt_p(c["p_value"], c["p_mc_se"], c["n_resamples"]), "holm": fmt_p(c["holm_p"], c["holm_mc_se"], c["n_resamples"]),
+            "mde": fmt(c["mde"]), "aso": fmt(c["aso_epsilon"], 2), "verdict": verdict_text(c),
+        }
+        for c in comparisons
+    ]  # fmt: skip
+    lines += [markdown_table(table, columns)]
+    if skipped:
+        lines += ["Not answered:", "", *(f"- {line}" for line in skipped), ""]
+    return lines
+
+
+def selection_section(rows: list[dict], official: str) -> list[str]:
+    name = METRIC_NAMES[official]
+    columns = [
+        ("model", "model"), ("setting", "setting"), ("protocol", "protocol"), ("n", "runs"),
+        ("loss", "by validation loss"), ("metric", f"by validation {name}"), ("difference", "Δ (metric − loss)"),
+        ("ci", "95% CI"), ("p", "p"), ("better", "better"),
+    ]  # fmt: skip
+    table = [
+        {
+            "model": r["model"], "setting": r["setting"], "protocol": r["protocol"], "n": r["n"],
+            "loss": mean_std(r["by_loss"]), "metric": mean_std(r["by_metric"]), "difference": fmt(r["difference"]["difference"], sign=True),
+            "ci": (f"[{fmt(r['difference']['ci_low'], sign=True)}, {fmt(r['difference']['ci_high'], sign=True)}]"
+                   if r["difference"]["ci_low"] is not None else r["difference"]["note"]),
+            "p": fmt_p(r["difference"]["p_value"]), "better": r["better"],
+        }
+        for r in rows
+    ]  # fmt: skip
+    return [
+        "### Model selection",
+        "",
+        f"Test {name} of the checkpoint each validation criterion picks within the same training run, mean ± std "
+        "over runs. Δ and its 95% CI: paired t over runs (`scipy.stats.ttest_rel`); the run (seed, or fold) is the "
+        "unit, because both checkpoints come from the same training run, so pairing removes the seed's luck.",
+        "",
+        markdown_table(table, columns),
+    ]
+
+
+def runs_table(rows: list[dict]) -> str:
+    metrics = [key for key in METRIC_NAMES if any(row[key] is not None for row in rows)]
+    columns = [("model", "model"), ("setting", "setting"), ("protocol", "protocol"), ("seed", "seed")]
+    if any(row["fold"] is not None for row in rows):
+        columns.append(("fold", "fold"))
+    columns += [(key, METRIC_NAMES[key]) for key in metrics]
+    if any(row["epochs"] is not None for row in rows):
+        columns += [("epochs", "epochs"), ("train_seconds", "train s")]
+    columns += [("restored", "restored by"), ("run", "run")]
+    shown = [
+        {
+            **row,
+            "protocol": "lab split" if row["protocol"] == "lab" else f"{row['cv_folds']}-fold CV",
+            "epochs": None if row["epochs"] is None else f"{row['epochs']:g}",
+            "train_seconds": None if row["train_seconds"] is None else f"{row['train_seconds']:.0f}",
+            "restored": criterion_name(row["restored_by"]) if row["restored_by"] else "",
+        }
+        for row in rows
+    ]
+    return markdown_table(shown, columns)

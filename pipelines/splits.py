@@ -1,0 +1,130 @@
+"""The held-out splits every flow shares: the test split, the validation split and CV folds.
+
+Data without a test split gets one drawn from train, per class, with the run's seed; training
+data without a validation split gets one the same way (`--validation_fraction` each). Before a
+split is drawn, each class is checked to have enough rows for it, so a class that is too small
+is named, with its count and the file it comes from, instead of `datasets`' message.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from math import ceil
+
+import numpy as np
+from datasets import Dataset, DatasetDict
+
+from pipelines.data import DataSourceArguments, load_data
+from pipelines.errors import DataError
+
+
+def split_validation(dataset: DatasetDict, fraction: float, seed: int) -> DatasetDict:
+    """train / validation / test, the validation drawn from train with a fixed seed, per class,
+    unless the data brought its own (`--validation_file`, a Hub validation split)."""
+    if "validation" in dataset:
+        return DatasetDict({split: dataset[split] for split in ("train", "validation", "test")})
+    held_out = _stratified_split(dataset["train"], fraction, seed, "validation")
+    return DatasetDict({"train": held_out["train"], "validation": held_out["test"], "test": dataset["test"]})
+
+
+def check_stratified_split(
+    train: Dataset, fraction: float, what: str, source: str = "the training data", before: Counter | None = None
+) -> None:
+    """Raise `DataError` unless `fraction` of every class of `train` can be held out as `what`.
+
+    A class present needs two rows (one on each side), and each side as many rows as there are
+    classes (`datasets.Dataset.train_test_split`'s own conditions). `before` holds the class
+    counts of `source` when `train` is what remains of it after an earlier hold-out.
+    """
+    names = train.features["label"].names
+    counts = Counter(train["label"])
+    option = f"--{what}_file"
+    for label, count in sorted(counts.items()):
+        if count < 2:
+            in_file = f" left after the test split was held out ({before[label]} in {source})" if before else ""
+            raise DataError(
+                f"{source}: class {names[label]!r} has {count} row{'s' if count != 1 else ''}{in_file}, too few to hold "
+                f"out {fraction:g} of each class as the {what} split (each class needs at least 2 rows); add rows "
+                f"of {names[label]!r}, remove them, or give {option}"
+            )
+    held_out = ceil(fraction * len(train))
+    for side, size in ((what, held_out), ("training", len(train) - held_out)):
+        if size < len(counts):
+            raise DataError(
+                f"{source}: holding out {fraction:g} of its {len(train)} rows as the {what} split leaves {size} "
+                f"{side} rows, fewer than its {len(counts)} classes; give more rows, another --validation_fraction, "
+                f"or {option}"
+            )
+
+
+def _stratified_split(
+    train: Dataset, fraction: float, seed: int, what: str, source: str = "the training data"
+) -> DatasetDict:
+    check_stratified_split(train, fraction, what, source)
+    return train.train_test_split(test_size=fraction, seed=seed, stratify_by_column="label")
+
+
+def _source_name(data_args: DataSourceArguments) -> str:
+    """The training data as messages name it: the file, the Hub split, or the benchmark."""
+    if data_args.train_file:
+        return data_args.train_file
+    return f"{data_args.dataset_name}[train]" if data_args.dataset_name else data_args.dataset
+
+
+def load_train_test(data_args: DataSourceArguments, seed: int) -> tuple[DatasetDict, dict]:
+    """`train` (+ `validation` when given) and `test` from any source, with its description.
+
+    `data_args` is the flows' `DataArguments`: the data source plus `validation_fraction`,
+    `cv_folds` and `fold`. Data without a test split gets one: `--validation_fraction` of train,
+    per class, drawn with `seed`, so every model trained with that seed is tested on the same
+    sentences. Training data never includes it: the vocabulary and the validation split come
+    from what remains. Raises `DataError` when there is no training split, or a class is too
+    small for a hold-out (checked here for the validation split too, before any training).
+    """
+    dataset, description = load_data(data_args)
+    if "train" not in dataset:
+        raise DataError(f"{data_args.dataset_label} has no training split; give --train_file")
+    if data_args.cv_folds:
+        return cross_validation_fold(dataset, data_args.cv_folds, data_args.fold, seed), {
+            **description,
+            "protocol": "cv",
+            "cv_folds": data_args.cv_folds,
+            "fold": data_args.fold,
+        }
+    source, before = _source_name(data_args), None
+    if "test" not in dataset:
+        before = Counter(dataset["train"]["label"])
+        held_out = _stratified_split(dataset["train"], data_args.validation_fraction, seed, "test", source)
+        dataset = DatasetDict({**dataset, "train": held_out["train"], "test": held_out["test"]})
+        description = {**description, "test_held_out": True, "test_fraction": data_args.validation_fraction}
+    if "validation" not in dataset:
+        check_stratified_split(dataset["train"], data_args.validation_fraction, "validation", source, before)
+    return dataset, description
+
+
+def protocol_info(description: dict) -> dict:
+    """`protocol` (`lab`: a fixed test split; `cv`: one fold of cross-validation), and the fold."""
+    return {
+        "protocol": description.get("protocol", "lab"),
+        **{key: description[key] for key in ("cv_folds", "fold") if key in description},
+    }
+
+
+def cross_validation_fold(dataset: DatasetDict, folds: int, fold: int, seed: int) -> DatasetDict:
+    """Every split pooled, stratified into `folds` folds by `seed`; fold `fold` is the test set.
+
+    The test split keeps an `index` column, the sentence's position in the pooled data, so the
+    folds of one seed together predict every sentence once. Raises `DataError` when no class has
+    `folds` rows (scikit-learn's `StratifiedKFold` cannot split it).
+    """
+    from datasets import concatenate_datasets
+    from sklearn.model_selection import StratifiedKFold
+
+    pooled = concatenate_datasets([dataset[split] for split in dataset])
+    pooled = pooled.add_column("index", np.arange(len(pooled)))
+    labels = np.asarray(pooled["label"])
+    if np.bincount(labels).max() < folds:
+        raise DataError(f"--cv_folds {folds}: no class has {folds} rows ({len(labels)} rows in all); give fewer folds")
+    splits = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(np.zeros(len(labels)), labels)
+    train_rows, test_rows = list(splits)[fold]
+    return DatasetDict({"train": pooled.select(train_rows).remove_columns("index"), "test": pooled.select(test_rows)})

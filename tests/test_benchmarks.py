@@ -1,0 +1,68 @@
+"""A benchmark is one entry: a toy third one, registered in a few lines, trains through train.py."""
+
+import json
+import random
+
+import pytest
+
+import train
+from pipelines.benchmarks import BENCHMARKS, Benchmark, closest_benchmark, get_benchmark, official_metric_for, register_benchmark
+from pipelines.cli import run_cli
+from pipelines.data import load_sentiment_dataset
+from pipelines.errors import OptionError
+from tests.conftest import polar_sentence
+
+
+def read_toy(folder):
+    """`train.txt` and `test.txt`, lines `label<TAB>text`."""
+    return {
+        split: [(text, label) for label, text in (line.split("\t", 1) for line in (folder / f"{split}.txt").read_text().splitlines())]
+        for split in ("train", "test")
+    }
+
+
+@pytest.fixture
+def toy(tmp_path):
+    register_benchmark(
+        Benchmark(
+            name="toy", title="Toy reviews", label_names=("bad", "good"), reader=read_toy, folder="Toy",
+            layout="<data_dir>/Toy/{train,test}.txt, lines label<TAB>text", official_metric="f1_macro",
+        )
+    )
+    rng, folder = random.Random(0), tmp_path / "data" / "Toy"
+    folder.mkdir(parents=True)
+    for split, count in (("train", 40), ("test", 10)):
+        lines = [f"{label}\t{polar_sentence(rng, sentiment)}" for _ in range(count) for label, sentiment in (("bad", "negative"), ("good", "positive"))]
+        (folder / f"{split}.txt").write_text("\n".join(lines) + "\n")
+    yield tmp_path / "data"
+    del BENCHMARKS["toy"]
+
+
+def test_a_registered_benchmark_trains_through_train_py(toy, tmp_path, tiny_glove):
+    output_dir = tmp_path / "out"
+    argv = ["--dataset", "toy", "--data-dir", str(toy), "--model", "mean", "--embeddings", str(tiny_glove)]
+    argv += ["--output_dir", str(output_dir), "--num_train_epochs", "3", "--learning_rate", "0.02", "--report_to", "none"]
+    assert run_cli(train.main, argv) == 0
+    results = json.loads((output_dir / "results.json").read_text())
+    assert results["dataset"] == "toy" and results["label_names"] == ["bad", "good"]
+    assert results["data"] == {"source": "builtin", "dataset": "toy", "data_dir": str(toy), "test_held_out": False}
+    assert {name: scores["support"] for name, scores in results["per_class"].items()} == {"bad": 10, "good": 10}
+
+
+def test_an_entry_holds_what_the_flows_ask(toy):
+    dataset = load_sentiment_dataset("toy", toy)
+    assert (dataset["train"].num_rows, dataset["test"].num_rows) == (80, 20)
+    assert dataset["train"].features["label"].names == ["bad", "good"]
+    assert official_metric_for("toy", ["bad", "good"]) == "f1_macro"  # from the entry, not inferred
+
+
+def test_builtin_entries_and_the_rule_for_other_data():
+    assert official_metric_for("semeval2017a", None) == "recall_macro" and official_metric_for("mr", None) == "accuracy"
+    assert official_metric_for("my_tweets", ["negative", "neutral", "positive"]) == "recall_macro"  # inferred
+    assert get_benchmark("semeval2017a").fixed_test_set and not get_benchmark("mr").fixed_test_set
+    assert closest_benchmark(["Negative", "Neutral", "Positive"]).name == "semeval2017a"
+    assert closest_benchmark(["bad", "good"]).name == "mr"
+    with pytest.raises(OptionError, match="unknown --dataset 'imdb'; choose one of: mr, semeval2017a"):
+        get_benchmark("imdb")
+    with pytest.raises(ValueError, match="official_metric 'auc' is not one of"):
+        register_benchmark(Benchmark("x", "x", ("a", "b"), read_toy, "X", "x", official_metric="auc"))

@@ -1,0 +1,149 @@
+"""Compact run records rebuild the same report; the report's settings, best-model choices and captions.
+
+Tiny run folders are built in code, as `train.py` and `evaluate_pretrained.py` write them: results.json,
+training_args.json, trainer_state.json (with the validation score of every epoch), predictions.parquet,
+and weights the records must leave out.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipelines.cli import run_cli
+from pipelines.report import write_report
+from pipelines.report.records import main as records_main
+from pipelines.report.records import write_records
+
+TWO = ["negative", "positive"]
+N = 80
+
+
+def state(validation: float) -> dict:
+    """Two epochs; the second restored, with this validation accuracy; early stopping's patience 5."""
+    history = [
+        {"epoch": 1.0, "loss": 0.7, "step": 10}, {"epoch": 1.0, "eval_loss": 0.6, "eval_accuracy": validation - 0.05, "step": 10},
+        {"epoch": 2.0, "loss": 0.6, "step": 20}, {"epoch": 2.0, "eval_loss": 0.55, "eval_accuracy": validation, "step": 20},
+    ]  # fmt: skip
+    callbacks = {"EarlyStoppingCallback": {"args": {"early_stopping_patience": 5, "early_stopping_threshold": 0.0}}}
+    return {"log_history": history, "best_global_step": 20, "best_metric": validation, "stateful_callbacks": callbacks}
+
+
+def write_run(root: Path, name: str, model: str, seed: int, right: int, validation: float, **extra) -> None:
+    labels = np.tile([0, 1], N // 2)
+    predictions = np.where(np.arange(N) < right, labels, 1 - labels)
+    run = root / name
+    run.mkdir(parents=True)
+    probabilities = np.eye(2)[predictions] * 0.9 + 0.05
+    pd.DataFrame({"index": np.arange(N), "label": labels, "prediction": predictions, "probabilities": list(probabilities)}).to_parquet(run / "predictions.parquet")
+    results = {
+        "model": model, "model_type": f"glove-{model}", "dataset": "mr", "protocol": "lab", "vectors": "trained", "seed": seed,
+        "label_names": TWO, "test": {"accuracy": right / N, "f1_macro": right / N, "recall_macro": right / N},
+        "predictions_file": "predictions.parquet", "epochs": 2.0, "train_seconds": 3.0, **extra,
+    }  # fmt: skip
+    (run / "results.json").write_text(json.dumps(results))
+    (run / "training_args.json").write_text(json.dumps({"load_best_model_at_end": True, "metric_for_best_model": "accuracy"}))
+    (run / "trainer_state.json").write_text(json.dumps(state(validation)))
+    (run / "model.safetensors").write_bytes(b"\0" * 4096)
+    (run / "checkpoint-20").mkdir()
+    (run / "checkpoint-20" / "model.safetensors").write_bytes(b"\0" * 4096)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("study") / "runs"
+    for seed in (0, 1, 2):
+        # mean: the best on test (70-72 of 80), meanmax: the best on validation (0.80 vs 0.70)
+        write_run(root, f"mean/s{seed}", "mean", seed, 70 + seed, 0.70)
+        write_run(root, f"meanmax/s{seed}", "meanmax", seed, 60 + seed, 0.80)
+        write_run(root, f"meanmax-cw/s{seed}", "meanmax", seed, 62 + seed, 0.79, class_weights="balanced")
+        write_run(root, f"bilstm/s{seed}", "bilstm", seed, 50 + seed, 0.75)
+        write_run(root, f"bilstm-distilled/s{seed}", "bilstm", seed, 74 + seed, 0.78, distillation={"teacher": "runs/minilm-mr/", "alpha": 0.5})
+    (root / "results.json").write_text(json.dumps({"command": "python -m pipelines.experiments", "seeds": [0, 1, 2]}))  # the grid's own summary
+    asis = root / "as-is"
+    (asis / "predictions").mkdir(parents=True)
+    labels = np.tile([0, 1], N // 2)
+    for name, right in (("vader", 66), ("textblob", 68)):
+        predictions = np.where(np.arange(N) < right, labels, 1 - labels)
+        pd.DataFrame({"index": np.arange(N), "label": labels, "prediction": predictions, "probabilities": list(np.eye(2)[predictions])}).to_parquet(asis / "predictions" / f"{name}.parquet")
+    evaluation = {"dataset": "mr", "label_names": TWO, "results": [
+        {"model": "vader", "accuracy": 66 / N, "f1_macro": 0.8, "recall_macro": 66 / N, "predictions_file": "predictions/vader.parquet", "validation": {"accuracy": 0.76}},
+        {"model": "textblob", "accuracy": 68 / N, "f1_macro": 0.8, "recall_macro": 68 / N, "predictions_file": "predictions/textblob.parquet", "validation": {"accuracy": 0.72}},
+    ]}  # fmt: skip
+    (asis / "evaluation.json").write_text(json.dumps(evaluation))
+    return root
+
+
+@pytest.fixture(scope="module")
+def reports(runs, tmp_path_factory) -> tuple[str, str, Path]:
+    out = tmp_path_factory.mktemp("out")
+    records = out / "records"
+    count, size = write_records(runs, records)
+    assert count == 16 and size < 200_000
+    from_runs = write_report(runs, out / "from-runs", n_resamples=300, seed=1, aso_iterations=20).read_text()
+    from_records = write_report(records, out / "from-records", n_resamples=300, seed=1, aso_iterations=20).read_text()
+    return from_runs, from_records, records
+
+
+def questions(report: str) -> dict[str, dict]:
+    text = report.split("### Study questions\n", 1)[1].split("\n### ", 1)[0]
+    lines = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line]
+    header, *rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines]
+    return {row[0]: dict(zip(header, row)) for row in rows}
+
+
+def test_records_hold_no_weights_and_small_predictions(reports):
+    records = reports[2]
+    assert not list(records.rglob("*.safetensors")) and not list(records.rglob("checkpoint-*"))
+    assert not (records / "results.json").exists()  # the grid's summary is not a run
+    frame = pd.read_parquet(records / "mean" / "s0" / "predictions.parquet")
+    assert [str(t) for t in frame.dtypes[:3]] == ["int32", "int8", "int8"]
+    assert np.asarray(frame["probabilities"].tolist()).dtype == np.float16
+    assert (records / "as-is" / "predictions" / "vader.parquet").is_file()
+
+
+def test_a_report_from_records_has_the_tables_of_the_report_from_run_folders(reports):
+    from_runs, from_records, _ = reports
+    assert from_runs.split("\n", 1)[1] == from_records.split("\n", 1)[1]  # all but the title, which names the folder
+
+
+def test_settings_for_distillation_and_class_weights_and_their_questions(reports):
+    report = reports[0]
+    found = questions(report)
+    distilled = found["distilled from minilm-mr vs plain training: bilstm"]
+    assert distilled["A"] == "bilstm (trained vectors, distilled from minilm-mr)" and distilled["B"] == "bilstm (trained vectors)"
+    assert distilled["Δ accuracy"] == "+0.3000" and distilled["verdict (Holm p < 0.05)"] == "distilled better"
+    weighted = found["class-weighted vs unweighted: meanmax"]
+    assert weighted["A"] == "meanmax (trained vectors, class-weighted)" and weighted["Δ accuracy"] == "+0.0250"
+
+
+def test_the_best_models_are_chosen_on_validation_and_the_captions_read_the_runs(reports):
+    report = reports[0]
+    found = questions(report)
+    versus = found["the best as-is model vs the best GloVe model"]
+    assert (versus["A"], versus["B"], versus["runs A/B"]) == ("vader (as is)", "meanmax (trained vectors)", "1/3 (unpaired)")
+    assert "The best GloVe model: meanmax (trained vectors), chosen on validation accuracy (0.8000) (lab split)" in report
+    assert "the best as-is model: vader (as is), chosen on validation accuracy (0.7600) (lab split)" in report
+    assert "Checkpoint restored by (read from each run's results.json / training_args.json): validation accuracy (15 runs)." in report
+    assert "Early-stopping patience: 5 (15)." in report
+
+
+def test_records_cli_refuses_a_folder_without_runs(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert run_cli(records_main, [str(tmp_path / "empty"), "--output", str(tmp_path / "records")]) == 2
+    assert "no results.json of a run" in capsys.readouterr().err and not (tmp_path / "records").exists()
+
+
+def test_a_broken_predictions_file_is_named_in_one_line(tmp_path, capsys):
+    from pipelines.report import main
+
+    write_run(tmp_path / "runs", "mean/s0", "mean", 0, 60, 0.7)
+    write_run(tmp_path / "runs", "meanmax/s0", "meanmax", 0, 60, 0.7)
+    (tmp_path / "runs" / "mean" / "s0" / "predictions.parquet").write_bytes(b"not parquet")
+    assert run_cli(main, [str(tmp_path / "runs"), "--output", str(tmp_path / "report")]) == 2
+    assert f"{tmp_path / 'runs' / 'mean' / 's0' / 'predictions.parquet'}: not a predictions file" in capsys.readouterr().err
+    assert not (tmp_path / "report").exists()
