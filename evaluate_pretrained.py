@@ -1,4 +1,5 @@
-"""Score pretrained sentiment models as they are: `python evaluate_pretrained.py --dataset mr --models ID_OR_DIR ...`."""
+"""Score sentiment models used as they are (lexicons, zero-shot sentence encoders, checkpoints, ONNX folders):
+`python evaluate_pretrained.py --dataset mr [--models vader minilm ID_OR_DIR ...]`."""
 
 import sys
 

@@ -43,9 +43,11 @@ class Benchmark:
     hub_splits: dict[str, tuple[str, ...]] = field(default_factory=lambda: {"train": ("train", "validation"), "test": ("test",)})
     fixed_test_set: bool = True  # the release's own test set; False: cross-validation is also a protocol for it
     official_metric: str = "accuracy"  # a key of `pipelines.metrics.METRICS`
-    pretrained_models: tuple[str, ...] = ()  # evaluate_pretrained.py without --models
+    pretrained_models: tuple[str, ...] = ()  # evaluate_pretrained.py without --models (after the offline ones)
     finetune_models: tuple[str, ...] = ()  # the documented choices of finetune.py --model
     grid_training: dict[str, float] = field(default_factory=dict)  # `TrainingArguments` of each grid cell
+    text_noun: str = "text"  # what one example is ("review", "tweet"): zero-shot label descriptions
+    other_benchmark: str | None = None  # the benchmark whose trained models it scores as they are
 
 
 BENCHMARKS: dict[str, Benchmark] = {}
@@ -210,6 +212,8 @@ register_benchmark(
         ),
         finetune_models=("bert-base-uncased", "roberta-base", "distilbert/distilbert-base-uncased", "minilm", "mpnet"),
         grid_training={"num_train_epochs": 50, "per_device_train_batch_size": 64},
+        text_noun="review",
+        other_benchmark="semeval2017a",
     )
 )
 register_benchmark(
@@ -231,6 +235,8 @@ register_benchmark(
         ),
         finetune_models=("vinai/bertweet-base", "roberta-base", "cardiffnlp/twitter-roberta-base", "minilm", "mpnet"),
         grid_training={"num_train_epochs": 50, "per_device_train_batch_size": 128},
+        text_noun="tweet",
+        other_benchmark="mr",
     )
 )
 

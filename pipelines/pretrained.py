@@ -1,46 +1,54 @@
-"""Pretrained sentiment classifiers scored as they are, through `pipeline("text-classification")`.
+"""Sentiment models scored as they are, all through one interface (`pipelines.scorers.SentimentScorer`):
+texts in, probabilities over the model's own labels out; then one label mapping, one table.
+
+`resolve_scorer` turns a `--models` entry into a scorer: a lexicon name (`vader`, `textblob`,
+`afinn`), a sentence encoder alias for zero-shot (`minilm`, `mpnet`), a folder holding
+`model.onnx` (`pipelines.onnx_runtime`), or a Hub id / `save_pretrained` folder, which goes through
+`pipeline("text-classification")`.
 
 Each model's labels are mapped onto the dataset's (`negative`, `positive` / `negative`, `neutral`,
-`positive`), by name from `config.id2label`, or from `CHECKPOINT_LABELS` for checkpoints whose
-names say nothing (`LABEL_0`...). Probabilities of model labels that map to the same dataset
-label are added (star ratings 1 and 2 both count as negative). A label the dataset does not have
-is left out: a three-class model on MR predicts whichever of negative/positive scores higher.
-A two-label model on SemEval predicts `neutral` when its top probability is below
-`neutral_threshold` (the confidence band around 0.5). Anything else is refused.
+`positive`), by name, or from `CHECKPOINT_LABELS` for checkpoints whose names say nothing
+(`LABEL_0`...). Probabilities of model labels that map to the same dataset label are added (star
+ratings 1 and 2 both count as negative). A label the dataset does not have is left out: a
+three-class model on MR predicts whichever of negative/positive scores higher. A two-label model on
+SemEval predicts `neutral` when its top probability is below `neutral_threshold` (the confidence
+band around 0.5). Anything else is refused.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
+import huggingface_hub
 import numpy as np
 import torch
+from scipy import stats
 from tqdm.auto import tqdm
 from transformers import pipeline
 
 import models  # noqa: F401  (registers the GloVe models, so train.py checkpoints load)
 from pipelines.backbones import MODEL_ALIASES, resolve_alias
 from pipelines.data import DataSourceArguments, load_data
-from pipelines.metrics import score
+from pipelines.errors import OptionError, PathError
+from pipelines.benchmarks import BENCHMARKS, closest_benchmark, official_metric_for
+from pipelines.metrics import METRICS, metric_keys, score
 from pipelines.reporting import ensure_writable_dir, library_versions, markdown_table, write_json_atomic, write_predictions
+from pipelines.scorers import LEXICONS, NEUTRAL, LexiconScorer, SentimentScorer, ZeroShotScorer, label_descriptions
+from pipelines.statistics import CONFIDENCE, N_RESAMPLES, RESAMPLING_SEED, confusion_counts, metrics_from_counts
 
-# Scored when `--models` is not given. All three need the Hub (see README for which ran offline).
-DEFAULT_MODELS = {
-    "mr": (
-        "siebert/sentiment-roberta-large-english",  # RoBERTa-large tuned on 15 review/tweet sets
-        "distilbert/distilbert-base-uncased-finetuned-sst-2-english",  # SST-2: movie-review phrases
-        "nlptown/bert-base-multilingual-uncased-sentiment",  # product reviews, 1-5 stars
-    ),
-    "semeval2017a": (
-        "cardiffnlp/twitter-roberta-base-sentiment-latest",  # RoBERTa on 124M tweets, tuned on TweetEval
-        "finiteautomata/bertweet-base-sentiment-analysis",  # BERTweet on SemEval-2017
-        "cardiffnlp/twitter-roberta-base-sentiment",  # the older TweetEval model, labels LABEL_0..2
-    ),
-}
+# Scored when `--models` is not given: the offline families first (lexicons, zero-shot with the
+# sentence encoders), then three Hub checkpoints per benchmark, which need the Hub or a local cache.
+# Models trained on the other benchmark are added from `--runs_dir` (`cross_benchmark_runs`).
+# The Hub checkpoints are each benchmark's `pretrained_models` (`pipelines.benchmarks`).
+OFFLINE_MODELS = ("vader", "textblob", "afinn", "minilm", "mpnet")
+CROSS_PROTOCOL = "lab-trained"  # `python -m pipelines.experiments --train_embeddings`: <dataset>-lab-trained/
 
 # Label names that say what they are, whatever the checkpoint (compared lowercased).
 SENTIMENT_NAMES = {
@@ -67,7 +75,6 @@ CHECKPOINT_LABELS = {
     "nlptown/bert-base-multilingual-uncased-sentiment": STAR_RATINGS,
 }
 
-NEUTRAL = "neutral"
 ROBERTA_LIKE = {"roberta", "xlm-roberta", "camembert", "bertweet"}  # two positions are reserved for padding
 
 
@@ -75,19 +82,20 @@ WEIGHTS_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_m
 
 
 def resolve_model(name: str) -> str:
-    """A Hub id, a local folder, or an alias from `MODEL_ALIASES`, as something `from_pretrained` reads."""
+    """A Hub id, a local folder, or an alias from `MODEL_ALIASES`, as something `from_pretrained` reads.
+    Raises `PathError` for a folder that is missing or holds no config or weights."""
     if name in MODEL_ALIASES:
         return resolve_alias(name)
     path = Path(name).expanduser()
     if path.exists():
         if not (path / "config.json").is_file():
-            raise FileNotFoundError(f"model folder {path} has no config.json (expected a save_pretrained folder)")
+            raise PathError(f"model folder {path} has no config.json (expected a save_pretrained folder)")
         if not any((path / name).is_file() for name in WEIGHTS_FILES):
-            raise FileNotFoundError(f"model folder {path} has no weights file (expected one of: {', '.join(WEIGHTS_FILES)})")
+            raise PathError(f"model folder {path} has no weights file (expected one of: {', '.join(WEIGHTS_FILES)})")
         return str(path)
     looks_like_path = name.startswith((".", "/", "~")) or name.count("/") > 1
     if looks_like_path:
-        raise FileNotFoundError(
+        raise PathError(
             f"model folder not found: {name} (give a save_pretrained folder, a Hub id such as "
             f"'org/name', or one of: {', '.join(MODEL_ALIASES)})"
         )
@@ -100,7 +108,7 @@ def parse_label_map(text: str | None) -> dict[str, str]:
     for item in filter(None, (part.strip() for part in (text or "").split(","))):
         model_label, sep, target = item.partition("=")
         if not sep or not model_label.strip() or not target.strip():
-            raise ValueError(f"--label_map entry {item!r} is not MODEL_LABEL=dataset_label")
+            raise OptionError(f"--label_map entry {item!r} is not MODEL_LABEL=dataset_label")
         mapping[model_label.strip()] = target.strip().lower()
     return mapping
 
@@ -131,6 +139,16 @@ class LabelMapping:
             predicted[combined.max(axis=-1) < self.neutral_threshold] = self.label_names.index(NEUTRAL)
         return predicted
 
+    def ties(self, probabilities: np.ndarray) -> int:
+        """Sentences whose two highest dataset probabilities are equal and decided by `argmax`, which
+        takes the first label (the neutral band decides a two-label model's ties on SemEval)."""
+        combined = self.dataset_probabilities(probabilities)
+        top = np.sort(combined, axis=-1)
+        tied = top[:, -1] - top[:, -2] <= 1e-9
+        if self.neutral_threshold is not None:
+            tied &= top[:, -1] >= self.neutral_threshold
+        return int(tied.sum())
+
     def describe(self) -> str:
         groups: dict[str, list[str]] = {}
         for model_label, target in zip(self.model_labels, self.targets):
@@ -148,7 +166,7 @@ def label_mapping(
     extra: dict[str, str] | None = None,
     neutral_threshold: float = 0.8,
 ) -> LabelMapping:
-    """Map a model's labels onto the dataset's, or raise ValueError saying why not."""
+    """Map a model's labels onto the dataset's, or raise `OptionError` saying why not."""
     table = {**CHECKPOINT_LABELS.get(model_name, {}), **(extra or {})}
     model_labels = [id2label[i] for i in sorted(id2label)]
     targets: list[str | None] = []
@@ -158,11 +176,11 @@ def label_mapping(
         if target is None:
             unknown.append(model_label)
         elif target not in SENTIMENT_NAMES.values():
-            raise ValueError(f"label {model_label!r} maps to {target!r}, not one of negative, neutral, positive")
+            raise OptionError(f"label {model_label!r} maps to {target!r}, not one of negative, neutral, positive")
         targets.append(target if target in label_names else None)
 
-    def refuse(why: str) -> ValueError:
-        return ValueError(
+    def refuse(why: str) -> OptionError:
+        return OptionError(
             f"labels {model_labels} cannot be mapped to {label_names} ({why}); "
             "pass --label_map 'MODEL_LABEL=dataset_label,...' or add the checkpoint to CHECKPOINT_LABELS "
             "in pipelines/pretrained.py"
@@ -176,7 +194,7 @@ def label_mapping(
         return LabelMapping(label_names, targets, model_labels)
     if missing == [NEUTRAL] and {"negative", "positive"} <= covered:
         if not 0.5 <= neutral_threshold <= 1.0:
-            raise ValueError(f"--neutral_threshold must be between 0.5 and 1, got {neutral_threshold}")
+            raise OptionError(f"--neutral_threshold must be between 0.5 and 1, got {neutral_threshold}")
         return LabelMapping(label_names, targets, model_labels, neutral_threshold)
     raise refuse(f"nothing predicts {', '.join(missing)}")
 
@@ -221,6 +239,147 @@ def load_classifier(model: str, device: str | None = None):
     return pipeline("text-classification", model=resolve_model(model), device=device or default_device())
 
 
+
+class PipelineScorer:
+    """A `transformers` checkpoint (Hub id or `save_pretrained` folder) through
+    `pipeline("text-classification")`: softmax probabilities over its `id2label`, in id order."""
+
+    family = "checkpoint"
+
+    def __init__(self, name: str, device: str | None = None):
+        self.name = name
+        self.classifier = load_classifier(name, device)
+        id2label = self.classifier.model.config.id2label
+        self.labels = [id2label[i] for i in sorted(id2label)]
+
+    def predict_proba(self, texts: list[str], batch_size: int) -> np.ndarray:
+        return predict_probabilities(self.classifier, texts, batch_size, desc=self.name)
+
+
+# --- resolving a --models entry ------------------------------------------------------------------
+
+ONNX_FILE = "model.onnx"
+HUB_PROBE_SECONDS = 3.0
+
+
+@functools.cache
+def _hub_silent(endpoint: str) -> str | None:
+    try:
+        httpx.head(endpoint, timeout=HUB_PROBE_SECONDS)
+    except httpx.HTTPError:
+        return f"{endpoint} gave no answer within {HUB_PROBE_SECONDS:g} s"
+    return None
+
+
+def hub_unavailable() -> str | None:
+    """Why the Hub cannot be asked (HF_HUB_OFFLINE, or no answer to one short request), else None.
+    Asked once per process: without it, each model waits through a minute of download retries."""
+    if huggingface_hub.constants.HF_HUB_OFFLINE:
+        return "HF_HUB_OFFLINE is set"
+    return _hub_silent(huggingface_hub.constants.ENDPOINT)
+
+
+def in_hub_cache(repo_id: str) -> bool:
+    try:
+        return isinstance(huggingface_hub.try_to_load_from_cache(repo_id, "config.json"), str)
+    except ValueError:  # not a valid repo id
+        return False
+
+
+def resolve_scorer(entry: str, label_names: list[str], dataset: str | None = None, device: str | None = None) -> SentimentScorer:
+    """The scorer a `--models` entry names: a lexicon (`LEXICONS`), a sentence encoder alias
+    (zero-shot over `label_descriptions`), a folder holding `model.onnx`, or a Hub id / local
+    `save_pretrained` folder (`PipelineScorer`). Raises `PathError` for a missing folder, or for a
+    Hub id that is neither reachable nor cached."""
+    if entry in LEXICONS:
+        return LexiconScorer(entry, three_class=NEUTRAL in label_names)
+    if entry in MODEL_ALIASES:
+        return ZeroShotScorer(entry, resolve_alias(entry), label_descriptions(label_names, dataset), device=device or default_device())
+    path = Path(entry).expanduser()
+    if (path / ONNX_FILE).is_file():
+        from pipelines.onnx_runtime import OnnxSequenceClassifier  # only where an ONNX folder is scored
+
+        return OnnxSequenceClassifier.from_folder(path)
+    if not path.exists() and resolve_model(entry) == entry and (why := hub_unavailable()) and not in_hub_cache(entry):
+        raise PathError(
+            f"not in the local Hub cache and the Hub cannot be reached ({why}); "
+            "score a local copy instead: --models <run folder> (a save_pretrained folder)"
+        )
+    return PipelineScorer(entry, device)
+
+
+def cross_benchmark_runs(runs_dir: str | Path, dataset: str) -> list[str]:
+    """Models trained on the other benchmark, to score as they are: for each model under
+    `<runs_dir>/<other>-lab-trained/<model>/`, its finished (`results.json`) seed folder of lowest seed."""
+    other = Path(runs_dir) / f"{BENCHMARKS[dataset].other_benchmark}-{CROSS_PROTOCOL}"
+    found = []
+    for model_dir in sorted(path for path in other.glob("*") if path.is_dir()):
+        seeds = [
+            (int(match.group(1)), seed_dir)
+            for seed_dir in model_dir.glob("seed-*")
+            if (match := re.fullmatch(r"seed-(\d+)", seed_dir.name)) and (seed_dir / "results.json").is_file()
+        ]
+        if seeds:
+            found.append(str(min(seeds)[1]))
+    return found
+
+
+def default_models(label_names: list[str], dataset: str | None, runs_dir: str | Path | None) -> tuple[list[str], list[str]]:
+    """(models, notes) scored without `--models`: `OFFLINE_MODELS`, the benchmark's Hub checkpoints
+    (your own data gets those of the benchmark whose labels are closest), then the other benchmark's runs."""
+    benchmark = BENCHMARKS[dataset] if dataset in BENCHMARKS else closest_benchmark(label_names)
+    models, notes = [*OFFLINE_MODELS, *benchmark.pretrained_models], []
+    other = BENCHMARKS[dataset].other_benchmark if dataset in BENCHMARKS else None
+    if other and runs_dir:
+        cross = cross_benchmark_runs(runs_dir, dataset)
+        models += cross
+        if not cross:
+            notes.append(
+                f"no models trained on {other} under {Path(runs_dir) / f'{other}-{CROSS_PROTOCOL}'} (train them with "
+                f"`python -m pipelines.experiments --datasets {other} --train_embeddings --runs_dir {runs_dir}`)"
+            )
+    return models, notes
+
+
+# --- one row -------------------------------------------------------------------------------------
+
+
+def bootstrap_intervals(
+    references, predictions, label_names: list[str], n_resamples: int = N_RESAMPLES, seed: int = RESAMPLING_SEED
+) -> dict[str, list[float]]:
+    """{metric: [low, high]}: 95% percentile bootstrap intervals over test sentences
+    (`scipy.stats.bootstrap`, seed `seed`) of every metric of `statistics.metrics_from_counts`.
+    A sentence is its confusion cell (gold·K + predicted); a resample's metrics come from its cell counts."""
+    k = len(label_names)
+    cells = np.asarray(references, dtype=np.int64) * k + np.asarray(predictions, dtype=np.int64)
+    names = list(metrics_from_counts(np.zeros((k, k)), label_names))
+
+    def statistic(sample: np.ndarray, axis: int = -1) -> np.ndarray:
+        moved = np.moveaxis(sample, axis, -1)  # (..., n)
+        flat = moved.reshape(-1, moved.shape[-1])  # (resamples, n)
+        offsets = np.arange(len(flat))[:, None] * k * k
+        counts = np.bincount((flat + offsets).ravel(), minlength=len(flat) * k * k).reshape(len(flat), k, k)
+        metrics = metrics_from_counts(counts, label_names)
+        return np.stack([metrics[name] for name in names]).reshape(len(names), *moved.shape[:-1])  # (metrics, ...)
+
+    if len(np.unique(cells)) == 1:  # every resample gives the same scores
+        point = metrics_from_counts(confusion_counts(references, predictions, k), label_names)
+        return {name: [float(point[name]), float(point[name])] for name in names}
+    interval = stats.bootstrap(
+        (cells,), statistic, n_resamples=n_resamples, batch=max(1, 2_000_000 // len(cells)), vectorized=True,
+        method="percentile", confidence_level=CONFIDENCE, rng=np.random.default_rng(seed),
+    ).confidence_interval  # fmt: skip
+    return {name: [float(low), float(high)] for name, low, high in zip(names, interval.low, interval.high)}
+
+
+def trained_on(model: str) -> str | None:
+    """The dataset a local run folder was trained on (its `results.json`), if it says."""
+    try:
+        return json.loads((Path(model).expanduser() / "results.json").read_text(encoding="utf-8")).get("dataset")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def evaluate_model(
     model: str,
     texts: list[str],
@@ -230,26 +389,36 @@ def evaluate_model(
     neutral_threshold: float = 0.8,
     extra_labels: dict[str, str] | None = None,
     device: str | None = None,
+    dataset: str | None = None,
 ) -> dict:
-    """One table row: test metrics, timing and the label mapping used."""
+    """One table row: test metrics with bootstrap intervals, timing, and the label rule used."""
     started = time.perf_counter()
-    classifier = load_classifier(model, device)
+    scorer = resolve_scorer(model, label_names, dataset, device)
     load_seconds = time.perf_counter() - started
-    mapping = label_mapping(model, classifier.model.config.id2label, label_names, extra_labels, neutral_threshold)
+    mapping = label_mapping(model, dict(enumerate(scorer.labels)), label_names, extra_labels, neutral_threshold)
 
     started = time.perf_counter()
-    probabilities = predict_probabilities(classifier, texts, batch_size, desc=model)
-    seconds = time.perf_counter() - started
+    probabilities = np.asarray(scorer.predict_proba(texts, batch_size), dtype=float)
+    seconds = max(time.perf_counter() - started, 1e-9)
+    if probabilities.shape != (len(texts), len(scorer.labels)):
+        raise RuntimeError(f"{model}: predict_proba gave shape {probabilities.shape}, expected {(len(texts), len(scorer.labels))}")
     predictions = mapping.predict(probabilities)
     metrics = score(predictions, references, label_names)
+    source = trained_on(model)
     return {
         "model": model,
+        "family": getattr(scorer, "family", type(scorer).__name__),
+        **({"trained_on": source} if source else {}),
         **metrics,
+        "ci": bootstrap_intervals(references, predictions, label_names),
         "seconds": round(seconds, 2),
         "sentences_per_second": round(len(texts) / seconds, 1),
         "load_seconds": round(load_seconds, 2),
         "labels": mapping.describe(),
+        "rule": getattr(scorer, "rule", None) or mapping.describe(),
+        "ties": mapping.ties(probabilities),
         "predicted_counts": np.bincount(predictions, minlength=len(label_names)).tolist(),
+        "confusion_matrix": confusion_counts(references, predictions, len(label_names)).tolist(),
         "_predictions": (mapping.dataset_probabilities(probabilities), predictions),  # written by the caller
     }
 
@@ -267,8 +436,16 @@ class PretrainedArguments(DataSourceArguments):
     models: list[str] = field(
         default_factory=list,
         metadata={
-            "help": "Hub ids, local folders (train.py/finetune.py outputs) or 'minilm'; default: DEFAULT_MODELS "
-            "(for your own data, those of semeval2017a when a class is named neutral, else those of mr)"
+            "help": "lexicons (vader, textblob, afinn), zero-shot sentence encoders (minilm, mpnet), Hub ids, or local "
+            "folders (train.py/finetune.py outputs, or a folder with model.onnx); default: the offline ones "
+            "(OFFLINE_MODELS), the benchmark's pretrained_models (pipelines/benchmarks.py), plus the other benchmark's runs under --runs_dir"
+        },
+    )
+    runs_dir: str | None = field(
+        default="runs/grid",
+        metadata={
+            "help": "without --models, also score the models trained on the other benchmark found under "
+            "<runs_dir>/<other>-lab-trained/<model>/seed-<lowest>/ (python -m pipelines.experiments' layout)"
         },
     )
     batch_size: int = field(default=64, metadata={"help": "sentences per forward pass"})
@@ -285,62 +462,83 @@ class PretrainedArguments(DataSourceArguments):
     def __post_init__(self):
         super().__post_init__()
         if (self.train_file or self.validation_file) and not self.test_file:
-            raise ValueError("evaluate_pretrained.py scores a test set: give --test_file")
+            raise OptionError("evaluate_pretrained.py scores a test set: give --test_file")
         if not 0.5 <= self.neutral_threshold <= 1.0:
-            raise ValueError(f"--neutral_threshold must be between 0.5 and 1, got {self.neutral_threshold}")
+            raise OptionError(f"--neutral_threshold must be between 0.5 and 1, got {self.neutral_threshold}")
         if self.batch_size < 1:
-            raise ValueError(f"--batch_size must be at least 1, got {self.batch_size}")
-        if self.source == "builtin":  # your own data gets defaults once its labels are known
-            self.models = list(self.models or DEFAULT_MODELS[self.dataset])
+            raise OptionError(f"--batch_size must be at least 1, got {self.batch_size}")
+        if self.max_samples is not None and self.max_samples < 1:
+            raise OptionError(f"--max_samples must be at least 1, got {self.max_samples}")
         self.output_dir = self.output_dir or str(Path("runs") / f"pretrained-{self.dataset_label}".replace("/", "_"))
 
 
 EVALUATION_JSON, EVALUATION_MD = "evaluation.json", "evaluation.md"
-
-
-def evaluation_table(rows: list[dict], label_names: list[str]) -> str:
-    columns = [("model", "model"), ("accuracy", "accuracy"), ("f1_macro", "macro F1"), ("recall_macro", "macro recall")]
-    if NEUTRAL in label_names:
-        columns.append(("f1_pn", "F1-PN"))
-    columns += [("seconds", "seconds"), ("sentences_per_second", "sentences/s"), ("labels", "label mapping")]
-    timed = [
-        {**row, "seconds": f"{row['seconds']:.1f}", "sentences_per_second": f"{row['sentences_per_second']:.1f}"}
+def evaluation_table(rows: list[dict], label_names: list[str], dataset: str | None = None) -> str:
+    """Metrics, the 95% interval of the official metric, speed, ties (when any) and the label rule."""
+    official = official_metric_for(dataset, label_names)
+    columns = [("model", "model"), ("family", "family")]
+    columns += [(key, METRICS[key].display) for key in metric_keys(label_names)]
+    columns += [("interval", f"95% CI of {METRICS[official].display}"), ("sentences_per_second", "sentences/s")]
+    if any(row.get("ties") for row in rows):
+        columns.append(("ties", "ties"))
+    columns.append(("rule", "label rule"))
+    shown = [
+        {
+            **row,
+            "interval": "{:.4f}-{:.4f}".format(*row["ci"][official]),
+            "sentences_per_second": f"{row['sentences_per_second']:.1f}",
+        }
         for row in rows
     ]
-    return markdown_table(timed, columns)
+    return markdown_table(shown, columns)
 
 
-def evaluate_pretrained(args: PretrainedArguments) -> dict:
-    """Score every model on the test set; a model that fails is reported in one line, the rest run."""
+def score_models(model_names: list[str], texts, references, label_names, args: PretrainedArguments, device: str) -> tuple[list, list]:
+    """(rows, failures): a model that cannot be loaded, mapped or run is one line, the rest still run."""
     extra_labels = parse_label_map(args.label_map)
-    ensure_writable_dir(Path(args.output_dir))  # before scoring, not after
-    dataset, data_description = load_data(args)
-    if "test" not in dataset:
-        raise ValueError(f"{args.dataset_label} has no test split (it has: {', '.join(dataset)}); give --test_file")
-    test = dataset["test"]
-    if args.max_samples is not None:  # drawn at random: the test files are sorted by class
-        test = test.shuffle(seed=0).select(range(min(args.max_samples, len(test))))
-    label_names = test.features["label"].names
-    model_names = args.models or list(DEFAULT_MODELS["semeval2017a" if NEUTRAL in label_names else "mr"])
-    texts, references = list(test["text"]), list(test["label"])
-    device = args.device or default_device()
-
+    dataset = args.dataset if args.source == "builtin" else None
     rows, failures = [], []
     for model in model_names:
         try:
             row = evaluate_model(
-                model, texts, references, label_names, args.batch_size, args.neutral_threshold, extra_labels, device
+                model, texts, references, label_names, args.batch_size, args.neutral_threshold, extra_labels, device, dataset
             )
-        except Exception as err:  # one bad model (offline Hub id, unmappable labels...) must not stop the others
+        except Exception as err:  # a third-party model fails in any way (offline Hub id, bad weights): report, go on
             failures.append({"model": model, "error": one_line(err)})
             print(f"error: {model}: {one_line(err)}", file=sys.stderr, flush=True)
         else:
             rows.append(row)
+    return rows, failures
 
-    table = evaluation_table(rows, label_names)
-    notes = [f"- {failure['model']}: not scored ({failure['error']})" for failure in failures]
-    header = f"Test set of {args.dataset_label}: {len(texts)} sentences, batch size {args.batch_size}, device {device}.\n\n"
-    markdown = header + table + ("\n" + "\n".join(notes) + "\n" if notes else "")
+
+def evaluate_pretrained(args: PretrainedArguments) -> dict:
+    """Score every model on the test set; a model that fails is reported in one line, the rest run."""
+    parse_label_map(args.label_map)  # a bad option fails before any work
+    ensure_writable_dir(Path(args.output_dir))  # before scoring, not after
+    dataset, data_description = load_data(args)
+    if "test" not in dataset:
+        raise OptionError(f"{args.dataset_label} has no test split (it has: {', '.join(dataset)}); give --test_file")
+    test = dataset["test"]
+    if args.max_samples is not None:  # drawn at random: the test files are sorted by class
+        test = test.shuffle(seed=0).select(range(min(args.max_samples, len(test))))
+    label_names = test.features["label"].names
+    notes = []
+    model_names = list(args.models)
+    if not model_names:
+        model_names, notes = default_models(label_names, args.dataset if args.source == "builtin" else None, args.runs_dir)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr, flush=True)
+    texts, references = list(test["text"]), list(test["label"])
+    device = args.device or default_device()
+    rows, failures = score_models(model_names, texts, references, label_names, args, device)
+    if not rows:  # nothing to report: leave no empty table behind
+        raise OptionError(f"no model could be scored on {args.dataset_label}: " + "; ".join(f["model"] for f in failures))
+
+    output_dir = Path(args.output_dir)
+    for row in rows:  # one Parquet file per model, in the same format as train.py's and finetune.py's
+        probabilities, predictions = row.pop("_predictions")
+        row["predictions_file"] = f"predictions/{re.sub(r'[^A-Za-z0-9._-]+', '_', row['model']).strip('_')}.parquet"
+        write_predictions(output_dir / row["predictions_file"], range(len(texts)), references, probabilities, predictions)
     report = {
         "dataset": args.dataset_label,
         "data": data_description,
@@ -349,20 +547,25 @@ def evaluate_pretrained(args: PretrainedArguments) -> dict:
         "batch_size": args.batch_size,
         "neutral_threshold": args.neutral_threshold,
         "device": device,
+        "ci_method": f"percentile bootstrap over test sentences, {N_RESAMPLES} resamples, seed {RESAMPLING_SEED}",
         "results": rows,
         "failures": failures,
+        "notes": notes,
         "versions": library_versions(),
     }
-    if not rows:  # nothing to report: leave no empty table behind
-        raise ValueError(f"no model could be scored on {args.dataset_label}: " + "; ".join(f["model"] for f in failures))
-    output_dir = Path(args.output_dir)
-    for row in rows:  # one Parquet file per model, in the same format as train.py's and finetune.py's
-        probabilities, predictions = row.pop("_predictions")
-        row["predictions_file"] = f"predictions/{re.sub(r'[^A-Za-z0-9._-]+', '_', row['model']).strip('_')}.parquet"
-        write_predictions(output_dir / row["predictions_file"], range(len(texts)), references, probabilities, predictions)
     write_json_atomic(output_dir / EVALUATION_JSON, report)
-    (output_dir / EVALUATION_MD).write_text(markdown, encoding="utf-8")
+    table = evaluation_table(rows, label_names, args.dataset if args.source == "builtin" else None)
+    (output_dir / EVALUATION_MD).write_text(evaluation_markdown(report, table), encoding="utf-8")
     print(table, end="")
-    print(f"wrote {output_dir / EVALUATION_JSON} and {output_dir / EVALUATION_MD}")
+    print(f"scored {len(rows)} of {len(model_names)} models; wrote {output_dir / EVALUATION_JSON} and {output_dir / EVALUATION_MD}")
     return report
 
+
+def evaluation_markdown(report: dict, table: str) -> str:
+    header = (
+        f"Test set of {report['dataset']}: {report['test_sentences']} sentences, batch size {report['batch_size']}, "
+        f"device {report['device']}. 95% CI: {report['ci_method']}.\n\n"
+    )
+    lines = [f"- {failure['model']}: not scored ({failure['error']})" for failure in report["failures"]]
+    lines += [f"- note: {note}" for note in report["notes"]]
+    return header + table + ("\n" + "\n".join(lines) + "\n" if lines else "")

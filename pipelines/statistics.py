@@ -50,6 +50,8 @@ import pandas as pd
 from scipy import stats
 
 from pipelines.errors import DataError, OptionError
+from pipelines.metrics import METRICS as METRIC_TABLE
+from pipelines.sentiment_metrics.sentiment_metrics import f1_pn_classes
 
 ALPHA = 0.05
 CONFIDENCE = 0.95
@@ -58,7 +60,7 @@ N_RESAMPLES = 10_000
 RESAMPLING_SEED = 0
 BORDERLINE_SE = 3.0  # a p-value this many Monte-Carlo standard errors from α is re-run with more resamples
 RERUN_FACTOR = 10  # how many times more resamples a borderline row gets
-METRICS = ("accuracy", "f1_macro", "recall_macro", "f1_pn")
+METRICS = tuple(METRIC_TABLE)  # the keys of `pipelines.metrics.METRICS`
 BATCH_CELLS = 4_000_000  # resampled patterns held in memory at once: batch × patterns
 
 
@@ -133,9 +135,9 @@ def metrics_from_counts(counts: np.ndarray, label_names: Sequence[str]) -> dict[
             "f1_macro": f1.mean(axis=-1),
             "recall_macro": recall.mean(axis=-1),
         }
-    names = list(label_names)
-    if len(names) == 3 and {"negative", "positive"} <= set(names):
-        scores["f1_pn"] = f1[..., [names.index("positive"), names.index("negative")]].mean(axis=-1)
+    polar = f1_pn_classes(label_names)
+    if polar:
+        scores["f1_pn"] = f1[..., polar].mean(axis=-1)
     return scores
 
 

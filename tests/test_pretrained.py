@@ -1,4 +1,4 @@
-"""evaluate_pretrained.py: label mapping, the neutral rule, batched inference, failures per model."""
+"""evaluate_pretrained.py: label mapping, the neutral rule, batched inference, failures per model, the default run."""
 
 import json
 from pathlib import Path
@@ -11,16 +11,21 @@ from transformers import pipeline
 
 import evaluate_pretrained
 from pipelines.cli import run_cli
+from pipelines.errors import PathError
 from pipelines.pretrained import (
     CHECKPOINT_LABELS,
-    DEFAULT_MODELS,
-    PretrainedArguments,
+    OFFLINE_MODELS,
+    default_models,
     label_mapping,
     parse_label_map,
     predict_probabilities,
     resolve_model,
 )
+from pipelines.benchmarks import BENCHMARKS
 from tests.tiny_bert import build_tiny_bert, write_semeval
+
+# What evaluate_pretrained.py scores on a benchmark without --models: the offline families, then its Hub checkpoints.
+DEFAULT_MODELS = {name: (*OFFLINE_MODELS, *benchmark.pretrained_models) for name, benchmark in BENCHMARKS.items()}
 
 MR = ["negative", "positive"]
 SEMEVAL = ["negative", "neutral", "positive"]
@@ -121,10 +126,30 @@ def test_unmappable_models_are_refused(labels, dataset, why):
         label_mapping("some/model", ids(labels), dataset)
 
 
-def test_default_models_are_documented_for_each_dataset():
+def cross_run(runs_dir: Path, dataset: str, model: str, seed: int, finished: bool = True) -> Path:
+    """A run folder as `python -m pipelines.experiments` lays it out (a tiny BERT stands in for the model)."""
+    folder = build_tiny_bert(runs_dir / f"{dataset}-lab-trained" / model / f"seed-{seed}", ["negative", "positive"])
+    if finished:
+        (folder / "results.json").write_text(json.dumps({"dataset": dataset}))
+    return folder
+
+
+def test_default_models_are_offline_families_hub_ids_and_the_other_benchmarks_runs(tmp_path):
     for dataset in ("mr", "semeval2017a"):
-        assert len(DEFAULT_MODELS[dataset]) >= 3
-        assert PretrainedArguments(dataset=dataset).models == list(DEFAULT_MODELS[dataset])
+        assert DEFAULT_MODELS[dataset][: len(OFFLINE_MODELS)] == OFFLINE_MODELS and len(DEFAULT_MODELS[dataset]) >= 8
+    models, notes = default_models(SEMEVAL, "semeval2017a", tmp_path)
+    assert models == list(DEFAULT_MODELS["semeval2017a"])
+    assert notes == [
+        f"no models trained on mr under {tmp_path / 'mr-lab-trained'} (train them with "
+        f"`python -m pipelines.experiments --datasets mr --train_embeddings --runs_dir {tmp_path}`)"
+    ]
+    cross_run(tmp_path, "mr", "lstm", 3)
+    lowest = cross_run(tmp_path, "mr", "lstm", 1)
+    cross_run(tmp_path, "mr", "lstm", 0, finished=False)  # still training: skipped
+    cross_run(tmp_path, "semeval2017a", "mean", 0)  # same benchmark: not "as is"
+    models, notes = default_models(SEMEVAL, "semeval2017a", tmp_path)
+    assert models == [*DEFAULT_MODELS["semeval2017a"], str(lowest)] and notes == []
+    assert default_models(MR, None, tmp_path) == (list(DEFAULT_MODELS["mr"]), [])  # your own two-class file
 
 
 # --- model resolution ----------------------------------------------------------------------------
@@ -133,9 +158,9 @@ def test_default_models_are_documented_for_each_dataset():
 def test_resolve_model(tmp_path, tiny):
     assert resolve_model("org/name") == "org/name"
     assert resolve_model(str(tiny["two"])) == str(tiny["two"])
-    with pytest.raises(FileNotFoundError, match="model folder not found: ./missing/model"):
+    with pytest.raises(PathError, match="model folder not found: ./missing/model"):
         resolve_model("./missing/model")
-    with pytest.raises(FileNotFoundError, match="no config.json"):
+    with pytest.raises(PathError, match="no config.json"):
         resolve_model(str(tmp_path))
 
 
@@ -170,14 +195,17 @@ def test_script_scores_good_models_and_reports_the_others_in_one_line(tiny, tmp_
 
     err_lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
     assert len(err_lines) == 2
-    assert err_lines[0].startswith("error: sentibench-tests/no-such-model: ")
+    assert err_lines[0].startswith("error: sentibench-tests/no-such-model: not in the local Hub cache")
     assert "cannot be mapped" in err_lines[1] and "--label_map" in err_lines[1]
 
     report = json.loads((tmp_path / "evaluation.json").read_text())
     assert [row["model"] for row in report["results"]] == [str(tiny["three"]), str(tiny["two"])]
     assert [failure["model"] for failure in report["failures"]] == ["sentibench-tests/no-such-model", str(tiny["opaque"])]
     for row in report["results"]:
-        assert {"accuracy", "f1_macro", "recall_macro", "f1_pn", "seconds", "sentences_per_second"} <= set(row)
+        assert {"accuracy", "f1_macro", "recall_macro", "f1_pn", "ci", "seconds", "sentences_per_second", "rule"} <= set(row)
+        low, high = row["ci"]["recall_macro"]
+        assert low <= row["recall_macro"] <= high
+        assert np.trace(np.array(row["confusion_matrix"])) == round(row["accuracy"] * 12)
         assert sum(row["predicted_counts"]) == report["test_sentences"] == 12
         predictions = pq.read_table(tmp_path / row["predictions_file"]).to_pandas()
         assert list(predictions["index"]) == list(range(12))
@@ -185,7 +213,7 @@ def test_script_scores_good_models_and_reports_the_others_in_one_line(tiny, tmp_
         np.testing.assert_allclose(np.stack(predictions["probabilities"]).sum(axis=1), 1.0, rtol=1e-5)
     assert "neutral if top probability" in report["results"][1]["labels"]
     markdown = (tmp_path / "evaluation.md").read_text()
-    assert "| model | accuracy | macro F1 | macro recall | F1-PN | seconds | sentences/s |" in markdown
+    assert "| model | family | accuracy | macro F1 | macro recall | F1-PN | 95% CI of macro recall | sentences/s | label rule |" in markdown
     assert "sentibench-tests/no-such-model: not scored" in markdown
 
 
@@ -198,3 +226,39 @@ def test_script_fails_when_no_model_can_be_scored(tiny, tmp_path, offline, capsy
 def test_unknown_dataset_is_one_line(capsys):
     assert run_cli(evaluate_pretrained.main, ["--dataset", "imdb"]) == 2
     assert "unknown --dataset 'imdb'; choose one of: mr, semeval2017a" in capsys.readouterr().err
+
+
+def test_offline_default_run_lists_what_it_scored_and_what_it_could_not(tiny, tmp_path, offline, monkeypatch, capsys):
+    """No --models: the lexicons, zero-shot (the tiny BERT stands in for both encoders), the other
+    benchmark's run; the Hub ids fail at once, one line each, naming the local alternative."""
+    monkeypatch.setattr("pipelines.pretrained.resolve_alias", lambda alias: str(tiny["two"]))
+    runs = tmp_path / "runs"
+    mr_run = cross_run(runs, "mr", "lstm", 0)
+    argv = ["--dataset", "semeval2017a", "--data-dir", str(tiny["data"]), "--output_dir", str(tmp_path / "out"), "--runs_dir", str(runs)]
+    assert run_cli(evaluate_pretrained.main, argv) == 0
+
+    out, err = capsys.readouterr()
+    report = json.loads((tmp_path / "out" / "evaluation.json").read_text())
+    scored = {row["model"]: row for row in report["results"]}
+    assert list(scored) == [*OFFLINE_MODELS, str(mr_run)]
+    assert [scored[name]["family"] for name in scored] == ["lexicon"] * 3 + ["zero-shot"] * 2 + ["checkpoint"]
+    assert scored[str(mr_run)]["trained_on"] == "mr" and "neutral if top probability < 0.8" in scored[str(mr_run)]["rule"]
+    assert scored["vader"]["rule"].startswith("VADER compound >= 0.05 positive")
+    assert scored["minilm"]["rule"].startswith('nearest of "a negative tweet", "a neutral tweet", "a positive tweet"')
+    # the tiny data's positive and negative sentences carry lexicon words, its neutral ones none
+    assert scored["vader"]["recall_macro"] == 1.0 and scored["afinn"]["predicted_counts"] == [4, 4, 4]
+
+    hub_ids = list(DEFAULT_MODELS["semeval2017a"][len(OFFLINE_MODELS) :])
+    assert [failure["model"] for failure in report["failures"]] == hub_ids
+    error_lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert error_lines == [f"error: {model}: {failure['error']}" for model, failure in zip(hub_ids, report["failures"])]
+    assert all("--models <run folder>" in line for line in error_lines)
+    markdown = (tmp_path / "out" / "evaluation.md").read_text()
+    assert all(f"- {model}: not scored" in markdown for model in hub_ids)
+    assert f"scored {len(scored)} of {len(scored) + len(hub_ids)} models" in out
+
+
+@pytest.mark.parametrize("option, value", [("--max_samples", "0"), ("--batch_size", "0"), ("--neutral_threshold", "0.3")])
+def test_bad_numbers_are_one_line(option, value, capsys):
+    assert run_cli(evaluate_pretrained.main, ["--dataset", "mr", option, value]) == 2
+    assert capsys.readouterr().err.startswith(f"error: {option} must be")

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipelines.data import LABEL_NAMES
+from pipelines.benchmarks import BENCHMARKS, official_metric_for
 from pipelines.errors import PathError
-from pipelines.metrics import official_metric
 from pipelines.report.collect import EVALUATION_FILE, METRIC_NAMES, Group, gather_rows, group_rows, slug
 from pipelines.report.compare import Predictions, answer, selection_rows, study_questions
 from pipelines.report.figures import group_confusion, plot_confusion_matrix, plot_learning_curves, plot_scores
@@ -31,8 +30,10 @@ def dataset_report(dataset: str, groups: list[Group], predictions: Predictions, 
                    aso_iterations: int) -> tuple[list[str], dict, dict]:  # fmt: skip
     """The markdown of one dataset, the numbers behind it, and each group's summaries."""
     rows = [row for g in groups for row in g.rows]
-    label_names = next((row["label_names"] for row in rows if row["label_names"]), None) or LABEL_NAMES.get(dataset)
-    official = official_metric(label_names)
+    label_names = next((row["label_names"] for row in rows if row["label_names"]), None) or (
+        list(BENCHMARKS[dataset].label_names) if dataset in BENCHMARKS else None
+    )
+    official = official_metric_for(dataset, label_names)
     metrics = [key for key in METRIC_NAMES if any(row[key] is not None for row in rows)]
     summaries = {g.slug: summarize_group(g, metrics) for g in groups}
     lines = [f"## {dataset}", "", f"Official metric: {METRIC_NAMES[official]}.", ""]

@@ -17,16 +17,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipelines.errors import DataError
-from pipelines.metrics import official_metric
+import models
+from pipelines.benchmarks import official_metric_for
+from pipelines.metrics import METRICS
 from pipelines.reporting import RESULTS_FILE
 
 EVALUATION_FILE = "evaluation.json"
 STATE_FILE = "trainer_state.json"
 ARGS_FILE = "training_args.json"
-METRIC_NAMES = {"accuracy": "accuracy", "f1_macro": "macro F1", "recall_macro": "macro recall", "f1_pn": "F1-PN"}
+METRIC_NAMES = {key: metric.display for key, metric in METRICS.items()}
 
-# The GloVe models in the order a reader meets them.
-GLOVE_ORDER = ["mean", "meanmax", "lstm", "bilstm", "attention", "multihead", "transformer"]
+# The GloVe models in the order a reader meets them: the presets' own order.
+GLOVE_ORDER = list(models.GLOVE_MODELS)
 KINDS = ["glove", "finetuned", "pretrained"]
 SETTINGS = ["trained vectors", "frozen vectors", "fine-tuned", "as is"]
 
@@ -103,11 +105,11 @@ def patience_of(state: dict | None) -> int | None:
     return (callback.get("args") or {}).get("early_stopping_patience")
 
 
-def validation_score(state: dict | None, label_names: list | None) -> float | None:
+def validation_score(state: dict | None, label_names: list | None, dataset: str | None = None) -> float | None:
     """The official validation metric at the restored (best) step of the log history."""
     if not state or not label_names or state.get("best_global_step") is None:
         return None
-    key = f"eval_{official_metric(label_names)}"
+    key = f"eval_{official_metric_for(dataset, label_names)}"
     return next((e[key] for e in state.get("log_history", []) if e.get("step") == state["best_global_step"] and key in e), None)
 
 
@@ -128,7 +130,7 @@ def trained_row(results: dict, run_dir: Path, root: Path) -> dict:
         "cv_folds": results.get("cv_folds"),
         "run": relative_name(run_dir, root),
         **{key: test.get(key) for key in METRIC_NAMES},
-        "validation": validation_score(state, results.get("label_names")),
+        "validation": validation_score(state, results.get("label_names"), results.get("dataset")),
         "restored_by": restored_by(results, run_dir, state),
         "patience": patience_of(state),
         "epochs": results.get("epochs"),
@@ -146,7 +148,7 @@ def pretrained_rows(path: Path, root: Path) -> list[dict]:
     a validation score (when the evaluation has one) under "validation"."""
     evaluation = read_json(path)
     label_names = evaluation.get("label_names")
-    official = official_metric(label_names) if label_names else None
+    official = official_metric_for(evaluation.get("dataset"), label_names) if label_names else None
     rows = []
     for scored in evaluation.get("results", []):
         predictions = path.parent / scored["predictions_file"] if scored.get("predictions_file") else None
