@@ -7,7 +7,7 @@
 # Finished teachers and cells are skipped, so running it again resumes where it stopped.
 #
 # Cost on the 2-core CPU (measured or scaled from measured epochs): MiniLM teacher ~40 min on MR,
-# ~3 h on SemEval (or train them on a GPU with results/gpu_finetune.sh and copy the folders to
+# ~3 h on SemEval (or train them on a GPU with scripts/gpu_finetune.sh and copy the folders to
 # $RUNS/teachers/<dataset>-minilm); labelling the pool + transfer set once per teacher, ~15-30 min;
 # then every student epoch sees (1 + TRANSFER/train size) times the data.
 set -uo pipefail
