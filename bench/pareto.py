@@ -139,7 +139,7 @@ def score_interval(runs: list[tuple[np.ndarray, np.ndarray]], metric: str, num_l
 
 def disk_megabytes(folder: Path) -> float:
     files = {path for pattern in MODEL_FILE_PATTERNS for path in folder.glob(pattern) if path.is_file()}
-    return sum(path.stat().st_size for path in files if path.name != "training_args.bin") / 2**20
+    return sum(path.stat().st_size for path in files) / 2**20
 
 
 def measure_speed(model: str, texts: list[str], args: ParetoArguments) -> dict:

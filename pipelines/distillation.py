@@ -90,8 +90,6 @@ def teacher_fingerprint(folder: str | os.PathLike) -> str:
     digest = hashlib.sha256()
     files = sorted({path for pattern in MODEL_FILE_PATTERNS for path in Path(folder).glob(pattern) if path.is_file()})
     for path in files:
-        if path.name == "training_args.bin":
-            continue
         digest.update(path.name.encode() + b"\0")
         with open(path, "rb") as handle:
             while chunk := handle.read(1 << 20):
