@@ -2,7 +2,7 @@
 
 import sys
 
-from pipelines.cli import parse, run_cli
+from pipelines.cli import limit_torch_threads, parse, quiet_progress_bars, run_cli
 from pipelines.finetuning import (
     FinetuneDataArguments,
     FinetuneModelArguments,
@@ -14,12 +14,14 @@ from pipelines.losses import LossArguments
 
 
 def main(argv: list[str]) -> None:
+    quiet_progress_bars()
     argument_types = (FinetuneModelArguments, FinetuneDataArguments, FinetuneTrainingArguments, LossArguments)
     model_args, data_args, training_args, loss_args = parse(argument_types, argv)
     if not training_args.output_dir_given:
-        training_args.output_dir = default_output_dir(data_args.dataset_label, model_args.model)
+        training_args.output_dir = default_output_dir(data_args.dataset_label, model_args.model, data_args.cv_folds, data_args.fold)
     finetune(model_args, data_args, training_args, loss_args=loss_args)
 
 
 if __name__ == "__main__":
+    limit_torch_threads()
     sys.exit(run_cli(main))

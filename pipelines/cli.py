@@ -7,6 +7,7 @@ a bug and keeps its traceback. `--traceback` shows the traceback of a user error
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 
@@ -17,18 +18,20 @@ from pipelines.errors import OptionError, UserError
 TRACEBACK_FLAG = "--traceback"
 
 
-def parse(dataclass_types, argv: list[str] | None = None):
+def parse(dataclass_types, argv: list[str] | None = None, return_remaining: bool = False):
     """Dataclasses from the command line, or from a single `.json` argument.
 
     A `ValueError` while the dataclasses check their values (ours or `TrainingArguments`') is an
-    option the user gave, so it becomes an `OptionError`.
+    option the user gave, so it becomes an `OptionError`. With `return_remaining`, the options
+    none of the dataclasses knows come last, as a list, for another parser (the grid passes them
+    on to train.py's).
     """
     argv = sys.argv[1:] if argv is None else argv
     parser = HfArgumentParser(dataclass_types)
     try:
-        if len(argv) == 1 and argv[0].endswith(".json"):
+        if len(argv) == 1 and argv[0].endswith(".json") and not return_remaining:
             return parser.parse_json_file(argv[0])
-        return parser.parse_args_into_dataclasses(args=argv)
+        return parser.parse_args_into_dataclasses(args=argv, return_remaining_strings=return_remaining)
     except UserError:
         raise
     except ValueError as err:
@@ -49,3 +52,24 @@ def run_cli(main: Callable[[list[str]], object], argv: list[str] | None = None) 
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0
+
+
+def limit_torch_threads() -> None:
+    """One torch thread per process when `OMP_NUM_THREADS` is unset, as `accelerate launch` sets it.
+
+    On a machine whose cores are shared, torch's default of one thread per core spins waiting
+    for cores another process holds: plain `python train.py` ran 10x slower than `accelerate
+    launch` beside a busy process (`bench/threads.py` measures both). Called by the scripts'
+    entry points only, so importing them (tests, notebooks) changes nothing.
+    """
+    import torch
+
+    if "OMP_NUM_THREADS" not in os.environ and not torch.cuda.is_available():
+        torch.set_num_threads(1)
+
+
+def quiet_progress_bars() -> None:
+    """No "Writing model shards" bar at every checkpoint (transformers' own bars; the Trainer's stays)."""
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()

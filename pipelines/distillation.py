@@ -250,20 +250,12 @@ def prepare_training(loss_args: DistillationArguments | None, prepared, split) -
     return DatasetDict({**splits, "train": train}), trainer_class, info
 
 
-def grid_options(loss_args: DistillationArguments | None) -> tuple[str, list[str]]:
-    """For the experiment grid: a suffix for the cells' folder (so distilled or class-weighted cells
-    never pass for finished plain ones) and the `train.py` options that reproduce `loss_args`."""
-    if loss_args is None:
-        return "", []
-    defaults = DistillationArguments()
-    options = []
-    for name in ("class_weights", "teacher", "distillation_loss", "distillation_alpha", "distillation_temperature", "transfer_set_size"):
-        value = getattr(loss_args, name)
-        if value != getattr(defaults, name) and (loss_args.teacher or name == "class_weights"):
-            options += [f"--{name}", str(value)]
+def grid_folder_suffix(loss_args: DistillationArguments | None) -> str:
+    """For the experiment grid's folders: `-weighted`, `-distilled-<teacher>`, so cells trained with
+    these options never pass for finished plain ones."""
     suffix = ""
-    if loss_args.class_weights:
+    if loss_args is not None and loss_args.class_weights:
         suffix += "-weighted" if loss_args.class_weights.strip() == "balanced" else "-weighted-" + loss_args.class_weights.replace(",", "_")
-    if loss_args.teacher:
+    if loss_args is not None and loss_args.teacher:
         suffix += f"-distilled-{re.sub(r'[^A-Za-z0-9_.-]', '_', teacher_name(loss_args.teacher))}"
-    return suffix, options
+    return suffix

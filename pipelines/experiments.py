@@ -3,6 +3,7 @@
     python -m pipelines.experiments --data_dir ../shared/datasets --train_embeddings --seeds 0,1,2,3,4
     python -m pipelines.experiments ... --datasets mr --cv_folds 10          # MR's literature protocol
     python -m pipelines.experiments ... --dry_run > cells.txt                # one train.py command a cell
+    python -m pipelines.experiments ... --learning_rate 0.01 --config_overrides hidden_size=64  # any train.py option
 
 Cells run in `--workers` processes (default: one per CPU core, each with one torch thread; on
 GPUs, two per GPU). A worker prepares a data set (vocabulary, tokenization) once and reuses it
@@ -11,12 +12,18 @@ interrupted grid picks up where it stopped; a failing cell is reported in one li
 others go on. `--dry_run` prints the cells as plain `train.py` commands for a cluster scheduler
 (a SLURM array, GNU parallel); `python -m pipelines.report RUNS_DIR` reads their folders after.
 
+Each cell is a train.py command line: the grid's own options (models, datasets, seeds, folds,
+vectors) become `--model`, `--dataset`, `--seed`, `--fold`, ... and every other option is train.py's,
+passed to every cell as given; the cell's dataclasses are parsed from that line by train.py's own
+parser, and `--dry_run` prints it, so the two cannot drift apart.
+
 The architectures keep their config defaults; what changes per dataset is the training budget:
 SemEval-2017 train is about 40k tweets, four times MR, so its runs take larger batches.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
@@ -24,6 +31,7 @@ import platform
 import shlex
 import sys
 import time
+import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -32,11 +40,12 @@ import torch
 from tqdm.auto import tqdm
 
 import models
-from pipelines.cli import parse, run_cli
+from pipelines.cli import parse, quiet_progress_bars, run_cli
 from pipelines.data import DATASET_NAMES, DataSourceArguments
-from pipelines.distillation import DistillationArguments, grid_options
-from pipelines.pretrained import one_line
-from pipelines.reporting import RESULTS_FILE, library_versions, markdown_table, write_json_atomic
+from pipelines.distillation import DistillationArguments, grid_folder_suffix
+from pipelines.errors import OptionError, UserError
+from pipelines.hub import one_line
+from pipelines.reporting import RESULTS_FILE, format_metrics, library_versions, markdown_table, write_json_atomic
 from pipelines.training import (
     DataArguments,
     GloveModelArguments,
@@ -58,6 +67,8 @@ COST_ORDER = ["bilstm", "lstm", "transformer", "multihead", "attention", "meanma
 
 COLUMNS = [
     ("dataset", "dataset"),
+    ("protocol", "protocol"),
+    ("vectors", "vectors"),
     ("model", "model"),
     ("seed", "seed"),
     ("fold", "fold"),
@@ -70,17 +81,22 @@ COLUMNS = [
 ]
 
 
-class CellsFailed(ValueError):
-    """Some cells failed; the rest finished and are in the tables."""
+# In each cell's folder: its training log, and the traceback when it failed.
+CELL_LOG_FILE = "train.log"
+CELL_ERROR_FILE = "error.txt"
+
+
+class CellsFailed(UserError, RuntimeError):
+    """Some cells failed (each one's traceback is in its folder); the rest finished and are in the tables."""
 
 
 def parse_int_list(text: str, option: str) -> list[int]:
     try:
         values = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise ValueError(f"{option} takes comma-separated integers such as 0,1,2, got {text!r}") from None
+        raise OptionError(f"{option} takes comma-separated integers such as 0,1,2, got {text!r}") from None
     if not values:
-        raise ValueError(f"{option} is empty; give comma-separated integers such as 0,1,2")
+        raise OptionError(f"{option} is empty; give comma-separated integers such as 0,1,2")
     return values
 
 
@@ -109,6 +125,8 @@ class ExperimentArguments:
     dry_run: bool = field(default=False, metadata={"help": "print one train.py command per cell and exit"})
 
     def __post_init__(self):
+        self.train_options: list[str] = []  # train.py's options given to the grid, passed to every cell
+        self.loss_args = None  # the parsed --class_weights, --teacher...: they name the cells' folders
         self.model_names = [name.strip() for name in self.models.split(",") if name.strip()]
         self.dataset_names = [name.strip() for name in self.datasets.split(",") if name.strip()]
         self.use_source(DataSourceArguments())
@@ -116,7 +134,7 @@ class ExperimentArguments:
         for name in self.model_names:
             models.model_type_for(name)
         if self.workers is not None and self.workers < 1:
-            raise ValueError(f"--workers must be at least 1, got {self.workers}")
+            raise OptionError(f"--workers must be at least 1, got {self.workers}")
 
     def use_source(self, source: DataSourceArguments) -> None:
         """The data options of train.py (`--data_dir`, or your own `--train_file`... / `--dataset_name`):
@@ -146,7 +164,7 @@ class Cell:
 def grid_cells(args: ExperimentArguments) -> list[Cell]:
     vectors = "trained" if args.train_embeddings else "frozen"
     protocol = f"cv{args.cv_folds}" if args.cv_folds else "lab"
-    vectors += grid_options(getattr(args, "loss_args", None))[0]  # -weighted, -distilled-<teacher>
+    vectors += grid_folder_suffix(args.loss_args)  # -weighted, -distilled-<teacher>
     cells = []
     for dataset in args.dataset_names:
         for model in sorted(args.model_names, key=lambda name: COST_ORDER.index(name) if name in COST_ORDER else -1):
@@ -160,24 +178,26 @@ def grid_cells(args: ExperimentArguments) -> list[Cell]:
     return sorted(cells, key=lambda cell: cell.dataset != "semeval2017a")
 
 
-def cell_arguments(args: ExperimentArguments, cell: Cell) -> tuple[GloveModelArguments, DataArguments, GloveTrainingArguments]:
-    return (
-        GloveModelArguments(model=cell.model, embeddings=args.embeddings, train_embeddings=args.train_embeddings),
-        args.data_arguments(cell.dataset, cell.fold),
-        GloveTrainingArguments(
-            output_dir=cell.output_dir,
-            seed=cell.seed,
-            metric_for_best_model=args.metric_for_best_model,
-            report_to="none",
-            disable_tqdm=True,
-            **DATASET_TRAINING.get(cell.dataset, {}),
-        ),
-    )
+TRAIN_ARGUMENT_TYPES = (GloveModelArguments, DataArguments, GloveTrainingArguments, DistillationArguments)
+
+# train.py options each cell sets from the grid's own (--models, --datasets, --seeds, folds, --runs_dir).
+CELL_OPTIONS = ("--model", "--dataset", "--seed", "--fold", "--output_dir")
 
 
-def cell_command(args: ExperimentArguments, cell: Cell) -> str:
-    """The cell as a plain `train.py` command line."""
-    argv = ["python", "train.py", "--model", cell.model]
+def use_train_options(args: ExperimentArguments, options: list[str]) -> None:
+    """train.py options for every cell, checked once by train.py's parser; the ones each cell sets refuse."""
+    taken = [option for option in options if option.split("=")[0] in CELL_OPTIONS]
+    if taken:
+        raise OptionError(
+            f"{taken[0].split('=')[0]} is set per cell by the grid; use --models, --datasets, --seeds, --cv_folds or --runs_dir"
+        )
+    *_, args.loss_args = parse(TRAIN_ARGUMENT_TYPES, ["--model", args.model_names[0], *options])  # fails here, not in every cell
+    args.train_options = list(options)
+
+
+def cell_argv(args: ExperimentArguments, cell: Cell) -> list[str]:
+    """The cell as train.py options: the grid's choices, the dataset's budget, then the user's train.py options."""
+    argv = ["--model", cell.model]
     data_args = args.data_arguments(cell.dataset, cell.fold)
     for item in fields(DataSourceArguments):
         value = getattr(data_args, item.name)
@@ -193,9 +213,18 @@ def cell_command(args: ExperimentArguments, cell: Cell) -> str:
     argv += ["--score_test_each_epoch", "--metric_for_best_model", args.metric_for_best_model]
     for key, value in DATASET_TRAINING.get(cell.dataset, {}).items():
         argv += [f"--{key}", str(value)]
-    argv += grid_options(getattr(args, "loss_args", None))[1]
     argv += ["--output_dir", cell.output_dir, "--report_to", "none", "--disable_tqdm", "true"]
-    return shlex.join(argv)
+    return argv + args.train_options  # last: an option given to the grid wins over the budget
+
+
+def cell_arguments(args: ExperimentArguments, cell: Cell) -> tuple[GloveModelArguments, DataArguments, GloveTrainingArguments, DistillationArguments]:
+    """The cell's dataclasses, parsed by train.py's parser from the cell's command line."""
+    return parse(TRAIN_ARGUMENT_TYPES, cell_argv(args, cell))
+
+
+def cell_command(args: ExperimentArguments, cell: Cell) -> str:
+    """The cell as a plain `train.py` command line: every option that is not train.py's default."""
+    return shlex.join(["python", "train.py", *cell_argv(args, cell)])
 
 
 # One per worker process: the prepared data (vocabulary, tokenized splits) of each data set.
@@ -206,6 +235,7 @@ def _init_worker(gpu_count: int) -> None:
     import datasets
 
     datasets.disable_progress_bars()  # one grid progress bar, not one per tokenized split
+    quiet_progress_bars()
     torch.set_num_threads(1)
     if gpu_count:
         worker = multiprocessing.current_process()._identity[0] - 1  # 1-based in a pool
@@ -214,21 +244,29 @@ def _init_worker(gpu_count: int) -> None:
 
 def run_cell(args: ExperimentArguments, cell: Cell) -> dict:
     """Train one cell (in a worker process); the data of an earlier cell with the same data is reused."""
-    model_args, data_args, training_args = cell_arguments(args, cell)
+    model_args, data_args, training_args, loss_args = cell_arguments(args, cell)
     # The data depend on the seed only through the CV folds; the lab splits are fixed.
     key = json.dumps([asdict(data_args) | {"fold": cell.fold}, args.embeddings, cell.seed if args.cv_folds else None])
     if key not in _PREPARED:
         _PREPARED[key] = prepare_glove_data(model_args, data_args, cell.seed)
     started = time.perf_counter()
-    results = train_glove(model_args, data_args, training_args, prepared=_PREPARED[key], loss_args=getattr(args, "loss_args", None))
+    results = train_glove(model_args, data_args, training_args, prepared=_PREPARED[key], loss_args=loss_args)
     return {**results, "output_dir": cell.output_dir, "wall_seconds": round(time.perf_counter() - started, 2)}
 
 
 def _run_cell_safely(args: ExperimentArguments, cell: Cell) -> tuple[Cell, dict | None, str | None]:
-    try:
-        return cell, run_cell(args, cell), None
-    except Exception as err:  # one failing cell must not stop the grid
-        return cell, None, one_line(err)
+    """Run a cell with its output in `<cell>/train.log`, so workers' epoch logs do not bury the
+    grid's progress bar. A failure writes its traceback to `<cell>/error.txt` and returns one line."""
+    folder = Path(cell.output_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / CELL_ERROR_FILE).unlink(missing_ok=True)
+    with open(folder / CELL_LOG_FILE, "a", encoding="utf-8") as log:
+        try:
+            with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+                return cell, run_cell(args, cell), None
+        except Exception as err:  # one failing cell must not stop the grid; its traceback stays in its folder
+            (folder / CELL_ERROR_FILE).write_text(traceback.format_exc(), encoding="utf-8")
+            return cell, None, f"{one_line(err)} (traceback: {folder / CELL_ERROR_FILE})"
 
 
 def finished_results(cell: Cell) -> dict | None:
@@ -244,6 +282,8 @@ def finished_results(cell: Cell) -> dict | None:
 def table_row(results: dict) -> dict:
     return {
         "dataset": results["dataset"],
+        "protocol": results.get("protocol", "lab"),
+        "vectors": results.get("vectors"),
         "model": results["model"],
         "seed": results.get("seed"),
         "fold": results.get("fold"),
@@ -254,10 +294,34 @@ def table_row(results: dict) -> dict:
     }
 
 
-def write_tables(args: ExperimentArguments, rows: list[dict], command: str, seconds: float, failures: list[str]) -> None:
-    """Every finished cell, one row each; the report (`pipelines.report`) aggregates them."""
+def earlier_summary(args: ExperimentArguments, covered: set[str]) -> tuple[list[dict], list[str]]:
+    """Rows and commands of earlier grid invocations in `<results>.json` whose cells this one does
+    not cover and whose `results.json` is still on disk, so the summary lists every finished cell."""
+    path = Path(f"{args.results}.json")
+    if not path.is_file():
+        return [], []
+    try:
+        earlier = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError:
+        return [], []
+    kept = [
+        row for row in earlier.get("rows", [])
+        if row.get("output_dir") not in covered and (Path(row.get("output_dir", "")) / RESULTS_FILE).is_file()
+    ]
+    return kept, earlier.get("commands", [earlier["command"]] if "command" in earlier else [])
+
+
+def write_tables(
+    args: ExperimentArguments, rows: list[dict], command: str, seconds: float, failures: list[str], earlier=([], [])
+) -> None:
+    """Every finished cell, one row each, after the `earlier_summary` rows; the report
+    (`pipelines.report`) aggregates them."""
+    earlier_rows, earlier_commands = earlier
+    commands = [*[c for c in earlier_commands if c != command], command]
+    rows = earlier_rows + rows
     setting = {
         "command": command,
+        "commands": commands,
         "seeds": args.seed_list,
         "cv_folds": args.cv_folds,
         "train_embeddings": args.train_embeddings,
@@ -269,13 +333,14 @@ def write_tables(args: ExperimentArguments, rows: list[dict], command: str, seco
         "versions": library_versions(),
     }
     order = list(models.GLOVE_MODELS)
-    rows = sorted(rows, key=lambda row: (row["dataset"], order.index(row["model"]) if row["model"] in order else len(order), row["seed"], row["fold"] or 0))
+    rows = sorted(rows, key=lambda row: (row["dataset"], row.get("protocol") or "", row.get("vectors") or "", order.index(row["model"]) if row["model"] in order else len(order), row["seed"], row["fold"] or 0))
     write_json_atomic(f"{args.results}.json", {**setting, "rows": rows})
     columns = [column for column in COLUMNS if any(row.get(column[0]) is not None for row in rows)]
+    made_by = "\n".join(commands)
     markdown = (
         "# GloVe models: every cell\n\n"
-        f"Made by:\n\n```\n{command}\n```\n\n"
-        f"Seeds {args.seeds}; {'trainable' if args.train_embeddings else 'frozen'} GloVe vectors; "
+        f"Made by (each invocation adds its cells):\n\n```\n{made_by}\n```\n\n"
+        f"Last invocation: seeds {args.seeds}; {'trainable' if args.train_embeddings else 'frozen'} GloVe vectors; "
         f"{'%d-fold cross-validation' % args.cv_folds if args.cv_folds else 'lab split'}; {setting['machine']}; "
         f"{setting['wall_seconds']} s wall. Checkpoint restored by {args.metric_for_best_model}. Training budget: "
         + "; ".join(f"{name} {budget}" for name, budget in setting["dataset_training"].items())
@@ -289,6 +354,7 @@ def write_tables(args: ExperimentArguments, rows: list[dict], command: str, seco
 def run_experiments(args: ExperimentArguments, command: str) -> list[dict]:
     started = time.perf_counter()
     cells = grid_cells(args)
+    earlier = earlier_summary(args, {cell.output_dir for cell in cells})
     rows, todo = [], []
     for cell in cells:
         done = finished_results(cell)
@@ -308,8 +374,9 @@ def run_experiments(args: ExperimentArguments, command: str) -> list[dict]:
             tqdm.write(f"error: {cell.output_dir}: {error}", file=sys.stderr)
         else:
             rows.append(table_row(results))
+            tqdm.write(f"{cell.output_dir}: {format_metrics(results['test'])}")
         progress.update()
-        write_tables(args, rows, command, time.perf_counter() - started, failures)
+        write_tables(args, rows, command, time.perf_counter() - started, failures, earlier)
 
     if args.workers == 1:
         _init_worker(0)
@@ -322,7 +389,7 @@ def run_experiments(args: ExperimentArguments, command: str) -> list[dict]:
             for future in as_completed(futures):
                 collect(*future.result())
     progress.close()
-    write_tables(args, rows, command, time.perf_counter() - started, failures)
+    write_tables(args, rows, command, time.perf_counter() - started, failures, earlier)
     print(f"{len(rows)} of {len(cells)} cells finished in {time.perf_counter() - started:.0f} s; wrote {args.results}.md")
     if failures:
         raise CellsFailed(f"{len(failures)} of {len(cells)} cells failed (listed above and in {args.results}.json)")
@@ -330,9 +397,9 @@ def run_experiments(args: ExperimentArguments, command: str) -> list[dict]:
 
 
 def main(argv: list[str]) -> None:
-    args, source, loss_args = parse((ExperimentArguments, DataSourceArguments, DistillationArguments), argv)
-    args.loss_args = loss_args  # --class_weights, --teacher...: passed to every cell
+    args, source, train_options = parse((ExperimentArguments, DataSourceArguments), argv, return_remaining=True)
     args.use_source(source)
+    use_train_options(args, train_options)
     if args.dry_run:
         for cell in grid_cells(args):
             print(cell_command(args, cell))

@@ -9,14 +9,17 @@ import torch
 from safetensors import SafetensorError
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, TrainingArguments, set_seed
 
+from pipelines import hub
 from pipelines.backbones import length_from_data
+from pipelines.errors import DataError, OptionError, PathError
 from pipelines.losses import LossArguments, loss_trainer
 from pipelines.pretrained import MODEL_ALIASES, resolve_model
-from pipelines.reporting import ensure_writable_dir
+from pipelines.reporting import check_writable_dir
 from pipelines.tokenization import tokenize_dataset
 from pipelines.training import (
     DataArguments,
-    NamedOutputDirMixin,
+    RunTrainingArguments,
+    default_output_dir as glove_default_output_dir,
     fit_and_test,
     load_train_test,
     protocol_info,
@@ -44,41 +47,32 @@ class FinetuneModelArguments:
 
     def __post_init__(self):
         if self.max_length < 1:
-            raise ValueError(f"--max_length must be at least 1, got {self.max_length}")
+            raise OptionError(f"--max_length must be at least 1, got {self.max_length}")
         if self.max_length_quantile is not None and not 0.0 < self.max_length_quantile <= 1.0:
-            raise ValueError(f"--max_length_quantile must be in (0, 1], got {self.max_length_quantile}")
+            raise OptionError(f"--max_length_quantile must be in (0, 1], got {self.max_length_quantile}")
 
 
 @dataclass
 class FinetuneDataArguments(DataArguments):
     early_stopping_patience: int = field(default=2, metadata={"help": "evaluations without a better validation score"})
     max_train_samples: int | None = field(default=None, metadata={"help": "keep N training sentences, drawn with --seed"})
-    max_eval_samples: int | None = field(
-        default=None, metadata={"help": "keep N validation and N test sentences, drawn with --seed"}
+    max_eval_samples: int | None = field(default=None, metadata={"help": "keep N validation sentences, drawn with --seed"})
+    max_test_samples: int | None = field(
+        default=None, metadata={"help": "keep N test sentences, drawn with --seed (the test line and results.json say so)"}
     )
 
 
 @dataclass
-class FinetuneTrainingArguments(NamedOutputDirMixin, TrainingArguments):
-    """`TrainingArguments` with defaults that suit fine-tuning a BERT-size model."""
+class FinetuneTrainingArguments(RunTrainingArguments):
+    """Defaults that suit fine-tuning a BERT-size model."""
 
-    output_dir: str | None = field(default=None, metadata={"help": "default: runs/<dataset>-<model>"})
     learning_rate: float = field(default=5e-5, metadata={"help": "AdamW learning rate"})
     per_device_train_batch_size: int = field(default=32, metadata={"help": "batch size per device for training"})
     per_device_eval_batch_size: int = field(default=128, metadata={"help": "batch size per device for evaluation"})
     num_train_epochs: float = field(default=3.0, metadata={"help": "upper bound; early stopping may end sooner"})
     warmup_ratio: float = field(default=0.1, metadata={"help": "share of steps with a rising learning rate"})
     weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay"})
-    eval_strategy: str = field(default="epoch", metadata={"help": "when to evaluate on the validation split"})
-    save_strategy: str = field(default="epoch", metadata={"help": "when to save a checkpoint"})
-    logging_strategy: str = field(default="epoch", metadata={"help": "when to log the training loss"})
-    load_best_model_at_end: bool = field(default=True, metadata={"help": "restore the best validation checkpoint"})
-    metric_for_best_model: str | None = field(
-        default="official",
-        metadata={"help": "checkpoint restored and early stopping: official (accuracy; macro recall for negative/neutral/positive: measured better: results/report/report.md, Model selection) or eval_loss"},
-    )
     save_total_limit: int | None = field(default=1, metadata={"help": "checkpoints kept on disk"})
-    train_sampling_strategy: str = field(default="group_by_length", metadata={"help": "batch similar lengths"})
     auto_mixed_precision: bool = field(
         default=True, metadata={"help": "on a GPU, bf16 where supported, else fp16 (unless --fp16/--bf16 is given)"}
     )
@@ -95,8 +89,33 @@ def model_label(model: str) -> str:
     return model if model in MODEL_ALIASES or not Path(model).exists() else Path(model).resolve().name
 
 
-def default_output_dir(dataset: str, model: str) -> str:
-    return str(Path("runs") / f"{dataset}-{model_label(model)}".replace("/", "_"))
+def default_output_dir(dataset: str, model: str, cv_folds: int | None = None, fold: int = 0) -> str:
+    return glove_default_output_dir(dataset, model_label(model), cv_folds, fold)
+
+
+LOCAL_MODEL_HINT = "give --model a local save_pretrained folder (a run folder) or an offline alias (minilm, mpnet)"
+
+
+def load_pretrained(path: str, label_names: list[str], seed: int, load_kwargs: dict):
+    """(model, tokenizer, config) with the dataset's labels: a checkpoint with a head for other
+    labels (an SST-2 model tuned on SemEval) gets a new one, drawn with `seed`. `PathError` or
+    `DataError` for a model that cannot be loaded."""
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, **load_kwargs)
+        config = AutoConfig.from_pretrained(
+            path,
+            num_labels=len(label_names),
+            id2label=dict(enumerate(label_names)),
+            label2id={name: i for i, name in enumerate(label_names)},
+            **load_kwargs,
+        )
+        set_seed(seed)  # the new classification head is drawn at random
+        model = AutoModelForSequenceClassification.from_pretrained(path, config=config, ignore_mismatched_sizes=True, **load_kwargs)
+    except SafetensorError as err:
+        raise DataError(f"corrupt weights in {path}: {err}") from None
+    except OSError as err:  # no such repo, a folder without the files: transformers says which in its first line
+        raise PathError(f"cannot load model {path}: {hub.one_line(err)}") from err
+    return model, tokenizer, config
 
 
 def finetune(
@@ -105,34 +124,30 @@ def finetune(
     training_args: TrainingArguments,
     loss_args: LossArguments | None = None,
 ) -> dict:
-    path = resolve_model(model_args.model)
-    ensure_writable_dir(Path(training_args.output_dir))  # before minutes of work, not after
+    try:
+        path = resolve_model(model_args.model)
+    except OSError as err:  # a --model folder that is missing or incomplete: the user's to fix
+        raise PathError(str(err)) from err
+    load_kwargs = hub.model_load_kwargs(path, LOCAL_MODEL_HINT)  # seconds, not a minute of retries, when offline
+    check_writable_dir(Path(training_args.output_dir))  # before minutes of work, not after; created when training starts
+    hub.check_push(training_args)
     dataset, data_description = load_train_test(data_args, training_args.seed)
     label_names = dataset["train"].features["label"].names
     splits = split_validation(dataset, data_args.validation_fraction, training_args.seed)
     if "index" not in splits["test"].column_names:  # predictions name each sentence's place in the test set
         splits["test"] = splits["test"].add_column("index", range(len(splits["test"])))
+    full_test_size = len(splits["test"])
     for split, limit in (
         ("train", data_args.max_train_samples),
         ("validation", data_args.max_eval_samples),
-        ("test", data_args.max_eval_samples),
+        ("test", data_args.max_test_samples),
     ):
         if limit is not None:  # shuffled first: the test files are sorted by class
             splits[split] = splits[split].shuffle(seed=training_args.seed).select(range(min(limit, len(splits[split]))))
+    if len(splits["test"]) < full_test_size:
+        print(f"--max_test_samples {data_args.max_test_samples}: testing on {len(splits['test'])} of {full_test_size} test sentences")
 
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    config = AutoConfig.from_pretrained(
-        path,
-        num_labels=len(label_names),
-        id2label=dict(enumerate(label_names)),
-        label2id={name: i for i, name in enumerate(label_names)},
-    )
-    set_seed(training_args.seed)  # the new classification head is drawn at random
-    # A checkpoint with a head for other labels (an SST-2 model tuned on SemEval) gets a new head.
-    try:
-        model = AutoModelForSequenceClassification.from_pretrained(path, config=config, ignore_mismatched_sizes=True)
-    except SafetensorError as err:
-        raise ValueError(f"corrupt weights in {path}: {err}") from None
+    model, tokenizer, config = load_pretrained(path, label_names, training_args.seed, load_kwargs)
     max_length = min(model_args.max_length, tokenizer.model_max_length)
     if model_args.max_length_quantile is not None:  # on CPU, padding is most of a base model's cost
         max_length = length_from_data(tokenizer, splits["train"]["text"], model_args.max_length_quantile)
@@ -148,6 +163,7 @@ def finetune(
         "train_sentences": len(splits["train"]),
         "validation_sentences": len(splits["validation"]),
         "test_sentences": len(splits["test"]),
+        **({"test_sentences_available": full_test_size} if len(splits["test"]) < full_test_size else {}),
     }
     trainer_class, loss_info = loss_trainer(loss_args, splits["train"]["label"], label_names)
     return fit_and_test(

@@ -7,21 +7,40 @@ that `register_for_auto_class` copies next to the weights.
 
 The `Trainer` never pushes by itself here: it would push half-trained checkpoints with a pickled
 `training_args.bin`, and its own `push_to_hub` overwrites `README.md` with a card that knows
-nothing of the test set. `push_folder` uploads the finished folder once, card and code included.
+nothing of the test set. `push_folder` uploads the finished folder once, card and code included;
+`check_push` says before training what a push would lack, and
+`python -m pipelines.hub push RUN_DIR --hub_model_id you/name` pushes a finished folder later.
+
+Offline, every Hub download retries for about a minute before it fails. `hub_reachable` asks
+once, with a short timeout (or not at all when `HF_HUB_OFFLINE` is set), and
+`model_load_kwargs` / `require_hub` turn an unreachable Hub into one line that names the model
+or data and the local alternative, in seconds.
 """
 
 from __future__ import annotations
 
+import argparse
 import copy
+import functools
+import json
 import os
+import sys
 from pathlib import Path
 
+import httpx
+import huggingface_hub
 from huggingface_hub import EvalResult, HfApi, ModelCardData
+from huggingface_hub.utils import get_session
 from transformers import TrainingArguments
 
 from pipelines.data import HUB_IDS
+from pipelines.errors import OptionError, PathError
+from pipelines.reporting import RESULTS_FILE
 
 CARD_FILE = "README.md"
+
+# Seconds the one reachability probe waits: a DNS failure answers at once, a silent firewall not.
+PROBE_TIMEOUT_S = 3.0
 
 # What a run folder holds besides the shareable model: checkpoints (optimizer state in pickles),
 # temporary files of an interrupted write, and Trainer logs.
@@ -40,6 +59,63 @@ CARD_METRICS = {
     "recall_macro": ("recall", "Macro recall", {"average": "macro"}),
     "f1_pn": ("f1", "F1-PN (mean F1 of positive and negative)", {"average": "macro", "labels": ["negative", "positive"]}),
 }
+
+
+class HubUnreachable(PathError):
+    """The Hub cannot be reached (offline, `HF_HUB_OFFLINE`, no route) and nothing cached stands in."""
+
+
+@functools.cache
+def hub_reachable() -> bool:
+    """Whether the Hub answers, asked once per process with a `PROBE_TIMEOUT_S` timeout.
+
+    `HF_HUB_OFFLINE=1` answers no without asking. Any HTTP answer counts as reachable (the
+    downloads themselves report a missing repo or a refused token).
+    """
+    if huggingface_hub.is_offline_mode():
+        return False
+    try:
+        get_session().head(huggingface_hub.constants.ENDPOINT, timeout=PROBE_TIMEOUT_S)
+    except Exception:  # any transport failure (DNS, refused, timeout, proxy) means: not reachable now
+        return False
+    return True
+
+
+def unreachable_reason() -> str:
+    if huggingface_hub.is_offline_mode():
+        return "HF_HUB_OFFLINE is set"
+    return f"{huggingface_hub.constants.ENDPOINT} did not answer within {PROBE_TIMEOUT_S:g} s"
+
+
+def require_hub(what: str, alternative: str) -> None:
+    """Raise `HubUnreachable` naming `what` needed the Hub and the `alternative` that does not.
+
+    For the data flows: `require_hub("the Hub dataset rotten_tomatoes", "give --data_dir or --train_file")`.
+    """
+    if not hub_reachable():
+        raise _unreachable(what, alternative)
+
+
+def _unreachable(what: str, alternative: str) -> HubUnreachable:
+    return HubUnreachable(f"{what} needs the Hugging Face Hub, which is unreachable ({unreachable_reason()}); {alternative}")
+
+
+def model_load_kwargs(model: str, alternative: str) -> dict:
+    """Extra `from_pretrained` arguments for `model` (a Hub id or a local folder).
+
+    A local folder, or a reachable Hub: none. An unreachable Hub with the model in the local
+    cache: `local_files_only=True`, which loads it without a minute of retries. Otherwise
+    `HubUnreachable`, naming the model and `alternative` (e.g. "use --models <run folder>").
+    """
+    if Path(model).expanduser().is_dir() or hub_reachable():
+        return {}
+    try:
+        cached = huggingface_hub.try_to_load_from_cache(model, "config.json")
+    except ValueError:  # not a valid repo id either: nothing can stand in
+        cached = None
+    if isinstance(cached, str):
+        return {"local_files_only": True}
+    raise _unreachable(f"model {model!r} is not in the local cache and", alternative)
 
 
 def without_trainer_push(training_args: TrainingArguments) -> TrainingArguments:
@@ -180,14 +256,97 @@ def hub_repo_id(training_args: TrainingArguments) -> str:
     return training_args.hub_model_id or Path(training_args.output_dir).absolute().name
 
 
-def push_folder(training_args: TrainingArguments, commit_message: str = "sentibench: trained model and results"):
+def push_command(folder: str | os.PathLike, repo_id: str) -> str:
+    return f"python -m pipelines.hub push {folder} --hub_model_id {repo_id}"
+
+
+def check_push(training_args: TrainingArguments) -> None:
+    """Before any training: `--push_to_hub` needs a reachable Hub and a token (`OptionError` if not).
+
+    The repo id is `--hub_model_id` or the folder's name; without a namespace it lands in the
+    token owner's account.
+    """
+    if not training_args.push_to_hub:
+        return
+    later = f"train without --push_to_hub and push the folder later: {push_command(training_args.output_dir, hub_repo_id(training_args))}"
+    if not hub_reachable():
+        raise OptionError(f"--push_to_hub: the Hugging Face Hub is unreachable ({unreachable_reason()}); {later}")
+    if not (training_args.hub_token or huggingface_hub.get_token()):
+        raise OptionError(f"--push_to_hub needs a Hub token: run `hf auth login`, set HF_TOKEN or give --hub_token; or {later}")
+
+
+def push_folder(
+    folder: str | os.PathLike,
+    repo_id: str,
+    token: str | None = None,
+    private: bool | None = None,
+    revision: str | None = None,
+    commit_message: str = "sentibench: trained model and results",
+):
     """Create the repo if needed and upload the finished folder: weights, tokenizer, code, card, results."""
-    api = HfApi(token=training_args.hub_token)
-    repo = api.create_repo(hub_repo_id(training_args), private=training_args.hub_private_repo, exist_ok=True)
+    api = HfApi(token=token)
+    repo = api.create_repo(repo_id, private=private, exist_ok=True)
     return api.upload_folder(
         repo_id=repo.repo_id,
-        folder_path=training_args.output_dir,
+        folder_path=str(folder),
         commit_message=commit_message,
-        revision=training_args.hub_revision,
+        revision=revision,
         ignore_patterns=PUSH_IGNORE_PATTERNS,
     )
+
+
+def push_run(training_args: TrainingArguments):
+    """`push_folder` for a run that just finished; a failed push says the run is saved and how to retry."""
+    repo_id = hub_repo_id(training_args)
+    try:
+        return push_folder(
+            training_args.output_dir, repo_id, training_args.hub_token, training_args.hub_private_repo, training_args.hub_revision
+        )
+    except (OSError, httpx.HTTPError) as err:  # the network or the Hub said no
+        raise PathError(
+            f"push to {repo_id} failed ({one_line(err)}); the run is saved in {training_args.output_dir}: "
+            f"retry with {push_command(training_args.output_dir, repo_id)}"
+        ) from err
+
+
+def one_line(err: BaseException) -> str:
+    """The first line of an error (Hub errors run to a paragraph)."""
+    return next((line.strip() for line in str(err).splitlines() if line.strip()), type(err).__name__)[:300]
+
+
+def push_existing(argv: list[str]) -> None:
+    """`python -m pipelines.hub push RUN_DIR --hub_model_id you/name`: a finished run folder to the Hub.
+
+    The model card is rewritten to name the repo. Raises `PathError` for a folder that is not a
+    finished run, `OptionError` when the Hub or a token is missing.
+    """
+    parser = argparse.ArgumentParser(prog="python -m pipelines.hub push", description=push_existing.__doc__)
+    parser.add_argument("run_dir", help="a finished train.py / finetune.py output folder (it holds results.json)")
+    parser.add_argument("--hub_model_id", help="you/name; default: the folder's name in the token owner's account")
+    parser.add_argument("--hub_token", help="default: the saved login or HF_TOKEN")
+    parser.add_argument("--private", action="store_true", help="create the repo as private")
+    args = parser.parse_args(argv)
+    folder = Path(args.run_dir)
+    results_path = folder / RESULTS_FILE
+    if not results_path.is_file():
+        raise PathError(f"{folder} is not a finished run (no {RESULTS_FILE}); finish or rerun it first")
+    repo_id = args.hub_model_id or folder.absolute().name
+    if not hub_reachable():
+        raise OptionError(f"push: the Hugging Face Hub is unreachable ({unreachable_reason()}); nothing was sent")
+    if not (args.hub_token or huggingface_hub.get_token()):
+        raise OptionError("push needs a Hub token: run `hf auth login`, set HF_TOKEN or give --hub_token")
+    write_model_card(folder, json.loads(results_path.read_text(encoding="utf-8")), repo_id)
+    push_folder(folder, repo_id, args.hub_token, args.private or None)
+    print(f"pushed {folder} to {huggingface_hub.constants.ENDPOINT}/{repo_id}")
+
+
+def main(argv: list[str]) -> None:
+    if not argv or argv[0] != "push":
+        raise OptionError("usage: python -m pipelines.hub push RUN_DIR [--hub_model_id you/name] [--hub_token T] [--private]")
+    push_existing(argv[1:])
+
+
+if __name__ == "__main__":
+    from pipelines.cli import run_cli
+
+    sys.exit(run_cli(main))

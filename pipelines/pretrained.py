@@ -17,7 +17,6 @@ band around 0.5). Anything else is refused.
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 import sys
@@ -25,8 +24,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-import huggingface_hub
 import numpy as np
 import torch
 from scipy import stats
@@ -34,6 +31,7 @@ from tqdm.auto import tqdm
 from transformers import pipeline
 
 import models  # noqa: F401  (registers the GloVe models, so train.py checkpoints load)
+from pipelines import hub
 from pipelines.backbones import MODEL_ALIASES, resolve_alias
 from pipelines.data import DataSourceArguments, load_data
 from pipelines.errors import OptionError, PathError
@@ -259,31 +257,6 @@ class PipelineScorer:
 # --- resolving a --models entry ------------------------------------------------------------------
 
 ONNX_FILE = "model.onnx"
-HUB_PROBE_SECONDS = 3.0
-
-
-@functools.cache
-def _hub_silent(endpoint: str) -> str | None:
-    try:
-        httpx.head(endpoint, timeout=HUB_PROBE_SECONDS)
-    except httpx.HTTPError:
-        return f"{endpoint} gave no answer within {HUB_PROBE_SECONDS:g} s"
-    return None
-
-
-def hub_unavailable() -> str | None:
-    """Why the Hub cannot be asked (HF_HUB_OFFLINE, or no answer to one short request), else None.
-    Asked once per process: without it, each model waits through a minute of download retries."""
-    if huggingface_hub.constants.HF_HUB_OFFLINE:
-        return "HF_HUB_OFFLINE is set"
-    return _hub_silent(huggingface_hub.constants.ENDPOINT)
-
-
-def in_hub_cache(repo_id: str) -> bool:
-    try:
-        return isinstance(huggingface_hub.try_to_load_from_cache(repo_id, "config.json"), str)
-    except ValueError:  # not a valid repo id
-        return False
 
 
 def resolve_scorer(entry: str, label_names: list[str], dataset: str | None = None, device: str | None = None) -> SentimentScorer:
@@ -300,11 +273,9 @@ def resolve_scorer(entry: str, label_names: list[str], dataset: str | None = Non
         from pipelines.onnx_runtime import OnnxSequenceClassifier  # only where an ONNX folder is scored
 
         return OnnxSequenceClassifier.from_folder(path)
-    if not path.exists() and resolve_model(entry) == entry and (why := hub_unavailable()) and not in_hub_cache(entry):
-        raise PathError(
-            f"not in the local Hub cache and the Hub cannot be reached ({why}); "
-            "score a local copy instead: --models <run folder> (a save_pretrained folder)"
-        )
+    if not path.exists() and resolve_model(entry) == entry:
+        # Fails in seconds, not after a minute of download retries, when the Hub is out of reach.
+        hub.model_load_kwargs(entry, "score a local copy instead: --models <run folder> (a save_pretrained folder)")
     return PipelineScorer(entry, device)
 
 
@@ -438,7 +409,8 @@ class PretrainedArguments(DataSourceArguments):
         metadata={
             "help": "lexicons (vader, textblob, afinn), zero-shot sentence encoders (minilm, mpnet), Hub ids, or local "
             "folders (train.py/finetune.py outputs, or a folder with model.onnx); default: the offline ones "
-            "(OFFLINE_MODELS), the benchmark's pretrained_models (pipelines/benchmarks.py), plus the other benchmark's runs under --runs_dir"
+            "(OFFLINE_MODELS), the benchmark's pretrained_models (pipelines/benchmarks.py), "
+            "plus the other benchmark's runs under --runs_dir"
         },
     )
     runs_dir: str | None = field(

@@ -8,6 +8,8 @@ import platform
 import tempfile
 from pathlib import Path
 
+from pipelines.errors import PathError
+
 RESULTS_FILE = "results.json"
 PREDICTIONS_FILE = "predictions.parquet"
 
@@ -28,13 +30,24 @@ def library_versions() -> dict[str, str]:
 
 
 def ensure_writable_dir(path: Path) -> None:
-    """Create `path` if needed and prove a file can be written there."""
+    """Create `path` if needed and prove a file can be written there (`PathError` if not)."""
     try:
         path.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-"):  # unique: processes may race here
             pass
     except OSError as err:
-        raise PermissionError(f"output folder not writable: {path} ({err.strerror or err})") from None
+        raise PathError(f"output folder not writable: {path} ({err.strerror or err})") from None
+
+
+def check_writable_dir(path: Path) -> None:
+    """`PathError` unless `path` is a writable folder or could be created as one; creates nothing,
+    so a run stopped by bad input before it starts leaves no empty folder behind."""
+    path = Path(path).absolute()
+    existing = next(folder for folder in (path, *path.parents) if folder.exists())
+    if existing.is_dir() and os.access(existing, os.W_OK | os.X_OK):
+        return
+    reason = f"{existing} is not a folder" if not existing.is_dir() else f"no permission to write in {existing}"
+    raise PathError(f"output folder not writable: {path} ({reason})")
 
 
 def write_json_atomic(path: str | os.PathLike, payload) -> Path:

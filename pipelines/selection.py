@@ -10,18 +10,27 @@ from __future__ import annotations
 
 from transformers import TrainerCallback, TrainingArguments
 
+from pipelines.errors import OptionError
 from pipelines.metrics import METRIC_KEYS, official_metric
 
 OFFICIAL = "official"
 
 
 def resolve_best_metric(training_args: TrainingArguments, label_names: list[str]) -> None:
-    """Turn `official` into the metric of these labels; larger is better for every metric but loss."""
+    """Turn `official` into the metric of these labels; larger is better for every metric but loss.
+
+    Raises `OptionError` for a name the evaluation does not report (the `Trainer` would fail on
+    it only after the first epoch).
+    """
     if training_args.metric_for_best_model == OFFICIAL:
         training_args.metric_for_best_model = official_metric(label_names)
     name = training_args.metric_for_best_model
-    if name is not None:
-        training_args.greater_is_better = name.removeprefix("eval_") != "loss"
+    if name is None:
+        return
+    allowed = ["loss", *METRIC_KEYS, "f1_pn"]  # f1_pn: reported for negative/neutral/positive data
+    if name.removeprefix("eval_") not in allowed:
+        raise OptionError(f"--metric_for_best_model {name!r} is not reported; choose one of: {OFFICIAL}, {', '.join(allowed)}")
+    training_args.greater_is_better = name.removeprefix("eval_") != "loss"
 
 
 class TestScoreCallback(TrainerCallback):

@@ -6,6 +6,8 @@ the fine-tuning flow reuses.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -33,11 +35,13 @@ from models.glove import GloveVectors
 from pipelines import hub
 from pipelines.data import DataSourceArguments
 from pipelines.distillation import DistillationArguments, prepare_training
+from pipelines.errors import ConfigError, DataError, OptionError
 from pipelines.metrics import METRIC_KEYS, compute_metrics_fn, per_class_scores
 from pipelines.reporting import (
     PREDICTIONS_FILE,
     RESULTS_FILE,
-    ensure_writable_dir,
+    check_writable_dir,
+    write_json_atomic,
     format_metrics,
     library_versions,
     write_predictions,
@@ -71,15 +75,15 @@ class DataArguments(DataSourceArguments):
         super().__post_init__()
         if self.cv_folds is not None:
             if self.cv_folds < 2:
-                raise ValueError(f"--cv_folds must be at least 2, got {self.cv_folds}")
+                raise OptionError(f"--cv_folds must be at least 2, got {self.cv_folds}")
             if self.dataset == "semeval2017a" and not (self.train_file or getattr(self, "dataset_name", None)):
-                raise ValueError("--cv_folds: semeval2017a has a fixed test set (the gold file); cross-validate MR or your own data")
+                raise OptionError("--cv_folds: semeval2017a has a fixed test set (the gold file); cross-validate MR or your own data")
             if not 0 <= self.fold < self.cv_folds:
-                raise ValueError(f"--fold must be between 0 and {self.cv_folds - 1} for --cv_folds {self.cv_folds}, got {self.fold}")
+                raise OptionError(f"--fold must be between 0 and {self.cv_folds - 1} for --cv_folds {self.cv_folds}, got {self.fold}")
         if (self.validation_file or self.test_file) and not self.train_file:
-            raise ValueError("--validation_file and --test_file need --train_file")
+            raise OptionError("--validation_file and --test_file need --train_file")
         if not 0.0 < self.validation_fraction < 1.0:
-            raise ValueError(f"--validation_fraction must be between 0 and 1, got {self.validation_fraction}")
+            raise OptionError(f"--validation_fraction must be between 0 and 1, got {self.validation_fraction}")
 
 
 @dataclass
@@ -104,31 +108,23 @@ class GloveModelArguments:
     def __post_init__(self):
         models.model_type_for(self.model)
         if self.max_length < 1:
-            raise ValueError(f"--max_length must be at least 1, got {self.max_length}")
+            raise OptionError(f"--max_length must be at least 1, got {self.max_length}")
         if self.max_vocab_size is not None and self.max_vocab_size < 0:
-            raise ValueError(f"--max_vocab_size must be 0 (the whole GloVe vocabulary) or positive, got {self.max_vocab_size}")
+            raise OptionError(f"--max_vocab_size must be 0 (the whole GloVe vocabulary) or positive, got {self.max_vocab_size}")
         if self.max_vocab_size == 0:
             self.max_vocab_size = None
 
 
-class NamedOutputDirMixin:
-    """Remembers whether `--output_dir` was given: `TrainingArguments` turns a missing one into
-    `trainer_output`, and the scripts would rather name the folder after the run."""
-
-    def __post_init__(self):
-        self.output_dir_given = self.output_dir is not None
-        super().__post_init__()
-
-
 @dataclass
-class GloveTrainingArguments(NamedOutputDirMixin, TrainingArguments):
-    """`TrainingArguments` with defaults that suit small GloVe models on CPU."""
+class RunTrainingArguments(TrainingArguments):
+    """`TrainingArguments` with what both training flows share, declared once.
+
+    Evaluation, checkpoints and logs every epoch, the best checkpoint restored (by the official
+    metric), batches grouped by length, early stopping's patience restored on resume, and
+    `--output_dir` remembered as given or not (the scripts name a missing one after the run).
+    """
 
     output_dir: str | None = field(default=None, metadata={"help": "default: runs/<dataset>-<model>"})
-    learning_rate: float = field(default=1e-3, metadata={"help": "AdamW learning rate"})
-    per_device_train_batch_size: int = field(default=64, metadata={"help": "batch size per device for training"})
-    per_device_eval_batch_size: int = field(default=256, metadata={"help": "batch size per device for evaluation"})
-    num_train_epochs: float = field(default=50.0, metadata={"help": "upper bound; early stopping usually ends sooner"})
     eval_strategy: str = field(default="epoch", metadata={"help": "when to evaluate on the validation split"})
     save_strategy: str = field(default="epoch", metadata={"help": "when to save a checkpoint"})
     logging_strategy: str = field(default="epoch", metadata={"help": "when to log the training loss"})
@@ -137,8 +133,30 @@ class GloveTrainingArguments(NamedOutputDirMixin, TrainingArguments):
         default="official",
         metadata={"help": "checkpoint restored and early stopping: official (accuracy; macro recall for negative/neutral/positive: measured better: results/report/report.md, Model selection) or eval_loss"},
     )
-    save_total_limit: int | None = field(default=2, metadata={"help": "checkpoints kept on disk"})
     train_sampling_strategy: str = field(default="group_by_length", metadata={"help": "batch similar lengths"})
+    restore_callback_states_from_checkpoint: bool = field(
+        default=True, metadata={"help": "a resumed run keeps early stopping's count of evaluations without improvement"}
+    )
+    overwrite_output_dir: bool = field(
+        default=False, metadata={"help": "start afresh in --output_dir even if it holds an interrupted run"}
+    )
+
+    def __post_init__(self):
+        self.output_dir_given = self.output_dir is not None
+        if not torch.cuda.is_available():  # pinned memory only helps copies to a GPU; on CPU torch warns every epoch
+            self.dataloader_pin_memory = False
+        super().__post_init__()
+
+
+@dataclass
+class GloveTrainingArguments(RunTrainingArguments):
+    """Defaults that suit small GloVe models on CPU."""
+
+    learning_rate: float = field(default=1e-3, metadata={"help": "AdamW learning rate"})
+    per_device_train_batch_size: int = field(default=64, metadata={"help": "batch size per device for training"})
+    per_device_eval_batch_size: int = field(default=256, metadata={"help": "batch size per device for evaluation"})
+    num_train_epochs: float = field(default=50.0, metadata={"help": "upper bound; early stopping usually ends sooner"})
+    save_total_limit: int | None = field(default=2, metadata={"help": "checkpoints kept on disk"})
 
 
 def count_parameters(model: torch.nn.Module) -> dict[str, int]:
@@ -166,8 +184,8 @@ def fit_and_test(
     validation loss and the official metric would each restore, with its test scores.
     `trainer_class` builds the trainer (`pipelines.losses.loss_trainer`: class weights, distillation).
     """
-    resume_from = prepare_output_dir(training_args)
     resolve_best_metric(training_args, label_names)
+    resume_from = prepare_output_dir(training_args, run_definition(model, tokenizer, tokenized, training_args, run_info))
     test_scores = TestScoreCallback(tokenized["test"]) if score_test_each_epoch else None
     trainer = trainer_class(
         model=model,
@@ -218,9 +236,11 @@ def fit_and_test(
         write_predictions(Path(training_args.output_dir) / PREDICTIONS_FILE, indices, prediction.label_ids, probabilities)
         write_results(training_args.output_dir, results)  # last: a folder with results.json is a finished run
         hub.write_model_card(training_args.output_dir, results, training_args.hub_model_id)
-        print(f"test {format_metrics(test_metrics)}")
+        print(f"test ({len(test_split)} sentences) {format_metrics(test_metrics)}")
+        print(f"saved to {training_args.output_dir}")
         if training_args.push_to_hub:
-            hub.push_folder(training_args)
+            hub.push_run(training_args)
+            print(f"pushed to {hub.hub_repo_id(training_args)}")
     return results
 
 
@@ -248,25 +268,90 @@ def last_complete_checkpoint(output_dir: Path) -> str | None:
     return None
 
 
-def prepare_output_dir(training_args: TrainingArguments) -> str | None:
-    """Fail early on a folder we cannot write to, and say which checkpoint to resume from.
+RUN_DEFINITION_FILE = "run_definition.json"
+
+# TrainingArguments that change what a run computes (the rest say where and how output goes).
+DEFINING_TRAINING_OPTIONS = (
+    "seed", "data_seed", "learning_rate", "per_device_train_batch_size", "gradient_accumulation_steps",
+    "num_train_epochs", "max_steps", "weight_decay", "warmup_ratio", "warmup_steps", "lr_scheduler_type", "optim",
+    "metric_for_best_model", "train_sampling_strategy", "fp16", "bf16",
+)
+
+
+def run_definition(model, tokenizer, tokenized: DatasetDict, training_args: TrainingArguments, run_info: dict) -> dict:
+    """What makes a run this run: its description, model config, training options, and the
+    SHA-256 of each split's token ids and labels and of the vocabulary. Written to
+    `run_definition.json` at the start, so a restart can tell whether the folder is its own."""
+    config = {key: value for key, value in model.config.to_dict().items() if key not in ("transformers_version", "_name_or_path")}
+    vocabulary = json.dumps(sorted(tokenizer.get_vocab().items(), key=lambda item: item[1]))
+    return {
+        "run": run_info,
+        "config": config,
+        "training": {name: getattr(training_args, name) for name in DEFINING_TRAINING_OPTIONS if hasattr(training_args, name)},
+        "data_sha256": {split: _content_hash(tokenized[split]) for split in tokenized},
+        "vocabulary_sha256": hashlib.sha256(vocabulary.encode()).hexdigest()[:16],
+    }
+
+
+def _content_hash(split) -> str:
+    digest = hashlib.sha256(np.asarray(split["label"], dtype=np.int64).tobytes())
+    for ids in split["input_ids"]:
+        digest.update(np.asarray(ids, dtype=np.int64).tobytes() + b"|")
+    return digest.hexdigest()[:16]
+
+
+def _flatten(record: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in record.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def definition_differences(old: dict, new: dict, limit: int = 4) -> list[str]:
+    """`key: old -> new` for each field that differs (after a JSON round trip), at most `limit`."""
+    old, new = _flatten(old), _flatten(json.loads(json.dumps(new, default=str)))
+    keys = [key for key in dict.fromkeys([*old, *new]) if old.get(key) != new.get(key)]
+    shown = [f"{key}: {str(old.get(key))[:60]} -> {str(new.get(key))[:60]}" for key in keys[:limit]]
+    return shown + ([f"and {len(keys) - limit} more"] if len(keys) > limit else [])
+
+
+def prepare_output_dir(training_args: TrainingArguments, definition: dict) -> str | None:
+    """Create the folder, say which checkpoint to resume from, and record the run's definition.
 
     An explicit `--resume_from_checkpoint` wins. Otherwise a folder holding checkpoints but no
-    `results.json` is an interrupted run: it resumes from its last checkpoint. A finished run's
-    folder starts over, its old checkpoints and results removed first.
+    `results.json` is an interrupted run: it resumes from its last checkpoint if its
+    `run_definition.json` matches this run's, and raises `OptionError` naming the folder and what
+    differs if not. A finished run's folder, or `--overwrite_output_dir`, starts over, its old
+    checkpoints and results removed first.
     """
     output_dir = Path(training_args.output_dir)
-    ensure_writable_dir(output_dir)
-    if training_args.resume_from_checkpoint:
-        return training_args.resume_from_checkpoint
+    output_dir.mkdir(parents=True, exist_ok=True)
+    definition_file = output_dir / RUN_DEFINITION_FILE
+    resume_from = training_args.resume_from_checkpoint
     last_checkpoint = last_complete_checkpoint(output_dir)
-    if last_checkpoint and not (output_dir / RESULTS_FILE).exists():
-        return last_checkpoint
-    with training_args.main_process_first(desc="clearing a finished run"):
-        for old_checkpoint in output_dir.glob(f"{PREFIX_CHECKPOINT_DIR}-*"):
-            shutil.rmtree(old_checkpoint, ignore_errors=True)
-        (output_dir / RESULTS_FILE).unlink(missing_ok=True)
-    return None
+    interrupted = last_checkpoint and not (output_dir / RESULTS_FILE).exists()
+    if not resume_from and interrupted and not getattr(training_args, "overwrite_output_dir", False):
+        if definition_file.is_file():
+            differences = definition_differences(json.loads(definition_file.read_text(encoding="utf-8")), definition)
+            if differences:
+                raise OptionError(
+                    f"{output_dir} holds an interrupted run of another definition ({'; '.join(differences)}); "
+                    "to start afresh there add --overwrite_output_dir (or delete the folder), or give another --output_dir"
+                )
+        resume_from = last_checkpoint
+    if not resume_from:
+        with training_args.main_process_first(desc="clearing a finished run"):
+            for old_checkpoint in output_dir.glob(f"{PREFIX_CHECKPOINT_DIR}-*"):
+                shutil.rmtree(old_checkpoint, ignore_errors=True)
+            (output_dir / RESULTS_FILE).unlink(missing_ok=True)
+    if training_args.process_index == 0:
+        write_json_atomic(definition_file, json.loads(json.dumps(definition, default=str)))
+    if resume_from:
+        print(f"resuming the interrupted run in {output_dir} from {resume_from}")
+    return resume_from
 
 
 def save_training_args_as_json(training_args: TrainingArguments) -> None:
@@ -326,9 +411,9 @@ def check_config_overrides(config, overrides: str) -> None:
         key, sep, value = item.partition("=")
         key, value = key.strip(), value.strip()
         if not sep or not key or not value or "=" in value:
-            raise ValueError(f"--config_overrides entry {item!r} is not field=value (e.g. 'hidden_size=256,dropout=0.3')")
+            raise ConfigError(f"--config_overrides entry {item!r} is not field=value (e.g. 'hidden_size=256,dropout=0.3')")
         if key not in valid:
-            raise ValueError(
+            raise ConfigError(
                 f"--config_overrides: {config.model_type} has no field {key!r} to change; valid fields: {', '.join(valid)}"
             )
         current = getattr(config, key)
@@ -341,7 +426,7 @@ def check_config_overrides(config, overrides: str) -> None:
             except ValueError:
                 ok = False
         if not ok:
-            raise ValueError(
+            raise ConfigError(
                 f"--config_overrides: {key}={value!r} is not a valid {type(current).__name__} (now {current!r})"
             )
 
@@ -387,7 +472,8 @@ def train_glove(
     prepared: PreparedGloveData | None = None,
     loss_args: DistillationArguments | None = None,
 ) -> dict:
-    ensure_writable_dir(Path(training_args.output_dir))  # before minutes of work, not after
+    check_writable_dir(Path(training_args.output_dir))  # before minutes of work, not after; created when training starts
+    hub.check_push(training_args)
     prepared = prepared or prepare_glove_data(model_args, data_args, training_args.seed)
     model = build_glove_model(
         model_args.model,
@@ -418,5 +504,7 @@ def train_glove(
     )
 
 
-def default_output_dir(dataset: str, model: str) -> str:
-    return str(Path("runs") / f"{dataset}-{model}".replace("/", "_"))
+def default_output_dir(dataset: str, model: str, cv_folds: int | None = None, fold: int = 0) -> str:
+    """`runs/<dataset>-<model>`, and `-cv<K>-fold<F>` for one fold of cross-validation, so folds do not share a folder."""
+    name = f"{dataset}-{model}" + (f"-cv{cv_folds}-fold{fold}" if cv_folds else "")
+    return str(Path("runs") / name.replace("/", "_"))

@@ -151,7 +151,7 @@ def test_the_grid_passes_teacher_and_class_weights_to_every_cell(tmp_path, capsy
     commands = capsys.readouterr().out.strip().splitlines()
     assert len(commands) == 4
     for command in commands:
-        assert f"--class_weights balanced --teacher {teacher} --distillation_alpha 0.2 " in command
+        assert f"--teacher {teacher} --class_weights balanced --distillation_alpha 0.2" in command
         assert "/semeval2017a-lab-frozen-weighted-distilled-minilm-run/" in command
 
 

@@ -72,10 +72,35 @@ def test_finished_cells_are_skipped_and_a_failing_cell_does_not_stop_the_others(
     with pytest.raises(experiments.CellsFailed, match="1 of 4 cells failed"):
         run_experiments(args, command="python -m pipelines.experiments")
     assert done not in ran and len(ran) == 3
-    assert "error: " in capsys.readouterr().err and "out of cheese" in (tmp_path / "table.json").read_text()
+    failed = next(cell for cell in cells if cell.model == "meanmax" and cell.seed == 1)
+    error_file = Path(failed.output_dir) / "error.txt"
+    assert f"error: {failed.output_dir}: out of cheese (traceback: {error_file})" in capsys.readouterr().err
+    traceback_text = error_file.read_text()  # the whole traceback, in the cell's own folder
+    assert traceback_text.startswith("Traceback") and "fake_run_cell" in traceback_text and "second line" in traceback_text
     saved = json.loads((tmp_path / "table.json").read_text())
-    assert len(saved["rows"]) == 3 and len(saved["failures"]) == 1
-    assert "| mr | mean | 0 |" in (tmp_path / "table.md").read_text()
+    assert len(saved["rows"]) == 3 and len(saved["failures"]) == 1 and str(error_file) in saved["failures"][0]
+    assert "| mr | lab |" in (tmp_path / "table.md").read_text()
+
+
+def test_each_invocation_adds_its_cells_to_the_summary(tmp_path, monkeypatch):
+    def fake_run_cell(args, cell):
+        results = finished_run(cell.model, cell.dataset, cell.seed, cell.output_dir)
+        Path(cell.output_dir).mkdir(parents=True, exist_ok=True)
+        (Path(cell.output_dir) / "results.json").write_text(json.dumps(results))
+        print("epoch log of", cell.model)  # goes to the cell's train.log, not the grid's output
+        return results
+
+    monkeypatch.setattr(experiments, "run_cell", fake_run_cell)
+    common = {"datasets": "mr", "workers": 1, "runs_dir": str(tmp_path / "runs"), "results": str(tmp_path / "table")}
+    run_experiments(ExperimentArguments(models="mean", seeds="0", **common), command="grid --models mean")
+    run_experiments(ExperimentArguments(models="lstm", seeds="0,1", **common), command="grid --models lstm")
+    saved = json.loads((tmp_path / "table.json").read_text())
+    assert sorted((row["model"], row["seed"]) for row in saved["rows"]) == [("lstm", 0), ("lstm", 1), ("mean", 0)]
+    assert saved["commands"] == ["grid --models mean", "grid --models lstm"]
+    markdown = (tmp_path / "table.md").read_text()
+    assert "grid --models mean\ngrid --models lstm" in markdown and markdown.count("| mr |") == 3
+    cell_log = next((tmp_path / "runs").rglob("train.log")).read_text()
+    assert cell_log.startswith("epoch log of")
 
 
 @pytest.mark.parametrize(
@@ -103,3 +128,36 @@ def test_the_grid_runs_on_your_own_files(tmp_path, capsys):
     assert len(commands) == 2 and "--dataset" not in commands[0]
     assert commands[0][commands[0].index("--train_file") + 1] == str(train_file)
     assert "my_reviews-lab-frozen" in commands[0][commands[0].index("--output_dir") + 1]
+
+
+def test_any_train_py_option_reaches_every_cell(tmp_path, capsys, monkeypatch):
+    grid = ["--datasets", "mr", "--models", "mean,lstm", "--seeds", "0", "--runs_dir", str(tmp_path)]
+    train_options = ["--learning_rate", "0.01", "--config_overrides", "dropout=0.3", "--num_train_epochs", "3"]
+    assert run_cli(experiments.main, [*grid, *train_options, "--dry_run"]) == 0
+    commands = [shlex.split(line) for line in capsys.readouterr().out.strip().splitlines()]
+    assert len(commands) == 2
+    parsed = []
+    monkeypatch.setattr(train, "train_glove", lambda *dataclasses, **options: parsed.append(dataclasses))
+    for command in commands:
+        assert command[:2] == ["python", "train.py"] and run_cli(train.main, command[2:]) == 0
+    for model_args, data_args, training_args in parsed:
+        assert training_args.learning_rate == 0.01 and model_args.config_overrides == "dropout=0.3"
+        assert training_args.num_train_epochs == 3  # given to the grid, it wins over the dataset's budget
+    # The cells the grid itself trains are parsed from the same command line.
+    args = ExperimentArguments(datasets="mr", models="mean", seeds="0", runs_dir=str(tmp_path))
+    experiments.use_train_options(args, train_options)
+    model_args, _, training_args, _ = experiments.cell_arguments(args, grid_cells(args)[0])
+    assert (training_args.learning_rate, model_args.config_overrides, training_args.seed) == (0.01, "dropout=0.3", 0)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--output_dir", "x"], "--output_dir is set per cell by the grid; use --models"),
+        (["--no_such_option", "1"], "--no_such_option"),
+    ],
+)
+def test_train_options_the_grid_sets_or_train_py_refuses_give_one_line(argv, message, capsys):
+    assert run_cli(experiments.main, ["--datasets", "mr", *argv, "--dry_run"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error: ") and message in error and "\n" not in error

@@ -22,7 +22,8 @@ def finetuned(tmp_path_factory):
     base = build_tiny_bert(root / "base", ["negative", "positive"])
     output_dir = root / "out"
     argv = ["--model", str(base), "--dataset", "semeval2017a", "--data-dir", str(data), "--output_dir", str(output_dir)]
-    assert run_cli(finetune.main, [*argv, *QUICK, "--max_train_samples", "24", "--max_eval_samples", "6"]) == 0
+    limits = ["--max_train_samples", "24", "--max_eval_samples", "6", "--max_test_samples", "9"]
+    assert run_cli(finetune.main, [*argv, *QUICK, *limits]) == 0
     return {"data": data, "output_dir": output_dir}
 
 
@@ -31,7 +32,9 @@ def test_finetune_saves_model_tokenizer_and_results(finetuned):
     results = json.loads((output_dir / "results.json").read_text())
     assert set(results["test"]) == {"accuracy", "f1_macro", "recall_macro", "f1_pn"}
     assert results["label_names"] == ["negative", "neutral", "positive"]
-    assert (results["train_sentences"], results["validation_sentences"], results["test_sentences"]) == (24, 6, 6)
+    # --max_eval_samples cuts validation only; the test set is cut by --max_test_samples alone, and says so
+    assert (results["train_sentences"], results["validation_sentences"], results["test_sentences"]) == (24, 6, 9)
+    assert results["test_sentences_available"] > 9 and sum(map(sum, results["confusion_matrix"])) == 9
     assert results["epochs"] == 1
     config = AutoConfig.from_pretrained(output_dir)
     assert config.id2label == {0: "negative", 1: "neutral", 2: "positive"}
@@ -65,6 +68,7 @@ def test_cpu_training_stays_in_full_precision(tmp_path):
 
 
 def test_default_output_dir_names(tmp_path):
+    assert default_output_dir("mr", "minilm", cv_folds=10, fold=3) == "runs/mr-minilm-cv10-fold3"
     assert default_output_dir("mr", "minilm") == "runs/mr-minilm"
     assert default_output_dir("mr", "roberta-base") == "runs/mr-roberta-base"
     assert default_output_dir("semeval2017a", "vinai/bertweet-base") == "runs/semeval2017a-vinai_bertweet-base"

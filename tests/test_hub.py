@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import huggingface_hub
 import pytest
 import torch
 import transformers
@@ -47,6 +49,8 @@ def record_hub_calls(patch: pytest.MonkeyPatch) -> list:
 
     patch.setattr(HfApi, "create_repo", create_repo)
     patch.setattr(HfApi, "upload_folder", upload_folder)
+    patch.setattr(hub, "hub_reachable", lambda: True)  # what check_push asks before training
+    patch.setattr(huggingface_hub, "get_token", lambda: "hf_test_token")
     return calls
 
 
@@ -181,11 +185,11 @@ for folder in sys.argv[4:]:
             tb = tb.tb_next
         refused = [type(err).__name__, str(err), tb.tb_frame.f_code.co_filename]
     model = AutoModelForSequenceClassification.from_pretrained(folder, trust_remote_code=True).eval()
-    tokenizer = AutoTokenizer.from_pretrained(folder)
+    tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=True)  # as the README says
     batch = tokenizer(json.loads(sys.argv[2]), padding=True, return_tensors="pt")
     out[folder] = {"logits": model(**batch).logits.tolist(), "input_ids": batch["input_ids"].tolist(),
                    "class": type(model).__module__, "refused": refused}
-Path(sys.argv[3]).write_text(json.dumps(out))  # stdout also gets the trust_remote_code prompt
+Path(sys.argv[3]).write_text(json.dumps(out))
 """
 
 
@@ -204,6 +208,24 @@ def stranger(pushed, tmp_path_factory):
     assert done.returncode == 0, done.stderr[-3000:]
     loaded = json.loads((cwd / "loaded.json").read_text())
     return {name: (folder, loaded[str(folder)]) for name, folder in folders.items()}
+
+
+def test_readme_hub_snippet_loads_without_a_prompt(pushed, tmp_path):
+    """README's "Sharing on the Hub" lines, run by a stranger on the pushed folder, ask nothing on stdin."""
+    output_dir, _ = pushed
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    snippet = re.search(r"```python\n(from transformers import AutoModelForSequenceClassification, AutoTokenizer\n.*?)```", readme, re.S)[1]
+    preamble = STRANGER.split("from transformers import")[0]  # the project made unimportable
+    script = preamble + snippet.replace('"you/mr-bilstm"', "sys.argv[4]") + "print('logits', model(**tokenizer(['a great film'], return_tensors='pt')).logits.shape)\n"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update(HF_HUB_OFFLINE="1", HF_MODULES_CACHE=str(tmp_path / "modules"))
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(REPO_ROOT), "", "", str(output_dir)],
+        cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "logits torch.Size([1, 3])" in done.stdout
+    assert "wish to run the custom code" not in done.stdout + done.stderr
 
 
 @pytest.mark.parametrize("name", ["trained", *GLOVE_MODELS])
@@ -231,3 +253,68 @@ def test_without_trust_remote_code_the_error_is_transformers_own(stranger):
     kind, message, raised_in = loaded["refused"]
     assert kind == "ValueError" and "trust_remote_code=True" in message
     assert Path(raised_in).is_relative_to(Path(transformers.__file__).parent)
+
+
+def test_push_to_hub_offline_stops_before_training_in_one_line(tmp_path, capsys):
+    output_dir = tmp_path / "out"
+    argv = [
+        "--model", "mean", "--dataset", "semeval2017a", "--data-dir", str(write_semeval(tmp_path / "data")),
+        "--output_dir", str(output_dir), "--push_to_hub", "--hub_model_id", HUB_ID,
+    ]  # fmt: skip
+    assert run_cli(train.main, argv) == 2  # HF_HUB_OFFLINE=1 in the tests: the Hub is unreachable
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error: --push_to_hub: the Hugging Face Hub is unreachable (HF_HUB_OFFLINE is set)")
+    assert f"python -m pipelines.hub push {output_dir} --hub_model_id {HUB_ID}" in error and "\n" not in error
+    assert not output_dir.exists()  # stopped before anything was loaded or written
+
+
+def test_push_to_hub_without_a_token_says_how_to_log_in(tmp_path, monkeypatch):
+    monkeypatch.setattr(hub, "hub_reachable", lambda: True)
+    monkeypatch.setattr(huggingface_hub, "get_token", lambda: None)
+    args = train.GloveTrainingArguments(output_dir=str(tmp_path / "out"), push_to_hub=True)
+    with pytest.raises(hub.OptionError, match="needs a Hub token: run `hf auth login`"):
+        hub.check_push(args)
+
+
+def test_push_command_uploads_an_existing_run_folder(pushed, tmp_path, monkeypatch, capsys):
+    output_dir, _ = pushed
+    calls = record_hub_calls(monkeypatch)
+    assert run_cli(hub.main, ["push", str(output_dir), "--hub_model_id", "other/name"]) == 0
+    assert [(name, repo) for name, repo, _ in calls] == [("create_repo", "other/name"), ("upload_folder", "other/name")]
+    assert "model.safetensors" in calls[1][2]["uploaded"] and ModelCard.load(output_dir / "README.md").data.model_name == "other/name"
+    assert f"pushed {output_dir}" in capsys.readouterr().out
+    hub.write_model_card(output_dir, json.loads((output_dir / "results.json").read_text()), HUB_ID)  # as the fixture left it
+
+
+def test_push_command_refuses_an_unfinished_folder_and_an_offline_hub(tmp_path, pushed, capsys):
+    assert run_cli(hub.main, ["push", str(tmp_path)]) == 2
+    assert f"{tmp_path} is not a finished run (no results.json)" in capsys.readouterr().err
+    assert run_cli(hub.main, ["push", str(pushed[0])]) == 2  # HF_HUB_OFFLINE=1
+    assert "the Hugging Face Hub is unreachable" in capsys.readouterr().err
+
+
+def test_offline_hub_model_fails_in_one_line_naming_the_local_alternative(monkeypatch):
+    monkeypatch.setattr(huggingface_hub, "try_to_load_from_cache", lambda repo_id, filename: None)
+    with pytest.raises(hub.HubUnreachable, match="model 'org/absent' is not in the local cache .*HF_HUB_OFFLINE is set.*; use a folder"):
+        hub.model_load_kwargs("org/absent", "use a folder")
+    monkeypatch.setattr(huggingface_hub, "try_to_load_from_cache", lambda repo_id, filename: "/cache/config.json")
+    assert hub.model_load_kwargs("org/cached", "use a folder") == {"local_files_only": True}
+    assert hub.model_load_kwargs(".", "use a folder") == {}  # a local folder never asks the Hub
+
+
+def test_unreachable_hub_is_probed_once_with_a_short_timeout(monkeypatch):
+    asked = []
+
+    class Session:
+        def head(self, url, timeout):
+            asked.append(timeout)
+            raise OSError("Name or service not known")
+
+    monkeypatch.setattr(huggingface_hub, "is_offline_mode", lambda: False)
+    monkeypatch.setattr(hub, "get_session", lambda: Session())
+    hub.hub_reachable.cache_clear()
+    try:
+        assert not hub.hub_reachable() and not hub.hub_reachable()
+        assert asked == [hub.PROBE_TIMEOUT_S] and hub.PROBE_TIMEOUT_S <= 5
+    finally:
+        hub.hub_reachable.cache_clear()

@@ -195,7 +195,8 @@ def test_script_scores_good_models_and_reports_the_others_in_one_line(tiny, tmp_
 
     err_lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
     assert len(err_lines) == 2
-    assert err_lines[0].startswith("error: sentibench-tests/no-such-model: not in the local Hub cache")
+    assert err_lines[0].startswith("error: sentibench-tests/no-such-model: ") and "not in the local cache" in err_lines[0]
+    assert "--models <run folder>" in err_lines[0]
     assert "cannot be mapped" in err_lines[1] and "--label_map" in err_lines[1]
 
     report = json.loads((tmp_path / "evaluation.json").read_text())

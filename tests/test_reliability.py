@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,7 +13,8 @@ import pytest
 
 import train
 from pipelines.cli import run_cli
-from tests.conftest import REPO_ROOT, write_glove_text, write_semeval
+from tests.conftest import REPO_ROOT, polar_sentence, write_glove_text, write_semeval
+import random
 
 EPOCHS = 6
 
@@ -112,7 +114,7 @@ def test_bad_input_gives_one_line_and_writes_nothing(tmp_path, tiny_glove, capsy
     assert run_cli(train.main, argv) == 2
     error = capsys.readouterr().err.strip()
     assert error.startswith("error: ") and message in error and "\n" not in error
-    assert not (output_dir / "results.json").exists() and not list(output_dir.glob("checkpoint-*"))
+    assert not output_dir.exists()  # not even an empty folder: the run never started
 
 
 def test_cli_exit_status_and_debug_traceback():
@@ -120,5 +122,66 @@ def test_cli_exit_status_and_debug_traceback():
     quiet = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True)
     assert quiet.returncode == 2 and "Traceback" not in quiet.stderr
     assert quiet.stderr.strip().splitlines()[-1].startswith("error: unknown --model 'cnn'")
-    loud = subprocess.run([*command, "--debug"], cwd=REPO_ROOT, capture_output=True, text=True)
+    loud = subprocess.run([*command, "--traceback"], cwd=REPO_ROOT, capture_output=True, text=True)
     assert loud.returncode != 0 and "Traceback" in loud.stderr
+    # --debug stays TrainingArguments' own option: parsed as such, so the model error is still one line
+    with_debug = subprocess.run([*command, "--debug", "underflow_overflow"], cwd=REPO_ROOT, capture_output=True, text=True)
+    assert with_debug.returncode == 2 and with_debug.stderr.strip().splitlines()[-1].startswith("error: unknown --model 'cnn'")
+
+
+def write_reviews(path: Path, rows: int, seed: int) -> Path:
+    rng = random.Random(seed)
+    labels = ["negative", "positive"] * (rows // 2)
+    path.write_text("text,label\n" + "".join(f"{polar_sentence(rng, label)},{label}\n" for label in labels))
+    return path
+
+
+def interrupted_run(tmp_path, tiny_glove, *extra) -> tuple[Path, list[str]]:
+    """A run folder with checkpoints and no results.json, as a killed run leaves it, and its argv."""
+    output_dir = tmp_path / "run"
+    argv = [
+        "--model", "mean", "--train_file", str(write_reviews(tmp_path / "a.csv", 200, 0)), "--embeddings", str(tiny_glove),
+        "--output_dir", str(output_dir), "--num_train_epochs", "2", "--save_total_limit", "3", *extra,
+    ]  # fmt: skip
+    assert run_cli(train.main, argv) == 0
+    (output_dir / "results.json").unlink()
+    return output_dir, argv
+
+
+@pytest.mark.parametrize(
+    "change, differs",
+    [
+        (lambda argv, tmp: [*argv, "--train_file", str(write_reviews(tmp / "b.csv", 200, 1))], "run.data.train_file"),
+        (lambda argv, tmp: [*argv, "--model", "lstm"], "run.model: mean -> lstm"),
+    ],
+    ids=["another --train_file", "another --model"],
+)
+def test_restart_of_another_run_in_the_folder_stops_naming_what_differs(tmp_path, tiny_glove, capsys, change, differs):
+    output_dir, argv = interrupted_run(tmp_path, tiny_glove)
+    capsys.readouterr()
+    assert run_cli(train.main, change(argv, tmp_path)) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]  # after the tokenizing progress bars
+    assert error.startswith(f"error: {output_dir} holds an interrupted run of another definition ("), error
+    assert differs in error and "--overwrite_output_dir" in error
+    assert not (output_dir / "results.json").exists()  # nothing trained
+    assert run_cli(train.main, [*change(argv, tmp_path), "--overwrite_output_dir"]) == 0
+    assert "resuming" not in capsys.readouterr().out
+
+
+def test_resumed_run_says_so_and_keeps_early_stopping_patience(tmp_path, tiny_glove, capsys):
+    """A run killed while early stopping counts down ends at the same epoch as one never killed."""
+    patience = ["--num_train_epochs", "30", "--early_stopping_patience", "2", "--learning_rate", "0.05",
+                "--save_total_limit", "40", "--metric_for_best_model", "eval_loss"]  # fmt: skip
+    whole, argv = interrupted_run(tmp_path, tiny_glove, *patience)
+    state = json.loads((whole / "trainer_state.json").read_text())
+    steps_per_epoch = round(state["global_step"] / state["epoch"])
+    best_epoch, last_epoch = int(state["best_model_checkpoint"].split("-")[-1]) // steps_per_epoch, state["epoch"]
+    assert last_epoch == best_epoch + 2 < 30, "the fixture should stop early"
+    # As if killed just after the first evaluation without improvement: later checkpoints never written.
+    for checkpoint in whole.glob("checkpoint-*"):
+        if int(checkpoint.name.split("-")[1]) > (best_epoch + 1) * steps_per_epoch:
+            shutil.rmtree(checkpoint)
+    capsys.readouterr()
+    assert run_cli(train.main, argv) == 0
+    assert f"resuming the interrupted run in {whole} from {whole / f'checkpoint-{(best_epoch + 1) * steps_per_epoch}'}" in capsys.readouterr().out
+    assert json.loads((whole / "results.json").read_text())["epochs"] == last_epoch

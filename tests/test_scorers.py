@@ -127,7 +127,7 @@ def test_an_onnx_folder_goes_to_the_onnx_runtime_module(tmp_path, monkeypatch):
 def test_an_unreachable_hub_id_fails_at_once_naming_the_local_alternative(monkeypatch):
     monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)
     started = time.perf_counter()
-    with pytest.raises(PathError, match=r"not in the local Hub cache .*HF_HUB_OFFLINE.*--models <run folder>"):
+    with pytest.raises(PathError, match=r"not in the local cache .*HF_HUB_OFFLINE.*--models <run folder>"):
         resolve_scorer("sentibench-tests/no-such-model", MR)
     assert time.perf_counter() - started < 5
 

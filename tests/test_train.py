@@ -7,11 +7,12 @@ import sys
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+import torch
 
 import train
-from pipelines.cli import run_cli
+from pipelines.cli import limit_torch_threads, run_cli
 from pipelines.data import load_data
-from pipelines.training import DataArguments
+from pipelines.training import DataArguments, GloveTrainingArguments
 from tests.conftest import REPO_ROOT, write_mr
 
 FAST = ["--num_train_epochs", "8", "--per_device_train_batch_size", "16", "--learning_rate", "0.02"]
@@ -35,7 +36,15 @@ def test_train_saves_model_tokenizer_and_results(tmp_path, tiny_semeval, tiny_gl
     assert 0 < results["epochs"] <= 8 and results["train_seconds"] > 0 and results["seed"] == 42
     assert results["parameters"]["trainable"] < results["parameters"]["total"]  # GloVe stays frozen
     assert sum(map(sum, results["confusion_matrix"])) == 90
-    assert "test accuracy" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "test (90 sentences) accuracy" in out and f"saved to {output_dir}" in out
+    assert "Writing model shards" not in out
+
+
+def test_cpu_runs_do_not_pin_memory():
+    """Pinned memory only speeds copies to a GPU; on CPU torch warned about it every epoch."""
+    args = GloveTrainingArguments(output_dir=None)
+    assert args.dataloader_pin_memory is torch.cuda.is_available() and not args.output_dir_given
 
 
 def test_json_config_file_configures_a_run(tmp_path, tiny_semeval, tiny_glove):
@@ -136,3 +145,37 @@ def test_cross_validation_folds_predict_every_sentence_once(tmp_path, tiny_glove
         assert ((index < 5000) | ((index >= 10_000) & (index < 10_010))).eq(predictions["label"] == 0).all()
         seen += list(predictions["index"])
     assert sorted(seen) == list(range(10_020))
+
+
+def test_each_cross_validation_fold_gets_its_own_default_folder(monkeypatch):
+    folders = []
+    monkeypatch.setattr(train, "train_glove", lambda model_args, data_args, training_args: folders.append(training_args.output_dir))
+    for fold in ("0", "1"):
+        assert run_cli(train.main, ["--model", "mean", "--cv_folds", "10", "--fold", fold]) == 0
+    assert folders == ["runs/mr-mean-cv10-fold0", "runs/mr-mean-cv10-fold1"]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CPU thread setting")
+def test_scripts_take_one_torch_thread_unless_omp_num_threads_says_otherwise(monkeypatch):
+    """As `accelerate launch` does: torch's thread-per-core default collapsed on shared cores."""
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+        torch.set_num_threads(2)
+        limit_torch_threads()
+        assert torch.get_num_threads() == 1
+        monkeypatch.setenv("OMP_NUM_THREADS", "2")
+        torch.set_num_threads(2)
+        limit_torch_threads()
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_unknown_selection_metric_stops_before_training(tmp_path, tiny_semeval, tiny_glove, capsys):
+    output_dir = tmp_path / "out"
+    argv = ["--model", "mean", "--dataset", "semeval2017a", "--data-dir", str(tiny_semeval), "--embeddings", str(tiny_glove)]
+    assert run_cli(train.main, [*argv, "--output_dir", str(output_dir), "--metric_for_best_model", "f1"]) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error == "error: --metric_for_best_model 'f1' is not reported; choose one of: official, loss, accuracy, f1_macro, recall_macro, f1_pn"
+    assert not output_dir.exists()
