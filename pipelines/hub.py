@@ -33,8 +33,9 @@ from huggingface_hub import EvalResult, HfApi, ModelCardData
 from huggingface_hub.utils import get_session
 from transformers import TrainingArguments
 
-from pipelines.data import HUB_IDS
+from pipelines.benchmarks import BENCHMARKS
 from pipelines.errors import OptionError, PathError
+from pipelines.metrics import METRICS
 from pipelines.reporting import RESULTS_FILE
 
 CARD_FILE = "README.md"
@@ -46,19 +47,6 @@ PROBE_TIMEOUT_S = 3.0
 # temporary files of an interrupted write, and Trainer logs.
 PUSH_IGNORE_PATTERNS = ["checkpoint-*", "checkpoint-*/**", "*.tmp", "_*", "runs/**", "*.bin", "*.pt", "*.pth"]
 
-DATASET_TITLES = {
-    "mr": "MR sentence polarity (Pang & Lee 2005), lab split: first 5,000 sentences of each class train, "
-    "the other 331 + 331 test",
-    "semeval2017a": "SemEval-2017 Task 4A (English tweets, 3 classes): train + dev files train, the gold file tests",
-}
-
-# results.json key -> (Hub metric id, pretty name, metric args)
-CARD_METRICS = {
-    "accuracy": ("accuracy", "Accuracy", None),
-    "f1_macro": ("f1", "Macro F1", {"average": "macro"}),
-    "recall_macro": ("recall", "Macro recall", {"average": "macro"}),
-    "f1_pn": ("f1", "F1-PN (mean F1 of positive and negative)", {"average": "macro", "labels": ["negative", "positive"]}),
-}
 
 
 class HubUnreachable(PathError):
@@ -145,8 +133,10 @@ def dataset_reference(results: dict) -> tuple[str | None, str | None, str]:
                 f"with seed {results.get('seed')}"
             )
         return None, None, title
-    hub_id, hub_config = HUB_IDS.get(dataset, (dataset, None))
-    return hub_id, hub_config, DATASET_TITLES.get(dataset, str(dataset))
+    if dataset in BENCHMARKS:
+        benchmark = BENCHMARKS[dataset]
+        return benchmark.hub_id, benchmark.hub_config, benchmark.title
+    return dataset, None, str(dataset)
 
 
 def card_data(results: dict, model_name: str) -> ModelCardData:
@@ -161,12 +151,12 @@ def card_data(results: dict, model_name: str) -> ModelCardData:
             dataset_name=title,
             dataset_config=hub_config,
             dataset_split="test",
-            metric_type=metric_id,
-            metric_name=pretty,
-            metric_args=args,
+            metric_type=metric.hub_id,
+            metric_name=metric.card_name,
+            metric_args=metric.hub_args,
             metric_value=round(float(test[key]), 4),
         )
-        for key, (metric_id, pretty, args) in CARD_METRICS.items()
+        for key, metric in METRICS.items()
         if key in test
     ]
     is_glove = str(results.get("model_type", "")).startswith("glove")
@@ -177,7 +167,7 @@ def card_data(results: dict, model_name: str) -> ModelCardData:
         language="en",
         tags=["sentibench", "sentiment-analysis", *(["glove", "custom_code"] if is_glove else [])],
         datasets=[hub_id] if hub_id else None,
-        metrics=sorted({metric_id for key, (metric_id, _, _) in CARD_METRICS.items() if key in test}),
+        metrics=sorted({metric.hub_id for key, metric in METRICS.items() if key in test}),
         base_model=results.get("base_model"),
         eval_results=eval_results or None,
     )
@@ -197,7 +187,7 @@ def card_text(results: dict, model_name: str) -> str:
         "",
         "| metric | value |",
         "|---|---|",
-        *(f"| {CARD_METRICS[key][1]} | {test[key]:.4f} |" for key in CARD_METRICS if key in test),
+        *(f"| {metric.card_name} | {test[key]:.4f} |" for key, metric in METRICS.items() if key in test),
         "",
     ]
     confusion, label_names = results.get("confusion_matrix"), results.get("label_names")

@@ -1,0 +1,132 @@
+"""ONNX export of every model family: logits as PyTorch's, padding-invariant graphs, int8, the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from models import GLOVE_MODELS
+from pipelines.cli import run_cli
+from pipelines.export import CHECK_SENTENCES, LOGIT_TOLERANCE, ExportArguments, export, main
+from pipelines.onnx_runtime import OnnxSequenceClassifier, TorchSequenceClassifier, load_classifier
+from tests.tiny_bert import build_tiny_bert
+from tests.tiny_glove import build_tiny_glove
+
+SENTENCES = ["a good fun film", "the movie is n't good , but it is not bad", "dull", "", "very very very bad ! " * 10]
+
+
+def build(tmp_path, name: str):
+    if name == "bert":
+        return build_tiny_bert(tmp_path / "bert", ["negative", "positive"])
+    return build_tiny_glove(tmp_path / name, name)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """name -> (PyTorch folder, fp32 export folder), every GloVe family and a tiny BERT, exported once."""
+    root = tmp_path_factory.mktemp("export")
+    folders = {}
+    for name in [*GLOVE_MODELS, "bert"]:
+        source = build(root, name)
+        export(ExportArguments(run_dir=str(source), output=str(root / f"{name}-onnx")))
+        folders[name] = (source, root / f"{name}-onnx")
+    return folders
+
+
+@pytest.mark.parametrize("name", [*GLOVE_MODELS, "bert"])
+def test_onnx_logits_match_pytorch(exported, name):
+    source, target = exported[name]
+    torch_model, onnx_model = TorchSequenceClassifier.from_folder(source), OnnxSequenceClassifier.from_folder(target)
+    texts = SENTENCES + CHECK_SENTENCES
+    np.testing.assert_allclose(onnx_model.logits(texts, batch_size=4), torch_model.logits(texts, batch_size=4), atol=LOGIT_TOLERANCE, rtol=0)
+    record = json.loads((target / "export.json").read_text())
+    assert record["check"]["max_abs_logit_difference"] <= LOGIT_TOLERANCE
+    assert record["check"]["same_predictions"] == 1.0
+
+
+@pytest.mark.parametrize("name", [*GLOVE_MODELS, "bert"])
+def test_exported_graph_ignores_padding(exported, name):
+    """A sentence alone and padded beside a longer one, in both orders, through the ONNX graph."""
+    model = OnnxSequenceClassifier.from_folder(exported[name][1])
+    short, long = "the film is not good", "a wonderful , moving film but the story is dull and the acting bad"
+    alone = model.encode([short])
+    batch = model.encode([long, short])
+    assert batch["attention_mask"][1].sum() < batch["attention_mask"].shape[1]  # the short one is padded
+    logits_alone = model.logits_for_ids(alone["input_ids"], alone["attention_mask"])
+    logits_batch = model.logits_for_ids(batch["input_ids"], batch["attention_mask"])
+    np.testing.assert_allclose(logits_batch[1], logits_alone[0], atol=1e-5, rtol=0)
+
+
+def test_classifier_interface_keeps_the_order_of_texts(exported):
+    model = load_classifier(exported["bilstm"][1])
+    assert isinstance(model, OnnxSequenceClassifier) and model.labels == ["negative", "positive"]
+    probabilities = model.predict_proba(SENTENCES, batch_size=2)  # sorted by length inside, order restored
+    assert probabilities.shape == (len(SENTENCES), 2)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-6)
+    one_by_one = np.vstack([model.predict_proba([text], batch_size=1) for text in SENTENCES])
+    np.testing.assert_allclose(probabilities, one_by_one, atol=1e-5)
+
+
+def write_test_file(path, rows: int = 40):
+    rng = np.random.default_rng(0)
+    lines = ["text,label"]
+    for i in range(rows):
+        label = ["negative", "positive"][i % 2]
+        words = rng.choice(["good", "great", "fun"] if label == "positive" else ["bad", "dull", "awful"], size=2)
+        lines.append(f"the film is {' '.join(words)} {i},{label}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_int8_export_is_smaller_and_reports_the_test_set_change(tmp_path):
+    source = build_tiny_glove(tmp_path / "bilstm", "bilstm")
+    test_file = write_test_file(tmp_path / "test.csv")
+    fp32 = export(ExportArguments(run_dir=str(source), output=str(tmp_path / "fp32")))
+    record = export(ExportArguments(run_dir=str(source), output=str(tmp_path / "int8"), quantize="int8", test_file=str(test_file)))
+    assert record["quantization"] == "int8" and record["size_bytes"] < fp32["size_bytes"]
+    test = record["test"]
+    assert test["sentences"] == 40
+    texts = [line.rsplit(",", 1)[0] for line in test_file.read_text().splitlines()[1:]]
+    gold = np.array([0 if line.endswith("negative") else 1 for line in test_file.read_text().splitlines()[1:]])
+    run_predictions = TorchSequenceClassifier.from_folder(source).logits(texts).argmax(-1)
+    int8_predictions = OnnxSequenceClassifier.from_folder(tmp_path / "int8").logits(texts).argmax(-1)
+    assert test["run_accuracy"] == pytest.approx(np.mean(run_predictions == gold))
+    assert test["export_accuracy"] == pytest.approx(np.mean(int8_predictions == gold))
+    assert test["changed_predictions"] == int(np.sum(run_predictions != int8_predictions))
+    low, high = test["run_accuracy_ci95"]
+    assert low <= test["run_accuracy"] <= high
+    assert test["inside_run_ci95"] == (low <= test["export_accuracy"] <= high)
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ([], "is not a model folder"),
+        (["--quantize", "int4"], "--quantize 'int4' is not supported"),
+    ],
+)
+def test_cli_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, extra, message):
+    not_a_model = tmp_path / "notes"
+    not_a_model.mkdir()
+    (not_a_model / "readme.txt").write_text("no model here")
+    output = tmp_path / "out"
+    assert run_cli(main, [str(not_a_model), "--output", str(output), *extra]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error:") and message in error and "\n" not in error
+    assert not output.exists() and list(tmp_path.iterdir()) == [not_a_model]
+
+
+def test_cli_refuses_a_non_empty_output_folder(tmp_path, capsys):
+    source = build_tiny_glove(tmp_path / "mean", "mean")
+    output = tmp_path / "out"
+    output.mkdir()
+    (output / "keep.txt").write_text("mine")
+    assert run_cli(main, [str(source), "--output", str(output)]) == 2
+    assert "exists and is not empty" in capsys.readouterr().err
+    assert [path.name for path in output.iterdir()] == ["keep.txt"]
+    assert run_cli(main, [str(source), "--output", str(output), "--overwrite"]) == 0
+    assert sorted(path.name for path in output.iterdir()) == [
+        "config.json", "export.json", "model.onnx", "tokenizer.json", "tokenizer_config.json",
+    ]  # fmt: skip
