@@ -10,15 +10,16 @@ from pipelines.finetuning import (
     default_output_dir,
     finetune,
 )
+from pipelines.losses import LossArguments
 
 
 def main(argv: list[str]) -> None:
     quiet_progress_bars()
-    argument_types = (FinetuneModelArguments, FinetuneDataArguments, FinetuneTrainingArguments)
-    model_args, data_args, training_args = parse(argument_types, argv)
+    argument_types = (FinetuneModelArguments, FinetuneDataArguments, FinetuneTrainingArguments, LossArguments)
+    model_args, data_args, training_args, loss_args = parse(argument_types, argv)
     if not training_args.output_dir_given:
         training_args.output_dir = default_output_dir(data_args.dataset_label, model_args.model, data_args.cv_folds, data_args.fold)
-    finetune(model_args, data_args, training_args)
+    finetune(model_args, data_args, training_args, loss_args=loss_args)
 
 
 if __name__ == "__main__":

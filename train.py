@@ -3,15 +3,17 @@
 import sys
 
 from pipelines.cli import limit_torch_threads, parse, quiet_progress_bars, run_cli
+from pipelines.distillation import DistillationArguments
 from pipelines.training import DataArguments, GloveModelArguments, GloveTrainingArguments, default_output_dir, train_glove
 
 
 def main(argv: list[str]) -> None:
     quiet_progress_bars()
-    model_args, data_args, training_args = parse((GloveModelArguments, DataArguments, GloveTrainingArguments), argv)
+    argument_types = (GloveModelArguments, DataArguments, GloveTrainingArguments, DistillationArguments)
+    model_args, data_args, training_args, loss_args = parse(argument_types, argv)
     if not training_args.output_dir_given:
         training_args.output_dir = default_output_dir(data_args.dataset_label, model_args.model, data_args.cv_folds, data_args.fold)
-    train_glove(model_args, data_args, training_args)
+    train_glove(model_args, data_args, training_args, loss_args=loss_args)
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ from tqdm.auto import tqdm
 import models
 from pipelines.cli import parse, quiet_progress_bars, run_cli
 from pipelines.data import DATASET_NAMES, DataSourceArguments
+from pipelines.distillation import DistillationArguments, grid_folder_suffix
 from pipelines.errors import OptionError, UserError
 from pipelines.hub import one_line
 from pipelines.reporting import RESULTS_FILE, format_metrics, library_versions, markdown_table, write_json_atomic
@@ -125,6 +126,7 @@ class ExperimentArguments:
 
     def __post_init__(self):
         self.train_options: list[str] = []  # train.py's options given to the grid, passed to every cell
+        self.loss_args = None  # the parsed --class_weights, --teacher...: they name the cells' folders
         self.model_names = [name.strip() for name in self.models.split(",") if name.strip()]
         self.dataset_names = [name.strip() for name in self.datasets.split(",") if name.strip()]
         self.use_source(DataSourceArguments())
@@ -162,6 +164,7 @@ class Cell:
 def grid_cells(args: ExperimentArguments) -> list[Cell]:
     vectors = "trained" if args.train_embeddings else "frozen"
     protocol = f"cv{args.cv_folds}" if args.cv_folds else "lab"
+    vectors += grid_folder_suffix(args.loss_args)  # -weighted, -distilled-<teacher>
     cells = []
     for dataset in args.dataset_names:
         for model in sorted(args.model_names, key=lambda name: COST_ORDER.index(name) if name in COST_ORDER else -1):
@@ -175,7 +178,7 @@ def grid_cells(args: ExperimentArguments) -> list[Cell]:
     return sorted(cells, key=lambda cell: cell.dataset != "semeval2017a")
 
 
-TRAIN_ARGUMENT_TYPES = (GloveModelArguments, DataArguments, GloveTrainingArguments)
+TRAIN_ARGUMENT_TYPES = (GloveModelArguments, DataArguments, GloveTrainingArguments, DistillationArguments)
 
 # train.py options each cell sets from the grid's own (--models, --datasets, --seeds, folds, --runs_dir).
 CELL_OPTIONS = ("--model", "--dataset", "--seed", "--fold", "--output_dir")
@@ -188,7 +191,7 @@ def use_train_options(args: ExperimentArguments, options: list[str]) -> None:
         raise OptionError(
             f"{taken[0].split('=')[0]} is set per cell by the grid; use --models, --datasets, --seeds, --cv_folds or --runs_dir"
         )
-    parse(TRAIN_ARGUMENT_TYPES, ["--model", args.model_names[0], *options])  # fails here, not in every cell
+    *_, args.loss_args = parse(TRAIN_ARGUMENT_TYPES, ["--model", args.model_names[0], *options])  # fails here, not in every cell
     args.train_options = list(options)
 
 
@@ -214,7 +217,7 @@ def cell_argv(args: ExperimentArguments, cell: Cell) -> list[str]:
     return argv + args.train_options  # last: an option given to the grid wins over the budget
 
 
-def cell_arguments(args: ExperimentArguments, cell: Cell) -> tuple[GloveModelArguments, DataArguments, GloveTrainingArguments]:
+def cell_arguments(args: ExperimentArguments, cell: Cell) -> tuple[GloveModelArguments, DataArguments, GloveTrainingArguments, DistillationArguments]:
     """The cell's dataclasses, parsed by train.py's parser from the cell's command line."""
     return parse(TRAIN_ARGUMENT_TYPES, cell_argv(args, cell))
 
@@ -241,13 +244,13 @@ def _init_worker(gpu_count: int) -> None:
 
 def run_cell(args: ExperimentArguments, cell: Cell) -> dict:
     """Train one cell (in a worker process); the data of an earlier cell with the same data is reused."""
-    model_args, data_args, training_args = cell_arguments(args, cell)
+    model_args, data_args, training_args, loss_args = cell_arguments(args, cell)
     # The data depend on the seed only through the CV folds; the lab splits are fixed.
     key = json.dumps([asdict(data_args) | {"fold": cell.fold}, args.embeddings, cell.seed if args.cv_folds else None])
     if key not in _PREPARED:
         _PREPARED[key] = prepare_glove_data(model_args, data_args, cell.seed)
     started = time.perf_counter()
-    results = train_glove(model_args, data_args, training_args, prepared=_PREPARED[key])
+    results = train_glove(model_args, data_args, training_args, prepared=_PREPARED[key], loss_args=loss_args)
     return {**results, "output_dir": cell.output_dir, "wall_seconds": round(time.perf_counter() - started, 2)}
 
 

@@ -12,6 +12,7 @@ from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTok
 from pipelines import hub
 from pipelines.backbones import length_from_data
 from pipelines.errors import DataError, OptionError, PathError
+from pipelines.losses import LossArguments, loss_trainer
 from pipelines.pretrained import MODEL_ALIASES, resolve_model
 from pipelines.reporting import check_writable_dir
 from pipelines.tokenization import tokenize_dataset
@@ -117,7 +118,12 @@ def load_pretrained(path: str, label_names: list[str], seed: int, load_kwargs: d
     return model, tokenizer, config
 
 
-def finetune(model_args: FinetuneModelArguments, data_args: FinetuneDataArguments, training_args: TrainingArguments) -> dict:
+def finetune(
+    model_args: FinetuneModelArguments,
+    data_args: FinetuneDataArguments,
+    training_args: TrainingArguments,
+    loss_args: LossArguments | None = None,
+) -> dict:
     try:
         path = resolve_model(model_args.model)
     except OSError as err:  # a --model folder that is missing or incomplete: the user's to fix
@@ -159,7 +165,8 @@ def finetune(model_args: FinetuneModelArguments, data_args: FinetuneDataArgument
         "test_sentences": len(splits["test"]),
         **({"test_sentences_available": full_test_size} if len(splits["test"]) < full_test_size else {}),
     }
+    trainer_class, loss_info = loss_trainer(loss_args, splits["train"]["label"], label_names)
     return fit_and_test(
-        model, tokenizer, tokenized, training_args, label_names, data_args.early_stopping_patience, run_info,
-        score_test_each_epoch=data_args.score_test_each_epoch,
+        model, tokenizer, tokenized, training_args, label_names, data_args.early_stopping_patience,
+        {**run_info, **loss_info}, score_test_each_epoch=data_args.score_test_each_epoch, trainer_class=trainer_class,
     )

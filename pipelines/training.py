@@ -34,6 +34,7 @@ import models
 from models.glove import GloveVectors
 from pipelines import hub
 from pipelines.data import DataSourceArguments
+from pipelines.distillation import DistillationArguments, prepare_training
 from pipelines.errors import ConfigError, DataError, OptionError
 from pipelines.metrics import METRIC_KEYS, compute_metrics_fn, per_class_scores
 from pipelines.reporting import (
@@ -174,17 +175,19 @@ def fit_and_test(
     early_stopping_patience: int,
     run_info: dict,
     score_test_each_epoch: bool = False,
+    trainer_class=Trainer,
 ) -> dict:
     """Train on `train`, stop early on `validation`, restore the best model, score `test`, save all.
 
     The test predictions go to `predictions.parquet`. With `score_test_each_epoch`, the test set
     is also scored after every validation pass (logged only), and `results.json` says which epoch
     validation loss and the official metric would each restore, with its test scores.
+    `trainer_class` builds the trainer (`pipelines.losses.loss_trainer`: class weights, distillation).
     """
     resolve_best_metric(training_args, label_names)
     resume_from = prepare_output_dir(training_args, run_definition(model, tokenizer, tokenized, training_args, run_info))
     test_scores = TestScoreCallback(tokenized["test"]) if score_test_each_epoch else None
-    trainer = Trainer(
+    trainer = trainer_class(
         model=model,
         args=hub.without_trainer_push(training_args),
         train_dataset=tokenized["train"],
@@ -438,6 +441,7 @@ class PreparedGloveData:
     glove: GloveVectors
     label_names: list[str]
     description: dict
+    train_texts: list[str] = field(default_factory=list)  # the teacher's input when distilling
 
 
 def prepare_glove_data(model_args: GloveModelArguments, data_args: DataArguments, seed: int) -> PreparedGloveData:
@@ -457,6 +461,7 @@ def prepare_glove_data(model_args: GloveModelArguments, data_args: DataArguments
         glove=glove,
         label_names=dataset["train"].features["label"].names,
         description=description,
+        train_texts=dataset["train"]["text"],
     )
 
 
@@ -465,6 +470,7 @@ def train_glove(
     data_args: DataArguments,
     training_args: GloveTrainingArguments,
     prepared: PreparedGloveData | None = None,
+    loss_args: DistillationArguments | None = None,
 ) -> dict:
     check_writable_dir(Path(training_args.output_dir))  # before minutes of work, not after; created when training starts
     hub.check_push(training_args)
@@ -489,10 +495,12 @@ def train_glove(
         "embeddings": prepared.glove.source,
         "vocab_size": len(prepared.tokenizer),
     }
-    tokenized = split_validation(prepared.dataset, data_args.validation_fraction, training_args.seed)
+    tokenized, trainer_class, loss_info = prepare_training(
+        loss_args, prepared, lambda dataset: split_validation(dataset, data_args.validation_fraction, training_args.seed)
+    )
     return fit_and_test(
         model, prepared.tokenizer, tokenized, training_args, prepared.label_names, data_args.early_stopping_patience,
-        run_info, score_test_each_epoch=data_args.score_test_each_epoch,
+        {**run_info, **loss_info}, score_test_each_epoch=data_args.score_test_each_epoch, trainer_class=trainer_class,
     )
 
 

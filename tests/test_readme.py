@@ -107,6 +107,16 @@ README_COMMANDS: dict[str, tuple[str, list[str]] | str] = {
         f"--train_embeddings {SMALL_GRID} --cv_folds 2",
         ["runs/grid/mr-cv2-trained/mean/seed-0/fold-1/results.json"],
     ),
+    "python train.py --model bilstm --dataset semeval2017a --data-dir ../shared/datasets --train_embeddings "
+    "--teacher runs/semeval2017a-minilm --distillation_alpha 0.5 --transfer_set_size 100000": (
+        "python train.py --model bilstm --dataset semeval2017a --data-dir ../shared/datasets --train_embeddings "
+        f"--teacher runs/semeval2017a-minilm --distillation_alpha 0.5 --transfer_set_size 100000 {ONE_EPOCH} --transfer_set_size 40",
+        ["runs/semeval2017a-bilstm/results.json"],
+    ),
+    "python train.py --model bilstm --dataset semeval2017a --data-dir ../shared/datasets --class_weights balanced": (
+        f"python train.py --model bilstm --dataset semeval2017a --data-dir ../shared/datasets --class_weights balanced {ONE_EPOCH}",
+        ["runs/semeval2017a-bilstm/results.json"],
+    ),
     "python -m pipelines.experiments ... --dry_run > cells.txt": (
         "python -m pipelines.experiments --data_dir ../shared/datasets --dry_run > cells.txt",
         ["cells.txt"],

@@ -149,7 +149,7 @@ def test_cross_validation_folds_predict_every_sentence_once(tmp_path, tiny_glove
 
 def test_each_cross_validation_fold_gets_its_own_default_folder(monkeypatch):
     folders = []
-    monkeypatch.setattr(train, "train_glove", lambda model_args, data_args, training_args: folders.append(training_args.output_dir))
+    monkeypatch.setattr(train, "train_glove", lambda model_args, data_args, training_args, **options: folders.append(training_args.output_dir))
     for fold in ("0", "1"):
         assert run_cli(train.main, ["--model", "mean", "--cv_folds", "10", "--fold", fold]) == 0
     assert folders == ["runs/mr-mean-cv10-fold0", "runs/mr-mean-cv10-fold1"]

@@ -1,0 +1,341 @@
+"""The cost/accuracy front: every model's official test score against its CPU throughput, in one run.
+
+    HF_HUB_OFFLINE=1 python -m bench.pareto --data_dir ../shared/datasets \
+        --models "runs/study/mr-lab-trained/*" runs/mr-minilm --output_dir results/pareto
+
+`--models` takes run folders (those `train.py`/`finetune.py` write, with a `results.json`) or
+globs; a folder of `seed-*/` folders is one model with its seeds. Runs group by dataset and by
+what they are: the model name, GloVe vectors (trained/frozen), "distilled from <teacher>",
+"class-weighted". For each group, on this machine, in this run:
+
+- throughput: test sentences per second through `pipeline("text-classification")` on CPU at
+  batch 64 (length-sorted batches, `pipelines.pretrained.predict_probabilities`), fastest of
+  `--repeats` passes over the test set (other processes only ever add time);
+- latency: one sentence per call, `--latency_sentences` test sentences drawn with seed 0 after a
+  warm-up; the median (p50) and 95th percentile (p95) in milliseconds;
+- parameters, and the size on disk of the files that travel with the model (config, weights,
+  tokenizer, remote code);
+- the official metric (accuracy; macro recall for negative/neutral/positive), mean over seeds,
+  with a 95% percentile-bootstrap interval that counts both sources of variation: each of
+  `N_RESAMPLES` resamples (seed 0) draws seeds with replacement and test sentences with
+  replacement (the same sentences for every seed), from the runs' `predictions.parquet`.
+
+Models whose run folders are elsewhere (fine-tuned MiniLM/MPNet made on a lent GPU) come from a
+report (`--report results/report/report.json --report_models minilm=minilm`): the report's mean and
+t interval over seeds, and the speed of the named folder or alias (the backbone with an untrained
+head runs at the fine-tuned model's speed).
+
+Speed is measured on one run of each group (the first seed): seeds share the architecture.
+Torch uses `--threads` threads (1: one core, as the issue asks, and steady on a shared machine).
+Writes `pareto-<dataset>.md` (table, Pareto front marked), `pareto-<dataset>.png` (score with its
+interval against throughput on a log axis, the front drawn) and `pareto.json`.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import shlex
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import torch
+
+from bench.common import machine_line
+from pipelines.cli import parse, run_cli
+from pipelines.data import load_sentiment_dataset
+from pipelines.distillation import MODEL_FILE_PATTERNS
+from pipelines.errors import PathError
+from pipelines.metrics import official_metric
+from pipelines.pretrained import load_classifier, one_line, predict_probabilities, resolve_model
+from pipelines.reporting import RESULTS_FILE, library_versions, markdown_table, write_json_atomic
+
+N_RESAMPLES = 2_000
+CONFIDENCE = 0.95
+
+
+@dataclass
+class ParetoArguments:
+    models: list[str] = field(default_factory=list, metadata={"help": "run folders or globs (quote them); a folder of seed-*/ folders is one model"})
+    data_dir: str | None = field(default=None, metadata={"help": "folder with the releases (MR/, Semeval2017A/)"})
+    output_dir: str = field(default="results/pareto", metadata={"help": "where the tables, figures and pareto.json go"})
+    batch_size: int = field(default=64, metadata={"help": "sentences per forward pass for throughput"})
+    repeats: int = field(default=3, metadata={"help": "passes over the test set; the fastest counts"})
+    latency_sentences: int = field(default=200, metadata={"help": "single-sentence calls timed for p50/p95"})
+    max_test_sentences: int | None = field(default=None, metadata={"help": "time only the first N test sentences (scores always use all)"})
+    threads: int = field(default=1, metadata={"help": "torch threads"})
+    note: str = field(default="", metadata={"help": "a line for the tables, e.g. 'partial: the grid is still running'"})
+    report: str | None = field(default=None, metadata={"help": "a `pipelines.report` report.json with the scores of --report_models"})
+    report_models: str | None = field(
+        default=None,
+        metadata={"help": "NAME=MODEL,...: a report model (lab split) and the folder or alias to time for it, e.g. "
+                  "minilm=minilm (the backbone with an untrained head: speed does not depend on the weights)"},
+    )
+    datasets: str | None = field(default=None, metadata={"help": "comma-separated datasets to cover (default: all found)"})
+
+
+def run_folders(patterns: list[str]) -> list[Path]:
+    """Every folder with a `results.json` that the patterns name, directly or as `seed-*/` below.
+
+    A named folder without one raises `PathError`; a glob's match without one is skipped (still training).
+    """
+    folders = []
+    for pattern in patterns:
+        matches = sorted(glob.glob(pattern)) or [pattern]
+        for match in map(Path, matches):
+            found = [match] if (match / RESULTS_FILE).is_file() else sorted(match.glob(f"seed-*/{RESULTS_FILE}"))
+            if not found and glob.has_magic(pattern):  # a run still training, under a glob: not finished yet
+                print(f"skipped {match}: no finished run", file=sys.stderr)
+            elif not found:
+                raise PathError(f"--models {pattern}: {match} has no {RESULTS_FILE} and no seed-*/{RESULTS_FILE}")
+            folders += [path if path.is_dir() else path.parent for path in found]
+    return list(dict.fromkeys(folders))
+
+
+def group_name(results: dict) -> str:
+    """What a run is: its model, GloVe vectors, distillation and class weights."""
+    parts = [str(results["model"])]
+    if results.get("vectors"):
+        parts.append(f"({results['vectors']} GloVe)")
+    if results.get("distillation"):
+        distillation = results["distillation"]
+        parts.append(f"distilled from {distillation['teacher']}")
+        if distillation.get("transfer_set_size"):
+            parts.append(f"+ {distillation['transfer_set_size']} transfer")
+    if results.get("class_weights"):
+        parts.append("class-weighted")
+    return " ".join(parts)
+
+
+def score_interval(runs: list[tuple[np.ndarray, np.ndarray]], metric: str, num_labels: int) -> tuple[float, float, float]:
+    """Mean over runs of `metric`, and its bootstrap interval over seeds and test sentences (module docstring).
+
+    runs: (gold labels, predictions) per seed, each (n,), the same test sentences in the same order.
+    """
+    labels = runs[0][0]
+    correct = np.stack([predictions == gold for gold, predictions in runs]).astype(np.float32)  # (seeds, n)
+    one_hot = np.eye(num_labels, dtype=np.float32)[labels]  # (n, k)
+    rng = np.random.default_rng(0)
+    counts = np.stack([np.bincount(rng.integers(0, len(labels), len(labels)), minlength=len(labels)) for _ in range(N_RESAMPLES)])
+    counts = counts.astype(np.float32)  # (resamples, n): how often each sentence is drawn
+
+    def metric_of(weights: np.ndarray) -> np.ndarray:  # (r, n) -> (seeds, r)
+        if metric == "accuracy":
+            return (correct @ weights.T) / weights.sum(axis=1)
+        per_class = (correct[:, None, :] * one_hot.T[None]) @ weights.T  # (seeds, k, r)
+        return (per_class / np.maximum(one_hot.T @ weights.T, 1.0)[None]).mean(axis=1)
+
+    observed = metric_of(np.ones((1, len(labels)), dtype=np.float32))[:, 0]
+    per_seed = metric_of(counts)  # (seeds, resamples)
+    seed_draws = rng.integers(0, len(runs), (N_RESAMPLES, len(runs)))
+    resampled = per_seed[seed_draws, np.arange(N_RESAMPLES)[:, None]].mean(axis=1)
+    low, high = np.quantile(resampled, [(1 - CONFIDENCE) / 2, (1 + CONFIDENCE) / 2])
+    return float(observed.mean()), float(low), float(high)
+
+
+def disk_megabytes(folder: Path) -> float:
+    files = {path for pattern in MODEL_FILE_PATTERNS for path in folder.glob(pattern) if path.is_file()}
+    return sum(path.stat().st_size for path in files) / 2**20
+
+
+def measure_speed(model: str, texts: list[str], args: ParetoArguments) -> dict:
+    """Throughput at `--batch_size`, single-sentence latency p50/p95, parameters and disk size of a folder or alias."""
+    classifier = load_classifier(model, "cpu")
+    predict_probabilities(classifier, texts[: args.batch_size], args.batch_size)  # warm-up
+    seconds = []
+    for _ in range(args.repeats):
+        started = time.perf_counter()
+        predict_probabilities(classifier, texts, args.batch_size)
+        seconds.append(time.perf_counter() - started)
+    rng = np.random.default_rng(0)
+    sample = [texts[i] for i in rng.choice(len(texts), min(args.latency_sentences, len(texts)), replace=False)]
+    latencies = []
+    for text in sample:
+        started = time.perf_counter()
+        classifier(text, truncation=True)
+        latencies.append(1000 * (time.perf_counter() - started))
+    return {
+        "sentences_per_second": round(len(texts) / min(seconds), 1),
+        "latency_p50_ms": round(float(np.percentile(latencies, 50)), 2),
+        "latency_p95_ms": round(float(np.percentile(latencies, 95)), 2),
+        "parameters": sum(parameter.numel() for parameter in classifier.model.parameters()),
+        "disk_mb": round(disk_megabytes(Path(resolve_model(model))), 2),
+    }
+
+
+def pareto_front(points: list[tuple[float, float]]) -> list[bool]:
+    """For (speed, score) points: True where no other point is at least as fast and as good, and better in one."""
+    return [
+        not any(s2 >= s and q2 >= q and (s2 > s or q2 > q) for j, (s2, q2) in enumerate(points) if j != i)
+        for i, (s, q) in enumerate(points)
+    ]
+
+
+def collect_groups(folders: list[Path]) -> dict[tuple[str, str], list[tuple[Path, dict]]]:
+    """(dataset, group name) -> [(run folder, results)], lab-protocol runs only (CV folds test other sentences)."""
+    groups: dict[tuple[str, str], list[tuple[Path, dict]]] = {}
+    for folder in folders:
+        results = json.loads((folder / RESULTS_FILE).read_text(encoding="utf-8"))
+        if results.get("protocol", "lab") != "lab":
+            continue
+        groups.setdefault((results["dataset"], group_name(results)), []).append((folder, results))
+    return groups
+
+
+def group_row(name: str, runs: list[tuple[Path, dict]], texts: list[str], args: ParetoArguments) -> dict:
+    label_names = runs[0][1]["label_names"]
+    metric = official_metric(label_names)
+    predictions = []
+    for folder, results in runs:
+        table = pq.read_table(folder / results.get("predictions_file", "predictions.parquet")).sort_by("index")
+        predictions.append((table.column("label").to_numpy(), table.column("prediction").to_numpy()))
+    mean, low, high = score_interval(predictions, metric, len(label_names))
+    print(f"{name}: {len(runs)} run(s), {metric} {mean:.4f}; timing {runs[0][0]}", flush=True)
+    return {
+        "model": name,
+        "runs": len(runs),
+        "metric": metric,
+        "score": round(mean, 4),
+        "ci_low": round(low, 4),
+        "ci_high": round(high, 4),
+        "interval_of": "bootstrap: seeds and sentences" if len(runs) > 1 else "bootstrap: sentences (1 run)",
+        **measure_speed(str(runs[0][0]), texts, args),
+        "timed_folder": str(runs[0][0]),
+    }
+
+
+def report_rows(args: ParetoArguments) -> dict[str, list[tuple[str, dict, str]]]:
+    """dataset -> [(row name, the report's summary of the official metric, model to time)] for --report_models."""
+    if not args.report:
+        return {}
+    timed = dict(item.split("=", 1) for item in (args.report_models or "").split(",") if "=" in item)
+    report = json.loads(Path(args.report).read_text(encoding="utf-8"))
+    found: dict[str, list] = {}
+    for dataset, section in report["datasets"].items():
+        for summary in section["summaries"]:
+            if summary["model"] in timed and summary["protocol"] == "lab split":
+                name = f"{summary['model']} ({summary['setting']})"
+                found.setdefault(dataset, []).append((name, summary, section["official_metric"], timed[summary["model"]]))
+    return found
+
+
+def summary_row(name: str, summary: dict, metric: str, model: str, texts: list[str], args: ParetoArguments) -> dict:
+    scores = summary["metrics"][metric]
+    print(f"{name}: {summary['n']} from {args.report}; timing {model}", flush=True)
+    single = scores["ci_low"] is None
+    return {
+        "model": name,
+        "runs": int(summary["n"].split()[0]),
+        "metric": metric,
+        "score": round(scores["mean"], 4),
+        "ci_low": round(scores["mean"] if single else scores["ci_low"], 4),
+        "ci_high": round(scores["mean"] if single else scores["ci_high"], 4),
+        "interval_of": "single run: none" if single else "report: t over seeds",
+        **measure_speed(model, texts, args),
+        "timed_folder": model,
+    }
+
+
+COLUMNS = [
+    ("key", "#"), ("model", "model"), ("runs", "runs"), ("score", "score"), ("interval", "95% CI"), ("interval_of", "interval over"), ("sentences_per_second", "sent/s (batch 64)"),
+    ("latency_p50_ms", "p50 ms"), ("latency_p95_ms", "p95 ms"), ("parameters", "parameters"), ("disk_mb", "disk MB"), ("front", "front"),
+]
+
+
+def shown(row: dict) -> dict:
+    """A table row with the precision each number deserves."""
+    return {
+        **row,
+        "score": f"{row['score']:.3f}",
+        "sentences_per_second": f"{row['sentences_per_second']:,.0f}",
+        "latency_p50_ms": f"{row['latency_p50_ms']:.1f}",
+        "latency_p95_ms": f"{row['latency_p95_ms']:.1f}",
+        "parameters": f"{row['parameters'] / 1e6:.2f} M",
+        "disk_mb": f"{row['disk_mb']:.1f}",
+    }
+
+
+def write_dataset(dataset: str, rows: list[dict], args: ParetoArguments, command: str, output: Path, skipped: list[str]) -> None:
+    for row, on_front in zip(rows, pareto_front([(row["sentences_per_second"], row["score"]) for row in rows])):
+        row["front"] = "yes" if on_front else ""
+        single = row["interval_of"].startswith("single")
+        row["interval"] = "none (1 run)" if single else f"{row['ci_low']:.3f} to {row['ci_high']:.3f}"
+    rows.sort(key=lambda row: -row["sentences_per_second"])
+    for key, row in enumerate(rows, start=1):
+        row["key"] = key  # the point's number in the figure
+    metric = rows[0]["metric"]
+    markdown = (
+        f"# Cost against accuracy on {dataset}\n\n{args.note + chr(10) + chr(10) if args.note else ''}"
+        f"Made by:\n\n```\n{command}\n```\n\n"
+        f"Score: test {metric}, mean over the runs (seeds), 95% percentile-bootstrap interval over seeds and test "
+        f"sentences ({N_RESAMPLES} resamples, seed 0); a single run's interval counts test sentences only. Speed: one run "
+        f"per row, {machine_line()}, torch threads {args.threads}, fastest of {args.repeats} passes. "
+        f"front: on the Pareto front (no other model is both faster and better). #: the point's number in the figure.\n\n"
+        + markdown_table([shown(row) for row in rows], COLUMNS)
+        + "".join(f"\nNot measured: {line}\n" for line in skipped)
+        + f"\n![{dataset}](pareto-{dataset}.png)\n"
+    )
+    (output / f"pareto-{dataset}.md").write_text(markdown, encoding="utf-8")
+    plot_front(dataset, rows, output / f"pareto-{dataset}.png")
+
+
+def plot_front(dataset: str, rows: list[dict], path: Path) -> None:
+    from matplotlib.figure import Figure  # drawn straight to a file: no pyplot, no display
+    from matplotlib.ticker import NullFormatter
+
+    fig = Figure(figsize=(7, 4.5), layout="constrained")
+    ax = fig.subplots()
+    for row in rows:
+        ax.errorbar(
+            row["sentences_per_second"], row["score"], yerr=[[row["score"] - row["ci_low"]], [row["ci_high"] - row["score"]]],
+            fmt="o", color="C3" if row["front"] else "C0", capsize=3,
+        )
+        # Numbers, not names: GloVe models cluster at one speed; the table's # column names them.
+        label = ax.annotate(str(row["key"]), (row["sentences_per_second"], row["score"]), fontsize=8, xytext=(4, 3), textcoords="offset points")
+        label.set_in_layout(False)
+    front = sorted((row["sentences_per_second"], row["score"]) for row in rows if row["front"])
+    ax.step(*zip(*front), where="post", color="C3", linestyle="--", label="Pareto front")
+    ax.set_xscale("log")
+    ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels collide on a short log axis
+    ax.margins(x=0.2)  # room for the names beside the points
+    ax.set_xlabel("test sentences per second, CPU, batch 64 (log)")
+    ax.set_ylabel(f"test {rows[0]['metric']} (95% CI)")
+    ax.set_title(f"{dataset}: accuracy against throughput")
+    ax.legend(loc="lower left")
+    fig.savefig(path, dpi=120)
+
+
+def main(argv: list[str]) -> None:
+    (args,) = parse((ParetoArguments,), argv)
+    groups = collect_groups(run_folders(args.models)) if args.models else {}
+    torch.set_num_threads(args.threads)
+    output = Path(args.output_dir)
+    output.mkdir(parents=True, exist_ok=True)
+    command = shlex.join(["python", "-m", "bench.pareto", *argv])
+    everything = {"command": command, "note": args.note, "machine": machine_line(), "threads": args.threads, "versions": library_versions(), "datasets": {}}
+    from_report = report_rows(args)
+    datasets = sorted({dataset for dataset, _ in groups} | set(from_report))
+    if args.datasets:
+        datasets = [dataset for dataset in datasets if dataset in args.datasets.split(",")]
+    for dataset in datasets:
+        texts = list(load_sentiment_dataset(dataset, args.data_dir)["test"]["text"])[: args.max_test_sentences]
+        rows, skipped = [], []
+        jobs = [(group_row, name, runs) for (name_dataset, name), runs in sorted(groups.items()) if name_dataset == dataset]
+        for function, *entry in jobs + [(summary_row, *entry) for entry in from_report.get(dataset, [])]:
+            try:
+                rows.append(function(*entry, texts, args))
+            except (OSError, ValueError) as err:  # a model that cannot be loaded here (not installed) is listed, not fatal
+                skipped.append(f"{entry[0]}: {one_line(err)}")
+                print(f"skipped {skipped[-1]}", file=sys.stderr)
+        write_dataset(dataset, rows, args, command, output, skipped)
+        everything["datasets"][dataset] = rows
+    write_json_atomic(output / "pareto.json", everything)
+    print(f"wrote {output}/pareto-*.md, pareto-*.png and pareto.json")
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))

@@ -1,0 +1,261 @@
+"""Knowledge distillation into a GloVe model: the teacher's logits, cached, and Tang et al.'s transfer set.
+
+`train.py --teacher DIR` trains the student on `pipelines.losses.sentiment_loss`: the gold
+cross-entropy mixed with logit regression on the teacher (or temperature-scaled KL, see there).
+
+- The teacher is any local sequence-classification folder whose `id2label` names are the
+  dataset's labels (a fine-tuned MiniLM or MPNet from `finetune.py`, another project model). It
+  runs in `torch.inference_mode`, on the training sentences (before the validation hold-out)
+  and on the transfer set made from them; never on validation or test sentences' rows for the
+  loss, never on the test set at all.
+- Its logits are cached in `$SENTIBENCH_CACHE/teacher_logits/<name>-<key>.npy`, the key a
+  SHA-256 of the teacher's files (config, weights, tokenizer) and of the texts, so the five seeds
+  of a student (whose validation splits differ) label the same pool once. A change to the
+  teacher or the data changes the key.
+- Transfer set (`--transfer_set_size N`): N sentences made from the training sentences with two of
+  Tang et al.'s (2019, Sec. 3.3) three rules, the two that need no part-of-speech tagger: each
+  word masked with probability 0.1 (`[MASK]` for the teacher, `[UNK]`, a zero vector, for the
+  student), then, with probability 0.25, the sentence cut to a random n-gram, n in 1..5. They are
+  drawn with a fixed seed from the whole pool, so every student seed shares one labelling; each
+  seed keeps only those made from its own training rows (none from its validation rows).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import inspect
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from datasets import Dataset, DatasetDict, Value, concatenate_datasets
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+import models  # noqa: F401  registers the GloVe models with the Auto classes: a project model can teach
+from pipelines.errors import OptionError, PathError
+from pipelines.losses import IGNORE_INDEX, DistillationSettings, LossArguments, loss_trainer
+from pipelines.tokenization import UNK_TOKEN
+
+# Tang et al. (2019), Sec. 3.3: p_mask = 0.1, p_ng = 0.25, n-grams of 1..5 words.
+MASK_PROBABILITY, NGRAM_PROBABILITY, MAX_NGRAM = 0.1, 0.25, 5
+TRANSFER_SEED = 0  # fixed: every student seed shares the transfer set and its teacher labels
+TEACHER_BATCH_SIZE = 64
+TEACHER_MAX_LENGTH = 512
+# The files that make a model what it is (config, weights, tokenizer, remote code); run records do not count.
+MODEL_FILE_PATTERNS = ("config.json", "*.safetensors", "pytorch_model*.bin", "tokenizer*.json", "vocab*", "merges.txt", "special_tokens_map.json", "*.model", "*.py")
+
+
+@dataclass
+class DistillationArguments(LossArguments):
+    """`train.py`'s loss options: class weights (`LossArguments`) and distillation from a teacher."""
+
+    teacher: str | None = field(
+        default=None,
+        metadata={"help": "a sequence-classification folder with the dataset's labels (e.g. runs/mr-minilm) to distil from"},
+    )
+    distillation_loss: str = field(
+        default="mse", metadata={"help": "mse: regression on the teacher's logits (Tang et al. 2019); kl: KL at a temperature (Hinton et al. 2015)"}
+    )
+    distillation_alpha: float = field(
+        default=0.5, metadata={"help": "weight of the gold cross-entropy; 1 - alpha weighs the teacher term"}
+    )
+    distillation_temperature: float = field(default=1.0, metadata={"help": "softmax temperature of --distillation_loss kl"})
+    transfer_set_size: int = field(
+        default=0,
+        metadata={"help": "sentences made from the training sentences (masking, n-gram sampling) labelled by the teacher; 0: none"},
+    )
+
+    def __post_init__(self):
+        super().__post_init__()
+        self.settings = DistillationSettings(self.distillation_loss, self.distillation_alpha, self.distillation_temperature)
+        if self.transfer_set_size < 0:
+            raise OptionError(f"--transfer_set_size must be 0 or more, got {self.transfer_set_size}")
+        if self.teacher is None:
+            if self.transfer_set_size:
+                raise OptionError("--transfer_set_size needs --teacher (the teacher labels the transfer set)")
+            return
+        folder = Path(self.teacher).expanduser()
+        if not (folder / "config.json").is_file():
+            raise PathError(f"--teacher {self.teacher}: not a model folder with a config.json (a save_pretrained folder)")
+        self.teacher = str(folder)
+
+
+def teacher_fingerprint(folder: str | os.PathLike) -> str:
+    """SHA-256 over the names and contents of the teacher's model files (`MODEL_FILE_PATTERNS`)."""
+    digest = hashlib.sha256()
+    files = sorted({path for pattern in MODEL_FILE_PATTERNS for path in Path(folder).glob(pattern) if path.is_file()})
+    for path in files:
+        digest.update(path.name.encode() + b"\0")
+        with open(path, "rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def texts_fingerprint(texts: list[str]) -> str:
+    return hashlib.sha256(json.dumps(texts, ensure_ascii=False).encode()).hexdigest()
+
+
+def teacher_name(folder: str | os.PathLike) -> str:
+    """The teacher's short name: `model` in its results.json (e.g. `minilm`), else the folder's name."""
+    try:
+        return str(json.loads((Path(folder) / "results.json").read_text(encoding="utf-8"))["model"])
+    except (OSError, ValueError, KeyError):
+        return Path(folder).resolve().name
+
+
+def label_order(teacher_labels: dict, label_names: list[str], folder) -> list[int]:
+    """For each dataset label, the teacher's output index; `OptionError` unless both name the same labels."""
+    by_name = {str(name).lower(): int(index) for index, name in teacher_labels.items()}
+    if sorted(by_name) != sorted(name.lower() for name in label_names):
+        raise OptionError(
+            f"--teacher {folder}: its labels ({', '.join(map(str, teacher_labels.values()))}) are not the dataset's "
+            f"({', '.join(label_names)}); fine-tune it on this dataset first"
+        )
+    return [by_name[name.lower()] for name in label_names]
+
+
+def run_teacher(folder: str, texts: list[str], label_names: list[str]) -> np.ndarray:
+    """The teacher's logits, (len(texts), num_labels) float32 in dataset label order, inference mode only."""
+    model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    order = label_order(model.config.id2label, label_names, folder)
+    accepted = set(inspect.signature(model.forward).parameters)
+    max_length = min(tokenizer.model_max_length, TEACHER_MAX_LENGTH)
+    logits = np.zeros((len(texts), len(label_names)), dtype=np.float32)
+    by_length = np.argsort([len(text) for text in texts], kind="stable")  # less padding per batch
+    with torch.inference_mode():
+        for start in range(0, len(texts), TEACHER_BATCH_SIZE):
+            rows = by_length[start : start + TEACHER_BATCH_SIZE]
+            batch = tokenizer([texts[row] for row in rows], padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+            output = model(**{key: value for key, value in batch.items() if key in accepted})
+            logits[rows] = output.logits.float().numpy()[:, order]
+    return logits
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("SENTIBENCH_CACHE", Path.home() / ".cache" / "sentibench")) / "teacher_logits"
+
+
+def cached_teacher_logits(folder: str, texts: list[str], label_names: list[str]) -> np.ndarray:
+    """`run_teacher`, once per (teacher files, texts, labels): later calls read `cache_root()/<name>-<key>.npy`.
+
+    A file lock makes parallel grid workers wait for one labelling instead of each running the teacher.
+    """
+    key = hashlib.sha256(
+        json.dumps([teacher_fingerprint(folder), texts_fingerprint(texts), label_names, TEACHER_MAX_LENGTH]).encode()
+    ).hexdigest()[:16]
+    target = cache_root() / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', teacher_name(folder))}-{key}.npy"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.parent / f".{target.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if target.is_file():
+            logits = np.load(target)
+            if logits.shape == (len(texts), len(label_names)):
+                return logits
+        logits = run_teacher(folder, texts, label_names)
+        partial = target.with_name(f".{target.name}.tmp-{os.getpid()}.npy")
+        np.save(partial, logits)
+        os.replace(partial, target)  # atomic: a reader sees the old file or the whole new one
+    return logits
+
+
+def make_transfer_set(texts: list[str], size: int, teacher_mask: str, seed: int = TRANSFER_SEED) -> tuple[list[str], list[str], list[int]]:
+    """`size` augmented sentences from `texts`: (student texts, teacher texts, index of each one's source).
+
+    Sources are taken in a seeded random order, cycling through `texts`; a sample identical to its
+    source is drawn again (at most `4 * size` draws in all, so very short data may give fewer).
+    """
+    rng = np.random.default_rng(seed)
+    words = [text.split() for text in texts]
+    candidates = [index for index, sentence in enumerate(words) if sentence]
+    order = rng.permutation(candidates) if candidates else np.array([], dtype=int)
+    student, teacher, sources = [], [], []
+    for draw in range(4 * size if len(order) else 0):
+        if len(student) == size:
+            break
+        source = int(order[draw % len(order)])
+        sentence = words[source]
+        masked = rng.random(len(sentence)) < MASK_PROBABILITY
+        if rng.random() < NGRAM_PROBABILITY:
+            n = int(rng.integers(1, MAX_NGRAM + 1))
+            start = int(rng.integers(0, max(len(sentence) - n, 0) + 1))
+            keep = slice(start, start + n)
+            sentence, masked = sentence[keep], masked[keep]
+        if not masked.any() and len(sentence) == len(words[source]):
+            continue
+        student.append(" ".join(UNK_TOKEN if m else word for word, m in zip(sentence, masked)))
+        teacher.append(" ".join(teacher_mask if m else word for word, m in zip(sentence, masked)))
+        sources.append(source)
+    return student, teacher, sources
+
+
+def teacher_mask_token(folder: str) -> str:
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    return tokenizer.mask_token or tokenizer.unk_token or UNK_TOKEN
+
+
+def prepare_training(loss_args: DistillationArguments | None, prepared, split) -> tuple[DatasetDict, object, dict]:
+    """The GloVe flow's splits, trainer class and `results.json` entries for `loss_args`.
+
+    `prepared` is the flow's `PreparedGloveData` (tokenized splits and the training texts);
+    `split(dataset)` draws the validation split. With a teacher, the training rows get a
+    `teacher_logits` column, and the transfer sentences made from this split's training rows
+    join them with the label -100 (no gold label: teacher term only).
+    """
+    loss_args = loss_args or DistillationArguments()
+    if loss_args.teacher is None:
+        tokenized = split(prepared.dataset)
+        trainer_class, info = loss_trainer(loss_args, tokenized["train"]["label"], prepared.label_names)
+        return tokenized, trainer_class, info
+    texts = list(prepared.train_texts)
+    transfer_student, transfer_teacher, sources = (
+        make_transfer_set(texts, loss_args.transfer_set_size, teacher_mask_token(loss_args.teacher))
+        if loss_args.transfer_set_size
+        else ([], [], [])
+    )
+    logits = cached_teacher_logits(loss_args.teacher, texts + transfer_teacher, prepared.label_names)
+    pool = prepared.dataset["train"].add_column("teacher_logits", logits[: len(texts)].tolist())
+    tokenized = split(DatasetDict({**prepared.dataset, "train": pool.add_column("pool_index", range(len(texts)))}))
+    trainer_class, info = loss_trainer(loss_args, tokenized["train"]["label"], prepared.label_names, loss_args.settings)
+    kept = set(tokenized["train"]["pool_index"])
+    rows = [row for row, source in enumerate(sources) if source in kept]  # none made from validation rows
+    train = tokenized["train"].remove_columns("pool_index").cast_column("label", Value("int64"))
+    if rows:
+        encoded = prepared.tokenizer([transfer_student[row] for row in rows], truncation=True)
+        transfer = Dataset.from_dict(
+            {
+                **{name: encoded[name] for name in train.column_names if name in encoded},
+                "label": [IGNORE_INDEX] * len(rows),
+                "teacher_logits": logits[[len(texts) + row for row in rows]].tolist(),
+            }
+        ).cast(train.features)
+        train = concatenate_datasets([train, transfer])
+    splits = {name: data.remove_columns([c for c in ("teacher_logits", "pool_index") if c in data.column_names]) for name, data in tokenized.items()}
+    info["distillation"] = {
+        "teacher": teacher_name(loss_args.teacher),
+        "teacher_path": str(loss_args.teacher),
+        "teacher_fingerprint": teacher_fingerprint(loss_args.teacher)[:16],
+        "loss": loss_args.distillation_loss,
+        "alpha": loss_args.distillation_alpha,
+        "temperature": loss_args.distillation_temperature if loss_args.distillation_loss == "kl" else None,
+        "transfer_set_size": loss_args.transfer_set_size,
+        "transfer_sentences": len(rows),
+    }
+    return DatasetDict({**splits, "train": train}), trainer_class, info
+
+
+def grid_folder_suffix(loss_args: DistillationArguments | None) -> str:
+    """For the experiment grid's folders: `-weighted`, `-distilled-<teacher>`, so cells trained with
+    these options never pass for finished plain ones."""
+    suffix = ""
+    if loss_args is not None and loss_args.class_weights:
+        suffix += "-weighted" if loss_args.class_weights.strip() == "balanced" else "-weighted-" + loss_args.class_weights.replace(",", "_")
+    if loss_args is not None and loss_args.teacher:
+        suffix += f"-distilled-{re.sub(r'[^A-Za-z0-9_.-]', '_', teacher_name(loss_args.teacher))}"
+    return suffix

@@ -1,0 +1,173 @@
+"""`train.py --teacher`: the loss by hand, the teacher's logits cached and invalidated, the transfer set,
+and a student pulled toward a tiny BERT teacher."""
+
+import json
+import math
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+import train
+from pipelines import distillation
+from pipelines.cli import run_cli
+from pipelines.distillation import cached_teacher_logits, make_transfer_set, run_teacher
+from pipelines.errors import OptionError
+from pipelines.losses import DistillationSettings, sentiment_loss
+from tests.tiny_bert import build_tiny_bert
+
+LABELS = ["negative", "neutral", "positive"]
+
+
+def biased_teacher(folder, labels, favourite: str, bias: float = 8.0):
+    """A tiny BERT that says `favourite` for every sentence, by a large classifier bias."""
+    build_tiny_bert(folder, labels)
+    weights = load_file(folder / "model.safetensors")
+    weights["classifier.bias"] = torch.tensor([bias if label == favourite else 0.0 for label in labels])
+    save_file(weights, folder / "model.safetensors", metadata={"format": "pt"})
+    return folder
+
+
+@pytest.fixture
+def counted_teacher(monkeypatch, tmp_path):
+    """Counts `run_teacher` calls and records the texts it is given; a private cache folder."""
+    monkeypatch.setenv("SENTIBENCH_CACHE", str(tmp_path / "cache"))
+    calls = []
+
+    def counting(folder, texts, label_names):
+        calls.append(list(texts))
+        return run_teacher(folder, texts, label_names)
+
+    monkeypatch.setattr(distillation, "run_teacher", counting)
+    return calls
+
+
+def test_mse_and_kl_terms_equal_hand_computations():
+    logits = torch.tensor([[1.0, -1.0], [0.0, 2.0]])
+    teacher = torch.tensor([[3.0, -1.0], [0.0, 0.0]])
+    labels = torch.tensor([0, -100])  # the second row is a transfer-set row: teacher only
+    ce = -(1.0 - math.log(math.exp(1.0) + math.exp(-1.0)))
+    mse = ((1 - 3) ** 2 + 0 + 0 + (2 - 0) ** 2) / 2
+    got = sentiment_loss(logits, labels, teacher, distillation=DistillationSettings("mse", alpha=0.25))
+    assert got.item() == pytest.approx(0.25 * ce + 0.75 * mse, rel=1e-6)
+
+    temperature = 2.0
+    def softmax(row):
+        e = [math.exp(v / temperature) for v in row]
+        return [v / sum(e) for v in e]
+    kl = sum(
+        sum(p * math.log(p / q) for p, q in zip(softmax(t), softmax(s))) for t, s in zip(teacher.tolist(), logits.tolist())
+    ) / 2 * temperature**2
+    got = sentiment_loss(logits, labels, teacher, distillation=DistillationSettings("kl", alpha=0.0, temperature=temperature))
+    assert got.item() == pytest.approx(kl, rel=1e-5)
+    # A batch of transfer rows only has no gold term, and no NaN.
+    only_teacher = sentiment_loss(logits, torch.tensor([-100, -100]), teacher, distillation=DistillationSettings("mse", alpha=0.5))
+    assert only_teacher.item() == pytest.approx(0.5 * mse)
+
+
+def test_teacher_logits_are_cached_and_invalidated(tmp_path, counted_teacher):
+    teacher = build_tiny_bert(tmp_path / "teacher", LABELS)
+    texts = ["a wonderful film", "a dull mess", "it runs two hours"]
+    first = cached_teacher_logits(str(teacher), texts, LABELS)
+    again = cached_teacher_logits(str(teacher), texts, LABELS)
+    assert len(counted_teacher) == 1 and np.array_equal(first, again) and first.shape == (3, 3)
+
+    cached_teacher_logits(str(teacher), [*texts, "pure joy !"], LABELS)  # the data changed
+    assert len(counted_teacher) == 2
+    build_tiny_bert(teacher, LABELS, seed=1)  # the teacher changed: other weights, same folder
+    changed = cached_teacher_logits(str(teacher), texts, LABELS)
+    assert len(counted_teacher) == 3 and not np.allclose(changed, first)
+    cached_teacher_logits(str(teacher), texts, LABELS)
+    assert len(counted_teacher) == 3
+
+
+def test_teacher_labels_are_mapped_by_name_or_refused(tmp_path):
+    texts = ["a wonderful film", "a dull mess"]
+    shuffled = biased_teacher(tmp_path / "shuffled", ["positive", "negative", "neutral"], favourite="negative")
+    logits = run_teacher(str(shuffled), texts, LABELS)
+    assert (logits.argmax(axis=1) == LABELS.index("negative")).all()
+    other = build_tiny_bert(tmp_path / "other", ["LABEL_0", "LABEL_1"])
+    with pytest.raises(OptionError, match="its labels \\(LABEL_0, LABEL_1\\) are not the dataset's \\(negative, neutral, positive\\)"):
+        run_teacher(str(other), texts, LABELS)
+
+
+def test_transfer_set_masks_and_cuts_training_sentences_only():
+    texts = ["one two three four five six seven eight", "alpha beta gamma delta epsilon zeta", ""]
+    student, teacher, sources = make_transfer_set(texts, 200, "[MASK]")
+    assert len(student) == len(teacher) == len(sources) == 200 and set(sources) == {0, 1}  # no empty source
+    for s, t, source in zip(student, teacher, sources):
+        source_words = texts[source].split()
+        assert s != texts[source] and len(s.split()) == len(t.split()) <= len(source_words)
+        for ws, wt in zip(s.split(), t.split()):
+            assert (ws, wt) == ("[UNK]", "[MASK]") or (ws == wt and ws in source_words)
+    assert make_transfer_set(texts, 200, "[MASK]") == (student, teacher, sources)  # fixed seed
+    assert sum(len(s.split()) < 6 for s in student) > 20  # some n-grams were sampled
+
+
+def run_student(tmp_path, data, glove, name, *extra):
+    output_dir = tmp_path / name
+    argv = ["--model", "mean", "--dataset", "semeval2017a", "--data-dir", str(data), "--embeddings", str(glove),
+            "--output_dir", str(output_dir), "--num_train_epochs", "6", "--per_device_train_batch_size", "16",
+            "--learning_rate", "0.02", "--report_to", "none", "--seed", "1", *extra]
+    assert run_cli(train.main, argv) == 0
+    predictions = pq.read_table(output_dir / "predictions.parquet").column("prediction").to_numpy()
+    return json.loads((output_dir / "results.json").read_text()), predictions
+
+
+def test_distillation_pulls_the_student_to_the_teacher(tmp_path, tiny_semeval, tiny_glove, counted_teacher):
+    """A teacher that always says `negative`: the distilled student (teacher term only) mostly agrees
+    with it, the plain student mostly does not; the teacher never saw a test sentence."""
+    teacher = biased_teacher(tmp_path / "teacher", ["positive", "negative", "neutral"], favourite="negative")
+    _, plain = run_student(tmp_path, tiny_semeval, tiny_glove, "plain")
+    options = ["--teacher", str(teacher), "--distillation_alpha", "0", "--transfer_set_size", "100"]
+    results, distilled = run_student(tmp_path, tiny_semeval, tiny_glove, "distilled", *options)
+    negative = LABELS.index("negative")
+    assert (distilled == negative).mean() > 0.9 and (plain == negative).mean() < 0.6
+    assert results["distillation"] == {
+        "teacher": "teacher", "teacher_path": str(teacher), "teacher_fingerprint": results["distillation"]["teacher_fingerprint"],
+        "loss": "mse", "alpha": 0.0, "temperature": None, "transfer_set_size": 100,
+        "transfer_sentences": results["distillation"]["transfer_sentences"],
+    }
+    assert 60 <= results["distillation"]["transfer_sentences"] <= 100  # those made from the 80% kept for training
+
+    (seen,) = counted_teacher
+    train_file = tiny_semeval / "Semeval2017A" / "train_dev"
+    train_texts = [line.split("\t")[2] for path in sorted(train_file.rglob("*.tsv")) for line in path.read_text().splitlines()]
+    assert seen[:300] == train_texts and len(seen) == 400  # the 300 training tweets, then the 100 transfer sentences
+
+    run_student(tmp_path, tiny_semeval, tiny_glove, "seed-2", *options, "--seed", "2")
+    assert len(counted_teacher) == 1  # another student seed reads the cache
+
+
+def test_the_grid_passes_teacher_and_class_weights_to_every_cell(tmp_path, capsys):
+    from pipelines import experiments
+
+    teacher = build_tiny_bert(tmp_path / "minilm-run", LABELS)
+    argv = ["--datasets", "semeval2017a", "--models", "mean,bilstm", "--seeds", "0,1", "--dry_run",
+            "--teacher", str(teacher), "--class_weights", "balanced", "--distillation_alpha", "0.2"]
+    assert run_cli(experiments.main, argv) == 0
+    commands = capsys.readouterr().out.strip().splitlines()
+    assert len(commands) == 4
+    for command in commands:
+        assert f"--teacher {teacher} --class_weights balanced --distillation_alpha 0.2" in command
+        assert "/semeval2017a-lab-frozen-weighted-distilled-minilm-run/" in command
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--transfer_set_size", "10"], "--transfer_set_size needs --teacher"),
+        (["--teacher", "nowhere"], "--teacher nowhere: not a model folder with a config.json"),
+        (["--teacher", ".", "--distillation_loss", "cosine"], "--distillation_loss must be one of mse, kl, got 'cosine'"),
+        (["--teacher", ".", "--distillation_alpha", "1.5"], "--distillation_alpha must be between 0 and 1, got 1.5"),
+    ],
+)
+def test_bad_distillation_options_are_one_line(tmp_path, monkeypatch, capsys, options, message):
+    (tmp_path / "config.json").write_text("{}")
+    monkeypatch.chdir(tmp_path)
+    assert run_cli(train.main, ["--output_dir", str(tmp_path / "out"), *options]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: {message}") and error.count("\n") == 1
+    assert not (tmp_path / "out").exists()

@@ -1,0 +1,46 @@
+"""bench/pareto.py: the front, the score interval by hand, and one run over two tiny trained models."""
+
+import json
+
+import numpy as np
+import pytest
+
+import train
+from bench import pareto
+from pipelines.cli import run_cli
+
+
+def test_pareto_front_keeps_the_points_nothing_beats():
+    points = [(1000.0, 0.78), (30.0, 0.82), (500.0, 0.75), (30.0, 0.80), (5.0, 0.89)]
+    assert pareto.pareto_front(points) == [True, True, False, False, True]
+
+
+def test_score_interval_means_seeds_and_recalls_by_class():
+    labels = np.array([0, 0, 0, 1, 1, 2])
+    seed_a = np.array([0, 0, 1, 1, 1, 2])  # recalls 2/3, 1, 1
+    seed_b = np.array([0, 0, 0, 1, 0, 0])  # recalls 1, 1/2, 0
+    mean, low, high = pareto.score_interval([(labels, seed_a), (labels, seed_b)], "recall_macro", 3)
+    assert mean == pytest.approx(((2 / 3 + 1 + 1) / 3 + (1 + 0.5 + 0) / 3) / 2)
+    assert low < mean < high
+    mean, low, high = pareto.score_interval([(labels, labels)], "accuracy", 3)
+    assert (mean, low, high) == (1.0, 1.0, 1.0)
+
+
+def test_bench_writes_table_figure_and_json(tmp_path, tiny_semeval, tiny_glove):
+    runs = tmp_path / "runs"
+    for model in ("mean", "meanmax"):
+        argv = ["--model", model, "--dataset", "semeval2017a", "--data-dir", str(tiny_semeval), "--embeddings", str(tiny_glove),
+                "--output_dir", str(runs / model / "seed-0"), "--num_train_epochs", "1", "--report_to", "none"]
+        assert run_cli(train.main, argv) == 0
+    output = tmp_path / "pareto"
+    argv = ["--models", str(runs / "*"), "--data_dir", str(tiny_semeval), "--output_dir", str(output),
+            "--repeats", "1", "--latency_sentences", "5", "--note", "tiny"]
+    assert run_cli(pareto.main, argv) == 0
+    rows = json.loads((output / "pareto.json").read_text())["datasets"]["semeval2017a"]
+    assert {row["model"] for row in rows} == {"mean (frozen GloVe)", "meanmax (frozen GloVe)"}
+    for row in rows:
+        assert row["sentences_per_second"] > 0 and row["latency_p95_ms"] >= row["latency_p50_ms"] > 0
+        assert row["parameters"] > 0 and row["disk_mb"] > 0 and row["ci_low"] <= row["score"] <= row["ci_high"]
+    assert any(row["front"] == "yes" for row in rows)
+    assert "| mean (frozen GloVe) | 1 |" in (output / "pareto-semeval2017a.md").read_text()
+    assert (output / "pareto-semeval2017a.png").stat().st_size > 1000
