@@ -50,7 +50,7 @@ from pipelines.cli import parse, run_cli
 from pipelines.data import load_sentiment_dataset
 from pipelines.distillation import MODEL_FILE_PATTERNS
 from pipelines.errors import PathError
-from pipelines.metrics import official_metric
+from pipelines.benchmarks import official_metric_for
 from pipelines.pretrained import load_classifier, one_line, predict_probabilities, resolve_model
 from pipelines.reporting import RESULTS_FILE, library_versions, markdown_table, write_json_atomic
 
@@ -188,7 +188,7 @@ def collect_groups(folders: list[Path]) -> dict[tuple[str, str], list[tuple[Path
 
 def group_row(name: str, runs: list[tuple[Path, dict]], texts: list[str], args: ParetoArguments) -> dict:
     label_names = runs[0][1]["label_names"]
-    metric = official_metric(label_names)
+    metric = official_metric_for(runs[0][1].get("dataset"), label_names)
     predictions = []
     for folder, results in runs:
         table = pq.read_table(folder / results.get("predictions_file", "predictions.parquet")).sort_by("index")

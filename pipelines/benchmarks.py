@@ -46,6 +46,7 @@ class Benchmark:
     pretrained_models: tuple[str, ...] = ()  # evaluate_pretrained.py without --models (after the offline ones)
     finetune_models: tuple[str, ...] = ()  # the documented choices of finetune.py --model
     grid_training: dict[str, float] = field(default_factory=dict)  # `TrainingArguments` of each grid cell
+    train_size: int = 0  # training examples, roughly: the grid starts the larger benchmark's cells first
     text_noun: str = "text"  # what one example is ("review", "tweet"): zero-shot label descriptions
     other_benchmark: str | None = None  # the benchmark whose trained models it scores as they are
 
@@ -212,6 +213,7 @@ register_benchmark(
         ),
         finetune_models=("bert-base-uncased", "roberta-base", "distilbert/distilbert-base-uncased", "minilm", "mpnet"),
         grid_training={"num_train_epochs": 50, "per_device_train_batch_size": 64},
+        train_size=10_000,
         text_noun="review",
         other_benchmark="semeval2017a",
     )
@@ -235,6 +237,7 @@ register_benchmark(
         ),
         finetune_models=("vinai/bertweet-base", "roberta-base", "cardiffnlp/twitter-roberta-base", "minilm", "mpnet"),
         grid_training={"num_train_epochs": 50, "per_device_train_batch_size": 128},
+        train_size=49_570,
         text_noun="tweet",
         other_benchmark="mr",
     )

@@ -26,11 +26,6 @@ from pipelines.errors import DataError, OptionError, PathError
 
 DATA_DIR_ENV = "SENTIBENCH_DATA_DIR"
 
-# Views of `pipelines.benchmarks.BENCHMARKS` for the modules that still import them from here.
-LABEL_NAMES = {name: list(benchmark.label_names) for name, benchmark in BENCHMARKS.items()}
-DATASET_NAMES = tuple(BENCHMARKS)
-HUB_IDS = {name: (benchmark.hub_id, benchmark.hub_config) for name, benchmark in BENCHMARKS.items()}
-
 
 def features_for(label_names) -> Features:
     return Features({"text": Value("string"), "label": ClassLabel(names=list(label_names))})

@@ -41,7 +41,8 @@ from tqdm.auto import tqdm
 
 import models
 from pipelines.cli import parse, quiet_progress_bars, run_cli
-from pipelines.data import DATASET_NAMES, DataSourceArguments
+from pipelines.benchmarks import BENCHMARKS
+from pipelines.data import DataSourceArguments
 from pipelines.distillation import DistillationArguments, grid_folder_suffix
 from pipelines.errors import OptionError, UserError
 from pipelines.hub import one_line
@@ -54,13 +55,13 @@ from pipelines.training import (
     train_glove,
 )
 
-# Training budget per dataset, on top of `GloveTrainingArguments` (lr 1e-3, early stopping with
-# patience 5). Both allow up to 50 epochs: early stopping ends every run long before, so no cap
-# decides where a run stops. SemEval takes batches of 128 (four times MR's training data).
-DATASET_TRAINING = {
-    "mr": {"num_train_epochs": 50, "per_device_train_batch_size": 64},
-    "semeval2017a": {"num_train_epochs": 50, "per_device_train_batch_size": 128},
-}
+
+
+def grid_budget(dataset: str) -> dict:
+    """The training budget of a dataset's cells, on top of `GloveTrainingArguments` (lr 1e-3, early
+    stopping with patience 5): the benchmark's `grid_training` (`pipelines.benchmarks`), none for your
+    own data. Both benchmarks allow 50 epochs, so early stopping, not a cap, ends every run."""
+    return dict(BENCHMARKS[dataset].grid_training) if dataset in BENCHMARKS else {}
 
 # Slowest first, so the last cells to start are short ones and no worker idles at the end.
 COST_ORDER = ["bilstm", "lstm", "transformer", "multihead", "attention", "meanmax", "mean"]
@@ -110,7 +111,7 @@ def default_workers() -> int:
 @dataclass
 class ExperimentArguments:
     models: str = field(default=",".join(models.GLOVE_MODELS), metadata={"help": "comma-separated --model names"})
-    datasets: str = field(default=",".join(DATASET_NAMES), metadata={"help": "comma-separated dataset names"})
+    datasets: str = field(default=",".join(BENCHMARKS), metadata={"help": "comma-separated dataset names"})
     embeddings: str | None = field(default=None, metadata={"help": "GloVe text file; default: the GloVe package"})
     train_embeddings: bool = field(default=False, metadata={"help": "fine-tune the word vectors too"})
     seeds: str = field(default="42", metadata={"help": "comma-separated seeds; each sets init, validation split, batch order"})
@@ -175,7 +176,7 @@ def grid_cells(args: ExperimentArguments) -> list[Cell]:
                         folder = folder / f"fold-{fold}"
                     cells.append(Cell(dataset, model, seed, fold, str(folder)))
     # The larger data set's cells first (they are the long ones), datasets otherwise in order.
-    return sorted(cells, key=lambda cell: cell.dataset != "semeval2017a")
+    return sorted(cells, key=lambda cell: -BENCHMARKS[cell.dataset].train_size if cell.dataset in BENCHMARKS else 0)
 
 
 TRAIN_ARGUMENT_TYPES = (GloveModelArguments, DataArguments, GloveTrainingArguments, DistillationArguments)
@@ -211,7 +212,7 @@ def cell_argv(args: ExperimentArguments, cell: Cell) -> list[str]:
     if args.cv_folds:
         argv += ["--cv_folds", str(args.cv_folds), "--fold", str(cell.fold)]
     argv += ["--score_test_each_epoch", "--metric_for_best_model", args.metric_for_best_model]
-    for key, value in DATASET_TRAINING.get(cell.dataset, {}).items():
+    for key, value in grid_budget(cell.dataset).items():
         argv += [f"--{key}", str(value)]
     argv += ["--output_dir", cell.output_dir, "--report_to", "none", "--disable_tqdm", "true"]
     return argv + args.train_options  # last: an option given to the grid wins over the budget
@@ -326,7 +327,7 @@ def write_tables(
         "cv_folds": args.cv_folds,
         "train_embeddings": args.train_embeddings,
         "metric_for_best_model": args.metric_for_best_model,
-        "dataset_training": {name: DATASET_TRAINING.get(name, {}) for name in args.dataset_names},
+        "dataset_training": {name: grid_budget(name) for name in args.dataset_names},
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {args.workers} workers",
         "wall_seconds": round(seconds, 1),
         "failures": failures,

@@ -26,18 +26,13 @@ from pipelines.training import (
     split_validation,
 )
 
-# Documented choices for `--model` (all but `minilm` and `mpnet` need the Hub once, to download).
-DEFAULT_FINETUNE_MODELS = {
-    "mr": ("bert-base-uncased", "roberta-base", "distilbert/distilbert-base-uncased", "minilm", "mpnet"),
-    "semeval2017a": ("vinai/bertweet-base", "roberta-base", "cardiffnlp/twitter-roberta-base", "minilm", "mpnet"),
-}
 
 
 @dataclass
 class FinetuneModelArguments:
     model: str = field(
         default="minilm",
-        metadata={"help": f"Hub id, local folder, or one of: {', '.join(MODEL_ALIASES)} (see DEFAULT_FINETUNE_MODELS)"},
+        metadata={"help": f"Hub id, local folder, or one of: {', '.join(MODEL_ALIASES)} (each benchmark's documented choices: finetune_models in pipelines/benchmarks.py)"},
     )
     max_length: int = field(default=128, metadata={"help": "longest input in tokens (longer ones are truncated)"})
     max_length_quantile: float | None = field(

@@ -1,7 +1,7 @@
 """Which checkpoint to restore: by validation loss, or by the benchmark's official metric.
 
 `--metric_for_best_model official` resolves to the official metric of the labels
-(`pipelines.metrics.official_metric`). To measure what the choice is worth, `TestScoreCallback`
+(the benchmark's entry, `pipelines.benchmarks.official_metric_for`). To measure what the choice is worth, `TestScoreCallback`
 scores the test set after every validation pass and writes it into the log history (never
 used for any decision), so one run tells the test score of the checkpoint each criterion picks.
 """
@@ -11,19 +11,20 @@ from __future__ import annotations
 from transformers import TrainerCallback, TrainingArguments
 
 from pipelines.errors import OptionError
-from pipelines.metrics import METRIC_KEYS, official_metric
+from pipelines.benchmarks import official_metric_for
+from pipelines.metrics import METRIC_KEYS
 
 OFFICIAL = "official"
 
 
-def resolve_best_metric(training_args: TrainingArguments, label_names: list[str]) -> None:
+def resolve_best_metric(training_args: TrainingArguments, label_names: list[str], dataset: str | None = None) -> None:
     """Turn `official` into the metric of these labels; larger is better for every metric but loss.
 
     Raises `OptionError` for a name the evaluation does not report (the `Trainer` would fail on
     it only after the first epoch).
     """
     if training_args.metric_for_best_model == OFFICIAL:
-        training_args.metric_for_best_model = official_metric(label_names)
+        training_args.metric_for_best_model = official_metric_for(dataset, label_names)
     name = training_args.metric_for_best_model
     if name is None:
         return
@@ -50,7 +51,7 @@ class TestScoreCallback(TrainerCallback):
         )
 
 
-def selection_summary(log_history: list[dict], label_names: list[str], restored_by: str) -> dict:
+def selection_summary(log_history: list[dict], label_names: list[str], restored_by: str, dataset: str | None = None) -> dict:
     """For validation loss and the official metric: the epoch each picks and that epoch's test scores.
 
     The first best counts, as in `Trainer` (a later tie is no improvement). Empty when the test
@@ -61,7 +62,7 @@ def selection_summary(log_history: list[dict], label_names: list[str], restored_
     if not validations:
         return {}
     chosen = {}
-    for criterion, sign in (("eval_loss", -1), (f"eval_{official_metric(label_names)}", 1)):
+    for criterion, sign in (("eval_loss", -1), (f"eval_{official_metric_for(dataset, label_names)}", 1)):
         best = max(validations, key=lambda entry: (sign * entry[criterion], -entry["step"]))
         test = tests[best["step"]]
         chosen[criterion] = {

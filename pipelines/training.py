@@ -33,6 +33,7 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 import models
 from models.glove import GloveVectors
 from pipelines import hub
+from pipelines.benchmarks import BENCHMARKS
 from pipelines.data import DataSourceArguments
 from pipelines.distillation import DistillationArguments, prepare_training
 from pipelines.errors import ConfigError, DataError, OptionError
@@ -76,8 +77,12 @@ class DataArguments(DataSourceArguments):
         if self.cv_folds is not None:
             if self.cv_folds < 2:
                 raise OptionError(f"--cv_folds must be at least 2, got {self.cv_folds}")
-            if self.dataset == "semeval2017a" and not (self.train_file or getattr(self, "dataset_name", None)):
-                raise OptionError("--cv_folds: semeval2017a has a fixed test set (the gold file); cross-validate MR or your own data")
+            builtin = not (self.train_file or getattr(self, "dataset_name", None))
+            if builtin and self.dataset in BENCHMARKS and BENCHMARKS[self.dataset].fixed_test_set:
+                raise OptionError(
+                    f"--cv_folds: {self.dataset} has a fixed test set (the release's own test file); "
+                    "cross-validate a benchmark without one (mr) or your own data"
+                )
             if not 0 <= self.fold < self.cv_folds:
                 raise OptionError(f"--fold must be between 0 and {self.cv_folds - 1} for --cv_folds {self.cv_folds}, got {self.fold}")
         if (self.validation_file or self.test_file) and not self.train_file:
@@ -184,7 +189,7 @@ def fit_and_test(
     validation loss and the official metric would each restore, with its test scores.
     `trainer_class` builds the trainer (`pipelines.losses.loss_trainer`: class weights, distillation).
     """
-    resolve_best_metric(training_args, label_names)
+    resolve_best_metric(training_args, label_names, run_info.get("dataset"))
     resume_from = prepare_output_dir(training_args, run_definition(model, tokenizer, tokenized, training_args, run_info))
     test_scores = TestScoreCallback(tokenized["test"]) if score_test_each_epoch else None
     trainer = trainer_class(
@@ -218,7 +223,9 @@ def fit_and_test(
         **run_info,
         "label_names": label_names,
         "test": test_metrics,
-        "selection": selection_summary(trainer.state.log_history, label_names, training_args.metric_for_best_model),
+        "selection": selection_summary(
+            trainer.state.log_history, label_names, training_args.metric_for_best_model, run_info.get("dataset")
+        ),
         "predictions_file": PREDICTIONS_FILE,
         "epochs": trainer.state.epoch,
         "best_checkpoint": trainer.state.best_model_checkpoint,

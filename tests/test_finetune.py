@@ -8,7 +8,8 @@ from transformers import AutoConfig, AutoTokenizer
 import evaluate_pretrained
 import finetune
 from pipelines.cli import run_cli
-from pipelines.finetuning import DEFAULT_FINETUNE_MODELS, FinetuneTrainingArguments, default_output_dir
+from pipelines.benchmarks import BENCHMARKS
+from pipelines.finetuning import FinetuneTrainingArguments, default_output_dir
 from tests.tiny_bert import build_tiny_bert, write_semeval
 
 QUICK = ["--num_train_epochs", "1", "--per_device_train_batch_size", "8", "--report_to", "none", "--seed", "3"]
@@ -77,8 +78,8 @@ def test_default_output_dir_names(tmp_path):
 
 def test_at_least_three_documented_models_per_dataset():
     for dataset in ("mr", "semeval2017a"):
-        assert len(DEFAULT_FINETUNE_MODELS[dataset]) >= 3
-        assert "minilm" in DEFAULT_FINETUNE_MODELS[dataset]  # the one that runs offline
+        assert len(BENCHMARKS[dataset].finetune_models) >= 3
+        assert "minilm" in BENCHMARKS[dataset].finetune_models  # the one that runs offline
 
 
 def test_missing_output_dir_is_remembered_so_the_script_names_the_folder():

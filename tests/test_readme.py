@@ -217,7 +217,7 @@ def test_readme_command_runs_and_writes_what_readme_says(workspace, monkeypatch,
     command, files = recipe
     monkeypatch.chdir(workspace)
     # The grid has no epoch option (issue 16): one epoch per cell for the data sets used here.
-    monkeypatch.setattr(experiments, "DATASET_TRAINING", {name: {"num_train_epochs": 1} for name in ("mr", "semeval2017a", "train")})
+    monkeypatch.setattr(experiments, "grid_budget", lambda dataset: {"num_train_epochs": 1})
     status, output = run_command(command)
     assert status == 0, output[-2000:]
     missing = [name for name in files if not (workspace / name).is_file()]
