@@ -26,7 +26,7 @@ import pytest
 import evaluate_pretrained
 import finetune
 import train
-from pipelines import experiments, report
+from pipelines import experiments, explain, export, report
 from pipelines.cli import run_cli
 from tests.conftest import REPO_ROOT, polar_sentence, write_mr, write_semeval
 
@@ -38,7 +38,7 @@ SMALL_GRID = "--models mean --seeds 0 --workers 1"
 
 # README command -> (command run here, files it must write) or a string: why it is not run here.
 README_COMMANDS: dict[str, tuple[str, list[str]] | str] = {
-    'python3 -m venv .venv && . .venv/bin/activate && pip install torch==2.13.0 -e ".[test,minilm]"':
+    'python3 -m venv .venv && . .venv/bin/activate && pip install torch==2.13.0 -e ".[test,minilm,demo]"':
         ".ci/run runs it on a fresh virtual environment",
     "python train.py --model meanmax --dataset mr --data-dir ../shared/datasets": (
         f"python train.py --model meanmax --dataset mr --data-dir ../shared/datasets {ONE_EPOCH}",
@@ -83,8 +83,8 @@ README_COMMANDS: dict[str, tuple[str, list[str]] | str] = {
     "accelerate launch --multi_gpu --num_processes 8 finetune.py --model roberta-base --dataset semeval2017a ...":
         "needs 8 GPUs and the Hub",
     "accelerate launch --config_file multi_node.yaml finetune.py ...": "needs several machines",
-    "python evaluate_pretrained.py --dataset {mr,semeval2017a} --data-dir ../shared/datasets [--models ID_OR_DIR ...] "
-    "[--batch-size 64] [--neutral_threshold 0.8] [--label_map 'LABEL_0=negative,...'] [--max_samples N] "
+    "python evaluate_pretrained.py --dataset {mr,semeval2017a} --data-dir ../shared/datasets [--models NAME_ID_OR_DIR ...] "
+    "[--runs_dir runs/grid] [--batch-size 64] [--neutral_threshold 0.8] [--label_map 'LABEL_0=negative,...'] [--max_samples N] "
     "[--output_dir runs/pretrained-<dataset>] [--device cuda]": (
         "python evaluate_pretrained.py --dataset mr --data-dir ../shared/datasets --models runs/mr-meanmax --batch-size 64 "
         "--max_samples 20",
@@ -117,6 +117,17 @@ README_COMMANDS: dict[str, tuple[str, list[str]] | str] = {
         f"python train.py --model bilstm --dataset semeval2017a --data-dir ../shared/datasets --class_weights balanced {ONE_EPOCH}",
         ["runs/semeval2017a-bilstm/results.json"],
     ),
+    "python -m pipelines.export RUN_DIR --output DIR [--quantize int8] [--dataset mr --data_dir ../shared/datasets]": (
+        "python -m pipelines.export runs/mr-meanmax --output runs/mr-meanmax-int8 --quantize int8 --dataset mr "
+        "--data_dir ../shared/datasets",
+        ["runs/mr-meanmax-int8/model.onnx", "runs/mr-meanmax-int8/tokenizer.json", "runs/mr-meanmax-int8/export.json"],
+    ),
+    'python -m pipelines.explain RUN_DIR... --text "a slow start, but a great ending" [--output explanation.png]': (
+        'python -m pipelines.explain runs/mr-meanmax runs/mr-meanmax-int8 --text "a slow start, but a great ending" '
+        "--output explanation.png",
+        ["explanation.png"],
+    ),
+    "python -m pipelines.demo RUN_DIR... [--port 7860]": "tests/test_demo.py starts the page and drives it in headless Chromium",
     "python -m pipelines.experiments ... --dry_run > cells.txt": (
         "python -m pipelines.experiments --data_dir ../shared/datasets --dry_run > cells.txt",
         ["cells.txt"],
@@ -129,6 +140,8 @@ PROGRAMS = {
     ("python", "evaluate_pretrained.py"): evaluate_pretrained.main,
     ("python", "-m", "pipelines.experiments"): experiments.main,
     ("python", "-m", "pipelines.report"): report.main,
+    ("python", "-m", "pipelines.export"): export.main,
+    ("python", "-m", "pipelines.explain"): explain.main,
 }
 
 

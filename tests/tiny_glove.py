@@ -18,8 +18,8 @@ MAX_LENGTH = 16
 def build_tiny_glove(folder: Path, name: str, labels: tuple[str, ...] = ("negative", "positive"), seed: int = 0) -> Path:
     """`folder` with a `--model name` GloVe model (random vectors, [PAD] zero) and its tokenizer."""
     tokenizer = build_tokenizer(WORDS, MAX_LENGTH)
-    config_class, model_class = GLOVE_MODELS[name]
-    config = config_class(
+    preset = GLOVE_MODELS[name]
+    config = preset.config(
         vocab_size=len(tokenizer),
         embedding_dim=EMBEDDING_DIM,
         max_length=MAX_LENGTH,
@@ -28,7 +28,7 @@ def build_tiny_glove(folder: Path, name: str, labels: tuple[str, ...] = ("negati
         label2id={label: i for i, label in enumerate(labels)},
     )
     torch.manual_seed(seed)
-    model = model_class(config)
+    model = preset.model_class(config)
     vectors = torch.randn(len(tokenizer), EMBEDDING_DIM)
     vectors[tokenizer.pad_token_id] = 0.0
     model.load_word_vectors(vectors)
