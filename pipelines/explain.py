@@ -302,11 +302,18 @@ def describe(item: Explanation) -> str:
 @dataclass
 class ExplainArguments:
     run_dirs: list[str] = field(metadata={"help": "model folders: train.py / finetune.py outputs, exports, save_pretrained folders"})
-    text: str = field(metadata={"help": "the sentence to explain"})
+    text: str | None = field(default=None, metadata={"help": "the sentence to explain"})
     output: str = field(default="explanation.png", metadata={"help": "the picture to write (.png, .svg, .pdf)"})
+    probes_dir: str | None = field(
+        default=None,
+        metadata={"help": "instead of --text: draw the report's probe figures (PROBE_SETS) into this folder, "
+                  "e.g. results/report/figures, where pipelines.report shows them"},
+    )
     n_steps: int = field(default=N_STEPS, metadata={"help": "Integrated Gradients steps (more: smaller convergence delta)"})
 
     def __post_init__(self):
+        if (self.text is None) == (self.probes_dir is None):
+            raise OptionError("give either --text \"a sentence\" or --probes_dir DIR")
         if self.n_steps < 2:
             raise OptionError(f"--n_steps must be at least 2, got {self.n_steps}")
         if Path(self.output).suffix.lower() not in (".png", ".svg", ".pdf"):
@@ -322,6 +329,10 @@ def leading_folders(argv: list[str]) -> list[str]:
 
 def main(argv: list[str]) -> None:
     (args,) = parse((ExplainArguments,), leading_folders(argv))
+    if args.probes_dir:
+        for path in probe_figures(args.run_dirs, args.probes_dir, args.n_steps):
+            print(f"wrote {path}")
+        return
     classifiers = load_all(args.run_dirs)
     explanations = [explain(classifier, args.text, args.n_steps) for classifier in classifiers]
     for item in explanations:

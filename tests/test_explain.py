@@ -10,6 +10,7 @@ from pipelines.cli import run_cli
 from pipelines.explain import PROBE_SETS, encode_words, explain, main, probe_figures
 from pipelines.export import ExportArguments, export
 from pipelines.onnx_runtime import OnnxSequenceClassifier, TorchSequenceClassifier
+from pipelines.report.build import probe_section
 from tests.tiny_bert import build_tiny_bert
 from tests.tiny_glove import build_tiny_glove
 
@@ -92,6 +93,20 @@ def test_probe_figures_one_per_set(tmp_path):
     assert [path.name for path in paths] == ["probes-negation.png", "probes-contrast.png", "probes-intensifiers.png", "probes-sarcasmlike.png"]
     assert len(paths) == len(PROBE_SETS)
     assert all(path.read_bytes().startswith(b"\x89PNG") for path in paths)
+
+
+def test_cli_draws_the_probe_figures_the_report_shows(tmp_path, capsys):
+    folder = build_tiny_glove(tmp_path / "mean", "mean")
+    figures = tmp_path / "report" / "figures"
+    assert run_cli(main, [str(folder), "--probes_dir", str(figures), "--n_steps", "4"]) == 0
+    assert sorted(path.name for path in figures.glob("probes-*.png")) == sorted(
+        ["probes-negation.png", "probes-contrast.png", "probes-intensifiers.png", "probes-sarcasmlike.png"]
+    )
+    section = probe_section(figures)
+    assert section[0] == "## Probe sentences" and "![probes-negation](figures/probes-negation.png)" in section
+    assert probe_section(tmp_path) == []  # no probe figures, no section
+    assert run_cli(main, [str(folder)]) == 2  # neither --text nor --probes_dir
+    assert "--probes_dir" in capsys.readouterr().err
 
 
 def test_cli_prints_each_model_and_writes_the_picture(tmp_path, capsys):

@@ -82,7 +82,20 @@ def figure_sections(groups: list[Group], figures: Path) -> list[str]:
         if counts is not None:
             path = plot_confusion_matrix(g, counts, figures / f"confusion-{g.slug}.png")
             lines += [f"![{g.dataset} {g.name} {g.protocol_label}](figures/{path.name})", ""]
-    return lines
+    return lines + probe_section(figures)
+
+
+def probe_section(figures: Path) -> list[str]:
+    """The probe figures `python -m pipelines.explain RUN_DIR... --probes_dir <report>/figures` drew
+    there (they need the models' weights, which run records do not keep), when there are any."""
+    probes = sorted(figures.glob("probes-*.png"))
+    if not probes:
+        return []
+    lines = ["## Probe sentences", "", "Each model on sentences fixed before any model was run on them "
+             "(`pipelines.explain.PROBE_SETS`): words shaded by Integrated Gradients attribution of the predicted "
+             "class (Captum), green towards positive, red towards negative; attention models also show the "
+             "attention weights averaged over heads. One run per model.", ""]  # fmt: skip
+    return lines + [line for path in probes for line in (f"![{path.stem}](figures/{path.name})", "")]
 
 
 def write_report(root: str | Path, output: str | Path | None = None, n_resamples: int = N_RESAMPLES, seed: int = RESAMPLING_SEED,
