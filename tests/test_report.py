@@ -332,3 +332,18 @@ def test_a_grid_summary_is_not_a_run_and_a_failed_report_leaves_no_folder(tmp_pa
     write_run(grid / "runs", "mr-mean", "mean", "mr")
     assert run_cli(main, [str(grid), "--resamples", "100"]) == 0
     assert "1 training runs and 0 as-is scores" in (grid / "report" / "report.md").read_text()
+
+
+def test_an_exported_model_is_its_own_setting_never_an_as_is_model(tmp_path):
+    from pipelines.report.collect import pretrained_rows
+
+    evaluation = {
+        "dataset": "mr", "label_names": ["negative", "positive"],
+        "results": [
+            {"model": "vader", "family": "lexicon", "accuracy": 0.66},
+            {"model": "bilstm-int8", "family": "OnnxSequenceClassifier", "accuracy": 0.80},
+        ],
+    }  # fmt: skip
+    (tmp_path / "evaluation.json").write_text(json.dumps(evaluation))
+    rows = pretrained_rows(tmp_path / "evaluation.json", tmp_path)
+    assert [(row["model"], row["setting"]) for row in rows] == [("vader", "as is"), ("bilstm-int8", "ONNX export")]

@@ -30,7 +30,7 @@ METRIC_NAMES = {key: metric.display for key, metric in METRICS.items()}
 # The GloVe models in the order a reader meets them: the presets' own order.
 GLOVE_ORDER = list(models.GLOVE_MODELS)
 KINDS = ["glove", "finetuned", "pretrained"]
-SETTINGS = ["trained vectors", "frozen vectors", "fine-tuned", "as is"]
+SETTINGS = ["trained vectors", "frozen vectors", "fine-tuned", "as is", "ONNX export"]
 
 
 def slug(text: str) -> str:
@@ -155,7 +155,9 @@ def pretrained_rows(path: Path, root: Path) -> list[dict]:
         validation = scored.get("validation")
         rows.append({
             "kind": "pretrained", "model": str(scored.get("model", "?")), "dataset": str(evaluation.get("dataset", "?")),
-            "setting": "as is", "protocol": "lab", "seed": None, "fold": None, "cv_folds": None,
+            # an exported project model (`pipelines.export`) is scored like an as-is model but is none
+            "setting": "ONNX export" if str(scored.get("family", "")).lower().startswith("onnx") else "as is",
+            "protocol": "lab", "seed": None, "fold": None, "cv_folds": None,
             "run": relative_name(path.parent, root),
             **{key: scored.get(key) for key in METRIC_NAMES},
             "validation": validation.get(official) if isinstance(validation, dict) else None,

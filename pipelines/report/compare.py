@@ -138,7 +138,7 @@ def study_questions(groups: list[Group], official: str, summaries: dict) -> tupl
     glove = [g for g in groups if g.kind == "glove"]
     tuned = [g for g in groups if g.kind == "finetuned" and g.plain]
     best_glove, glove_how = best_of([g for g in glove if g.plain], official, summaries)
-    best_asis, asis_how = best_of([g for g in groups if g.kind == "pretrained"], official, summaries)
+    best_asis, asis_how = best_of([g for g in groups if g.kind == "pretrained" and g.setting == "as is"], official, summaries)
     questions = architecture_questions(glove) + variant_questions(groups)
     no_glove = "" if best_glove else "no GloVe runs"
     for g in tuned:
