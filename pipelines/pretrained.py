@@ -33,10 +33,10 @@ import models  # noqa: F401  (registers the GloVe models, so train.py checkpoint
 from pipelines import backbones, hub
 from pipelines.backbones import MODEL_ALIASES, resolve_model
 from pipelines.data import DataSourceArguments, load_data
-from pipelines.errors import OptionError
+from pipelines.errors import DataError, OptionError
 from pipelines.benchmarks import BENCHMARKS, closest_benchmark, official_metric_for
 from pipelines.metrics import METRICS, metric_keys, score
-from pipelines.run_files import ensure_writable_dir, file_name, finished_record, folder_name, library_versions, write_json_atomic, write_predictions
+from pipelines.run_files import RESULTS_FILE, ensure_writable_dir, file_name, folder_name, read_json, library_versions, write_json_atomic, write_predictions
 from pipelines.formatting import markdown_table
 from pipelines.scorers import LEXICONS, NEUTRAL, LexiconScorer, SentimentScorer, ZeroShotScorer, label_descriptions
 from pipelines.statistics import CONFIDENCE, N_RESAMPLES, RESAMPLING_SEED, confusion_counts, metrics_from_counts
@@ -321,8 +321,10 @@ def bootstrap_intervals(
 
 def trained_on(model: str) -> str | None:
     """The dataset a local run folder was trained on (its `results.json`), if it says."""
-    record = finished_record(Path(model).expanduser())
-    return record.dataset if record else None
+    try:  # any results.json that names its dataset will do: only the dataset is needed here
+        return read_json(Path(model).expanduser() / RESULTS_FILE).get("dataset")
+    except (OSError, DataError, AttributeError):
+        return None
 
 
 def evaluate_model(
