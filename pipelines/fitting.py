@@ -18,13 +18,13 @@ import numpy as np
 import torch
 from datasets import DatasetDict
 from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer, TrainingArguments
-from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from pipelines import hub
 from pipelines.errors import OptionError
 from pipelines.formatting import format_metrics
 from pipelines.metrics import METRIC_KEYS, compute_metrics_fn, per_class_scores
 from pipelines.run_files import (
+    CHECKPOINT_PREFIX,
     PREDICTIONS_FILE,
     RESULTS_FILE,
     SCHEMA_VERSION,
@@ -228,7 +228,7 @@ def prepare_output_dir(training_args: TrainingArguments, definition: dict) -> st
         resume_from = last_checkpoint
     if not resume_from:
         with training_args.main_process_first(desc="clearing a finished run"):
-            for old_checkpoint in output_dir.glob(f"{PREFIX_CHECKPOINT_DIR}-*"):
+            for old_checkpoint in output_dir.glob(f"{CHECKPOINT_PREFIX}-*"):
                 shutil.rmtree(old_checkpoint, ignore_errors=True)
             (output_dir / RESULTS_FILE).unlink(missing_ok=True)
     if training_args.process_index == 0:
