@@ -48,8 +48,8 @@ from pipelines.errors import OptionError, UserError
 from pipelines.hub import one_line
 from pipelines.run_files import RESULTS_FILE, RunRecord, finished_record, library_versions, write_json_atomic
 from pipelines.formatting import format_metrics, markdown_table
+from pipelines.arguments import DataArguments
 from pipelines.training import (
-    DataArguments,
     GloveModelArguments,
     GloveTrainingArguments,
     prepare_glove_data,
