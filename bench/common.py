@@ -22,7 +22,8 @@ from datasets import DatasetDict
 
 from models.glove import GloveVectors, load_glove
 from pipelines.data import load_sentiment_dataset
-from pipelines.reporting import library_versions, markdown_table
+from pipelines.run_files import library_versions
+from pipelines.formatting import markdown_table
 from pipelines.tokenization import build_tokenizer, build_vocabulary, tokenize_dataset
 from pipelines.training import build_glove_model
 

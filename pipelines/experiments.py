@@ -46,9 +46,10 @@ from pipelines.data import DataSourceArguments
 from pipelines.distillation import DistillationArguments, grid_folder_suffix
 from pipelines.errors import OptionError, UserError
 from pipelines.hub import one_line
-from pipelines.reporting import RESULTS_FILE, format_metrics, library_versions, markdown_table, write_json_atomic
+from pipelines.run_files import RESULTS_FILE, RunRecord, finished_record, library_versions, write_json_atomic
+from pipelines.formatting import format_metrics, markdown_table
+from pipelines.arguments import DataArguments
 from pipelines.training import (
-    DataArguments,
     GloveModelArguments,
     GloveTrainingArguments,
     prepare_glove_data,
@@ -270,28 +271,26 @@ def _run_cell_safely(args: ExperimentArguments, cell: Cell) -> tuple[Cell, dict 
             return cell, None, f"{one_line(err)} (traceback: {folder / CELL_ERROR_FILE})"
 
 
-def finished_results(cell: Cell) -> dict | None:
-    path = Path(cell.output_dir) / RESULTS_FILE
-    if not path.is_file():
-        return None
-    try:
-        return {**json.loads(path.read_text(encoding="utf-8")), "output_dir": cell.output_dir}
-    except json.JSONDecodeError:
-        return None
+def finished_results(cell: Cell) -> RunRecord | None:
+    """The cell's run record when it has finished (`pipelines.run_files.finished_record`)."""
+    record = finished_record(cell.output_dir)
+    if record is not None:
+        record.output_dir = cell.output_dir
+    return record
 
 
-def table_row(results: dict) -> dict:
+def table_row(results: RunRecord) -> dict:
     return {
-        "dataset": results["dataset"],
-        "protocol": results.get("protocol", "lab"),
-        "vectors": results.get("vectors"),
-        "model": results["model"],
-        "seed": results.get("seed"),
-        "fold": results.get("fold"),
-        **results["test"],
-        "epochs": int(results["epochs"]) if float(results["epochs"]).is_integer() else round(results["epochs"], 2),
-        "train_seconds": round(results["train_seconds"]),
-        "output_dir": results["output_dir"],
+        "dataset": results.dataset,
+        "protocol": results.protocol,
+        "vectors": results.vectors,
+        "model": results.model,
+        "seed": results.seed,
+        "fold": results.fold,
+        **results.test,
+        "epochs": int(results.epochs) if float(results.epochs).is_integer() else round(results.epochs, 2),
+        "train_seconds": round(results.train_seconds),
+        "output_dir": results.output_dir,
     }
 
 
@@ -374,7 +373,7 @@ def run_experiments(args: ExperimentArguments, command: str) -> list[dict]:
             failures.append(f"{cell.output_dir}: {error}")
             tqdm.write(f"error: {cell.output_dir}: {error}", file=sys.stderr)
         else:
-            rows.append(table_row(results))
+            rows.append(table_row(RunRecord.from_dict(results, cell.output_dir)))
             tqdm.write(f"{cell.output_dir}: {format_metrics(results['test'])}")
         progress.update()
         write_tables(args, rows, command, time.perf_counter() - started, failures, earlier)

@@ -55,7 +55,7 @@ from pipelines.cli import parse, run_cli
 from pipelines.data import DataSourceArguments, load_data
 from pipelines.errors import DataError, OptionError, PathError
 from pipelines.onnx_runtime import EXPORT_RECORD, ONNX_FILE, OnnxSequenceClassifier, TorchSequenceClassifier
-from pipelines.reporting import library_versions, write_json_atomic
+from pipelines.run_files import library_versions, write_json_atomic
 
 OPSET = 17
 LOGIT_TOLERANCE = 1e-4  # fp32: the largest |ONNX logit − PyTorch logit| allowed on the check batch

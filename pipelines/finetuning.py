@@ -10,21 +10,14 @@ from safetensors import SafetensorError
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, TrainingArguments, set_seed
 
 from pipelines import hub
-from pipelines.backbones import length_from_data
+from pipelines.backbones import MODEL_ALIASES, length_from_data, resolve_model
 from pipelines.errors import DataError, OptionError, PathError
 from pipelines.losses import LossArguments, loss_trainer
-from pipelines.pretrained import MODEL_ALIASES, resolve_model
-from pipelines.reporting import check_writable_dir
+from pipelines.run_files import check_writable_dir
 from pipelines.tokenization import tokenize_dataset
-from pipelines.training import (
-    DataArguments,
-    RunTrainingArguments,
-    default_output_dir as glove_default_output_dir,
-    fit_and_test,
-    load_train_test,
-    protocol_info,
-    split_validation,
-)
+from pipelines.arguments import DataArguments, RunTrainingArguments, default_output_dir as run_default_output_dir
+from pipelines.fitting import fit_and_test
+from pipelines.splits import load_train_test, protocol_info, split_validation
 
 
 
@@ -85,7 +78,7 @@ def model_label(model: str) -> str:
 
 
 def default_output_dir(dataset: str, model: str, cv_folds: int | None = None, fold: int = 0) -> str:
-    return glove_default_output_dir(dataset, model_label(model), cv_folds, fold)
+    return run_default_output_dir(dataset, model_label(model), cv_folds, fold)
 
 
 LOCAL_MODEL_HINT = "give --model a local save_pretrained folder (a run folder) or an offline alias (minilm, mpnet)"

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import copy
 import functools
-import json
 import os
 import sys
 from pathlib import Path
@@ -36,7 +35,7 @@ from transformers import TrainingArguments
 from pipelines.benchmarks import BENCHMARKS
 from pipelines.errors import OptionError, PathError
 from pipelines.metrics import METRICS
-from pipelines.reporting import RESULTS_FILE
+from pipelines.run_files import RESULTS_FILE, RunRecord
 
 CARD_FILE = "README.md"
 
@@ -113,13 +112,18 @@ def without_trainer_push(training_args: TrainingArguments) -> TrainingArguments:
     return trainer_args
 
 
-def dataset_reference(results: dict) -> tuple[str | None, str | None, str]:
+def as_record(results: RunRecord | dict) -> RunRecord:
+    """A `results.json` payload read through the record (its legacy fallbacks); a record as it is."""
+    return results if isinstance(results, RunRecord) else RunRecord.from_dict(results)
+
+
+def dataset_reference(results: RunRecord) -> tuple[str | None, str | None, str]:
     """(Hub id or None, Hub config, a title for readers) of the data a run used.
 
     A built-in benchmark names its Hub copy, a Hub dataset itself; local files have no Hub id,
     so the card names the files (and the held-out test share) in its text instead.
     """
-    dataset, data = results.get("dataset"), results.get("data") or {}
+    dataset, data = results.dataset, results.get("data") or {}
     if data.get("source") == "hub":
         config = data.get("dataset_config")
         title = f"the Hub dataset {data['dataset_name']}" + (f" ({config})" if config else "")
@@ -130,7 +134,7 @@ def dataset_reference(results: dict) -> tuple[str | None, str | None, str]:
         if data.get("test_held_out"):
             title += (
                 f"; test: {data.get('test_fraction', 0.2):.0%} of the training file, held out per class "
-                f"with seed {results.get('seed')}"
+                f"with seed {results.seed}"
             )
         return None, None, title
     if dataset in BENCHMARKS:
@@ -139,15 +143,16 @@ def dataset_reference(results: dict) -> tuple[str | None, str | None, str]:
     return dataset, None, str(dataset)
 
 
-def card_data(results: dict, model_name: str) -> ModelCardData:
+def card_data(results: RunRecord | dict, model_name: str) -> ModelCardData:
     """The metadata block: library, task, datasets, metrics and `model-index` with the test results."""
+    results = as_record(results)
     hub_id, hub_config, title = dataset_reference(results)
-    test = results.get("test", {})
+    test = results.test
     eval_results = [
         EvalResult(
             task_type="text-classification",
             task_name="Sentiment classification",
-            dataset_type=hub_id or str(results.get("dataset")),
+            dataset_type=hub_id or str(results.dataset),
             dataset_name=title,
             dataset_config=hub_config,
             dataset_split="test",
@@ -159,7 +164,7 @@ def card_data(results: dict, model_name: str) -> ModelCardData:
         for key, metric in METRICS.items()
         if key in test
     ]
-    is_glove = str(results.get("model_type", "")).startswith("glove")
+    is_glove = results.is_glove
     return ModelCardData(
         model_name=model_name,
         library_name="transformers",
@@ -173,14 +178,14 @@ def card_data(results: dict, model_name: str) -> ModelCardData:
     )
 
 
-def card_text(results: dict, model_name: str) -> str:
+def card_text(results: RunRecord | dict, model_name: str) -> str:
     """The whole `README.md`: the YAML metadata block, then what a reader wants to know."""
-    is_glove = str(results.get("model_type", "")).startswith("glove")
-    test = results.get("test", {})
+    results = as_record(results)
+    is_glove, test = results.is_glove, results.test
     lines = [
         f"# {model_name}",
         "",
-        f"`{results.get('model', '?')}` sentiment classifier trained with sentibench on "
+        f"`{results.model}` sentiment classifier trained with sentibench on "
         f"{dataset_reference(results)[2]}.",
         "",
         "## Test results",
@@ -190,7 +195,7 @@ def card_text(results: dict, model_name: str) -> str:
         *(f"| {metric.card_name} | {test[key]:.4f} |" for key, metric in METRICS.items() if key in test),
         "",
     ]
-    confusion, label_names = results.get("confusion_matrix"), results.get("label_names")
+    confusion, label_names = results.confusion_matrix, results.label_names
     if confusion and label_names:
         lines += [
             "Confusion matrix on the test set (rows: true label, columns: predicted label):",
@@ -210,17 +215,17 @@ def card_text(results: dict, model_name: str) -> str:
         lines += [f'classifier = pipeline("text-classification", model="{model_name}")']
     lines += ['classifier("a gorgeous, witty, seductive movie")', "```", ""]
     details = {
-        "model type": results.get("model_type"),
+        "model type": results.model_type,
         "base model": results.get("base_model"),
         "word vectors": results.get("embeddings"),
         "vocabulary size": results.get("vocab_size"),
-        "epochs": results.get("epochs"),
-        "training seconds": results.get("train_seconds"),
+        "epochs": results.epochs,
+        "training seconds": results.train_seconds,
         "parameters (trainable / total)": (
-            f"{results['parameters']['trainable']:,} / {results['parameters']['total']:,}" if results.get("parameters") else None
+            f"{results.parameters['trainable']:,} / {results.parameters['total']:,}" if results.parameters else None
         ),
-        "seed": results.get("seed"),
-        "library versions": ", ".join(f"{k} {v}" for k, v in results.get("versions", {}).items()) or None,
+        "seed": results.seed,
+        "library versions": ", ".join(f"{k} {v}" for k, v in (results.versions or {}).items()) or None,
     }
     lines += ["## Training", ""]
     lines += [f"- {name}: {value}" for name, value in details.items() if value is not None]
@@ -233,7 +238,7 @@ def card_text(results: dict, model_name: str) -> str:
     return f"---\n{card_data(results, model_name).to_yaml()}\n---\n\n" + "\n".join(lines) + "\n"
 
 
-def write_model_card(output_dir: str | os.PathLike, results: dict, model_name: str | None = None) -> Path:
+def write_model_card(output_dir: str | os.PathLike, results: RunRecord | dict, model_name: str | None = None) -> Path:
     """`README.md` in `output_dir`; the model is named by its Hub id when it has one, else by its folder."""
     model_name = model_name or Path(output_dir).absolute().name
     path = Path(output_dir) / CARD_FILE
@@ -317,15 +322,14 @@ def push_existing(argv: list[str]) -> None:
     parser.add_argument("--private", action="store_true", help="create the repo as private")
     args = parser.parse_args(argv)
     folder = Path(args.run_dir)
-    results_path = folder / RESULTS_FILE
-    if not results_path.is_file():
+    if not (folder / RESULTS_FILE).is_file():
         raise PathError(f"{folder} is not a finished run (no {RESULTS_FILE}); finish or rerun it first")
     repo_id = args.hub_model_id or folder.absolute().name
     if not hub_reachable():
         raise OptionError(f"push: the Hugging Face Hub is unreachable ({unreachable_reason()}); nothing was sent")
     if not (args.hub_token or huggingface_hub.get_token()):
         raise OptionError("push needs a Hub token: run `hf auth login`, set HF_TOKEN or give --hub_token")
-    write_model_card(folder, json.loads(results_path.read_text(encoding="utf-8")), repo_id)
+    write_model_card(folder, RunRecord.read(folder), repo_id)
     push_folder(folder, repo_id, args.hub_token, args.private or None)
     print(f"pushed {folder} to {huggingface_hub.constants.ENDPOINT}/{repo_id}")
 

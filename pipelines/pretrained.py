@@ -17,7 +17,6 @@ band around 0.5). Anything else is refused.
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 import time
@@ -31,13 +30,14 @@ from tqdm.auto import tqdm
 from transformers import pipeline
 
 import models  # noqa: F401  (registers the GloVe models, so train.py checkpoints load)
-from pipelines import hub
-from pipelines.backbones import MODEL_ALIASES, resolve_alias
+from pipelines import backbones, hub
+from pipelines.backbones import MODEL_ALIASES, resolve_model
 from pipelines.data import DataSourceArguments, load_data
-from pipelines.errors import OptionError, PathError
+from pipelines.errors import DataError, OptionError
 from pipelines.benchmarks import BENCHMARKS, closest_benchmark, official_metric_for
 from pipelines.metrics import METRICS, metric_keys, score
-from pipelines.reporting import ensure_writable_dir, library_versions, markdown_table, write_json_atomic, write_predictions
+from pipelines.run_files import RESULTS_FILE, ensure_writable_dir, file_name, folder_name, read_json, library_versions, write_json_atomic, write_predictions
+from pipelines.formatting import markdown_table
 from pipelines.scorers import LEXICONS, NEUTRAL, LexiconScorer, SentimentScorer, ZeroShotScorer, label_descriptions
 from pipelines.statistics import CONFIDENCE, N_RESAMPLES, RESAMPLING_SEED, confusion_counts, metrics_from_counts
 
@@ -74,30 +74,6 @@ CHECKPOINT_LABELS = {
 }
 
 ROBERTA_LIKE = {"roberta", "xlm-roberta", "camembert", "bertweet"}  # two positions are reserved for padding
-
-
-WEIGHTS_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
-
-
-def resolve_model(name: str) -> str:
-    """A Hub id, a local folder, or an alias from `MODEL_ALIASES`, as something `from_pretrained` reads.
-    Raises `PathError` for a folder that is missing or holds no config or weights."""
-    if name in MODEL_ALIASES:
-        return resolve_alias(name)
-    path = Path(name).expanduser()
-    if path.exists():
-        if not (path / "config.json").is_file():
-            raise PathError(f"model folder {path} has no config.json (expected a save_pretrained folder)")
-        if not any((path / name).is_file() for name in WEIGHTS_FILES):
-            raise PathError(f"model folder {path} has no weights file (expected one of: {', '.join(WEIGHTS_FILES)})")
-        return str(path)
-    looks_like_path = name.startswith((".", "/", "~")) or name.count("/") > 1
-    if looks_like_path:
-        raise PathError(
-            f"model folder not found: {name} (give a save_pretrained folder, a Hub id such as "
-            f"'org/name', or one of: {', '.join(MODEL_ALIASES)})"
-        )
-    return name
 
 
 def parse_label_map(text: str | None) -> dict[str, str]:
@@ -267,7 +243,7 @@ def resolve_scorer(entry: str, label_names: list[str], dataset: str | None = Non
     if entry in LEXICONS:
         return LexiconScorer(entry, three_class=NEUTRAL in label_names)
     if entry in MODEL_ALIASES:
-        return ZeroShotScorer(entry, resolve_alias(entry), label_descriptions(label_names, dataset), device=device or default_device())
+        return ZeroShotScorer(entry, backbones.resolve_alias(entry), label_descriptions(label_names, dataset), device=device or default_device())
     path = Path(entry).expanduser()
     if (path / ONNX_FILE).is_file():
         from pipelines.onnx_runtime import OnnxSequenceClassifier  # only where an ONNX folder is scored
@@ -345,9 +321,9 @@ def bootstrap_intervals(
 
 def trained_on(model: str) -> str | None:
     """The dataset a local run folder was trained on (its `results.json`), if it says."""
-    try:
-        return json.loads((Path(model).expanduser() / "results.json").read_text(encoding="utf-8")).get("dataset")
-    except (OSError, ValueError, AttributeError):
+    try:  # any results.json that names its dataset will do: only the dataset is needed here
+        return read_json(Path(model).expanduser() / RESULTS_FILE).get("dataset")
+    except (OSError, DataError, AttributeError):
         return None
 
 
@@ -441,7 +417,7 @@ class PretrainedArguments(DataSourceArguments):
             raise OptionError(f"--batch_size must be at least 1, got {self.batch_size}")
         if self.max_samples is not None and self.max_samples < 1:
             raise OptionError(f"--max_samples must be at least 1, got {self.max_samples}")
-        self.output_dir = self.output_dir or str(Path("runs") / f"pretrained-{self.dataset_label}".replace("/", "_"))
+        self.output_dir = self.output_dir or str(Path("runs") / folder_name(f"pretrained-{self.dataset_label}"))
 
 
 EVALUATION_JSON, EVALUATION_MD = "evaluation.json", "evaluation.md"
@@ -509,7 +485,7 @@ def evaluate_pretrained(args: PretrainedArguments) -> dict:
     output_dir = Path(args.output_dir)
     for row in rows:  # one Parquet file per model, in the same format as train.py's and finetune.py's
         probabilities, predictions = row.pop("_predictions")
-        row["predictions_file"] = f"predictions/{re.sub(r'[^A-Za-z0-9._-]+', '_', row['model']).strip('_')}.parquet"
+        row["predictions_file"] = f"predictions/{file_name(row['model'], fallback='')}.parquet"
         write_predictions(output_dir / row["predictions_file"], range(len(texts)), references, probabilities, predictions)
     report = {
         "dataset": args.dataset_label,

@@ -23,20 +23,21 @@ import torch
 from transformers import AutoTokenizer
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
-from pipelines.pretrained import resolve_model
-from pipelines.reporting import write_predictions
-from pipelines.training import DataArguments, load_train_test
+from pipelines.backbones import resolve_model
+from pipelines.arguments import DataArguments
+from pipelines.run_files import PREDICTIONS_FILE, RESULTS_FILE, RunRecord, write_predictions
+from pipelines.splits import load_train_test
 
 
-def test_set(results: dict, data_dir: str):
-    data = DataArguments(dataset=results["dataset"], data_dir=data_dir)
-    return load_train_test(data, results["seed"])[0]["test"]
+def test_set(results: RunRecord, data_dir: str):
+    data = DataArguments(dataset=results.dataset, data_dir=data_dir)
+    return load_train_test(data, results.seed)[0]["test"]
 
 
-def tokenizer_of(run: Path, results: dict):
+def tokenizer_of(run: Path, results: RunRecord):
     if (run / "tokenizer.json").is_file():
         return AutoTokenizer.from_pretrained(run)
-    return AutoTokenizer.from_pretrained(resolve_model(results["model"]))  # the backbone's own
+    return AutoTokenizer.from_pretrained(resolve_model(results.model))  # the backbone's own
 
 
 def sampler_order(lengths: list[int], batch_size: int, seed: int) -> list[int]:
@@ -45,10 +46,10 @@ def sampler_order(lengths: list[int], batch_size: int, seed: int) -> list[int]:
 
 
 def reorder(run: Path, data_dir: str) -> str:
-    results = json.loads((run / "results.json").read_text(encoding="utf-8"))
-    if results.get("protocol", "lab") != "lab":
+    results = RunRecord.read(run)
+    if results.protocol != "lab":
         return "cross-validation run: made after the fix"
-    table = pq.read_table(run / "predictions.parquet").to_pandas()
+    table = pq.read_table(run / PREDICTIONS_FILE).to_pandas()
     test = test_set(results, data_dir)
     gold = np.asarray(test["label"])
     if (table["label"].to_numpy() == gold).all():
@@ -57,13 +58,13 @@ def reorder(run: Path, data_dir: str) -> str:
     tokenizer = tokenizer_of(run, results)
     max_length = min(results.get("max_length") or 128, tokenizer.model_max_length)
     lengths = [len(ids) for ids in tokenizer(list(test["text"]), truncation=True, max_length=max_length)["input_ids"]]
-    order = sampler_order(lengths, arguments["per_device_eval_batch_size"], arguments.get("data_seed") or results["seed"])
+    order = sampler_order(lengths, arguments["per_device_eval_batch_size"], arguments.get("data_seed") or results.seed)
     if not (gold[order] == table["label"].to_numpy()).all():
         return "NOT REORDERED: the rebuilt order does not match the gold labels"
     rows = np.empty(len(order), dtype=np.int64)
     rows[order] = np.arange(len(order))  # row of the file that holds test sentence i
     probabilities = np.stack(table["probabilities"].to_numpy())[rows]
-    write_predictions(run / "predictions.parquet", range(len(gold)), gold, probabilities, table["prediction"].to_numpy()[rows])
+    write_predictions(run / PREDICTIONS_FILE, range(len(gold)), gold, probabilities, table["prediction"].to_numpy()[rows])
     return "reordered"
 
 
@@ -72,8 +73,8 @@ def main() -> None:
     parser.add_argument("runs_dir")
     parser.add_argument("--data_dir", default="../shared/datasets")
     args = parser.parse_args()
-    for path in sorted(Path(args.runs_dir).rglob("predictions.parquet")):
-        if (path.parent / "results.json").is_file():
+    for path in sorted(Path(args.runs_dir).rglob(PREDICTIONS_FILE)):
+        if (path.parent / RESULTS_FILE).is_file():
             print(f"{path.parent}: {reorder(path.parent, args.data_dir)}", flush=True)
 
 

@@ -1,4 +1,5 @@
-"""A benchmark is one entry: a toy third one, registered in a few lines, trains through train.py."""
+"""A benchmark is one entry: a toy third one, registered in a few lines, trains through train.py
+and appears in the report."""
 
 import json
 import random
@@ -6,6 +7,7 @@ import random
 import pytest
 
 import train
+from pipelines.report import main as report_main
 from pipelines.benchmarks import BENCHMARKS, Benchmark, closest_benchmark, get_benchmark, official_metric_for, register_benchmark
 from pipelines.cli import run_cli
 from pipelines.data import load_sentiment_dataset
@@ -47,6 +49,12 @@ def test_a_registered_benchmark_trains_through_train_py(toy, tmp_path, tiny_glov
     assert results["dataset"] == "toy" and results["label_names"] == ["bad", "good"]
     assert results["data"] == {"source": "builtin", "dataset": "toy", "data_dir": str(toy), "test_held_out": False}
     assert {name: scores["support"] for name, scores in results["per_class"].items()} == {"bad": 10, "good": 10}
+
+    assert run_cli(report_main, [str(output_dir), "--output", str(tmp_path / "report"), "--resamples", "50"]) == 0
+    report = (tmp_path / "report" / "report.md").read_text()
+    assert "## toy\n\nOfficial metric: macro F1." in report  # the entry's official metric, not one inferred
+    row = next(line for line in report.splitlines() if line.startswith("| mean | frozen vectors | lab split | 1 seed |"))
+    assert f"| {results['test']['f1_macro']:.4f} |" in row
 
 
 def test_an_entry_holds_what_the_flows_ask(toy):

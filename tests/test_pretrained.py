@@ -232,7 +232,7 @@ def test_unknown_dataset_is_one_line(capsys):
 def test_offline_default_run_lists_what_it_scored_and_what_it_could_not(tiny, tmp_path, offline, monkeypatch, capsys):
     """No --models: the lexicons, zero-shot (the tiny BERT stands in for both encoders), the other
     benchmark's run; the Hub ids fail at once, one line each, naming the local alternative."""
-    monkeypatch.setattr("pipelines.pretrained.resolve_alias", lambda alias: str(tiny["two"]))
+    monkeypatch.setattr("pipelines.backbones.resolve_alias", lambda alias: str(tiny["two"]))
     runs = tmp_path / "runs"
     mr_run = cross_run(runs, "mr", "lstm", 0)
     argv = ["--dataset", "semeval2017a", "--data-dir", str(tiny["data"]), "--output_dir", str(tmp_path / "out"), "--runs_dir", str(runs)]

@@ -109,7 +109,7 @@ def test_zero_shot_is_mean_pooling_cosine_and_softmax_at_the_temperature(tiny_en
 def test_entries_resolve_to_their_family(tiny_encoder, monkeypatch):
     assert resolve_scorer("vader", SEMEVAL).labels == SEMEVAL
     assert resolve_scorer("afinn", MR).labels == MR
-    monkeypatch.setattr("pipelines.pretrained.resolve_alias", lambda alias: str(tiny_encoder))
+    monkeypatch.setattr("pipelines.backbones.resolve_alias", lambda alias: str(tiny_encoder))
     zero_shot = resolve_scorer("minilm", MR, "mr", device="cpu")
     assert isinstance(zero_shot, ZeroShotScorer) and zero_shot.descriptions["positive"] == "a positive review"
     checkpoint = resolve_scorer(str(tiny_encoder), MR, device="cpu")

@@ -14,7 +14,7 @@ from pipelines.report.collect import EVALUATION_FILE, METRIC_NAMES, Group, gathe
 from pipelines.report.compare import Predictions, answer, selection_rows, study_questions
 from pipelines.report.figures import group_confusion, plot_confusion_matrix, plot_learning_curves, plot_scores
 from pipelines.report.tables import questions_section, runs_table, scores_section, selection_section
-from pipelines.reporting import write_json_atomic
+from pipelines.run_files import write_json_atomic
 from pipelines.statistics import ALPHA, N_RESAMPLES, RESAMPLING_SEED, summarize
 
 ASO_ITERATIONS = 1000  # deepsig's default number of bootstrap iterations

@@ -11,19 +11,15 @@ Learning curves and the validation score of the restored checkpoint come from th
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipelines.errors import DataError
 import models
 from pipelines.benchmarks import official_metric_for
 from pipelines.metrics import METRICS
-from pipelines.reporting import RESULTS_FILE
+from pipelines.run_files import RESULTS_FILE, RunRecord, file_name, find_trainer_state, is_run_record, read_json
 
 EVALUATION_FILE = "evaluation.json"
-STATE_FILE = "trainer_state.json"
 ARGS_FILE = "training_args.json"
 METRIC_NAMES = {key: metric.display for key, metric in METRICS.items()}
 
@@ -34,60 +30,30 @@ SETTINGS = ["trained vectors", "frozen vectors", "fine-tuned", "as is", "ONNX ex
 
 
 def slug(text: str) -> str:
-    """A file-name-safe version of a run's folder."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "run"
-
-
-def find_trainer_state(run_dir: Path) -> Path | None:
-    """The run's own `trainer_state.json`, else the newest checkpoint's."""
-    if (run_dir / STATE_FILE).is_file():
-        return run_dir / STATE_FILE
-    checkpoints = [path for path in run_dir.glob("checkpoint-*/" + STATE_FILE) if path.parent.name.split("-")[-1].isdigit()]
-    return max(checkpoints, key=lambda path: int(path.parent.name.split("-")[-1]), default=None)
-
-
-def is_run_record(payload) -> bool:
-    """A `results.json` written by `train.py`/`finetune.py`: a dataset and a mapping of test scores."""
-    return isinstance(payload, dict) and isinstance(payload.get("test"), dict) and "dataset" in payload
-
-
-def read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise DataError(f"{path}: not a JSON file ({err})") from None
+    """A file-name-safe version of a run's folder (`pipelines.run_files.file_name`)."""
+    return file_name(text)
 
 
 def relative_name(folder: Path, root: Path) -> str:
     return folder.relative_to(root).as_posix() if folder != root else folder.name
 
 
-def glove_vectors(results: dict) -> str:
-    """"trained" or "frozen"; runs from before `vectors` was recorded tell it by their parameter counts."""
-    if "vectors" in results:
-        return str(results["vectors"])
-    parameters = results.get("parameters") or {}
-    if "trainable" in parameters and "total" in parameters:
-        return "trained" if parameters["trainable"] == parameters["total"] else "frozen"
-    return "frozen"  # train.py's default
-
-
-def setting_of(results: dict, glove: bool) -> str:
+def setting_of(results: RunRecord, glove: bool) -> str:
     """How the model was made: "trained vectors", "frozen vectors" or "fine-tuned", then how it was
     trained when that was not plain: ", distilled from <teacher>", ", class-weighted"."""
-    setting = f"{glove_vectors(results)} vectors" if glove else "fine-tuned"
-    distillation = results.get("distillation")
+    setting = f"{results.vectors} vectors" if glove else "fine-tuned"
+    distillation = results.distillation
     if isinstance(distillation, dict) and distillation.get("teacher"):
         setting += f", distilled from {Path(str(distillation['teacher']).rstrip('/')).name}"
-    if results.get("class_weights"):
+    if results.class_weights:
         setting += ", class-weighted"
     return setting
 
 
-def restored_by(results: dict, run_dir: Path, state: dict | None) -> str | None:
+def restored_by(results: RunRecord, run_dir: Path, state: dict | None) -> str | None:
     """Which validation score chose the restored checkpoint ("eval_loss", "eval_accuracy", ...), from the
     run's own record: results.json's selection, else its training_args.json; None when neither says."""
-    chosen = (results.get("selection") or {}).get("restored_by")
+    chosen = (results.selection or {}).get("restored_by")
     if not chosen and (run_dir / ARGS_FILE).is_file():
         arguments = read_json(run_dir / ARGS_FILE)
         if arguments.get("load_best_model_at_end"):
@@ -113,31 +79,30 @@ def validation_score(state: dict | None, label_names: list | None, dataset: str 
     return next((e[key] for e in state.get("log_history", []) if e.get("step") == state["best_global_step"] and key in e), None)
 
 
-def trained_row(results: dict, run_dir: Path, root: Path) -> dict:
-    test = results.get("test", {})
-    glove = str(results.get("model_type", "")).startswith("glove")
-    predictions = run_dir / results["predictions_file"] if results.get("predictions_file") else None
+def trained_row(results: RunRecord, run_dir: Path, root: Path) -> dict:
+    glove = results.is_glove
+    predictions = run_dir / results.predictions_file if results.predictions_file else None
     state_path = find_trainer_state(run_dir)
     state = read_json(state_path) if state_path else None
     return {
         "kind": "glove" if glove else "finetuned",
-        "model": str(results.get("model", run_dir.name)),
-        "dataset": str(results.get("dataset", "?")),
+        "model": results.model,
+        "dataset": str(results.dataset),
         "setting": setting_of(results, glove),
-        "protocol": str(results.get("protocol", "lab")),
-        "seed": results.get("seed"),
-        "fold": results.get("fold"),
-        "cv_folds": results.get("cv_folds"),
+        "protocol": str(results.protocol),
+        "seed": results.seed,
+        "fold": results.fold,
+        "cv_folds": results.cv_folds,
         "run": relative_name(run_dir, root),
-        **{key: test.get(key) for key in METRIC_NAMES},
-        "validation": validation_score(state, results.get("label_names"), results.get("dataset")),
+        **{key: results.test.get(key) for key in METRIC_NAMES},
+        "validation": validation_score(state, results.label_names, results.dataset),
         "restored_by": restored_by(results, run_dir, state),
         "patience": patience_of(state),
-        "epochs": results.get("epochs"),
-        "train_seconds": results.get("train_seconds"),
-        "label_names": results.get("label_names"),
-        "confusion_matrix": results.get("confusion_matrix"),
-        "selection": results.get("selection") or None,
+        "epochs": results.epochs,
+        "train_seconds": results.train_seconds,
+        "label_names": results.label_names,
+        "confusion_matrix": results.confusion_matrix,
+        "selection": results.selection or None,
         "predictions": str(predictions) if predictions and predictions.is_file() else None,
         "trainer_state": str(state_path) if state_path else None,
     }
@@ -175,7 +140,7 @@ def gather_rows(root: Path) -> list[dict]:
     for path in sorted(root.rglob(RESULTS_FILE)):
         results = read_json(path)
         if is_run_record(results):
-            rows.append(trained_row(results, path.parent, root))
+            rows.append(trained_row(RunRecord.from_dict(results, path.parent), path.parent, root))
     for path in sorted(root.rglob(EVALUATION_FILE)):
         rows += pretrained_rows(path, root)
     return sorted(rows, key=sort_key)

@@ -25,8 +25,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.errors import PathError
-from pipelines.report.collect import ARGS_FILE, EVALUATION_FILE, find_trainer_state, is_run_record, read_json
-from pipelines.reporting import RESULTS_FILE, write_json_atomic
+from pipelines.report.collect import ARGS_FILE, EVALUATION_FILE
+from pipelines.run_files import RESULTS_FILE, TRAINER_STATE_FILE, find_trainer_state, is_run_record, read_json, write_json_atomic
 
 STATE_KEYS = ("best_global_step", "best_metric", "best_model_checkpoint", "epoch", "global_step", "log_history", "stateful_callbacks")
 TIMING = ("_runtime", "_samples_per_second", "_steps_per_second")  # log entries' timings: machine noise, a third of the bytes
@@ -62,7 +62,7 @@ def record_run(run_dir: Path, results: dict, target: Path) -> None:
         shutil.copyfile(run_dir / ARGS_FILE, target / ARGS_FILE)
     state = find_trainer_state(run_dir)
     if state:
-        write_json_atomic(target / "trainer_state.json", compact_state(read_json(state)))
+        write_json_atomic(target / TRAINER_STATE_FILE, compact_state(read_json(state)))
     if results.get("predictions_file") and (run_dir / results["predictions_file"]).is_file():
         compact_predictions(run_dir / results["predictions_file"], target / results["predictions_file"])
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 
 from pipelines.report.collect import METRIC_NAMES, Group
-from pipelines.reporting import markdown_table
+from pipelines.formatting import markdown_table
 from pipelines.statistics import ALPHA, BORDERLINE_SE, POWER, RERUN_FACTOR
 
 METHOD = (

@@ -1,0 +1,247 @@
+"""The Trainer flow both training flows share: fit with early stopping, test, save, report.
+
+`fit_and_test` takes a built model, its tokenizer and tokenized train/validation/test splits;
+the GloVe flow (`pipelines.training`) and the fine-tuning flow (`pipelines.finetuning`) differ
+only in how they build those. `prepare_output_dir` decides, from `run_definition.json`, whether a
+folder holds an interrupted run of this same definition to resume.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from datasets import DatasetDict
+from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer, TrainingArguments
+
+from pipelines import hub
+from pipelines.errors import OptionError
+from pipelines.formatting import format_metrics
+from pipelines.metrics import METRIC_KEYS, compute_metrics_fn, per_class_scores
+from pipelines.run_files import (
+    CHECKPOINT_PREFIX,
+    PREDICTIONS_FILE,
+    RESULTS_FILE,
+    SCHEMA_VERSION,
+    RunRecord,
+    last_complete_checkpoint,
+    library_versions,
+    write_json_atomic,
+    write_predictions,
+    write_results,
+)
+from pipelines.selection import TestScoreCallback, resolve_best_metric, selection_summary
+
+
+def count_parameters(model: torch.nn.Module) -> dict[str, int]:
+    return {
+        "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
+        "total": sum(p.numel() for p in model.parameters()),
+    }
+
+
+def fit_and_test(
+    model,
+    tokenizer,
+    tokenized: DatasetDict,
+    training_args: TrainingArguments,
+    label_names: list[str],
+    early_stopping_patience: int,
+    run_info: dict,
+    score_test_each_epoch: bool = False,
+    trainer_class=Trainer,
+) -> dict:
+    """Train on `train`, stop early on `validation`, restore the best model, score `test`, save all.
+
+    The test predictions go to `predictions.parquet`. With `score_test_each_epoch`, the test set
+    is also scored after every validation pass (logged only), and `results.json` says which epoch
+    validation loss and the official metric would each restore, with its test scores.
+    `trainer_class` builds the trainer (`pipelines.losses.loss_trainer`: class weights, distillation).
+    Returns the `results.json` payload (`RunRecord.to_dict`).
+    """
+    resolve_best_metric(training_args, label_names, run_info.get("dataset"))
+    resume_from = prepare_output_dir(training_args, run_definition(model, tokenizer, tokenized, training_args, run_info))
+    test_scores = TestScoreCallback(tokenized["test"]) if score_test_each_epoch else None
+    trainer = trainer_class(
+        model=model,
+        args=hub.without_trainer_push(training_args),
+        train_dataset=tokenized["train"],
+        eval_dataset=tokenized["validation"],
+        processing_class=tokenizer,
+        data_collator=DataCollatorWithPadding(tokenizer),
+        compute_metrics=compute_metrics_fn(label_names),
+        callbacks=[EarlyStoppingCallback(early_stopping_patience=early_stopping_patience), *filter(None, [test_scores])],
+    )
+    if test_scores:
+        test_scores.trainer = trainer
+    started = time.perf_counter()
+    trainer.train(resume_from_checkpoint=resume_from)
+    train_seconds = time.perf_counter() - started
+    record, test_predictions = score_test(trainer, tokenized["test"], label_names, run_info)
+    record.train_seconds = round(train_seconds, 2)
+    record.parameters = count_parameters(model)
+    save_run(trainer, training_args, record, test_predictions, len(tokenized["test"]))
+    return record.to_dict()
+
+
+def score_test(trainer: Trainer, test_split, label_names: list[str], run_info: dict) -> tuple[RunRecord, tuple]:
+    """The restored model's test scores as a `RunRecord` (all but timing and size), and the
+    per-sentence predictions `(indices, gold labels, probabilities (n, num_labels))`."""
+    prediction = predict_in_order(trainer, test_split)
+    test_metrics = {key.removeprefix("test_"): value for key, value in prediction.metrics.items()}
+    test_metrics = {key: test_metrics[key] for key in (*METRIC_KEYS, "f1_pn") if key in test_metrics}
+    logits = prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
+    probabilities = torch.softmax(torch.from_numpy(np.asarray(logits, dtype=np.float32)), dim=-1).numpy()
+    predicted = probabilities.argmax(axis=-1)
+    confusion = np.zeros((len(label_names), len(label_names)), dtype=int)
+    np.add.at(confusion, (prediction.label_ids, predicted), 1)
+    indices = test_split["index"] if "index" in test_split.column_names else range(len(test_split))
+    args = trainer.args
+    record = RunRecord.from_dict({
+        **run_info,
+        "label_names": label_names,
+        "test": test_metrics,
+        "selection": selection_summary(trainer.state.log_history, label_names, args.metric_for_best_model, run_info.get("dataset")),
+        "predictions_file": PREDICTIONS_FILE,
+        "epochs": trainer.state.epoch,
+        "best_checkpoint": trainer.state.best_model_checkpoint,
+        "confusion_matrix": confusion.tolist(),
+        "per_class": per_class_scores(prediction.label_ids, predicted, label_names),  # support, precision, recall, F1
+        "seed": args.seed,
+        "versions": library_versions(),
+    })
+    record.schema_version = SCHEMA_VERSION
+    return record, (indices, prediction.label_ids, probabilities)
+
+
+def save_run(trainer: Trainer, training_args: TrainingArguments, record: RunRecord, test_predictions: tuple, test_size: int) -> None:
+    """Weights, tokenizer, training arguments (JSON), trainer state, predictions, `results.json`
+    (last: a folder holding it is a finished run) and the model card; pushed when asked."""
+    trainer.save_model(training_args.output_dir)
+    if not trainer.is_world_process_zero():
+        return
+    save_training_args_as_json(training_args)
+    trainer.save_state()  # trainer_state.json: the log history the report draws learning curves from
+    write_predictions(Path(training_args.output_dir) / PREDICTIONS_FILE, *test_predictions)
+    write_results(training_args.output_dir, record)
+    hub.write_model_card(training_args.output_dir, record, training_args.hub_model_id)
+    print(f"test ({test_size} sentences) {format_metrics(record.test)}")
+    print(f"saved to {training_args.output_dir}")
+    if training_args.push_to_hub:
+        hub.push_run(training_args)
+        print(f"pushed to {hub.hub_repo_id(training_args)}")
+
+
+def predict_in_order(trainer: Trainer, dataset):
+    """`Trainer.predict` with the test sentences in dataset order.
+
+    From transformers 5, evaluation batches are grouped by length too when training's are
+    (`train_sampling_strategy="group_by_length"`), and predictions come back in that shuffled
+    order. Scores do not care, but per-sentence predictions must line up with the test set.
+    """
+    strategy = trainer.args.train_sampling_strategy
+    trainer.args.train_sampling_strategy = "sequential"
+    try:
+        return trainer.predict(dataset, metric_key_prefix="test")
+    finally:
+        trainer.args.train_sampling_strategy = strategy
+
+
+RUN_DEFINITION_FILE = "run_definition.json"
+
+# TrainingArguments that change what a run computes (the rest say where and how output goes).
+DEFINING_TRAINING_OPTIONS = (
+    "seed", "data_seed", "learning_rate", "per_device_train_batch_size", "gradient_accumulation_steps",
+    "num_train_epochs", "max_steps", "weight_decay", "warmup_ratio", "warmup_steps", "lr_scheduler_type", "optim",
+    "metric_for_best_model", "train_sampling_strategy", "fp16", "bf16",
+)
+
+
+def run_definition(model, tokenizer, tokenized: DatasetDict, training_args: TrainingArguments, run_info: dict) -> dict:
+    """What makes a run this run: its description, model config, training options, and the
+    SHA-256 of each split's token ids and labels and of the vocabulary. Written to
+    `run_definition.json` at the start, so a restart can tell whether the folder is its own."""
+    config = {key: value for key, value in model.config.to_dict().items() if key not in ("transformers_version", "_name_or_path")}
+    vocabulary = json.dumps(sorted(tokenizer.get_vocab().items(), key=lambda item: item[1]))
+    return {
+        "run": run_info,
+        "config": config,
+        "training": {name: getattr(training_args, name) for name in DEFINING_TRAINING_OPTIONS if hasattr(training_args, name)},
+        "data_sha256": {split: _content_hash(tokenized[split]) for split in tokenized},
+        "vocabulary_sha256": hashlib.sha256(vocabulary.encode()).hexdigest()[:16],
+    }
+
+
+def _content_hash(split) -> str:
+    digest = hashlib.sha256(np.asarray(split["label"], dtype=np.int64).tobytes())
+    for ids in split["input_ids"]:
+        digest.update(np.asarray(ids, dtype=np.int64).tobytes() + b"|")
+    return digest.hexdigest()[:16]
+
+
+def _flatten(record: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in record.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def definition_differences(old: dict, new: dict, limit: int = 4) -> list[str]:
+    """`key: old -> new` for each field that differs (after a JSON round trip), at most `limit`."""
+    old, new = _flatten(old), _flatten(json.loads(json.dumps(new, default=str)))
+    keys = [key for key in dict.fromkeys([*old, *new]) if old.get(key) != new.get(key)]
+    shown = [f"{key}: {str(old.get(key))[:60]} -> {str(new.get(key))[:60]}" for key in keys[:limit]]
+    return shown + ([f"and {len(keys) - limit} more"] if len(keys) > limit else [])
+
+
+def prepare_output_dir(training_args: TrainingArguments, definition: dict) -> str | None:
+    """Create the folder, say which checkpoint to resume from, and record the run's definition.
+
+    An explicit `--resume_from_checkpoint` wins. Otherwise a folder holding checkpoints but no
+    `results.json` is an interrupted run: it resumes from its last checkpoint if its
+    `run_definition.json` matches this run's, and raises `OptionError` naming the folder and what
+    differs if not. A finished run's folder, or `--overwrite_output_dir`, starts over, its old
+    checkpoints and results removed first.
+    """
+    output_dir = Path(training_args.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    definition_file = output_dir / RUN_DEFINITION_FILE
+    resume_from = training_args.resume_from_checkpoint
+    last_checkpoint = last_complete_checkpoint(output_dir)
+    interrupted = last_checkpoint and not (output_dir / RESULTS_FILE).exists()
+    if not resume_from and interrupted and not getattr(training_args, "overwrite_output_dir", False):
+        if definition_file.is_file():
+            differences = definition_differences(json.loads(definition_file.read_text(encoding="utf-8")), definition)
+            if differences:
+                raise OptionError(
+                    f"{output_dir} holds an interrupted run of another definition ({'; '.join(differences)}); "
+                    "to start afresh there add --overwrite_output_dir (or delete the folder), or give another --output_dir"
+                )
+        resume_from = last_checkpoint
+    if not resume_from:
+        with training_args.main_process_first(desc="clearing a finished run"):
+            for old_checkpoint in output_dir.glob(f"{CHECKPOINT_PREFIX}-*"):
+                shutil.rmtree(old_checkpoint, ignore_errors=True)
+            (output_dir / RESULTS_FILE).unlink(missing_ok=True)
+    if training_args.process_index == 0:
+        write_json_atomic(definition_file, json.loads(json.dumps(definition, default=str)))
+    if resume_from:
+        print(f"resuming the interrupted run in {output_dir} from {resume_from}")
+    return resume_from
+
+
+def save_training_args_as_json(training_args: TrainingArguments) -> None:
+    """The final folder holds no pickle: `training_args.bin` becomes readable JSON."""
+    output_dir = Path(training_args.output_dir)
+    (output_dir / "training_args.bin").unlink(missing_ok=True)
+    (output_dir / "training_args.json").write_text(training_args.to_json_string() + "\n", encoding="utf-8")
+
+

@@ -1,0 +1,269 @@
+"""A run's files: the typed `results.json` record, predictions, atomic writes, checkpoints, names, caches.
+
+Every flow writes its `results.json` through `RunRecord.to_dict` and `write_results`; every reader
+(the report, the grid, the model card, `scripts/`) goes through `RunRecord.from_dict`, which is the
+one place that knows how older files differ (see `RunRecord.from_dict`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import tempfile
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from pipelines.errors import DataError, PathError
+
+RESULTS_FILE = "results.json"
+PREDICTIONS_FILE = "predictions.parquet"
+TRAINER_STATE_FILE = "trainer_state.json"  # transformers.trainer.TRAINER_STATE_NAME
+CHECKPOINT_PREFIX = "checkpoint"  # transformers.trainer_utils.PREFIX_CHECKPOINT_DIR
+
+# 1: the first versioned record (files without `schema_version` are version 0 and read the same).
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class RunRecord:
+    """What `train.py` and `finetune.py` write to `results.json`, typed.
+
+    The typed fields are those something reads back; `extra` keeps the rest of the run's
+    description (`data`, `embeddings`, `vocab_size`, `model_path`, `max_length`, sentence counts...)
+    in the order the flow gave it, so the file reads as before. `output_dir` is where it was read
+    from, never written.
+    """
+
+    dataset: str
+    model: str
+    test: dict[str, float]
+    model_type: str | None = None
+    label_names: list[str] | None = None
+    protocol: str = "lab"  # "lab": a fixed test split; "cv": one fold of cross-validation
+    cv_folds: int | None = None
+    fold: int | None = None
+    vectors: str | None = None  # GloVe runs: "trained" or "frozen"
+    selection: dict | None = None  # pipelines.selection.selection_summary
+    class_weights: str | None = None  # pipelines.losses: the --class_weights given
+    distillation: dict | None = None  # pipelines.distillation: teacher, loss, alpha, ...
+    predictions_file: str | None = None
+    epochs: float | None = None
+    best_checkpoint: str | None = None
+    train_seconds: float | None = None
+    parameters: dict[str, int] | None = None  # {"trainable": n, "total": n}
+    confusion_matrix: list[list[int]] | None = None  # (gold, predicted)
+    per_class: dict | None = None  # label -> support, precision, recall, f1
+    seed: int | None = None
+    versions: dict[str, str] | None = None
+    extra: dict = field(default_factory=dict)
+    schema_version: int = SCHEMA_VERSION
+    output_dir: str | None = None
+
+    # Written only when set: a lab run has no fold, a fine-tuned run no vectors, a plain run no loss settings.
+    _OPTIONAL = ("cv_folds", "fold", "vectors", "class_weights", "distillation", "per_class")
+
+    @classmethod
+    def from_dict(cls, payload: dict, output_dir: str | os.PathLike | None = None) -> RunRecord:
+        """A record from a `results.json` payload, old or new: the legacy fallbacks live here.
+
+        Files from before a key was recorded read as: no `protocol` -> "lab"; no `vectors` on a
+        GloVe run -> told from its parameter counts (all trainable: "trained"), else "frozen"
+        (train.py's default); no `model` -> the folder's name; no `selection`, `per_class`, `class_weights`, `distillation` -> None.
+        `DataError` when it is not a run record (`is_run_record`).
+        """
+        if not is_run_record(payload):
+            raise DataError(f"{output_dir or 'results.json'}: not a run record (no 'dataset' and 'test' scores)")
+        known = {item.name for item in fields(cls)} - {"extra", "output_dir"}
+        record = cls(
+            **{"model": Path(output_dir).resolve().name if output_dir else "?"}  # the oldest records named the model by their folder
+            | {key: value for key, value in payload.items() if key in known},
+            extra={key: value for key, value in payload.items() if key not in known and key != "output_dir"},
+            output_dir=str(payload.get("output_dir") or output_dir) if (payload.get("output_dir") or output_dir) else None,
+        )
+        record.schema_version = payload.get("schema_version", 0)
+        record.model = str(record.model)
+        record.protocol = record.protocol or "lab"
+        if record.vectors is None and record.is_glove:
+            parameters = record.parameters or {}
+            trained = "trainable" in parameters and parameters.get("trainable") == parameters.get("total")
+            record.vectors = "trained" if trained else "frozen"
+        return record
+
+    @classmethod
+    def read(cls, run_dir: str | os.PathLike) -> RunRecord:
+        """The record in `run_dir/results.json`; `DataError` for a file that is not JSON or not a run."""
+        path = Path(run_dir) / RESULTS_FILE
+        return cls.from_dict(read_json(path), output_dir=run_dir)
+
+    @property
+    def is_glove(self) -> bool:
+        return str(self.model_type or "").startswith("glove")
+
+    def get(self, key: str, default=None):
+        """A field or an `extra` entry by its `results.json` key (for the few descriptive keys only one reader uses)."""
+        if key in self.extra:
+            return self.extra[key]
+        value = getattr(self, key, None) if key in {item.name for item in fields(self)} else None
+        return default if value is None else value
+
+    def to_dict(self) -> dict:
+        """The `results.json` payload: version first, the run's description, then its outcome."""
+        payload = {"schema_version": self.schema_version, "dataset": self.dataset, "model": self.model}
+        if self.model_type is not None:
+            payload["model_type"] = self.model_type
+        payload.update(self.extra)
+        for item in fields(self):
+            if item.name in payload or item.name in ("extra", "output_dir"):
+                continue
+            value = getattr(self, item.name)
+            if value is None and item.name in self._OPTIONAL:
+                continue
+            payload[item.name] = value
+        return payload
+
+
+def is_run_record(payload) -> bool:
+    """A `results.json` written by `train.py`/`finetune.py`: a dataset and a mapping of test scores
+    (a grid's own summary, or an `evaluate_pretrained.py` file, is not)."""
+    return isinstance(payload, dict) and isinstance(payload.get("test"), dict) and "dataset" in payload
+
+
+def read_json(path: str | os.PathLike) -> dict:
+    """`DataError` naming the file when it is not JSON."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise DataError(f"{path}: not a JSON file ({err})") from None
+
+
+def finished_record(run_dir: str | os.PathLike) -> RunRecord | None:
+    """The record of a finished run in `run_dir`, or None (no `results.json`, or one half written by an older version)."""
+    try:
+        return RunRecord.read(run_dir) if (Path(run_dir) / RESULTS_FILE).is_file() else None
+    except DataError:
+        return None
+
+
+def library_versions() -> dict[str, str]:
+    import datasets
+    import tokenizers
+    import torch
+    import transformers
+
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "datasets": datasets.__version__,
+        "tokenizers": tokenizers.__version__,
+    }
+
+
+# --- folders and atomic writes --------------------------------------------------------------------
+
+
+def ensure_writable_dir(path: Path) -> None:
+    """Create `path` if needed and prove a file can be written there (`PathError` if not)."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-"):  # unique: processes may race here
+            pass
+    except OSError as err:
+        raise PathError(f"output folder not writable: {path} ({err.strerror or err})") from None
+
+
+def check_writable_dir(path: Path) -> None:
+    """`PathError` unless `path` is a writable folder or could be created as one; creates nothing,
+    so a run stopped by bad input before it starts leaves no empty folder behind."""
+    path = Path(path).absolute()
+    existing = next(folder for folder in (path, *path.parents) if folder.exists())
+    if existing.is_dir() and os.access(existing, os.W_OK | os.X_OK):
+        return
+    reason = f"{existing} is not a folder" if not existing.is_dir() else f"no permission to write in {existing}"
+    raise PathError(f"output folder not writable: {path} ({reason})")
+
+
+def write_json_atomic(path: str | os.PathLike, payload) -> Path:
+    """Write through a temporary file, so a killed run never leaves half a JSON file behind."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def write_results(output_dir: str | os.PathLike, record: RunRecord) -> Path:
+    """`output_dir/results.json`, atomically; write it last: a folder holding it is a finished run."""
+    return write_json_atomic(Path(output_dir) / RESULTS_FILE, record.to_dict())
+
+
+def write_predictions(path: str | os.PathLike, indices, labels, probabilities, predictions=None) -> Path:
+    """Test predictions as Parquet, a row per example: `index` (its position in the test split,
+    or in the whole dataset for cross-validation), gold `label`, `prediction`, `probabilities`.
+    Two runs on the same test set can then be compared example by example. `predictions`
+    defaults to the most probable class (a pretrained model's label mapping may decide otherwise)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    probabilities = np.asarray(probabilities, dtype=np.float32)  # (n, num_labels)
+    table = pa.table(
+        {
+            "index": pa.array(np.asarray(indices, dtype=np.int64)),
+            "label": pa.array(np.asarray(labels, dtype=np.int64)),
+            "prediction": pa.array(np.asarray(probabilities.argmax(axis=-1) if predictions is None else predictions, dtype=np.int64)),
+            "probabilities": pa.FixedSizeListArray.from_arrays(pa.array(probabilities.reshape(-1)), probabilities.shape[1]),
+        }
+    )
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    pq.write_table(table, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+# --- checkpoints ----------------------------------------------------------------------------------
+
+
+def checkpoints_newest_first(run_dir: Path) -> list[Path]:
+    """`run_dir/checkpoint-<step>` folders, highest step first."""
+    found = [path for path in Path(run_dir).glob(f"{CHECKPOINT_PREFIX}-*") if path.name.split("-")[-1].isdigit()]
+    return sorted(found, key=lambda path: int(path.name.split("-")[-1]), reverse=True)
+
+
+def last_complete_checkpoint(output_dir: Path) -> str | None:
+    """The newest checkpoint that was fully written: Trainer writes its state file last."""
+    return next((str(path) for path in checkpoints_newest_first(output_dir) if (path / TRAINER_STATE_FILE).is_file()), None)
+
+
+def find_trainer_state(run_dir: Path) -> Path | None:
+    """The run's own `trainer_state.json`, else the newest checkpoint's."""
+    run_dir = Path(run_dir)
+    if (run_dir / TRAINER_STATE_FILE).is_file():
+        return run_dir / TRAINER_STATE_FILE
+    return next((path / TRAINER_STATE_FILE for path in checkpoints_newest_first(run_dir) if (path / TRAINER_STATE_FILE).is_file()), None)
+
+
+# --- names and caches -----------------------------------------------------------------------------
+
+
+def file_name(text: str, fallback: str = "run") -> str:
+    """A file-name-safe version of `text` (a model id, a run's folder): runs of other characters become `_`."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or fallback
+
+
+def cache_root(kind: str) -> Path:
+    """`$SENTIBENCH_CACHE/<kind>` (default `~/.cache/sentibench/<kind>`): backbones, teacher_logits.
+    `models.glove` keeps its own copy of this rule for `glove/`: `models/` must not import `pipelines`."""
+    return Path(os.environ.get("SENTIBENCH_CACHE", Path.home() / ".cache" / "sentibench")) / kind
+
+
+def folder_name(text: str) -> str:
+    """A run folder's name from a dataset and model label: a Hub id's `/` becomes `_`, nothing else
+    changes (so the folders of earlier runs keep their names)."""
+    return text.replace("/", "_")
