@@ -256,9 +256,10 @@ def interval_and_p(draws: np.ndarray, alpha: float = ALPHA) -> dict:
 
 def _pair_seeds(a_runs: dict, b_runs: dict) -> tuple[list, list, bool]:
     """Seeds both models have are paired (the seed also draws the validation split, so seed s of A and
-    B saw the same training data); without a common seed every seed of each model is used."""
+    B saw the same training data); with fewer than two common seeds every seed of each model is used,
+    unpaired, so a single fine-tuned run is compared with all five runs of a GloVe model, not one."""
     common = sorted(set(a_runs) & set(b_runs))
-    if common:
+    if len(common) >= 2:
         return common, common, True
     return sorted(a_runs), sorted(b_runs), False
 

@@ -258,3 +258,13 @@ def test_different_test_sets_and_unknown_metrics_are_refused():
         paired_comparison([frame(labels, labels)], [frame(1 - labels, labels)], "accuracy", ["n", "p"])
     with pytest.raises(OptionError, match="unknown metric 'f1_pn'"):
         paired_comparison([frame(labels, labels)], [frame(labels, labels)], "f1_pn", ["negative", "positive"])
+
+
+def test_a_single_shared_seed_does_not_shrink_the_other_model_to_one_run():
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 2, 200)
+    names = ["negative", "positive"]
+    one = {0: frame(labels, noisy(labels, 0.85, rng, 2))}  # a fine-tuned model: seed 0 only
+    five = {seed: frame(labels, noisy(labels, 0.75, rng, 2)) for seed in range(5)}
+    result = paired_comparison(one, five, "accuracy", names, n_resamples=200)
+    assert not result["paired_seeds"] and result["a_seeds"] == [0] and result["b_seeds"] == [0, 1, 2, 3, 4]
