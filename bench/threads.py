@@ -1,6 +1,6 @@
 """Plain `python train.py` against `accelerate launch train.py` on the same short job, in one run.
 
-    HF_HUB_OFFLINE=1 nice -n 10 .venv/bin/python bench/threads.py [--epochs 2] [--repeats 2] [--model mean]
+    HF_HUB_OFFLINE=1 nice -n 10 python -m bench.threads [--epochs 2] [--repeats 2] [--model mean]
 
 `accelerate launch` without a config starts the script with `OMP_NUM_THREADS=1`. Plain
 `python` used to leave torch at its default, one thread per core, and on a machine whose cores
@@ -69,7 +69,7 @@ def main() -> None:
                 loads.append(os.getloadavg()[0])
     best = {way: min(values) for way, values in times.items()}
     print(f"# `python train.py` vs `accelerate launch train.py`: {args.model} on MR, {args.epochs} epochs\n")
-    print(f"Command: `HF_HUB_OFFLINE=1 nice -n 10 python bench/threads.py --model {args.model} --epochs {args.epochs} --repeats {args.repeats}`\n")
+    print(f"Command: `HF_HUB_OFFLINE=1 nice -n 10 python -m bench.threads --model {args.model} --epochs {args.epochs} --repeats {args.repeats}`\n")
     print(
         f"Machine: {platform.machine()}, {len(os.sched_getaffinity(0))} CPU cores, shared with other jobs "
         f"(a background experiment grid and other sessions): 1-minute load average {min(loads):.1f}-{max(loads):.1f} "
