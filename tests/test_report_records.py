@@ -18,6 +18,7 @@ from pipelines.cli import run_cli
 from pipelines.report import write_report
 from pipelines.report.records import main as records_main
 from pipelines.report.records import write_records
+from tests.conftest import REPO_ROOT
 
 TWO = ["negative", "positive"]
 N = 80
@@ -147,3 +148,12 @@ def test_a_broken_predictions_file_is_named_in_one_line(tmp_path, capsys):
     assert run_cli(main, [str(tmp_path / "runs"), "--output", str(tmp_path / "report")]) == 2
     assert f"{tmp_path / 'runs' / 'mean' / 's0' / 'predictions.parquet'}: not a predictions file" in capsys.readouterr().err
     assert not (tmp_path / "report").exists()
+
+
+@pytest.mark.slow
+def test_the_committed_records_rebuild_the_committed_report(tmp_path):
+    """Issue 17: a fresh clone rebuilds results/report/report.md's tables from results/records alone."""
+    records, committed = REPO_ROOT / "results" / "records", REPO_ROOT / "results" / "report" / "report.md"
+    rebuilt = write_report(records, tmp_path / "report")
+    table_lines = lambda path: [line for line in path.read_text(encoding="utf-8").splitlines() if line.startswith("|")]  # noqa: E731
+    assert table_lines(rebuilt) == table_lines(committed)
