@@ -46,14 +46,16 @@ import pyarrow.parquet as pq
 import torch
 
 from bench.common import machine_line
+from pipelines.backbones import resolve_model
+from pipelines.benchmarks import official_metric_for
 from pipelines.cli import parse, run_cli
 from pipelines.data import load_sentiment_dataset
 from pipelines.distillation import MODEL_FILE_PATTERNS
 from pipelines.errors import PathError
-from pipelines.benchmarks import official_metric_for
-from pipelines.pretrained import load_classifier, one_line, predict_probabilities, resolve_model
-from pipelines.run_files import PREDICTIONS_FILE, RESULTS_FILE, RunRecord, library_versions, write_json_atomic
 from pipelines.formatting import markdown_table
+from pipelines.hub import one_line
+from pipelines.pretrained import load_classifier, predict_probabilities
+from pipelines.run_files import PREDICTIONS_FILE, RESULTS_FILE, RunRecord, library_versions, write_json_atomic
 
 N_RESAMPLES = 2_000
 CONFIDENCE = 0.95

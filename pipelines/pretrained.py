@@ -370,12 +370,6 @@ def evaluate_model(
     }
 
 
-def one_line(err: BaseException) -> str:
-    """The first line of an error (Hub errors run to a paragraph)."""
-    first = next((line.strip() for line in str(err).splitlines() if line.strip()), type(err).__name__)
-    return first[:300]
-
-
 @dataclass
 class PretrainedArguments(DataSourceArguments):
     """The data options (`DataSourceArguments`: only the test split is scored) plus the models."""
@@ -452,8 +446,8 @@ def score_models(model_names: list[str], texts, references, label_names, args: P
                 model, texts, references, label_names, args.batch_size, args.neutral_threshold, extra_labels, device, dataset
             )
         except Exception as err:  # a third-party model fails in any way (offline Hub id, bad weights): report, go on
-            failures.append({"model": model, "error": one_line(err)})
-            print(f"error: {model}: {one_line(err)}", file=sys.stderr, flush=True)
+            failures.append({"model": model, "error": hub.one_line(err)})
+            print(f"error: {model}: {hub.one_line(err)}", file=sys.stderr, flush=True)
         else:
             rows.append(row)
     return rows, failures
