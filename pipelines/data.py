@@ -16,9 +16,12 @@ import hashlib
 import math
 import os
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import datasets
+import huggingface_hub
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Value, concatenate_datasets
 
 from pipelines.benchmarks import BENCHMARKS, Benchmark, get_benchmark
@@ -61,16 +64,13 @@ def load_sentiment_dataset(name: str, data_dir: str | os.PathLike | None = None)
 
 def load_from_hub(benchmark: Benchmark) -> DatasetDict:
     """The benchmark's Hub copy, its splits joined as `benchmark.hub_splits` says, labels renamed
-    to the benchmark's names (the ids agree)."""
-    from datasets import load_dataset
+    to the benchmark's names (the ids agree).
 
-    try:
-        hub = load_dataset(benchmark.hub_id, benchmark.hub_config)
-    except Exception as err:  # offline, the Hub client raises many kinds of connection errors
-        raise PathError(
-            f"could not load {benchmark.hub_id!r} from the Hub ({type(err).__name__}); offline, point --data-dir "
-            f"(or ${DATA_DIR_ENV}) at a folder with {benchmark.layout}"
-        ) from err
+    Raises `PathError` (`HubUnreachable` without the Hub) as `load_hub_or_cache` says.
+    """
+    hub = load_hub_or_cache(
+        benchmark.hub_id, benchmark.hub_config, f"point --data-dir (or ${DATA_DIR_ENV}) at a folder with {benchmark.layout}"
+    )
     features = features_for(benchmark.label_names)
     return DatasetDict(
         {
@@ -357,23 +357,71 @@ def load_hub_dataset(
     label_column: str | None = None,
     class_names: list[str] | None = None,
 ) -> tuple[DatasetDict, dict]:
-    """A Hub dataset's `train`, `validation` and `test` splits (those it has), like local files."""
-    from datasets import load_dataset
+    """A Hub dataset's `train`, `validation` and `test` splits (those it has), like local files.
 
-    shown = f"{name!r}" + (f" (config {config!r})" if config else "")
-    try:
-        hub = load_dataset(name, config)
-    except Exception as err:  # offline, the Hub client raises many kinds of connection errors
-        raise PathError(
-            f"could not load {shown} from the Hub ({type(err).__name__}: {_first_line(err)}); "
-            f"offline, use local files: {LOCAL_FILES_HINT}"
-        ) from err
+    Raises `PathError` (`HubUnreachable` without the Hub) as `load_hub_or_cache` says, and
+    `DataError` for a dataset without those splits or with rows `to_classification` refuses.
+    """
+    shown = _shown(name, config)
+    hub = load_hub_or_cache(name, config, f"use local files: {LOCAL_FILES_HINT}")
     raw = {split: hub[split] for split in ("train", "validation", "test") if split in hub}
     if not raw:
         raise DataError(f"Hub dataset {shown} has no train, validation or test split (it has: {', '.join(hub)})")
     places = {split: Place(f"{name}[{split}]", "row") for split in raw}
     dataset, columns = to_classification(raw, places, text_column, label_column, class_names)
     return dataset, {"source": "hub", "dataset_name": name, "dataset_config": config, **columns, "test_held_out": False}
+
+
+def _shown(name: str, config: str | None) -> str:
+    return f"{name!r}" + (f" (config {config!r})" if config else "")
+
+
+def load_hub_or_cache(name: str, config: str | None, local_alternative: str) -> DatasetDict:
+    """`datasets.load_dataset(name, config)`: from the Hub when `hub.hub_reachable()`, else from
+    the local datasets cache alone, in offline mode.
+
+    Without offline mode `datasets` asks the Hub first and retries for some twenty seconds before
+    it falls back to its cache (datasets 5.2, Hub unreachable); offline mode reads the cache at once.
+    Raises `HubUnreachable` (a `PathError`) naming the dataset and what to do when the Hub is
+    unreachable and the dataset (or this config of it) was never cached, and `PathError` when
+    the Hub answers but the load fails. `local_alternative` ("use local files: ...") ends both.
+    """
+    from datasets import load_dataset
+
+    from pipelines import hub  # here, not at the top: it imports transformers, which local data never needs
+
+    shown = _shown(name, config)
+    if not hub.hub_reachable():
+        try:
+            with _datasets_offline():
+                return load_dataset(name, config)
+        except (ConnectionError, ValueError) as err:  # offline: an uncached dataset, an uncached config
+            raise hub.unreachable_error(
+                f"the Hub dataset {shown} is not in the local datasets cache and",
+                f"load it once while the Hub is reachable (later runs read the cached copy, also with HF_HUB_OFFLINE=1), "
+                f"or {local_alternative}",
+            ) from err
+    try:
+        return load_dataset(name, config)
+    except Exception as err:  # the Hub client raises many kinds of connection and repository errors
+        raise PathError(
+            f"could not load {shown} from the Hub ({type(err).__name__}: {_first_line(err)}); offline, {local_alternative}"
+        ) from err
+
+
+@contextmanager
+def _datasets_offline():
+    """`HF_HUB_OFFLINE` for the `datasets` and `huggingface_hub` calls inside, as if set at startup.
+
+    Both read a module constant on every call (`datasets.config.HF_HUB_OFFLINE` was copied from
+    the Hub client's at import), so setting the two is offline mode; the previous values return.
+    """
+    saved = datasets.config.HF_HUB_OFFLINE, huggingface_hub.constants.HF_HUB_OFFLINE
+    datasets.config.HF_HUB_OFFLINE = huggingface_hub.constants.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        datasets.config.HF_HUB_OFFLINE, huggingface_hub.constants.HF_HUB_OFFLINE = saved
 
 
 # --- from any table to text + ClassLabel ----------------------------------------------------------

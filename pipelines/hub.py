@@ -13,8 +13,9 @@ nothing of the test set. `push_folder` uploads the finished folder once, card an
 
 Offline, every Hub download retries for about a minute before it fails. `hub_reachable` asks
 once, with a short timeout (or not at all when `HF_HUB_OFFLINE` is set), and
-`model_load_kwargs` / `require_hub` turn an unreachable Hub into one line that names the model
-or data and the local alternative, in seconds.
+`model_load_kwargs` / `require_hub` (and, for Hub datasets, `pipelines.data.load_hub_or_cache`)
+turn an unreachable Hub into a load from the local cache, or into one line that names the model or
+data and the local alternative, in seconds.
 """
 
 from __future__ import annotations
@@ -80,10 +81,11 @@ def require_hub(what: str, alternative: str) -> None:
     For the data flows: `require_hub("the Hub dataset rotten_tomatoes", "give --data_dir or --train_file")`.
     """
     if not hub_reachable():
-        raise _unreachable(what, alternative)
+        raise unreachable_error(what, alternative)
 
 
-def _unreachable(what: str, alternative: str) -> HubUnreachable:
+def unreachable_error(what: str, alternative: str) -> HubUnreachable:
+    """`HubUnreachable`: `what` (e.g. "model 'x' is not in the local cache and") needs the Hub, why it is unreachable, the `alternative`."""
     return HubUnreachable(f"{what} needs the Hugging Face Hub, which is unreachable ({unreachable_reason()}); {alternative}")
 
 
@@ -102,7 +104,7 @@ def model_load_kwargs(model: str, alternative: str) -> dict:
         cached = None
     if isinstance(cached, str):
         return {"local_files_only": True}
-    raise _unreachable(f"model {model!r} is not in the local cache and", alternative)
+    raise unreachable_error(f"model {model!r} is not in the local cache and", alternative)
 
 
 def without_trainer_push(training_args: TrainingArguments) -> TrainingArguments:

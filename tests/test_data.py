@@ -1,5 +1,6 @@
 import pytest
 
+from pipelines import hub
 from pipelines.benchmarks import DataFormatError, clean_tweet, read_semeval_file
 from pipelines.data import load_sentiment_dataset
 from pipelines.errors import OptionError, PathError
@@ -40,16 +41,40 @@ def test_missing_folder_and_unknown_dataset(tmp_path):
         load_sentiment_dataset("imdb", tmp_path)
 
 
-def test_hub_fallback_offline_says_how_to_use_local_files(monkeypatch):
+def fake_hub_copy(monkeypatch, reachable: bool, error: Exception) -> list:
+    """`datasets.load_dataset` failing with `error`; each call recorded with the offline flag it saw."""
     import datasets
 
-    def offline(*args, **kwargs):
-        raise ConnectionError("offline")
+    calls = []
+
+    def load_dataset(name, config):
+        calls.append((name, config, datasets.config.HF_HUB_OFFLINE))
+        raise error
 
     monkeypatch.delenv("SENTIBENCH_DATA_DIR", raising=False)
-    monkeypatch.setattr(datasets, "load_dataset", offline)
-    with pytest.raises(PathError, match=r"rotten_tomatoes.*--data-dir"):
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", False)  # a user who did not set HF_HUB_OFFLINE
+    monkeypatch.setattr(hub, "hub_reachable", lambda: reachable)
+    return calls
+
+
+def test_hub_fallback_with_the_hub_unreachable_reads_only_the_cache_and_says_how_to_use_local_files(monkeypatch):
+    # what `datasets` raises in offline mode for a dataset it never cached, having asked no one
+    calls = fake_hub_copy(monkeypatch, reachable=False, error=ConnectionError("Couldn't reach 'rotten_tomatoes' on the Hub"))
+    with pytest.raises(hub.HubUnreachable) as caught:
         load_sentiment_dataset("mr", None)
+    assert calls == [("rotten_tomatoes", None, True)]  # asked once, in offline mode
+    message = str(caught.value)
+    assert message.startswith("the Hub dataset 'rotten_tomatoes' is not in the local datasets cache and needs the Hugging Face Hub")
+    assert "load it once while the Hub is reachable" in message and "HF_HUB_OFFLINE=1" in message
+    assert message.endswith("or point --data-dir (or $SENTIBENCH_DATA_DIR) at a folder with <data_dir>/MR/rt-polarity.pos and <data_dir>/MR/rt-polarity.neg, one sentence a line")
+
+
+def test_hub_fallback_with_the_hub_reachable_asks_it_as_before(monkeypatch):
+    calls = fake_hub_copy(monkeypatch, reachable=True, error=ConnectionError("offline"))
+    with pytest.raises(PathError, match=r"could not load 'rotten_tomatoes' from the Hub \(ConnectionError: offline\); offline, point --data-dir"):
+        load_sentiment_dataset("mr", None)
+    assert calls == [("rotten_tomatoes", None, False)]
 
 
 def test_clean_tweet_undoes_quoting_escapes_and_entities():

@@ -4,19 +4,24 @@ import gzip
 import json
 import random
 import re
+import shutil
 
 import datasets
+import httpx
+import huggingface_hub
 import pandas as pd
 import pytest
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
+from datasets.packaged_modules.json.json import Json
 
 import evaluate_pretrained
 import finetune
 import train
+from pipelines import hub
 from pipelines.cli import run_cli
 from pipelines.data import load_data, load_sentiment_dataset, load_user_dataset
 from pipelines.errors import DataError
-from pipelines.hub import card_data, card_text
+from pipelines.hub import HubUnreachable, card_data, card_text
 from pipelines.pretrained import PretrainedArguments
 from pipelines.splits import load_train_test, split_validation
 from pipelines.training import DataArguments
@@ -298,13 +303,59 @@ def test_hub_dataset_keeps_its_classlabel_names_and_the_card_names_it(monkeypatc
     assert "the Hub dataset someone/reviews (en)" in card_text(results, "m")
 
 
-def test_hub_dataset_offline_says_to_use_local_files(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+def unreachable_hub(monkeypatch, cache) -> list:
+    """A user without HF_HUB_OFFLINE whose Hub does not answer, `cache` as the datasets cache: every
+    request the Hub client sends is recorded and refused at once (no retries are waited through)."""
+    sent = []
+
+    def send(self, request, **kwargs):
+        sent.append(str(request.url))
+        raise httpx.ConnectError("refused by the test", request=request)
+
+    monkeypatch.setattr(httpx.Client, "send", send)
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", str(cache))
+    monkeypatch.setattr(hub, "hub_reachable", lambda: False)
+    return sent
+
+
+def cache_as_hub_dataset(cache, repo_id, splits):
+    """`splits` (split -> rows) where `datasets` caches a Hub dataset: <namespace>___<name>/<config>/<version>/<commit>/."""
+    namespace, name = repo_id.split("/")
+    files = {split: str(write(cache / f"source-{split}.jsonl", rows)) for split, rows in splits.items()}
+    builder = Json(cache_dir=str(cache / "build"), dataset_name=name, data_files=files)
+    builder.download_and_prepare()
+    shutil.copytree(builder.cache_dir, cache / f"{namespace}___{name}" / "default" / "0.0.0" / "0123abcd")
+
+
+def test_unreachable_hub_loads_a_cached_hub_dataset_without_asking_the_hub(tmp_path, monkeypatch):
+    rows = records(per_class=4, labels=["negative", "positive"], text="review")
+    cache_as_hub_dataset(tmp_path, "someone/reviews", {"train": rows, "test": rows})
+    sent = unreachable_hub(monkeypatch, tmp_path)
+    dataset, description = load_data(DataArguments(dataset_name="someone/reviews"))
+    assert sent == []  # the Hub was never asked: without offline mode `datasets` would retry it first
+    assert dataset["train"].num_rows == 8 and names(dataset) == ["negative", "positive"]
+    assert description["source"] == "hub" and description["text_column"] == "review"
+    assert datasets.config.HF_HUB_OFFLINE is False and huggingface_hub.constants.HF_HUB_OFFLINE is False  # restored
+
+
+def test_unreachable_hub_and_an_uncached_dataset_fail_in_one_line_saying_what_to_do(tmp_path, capsys, monkeypatch):
+    cache_as_hub_dataset(tmp_path, "someone/reviews", {"train": records(per_class=2, labels=["negative", "positive"])})
+    sent = unreachable_hub(monkeypatch, tmp_path)
     argv = ["--dataset_name", "someone/not-cached", "--output_dir", str(tmp_path / "out")]
     assert run_cli(train.main, argv) == 2
     error = capsys.readouterr().err.strip().splitlines()[-1]
-    assert error.startswith("error: could not load 'someone/not-cached' from the Hub")
-    assert error.endswith("offline, use local files: --train_file/--test_file with .csv, .tsv, .json, .jsonl or .parquet files")
+    assert error == (
+        "error: the Hub dataset 'someone/not-cached' is not in the local datasets cache and needs the Hugging Face "
+        f"Hub, which is unreachable ({huggingface_hub.constants.ENDPOINT} did not answer within 3 s); load it once while the Hub "
+        "is reachable (later runs read the cached copy, also with HF_HUB_OFFLINE=1), or use local files: "
+        "--train_file/--test_file with .csv, .tsv, .json, .jsonl or .parquet files"
+    )
+    assert sent == [] and not (tmp_path / "out").exists()
+    with pytest.raises(HubUnreachable, match=r"^the Hub dataset 'someone/reviews' \(config 'other'\) is not in the local"):
+        load_data(DataArguments(dataset_name="someone/reviews", dataset_config="other"))  # cached, but not this config
+    assert sent == []
 
 
 # --- the scripts on your own data ------------------------------------------------------------------
