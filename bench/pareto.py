@@ -54,7 +54,7 @@ from pipelines.distillation import MODEL_FILE_PATTERNS
 from pipelines.errors import PathError
 from pipelines.formatting import markdown_table
 from pipelines.hub import one_line
-from pipelines.pretrained import load_classifier, predict_probabilities
+from pipelines.pretrained import load_classifier, predict_probabilities, resolve_scorer
 from pipelines.run_files import PREDICTIONS_FILE, RESULTS_FILE, RunRecord, library_versions, write_json_atomic
 
 N_RESAMPLES = 2_000
@@ -79,6 +79,12 @@ class ParetoArguments:
                   "minilm=minilm (the backbone with an untrained head: speed does not depend on the weights)"},
     )
     datasets: str | None = field(default=None, metadata={"help": "comma-separated datasets to cover (default: all found)"})
+    stand_ins: str | None = field(
+        default=None,
+        metadata={"help": "MODEL=FOLDER,...: for a group none of whose runs kept its weights (runs made on a lent GPU "
+                  "come back as records), time FOLDER, a run of the same --model: speed depends on the architecture, "
+                  "not on the weights"},
+    )
 
 
 def run_folders(patterns: list[str]) -> list[Path]:
@@ -170,6 +176,34 @@ def measure_speed(model: str, texts: list[str], args: ParetoArguments) -> dict:
     }
 
 
+def measure_scorer_speed(entry: str, label_names: list[str], dataset: str, texts: list[str], args: ParetoArguments) -> dict:
+    """`measure_speed` for a model used as it is (`pipelines.pretrained.resolve_scorer`): a lexicon tool
+    (VADER, TextBlob, AFINN: no parameters, no model files of ours) or a zero-shot sentence encoder."""
+    scorer = resolve_scorer(entry, label_names, dataset, device="cpu")
+    scorer.predict_proba(texts[: args.batch_size], args.batch_size)  # warm-up (loads lexicons lazily)
+    seconds = []
+    for _ in range(args.repeats):
+        started = time.perf_counter()
+        scorer.predict_proba(texts, args.batch_size)
+        seconds.append(time.perf_counter() - started)
+    rng = np.random.default_rng(0)
+    sample = [texts[i] for i in rng.choice(len(texts), min(args.latency_sentences, len(texts)), replace=False)]
+    latencies = []
+    for text in sample:
+        started = time.perf_counter()
+        scorer.predict_proba([text], 1)
+        latencies.append(1000 * (time.perf_counter() - started))
+    model = getattr(scorer, "model", None)
+    folder = getattr(scorer, "folder", None)
+    return {
+        "sentences_per_second": round(len(texts) / min(seconds), 1),
+        "latency_p50_ms": round(float(np.percentile(latencies, 50)), 2),
+        "latency_p95_ms": round(float(np.percentile(latencies, 95)), 2),
+        "parameters": sum(p.numel() for p in model.parameters()) if isinstance(model, torch.nn.Module) else 0,
+        "disk_mb": round(disk_megabytes(Path(folder)), 2) if folder else 0.0,
+    }
+
+
 def pareto_front(points: list[tuple[float, float]]) -> list[bool]:
     """For (speed, score) points: True where no other point is at least as fast and as good, and better in one."""
     return [
@@ -197,7 +231,8 @@ def group_row(name: str, runs: list[tuple[Path, RunRecord]], texts: list[str], a
         table = pq.read_table(folder / (results.predictions_file or PREDICTIONS_FILE)).sort_by("index")
         predictions.append((table.column("label").to_numpy(), table.column("prediction").to_numpy()))
     mean, low, high = score_interval(predictions, metric, len(label_names))
-    print(f"{name}: {len(runs)} run(s), {metric} {mean:.4f}; timing {runs[0][0]}", flush=True)
+    timed = timed_folder(runs, args)
+    print(f"{name}: {len(runs)} run(s), {metric} {mean:.4f}; timing {timed}", flush=True)
     return {
         "model": name,
         "runs": len(runs),
@@ -206,9 +241,25 @@ def group_row(name: str, runs: list[tuple[Path, RunRecord]], texts: list[str], a
         "ci_low": round(low, 4),
         "ci_high": round(high, 4),
         "interval_of": "bootstrap: seeds and sentences" if len(runs) > 1 else "bootstrap: sentences (1 run)",
-        **measure_speed(str(runs[0][0]), texts, args),
-        "timed_folder": str(runs[0][0]),
+        **measure_speed(timed, texts, args),
+        "timed_folder": timed,
+        "timed_on": "its own run" if any(str(folder) == timed for folder, _ in runs) else "stand-in " + "/".join(Path(timed).parts[-3:]),
     }
+
+
+def timed_folder(runs: list[tuple[Path, RunRecord]], args: ParetoArguments) -> str:
+    """The first run of the group that kept its weights, else the `--stand_ins` folder for its model.
+
+    Raises `OSError` (the row is listed as not measured) when neither exists.
+    """
+    for folder, _ in runs:
+        if any(folder.glob("*.safetensors")) or any(folder.glob("pytorch_model*.bin")):
+            return str(folder)
+    stand_ins = dict(item.split("=", 1) for item in (args.stand_ins or "").split(",") if "=" in item)
+    model = runs[0][1].model
+    if model in stand_ins:
+        return stand_ins[model]
+    raise FileNotFoundError(f"no run of the group kept its weights, and --stand_ins names no folder for {model}")
 
 
 def report_rows(args: ParetoArguments) -> dict[str, list[tuple[str, dict, str]]]:
@@ -222,12 +273,16 @@ def report_rows(args: ParetoArguments) -> dict[str, list[tuple[str, dict, str]]]
         for summary in section["summaries"]:
             if summary["model"] in timed and summary["protocol"] == "lab split":
                 name = f"{summary['model']} ({summary['setting']})"
+                summary = {**summary, "dataset": dataset, "label_names": section["label_names"]}  # an as-is scorer needs them
                 found.setdefault(dataset, []).append((name, summary, section["official_metric"], timed[summary["model"]]))
     return found
 
 
 def summary_row(name: str, summary: dict, metric: str, model: str, texts: list[str], args: ParetoArguments) -> dict:
+    """A report model: its score from the report, its speed measured here (an as-is model through its scorer)."""
     scores = summary["metrics"][metric]
+    as_is = summary["setting"] == "as is"
+    speed = measure_scorer_speed(model, summary["label_names"], summary["dataset"], texts, args) if as_is else measure_speed(model, texts, args)
     print(f"{name}: {summary['n']} from {args.report}; timing {model}", flush=True)
     single = scores["ci_low"] is None
     return {
@@ -238,14 +293,15 @@ def summary_row(name: str, summary: dict, metric: str, model: str, texts: list[s
         "ci_low": round(scores["mean"] if single else scores["ci_low"], 4),
         "ci_high": round(scores["mean"] if single else scores["ci_high"], 4),
         "interval_of": "single run: none" if single else "report: t over seeds",
-        **measure_speed(model, texts, args),
+        **speed,
         "timed_folder": model,
+        "timed_on": f"{model} scorer" if as_is else f"{model} (untrained head)",
     }
 
 
 COLUMNS = [
     ("key", "#"), ("model", "model"), ("runs", "runs"), ("score", "score"), ("interval", "95% CI"), ("interval_of", "interval over"), ("sentences_per_second", "sent/s (batch 64)"),
-    ("latency_p50_ms", "p50 ms"), ("latency_p95_ms", "p95 ms"), ("parameters", "parameters"), ("disk_mb", "disk MB"), ("front", "front"),
+    ("latency_p50_ms", "p50 ms"), ("latency_p95_ms", "p95 ms"), ("parameters", "parameters"), ("disk_mb", "disk MB"), ("timed_on", "timed on"), ("front", "front"),
 ]
 
 
@@ -263,6 +319,10 @@ def shown(row: dict) -> dict:
 
 
 def write_dataset(dataset: str, rows: list[dict], args: ParetoArguments, command: str, output: Path, skipped: list[str]) -> None:
+    if not rows:  # nothing could be timed: say why, draw nothing
+        lines = "".join(f"\nNot measured: {line}\n" for line in skipped)
+        (output / f"pareto-{dataset}.md").write_text(f"# Cost against accuracy on {dataset}\n\nMade by:\n\n```\n{command}\n```\n{lines}", encoding="utf-8")
+        return
     for row, on_front in zip(rows, pareto_front([(row["sentences_per_second"], row["score"]) for row in rows])):
         row["front"] = "yes" if on_front else ""
         single = row["interval_of"].startswith("single")

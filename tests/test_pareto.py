@@ -44,3 +44,40 @@ def test_bench_writes_table_figure_and_json(tmp_path, tiny_semeval, tiny_glove):
     assert any(row["front"] == "yes" for row in rows)
     assert "| mean (frozen GloVe) | 1 |" in (output / "pareto-semeval2017a.md").read_text()
     assert (output / "pareto-semeval2017a.png").stat().st_size > 1000
+
+
+def test_a_group_without_weights_is_timed_on_its_stand_in(tmp_path, tiny_semeval, tiny_glove):
+    """Runs made on a lent GPU come back without weights: `--stand_ins` times a run of the same model instead."""
+    runs = tmp_path / "runs"
+    for folder in ("here/mean/seed-0", "gpu/mean/seed-0"):
+        argv = ["--model", "mean", "--dataset", "semeval2017a", "--data-dir", str(tiny_semeval), "--embeddings", str(tiny_glove),
+                "--output_dir", str(runs / folder), "--num_train_epochs", "1", "--report_to", "none", "--seed", "0"]
+        assert run_cli(train.main, argv) == 0
+    for weights in (runs / "gpu/mean/seed-0").glob("*.safetensors"):
+        weights.unlink()
+    output = tmp_path / "pareto"
+    argv = ["--models", str(runs / "gpu/*"), "--data_dir", str(tiny_semeval), "--output_dir", str(output),
+            "--repeats", "1", "--latency_sentences", "5"]
+    assert run_cli(pareto.main, argv) == 0
+    assert json.loads((output / "pareto.json").read_text())["datasets"] == {"semeval2017a": []}
+    assert "Not measured: mean (frozen GloVe): no run of the group kept its weights" in (output / "pareto-semeval2017a.md").read_text()
+    argv += ["--stand_ins", f"mean={runs / 'here/mean/seed-0'}"]
+    assert run_cli(pareto.main, argv) == 0
+    (row,) = json.loads((output / "pareto.json").read_text())["datasets"]["semeval2017a"]
+    assert row["timed_folder"] == str(runs / "here/mean/seed-0") and row["timed_on"] == "stand-in here/mean/seed-0"
+    assert row["sentences_per_second"] > 0
+
+
+def test_an_as_is_model_from_the_report_is_timed_through_its_scorer(tmp_path, tiny_semeval):
+    summary = {"model": "vader", "setting": "as is", "protocol": "lab split", "n": "1 run",
+               "metrics": {"recall_macro": {"mean": 0.57, "ci_low": None, "ci_high": None}}}
+    report = {"datasets": {"semeval2017a": {"official_metric": "recall_macro", "label_names": ["negative", "neutral", "positive"],
+                                             "summaries": [summary]}}}
+    (tmp_path / "report.json").write_text(json.dumps(report))
+    output = tmp_path / "pareto"
+    argv = ["--report", str(tmp_path / "report.json"), "--report_models", "vader=vader", "--data_dir", str(tiny_semeval),
+            "--output_dir", str(output), "--repeats", "1", "--latency_sentences", "5"]
+    assert run_cli(pareto.main, argv) == 0
+    (row,) = json.loads((output / "pareto.json").read_text())["datasets"]["semeval2017a"]
+    assert row["model"] == "vader (as is)" and row["score"] == 0.57 and row["timed_on"] == "vader scorer"
+    assert row["parameters"] == 0 and row["sentences_per_second"] > 0 and row["latency_p95_ms"] >= row["latency_p50_ms"] > 0

@@ -108,6 +108,13 @@ def trained_row(results: RunRecord, run_dir: Path, root: Path) -> dict:
     }
 
 
+def scored_model_name(model: str) -> str:
+    """A scored run folder named by where it sits in its grid (`mr-lab-trained/bilstm/seed-0`), not by
+    the absolute path of the machine that scored it; Hub ids and aliases (`vader`, `org/name`) stay."""
+    parts = Path(model).parts
+    return "/".join(parts[-3:]) if len(parts) > 3 else model
+
+
 def pretrained_rows(path: Path, root: Path) -> list[dict]:
     """One row per model scored by `evaluate_pretrained.py`; metrics sit at the top of each row there,
     a validation score (when the evaluation has one) under "validation"."""
@@ -119,7 +126,7 @@ def pretrained_rows(path: Path, root: Path) -> list[dict]:
         predictions = path.parent / scored["predictions_file"] if scored.get("predictions_file") else None
         validation = scored.get("validation")
         rows.append({
-            "kind": "pretrained", "model": str(scored.get("model", "?")), "dataset": str(evaluation.get("dataset", "?")),
+            "kind": "pretrained", "model": scored_model_name(str(scored.get("model", "?"))), "dataset": str(evaluation.get("dataset", "?")),
             # an exported project model (`pipelines.export`) is scored like an as-is model but is none
             "setting": "ONNX export" if str(scored.get("family", "")).lower().startswith("onnx") else "as is",
             "protocol": "lab", "seed": None, "fold": None, "cv_folds": None,
