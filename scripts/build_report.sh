@@ -2,8 +2,12 @@
 # The committed records and report (issue 17 item 4), from the runs that made them:
 #   STUDY_RUNS   the study's grid folder (scripts/run_study.sh; default runs/study)
 #   runs/asis-mr, runs/asis-semeval2017a   evaluate_pretrained.py (commands in results/asis_*.md)
-#   runs/study-extra   the single-seed MiniLM fine-tune (bench/export_speed.md) and its int8 export,
-#                      scored by evaluate_pretrained.py as exported-mr/
+#   runs/study-extra   exported-mr/: the int8 ONNX exports (bench/export_speed.md) scored by
+#                      evaluate_pretrained.py; minilm-mr-1ep/: the 1-epoch CPU MiniLM they were exported
+#                      from, kept for the MiniLM probe figure only (the MiniLM rows are the 5 GPU seeds,
+#                      whose weights stayed on the lent GPU: scripts/gpu_study.sh)
+# STUDY_RUNS holds scripts/run_study.sh's CPU cells and scripts/gpu_study.sh's unpacked GPU cells; a
+# 10-fold CV seed is committed only once all its folds are in (move a partial seed-N aside first).
 # Then a fresh clone rebuilds the report from the records alone:
 #   python -m pipelines.report results/records --output <dir>
 set -euo pipefail
@@ -11,7 +15,7 @@ export HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1
 STUDY_RUNS=${STUDY_RUNS:-runs/study}
 rm -rf results/records results/report
 python -m pipelines.report.records "$STUDY_RUNS" --output results/records/study
-for name in asis-mr asis-semeval2017a study-extra; do
+for name in asis-mr asis-semeval2017a study-extra/exported-mr; do
   python -m pipelines.report.records "runs/$name" --output "results/records/$name"
 done
 # The probe figures need the weights (records keep none): seed 0 of each MR model, and MiniLM.
