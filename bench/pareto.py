@@ -46,7 +46,7 @@ import pyarrow.parquet as pq
 import torch
 
 from bench.common import machine_line
-from pipelines.backbones import resolve_model
+from pipelines.backbones import resolve_alias, resolve_model
 from pipelines.benchmarks import official_metric_for
 from pipelines.cli import parse, run_cli
 from pipelines.data import load_sentiment_dataset
@@ -193,15 +193,29 @@ def measure_scorer_speed(entry: str, label_names: list[str], dataset: str, texts
         started = time.perf_counter()
         scorer.predict_proba([text], 1)
         latencies.append(1000 * (time.perf_counter() - started))
-    model = getattr(scorer, "model", None)
-    folder = getattr(scorer, "folder", None)
+    modules = [value for value in vars(scorer).values() if isinstance(value, torch.nn.Module)]  # a zero-shot encoder
     return {
         "sentences_per_second": round(len(texts) / min(seconds), 1),
         "latency_p50_ms": round(float(np.percentile(latencies, 50)), 2),
         "latency_p95_ms": round(float(np.percentile(latencies, 95)), 2),
-        "parameters": sum(p.numel() for p in model.parameters()) if isinstance(model, torch.nn.Module) else 0,
-        "disk_mb": round(disk_megabytes(Path(folder)), 2) if folder else 0.0,
+        "parameters": sum(p.numel() for module in modules for p in module.parameters()),
+        "disk_mb": round(scorer_disk_megabytes(entry), 2),
     }
+
+
+# The package that holds each lexicon tool's lexicon: its size on disk is the model's.
+LEXICON_PACKAGES = {"vader": "vaderSentiment", "textblob": "textblob", "afinn": "afinn"}
+
+
+def scorer_disk_megabytes(entry: str) -> float:
+    """A lexicon tool: its installed package (code and lexicon); a sentence encoder alias: its model folder."""
+    import importlib.util
+
+    if entry in LEXICON_PACKAGES:
+        spec = importlib.util.find_spec(LEXICON_PACKAGES[entry])
+        folder = Path(next(iter(spec.submodule_search_locations)))
+        return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file() and "__pycache__" not in path.parts) / 2**20
+    return disk_megabytes(Path(resolve_alias(entry)))
 
 
 def pareto_front(points: list[tuple[float, float]]) -> list[bool]:
