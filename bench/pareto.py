@@ -151,26 +151,35 @@ def disk_megabytes(folder: Path) -> float:
     return sum(path.stat().st_size for path in files) / 2**20
 
 
-def measure_speed(model: str, texts: list[str], args: ParetoArguments) -> dict:
-    """Throughput at `--batch_size`, single-sentence latency p50/p95, parameters and disk size of a folder or alias."""
-    classifier = load_classifier(model, "cpu")
-    predict_probabilities(classifier, texts[: args.batch_size], args.batch_size)  # warm-up
+def time_calls(predict_batch, predict_one, texts: list[str], args: ParetoArguments) -> dict:
+    """Throughput of `predict_batch(texts)` (fastest of `--repeats` passes, after a warm-up batch) and the
+    p50/p95 latency in ms of `predict_one(text)` over `--latency_sentences` test sentences drawn with seed 0."""
+    predict_batch(texts[: args.batch_size])  # warm-up (loads lexicons lazily)
     seconds = []
     for _ in range(args.repeats):
         started = time.perf_counter()
-        predict_probabilities(classifier, texts, args.batch_size)
+        predict_batch(texts)
         seconds.append(time.perf_counter() - started)
     rng = np.random.default_rng(0)
     sample = [texts[i] for i in rng.choice(len(texts), min(args.latency_sentences, len(texts)), replace=False)]
     latencies = []
     for text in sample:
         started = time.perf_counter()
-        classifier(text, truncation=True)
+        predict_one(text)
         latencies.append(1000 * (time.perf_counter() - started))
     return {
         "sentences_per_second": round(len(texts) / min(seconds), 1),
         "latency_p50_ms": round(float(np.percentile(latencies, 50)), 2),
         "latency_p95_ms": round(float(np.percentile(latencies, 95)), 2),
+    }
+
+
+def measure_speed(model: str, texts: list[str], args: ParetoArguments) -> dict:
+    """Throughput at `--batch_size`, single-sentence latency p50/p95, parameters and disk size of a folder or alias."""
+    classifier = load_classifier(model, "cpu")
+    return {
+        **time_calls(lambda batch: predict_probabilities(classifier, batch, args.batch_size),
+                     lambda text: classifier(text, truncation=True), texts, args),
         "parameters": sum(parameter.numel() for parameter in classifier.model.parameters()),
         "disk_mb": round(disk_megabytes(Path(resolve_model(model))), 2),
     }
@@ -180,24 +189,10 @@ def measure_scorer_speed(entry: str, label_names: list[str], dataset: str, texts
     """`measure_speed` for a model used as it is (`pipelines.pretrained.resolve_scorer`): a lexicon tool
     (VADER, TextBlob, AFINN: no parameters, no model files of ours) or a zero-shot sentence encoder."""
     scorer = resolve_scorer(entry, label_names, dataset, device="cpu")
-    scorer.predict_proba(texts[: args.batch_size], args.batch_size)  # warm-up (loads lexicons lazily)
-    seconds = []
-    for _ in range(args.repeats):
-        started = time.perf_counter()
-        scorer.predict_proba(texts, args.batch_size)
-        seconds.append(time.perf_counter() - started)
-    rng = np.random.default_rng(0)
-    sample = [texts[i] for i in rng.choice(len(texts), min(args.latency_sentences, len(texts)), replace=False)]
-    latencies = []
-    for text in sample:
-        started = time.perf_counter()
-        scorer.predict_proba([text], 1)
-        latencies.append(1000 * (time.perf_counter() - started))
     modules = [value for value in vars(scorer).values() if isinstance(value, torch.nn.Module)]  # a zero-shot encoder
     return {
-        "sentences_per_second": round(len(texts) / min(seconds), 1),
-        "latency_p50_ms": round(float(np.percentile(latencies, 50)), 2),
-        "latency_p95_ms": round(float(np.percentile(latencies, 95)), 2),
+        **time_calls(lambda batch: scorer.predict_proba(batch, args.batch_size),
+                     lambda text: scorer.predict_proba([text], 1), texts, args),
         "parameters": sum(p.numel() for module in modules for p in module.parameters()),
         "disk_mb": round(scorer_disk_megabytes(entry), 2),
     }
