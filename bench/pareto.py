@@ -20,10 +20,13 @@ what they are: the model name, GloVe vectors (trained/frozen), "distilled from <
   `N_RESAMPLES` resamples (seed 0) draws seeds with replacement and test sentences with
   replacement (the same sentences for every seed), from the runs' `predictions.parquet`.
 
-Models whose run folders are elsewhere (fine-tuned MiniLM/MPNet made on a lent GPU) come from a
-report (`--report results/report/report.json --report_models minilm=minilm`): the report's mean and
-t interval over seeds, and the speed of the named folder or alias (the backbone with an untrained
-head runs at the fine-tuned model's speed).
+Models whose run folders are elsewhere (fine-tuned MiniLM/MPNet made on a lent GPU, as-is models)
+come from a report (`--report results/report/report.json --report_models minilm=minilm`): their score
+and interval from the predictions the report lists for their runs (the same bootstrap as every other
+row: a single run's interval resamples the test sentences only), and the speed of the named folder,
+alias or scorer (the backbone with an untrained head runs at the fine-tuned model's speed).
+`pareto.json` keeps the report's scores fingerprint (`pipelines.report.scores_fingerprint`), so
+`python -m pipelines.report ... --front pareto.json` can refuse a front measured on other scores.
 
 Speed is measured on one run of each group (the first seed): seeds share the architecture.
 Torch uses `--threads` threads (1: one core, as the issue asks, and steady on a shared machine).
@@ -52,9 +55,11 @@ from pipelines.cli import parse, run_cli
 from pipelines.data import load_sentiment_dataset
 from pipelines.distillation import MODEL_FILE_PATTERNS
 from pipelines.errors import PathError
-from pipelines.formatting import markdown_table
 from pipelines.hub import one_line
 from pipelines.pretrained import load_classifier, predict_probabilities, resolve_scorer
+from pipelines.report.build import scores_fingerprint
+from pipelines.report.figures import plot_front
+from pipelines.report.tables import front_table
 from pipelines.run_files import PREDICTIONS_FILE, RESULTS_FILE, RunRecord, library_versions, write_json_atomic
 
 N_RESAMPLES = 2_000
@@ -249,7 +254,7 @@ def group_row(name: str, runs: list[tuple[Path, RunRecord]], texts: list[str], a
         "score": round(mean, 4),
         "ci_low": round(low, 4),
         "ci_high": round(high, 4),
-        "interval_of": "bootstrap: seeds and sentences" if len(runs) > 1 else "bootstrap: sentences (1 run)",
+        "interval_of": interval_of(len(runs)),
         **measure_speed(timed, texts, args),
         "timed_folder": timed,
         "timed_on": "its own run" if any(str(folder) == timed for folder, _ in runs) else "stand-in " + "/".join(Path(timed).parts[-3:]),
@@ -272,7 +277,8 @@ def timed_folder(runs: list[tuple[Path, RunRecord]], args: ParetoArguments) -> s
 
 
 def report_rows(args: ParetoArguments) -> dict[str, list[tuple[str, dict, str]]]:
-    """dataset -> [(row name, the report's summary of the official metric, model to time)] for --report_models."""
+    """dataset -> [(row name, the report's summary with its lab-split runs, official metric, model to time)]
+    for --report_models."""
     if not args.report:
         return {}
     timed = dict(item.split("=", 1) for item in (args.report_models or "").split(",") if "=" in item)
@@ -282,49 +288,54 @@ def report_rows(args: ParetoArguments) -> dict[str, list[tuple[str, dict, str]]]
         for summary in section["summaries"]:
             if summary["model"] in timed and summary["protocol"] == "lab split":
                 name = f"{summary['model']} ({summary['setting']})"
-                summary = {**summary, "dataset": dataset, "label_names": section["label_names"]}  # an as-is scorer needs them
+                runs = [
+                    run for run in report.get("runs", [])
+                    if (run["dataset"], run["model"], run["setting"], run["protocol"]) == (dataset, summary["model"], summary["setting"], "lab")
+                ]  # fmt: skip
+                summary = {**summary, "dataset": dataset, "label_names": section["label_names"], "report_runs": runs}  # a scorer needs the labels
                 found.setdefault(dataset, []).append((name, summary, section["official_metric"], timed[summary["model"]]))
     return found
 
 
+def report_predictions(name: str, summary: dict, args: ParetoArguments) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(gold labels, predictions) of every run the report lists for a summary (`report_rows`), read from the
+    predictions files it names (paths as the report was built, e.g. `results/records/...`).
+
+    Raises `FileNotFoundError` (the row is listed as not measured) when the report lists no run or a file is missing.
+    """
+    if not summary["report_runs"]:
+        raise FileNotFoundError(f"{args.report} lists no lab-split run of {name}")
+    pairs = []
+    for run in summary["report_runs"]:
+        table = pq.read_table(Path(run["predictions"])).sort_by("index")
+        pairs.append((table.column("label").to_numpy(), table.column("prediction").to_numpy()))
+    return pairs
+
+
 def summary_row(name: str, summary: dict, metric: str, model: str, texts: list[str], args: ParetoArguments) -> dict:
-    """A report model: its score from the report, its speed measured here (an as-is model through its scorer)."""
-    scores = summary["metrics"][metric]
+    """A report model: its score and interval from the predictions of its runs, its speed measured here
+    (an as-is model through its scorer)."""
+    runs = report_predictions(name, summary, args)
+    mean, low, high = score_interval(runs, metric, len(summary["label_names"]))
     as_is = summary["setting"] == "as is"
     speed = measure_scorer_speed(model, summary["label_names"], summary["dataset"], texts, args) if as_is else measure_speed(model, texts, args)
-    print(f"{name}: {summary['n']} from {args.report}; timing {model}", flush=True)
-    single = scores["ci_low"] is None
+    print(f"{name}: {len(runs)} run(s) from {args.report}, {metric} {mean:.4f}; timing {model}", flush=True)
     return {
         "model": name,
-        "runs": int(summary["n"].split()[0]),
+        "runs": len(runs),
         "metric": metric,
-        "score": round(scores["mean"], 4),
-        "ci_low": round(scores["mean"] if single else scores["ci_low"], 4),
-        "ci_high": round(scores["mean"] if single else scores["ci_high"], 4),
-        "interval_of": "single run: none" if single else "report: t over seeds",
+        "score": round(mean, 4),
+        "ci_low": round(low, 4),
+        "ci_high": round(high, 4),
+        "interval_of": interval_of(len(runs)),
         **speed,
         "timed_folder": model,
         "timed_on": f"{model} scorer" if as_is else f"{model} (untrained head)",
     }
 
 
-COLUMNS = [
-    ("key", "#"), ("model", "model"), ("runs", "runs"), ("score", "score"), ("interval", "95% CI"), ("interval_of", "interval over"), ("sentences_per_second", "sent/s (batch 64)"),
-    ("latency_p50_ms", "p50 ms"), ("latency_p95_ms", "p95 ms"), ("parameters", "parameters"), ("disk_mb", "disk MB"), ("timed_on", "timed on"), ("front", "front"),
-]
-
-
-def shown(row: dict) -> dict:
-    """A table row with the precision each number deserves."""
-    return {
-        **row,
-        "score": f"{row['score']:.3f}",
-        "sentences_per_second": f"{row['sentences_per_second']:,.0f}",
-        "latency_p50_ms": f"{row['latency_p50_ms']:.1f}",
-        "latency_p95_ms": f"{row['latency_p95_ms']:.1f}",
-        "parameters": f"{row['parameters'] / 1e6:.2f} M",
-        "disk_mb": f"{row['disk_mb']:.1f}",
-    }
+def interval_of(runs: int) -> str:
+    return "bootstrap: seeds and sentences" if runs > 1 else "bootstrap: sentences (1 run)"
 
 
 def write_dataset(dataset: str, rows: list[dict], args: ParetoArguments, command: str, output: Path, skipped: list[str]) -> None:
@@ -334,8 +345,6 @@ def write_dataset(dataset: str, rows: list[dict], args: ParetoArguments, command
         return
     for row, on_front in zip(rows, pareto_front([(row["sentences_per_second"], row["score"]) for row in rows])):
         row["front"] = "yes" if on_front else ""
-        single = row["interval_of"].startswith("single")
-        row["interval"] = "none (1 run)" if single else f"{row['ci_low']:.3f} to {row['ci_high']:.3f}"
     rows.sort(key=lambda row: -row["sentences_per_second"])
     for key, row in enumerate(rows, start=1):
         row["key"] = key  # the point's number in the figure
@@ -347,38 +356,12 @@ def write_dataset(dataset: str, rows: list[dict], args: ParetoArguments, command
         f"sentences ({N_RESAMPLES} resamples, seed 0); a single run's interval counts test sentences only. Speed: one run "
         f"per row, {machine_line()}, torch threads {args.threads}, fastest of {args.repeats} passes. "
         f"front: on the Pareto front (no other model is both faster and better). #: the point's number in the figure.\n\n"
-        + markdown_table([shown(row) for row in rows], COLUMNS)
+        + front_table(rows)
         + "".join(f"\nNot measured: {line}\n" for line in skipped)
         + f"\n![{dataset}](pareto-{dataset}.png)\n"
     )
     (output / f"pareto-{dataset}.md").write_text(markdown, encoding="utf-8")
     plot_front(dataset, rows, output / f"pareto-{dataset}.png")
-
-
-def plot_front(dataset: str, rows: list[dict], path: Path) -> None:
-    from matplotlib.figure import Figure  # drawn straight to a file: no pyplot, no display
-    from matplotlib.ticker import NullFormatter
-
-    fig = Figure(figsize=(7, 4.5), layout="constrained")
-    ax = fig.subplots()
-    for row in rows:
-        ax.errorbar(
-            row["sentences_per_second"], row["score"], yerr=[[row["score"] - row["ci_low"]], [row["ci_high"] - row["score"]]],
-            fmt="o", color="C3" if row["front"] else "C0", capsize=3,
-        )
-        # Numbers, not names: GloVe models cluster at one speed; the table's # column names them.
-        label = ax.annotate(str(row["key"]), (row["sentences_per_second"], row["score"]), fontsize=8, xytext=(4, 3), textcoords="offset points")
-        label.set_in_layout(False)
-    front = sorted((row["sentences_per_second"], row["score"]) for row in rows if row["front"])
-    ax.step(*zip(*front), where="post", color="C3", linestyle="--", label="Pareto front")
-    ax.set_xscale("log")
-    ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels collide on a short log axis
-    ax.margins(x=0.2)  # room for the names beside the points
-    ax.set_xlabel("test sentences per second, CPU, batch 64 (log)")
-    ax.set_ylabel(f"test {rows[0]['metric']} (95% CI)")
-    ax.set_title(f"{dataset}: accuracy against throughput")
-    ax.legend(loc="lower left")
-    fig.savefig(path, dpi=120)
 
 
 def main(argv: list[str]) -> None:
@@ -390,6 +373,8 @@ def main(argv: list[str]) -> None:
     command = shlex.join(["python", "-m", "bench.pareto", *argv])
     everything = {"command": command, "note": args.note, "machine": machine_line(), "threads": args.threads, "versions": library_versions(), "datasets": {}}
     from_report = report_rows(args)
+    if args.report:  # the report shows this front only beside the scores it was measured on
+        everything["report_fingerprint"] = scores_fingerprint(json.loads(Path(args.report).read_text(encoding="utf-8"))["datasets"])
     datasets = sorted({dataset for dataset, _ in groups} | set(from_report))
     if args.datasets:
         datasets = [dataset for dataset in datasets if dataset in args.datasets.split(",")]
@@ -405,6 +390,7 @@ def main(argv: list[str]) -> None:
                 print(f"skipped {skipped[-1]}", file=sys.stderr)
         write_dataset(dataset, rows, args, command, output, skipped)
         everything["datasets"][dataset] = rows
+        everything.setdefault("not_measured", {})[dataset] = skipped
     write_json_atomic(output / "pareto.json", everything)
     print(f"wrote {output}/pareto-*.md, pareto-*.png and pareto.json")
 

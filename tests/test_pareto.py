@@ -69,15 +69,31 @@ def test_a_group_without_weights_is_timed_on_its_stand_in(tmp_path, tiny_semeval
 
 
 def test_an_as_is_model_from_the_report_is_timed_through_its_scorer(tmp_path, tiny_semeval):
+    """A report model's score and interval come from the predictions the report lists (the same bootstrap as every
+    row: sentences only for one run); pareto.json keeps the report's scores fingerprint for `--front`."""
+    import pandas as pd
+
+    from pipelines.report.build import scores_fingerprint
+
+    labels = np.array([0, 1, 2, 1, 1, 0, 2, 2])
+    predicted = np.array([0, 1, 1, 1, 0, 0, 2, 1])  # recalls 1, 2/3, 1/3
+    pd.DataFrame({"index": np.arange(8), "label": labels, "prediction": predicted}).to_parquet(tmp_path / "vader.parquet")
     summary = {"model": "vader", "setting": "as is", "protocol": "lab split", "n": "1 run",
-               "metrics": {"recall_macro": {"mean": 0.57, "ci_low": None, "ci_high": None}}}
+               "metrics": {"recall_macro": {"mean": 2 / 3, "ci_low": None, "ci_high": None}}}
+    run = {"model": "vader", "dataset": "semeval2017a", "setting": "as is", "protocol": "lab", "predictions": str(tmp_path / "vader.parquet")}
     report = {"datasets": {"semeval2017a": {"official_metric": "recall_macro", "label_names": ["negative", "neutral", "positive"],
-                                             "summaries": [summary]}}}
+                                             "summaries": [summary]}}, "runs": [run]}
     (tmp_path / "report.json").write_text(json.dumps(report))
     output = tmp_path / "pareto"
     argv = ["--report", str(tmp_path / "report.json"), "--report_models", "vader=vader", "--data_dir", str(tiny_semeval),
             "--output_dir", str(output), "--repeats", "1", "--latency_sentences", "5"]
     assert run_cli(pareto.main, argv) == 0
-    (row,) = json.loads((output / "pareto.json").read_text())["datasets"]["semeval2017a"]
-    assert row["model"] == "vader (as is)" and row["score"] == 0.57 and row["timed_on"] == "vader scorer"
+    written = json.loads((output / "pareto.json").read_text())
+    (row,) = written["datasets"]["semeval2017a"]
+    assert row["model"] == "vader (as is)" and row["score"] == round(2 / 3, 4) and row["timed_on"] == "vader scorer"
+    assert row["ci_low"] < row["score"] < row["ci_high"] and row["interval_of"] == "bootstrap: sentences (1 run)"
     assert row["parameters"] == 0 and row["disk_mb"] > 0.1 and row["sentences_per_second"] > 0 and row["latency_p95_ms"] >= row["latency_p50_ms"] > 0
+    assert written["report_fingerprint"] == scores_fingerprint(report["datasets"])
+    (tmp_path / "vader.parquet").unlink()  # a report whose predictions are gone: the row is listed, not made up
+    assert run_cli(pareto.main, argv) == 0
+    assert json.loads((output / "pareto.json").read_text())["not_measured"]["semeval2017a"][0].startswith("vader (as is):")

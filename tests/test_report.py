@@ -356,3 +356,44 @@ def test_a_scored_run_folder_is_named_by_its_place_in_the_grid():
     assert scored_model_name("runs/cross/semeval2017a-lab-trained/mean/seed-0") == "semeval2017a-lab-trained/mean/seed-0"
     assert scored_model_name("cardiffnlp/twitter-roberta-base-sentiment-latest") == "cardiffnlp/twitter-roberta-base-sentiment-latest"
     assert scored_model_name("vader") == "vader"
+
+
+def front_file(numbers: dict, path: Path, fingerprint: str | None = None) -> Path:
+    """A bench.pareto pareto.json with two rows on the report's first dataset, measured on `numbers`' scores."""
+    from pipelines.report.build import scores_fingerprint
+
+    dataset = sorted(numbers["datasets"])[0]
+    row = {"metric": numbers["datasets"][dataset]["official_metric"], "runs": 2, "interval_of": "bootstrap: seeds and sentences",
+           "latency_p50_ms": 1.0, "latency_p95_ms": 2.0, "parameters": 2_500_000, "disk_mb": 10.0, "timed_on": "its own run"}
+    rows = [{**row, "key": 1, "model": "fast", "score": 0.7, "ci_low": 0.65, "ci_high": 0.75, "sentences_per_second": 4000.0, "front": "yes"},
+            {**row, "key": 2, "model": "slow, worse", "score": 0.6, "ci_low": 0.55, "ci_high": 0.65, "sentences_per_second": 40.0, "front": ""}]
+    front = {"command": "python -m bench.pareto --models x", "note": "", "machine": "2 CPU cores", "threads": 1,
+             "report_fingerprint": fingerprint or scores_fingerprint(numbers["datasets"]), "datasets": {dataset: rows},
+             "not_measured": {dataset: ["mpnet (as is): not installed"]}}
+    path.write_text(json.dumps(front))
+    return path
+
+
+def test_a_front_measured_on_these_scores_adds_its_figure_and_table(runs, numbers, tmp_path):
+    """Issue 19 item 4: the report gains a figure per dataset and a table of the same, from bench.pareto's run."""
+    front = front_file(numbers, tmp_path / "pareto.json")
+    path = write_report(runs, tmp_path / "report", n_resamples=200, seed=3, aso_iterations=10, front=front)
+    dataset = sorted(numbers["datasets"])[0]
+    text = subsection(path.read_text(), f"{dataset}: cost against accuracy")
+    rows = table(text)
+    assert [(r["model"], r["score"], r["95% CI"], r["sent/s (batch 64)"], r["front"]) for r in rows] == [
+        ("fast", "0.700", "0.650 to 0.750", "4,000", "yes"), ("slow, worse", "0.600", "0.550 to 0.650", "40", "")]
+    assert "Not measured: mpnet (as is): not installed" in text
+    assert (tmp_path / "report" / "figures" / f"pareto-{dataset}.png").stat().st_size > 1000
+    assert json.loads((tmp_path / "report" / "report.json").read_text())["scores_fingerprint"] == json.loads(front.read_text())["report_fingerprint"]
+
+
+def test_a_front_measured_on_other_scores_is_refused_and_nothing_written(runs, numbers, tmp_path, capsys):
+    front = front_file(numbers, tmp_path / "pareto.json", fingerprint="0123456789abcdef")
+    argv = [str(runs), "--output", str(tmp_path / "report"), "--resamples", "200", "--aso_iterations", "10", "--front", str(front)]
+    assert run_cli(main, argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"--front {front}: measured on other scores" in err[0] and "scripts/build_pareto.sh" in err[0]
+    assert not (tmp_path / "report").exists()
+    assert run_cli(main, argv[:-1] + [str(tmp_path / "missing.json")]) == 2
+    assert f"--front {tmp_path / 'missing.json'}: cannot read it" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""The results report: `python -m pipelines.report RUNS_DIR [--output DIR]`.
+"""The results report: `python -m pipelines.report RUNS_DIR [--output DIR] [--front PARETO_JSON]`.
 
 Gathers every run record (a `results.json` written by `train.py` and `finetune.py`, in a run folder
 or in a compact record made by `python -m pipelines.report.records`) and every `evaluation.json`
@@ -11,6 +11,8 @@ or in a compact record made by `python -m pipelines.report.records`) and every `
     figures/scores-<dataset>.png      mean accuracy, macro F1 and macro recall of every group, ± std
     figures/curves-<group>.png        training and validation loss per epoch, every run of the group
     figures/confusion-<group>.png     the test confusion counts summed over the runs of a group
+    figures/pareto-<dataset>.png      with --front: official score (95% CI) against CPU throughput, the
+                                      Pareto front marked, from a `bench.pareto` run on these scores
 
 Runs are grouped by (dataset, model, setting, protocol): the setting is how the model was made
 ("trained vectors" / "frozen vectors" for GloVe models, "fine-tuned", or "as is" for pretrained

@@ -1,4 +1,4 @@
-"""The command line of the report: `python -m pipelines.report RUNS_DIR [--output DIR]`."""
+"""The command line of the report: `python -m pipelines.report RUNS_DIR [--output DIR] [--front PARETO_JSON]`."""
 
 from __future__ import annotations
 
@@ -16,9 +16,10 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--resamples", type=int, default=N_RESAMPLES, help=f"bootstrap resamples (default {N_RESAMPLES})")
     parser.add_argument("--seed", type=int, default=RESAMPLING_SEED, help=f"seed of the resampling (default {RESAMPLING_SEED})")
     parser.add_argument("--aso_iterations", type=int, default=ASO_ITERATIONS, help=f"deepsig.aso bootstrap iterations (default {ASO_ITERATIONS})")
+    parser.add_argument("--front", help="a bench.pareto pareto.json measured on these records: each dataset gains its cost/accuracy figure and table")
     args = parser.parse_args(argv)
     for option in ("resamples", "aso_iterations"):
         if getattr(args, option) < 2:
             raise OptionError(f"--{option} {getattr(args, option)}: give at least 2")
-    print(f"wrote {write_report(args.runs_dir, args.output, args.resamples, args.seed, args.aso_iterations)}")
+    print(f"wrote {write_report(args.runs_dir, args.output, args.resamples, args.seed, args.aso_iterations, args.front)}")
 

@@ -1,5 +1,6 @@
 """The report's figures, drawn straight to files (no pyplot, no display backend): the scores of every
-group per dataset, the learning curves of every group, and each group's summed confusion counts."""
+group per dataset, the learning curves of every group, each group's summed confusion counts, and the
+cost/accuracy front that `bench.pareto` measured."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import MaxNLocator, NullFormatter
 
 from pipelines.report.collect import METRIC_NAMES, Group
 from pipelines.statistics import confusion_counts
@@ -111,4 +112,30 @@ def plot_scores(dataset: str, groups: list[Group], summaries: dict, path: Path) 
     ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(BAR_METRICS), fontsize=8, frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
+    return path
+
+
+def plot_front(dataset: str, rows: list[dict], path: Path) -> Path:
+    """`bench.pareto` rows: the official score with its 95% CI against test sentences per second (log axis),
+    each point numbered as in the table (its `key`), the Pareto front (rows with `front` "yes") drawn as a step line."""
+    fig = Figure(figsize=(7, 4.5), layout="constrained")
+    ax = fig.subplots()
+    for row in rows:
+        ax.errorbar(
+            row["sentences_per_second"], row["score"], yerr=[[row["score"] - row["ci_low"]], [row["ci_high"] - row["score"]]],
+            fmt="o", color="C3" if row["front"] else "C0", capsize=3,
+        )
+        # Numbers, not names: GloVe models cluster at one speed; the table's # column names them.
+        label = ax.annotate(str(row["key"]), (row["sentences_per_second"], row["score"]), fontsize=8, xytext=(4, 3), textcoords="offset points")
+        label.set_in_layout(False)
+    front = sorted((row["sentences_per_second"], row["score"]) for row in rows if row["front"])
+    ax.step(*zip(*front), where="post", color="C3", linestyle="--", label="Pareto front")
+    ax.set_xscale("log")
+    ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels collide on a short log axis
+    ax.margins(x=0.2)  # room for the names beside the points
+    ax.set_xlabel("test sentences per second, CPU, batch 64 (log)")
+    ax.set_ylabel(f"test {rows[0]['metric']} (95% CI)")
+    ax.set_title(f"{dataset}: accuracy against throughput")
+    ax.legend(loc="lower left")
+    fig.savefig(path, dpi=120)
     return path

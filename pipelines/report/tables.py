@@ -198,3 +198,28 @@ def runs_table(rows: list[dict]) -> str:
         for row in rows
     ]
     return markdown_table(shown, columns)
+
+
+FRONT_COLUMNS = [
+    ("key", "#"), ("model", "model"), ("runs", "runs"), ("score", "score"), ("interval", "95% CI"), ("interval_of", "interval over"),
+    ("sentences_per_second", "sent/s (batch 64)"), ("latency_p50_ms", "p50 ms"), ("latency_p95_ms", "p95 ms"),
+    ("parameters", "parameters"), ("disk_mb", "disk MB"), ("timed_on", "timed on"), ("front", "front"),
+]  # fmt: skip
+
+
+def front_table(rows: list[dict]) -> str:
+    """The cost/accuracy table of `bench.pareto` rows (fastest first), each number at the precision it deserves."""
+    shown = [
+        {
+            **row,
+            "score": f"{row['score']:.3f}",
+            "interval": f"{row['ci_low']:.3f} to {row['ci_high']:.3f}",
+            "sentences_per_second": f"{row['sentences_per_second']:,.0f}",
+            "latency_p50_ms": f"{row['latency_p50_ms']:.1f}",
+            "latency_p95_ms": f"{row['latency_p95_ms']:.1f}",
+            "parameters": f"{row['parameters'] / 1e6:.2f} M",
+            "disk_mb": f"{row['disk_mb']:.1f}",
+        }
+        for row in rows
+    ]
+    return markdown_table(shown, FRONT_COLUMNS)
