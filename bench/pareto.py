@@ -58,6 +58,7 @@ from pipelines.errors import PathError
 from pipelines.hub import one_line
 from pipelines.pretrained import load_classifier, predict_probabilities, resolve_scorer
 from pipelines.report.build import scores_fingerprint
+from pipelines.report.collect import distillation_variant
 from pipelines.report.figures import plot_front
 from pipelines.report.tables import front_table
 from pipelines.run_files import PREDICTIONS_FILE, RESULTS_FILE, RunRecord, library_versions, write_json_atomic
@@ -117,7 +118,7 @@ def group_name(results: RunRecord) -> str:
         parts.append(f"({results.vectors} GloVe)")
     if results.distillation:
         distillation = results.distillation
-        parts.append(f"distilled from {distillation['teacher']}")
+        parts.append(f"distilled from {distillation['teacher']}{distillation_variant(distillation)}")
         if distillation.get("transfer_set_size"):
             parts.append(f"+ {distillation['transfer_set_size']} transfer")
     if results.class_weights:

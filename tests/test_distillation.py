@@ -152,7 +152,19 @@ def test_the_grid_passes_teacher_and_class_weights_to_every_cell(tmp_path, capsy
     assert len(commands) == 4
     for command in commands:
         assert f"--teacher {teacher} --class_weights balanced --distillation_alpha 0.2" in command
-        assert "/semeval2017a-lab-frozen-weighted-distilled-minilm-run/" in command
+        assert "/semeval2017a-lab-frozen-weighted-distilled-minilm-run-alpha0.2/" in command
+    # another loss or temperature is another setting: its cells never pass for the logit-regression ones
+    assert run_cli(experiments.main, argv[:-2] + ["--distillation_loss", "kl", "--distillation_temperature", "2"]) == 0
+    for command in capsys.readouterr().out.strip().splitlines():
+        assert "/semeval2017a-lab-frozen-weighted-distilled-minilm-run-kl-t2/" in command
+
+
+def test_the_report_names_how_a_student_was_distilled():
+    from pipelines.report.collect import distillation_variant
+
+    assert distillation_variant({"teacher": "minilm", "loss": "mse", "alpha": 0.5, "temperature": None}) == ""
+    assert distillation_variant({"teacher": "minilm", "loss": "kl", "alpha": 0.5, "temperature": 2.0}) == " (KL, T=2)"
+    assert distillation_variant({"teacher": "minilm", "loss": "mse", "alpha": 0.2}) == " (alpha 0.2)"
 
 
 @pytest.mark.parametrize(

@@ -40,14 +40,24 @@ def relative_name(folder: Path, root: Path) -> str:
 
 def setting_of(results: RunRecord, glove: bool) -> str:
     """How the model was made: "trained vectors", "frozen vectors" or "fine-tuned", then how it was
-    trained when that was not plain: ", distilled from <teacher>", ", class-weighted"."""
+    trained when that was not plain: ", distilled from <teacher>" (with `distillation_variant`), ", class-weighted"."""
     setting = f"{results.vectors} vectors" if glove else "fine-tuned"
     distillation = results.distillation
     if isinstance(distillation, dict) and distillation.get("teacher"):
-        setting += f", distilled from {Path(str(distillation['teacher']).rstrip('/')).name}"
+        setting += f", distilled from {Path(str(distillation['teacher']).rstrip('/')).name}{distillation_variant(distillation)}"
     if results.class_weights:
         setting += ", class-weighted"
     return setting
+
+
+def distillation_variant(distillation: dict) -> str:
+    """"" for the default (logit regression, alpha 0.5); else e.g. " (KL, T=2)", " (alpha 0.2)"."""
+    parts = []
+    if distillation.get("loss") == "kl":
+        parts.append(f"KL, T={distillation.get('temperature') or 1:g}")
+    if distillation.get("alpha") not in (None, 0.5):
+        parts.append(f"alpha {distillation['alpha']:g}")
+    return f" ({', '.join(parts)})" if parts else ""
 
 
 def restored_by(results: RunRecord, run_dir: Path, state: dict | None) -> str | None:
