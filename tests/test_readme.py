@@ -248,3 +248,13 @@ def test_quickstart_reload_snippet(workspace, monkeypatch):
     namespace = {}
     exec(snippet.replace("classify([", "result = classify(["), namespace)
     assert len(namespace["result"]) == 2 and {row["label"] for row in namespace["result"]} <= {"negative", "positive"}
+
+
+def test_the_results_tables_are_the_committed_reports():
+    """README's Results tables are scripts/readme_results.py's copy of results/report/report.md."""
+    from scripts.readme_results import REPO_ROOT as ROOT, updated_readme
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert updated_readme(readme, (ROOT / "results" / "report" / "report.md").read_text(encoding="utf-8")) == readme
+    changed = updated_readme(readme, (ROOT / "results" / "report" / "report.md").read_text(encoding="utf-8").replace("| 5 seeds |", "| 6 seeds |"))
+    assert changed != readme and "| 6 seeds |" in changed
