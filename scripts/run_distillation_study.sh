@@ -4,11 +4,11 @@
 # after scripts/run_study.sh, whose plain cells are the baselines the report compares against.
 #   1. the class-weighted SemEval cells: meanmax, bilstm, transformer x 5 seeds (~2-3 min a cell, ~17 min
 #      for a BiLSTM cell: LSTMs are slow on CPU);
-#   2. the MR teacher, MiniLM seed 0 fine-tuned here with both cores (~45 min), kept outside $RUNS (in
+#   2. the MR teacher, MiniLM seed 0 fine-tuned here with both cores (5 min), kept outside $RUNS (in
 #      $TEACHERS) so the report does not count it as a MiniLM run; then the distilled BiLSTM and GloVe
 #      Transformer x 5 seeds. Seed 0 runs alone with both cores: it labels the pool and the 100,000-sentence
-#      transfer set once (cached under $SENTIBENCH_CACHE/teacher_logits, keyed by teacher and texts), so
-#      seeds 1-4 pay nothing for the teacher;
+#      transfer set once (10 min; cached under $SENTIBENCH_CACHE/teacher_logits, keyed by teacher and
+#      texts), so seeds 1-4 pay nothing for the teacher; a student cell takes 5-8 min;
 #   3. SemEval the same way (MiniLM on 49,570 tweets: ~3.5 h on this CPU). The committed SemEval students
 #      were made on a lent GPU by scripts/gpu_study.sh (same options, a GPU-trained teacher).
 # Then scripts/build_report.sh and scripts/build_pareto.sh.
