@@ -277,13 +277,10 @@ def timed_folder(runs: list[tuple[Path, RunRecord]], args: ParetoArguments) -> s
     raise FileNotFoundError(f"no run of the group kept its weights, and --stand_ins names no folder for {model}")
 
 
-def report_rows(args: ParetoArguments) -> dict[str, list[tuple[str, dict, str]]]:
+def report_rows(report: dict, args: ParetoArguments) -> dict[str, list[tuple[str, dict, str]]]:
     """dataset -> [(row name, the report's summary with its lab-split runs, official metric, model to time)]
     for --report_models."""
-    if not args.report:
-        return {}
     timed = dict(item.split("=", 1) for item in (args.report_models or "").split(",") if "=" in item)
-    report = json.loads(Path(args.report).read_text(encoding="utf-8"))
     found: dict[str, list] = {}
     for dataset, section in report["datasets"].items():
         for summary in section["summaries"]:
@@ -373,9 +370,11 @@ def main(argv: list[str]) -> None:
     output.mkdir(parents=True, exist_ok=True)
     command = shlex.join(["python", "-m", "bench.pareto", *argv])
     everything = {"command": command, "note": args.note, "machine": machine_line(), "threads": args.threads, "versions": library_versions(), "datasets": {}}
-    from_report = report_rows(args)
-    if args.report:  # the report shows this front only beside the scores it was measured on
-        everything["report_fingerprint"] = scores_fingerprint(json.loads(Path(args.report).read_text(encoding="utf-8"))["datasets"])
+    from_report = {}
+    if args.report:
+        report = json.loads(Path(args.report).read_text(encoding="utf-8"))
+        from_report = report_rows(report, args)
+        everything["report_fingerprint"] = scores_fingerprint(report["datasets"])  # the report shows this front only beside these scores
     datasets = sorted({dataset for dataset, _ in groups} | set(from_report))
     if args.datasets:
         datasets = [dataset for dataset in datasets if dataset in args.datasets.split(",")]
