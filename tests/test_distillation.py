@@ -167,6 +167,21 @@ def test_the_report_names_how_a_student_was_distilled():
     assert distillation_variant({"teacher": "minilm", "loss": "mse", "alpha": 0.2}) == " (alpha 0.2)"
 
 
+def test_a_distillation_variant_is_compared_with_its_plain_model():
+    # the variant's own comma, "(KL, T=2)", is not a setting part: the question pairs it with the plain model
+    from pipelines.report.collect import Group
+    from pipelines.report.compare import variant_questions
+
+    plain, kl = "trained vectors", "trained vectors, distilled from minilm (KL, T=2)"
+    groups = [Group("mr", "bilstm", setting, "lab", "glove") for setting in (plain, kl, f"{kl}, class-weighted")]
+    found = [(q.text, q.a.setting, q.b.setting if q.b else q.why) for q in variant_questions(groups)]
+    assert found == [
+        ("distilled from minilm (KL, T=2) vs plain training: bilstm", kl, plain),
+        ("distilled from minilm (KL, T=2) vs plain training: bilstm", f"{kl}, class-weighted", "no bilstm (trained vectors, class-weighted) runs"),
+        ("class-weighted vs unweighted: bilstm", f"{kl}, class-weighted", kl),
+    ]
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [

@@ -11,6 +11,7 @@ Learning curves and the validation score of the restored checkpoint come from th
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,6 +49,12 @@ def setting_of(results: RunRecord, glove: bool) -> str:
     if results.class_weights:
         setting += ", class-weighted"
     return setting
+
+
+def setting_parts(setting: str) -> list[str]:
+    """A setting's comma-separated parts, commas inside a variant's parentheses kept:
+    "trained vectors, distilled from minilm (KL, T=2), class-weighted" -> 3 parts."""
+    return re.split(r", (?![^()]*\))", setting)
 
 
 def distillation_variant(distillation: dict) -> str:

@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 
 from pipelines.errors import DataError
-from pipelines.report.collect import METRIC_NAMES, Group
+from pipelines.report.collect import METRIC_NAMES, Group, setting_parts
 from pipelines.statistics import almost_stochastic_order, answer_family, paired_comparison, paired_t, summarize, verdict
 
 # The architecture questions: (question, A, B); the difference reported is A − B, A the richer model.
@@ -122,7 +122,7 @@ def variant_questions(groups: list[Group]) -> list[Question]:
     by_key = {(g.model, g.setting): g for g in groups}
     found = []
     for g in groups:
-        for part in g.setting.split(", ")[1:]:
+        for part in setting_parts(g.setting)[1:]:
             marker = next((v for v in VARIANTS if part.startswith(v[0])), None)
             if marker is None:
                 continue
