@@ -13,7 +13,7 @@ export HF_HUB_OFFLINE=1
 S=${STUDY_RUNS:-runs/study}
 stand_ins=$(for m in mean meanmax lstm bilstm attention multihead transformer; do printf '%s=%s,' $m "$S/mr-lab-trained/$m/seed-0"; done)
 python -m bench.pareto --data_dir ../shared/datasets --output_dir results/pareto --max_test_sentences 2000 \
-  --models "$S/mr-lab-trained/*" "$S/mr-lab-trained-distilled-minilm/*" "$S/semeval2017a-lab-trained/*" \
+  --models "$S/mr-lab-trained/*" "$S/mr-lab-trained-distilled-minilm/*" "$S/mr-lab-trained-distilled-minilm-kl-t2/*" "$S/semeval2017a-lab-trained/*" \
            "$S/semeval2017a-lab-trained-distilled-minilm/*" "$S/semeval2017a-lab-trained-weighted/*" \
   --stand_ins "${stand_ins%,}" --report results/report/report.json \
   --report_models minilm=minilm,mpnet=mpnet,vader=vader,textblob=textblob,afinn=afinn "$@"

@@ -11,7 +11,11 @@
 #      keyed by teacher and texts), so seeds 1-4 pay nothing for the teacher; a student cell takes 5-8 min;
 #   3. SemEval the same way: the teacher 47 min (partly shared), labelling 110,000 tweets over 20 min on
 #      one thread. The committed SemEval BiLSTM students were made on a lent GPU by scripts/gpu_study.sh
-#      (same options, a GPU-trained teacher); the Transformer students are the cells still to run.
+#      (same options, a GPU-trained teacher); the Transformer students ran here (5 cells, ~8.5 min each
+#      on one thread, 25 min on 2 workers, the labels cached);
+#   4. a variant on MR: the BiLSTM distilled with temperature-scaled KL (Hinton et al. 2015, T=2) instead of
+#      logit regression, same teacher and transfer set (cached, so no labelling), 5 seeds; its own folder
+#      (mr-lab-trained-distilled-minilm-kl-t2) and report setting ("distilled from minilm (KL, T=2)").
 # Then scripts/build_report.sh and scripts/build_pareto.sh.
 set -uo pipefail
 export HF_HUB_OFFLINE=1
@@ -38,3 +42,8 @@ for dataset in $DATASETS; do
   OMP_NUM_THREADS=1 students --seeds 0 --workers 1   # labels the transfer set once (then cached)
   OMP_NUM_THREADS=1 students --seeds 0,1,2,3,4 --workers 2
 done
+
+# 4. the KL variant (the MR teacher's labels are cached by step 2)
+OMP_NUM_THREADS=1 grid --datasets mr --models bilstm --teacher "$TEACHERS/mr-minilm" --transfer_set_size "${TRANSFER[mr]}" \
+  --distillation_alpha "$ALPHA" --distillation_loss kl --distillation_temperature 2 --seeds 0,1,2,3,4 --workers 2 \
+  --results "$RUNS/mr-distilled-kl-t2"
