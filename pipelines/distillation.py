@@ -33,11 +33,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from datasets import Dataset, DatasetDict, Value, concatenate_datasets
-from transformers import AutoModelForSequenceClassification, AutoTokenizer
+from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
 import models  # noqa: F401  registers the GloVe models with the Auto classes: a project model can teach
 from pipelines import run_files
-from pipelines.errors import OptionError, PathError
+from pipelines.errors import DataError, OptionError, PathError
+from pipelines.hub import one_line
 from pipelines.run_files import file_name
 from pipelines.losses import IGNORE_INDEX, DistillationSettings, LossArguments, loss_trainer
 from pipelines.tokenization import UNK_TOKEN
@@ -83,6 +84,13 @@ class DistillationArguments(LossArguments):
         folder = Path(self.teacher).expanduser()
         if not (folder / "config.json").is_file():
             raise PathError(f"--teacher {self.teacher}: not a model folder with a config.json (a save_pretrained folder)")
+        # Checked here, before anything is written, rather than when the teacher first runs.
+        try:
+            AutoConfig.from_pretrained(folder)
+        except (OSError, ValueError) as err:
+            raise DataError(f"--teacher {self.teacher}: its config.json is not a model config ({one_line(err)})") from None
+        if not any(folder.glob("*.safetensors")) and not any(folder.glob("pytorch_model*.bin")):
+            raise PathError(f"--teacher {self.teacher}: no weights in the folder (model.safetensors or pytorch_model.bin)")
         self.teacher = str(folder)
 
 
@@ -126,8 +134,12 @@ def run_teacher(folder: str, texts: list[str], label_names: list[str]) -> np.nda
     of an hour on one CPU thread (a grid worker's) and seconds on a GPU.
     """
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    model = AutoModelForSequenceClassification.from_pretrained(folder).to(device).eval()
-    tokenizer = AutoTokenizer.from_pretrained(folder)
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(folder)
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+    except (OSError, ValueError, RuntimeError) as err:  # the user's folder: e.g. a head whose size its config contradicts
+        raise DataError(f"--teacher {folder}: not a loadable sequence-classification checkpoint ({one_line(err)})") from None
+    model = model.to(device).eval()
     order = label_order(model.config.id2label, label_names, folder)
     accepted = set(inspect.signature(model.forward).parameters)
     max_length = min(tokenizer.model_max_length, TEACHER_MAX_LENGTH)
@@ -161,7 +173,9 @@ def cached_teacher_logits(folder: str, texts: list[str], label_names: list[str])
         if target.is_file():
             logits = np.load(target)
             if logits.shape == (len(texts), len(label_names)):
+                print(f"teacher {folder}: its logits for {len(texts):,} sentences read from the cache {target}")
                 return logits
+        print(f"teacher {folder}: labelling {len(texts):,} sentences (training and transfer set), cached in {target}")
         logits = run_teacher(folder, texts, label_names)
         partial = target.with_name(f".{target.name}.tmp-{os.getpid()}.npy")
         np.save(partial, logits)

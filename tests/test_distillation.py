@@ -67,12 +67,14 @@ def test_mse_and_kl_terms_equal_hand_computations():
     assert only_teacher.item() == pytest.approx(0.5 * mse)
 
 
-def test_teacher_logits_are_cached_and_invalidated(tmp_path, counted_teacher):
+def test_teacher_logits_are_cached_and_invalidated(tmp_path, counted_teacher, capsys):
     teacher = build_tiny_bert(tmp_path / "teacher", LABELS)
     texts = ["a wonderful film", "a dull mess", "it runs two hours"]
     first = cached_teacher_logits(str(teacher), texts, LABELS)
     again = cached_teacher_logits(str(teacher), texts, LABELS)
     assert len(counted_teacher) == 1 and np.array_equal(first, again) and first.shape == (3, 3)
+    said = capsys.readouterr().out.splitlines()  # the user sees which run paid for the teacher
+    assert said[0].startswith(f"teacher {teacher}: labelling 3 sentences") and said[1].startswith(f"teacher {teacher}: its logits for 3 sentences read from the cache")
 
     cached_teacher_logits(str(teacher), [*texts, "pure joy !"], LABELS)  # the data changed
     assert len(counted_teacher) == 2
@@ -198,3 +200,31 @@ def test_bad_distillation_options_are_one_line(tmp_path, monkeypatch, capsys, op
     error = capsys.readouterr().err
     assert error.startswith(f"error: {message}") and error.count("\n") == 1
     assert not (tmp_path / "out").exists()
+
+
+
+def test_a_teacher_folder_that_cannot_load_is_one_line_before_anything_is_written(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    unparsable = tmp_path / "unparsable"
+    unparsable.mkdir()
+    (unparsable / "config.json").write_text("{ not json")
+    weightless = build_tiny_bert(tmp_path / "weightless", ["negative", "positive"])
+    (weightless / "model.safetensors").unlink()
+    capsys.readouterr()  # building the tiny BERT writes progress bars
+    for folder, message in ((unparsable, "its config.json is not a model config"), (weightless, "no weights in the folder")):
+        assert run_cli(train.main, ["--output_dir", str(tmp_path / "out"), "--teacher", str(folder)]) == 2
+        error = capsys.readouterr().err
+        assert error.startswith(f"error: --teacher {folder}: {message}") and error.count("\n") == 1
+        assert not (tmp_path / "out").exists()
+
+
+def test_a_teacher_whose_head_contradicts_its_config_is_a_data_error(tmp_path):
+    from pipelines.errors import DataError
+
+    folder = build_tiny_bert(tmp_path / "teacher", ["negative", "positive"])
+    config = json.loads((folder / "config.json").read_text())
+    config["id2label"] = dict(enumerate(LABELS))
+    config["label2id"] = {label: index for index, label in enumerate(LABELS)}
+    (folder / "config.json").write_text(json.dumps(config))  # 3 labels over a 2-row classifier
+    with pytest.raises(DataError, match="not a loadable sequence-classification checkpoint"):
+        run_teacher(str(folder), ["a fine film"], LABELS)
