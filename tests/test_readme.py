@@ -107,6 +107,12 @@ README_COMMANDS: dict[str, tuple[str, list[str]] | str] = {
         f"--train_embeddings {SMALL_GRID} --cv_folds 2",
         ["runs/grid/mr-cv2-trained/mean/seed-0/fold-1/results.json"],
     ),
+    "python finetune.py --model minilm --dataset semeval2017a --data-dir ../shared/datasets --max_length_quantile 0.99 "
+    "--optim adamw_torch_fused": (
+        "python finetune.py --model minilm --dataset semeval2017a --data-dir ../shared/datasets --max_length_quantile 0.99 "
+        "--optim adamw_torch_fused --num_train_epochs 1 --max_train_samples 16 --max_eval_samples 8 --max_test_samples 8",
+        ["runs/semeval2017a-minilm/results.json", "runs/semeval2017a-minilm/model.safetensors"],
+    ),
     "python train.py --model bilstm --dataset semeval2017a --data-dir ../shared/datasets --train_embeddings "
     "--teacher runs/semeval2017a-minilm --distillation_alpha 0.5 --transfer_set_size 100000": (
         "python train.py --model bilstm --dataset semeval2017a --data-dir ../shared/datasets --train_embeddings "
