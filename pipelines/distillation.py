@@ -37,6 +37,7 @@ from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTok
 
 import models  # noqa: F401  registers the GloVe models with the Auto classes: a project model can teach
 from pipelines import run_files
+from pipelines.backbones import WEIGHTS_FILES
 from pipelines.errors import DataError, OptionError, PathError
 from pipelines.hub import one_line
 from pipelines.run_files import file_name
@@ -89,8 +90,8 @@ class DistillationArguments(LossArguments):
             AutoConfig.from_pretrained(folder)
         except (OSError, ValueError) as err:
             raise DataError(f"--teacher {self.teacher}: its config.json is not a model config ({one_line(err)})") from None
-        if not any(folder.glob("*.safetensors")) and not any(folder.glob("pytorch_model*.bin")):
-            raise PathError(f"--teacher {self.teacher}: no weights in the folder (model.safetensors or pytorch_model.bin)")
+        if not any((folder / name).is_file() for name in WEIGHTS_FILES):
+            raise PathError(f"--teacher {self.teacher}: no weights in the folder (one of {', '.join(WEIGHTS_FILES)})")
         self.teacher = str(folder)
 
 

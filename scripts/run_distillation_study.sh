@@ -9,7 +9,7 @@
 #      Transformer x 5 seeds. Seed 0 runs alone: it labels the pool and the 100,000-sentence transfer set
 #      once, on its grid worker's one torch thread (10 min; cached under $SENTIBENCH_CACHE/teacher_logits,
 #      keyed by teacher and texts), so seeds 1-4 pay nothing for the teacher; a student cell takes 5-8 min;
-#   3. SemEval the same way: the teacher 47 min (partly shared), labelling 110,000 tweets over 20 min on
+#   3. SemEval the same way: the teacher 47 min (partly shared), labelling 110,000 tweets 18 min on
 #      one thread. The committed SemEval BiLSTM students were made on a lent GPU by scripts/gpu_study.sh
 #      (same options, a GPU-trained teacher); the Transformer students ran here (5 cells, ~8.5 min each
 #      on one thread, 25 min on 2 workers, the labels cached);

@@ -202,7 +202,6 @@ def test_bad_distillation_options_are_one_line(tmp_path, monkeypatch, capsys, op
     assert not (tmp_path / "out").exists()
 
 
-
 def test_a_teacher_folder_that_cannot_load_is_one_line_before_anything_is_written(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     unparsable = tmp_path / "unparsable"
