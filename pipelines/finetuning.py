@@ -58,7 +58,8 @@ class FinetuneTrainingArguments(RunTrainingArguments):
     per_device_train_batch_size: int = field(default=32, metadata={"help": "batch size per device for training"})
     per_device_eval_batch_size: int = field(default=128, metadata={"help": "batch size per device for evaluation"})
     num_train_epochs: float = field(default=3.0, metadata={"help": "upper bound; early stopping may end sooner"})
-    warmup_ratio: float = field(default=0.1, metadata={"help": "share of steps with a rising learning rate"})
+    # transformers 5 has no `warmup_ratio`: a `warmup_steps` below 1 is the share of all steps.
+    warmup_steps: float = field(default=0.1, metadata={"help": "linear warm-up: steps, or a share of all steps when below 1"})
     weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay"})
     save_total_limit: int | None = field(default=1, metadata={"help": "checkpoints kept on disk"})
     auto_mixed_precision: bool = field(

@@ -157,7 +157,7 @@ RUN_DEFINITION_FILE = "run_definition.json"
 # TrainingArguments that change what a run computes (the rest say where and how output goes).
 DEFINING_TRAINING_OPTIONS = (
     "seed", "data_seed", "learning_rate", "per_device_train_batch_size", "gradient_accumulation_steps",
-    "num_train_epochs", "max_steps", "weight_decay", "warmup_ratio", "warmup_steps", "lr_scheduler_type", "optim",
+    "num_train_epochs", "max_steps", "weight_decay", "warmup_steps", "lr_scheduler_type", "optim",
     "metric_for_best_model", "train_sampling_strategy", "fp16", "bf16",
 )
 

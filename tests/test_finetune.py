@@ -96,3 +96,17 @@ def test_max_length_from_the_training_texts(tmp_path):
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     # The longest tiny sentence is 8 word pieces + [CLS] + [SEP] + "#3": 16 after rounding up to 8.
     assert results["max_length"] == 16 and results["model"] == "base" and results["protocol"] == "lab"
+
+
+def test_every_training_option_reaches_the_trainer():
+    """transformers 5 dropped `warmup_ratio`; a field the Trainer never reads is an option that does nothing.
+    The documented 10% warm-up must reach the scheduler, and every declared field be a TrainingArguments one."""
+    from dataclasses import fields
+
+    from transformers import TrainingArguments
+
+    args = FinetuneTrainingArguments(output_dir="unused")
+    assert args.get_warmup_steps(1000) == 100
+    trainer_fields = {f.name for f in fields(TrainingArguments)}
+    ours = {f.name for f in fields(FinetuneTrainingArguments)} - trainer_fields
+    assert ours == {"auto_mixed_precision", "overwrite_output_dir"}  # both read by pipelines/, not by the Trainer

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The fine-tuned top of the study on this CPU (issue 26): each cell is one finetune.py run with the
+# CPU recipe (bench/finetune_recipe.py), written to runs/study/<dataset>-<model>/seed-<s>. A finished
+# cell (results.json) is skipped and an interrupted one resumes from its last checkpoint, so the
+# script is restarted at the start of every session:
+#
+#   nohup bash scripts/run_finetune_study.sh > runs/logs/finetune-study.log 2>&1 &
+#
+# CELLS overrides the queue ("mpnet:mr:0 minilm:semeval2017a:1 ..."). One torch thread per run: the
+# cores are shared with development work, where a second thread was slower (bench/backbone_speed.md).
+set -u
+cd "$(dirname "$0")/.."
+DATA=${DATA:-../shared/datasets}
+RUNS=${RUNS:-runs/study}
+CELLS=${CELLS:-"mpnet:mr:0 mpnet:mr:1 mpnet:mr:2 minilm:semeval2017a:1 minilm:semeval2017a:2 mpnet:mr:3 mpnet:mr:4 mpnet:semeval2017a:0 mpnet:semeval2017a:1 mpnet:semeval2017a:2"}
+mkdir -p runs/logs
+for cell in $CELLS; do
+  IFS=: read -r model dataset seed <<< "$cell"
+  out=$RUNS/$dataset-$model/seed-$seed
+  [ -f "$out/results.json" ] && continue
+  epochs=3; [ "$model" = mpnet ] && epochs=${MPNET_EPOCHS:-2}
+  echo "$(date +%T) start $model $dataset seed $seed ($epochs epochs)"
+  OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 python finetune.py --model "$model" --dataset "$dataset" --data_dir "$DATA" \
+    --seed "$seed" --num_train_epochs "$epochs" --max_length_quantile 0.99 --optim adamw_torch_fused \
+    --output_dir "$out" --report_to none --disable_tqdm true > "runs/logs/$dataset-$model-$seed.log" 2>&1
+  echo "$(date +%T) $model $dataset seed $seed: exit $?"
+done
