@@ -11,15 +11,18 @@ from pipelines.finetuning import (
     finetune,
 )
 from pipelines.losses import LossArguments
+from pipelines.setfitting import SetFitArguments
 
 
 def main(argv: list[str]) -> None:
     quiet_progress_bars()
-    argument_types = (FinetuneModelArguments, FinetuneDataArguments, FinetuneTrainingArguments, LossArguments)
-    model_args, data_args, training_args, loss_args = parse(argument_types, argv)
+    argument_types = (FinetuneModelArguments, FinetuneDataArguments, FinetuneTrainingArguments, LossArguments, SetFitArguments)
+    model_args, data_args, training_args, loss_args, setfit_args = parse(argument_types, argv)
     if not training_args.output_dir_given:
-        training_args.output_dir = default_output_dir(data_args.dataset_label, model_args.model, data_args.cv_folds, data_args.fold)
-    finetune(model_args, data_args, training_args, loss_args=loss_args)
+        training_args.output_dir = default_output_dir(
+            data_args.dataset_label, model_args.model, data_args.cv_folds, data_args.fold, setfit=setfit_args.setfit
+        )
+    finetune(model_args, data_args, training_args, loss_args=loss_args, setfit_args=setfit_args)
 
 
 if __name__ == "__main__":

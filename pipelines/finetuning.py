@@ -17,6 +17,8 @@ from pipelines.run_files import check_writable_dir
 from pipelines.tokenization import tokenize_dataset
 from pipelines.arguments import DataArguments, RunTrainingArguments, default_output_dir as run_default_output_dir
 from pipelines.fitting import fit_and_test
+from pipelines.formatting import format_metrics
+from pipelines.setfitting import SetFitArguments, save_setfit_run, setfit_record, train_setfit
 from pipelines.splits import load_train_test, protocol_info, split_validation
 
 
@@ -73,13 +75,15 @@ class FinetuneTrainingArguments(RunTrainingArguments):
         super().__post_init__()
 
 
-def model_label(model: str) -> str:
-    """A short name for output folders: the alias, the Hub id, or the folder's name."""
-    return model if model in MODEL_ALIASES or not Path(model).exists() else Path(model).resolve().name
+def model_label(model: str, setfit: bool = False) -> str:
+    """A short name for output folders and records: the alias, the Hub id, or the folder's name;
+    `setfit-<that>` for a SetFit run, so it is its own model in the report."""
+    label = model if model in MODEL_ALIASES or not Path(model).exists() else Path(model).resolve().name
+    return f"setfit-{label}" if setfit else label
 
 
-def default_output_dir(dataset: str, model: str, cv_folds: int | None = None, fold: int = 0) -> str:
-    return run_default_output_dir(dataset, model_label(model), cv_folds, fold)
+def default_output_dir(dataset: str, model: str, cv_folds: int | None = None, fold: int = 0, setfit: bool = False) -> str:
+    return run_default_output_dir(dataset, model_label(model, setfit), cv_folds, fold)
 
 
 LOCAL_MODEL_HINT = "give --model a local save_pretrained folder (a run folder) or an offline alias (minilm, mpnet)"
@@ -112,6 +116,7 @@ def finetune(
     data_args: FinetuneDataArguments,
     training_args: TrainingArguments,
     loss_args: LossArguments | None = None,
+    setfit_args: SetFitArguments | None = None,
 ) -> dict:
     try:
         path = resolve_model(model_args.model)
@@ -136,6 +141,8 @@ def finetune(
     if len(splits["test"]) < full_test_size:
         print(f"--max_test_samples {data_args.max_test_samples}: testing on {len(splits['test'])} of {full_test_size} test sentences")
 
+    if setfit_args is not None and setfit_args.setfit:
+        return finetune_setfit(path, splits, label_names, data_description, model_args, data_args, training_args, setfit_args)
     model, tokenizer, config = load_pretrained(path, label_names, training_args.seed, load_kwargs)
     max_length = min(model_args.max_length, tokenizer.model_max_length)
     if model_args.max_length_quantile is not None:  # on CPU, padding is most of a base model's cost
@@ -159,3 +166,25 @@ def finetune(
         model, tokenizer, tokenized, training_args, label_names, data_args.early_stopping_patience,
         {**run_info, **loss_info}, score_test_each_epoch=data_args.score_test_each_epoch, trainer_class=trainer_class,
     )
+
+
+def finetune_setfit(path, splits, label_names, data_description, model_args, data_args, training_args, setfit_args) -> dict:
+    """The SetFit branch of `finetune` (`pipelines.setfitting`): same splits, same record."""
+    run_info = {
+        "model": model_label(model_args.model, setfit=True),
+        "model_path": path,
+        "dataset": data_args.dataset_label,
+        "data": data_description,
+        **protocol_info(data_description),
+        "train_sentences": len(splits["train"]),
+        "validation_sentences": len(splits["validation"]),
+        "test_sentences": len(splits["test"]),
+        "setfit": {key.removeprefix("setfit_"): value for key, value in vars(setfit_args).items() if key != "setfit"},
+    }
+    model, seconds = train_setfit(path, splits, label_names, setfit_args, training_args.seed)
+    record, test_predictions = setfit_record(model, splits, label_names, run_info, training_args.seed)
+    record.train_seconds = round(seconds, 2)
+    save_setfit_run(model, record, test_predictions, training_args.output_dir)
+    print(f"test ({len(splits['test'])} sentences) {format_metrics(record.test)}")
+    print(f"saved to {training_args.output_dir}")
+    return record.to_dict()

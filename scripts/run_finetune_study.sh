@@ -6,22 +6,26 @@
 #
 #   nohup bash scripts/run_finetune_study.sh > runs/logs/finetune-study.log 2>&1 &
 #
-# CELLS overrides the queue ("mpnet:mr:0 minilm:semeval2017a:1 ..."). One torch thread per run: the
+# CELLS overrides the queue ("mpnet:mr:0 setfit-mpnet:semeval2017a:0 ..."; setfit-<alias> is finetune.py
+# --setfit over that encoder, pipelines/setfitting.py). One torch thread per run: the
 # cores are shared with development work, where a second thread was slower (bench/backbone_speed.md).
 set -u
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/datasets}
 RUNS=${RUNS:-runs/study}
-CELLS=${CELLS:-"mpnet:mr:0 mpnet:mr:1 mpnet:mr:2 minilm:semeval2017a:1 minilm:semeval2017a:2 mpnet:mr:3 mpnet:mr:4 mpnet:semeval2017a:0 mpnet:semeval2017a:1 mpnet:semeval2017a:2"}
+CELLS=${CELLS:-"mpnet:mr:0 setfit-mpnet:mr:0 setfit-mpnet:semeval2017a:0 mpnet:mr:1 minilm:semeval2017a:1 minilm:semeval2017a:2
+  mpnet:mr:2 setfit-mpnet:mr:1 setfit-mpnet:mr:2 mpnet:semeval2017a:0 mpnet:mr:3 mpnet:mr:4 setfit-mpnet:semeval2017a:1
+  setfit-mpnet:semeval2017a:2 mpnet:semeval2017a:1 mpnet:semeval2017a:2"}
 mkdir -p runs/logs
 for cell in $CELLS; do
   IFS=: read -r model dataset seed <<< "$cell"
   out=$RUNS/$dataset-$model/seed-$seed
   [ -f "$out/results.json" ] && continue
   epochs=3; [ "$model" = mpnet ] && epochs=${MPNET_EPOCHS:-2}
-  echo "$(date +%T) start $model $dataset seed $seed ($epochs epochs)"
-  OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 python finetune.py --model "$model" --dataset "$dataset" --data_dir "$DATA" \
-    --seed "$seed" --num_train_epochs "$epochs" --max_length_quantile 0.99 --optim adamw_torch_fused \
-    --output_dir "$out" --report_to none --disable_tqdm true > "runs/logs/$dataset-$model-$seed.log" 2>&1
+  method=(--model "$model" --num_train_epochs "$epochs" --max_length_quantile 0.99 --optim adamw_torch_fused)
+  [[ $model == setfit-* ]] && method=(--setfit --model "${model#setfit-}")
+  echo "$(date +%T) start $model $dataset seed $seed"
+  OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 python finetune.py "${method[@]}" --dataset "$dataset" --data_dir "$DATA" \
+    --seed "$seed" --output_dir "$out" --report_to none --disable_tqdm true > "runs/logs/$dataset-$model-$seed.log" 2>&1
   echo "$(date +%T) $model $dataset seed $seed: exit $?"
 done

