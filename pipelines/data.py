@@ -20,17 +20,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import datasets
-import huggingface_hub
-from datasets import ClassLabel, Dataset, DatasetDict, Features, Value, concatenate_datasets
-
 from pipelines.benchmarks import BENCHMARKS, Benchmark, get_benchmark
 from pipelines.errors import DataError, OptionError, PathError
 
 DATA_DIR_ENV = "SENTIBENCH_DATA_DIR"
 
 
-def features_for(label_names) -> Features:
+def features_for(label_names):
+    """`datasets.Features`: `text` a string, `label` a `ClassLabel` of `label_names`."""
+    from datasets import ClassLabel, Features, Value  # `datasets` takes seconds to import, and parsing options needs none of it
+
     return Features({"text": Value("string"), "label": ClassLabel(names=list(label_names))})
 
 
@@ -52,6 +51,8 @@ def load_sentiment_dataset(name: str, data_dir: str | os.PathLike | None = None)
         return load_from_hub(benchmark)
     if not folder.is_dir():
         raise PathError(f"data folder not found: {folder} (expected {benchmark.layout})")
+    from datasets import Dataset, DatasetDict
+
     features = features_for(benchmark.label_names)
     splits = {}
     for split, rows in benchmark.reader(folder / benchmark.folder).items():
@@ -71,6 +72,8 @@ def load_from_hub(benchmark: Benchmark) -> DatasetDict:
     hub = load_hub_or_cache(
         benchmark.hub_id, benchmark.hub_config, f"point --data-dir (or ${DATA_DIR_ENV}) at a folder with {benchmark.layout}"
     )
+    from datasets import DatasetDict, concatenate_datasets
+
     features = features_for(benchmark.label_names)
     return DatasetDict(
         {
@@ -416,6 +419,9 @@ def _datasets_offline():
     Both read a module constant on every call (`datasets.config.HF_HUB_OFFLINE` was copied from
     the Hub client's at import), so setting the two is offline mode; the previous values return.
     """
+    import datasets
+    import huggingface_hub
+
     saved = datasets.config.HF_HUB_OFFLINE, huggingface_hub.constants.HF_HUB_OFFLINE
     datasets.config.HF_HUB_OFFLINE = huggingface_hub.constants.HF_HUB_OFFLINE = True
     try:
@@ -512,6 +518,8 @@ def to_classification(
         kept[split] = LabelledRows(rows, place, label_name, data.features[label_name])
     kind = _label_type(kept)
     names, to_id, outside = _class_mapping(kept, kind, class_names)
+    from datasets import Dataset, DatasetDict
+
     features = features_for(names)
     splits = {}
     for split, labelled in kept.items():
@@ -605,6 +613,8 @@ def _label_type(kept: dict[str, LabelledRows]) -> str:
 
 def _class_mapping(kept: dict[str, LabelledRows], kind: str, class_names: list[str] | None):
     """(class names, label -> id, how a label outside them is described)."""
+    from datasets import ClassLabel
+
     reference = kept[next(iter(kept))]  # train when given: the labels training sees define the classes
     labels = {label for _, _, label in reference.rows}
     if class_names is not None:
