@@ -16,6 +16,8 @@ import hashlib
 import math
 import os
 import re
+import unicodedata
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -265,6 +267,8 @@ def read_data_file(path: str, encoding: str | None = None) -> Dataset:
         decoding = decoding_error(file, encoding or "utf-8")
         if decoding:
             raise decoding
+        if encoding:
+            check_plausible(file, encoding)
         options = {**options, "encoding": encoding} if encoding else options
     verbosity = datasets_logging.get_verbosity()
     datasets_logging.set_verbosity(datasets_logging.CRITICAL)  # its own log line would repeat our error
@@ -304,13 +308,65 @@ def decoding_error(file: Path, encoding: str) -> DataError | None:
         line = raw.count(b"\n", 0, err.start) + 1
         bad = raw[err.start : err.end]
         before = raw[raw.rfind(b"\n", 0, err.start) + 1 : err.start].decode(encoding, errors="replace")[-30:]
-    best = from_bytes(raw).best()
-    detected = best.encoding if best is not None else None
-    if detected and codecs.lookup(detected).name != codecs.lookup(encoding).name:
-        hint = f"charset-normalizer guesses {detected}: give --encoding {detected} (or the file's own encoding)"
+    suggested = suggested_encoding(raw)
+    if suggested and codecs.lookup(suggested).name != codecs.lookup(encoding).name:
+        hint = f"it reads best as {suggested}: give --encoding {suggested} (or the file's own encoding)"
     else:
         hint = "give --encoding with the file's encoding, e.g. --encoding cp1252"
     return DataError(f"{file}: line {line}: bytes {bad!r} after {before!r} are not valid {encoding}; {hint}")
+
+
+# The encodings of common Windows exports, commonest first: of those that read a file equally well,
+# the first is advised (cp1252 for Western text, which cp1250 reads too, as other letters: Œ -> Ś).
+WINDOWS_ENCODINGS = ("cp1252", "cp1250", "cp1251", "cp1253", "cp1254", "cp1257", "latin-1")
+C1_CONTROLS = re.compile("[\x80-\x9f]")  # what latin-1 makes of cp1252's quotes, dashes and Œ
+NON_ASCII_INSIDE_WORD = re.compile(r"(?<=\w)[^\x00-\x7f](?=\w)")
+ODD_CATEGORIES = {"No", "So", "Sk", "Sm", "Sc", "Cc", "Co", "Cn"}  # e.g. cp1252 reads cp1250's ł, ą as ³, ¹
+
+
+def implausible_characters(text: str) -> int:
+    """How many characters of `text` a wrong decoding made: C1 controls (U+0080-U+009F) anywhere,
+    and digits, symbols or controls other than ASCII inside a word ('b³d')."""
+    inside = NON_ASCII_INSIDE_WORD.findall(text)
+    return len(C1_CONTROLS.findall(text)) + sum(unicodedata.category(char) in ODD_CATEGORIES for char in inside)
+
+
+def suggested_encoding(raw: bytes) -> str | None:
+    """The encoding that reads `raw` with the fewest `implausible_characters`; ties go to the
+    commoner export (`WINDOWS_ENCODINGS`' order). charset-normalizer's guess comes first when it is
+    not one of them (another script, e.g. Shift JIS); None when nothing reads the bytes."""
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(raw).best()
+    guess = [best.encoding] if best is not None else []
+    if guess and codecs.lookup(guess[0]).name in {codecs.lookup(name).name for name in WINDOWS_ENCODINGS}:
+        guess = []
+    scored = []
+    for rank, name in enumerate([*guess, *WINDOWS_ENCODINGS]):
+        try:
+            scored.append((implausible_characters(raw.decode(name)), rank, name))
+        except UnicodeDecodeError:
+            continue
+    return min(scored)[2] if scored else None
+
+
+def check_plausible(file: Path, encoding: str) -> None:
+    """`file` read as `encoding` looks like text, else `DataError` (C1 control characters: latin-1
+    on a cp1252 export) or a warning (symbols inside words), each naming the lines and the
+    encoding that reads the file best (`suggested_encoding`)."""
+    raw = file.read_bytes()
+    lines = raw.decode(encoding).splitlines()
+    odd = [number for number, line in enumerate(lines, 1) if implausible_characters(line)]
+    if not odd:
+        return
+    suggested = suggested_encoding(raw)
+    advice = "check --encoding"
+    if suggested and codecs.lookup(suggested).name != codecs.lookup(encoding).name:
+        advice = f"it reads best as {suggested}: give --encoding {suggested}"
+    where = f"{len(odd)} of {len(lines)} lines (first line {odd[0]}: {lines[odd[0] - 1][:60]!r})"
+    if any(C1_CONTROLS.search(lines[number - 1]) for number in odd):
+        raise DataError(f"{file}: read as {encoding}, {where} hold C1 control characters (U+0080-U+009F), which text does not; {advice}")
+    warnings.warn(f"{file}: read as {encoding}, {where} hold symbols or digits inside words; {advice}", UserWarning, stacklevel=2)
 
 
 @dataclass(frozen=True)
