@@ -23,7 +23,8 @@ from pipelines.data import load_data, load_sentiment_dataset, load_user_dataset
 from pipelines.errors import DataError
 from pipelines.hub import HubUnreachable, card_data, card_text
 from pipelines.pretrained import PretrainedArguments
-from pipelines.splits import load_train_test, split_validation
+from pipelines.run_files import RunRecord
+from pipelines.splits import load_train_test, protocol_info, split_validation
 from pipelines.training import DataArguments
 from tests.conftest import polar_sentence
 from tests.tiny_bert import NEGATIVE, NEUTRAL, POSITIVE, build_tiny_bert
@@ -618,3 +619,19 @@ def test_mr_as_csv_files_trains_to_the_same_metrics_as_the_builtin(tmp_path, rea
     assert results["files"]["confusion_matrix"] == results["builtin"]["confusion_matrix"]
     assert results["files"]["vocab_size"] == results["builtin"]["vocab_size"]
     assert (results["files"]["dataset"], results["builtin"]["dataset"]) == ("train", "mr")
+
+
+def test_test_sentences_copied_from_train_are_counted_shown_and_recorded(tmp_path, capsys):
+    train_rows = records(per_class=20, labels=["negative", "positive"])
+    test_rows = records(per_class=10, labels=["negative", "positive"], seed=1)
+    for row, copied in zip(test_rows[:6], train_rows):  # 6 copies, differing in case and spacing only
+        row["text"] = "  " + copied["text"].upper().replace(" ", "   ")
+    args = DataArguments(train_file=str(write(tmp_path / "train.csv", train_rows)), test_file=str(write(tmp_path / "test.csv", test_rows)))
+    dataset, description = load_train_test(args, seed=0)
+    copies = sum(text.strip().upper() == text.strip() for text in dataset["test"]["text"][:6])
+    assert description["train_overlap"] == {"test": 6} and copies == 6
+    assert "warning: 6 of 20 test sentences also occur in train (case and spacing aside), e.g. row 0: " in capsys.readouterr().out
+    record = RunRecord.from_dict({"dataset": "d", "model": "m", "test": {}, **protocol_info(description)})
+    assert record.train_overlap == {"test": 6} and record.to_dict()["train_overlap"] == {"test": 6}
+    _, clean = load_train_test(DataArguments(train_file=str(tmp_path / "train.csv")), seed=0)
+    assert "train_overlap" not in clean and "train_overlap" not in RunRecord.from_dict({"dataset": "d", "model": "m", "test": {}}).to_dict()
