@@ -3,12 +3,14 @@
 
 import sys
 
+from pipelines.arguments import PretrainedArguments
 from pipelines.cli import parse, run_cli
-from pipelines.pretrained import PretrainedArguments, evaluate_pretrained
 
 
 def main(argv: list[str]) -> None:
     (args,) = parse((PretrainedArguments,), argv)
+    from pipelines.pretrained import evaluate_pretrained  # after parsing: the flow's imports take seconds
+
     evaluate_pretrained(args)
 
 

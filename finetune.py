@@ -2,22 +2,22 @@
 
 import sys
 
-from pipelines.cli import limit_torch_threads, parse, quiet_progress_bars, run_cli
-from pipelines.finetuning import (
+from pipelines.arguments import (
     FinetuneDataArguments,
     FinetuneModelArguments,
     FinetuneTrainingArguments,
-    default_output_dir,
-    finetune,
+    LossArguments,
+    SetFitArguments,
 )
-from pipelines.losses import LossArguments
-from pipelines.setfitting import SetFitArguments
+from pipelines.cli import limit_torch_threads, parse, quiet_progress_bars, run_cli
 
 
 def main(argv: list[str]) -> None:
     quiet_progress_bars()
     argument_types = (FinetuneModelArguments, FinetuneDataArguments, FinetuneTrainingArguments, LossArguments, SetFitArguments)
     model_args, data_args, training_args, loss_args, setfit_args = parse(argument_types, argv)
+    from pipelines.finetuning import default_output_dir, finetune  # after parsing: the flow's imports take seconds
+
     if not training_args.output_dir_given:
         training_args.output_dir = default_output_dir(
             data_args.dataset_label, model_args.model, data_args.cv_folds, data_args.fold, setfit=setfit_args.setfit

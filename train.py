@@ -2,9 +2,8 @@
 
 import sys
 
+from pipelines.arguments import DataArguments, DistillationArguments, GloveModelArguments, GloveTrainingArguments, default_output_dir
 from pipelines.cli import limit_torch_threads, parse, quiet_progress_bars, run_cli
-from pipelines.distillation import DistillationArguments
-from pipelines.training import DataArguments, GloveModelArguments, GloveTrainingArguments, default_output_dir, train_glove
 
 
 def main(argv: list[str]) -> None:
@@ -13,6 +12,8 @@ def main(argv: list[str]) -> None:
     model_args, data_args, training_args, loss_args = parse(argument_types, argv)
     if not training_args.output_dir_given:
         training_args.output_dir = default_output_dir(data_args.dataset_label, model_args.model, data_args.cv_folds, data_args.fold)
+    from pipelines.training import train_glove  # after parsing: the flow's imports take seconds, --help needs none
+
     train_glove(model_args, data_args, training_args, loss_args=loss_args)
 
 

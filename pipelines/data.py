@@ -16,13 +16,11 @@ import hashlib
 import math
 import os
 import re
+import unicodedata
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import datasets
-import huggingface_hub
-from datasets import ClassLabel, Dataset, DatasetDict, Features, Value, concatenate_datasets
 
 from pipelines.benchmarks import BENCHMARKS, Benchmark, get_benchmark
 from pipelines.errors import DataError, OptionError, PathError
@@ -30,7 +28,10 @@ from pipelines.errors import DataError, OptionError, PathError
 DATA_DIR_ENV = "SENTIBENCH_DATA_DIR"
 
 
-def features_for(label_names) -> Features:
+def features_for(label_names):
+    """`datasets.Features`: `text` a string, `label` a `ClassLabel` of `label_names`."""
+    from datasets import ClassLabel, Features, Value  # `datasets` takes seconds to import, and parsing options needs none of it
+
     return Features({"text": Value("string"), "label": ClassLabel(names=list(label_names))})
 
 
@@ -52,6 +53,8 @@ def load_sentiment_dataset(name: str, data_dir: str | os.PathLike | None = None)
         return load_from_hub(benchmark)
     if not folder.is_dir():
         raise PathError(f"data folder not found: {folder} (expected {benchmark.layout})")
+    from datasets import Dataset, DatasetDict
+
     features = features_for(benchmark.label_names)
     splits = {}
     for split, rows in benchmark.reader(folder / benchmark.folder).items():
@@ -71,6 +74,8 @@ def load_from_hub(benchmark: Benchmark) -> DatasetDict:
     hub = load_hub_or_cache(
         benchmark.hub_id, benchmark.hub_config, f"point --data-dir (or ${DATA_DIR_ENV}) at a folder with {benchmark.layout}"
     )
+    from datasets import DatasetDict, concatenate_datasets
+
     features = features_for(benchmark.label_names)
     return DatasetDict(
         {
@@ -262,6 +267,8 @@ def read_data_file(path: str, encoding: str | None = None) -> Dataset:
         decoding = decoding_error(file, encoding or "utf-8")
         if decoding:
             raise decoding
+        if encoding:
+            check_plausible(file, encoding)
         options = {**options, "encoding": encoding} if encoding else options
     verbosity = datasets_logging.get_verbosity()
     datasets_logging.set_verbosity(datasets_logging.CRITICAL)  # its own log line would repeat our error
@@ -301,13 +308,65 @@ def decoding_error(file: Path, encoding: str) -> DataError | None:
         line = raw.count(b"\n", 0, err.start) + 1
         bad = raw[err.start : err.end]
         before = raw[raw.rfind(b"\n", 0, err.start) + 1 : err.start].decode(encoding, errors="replace")[-30:]
-    best = from_bytes(raw).best()
-    detected = best.encoding if best is not None else None
-    if detected and codecs.lookup(detected).name != codecs.lookup(encoding).name:
-        hint = f"charset-normalizer guesses {detected}: give --encoding {detected} (or the file's own encoding)"
+    suggested = suggested_encoding(raw)
+    if suggested and codecs.lookup(suggested).name != codecs.lookup(encoding).name:
+        hint = f"it reads best as {suggested}: give --encoding {suggested} (or the file's own encoding)"
     else:
         hint = "give --encoding with the file's encoding, e.g. --encoding cp1252"
     return DataError(f"{file}: line {line}: bytes {bad!r} after {before!r} are not valid {encoding}; {hint}")
+
+
+# The encodings of common Windows exports, commonest first: of those that read a file equally well,
+# the first is advised (cp1252 for Western text, which cp1250 reads too, as other letters: Œ -> Ś).
+WINDOWS_ENCODINGS = ("cp1252", "cp1250", "cp1251", "cp1253", "cp1254", "cp1257", "latin-1")
+C1_CONTROLS = re.compile("[\x80-\x9f]")  # what latin-1 makes of cp1252's quotes, dashes and Œ
+NON_ASCII_INSIDE_WORD = re.compile(r"(?<=\w)[^\x00-\x7f](?=\w)")
+ODD_CATEGORIES = {"No", "So", "Sk", "Sm", "Sc", "Cc", "Co", "Cn"}  # e.g. cp1252 reads cp1250's ł, ą as ³, ¹
+
+
+def implausible_characters(text: str) -> int:
+    """How many characters of `text` a wrong decoding made: C1 controls (U+0080-U+009F) anywhere,
+    and digits, symbols or controls other than ASCII inside a word ('b³d')."""
+    inside = NON_ASCII_INSIDE_WORD.findall(text)
+    return len(C1_CONTROLS.findall(text)) + sum(unicodedata.category(char) in ODD_CATEGORIES for char in inside)
+
+
+def suggested_encoding(raw: bytes) -> str | None:
+    """The encoding that reads `raw` with the fewest `implausible_characters`; ties go to the
+    commoner export (`WINDOWS_ENCODINGS`' order). charset-normalizer's guess comes first when it is
+    not one of them (another script, e.g. Shift JIS); None when nothing reads the bytes."""
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(raw).best()
+    guess = [best.encoding] if best is not None else []
+    if guess and codecs.lookup(guess[0]).name in {codecs.lookup(name).name for name in WINDOWS_ENCODINGS}:
+        guess = []
+    scored = []
+    for rank, name in enumerate([*guess, *WINDOWS_ENCODINGS]):
+        try:
+            scored.append((implausible_characters(raw.decode(name)), rank, name))
+        except UnicodeDecodeError:
+            continue
+    return min(scored)[2] if scored else None
+
+
+def check_plausible(file: Path, encoding: str) -> None:
+    """`file` read as `encoding` looks like text, else `DataError` (C1 control characters: latin-1
+    on a cp1252 export) or a warning (symbols inside words), each naming the lines and the
+    encoding that reads the file best (`suggested_encoding`)."""
+    raw = file.read_bytes()
+    lines = raw.decode(encoding).splitlines()
+    odd = [number for number, line in enumerate(lines, 1) if implausible_characters(line)]
+    if not odd:
+        return
+    suggested = suggested_encoding(raw)
+    advice = "check --encoding"
+    if suggested and codecs.lookup(suggested).name != codecs.lookup(encoding).name:
+        advice = f"it reads best as {suggested}: give --encoding {suggested}"
+    where = f"{len(odd)} of {len(lines)} lines (first line {odd[0]}: {lines[odd[0] - 1][:60]!r})"
+    if any(C1_CONTROLS.search(lines[number - 1]) for number in odd):
+        raise DataError(f"{file}: read as {encoding}, {where} hold C1 control characters (U+0080-U+009F), which text does not; {advice}")
+    warnings.warn(f"{file}: read as {encoding}, {where} hold symbols or digits inside words; {advice}", UserWarning, stacklevel=2)
 
 
 @dataclass(frozen=True)
@@ -416,6 +475,9 @@ def _datasets_offline():
     Both read a module constant on every call (`datasets.config.HF_HUB_OFFLINE` was copied from
     the Hub client's at import), so setting the two is offline mode; the previous values return.
     """
+    import datasets
+    import huggingface_hub
+
     saved = datasets.config.HF_HUB_OFFLINE, huggingface_hub.constants.HF_HUB_OFFLINE
     datasets.config.HF_HUB_OFFLINE = huggingface_hub.constants.HF_HUB_OFFLINE = True
     try:
@@ -512,6 +574,8 @@ def to_classification(
         kept[split] = LabelledRows(rows, place, label_name, data.features[label_name])
     kind = _label_type(kept)
     names, to_id, outside = _class_mapping(kept, kind, class_names)
+    from datasets import Dataset, DatasetDict
+
     features = features_for(names)
     splits = {}
     for split, labelled in kept.items():
@@ -605,6 +669,8 @@ def _label_type(kept: dict[str, LabelledRows]) -> str:
 
 def _class_mapping(kept: dict[str, LabelledRows], kind: str, class_names: list[str] | None):
     """(class names, label -> id, how a label outside them is described)."""
+    from datasets import ClassLabel
+
     reference = kept[next(iter(kept))]  # train when given: the labels training sees define the classes
     labels = {label for _, _, label in reference.rows}
     if class_names is not None:

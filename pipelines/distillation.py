@@ -27,21 +27,20 @@ import hashlib
 import inspect
 import json
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 from datasets import Dataset, DatasetDict, Value, concatenate_datasets
-from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 import models  # noqa: F401  registers the GloVe models with the Auto classes: a project model can teach
 from pipelines import run_files
-from pipelines.backbones import WEIGHTS_FILES
-from pipelines.errors import DataError, OptionError, PathError
+from pipelines.errors import DataError, OptionError
 from pipelines.hub import one_line
 from pipelines.run_files import file_name
-from pipelines.losses import IGNORE_INDEX, DistillationSettings, LossArguments, loss_trainer
+from pipelines.arguments import DistillationArguments
+from pipelines.losses import IGNORE_INDEX, loss_trainer
 from pipelines.tokenization import UNK_TOKEN
 
 # Tang et al. (2019), Sec. 3.3: p_mask = 0.1, p_ng = 0.25, n-grams of 1..5 words.
@@ -51,48 +50,6 @@ TEACHER_BATCH_SIZE = 64
 TEACHER_MAX_LENGTH = 512
 # The files that make a model what it is (config, weights, tokenizer, remote code); run records do not count.
 MODEL_FILE_PATTERNS = ("config.json", "*.safetensors", "pytorch_model*.bin", "tokenizer*.json", "vocab*", "merges.txt", "special_tokens_map.json", "*.model", "*.py")
-
-
-@dataclass
-class DistillationArguments(LossArguments):
-    """`train.py`'s loss options: class weights (`LossArguments`) and distillation from a teacher."""
-
-    teacher: str | None = field(
-        default=None,
-        metadata={"help": "a sequence-classification folder with the dataset's labels (e.g. runs/mr-minilm) to distil from"},
-    )
-    distillation_loss: str = field(
-        default="mse", metadata={"help": "mse: regression on the teacher's logits (Tang et al. 2019); kl: KL at a temperature (Hinton et al. 2015)"}
-    )
-    distillation_alpha: float = field(
-        default=0.5, metadata={"help": "weight of the gold cross-entropy; 1 - alpha weighs the teacher term"}
-    )
-    distillation_temperature: float = field(default=1.0, metadata={"help": "softmax temperature of --distillation_loss kl"})
-    transfer_set_size: int = field(
-        default=0,
-        metadata={"help": "sentences made from the training sentences (masking, n-gram sampling) labelled by the teacher; 0: none"},
-    )
-
-    def __post_init__(self):
-        super().__post_init__()
-        self.settings = DistillationSettings(self.distillation_loss, self.distillation_alpha, self.distillation_temperature)
-        if self.transfer_set_size < 0:
-            raise OptionError(f"--transfer_set_size must be 0 or more, got {self.transfer_set_size}")
-        if self.teacher is None:
-            if self.transfer_set_size:
-                raise OptionError("--transfer_set_size needs --teacher (the teacher labels the transfer set)")
-            return
-        folder = Path(self.teacher).expanduser()
-        if not (folder / "config.json").is_file():
-            raise PathError(f"--teacher {self.teacher}: not a model folder with a config.json (a save_pretrained folder)")
-        # Checked here, before anything is written, rather than when the teacher first runs.
-        try:
-            AutoConfig.from_pretrained(folder)
-        except (OSError, ValueError) as err:
-            raise DataError(f"--teacher {self.teacher}: its config.json is not a model config ({one_line(err)})") from None
-        if not any((folder / name).is_file() for name in WEIGHTS_FILES):
-            raise PathError(f"--teacher {self.teacher}: no weights in the folder (one of {', '.join(WEIGHTS_FILES)})")
-        self.teacher = str(folder)
 
 
 def teacher_fingerprint(folder: str | os.PathLike) -> str:

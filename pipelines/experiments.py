@@ -43,12 +43,12 @@ import models
 from pipelines.cli import parse, quiet_progress_bars, run_cli
 from pipelines.benchmarks import BENCHMARKS
 from pipelines.data import DataSourceArguments
-from pipelines.distillation import DistillationArguments, grid_folder_suffix
+from pipelines.distillation import grid_folder_suffix
 from pipelines.errors import OptionError, UserError
 from pipelines.hub import one_line
 from pipelines.run_files import RESULTS_FILE, RunRecord, finished_record, library_versions, write_json_atomic
 from pipelines.formatting import format_metrics, markdown_table
-from pipelines.arguments import DataArguments
+from pipelines.arguments import DataArguments, DistillationArguments
 from pipelines.training import (
     GloveModelArguments,
     GloveTrainingArguments,

@@ -2,77 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
 from safetensors import SafetensorError
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, TrainingArguments, set_seed
 
 from pipelines import hub
 from pipelines.backbones import MODEL_ALIASES, length_from_data, resolve_model
-from pipelines.errors import DataError, OptionError, PathError
+from pipelines.errors import DataError, PathError
 from pipelines.losses import LossArguments, loss_trainer
+from pipelines.arguments import FinetuneDataArguments, FinetuneModelArguments, FinetuneTrainingArguments
 from pipelines.run_files import check_writable_dir
 from pipelines.tokenization import tokenize_dataset
-from pipelines.arguments import DataArguments, RunTrainingArguments, default_output_dir as run_default_output_dir
+from pipelines.arguments import default_output_dir as run_default_output_dir
 from pipelines.fitting import fit_and_test
 from pipelines.formatting import format_metrics
-from pipelines.setfitting import SetFitArguments, save_setfit_run, setfit_record, train_setfit
+from pipelines.arguments import SetFitArguments
+from pipelines.setfitting import save_setfit_run, setfit_record, train_setfit
 from pipelines.splits import load_train_test, protocol_info, split_validation
 
-
-
-@dataclass
-class FinetuneModelArguments:
-    model: str = field(
-        default="minilm",
-        metadata={"help": f"Hub id, local folder, or one of: {', '.join(MODEL_ALIASES)} (each benchmark's documented choices: finetune_models in pipelines/benchmarks.py)"},
-    )
-    max_length: int = field(default=128, metadata={"help": "longest input in tokens (longer ones are truncated)"})
-    max_length_quantile: float | None = field(
-        default=None,
-        metadata={"help": "take max_length from the training texts instead: this quantile of their token counts (e.g. 0.99)"},
-    )
-
-    def __post_init__(self):
-        if self.max_length < 1:
-            raise OptionError(f"--max_length must be at least 1, got {self.max_length}")
-        if self.max_length_quantile is not None and not 0.0 < self.max_length_quantile <= 1.0:
-            raise OptionError(f"--max_length_quantile must be in (0, 1], got {self.max_length_quantile}")
-
-
-@dataclass
-class FinetuneDataArguments(DataArguments):
-    early_stopping_patience: int = field(default=2, metadata={"help": "evaluations without a better validation score"})
-    max_train_samples: int | None = field(default=None, metadata={"help": "keep N training sentences, drawn with --seed"})
-    max_eval_samples: int | None = field(default=None, metadata={"help": "keep N validation sentences, drawn with --seed"})
-    max_test_samples: int | None = field(
-        default=None, metadata={"help": "keep N test sentences, drawn with --seed (the test line and results.json say so)"}
-    )
-
-
-@dataclass
-class FinetuneTrainingArguments(RunTrainingArguments):
-    """Defaults that suit fine-tuning a BERT-size model."""
-
-    learning_rate: float = field(default=5e-5, metadata={"help": "AdamW learning rate"})
-    per_device_train_batch_size: int = field(default=32, metadata={"help": "batch size per device for training"})
-    per_device_eval_batch_size: int = field(default=128, metadata={"help": "batch size per device for evaluation"})
-    num_train_epochs: float = field(default=3.0, metadata={"help": "upper bound; early stopping may end sooner"})
-    # transformers 5 has no `warmup_ratio`: a `warmup_steps` below 1 is the share of all steps.
-    warmup_steps: float = field(default=0.1, metadata={"help": "linear warm-up: steps, or a share of all steps when below 1"})
-    weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay"})
-    save_total_limit: int | None = field(default=1, metadata={"help": "checkpoints kept on disk"})
-    auto_mixed_precision: bool = field(
-        default=True, metadata={"help": "on a GPU, bf16 where supported, else fp16 (unless --fp16/--bf16 is given)"}
-    )
-
-    def __post_init__(self):
-        if self.auto_mixed_precision and not (self.fp16 or self.bf16 or self.use_cpu) and torch.cuda.is_available():
-            self.bf16 = torch.cuda.is_bf16_supported()
-            self.fp16 = not self.bf16
-        super().__post_init__()
 
 
 def model_label(model: str, setfit: bool = False) -> str:

@@ -24,51 +24,16 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from torch.nn import functional as F
 from transformers import Trainer
 
+from pipelines.arguments import DistillationSettings, LossArguments, parse_weights
 from pipelines.errors import DataError, OptionError
 
 IGNORE_INDEX = -100  # the label of a transfer-set row: teacher logits only
-DISTILLATION_LOSSES = ("mse", "kl")
-
-
-@dataclass
-class LossArguments:
-    """The loss options every training flow takes (`train.py`, `finetune.py`)."""
-
-    class_weights: str | None = field(
-        default=None,
-        metadata={
-            "help": "weight the cross-entropy per class: 'balanced' (sklearn's n_samples / (n_classes * count), "
-            "from the training split) or comma-separated weights in label order, e.g. '1,0.5,1'"
-        },
-    )
-
-    def __post_init__(self):
-        if self.class_weights is not None and self.class_weights.strip() != "balanced":
-            parse_weights(self.class_weights)  # the form now; the count once the labels are known
-
-
-@dataclass
-class DistillationSettings:
-    """How the distillation term is computed and mixed with the gold cross-entropy."""
-
-    loss: str = "mse"
-    alpha: float = 0.5  # weight of the gold cross-entropy; 1 - alpha weighs the teacher term
-    temperature: float = 1.0  # `kl` only
-
-    def __post_init__(self):
-        if self.loss not in DISTILLATION_LOSSES:
-            raise OptionError(f"--distillation_loss must be one of {', '.join(DISTILLATION_LOSSES)}, got {self.loss!r}")
-        if not 0.0 <= self.alpha <= 1.0:
-            raise OptionError(f"--distillation_alpha must be between 0 and 1, got {self.alpha}")
-        if self.temperature <= 0:
-            raise OptionError(f"--distillation_temperature must be positive, got {self.temperature}")
 
 
 def class_weights_for(setting: str | None, train_labels, label_names: list[str]) -> list[float] | None:
@@ -94,16 +59,6 @@ def class_weights_for(setting: str | None, train_labels, label_names: list[str])
             f"--class_weights needs {len(label_names)} positive weights, one per label in order "
             f"({', '.join(label_names)}), got {setting!r}"
         )
-    return weights
-
-
-def parse_weights(setting: str) -> list[float]:
-    try:
-        weights = [float(part) for part in setting.split(",")]
-    except ValueError:
-        raise OptionError(f"--class_weights takes 'balanced' or comma-separated numbers, got {setting!r}") from None
-    if not all(weight > 0 and np.isfinite(weight) for weight in weights):
-        raise OptionError(f"--class_weights must all be positive numbers, got {setting!r}")
     return weights
 
 

@@ -13,11 +13,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import evaluate
 import numpy as np
-from sklearn.metrics import precision_recall_fscore_support
-
-from pipelines.sentiment_metrics.sentiment_metrics import f1_pn_classes
 
 METRIC_PATH = Path(__file__).parent / "sentiment_metrics"
 
@@ -51,10 +47,15 @@ METRIC_KEYS = ("accuracy", "f1_macro", "recall_macro")  # every data set has the
 
 def metric_keys(label_names) -> tuple[str, ...]:
     """The keys reported for data with these labels: F1-PN only where `f1_pn_classes` applies."""
+    from pipelines.sentiment_metrics.sentiment_metrics import f1_pn_classes  # imports `evaluate`: seconds
+
     return METRIC_KEYS + (("f1_pn",) if f1_pn_classes(label_names) else ())
 
 
-def load_metric() -> evaluate.EvaluationModule:
+def load_metric():
+    """The project's `evaluate` module (imported here: it takes seconds, and `--help` needs none of it)."""
+    import evaluate
+
     return evaluate.load(str(METRIC_PATH))
 
 
@@ -94,6 +95,8 @@ def warn_absent_classes(references, label_names: list[str], where: str = "the te
 def per_class_scores(references, predictions, label_names: list[str]) -> dict[str, dict[str, float]]:
     """{class name: {support, precision, recall, f1}} over the test set, every class of the model
     (support 0 for one the test set lacks, with a warning naming it)."""
+    from sklearn.metrics import precision_recall_fscore_support
+
     warn_absent_classes(references, label_names)
     precision, recall, f1, support = precision_recall_fscore_support(
         references, predictions, labels=list(range(len(label_names))), zero_division=0

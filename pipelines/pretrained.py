@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -32,11 +32,12 @@ from transformers import pipeline
 import models  # noqa: F401  (registers the GloVe models, so train.py checkpoints load)
 from pipelines import backbones, hub
 from pipelines.backbones import MODEL_ALIASES, resolve_model
-from pipelines.data import DataSourceArguments, load_data
+from pipelines.arguments import PretrainedArguments
+from pipelines.data import load_data
 from pipelines.errors import DataError, OptionError
 from pipelines.benchmarks import BENCHMARKS, closest_benchmark, official_metric_for
 from pipelines.metrics import METRICS, metric_keys, score
-from pipelines.run_files import RESULTS_FILE, ensure_writable_dir, file_name, folder_name, read_json, library_versions, write_json_atomic, write_predictions
+from pipelines.run_files import RESULTS_FILE, ensure_writable_dir, file_name, read_json, library_versions, write_json_atomic, write_predictions
 from pipelines.formatting import markdown_table
 from pipelines.scorers import LEXICONS, NEUTRAL, LexiconScorer, SentimentScorer, ZeroShotScorer, label_descriptions
 from pipelines.statistics import CONFIDENCE, N_RESAMPLES, RESAMPLING_SEED, confusion_counts, metrics_from_counts
@@ -368,50 +369,6 @@ def evaluate_model(
         "confusion_matrix": confusion_counts(references, predictions, len(label_names)).tolist(),
         "_predictions": (mapping.dataset_probabilities(probabilities), predictions),  # written by the caller
     }
-
-
-@dataclass
-class PretrainedArguments(DataSourceArguments):
-    """The data options (`DataSourceArguments`: only the test split is scored) plus the models."""
-
-    models: list[str] = field(
-        default_factory=list,
-        metadata={
-            "help": "lexicons (vader, textblob, afinn), zero-shot sentence encoders (minilm, mpnet), Hub ids, or local "
-            "folders (train.py/finetune.py outputs, or a folder with model.onnx); default: the offline ones "
-            "(OFFLINE_MODELS), the benchmark's pretrained_models (pipelines/benchmarks.py), "
-            "plus the other benchmark's runs under --runs_dir"
-        },
-    )
-    runs_dir: str | None = field(
-        default="runs/grid",
-        metadata={
-            "help": "without --models, also score the models trained on the other benchmark found under "
-            "<runs_dir>/<other>-lab-trained/<model>/seed-<lowest>/ (python -m pipelines.experiments' layout)"
-        },
-    )
-    batch_size: int = field(default=64, metadata={"help": "sentences per forward pass"})
-    neutral_threshold: float = field(
-        default=0.8, metadata={"help": "two-label models on SemEval: neutral when the top probability is below this"}
-    )
-    label_map: str | None = field(
-        default=None, metadata={"help": "extra label mapping for every model, e.g. 'LABEL_0=negative,LABEL_1=positive'"}
-    )
-    max_samples: int | None = field(default=None, metadata={"help": "score N test sentences drawn with seed 0"})
-    output_dir: str | None = field(default=None, metadata={"help": "default: runs/pretrained-<dataset>"})
-    device: str | None = field(default=None, metadata={"help": "cpu, cuda, cuda:1...; default: a GPU when present"})
-
-    def __post_init__(self):
-        super().__post_init__()
-        if (self.train_file or self.validation_file) and not self.test_file:
-            raise OptionError("evaluate_pretrained.py scores a test set: give --test_file")
-        if not 0.5 <= self.neutral_threshold <= 1.0:
-            raise OptionError(f"--neutral_threshold must be between 0.5 and 1, got {self.neutral_threshold}")
-        if self.batch_size < 1:
-            raise OptionError(f"--batch_size must be at least 1, got {self.batch_size}")
-        if self.max_samples is not None and self.max_samples < 1:
-            raise OptionError(f"--max_samples must be at least 1, got {self.max_samples}")
-        self.output_dir = self.output_dir or str(Path("runs") / folder_name(f"pretrained-{self.dataset_label}"))
 
 
 EVALUATION_JSON, EVALUATION_MD = "evaluation.json", "evaluation.md"

@@ -55,6 +55,7 @@ class RunRecord:
     parameters: dict[str, int] | None = None  # {"trainable": n, "total": n}
     confusion_matrix: list[list[int]] | None = None  # (gold, predicted)
     per_class: dict | None = None  # label -> support, precision, recall, f1
+    train_overlap: dict[str, int] | None = None  # split -> its sentences also in train (pipelines.splits.train_overlap)
     seed: int | None = None
     versions: dict[str, str] | None = None
     extra: dict = field(default_factory=dict)
@@ -62,7 +63,7 @@ class RunRecord:
     output_dir: str | None = None
 
     # Written only when set: a lab run has no fold, a fine-tuned run no vectors, a plain run no loss settings.
-    _OPTIONAL = ("cv_folds", "fold", "vectors", "class_weights", "distillation", "per_class")
+    _OPTIONAL = ("cv_folds", "fold", "vectors", "class_weights", "distillation", "per_class", "train_overlap")
 
     @classmethod
     def from_dict(cls, payload: dict, output_dir: str | os.PathLike | None = None) -> RunRecord:

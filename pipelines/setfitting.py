@@ -19,31 +19,13 @@ from __future__ import annotations
 
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from pipelines.errors import OptionError
+from pipelines.arguments import SetFitArguments
 from pipelines.metrics import per_class_scores, score
 from pipelines.run_files import PREDICTIONS_FILE, RESULTS_FILE, RunRecord, library_versions, write_predictions, write_results
-
-
-@dataclass
-class SetFitArguments:
-    setfit: bool = field(
-        default=False,
-        metadata={"help": "SetFit (Tunstall et al. 2022): contrastive fine-tuning of the sentence encoder, then a logistic-regression head"},
-    )
-    setfit_max_steps: int = field(default=200, metadata={"help": "contrastive steps (batches of pairs)"})
-    setfit_batch_size: int = field(default=16, metadata={"help": "sentence pairs per contrastive step"})
-    setfit_iterations: int = field(default=2, metadata={"help": "pairs drawn per training sentence (setfit's num_iterations)"})
-    setfit_learning_rate: float = field(default=2e-5, metadata={"help": "the encoder's learning rate in the contrastive phase"})
-
-    def __post_init__(self):
-        for name in ("setfit_max_steps", "setfit_batch_size", "setfit_iterations"):
-            if getattr(self, name) < 1:
-                raise OptionError(f"--{name} must be at least 1, got {getattr(self, name)}")
 
 
 def train_setfit(path: str, splits, label_names: list[str], setfit_args: SetFitArguments, seed: int):

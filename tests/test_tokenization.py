@@ -70,3 +70,16 @@ def test_typographic_apostrophe_gives_the_same_ids(glove):
     tokenizer = build_tokenizer(build_vocabulary(glove, ["good"], max_vocab_size=None), max_length=16)
     assert tokenizer("I don’t like it’s")["input_ids"] == tokenizer("I don't like it's")["input_ids"]
     assert tokenizer.unk_token_id not in tokenizer("don’t")["input_ids"]
+
+
+@pytest.mark.parametrize(
+    "hidden",
+    ["go\u00adod", "go\u200bod", "go\u200cod", "go\u200dod", "good\ufe0f", "good\ufe0e", "good\U0001f3fb", "good\U0001f3ff"],
+)
+def test_invisible_characters_are_removed_by_the_saved_tokenizer(glove, tmp_path, hidden):
+    tokenizer = build_tokenizer(build_vocabulary(glove, ["good"], max_vocab_size=None), max_length=16)
+    tokenizer.save_pretrained(tmp_path)
+    reloaded = AutoTokenizer.from_pretrained(tmp_path)
+    for loaded in (tokenizer, reloaded):
+        assert loaded(f"not {hidden} movie")["input_ids"] == loaded("not good movie")["input_ids"]
+        assert loaded.unk_token_id not in loaded(hidden)["input_ids"]

@@ -23,7 +23,8 @@ from pipelines.data import load_data, load_sentiment_dataset, load_user_dataset
 from pipelines.errors import DataError
 from pipelines.hub import HubUnreachable, card_data, card_text
 from pipelines.pretrained import PretrainedArguments
-from pipelines.splits import load_train_test, split_validation
+from pipelines.run_files import RunRecord
+from pipelines.splits import load_train_test, protocol_info, split_validation
 from pipelines.training import DataArguments
 from tests.conftest import polar_sentence
 from tests.tiny_bert import NEGATIVE, NEUTRAL, POSITIVE, build_tiny_bert
@@ -161,14 +162,44 @@ def test_a_cp1252_file_names_line_bytes_detected_encoding_and_option(tmp_path):
     path.write_bytes(f"text,label\ngood film,positive\n{CP1252_TEXT},positive\nbad,negative\n".encode("cp1252"))
     with pytest.raises(DataError) as caught:
         load_user_dataset({"train": str(path)})
-    message = re.fullmatch(  # the guess depends on charset-normalizer (cp1250 or cp1252 for so few bytes)
-        rf"{re.escape(str(path))}: line 3: bytes b'\\xf1' after 'Ni' are not valid utf-8; charset-normalizer guesses "
-        r"(cp125\d): give --encoding \1 \(or the file's own encoding\)",
-        str(caught.value),
+    assert str(caught.value) == (
+        f"{path}: line 3: bytes b'\\xf1' after 'Ni' are not valid utf-8; "
+        "it reads best as cp1252: give --encoding cp1252 (or the file's own encoding)"
     )
-    assert message, str(caught.value)
     dataset, description = load_user_dataset({"train": str(path)}, encoding="cp1252")
     assert dataset["train"]["text"][1] == CP1252_TEXT and description["encoding"] == "cp1252"
+
+
+WESTERN = ["Œuvre não coração", "São Paulo ã", "“bon” film — très"]  # charset-normalizer 3 guesses cp1250 for these
+POLISH = ["Żółć zbyt słodka", "ładny film ale było źle", "świetna gra aktorów i wątek"]
+
+
+def encoded_csv(path, texts, encoding):
+    rows = "".join(f"{text},{label}\n" for text, label in zip(texts * 3, ["positive", "negative"] * 5))
+    path.write_bytes(("text,label\n" + rows).encode(encoding))
+    return path
+
+
+@pytest.mark.parametrize("texts, encoding", [(WESTERN, "cp1252"), (POLISH, "cp1250")])
+def test_the_advised_encoding_is_the_one_that_reads_the_text(tmp_path, texts, encoding):
+    path = encoded_csv(tmp_path / "export.csv", texts, encoding)
+    with pytest.raises(DataError, match=f"it reads best as {encoding}: give --encoding {encoding} "):
+        load_user_dataset({"train": str(path)})
+    assert load_user_dataset({"train": str(path)}, encoding=encoding)[0]["train"]["text"][:3] == texts
+
+
+def test_latin1_on_a_cp1252_export_stops_naming_the_lines_and_cp1252(tmp_path):
+    path = encoded_csv(tmp_path / "export.csv", WESTERN, "cp1252")
+    with pytest.raises(DataError) as caught:
+        load_user_dataset({"train": str(path)}, encoding="latin-1")
+    assert str(caught.value).startswith(f"{path}: read as latin-1, 6 of 10 lines (first line 2: '\\x8cuvre")
+    assert str(caught.value).endswith("hold C1 control characters (U+0080-U+009F), which text does not; it reads best as cp1252: give --encoding cp1252")
+
+
+def test_cp1252_on_a_cp1250_file_warns_of_symbols_inside_words(tmp_path):
+    path = encoded_csv(tmp_path / "export.csv", POLISH, "cp1250")
+    with pytest.warns(UserWarning, match=r"read as cp1252, 9 of 10 lines .* symbols or digits inside words; it reads best as cp1250"):
+        load_user_dataset({"train": str(path)}, encoding="cp1252")
 
 
 @pytest.mark.parametrize("extension, line", [(".tsv", 2), (".jsonl", 1)])
@@ -588,3 +619,19 @@ def test_mr_as_csv_files_trains_to_the_same_metrics_as_the_builtin(tmp_path, rea
     assert results["files"]["confusion_matrix"] == results["builtin"]["confusion_matrix"]
     assert results["files"]["vocab_size"] == results["builtin"]["vocab_size"]
     assert (results["files"]["dataset"], results["builtin"]["dataset"]) == ("train", "mr")
+
+
+def test_test_sentences_copied_from_train_are_counted_shown_and_recorded(tmp_path, capsys):
+    train_rows = records(per_class=20, labels=["negative", "positive"])
+    test_rows = records(per_class=10, labels=["negative", "positive"], seed=1)
+    for row, copied in zip(test_rows[:6], train_rows):  # 6 copies, differing in case and spacing only
+        row["text"] = "  " + copied["text"].upper().replace(" ", "   ")
+    args = DataArguments(train_file=str(write(tmp_path / "train.csv", train_rows)), test_file=str(write(tmp_path / "test.csv", test_rows)))
+    dataset, description = load_train_test(args, seed=0)
+    copies = sum(text.strip().upper() == text.strip() for text in dataset["test"]["text"][:6])
+    assert description["train_overlap"] == {"test": 6} and copies == 6
+    assert "warning: 6 of 20 test sentences also occur in train (case and spacing aside), e.g. row 0: " in capsys.readouterr().out
+    record = RunRecord.from_dict({"dataset": "d", "model": "m", "test": {}, **protocol_info(description)})
+    assert record.train_overlap == {"test": 6} and record.to_dict()["train_overlap"] == {"test": 6}
+    _, clean = load_train_test(DataArguments(train_file=str(tmp_path / "train.csv")), seed=0)
+    assert "train_overlap" not in clean and "train_overlap" not in RunRecord.from_dict({"dataset": "d", "model": "m", "test": {}}).to_dict()

@@ -1,0 +1,51 @@
+"""The scripts' command line: `--help` shows the project's options first, and parsing skips the flows' imports."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from pipelines.arguments import DataArguments, DistillationArguments, GloveModelArguments, GloveTrainingArguments
+from pipelines.cli import TRAINER_GROUP, parse
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_help_lists_the_projects_options_before_the_trainers(capsys):
+    types = (GloveModelArguments, DataArguments, GloveTrainingArguments, DistillationArguments)
+    with pytest.raises(SystemExit):
+        parse(types, ["--help"])
+    shown = capsys.readouterr().out
+    trainer = shown.index(TRAINER_GROUP)
+    for option in ("--model", "--train_file", "--class_weights", "--teacher", "--transfer_set_size"):
+        assert shown.index(f"  {option} ") < trainer, option
+    assert shown.index("  --learning_rate ") > trainer
+    assert shown.splitlines()[1] == "", "the usage line names no option: the ~300 are described below it"
+
+
+def test_dataclasses_come_back_in_the_order_given():
+    data, model = parse((DataArguments, GloveModelArguments), ["--model", "bilstm", "--validation_fraction", "0.3"])
+    assert (type(data), type(model)) == (DataArguments, GloveModelArguments)
+    assert (data.validation_fraction, model.model) == (0.3, "bilstm")
+
+
+def test_a_bad_option_is_reported_before_the_flows_are_imported():
+    """Each script's `main` on a bad option, in a fresh interpreter: no flow, `datasets` or `evaluate` loaded."""
+    program = textwrap.dedent(
+        """
+        import sys
+        import evaluate_pretrained, finetune, train
+        from pipelines.cli import run_cli
+        for script in (train, finetune, evaluate_pretrained):
+            assert run_cli(script.main, ["--dataset", "nope"]) == 2
+        heavy = ("datasets", "evaluate", "sklearn", "pipelines.training", "pipelines.finetuning", "pipelines.pretrained")
+        print(sorted(name for name in heavy if name in sys.modules))
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+    assert done.stderr.count("error: unknown --dataset 'nope'") == 3
