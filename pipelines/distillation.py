@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 from datasets import Dataset, DatasetDict, Value, concatenate_datasets
 from transformers import AutoConfig, AutoTokenizer
 
@@ -39,7 +38,7 @@ from pipelines import run_files
 from pipelines.backbones import WEIGHTS_FILES
 from pipelines.errors import DataError, OptionError, PathError
 from pipelines.hub import one_line
-from pipelines.inference import TorchSequenceClassifier
+from pipelines.inference import TorchSequenceClassifier, default_device
 from pipelines.run_files import file_name
 from pipelines.losses import IGNORE_INDEX, DistillationSettings, LossArguments, loss_trainer
 from pipelines.tokenization import UNK_TOKEN
@@ -135,9 +134,8 @@ def run_teacher(folder: str, texts: list[str], label_names: list[str]) -> np.nda
     On the GPU when there is one: labelling a 100,000-sentence transfer set with MiniLM takes most
     of an hour on one CPU thread (a grid worker's) and seconds on a GPU.
     """
-    device = "cuda" if torch.cuda.is_available() else "cpu"
     try:
-        teacher = TorchSequenceClassifier.from_pretrained(folder, device, TEACHER_BATCH_SIZE, progress=True, max_length=TEACHER_MAX_LENGTH)
+        teacher = TorchSequenceClassifier.from_pretrained(folder, default_device(), TEACHER_BATCH_SIZE, progress=True, max_length=TEACHER_MAX_LENGTH)
     except (OSError, ValueError, RuntimeError) as err:  # the user's folder: e.g. a head whose size its config contradicts
         raise DataError(f"--teacher {folder}: not a loadable sequence-classification checkpoint ({one_line(err)})") from None
     order = label_order(dict(enumerate(teacher.label_names)), label_names, folder)

@@ -80,6 +80,13 @@ def display_name(folder: Path) -> str:
     return name
 
 
+def default_device() -> str:
+    """"cuda" when a GPU is present, else "cpu"."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def check_batch_size(batch_size: int) -> int:
     if batch_size < 1:
         raise OptionError(f"batch_size must be at least 1, got {batch_size}")

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 from scipy import stats
 
 from pipelines import hub
@@ -31,7 +30,7 @@ from pipelines.benchmarks import BENCHMARKS, closest_benchmark, official_metric_
 from pipelines.metrics import METRICS, metric_keys, score
 from pipelines.run_files import RESULTS_FILE, ensure_writable_dir, file_name, folder_name, read_json, library_versions, write_json_atomic, write_predictions
 from pipelines.formatting import markdown_table
-from pipelines.inference import Classifier, load_classifier
+from pipelines.inference import Classifier, default_device, load_classifier
 from pipelines.label_mapping import label_mapping, parse_label_map
 from pipelines.scorers import LEXICONS
 from pipelines.statistics import CONFIDENCE, N_RESAMPLES, RESAMPLING_SEED, confusion_counts, metrics_from_counts
@@ -42,10 +41,6 @@ from pipelines.statistics import CONFIDENCE, N_RESAMPLES, RESAMPLING_SEED, confu
 # The Hub checkpoints are each benchmark's `pretrained_models` (`pipelines.benchmarks`).
 OFFLINE_MODELS = ("vader", "textblob", "afinn", "minilm", "mpnet")
 CROSS_PROTOCOL = "lab-trained"  # `python -m pipelines.experiments --train_embeddings`: <dataset>-lab-trained/
-
-def default_device() -> str:
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
 
 # --- resolving a --models entry ------------------------------------------------------------------
 
