@@ -8,7 +8,7 @@ one thread each (`torch.set_num_threads(1)`, ONNX Runtime `intra_op_num_threads=
 bench/README.md for why). Measured:
 
 - throughput: sentences/s over the whole test set in batches of `--batch_size` (64), sorted by
-  length as `predict_proba` does; the fastest of `--repeats` passes (other jobs only add time);
+  length as `probabilities` does; the fastest of `--repeats` passes (other jobs only add time);
 - latency: one sentence a call, the first `--latency_sentences` test sentences, each sentence's
   fastest call over the repeats, then the 50th and 95th percentiles in milliseconds;
 - size on disk: the weights file(s) for PyTorch, `model.onnx` for the exports (tokenizer files,
@@ -34,7 +34,8 @@ import torch  # noqa: E402
 from pipelines.cli import parse, run_cli  # noqa: E402
 from pipelines.data import load_sentiment_dataset  # noqa: E402
 from pipelines.export import ExportArguments, export  # noqa: E402
-from pipelines.onnx_runtime import ONNX_FILE, WEIGHTS_FILES, OnnxSequenceClassifier, TorchSequenceClassifier  # noqa: E402
+from pipelines.backbones import WEIGHTS_FILES  # noqa: E402
+from pipelines.inference import ONNX_FILE, OnnxSequenceClassifier, TorchSequenceClassifier  # noqa: E402
 from pipelines.formatting import markdown_table  # noqa: E402
 
 DEFAULT_DATA_DIR = str(REPO_ROOT.parent / "shared" / "datasets")
@@ -98,7 +99,7 @@ def bench_model(kind: str, folder: str, texts: list[str], args: ExportBenchArgum
             run_dir=folder, output=str(target), quantize=quantize, dataset="mr", data_dir=args.data_dir, overwrite=True,
         )))  # fmt: skip
     versions = {
-        "PyTorch": TorchSequenceClassifier.from_folder(folder),
+        "PyTorch": TorchSequenceClassifier.from_pretrained(folder),
         "ONNX fp32": OnnxSequenceClassifier.from_folder(records["fp32"][0], threads=1),
         "ONNX int8": OnnxSequenceClassifier.from_folder(records["int8"][0], threads=1),
     }

@@ -2,9 +2,9 @@
 
     HF_HUB_OFFLINE=1 python -m bench.inference_speed --model minilm --data-dir ../shared/datasets
 
-The baseline is the seed lab's loop, `[classifier(text) for text in texts]`; the candidate is
-`pipelines.pretrained.predict_probabilities` (length-sorted batches). Both run on the same
-pipeline in the same process. The `minilm` alias has no sentiment head: a random two-label head is
+The baseline is the seed lab's loop, one sentence a call; the candidate is
+`pipelines.inference.TorchSequenceClassifier.probabilities` over all of them (length-sorted batches).
+Both run on the same classifier in the same process. The `minilm` alias has no sentiment head: a random two-label head is
 added, which changes nothing about speed. Prints sentences/s for each and the ratio.
 """
 
@@ -19,7 +19,7 @@ import torch
 
 from pipelines.cli import parse, run_cli
 from pipelines.data import load_sentiment_dataset
-from pipelines.pretrained import load_classifier, predict_probabilities
+from pipelines.inference import TorchSequenceClassifier
 
 
 @dataclass
@@ -35,19 +35,18 @@ def main(argv: list[str]) -> None:
     (args,) = parse((BenchArguments,), argv)
     test = load_sentiment_dataset("mr", args.data_dir)["test"]
     texts = list(test["text"])[: args.max_samples]
-    classifier = load_classifier(args.model, args.device)
-    classifier(texts[:8], batch_size=8)  # warm-up: first calls pay for lazy initialisation
+    classifier = TorchSequenceClassifier.from_pretrained(args.model, args.device, args.batch_size)
+    classifier.probabilities(texts[:8])  # warm-up: first calls pay for lazy initialisation
 
     started = time.perf_counter()
-    one_at_a_time = [classifier(text, truncation=True) for text in texts]
+    one_at_a_time = np.concatenate([classifier.predict([text]) for text in texts])
     loop_seconds = time.perf_counter() - started
 
     started = time.perf_counter()
-    batched = predict_probabilities(classifier, texts, args.batch_size)
+    batched = classifier.probabilities(texts)
     batched_seconds = time.perf_counter() - started
 
-    label2id = {label: i for i, label in classifier.model.config.id2label.items()}
-    agree = np.mean([label2id[out[0]["label"]] == row.argmax() for out, row in zip(one_at_a_time, batched)])
+    agree = np.mean(one_at_a_time == batched.argmax(axis=-1))
     threads = torch.get_num_threads()
     print(f"model {args.model}, {len(texts)} MR test sentences, device {args.device}, torch threads {threads}")
     print(f"one at a time : {loop_seconds:7.2f} s  {len(texts) / loop_seconds:7.1f} sentences/s")

@@ -8,8 +8,8 @@ globs; a folder of `seed-*/` folders is one model with its seeds. Runs group by 
 what they are: the model name, GloVe vectors (trained/frozen), "distilled from <teacher>",
 "class-weighted". For each group, on this machine, in this run:
 
-- throughput: test sentences per second through `pipeline("text-classification")` on CPU at
-  batch 64 (length-sorted batches, `pipelines.pretrained.predict_probabilities`), fastest of
+- throughput: test sentences per second through `pipelines.inference.TorchSequenceClassifier` on
+  CPU at batch 64 (length-sorted batches), fastest of
   `--repeats` passes over the test set (other processes only ever add time);
 - latency: one sentence per call, `--latency_sentences` test sentences drawn with seed 0 after a
   warm-up; the median (p50) and 95th percentile (p95) in milliseconds;
@@ -56,7 +56,7 @@ from pipelines.data import load_sentiment_dataset
 from pipelines.distillation import MODEL_FILE_PATTERNS
 from pipelines.errors import PathError
 from pipelines.hub import one_line
-from pipelines.pretrained import load_classifier, predict_probabilities, resolve_scorer
+from pipelines.inference import TorchSequenceClassifier, load_classifier
 from pipelines.report.build import scores_fingerprint
 from pipelines.report.collect import distillation_variant
 from pipelines.report.figures import plot_front
@@ -182,23 +182,21 @@ def time_calls(predict_batch, predict_one, texts: list[str], args: ParetoArgumen
 
 def measure_speed(model: str, texts: list[str], args: ParetoArguments) -> dict:
     """Throughput at `--batch_size`, single-sentence latency p50/p95, parameters and disk size of a folder or alias."""
-    classifier = load_classifier(model, "cpu")
+    classifier = TorchSequenceClassifier.from_pretrained(model, "cpu", args.batch_size)
     return {
-        **time_calls(lambda batch: predict_probabilities(classifier, batch, args.batch_size),
-                     lambda text: classifier(text, truncation=True), texts, args),
+        **time_calls(classifier.probabilities, lambda text: classifier.probabilities([text]), texts, args),
         "parameters": sum(parameter.numel() for parameter in classifier.model.parameters()),
         "disk_mb": round(disk_megabytes(Path(resolve_model(model))), 2),
     }
 
 
 def measure_scorer_speed(entry: str, label_names: list[str], dataset: str, texts: list[str], args: ParetoArguments) -> dict:
-    """`measure_speed` for a model used as it is (`pipelines.pretrained.resolve_scorer`): a lexicon tool
+    """`measure_speed` for a model used as it is (`pipelines.inference.load_classifier`): a lexicon tool
     (VADER, TextBlob, AFINN: no parameters, no model files of ours) or a zero-shot sentence encoder."""
-    scorer = resolve_scorer(entry, label_names, dataset, device="cpu")
-    modules = [value for value in vars(scorer).values() if isinstance(value, torch.nn.Module)]  # a zero-shot encoder
+    classifier = load_classifier(entry, label_names, dataset, "cpu", args.batch_size)
+    modules = [value for value in vars(classifier.scorer).values() if isinstance(value, torch.nn.Module)]  # a zero-shot encoder
     return {
-        **time_calls(lambda batch: scorer.predict_proba(batch, args.batch_size),
-                     lambda text: scorer.predict_proba([text], 1), texts, args),
+        **time_calls(classifier.probabilities, lambda text: classifier.probabilities([text]), texts, args),
         "parameters": sum(p.numel() for module in modules for p in module.parameters()),
         "disk_mb": round(scorer_disk_megabytes(entry), 2),
     }

@@ -24,20 +24,19 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import inspect
 import json
 import os
 from pathlib import Path
 
 import numpy as np
-import torch
 from datasets import Dataset, DatasetDict, Value, concatenate_datasets
-from transformers import AutoModelForSequenceClassification, AutoTokenizer
+from transformers import AutoTokenizer
 
 import models  # noqa: F401  registers the GloVe models with the Auto classes: a project model can teach
 from pipelines import run_files
 from pipelines.errors import DataError, OptionError
 from pipelines.hub import one_line
+from pipelines.inference import TorchSequenceClassifier, default_device
 from pipelines.run_files import file_name
 from pipelines.arguments import DistillationArguments
 from pipelines.losses import IGNORE_INDEX, loss_trainer
@@ -86,30 +85,18 @@ def label_order(teacher_labels: dict, label_names: list[str], folder) -> list[in
 
 
 def run_teacher(folder: str, texts: list[str], label_names: list[str]) -> np.ndarray:
-    """The teacher's logits, (len(texts), num_labels) float32 in dataset label order, inference mode only.
+    """The teacher's logits, (len(texts), num_labels) float32 in dataset label order, inference mode only
+    (`pipelines.inference.TorchSequenceClassifier`, truncated at the model's limit, at most `TEACHER_MAX_LENGTH`).
 
     On the GPU when there is one: labelling a 100,000-sentence transfer set with MiniLM takes most
     of an hour on one CPU thread (a grid worker's) and seconds on a GPU.
     """
-    device = "cuda" if torch.cuda.is_available() else "cpu"
     try:
-        model = AutoModelForSequenceClassification.from_pretrained(folder)
-        tokenizer = AutoTokenizer.from_pretrained(folder)
+        teacher = TorchSequenceClassifier.from_pretrained(folder, default_device(), TEACHER_BATCH_SIZE, progress=True, max_length=TEACHER_MAX_LENGTH)
     except (OSError, ValueError, RuntimeError) as err:  # the user's folder: e.g. a head whose size its config contradicts
         raise DataError(f"--teacher {folder}: not a loadable sequence-classification checkpoint ({one_line(err)})") from None
-    model = model.to(device).eval()
-    order = label_order(model.config.id2label, label_names, folder)
-    accepted = set(inspect.signature(model.forward).parameters)
-    max_length = min(tokenizer.model_max_length, TEACHER_MAX_LENGTH)
-    logits = np.zeros((len(texts), len(label_names)), dtype=np.float32)
-    by_length = np.argsort([len(text) for text in texts], kind="stable")  # less padding per batch
-    with torch.inference_mode():
-        for start in range(0, len(texts), TEACHER_BATCH_SIZE):
-            rows = by_length[start : start + TEACHER_BATCH_SIZE]
-            batch = tokenizer([texts[row] for row in rows], padding=True, truncation=True, max_length=max_length, return_tensors="pt")
-            output = model(**{key: value.to(device) for key, value in batch.items() if key in accepted})
-            logits[rows] = output.logits.float().cpu().numpy()[:, order]
-    return logits
+    order = label_order(dict(enumerate(teacher.label_names)), label_names, folder)
+    return teacher.logits(texts)[:, order]
 
 
 def cache_root() -> Path:

@@ -32,7 +32,7 @@ import torch
 
 from pipelines.cli import parse, run_cli
 from pipelines.errors import OptionError, PathError
-from pipelines.onnx_runtime import OnnxSequenceClassifier, TorchSequenceClassifier, load_classifier
+from pipelines.inference import OnnxSequenceClassifier, TorchSequenceClassifier, load_classifier
 
 ATTENTION_MODEL_TYPES = ("glove-attention", "glove-multihead", "glove-transformer")
 N_STEPS = 50
@@ -175,7 +175,7 @@ def integrated_gradients(classifier: TorchSequenceClassifier, text: str, n_steps
         attention = attention_per_word(classifier, input_ids, mask, encoded)
     return Explanation(
         model=classifier.name, text=text, words=encoded.words, scores=per_word(token_scores, encoded),
-        label=classifier.labels[target], probabilities=dict(zip(classifier.labels, probabilities)),
+        label=classifier.label_names[target], probabilities=dict(zip(classifier.label_names, probabilities)),
         method="integrated gradients", delta=float(delta[0]), attention=attention,
         logit_difference=float(logits[target] - baseline_logits[target]),
     )  # fmt: skip
@@ -186,7 +186,7 @@ def occlusion(classifier: OnnxSequenceClassifier, text: str) -> Explanation:
     from captum.attr import FeatureAblation
 
     encoded = encode_words(classifier, text)
-    probabilities = classifier.predict_proba([text])[0]
+    probabilities = classifier.probabilities([text])[0]
     target = int(probabilities.argmax())
     scores: list[float] = []
     if encoded.words:
@@ -204,8 +204,8 @@ def occlusion(classifier: OnnxSequenceClassifier, text: str) -> Explanation:
         first_token = {word: position for position, word in reversed(list(enumerate(encoded.word_of_token))) if word is not None}
         scores = [float(ablation[0, first_token[word]]) for word in range(len(encoded.words))]
     return Explanation(
-        model=classifier.name, text=text, words=encoded.words, scores=scores, label=classifier.labels[target],
-        probabilities=dict(zip(classifier.labels, probabilities.tolist())), method="occlusion",
+        model=classifier.name, text=text, words=encoded.words, scores=scores, label=classifier.label_names[target],
+        probabilities=dict(zip(classifier.label_names, probabilities.tolist())), method="occlusion",
     )  # fmt: skip
 
 
@@ -265,8 +265,11 @@ def draw(rows: list[tuple[str, list[str], list[float], str]], path: Path, title:
 
 
 def load_all(run_dirs: list[str]) -> list:
-    """Every folder loaded (PyTorch or ONNX); the first that is not a model stops with a `PathError`."""
-    return [load_classifier(folder) for folder in run_dirs]
+    """Every folder loaded (PyTorch or ONNX); the first that is not a model folder stops with a `PathError`."""
+    for folder in run_dirs:
+        if not Path(folder).expanduser().is_dir():
+            raise PathError(f"model folder not found: {folder}")
+    return [load_classifier(Path(folder).expanduser()) for folder in run_dirs]
 
 
 def probe_figures(run_dirs: list[str | Path], output_dir: str | Path, n_steps: int = N_STEPS) -> list[Path]:

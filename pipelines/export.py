@@ -54,7 +54,7 @@ from torch import nn
 from pipelines.cli import parse, run_cli
 from pipelines.data import DataSourceArguments, load_data
 from pipelines.errors import DataError, OptionError, PathError
-from pipelines.onnx_runtime import EXPORT_RECORD, ONNX_FILE, OnnxSequenceClassifier, TorchSequenceClassifier
+from pipelines.inference import EXPORT_RECORD, ONNX_FILE, OnnxSequenceClassifier, TorchSequenceClassifier
 from pipelines.run_files import library_versions, write_json_atomic
 
 OPSET = 17
@@ -224,8 +224,10 @@ def write_folder(classifier: TorchSequenceClassifier, folder: Path, quantize: st
 def export(args: ExportArguments) -> dict:
     """Export, check and record; returns the `export.json` record."""
     output = Path(args.output).expanduser()
-    classifier = TorchSequenceClassifier.from_folder(args.run_dir)
-    test_set = load_test_set(args, classifier.labels)  # bad data stops here, before anything is written
+    if not Path(args.run_dir).expanduser().is_dir():
+        raise PathError(f"model folder not found: {args.run_dir}")
+    classifier = TorchSequenceClassifier.from_pretrained(args.run_dir)
+    test_set = load_test_set(args, classifier.label_names)  # bad data stops here, before anything is written
     check_texts = CHECK_SENTENCES + (test_set[0][:TEST_CHECK_SENTENCES] if test_set else [])
     staging = prepare_output(output, args.overwrite)
     try:

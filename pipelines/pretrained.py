@@ -1,18 +1,14 @@
-"""Sentiment models scored as they are, all through one interface (`pipelines.scorers.SentimentScorer`):
+"""Sentiment models scored as they are, all through one interface (`pipelines.inference.Classifier`):
 texts in, probabilities over the model's own labels out; then one label mapping, one table.
 
-`resolve_scorer` turns a `--models` entry into a scorer: a lexicon name (`vader`, `textblob`,
-`afinn`), a sentence encoder alias for zero-shot (`minilm`, `mpnet`), a folder holding
-`model.onnx` (`pipelines.onnx_runtime`), or a Hub id / `save_pretrained` folder, which goes through
-`pipeline("text-classification")`.
+`resolve_scorer` turns a `--models` entry into a classifier (`pipelines.inference.load_classifier`):
+a lexicon name (`vader`, `textblob`, `afinn`), a sentence encoder alias for zero-shot (`minilm`,
+`mpnet`), a folder holding `model.onnx`, or a Hub id / `save_pretrained` folder.
 
 Each model's labels are mapped onto the dataset's (`negative`, `positive` / `negative`, `neutral`,
-`positive`), by name, or from `CHECKPOINT_LABELS` for checkpoints whose names say nothing
-(`LABEL_0`...). Probabilities of model labels that map to the same dataset label are added (star
-ratings 1 and 2 both count as negative). A label the dataset does not have is left out: a
-three-class model on MR predicts whichever of negative/positive scores higher. A two-label model on
-SemEval predicts `neutral` when its top probability is below `neutral_threshold` (the confidence
-band around 0.5). Anything else is refused.
+`positive`) by `pipelines.label_mapping`: by name, or from its table for checkpoints whose names
+say nothing; a two-label model on SemEval predicts `neutral` below `neutral_threshold`. Anything
+else is refused.
 """
 
 from __future__ import annotations
@@ -20,17 +16,12 @@ from __future__ import annotations
 import re
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 from scipy import stats
-from tqdm.auto import tqdm
-from transformers import pipeline
 
-import models  # noqa: F401  (registers the GloVe models, so train.py checkpoints load)
-from pipelines import backbones, hub
+from pipelines import hub
 from pipelines.backbones import MODEL_ALIASES, resolve_model
 from pipelines.arguments import PretrainedArguments
 from pipelines.data import load_data
@@ -39,7 +30,9 @@ from pipelines.benchmarks import BENCHMARKS, closest_benchmark, official_metric_
 from pipelines.metrics import METRICS, metric_keys, score
 from pipelines.run_files import RESULTS_FILE, ensure_writable_dir, file_name, read_json, library_versions, write_json_atomic, write_predictions
 from pipelines.formatting import markdown_table
-from pipelines.scorers import LEXICONS, NEUTRAL, LexiconScorer, SentimentScorer, ZeroShotScorer, label_descriptions
+from pipelines.inference import Classifier, default_device, load_classifier
+from pipelines.label_mapping import label_mapping, parse_label_map
+from pipelines.scorers import LEXICONS
 from pipelines.statistics import CONFIDENCE, N_RESAMPLES, RESAMPLING_SEED, confusion_counts, metrics_from_counts
 
 # Scored when `--models` is not given: the offline families first (lexicons, zero-shot with the
@@ -49,211 +42,20 @@ from pipelines.statistics import CONFIDENCE, N_RESAMPLES, RESAMPLING_SEED, confu
 OFFLINE_MODELS = ("vader", "textblob", "afinn", "minilm", "mpnet")
 CROSS_PROTOCOL = "lab-trained"  # `python -m pipelines.experiments --train_embeddings`: <dataset>-lab-trained/
 
-# Label names that say what they are, whatever the checkpoint (compared lowercased).
-SENTIMENT_NAMES = {
-    "negative": "negative",
-    "neg": "negative",
-    "neutral": "neutral",
-    "neu": "neutral",
-    "positive": "positive",
-    "pos": "positive",
-}
-
-STAR_RATINGS = {
-    "1 star": "negative",
-    "2 stars": "negative",
-    "3 stars": "neutral",
-    "4 stars": "positive",
-    "5 stars": "positive",
-}
-
-# Checkpoints whose `id2label` is opaque or a scale: model label -> dataset label.
-CHECKPOINT_LABELS = {
-    # The model card: "Labels: 0 -> Negative; 1 -> Neutral; 2 -> Positive".
-    "cardiffnlp/twitter-roberta-base-sentiment": {"LABEL_0": "negative", "LABEL_1": "neutral", "LABEL_2": "positive"},
-    "nlptown/bert-base-multilingual-uncased-sentiment": STAR_RATINGS,
-}
-
-ROBERTA_LIKE = {"roberta", "xlm-roberta", "camembert", "bertweet"}  # two positions are reserved for padding
-
-
-def parse_label_map(text: str | None) -> dict[str, str]:
-    """`'LABEL_0=negative,LABEL_1=positive'` -> {'LABEL_0': 'negative', 'LABEL_1': 'positive'}."""
-    mapping = {}
-    for item in filter(None, (part.strip() for part in (text or "").split(","))):
-        model_label, sep, target = item.partition("=")
-        if not sep or not model_label.strip() or not target.strip():
-            raise OptionError(f"--label_map entry {item!r} is not MODEL_LABEL=dataset_label")
-        mapping[model_label.strip()] = target.strip().lower()
-    return mapping
-
-
-@dataclass(frozen=True)
-class LabelMapping:
-    """How one model's scores become predictions over the dataset's labels."""
-
-    label_names: list[str]  # the dataset's
-    targets: list[str | None]  # per model label id: the dataset label it counts for, None if left out
-    model_labels: list[str]
-    neutral_threshold: float | None = None  # set for a two-label model on a three-class dataset
-
-    def dataset_probabilities(self, probabilities: np.ndarray) -> np.ndarray:
-        """Model probabilities (n, num_model_labels) -> (n, num_dataset_labels): mapped labels
-        added up, left-out ones dropped, each row renormalised."""
-        combined = np.zeros((len(probabilities), len(self.label_names)))  # (n, num_dataset_labels)
-        for model_id, target in enumerate(self.targets):
-            if target is not None:
-                combined[:, self.label_names.index(target)] += probabilities[:, model_id]
-        return combined / np.maximum(combined.sum(axis=-1, keepdims=True), 1e-12)
-
-    def predict(self, probabilities: np.ndarray) -> np.ndarray:
-        """Dataset label ids from model probabilities (n, num_model_labels)."""
-        combined = self.dataset_probabilities(probabilities)
-        predicted = combined.argmax(axis=-1)
-        if self.neutral_threshold is not None:
-            predicted[combined.max(axis=-1) < self.neutral_threshold] = self.label_names.index(NEUTRAL)
-        return predicted
-
-    def ties(self, probabilities: np.ndarray) -> int:
-        """Sentences whose two highest dataset probabilities are equal and decided by `argmax`, which
-        takes the first label (the neutral band decides a two-label model's ties on SemEval)."""
-        combined = self.dataset_probabilities(probabilities)
-        top = np.sort(combined, axis=-1)
-        tied = top[:, -1] - top[:, -2] <= 1e-9
-        if self.neutral_threshold is not None:
-            tied &= top[:, -1] >= self.neutral_threshold
-        return int(tied.sum())
-
-    def describe(self) -> str:
-        groups: dict[str, list[str]] = {}
-        for model_label, target in zip(self.model_labels, self.targets):
-            groups.setdefault(target or "(left out)", []).append(model_label)
-        text = "; ".join(f"{'+'.join(labels)}->{target}" for target, labels in groups.items())
-        if self.neutral_threshold is not None:
-            text += f"; neutral if top probability < {self.neutral_threshold:g}"
-        return text
-
-
-def label_mapping(
-    model_name: str,
-    id2label: dict[int, str],
-    label_names: list[str],
-    extra: dict[str, str] | None = None,
-    neutral_threshold: float = 0.8,
-) -> LabelMapping:
-    """Map a model's labels onto the dataset's, or raise `OptionError` saying why not."""
-    table = {**CHECKPOINT_LABELS.get(model_name, {}), **(extra or {})}
-    model_labels = [id2label[i] for i in sorted(id2label)]
-    targets: list[str | None] = []
-    unknown = []
-    for model_label in model_labels:
-        target = table.get(model_label) or SENTIMENT_NAMES.get(model_label.strip().lower())
-        if target is None:
-            unknown.append(model_label)
-        elif target not in SENTIMENT_NAMES.values():
-            raise OptionError(f"label {model_label!r} maps to {target!r}, not one of negative, neutral, positive")
-        targets.append(target if target in label_names else None)
-
-    def refuse(why: str) -> OptionError:
-        return OptionError(
-            f"labels {model_labels} cannot be mapped to {label_names} ({why}); "
-            "pass --label_map 'MODEL_LABEL=dataset_label,...' or add the checkpoint to CHECKPOINT_LABELS "
-            "in pipelines/pretrained.py"
-        )
-
-    if unknown:
-        raise refuse(f"unknown label {', '.join(map(repr, unknown))}")
-    covered = set(filter(None, targets))
-    missing = [name for name in label_names if name not in covered]
-    if not missing:
-        return LabelMapping(label_names, targets, model_labels)
-    if missing == [NEUTRAL] and {"negative", "positive"} <= covered:
-        if not 0.5 <= neutral_threshold <= 1.0:
-            raise OptionError(f"--neutral_threshold must be between 0.5 and 1, got {neutral_threshold}")
-        return LabelMapping(label_names, targets, model_labels, neutral_threshold)
-    raise refuse(f"nothing predicts {', '.join(missing)}")
-
-
-def max_input_length(tokenizer, config) -> int:
-    """The longest input the model takes, in tokens (some tokenizers do not say)."""
-    if tokenizer.model_max_length < 100_000:
-        return tokenizer.model_max_length
-    positions = getattr(config, "max_position_embeddings", 512)
-    return min(512, positions - 2 if config.model_type in ROBERTA_LIKE else positions)
-
-
-def default_device() -> str:
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def predict_probabilities(classifier, texts: list[str], batch_size: int, desc: str = "") -> np.ndarray:
-    """Softmax probabilities (n, num_labels) in `id2label` order, batched, with a progress bar.
-
-    Sentences go through sorted by length so each batch pads little; the order is restored after.
-    """
-    max_length = max_input_length(classifier.tokenizer, classifier.model.config)
-    label2id = {label: i for i, label in classifier.model.config.id2label.items()}
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
-    outputs = classifier(
-        (texts[i] for i in order),
-        batch_size=batch_size,
-        truncation=True,
-        max_length=max_length,
-        top_k=None,
-        function_to_apply="softmax",
-    )
-    probabilities = np.zeros((len(texts), len(label2id)))
-    for i, scores in zip(order, tqdm(outputs, total=len(texts), desc=desc, unit="sent", leave=False)):
-        for item in scores:
-            probabilities[i, label2id[item["label"]]] = item["score"]
-    return probabilities
-
-
-def load_classifier(model: str, device: str | None = None):
-    """`pipeline("text-classification")` on a Hub id, local folder or alias."""
-    return pipeline("text-classification", model=resolve_model(model), device=device or default_device())
-
-
-
-class PipelineScorer:
-    """A `transformers` checkpoint (Hub id or `save_pretrained` folder) through
-    `pipeline("text-classification")`: softmax probabilities over its `id2label`, in id order."""
-
-    family = "checkpoint"
-
-    def __init__(self, name: str, device: str | None = None):
-        self.name = name
-        self.classifier = load_classifier(name, device)
-        id2label = self.classifier.model.config.id2label
-        self.labels = [id2label[i] for i in sorted(id2label)]
-
-    def predict_proba(self, texts: list[str], batch_size: int) -> np.ndarray:
-        return predict_probabilities(self.classifier, texts, batch_size, desc=self.name)
-
-
 # --- resolving a --models entry ------------------------------------------------------------------
 
-ONNX_FILE = "model.onnx"
-
-
-def resolve_scorer(entry: str, label_names: list[str], dataset: str | None = None, device: str | None = None) -> SentimentScorer:
-    """The scorer a `--models` entry names: a lexicon (`LEXICONS`), a sentence encoder alias
-    (zero-shot over `label_descriptions`), a folder holding `model.onnx`, or a Hub id / local
-    `save_pretrained` folder (`PipelineScorer`). Raises `PathError` for a missing folder, or for a
+def resolve_scorer(
+    entry: str, label_names: list[str], dataset: str | None = None, device: str | None = None, batch_size: int = 64
+) -> Classifier:
+    """The classifier a `--models` entry names (`pipelines.inference.load_classifier`: a lexicon, a
+    sentence encoder alias for zero-shot, a folder holding `model.onnx`, or a Hub id / local
+    `save_pretrained` folder), with a progress bar. Raises `PathError` for a missing folder, or for a
     Hub id that is neither reachable nor cached."""
-    if entry in LEXICONS:
-        return LexiconScorer(entry, three_class=NEUTRAL in label_names)
-    if entry in MODEL_ALIASES:
-        return ZeroShotScorer(entry, backbones.resolve_alias(entry), label_descriptions(label_names, dataset), device=device or default_device())
     path = Path(entry).expanduser()
-    if (path / ONNX_FILE).is_file():
-        from pipelines.onnx_runtime import OnnxSequenceClassifier  # only where an ONNX folder is scored
-
-        return OnnxSequenceClassifier.from_folder(path)
-    if not path.exists() and resolve_model(entry) == entry:
+    if entry not in LEXICONS and entry not in MODEL_ALIASES and not path.exists() and resolve_model(entry) == entry:
         # Fails in seconds, not after a minute of download retries, when the Hub is out of reach.
         hub.model_load_kwargs(entry, "score a local copy instead: --models <run folder> (a save_pretrained folder)")
-    return PipelineScorer(entry, device)
+    return load_classifier(entry, label_names, dataset, device or default_device(), batch_size, progress=True)
 
 
 def cross_benchmark_runs(runs_dir: str | Path, dataset: str) -> list[str]:
@@ -341,21 +143,21 @@ def evaluate_model(
 ) -> dict:
     """One table row: test metrics with bootstrap intervals, timing, and the label rule used."""
     started = time.perf_counter()
-    scorer = resolve_scorer(model, label_names, dataset, device)
+    classifier = resolve_scorer(model, label_names, dataset, device, batch_size)
     load_seconds = time.perf_counter() - started
-    mapping = label_mapping(model, dict(enumerate(scorer.labels)), label_names, extra_labels, neutral_threshold)
+    mapping = label_mapping(model, dict(enumerate(classifier.label_names)), label_names, extra_labels, neutral_threshold)
 
     started = time.perf_counter()
-    probabilities = np.asarray(scorer.predict_proba(texts, batch_size), dtype=float)
+    probabilities = np.asarray(classifier.probabilities(texts), dtype=float)
     seconds = max(time.perf_counter() - started, 1e-9)
-    if probabilities.shape != (len(texts), len(scorer.labels)):
-        raise RuntimeError(f"{model}: predict_proba gave shape {probabilities.shape}, expected {(len(texts), len(scorer.labels))}")
+    if probabilities.shape != (len(texts), len(classifier.label_names)):
+        raise RuntimeError(f"{model}: probabilities gave shape {probabilities.shape}, expected {(len(texts), len(classifier.label_names))}")
     predictions = mapping.predict(probabilities)
     metrics = score(predictions, references, label_names)
     source = trained_on(model)
     return {
         "model": model,
-        "family": getattr(scorer, "family", type(scorer).__name__),
+        "family": getattr(classifier, "family", type(classifier).__name__),
         **({"trained_on": source} if source else {}),
         **metrics,
         "ci": bootstrap_intervals(references, predictions, label_names),
@@ -363,7 +165,7 @@ def evaluate_model(
         "sentences_per_second": round(len(texts) / seconds, 1),
         "load_seconds": round(load_seconds, 2),
         "labels": mapping.describe(),
-        "rule": getattr(scorer, "rule", None) or mapping.describe(),
+        "rule": getattr(classifier, "rule", None) or mapping.describe(),
         "ties": mapping.ties(probabilities),
         "predicted_counts": np.bincount(predictions, minlength=len(label_names)).tolist(),
         "confusion_matrix": confusion_counts(references, predictions, len(label_names)).tolist(),

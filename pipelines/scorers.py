@@ -1,9 +1,9 @@
-"""Sentiment scorers used as they are, behind one interface: texts in, probabilities over the
-scorer's own labels out (`SentimentScorer`). `pipelines.pretrained` maps those labels onto a
-dataset's and scores the predictions, whatever the family.
+"""Sentiment scorers used as they are: texts in, probabilities over the scorer's own labels out
+(`labels`, `predict_proba(texts, batch_size)`, and `family`, `rule` for the table).
+`pipelines.inference.AsIsClassifier` makes each a `pipelines.inference.Classifier`, beside the
+checkpoint and ONNX folders; `pipelines.pretrained` maps its labels onto a dataset's.
 
-Families defined here (the others, `pipeline("text-classification")` checkpoints and ONNX
-folders, are resolved in `pipelines.pretrained.resolve_scorer`):
+Families defined here:
 
 - Lexicon and rule-based scorers, through their own packages: VADER (`vaderSentiment`; Hutto &
   Gilbert 2014, compound score in [-1, 1]), TextBlob (`textblob`'s `PatternAnalyzer`, the pattern
@@ -25,26 +25,10 @@ folders, are resolved in `pipelines.pretrained.resolve_scorer`):
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
 
 import numpy as np
 
 NEUTRAL = "neutral"
-
-
-class SentimentScorer(Protocol):
-    """Anything `evaluate_pretrained.py` can score.
-
-    Optional attributes read when present: `rule` (how a label is chosen, for the table) and
-    `family` ("lexicon", "zero-shot", "checkpoint", "onnx").
-    """
-
-    name: str
-    labels: list[str]  # the scorer's own label names, in the column order of `predict_proba`
-
-    def predict_proba(self, texts: list[str], batch_size: int) -> np.ndarray:
-        """(len(texts), len(labels)) probabilities, rows summing to 1."""
-        ...
 
 
 # --- lexicons ------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import torch
 from pipelines.cli import run_cli
 from pipelines.explain import PROBE_SETS, encode_words, explain, main, probe_figures
 from pipelines.export import ExportArguments, export
-from pipelines.onnx_runtime import OnnxSequenceClassifier, TorchSequenceClassifier
+from pipelines.inference import OnnxSequenceClassifier, TorchSequenceClassifier
 from pipelines.report.build import probe_section
 from tests.tiny_bert import build_tiny_bert
 from tests.tiny_glove import build_tiny_glove
@@ -33,7 +33,7 @@ def logit_difference(classifier: TorchSequenceClassifier, text: str) -> tuple[fl
 def test_integrated_gradients_are_complete(tmp_path, name):
     """The attributions add up to the logit difference from the baseline, within Captum's convergence delta."""
     folder = build_tiny_bert(tmp_path / "bert", ["negative", "positive"]) if name == "bert" else build_tiny_glove(tmp_path / name, name)
-    classifier = TorchSequenceClassifier.from_folder(folder)
+    classifier = TorchSequenceClassifier.from_pretrained(folder)
     if name == "bert":  # BERT's initialisation (std 0.02) leaves a random model's logits almost flat
         torch.manual_seed(0)
         for module in classifier.model.modules():
@@ -41,14 +41,14 @@ def test_integrated_gradients_are_complete(tmp_path, name):
                 torch.nn.init.normal_(module.weight, std=0.5)
     explanation = explain(classifier, TEXT, n_steps=200)
     difference, target = logit_difference(classifier, TEXT)
-    assert explanation.label == classifier.labels[target]
+    assert explanation.label == classifier.label_names[target]
     assert abs(difference) > 1e-3  # the sentence moves the logit, so the check below has something to add up
     assert abs(sum(explanation.scores) - difference) <= abs(explanation.delta) + 1e-5
     assert abs(explanation.delta) < 0.01 * abs(difference)
 
 
 def test_sub_word_pieces_are_summed_into_words(tmp_path):
-    classifier = TorchSequenceClassifier.from_folder(build_tiny_bert(tmp_path / "bert", ["negative", "positive"]))
+    classifier = TorchSequenceClassifier.from_pretrained(build_tiny_bert(tmp_path / "bert", ["negative", "positive"]))
     text = "unforgettable, lifeless acting!"
     pieces = classifier.tokenizer.tokenize(text)
     assert len(pieces) > 5  # some word is split into several WordPiece tokens
@@ -61,8 +61,8 @@ def test_sub_word_pieces_are_summed_into_words(tmp_path):
 
 
 def test_attention_weights_only_for_attention_models(tmp_path):
-    attention = TorchSequenceClassifier.from_folder(build_tiny_glove(tmp_path / "multihead", "multihead"))
-    recurrent = TorchSequenceClassifier.from_folder(build_tiny_glove(tmp_path / "lstm", "lstm"))
+    attention = TorchSequenceClassifier.from_pretrained(build_tiny_glove(tmp_path / "multihead", "multihead"))
+    recurrent = TorchSequenceClassifier.from_pretrained(build_tiny_glove(tmp_path / "lstm", "lstm"))
     with_attention = explain(attention, TEXT, n_steps=20)
     assert len(with_attention.attention) == len(with_attention.words) == len(TEXT.split())
     # Each query's weights over the real keys add up to 1, so their mean over queries does too.
@@ -77,7 +77,7 @@ def test_occlusion_of_an_onnx_export_is_the_logit_drop(tmp_path):
     explanation = explain(classifier, "good but dull")
     assert explanation.method == "occlusion" and explanation.words == ["good", "but", "dull"]
     encoded = classifier.encode(["good but dull"])
-    target = classifier.labels.index(explanation.label)
+    target = classifier.label_names.index(explanation.label)
     full = classifier.logits_for_ids(encoded["input_ids"], encoded["attention_mask"])[0, target]
     for position in range(3):
         ablated = encoded["input_ids"].copy()

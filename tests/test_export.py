@@ -10,7 +10,7 @@ import pytest
 from models import GLOVE_MODELS
 from pipelines.cli import run_cli
 from pipelines.export import CHECK_SENTENCES, LOGIT_TOLERANCE, ExportArguments, export, main
-from pipelines.onnx_runtime import OnnxSequenceClassifier, TorchSequenceClassifier, load_classifier
+from pipelines.inference import OnnxSequenceClassifier, TorchSequenceClassifier, load_classifier
 from tests.tiny_bert import build_tiny_bert
 from tests.tiny_glove import build_tiny_glove
 
@@ -38,7 +38,7 @@ def exported(tmp_path_factory):
 @pytest.mark.parametrize("name", [*GLOVE_MODELS, "bert"])
 def test_onnx_logits_match_pytorch(exported, name):
     source, target = exported[name]
-    torch_model, onnx_model = TorchSequenceClassifier.from_folder(source), OnnxSequenceClassifier.from_folder(target)
+    torch_model, onnx_model = TorchSequenceClassifier.from_pretrained(source), OnnxSequenceClassifier.from_folder(target)
     texts = SENTENCES + CHECK_SENTENCES
     np.testing.assert_allclose(onnx_model.logits(texts, batch_size=4), torch_model.logits(texts, batch_size=4), atol=LOGIT_TOLERANCE, rtol=0)
     record = json.loads((target / "export.json").read_text())
@@ -61,11 +61,11 @@ def test_exported_graph_ignores_padding(exported, name):
 
 def test_classifier_interface_keeps_the_order_of_texts(exported):
     model = load_classifier(exported["bilstm"][1])
-    assert isinstance(model, OnnxSequenceClassifier) and model.labels == ["negative", "positive"]
-    probabilities = model.predict_proba(SENTENCES, batch_size=2)  # sorted by length inside, order restored
+    assert isinstance(model, OnnxSequenceClassifier) and model.label_names == ["negative", "positive"]
+    probabilities = model.probabilities(SENTENCES, batch_size=2)  # sorted by length inside, order restored
     assert probabilities.shape == (len(SENTENCES), 2)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-6)
-    one_by_one = np.vstack([model.predict_proba([text], batch_size=1) for text in SENTENCES])
+    one_by_one = np.vstack([model.probabilities([text], batch_size=1) for text in SENTENCES])
     np.testing.assert_allclose(probabilities, one_by_one, atol=1e-5)
 
 
@@ -90,7 +90,7 @@ def test_int8_export_is_smaller_and_reports_the_test_set_change(tmp_path):
     assert test["sentences"] == 40
     texts = [line.rsplit(",", 1)[0] for line in test_file.read_text().splitlines()[1:]]
     gold = np.array([0 if line.endswith("negative") else 1 for line in test_file.read_text().splitlines()[1:]])
-    run_predictions = TorchSequenceClassifier.from_folder(source).logits(texts).argmax(-1)
+    run_predictions = TorchSequenceClassifier.from_pretrained(source).logits(texts).argmax(-1)
     int8_predictions = OnnxSequenceClassifier.from_folder(tmp_path / "int8").logits(texts).argmax(-1)
     assert test["run_accuracy"] == pytest.approx(np.mean(run_predictions == gold))
     assert test["export_accuracy"] == pytest.approx(np.mean(int8_predictions == gold))

@@ -7,20 +7,13 @@ import huggingface_hub
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from transformers import pipeline
 
 import evaluate_pretrained
 from pipelines.cli import run_cli
 from pipelines.errors import PathError
-from pipelines.pretrained import (
-    CHECKPOINT_LABELS,
-    OFFLINE_MODELS,
-    default_models,
-    label_mapping,
-    parse_label_map,
-    predict_probabilities,
-    resolve_model,
-)
+from pipelines.inference import TorchSequenceClassifier
+from pipelines.label_mapping import CHECKPOINT_LABELS, label_mapping, parse_label_map
+from pipelines.pretrained import OFFLINE_MODELS, default_models, resolve_model
 from pipelines.benchmarks import BENCHMARKS
 from tests.tiny_bert import build_tiny_bert, write_semeval
 
@@ -174,17 +167,17 @@ def test_minilm_alias_is_a_bert_folder():
 
 
 def test_batched_inference_matches_one_at_a_time(tiny):
-    classifier = pipeline("text-classification", model=str(tiny["three"]), device="cpu")
+    classifier = TorchSequenceClassifier.from_pretrained(tiny["three"])
     texts = ["short", "a much longer sentence that needs more padding than the others do", "great acting", "meh ."]
-    batched = predict_probabilities(classifier, texts, batch_size=3)
-    single = [predict_probabilities(classifier, [text], batch_size=1)[0] for text in texts]
+    batched = classifier.probabilities(texts, batch_size=3)
+    single = [classifier.probabilities([text], batch_size=1)[0] for text in texts]
     np.testing.assert_allclose(batched, np.stack(single), atol=1e-5)
     np.testing.assert_allclose(batched.sum(axis=1), 1.0, atol=1e-5)
 
 
 def test_long_inputs_are_truncated_to_the_model_maximum(tiny):
-    classifier = pipeline("text-classification", model=str(tiny["two"]), device="cpu")
-    probabilities = predict_probabilities(classifier, ["great acting " * 200], batch_size=2)  # > 64 positions
+    classifier = TorchSequenceClassifier.from_pretrained(tiny["two"])
+    probabilities = classifier.probabilities(["great acting " * 200], batch_size=2)  # > 64 positions
     assert probabilities.shape == (1, 2)
 
 

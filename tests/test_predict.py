@@ -1,0 +1,96 @@
+"""python -m pipelines.predict: every input and output format, as-is scorers, and bad input in one line."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipelines.cli import run_cli
+from pipelines.inference import TorchSequenceClassifier
+from pipelines.predict import main
+from tests.tiny_glove import build_tiny_glove
+
+TEXTS = ["a good fun film", "the movie is n't good , but it is not bad", "dull", "very very very bad ! " * 10]
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    return build_tiny_glove(tmp_path_factory.mktemp("predict") / "mean", "mean")
+
+
+def write(path, rows: dict) -> None:
+    frame = pd.DataFrame(rows)
+    if path.suffix == ".parquet":
+        frame.to_parquet(path, index=False)
+    elif path.suffix == ".jsonl":
+        frame.to_json(path, orient="records", lines=True)
+    else:
+        frame.to_csv(path, sep="\t" if path.suffix == ".tsv" else ",", index=False)
+
+
+def read(path) -> pd.DataFrame:
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    if path.suffix == ".jsonl":
+        return pd.read_json(path, lines=True)
+    return pd.read_csv(path, sep="\t" if path.suffix == ".tsv" else ",", keep_default_na=False)
+
+
+@pytest.mark.parametrize("source, target", [(".csv", ".csv"), (".tsv", ".jsonl"), (".jsonl", ".parquet"), (".parquet", ".tsv")])
+def test_rows_come_back_with_label_and_probabilities(tmp_path, model, source, target):
+    given, output = tmp_path / f"in{source}", tmp_path / f"out{target}"
+    write(given, {"id": [10, 11, 12, 13], "text": TEXTS})
+    assert run_cli(main, ["--model", str(model), "--input", str(given), "--output", str(output), "--batch_size", "3"]) == 0
+    table = read(output)
+    expected = TorchSequenceClassifier.from_pretrained(model).probabilities(TEXTS)
+    assert list(table.columns) == ["id", "text", "label", "probability_negative", "probability_positive"]
+    assert table["id"].tolist() == [10, 11, 12, 13] and table["text"].tolist() == TEXTS
+    np.testing.assert_allclose(table[["probability_negative", "probability_positive"]].to_numpy(), expected, atol=1e-6)
+    assert table["label"].tolist() == [["negative", "positive"][i] for i in expected.argmax(axis=1)]
+
+
+def test_an_as_is_scorer_over_the_given_classes_and_empty_texts_kept(tmp_path, capsys):
+    given, output = tmp_path / "tweets.csv", tmp_path / "labelled.csv"
+    given.write_text("tweet\na wonderful film\n\"\"\na terrible mess\n")
+    argv = ["--model", "afinn", "--input", str(given), "--output", str(output), "--class_names", "negative,positive"]
+    assert run_cli(main, argv) == 0
+    table = read(output)
+    assert table["label"].tolist() == ["positive", "negative", "negative"]  # the empty text is a tie: the first class
+    assert table["probability_positive"].tolist() == [1.0, 0.5, 0.0]
+    assert "1 rows with empty text" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "content, extra, message",
+    [
+        ('{"text": "fine"}\n{"text": 5}\n', [], "data row 2 (1-based): text 5 in column 'text' is not a string"),
+        ('{"review": "fine"}\n', ["--text_column", "body"], "no column 'body' (--text_column)"),
+        ('{"text": "fine", "label": "x"}\n', [], "already has column 'label'"),
+        ('{"text": "fine"}\n', ["--class_names", "bad,good"], "--class_names is for lexicon and zero-shot models"),
+        ('{"text": "fine"}\n', ["--encoding", "nope"], "unknown --encoding 'nope'"),
+    ],
+)
+def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, model, content, extra, message):
+    given = tmp_path / "in.jsonl"
+    given.write_text(content)
+    output = tmp_path / "out" / "predictions.csv"
+    assert run_cli(main, ["--model", str(model), "--input", str(given), "--output", str(output), *extra]) == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith(("error:", "Traceback"))]
+    assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["in.jsonl"]
+
+
+def test_bad_options_and_an_existing_output_are_refused(tmp_path, capsys, model):
+    given = tmp_path / "in.csv"
+    given.write_text("text\nfine\n")
+    for output, message in ((tmp_path / "out.xlsx", "unknown extension '.xlsx'"), (given, "is the --input file")):
+        assert run_cli(main, ["--model", str(model), "--input", str(given), "--output", str(output)]) == 2
+        assert message in capsys.readouterr().err
+    existing = tmp_path / "done.jsonl"
+    existing.write_text(json.dumps({"kept": True}) + "\n")
+    assert run_cli(main, ["--model", str(model), "--input", str(given), "--output", str(existing)]) == 2
+    assert "exists; choose another file or pass --overwrite" in capsys.readouterr().err
+    assert existing.read_text() == json.dumps({"kept": True}) + "\n"
+    assert run_cli(main, ["--model", str(model), "--input", str(given), "--output", str(existing), "--overwrite"]) == 0
+    assert read(existing)["text"].tolist() == ["fine"]
