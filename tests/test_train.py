@@ -8,6 +8,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import torch
+from safetensors.numpy import load_file
 
 import train
 from pipelines.cli import limit_torch_threads, run_cli
@@ -179,3 +180,22 @@ def test_unknown_selection_metric_stops_before_training(tmp_path, tiny_semeval, 
     error = capsys.readouterr().err.strip().splitlines()[-1]
     assert error == "error: --metric_for_best_model 'f1' is not reported; choose one of: official, loss, accuracy, f1_macro, recall_macro, f1_pn"
     assert not output_dir.exists()
+
+
+def test_logging_and_reporting_options_do_not_change_the_trained_model(tmp_path, tiny_semeval, tiny_glove):
+    """Scoring the test set each epoch is one more DataLoader pass, and every DataLoader draws its base
+    seed from the global torch RNG, which also orders the next epoch's batches and draws dropout."""
+    common = ("--model", "meanmax", "--dataset", "semeval2017a", "--num_train_epochs", "3", "--early_stopping_patience", "9")
+    plain = run_train(tmp_path / "plain", tiny_semeval, tiny_glove, *common)
+    logged = run_train(
+        tmp_path / "logged", tiny_semeval, tiny_glove, *common,
+        "--score_test_each_epoch", "--report_to", "none", "--disable_tqdm", "true",
+    )
+    plain_weights, logged_weights = load_file(plain / "model.safetensors"), load_file(logged / "model.safetensors")
+    assert plain_weights.keys() == logged_weights.keys()
+    for name in plain_weights:
+        np.testing.assert_array_equal(plain_weights[name], logged_weights[name], err_msg=name)
+    plain_predictions = pq.read_table(plain / "predictions.parquet").to_pandas()
+    logged_predictions = pq.read_table(logged / "predictions.parquet").to_pandas()
+    assert plain_predictions["prediction"].tolist() == logged_predictions["prediction"].tolist()
+    np.testing.assert_array_equal(np.stack(plain_predictions["probabilities"]), np.stack(logged_predictions["probabilities"]))
