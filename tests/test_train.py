@@ -37,6 +37,8 @@ def test_train_saves_model_tokenizer_and_results(tmp_path, tiny_semeval, tiny_gl
     assert 0 < results["epochs"] <= 8 and results["train_seconds"] > 0 and results["seed"] == 42
     assert results["parameters"]["trainable"] < results["parameters"]["total"]  # GloVe stays frozen
     assert sum(map(sum, results["confusion_matrix"])) == 90
+    head = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    assert results["code"]["commit"] == head and isinstance(results["code"]["dirty"], bool)
     out = capsys.readouterr().out
     assert "test (90 sentences) accuracy" in out and f"saved to {output_dir}" in out
     assert "Writing model shards" not in out
