@@ -13,6 +13,8 @@ from safetensors.numpy import load_file
 import train
 from pipelines.cli import limit_torch_threads, run_cli
 from pipelines.data import load_data
+from pipelines.fitting import DEFINING_TRAINING_OPTIONS
+from pipelines.run_files import RunRecord
 from pipelines.training import DataArguments, GloveTrainingArguments
 from tests.conftest import REPO_ROOT, write_mr
 
@@ -201,3 +203,39 @@ def test_logging_and_reporting_options_do_not_change_the_trained_model(tmp_path,
     logged_predictions = pq.read_table(logged / "predictions.parquet").to_pandas()
     assert plain_predictions["prediction"].tolist() == logged_predictions["prediction"].tolist()
     np.testing.assert_array_equal(np.stack(plain_predictions["probabilities"]), np.stack(logged_predictions["probabilities"]))
+
+
+def record_argv(run_dir, data_dir, output_dir) -> list[str]:
+    """A finished run's train.py options, read back from its `results.json` and `training_args.json`:
+    what `fitting.DEFINING_TRAINING_OPTIONS` names, where it differs from train.py's defaults."""
+    record = RunRecord.read(run_dir)
+    saved = json.loads((run_dir / "training_args.json").read_text())
+    defaults = GloveTrainingArguments(output_dir=None)
+    argv = ["--model", record.model, "--dataset", record.dataset, "--data-dir", str(data_dir), "--output_dir", str(output_dir)]
+    argv += ["--train_embeddings"] if record.vectors == "trained" else []
+    for name in DEFINING_TRAINING_OPTIONS:
+        value, default = saved.get(name), getattr(defaults, name, None)
+        if value is not None and value != getattr(default, "value", default):
+            argv += [f"--{name}", str(value)]
+    return argv
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_a_committed_study_cell_reruns_from_its_own_record(tmp_path, real_data_dir):
+    """MR lab split, frozen vectors, mean, seed 0: today's code trains it again from its record's options,
+    twice with the same predictions (the second from the first one's record, without the per-epoch test
+    scores). The committed predictions came from older code (results/study/README.md says which and
+    what today's code gives), so the first fresh run stands in for the record."""
+    committed = REPO_ROOT / "results" / "records" / "study" / "mr-lab-frozen" / "mean" / "seed-0"
+    first_argv = record_argv(committed, real_data_dir, tmp_path / "first")
+    assert "--seed" in first_argv and "--metric_for_best_model" in first_argv  # the record's options, not defaults
+    assert run_cli(train.main, [*first_argv, "--score_test_each_epoch", "--disable_tqdm", "true"]) == 0
+    second_argv = record_argv(tmp_path / "first", real_data_dir, tmp_path / "second")
+    assert second_argv[:7] == first_argv[:7] and second_argv[8:] == first_argv[8:]  # all but --output_dir: a round trip
+    assert run_cli(train.main, second_argv) == 0
+    first = pq.read_table(tmp_path / "first" / "predictions.parquet").to_pandas()
+    second = pq.read_table(tmp_path / "second" / "predictions.parquet").to_pandas()
+    assert first["prediction"].tolist() == second["prediction"].tolist()
+    np.testing.assert_array_equal(np.stack(first["probabilities"]), np.stack(second["probabilities"]))
+    assert RunRecord.read(tmp_path / "first").code is not None
