@@ -31,6 +31,7 @@ from pipelines.run_files import (
     RunRecord,
     last_complete_checkpoint,
     library_versions,
+    source_revision,
     write_json_atomic,
     write_predictions,
     write_results,
@@ -114,6 +115,7 @@ def score_test(trainer: Trainer, test_split, label_names: list[str], run_info: d
         "per_class": per_class_scores(prediction.label_ids, predicted, label_names),  # support, precision, recall, F1
         "seed": args.seed,
         "versions": library_versions(),
+        "code": source_revision(),
     })
     record.schema_version = SCHEMA_VERSION
     return record, (indices, prediction.label_ids, probabilities)

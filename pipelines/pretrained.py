@@ -28,7 +28,7 @@ from pipelines.data import load_data
 from pipelines.errors import DataError, OptionError
 from pipelines.benchmarks import BENCHMARKS, closest_benchmark, official_metric_for
 from pipelines.metrics import METRICS, metric_keys, score
-from pipelines.run_files import RESULTS_FILE, ensure_writable_dir, file_name, read_json, library_versions, write_json_atomic, write_predictions
+from pipelines.run_files import RESULTS_FILE, ensure_writable_dir, file_name, read_json, library_versions, source_revision, write_json_atomic, write_predictions
 from pipelines.formatting import markdown_table
 from pipelines.inference import Classifier, default_device, load_classifier
 from pipelines.label_mapping import label_mapping, parse_label_map
@@ -253,6 +253,7 @@ def evaluate_pretrained(args: PretrainedArguments) -> dict:
         "failures": failures,
         "notes": notes,
         "versions": library_versions(),
+        "code": source_revision(),
     }
     write_json_atomic(output_dir / EVALUATION_JSON, report)
     table = evaluation_table(rows, label_names, args.dataset if args.source == "builtin" else None)

@@ -11,6 +11,7 @@ import json
 import os
 import platform
 import re
+import subprocess
 import tempfile
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -58,6 +59,7 @@ class RunRecord:
     train_overlap: dict[str, int] | None = None  # split -> its sentences also in train (pipelines.splits.train_overlap)
     seed: int | None = None
     versions: dict[str, str] | None = None
+    code: dict | None = None  # source_revision(): the commit that made the run; None outside a git checkout
     extra: dict = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
     output_dir: str | None = None
@@ -161,6 +163,29 @@ def library_versions() -> dict[str, str]:
         "datasets": datasets.__version__,
         "tokenizers": tokenizers.__version__,
     }
+
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # the folder holding `pipelines/` and `models/`
+
+
+def source_revision(root: Path = PACKAGE_ROOT) -> dict | None:
+    """`{"commit": <40-hex HEAD>, "dirty": <tracked files differ from it>}` of the checkout at `root`
+    (by default the one this code runs from), or None where `root` is not the top of a git checkout
+    (an installed wheel) or git is missing.
+
+    Untracked files (runs, caches) do not count as dirty: they do not change what the code computes.
+    """
+    root = Path(root).resolve()
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, check=True).stdout.strip()
+
+    try:
+        if Path(git("rev-parse", "--show-toplevel")).resolve() != root:
+            return None
+        return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+    except (OSError, subprocess.CalledProcessError):
+        return None
 
 
 # --- folders and atomic writes --------------------------------------------------------------------

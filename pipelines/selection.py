@@ -4,10 +4,12 @@
 (the benchmark's entry, `pipelines.benchmarks.official_metric_for`). To measure what the choice is worth, `TestScoreCallback`
 scores the test set after every validation pass and writes it into the log history (never
 used for any decision), so one run tells the test score of the checkpoint each criterion picks.
+It leaves the trained model as it would be without it: see `TestScoreCallback`.
 """
 
 from __future__ import annotations
 
+import torch
 from transformers import TrainerCallback, TrainingArguments
 
 from pipelines.errors import OptionError
@@ -35,7 +37,13 @@ def resolve_best_metric(training_args: TrainingArguments, label_names: list[str]
 
 
 class TestScoreCallback(TrainerCallback):
-    """Scores `test_dataset` after each validation pass; `trainer` is set once the Trainer exists."""
+    """Scores `test_dataset` after each validation pass; `trainer` is set once the Trainer exists.
+
+    The pass runs on a fork of the global torch RNG (CPU and CUDA), restored after: every
+    `DataLoader` iterator draws its base seed from that RNG, which also orders the next epoch's
+    length-grouped batches and draws dropout, so without the fork this logging changed the model
+    (MR meanmax, seed 0: 0.6949 after 17 epochs instead of 0.6692 after 9).
+    """
 
     def __init__(self, test_dataset):
         self.test_dataset = test_dataset
@@ -44,7 +52,8 @@ class TestScoreCallback(TrainerCallback):
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
         if self.trainer is None or "eval_loss" not in (metrics or {}):
             return
-        scores = self.trainer.predict(self.test_dataset, metric_key_prefix="test").metrics
+        with torch.random.fork_rng():
+            scores = self.trainer.predict(self.test_dataset, metric_key_prefix="test").metrics
         # Logged beside the validation entry, so a resumed run keeps them with the trainer state.
         state.log_history.append(
             {"epoch": state.epoch, "step": state.global_step, **{k: v for k, v in scores.items() if k.startswith("test_")}}

@@ -363,3 +363,104 @@ def answer_family(compute: Sequence[Callable[[int], dict]], n_resamples: int = N
         result.update(holm_p=p, holm_mc_se=_holm_se(result, p), borderline=i in close)
         result["verdict"] = "borderline (Holm p within 3 MC SE of 0.05)" if i in close else verdict(result["difference"], p, alpha)
     return results
+
+
+def sentence_values(gold: np.ndarray, predictions: np.ndarray, metric: str, label_names: Sequence[str]) -> np.ndarray:
+    """(runs, n) per-sentence values whose mean over the n sentences is each run's `metric`.
+
+    The delta method (influence function): value = metric + n·∂metric/∂count of the sentence's
+    (gold, predicted) cell, the derivative by central differences on the confusion counts. Exact for
+    accuracy (the value is 1 for a right answer, 0 for a wrong one); a first-order linearization for the
+    macro metrics. `gold` (n,), `predictions` (runs, n) as label ids."""
+    k, n = len(label_names), len(gold)
+    counts = np.stack([confusion_counts(gold, row, k) for row in predictions]).astype(float)  # (runs, K, K)
+    step = 1e-3 * n
+    bumps = np.eye(k * k).reshape(k * k, k, k) * step  # (K·K, K, K)
+    up = metrics_from_counts(counts[:, None] + bumps, label_names)[metric]  # (runs, K·K)
+    down = metrics_from_counts(counts[:, None] - bumps, label_names)[metric]
+    gradient = (up - down) / (2 * step)
+    observed = metrics_from_counts(counts, label_names)[metric]  # (runs,)
+    influence = n * np.take_along_axis(gradient, gold[None, :] * k + predictions, axis=1)  # (runs, n)
+    # Its mean is 0 (the metrics are scale-free in the counts: Euler); centring removes the difference's rounding.
+    return observed[:, None] + influence - influence.mean(axis=1, keepdims=True)
+
+
+def crossed_variance(a_values: np.ndarray, b_values: np.ndarray, paired: bool) -> tuple[float, int]:
+    """Var(Δ̂) of Δ̂ = mean(a_values) − mean(b_values), runs × sentences crossed, and the df of its t reference.
+
+    `a_values` (S_A, n), `b_values` (S_B, n): per-sentence values of each run (`sentence_values`), the
+    same n sentences. Two-way random-effects ANOVA (runs × sentences), unbiased by the expected mean
+    squares: Var(Δ̂) = MS_D/n + Σ_groups (MS_runs − MS_interaction)/(n·S), where MS_D is the variance over
+    sentences of the per-sentence difference of run means, and the groups are the paired differences
+    (`paired`: run s of A and B share seed s) or A's and B's runs apart (a one-run group adds nothing:
+    its training variance cannot be estimated). df = S − 1 of the group with the fewest runs (n − 1 when
+    no group has two): the seed stage's own degrees of freedom. Satterthwaite's df was tried and
+    dropped: its noisy seed-stage estimate made it liberal (8–11% false alarms in
+    `bench/verdict_calibration.py`'s settings)."""
+    n = a_values.shape[1]
+    per_sentence = a_values.mean(axis=0) - b_values.mean(axis=0)
+    variance, df = per_sentence.var(ddof=1) / n, n - 1
+    for group in [a_values - b_values] if paired else [a_values, b_values]:
+        runs = group.shape[0]
+        if runs < 2:
+            continue
+        run_means, sentence_means = group.mean(axis=1), group.mean(axis=0)
+        residual = group - run_means[:, None] - sentence_means[None, :] + group.mean()
+        ms_interaction = (residual**2).sum() / ((runs - 1) * (n - 1))
+        variance += (n * run_means.var(ddof=1) - ms_interaction) / (n * runs)  # (MS_runs − MS_interaction)/(n·S)
+        df = min(df, runs - 1)
+    return max(0.0, variance), df
+
+
+def t_interval_and_p(difference: float, variance: float, df: float, alpha: float = ALPHA, power: float = POWER) -> dict:
+    """The t interval Δ ± t_{1−α/2, df}·SE and the p-value of the same t test (so the interval excludes 0
+    exactly when p < α), and the minimum detectable effect (t_{1−α/2, df} + t_{power, df})·SE."""
+    se = math.sqrt(variance)
+    if se == 0:
+        return {"ci_low": difference, "ci_high": difference, "p_value": 1.0 if difference == 0 else 0.0, "se": 0.0, "mde": 0.0, "df": df}
+    half = float(stats.t.ppf(1 - alpha / 2, df)) * se
+    p_value = float(2 * stats.t.sf(abs(difference) / se, df))
+    mde = (float(stats.t.ppf(1 - alpha / 2, df)) + float(stats.t.ppf(power, df))) * se
+    return {"ci_low": difference - half, "ci_high": difference + half, "p_value": p_value, "se": se, "mde": mde, "df": df}
+
+
+def crossed_comparison(
+    a_runs: Mapping[int, pd.DataFrame] | Sequence[pd.DataFrame],
+    b_runs: Mapping[int, pd.DataFrame] | Sequence[pd.DataFrame],
+    metric: str,
+    label_names: Sequence[str],
+    alpha: float = ALPHA,
+) -> dict:
+    """Architecture A against B on the same test sentences: the calibrated, closed-form comparison.
+
+    Δ = A − B of `metric` (per run, averaged over runs), its unbiased runs × sentences variance and
+    S − 1 df (`crossed_variance`), and the t interval and p of one t test (`t_interval_and_p`).
+    Why not the two-stage bootstrap: resampling both factors of a crossed design counts the run ×
+    sentence interaction up to three times (Owen 2007, Annals of Applied Statistics 1(2)), and its
+    percentile seed stage treats 3–5 runs' variance as known; the expected-mean-squares estimate counts
+    each component once and the t reference gives the seed stage its degrees of freedom
+    (`bench/verdict_calibration.md`). Seeds pair as in `paired_comparison`. Raises `DataError` for runs on
+    different test sentences, `OptionError` for an unknown metric."""
+    a_runs, b_runs = _seed_map(a_runs), _seed_map(b_runs)
+    if not a_runs or not b_runs:
+        raise DataError("crossed_comparison needs at least one run of each model")
+    a_seeds, b_seeds, paired = _pair_seeds(a_runs, b_runs)
+    k = len(label_names)
+    if metric not in metrics_from_counts(np.zeros((k, k)), label_names):
+        raise OptionError(f"unknown metric {metric!r} for labels {list(label_names)}; choose one of: {', '.join(METRICS)}")
+    gold, predictions = _aligned([a_runs[s] for s in a_seeds] + [b_runs[s] for s in b_seeds], k)
+    values = sentence_values(gold, predictions, metric, label_names)  # (runs, n)
+    a_values, b_values = values[: len(a_seeds)], values[len(a_seeds) :]
+    difference = float(a_values.mean() - b_values.mean())
+    found = t_interval_and_p(difference, *crossed_variance(a_values, b_values, paired), alpha=alpha)
+    return {
+        "metric": metric,
+        "difference": difference,
+        **found,
+        "verdict": verdict(difference, found["p_value"], alpha),
+        "a_scores": a_values.mean(axis=1).tolist(),
+        "b_scores": b_values.mean(axis=1).tolist(),
+        "paired_seeds": paired,
+        "test_sentences": len(gold),
+        "method": "t test on S − 1 df, unbiased two-way random-effects (runs × sentences) variance",
+    }

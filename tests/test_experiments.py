@@ -45,7 +45,7 @@ def test_dry_run_prints_one_train_command_per_cell_that_train_py_accepts(tmp_pat
     assert "--train_embeddings" in first and "--score_test_each_epoch" in first
 
     parsed = {}
-    monkeypatch.setattr(train, "train_glove", lambda *dataclasses, **options: parsed.setdefault("args", dataclasses))
+    monkeypatch.setattr("pipelines.training.train_glove", lambda *dataclasses, **options: parsed.setdefault("args", dataclasses))
     assert run_cli(train.main, first[2:]) == 0  # the printed command is a valid train.py command line
     model_args, data_args, training_args = parsed["args"]
     assert (data_args.cv_folds, data_args.fold, training_args.seed) == (2, 0, 3) and model_args.train_embeddings
@@ -137,7 +137,7 @@ def test_any_train_py_option_reaches_every_cell(tmp_path, capsys, monkeypatch):
     commands = [shlex.split(line) for line in capsys.readouterr().out.strip().splitlines()]
     assert len(commands) == 2
     parsed = []
-    monkeypatch.setattr(train, "train_glove", lambda *dataclasses, **options: parsed.append(dataclasses))
+    monkeypatch.setattr("pipelines.training.train_glove", lambda *dataclasses, **options: parsed.append(dataclasses))
     for command in commands:
         assert command[:2] == ["python", "train.py"] and run_cli(train.main, command[2:]) == 0
     for model_args, data_args, training_args in parsed:

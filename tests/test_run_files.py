@@ -1,6 +1,7 @@
 """The run record: old results.json files read through one set of fallbacks, new ones round-trip."""
 
 import json
+import subprocess
 
 import pytest
 
@@ -13,6 +14,7 @@ from pipelines.run_files import (
     finished_record,
     folder_name,
     last_complete_checkpoint,
+    source_revision,
     write_results,
 )
 
@@ -60,3 +62,21 @@ def test_checkpoints_and_names(tmp_path):
     assert find_trainer_state(tmp_path) == tmp_path / "trainer_state.json"
     assert file_name("org/model name!") == "org_model_name" and file_name("///") == "run"
     assert folder_name("mr-org/model") == "mr-org_model"
+
+
+def test_source_revision_names_the_commit_and_whether_tracked_files_changed(tmp_path):
+    assert source_revision(tmp_path) is None  # not a checkout: an installed copy
+    def git(*args):
+        return subprocess.run(["git", "-C", str(tmp_path), *args], capture_output=True, text=True, check=True).stdout.strip()
+    git("init", "-q")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("add", "code.py")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "first")
+    assert source_revision(tmp_path) == {"commit": git("rev-parse", "HEAD"), "dirty": False}
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "results.json").write_text("{}")
+    assert source_revision(tmp_path)["dirty"] is False  # untracked outputs do not change the code
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert source_revision(tmp_path)["dirty"] is True
+    (tmp_path / "sub").mkdir()
+    assert source_revision(tmp_path / "sub") is None  # inside a checkout, but not its top: not this code's own

@@ -8,10 +8,13 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import torch
+from safetensors.numpy import load_file
 
 import train
 from pipelines.cli import limit_torch_threads, run_cli
 from pipelines.data import load_data
+from pipelines.fitting import DEFINING_TRAINING_OPTIONS
+from pipelines.run_files import RunRecord
 from pipelines.training import DataArguments, GloveTrainingArguments
 from tests.conftest import REPO_ROOT, write_mr
 
@@ -36,6 +39,8 @@ def test_train_saves_model_tokenizer_and_results(tmp_path, tiny_semeval, tiny_gl
     assert 0 < results["epochs"] <= 8 and results["train_seconds"] > 0 and results["seed"] == 42
     assert results["parameters"]["trainable"] < results["parameters"]["total"]  # GloVe stays frozen
     assert sum(map(sum, results["confusion_matrix"])) == 90
+    head = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    assert results["code"]["commit"] == head and isinstance(results["code"]["dirty"], bool)
     out = capsys.readouterr().out
     assert "test (90 sentences) accuracy" in out and f"saved to {output_dir}" in out
     assert "Writing model shards" not in out
@@ -149,7 +154,7 @@ def test_cross_validation_folds_predict_every_sentence_once(tmp_path, tiny_glove
 
 def test_each_cross_validation_fold_gets_its_own_default_folder(monkeypatch):
     folders = []
-    monkeypatch.setattr(train, "train_glove", lambda model_args, data_args, training_args, **options: folders.append(training_args.output_dir))
+    monkeypatch.setattr("pipelines.training.train_glove", lambda model_args, data_args, training_args, **options: folders.append(training_args.output_dir))
     for fold in ("0", "1"):
         assert run_cli(train.main, ["--model", "mean", "--cv_folds", "10", "--fold", fold]) == 0
     assert folders == ["runs/mr-mean-cv10-fold0", "runs/mr-mean-cv10-fold1"]
@@ -179,3 +184,58 @@ def test_unknown_selection_metric_stops_before_training(tmp_path, tiny_semeval, 
     error = capsys.readouterr().err.strip().splitlines()[-1]
     assert error == "error: --metric_for_best_model 'f1' is not reported; choose one of: official, loss, accuracy, f1_macro, recall_macro, f1_pn"
     assert not output_dir.exists()
+
+
+def test_logging_and_reporting_options_do_not_change_the_trained_model(tmp_path, tiny_semeval, tiny_glove):
+    """Scoring the test set each epoch is one more DataLoader pass, and every DataLoader draws its base
+    seed from the global torch RNG, which also orders the next epoch's batches and draws dropout."""
+    common = ("--model", "meanmax", "--dataset", "semeval2017a", "--num_train_epochs", "3", "--early_stopping_patience", "9")
+    plain = run_train(tmp_path / "plain", tiny_semeval, tiny_glove, *common)
+    logged = run_train(
+        tmp_path / "logged", tiny_semeval, tiny_glove, *common,
+        "--score_test_each_epoch", "--report_to", "none", "--disable_tqdm", "true",
+    )
+    plain_weights, logged_weights = load_file(plain / "model.safetensors"), load_file(logged / "model.safetensors")
+    assert plain_weights.keys() == logged_weights.keys()
+    for name in plain_weights:
+        np.testing.assert_array_equal(plain_weights[name], logged_weights[name], err_msg=name)
+    plain_predictions = pq.read_table(plain / "predictions.parquet").to_pandas()
+    logged_predictions = pq.read_table(logged / "predictions.parquet").to_pandas()
+    assert plain_predictions["prediction"].tolist() == logged_predictions["prediction"].tolist()
+    np.testing.assert_array_equal(np.stack(plain_predictions["probabilities"]), np.stack(logged_predictions["probabilities"]))
+
+
+def record_argv(run_dir, data_dir, output_dir) -> list[str]:
+    """A finished run's train.py options, read back from its `results.json` and `training_args.json`:
+    what `fitting.DEFINING_TRAINING_OPTIONS` names, where it differs from train.py's defaults."""
+    record = RunRecord.read(run_dir)
+    saved = json.loads((run_dir / "training_args.json").read_text())
+    defaults = GloveTrainingArguments(output_dir=None)
+    argv = ["--model", record.model, "--dataset", record.dataset, "--data-dir", str(data_dir), "--output_dir", str(output_dir)]
+    argv += ["--train_embeddings"] if record.vectors == "trained" else []
+    for name in DEFINING_TRAINING_OPTIONS:
+        value, default = saved.get(name), getattr(defaults, name, None)
+        if value is not None and value != getattr(default, "value", default):
+            argv += [f"--{name}", str(value)]
+    return argv
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_a_committed_study_cell_reruns_from_its_own_record(tmp_path, real_data_dir):
+    """MR lab split, frozen vectors, mean, seed 0: today's code trains it again from its record's options,
+    twice with the same predictions (the second from the first one's record, without the per-epoch test
+    scores). The committed predictions came from older code (results/study/README.md says which and
+    what today's code gives), so the first fresh run stands in for the record."""
+    committed = REPO_ROOT / "results" / "records" / "study" / "mr-lab-frozen" / "mean" / "seed-0"
+    first_argv = record_argv(committed, real_data_dir, tmp_path / "first")
+    assert "--seed" in first_argv and "--metric_for_best_model" in first_argv  # the record's options, not defaults
+    assert run_cli(train.main, [*first_argv, "--score_test_each_epoch", "--disable_tqdm", "true"]) == 0
+    second_argv = record_argv(tmp_path / "first", real_data_dir, tmp_path / "second")
+    assert second_argv[:7] == first_argv[:7] and second_argv[8:] == first_argv[8:]  # all but --output_dir: a round trip
+    assert run_cli(train.main, second_argv) == 0
+    first = pq.read_table(tmp_path / "first" / "predictions.parquet").to_pandas()
+    second = pq.read_table(tmp_path / "second" / "predictions.parquet").to_pandas()
+    assert first["prediction"].tolist() == second["prediction"].tolist()
+    np.testing.assert_array_equal(np.stack(first["probabilities"]), np.stack(second["probabilities"]))
+    assert RunRecord.read(tmp_path / "first").code is not None

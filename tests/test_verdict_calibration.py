@@ -18,15 +18,17 @@ def test_the_seed_effect_gives_run_accuracies_the_asked_sd(target):
 def test_simulated_runs_score_the_stated_architecture_accuracy():
     rng = np.random.default_rng(0)
     scores = []
+    cv = calibration.Setting("cv", sentences=662, seeds=5, folds=10, fold_sd=0.014)
     for _ in range(30):
-        a, b = calibration.simulate(rng, (0.80, 0.78), calibration.seed_sigma(0.014))
+        a, b = calibration.simulate(rng, cv, (0.80, 0.78), (calibration.seed_sigma(0.014), calibration.seed_sigma(0.014)))
         scores.append([np.mean([(f["label"] == f["prediction"]).mean() for f in runs.values()]) for runs in (a, b)])
     means = np.mean(scores, axis=0)  # 30 studies × 5 seeds × 662 sentences: standard error about 0.004
     assert means == pytest.approx([0.80, 0.78], abs=0.012)
 
 
 def test_the_script_writes_its_table(tmp_path):
-    text = calibration.main(["--studies", "2", "--resamples", "50", "--seed_sds", "0", "--output", str(tmp_path / "out.md")])
+    argv = ["--studies", "2", "--old_studies", "1", "--resamples", "50", "--settings", "1", "--seed", "3", "--output", str(tmp_path / "out.md")]
+    text = calibration.main(argv)
     assert (tmp_path / "out.md").read_text() == text
-    row = next(line for line in text.splitlines() if line.startswith("| 0.000"))
-    assert row.count("%") == 4 and "--studies 2 --resamples 50" in text
+    row = next(line for line in text.splitlines() if line.startswith("| lab split"))
+    assert row.count("%") == 6 and "--studies 2 --old_studies 1 --resamples 50 --seed 3" in text
