@@ -1,0 +1,138 @@
+"""Calibration scores, temperature scaling, and the temperature travelling with the saved model."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
+
+from pipelines.calibration import (
+    apply_temperature,
+    calibration_scores,
+    fit_temperature,
+    model_temperature,
+    output_layer_name,
+    scaled_probabilities,
+)
+from pipelines.export import ExportArguments, export
+from pipelines.onnx_runtime import OnnxSequenceClassifier
+from tests.tiny_bert import build_tiny_bert
+from tests.tiny_glove import build_tiny_glove
+
+TEXTS = ["a good fun film", "the movie is n't good , but it is not bad", "dull", "very very bad !"]
+
+
+def synthetic(temperature: float, n: int = 20_000, num_labels: int = 3, seed: int = 0):
+    """Labels drawn from softmax(z), logits reported as z * temperature: calibrated after dividing by it."""
+    rng = np.random.default_rng(seed)
+    true_logits = rng.normal(scale=2.0, size=(n, num_labels))
+    probabilities = scaled_probabilities(true_logits, 1.0)
+    labels = (rng.random((n, 1)) > probabilities.cumsum(axis=1)).sum(axis=1)  # inverse-CDF draw per row
+    return true_logits * temperature, labels
+
+
+@pytest.mark.parametrize("temperature", [0.5, 1.0, 2.5])
+def test_fitted_temperature_recovers_the_known_one(temperature):
+    logits, labels = synthetic(temperature)
+    assert fit_temperature(logits, labels) == pytest.approx(temperature, rel=0.05)
+
+
+def test_scaling_lowers_nll_and_ece_of_overconfident_logits():
+    logits, labels = synthetic(3.0)
+    fitted = fit_temperature(logits, labels)
+    before = calibration_scores(scaled_probabilities(logits, 1.0), labels)
+    after = calibration_scores(scaled_probabilities(logits, fitted), labels)
+    assert after["nll"] < before["nll"] and after["ece"] < before["ece"] / 3 and after["brier"] < before["brier"]
+
+
+@pytest.mark.parametrize("temperature", [0.05, 0.7, 1.0, 3.0, 80.0])
+def test_scaling_never_changes_a_prediction(temperature):
+    logits = np.random.default_rng(1).normal(scale=5.0, size=(5_000, 3))
+    np.testing.assert_array_equal(scaled_probabilities(logits, temperature).argmax(axis=1), logits.argmax(axis=1))
+
+
+def test_library_ece_matches_a_hand_computation():
+    """Six predictions, confidences in four of the 15 bins (width 1/15), none on a boundary."""
+    probabilities = np.array([[0.95, 0.05], [0.96, 0.04], [0.30, 0.70], [0.72, 0.28], [0.45, 0.55], [0.52, 0.48]])
+    labels = np.array([0, 1, 1, 0, 0, 0])
+    # bin 14 [14/15, 1]: conf 0.95, 0.96, acc 1/2; bin 10: conf 0.70, 0.72, acc 1; bin 8: 0.55, wrong; bin 7: 0.52, right
+    hand = (2 * abs(0.955 - 0.5) + 2 * abs(0.71 - 1.0) + abs(0.55 - 0.0) + abs(0.52 - 1.0)) / 6
+    # classwise: class 1 has p = 0.05, 0.04, 0.70, 0.28, 0.55, 0.48 (bins 0, 0, 10, 4, 8, 7), class 0 the complements
+    class1 = (abs(0.045 - 0.5) * 2 + abs(0.70 - 1) + abs(0.28 - 0) + abs(0.55 - 0) + abs(0.48 - 0)) / 6
+    class0 = (abs(0.955 - 0.5) * 2 + abs(0.30 - 0) + abs(0.72 - 1) + abs(0.45 - 1) + abs(0.52 - 1)) / 6
+    brier = np.mean([(p[0] - (y == 0)) ** 2 + (p[1] - (y == 1)) ** 2 for p, y in zip(probabilities, labels)])
+    nll = -np.mean(np.log(probabilities[np.arange(6), labels]))
+    scores = calibration_scores(probabilities, labels)
+    assert scores["ece"] == pytest.approx(hand, abs=1e-6)
+    assert scores["classwise_ece"] == pytest.approx((class0 + class1) / 2, abs=1e-6)
+    assert scores["brier"] == pytest.approx(brier) and scores["nll"] == pytest.approx(nll)
+
+
+def raw_logits(folder, texts=TEXTS) -> np.ndarray:
+    model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    with torch.no_grad():
+        return np.vstack([model(**tokenizer([text], return_tensors="pt")).logits.numpy() for text in texts])
+
+
+def scaled_copy(source, target, temperature: float):
+    model = AutoModelForSequenceClassification.from_pretrained(source)
+    apply_temperature(model, temperature)
+    model.save_pretrained(target)
+    AutoTokenizer.from_pretrained(source).save_pretrained(target)
+    return target
+
+
+@pytest.fixture(scope="module")
+def scaled_models(tmp_path_factory):
+    """name -> (unscaled folder, folder with T = 2.5): a GloVe BiLSTM and a tiny stock BERT."""
+    root = tmp_path_factory.mktemp("calibrated")
+    sources = {"bilstm": build_tiny_glove(root / "bilstm", "bilstm"), "bert": build_tiny_bert(root / "bert", ["negative", "positive"])}
+    for folder in sources.values():  # random heads are near-uniform: sharpen them so T visibly matters
+        model = AutoModelForSequenceClassification.from_pretrained(folder)
+        with torch.no_grad():
+            model.classifier.weight.mul_(10.0)
+        model.save_pretrained(folder)
+    return {name: (folder, scaled_copy(folder, root / f"{name}-scaled", 2.5)) for name, folder in sources.items()}
+
+
+@pytest.mark.parametrize("name", ["bilstm", "bert"])
+def test_pipeline_probabilities_are_softmax_of_logits_over_t(scaled_models, name):
+    source, scaled = scaled_models[name]
+    expected = scaled_probabilities(raw_logits(source), 2.5)
+    assert model_temperature(AutoModelForSequenceClassification.from_pretrained(scaled).config) == pytest.approx(2.5)
+    classify = pipeline("text-classification", model=str(scaled), top_k=None)
+    outputs = classify(TEXTS)
+    labels = ["negative", "positive"]
+    got = np.array([[next(item["score"] for item in output if item["label"] == label) for label in labels] for output in outputs])
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    assert not np.allclose(got, scaled_probabilities(raw_logits(source), 1.0), atol=1e-3)  # the scaling is visible
+    np.testing.assert_array_equal(got.argmax(axis=1), raw_logits(source).argmax(axis=1))
+
+
+def test_stock_model_records_the_folded_temperature_and_its_layer(scaled_models):
+    source, scaled = scaled_models["bert"]
+    config = json.loads((scaled / "config.json").read_text())
+    assert config["temperature_scaling"] == {"temperature": 2.5, "folded_into": "classifier"}
+    original = AutoModelForSequenceClassification.from_pretrained(source).classifier
+    folded = AutoModelForSequenceClassification.from_pretrained(scaled).classifier
+    torch.testing.assert_close(folded.weight * 2.5, original.weight)  # the trained scale is recoverable
+    torch.testing.assert_close(folded.bias * 2.5, original.bias)
+
+
+def test_output_layer_of_a_roberta_style_head_is_its_out_proj():
+    from transformers import RobertaConfig, RobertaForSequenceClassification
+
+    config = RobertaConfig(vocab_size=50, hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=16, num_labels=3)
+    assert output_layer_name(RobertaForSequenceClassification(config)) == "classifier.out_proj"
+
+
+@pytest.mark.parametrize("name", ["bilstm", "bert"])
+def test_onnx_export_of_a_scaled_model_gives_scaled_probabilities(scaled_models, tmp_path, name):
+    source, scaled = scaled_models[name]
+    export(ExportArguments(run_dir=str(scaled), output=str(tmp_path / "onnx")))
+    probabilities = OnnxSequenceClassifier.from_folder(tmp_path / "onnx").predict_proba(TEXTS, batch_size=2)
+    np.testing.assert_allclose(probabilities, scaled_probabilities(raw_logits(source), 2.5), atol=1e-5)
