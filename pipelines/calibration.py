@@ -51,13 +51,15 @@ LOG_TEMPERATURE_BOUNDS = (math.log(0.01), math.log(100.0))
 def calibration_scores(probabilities, labels) -> dict[str, float]:
     """ECE, classwise ECE, Brier score and NLL (see the module docstring for each definition).
 
-    probabilities: (n, num_labels), rows summing to 1; labels: (n,) class ids.
+    probabilities: (n, num_labels), rows summing to 1 (float32 rows read from a predictions file
+    are renormalised in float64); labels: (n,) class ids.
     Returns {"ece", "classwise_ece", "brier", "nll"}, each a float (lower is better).
     """
     probabilities = np.asarray(probabilities, dtype=np.float64)
+    probabilities = probabilities / probabilities.sum(axis=1, keepdims=True)
     labels = np.asarray(labels, dtype=np.int64)
     num_labels = probabilities.shape[1]
-    preds, target = torch.from_numpy(probabilities), torch.from_numpy(labels)
+    preds, target = torch.tensor(probabilities), torch.tensor(labels)
     ece = multiclass_calibration_error(preds, target, num_classes=num_labels, n_bins=ECE_BINS, norm="l1")
     classwise = [
         binary_calibration_error(preds[:, k].contiguous(), (target == k).long(), n_bins=ECE_BINS, norm="l1") for k in range(num_labels)

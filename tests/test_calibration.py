@@ -136,3 +136,40 @@ def test_onnx_export_of_a_scaled_model_gives_scaled_probabilities(scaled_models,
     export(ExportArguments(run_dir=str(scaled), output=str(tmp_path / "onnx")))
     probabilities = OnnxSequenceClassifier.from_folder(tmp_path / "onnx").predict_proba(TEXTS, batch_size=2)
     np.testing.assert_allclose(probabilities, scaled_probabilities(raw_logits(source), 2.5), atol=1e-5)
+
+
+def train_tiny(tmp_path, data_dir, glove, name: str, *extra) -> tuple[dict, object]:
+    import pyarrow.parquet as pq
+
+    import train
+    from pipelines.cli import run_cli
+
+    output_dir = tmp_path / name
+    argv = ["--model", "mean", "--dataset", "semeval2017a", "--data-dir", str(data_dir), "--embeddings", str(glove)]
+    fast = ["--num_train_epochs", "3", "--per_device_train_batch_size", "16", "--learning_rate", "0.02", "--output_dir", str(output_dir)]
+    assert run_cli(train.main, [*argv, *fast, *extra]) == 0
+    return json.loads((output_dir / "results.json").read_text()), pq.read_table(output_dir / "predictions.parquet").to_pandas()
+
+
+def test_training_step_stores_t_and_leaves_every_test_score_unchanged(tmp_path, tiny_semeval, tiny_glove):
+    from pipelines.run_files import read_validation_predictions
+
+    scaled, scaled_rows = train_tiny(tmp_path, tiny_semeval, tiny_glove, "scaled")
+    plain, plain_rows = train_tiny(tmp_path, tiny_semeval, tiny_glove, "plain", "--temperature_scaling", "false")
+    for key in ("test", "confusion_matrix", "per_class", "selection"):
+        assert scaled[key] == plain[key]
+    assert (scaled_rows["prediction"] == plain_rows["prediction"]).all()
+
+    calibration = scaled["calibration"]
+    temperature = calibration["temperature"]
+    assert "calibration" not in plain and plain["validation_predictions_file"] == "validation_predictions.parquet"
+    config = json.loads((tmp_path / "scaled" / "config.json").read_text())
+    assert config["temperature"] == pytest.approx(temperature) and temperature != pytest.approx(1.0)
+    labels, logits = read_validation_predictions(tmp_path / "scaled" / scaled["validation_predictions_file"])
+    assert fit_temperature(logits, labels) == pytest.approx(temperature)  # fitted on validation, not test
+    plain_probabilities = np.stack(plain_rows["probabilities"])
+    expected = scaled_probabilities(np.log(plain_probabilities), temperature)  # the saved model's probabilities
+    np.testing.assert_allclose(np.stack(scaled_rows["probabilities"]), expected, atol=1e-5)
+    test_labels = plain_rows["label"].to_numpy()
+    assert calibration["test_before"] == pytest.approx(calibration_scores(plain_probabilities, test_labels), abs=1e-5)
+    assert calibration["test_after"] == pytest.approx(calibration_scores(expected, test_labels), abs=1e-5)

@@ -96,3 +96,12 @@ def test_max_length_from_the_training_texts(tmp_path):
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     # The longest tiny sentence is 8 word pieces + [CLS] + [SEP] + "#3": 16 after rounding up to 8.
     assert results["max_length"] == 16 and results["model"] == "base" and results["protocol"] == "lab"
+
+
+def test_finetuned_head_carries_the_validation_temperature(finetuned):
+    output_dir = finetuned["output_dir"]
+    results = json.loads((output_dir / "results.json").read_text())
+    config = json.loads((output_dir / "config.json").read_text())
+    assert config["temperature_scaling"] == {"temperature": results["calibration"]["temperature"], "folded_into": "classifier"}
+    assert set(results["calibration"]["test_after"]) == {"ece", "classwise_ece", "brier", "nll"}
+    assert (output_dir / results["validation_predictions_file"]).is_file()
