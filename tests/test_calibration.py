@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 import torch
-from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, RobertaConfig, RobertaForSequenceClassification, pipeline
 
+import train
+from pipelines.calibrate import main as calibrate
 from pipelines.calibration import (
     apply_temperature,
     calibration_scores,
@@ -17,8 +21,11 @@ from pipelines.calibration import (
     output_layer_name,
     scaled_probabilities,
 )
+from pipelines.cli import run_cli
 from pipelines.export import ExportArguments, export
 from pipelines.onnx_runtime import OnnxSequenceClassifier
+from pipelines.run_files import read_validation_predictions
+from tests.conftest import NEGATIVE_WORDS, NEUTRAL_WORDS, POSITIVE_WORDS, write_glove_text, write_semeval
 from tests.tiny_bert import build_tiny_bert
 from tests.tiny_glove import build_tiny_glove
 
@@ -124,8 +131,6 @@ def test_stock_model_records_the_folded_temperature_and_its_layer(scaled_models)
 
 
 def test_output_layer_of_a_roberta_style_head_is_its_out_proj():
-    from transformers import RobertaConfig, RobertaForSequenceClassification
-
     config = RobertaConfig(vocab_size=50, hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=16, num_labels=3)
     assert output_layer_name(RobertaForSequenceClassification(config)) == "classifier.out_proj"
 
@@ -138,24 +143,28 @@ def test_onnx_export_of_a_scaled_model_gives_scaled_probabilities(scaled_models,
     np.testing.assert_allclose(probabilities, scaled_probabilities(raw_logits(source), 2.5), atol=1e-5)
 
 
-def train_tiny(tmp_path, data_dir, glove, name: str, *extra) -> tuple[dict, object]:
-    import pyarrow.parquet as pq
+@pytest.fixture(scope="module")
+def trained_pair(tmp_path_factory):
+    """The same tiny GloVe run (mean, tiny SemEval, 3 epochs) with temperature scaling and without:
+    name -> (folder, results.json, predictions.parquet rows)."""
+    root = tmp_path_factory.mktemp("trained")
+    data = write_semeval(root / "data")
+    glove = write_glove_text(root / "glove.txt", NEUTRAL_WORDS + POSITIVE_WORDS + NEGATIVE_WORDS)
+    argv = ["--model", "mean", "--dataset", "semeval2017a", "--data-dir", str(data), "--embeddings", str(glove)]
+    fast = ["--num_train_epochs", "3", "--per_device_train_batch_size", "16", "--learning_rate", "0.02"]
+    runs = {}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SENTIBENCH_CACHE", str(root / "cache"))
+        for name, extra in (("scaled", []), ("plain", ["--temperature_scaling", "false"])):
+            assert run_cli(train.main, [*argv, *fast, "--output_dir", str(root / name), *extra]) == 0
+            rows = pq.read_table(root / name / "predictions.parquet").to_pandas()
+            runs[name] = (root / name, json.loads((root / name / "results.json").read_text()), rows)
+    return runs
 
-    import train
-    from pipelines.cli import run_cli
 
-    output_dir = tmp_path / name
-    argv = ["--model", "mean", "--dataset", "semeval2017a", "--data-dir", str(data_dir), "--embeddings", str(glove)]
-    fast = ["--num_train_epochs", "3", "--per_device_train_batch_size", "16", "--learning_rate", "0.02", "--output_dir", str(output_dir)]
-    assert run_cli(train.main, [*argv, *fast, *extra]) == 0
-    return json.loads((output_dir / "results.json").read_text()), pq.read_table(output_dir / "predictions.parquet").to_pandas()
-
-
-def test_training_step_stores_t_and_leaves_every_test_score_unchanged(tmp_path, tiny_semeval, tiny_glove):
-    from pipelines.run_files import read_validation_predictions
-
-    scaled, scaled_rows = train_tiny(tmp_path, tiny_semeval, tiny_glove, "scaled")
-    plain, plain_rows = train_tiny(tmp_path, tiny_semeval, tiny_glove, "plain", "--temperature_scaling", "false")
+def test_training_step_stores_t_and_leaves_every_test_score_unchanged(trained_pair):
+    folder, scaled, scaled_rows = trained_pair["scaled"]
+    _, plain, plain_rows = trained_pair["plain"]
     for key in ("test", "confusion_matrix", "per_class", "selection"):
         assert scaled[key] == plain[key]
     assert (scaled_rows["prediction"] == plain_rows["prediction"]).all()
@@ -163,9 +172,9 @@ def test_training_step_stores_t_and_leaves_every_test_score_unchanged(tmp_path, 
     calibration = scaled["calibration"]
     temperature = calibration["temperature"]
     assert "calibration" not in plain and plain["validation_predictions_file"] == "validation_predictions.parquet"
-    config = json.loads((tmp_path / "scaled" / "config.json").read_text())
+    config = json.loads((folder / "config.json").read_text())
     assert config["temperature"] == pytest.approx(temperature) and temperature != pytest.approx(1.0)
-    labels, logits = read_validation_predictions(tmp_path / "scaled" / scaled["validation_predictions_file"])
+    labels, logits = read_validation_predictions(folder / scaled["validation_predictions_file"])
     assert fit_temperature(logits, labels) == pytest.approx(temperature)  # fitted on validation, not test
     plain_probabilities = np.stack(plain_rows["probabilities"])
     expected = scaled_probabilities(np.log(plain_probabilities), temperature)  # the saved model's probabilities
@@ -173,3 +182,46 @@ def test_training_step_stores_t_and_leaves_every_test_score_unchanged(tmp_path, 
     test_labels = plain_rows["label"].to_numpy()
     assert calibration["test_before"] == pytest.approx(calibration_scores(plain_probabilities, test_labels), abs=1e-5)
     assert calibration["test_after"] == pytest.approx(calibration_scores(expected, test_labels), abs=1e-5)
+
+
+def test_calibrate_command_does_what_training_does(trained_pair, tmp_path, capsys):
+
+    folder = shutil.copytree(trained_pair["plain"][0], tmp_path / "plain")
+    assert run_cli(calibrate, [str(folder)]) == 0
+    _, scaled, scaled_rows = trained_pair["scaled"]
+    results = json.loads((folder / "results.json").read_text())
+    calibration, expected = results["calibration"], scaled["calibration"]
+    assert calibration["temperature"] == pytest.approx(expected["temperature"])
+    for key in ("test_before", "test_after"):
+        assert calibration[key] == pytest.approx(expected[key], abs=1e-5)
+    assert results["test"] == scaled["test"]
+    assert json.loads((folder / "config.json").read_text())["temperature"] == pytest.approx(scaled["calibration"]["temperature"])
+    rows = pq.read_table(folder / "predictions.parquet").to_pandas()
+    np.testing.assert_allclose(np.stack(rows["probabilities"]), np.stack(scaled_rows["probabilities"]), atol=1e-5)
+    assert (rows["prediction"] == scaled_rows["prediction"]).all()
+    assert f"{folder}: T = " in capsys.readouterr().out
+
+    assert run_cli(calibrate, [str(folder)]) == 2  # a second pass would scale twice: refused
+    assert f"already calibrated, left as they are: {folder}" in capsys.readouterr().err
+
+
+def test_calibrate_names_the_folders_without_validation_predictions(trained_pair, tmp_path, capsys):
+
+    old = shutil.copytree(trained_pair["plain"][0], tmp_path / "old")
+    (old / "validation_predictions.parquet").unlink()
+    new = shutil.copytree(trained_pair["plain"][0], tmp_path / "new")
+    assert run_cli(calibrate, [str(old), str(new)]) == 0
+    assert capsys.readouterr().err.strip() == f"no validation predictions (re-train to save them), left as they are: {old}"
+    assert "calibration" not in json.loads((old / "results.json").read_text())
+    assert "calibration" in json.loads((new / "results.json").read_text())
+    assert run_cli(calibrate, [str(old)]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == "error: no run folder left to calibrate"
+
+
+def test_calibrate_checks_every_folder_before_writing(trained_pair, tmp_path, capsys):
+
+    good = shutil.copytree(trained_pair["plain"][0], tmp_path / "good")
+    before = {path.name: path.read_bytes() for path in good.iterdir() if path.is_file()}
+    assert run_cli(calibrate, [str(good), str(tmp_path / "nowhere")]) == 2
+    assert capsys.readouterr().err.strip() == f"error: {tmp_path / 'nowhere'}: not a finished run (no results.json)"
+    assert {path.name: path.read_bytes() for path in good.iterdir() if path.is_file()} == before
