@@ -143,7 +143,6 @@ def calibration_record(temperature: float, test_labels, test_logits) -> dict:
         "temperature": temperature,
         "method": METHOD,
         "scores": SCORES_NOTE,
-        "validation_predictions_file": VALIDATION_PREDICTIONS_FILE,
         "test_before": calibration_scores(scaled_probabilities(test_logits, 1.0), test_labels),
         "test_after": calibration_scores(scaled_probabilities(test_logits, temperature), test_labels),
     }
