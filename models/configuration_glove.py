@@ -20,6 +20,9 @@ class GloveConfig(PretrainedConfig):
     max_length: longest input in tokens; the tokenizer truncates to it.
     preset: the `--model` name the fields started from (`mean` ... `transformer`), or None. A record
         only: the other fields define the network, and `--config_overrides` may have changed them.
+    temperature: the logits are divided by it (temperature scaling, Guo et al. 2017), so the
+        probabilities are calibrated; 1.0 while training, then fitted on validation data
+        (`pipelines.calibration`). Argmax predictions never depend on it.
     """
 
     model_type = "glove"
@@ -32,6 +35,7 @@ class GloveConfig(PretrainedConfig):
     initializer_range: float = 0.02
     pad_token_id: int | None = 0
     preset: str | None = None
+    temperature: float = 1.0
 
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)

@@ -1,7 +1,9 @@
 """What every GloVe model shares: the embedding, its freezing, the classifier head and the loss.
 
 A subclass only says how to turn embedded tokens into one sentence vector (`encode`) and how
-wide that vector is (`representation_size`).
+wide that vector is (`representation_size`). The logits are divided by `config.temperature`
+(1.0 until `pipelines.calibration` fits one on validation data), so every consumer of the
+forward pass (`pipeline()`, the ONNX export, the demo) gets calibrated probabilities.
 """
 
 import torch
@@ -96,7 +98,7 @@ class GlovePreTrainedModel(PreTrainedModel):
             attention_mask = attention_mask[:, : self.config.max_length]
         embedded = self.embeddings(input_ids)  # (batch, seq_len, dim)
         sentence, attentions = self.encode(embedded, attention_mask)  # (batch, repr)
-        logits = self.classifier(self.dropout(sentence))  # (batch, num_labels)
+        logits = self.classifier(self.dropout(sentence)) / self.config.temperature  # (batch, num_labels)
         loss = None
         if labels is not None:
             loss = nn.functional.cross_entropy(logits, labels)

@@ -301,7 +301,8 @@ class RunTrainingArguments(TrainingArguments):
 
     Evaluation, checkpoints and logs every epoch, the best checkpoint restored (by the official
     metric), batches grouped by length, early stopping's patience restored on resume, and
-    `--output_dir` remembered as given or not (the scripts name a missing one after the run).
+    `--output_dir` remembered as given or not (the scripts name a missing one after the run),
+    and temperature scaling after training (`pipelines.calibration`).
     """
 
     _argument_group_name = TRAINER_GROUP
@@ -321,6 +322,10 @@ class RunTrainingArguments(TrainingArguments):
     )
     overwrite_output_dir: bool = field(
         default=False, metadata={"help": "start afresh in --output_dir even if it holds an interrupted run"}
+    )
+    temperature_scaling: bool = field(
+        default=True,
+        metadata={"help": "after training, fit one temperature on the validation logits and store it in the model, so its probabilities are calibrated (predictions unchanged; pipelines/calibration.py)"},
     )
 
     def __post_init__(self):

@@ -20,6 +20,7 @@ from datasets import DatasetDict
 from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer, TrainingArguments
 
 from pipelines import hub
+from pipelines.calibration import calibrate_after_training
 from pipelines.errors import OptionError
 from pipelines.formatting import format_metrics
 from pipelines.metrics import METRIC_KEYS, compute_metrics_fn, per_class_scores
@@ -59,7 +60,10 @@ def fit_and_test(
 ) -> dict:
     """Train on `train`, stop early on `validation`, restore the best model, score `test`, save all.
 
-    The test predictions go to `predictions.parquet`. With `score_test_each_epoch`, the test set
+    The test predictions go to `predictions.parquet`, the validation logits to
+    `validation_predictions.parquet`; with `training_args.temperature_scaling` (the default), one
+    temperature fitted on the latter is stored in the saved model before it is saved
+    (`pipelines.calibration.calibrate_after_training`). With `score_test_each_epoch`, the test set
     is also scored after every validation pass (logged only), and `results.json` says which epoch
     validation loss and the official metric would each restore, with its test scores.
     `trainer_class` builds the trainer (`pipelines.losses.loss_trainer`: class weights, distillation).
@@ -84,6 +88,8 @@ def fit_and_test(
     trainer.train(resume_from_checkpoint=resume_from)
     train_seconds = time.perf_counter() - started
     record, test_predictions = score_test(trainer, tokenized["test"], label_names, run_info)
+    validation = predict_in_order(trainer, tokenized["validation"])
+    test_predictions = calibrate_after_training(trainer, validation, record, test_predictions, training_args.temperature_scaling)
     record.train_seconds = round(train_seconds, 2)
     record.parameters = count_parameters(model)
     save_run(trainer, training_args, record, test_predictions, len(tokenized["test"]))

@@ -20,6 +20,7 @@ from pipelines.errors import DataError, PathError
 
 RESULTS_FILE = "results.json"
 PREDICTIONS_FILE = "predictions.parquet"
+VALIDATION_PREDICTIONS_FILE = "validation_predictions.parquet"  # logits and labels, for calibration (pipelines.calibration)
 TRAINER_STATE_FILE = "trainer_state.json"  # transformers.trainer.TRAINER_STATE_NAME
 CHECKPOINT_PREFIX = "checkpoint"  # transformers.trainer_utils.PREFIX_CHECKPOINT_DIR
 
@@ -50,6 +51,8 @@ class RunRecord:
     class_weights: str | None = None  # pipelines.losses: the --class_weights given
     distillation: dict | None = None  # pipelines.distillation: teacher, loss, alpha, ...
     predictions_file: str | None = None
+    validation_predictions_file: str | None = None  # runs from before it was saved: None
+    calibration: dict | None = None  # pipelines.calibration.calibration_record: T, test scores before and after
     epochs: float | None = None
     best_checkpoint: str | None = None
     train_seconds: float | None = None
@@ -65,7 +68,10 @@ class RunRecord:
     output_dir: str | None = None
 
     # Written only when set: a lab run has no fold, a fine-tuned run no vectors, a plain run no loss settings.
-    _OPTIONAL = ("cv_folds", "fold", "vectors", "class_weights", "distillation", "per_class", "train_overlap")
+    _OPTIONAL = (
+        "cv_folds", "fold", "vectors", "class_weights", "distillation", "per_class", "train_overlap",
+        "validation_predictions_file", "calibration",
+    )
 
     @classmethod
     def from_dict(cls, payload: dict, output_dir: str | os.PathLike | None = None) -> RunRecord:
@@ -73,7 +79,8 @@ class RunRecord:
 
         Files from before a key was recorded read as: no `protocol` -> "lab"; no `vectors` on a
         GloVe run -> told from its parameter counts (all trainable: "trained"), else "frozen"
-        (train.py's default); no `model` -> the folder's name; no `selection`, `per_class`, `class_weights`, `distillation` -> None.
+        (train.py's default); no `model` -> the folder's name; no `selection`, `per_class`, `class_weights`, `distillation`,
+        `validation_predictions_file`, `calibration` -> None.
         `DataError` when it is not a run record (`is_run_record`).
         """
         if not is_run_record(payload):
@@ -251,6 +258,36 @@ def write_predictions(path: str | os.PathLike, indices, labels, probabilities, p
     pq.write_table(table, tmp)
     os.replace(tmp, path)
     return path
+
+
+def write_validation_predictions(path: str | os.PathLike, labels, logits) -> Path:
+    """Validation logits as Parquet, a row per sentence in the validation split's order: gold
+    `label` and `logits` (num_labels floats, before any temperature scaling), atomically."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    logits = np.asarray(logits, dtype=np.float32)  # (n, num_labels)
+    table = pa.table({
+        "label": pa.array(np.asarray(labels, dtype=np.int64)),
+        "logits": pa.FixedSizeListArray.from_arrays(pa.array(logits.reshape(-1)), logits.shape[1]),
+    })
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    pq.write_table(table, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def read_validation_predictions(path: str | os.PathLike):
+    """(labels (n,), logits (n, num_labels)) from `write_validation_predictions`'s file."""
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    logits = table.column("logits").combine_chunks()
+    width = logits.type.list_size
+    return table.column("label").to_numpy(), logits.flatten().to_numpy().reshape(-1, width)
 
 
 # --- checkpoints ----------------------------------------------------------------------------------

@@ -109,7 +109,7 @@ def test_every_training_option_reaches_the_trainer():
     assert args.get_warmup_steps(1000) == 100
     trainer_fields = {f.name for f in fields(TrainingArguments)}
     ours = {f.name for f in fields(FinetuneTrainingArguments)} - trainer_fields
-    assert ours == {"auto_mixed_precision", "overwrite_output_dir"}  # both read by pipelines/, not by the Trainer
+    assert ours == {"auto_mixed_precision", "overwrite_output_dir", "temperature_scaling"}  # read by pipelines/, not by the Trainer
 
 
 @pytest.mark.slow
@@ -135,3 +135,12 @@ def test_setfit_options_are_checked_before_anything_runs(tmp_path, capsys):
     argv = ["--setfit", "--setfit_max_steps", "0", "--output_dir", str(tmp_path / "out")]
     assert run_cli(finetune.main, argv) == 2
     assert "--setfit_max_steps must be at least 1" in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
+def test_finetuned_head_carries_the_validation_temperature(finetuned):
+    output_dir = finetuned["output_dir"]
+    results = json.loads((output_dir / "results.json").read_text())
+    config = json.loads((output_dir / "config.json").read_text())
+    assert config["temperature_scaling"] == {"temperature": results["calibration"]["temperature"], "folded_into": "classifier"}
+    assert set(results["calibration"]["test_after"]) == {"ece", "classwise_ece", "brier", "nll"}
+    assert (output_dir / results["validation_predictions_file"]).is_file()

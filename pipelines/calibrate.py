@@ -1,0 +1,118 @@
+"""Temperature scaling for finished runs: `python -m pipelines.calibrate RUN_DIR [RUN_DIR...]`.
+
+Training does this itself (`pipelines.calibration.calibrate_after_training`); this command adds
+it to a run trained with `--temperature_scaling false`, or made before the step existed but
+after its validation logits were saved (`validation_predictions.parquet`). For each folder it
+fits T on those logits (the test set is never seen), stores T in the saved model as training
+does, rewrites `predictions.parquet` with the scaled probabilities (predictions unchanged) and
+records `calibration` in `results.json` (written last).
+
+Every folder is checked before anything is written: one that is not a finished run is one line
+and exit 2. Folders without validation predictions, and folders already calibrated, are named
+in one line each and left as they are; exit 2 when no folder was left to calibrate.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow.parquet as pq
+from transformers import AutoConfig, AutoModelForSequenceClassification
+
+from pipelines.calibration import (
+    ECE_BINS,
+    apply_temperature,
+    calibration_record,
+    fit_temperature,
+    logits_from_probabilities,
+    model_temperature,
+    scaled_probabilities,
+)
+from pipelines.cli import parse, run_cli
+from pipelines.errors import DataError, PathError
+from pipelines.run_files import (
+    PREDICTIONS_FILE,
+    RESULTS_FILE,
+    VALIDATION_PREDICTIONS_FILE,
+    RunRecord,
+    read_validation_predictions,
+    write_predictions,
+    write_results,
+)
+
+
+@dataclass
+class CalibrateArguments:
+    run_dirs: list[str] = field(metadata={"help": "finished train.py / finetune.py run folders"})
+
+
+def check_run(run_dir: Path) -> RunRecord:
+    """The folder's record; `PathError` for a missing folder or `results.json`, `DataError` for a
+    record without its test predictions file."""
+    if not (run_dir / RESULTS_FILE).is_file():
+        raise PathError(f"{run_dir}: not a finished run (no {RESULTS_FILE})")
+    record = RunRecord.read(run_dir)
+    if not (run_dir / (record.predictions_file or PREDICTIONS_FILE)).is_file():
+        raise DataError(f"{run_dir}: no test predictions ({record.predictions_file or PREDICTIONS_FILE}) to score calibration on")
+    return record
+
+
+def is_calibrated(run_dir: Path, record: RunRecord) -> bool:
+    return record.calibration is not None or model_temperature(AutoConfig.from_pretrained(run_dir)) != 1.0
+
+
+def save_model_in_place(model, run_dir: Path) -> None:
+    """`save_pretrained` into a temporary folder beside the run's files, then each file moved over
+    its old self: a run stopped midway never holds half a weights file."""
+    with tempfile.TemporaryDirectory(dir=run_dir, prefix=".calibrate-") as staging:
+        model.save_pretrained(staging)
+        for path in Path(staging).iterdir():
+            os.replace(path, run_dir / path.name)
+
+
+def calibrate_run(run_dir: Path, record: RunRecord) -> dict:
+    """Fit T on the folder's validation logits, store it in its model, rescale its test
+    probabilities and record `calibration`. Returns the `calibration` record."""
+    labels, logits = read_validation_predictions(run_dir / (record.validation_predictions_file or VALIDATION_PREDICTIONS_FILE))
+    temperature = fit_temperature(logits, labels)
+    model = AutoModelForSequenceClassification.from_pretrained(run_dir)
+    apply_temperature(model, temperature)
+    predictions_path = run_dir / (record.predictions_file or PREDICTIONS_FILE)
+    rows = pq.read_table(predictions_path).to_pandas()
+    test_logits = logits_from_probabilities(rows["probabilities"].tolist())  # (n, num_labels)
+    record.calibration = calibration_record(temperature, rows["label"].to_numpy(), test_logits)
+    record.validation_predictions_file = record.validation_predictions_file or VALIDATION_PREDICTIONS_FILE
+    save_model_in_place(model, run_dir)
+    scaled = scaled_probabilities(test_logits, temperature)
+    write_predictions(predictions_path, rows["index"], rows["label"], scaled, rows["prediction"])
+    write_results(run_dir, record)
+    return record.calibration
+
+
+def main(argv: list[str]) -> None:
+    if argv and not argv[0].startswith("-"):  # RUN_DIR... first, as the usage line shows
+        argv = ["--run_dirs", *argv]
+    (args,) = parse((CalibrateArguments,), argv)
+    runs = {Path(run_dir): check_run(Path(run_dir)) for run_dir in args.run_dirs}
+    lacking = [str(run_dir) for run_dir, record in runs.items()
+               if not (run_dir / (record.validation_predictions_file or VALIDATION_PREDICTIONS_FILE)).is_file()]
+    done = [str(run_dir) for run_dir, record in runs.items() if str(run_dir) not in lacking and is_calibrated(run_dir, record)]
+    if lacking:
+        print(f"no validation predictions (re-train to save them), left as they are: {', '.join(lacking)}", file=sys.stderr)
+    if done:
+        print(f"already calibrated, left as they are: {', '.join(done)}", file=sys.stderr)
+    todo = {run_dir: record for run_dir, record in runs.items() if str(run_dir) not in lacking + done}
+    if not todo:
+        raise DataError("no run folder left to calibrate")
+    for run_dir, record in todo.items():
+        calibration = calibrate_run(run_dir, record)
+        before, after = calibration["test_before"]["ece"], calibration["test_after"]["ece"]
+        print(f"{run_dir}: T = {calibration['temperature']:.3f}, test ECE ({ECE_BINS} bins) {before:.4f} -> {after:.4f}")
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))

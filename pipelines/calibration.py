@@ -1,0 +1,183 @@
+"""How well predicted probabilities match observed frequencies, and temperature scaling to fix them.
+
+The scores (`calibration_scores`), each from a maintained library, never hand-rolled:
+
+- `ece`: top-label expected calibration error (Naeini et al. 2015; Guo et al. 2017): the
+  predictions are put in 15 equal-width bins of confidence (the top probability), and the
+  absolute gap between accuracy and mean confidence is averaged over bins, weighted by their
+  share of predictions. torchmetrics' `multiclass_calibration_error(n_bins=15, norm="l1")`.
+- `classwise_ece`: the mean over classes of the same 15-bin error of p(class k) against
+  [label == k] (Kull et al. 2019). torchmetrics' `binary_calibration_error`, once per class.
+- `brier`: the multiclass Brier score, mean over sentences of sum_k (p_k - [label == k])^2, in
+  [0, 2] on every benchmark (a binary one is not halved, so MR and SemEval read alike).
+  scikit-learn's `brier_score_loss(scale_by_half=False)`.
+- `nll`: mean negative log-likelihood of the gold label, in nats. scikit-learn's `log_loss`.
+
+Temperature scaling (Guo et al. 2017, "On Calibration of Modern Neural Networks", section 4.2):
+one scalar T > 0, fitted on validation logits by minimising the NLL of softmax(logits / T), and
+the model then outputs logits / T. Dividing by T > 0 keeps the order of the logits, so no
+prediction changes, only how sure each one is. `fit_temperature` does the fit with scipy's
+bounded `minimize_scalar` over log T; `apply_temperature` puts T into a model so that its
+forward pass, `pipeline("text-classification")` and the ONNX export all return calibrated
+probabilities; `calibrate_after_training` is the step `pipelines.fitting.fit_and_test` runs.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy.optimize import minimize_scalar
+from scipy.special import log_softmax, softmax
+from sklearn.metrics import brier_score_loss, log_loss
+from torch import nn
+from torchmetrics.functional.classification import binary_calibration_error, multiclass_calibration_error
+
+from models import GloveConfig
+from pipelines.run_files import VALIDATION_PREDICTIONS_FILE, write_validation_predictions
+
+ECE_BINS = 15
+METHOD = "temperature scaling (Guo et al. 2017): one T fitted on the validation logits by minimising NLL"
+SCORES_NOTE = (
+    f"ece: top-label, {ECE_BINS} equal-width bins (torchmetrics); classwise_ece: mean over classes, {ECE_BINS} bins; "
+    "brier: sum over classes, in [0, 2] (scikit-learn); nll: nats (scikit-learn)"
+)
+# log T is searched in [log 0.01, log 100]: a T at either end means the logits carry no usable scale.
+LOG_TEMPERATURE_BOUNDS = (math.log(0.01), math.log(100.0))
+
+
+def calibration_scores(probabilities, labels) -> dict[str, float]:
+    """ECE, classwise ECE, Brier score and NLL (see the module docstring for each definition).
+
+    probabilities: (n, num_labels), rows summing to 1 (float32 rows read from a predictions file
+    are renormalised in float64); labels: (n,) class ids.
+    Returns {"ece", "classwise_ece", "brier", "nll"}, each a float (lower is better).
+    """
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    probabilities = probabilities / probabilities.sum(axis=1, keepdims=True)
+    labels = np.asarray(labels, dtype=np.int64)
+    num_labels = probabilities.shape[1]
+    preds, target = torch.tensor(probabilities), torch.tensor(labels)
+    ece = multiclass_calibration_error(preds, target, num_classes=num_labels, n_bins=ECE_BINS, norm="l1")
+    classwise = [
+        binary_calibration_error(preds[:, k].contiguous(), (target == k).long(), n_bins=ECE_BINS, norm="l1") for k in range(num_labels)
+    ]
+    classes = list(range(num_labels))
+    return {
+        "ece": float(ece),
+        "classwise_ece": float(torch.stack(classwise).mean()),
+        "brier": float(brier_score_loss(labels, probabilities, labels=classes, scale_by_half=False)),
+        "nll": float(log_loss(labels, probabilities, labels=classes)),
+    }
+
+
+def scaled_probabilities(logits, temperature: float) -> np.ndarray:
+    """softmax(logits / T): (n, num_labels) logits -> (n, num_labels) probabilities, float64."""
+    return softmax(np.asarray(logits, dtype=np.float64) / temperature, axis=-1)
+
+
+def fit_temperature(logits, labels) -> float:
+    """The T > 0 minimising the mean NLL of softmax(logits / T) on these (validation) sentences.
+
+    logits: (n, num_labels); labels: (n,) class ids. Guo et al. (2017) fit T the same way (they
+    use LBFGS); the NLL is unimodal in log T (convex in 1/T), so scipy's bounded Brent search
+    over log T in `LOG_TEMPERATURE_BOUNDS` finds it. `ValueError` for no sentences.
+    """
+    logits = np.asarray(logits, dtype=np.float64)
+    labels = np.asarray(labels, dtype=np.int64)
+    if len(labels) == 0:
+        raise ValueError("fit_temperature needs at least one validation sentence")
+
+    def nll(log_temperature: float) -> float:
+        log_probabilities = log_softmax(logits / math.exp(log_temperature), axis=-1)
+        return -float(log_probabilities[np.arange(len(labels)), labels].mean())
+
+    result = minimize_scalar(nll, bounds=LOG_TEMPERATURE_BOUNDS, method="bounded", options={"xatol": 1e-6})
+    return float(math.exp(result.x))
+
+
+def output_layer_name(model: nn.Module) -> str:
+    """The name of the last `nn.Linear` with `num_labels` outputs: a stock HF classification head's
+    output layer (`classifier` in BERT and DistilBERT, `classifier.out_proj` in RoBERTa and MPNet).
+    `ValueError` if the model has none."""
+    names = [name for name, module in model.named_modules() if isinstance(module, nn.Linear) and module.out_features == model.config.num_labels]
+    if not names:
+        raise ValueError(f"{type(model).__name__} has no linear layer with num_labels={model.config.num_labels} outputs to scale")
+    return names[-1]
+
+
+def apply_temperature(model, temperature: float) -> None:
+    """Divide the model's logits by `temperature` from now on, and record it in its config.
+
+    A GloVe model (`GloveConfig`) multiplies its config's `temperature` field by it (the base
+    class divides the logits by that field). A stock HF model gets it folded into its output layer
+    (`output_layer_name`): weight and bias divided by T give exactly logits / T with no custom
+    code, and `config.temperature_scaling = {"temperature": T, "folded_into": name}` says so (the
+    layer's trained scale is the saved one times T). Argmax predictions never change.
+    """
+    if isinstance(model.config, GloveConfig):
+        model.config.temperature = model.config.temperature * temperature
+        return
+    name = output_layer_name(model)
+    layer = model.get_submodule(name)
+    with torch.no_grad():
+        layer.weight.div_(temperature)
+        if layer.bias is not None:
+            layer.bias.div_(temperature)
+    model.config.temperature_scaling = {"temperature": temperature, "folded_into": name}
+
+
+def model_temperature(config) -> float:
+    """The temperature a saved model's config says its logits are divided by (1.0: none)."""
+    if isinstance(config, GloveConfig):
+        return float(config.temperature)
+    return float((getattr(config, "temperature_scaling", None) or {}).get("temperature", 1.0))
+
+
+def calibration_record(temperature: float, test_labels, test_logits) -> dict:
+    """What `results.json` says under `calibration`: T, the method, and the test scores before
+    (softmax(logits)) and after (softmax(logits / T)) scaling. test_logits: (n, num_labels)."""
+    return {
+        "temperature": temperature,
+        "method": METHOD,
+        "scores": SCORES_NOTE,
+        "test_before": calibration_scores(scaled_probabilities(test_logits, 1.0), test_labels),
+        "test_after": calibration_scores(scaled_probabilities(test_logits, temperature), test_labels),
+    }
+
+
+def logits_from_probabilities(probabilities) -> np.ndarray:
+    """log p: logits up to a per-row constant, which softmax ignores, so softmax(log p / T) is
+    exactly softmax(z / T). A probability that underflowed to 0 is read as the smallest float64."""
+    return np.log(np.clip(np.asarray(probabilities, dtype=np.float64), np.finfo(np.float64).tiny, None))
+
+
+def calibrate_after_training(trainer, validation_prediction, record, test_predictions: tuple, enabled: bool) -> tuple:
+    """The training step after the best model is restored and the test set scored.
+
+    `validation_prediction` is `Trainer.predict` on the validation split, in its order. Writes
+    its logits and labels to `VALIDATION_PREDICTIONS_FILE` in the run folder (always, so a run
+    can be calibrated later by `python -m pipelines.calibrate`). When `enabled`, fits T on them
+    (the test set is never seen), applies it to `trainer.model` (saved after this) and sets
+    `record.calibration` (`calibration_record`). `test_predictions` is
+    `(indices, labels, probabilities (n, num_labels))`; returns it with the probabilities the
+    saved model gives, softmax(logits / T). The test metrics do not change: argmax is the same.
+    """
+    predictions = validation_prediction.predictions
+    logits = predictions[0] if isinstance(predictions, tuple) else predictions  # (n, num_labels)
+    labels = validation_prediction.label_ids
+    if trainer.is_world_process_zero():
+        write_validation_predictions(Path(trainer.args.output_dir) / VALIDATION_PREDICTIONS_FILE, labels, logits)
+    record.validation_predictions_file = VALIDATION_PREDICTIONS_FILE
+    if not enabled:
+        return test_predictions
+    temperature = fit_temperature(logits, labels)
+    apply_temperature(trainer.model, temperature)
+    indices, test_labels, probabilities = test_predictions
+    test_logits = logits_from_probabilities(probabilities)
+    record.calibration = calibration_record(temperature, test_labels, test_logits)
+    before, after = record.calibration["test_before"]["ece"], record.calibration["test_after"]["ece"]
+    print(f"temperature scaling: T = {temperature:.3f}, test ECE ({ECE_BINS} bins) {before:.4f} -> {after:.4f}")
+    return indices, test_labels, scaled_probabilities(test_logits, temperature)

@@ -1,0 +1,227 @@
+"""Calibration scores, temperature scaling, and the temperature travelling with the saved model."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, RobertaConfig, RobertaForSequenceClassification, pipeline
+
+import train
+from pipelines.calibrate import main as calibrate
+from pipelines.calibration import (
+    apply_temperature,
+    calibration_scores,
+    fit_temperature,
+    model_temperature,
+    output_layer_name,
+    scaled_probabilities,
+)
+from pipelines.cli import run_cli
+from pipelines.export import ExportArguments, export
+from pipelines.inference import OnnxSequenceClassifier
+from pipelines.run_files import read_validation_predictions
+from tests.conftest import NEGATIVE_WORDS, NEUTRAL_WORDS, POSITIVE_WORDS, write_glove_text, write_semeval
+from tests.tiny_bert import build_tiny_bert
+from tests.tiny_glove import build_tiny_glove
+
+TEXTS = ["a good fun film", "the movie is n't good , but it is not bad", "dull", "very very bad !"]
+
+
+def synthetic(temperature: float, n: int = 20_000, num_labels: int = 3, seed: int = 0):
+    """Labels drawn from softmax(z), logits reported as z * temperature: calibrated after dividing by it."""
+    rng = np.random.default_rng(seed)
+    true_logits = rng.normal(scale=2.0, size=(n, num_labels))
+    probabilities = scaled_probabilities(true_logits, 1.0)
+    labels = (rng.random((n, 1)) > probabilities.cumsum(axis=1)).sum(axis=1)  # inverse-CDF draw per row
+    return true_logits * temperature, labels
+
+
+@pytest.mark.parametrize("temperature", [0.5, 1.0, 2.5])
+def test_fitted_temperature_recovers_the_known_one(temperature):
+    logits, labels = synthetic(temperature)
+    assert fit_temperature(logits, labels) == pytest.approx(temperature, rel=0.05)
+
+
+def test_scaling_lowers_nll_and_ece_of_overconfident_logits():
+    logits, labels = synthetic(3.0)
+    fitted = fit_temperature(logits, labels)
+    before = calibration_scores(scaled_probabilities(logits, 1.0), labels)
+    after = calibration_scores(scaled_probabilities(logits, fitted), labels)
+    assert after["nll"] < before["nll"] and after["ece"] < before["ece"] / 3 and after["brier"] < before["brier"]
+
+
+@pytest.mark.parametrize("temperature", [0.05, 0.7, 1.0, 3.0, 80.0])
+def test_scaling_never_changes_a_prediction(temperature):
+    logits = np.random.default_rng(1).normal(scale=5.0, size=(5_000, 3))
+    np.testing.assert_array_equal(scaled_probabilities(logits, temperature).argmax(axis=1), logits.argmax(axis=1))
+
+
+def test_library_ece_matches_a_hand_computation():
+    """Six predictions, confidences in four of the 15 bins (width 1/15), none on a boundary."""
+    probabilities = np.array([[0.95, 0.05], [0.96, 0.04], [0.30, 0.70], [0.72, 0.28], [0.45, 0.55], [0.52, 0.48]])
+    labels = np.array([0, 1, 1, 0, 0, 0])
+    # bin 14 [14/15, 1]: conf 0.95, 0.96, acc 1/2; bin 10: conf 0.70, 0.72, acc 1; bin 8: 0.55, wrong; bin 7: 0.52, right
+    hand = (2 * abs(0.955 - 0.5) + 2 * abs(0.71 - 1.0) + abs(0.55 - 0.0) + abs(0.52 - 1.0)) / 6
+    # classwise: class 1 has p = 0.05, 0.04, 0.70, 0.28, 0.55, 0.48 (bins 0, 0, 10, 4, 8, 7), class 0 the complements
+    class1 = (abs(0.045 - 0.5) * 2 + abs(0.70 - 1) + abs(0.28 - 0) + abs(0.55 - 0) + abs(0.48 - 0)) / 6
+    class0 = (abs(0.955 - 0.5) * 2 + abs(0.30 - 0) + abs(0.72 - 1) + abs(0.45 - 1) + abs(0.52 - 1)) / 6
+    brier = np.mean([(p[0] - (y == 0)) ** 2 + (p[1] - (y == 1)) ** 2 for p, y in zip(probabilities, labels)])
+    nll = -np.mean(np.log(probabilities[np.arange(6), labels]))
+    scores = calibration_scores(probabilities, labels)
+    assert scores["ece"] == pytest.approx(hand, abs=1e-6)
+    assert scores["classwise_ece"] == pytest.approx((class0 + class1) / 2, abs=1e-6)
+    assert scores["brier"] == pytest.approx(brier) and scores["nll"] == pytest.approx(nll)
+
+
+def raw_logits(folder, texts=TEXTS) -> np.ndarray:
+    model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    with torch.no_grad():
+        return np.vstack([model(**tokenizer([text], return_tensors="pt")).logits.numpy() for text in texts])
+
+
+def scaled_copy(source, target, temperature: float):
+    model = AutoModelForSequenceClassification.from_pretrained(source)
+    apply_temperature(model, temperature)
+    model.save_pretrained(target)
+    AutoTokenizer.from_pretrained(source).save_pretrained(target)
+    return target
+
+
+@pytest.fixture(scope="module")
+def scaled_models(tmp_path_factory):
+    """name -> (unscaled folder, folder with T = 2.5): a GloVe BiLSTM and a tiny stock BERT."""
+    root = tmp_path_factory.mktemp("calibrated")
+    sources = {"bilstm": build_tiny_glove(root / "bilstm", "bilstm"), "bert": build_tiny_bert(root / "bert", ["negative", "positive"])}
+    for folder in sources.values():  # random heads are near-uniform: sharpen them so T visibly matters
+        model = AutoModelForSequenceClassification.from_pretrained(folder)
+        with torch.no_grad():
+            model.classifier.weight.mul_(10.0)
+        model.save_pretrained(folder)
+    return {name: (folder, scaled_copy(folder, root / f"{name}-scaled", 2.5)) for name, folder in sources.items()}
+
+
+@pytest.mark.parametrize("name", ["bilstm", "bert"])
+def test_pipeline_probabilities_are_softmax_of_logits_over_t(scaled_models, name):
+    source, scaled = scaled_models[name]
+    expected = scaled_probabilities(raw_logits(source), 2.5)
+    assert model_temperature(AutoModelForSequenceClassification.from_pretrained(scaled).config) == pytest.approx(2.5)
+    classify = pipeline("text-classification", model=str(scaled), top_k=None)
+    outputs = classify(TEXTS)
+    labels = ["negative", "positive"]
+    got = np.array([[next(item["score"] for item in output if item["label"] == label) for label in labels] for output in outputs])
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    assert not np.allclose(got, scaled_probabilities(raw_logits(source), 1.0), atol=1e-3)  # the scaling is visible
+    np.testing.assert_array_equal(got.argmax(axis=1), raw_logits(source).argmax(axis=1))
+
+
+def test_stock_model_records_the_folded_temperature_and_its_layer(scaled_models):
+    source, scaled = scaled_models["bert"]
+    config = json.loads((scaled / "config.json").read_text())
+    assert config["temperature_scaling"] == {"temperature": 2.5, "folded_into": "classifier"}
+    original = AutoModelForSequenceClassification.from_pretrained(source).classifier
+    folded = AutoModelForSequenceClassification.from_pretrained(scaled).classifier
+    torch.testing.assert_close(folded.weight * 2.5, original.weight)  # the trained scale is recoverable
+    torch.testing.assert_close(folded.bias * 2.5, original.bias)
+
+
+def test_output_layer_of_a_roberta_style_head_is_its_out_proj():
+    config = RobertaConfig(vocab_size=50, hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=16, num_labels=3)
+    assert output_layer_name(RobertaForSequenceClassification(config)) == "classifier.out_proj"
+
+
+@pytest.mark.parametrize("name", ["bilstm", "bert"])
+def test_onnx_export_of_a_scaled_model_gives_scaled_probabilities(scaled_models, tmp_path, name):
+    source, scaled = scaled_models[name]
+    export(ExportArguments(run_dir=str(scaled), output=str(tmp_path / "onnx")))
+    probabilities = OnnxSequenceClassifier.from_folder(tmp_path / "onnx", batch_size=2).probabilities(TEXTS)
+    np.testing.assert_allclose(probabilities, scaled_probabilities(raw_logits(source), 2.5), atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def trained_pair(tmp_path_factory):
+    """The same tiny GloVe run (mean, tiny SemEval, 3 epochs) with temperature scaling and without:
+    name -> (folder, results.json, predictions.parquet rows)."""
+    root = tmp_path_factory.mktemp("trained")
+    data = write_semeval(root / "data")
+    glove = write_glove_text(root / "glove.txt", NEUTRAL_WORDS + POSITIVE_WORDS + NEGATIVE_WORDS)
+    argv = ["--model", "mean", "--dataset", "semeval2017a", "--data-dir", str(data), "--embeddings", str(glove)]
+    fast = ["--num_train_epochs", "3", "--per_device_train_batch_size", "16", "--learning_rate", "0.02"]
+    runs = {}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SENTIBENCH_CACHE", str(root / "cache"))
+        for name, extra in (("scaled", []), ("plain", ["--temperature_scaling", "false"])):
+            assert run_cli(train.main, [*argv, *fast, "--output_dir", str(root / name), *extra]) == 0
+            rows = pq.read_table(root / name / "predictions.parquet").to_pandas()
+            runs[name] = (root / name, json.loads((root / name / "results.json").read_text()), rows)
+    return runs
+
+
+def test_training_step_stores_t_and_leaves_every_test_score_unchanged(trained_pair):
+    folder, scaled, scaled_rows = trained_pair["scaled"]
+    _, plain, plain_rows = trained_pair["plain"]
+    for key in ("test", "confusion_matrix", "per_class", "selection"):
+        assert scaled[key] == plain[key]
+    assert (scaled_rows["prediction"] == plain_rows["prediction"]).all()
+
+    calibration = scaled["calibration"]
+    temperature = calibration["temperature"]
+    assert "calibration" not in plain and plain["validation_predictions_file"] == "validation_predictions.parquet"
+    config = json.loads((folder / "config.json").read_text())
+    assert config["temperature"] == pytest.approx(temperature) and temperature != pytest.approx(1.0)
+    labels, logits = read_validation_predictions(folder / scaled["validation_predictions_file"])
+    assert fit_temperature(logits, labels) == pytest.approx(temperature)  # fitted on validation, not test
+    plain_probabilities = np.stack(plain_rows["probabilities"])
+    expected = scaled_probabilities(np.log(plain_probabilities), temperature)  # the saved model's probabilities
+    np.testing.assert_allclose(np.stack(scaled_rows["probabilities"]), expected, atol=1e-5)
+    test_labels = plain_rows["label"].to_numpy()
+    assert calibration["test_before"] == pytest.approx(calibration_scores(plain_probabilities, test_labels), abs=1e-5)
+    assert calibration["test_after"] == pytest.approx(calibration_scores(expected, test_labels), abs=1e-5)
+
+
+def test_calibrate_command_does_what_training_does(trained_pair, tmp_path, capsys):
+
+    folder = shutil.copytree(trained_pair["plain"][0], tmp_path / "plain")
+    assert run_cli(calibrate, [str(folder)]) == 0
+    _, scaled, scaled_rows = trained_pair["scaled"]
+    results = json.loads((folder / "results.json").read_text())
+    calibration, expected = results["calibration"], scaled["calibration"]
+    assert calibration["temperature"] == pytest.approx(expected["temperature"])
+    for key in ("test_before", "test_after"):
+        assert calibration[key] == pytest.approx(expected[key], abs=1e-5)
+    assert results["test"] == scaled["test"]
+    assert json.loads((folder / "config.json").read_text())["temperature"] == pytest.approx(scaled["calibration"]["temperature"])
+    rows = pq.read_table(folder / "predictions.parquet").to_pandas()
+    np.testing.assert_allclose(np.stack(rows["probabilities"]), np.stack(scaled_rows["probabilities"]), atol=1e-5)
+    assert (rows["prediction"] == scaled_rows["prediction"]).all()
+    assert f"{folder}: T = " in capsys.readouterr().out
+
+    assert run_cli(calibrate, [str(folder)]) == 2  # a second pass would scale twice: refused
+    assert f"already calibrated, left as they are: {folder}" in capsys.readouterr().err
+
+
+def test_calibrate_names_the_folders_without_validation_predictions(trained_pair, tmp_path, capsys):
+
+    old = shutil.copytree(trained_pair["plain"][0], tmp_path / "old")
+    (old / "validation_predictions.parquet").unlink()
+    new = shutil.copytree(trained_pair["plain"][0], tmp_path / "new")
+    assert run_cli(calibrate, [str(old), str(new)]) == 0
+    assert capsys.readouterr().err.strip() == f"no validation predictions (re-train to save them), left as they are: {old}"
+    assert "calibration" not in json.loads((old / "results.json").read_text())
+    assert "calibration" in json.loads((new / "results.json").read_text())
+    assert run_cli(calibrate, [str(old)]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == "error: no run folder left to calibrate"
+
+
+def test_calibrate_checks_every_folder_before_writing(trained_pair, tmp_path, capsys):
+
+    good = shutil.copytree(trained_pair["plain"][0], tmp_path / "good")
+    before = {path.name: path.read_bytes() for path in good.iterdir() if path.is_file()}
+    assert run_cli(calibrate, [str(good), str(tmp_path / "nowhere")]) == 2
+    assert capsys.readouterr().err.strip() == f"error: {tmp_path / 'nowhere'}: not a finished run (no results.json)"
+    assert {path.name: path.read_bytes() for path in good.iterdir() if path.is_file()} == before
