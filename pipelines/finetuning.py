@@ -77,8 +77,8 @@ def model_label(model: str) -> str:
     return model if model in MODEL_ALIASES or not Path(model).exists() else Path(model).resolve().name
 
 
-def default_output_dir(dataset: str, model: str, cv_folds: int | None = None, fold: int = 0) -> str:
-    return run_default_output_dir(dataset, model_label(model), cv_folds, fold)
+def default_output_dir(dataset: str, model: str, cv_folds: int | None = None, fold: int = 0, seed: int = TrainingArguments.seed) -> str:
+    return run_default_output_dir(dataset, model_label(model), cv_folds, fold, seed)
 
 
 LOCAL_MODEL_HINT = "give --model a local save_pretrained folder (a run folder) or an offline alias (minilm, mpnet)"
