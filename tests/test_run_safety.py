@@ -192,3 +192,23 @@ def test_default_folders_tell_seeds_and_vectors_apart():
         for seed in (42, 7) for variant in (None, "trained-vectors")
     }  # fmt: skip
     assert len(names) == 4 and "runs/mr-meanmax-trained-vectors-seed7" in names
+
+
+# --- a fine-tuned head in another label order ------------------------------------------------------
+
+
+@pytest.mark.parametrize("new_order", [["positive", "negative"], ["Negative", "Positive"], ["negative", "positive"]])
+def test_a_head_trained_in_another_label_order_is_reordered_exactly(tmp_path, new_order):
+    import torch
+
+    from pipelines.finetuning import load_pretrained
+    from tests.tiny_bert import POSITIVE, build_tiny_bert
+
+    path = str(build_tiny_bert(tmp_path / "bert", ["negative", "positive"]))
+    old, tokenizer, _ = load_pretrained(path, ["negative", "positive"], seed=0, load_kwargs={})
+    new, _, config = load_pretrained(path, new_order, seed=1, load_kwargs={})
+    batch = tokenizer(POSITIVE, return_tensors="pt", padding=True)
+    with torch.no_grad():
+        old_logits, new_logits = old.eval()(**batch).logits, new.eval()(**batch).logits
+    order = [["negative", "positive"].index(name.lower()) for name in new_order]
+    assert torch.equal(new_logits, old_logits[:, order]) and list(config.id2label.values()) == new_order
