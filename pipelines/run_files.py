@@ -12,7 +12,6 @@ import os
 import platform
 import re
 import socket
-import tempfile
 import zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
