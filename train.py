@@ -12,9 +12,14 @@ def main(argv: list[str]) -> None:
     model_args, data_args, training_args, loss_args = parse(argument_types, argv)
     if not training_args.output_dir_given:
         training_args.output_dir = default_output_dir(data_args.dataset_label, model_args.model, data_args.cv_folds, data_args.fold)
+    from accelerate import PartialState
+
+    from models.presets import other_vectors_setting
     from pipelines.training import train_glove  # after parsing: the flow's imports take seconds, --help needs none
 
     train_glove(model_args, data_args, training_args, loss_args=loss_args)
+    if PartialState().is_main_process:
+        print(other_vectors_setting(model_args.model, model_args.train_embeddings))
 
 
 if __name__ == "__main__":

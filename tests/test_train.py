@@ -39,6 +39,7 @@ def test_train_saves_model_tokenizer_and_results(tmp_path, tiny_semeval, tiny_gl
     assert sum(map(sum, results["confusion_matrix"])) == 90
     out = capsys.readouterr().out
     assert "test (90 sentences) accuracy" in out and f"saved to {output_dir}" in out
+    assert out.rstrip().endswith("trainable vectors (--train_embeddings) measured +9.2 points for mean on MR (lab split, 5 seeds) in the committed study (results/report/report.md)")
     assert "Writing model shards" not in out
 
 
