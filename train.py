@@ -14,9 +14,14 @@ def main(argv: list[str]) -> None:
         training_args.output_dir = default_output_dir(
             data_args.dataset_label, model_args.model, data_args.cv_folds, data_args.fold, training_args.seed, model_args.folder_tag
         )
+    from accelerate import PartialState
+
+    from models.presets import other_vectors_setting
     from pipelines.training import train_glove  # after parsing: the flow's imports take seconds, --help needs none
 
     train_glove(model_args, data_args, training_args, loss_args=loss_args)
+    if PartialState().is_main_process:
+        print(other_vectors_setting(model_args.model, model_args.train_embeddings))
 
 
 if __name__ == "__main__":

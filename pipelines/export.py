@@ -14,8 +14,8 @@ the same two maintained tools that optimum itself wraps:
   one-layer LSTM's fused `torch.lstm` call into an ONNX `LSTM` node and the attention masks into
   `Where`/`Softmax` nodes. Tracing records the branch the example takes, so the example batch
   has padding (the mask path is traced, not skipped) and is shorter than the model's maximum
-  length; longer inputs are truncated by the tokenizer before the graph (`OnnxSequenceClassifier`
-  does it), as the PyTorch model truncates them itself.
+  length; the graph itself cuts longer inputs to that length (`LogitsOnly`), as the PyTorch GloVe
+  models truncate them, so a caller that tokenizes without truncation gets the checkpoint's logits.
 - `onnxruntime.quantization.quantize_dynamic` for `--quantize int8`: int8 weights (QInt8), int8
   activations quantized at run time, for every operator ONNX Runtime can quantize that way
   (MatMul/Gemm, LSTM, Attention, Gather of the embeddings).
@@ -83,13 +83,18 @@ CHECK_SENTENCES = [
 
 
 class LogitsOnly(nn.Module):
-    """The classifier as a graph of tensors: (input_ids, attention_mask) -> logits (batch, num_labels)."""
+    """The classifier as a graph of tensors: (input_ids, attention_mask) (batch, seq_len) -> logits
+    (batch, num_labels). Inputs are cut to `max_length` tokens inside the graph: the GloVe models
+    truncate in a Python branch that tracing drops, so without the cut an over-long input (a
+    tokenizer called without truncation) gave other logits, or an out-of-range position error."""
 
-    def __init__(self, model: nn.Module):
+    def __init__(self, model: nn.Module, max_length: int):
         super().__init__()
         self.model = model
+        self.max_length = max_length
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        input_ids, attention_mask = input_ids[:, : self.max_length], attention_mask[:, : self.max_length]  # (batch, <= max_length)
         return self.model(input_ids=input_ids, attention_mask=attention_mask).logits
 
 
@@ -103,7 +108,7 @@ def export_onnx(classifier: TorchSequenceClassifier, path: Path, opset: int = OP
         # checks (empty / over-long inputs), which `encode` keeps away from the graph.
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            LogitsOnly(classifier.model).eval(),
+            LogitsOnly(classifier.model, classifier.max_length).eval(),
             inputs,
             str(path),
             dynamo=False,

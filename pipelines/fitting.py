@@ -93,7 +93,7 @@ def fit_and_test(
             data_collator=DataCollatorWithPadding(tokenizer),
             compute_metrics=compute_metrics_fn(label_names),
             callbacks=[
-                EarlyStoppingCallback(early_stopping_patience=early_stopping_patience), divergence,
+                stopper := EarlyStoppingCallback(early_stopping_patience=early_stopping_patience), divergence,
                 *filter(None, [test_scores]),
             ],
         )
@@ -104,6 +104,8 @@ def fit_and_test(
         train_seconds = time.perf_counter() - started
         if divergence.message:
             raise OptionError(divergence.message)
+        if trainer.is_world_process_zero():
+            print(stopping_summary(trainer.state, trainer.args, stopper))
         record, test_predictions = score_test(trainer, tokenized["test"], label_names, run_info)
         validation = predict_in_order(trainer, tokenized["validation"])
         test_predictions = calibrate_after_training(trainer, validation, record, test_predictions, training_args.temperature_scaling)
@@ -111,6 +113,26 @@ def fit_and_test(
         record.parameters = count_parameters(model)
         save_run(trainer, training_args, record, test_predictions, len(tokenized["test"]))
         return record.to_dict()
+
+
+def stopping_summary(state, args: TrainingArguments, stopper: EarlyStoppingCallback) -> str:
+    """One line: the epoch whose weights were restored and why training ended, e.g. `restored epoch 7
+    (best validation accuracy 0.7925); stopped: no better validation accuracy in 5 evaluations`."""
+    criterion = f"validation {(args.metric_for_best_model or 'loss').removeprefix('eval_')}"
+    epoch_at_step = {entry["step"]: entry["epoch"] for entry in state.log_history if "eval_loss" in entry}
+    if args.load_best_model_at_end and state.best_global_step in epoch_at_step:
+        restored = f"restored epoch {epoch_at_step[state.best_global_step]:g} (best {criterion} {state.best_metric:.4f})"
+    else:
+        restored = f"kept the last weights, epoch {state.epoch:g}"
+    patience = stopper.early_stopping_patience
+    if stopper.early_stopping_patience_counter >= patience:
+        reason = f"no better {criterion} in {patience} evaluation{'s' if patience > 1 else ''}"
+    elif state.global_step >= state.max_steps:
+        budget = f"{args.max_steps} steps" if args.max_steps > 0 else f"{args.num_train_epochs:g} epochs"
+        reason = f"the budget of {budget} was spent"
+    else:
+        reason = f"at step {state.global_step} of {state.max_steps}"
+    return f"{restored}; stopped: {reason}"
 
 
 def score_test(trainer: Trainer, test_split, label_names: list[str], run_info: dict) -> tuple[RunRecord, tuple]:

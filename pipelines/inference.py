@@ -182,7 +182,11 @@ class OnnxSequenceClassifier(SequenceClassifier):
         return cls(session, tokenizer, config, max_length, display_name(folder), batch_size, progress)
 
     def logits_for_ids(self, input_ids, attention_mask):
-        feeds = {"input_ids": np.asarray(input_ids, dtype=np.int64), "attention_mask": np.asarray(attention_mask, dtype=np.int64)}
+        """Ids past `max_length` are cut here too, for folders exported before the graph cut them."""
+        feeds = {
+            "input_ids": np.asarray(input_ids, dtype=np.int64)[:, : self.max_length],
+            "attention_mask": np.asarray(attention_mask, dtype=np.int64)[:, : self.max_length],
+        }
         return self.session.run(["logits"], {name: feeds[name] for name in self.input_names})[0]
 
 

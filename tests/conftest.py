@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +15,26 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 POSITIVE_WORDS = ["good", "great", "fun", "wonderful", "best", "moving"]
 NEGATIVE_WORDS = ["bad", "awful", "boring", "worst", "dull", "mess"]
 NEUTRAL_WORDS = ["film", "movie", "the", "a", "story", "it", "is", "was"]
+SANDBOX_VARIABLES = ("SENTIBENCH_CACHE", "HF_HOME", "HF_DATASETS_CACHE")
+
+
+def pytest_configure(config):
+    """Every cache the suite fills goes to one temporary folder, removed at the end: the parsed GloVe
+    vectors and extracted backbones (`$SENTIBENCH_CACHE`), `datasets`' Arrow files, and what
+    `evaluate` and `huggingface_hub` keep under `$HF_HOME`. Runs before any test module is imported,
+    as `datasets.config` and `huggingface_hub.constants` read these variables once, on import; child
+    processes inherit them. Offline, nothing is taken from the Hub cache it hides (the MiniLM/MPNet
+    backbones come from pip packages, extracted under `$SENTIBENCH_CACHE/backbones`)."""
+    root = Path(tempfile.mkdtemp(prefix="sentibench-tests-"))
+    config.sandbox_root = root
+    for name, folder in zip(SANDBOX_VARIABLES, ("sentibench", "huggingface", "huggingface/datasets")):
+        os.environ[name] = str(root / folder)
+
+
+def pytest_unconfigure(config):
+    root = getattr(config, "sandbox_root", None)
+    if root is not None:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

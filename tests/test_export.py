@@ -6,13 +6,14 @@ import json
 
 import numpy as np
 import pytest
+from scipy.special import softmax
 
 from models import GLOVE_MODELS
 from pipelines.cli import run_cli
 from pipelines.export import CHECK_SENTENCES, LOGIT_TOLERANCE, ExportArguments, export, main
 from pipelines.inference import OnnxSequenceClassifier, TorchSequenceClassifier, load_classifier
 from tests.tiny_bert import build_tiny_bert
-from tests.tiny_glove import build_tiny_glove
+from tests.tiny_glove import MAX_LENGTH, build_tiny_glove
 
 SENTENCES = ["a good fun film", "the movie is n't good , but it is not bad", "dull", "", "very very very bad ! " * 10]
 
@@ -57,6 +58,20 @@ def test_exported_graph_ignores_padding(exported, name):
     logits_alone = model.logits_for_ids(alone["input_ids"], alone["attention_mask"])
     logits_batch = model.logits_for_ids(batch["input_ids"], batch["attention_mask"])
     np.testing.assert_allclose(logits_batch[1], logits_alone[0], atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("name", list(GLOVE_MODELS))
+def test_input_longer_than_the_limit_is_truncated_as_the_checkpoint_does(exported, name):
+    """Ids from a tokenizer called without truncation, straight into ONNX Runtime and through the classifier."""
+    source, target = exported[name]
+    torch_model, onnx_model = TorchSequenceClassifier.from_pretrained(source), OnnxSequenceClassifier.from_folder(target)
+    encoded = onnx_model.tokenizer(["a good fun film " * 3 + "but the story is awful , boring , dull " * 10], return_tensors="np")
+    ids, mask = encoded["input_ids"].astype(np.int64), encoded["attention_mask"].astype(np.int64)
+    assert ids.shape[1] > MAX_LENGTH == onnx_model.max_length
+    expected = softmax(torch_model.logits_for_ids(ids, mask), axis=-1)
+    raw = onnx_model.session.run(["logits"], {"input_ids": ids, "attention_mask": mask})[0]
+    np.testing.assert_allclose(softmax(raw, axis=-1), expected, atol=1e-5, rtol=0)
+    np.testing.assert_allclose(softmax(onnx_model.logits_for_ids(ids, mask), axis=-1), expected, atol=1e-5, rtol=0)
 
 
 def test_classifier_interface_keeps_the_order_of_texts(exported):
