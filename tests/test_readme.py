@@ -84,6 +84,13 @@ README_COMMANDS: dict[str, tuple[str, list[str]] | str] = {
     "accelerate launch --multi_gpu --num_processes 8 finetune.py --model roberta-base --dataset semeval2017a ...":
         "needs 8 GPUs and the Hub",
     "accelerate launch --config_file multi_node.yaml finetune.py ...": "needs several machines",
+    "python finetune.py --model roberta-base --dataset mr --data-dir ../shared/datasets --seed 0 --push_to_hub": "needs the Hub",
+    "python finetune.py --model cardiffnlp/twitter-roberta-base-sentiment-latest --dataset semeval2017a --data-dir "
+    "../shared/datasets": "needs the Hub",
+    "python finetune.py --model vinai/bertweet-base --dataset semeval2017a --data-dir ../shared/datasets "
+    "--max_length_quantile 0.99": "needs the Hub",
+    "python finetune.py --setfit --model mpnet --dataset mr --data-dir ../shared/datasets --seed 0":
+        "MPNet is not in CI's install; tests/test_finetune.py::test_setfit_run_writes_the_same_record runs --setfit on tiny data",
     "python evaluate_pretrained.py --dataset {mr,semeval2017a} --data-dir ../shared/datasets [--models NAME_ID_OR_DIR ...] "
     "[--runs_dir runs/grid] [--batch-size 64] [--neutral_threshold 0.8] [--label_map 'LABEL_0=negative,...'] [--max_samples N] "
     "[--output_dir runs/pretrained-<dataset>] [--device cuda]": (
