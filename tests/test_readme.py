@@ -138,6 +138,14 @@ README_COMMANDS: dict[str, tuple[str, list[str]] | str] = {
         ["my_tweets-labelled.csv"],
     ),
     "python -m pipelines.demo RUN_DIR... [--port 7860]": "tests/test_demo.py starts the page and drives it in headless Chromium",
+    "pip install -e .": ".ci/run installs the project the same way",
+    "HF_HUB_OFFLINE=1 python -m pipelines.experiments --data_dir ../shared/datasets --train_embeddings --seeds 0,1,2,3,4 "
+    "--engine submitit --slurm_partition cpu --slurm_time_minutes 120 --workers 64": (
+        # no Slurm here: submitit's in-process cluster; tests/test_experiments.py runs its local processes
+        "python -m pipelines.experiments --data_dir ../shared/datasets --train_embeddings --seeds 0,1,2,3,4 --engine submitit "
+        f"--slurm_partition cpu --slurm_time_minutes 120 --workers 64 {SMALL_GRID} --datasets mr --engine_cluster debug",
+        ["runs/grid/mr-lab-trained/mean/seed-0/results.json", "runs/grid/results.md"],
+    ),
     "python -m pipelines.experiments ... --dry_run > cells.txt": (
         "python -m pipelines.experiments --data_dir ../shared/datasets --dry_run > cells.txt",
         ["cells.txt"],
