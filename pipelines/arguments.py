@@ -370,6 +370,34 @@ class FinetuneTrainingArguments(RunTrainingArguments):
         super().__post_init__()
 
 
+SEARCH_BACKENDS = ("optuna",)
+
+
+@dataclass
+class SearchArguments:
+    """`train.py --search optuna`: a hyperparameter search on validation data (`pipelines.search`)."""
+
+    _argument_group_name = "search options"
+
+    search: str | None = field(
+        default=None,
+        metadata={"help": "optuna: search the model family's space (pipelines/search_spaces.py) on validation, then train the best configuration and score its test set once"},
+    )
+    n_trials: int = field(default=20, metadata={"help": "trials this process adds to the study; the same command again (or elsewhere) adds more"})
+    storage: str | None = field(
+        default=None,
+        metadata={"help": "Optuna storage shared by every process of the study: a database URL (sqlite:///..., postgresql://...) or a journal file; default: <output_dir>/optuna-journal.log"},
+    )
+
+    def __post_init__(self):
+        if self.search is not None and self.search not in SEARCH_BACKENDS:
+            raise OptionError(f"--search must be one of {', '.join(SEARCH_BACKENDS)}, got {self.search!r}")
+        if self.search is None and self.storage is not None:
+            raise OptionError("--storage needs --search optuna")
+        if self.n_trials < 1:
+            raise OptionError(f"--n_trials must be at least 1, got {self.n_trials}")
+
+
 ENGINES = ("pool", "submitit")
 ENGINE_CLUSTERS = ("slurm", "local", "debug")
 
@@ -410,8 +438,9 @@ class EngineArguments:
             raise OptionError(f"--slurm_gpus_per_node must be 0 or more, got {self.slurm_gpus_per_node}")
 
 
-def default_output_dir(dataset: str, model: str, cv_folds: int | None = None, fold: int = 0) -> str:
-    """`runs/<dataset>-<model>`, and `-cv<K>-fold<F>` for one fold of cross-validation, so folds do not share a folder."""
-    name = f"{dataset}-{model}" + (f"-cv{cv_folds}-fold{fold}" if cv_folds else "")
+def default_output_dir(dataset: str, model: str, cv_folds: int | None = None, fold: int = 0, search: str | None = None) -> str:
+    """`runs/<dataset>-<model>`, and `-cv<K>-fold<F>` for one fold of cross-validation, so folds do not share a folder;
+    a search's trials, journal and best run go to `runs/<dataset>-<model>[...]-search-<backend>`."""
+    name = f"{dataset}-{model}" + (f"-cv{cv_folds}-fold{fold}" if cv_folds else "") + (f"-search-{search}" if search else "")
     return str(Path("runs") / folder_name(name))
 
