@@ -139,6 +139,7 @@ def search_glove(
     Returns the best run's `results.json` payload. Raises what `train_glove` raises for bad options."""
     output_dir = Path(training_args.output_dir)
     check_writable_dir(output_dir)
+    hub.check_push(training_args)  # the best run pushes: refused now, not after the trials
     prepared = prepare_glove_data(model_args, data_args, training_args.seed)
     name = study_name(model_args, data_args, training_args, loss_args)
     trainer, hp_space = search_trainer(model_args, data_args, training_args, loss_args, prepared, name)
