@@ -25,6 +25,7 @@ trial is one tracked run, `<study>/trial-<n>` (TensorBoard: `<output_dir>/trials
 from __future__ import annotations
 
 import copy
+import fcntl
 import hashlib
 import json
 from dataclasses import asdict, fields
@@ -163,9 +164,18 @@ def train_best(model_args, data_args, training_args, loss_args, prepared, best, 
     """The best trial's values as an ordinary run (`train_glove`), with a `search` entry in its record."""
     best_args = copy.copy(training_args)
     best_args.output_dir = str(Path(training_args.output_dir) / f"best-trial-{best.run_id}")
-    if (Path(best_args.output_dir) / RESULTS_FILE).is_file():
-        print(f"{best_args.output_dir} already holds the best trial's run")
-        return json.loads((Path(best_args.output_dir) / RESULTS_FILE).read_text(encoding="utf-8"))
+    # Processes of one study that end with the same best trial: the first trains it, the others wait and read its record.
+    Path(training_args.output_dir).mkdir(parents=True, exist_ok=True)
+    with open(Path(training_args.output_dir) / f".best-trial-{best.run_id}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (Path(best_args.output_dir) / RESULTS_FILE).is_file():
+            print(f"{best_args.output_dir} already holds the best trial's run")
+            return json.loads((Path(best_args.output_dir) / RESULTS_FILE).read_text(encoding="utf-8"))
+        return train_trial(model_args, data_args, best_args, loss_args, prepared, best, name)
+
+
+def train_trial(model_args, data_args, best_args, loss_args, prepared, best, name: str) -> dict:
+    """`train_glove` with a trial's values: config fields through `--config_overrides`, the rest on `best_args`."""
     config_values = {k: v for k, v in best.hyperparameters.items() if k not in TRAINING_FIELDS}
     for key, value in best.hyperparameters.items():
         if key in TRAINING_FIELDS:

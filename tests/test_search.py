@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import optuna
 import pytest
@@ -13,6 +16,7 @@ import train
 from pipelines import fitting
 from pipelines.cli import run_cli
 from pipelines.search_spaces import SEARCH_SPACES, head_counts
+from tests.conftest import REPO_ROOT
 
 
 def study_in(journal) -> optuna.Study:
@@ -54,6 +58,25 @@ def test_a_search_resumes_its_study_and_trains_the_best_trial_once_on_test(tmp_p
     # Each trial is one tracked run, named after the study and the trial.
     tracked = {path.parent.name for path in (output_dir / "trials" / "runs").rglob("events.out.tfevents.*")}
     assert tracked == {f"trial-{trial.number}" for trial in study.trials}
+
+
+@pytest.mark.slow
+def test_two_processes_running_the_same_command_share_one_study(tmp_path, tiny_semeval, tiny_glove):
+    output_dir = tmp_path / "search"
+    command = [
+        sys.executable, "train.py", "--model", "mean", "--dataset", "semeval2017a", "--data-dir", str(tiny_semeval),
+        "--embeddings", str(tiny_glove), "--output_dir", str(output_dir), "--num_train_epochs", "1",
+        "--search", "optuna", "--n_trials", "2",
+    ]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    processes = [subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    outputs = [process.communicate(timeout=600)[0] for process in processes]
+    assert [process.returncode for process in processes] == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
+    study = study_in(output_dir / "optuna-journal.log")
+    assert sorted(trial.number for trial in study.trials) == [0, 1, 2, 3]
+    assert all(trial.state == optuna.trial.TrialState.COMPLETE for trial in study.trials)
+    best_runs = list(output_dir.glob("best-trial-*"))
+    assert best_runs and all((folder / "results.json").is_file() for folder in best_runs)
 
 
 def test_the_attention_space_holds_the_question_5_settings_and_heads_that_divide_the_width():
