@@ -12,6 +12,7 @@ take seconds more). `_argument_group_name` puts each dataclass under its own hea
 from __future__ import annotations
 
 import math
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -383,13 +384,84 @@ class FinetuneTrainingArguments(RunTrainingArguments):
         super().__post_init__()
 
 
+SEARCH_BACKENDS = ("optuna",)
+
+
+@dataclass
+class SearchArguments:
+    """`train.py --search optuna`: a hyperparameter search on validation data (`pipelines.search`)."""
+
+    _argument_group_name = "search options"
+
+    search: str | None = field(
+        default=None,
+        metadata={"help": "optuna: search the model family's space (pipelines/search_spaces.py) on validation, then train the best configuration and score its test set once"},
+    )
+    n_trials: int = field(default=20, metadata={"help": "trials this process adds to the study; the same command again (or elsewhere) adds more"})
+    storage: str | None = field(
+        default=None,
+        metadata={"help": "Optuna storage shared by every process of the study: a database URL (sqlite:///..., postgresql://...) or a journal file; default: <output_dir>/optuna-journal.log"},
+    )
+
+    def __post_init__(self):
+        if self.search is not None and self.search not in SEARCH_BACKENDS:
+            raise OptionError(f"--search must be one of {', '.join(SEARCH_BACKENDS)}, got {self.search!r}")
+        if self.search is None and self.storage is not None:
+            raise OptionError("--storage needs --search optuna")
+        if self.n_trials < 1:
+            raise OptionError(f"--n_trials must be at least 1, got {self.n_trials}")
+
+
+ENGINES = ("pool", "submitit")
+ENGINE_CLUSTERS = ("slurm", "local", "debug")
+
+
+@dataclass
+class EngineArguments:
+    """Where the grid's cells run (`pipelines.engines`): this machine's process pool, or submitit jobs."""
+
+    _argument_group_name = "engine options"
+
+    engine: str = field(
+        default="pool",
+        metadata={"help": "pool: --workers processes on this machine; submitit: one job per cell (a Slurm job array when there is Slurm)"},
+    )
+    engine_cluster: str | None = field(
+        default=None,
+        metadata={"help": "with --engine submitit: slurm, local (one process per cell, all at once, here) or debug (in this process); default: slurm when sbatch is on PATH, else local"},
+    )
+    engine_folder: str | None = field(default=None, metadata={"help": "submitit's job files and logs; default: <runs_dir>/submitit"})
+    slurm_partition: str | None = field(default=None, metadata={"help": "Slurm partition of the cells' jobs; default: the cluster's"})
+    slurm_time_minutes: int = field(default=240, metadata={"help": "time limit of one cell's job, in minutes (every cluster but debug)"})
+    slurm_cpus_per_task: int = field(default=1, metadata={"help": "CPU cores of one cell's job"})
+    slurm_gpus_per_node: int = field(default=0, metadata={"help": "GPUs of one cell's job"})
+
+    def __post_init__(self):
+        if self.engine not in ENGINES:
+            raise OptionError(f"--engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
+        if self.engine_cluster is not None and self.engine_cluster not in ENGINE_CLUSTERS:
+            raise OptionError(f"--engine_cluster must be one of {', '.join(ENGINE_CLUSTERS)}, got {self.engine_cluster!r}")
+        if self.engine_cluster is not None and self.engine != "submitit":
+            raise OptionError("--engine_cluster needs --engine submitit")
+        if self.engine_cluster == "slurm" and shutil.which("sbatch") is None:
+            raise OptionError("--engine_cluster slurm: no sbatch on PATH here; use local or debug, or run on the cluster's login node")
+        for name in ("slurm_time_minutes", "slurm_cpus_per_task"):
+            if getattr(self, name) < 1:
+                raise OptionError(f"--{name} must be at least 1, got {getattr(self, name)}")
+        if self.slurm_gpus_per_node < 0:
+            raise OptionError(f"--slurm_gpus_per_node must be 0 or more, got {self.slurm_gpus_per_node}")
+
+
 def default_output_dir(
-    dataset: str, model: str, cv_folds: int | None = None, fold: int = 0, seed: int = TrainingArguments.seed, variant: str | None = None
+    dataset: str, model: str, cv_folds: int | None = None, fold: int = 0, seed: int = TrainingArguments.seed,
+    variant: str | None = None, search: str | None = None,
 ) -> str:
     """`runs/<dataset>-<model>`, then what else tells runs apart, so another run never lands in a
     finished run's folder: `-<variant>` (train.py: `trained-vectors` or `frozen-vectors` when not
-    the default), `-seed<S>` for a seed other than `TrainingArguments`' 42, and `-cv<K>-fold<F>`
-    for one fold of cross-validation. A run with the defaults keeps the plain name."""
+    the default), `-seed<S>` for a seed other than `TrainingArguments`' 42, `-cv<K>-fold<F>` for
+    one fold of cross-validation, and `-search-<backend>` for a search's trials, journal and best
+    run. A run with the defaults keeps the plain name."""
     parts = [f"{dataset}-{model}", variant, f"seed{seed}" if seed != TrainingArguments.seed else None]
     parts.append(f"cv{cv_folds}-fold{fold}" if cv_folds else None)
+    parts.append(f"search-{search}" if search else None)
     return str(Path("runs") / folder_name("-".join(filter(None, parts))))

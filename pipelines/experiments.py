@@ -11,6 +11,12 @@ for every model and seed. A cell whose folder holds a finished `results.json` is
 interrupted grid picks up where it stopped; a failing cell is reported in one line and the
 others go on. `--dry_run` prints the cells as plain `train.py` commands for a cluster scheduler
 (a SLURM array, GNU parallel); `python -m pipelines.report RUNS_DIR` reads their folders after.
+`--engine submitit` runs each cell as a submitit job instead (a Slurm job array where there is
+Slurm, local processes otherwise; `pipelines.engines` says why submitit), through the same cell
+function, into the same folders and summary.
+
+Tracking: `--report_to tensorboard` (or mlflow, ...) reaches every cell like any train.py option;
+each cell is one run named by its folder under `--runs_dir` (`mr-lab-frozen/mean/seed-0`).
 
 Each cell is a train.py command line: the grid's own options (models, datasets, seeds, folds,
 vectors) become `--model`, `--dataset`, `--seed`, `--fold`, ... and every other option is train.py's,
@@ -44,11 +50,12 @@ from pipelines.cli import parse, quiet_progress_bars, run_cli
 from pipelines.benchmarks import BENCHMARKS
 from pipelines.data import DataSourceArguments
 from pipelines.distillation import grid_folder_suffix
+from pipelines.engines import run_on_submitit
 from pipelines.errors import OptionError, UserError
 from pipelines.hub import one_line
 from pipelines.run_files import RESULTS_FILE, RunRecord, finished_record, library_versions, write_json_atomic
 from pipelines.formatting import format_metrics, markdown_table
-from pipelines.arguments import DataArguments, DistillationArguments
+from pipelines.arguments import DataArguments, DistillationArguments, EngineArguments
 from pipelines.training import (
     GloveModelArguments,
     GloveTrainingArguments,
@@ -117,7 +124,7 @@ class ExperimentArguments:
     train_embeddings: bool = field(default=False, metadata={"help": "fine-tune the word vectors too"})
     seeds: str = field(default="42", metadata={"help": "comma-separated seeds; each sets init, validation split, batch order"})
     cv_folds: int | None = field(default=None, metadata={"help": "k-fold cross-validation (MR), folds fixed by the seed"})
-    workers: int | None = field(default=None, metadata={"help": "parallel cells; default: CPU cores, or 2 per GPU"})
+    workers: int | None = field(default=None, metadata={"help": "parallel cells; default: CPU cores, or 2 per GPU (--engine submitit on Slurm: the job array's cap)"})
     metric_for_best_model: str = field(
         default=GloveTrainingArguments.metric_for_best_model,
         metadata={"help": "checkpoint each cell restores: official (accuracy / macro recall), or eval_loss"},
@@ -183,7 +190,7 @@ def grid_cells(args: ExperimentArguments) -> list[Cell]:
 TRAIN_ARGUMENT_TYPES = (GloveModelArguments, DataArguments, GloveTrainingArguments, DistillationArguments)
 
 # train.py options each cell sets from the grid's own (--models, --datasets, --seeds, folds, --runs_dir).
-CELL_OPTIONS = ("--model", "--dataset", "--seed", "--fold", "--output_dir")
+CELL_OPTIONS = ("--model", "--dataset", "--seed", "--fold", "--output_dir", "--run_name")
 
 
 def use_train_options(args: ExperimentArguments, options: list[str]) -> None:
@@ -215,8 +222,13 @@ def cell_argv(args: ExperimentArguments, cell: Cell) -> list[str]:
     argv += ["--score_test_each_epoch", "--metric_for_best_model", args.metric_for_best_model]
     for key, value in grid_budget(cell.dataset).items():
         argv += [f"--{key}", str(value)]
-    argv += ["--output_dir", cell.output_dir, "--report_to", "none", "--disable_tqdm", "true"]
-    return argv + args.train_options  # last: an option given to the grid wins over the budget
+    argv += ["--output_dir", cell.output_dir, "--run_name", run_name(args, cell), "--report_to", "none", "--disable_tqdm", "true"]
+    return argv + args.train_options  # last: an option given to the grid (e.g. --report_to tensorboard) wins over these
+
+
+def run_name(args: ExperimentArguments, cell: Cell) -> str:
+    """The cell's run for `--report_to` trackers: its folder under `--runs_dir`, e.g. `mr-lab-frozen/mean/seed-0`."""
+    return Path(cell.output_dir).relative_to(args.runs_dir).as_posix()
 
 
 def cell_arguments(args: ExperimentArguments, cell: Cell) -> tuple[GloveModelArguments, DataArguments, GloveTrainingArguments, DistillationArguments]:
@@ -269,6 +281,36 @@ def _run_cell_safely(args: ExperimentArguments, cell: Cell) -> tuple[Cell, dict 
         except Exception as err:  # one failing cell must not stop the grid; its traceback stays in its folder
             (folder / CELL_ERROR_FILE).write_text(traceback.format_exc(), encoding="utf-8")
             return cell, None, f"{one_line(err)} (traceback: {folder / CELL_ERROR_FILE})"
+
+
+def _run_cell_in_job(args: ExperimentArguments, cell: Cell) -> tuple[Cell, dict | None, str | None]:
+    """A submitit job: the pool worker's set-up, then the pool's cell function."""
+    _init_worker(0)  # the job's GPUs, if any, are the ones Slurm made visible
+    return _run_cell_safely(args, cell)
+
+
+def run_cells(args: ExperimentArguments, engine: EngineArguments, todo: list[Cell], collect) -> None:
+    """`collect(cell, results, error)` for every cell of `todo` as it ends: in this process
+    (one worker), in the spawned process pool, or as submitit jobs (`pipelines.engines`)."""
+    if engine.engine == "submitit":
+        folder = Path(engine.engine_folder or Path(args.runs_dir) / "submitit")
+        calls = [(args, cell) for cell in todo]
+        for (_, cell), outcome, job_error in run_on_submitit(engine, folder, _run_cell_in_job, calls, args.workers, "sentibench-grid"):
+            if job_error:
+                collect(cell, None, job_error)
+            else:
+                collect(*outcome)
+    elif args.workers == 1:
+        _init_worker(0)
+        for cell in todo:
+            collect(*_run_cell_safely(args, cell))
+    else:
+        gpu_count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        context = multiprocessing.get_context("spawn")  # no forked torch or tokenizer state
+        with ProcessPoolExecutor(args.workers, mp_context=context, initializer=_init_worker, initargs=(gpu_count,)) as pool:
+            futures = [pool.submit(_run_cell_safely, args, cell) for cell in todo]
+            for future in as_completed(futures):
+                collect(*future.result())
 
 
 def finished_results(cell: Cell) -> RunRecord | None:
@@ -351,7 +393,9 @@ def write_tables(
     Path(f"{args.results}.md").write_text(markdown, encoding="utf-8")
 
 
-def run_experiments(args: ExperimentArguments, command: str) -> list[dict]:
+def run_experiments(args: ExperimentArguments, command: str, engine: EngineArguments | None = None) -> list[dict]:
+    """Run every unfinished cell on `engine` (default: the process pool), writing the summary as cells end."""
+    engine = engine or EngineArguments()
     started = time.perf_counter()
     cells = grid_cells(args)
     earlier = earlier_summary(args, {cell.output_dir for cell in cells})
@@ -362,9 +406,9 @@ def run_experiments(args: ExperimentArguments, command: str) -> list[dict]:
             rows.append(table_row(done))
         else:
             todo.append(cell)
-    gpu_count = torch.cuda.device_count() if torch.cuda.is_available() else 0
     args.workers = min(args.workers or default_workers(), max(len(todo), 1))
-    print(f"{len(cells)} cells: {len(rows)} finished before, {len(todo)} to run on {args.workers} workers", flush=True)
+    where = f"{args.workers} workers" if engine.engine == "pool" else f"submitit ({engine.engine_cluster or 'auto'})"
+    print(f"{len(cells)} cells: {len(rows)} finished before, {len(todo)} to run on {where}", flush=True)
     failures = []
     progress = tqdm(total=len(cells), initial=len(rows), unit="cell", desc="grid", dynamic_ncols=True)
 
@@ -378,16 +422,7 @@ def run_experiments(args: ExperimentArguments, command: str) -> list[dict]:
         progress.update()
         write_tables(args, rows, command, time.perf_counter() - started, failures, earlier)
 
-    if args.workers == 1:
-        _init_worker(0)
-        for cell in todo:
-            collect(*_run_cell_safely(args, cell))
-    else:
-        context = multiprocessing.get_context("spawn")  # no forked torch or tokenizer state
-        with ProcessPoolExecutor(args.workers, mp_context=context, initializer=_init_worker, initargs=(gpu_count,)) as pool:
-            futures = [pool.submit(_run_cell_safely, args, cell) for cell in todo]
-            for future in as_completed(futures):
-                collect(*future.result())
+    run_cells(args, engine, todo, collect)
     progress.close()
     write_tables(args, rows, command, time.perf_counter() - started, failures, earlier)
     print(f"{len(rows)} of {len(cells)} cells finished in {time.perf_counter() - started:.0f} s; wrote {args.results}.md")
@@ -397,7 +432,7 @@ def run_experiments(args: ExperimentArguments, command: str) -> list[dict]:
 
 
 def main(argv: list[str]) -> None:
-    args, source, train_options = parse((ExperimentArguments, DataSourceArguments), argv, return_remaining=True)
+    args, source, engine, train_options = parse((ExperimentArguments, DataSourceArguments, EngineArguments), argv, return_remaining=True)
     args.use_source(source)
     use_train_options(args, train_options)
     if args.dry_run:
@@ -405,7 +440,7 @@ def main(argv: list[str]) -> None:
             print(cell_command(args, cell))
         return
     environment = [f"{name}={os.environ[name]}" for name in ("HF_HUB_OFFLINE", "OMP_NUM_THREADS") if name in os.environ]
-    run_experiments(args, command=shlex.join([*environment, "python", "-m", "pipelines.experiments", *argv]))
+    run_experiments(args, command=shlex.join([*environment, "python", "-m", "pipelines.experiments", *argv]), engine=engine)
 
 
 if __name__ == "__main__":

@@ -173,7 +173,9 @@ def train_glove(
     training_args: GloveTrainingArguments,
     prepared: PreparedGloveData | None = None,
     loss_args: DistillationArguments | None = None,
+    record_extra: dict | None = None,
 ) -> dict:
+    """Train, test and save one GloVe run; `record_extra` adds entries to its `results.json` (a search's trial)."""
     check_writable_dir(Path(training_args.output_dir))  # before minutes of work, not after; created when training starts
     hub.check_push(training_args)
     prepared = prepared or prepare_glove_data(model_args, data_args, training_args.seed)
@@ -196,6 +198,7 @@ def train_glove(
         "vectors": "trained" if model_args.train_embeddings else "frozen",
         "embeddings": prepared.glove.source,
         "vocab_size": len(prepared.tokenizer),
+        **(record_extra or {}),
     }
     tokenized, trainer_class, loss_info = prepare_training(
         loss_args, prepared, lambda dataset: split_validation(dataset, data_args.validation_fraction, training_args.seed)

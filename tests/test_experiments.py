@@ -6,12 +6,15 @@ import json
 import shlex
 from pathlib import Path
 
+import numpy as np
+import pyarrow.parquet as pq
 import pytest
 
 import train
 from pipelines import experiments
 from pipelines.cli import run_cli
 from pipelines.experiments import ExperimentArguments, grid_cells, run_experiments
+from tests.conftest import REPO_ROOT
 
 
 def finished_run(model: str, dataset: str, seed: int, output_dir: str) -> dict:
@@ -161,3 +164,71 @@ def test_train_options_the_grid_sets_or_train_py_refuses_give_one_line(argv, mes
     assert run_cli(experiments.main, ["--datasets", "mr", *argv, "--dry_run"]) == 2
     error = capsys.readouterr().err.strip()
     assert error.startswith("error: ") and message in error and "\n" not in error
+
+
+def tiny_grid_argv(runs_dir, data_dir, glove, *extra) -> list[str]:
+    """Two cells (one model, two seeds) of one epoch on the tiny SemEval fixture."""
+    return [
+        "--datasets", "semeval2017a", "--data_dir", str(data_dir), "--embeddings", str(glove), "--models", "mean",
+        "--seeds", "0,1", "--workers", "1", "--runs_dir", str(runs_dir), "--results", str(runs_dir / "results"),
+        "--num_train_epochs", "1", *extra,
+    ]
+
+
+def cell_outputs(runs_dir) -> dict:
+    """Each cell's test scores and test predictions, by its folder under `runs_dir`."""
+    outputs = {}
+    for results_file in sorted(Path(runs_dir).glob("*/*/seed-*/results.json")):
+        folder = results_file.parent
+        predictions = pq.read_table(folder / "predictions.parquet").to_pandas()
+        outputs[folder.relative_to(runs_dir).as_posix()] = (
+            json.loads(results_file.read_text())["test"], predictions["prediction"].tolist(),
+            np.stack(predictions["probabilities"]).tolist(),
+        )
+    return outputs
+
+
+@pytest.mark.slow
+def test_the_grid_on_submitit_local_processes_gives_the_pools_records(tmp_path, tiny_semeval, tiny_glove, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", str(REPO_ROOT))  # the job processes import this checkout's pipelines
+    assert run_cli(experiments.main, tiny_grid_argv(tmp_path / "pool", tiny_semeval, tiny_glove)) == 0
+    engine = ["--engine", "submitit", "--engine_cluster", "local"]
+    assert run_cli(experiments.main, tiny_grid_argv(tmp_path / "jobs", tiny_semeval, tiny_glove, *engine)) == 0
+    pool, jobs = cell_outputs(tmp_path / "pool"), cell_outputs(tmp_path / "jobs")
+    assert sorted(pool) == ["semeval2017a-lab-frozen/mean/seed-0", "semeval2017a-lab-frozen/mean/seed-1"]
+    assert jobs == pool
+    assert len(list((tmp_path / "jobs" / "submitit").rglob("*_result.pkl"))) == 2  # each cell was a submitit job
+    summary = json.loads((tmp_path / "jobs" / "results.json").read_text())
+    assert [row["accuracy"] for row in summary["rows"]] == [pool[key][0]["accuracy"] for key in sorted(pool)]
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--engine", "ray"], "--engine must be one of pool, submitit"),
+        (["--engine", "submitit", "--engine_cluster", "lsf"], "--engine_cluster must be one of slurm, local, debug"),
+        (["--engine_cluster", "local"], "--engine_cluster needs --engine submitit"),
+        (["--engine", "submitit", "--slurm_time_minutes", "0"], "--slurm_time_minutes must be at least 1"),
+        (["--run_name", "mine"], "--run_name is set per cell by the grid"),
+    ],
+)
+def test_bad_engine_options_give_one_line_and_write_nothing(argv, message, tmp_path, capsys):
+    assert run_cli(experiments.main, ["--datasets", "mr", "--runs_dir", str(tmp_path / "runs"), *argv]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error: ") and message in error and "\n" not in error
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.slow
+def test_a_cell_logs_to_tensorboard_as_one_run_named_by_its_setting_and_trains_the_same_model(tmp_path, tiny_semeval, tiny_glove):
+    one_cell = ["--seeds", "0"]
+    plain, tracked = tmp_path / "plain", tmp_path / "tracked"
+    assert run_cli(experiments.main, [*tiny_grid_argv(plain, tiny_semeval, tiny_glove), *one_cell]) == 0
+    argv = [*tiny_grid_argv(tracked, tiny_semeval, tiny_glove), *one_cell, "--report_to", "tensorboard"]
+    assert run_cli(experiments.main, argv) == 0
+    cell = tracked / "semeval2017a-lab-frozen" / "mean" / "seed-0"
+    assert list((cell / "runs").rglob("events.out.tfevents.*"))  # the Trainer's TensorBoard logs, in the cell's folder
+    training_args = json.loads((cell / "training_args.json").read_text())
+    assert training_args["report_to"] == ["tensorboard"] and training_args["run_name"] == "semeval2017a-lab-frozen/mean/seed-0"
+    assert not list(plain.rglob("events.out.tfevents.*"))
+    assert cell_outputs(tracked) == cell_outputs(plain)  # tracking does not change the trained model

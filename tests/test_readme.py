@@ -148,6 +148,22 @@ README_COMMANDS: dict[str, tuple[str, list[str]] | str] = {
         ["my_tweets-labelled.csv"],
     ),
     "python -m pipelines.demo RUN_DIR... [--port 7860]": "tests/test_demo.py starts the page and drives it in headless Chromium",
+    "pip install -e .": ".ci/run installs the project the same way",
+    "HF_HUB_OFFLINE=1 python -m pipelines.experiments --data_dir ../shared/datasets --train_embeddings --seeds 0,1,2,3,4 "
+    "--engine submitit --slurm_partition cpu --slurm_time_minutes 120 --workers 64": (
+        # no Slurm here: submitit's in-process cluster; tests/test_experiments.py runs its local processes
+        "python -m pipelines.experiments --data_dir ../shared/datasets --train_embeddings --seeds 0,1,2,3,4 --engine submitit "
+        f"--slurm_partition cpu --slurm_time_minutes 120 --workers 64 {SMALL_GRID} --datasets mr --engine_cluster debug",
+        ["runs/grid/mr-lab-trained/mean/seed-0/results.json", "runs/grid/results.md"],
+    ),
+    "python train.py --model transformer --dataset mr --data-dir ../shared/datasets --search optuna --n_trials 30": (
+        f"python train.py --model transformer --dataset mr --data-dir ../shared/datasets --search optuna --n_trials 30 {ONE_EPOCH} "
+        "--n_trials 1",
+        ["runs/mr-transformer-search-optuna/optuna-journal.log", "runs/mr-transformer-search-optuna/best-trial-0/results.json"],
+    ),
+    "python train.py --model transformer --dataset mr --data-dir ../shared/datasets --search optuna --n_trials 10 "
+    "--storage postgresql://user@db-host/optuna --output_dir /shared/runs/mr-transformer-search":
+        "needs a PostgreSQL server; tests/test_search.py runs two invocations on one journal-file study",
     "python -m pipelines.experiments ... --dry_run > cells.txt": (
         "python -m pipelines.experiments --data_dir ../shared/datasets --dry_run > cells.txt",
         ["cells.txt"],

@@ -1,0 +1,186 @@
+"""`train.py --search optuna`: a hyperparameter search on validation data, then one ordinary run.
+
+    python train.py --model transformer --dataset mr --data-dir ../shared/datasets --search optuna --n_trials 30
+    python train.py ... --search optuna --storage postgresql://host/db   # the same command on N machines: one study
+
+The search is `Trainer.hyperparameter_search(backend="optuna")` over a Trainer that holds the
+training and validation splits only, so no trial ever sees the test set. Each trial trains a
+fresh model (`model_init`) with the values the family's space (`pipelines.search_spaces`) draws;
+its objective is the best validation score of the official metric in that trial, the checkpoint
+the run restores. Optuna's default sampler (TPE, unseeded, so processes sharing a study do not
+propose the same trials) and pruner (median) drive it.
+
+The study lives in Optuna's storage: by default a journal file, `<output_dir>/optuna-journal.log`
+(`JournalStorage`, file-locked, so processes on one machine or on a shared disk append to it
+together), or any database URL (`--storage`). Its name comes from the command's setting
+(`study_name`), so every process that runs the same command joins the same study, and running
+it again after an interruption resumes it: `--n_trials` is what each process adds. When its
+trials are done, a process trains the study's best configuration with the plain flow
+(`train_glove`) into `<output_dir>/best-trial-<n>`, the only time the test set is scored: an
+ordinary run folder whose `results.json` says, under `search`, which study, trial, validation
+score and values made it. Trials keep their checkpoints in `<output_dir>/trials/trial-<n>`; with `--report_to`, each
+trial is one tracked run, `<study>/trial-<n>` (TensorBoard: `<output_dir>/trials/runs/*/trial-<n>`).
+"""
+
+from __future__ import annotations
+
+import copy
+import fcntl
+import hashlib
+import json
+from dataclasses import asdict, fields
+from pathlib import Path
+
+from transformers import DataCollatorWithPadding, EarlyStoppingCallback, TrainingArguments
+
+import models
+from pipelines import hub
+from pipelines.arguments import DataArguments, DistillationArguments, GloveModelArguments, GloveTrainingArguments, SearchArguments
+from pipelines.distillation import prepare_training
+from pipelines.fitting import DEFINING_TRAINING_OPTIONS
+from pipelines.metrics import compute_metrics_fn
+from pipelines.run_files import RESULTS_FILE, check_writable_dir
+from pipelines.search_spaces import SEARCH_SPACES
+from pipelines.selection import resolve_best_metric
+from pipelines.splits import split_validation
+from pipelines.training import PreparedGloveData, build_glove_model, prepare_glove_data, train_glove
+
+JOURNAL_FILE = "optuna-journal.log"
+TRIALS_FOLDER = "trials"
+TRAINING_FIELDS = {item.name for item in fields(TrainingArguments)}
+
+
+def study_name(model_args: GloveModelArguments, data_args: DataArguments, training_args, loss_args) -> str:
+    """`<dataset>-<model>-<hash>`: the hash (SHA-256, 12 hex digits) of every option that defines the
+    runs (model, data, seed and training options, loss), not where they are written nor the trial count."""
+    setting = {
+        "model": asdict(model_args),
+        "data": asdict(data_args),
+        "training": {name: getattr(training_args, name) for name in DEFINING_TRAINING_OPTIONS if hasattr(training_args, name)},
+        "loss": {item.name: getattr(loss_args, item.name) for item in fields(loss_args)} if loss_args else None,
+    }
+    digest = hashlib.sha256(json.dumps(setting, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    return f"{data_args.dataset_label}-{model_args.model}-{digest}"
+
+
+def optuna_storage(search_args: SearchArguments, output_dir: Path):
+    """A database URL as given; otherwise Optuna's `JournalStorage` over a file (default in `output_dir`)."""
+    if search_args.storage and "://" in search_args.storage:
+        return search_args.storage
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    path = Path(search_args.storage) if search_args.storage else output_dir / JOURNAL_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return JournalStorage(JournalFileBackend(str(path)))
+
+
+def trial_name(trial) -> str:
+    """`trial-<n>`: the trial's folder under `<output_dir>/trials` and its run for `--report_to` trackers."""
+    return f"trial-{trial.number}"
+
+
+def with_overrides(overrides: str | None, values: dict) -> str:
+    """`--config_overrides` with `values` set (they win over the same fields given by hand)."""
+    merged = {}
+    for item in overrides.split(",") if overrides else []:
+        key, _, value = item.partition("=")  # malformed entries are refused by `check_config_overrides`
+        merged[key.strip()] = value.strip()
+    return ",".join(f"{key}={value}" for key, value in {**merged, **values}.items())
+
+
+def search_trainer(model_args, data_args, training_args, loss_args, prepared: PreparedGloveData, name: str):
+    """A Trainer over train and validation only, and its `hp_space`. Each trial's model comes from the
+    family's space through `model_init`: Optuna hands back the value already drawn for a name, so the
+    config fields drawn there and the training fields drawn by `hp_space` are one trial's draw."""
+    tokenized, trainer_class, _ = prepare_training(
+        loss_args, prepared, lambda dataset: split_validation(dataset, data_args.validation_fraction, training_args.seed)
+    )
+    space = SEARCH_SPACES[models.model_type_for(model_args.model)]
+    width = prepared.glove.dim
+
+    def model_init(trial=None):
+        config_values = {} if trial is None else {k: v for k, v in space(trial, width).items() if k not in TRAINING_FIELDS}
+        overrides = with_overrides(model_args.config_overrides, config_values) or None
+        return build_glove_model(
+            model_args.model, prepared.glove, prepared.vocabulary, prepared.tokenizer, prepared.label_names,
+            seed=training_args.seed, train_embeddings=model_args.train_embeddings, config_overrides=overrides,
+        )
+
+    trial_args = hub.without_trainer_push(training_args)  # a copy
+    trial_args.output_dir = str(Path(training_args.output_dir) / TRIALS_FOLDER)
+    resolve_best_metric(trial_args, prepared.label_names, data_args.dataset_label)
+    trainer = trainer_class(
+        model_init=model_init,
+        args=trial_args,
+        train_dataset=tokenized["train"],
+        eval_dataset=tokenized["validation"],
+        processing_class=prepared.tokenizer,
+        data_collator=DataCollatorWithPadding(prepared.tokenizer),
+        compute_metrics=compute_metrics_fn(prepared.label_names),
+        callbacks=[EarlyStoppingCallback(early_stopping_patience=data_args.early_stopping_patience)],
+    )
+
+    def hp_space(trial) -> dict:  # what the Trainer sets on its arguments (model_init draws the rest), and the tracked run's name
+        drawn = {k: v for k, v in space(trial, width).items() if k in TRAINING_FIELDS}
+        return {**drawn, "run_name": f"{name}/{trial_name(trial)}"}
+
+    return trainer, hp_space
+
+
+def search_glove(
+    model_args: GloveModelArguments,
+    data_args: DataArguments,
+    training_args: GloveTrainingArguments,
+    loss_args: DistillationArguments | None,
+    search_args: SearchArguments,
+) -> dict:
+    """Run `search_args.n_trials` trials of the study this command names, then train its best
+    configuration into `<output_dir>/best-trial-<n>` (skipped when that folder holds a finished run).
+    Returns the best run's `results.json` payload. Raises what `train_glove` raises for bad options."""
+    output_dir = Path(training_args.output_dir)
+    check_writable_dir(output_dir)
+    hub.check_push(training_args)  # the best run pushes: refused now, not after the trials
+    prepared = prepare_glove_data(model_args, data_args, training_args.seed)
+    name = study_name(model_args, data_args, training_args, loss_args)
+    trainer, hp_space = search_trainer(model_args, data_args, training_args, loss_args, prepared, name)
+    key = trainer.args.metric_for_best_model
+    key = key if key.startswith("eval_") else f"eval_{key}"
+
+    def best_validation(metrics: dict) -> float:  # this trial's best epoch so far: the checkpoint a run restores
+        scores = [entry[key] for entry in trainer.state.log_history if key in entry] or [metrics[key]]
+        return max(scores) if trainer.args.greater_is_better else min(scores)
+
+    best = trainer.hyperparameter_search(
+        hp_space=hp_space, compute_objective=best_validation, n_trials=search_args.n_trials, hp_name=trial_name,
+        direction="maximize" if trainer.args.greater_is_better else "minimize", backend="optuna",
+        storage=optuna_storage(search_args, output_dir), study_name=name, load_if_exists=True,
+    )
+    print(f"study {name}: best trial {best.run_id}, validation {key} {best.objective:.4f}, {best.hyperparameters}")
+    return train_best(model_args, data_args, training_args, loss_args, prepared, best, name)
+
+
+def train_best(model_args, data_args, training_args, loss_args, prepared, best, name: str) -> dict:
+    """The best trial's values as an ordinary run (`train_glove`), with a `search` entry in its record."""
+    best_args = copy.copy(training_args)
+    best_args.output_dir = str(Path(training_args.output_dir) / f"best-trial-{best.run_id}")
+    # Processes of one study that end with the same best trial: the first trains it, the others wait and read its record.
+    Path(training_args.output_dir).mkdir(parents=True, exist_ok=True)
+    with open(Path(training_args.output_dir) / f".best-trial-{best.run_id}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (Path(best_args.output_dir) / RESULTS_FILE).is_file():
+            print(f"{best_args.output_dir} already holds the best trial's run")
+            return json.loads((Path(best_args.output_dir) / RESULTS_FILE).read_text(encoding="utf-8"))
+        return train_trial(model_args, data_args, best_args, loss_args, prepared, best, name)
+
+
+def train_trial(model_args, data_args, best_args, loss_args, prepared, best, name: str) -> dict:
+    """`train_glove` with a trial's values: config fields through `--config_overrides`, the rest on `best_args`."""
+    config_values = {k: v for k, v in best.hyperparameters.items() if k not in TRAINING_FIELDS}
+    for key, value in best.hyperparameters.items():
+        if key in TRAINING_FIELDS:
+            setattr(best_args, key, value)
+    best_model_args = copy.copy(model_args)
+    best_model_args.config_overrides = with_overrides(model_args.config_overrides, config_values) or None
+    search = {"study": name, "trial": int(best.run_id), "validation": best.objective, "params": best.hyperparameters}
+    return train_glove(best_model_args, data_args, best_args, prepared=prepared, loss_args=loss_args, record_extra={"search": search})

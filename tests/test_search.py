@@ -1,0 +1,102 @@
+"""train.py --search optuna on tiny data: a shared, resumable study; the best trial as an ordinary run."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import optuna
+import pytest
+from optuna.storages import JournalStorage
+from optuna.storages.journal import JournalFileBackend
+
+import train
+from pipelines import fitting
+from pipelines.cli import run_cli
+from pipelines.search_spaces import SEARCH_SPACES, head_counts
+from tests.conftest import REPO_ROOT
+
+
+def study_in(journal) -> optuna.Study:
+    storage = JournalStorage(JournalFileBackend(str(journal)))
+    (name,) = optuna.get_all_study_names(storage)  # one command, one study
+    return optuna.load_study(study_name=name, storage=storage)
+
+
+@pytest.mark.slow
+def test_a_search_resumes_its_study_and_trains_the_best_trial_once_on_test(tmp_path, tiny_semeval, tiny_glove, monkeypatch):
+    output_dir = tmp_path / "search"
+    argv = [
+        "--model", "mean", "--dataset", "semeval2017a", "--data-dir", str(tiny_semeval), "--embeddings", str(tiny_glove),
+        "--output_dir", str(output_dir), "--num_train_epochs", "1", "--search", "optuna", "--n_trials", "2",
+        "--report_to", "tensorboard",
+    ]
+    scored = []
+    score_test = fitting.score_test
+    monkeypatch.setattr(fitting, "score_test", lambda trainer, *rest: scored.append(trainer.args.output_dir) or score_test(trainer, *rest))
+    assert run_cli(train.main, argv) == 0
+    journal = output_dir / "optuna-journal.log"
+    assert len(study_in(journal).trials) == 2
+    assert run_cli(train.main, argv) == 0  # the same command again: the same study, two trials more
+    study = study_in(journal)
+    assert len(study.trials) == 4 and study.study_name.startswith("semeval2017a-mean-")
+
+    best_dir = output_dir / f"best-trial-{study.best_trial.number}"
+    results = json.loads((best_dir / "results.json").read_text())
+    assert results["search"]["params"] == study.best_params and results["search"]["trial"] == study.best_trial.number
+    assert results["search"]["validation"] == study.best_value
+    config = json.loads((best_dir / "config.json").read_text())
+    assert (config["hidden_size"], config["dropout"]) == (study.best_params["hidden_size"], study.best_params["dropout"])
+    assert json.loads((best_dir / "training_args.json").read_text())["learning_rate"] == study.best_params["learning_rate"]
+    # The test set is scored once per best run and never in a trial.
+    best_runs = sorted(str(path.parent) for path in output_dir.glob("best-trial-*/results.json"))
+    assert sorted(scored) == best_runs
+    trial_states = list((output_dir / "trials").glob("trial-*/checkpoint-*/trainer_state.json"))
+    assert trial_states and not any("test_loss" in path.read_text() for path in trial_states)
+    # Each trial is one tracked run, named after the study and the trial.
+    tracked = {path.parent.name for path in (output_dir / "trials" / "runs").rglob("events.out.tfevents.*")}
+    assert tracked == {f"trial-{trial.number}" for trial in study.trials}
+
+
+@pytest.mark.slow
+def test_two_processes_running_the_same_command_share_one_study(tmp_path, tiny_semeval, tiny_glove):
+    output_dir = tmp_path / "search"
+    command = [
+        sys.executable, "train.py", "--model", "mean", "--dataset", "semeval2017a", "--data-dir", str(tiny_semeval),
+        "--embeddings", str(tiny_glove), "--output_dir", str(output_dir), "--num_train_epochs", "1",
+        "--search", "optuna", "--n_trials", "2",
+    ]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    processes = [subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    outputs = [process.communicate(timeout=600)[0] for process in processes]
+    assert [process.returncode for process in processes] == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
+    study = study_in(output_dir / "optuna-journal.log")
+    assert sorted(trial.number for trial in study.trials) == [0, 1, 2, 3]
+    assert all(trial.state == optuna.trial.TrialState.COMPLETE for trial in study.trials)
+    best_runs = list(output_dir.glob("best-trial-*"))
+    assert best_runs and all((folder / "results.json").is_file() for folder in best_runs)
+
+
+def test_the_attention_space_holds_the_question_5_settings_and_heads_that_divide_the_width():
+    trial = optuna.trial.FixedTrial({"num_layers": 6, "num_heads": 5, "ffn_dim": 2048, "dropout": 0.1, "learning_rate": 1e-3})
+    assert SEARCH_SPACES["glove-attention"](trial, 50) == {
+        "num_layers": 6, "num_heads": 5, "ffn_dim": 2048, "dropout": 0.1, "learning_rate": 1e-3,
+    }
+    assert head_counts(50) == [1, 2, 5, 10] and head_counts(8) == [1, 2, 4, 8]  # the classic 8 heads do not divide 50d GloVe
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--search", "grid"], "--search must be one of optuna"),
+        (["--search", "optuna", "--n_trials", "0"], "--n_trials must be at least 1"),
+        (["--storage", "sqlite:///x.db"], "--storage needs --search optuna"),
+    ],
+)
+def test_bad_search_options_give_one_line_and_write_nothing(argv, message, tmp_path, capsys):
+    assert run_cli(train.main, ["--model", "mean", "--output_dir", str(tmp_path / "out"), *argv]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error: ") and message in error and "\n" not in error
+    assert not (tmp_path / "out").exists()
