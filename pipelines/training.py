@@ -93,8 +93,8 @@ def glove_config(name: str, embedding_dim: int, train_embeddings: bool, config_o
     return config
 
 
-# Config fields the flow sets from `--model`, the vocabulary and the word vectors; `--config_overrides` leaves them be.
-DERIVED_CONFIG_FIELDS = ("vocab_size", "embedding_dim", "pad_token_id", "preset")
+# Config fields the flow sets from `--model`, the vocabulary, the word vectors and temperature scaling; `--config_overrides` leaves them be.
+DERIVED_CONFIG_FIELDS = ("vocab_size", "embedding_dim", "pad_token_id", "preset", "temperature")  # temperature: fitted after training
 
 
 def check_config_overrides(config, overrides: str) -> None:
