@@ -85,8 +85,8 @@ def reports(runs, tmp_path_factory) -> tuple[str, str, Path]:
     records = out / "records"
     count, size = write_records(runs, records)
     assert count == 16 and size < 200_000
-    from_runs = write_report(runs, out / "from-runs", n_resamples=300, seed=1, aso_iterations=20).read_text()
-    from_records = write_report(records, out / "from-records", n_resamples=300, seed=1, aso_iterations=20).read_text()
+    from_runs = write_report(runs, out / "from-runs", seed=1, aso_iterations=20).read_text()
+    from_records = write_report(records, out / "from-records", seed=1, aso_iterations=20).read_text()
     return from_runs, from_records, records
 
 
