@@ -113,6 +113,13 @@ class GloveModelArguments:
         if self.max_vocab_size == 0:
             self.max_vocab_size = None
 
+    @property
+    def folder_tag(self) -> str | None:
+        """The vectors' setting in the default folder's name when it is not the default one."""
+        if self.train_embeddings == GloveModelArguments.train_embeddings:
+            return None
+        return "trained-vectors" if self.train_embeddings else "frozen-vectors"
+
 
 @dataclass
 class FinetuneModelArguments:
@@ -307,7 +314,7 @@ class RunTrainingArguments(TrainingArguments):
 
     _argument_group_name = TRAINER_GROUP
 
-    output_dir: str | None = field(default=None, metadata={"help": "default: runs/<dataset>-<model>"})
+    output_dir: str | None = field(default=None, metadata={"help": "default: runs/<dataset>-<model>, with -seed<S> (and train.py's vectors when not the default) added"})
     eval_strategy: str = field(default="epoch", metadata={"help": "when to evaluate on the validation split"})
     save_strategy: str = field(default="epoch", metadata={"help": "when to save a checkpoint"})
     logging_strategy: str = field(default="epoch", metadata={"help": "when to log the training loss"})
@@ -321,7 +328,11 @@ class RunTrainingArguments(TrainingArguments):
         default=True, metadata={"help": "a resumed run keeps early stopping's count of evaluations without improvement"}
     )
     overwrite_output_dir: bool = field(
-        default=False, metadata={"help": "start afresh in --output_dir even if it holds an interrupted run"}
+        default=False, metadata={"help": "start afresh in --output_dir even if it holds a run of another definition"}
+    )
+    logging_nan_inf_filter: bool = field(
+        default=False,
+        metadata={"help": "log a NaN or infinite training loss as the mean of the finite ones (off: a diverged run stops)"},
     )
     temperature_scaling: bool = field(
         default=True,
@@ -330,6 +341,9 @@ class RunTrainingArguments(TrainingArguments):
 
     def __post_init__(self):
         self.output_dir_given = self.output_dir is not None
+        for option in ("per_device_train_batch_size", "per_device_eval_batch_size", "gradient_accumulation_steps"):
+            if getattr(self, option) < 1:
+                raise OptionError(f"--{option} must be at least 1, got {getattr(self, option)}")
         if not torch.cuda.is_available():  # pinned memory only helps copies to a GPU; on CPU torch warns every epoch
             self.dataloader_pin_memory = False
         super().__post_init__()
@@ -369,8 +383,13 @@ class FinetuneTrainingArguments(RunTrainingArguments):
         super().__post_init__()
 
 
-def default_output_dir(dataset: str, model: str, cv_folds: int | None = None, fold: int = 0) -> str:
-    """`runs/<dataset>-<model>`, and `-cv<K>-fold<F>` for one fold of cross-validation, so folds do not share a folder."""
-    name = f"{dataset}-{model}" + (f"-cv{cv_folds}-fold{fold}" if cv_folds else "")
-    return str(Path("runs") / folder_name(name))
-
+def default_output_dir(
+    dataset: str, model: str, cv_folds: int | None = None, fold: int = 0, seed: int = TrainingArguments.seed, variant: str | None = None
+) -> str:
+    """`runs/<dataset>-<model>`, then what else tells runs apart, so another run never lands in a
+    finished run's folder: `-<variant>` (train.py: `trained-vectors` or `frozen-vectors` when not
+    the default), `-seed<S>` for a seed other than `TrainingArguments`' 42, and `-cv<K>-fold<F>`
+    for one fold of cross-validation. A run with the defaults keeps the plain name."""
+    parts = [f"{dataset}-{model}", variant, f"seed{seed}" if seed != TrainingArguments.seed else None]
+    parts.append(f"cv{cv_folds}-fold{fold}" if cv_folds else None)
+    return str(Path("runs") / folder_name("-".join(filter(None, parts))))

@@ -66,10 +66,11 @@ def load_sentiment_dataset(name: str, data_dir: str | os.PathLike | None = None)
 
 
 def load_from_hub(benchmark: Benchmark) -> DatasetDict:
-    """The benchmark's Hub copy, its splits joined as `benchmark.hub_splits` says, labels renamed
-    to the benchmark's names (the ids agree).
+    """The benchmark's Hub copy, its splits joined as `benchmark.hub_splits` says, each label
+    matched to the benchmark's names by name (`hub_label_ids`), never by position.
 
-    Raises `PathError` (`HubUnreachable` without the Hub) as `load_hub_or_cache` says.
+    Raises `PathError` (`HubUnreachable` without the Hub) as `load_hub_or_cache` says, and
+    `DataError` when the copy's class names do not match the benchmark's.
     """
     hub = load_hub_or_cache(
         benchmark.hub_id, benchmark.hub_config, f"point --data-dir (or ${DATA_DIR_ENV}) at a folder with {benchmark.layout}"
@@ -77,12 +78,31 @@ def load_from_hub(benchmark: Benchmark) -> DatasetDict:
     from datasets import DatasetDict, concatenate_datasets
 
     features = features_for(benchmark.label_names)
-    return DatasetDict(
-        {
-            split: concatenate_datasets([hub[name] for name in names]).select_columns(["text", "label"]).cast(features)
-            for split, names in benchmark.hub_splits.items()
-        }
-    )
+    splits = {}
+    for split, names in benchmark.hub_splits.items():
+        joined = concatenate_datasets([hub[name] for name in names]).select_columns(["text", "label"])
+        label2id = hub_label_ids(joined.features["label"].names, benchmark)
+        splits[split] = joined.align_labels_with_mapping(label2id, "label").cast(features)
+    return DatasetDict(splits)
+
+
+def hub_label_ids(hub_names: list[str], benchmark: Benchmark) -> dict[str, int]:
+    """Each of the Hub copy's class names -> the benchmark's id of the same class: the same name
+    (any case) or its start (rotten_tomatoes' `neg` is `negative`). `DataError` naming both
+    orders unless every class matches exactly one of the benchmark's."""
+
+    def benchmark_id(hub_name: str) -> int | None:
+        exact = [i for i, name in enumerate(benchmark.label_names) if name.lower() == hub_name.lower()]
+        found = exact or [i for i, name in enumerate(benchmark.label_names) if name.lower().startswith(hub_name.lower())]
+        return found[0] if len(found) == 1 else None
+
+    label2id = {hub_name: benchmark_id(hub_name) for hub_name in hub_names}
+    if sorted(label2id.values(), key=lambda i: -1 if i is None else i) != list(range(len(benchmark.label_names))):
+        raise DataError(
+            f"Hub dataset {benchmark.hub_id}: its classes {', '.join(hub_names)} (in id order) do not match "
+            f"{benchmark.name}'s {', '.join(benchmark.label_names)} by name; point --data-dir at a folder with {benchmark.layout}"
+        )
+    return label2id
 
 
 # --- Your own data: local files or a Hub dataset ------------------------------------------------
@@ -553,10 +573,14 @@ def to_classification(
     spelling, JSON null, NaN) stops the run, naming the first row and counting the others: a
     label cannot be guessed, and a dropped test row would change the test set unseen. A text that
     is not a string (a number, a list) means the wrong column or a broken file, and stops the run.
-    The class names come from `class_names`, else the labels' `ClassLabel` names, else the
+    A `ClassLabel` column's ids are read as its names first, so every split (CSV, Parquet, JSON,
+    Hub) is matched to train by name, whatever order each file lists its names in. The class
+    names come from `class_names`, else the training labels' `ClassLabel` names, else the
     training labels (the first split given when there is no training file); a label outside them
     stops the run. Every stop is a `DataError` naming the file (or Hub split) and row.
     """
+    from datasets import ClassLabel
+
     kept, columns_used, dropped = {}, {}, {}
     for split, data in raw.items():
         place = places[split]
@@ -571,7 +595,10 @@ def to_classification(
             print(f"{place.name}: dropped {len(empty)} rows with empty text ({place.unit}s {_some(empty)})", flush=True)
         if not rows:
             raise DataError(f"{place.name}: no rows with text in column {text_name!r}")
-        kept[split] = LabelledRows(rows, place, label_name, data.features[label_name])
+        feature = data.features[label_name]
+        if isinstance(feature, ClassLabel):  # matched by name across splits, never by position
+            rows = _named_labels(rows, feature, place)
+        kept[split] = LabelledRows(rows, place, label_name, feature)
     kind = _label_type(kept)
     names, to_id, outside = _class_mapping(kept, kind, class_names)
     from datasets import Dataset, DatasetDict
@@ -625,6 +652,18 @@ def _checked_rows(data: Dataset, text_name: str, label_name: str, place: Place, 
     return rows, empty
 
 
+def _named_labels(rows: list[tuple[int, str, str | int]], feature: ClassLabel, place: Place) -> list[tuple[int, str, str]]:
+    """A `ClassLabel` column's ids as its names, so files whose names come in another order
+    (a Parquet test file written by `datasets`, a Hub split) still agree with train; an id outside
+    the names stops the run, naming the row."""
+    named = []
+    for row, text, label in rows:
+        if not isinstance(label, int) or not 0 <= label < feature.num_classes:
+            raise DataError(f"{place.row(row)}: label {label!r} is not a class id of the file's ClassLabel {feature.names}")
+        named.append((row, text, feature.names[label]))
+    return named
+
+
 def _check_swallowed_rows(rows: list[tuple[int, str, str | int]], place: Place, label_from_end: int) -> None:
     """Stop at a quoted cell that swallowed rows: a stray quote opens it and a later one closes
     it, so every line of it but the last reads as a row of its own: a label of the file exactly
@@ -663,6 +702,7 @@ def _label_type(kept: dict[str, LabelledRows]) -> str:
         raise DataError(
             "mixed label types across files: "
             + ", ".join(f"{kept[split].place.name} has {kind} labels" for split, kind in kinds.items())
+            + " (a ClassLabel column counts as its names); give every file the class names, not ids"
         )
     return next(iter(kinds.values()))
 
@@ -677,10 +717,10 @@ def _class_mapping(kept: dict[str, LabelledRows], kind: str, class_names: list[s
         names = class_names
         to_id = {name: i for i, name in enumerate(names)} if kind == "string" else {i: i for i in range(len(names))}
         outside = f"not one of --class_names {','.join(names)}"
-    elif kind == "integer" and isinstance(reference.label_feature, ClassLabel):
+    elif isinstance(reference.label_feature, ClassLabel):  # its names, in its order, even those no row holds
         names = list(reference.label_feature.names)
-        to_id = {i: i for i in range(len(names))}
-        outside = f"not a class of {reference.place.name} ({len(names)} classes)"
+        to_id = {name: i for i, name in enumerate(names)}
+        outside = f"not a class of {reference.place.name} ({', '.join(names)})"
     else:
         if kind == "string":
             names = default_class_names(labels)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
 from safetensors import SafetensorError
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, TrainingArguments, set_seed
 
@@ -30,19 +31,26 @@ def model_label(model: str, setfit: bool = False) -> str:
     return f"setfit-{label}" if setfit else label
 
 
-def default_output_dir(dataset: str, model: str, cv_folds: int | None = None, fold: int = 0, setfit: bool = False) -> str:
-    return run_default_output_dir(dataset, model_label(model, setfit), cv_folds, fold)
+def default_output_dir(
+    dataset: str, model: str, cv_folds: int | None = None, fold: int = 0, seed: int = TrainingArguments.seed, setfit: bool = False
+) -> str:
+    return run_default_output_dir(dataset, model_label(model, setfit), cv_folds, fold, seed)
 
 
 LOCAL_MODEL_HINT = "give --model a local save_pretrained folder (a run folder) or an offline alias (minilm, mpnet)"
 
 
 def load_pretrained(path: str, label_names: list[str], seed: int, load_kwargs: dict):
-    """(model, tokenizer, config) with the dataset's labels: a checkpoint with a head for other
-    labels (an SST-2 model tuned on SemEval) gets a new one, drawn with `seed`. `PathError` or
-    `DataError` for a model that cannot be loaded."""
+    """(model, tokenizer, config) with the dataset's labels, `label_names` in id order.
+
+    A checkpoint whose head has other labels (an SST-2 model tuned on SemEval) gets a new one,
+    drawn with `seed`; one whose head holds these same names in another order (`id2label`) has its
+    rows re-ordered to `label_names` (`reorder_head`), so every class keeps its trained row.
+    `PathError` or `DataError` for a model that cannot be loaded.
+    """
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, **load_kwargs)
+        saved_names = list(AutoConfig.from_pretrained(path, **load_kwargs).id2label.values())
         config = AutoConfig.from_pretrained(
             path,
             num_labels=len(label_names),
@@ -56,7 +64,28 @@ def load_pretrained(path: str, label_names: list[str], seed: int, load_kwargs: d
         raise DataError(f"corrupt weights in {path}: {err}") from None
     except OSError as err:  # no such repo, a folder without the files: transformers says which in its first line
         raise PathError(f"cannot load model {path}: {hub.one_line(err)}") from err
+    by_name = {str(name).lower(): i for i, name in enumerate(saved_names)}
+    if saved_names != label_names and len(by_name) == len(label_names) and set(by_name) == {n.lower() for n in label_names}:
+        reorder_head(model, [by_name[name.lower()] for name in label_names], path, saved_names, label_names)
     return model, tokenizer, config
+
+
+def reorder_head(model, order: list[int], path: str, saved_names: list[str], label_names: list[str]) -> None:
+    """Row `i` of the output layer becomes the checkpoint's row `order[i]`, so the logit of each
+    class is the one it was trained as. The output layer is the last `nn.Linear` with one row per
+    class (BERT's `classifier`, RoBERTa's `classifier.out_proj`, the GloVe models' head);
+    `DataError` naming both orders when the model has none."""
+    heads = [module for module in model.modules() if isinstance(module, torch.nn.Linear) and module.out_features == len(order)]
+    if not heads:
+        raise DataError(
+            f"{path} was trained with the labels in the order {','.join(saved_names)} and its head cannot be re-ordered "
+            f"to {','.join(label_names)}; give --class_names {','.join(saved_names)}"
+        )
+    with torch.no_grad():
+        heads[-1].weight.copy_(heads[-1].weight[order])
+        if heads[-1].bias is not None:
+            heads[-1].bias.copy_(heads[-1].bias[order])
+    print(f"{path}: its head's rows re-ordered from {','.join(saved_names)} to {','.join(label_names)}")
 
 
 def finetune(

@@ -3,25 +3,28 @@
 `fit_and_test` takes a built model, its tokenizer and tokenized train/validation/test splits;
 the GloVe flow (`pipelines.training`) and the fine-tuning flow (`pipelines.finetuning`) differ
 only in how they build those. `prepare_output_dir` decides, from `run_definition.json`, whether a
-folder holds an interrupted run of this same definition to resume.
+folder holds an interrupted run of this same definition to resume, and refuses a checkpoint or a
+finished run of another definition; one live run holds a folder at a time.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import shutil
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
 import torch
 from datasets import DatasetDict
-from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer, TrainingArguments
+from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments
 
 from pipelines import hub
 from pipelines.calibration import calibrate_after_training
-from pipelines.errors import OptionError
+from pipelines.errors import DataError, OptionError, PathError
 from pipelines.formatting import format_metrics
 from pipelines.metrics import METRIC_KEYS, compute_metrics_fn, per_class_scores
 from pipelines.run_files import (
@@ -30,7 +33,10 @@ from pipelines.run_files import (
     RESULTS_FILE,
     SCHEMA_VERSION,
     RunRecord,
+    checkpoints_newest_first,
+    hold_run_folder,
     last_complete_checkpoint,
+    torn_file,
     library_versions,
     source_revision,
     write_json_atomic,
@@ -67,33 +73,44 @@ def fit_and_test(
     is also scored after every validation pass (logged only), and `results.json` says which epoch
     validation loss and the official metric would each restore, with its test scores.
     `trainer_class` builds the trainer (`pipelines.losses.loss_trainer`: class weights, distillation).
-    Returns the `results.json` payload (`RunRecord.to_dict`).
+    The output folder is held for the whole run (`hold_run_folder`: `PathError` while another
+    live run holds it) and checked by `prepare_output_dir`; a loss that turns NaN or infinite
+    stops the run (`StopOnNonFiniteLoss`, then `OptionError`). Returns the `results.json` payload
+    (`RunRecord.to_dict`).
     """
     resolve_best_metric(training_args, label_names, run_info.get("dataset"))
-    resume_from = prepare_output_dir(training_args, run_definition(model, tokenizer, tokenized, training_args, run_info))
-    test_scores = TestScoreCallback(tokenized["test"]) if score_test_each_epoch else None
-    trainer = trainer_class(
-        model=model,
-        args=hub.without_trainer_push(training_args),
-        train_dataset=tokenized["train"],
-        eval_dataset=tokenized["validation"],
-        processing_class=tokenizer,
-        data_collator=DataCollatorWithPadding(tokenizer),
-        compute_metrics=compute_metrics_fn(label_names),
-        callbacks=[EarlyStoppingCallback(early_stopping_patience=early_stopping_patience), *filter(None, [test_scores])],
-    )
-    if test_scores:
-        test_scores.trainer = trainer
-    started = time.perf_counter()
-    trainer.train(resume_from_checkpoint=resume_from)
-    train_seconds = time.perf_counter() - started
-    record, test_predictions = score_test(trainer, tokenized["test"], label_names, run_info)
-    validation = predict_in_order(trainer, tokenized["validation"])
-    test_predictions = calibrate_after_training(trainer, validation, record, test_predictions, training_args.temperature_scaling)
-    record.train_seconds = round(train_seconds, 2)
-    record.parameters = count_parameters(model)
-    save_run(trainer, training_args, record, test_predictions, len(tokenized["test"]))
-    return record.to_dict()
+    definition = run_definition(model, tokenizer, tokenized, training_args, run_info)
+    with hold_run_folder(training_args.output_dir) if training_args.process_index == 0 else nullcontext():
+        resume_from = prepare_output_dir(training_args, definition)
+        test_scores = TestScoreCallback(tokenized["test"]) if score_test_each_epoch else None
+        divergence = StopOnNonFiniteLoss()
+        trainer = trainer_class(
+            model=model,
+            args=hub.without_trainer_push(training_args),
+            train_dataset=tokenized["train"],
+            eval_dataset=tokenized["validation"],
+            processing_class=tokenizer,
+            data_collator=DataCollatorWithPadding(tokenizer),
+            compute_metrics=compute_metrics_fn(label_names),
+            callbacks=[
+                EarlyStoppingCallback(early_stopping_patience=early_stopping_patience), divergence,
+                *filter(None, [test_scores]),
+            ],
+        )
+        if test_scores:
+            test_scores.trainer = trainer
+        started = time.perf_counter()
+        trainer.train(resume_from_checkpoint=resume_from)
+        train_seconds = time.perf_counter() - started
+        if divergence.message:
+            raise OptionError(divergence.message)
+        record, test_predictions = score_test(trainer, tokenized["test"], label_names, run_info)
+        validation = predict_in_order(trainer, tokenized["validation"])
+        test_predictions = calibrate_after_training(trainer, validation, record, test_predictions, training_args.temperature_scaling)
+        record.train_seconds = round(train_seconds, 2)
+        record.parameters = count_parameters(model)
+        save_run(trainer, training_args, record, test_predictions, len(tokenized["test"]))
+        return record.to_dict()
 
 
 def score_test(trainer: Trainer, test_split, label_names: list[str], run_info: dict) -> tuple[RunRecord, tuple]:
@@ -213,37 +230,113 @@ def definition_differences(old: dict, new: dict, limit: int = 4) -> list[str]:
 def prepare_output_dir(training_args: TrainingArguments, definition: dict) -> str | None:
     """Create the folder, say which checkpoint to resume from, and record the run's definition.
 
-    An explicit `--resume_from_checkpoint` wins. Otherwise a folder holding checkpoints but no
-    `results.json` is an interrupted run: it resumes from its last checkpoint if its
-    `run_definition.json` matches this run's, and raises `OptionError` naming the folder and what
-    differs if not. A finished run's folder, or `--overwrite_output_dir`, starts over, its old
-    checkpoints and results removed first.
+    `--resume_from_checkpoint` must name a whole checkpoint of a run of this definition (the
+    `run_definition.json` beside it). Otherwise a folder holding checkpoints but no `results.json`
+    is an interrupted run: it resumes from its last whole checkpoint if its `run_definition.json`
+    matches this run's. A finished run of this definition starts over; `--overwrite_output_dir`
+    starts over in any case, old checkpoints and results removed first. Raises `OptionError`
+    naming the folder (or checkpoint) and what differs for another definition, and `DataError`
+    for a checkpoint cut short.
     """
     output_dir = Path(training_args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    definition_file = output_dir / RUN_DEFINITION_FILE
     resume_from = training_args.resume_from_checkpoint
-    last_checkpoint = last_complete_checkpoint(output_dir)
-    interrupted = last_checkpoint and not (output_dir / RESULTS_FILE).exists()
-    if not resume_from and interrupted and not getattr(training_args, "overwrite_output_dir", False):
-        if definition_file.is_file():
-            differences = definition_differences(json.loads(definition_file.read_text(encoding="utf-8")), definition)
-            if differences:
-                raise OptionError(
-                    f"{output_dir} holds an interrupted run of another definition ({'; '.join(differences)}); "
-                    "to start afresh there add --overwrite_output_dir (or delete the folder), or give another --output_dir"
-                )
-        resume_from = last_checkpoint
+    if resume_from:
+        check_checkpoint_to_resume(Path(resume_from), definition)
+    elif not getattr(training_args, "overwrite_output_dir", False):
+        resume_from = checkpoint_of_this_run(output_dir, definition)
     if not resume_from:
         with training_args.main_process_first(desc="clearing a finished run"):
             for old_checkpoint in output_dir.glob(f"{CHECKPOINT_PREFIX}-*"):
                 shutil.rmtree(old_checkpoint, ignore_errors=True)
             (output_dir / RESULTS_FILE).unlink(missing_ok=True)
     if training_args.process_index == 0:
-        write_json_atomic(definition_file, json.loads(json.dumps(definition, default=str)))
+        write_json_atomic(output_dir / RUN_DEFINITION_FILE, json.loads(json.dumps(definition, default=str)))
     if resume_from:
         print(f"resuming the interrupted run in {output_dir} from {resume_from}")
     return resume_from
+
+
+def recorded_differences(run_dir: Path, definition: dict) -> list[str] | None:
+    """What differs between `run_dir/run_definition.json` and `definition`; None without the file."""
+    definition_file = run_dir / RUN_DEFINITION_FILE
+    if not definition_file.is_file():
+        return None
+    return definition_differences(json.loads(definition_file.read_text(encoding="utf-8")), definition)
+
+
+def checkpoint_of_this_run(output_dir: Path, definition: dict) -> str | None:
+    """The last whole checkpoint of an interrupted run of this definition in `output_dir`, else None.
+
+    `OptionError` when the folder holds a run (interrupted or finished) of another definition, or
+    a finished run that recorded none (older versions): it is not replaced without
+    `--overwrite_output_dir`.
+    """
+    differences = recorded_differences(output_dir, definition)
+    finished = (output_dir / RESULTS_FILE).exists()
+    advice = "to start afresh there add --overwrite_output_dir (or delete the folder), or give another --output_dir"
+    if finished and differences is None:
+        raise OptionError(f"{output_dir} holds a finished run that recorded no {RUN_DEFINITION_FILE}, so it may be another run; {advice}")
+    if finished and differences:
+        raise OptionError(f"{output_dir} holds a finished run of another definition ({'; '.join(differences)}); {advice}")
+    last_checkpoint = last_complete_checkpoint(output_dir)
+    if finished or not last_checkpoint:
+        return None
+    if differences:
+        raise OptionError(f"{output_dir} holds an interrupted run of another definition ({'; '.join(differences)}); {advice}")
+    newest = checkpoints_newest_first(output_dir)[0]
+    if str(newest) != last_checkpoint:
+        print(f"{newest}: {torn_file(newest).name} missing or cut short (killed while saving); skipped")
+    return last_checkpoint
+
+
+def check_checkpoint_to_resume(checkpoint: Path, definition: dict) -> None:
+    """`--resume_from_checkpoint` names a whole checkpoint of a run of this definition, or this
+    raises: `PathError` (no such folder), `DataError` (a file cut short), `OptionError` (no
+    `run_definition.json` beside it, or another definition, naming what differs)."""
+    option = f"--resume_from_checkpoint {checkpoint}"
+    if not checkpoint.is_dir():
+        raise PathError(f"{option}: no such folder")
+    torn = torn_file(checkpoint)
+    if torn is not None:
+        whole = last_complete_checkpoint(checkpoint.parent)
+        raise DataError(
+            f"{option}: {torn} is missing or cut short (killed while saving?); "
+            + (f"resume from {whole} instead" if whole else "start afresh without it")
+        )
+    differences = recorded_differences(checkpoint.parent, definition)
+    if differences is None:
+        raise OptionError(
+            f"{option}: no {RUN_DEFINITION_FILE} in {checkpoint.parent}, so it cannot be told to be a checkpoint "
+            "of this run; resume a checkpoint this version wrote, or start afresh without it"
+        )
+    if differences:
+        raise OptionError(
+            f"{option} is a checkpoint of a run of another definition ({'; '.join(differences)}); "
+            "resume a checkpoint of this run, or start afresh without it"
+        )
+
+
+class StopOnNonFiniteLoss(TrainerCallback):
+    """Stop a diverged run: a logged training or validation loss that is NaN or infinite ends
+    training at once, before that epoch is evaluated or saved, and `message` says where (epoch,
+    step) and what to try; `fit_and_test` then raises it as an `OptionError`, so no `results.json`
+    reports the run. The training loss is seen because `RunTrainingArguments` turns off Trainer's
+    `logging_nan_inf_filter`, which would log the mean of the finite steps instead (0.0 when none is)."""
+
+    def __init__(self):
+        self.message: str | None = None
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        for key, what in (("loss", "training"), ("eval_loss", "validation")):
+            value = (logs or {}).get(key)
+            if value is not None and not math.isfinite(value) and self.message is None:
+                self.message = (
+                    f"training diverged: the {what} loss is {value} at epoch {state.epoch:g}, step {state.global_step}; "
+                    f"try a lower --learning_rate (now {args.learning_rate:g}) and --overwrite_output_dir"
+                )
+        if self.message:  # the Trainer's own loop ends the run cleanly (its progress bar closed, no checkpoint of it)
+            control.should_training_stop, control.should_evaluate, control.should_save = True, False, False
 
 
 def save_training_args_as_json(training_args: TrainingArguments) -> None:

@@ -45,7 +45,7 @@ PROBE_TIMEOUT_S = 3.0
 
 # What a run folder holds besides the shareable model: checkpoints (optimizer state in pickles),
 # temporary files of an interrupted write, and Trainer logs.
-PUSH_IGNORE_PATTERNS = ["checkpoint-*", "checkpoint-*/**", "*.tmp", "_*", "runs/**", "*.bin", "*.pt", "*.pth"]
+PUSH_IGNORE_PATTERNS = ["checkpoint-*", "checkpoint-*/**", "*.tmp", "_*", ".run*", "runs/**", "*.bin", "*.pt", "*.pth"]
 
 
 

@@ -211,11 +211,13 @@ class TorchSequenceClassifier(SequenceClassifier):
 
         folder = Path(name_or_path).expanduser()
         if folder.is_dir():
-            if not (folder / "config.json").is_file() or not any((folder / name).is_file() for name in backbones.WEIGHTS_FILES):
+            if not (folder / "config.json").is_file():
                 raise PathError(
                     f"{folder} is not a model folder: expected config.json with one of {', '.join(backbones.WEIGHTS_FILES)} "
                     f"(a train.py/finetune.py output), or {ONNX_FILE} (a pipelines.export output)"
                 )
+            if not any((folder / name).is_file() for name in backbones.WEIGHTS_FILES):
+                raise PathError(f"{folder} has no weights file (expected one of: {', '.join(backbones.WEIGHTS_FILES)})")
             source, kwargs, name = str(folder), {}, display_name(folder)
         else:
             source = backbones.resolve_model(str(name_or_path))

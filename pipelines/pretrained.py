@@ -28,7 +28,7 @@ from pipelines.data import load_data
 from pipelines.errors import DataError, OptionError
 from pipelines.benchmarks import BENCHMARKS, closest_benchmark, official_metric_for
 from pipelines.metrics import METRICS, metric_keys, score
-from pipelines.run_files import RESULTS_FILE, ensure_writable_dir, file_name, read_json, library_versions, source_revision, write_json_atomic, write_predictions
+from pipelines.run_files import RESULTS_FILE, check_writable_dir, file_name, folder_name, read_json, library_versions, source_revision, write_json_atomic, write_predictions
 from pipelines.formatting import markdown_table
 from pipelines.inference import Classifier, default_device, load_classifier
 from pipelines.label_mapping import label_mapping, parse_label_map
@@ -215,7 +215,7 @@ def score_models(model_names: list[str], texts, references, label_names, args: P
 def evaluate_pretrained(args: PretrainedArguments) -> dict:
     """Score every model on the test set; a model that fails is reported in one line, the rest run."""
     parse_label_map(args.label_map)  # a bad option fails before any work
-    ensure_writable_dir(Path(args.output_dir))  # before scoring, not after
+    check_writable_dir(Path(args.output_dir))  # before scoring, not after; created only when there is something to write
     dataset, data_description = load_data(args)
     if "test" not in dataset:
         raise OptionError(f"{args.dataset_label} has no test split (it has: {', '.join(dataset)}); give --test_file")

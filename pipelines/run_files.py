@@ -11,9 +11,13 @@ import json
 import os
 import platform
 import re
+import socket
 import subprocess
 import tempfile
+import zipfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
+from datetime import datetime
 from pathlib import Path
 
 from pipelines.errors import DataError, PathError
@@ -198,16 +202,6 @@ def source_revision(root: Path = PACKAGE_ROOT) -> dict | None:
 # --- folders and atomic writes --------------------------------------------------------------------
 
 
-def ensure_writable_dir(path: Path) -> None:
-    """Create `path` if needed and prove a file can be written there (`PathError` if not)."""
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-"):  # unique: processes may race here
-            pass
-    except OSError as err:
-        raise PathError(f"output folder not writable: {path} ({err.strerror or err})") from None
-
-
 def check_writable_dir(path: Path) -> None:
     """`PathError` unless `path` is a writable folder or could be created as one; creates nothing,
     so a run stopped by bad input before it starts leaves no empty folder behind."""
@@ -217,6 +211,44 @@ def check_writable_dir(path: Path) -> None:
         return
     reason = f"{existing} is not a folder" if not existing.is_dir() else f"no permission to write in {existing}"
     raise PathError(f"output folder not writable: {path} ({reason})")
+
+
+RUN_LOCK_FILE = ".run.lock"
+RUN_OWNER_FILE = ".run-owner.json"  # who holds the lock: pid, host, start (the lock file itself is truncated by every try)
+
+
+@contextmanager
+def hold_run_folder(output_dir: str | os.PathLike):
+    """Hold `output_dir` for this run: a second run into it stops instead of overwriting its checkpoints.
+
+    An exclusive `filelock` lock on `output_dir/.run.lock`, which the operating system releases
+    when the process ends however it ends, so a killed run never blocks the next one. Raises
+    `PathError` naming the folder and the live run (pid, host, start) when another process holds it.
+    """
+    from filelock import FileLock, Timeout
+
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(output_dir / RUN_LOCK_FILE, timeout=0)
+    owner_file = output_dir / RUN_OWNER_FILE
+    try:
+        lock.acquire()
+    except Timeout:
+        try:
+            owner = json.loads(owner_file.read_text(encoding="utf-8"))
+            live = f"pid {owner['pid']} on {owner['host']}, started {owner['started']}"
+        except (OSError, ValueError, KeyError):  # the other run is between taking the lock and writing this
+            live = "another process"
+        raise PathError(
+            f"{output_dir} is in use by a live run ({live}); wait for it to end, or give another --output_dir"
+        ) from None
+    try:
+        started = datetime.now().astimezone().isoformat(timespec="seconds")
+        write_json_atomic(owner_file, {"pid": os.getpid(), "host": socket.gethostname(), "started": started})
+        yield
+    finally:
+        owner_file.unlink(missing_ok=True)
+        lock.release()
 
 
 def write_json_atomic(path: str | os.PathLike, payload) -> Path:
@@ -300,8 +332,54 @@ def checkpoints_newest_first(run_dir: Path) -> list[Path]:
 
 
 def last_complete_checkpoint(output_dir: Path) -> str | None:
-    """The newest checkpoint that was fully written: Trainer writes its state file last."""
-    return next((str(path) for path in checkpoints_newest_first(output_dir) if (path / TRAINER_STATE_FILE).is_file()), None)
+    """The newest checkpoint that was fully written (`torn_file` finds nothing cut short in it)."""
+    return next((str(path) for path in checkpoints_newest_first(output_dir) if torn_file(path) is None), None)
+
+
+def torn_file(checkpoint: Path) -> Path | None:
+    """The first file of `checkpoint` that is missing or was cut short, else None.
+
+    Trainer writes its state file last, so a run killed while saving leaves none; but a file can
+    also be torn under a state file (a checkpoint saved again over an older one, a full disk). So
+    every file is checked from its own structure, without loading it: JSON parses; a safetensors
+    file is as long as its header says; a torch `.pt`/`.pth`/`.bin` file (a zip archive since
+    torch 1.6) has the directory a zip ends with.
+    """
+    checkpoint = Path(checkpoint)
+    if not (checkpoint / TRAINER_STATE_FILE).is_file():
+        return checkpoint / TRAINER_STATE_FILE
+    for path in sorted(checkpoint.iterdir()):
+        whole = {
+            ".json": _whole_json, ".safetensors": _whole_safetensors, ".pt": zipfile.is_zipfile,
+            ".pth": zipfile.is_zipfile, ".bin": zipfile.is_zipfile,
+        }.get(path.suffix, lambda _: True)
+        if path.is_file() and not whole(path):
+            return path
+    return None
+
+
+def _whole_json(path: Path) -> bool:
+    try:
+        json.loads(path.read_text(encoding="utf-8"))
+        return True
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return False
+
+
+def _whole_safetensors(path: Path) -> bool:
+    """The file holds the 8-byte header length, the JSON header and every tensor's bytes, no fewer."""
+    size = path.stat().st_size
+    with open(path, "rb") as stream:
+        raw = stream.read(8)
+        header_length = int.from_bytes(raw, "little") if len(raw) == 8 else size
+        if 8 + header_length > size:
+            return False
+        try:
+            header = json.loads(stream.read(header_length))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return False
+    ends = [entry["data_offsets"][1] for key, entry in header.items() if key != "__metadata__"]
+    return size == 8 + header_length + max(ends, default=0)
 
 
 def find_trainer_state(run_dir: Path) -> Path | None:

@@ -26,7 +26,7 @@ from pipelines.arguments import (
     default_output_dir,
 )
 from pipelines.distillation import prepare_training
-from pipelines.errors import ConfigError
+from pipelines.errors import ConfigError, UserError
 from pipelines.fitting import fit_and_test
 from pipelines.run_files import check_writable_dir
 from pipelines.splits import load_train_test, protocol_info, split_validation
@@ -49,25 +49,48 @@ def build_glove_model(
     config_overrides: str | None = None,
 ):
     """The model `--model name` names, through the Auto classes, with its GloVe rows loaded."""
-    config = AutoConfig.for_model(
-        models.model_type_for(name),
-        **models.preset_fields(name),
+    config = glove_config(
+        name,
+        glove.dim,
+        train_embeddings,
+        config_overrides,
         vocab_size=len(tokenizer),
-        embedding_dim=glove.dim,
-        freeze_embeddings=not train_embeddings,
         max_length=tokenizer.model_max_length,
         pad_token_id=tokenizer.pad_token_id,
         num_labels=len(label_names),
         id2label=dict(enumerate(label_names)),
         label2id={label: i for i, label in enumerate(label_names)},
     )
-    if config_overrides:
-        check_config_overrides(config, config_overrides)
-        config.update_from_string(config_overrides)
     set_seed(seed)
     model = AutoModelForSequenceClassification.from_config(config)
     model.load_word_vectors(torch.from_numpy(embedding_matrix(glove, vocabulary)))
     return model
+
+
+def glove_config(name: str, embedding_dim: int, train_embeddings: bool, config_overrides: str | None, **fields) -> PretrainedConfig:
+    """The config of `--model name` over `embedding_dim`-d vectors, `--config_overrides` applied;
+    `fields` are those the data sets (vocabulary, labels). `ConfigError` for an override the
+    config cannot take (an unknown field, a value of the wrong type, `num_heads` that does not
+    divide the vectors' width), so `prepare_glove_data` checks it before any data is read."""
+    model_type = models.model_type_for(name)
+    try:
+        overrides = {}
+        if config_overrides:  # typed on the family's default config, then checked with the others at creation
+            defaults = AutoConfig.for_model(model_type)
+            check_config_overrides(defaults, config_overrides)
+            defaults.update_from_string(config_overrides)
+            overrides = {item.partition("=")[0].strip(): None for item in config_overrides.split(",")}
+            overrides = {key: getattr(defaults, key) for key in overrides}
+        config = AutoConfig.for_model(
+            model_type, **{**models.preset_fields(name), **overrides}, embedding_dim=embedding_dim,
+            freeze_embeddings=not train_embeddings, **fields,
+        )  # fmt: skip
+    except UserError:
+        raise
+    except ValueError as err:  # the config's own checks: the message names the field and the allowed values
+        overrides = f" with --config_overrides {config_overrides}" if config_overrides else ""
+        raise ConfigError(f"--model {name} over {embedding_dim}-d word vectors{overrides}: {err}") from None
+    return config
 
 
 # Config fields the flow sets from `--model`, the vocabulary and the word vectors; `--config_overrides` leaves them be.
@@ -122,13 +145,15 @@ class PreparedGloveData:
 
 
 def prepare_glove_data(model_args: GloveModelArguments, data_args: DataArguments, seed: int) -> PreparedGloveData:
-    """Load the data, build the vocabulary from its training split, and tokenize it.
+    """Load the word vectors, check the model's config over them, load the data, build the
+    vocabulary from its training split, and tokenize it.
 
     The validation split is drawn later, from the tokenized data (the same rows as drawing it
     from the text), so the experiment grid prepares a data set once for all its seeds.
     """
-    dataset, description = load_train_test(data_args, seed)
     glove = load_word_vectors(model_args.embeddings)
+    glove_config(model_args.model, glove.dim, model_args.train_embeddings, model_args.config_overrides)  # before the data is read
+    dataset, description = load_train_test(data_args, seed)
     vocabulary = build_vocabulary(glove, dataset["train"]["text"], model_args.max_vocab_size)
     tokenizer = build_tokenizer(vocabulary, model_args.max_length)
     return PreparedGloveData(

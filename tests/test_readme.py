@@ -75,7 +75,7 @@ README_COMMANDS: dict[str, tuple[str, list[str]] | str] = {
     '"hidden_size=256,dropout=0.3"] [TrainingArguments...]': (
         "python train.py --model bilstm --dataset semeval2017a --data-dir ../shared/datasets --embeddings glove.txt "
         f"--train_embeddings --config_overrides hidden_size=16,dropout=0.3 {ONE_EPOCH}",
-        ["runs/semeval2017a-bilstm/results.json"],
+        ["runs/semeval2017a-bilstm-trained-vectors/results.json"],
     ),
     "python train.py run.json": ("python train.py run.json", ["runs/from-json/results.json"]),
     "ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu --num_processes 2 train.py --model bilstm --dataset mr "
@@ -110,14 +110,16 @@ README_COMMANDS: dict[str, tuple[str, list[str]] | str] = {
     "python finetune.py --model minilm --dataset semeval2017a --data-dir ../shared/datasets --max_length_quantile 0.99 "
     "--optim adamw_torch_fused": (
         "python finetune.py --model minilm --dataset semeval2017a --data-dir ../shared/datasets --max_length_quantile 0.99 "
-        "--optim adamw_torch_fused --num_train_epochs 1 --max_train_samples 16 --max_eval_samples 8 --max_test_samples 8",
+        "--optim adamw_torch_fused --num_train_epochs 1 --max_train_samples 16 --max_eval_samples 8 --max_test_samples 8 "
+        "--overwrite_output_dir",  # the earlier finetune.py command's finished run is in this folder
         ["runs/semeval2017a-minilm/results.json", "runs/semeval2017a-minilm/model.safetensors"],
     ),
     "python train.py --model bilstm --dataset semeval2017a --data-dir ../shared/datasets --train_embeddings "
     "--teacher runs/semeval2017a-minilm --distillation_alpha 0.5 --transfer_set_size 100000": (
         "python train.py --model bilstm --dataset semeval2017a --data-dir ../shared/datasets --train_embeddings "
-        f"--teacher runs/semeval2017a-minilm --distillation_alpha 0.5 --transfer_set_size 100000 {ONE_EPOCH} --transfer_set_size 40",
-        ["runs/semeval2017a-bilstm/results.json"],
+        f"--teacher runs/semeval2017a-minilm --distillation_alpha 0.5 --transfer_set_size 100000 {ONE_EPOCH} --transfer_set_size 40 "
+        "--overwrite_output_dir",  # the earlier --train_embeddings command's finished run is in this folder
+        ["runs/semeval2017a-bilstm-trained-vectors/results.json"],
     ),
     "python train.py --model bilstm --dataset semeval2017a --data-dir ../shared/datasets --class_weights balanced": (
         f"python train.py --model bilstm --dataset semeval2017a --data-dir ../shared/datasets --class_weights balanced {ONE_EPOCH}",

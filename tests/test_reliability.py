@@ -71,10 +71,17 @@ def test_same_seed_gives_identical_metrics_and_records_it(tmp_path, run_args):
     assert results[0]["seed"] == 7 and {"torch", "transformers", "datasets"} <= set(results[0]["versions"])
 
 
-def test_finished_run_folder_starts_over(tmp_path, run_args):
+def test_finished_run_is_replaced_only_by_its_own_definition_or_when_asked(tmp_path, run_args, capsys):
     output_dir = tmp_path / "out"
     assert run_cli(train.main, run_args(output_dir, "--num_train_epochs", "1")) == 0
-    assert run_cli(train.main, run_args(output_dir, "--num_train_epochs", "2")) == 0
+    assert run_cli(train.main, run_args(output_dir, "--num_train_epochs", "1")) == 0  # the same run again starts over
+    capsys.readouterr()
+    assert run_cli(train.main, run_args(output_dir, "--num_train_epochs", "2")) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith(f"error: {output_dir} holds a finished run of another definition (training.num_train_epochs: 1")
+    assert "--overwrite_output_dir" in error
+    assert json.loads((output_dir / "results.json").read_text())["epochs"] == 1  # untouched
+    assert run_cli(train.main, run_args(output_dir, "--num_train_epochs", "2", "--overwrite_output_dir")) == 0
     assert json.loads((output_dir / "results.json").read_text())["epochs"] == 2
 
 

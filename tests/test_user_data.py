@@ -471,7 +471,7 @@ BAD_INPUT = {
     "mixed label types": "{tmp}/train.jsonl: mixed label types in column 'label': data row 1 holds the string 'negative', "
     "data row 3 the integer 1 (1-based); use one type",
     "mixed types across files": "mixed label types across files: {tmp}/train.csv has string labels, "
-    "{tmp}/test.jsonl has integer labels",
+    "{tmp}/test.jsonl has integer labels (a ClassLabel column counts as its names); give every file the class names, not ids",
     "text not a string": "{tmp}/train.jsonl: data row 2 (1-based): text 42 in column 'text' is not a string",
     "empty label": "{tmp}/train.csv: data row 2 (1-based, not counting the header): missing label '' in column "
     "'label' (1 row without a label: data row 2); label or remove them",

@@ -1,0 +1,214 @@
+"""Issue 31's silent wrong numbers: labels matched by name, one live run per folder, resumes and
+restarts checked against the run's definition, divergence, head order, torn checkpoints."""
+
+import json
+import os
+import random
+import re
+from pathlib import Path
+
+import pytest
+from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
+
+import train
+from pipelines.arguments import default_output_dir
+from pipelines.benchmarks import get_benchmark
+from pipelines.cli import run_cli
+from pipelines.data import load_from_hub, load_user_dataset
+from pipelines.errors import DataError
+from pipelines.run_files import hold_run_folder, last_complete_checkpoint, torn_file
+from tests.conftest import polar_sentence
+
+REVIEWS = {"text": ["a good film", "a bad film", "great fun", "dull mess"], "sentiment": ["pos", "neg", "pos", "neg"]}
+
+
+def class_label_parquet(path, names: list[str]):
+    """REVIEWS as a Parquet file written by `datasets`, its `ClassLabel` listing `names` in that order."""
+    features = Features({"text": Value("string"), "label": ClassLabel(names=names)})
+    ids = [names.index(label) for label in REVIEWS["sentiment"]]
+    Dataset.from_dict({"text": REVIEWS["text"], "label": ids}, features=features).to_parquet(path)
+    return str(path)
+
+
+@pytest.mark.parametrize("train_format", ["csv", "parquet"])
+def test_class_names_in_another_order_in_another_file_are_matched_by_name(tmp_path, train_format):
+    if train_format == "csv":
+        train = tmp_path / "train.csv"
+        train.write_text("text,label\n" + "".join(f"{t},{l}\n" for t, l in zip(REVIEWS["text"], REVIEWS["sentiment"])))
+        train = str(train)
+    else:
+        train = class_label_parquet(tmp_path / "train.parquet", ["neg", "pos"])
+    test = class_label_parquet(tmp_path / "test.parquet", ["pos", "neg"])  # the other order
+    dataset, _ = load_user_dataset({"train": train, "test": test})
+    for split in ("train", "test"):
+        labels = dataset[split].features["label"].int2str(dataset[split]["label"])
+        assert labels == REVIEWS["sentiment"], split
+
+
+@pytest.mark.parametrize("hub_names", [["pos", "neg"], ["neg", "pos"], ["Positive", "Negative"]])
+def test_benchmark_hub_copy_is_matched_by_name(monkeypatch, hub_names):
+    features = Features({"text": Value("string"), "label": ClassLabel(names=hub_names)})
+    ids = [[name.lower()[:3] for name in hub_names].index(label) for label in REVIEWS["sentiment"]]
+    split = Dataset.from_dict({"text": REVIEWS["text"], "label": ids}, features=features)
+    fake = DatasetDict({"train": split, "validation": split, "test": split})
+    monkeypatch.setattr("pipelines.data.load_hub_or_cache", lambda *args: fake)
+    dataset = load_from_hub(get_benchmark("mr"))
+    expected = ["positive" if label == "pos" else "negative" for label in REVIEWS["sentiment"]]
+    assert dataset["test"].features["label"].int2str(dataset["test"]["label"]) == expected
+
+
+def test_benchmark_hub_copy_with_other_names_stops_naming_both_orders(monkeypatch):
+    features = Features({"text": Value("string"), "label": ClassLabel(names=["bad", "good"])})
+    split = Dataset.from_dict({"text": ["a", "b"], "label": [0, 1]}, features=features)
+    monkeypatch.setattr("pipelines.data.load_hub_or_cache", lambda *args: DatasetDict({"train": split, "validation": split, "test": split}))
+    with pytest.raises(DataError, match="its classes bad, good .* do not match mr's negative, positive by name"):
+        load_from_hub(get_benchmark("mr"))
+
+
+# --- run folders: one live run, definitions, torn checkpoints, divergence, bad input -------------
+
+def reviews_csv(path: Path, rows: int = 120, seed: int = 0) -> str:
+    rng = random.Random(seed)
+    labels = ["negative", "positive"] * (rows // 2)
+    path.write_text("text,label\n" + "".join(f"{polar_sentence(rng, label)},{label}\n" for label in labels))
+    return str(path)
+
+
+@pytest.fixture
+def argv(tmp_path, tiny_glove):
+    train_file = reviews_csv(tmp_path / "reviews.csv")
+
+    def make(output_dir, *extra):
+        return [
+            "--model", "mean", "--train_file", train_file, "--embeddings", str(tiny_glove), "--output_dir", str(output_dir),
+            "--num_train_epochs", "2", "--per_device_train_batch_size", "16", "--save_total_limit", "3", *extra,
+        ]  # fmt: skip
+
+    return make
+
+
+def last_error(capsys) -> str:
+    """The one `error:` line (progress bars of the stopped run may come after it)."""
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, errors
+    return errors[0]
+
+
+def test_a_live_run_holds_its_folder_and_a_second_run_stops_naming_it(tmp_path, argv, capsys):
+    output_dir = tmp_path / "run"
+    with hold_run_folder(output_dir):  # as a run started a moment earlier would
+        assert run_cli(train.main, argv(output_dir)) == 2
+        error = last_error(capsys)
+    assert error.startswith(f"error: {output_dir} is in use by a live run (pid {os.getpid()} on ")
+    assert "started" in error and "--overwrite_output_dir" not in error and "interrupted" not in error
+    assert not (output_dir / "run_definition.json").exists()
+    assert run_cli(train.main, argv(output_dir)) == 0  # released when the holder ends
+
+
+def test_a_lock_left_by_a_dead_run_does_not_block(tmp_path, argv):
+    output_dir = tmp_path / "run"
+    output_dir.mkdir()
+    (output_dir / ".run.lock").write_text("")
+    (output_dir / ".run-owner.json").write_text(json.dumps({"pid": 999999, "host": "gone", "started": "yesterday"}))
+    assert run_cli(train.main, argv(output_dir)) == 0
+
+
+def test_resuming_another_runs_checkpoint_is_refused(tmp_path, argv, tiny_glove, capsys):
+    other = tmp_path / "other"
+    assert run_cli(train.main, argv(other, "--model", "lstm")) == 0
+    checkpoint = last_complete_checkpoint(other)
+    capsys.readouterr()
+    assert run_cli(train.main, argv(tmp_path / "mine", "--resume_from_checkpoint", checkpoint)) == 2
+    error = last_error(capsys)
+    assert error.startswith(f"error: --resume_from_checkpoint {checkpoint} is a checkpoint of a run of another definition (")
+    assert "run.model: lstm -> mean" in error and not (tmp_path / "mine" / "results.json").exists()
+    (other / "run_definition.json").unlink()
+    assert run_cli(train.main, argv(tmp_path / "mine", "--model", "lstm", "--resume_from_checkpoint", checkpoint)) == 2
+    assert "no run_definition.json in" in last_error(capsys)
+
+
+def test_resuming_a_checkpoint_of_this_run_from_another_folder_works(tmp_path, argv):
+    first = tmp_path / "first"
+    assert run_cli(train.main, argv(first)) == 0
+    checkpoint = sorted(first.glob("checkpoint-*"), key=lambda path: int(path.name.split("-")[1]))[0]
+    assert run_cli(train.main, argv(tmp_path / "second", "--resume_from_checkpoint", str(checkpoint))) == 0
+
+
+def cut_short(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+@pytest.mark.parametrize("torn", ["model.safetensors", "optimizer.pt"])
+def test_a_torn_checkpoint_is_skipped_on_restart_and_refused_when_named(tmp_path, argv, capsys, torn):
+    output_dir = tmp_path / "run"
+    assert run_cli(train.main, argv(output_dir)) == 0
+    (output_dir / "results.json").unlink()  # killed while saving the last checkpoint
+    newest, previous = sorted(output_dir.glob("checkpoint-*"), key=lambda path: int(path.name.split("-")[1]), reverse=True)[:2]
+    cut_short(newest / torn)
+    assert torn_file(newest) == newest / torn and torn_file(previous) is None
+    assert last_complete_checkpoint(output_dir) == str(previous)
+    capsys.readouterr()
+    assert run_cli(train.main, argv(output_dir, "--resume_from_checkpoint", str(newest))) == 2
+    assert last_error(capsys) == (
+        f"error: --resume_from_checkpoint {newest}: {newest / torn} is missing or cut short (killed while saving?); "
+        f"resume from {previous} instead"
+    )
+    assert run_cli(train.main, argv(output_dir)) == 0
+    assert f"resuming the interrupted run in {output_dir} from {previous}" in capsys.readouterr().out
+
+
+def test_a_diverged_run_stops_with_one_line_and_reports_nothing(tmp_path, argv, capsys):
+    output_dir = tmp_path / "run"
+    assert run_cli(train.main, argv(output_dir, "--learning_rate", "1e38")) == 2
+    error = last_error(capsys)
+    assert "Traceback" not in error
+    assert re.match(r"error: training diverged: the training loss is nan at epoch 1, step \d+; ", error), error
+    assert "--learning_rate (now 1e+38)" in error
+    assert not (output_dir / "results.json").exists() and not list(output_dir.glob("checkpoint-*"))
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--per_device_train_batch_size", "0"], "error: --per_device_train_batch_size must be at least 1, got 0"),
+        (["--model", "multihead", "--config_overrides", "num_heads=3"], "num_heads=3 does not divide the model width embedding_dim=8"),
+    ],
+    ids=["batch size 0", "num_heads over the vectors"],
+)
+def test_bad_options_stop_before_anything_is_read_or_written(tmp_path, argv, capsys, extra, message):
+    output_dir = tmp_path / "run"
+    arguments = argv(output_dir, *extra)
+    arguments[arguments.index("--train_file") + 1] = str(tmp_path / "no-such-file.csv")  # read only after the check
+    assert run_cli(train.main, arguments) == 2
+    error = capsys.readouterr().err.strip()
+    assert "\n" not in error and error.startswith("error: ") and message in error, error
+    assert not output_dir.exists()
+
+
+def test_default_folders_tell_seeds_and_vectors_apart():
+    assert default_output_dir("mr", "meanmax") == "runs/mr-meanmax"  # README's quickstart folder
+    names = {
+        default_output_dir("mr", "meanmax", seed=seed, variant=variant)
+        for seed in (42, 7) for variant in (None, "trained-vectors")
+    }  # fmt: skip
+    assert len(names) == 4 and "runs/mr-meanmax-trained-vectors-seed7" in names
+
+
+# --- a fine-tuned head in another label order ------------------------------------------------------
+
+
+@pytest.mark.parametrize("new_order", [["positive", "negative"], ["Negative", "Positive"], ["negative", "positive"]])
+def test_a_head_trained_in_another_label_order_is_reordered_exactly(tmp_path, new_order):
+    import torch
+
+    from pipelines.finetuning import load_pretrained
+    from tests.tiny_bert import POSITIVE, build_tiny_bert
+
+    path = str(build_tiny_bert(tmp_path / "bert", ["negative", "positive"]))
+    old, tokenizer, _ = load_pretrained(path, ["negative", "positive"], seed=0, load_kwargs={})
+    new, _, config = load_pretrained(path, new_order, seed=1, load_kwargs={})
+    batch = tokenizer(POSITIVE, return_tensors="pt", padding=True)
+    with torch.no_grad():
+        old_logits, new_logits = old.eval()(**batch).logits, new.eval()(**batch).logits
+    order = [["negative", "positive"].index(name.lower()) for name in new_order]
+    assert torch.equal(new_logits, old_logits[:, order]) and list(config.id2label.values()) == new_order
