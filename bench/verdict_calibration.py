@@ -16,7 +16,7 @@ and B, and τ_own is small: correlated predictions). The architecture-level accu
 model's) population accuracy has the stated SD over seeds.
 
 For each study the calibrated comparison (`pipelines.statistics.crossed_comparison`: unbiased two-way
-random-effects variance, t on Welch–Satterthwaite df) gives a 95% CI and p on every study; today's two-stage
+random-effects variance, t on S − 1 df) gives a 95% CI and p on every study; today's two-stage
 bootstrap (`paired_comparison`, what the report uses) runs on the first `--old_studies` of them (it costs
 about a second a comparison). Goals (issue 27): coverage 93–97%, false alarms ≤ 7%, in every setting.
 """

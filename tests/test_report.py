@@ -235,7 +235,7 @@ def test_study_questions_give_difference_interval_p_and_verdict(report, numbers)
     assert vectors["A"] == "mean (trained vectors)" and vectors["verdict (Holm p < 0.05)"] == "trained better"
     tuned = rows[("fine-tuned minilm vs the best GloVe model", "lab split")]
     assert tuned["B"] == "meanmax (trained vectors)" and tuned["runs A/B"] == "2/2" and tuned["Δ accuracy"] == "+0.0583"  # seeds 1, 2 of both: 58/60 − (54 + 55)/120
-    assert "Welch–Satterthwaite" in text and "two-stage bootstrap, which counts" in text
+    assert "S − 1 degrees of freedom" in text and "two-stage bootstrap, which counts" in text
     assert "The best GloVe model: meanmax (trained vectors), chosen on TEST: no validation score recorded (lab split)" in text
     assert "- self-attention vs mean‖max (lab split): no attention runs" in text
     asis = rows[("the best as-is model vs the best GloVe model", "lab split")]

@@ -304,15 +304,15 @@ def test_crossed_variance_is_unbiased_for_every_component():
         variance, df = crossed_variance(d, np.zeros_like(d), paired=True)
         estimates.append(variance)
     truth = sd_run**2 / runs + sd_sentence**2 / n + sd_interaction**2 / (runs * n)
-    assert np.mean(estimates) == pytest.approx(truth, rel=0.03) and runs - 1 <= df <= n - 1
+    assert np.mean(estimates) == pytest.approx(truth, rel=0.03) and df == runs - 1
 
 
-def test_crossed_df_is_the_seed_stages_where_it_dominates_and_more_where_sentences_do():
+def test_crossed_df_is_the_seed_stages_fewest_runs_minus_one():
     rng = np.random.default_rng(2)
-    seeds_dominate = 0.5 * rng.standard_normal((4, 1)) + 0.01 * rng.standard_normal((4, 300))
-    sentences_dominate = rng.standard_normal((1, 300)) + 0.01 * rng.standard_normal((4, 300))
-    assert crossed_variance(seeds_dominate, np.zeros_like(seeds_dominate), paired=True)[1] == pytest.approx(3, abs=0.05)
-    assert crossed_variance(sentences_dominate, np.zeros_like(sentences_dominate), paired=True)[1] > 100
+    four, two, one = (rng.standard_normal((runs, 300)) for runs in (4, 2, 1))
+    assert crossed_variance(four, np.zeros_like(four), paired=True)[1] == 3
+    assert crossed_variance(four, two, paired=False)[1] == 1  # the smaller group's S − 1
+    assert crossed_variance(one, one + 1, paired=False)[1] == 299  # no seed stage: the sentences' n − 1
 
 
 def test_crossed_comparison_interval_and_p_agree_and_identical_runs_differ_by_zero():
@@ -321,11 +321,11 @@ def test_crossed_comparison_interval_and_p_agree_and_identical_runs_differ_by_ze
     a = {seed: frame(gold, noisy(gold, 0.8, rng, 2)) for seed in range(5)}
     b = {seed: frame(gold, noisy(gold, 0.72, rng, 2)) for seed in range(5)}
     found = crossed_comparison(a, b, "accuracy", ["negative", "positive"])
-    assert found["paired_seeds"] and 4 <= found["df"] <= 399 and found["difference"] > 0
+    assert found["paired_seeds"] and found["df"] == 4 and found["difference"] > 0
     assert (found["ci_low"] > 0) == (found["p_value"] < 0.05) and found["verdict"] == "A better"
     half = stats.t.ppf(0.975, found["df"]) * found["se"]
     assert found["ci_high"] - found["ci_low"] == pytest.approx(2 * half)
     same = crossed_comparison(a, a, "accuracy", ["negative", "positive"])
     assert (same["difference"], same["p_value"], same["ci_low"], same["ci_high"]) == (0.0, 1.0, 0.0, 0.0)
     one_run = crossed_comparison({0: a[0]}, b, "accuracy", ["negative", "positive"])  # as-is against 5 runs: B's df
-    assert not one_run["paired_seeds"] and 4 <= one_run["df"] <= 399
+    assert not one_run["paired_seeds"] and one_run["df"] == 4

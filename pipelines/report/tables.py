@@ -14,7 +14,7 @@ METHOD = (
     "variance counts both sources of variation once each, which sentences were drawn and which training runs came out: the "
     "unbiased two-way random-effects (runs × sentences) estimate by expected mean squares, the seed stage the spread of the "
     "run scores (runs of A and B sharing a seed paired), the sentence stage the per-sentence differences (the delta method "
-    "for macro metrics), with Welch–Satterthwaite degrees of freedom (Satterthwaite 1946); chosen over the two-stage "
+    "for macro metrics), with a t reference on the seed stage's S − 1 degrees of freedom; chosen over the two-stage "
     "bootstrap, which counts the run × sentence noise up to three times (Owen 2007) and treats 3–5 runs' variance as known, "
     "because it holds its level in every setting simulated (bench/verdict_calibration.md). It answers whether architecture A "
     "beats architecture B, not whether these particular runs do. A model with one run has no seed stage: an as-is model has "
