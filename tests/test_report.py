@@ -223,16 +223,18 @@ def test_study_questions_give_difference_interval_p_and_verdict(report, numbers)
     rows = {(row["question"], row["protocol"]): row for row in table(text)}
     pooling = rows[("mean vs mean‖max", "lab split")]
     assert (pooling["A"], pooling["B"], pooling["runs A/B"]) == ("meanmax (trained vectors)", "mean (trained vectors)", "3/3")
-    assert pooling["Δ accuracy"] == "+0.2667" and pooling["p"] == "< 0.001" and pooling["verdict (Holm p < 0.05)"] == "meanmax better"
+    # 3 seeds: t on 2 df, so 26.7 points over 3 seed pairs reach only p 0.039; the verdict follows its Holm p
+    assert pooling["Δ accuracy"] == "+0.2667" and pooling["p"] == "0.039"
+    assert float(pooling["Holm p"]) >= 0.05 and pooling["verdict (Holm p < 0.05)"].startswith("no detectable difference")
     assert pooling["ASO ε(A>B) / ε(B>A)"] == ""  # 3 runs each: fewer than 5
     level, bounds = pooling["CI (Holm level)"].split(": ")
     low, high = (float(x) for x in bounds.strip("[]").split(", "))
-    assert 0 < low < 0.2667 < high and float(level.rstrip("%")) > 95
+    assert low < 0 < 0.2667 < high and float(level.rstrip("%")) > 95  # at the Holm level, like the verdict
     lstm = rows[("LSTM vs BiLSTM", "lab split")]
     assert (lstm["Δ accuracy"], lstm["CI (Holm level)"].split(": ")[1], lstm["p"]) == ("+0.0000", "[+0.0000, +0.0000]", "1.000")
     assert lstm["verdict (Holm p < 0.05)"] == "no detectable difference; MDE 0.0 pts" and lstm["Holm p"] == "1.000"
     vectors = rows[("frozen vs trained vectors: mean", "lab split")]
-    assert vectors["A"] == "mean (trained vectors)" and vectors["verdict (Holm p < 0.05)"] == "trained better"
+    assert vectors["A"] == "mean (trained vectors)" and vectors["verdict (Holm p < 0.05)"].startswith("no detectable difference")  # 3 seeds, 2 df
     tuned = rows[("fine-tuned minilm vs the best GloVe model", "lab split")]
     assert tuned["B"] == "meanmax (trained vectors)" and tuned["runs A/B"] == "2/2" and tuned["Δ accuracy"] == "+0.0583"  # seeds 1, 2 of both: 58/60 − (54 + 55)/120
     assert "S − 1 degrees of freedom" in text and "two-stage bootstrap, which counts" in text
@@ -244,8 +246,8 @@ def test_study_questions_give_difference_interval_p_and_verdict(report, numbers)
     assert "the best as-is model: distilbert-sst2 (as is), chosen on TEST: no validation score recorded (lab split)" in text
     assert "1 seed" not in asis["runs A/B"]  # an as-is model has no training variance to count
     comparisons = numbers["datasets"]["mr"]["comparisons"]
-    p_values = sorted(c["p_value"] for c in comparisons)
-    assert min(c["holm_p"] for c in comparisons) == pytest.approx(min(1.0, len(comparisons) * p_values[0]))
+    lab = [c for c in comparisons if c["protocol"] == "lab split"]  # Holm within the (dataset, protocol) family
+    assert min(c["holm_p"] for c in lab) == pytest.approx(min(1.0, len(lab) * min(c["p_value"] for c in lab)))
 
 
 def test_ci_and_verdict_agree_and_each_holm_family_is_named_with_the_questions_it_adjusted(report, numbers):

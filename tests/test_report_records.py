@@ -117,7 +117,9 @@ def test_settings_for_distillation_and_class_weights_and_their_questions(reports
     found = questions(report)
     distilled = found["distilled from minilm-mr vs plain training: bilstm"]
     assert distilled["A"] == "bilstm (trained vectors, distilled from minilm-mr)" and distilled["B"] == "bilstm (trained vectors)"
-    assert distilled["Δ accuracy"] == "+0.3000" and distilled["verdict (Holm p < 0.05)"] == "distilled better"
+    low, high = (float(x) for x in distilled["CI (Holm level)"].split(": ")[1].strip("[]").split(", "))
+    assert distilled["Δ accuracy"] == "+0.3000" and low < 0.3 < high
+    assert (distilled["verdict (Holm p < 0.05)"] == "distilled better") == (float(distilled["Holm p"]) < 0.05) == (low > 0)
     weighted = found["class-weighted vs unweighted: meanmax"]
     assert weighted["A"] == "meanmax (trained vectors, class-weighted)" and weighted["Δ accuracy"] == "+0.0250"
 
