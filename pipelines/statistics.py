@@ -18,21 +18,24 @@ every run scored on the same test sentences.
   "Bootstrap Methods and their Application", §3.8) applied to both factors, the recommendation of
   Bouthillier et al. (2021, "Accounting for variance in machine learning benchmarks", MLSys).
   A model with one run (a model scored as it is) has no seed stage: for it only the sentences are
-  resampled. Checked on simulated studies (`python -m bench.verdict_calibration`, 5 seeds, 662
-  sentences): 95% CI coverage 96.7% and 96.3% at seed SDs 0.014 and 0.023, false alarms 1.3–2.0%;
-  conservative when runs do not vary at all (99.7% at SD 0), since both stages then count each run's
-  luck on particular sentences.
+  resampled. Not calibrated (`bench/verdict_calibration.md`): too conservative on the lab split (the
+  run × sentence noise counted up to three times) and too liberal with 3–5 seeds when seed luck
+  dominates (the percentile seed stage treats their variance as known); the report uses
+  `crossed_comparison`, and the bootstrap stays as the baseline the calibration bench compares against.
 - CI and p from the same draws: the CI is the percentile interval (order statistics k and
   B − k + 1, k = ⌈B·α/2⌉), and p = 2·min(#{Δ* ≤ 0}, #{Δ* ≥ 0}) / B is the smallest α whose interval
   excludes 0 (the inverted interval). So "the 95% CI excludes 0" and "p < 0.05" never disagree.
   p carries its Monte-Carlo standard error 2·sqrt(q(1 − q)/B), q = p/2.
-- A table of questions (`answer_family`): Holm's adjustment over the table, and the verdict reads the
-  Holm p; a row whose Holm p lies within 3 Monte-Carlo standard errors of α is re-run with 10× the
-  resamples, and is labelled borderline if it is still that close.
+- The report's comparison (`crossed_comparison`): the same Δ with the unbiased two-way random-effects
+  (runs × sentences) variance and a t reference on S − 1 df, CI and p from one t test,
+  closed form; calibrated in every setting the toolkit is used in (`bench/verdict_calibration.md`).
+- A table of questions (`answer_family`): Holm's adjustment over the table, the verdict reads the Holm
+  p, and each row's CI and MDE are at the level Holm decided it at (`holm_levels`), so the printed
+  interval and the verdict agree.
 - Minimum detectable effect at 80% power: (z_{1−α/2} + z_{0.8})·SE = 2.80·SE at α = 0.05, with SE
   the standard deviation of the same bootstrap draws (the normal approximation of a two-sided test).
 - The seed-level view: Almost Stochastic Order (Dror et al. 2019) over the per-run scores, ε_min
-  from `deepsig.aso` (Ulmer et al. 2022), the reference implementation.
+  from `deepsig.aso` (Ulmer et al. 2022), the reference implementation, at a confidence passed in.
 
 Macro recall and macro F1 are not means over sentences, so a resample is turned into confusion
 counts (one matrix product for a batch of resamples) and the metrics computed from the counts.
@@ -58,8 +61,6 @@ CONFIDENCE = 0.95
 POWER = 0.80
 N_RESAMPLES = 10_000
 RESAMPLING_SEED = 0
-BORDERLINE_SE = 3.0  # a p-value this many Monte-Carlo standard errors from α is re-run with more resamples
-RERUN_FACTOR = 10  # how many times more resamples a borderline row gets
 METRICS = tuple(METRIC_TABLE)  # the keys of `pipelines.metrics.METRICS`
 BATCH_CELLS = 4_000_000  # resampled patterns held in memory at once: batch × patterns
 
@@ -316,52 +317,58 @@ def paired_comparison(
     }
 
 
+ASO_MIN_RUNS = 5  # fewer runs per model and ε_min's bootstrap over run scores means little (Ulmer et al. 2022, §5)
+
+
 def almost_stochastic_order(
-    a_scores: Sequence[float], b_scores: Sequence[float], seed: int = RESAMPLING_SEED, iterations: int = 1000
+    a_scores: Sequence[float], b_scores: Sequence[float], confidence: float, seed: int = RESAMPLING_SEED, iterations: int = 1000
 ) -> float | None:
     """ε_min of Almost Stochastic Order (Dror et al. 2019) that A's run scores dominate B's, from
-    `deepsig.aso` (Ulmer et al. 2022) at 95% confidence: 0 means A stochastically dominates B, below
-    0.5 A is almost stochastically better, 1 B dominates. None when a model has fewer than two runs, or
-    when ε is undefined (the same score in every run of both)."""
-    if len(a_scores) < 2 or len(b_scores) < 2:
+    `deepsig.aso` (Ulmer et al. 2022) at `confidence`, passed explicitly (deepsig's own multiplicity option
+    barely moves it): the smallest ε for which A is ε-almost stochastically larger; 0 means A dominates,
+    below 0.5 A is almost stochastically better, 1 means no sign of A dominating (not that B dominates:
+    ask the other direction). None when a model has fewer than `ASO_MIN_RUNS` runs, or when ε is undefined
+    (the same score in every run of both). The test sentences are held fixed: it reads the runs only."""
+    if min(len(a_scores), len(b_scores)) < ASO_MIN_RUNS:
         return None
     from deepsig import aso  # imports torch: only when asked
 
     with warnings.catch_warnings():  # equal scores: deepsig warns of a zero division and the ε it returns is not a number
         warnings.simplefilter("ignore", UserWarning)
-        epsilon = float(aso(np.asarray(a_scores), np.asarray(b_scores), confidence_level=CONFIDENCE,
+        epsilon = float(aso(np.asarray(a_scores), np.asarray(b_scores), confidence_level=confidence,
                             num_bootstrap_iterations=iterations, seed=seed, show_progress=False))  # fmt: skip
     return None if math.isnan(epsilon) else epsilon
 
 
-def _holm_se(result: dict, adjusted: float | None) -> float:
-    """Holm's p is p times a factor, so its Monte-Carlo SE is the same factor times p's."""
-    if adjusted is None or adjusted >= 1.0 or not result["p_value"]:
-        return 0.0
-    return result["p_mc_se"] * adjusted / result["p_value"]
+def holm_levels(p_values: Sequence[float], alpha: float = ALPHA) -> list[float]:
+    """The level at which Holm's step-down procedure decides each question: α/(m − r) for the question
+    of rank r (0-based, smallest p first) while every smaller p was rejected, and α/(m − r₀) for every
+    question at or after the first step r₀ that is not rejected (the procedure stops there). A (1 − level)
+    interval from the same test excludes 0 exactly when the Holm p is below α."""
+    m = len(p_values)
+    levels = [alpha] * m
+    stopped = None
+    for rank, i in enumerate(sorted(range(m), key=lambda i: p_values[i])):
+        if stopped is None and p_values[i] >= alpha / (m - rank):
+            stopped = rank
+        levels[i] = alpha / (m - (rank if stopped is None else stopped))
+    return levels
 
 
-def answer_family(compute: Sequence[Callable[[int], dict]], n_resamples: int = N_RESAMPLES, alpha: float = ALPHA) -> list[dict]:
-    """The questions of one table: `compute[i](resamples)` returns `paired_comparison`'s dict for question i.
+def answer_family(compute: Sequence[Callable[[float], dict]], alpha: float = ALPHA) -> list[dict]:
+    """The questions of one table, Holm over them: `compute[i](level)` returns `crossed_comparison`'s dict
+    for question i with its CI and MDE at `level`.
 
-    Adds "holm_p" (Holm over the family) and its Monte-Carlo SE. A row whose Holm p lies within
-    `BORDERLINE_SE` standard errors of `alpha` is computed again with `RERUN_FACTOR` times the resamples;
-    one still within is marked "borderline". Verdicts read the Holm p."""
-    results = [function(n_resamples) for function in compute]
-
-    def near() -> tuple[list, list[int]]:
-        adjusted = holm([r["p_value"] for r in results])
-        close = [i for i, (r, p) in enumerate(zip(results, adjusted)) if p is not None and abs(p - alpha) < BORDERLINE_SE * _holm_se(r, p)]
-        return adjusted, close
-
-    adjusted, close = near()
-    if close:
-        for i in close:
-            results[i] = compute[i](n_resamples * RERUN_FACTOR)
-        adjusted, close = near()
-    for i, (result, p) in enumerate(zip(results, adjusted)):
-        result.update(holm_p=p, holm_mc_se=_holm_se(result, p), borderline=i in close)
-        result["verdict"] = "borderline (Holm p within 3 MC SE of 0.05)" if i in close else verdict(result["difference"], p, alpha)
+    Adds "holm_p", "family_size" and "ci_alpha" (`holm_levels`), and recomputes each row's CI and MDE at
+    its Holm level, so the printed interval excludes 0 exactly when the verdict, which reads the Holm p,
+    finds a difference."""
+    p_values = [function(alpha)["p_value"] for function in compute]
+    adjusted, levels = holm(p_values), holm_levels(p_values, alpha)
+    results = []
+    for function, p, level in zip(compute, adjusted, levels):
+        result = function(level)
+        result.update(holm_p=p, family_size=len(compute), ci_alpha=level, verdict=verdict(result["difference"], p, alpha))
+        results.append(result)
     return results
 
 
@@ -385,31 +392,37 @@ def sentence_values(gold: np.ndarray, predictions: np.ndarray, metric: str, labe
     return observed[:, None] + influence - influence.mean(axis=1, keepdims=True)
 
 
-def crossed_variance(a_values: np.ndarray, b_values: np.ndarray, paired: bool) -> tuple[float, int]:
+def crossed_variance(a_values: np.ndarray, b_values: np.ndarray, paired: bool) -> tuple[float, float]:
     """Var(Δ̂) of Δ̂ = mean(a_values) − mean(b_values), runs × sentences crossed, and the df of its t reference.
 
     `a_values` (S_A, n), `b_values` (S_B, n): per-sentence values of each run (`sentence_values`), the
     same n sentences. Two-way random-effects ANOVA (runs × sentences), unbiased by the expected mean
-    squares: Var(Δ̂) = MS_D/n + Σ_groups (MS_runs − MS_interaction)/(n·S), where MS_D is the variance over
-    sentences of the per-sentence difference of run means, and the groups are the paired differences
-    (`paired`: run s of A and B share seed s) or A's and B's runs apart (a one-run group adds nothing:
-    its training variance cannot be estimated). df = S − 1 of the group with the fewest runs (n − 1 when
-    no group has two): the seed stage's own degrees of freedom. Satterthwaite's df was tried and
-    dropped: its noisy seed-stage estimate made it liberal (8–11% false alarms in
-    `bench/verdict_calibration.py`'s settings)."""
+    squares, written as two independent parts: the seed stage Σ_groups s²(run means)/S (each group's
+    spread of its run scores, S − 1 df, which holds the run effect and each run's luck on its sentences)
+    plus the sentence stage (MS_D − Σ_groups MS_interaction/S)/n, truncated at 0 (n − 1 df: the sentence
+    effect shared by every run), MS_D the variance over sentences of the per-sentence difference of run
+    means. The groups are the paired differences (`paired`: run s of A and B share seed s) or A's and B's
+    runs apart (a one-run group has no seed stage: its training variance cannot be estimated, its luck on
+    sentences stays in MS_D). df: S − 1 of the group with the fewest runs (n − 1 when no group has two),
+    the seed stage's own degrees of freedom. Chosen by simulation (`bench/verdict_calibration.md`):
+    Welch–Satterthwaite df over the two stages (Satterthwaite 1946) had twice the power where the seed
+    stage is small but missed the level in three settings (coverage 90.6–92.4%, 7.2% false alarms in
+    10-fold CV with independent fold luck); S − 1 keeps false alarms under 7% everywhere, at the cost of
+    coverage above 97% where the seed variance is near 0 (then t on S − 1 df overstates the tails)."""
     n = a_values.shape[1]
     per_sentence = a_values.mean(axis=0) - b_values.mean(axis=0)
-    variance, df = per_sentence.var(ddof=1) / n, n - 1
+    seed_parts, interaction = [], 0.0
     for group in [a_values - b_values] if paired else [a_values, b_values]:
         runs = group.shape[0]
         if runs < 2:
             continue
         run_means, sentence_means = group.mean(axis=1), group.mean(axis=0)
         residual = group - run_means[:, None] - sentence_means[None, :] + group.mean()
-        ms_interaction = (residual**2).sum() / ((runs - 1) * (n - 1))
-        variance += (n * run_means.var(ddof=1) - ms_interaction) / (n * runs)  # (MS_runs − MS_interaction)/(n·S)
-        df = min(df, runs - 1)
-    return max(0.0, variance), df
+        interaction += (residual**2).sum() / ((runs - 1) * (n - 1)) / runs  # MS_interaction / S
+        seed_parts.append((run_means.var(ddof=1) / runs, runs - 1))
+    sentence_part = max(0.0, (per_sentence.var(ddof=1) - interaction) / n)
+    variance = sum(part for part, _ in seed_parts) + sentence_part
+    return float(variance), float(min((df for _, df in seed_parts), default=n - 1))
 
 
 def t_interval_and_p(difference: float, variance: float, df: float, alpha: float = ALPHA, power: float = POWER) -> dict:
@@ -458,8 +471,12 @@ def crossed_comparison(
         "difference": difference,
         **found,
         "verdict": verdict(difference, found["p_value"], alpha),
+        "a_mean": float(a_values.mean()),
+        "b_mean": float(b_values.mean()),
         "a_scores": a_values.mean(axis=1).tolist(),
         "b_scores": b_values.mean(axis=1).tolist(),
+        "a_seeds": a_seeds,
+        "b_seeds": b_seeds,
         "paired_seeds": paired,
         "test_sentences": len(gold),
         "method": "t test on S − 1 df, unbiased two-way random-effects (runs × sentences) variance",

@@ -15,7 +15,9 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # README's heading line of each benchmark's results, and the report's section
 SECTIONS = {"mr": "**MR** (accuracy", "semeval2017a": "**SemEval-2017 4A** (macro recall"}
-QUESTION_COLUMNS = ["question", "protocol", "A", "runs A/B", "Δ", "95% CI", "Holm p", "MDE", "ASO ε_min", "verdict (Holm p < 0.05)"]
+QUESTION_COLUMNS = [
+    "question", "protocol", "A", "runs A/B", "Δ", "CI (Holm level)", "Holm p", "MDE (Holm level)", "ASO ε(A>B) / ε(B>A)", "verdict (Holm p < 0.05)"
+]  # fmt: skip
 
 
 def cells(line: str) -> list[str]:

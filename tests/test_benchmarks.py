@@ -50,7 +50,7 @@ def test_a_registered_benchmark_trains_through_train_py(toy, tmp_path, tiny_glov
     assert results["data"] == {"source": "builtin", "dataset": "toy", "data_dir": str(toy), "test_held_out": False}
     assert {name: scores["support"] for name, scores in results["per_class"].items()} == {"bad": 10, "good": 10}
 
-    assert run_cli(report_main, [str(output_dir), "--output", str(tmp_path / "report"), "--resamples", "50"]) == 0
+    assert run_cli(report_main, [str(output_dir), "--output", str(tmp_path / "report"), "--aso_iterations", "20"]) == 0
     report = (tmp_path / "report" / "report.md").read_text()
     assert "## toy\n\nOfficial metric: macro F1." in report  # the entry's official metric, not one inferred
     row = next(line for line in report.splitlines() if line.startswith("| mean | frozen vectors | lab split | 1 seed |"))

@@ -68,7 +68,7 @@ README_COMMANDS: dict[str, tuple[str, list[str]] | str] = {
         ["runs/grid/results.json", "runs/grid/results.md", "runs/grid/train-lab-frozen/mean/seed-0/results.json"],
     ),
     "python -m pipelines.report runs/grid": (
-        "python -m pipelines.report runs/grid --resamples 200",
+        "python -m pipelines.report runs/grid --aso_iterations 20",
         ["runs/grid/report/report.md"],
     ),
     "python train.py --model {mean,meanmax,lstm,bilstm,attention,multihead,transformer} --dataset {mr,semeval2017a} "

@@ -159,7 +159,7 @@ def runs(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def report_path(runs, tmp_path_factory) -> Path:
-    return write_report(runs, tmp_path_factory.mktemp("out") / "report", n_resamples=2000, seed=3, aso_iterations=50)
+    return write_report(runs, tmp_path_factory.mktemp("out") / "report", seed=3, aso_iterations=50)
 
 
 @pytest.fixture(scope="module")
@@ -223,36 +223,63 @@ def test_study_questions_give_difference_interval_p_and_verdict(report, numbers)
     rows = {(row["question"], row["protocol"]): row for row in table(text)}
     pooling = rows[("mean vs mean‖max", "lab split")]
     assert (pooling["A"], pooling["B"], pooling["runs A/B"]) == ("meanmax (trained vectors)", "mean (trained vectors)", "3/3")
-    assert pooling["Δ accuracy"] == "+0.2667" and pooling["p"] == "< 0.001" and pooling["verdict (Holm p < 0.05)"] == "meanmax better"
-    assert pooling["ASO ε_min"] == "0.00"  # every meanmax run beats every mean run
-    low, high = (float(x) for x in pooling["95% CI"].strip("[]").split(", "))
-    assert 0 < low < 0.2667 < high
+    # 3 seeds: t on 2 df, so 26.7 points over 3 seed pairs reach only p 0.039; the verdict follows its Holm p
+    assert pooling["Δ accuracy"] == "+0.2667" and pooling["p"] == "0.039"
+    assert float(pooling["Holm p"]) >= 0.05 and pooling["verdict (Holm p < 0.05)"].startswith("no detectable difference")
+    assert pooling["ASO ε(A>B) / ε(B>A)"] == ""  # 3 runs each: fewer than 5
+    level, bounds = pooling["CI (Holm level)"].split(": ")
+    low, high = (float(x) for x in bounds.strip("[]").split(", "))
+    assert low < 0 < 0.2667 < high and float(level.rstrip("%")) > 95  # at the Holm level, like the verdict
     lstm = rows[("LSTM vs BiLSTM", "lab split")]
-    assert (lstm["Δ accuracy"], lstm["95% CI"], lstm["p"]) == ("+0.0000", "[+0.0000, +0.0000]", "1.000")
+    assert (lstm["Δ accuracy"], lstm["CI (Holm level)"].split(": ")[1], lstm["p"]) == ("+0.0000", "[+0.0000, +0.0000]", "1.000")
     assert lstm["verdict (Holm p < 0.05)"] == "no detectable difference; MDE 0.0 pts" and lstm["Holm p"] == "1.000"
     vectors = rows[("frozen vs trained vectors: mean", "lab split")]
-    assert vectors["A"] == "mean (trained vectors)" and vectors["verdict (Holm p < 0.05)"] == "trained better"
+    assert vectors["A"] == "mean (trained vectors)" and vectors["verdict (Holm p < 0.05)"].startswith("no detectable difference")  # 3 seeds, 2 df
     tuned = rows[("fine-tuned minilm vs the best GloVe model", "lab split")]
     assert tuned["B"] == "meanmax (trained vectors)" and tuned["runs A/B"] == "2/2" and tuned["Δ accuracy"] == "+0.0583"  # seeds 1, 2 of both: 58/60 − (54 + 55)/120
-    assert "two-stage bootstrap" in text and "2,000 resamples, resampling seed 3" in text
+    assert "S − 1 degrees of freedom" in text and "two-stage bootstrap, which counts" in text
     assert "The best GloVe model: meanmax (trained vectors), chosen on TEST: no validation score recorded (lab split)" in text
     assert "- self-attention vs mean‖max (lab split): no attention runs" in text
     asis = rows[("the best as-is model vs the best GloVe model", "lab split")]
     assert (asis["A"], asis["B"], asis["runs A/B"]) == ("distilbert-sst2 (as is)", "meanmax (trained vectors)", "1/3 (unpaired)")
     assert rows[("fine-tuned minilm vs the best as-is model", "lab split")]["B"] == "distilbert-sst2 (as is)"
     assert "the best as-is model: distilbert-sst2 (as is), chosen on TEST: no validation score recorded (lab split)" in text
-    assert next(c for c in numbers["datasets"]["mr"]["comparisons"] if c["a"] == "distilbert-sst2 (as is)")["resampled"] == (
-        "sentences only for A (one run)"
-    )
+    assert "1 seed" not in asis["runs A/B"]  # an as-is model has no training variance to count
     comparisons = numbers["datasets"]["mr"]["comparisons"]
-    assert all(c["resampling_seed"] == 3 and c["n_resamples"] in (2000, 20_000) for c in comparisons)  # borderline rows: 10×
-    p_values = sorted(c["p_value"] for c in comparisons)
-    assert min(c["holm_p"] for c in comparisons) == pytest.approx(min(1.0, len(comparisons) * p_values[0]))
+    lab = [c for c in comparisons if c["protocol"] == "lab split"]  # Holm within the (dataset, protocol) family
+    assert min(c["holm_p"] for c in lab) == pytest.approx(min(1.0, len(lab) * min(c["p_value"] for c in lab)))
+
+
+def test_ci_and_verdict_agree_and_each_holm_family_is_named_with_the_questions_it_adjusted(report, numbers):
+    text = subsection(section(report, "mr"), "Study questions")
+    rows = table(text)
+    for row in rows:
+        low, high = (float(x) for x in row["CI (Holm level)"].split(": ")[1].strip("[]").split(", "))
+        assert (low > 0 or high < 0) == (not row["verdict (Holm p < 0.05)"].startswith("no detectable difference")), row
+    comparisons = numbers["datasets"]["mr"]["comparisons"]
+    for protocol in ("lab split", "3-fold CV"):
+        adjusted = [c for c in comparisons if c["protocol"] == protocol]
+        assert {c["family_size"] for c in adjusted} == {len(adjusted)} == {sum(row["protocol"] == protocol for row in rows)}
+        size = len(adjusted)
+        assert f"mr, {protocol}: {size} question{'s' if size != 1 else ''}" in text.split("**Holm families**")[1].split("\n")[0]
+    assert "for the 23 questions" not in text
+
+
+def test_a_trained_model_with_one_seed_is_labelled_not_treated_as_as_is():
+    from pipelines.report.collect import Group
+    from pipelines.report.compare import Question, one_seed_note
+
+    def group(model, kind, seeds):
+        return Group("mr", model, "plain", "lab", kind, [{"seed": seed} for seed in seeds])
+
+    question = Question("fine-tuned vs as-is", group("minilm", "finetuned", [0]), group("vader", "pretrained", [None]))
+    assert one_seed_note(question) == "minilm: 1 seed: training variance not counted"
+    assert one_seed_note(Question("two seeds", group("minilm", "finetuned", [0, 1]), group("mean", "glove", [0, 1]))) == ""
 
 
 def test_questions_without_usable_runs_say_why(report):
     text = subsection(section(report, "semeval2017a"), "Study questions")
-    assert "_No question has runs of both models yet._" in text and "bootstrap" not in text
+    assert "_No question has runs of both models yet._" in text and "Holm" not in text
     assert "- LSTM vs BiLSTM (lab split): bilstm (trained vectors): no predictions.parquet in `semeval/bilstm`" in text
     assert "- mean vs mean‖max (lab split): no meanmax or mean runs" in text
     scores = table(subsection(section(report, "semeval2017a"), "Scores"))
@@ -294,7 +321,7 @@ def test_every_run_is_listed_and_kept_in_report_json(report, numbers):
     assert {"model": "mean", "setting": "trained vectors", "protocol": "lab split", "seed": "1", "fold": "",
             "accuracy": "0.6000", "run": "mr-mean-s1"}.items() <= runs[0].items()  # fmt: skip
     assert len(numbers["runs"]) == 35 and {row["kind"] for row in numbers["runs"]} == {"glove", "finetuned", "pretrained"}
-    assert numbers["statistics"]["n_resamples"] == 2000 and numbers["statistics"]["resampling_seed"] == 3
+    assert numbers["statistics"]["aso_seed"] == 3
     mean = next(s for s in numbers["datasets"]["mr"]["summaries"] if s["model"] == "mean" and s["protocol"] == "lab split")
     f1 = mean["metrics"]["f1_macro"]
     assert f1["n"] == 3 and f1["ci_low"] < f1["mean"] < f1["ci_high"]
@@ -316,8 +343,8 @@ def test_cli_writes_the_report_and_names_a_missing_folder(tmp_path, capsys):
     assert run_cli(main, [str(tmp_path / "empty")]) == 2
     assert "no results.json of a run or evaluation.json under" in capsys.readouterr().err
     assert not (tmp_path / "empty" / "report").exists()
-    assert run_cli(main, [str(tmp_path / "runs"), "--resamples", "0"]) == 2
-    assert "--resamples 0: give at least 2" in capsys.readouterr().err
+    assert run_cli(main, [str(tmp_path / "runs"), "--aso_iterations", "0"]) == 2
+    assert "--aso_iterations 0: give at least 2" in capsys.readouterr().err
 
 
 def test_a_grid_summary_is_not_a_run_and_a_failed_report_leaves_no_folder(tmp_path, capsys):
@@ -330,7 +357,7 @@ def test_a_grid_summary_is_not_a_run_and_a_failed_report_leaves_no_folder(tmp_pa
     assert run_cli(main, [str(grid)]) == 2
     assert "no results.json of a run" in capsys.readouterr().err and not (grid / "report").exists()
     write_run(grid / "runs", "mr-mean", "mean", "mr")
-    assert run_cli(main, [str(grid), "--resamples", "100"]) == 0
+    assert run_cli(main, [str(grid), "--aso_iterations", "20"]) == 0
     assert "1 training runs and 0 as-is scores" in (grid / "report" / "report.md").read_text()
 
 
@@ -377,7 +404,7 @@ def front_file(numbers: dict, path: Path, fingerprint: str | None = None) -> Pat
 def test_a_front_measured_on_these_scores_adds_its_figure_and_table(runs, numbers, tmp_path):
     """Issue 19 item 4: the report gains a figure per dataset and a table of the same, from bench.pareto's run."""
     front = front_file(numbers, tmp_path / "pareto.json")
-    path = write_report(runs, tmp_path / "report", n_resamples=200, seed=3, aso_iterations=10, front=front)
+    path = write_report(runs, tmp_path / "report", seed=3, aso_iterations=10, front=front)
     dataset = sorted(numbers["datasets"])[0]
     text = subsection(path.read_text(), f"{dataset}: cost against accuracy")
     rows = table(text)
@@ -390,7 +417,7 @@ def test_a_front_measured_on_these_scores_adds_its_figure_and_table(runs, number
 
 def test_a_front_measured_on_other_scores_is_refused_and_nothing_written(runs, numbers, tmp_path, capsys):
     front = front_file(numbers, tmp_path / "pareto.json", fingerprint="0123456789abcdef")
-    argv = [str(runs), "--output", str(tmp_path / "report"), "--resamples", "200", "--aso_iterations", "10", "--front", str(front)]
+    argv = [str(runs), "--output", str(tmp_path / "report"), "--aso_iterations", "10", "--front", str(front)]
     assert run_cli(main, argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and f"--front {front}: measured on other scores" in err[0] and "scripts/build_pareto.sh" in err[0]

@@ -85,8 +85,8 @@ def reports(runs, tmp_path_factory) -> tuple[str, str, Path]:
     records = out / "records"
     count, size = write_records(runs, records)
     assert count == 16 and size < 200_000
-    from_runs = write_report(runs, out / "from-runs", n_resamples=300, seed=1, aso_iterations=20).read_text()
-    from_records = write_report(records, out / "from-records", n_resamples=300, seed=1, aso_iterations=20).read_text()
+    from_runs = write_report(runs, out / "from-runs", seed=1, aso_iterations=20).read_text()
+    from_records = write_report(records, out / "from-records", seed=1, aso_iterations=20).read_text()
     return from_runs, from_records, records
 
 
@@ -117,7 +117,9 @@ def test_settings_for_distillation_and_class_weights_and_their_questions(reports
     found = questions(report)
     distilled = found["distilled from minilm-mr vs plain training: bilstm"]
     assert distilled["A"] == "bilstm (trained vectors, distilled from minilm-mr)" and distilled["B"] == "bilstm (trained vectors)"
-    assert distilled["Δ accuracy"] == "+0.3000" and distilled["verdict (Holm p < 0.05)"] == "distilled better"
+    low, high = (float(x) for x in distilled["CI (Holm level)"].split(": ")[1].strip("[]").split(", "))
+    assert distilled["Δ accuracy"] == "+0.3000" and low < 0.3 < high
+    assert (distilled["verdict (Holm p < 0.05)"] == "distilled better") == (float(distilled["Holm p"]) < 0.05) == (low > 0)
     weighted = found["class-weighted vs unweighted: meanmax"]
     assert weighted["A"] == "meanmax (trained vectors, class-weighted)" and weighted["Δ accuracy"] == "+0.0250"
 

@@ -12,6 +12,7 @@ from pipelines.metrics import official_metric
 from pipelines.errors import DataError, OptionError
 from pipelines.statistics import (
     answer_family,
+    holm_levels,
     crossed_comparison,
     crossed_variance,
     holm,
@@ -168,25 +169,31 @@ def test_seed_noise_is_not_an_architecture_difference():
     assert result["mde"] > 0.08  # five seeds this far apart cannot resolve 3 points
 
 
-def test_answer_family_reruns_rows_near_alpha_and_verdicts_read_holm():
-    calls = []
+def test_holm_levels_are_the_step_each_question_was_decided_at():
+    # 0.001 < 0.05/3 rejected; 0.03 ≥ 0.05/2: Holm stops, so 0.03 and 0.04 are decided at 0.05/2
+    assert holm_levels([0.04, 0.001, 0.03]) == pytest.approx([0.025, 0.05 / 3, 0.025])
+    assert holm_levels([0.02, 0.001, 0.04]) == pytest.approx([0.025, 0.05 / 3, 0.05])  # every step rejects
 
-    def fake(p: float, difference: float):
-        def compute(resamples: int) -> dict:
-            calls.append((p, resamples))
-            se = 2 * np.sqrt(p / 2 * (1 - p / 2) / resamples)
-            return {"difference": difference, "p_value": p, "p_mc_se": se, "n_resamples": resamples}
 
-        return compute
-
-    results = answer_family([fake(0.001, 0.05), fake(0.024, 0.03), fake(0.3, -0.01)], n_resamples=1000)
-    # Holm: 3 × 0.001, 2 × 0.024 = 0.048 (near 0.05: re-run with 10 000, still within 3 SE: borderline), 0.3
-    assert [r["holm_p"] for r in results] == pytest.approx([0.003, 0.048, 0.3])
-    assert (0.024, 10_000) in calls and (0.001, 10_000) not in calls
-    assert results[0]["verdict"] == "A better" and not results[0]["borderline"]
-    assert results[1]["borderline"] and results[1]["verdict"].startswith("borderline")
-    assert results[2]["verdict"] == "no detectable difference"
-    assert results[1]["holm_mc_se"] == pytest.approx(2 * results[1]["p_mc_se"])
+def test_the_printed_interval_excludes_zero_exactly_when_the_holm_verdict_finds_a_difference():
+    """A table built in code: one row's p is below 0.05 unadjusted but not after Holm; the CI returned is at
+    the row's Holm level, so it agrees with the verdict row by row, and its MDE is at that level too."""
+    rng = np.random.default_rng(6)
+    gold = rng.integers(0, 2, 600)
+    base = {seed: frame(gold, noisy(gold, 0.75, rng, 2)) for seed in range(5)}
+    compute = []
+    for accuracy in (0.80, 0.78, 0.775, 0.77, 0.765, 0.76):
+        runs = {seed: frame(gold, noisy(gold, accuracy, rng, 2)) for seed in range(5)}
+        compute.append(lambda level, runs=runs: crossed_comparison(runs, base, "accuracy", ["negative", "positive"], alpha=level))
+    results = answer_family(compute)
+    assert [r["family_size"] for r in results] == [6] * 6
+    assert [r["holm_p"] for r in results] == pytest.approx(holm([r["p_value"] for r in results]))
+    for r in results:
+        assert (r["ci_low"] > 0 or r["ci_high"] < 0) == (r["verdict"] != "no detectable difference") == (r["holm_p"] < 0.05)
+        unadjusted = compute[results.index(r)](0.05)
+        assert r["ci_high"] - r["ci_low"] >= unadjusted["ci_high"] - unadjusted["ci_low"] and r["mde"] >= unadjusted["mde"]
+    assert any(r["p_value"] < 0.05 <= r["holm_p"] for r in results)  # the case an unadjusted 95% CI got wrong
+    assert any(r["holm_p"] < 0.05 for r in results)
 
 
 def test_difference_is_the_mean_over_seeds_of_sklearns_macro_recall_on_shuffled_frames():
@@ -300,6 +307,14 @@ def test_crossed_variance_is_unbiased_for_every_component():
     assert np.mean(estimates) == pytest.approx(truth, rel=0.03) and df == runs - 1
 
 
+def test_crossed_df_is_the_seed_stages_fewest_runs_minus_one():
+    rng = np.random.default_rng(2)
+    four, two, one = (rng.standard_normal((runs, 300)) for runs in (4, 2, 1))
+    assert crossed_variance(four, np.zeros_like(four), paired=True)[1] == 3
+    assert crossed_variance(four, two, paired=False)[1] == 1  # the smaller group's S − 1
+    assert crossed_variance(one, one + 1, paired=False)[1] == 299  # no seed stage: the sentences' n − 1
+
+
 def test_crossed_comparison_interval_and_p_agree_and_identical_runs_differ_by_zero():
     rng = np.random.default_rng(1)
     gold = rng.integers(0, 2, 400)
@@ -308,7 +323,7 @@ def test_crossed_comparison_interval_and_p_agree_and_identical_runs_differ_by_ze
     found = crossed_comparison(a, b, "accuracy", ["negative", "positive"])
     assert found["paired_seeds"] and found["df"] == 4 and found["difference"] > 0
     assert (found["ci_low"] > 0) == (found["p_value"] < 0.05) and found["verdict"] == "A better"
-    half = stats.t.ppf(0.975, 4) * found["se"]
+    half = stats.t.ppf(0.975, found["df"]) * found["se"]
     assert found["ci_high"] - found["ci_low"] == pytest.approx(2 * half)
     same = crossed_comparison(a, a, "accuracy", ["negative", "positive"])
     assert (same["difference"], same["p_value"], same["ci_low"], same["ci_high"]) == (0.0, 1.0, 0.0, 0.0)

@@ -6,7 +6,7 @@ or in a compact record made by `python -m pipelines.report.records`) and every `
 (default `RUNS_DIR/report`):
 
     report.md                         per dataset: scores over seeds, the study questions answered
-                                      with the two-stage bootstrap, model selection; figures, every run
+                                      with crossed_comparison, model selection; figures, every run
     report.json                       the numbers behind the tables, and every run
     figures/scores-<dataset>.png      mean accuracy, macro F1 and macro recall of every group, ± std
     figures/curves-<group>.png        training and validation loss per epoch, every run of the group

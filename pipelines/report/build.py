@@ -17,7 +17,7 @@ from pipelines.report.compare import Predictions, answer, selection_rows, study_
 from pipelines.report.figures import group_confusion, plot_confusion_matrix, plot_front, plot_learning_curves, plot_scores
 from pipelines.report.tables import front_table, questions_section, runs_table, scores_section, selection_section
 from pipelines.run_files import write_json_atomic
-from pipelines.statistics import ALPHA, N_RESAMPLES, RESAMPLING_SEED, summarize
+from pipelines.statistics import ALPHA, RESAMPLING_SEED, summarize
 
 ASO_ITERATIONS = 1000  # deepsig's default number of bootstrap iterations
 
@@ -28,8 +28,7 @@ def summarize_group(group: Group, metrics: list[str]) -> dict:
     return {key: summarize([row[key] for row in group.rows]) for key in metrics}
 
 
-def dataset_report(dataset: str, groups: list[Group], predictions: Predictions, n_resamples: int, seed: int,
-                   aso_iterations: int) -> tuple[list[str], dict, dict]:  # fmt: skip
+def dataset_report(dataset: str, groups: list[Group], predictions: Predictions, seed: int, aso_iterations: int) -> tuple[list[str], dict, dict]:  # fmt: skip
     """The markdown of one dataset, the numbers behind it, and each group's summaries."""
     rows = [row for g in groups for row in g.rows]
     label_names = next((row["label_names"] for row in rows if row["label_names"]), None) or (
@@ -45,10 +44,10 @@ def dataset_report(dataset: str, groups: list[Group], predictions: Predictions, 
         chosen = [g for g in groups if g.protocol == protocol]
         questions, found = study_questions(chosen, official, summaries)
         notes += [f"{note} ({chosen[0].protocol_label})" for note in found]
-        answered, missing = answer(questions, chosen[0].protocol_label, official, label_names, predictions, n_resamples, seed, aso_iterations)
+        answered, missing = answer(questions, chosen[0].protocol_label, official, label_names, predictions, seed, aso_iterations)
         comparisons += answered
         skipped += missing
-    lines += questions_section(comparisons, skipped, notes, groups, official, n_resamples, seed)
+    lines += questions_section(dataset, comparisons, skipped, notes, groups, official)
     selection = selection_rows(groups, official)
     if selection:
         lines += selection_section(selection, official)
@@ -150,7 +149,7 @@ def probe_section(figures: Path) -> list[str]:
     return lines + [line for path in probes for line in (f"![{path.stem}](figures/{path.name})", "")]
 
 
-def write_report(root: str | Path, output: str | Path | None = None, n_resamples: int = N_RESAMPLES, seed: int = RESAMPLING_SEED,
+def write_report(root: str | Path, output: str | Path | None = None, seed: int = RESAMPLING_SEED,
                  aso_iterations: int = ASO_ITERATIONS, front: str | Path | None = None) -> Path:  # fmt: skip
     """Tables and figures for every run (folder or record) under `root`; returns the path of `report.md`.
 
@@ -171,7 +170,7 @@ def write_report(root: str | Path, output: str | Path | None = None, n_resamples
     sections, numbers, summaries = {}, {}, {}
     for dataset in datasets:
         chosen = [g for g in groups if g.dataset == dataset]
-        sections[dataset], numbers[dataset], summaries[dataset] = dataset_report(dataset, chosen, predictions, n_resamples, seed, aso_iterations)
+        sections[dataset], numbers[dataset], summaries[dataset] = dataset_report(dataset, chosen, predictions, seed, aso_iterations)
     measured = read_front(front, numbers) if front else None
     figures = output / "figures"
     figures.mkdir(parents=True, exist_ok=True)  # only now: every number is computed
@@ -186,9 +185,10 @@ def write_report(root: str | Path, output: str | Path | None = None, n_resamples
     report.write_text("\n".join(lines), encoding="utf-8")
     write_json_atomic(output / "report.json", {
         "statistics": {
-            "comparison": "two-stage bootstrap over training runs and test sentences: percentile 95% CI and the p of its inversion",
+            "comparison": "t test on S − 1 df, unbiased two-way random-effects (runs × sentences) variance; "
+                          "Holm within each (dataset, protocol) table, each CI and MDE at its Holm level",
             "summary": "mean, sample std and t interval over seeds (folds for cross-validation)",
-            "n_resamples": n_resamples, "resampling_seed": seed, "alpha": ALPHA, "aso_iterations": aso_iterations,
+            "aso_seed": seed, "alpha": ALPHA, "aso_iterations": aso_iterations,
         },
         "datasets": numbers,
         "scores_fingerprint": scores_fingerprint(numbers),

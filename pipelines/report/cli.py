@@ -6,20 +6,18 @@ import argparse
 
 from pipelines.errors import OptionError
 from pipelines.report.build import ASO_ITERATIONS, write_report
-from pipelines.statistics import N_RESAMPLES, RESAMPLING_SEED
+from pipelines.statistics import RESAMPLING_SEED
 
 
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m pipelines.report", description="The results report of run folders or run records.")
     parser.add_argument("runs_dir", help="folder searched for run records (results.json) and evaluation.json files")
     parser.add_argument("--output", help="report folder (default: RUNS_DIR/report)")
-    parser.add_argument("--resamples", type=int, default=N_RESAMPLES, help=f"bootstrap resamples (default {N_RESAMPLES})")
-    parser.add_argument("--seed", type=int, default=RESAMPLING_SEED, help=f"seed of the resampling (default {RESAMPLING_SEED})")
+    parser.add_argument("--seed", type=int, default=RESAMPLING_SEED, help=f"seed of the ASO bootstrap (default {RESAMPLING_SEED})")
     parser.add_argument("--aso_iterations", type=int, default=ASO_ITERATIONS, help=f"deepsig.aso bootstrap iterations (default {ASO_ITERATIONS})")
     parser.add_argument("--front", help="a bench.pareto pareto.json measured on these records: each dataset gains its cost/accuracy figure and table")
     args = parser.parse_args(argv)
-    for option in ("resamples", "aso_iterations"):
-        if getattr(args, option) < 2:
-            raise OptionError(f"--{option} {getattr(args, option)}: give at least 2")
-    print(f"wrote {write_report(args.runs_dir, args.output, args.resamples, args.seed, args.aso_iterations, args.front)}")
+    if args.aso_iterations < 2:
+        raise OptionError(f"--aso_iterations {args.aso_iterations}: give at least 2")
+    print(f"wrote {write_report(args.runs_dir, args.output, args.seed, args.aso_iterations, args.front)}")
 

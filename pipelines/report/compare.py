@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from pipelines.errors import DataError
 from pipelines.report.collect import METRIC_NAMES, Group, setting_parts
-from pipelines.statistics import almost_stochastic_order, answer_family, paired_comparison, paired_t, summarize, verdict
+from pipelines.statistics import ALPHA, almost_stochastic_order, answer_family, crossed_comparison, paired_t, summarize, verdict
 
 # The architecture questions: (question, A, B); the difference reported is A − B, A the richer model.
 STUDY_QUESTIONS = [
@@ -152,9 +152,16 @@ def study_questions(groups: list[Group], official: str, summaries: dict) -> tupl
     return questions, notes
 
 
+def one_seed_note(question: Question) -> str:
+    """What the runs column says of a trained model with a single seed: its training variance is not in the CI."""
+    single = [g.model for g in (question.a, question.b) if g.kind != "pretrained" and len({row["seed"] for row in g.rows}) == 1]
+    return "; ".join(f"{model}: 1 seed: training variance not counted" for model in single)
+
+
 def answer(questions: list[Question], protocol: str, official: str, label_names: list[str], predictions: Predictions,
-           n_resamples: int, seed: int, aso_iterations: int) -> tuple[list[dict], list[str]]:  # fmt: skip
-    """The comparisons of one table (Holm over them, borderline rows re-run) and the questions left unanswered."""
+           seed: int, aso_iterations: int) -> tuple[list[dict], list[str]]:  # fmt: skip
+    """The comparisons of one table (`crossed_comparison`, Holm over them, each CI at its Holm level) and the
+    questions left unanswered; ASO both ways at the family's Bonferroni confidence 1 − α/m."""
     computable, skipped = [], []
     for question in questions:
         why = question.why
@@ -164,19 +171,22 @@ def answer(questions: list[Question], protocol: str, official: str, label_names:
         if why:
             skipped.append(f"{question.text} ({protocol}): {why}")
             continue
-        try:  # a test-set mismatch shows at once, with few resamples
-            paired_comparison(*runs, official, label_names, n_resamples=10, seed=seed)
+        try:
+            crossed_comparison(*runs, official, label_names)
         except DataError as err:
             skipped.append(f"{question.text} ({protocol}): {question.a.name} vs {question.b.name}: {err}")
             continue
-        computable.append((question, lambda resamples, runs=runs: paired_comparison(*runs, official, label_names, resamples, seed)))
-    results = answer_family([compute for _, compute in computable], n_resamples)
+        computable.append((question, lambda level, runs=runs: crossed_comparison(*runs, official, label_names, alpha=level)))
+    results = answer_family([compute for _, compute in computable])
+    confidence = 1 - ALPHA / max(1, len(results))
     comparisons = []
     for (question, _), result in zip(computable, results):
-        if not result["borderline"]:
-            result["verdict"] = verdict(result["difference"], result["holm_p"], a=question.a_label, b=question.b_label)
-        result["aso_epsilon"] = almost_stochastic_order(result["a_scores"], result["b_scores"], seed, aso_iterations)
-        comparisons.append({"question": question.text, "protocol": protocol, "a": question.a.name, "b": question.b.name, **result})
+        result["verdict"] = verdict(result["difference"], result["holm_p"], a=question.a_label, b=question.b_label)
+        result["aso_confidence"] = confidence
+        result["aso_a_over_b"] = almost_stochastic_order(result["a_scores"], result["b_scores"], confidence, seed, aso_iterations)
+        result["aso_b_over_a"] = almost_stochastic_order(result["b_scores"], result["a_scores"], confidence, seed, aso_iterations)
+        comparisons.append({"question": question.text, "protocol": protocol, "a": question.a.name, "b": question.b.name,
+                            "runs_note": one_seed_note(question), **result})  # fmt: skip
     return comparisons, skipped
 
 

@@ -7,27 +7,27 @@ from collections import Counter
 
 from pipelines.report.collect import METRIC_NAMES, Group
 from pipelines.formatting import markdown_table
-from pipelines.statistics import ALPHA, BORDERLINE_SE, POWER, RERUN_FACTOR
+from pipelines.statistics import ALPHA, ASO_MIN_RUNS, POWER
 
 METHOD = (
-    "Δ is A − B of {name}: each run's score on the test set, averaged over the runs of a model. 95% CI and p: a "
-    "two-stage bootstrap that resamples the training runs within each model (S − 1 draws from S runs, runs of A and B "
-    "sharing a seed drawn together) and then the test sentences (the same sentences for every run of both models), so "
-    "both sources of variation are inside the interval: which sentences were drawn and which training runs came out "
-    "(Davison & Hinkley 1997, §3.8; the crossed-design \"pigeonhole\" bootstrap of Owen 2007; as Bouthillier et al. "
-    "2021 recommend for ML benchmarks). It answers whether architecture A beats architecture B, not whether these "
-    "particular runs do; the bootstrap is slightly conservative, because both stages see the run × sentence noise "
-    "(see bench/verdict_calibration.md). A model scored as it is has one run: for it only the sentences are resampled. "
-    "The CI is the percentile interval and p the smallest α whose interval excludes 0, from the same draws, so the CI "
-    "excludes 0 exactly when p < 0.05; ± is p's Monte-Carlo standard error. Holm p adjusts for the {count} questions "
-    "of this table, and **the verdict reads the Holm p at {alpha}**; a row whose Holm p lay within {k:g} Monte-Carlo "
-    "standard errors of {alpha} was re-run with {factor}× the resamples, and is labelled borderline if still within. "
-    "MDE: the minimum detectable effect at {power:.0%} power, (z₀.₉₇₅ + z₀.₈₀)·SE = 2.80·SE, SE the standard deviation "
-    "of the same bootstrap draws: a \"no detectable difference\" reads with this resolution. ASO ε_min: Almost "
-    "Stochastic Order (Dror et al. 2019) of A's run scores over B's, from `deepsig.aso` (Ulmer et al. 2022) at 95% "
-    "confidence: 0 A dominates, < 0.5 A almost stochastically better, 1 B dominates; blank for a model with one run. "
-    "{resamples:,} resamples, resampling seed {seed}. Cross-validation rows pair on every sentence of the dataset, each "
-    "predicted once per seed by the fold that held it out; a seed's folds are one run."
+    "Δ is A − B of {name}: each run's score on the test set, averaged over the runs of a model. CI and p: one t test whose "
+    "variance counts both sources of variation once each, which sentences were drawn and which training runs came out: the "
+    "unbiased two-way random-effects (runs × sentences) estimate by expected mean squares, the seed stage the spread of the "
+    "run scores (runs of A and B sharing a seed paired), the sentence stage the per-sentence differences (the delta method "
+    "for macro metrics), with a t reference on the seed stage's S − 1 degrees of freedom; chosen over the two-stage "
+    "bootstrap, which counts the run × sentence noise up to three times (Owen 2007) and treats 3–5 runs' variance as known, "
+    "because it holds its level in every setting simulated (bench/verdict_calibration.md). It answers whether architecture A "
+    "beats architecture B, not whether these particular runs do. A model with one run has no seed stage: an as-is model has "
+    "no training variance; a trained model with one seed is labelled \"1 seed: training variance not counted\". **The "
+    "rows of one protocol are one Holm family** (named with their number below) and **the verdict reads the Holm p at {alpha}**. The CI "
+    "is at the level Holm decided the row at (α/k, k the Holm step's multiplier; printed as its confidence), so it excludes "
+    "0 exactly when the verdict finds a difference; the MDE, the true difference detected with {power:.0%} power, is at the "
+    "same level: a \"no detectable difference\" reads with this resolution. ASO ε_min: Almost Stochastic Order (Dror et "
+    "al. 2019) of the run scores, `deepsig.aso` (Ulmer et al. 2022) at the family's Bonferroni confidence 1 − {alpha}/m, "
+    "passed explicitly, both ways: ε(A>B) < 0.5 A almost stochastically better, 0 A dominates, 1 no sign of A dominating "
+    "(read ε(B>A) for B); it holds the test set fixed, and is left out where a model has fewer than {min_runs} runs. "
+    "Cross-validation rows pair on every sentence of the dataset, each predicted once per seed by the fold that held it "
+    "out; a seed's folds are one run."
 )
 
 
@@ -37,15 +37,10 @@ def fmt(value: float | None, digits: int = 4, sign: bool = False) -> str:
     return f"{value:+.{digits}f}" if sign else f"{value:.{digits}f}"
 
 
-def fmt_p(p: float | None, se: float | None = None, resamples: int | None = None) -> str:
-    """"0.043 ± 0.002"; a p of 0 (no draw on the other side of 0) as "< 2/B"."""
+def fmt_p(p: float | None) -> str:
     if p is None:
         return ""
-    if p == 0 and resamples:
-        return f"< {2 / resamples:.2g}"
-    if p < 0.001:
-        return "< 0.001"
-    return f"{p:.3f}" + (f" ± {se:.3f}" if se else "")
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
 def mean_std(summary: dict) -> str:
@@ -114,37 +109,44 @@ def verdict_text(c: dict) -> str:
     return c["verdict"]
 
 
-def questions_section(comparisons: list[dict], skipped: list[str], notes: list[str], groups: list[Group], official: str,
-                      n_resamples: int, seed: int) -> list[str]:  # fmt: skip
+QUESTION_COLUMNS = [
+    ("question", "question"), ("protocol", "protocol"), ("a", "A"), ("b", "B"), ("seeds", "runs A/B"), ("a_mean", "A {name}"), ("b_mean", "B {name}"),
+    ("difference", "Δ {name}"), ("ci", "CI (Holm level)"), ("p", "p"), ("holm", "Holm p"), ("mde", "MDE (Holm level)"),
+    ("aso", "ASO ε(A>B) / ε(B>A)"), ("verdict", "verdict (Holm p < 0.05)"),
+]  # fmt: skip
+
+
+def question_row(c: dict) -> dict:
+    seeds = f"{len(c['a_seeds'])}/{len(c['b_seeds'])}" + ("" if c["paired_seeds"] else " (unpaired)")
+    aso = "" if c["aso_a_over_b"] is None else f"{fmt(c['aso_a_over_b'], 2)} / {fmt(c['aso_b_over_a'], 2)}"
+    return {
+        "question": c["question"], "protocol": c["protocol"], "a": c["a"], "b": c["b"], "seeds": seeds + (f"; {c['runs_note']}" if c["runs_note"] else ""),
+        "a_mean": fmt(c["a_mean"]), "b_mean": fmt(c["b_mean"]), "difference": fmt(c["difference"], sign=True),
+        "ci": f"{1 - c['ci_alpha']:.2%}: [{fmt(c['ci_low'], sign=True)}, {fmt(c['ci_high'], sign=True)}]",
+        "p": fmt_p(c["p_value"]), "holm": fmt_p(c["holm_p"]), "mde": fmt(c["mde"]), "aso": aso, "verdict": verdict_text(c),
+    }  # fmt: skip
+
+
+def holm_families(dataset: str, comparisons: list[dict]) -> str:
+    """Which questions were adjusted together, and how many: one Holm family per (dataset, protocol)."""
+    sizes = {c["protocol"]: c["family_size"] for c in comparisons}
+    said = "; ".join(f"{dataset}, {protocol}: {size} question{'s' if size != 1 else ''}" for protocol, size in sizes.items())
+    return f"**Holm families** (each adjusted on its own, the rows of that protocol below): {said}."
+
+
+def questions_section(dataset: str, comparisons: list[dict], skipped: list[str], notes: list[str], groups: list[Group],
+                      official: str) -> list[str]:  # fmt: skip
     name = METRIC_NAMES[official]
     lines = ["### Study questions", ""]
     if not comparisons:
         lines += ["_No question has runs of both models yet._", ""]
         return lines + ["Not answered:", "", *(f"- {line}" for line in skipped), ""]
     lines += [
-        METHOD.format(name=name, count=len(comparisons), alpha=ALPHA, k=BORDERLINE_SE, factor=RERUN_FACTOR, power=POWER,
-                      resamples=n_resamples, seed=seed),
-        "",
-        selection_rule(groups) + (" " + best_models(notes) if notes else ""),
-        "",
+        METHOD.format(name=name, alpha=ALPHA, power=POWER, min_runs=ASO_MIN_RUNS), "",
+        selection_rule(groups) + (" " + best_models(notes) if notes else ""), "",
     ]  # fmt: skip
-    columns = [
-        ("question", "question"), ("protocol", "protocol"), ("a", "A"), ("b", "B"), ("seeds", "runs A/B"),
-        ("a_mean", f"A {name}"), ("b_mean", f"B {name}"), ("difference", f"Δ {name}"), ("ci", "95% CI"),
-        ("p", "p"), ("holm", "Holm p"), ("mde", "MDE"), ("aso", "ASO ε_min"), ("verdict", "verdict (Holm p < 0.05)"),
-    ]  # fmt: skip
-    table = [
-        {
-            "question": c["question"], "protocol": c["protocol"], "a": c["a"], "b": c["b"],
-            "seeds": f"{len(c['a_seeds'])}/{len(c['b_seeds'])}" + ("" if c["paired_seeds"] else " (unpaired)"),
-            "a_mean": fmt(c["a_mean"]), "b_mean": fmt(c["b_mean"]), "difference": fmt(c["difference"], sign=True),
-            "ci": f"[{fmt(c['ci_low'], sign=True)}, {fmt(c['ci_high'], sign=True)}]",
-            "p": fmt_p(c["p_value"], c["p_mc_se"], c["n_resamples"]), "holm": fmt_p(c["holm_p"], c["holm_mc_se"], c["n_resamples"]),
-            "mde": fmt(c["mde"]), "aso": fmt(c["aso_epsilon"], 2), "verdict": verdict_text(c),
-        }
-        for c in comparisons
-    ]  # fmt: skip
-    lines += [markdown_table(table, columns)]
+    columns = [(key, title.format(name=name)) for key, title in QUESTION_COLUMNS]
+    lines += [holm_families(dataset, comparisons), "", markdown_table([question_row(c) for c in comparisons], columns)]
     if skipped:
         lines += ["Not answered:", "", *(f"- {line}" for line in skipped), ""]
     return lines
