@@ -7,7 +7,7 @@
 #   nohup bash scripts/run_finetune_study.sh > runs/logs/finetune-study.log 2>&1 &
 #
 # CELLS overrides the queue ("mpnet:mr:0 setfit-mpnet:semeval2017a:0 ..."; setfit-<alias> is finetune.py
-# --setfit over that encoder, pipelines/setfitting.py). One torch thread per run: the
+# --setfit over that encoder, pipelines/setfitting.py). THREADS sets torch threads (default 1: the
 # cores are shared with development work, where a second thread was slower (bench/backbone_speed.md).
 set -u
 cd "$(dirname "$0")/.."
@@ -17,6 +17,7 @@ CELLS=${CELLS:-"mpnet:mr:0 setfit-mpnet:mr:0 setfit-mpnet:semeval2017a:0 mpnet:m
   mpnet:mr:2 setfit-mpnet:mr:1 setfit-mpnet:mr:2 mpnet:semeval2017a:0 mpnet:mr:3 mpnet:mr:4 setfit-mpnet:semeval2017a:1
   setfit-mpnet:semeval2017a:2 mpnet:semeval2017a:1 mpnet:semeval2017a:2"}
 mkdir -p runs/logs
+[ -z "${VIRTUAL_ENV:-}" ] && [ -f .venv/bin/activate ] && . .venv/bin/activate
 for cell in $CELLS; do
   IFS=: read -r model dataset seed <<< "$cell"
   out=$RUNS/$dataset-$model/seed-$seed
@@ -25,7 +26,8 @@ for cell in $CELLS; do
   method=(--model "$model" --num_train_epochs "$epochs" --max_length_quantile 0.99 --optim adamw_torch_fused)
   [[ $model == setfit-* ]] && method=(--setfit --model "${model#setfit-}")
   echo "$(date +%T) start $model $dataset seed $seed"
-  OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 python finetune.py "${method[@]}" --dataset "$dataset" --data_dir "$DATA" \
+  OMP_NUM_THREADS=${THREADS:-1} HF_HUB_OFFLINE=1 python finetune.py "${method[@]}" --dataset "$dataset" --data_dir "$DATA" \
     --seed "$seed" --output_dir "$out" --report_to none --disable_tqdm true > "runs/logs/$dataset-$model-$seed.log" 2>&1
-  echo "$(date +%T) $model $dataset seed $seed: exit $?"
+  rc=$?
+  echo "$(date +%T) $model $dataset seed $seed: exit $rc"
 done
