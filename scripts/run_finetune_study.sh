@@ -24,6 +24,10 @@ for cell in $CELLS; do
   [ -f "$out/results.json" ] && continue
   epochs=3; [ "$model" = mpnet ] && epochs=${MPNET_EPOCHS:-2}
   method=(--model "$model" --num_train_epochs "$epochs" --max_length_quantile 0.99 --optim adamw_torch_fused)
+  # MPNet: a 2-core epoch of MR takes over an hour (16 s a step of 32 sentences, quiet machine), longer than
+  # the stretches between session ends; evaluating and saving every 125 steps (half an MR epoch) lets the
+  # next session resume from there instead of from step 0. Patience then counts half-epoch evaluations.
+  [ "$model" = mpnet ] && method+=(--eval_strategy steps --eval_steps 125 --save_strategy steps --save_steps 125)
   [[ $model == setfit-* ]] && method=(--setfit --model "${model#setfit-}")
   echo "$(date +%T) start $model $dataset seed $seed"
   OMP_NUM_THREADS=${THREADS:-1} HF_HUB_OFFLINE=1 python finetune.py "${method[@]}" --dataset "$dataset" --data_dir "$DATA" \
