@@ -13,7 +13,6 @@ else is refused.
 
 from __future__ import annotations
 
-import re
 import sys
 import time
 from pathlib import Path
@@ -28,7 +27,8 @@ from pipelines.data import load_data
 from pipelines.errors import DataError, OptionError
 from pipelines.benchmarks import BENCHMARKS, closest_benchmark, official_metric_for
 from pipelines.metrics import METRICS, metric_keys, score
-from pipelines.run_files import RESULTS_FILE, check_writable_dir, file_name, folder_name, read_json, library_versions, source_revision, write_json_atomic, write_predictions
+from pipelines.runs.layout import EVALUATION_FILE, EVALUATION_MD, CellFolder
+from pipelines.run_files import RESULTS_FILE, check_writable_dir, file_name, read_json, library_versions, source_revision, write_json_atomic, write_predictions
 from pipelines.formatting import markdown_table
 from pipelines.inference import Classifier, default_device, load_classifier
 from pipelines.label_mapping import label_mapping, parse_label_map
@@ -40,7 +40,6 @@ from pipelines.statistics import CONFIDENCE, N_RESAMPLES, RESAMPLING_SEED, confu
 # Models trained on the other benchmark are added from `--runs_dir` (`cross_benchmark_runs`).
 # The Hub checkpoints are each benchmark's `pretrained_models` (`pipelines.benchmarks`).
 OFFLINE_MODELS = ("vader", "textblob", "afinn", "minilm", "mpnet")
-CROSS_PROTOCOL = "lab-trained"  # `python -m pipelines.experiments --train_embeddings`: <dataset>-lab-trained/
 
 # --- resolving a --models entry ------------------------------------------------------------------
 
@@ -60,18 +59,18 @@ def resolve_scorer(
 
 def cross_benchmark_runs(runs_dir: str | Path, dataset: str) -> list[str]:
     """Models trained on the other benchmark, to score as they are: for each model under
-    `<runs_dir>/<other>-lab-trained/<model>/`, its finished (`results.json`) seed folder of lowest seed."""
-    other = Path(runs_dir) / f"{BENCHMARKS[dataset].other_benchmark}-{CROSS_PROTOCOL}"
-    found = []
-    for model_dir in sorted(path for path in other.glob("*") if path.is_dir()):
-        seeds = [
-            (int(match.group(1)), seed_dir)
-            for seed_dir in model_dir.glob("seed-*")
-            if (match := re.fullmatch(r"seed-(\d+)", seed_dir.name)) and (seed_dir / "results.json").is_file()
-        ]
-        if seeds:
-            found.append(str(min(seeds)[1]))
-    return found
+    `<runs_dir>/<other>-lab-trained/<model>/` (`pipelines.experiments --train_embeddings`), its finished
+    (`results.json`) seed folder of lowest seed."""
+    cells = [CellFolder.parse(path.parent) for path in Path(runs_dir).glob(f"{cross_group(dataset)}/*/seed-*/{RESULTS_FILE}")]
+    lowest = {}
+    for cell in sorted((cell for cell in cells if cell), key=lambda cell: cell.seed, reverse=True):
+        lowest[cell.model] = cell
+    return [str(lowest[model].under(runs_dir)) for model in sorted(lowest)]
+
+
+def cross_group(dataset: str) -> str:
+    """The grid folder of the other benchmark's trained-vectors lab-split runs: `semeval2017a-lab-trained`."""
+    return CellFolder.grid_group(BENCHMARKS[dataset].other_benchmark, "lab", "trained")
 
 
 def default_models(label_names: list[str], dataset: str | None, runs_dir: str | Path | None) -> tuple[list[str], list[str]]:
@@ -85,7 +84,7 @@ def default_models(label_names: list[str], dataset: str | None, runs_dir: str | 
         models += cross
         if not cross:
             notes.append(
-                f"no models trained on {other} under {Path(runs_dir) / f'{other}-{CROSS_PROTOCOL}'} (train them with "
+                f"no models trained on {other} under {Path(runs_dir) / cross_group(dataset)} (train them with "
                 f"`python -m pipelines.experiments --datasets {other} --train_embeddings --runs_dir {runs_dir}`)"
             )
     return models, notes
@@ -173,7 +172,6 @@ def evaluate_model(
     }
 
 
-EVALUATION_JSON, EVALUATION_MD = "evaluation.json", "evaluation.md"
 def evaluation_table(rows: list[dict], label_names: list[str], dataset: str | None = None) -> str:
     """Metrics, the 95% interval of the official metric, speed, ties (when any) and the label rule."""
     official = official_metric_for(dataset, label_names)
@@ -255,11 +253,11 @@ def evaluate_pretrained(args: PretrainedArguments) -> dict:
         "versions": library_versions(),
         "code": source_revision(),
     }
-    write_json_atomic(output_dir / EVALUATION_JSON, report)
+    write_json_atomic(output_dir / EVALUATION_FILE, report)
     table = evaluation_table(rows, label_names, args.dataset if args.source == "builtin" else None)
     (output_dir / EVALUATION_MD).write_text(evaluation_markdown(report, table), encoding="utf-8")
     print(table, end="")
-    print(f"scored {len(rows)} of {len(model_names)} models; wrote {output_dir / EVALUATION_JSON} and {output_dir / EVALUATION_MD}")
+    print(f"scored {len(rows)} of {len(model_names)} models; wrote {output_dir / EVALUATION_FILE} and {output_dir / EVALUATION_MD}")
     return report
 
 

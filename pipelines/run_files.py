@@ -21,11 +21,15 @@ from datetime import datetime
 from pathlib import Path
 
 from pipelines.errors import DataError, PathError
+from pipelines.runs.layout import (
+    PREDICTIONS_FILE,
+    RESULTS_FILE,
+    RUN_LOCK_FILE,
+    RUN_OWNER_FILE,
+    TRAINER_STATE_FILE,
+    VALIDATION_PREDICTIONS_FILE,
+)
 
-RESULTS_FILE = "results.json"
-PREDICTIONS_FILE = "predictions.parquet"
-VALIDATION_PREDICTIONS_FILE = "validation_predictions.parquet"  # logits and labels, for calibration (pipelines.calibration)
-TRAINER_STATE_FILE = "trainer_state.json"  # transformers.trainer.TRAINER_STATE_NAME
 CHECKPOINT_PREFIX = "checkpoint"  # transformers.trainer_utils.PREFIX_CHECKPOINT_DIR
 
 # 1: the first versioned record (files without `schema_version` are version 0 and read the same).
@@ -213,10 +217,6 @@ def check_writable_dir(path: Path) -> None:
     raise PathError(f"output folder not writable: {path} ({reason})")
 
 
-RUN_LOCK_FILE = ".run.lock"
-RUN_OWNER_FILE = ".run-owner.json"  # who holds the lock: pid, host, start (the lock file itself is truncated by every try)
-
-
 @contextmanager
 def hold_run_folder(output_dir: str | os.PathLike):
     """Hold `output_dir` for this run: a second run into it stops instead of overwriting its checkpoints.
@@ -402,9 +402,3 @@ def cache_root(kind: str) -> Path:
     """`$SENTIBENCH_CACHE/<kind>` (default `~/.cache/sentibench/<kind>`): backbones, teacher_logits.
     `models.glove` keeps its own copy of this rule for `glove/`: `models/` must not import `pipelines`."""
     return Path(os.environ.get("SENTIBENCH_CACHE", Path.home() / ".cache" / "sentibench")) / kind
-
-
-def folder_name(text: str) -> str:
-    """A run folder's name from a dataset and model label: a Hub id's `/` becomes `_`, nothing else
-    changes (so the folders of earlier runs keep their names)."""
-    return text.replace("/", "_")

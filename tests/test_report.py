@@ -373,16 +373,16 @@ def test_an_exported_model_is_its_own_setting_never_an_as_is_model(tmp_path):
     }  # fmt: skip
     (tmp_path / "evaluation.json").write_text(json.dumps(evaluation))
     rows = pretrained_rows(tmp_path / "evaluation.json", tmp_path)
-    assert [(row["model"], row["setting"]) for row in rows] == [("vader", "as is"), ("bilstm-int8", "ONNX export")]
+    assert [(row["model"], row["setting"].label) for row in rows] == [("vader", "as is"), ("bilstm-int8", "ONNX export")]
 
 
 def test_a_scored_run_folder_is_named_by_its_place_in_the_grid():
-    from pipelines.report.collect import scored_model_name
+    from pipelines.runs.layout import short_name
 
-    assert scored_model_name("/work/study/runs/study/mr-lab-trained/attention/seed-0") == "mr-lab-trained/attention/seed-0"
-    assert scored_model_name("runs/cross/semeval2017a-lab-trained/mean/seed-0") == "semeval2017a-lab-trained/mean/seed-0"
-    assert scored_model_name("cardiffnlp/twitter-roberta-base-sentiment-latest") == "cardiffnlp/twitter-roberta-base-sentiment-latest"
-    assert scored_model_name("vader") == "vader"
+    assert short_name("/work/study/runs/study/mr-lab-trained/attention/seed-0") == "mr-lab-trained/attention/seed-0"
+    assert short_name("runs/cross/semeval2017a-lab-trained/mean/seed-0") == "semeval2017a-lab-trained/mean/seed-0"
+    assert short_name("cardiffnlp/twitter-roberta-base-sentiment-latest") == "cardiffnlp/twitter-roberta-base-sentiment-latest"
+    assert short_name("vader") == "vader"
 
 
 def front_file(numbers: dict, path: Path, fingerprint: str | None = None) -> Path:

@@ -54,7 +54,7 @@ def dataset_report(dataset: str, groups: list[Group], predictions: Predictions, 
     numbers = {
         "official_metric": official, "label_names": label_names,
         "summaries": [
-            {"model": g.model, "setting": g.setting, "protocol": g.protocol_label, "n": g.size(), "runs": [r["run"] for r in g.rows],
+            {"model": g.model, "setting": g.setting.label, "protocol": g.protocol_label, "n": g.size(), "runs": [r["run"] for r in g.rows],
              "validation": g.validation(), "metrics": summaries[g.slug]}
             for g in groups
         ],
@@ -192,6 +192,6 @@ def write_report(root: str | Path, output: str | Path | None = None, seed: int =
         },
         "datasets": numbers,
         "scores_fingerprint": scores_fingerprint(numbers),
-        "runs": [{k: v for k, v in row.items() if k != "trainer_state"} for row in rows],
+        "runs": [{**{k: v for k, v in row.items() if k != "trainer_state"}, "setting": row["setting"].label} for row in rows],
     })  # fmt: skip
     return report

@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.errors import PathError
-from pipelines.report.collect import ARGS_FILE, EVALUATION_FILE
+from pipelines.runs.layout import ARGS_FILE, EVALUATION_FILE
 from pipelines.run_files import RESULTS_FILE, TRAINER_STATE_FILE, find_trainer_state, is_run_record, read_json, write_json_atomic
 
 STATE_KEYS = ("best_global_step", "best_metric", "best_model_checkpoint", "epoch", "global_step", "log_history", "stateful_callbacks")
