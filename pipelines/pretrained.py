@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
 
 from pipelines import hub
 from pipelines.backbones import MODEL_ALIASES, resolve_model
@@ -33,7 +32,8 @@ from pipelines.formatting import markdown_table
 from pipelines.inference import Classifier, default_device, load_classifier
 from pipelines.label_mapping import label_mapping, parse_label_map
 from pipelines.scorers import LEXICONS
-from pipelines.statistics import CONFIDENCE, N_RESAMPLES, RESAMPLING_SEED, confusion_counts, metrics_from_counts
+from pipelines.metrics import confusion_counts
+from pipelines.statistics import score_interval
 
 # Scored when `--models` is not given: the offline families first (lexicons, zero-shot with the
 # sentence encoders), then three Hub checkpoints per benchmark, which need the Hub or a local cache.
@@ -93,32 +93,10 @@ def default_models(label_names: list[str], dataset: str | None, runs_dir: str | 
 # --- one row -------------------------------------------------------------------------------------
 
 
-def bootstrap_intervals(
-    references, predictions, label_names: list[str], n_resamples: int = N_RESAMPLES, seed: int = RESAMPLING_SEED
-) -> dict[str, list[float]]:
-    """{metric: [low, high]}: 95% percentile bootstrap intervals over test sentences
-    (`scipy.stats.bootstrap`, seed `seed`) of every metric of `statistics.metrics_from_counts`.
-    A sentence is its confusion cell (gold·K + predicted); a resample's metrics come from its cell counts."""
-    k = len(label_names)
-    cells = np.asarray(references, dtype=np.int64) * k + np.asarray(predictions, dtype=np.int64)
-    names = list(metrics_from_counts(np.zeros((k, k)), label_names))
-
-    def statistic(sample: np.ndarray, axis: int = -1) -> np.ndarray:
-        moved = np.moveaxis(sample, axis, -1)  # (..., n)
-        flat = moved.reshape(-1, moved.shape[-1])  # (resamples, n)
-        offsets = np.arange(len(flat))[:, None] * k * k
-        counts = np.bincount((flat + offsets).ravel(), minlength=len(flat) * k * k).reshape(len(flat), k, k)
-        metrics = metrics_from_counts(counts, label_names)
-        return np.stack([metrics[name] for name in names]).reshape(len(names), *moved.shape[:-1])  # (metrics, ...)
-
-    if len(np.unique(cells)) == 1:  # every resample gives the same scores
-        point = metrics_from_counts(confusion_counts(references, predictions, k), label_names)
-        return {name: [float(point[name]), float(point[name])] for name in names}
-    interval = stats.bootstrap(
-        (cells,), statistic, n_resamples=n_resamples, batch=max(1, 2_000_000 // len(cells)), vectorized=True,
-        method="percentile", confidence_level=CONFIDENCE, rng=np.random.default_rng(seed),
-    ).confidence_interval  # fmt: skip
-    return {name: [float(low), float(high)] for name, low, high in zip(names, interval.low, interval.high)}
+def score_intervals(references, predictions, label_names: list[str]) -> dict[str, list[float]]:
+    """{metric: [low, high]}: the 95% interval of each metric of one run over its test sentences (`statistics.score_interval`)."""
+    intervals = (score_interval(references, predictions, metric, label_names) for metric in metric_keys(label_names))
+    return {found["metric"]: [found["ci_low"], found["ci_high"]] for found in intervals}
 
 
 def trained_on(model: str) -> str | None:
@@ -140,7 +118,7 @@ def evaluate_model(
     device: str | None = None,
     dataset: str | None = None,
 ) -> dict:
-    """One table row: test metrics with bootstrap intervals, timing, and the label rule used."""
+    """One table row: test metrics with their intervals, timing, and the label rule used."""
     started = time.perf_counter()
     classifier = resolve_scorer(model, label_names, dataset, device, batch_size)
     load_seconds = time.perf_counter() - started
@@ -159,7 +137,7 @@ def evaluate_model(
         "family": getattr(classifier, "family", type(classifier).__name__),
         **({"trained_on": source} if source else {}),
         **metrics,
-        "ci": bootstrap_intervals(references, predictions, label_names),
+        "ci": score_intervals(references, predictions, label_names),
         "seconds": round(seconds, 2),
         "sentences_per_second": round(len(texts) / seconds, 1),
         "load_seconds": round(load_seconds, 2),
@@ -246,7 +224,7 @@ def evaluate_pretrained(args: PretrainedArguments) -> dict:
         "batch_size": args.batch_size,
         "neutral_threshold": args.neutral_threshold,
         "device": device,
-        "ci_method": f"percentile bootstrap over test sentences, {N_RESAMPLES} resamples, seed {RESAMPLING_SEED}",
+        "ci_method": "t over test sentences (statistics.score_interval, one run: training variance not counted)",
         "results": rows,
         "failures": failures,
         "notes": notes,
