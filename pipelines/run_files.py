@@ -28,6 +28,7 @@ from pipelines.runs.layout import (
     RUN_OWNER_FILE,
     TRAINER_STATE_FILE,
     VALIDATION_PREDICTIONS_FILE,
+    portable_paths,
 )
 
 CHECKPOINT_PREFIX = "checkpoint"  # transformers.trainer_utils.PREFIX_CHECKPOINT_DIR
@@ -127,7 +128,8 @@ class RunRecord:
         return default if value is None else value
 
     def to_dict(self) -> dict:
-        """The `results.json` payload: version first, the run's description, then its outcome."""
+        """The `results.json` payload: version first, the run's description, then its outcome; paths under
+        the working folder relative to it (`layout.portable_paths`)."""
         payload = {"schema_version": self.schema_version, "dataset": self.dataset, "model": self.model}
         if self.model_type is not None:
             payload["model_type"] = self.model_type
@@ -139,7 +141,7 @@ class RunRecord:
             if value is None and item.name in self._OPTIONAL:
                 continue
             payload[item.name] = value
-        return payload
+        return portable_paths(payload)
 
 
 def is_run_record(payload) -> bool:

@@ -120,3 +120,33 @@ def test_the_report_groups_the_committed_records_as_the_committed_report_does():
     committed = [(dataset, s["model"], s["setting"], s["protocol"], s["n"]) for dataset, section in report["datasets"].items()
                  for s in section["summaries"]]  # fmt: skip
     assert [(g.dataset, g.model, g.setting.label, g.protocol_label, g.size()) for g in groups] == committed
+
+
+def test_no_file_under_results_names_a_machine():
+    """Issue 30 item 9: records hold paths relative to the folder commands run from, and every "Made by" line
+    runs on a fresh clone (`scripts/migrate_results.py` rewrote the older files; `layout.portable_paths` writes the new)."""
+    machine = ("/work/", "/tmp/", "/root/", "/home/")
+    found = [
+        f"{path.relative_to(RESULTS)}: {root}"
+        for path in sorted(RESULTS.rglob("*"))
+        if path.is_file() and path.suffix in (".json", ".md")
+        for root in machine
+        if root in path.read_text(encoding="utf-8")
+    ]
+    assert found == []
+
+
+def test_records_name_paths_relative_to_the_working_folder(tmp_path, monkeypatch):
+    from pipelines.run_files import RunRecord
+    from pipelines.runs.layout import portable_paths
+
+    monkeypatch.chdir(tmp_path)
+    run = tmp_path / "runs" / "study" / "mr-lab-trained" / "bilstm" / "seed-0"
+    record = RunRecord("mr", "bilstm", {"accuracy": 0.8}, best_checkpoint=str(run / "checkpoint-10"),
+                       distillation={"teacher": "minilm", "teacher_path": str(tmp_path / "runs" / "teachers" / "mr-minilm")},
+                       extra={"embeddings": "/elsewhere/glove.txt.gz", "data": {"data_dir": str(tmp_path / "data")}})  # fmt: skip
+    written = record.to_dict()
+    assert written["best_checkpoint"] == "runs/study/mr-lab-trained/bilstm/seed-0/checkpoint-10"
+    assert written["distillation"]["teacher_path"] == "runs/teachers/mr-minilm" and written["data"]["data_dir"] == "data"
+    assert written["embeddings"] == "/elsewhere/glove.txt.gz"  # outside the working folder: as given
+    assert portable_paths({"note": "see /elsewhere\nand more", "runs": [str(tmp_path)]}) == {"note": "see /elsewhere\nand more", "runs": ["."]}

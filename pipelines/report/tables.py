@@ -211,7 +211,7 @@ FRONT_COLUMNS = [
 
 
 def front_table(rows: list[dict]) -> str:
-    """The cost/accuracy table of `bench.pareto` rows (fastest first), each number at the precision it deserves."""
+    """The cost/accuracy table of the front's rows (`report.front.front_rows`, fastest first), each number at the precision it deserves."""
     shown = [
         {
             **row,
