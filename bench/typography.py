@@ -35,6 +35,7 @@ import pipelines.tokenization as tokenization
 from pipelines import experiments
 from pipelines.benchmarks import BENCHMARKS
 from pipelines.run_files import PREDICTIONS_FILE
+from pipelines.runs.layout import CellFolder
 from pipelines.statistics import paired_comparison
 
 DATASET = "semeval2017a"
@@ -58,7 +59,7 @@ def train_arm(arm: str, args: argparse.Namespace) -> Path:
         "--seeds", args.seeds, "--workers", "1", "--runs_dir", str(runs_dir), "--results", str(runs_dir / "results"),
     ]  # fmt: skip
     experiments.main(argv)
-    return runs_dir / f"{DATASET}-lab-trained" / args.model
+    return runs_dir / CellFolder.grid_group(DATASET, "lab", "trained") / args.model
 
 
 def read_arm(folder: Path, seeds: list[int]) -> dict[int, pd.DataFrame]:

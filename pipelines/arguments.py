@@ -25,7 +25,7 @@ from pipelines.benchmarks import BENCHMARKS
 from pipelines.cli import TRAINER_GROUP
 from pipelines.data import DataSourceArguments
 from pipelines.errors import DataError, OptionError, PathError
-from pipelines.run_files import folder_name
+from pipelines.runs.layout import default_evaluation_folder, default_run_folder
 
 DISTILLATION_LOSSES = ("mse", "kl")
 
@@ -300,7 +300,7 @@ class PretrainedArguments(DataSourceArguments):
             raise OptionError(f"--batch_size must be at least 1, got {self.batch_size}")
         if self.max_samples is not None and self.max_samples < 1:
             raise OptionError(f"--max_samples must be at least 1, got {self.max_samples}")
-        self.output_dir = self.output_dir or str(Path("runs") / folder_name(f"pretrained-{self.dataset_label}"))
+        self.output_dir = self.output_dir or default_evaluation_folder(self.dataset_label)
 
 
 @dataclass
@@ -456,12 +456,5 @@ def default_output_dir(
     dataset: str, model: str, cv_folds: int | None = None, fold: int = 0, seed: int = TrainingArguments.seed,
     variant: str | None = None, search: str | None = None,
 ) -> str:
-    """`runs/<dataset>-<model>`, then what else tells runs apart, so another run never lands in a
-    finished run's folder: `-<variant>` (train.py: `trained-vectors` or `frozen-vectors` when not
-    the default), `-seed<S>` for a seed other than `TrainingArguments`' 42, `-cv<K>-fold<F>` for
-    one fold of cross-validation, and `-search-<backend>` for a search's trials, journal and best
-    run. A run with the defaults keeps the plain name."""
-    parts = [f"{dataset}-{model}", variant, f"seed{seed}" if seed != TrainingArguments.seed else None]
-    parts.append(f"cv{cv_folds}-fold{fold}" if cv_folds else None)
-    parts.append(f"search-{search}" if search else None)
-    return str(Path("runs") / folder_name("-".join(filter(None, parts))))
+    """`pipelines.runs.layout.default_run_folder`, the seed named only when not `TrainingArguments`' 42."""
+    return default_run_folder(dataset, model, cv_folds, fold, None if seed == TrainingArguments.seed else seed, variant, search)

@@ -211,19 +211,3 @@ def prepare_training(loss_args: DistillationArguments | None, prepared, split) -
         "transfer_sentences": len(rows),
     }
     return DatasetDict({**splits, "train": train}), trainer_class, info
-
-
-def grid_folder_suffix(loss_args: DistillationArguments | None) -> str:
-    """For the experiment grid's folders: `-weighted`, `-distilled-<teacher>` (then `-kl-t<T>` for KL,
-    `-alpha<a>` for a non-default alpha), so cells trained with these options never pass for finished
-    plain ones, nor for cells distilled another way."""
-    suffix = ""
-    if loss_args is not None and loss_args.class_weights:
-        suffix += "-weighted" if loss_args.class_weights.strip() == "balanced" else "-weighted-" + loss_args.class_weights.replace(",", "_")
-    if loss_args is not None and loss_args.teacher:
-        suffix += f"-distilled-{file_name(teacher_name(loss_args.teacher))}"
-        if loss_args.distillation_loss == "kl":  # the default (mse) keeps the folders cells already have
-            suffix += f"-kl-t{loss_args.distillation_temperature:g}"
-        if loss_args.distillation_alpha != DistillationArguments.distillation_alpha:
-            suffix += f"-alpha{loss_args.distillation_alpha:g}"
-    return suffix

@@ -49,10 +49,12 @@ import models
 from pipelines.cli import parse, quiet_progress_bars, run_cli
 from pipelines.benchmarks import BENCHMARKS
 from pipelines.data import DataSourceArguments
-from pipelines.distillation import grid_folder_suffix
+from pipelines.distillation import teacher_name
 from pipelines.engines import run_on_submitit
 from pipelines.errors import OptionError, UserError
 from pipelines.hub import one_line
+from pipelines.runs.layout import CellFolder
+from pipelines.runs.setting import Setting
 from pipelines.run_files import RESULTS_FILE, RunRecord, finished_record, library_versions, write_json_atomic
 from pipelines.formatting import format_metrics, markdown_table
 from pipelines.arguments import DataArguments, DistillationArguments, EngineArguments
@@ -173,15 +175,14 @@ class Cell:
 def grid_cells(args: ExperimentArguments) -> list[Cell]:
     vectors = "trained" if args.train_embeddings else "frozen"
     protocol = f"cv{args.cv_folds}" if args.cv_folds else "lab"
-    vectors += grid_folder_suffix(args.loss_args)  # -weighted, -distilled-<teacher>
+    teacher = teacher_name(args.loss_args.teacher) if args.loss_args is not None and args.loss_args.teacher else None
+    suffix = Setting.of_arguments(f"{vectors} vectors", args.loss_args, teacher).folder_suffix  # -weighted, -distilled-<teacher>
     cells = []
     for dataset in args.dataset_names:
         for model in sorted(args.model_names, key=lambda name: COST_ORDER.index(name) if name in COST_ORDER else -1):
             for seed in args.seed_list:
                 for fold in range(args.cv_folds) if args.cv_folds else [None]:
-                    folder = Path(args.runs_dir) / f"{dataset}-{protocol}-{vectors}" / model / f"seed-{seed}"
-                    if fold is not None:
-                        folder = folder / f"fold-{fold}"
+                    folder = CellFolder(dataset, model, seed, protocol, vectors, suffix, fold).under(args.runs_dir)
                     cells.append(Cell(dataset, model, seed, fold, str(folder)))
     # The larger data set's cells first (they are the long ones), datasets otherwise in order.
     return sorted(cells, key=lambda cell: -BENCHMARKS[cell.dataset].train_size if cell.dataset in BENCHMARKS else 0)

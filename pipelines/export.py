@@ -48,7 +48,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy import stats
 from torch import nn
 
 from pipelines.cli import parse, run_cli
@@ -56,12 +55,11 @@ from pipelines.data import DataSourceArguments, load_data
 from pipelines.errors import DataError, OptionError, PathError
 from pipelines.inference import EXPORT_RECORD, ONNX_FILE, OnnxSequenceClassifier, TorchSequenceClassifier
 from pipelines.run_files import library_versions, write_json_atomic
+from pipelines.statistics import score_interval
 
 OPSET = 17
 LOGIT_TOLERANCE = 1e-4  # fp32: the largest |ONNX logit − PyTorch logit| allowed on the check batch
 TEST_CHECK_SENTENCES = 64
-CI_RESAMPLES = 10_000
-CI_SEED = 0
 # Two texts of different lengths, so the traced example is padded and the masks are exercised.
 TRACE_TEXTS = ["a gorgeous , witty , seductive movie .", "dull ."]
 # Movie-review and tweet-like sentences of assorted lengths, an empty one and one past any maximum length.
@@ -139,21 +137,13 @@ def compare_logits(reference: np.ndarray, candidate: np.ndarray) -> dict:
     }
 
 
-def accuracy_ci(correct: np.ndarray) -> tuple[float, float]:
-    """95% percentile-bootstrap interval of the accuracy, resampling test sentences."""
-    if np.all(correct == correct[0]):  # scipy refuses a sample without spread
-        return float(correct[0]), float(correct[0])
-    interval = stats.bootstrap(
-        (correct.astype(float),), np.mean, n_resamples=CI_RESAMPLES, method="percentile", rng=np.random.default_rng(CI_SEED)
-    ).confidence_interval
-    return float(interval.low), float(interval.high)
-
-
-def test_set_change(reference: np.ndarray, candidate: np.ndarray, gold: np.ndarray) -> dict:
-    """Accuracy of the run (reference logits) and of the export (candidate) on a labelled test set."""
+def test_set_change(reference: np.ndarray, candidate: np.ndarray, gold: np.ndarray, label_names: list[str]) -> dict:
+    """Accuracy of the run (reference logits, (n, K)) and of the export (candidate) on a labelled test set,
+    the run's with its 95% interval over test sentences (`statistics.score_interval`, one run)."""
     run_correct = reference.argmax(-1) == gold
     export_correct = candidate.argmax(-1) == gold
-    low, high = accuracy_ci(run_correct)
+    interval = score_interval(gold, reference.argmax(-1), "accuracy", label_names)
+    low, high = interval["ci_low"], interval["ci_high"]
     export_accuracy = float(export_correct.mean())
     return {
         "sentences": len(gold),
@@ -163,7 +153,7 @@ def test_set_change(reference: np.ndarray, candidate: np.ndarray, gold: np.ndarr
         "accuracy_change": export_accuracy - float(run_correct.mean()),
         "changed_predictions": int(np.sum(reference.argmax(-1) != candidate.argmax(-1))),
         "inside_run_ci95": bool(low <= export_accuracy <= high),
-        "ci_method": f"percentile bootstrap over test sentences, {CI_RESAMPLES} resamples, seed {CI_SEED}",
+        "ci_method": interval["method"],
     }
 
 
@@ -255,7 +245,7 @@ def export(args: ExportArguments) -> dict:
         }
         if test_set:
             texts, gold = test_set
-            record["test"] = test_set_change(classifier.logits(texts, args.batch_size), exported.logits(texts, args.batch_size), gold)
+            record["test"] = test_set_change(classifier.logits(texts, args.batch_size), exported.logits(texts, args.batch_size), gold, classifier.label_names)
         write_json_atomic(staging / EXPORT_RECORD, record)
         if output.exists():
             shutil.rmtree(output)

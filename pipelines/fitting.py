@@ -43,6 +43,7 @@ from pipelines.run_files import (
     write_predictions,
     write_results,
 )
+from pipelines.runs.layout import ARGS_FILE, RUN_DEFINITION_FILE
 from pipelines.selection import TestScoreCallback, resolve_best_metric, selection_summary
 
 
@@ -198,8 +199,6 @@ def predict_in_order(trainer: Trainer, dataset):
     finally:
         trainer.args.train_sampling_strategy = strategy
 
-
-RUN_DEFINITION_FILE = "run_definition.json"
 
 # TrainingArguments that change what a run computes (the rest say where and how output goes).
 DEFINING_TRAINING_OPTIONS = (
@@ -365,6 +364,6 @@ def save_training_args_as_json(training_args: TrainingArguments) -> None:
     """The final folder holds no pickle: `training_args.bin` becomes readable JSON."""
     output_dir = Path(training_args.output_dir)
     (output_dir / "training_args.bin").unlink(missing_ok=True)
-    (output_dir / "training_args.json").write_text(training_args.to_json_string() + "\n", encoding="utf-8")
+    (output_dir / ARGS_FILE).write_text(training_args.to_json_string() + "\n", encoding="utf-8")
 
 

@@ -30,9 +30,9 @@ from scipy.special import softmax
 from tqdm.auto import tqdm
 
 from pipelines.errors import ConfigError, OptionError, PathError
+from pipelines.runs.layout import EXPORT_RECORD, short_name
 
 ONNX_FILE = "model.onnx"
-EXPORT_RECORD = "export.json"
 FALLBACK_MAX_LENGTH = 512  # tokenizers that do not say (model_max_length is a huge sentinel)
 ROBERTA_LIKE = {"roberta", "xlm-roberta", "camembert", "bertweet"}  # two positions are reserved for padding
 DEFAULT_LABELS = ["negative", "neutral", "positive"]  # an as-is scorer's labels when none are given
@@ -71,8 +71,7 @@ def model_max_length(tokenizer, config: dict) -> int:
 
 def display_name(folder: Path) -> str:
     """A short name for tables and pictures: the run's model and seed folder when it has them."""
-    parts = folder.resolve().parts
-    name = "/".join(parts[-2:]) if parts[-1].startswith(("seed-", "fold-")) else parts[-1]
+    name = short_name(folder.resolve())
     record = folder / EXPORT_RECORD
     if record.is_file():
         quantization = json.loads(record.read_text()).get("quantization")

@@ -10,6 +10,7 @@ support, precision, recall and F1 for `results.json`.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,15 +46,23 @@ METRICS = {
 METRIC_KEYS = ("accuracy", "f1_macro", "recall_macro")  # every data set has these; F1-PN only where it applies
 
 
+def f1_pn_classes(label_names) -> list[int] | None:
+    """The ids of `positive` and `negative` when F1-PN applies (three classes, those two among
+    them, as in SemEval-2017 4A), else None: the one F1-PN rule of the project."""
+    names = [str(name) for name in label_names or []]
+    if len(names) == 3 and {"negative", "positive"} <= set(names):
+        return [names.index("positive"), names.index("negative")]
+    return None
+
+
 def metric_keys(label_names) -> tuple[str, ...]:
     """The keys reported for data with these labels: F1-PN only where `f1_pn_classes` applies."""
-    from pipelines.sentiment_metrics.sentiment_metrics import f1_pn_classes  # imports `evaluate`: seconds
-
     return METRIC_KEYS + (("f1_pn",) if f1_pn_classes(label_names) else ())
 
 
 def load_metric():
-    """The project's `evaluate` module (imported here: it takes seconds, and `--help` needs none of it)."""
+    """The project's `evaluate` module, for users of `evaluate` (imported here: it takes seconds); it
+    computes through `metrics_from_counts` like everything else."""
     import evaluate
 
     return evaluate.load(str(METRIC_PATH))
@@ -61,13 +70,12 @@ def load_metric():
 
 def compute_metrics_fn(label_names: list[str]):
     """A `Trainer` `compute_metrics` callable for these labels."""
-    metric = load_metric()
 
     def compute_metrics(eval_prediction) -> dict[str, float]:
         logits, labels = eval_prediction.predictions, eval_prediction.label_ids
         if isinstance(logits, tuple):
             logits = logits[0]
-        return metric.compute(predictions=np.argmax(logits, axis=-1), references=labels, label_names=label_names)
+        return scores_of(labels, np.argmax(logits, axis=-1), label_names)
 
     return compute_metrics
 
@@ -75,7 +83,43 @@ def compute_metrics_fn(label_names: list[str]):
 def score(predictions, references, label_names: list[str]) -> dict[str, float]:
     """Every metric of `metric_keys(label_names)`; warns when a class is absent from `references`."""
     warn_absent_classes(references, label_names)
-    return load_metric().compute(predictions=predictions, references=references, label_names=label_names)
+    return scores_of(references, predictions, label_names)
+
+
+def scores_of(references, predictions, label_names: list[str]) -> dict[str, float]:
+    """Every metric of `metric_keys(label_names)` as floats, from the label ids `references` and `predictions` (n,)."""
+    counts = confusion_counts(references, predictions, len(label_names))
+    return {key: float(value) for key, value in metrics_from_counts(counts, label_names).items()}
+
+
+def metrics_from_counts(counts: np.ndarray, label_names: Sequence[str]) -> dict[str, np.ndarray]:
+    """Accuracy, macro F1, macro recall (and F1-PN for negative/neutral/positive) from confusion
+    counts of shape (..., K, K), rows gold, columns predicted; an empty class scores 0, as scikit-learn's
+    `accuracy_score`, `f1_score` and `recall_score` (average="macro", zero_division=0) do (`tests/test_metrics.py`).
+    The project's one metric implementation: training, evaluation, the report, its intervals and the front."""
+    counts = np.asarray(counts, dtype=float)
+    hits = np.diagonal(counts, axis1=-2, axis2=-1)  # (..., K)
+    gold, predicted = counts.sum(axis=-1), counts.sum(axis=-2)
+    total = gold.sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        recall = np.where(gold > 0, hits / gold, 0.0)
+        f1 = np.where(gold + predicted > 0, 2 * hits / (gold + predicted), 0.0)
+        scores = {
+            "accuracy": np.where(total > 0, hits.sum(axis=-1) / total, 0.0),
+            "f1_macro": f1.mean(axis=-1),
+            "recall_macro": recall.mean(axis=-1),
+        }
+    polar = f1_pn_classes(label_names)
+    if polar:
+        scores["f1_pn"] = f1[..., polar].mean(axis=-1)
+    return scores
+
+
+def confusion_counts(labels, predictions, num_labels: int) -> np.ndarray:
+    """(K, K) counts, rows gold, columns predicted, of label ids `labels` and `predictions` (n,)."""
+    codes = np.asarray(labels, dtype=np.int64) * num_labels + np.asarray(predictions, dtype=np.int64)
+    return np.bincount(codes, minlength=num_labels * num_labels).reshape(num_labels, num_labels)
+
 
 
 def warn_absent_classes(references, label_names: list[str], where: str = "the test set") -> list[str]:

@@ -13,13 +13,11 @@ else is refused.
 
 from __future__ import annotations
 
-import re
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
 
 from pipelines import hub
 from pipelines.backbones import MODEL_ALIASES, resolve_model
@@ -28,19 +26,20 @@ from pipelines.data import load_data
 from pipelines.errors import DataError, OptionError
 from pipelines.benchmarks import BENCHMARKS, closest_benchmark, official_metric_for
 from pipelines.metrics import METRICS, metric_keys, score
-from pipelines.run_files import RESULTS_FILE, check_writable_dir, file_name, folder_name, read_json, library_versions, source_revision, write_json_atomic, write_predictions
+from pipelines.runs.layout import EVALUATION_FILE, EVALUATION_MD, CellFolder
+from pipelines.run_files import RESULTS_FILE, check_writable_dir, file_name, read_json, library_versions, source_revision, write_json_atomic, write_predictions
 from pipelines.formatting import markdown_table
 from pipelines.inference import Classifier, default_device, load_classifier
 from pipelines.label_mapping import label_mapping, parse_label_map
 from pipelines.scorers import LEXICONS
-from pipelines.statistics import CONFIDENCE, N_RESAMPLES, RESAMPLING_SEED, confusion_counts, metrics_from_counts
+from pipelines.metrics import confusion_counts
+from pipelines.statistics import score_interval
 
 # Scored when `--models` is not given: the offline families first (lexicons, zero-shot with the
 # sentence encoders), then three Hub checkpoints per benchmark, which need the Hub or a local cache.
 # Models trained on the other benchmark are added from `--runs_dir` (`cross_benchmark_runs`).
 # The Hub checkpoints are each benchmark's `pretrained_models` (`pipelines.benchmarks`).
 OFFLINE_MODELS = ("vader", "textblob", "afinn", "minilm", "mpnet")
-CROSS_PROTOCOL = "lab-trained"  # `python -m pipelines.experiments --train_embeddings`: <dataset>-lab-trained/
 
 # --- resolving a --models entry ------------------------------------------------------------------
 
@@ -60,18 +59,18 @@ def resolve_scorer(
 
 def cross_benchmark_runs(runs_dir: str | Path, dataset: str) -> list[str]:
     """Models trained on the other benchmark, to score as they are: for each model under
-    `<runs_dir>/<other>-lab-trained/<model>/`, its finished (`results.json`) seed folder of lowest seed."""
-    other = Path(runs_dir) / f"{BENCHMARKS[dataset].other_benchmark}-{CROSS_PROTOCOL}"
-    found = []
-    for model_dir in sorted(path for path in other.glob("*") if path.is_dir()):
-        seeds = [
-            (int(match.group(1)), seed_dir)
-            for seed_dir in model_dir.glob("seed-*")
-            if (match := re.fullmatch(r"seed-(\d+)", seed_dir.name)) and (seed_dir / "results.json").is_file()
-        ]
-        if seeds:
-            found.append(str(min(seeds)[1]))
-    return found
+    `<runs_dir>/<other>-lab-trained/<model>/` (`pipelines.experiments --train_embeddings`), its finished
+    (`results.json`) seed folder of lowest seed."""
+    cells = [CellFolder.parse(path.parent) for path in Path(runs_dir).glob(f"{cross_group(dataset)}/*/seed-*/{RESULTS_FILE}")]
+    lowest = {}
+    for cell in sorted((cell for cell in cells if cell), key=lambda cell: cell.seed, reverse=True):
+        lowest[cell.model] = cell
+    return [str(lowest[model].under(runs_dir)) for model in sorted(lowest)]
+
+
+def cross_group(dataset: str) -> str:
+    """The grid folder of the other benchmark's trained-vectors lab-split runs: `semeval2017a-lab-trained`."""
+    return CellFolder.grid_group(BENCHMARKS[dataset].other_benchmark, "lab", "trained")
 
 
 def default_models(label_names: list[str], dataset: str | None, runs_dir: str | Path | None) -> tuple[list[str], list[str]]:
@@ -85,7 +84,7 @@ def default_models(label_names: list[str], dataset: str | None, runs_dir: str | 
         models += cross
         if not cross:
             notes.append(
-                f"no models trained on {other} under {Path(runs_dir) / f'{other}-{CROSS_PROTOCOL}'} (train them with "
+                f"no models trained on {other} under {Path(runs_dir) / cross_group(dataset)} (train them with "
                 f"`python -m pipelines.experiments --datasets {other} --train_embeddings --runs_dir {runs_dir}`)"
             )
     return models, notes
@@ -94,32 +93,10 @@ def default_models(label_names: list[str], dataset: str | None, runs_dir: str | 
 # --- one row -------------------------------------------------------------------------------------
 
 
-def bootstrap_intervals(
-    references, predictions, label_names: list[str], n_resamples: int = N_RESAMPLES, seed: int = RESAMPLING_SEED
-) -> dict[str, list[float]]:
-    """{metric: [low, high]}: 95% percentile bootstrap intervals over test sentences
-    (`scipy.stats.bootstrap`, seed `seed`) of every metric of `statistics.metrics_from_counts`.
-    A sentence is its confusion cell (gold·K + predicted); a resample's metrics come from its cell counts."""
-    k = len(label_names)
-    cells = np.asarray(references, dtype=np.int64) * k + np.asarray(predictions, dtype=np.int64)
-    names = list(metrics_from_counts(np.zeros((k, k)), label_names))
-
-    def statistic(sample: np.ndarray, axis: int = -1) -> np.ndarray:
-        moved = np.moveaxis(sample, axis, -1)  # (..., n)
-        flat = moved.reshape(-1, moved.shape[-1])  # (resamples, n)
-        offsets = np.arange(len(flat))[:, None] * k * k
-        counts = np.bincount((flat + offsets).ravel(), minlength=len(flat) * k * k).reshape(len(flat), k, k)
-        metrics = metrics_from_counts(counts, label_names)
-        return np.stack([metrics[name] for name in names]).reshape(len(names), *moved.shape[:-1])  # (metrics, ...)
-
-    if len(np.unique(cells)) == 1:  # every resample gives the same scores
-        point = metrics_from_counts(confusion_counts(references, predictions, k), label_names)
-        return {name: [float(point[name]), float(point[name])] for name in names}
-    interval = stats.bootstrap(
-        (cells,), statistic, n_resamples=n_resamples, batch=max(1, 2_000_000 // len(cells)), vectorized=True,
-        method="percentile", confidence_level=CONFIDENCE, rng=np.random.default_rng(seed),
-    ).confidence_interval  # fmt: skip
-    return {name: [float(low), float(high)] for name, low, high in zip(names, interval.low, interval.high)}
+def score_intervals(references, predictions, label_names: list[str]) -> dict[str, list[float]]:
+    """{metric: [low, high]}: the 95% interval of each metric of one run over its test sentences (`statistics.score_interval`)."""
+    intervals = (score_interval(references, predictions, metric, label_names) for metric in metric_keys(label_names))
+    return {found["metric"]: [found["ci_low"], found["ci_high"]] for found in intervals}
 
 
 def trained_on(model: str) -> str | None:
@@ -141,7 +118,7 @@ def evaluate_model(
     device: str | None = None,
     dataset: str | None = None,
 ) -> dict:
-    """One table row: test metrics with bootstrap intervals, timing, and the label rule used."""
+    """One table row: test metrics with their intervals, timing, and the label rule used."""
     started = time.perf_counter()
     classifier = resolve_scorer(model, label_names, dataset, device, batch_size)
     load_seconds = time.perf_counter() - started
@@ -160,7 +137,7 @@ def evaluate_model(
         "family": getattr(classifier, "family", type(classifier).__name__),
         **({"trained_on": source} if source else {}),
         **metrics,
-        "ci": bootstrap_intervals(references, predictions, label_names),
+        "ci": score_intervals(references, predictions, label_names),
         "seconds": round(seconds, 2),
         "sentences_per_second": round(len(texts) / seconds, 1),
         "load_seconds": round(load_seconds, 2),
@@ -173,7 +150,6 @@ def evaluate_model(
     }
 
 
-EVALUATION_JSON, EVALUATION_MD = "evaluation.json", "evaluation.md"
 def evaluation_table(rows: list[dict], label_names: list[str], dataset: str | None = None) -> str:
     """Metrics, the 95% interval of the official metric, speed, ties (when any) and the label rule."""
     official = official_metric_for(dataset, label_names)
@@ -248,18 +224,18 @@ def evaluate_pretrained(args: PretrainedArguments) -> dict:
         "batch_size": args.batch_size,
         "neutral_threshold": args.neutral_threshold,
         "device": device,
-        "ci_method": f"percentile bootstrap over test sentences, {N_RESAMPLES} resamples, seed {RESAMPLING_SEED}",
+        "ci_method": "t over test sentences (statistics.score_interval, one run: training variance not counted)",
         "results": rows,
         "failures": failures,
         "notes": notes,
         "versions": library_versions(),
         "code": source_revision(),
     }
-    write_json_atomic(output_dir / EVALUATION_JSON, report)
+    write_json_atomic(output_dir / EVALUATION_FILE, report)
     table = evaluation_table(rows, label_names, args.dataset if args.source == "builtin" else None)
     (output_dir / EVALUATION_MD).write_text(evaluation_markdown(report, table), encoding="utf-8")
     print(table, end="")
-    print(f"scored {len(rows)} of {len(model_names)} models; wrote {output_dir / EVALUATION_JSON} and {output_dir / EVALUATION_MD}")
+    print(f"scored {len(rows)} of {len(model_names)} models; wrote {output_dir / EVALUATION_FILE} and {output_dir / EVALUATION_MD}")
     return report
 
 

@@ -21,11 +21,16 @@ from datetime import datetime
 from pathlib import Path
 
 from pipelines.errors import DataError, PathError
+from pipelines.runs.layout import (
+    PREDICTIONS_FILE,
+    RESULTS_FILE,
+    RUN_LOCK_FILE,
+    RUN_OWNER_FILE,
+    TRAINER_STATE_FILE,
+    VALIDATION_PREDICTIONS_FILE,
+    portable_paths,
+)
 
-RESULTS_FILE = "results.json"
-PREDICTIONS_FILE = "predictions.parquet"
-VALIDATION_PREDICTIONS_FILE = "validation_predictions.parquet"  # logits and labels, for calibration (pipelines.calibration)
-TRAINER_STATE_FILE = "trainer_state.json"  # transformers.trainer.TRAINER_STATE_NAME
 CHECKPOINT_PREFIX = "checkpoint"  # transformers.trainer_utils.PREFIX_CHECKPOINT_DIR
 
 # 1: the first versioned record (files without `schema_version` are version 0 and read the same).
@@ -123,7 +128,8 @@ class RunRecord:
         return default if value is None else value
 
     def to_dict(self) -> dict:
-        """The `results.json` payload: version first, the run's description, then its outcome."""
+        """The `results.json` payload: version first, the run's description, then its outcome; paths under
+        the working folder relative to it (`layout.portable_paths`)."""
         payload = {"schema_version": self.schema_version, "dataset": self.dataset, "model": self.model}
         if self.model_type is not None:
             payload["model_type"] = self.model_type
@@ -135,7 +141,7 @@ class RunRecord:
             if value is None and item.name in self._OPTIONAL:
                 continue
             payload[item.name] = value
-        return payload
+        return portable_paths(payload)
 
 
 def is_run_record(payload) -> bool:
@@ -211,10 +217,6 @@ def check_writable_dir(path: Path) -> None:
         return
     reason = f"{existing} is not a folder" if not existing.is_dir() else f"no permission to write in {existing}"
     raise PathError(f"output folder not writable: {path} ({reason})")
-
-
-RUN_LOCK_FILE = ".run.lock"
-RUN_OWNER_FILE = ".run-owner.json"  # who holds the lock: pid, host, start (the lock file itself is truncated by every try)
 
 
 @contextmanager
@@ -402,9 +404,3 @@ def cache_root(kind: str) -> Path:
     """`$SENTIBENCH_CACHE/<kind>` (default `~/.cache/sentibench/<kind>`): backbones, teacher_logits.
     `models.glove` keeps its own copy of this rule for `glove/`: `models/` must not import `pipelines`."""
     return Path(os.environ.get("SENTIBENCH_CACHE", Path.home() / ".cache" / "sentibench")) / kind
-
-
-def folder_name(text: str) -> str:
-    """A run folder's name from a dataset and model label: a Hub id's `/` becomes `_`, nothing else
-    changes (so the folders of earlier runs keep their names)."""
-    return text.replace("/", "_")

@@ -10,7 +10,7 @@ training set, which is what makes it cheap on a CPU and the few-shot method of t
 
 The run folder holds the SetFit model (`SetFitModel.save_pretrained`: the encoder and
 `model_head.pkl`), `predictions.parquet` and `results.json` with the same `RunRecord` as every run,
-so the report, the records and `bench/pareto` read it as they read the others. It is not a
+so the report, the records and `bench/speeds` read it as they read the others. It is not a
 `PreTrainedModel`: load it with `setfit.SetFitModel.from_pretrained(folder)`, not `pipeline()`.
 A killed run starts again from the beginning (the library keeps no resumable checkpoint).
 """

@@ -54,7 +54,7 @@ from scipy import stats
 
 from pipelines.errors import DataError, OptionError
 from pipelines.metrics import METRICS as METRIC_TABLE
-from pipelines.sentiment_metrics.sentiment_metrics import f1_pn_classes
+from pipelines.metrics import confusion_counts, metrics_from_counts
 
 ALPHA = 0.05
 CONFIDENCE = 0.95
@@ -118,33 +118,6 @@ def minimum_detectable_effect(se: float, alpha: float = ALPHA, power: float = PO
     """The true difference a two-sided level-α test detects with probability `power`, for an estimate with
     standard error `se` (normal approximation): (z_{1−α/2} + z_{power})·se, 2.80·se at α = 0.05, power 0.8."""
     return float((stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)) * se)
-
-
-def metrics_from_counts(counts: np.ndarray, label_names: Sequence[str]) -> dict[str, np.ndarray]:
-    """Accuracy, macro F1, macro recall (and F1-PN for negative/neutral/positive) from confusion
-    counts of shape (..., K, K), rows gold, columns predicted; an empty class scores 0, as
-    `pipelines/sentiment_metrics` (sklearn with `zero_division=0`)."""
-    counts = np.asarray(counts, dtype=float)
-    hits = np.diagonal(counts, axis1=-2, axis2=-1)  # (..., K)
-    gold, predicted = counts.sum(axis=-1), counts.sum(axis=-2)
-    total = gold.sum(axis=-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        recall = np.where(gold > 0, hits / gold, 0.0)
-        f1 = np.where(gold + predicted > 0, 2 * hits / (gold + predicted), 0.0)
-        scores = {
-            "accuracy": np.where(total > 0, hits.sum(axis=-1) / total, 0.0),
-            "f1_macro": f1.mean(axis=-1),
-            "recall_macro": recall.mean(axis=-1),
-        }
-    polar = f1_pn_classes(label_names)
-    if polar:
-        scores["f1_pn"] = f1[..., polar].mean(axis=-1)
-    return scores
-
-
-def confusion_counts(labels, predictions, num_labels: int) -> np.ndarray:
-    codes = np.asarray(labels, dtype=np.int64) * num_labels + np.asarray(predictions, dtype=np.int64)
-    return np.bincount(codes, minlength=num_labels * num_labels).reshape(num_labels, num_labels)
 
 
 def score_predictions(frame: pd.DataFrame, label_names: Sequence[str]) -> dict[str, float]:
@@ -481,3 +454,28 @@ def crossed_comparison(
         "test_sentences": len(gold),
         "method": "t test on S − 1 df, unbiased two-way random-effects (runs × sentences) variance",
     }
+
+
+def score_interval(gold, predictions, metric: str, label_names: Sequence[str], alpha: float = ALPHA) -> dict:
+    """One model's `metric` on a test set, mean over its runs, with the calibrated t interval of `crossed_comparison`.
+
+    `gold` (n,) label ids, `predictions` (runs, n) or (n,) for one run, the same sentences in the same order.
+    The variance is `crossed_variance` of the model against a constant: the seed stage s²(run scores)/S and
+    the sentence stage (MS over sentences of the run-mean values − MS_interaction/S)/n, t on S − 1 df; one
+    run has no seed stage (sentence variance only, n − 1 df: its training variance is not counted, and
+    `method` says so). Returns {metric, mean, ci_low, ci_high, se, df, runs, method}. Raises `OptionError`
+    for a metric these labels lack, `DataError` when a run's predictions do not match `gold` in length."""
+    gold = np.asarray(gold, dtype=np.int64)
+    predictions = np.atleast_2d(np.asarray(predictions, dtype=np.int64))  # (runs, n)
+    k = len(label_names)
+    if metric not in metrics_from_counts(np.zeros((k, k)), label_names):
+        raise OptionError(f"unknown metric {metric!r} for labels {list(label_names)}; choose one of: {', '.join(METRICS)}")
+    if predictions.shape[1] != len(gold):
+        raise DataError(f"score_interval: {predictions.shape[1]} predictions per run for {len(gold)} gold labels")
+    values = sentence_values(gold, predictions, metric, label_names)  # (runs, n)
+    mean = float(values.mean())
+    found = t_interval_and_p(mean, *crossed_variance(values, np.zeros((1, len(gold))), paired=False), alpha=alpha)
+    runs = len(predictions)
+    method = f"t on S − 1 df, runs × sentences variance ({runs} runs)" if runs > 1 else "t over test sentences (1 run: training variance not counted)"
+    return {"metric": metric, "mean": mean, "ci_low": found["ci_low"], "ci_high": found["ci_high"], "se": found["se"],
+            "df": found["df"], "runs": runs, "method": method}  # fmt: skip

@@ -26,6 +26,7 @@ from transformers.trainer_pt_utils import LengthGroupedSampler
 from pipelines.backbones import resolve_model
 from pipelines.arguments import DataArguments
 from pipelines.run_files import PREDICTIONS_FILE, RESULTS_FILE, RunRecord, write_predictions
+from pipelines.runs.layout import ARGS_FILE
 from pipelines.splits import load_train_test
 
 
@@ -54,7 +55,7 @@ def reorder(run: Path, data_dir: str) -> str:
     gold = np.asarray(test["label"])
     if (table["label"].to_numpy() == gold).all():
         return "already in test-set order"
-    arguments = json.loads((run / "training_args.json").read_text(encoding="utf-8"))
+    arguments = json.loads((run / ARGS_FILE).read_text(encoding="utf-8"))
     tokenizer = tokenizer_of(run, results)
     max_length = min(results.get("max_length") or 128, tokenizer.model_max_length)
     lengths = [len(ids) for ids in tokenizer(list(test["text"]), truncation=True, max_length=max_length)["input_ids"]]

@@ -161,26 +161,21 @@ def test_the_grid_passes_teacher_and_class_weights_to_every_cell(tmp_path, capsy
         assert "/semeval2017a-lab-frozen-weighted-distilled-minilm-run-kl-t2/" in command
 
 
-def test_the_report_names_how_a_student_was_distilled():
-    from pipelines.report.collect import distillation_variant
-
-    assert distillation_variant({"teacher": "minilm", "loss": "mse", "alpha": 0.5, "temperature": None}) == ""
-    assert distillation_variant({"teacher": "minilm", "loss": "kl", "alpha": 0.5, "temperature": 2.0}) == " (KL, T=2)"
-    assert distillation_variant({"teacher": "minilm", "loss": "mse", "alpha": 0.2}) == " (alpha 0.2)"
-
-
 def test_a_distillation_variant_is_compared_with_its_plain_model():
     # the variant's own comma, "(KL, T=2)", is not a setting part: the question pairs it with the plain model
     from pipelines.report.collect import Group
     from pipelines.report.compare import variant_questions
+    from pipelines.runs.setting import Setting
 
-    plain, kl = "trained vectors", "trained vectors, distilled from minilm (KL, T=2)"
-    groups = [Group("mr", "bilstm", setting, "lab", "glove") for setting in (plain, kl, f"{kl}, class-weighted")]
-    found = [(q.text, q.a.setting, q.b.setting if q.b else q.why) for q in variant_questions(groups)]
+    plain = Setting("trained vectors")
+    kl = Setting("trained vectors", teacher="minilm", distillation_loss="kl", distillation_temperature=2.0)
+    weighted = Setting("trained vectors", teacher="minilm", distillation_loss="kl", distillation_temperature=2.0, class_weights="balanced")
+    groups = [Group("mr", "bilstm", setting, "lab", "glove") for setting in (plain, kl, weighted)]
+    found = [(q.text, q.a.setting.label, q.b.setting.label if q.b else q.why) for q in variant_questions(groups)]
     assert found == [
-        ("distilled from minilm (KL, T=2) vs plain training: bilstm", kl, plain),
-        ("distilled from minilm (KL, T=2) vs plain training: bilstm", f"{kl}, class-weighted", "no bilstm (trained vectors, class-weighted) runs"),
-        ("class-weighted vs unweighted: bilstm", f"{kl}, class-weighted", kl),
+        ("distilled from minilm (KL, T=2) vs plain training: bilstm", kl.label, "trained vectors"),
+        ("distilled from minilm (KL, T=2) vs plain training: bilstm", weighted.label, "no bilstm (trained vectors, class-weighted) runs"),
+        ("class-weighted vs unweighted: bilstm", weighted.label, kl.label),
     ]
 
 

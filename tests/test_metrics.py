@@ -1,7 +1,8 @@
+import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
-from pipelines.metrics import METRICS, load_metric, metric_keys, per_class_scores, score
+from pipelines.metrics import METRICS, load_metric, metric_keys, per_class_scores, score, scores_of
 
 
 def test_three_class_scores_include_f1_pn():
@@ -48,3 +49,23 @@ def test_one_metric_table_and_f1_pn_only_where_it_applies():
     assert metric_keys(["negative", "positive"]) == metric_keys(["neg", "neu", "pos"]) == ("accuracy", "f1_macro", "recall_macro")
     assert set(METRICS) == {"accuracy", "f1_macro", "recall_macro", "f1_pn"}
     assert METRICS["recall_macro"].display == "macro recall" and METRICS["f1_pn"].hub_args["labels"] == ["negative", "positive"]
+
+
+@pytest.mark.parametrize("classes", [2, 3, 5])
+def test_the_one_metric_implementation_matches_scikit_learn_on_random_confusions(classes):
+    from sklearn.metrics import accuracy_score, recall_score
+
+    from pipelines.metrics import confusion_counts, metrics_from_counts
+
+    rng = np.random.default_rng(classes)
+    names = ["negative", "neutral", "positive"] if classes == 3 else [f"c{i}" for i in range(classes)]
+    labels = list(range(classes))
+    for _ in range(20):
+        n = int(rng.integers(1, 60))
+        gold = rng.integers(0, classes, n)
+        predicted = np.where(rng.random(n) < rng.random(), gold, rng.integers(0, classes, n))  # some classes often empty
+        scores = metrics_from_counts(confusion_counts(gold, predicted, classes), names)
+        assert scores["accuracy"] == pytest.approx(accuracy_score(gold, predicted))
+        assert scores["f1_macro"] == pytest.approx(f1_score(gold, predicted, labels=labels, average="macro", zero_division=0))
+        assert scores["recall_macro"] == pytest.approx(recall_score(gold, predicted, labels=labels, average="macro", zero_division=0))
+        assert scores_of(gold, predicted, names) == pytest.approx({key: float(value) for key, value in scores.items()})

@@ -373,54 +373,79 @@ def test_an_exported_model_is_its_own_setting_never_an_as_is_model(tmp_path):
     }  # fmt: skip
     (tmp_path / "evaluation.json").write_text(json.dumps(evaluation))
     rows = pretrained_rows(tmp_path / "evaluation.json", tmp_path)
-    assert [(row["model"], row["setting"]) for row in rows] == [("vader", "as is"), ("bilstm-int8", "ONNX export")]
+    assert [(row["model"], row["setting"].label) for row in rows] == [("vader", "as is"), ("bilstm-int8", "ONNX export")]
 
 
 def test_a_scored_run_folder_is_named_by_its_place_in_the_grid():
-    from pipelines.report.collect import scored_model_name
+    from pipelines.runs.layout import short_name
 
-    assert scored_model_name("/work/study/runs/study/mr-lab-trained/attention/seed-0") == "mr-lab-trained/attention/seed-0"
-    assert scored_model_name("runs/cross/semeval2017a-lab-trained/mean/seed-0") == "semeval2017a-lab-trained/mean/seed-0"
-    assert scored_model_name("cardiffnlp/twitter-roberta-base-sentiment-latest") == "cardiffnlp/twitter-roberta-base-sentiment-latest"
-    assert scored_model_name("vader") == "vader"
+    assert short_name("/work/study/runs/study/mr-lab-trained/attention/seed-0") == "mr-lab-trained/attention/seed-0"
+    assert short_name("runs/cross/semeval2017a-lab-trained/mean/seed-0") == "semeval2017a-lab-trained/mean/seed-0"
+    assert short_name("cardiffnlp/twitter-roberta-base-sentiment-latest") == "cardiffnlp/twitter-roberta-base-sentiment-latest"
+    assert short_name("vader") == "vader"
 
 
-def front_file(numbers: dict, path: Path, fingerprint: str | None = None) -> Path:
-    """A bench.pareto pareto.json with two rows on the report's first dataset, measured on `numbers`' scores."""
-    from pipelines.report.build import scores_fingerprint
-
-    dataset = sorted(numbers["datasets"])[0]
-    row = {"metric": numbers["datasets"][dataset]["official_metric"], "runs": 2, "interval_of": "bootstrap: seeds and sentences",
-           "latency_p50_ms": 1.0, "latency_p95_ms": 2.0, "parameters": 2_500_000, "disk_mb": 10.0, "timed_on": "its own run"}
-    rows = [{**row, "key": 1, "model": "fast", "score": 0.7, "ci_low": 0.65, "ci_high": 0.75, "sentences_per_second": 4000.0, "front": "yes"},
-            {**row, "key": 2, "model": "slow, worse", "score": 0.6, "ci_low": 0.55, "ci_high": 0.65, "sentences_per_second": 40.0, "front": ""}]
-    front = {"command": "python -m bench.pareto --models x", "note": "", "machine": "2 CPU cores", "threads": 1,
-             "report_fingerprint": fingerprint or scores_fingerprint(numbers["datasets"]), "datasets": {dataset: rows},
-             "not_measured": {dataset: ["mpnet (as is): not installed"]}}
-    path.write_text(json.dumps(front))
+def speeds_file(path: Path) -> Path:
+    """A bench.speeds file for the fixture's MR groups, a model timed without runs here, and one not measured."""
+    speed = {"latency_p50_ms": 1.0, "latency_p95_ms": 2.0, "parameters": 2_500_000, "disk_mb": 10.0, "timed_on": "its own run"}
+    rows = [{**speed, "model": "mean", "setting": "trained vectors", "sentences_per_second": 4000.0},
+            {**speed, "model": "meanmax", "setting": "trained vectors", "sentences_per_second": 5.0},
+            {**speed, "model": "distilbert-sst2", "setting": "as is", "sentences_per_second": 10.0},
+            {**speed, "model": "gone", "setting": "trained vectors", "sentences_per_second": 1.0}]
+    speeds = {"command": "python -m bench.speeds --runs_dirs x", "note": "", "machine": "2 CPU cores", "threads": 1,
+              "datasets": {"mr": rows}, "not_measured": {"mr": ["mpnet (as is): not installed"]}}
+    path.write_text(json.dumps(speeds))
     return path
 
 
-def test_a_front_measured_on_these_scores_adds_its_figure_and_table(runs, numbers, tmp_path):
-    """Issue 19 item 4: the report gains a figure per dataset and a table of the same, from bench.pareto's run."""
-    front = front_file(numbers, tmp_path / "pareto.json")
-    path = write_report(runs, tmp_path / "report", seed=3, aso_iterations=10, front=front)
-    dataset = sorted(numbers["datasets"])[0]
-    text = subsection(path.read_text(), f"{dataset}: cost against accuracy")
+def test_the_front_puts_the_speeds_beside_the_reports_own_scores_and_intervals(runs, tmp_path):
+    """Issue 30 item 4: scores and intervals from the report's groups and `score_interval`; speeds from bench.speeds."""
+    from pipelines.statistics import score_interval
+
+    path = write_report(runs, tmp_path / "report", seed=3, aso_iterations=10, speeds=speeds_file(tmp_path / "speeds.json"))
+    text = subsection(path.read_text(), "mr: cost against accuracy")
     rows = table(text)
-    assert [(r["model"], r["score"], r["95% CI"], r["sent/s (batch 64)"], r["front"]) for r in rows] == [
-        ("fast", "0.700", "0.650 to 0.750", "4,000", "yes"), ("slow, worse", "0.600", "0.550 to 0.650", "40", "")]
+    assert [(r["model"], r["runs"], r["score"], r["interval over"], r["sent/s (batch 64)"], r["front"]) for r in rows] == [
+        ("mean (trained vectors)", "3", "0.650", "seeds and sentences", "4,000", "yes"),
+        ("distilbert-sst2 (as is)", "1", "1.000", "sentences (1 run)", "10", "yes"),
+        ("meanmax (trained vectors)", "3", "0.917", "seeds and sentences", "5", ""),  # slower and worse than sst2
+    ]
+    mr = np.tile([0, 1], MR_TEST // 2)
+    expected = score_interval(mr, np.stack([predictions_right_on(mr, 36 + 3 * i, 2) for i in range(3)]), "accuracy", TWO)
+    (mean, *_) = json.loads((tmp_path / "report" / "report.json").read_text())["front"]["mr"]
+    assert (mean["score"], mean["ci_low"], mean["ci_high"]) == pytest.approx((0.65, expected["ci_low"], expected["ci_high"]))
+    assert rows[0]["95% CI"] == f"{expected['ci_low']:.3f} to {expected['ci_high']:.3f}" and rows[1]["95% CI"] == "1.000 to 1.000"
     assert "Not measured: mpnet (as is): not installed" in text
-    assert (tmp_path / "report" / "figures" / f"pareto-{dataset}.png").stat().st_size > 1000
-    assert json.loads((tmp_path / "report" / "report.json").read_text())["scores_fingerprint"] == json.loads(front.read_text())["report_fingerprint"]
+    assert "Not measured: gone (trained vectors): timed, but no lab-split runs in this report" in text
+    assert "Test accuracy: mean over the runs" in text
+    assert (tmp_path / "report" / "figures" / "pareto-mr.png").stat().st_size > 1000
 
 
-def test_a_front_measured_on_other_scores_is_refused_and_nothing_written(runs, numbers, tmp_path, capsys):
-    front = front_file(numbers, tmp_path / "pareto.json", fingerprint="0123456789abcdef")
-    argv = [str(runs), "--output", str(tmp_path / "report"), "--aso_iterations", "10", "--front", str(front)]
+def test_a_macro_f1_benchmark_front_prints_macro_f1(tmp_path):
+    """The front scores with the benchmark's official metric, whatever it is (the toy benchmark's is macro F1)."""
+    from pipelines.report.collect import Group
+    from pipelines.report.compare import Predictions
+    from pipelines.report.front import front_rows, front_section
+    from pipelines.runs.setting import Setting
+
+    labels = np.tile([0, 1, 2], 20)
+    group = Group("toy", "mean", Setting("trained vectors"), "lab", "glove")
+    answers = [predictions_right_on(labels, right, 3) for right in (40, 45)]
+    for seed, predicted in enumerate(answers):
+        pd.DataFrame({"index": np.arange(60), "label": labels, "prediction": predicted}).to_parquet(tmp_path / f"{seed}.parquet")
+        group.rows.append({"seed": seed, "fold": None, "cv_folds": None, "run": f"s{seed}", "predictions": str(tmp_path / f"{seed}.parquet")})
+    speed = {"model": "mean", "setting": "trained vectors", "sentences_per_second": 100.0, "latency_p50_ms": 1.0, "latency_p95_ms": 2.0,
+             "parameters": 10, "disk_mb": 1.0, "timed_on": "its own run"}
+    rows, skipped = front_rows([group], [speed], Predictions(), "f1_macro", ["negative", "neutral", "positive"])
+    assert rows[0]["score"] == pytest.approx(np.mean([f1_score(labels, predicted, average="macro") for predicted in answers]))
+    assert rows[0]["metric"] == "f1_macro" and not skipped
+    lines = front_section("toy", rows, skipped, {"machine": "here", "threads": 1, "command": "x"}, tmp_path)
+    assert lines[2].startswith("Test macro F1: mean over the runs")
+
+
+def test_an_unreadable_speeds_file_is_one_error_line_and_nothing_written(runs, tmp_path, capsys):
+    argv = [str(runs), "--output", str(tmp_path / "report"), "--aso_iterations", "10", "--speeds", str(tmp_path / "missing.json")]
     assert run_cli(main, argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and f"--front {front}: measured on other scores" in err[0] and "scripts/build_pareto.sh" in err[0]
+    assert len(err) == 1 and f"--speeds {tmp_path / 'missing.json'}: cannot read it" in err[0]
     assert not (tmp_path / "report").exists()
-    assert run_cli(main, argv[:-1] + [str(tmp_path / "missing.json")]) == 2
-    assert f"--front {tmp_path / 'missing.json'}: cannot read it" in capsys.readouterr().err

@@ -5,12 +5,13 @@ import time
 import numpy as np
 import pytest
 import torch
+from scipy import stats
 from transformers import AutoModel, AutoTokenizer
 
 from pipelines.errors import PathError
 from pipelines.inference import OnnxSequenceClassifier, TorchSequenceClassifier
 from pipelines.label_mapping import label_mapping
-from pipelines.pretrained import bootstrap_intervals, resolve_scorer
+from pipelines.pretrained import resolve_scorer, score_intervals
 from pipelines.scorers import LEXICONS, LexiconScorer, ZeroShotScorer, label_descriptions
 from tests.tiny_bert import build_tiny_bert
 
@@ -134,21 +135,23 @@ def test_an_unreachable_hub_id_fails_at_once_naming_the_local_alternative(monkey
 # --- intervals -----------------------------------------------------------------------------------
 
 
-def test_bootstrap_intervals_hold_the_score_and_shrink_with_more_sentences():
+def test_score_intervals_hold_the_score_and_shrink_with_more_sentences():
     rng = np.random.default_rng(0)
 
     def interval(n):
         gold = rng.integers(0, 2, n)
         predicted = np.where(rng.random(n) < 0.8, gold, 1 - gold)
-        return (predicted == gold).mean(), bootstrap_intervals(gold, predicted, MR, n_resamples=2000)["accuracy"]
+        return (predicted == gold).mean(), score_intervals(gold, predicted, MR)["accuracy"]
 
     (small_score, (small_low, small_high)), (large_score, (large_low, large_high)) = interval(200), interval(5000)
     assert small_low < small_score < small_high and large_low < large_score < large_high
-    # the normal approximation's width, 2 * 1.96 * sqrt(p(1-p)/n), to within 15%
-    assert large_high - large_low == pytest.approx(2 * 1.96 * np.sqrt(0.8 * 0.2 / 5000), rel=0.15)
+    # one run, accuracy: the t interval over sentences, 2 * t(0.975, n - 1) * sqrt(p(1-p)/(n - 1))
+    accuracy = large_score
+    expected = 2 * stats.t.ppf(0.975, 4999) * np.sqrt(accuracy * (1 - accuracy) / 4999)
+    assert large_high - large_low == pytest.approx(expected, rel=1e-5)  # the delta method's central differences
     assert large_high - large_low < small_high - small_low
-    assert bootstrap_intervals([0, 1, 1], [0, 1, 1], MR, n_resamples=500)["accuracy"] == [1.0, 1.0]
-    assert bootstrap_intervals([1, 1], [1, 1], MR)["recall_macro"] == [0.5, 0.5]  # one cell: no spread
+    assert score_intervals([0, 1, 1], [0, 1, 1], MR)["accuracy"] == [1.0, 1.0]
+    assert score_intervals([1, 1], [1, 1], MR)["recall_macro"] == [0.5, 0.5]  # one cell: no spread
 
 
 @pytest.mark.slow

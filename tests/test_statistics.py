@@ -329,3 +329,27 @@ def test_crossed_comparison_interval_and_p_agree_and_identical_runs_differ_by_ze
     assert (same["difference"], same["p_value"], same["ci_low"], same["ci_high"]) == (0.0, 1.0, 0.0, 0.0)
     one_run = crossed_comparison({0: a[0]}, b, "accuracy", ["negative", "positive"])  # as-is against 5 runs: B's df
     assert not one_run["paired_seeds"] and one_run["df"] == 4
+
+
+def test_a_score_interval_is_the_calibrated_runs_by_sentences_t_interval():
+    from pipelines.statistics import score_interval, sentence_values
+
+    rng = np.random.default_rng(5)
+    gold = rng.integers(0, 3, 400)
+    predictions = np.where(rng.random((4, 400)) < rng.uniform(0.6, 0.8, (4, 1)), gold, rng.integers(0, 3, (4, 400)))
+    found = score_interval(gold, predictions, "recall_macro", THREE)
+    per_run = [recall_score(gold, row, labels=[0, 1, 2], average="macro") for row in predictions]
+    assert found["mean"] == pytest.approx(np.mean(per_run)) and found["runs"] == 4 and found["df"] == 3
+    # by hand: seed stage s²(run scores)/S plus the sentence stage (MS_sentences − MS_interaction/S)/n
+    values = sentence_values(gold, predictions, "recall_macro", THREE)
+    residual = values - values.mean(axis=1, keepdims=True) - values.mean(axis=0, keepdims=True) + values.mean()
+    interaction = (residual**2).sum() / (3 * 399)
+    variance = values.mean(axis=1).var(ddof=1) / 4 + max(0.0, (values.mean(axis=0).var(ddof=1) - interaction / 4) / 400)
+    assert found["se"] == pytest.approx(np.sqrt(variance))
+    assert found["ci_high"] - found["mean"] == pytest.approx(stats.t.ppf(0.975, 3) * found["se"])
+    one = score_interval(gold, predictions[0], "accuracy", THREE)
+    assert one["df"] == 399 and "1 run" in one["method"]
+    with pytest.raises(OptionError, match="unknown metric 'f1_pn'"):
+        score_interval(gold, predictions, "f1_pn", ["neg", "neu", "pos"])
+    with pytest.raises(DataError, match="399 predictions per run for 400 gold labels"):
+        score_interval(gold, predictions[:, 1:], "accuracy", THREE)

@@ -1,4 +1,4 @@
-"""The results report: `python -m pipelines.report RUNS_DIR [--output DIR] [--front PARETO_JSON]`.
+"""The results report: `python -m pipelines.report RUNS_DIR [--output DIR] [--speeds SPEEDS_JSON]`.
 
 Gathers every run record (a `results.json` written by `train.py` and `finetune.py`, in a run folder
 or in a compact record made by `python -m pipelines.report.records`) and every `evaluation.json`
@@ -11,8 +11,8 @@ or in a compact record made by `python -m pipelines.report.records`) and every `
     figures/scores-<dataset>.png      mean accuracy, macro F1 and macro recall of every group, ± std
     figures/curves-<group>.png        training and validation loss per epoch, every run of the group
     figures/confusion-<group>.png     the test confusion counts summed over the runs of a group
-    figures/pareto-<dataset>.png      with --front: official score (95% CI) against CPU throughput, the
-                                      Pareto front marked, from a `bench.pareto` run on these scores
+    figures/pareto-<dataset>.png      with --speeds: official score (95% CI) against CPU throughput, the
+                                      Pareto front marked (`front`), speeds from a `bench.speeds` run
 
 Runs are grouped by (dataset, model, setting, protocol): the setting is how the model was made
 ("trained vectors" / "frozen vectors" for GloVe models, "fine-tuned", or "as is" for pretrained
@@ -21,7 +21,7 @@ k-fold cross-validation. A group's runs differ by seed (and fold). Comparisons r
 `predictions.parquet`; the statistics live in `pipelines/statistics.py`.
 
 Modules: `collect` (files → rows → groups), `compare` (the study questions and their answers),
-`tables` (markdown), `figures`, `build` (the whole report), `cli`, `records` (compact run records).
+`tables` (markdown), `figures`, `front` (cost against accuracy), `build` (the whole report), `cli`, `records` (compact run records).
 
 Learning curves come from the `trainer_state.json` that `fit_and_test` saves beside the model
 (`Trainer.save_state`); for runs made before it did, from the newest

@@ -6,16 +6,15 @@ unreadable file) leaves nothing behind.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 
 from pipelines.benchmarks import BENCHMARKS, official_metric_for
-from pipelines.errors import DataError, PathError
+from pipelines.errors import PathError
 from pipelines.report.collect import EVALUATION_FILE, METRIC_NAMES, Group, gather_rows, group_rows, slug
 from pipelines.report.compare import Predictions, answer, selection_rows, study_questions
-from pipelines.report.figures import group_confusion, plot_confusion_matrix, plot_front, plot_learning_curves, plot_scores
-from pipelines.report.tables import front_table, questions_section, runs_table, scores_section, selection_section
+from pipelines.report.figures import group_confusion, plot_confusion_matrix, plot_learning_curves, plot_scores
+from pipelines.report.front import front_rows, front_section, read_speeds
+from pipelines.report.tables import questions_section, runs_table, scores_section, selection_section
 from pipelines.run_files import write_json_atomic
 from pipelines.statistics import ALPHA, RESAMPLING_SEED, summarize
 
@@ -54,63 +53,13 @@ def dataset_report(dataset: str, groups: list[Group], predictions: Predictions, 
     numbers = {
         "official_metric": official, "label_names": label_names,
         "summaries": [
-            {"model": g.model, "setting": g.setting, "protocol": g.protocol_label, "n": g.size(), "runs": [r["run"] for r in g.rows],
+            {"model": g.model, "setting": g.setting.label, "protocol": g.protocol_label, "n": g.size(), "runs": [r["run"] for r in g.rows],
              "validation": g.validation(), "metrics": summaries[g.slug]}
             for g in groups
         ],
         "comparisons": comparisons, "best_models": notes, "not_answered": skipped, "model_selection": selection,
     }  # fmt: skip
     return lines, numbers, summaries
-
-
-def scores_fingerprint(datasets: dict) -> str:
-    """16 hex digits identifying a report's scores: every summary's dataset, model, setting, protocol, size and
-    official-metric mean (`report.json`'s "datasets"). `bench.pareto` stores the fingerprint of the report it
-    read, so a front measured on other scores is refused rather than shown beside these."""
-    key = sorted(
-        (dataset, s["model"], s["setting"], s["protocol"], s["n"], round(s["metrics"][section["official_metric"]]["mean"], 6))
-        for dataset, section in datasets.items()
-        for s in section["summaries"]
-    )
-    return hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
-
-
-def read_front(path: str | Path, numbers: dict) -> dict:
-    """`bench.pareto`'s `pareto.json`, checked against this report's scores.
-
-    Raises `PathError` when the file is missing or unreadable and `DataError` when it was measured on
-    another report's scores (its fingerprint differs: re-run `scripts/build_pareto.sh`)."""
-    path = Path(path)
-    try:
-        front = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise PathError(f"--front {path}: cannot read it ({err.__class__.__name__}); give the pareto.json bench.pareto wrote") from None
-    expected = scores_fingerprint(numbers)
-    if front.get("report_fingerprint") != expected:
-        raise DataError(
-            f"--front {path}: measured on other scores (its report fingerprint {front.get('report_fingerprint')}, this report "
-            f"{expected}); re-run bench.pareto on this report (scripts/build_pareto.sh)"
-        )
-    return front
-
-
-def front_section(dataset: str, front: dict, figures: Path) -> list[str]:
-    """The cost/accuracy front of one dataset from `pareto.json`: its figure, drawn into `figures`, and its table."""
-    rows = front["datasets"].get(dataset)
-    if not rows:
-        return []
-    path = plot_front(dataset, rows, figures / f"pareto-{slug(dataset)}.png")
-    return [
-        f"### {dataset}: cost against accuracy", "",
-        f"Test {METRIC_NAMES[rows[0]['metric']]} (mean over runs, 95% percentile-bootstrap interval over seeds and test sentences; "
-        f"one run: sentences only) against throughput on CPU at batch 64, single-sentence latency, parameters and size on disk, "
-        f"all timed in one run of `bench.pareto` ({front['machine']}, torch threads {front['threads']}). front: on the Pareto "
-        f"front, no other model both faster and better. {front['note']}".rstrip(), "",
-        f"Made by: `{front['command']}`", "",
-        front_table(rows),
-        *[f"Not measured: {line}\n" for line in front.get("not_measured", {}).get(dataset, [])],
-        f"![{dataset} cost against accuracy](figures/{path.name})", "",
-    ]  # fmt: skip
 
 
 def figure_sections(groups: list[Group], figures: Path) -> list[str]:
@@ -150,12 +99,11 @@ def probe_section(figures: Path) -> list[str]:
 
 
 def write_report(root: str | Path, output: str | Path | None = None, seed: int = RESAMPLING_SEED,
-                 aso_iterations: int = ASO_ITERATIONS, front: str | Path | None = None) -> Path:  # fmt: skip
+                 aso_iterations: int = ASO_ITERATIONS, speeds: str | Path | None = None) -> Path:  # fmt: skip
     """Tables and figures for every run (folder or record) under `root`; returns the path of `report.md`.
 
-    `front`: a `bench.pareto` `pareto.json` measured on these scores; each dataset then gains its
-    cost/accuracy figure and table. Raises `PathError` when `root` is no folder or holds no run, and
-    `read_front`'s errors."""
+    `speeds`: a `bench.speeds` file; each dataset then gains its cost/accuracy front (`report.front`).
+    Raises `PathError` when `root` is no folder or holds no run, and `read_speeds`'s errors."""
     root = Path(root)
     if not root.is_dir():
         raise PathError(f"runs folder not found: {root} (give the folder train.py/finetune.py wrote into, or a records folder)")
@@ -171,13 +119,16 @@ def write_report(root: str | Path, output: str | Path | None = None, seed: int =
     for dataset in datasets:
         chosen = [g for g in groups if g.dataset == dataset]
         sections[dataset], numbers[dataset], summaries[dataset] = dataset_report(dataset, chosen, predictions, seed, aso_iterations)
-    measured = read_front(front, numbers) if front else None
+    measured = read_speeds(speeds) if speeds else None
+    fronts = {dataset: front_rows([g for g in groups if g.dataset == dataset], measured["datasets"].get(dataset, []), predictions,
+                                  numbers[dataset]["official_metric"], numbers[dataset]["label_names"])
+              for dataset in datasets} if measured else {}  # fmt: skip
     figures = output / "figures"
     figures.mkdir(parents=True, exist_ok=True)  # only now: every number is computed
     for dataset in datasets:
         path = plot_scores(dataset, [g for g in groups if g.dataset == dataset], summaries[dataset], figures / f"scores-{slug(dataset)}.png")
         lines += sections[dataset] + [f"![{dataset}](figures/{path.name})", ""]
-        lines += front_section(dataset, measured, figures) if measured else []
+        lines += front_section(dataset, *fronts[dataset], measured, figures) if measured else []
     lines += figure_sections(groups, figures) + ["## All runs", ""]
     for dataset in datasets:
         lines += [f"### {dataset}", "", runs_table([row for row in rows if row["dataset"] == dataset])]
@@ -191,7 +142,7 @@ def write_report(root: str | Path, output: str | Path | None = None, seed: int =
             "aso_seed": seed, "alpha": ALPHA, "aso_iterations": aso_iterations,
         },
         "datasets": numbers,
-        "scores_fingerprint": scores_fingerprint(numbers),
-        "runs": [{k: v for k, v in row.items() if k != "trainer_state"} for row in rows],
+        "front": {dataset: rows for dataset, (rows, _) in fronts.items()},
+        "runs": [{**{k: v for k, v in row.items() if k != "trainer_state"}, "setting": row["setting"].label} for row in rows],
     })  # fmt: skip
     return report

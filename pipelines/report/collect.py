@@ -11,7 +11,6 @@ Learning curves and the validation score of the restored checkpoint come from th
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,15 +18,14 @@ import models
 from pipelines.benchmarks import official_metric_for
 from pipelines.metrics import METRICS
 from pipelines.run_files import RESULTS_FILE, RunRecord, file_name, find_trainer_state, is_run_record, read_json
+from pipelines.runs.layout import ARGS_FILE, EVALUATION_FILE, short_name
+from pipelines.runs.setting import Setting
 
-EVALUATION_FILE = "evaluation.json"
-ARGS_FILE = "training_args.json"
 METRIC_NAMES = {key: metric.display for key, metric in METRICS.items()}
 
 # The GloVe models in the order a reader meets them: the presets' own order.
 GLOVE_ORDER = list(models.GLOVE_MODELS)
 KINDS = ["glove", "finetuned", "pretrained"]
-SETTINGS = ["trained vectors", "frozen vectors", "fine-tuned", "as is", "ONNX export"]
 
 
 def slug(text: str) -> str:
@@ -37,34 +35,6 @@ def slug(text: str) -> str:
 
 def relative_name(folder: Path, root: Path) -> str:
     return folder.relative_to(root).as_posix() if folder != root else folder.name
-
-
-def setting_of(results: RunRecord, glove: bool) -> str:
-    """How the model was made: "trained vectors", "frozen vectors" or "fine-tuned", then how it was
-    trained when that was not plain: ", distilled from <teacher>" (with `distillation_variant`), ", class-weighted"."""
-    setting = f"{results.vectors} vectors" if glove else "fine-tuned"
-    distillation = results.distillation
-    if isinstance(distillation, dict) and distillation.get("teacher"):
-        setting += f", distilled from {Path(str(distillation['teacher']).rstrip('/')).name}{distillation_variant(distillation)}"
-    if results.class_weights:
-        setting += ", class-weighted"
-    return setting
-
-
-def setting_parts(setting: str) -> list[str]:
-    """A setting's comma-separated parts, commas inside a variant's parentheses kept:
-    "trained vectors, distilled from minilm (KL, T=2), class-weighted" -> 3 parts."""
-    return re.split(r", (?![^()]*\))", setting)
-
-
-def distillation_variant(distillation: dict) -> str:
-    """"" for the default (logit regression, alpha 0.5); else e.g. " (KL, T=2)", " (alpha 0.2)"."""
-    parts = []
-    if distillation.get("loss") == "kl":
-        parts.append(f"KL, T={distillation.get('temperature') or 1:g}")
-    if distillation.get("alpha") not in (None, 0.5):
-        parts.append(f"alpha {distillation['alpha']:g}")
-    return f" ({', '.join(parts)})" if parts else ""
 
 
 def restored_by(results: RunRecord, run_dir: Path, state: dict | None) -> str | None:
@@ -105,7 +75,7 @@ def trained_row(results: RunRecord, run_dir: Path, root: Path) -> dict:
         "kind": "glove" if glove else "finetuned",
         "model": results.model,
         "dataset": str(results.dataset),
-        "setting": setting_of(results, glove),
+        "setting": Setting.of(results),
         "protocol": str(results.protocol),
         "seed": results.seed,
         "fold": results.fold,
@@ -125,13 +95,6 @@ def trained_row(results: RunRecord, run_dir: Path, root: Path) -> dict:
     }
 
 
-def scored_model_name(model: str) -> str:
-    """A scored run folder named by where it sits in its grid (`mr-lab-trained/bilstm/seed-0`), not by
-    the absolute path of the machine that scored it; Hub ids and aliases (`vader`, `org/name`) stay."""
-    parts = Path(model).parts
-    return "/".join(parts[-3:]) if len(parts) > 3 else model
-
-
 def pretrained_rows(path: Path, root: Path) -> list[dict]:
     """One row per model scored by `evaluate_pretrained.py`; metrics sit at the top of each row there,
     a validation score (when the evaluation has one) under "validation"."""
@@ -143,9 +106,9 @@ def pretrained_rows(path: Path, root: Path) -> list[dict]:
         predictions = path.parent / scored["predictions_file"] if scored.get("predictions_file") else None
         validation = scored.get("validation")
         rows.append({
-            "kind": "pretrained", "model": scored_model_name(str(scored.get("model", "?"))), "dataset": str(evaluation.get("dataset", "?")),
+            "kind": "pretrained", "model": short_name(str(scored.get("model", "?"))), "dataset": str(evaluation.get("dataset", "?")),
             # an exported project model (`pipelines.export`) is scored like an as-is model but is none
-            "setting": "ONNX export" if str(scored.get("family", "")).lower().startswith("onnx") else "as is",
+            "setting": Setting("ONNX export" if str(scored.get("family", "")).lower().startswith("onnx") else "as is"),
             "protocol": "lab", "seed": None, "fold": None, "cv_folds": None,
             "run": relative_name(path.parent, root),
             **{key: scored.get(key) for key in METRIC_NAMES},
@@ -174,16 +137,11 @@ def model_order(kind: str, model: str) -> tuple:
     return (KINDS.index(kind), GLOVE_ORDER.index(model) if model in GLOVE_ORDER else len(GLOVE_ORDER), model)
 
 
-def setting_order(setting: str) -> tuple:
-    base, _, variant = setting.partition(", ")
-    return (SETTINGS.index(base) if base in SETTINGS else len(SETTINGS), variant)
-
-
 def sort_key(row: dict) -> tuple:
     seed = row["seed"] if isinstance(row["seed"], int) else -1
     fold = row["fold"] if isinstance(row["fold"], int) else -1
     protocol = 0 if row["protocol"] == "lab" else 1
-    return (row["dataset"], *model_order(row["kind"], row["model"]), setting_order(row["setting"]), protocol, seed, fold, row["run"])
+    return (row["dataset"], *model_order(row["kind"], row["model"]), row["setting"].sort_key(), protocol, seed, fold, row["run"])
 
 
 @dataclass
@@ -192,24 +150,19 @@ class Group:
 
     dataset: str
     model: str
-    setting: str
+    setting: Setting
     protocol: str
     kind: str
     rows: list[dict] = field(default_factory=list)
 
     @property
     def name(self) -> str:
-        return f"{self.model} ({self.setting})"
-
-    @property
-    def base_setting(self) -> str:
-        """The setting without how it was trained: "trained vectors" for "trained vectors, class-weighted"."""
-        return self.setting.partition(", ")[0]
+        return f"{self.model} ({self.setting.label})"
 
     @property
     def plain(self) -> bool:
         """Trained the default way: no distillation, no class weights."""
-        return self.setting == self.base_setting
+        return self.setting == self.setting.plain()
 
     @property
     def protocol_label(self) -> str:
@@ -220,7 +173,7 @@ class Group:
 
     @property
     def slug(self) -> str:
-        return slug(f"{self.dataset}-{self.model}-{self.setting}-{self.protocol}")
+        return slug(f"{self.dataset}-{self.model}-{self.setting.label}-{self.protocol}")
 
     @property
     def seeds(self) -> list:

@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 
 from pipelines.errors import DataError
-from pipelines.report.collect import METRIC_NAMES, Group, setting_parts
+from pipelines.report.collect import METRIC_NAMES, Group
 from pipelines.statistics import ALPHA, almost_stochastic_order, answer_family, crossed_comparison, paired_t, summarize, verdict
 
 # The architecture questions: (question, A, B); the difference reported is A − B, A the richer model.
@@ -28,7 +28,8 @@ STUDY_QUESTIONS = [
     ("multi-head vs one head", "multihead", "attention"),
     ("Transformer vs one multi-head block", "transformer", "multihead"),
 ]
-VARIANTS = (("distilled from", "distilled", "plain"), ("class-weighted", "class-weighted", "unweighted"))
+# The variants (`pipelines.runs.setting.VARIANTS`) asked about: (A's label, B's label, what B is in the question).
+VARIANT_QUESTIONS = {"distillation": ("distilled", "plain", "plain training"), "class weights": ("class-weighted", "unweighted", "unweighted")}
 
 
 @dataclass
@@ -101,8 +102,8 @@ def architecture_questions(glove: list[Group]) -> list[Question]:
     plain = [g for g in glove if g.plain]
     found = []
     for text, a_model, b_model in STUDY_QUESTIONS:
-        a = {g.setting: g for g in plain if g.model == a_model}
-        b = {g.setting: g for g in plain if g.model == b_model}
+        a = {g.setting.kind: g for g in plain if g.model == a_model}
+        b = {g.setting.kind: g for g in plain if g.model == b_model}
         setting = next((s for s in ("trained vectors", "frozen vectors") if s in a and s in b), None)
         if setting:
             found.append(Question(text, a[setting], b[setting], a_label=a_model, b_label=b_model))
@@ -110,7 +111,7 @@ def architecture_questions(glove: list[Group]) -> list[Question]:
         absent = [model for model, groups in ((a_model, a), (b_model, b)) if not groups]
         found.append(Question(text, why=f"no {' or '.join(absent)} runs" if absent else f"{a_model} and {b_model} share no setting"))
     for model in dict.fromkeys(g.model for g in plain):
-        settings = {g.setting: g for g in plain if g.model == model}
+        settings = {g.setting.kind: g for g in plain if g.model == model}
         if "trained vectors" in settings and "frozen vectors" in settings:
             trained, frozen = settings["trained vectors"], settings["frozen vectors"]
             found.append(Question(f"frozen vs trained vectors: {model}", trained, frozen, a_label="trained", b_label="frozen"))
@@ -122,14 +123,12 @@ def variant_questions(groups: list[Group]) -> list[Question]:
     by_key = {(g.model, g.setting): g for g in groups}
     found = []
     for g in groups:
-        for part in setting_parts(g.setting)[1:]:
-            marker = next((v for v in VARIANTS if part.startswith(v[0])), None)
-            if marker is None:
-                continue
-            other = by_key.get((g.model, g.setting.replace(f", {part}", "")))
-            text = f"{part} vs {'plain training' if marker[1] == 'distilled' else 'unweighted'}: {g.model}"
-            found.append(Question(text, g, other, why="" if other else f"no {g.model} ({g.setting.replace(f', {part}', '')}) runs",
-                                  a_label=marker[1], b_label=marker[2]))  # fmt: skip
+        for variant in (variant for variant in g.setting.variants if variant in VARIANT_QUESTIONS):
+            a_label, b_label, b_text = VARIANT_QUESTIONS[variant]
+            twin = g.setting.without(variant)
+            other = by_key.get((g.model, twin))
+            text = f"{g.setting.variant_label(variant)} vs {b_text}: {g.model}"
+            found.append(Question(text, g, other, why="" if other else f"no {g.model} ({twin.label}) runs", a_label=a_label, b_label=b_label))
     return found
 
 
@@ -138,7 +137,7 @@ def study_questions(groups: list[Group], official: str, summaries: dict) -> tupl
     glove = [g for g in groups if g.kind == "glove"]
     tuned = [g for g in groups if g.kind == "finetuned" and g.plain]
     best_glove, glove_how = best_of([g for g in glove if g.plain], official, summaries)
-    best_asis, asis_how = best_of([g for g in groups if g.kind == "pretrained" and g.setting == "as is"], official, summaries)
+    best_asis, asis_how = best_of([g for g in groups if g.kind == "pretrained" and g.setting.kind == "as is"], official, summaries)
     questions = architecture_questions(glove) + variant_questions(groups)
     no_glove = "" if best_glove else "no GloVe runs"
     for g in tuned:
@@ -209,7 +208,7 @@ def selection_rows(groups: list[Group], official: str) -> list[dict]:
         if test["p_value"] is not None:
             better = verdict(test["difference"], test["p_value"], a=f"validation {METRIC_NAMES[official]}", b="validation loss")
         found.append({
-            "dataset": g.dataset, "model": g.model, "setting": g.setting, "protocol": g.protocol_label,
+            "dataset": g.dataset, "model": g.model, "setting": g.setting.label, "protocol": g.protocol_label,
             "n": len(pairs), "by_loss": summarize(loss), "by_metric": summarize(metric), "difference": test, "better": better,
         })  # fmt: skip
     return found

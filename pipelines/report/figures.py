@@ -1,6 +1,6 @@
 """The report's figures, drawn straight to files (no pyplot, no display backend): the scores of every
 group per dataset, the learning curves of every group, each group's summed confusion counts, and the
-cost/accuracy front that `bench.pareto` measured."""
+cost/accuracy front (`report.front`)."""
 
 from __future__ import annotations
 
@@ -116,7 +116,7 @@ def plot_scores(dataset: str, groups: list[Group], summaries: dict, path: Path) 
 
 
 def plot_front(dataset: str, rows: list[dict], path: Path) -> Path:
-    """`bench.pareto` rows: the official score with its 95% CI against test sentences per second (log axis),
+    """The front's rows (`report.front.front_rows`): the official score with its 95% CI against test sentences per second (log axis),
     each point numbered as in the table (its `key`), the Pareto front (rows with `front` "yes") drawn as a step line."""
     fig = Figure(figsize=(7, 4.5), layout="constrained")
     ax = fig.subplots()
@@ -134,7 +134,7 @@ def plot_front(dataset: str, rows: list[dict], path: Path) -> Path:
     ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels collide on a short log axis
     ax.margins(x=0.2)  # room for the names beside the points
     ax.set_xlabel("test sentences per second, CPU, batch 64 (log)")
-    ax.set_ylabel(f"test {rows[0]['metric']} (95% CI)")
+    ax.set_ylabel(f"test {METRIC_NAMES[rows[0]['metric']]} (95% CI)")
     ax.set_title(f"{dataset}: accuracy against throughput")
     ax.legend(loc="lower left")
     fig.savefig(path, dpi=120)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -25,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.errors import PathError
-from pipelines.report.collect import ARGS_FILE, EVALUATION_FILE
+from pipelines.runs.layout import ARGS_FILE, EVALUATION_FILE, portable_paths
 from pipelines.run_files import RESULTS_FILE, TRAINER_STATE_FILE, find_trainer_state, is_run_record, read_json, write_json_atomic
 
 STATE_KEYS = ("best_global_step", "best_metric", "best_model_checkpoint", "epoch", "global_step", "log_history", "stateful_callbacks")
@@ -57,18 +56,19 @@ def compact_predictions(source: Path, target: Path) -> Path:
 
 
 def record_run(run_dir: Path, results: dict, target: Path) -> None:
-    write_json_atomic(target / RESULTS_FILE, results)
+    """The run's record, arguments and compact trainer state, machine paths made relative (`portable_paths`)."""
+    write_json_atomic(target / RESULTS_FILE, portable_paths(results))
     if (run_dir / ARGS_FILE).is_file():
-        shutil.copyfile(run_dir / ARGS_FILE, target / ARGS_FILE)
+        write_json_atomic(target / ARGS_FILE, portable_paths(read_json(run_dir / ARGS_FILE)))
     state = find_trainer_state(run_dir)
     if state:
-        write_json_atomic(target / TRAINER_STATE_FILE, compact_state(read_json(state)))
+        write_json_atomic(target / TRAINER_STATE_FILE, portable_paths(compact_state(read_json(state))))
     if results.get("predictions_file") and (run_dir / results["predictions_file"]).is_file():
         compact_predictions(run_dir / results["predictions_file"], target / results["predictions_file"])
 
 
 def record_evaluation(path: Path, target: Path) -> None:
-    evaluation = read_json(path)
+    evaluation = portable_paths(read_json(path))
     write_json_atomic(target / EVALUATION_FILE, evaluation)
     for scored in evaluation.get("results", []):
         if scored.get("predictions_file") and (path.parent / scored["predictions_file"]).is_file():

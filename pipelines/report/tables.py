@@ -80,7 +80,7 @@ def scores_section(groups: list[Group], summaries: dict, metrics: list[str], off
     columns += [(key, METRIC_NAMES[key]) for key in metrics] + [("ci", f"{METRIC_NAMES[official]} 95% CI")]
     table = [
         {
-            "model": g.model, "setting": g.setting, "protocol": g.protocol_label, "n": g.size(),
+            "model": g.model, "setting": g.setting.label, "protocol": g.protocol_label, "n": g.size(),
             **{key: mean_std(summaries[g.slug][key]) for key in metrics}, "ci": interval(summaries[g.slug][official], g.kind),
         }
         for g in groups
@@ -192,6 +192,7 @@ def runs_table(rows: list[dict]) -> str:
     shown = [
         {
             **row,
+            "setting": row["setting"].label,
             "protocol": "lab split" if row["protocol"] == "lab" else f"{row['cv_folds']}-fold CV",
             "epochs": None if row["epochs"] is None else f"{row['epochs']:g}",
             "train_seconds": None if row["train_seconds"] is None else f"{row['train_seconds']:.0f}",
@@ -210,7 +211,7 @@ FRONT_COLUMNS = [
 
 
 def front_table(rows: list[dict]) -> str:
-    """The cost/accuracy table of `bench.pareto` rows (fastest first), each number at the precision it deserves."""
+    """The cost/accuracy table of the front's rows (`report.front.front_rows`, fastest first), each number at the precision it deserves."""
     shown = [
         {
             **row,

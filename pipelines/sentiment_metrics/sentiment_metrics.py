@@ -6,7 +6,8 @@ Loaded from this folder with `evaluate.load(<path>)`, so it works offline, where
 
 import datasets
 import evaluate
-from sklearn.metrics import accuracy_score, f1_score, recall_score
+
+from pipelines.metrics import scores_of
 
 _DESCRIPTION = """
 Accuracy, macro-averaged F1 and macro-averaged recall (the official SemEval-2017 Task 4A
@@ -39,15 +40,6 @@ _CITATION = """
 """
 
 
-def f1_pn_classes(label_names) -> list[int] | None:
-    """The ids of `positive` and `negative` when F1-PN applies (three classes, those two among
-    them, as in SemEval-2017 4A), else None: the one F1-PN rule of the project."""
-    names = [str(name) for name in label_names or []]
-    if len(names) == 3 and {"negative", "positive"} <= set(names):
-        return [names.index("positive"), names.index("negative")]
-    return None
-
-
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
 class SentimentMetrics(evaluate.Metric):
     def _info(self):
@@ -59,14 +51,5 @@ class SentimentMetrics(evaluate.Metric):
         )
 
     def _compute(self, predictions, references, label_names=None):
-        labels = list(range(len(label_names))) if label_names else sorted(set(references) | set(predictions))
-        scores = {
-            "accuracy": float(accuracy_score(references, predictions)),
-            "f1_macro": float(f1_score(references, predictions, labels=labels, average="macro", zero_division=0)),
-            "recall_macro": float(recall_score(references, predictions, labels=labels, average="macro", zero_division=0)),
-        }
-        polar = f1_pn_classes(label_names)
-        if polar:
-            per_class = f1_score(references, predictions, labels=polar, average=None, zero_division=0)
-            scores["f1_pn"] = float(per_class.mean())
-        return scores
+        labels = label_names or [str(label) for label in range(max([*references, *predictions]) + 1)]
+        return scores_of(references, predictions, list(labels))

@@ -1,0 +1,136 @@
+"""A run's setting: how its model was made, as one frozen value.
+
+The report groups runs by (dataset, model, `Setting`, protocol), the front keys its rows by the same
+groups, the grid names its cell folders by `Setting.folder_suffix`, and the study questions pair a
+distilled or class-weighted group with its twin through `Setting.without`. A new way of training
+(a temperature, a training size) is a field here, read in `Setting.of`, shown in `label` and
+`folder_suffix`; nothing else parses a setting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from pipelines.run_files import RunRecord, file_name
+
+# The kinds of model in the order a reader meets them (the report's tables sort by it).
+KINDS = ("trained vectors", "frozen vectors", "fine-tuned", "as is", "ONNX export")
+DEFAULT_ALPHA = 0.5  # pipelines.arguments.DistillationArguments.distillation_alpha
+# The ways a run can differ from the plain one, each a set of fields `Setting.without` resets.
+VARIANTS = {
+    "distillation": ("teacher", "distillation_loss", "distillation_temperature", "distillation_alpha"),
+    "class weights": ("class_weights",),
+    "temperature scaling": ("temperature_scaled",),
+    "training size": ("train_size",),
+}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """How a model was made; hashable, so report groups and front rows are keyed by it.
+
+    kind: one of `KINDS`. teacher: the distillation teacher's short name (`minilm`), None when not
+    distilled; distillation_loss "mse" (logit regression, the default) or "kl" with its
+    distillation_temperature; distillation_alpha the weight of the hard-label loss. class_weights:
+    the `--class_weights` given ("balanced" or "1,2,3"). temperature_scaled: the probabilities were
+    rescaled by a fitted temperature. train_size: training sentences, when fewer than the benchmark's.
+    """
+
+    kind: str
+    teacher: str | None = None
+    distillation_loss: str = "mse"
+    distillation_temperature: float | None = None
+    distillation_alpha: float = DEFAULT_ALPHA
+    class_weights: str | None = None
+    temperature_scaled: bool = False
+    train_size: int | None = None
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"Setting kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+
+    @classmethod
+    def of(cls, record: RunRecord) -> Setting:
+        """A trained run's setting from its record (`results.json`)."""
+        kind = f"{record.vectors} vectors" if record.is_glove else "fine-tuned"
+        distillation = record.distillation if isinstance(record.distillation, dict) else {}
+        teacher = distillation.get("teacher")
+        return cls(
+            kind,
+            teacher=Path(str(teacher).rstrip("/")).name if teacher else None,
+            distillation_loss=(distillation.get("loss") or "mse") if teacher else "mse",
+            distillation_temperature=distillation.get("temperature") if teacher else None,
+            distillation_alpha=distillation.get("alpha", DEFAULT_ALPHA) if teacher else DEFAULT_ALPHA,
+            class_weights=record.class_weights or None,
+        )
+
+    @classmethod
+    def of_arguments(cls, kind: str, loss_args, teacher: str | None = None) -> Setting:
+        """A run's setting before it runs: `kind`, and the loss options (`DistillationArguments`, or None);
+        `teacher` is the teacher's short name (`pipelines.distillation.teacher_name`) when it distils."""
+        if loss_args is None:
+            return cls(kind)
+        return cls(
+            kind,
+            teacher=teacher,
+            distillation_loss=loss_args.distillation_loss if teacher else "mse",
+            distillation_temperature=loss_args.distillation_temperature if teacher and loss_args.distillation_loss == "kl" else None,
+            distillation_alpha=loss_args.distillation_alpha if teacher else DEFAULT_ALPHA,
+            class_weights=loss_args.class_weights or None,
+        )
+
+    @property
+    def variants(self) -> list[str]:
+        """The `VARIANTS` this setting has, in their order."""
+        plain = self.plain()
+        return [name for name, names in VARIANTS.items() if any(getattr(self, f) != getattr(plain, f) for f in names)]
+
+    def plain(self) -> Setting:
+        """The same kind of model trained the default way: no distillation, weights, scaling or subset."""
+        return Setting(self.kind)
+
+    def without(self, variant: str) -> Setting:
+        """This setting with one of `VARIANTS` reset to the default: a distilled run's undistilled twin."""
+        return replace(self, **{name: getattr(self.plain(), name) for name in VARIANTS[variant]})
+
+    def variant_label(self, variant: str) -> str:
+        """The label part of one variant: "distilled from minilm (KL, T=2)", "class-weighted", ..."""
+        if variant == "distillation":
+            parts = [f"KL, T={self.distillation_temperature or 1:g}"] if self.distillation_loss == "kl" else []
+            parts += [f"alpha {self.distillation_alpha:g}"] if self.distillation_alpha != DEFAULT_ALPHA else []
+            return f"distilled from {self.teacher}" + (f" ({', '.join(parts)})" if parts else "")
+        if variant == "class weights":
+            return "class-weighted" + ("" if self.class_weights == "balanced" else f" ({self.class_weights})")
+        if variant == "temperature scaling":
+            return "temperature-scaled"
+        return f"{self.train_size} training sentences"
+
+    @property
+    def label(self) -> str:
+        """The report's text: "trained vectors, distilled from minilm (KL, T=2), class-weighted"."""
+        return ", ".join([self.kind, *(self.variant_label(variant) for variant in self.variants)])
+
+    @property
+    def folder_suffix(self) -> str:
+        """What the grid adds to a cell folder's `<dataset>-<protocol>-<vectors>`: `-weighted`,
+        `-distilled-<teacher>` (then `-kl-t<T>` for KL, `-alpha<a>` for a non-default alpha), `-ts`,
+        `-n<size>`; so cells trained with these options never pass for finished plain ones."""
+        suffix = ""
+        if self.class_weights:
+            suffix += "-weighted" if self.class_weights.strip() == "balanced" else "-weighted-" + self.class_weights.replace(",", "_")
+        if self.teacher:
+            suffix += f"-distilled-{file_name(self.teacher)}"
+            if self.distillation_loss == "kl":  # the default (mse) keeps the folders cells already have
+                suffix += f"-kl-t{self.distillation_temperature or 1:g}"
+            if self.distillation_alpha != DEFAULT_ALPHA:
+                suffix += f"-alpha{self.distillation_alpha:g}"
+        if self.temperature_scaled:
+            suffix += "-ts"
+        if self.train_size:
+            suffix += f"-n{self.train_size}"
+        return suffix
+
+    def sort_key(self) -> tuple:
+        """Kinds in `KINDS` order, then the variants' text (the report's row order)."""
+        return (KINDS.index(self.kind), self.label.partition(", ")[2])

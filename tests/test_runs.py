@@ -1,0 +1,152 @@
+"""A run's identity (`pipelines.runs.setting`) and its folders (`pipelines.runs.layout`)."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pipelines.runs.layout import CellFolder, default_run_folder, short_name
+from pipelines.runs.setting import Setting
+
+RESULTS = Path(__file__).resolve().parent.parent / "results"
+
+# Every grid folder of the committed study, and the setting its runs show in the report.
+STUDY_SETTINGS = {
+    "mr-cv10-trained": "trained vectors",
+    "mr-lab-frozen": "frozen vectors",
+    "mr-lab-trained": "trained vectors",
+    "mr-lab-trained-distilled-minilm": "trained vectors, distilled from minilm",
+    "mr-lab-trained-distilled-minilm-kl-t2": "trained vectors, distilled from minilm (KL, T=2)",
+    "semeval2017a-lab-trained": "trained vectors",
+    "semeval2017a-lab-trained-distilled-minilm": "trained vectors, distilled from minilm",
+    "semeval2017a-lab-trained-weighted": "trained vectors, class-weighted",
+    "mr-minilm": "fine-tuned",
+    "semeval2017a-minilm": "fine-tuned",
+}
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        CellFolder("mr", "bilstm", 0, "lab", "trained"),
+        CellFolder("mr", "meanmax", 3, "cv10", "trained", fold=7),
+        CellFolder("semeval2017a", "transformer", 4, "lab", "frozen", "-weighted-1_2_3-distilled-minilm-kl-t2-alpha0.2"),
+        CellFolder("mr", "minilm", 2),
+        CellFolder("semeval2017a", "vinai_bertweet-base", 1),
+    ],
+)
+def test_a_cell_folder_parses_back_to_itself(tmp_path, cell):
+    assert CellFolder.parse(cell.path) == cell
+    assert CellFolder.parse(cell.under(tmp_path / "runs" / "study")) == cell
+
+
+def test_cell_folders_have_the_grid_and_fine_tune_layouts():
+    assert CellFolder("mr", "meanmax", 3, "cv10", "trained", fold=7).path.as_posix() == "mr-cv10-trained/meanmax/seed-3/fold-7"
+    assert CellFolder("mr", "bilstm", 0, "lab", "trained", "-distilled-minilm").path.as_posix() == "mr-lab-trained-distilled-minilm/bilstm/seed-0"
+    assert CellFolder("mr", "minilm", 2).path.as_posix() == "mr-minilm/seed-2"
+    for folder in ("runs/mr-bilstm", "runs/study/mr-lab-trained/bilstm", "seed-x", "runs/study/mr-lab-trained/bilstm/fold-1"):
+        assert CellFolder.parse(folder) is None
+
+
+def test_short_names_drop_the_machine_and_keep_hub_ids():
+    assert short_name("/work/study/runs/study/mr-lab-trained/attention/seed-0") == "mr-lab-trained/attention/seed-0"
+    assert short_name("/tmp/x/mr-cv10-trained/mean/seed-1/fold-2") == "mr-cv10-trained/mean/seed-1/fold-2"
+    assert short_name("/tmp/x/bilstm/seed-0") == "bilstm/seed-0"  # a seed folder outside a grid
+    assert short_name("/tmp/exports/bilstm-int8") == "bilstm-int8"
+    assert short_name("cardiffnlp/twitter-roberta-base-sentiment-latest") == "cardiffnlp/twitter-roberta-base-sentiment-latest"
+
+
+def test_default_run_folders_name_what_tells_runs_apart():
+    assert default_run_folder("mr", "meanmax") == "runs/mr-meanmax"
+    assert default_run_folder("mr", "meanmax", seed=3, variant="frozen-vectors") == "runs/mr-meanmax-frozen-vectors-seed3"
+    assert default_run_folder("semeval2017a", "vinai/bertweet-base", cv_folds=10, fold=2) == "runs/semeval2017a-vinai_bertweet-base-cv10-fold2"
+    assert default_run_folder("mr", "bilstm", search="optuna") == "runs/mr-bilstm-search-optuna"
+
+
+def committed_records() -> list[tuple[Path, dict]]:
+    return [(path.parent, json.loads(path.read_text())) for path in sorted((RESULTS / "records" / "study").rglob("results.json"))]
+
+
+def test_every_committed_setting_has_its_label_folder_suffix_and_plain_twin():
+    from pipelines.run_files import RunRecord
+
+    seen = set()
+    for folder, payload in committed_records():
+        setting = Setting.of(RunRecord.from_dict(payload, folder))
+        cell = CellFolder.parse(folder)
+        group = cell.path.parts[0]
+        seen.add(group)
+        assert setting.label == STUDY_SETTINGS[group], folder
+        assert setting.folder_suffix == cell.suffix, folder  # the grid made this folder from the same setting
+        assert setting.plain() == Setting(setting.kind) and setting.plain().label == setting.kind
+        assert (setting == setting.plain()) == (setting.label == setting.kind)
+    assert seen == set(STUDY_SETTINGS)
+
+
+def test_a_setting_is_a_value_with_its_variants_labelled_and_undone_one_at_a_time():
+    kl = Setting("trained vectors", teacher="minilm", distillation_loss="kl", distillation_temperature=2.0, distillation_alpha=0.2)
+    both = Setting("frozen vectors", teacher="minilm", class_weights="1,2,3")
+    assert kl.label == "trained vectors, distilled from minilm (KL, T=2, alpha 0.2)"
+    assert kl.folder_suffix == "-distilled-minilm-kl-t2-alpha0.2"
+    assert both.label == "frozen vectors, distilled from minilm, class-weighted (1,2,3)"
+    assert both.folder_suffix == "-weighted-1_2_3-distilled-minilm"
+    assert both.variants == ["distillation", "class weights"]
+    assert both.without("distillation") == Setting("frozen vectors", class_weights="1,2,3")
+    assert both.without("class weights") == Setting("frozen vectors", teacher="minilm")
+    assert len({kl, both, Setting("trained vectors", teacher="minilm", distillation_loss="kl", distillation_temperature=2.0,
+                                  distillation_alpha=0.2)}) == 2  # equal settings are one key
+    scaled = Setting("fine-tuned", temperature_scaled=True, train_size=1000)
+    assert scaled.label == "fine-tuned, temperature-scaled, 1000 training sentences"
+    assert scaled.folder_suffix == "-ts-n1000" and scaled.plain() == Setting("fine-tuned")
+    with pytest.raises(ValueError, match="Setting kind must be one of"):
+        Setting("trained")
+
+
+def test_the_grid_names_its_cells_from_the_loss_options():
+    from pipelines.arguments import DistillationArguments
+
+    options = DistillationArguments(class_weights="balanced")
+    assert Setting.of_arguments("trained vectors", options).folder_suffix == "-weighted"
+    options.distillation_loss, options.distillation_temperature = "kl", 2.0
+    assert Setting.of_arguments("trained vectors", options, teacher="minilm").folder_suffix == "-weighted-distilled-minilm-kl-t2"
+    assert Setting.of_arguments("fine-tuned", None) == Setting("fine-tuned")
+
+
+def test_the_report_groups_the_committed_records_as_the_committed_report_does():
+    from pipelines.report.collect import gather_rows, group_rows
+
+    groups = group_rows(gather_rows(RESULTS / "records"))
+    report = json.loads((RESULTS / "report" / "report.json").read_text())
+    committed = [(dataset, s["model"], s["setting"], s["protocol"], s["n"]) for dataset, section in report["datasets"].items()
+                 for s in section["summaries"]]  # fmt: skip
+    assert [(g.dataset, g.model, g.setting.label, g.protocol_label, g.size()) for g in groups] == committed
+
+
+def test_no_file_under_results_names_a_machine():
+    """Issue 30 item 9: records hold paths relative to the folder commands run from, and every "Made by" line
+    runs on a fresh clone (`scripts/migrate_results.py` rewrote the older files; `layout.portable_paths` writes the new)."""
+    machine = ("/work/", "/tmp/", "/root/", "/home/")
+    found = [
+        f"{path.relative_to(RESULTS)}: {root}"
+        for path in sorted(RESULTS.rglob("*"))
+        if path.is_file() and path.suffix in (".json", ".md")
+        for root in machine
+        if root in path.read_text(encoding="utf-8")
+    ]
+    assert found == []
+
+
+def test_records_name_paths_relative_to_the_working_folder(tmp_path, monkeypatch):
+    from pipelines.run_files import RunRecord
+    from pipelines.runs.layout import portable_paths
+
+    monkeypatch.chdir(tmp_path)
+    run = tmp_path / "runs" / "study" / "mr-lab-trained" / "bilstm" / "seed-0"
+    record = RunRecord("mr", "bilstm", {"accuracy": 0.8}, best_checkpoint=str(run / "checkpoint-10"),
+                       distillation={"teacher": "minilm", "teacher_path": str(tmp_path / "runs" / "teachers" / "mr-minilm")},
+                       extra={"embeddings": "/elsewhere/glove.txt.gz", "data": {"data_dir": str(tmp_path / "data")}})  # fmt: skip
+    written = record.to_dict()
+    assert written["best_checkpoint"] == "runs/study/mr-lab-trained/bilstm/seed-0/checkpoint-10"
+    assert written["distillation"]["teacher_path"] == "runs/teachers/mr-minilm" and written["data"]["data_dir"] == "data"
+    assert written["embeddings"] == "/elsewhere/glove.txt.gz"  # outside the working folder: as given
+    assert portable_paths({"note": "see /elsewhere\nand more", "runs": [str(tmp_path)]}) == {"note": "see /elsewhere\nand more", "runs": ["."]}
