@@ -256,19 +256,19 @@ def _init_worker(gpu_count: int) -> None:
         torch.cuda.set_device(worker % gpu_count)
 
 
-def run_cell(args: ExperimentArguments, cell: Cell) -> dict:
+def run_cell(args: ExperimentArguments, cell: Cell) -> RunRecord:
     """Train one cell (in a worker process); the data of an earlier cell with the same data is reused."""
     model_args, data_args, training_args, loss_args = cell_arguments(args, cell)
     # The data depend on the seed only through the CV folds; the lab splits are fixed.
     key = json.dumps([asdict(data_args) | {"fold": cell.fold}, args.embeddings, cell.seed if args.cv_folds else None])
     if key not in _PREPARED:
         _PREPARED[key] = prepare_glove_data(model_args, data_args, cell.seed)
-    started = time.perf_counter()
-    results = train_glove(model_args, data_args, training_args, prepared=_PREPARED[key], loss_args=loss_args)
-    return {**results, "output_dir": cell.output_dir, "wall_seconds": round(time.perf_counter() - started, 2)}
+    record = train_glove(model_args, data_args, training_args, prepared=_PREPARED[key], loss_args=loss_args)
+    record.output_dir = cell.output_dir
+    return record
 
 
-def _run_cell_safely(args: ExperimentArguments, cell: Cell) -> tuple[Cell, dict | None, str | None]:
+def _run_cell_safely(args: ExperimentArguments, cell: Cell) -> tuple[Cell, RunRecord | None, str | None]:
     """Run a cell with its output in `<cell>/train.log`, so workers' epoch logs do not bury the
     grid's progress bar. A failure writes its traceback to `<cell>/error.txt` and returns one line."""
     folder = Path(cell.output_dir)
@@ -283,7 +283,7 @@ def _run_cell_safely(args: ExperimentArguments, cell: Cell) -> tuple[Cell, dict 
             return cell, None, f"{one_line(err)} (traceback: {folder / CELL_ERROR_FILE})"
 
 
-def _run_cell_in_job(args: ExperimentArguments, cell: Cell) -> tuple[Cell, dict | None, str | None]:
+def _run_cell_in_job(args: ExperimentArguments, cell: Cell) -> tuple[Cell, RunRecord | None, str | None]:
     """A submitit job: the pool worker's set-up, then the pool's cell function."""
     _init_worker(0)  # the job's GPUs, if any, are the ones Slurm made visible
     return _run_cell_safely(args, cell)
@@ -417,8 +417,8 @@ def run_experiments(args: ExperimentArguments, command: str, engine: EngineArgum
             failures.append(f"{cell.output_dir}: {error}")
             tqdm.write(f"error: {cell.output_dir}: {error}", file=sys.stderr)
         else:
-            rows.append(table_row(RunRecord.from_dict(results, cell.output_dir)))
-            tqdm.write(f"{cell.output_dir}: {format_metrics(results['test'])}")
+            rows.append(table_row(results))
+            tqdm.write(f"{cell.output_dir}: {format_metrics(results.test)}")
         progress.update()
         write_tables(args, rows, command, time.perf_counter() - started, failures, earlier)
 

@@ -13,7 +13,7 @@ from pipelines.backbones import MODEL_ALIASES, length_from_data, resolve_model
 from pipelines.errors import DataError, PathError
 from pipelines.losses import LossArguments, loss_trainer
 from pipelines.arguments import FinetuneDataArguments, FinetuneModelArguments, FinetuneTrainingArguments
-from pipelines.run_files import check_writable_dir
+from pipelines.run_files import RunRecord, check_writable_dir
 from pipelines.tokenization import tokenize_dataset
 from pipelines.arguments import default_output_dir as run_default_output_dir
 from pipelines.fitting import fit_and_test
@@ -94,7 +94,7 @@ def finetune(
     training_args: TrainingArguments,
     loss_args: LossArguments | None = None,
     setfit_args: SetFitArguments | None = None,
-) -> dict:
+) -> RunRecord:
     try:
         path = resolve_model(model_args.model)
     except OSError as err:  # a --model folder that is missing or incomplete: the user's to fix
@@ -145,7 +145,7 @@ def finetune(
     )
 
 
-def finetune_setfit(path, splits, label_names, data_description, model_args, data_args, training_args, setfit_args) -> dict:
+def finetune_setfit(path, splits, label_names, data_description, model_args, data_args, training_args, setfit_args) -> RunRecord:
     """The SetFit branch of `finetune` (`pipelines.setfitting`): same splits, same record."""
     run_info = {
         "model": model_label(model_args.model, setfit=True),
@@ -164,4 +164,4 @@ def finetune_setfit(path, splits, label_names, data_description, model_args, dat
     save_setfit_run(model, record, test_predictions, training_args.output_dir)
     print(f"test ({len(splits['test'])} sentences) {format_metrics(record.test)}")
     print(f"saved to {training_args.output_dir}")
-    return record.to_dict()
+    return record

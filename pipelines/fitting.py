@@ -31,7 +31,6 @@ from pipelines.run_files import (
     CHECKPOINT_PREFIX,
     PREDICTIONS_FILE,
     RESULTS_FILE,
-    SCHEMA_VERSION,
     RunRecord,
     checkpoints_newest_first,
     hold_run_folder,
@@ -63,7 +62,7 @@ def fit_and_test(
     run_info: dict,
     score_test_each_epoch: bool = False,
     trainer_class=Trainer,
-) -> dict:
+) -> RunRecord:
     """Train on `train`, stop early on `validation`, restore the best model, score `test`, save all.
 
     The test predictions go to `predictions.parquet`, the validation logits to
@@ -75,8 +74,8 @@ def fit_and_test(
     `trainer_class` builds the trainer (`pipelines.losses.loss_trainer`: class weights, distillation).
     The output folder is held for the whole run (`hold_run_folder`: `PathError` while another
     live run holds it) and checked by `prepare_output_dir`; a loss that turns NaN or infinite
-    stops the run (`StopOnNonFiniteLoss`, then `OptionError`). Returns the `results.json` payload
-    (`RunRecord.to_dict`).
+    stops the run (`StopOnNonFiniteLoss`, then `OptionError`). Returns the run's record, as
+    written to `results.json`.
     """
     resolve_best_metric(training_args, label_names, run_info.get("dataset"))
     definition = run_definition(model, tokenizer, tokenized, training_args, run_info)
@@ -111,8 +110,9 @@ def fit_and_test(
         test_predictions = calibrate_after_training(trainer, validation, record, test_predictions, training_args.temperature_scaling)
         record.train_seconds = round(train_seconds, 2)
         record.parameters = count_parameters(model)
+        record.early_stopping_patience = early_stopping_patience
         save_run(trainer, training_args, record, test_predictions, len(tokenized["test"]))
-        return record.to_dict()
+        return record
 
 
 def stopping_summary(state, args: TrainingArguments, stopper: EarlyStoppingCallback) -> str:
@@ -148,21 +148,20 @@ def score_test(trainer: Trainer, test_split, label_names: list[str], run_info: d
     np.add.at(confusion, (prediction.label_ids, predicted), 1)
     indices = test_split["index"] if "index" in test_split.column_names else range(len(test_split))
     args = trainer.args
-    record = RunRecord.from_dict({
-        **run_info,
-        "label_names": label_names,
-        "test": test_metrics,
-        "selection": selection_summary(trainer.state.log_history, label_names, args.metric_for_best_model, run_info.get("dataset")),
-        "predictions_file": PREDICTIONS_FILE,
-        "epochs": trainer.state.epoch,
-        "best_checkpoint": trainer.state.best_model_checkpoint,
-        "confusion_matrix": confusion.tolist(),
-        "per_class": per_class_scores(prediction.label_ids, predicted, label_names),  # support, precision, recall, F1
-        "seed": args.seed,
-        "versions": library_versions(),
-        "code": source_revision(),
-    })
-    record.schema_version = SCHEMA_VERSION
+    record = RunRecord.new(
+        run_info,
+        label_names=label_names,
+        test=test_metrics,
+        selection=selection_summary(trainer.state.log_history, label_names, args.metric_for_best_model, run_info.get("dataset")),
+        predictions_file=PREDICTIONS_FILE,
+        epochs=trainer.state.epoch,
+        best_checkpoint=trainer.state.best_model_checkpoint,
+        confusion_matrix=confusion.tolist(),
+        per_class=per_class_scores(prediction.label_ids, predicted, label_names),  # support, precision, recall, F1
+        seed=args.seed,
+        versions=library_versions(),
+        code=source_revision(),
+    )
     return record, (indices, prediction.label_ids, probabilities)
 
 

@@ -114,11 +114,6 @@ def without_trainer_push(training_args: TrainingArguments) -> TrainingArguments:
     return trainer_args
 
 
-def as_record(results: RunRecord | dict) -> RunRecord:
-    """A `results.json` payload read through the record (its legacy fallbacks); a record as it is."""
-    return results if isinstance(results, RunRecord) else RunRecord.from_dict(results)
-
-
 def dataset_reference(results: RunRecord) -> tuple[str | None, str | None, str]:
     """(Hub id or None, Hub config, a title for readers) of the data a run used.
 
@@ -145,9 +140,8 @@ def dataset_reference(results: RunRecord) -> tuple[str | None, str | None, str]:
     return dataset, None, str(dataset)
 
 
-def card_data(results: RunRecord | dict, model_name: str) -> ModelCardData:
+def card_data(results: RunRecord, model_name: str) -> ModelCardData:
     """The metadata block: library, task, datasets, metrics and `model-index` with the test results."""
-    results = as_record(results)
     hub_id, hub_config, title = dataset_reference(results)
     test = results.test
     eval_results = [
@@ -180,9 +174,8 @@ def card_data(results: RunRecord | dict, model_name: str) -> ModelCardData:
     )
 
 
-def card_text(results: RunRecord | dict, model_name: str) -> str:
+def card_text(results: RunRecord, model_name: str) -> str:
     """The whole `README.md`: the YAML metadata block, then what a reader wants to know."""
-    results = as_record(results)
     is_glove, test = results.is_glove, results.test
     lines = [
         f"# {model_name}",
@@ -240,7 +233,7 @@ def card_text(results: RunRecord | dict, model_name: str) -> str:
     return f"---\n{card_data(results, model_name).to_yaml()}\n---\n\n" + "\n".join(lines) + "\n"
 
 
-def write_model_card(output_dir: str | os.PathLike, results: RunRecord | dict, model_name: str | None = None) -> Path:
+def write_model_card(output_dir: str | os.PathLike, results: RunRecord, model_name: str | None = None) -> Path:
     """`README.md` in `output_dir`; the model is named by its Hub id when it has one, else by its folder."""
     model_name = model_name or Path(output_dir).absolute().name
     path = Path(output_dir) / CARD_FILE

@@ -28,7 +28,7 @@ from pipelines.arguments import (
 from pipelines.distillation import prepare_training
 from pipelines.errors import ConfigError, UserError
 from pipelines.fitting import fit_and_test
-from pipelines.run_files import check_writable_dir
+from pipelines.run_files import RunRecord, check_writable_dir
 from pipelines.splits import load_train_test, protocol_info, split_validation
 from pipelines.tokenization import build_tokenizer, build_vocabulary, embedding_matrix, load_word_vectors, tokenize_dataset
 
@@ -174,7 +174,7 @@ def train_glove(
     prepared: PreparedGloveData | None = None,
     loss_args: DistillationArguments | None = None,
     record_extra: dict | None = None,
-) -> dict:
+) -> RunRecord:
     """Train, test and save one GloVe run; `record_extra` adds entries to its `results.json` (a search's trial)."""
     check_writable_dir(Path(training_args.output_dir))  # before minutes of work, not after; created when training starts
     hub.check_push(training_args)

@@ -14,6 +14,7 @@ import train
 from pipelines import experiments
 from pipelines.cli import run_cli
 from pipelines.experiments import ExperimentArguments, grid_cells, run_experiments
+from pipelines.run_files import RunRecord
 from tests.conftest import REPO_ROOT
 
 
@@ -69,7 +70,7 @@ def test_finished_cells_are_skipped_and_a_failing_cell_does_not_stop_the_others(
         ran.append(cell)
         if cell.model == "meanmax" and cell.seed == 1:
             raise ValueError("out of cheese\nsecond line")
-        return finished_run(cell.model, cell.dataset, cell.seed, cell.output_dir)
+        return RunRecord.from_dict(finished_run(cell.model, cell.dataset, cell.seed, cell.output_dir))
 
     monkeypatch.setattr(experiments, "run_cell", fake_run_cell)
     with pytest.raises(experiments.CellsFailed, match="1 of 4 cells failed"):
@@ -91,7 +92,7 @@ def test_each_invocation_adds_its_cells_to_the_summary(tmp_path, monkeypatch):
         Path(cell.output_dir).mkdir(parents=True, exist_ok=True)
         (Path(cell.output_dir) / "results.json").write_text(json.dumps(results))
         print("epoch log of", cell.model)  # goes to the cell's train.log, not the grid's output
-        return results
+        return RunRecord.from_dict(results)
 
     monkeypatch.setattr(experiments, "run_cell", fake_run_cell)
     common = {"datasets": "mr", "workers": 1, "runs_dir": str(tmp_path / "runs"), "results": str(tmp_path / "table")}

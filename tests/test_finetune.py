@@ -36,7 +36,7 @@ def test_finetune_saves_model_tokenizer_and_results(finetuned):
     # --max_eval_samples cuts validation only; the test set is cut by --max_test_samples alone, and says so
     assert (results["train_sentences"], results["validation_sentences"], results["test_sentences"]) == (24, 6, 9)
     assert results["test_sentences_available"] > 9 and sum(map(sum, results["confusion_matrix"])) == 9
-    assert results["epochs"] == 1
+    assert results["epochs"] == 1 and results["early_stopping_patience"] == 2  # finetune.py's default patience
     config = AutoConfig.from_pretrained(output_dir)
     assert config.id2label == {0: "negative", 1: "neutral", 2: "positive"}
     tokenizer = AutoTokenizer.from_pretrained(output_dir)
@@ -123,6 +123,8 @@ def test_setfit_run_writes_the_same_record(tmp_path):
     assert run_cli(finetune.main, argv) == 0
     results = json.loads((output_dir / "results.json").read_text())
     assert (results["model"], results["model_type"], results["seed"]) == ("setfit-minilm", "setfit", 1)
+    assert list(results)[:3] == ["schema_version", "dataset", "model"] and "early_stopping_patience" not in results
+    assert results["setfit"]["max_steps"] == 2 and set(results["validation"]) >= {"accuracy", "recall_macro"}
     assert results["label_names"] == ["negative", "neutral", "positive"] and sum(map(sum, results["confusion_matrix"])) == 9
     import pandas as pd
 

@@ -22,6 +22,7 @@ import train
 from models import GLOVE_MODELS
 from pipelines import hub
 from pipelines.cli import run_cli
+from pipelines.run_files import RunRecord
 from pipelines.tokenization import build_tokenizer
 from pipelines.training import GloveModelArguments
 from tests.conftest import NEGATIVE_WORDS, NEUTRAL_WORDS, POSITIVE_WORDS, REPO_ROOT, write_glove_text, write_semeval
@@ -137,7 +138,7 @@ def test_finetune_pushes_its_folder_and_card(tmp_path, monkeypatch):
 
 def test_card_of_a_fine_tuned_run_without_optional_fields():
     results = {"model": "minilm", "model_type": "bert", "dataset": "mr", "test": {"accuracy": 0.8, "f1_macro": 0.79}}
-    card = ModelCard(hub.card_text(results, "me/minilm-mr"))
+    card = ModelCard(hub.card_text(RunRecord.from_dict(results), "me/minilm-mr"))
     assert card.data.datasets == ["rotten_tomatoes"] and set(card.data.metrics) == {"accuracy", "f1"}
     assert "glove" not in card.data.tags and "trust_remote_code" not in card.text
 
@@ -283,7 +284,7 @@ def test_push_command_uploads_an_existing_run_folder(pushed, tmp_path, monkeypat
     assert [(name, repo) for name, repo, _ in calls] == [("create_repo", "other/name"), ("upload_folder", "other/name")]
     assert "model.safetensors" in calls[1][2]["uploaded"] and ModelCard.load(output_dir / "README.md").data.model_name == "other/name"
     assert f"pushed {output_dir}" in capsys.readouterr().out
-    hub.write_model_card(output_dir, json.loads((output_dir / "results.json").read_text()), HUB_ID)  # as the fixture left it
+    hub.write_model_card(output_dir, RunRecord.read(output_dir), HUB_ID)  # as the fixture left it
 
 
 def test_push_command_refuses_an_unfinished_folder_and_an_offline_hub(tmp_path, pushed, capsys):

@@ -14,6 +14,7 @@ from pipelines.errors import PathError
 from pipelines.inference import TorchSequenceClassifier
 from pipelines.label_mapping import CHECKPOINT_LABELS, label_mapping, parse_label_map
 from pipelines.pretrained import OFFLINE_MODELS, default_models, resolve_model
+from pipelines.run_files import EVALUATION_SCHEMA_VERSION, EvaluationRecord
 from pipelines.benchmarks import BENCHMARKS
 from tests.tiny_bert import build_tiny_bert, write_semeval
 
@@ -194,6 +195,8 @@ def test_script_scores_good_models_and_reports_the_others_in_one_line(tiny, tmp_
 
     report = json.loads((tmp_path / "evaluation.json").read_text())
     assert [row["model"] for row in report["results"]] == [str(tiny["three"]), str(tiny["two"])]
+    record = EvaluationRecord.read(tmp_path / "evaluation.json")
+    assert report["schema_version"] == record.schema_version == EVALUATION_SCHEMA_VERSION and record.to_dict() == report
     assert [failure["model"] for failure in report["failures"]] == ["sentibench-tests/no-such-model", str(tiny["opaque"])]
     for row in report["results"]:
         assert {"accuracy", "f1_macro", "recall_macro", "f1_pn", "ci", "seconds", "sentences_per_second", "rule"} <= set(row)
