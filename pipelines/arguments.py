@@ -20,14 +20,15 @@ import torch
 from transformers import TrainingArguments
 
 import models
-from pipelines.backbones import MODEL_ALIASES, WEIGHTS_FILES
+from pipelines.backbones import MODEL_ALIASES
 from pipelines.benchmarks import BENCHMARKS
 from pipelines.cli import TRAINER_GROUP
 from pipelines.data import DataSourceArguments
-from pipelines.errors import DataError, OptionError, PathError
+from pipelines.errors import OptionError
 from pipelines.run_files import folder_name
 
 DISTILLATION_LOSSES = ("mse", "kl")
+GRID_RUNS_DIR = "runs/grid"  # the grid's default --runs_dir, where evaluate_pretrained.py also looks for its cells
 
 
 @dataclass
@@ -111,8 +112,6 @@ class GloveModelArguments:
             raise OptionError(f"--max_length must be at least 1, got {self.max_length}")
         if self.max_vocab_size is not None and self.max_vocab_size < 0:
             raise OptionError(f"--max_vocab_size must be 0 (the whole GloVe vocabulary) or positive, got {self.max_vocab_size}")
-        if self.max_vocab_size == 0:
-            self.max_vocab_size = None
 
     @property
     def folder_tag(self) -> str | None:
@@ -164,23 +163,6 @@ class SetFitArguments:
                 raise OptionError(f"--{name} must be at least 1, got {getattr(self, name)}")
 
 
-@dataclass
-class DistillationSettings:
-    """How the distillation term is computed and mixed with the gold cross-entropy."""
-
-    loss: str = "mse"
-    alpha: float = 0.5  # weight of the gold cross-entropy; 1 - alpha weighs the teacher term
-    temperature: float = 1.0  # `kl` only
-
-    def __post_init__(self):
-        if self.loss not in DISTILLATION_LOSSES:
-            raise OptionError(f"--distillation_loss must be one of {', '.join(DISTILLATION_LOSSES)}, got {self.loss!r}")
-        if not 0.0 <= self.alpha <= 1.0:
-            raise OptionError(f"--distillation_alpha must be between 0 and 1, got {self.alpha}")
-        if self.temperature <= 0:
-            raise OptionError(f"--distillation_temperature must be positive, got {self.temperature}")
-
-
 def parse_weights(setting: str) -> list[float]:
     """`--class_weights` as positive numbers; raises `OptionError` for any other form."""
     try:
@@ -213,7 +195,8 @@ class LossArguments:
 
 @dataclass
 class DistillationArguments(LossArguments):
-    """`train.py`'s loss options: class weights (`LossArguments`) and distillation from a teacher."""
+    """`train.py`'s loss options: class weights (`LossArguments`) and distillation from a teacher,
+    the one description of the loss that `pipelines.losses.sentiment_loss` computes."""
 
     teacher: str | None = field(
         default=None,
@@ -233,28 +216,18 @@ class DistillationArguments(LossArguments):
 
     def __post_init__(self):
         super().__post_init__()
-        self.settings = DistillationSettings(self.distillation_loss, self.distillation_alpha, self.distillation_temperature)
+        if self.distillation_loss not in DISTILLATION_LOSSES:
+            raise OptionError(f"--distillation_loss must be one of {', '.join(DISTILLATION_LOSSES)}, got {self.distillation_loss!r}")
+        if not 0.0 <= self.distillation_alpha <= 1.0:
+            raise OptionError(f"--distillation_alpha must be between 0 and 1, got {self.distillation_alpha}")
+        if self.distillation_temperature <= 0:
+            raise OptionError(f"--distillation_temperature must be positive, got {self.distillation_temperature}")
         if self.transfer_set_size < 0:
             raise OptionError(f"--transfer_set_size must be 0 or more, got {self.transfer_set_size}")
-        if self.teacher is None:
-            if self.transfer_set_size:
-                raise OptionError("--transfer_set_size needs --teacher (the teacher labels the transfer set)")
-            return
-        folder = Path(self.teacher).expanduser()
-        if not (folder / "config.json").is_file():
-            raise PathError(f"--teacher {self.teacher}: not a model folder with a config.json (a save_pretrained folder)")
-        # Checked here, before anything is written, rather than when the teacher first runs.
-        from transformers import AutoConfig
-
-        try:
-            AutoConfig.from_pretrained(folder)
-        except (OSError, ValueError) as err:
-            from pipelines.hub import one_line
-
-            raise DataError(f"--teacher {self.teacher}: its config.json is not a model config ({one_line(err)})") from None
-        if not any((folder / name).is_file() for name in WEIGHTS_FILES):
-            raise PathError(f"--teacher {self.teacher}: no weights in the folder (one of {', '.join(WEIGHTS_FILES)})")
-        self.teacher = str(folder)
+        if self.teacher is None and self.transfer_set_size:
+            raise OptionError("--transfer_set_size needs --teacher (the teacher labels the transfer set)")
+        if self.teacher is not None:
+            self.teacher = str(Path(self.teacher).expanduser())  # the folder is checked where it is used (distillation.check_teacher)
 
 
 @dataclass
@@ -273,7 +246,7 @@ class PretrainedArguments(DataSourceArguments):
         },
     )
     runs_dir: str | None = field(
-        default="runs/grid",
+        default=GRID_RUNS_DIR,
         metadata={
             "help": "without --models, also score the models trained on the other benchmark found under "
             "<runs_dir>/<other>-lab-trained/<model>/seed-<lowest>/ (python -m pipelines.experiments' layout)"

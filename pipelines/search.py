@@ -36,7 +36,7 @@ from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainin
 import models
 from pipelines import hub
 from pipelines.arguments import DataArguments, DistillationArguments, GloveModelArguments, GloveTrainingArguments, SearchArguments
-from pipelines.distillation import prepare_training
+from pipelines.distillation import check_teacher, prepare_training
 from pipelines.fitting import DEFINING_TRAINING_OPTIONS
 from pipelines.metrics import compute_metrics_fn
 from pipelines.run_files import RESULTS_FILE, RunRecord, check_writable_dir
@@ -141,6 +141,7 @@ def search_glove(
     output_dir = Path(training_args.output_dir)
     check_writable_dir(output_dir)
     hub.check_push(training_args)  # the best run pushes: refused now, not after the trials
+    check_teacher(loss_args)
     prepared = prepare_glove_data(model_args, data_args, training_args.seed)
     name = study_name(model_args, data_args, training_args, loss_args)
     trainer, hp_space = search_trainer(model_args, data_args, training_args, loss_args, prepared, name)

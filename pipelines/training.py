@@ -25,7 +25,7 @@ from pipelines.arguments import (
     RunTrainingArguments,
     default_output_dir,
 )
-from pipelines.distillation import prepare_training
+from pipelines.distillation import check_teacher, prepare_training
 from pipelines.errors import ConfigError, UserError
 from pipelines.fitting import fit_and_test
 from pipelines.run_files import RunRecord, check_writable_dir
@@ -154,7 +154,7 @@ def prepare_glove_data(model_args: GloveModelArguments, data_args: DataArguments
     glove = load_word_vectors(model_args.embeddings)
     glove_config(model_args.model, glove.dim, model_args.train_embeddings, model_args.config_overrides)  # before the data is read
     dataset, description = load_train_test(data_args, seed)
-    vocabulary = build_vocabulary(glove, dataset["train"]["text"], model_args.max_vocab_size)
+    vocabulary = build_vocabulary(glove, dataset["train"]["text"], model_args.max_vocab_size or None)  # 0: the whole vocabulary
     tokenizer = build_tokenizer(vocabulary, model_args.max_length)
     return PreparedGloveData(
         dataset=tokenize_dataset(dataset, tokenizer, model_args.max_length),
@@ -178,6 +178,7 @@ def train_glove(
     """Train, test and save one GloVe run; `record_extra` adds entries to its `results.json` (a search's trial)."""
     check_writable_dir(Path(training_args.output_dir))  # before minutes of work, not after; created when training starts
     hub.check_push(training_args)
+    check_teacher(loss_args)
     prepared = prepared or prepare_glove_data(model_args, data_args, training_args.seed)
     model = build_glove_model(
         model_args.model,
