@@ -28,7 +28,9 @@ from pipelines.errors import OptionError
 from pipelines.run_files import folder_name
 
 DISTILLATION_LOSSES = ("mse", "kl")
-GRID_RUNS_DIR = "runs/grid"  # the grid's default --runs_dir, where evaluate_pretrained.py also looks for its cells
+# Every default output folder, named here and nowhere else (`default_output_dir`, `resolve_output_dir`).
+RUNS_DIR = Path("runs")
+GRID_RUNS_DIR = str(RUNS_DIR / "grid")  # the grid's default --runs_dir, where evaluate_pretrained.py also looks for its cells
 
 
 @dataclass
@@ -84,8 +86,19 @@ class FinetuneDataArguments(DataArguments):
 
 
 @dataclass
-class GloveModelArguments:
-    """`train.py`'s model options: the `--model` preset, its word vectors and vocabulary."""
+class InputLengthArguments:
+    """The input length both training scripts take, declared once."""
+
+    max_length: int = field(default=128, metadata={"help": "longest input in tokens (longer ones are truncated)"})
+
+    def __post_init__(self):
+        if self.max_length < 1:
+            raise OptionError(f"--max_length must be at least 1, got {self.max_length}")
+
+
+@dataclass
+class GloveModelArguments(InputLengthArguments):
+    """`train.py`'s model options: the `--model` preset, its word vectors and vocabulary, the input length."""
 
     _argument_group_name = "model options"
 
@@ -101,15 +114,13 @@ class GloveModelArguments:
             "0 keeps the whole GloVe vocabulary"
         },
     )
-    max_length: int = field(default=128, metadata={"help": "longest input in tokens (longer ones are truncated)"})
     config_overrides: str | None = field(
         default=None, metadata={"help": "config fields to change, e.g. 'hidden_size=256,dropout=0.3'"}
     )
 
     def __post_init__(self):
+        super().__post_init__()
         models.model_type_for(self.model)
-        if self.max_length < 1:
-            raise OptionError(f"--max_length must be at least 1, got {self.max_length}")
         if self.max_vocab_size is not None and self.max_vocab_size < 0:
             raise OptionError(f"--max_vocab_size must be 0 (the whole GloVe vocabulary) or positive, got {self.max_vocab_size}")
 
@@ -122,7 +133,7 @@ class GloveModelArguments:
 
 
 @dataclass
-class FinetuneModelArguments:
+class FinetuneModelArguments(InputLengthArguments):
     """`finetune.py`'s model options: the backbone and the input length."""
 
     _argument_group_name = "model options"
@@ -131,15 +142,13 @@ class FinetuneModelArguments:
         default="minilm",
         metadata={"help": f"Hub id, local folder, or one of: {', '.join(MODEL_ALIASES)} (each benchmark's documented choices: finetune_models in pipelines/benchmarks.py)"},
     )
-    max_length: int = field(default=128, metadata={"help": "longest input in tokens (longer ones are truncated)"})
     max_length_quantile: float | None = field(
         default=None,
         metadata={"help": "take max_length from the training texts instead: this quantile of their token counts (e.g. 0.99)"},
     )
 
     def __post_init__(self):
-        if self.max_length < 1:
-            raise OptionError(f"--max_length must be at least 1, got {self.max_length}")
+        super().__post_init__()
         if self.max_length_quantile is not None and not 0.0 < self.max_length_quantile <= 1.0:
             raise OptionError(f"--max_length_quantile must be in (0, 1], got {self.max_length_quantile}")
 
@@ -273,7 +282,7 @@ class PretrainedArguments(DataSourceArguments):
             raise OptionError(f"--batch_size must be at least 1, got {self.batch_size}")
         if self.max_samples is not None and self.max_samples < 1:
             raise OptionError(f"--max_samples must be at least 1, got {self.max_samples}")
-        self.output_dir = self.output_dir or str(Path("runs") / folder_name(f"pretrained-{self.dataset_label}"))
+        self.output_dir = self.output_dir or str(RUNS_DIR / folder_name(f"pretrained-{self.dataset_label}"))
 
 
 @dataclass
@@ -437,4 +446,22 @@ def default_output_dir(
     parts = [f"{dataset}-{model}", variant, f"seed{seed}" if seed != TrainingArguments.seed else None]
     parts.append(f"cv{cv_folds}-fold{fold}" if cv_folds else None)
     parts.append(f"search-{search}" if search else None)
-    return str(Path("runs") / folder_name("-".join(filter(None, parts))))
+    return str(RUNS_DIR / folder_name("-".join(filter(None, parts))))
+
+
+def model_label(model: str, setfit: bool = False) -> str:
+    """finetune.py's short name of `--model` for folders and records: the alias, the Hub id, or the
+    folder's name; `setfit-<that>` for a SetFit run, so it is its own model in the report."""
+    label = model if model in MODEL_ALIASES or not Path(model).exists() else Path(model).resolve().name
+    return f"setfit-{label}" if setfit else label
+
+
+def resolve_output_dir(
+    training_args: RunTrainingArguments, data_args: DataArguments, model: str, variant: str | None = None, search: str | None = None
+) -> None:
+    """Give `training_args` its `default_output_dir` when `--output_dir` was not given; the scripts
+    call it once, right after parsing, and the flows take the folder as it then is."""
+    if not training_args.output_dir_given:
+        training_args.output_dir = default_output_dir(
+            data_args.dataset_label, model, data_args.cv_folds, data_args.fold, training_args.seed, variant, search
+        )

@@ -52,6 +52,14 @@ def parse(dataclass_types, argv: list[str] | None = None, return_remaining: bool
     return (*(by_position[index] for index in range(len(dataclass_types))), *parsed[len(order):])
 
 
+def leading_positionals(argv: list[str], option: str) -> list[str]:
+    """`VALUE... --other ...` as `option VALUE... --other ...`, for the commands whose first
+    arguments are folders (`python -m pipelines.report RUNS_DIR`): `HfArgumentParser` knows options only."""
+    if argv and not argv[0].startswith("-"):
+        return [option, *argv]
+    return argv
+
+
 def to_argv(*instances) -> list[str]:
     """The options that `parse` turns back into these dataclass instances: `--name value` for each
     field whose value differs from the one its class gets with no options, in field order.

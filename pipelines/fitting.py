@@ -42,7 +42,7 @@ from pipelines.run_files import (
     write_predictions,
     write_results,
 )
-from pipelines.selection import TestScoreCallback, resolve_best_metric, selection_summary
+from pipelines.selection import TestScoreCallback, selection_summary
 
 
 def count_parameters(model: torch.nn.Module) -> dict[str, int]:
@@ -72,12 +72,13 @@ def fit_and_test(
     is also scored after every validation pass (logged only), and `results.json` says which epoch
     validation loss and the official metric would each restore, with its test scores.
     `trainer_class` builds the trainer (`pipelines.losses.loss_trainer`: class weights, distillation).
+    `training_args.metric_for_best_model` is a metric name, already resolved from `official`
+    (`pipelines.selection.resolve_best_metric`, called by the flow once the labels are known).
     The output folder is held for the whole run (`hold_run_folder`: `PathError` while another
     live run holds it) and checked by `prepare_output_dir`; a loss that turns NaN or infinite
     stops the run (`StopOnNonFiniteLoss`, then `OptionError`). Returns the run's record, as
     written to `results.json`.
     """
-    resolve_best_metric(training_args, label_names, run_info.get("dataset"))
     definition = run_definition(model, tokenizer, tokenized, training_args, run_info)
     with hold_run_folder(training_args.output_dir) if training_args.process_index == 0 else nullcontext():
         resume_from = prepare_output_dir(training_args, definition)
@@ -184,18 +185,16 @@ def save_run(trainer: Trainer, training_args: TrainingArguments, record: RunReco
 
 
 def predict_in_order(trainer: Trainer, dataset):
-    """`Trainer.predict` with the test sentences in dataset order.
+    """Predictions, gold labels and `test_`-prefixed metrics of `dataset`, its sentences in dataset order.
 
-    From transformers 5, evaluation batches are grouped by length too when training's are
-    (`train_sampling_strategy="group_by_length"`), and predictions come back in that shuffled
-    order. Scores do not care, but per-sentence predictions must line up with the test set.
+    From transformers 5, `Trainer.predict` groups evaluation batches by length too when training's
+    are (`train_sampling_strategy="group_by_length"`), and its predictions come back in that
+    shuffled order. Scores do not care, but per-sentence predictions must line up with the test
+    set, so this runs the Trainer's own evaluation loop over a loader without a sampler (the
+    loader `Trainer.get_test_dataloader` builds, less its sampler); the arguments stay as they are.
     """
-    strategy = trainer.args.train_sampling_strategy
-    trainer.args.train_sampling_strategy = "sequential"
-    try:
-        return trainer.predict(dataset, metric_key_prefix="test")
-    finally:
-        trainer.args.train_sampling_strategy = strategy
+    loader = trainer._get_dataloader(dataset, description="test", batch_size=trainer.args.eval_batch_size)
+    return trainer.evaluation_loop(loader, description="Prediction", metric_key_prefix="test")
 
 
 RUN_DEFINITION_FILE = "run_definition.json"

@@ -20,11 +20,11 @@ data and the local alternative, in seconds.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import functools
 import os
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -34,6 +34,7 @@ from huggingface_hub.utils import get_session
 from transformers import TrainingArguments
 
 from pipelines.benchmarks import BENCHMARKS
+from pipelines.cli import leading_positionals, parse
 from pipelines.errors import OptionError, PathError
 from pipelines.metrics import METRICS
 from pipelines.run_files import RESULTS_FILE, RunRecord
@@ -304,18 +305,21 @@ def one_line(err: BaseException) -> str:
     return next((line.strip() for line in str(err).splitlines() if line.strip()), type(err).__name__)[:300]
 
 
-def push_existing(argv: list[str]) -> None:
-    """`python -m pipelines.hub push RUN_DIR --hub_model_id you/name`: a finished run folder to the Hub.
+@dataclass
+class PushArguments:
+    """`python -m pipelines.hub push RUN_DIR`: a finished run folder and where it goes on the Hub."""
 
-    The model card is rewritten to name the repo. Raises `PathError` for a folder that is not a
-    finished run, `OptionError` when the Hub or a token is missing.
+    run_dir: str = field(metadata={"help": "a finished train.py / finetune.py output folder (it holds results.json; also the first argument)"})
+    hub_model_id: str | None = field(default=None, metadata={"help": "you/name; default: the folder's name in the token owner's account"})
+    hub_token: str | None = field(default=None, metadata={"help": "default: the saved login or HF_TOKEN"})
+    private: bool = field(default=False, metadata={"help": "create the repo as private"})
+
+
+def push_existing(args: PushArguments) -> None:
+    """A finished run folder to the Hub, its model card rewritten to name the repo.
+
+    Raises `PathError` for a folder that is not a finished run, `OptionError` when the Hub or a token is missing.
     """
-    parser = argparse.ArgumentParser(prog="python -m pipelines.hub push", description=push_existing.__doc__)
-    parser.add_argument("run_dir", help="a finished train.py / finetune.py output folder (it holds results.json)")
-    parser.add_argument("--hub_model_id", help="you/name; default: the folder's name in the token owner's account")
-    parser.add_argument("--hub_token", help="default: the saved login or HF_TOKEN")
-    parser.add_argument("--private", action="store_true", help="create the repo as private")
-    args = parser.parse_args(argv)
     folder = Path(args.run_dir)
     if not (folder / RESULTS_FILE).is_file():
         raise PathError(f"{folder} is not a finished run (no {RESULTS_FILE}); finish or rerun it first")
@@ -332,7 +336,8 @@ def push_existing(argv: list[str]) -> None:
 def main(argv: list[str]) -> None:
     if not argv or argv[0] != "push":
         raise OptionError("usage: python -m pipelines.hub push RUN_DIR [--hub_model_id you/name] [--hub_token T] [--private]")
-    push_existing(argv[1:])
+    (args,) = parse((PushArguments,), leading_positionals(argv[1:], "--run_dir"))
+    push_existing(args)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import sys
 import time
+import traceback
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,7 @@ from pipelines import hub
 from pipelines.backbones import MODEL_ALIASES, resolve_model
 from pipelines.arguments import PretrainedArguments
 from pipelines.data import load_data
-from pipelines.errors import DataError, OptionError
+from pipelines.errors import DataError, OptionError, UserError
 from pipelines.benchmarks import BENCHMARKS, closest_benchmark, official_metric_for
 from pipelines.metrics import METRICS, metric_keys, score
 from pipelines.run_files import (
@@ -199,26 +200,37 @@ def evaluation_table(rows: list[ScoredModel], label_names: list[str], dataset: s
     return markdown_table(shown, columns)
 
 
-def score_models(model_names: list[str], texts, references, label_names, args: PretrainedArguments, device: str) -> tuple[list, list]:
-    """(scored, failures): `evaluate_model`'s (entry, predictions) per model that ran; a model that
-    cannot be loaded, mapped or run is one line of `failures`, the rest still run."""
+ERRORS_FOLDER = "errors"  # in the output folder: the traceback of each model that could not be scored
+
+
+def score_models(
+    model_names: list[str], texts, references, label_names, args: PretrainedArguments, device: str
+) -> tuple[list, list, list[Exception]]:
+    """(scored, failures, errors): `evaluate_model`'s (entry, predictions) per model that ran; a model
+    that cannot be loaded, mapped or run is one line of `failures` (its traceback in
+    `<output_dir>/errors/<model>.txt`) and its exception in `errors`, and the rest still run."""
     extra_labels = parse_label_map(args.label_map)
     dataset = args.dataset if args.source == "builtin" else None
-    scored, failures = [], []
+    scored, failures, errors = [], [], []
     for model in model_names:
         try:
             scored.append(evaluate_model(
                 model, texts, references, label_names, args.batch_size, args.neutral_threshold, extra_labels, device, dataset
             ))
         except Exception as err:  # a third-party model fails in any way (offline Hub id, bad weights): report, go on
-            failures.append({"model": model, "error": hub.one_line(err)})
-            print(f"error: {model}: {hub.one_line(err)}", file=sys.stderr, flush=True)
-    return scored, failures
+            trace = Path(args.output_dir) / ERRORS_FOLDER / f"{file_name(model, fallback='model')}.txt"
+            trace.parent.mkdir(parents=True, exist_ok=True)
+            trace.write_text(traceback.format_exc(), encoding="utf-8")
+            failures.append({"model": model, "error": hub.one_line(err), "traceback": f"{ERRORS_FOLDER}/{trace.name}"})
+            errors.append(err)
+            print(f"error: {model}: {hub.one_line(err)} (traceback: {trace})", file=sys.stderr, flush=True)
+    return scored, failures, errors
 
 
 def evaluate_pretrained(args: PretrainedArguments) -> EvaluationRecord:
     """Score every model on the test set; a model that fails is reported in one line, the rest run.
-    Writes `evaluation.json` (the returned record), `evaluation.md` and one predictions file per model."""
+    When none could be scored: `OptionError` if every failure was a user error, else the first
+    other exception, re-raised (a bug keeps its traceback). Writes `evaluation.json` (the returned record), `evaluation.md` and one predictions file per model."""
     parse_label_map(args.label_map)  # a bad option fails before any work
     check_writable_dir(Path(args.output_dir))  # before scoring, not after; created only when there is something to write
     dataset, data_description = load_data(args)
@@ -236,8 +248,11 @@ def evaluate_pretrained(args: PretrainedArguments) -> EvaluationRecord:
         print(f"note: {note}", file=sys.stderr, flush=True)
     texts, references = list(test["text"]), list(test["label"])
     device = args.device or default_device()
-    scored, failures = score_models(model_names, texts, references, label_names, args, device)
+    scored, failures, errors = score_models(model_names, texts, references, label_names, args, device)
     if not scored:  # nothing to report: leave no empty table behind
+        bug = next((err for err in errors if not isinstance(err, UserError)), None)
+        if bug is not None:  # not the user's to fix: its traceback, not one line
+            raise bug
         raise OptionError(f"no model could be scored on {args.dataset_label}: " + "; ".join(f["model"] for f in failures))
 
     output_dir = Path(args.output_dir)

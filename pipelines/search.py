@@ -109,7 +109,7 @@ def search_trainer(model_args, data_args, training_args, loss_args, prepared: Pr
 
     trial_args = hub.without_trainer_push(training_args)  # a copy
     trial_args.output_dir = str(Path(training_args.output_dir) / TRIALS_FOLDER)
-    resolve_best_metric(trial_args, prepared.label_names, data_args.dataset_label)
+    trial_args = resolve_best_metric(trial_args, prepared.label_names, data_args.dataset_label)
     trainer = trainer_class(
         model_init=model_init,
         args=trial_args,

@@ -23,18 +23,18 @@ from pipelines.arguments import (
     GloveModelArguments,
     GloveTrainingArguments,
     RunTrainingArguments,
-    default_output_dir,
 )
 from pipelines.distillation import check_teacher, prepare_training
 from pipelines.errors import ConfigError, UserError
 from pipelines.fitting import fit_and_test
 from pipelines.run_files import RunRecord, check_writable_dir
+from pipelines.selection import resolve_best_metric
 from pipelines.splits import load_train_test, protocol_info, split_validation
 from pipelines.tokenization import build_tokenizer, build_vocabulary, embedding_matrix, load_word_vectors, tokenize_dataset
 
 __all__ = [  # the GloVe flow, and the shared names train.py and the grid import from here
     "DataArguments", "GloveModelArguments", "GloveTrainingArguments", "PreparedGloveData", "RunTrainingArguments",
-    "build_glove_model", "default_output_dir", "fit_and_test", "prepare_glove_data", "train_glove",
+    "build_glove_model", "fit_and_test", "prepare_glove_data", "train_glove",
 ]
 
 
@@ -180,6 +180,7 @@ def train_glove(
     hub.check_push(training_args)
     check_teacher(loss_args)
     prepared = prepared or prepare_glove_data(model_args, data_args, training_args.seed)
+    training_args = resolve_best_metric(training_args, prepared.label_names, data_args.dataset_label)
     model = build_glove_model(
         model_args.model,
         prepared.glove,

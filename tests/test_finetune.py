@@ -9,7 +9,8 @@ import evaluate_pretrained
 import finetune
 from pipelines.cli import run_cli
 from pipelines.benchmarks import BENCHMARKS
-from pipelines.finetuning import FinetuneTrainingArguments, default_output_dir
+from pipelines.arguments import default_output_dir, model_label
+from pipelines.finetuning import FinetuneTrainingArguments
 from tests.tiny_bert import build_tiny_bert, write_semeval
 
 QUICK = ["--num_train_epochs", "1", "--per_device_train_batch_size", "8", "--report_to", "none", "--seed", "3"]
@@ -69,11 +70,12 @@ def test_cpu_training_stays_in_full_precision(tmp_path):
 
 
 def test_default_output_dir_names(tmp_path):
-    assert default_output_dir("mr", "minilm", cv_folds=10, fold=3) == "runs/mr-minilm-cv10-fold3"
-    assert default_output_dir("mr", "minilm") == "runs/mr-minilm"
-    assert default_output_dir("mr", "roberta-base") == "runs/mr-roberta-base"
-    assert default_output_dir("semeval2017a", "vinai/bertweet-base") == "runs/semeval2017a-vinai_bertweet-base"
-    assert default_output_dir("mr", str(tmp_path)) == f"runs/mr-{tmp_path.name}"
+    assert default_output_dir("mr", model_label("minilm"), cv_folds=10, fold=3) == "runs/mr-minilm-cv10-fold3"
+    assert default_output_dir("mr", model_label("minilm")) == "runs/mr-minilm"
+    assert default_output_dir("mr", model_label("roberta-base")) == "runs/mr-roberta-base"
+    assert default_output_dir("semeval2017a", model_label("vinai/bertweet-base")) == "runs/semeval2017a-vinai_bertweet-base"
+    assert default_output_dir("mr", model_label(str(tmp_path))) == f"runs/mr-{tmp_path.name}"
+    assert default_output_dir("mr", model_label("minilm", setfit=True)) == "runs/mr-setfit-minilm"
 
 
 def test_at_least_three_documented_models_per_dataset():

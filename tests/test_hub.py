@@ -143,8 +143,14 @@ def test_card_of_a_fine_tuned_run_without_optional_fields():
     assert "glove" not in card.data.tags and "trust_remote_code" not in card.text
 
 
-def test_max_vocab_size_zero_keeps_the_whole_glove_vocabulary():
-    assert GloveModelArguments(max_vocab_size=0).max_vocab_size is None
+def test_max_vocab_size_zero_keeps_the_whole_glove_vocabulary(tiny_semeval, tiny_glove):
+    from pipelines.tokenization import load_word_vectors
+    from pipelines.training import DataArguments, prepare_glove_data
+
+    model_args = GloveModelArguments(embeddings=str(tiny_glove), max_vocab_size=0)
+    assert model_args.max_vocab_size == 0  # kept as given, so the grid's --dry_run writes it back
+    prepared = prepare_glove_data(model_args, DataArguments(dataset="semeval2017a", data_dir=str(tiny_semeval)), seed=0)
+    assert set(load_word_vectors(str(tiny_glove)).words) <= set(prepared.vocabulary)
     with pytest.raises(ValueError, match="--max_vocab_size must be 0"):
         GloveModelArguments(max_vocab_size=-1)
 

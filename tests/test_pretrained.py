@@ -214,10 +214,20 @@ def test_script_scores_good_models_and_reports_the_others_in_one_line(tiny, tmp_
     assert "sentibench-tests/no-such-model: not scored" in markdown
 
 
-def test_script_fails_when_no_model_can_be_scored(tiny, tmp_path, offline, capsys):
+def test_script_fails_when_no_model_can_be_scored(tiny, tmp_path, offline, capsys, monkeypatch):
     argv = ["--dataset", "semeval2017a", "--data-dir", str(tiny["data"]), "--output_dir", str(tmp_path)]
     assert run_cli(evaluate_pretrained.main, [*argv, "--models", "./not/here"]) == 2
     assert "error: no model could be scored on semeval2017a" in capsys.readouterr().err
+    (trace,) = (tmp_path / "errors").glob("*not_here.txt")
+    assert trace.read_text().startswith("Traceback")  # kept beside the output
+
+    def broken(model, *args, **kwargs):
+        raise ZeroDivisionError("a bug, not the user's input")
+
+    monkeypatch.setattr("pipelines.pretrained.evaluate_model", broken)
+    with pytest.raises(ZeroDivisionError, match="a bug"):  # every model failed on a bug: its traceback, not exit 2
+        run_cli(evaluate_pretrained.main, [*argv, "--models", "vader"])
+    assert "ZeroDivisionError" in (tmp_path / "errors" / "vader.txt").read_text()
 
 
 def test_unknown_dataset_is_one_line(capsys):
