@@ -8,6 +8,8 @@ from pipelines.arguments import (
     FinetuneTrainingArguments,
     LossArguments,
     SetFitArguments,
+    model_label,
+    resolve_output_dir,
 )
 from pipelines.cli import limit_torch_threads, parse, quiet_progress_bars, run_cli
 
@@ -16,12 +18,9 @@ def main(argv: list[str]) -> None:
     quiet_progress_bars()
     argument_types = (FinetuneModelArguments, FinetuneDataArguments, FinetuneTrainingArguments, LossArguments, SetFitArguments)
     model_args, data_args, training_args, loss_args, setfit_args = parse(argument_types, argv)
-    from pipelines.finetuning import default_output_dir, finetune  # after parsing: the flow's imports take seconds
+    resolve_output_dir(training_args, data_args, model_label(model_args.model, setfit_args.setfit))
+    from pipelines.finetuning import finetune  # after parsing: the flow's imports take seconds
 
-    if not training_args.output_dir_given:
-        training_args.output_dir = default_output_dir(
-            data_args.dataset_label, model_args.model, data_args.cv_folds, data_args.fold, training_args.seed, setfit=setfit_args.setfit
-        )
     finetune(model_args, data_args, training_args, loss_args=loss_args, setfit_args=setfit_args)
 
 

@@ -3,7 +3,7 @@
 import sys
 
 from pipelines.arguments import (
-    DataArguments, DistillationArguments, GloveModelArguments, GloveTrainingArguments, SearchArguments, default_output_dir,
+    DataArguments, DistillationArguments, GloveModelArguments, GloveTrainingArguments, SearchArguments, resolve_output_dir,
 )
 from pipelines.cli import limit_torch_threads, parse, quiet_progress_bars, run_cli
 
@@ -12,11 +12,7 @@ def main(argv: list[str]) -> None:
     quiet_progress_bars()
     argument_types = (GloveModelArguments, DataArguments, GloveTrainingArguments, DistillationArguments, SearchArguments)
     model_args, data_args, training_args, loss_args, search_args = parse(argument_types, argv)
-    if not training_args.output_dir_given:
-        training_args.output_dir = default_output_dir(
-            data_args.dataset_label, model_args.model, data_args.cv_folds, data_args.fold, training_args.seed,
-            model_args.folder_tag, search_args.search,
-        )
+    resolve_output_dir(training_args, data_args, model_args.model, model_args.folder_tag, search_args.search)
     if search_args.search:
         from pipelines.search import search_glove
 

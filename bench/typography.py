@@ -52,7 +52,6 @@ def use_tokenizer(arm: str) -> None:
 
 def train_arm(arm: str, args: argparse.Namespace) -> Path:
     use_tokenizer(arm)
-    experiments._PREPARED.clear()  # the grid's per-process data cache is keyed by data options, not the tokenizer
     runs_dir = Path(args.runs_dir) / arm
     argv = [
         "--data_dir", args.data_dir, "--datasets", DATASET, "--models", args.model, "--train_embeddings",

@@ -20,12 +20,12 @@ import torch
 from transformers import TrainingArguments
 
 import models
-from pipelines.backbones import MODEL_ALIASES, WEIGHTS_FILES
+from pipelines.backbones import MODEL_ALIASES
 from pipelines.benchmarks import BENCHMARKS
 from pipelines.cli import TRAINER_GROUP
 from pipelines.data import DataSourceArguments
-from pipelines.errors import DataError, OptionError, PathError
-from pipelines.runs.layout import default_evaluation_folder, default_run_folder
+from pipelines.errors import OptionError
+from pipelines.runs.layout import GRID_RUNS_DIR, default_evaluation_folder, default_run_folder
 
 DISTILLATION_LOSSES = ("mse", "kl")
 
@@ -83,8 +83,19 @@ class FinetuneDataArguments(DataArguments):
 
 
 @dataclass
-class GloveModelArguments:
-    """`train.py`'s model options: the `--model` preset, its word vectors and vocabulary."""
+class InputLengthArguments:
+    """The input length both training scripts take, declared once."""
+
+    max_length: int = field(default=128, metadata={"help": "longest input in tokens (longer ones are truncated)"})
+
+    def __post_init__(self):
+        if self.max_length < 1:
+            raise OptionError(f"--max_length must be at least 1, got {self.max_length}")
+
+
+@dataclass
+class GloveModelArguments(InputLengthArguments):
+    """`train.py`'s model options: the `--model` preset, its word vectors and vocabulary, the input length."""
 
     _argument_group_name = "model options"
 
@@ -100,19 +111,15 @@ class GloveModelArguments:
             "0 keeps the whole GloVe vocabulary"
         },
     )
-    max_length: int = field(default=128, metadata={"help": "longest input in tokens (longer ones are truncated)"})
     config_overrides: str | None = field(
         default=None, metadata={"help": "config fields to change, e.g. 'hidden_size=256,dropout=0.3'"}
     )
 
     def __post_init__(self):
+        super().__post_init__()
         models.model_type_for(self.model)
-        if self.max_length < 1:
-            raise OptionError(f"--max_length must be at least 1, got {self.max_length}")
         if self.max_vocab_size is not None and self.max_vocab_size < 0:
             raise OptionError(f"--max_vocab_size must be 0 (the whole GloVe vocabulary) or positive, got {self.max_vocab_size}")
-        if self.max_vocab_size == 0:
-            self.max_vocab_size = None
 
     @property
     def folder_tag(self) -> str | None:
@@ -123,7 +130,7 @@ class GloveModelArguments:
 
 
 @dataclass
-class FinetuneModelArguments:
+class FinetuneModelArguments(InputLengthArguments):
     """`finetune.py`'s model options: the backbone and the input length."""
 
     _argument_group_name = "model options"
@@ -132,15 +139,13 @@ class FinetuneModelArguments:
         default="minilm",
         metadata={"help": f"Hub id, local folder, or one of: {', '.join(MODEL_ALIASES)} (each benchmark's documented choices: finetune_models in pipelines/benchmarks.py)"},
     )
-    max_length: int = field(default=128, metadata={"help": "longest input in tokens (longer ones are truncated)"})
     max_length_quantile: float | None = field(
         default=None,
         metadata={"help": "take max_length from the training texts instead: this quantile of their token counts (e.g. 0.99)"},
     )
 
     def __post_init__(self):
-        if self.max_length < 1:
-            raise OptionError(f"--max_length must be at least 1, got {self.max_length}")
+        super().__post_init__()
         if self.max_length_quantile is not None and not 0.0 < self.max_length_quantile <= 1.0:
             raise OptionError(f"--max_length_quantile must be in (0, 1], got {self.max_length_quantile}")
 
@@ -162,23 +167,6 @@ class SetFitArguments:
         for name in ("setfit_max_steps", "setfit_batch_size", "setfit_iterations"):
             if getattr(self, name) < 1:
                 raise OptionError(f"--{name} must be at least 1, got {getattr(self, name)}")
-
-
-@dataclass
-class DistillationSettings:
-    """How the distillation term is computed and mixed with the gold cross-entropy."""
-
-    loss: str = "mse"
-    alpha: float = 0.5  # weight of the gold cross-entropy; 1 - alpha weighs the teacher term
-    temperature: float = 1.0  # `kl` only
-
-    def __post_init__(self):
-        if self.loss not in DISTILLATION_LOSSES:
-            raise OptionError(f"--distillation_loss must be one of {', '.join(DISTILLATION_LOSSES)}, got {self.loss!r}")
-        if not 0.0 <= self.alpha <= 1.0:
-            raise OptionError(f"--distillation_alpha must be between 0 and 1, got {self.alpha}")
-        if self.temperature <= 0:
-            raise OptionError(f"--distillation_temperature must be positive, got {self.temperature}")
 
 
 def parse_weights(setting: str) -> list[float]:
@@ -213,7 +201,8 @@ class LossArguments:
 
 @dataclass
 class DistillationArguments(LossArguments):
-    """`train.py`'s loss options: class weights (`LossArguments`) and distillation from a teacher."""
+    """`train.py`'s loss options: class weights (`LossArguments`) and distillation from a teacher,
+    the one description of the loss that `pipelines.losses.sentiment_loss` computes."""
 
     teacher: str | None = field(
         default=None,
@@ -233,28 +222,18 @@ class DistillationArguments(LossArguments):
 
     def __post_init__(self):
         super().__post_init__()
-        self.settings = DistillationSettings(self.distillation_loss, self.distillation_alpha, self.distillation_temperature)
+        if self.distillation_loss not in DISTILLATION_LOSSES:
+            raise OptionError(f"--distillation_loss must be one of {', '.join(DISTILLATION_LOSSES)}, got {self.distillation_loss!r}")
+        if not 0.0 <= self.distillation_alpha <= 1.0:
+            raise OptionError(f"--distillation_alpha must be between 0 and 1, got {self.distillation_alpha}")
+        if self.distillation_temperature <= 0:
+            raise OptionError(f"--distillation_temperature must be positive, got {self.distillation_temperature}")
         if self.transfer_set_size < 0:
             raise OptionError(f"--transfer_set_size must be 0 or more, got {self.transfer_set_size}")
-        if self.teacher is None:
-            if self.transfer_set_size:
-                raise OptionError("--transfer_set_size needs --teacher (the teacher labels the transfer set)")
-            return
-        folder = Path(self.teacher).expanduser()
-        if not (folder / "config.json").is_file():
-            raise PathError(f"--teacher {self.teacher}: not a model folder with a config.json (a save_pretrained folder)")
-        # Checked here, before anything is written, rather than when the teacher first runs.
-        from transformers import AutoConfig
-
-        try:
-            AutoConfig.from_pretrained(folder)
-        except (OSError, ValueError) as err:
-            from pipelines.hub import one_line
-
-            raise DataError(f"--teacher {self.teacher}: its config.json is not a model config ({one_line(err)})") from None
-        if not any((folder / name).is_file() for name in WEIGHTS_FILES):
-            raise PathError(f"--teacher {self.teacher}: no weights in the folder (one of {', '.join(WEIGHTS_FILES)})")
-        self.teacher = str(folder)
+        if self.teacher is None and self.transfer_set_size:
+            raise OptionError("--transfer_set_size needs --teacher (the teacher labels the transfer set)")
+        if self.teacher is not None:
+            self.teacher = str(Path(self.teacher).expanduser())  # the folder is checked where it is used (distillation.check_teacher)
 
 
 @dataclass
@@ -273,7 +252,7 @@ class PretrainedArguments(DataSourceArguments):
         },
     )
     runs_dir: str | None = field(
-        default="runs/grid",
+        default=GRID_RUNS_DIR,
         metadata={
             "help": "without --models, also score the models trained on the other benchmark found under "
             "<runs_dir>/<other>-lab-trained/<model>/seed-<lowest>/ (python -m pipelines.experiments' layout)"
@@ -458,3 +437,21 @@ def default_output_dir(
 ) -> str:
     """`pipelines.runs.layout.default_run_folder`, the seed named only when not `TrainingArguments`' 42."""
     return default_run_folder(dataset, model, cv_folds, fold, None if seed == TrainingArguments.seed else seed, variant, search)
+
+
+def model_label(model: str, setfit: bool = False) -> str:
+    """finetune.py's short name of `--model` for folders and records: the alias, the Hub id, or the
+    folder's name; `setfit-<that>` for a SetFit run, so it is its own model in the report."""
+    label = model if model in MODEL_ALIASES or not Path(model).exists() else Path(model).resolve().name
+    return f"setfit-{label}" if setfit else label
+
+
+def resolve_output_dir(
+    training_args: RunTrainingArguments, data_args: DataArguments, model: str, variant: str | None = None, search: str | None = None
+) -> None:
+    """Give `training_args` its `default_output_dir` when `--output_dir` was not given; the scripts
+    call it once, right after parsing, and the flows take the folder as it then is."""
+    if not training_args.output_dir_given:
+        training_args.output_dir = default_output_dir(
+            data_args.dataset_label, model, data_args.cv_folds, data_args.fold, training_args.seed, variant, search
+        )

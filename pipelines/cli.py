@@ -9,9 +9,12 @@ flows' imports (`datasets`, `evaluate`, the models' code paths: seconds).
 
 from __future__ import annotations
 
+import enum
+import json
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import fields
 
 from transformers import HfArgumentParser
 
@@ -47,6 +50,46 @@ def parse(dataclass_types, argv: list[str] | None = None, return_remaining: bool
         raise OptionError(str(err)) from err
     by_position = dict(zip(order, parsed))
     return (*(by_position[index] for index in range(len(dataclass_types))), *parsed[len(order):])
+
+
+def leading_positionals(argv: list[str], option: str) -> list[str]:
+    """`VALUE... --other ...` as `option VALUE... --other ...`, for the commands whose first
+    arguments are folders (`python -m pipelines.report RUNS_DIR`): `HfArgumentParser` knows options only."""
+    if argv and not argv[0].startswith("-"):
+        return [option, *argv]
+    return argv
+
+
+def to_argv(*instances) -> list[str]:
+    """The options that `parse` turns back into these dataclass instances: `--name value` for each
+    field whose value differs from the one its class gets with no options, in field order.
+
+    Booleans are written `true`/`false`, lists as their items, enums by their value, dicts as JSON.
+    `ValueError` naming the field for a value no option can give (None where the class gives a value).
+    """
+    argv = []
+    for instance in instances:
+        defaults = type(instance)()
+        for item in fields(instance):
+            value = getattr(instance, item.name)
+            if not item.init or value == getattr(defaults, item.name):
+                continue
+            if value is None:
+                raise ValueError(f"{type(instance).__name__}.{item.name} is None, which no --{item.name} value gives")
+            argv += [f"--{item.name}", *_option_values(value)]
+    return argv
+
+
+def _option_values(value) -> list[str]:
+    if isinstance(value, bool):
+        return [str(value).lower()]
+    if isinstance(value, enum.Enum):
+        return [str(value.value)]
+    if isinstance(value, (list, tuple)):
+        return [str(item) for item in value]
+    if isinstance(value, dict):
+        return [json.dumps(value)]
+    return [str(value)]
 
 
 def run_cli(main: Callable[[list[str]], object], argv: list[str] | None = None) -> int:

@@ -23,9 +23,9 @@ import os
 import sys
 from dataclasses import dataclass, field
 
-from pipelines.cli import parse, run_cli
+from pipelines.cli import leading_positionals, parse, run_cli
 from pipelines.errors import OptionError
-from pipelines.explain import N_STEPS, Explanation, explain, leading_folders, load_all
+from pipelines.explain import N_STEPS, Explanation, explain, load_all
 
 EXAMPLES = [
     "not bad at all",
@@ -128,7 +128,7 @@ class DemoArguments:
 
 
 def main(argv: list[str]) -> None:
-    (args,) = parse((DemoArguments,), leading_folders(argv))
+    (args,) = parse((DemoArguments,), leading_positionals(argv, "--run_dirs"))
     classifiers = load_all(args.run_dirs)  # a folder that is not a model stops here, in one line
     print(f"loaded {', '.join(classifier.name for classifier in classifiers)}; serving http://127.0.0.1:{args.port}")
     launch(build_app(classifiers, args.n_steps), args.port)

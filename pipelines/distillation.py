@@ -30,11 +30,12 @@ from pathlib import Path
 
 import numpy as np
 from datasets import Dataset, DatasetDict, Value, concatenate_datasets
-from transformers import AutoTokenizer
+from transformers import AutoConfig, AutoTokenizer
 
 import models  # noqa: F401  registers the GloVe models with the Auto classes: a project model can teach
 from pipelines import run_files
-from pipelines.errors import DataError, OptionError
+from pipelines.backbones import WEIGHTS_FILES
+from pipelines.errors import DataError, OptionError, PathError
 from pipelines.hub import one_line
 from pipelines.inference import TorchSequenceClassifier, default_device
 from pipelines.run_files import file_name
@@ -65,6 +66,23 @@ def teacher_fingerprint(folder: str | os.PathLike) -> str:
 
 def texts_fingerprint(texts: list[str]) -> str:
     return hashlib.sha256(json.dumps(texts, ensure_ascii=False).encode()).hexdigest()
+
+
+def check_teacher(loss_args: DistillationArguments | None) -> None:
+    """The `--teacher` folder can teach: a `config.json` that is a model config, and weights.
+    Called by the flows before any work, so a bad folder costs nothing; raises `PathError` (no
+    config or no weights) or `DataError` (a config that is not a model config), naming the option."""
+    if loss_args is None or loss_args.teacher is None:
+        return
+    folder = Path(loss_args.teacher)
+    if not (folder / "config.json").is_file():
+        raise PathError(f"--teacher {loss_args.teacher}: not a model folder with a config.json (a save_pretrained folder)")
+    try:
+        AutoConfig.from_pretrained(folder)
+    except (OSError, ValueError) as err:
+        raise DataError(f"--teacher {loss_args.teacher}: its config.json is not a model config ({one_line(err)})") from None
+    if not any((folder / name).is_file() for name in WEIGHTS_FILES):
+        raise PathError(f"--teacher {loss_args.teacher}: no weights in the folder (one of {', '.join(WEIGHTS_FILES)})")
 
 
 def teacher_name(folder: str | os.PathLike) -> str:
@@ -185,7 +203,7 @@ def prepare_training(loss_args: DistillationArguments | None, prepared, split) -
     logits = cached_teacher_logits(loss_args.teacher, texts + transfer_teacher, prepared.label_names)
     pool = prepared.dataset["train"].add_column("teacher_logits", logits[: len(texts)].tolist())
     tokenized = split(DatasetDict({**prepared.dataset, "train": pool.add_column("pool_index", range(len(texts)))}))
-    trainer_class, info = loss_trainer(loss_args, tokenized["train"]["label"], prepared.label_names, loss_args.settings)
+    trainer_class, info = loss_trainer(loss_args, tokenized["train"]["label"], prepared.label_names)
     kept = set(tokenized["train"]["pool_index"])
     rows = [row for row, source in enumerate(sources) if source in kept]  # none made from validation rows
     train = tokenized["train"].remove_columns("pool_index").cast_column("label", Value("int64"))

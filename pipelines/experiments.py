@@ -18,10 +18,11 @@ function, into the same folders and summary.
 Tracking: `--report_to tensorboard` (or mlflow, ...) reaches every cell like any train.py option;
 each cell is one run named by its folder under `--runs_dir` (`mr-lab-frozen/mean/seed-0`).
 
-Each cell is a train.py command line: the grid's own options (models, datasets, seeds, folds,
-vectors) become `--model`, `--dataset`, `--seed`, `--fold`, ... and every other option is train.py's,
-passed to every cell as given; the cell's dataclasses are parsed from that line by train.py's own
-parser, and `--dry_run` prints it, so the two cannot drift apart.
+Each cell is a value (`Cell`): train.py's dataclasses, parsed once here by train.py's own parser
+from every option that is not the grid's (`--train_embeddings`, `--cv_folds`, `--learning_rate`,
+`--teacher` ...), then given the cell's model, dataset, seed, fold and folder. Workers receive them
+as they are; `--dry_run` renders them back as train.py options (`pipelines.cli.to_argv`), so the
+printed command and the trained cell cannot drift apart.
 
 The architectures keep their config defaults; what changes per dataset is the training budget:
 SemEval-2017 train is about 40k tweets, four times MR, so its runs take larger batches.
@@ -39,17 +40,16 @@ import sys
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
 
 import models
-from pipelines.cli import parse, quiet_progress_bars, run_cli
+from pipelines.cli import parse, quiet_progress_bars, run_cli, to_argv
 from pipelines.benchmarks import BENCHMARKS
-from pipelines.data import DataSourceArguments
-from pipelines.distillation import teacher_name
+from pipelines.distillation import check_teacher, teacher_name
 from pipelines.engines import run_on_submitit
 from pipelines.errors import OptionError, UserError
 from pipelines.hub import one_line
@@ -57,10 +57,11 @@ from pipelines.runs.layout import CellFolder
 from pipelines.runs.setting import Setting
 from pipelines.run_files import RESULTS_FILE, RunRecord, finished_record, library_versions, write_json_atomic
 from pipelines.formatting import format_metrics, markdown_table
-from pipelines.arguments import DataArguments, DistillationArguments, EngineArguments
+from pipelines.arguments import GRID_RUNS_DIR, DataArguments, DistillationArguments, EngineArguments
 from pipelines.training import (
     GloveModelArguments,
     GloveTrainingArguments,
+    PreparedGloveData,
     prepare_glove_data,
     train_glove,
 )
@@ -118,132 +119,161 @@ def default_workers() -> int:
     return len(os.sched_getaffinity(0))
 
 
+def names(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
 @dataclass
 class ExperimentArguments:
+    """The grid's own options: which cells (models x datasets x seeds [x folds]) and where they go.
+    Every other option is train.py's and reaches every cell (`grid_cells`)."""
+
     models: str = field(default=",".join(models.GLOVE_MODELS), metadata={"help": "comma-separated --model names"})
-    datasets: str = field(default=",".join(BENCHMARKS), metadata={"help": "comma-separated dataset names"})
-    embeddings: str | None = field(default=None, metadata={"help": "GloVe text file; default: the GloVe package"})
-    train_embeddings: bool = field(default=False, metadata={"help": "fine-tune the word vectors too"})
+    datasets: str = field(default=",".join(BENCHMARKS), metadata={"help": "comma-separated dataset names (your own data: --train_file ... instead)"})
     seeds: str = field(default="42", metadata={"help": "comma-separated seeds; each sets init, validation split, batch order"})
-    cv_folds: int | None = field(default=None, metadata={"help": "k-fold cross-validation (MR), folds fixed by the seed"})
     workers: int | None = field(default=None, metadata={"help": "parallel cells; default: CPU cores, or 2 per GPU (--engine submitit on Slurm: the job array's cap)"})
-    metric_for_best_model: str = field(
-        default=GloveTrainingArguments.metric_for_best_model,
-        metadata={"help": "checkpoint each cell restores: official (accuracy / macro recall), or eval_loss"},
-    )
-    runs_dir: str = field(default="runs/grid", metadata={"help": "cells go to <runs_dir>/<dataset>-<protocol>-<vectors>/<model>/seed-<s>"})
-    results: str = field(default="runs/grid/results", metadata={"help": "writes <results>.md and <results>.json"})
+    runs_dir: str = field(default=GRID_RUNS_DIR, metadata={"help": "cells go to <runs_dir>/<dataset>-<protocol>-<vectors>/<model>/seed-<s>"})
+    results: str = field(default=f"{GRID_RUNS_DIR}/results", metadata={"help": "writes <results>.md and <results>.json"})
     dry_run: bool = field(default=False, metadata={"help": "print one train.py command per cell and exit"})
 
     def __post_init__(self):
-        self.train_options: list[str] = []  # train.py's options given to the grid, passed to every cell
-        self.loss_args = None  # the parsed --class_weights, --teacher...: they name the cells' folders
-        self.model_names = [name.strip() for name in self.models.split(",") if name.strip()]
-        self.dataset_names = [name.strip() for name in self.datasets.split(",") if name.strip()]
-        self.use_source(DataSourceArguments())
-        self.seed_list = parse_int_list(self.seeds, "--seeds")
+        parse_int_list(self.seeds, "--seeds")
         for name in self.model_names:
             models.model_type_for(name)
         if self.workers is not None and self.workers < 1:
             raise OptionError(f"--workers must be at least 1, got {self.workers}")
 
-    def use_source(self, source: DataSourceArguments) -> None:
-        """The data options of train.py (`--data_dir`, or your own `--train_file`... / `--dataset_name`):
-        built-ins run every name of `--datasets`; your own data is the grid's one dataset."""
-        self.source = source
-        if source.source != "builtin":
-            self.dataset_names = [source.dataset_label]
-        for name in self.dataset_names:
-            self.data_arguments(name)  # refuses unknown names, CV on a fixed test set
+    @property
+    def model_names(self) -> list[str]:
+        return names(self.models)
 
-    def data_arguments(self, dataset: str, fold: int | None = None) -> DataArguments:
-        options = {item.name: getattr(self.source, item.name) for item in fields(DataSourceArguments)}
-        if self.source.source == "builtin":
-            options["dataset"] = dataset
-        return DataArguments(**options, cv_folds=self.cv_folds, fold=fold or 0, score_test_each_epoch=True)
+    @property
+    def dataset_names(self) -> list[str]:
+        return names(self.datasets)
 
-
-@dataclass(frozen=True)
-class Cell:
-    dataset: str
-    model: str
-    seed: int
-    fold: int | None
-    output_dir: str
-
-
-def grid_cells(args: ExperimentArguments) -> list[Cell]:
-    vectors = "trained" if args.train_embeddings else "frozen"
-    protocol = f"cv{args.cv_folds}" if args.cv_folds else "lab"
-    teacher = teacher_name(args.loss_args.teacher) if args.loss_args is not None and args.loss_args.teacher else None
-    suffix = Setting.of_arguments(f"{vectors} vectors", args.loss_args, teacher).folder_suffix  # -weighted, -distilled-<teacher>
-    cells = []
-    for dataset in args.dataset_names:
-        for model in sorted(args.model_names, key=lambda name: COST_ORDER.index(name) if name in COST_ORDER else -1):
-            for seed in args.seed_list:
-                for fold in range(args.cv_folds) if args.cv_folds else [None]:
-                    folder = CellFolder(dataset, model, seed, protocol, vectors, suffix, fold).under(args.runs_dir)
-                    cells.append(Cell(dataset, model, seed, fold, str(folder)))
-    # The larger data set's cells first (they are the long ones), datasets otherwise in order.
-    return sorted(cells, key=lambda cell: -BENCHMARKS[cell.dataset].train_size if cell.dataset in BENCHMARKS else 0)
+    @property
+    def seed_list(self) -> list[int]:
+        return parse_int_list(self.seeds, "--seeds")
 
 
 TRAIN_ARGUMENT_TYPES = (GloveModelArguments, DataArguments, GloveTrainingArguments, DistillationArguments)
 
 # train.py options each cell sets from the grid's own (--models, --datasets, --seeds, folds, --runs_dir).
 CELL_OPTIONS = ("--model", "--dataset", "--seed", "--fold", "--output_dir", "--run_name")
+# What every cell runs with unless the grid is given otherwise: the test set scored each epoch (logged, for the
+# report's model-selection table), no tracker, no per-epoch progress bars under the grid's own.
+GRID_DEFAULTS = ("--score_test_each_epoch", "true", "--report_to", "none", "--disable_tqdm", "true")
 
 
-def use_train_options(args: ExperimentArguments, options: list[str]) -> None:
-    """train.py options for every cell, checked once by train.py's parser; the ones each cell sets refuse."""
-    taken = [option for option in options if option.split("=")[0] in CELL_OPTIONS]
+@dataclass(frozen=True)
+class Cell:
+    """One run of the grid: train.py's dataclasses, parsed once in the grid's process and handed
+    to the worker as they are. `argv()` is the same run as train.py options (`pipelines.cli.to_argv`)."""
+
+    model_args: GloveModelArguments
+    data_args: DataArguments
+    training_args: GloveTrainingArguments
+    loss_args: DistillationArguments
+
+    @property
+    def dataset(self) -> str:
+        return self.data_args.dataset_label
+
+    @property
+    def model(self) -> str:
+        return self.model_args.model
+
+    @property
+    def seed(self) -> int:
+        return self.training_args.seed
+
+    @property
+    def fold(self) -> int | None:
+        return self.data_args.fold if self.data_args.cv_folds else None
+
+    @property
+    def output_dir(self) -> str:
+        return self.training_args.output_dir
+
+    def argv(self) -> list[str]:
+        return to_argv(self.model_args, self.data_args, self.training_args, self.loss_args)
+
+
+def dataset_arguments(args: ExperimentArguments, train_options: list[str]) -> dict[str, tuple]:
+    """train.py's dataclasses for each dataset's cells, parsed by train.py's parser from the grid's
+    defaults, the dataset's budget (`grid_budget`), then the options given to the grid, which win.
+    Built-in data runs every name of `--datasets`; your own data (`--train_file`, `--dataset_name`)
+    is the grid's one dataset. `OptionError` for an option a cell sets or train.py refuses."""
+    taken = [option for option in train_options if option.split("=")[0] in CELL_OPTIONS]
     if taken:
         raise OptionError(
             f"{taken[0].split('=')[0]} is set per cell by the grid; use --models, --datasets, --seeds, --cv_folds or --runs_dir"
         )
-    *_, args.loss_args = parse(TRAIN_ARGUMENT_TYPES, ["--model", args.model_names[0], *options])  # fails here, not in every cell
-    args.train_options = list(options)
+    first_model = ["--model", args.model_names[0]]
+    _, source, *_ = parse(TRAIN_ARGUMENT_TYPES, [*first_model, *train_options])
+    builtin = source.source == "builtin"
+    return {
+        name: parse(TRAIN_ARGUMENT_TYPES, [
+            *GRID_DEFAULTS, *to_options(grid_budget(name)), *(["--dataset", name] if builtin else []), *first_model, *train_options,
+        ])
+        for name in (args.dataset_names if builtin else [source.dataset_label])
+    }  # fmt: skip
 
 
-def cell_argv(args: ExperimentArguments, cell: Cell) -> list[str]:
-    """The cell as train.py options: the grid's choices, the dataset's budget, then the user's train.py options."""
-    argv = ["--model", cell.model]
-    data_args = args.data_arguments(cell.dataset, cell.fold)
-    for item in fields(DataSourceArguments):
-        value = getattr(data_args, item.name)
-        if value and not (item.name == "dataset" and args.source.source != "builtin"):
-            argv += [f"--{item.name}", str(value)]
-    argv += ["--seed", str(cell.seed)]
-    if args.embeddings:
-        argv += ["--embeddings", args.embeddings]
-    if args.train_embeddings:
-        argv.append("--train_embeddings")
-    if args.cv_folds:
-        argv += ["--cv_folds", str(args.cv_folds), "--fold", str(cell.fold)]
-    argv += ["--score_test_each_epoch", "--metric_for_best_model", args.metric_for_best_model]
-    for key, value in grid_budget(cell.dataset).items():
-        argv += [f"--{key}", str(value)]
-    argv += ["--output_dir", cell.output_dir, "--run_name", run_name(args, cell), "--report_to", "none", "--disable_tqdm", "true"]
-    return argv + args.train_options  # last: an option given to the grid (e.g. --report_to tensorboard) wins over these
+def to_options(values: dict) -> list[str]:
+    return [text for key, value in values.items() for text in (f"--{key}", str(value))]
 
 
-def run_name(args: ExperimentArguments, cell: Cell) -> str:
-    """The cell's run for `--report_to` trackers: its folder under `--runs_dir`, e.g. `mr-lab-frozen/mean/seed-0`."""
-    return Path(cell.output_dir).relative_to(args.runs_dir).as_posix()
+def cell_folder(dataset: str, model: str, seed: int, fold: int | None, model_args: GloveModelArguments, data_args: DataArguments,
+                loss_args: DistillationArguments) -> CellFolder:  # fmt: skip
+    """The cell's folder: `<dataset>-<protocol>-<vectors>[<setting suffix>]/<model>/seed-<s>[/fold-<f>]`
+    (`CellFolder`, `Setting.folder_suffix`), e.g. `mr-cv10-trained/...`, `semeval2017a-lab-frozen-weighted/...`."""
+    protocol = f"cv{data_args.cv_folds}" if data_args.cv_folds else "lab"
+    vectors = "trained" if model_args.train_embeddings else "frozen"
+    teacher = teacher_name(loss_args.teacher) if loss_args.teacher else None
+    suffix = Setting.of_arguments(f"{vectors} vectors", loss_args, teacher).folder_suffix  # -weighted, -distilled-<teacher>
+    return CellFolder(dataset, model, seed, protocol, vectors, suffix, fold)
 
 
-def cell_arguments(args: ExperimentArguments, cell: Cell) -> tuple[GloveModelArguments, DataArguments, GloveTrainingArguments, DistillationArguments]:
-    """The cell's dataclasses, parsed by train.py's parser from the cell's command line."""
-    return parse(TRAIN_ARGUMENT_TYPES, cell_argv(args, cell))
+def grid_cells(args: ExperimentArguments, train_options: list[str] = ()) -> list[Cell]:
+    """Every cell: each dataset's arguments (`dataset_arguments`) with the cell's model, seed, fold and folder."""
+    cells = []
+    for dataset, (model_args, data_args, training_args, loss_args) in dataset_arguments(args, list(train_options)).items():
+        for model in sorted(args.model_names, key=lambda name: COST_ORDER.index(name) if name in COST_ORDER else -1):
+            for seed in args.seed_list:
+                for fold in range(data_args.cv_folds) if data_args.cv_folds else [None]:
+                    folder = cell_folder(dataset, model, seed, fold, model_args, data_args, loss_args).under(args.runs_dir)
+                    cells.append(Cell(
+                        replace(model_args, model=model), replace(data_args, fold=fold or 0),
+                        replace(training_args, seed=seed, output_dir=str(folder), run_name=folder.relative_to(args.runs_dir).as_posix()),
+                        loss_args,
+                    ))  # fmt: skip
+    # The larger data set's cells first (they are the long ones), datasets otherwise in order.
+    return sorted(cells, key=lambda cell: -BENCHMARKS[cell.dataset].train_size if cell.dataset in BENCHMARKS else 0)
 
 
-def cell_command(args: ExperimentArguments, cell: Cell) -> str:
+def cell_command(cell: Cell) -> str:
     """The cell as a plain `train.py` command line: every option that is not train.py's default."""
-    return shlex.join(["python", "train.py", *cell_argv(args, cell)])
+    return shlex.join(["python", "train.py", *cell.argv()])
 
 
-# One per worker process: the prepared data (vocabulary, tokenized splits) of each data set.
-_PREPARED: dict[str, object] = {}
+class PreparedData:
+    """A worker's prepared data (vocabulary, tokenized splits; `prepare_glove_data`), one per data
+    set and word vectors, so its later cells on the same data skip minutes of preparation."""
+
+    def __init__(self):
+        self._by_key = {}
+
+    def of(self, cell: Cell) -> PreparedGloveData:
+        # The data depend on the seed only through the CV folds; the lab splits are fixed.
+        model_args = cell.model_args
+        key = json.dumps([
+            asdict(cell.data_args), model_args.embeddings, model_args.max_vocab_size, model_args.max_length,
+            cell.seed if cell.data_args.cv_folds else None,
+        ])  # fmt: skip
+        if key not in self._by_key:
+            self._by_key[key] = prepare_glove_data(model_args, cell.data_args, cell.seed)
+        return self._by_key[key]
 
 
 def _init_worker(gpu_count: int) -> None:
@@ -257,19 +287,14 @@ def _init_worker(gpu_count: int) -> None:
         torch.cuda.set_device(worker % gpu_count)
 
 
-def run_cell(args: ExperimentArguments, cell: Cell) -> dict:
-    """Train one cell (in a worker process); the data of an earlier cell with the same data is reused."""
-    model_args, data_args, training_args, loss_args = cell_arguments(args, cell)
-    # The data depend on the seed only through the CV folds; the lab splits are fixed.
-    key = json.dumps([asdict(data_args) | {"fold": cell.fold}, args.embeddings, cell.seed if args.cv_folds else None])
-    if key not in _PREPARED:
-        _PREPARED[key] = prepare_glove_data(model_args, data_args, cell.seed)
-    started = time.perf_counter()
-    results = train_glove(model_args, data_args, training_args, prepared=_PREPARED[key], loss_args=loss_args)
-    return {**results, "output_dir": cell.output_dir, "wall_seconds": round(time.perf_counter() - started, 2)}
+def run_cell(cell: Cell, prepared: PreparedData) -> RunRecord:
+    """Train one cell (in a worker); the data of an earlier cell of this worker with the same data are reused."""
+    record = train_glove(cell.model_args, cell.data_args, cell.training_args, prepared=prepared.of(cell), loss_args=cell.loss_args)
+    record.output_dir = cell.output_dir
+    return record
 
 
-def _run_cell_safely(args: ExperimentArguments, cell: Cell) -> tuple[Cell, dict | None, str | None]:
+def _run_cell_safely(cell: Cell, prepared: PreparedData) -> tuple[Cell, RunRecord | None, str | None]:
     """Run a cell with its output in `<cell>/train.log`, so workers' epoch logs do not bury the
     grid's progress bar. A failure writes its traceback to `<cell>/error.txt` and returns one line."""
     folder = Path(cell.output_dir)
@@ -278,38 +303,52 @@ def _run_cell_safely(args: ExperimentArguments, cell: Cell) -> tuple[Cell, dict 
     with open(folder / CELL_LOG_FILE, "a", encoding="utf-8") as log:
         try:
             with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-                return cell, run_cell(args, cell), None
+                return cell, run_cell(cell, prepared), None
         except Exception as err:  # one failing cell must not stop the grid; its traceback stays in its folder
             (folder / CELL_ERROR_FILE).write_text(traceback.format_exc(), encoding="utf-8")
             return cell, None, f"{one_line(err)} (traceback: {folder / CELL_ERROR_FILE})"
 
 
-def _run_cell_in_job(args: ExperimentArguments, cell: Cell) -> tuple[Cell, dict | None, str | None]:
+# A pool worker's own PreparedData, made by its initializer: a process pool keeps state between tasks only in the process.
+_pool_worker_data: PreparedData | None = None
+
+
+def _init_pool_worker(gpu_count: int) -> None:
+    global _pool_worker_data
+    _init_worker(gpu_count)
+    _pool_worker_data = PreparedData()
+
+
+def _run_cell_in_pool(cell: Cell) -> tuple[Cell, RunRecord | None, str | None]:
+    return _run_cell_safely(cell, _pool_worker_data)
+
+
+def _run_cell_in_job(cell: Cell) -> tuple[Cell, RunRecord | None, str | None]:
     """A submitit job: the pool worker's set-up, then the pool's cell function."""
     _init_worker(0)  # the job's GPUs, if any, are the ones Slurm made visible
-    return _run_cell_safely(args, cell)
+    return _run_cell_safely(cell, PreparedData())
 
 
-def run_cells(args: ExperimentArguments, engine: EngineArguments, todo: list[Cell], collect) -> None:
-    """`collect(cell, results, error)` for every cell of `todo` as it ends: in this process
+def run_cells(todo: list[Cell], workers: int, engine: EngineArguments, engine_folder: Path, collect) -> None:
+    """`collect(cell, record, error)` for every cell of `todo` as it ends: in this process
     (one worker), in the spawned process pool, or as submitit jobs (`pipelines.engines`)."""
     if engine.engine == "submitit":
-        folder = Path(engine.engine_folder or Path(args.runs_dir) / "submitit")
-        calls = [(args, cell) for cell in todo]
-        for (_, cell), outcome, job_error in run_on_submitit(engine, folder, _run_cell_in_job, calls, args.workers, "sentibench-grid"):
+        calls = [(cell,) for cell in todo]
+        for (cell,), outcome, job_error in run_on_submitit(engine, engine_folder, _run_cell_in_job, calls, workers, "sentibench-grid"):
             if job_error:
                 collect(cell, None, job_error)
             else:
                 collect(*outcome)
-    elif args.workers == 1:
+    elif workers == 1:
         _init_worker(0)
+        prepared = PreparedData()
         for cell in todo:
-            collect(*_run_cell_safely(args, cell))
+            collect(*_run_cell_safely(cell, prepared))
     else:
         gpu_count = torch.cuda.device_count() if torch.cuda.is_available() else 0
         context = multiprocessing.get_context("spawn")  # no forked torch or tokenizer state
-        with ProcessPoolExecutor(args.workers, mp_context=context, initializer=_init_worker, initargs=(gpu_count,)) as pool:
-            futures = [pool.submit(_run_cell_safely, args, cell) for cell in todo]
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_pool_worker, initargs=(gpu_count,)) as pool:
+            futures = [pool.submit(_run_cell_in_pool, cell) for cell in todo]
             for future in as_completed(futures):
                 collect(*future.result())
 
@@ -354,8 +393,22 @@ def earlier_summary(args: ExperimentArguments, covered: set[str]) -> tuple[list[
     return kept, earlier.get("commands", [earlier["command"]] if "command" in earlier else [])
 
 
+def grid_setting(args: ExperimentArguments, cells: list[Cell], workers: int) -> dict:
+    """What the summary states of this invocation: seeds, protocol, vectors, checkpoint rule, budgets, machine."""
+    first = cells[0]
+    datasets = sorted({cell.dataset for cell in cells}, key=lambda name: args.dataset_names.index(name) if name in args.dataset_names else -1)
+    return {
+        "seeds": args.seed_list,
+        "cv_folds": first.data_args.cv_folds,
+        "train_embeddings": first.model_args.train_embeddings,
+        "metric_for_best_model": first.training_args.metric_for_best_model,
+        "dataset_training": {name: grid_budget(name) for name in datasets},
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {workers} workers",
+    }
+
+
 def write_tables(
-    args: ExperimentArguments, rows: list[dict], command: str, seconds: float, failures: list[str], earlier=([], [])
+    args: ExperimentArguments, setting: dict, rows: list[dict], command: str, seconds: float, failures: list[str], earlier=([], [])
 ) -> None:
     """Every finished cell, one row each, after the `earlier_summary` rows; the report
     (`pipelines.report`) aggregates them."""
@@ -363,29 +416,21 @@ def write_tables(
     commands = [*[c for c in earlier_commands if c != command], command]
     rows = earlier_rows + rows
     setting = {
-        "command": command,
-        "commands": commands,
-        "seeds": args.seed_list,
-        "cv_folds": args.cv_folds,
-        "train_embeddings": args.train_embeddings,
-        "metric_for_best_model": args.metric_for_best_model,
-        "dataset_training": {name: grid_budget(name) for name in args.dataset_names},
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {args.workers} workers",
-        "wall_seconds": round(seconds, 1),
-        "failures": failures,
+        "command": command, "commands": commands, **setting, "wall_seconds": round(seconds, 1), "failures": failures,
         "versions": library_versions(),
-    }
+    }  # fmt: skip
     order = list(models.GLOVE_MODELS)
     rows = sorted(rows, key=lambda row: (row["dataset"], row.get("protocol") or "", row.get("vectors") or "", order.index(row["model"]) if row["model"] in order else len(order), row["seed"], row["fold"] or 0))
     write_json_atomic(f"{args.results}.json", {**setting, "rows": rows})
     columns = [column for column in COLUMNS if any(row.get(column[0]) is not None for row in rows)]
     made_by = "\n".join(commands)
+    cv_folds = setting["cv_folds"]
     markdown = (
         "# GloVe models: every cell\n\n"
         f"Made by (each invocation adds its cells):\n\n```\n{made_by}\n```\n\n"
-        f"Last invocation: seeds {args.seeds}; {'trainable' if args.train_embeddings else 'frozen'} GloVe vectors; "
-        f"{'%d-fold cross-validation' % args.cv_folds if args.cv_folds else 'lab split'}; {setting['machine']}; "
-        f"{setting['wall_seconds']} s wall. Checkpoint restored by {args.metric_for_best_model}. Training budget: "
+        f"Last invocation: seeds {args.seeds}; {'trainable' if setting['train_embeddings'] else 'frozen'} GloVe vectors; "
+        f"{'%d-fold cross-validation' % cv_folds if cv_folds else 'lab split'}; {setting['machine']}; "
+        f"{setting['wall_seconds']} s wall. Checkpoint restored by {setting['metric_for_best_model']}. Training budget: "
         + "; ".join(f"{name} {budget}" for name, budget in setting["dataset_training"].items())
         + ". Single runs: `python -m pipelines.report` gives means, confidence intervals and paired tests.\n\n"
         + markdown_table(rows, columns)
@@ -394,11 +439,11 @@ def write_tables(
     Path(f"{args.results}.md").write_text(markdown, encoding="utf-8")
 
 
-def run_experiments(args: ExperimentArguments, command: str, engine: EngineArguments | None = None) -> list[dict]:
-    """Run every unfinished cell on `engine` (default: the process pool), writing the summary as cells end."""
+def run_experiments(args: ExperimentArguments, cells: list[Cell], command: str, engine: EngineArguments | None = None) -> list[dict]:
+    """Run every unfinished cell of `cells` (`grid_cells`) on `engine` (default: the process pool),
+    writing the summary as cells end."""
     engine = engine or EngineArguments()
     started = time.perf_counter()
-    cells = grid_cells(args)
     earlier = earlier_summary(args, {cell.output_dir for cell in cells})
     rows, todo = [], []
     for cell in cells:
@@ -407,25 +452,26 @@ def run_experiments(args: ExperimentArguments, command: str, engine: EngineArgum
             rows.append(table_row(done))
         else:
             todo.append(cell)
-    args.workers = min(args.workers or default_workers(), max(len(todo), 1))
-    where = f"{args.workers} workers" if engine.engine == "pool" else f"submitit ({engine.engine_cluster or 'auto'})"
+    workers = min(args.workers or default_workers(), max(len(todo), 1))
+    setting = grid_setting(args, cells, workers)
+    where = f"{workers} workers" if engine.engine == "pool" else f"submitit ({engine.engine_cluster or 'auto'})"
     print(f"{len(cells)} cells: {len(rows)} finished before, {len(todo)} to run on {where}", flush=True)
     failures = []
     progress = tqdm(total=len(cells), initial=len(rows), unit="cell", desc="grid", dynamic_ncols=True)
 
-    def collect(cell, results, error):
+    def collect(cell, record, error):
         if error:
             failures.append(f"{cell.output_dir}: {error}")
             tqdm.write(f"error: {cell.output_dir}: {error}", file=sys.stderr)
         else:
-            rows.append(table_row(RunRecord.from_dict(results, cell.output_dir)))
-            tqdm.write(f"{cell.output_dir}: {format_metrics(results['test'])}")
+            rows.append(table_row(record))
+            tqdm.write(f"{cell.output_dir}: {format_metrics(record.test)}")
         progress.update()
-        write_tables(args, rows, command, time.perf_counter() - started, failures, earlier)
+        write_tables(args, setting, rows, command, time.perf_counter() - started, failures, earlier)
 
-    run_cells(args, engine, todo, collect)
+    run_cells(todo, workers, engine, Path(engine.engine_folder or Path(args.runs_dir) / "submitit"), collect)
     progress.close()
-    write_tables(args, rows, command, time.perf_counter() - started, failures, earlier)
+    write_tables(args, setting, rows, command, time.perf_counter() - started, failures, earlier)
     print(f"{len(rows)} of {len(cells)} cells finished in {time.perf_counter() - started:.0f} s; wrote {args.results}.md")
     if failures:
         raise CellsFailed(f"{len(failures)} of {len(cells)} cells failed (listed above and in {args.results}.json)")
@@ -433,15 +479,15 @@ def run_experiments(args: ExperimentArguments, command: str, engine: EngineArgum
 
 
 def main(argv: list[str]) -> None:
-    args, source, engine, train_options = parse((ExperimentArguments, DataSourceArguments, EngineArguments), argv, return_remaining=True)
-    args.use_source(source)
-    use_train_options(args, train_options)
+    args, engine, train_options = parse((ExperimentArguments, EngineArguments), argv, return_remaining=True)
+    cells = grid_cells(args, train_options)
+    check_teacher(cells[0].loss_args)  # once here, not in every cell
     if args.dry_run:
-        for cell in grid_cells(args):
-            print(cell_command(args, cell))
+        for cell in cells:
+            print(cell_command(cell))
         return
     environment = [f"{name}={os.environ[name]}" for name in ("HF_HUB_OFFLINE", "OMP_NUM_THREADS") if name in os.environ]
-    run_experiments(args, command=shlex.join([*environment, "python", "-m", "pipelines.experiments", *argv]), engine=engine)
+    run_experiments(args, cells, command=shlex.join([*environment, "python", "-m", "pipelines.experiments", *argv]), engine=engine)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pipelines.cli import parse, run_cli
+from pipelines.cli import leading_positionals, parse, run_cli
 from pipelines.errors import OptionError, PathError
 from pipelines.inference import OnnxSequenceClassifier, TorchSequenceClassifier, load_classifier
 
@@ -323,15 +323,8 @@ class ExplainArguments:
             raise OptionError(f"--output {self.output!r} must end in .png, .svg or .pdf")
 
 
-def leading_folders(argv: list[str]) -> list[str]:
-    """`RUN_DIR... --option ...` as `--run_dirs RUN_DIR... --option ...`, for `HfArgumentParser`."""
-    if argv and not argv[0].startswith("-"):
-        return ["--run_dirs", *argv]
-    return argv
-
-
 def main(argv: list[str]) -> None:
-    (args,) = parse((ExplainArguments,), leading_folders(argv))
+    (args,) = parse((ExplainArguments,), leading_positionals(argv, "--run_dirs"))
     if args.probes_dir:
         for path in probe_figures(args.run_dirs, args.probes_dir, args.n_steps):
             print(f"wrote {path}")

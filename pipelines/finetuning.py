@@ -9,32 +9,19 @@ from safetensors import SafetensorError
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, TrainingArguments, set_seed
 
 from pipelines import hub
-from pipelines.backbones import MODEL_ALIASES, length_from_data, resolve_model
+from pipelines.backbones import length_from_data, resolve_model
 from pipelines.errors import DataError, PathError
 from pipelines.losses import LossArguments, loss_trainer
-from pipelines.arguments import FinetuneDataArguments, FinetuneModelArguments, FinetuneTrainingArguments
-from pipelines.run_files import check_writable_dir
+from pipelines.arguments import FinetuneDataArguments, FinetuneModelArguments, FinetuneTrainingArguments, model_label
+from pipelines.run_files import RunRecord, check_writable_dir
+from pipelines.selection import resolve_best_metric
 from pipelines.tokenization import tokenize_dataset
-from pipelines.arguments import default_output_dir as run_default_output_dir
 from pipelines.fitting import fit_and_test
 from pipelines.formatting import format_metrics
 from pipelines.arguments import SetFitArguments
 from pipelines.setfitting import save_setfit_run, setfit_record, train_setfit
 from pipelines.splits import load_train_test, protocol_info, split_validation
 
-
-
-def model_label(model: str, setfit: bool = False) -> str:
-    """A short name for output folders and records: the alias, the Hub id, or the folder's name;
-    `setfit-<that>` for a SetFit run, so it is its own model in the report."""
-    label = model if model in MODEL_ALIASES or not Path(model).exists() else Path(model).resolve().name
-    return f"setfit-{label}" if setfit else label
-
-
-def default_output_dir(
-    dataset: str, model: str, cv_folds: int | None = None, fold: int = 0, seed: int = TrainingArguments.seed, setfit: bool = False
-) -> str:
-    return run_default_output_dir(dataset, model_label(model, setfit), cv_folds, fold, seed)
 
 
 LOCAL_MODEL_HINT = "give --model a local save_pretrained folder (a run folder) or an offline alias (minilm, mpnet)"
@@ -94,7 +81,7 @@ def finetune(
     training_args: TrainingArguments,
     loss_args: LossArguments | None = None,
     setfit_args: SetFitArguments | None = None,
-) -> dict:
+) -> RunRecord:
     try:
         path = resolve_model(model_args.model)
     except OSError as err:  # a --model folder that is missing or incomplete: the user's to fix
@@ -120,6 +107,7 @@ def finetune(
 
     if setfit_args is not None and setfit_args.setfit:
         return finetune_setfit(path, splits, label_names, data_description, model_args, data_args, training_args, setfit_args)
+    training_args = resolve_best_metric(training_args, label_names, data_args.dataset_label)
     model, tokenizer, config = load_pretrained(path, label_names, training_args.seed, load_kwargs)
     max_length = min(model_args.max_length, tokenizer.model_max_length)
     if model_args.max_length_quantile is not None:  # on CPU, padding is most of a base model's cost
@@ -145,7 +133,7 @@ def finetune(
     )
 
 
-def finetune_setfit(path, splits, label_names, data_description, model_args, data_args, training_args, setfit_args) -> dict:
+def finetune_setfit(path, splits, label_names, data_description, model_args, data_args, training_args, setfit_args) -> RunRecord:
     """The SetFit branch of `finetune` (`pipelines.setfitting`): same splits, same record."""
     run_info = {
         "model": model_label(model_args.model, setfit=True),
@@ -164,4 +152,4 @@ def finetune_setfit(path, splits, label_names, data_description, model_args, dat
     save_setfit_run(model, record, test_predictions, training_args.output_dir)
     print(f"test ({len(splits['test'])} sentences) {format_metrics(record.test)}")
     print(f"saved to {training_args.output_dir}")
-    return record.to_dict()
+    return record

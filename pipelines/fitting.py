@@ -31,7 +31,6 @@ from pipelines.run_files import (
     CHECKPOINT_PREFIX,
     PREDICTIONS_FILE,
     RESULTS_FILE,
-    SCHEMA_VERSION,
     RunRecord,
     checkpoints_newest_first,
     hold_run_folder,
@@ -44,7 +43,7 @@ from pipelines.run_files import (
     write_results,
 )
 from pipelines.runs.layout import ARGS_FILE, RUN_DEFINITION_FILE
-from pipelines.selection import TestScoreCallback, resolve_best_metric, selection_summary
+from pipelines.selection import TestScoreCallback, selection_summary
 
 
 def count_parameters(model: torch.nn.Module) -> dict[str, int]:
@@ -64,7 +63,7 @@ def fit_and_test(
     run_info: dict,
     score_test_each_epoch: bool = False,
     trainer_class=Trainer,
-) -> dict:
+) -> RunRecord:
     """Train on `train`, stop early on `validation`, restore the best model, score `test`, save all.
 
     The test predictions go to `predictions.parquet`, the validation logits to
@@ -74,12 +73,13 @@ def fit_and_test(
     is also scored after every validation pass (logged only), and `results.json` says which epoch
     validation loss and the official metric would each restore, with its test scores.
     `trainer_class` builds the trainer (`pipelines.losses.loss_trainer`: class weights, distillation).
+    `training_args.metric_for_best_model` is a metric name, already resolved from `official`
+    (`pipelines.selection.resolve_best_metric`, called by the flow once the labels are known).
     The output folder is held for the whole run (`hold_run_folder`: `PathError` while another
     live run holds it) and checked by `prepare_output_dir`; a loss that turns NaN or infinite
-    stops the run (`StopOnNonFiniteLoss`, then `OptionError`). Returns the `results.json` payload
-    (`RunRecord.to_dict`).
+    stops the run (`StopOnNonFiniteLoss`, then `OptionError`). Returns the run's record, as
+    written to `results.json`.
     """
-    resolve_best_metric(training_args, label_names, run_info.get("dataset"))
     definition = run_definition(model, tokenizer, tokenized, training_args, run_info)
     with hold_run_folder(training_args.output_dir) if training_args.process_index == 0 else nullcontext():
         resume_from = prepare_output_dir(training_args, definition)
@@ -112,8 +112,9 @@ def fit_and_test(
         test_predictions = calibrate_after_training(trainer, validation, record, test_predictions, training_args.temperature_scaling)
         record.train_seconds = round(train_seconds, 2)
         record.parameters = count_parameters(model)
+        record.early_stopping_patience = early_stopping_patience
         save_run(trainer, training_args, record, test_predictions, len(tokenized["test"]))
-        return record.to_dict()
+        return record
 
 
 def stopping_summary(state, args: TrainingArguments, stopper: EarlyStoppingCallback) -> str:
@@ -149,21 +150,20 @@ def score_test(trainer: Trainer, test_split, label_names: list[str], run_info: d
     np.add.at(confusion, (prediction.label_ids, predicted), 1)
     indices = test_split["index"] if "index" in test_split.column_names else range(len(test_split))
     args = trainer.args
-    record = RunRecord.from_dict({
-        **run_info,
-        "label_names": label_names,
-        "test": test_metrics,
-        "selection": selection_summary(trainer.state.log_history, label_names, args.metric_for_best_model, run_info.get("dataset")),
-        "predictions_file": PREDICTIONS_FILE,
-        "epochs": trainer.state.epoch,
-        "best_checkpoint": trainer.state.best_model_checkpoint,
-        "confusion_matrix": confusion.tolist(),
-        "per_class": per_class_scores(prediction.label_ids, predicted, label_names),  # support, precision, recall, F1
-        "seed": args.seed,
-        "versions": library_versions(),
-        "code": source_revision(),
-    })
-    record.schema_version = SCHEMA_VERSION
+    record = RunRecord.new(
+        run_info,
+        label_names=label_names,
+        test=test_metrics,
+        selection=selection_summary(trainer.state.log_history, label_names, args.metric_for_best_model, run_info.get("dataset")),
+        predictions_file=PREDICTIONS_FILE,
+        epochs=trainer.state.epoch,
+        best_checkpoint=trainer.state.best_model_checkpoint,
+        confusion_matrix=confusion.tolist(),
+        per_class=per_class_scores(prediction.label_ids, predicted, label_names),  # support, precision, recall, F1
+        seed=args.seed,
+        versions=library_versions(),
+        code=source_revision(),
+    )
     return record, (indices, prediction.label_ids, probabilities)
 
 
@@ -186,18 +186,16 @@ def save_run(trainer: Trainer, training_args: TrainingArguments, record: RunReco
 
 
 def predict_in_order(trainer: Trainer, dataset):
-    """`Trainer.predict` with the test sentences in dataset order.
+    """Predictions, gold labels and `test_`-prefixed metrics of `dataset`, its sentences in dataset order.
 
-    From transformers 5, evaluation batches are grouped by length too when training's are
-    (`train_sampling_strategy="group_by_length"`), and predictions come back in that shuffled
-    order. Scores do not care, but per-sentence predictions must line up with the test set.
+    From transformers 5, `Trainer.predict` groups evaluation batches by length too when training's
+    are (`train_sampling_strategy="group_by_length"`), and its predictions come back in that
+    shuffled order. Scores do not care, but per-sentence predictions must line up with the test
+    set, so this runs the Trainer's own evaluation loop over a loader without a sampler (the
+    loader `Trainer.get_test_dataloader` builds, less its sampler); the arguments stay as they are.
     """
-    strategy = trainer.args.train_sampling_strategy
-    trainer.args.train_sampling_strategy = "sequential"
-    try:
-        return trainer.predict(dataset, metric_key_prefix="test")
-    finally:
-        trainer.args.train_sampling_strategy = strategy
+    loader = trainer._get_dataloader(dataset, description="test", batch_size=trainer.args.eval_batch_size)
+    return trainer.evaluation_loop(loader, description="Prediction", metric_key_prefix="test")
 
 
 # TrainingArguments that change what a run computes (the rest say where and how output goes).

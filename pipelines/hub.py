@@ -20,11 +20,11 @@ data and the local alternative, in seconds.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import functools
 import os
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -34,6 +34,7 @@ from huggingface_hub.utils import get_session
 from transformers import TrainingArguments
 
 from pipelines.benchmarks import BENCHMARKS
+from pipelines.cli import leading_positionals, parse
 from pipelines.errors import OptionError, PathError
 from pipelines.metrics import METRICS
 from pipelines.run_files import RESULTS_FILE, RunRecord
@@ -114,11 +115,6 @@ def without_trainer_push(training_args: TrainingArguments) -> TrainingArguments:
     return trainer_args
 
 
-def as_record(results: RunRecord | dict) -> RunRecord:
-    """A `results.json` payload read through the record (its legacy fallbacks); a record as it is."""
-    return results if isinstance(results, RunRecord) else RunRecord.from_dict(results)
-
-
 def dataset_reference(results: RunRecord) -> tuple[str | None, str | None, str]:
     """(Hub id or None, Hub config, a title for readers) of the data a run used.
 
@@ -145,9 +141,8 @@ def dataset_reference(results: RunRecord) -> tuple[str | None, str | None, str]:
     return dataset, None, str(dataset)
 
 
-def card_data(results: RunRecord | dict, model_name: str) -> ModelCardData:
+def card_data(results: RunRecord, model_name: str) -> ModelCardData:
     """The metadata block: library, task, datasets, metrics and `model-index` with the test results."""
-    results = as_record(results)
     hub_id, hub_config, title = dataset_reference(results)
     test = results.test
     eval_results = [
@@ -180,9 +175,8 @@ def card_data(results: RunRecord | dict, model_name: str) -> ModelCardData:
     )
 
 
-def card_text(results: RunRecord | dict, model_name: str) -> str:
+def card_text(results: RunRecord, model_name: str) -> str:
     """The whole `README.md`: the YAML metadata block, then what a reader wants to know."""
-    results = as_record(results)
     is_glove, test = results.is_glove, results.test
     lines = [
         f"# {model_name}",
@@ -240,7 +234,7 @@ def card_text(results: RunRecord | dict, model_name: str) -> str:
     return f"---\n{card_data(results, model_name).to_yaml()}\n---\n\n" + "\n".join(lines) + "\n"
 
 
-def write_model_card(output_dir: str | os.PathLike, results: RunRecord | dict, model_name: str | None = None) -> Path:
+def write_model_card(output_dir: str | os.PathLike, results: RunRecord, model_name: str | None = None) -> Path:
     """`README.md` in `output_dir`; the model is named by its Hub id when it has one, else by its folder."""
     model_name = model_name or Path(output_dir).absolute().name
     path = Path(output_dir) / CARD_FILE
@@ -311,18 +305,21 @@ def one_line(err: BaseException) -> str:
     return next((line.strip() for line in str(err).splitlines() if line.strip()), type(err).__name__)[:300]
 
 
-def push_existing(argv: list[str]) -> None:
-    """`python -m pipelines.hub push RUN_DIR --hub_model_id you/name`: a finished run folder to the Hub.
+@dataclass
+class PushArguments:
+    """`python -m pipelines.hub push RUN_DIR`: a finished run folder and where it goes on the Hub."""
 
-    The model card is rewritten to name the repo. Raises `PathError` for a folder that is not a
-    finished run, `OptionError` when the Hub or a token is missing.
+    run_dir: str = field(metadata={"help": "a finished train.py / finetune.py output folder (it holds results.json; also the first argument)"})
+    hub_model_id: str | None = field(default=None, metadata={"help": "you/name; default: the folder's name in the token owner's account"})
+    hub_token: str | None = field(default=None, metadata={"help": "default: the saved login or HF_TOKEN"})
+    private: bool = field(default=False, metadata={"help": "create the repo as private"})
+
+
+def push_existing(args: PushArguments) -> None:
+    """A finished run folder to the Hub, its model card rewritten to name the repo.
+
+    Raises `PathError` for a folder that is not a finished run, `OptionError` when the Hub or a token is missing.
     """
-    parser = argparse.ArgumentParser(prog="python -m pipelines.hub push", description=push_existing.__doc__)
-    parser.add_argument("run_dir", help="a finished train.py / finetune.py output folder (it holds results.json)")
-    parser.add_argument("--hub_model_id", help="you/name; default: the folder's name in the token owner's account")
-    parser.add_argument("--hub_token", help="default: the saved login or HF_TOKEN")
-    parser.add_argument("--private", action="store_true", help="create the repo as private")
-    args = parser.parse_args(argv)
     folder = Path(args.run_dir)
     if not (folder / RESULTS_FILE).is_file():
         raise PathError(f"{folder} is not a finished run (no {RESULTS_FILE}); finish or rerun it first")
@@ -339,7 +336,8 @@ def push_existing(argv: list[str]) -> None:
 def main(argv: list[str]) -> None:
     if not argv or argv[0] != "push":
         raise OptionError("usage: python -m pipelines.hub push RUN_DIR [--hub_model_id you/name] [--hub_token T] [--private]")
-    push_existing(argv[1:])
+    (args,) = parse((PushArguments,), leading_positionals(argv[1:], "--run_dir"))
+    push_existing(args)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ import torch
 from torch.nn import functional as F
 from transformers import Trainer
 
-from pipelines.arguments import DistillationSettings, LossArguments, parse_weights
+from pipelines.arguments import DistillationArguments, LossArguments, parse_weights
 from pipelines.errors import DataError, OptionError
 
 IGNORE_INDEX = -100  # the label of a transfer-set row: teacher logits only
@@ -75,9 +75,10 @@ def sentiment_loss(
     labels: torch.Tensor | None,
     teacher_logits: torch.Tensor | None = None,
     class_weights: torch.Tensor | None = None,
-    distillation: DistillationSettings | None = None,
+    distillation: DistillationArguments | None = None,
 ) -> torch.Tensor:
-    """The loss of the module docstring. logits, teacher_logits: (batch, num_labels); labels: (batch,)."""
+    """The loss of the module docstring, its distillation term as `distillation` says (`--distillation_loss`,
+    `--distillation_alpha`, `--distillation_temperature`). logits, teacher_logits: (batch, num_labels); labels: (batch,)."""
     gold = labels is not None and bool((labels != IGNORE_INDEX).any())
     cross_entropy = (
         F.cross_entropy(logits, labels, weight=class_weights, ignore_index=IGNORE_INDEX) if gold else logits.sum() * 0.0
@@ -85,17 +86,17 @@ def sentiment_loss(
     if teacher_logits is None or distillation is None:
         return cross_entropy
     teacher_logits = teacher_logits.to(logits.dtype)
-    if distillation.loss == "mse":
+    if distillation.distillation_loss == "mse":
         teacher_term = (logits - teacher_logits).pow(2).sum(dim=-1).mean()
     else:
-        temperature = distillation.temperature
+        temperature = distillation.distillation_temperature
         teacher_term = F.kl_div(
             F.log_softmax(logits / temperature, dim=-1),
             F.log_softmax(teacher_logits / temperature, dim=-1),
             log_target=True,
             reduction="batchmean",
         ) * temperature**2
-    return distillation.alpha * cross_entropy + (1.0 - distillation.alpha) * teacher_term
+    return distillation.distillation_alpha * cross_entropy + (1.0 - distillation.distillation_alpha) * teacher_term
 
 
 class LossTrainer(Trainer):
@@ -107,7 +108,7 @@ class LossTrainer(Trainer):
 
     loss_is_scaled_for_ga = False  # a per-batch mean: Trainer divides it over accumulation steps
 
-    def __init__(self, *args, class_weights: list[float] | None = None, distillation: DistillationSettings | None = None, **kwargs):
+    def __init__(self, *args, class_weights: list[float] | None = None, distillation: DistillationArguments | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.class_weights = None if class_weights is None else torch.tensor(class_weights, dtype=torch.float32)
         self.distillation = distillation
@@ -129,12 +130,14 @@ class LossTrainer(Trainer):
 
 
 def loss_trainer(
-    loss_args: LossArguments | None, train_labels, label_names: list[str], distillation: DistillationSettings | None = None
+    loss_args: LossArguments | None, train_labels, label_names: list[str]
 ) -> tuple[type[Trainer] | functools.partial, dict]:
     """The trainer class `fit_and_test` builds, and what `results.json` records about the loss.
 
-    Plain `Trainer` (the model's own unweighted loss) unless class weights or distillation apply.
+    Plain `Trainer` (the model's own unweighted loss) unless class weights or distillation (a
+    `DistillationArguments` with a teacher) apply.
     """
+    distillation = loss_args if isinstance(loss_args, DistillationArguments) and loss_args.teacher else None
     setting = loss_args.class_weights if loss_args else None
     weights = class_weights_for(setting, train_labels, label_names)
     if weights is None and distillation is None:

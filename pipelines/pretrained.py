@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import sys
 import time
+import traceback
 from pathlib import Path
 
 import numpy as np
@@ -23,11 +24,14 @@ from pipelines import hub
 from pipelines.backbones import MODEL_ALIASES, resolve_model
 from pipelines.arguments import PretrainedArguments
 from pipelines.data import load_data
-from pipelines.errors import DataError, OptionError
+from pipelines.errors import DataError, OptionError, UserError
 from pipelines.benchmarks import BENCHMARKS, closest_benchmark, official_metric_for
 from pipelines.metrics import METRICS, metric_keys, score
 from pipelines.runs.layout import EVALUATION_FILE, EVALUATION_MD, CellFolder
-from pipelines.run_files import RESULTS_FILE, check_writable_dir, file_name, read_json, library_versions, source_revision, write_json_atomic, write_predictions
+from pipelines.run_files import (
+    RESULTS_FILE, EvaluationRecord, ScoredModel, check_writable_dir, file_name, library_versions, read_json, source_revision,
+    write_json_atomic, write_predictions,
+)
 from pipelines.formatting import markdown_table
 from pipelines.inference import Classifier, default_device, load_classifier
 from pipelines.label_mapping import label_mapping, parse_label_map
@@ -117,8 +121,10 @@ def evaluate_model(
     extra_labels: dict[str, str] | None = None,
     device: str | None = None,
     dataset: str | None = None,
-) -> dict:
-    """One table row: test metrics with their intervals, timing, and the label rule used."""
+) -> tuple[ScoredModel, tuple[np.ndarray, np.ndarray]]:
+    """One model's entry (test scores with their intervals, timing, the label rule used) and its
+    predictions for `write_predictions`: probabilities over the dataset's labels (n, num_labels)
+    and the predicted label ids (n,)."""
     started = time.perf_counter()
     classifier = resolve_scorer(model, label_names, dataset, device, batch_size)
     load_seconds = time.perf_counter() - started
@@ -130,66 +136,75 @@ def evaluate_model(
     if probabilities.shape != (len(texts), len(classifier.label_names)):
         raise RuntimeError(f"{model}: probabilities gave shape {probabilities.shape}, expected {(len(texts), len(classifier.label_names))}")
     predictions = mapping.predict(probabilities)
-    metrics = score(predictions, references, label_names)
-    source = trained_on(model)
-    return {
-        "model": model,
-        "family": getattr(classifier, "family", type(classifier).__name__),
-        **({"trained_on": source} if source else {}),
-        **metrics,
-        "ci": score_intervals(references, predictions, label_names),
-        "seconds": round(seconds, 2),
-        "sentences_per_second": round(len(texts) / seconds, 1),
-        "load_seconds": round(load_seconds, 2),
-        "labels": mapping.describe(),
-        "rule": getattr(classifier, "rule", None) or mapping.describe(),
-        "ties": mapping.ties(probabilities),
-        "predicted_counts": np.bincount(predictions, minlength=len(label_names)).tolist(),
-        "confusion_matrix": confusion_counts(references, predictions, len(label_names)).tolist(),
-        "_predictions": (mapping.dataset_probabilities(probabilities), predictions),  # written by the caller
-    }
+    scored = ScoredModel(
+        model=model,
+        family=getattr(classifier, "family", type(classifier).__name__),
+        trained_on=trained_on(model),
+        test=score(predictions, references, label_names),
+        ci=score_intervals(references, predictions, label_names),
+        seconds=round(seconds, 2),
+        sentences_per_second=round(len(texts) / seconds, 1),
+        load_seconds=round(load_seconds, 2),
+        labels=mapping.describe(),
+        rule=getattr(classifier, "rule", None) or mapping.describe(),
+        ties=mapping.ties(probabilities),
+        predicted_counts=np.bincount(predictions, minlength=len(label_names)).tolist(),
+        confusion_matrix=confusion_counts(references, predictions, len(label_names)).tolist(),
+    )
+    return scored, (mapping.dataset_probabilities(probabilities), predictions)
 
 
-def evaluation_table(rows: list[dict], label_names: list[str], dataset: str | None = None) -> str:
+def evaluation_table(rows: list[ScoredModel], label_names: list[str], dataset: str | None = None) -> str:
     """Metrics, the 95% interval of the official metric, speed, ties (when any) and the label rule."""
     official = official_metric_for(dataset, label_names)
     columns = [("model", "model"), ("family", "family")]
     columns += [(key, METRICS[key].display) for key in metric_keys(label_names)]
     columns += [("interval", f"95% CI of {METRICS[official].display}"), ("sentences_per_second", "sentences/s")]
-    if any(row.get("ties") for row in rows):
+    if any(row.ties for row in rows):
         columns.append(("ties", "ties"))
     columns.append(("rule", "label rule"))
     shown = [
         {
-            **row,
-            "interval": "{:.4f}-{:.4f}".format(*row["ci"][official]),
-            "sentences_per_second": f"{row['sentences_per_second']:.1f}",
+            **row.to_dict(),
+            "interval": "{:.4f}-{:.4f}".format(*row.ci[official]),
+            "sentences_per_second": f"{row.sentences_per_second:.1f}",
         }
         for row in rows
     ]
     return markdown_table(shown, columns)
 
 
-def score_models(model_names: list[str], texts, references, label_names, args: PretrainedArguments, device: str) -> tuple[list, list]:
-    """(rows, failures): a model that cannot be loaded, mapped or run is one line, the rest still run."""
+ERRORS_FOLDER = "errors"  # in the output folder: the traceback of each model that could not be scored
+
+
+def score_models(
+    model_names: list[str], texts, references, label_names, args: PretrainedArguments, device: str
+) -> tuple[list, list, list[Exception]]:
+    """(scored, failures, errors): `evaluate_model`'s (entry, predictions) per model that ran; a model
+    that cannot be loaded, mapped or run is one line of `failures` (its traceback in
+    `<output_dir>/errors/<model>.txt`) and its exception in `errors`, and the rest still run."""
     extra_labels = parse_label_map(args.label_map)
     dataset = args.dataset if args.source == "builtin" else None
-    rows, failures = [], []
+    scored, failures, errors = [], [], []
     for model in model_names:
         try:
-            row = evaluate_model(
+            scored.append(evaluate_model(
                 model, texts, references, label_names, args.batch_size, args.neutral_threshold, extra_labels, device, dataset
-            )
+            ))
         except Exception as err:  # a third-party model fails in any way (offline Hub id, bad weights): report, go on
-            failures.append({"model": model, "error": hub.one_line(err)})
-            print(f"error: {model}: {hub.one_line(err)}", file=sys.stderr, flush=True)
-        else:
-            rows.append(row)
-    return rows, failures
+            trace = Path(args.output_dir) / ERRORS_FOLDER / f"{file_name(model, fallback='model')}.txt"
+            trace.parent.mkdir(parents=True, exist_ok=True)
+            trace.write_text(traceback.format_exc(), encoding="utf-8")
+            failures.append({"model": model, "error": hub.one_line(err), "traceback": f"{ERRORS_FOLDER}/{trace.name}"})
+            errors.append(err)
+            print(f"error: {model}: {hub.one_line(err)} (traceback: {trace})", file=sys.stderr, flush=True)
+    return scored, failures, errors
 
 
-def evaluate_pretrained(args: PretrainedArguments) -> dict:
-    """Score every model on the test set; a model that fails is reported in one line, the rest run."""
+def evaluate_pretrained(args: PretrainedArguments) -> EvaluationRecord:
+    """Score every model on the test set; a model that fails is reported in one line, the rest run.
+    When none could be scored: `OptionError` if every failure was a user error, else the first
+    other exception, re-raised (a bug keeps its traceback). Writes `evaluation.json` (the returned record), `evaluation.md` and one predictions file per model."""
     parse_label_map(args.label_map)  # a bad option fails before any work
     check_writable_dir(Path(args.output_dir))  # before scoring, not after; created only when there is something to write
     dataset, data_description = load_data(args)
@@ -207,43 +222,45 @@ def evaluate_pretrained(args: PretrainedArguments) -> dict:
         print(f"note: {note}", file=sys.stderr, flush=True)
     texts, references = list(test["text"]), list(test["label"])
     device = args.device or default_device()
-    rows, failures = score_models(model_names, texts, references, label_names, args, device)
-    if not rows:  # nothing to report: leave no empty table behind
+    scored, failures, errors = score_models(model_names, texts, references, label_names, args, device)
+    if not scored:  # nothing to report: leave no empty table behind
+        bug = next((err for err in errors if not isinstance(err, UserError)), None)
+        if bug is not None:  # not the user's to fix: its traceback, not one line
+            raise bug
         raise OptionError(f"no model could be scored on {args.dataset_label}: " + "; ".join(f["model"] for f in failures))
 
     output_dir = Path(args.output_dir)
-    for row in rows:  # one Parquet file per model, in the same format as train.py's and finetune.py's
-        probabilities, predictions = row.pop("_predictions")
-        row["predictions_file"] = f"predictions/{file_name(row['model'], fallback='')}.parquet"
-        write_predictions(output_dir / row["predictions_file"], range(len(texts)), references, probabilities, predictions)
-    report = {
-        "dataset": args.dataset_label,
-        "data": data_description,
-        "test_sentences": len(texts),
-        "label_names": label_names,
-        "batch_size": args.batch_size,
-        "neutral_threshold": args.neutral_threshold,
-        "device": device,
-        "ci_method": "t over test sentences (statistics.score_interval, one run: training variance not counted)",
-        "results": rows,
-        "failures": failures,
-        "notes": notes,
-        "versions": library_versions(),
-        "code": source_revision(),
-    }
-    write_json_atomic(output_dir / EVALUATION_FILE, report)
-    table = evaluation_table(rows, label_names, args.dataset if args.source == "builtin" else None)
-    (output_dir / EVALUATION_MD).write_text(evaluation_markdown(report, table), encoding="utf-8")
-    print(table, end="")
-    print(f"scored {len(rows)} of {len(model_names)} models; wrote {output_dir / EVALUATION_FILE} and {output_dir / EVALUATION_MD}")
-    return report
-
-
-def evaluation_markdown(report: dict, table: str) -> str:
-    header = (
-        f"Test set of {report['dataset']}: {report['test_sentences']} sentences, batch size {report['batch_size']}, "
-        f"device {report['device']}. 95% CI: {report['ci_method']}.\n\n"
+    for row, (probabilities, predictions) in scored:  # one Parquet file per model, in the same format as train.py's and finetune.py's
+        row.predictions_file = f"predictions/{file_name(row.model, fallback='')}.parquet"
+        write_predictions(output_dir / row.predictions_file, range(len(texts)), references, probabilities, predictions)
+    record = EvaluationRecord(
+        dataset=args.dataset_label,
+        data=data_description,
+        test_sentences=len(texts),
+        label_names=label_names,
+        batch_size=args.batch_size,
+        neutral_threshold=args.neutral_threshold,
+        device=device,
+        ci_method="t over test sentences (statistics.score_interval, one run: training variance not counted)",
+        results=[row for row, _ in scored],
+        failures=failures,
+        notes=notes,
+        versions=library_versions(),
+        code=source_revision(),
     )
-    lines = [f"- {failure['model']}: not scored ({failure['error']})" for failure in report["failures"]]
-    lines += [f"- note: {note}" for note in report["notes"]]
+    write_json_atomic(output_dir / EVALUATION_FILE, record.to_dict())
+    table = evaluation_table(record.results, label_names, args.dataset if args.source == "builtin" else None)
+    (output_dir / EVALUATION_MD).write_text(evaluation_markdown(record, table), encoding="utf-8")
+    print(table, end="")
+    print(f"scored {len(scored)} of {len(model_names)} models; wrote {output_dir / EVALUATION_FILE} and {output_dir / EVALUATION_MD}")
+    return record
+
+
+def evaluation_markdown(record: EvaluationRecord, table: str) -> str:
+    header = (
+        f"Test set of {record.dataset}: {record.test_sentences} sentences, batch size {record.batch_size}, "
+        f"device {record.device}. 95% CI: {record.ci_method}.\n\n"
+    )
+    lines = [f"- {failure['model']}: not scored ({failure['error']})" for failure in record.failures]
+    lines += [f"- note: {note}" for note in record.notes]
     return header + table + ("\n" + "\n".join(lines) + "\n" if lines else "")

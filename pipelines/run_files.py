@@ -1,8 +1,9 @@
-"""A run's files: the typed `results.json` record, predictions, atomic writes, checkpoints, names, caches.
+"""A run's files: the typed records (`results.json`, `evaluation.json`), predictions, atomic writes, checkpoints, names, caches.
 
-Every flow writes its `results.json` through `RunRecord.to_dict` and `write_results`; every reader
-(the report, the grid, the model card, `scripts/`) goes through `RunRecord.from_dict`, which is the
-one place that knows how older files differ (see `RunRecord.from_dict`).
+Every training flow builds its record with `RunRecord.new` and writes it with `write_results`;
+every reader (the report, the grid, the model card, `scripts/`) goes through `RunRecord.from_dict`,
+which is the one place that knows how older files differ (see `RunRecord.from_dict`). An as-is
+evaluation (`evaluate_pretrained.py`) is an `EvaluationRecord` of `ScoredModel`s, read alike.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ class RunRecord:
     fold: int | None = None
     vectors: str | None = None  # GloVe runs: "trained" or "frozen"
     selection: dict | None = None  # pipelines.selection.selection_summary
+    early_stopping_patience: int | None = None  # validation passes without improvement before stopping; None: older runs, SetFit
     class_weights: str | None = None  # pipelines.losses: the --class_weights given
     distillation: dict | None = None  # pipelines.distillation: teacher, loss, alpha, ...
     predictions_file: str | None = None
@@ -79,8 +81,18 @@ class RunRecord:
     # Written only when set: a lab run has no fold, a fine-tuned run no vectors, a plain run no loss settings.
     _OPTIONAL = (
         "cv_folds", "fold", "vectors", "class_weights", "distillation", "per_class", "train_overlap",
-        "validation_predictions_file", "calibration",
+        "validation_predictions_file", "calibration", "early_stopping_patience",
     )
+
+    @classmethod
+    def new(cls, description: dict, **outcome) -> RunRecord:
+        """The record of a run made now (this `SCHEMA_VERSION`, no legacy fallbacks): the typed
+        fields from the flow's `description` (its `run_info`) and from `outcome` (`test`, `seed`,
+        ...), the rest of the description kept in `extra` in the order given. `TypeError` for an
+        `outcome` name that is not a field."""
+        known = {item.name for item in fields(cls)} - {"extra", "output_dir", "schema_version"}
+        typed = {key: value for key, value in description.items() if key in known}
+        return cls(**typed | outcome, extra={key: value for key, value in description.items() if key not in known})
 
     @classmethod
     def from_dict(cls, payload: dict, output_dir: str | os.PathLike | None = None) -> RunRecord:
@@ -89,7 +101,8 @@ class RunRecord:
         Files from before a key was recorded read as: no `protocol` -> "lab"; no `vectors` on a
         GloVe run -> told from its parameter counts (all trainable: "trained"), else "frozen"
         (train.py's default); no `model` -> the folder's name; no `selection`, `per_class`, `class_weights`, `distillation`,
-        `validation_predictions_file`, `calibration` -> None.
+        `validation_predictions_file`, `calibration`, `early_stopping_patience` -> None (the report then reads
+        the patience from `trainer_state.json`).
         `DataError` when it is not a run record (`is_run_record`).
         """
         if not is_run_record(payload):
@@ -142,6 +155,114 @@ class RunRecord:
                 continue
             payload[item.name] = value
         return portable_paths(payload)
+
+
+EVALUATION_FILE = "evaluation.json"
+# 1: the first versioned evaluation (files without `schema_version` are version 0 and read the same).
+EVALUATION_SCHEMA_VERSION = 1
+
+
+@dataclass
+class ScoredModel:
+    """One model of an as-is evaluation (`evaluate_pretrained.py`), an entry of `evaluation.json`'s `results`.
+
+    `test` holds the scores over the dataset's labels (`pipelines.metrics.METRICS` keys, 0..1),
+    written at the top of the entry as the report reads them; `ci` their 95% intervals
+    (metric -> [low, high]); `seconds` the scoring time of the whole test set, `load_seconds` the
+    load time. `extra` keeps what this version does not type (e.g. a `validation` score).
+    """
+
+    model: str
+    family: str
+    test: dict[str, float]
+    ci: dict[str, list[float]]
+    seconds: float
+    sentences_per_second: float
+    load_seconds: float
+    labels: str  # the label mapping, e.g. "LABEL_0->negative; LABEL_1->positive"
+    rule: str  # how a prediction is made (the scorer's own rule, else the mapping)
+    ties: int  # sentences whose top probability was shared
+    predicted_counts: list[int]  # per dataset label
+    confusion_matrix: list[list[int]]  # (gold, predicted)
+    predictions_file: str | None = None  # relative to the evaluation's folder
+    trained_on: str | None = None  # a run folder's own dataset, when it names one
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, entry: dict) -> ScoredModel:
+        """An entry as `to_dict` wrote it; `KeyError` for an entry without a typed field that has no default."""
+        from pipelines.metrics import METRICS
+
+        known = {item.name for item in fields(cls)} - {"test", "extra"}
+        return cls(
+            **{key: value for key, value in entry.items() if key in known},
+            test={key: value for key, value in entry.items() if key in METRICS},
+            extra={key: value for key, value in entry.items() if key not in known and key not in METRICS},
+        )
+
+    def to_dict(self) -> dict:
+        """The entry: model, family, where it was trained, the scores, then the rest, as files have always read."""
+        entry = {"model": self.model, "family": self.family}
+        if self.trained_on is not None:
+            entry["trained_on"] = self.trained_on
+        entry.update(self.test)
+        for item in fields(self):
+            if item.name not in entry and item.name not in ("test", "extra", "trained_on"):
+                entry[item.name] = getattr(self, item.name)
+        return entry | self.extra
+
+
+@dataclass
+class EvaluationRecord:
+    """What `evaluate_pretrained.py` writes to `evaluation.json`, typed: one test set, the models
+    scored on it (`results`) and those that could not be (`failures`: model, one-line error).
+
+    `from_dict` is the one place that knows older files: without `schema_version` a file is version
+    0; without `code`, `failures` or `notes` they read as None, [] and [].
+    """
+
+    dataset: str
+    data: dict  # the data source (`pipelines.data.load_data`'s description)
+    test_sentences: int
+    label_names: list[str]
+    batch_size: int
+    neutral_threshold: float
+    device: str
+    ci_method: str
+    results: list[ScoredModel]
+    failures: list[dict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    versions: dict[str, str] | None = None
+    code: dict | None = None  # source_revision(); None outside a git checkout, and in version-0 files
+    schema_version: int = EVALUATION_SCHEMA_VERSION
+
+    @classmethod
+    def from_dict(cls, payload: dict, path: str | os.PathLike = EVALUATION_FILE) -> EvaluationRecord:
+        """A record from an `evaluation.json` payload, old or new; `DataError` naming `path` when it is not one."""
+        if not isinstance(payload, dict) or not isinstance(payload.get("results"), list) or "dataset" not in payload:
+            raise DataError(f"{path}: not an evaluation record (no 'dataset' and 'results' list)")
+        known = {item.name for item in fields(cls)} - {"results"}
+        try:
+            return cls(
+                **{key: value for key, value in payload.items() if key in known} | {"schema_version": payload.get("schema_version", 0)},
+                results=[ScoredModel.from_dict(entry) for entry in payload["results"]],
+            )
+        except (KeyError, TypeError) as err:
+            raise DataError(f"{path}: an evaluation record without {err}") from None
+
+    @classmethod
+    def read(cls, path: str | os.PathLike) -> EvaluationRecord:
+        """The record in the file `path`; `DataError` for a file that is not JSON or not an evaluation."""
+        return cls.from_dict(read_json(path), path)
+
+    def to_dict(self) -> dict:
+        """The `evaluation.json` payload: version first, then the fields in order, each model as `ScoredModel.to_dict`."""
+        payload = {"schema_version": self.schema_version}
+        for item in fields(self):
+            if item.name != "schema_version":
+                payload[item.name] = getattr(self, item.name)
+        payload["results"] = [scored.to_dict() for scored in self.results]
+        return payload
 
 
 def is_run_record(payload) -> bool:

@@ -36,10 +36,10 @@ from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainin
 import models
 from pipelines import hub
 from pipelines.arguments import DataArguments, DistillationArguments, GloveModelArguments, GloveTrainingArguments, SearchArguments
-from pipelines.distillation import prepare_training
+from pipelines.distillation import check_teacher, prepare_training
 from pipelines.fitting import DEFINING_TRAINING_OPTIONS
 from pipelines.metrics import compute_metrics_fn
-from pipelines.run_files import RESULTS_FILE, check_writable_dir
+from pipelines.run_files import RESULTS_FILE, RunRecord, check_writable_dir
 from pipelines.search_spaces import SEARCH_SPACES
 from pipelines.selection import resolve_best_metric
 from pipelines.splits import split_validation
@@ -109,7 +109,7 @@ def search_trainer(model_args, data_args, training_args, loss_args, prepared: Pr
 
     trial_args = hub.without_trainer_push(training_args)  # a copy
     trial_args.output_dir = str(Path(training_args.output_dir) / TRIALS_FOLDER)
-    resolve_best_metric(trial_args, prepared.label_names, data_args.dataset_label)
+    trial_args = resolve_best_metric(trial_args, prepared.label_names, data_args.dataset_label)
     trainer = trainer_class(
         model_init=model_init,
         args=trial_args,
@@ -134,13 +134,14 @@ def search_glove(
     training_args: GloveTrainingArguments,
     loss_args: DistillationArguments | None,
     search_args: SearchArguments,
-) -> dict:
+) -> RunRecord:
     """Run `search_args.n_trials` trials of the study this command names, then train its best
     configuration into `<output_dir>/best-trial-<n>` (skipped when that folder holds a finished run).
-    Returns the best run's `results.json` payload. Raises what `train_glove` raises for bad options."""
+    Returns the best run's record. Raises what `train_glove` raises for bad options."""
     output_dir = Path(training_args.output_dir)
     check_writable_dir(output_dir)
     hub.check_push(training_args)  # the best run pushes: refused now, not after the trials
+    check_teacher(loss_args)
     prepared = prepare_glove_data(model_args, data_args, training_args.seed)
     name = study_name(model_args, data_args, training_args, loss_args)
     trainer, hp_space = search_trainer(model_args, data_args, training_args, loss_args, prepared, name)
@@ -160,7 +161,7 @@ def search_glove(
     return train_best(model_args, data_args, training_args, loss_args, prepared, best, name)
 
 
-def train_best(model_args, data_args, training_args, loss_args, prepared, best, name: str) -> dict:
+def train_best(model_args, data_args, training_args, loss_args, prepared, best, name: str) -> RunRecord:
     """The best trial's values as an ordinary run (`train_glove`), with a `search` entry in its record."""
     best_args = copy.copy(training_args)
     best_args.output_dir = str(Path(training_args.output_dir) / f"best-trial-{best.run_id}")
@@ -170,11 +171,11 @@ def train_best(model_args, data_args, training_args, loss_args, prepared, best, 
         fcntl.flock(lock, fcntl.LOCK_EX)
         if (Path(best_args.output_dir) / RESULTS_FILE).is_file():
             print(f"{best_args.output_dir} already holds the best trial's run")
-            return json.loads((Path(best_args.output_dir) / RESULTS_FILE).read_text(encoding="utf-8"))
+            return RunRecord.read(best_args.output_dir)
         return train_trial(model_args, data_args, best_args, loss_args, prepared, best, name)
 
 
-def train_trial(model_args, data_args, best_args, loss_args, prepared, best, name: str) -> dict:
+def train_trial(model_args, data_args, best_args, loss_args, prepared, best, name: str) -> RunRecord:
     """`train_glove` with a trial's values: config fields through `--config_overrides`, the rest on `best_args`."""
     config_values = {k: v for k, v in best.hyperparameters.items() if k not in TRAINING_FIELDS}
     for key, value in best.hyperparameters.items():

@@ -60,14 +60,11 @@ def setfit_record(model, splits, label_names: list[str], run_info: dict, seed: i
     confusion = np.zeros((len(label_names), len(label_names)), dtype=int)
     np.add.at(confusion, (gold, predicted), 1)
     body = model.model_body
-    record = RunRecord(
-        dataset=run_info["dataset"], model=run_info["model"], model_type="setfit", label_names=label_names,
-        protocol=run_info.get("protocol", "lab"), cv_folds=run_info.get("cv_folds"), fold=run_info.get("fold"),
+    record = RunRecord.new(
+        run_info | {"validation": scores["validation"][2]}, model_type="setfit", label_names=label_names,
         test=test, predictions_file=PREDICTIONS_FILE, epochs=1.0, confusion_matrix=confusion.tolist(),
         per_class=per_class_scores(gold, predicted, label_names), seed=seed, versions=library_versions(),
         parameters={"trainable": sum(p.numel() for p in body.parameters()), "total": sum(p.numel() for p in body.parameters())},
-        extra={key: value for key, value in run_info.items() if key not in ("dataset", "model", "protocol", "cv_folds", "fold")}
-        | {"validation": scores["validation"][2]},
     )
     indices = splits["test"]["index"] if "index" in splits["test"].column_names else range(len(gold))
     return record, (indices, gold, probabilities)

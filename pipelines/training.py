@@ -23,18 +23,18 @@ from pipelines.arguments import (
     GloveModelArguments,
     GloveTrainingArguments,
     RunTrainingArguments,
-    default_output_dir,
 )
-from pipelines.distillation import prepare_training
+from pipelines.distillation import check_teacher, prepare_training
 from pipelines.errors import ConfigError, UserError
 from pipelines.fitting import fit_and_test
-from pipelines.run_files import check_writable_dir
+from pipelines.run_files import RunRecord, check_writable_dir
+from pipelines.selection import resolve_best_metric
 from pipelines.splits import load_train_test, protocol_info, split_validation
 from pipelines.tokenization import build_tokenizer, build_vocabulary, embedding_matrix, load_word_vectors, tokenize_dataset
 
 __all__ = [  # the GloVe flow, and the shared names train.py and the grid import from here
     "DataArguments", "GloveModelArguments", "GloveTrainingArguments", "PreparedGloveData", "RunTrainingArguments",
-    "build_glove_model", "default_output_dir", "fit_and_test", "prepare_glove_data", "train_glove",
+    "build_glove_model", "fit_and_test", "prepare_glove_data", "train_glove",
 ]
 
 
@@ -154,7 +154,7 @@ def prepare_glove_data(model_args: GloveModelArguments, data_args: DataArguments
     glove = load_word_vectors(model_args.embeddings)
     glove_config(model_args.model, glove.dim, model_args.train_embeddings, model_args.config_overrides)  # before the data is read
     dataset, description = load_train_test(data_args, seed)
-    vocabulary = build_vocabulary(glove, dataset["train"]["text"], model_args.max_vocab_size)
+    vocabulary = build_vocabulary(glove, dataset["train"]["text"], model_args.max_vocab_size or None)  # 0: the whole vocabulary
     tokenizer = build_tokenizer(vocabulary, model_args.max_length)
     return PreparedGloveData(
         dataset=tokenize_dataset(dataset, tokenizer, model_args.max_length),
@@ -174,11 +174,13 @@ def train_glove(
     prepared: PreparedGloveData | None = None,
     loss_args: DistillationArguments | None = None,
     record_extra: dict | None = None,
-) -> dict:
+) -> RunRecord:
     """Train, test and save one GloVe run; `record_extra` adds entries to its `results.json` (a search's trial)."""
     check_writable_dir(Path(training_args.output_dir))  # before minutes of work, not after; created when training starts
     hub.check_push(training_args)
+    check_teacher(loss_args)
     prepared = prepared or prepare_glove_data(model_args, data_args, training_args.seed)
+    training_args = resolve_best_metric(training_args, prepared.label_names, data_args.dataset_label)
     model = build_glove_model(
         model_args.model,
         prepared.glove,

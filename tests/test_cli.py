@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.arguments import DataArguments, DistillationArguments, GloveModelArguments, GloveTrainingArguments
-from pipelines.cli import TRAINER_GROUP, parse
+from pipelines.cli import TRAINER_GROUP, leading_positionals, parse, to_argv
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -49,3 +49,26 @@ def test_a_bad_option_is_reported_before_the_flows_are_imported():
     done = subprocess.run([sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
     assert done.stderr.count("error: unknown --dataset 'nope'") == 3
+
+
+def test_to_argv_writes_what_differs_from_the_defaults_and_parses_back():
+    types = (GloveModelArguments, DataArguments, GloveTrainingArguments, DistillationArguments)
+    given = ["--model", "bilstm", "--train_embeddings", "--max_vocab_size", "0", "--cv_folds", "5", "--fold", "2",
+             "--learning_rate", "0.0123", "--report_to", "tensorboard", "--eval_strategy", "steps", "--eval_steps", "7",
+             "--save_strategy", "steps", "--save_steps", "7", "--lr_scheduler_kwargs", '{"power": 2.0}',
+             "--class_weights", "1,0.5", "--seed", "3"]  # fmt: skip
+    parsed = parse(types, given)
+    argv = to_argv(*parsed)
+    assert parse(types, argv) == parsed
+    assert to_argv(*parse(types, [])) == []  # the defaults need no option
+    assert argv[argv.index("--train_embeddings") + 1] == "true" and argv[argv.index("--eval_strategy") + 1] == "steps"
+    assert argv[argv.index("--report_to") + 1] == "tensorboard" and "--dataset" not in argv  # mr is the default
+    (model_args,) = parse((GloveModelArguments,), [])
+    model_args.config_overrides, model_args.max_vocab_size = "dropout=0.3", None
+    with pytest.raises(ValueError, match="max_vocab_size is None"):
+        to_argv(model_args)
+
+
+def test_leading_positionals_become_the_named_option():
+    assert leading_positionals(["a", "b", "--x", "1"], "--run_dirs") == ["--run_dirs", "a", "b", "--x", "1"]
+    assert leading_positionals(["--x", "1"], "--run_dirs") == ["--x", "1"]

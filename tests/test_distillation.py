@@ -15,7 +15,8 @@ from pipelines import distillation
 from pipelines.cli import run_cli
 from pipelines.distillation import cached_teacher_logits, make_transfer_set, run_teacher
 from pipelines.errors import OptionError
-from pipelines.losses import DistillationSettings, sentiment_loss
+from pipelines.arguments import DistillationArguments
+from pipelines.losses import sentiment_loss
 from tests.tiny_bert import build_tiny_bert
 
 LABELS = ["negative", "neutral", "positive"]
@@ -50,7 +51,7 @@ def test_mse_and_kl_terms_equal_hand_computations():
     labels = torch.tensor([0, -100])  # the second row is a transfer-set row: teacher only
     ce = -(1.0 - math.log(math.exp(1.0) + math.exp(-1.0)))
     mse = ((1 - 3) ** 2 + 0 + 0 + (2 - 0) ** 2) / 2
-    got = sentiment_loss(logits, labels, teacher, distillation=DistillationSettings("mse", alpha=0.25))
+    got = sentiment_loss(logits, labels, teacher, distillation=DistillationArguments(distillation_loss="mse", distillation_alpha=0.25))
     assert got.item() == pytest.approx(0.25 * ce + 0.75 * mse, rel=1e-6)
 
     temperature = 2.0
@@ -60,10 +61,10 @@ def test_mse_and_kl_terms_equal_hand_computations():
     kl = sum(
         sum(p * math.log(p / q) for p, q in zip(softmax(t), softmax(s))) for t, s in zip(teacher.tolist(), logits.tolist())
     ) / 2 * temperature**2
-    got = sentiment_loss(logits, labels, teacher, distillation=DistillationSettings("kl", alpha=0.0, temperature=temperature))
+    got = sentiment_loss(logits, labels, teacher, distillation=DistillationArguments(distillation_loss="kl", distillation_alpha=0.0, distillation_temperature=temperature))
     assert got.item() == pytest.approx(kl, rel=1e-5)
     # A batch of transfer rows only has no gold term, and no NaN.
-    only_teacher = sentiment_loss(logits, torch.tensor([-100, -100]), teacher, distillation=DistillationSettings("mse", alpha=0.5))
+    only_teacher = sentiment_loss(logits, torch.tensor([-100, -100]), teacher, distillation=DistillationArguments(distillation_loss="mse", distillation_alpha=0.5))
     assert only_teacher.item() == pytest.approx(0.5 * mse)
 
 
@@ -153,7 +154,7 @@ def test_the_grid_passes_teacher_and_class_weights_to_every_cell(tmp_path, capsy
     commands = capsys.readouterr().out.strip().splitlines()
     assert len(commands) == 4
     for command in commands:
-        assert f"--teacher {teacher} --class_weights balanced --distillation_alpha 0.2" in command
+        assert f"--class_weights balanced --teacher {teacher} --distillation_alpha 0.2" in command
         assert "/semeval2017a-lab-frozen-weighted-distilled-minilm-run-alpha0.2/" in command
     # another loss or temperature is another setting: its cells never pass for the logit-regression ones
     assert run_cli(experiments.main, argv[:-2] + ["--distillation_loss", "kl", "--distillation_temperature", "2"]) == 0

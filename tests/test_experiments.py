@@ -12,8 +12,10 @@ import pytest
 
 import train
 from pipelines import experiments
-from pipelines.cli import run_cli
+from pipelines.benchmarks import BENCHMARKS
+from pipelines.cli import parse, run_cli
 from pipelines.experiments import ExperimentArguments, grid_cells, run_experiments
+from pipelines.run_files import RunRecord
 from tests.conftest import REPO_ROOT
 
 
@@ -30,8 +32,8 @@ def finished_run(model: str, dataset: str, seed: int, output_dir: str) -> dict:
 
 
 def test_cells_cover_every_dataset_model_seed_and_fold(tmp_path):
-    args = ExperimentArguments(datasets="mr", models="mean,bilstm", seeds="0,1,2", cv_folds=10, runs_dir=str(tmp_path))
-    cells = grid_cells(args)
+    args = ExperimentArguments(datasets="mr", models="mean,bilstm", seeds="0,1,2", runs_dir=str(tmp_path))
+    cells = grid_cells(args, ["--cv_folds", "10"])
     assert len(cells) == 2 * 3 * 10
     assert len({cell.output_dir for cell in cells}) == len(cells)
     assert cells[0].model == "bilstm"  # the slow model first, so no worker idles at the end
@@ -42,16 +44,17 @@ def test_dry_run_prints_one_train_command_per_cell_that_train_py_accepts(tmp_pat
     argv = ["--datasets", "mr", "--models", "mean", "--seeds", "3,4", "--cv_folds", "2", "--train_embeddings"]
     assert run_cli(experiments.main, [*argv, "--runs_dir", str(tmp_path), "--dry_run"]) == 0
     commands = capsys.readouterr().out.strip().splitlines()
-    assert len(commands) == 4 and all(command.startswith("python train.py --model mean --dataset mr") for command in commands)
-    first = shlex.split(commands[0])
-    assert first[first.index("--seed") + 1] == "3" and first[first.index("--fold") + 1] == "0"
+    assert len(commands) == 4 and all(command.startswith("python train.py --model mean ") for command in commands)
+    first, second = shlex.split(commands[0]), shlex.split(commands[1])
+    assert first[first.index("--seed") + 1] == "3" and second[second.index("--fold") + 1] == "1"
+    assert "--fold" not in first and "--dataset" not in first  # fold 0 and mr are train.py's defaults
     assert "--train_embeddings" in first and "--score_test_each_epoch" in first
 
     parsed = {}
     monkeypatch.setattr("pipelines.training.train_glove", lambda *dataclasses, **options: parsed.setdefault("args", dataclasses))
     assert run_cli(train.main, first[2:]) == 0  # the printed command is a valid train.py command line
     model_args, data_args, training_args = parsed["args"]
-    assert (data_args.cv_folds, data_args.fold, training_args.seed) == (2, 0, 3) and model_args.train_embeddings
+    assert (data_args.dataset, data_args.cv_folds, data_args.fold, training_args.seed) == ("mr", 2, 0, 3) and model_args.train_embeddings
 
 
 def test_finished_cells_are_skipped_and_a_failing_cell_does_not_stop_the_others(tmp_path, monkeypatch, capsys):
@@ -65,15 +68,15 @@ def test_finished_cells_are_skipped_and_a_failing_cell_does_not_stop_the_others(
     (Path(done.output_dir) / "results.json").write_text(json.dumps(finished_run(done.model, "mr", done.seed, done.output_dir)))
     ran = []
 
-    def fake_run_cell(args, cell):
+    def fake_run_cell(cell, prepared):
         ran.append(cell)
         if cell.model == "meanmax" and cell.seed == 1:
             raise ValueError("out of cheese\nsecond line")
-        return finished_run(cell.model, cell.dataset, cell.seed, cell.output_dir)
+        return RunRecord.from_dict(finished_run(cell.model, cell.dataset, cell.seed, cell.output_dir))
 
     monkeypatch.setattr(experiments, "run_cell", fake_run_cell)
     with pytest.raises(experiments.CellsFailed, match="1 of 4 cells failed"):
-        run_experiments(args, command="python -m pipelines.experiments")
+        run_experiments(args, cells, command="python -m pipelines.experiments")
     assert done not in ran and len(ran) == 3
     failed = next(cell for cell in cells if cell.model == "meanmax" and cell.seed == 1)
     error_file = Path(failed.output_dir) / "error.txt"
@@ -86,17 +89,17 @@ def test_finished_cells_are_skipped_and_a_failing_cell_does_not_stop_the_others(
 
 
 def test_each_invocation_adds_its_cells_to_the_summary(tmp_path, monkeypatch):
-    def fake_run_cell(args, cell):
+    def fake_run_cell(cell, prepared):
         results = finished_run(cell.model, cell.dataset, cell.seed, cell.output_dir)
         Path(cell.output_dir).mkdir(parents=True, exist_ok=True)
         (Path(cell.output_dir) / "results.json").write_text(json.dumps(results))
         print("epoch log of", cell.model)  # goes to the cell's train.log, not the grid's output
-        return results
+        return RunRecord.from_dict(results)
 
     monkeypatch.setattr(experiments, "run_cell", fake_run_cell)
     common = {"datasets": "mr", "workers": 1, "runs_dir": str(tmp_path / "runs"), "results": str(tmp_path / "table")}
-    run_experiments(ExperimentArguments(models="mean", seeds="0", **common), command="grid --models mean")
-    run_experiments(ExperimentArguments(models="lstm", seeds="0,1", **common), command="grid --models lstm")
+    for grid in (ExperimentArguments(models="mean", seeds="0", **common), ExperimentArguments(models="lstm", seeds="0,1", **common)):
+        run_experiments(grid, grid_cells(grid), command=f"grid --models {grid.models}")
     saved = json.loads((tmp_path / "table.json").read_text())
     assert sorted((row["model"], row["seed"]) for row in saved["rows"]) == [("lstm", 0), ("lstm", 1), ("mean", 0)]
     assert saved["commands"] == ["grid --models mean", "grid --models lstm"]
@@ -146,11 +149,28 @@ def test_any_train_py_option_reaches_every_cell(tmp_path, capsys, monkeypatch):
     for model_args, data_args, training_args in parsed:
         assert training_args.learning_rate == 0.01 and model_args.config_overrides == "dropout=0.3"
         assert training_args.num_train_epochs == 3  # given to the grid, it wins over the dataset's budget
-    # The cells the grid itself trains are parsed from the same command line.
+    # The cells the grid itself trains carry the same options, parsed once by train.py's parser.
     args = ExperimentArguments(datasets="mr", models="mean", seeds="0", runs_dir=str(tmp_path))
-    experiments.use_train_options(args, train_options)
-    model_args, _, training_args, _ = experiments.cell_arguments(args, grid_cells(args)[0])
-    assert (training_args.learning_rate, model_args.config_overrides, training_args.seed) == (0.01, "dropout=0.3", 0)
+    (cell,) = grid_cells(args, train_options)
+    assert (cell.training_args.learning_rate, cell.model_args.config_overrides, cell.training_args.seed) == (0.01, "dropout=0.3", 0)
+
+
+def test_a_cells_command_parses_back_into_the_cell(tmp_path):
+    """`--dry_run` renders a cell with `to_argv`; train.py's parser turns that line back into the same dataclasses."""
+    grid = {"models": "mean,bilstm", "seeds": "0,3", "runs_dir": str(tmp_path)}
+    options = ["--cv_folds", "3", "--train_embeddings", "--learning_rate", "0.0123", "--report_to", "tensorboard",
+               "--max_vocab_size", "0", "--class_weights", "balanced"]  # fmt: skip
+    cells = grid_cells(ExperimentArguments(datasets="mr", **grid), options)
+    assert len(cells) == 2 * 2 * 3 and {cell.fold for cell in cells} == {0, 1, 2}
+    for cell in cells:
+        assert parse(experiments.TRAIN_ARGUMENT_TYPES, cell.argv()) == (cell.model_args, cell.data_args, cell.training_args, cell.loss_args)
+    cell = cells[-1]
+    assert cell.output_dir == str(tmp_path / "mr-cv3-trained-weighted" / cell.model / f"seed-{cell.seed}" / f"fold-{cell.fold}")
+    assert cell.training_args.run_name == f"mr-cv3-trained-weighted/{cell.model}/seed-{cell.seed}/fold-{cell.fold}"
+    argv = cell.argv()
+    assert argv[argv.index("--learning_rate") + 1] == "0.0123" and argv[argv.index("--max_vocab_size") + 1] == "0"
+    semeval = grid_cells(ExperimentArguments(datasets="semeval2017a", **grid))[0]  # its budget, from the benchmark
+    assert semeval.training_args.per_device_train_batch_size == BENCHMARKS["semeval2017a"].grid_training["per_device_train_batch_size"]
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,8 @@ import evaluate_pretrained
 import finetune
 from pipelines.cli import run_cli
 from pipelines.benchmarks import BENCHMARKS
-from pipelines.finetuning import FinetuneTrainingArguments, default_output_dir
+from pipelines.arguments import default_output_dir, model_label
+from pipelines.finetuning import FinetuneTrainingArguments
 from tests.tiny_bert import build_tiny_bert, write_semeval
 
 QUICK = ["--num_train_epochs", "1", "--per_device_train_batch_size", "8", "--report_to", "none", "--seed", "3"]
@@ -36,7 +37,7 @@ def test_finetune_saves_model_tokenizer_and_results(finetuned):
     # --max_eval_samples cuts validation only; the test set is cut by --max_test_samples alone, and says so
     assert (results["train_sentences"], results["validation_sentences"], results["test_sentences"]) == (24, 6, 9)
     assert results["test_sentences_available"] > 9 and sum(map(sum, results["confusion_matrix"])) == 9
-    assert results["epochs"] == 1
+    assert results["epochs"] == 1 and results["early_stopping_patience"] == 2  # finetune.py's default patience
     config = AutoConfig.from_pretrained(output_dir)
     assert config.id2label == {0: "negative", 1: "neutral", 2: "positive"}
     tokenizer = AutoTokenizer.from_pretrained(output_dir)
@@ -69,11 +70,12 @@ def test_cpu_training_stays_in_full_precision(tmp_path):
 
 
 def test_default_output_dir_names(tmp_path):
-    assert default_output_dir("mr", "minilm", cv_folds=10, fold=3) == "runs/mr-minilm-cv10-fold3"
-    assert default_output_dir("mr", "minilm") == "runs/mr-minilm"
-    assert default_output_dir("mr", "roberta-base") == "runs/mr-roberta-base"
-    assert default_output_dir("semeval2017a", "vinai/bertweet-base") == "runs/semeval2017a-vinai_bertweet-base"
-    assert default_output_dir("mr", str(tmp_path)) == f"runs/mr-{tmp_path.name}"
+    assert default_output_dir("mr", model_label("minilm"), cv_folds=10, fold=3) == "runs/mr-minilm-cv10-fold3"
+    assert default_output_dir("mr", model_label("minilm")) == "runs/mr-minilm"
+    assert default_output_dir("mr", model_label("roberta-base")) == "runs/mr-roberta-base"
+    assert default_output_dir("semeval2017a", model_label("vinai/bertweet-base")) == "runs/semeval2017a-vinai_bertweet-base"
+    assert default_output_dir("mr", model_label(str(tmp_path))) == f"runs/mr-{tmp_path.name}"
+    assert default_output_dir("mr", model_label("minilm", setfit=True)) == "runs/mr-setfit-minilm"
 
 
 def test_at_least_three_documented_models_per_dataset():
@@ -123,6 +125,8 @@ def test_setfit_run_writes_the_same_record(tmp_path):
     assert run_cli(finetune.main, argv) == 0
     results = json.loads((output_dir / "results.json").read_text())
     assert (results["model"], results["model_type"], results["seed"]) == ("setfit-minilm", "setfit", 1)
+    assert list(results)[:3] == ["schema_version", "dataset", "model"] and "early_stopping_patience" not in results
+    assert results["setfit"]["max_steps"] == 2 and set(results["validation"]) >= {"accuracy", "recall_macro"}
     assert results["label_names"] == ["negative", "neutral", "positive"] and sum(map(sum, results["confusion_matrix"])) == 9
     import pandas as pd
 

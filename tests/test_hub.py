@@ -22,6 +22,7 @@ import train
 from models import GLOVE_MODELS
 from pipelines import hub
 from pipelines.cli import run_cli
+from pipelines.run_files import RunRecord
 from pipelines.tokenization import build_tokenizer
 from pipelines.training import GloveModelArguments
 from tests.conftest import NEGATIVE_WORDS, NEUTRAL_WORDS, POSITIVE_WORDS, REPO_ROOT, write_glove_text, write_semeval
@@ -137,13 +138,19 @@ def test_finetune_pushes_its_folder_and_card(tmp_path, monkeypatch):
 
 def test_card_of_a_fine_tuned_run_without_optional_fields():
     results = {"model": "minilm", "model_type": "bert", "dataset": "mr", "test": {"accuracy": 0.8, "f1_macro": 0.79}}
-    card = ModelCard(hub.card_text(results, "me/minilm-mr"))
+    card = ModelCard(hub.card_text(RunRecord.from_dict(results), "me/minilm-mr"))
     assert card.data.datasets == ["rotten_tomatoes"] and set(card.data.metrics) == {"accuracy", "f1"}
     assert "glove" not in card.data.tags and "trust_remote_code" not in card.text
 
 
-def test_max_vocab_size_zero_keeps_the_whole_glove_vocabulary():
-    assert GloveModelArguments(max_vocab_size=0).max_vocab_size is None
+def test_max_vocab_size_zero_keeps_the_whole_glove_vocabulary(tiny_semeval, tiny_glove):
+    from pipelines.tokenization import load_word_vectors
+    from pipelines.training import DataArguments, prepare_glove_data
+
+    model_args = GloveModelArguments(embeddings=str(tiny_glove), max_vocab_size=0)
+    assert model_args.max_vocab_size == 0  # kept as given, so the grid's --dry_run writes it back
+    prepared = prepare_glove_data(model_args, DataArguments(dataset="semeval2017a", data_dir=str(tiny_semeval)), seed=0)
+    assert set(load_word_vectors(str(tiny_glove)).words) <= set(prepared.vocabulary)
     with pytest.raises(ValueError, match="--max_vocab_size must be 0"):
         GloveModelArguments(max_vocab_size=-1)
 
@@ -283,7 +290,7 @@ def test_push_command_uploads_an_existing_run_folder(pushed, tmp_path, monkeypat
     assert [(name, repo) for name, repo, _ in calls] == [("create_repo", "other/name"), ("upload_folder", "other/name")]
     assert "model.safetensors" in calls[1][2]["uploaded"] and ModelCard.load(output_dir / "README.md").data.model_name == "other/name"
     assert f"pushed {output_dir}" in capsys.readouterr().out
-    hub.write_model_card(output_dir, json.loads((output_dir / "results.json").read_text()), HUB_ID)  # as the fixture left it
+    hub.write_model_card(output_dir, RunRecord.read(output_dir), HUB_ID)  # as the fixture left it
 
 
 def test_push_command_refuses_an_unfinished_folder_and_an_offline_hub(tmp_path, pushed, capsys):

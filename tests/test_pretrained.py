@@ -14,6 +14,7 @@ from pipelines.errors import PathError
 from pipelines.inference import TorchSequenceClassifier
 from pipelines.label_mapping import CHECKPOINT_LABELS, label_mapping, parse_label_map
 from pipelines.pretrained import OFFLINE_MODELS, default_models, resolve_model
+from pipelines.run_files import EVALUATION_SCHEMA_VERSION, EvaluationRecord
 from pipelines.benchmarks import BENCHMARKS
 from tests.tiny_bert import build_tiny_bert, write_semeval
 
@@ -194,6 +195,8 @@ def test_script_scores_good_models_and_reports_the_others_in_one_line(tiny, tmp_
 
     report = json.loads((tmp_path / "evaluation.json").read_text())
     assert [row["model"] for row in report["results"]] == [str(tiny["three"]), str(tiny["two"])]
+    record = EvaluationRecord.read(tmp_path / "evaluation.json")
+    assert report["schema_version"] == record.schema_version == EVALUATION_SCHEMA_VERSION and record.to_dict() == report
     assert [failure["model"] for failure in report["failures"]] == ["sentibench-tests/no-such-model", str(tiny["opaque"])]
     for row in report["results"]:
         assert {"accuracy", "f1_macro", "recall_macro", "f1_pn", "ci", "seconds", "sentences_per_second", "rule"} <= set(row)
@@ -211,10 +214,20 @@ def test_script_scores_good_models_and_reports_the_others_in_one_line(tiny, tmp_
     assert "sentibench-tests/no-such-model: not scored" in markdown
 
 
-def test_script_fails_when_no_model_can_be_scored(tiny, tmp_path, offline, capsys):
+def test_script_fails_when_no_model_can_be_scored(tiny, tmp_path, offline, capsys, monkeypatch):
     argv = ["--dataset", "semeval2017a", "--data-dir", str(tiny["data"]), "--output_dir", str(tmp_path)]
     assert run_cli(evaluate_pretrained.main, [*argv, "--models", "./not/here"]) == 2
     assert "error: no model could be scored on semeval2017a" in capsys.readouterr().err
+    (trace,) = (tmp_path / "errors").glob("*not_here.txt")
+    assert trace.read_text().startswith("Traceback")  # kept beside the output
+
+    def broken(model, *args, **kwargs):
+        raise ZeroDivisionError("a bug, not the user's input")
+
+    monkeypatch.setattr("pipelines.pretrained.evaluate_model", broken)
+    with pytest.raises(ZeroDivisionError, match="a bug"):  # every model failed on a bug: its traceback, not exit 2
+        run_cli(evaluate_pretrained.main, [*argv, "--models", "vader"])
+    assert "ZeroDivisionError" in (tmp_path / "errors" / "vader.txt").read_text()
 
 
 def test_unknown_dataset_is_one_line(capsys):
@@ -245,7 +258,11 @@ def test_offline_default_run_lists_what_it_scored_and_what_it_could_not(tiny, tm
     hub_ids = list(DEFAULT_MODELS["semeval2017a"][len(OFFLINE_MODELS) :])
     assert [failure["model"] for failure in report["failures"]] == hub_ids
     error_lines = [line for line in err.splitlines() if line.startswith("error:")]
-    assert error_lines == [f"error: {model}: {failure['error']}" for model, failure in zip(hub_ids, report["failures"])]
+    assert error_lines == [
+        f"error: {model}: {failure['error']} (traceback: {tmp_path / 'out' / failure['traceback']})"
+        for model, failure in zip(hub_ids, report["failures"])
+    ]
+    assert all((tmp_path / "out" / failure["traceback"]).read_text().startswith("Traceback") for failure in report["failures"])
     assert all("--models <run folder>" in line for line in error_lines)
     markdown = (tmp_path / "out" / "evaluation.md").read_text()
     assert all(f"- {model}: not scored" in markdown for model in hub_ids)

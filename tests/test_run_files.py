@@ -7,16 +7,19 @@ import pytest
 
 from pipelines.errors import DataError
 from pipelines.run_files import (
+    EVALUATION_SCHEMA_VERSION,
     SCHEMA_VERSION,
+    EvaluationRecord,
     RunRecord,
     file_name,
     find_trainer_state,
     finished_record,
-    folder_name,
     last_complete_checkpoint,
     source_revision,
     write_results,
 )
+from pipelines.runs.layout import folder_name
+from tests.conftest import REPO_ROOT
 
 
 def test_an_old_record_reads_with_its_fallbacks(tmp_path):
@@ -42,6 +45,45 @@ def test_a_new_record_round_trips_and_leaves_out_unset_optional_keys(tmp_path):
     assert not {"vectors", "fold", "cv_folds", "class_weights", "distillation", "per_class", "output_dir"} & set(payload)
     again = finished_record(tmp_path)
     assert again.to_dict() == payload and again.output_dir == str(tmp_path)
+
+
+def test_a_record_made_now_types_the_description_and_keeps_the_rest_in_order():
+    description = {"model": "mean", "model_type": "glove-mean", "dataset": "mr", "data": {"source": "builtin"}, "protocol": "cv",
+                   "cv_folds": 10, "fold": 3, "vocab_size": 99}  # fmt: skip
+    record = RunRecord.new(description, test={"accuracy": 0.5}, seed=7, early_stopping_patience=5)
+    assert (record.schema_version, record.protocol, record.fold, record.seed) == (SCHEMA_VERSION, "cv", 3, 7)
+    assert record.vectors is None  # no legacy fallback: a new record is what the flow said
+    assert record.extra == {"data": {"source": "builtin"}, "vocab_size": 99}
+    payload = record.to_dict()
+    assert list(payload)[:6] == ["schema_version", "dataset", "model", "model_type", "data", "vocab_size"]
+    assert payload["early_stopping_patience"] == 5 and RunRecord.from_dict(payload).early_stopping_patience == 5
+    assert "early_stopping_patience" not in RunRecord.new(description, test={}).to_dict()  # SetFit has no early stopping
+    with pytest.raises(TypeError):
+        RunRecord.new(description, test={}, not_a_field=1)
+
+
+@pytest.mark.parametrize("dataset", ["mr", "semeval2017a"])
+def test_the_committed_evaluations_read_as_version_0_and_write_back_as_they_were(dataset):
+    path = REPO_ROOT / "results" / "records" / f"asis-{dataset}" / "evaluation.json"
+    payload = json.loads(path.read_text())
+    record = EvaluationRecord.read(path)
+    assert (record.schema_version, record.code, record.dataset) == (0, None, dataset)
+    assert record.results[0].test["accuracy"] == payload["results"][0]["accuracy"] and record.results[0].ties >= 0
+    written = record.to_dict()
+    assert list(written)[0] == "schema_version" and {k: v for k, v in written.items() if k not in ("schema_version", "code")} == payload
+    assert [list(entry.to_dict()) for entry in record.results] == [list(entry) for entry in payload["results"]]
+
+
+def test_a_new_evaluation_record_round_trips_and_other_files_are_refused_by_name(tmp_path):
+    record = EvaluationRecord.read(REPO_ROOT / "results" / "records" / "asis-mr" / "evaluation.json")
+    record.schema_version = EVALUATION_SCHEMA_VERSION
+    assert EvaluationRecord.from_dict(json.loads(json.dumps(record.to_dict()))) == record
+    (tmp_path / "evaluation.json").write_text(json.dumps({"dataset": "mr", "test": {}}))
+    with pytest.raises(DataError, match=r"evaluation\.json: not an evaluation record"):
+        EvaluationRecord.read(tmp_path / "evaluation.json")
+    broken = {**record.to_dict(), "results": [{"model": "vader"}]}
+    with pytest.raises(DataError, match="an evaluation record without"):
+        EvaluationRecord.from_dict(broken, "x/evaluation.json")
 
 
 def test_what_is_not_a_run_record(tmp_path):

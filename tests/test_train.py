@@ -15,7 +15,7 @@ import train
 from pipelines.cli import limit_torch_threads, run_cli
 from pipelines.data import load_data
 from pipelines.fitting import DEFINING_TRAINING_OPTIONS
-from pipelines.run_files import RunRecord
+from pipelines.run_files import SCHEMA_VERSION, RunRecord
 from pipelines.training import DataArguments, GloveTrainingArguments
 from tests.conftest import REPO_ROOT, write_mr
 
@@ -38,6 +38,7 @@ def test_train_saves_model_tokenizer_and_results(tmp_path, tiny_semeval, tiny_gl
     assert set(results["test"]) == {"accuracy", "f1_macro", "recall_macro", "f1_pn"}
     assert results["test"]["accuracy"] > 0.6  # the fixture words are strongly polar
     assert 0 < results["epochs"] <= 8 and results["train_seconds"] > 0 and results["seed"] == 42
+    assert results["early_stopping_patience"] == 5 and results["schema_version"] == SCHEMA_VERSION  # train.py's default patience
     assert results["parameters"]["trainable"] < results["parameters"]["total"]  # GloVe stays frozen
     assert sum(map(sum, results["confusion_matrix"])) == 90
     head = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()

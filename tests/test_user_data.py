@@ -329,7 +329,7 @@ def test_hub_dataset_keeps_its_classlabel_names_and_the_card_names_it(monkeypatc
         "source": "hub", "dataset_name": "someone/reviews", "dataset_config": "en", "text_column": "review",
         "label_column": "label", "class_names": ["neg", "pos"], "test_held_out": False,
     }
-    results = {"dataset": "someone/reviews", "data": description, "model": "meanmax", "test": {"accuracy": 0.5}}
+    results = RunRecord.from_dict({"dataset": "someone/reviews", "data": description, "model": "meanmax", "test": {"accuracy": 0.5}})
     assert card_data(results, "m").datasets == ["someone/reviews"]
     assert "the Hub dataset someone/reviews (en)" in card_text(results, "m")
 

@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
-import argparse
+from dataclasses import dataclass, field
 
+from pipelines.cli import leading_positionals, parse
 from pipelines.errors import OptionError
 from pipelines.report.build import ASO_ITERATIONS, write_report
 from pipelines.statistics import RESAMPLING_SEED
 
 
-def main(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(prog="python -m pipelines.report", description="The results report of run folders or run records.")
-    parser.add_argument("runs_dir", help="folder searched for run records (results.json) and evaluation.json files")
-    parser.add_argument("--output", help="report folder (default: RUNS_DIR/report)")
-    parser.add_argument("--seed", type=int, default=RESAMPLING_SEED, help=f"seed of the ASO bootstrap (default {RESAMPLING_SEED})")
-    parser.add_argument("--aso_iterations", type=int, default=ASO_ITERATIONS, help=f"deepsig.aso bootstrap iterations (default {ASO_ITERATIONS})")
-    parser.add_argument("--speeds", help="a bench.speeds speeds.json: each dataset gains its cost/accuracy front (figure and table)")
-    args = parser.parse_args(argv)
-    if args.aso_iterations < 2:
-        raise OptionError(f"--aso_iterations {args.aso_iterations}: give at least 2")
-    print(f"wrote {write_report(args.runs_dir, args.output, args.seed, args.aso_iterations, args.speeds)}")
+@dataclass
+class ReportArguments:
+    """The results report of run folders or run records (`pipelines.report`)."""
 
+    runs_dir: str = field(metadata={"help": "folder searched for run records (results.json) and evaluation.json files (also the first argument)"})
+    output: str | None = field(default=None, metadata={"help": "report folder (default: RUNS_DIR/report)"})
+    seed: int = field(default=RESAMPLING_SEED, metadata={"help": "seed of the ASO bootstrap"})
+    aso_iterations: int = field(default=ASO_ITERATIONS, metadata={"help": "deepsig.aso bootstrap iterations"})
+    speeds: str | None = field(
+        default=None,
+        metadata={"help": "a bench.speeds speeds.json: each dataset gains its cost/accuracy front (figure and table)"},
+    )
+
+    def __post_init__(self):
+        if self.aso_iterations < 2:
+            raise OptionError(f"--aso_iterations {self.aso_iterations}: give at least 2")
+
+
+def main(argv: list[str]) -> None:
+    (args,) = parse((ReportArguments,), leading_positionals(argv, "--runs_dir"))
+    print(f"wrote {write_report(args.runs_dir, args.output, args.seed, args.aso_iterations, args.speeds)}")

@@ -14,15 +14,16 @@ the records exactly as it reads the run folders.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipelines.cli import leading_positionals, parse
 from pipelines.errors import PathError
 from pipelines.runs.layout import ARGS_FILE, EVALUATION_FILE, portable_paths
 from pipelines.run_files import RESULTS_FILE, TRAINER_STATE_FILE, find_trainer_state, is_run_record, read_json, write_json_atomic
@@ -93,11 +94,16 @@ def write_records(runs_dir: str | Path, output: str | Path) -> tuple[int, int]:
     return len(runs) + len(evaluations), size
 
 
+@dataclass
+class RecordsArguments:
+    """Compact run records of every run under a folder (`write_records`)."""
+
+    runs_dir: str = field(metadata={"help": "folder searched for run folders (results.json) and evaluation.json files (also the first argument)"})
+    output: str = field(metadata={"help": "records folder (for the committed study: results/records)"})
+
+
 def main(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(prog="python -m pipelines.report.records", description=__doc__.splitlines()[0])
-    parser.add_argument("runs_dir", help="folder searched for run folders (results.json) and evaluation.json files")
-    parser.add_argument("--output", required=True, help="records folder (for the committed study: results/records)")
-    args = parser.parse_args(argv)
+    (args,) = parse((RecordsArguments,), leading_positionals(argv, "--runs_dir"))
     count, size = write_records(args.runs_dir, args.output)
     print(f"wrote {count} records to {args.output} ({size / 1e6:.1f} MB)")
 

@@ -75,6 +75,11 @@ class CellFolder:
         return None
 
 
+# Every default output folder is made under these, here and nowhere else.
+RUNS_DIR = Path("runs")
+GRID_RUNS_DIR = str(RUNS_DIR / "grid")  # the grid's default --runs_dir, where evaluate_pretrained.py also looks for its cells
+
+
 def short_name(folder: str | Path) -> str:
     """A run folder named by where it sits in its grid (`mr-lab-trained/bilstm/seed-0`), not by the path of
     the machine that made it; a folder in no layout keeps its last part (with its seed folder's parent);
@@ -106,12 +111,12 @@ def default_run_folder(
     parts = [f"{dataset}-{model}", variant, f"seed{seed}" if seed is not None else None]
     parts.append(f"cv{cv_folds}-fold{fold}" if cv_folds else None)
     parts.append(f"search-{search}" if search else None)
-    return str(Path("runs") / folder_name("-".join(filter(None, parts))))
+    return str(RUNS_DIR / folder_name("-".join(filter(None, parts))))
 
 
 def default_evaluation_folder(dataset_label: str) -> str:
     """`runs/pretrained-<dataset>`: where evaluate_pretrained.py writes without `--output_dir`."""
-    return str(Path("runs") / folder_name(f"pretrained-{dataset_label}"))
+    return str(RUNS_DIR / folder_name(f"pretrained-{dataset_label}"))
 
 
 def portable_paths(value, base: str | Path | None = None):
