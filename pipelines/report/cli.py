@@ -1,4 +1,4 @@
-"""The command line of the report: `python -m pipelines.report RUNS_DIR [--output DIR] [--front PARETO_JSON]`."""
+"""The command line of the report: `python -m pipelines.report RUNS_DIR [--output DIR] [--front PARETO_JSON] [--teachers DIR]`."""
 
 from __future__ import annotations
 
@@ -16,8 +16,10 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--seed", type=int, default=RESAMPLING_SEED, help=f"seed of the ASO bootstrap (default {RESAMPLING_SEED})")
     parser.add_argument("--aso_iterations", type=int, default=ASO_ITERATIONS, help=f"deepsig.aso bootstrap iterations (default {ASO_ITERATIONS})")
     parser.add_argument("--front", help="a bench.pareto pareto.json measured on these records: each dataset gains its cost/accuracy figure and table")
+    parser.add_argument("--teachers", help="folder of the runs distilled models learnt from (e.g. results/teachers), kept out of RUNS_DIR: "
+                        "each student is then compared with its teacher")
     args = parser.parse_args(argv)
     if args.aso_iterations < 2:
         raise OptionError(f"--aso_iterations {args.aso_iterations}: give at least 2")
-    print(f"wrote {write_report(args.runs_dir, args.output, args.seed, args.aso_iterations, args.front)}")
+    print(f"wrote {write_report(args.runs_dir, args.output, args.seed, args.aso_iterations, args.front, args.teachers)}")
 

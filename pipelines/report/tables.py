@@ -18,8 +18,10 @@ METHOD = (
     "bootstrap, which counts the run × sentence noise up to three times (Owen 2007) and treats 3–5 runs' variance as known, "
     "because it holds its level in every setting simulated (bench/verdict_calibration.md). It answers whether architecture A "
     "beats architecture B, not whether these particular runs do. A model with one run has no seed stage: an as-is model has "
-    "no training variance; a trained model with one seed is labelled \"1 seed: training variance not counted\". **The "
-    "rows of one protocol are one Holm family** (named with their number below) and **the verdict reads the Holm p at {alpha}**. The CI "
+    "no training variance; a trained model with one seed is labelled \"1 seed: training variance not counted\". **Each "
+    "table below is one Holm family**, one question a reader asks (which GloVe architecture, every pair; how a GloVe model is "
+    "trained; GloVe against other models; ...), adjusted on its own and named with its number of questions in its caption, "
+    "and **the verdict reads the Holm p at {alpha}**. The CI "
     "is at the level Holm decided the row at (α/k, k the Holm step's multiplier; printed as its confidence), so it excludes "
     "0 exactly when the verdict finds a difference; the MDE, the true difference detected with {power:.0%} power, is at the "
     "same level: a \"no detectable difference\" reads with this resolution. ASO ε_min: Almost Stochastic Order (Dror et "
@@ -116,6 +118,11 @@ QUESTION_COLUMNS = [
 ]  # fmt: skip
 
 
+def metric_said(metric: str) -> str:
+    """"accuracy", "recall:negative" → "recall of negative"."""
+    return f"recall of {metric.split(':', 1)[1]}" if ":" in metric else METRIC_NAMES.get(metric, metric)
+
+
 def question_row(c: dict) -> dict:
     seeds = f"{len(c['a_seeds'])}/{len(c['b_seeds'])}" + ("" if c["paired_seeds"] else " (unpaired)")
     aso = "" if c["aso_a_over_b"] is None else f"{fmt(c['aso_a_over_b'], 2)} / {fmt(c['aso_b_over_a'], 2)}"
@@ -128,10 +135,23 @@ def question_row(c: dict) -> dict:
 
 
 def holm_families(dataset: str, comparisons: list[dict]) -> str:
-    """Which questions were adjusted together, and how many: one Holm family per (dataset, protocol)."""
-    sizes = {c["protocol"]: c["family_size"] for c in comparisons}
-    said = "; ".join(f"{dataset}, {protocol}: {size} question{'s' if size != 1 else ''}" for protocol, size in sizes.items())
-    return f"**Holm families** (each adjusted on its own, the rows of that protocol below): {said}."
+    """Which questions were adjusted together, and how many: one Holm family per (dataset, protocol, family)."""
+    sizes = {(c["protocol"], c["family"]): c["family_size"] for c in comparisons}
+    said = "; ".join(f"{dataset}, {protocol}, {family}: {size} question{'s' if size != 1 else ''}"
+                     for (protocol, family), size in sizes.items())  # fmt: skip
+    return f"**Holm families** (each adjusted on its own, one table each below): {said}."
+
+
+def family_table(dataset: str, family: list[dict], official: str) -> list[str]:
+    """One Holm family's caption and table; its metric in the headers, or "score" and the metric in each question."""
+    metrics = {c["metric"] for c in family}
+    name = METRIC_NAMES[official] if metrics == {official} else metric_said(metrics.pop()) if len(metrics) == 1 else "score"
+    first = family[0]
+    size = first["family_size"]
+    caption = (f"**{dataset}, {first['protocol']}, {first['family']}**: {size} question{'s' if size != 1 else ''}, one Holm family"
+               + ("" if name != "score" else "; the metric of each row is named in its question") + ".")  # fmt: skip
+    columns = [(key, title.format(name=name)) for key, title in QUESTION_COLUMNS]
+    return [caption, "", markdown_table([question_row(c) for c in family], columns)]
 
 
 def questions_section(dataset: str, comparisons: list[dict], skipped: list[str], notes: list[str], groups: list[Group],
@@ -145,8 +165,9 @@ def questions_section(dataset: str, comparisons: list[dict], skipped: list[str],
         METHOD.format(name=name, alpha=ALPHA, power=POWER, min_runs=ASO_MIN_RUNS), "",
         selection_rule(groups) + (" " + best_models(notes) if notes else ""), "",
     ]  # fmt: skip
-    columns = [(key, title.format(name=name)) for key, title in QUESTION_COLUMNS]
-    lines += [holm_families(dataset, comparisons), "", markdown_table([question_row(c) for c in comparisons], columns)]
+    lines += [holm_families(dataset, comparisons), ""]
+    for key in dict.fromkeys((c["protocol"], c["family"]) for c in comparisons):
+        lines += family_table(dataset, [c for c in comparisons if (c["protocol"], c["family"]) == key], official)
     if skipped:
         lines += ["Not answered:", "", *(f"- {line}" for line in skipped), ""]
     return lines
