@@ -491,3 +491,21 @@ def test_lab_split_against_cv_compares_the_lab_test_sentences_unpaired_and_an_ex
     assert list(source) == [1] and "98.5%" in note and kept["no seed"] is export
     with pytest.raises(DataError, match="not in the records"):
         exported_from({"no seed": export}, {0: seeds[0], 2: seeds[2]})  # its own run is missing: others agree by chance only
+
+
+def test_the_report_says_which_code_made_each_record(report):
+    from pipelines.report.tables import code_section
+
+    def row(model, code):
+        return {"dataset": "mr", "model": model, "setting": "trained vectors", "protocol": "lab", "code": code}
+
+    rows = [row("mean", None), row("mean", None), row("bilstm", {"commit": "0123456789abcdef", "dirty": True}),
+            row("lstm", {"commit": "0123456789abcdef", "dirty": False})]  # fmt: skip
+    lines = code_section(rows)
+    shown = table("\n".join(lines))
+    assert [(r["code"], r["records"]) for r in shown] == [
+        ("before code recording", "2"), ("commit 01234567 + uncommitted changes", "1"), ("commit 01234567", "1")]
+    assert shown[0]["dataset model (setting, protocol) × records"] == "mr mean (trained vectors, lab) × 2"
+    made_by = table(section(report, "Which code made these runs"))
+    assert sum(int(r["records"]) for r in made_by) == 33 + 2  # every run once: "33 training runs and 2 as-is scores"
+    assert "33 training runs and 2 as-is scores" in report and made_by[0]["code"] == "before code recording"  # the fixture's runs

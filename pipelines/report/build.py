@@ -15,7 +15,7 @@ from pipelines.errors import DataError, PathError
 from pipelines.report.collect import EVALUATION_FILE, METRIC_NAMES, Group, gather_rows, group_rows, slug
 from pipelines.report.compare import Predictions, answer, protocol_questions, selection_rows, study_questions
 from pipelines.report.figures import group_confusion, plot_confusion_matrix, plot_front, plot_learning_curves, plot_scores
-from pipelines.report.tables import front_table, questions_section, runs_table, scores_section, selection_section
+from pipelines.report.tables import code_section, front_table, questions_section, runs_table, scores_section, selection_section
 from pipelines.run_files import write_json_atomic
 from pipelines.statistics import ALPHA, RESAMPLING_SEED, summarize
 
@@ -193,7 +193,7 @@ def write_report(root: str | Path, output: str | Path | None = None, seed: int =
         path = plot_scores(dataset, [g for g in groups if g.dataset == dataset], summaries[dataset], figures / f"scores-{slug(dataset)}.png")
         lines += sections[dataset] + [f"![{dataset}](figures/{path.name})", ""]
         lines += front_section(dataset, measured, figures) if measured else []
-    lines += figure_sections(groups, figures) + ["## All runs", ""]
+    lines += figure_sections(groups, figures) + code_section(rows) + ["## All runs", ""]
     for dataset in datasets:
         lines += [f"### {dataset}", "", runs_table([row for row in rows if row["dataset"] == dataset])]
     report = output / "report.md"

@@ -123,6 +123,7 @@ def trained_row(results: RunRecord, run_dir: Path, root: Path) -> dict:
         "predictions": str(predictions) if predictions and predictions.is_file() else None,
         "trainer_state": str(state_path) if state_path else None,
         "teacher": teacher_folder(results.distillation),
+        "code": results.code,
     }
 
 
@@ -161,7 +162,7 @@ def pretrained_rows(path: Path, root: Path) -> list[dict]:
             "restored_by": None, "patience": None, "epochs": None, "train_seconds": None,
             "label_names": label_names, "confusion_matrix": scored.get("confusion_matrix"), "selection": None,
             "predictions": str(predictions) if predictions and predictions.is_file() else None,
-            "trainer_state": None, "teacher": None,
+            "trainer_state": None, "teacher": None, "code": evaluation.get("code"),
         })  # fmt: skip
     return rows
 

@@ -201,6 +201,32 @@ def selection_section(rows: list[dict], official: str) -> list[str]:
     ]
 
 
+def code_of(code: dict | None) -> str:
+    """"commit 1a2b3c4d", "+ uncommitted changes" when tracked files differed, or "before code recording"."""
+    if not code or not code.get("commit"):
+        return "before code recording"
+    return f"commit {code['commit'][:8]}" + (" + uncommitted changes" if code.get("dirty") else "")
+
+
+def code_section(rows: list[dict]) -> list[str]:
+    """Which code made the runs: each record's `code` (`RunRecord.code`, evaluation.json's "code"), counted."""
+    made_by: dict[str, Counter] = {}
+    for row in rows:
+        made_by.setdefault(code_of(row.get("code")), Counter())[f"{row['dataset']} {row['model']} ({row['setting']}, {row['protocol']})"] += 1
+    table = [{"code": code, "records": sum(groups.values()), "groups": "; ".join(f"{name} × {n}" for name, n in groups.items())}
+             for code, groups in made_by.items()]  # fmt: skip
+    return [
+        "## Which code made these runs", "",
+        "Read from each record (`code`: the commit, and whether tracked files differed from it). Records written "
+        "before that field existed say \"before code recording\"; the commits that made them are named where they were "
+        "made (results/study/README.md for the committed study). Today's code need not give their numbers again: "
+        "before commit 58b2061 the per-epoch test scoring (`--score_test_each_epoch`, which every grid cell uses) drew "
+        "from the torch RNG that orders batches and draws dropout, so those records differ from a run of today's code "
+        "with the same options; since then the logging options do not change the trained model (tests/test_train.py).",
+        "", markdown_table(table, [("code", "code"), ("records", "records"), ("groups", "dataset model (setting, protocol) × records")]),
+    ]  # fmt: skip
+
+
 def runs_table(rows: list[dict]) -> str:
     metrics = [key for key in METRIC_NAMES if any(row[key] is not None for row in rows)]
     columns = [("model", "model"), ("setting", "setting"), ("protocol", "protocol"), ("seed", "seed")]
