@@ -17,4 +17,4 @@ python -m bench.pareto --data_dir ../shared/datasets --output_dir results/pareto
            "$S/semeval2017a-lab-trained-distilled-minilm/*" "$S/semeval2017a-lab-trained-weighted/*" \
   --stand_ins "${stand_ins%,}" --report results/report/report.json \
   --report_models minilm=minilm,mpnet=mpnet,vader=vader,textblob=textblob,afinn=afinn "$@"
-python -m pipelines.report results/records --output results/report --front results/pareto/pareto.json
+python -m pipelines.report results/records --output results/report --teachers results/teachers --front results/pareto/pareto.json
