@@ -460,9 +460,10 @@ def test_the_questions_a_reader_needs_are_built_from_the_groups():
     gpu_row = {**teacher_row, "run": "study/semeval2017a-minilm/seed-0"}
     found = teacher_questions([plain, mse, group("trained vectors, distilled from minilm", teacher="gpu/seed-9")], [teacher_row, gpu_row])
     assert [q.b.rows if q.b else q.why for q in found] == [[teacher_row], "its teacher gpu/seed-9 is in neither the records nor the teachers folder"]
-    assert found[0].b.setting == "fine-tuned, teacher" and found[0].b.slug != group("fine-tuned", model="minilm").slug  # not the minilm runs
+    assert found[0].b.setting == "fine-tuned, teacher mr-minilm-cpu" and found[0].b.slug != group("fine-tuned", model="minilm").slug
     on_gpu = teacher_questions([group("trained vectors, distilled from minilm", teacher="semeval2017a-minilm/seed-0")], [teacher_row, gpu_row])
     assert on_gpu[0].b.rows == [gpu_row]  # a teacher among the report's own runs
+    assert on_gpu[0].b.slug != found[0].b.slug  # two teachers of one model: their predictions are read apart
     (protocol,) = protocol_questions([plain, group("trained vectors", "cv"), weighted])
     assert (protocol.a, protocol.b.protocol, protocol.family, protocol.text) == (plain, "cv", PROTOCOLS, "lab split vs 10-fold CV: bilstm (trained vectors)")
 

@@ -203,7 +203,8 @@ def teacher_questions(groups: list[Group], teachers: list[dict]) -> list[Questio
         if row is None:
             found.append(Question(text, why=f"its teacher {path} is in neither the records nor the teachers folder", family=TRAINING))
             continue
-        teacher = Group(g.dataset, row["model"], "fine-tuned, teacher", row["protocol"], "finetuned", [row])
+        # named by its folder: two students may have two teachers of one model (and a group's slug keys its predictions)
+        teacher = Group(g.dataset, row["model"], f"fine-tuned, teacher {row['run']}", row["protocol"], "finetuned", [row])
         found.append(Question(text, g, teacher, a_label="student", b_label="teacher", family=TRAINING))
     return found
 
