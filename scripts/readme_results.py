@@ -3,18 +3,14 @@
     python -m scripts.readme_results      # after scripts/build_report.sh and scripts/build_pareto.sh
 
 For each benchmark, README's scores table becomes the report's "Scores" table, and its study-questions
-table the report's "Study questions" tables, one Holm family after another in one table with the family
-named in its first column, without the A/B score and raw-p columns (the report keeps them).
-`tests/test_readme.py` checks that README equals what this script would write.
+table the report's "Study questions" table without the A/B score and raw-p columns (the report keeps
+them). `tests/test_readme.py` checks that README equals what this script would write.
 """
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
-
-from pipelines.report.compare import FAMILIES
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # README's heading line of each benchmark's results, and the report's section
@@ -45,27 +41,15 @@ def report_section(report: str, dataset: str) -> str:
     return report[start : end if end > 0 else len(report)]
 
 
-def family_tables(section: str) -> list[tuple[str, list[str]]]:
-    """(Holm family, its table's lines) of every family of the "Study questions" part of a report section; the
-    family reads as in its caption (`pipelines.report.compare.FAMILIES`) with its size: "how a GloVe model is trained (14)"."""
-    part = section[section.index("### Study questions") :]
-    part = part[: part.find("\n### ", 5)] if "\n### " in part[5:] else part
-    found = []
-    for caption in re.finditer(r"^\*\*(.+?)\*\*: (\d+) questions?, one Holm family", part, re.M):
-        family = next(name for name in FAMILIES if caption[1].endswith(f", {name}"))
-        found.append((f"{family} ({caption[2]})", table_after(part[caption.end() :], "|")))
-    return found
-
-
-def questions_table(families: list[tuple[str, list[str]]]) -> list[str]:
-    """Every family's rows in one table with README's columns: the family, Δ and its CI, no A/B scores or raw p."""
-    lines = []
-    for family, rows in families:
-        header = cells(rows[0])
-        delta = next(name for name in header if name.startswith("Δ "))
-        positions = [header.index(delta if name == "Δ" else name) for name in QUESTION_COLUMNS]
-        lines += ["| " + " | ".join([family, *(cells(line)[i] for i in positions)]) + " |" for line in rows[2:]]
-    return ["| Holm family (questions) | " + " | ".join(QUESTION_COLUMNS) + " |", "|" + "---|" * (len(QUESTION_COLUMNS) + 1)] + lines
+def questions_table(rows: list[str]) -> list[str]:
+    """The study-questions table with README's columns: the Δ of the official metric and its CI, no A/B scores or raw p."""
+    header = cells(rows[0])
+    delta = next(name for name in header if name.startswith("Δ "))
+    keep = [delta if name == "Δ" else name for name in QUESTION_COLUMNS]
+    positions = [header.index(name) for name in keep]
+    return ["| " + " | ".join(keep) + " |", "|" + "---|" * len(keep)] + [
+        "| " + " | ".join(cells(line)[i] for i in positions) + " |" for line in rows[2:]
+    ]
 
 
 def replace_table(readme: str, after: int, header_start: str, table: list[str]) -> str:
@@ -82,7 +66,7 @@ def updated_readme(readme: str, report: str) -> str:
         section = report_section(report, dataset)
         at = readme.index(heading)
         readme = replace_table(readme, at, "| model | setting", table_after(section, "### Scores"))
-        readme = replace_table(readme, at, "| Holm family", questions_table(family_tables(section)))
+        readme = replace_table(readme, at, "| question |", questions_table(table_after(section, "### Study questions")))
     return readme
 
 
