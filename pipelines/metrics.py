@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from pipelines.errors import OptionError
+
 METRIC_PATH = Path(__file__).parent / "sentiment_metrics"
 
 
@@ -120,6 +122,26 @@ def confusion_counts(labels, predictions, num_labels: int) -> np.ndarray:
     codes = np.asarray(labels, dtype=np.int64) * num_labels + np.asarray(predictions, dtype=np.int64)
     return np.bincount(codes, minlength=num_labels * num_labels).reshape(num_labels, num_labels)
 
+
+
+CLASS_RECALL = "recall:"  # "recall:<label name>": one class's recall, for settings that move the class balance
+
+
+def metric_from_counts(counts: np.ndarray, metric: str, label_names: Sequence[str]) -> np.ndarray:
+    """One metric of confusion counts (..., K, K): a key of `metrics_from_counts`, or "recall:<label name>",
+    the recall of that class (hits over its gold count, 0 for an empty class). Raises `OptionError` naming
+    the choices for any other name."""
+    counts = np.asarray(counts, dtype=float)
+    if metric.startswith(CLASS_RECALL) and metric.removeprefix(CLASS_RECALL) in label_names:
+        c = list(label_names).index(metric.removeprefix(CLASS_RECALL))
+        gold = counts[..., c, :].sum(axis=-1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(gold > 0, counts[..., c, c] / gold, 0.0)
+    scores = metrics_from_counts(counts, label_names)
+    if metric not in scores:
+        choices = [*scores, *(f"{CLASS_RECALL}{name}" for name in label_names)]
+        raise OptionError(f"unknown metric {metric!r} for labels {list(label_names)}; choose one of: {', '.join(choices)}")
+    return scores[metric]
 
 
 def warn_absent_classes(references, label_names: list[str], where: str = "the test set") -> list[str]:

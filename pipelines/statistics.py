@@ -54,7 +54,7 @@ from scipy import stats
 
 from pipelines.errors import DataError, OptionError
 from pipelines.metrics import METRICS as METRIC_TABLE
-from pipelines.metrics import confusion_counts, metrics_from_counts
+from pipelines.metrics import confusion_counts, metric_from_counts, metrics_from_counts
 
 ALPHA = 0.05
 CONFIDENCE = 0.95
@@ -351,15 +351,15 @@ def sentence_values(gold: np.ndarray, predictions: np.ndarray, metric: str, labe
     The delta method (influence function): value = metric + n·∂metric/∂count of the sentence's
     (gold, predicted) cell, the derivative by central differences on the confusion counts. Exact for
     accuracy (the value is 1 for a right answer, 0 for a wrong one); a first-order linearization for the
-    macro metrics. `gold` (n,), `predictions` (runs, n) as label ids."""
+    macro metrics and a class's recall (`metric_from_counts`). `gold` (n,), `predictions` (runs, n) as label ids."""
     k, n = len(label_names), len(gold)
     counts = np.stack([confusion_counts(gold, row, k) for row in predictions]).astype(float)  # (runs, K, K)
     step = 1e-3 * n
     bumps = np.eye(k * k).reshape(k * k, k, k) * step  # (K·K, K, K)
-    up = metrics_from_counts(counts[:, None] + bumps, label_names)[metric]  # (runs, K·K)
-    down = metrics_from_counts(counts[:, None] - bumps, label_names)[metric]
+    up = metric_from_counts(counts[:, None] + bumps, metric, label_names)  # (runs, K·K)
+    down = metric_from_counts(counts[:, None] - bumps, metric, label_names)
     gradient = (up - down) / (2 * step)
-    observed = metrics_from_counts(counts, label_names)[metric]  # (runs,)
+    observed = metric_from_counts(counts, metric, label_names)  # (runs,)
     influence = n * np.take_along_axis(gradient, gold[None, :] * k + predictions, axis=1)  # (runs, n)
     # Its mean is 0 (the metrics are scale-free in the counts: Euler); centring removes the difference's rounding.
     return observed[:, None] + influence - influence.mean(axis=1, keepdims=True)
@@ -419,8 +419,9 @@ def crossed_comparison(
 ) -> dict:
     """Architecture A against B on the same test sentences: the calibrated, closed-form comparison.
 
-    Δ = A − B of `metric` (per run, averaged over runs), its unbiased runs × sentences variance and
-    S − 1 df (`crossed_variance`), and the t interval and p of one t test (`t_interval_and_p`).
+    Δ = A − B of `metric` (per run, averaged over runs; `metric_from_counts`: a key of `metrics_from_counts`
+    or "recall:<label name>"), its unbiased runs × sentences variance and S − 1 df (`crossed_variance`),
+    and the t interval and p of one t test (`t_interval_and_p`).
     Why not the two-stage bootstrap: resampling both factors of a crossed design counts the run ×
     sentence interaction up to three times (Owen 2007, Annals of Applied Statistics 1(2)), and its
     percentile seed stage treats 3–5 runs' variance as known; the expected-mean-squares estimate counts
@@ -432,8 +433,7 @@ def crossed_comparison(
         raise DataError("crossed_comparison needs at least one run of each model")
     a_seeds, b_seeds, paired = _pair_seeds(a_runs, b_runs)
     k = len(label_names)
-    if metric not in metrics_from_counts(np.zeros((k, k)), label_names):
-        raise OptionError(f"unknown metric {metric!r} for labels {list(label_names)}; choose one of: {', '.join(METRICS)}")
+    metric_from_counts(np.zeros((k, k)), metric, label_names)  # an unknown metric: `OptionError` before any work
     gold, predictions = _aligned([a_runs[s] for s in a_seeds] + [b_runs[s] for s in b_seeds], k)
     values = sentence_values(gold, predictions, metric, label_names)  # (runs, n)
     a_values, b_values = values[: len(a_seeds)], values[len(a_seeds) :]

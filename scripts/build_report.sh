@@ -22,4 +22,4 @@ done
 mkdir -p results/report/figures
 python -m pipelines.explain "$STUDY_RUNS"/mr-lab-trained/{mean,meanmax,lstm,bilstm,attention,multihead,transformer}/seed-0 \
   runs/study-extra/minilm-mr-1ep --probes_dir results/report/figures
-python -m pipelines.report results/records --output results/report
+python -m pipelines.report results/records --output results/report --teachers results/teachers

@@ -177,10 +177,11 @@ def section(report: str, title: str) -> str:
 
 
 def table(text: str) -> list[dict]:
-    """The first markdown table in `text`, as rows of {header: cell}."""
+    """The rows of the markdown tables in `text` as {header: cell}; tables after the first with its header
+    (the Holm families of one section) add their rows."""
     lines = [line for line in text.splitlines() if line.startswith("| ")]
     header, *rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines if "---" not in line]
-    return [dict(zip(header, row)) for row in rows]
+    return [dict(zip(header, row)) for row in rows if row != header]
 
 
 def subsection(text: str, title: str) -> str:
@@ -239,15 +240,21 @@ def test_study_questions_give_difference_interval_p_and_verdict(report, numbers)
     assert tuned["B"] == "meanmax (trained vectors)" and tuned["runs A/B"] == "2/2" and tuned["Δ accuracy"] == "+0.0583"  # seeds 1, 2 of both: 58/60 − (54 + 55)/120
     assert "S − 1 degrees of freedom" in text and "two-stage bootstrap, which counts" in text
     assert "The best GloVe model: meanmax (trained vectors), chosen on TEST: no validation score recorded (lab split)" in text
-    assert "- self-attention vs mean‖max (lab split): no attention runs" in text
+    architectures = [c for c in numbers["datasets"]["mr"]["comparisons"] if c["family"] == "GloVe architectures, every pair"]
+    lab_pairs = {(c["a"].split()[0], c["b"].split()[0]) for c in architectures if c["protocol"] == "lab split"}
+    # every pair of the four trained-vector models with runs (no attention here), the later preset as A
+    assert lab_pairs == {("meanmax", "mean"), ("lstm", "mean"), ("bilstm", "mean"), ("lstm", "meanmax"), ("bilstm", "meanmax"),
+                         ("bilstm", "lstm")}  # fmt: skip
+    assert "- self-attention vs mean‖max" not in text  # a model with no runs is no question
     asis = rows[("the best as-is model vs the best GloVe model", "lab split")]
     assert (asis["A"], asis["B"], asis["runs A/B"]) == ("distilbert-sst2 (as is)", "meanmax (trained vectors)", "1/3 (unpaired)")
     assert rows[("fine-tuned minilm vs the best as-is model", "lab split")]["B"] == "distilbert-sst2 (as is)"
     assert "the best as-is model: distilbert-sst2 (as is), chosen on TEST: no validation score recorded (lab split)" in text
     assert "1 seed" not in asis["runs A/B"]  # an as-is model has no training variance to count
     comparisons = numbers["datasets"]["mr"]["comparisons"]
-    lab = [c for c in comparisons if c["protocol"] == "lab split"]  # Holm within the (dataset, protocol) family
-    assert min(c["holm_p"] for c in lab) == pytest.approx(min(1.0, len(lab) * min(c["p_value"] for c in lab)))
+    for family in {(c["protocol"], c["family"]) for c in comparisons}:  # Holm within each family of a (dataset, protocol) table
+        adjusted = [c for c in comparisons if (c["protocol"], c["family"]) == family]
+        assert min(c["holm_p"] for c in adjusted) == pytest.approx(min(1.0, len(adjusted) * min(c["p_value"] for c in adjusted)))
 
 
 def test_ci_and_verdict_agree_and_each_holm_family_is_named_with_the_questions_it_adjusted(report, numbers):
@@ -257,11 +264,16 @@ def test_ci_and_verdict_agree_and_each_holm_family_is_named_with_the_questions_i
         low, high = (float(x) for x in row["CI (Holm level)"].split(": ")[1].strip("[]").split(", "))
         assert (low > 0 or high < 0) == (not row["verdict (Holm p < 0.05)"].startswith("no detectable difference")), row
     comparisons = numbers["datasets"]["mr"]["comparisons"]
-    for protocol in ("lab split", "3-fold CV"):
-        adjusted = [c for c in comparisons if c["protocol"] == protocol]
-        assert {c["family_size"] for c in adjusted} == {len(adjusted)} == {sum(row["protocol"] == protocol for row in rows)}
+    families = list(dict.fromkeys((c["protocol"], c["family"]) for c in comparisons))
+    assert ("lab split", "GloVe architectures, every pair") in families and ("3-fold CV", "GloVe architectures, every pair") in families
+    for protocol, family in families:
+        adjusted = [c for c in comparisons if (c["protocol"], c["family"]) == (protocol, family)]
         size = len(adjusted)
-        assert f"mr, {protocol}: {size} question{'s' if size != 1 else ''}" in text.split("**Holm families**")[1].split("\n")[0]
+        assert {c["family_size"] for c in adjusted} == {size}
+        said = f"mr, {protocol}, {family}: {size} question{'s' if size != 1 else ''}"
+        assert said in text.split("**Holm families**")[1].split("\n")[0]
+        caption = f"**{said.replace(f'{family}:', f'{family}**:')}, one Holm family"
+        assert len(table(text.split(caption)[1].split("\n\n**")[0])) == size  # the family's own table, with its size
     assert "for the 23 questions" not in text
 
 
@@ -281,7 +293,6 @@ def test_questions_without_usable_runs_say_why(report):
     text = subsection(section(report, "semeval2017a"), "Study questions")
     assert "_No question has runs of both models yet._" in text and "Holm" not in text
     assert "- LSTM vs BiLSTM (lab split): bilstm (trained vectors): no predictions.parquet in `semeval/bilstm`" in text
-    assert "- mean vs mean‖max (lab split): no meanmax or mean runs" in text
     scores = table(subsection(section(report, "semeval2017a"), "Scores"))
     bilstm = next(row for row in scores if row["model"] == "bilstm")
     assert bilstm["n"] == "1 seed" and bilstm["macro recall 95% CI"] == "single seed" and "F1-PN" in bilstm
@@ -449,3 +460,85 @@ def test_an_unreadable_speeds_file_is_one_error_line_and_nothing_written(runs, t
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and f"--speeds {tmp_path / 'missing.json'}: cannot read it" in err[0]
     assert not (tmp_path / "report").exists()
+
+
+def test_the_questions_a_reader_needs_are_built_from_the_groups():
+    """Class weights ask each class's recall and the accuracy; a distillation loss is asked against the default
+    one; a student against the teacher its record names; lab split against CV per model."""
+    from pipelines.report.collect import Group
+    from pipelines.report.compare import (CLASS_BALANCE, PROTOCOLS, class_balance_questions, distillation_loss_questions,
+                                          protocol_questions, teacher_questions)  # fmt: skip
+    from pipelines.runs.setting import Setting
+
+    trained, weighted_setting = Setting("trained vectors"), Setting("trained vectors", class_weights="balanced")
+    distilled = Setting("trained vectors", teacher="minilm")
+    distilled_kl = Setting("trained vectors", teacher="minilm", distillation_loss="kl", distillation_temperature=2.0)
+
+    def group(setting, protocol="lab", teacher=None, model="bilstm", kind="glove"):
+        return Group("semeval2017a", model, setting, protocol, kind, [{"seed": s, "teacher": teacher, "cv_folds": 10} for s in range(2)])
+
+    plain, weighted = group(trained), group(weighted_setting)
+    balance = class_balance_questions([plain, weighted], THREE)
+    assert [(q.metric, q.a, q.b, q.family) for q in balance] == [
+        (m, weighted, plain, CLASS_BALANCE) for m in ("recall:negative", "recall:neutral", "recall:positive", "accuracy")]
+    assert balance[1].text == "class-weighted vs unweighted, recall of neutral: bilstm"
+    mse = group(distilled, teacher="teachers/mr-minilm-cpu")
+    kl = group(distilled_kl, teacher="teachers/mr-minilm-cpu")
+    (loss,) = distillation_loss_questions([plain, mse, kl])
+    assert (loss.text, loss.a, loss.b) == ("distillation loss KL, T=2 vs logit regression: bilstm", kl, mse)
+    teacher_row = {"kind": "finetuned", "dataset": "semeval2017a", "run": "mr-minilm-cpu", "model": "minilm", "protocol": "lab"}
+    gpu_row = {**teacher_row, "run": "study/semeval2017a-minilm/seed-0"}
+    found = teacher_questions([plain, mse, group(distilled, teacher="gpu/seed-9")], [teacher_row, gpu_row])
+    assert [q.b.rows if q.b else q.why for q in found] == [[teacher_row], "its teacher gpu/seed-9 is in neither the records nor the teachers folder"]
+    assert found[0].b.name == "minilm, teacher mr-minilm-cpu (fine-tuned)"
+    assert found[0].b.slug != group(Setting("fine-tuned"), model="minilm").slug
+    on_gpu = teacher_questions([group(distilled, teacher="semeval2017a-minilm/seed-0")], [teacher_row, gpu_row])
+    assert on_gpu[0].b.rows == [gpu_row]  # a teacher among the report's own runs
+    assert on_gpu[0].b.slug != found[0].b.slug  # two teachers of one model: their predictions are read apart
+    (protocol,) = protocol_questions([plain, group(trained, "cv"), weighted])
+    assert (protocol.a, protocol.b.protocol, protocol.family, protocol.text) == (plain, "cv", PROTOCOLS, "lab split vs 10-fold CV: bilstm (trained vectors)")
+
+
+def test_lab_split_against_cv_compares_the_lab_test_sentences_unpaired_and_an_export_its_own_run():
+    from pipelines.errors import DataError
+    from pipelines.report.compare import exported_from, on_lab_sentences
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 50)  # the pooled data: 40 train sentences, then the lab split's 10 test sentences
+    cv = {seed: pd.DataFrame({"index": np.arange(50)[::-1], "label": labels[::-1], "prediction": rng.integers(0, 2, 50)}) for seed in (0, 1)}
+    lab = {seed: pd.DataFrame({"index": np.arange(10), "label": labels[40:], "prediction": labels[40:]}) for seed in (0, 1, 2)}
+    a, b, note = on_lab_sentences(lab, cv)
+    assert sorted(a) == ["lab seed 0", "lab seed 1", "lab seed 2"] and sorted(b) == ["CV seed 0", "CV seed 1"]  # no seed pairs
+    part = b["CV seed 1"].sort_values("index")
+    assert part["index"].tolist() == list(range(10)) and part["label"].tolist() == labels[40:].tolist()
+    assert part["prediction"].tolist() == cv[1].set_index("index").loc[range(40, 50), "prediction"].tolist()
+    assert "different things" in note
+    with pytest.raises(DataError, match="not the lab split's test sentences"):
+        on_lab_sentences({0: lab[0].assign(label=1 - lab[0]["label"])}, cv)
+
+    gold = rng.integers(0, 2, 200)
+    seeds = {seed: pd.DataFrame({"index": range(200), "label": gold, "prediction": rng.integers(0, 2, 200)}) for seed in range(3)}
+    export = seeds[1].assign(prediction=lambda f: np.where(np.arange(200) < 3, 1 - f["prediction"], f["prediction"]))  # 3 changed
+    kept, source, note = exported_from({"no seed": export}, seeds)
+    assert list(source) == [1] and "98.5%" in note and kept["no seed"] is export
+    with pytest.raises(DataError, match="not in the records"):
+        exported_from({"no seed": export}, {0: seeds[0], 2: seeds[2]})  # its own run is missing: others agree by chance only
+
+
+def test_the_report_says_which_code_made_each_record(report):
+    from pipelines.report.tables import code_section
+    from pipelines.runs.setting import Setting
+
+    def row(model, code):
+        return {"dataset": "mr", "model": model, "setting": Setting("trained vectors"), "protocol": "lab", "code": code}
+
+    rows = [row("mean", None), row("mean", None), row("bilstm", {"commit": "0123456789abcdef", "dirty": True}),
+            row("lstm", {"commit": "0123456789abcdef", "dirty": False})]  # fmt: skip
+    lines = code_section(rows)
+    shown = table("\n".join(lines))
+    assert [(r["code"], r["records"]) for r in shown] == [
+        ("before code recording", "2"), ("commit 01234567 + uncommitted changes", "1"), ("commit 01234567", "1")]
+    assert shown[0]["dataset model (setting, protocol) × records"] == "mr mean (trained vectors, lab) × 2"
+    made_by = table(section(report, "Which code made these runs"))
+    assert sum(int(r["records"]) for r in made_by) == 33 + 2  # every run once: "33 training runs and 2 as-is scores"
+    assert "33 training runs and 2 as-is scores" in report and made_by[0]["code"] == "before code recording"  # the fixture's runs

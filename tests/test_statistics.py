@@ -353,3 +353,21 @@ def test_a_score_interval_is_the_calibrated_runs_by_sentences_t_interval():
         score_interval(gold, predictions, "f1_pn", ["neg", "neu", "pos"])
     with pytest.raises(DataError, match="399 predictions per run for 400 gold labels"):
         score_interval(gold, predictions[:, 1:], "accuracy", THREE)
+
+
+def test_one_class_recall_is_a_metric_of_the_comparison():
+    """"recall:<class>" scores a class's recall as sklearn does, per run and in the comparison; its
+    per-sentence values average to it (the delta method is exact for a ratio with a fixed gold count)."""
+    rng = np.random.default_rng(4)
+    gold = rng.integers(0, 3, 600)
+    a = {seed: frame(gold, noisy(gold, 0.75, rng, 3)) for seed in range(4)}
+    b = {seed: frame(gold, noisy(gold, 0.65, rng, 3)) for seed in range(4)}
+    found = crossed_comparison(a, b, "recall:neutral", THREE)
+    expected = [recall_score(gold, a[s]["prediction"], labels=[1], average=None)[0] for s in range(4)]
+    assert found["a_scores"] == pytest.approx(expected)
+    values = sentence_values(gold, np.stack([a[s]["prediction"] for s in range(4)]), "recall:neutral", THREE)
+    assert values.mean(axis=1) == pytest.approx(expected)
+    assert np.allclose(values[:, gold != 1], np.asarray(expected)[:, None])  # another class's sentence leaves it as it is
+    assert (found["ci_low"] > 0) == (found["p_value"] < 0.05) and found["df"] == 3
+    with pytest.raises(OptionError, match="recall:positive"):  # the choices name each class's recall
+        crossed_comparison(a, b, "recall:happy", THREE)

@@ -204,22 +204,31 @@ def test_unknown_selection_metric_stops_before_training(tmp_path, tiny_semeval, 
 
 
 def test_logging_and_reporting_options_do_not_change_the_trained_model(tmp_path, tiny_semeval, tiny_glove):
-    """Scoring the test set each epoch is one more DataLoader pass, and every DataLoader draws its base
-    seed from the global torch RNG, which also orders the next epoch's batches and draws dropout."""
+    """Each logging option on its own, and all together, give the plain run's weights and test predictions.
+    Scoring the test set each epoch is one more DataLoader pass, and every DataLoader draws its base seed
+    from the global torch RNG, which also orders the next epoch's batches and draws dropout; a TensorBoard
+    writer and the progress bar must not draw from it either."""
     common = ("--model", "meanmax", "--dataset", "semeval2017a", "--num_train_epochs", "3", "--early_stopping_patience", "9")
     plain = run_train(tmp_path / "plain", tiny_semeval, tiny_glove, *common)
-    logged = run_train(
-        tmp_path / "logged", tiny_semeval, tiny_glove, *common,
-        "--score_test_each_epoch", "--report_to", "none", "--disable_tqdm", "true",
-    )
-    plain_weights, logged_weights = load_file(plain / "model.safetensors"), load_file(logged / "model.safetensors")
-    assert plain_weights.keys() == logged_weights.keys()
-    for name in plain_weights:
-        np.testing.assert_array_equal(plain_weights[name], logged_weights[name], err_msg=name)
+    plain_weights = load_file(plain / "model.safetensors")
     plain_predictions = pq.read_table(plain / "predictions.parquet").to_pandas()
-    logged_predictions = pq.read_table(logged / "predictions.parquet").to_pandas()
-    assert plain_predictions["prediction"].tolist() == logged_predictions["prediction"].tolist()
-    np.testing.assert_array_equal(np.stack(plain_predictions["probabilities"]), np.stack(logged_predictions["probabilities"]))
+    variants = {
+        "score_test": ["--score_test_each_epoch"],
+        "tensorboard": ["--report_to", "tensorboard"],
+        "no_tqdm": ["--disable_tqdm", "true"],
+        "all": ["--score_test_each_epoch", "--report_to", "tensorboard", "--disable_tqdm", "true"],
+    }
+    for name, options in variants.items():
+        logged = run_train(tmp_path / name, tiny_semeval, tiny_glove, *common, *options)
+        if "tensorboard" in options:
+            assert list(logged.rglob("events.out.tfevents.*")), name  # the tracker did run
+        logged_weights = load_file(logged / "model.safetensors")
+        assert plain_weights.keys() == logged_weights.keys()
+        for key in plain_weights:
+            np.testing.assert_array_equal(plain_weights[key], logged_weights[key], err_msg=f"{name}: {key}")
+        logged_predictions = pq.read_table(logged / "predictions.parquet").to_pandas()
+        assert plain_predictions["prediction"].tolist() == logged_predictions["prediction"].tolist(), name
+        np.testing.assert_array_equal(np.stack(plain_predictions["probabilities"]), np.stack(logged_predictions["probabilities"]), err_msg=name)
 
 
 def record_argv(run_dir, data_dir, output_dir) -> list[str]:

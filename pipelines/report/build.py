@@ -11,10 +11,10 @@ from pathlib import Path
 from pipelines.benchmarks import BENCHMARKS, official_metric_for
 from pipelines.errors import PathError
 from pipelines.report.collect import EVALUATION_FILE, METRIC_NAMES, Group, gather_rows, group_rows, slug
-from pipelines.report.compare import Predictions, answer, selection_rows, study_questions
+from pipelines.report.compare import Predictions, answer, protocol_questions, selection_rows, study_questions
 from pipelines.report.figures import group_confusion, plot_confusion_matrix, plot_learning_curves, plot_scores
 from pipelines.report.front import front_rows, front_section, read_speeds
-from pipelines.report.tables import questions_section, runs_table, scores_section, selection_section
+from pipelines.report.tables import code_section, questions_section, runs_table, scores_section, selection_section
 from pipelines.run_files import write_json_atomic
 from pipelines.statistics import ALPHA, RESAMPLING_SEED, summarize
 
@@ -27,8 +27,10 @@ def summarize_group(group: Group, metrics: list[str]) -> dict:
     return {key: summarize([row[key] for row in group.rows]) for key in metrics}
 
 
-def dataset_report(dataset: str, groups: list[Group], predictions: Predictions, seed: int, aso_iterations: int) -> tuple[list[str], dict, dict]:  # fmt: skip
-    """The markdown of one dataset, the numbers behind it, and each group's summaries."""
+def dataset_report(dataset: str, groups: list[Group], predictions: Predictions, seed: int, aso_iterations: int,
+                   teachers: list[dict] | None = None) -> tuple[list[str], dict, dict]:  # fmt: skip
+    """The markdown of one dataset, the numbers behind it, and each group's summaries; `teachers`: runs outside
+    the records that distilled models learnt from."""
     rows = [row for g in groups for row in g.rows]
     label_names = next((row["label_names"] for row in rows if row["label_names"]), None) or (
         list(BENCHMARKS[dataset].label_names) if dataset in BENCHMARKS else None
@@ -41,9 +43,15 @@ def dataset_report(dataset: str, groups: list[Group], predictions: Predictions, 
     comparisons, skipped, notes = [], [], []
     for protocol in sorted({g.protocol for g in groups}, key=lambda p: p != "lab"):
         chosen = [g for g in groups if g.protocol == protocol]
-        questions, found = study_questions(chosen, official, summaries)
+        questions, found = study_questions(chosen, official, summaries, label_names, teachers)
         notes += [f"{note} ({chosen[0].protocol_label})" for note in found]
         answered, missing = answer(questions, chosen[0].protocol_label, official, label_names, predictions, seed, aso_iterations)
+        comparisons += answered
+        skipped += missing
+    across = protocol_questions(groups)
+    if across:
+        label = f"lab split vs {across[0].b.protocol_label}"
+        answered, missing = answer(across, label, official, label_names, predictions, seed, aso_iterations)
         comparisons += answered
         skipped += missing
     lines += questions_section(dataset, comparisons, skipped, notes, groups, official)
@@ -99,11 +107,14 @@ def probe_section(figures: Path) -> list[str]:
 
 
 def write_report(root: str | Path, output: str | Path | None = None, seed: int = RESAMPLING_SEED,
-                 aso_iterations: int = ASO_ITERATIONS, speeds: str | Path | None = None) -> Path:  # fmt: skip
+                 aso_iterations: int = ASO_ITERATIONS, speeds: str | Path | None = None,
+                 teachers: str | Path | None = None) -> Path:  # fmt: skip
     """Tables and figures for every run (folder or record) under `root`; returns the path of `report.md`.
 
     `speeds`: a `bench.speeds` file; each dataset then gains its cost/accuracy front (`report.front`).
-    Raises `PathError` when `root` is no folder or holds no run, and `read_speeds`'s errors."""
+    `teachers`: a folder of the runs distilled models learnt from, kept out of `root` so they are not
+    counted as runs of their model; each student is then compared with its teacher. Raises `PathError`
+    when `root` (or `teachers`) is no folder or `root` holds no run, and `read_speeds`'s errors."""
     root = Path(root)
     if not root.is_dir():
         raise PathError(f"runs folder not found: {root} (give the folder train.py/finetune.py wrote into, or a records folder)")
@@ -111,6 +122,9 @@ def write_report(root: str | Path, output: str | Path | None = None, seed: int =
     rows = gather_rows(root)
     if not rows:
         raise PathError(f"no results.json of a run or {EVALUATION_FILE} under {root}")
+    if teachers and not Path(teachers).is_dir():
+        raise PathError(f"--teachers {teachers}: not a folder (give the folder of the teachers' run records, e.g. results/teachers)")
+    teacher_rows = gather_rows(Path(teachers)) if teachers else []
     groups, datasets, predictions = group_rows(rows), sorted({row["dataset"] for row in rows}), Predictions()
     trained = sum(row["kind"] != "pretrained" for row in rows)
     lines = [f"# Results report: `{root}`", "", f"{trained} training runs and {len(rows) - trained} as-is scores on {', '.join(datasets)}, "
@@ -118,7 +132,8 @@ def write_report(root: str | Path, output: str | Path | None = None, seed: int =
     sections, numbers, summaries = {}, {}, {}
     for dataset in datasets:
         chosen = [g for g in groups if g.dataset == dataset]
-        sections[dataset], numbers[dataset], summaries[dataset] = dataset_report(dataset, chosen, predictions, seed, aso_iterations)
+        sections[dataset], numbers[dataset], summaries[dataset] = dataset_report(dataset, chosen, predictions, seed, aso_iterations,
+                                                                                 teacher_rows)  # fmt: skip
     measured = read_speeds(speeds) if speeds else None
     fronts = {dataset: front_rows([g for g in groups if g.dataset == dataset], measured["datasets"].get(dataset, []), predictions,
                                   numbers[dataset]["official_metric"], numbers[dataset]["label_names"])
@@ -129,7 +144,7 @@ def write_report(root: str | Path, output: str | Path | None = None, seed: int =
         path = plot_scores(dataset, [g for g in groups if g.dataset == dataset], summaries[dataset], figures / f"scores-{slug(dataset)}.png")
         lines += sections[dataset] + [f"![{dataset}](figures/{path.name})", ""]
         lines += front_section(dataset, *fronts[dataset], measured, figures) if measured else []
-    lines += figure_sections(groups, figures) + ["## All runs", ""]
+    lines += figure_sections(groups, figures) + code_section(rows) + ["## All runs", ""]
     for dataset in datasets:
         lines += [f"### {dataset}", "", runs_table([row for row in rows if row["dataset"] == dataset])]
     report = output / "report.md"
@@ -137,7 +152,7 @@ def write_report(root: str | Path, output: str | Path | None = None, seed: int =
     write_json_atomic(output / "report.json", {
         "statistics": {
             "comparison": "t test on S − 1 df, unbiased two-way random-effects (runs × sentences) variance; "
-                          "Holm within each (dataset, protocol) table, each CI and MDE at its Holm level",
+                          "Holm within each family of a (dataset, protocol) table, each CI and MDE at its Holm level",
             "summary": "mean, sample std and t interval over seeds (folds for cross-validation)",
             "aso_seed": seed, "alpha": ALPHA, "aso_iterations": aso_iterations,
         },

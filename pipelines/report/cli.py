@@ -1,4 +1,4 @@
-"""The command line of the report: `python -m pipelines.report RUNS_DIR [--output DIR] [--speeds SPEEDS_JSON]`."""
+"""The command line of the report: `python -m pipelines.report RUNS_DIR [--output DIR] [--speeds SPEEDS_JSON] [--teachers DIR]`."""
 
 from __future__ import annotations
 
@@ -22,6 +22,11 @@ class ReportArguments:
         default=None,
         metadata={"help": "a bench.speeds speeds.json: each dataset gains its cost/accuracy front (figure and table)"},
     )
+    teachers: str | None = field(
+        default=None,
+        metadata={"help": "folder of the runs distilled models learnt from (e.g. results/teachers), kept out of RUNS_DIR: "
+                          "each student is then compared with its teacher"},
+    )
 
     def __post_init__(self):
         if self.aso_iterations < 2:
@@ -30,4 +35,4 @@ class ReportArguments:
 
 def main(argv: list[str]) -> None:
     (args,) = parse((ReportArguments,), leading_positionals(argv, "--runs_dir"))
-    print(f"wrote {write_report(args.runs_dir, args.output, args.seed, args.aso_iterations, args.speeds)}")
+    print(f"wrote {write_report(args.runs_dir, args.output, args.seed, args.aso_iterations, args.speeds, args.teachers)}")

@@ -92,7 +92,16 @@ def trained_row(results: RunRecord, run_dir: Path, root: Path) -> dict:
         "selection": results.selection or None,
         "predictions": str(predictions) if predictions and predictions.is_file() else None,
         "trainer_state": str(state_path) if state_path else None,
+        "teacher": teacher_folder(results.distillation),
+        "code": results.code,
     }
+
+
+def teacher_folder(distillation) -> str | None:
+    """The last two parts of a distilled run's teacher path (`teachers/mr-minilm-cpu`): enough to find the teacher
+    among the records or a teachers folder, without the path of the machine that trained it."""
+    path = distillation.get("teacher_path") if isinstance(distillation, dict) else None
+    return "/".join(Path(str(path).rstrip("/")).parts[-2:]) if path else None
 
 
 def pretrained_rows(path: Path, root: Path) -> list[dict]:
@@ -116,7 +125,7 @@ def pretrained_rows(path: Path, root: Path) -> list[dict]:
             "restored_by": None, "patience": None, "epochs": None, "train_seconds": None,
             "label_names": label_names, "confusion_matrix": scored.get("confusion_matrix"), "selection": None,
             "predictions": str(predictions) if predictions and predictions.is_file() else None,
-            "trainer_state": None,
+            "trainer_state": None, "teacher": None, "code": evaluation.get("code"),
         })  # fmt: skip
     return rows
 

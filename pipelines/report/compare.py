@@ -1,26 +1,46 @@
 """The study questions of one dataset and protocol, answered with `pipelines.statistics`.
 
-Questions: the architecture steps (`STUDY_QUESTIONS`), frozen vs trained vectors per model,
-distilled vs plain training and class-weighted vs unweighted (when such runs exist), each
-fine-tuned model vs the best GloVe model, the best as-is model vs the best GloVe model, and each
-fine-tuned model vs the best as-is model. "The best" is chosen on the validation split (the mean
-official validation score of the restored checkpoints), never on test; a model without a
-validation score is chosen on test, and the question says so.
+Questions come in Holm families, one per question a reader asks (`FAMILIES`), each adjusted on its
+own: which GloVe architecture (every pair of the plain trained-vector models: no pair is left out
+for being far apart in the list); how a GloVe model is trained (frozen vs trained vectors per model,
+distilled vs plain, one distillation loss against the other, the student against its teacher,
+class-weighted vs unweighted); GloVe against fine-tuned and as-is models (each fine-tuned model vs
+the best GloVe model, the best as-is model vs the best GloVe model, each fine-tuned model vs the best
+as-is model); an int8 export against the fp32 run it was exported from; and, for settings that move
+the class balance, each class's recall and the accuracy. "The best" is chosen on the validation
+split (the mean official validation score of the restored checkpoints), never on test; a model
+without a validation score is chosen on test, and the question says so. Lab split against
+cross-validation for the same model is a question across protocols (`protocol_questions`).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from itertools import combinations
+from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 
 from pipelines.errors import DataError
+from pipelines.metrics import CLASS_RECALL
 from pipelines.report.collect import METRIC_NAMES, Group
+from pipelines.runs.setting import DEFAULT_ALPHA, Setting
 from pipelines.statistics import ALPHA, almost_stochastic_order, answer_family, crossed_comparison, paired_t, summarize, verdict
 
-# The architecture questions: (question, A, B); the difference reported is A − B, A the richer model.
+# The Holm families of a table, in the order the report prints them.
+ARCHITECTURES = "GloVe architectures, every pair"
+TRAINING = "how a GloVe model is trained"
+AGAINST = "GloVe against fine-tuned and as-is models"
+EXPORTS = "int8 export against its fp32 run"
+CLASS_BALANCE = "class weights: each class's recall and accuracy"
+PROTOCOLS = "lab split against cross-validation"
+FAMILIES = [ARCHITECTURES, TRAINING, AGAINST, EXPORTS, CLASS_BALANCE, PROTOCOLS]
+EXPORT_AGREEMENT = 0.97  # an export predicts as the run it came from on at least this share of the test set
+
+# Names of the architecture steps (question, A, B); every other pair reads "A vs B". A is the richer model.
 STUDY_QUESTIONS = [
     ("mean vs mean‖max", "meanmax", "mean"),
     ("LSTM vs BiLSTM", "bilstm", "lstm"),
@@ -42,6 +62,11 @@ class Question:
     why: str = ""
     a_label: str = "A"
     b_label: str = "B"
+    family: str = AGAINST
+    metric: str | None = None  # None: the table's official metric
+    # (A's runs, B's runs) -> (A's runs, B's runs, a note for the runs column), or `DataError`: for questions
+    # that compare a part of a group's runs (one seed) or a part of its sentences (another protocol's)
+    align: Callable | None = None
 
 
 def read_predictions(path: str) -> pd.DataFrame:
@@ -99,22 +124,21 @@ def best_of(groups: list[Group], official: str, summaries: dict) -> tuple[Group 
 
 
 def architecture_questions(glove: list[Group]) -> list[Question]:
+    """Every pair of the plain GloVe models in their main setting (trained vectors, else frozen), A the later
+    in the presets' order; then frozen vs trained vectors per model."""
     plain = [g for g in glove if g.plain]
+    names = {(a, b): text for text, a, b in STUDY_QUESTIONS}
+    setting = "trained vectors" if any(g.setting.kind == "trained vectors" for g in plain) else "frozen vectors"
     found = []
-    for text, a_model, b_model in STUDY_QUESTIONS:
-        a = {g.setting.kind: g for g in plain if g.model == a_model}
-        b = {g.setting.kind: g for g in plain if g.model == b_model}
-        setting = next((s for s in ("trained vectors", "frozen vectors") if s in a and s in b), None)
-        if setting:
-            found.append(Question(text, a[setting], b[setting], a_label=a_model, b_label=b_model))
-            continue
-        absent = [model for model, groups in ((a_model, a), (b_model, b)) if not groups]
-        found.append(Question(text, why=f"no {' or '.join(absent)} runs" if absent else f"{a_model} and {b_model} share no setting"))
+    for b, a in combinations([g for g in plain if g.setting.kind == setting], 2):  # groups come in the presets' order
+        text = names.get((a.model, b.model), f"{a.model} vs {b.model}")
+        found.append(Question(text, a, b, a_label=a.model, b_label=b.model, family=ARCHITECTURES))
     for model in dict.fromkeys(g.model for g in plain):
         settings = {g.setting.kind: g for g in plain if g.model == model}
         if "trained vectors" in settings and "frozen vectors" in settings:
             trained, frozen = settings["trained vectors"], settings["frozen vectors"]
-            found.append(Question(f"frozen vs trained vectors: {model}", trained, frozen, a_label="trained", b_label="frozen"))
+            found.append(Question(f"frozen vs trained vectors: {model}", trained, frozen, a_label="trained", b_label="frozen",
+                                  family=TRAINING))  # fmt: skip
     return found
 
 
@@ -128,17 +152,143 @@ def variant_questions(groups: list[Group]) -> list[Question]:
             twin = g.setting.without(variant)
             other = by_key.get((g.model, twin))
             text = f"{g.setting.variant_label(variant)} vs {b_text}: {g.model}"
-            found.append(Question(text, g, other, why="" if other else f"no {g.model} ({twin.label}) runs", a_label=a_label, b_label=b_label))
+            found.append(Question(text, g, other, why="" if other else f"no {g.model} ({twin.label}) runs", a_label=a_label,
+                                  b_label=b_label, family=TRAINING))  # fmt: skip
     return found
 
 
-def study_questions(groups: list[Group], official: str, summaries: dict) -> tuple[list[Question], list[str]]:
-    """The questions of one dataset and protocol, and how each "best" model was chosen."""
+def distillation_loss_questions(groups: list[Group]) -> list[Question]:
+    """Each distillation variant ("distilled from minilm (KL, T=2)") against the default one (logit regression,
+    "distilled from minilm"): the same model and teacher, the rest of the setting equal."""
+    by_key = {(g.model, g.setting): g for g in groups}
+    found = []
+    for g in groups:
+        setting = g.setting
+        if not setting.teacher or (setting.distillation_loss == "mse" and setting.distillation_alpha == DEFAULT_ALPHA):
+            continue
+        default = by_key.get((g.model, replace(setting, distillation_loss="mse", distillation_temperature=None, distillation_alpha=DEFAULT_ALPHA)))
+        if default:
+            variant = setting.variant_label("distillation").partition(" (")[2].rstrip(")")
+            found.append(Question(f"distillation loss {variant} vs logit regression: {g.model}", g, default,
+                                  a_label=variant, b_label="logit regression", family=TRAINING))  # fmt: skip
+    return found
+
+
+def class_balance_questions(groups: list[Group], label_names: list[str]) -> list[Question]:
+    """For each class-weighted model with an unweighted twin: each class's recall and the accuracy, the
+    numbers class weights move even where the macro metrics stay put."""
+    found = []
+    for q in variant_questions(groups):
+        if q.a_label != "class-weighted" or q.b is None:
+            continue
+        for metric, said in [*((f"{CLASS_RECALL}{name}", f"recall of {name}") for name in label_names), ("accuracy", "accuracy")]:
+            found.append(Question(f"class-weighted vs unweighted, {said}: {q.a.model}", q.a, q.b, a_label="class-weighted",
+                                  b_label="unweighted", family=CLASS_BALANCE, metric=metric))  # fmt: skip
+    return found
+
+
+def teacher_questions(groups: list[Group], teachers: list[dict]) -> list[Question]:
+    """Each distilled student against the teacher it learnt from: that one teacher run (its training variance
+    not counted: the question is how much of this teacher the student keeps). The teacher is the run whose
+    folder ends as the student's recorded teacher path does (`teachers`: rows of `collect.gather_rows`,
+    the report's own runs included); a student whose teacher is in neither is said so."""
+    found = []
+    for g in groups:
+        paths = {row.get("teacher") for row in g.rows} - {None}
+        if not paths:
+            continue
+        path = Path(paths.pop())  # its last two parts (`collect.teacher_folder`)
+        row = next((r for r in teachers if r["kind"] == "finetuned" and r["dataset"] == g.dataset
+                    and (r["run"] == path.name or r["run"].endswith(path.as_posix()))), None)  # fmt: skip
+        text = f"student vs teacher: {g.model} ({g.setting.label.partition(', ')[2]})"
+        if row is None:
+            found.append(Question(text, why=f"its teacher {path} is in neither the records nor the teachers folder", family=TRAINING))
+            continue
+        # named by its folder: two students may have two teachers of one model (and a group's slug keys its predictions)
+        teacher = Group(g.dataset, f"{row['model']}, teacher {row['run']}", Setting("fine-tuned"), row["protocol"], "finetuned", [row])
+        found.append(Question(text, g, teacher, a_label="student", b_label="teacher", family=TRAINING))
+    return found
+
+
+def export_questions(groups: list[Group]) -> list[Question]:
+    """Each int8 export ("<model>-int8", setting "ONNX export") against the fp32 run it was exported from: the
+    run of the plain <model> whose test predictions agree with the export's on at least `EXPORT_AGREEMENT` of
+    the sentences (an export changes a few predictions, another seed many). One run each: the question is
+    what quantizing this model does, so only the sentences vary."""
+    found = []
+    for export in (g for g in groups if g.setting.kind == "ONNX export" and g.model.endswith("-int8")):
+        model = export.model.removesuffix("-int8")
+        source = next((g for g in groups if g.model == model and g.plain and g.kind != "pretrained" and g.protocol == "lab"), None)
+        text = f"int8 export vs its fp32 run: {model}"
+        if source is None:
+            found.append(Question(text, why=f"no {model} runs on the lab split", family=EXPORTS))
+            continue
+        found.append(Question(text, export, source, a_label="int8", b_label="fp32", family=EXPORTS, align=exported_from))
+    return found
+
+
+def exported_from(export_runs: dict, source_runs: dict) -> tuple[dict, dict, str]:
+    """The export's one run and the source run it agrees with most, if it agrees on `EXPORT_AGREEMENT` of the sentences."""
+    (export,) = export_runs.values()
+    export = export.sort_values("index")
+    agreement = {}
+    for seed, frame in source_runs.items():
+        frame = frame.sort_values("index")
+        if len(frame) == len(export) and (frame["index"].to_numpy() == export["index"].to_numpy()).all():
+            agreement[seed] = float((frame["prediction"].to_numpy() == export["prediction"].to_numpy()).mean())
+    seed = max(agreement, key=agreement.get, default=None)
+    if seed is None or agreement[seed] < EXPORT_AGREEMENT:
+        best = f"at most {max(agreement.values()):.1%}" if agreement else "none on the same sentences"
+        raise DataError(f"no run agrees with the export on {EXPORT_AGREEMENT:.0%} of the test predictions ({best}): "
+                        "the run it was exported from is not in the records")  # fmt: skip
+    return export_runs, {seed: source_runs[seed]}, f"fp32: seed {seed}, the same prediction on {agreement[seed]:.1%} of sentences; one run each: sentences only"
+
+
+def protocol_questions(groups: list[Group]) -> list[Question]:
+    """Lab split vs cross-validation for each plain GloVe model that has both, on the lab split's test
+    sentences (each predicted in CV by the fold that held it out). The two differ in their training data
+    (CV folds train on the other nine tenths of every sentence, the lab test set included), so this asks
+    whether the protocol changes the score, not whether a model is better. Runs are not paired by seed:
+    the same seed number draws unrelated things in the two protocols."""
+    found = []
+    for lab in (g for g in groups if g.protocol == "lab" and g.kind == "glove" and g.plain):
+        cv = next((g for g in groups if g.protocol == "cv" and (g.model, g.setting) == (lab.model, lab.setting)), None)
+        if cv:
+            found.append(Question(f"lab split vs {cv.protocol_label}: {lab.name}", lab, cv, a_label="lab split",
+                                  b_label=cv.protocol_label, family=PROTOCOLS, align=on_lab_sentences))  # fmt: skip
+    return found
+
+
+def on_lab_sentences(lab_runs: dict, cv_runs: dict) -> tuple[dict, dict, str]:
+    """CV's predictions of the lab split's test sentences, re-indexed as the lab split's. CV pools the splits
+    train first, test last (`splits.cross_validation_fold`), so lab test sentence i is pooled row N − n + i;
+    the gold labels must agree, else `DataError`. Keys "lab seed s" and "CV seed s": never paired."""
+    n = len(next(iter(lab_runs.values())))
+    found = {}
+    for seed, frame in cv_runs.items():
+        offset = len(frame) - n
+        part = frame[frame["index"] >= offset].assign(index=lambda f: f["index"] - offset)
+        found[f"CV seed {seed}"] = part
+    lab = {f"lab seed {seed}": frame for seed, frame in lab_runs.items()}
+    reference = next(iter(lab.values())).sort_values("index")
+    for part in found.values():
+        part = part.sort_values("index")
+        if len(part) != n or not (part["label"].to_numpy() == reference["label"].to_numpy()).all():
+            raise DataError("CV's last rows are not the lab split's test sentences (their gold labels differ)")
+    return lab, found, "a seed draws different things in the two protocols"
+
+
+def study_questions(groups: list[Group], official: str, summaries: dict, label_names: list[str] | None = None,
+                    teachers: list[dict] | None = None) -> tuple[list[Question], list[str]]:  # fmt: skip
+    """The questions of one dataset and protocol, and how each "best" model was chosen; `teachers`: runs that
+    may be a distilled model's teacher (`teacher_questions`)."""
     glove = [g for g in groups if g.kind == "glove"]
     tuned = [g for g in groups if g.kind == "finetuned" and g.plain]
     best_glove, glove_how = best_of([g for g in glove if g.plain], official, summaries)
     best_asis, asis_how = best_of([g for g in groups if g.kind == "pretrained" and g.setting.kind == "as is"], official, summaries)
-    questions = architecture_questions(glove) + variant_questions(groups)
+    questions = architecture_questions(glove) + variant_questions(groups) + distillation_loss_questions(groups)
+    questions += teacher_questions(groups, [*(row for g in groups for row in g.rows), *(teachers or [])])
+    questions += export_questions(groups) + class_balance_questions(groups, label_names or [])
     no_glove = "" if best_glove else "no GloVe runs"
     for g in tuned:
         questions.append(Question(f"fine-tuned {g.model} vs the best GloVe model", g, best_glove, no_glove, g.model, "GloVe"))
@@ -159,33 +309,40 @@ def one_seed_note(question: Question) -> str:
 
 def answer(questions: list[Question], protocol: str, official: str, label_names: list[str], predictions: Predictions,
            seed: int, aso_iterations: int) -> tuple[list[dict], list[str]]:  # fmt: skip
-    """The comparisons of one table (`crossed_comparison`, Holm over them, each CI at its Holm level) and the
-    questions left unanswered; ASO both ways at the family's Bonferroni confidence 1 − α/m."""
-    computable, skipped = [], []
+    """The comparisons of one table (`crossed_comparison`), Holm over each family of questions (`FAMILIES`),
+    each CI at its Holm level, and the questions left unanswered; ASO both ways at the family's Bonferroni
+    confidence 1 − α/m."""
+    computable, skipped = defaultdict(list), []
     for question in questions:
-        why = question.why
+        why, runs, note = question.why, None, ""
         if not why:
             runs = [predictions.of(question.a), predictions.of(question.b)]
             why = next((f"{g.name}: {r}" for g, r in zip((question.a, question.b), runs) if isinstance(r, str)), "")
+        metric = question.metric or official
+        try:
+            if not why and question.align:
+                *runs, note = question.align(*runs)
+            if not why:
+                crossed_comparison(*runs, metric, label_names)
+        except DataError as err:
+            why = f"{question.a.name} vs {question.b.name}: {err}"
         if why:
             skipped.append(f"{question.text} ({protocol}): {why}")
             continue
-        try:
-            crossed_comparison(*runs, official, label_names)
-        except DataError as err:
-            skipped.append(f"{question.text} ({protocol}): {question.a.name} vs {question.b.name}: {err}")
-            continue
-        computable.append((question, lambda level, runs=runs: crossed_comparison(*runs, official, label_names, alpha=level)))
-    results = answer_family([compute for _, compute in computable])
-    confidence = 1 - ALPHA / max(1, len(results))
+        compute = lambda level, runs=runs, metric=metric: crossed_comparison(*runs, metric, label_names, alpha=level)  # noqa: E731
+        computable[question.family].append((question, compute, note))
     comparisons = []
-    for (question, _), result in zip(computable, results):
-        result["verdict"] = verdict(result["difference"], result["holm_p"], a=question.a_label, b=question.b_label)
-        result["aso_confidence"] = confidence
-        result["aso_a_over_b"] = almost_stochastic_order(result["a_scores"], result["b_scores"], confidence, seed, aso_iterations)
-        result["aso_b_over_a"] = almost_stochastic_order(result["b_scores"], result["a_scores"], confidence, seed, aso_iterations)
-        comparisons.append({"question": question.text, "protocol": protocol, "a": question.a.name, "b": question.b.name,
-                            "runs_note": one_seed_note(question), **result})  # fmt: skip
+    for family in sorted(computable, key=FAMILIES.index):
+        results = answer_family([compute for _, compute, _ in computable[family]])
+        confidence = 1 - ALPHA / max(1, len(results))
+        for (question, _, note), result in zip(computable[family], results):
+            result["verdict"] = verdict(result["difference"], result["holm_p"], a=question.a_label, b=question.b_label)
+            result["aso_confidence"] = confidence
+            result["aso_a_over_b"] = almost_stochastic_order(result["a_scores"], result["b_scores"], confidence, seed, aso_iterations)
+            result["aso_b_over_a"] = almost_stochastic_order(result["b_scores"], result["a_scores"], confidence, seed, aso_iterations)
+            runs_note = "; ".join(part for part in (note, one_seed_note(question)) if part)
+            comparisons.append({"question": question.text, "protocol": protocol, "family": family, "a": question.a.name,
+                                "b": question.b.name, "runs_note": runs_note, **result})  # fmt: skip
     return comparisons, skipped
 
 

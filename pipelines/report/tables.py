@@ -18,8 +18,11 @@ METHOD = (
     "bootstrap, which counts the run × sentence noise up to three times (Owen 2007) and treats 3–5 runs' variance as known, "
     "because it holds its level in every setting simulated (bench/verdict_calibration.md). It answers whether architecture A "
     "beats architecture B, not whether these particular runs do. A model with one run has no seed stage: an as-is model has "
-    "no training variance; a trained model with one seed is labelled \"1 seed: training variance not counted\". **The "
-    "rows of one protocol are one Holm family** (named with their number below) and **the verdict reads the Holm p at {alpha}**. The CI "
+    "no training variance; a trained model with one seed is labelled \"1 seed: training variance not counted\". **Each "
+    "table below is one Holm family**, one question a reader asks (which GloVe architecture, every pair; how a GloVe model is "
+    "trained; GloVe against other models; ...), adjusted on its own and named with its number of questions in its caption "
+    "(the family-wise error is held within each question, so asking every pair of architectures does not dilute the others), "
+    "and **the verdict reads the Holm p at {alpha}**. A row of another metric than {name} names it in its question. The CI "
     "is at the level Holm decided the row at (α/k, k the Holm step's multiplier; printed as its confidence), so it excludes "
     "0 exactly when the verdict finds a difference; the MDE, the true difference detected with {power:.0%} power, is at the "
     "same level: a \"no detectable difference\" reads with this resolution. ASO ε_min: Almost Stochastic Order (Dror et "
@@ -116,6 +119,11 @@ QUESTION_COLUMNS = [
 ]  # fmt: skip
 
 
+def metric_said(metric: str) -> str:
+    """"accuracy", "recall:negative" → "recall of negative"."""
+    return f"recall of {metric.split(':', 1)[1]}" if ":" in metric else METRIC_NAMES.get(metric, metric)
+
+
 def question_row(c: dict) -> dict:
     seeds = f"{len(c['a_seeds'])}/{len(c['b_seeds'])}" + ("" if c["paired_seeds"] else " (unpaired)")
     aso = "" if c["aso_a_over_b"] is None else f"{fmt(c['aso_a_over_b'], 2)} / {fmt(c['aso_b_over_a'], 2)}"
@@ -128,10 +136,23 @@ def question_row(c: dict) -> dict:
 
 
 def holm_families(dataset: str, comparisons: list[dict]) -> str:
-    """Which questions were adjusted together, and how many: one Holm family per (dataset, protocol)."""
-    sizes = {c["protocol"]: c["family_size"] for c in comparisons}
-    said = "; ".join(f"{dataset}, {protocol}: {size} question{'s' if size != 1 else ''}" for protocol, size in sizes.items())
-    return f"**Holm families** (each adjusted on its own, the rows of that protocol below): {said}."
+    """Which questions were adjusted together, and how many: one Holm family per (dataset, protocol, family)."""
+    sizes = {(c["protocol"], c["family"]): c["family_size"] for c in comparisons}
+    said = "; ".join(f"{dataset}, {protocol}, {family}: {size} question{'s' if size != 1 else ''}"
+                     for (protocol, family), size in sizes.items())  # fmt: skip
+    return f"**Holm families** (each adjusted on its own, one table each below): {said}."
+
+
+def family_table(dataset: str, family: list[dict], official: str) -> list[str]:
+    """One Holm family's caption and table; its metric in the headers, or "score" and the metric in each question."""
+    metrics = {c["metric"] for c in family}
+    name = METRIC_NAMES[official] if metrics == {official} else metric_said(metrics.pop()) if len(metrics) == 1 else "score"
+    first = family[0]
+    size = first["family_size"]
+    caption = (f"**{dataset}, {first['protocol']}, {first['family']}**: {size} question{'s' if size != 1 else ''}, one Holm family"
+               + ("" if name != "score" else "; the metric of each row is named in its question") + ".")  # fmt: skip
+    columns = [(key, title.format(name=name)) for key, title in QUESTION_COLUMNS]
+    return [caption, "", markdown_table([question_row(c) for c in family], columns)]
 
 
 def questions_section(dataset: str, comparisons: list[dict], skipped: list[str], notes: list[str], groups: list[Group],
@@ -145,8 +166,9 @@ def questions_section(dataset: str, comparisons: list[dict], skipped: list[str],
         METHOD.format(name=name, alpha=ALPHA, power=POWER, min_runs=ASO_MIN_RUNS), "",
         selection_rule(groups) + (" " + best_models(notes) if notes else ""), "",
     ]  # fmt: skip
-    columns = [(key, title.format(name=name)) for key, title in QUESTION_COLUMNS]
-    lines += [holm_families(dataset, comparisons), "", markdown_table([question_row(c) for c in comparisons], columns)]
+    lines += [holm_families(dataset, comparisons), ""]
+    for key in dict.fromkeys((c["protocol"], c["family"]) for c in comparisons):
+        lines += family_table(dataset, [c for c in comparisons if (c["protocol"], c["family"]) == key], official)
     if skipped:
         lines += ["Not answered:", "", *(f"- {line}" for line in skipped), ""]
     return lines
@@ -178,6 +200,32 @@ def selection_section(rows: list[dict], official: str) -> list[str]:
         "",
         markdown_table(table, columns),
     ]
+
+
+def code_of(code: dict | None) -> str:
+    """"commit 1a2b3c4d", "+ uncommitted changes" when tracked files differed, or "before code recording"."""
+    if not code or not code.get("commit"):
+        return "before code recording"
+    return f"commit {code['commit'][:8]}" + (" + uncommitted changes" if code.get("dirty") else "")
+
+
+def code_section(rows: list[dict]) -> list[str]:
+    """Which code made the runs: each record's `code` (`RunRecord.code`, evaluation.json's "code"), counted."""
+    made_by: dict[str, Counter] = {}
+    for row in rows:
+        made_by.setdefault(code_of(row.get("code")), Counter())[f"{row['dataset']} {row['model']} ({row['setting'].label}, {row['protocol']})"] += 1
+    table = [{"code": code, "records": sum(groups.values()), "groups": "; ".join(f"{name} × {n}" for name, n in groups.items())}
+             for code, groups in made_by.items()]  # fmt: skip
+    return [
+        "## Which code made these runs", "",
+        "Read from each record (`code`: the commit, and whether tracked files differed from it). Records written "
+        "before that field existed say \"before code recording\"; the commits that made them are named where they were "
+        "made (results/study/README.md for the committed study). Today's code need not give their numbers again: "
+        "before commit 58b2061 the per-epoch test scoring (`--score_test_each_epoch`, which every grid cell uses) drew "
+        "from the torch RNG that orders batches and draws dropout, so those records differ from a run of today's code "
+        "with the same options; since then the logging options do not change the trained model (tests/test_train.py).",
+        "", markdown_table(table, [("code", "code"), ("records", "records"), ("groups", "dataset model (setting, protocol) × records")]),
+    ]  # fmt: skip
 
 
 def runs_table(rows: list[dict]) -> str:
