@@ -122,7 +122,14 @@ def trained_row(results: RunRecord, run_dir: Path, root: Path) -> dict:
         "selection": results.selection or None,
         "predictions": str(predictions) if predictions and predictions.is_file() else None,
         "trainer_state": str(state_path) if state_path else None,
+        "calibration": results.calibration,  # the "How sure" section (`pipelines.report.calibration`)
+        "validation_predictions": validation_predictions_path(results, run_dir),
     }
+
+
+def validation_predictions_path(results: RunRecord, run_dir: Path) -> str | None:
+    path = run_dir / results.validation_predictions_file if results.validation_predictions_file else None
+    return str(path) if path and path.is_file() else None
 
 
 def scored_model_name(model: str) -> str:
@@ -153,7 +160,7 @@ def pretrained_rows(path: Path, root: Path) -> list[dict]:
             "restored_by": None, "patience": None, "epochs": None, "train_seconds": None,
             "label_names": label_names, "confusion_matrix": scored.get("confusion_matrix"), "selection": None,
             "predictions": str(predictions) if predictions and predictions.is_file() else None,
-            "trainer_state": None,
+            "trainer_state": None, "trained_on": scored.get("trained_on"),
         })  # fmt: skip
     return rows
 
