@@ -161,11 +161,11 @@ def score_interval(values: np.ndarray, point: float, alpha: float = ALPHA) -> di
 
 def group_scores(runs: list[Run], which: str) -> dict:
     """{score: interval} of the runs' `which` ("before" or "after") probabilities."""
+    points = [calibration_scores(getattr(run, which), run.labels) for run in runs]
     found = {}
     for score in SCORES:
-        points = [calibration_scores(getattr(run, which), run.labels)[score] for run in runs]
         values = np.stack([sentence_values(getattr(run, which), run.labels, score) for run in runs])
-        found[score] = score_interval(values, float(np.mean(points)))
+        found[score] = score_interval(values, float(np.mean([point[score] for point in points])))
     return found
 
 
@@ -313,7 +313,7 @@ def how_sure(dataset: str, groups: list[Group]) -> HowSure:
 def group_size(group: Group, runs: list[Run]) -> str:
     if group.kind == "pretrained":
         return "1 run"
-    return f"{len(runs)} seed{'s' if len(runs) != 1 else ''}" + (" (1 seed: training variance not counted)" if len(runs) == 1 else "")
+    return "1 seed: training variance not counted" if len(runs) == 1 else f"{len(runs)} seeds"
 
 
 def interval_text(found: dict) -> str:
@@ -359,39 +359,47 @@ ABSTAIN_COLUMNS = [("model", "model (setting)"), ("protocol", "protocol"), ("run
 
 def how_sure_section(results: list[HowSure], figures) -> list[str]:
     """The markdown of the "How sure" section, its figures drawn into `figures` (a folder)."""
-    from pipelines.report.figures import plot_reliability, plot_risk_coverage
-
     lines = ["## How sure", "", NOTE, ""]
     for result in results:
-        if not result.rows:
-            continue
-        slug = result.dataset.replace("/", "-")
-        lines += [f"### {result.dataset}: calibration", "", markdown_table(score_rows(result.rows), SCORES_COLUMNS)]
-        if result.answers:
-            lines += [f"Verdicts ({len(result.answers)} rows per protocol family, Holm at {ALPHA}; lower is better, so a negative "
-                      "Δ favours A): temperature scaling on the same runs (paired), class weights and distillation against the "
-                      "same model trained plainly, on the probabilities before scaling.", "",
-                      markdown_table(answer_rows(result.answers), ANSWER_COLUMNS)]  # fmt: skip
-        lines += [f"Not compared: {line}" for line in result.skipped] + ([""] if result.skipped else [])
-        by_kind = curves(result)
-        reliability = plot_reliability(result.dataset, by_kind, figures / f"reliability-{slug}.png")
-        risk = plot_risk_coverage(result.dataset, by_kind, figures / f"risk-coverage-{slug}.png")
-        lines += [f"![{result.dataset} reliability](figures/{reliability.name})", "",
-                  f"### {result.dataset}: abstaining", "",
-                  "Answer only when the top probability reaches a threshold chosen to answer 80% (90%) of the validation "
-                  "sentences (`pipelines.calibration.abstain_threshold`); where a run saved no validation predictions the "
-                  "threshold is chosen on test, labelled so. Accuracy on the answered test sentences, mean over runs, 95% "
-                  "interval by the same runs × sentences procedure (the ratio linearized).", "",
-                  markdown_table(abstain_rows(result.abstain), ABSTAIN_COLUMNS),
-                  f"![{result.dataset} risk–coverage](figures/{risk.name})", ""]  # fmt: skip
+        lines += dataset_lines(result, figures) if result.rows else []
         if result.shift:
             lines += [f"### {result.dataset}: under domain shift", "",
                       "Models trained on another benchmark, scored as they are on this one's sentences of the classes both "
-                      "share, their probabilities renormalised over those classes. The committed records keep no validation "
-                      "predictions and no weights, so only before scaling; `python -m pipelines.report.calibration --shift` "
-                      "measures before and after from a run folder.", "",
+                      "share, their probabilities renormalised over those classes. An as-is score keeps no validation logits "
+                      "of its model, so these are before scaling only; `python -m pipelines.report.calibration --shift "
+                      "RUN_DIR...` measures before and after from a run folder with its weights.", "",
                       markdown_table(score_rows([{**r, "probabilities": f"{', '.join(r['classes'])} ({r['sentences']} sentences)"}
                                                  for r in result.shift]), SCORES_COLUMNS)]  # fmt: skip
+    return lines
+
+
+def dataset_lines(result: HowSure, figures) -> list[str]:
+    """One dataset's calibration table, verdicts, reliability diagram and abstention table."""
+    from pipelines.report.figures import plot_reliability, plot_risk_coverage
+
+    slug = result.dataset.replace("/", "-")
+    lines = [f"### {result.dataset}: calibration", "", markdown_table(score_rows(result.rows), SCORES_COLUMNS)]
+    if any(row["group"].kind == "pretrained" for row in result.rows):
+        lines += ["A scorer whose probabilities are one-hot (the lexicons) is always sure: its ECE is its error rate.", ""]
+    if result.answers:
+        lines += [f"Verdicts ({len(result.answers)} rows, one Holm family per protocol, at {ALPHA}; lower is better, so a negative "
+                  "Δ favours A): temperature scaling on the same runs (paired), class weights and distillation against the "
+                  "same model trained plainly, on the probabilities before scaling.", "",
+                  markdown_table(answer_rows(result.answers), ANSWER_COLUMNS)]  # fmt: skip
+    lines += [f"Not compared: {line}" for line in result.skipped] + ([""] if result.skipped else [])
+    by_kind = curves(result)
+    if by_kind:  # the figures show the lab-split groups
+        reliability = plot_reliability(result.dataset, by_kind, figures / f"reliability-{slug}.png")
+        lines += [f"![{result.dataset} reliability](figures/{reliability.name})", ""]
+    lines += [f"### {result.dataset}: abstaining", "",
+              "Answer only when the top probability reaches a threshold chosen to answer 80% (90%) of the validation "
+              "sentences (`pipelines.calibration.abstain_threshold`); where a run saved no validation predictions the "
+              "threshold is chosen on test, labelled so. Accuracy on the answered test sentences, mean over runs, 95% "
+              "interval by the same runs × sentences procedure (the ratio linearized).", "",
+              markdown_table(abstain_rows(result.abstain), ABSTAIN_COLUMNS)]  # fmt: skip
+    if by_kind:
+        risk = plot_risk_coverage(result.dataset, by_kind, figures / f"risk-coverage-{slug}.png")
+        lines += [f"![{result.dataset} risk–coverage](figures/{risk.name})", ""]
     return lines
 
 
@@ -456,7 +464,7 @@ def shift_rows(run_dir: Path, dataset: str, data_dir: str | None) -> list[dict]:
     rows = []
     for where, run, sentences in ((f"{record.dataset} (in domain)", home, len(own["labels"])), (f"{dataset}: {', '.join(shared)}", shifted, len(labels))):
         for which in ("before", "after") if run.scaled else ("before",):
-            rows.append({"run": str(run_dir), "model": record.model, "test": where, "sentences": sentences, "temperature": temperature,
+            rows.append({"run": run_dir.name, "model": record.model, "test": where, "sentences": sentences, "temperature": temperature,
                          "probabilities": f"{which} temperature scaling" if run.scaled else "not scaled", **group_scores([run], which)})  # fmt: skip
     return rows
 

@@ -146,7 +146,7 @@ KIND_TITLES = {"glove": "GloVe models", "finetuned": "fine-tuned transformers", 
 
 def calibration_panels(by_kind: dict[str, list], title: str) -> tuple[Figure, list]:
     kinds = [kind for kind in KIND_TITLES if by_kind.get(kind)]
-    fig = Figure(figsize=(4.6 * len(kinds), 4.4), layout="constrained")
+    fig = Figure(figsize=(max(4.6 * len(kinds), 7.0), 4.4), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, len(kinds), sharey=True))
     fig.suptitle(title)
     return fig, list(zip(kinds, axes))
