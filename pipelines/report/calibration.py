@@ -465,11 +465,13 @@ def shift_rows(run_dir: Path, dataset: str, data_dir: str | None) -> list[dict]:
     for where, run, sentences in ((f"{record.dataset} (in domain)", home, len(own["labels"])), (f"{dataset}: {', '.join(shared)}", shifted, len(labels))):
         for which in ("before", "after") if run.scaled else ("before",):
             rows.append({"run": run_dir.name, "model": record.model, "test": where, "sentences": sentences, "temperature": temperature,
+                         "accuracy": float((run.after.argmax(axis=1) == run.labels).mean()),
                          "probabilities": f"{which} temperature scaling" if run.scaled else "not scaled", **group_scores([run], which)})  # fmt: skip
     return rows
 
 
-SHIFT_COLUMNS = [("run", "run"), ("model", "model"), ("test", "test sentences"), ("sentences", "n"), ("probabilities", "probabilities"),
+SHIFT_COLUMNS = [("run", "run"), ("model", "model"), ("test", "test sentences"), ("sentences", "n"), ("accuracy", "accuracy"),
+                 ("temperature", "T"), ("probabilities", "probabilities"),
                  *((score, f"{name} [95% CI]") for score, name in SCORES.items())]  # fmt: skip
 
 
