@@ -94,6 +94,12 @@ def write_run(root: Path, name: str, seed: int, setting: dict, temperature: floa
     return run
 
 
+def stored(probabilities: np.ndarray) -> np.ndarray:
+    """Probabilities as the report reads them: at float16, the precision of a compact record."""
+    stored = np.asarray(probabilities).astype(np.float16).astype(np.float64)
+    return stored / stored.sum(axis=1, keepdims=True)
+
+
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     """Plain runs (seeds 0-3, calibrated from validation) and class-weighted runs (seeds 0-3, no validation)."""
@@ -112,11 +118,11 @@ def test_report_section_scores_every_group_from_its_files(report):
     assert set(by_label) == {("trained vectors", "before temperature scaling"), ("trained vectors", "after temperature scaling"),
                              ("trained vectors, class-weighted", "ECE before scaling only")}  # fmt: skip
     weighted = [random_run(seed, temperature=3.0) for seed in range(4)]
-    expected = np.mean([calibration_scores(scaled_probabilities(z, 1.0), y)["ece"] for y, z in weighted])
+    expected = np.mean([calibration_scores(stored(scaled_probabilities(z, 1.0)), y)["ece"] for y, z in weighted])
     found = by_label[("trained vectors, class-weighted", "ECE before scaling only")]["ece"]
     assert found["mean"] == pytest.approx(expected, abs=1e-5) and found["ci_low"] < expected < found["ci_high"] and found["runs"] == 4
     plain = [random_run(seed) for seed in range(4)]
-    after = np.mean([calibration_scores(scaled_probabilities(z, 2.0), y)["ece"] for y, z in plain])
+    after = np.mean([calibration_scores(stored(scaled_probabilities(z, 2.0)), y)["ece"] for y, z in plain])
     assert by_label[("trained vectors", "after temperature scaling")]["ece"]["mean"] == pytest.approx(after, abs=1e-5)
     assert (root / "report" / "figures" / "reliability-mr.png").is_file() and (root / "report" / "figures" / "risk-coverage-mr.png").is_file()
 
@@ -145,5 +151,5 @@ def test_report_abstains_on_validation_where_it_can_and_labels_the_rest(report):
         val_labels, val_logits = random_run(100 + seed)
         labels, logits = random_run(seed)
         threshold = abstain_threshold(scaled_probabilities(val_logits, 2.0), 0.9)
-        expected.append(selective_scores(scaled_probabilities(logits, 2.0), labels, threshold)["accuracy"])
+        expected.append(selective_scores(stored(scaled_probabilities(logits, 2.0)), labels, threshold)["accuracy"])
     assert rows["trained vectors"]["0.9"]["mean"] == pytest.approx(np.mean(expected))

@@ -81,7 +81,8 @@ def read_row(row: dict) -> dict | None:
     frame = pd.read_parquet(row["predictions"])
     if "probabilities" not in frame.columns:
         return None
-    after = np.stack(frame["probabilities"].to_numpy()).astype(np.float64)  # (n, K)
+    # At float16, the precision a compact record keeps (`pipelines.report.records`): a run folder and its record score alike.
+    after = np.stack(frame["probabilities"].to_numpy()).astype(np.float16).astype(np.float64)  # (n, K)
     after /= after.sum(axis=1, keepdims=True)
     temperature = ((row.get("calibration") or {}).get("temperature")) or None
     before = scaled_probabilities(logits_from_probabilities(after), 1 / temperature) if temperature else after
