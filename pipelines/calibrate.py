@@ -3,8 +3,8 @@
 Training does this itself (`pipelines.calibration.calibrate_after_training`); this command adds
 it to a run trained with `--temperature_scaling false`, or made before the step existed but
 after its validation logits were saved (`validation_predictions.parquet`). For each folder it
-fits T on those logits (the test set is never seen), stores T in the saved model as training
-does, rewrites `predictions.parquet` with the scaled probabilities (predictions unchanged) and
+fits T on those logits (the test set is never seen), stores T and the abstention threshold
+chosen on the scaled validation probabilities in the saved model as training does, rewrites `predictions.parquet` with the scaled probabilities (predictions unchanged) and
 records `calibration` in `results.json` (written last).
 
 Every folder is checked before anything is written: one that is not a finished run is one line
@@ -25,12 +25,14 @@ from transformers import AutoConfig, AutoModelForSequenceClassification
 
 from pipelines.calibration import (
     ECE_BINS,
+    abstain_record,
     apply_temperature,
     calibration_record,
     fit_temperature,
     logits_from_probabilities,
     model_temperature,
     scaled_probabilities,
+    set_abstain_threshold,
 )
 from pipelines.cli import parse, run_cli
 from pipelines.errors import DataError, PathError
@@ -75,8 +77,8 @@ def save_model_in_place(model, run_dir: Path) -> None:
 
 
 def calibrate_run(run_dir: Path, record: RunRecord) -> dict:
-    """Fit T on the folder's validation logits, store it in its model, rescale its test
-    probabilities and record `calibration`. Returns the `calibration` record."""
+    """Fit T on the folder's validation logits, store it and the abstention threshold in its model,
+    rescale its test probabilities and record `calibration`. Returns the `calibration` record."""
     labels, logits = read_validation_predictions(run_dir / (record.validation_predictions_file or VALIDATION_PREDICTIONS_FILE))
     temperature = fit_temperature(logits, labels)
     model = AutoModelForSequenceClassification.from_pretrained(run_dir)
@@ -85,6 +87,8 @@ def calibrate_run(run_dir: Path, record: RunRecord) -> dict:
     rows = pq.read_table(predictions_path).to_pandas()
     test_logits = logits_from_probabilities(rows["probabilities"].tolist())  # (n, num_labels)
     record.calibration = calibration_record(temperature, rows["label"].to_numpy(), test_logits)
+    threshold = set_abstain_threshold(model.config, scaled_probabilities(logits, temperature))
+    record.calibration["abstain"] = abstain_record(threshold, rows["label"].to_numpy(), scaled_probabilities(test_logits, temperature))
     record.validation_predictions_file = record.validation_predictions_file or VALIDATION_PREDICTIONS_FILE
     save_model_in_place(model, run_dir)
     scaled = scaled_probabilities(test_logits, temperature)

@@ -20,6 +20,12 @@ prediction changes, only how sure each one is. `fit_temperature` does the fit wi
 bounded `minimize_scalar` over log T; `apply_temperature` puts T into a model so that its
 forward pass, `pipeline("text-classification")` and the ONNX export all return calibrated
 probabilities; `calibrate_after_training` is the step `pipelines.fitting.fit_and_test` runs.
+
+Abstaining (selective classification, Geifman & El-Yaniv 2017): a model may decline a sentence
+whose top probability is below a threshold. `abstain_threshold` chooses it on the validation
+split (after scaling) so that a share `ABSTAIN_COVERAGE` of validation sentences is answered; it is
+stored in the saved config as `abstain_threshold` (with `abstain_coverage`), so a `pipeline()`
+user abstains when `score < config.abstain_threshold`. `risk_coverage` gives the curve.
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ SCORES_NOTE = (
 )
 # log T is searched in [log 0.01, log 100]: a T at either end means the logits carry no usable scale.
 LOG_TEMPERATURE_BOUNDS = (math.log(0.01), math.log(100.0))
+ABSTAIN_COVERAGE = 0.9  # the share of validation sentences the stored threshold answers
 
 
 def calibration_scores(probabilities, labels) -> dict[str, float]:
@@ -136,6 +143,50 @@ def model_temperature(config) -> float:
     return float((getattr(config, "temperature_scaling", None) or {}).get("temperature", 1.0))
 
 
+def abstain_threshold(probabilities, coverage: float = ABSTAIN_COVERAGE) -> float:
+    """The confidence threshold that answers a share `coverage` of these (validation) sentences.
+
+    probabilities: (n, num_labels). The top probabilities sorted from high to low, the threshold is
+    the ⌈coverage·n⌉-th: at least that share has top probability >= it (more when it is tied).
+    `ValueError` for no sentences or a coverage outside (0, 1]."""
+    confidence = np.sort(np.asarray(probabilities, dtype=np.float64).max(axis=1))[::-1]
+    if len(confidence) == 0 or not 0 < coverage <= 1:
+        raise ValueError(f"abstain_threshold needs sentences and a coverage in (0, 1] (got {len(confidence)} sentences, coverage {coverage})")
+    return float(confidence[math.ceil(coverage * len(confidence) - 1e-9) - 1])
+
+
+def selective_scores(probabilities, labels, threshold: float) -> dict[str, float]:
+    """Coverage (share with top probability >= threshold) and accuracy on those (None when none is).
+    probabilities: (n, num_labels); labels: (n,) class ids."""
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    answered = probabilities.max(axis=1) >= threshold
+    correct = probabilities.argmax(axis=1) == np.asarray(labels)
+    return {"coverage": float(answered.mean()), "accuracy": float(correct[answered].mean()) if answered.any() else None}
+
+
+def risk_coverage(probabilities, labels) -> tuple[np.ndarray, np.ndarray]:
+    """The risk–coverage curve (Geifman & El-Yaniv 2017): sentences answered from the most confident
+    down, coverage k/n and risk (error rate among the k answered) for k = 1..n. Ties in confidence are
+    answered together (one point per distinct confidence), so the curve does not depend on row order.
+    probabilities: (n, num_labels); returns (coverage, risk), each (points,)."""
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    confidence = probabilities.max(axis=1)
+    wrong = (probabilities.argmax(axis=1) != np.asarray(labels)).astype(float)
+    order = np.argsort(-confidence, kind="stable")
+    confidence, errors = confidence[order], np.cumsum(wrong[order])
+    last = np.r_[confidence[1:] != confidence[:-1], True]  # the last row of each run of equal confidence
+    answered = np.arange(1, len(confidence) + 1)[last]
+    return answered / len(confidence), errors[last] / answered
+
+
+def set_abstain_threshold(config, validation_probabilities, coverage: float = ABSTAIN_COVERAGE) -> float:
+    """Store `abstain_threshold` (chosen on validation, `abstain_threshold`) and `abstain_coverage` in a
+    model config; returns the threshold. validation_probabilities: (n, num_labels), as the model outputs them."""
+    config.abstain_threshold = abstain_threshold(validation_probabilities, coverage)
+    config.abstain_coverage = coverage
+    return config.abstain_threshold
+
+
 def calibration_record(temperature: float, test_labels, test_logits) -> dict:
     """What `results.json` says under `calibration`: T, the method, and the test scores before
     (softmax(logits)) and after (softmax(logits / T)) scaling. test_logits: (n, num_labels)."""
@@ -146,6 +197,13 @@ def calibration_record(temperature: float, test_labels, test_logits) -> dict:
         "test_before": calibration_scores(scaled_probabilities(test_logits, 1.0), test_labels),
         "test_after": calibration_scores(scaled_probabilities(test_logits, temperature), test_labels),
     }
+
+
+def abstain_record(threshold: float, test_labels, test_probabilities) -> dict:
+    """What `results.json` says under `calibration.abstain`: the threshold (chosen on validation) and
+    the coverage and accuracy it gives on test. test_probabilities: (n, num_labels), after scaling."""
+    return {"threshold": threshold, "validation_coverage": ABSTAIN_COVERAGE, "chosen_on": "validation",
+            "test": selective_scores(test_probabilities, test_labels, threshold)}  # fmt: skip
 
 
 def logits_from_probabilities(probabilities) -> np.ndarray:
@@ -164,6 +222,8 @@ def calibrate_after_training(trainer, validation_prediction, record, test_predic
     `record.calibration` (`calibration_record`). `test_predictions` is
     `(indices, labels, probabilities (n, num_labels))`; returns it with the probabilities the
     saved model gives, softmax(logits / T). The test metrics do not change: argmax is the same.
+    Also stores the abstention threshold chosen on the scaled validation probabilities
+    (`set_abstain_threshold`) in the config and its test coverage and accuracy in the record.
     """
     predictions = validation_prediction.predictions
     logits = predictions[0] if isinstance(predictions, tuple) else predictions  # (n, num_labels)
@@ -178,6 +238,8 @@ def calibrate_after_training(trainer, validation_prediction, record, test_predic
     indices, test_labels, probabilities = test_predictions
     test_logits = logits_from_probabilities(probabilities)
     record.calibration = calibration_record(temperature, test_labels, test_logits)
+    threshold = set_abstain_threshold(trainer.model.config, scaled_probabilities(logits, temperature))
+    record.calibration["abstain"] = abstain_record(threshold, test_labels, scaled_probabilities(test_logits, temperature))
     before, after = record.calibration["test_before"]["ece"], record.calibration["test_after"]["ece"]
     print(f"temperature scaling: T = {temperature:.3f}, test ECE ({ECE_BINS} bins) {before:.4f} -> {after:.4f}")
     return indices, test_labels, scaled_probabilities(test_logits, temperature)

@@ -14,6 +14,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, Robe
 import train
 from pipelines.calibrate import main as calibrate
 from pipelines.calibration import (
+    abstain_threshold,
     apply_temperature,
     calibration_scores,
     fit_temperature,
@@ -225,3 +226,25 @@ def test_calibrate_checks_every_folder_before_writing(trained_pair, tmp_path, ca
     assert run_cli(calibrate, [str(good), str(tmp_path / "nowhere")]) == 2
     assert capsys.readouterr().err.strip() == f"error: {tmp_path / 'nowhere'}: not a finished run (no results.json)"
     assert {path.name: path.read_bytes() for path in good.iterdir() if path.is_file()} == before
+
+
+def test_abstain_threshold_is_chosen_on_validation_and_never_reads_test(trained_pair, tmp_path):
+    """The stored threshold answers 90% of the scaled validation sentences; scrambling the test predictions leaves it."""
+    folder, scaled, _ = trained_pair["scaled"]
+    config = json.loads((folder / "config.json").read_text())
+    labels, logits = read_validation_predictions(folder / scaled["validation_predictions_file"])
+    validation = scaled_probabilities(logits, scaled["calibration"]["temperature"])
+    assert config["abstain_threshold"] == pytest.approx(abstain_threshold(validation, 0.9)) and config["abstain_coverage"] == 0.9
+    assert scaled["calibration"]["abstain"]["chosen_on"] == "validation"
+
+    thresholds = []
+    for name, scramble in (("as-is", False), ("scrambled", True)):
+        copy = shutil.copytree(trained_pair["plain"][0], tmp_path / name)
+        if scramble:
+            rows = pq.read_table(copy / "predictions.parquet").to_pandas()
+            rows["probabilities"] = list(np.random.default_rng(0).dirichlet([1, 1, 1], size=len(rows)))
+            rows["label"] = rows["label"].sample(frac=1, random_state=0).to_numpy()
+            rows.to_parquet(copy / "predictions.parquet")
+        assert run_cli(calibrate, [str(copy)]) == 0
+        thresholds.append(json.loads((copy / "config.json").read_text())["abstain_threshold"])
+    assert thresholds[0] == thresholds[1] == pytest.approx(config["abstain_threshold"])

@@ -325,3 +325,17 @@ def test_unreachable_hub_is_probed_once_with_a_short_timeout(monkeypatch):
         assert asked == [hub.PROBE_TIMEOUT_S] and hub.PROBE_TIMEOUT_S <= 5
     finally:
         hub.hub_reachable.cache_clear()
+
+
+def test_card_states_the_temperature_the_ece_and_the_abstention_threshold():
+    scores = {"ece": 0.0812, "classwise_ece": 0.09, "brier": 0.31, "nll": 0.52}
+    calibration = {"temperature": 1.734, "test_before": scores, "test_after": {**scores, "ece": 0.0213, "nll": 0.47},
+                   "abstain": {"threshold": 0.6321, "validation_coverage": 0.9, "chosen_on": "validation",
+                               "test": {"coverage": 0.893, "accuracy": 0.8125}}}  # fmt: skip
+    results = {"model": "meanmax", "model_type": "glove-meanmax", "dataset": "mr", "test": {"accuracy": 0.8}, "calibration": calibration}
+    text = hub.card_text(RunRecord.from_dict(results), "me/meanmax-mr")
+    assert "T = 1.734" in text
+    assert "| expected calibration error (top-label, 15 equal-width bins) | 0.0812 | 0.0213 |" in text
+    assert "`config.abstain_threshold` = 0.6321" in text and "answers 89.3% of sentences with accuracy 0.8125" in text
+    plain = hub.card_text(RunRecord.from_dict({**results, "calibration": None}), "me/meanmax-mr")
+    assert "No temperature scaling" in plain and "python -m pipelines.calibrate" in plain

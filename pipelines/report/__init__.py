@@ -11,6 +11,9 @@ or in a compact record made by `python -m pipelines.report.records`) and every `
     figures/scores-<dataset>.png      mean accuracy, macro F1 and macro recall of every group, ± std
     figures/curves-<group>.png        training and validation loss per epoch, every run of the group
     figures/confusion-<group>.png     the test confusion counts summed over the runs of a group
+    figures/reliability-<dataset>.png, figures/risk-coverage-<dataset>.png
+                                      the "How sure" section (`calibration`): top-label reliability
+                                      and risk–coverage of the lab-split groups, by kind of model
     figures/pareto-<dataset>.png      with --speeds: official score (95% CI) against CPU throughput, the
                                       Pareto front marked (`front`), speeds from a `bench.speeds` run
 
@@ -21,7 +24,8 @@ k-fold cross-validation. A group's runs differ by seed (and fold). Comparisons r
 `predictions.parquet`; the statistics live in `pipelines/statistics.py`.
 
 Modules: `collect` (files → rows → groups), `compare` (the study questions and their answers),
-`tables` (markdown), `figures`, `front` (cost against accuracy), `build` (the whole report), `cli`, `records` (compact run records).
+`tables` (markdown), `figures`, `front` (cost against accuracy), `calibration` (the "How sure" section), `build` (the whole
+report), `cli`, `records` (compact run records).
 
 Learning curves come from the `trainer_state.json` that `fit_and_test` saves beside the model
 (`Trainer.save_state`); for runs made before it did, from the newest

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pipelines.benchmarks import BENCHMARKS, official_metric_for
 from pipelines.errors import PathError
+from pipelines.report import calibration
 from pipelines.report.collect import EVALUATION_FILE, METRIC_NAMES, Group, gather_rows, group_rows, slug
 from pipelines.report.compare import Predictions, answer, protocol_questions, selection_rows, study_questions
 from pipelines.report.figures import group_confusion, plot_confusion_matrix, plot_learning_curves, plot_scores
@@ -138,12 +139,14 @@ def write_report(root: str | Path, output: str | Path | None = None, seed: int =
     fronts = {dataset: front_rows([g for g in groups if g.dataset == dataset], measured["datasets"].get(dataset, []), predictions,
                                   numbers[dataset]["official_metric"], numbers[dataset]["label_names"])
               for dataset in datasets} if measured else {}  # fmt: skip
+    how_sure = [calibration.how_sure(dataset, [g for g in groups if g.dataset == dataset]) for dataset in datasets]
     figures = output / "figures"
     figures.mkdir(parents=True, exist_ok=True)  # only now: every number is computed
     for dataset in datasets:
         path = plot_scores(dataset, [g for g in groups if g.dataset == dataset], summaries[dataset], figures / f"scores-{slug(dataset)}.png")
         lines += sections[dataset] + [f"![{dataset}](figures/{path.name})", ""]
         lines += front_section(dataset, *fronts[dataset], measured, figures) if measured else []
+    lines += calibration.how_sure_section(how_sure, figures)
     lines += figure_sections(groups, figures) + code_section(rows) + ["## All runs", ""]
     for dataset in datasets:
         lines += [f"### {dataset}", "", runs_table([row for row in rows if row["dataset"] == dataset])]
@@ -158,6 +161,7 @@ def write_report(root: str | Path, output: str | Path | None = None, seed: int =
         },
         "datasets": numbers,
         "front": {dataset: rows for dataset, (rows, _) in fronts.items()},
+        "calibration": calibration.numbers(how_sure),
         "runs": [{**{k: v for k, v in row.items() if k != "trainer_state"}, "setting": row["setting"].label} for row in rows],
     })  # fmt: skip
     return report

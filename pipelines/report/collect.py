@@ -94,6 +94,8 @@ def trained_row(results: RunRecord, run_dir: Path, root: Path) -> dict:
         "trainer_state": str(state_path) if state_path else None,
         "teacher": teacher_folder(results.distillation),
         "code": results.code,
+        "calibration": results.calibration,  # the "How sure" section (`pipelines.report.calibration`)
+        "validation_predictions": validation_predictions_path(results, run_dir),
     }
 
 
@@ -102,6 +104,11 @@ def teacher_folder(distillation) -> str | None:
     among the records or a teachers folder, without the path of the machine that trained it."""
     path = distillation.get("teacher_path") if isinstance(distillation, dict) else None
     return "/".join(Path(str(path).rstrip("/")).parts[-2:]) if path else None
+
+
+def validation_predictions_path(results: RunRecord, run_dir: Path) -> str | None:
+    path = run_dir / results.validation_predictions_file if results.validation_predictions_file else None
+    return str(path) if path and path.is_file() else None
 
 
 def pretrained_rows(path: Path, root: Path) -> list[dict]:
@@ -125,7 +132,7 @@ def pretrained_rows(path: Path, root: Path) -> list[dict]:
             "restored_by": None, "patience": None, "epochs": None, "train_seconds": None,
             "label_names": label_names, "confusion_matrix": scored.get("confusion_matrix"), "selection": None,
             "predictions": str(predictions) if predictions and predictions.is_file() else None,
-            "trainer_state": None, "teacher": None, "code": evaluation.get("code"),
+            "trainer_state": None, "teacher": None, "code": evaluation.get("code"), "trained_on": scored.get("trained_on"),
         })  # fmt: skip
     return rows
 

@@ -139,3 +139,61 @@ def plot_front(dataset: str, rows: list[dict], path: Path) -> Path:
     ax.legend(loc="lower left")
     fig.savefig(path, dpi=120)
     return path
+
+
+KIND_TITLES = {"glove": "GloVe models", "finetuned": "fine-tuned transformers", "pretrained": "as-is models"}
+
+
+def calibration_panels(by_kind: dict[str, list], title: str) -> tuple[Figure, list]:
+    kinds = [kind for kind in KIND_TITLES if by_kind.get(kind)]
+    fig = Figure(figsize=(max(4.6 * len(kinds), 7.0), 4.4), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(kinds), sharey=True))
+    fig.suptitle(title)
+    return fig, list(zip(kinds, axes))
+
+
+def plot_reliability(dataset: str, by_kind: dict[str, list], path: Path) -> Path:
+    """Top-label reliability diagram, one panel per kind of model: for each group (its runs pooled), the accuracy
+    against the mean confidence in 15 equal-width confidence bins (scikit-learn's `calibration_curve` on
+    correct/incorrect against the top probability); the diagonal is perfect calibration.
+    by_kind: {kind: [(name, [(probabilities (n, K), labels (n,)) per run])]}."""
+    from sklearn.calibration import calibration_curve
+
+    fig, panels = calibration_panels(by_kind, f"{dataset}: reliability (top-label, 15 equal-width bins, runs pooled)")
+    for kind, ax in panels:
+        ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfect calibration")
+        for k, (name, runs) in enumerate(by_kind[kind]):
+            confidence = np.concatenate([p.max(axis=1) for p, _ in runs])
+            correct = np.concatenate([(p.argmax(axis=1) == y).astype(int) for p, y in runs])
+            accuracy, mean_confidence = calibration_curve(correct, confidence, n_bins=15, strategy="uniform")
+            style = "-" if ", " not in name else "--"  # variants (distilled, class-weighted) dashed
+            ax.plot(mean_confidence, accuracy, style, marker="o", markersize=3, color=f"C{k % 10}", label=name)
+        ax.set(title=KIND_TITLES[kind], xlabel="confidence (top probability)", xlim=(0, 1.01), ylim=(0, 1.01))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6, loc="upper left")
+    panels[0][1].set_ylabel("accuracy")
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def plot_risk_coverage(dataset: str, by_kind: dict[str, list], path: Path) -> Path:
+    """Risk–coverage curves (`pipelines.calibration.risk_coverage`), one panel per kind of model: the error rate on
+    the most confident share of test sentences, each group's runs averaged at coverages 1%..100%."""
+    from pipelines.calibration import risk_coverage
+
+    grid = np.linspace(0.01, 1.0, 100)
+    fig, panels = calibration_panels(by_kind, f"{dataset}: risk against coverage (answer the most confident first)")
+    for kind, ax in panels:
+        for k, (name, runs) in enumerate(by_kind[kind]):
+            risks = []
+            for probabilities, labels in runs:
+                coverage, risk = risk_coverage(probabilities, labels)
+                risks.append(risk[np.minimum(np.searchsorted(coverage, grid - 1e-12), len(risk) - 1)])  # first point covering it
+            style = "-" if ", " not in name else "--"
+            ax.plot(grid, np.mean(risks, axis=0), style, color=f"C{k % 10}", label=name)
+        ax.set(title=KIND_TITLES[kind], xlabel="coverage (share answered)", xlim=(0, 1))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6, loc="upper left")
+    panels[0][1].set_ylabel("risk (error rate on the answered)")
+    fig.savefig(path, dpi=110)
+    return path

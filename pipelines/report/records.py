@@ -15,6 +15,7 @@ the records exactly as it reads the run folders.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +67,9 @@ def record_run(run_dir: Path, results: dict, target: Path) -> None:
         write_json_atomic(target / TRAINER_STATE_FILE, portable_paths(compact_state(read_json(state))))
     if results.get("predictions_file") and (run_dir / results["predictions_file"]).is_file():
         compact_predictions(run_dir / results["predictions_file"], target / results["predictions_file"])
+    validation = results.get("validation_predictions_file")
+    if validation and (run_dir / validation).is_file():  # logits as float32: temperature scaling reads them
+        shutil.copyfile(run_dir / validation, target / validation)
 
 
 def record_evaluation(path: Path, target: Path) -> None:

@@ -26,6 +26,20 @@ VARIANTS = {
 }
 
 
+def weights_text(given) -> str | None:
+    """`--class_weights` as one text whether given ("balanced", "1, 2.0") or recorded (`results.json` keeps
+    a list of numbers when numbers were given): "balanced" or "1,2"; None for none."""
+    if not given:
+        return None
+    if isinstance(given, str) and given.strip() == "balanced":
+        return "balanced"
+    parts = given if isinstance(given, (list, tuple)) else str(given).split(",")
+    try:
+        return ",".join(f"{float(part):g}" for part in parts)
+    except ValueError:
+        return str(given).strip()
+
+
 @dataclass(frozen=True)
 class Setting:
     """How a model was made; hashable, so report groups and front rows are keyed by it.
@@ -62,7 +76,7 @@ class Setting:
             distillation_loss=(distillation.get("loss") or "mse") if teacher else "mse",
             distillation_temperature=distillation.get("temperature") if teacher else None,
             distillation_alpha=distillation.get("alpha", DEFAULT_ALPHA) if teacher else DEFAULT_ALPHA,
-            class_weights=record.class_weights or None,
+            class_weights=weights_text(record.class_weights),
         )
 
     @classmethod
@@ -77,7 +91,7 @@ class Setting:
             distillation_loss=loss_args.distillation_loss if teacher else "mse",
             distillation_temperature=loss_args.distillation_temperature if teacher and loss_args.distillation_loss == "kl" else None,
             distillation_alpha=loss_args.distillation_alpha if teacher else DEFAULT_ALPHA,
-            class_weights=loss_args.class_weights or None,
+            class_weights=weights_text(loss_args.class_weights),
         )
 
     @property

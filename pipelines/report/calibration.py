@@ -1,0 +1,498 @@
+"""The report's "How sure" section: calibration, abstaining and domain shift, from saved test probabilities.
+
+For every group of runs (dataset, model, setting, protocol) whose predictions files hold probabilities:
+
+- Calibration scores (`pipelines.calibration.calibration_scores`: ECE top-label with 15 equal-width
+  bins and classwise ECE from torchmetrics, Brier score and NLL from scikit-learn), each run scored
+  on the test set and averaged over the group's runs, with a 95% interval that counts the runs and
+  the sentences: the report's runs × sentences procedure (`pipelines.statistics.crossed_variance`,
+  t on S − 1 df). That procedure needs per-sentence values whose mean is the score (`sentence_values`):
+  exact for Brier and NLL (means over sentences), the delta method for the binned ECEs (bins held
+  fixed: sign(gap of the bin) × (correct − confidence)), so the library's ECE is the point estimate
+  and the linearization gives only its variance. A score's interval is the comparison with a run
+  that scores 0 on every sentence (`score_interval`), which leaves only the group's own variance.
+- Runs whose validation logits were saved and whose temperature is recorded are shown before and
+  after temperature scaling (the saved probabilities are after; before is softmax(T · log p));
+  committed runs without validation predictions show "ECE before scaling only".
+- Verdicts, one Holm family per dataset and protocol: temperature scaling after vs before (same
+  runs, paired), class-weighted vs unweighted and distilled vs plain training (the same pairs as
+  the accuracy questions, `pipelines.report.compare.variant_questions`), compared on the raw
+  (before scaling) probabilities, lower is better.
+- Abstaining: accuracy at 80% and 90% coverage, the confidence threshold chosen on each run's
+  validation predictions (`pipelines.calibration.abstain_threshold`), else on test, labelled so.
+- Figures: one reliability diagram and one risk–coverage plot per dataset, the lab-split groups,
+  GloVe, fine-tuned and as-is models side by side (`pipelines.report.figures`).
+- Domain shift: as-is scores of models trained on another benchmark (`evaluation.json` rows with
+  `trained_on`), on the classes both benchmarks share, probabilities renormalised over them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipelines.benchmarks import BENCHMARKS
+from pipelines.calibration import (
+    ECE_BINS,
+    abstain_threshold,
+    calibration_scores,
+    logits_from_probabilities,
+    scaled_probabilities,
+)
+from pipelines.report.collect import Group
+from pipelines.report.compare import variant_questions
+from pipelines.report.tables import fmt, fmt_p
+from pipelines.formatting import markdown_table
+from pipelines.run_files import read_validation_predictions
+from pipelines.statistics import ALPHA, crossed_variance, holm, holm_levels, t_interval_and_p
+
+SCORES = {"ece": "ECE", "classwise_ece": "classwise ECE", "brier": "Brier", "nll": "NLL"}
+VERDICT_SCORES = ("ece", "brier")
+COVERAGES = (0.8, 0.9)
+NOTE = (
+    f"ECE: expected calibration error, top-label, {ECE_BINS} equal-width confidence bins (torchmetrics); classwise ECE: "
+    f"the same per class, averaged (Kull et al. 2019); Brier: sum over classes, in [0, 2]; NLL: nats (scikit-learn). Lower "
+    "is better. Each is the mean over a group's runs of the run's test score; the interval (95%) counts the runs and the "
+    "sentences once each (the report's runs × sentences t procedure, S − 1 df; sentences only for one run), the binned ECEs "
+    "linearized with their bins held fixed for the variance (not yet checked by simulation; an ECE near 0 is biased upwards, "
+    "so its interval there is rough)."
+)
+
+
+@dataclass
+class Run:
+    """One run (a seed; a CV seed's folds joined) on the test sentences, sorted by sentence index."""
+
+    seed: object
+    index: np.ndarray  # (n,)
+    labels: np.ndarray  # (n,)
+    after: np.ndarray  # (n, K) the saved probabilities
+    before: np.ndarray | None  # (n, K) before temperature scaling; None when it cannot be recovered
+    validation: np.ndarray | None  # (n_val, K) validation probabilities at the saved scale
+    validation_labels: np.ndarray | None
+    scaled: bool  # temperature scaling applied (so `after` differs from `before`)
+
+
+def read_row(row: dict) -> dict | None:
+    """One run file's test frame and validation probabilities; None without probabilities."""
+    frame = pd.read_parquet(row["predictions"])
+    if "probabilities" not in frame.columns:
+        return None
+    # At float16, the precision a compact record keeps (`pipelines.report.records`): a run folder and its record score alike.
+    after = np.stack(frame["probabilities"].to_numpy()).astype(np.float16).astype(np.float64)  # (n, K)
+    after /= after.sum(axis=1, keepdims=True)
+    temperature = ((row.get("calibration") or {}).get("temperature")) or None
+    before = scaled_probabilities(logits_from_probabilities(after), 1 / temperature) if temperature else after
+    validation = labels = None
+    if row.get("validation_predictions"):
+        labels, logits = read_validation_predictions(row["validation_predictions"])
+        validation = scaled_probabilities(logits, temperature or 1.0)
+    return {"index": frame["index"].to_numpy(np.int64), "labels": frame["label"].to_numpy(np.int64), "after": after,
+            "before": before, "validation": validation, "validation_labels": labels, "scaled": temperature is not None}  # fmt: skip
+
+
+def read_runs(group: Group) -> list[Run] | str:
+    """The group's runs, one per seed, all on the same sentences; or why there are none."""
+    by_seed: dict = {}
+    for row in group.rows:
+        if not row["predictions"]:
+            return f"no predictions file in `{row['run']}`"
+        part = read_row(row)
+        if part is None:
+            return f"no probabilities in `{row['run']}`"
+        by_seed.setdefault(row["seed"] if isinstance(row["seed"], int) else "no seed", []).append(part)
+    runs = []
+    for seed, parts in sorted(by_seed.items(), key=lambda item: str(item[0])):
+        if group.protocol != "cv" and len(parts) > 1:
+            return f"seed {seed} ran {len(parts)} times"
+        joined = {key: np.concatenate([p[key] for p in parts]) for key in ("index", "labels", "after", "before")}
+        order = np.argsort(joined["index"], kind="stable")
+        has_validation = all(p["validation"] is not None for p in parts)
+        runs.append(Run(seed, joined["index"][order], joined["labels"][order], joined["after"][order], joined["before"][order],
+                        np.concatenate([p["validation"] for p in parts]) if has_validation else None,
+                        np.concatenate([p["validation_labels"] for p in parts]) if has_validation else None,
+                        all(p["scaled"] for p in parts)))  # fmt: skip
+    if any(not np.array_equal(run.index, runs[0].index) for run in runs[1:]):
+        return "its runs cover different test sentences"
+    return runs
+
+
+def sentence_values(probabilities: np.ndarray, labels: np.ndarray, score: str) -> np.ndarray:
+    """(n,) per-sentence values whose mean is the run's `score` (see the module docstring).
+    probabilities: (n, K); labels: (n,) class ids."""
+    n, k = probabilities.shape
+    if score == "brier":
+        return ((probabilities - np.eye(k)[labels]) ** 2).sum(axis=1)
+    if score == "nll":
+        return -np.log(np.clip(probabilities[np.arange(n), labels], np.finfo(np.float64).eps, None))
+    if score == "ece":
+        return binned_gap_values(probabilities.max(axis=1), (probabilities.argmax(axis=1) == labels).astype(float))
+    if score == "classwise_ece":
+        return np.mean([binned_gap_values(probabilities[:, c], (labels == c).astype(float)) for c in range(k)], axis=0)
+    raise ValueError(f"unknown calibration score {score!r}; one of: {', '.join(SCORES)}")
+
+
+def binned_gap_values(confidence: np.ndarray, outcome: np.ndarray) -> np.ndarray:
+    """sign(Σ_bin (outcome − confidence)) × (outcome − confidence): their mean is the binned L1 calibration
+    error with `ECE_BINS` equal-width bins; (n,)."""
+    bins = np.clip((confidence * ECE_BINS).astype(int), 0, ECE_BINS - 1)
+    gap = outcome - confidence
+    return np.sign(np.bincount(bins, weights=gap, minlength=ECE_BINS))[bins] * gap
+
+
+def selective_values(probabilities: np.ndarray, labels: np.ndarray, threshold: float) -> tuple[np.ndarray, float]:
+    """(n,) per-sentence values whose mean is the accuracy on the sentences with top probability >= threshold (the
+    delta method for a ratio: acc + n·[answered]·(correct − acc)/answered), and the coverage."""
+    answered = probabilities.max(axis=1) >= threshold
+    correct = (probabilities.argmax(axis=1) == labels).astype(float)
+    accuracy = correct[answered].mean() if answered.any() else 0.0
+    return accuracy + len(labels) * answered * (correct - accuracy) / max(answered.sum(), 1), float(answered.mean())
+
+
+def score_interval(values: np.ndarray, point: float, alpha: float = ALPHA) -> dict:
+    """The runs × sentences t interval of a mean score: `crossed_variance` of `values` (runs, n) against one run of
+    zeros, which has no variance of its own. `point` is the score itself (the library's, for the ECEs)."""
+    variance, df = crossed_variance(values, np.zeros((1, values.shape[1])), paired=False)
+    found = t_interval_and_p(point, variance, df, alpha=alpha)
+    return {"mean": point, "ci_low": found["ci_low"], "ci_high": found["ci_high"], "runs": len(values)}
+
+
+def group_scores(runs: list[Run], which: str) -> dict:
+    """{score: interval} of the runs' `which` ("before" or "after") probabilities."""
+    points = [calibration_scores(getattr(run, which), run.labels) for run in runs]
+    found = {}
+    for score in SCORES:
+        values = np.stack([sentence_values(getattr(run, which), run.labels, score) for run in runs])
+        found[score] = score_interval(values, float(np.mean([point[score] for point in points])))
+    return found
+
+
+def abstain_scores(runs: list[Run]) -> dict:
+    """{coverage: interval of the accuracy, test coverage and where the threshold was chosen}."""
+    on_validation = all(run.validation is not None for run in runs)
+    found = {}
+    for coverage in COVERAGES:
+        values, covered = [], []
+        for run in runs:
+            threshold = abstain_threshold(run.validation if on_validation else run.after, coverage)
+            sentence, share = selective_values(run.after, run.labels, threshold)
+            values.append(sentence)
+            covered.append(share)
+        values = np.stack(values)
+        found[coverage] = {**score_interval(values, float(values.mean())), "test_coverage": float(np.mean(covered)),
+                           "chosen_on": "validation" if on_validation else "test"}  # fmt: skip
+    return found
+
+
+def difference(a_runs: list[Run], b_runs: list[Run], a_which: str, b_which: str, score: str, paired: bool) -> tuple[float, float, float]:
+    """Δ = A − B of `score` (library points, run means), its runs × sentences variance and df."""
+    a_values = np.stack([sentence_values(getattr(run, a_which), run.labels, score) for run in a_runs])
+    b_values = np.stack([sentence_values(getattr(run, b_which), run.labels, score) for run in b_runs])
+    a_point = np.mean([calibration_scores(getattr(run, a_which), run.labels)[score] for run in a_runs])
+    b_point = np.mean([calibration_scores(getattr(run, b_which), run.labels)[score] for run in b_runs])
+    return (float(a_point - b_point), *crossed_variance(a_values, b_values, paired))
+
+
+def paired_runs(a: list[Run], b: list[Run]) -> tuple[list[Run], list[Run], bool]:
+    """Runs sharing a seed are paired when at least two do (as `pipelines.statistics` pairs them); else all, unpaired."""
+    a_by, b_by = {run.seed: run for run in a}, {run.seed: run for run in b}
+    common = sorted(set(a_by) & set(b_by), key=str)
+    if len(common) >= 2:
+        return [a_by[s] for s in common], [b_by[s] for s in common], True
+    return a, b, False
+
+
+@dataclass
+class Question:
+    text: str
+    a_label: str
+    b_label: str
+    a_runs: list
+    b_runs: list
+    a_which: str
+    b_which: str
+    paired: bool
+
+
+def calibration_questions(groups: list[Group], runs: dict) -> tuple[list[Question], list[str]]:
+    """Temperature scaling after vs before per scaled group; class weights and distillation vs plain (raw probabilities)."""
+    found, skipped = [], []
+    for g in groups:
+        scaled = runs.get(g.slug)
+        if isinstance(scaled, list) and all(run.scaled for run in scaled):
+            found.append(Question(f"temperature scaling: {g.name}", "after scaling", "before", scaled, scaled, "after", "before", True))
+    for question in variant_questions(groups):
+        a, b = (runs.get(g.slug) if g else None for g in (question.a, question.b))
+        why = question.why or next((f"{g.name}: {r}" for g, r in ((question.a, a), (question.b, b)) if isinstance(r, str)), "")
+        if not why and not np.array_equal(a[0].index, b[0].index):
+            why = "not the same test sentences"
+        if why:
+            skipped.append(f"{question.text}: {why}")
+            continue
+        a_runs, b_runs, paired = paired_runs(a, b)
+        found.append(Question(question.text, question.a_label, question.b_label, a_runs, b_runs, "before", "before", paired))
+    return found, skipped
+
+
+def answer_questions(questions: list[Question], alpha: float = ALPHA) -> list[dict]:
+    """Every question × `VERDICT_SCORES`, one Holm family: each CI and MDE at its Holm level, the verdict on the Holm p."""
+    cells = [(q, score, difference(q.a_runs, q.b_runs, q.a_which, q.b_which, score, q.paired)) for q in questions for score in VERDICT_SCORES]
+    raw = [t_interval_and_p(d, v, df, alpha=alpha)["p_value"] for _, _, (d, v, df) in cells]
+    answers = []
+    for (q, score, (d, v, df)), p, level in zip(cells, holm(raw), holm_levels(raw, alpha)):
+        found = t_interval_and_p(d, v, df, alpha=level)
+        better = q.a_label if d < 0 else q.b_label
+        answers.append({"question": q.text, "score": score, "a": q.a_label, "b": q.b_label, "difference": d, **found,
+                        "holm_p": p, "ci_level": 1 - level, "family_size": len(cells), "runs": f"{len(q.a_runs)} vs {len(q.b_runs)}",
+                        "paired": q.paired,
+                        "verdict": f"{better} better calibrated" if p < alpha else "no detectable difference"})  # fmt: skip
+    return answers
+
+
+def shift_runs(group: Group, runs: list[Run]) -> tuple[list[Run], list[str]] | None:
+    """An as-is group of a model trained on another benchmark (`trained_on`), restricted to the classes both share,
+    probabilities renormalised over them; None for any other group."""
+    trained_on = group.rows[0].get("trained_on")
+    names = group.rows[0]["label_names"]
+    if group.kind != "pretrained" or not trained_on or trained_on == group.dataset or trained_on not in BENCHMARKS or not names:
+        return None
+    shared = [names.index(name) for name in BENCHMARKS[trained_on].label_names if name in names]
+    restricted = []
+    for run in runs:
+        keep = np.isin(run.labels, shared)
+        probabilities = run.after[keep][:, shared]
+        probabilities = probabilities / np.clip(probabilities.sum(axis=1, keepdims=True), np.finfo(np.float64).tiny, None)
+        labels = np.searchsorted(shared, run.labels[keep])  # shared is sorted: dataset order
+        restricted.append(Run(run.seed, run.index[keep], labels, probabilities, probabilities, None, None, False))
+    return restricted, [names[i] for i in shared]
+
+
+@dataclass
+class HowSure:
+    """The numbers of one dataset's "How sure" section, computed before anything is written."""
+
+    dataset: str
+    runs: dict  # group slug -> list[Run] | why not
+    rows: list[dict]
+    abstain: list[dict]
+    answers: list[dict]
+    skipped: list[str]
+    shift: list[dict]
+
+
+def how_sure(dataset: str, groups: list[Group]) -> HowSure:
+    """Scores, abstention, verdicts (one Holm family per protocol) and domain shift of one dataset's groups."""
+    runs = {g.slug: read_runs(g) for g in groups}
+    rows, abstain, answers, skipped, shift = [], [], [], [], []
+    for g in groups:
+        found = runs[g.slug]
+        if isinstance(found, str):
+            skipped.append(f"{g.name}, {g.protocol_label}: {found}")
+            continue
+        scaled = all(run.scaled for run in found)
+        with_validation = all(run.validation is not None for run in found)
+        label = "after temperature scaling" if scaled else ("not scaled" if with_validation else "ECE before scaling only")
+        base = {"group": g, "runs": group_size(g, found)}
+        restricted = shift_runs(g, found)
+        if restricted:  # its own table: on this dataset's own classes it never predicts the ones it was not trained on
+            shift.append({**base, "classes": restricted[1], "sentences": len(restricted[0][0].labels), **group_scores(restricted[0], "after")})
+            continue
+        if scaled:
+            rows.append({**base, "probabilities": "before temperature scaling", **group_scores(found, "before")})
+        rows.append({**base, "probabilities": label, **group_scores(found, "after")})
+        abstain.append({**base, **abstain_scores(found)})
+    for protocol in sorted({g.protocol for g in groups}, key=lambda p: p != "lab"):
+        questions, missing = calibration_questions([g for g in groups if g.protocol == protocol], runs)
+        answers += [{**answer, "protocol": protocol} for answer in answer_questions(questions)]
+        skipped += missing
+    return HowSure(dataset, runs, rows, abstain, answers, skipped, shift)
+
+
+def group_size(group: Group, runs: list[Run]) -> str:
+    if group.kind == "pretrained":
+        return "1 run"
+    return "1 seed: training variance not counted" if len(runs) == 1 else f"{len(runs)} seeds"
+
+
+def interval_text(found: dict) -> str:
+    return f"{fmt(found['mean'])} [{fmt(found['ci_low'])}, {fmt(found['ci_high'])}]"
+
+
+def score_rows(rows: list[dict]) -> list[dict]:
+    return [{"model": r["group"].name, "protocol": r["group"].protocol_label, "runs": r["runs"], "probabilities": r["probabilities"],
+             **{score: interval_text(r[score]) for score in SCORES}} for r in rows]  # fmt: skip
+
+
+def answer_rows(answers: list[dict]) -> list[dict]:
+    return [{"question": a["question"], "score": SCORES[a["score"]], "runs": a["runs"] + (", paired" if a["paired"] else ""),
+             "difference": f"{fmt(a['difference'], sign=True)} [{fmt(a['ci_low'], sign=True)}, {fmt(a['ci_high'], sign=True)}] "
+                           f"({a['ci_level']:.1%})", "holm_p": fmt_p(a["holm_p"]), "mde": fmt(a["mde"]), "verdict": a["verdict"]}
+            for a in answers]  # fmt: skip
+
+
+def abstain_rows(abstain: list[dict]) -> list[dict]:
+    rows = []
+    for r in abstain:
+        cells = {f"at_{c}": f"{interval_text(r[c])}, covers {r[c]['test_coverage']:.1%}" for c in COVERAGES}
+        rows.append({"model": r["group"].name, "protocol": r["group"].protocol_label, "runs": r["runs"], **cells,
+                     "threshold": "chosen on validation" if r[COVERAGES[0]]["chosen_on"] == "validation" else "**threshold chosen on test**"})  # fmt: skip
+    return rows
+
+
+def curves(result: HowSure) -> dict[str, list]:
+    """Lab-split groups by kind, for the figures: {kind: [(name, [(probabilities (n, K), labels (n,)) per run])]}."""
+    found: dict[str, list] = {}
+    for g in (g for g in {row["group"].slug: row["group"] for row in result.rows}.values() if g.protocol == "lab"):
+        found.setdefault(g.kind, []).append((g.name, [(run.after, run.labels) for run in result.runs[g.slug]]))
+    return found
+
+
+SCORES_COLUMNS = [("model", "model (setting)"), ("protocol", "protocol"), ("runs", "runs"), ("probabilities", "probabilities"),
+                  *((score, f"{name} [95% CI]") for score, name in SCORES.items())]  # fmt: skip
+ANSWER_COLUMNS = [("question", "question"), ("score", "score"), ("runs", "runs"), ("difference", "Δ = A − B [CI] (level)"),
+                  ("holm_p", "Holm p"), ("mde", "MDE"), ("verdict", "verdict")]  # fmt: skip
+ABSTAIN_COLUMNS = [("model", "model (setting)"), ("protocol", "protocol"), ("runs", "runs"),
+                   *((f"at_{c}", f"accuracy at {c:.0%} coverage [95% CI], test coverage") for c in COVERAGES), ("threshold", "threshold")]  # fmt: skip
+
+
+def how_sure_section(results: list[HowSure], figures) -> list[str]:
+    """The markdown of the "How sure" section, its figures drawn into `figures` (a folder)."""
+    lines = ["## How sure", "", NOTE, ""]
+    for result in results:
+        lines += dataset_lines(result, figures) if result.rows else []
+        if result.shift:
+            lines += [f"### {result.dataset}: under domain shift", "",
+                      "Models trained on another benchmark, scored as they are on this one's sentences of the classes both "
+                      "share, their probabilities renormalised over those classes. An as-is score keeps no validation logits "
+                      "of its model, so these are before scaling only; `python -m pipelines.report.calibration --shift "
+                      "RUN_DIR...` measures before and after from a run folder with its weights.", "",
+                      markdown_table(score_rows([{**r, "probabilities": f"{', '.join(r['classes'])} ({r['sentences']} sentences)"}
+                                                 for r in result.shift]), SCORES_COLUMNS)]  # fmt: skip
+    return lines
+
+
+def dataset_lines(result: HowSure, figures) -> list[str]:
+    """One dataset's calibration table, verdicts, reliability diagram and abstention table."""
+    from pipelines.report.figures import plot_reliability, plot_risk_coverage
+
+    slug = result.dataset.replace("/", "-")
+    lines = [f"### {result.dataset}: calibration", "", markdown_table(score_rows(result.rows), SCORES_COLUMNS)]
+    if any(row["group"].kind == "pretrained" for row in result.rows):
+        lines += ["A scorer whose probabilities are one-hot (the lexicons) is always sure: its ECE is its error rate.", ""]
+    if result.answers:
+        lines += [f"Verdicts ({len(result.answers)} rows, one Holm family per protocol, at {ALPHA}; lower is better, so a negative "
+                  "Δ favours A): temperature scaling on the same runs (paired), class weights and distillation against the "
+                  "same model trained plainly, on the probabilities before scaling.", "",
+                  markdown_table(answer_rows(result.answers), ANSWER_COLUMNS)]  # fmt: skip
+    lines += [f"Not compared: {line}" for line in result.skipped] + ([""] if result.skipped else [])
+    by_kind = curves(result)
+    if by_kind:  # the figures show the lab-split groups
+        reliability = plot_reliability(result.dataset, by_kind, figures / f"reliability-{slug}.png")
+        lines += [f"![{result.dataset} reliability](figures/{reliability.name})", ""]
+    lines += [f"### {result.dataset}: abstaining", "",
+              "Answer only when the top probability reaches a threshold chosen to answer 80% (90%) of the validation "
+              "sentences (`pipelines.calibration.abstain_threshold`); where a run saved no validation predictions the "
+              "threshold is chosen on test, labelled so. Accuracy on the answered test sentences, mean over runs, 95% "
+              "interval by the same runs × sentences procedure (the ratio linearized).", "",
+              markdown_table(abstain_rows(result.abstain), ABSTAIN_COLUMNS)]  # fmt: skip
+    if by_kind:
+        risk = plot_risk_coverage(result.dataset, by_kind, figures / f"risk-coverage-{slug}.png")
+        lines += [f"![{result.dataset} risk–coverage](figures/{risk.name})", ""]
+    return lines
+
+
+def numbers(results: list[HowSure]) -> dict:
+    """What report.json keeps of the section, per dataset."""
+    def plain(row: dict) -> dict:
+        g = row["group"]
+        return {"model": g.model, "setting": g.setting.label, "protocol": g.protocol_label,
+                **{str(key): value for key, value in row.items() if key != "group"}}  # fmt: skip
+
+    return {r.dataset: {"scores": [plain(row) for row in r.rows], "abstain": [plain(row) for row in r.abstain],
+                        "verdicts": r.answers, "not_compared": r.skipped, "shift": [plain(row) for row in r.shift]}
+            for r in results}  # fmt: skip
+
+
+# --- domain shift from a run folder: python -m pipelines.report.calibration --shift RUN_DIR... -----------------------
+
+
+@dataclass
+class ShiftArguments:
+    shift: list[str] = field(metadata={"help": "finished train.py / finetune.py run folders with their weights"})
+    dataset: str = field(default="semeval2017a", metadata={"help": "the benchmark to score them on (its test split)"})
+    data_dir: str | None = field(default=None, metadata={"help": "the benchmarks' folder (else the Hub copy)"})
+    output: str | None = field(default=None, metadata={"help": "a markdown file for the table (else printed only)"})
+
+
+def run_row(run_dir: Path) -> dict:
+    """The fields `read_row` reads, for a run folder."""
+    from pipelines.run_files import PREDICTIONS_FILE, RunRecord
+
+    record = RunRecord.read(run_dir)
+    validation = run_dir / (record.validation_predictions_file or "-")
+    return {"predictions": str(run_dir / (record.predictions_file or PREDICTIONS_FILE)), "calibration": record.calibration,
+            "validation_predictions": str(validation) if validation.is_file() else None, "record": record}  # fmt: skip
+
+
+def shift_rows(run_dir: Path, dataset: str, data_dir: str | None) -> list[dict]:
+    """In-domain (its own test predictions) and shifted (`dataset`'s test sentences of the classes both share) scores of
+    one run, before and after its temperature; each with its 95% interval over sentences (one run)."""
+    from pipelines.calibration import model_temperature
+    from pipelines.data import load_sentiment_dataset
+    from pipelines.errors import DataError
+    from pipelines.inference import TorchSequenceClassifier
+
+    row = run_row(run_dir)
+    record, own = row.pop("record"), read_row(row)
+    classifier = TorchSequenceClassifier.from_pretrained(run_dir)
+    temperature = model_temperature(classifier.model.config)
+    names = BENCHMARKS[dataset].label_names
+    shared = [name for name in classifier.label_names if name in names]
+    if len(shared) < 2:
+        raise DataError(f"{run_dir}: its labels {classifier.label_names} share fewer than two classes with {dataset} ({list(names)})")
+    test = load_sentiment_dataset(dataset, data_dir)["test"]
+    kept = [(text, names[label]) for text, label in zip(test["text"], test["label"]) if names[label] in shared]
+    columns = [classifier.label_names.index(name) for name in shared]
+    after = classifier.probabilities([text for text, _ in kept])[:, columns]  # (n, shared)
+    after = after / after.sum(axis=1, keepdims=True)
+    labels = np.array([shared.index(name) for _, name in kept])
+    before = scaled_probabilities(logits_from_probabilities(after), 1 / temperature)
+    shifted = Run(0, np.arange(len(labels)), labels, after, before, None, None, temperature != 1.0)
+    home = Run(0, own["index"], own["labels"], own["after"], own["before"], None, None, own["scaled"])
+    rows = []
+    for where, run, sentences in ((f"{record.dataset} (in domain)", home, len(own["labels"])), (f"{dataset}: {', '.join(shared)}", shifted, len(labels))):
+        for which in ("before", "after") if run.scaled else ("before",):
+            rows.append({"run": run_dir.name, "model": record.model, "test": where, "sentences": sentences, "temperature": temperature,
+                         "accuracy": float((run.after.argmax(axis=1) == run.labels).mean()),
+                         "probabilities": f"{which} temperature scaling" if run.scaled else "not scaled", **group_scores([run], which)})  # fmt: skip
+    return rows
+
+
+SHIFT_COLUMNS = [("run", "run"), ("model", "model"), ("test", "test sentences"), ("sentences", "n"), ("accuracy", "accuracy"),
+                 ("temperature", "T"), ("probabilities", "probabilities"),
+                 *((score, f"{name} [95% CI]") for score, name in SCORES.items())]  # fmt: skip
+
+
+def main(argv: list[str]) -> None:
+    """Domain-shift calibration of run folders: one markdown table, printed and written to --output."""
+    from pipelines.cli import parse
+
+    (args,) = parse((ShiftArguments,), argv)
+    rows = [row for run_dir in args.shift for row in shift_rows(Path(run_dir), args.dataset, args.data_dir)]
+    table = markdown_table([{**r, **{score: interval_text(r[score]) for score in SCORES}} for r in rows], SHIFT_COLUMNS)
+    text = "\n".join([f"Made by: `python -m pipelines.report.calibration {' '.join(argv)}`", "", NOTE, "",
+                      "One run each: the intervals count the test sentences only (single seed).", "", table])  # fmt: skip
+    print(text)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    import sys
+
+    from pipelines.cli import run_cli
+
+    sys.exit(run_cli(main))

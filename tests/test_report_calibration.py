@@ -1,0 +1,155 @@
+"""The report's "How sure" section (`pipelines.report.calibration`) on tiny runs built in code, and its pieces:
+risk–coverage, the abstention threshold, per-sentence values, the score interval."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipelines.calibration import abstain_threshold, calibration_scores, risk_coverage, scaled_probabilities, selective_scores
+from pipelines.report import write_report
+from pipelines.report.calibration import SCORES, score_interval, selective_values, sentence_values
+from pipelines.run_files import write_validation_predictions
+from pipelines.statistics import crossed_variance
+
+TWO = ["negative", "positive"]
+N = 1000
+
+
+def test_risk_coverage_on_a_hand_example():
+    # confidences 0.9 (right), 0.8 (wrong), 0.8 (right), 0.6 (wrong): the tied 0.8s are answered together
+    probabilities = np.array([[0.9, 0.1], [0.2, 0.8], [0.8, 0.2], [0.4, 0.6]])
+    labels = np.array([0, 0, 0, 0])
+    coverage, risk = risk_coverage(probabilities, labels)
+    np.testing.assert_allclose(coverage, [0.25, 0.75, 1.0])
+    np.testing.assert_allclose(risk, [0.0, 1 / 3, 0.5])
+    shuffled = [3, 1, 0, 2]
+    np.testing.assert_allclose(risk_coverage(probabilities[shuffled], labels[shuffled])[1], risk)  # row order never matters
+
+
+def test_abstain_threshold_answers_the_share_asked():
+    probabilities = np.array([[c, 1 - c] for c in (0.9, 0.8, 0.7, 0.6, 0.55)])
+    assert abstain_threshold(probabilities, 0.8) == 0.6  # the 4th most confident of 5
+    assert abstain_threshold(probabilities, 0.9) == 0.55  # ⌈4.5⌉ = 5th
+    assert selective_scores(probabilities, np.zeros(5, dtype=int), 0.6) == {"coverage": 0.8, "accuracy": 1.0}
+    with pytest.raises(ValueError, match="coverage in"):
+        abstain_threshold(probabilities, 0.0)
+
+
+def random_run(seed: int, n: int = N, temperature: float = 2.0):
+    """Labels drawn from softmax(z); probabilities softmax(z * temperature): overconfident for temperature > 1."""
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(scale=1.5, size=(n, 2))
+    labels = (rng.random(n) > scaled_probabilities(logits, 1.0)[:, 0]).astype(int)
+    return labels, logits * temperature
+
+
+@pytest.mark.parametrize("score", list(SCORES))
+def test_sentence_values_average_to_the_library_score(score):
+    labels, logits = random_run(0)
+    probabilities = scaled_probabilities(logits, 1.0)
+    assert sentence_values(probabilities, labels, score).mean() == pytest.approx(calibration_scores(probabilities, labels)[score], abs=1e-6)
+
+
+def test_selective_values_average_to_the_accuracy_on_the_answered():
+    labels, logits = random_run(1)
+    probabilities = scaled_probabilities(logits, 1.0)
+    values, coverage = selective_values(probabilities, labels, 0.8)
+    expected = selective_scores(probabilities, labels, 0.8)
+    assert values.mean() == pytest.approx(expected["accuracy"]) and coverage == pytest.approx(expected["coverage"])
+
+
+def test_score_interval_of_one_run_is_the_t_interval_over_sentences():
+    values = np.random.default_rng(2).normal(size=(1, 500))
+    found = score_interval(values, float(values.mean()))
+    half = 1.9647 * values.std(ddof=1) / np.sqrt(500)  # t_{0.975, 499}
+    assert (found["ci_high"] - found["ci_low"]) / 2 == pytest.approx(half, rel=1e-3)
+    assert crossed_variance(values, np.zeros((1, 500)), paired=False)[1] == 499
+
+
+def write_run(root: Path, name: str, seed: int, setting: dict, temperature: float = 2.0, validation: bool = False) -> Path:
+    """A GloVe meanmax MR run record: test predictions with probabilities; with `validation`, calibrated as
+    `pipelines.calibrate` leaves it (T recorded, the saved probabilities scaled, validation logits kept)."""
+    labels, logits = random_run(seed, temperature=temperature)
+    run = root / name
+    run.mkdir(parents=True)
+    results = {"model": "meanmax", "model_type": "glove-meanmax", "dataset": "mr", "label_names": TWO, "seed": seed,
+               "vectors": "trained", "protocol": "lab", "test": {"accuracy": 0.7, "f1_macro": 0.7, "recall_macro": 0.7},
+               "predictions_file": "predictions.parquet", **setting}  # fmt: skip
+    probabilities = scaled_probabilities(logits, 1.0)
+    if validation:
+        val_labels, val_logits = random_run(100 + seed, temperature=temperature)
+        write_validation_predictions(run / "validation_predictions.parquet", val_labels, val_logits)
+        results["validation_predictions_file"] = "validation_predictions.parquet"
+        results["calibration"] = {"temperature": temperature}
+        probabilities = scaled_probabilities(logits, temperature)
+    frame = pd.DataFrame({"index": np.arange(N), "label": labels, "prediction": probabilities.argmax(axis=1),
+                          "probabilities": list(probabilities)})  # fmt: skip
+    frame.to_parquet(run / "predictions.parquet")
+    (run / "results.json").write_text(json.dumps(results))
+    return run
+
+
+def stored(probabilities: np.ndarray) -> np.ndarray:
+    """Probabilities as the report reads them: at float16, the precision of a compact record."""
+    stored = np.asarray(probabilities).astype(np.float16).astype(np.float64)
+    return stored / stored.sum(axis=1, keepdims=True)
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    """Plain runs (seeds 0-3, calibrated from validation) and class-weighted runs (seeds 0-3, no validation)."""
+    root = tmp_path_factory.mktemp("runs")
+    for seed in range(4):
+        write_run(root, f"plain/seed-{seed}", seed, {}, validation=True)
+        write_run(root, f"weighted/seed-{seed}", seed, {"class_weights": "balanced"}, temperature=3.0)
+    path = write_report(root)
+    return root, path.read_text(), json.loads((path.parent / "report.json").read_text())["calibration"]["mr"]
+
+
+def test_report_section_scores_every_group_from_its_files(report):
+    root, text, numbers = report
+    assert "## How sure" in text and "top-label, 15 equal-width" in text
+    by_label = {(row["setting"], row["probabilities"]): row for row in numbers["scores"]}
+    assert set(by_label) == {("trained vectors", "before temperature scaling"), ("trained vectors", "after temperature scaling"),
+                             ("trained vectors, class-weighted", "ECE before scaling only")}  # fmt: skip
+    weighted = [random_run(seed, temperature=3.0) for seed in range(4)]
+    expected = np.mean([calibration_scores(stored(scaled_probabilities(z, 1.0)), y)["ece"] for y, z in weighted])
+    found = by_label[("trained vectors, class-weighted", "ECE before scaling only")]["ece"]
+    assert found["mean"] == pytest.approx(expected, abs=1e-5) and found["ci_low"] < expected < found["ci_high"] and found["runs"] == 4
+    plain = [random_run(seed) for seed in range(4)]
+    after = np.mean([calibration_scores(stored(scaled_probabilities(z, 2.0)), y)["ece"] for y, z in plain])
+    assert by_label[("trained vectors", "after temperature scaling")]["ece"]["mean"] == pytest.approx(after, abs=1e-5)
+    assert (root / "report" / "figures" / "reliability-mr.png").is_file() and (root / "report" / "figures" / "risk-coverage-mr.png").is_file()
+
+
+def test_report_verdicts_temperature_scaling_and_class_weights(report):
+    _, text, numbers = report
+    verdicts = {(v["question"], v["score"]): v for v in numbers["verdicts"]}
+    assert set(verdicts) == {(q, s) for q in ("temperature scaling: meanmax (trained vectors)", "class-weighted vs unweighted: meanmax")
+                             for s in ("ece", "brier")}  # fmt: skip
+    assert all(v["family_size"] == 4 and v["paired"] for v in verdicts.values())
+    # scaling by the true T (2) fixes logits made twice as sure; T = 3 is surer still than T = 2
+    assert verdicts[("temperature scaling: meanmax (trained vectors)", "ece")]["verdict"] == "after scaling better calibrated"
+    assert verdicts[("class-weighted vs unweighted: meanmax", "ece")]["verdict"] == "unweighted better calibrated"
+    assert "| class-weighted vs unweighted: meanmax | ECE | 4 vs 4, paired |" in text
+
+
+def test_report_abstains_on_validation_where_it_can_and_labels_the_rest(report):
+    root, text, numbers = report
+    rows = {row["setting"]: row for row in numbers["abstain"]}
+    assert rows["trained vectors"]["0.9"]["chosen_on"] == "validation"
+    assert rows["trained vectors, class-weighted"]["0.9"]["chosen_on"] == "test" and "**threshold chosen on test**" in text
+    assert rows["trained vectors, class-weighted"]["0.9"]["test_coverage"] == pytest.approx(0.9, abs=0.01)
+    # on validation: the threshold answers 90% of validation, and test coverage is what it gives there
+    expected = []
+    for seed in range(4):
+        val_labels, val_logits = random_run(100 + seed)
+        labels, logits = random_run(seed)
+        threshold = abstain_threshold(scaled_probabilities(val_logits, 2.0), 0.9)
+        expected.append(selective_scores(stored(scaled_probabilities(logits, 2.0)), labels, threshold)["accuracy"])
+    assert rows["trained vectors"]["0.9"]["mean"] == pytest.approx(np.mean(expected))
