@@ -20,7 +20,8 @@ def main(argv: list[str]) -> None:
 
     if not training_args.output_dir_given:
         training_args.output_dir = default_output_dir(
-            data_args.dataset_label, model_args.model, data_args.cv_folds, data_args.fold, training_args.seed, setfit=setfit_args.setfit
+            data_args.dataset_label, model_args.model, data_args.cv_folds, data_args.fold, training_args.seed, setfit=setfit_args.setfit,
+            train_size=data_args.train_size,
         )
     finetune(model_args, data_args, training_args, loss_args=loss_args, setfit_args=setfit_args)
 

@@ -15,7 +15,7 @@ def main(argv: list[str]) -> None:
     if not training_args.output_dir_given:
         training_args.output_dir = default_output_dir(
             data_args.dataset_label, model_args.model, data_args.cv_folds, data_args.fold, training_args.seed,
-            model_args.folder_tag, search_args.search,
+            model_args.folder_tag, search_args.search, data_args.train_size,
         )
     if search_args.search:
         from pipelines.search import search_glove

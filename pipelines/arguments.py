@@ -26,6 +26,7 @@ from pipelines.cli import TRAINER_GROUP
 from pipelines.data import DataSourceArguments
 from pipelines.errors import DataError, OptionError, PathError
 from pipelines.run_files import folder_name
+from pipelines.train_sizes import check_train_size, size_label
 
 DISTILLATION_LOSSES = ("mse", "kl")
 
@@ -50,9 +51,14 @@ class DataArguments(DataSourceArguments):
         default=False,
         metadata={"help": "also score the test set after every validation pass (logged, never used to select)"},
     )
+    train_size: int | None = field(
+        default=None,
+        metadata={"help": "learning curves: train on N sentences per class, drawn from train with --seed (validation drawn from them; test unchanged)"},
+    )
 
     def __post_init__(self):
         super().__post_init__()
+        check_train_size(self.train_size)
         if self.cv_folds is not None:
             if self.cv_folds < 2:
                 raise OptionError(f"--cv_folds must be at least 2, got {self.cv_folds}")
@@ -454,14 +460,15 @@ class EngineArguments:
 
 def default_output_dir(
     dataset: str, model: str, cv_folds: int | None = None, fold: int = 0, seed: int = TrainingArguments.seed,
-    variant: str | None = None, search: str | None = None,
+    variant: str | None = None, search: str | None = None, train_size: int | None = None,
 ) -> str:
     """`runs/<dataset>-<model>`, then what else tells runs apart, so another run never lands in a
     finished run's folder: `-<variant>` (train.py: `trained-vectors` or `frozen-vectors` when not
     the default), `-seed<S>` for a seed other than `TrainingArguments`' 42, `-cv<K>-fold<F>` for
-    one fold of cross-validation, and `-search-<backend>` for a search's trials, journal and best
+    one fold of cross-validation, `-n<N>` for `--train_size N`, and `-search-<backend>` for a search's trials, journal and best
     run. A run with the defaults keeps the plain name."""
     parts = [f"{dataset}-{model}", variant, f"seed{seed}" if seed != TrainingArguments.seed else None]
     parts.append(f"cv{cv_folds}-fold{fold}" if cv_folds else None)
+    parts.append(size_label(train_size) if train_size else None)
     parts.append(f"search-{search}" if search else None)
     return str(Path("runs") / folder_name("-".join(filter(None, parts))))

@@ -4,6 +4,7 @@
     python -m pipelines.experiments ... --datasets mr --cv_folds 10          # MR's literature protocol
     python -m pipelines.experiments ... --dry_run > cells.txt                # one train.py command a cell
     python -m pipelines.experiments ... --learning_rate 0.01 --config_overrides hidden_size=64  # any train.py option
+    python -m pipelines.experiments ... --train_sizes 16,64,256,all          # learning curves (pipelines.train_sizes)
 
 Cells run in `--workers` processes (default: one per CPU core, each with one torch thread; on
 GPUs, two per GPU). A worker prepares a data set (vocabulary, tokenization) once and reuses it
@@ -56,6 +57,7 @@ from pipelines.hub import one_line
 from pipelines.run_files import RESULTS_FILE, RunRecord, finished_record, library_versions, write_json_atomic
 from pipelines.formatting import format_metrics, markdown_table
 from pipelines.arguments import DataArguments, DistillationArguments, EngineArguments
+from pipelines.train_sizes import check_sizes, parse_train_sizes, size_label
 from pipelines.training import (
     GloveModelArguments,
     GloveTrainingArguments,
@@ -79,6 +81,7 @@ COLUMNS = [
     ("protocol", "protocol"),
     ("vectors", "vectors"),
     ("model", "model"),
+    ("train_size_per_class", "per class"),
     ("seed", "seed"),
     ("fold", "fold"),
     ("accuracy", "accuracy"),
@@ -132,6 +135,10 @@ class ExperimentArguments:
     runs_dir: str = field(default="runs/grid", metadata={"help": "cells go to <runs_dir>/<dataset>-<protocol>-<vectors>/<model>/seed-<s>"})
     results: str = field(default="runs/grid/results", metadata={"help": "writes <results>.md and <results>.json"})
     dry_run: bool = field(default=False, metadata={"help": "print one train.py command per cell and exit"})
+    train_sizes: str | None = field(
+        default=None,
+        metadata={"help": "learning curves: training sentences per class, e.g. 16,64,256,1024,all; each size a cell (train.py --train_size), in <dataset>-<protocol>-<vectors>-n<N>"},
+    )
 
     def __post_init__(self):
         self.train_options: list[str] = []  # train.py's options given to the grid, passed to every cell
@@ -140,6 +147,7 @@ class ExperimentArguments:
         self.dataset_names = [name.strip() for name in self.datasets.split(",") if name.strip()]
         self.use_source(DataSourceArguments())
         self.seed_list = parse_int_list(self.seeds, "--seeds")
+        self.size_list = parse_train_sizes(self.train_sizes) if self.train_sizes is not None else [None]
         for name in self.model_names:
             models.model_type_for(name)
         if self.workers is not None and self.workers < 1:
@@ -168,6 +176,7 @@ class Cell:
     seed: int
     fold: int | None
     output_dir: str
+    train_size: int | None = None  # sentences per class (--train_sizes); None: the whole training split
 
 
 def grid_cells(args: ExperimentArguments) -> list[Cell]:
@@ -177,12 +186,13 @@ def grid_cells(args: ExperimentArguments) -> list[Cell]:
     cells = []
     for dataset in args.dataset_names:
         for model in sorted(args.model_names, key=lambda name: COST_ORDER.index(name) if name in COST_ORDER else -1):
-            for seed in args.seed_list:
+            for size, seed in ((size, seed) for size in args.size_list for seed in args.seed_list):
                 for fold in range(args.cv_folds) if args.cv_folds else [None]:
-                    folder = Path(args.runs_dir) / f"{dataset}-{protocol}-{vectors}" / model / f"seed-{seed}"
+                    suffix = f"-{size_label(size)}" if size else ""
+                    folder = Path(args.runs_dir) / f"{dataset}-{protocol}-{vectors}{suffix}" / model / f"seed-{seed}"
                     if fold is not None:
                         folder = folder / f"fold-{fold}"
-                    cells.append(Cell(dataset, model, seed, fold, str(folder)))
+                    cells.append(Cell(dataset, model, seed, fold, str(folder), size))
     # The larger data set's cells first (they are the long ones), datasets otherwise in order.
     return sorted(cells, key=lambda cell: -BENCHMARKS[cell.dataset].train_size if cell.dataset in BENCHMARKS else 0)
 
@@ -190,7 +200,7 @@ def grid_cells(args: ExperimentArguments) -> list[Cell]:
 TRAIN_ARGUMENT_TYPES = (GloveModelArguments, DataArguments, GloveTrainingArguments, DistillationArguments)
 
 # train.py options each cell sets from the grid's own (--models, --datasets, --seeds, folds, --runs_dir).
-CELL_OPTIONS = ("--model", "--dataset", "--seed", "--fold", "--output_dir", "--run_name")
+CELL_OPTIONS = ("--model", "--dataset", "--seed", "--fold", "--output_dir", "--run_name", "--train_size")
 
 
 def use_train_options(args: ExperimentArguments, options: list[str]) -> None:
@@ -198,7 +208,7 @@ def use_train_options(args: ExperimentArguments, options: list[str]) -> None:
     taken = [option for option in options if option.split("=")[0] in CELL_OPTIONS]
     if taken:
         raise OptionError(
-            f"{taken[0].split('=')[0]} is set per cell by the grid; use --models, --datasets, --seeds, --cv_folds or --runs_dir"
+            f"{taken[0].split('=')[0]} is set per cell by the grid; use --models, --datasets, --seeds, --cv_folds, --train_sizes or --runs_dir"
         )
     *_, args.loss_args = parse(TRAIN_ARGUMENT_TYPES, ["--model", args.model_names[0], *options])  # fails here, not in every cell
     args.train_options = list(options)
@@ -219,6 +229,8 @@ def cell_argv(args: ExperimentArguments, cell: Cell) -> list[str]:
         argv.append("--train_embeddings")
     if args.cv_folds:
         argv += ["--cv_folds", str(args.cv_folds), "--fold", str(cell.fold)]
+    if cell.train_size:
+        argv += ["--train_size", str(cell.train_size)]
     argv += ["--score_test_each_epoch", "--metric_for_best_model", args.metric_for_best_model]
     for key, value in grid_budget(cell.dataset).items():
         argv += [f"--{key}", str(value)]
@@ -259,8 +271,9 @@ def _init_worker(gpu_count: int) -> None:
 def run_cell(args: ExperimentArguments, cell: Cell) -> dict:
     """Train one cell (in a worker process); the data of an earlier cell with the same data is reused."""
     model_args, data_args, training_args, loss_args = cell_arguments(args, cell)
-    # The data depend on the seed only through the CV folds; the lab splits are fixed.
-    key = json.dumps([asdict(data_args) | {"fold": cell.fold}, args.embeddings, cell.seed if args.cv_folds else None])
+    # The data depend on the seed only through the CV folds and a training size's subsample; the lab splits are fixed.
+    by_seed = args.cv_folds or cell.train_size
+    key = json.dumps([asdict(data_args) | {"fold": cell.fold}, args.embeddings, cell.seed if by_seed else None])
     if key not in _PREPARED:
         _PREPARED[key] = prepare_glove_data(model_args, data_args, cell.seed)
     started = time.perf_counter()
@@ -327,6 +340,7 @@ def table_row(results: RunRecord) -> dict:
         "protocol": results.protocol,
         "vectors": results.vectors,
         "model": results.model,
+        "train_size_per_class": results.train_size_per_class,
         "seed": results.seed,
         "fold": results.fold,
         **results.test,
@@ -375,7 +389,7 @@ def write_tables(
         "versions": library_versions(),
     }
     order = list(models.GLOVE_MODELS)
-    rows = sorted(rows, key=lambda row: (row["dataset"], row.get("protocol") or "", row.get("vectors") or "", order.index(row["model"]) if row["model"] in order else len(order), row["seed"], row["fold"] or 0))
+    rows = sorted(rows, key=lambda row: (row["dataset"], row.get("protocol") or "", row.get("vectors") or "", order.index(row["model"]) if row["model"] in order else len(order), row.get("train_size_per_class") or float("inf"), row["seed"], row["fold"] or 0))
     write_json_atomic(f"{args.results}.json", {**setting, "rows": rows})
     columns = [column for column in COLUMNS if any(row.get(column[0]) is not None for row in rows)]
     made_by = "\n".join(commands)
@@ -435,6 +449,8 @@ def main(argv: list[str]) -> None:
     args, source, engine, train_options = parse((ExperimentArguments, DataSourceArguments, EngineArguments), argv, return_remaining=True)
     args.use_source(source)
     use_train_options(args, train_options)
+    for dataset in args.dataset_names:  # a size no class can give, refused before any cell runs
+        check_sizes(args.data_arguments(dataset), args.size_list, args.seed_list[0])
     if args.dry_run:
         for cell in grid_cells(args):
             print(cell_command(args, cell))

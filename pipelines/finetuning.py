@@ -32,9 +32,10 @@ def model_label(model: str, setfit: bool = False) -> str:
 
 
 def default_output_dir(
-    dataset: str, model: str, cv_folds: int | None = None, fold: int = 0, seed: int = TrainingArguments.seed, setfit: bool = False
+    dataset: str, model: str, cv_folds: int | None = None, fold: int = 0, seed: int = TrainingArguments.seed, setfit: bool = False,
+    train_size: int | None = None,
 ) -> str:
-    return run_default_output_dir(dataset, model_label(model, setfit), cv_folds, fold, seed)
+    return run_default_output_dir(dataset, model_label(model, setfit), cv_folds, fold, seed, train_size=train_size)
 
 
 LOCAL_MODEL_HINT = "give --model a local save_pretrained folder (a run folder) or an offline alias (minilm, mpnet)"

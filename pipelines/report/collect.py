@@ -41,13 +41,16 @@ def relative_name(folder: Path, root: Path) -> str:
 
 def setting_of(results: RunRecord, glove: bool) -> str:
     """How the model was made: "trained vectors", "frozen vectors" or "fine-tuned", then how it was
-    trained when that was not plain: ", distilled from <teacher>" (with `distillation_variant`), ", class-weighted"."""
+    trained when that was not plain: ", distilled from <teacher>" (with `distillation_variant`), ", class-weighted",
+    ", <N> per class" (`--train_size`)."""
     setting = f"{results.vectors} vectors" if glove else "fine-tuned"
     distillation = results.distillation
     if isinstance(distillation, dict) and distillation.get("teacher"):
         setting += f", distilled from {Path(str(distillation['teacher']).rstrip('/')).name}{distillation_variant(distillation)}"
     if results.class_weights:
         setting += ", class-weighted"
+    if results.train_size_per_class:  # a learning curve's point is its own group, never pooled with the full data
+        setting += f", {results.train_size_per_class} per class"
     return setting
 
 
