@@ -11,6 +11,8 @@ The test set is never touched. `all` is the whole training split (no subsample).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
 from collections import Counter
 from dataclasses import replace
@@ -103,9 +105,10 @@ def check_sizes(data_args, sizes: list[int | None], seed: int, option: str = "--
     counted = [size for size in sizes if size is not None]
     if not counted:
         return
-    dataset, _ = load_train_test(replace(data_args, train_size=None), seed)
-    check_fits(dataset["train"], max(counted), option, data_args.dataset_label)
-    try:
-        load_train_test(replace(data_args, train_size=min(counted)), seed)
-    except DataError as err:
-        raise OptionError(f"{option} {min(counted)}: {err}") from None
+    with contextlib.redirect_stdout(io.StringIO()):  # the data's warnings: each cell prints them where they matter
+        dataset, _ = load_train_test(replace(data_args, train_size=None), seed)
+        check_fits(dataset["train"], max(counted), option, data_args.dataset_label)
+        try:
+            load_train_test(replace(data_args, train_size=min(counted)), seed)
+        except DataError as err:
+            raise OptionError(f"{option} {min(counted)}: {err}") from None
