@@ -395,7 +395,7 @@ SEARCH_BACKENDS = ("optuna",)
 
 @dataclass
 class SearchArguments:
-    """`train.py --search optuna`: a hyperparameter search on validation data (`pipelines.search`)."""
+    """`train.py`/`finetune.py --search optuna`: a hyperparameter search on validation data (`pipelines.search`)."""
 
     _argument_group_name = "search options"
 
