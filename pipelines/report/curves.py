@@ -1,6 +1,6 @@
 """Learning curves over training size: the official metric against labels per class, with the crossovers.
 
-    python -m pipelines.report.curves results/records/curves --output results/curves
+    python -m pipelines.report.curves results/curves/records --output results/curves
 
 Reads every run record under the folders given (run folders or compact records) and puts each
 model (a GloVe model with its vectors' setting, a fine-tuned model) on a curve: one point per
@@ -204,7 +204,7 @@ def write_curves(roots: list[Path], output: Path, command: str, seeds: set[int] 
 
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m pipelines.report.curves", description=__doc__.splitlines()[0])
-    parser.add_argument("runs_dirs", nargs="+", help="folders searched for run records (results.json), e.g. results/records/curves")
+    parser.add_argument("runs_dirs", nargs="+", help="folders searched for run records (results.json), e.g. results/curves/records")
     parser.add_argument("--output", required=True, help="folder for curves-<dataset>.png/.md and curves.json")
     parser.add_argument("--seeds", help="comma-separated seeds to keep (default: every seed found)")
     parser.add_argument("--models", help="comma-separated models (record's `model`) to draw (default: every model found)")
