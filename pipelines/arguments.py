@@ -26,6 +26,7 @@ from pipelines.cli import TRAINER_GROUP
 from pipelines.data import DataSourceArguments
 from pipelines.errors import OptionError
 from pipelines.runs.layout import GRID_RUNS_DIR, default_evaluation_folder, default_run_folder
+from pipelines.train_sizes import check_train_size
 
 DISTILLATION_LOSSES = ("mse", "kl")
 
@@ -50,9 +51,14 @@ class DataArguments(DataSourceArguments):
         default=False,
         metadata={"help": "also score the test set after every validation pass (logged, never used to select)"},
     )
+    train_size: int | None = field(
+        default=None,
+        metadata={"help": "learning curves: train on N sentences per class, drawn from train with --seed (validation drawn from them; test unchanged)"},
+    )
 
     def __post_init__(self):
         super().__post_init__()
+        check_train_size(self.train_size)
         if self.cv_folds is not None:
             if self.cv_folds < 2:
                 raise OptionError(f"--cv_folds must be at least 2, got {self.cv_folds}")
@@ -368,7 +374,7 @@ SEARCH_BACKENDS = ("optuna",)
 
 @dataclass
 class SearchArguments:
-    """`train.py --search optuna`: a hyperparameter search on validation data (`pipelines.search`)."""
+    """`train.py`/`finetune.py --search optuna`: a hyperparameter search on validation data (`pipelines.search`)."""
 
     _argument_group_name = "search options"
 
@@ -433,10 +439,11 @@ class EngineArguments:
 
 def default_output_dir(
     dataset: str, model: str, cv_folds: int | None = None, fold: int = 0, seed: int = TrainingArguments.seed,
-    variant: str | None = None, search: str | None = None,
+    variant: str | None = None, search: str | None = None, train_size: int | None = None,
 ) -> str:
     """`pipelines.runs.layout.default_run_folder`, the seed named only when not `TrainingArguments`' 42."""
-    return default_run_folder(dataset, model, cv_folds, fold, None if seed == TrainingArguments.seed else seed, variant, search)
+    seed = None if seed == TrainingArguments.seed else seed
+    return default_run_folder(dataset, model, cv_folds, fold, seed, variant, search, train_size)
 
 
 def model_label(model: str, setfit: bool = False) -> str:
@@ -453,5 +460,5 @@ def resolve_output_dir(
     call it once, right after parsing, and the flows take the folder as it then is."""
     if not training_args.output_dir_given:
         training_args.output_dir = default_output_dir(
-            data_args.dataset_label, model, data_args.cv_folds, data_args.fold, training_args.seed, variant, search
+            data_args.dataset_label, model, data_args.cv_folds, data_args.fold, training_args.seed, variant, search, data_args.train_size
         )

@@ -4,6 +4,7 @@
     python -m pipelines.experiments ... --datasets mr --cv_folds 10          # MR's literature protocol
     python -m pipelines.experiments ... --dry_run > cells.txt                # one train.py command a cell
     python -m pipelines.experiments ... --learning_rate 0.01 --config_overrides hidden_size=64  # any train.py option
+    python -m pipelines.experiments ... --train_sizes 16,64,256,all          # learning curves (pipelines.train_sizes)
 
 Cells run in `--workers` processes (default: one per CPU core, each with one torch thread; on
 GPUs, two per GPU). A worker prepares a data set (vocabulary, tokenization) once and reuses it
@@ -58,6 +59,7 @@ from pipelines.runs.setting import Setting
 from pipelines.run_files import RESULTS_FILE, RunRecord, finished_record, library_versions, write_json_atomic
 from pipelines.formatting import format_metrics, markdown_table
 from pipelines.arguments import GRID_RUNS_DIR, DataArguments, DistillationArguments, EngineArguments
+from pipelines.train_sizes import check_sizes, parse_train_sizes
 from pipelines.training import (
     GloveModelArguments,
     GloveTrainingArguments,
@@ -82,6 +84,7 @@ COLUMNS = [
     ("protocol", "protocol"),
     ("vectors", "vectors"),
     ("model", "model"),
+    ("train_size_per_class", "per class"),
     ("seed", "seed"),
     ("fold", "fold"),
     ("accuracy", "accuracy"),
@@ -135,9 +138,15 @@ class ExperimentArguments:
     runs_dir: str = field(default=GRID_RUNS_DIR, metadata={"help": "cells go to <runs_dir>/<dataset>-<protocol>-<vectors>/<model>/seed-<s>"})
     results: str = field(default=f"{GRID_RUNS_DIR}/results", metadata={"help": "writes <results>.md and <results>.json"})
     dry_run: bool = field(default=False, metadata={"help": "print one train.py command per cell and exit"})
+    train_sizes: str | None = field(
+        default=None,
+        metadata={"help": "learning curves: training sentences per class, e.g. 16,64,256,1024,all; each size a cell (train.py --train_size), in <dataset>-<protocol>-<vectors>-n<N>"},
+    )
 
     def __post_init__(self):
         parse_int_list(self.seeds, "--seeds")
+        if self.train_sizes is not None:
+            parse_train_sizes(self.train_sizes)  # a bad size is refused when the options are read
         for name in self.model_names:
             models.model_type_for(name)
         if self.workers is not None and self.workers < 1:
@@ -155,11 +164,16 @@ class ExperimentArguments:
     def seed_list(self) -> list[int]:
         return parse_int_list(self.seeds, "--seeds")
 
+    @property
+    def size_list(self) -> list[int | None]:
+        """--train_sizes per class (None: the whole training split), or [None] when not given."""
+        return parse_train_sizes(self.train_sizes) if self.train_sizes is not None else [None]
+
 
 TRAIN_ARGUMENT_TYPES = (GloveModelArguments, DataArguments, GloveTrainingArguments, DistillationArguments)
 
 # train.py options each cell sets from the grid's own (--models, --datasets, --seeds, folds, --runs_dir).
-CELL_OPTIONS = ("--model", "--dataset", "--seed", "--fold", "--output_dir", "--run_name")
+CELL_OPTIONS = ("--model", "--dataset", "--seed", "--fold", "--output_dir", "--run_name", "--train_size")
 # What every cell runs with unless the grid is given otherwise: the test set scored each epoch (logged, for the
 # report's model-selection table), no tracker, no per-epoch progress bars under the grid's own.
 GRID_DEFAULTS = ("--score_test_each_epoch", "true", "--report_to", "none", "--disable_tqdm", "true")
@@ -195,6 +209,10 @@ class Cell:
     def output_dir(self) -> str:
         return self.training_args.output_dir
 
+    @property
+    def train_size(self) -> int | None:
+        return self.data_args.train_size
+
     def argv(self) -> list[str]:
         return to_argv(self.model_args, self.data_args, self.training_args, self.loss_args)
 
@@ -207,7 +225,7 @@ def dataset_arguments(args: ExperimentArguments, train_options: list[str]) -> di
     taken = [option for option in train_options if option.split("=")[0] in CELL_OPTIONS]
     if taken:
         raise OptionError(
-            f"{taken[0].split('=')[0]} is set per cell by the grid; use --models, --datasets, --seeds, --cv_folds or --runs_dir"
+            f"{taken[0].split('=')[0]} is set per cell by the grid; use --models, --datasets, --seeds, --cv_folds, --train_sizes or --runs_dir"
         )
     first_model = ["--model", args.model_names[0]]
     _, source, *_ = parse(TRAIN_ARGUMENT_TYPES, [*first_model, *train_options])
@@ -227,24 +245,27 @@ def to_options(values: dict) -> list[str]:
 def cell_folder(dataset: str, model: str, seed: int, fold: int | None, model_args: GloveModelArguments, data_args: DataArguments,
                 loss_args: DistillationArguments) -> CellFolder:  # fmt: skip
     """The cell's folder: `<dataset>-<protocol>-<vectors>[<setting suffix>]/<model>/seed-<s>[/fold-<f>]`
-    (`CellFolder`, `Setting.folder_suffix`), e.g. `mr-cv10-trained/...`, `semeval2017a-lab-frozen-weighted/...`."""
+    (`CellFolder`, `Setting.folder_suffix`), e.g. `mr-cv10-trained/...`, `semeval2017a-lab-frozen-weighted/...`,
+    `mr-lab-trained-n64/...` for 64 training sentences per class."""
     protocol = f"cv{data_args.cv_folds}" if data_args.cv_folds else "lab"
     vectors = "trained" if model_args.train_embeddings else "frozen"
     teacher = teacher_name(loss_args.teacher) if loss_args.teacher else None
-    suffix = Setting.of_arguments(f"{vectors} vectors", loss_args, teacher).folder_suffix  # -weighted, -distilled-<teacher>
-    return CellFolder(dataset, model, seed, protocol, vectors, suffix, fold)
+    setting = replace(Setting.of_arguments(f"{vectors} vectors", loss_args, teacher), train_size=data_args.train_size)
+    return CellFolder(dataset, model, seed, protocol, vectors, setting.folder_suffix, fold)  # suffix: -weighted, -distilled-<teacher>, -n<N>
 
 
 def grid_cells(args: ExperimentArguments, train_options: list[str] = ()) -> list[Cell]:
-    """Every cell: each dataset's arguments (`dataset_arguments`) with the cell's model, seed, fold and folder."""
+    """Every cell: each dataset's arguments (`dataset_arguments`) with the cell's model, training size, seed,
+    fold and folder."""
     cells = []
     for dataset, (model_args, data_args, training_args, loss_args) in dataset_arguments(args, list(train_options)).items():
         for model in sorted(args.model_names, key=lambda name: COST_ORDER.index(name) if name in COST_ORDER else -1):
-            for seed in args.seed_list:
+            for size, seed in ((size, seed) for size in args.size_list for seed in args.seed_list):
                 for fold in range(data_args.cv_folds) if data_args.cv_folds else [None]:
-                    folder = cell_folder(dataset, model, seed, fold, model_args, data_args, loss_args).under(args.runs_dir)
+                    cell_data = replace(data_args, fold=fold or 0, train_size=size)
+                    folder = cell_folder(dataset, model, seed, fold, model_args, cell_data, loss_args).under(args.runs_dir)
                     cells.append(Cell(
-                        replace(model_args, model=model), replace(data_args, fold=fold or 0),
+                        replace(model_args, model=model), cell_data,
                         replace(training_args, seed=seed, output_dir=str(folder), run_name=folder.relative_to(args.runs_dir).as_posix()),
                         loss_args,
                     ))  # fmt: skip
@@ -265,11 +286,11 @@ class PreparedData:
         self._by_key = {}
 
     def of(self, cell: Cell) -> PreparedGloveData:
-        # The data depend on the seed only through the CV folds; the lab splits are fixed.
+        # The data depend on the seed only through the CV folds and a training size's subsample; the lab splits are fixed.
         model_args = cell.model_args
         key = json.dumps([
             asdict(cell.data_args), model_args.embeddings, model_args.max_vocab_size, model_args.max_length,
-            cell.seed if cell.data_args.cv_folds else None,
+            cell.seed if cell.data_args.cv_folds or cell.data_args.train_size else None,  # folds and subsamples are drawn by the seed
         ])  # fmt: skip
         if key not in self._by_key:
             self._by_key[key] = prepare_glove_data(model_args, cell.data_args, cell.seed)
@@ -367,6 +388,7 @@ def table_row(results: RunRecord) -> dict:
         "protocol": results.protocol,
         "vectors": results.vectors,
         "model": results.model,
+        "train_size_per_class": results.train_size_per_class,
         "seed": results.seed,
         "fold": results.fold,
         **results.test,
@@ -420,7 +442,7 @@ def write_tables(
         "versions": library_versions(),
     }  # fmt: skip
     order = list(models.GLOVE_MODELS)
-    rows = sorted(rows, key=lambda row: (row["dataset"], row.get("protocol") or "", row.get("vectors") or "", order.index(row["model"]) if row["model"] in order else len(order), row["seed"], row["fold"] or 0))
+    rows = sorted(rows, key=lambda row: (row["dataset"], row.get("protocol") or "", row.get("vectors") or "", order.index(row["model"]) if row["model"] in order else len(order), row.get("train_size_per_class") or float("inf"), row["seed"], row["fold"] or 0))
     write_json_atomic(f"{args.results}.json", {**setting, "rows": rows})
     columns = [column for column in COLUMNS if any(row.get(column[0]) is not None for row in rows)]
     made_by = "\n".join(commands)
@@ -482,6 +504,9 @@ def main(argv: list[str]) -> None:
     args, engine, train_options = parse((ExperimentArguments, EngineArguments), argv, return_remaining=True)
     cells = grid_cells(args, train_options)
     check_teacher(cells[0].loss_args)  # once here, not in every cell
+    if args.train_sizes is not None:  # a size no class can give, refused before any cell runs
+        for data_args in {cell.dataset: cell.data_args for cell in cells}.values():
+            check_sizes(replace(data_args, train_size=None), args.size_list, args.seed_list[0])
     if args.dry_run:
         for cell in cells:
             print(cell_command(cell))

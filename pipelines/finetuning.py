@@ -81,37 +81,16 @@ def finetune(
     training_args: TrainingArguments,
     loss_args: LossArguments | None = None,
     setfit_args: SetFitArguments | None = None,
+    record_extra: dict | None = None,
 ) -> RunRecord:
-    try:
-        path = resolve_model(model_args.model)
-    except OSError as err:  # a --model folder that is missing or incomplete: the user's to fix
-        raise PathError(str(err)) from err
-    load_kwargs = hub.model_load_kwargs(path, LOCAL_MODEL_HINT)  # seconds, not a minute of retries, when offline
-    check_writable_dir(Path(training_args.output_dir))  # before minutes of work, not after; created when training starts
-    hub.check_push(training_args)
-    dataset, data_description = load_train_test(data_args, training_args.seed)
-    label_names = dataset["train"].features["label"].names
-    splits = split_validation(dataset, data_args.validation_fraction, training_args.seed)
-    if "index" not in splits["test"].column_names:  # predictions name each sentence's place in the test set
-        splits["test"] = splits["test"].add_column("index", range(len(splits["test"])))
-    full_test_size = len(splits["test"])
-    for split, limit in (
-        ("train", data_args.max_train_samples),
-        ("validation", data_args.max_eval_samples),
-        ("test", data_args.max_test_samples),
-    ):
-        if limit is not None:  # shuffled first: the test files are sorted by class
-            splits[split] = splits[split].shuffle(seed=training_args.seed).select(range(min(limit, len(splits[split]))))
-    if len(splits["test"]) < full_test_size:
-        print(f"--max_test_samples {data_args.max_test_samples}: testing on {len(splits['test'])} of {full_test_size} test sentences")
-
+    """Fine-tune and test one run; `record_extra` adds entries to its `results.json` (a search's best trial)."""
+    path, load_kwargs = resolve_backbone(model_args, training_args)
+    splits, label_names, data_description, full_test_size = finetune_splits(data_args, training_args.seed)
     if setfit_args is not None and setfit_args.setfit:
         return finetune_setfit(path, splits, label_names, data_description, model_args, data_args, training_args, setfit_args)
     training_args = resolve_best_metric(training_args, label_names, data_args.dataset_label)
     model, tokenizer, config = load_pretrained(path, label_names, training_args.seed, load_kwargs)
-    max_length = min(model_args.max_length, tokenizer.model_max_length)
-    if model_args.max_length_quantile is not None:  # on CPU, padding is most of a base model's cost
-        max_length = length_from_data(tokenizer, splits["train"]["text"], model_args.max_length_quantile)
+    max_length = input_length(model_args, tokenizer, splits)
     tokenized = tokenize_dataset(splits, tokenizer, max_length)
     run_info = {
         "model": model_label(model_args.model),
@@ -125,12 +104,53 @@ def finetune(
         "validation_sentences": len(splits["validation"]),
         "test_sentences": len(splits["test"]),
         **({"test_sentences_available": full_test_size} if len(splits["test"]) < full_test_size else {}),
+        **(record_extra or {}),
     }
     trainer_class, loss_info = loss_trainer(loss_args, splits["train"]["label"], label_names)
     return fit_and_test(
         model, tokenizer, tokenized, training_args, label_names, data_args.early_stopping_patience,
         {**run_info, **loss_info}, score_test_each_epoch=data_args.score_test_each_epoch, trainer_class=trainer_class,
     )
+
+
+def resolve_backbone(model_args: FinetuneModelArguments, training_args: TrainingArguments) -> tuple[str, dict]:
+    """`--model` as a loadable path and its load options; the output folder and a push checked first."""
+    try:
+        path = resolve_model(model_args.model)
+    except OSError as err:  # a --model folder that is missing or incomplete: the user's to fix
+        raise PathError(str(err)) from err
+    load_kwargs = hub.model_load_kwargs(path, LOCAL_MODEL_HINT)  # seconds, not a minute of retries, when offline
+    check_writable_dir(Path(training_args.output_dir))  # before minutes of work, not after; created when training starts
+    hub.check_push(training_args)
+    return path, load_kwargs
+
+
+def input_length(model_args: FinetuneModelArguments, tokenizer, splits) -> int:
+    """`--max_length`, capped by the tokenizer, or the `--max_length_quantile` of the training texts."""
+    if model_args.max_length_quantile is not None:  # on CPU, padding is most of a base model's cost
+        return length_from_data(tokenizer, splits["train"]["text"], model_args.max_length_quantile)
+    return min(model_args.max_length, tokenizer.model_max_length)
+
+
+def finetune_splits(data_args: FinetuneDataArguments, seed: int) -> tuple:
+    """(train/validation/test, label names, the data's description, test sentences before `--max_test_samples`):
+    the data, the validation split and the `--max_*_samples` cuts, each drawn with `seed`."""
+    dataset, data_description = load_train_test(data_args, seed)
+    label_names = dataset["train"].features["label"].names
+    splits = split_validation(dataset, data_args.validation_fraction, seed)
+    if "index" not in splits["test"].column_names:  # predictions name each sentence's place in the test set
+        splits["test"] = splits["test"].add_column("index", range(len(splits["test"])))
+    full_test_size = len(splits["test"])
+    for split, limit in (
+        ("train", data_args.max_train_samples),
+        ("validation", data_args.max_eval_samples),
+        ("test", data_args.max_test_samples),
+    ):
+        if limit is not None:  # shuffled first: the test files are sorted by class
+            splits[split] = splits[split].shuffle(seed=seed).select(range(min(limit, len(splits[split]))))
+    if len(splits["test"]) < full_test_size:
+        print(f"--max_test_samples {data_args.max_test_samples}: testing on {len(splits['test'])} of {full_test_size} test sentences")
+    return splits, label_names, data_description, full_test_size
 
 
 def finetune_setfit(path, splits, label_names, data_description, model_args, data_args, training_args, setfit_args) -> RunRecord:

@@ -71,6 +71,7 @@ class RunRecord:
     confusion_matrix: list[list[int]] | None = None  # (gold, predicted)
     per_class: dict | None = None  # label -> support, precision, recall, f1
     train_overlap: dict[str, int] | None = None  # split -> its sentences also in train (pipelines.splits.train_overlap)
+    train_size_per_class: int | None = None  # --train_size: trained on N sentences per class (pipelines.train_sizes); None: all
     seed: int | None = None
     versions: dict[str, str] | None = None
     code: dict | None = None  # source_revision(): the commit that made the run; None outside a git checkout
@@ -81,7 +82,7 @@ class RunRecord:
     # Written only when set: a lab run has no fold, a fine-tuned run no vectors, a plain run no loss settings.
     _OPTIONAL = (
         "cv_folds", "fold", "vectors", "class_weights", "distillation", "per_class", "train_overlap",
-        "validation_predictions_file", "calibration", "early_stopping_patience",
+        "validation_predictions_file", "calibration", "early_stopping_patience", "train_size_per_class",
     )
 
     @classmethod

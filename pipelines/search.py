@@ -50,9 +50,10 @@ TRIALS_FOLDER = "trials"
 TRAINING_FIELDS = {item.name for item in fields(TrainingArguments)}
 
 
-def study_name(model_args: GloveModelArguments, data_args: DataArguments, training_args, loss_args) -> str:
+def study_name(model_args, data_args: DataArguments, training_args, loss_args, label: str | None = None) -> str:
     """`<dataset>-<model>-<hash>`: the hash (SHA-256, 12 hex digits) of every option that defines the
-    runs (model, data, seed and training options, loss), not where they are written nor the trial count."""
+    runs (model, data, seed and training options, loss), not where they are written nor the trial count;
+    `label` names the model instead of `--model` (finetune.py: a folder's name, not its path)."""
     setting = {
         "model": asdict(model_args),
         "data": asdict(data_args),
@@ -60,7 +61,7 @@ def study_name(model_args: GloveModelArguments, data_args: DataArguments, traini
         "loss": {item.name: getattr(loss_args, item.name) for item in fields(loss_args)} if loss_args else None,
     }
     digest = hashlib.sha256(json.dumps(setting, sort_keys=True, default=str).encode()).hexdigest()[:12]
-    return f"{data_args.dataset_label}-{model_args.model}-{digest}"
+    return f"{data_args.dataset_label}-{label or model_args.model}-{digest}"
 
 
 def optuna_storage(search_args: SearchArguments, output_dir: Path):
@@ -145,6 +146,13 @@ def search_glove(
     prepared = prepare_glove_data(model_args, data_args, training_args.seed)
     name = study_name(model_args, data_args, training_args, loss_args)
     trainer, hp_space = search_trainer(model_args, data_args, training_args, loss_args, prepared, name)
+    best = run_study(trainer, hp_space, search_args, output_dir, name)
+    return train_best(model_args, data_args, training_args, loss_args, prepared, best, name)
+
+
+def run_study(trainer, hp_space, search_args: SearchArguments, output_dir: Path, name: str):
+    """`search_args.n_trials` more trials of study `name` through `trainer.hyperparameter_search`; the best
+    trial so far (`BestRun`). A trial's objective is its best validation score of `metric_for_best_model`."""
     key = trainer.args.metric_for_best_model
     key = key if key.startswith("eval_") else f"eval_{key}"
 
@@ -158,21 +166,35 @@ def search_glove(
         storage=optuna_storage(search_args, output_dir), study_name=name, load_if_exists=True,
     )
     print(f"study {name}: best trial {best.run_id}, validation {key} {best.objective:.4f}, {best.hyperparameters}")
-    return train_best(model_args, data_args, training_args, loss_args, prepared, best, name)
+    return best
 
 
 def train_best(model_args, data_args, training_args, loss_args, prepared, best, name: str) -> RunRecord:
     """The best trial's values as an ordinary run (`train_glove`), with a `search` entry in its record."""
-    best_args = copy.copy(training_args)
-    best_args.output_dir = str(Path(training_args.output_dir) / f"best-trial-{best.run_id}")
-    # Processes of one study that end with the same best trial: the first trains it, the others wait and read its record.
-    Path(training_args.output_dir).mkdir(parents=True, exist_ok=True)
-    with open(Path(training_args.output_dir) / f".best-trial-{best.run_id}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if (Path(best_args.output_dir) / RESULTS_FILE).is_file():
-            print(f"{best_args.output_dir} already holds the best trial's run")
-            return RunRecord.read(best_args.output_dir)
+    def train(output_dir: str) -> RunRecord:
+        best_args = copy.copy(training_args)
+        best_args.output_dir = output_dir
         return train_trial(model_args, data_args, best_args, loss_args, prepared, best, name)
+
+    return once_per_study(Path(training_args.output_dir), best, train)
+
+
+def once_per_study(output_dir: Path, best, train) -> RunRecord:
+    """`train(<output_dir>/best-trial-<n>)` unless that folder holds a finished run, whose record is
+    returned: processes of one study that end with the same best trial train it once (a file lock)."""
+    best_dir = output_dir / f"best-trial-{best.run_id}"
+    output_dir.mkdir(parents=True, exist_ok=True)
+    with open(output_dir / f".best-trial-{best.run_id}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (best_dir / RESULTS_FILE).is_file():
+            print(f"{best_dir} already holds the best trial's run")
+            return RunRecord.read(best_dir)
+        return train(str(best_dir))
+
+
+def search_record(best, name: str) -> dict:
+    """The `search` entry of the best run's `results.json`: which study, trial, validation score and values made it."""
+    return {"study": name, "trial": int(best.run_id), "validation": best.objective, "params": best.hyperparameters}
 
 
 def train_trial(model_args, data_args, best_args, loss_args, prepared, best, name: str) -> RunRecord:
@@ -183,5 +205,4 @@ def train_trial(model_args, data_args, best_args, loss_args, prepared, best, nam
             setattr(best_args, key, value)
     best_model_args = copy.copy(model_args)
     best_model_args.config_overrides = with_overrides(model_args.config_overrides, config_values) or None
-    search = {"study": name, "trial": int(best.run_id), "validation": best.objective, "params": best.hyperparameters}
-    return train_glove(best_model_args, data_args, best_args, prepared=prepared, loss_args=loss_args, record_extra={"search": search})
+    return train_glove(best_model_args, data_args, best_args, prepared=prepared, loss_args=loss_args, record_extra={"search": search_record(best, name)})

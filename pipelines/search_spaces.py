@@ -1,4 +1,5 @@
-"""The hyperparameter search spaces of `train.py --search optuna`, one per GloVe model family.
+"""The hyperparameter search spaces of `train.py --search optuna`, one per GloVe model family, and of
+`finetune.py --search optuna` (`FINETUNE_SPACE`, any pretrained backbone).
 
 A space is a function of an Optuna trial and the model width (`embedding_dim`: the attention
 family's head count must divide it) that returns `{name: value}`; a name that is a
@@ -8,6 +9,10 @@ question 5 asks about: layers, heads, feed-forward size, dropout and learning ra
 to hold the classic Transformer's 6 layers, d_ff 2048 and dropout 0.1 (Vaswani et al. 2017; its
 8 heads do not divide 50d GloVe, 10 do) beside our defaults (2 layers, 5 heads, d_ff 200, dropout
 0.1, lr 1e-3); the other families get a smaller space (width, depth, dropout, learning rate).
+
+Fine-tuning searches the training options only (the backbone is fixed by its weights): learning rate,
+batch size, weight decay and warm-up, around `FinetuneTrainingArguments`' 5e-5, 32, 0.01, 0.1 and the
+grid of BERT's paper (Devlin et al. 2019, appendix A.3: lr 2e-5 to 5e-5, batches 16 and 32).
 """
 
 from __future__ import annotations
@@ -49,9 +54,21 @@ def pooling_space(trial, width: int) -> dict:
     }
 
 
-# By the family's `model_type` (`models.model_type_for(--model)`).
+def finetune_space(trial, width: int | None = None) -> dict:
+    return {
+        "learning_rate": trial.suggest_float("learning_rate", 1e-5, 1e-4, log=True),
+        "per_device_train_batch_size": trial.suggest_categorical("per_device_train_batch_size", [8, 16, 32]),
+        "weight_decay": trial.suggest_float("weight_decay", 0.0, 0.1),
+        "warmup_steps": trial.suggest_float("warmup_steps", 0.0, 0.2),  # below 1: a share of all steps
+    }
+
+
+FINETUNE_SPACE = "finetune"
+
+# By the family's `model_type` (`models.model_type_for(--model)`), and `FINETUNE_SPACE` for finetune.py.
 SEARCH_SPACES: dict[str, Callable] = {
     "glove-attention": attention_space,
     "glove-recurrent": recurrent_space,
     "glove-pooling": pooling_space,
+    FINETUNE_SPACE: finetune_space,
 }

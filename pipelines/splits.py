@@ -16,6 +16,7 @@ from datasets import Dataset, DatasetDict
 
 from pipelines.data import DataSourceArguments, load_data
 from pipelines.errors import DataError
+from pipelines.train_sizes import subsample
 
 
 def split_validation(dataset: DatasetDict, fraction: float, seed: int) -> DatasetDict:
@@ -85,22 +86,29 @@ def load_train_test(data_args: DataSourceArguments, seed: int) -> tuple[DatasetD
     if "train" not in dataset:
         raise DataError(f"{data_args.dataset_label} has no training split; give --train_file")
     if data_args.cv_folds:
-        return cross_validation_fold(dataset, data_args.cv_folds, data_args.fold, seed), {
-            **description,
-            "protocol": "cv",
-            "cv_folds": data_args.cv_folds,
-            "fold": data_args.fold,
-        }
+        folded = cross_validation_fold(dataset, data_args.cv_folds, data_args.fold, seed)
+        description = {**description, "protocol": "cv", "cv_folds": data_args.cv_folds, "fold": data_args.fold}
+        if getattr(data_args, "train_size", None):
+            return train_subsample(folded, description, data_args.train_size, seed, _source_name(data_args))
+        return folded, description
     source, before = _source_name(data_args), None
     if "test" not in dataset:
         before = Counter(dataset["train"]["label"])
         held_out = _stratified_split(dataset["train"], data_args.validation_fraction, seed, "test", source)
         dataset = DatasetDict({**dataset, "train": held_out["train"], "test": held_out["test"]})
         description = {**description, "test_held_out": True, "test_fraction": data_args.validation_fraction}
+    if getattr(data_args, "train_size", None):
+        dataset, description = train_subsample(dataset, description, data_args.train_size, seed, source)
+        source, before = f"--train_size {data_args.train_size} ({source})", None
     if "validation" not in dataset:
         check_stratified_split(dataset["train"], data_args.validation_fraction, "validation", source, before)
     overlap = train_overlap(dataset)
     return dataset, {**description, "train_overlap": overlap} if overlap else description
+
+
+def train_subsample(dataset: DatasetDict, description: dict, size: int, seed: int, source: str) -> tuple[DatasetDict, dict]:
+    """`--train_size`: `size` training sentences per class drawn with `seed` (`pipelines.train_sizes`)."""
+    return subsample(dataset, size, seed, "--train_size", source), {**description, "train_size_per_class": size}
 
 
 def normalised(text: str) -> str:
@@ -126,11 +134,12 @@ def train_overlap(dataset: DatasetDict, shown: int = 3) -> dict[str, int]:
 
 
 def protocol_info(description: dict) -> dict:
-    """`protocol` (`lab`: a fixed test split; `cv`: one fold of cross-validation), the fold, and
-    `train_overlap` (`train_overlap`'s counts) when validation or test sentences occur in train."""
+    """`protocol` (`lab`: a fixed test split; `cv`: one fold of cross-validation), the fold,
+    `train_overlap` (`train_overlap`'s counts) when validation or test sentences occur in train, and
+    `train_size_per_class` when the run trained on a subsample (`--train_size`)."""
     return {
         "protocol": description.get("protocol", "lab"),
-        **{key: description[key] for key in ("cv_folds", "fold", "train_overlap") if key in description},
+        **{key: description[key] for key in ("cv_folds", "fold", "train_overlap", "train_size_per_class") if key in description},
     }
 
 

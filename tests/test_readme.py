@@ -164,6 +164,12 @@ README_COMMANDS: dict[str, tuple[str, list[str]] | str] = {
     "python train.py --model transformer --dataset mr --data-dir ../shared/datasets --search optuna --n_trials 10 "
     "--storage postgresql://user@db-host/optuna --output_dir /shared/runs/mr-transformer-search":
         "needs a PostgreSQL server; tests/test_search.py runs two invocations on one journal-file study",
+    "python -m pipelines.experiments --data_dir ../shared/datasets --datasets mr --models meanmax,bilstm --train_embeddings "
+    "--seeds 0,1,2 --train_sizes 16,64,256,1024,all --runs_dir runs/curves":
+        "30 cells on up to 5,000 sentences a class; tests/test_train_sizes.py runs a --train_sizes cell on tiny data",
+    "python -m pipelines.report.curves results/curves/records results/records/study/mr-lab-trained --models meanmax,bilstm "
+    "--seeds 0,1,2 --output results/curves":
+        "reads the committed records; tests/test_report_curves.py draws curves from records built in code",
     "python -m pipelines.experiments ... --dry_run > cells.txt": (
         "python -m pipelines.experiments --data_dir ../shared/datasets --dry_run > cells.txt",
         ["cells.txt"],

@@ -96,7 +96,7 @@ def test_a_setting_is_a_value_with_its_variants_labelled_and_undone_one_at_a_tim
     assert len({kl, both, Setting("trained vectors", teacher="minilm", distillation_loss="kl", distillation_temperature=2.0,
                                   distillation_alpha=0.2)}) == 2  # equal settings are one key
     scaled = Setting("fine-tuned", temperature_scaled=True, train_size=1000)
-    assert scaled.label == "fine-tuned, temperature-scaled, 1000 training sentences"
+    assert scaled.label == "fine-tuned, temperature-scaled, 1000 per class"
     assert scaled.folder_suffix == "-ts-n1000" and scaled.plain() == Setting("fine-tuned")
     with pytest.raises(ValueError, match="Setting kind must be one of"):
         Setting("trained")

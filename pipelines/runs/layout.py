@@ -101,15 +101,16 @@ def folder_name(text: str) -> str:
 
 def default_run_folder(
     dataset: str, model: str, cv_folds: int | None = None, fold: int = 0, seed: int | None = None,
-    variant: str | None = None, search: str | None = None,
+    variant: str | None = None, search: str | None = None, train_size: int | None = None,
 ) -> str:
     """`runs/<dataset>-<model>`, then what else tells runs apart, so another run never lands in a
     finished run's folder: `-<variant>` (train.py: `trained-vectors` or `frozen-vectors` when not
     the default), `-seed<S>` for a seed other than the default (None), `-cv<K>-fold<F>` for one
-    fold of cross-validation, and `-search-<backend>` for a search's trials, journal and best run.
-    A run with the defaults keeps the plain name."""
+    fold of cross-validation, `-n<N>` for `--train_size N` (per class), and `-search-<backend>` for a
+    search's trials, journal and best run. A run with the defaults keeps the plain name."""
     parts = [f"{dataset}-{model}", variant, f"seed{seed}" if seed is not None else None]
     parts.append(f"cv{cv_folds}-fold{fold}" if cv_folds else None)
+    parts.append(f"n{train_size}" if train_size else None)
     parts.append(f"search-{search}" if search else None)
     return str(RUNS_DIR / folder_name("-".join(filter(None, parts))))
 

@@ -48,7 +48,8 @@ class Setting:
     distilled; distillation_loss "mse" (logit regression, the default) or "kl" with its
     distillation_temperature; distillation_alpha the weight of the hard-label loss. class_weights:
     the `--class_weights` given ("balanced" or "1,2,3"). temperature_scaled: the probabilities were
-    rescaled by a fitted temperature. train_size: training sentences, when fewer than the benchmark's.
+    rescaled by a fitted temperature. train_size: training sentences per class (`--train_size`), when a
+    subsample of the benchmark's (a learning curve's point is its own group, never pooled with the full data).
     """
 
     kind: str
@@ -77,6 +78,7 @@ class Setting:
             distillation_temperature=distillation.get("temperature") if teacher else None,
             distillation_alpha=distillation.get("alpha", DEFAULT_ALPHA) if teacher else DEFAULT_ALPHA,
             class_weights=weights_text(record.class_weights),
+            train_size=record.train_size_per_class,
         )
 
     @classmethod
@@ -118,7 +120,7 @@ class Setting:
             return "class-weighted" + ("" if self.class_weights == "balanced" else f" ({self.class_weights})")
         if variant == "temperature scaling":
             return "temperature-scaled"
-        return f"{self.train_size} training sentences"
+        return f"{self.train_size} per class"
 
     @property
     def label(self) -> str:

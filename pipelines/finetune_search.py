@@ -1,0 +1,81 @@
+"""`finetune.py --search optuna`: `train.py --search`'s study (`pipelines.search`) for a pretrained backbone.
+
+    python finetune.py --model minilm --dataset mr --data-dir ../shared/datasets --search optuna --n_trials 8
+
+The same machinery as the GloVe search: `Trainer.hyperparameter_search(backend="optuna")` over a
+Trainer holding the training and validation splits only, each trial a fresh copy of the backbone
+(`model_init`) with the training options `FINETUNE_SPACE` draws (`pipelines.search_spaces`), its
+objective the trial's best validation score of the official metric; the study in Optuna's storage
+(`--storage`, default `<output_dir>/optuna-journal.log`) named by the command's setting, so processes
+share it and a rerun resumes it. Then the study's best values train an ordinary `finetune` run in
+`<output_dir>/best-trial-<n>`, the only time the test set is scored, its record saying under
+`search` which study, trial, validation score and values made it.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+from transformers import AutoTokenizer, DataCollatorWithPadding, EarlyStoppingCallback
+
+from pipelines import hub
+from pipelines.arguments import FinetuneDataArguments, FinetuneModelArguments, FinetuneTrainingArguments, LossArguments, SearchArguments
+from pipelines.finetuning import finetune, finetune_splits, input_length, load_pretrained, model_label, resolve_backbone
+from pipelines.losses import loss_trainer
+from pipelines.metrics import compute_metrics_fn
+from pipelines.run_files import RunRecord
+from pipelines.search import TRIALS_FOLDER, once_per_study, run_study, search_record, study_name, trial_name
+from pipelines.search_spaces import FINETUNE_SPACE, SEARCH_SPACES
+from pipelines.selection import resolve_best_metric
+from pipelines.tokenization import tokenize_dataset
+
+
+def search_finetune(
+    model_args: FinetuneModelArguments,
+    data_args: FinetuneDataArguments,
+    training_args: FinetuneTrainingArguments,
+    loss_args: LossArguments | None,
+    search_args: SearchArguments,
+) -> RunRecord:
+    """Run `search_args.n_trials` trials of the study this command names, then fine-tune its best values
+    into `<output_dir>/best-trial-<n>` (skipped when that folder holds a finished run). Returns the best
+    run's record."""
+    output_dir = Path(training_args.output_dir)
+    path, load_kwargs = resolve_backbone(model_args, training_args)  # checks the output folder and a push first
+    splits, label_names, _, _ = finetune_splits(data_args, training_args.seed)
+    name = study_name(model_args, data_args, training_args, loss_args, label=model_label(model_args.model))
+    tokenizer = AutoTokenizer.from_pretrained(path, **load_kwargs)
+    tokenized = tokenize_dataset(splits, tokenizer, input_length(model_args, tokenizer, splits))
+
+    def model_init(trial=None):  # a fresh backbone and head for every trial, the head drawn with the run's seed
+        return load_pretrained(path, label_names, training_args.seed, load_kwargs)[0]
+
+    trial_args = hub.without_trainer_push(training_args)  # a copy
+    trial_args.output_dir = str(output_dir / TRIALS_FOLDER)
+    trial_args = resolve_best_metric(trial_args, label_names, data_args.dataset_label)
+    trainer_class, _ = loss_trainer(loss_args, splits["train"]["label"], label_names)
+    trainer = trainer_class(
+        model_init=model_init,
+        args=trial_args,
+        train_dataset=tokenized["train"],
+        eval_dataset=tokenized["validation"],  # the test split never enters a trial
+        processing_class=tokenizer,
+        data_collator=DataCollatorWithPadding(tokenizer),
+        compute_metrics=compute_metrics_fn(label_names),
+        callbacks=[EarlyStoppingCallback(early_stopping_patience=data_args.early_stopping_patience)],
+    )
+
+    def hp_space(trial) -> dict:
+        return {**SEARCH_SPACES[FINETUNE_SPACE](trial), "run_name": f"{name}/{trial_name(trial)}"}
+
+    best = run_study(trainer, hp_space, search_args, output_dir, name)
+
+    def train(best_dir: str) -> RunRecord:
+        best_args = copy.copy(training_args)
+        best_args.output_dir = best_dir
+        for key, value in best.hyperparameters.items():
+            setattr(best_args, key, value)
+        return finetune(model_args, data_args, best_args, loss_args=loss_args, record_extra={"search": search_record(best, name)})
+
+    return once_per_study(output_dir, best, train)

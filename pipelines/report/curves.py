@@ -1,0 +1,225 @@
+"""Learning curves over training size: the official metric against labels per class, with the crossovers.
+
+    python -m pipelines.report.curves results/curves/records --output results/curves
+
+Reads every run record under the folders given (run folders or compact records) and puts each
+model (a GloVe model with its vectors' setting, a fine-tuned model) on a curve: one point per
+training size (`train_size_per_class`, `pipelines.train_sizes`; a run without one trained on the
+whole split, drawn at the split's sentences per class and labelled `all`). Per dataset it writes
+`curves-<dataset>.png` (mean over seeds, whiskers: the t interval over seeds, `statistics.summarize`)
+and `curves-<dataset>.md`, whose table answers, for every pair of models and every size, "which
+is better here?" with the report's comparison (`statistics.crossed_comparison`: runs × test
+sentences, seeds paired, a t test on S − 1 df), Holm over the sizes of one pair (`answer_family`),
+each difference's CI at the level Holm decided it at and its minimum detectable effect, then the
+crossovers in words: where the verdict changes from one size to the next.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from dataclasses import dataclass, field
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from pipelines.benchmarks import BENCHMARKS, official_metric_for
+from pipelines.errors import DataError, OptionError
+from pipelines.report.collect import METRIC_NAMES
+from pipelines.report.compare import read_predictions
+from pipelines.report.tables import fmt, fmt_p
+from pipelines.run_files import RESULTS_FILE, RunRecord, is_run_record, read_json
+from pipelines.statistics import answer_family, crossed_comparison, summarize
+from pipelines.train_sizes import ALL
+
+
+@dataclass
+class Curve:
+    """One model's runs on one dataset: {size: {seed: predictions file}} (size None: the whole split)."""
+
+    dataset: str
+    name: str
+    label_names: list[str]
+    runs: dict = field(default_factory=lambda: defaultdict(dict))
+    scores: dict = field(default_factory=lambda: defaultdict(dict))  # {size: {seed: official test score}}
+
+
+def curve_name(record: RunRecord) -> str:
+    return f"{record.model} ({record.vectors} vectors)" if record.is_glove else f"{record.model} (fine-tuned)"
+
+
+def gather_curves(roots: list[Path], seeds: set[int] | None = None, names: set[str] | None = None) -> dict[str, dict[str, Curve]]:
+    """{dataset: {curve name: Curve}} from the lab-split run records under `roots` (CV runs are left out:
+    a curve compares runs on one fixed test set), of the models in `names` and the `seeds` when given.
+    `DataError` when a (model, size, seed) ran twice."""
+    curves: dict[str, dict[str, Curve]] = defaultdict(dict)
+    for root in roots:
+        for path in sorted(Path(root).rglob(RESULTS_FILE)):
+            payload = read_json(path)
+            if not is_run_record(payload):
+                continue
+            record = RunRecord.from_dict(payload, path.parent)
+            if record.protocol != "lab" or not record.predictions_file or (seeds is not None and record.seed not in seeds):
+                continue
+            if names is not None and record.model not in names:
+                continue
+            curve = curves[record.dataset].setdefault(curve_name(record), Curve(record.dataset, curve_name(record), record.label_names))
+            size, official = record.train_size_per_class, official_metric_for(record.dataset, record.label_names)
+            if record.seed in curve.runs[size]:
+                raise DataError(f"{path.parent}: {curve.name} at {size or ALL} per class, seed {record.seed}, also in {Path(curve.runs[size][record.seed]).parent}")
+            curve.runs[size][record.seed] = str(path.parent / record.predictions_file)
+            curve.scores[size][record.seed] = record.test[official]
+    return curves
+
+
+def all_position(dataset: str, curves: list[Curve]) -> float:
+    """Where `all` sits on the size axis: the benchmark's training sentences per class, else twice the largest size."""
+    if dataset in BENCHMARKS and BENCHMARKS[dataset].train_size:
+        return BENCHMARKS[dataset].train_size / len(curves[0].label_names)
+    return 2.0 * max(size for curve in curves for size in curve.runs if size is not None)
+
+
+def sizes_of(curves: list[Curve]) -> list[int | None]:
+    found = {size for curve in curves for size in curve.runs}
+    return sorted(found - {None}) + ([None] if None in found else [])
+
+
+def size_text(size: int | None) -> str:
+    return ALL if size is None else str(size)
+
+
+def compare_pair(a: Curve, b: Curve, official: str) -> list[dict]:
+    """A against B at every size both have, Holm over those sizes; each row carries its size."""
+    sizes = [size for size in sizes_of([a, b]) if size in a.runs and size in b.runs]
+    frames = {curve.name: {size: {seed: read_predictions(path) for seed, path in curve.runs[size].items()} for size in sizes} for curve in (a, b)}
+
+    def question(size):
+        return lambda level: crossed_comparison(frames[a.name][size], frames[b.name][size], official, a.label_names, alpha=level)
+
+    answers = answer_family([question(size) for size in sizes])
+    return [{"size": size, **answer} for size, answer in zip(sizes, answers)]
+
+
+def crossover_text(a: Curve, b: Curve, rows: list[dict]) -> str:
+    """The verdicts over sizes in words, consecutive sizes with one verdict joined: "bilstm better at 16–64; ..."."""
+    spans: list[list] = []
+    for row in rows:
+        said = row["verdict"].replace("A better", f"{a.name} better").replace("B better", f"{b.name} better")
+        if spans and spans[-1][0] == said:
+            spans[-1][2] = row["size"]
+        else:
+            spans.append([said, row["size"], row["size"]])
+    parts = [f"{said} at {size_text(first)}" + (f"–{size_text(last)}" if last != first else "") + " per class" for said, first, last in spans]
+    changes = sum(1 for one, two in zip(spans, spans[1:]) if "better" in one[0] and "better" in two[0])
+    crossing = "the curves cross" if changes else "no crossover between two detected differences"
+    return f"{'; '.join(parts)} ({crossing})."
+
+
+def plot_curves(dataset: str, curves: list[Curve], official: str, path: Path) -> Path:
+    """Mean official test score against training sentences per class (log scale), whiskers the 95% t interval over seeds."""
+    fig = Figure(figsize=(6.4, 4.0))
+    ax = fig.subplots()
+    at_all = all_position(dataset, curves)
+    for k, curve in enumerate(curves):
+        sizes = [size for size in sizes_of([curve])]
+        summaries = [summarize(list(curve.scores[size].values())) for size in sizes]
+        x = np.array([at_all if size is None else size for size in sizes], dtype=float) * (1 + 0.03 * (k - (len(curves) - 1) / 2))
+        y = np.array([s["mean"] for s in summaries])
+        low = np.array([s["mean"] - s["ci_low"] if s["ci_low"] is not None else 0.0 for s in summaries])
+        high = np.array([s["ci_high"] - s["mean"] if s["ci_high"] is not None else 0.0 for s in summaries])
+        ax.errorbar(x, y, yerr=[low, high], marker="o", capsize=3, label=curve.name)
+    ticks = sizes_of(curves)
+    ax.set_xscale("log")
+    ax.set_xticks([at_all if size is None else size for size in ticks], [f"all\n(~{at_all:.0f})" if size is None else str(size) for size in ticks])
+    ax.minorticks_off()
+    ax.set(xlabel="training sentences per class (validation drawn from them)", ylabel=f"test {METRIC_NAMES[official]}")
+    ax.set_title(f"{dataset}: learning curves (mean over seeds, 95% t interval)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def curves_markdown(dataset: str, curves: list[Curve], official: str, pairs: list[tuple], command: str) -> str:
+    metric = METRIC_NAMES[official]
+    lines = [f"# {dataset}: learning curves", "", "Made by:", "", f"```\n{command}\n```", ""]
+    lines += [f"Test {metric} (the official metric) per training size: mean over seeds, 95% t interval over seeds "
+              "(`statistics.summarize`); n is the number of seeds.", ""]
+    lines += ["| per class | " + " | ".join(curve.name for curve in curves) + " |", "|---|" + "---|" * len(curves)]
+    for size in sizes_of(curves):
+        cells = []
+        for curve in curves:
+            s = summarize(list(curve.scores.get(size, {}).values()))
+            ci = f" [{fmt(s['ci_low'])}, {fmt(s['ci_high'])}]" if s["ci_low"] is not None else f" ({s['note']})" if s["note"] else ""
+            cells.append(f"{fmt(s['mean'])}{ci}, n={s['n']}" if s["n"] else "")
+        lines.append(f"| {size_text(size)} | " + " | ".join(cells) + " |")
+    for a, b, rows in pairs:
+        lines += ["", f"## {a.name} − {b.name}", ""]
+        lines += [f"Δ = mean {metric} of {a.name} − of {b.name}, the same test sentences; `crossed_comparison` (runs × "
+                  "sentences variance, seeds paired, t test on S − 1 df); Holm over the "
+                  f"{len(rows)} sizes, each CI at the level Holm decided it at (95% before the correction); MDE at 80% power.", ""]
+        lines += ["| per class | seeds | Δ | CI | Holm p | MDE | verdict |", "|---|---|---|---|---|---|---|"]
+        for row in rows:
+            verdict = row["verdict"].replace("A better", f"{a.name} better").replace("B better", f"{b.name} better")
+            lines.append(
+                f"| {size_text(row['size'])} | {len(row['a_seeds'])}/{len(row['b_seeds'])} | {fmt(row['difference'], sign=True)} | "
+                f"[{fmt(row['ci_low'], sign=True)}, {fmt(row['ci_high'], sign=True)}] ({1 - row['ci_alpha']:.1%}) | "
+                f"{fmt_p(row['holm_p'])} | {fmt(row['mde'])} | {verdict} |"
+            )
+        lines += ["", f"Crossovers: {crossover_text(a, b, rows)}"]
+    return "\n".join(lines) + "\n"
+
+
+def write_curves(roots: list[Path], output: Path, command: str, seeds: set[int] | None = None, names: set[str] | None = None) -> list[Path]:
+    """The figure, table and `curves.json` of every dataset found under `roots`, in `output`."""
+    found = gather_curves(roots, seeds, names)
+    if not found:
+        raise DataError(f"no lab-split run records with predictions under {', '.join(map(str, roots))}")
+    output.mkdir(parents=True, exist_ok=True)
+    written, summary = [], {"command": command, "datasets": {}}
+    for dataset, by_name in sorted(found.items()):
+        curves = list(by_name.values())
+        official = official_metric_for(dataset, curves[0].label_names)
+        pairs = [(a, b, compare_pair(a, b, official)) for a, b in combinations(curves, 2)]
+        written.append(plot_curves(dataset, curves, official, output / f"curves-{dataset}.png"))
+        (output / f"curves-{dataset}.md").write_text(curves_markdown(dataset, curves, official, pairs, command), encoding="utf-8")
+        written.append(output / f"curves-{dataset}.md")
+        summary["datasets"][dataset] = {
+            "official": official,
+            "points": {c.name: {size_text(size): summarize(list(c.scores[size].values())) for size in sizes_of([c])} for c in curves},
+            "comparisons": [
+                {"a": a.name, "b": b.name, "crossovers": crossover_text(a, b, rows),
+                 "rows": [{k: v for k, v in row.items() if k not in ("a_scores", "b_scores")} | {"size": size_text(row["size"])} for row in rows]}
+                for a, b, rows in pairs
+            ],
+        }
+    (output / "curves.json").write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
+    return written
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="python -m pipelines.report.curves", description=__doc__.splitlines()[0])
+    parser.add_argument("runs_dirs", nargs="+", help="folders searched for run records (results.json), e.g. results/curves/records")
+    parser.add_argument("--output", required=True, help="folder for curves-<dataset>.png/.md and curves.json")
+    parser.add_argument("--seeds", help="comma-separated seeds to keep (default: every seed found)")
+    parser.add_argument("--models", help="comma-separated models (record's `model`) to draw (default: every model found)")
+    args = parser.parse_args(argv)
+    try:
+        seeds = {int(seed) for seed in args.seeds.split(",") if seed.strip()} if args.seeds else None
+    except ValueError:
+        raise OptionError(f"--seeds takes comma-separated integers such as 0,1,2, got {args.seeds!r}") from None
+    command = " ".join(["python -m pipelines.report.curves", *argv])
+    names = {name.strip() for name in args.models.split(",") if name.strip()} if args.models else None
+    for path in write_curves([Path(root) for root in args.runs_dirs], Path(args.output), command, seeds, names):
+        print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    from pipelines.cli import run_cli
+
+    sys.exit(run_cli(main))

@@ -1,0 +1,59 @@
+"""finetune.py --search optuna on a tiny BERT: trials on validation only, the best one an ordinary run."""
+
+from __future__ import annotations
+
+import json
+
+import finetune
+from pipelines import fitting
+from pipelines.cli import run_cli
+from pipelines.search_spaces import FINETUNE_SPACE, SEARCH_SPACES
+from tests.test_search import study_in
+from tests.tiny_bert import build_tiny_bert, write_semeval
+
+QUICK = ["--num_train_epochs", "1", "--report_to", "none", "--seed", "3"]
+LIMITS = ["--max_train_samples", "24", "--max_eval_samples", "12", "--max_test_samples", "9"]
+
+
+def test_a_finetuning_search_trains_the_best_trial_once_on_test(tmp_path, monkeypatch):
+    data = write_semeval(tmp_path / "data")
+    base = build_tiny_bert(tmp_path / "base", ["negative", "positive"])
+    output_dir = tmp_path / "search"
+    argv = [
+        "--model", str(base), "--dataset", "semeval2017a", "--data-dir", str(data), "--output_dir", str(output_dir),
+        *QUICK, *LIMITS, "--search", "optuna", "--n_trials", "2",
+    ]
+    scored = []
+    score_test = fitting.score_test
+    monkeypatch.setattr(fitting, "score_test", lambda trainer, *rest: scored.append(trainer.args.output_dir) or score_test(trainer, *rest))
+    assert run_cli(finetune.main, argv) == 0
+
+    study = study_in(output_dir / "optuna-journal.log")
+    assert len(study.trials) == 2 and study.study_name.startswith("semeval2017a-base-")
+    assert set(study.best_params) == {"learning_rate", "per_device_train_batch_size", "weight_decay", "warmup_steps"}
+    best_dir = output_dir / f"best-trial-{study.best_trial.number}"
+    results = json.loads((best_dir / "results.json").read_text())
+    assert results["search"] == {"study": study.study_name, "trial": study.best_trial.number, "validation": study.best_value, "params": study.best_params}
+    assert results["test_sentences"] == 9
+    training_args = json.loads((best_dir / "training_args.json").read_text())
+    for key, value in study.best_params.items():
+        assert training_args[key] == value
+    # The test set is scored once, for the chosen configuration, and never in a trial.
+    assert scored == [str(best_dir)]
+    trial_states = list((output_dir / "trials").glob("trial-*/checkpoint-*/trainer_state.json"))
+    assert trial_states and not any("test_loss" in path.read_text() for path in trial_states)
+
+
+def test_the_finetuning_space_lives_beside_the_glove_spaces():
+    import optuna
+
+    trial = optuna.trial.FixedTrial({"learning_rate": 3e-5, "per_device_train_batch_size": 16, "weight_decay": 0.01, "warmup_steps": 0.1})
+    assert SEARCH_SPACES[FINETUNE_SPACE](trial) == {
+        "learning_rate": 3e-5, "per_device_train_batch_size": 16, "weight_decay": 0.01, "warmup_steps": 0.1,
+    }
+
+
+def test_search_and_setfit_together_give_one_line(tmp_path, capsys):
+    assert run_cli(finetune.main, ["--model", str(tmp_path), "--search", "optuna", "--setfit"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --search optuna searches the Trainer's options") and err.count("\n") == 1

@@ -1,0 +1,68 @@
+"""The learning-curve report: points with intervals per size, and crossovers named with Holm over sizes."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipelines.cli import run_cli
+from pipelines.report import curves
+
+N_TEST = 400
+
+
+def write_run(folder, model: str, seed: int, size: int | None, accuracy: float) -> None:
+    """A GloVe run record whose predictions on a fixed 400-sentence test set have the given accuracy."""
+    rng = np.random.default_rng(1000 * seed + (size or 0) + len(model))
+    gold = np.tile([0, 1], N_TEST // 2)
+    wrong = rng.random(N_TEST) > accuracy
+    predictions = np.where(wrong, 1 - gold, gold)
+    folder.mkdir(parents=True)
+    pd.DataFrame({"index": np.arange(N_TEST), "label": gold, "prediction": predictions}).to_parquet(folder / "predictions.parquet")
+    record = {
+        "dataset": "mr", "model": model, "model_type": "glove-pooling", "vectors": "trained", "protocol": "lab", "seed": seed,
+        "label_names": ["negative", "positive"], "test": {"accuracy": float((predictions == gold).mean())},
+        "predictions_file": "predictions.parquet", **({"train_size_per_class": size} if size else {}),
+    }
+    (folder / "results.json").write_text(json.dumps(record))
+
+
+@pytest.fixture
+def curve_runs(tmp_path):
+    root = tmp_path / "records"
+    for seed in range(3):
+        for size, (good, weak) in {16: (0.9, 0.55), 64: (0.92, 0.6), None: (0.8, 0.8)}.items():
+            group = "mr-lab-trained" + (f"-n{size}" if size else "")
+            write_run(root / group / "bilstm" / f"seed-{seed}", "bilstm", seed, size, good)
+            write_run(root / group / "meanmax" / f"seed-{seed}", "meanmax", seed, size, weak)
+    return root
+
+
+def test_the_curves_name_where_one_model_is_better_with_holm_over_the_sizes(curve_runs, tmp_path, capsys):
+    output = tmp_path / "curves"
+    assert run_cli(curves.main, [str(curve_runs), "--output", str(output)]) == 0
+    assert (output / "curves-mr.png").stat().st_size > 10_000
+    summary = json.loads((output / "curves.json").read_text())["datasets"]["mr"]
+    points = summary["points"]["bilstm (trained vectors)"]
+    assert list(points) == ["16", "64", "all"] and all(point["n"] == 3 and point["ci_low"] < point["mean"] < point["ci_high"] for point in points.values())
+    (comparison,) = summary["comparisons"]
+    rows = comparison["rows"]
+    assert [row["size"] for row in rows] == ["16", "64", "all"] and all(row["family_size"] == 3 for row in rows)
+    assert [row["verdict"] for row in rows] == ["A better", "A better", "no detectable difference"]
+    assert all(row["holm_p"] >= row["p_value"] for row in rows)
+    assert comparison["crossovers"].startswith(
+        "bilstm (trained vectors) better at 16–64 per class; no detectable difference at all per class"
+    )
+    table = (output / "curves-mr.md").read_text()
+    assert "python -m pipelines.report.curves" in table and "| 16 | 3/3 |" in table
+
+
+def test_a_model_filter_and_no_records_give_one_line(curve_runs, tmp_path, capsys):
+    output = tmp_path / "curves"
+    assert run_cli(curves.main, [str(curve_runs), "--output", str(output), "--models", "bilstm"]) == 0
+    assert json.loads((output / "curves.json").read_text())["datasets"]["mr"]["comparisons"] == []
+    assert run_cli(curves.main, [str(tmp_path / "nothing"), "--output", str(output)]) == 2
+    assert capsys.readouterr().err.startswith("error: no lab-split run records with predictions under")
