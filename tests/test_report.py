@@ -401,10 +401,14 @@ def front_file(numbers: dict, path: Path, fingerprint: str | None = None) -> Pat
     return path
 
 
-def test_a_front_measured_on_these_scores_adds_its_figure_and_table(runs, numbers, tmp_path):
-    """Issue 19 item 4: the report gains a figure per dataset and a table of the same, from bench.pareto's run."""
+def test_a_front_measured_on_these_scores_adds_its_figure_and_table(runs, numbers, tmp_path, capsys):
+    """Issue 19 item 4: the report gains a figure per dataset and a table of the same, from bench.pareto's run.
+    With `progress`, each slow phase shows a bar (the committed report takes minutes to rebuild)."""
     front = front_file(numbers, tmp_path / "pareto.json")
-    path = write_report(runs, tmp_path / "report", seed=3, aso_iterations=10, front=front)
+    path = write_report(runs, tmp_path / "report", seed=3, aso_iterations=10, front=front, progress=True)
+    bars = capsys.readouterr().err
+    for phase in ("reading runs", "comparisons (lab split)", "learning curves", "confusion matrices"):
+        assert f"{phase}: 100%" in bars, phase
     dataset = sorted(numbers["datasets"])[0]
     text = subsection(path.read_text(), f"{dataset}: cost against accuracy")
     rows = table(text)
@@ -417,7 +421,7 @@ def test_a_front_measured_on_these_scores_adds_its_figure_and_table(runs, number
 
 def test_a_front_measured_on_other_scores_is_refused_and_nothing_written(runs, numbers, tmp_path, capsys):
     front = front_file(numbers, tmp_path / "pareto.json", fingerprint="0123456789abcdef")
-    argv = [str(runs), "--output", str(tmp_path / "report"), "--aso_iterations", "10", "--front", str(front)]
+    argv = [str(runs), "--output", str(tmp_path / "report"), "--aso_iterations", "10", "--disable_tqdm", "--front", str(front)]
     assert run_cli(main, argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and f"--front {front}: measured on other scores" in err[0] and "scripts/build_pareto.sh" in err[0]

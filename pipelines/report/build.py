@@ -10,6 +10,8 @@ import hashlib
 import json
 from pathlib import Path
 
+from tqdm.auto import tqdm
+
 from pipelines.benchmarks import BENCHMARKS, official_metric_for
 from pipelines.errors import DataError, PathError
 from pipelines.report.collect import EVALUATION_FILE, METRIC_NAMES, Group, gather_rows, group_rows, slug
@@ -28,7 +30,8 @@ def summarize_group(group: Group, metrics: list[str]) -> dict:
     return {key: summarize([row[key] for row in group.rows]) for key in metrics}
 
 
-def dataset_report(dataset: str, groups: list[Group], predictions: Predictions, seed: int, aso_iterations: int) -> tuple[list[str], dict, dict]:  # fmt: skip
+def dataset_report(dataset: str, groups: list[Group], predictions: Predictions, seed: int, aso_iterations: int,
+                   progress: bool = False) -> tuple[list[str], dict, dict]:  # fmt: skip
     """The markdown of one dataset, the numbers behind it, and each group's summaries."""
     rows = [row for g in groups for row in g.rows]
     label_names = next((row["label_names"] for row in rows if row["label_names"]), None) or (
@@ -44,7 +47,9 @@ def dataset_report(dataset: str, groups: list[Group], predictions: Predictions, 
         chosen = [g for g in groups if g.protocol == protocol]
         questions, found = study_questions(chosen, official, summaries)
         notes += [f"{note} ({chosen[0].protocol_label})" for note in found]
-        answered, missing = answer(questions, chosen[0].protocol_label, official, label_names, predictions, seed, aso_iterations)
+        answered, missing = answer(
+            questions, chosen[0].protocol_label, official, label_names, predictions, seed, aso_iterations, progress
+        )
         comparisons += answered
         skipped += missing
     lines += questions_section(dataset, comparisons, skipped, notes, groups, official)
@@ -113,12 +118,13 @@ def front_section(dataset: str, front: dict, figures: Path) -> list[str]:
     ]  # fmt: skip
 
 
-def figure_sections(groups: list[Group], figures: Path) -> list[str]:
-    """Learning curves and confusion matrices of every group, drawn into `figures`."""
+def figure_sections(groups: list[Group], figures: Path, progress: bool = False) -> list[str]:
+    """Learning curves and confusion matrices of every group, drawn into `figures` (`progress`: a bar over the groups)."""
     lines = ["## Learning curves", "", "Training (solid) and validation (dashed) loss per epoch of every run of a group; "
              "the dot is the epoch restored.", ""]  # fmt: skip
     missing = []
-    for g in (g for g in groups if g.kind != "pretrained"):
+    trained = [g for g in groups if g.kind != "pretrained"]
+    for g in tqdm(trained, desc="learning curves", unit="figure", disable=not progress):
         path = plot_learning_curves(g, figures / f"curves-{g.slug}.png")
         if path:
             lines += [f"![{g.dataset} {g.name} {g.protocol_label}](figures/{path.name})", ""]
@@ -128,7 +134,7 @@ def figure_sections(groups: list[Group], figures: Path) -> list[str]:
         lines += ["No `trainer_state.json` in any run of: " + "; ".join(missing) + ".", ""]
     lines += ["## Confusion matrices", "", "Rows: true label; columns: predicted label; colour: share of the true class; "
               "counts summed over the runs of a group.", ""]  # fmt: skip
-    for g in groups:
+    for g in tqdm(groups, desc="confusion matrices", unit="figure", disable=not progress):
         counts = group_confusion(g)
         if counts is not None:
             path = plot_confusion_matrix(g, counts, figures / f"confusion-{g.slug}.png")
@@ -150,17 +156,18 @@ def probe_section(figures: Path) -> list[str]:
 
 
 def write_report(root: str | Path, output: str | Path | None = None, seed: int = RESAMPLING_SEED,
-                 aso_iterations: int = ASO_ITERATIONS, front: str | Path | None = None) -> Path:  # fmt: skip
+                 aso_iterations: int = ASO_ITERATIONS, front: str | Path | None = None, progress: bool = False) -> Path:  # fmt: skip
     """Tables and figures for every run (folder or record) under `root`; returns the path of `report.md`.
 
     `front`: a `bench.pareto` `pareto.json` measured on these scores; each dataset then gains its
-    cost/accuracy figure and table. Raises `PathError` when `root` is no folder or holds no run, and
+    cost/accuracy figure and table. `progress`: bars over the runs read, the comparisons and the figures
+    (a rebuild of the committed report takes minutes). Raises `PathError` when `root` is no folder or holds no run, and
     `read_front`'s errors."""
     root = Path(root)
     if not root.is_dir():
         raise PathError(f"runs folder not found: {root} (give the folder train.py/finetune.py wrote into, or a records folder)")
     output = Path(output) if output else root / "report"
-    rows = gather_rows(root)
+    rows = gather_rows(root, progress)
     if not rows:
         raise PathError(f"no results.json of a run or {EVALUATION_FILE} under {root}")
     groups, datasets, predictions = group_rows(rows), sorted({row["dataset"] for row in rows}), Predictions()
@@ -170,7 +177,7 @@ def write_report(root: str | Path, output: str | Path | None = None, seed: int =
     sections, numbers, summaries = {}, {}, {}
     for dataset in datasets:
         chosen = [g for g in groups if g.dataset == dataset]
-        sections[dataset], numbers[dataset], summaries[dataset] = dataset_report(dataset, chosen, predictions, seed, aso_iterations)
+        sections[dataset], numbers[dataset], summaries[dataset] = dataset_report(dataset, chosen, predictions, seed, aso_iterations, progress)
     measured = read_front(front, numbers) if front else None
     figures = output / "figures"
     figures.mkdir(parents=True, exist_ok=True)  # only now: every number is computed
@@ -178,7 +185,7 @@ def write_report(root: str | Path, output: str | Path | None = None, seed: int =
         path = plot_scores(dataset, [g for g in groups if g.dataset == dataset], summaries[dataset], figures / f"scores-{slug(dataset)}.png")
         lines += sections[dataset] + [f"![{dataset}](figures/{path.name})", ""]
         lines += front_section(dataset, measured, figures) if measured else []
-    lines += figure_sections(groups, figures) + ["## All runs", ""]
+    lines += figure_sections(groups, figures, progress) + ["## All runs", ""]
     for dataset in datasets:
         lines += [f"### {dataset}", "", runs_table([row for row in rows if row["dataset"] == dataset])]
     report = output / "report.md"

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 import pyarrow as pa
+from tqdm.auto import tqdm
 
 from pipelines.errors import DataError
 from pipelines.report.collect import METRIC_NAMES, Group, setting_parts
@@ -159,9 +160,10 @@ def one_seed_note(question: Question) -> str:
 
 
 def answer(questions: list[Question], protocol: str, official: str, label_names: list[str], predictions: Predictions,
-           seed: int, aso_iterations: int) -> tuple[list[dict], list[str]]:  # fmt: skip
+           seed: int, aso_iterations: int, progress: bool = False) -> tuple[list[dict], list[str]]:  # fmt: skip
     """The comparisons of one table (`crossed_comparison`, Holm over them, each CI at its Holm level) and the
-    questions left unanswered; ASO both ways at the family's Bonferroni confidence 1 − α/m."""
+    questions left unanswered; ASO both ways at the family's Bonferroni confidence 1 − α/m. `progress`:
+    a bar over the ASO tests, the slow part (`aso_iterations` bootstrap draws each)."""
     computable, skipped = [], []
     for question in questions:
         why = question.why
@@ -180,7 +182,8 @@ def answer(questions: list[Question], protocol: str, official: str, label_names:
     results = answer_family([compute for _, compute in computable])
     confidence = 1 - ALPHA / max(1, len(results))
     comparisons = []
-    for (question, _), result in zip(computable, results):
+    shown = tqdm(zip(computable, results), total=len(results), desc=f"comparisons ({protocol})", unit="question", disable=not progress)
+    for (question, _), result in shown:
         result["verdict"] = verdict(result["difference"], result["holm_p"], a=question.a_label, b=question.b_label)
         result["aso_confidence"] = confidence
         result["aso_a_over_b"] = almost_stochastic_order(result["a_scores"], result["b_scores"], confidence, seed, aso_iterations)
