@@ -71,6 +71,18 @@ def grid_budget(dataset: str) -> dict:
     own data. Both benchmarks allow 50 epochs, so early stopping, not a cap, ends every run."""
     return dict(BENCHMARKS[dataset].grid_training) if dataset in BENCHMARKS else {}
 
+
+def applied_budget(dataset: str, train_options: list[str]) -> dict:
+    """`grid_budget(dataset)` as the cells ran it: a train.py option given to the grid
+    (`--num_train_epochs 1`, `--num-train-epochs=1`) wins over the dataset's value, as in `cell_argv`."""
+    budget = grid_budget(dataset)
+    for key, value in budget.items():
+        for index, option in enumerate(train_options):
+            name, equals, given = option.partition("=")
+            if name in (f"--{key}", f"--{key.replace('_', '-')}") and (equals or index + 1 < len(train_options)):
+                budget[key] = type(value)(given if equals else train_options[index + 1])
+    return budget
+
 # Slowest first, so the last cells to start are short ones and no worker idles at the end.
 COST_ORDER = ["bilstm", "lstm", "transformer", "multihead", "attention", "meanmax", "mean"]
 
@@ -368,7 +380,7 @@ def write_tables(
         "cv_folds": args.cv_folds,
         "train_embeddings": args.train_embeddings,
         "metric_for_best_model": args.metric_for_best_model,
-        "dataset_training": {name: grid_budget(name) for name in args.dataset_names},
+        "dataset_training": {name: applied_budget(name, args.train_options) for name in args.dataset_names},
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {args.workers} workers",
         "wall_seconds": round(seconds, 1),
         "failures": failures,
@@ -384,7 +396,8 @@ def write_tables(
         f"Made by (each invocation adds its cells):\n\n```\n{made_by}\n```\n\n"
         f"Last invocation: seeds {args.seeds}; {'trainable' if args.train_embeddings else 'frozen'} GloVe vectors; "
         f"{'%d-fold cross-validation' % args.cv_folds if args.cv_folds else 'lab split'}; {setting['machine']}; "
-        f"{setting['wall_seconds']} s wall. Checkpoint restored by {args.metric_for_best_model}. Training budget: "
+        f"{setting['wall_seconds']} s wall. Checkpoint restored by {args.metric_for_best_model}. Training budget "
+        "(an upper bound: early stopping ends most runs sooner; each cell's epochs are in its row): "
         + "; ".join(f"{name} {budget}" for name, budget in setting["dataset_training"].items())
         + ". Single runs: `python -m pipelines.report` gives means, confidence intervals and paired tests.\n\n"
         + markdown_table(rows, columns)
