@@ -65,8 +65,10 @@ def _add_field(group, field: dataclasses.Field, hint) -> None:
 
 def options_parser(dataclass_types) -> argparse.ArgumentParser:
     """An argparse parser of the project's dataclasses alone (no `TrainingArguments`: no transformers import)."""
+    trainer = any(getattr(kind, "_argument_group_name", None) == TRAINER_GROUP for kind in dataclass_types)
     parser = argparse.ArgumentParser(
-        usage=USAGE, epilog=TRAINER_EPILOG, allow_abbrev=False, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+        usage=USAGE, epilog=TRAINER_EPILOG if trainer else None, allow_abbrev=False,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     for index in _trainer_last(dataclass_types):
         kind = dataclass_types[index]
