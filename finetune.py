@@ -5,18 +5,23 @@ import sys
 from pipelines.arguments import (
     FinetuneDataArguments,
     FinetuneModelArguments,
-    FinetuneTrainingArguments,
+    FinetuneTrainingOptions,
     LossArguments,
     SearchArguments,
     SetFitArguments,
     model_label,
     resolve_output_dir,
 )
-from pipelines.cli import limit_torch_threads, parse, quiet_progress_bars, run_cli
+from pipelines.cli import parse, quiet_progress_bars, run_cli
 from pipelines.errors import OptionError
+
+# The project's options, which `--help` lists and `run_cli` checks before torch and transformers are imported.
+OPTIONS = (FinetuneModelArguments, FinetuneDataArguments, FinetuneTrainingOptions, LossArguments, SetFitArguments, SearchArguments)
 
 
 def main(argv: list[str]) -> None:
+    from pipelines.arguments import FinetuneTrainingArguments  # imports torch and transformers
+
     quiet_progress_bars()
     argument_types = (FinetuneModelArguments, FinetuneDataArguments, FinetuneTrainingArguments, LossArguments, SetFitArguments, SearchArguments)
     model_args, data_args, training_args, loss_args, setfit_args, search_args = parse(argument_types, argv)
@@ -34,5 +39,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    limit_torch_threads()
-    sys.exit(run_cli(main))
+    sys.exit(run_cli(main, options=OPTIONS, limit_threads=True))

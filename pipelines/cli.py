@@ -2,21 +2,23 @@
 
 A `UserError` (`pipelines.errors`) prints one `error:` line and exits 2; every other exception is
 a bug and keeps its traceback. `--traceback` shows the traceback of a user error too (the name
-`--debug` belongs to `TrainingArguments`). The scripts import their dataclasses from
-`pipelines.arguments` and their flow only after `parse`, so `--help` and a bad option skip the
-flows' imports (`datasets`, `evaluate`, the models' code paths: seconds).
+`--debug` belongs to `TrainingArguments`). Before torch and transformers are imported (seconds),
+`check_options` answers `--help` from the project's own dataclasses and checks their values, so
+`--help` and a bad project option take a fraction of a second; `parse` then reads every option,
+the Trainer's included, and the scripts import their flow only after it.
 """
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import enum
 import json
 import os
 import sys
+import typing
 from collections.abc import Callable
 from dataclasses import fields
-
-from transformers import HfArgumentParser
 
 from pipelines.errors import OptionError, UserError
 
@@ -24,6 +26,82 @@ USAGE = "%(prog)s [OPTIONS] | %(prog)s ARGS.json  (each option is described belo
 TRAINER_GROUP = "Trainer options (transformers.TrainingArguments, with this script's defaults)"
 
 TRACEBACK_FLAG = "--traceback"
+FULL_HELP_FLAG = "--help_all"
+TRAINER_EPILOG = (
+    "Every other transformers.TrainingArguments option is taken too (--seed, --logging_dir, --report_to, "
+    f"--resume_from_checkpoint, ...): {FULL_HELP_FLAG} lists all ~290 with this script's defaults (it imports transformers: seconds)."
+)
+
+
+def _trainer_last(dataclass_types) -> list[int]:
+    """Positions of `dataclass_types` with the Trainer's group last, so `--help` shows the project's options first."""
+    shown_last = [getattr(kind, "_argument_group_name", None) == TRAINER_GROUP for kind in dataclass_types]
+    return sorted(range(len(dataclass_types)), key=lambda index: shown_last[index])
+
+
+def _string_to_bool(value: str) -> bool:
+    """`HfArgumentParser`'s reading of a boolean option's value."""
+    if value.lower() in ("yes", "true", "t", "y", "1"):
+        return True
+    if value.lower() in ("no", "false", "f", "n", "0"):
+        return False
+    raise argparse.ArgumentTypeError(f"truthy value expected: got {value!r} (true/false, yes/no, 1/0)")
+
+
+def _add_field(group, field: dataclasses.Field, hint) -> None:
+    """One dataclass field as `HfArgumentParser` declares it: `--name` and `--name-with-dashes`,
+    `Optional[X]` read as X, a boolean with an optional value (and `--no_name` when it defaults to
+    True), a list as one or more values."""
+    options = [f"--{field.name}"] + ([f"--{field.name.replace('_', '-')}"] if "_" in field.name else [])
+    hint = next((arg for arg in typing.get_args(hint) if arg is not type(None)), hint)  # Optional[X] -> X
+    default = field.default_factory() if field.default_factory is not dataclasses.MISSING else field.default
+    kwargs = {"dest": field.name, "default": default, "help": field.metadata.get("help")}
+    if hint is bool:
+        group.add_argument(*options, type=_string_to_bool, nargs="?", const=True, **kwargs)
+        if default is True:
+            group.add_argument(f"--no_{field.name}", f"--no-{field.name.replace('_', '-')}", action="store_false", dest=field.name)
+    elif typing.get_origin(hint) is list:
+        group.add_argument(*options, type=typing.get_args(hint)[0], nargs="+", **kwargs)
+    else:
+        group.add_argument(*options, type=hint, **kwargs)
+
+
+def options_parser(dataclass_types) -> argparse.ArgumentParser:
+    """An argparse parser of the project's dataclasses alone (no `TrainingArguments`: no transformers import)."""
+    trainer = any(getattr(kind, "_argument_group_name", None) == TRAINER_GROUP for kind in dataclass_types)
+    parser = argparse.ArgumentParser(
+        usage=USAGE, epilog=TRAINER_EPILOG if trainer else None, allow_abbrev=False,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    for index in _trainer_last(dataclass_types):
+        kind = dataclass_types[index]
+        group_name = getattr(kind, "_argument_group_name", None)
+        group = parser.add_argument_group(group_name) if group_name else parser
+        hints = typing.get_type_hints(kind)
+        for field in dataclasses.fields(kind):
+            if field.init:
+                _add_field(group, field, hints[field.name])
+    return parser
+
+
+def check_options(dataclass_types, argv: list[str]) -> None:
+    """`--help`, and the project's options checked, before torch and transformers are imported.
+
+    `dataclass_types` are the project's dataclasses (`pipelines.arguments`, no `TrainingArguments`
+    subclass). `--help` lists them, the Trainer defaults this script sets last, and exits. Otherwise
+    the options they declare are read (the others are left to `parse`, which knows the Trainer's)
+    and each dataclass is built, so its checks raise an `OptionError` at once. A single `.json`
+    argument and `--help_all` are left to `parse`."""
+    if not dataclass_types or (len(argv) == 1 and argv[0].endswith(".json")) or FULL_HELP_FLAG in argv:
+        return
+    known, _ = options_parser(dataclass_types).parse_known_args(argv)
+    for kind in dataclass_types:
+        try:
+            kind(**{field.name: getattr(known, field.name) for field in dataclasses.fields(kind) if field.init})
+        except UserError:
+            raise
+        except ValueError as err:
+            raise OptionError(str(err)) from err
 
 
 def parse(dataclass_types, argv: list[str] | None = None, return_remaining: bool = False):
@@ -32,12 +110,15 @@ def parse(dataclass_types, argv: list[str] | None = None, return_remaining: bool
     A `ValueError` while the dataclasses check their values (ours or `TrainingArguments`') is an
     option the user gave, so it becomes an `OptionError`. With `return_remaining`, the options
     none of the dataclasses knows come last, as a list, for another parser (the grid passes them
-    on to train.py's). `--help` lists the project's options first and `TrainingArguments`' ~290
-    after them, under their own heading; the dataclasses come back in the order given.
+    on to train.py's). `--help_all` (or `--help` here) lists the project's options first and
+    `TrainingArguments`' ~290 after them, under their own heading; the dataclasses come back in the order given.
     """
+    from transformers import HfArgumentParser
+
     argv = sys.argv[1:] if argv is None else argv
-    shown_last = [getattr(kind, "_argument_group_name", None) == TRAINER_GROUP for kind in dataclass_types]
-    order = sorted(range(len(dataclass_types)), key=lambda index: shown_last[index])
+    if FULL_HELP_FLAG in argv:
+        argv = ["--help"]
+    order = _trainer_last(dataclass_types)
     parser = HfArgumentParser([dataclass_types[index] for index in order], usage=USAGE)
     try:
         if len(argv) == 1 and argv[0].endswith(".json") and not return_remaining:
@@ -92,13 +173,21 @@ def _option_values(value) -> list[str]:
     return [str(value)]
 
 
-def run_cli(main: Callable[[list[str]], object], argv: list[str] | None = None) -> int:
-    """Run `main(argv)`; a `UserError` prints one line and returns 2, anything else propagates."""
+def run_cli(
+    main: Callable[[list[str]], object], argv: list[str] | None = None, options: tuple = (), limit_threads: bool = False
+) -> int:
+    """Run `main(argv)`; a `UserError` prints one line and returns 2, anything else propagates.
+
+    First `check_options(options, argv)` (`--help` and the project's options, without torch), then
+    `limit_torch_threads()` when `limit_threads`."""
     argv = sys.argv[1:] if argv is None else list(argv)
     show_traceback = TRACEBACK_FLAG in argv
     if show_traceback:
         argv.remove(TRACEBACK_FLAG)
     try:
+        check_options(options, argv)
+        if limit_threads:
+            limit_torch_threads()
         main(argv)
     except UserError as err:
         if show_traceback:

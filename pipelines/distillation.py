@@ -102,15 +102,16 @@ def label_order(teacher_labels: dict, label_names: list[str], folder) -> list[in
     return [by_name[name.lower()] for name in label_names]
 
 
-def run_teacher(folder: str, texts: list[str], label_names: list[str]) -> np.ndarray:
+def run_teacher(folder: str, texts: list[str], label_names: list[str], progress: bool = True) -> np.ndarray:
     """The teacher's logits, (len(texts), num_labels) float32 in dataset label order, inference mode only
-    (`pipelines.inference.TorchSequenceClassifier`, truncated at the model's limit, at most `TEACHER_MAX_LENGTH`).
+    (`pipelines.inference.TorchSequenceClassifier`, truncated at the model's limit, at most `TEACHER_MAX_LENGTH`),
+    with a progress bar unless `progress` is False.
 
     On the GPU when there is one: labelling a 100,000-sentence transfer set with MiniLM takes most
     of an hour on one CPU thread (a grid worker's) and seconds on a GPU.
     """
     try:
-        teacher = TorchSequenceClassifier.from_pretrained(folder, default_device(), TEACHER_BATCH_SIZE, progress=True, max_length=TEACHER_MAX_LENGTH)
+        teacher = TorchSequenceClassifier.from_pretrained(folder, default_device(), TEACHER_BATCH_SIZE, progress=progress, max_length=TEACHER_MAX_LENGTH)
     except (OSError, ValueError, RuntimeError) as err:  # the user's folder: e.g. a head whose size its config contradicts
         raise DataError(f"--teacher {folder}: not a loadable sequence-classification checkpoint ({one_line(err)})") from None
     order = label_order(dict(enumerate(teacher.label_names)), label_names, folder)
@@ -121,7 +122,7 @@ def cache_root() -> Path:
     return run_files.cache_root("teacher_logits")
 
 
-def cached_teacher_logits(folder: str, texts: list[str], label_names: list[str]) -> np.ndarray:
+def cached_teacher_logits(folder: str, texts: list[str], label_names: list[str], progress: bool = True) -> np.ndarray:
     """`run_teacher`, once per (teacher files, texts, labels): later calls read `cache_root()/<name>-<key>.npy`.
 
     A file lock makes parallel grid workers wait for one labelling instead of each running the teacher.
@@ -139,7 +140,7 @@ def cached_teacher_logits(folder: str, texts: list[str], label_names: list[str])
                 print(f"teacher {folder}: its logits for {len(texts):,} sentences read from the cache {target}")
                 return logits
         print(f"teacher {folder}: labelling {len(texts):,} sentences (training and transfer set), cached in {target}")
-        logits = run_teacher(folder, texts, label_names)
+        logits = run_teacher(folder, texts, label_names, progress)
         partial = target.with_name(f".{target.name}.tmp-{os.getpid()}.npy")
         np.save(partial, logits)
         os.replace(partial, target)  # atomic: a reader sees the old file or the whole new one
@@ -181,8 +182,9 @@ def teacher_mask_token(folder: str) -> str:
     return tokenizer.mask_token or tokenizer.unk_token or UNK_TOKEN
 
 
-def prepare_training(loss_args: DistillationArguments | None, prepared, split) -> tuple[DatasetDict, object, dict]:
-    """The GloVe flow's splits, trainer class and `results.json` entries for `loss_args`.
+def prepare_training(loss_args: DistillationArguments | None, prepared, split, progress: bool = True) -> tuple[DatasetDict, object, dict]:
+    """The GloVe flow's splits, trainer class and `results.json` entries for `loss_args`; `progress`: the
+    teacher's labelling shows a bar (train.py: unless `--disable_tqdm`).
 
     `prepared` is the flow's `PreparedGloveData` (tokenized splits and the training texts);
     `split(dataset)` draws the validation split. With a teacher, the training rows get a
@@ -200,7 +202,7 @@ def prepare_training(loss_args: DistillationArguments | None, prepared, split) -
         if loss_args.transfer_set_size
         else ([], [], [])
     )
-    logits = cached_teacher_logits(loss_args.teacher, texts + transfer_teacher, prepared.label_names)
+    logits = cached_teacher_logits(loss_args.teacher, texts + transfer_teacher, prepared.label_names, progress)
     pool = prepared.dataset["train"].add_column("teacher_logits", logits[: len(texts)].tolist())
     tokenized = split(DatasetDict({**prepared.dataset, "train": pool.add_column("pool_index", range(len(texts)))}))
     trainer_class, info = loss_trainer(loss_args, tokenized["train"]["label"], prepared.label_names)

@@ -76,6 +76,7 @@ def grid_budget(dataset: str) -> dict:
     own data. Both benchmarks allow 50 epochs, so early stopping, not a cap, ends every run."""
     return dict(BENCHMARKS[dataset].grid_training) if dataset in BENCHMARKS else {}
 
+
 # Slowest first, so the last cells to start are short ones and no worker idles at the end.
 COST_ORDER = ["bilstm", "lstm", "transformer", "multihead", "attention", "meanmax", "mean"]
 
@@ -417,14 +418,17 @@ def earlier_summary(args: ExperimentArguments, covered: set[str]) -> tuple[list[
 
 def grid_setting(args: ExperimentArguments, cells: list[Cell], workers: int) -> dict:
     """What the summary states of this invocation: seeds, protocol, vectors, checkpoint rule, budgets, machine."""
-    first = cells[0]
+    first, by_dataset = cells[0], {cell.dataset: cell for cell in cells}
     datasets = sorted({cell.dataset for cell in cells}, key=lambda name: args.dataset_names.index(name) if name in args.dataset_names else -1)
     return {
         "seeds": args.seed_list,
         "cv_folds": first.data_args.cv_folds,
         "train_embeddings": first.model_args.train_embeddings,
         "metric_for_best_model": first.training_args.metric_for_best_model,
-        "dataset_training": {name: grid_budget(name) for name in datasets},
+        # as the cells ran it: a train.py option given to the grid (--num_train_epochs 1) wins over the dataset's budget
+        "dataset_training": {
+            name: {key: type(value)(getattr(by_dataset[name].training_args, key)) for key, value in grid_budget(name).items()} for name in datasets
+        },
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {workers} workers",
     }
 
@@ -452,7 +456,8 @@ def write_tables(
         f"Made by (each invocation adds its cells):\n\n```\n{made_by}\n```\n\n"
         f"Last invocation: seeds {args.seeds}; {'trainable' if setting['train_embeddings'] else 'frozen'} GloVe vectors; "
         f"{'%d-fold cross-validation' % cv_folds if cv_folds else 'lab split'}; {setting['machine']}; "
-        f"{setting['wall_seconds']} s wall. Checkpoint restored by {setting['metric_for_best_model']}. Training budget: "
+        f"{setting['wall_seconds']} s wall. Checkpoint restored by {setting['metric_for_best_model']}. Training budget "
+        "(an upper bound: early stopping ends most runs sooner; each cell's epochs are in its row): "
         + "; ".join(f"{name} {budget}" for name, budget in setting["dataset_training"].items())
         + ". Single runs: `python -m pipelines.report` gives means, confidence intervals and paired tests.\n\n"
         + markdown_table(rows, columns)

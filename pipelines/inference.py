@@ -29,7 +29,7 @@ import numpy as np
 from scipy.special import softmax
 from tqdm.auto import tqdm
 
-from pipelines.errors import ConfigError, OptionError, PathError
+from pipelines.errors import ConfigError, DataError, OptionError, PathError
 from pipelines.runs.layout import EXPORT_RECORD, short_name
 
 ONNX_FILE = "model.onnx"
@@ -226,10 +226,14 @@ class TorchSequenceClassifier(SequenceClassifier):
             source = backbones.resolve_model(str(name_or_path))
             kwargs = hub.model_load_kwargs(source, "give a local model folder instead (a save_pretrained folder)")
             name = str(name_or_path)
+        from safetensors import SafetensorError
+
         try:
             model = AutoModelForSequenceClassification.from_pretrained(source, **kwargs)
         except ValueError as err:  # an unknown model_type, a config that does not fit the class
             raise ConfigError(f"{source}: {str(err).splitlines()[0]}") from err
+        except (SafetensorError, EOFError) as err:  # a truncated or corrupt weights file: the user's file, not a bug
+            raise DataError(f"{source}: its weights cannot be read ({str(err).splitlines()[0]}); re-save or re-train the model") from err
         tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
         limit = model_max_length(tokenizer, model.config.to_dict())
         return cls(model, tokenizer, min(limit, max_length or limit), name, device, batch_size, progress)

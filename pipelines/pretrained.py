@@ -179,26 +179,26 @@ ERRORS_FOLDER = "errors"  # in the output folder: the traceback of each model th
 
 def score_models(
     model_names: list[str], texts, references, label_names, args: PretrainedArguments, device: str
-) -> tuple[list, list, list[Exception]]:
-    """(scored, failures, errors): `evaluate_model`'s (entry, predictions) per model that ran; a model
-    that cannot be loaded, mapped or run is one line of `failures` (its traceback in
-    `<output_dir>/errors/<model>.txt`) and its exception in `errors`, and the rest still run."""
+) -> tuple[list, list, list[Exception], dict[str, str]]:
+    """(scored, failures, errors, tracebacks): `evaluate_model`'s (entry, predictions) per model that ran; a
+    model that cannot be loaded, mapped or run is one line of `failures` and its exception in `errors`, and
+    the rest still run. `tracebacks`: {file under the output folder (`errors/<model>.txt`): its text}, written
+    with the evaluation, so input that no model can be scored on leaves nothing behind."""
     extra_labels = parse_label_map(args.label_map)
     dataset = args.dataset if args.source == "builtin" else None
-    scored, failures, errors = [], [], []
+    scored, failures, errors, tracebacks = [], [], [], {}
     for model in model_names:
         try:
             scored.append(evaluate_model(
                 model, texts, references, label_names, args.batch_size, args.neutral_threshold, extra_labels, device, dataset
             ))
         except Exception as err:  # a third-party model fails in any way (offline Hub id, bad weights): report, go on
-            trace = Path(args.output_dir) / ERRORS_FOLDER / f"{file_name(model, fallback='model')}.txt"
-            trace.parent.mkdir(parents=True, exist_ok=True)
-            trace.write_text(traceback.format_exc(), encoding="utf-8")
-            failures.append({"model": model, "error": hub.one_line(err), "traceback": f"{ERRORS_FOLDER}/{trace.name}"})
+            trace = f"{ERRORS_FOLDER}/{file_name(model, fallback='model')}.txt"
+            tracebacks[trace] = traceback.format_exc()
+            failures.append({"model": model, "error": hub.one_line(err), "traceback": trace})
             errors.append(err)
-            print(f"error: {model}: {hub.one_line(err)} (traceback: {trace})", file=sys.stderr, flush=True)
-    return scored, failures, errors
+            print(f"error: {model}: {hub.one_line(err)}", file=sys.stderr, flush=True)
+    return scored, failures, errors, tracebacks
 
 
 def evaluate_pretrained(args: PretrainedArguments) -> EvaluationRecord:
@@ -222,7 +222,7 @@ def evaluate_pretrained(args: PretrainedArguments) -> EvaluationRecord:
         print(f"note: {note}", file=sys.stderr, flush=True)
     texts, references = list(test["text"]), list(test["label"])
     device = args.device or default_device()
-    scored, failures, errors = score_models(model_names, texts, references, label_names, args, device)
+    scored, failures, errors, tracebacks = score_models(model_names, texts, references, label_names, args, device)
     if not scored:  # nothing to report: leave no empty table behind
         bug = next((err for err in errors if not isinstance(err, UserError)), None)
         if bug is not None:  # not the user's to fix: its traceback, not one line
@@ -230,6 +230,9 @@ def evaluate_pretrained(args: PretrainedArguments) -> EvaluationRecord:
         raise OptionError(f"no model could be scored on {args.dataset_label}: " + "; ".join(f["model"] for f in failures))
 
     output_dir = Path(args.output_dir)
+    for name, text in tracebacks.items():  # each failed model's traceback beside the evaluation that lists it
+        (output_dir / name).parent.mkdir(parents=True, exist_ok=True)
+        (output_dir / name).write_text(text, encoding="utf-8")
     for row, (probabilities, predictions) in scored:  # one Parquet file per model, in the same format as train.py's and finetune.py's
         row.predictions_file = f"predictions/{file_name(row.model, fallback='')}.parquet"
         write_predictions(output_dir / row.predictions_file, range(len(texts)), references, probabilities, predictions)

@@ -95,7 +95,8 @@ def search_trainer(model_args, data_args, training_args, loss_args, prepared: Pr
     family's space through `model_init`: Optuna hands back the value already drawn for a name, so the
     config fields drawn there and the training fields drawn by `hp_space` are one trial's draw."""
     tokenized, trainer_class, _ = prepare_training(
-        loss_args, prepared, lambda dataset: split_validation(dataset, data_args.validation_fraction, training_args.seed)
+        loss_args, prepared, lambda dataset: split_validation(dataset, data_args.validation_fraction, training_args.seed),
+        progress=not training_args.disable_tqdm,
     )
     space = SEARCH_SPACES[models.model_type_for(model_args.model)]
     width = prepared.glove.dim

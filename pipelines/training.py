@@ -203,7 +203,8 @@ def train_glove(
         **(record_extra or {}),
     }
     tokenized, trainer_class, loss_info = prepare_training(
-        loss_args, prepared, lambda dataset: split_validation(dataset, data_args.validation_fraction, training_args.seed)
+        loss_args, prepared, lambda dataset: split_validation(dataset, data_args.validation_fraction, training_args.seed),
+        progress=not training_args.disable_tqdm,
     )
     return fit_and_test(
         model, prepared.tokenizer, tokenized, training_args, prepared.label_names, data_args.early_stopping_patience,

@@ -1,4 +1,5 @@
-"""The scripts' command line: `--help` shows the project's options first, and parsing skips the flows' imports."""
+"""The scripts' command line: `--help` shows the project's options first, and `--help` and a bad
+project option are answered before torch and transformers are imported."""
 
 from __future__ import annotations
 
@@ -9,16 +10,23 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.arguments import DataArguments, DistillationArguments, GloveModelArguments, GloveTrainingArguments
-from pipelines.cli import TRAINER_GROUP, leading_positionals, parse, to_argv
+from transformers import TrainingArguments
+
+import models
+import train
+from pipelines.arguments import (
+    GLOVE_MODEL_NAMES, TRAINER_DEFAULT_SEED, DataArguments, DistillationArguments, GloveModelArguments, GloveTrainingArguments,
+)
+from pipelines.cli import FULL_HELP_FLAG, TRAINER_GROUP, check_options, leading_positionals, parse, to_argv
+from pipelines.errors import OptionError
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_help_lists_the_projects_options_before_the_trainers(capsys):
+def test_full_help_lists_the_projects_options_before_the_trainers(capsys):
     types = (GloveModelArguments, DataArguments, GloveTrainingArguments, DistillationArguments)
     with pytest.raises(SystemExit):
-        parse(types, ["--help"])
+        parse(types, [FULL_HELP_FLAG])
     shown = capsys.readouterr().out
     trainer = shown.index(TRAINER_GROUP)
     for option in ("--model", "--train_file", "--class_weights", "--teacher", "--transfer_set_size"):
@@ -33,22 +41,55 @@ def test_dataclasses_come_back_in_the_order_given():
     assert (data.validation_fraction, model.model) == (0.3, "bilstm")
 
 
-def test_a_bad_option_is_reported_before_the_flows_are_imported():
-    """Each script's `main` on a bad option, in a fresh interpreter: no flow, `datasets` or `evaluate` loaded."""
+def test_help_and_a_bad_option_import_neither_torch_nor_transformers():
+    """Each script's `run_cli` on `--help` and on a bad option, in a fresh interpreter: nothing heavy loaded."""
     program = textwrap.dedent(
         """
         import sys
         import evaluate_pretrained, finetune, train
         from pipelines.cli import run_cli
-        for script in (train, finetune, evaluate_pretrained):
-            assert run_cli(script.main, ["--dataset", "nope"]) == 2
-        heavy = ("datasets", "evaluate", "sklearn", "pipelines.training", "pipelines.finetuning", "pipelines.pretrained")
+        for script, options in ((train, train.OPTIONS), (finetune, finetune.OPTIONS), (evaluate_pretrained, (evaluate_pretrained.PretrainedArguments,))):
+            assert run_cli(script.main, ["--dataset", "nope"], options=options) == 2
+            try:
+                run_cli(script.main, ["--help"], options=options)
+            except SystemExit as stop:
+                assert stop.code == 0
+        heavy = ("torch", "transformers", "datasets", "evaluate", "sklearn", "pipelines.training", "pipelines.finetuning")
         print(sorted(name for name in heavy if name in sys.modules))
         """
     )
     done = subprocess.run([sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "[]"
+    assert done.stdout.splitlines()[-1] == "[]"
     assert done.stderr.count("error: unknown --dataset 'nope'") == 3
+    assert done.stdout.count(FULL_HELP_FLAG) == 2, "train.py's and finetune.py's --help say where the Trainer's other options are"
+
+
+def test_quick_help_lists_the_projects_options_then_the_trainer_defaults_this_script_sets(capsys):
+    with pytest.raises(SystemExit):
+        check_options(train.OPTIONS, ["--help"])
+    shown = capsys.readouterr().out
+    trainer = shown.index(TRAINER_GROUP)
+    for option in ("--model", "--train_file", "--class_weights", "--teacher", "--search"):
+        assert shown.index(f"  {option} ") < trainer, option
+    assert shown.index("  --learning_rate ") > trainer and "(default: 0.001)" in shown
+    assert "  --lr_scheduler_type " not in shown, "the Trainer's other ~280 options are left to --help_all"
+
+
+def test_the_quick_check_reads_options_as_the_full_parser_does():
+    """Trainer options, dashes, bare and negated booleans mixed in: no false alarm, and the same values."""
+    argv = ["--model", "bilstm", "--learning_rate", "0.01", "--train-embeddings", "--seed", "3",
+            "--no_temperature_scaling", "--data-dir", "data", "--report_to", "none", "--max_vocab_size", "0"]  # fmt: skip
+    check_options(train.OPTIONS, argv)
+    model_args, _, training_args, _ = parse((GloveModelArguments, DataArguments, GloveTrainingArguments, DistillationArguments), argv)
+    assert (model_args.model, model_args.train_embeddings, model_args.max_vocab_size) == ("bilstm", True, 0)
+    assert (training_args.learning_rate, training_args.temperature_scaling) == (0.01, False)
+    with pytest.raises(OptionError, match="--n_trials must be at least 1"):
+        check_options(train.OPTIONS, ["--n_trials", "0", "--learning_rate", "0.01"])
+
+
+def test_the_light_copies_agree_with_models_and_transformers():
+    assert GLOVE_MODEL_NAMES == tuple(models.GLOVE_MODELS)
+    assert TRAINER_DEFAULT_SEED == TrainingArguments.seed
 
 
 def test_to_argv_writes_what_differs_from_the_defaults_and_parses_back():

@@ -37,9 +37,9 @@ def counted_teacher(monkeypatch, tmp_path):
     monkeypatch.setenv("SENTIBENCH_CACHE", str(tmp_path / "cache"))
     calls = []
 
-    def counting(folder, texts, label_names):
+    def counting(folder, texts, label_names, progress=True):
         calls.append(list(texts))
-        return run_teacher(folder, texts, label_names)
+        return run_teacher(folder, texts, label_names, progress)
 
     monkeypatch.setattr(distillation, "run_teacher", counting)
     return calls
@@ -74,11 +74,13 @@ def test_teacher_logits_are_cached_and_invalidated(tmp_path, counted_teacher, ca
     first = cached_teacher_logits(str(teacher), texts, LABELS)
     again = cached_teacher_logits(str(teacher), texts, LABELS)
     assert len(counted_teacher) == 1 and np.array_equal(first, again) and first.shape == (3, 3)
-    said = capsys.readouterr().out.splitlines()  # the user sees which run paid for the teacher
+    shown = capsys.readouterr()
+    said = shown.out.splitlines()  # the user sees which run paid for the teacher
     assert said[0].startswith(f"teacher {teacher}: labelling 3 sentences") and said[1].startswith(f"teacher {teacher}: its logits for 3 sentences read from the cache")
+    assert "3/3 [" in shown.err and "sent/s]" in shown.err, "the labelling shows a progress bar"
 
-    cached_teacher_logits(str(teacher), [*texts, "pure joy !"], LABELS)  # the data changed
-    assert len(counted_teacher) == 2
+    cached_teacher_logits(str(teacher), [*texts, "pure joy !"], LABELS, progress=False)  # the data changed
+    assert len(counted_teacher) == 2 and "sent/s]" not in capsys.readouterr().err, "no bar with --disable_tqdm"
     build_tiny_bert(teacher, LABELS, seed=1)  # the teacher changed: other weights, same folder
     changed = cached_teacher_logits(str(teacher), texts, LABELS)
     assert len(counted_teacher) == 3 and not np.allclose(changed, first)

@@ -107,6 +107,13 @@ def test_each_invocation_adds_its_cells_to_the_summary(tmp_path, monkeypatch):
     assert "grid --models mean\ngrid --models lstm" in markdown and markdown.count("| mr |") == 3
     cell_log = next((tmp_path / "runs").rglob("train.log")).read_text()
     assert cell_log.startswith("epoch log of")
+    assert "mr {'num_train_epochs': 50, 'per_device_train_batch_size': 64}" in markdown
+
+    shortened = ExperimentArguments(models="attention", seeds="0", **common)
+    cells = grid_cells(shortened, ["--num_train_epochs", "2", "--per-device-train-batch-size=32"])
+    run_experiments(shortened, cells, command="grid --models attention --num_train_epochs 2")
+    markdown = (tmp_path / "table.md").read_text()
+    assert "mr {'num_train_epochs': 2, 'per_device_train_batch_size': 32}" in markdown, "the budget the cells ran with, not the dataset's"
 
 
 @pytest.mark.parametrize(

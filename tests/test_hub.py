@@ -21,6 +21,7 @@ import finetune
 import train
 from models import GLOVE_MODELS
 from pipelines import hub
+from pipelines.arguments import GloveTrainingArguments
 from pipelines.cli import run_cli
 from pipelines.run_files import RunRecord
 from pipelines.tokenization import build_tokenizer
@@ -278,7 +279,7 @@ def test_push_to_hub_offline_stops_before_training_in_one_line(tmp_path, capsys)
 def test_push_to_hub_without_a_token_says_how_to_log_in(tmp_path, monkeypatch):
     monkeypatch.setattr(hub, "hub_reachable", lambda: True)
     monkeypatch.setattr(huggingface_hub, "get_token", lambda: None)
-    args = train.GloveTrainingArguments(output_dir=str(tmp_path / "out"), push_to_hub=True)
+    args = GloveTrainingArguments(output_dir=str(tmp_path / "out"), push_to_hub=True)
     with pytest.raises(hub.OptionError, match="needs a Hub token: run `hf auth login`"):
         hub.check_push(args)
 

@@ -1,4 +1,4 @@
-"""Every command README.md documents, run at the smallest scale its options allow.
+"""Every command README.md (and docs/results.md) documents, run at the smallest scale its options allow.
 
 `README_COMMANDS` lists each command as README.md writes it (code blocks, continuation lines
 joined, trailing comments dropped) with what this test runs for it: the same command with options
@@ -176,6 +176,8 @@ README_COMMANDS: dict[str, tuple[str, list[str]] | str] = {
     ),
 }
 
+DOCUMENTS = ("README.md", "docs/results.md")  # the user's commands, and those that made the study's numbers
+
 PROGRAMS = {
     ("python", "train.py"): train.main,
     ("python", "finetune.py"): finetune.main,
@@ -189,7 +191,7 @@ PROGRAMS = {
 
 
 def readme_commands(text: str) -> list[str]:
-    """The commands of README.md's ```bash blocks, continuation lines joined, comments dropped."""
+    """The commands of a Markdown text's ```bash blocks, continuation lines joined, comments dropped."""
     commands = []
     for block in re.findall(r"```bash\n(.*?)```", text, re.S):
         for line in re.sub(r"\\\n\s*", " ", block).splitlines():
@@ -200,8 +202,8 @@ def readme_commands(text: str) -> list[str]:
 
 
 def test_readme_lists_exactly_these_commands():
-    documented = readme_commands((REPO_ROOT / "README.md").read_text(encoding="utf-8"))
-    assert sorted(set(documented)) == sorted(README_COMMANDS), "README.md's commands changed: update README_COMMANDS"
+    documented = readme_commands("\n".join((REPO_ROOT / name).read_text(encoding="utf-8") for name in DOCUMENTS))
+    assert sorted(set(documented)) == sorted(README_COMMANDS), "README.md's or docs/results.md's commands changed: update README_COMMANDS"
 
 
 def write_workspace(root: Path) -> Path:
@@ -294,10 +296,11 @@ def test_quickstart_reload_snippet(workspace, monkeypatch):
 
 
 def test_the_results_tables_are_the_committed_reports():
-    """README's Results tables are scripts/readme_results.py's copy of results/report/report.md."""
-    from scripts.readme_results import REPO_ROOT as ROOT, updated_readme
+    """docs/results.md's tables are scripts/results_tables.py's copy of results/report/report.md."""
+    from scripts.results_tables import REPO_ROOT as ROOT, updated_results
 
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert updated_readme(readme, (ROOT / "results" / "report" / "report.md").read_text(encoding="utf-8")) == readme
-    changed = updated_readme(readme, (ROOT / "results" / "report" / "report.md").read_text(encoding="utf-8").replace("| 5 seeds |", "| 6 seeds |"))
-    assert changed != readme and "| 6 seeds |" in changed
+    results = (ROOT / "docs" / "results.md").read_text(encoding="utf-8")
+    report = (ROOT / "results" / "report" / "report.md").read_text(encoding="utf-8")
+    assert updated_results(results, report) == results
+    changed = updated_results(results, report.replace("| 5 seeds |", "| 6 seeds |"))
+    assert changed != results and "| 6 seeds |" in changed

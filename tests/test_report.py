@@ -409,6 +409,16 @@ def speeds_file(path: Path) -> Path:
     return path
 
 
+def test_each_slow_phase_of_a_rebuild_shows_a_bar(runs, tmp_path, capsys):
+    """With `progress` (the command line's default; the committed report takes minutes), each slow phase shows a bar."""
+    write_report(runs, tmp_path / "report", seed=3, aso_iterations=10, progress=True)
+    bars = capsys.readouterr().err
+    for phase in ("reading runs", "comparisons (lab split)", "learning curves", "confusion matrices"):
+        assert f"{phase}: 100%" in bars, phase
+    write_report(runs, tmp_path / "quiet", seed=3, aso_iterations=10)
+    assert "100%" not in capsys.readouterr().err
+
+
 def test_the_front_puts_the_speeds_beside_the_reports_own_scores_and_intervals(runs, tmp_path):
     """Issue 30 item 4: scores and intervals from the report's groups and `score_interval`; speeds from bench.speeds."""
     from pipelines.statistics import score_interval
@@ -455,7 +465,7 @@ def test_a_macro_f1_benchmark_front_prints_macro_f1(tmp_path):
 
 
 def test_an_unreadable_speeds_file_is_one_error_line_and_nothing_written(runs, tmp_path, capsys):
-    argv = [str(runs), "--output", str(tmp_path / "report"), "--aso_iterations", "10", "--speeds", str(tmp_path / "missing.json")]
+    argv = [str(runs), "--output", str(tmp_path / "report"), "--aso_iterations", "10", "--disable_tqdm", "--speeds", str(tmp_path / "missing.json")]
     assert run_cli(main, argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and f"--speeds {tmp_path / 'missing.json'}: cannot read it" in err[0]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tqdm.auto import tqdm
+
 from pipelines.benchmarks import BENCHMARKS, official_metric_for
 from pipelines.errors import PathError
 from pipelines.report import calibration
@@ -29,9 +31,9 @@ def summarize_group(group: Group, metrics: list[str]) -> dict:
 
 
 def dataset_report(dataset: str, groups: list[Group], predictions: Predictions, seed: int, aso_iterations: int,
-                   teachers: list[dict] | None = None) -> tuple[list[str], dict, dict]:  # fmt: skip
+                   teachers: list[dict] | None = None, progress: bool = False) -> tuple[list[str], dict, dict]:  # fmt: skip
     """The markdown of one dataset, the numbers behind it, and each group's summaries; `teachers`: runs outside
-    the records that distilled models learnt from."""
+    the records that distilled models learnt from; `progress`: bars over the comparisons."""
     rows = [row for g in groups for row in g.rows]
     label_names = next((row["label_names"] for row in rows if row["label_names"]), None) or (
         list(BENCHMARKS[dataset].label_names) if dataset in BENCHMARKS else None
@@ -46,13 +48,15 @@ def dataset_report(dataset: str, groups: list[Group], predictions: Predictions, 
         chosen = [g for g in groups if g.protocol == protocol]
         questions, found = study_questions(chosen, official, summaries, label_names, teachers)
         notes += [f"{note} ({chosen[0].protocol_label})" for note in found]
-        answered, missing = answer(questions, chosen[0].protocol_label, official, label_names, predictions, seed, aso_iterations)
+        answered, missing = answer(
+            questions, chosen[0].protocol_label, official, label_names, predictions, seed, aso_iterations, progress
+        )
         comparisons += answered
         skipped += missing
     across = protocol_questions(groups)
     if across:
         label = f"lab split vs {across[0].b.protocol_label}"
-        answered, missing = answer(across, label, official, label_names, predictions, seed, aso_iterations)
+        answered, missing = answer(across, label, official, label_names, predictions, seed, aso_iterations, progress)
         comparisons += answered
         skipped += missing
     lines += questions_section(dataset, comparisons, skipped, notes, groups, official)
@@ -71,12 +75,13 @@ def dataset_report(dataset: str, groups: list[Group], predictions: Predictions, 
     return lines, numbers, summaries
 
 
-def figure_sections(groups: list[Group], figures: Path) -> list[str]:
-    """Learning curves and confusion matrices of every group, drawn into `figures`."""
+def figure_sections(groups: list[Group], figures: Path, progress: bool = False) -> list[str]:
+    """Learning curves and confusion matrices of every group, drawn into `figures` (`progress`: a bar over the groups)."""
     lines = ["## Learning curves", "", "Training (solid) and validation (dashed) loss per epoch of every run of a group; "
              "the dot is the epoch restored.", ""]  # fmt: skip
     missing = []
-    for g in (g for g in groups if g.kind != "pretrained"):
+    trained = [g for g in groups if g.kind != "pretrained"]
+    for g in tqdm(trained, desc="learning curves", unit="figure", disable=not progress):
         path = plot_learning_curves(g, figures / f"curves-{g.slug}.png")
         if path:
             lines += [f"![{g.dataset} {g.name} {g.protocol_label}](figures/{path.name})", ""]
@@ -86,7 +91,7 @@ def figure_sections(groups: list[Group], figures: Path) -> list[str]:
         lines += ["No `trainer_state.json` in any run of: " + "; ".join(missing) + ".", ""]
     lines += ["## Confusion matrices", "", "Rows: true label; columns: predicted label; colour: share of the true class; "
               "counts summed over the runs of a group.", ""]  # fmt: skip
-    for g in groups:
+    for g in tqdm(groups, desc="confusion matrices", unit="figure", disable=not progress):
         counts = group_confusion(g)
         if counts is not None:
             path = plot_confusion_matrix(g, counts, figures / f"confusion-{g.slug}.png")
@@ -109,18 +114,19 @@ def probe_section(figures: Path) -> list[str]:
 
 def write_report(root: str | Path, output: str | Path | None = None, seed: int = RESAMPLING_SEED,
                  aso_iterations: int = ASO_ITERATIONS, speeds: str | Path | None = None,
-                 teachers: str | Path | None = None) -> Path:  # fmt: skip
+                 teachers: str | Path | None = None, progress: bool = False) -> Path:  # fmt: skip
     """Tables and figures for every run (folder or record) under `root`; returns the path of `report.md`.
 
     `speeds`: a `bench.speeds` file; each dataset then gains its cost/accuracy front (`report.front`).
     `teachers`: a folder of the runs distilled models learnt from, kept out of `root` so they are not
-    counted as runs of their model; each student is then compared with its teacher. Raises `PathError`
-    when `root` (or `teachers`) is no folder or `root` holds no run, and `read_speeds`'s errors."""
+    counted as runs of their model; each student is then compared with its teacher. `progress`: bars over
+    the runs read, the comparisons and the figures (a rebuild of the committed report takes minutes).
+    Raises `PathError` when `root` (or `teachers`) is no folder or `root` holds no run, and `read_speeds`'s errors."""
     root = Path(root)
     if not root.is_dir():
         raise PathError(f"runs folder not found: {root} (give the folder train.py/finetune.py wrote into, or a records folder)")
     output = Path(output) if output else root / "report"
-    rows = gather_rows(root)
+    rows = gather_rows(root, progress)
     if not rows:
         raise PathError(f"no results.json of a run or {EVALUATION_FILE} under {root}")
     if teachers and not Path(teachers).is_dir():
@@ -134,7 +140,7 @@ def write_report(root: str | Path, output: str | Path | None = None, seed: int =
     for dataset in datasets:
         chosen = [g for g in groups if g.dataset == dataset]
         sections[dataset], numbers[dataset], summaries[dataset] = dataset_report(dataset, chosen, predictions, seed, aso_iterations,
-                                                                                 teacher_rows)  # fmt: skip
+                                                                                 teacher_rows, progress)  # fmt: skip
     measured = read_speeds(speeds) if speeds else None
     fronts = {dataset: front_rows([g for g in groups if g.dataset == dataset], measured["datasets"].get(dataset, []), predictions,
                                   numbers[dataset]["official_metric"], numbers[dataset]["label_names"])
@@ -147,7 +153,7 @@ def write_report(root: str | Path, output: str | Path | None = None, seed: int =
         lines += sections[dataset] + [f"![{dataset}](figures/{path.name})", ""]
         lines += front_section(dataset, *fronts[dataset], measured, figures) if measured else []
     lines += calibration.how_sure_section(how_sure, figures)
-    lines += figure_sections(groups, figures) + code_section(rows) + ["## All runs", ""]
+    lines += figure_sections(groups, figures, progress) + code_section(rows) + ["## All runs", ""]
     for dataset in datasets:
         lines += [f"### {dataset}", "", runs_table([row for row in rows if row["dataset"] == dataset])]
     report = output / "report.md"

@@ -27,6 +27,7 @@ class ReportArguments:
         metadata={"help": "folder of the runs distilled models learnt from (e.g. results/teachers), kept out of RUNS_DIR: "
                           "each student is then compared with its teacher"},
     )
+    disable_tqdm: bool = field(default=False, metadata={"help": "no progress bars (reading runs, comparisons, figures)"})
 
     def __post_init__(self):
         if self.aso_iterations < 2:
@@ -35,4 +36,4 @@ class ReportArguments:
 
 def main(argv: list[str]) -> None:
     (args,) = parse((ReportArguments,), leading_positionals(argv, "--runs_dir"))
-    print(f"wrote {write_report(args.runs_dir, args.output, args.seed, args.aso_iterations, args.speeds, args.teachers)}")
+    print(f"wrote {write_report(args.runs_dir, args.output, args.seed, args.aso_iterations, args.speeds, args.teachers, progress=not args.disable_tqdm)}")

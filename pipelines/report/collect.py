@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tqdm.auto import tqdm
+
 import models
 from pipelines.benchmarks import official_metric_for
 from pipelines.metrics import METRICS
@@ -137,10 +139,11 @@ def pretrained_rows(path: Path, root: Path) -> list[dict]:
     return rows
 
 
-def gather_rows(root: Path) -> list[dict]:
-    """Every run record and pretrained evaluation under `root`; other JSON files are not runs."""
+def gather_rows(root: Path, progress: bool = False) -> list[dict]:
+    """Every run record and pretrained evaluation under `root`; other JSON files are not runs.
+    `progress`: a bar over the files read."""
     rows = []
-    for path in sorted(root.rglob(RESULTS_FILE)):
+    for path in tqdm(sorted(root.rglob(RESULTS_FILE)), desc="reading runs", unit="run", disable=not progress):
         results = read_json(path)
         if is_run_record(results):
             rows.append(trained_row(RunRecord.from_dict(results, path.parent), path.parent, root))

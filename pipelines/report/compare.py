@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+from tqdm.auto import tqdm
 
 from pipelines.errors import DataError
 from pipelines.metrics import CLASS_RECALL
@@ -308,10 +309,11 @@ def one_seed_note(question: Question) -> str:
 
 
 def answer(questions: list[Question], protocol: str, official: str, label_names: list[str], predictions: Predictions,
-           seed: int, aso_iterations: int) -> tuple[list[dict], list[str]]:  # fmt: skip
+           seed: int, aso_iterations: int, progress: bool = False) -> tuple[list[dict], list[str]]:  # fmt: skip
     """The comparisons of one table (`crossed_comparison`), Holm over each family of questions (`FAMILIES`),
     each CI at its Holm level, and the questions left unanswered; ASO both ways at the family's Bonferroni
-    confidence 1 − α/m."""
+    confidence 1 − α/m. `progress`: a bar over the questions (the ASO tests, `aso_iterations` bootstrap draws
+    each, are the slow part)."""
     computable, skipped = defaultdict(list), []
     for question in questions:
         why, runs, note = question.why, None, ""
@@ -332,6 +334,7 @@ def answer(questions: list[Question], protocol: str, official: str, label_names:
         compute = lambda level, runs=runs, metric=metric: crossed_comparison(*runs, metric, label_names, alpha=level)  # noqa: E731
         computable[question.family].append((question, compute, note))
     comparisons = []
+    bar = tqdm(total=sum(len(found) for found in computable.values()), desc=f"comparisons ({protocol})", unit="question", disable=not progress)
     for family in sorted(computable, key=FAMILIES.index):
         results = answer_family([compute for _, compute, _ in computable[family]])
         confidence = 1 - ALPHA / max(1, len(results))
@@ -343,6 +346,8 @@ def answer(questions: list[Question], protocol: str, official: str, label_names:
             runs_note = "; ".join(part for part in (note, one_seed_note(question)) if part)
             comparisons.append({"question": question.text, "protocol": protocol, "family": family, "a": question.a.name,
                                 "b": question.b.name, "runs_note": runs_note, **result})  # fmt: skip
+            bar.update()
+    bar.close()
     return comparisons, skipped
 
 

@@ -1,10 +1,11 @@
-"""README's Results tables, copied from the committed report so they cannot drift from it.
+"""The tables of docs/results.md, copied from the committed report so they cannot drift from it.
 
-    python -m scripts.readme_results      # after scripts/build_report.sh and scripts/build_pareto.sh
+    python -m scripts.results_tables      # after scripts/build_report.sh and scripts/build_pareto.sh
 
-For each benchmark, README's scores table becomes the report's "Scores" table, and its study-questions
-table the report's "Study questions" table without the A/B score and raw-p columns (the report keeps
-them). `tests/test_readme.py` checks that README equals what this script would write.
+For each benchmark, docs/results.md's scores table becomes the report's "Scores" table, and its
+study-questions table the report's "Study questions" table without the A/B score and raw-p columns
+(the report keeps them). `tests/test_readme.py` checks that docs/results.md equals what this script
+would write.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-# README's heading line of each benchmark's results, and the report's section
+# docs/results.md's heading line of each benchmark's results, and the report's section
 SECTIONS = {"mr": "**MR** (accuracy", "semeval2017a": "**SemEval-2017 4A** (macro recall"}
 QUESTION_COLUMNS = [
     "question", "protocol", "A", "runs A/B", "Δ", "CI (Holm level)", "Holm p", "MDE (Holm level)", "ASO ε(A>B) / ε(B>A)", "verdict (Holm p < 0.05)"
@@ -42,7 +43,7 @@ def report_section(report: str, dataset: str) -> str:
 
 
 def questions_table(rows: list[str]) -> list[str]:
-    """The study-questions table with README's columns: the Δ of the official metric and its CI, no A/B scores or raw p."""
+    """The study-questions table with docs/results.md's columns: the Δ of the official metric and its CI, no A/B scores or raw p."""
     header = cells(rows[0])
     delta = next(name for name in header if name.startswith("Δ "))
     keep = [delta if name == "Δ" else name for name in QUESTION_COLUMNS]
@@ -52,29 +53,29 @@ def questions_table(rows: list[str]) -> list[str]:
     ]
 
 
-def replace_table(readme: str, after: int, header_start: str, table: list[str]) -> str:
-    start = readme.index(f"\n{header_start}", after) + 1
-    end = readme.index("\n\n", start)
-    return readme[:start] + "\n".join(table) + readme[end:]
+def replace_table(text: str, after: int, header_start: str, table: list[str]) -> str:
+    start = text.index(f"\n{header_start}", after) + 1
+    end = text.index("\n\n", start)
+    return text[:start] + "\n".join(table) + text[end:]
 
 
-def updated_readme(readme: str, report: str) -> str:
-    """`readme` with each benchmark's two Results tables taken from `report` (report.md's text).
+def updated_results(results: str, report: str) -> str:
+    """`results` (docs/results.md's text) with each benchmark's two tables taken from `report` (report.md's text).
 
     Raises `ValueError` when a heading or table is missing from either."""
     for dataset, heading in SECTIONS.items():
         section = report_section(report, dataset)
-        at = readme.index(heading)
-        readme = replace_table(readme, at, "| model | setting", table_after(section, "### Scores"))
-        readme = replace_table(readme, at, "| question |", questions_table(table_after(section, "### Study questions")))
-    return readme
+        at = results.index(heading)
+        results = replace_table(results, at, "| model | setting", table_after(section, "### Scores"))
+        results = replace_table(results, at, "| question |", questions_table(table_after(section, "### Study questions")))
+    return results
 
 
 def main() -> None:
-    readme_path = REPO_ROOT / "README.md"
+    results_path = REPO_ROOT / "docs" / "results.md"
     report = (REPO_ROOT / "results" / "report" / "report.md").read_text(encoding="utf-8")
-    readme_path.write_text(updated_readme(readme_path.read_text(encoding="utf-8"), report), encoding="utf-8")
-    print(f"wrote {readme_path}'s Results tables from results/report/report.md")
+    results_path.write_text(updated_results(results_path.read_text(encoding="utf-8"), report), encoding="utf-8")
+    print(f"wrote {results_path}'s tables from results/report/report.md")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,46 @@
+"""The training flows' `TrainingArguments`: the project's Trainer defaults (`pipelines.arguments`) over transformers'.
+
+Apart from `pipelines.arguments` because subclassing `TrainingArguments` imports torch and
+transformers (seconds), which `--help` and a bad project option do without. Import the classes
+from `pipelines.arguments`, which loads this module when one is first asked for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from transformers import TrainingArguments
+
+from pipelines.arguments import FinetuneTrainingOptions, GloveTrainingOptions, RunTrainingOptions
+from pipelines.errors import OptionError
+
+
+@dataclass
+class RunTrainingArguments(RunTrainingOptions, TrainingArguments):
+    """`TrainingArguments` with what both training flows share (`RunTrainingOptions`), declared once."""
+
+    def __post_init__(self):
+        self.output_dir_given = self.output_dir is not None
+        for option in ("per_device_train_batch_size", "per_device_eval_batch_size", "gradient_accumulation_steps"):
+            if getattr(self, option) < 1:
+                raise OptionError(f"--{option} must be at least 1, got {getattr(self, option)}")
+        if not torch.cuda.is_available():  # pinned memory only helps copies to a GPU; on CPU torch warns every epoch
+            self.dataloader_pin_memory = False
+        super().__post_init__()
+
+
+@dataclass
+class GloveTrainingArguments(GloveTrainingOptions, RunTrainingArguments):
+    """Defaults that suit small GloVe models on CPU (`GloveTrainingOptions`)."""
+
+
+@dataclass
+class FinetuneTrainingArguments(FinetuneTrainingOptions, RunTrainingArguments):
+    """Defaults that suit fine-tuning a BERT-size model (`FinetuneTrainingOptions`)."""
+
+    def __post_init__(self):
+        if self.auto_mixed_precision and not (self.fp16 or self.bf16 or self.use_cpu) and torch.cuda.is_available():
+            self.bf16 = torch.cuda.is_bf16_supported()
+            self.fp16 = not self.bf16
+        super().__post_init__()
