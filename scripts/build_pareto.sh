@@ -14,4 +14,4 @@ S=${STUDY_RUNS:-runs/study}
 stand_ins=$(for m in mean meanmax lstm bilstm attention multihead transformer; do printf '%s=%s,' $m "$S/mr-lab-trained/$m/seed-0"; done)
 python -m bench.speeds --runs_dirs "$S" runs/asis-mr runs/asis-semeval2017a --data_dir ../shared/datasets \
   --output results/pareto/speeds.json --max_test_sentences 2000 --stand_ins "${stand_ins}minilm=minilm" "$@"
-python -m pipelines.report results/records --output results/report --teachers results/teachers --speeds results/pareto/speeds.json
+python -m pipelines.report results/records --output results/report --teachers results/teachers --speeds results/pareto/speeds.json --aso_iterations 200

@@ -22,4 +22,6 @@ done
 mkdir -p results/report/figures
 python -m pipelines.explain "$STUDY_RUNS"/mr-lab-trained/{mean,meanmax,lstm,bilstm,attention,multihead,transformer}/seed-0 \
   runs/study-extra/minilm-mr-1ep --probes_dir results/report/figures
-python -m pipelines.report results/records --output results/report --teachers results/teachers
+# ASO at 200 bootstrap iterations (deepsig defaults to 1000): every pair of architectures is asked now, and the
+# rebuild (also tests/test_report_records.py, which reads the count from report.json) stays minutes, not an hour.
+python -m pipelines.report results/records --output results/report --teachers results/teachers --speeds results/pareto/speeds.json --aso_iterations 200

@@ -157,7 +157,8 @@ def test_the_committed_records_rebuild_the_committed_report(tmp_path):
     """Issue 17: a fresh clone rebuilds results/report/report.md's tables from results/records alone; issue 19:
     with the committed cost/accuracy front, its speeds beside scores the report computes itself."""
     records, committed = REPO_ROOT / "results" / "records", REPO_ROOT / "results" / "report" / "report.md"
-    rebuilt = write_report(records, tmp_path / "report", speeds=REPO_ROOT / "results" / "pareto" / "speeds.json",
-                           teachers=REPO_ROOT / "results" / "teachers")  # fmt: skip
+    made_with = json.loads((committed.parent / "report.json").read_text(encoding="utf-8"))["statistics"]
+    rebuilt = write_report(records, tmp_path / "report", seed=made_with["aso_seed"], aso_iterations=made_with["aso_iterations"],
+                           speeds=REPO_ROOT / "results" / "pareto" / "speeds.json", teachers=REPO_ROOT / "results" / "teachers")  # fmt: skip
     table_lines = lambda path: [line for line in path.read_text(encoding="utf-8").splitlines() if line.startswith("|")]  # noqa: E731
     assert table_lines(rebuilt) == table_lines(committed)
