@@ -13,7 +13,7 @@ from pipelines.backbones import length_from_data, resolve_model
 from pipelines.errors import DataError, PathError
 from pipelines.losses import LossArguments, loss_trainer
 from pipelines.arguments import FinetuneDataArguments, FinetuneModelArguments, FinetuneTrainingArguments, model_label
-from pipelines.run_files import RunRecord, check_writable_dir
+from pipelines.run_files import RunRecord, check_writable_dir, training_device
 from pipelines.selection import resolve_best_metric
 from pipelines.tokenization import tokenize_dataset
 from pipelines.fitting import fit_and_test
@@ -169,6 +169,7 @@ def finetune_setfit(path, splits, label_names, data_description, model_args, dat
     model, seconds = train_setfit(path, splits, label_names, setfit_args, training_args.seed)
     record, test_predictions = setfit_record(model, splits, label_names, run_info, training_args.seed)
     record.train_seconds = round(seconds, 2)
+    record.train_device = training_device(model.model_body.device)
     save_setfit_run(model, record, test_predictions, training_args.output_dir)
     print(f"test ({len(splits['test'])} sentences) {format_metrics(record.test)}")
     print(f"saved to {training_args.output_dir}")

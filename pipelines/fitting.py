@@ -38,11 +38,12 @@ from pipelines.run_files import (
     torn_file,
     library_versions,
     source_revision,
+    training_device,
     write_json_atomic,
     write_predictions,
     write_results,
 )
-from pipelines.runs.layout import ARGS_FILE, RUN_DEFINITION_FILE
+from pipelines.runs.layout import ARGS_FILE, RUN_DEFINITION_FILE, TRAINER_STATE_FILE, TRAINING_CLOCK_FILE
 from pipelines.selection import TestScoreCallback, selection_summary
 
 
@@ -85,6 +86,7 @@ def fit_and_test(
         resume_from = prepare_output_dir(training_args, definition)
         test_scores = TestScoreCallback(tokenized["test"]) if score_test_each_epoch else None
         divergence = StopOnNonFiniteLoss()
+        clock = TrainingClock(resume_from)
         trainer = trainer_class(
             model=model,
             args=hub.without_trainer_push(training_args),
@@ -94,15 +96,13 @@ def fit_and_test(
             data_collator=DataCollatorWithPadding(tokenizer),
             compute_metrics=compute_metrics_fn(label_names),
             callbacks=[
-                stopper := EarlyStoppingCallback(early_stopping_patience=early_stopping_patience), divergence,
+                stopper := EarlyStoppingCallback(early_stopping_patience=early_stopping_patience), divergence, clock,
                 *filter(None, [test_scores]),
             ],
         )
         if test_scores:
             test_scores.trainer = trainer
-        started = time.perf_counter()
         trainer.train(resume_from_checkpoint=resume_from)
-        train_seconds = time.perf_counter() - started
         if divergence.message:
             raise OptionError(divergence.message)
         if trainer.is_world_process_zero():
@@ -110,7 +110,9 @@ def fit_and_test(
         record, test_predictions = score_test(trainer, tokenized["test"], label_names, run_info)
         validation = predict_in_order(trainer, tokenized["validation"])
         test_predictions = calibrate_after_training(trainer, validation, record, test_predictions, training_args.temperature_scaling)
-        record.train_seconds = round(train_seconds, 2)
+        record.train_seconds = round(clock.seconds(), 2)
+        record.train_seconds_from_step = clock.unknown_before_step
+        record.train_device = training_device(trainer.args.device)
         record.parameters = count_parameters(model)
         record.early_stopping_patience = early_stopping_patience
         save_run(trainer, training_args, record, test_predictions, len(tokenized["test"]))
@@ -334,6 +336,35 @@ def check_checkpoint_to_resume(checkpoint: Path, definition: dict) -> None:
             f"{option} is a checkpoint of a run of another definition ({'; '.join(differences)}); "
             "resume a checkpoint of this run, or start afresh without it"
         )
+
+
+class TrainingClock(TrainerCallback):
+    """Wall seconds of training across resumes, for the record's cost (`train_seconds`): each checkpoint
+    gets a `TRAINING_CLOCK_FILE` with the seconds spent up to it (evaluations included), and a run resumed
+    from it starts counting from there, so a run spread over several sessions reports its whole time.
+    A checkpoint written before the clock existed has no file: `unknown_before_step` is then its step, and
+    the time counts from there only (recorded as `train_seconds_from_step`)."""
+
+    def __init__(self, resume_from: str | Path | None = None):
+        self.before, self.unknown_before_step, self.started = 0.0, None, None
+        if resume_from:
+            clock = Path(resume_from) / TRAINING_CLOCK_FILE
+            if clock.is_file():
+                self.before = float(json.loads(clock.read_text(encoding="utf-8"))["train_seconds"])
+            else:
+                state = Path(resume_from) / TRAINER_STATE_FILE
+                self.unknown_before_step = json.loads(state.read_text(encoding="utf-8"))["global_step"] if state.is_file() else 0
+
+    def seconds(self) -> float:
+        return self.before + (time.perf_counter() - self.started if self.started is not None else 0.0)
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.started = time.perf_counter()
+
+    def on_save(self, args, state, control, **kwargs):
+        checkpoint = Path(args.output_dir) / f"{CHECKPOINT_PREFIX}-{state.global_step}"
+        if state.is_world_process_zero and checkpoint.is_dir():
+            (checkpoint / TRAINING_CLOCK_FILE).write_text(json.dumps({"train_seconds": round(self.seconds(), 2)}) + "\n", encoding="utf-8")
 
 
 class StopOnNonFiniteLoss(TrainerCallback):

@@ -66,7 +66,9 @@ class RunRecord:
     calibration: dict | None = None  # pipelines.calibration.calibration_record: T, test scores before and after
     epochs: float | None = None
     best_checkpoint: str | None = None
-    train_seconds: float | None = None
+    train_seconds: float | None = None  # wall seconds of Trainer.train (its evaluations included), over every resume
+    train_seconds_from_step: int | None = None  # set when train_seconds misses the steps before it (resumed from a checkpoint without a clock)
+    train_device: str | None = None  # where it trained (`training_device`): "cpu: 2 torch threads, <CPU>" or "cuda: <GPU>"; None: older runs
     parameters: dict[str, int] | None = None  # {"trainable": n, "total": n}
     confusion_matrix: list[list[int]] | None = None  # (gold, predicted)
     per_class: dict | None = None  # label -> support, precision, recall, f1
@@ -83,6 +85,7 @@ class RunRecord:
     _OPTIONAL = (
         "cv_folds", "fold", "vectors", "class_weights", "distillation", "per_class", "train_overlap",
         "validation_predictions_file", "calibration", "early_stopping_patience", "train_size_per_class",
+        "train_seconds_from_step", "train_device",
     )
 
     @classmethod
@@ -287,6 +290,21 @@ def finished_record(run_dir: str | os.PathLike) -> RunRecord | None:
         return RunRecord.read(run_dir) if (Path(run_dir) / RESULTS_FILE).is_file() else None
     except DataError:
         return None
+
+
+def training_device(device) -> str:
+    """Where a run trains, for its record's cost: "cuda: <GPU name>" or "cpu: <N> torch threads, <CPU model>"
+    (`device`: a `torch.device`, e.g. `TrainingArguments.device`)."""
+    import torch
+
+    if device.type == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(device)}"
+    cpu = platform.processor() or "unknown CPU"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        found = re.search(r"^model name\s*:\s*(.+)$", cpuinfo.read_text(), re.MULTILINE)
+        cpu = found.group(1).strip() if found else cpu
+    return f"{device.type}: {torch.get_num_threads()} torch threads, {cpu}"
 
 
 def library_versions() -> dict[str, str]:

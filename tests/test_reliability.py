@@ -188,7 +188,27 @@ def test_resumed_run_says_so_and_keeps_early_stopping_patience(tmp_path, tiny_gl
     for checkpoint in whole.glob("checkpoint-*"):
         if int(checkpoint.name.split("-")[1]) > (best_epoch + 1) * steps_per_epoch:
             shutil.rmtree(checkpoint)
+    resumed = whole / f"checkpoint-{(best_epoch + 1) * steps_per_epoch}"
+    before = json.loads((resumed / "training_clock.json").read_text())["train_seconds"]
     capsys.readouterr()
     assert run_cli(train.main, argv) == 0
-    assert f"resuming the interrupted run in {whole} from {whole / f'checkpoint-{(best_epoch + 1) * steps_per_epoch}'}" in capsys.readouterr().out
-    assert json.loads((whole / "results.json").read_text())["epochs"] == last_epoch
+    assert f"resuming the interrupted run in {whole} from {resumed}" in capsys.readouterr().out
+    record = json.loads((whole / "results.json").read_text())
+    assert record["epochs"] == last_epoch
+    # The record's training time counts the killed session's seconds too (TrainingClock), and says where it ran.
+    assert 0 < before < record["train_seconds"] and "train_seconds_from_step" not in record
+    assert record["train_device"].startswith("cpu: ") and "torch threads" in record["train_device"]
+
+
+def test_training_clock_counts_from_a_checkpoint_without_one(tmp_path):
+    """A checkpoint written before the clock existed: the time counts from its step, and says so."""
+    from pipelines.fitting import TrainingClock
+
+    checkpoint = tmp_path / "checkpoint-125"
+    checkpoint.mkdir()
+    (checkpoint / "trainer_state.json").write_text(json.dumps({"global_step": 125}))
+    clock = TrainingClock(checkpoint)
+    assert clock.unknown_before_step == 125 and clock.seconds() == 0.0
+    (checkpoint / "training_clock.json").write_text(json.dumps({"train_seconds": 61.5}))
+    clock = TrainingClock(checkpoint)
+    assert clock.unknown_before_step is None and clock.seconds() == 61.5

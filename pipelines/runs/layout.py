@@ -20,6 +20,7 @@ TRAINER_STATE_FILE = "trainer_state.json"  # transformers.trainer.TRAINER_STATE_
 ARGS_FILE = "training_args.json"
 RUN_DEFINITION_FILE = "run_definition.json"  # what resume checks (pipelines.fitting)
 RUN_LOCK_FILE = ".run.lock"
+TRAINING_CLOCK_FILE = "training_clock.json"  # in a checkpoint: wall seconds of training up to it (pipelines.fitting.TrainingClock)
 RUN_OWNER_FILE = ".run-owner.json"  # who holds the lock: pid, host, start (the lock file itself is truncated by every try)
 # The files of an as-is evaluation folder (evaluate_pretrained.py) and of an ONNX export.
 EVALUATION_FILE, EVALUATION_MD = "evaluation.json", "evaluation.md"
