@@ -552,3 +552,36 @@ def test_the_report_says_which_code_made_each_record(report):
     made_by = table(section(report, "Which code made these runs"))
     assert sum(int(r["records"]) for r in made_by) == 33 + 2  # every run once: "33 training runs and 2 as-is scores"
     assert "33 training runs and 2 as-is scores" in report and made_by[0]["code"] == "before code recording"  # the fixture's runs
+
+
+def test_the_top_table_puts_each_fine_tuned_model_beside_the_best_glove_student_and_as_is_model(runs, tmp_path):
+    """Issue 26 item 4: the top table's rows are chosen as the questions choose them, its scores are the front's
+    `score_interval`, and its verdicts are the report's own answers (never a new test)."""
+    path = write_report(runs, tmp_path / "report", seed=3, aso_iterations=10, speeds=speeds_file(tmp_path / "speeds.json"))
+    text = path.read_text()
+    assert text.index("## The top of the study") < text.index("\n## mr")
+    rows = table(subsection(text, "mr (accuracy)"))
+    on_test = " (chosen on TEST: no validation score recorded)"
+    assert [(r["role"], r["model"], r["runs"], r["score"], r["train min/seed"], r["trained on"], r["sentences/s"]) for r in rows] == [
+        ("fine-tuned", "minilm (fine-tuned)", "2 seeds", "0.967", "0.2", "not recorded", ""),  # 12.5 s a seed; no speed timed
+        ("best GloVe model" + on_test, "meanmax (trained vectors)", "3 seeds", "0.917", "0.2", "not recorded", "5"),
+        ("best as-is model" + on_test, "distilbert-sst2 (as is)", "1 run", "1.000", "", "", "10"),
+    ]
+    numbers = json.loads((tmp_path / "report" / "report.json").read_text())
+    asked = {c["a"]: c for c in numbers["datasets"]["mr"]["comparisons"] if c["b"] == "meanmax (trained vectors)"}
+    for row in (rows[0], rows[2]):
+        assert (row["vs the best GloVe model"], row["Holm p"]) == (asked[row["model"]]["verdict"], f"{asked[row['model']]['holm_p']:.3f}")
+    assert rows[1]["vs the best GloVe model"] == "the reference"
+    front = {row["model"]: row for row in numbers["front"]["mr"]}
+    for row in numbers["top"]["mr"]:
+        if row["model"] in front:
+            assert (row["score"], row["ci_low"], row["ci_high"]) == tuple(front[row["model"]][k] for k in ("score", "ci_low", "ci_high"))
+
+
+def test_where_a_run_trained_comes_from_its_record_else_its_torch_build():
+    from pipelines.report.top import device_of
+
+    assert device_of({"train_device": "cpu: 2 torch threads, AMD EPYC"}) == "cpu: 2 torch threads"
+    assert device_of({"versions": {"torch": "2.13.0+cpu"}}) == "cpu (threads not recorded)"
+    assert device_of({"versions": {"torch": "2.11.0+cu130"}}) == "GPU build of torch (device not recorded)"
+    assert device_of({}) == "not recorded"

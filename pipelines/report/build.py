@@ -17,6 +17,7 @@ from pipelines.report.collect import EVALUATION_FILE, METRIC_NAMES, Group, gathe
 from pipelines.report.compare import Predictions, answer, protocol_questions, selection_rows, study_questions
 from pipelines.report.figures import group_confusion, plot_confusion_matrix, plot_learning_curves, plot_scores
 from pipelines.report.front import front_rows, front_section, read_speeds
+from pipelines.report.top import top_rows, top_section
 from pipelines.report.tables import code_section, questions_section, runs_table, scores_section, selection_section
 from pipelines.run_files import write_json_atomic
 from pipelines.statistics import ALPHA, RESAMPLING_SEED, summarize
@@ -145,9 +146,16 @@ def write_report(root: str | Path, output: str | Path | None = None, seed: int =
     fronts = {dataset: front_rows([g for g in groups if g.dataset == dataset], measured["datasets"].get(dataset, []), predictions,
                                   numbers[dataset]["official_metric"], numbers[dataset]["label_names"])
               for dataset in datasets} if measured else {}  # fmt: skip
+    tops = {
+        dataset: top_rows([g for g in groups if g.dataset == dataset], summaries[dataset], numbers[dataset]["comparisons"], predictions,
+                          numbers[dataset]["official_metric"], numbers[dataset]["label_names"],
+                          measured["datasets"].get(dataset, []) if measured else None)
+        for dataset in datasets
+    }  # fmt: skip
     how_sure = [calibration.how_sure(dataset, [g for g in groups if g.dataset == dataset]) for dataset in datasets]
     figures = output / "figures"
     figures.mkdir(parents=True, exist_ok=True)  # only now: every number is computed
+    lines += top_section(tops, str(speeds) if speeds else None)
     for dataset in datasets:
         path = plot_scores(dataset, [g for g in groups if g.dataset == dataset], summaries[dataset], figures / f"scores-{slug(dataset)}.png")
         lines += sections[dataset] + [f"![{dataset}](figures/{path.name})", ""]
@@ -167,7 +175,8 @@ def write_report(root: str | Path, output: str | Path | None = None, seed: int =
         },
         "datasets": numbers,
         "front": {dataset: rows for dataset, (rows, _) in fronts.items()},
+        "top": {dataset: rows for dataset, (rows, _) in tops.items()},
         "calibration": calibration.numbers(how_sure),
-        "runs": [{**{k: v for k, v in row.items() if k != "trainer_state"}, "setting": row["setting"].label} for row in rows],
+        "runs": [{**{k: v for k, v in row.items() if k not in ("trainer_state", "versions")}, "setting": row["setting"].label} for row in rows],
     })  # fmt: skip
     return report
