@@ -2,7 +2,7 @@
 
     python -m scripts.results_tables      # after scripts/build_report.sh and scripts/build_pareto.sh
 
-For each benchmark, docs/results.md's scores table becomes the report's "Scores" table, and its
+For each benchmark, docs/results.md's top table becomes the report's "The top of the study" table, its scores table becomes the report's "Scores" table, and its
 study-questions table the report's "Study questions" table without the A/B score and raw-p columns
 (the report keeps them). `tests/test_readme.py` checks that docs/results.md equals what this script
 would write.
@@ -16,6 +16,9 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # docs/results.md's heading line of each benchmark's results, and the report's section
 SECTIONS = {"mr": "**MR** (accuracy", "semeval2017a": "**SemEval-2017 4A** (macro recall"}
+# docs/results.md's heading line of each benchmark's top table, and the report's subsection of "## The top of the study"
+TOP_SECTIONS = {"mr": ("**MR, the top of the study**", "### mr (accuracy)"),
+                "semeval2017a": ("**SemEval-2017 4A, the top of the study**", "### semeval2017a (macro recall)")}
 QUESTION_COLUMNS = [
     "question", "protocol", "A", "runs A/B", "Δ", "CI (Holm level)", "Holm p", "MDE (Holm level)", "ASO ε(A>B) / ε(B>A)", "verdict (Holm p < 0.05)"
 ]  # fmt: skip
@@ -68,6 +71,9 @@ def updated_results(results: str, report: str) -> str:
         at = results.index(heading)
         results = replace_table(results, at, "| model | setting", table_after(section, "### Scores"))
         results = replace_table(results, at, "| question |", questions_table(table_after(section, "### Study questions")))
+    top = report_section(report, "The top of the study")
+    for dataset, (heading, subsection) in TOP_SECTIONS.items():
+        results = replace_table(results, results.index(heading), "| role |", table_after(top, subsection))
     return results
 
 
