@@ -66,3 +66,37 @@ def test_a_model_filter_and_no_records_give_one_line(curve_runs, tmp_path, capsy
     assert json.loads((output / "curves.json").read_text())["datasets"]["mr"]["comparisons"] == []
     assert run_cli(curves.main, [str(tmp_path / "nothing"), "--output", str(output)]) == 2
     assert capsys.readouterr().err.startswith("error: no lab-split run records with predictions under")
+
+
+def test_an_as_is_model_is_the_zero_label_line_compared_unpaired_at_every_size(curve_runs, tmp_path):
+    """Issue 29: the zero-shot scorer is drawn as a line (its score and sentence interval) and every curve is set against it."""
+    from pipelines.statistics import score_interval
+
+    evaluation = tmp_path / "asis-mr"
+    (evaluation / "predictions").mkdir(parents=True)
+    gold = np.tile([0, 1], N_TEST // 2)
+    predictions = np.where(np.arange(N_TEST) % 4 == 0, 1 - gold, gold)  # right on 3 of 4: 0.75
+    pd.DataFrame({"index": np.arange(N_TEST), "label": gold, "prediction": predictions}).to_parquet(evaluation / "predictions" / "zs.parquet")
+    entry = {"model": "zs", "family": "zero-shot", "accuracy": 0.75, "ci": {}, "seconds": 1.0, "sentences_per_second": 400.0,
+             "load_seconds": 0.1, "labels": "", "rule": "", "ties": 0, "predicted_counts": [200, 200],
+             "confusion_matrix": [[150, 50], [50, 150]], "predictions_file": "predictions/zs.parquet"}  # fmt: skip
+    (evaluation / "evaluation.json").write_text(json.dumps({
+        "dataset": "mr", "data": {}, "test_sentences": N_TEST, "label_names": ["negative", "positive"], "batch_size": 64,
+        "neutral_threshold": 0.8, "device": "cpu", "ci_method": "", "results": [entry, {**entry, "model": "other"}],
+    }))  # fmt: skip
+    output = tmp_path / "curves"
+    assert run_cli(curves.main, [str(curve_runs), "--output", str(output), "--models", "bilstm", "--as_is", str(evaluation),
+                                 "--as_is_models", "zs"]) == 0  # fmt: skip
+    summary = json.loads((output / "curves.json").read_text())["datasets"]["mr"]
+    line = summary["zero_label"]["zs (as is, no labels)"]
+    expected = score_interval(gold, predictions[None, :], "accuracy", ["negative", "positive"])
+    assert (line["mean"], line["ci_low"], line["ci_high"]) == pytest.approx((0.75, expected["ci_low"], expected["ci_high"]))
+    assert list(summary["points"]) == ["bilstm (trained vectors)"]  # "other" was not asked for; the line is no curve
+    (comparison,) = summary["comparisons"]
+    assert (comparison["a"], comparison["b"]) == ("bilstm (trained vectors)", "zs (as is, no labels)")
+    rows = comparison["rows"]
+    assert [row["size"] for row in rows] == ["16", "64", "all"] and not any(row["paired_seeds"] for row in rows)
+    # 0.90 and 0.92 against 0.75 are found; 0.80 against 0.75 with 3 seeds (t on 2 df) is not
+    assert [row["verdict"] for row in rows] == ["A better", "A better", "no detectable difference"]
+    assert rows[0]["difference"] == pytest.approx(summary["points"]["bilstm (trained vectors)"]["16"]["mean"] - 0.75)
+    assert "zs (as is, no labels): 0.7500 [" in (output / "curves-mr.md").read_text()

@@ -32,8 +32,8 @@ from pipelines.errors import DataError, OptionError
 from pipelines.report.collect import METRIC_NAMES
 from pipelines.report.compare import read_predictions
 from pipelines.report.tables import fmt, fmt_p
-from pipelines.run_files import RESULTS_FILE, RunRecord, is_run_record, read_json
-from pipelines.statistics import answer_family, crossed_comparison, summarize
+from pipelines.run_files import EVALUATION_FILE, RESULTS_FILE, EvaluationRecord, RunRecord, is_run_record, read_json
+from pipelines.statistics import answer_family, crossed_comparison, score_interval, summarize
 from pipelines.train_sizes import ALL
 
 
@@ -46,6 +46,7 @@ class Curve:
     label_names: list[str]
     runs: dict = field(default_factory=lambda: defaultdict(dict))
     scores: dict = field(default_factory=lambda: defaultdict(dict))  # {size: {seed: official test score}}
+    zero_label: bool = False  # a model used as it is (no training labels): one run, drawn as a line at every size
 
 
 def curve_name(record: RunRecord) -> str:
@@ -76,6 +77,25 @@ def gather_curves(roots: list[Path], seeds: set[int] | None = None, names: set[s
     return curves
 
 
+def gather_zero_label(roots: list[Path], names: set[str] | None = None) -> dict[str, dict[str, Curve]]:
+    """{dataset: {curve name: Curve}} of the as-is models (`evaluate_pretrained.py`'s `evaluation.json`, a
+    folder or a compact record) under `roots` that saved their test predictions: each one run (seed 0,
+    size None) that uses no training label, the curves' zero-label line; `names`: the models to keep."""
+    curves: dict[str, dict[str, Curve]] = defaultdict(dict)
+    for root in roots:
+        for path in sorted(Path(root).rglob(EVALUATION_FILE)):
+            evaluation = EvaluationRecord.from_dict(read_json(path), path)
+            official = official_metric_for(evaluation.dataset, evaluation.label_names)
+            for scored in evaluation.results:
+                if not scored.predictions_file or (names is not None and scored.model not in names):
+                    continue
+                name = f"{scored.model} (as is, no labels)"
+                curve = curves[evaluation.dataset].setdefault(name, Curve(evaluation.dataset, name, evaluation.label_names, zero_label=True))
+                curve.runs[None][0] = str(path.parent / scored.predictions_file)
+                curve.scores[None][0] = scored.test[official]
+    return curves
+
+
 def all_position(dataset: str, curves: list[Curve]) -> float:
     """Where `all` sits on the size axis: the benchmark's training sentences per class, else twice the largest size."""
     if dataset in BENCHMARKS and BENCHMARKS[dataset].train_size:
@@ -84,7 +104,8 @@ def all_position(dataset: str, curves: list[Curve]) -> float:
 
 
 def sizes_of(curves: list[Curve]) -> list[int | None]:
-    found = {size for curve in curves for size in curve.runs}
+    """The training sizes of the trained curves, smallest first, `all` (None) last."""
+    found = {size for curve in curves if not curve.zero_label for size in curve.runs}
     return sorted(found - {None}) + ([None] if None in found else [])
 
 
@@ -93,9 +114,13 @@ def size_text(size: int | None) -> str:
 
 
 def compare_pair(a: Curve, b: Curve, official: str) -> list[dict]:
-    """A against B at every size both have, Holm over those sizes; each row carries its size."""
-    sizes = [size for size in sizes_of([a, b]) if size in a.runs and size in b.runs]
-    frames = {curve.name: {size: {seed: read_predictions(path) for seed, path in curve.runs[size].items()} for size in sizes} for curve in (a, b)}
+    """A against B at every size both have, Holm over those sizes; each row carries its size. A zero-label
+    curve (B) is the same one run at every size of A."""
+    sizes = [size for size in sizes_of([a, b]) if size in a.runs and (b.zero_label or size in b.runs)]
+    frames = {
+        curve.name: {size: {seed: read_predictions(path) for seed, path in curve.runs[None if curve.zero_label else size].items()} for size in sizes}
+        for curve in (a, b)
+    }  # fmt: skip
 
     def question(size):
         return lambda level: crossed_comparison(frames[a.name][size], frames[b.name][size], official, a.label_names, alpha=level)
@@ -124,10 +149,16 @@ def plot_curves(dataset: str, curves: list[Curve], official: str, path: Path) ->
     fig = Figure(figsize=(6.4, 4.0))
     ax = fig.subplots()
     at_all = all_position(dataset, curves)
-    for k, curve in enumerate(curves):
+    trained = [curve for curve in curves if not curve.zero_label]
+    for curve in curves:
+        if curve.zero_label:
+            found = zero_label_interval(curve, official)
+            line = ax.axhline(found["mean"], linestyle=":", label=f"{curve.name}: {found['mean']:.3f}")
+            ax.axhspan(found["ci_low"], found["ci_high"], color=line.get_color(), alpha=0.12)
+    for k, curve in enumerate(trained):
         sizes = [size for size in sizes_of([curve])]
         summaries = [summarize(list(curve.scores[size].values())) for size in sizes]
-        x = np.array([at_all if size is None else size for size in sizes], dtype=float) * (1 + 0.03 * (k - (len(curves) - 1) / 2))
+        x = np.array([at_all if size is None else size for size in sizes], dtype=float) * (1 + 0.03 * (k - (len(trained) - 1) / 2))
         y = np.array([s["mean"] for s in summaries])
         low = np.array([s["mean"] - s["ci_low"] if s["ci_low"] is not None else 0.0 for s in summaries])
         high = np.array([s["ci_high"] - s["mean"] if s["ci_high"] is not None else 0.0 for s in summaries])
@@ -145,15 +176,27 @@ def plot_curves(dataset: str, curves: list[Curve], official: str, path: Path) ->
     return path
 
 
+def zero_label_interval(curve: Curve, official: str) -> dict:
+    """The zero-label model's official test score with its 95% interval over the test sentences (`statistics.score_interval`: one run)."""
+    frame = read_predictions(curve.runs[None][0]).sort_values("index")
+    return score_interval(frame["label"].to_numpy(), frame["prediction"].to_numpy()[None, :], official, curve.label_names)
+
+
 def curves_markdown(dataset: str, curves: list[Curve], official: str, pairs: list[tuple], command: str) -> str:
     metric = METRIC_NAMES[official]
     lines = [f"# {dataset}: learning curves", "", "Made by:", "", f"```\n{command}\n```", ""]
     lines += [f"Test {metric} (the official metric) per training size: mean over seeds, 95% t interval over seeds "
               "(`statistics.summarize`); n is the number of seeds.", ""]
-    lines += ["| per class | " + " | ".join(curve.name for curve in curves) + " |", "|---|" + "---|" * len(curves)]
+    for curve in (c for c in curves if c.zero_label):
+        found = zero_label_interval(curve, official)
+        lines.append(f"{curve.name}: {fmt(found['mean'])} [{fmt(found['ci_low'])}, {fmt(found['ci_high'])}] (one run; its 95% "
+                         "interval over the test sentences, `statistics.score_interval`), the same at every size.\n")
+    curves = [c for c in curves if not c.zero_label] + [c for c in curves if c.zero_label]
+    trained = [c for c in curves if not c.zero_label]
+    lines += ["| per class | " + " | ".join(curve.name for curve in trained) + " |", "|---|" + "---|" * len(trained)]
     for size in sizes_of(curves):
         cells = []
-        for curve in curves:
+        for curve in trained:
             s = summarize(list(curve.scores.get(size, {}).values()))
             ci = f" [{fmt(s['ci_low'])}, {fmt(s['ci_high'])}]" if s["ci_low"] is not None else f" ({s['note']})" if s["note"] else ""
             cells.append(f"{fmt(s['mean'])}{ci}, n={s['n']}" if s["n"] else "")
@@ -175,23 +218,31 @@ def curves_markdown(dataset: str, curves: list[Curve], official: str, pairs: lis
     return "\n".join(lines) + "\n"
 
 
-def write_curves(roots: list[Path], output: Path, command: str, seeds: set[int] | None = None, names: set[str] | None = None) -> list[Path]:
-    """The figure, table and `curves.json` of every dataset found under `roots`, in `output`."""
+def write_curves(roots: list[Path], output: Path, command: str, seeds: set[int] | None = None, names: set[str] | None = None,
+                 as_is: list[Path] | None = None, as_is_names: set[str] | None = None) -> list[Path]:  # fmt: skip
+    """The figure, table and `curves.json` of every dataset found under `roots`, in `output`; `as_is`: folders
+    of as-is evaluations whose models (`as_is_names`, default all with predictions) are drawn as zero-label lines
+    and compared with every curve at every size."""
     found = gather_curves(roots, seeds, names)
     if not found:
         raise DataError(f"no lab-split run records with predictions under {', '.join(map(str, roots))}")
+    for dataset, lines in gather_zero_label(as_is or [], as_is_names).items():
+        if dataset in found:
+            found[dataset].update(lines)
     output.mkdir(parents=True, exist_ok=True)
     written, summary = [], {"command": command, "datasets": {}}
     for dataset, by_name in sorted(found.items()):
         curves = list(by_name.values())
         official = official_metric_for(dataset, curves[0].label_names)
-        pairs = [(a, b, compare_pair(a, b, official)) for a, b in combinations(curves, 2)]
+        curves = [c for c in curves if not c.zero_label] + [c for c in curves if c.zero_label]  # a zero-label line is B
+        pairs = [(a, b, compare_pair(a, b, official)) for a, b in combinations(curves, 2) if not a.zero_label]
         written.append(plot_curves(dataset, curves, official, output / f"curves-{dataset}.png"))
         (output / f"curves-{dataset}.md").write_text(curves_markdown(dataset, curves, official, pairs, command), encoding="utf-8")
         written.append(output / f"curves-{dataset}.md")
         summary["datasets"][dataset] = {
             "official": official,
-            "points": {c.name: {size_text(size): summarize(list(c.scores[size].values())) for size in sizes_of([c])} for c in curves},
+            "points": {c.name: {size_text(size): summarize(list(c.scores[size].values())) for size in sizes_of([c])} for c in curves if not c.zero_label},
+            "zero_label": {c.name: zero_label_interval(c, official) for c in curves if c.zero_label},
             "comparisons": [
                 {"a": a.name, "b": b.name, "crossovers": crossover_text(a, b, rows),
                  "rows": [{k: v for k, v in row.items() if k not in ("a_scores", "b_scores")} | {"size": size_text(row["size"])} for row in rows]}
@@ -208,6 +259,9 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--output", required=True, help="folder for curves-<dataset>.png/.md and curves.json")
     parser.add_argument("--seeds", help="comma-separated seeds to keep (default: every seed found)")
     parser.add_argument("--models", help="comma-separated models (record's `model`) to draw (default: every model found)")
+    parser.add_argument("--as_is", nargs="+", default=[], help="folders of as-is evaluations (evaluation.json), e.g. results/records/asis-mr: "
+                        "their models are the zero-label lines")
+    parser.add_argument("--as_is_models", help="comma-separated as-is models to draw (default: every one with saved predictions)")
     args = parser.parse_args(argv)
     try:
         seeds = {int(seed) for seed in args.seeds.split(",") if seed.strip()} if args.seeds else None
@@ -215,7 +269,9 @@ def main(argv: list[str]) -> None:
         raise OptionError(f"--seeds takes comma-separated integers such as 0,1,2, got {args.seeds!r}") from None
     command = " ".join(["python -m pipelines.report.curves", *argv])
     names = {name.strip() for name in args.models.split(",") if name.strip()} if args.models else None
-    for path in write_curves([Path(root) for root in args.runs_dirs], Path(args.output), command, seeds, names):
+    as_is_names = {name.strip() for name in args.as_is_models.split(",") if name.strip()} if args.as_is_models else None
+    as_is = [Path(root) for root in args.as_is]
+    for path in write_curves([Path(root) for root in args.runs_dirs], Path(args.output), command, seeds, names, as_is, as_is_names):
         print(f"wrote {path}")
 
 

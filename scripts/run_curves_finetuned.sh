@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Issue 29's fine-tuned learning-curve line: MiniLM fine-tuned on N sentences per class of MR (finetune.py --train_size,
+# validation drawn from them, MR's lab test set unchanged), seeds 0-2, with the CPU recipe of bench/finetune_recipe.py.
+# Epochs scale with the size so that every cell takes at least ~50 optimizer steps of 32 (16 per class: 26 training
+# sentences, one step an epoch, so 3 epochs would be 3 steps): 16 -> 50 epochs, 64 -> 15, 256 -> 5, larger -> 3 (the default);
+# early stopping (patience 2 on validation accuracy) still applies. Resumable: a finished cell (results.json) is skipped. Then:
+#   python -m pipelines.report.records runs/curves-finetuned --output results/curves/records-finetuned
+#   python -m pipelines.report.curves results/curves/records results/curves/records-finetuned results/records/study/mr-lab-trained \
+#     results/records/study/mr-minilm --models meanmax,bilstm,minilm --seeds 0,1,2 --output results/curves
+#   SIZES="16 64" SEEDS="0 1 2" bash scripts/run_curves_finetuned.sh   # a subset
+set -u
+cd "$(dirname "$0")/.."
+[ -z "${VIRTUAL_ENV:-}" ] && [ -f .venv/bin/activate ] && . .venv/bin/activate
+DATA=${DATA:-../shared/datasets}
+RUNS=${RUNS:-runs/curves-finetuned}
+MODEL=${MODEL:-minilm}
+DATASET=${DATASET:-mr}
+mkdir -p runs/logs
+for size in ${SIZES:-16 64 256 1024}; do
+  for seed in ${SEEDS:-0 1 2}; do
+    out=$RUNS/$DATASET-$MODEL-n$size/seed-$seed
+    [ -f "$out/results.json" ] && continue
+    case $size in 16) epochs=50;; 64) epochs=15;; 256) epochs=5;; *) epochs=3;; esac
+    echo "$(date +%T) start $MODEL $DATASET n=$size seed $seed"
+    OMP_NUM_THREADS=${THREADS:-1} HF_HUB_OFFLINE=1 python finetune.py --model "$MODEL" --dataset "$DATASET" --data_dir "$DATA" \
+      --train_size "$size" --num_train_epochs "$epochs" --seed "$seed" --max_length_quantile 0.99 --optim adamw_torch_fused --output_dir "$out" \
+      --report_to none --disable_tqdm true > "runs/logs/curves-$DATASET-$MODEL-n$size-$seed.log" 2>&1
+    rc=$?
+    echo "$(date +%T) $MODEL $DATASET n=$size seed $seed: exit $rc"
+  done
+done
