@@ -21,7 +21,7 @@ import torch
 from datasets import DatasetDict
 
 from models.glove import GloveVectors, load_glove
-from pipelines.data import load_sentiment_dataset
+from pipelines.data.builtin import load_sentiment_dataset
 from pipelines.run_files import library_versions
 from pipelines.formatting import markdown_table
 from pipelines.tokenization import build_tokenizer, build_vocabulary, tokenize_dataset

@@ -29,7 +29,7 @@ from tokenizers import Regex, normalizers
 
 import train
 from pipelines.benchmarks import BENCHMARKS
-from pipelines.data import load_sentiment_dataset
+from pipelines.data.builtin import load_sentiment_dataset
 from pipelines.inference import TorchSequenceClassifier
 from pipelines.run_files import RESULTS_FILE
 from pipelines.statistics import paired_comparison

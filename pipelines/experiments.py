@@ -52,8 +52,7 @@ from pipelines.cli import parse, quiet_progress_bars, run_cli, to_argv
 from pipelines.benchmarks import BENCHMARKS
 from pipelines.distillation import check_teacher, teacher_name
 from pipelines.engines import run_on_submitit
-from pipelines.errors import OptionError, UserError
-from pipelines.hub import one_line
+from pipelines.errors import OptionError, UserError, one_line
 from pipelines.runs.layout import CellFolder
 from pipelines.runs.setting import Setting
 from pipelines.run_files import RESULTS_FILE, RunRecord, finished_record, library_versions, write_json_atomic
