@@ -145,8 +145,9 @@ def run_traced() -> Trace:
     from pipelines import experiments
 
     trace = Trace()
+    cache = os.environ.get("SENTIBENCH_CACHE")
     with tempfile.TemporaryDirectory() as tmp:
-        os.environ["SENTIBENCH_CACHE"] = str(Path(tmp) / "cache")
+        os.environ["SENTIBENCH_CACHE"] = str(Path(tmp) / "cache")  # the tiny vectors' parsed copy goes here, not to the user's cache
         argv = tiny_grid(Path(tmp))
         output = io.StringIO()
         sys.setprofile(trace.hook)
@@ -158,6 +159,10 @@ def run_traced() -> Trace:
             raise
         finally:
             sys.setprofile(None)
+            if cache is None:
+                os.environ.pop("SENTIBENCH_CACHE", None)
+            else:
+                os.environ["SENTIBENCH_CACHE"] = cache
         written = [json.loads(path.read_text()) for path in Path(tmp, "runs").glob("*/*/seed-*/training_args.json")]
         if len(written) != 1 or written[0]["learning_rate"] != VALUE:
             raise RuntimeError(f"the cell's training_args.json does not hold --learning_rate {TEXT}: {written}")
