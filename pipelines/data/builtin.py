@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 DATA_DIR_ENV = "SENTIBENCH_DATA_DIR"
 
+
 def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path | None:
     """The folder given by option, else by `$SENTIBENCH_DATA_DIR`, else None (use the Hub)."""
     chosen = data_dir or os.environ.get(DATA_DIR_ENV)
@@ -51,7 +52,7 @@ def load_from_hub(benchmark: Benchmark) -> DatasetDict:
     """The benchmark's Hub copy, its splits joined as `benchmark.hub_splits` says, each label
     matched to the benchmark's names by name (`hub_label_ids`), never by position.
 
-    Raises `PathError` (`HubUnreachable` without the Hub) as `load_hub_or_cache` says, and
+    Raises `PathError` (`HubUnreachable` without the Hub) as `hub_datasets.load_hub_or_cache` says, and
     `DataError` when the copy's class names do not match the benchmark's.
     """
     hub = hub_datasets.load_hub_or_cache(

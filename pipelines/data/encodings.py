@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pipelines.errors import DataError
 
+
 def decoding_error(file: Path, encoding: str) -> DataError | None:
     """None when `file` decodes as `encoding`; else an error naming the line, the bytes, the
     encoding charset-normalizer detects, and the `--encoding` option that reads it."""

@@ -39,6 +39,7 @@ def file_digest(path: str | os.PathLike) -> str:
             digest.update(block)
     return digest.hexdigest()[:12]
 
+
 def read_data_file(path: str, encoding: str | None = None) -> Dataset:
     """One local file as a `Dataset`, read by `datasets`; every failure is a `DataError` or
     `PathError` naming the file (and, where the parser says, the row)."""

@@ -13,6 +13,7 @@ from pipelines.errors import DataError, PathError, root_cause_line
 if TYPE_CHECKING:
     from datasets import DatasetDict
 
+
 def load_hub_dataset(
     name: str,
     config: str | None = None,
