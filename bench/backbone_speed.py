@@ -40,7 +40,7 @@ from transformers.trainer_pt_utils import LengthGroupedSampler
 from bench.common import DEFAULT_DATA_DIR, PeakMemory, in_child_process, machine_line, markdown_table, ratio
 from pipelines.backbones import length_from_data, resolve_alias
 from pipelines.cli import parse, run_cli
-from pipelines.data import load_sentiment_dataset
+from pipelines.data.builtin import load_sentiment_dataset
 
 STATIC_LENGTH = 128  # `finetune.py --max_length` default
 

@@ -7,6 +7,7 @@ kept: other processes only ever add time, so the minimum is the least disturbed 
 
 from __future__ import annotations
 
+import argparse
 import multiprocessing
 import os
 import platform
@@ -21,7 +22,7 @@ import torch
 from datasets import DatasetDict
 
 from models.glove import GloveVectors, load_glove
-from pipelines.data import load_sentiment_dataset
+from pipelines.data.builtin import load_sentiment_dataset
 from pipelines.run_files import library_versions
 from pipelines.formatting import markdown_table
 from pipelines.tokenization import build_tokenizer, build_vocabulary, tokenize_dataset
@@ -152,6 +153,23 @@ def machine_line() -> str:
     )
 
 
+def made_by(command: str) -> str:
+    """The head of a benchmark's Markdown: the command that made it (run from the repository root)
+    and the machine it ran on (`machine_line`)."""
+    return f"Made by (from the repository root; {machine_line()}):\n\n```\n{command}\n```\n\n"
+
+
+def bench_parser(name: str, doc: str, data_dir: bool = True) -> argparse.ArgumentParser:
+    """The options of `python -m bench.<name>` that every measuring script shares: `--output`
+    (default `bench/<name>.md`) and, with `data_dir`, `--data_dir` (default `../shared/datasets`,
+    as the committed commands print it). The caller adds its own."""
+    parser = argparse.ArgumentParser(prog=f"python -m bench.{name}", description=doc.splitlines()[0])
+    if data_dir:
+        parser.add_argument("--data_dir", default="../shared/datasets")
+    parser.add_argument("--output", default=f"bench/{name}.md")
+    return parser
+
+
 def ratio(slow: float, fast: float) -> float:
     return slow / fast if fast > 0 else float("inf")
 
@@ -160,10 +178,12 @@ __all__ = [
     "DEFAULT_DATA_DIR",
     "MrSetup",
     "PeakMemory",
+    "bench_parser",
     "best_of",
     "build_model",
     "in_child_process",
     "machine_line",
+    "made_by",
     "markdown_table",
     "prepare_mr",
     "ratio",

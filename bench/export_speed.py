@@ -32,7 +32,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from pipelines.cli import parse, run_cli  # noqa: E402
-from pipelines.data import load_sentiment_dataset  # noqa: E402
+from pipelines.data.builtin import load_sentiment_dataset  # noqa: E402
 from pipelines.export import ExportArguments, export  # noqa: E402
 from pipelines.backbones import WEIGHTS_FILES  # noqa: E402
 from pipelines.inference import ONNX_FILE, OnnxSequenceClassifier, TorchSequenceClassifier  # noqa: E402

@@ -49,7 +49,7 @@ from transformers import logging as transformers_logging
 from bench.common import DEFAULT_DATA_DIR, PeakMemory, in_child_process, machine_line, markdown_table, ratio
 from pipelines.backbones import length_from_data, resolve_alias
 from pipelines.cli import parse, run_cli
-from pipelines.data import load_sentiment_dataset
+from pipelines.data.builtin import load_sentiment_dataset
 
 STATIC_LENGTH = 128  # a plain HF script's usual padding="max_length", max_length=128
 RUN_SENTENCES = 8000  # MR train less the 20% validation split

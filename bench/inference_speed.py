@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from pipelines.cli import parse, run_cli
-from pipelines.data import load_sentiment_dataset
+from pipelines.data.builtin import load_sentiment_dataset
 from pipelines.inference import TorchSequenceClassifier
 
 

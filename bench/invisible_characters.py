@@ -18,8 +18,6 @@ The difference of the official metric (macro recall), with − without, comes wi
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import re
 from pathlib import Path
 
@@ -28,8 +26,9 @@ import pandas as pd
 from tokenizers import Regex, normalizers
 
 import train
+from bench.common import bench_parser, made_by
 from pipelines.benchmarks import BENCHMARKS
-from pipelines.data import load_sentiment_dataset
+from pipelines.data.builtin import load_sentiment_dataset
 from pipelines.inference import TorchSequenceClassifier
 from pipelines.run_files import RESULTS_FILE
 from pipelines.statistics import paired_comparison
@@ -63,10 +62,11 @@ def predictions(classifier: TorchSequenceClassifier, texts: list[str], labels: n
 def markdown(args: argparse.Namespace, result: dict, affected: int, changed: int) -> str:
     return (
         "# Invisible characters on SemEval-2017 4A\n\n"
-        f"Made by (from the repository root, {platform.machine()}, {os.cpu_count()} CPU cores shared with other jobs):\n\n"
-        f"```\nHF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 nice -n 10 python -m bench.invisible_characters --data_dir {args.data_dir} "
-        f"--model {args.model} --epochs {args.epochs} --seed {args.seed} --run {args.run} --output {args.output}\n```\n\n"
-        f"One `{args.model}` model (frozen GloVe vectors, {args.epochs} epochs at most, seed {args.seed}: **a single-seed number**) "
+        + made_by(
+            f"HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 nice -n 10 python -m bench.invisible_characters --data_dir {args.data_dir} "
+            f"--model {args.model} --epochs {args.epochs} --seed {args.seed} --run {args.run} --output {args.output}"
+        )
+        + f"One `{args.model}` model (frozen GloVe vectors, {args.epochs} epochs at most, seed {args.seed}: **a single-seed number**) "
         f"scores the {result['test_sentences']:,} test tweets with its saved tokenizer (invisible characters removed) "
         "and with the same tokenizer without the removal.\n\n"
         f"- tweets holding an invisible character: **{affected:,}**; of these, {changed:,} change their predicted label\n"
@@ -78,13 +78,11 @@ def markdown(args: argparse.Namespace, result: dict, affected: int, changed: int
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data_dir", default="../shared/datasets")
+    parser = bench_parser("invisible_characters", __doc__)
     parser.add_argument("--model", default="meanmax")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--run", default="runs/invisible-characters")
-    parser.add_argument("--output", default="bench/invisible_characters.md")
     args = parser.parse_args()
     train_once(args)
     test = load_sentiment_dataset(DATASET, args.data_dir)["test"]

@@ -37,10 +37,9 @@ import torch
 from bench.common import machine_line
 from pipelines.backbones import resolve_alias, resolve_model
 from pipelines.cli import parse, run_cli
-from pipelines.data import load_sentiment_dataset
+from pipelines.data.builtin import load_sentiment_dataset
 from pipelines.distillation import MODEL_FILE_PATTERNS
-from pipelines.errors import PathError
-from pipelines.hub import one_line
+from pipelines.errors import PathError, one_line
 from pipelines.inference import TorchSequenceClassifier, load_classifier
 from pipelines.report.collect import Group, gather_rows, group_rows
 from pipelines.run_files import library_versions, write_json_atomic

@@ -22,6 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.common import bench_parser
 from bench.grid_speed import unpack_baseline
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -73,10 +74,9 @@ def markdown(args: argparse.Namespace, best: dict[tuple[str, str], float]) -> st
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = bench_parser("startup", __doc__, data_dir=False)
     parser.add_argument("--baseline_ref", default="88dfc23", help="the commit measured as 'before'")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--output", default="bench/startup.md")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as work:
         before = unpack_baseline(args.baseline_ref, Path(work) / "before")

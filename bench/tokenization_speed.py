@@ -37,7 +37,7 @@ from tokenizers import normalizers, pre_tokenizers
 from bench.common import DEFAULT_DATA_DIR, best_of, machine_line, markdown_table, ratio
 from models.glove import load_glove
 from pipelines.cli import parse, run_cli
-from pipelines.data import load_sentiment_dataset
+from pipelines.data.builtin import load_sentiment_dataset
 from pipelines.tokenization import WORD_PATTERN, build_tokenizer, build_vocabulary, tokenize_dataset
 
 MAP_BATCH_SIZE = 1000  # `datasets.map(batched=True)` default, what `tokenize_dataset` gets

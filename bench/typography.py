@@ -32,6 +32,7 @@ from pathlib import Path
 import pandas as pd
 
 import pipelines.tokenization as tokenization
+from bench.common import bench_parser
 from pipelines import experiments
 from pipelines.benchmarks import BENCHMARKS
 from pipelines.run_files import PREDICTIONS_FILE
@@ -86,12 +87,10 @@ def markdown(args: argparse.Namespace, result: dict) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data_dir", default="../shared/datasets")
+    parser = bench_parser("typography", __doc__)
     parser.add_argument("--model", default="mean")
     parser.add_argument("--seeds", default="0,1,2,3,4")
     parser.add_argument("--runs_dir", default="runs/typography")
-    parser.add_argument("--output", default="bench/typography.md")
     args = parser.parse_args()
     seeds = [int(seed) for seed in args.seeds.split(",")]
     before, after = (read_arm(train_arm(arm, args), seeds) for arm in ("before", "after"))

@@ -24,7 +24,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, Data
 from bench.common import DEFAULT_DATA_DIR
 import models  # noqa: F401  (registers the GloVe models)
 from models.glove import load_glove
-from pipelines.data import load_sentiment_dataset
+from pipelines.data.builtin import load_sentiment_dataset
 from pipelines.metrics import score
 from pipelines.formatting import markdown_table
 from pipelines.run_files import RunRecord

@@ -1,7 +1,7 @@
 """Every script's argument dataclasses, declared once, in a module that parses without the flows.
 
-`DataArguments` is the data source (`pipelines.data.DataSourceArguments`) plus the held-out
-shares and early stopping; `RunTrainingOptions` are the Trainer defaults every run here uses, and
+`DataSourceArguments` is where the data comes from (read by `pipelines.data.load_data`),
+`DataArguments` is it plus the held-out shares and early stopping; `RunTrainingOptions` are the Trainer defaults every run here uses, and
 the GloVe (`train.py`) and fine-tuning (`finetune.py`) options subclass them with their own
 defaults only. Nothing here imports torch, transformers, `datasets` or a flow, so `--help` and a
 bad project option answer at once (`pipelines.cli.check_options`). The `TrainingArguments`
@@ -13,6 +13,7 @@ Trainer's come after the project's.
 
 from __future__ import annotations
 
+import codecs
 import math
 import shutil
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from pathlib import Path
 from pipelines.backbones import MODEL_ALIASES
 from pipelines.benchmarks import BENCHMARKS
 from pipelines.cli import TRAINER_GROUP
-from pipelines.data import DataSourceArguments
+from pipelines.data.rows import LABEL_COLUMNS, TEXT_COLUMNS
 from pipelines.errors import OptionError
 from pipelines.runs.layout import GRID_RUNS_DIR, default_evaluation_folder, default_run_folder
 from pipelines.train_sizes import check_train_size
@@ -40,6 +41,119 @@ def __getattr__(name: str):
 
         return getattr(training_arguments, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+@dataclass
+class DataSourceArguments:
+    """Where the data comes from: a built-in benchmark, local files, or a Hub dataset.
+
+    One set of options for train.py, finetune.py and evaluate_pretrained.py. The label names are
+    `--class_names`, because `TrainingArguments` already owns `--label_names` (the batch keys
+    holding the labels). Raises `OptionError` for options that conflict or cannot be used.
+    """
+
+    dataset: str = field(default="mr", metadata={"help": f"built-in benchmark, one of: {', '.join(BENCHMARKS)}"})
+    data_dir: str | None = field(
+        default=None,
+        metadata={"help": "folder with MR/ and Semeval2017A/ as released (or $SENTIBENCH_DATA_DIR); else the Hub"},
+    )
+    train_file: str | None = field(
+        default=None, metadata={"help": "your own training data: .csv, .tsv, .json/.jsonl (JSON lines) or .parquet"}
+    )
+    validation_file: str | None = field(
+        default=None, metadata={"help": "default: --validation_fraction of the training data, drawn with --seed"}
+    )
+    test_file: str | None = field(
+        default=None,
+        metadata={
+            "help": "default in train.py/finetune.py: --validation_fraction of the training data held out with "
+            "--seed; evaluate_pretrained.py needs only this file"
+        },
+    )
+    encoding: str | None = field(
+        default=None,
+        metadata={"help": "text encoding of your CSV, TSV and JSON lines files, e.g. cp1252 or latin-1; default UTF-8"},
+    )
+    dataset_name: str | None = field(default=None, metadata={"help": "a Hub dataset id instead, e.g. 'org/name'"})
+    dataset_config: str | None = field(default=None, metadata={"help": "the Hub dataset's configuration name"})
+    text_column: str | None = field(default=None, metadata={"help": f"default: the first of {', '.join(TEXT_COLUMNS)}"})
+    label_column: str | None = field(
+        default=None, metadata={"help": f"default: the first of {', '.join(LABEL_COLUMNS)}"}
+    )
+    class_names: str | None = field(
+        default=None,
+        metadata={
+            "help": "label names in id order, e.g. 'negative,neutral,positive'; default: the dataset's own "
+            "names, else negative/neutral/positive order, else sorted"
+        },
+    )
+
+    def __post_init__(self):
+        if self.dataset not in BENCHMARKS:
+            raise OptionError(f"unknown --dataset {self.dataset!r}; choose one of: {', '.join(BENCHMARKS)}")
+        files = [option for option, value in self._file_options() if value]
+        if files and self.dataset_name:
+            raise OptionError(f"conflicting options {files[0]} and --dataset_name: give local files or a Hub dataset")
+        own_data = files[0] if files else "--dataset_name" if self.dataset_name else None
+        if own_data and self.dataset != "mr":  # "mr" is the default, so only another name can be told apart
+            raise OptionError(f"conflicting options {own_data} and --dataset {self.dataset}: give one source of data")
+        if own_data and self.data_dir:
+            raise OptionError(f"conflicting options {own_data} and --data_dir (the folder of the built-in benchmarks)")
+        if self.dataset_config and not self.dataset_name:
+            raise OptionError("--dataset_config needs --dataset_name")
+        if self.encoding and not files:
+            raise OptionError("--encoding applies to your own files (--train_file, --validation_file, --test_file)")
+        if self.encoding:
+            check_encoding(self.encoding)
+        if not own_data:
+            for option, value in (
+                ("--text_column", self.text_column),
+                ("--label_column", self.label_column),
+                ("--class_names", self.class_names),
+            ):
+                if value:
+                    raise OptionError(f"{option} applies to your own data (--train_file, --test_file or --dataset_name)")
+        parse_class_names(self.class_names)
+
+    def _file_options(self) -> list[tuple[str, str | None]]:
+        return [("--train_file", self.train_file), ("--validation_file", self.validation_file), ("--test_file", self.test_file)]
+
+    @property
+    def source(self) -> str:
+        """'files', 'hub' or 'builtin'."""
+        if any(value for _, value in self._file_options()):
+            return "files"
+        return "hub" if self.dataset_name else "builtin"
+
+    @property
+    def dataset_label(self) -> str:
+        """A short readable name for tables and folders: the built-in name, the Hub id, or the file's stem."""
+        if self.source == "files":
+            return Path(self.train_file or self.test_file or self.validation_file).stem
+        return self.dataset_name if self.source == "hub" else self.dataset
+
+    @property
+    def class_name_list(self) -> list[str] | None:
+        """`--class_names` as a list (`parse_class_names`), None when not given."""
+        return parse_class_names(self.class_names)
+
+
+def check_encoding(name: str) -> None:
+    """Raise `OptionError` unless Python knows the codec `name`."""
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        raise OptionError(f"unknown --encoding {name!r}; use a Python codec name such as utf-8, cp1252 or latin-1") from None
+
+
+def parse_class_names(text: str | None) -> list[str] | None:
+    """`'negative,neutral,positive'` -> the list; None when not given; `OptionError` when malformed."""
+    if text is None:
+        return None
+    names = [name.strip() for name in text.split(",")]
+    if any(not name for name in names) or len(set(names)) != len(names) or len(names) < 2:
+        raise OptionError(f"--class_names {text!r} must list two or more different, non-empty names, comma-separated")
+    return names
 
 
 @dataclass

@@ -35,8 +35,7 @@ from transformers import AutoConfig, AutoTokenizer
 import models  # noqa: F401  registers the GloVe models with the Auto classes: a project model can teach
 from pipelines import run_files
 from pipelines.backbones import WEIGHTS_FILES
-from pipelines.errors import DataError, OptionError, PathError
-from pipelines.hub import one_line
+from pipelines.errors import DataError, OptionError, PathError, one_line
 from pipelines.inference import TorchSequenceClassifier, default_device
 from pipelines.run_files import file_name
 from pipelines.arguments import DistillationArguments

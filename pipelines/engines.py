@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from pipelines.arguments import EngineArguments
-from pipelines.hub import one_line
+from pipelines.errors import one_line
 
 # Seconds between two looks at the jobs' states (submitit reads Slurm's `sacct` or the local processes).
 POLL_SECONDS = 2.0

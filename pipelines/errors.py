@@ -27,3 +27,16 @@ class ConfigError(UserError, ValueError):
 
 class PathError(UserError, OSError):
     """A file or folder that is missing, unreadable or unwritable."""
+
+
+def one_line(err: BaseException, limit: int = 300) -> str:
+    """The first non-empty line of an error, at most `limit` characters (Hub errors run to a paragraph)."""
+    return next((line.strip() for line in str(err).splitlines() if line.strip()), type(err).__name__)[:limit]
+
+
+def root_cause_line(err: BaseException) -> str:
+    """`one_line` of the innermost `__cause__`, at most 200 characters: `datasets` wraps the
+    parser's own error, which says what is wrong."""
+    while err.__cause__ is not None:
+        err = err.__cause__
+    return one_line(err, 200)

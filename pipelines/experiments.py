@@ -32,6 +32,7 @@ SemEval-2017 train is about 40k tweets, four times MR, so its runs take larger b
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import multiprocessing
 import os
@@ -52,8 +53,7 @@ from pipelines.cli import parse, quiet_progress_bars, run_cli, to_argv
 from pipelines.benchmarks import BENCHMARKS
 from pipelines.distillation import check_teacher, teacher_name
 from pipelines.engines import run_on_submitit
-from pipelines.errors import OptionError, UserError
-from pipelines.hub import one_line
+from pipelines.errors import OptionError, UserError, one_line
 from pipelines.runs.layout import CellFolder
 from pipelines.runs.setting import Setting
 from pipelines.run_files import RESULTS_FILE, RunRecord, finished_record, library_versions, write_json_atomic
@@ -144,10 +144,13 @@ class ExperimentArguments:
         metadata={"help": "learning curves: training sentences per class, e.g. 16,64,256,1024,all; each size a cell (train.py --train_size), in <dataset>-<protocol>-<vectors>-n<N>"},
     )
 
+    # Parsed once, from --seeds and --train_sizes, when the options are read (a bad one is refused then).
+    seed_list: list[int] = field(init=False, repr=False)
+    size_list: list[int | None] = field(init=False, repr=False)  # per class; [None] (the whole training split) when not given
+
     def __post_init__(self):
-        parse_int_list(self.seeds, "--seeds")
-        if self.train_sizes is not None:
-            parse_train_sizes(self.train_sizes)  # a bad size is refused when the options are read
+        self.seed_list = parse_int_list(self.seeds, "--seeds")
+        self.size_list = parse_train_sizes(self.train_sizes) if self.train_sizes is not None else [None]
         for name in self.model_names:
             models.model_type_for(name)
         if self.workers is not None and self.workers < 1:
@@ -160,15 +163,6 @@ class ExperimentArguments:
     @property
     def dataset_names(self) -> list[str]:
         return names(self.datasets)
-
-    @property
-    def seed_list(self) -> list[int]:
-        return parse_int_list(self.seeds, "--seeds")
-
-    @property
-    def size_list(self) -> list[int | None]:
-        """--train_sizes per class (None: the whole training split), or [None] when not given."""
-        return parse_train_sizes(self.train_sizes) if self.train_sizes is not None else [None]
 
 
 TRAIN_ARGUMENT_TYPES = (GloveModelArguments, DataArguments, GloveTrainingArguments, DistillationArguments)
@@ -183,34 +177,36 @@ GRID_DEFAULTS = ("--score_test_each_epoch", "true", "--report_to", "none", "--di
 @dataclass(frozen=True)
 class Cell:
     """One run of the grid: train.py's dataclasses, parsed once in the grid's process and handed
-    to the worker as they are. `argv()` is the same run as train.py options (`pipelines.cli.to_argv`)."""
+    to the worker as they are. `argv()` is the same run as train.py options (`pipelines.cli.to_argv`).
+    What the grid reads of a cell again and again (its dataset, seed, folder) is worked out once, on first
+    use (`functools.cached_property` writes the instance's `__dict__`, which a frozen dataclass allows)."""
 
     model_args: GloveModelArguments
     data_args: DataArguments
     training_args: GloveTrainingArguments
     loss_args: DistillationArguments
 
-    @property
+    @functools.cached_property
     def dataset(self) -> str:
         return self.data_args.dataset_label
 
-    @property
+    @functools.cached_property
     def model(self) -> str:
         return self.model_args.model
 
-    @property
+    @functools.cached_property
     def seed(self) -> int:
         return self.training_args.seed
 
-    @property
+    @functools.cached_property
     def fold(self) -> int | None:
         return self.data_args.fold if self.data_args.cv_folds else None
 
-    @property
+    @functools.cached_property
     def output_dir(self) -> str:
         return self.training_args.output_dir
 
-    @property
+    @functools.cached_property
     def train_size(self) -> int | None:
         return self.data_args.train_size
 

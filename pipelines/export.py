@@ -51,7 +51,8 @@ import torch
 from torch import nn
 
 from pipelines.cli import parse, run_cli
-from pipelines.data import DataSourceArguments, load_data
+from pipelines.arguments import DataSourceArguments
+from pipelines.data import load_data
 from pipelines.errors import DataError, OptionError, PathError
 from pipelines.inference import EXPORT_RECORD, ONNX_FILE, OnnxSequenceClassifier, TorchSequenceClassifier
 from pipelines.run_files import library_versions, write_json_atomic

@@ -8,9 +8,9 @@ import torch
 from safetensors import SafetensorError
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, TrainingArguments, set_seed
 
-from pipelines import hub
+from pipelines import hub, hub_access
 from pipelines.backbones import length_from_data, resolve_model
-from pipelines.errors import DataError, PathError
+from pipelines.errors import DataError, PathError, one_line
 from pipelines.losses import LossArguments, loss_trainer
 from pipelines.arguments import FinetuneDataArguments, FinetuneModelArguments, FinetuneTrainingArguments, model_label
 from pipelines.run_files import RunRecord, check_writable_dir, training_device
@@ -50,7 +50,7 @@ def load_pretrained(path: str, label_names: list[str], seed: int, load_kwargs: d
     except SafetensorError as err:
         raise DataError(f"corrupt weights in {path}: {err}") from None
     except OSError as err:  # no such repo, a folder without the files: transformers says which in its first line
-        raise PathError(f"cannot load model {path}: {hub.one_line(err)}") from err
+        raise PathError(f"cannot load model {path}: {one_line(err)}") from err
     by_name = {str(name).lower(): i for i, name in enumerate(saved_names)}
     if saved_names != label_names and len(by_name) == len(label_names) and set(by_name) == {n.lower() for n in label_names}:
         reorder_head(model, [by_name[name.lower()] for name in label_names], path, saved_names, label_names)
@@ -119,7 +119,7 @@ def resolve_backbone(model_args: FinetuneModelArguments, training_args: Training
         path = resolve_model(model_args.model)
     except OSError as err:  # a --model folder that is missing or incomplete: the user's to fix
         raise PathError(str(err)) from err
-    load_kwargs = hub.model_load_kwargs(path, LOCAL_MODEL_HINT)  # seconds, not a minute of retries, when offline
+    load_kwargs = hub_access.model_load_kwargs(path, LOCAL_MODEL_HINT)  # seconds, not a minute of retries, when offline
     check_writable_dir(Path(training_args.output_dir))  # before minutes of work, not after; created when training starts
     hub.check_push(training_args)
     return path, load_kwargs

@@ -22,7 +22,7 @@ import torch
 from datasets import DatasetDict
 from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments
 
-from pipelines import hub
+from pipelines import hub, model_card
 from pipelines.calibration import calibrate_after_training
 from pipelines.errors import DataError, OptionError, PathError
 from pipelines.formatting import format_metrics
@@ -179,7 +179,7 @@ def save_run(trainer: Trainer, training_args: TrainingArguments, record: RunReco
     trainer.save_state()  # trainer_state.json: the log history the report draws learning curves from
     write_predictions(Path(training_args.output_dir) / PREDICTIONS_FILE, *test_predictions)
     write_results(training_args.output_dir, record)
-    hub.write_model_card(training_args.output_dir, record, training_args.hub_model_id)
+    model_card.write_model_card(training_args.output_dir, record, training_args.hub_model_id)
     print(f"test ({test_size} sentences) {format_metrics(record.test)}")
     print(f"saved to {training_args.output_dir}")
     if training_args.push_to_hub:

@@ -210,7 +210,7 @@ class TorchSequenceClassifier(SequenceClassifier):
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         import models  # noqa: F401  (registers the GloVe models with the Auto classes)
-        from pipelines import backbones, hub
+        from pipelines import backbones, hub_access
 
         folder = Path(name_or_path).expanduser()
         if folder.is_dir():
@@ -224,7 +224,7 @@ class TorchSequenceClassifier(SequenceClassifier):
             source, kwargs, name = str(folder), {}, display_name(folder)
         else:
             source = backbones.resolve_model(str(name_or_path))
-            kwargs = hub.model_load_kwargs(source, "give a local model folder instead (a save_pretrained folder)")
+            kwargs = hub_access.model_load_kwargs(source, "give a local model folder instead (a save_pretrained folder)")
             name = str(name_or_path)
         from safetensors import SafetensorError
 

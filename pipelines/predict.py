@@ -6,7 +6,7 @@
 folder (or any `save_pretrained` folder or Hub id), a `pipelines.export` folder, or a model used as
 it is (`vader`, `textblob`, `afinn`; `minilm`, `mpnet` zero-shot) over `--class_names`.
 
-The input is read as training reads its files (`pipelines.data.read_data_file`: CSV, TSV, JSON
+The input is read as training reads its files (`pipelines.data.files.read_data_file`: CSV, TSV, JSON
 lines or Parquet by extension, the same encoding and parser diagnostics, the same text-column
 choice). A text that is not a string stops the run naming its row; an empty text is kept (every
 input row gets an output row) and counted. The output is the input's rows and columns plus `label`
@@ -24,7 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from pipelines.cli import parse, run_cli
-from pipelines.data import FILE_FORMATS, TEXT_COLUMNS, Place, check_encoding, parse_class_names, pick_column, read_data_file
+from pipelines.arguments import check_encoding, parse_class_names
+from pipelines.data.files import FILE_FORMATS, read_data_file
+from pipelines.data.rows import TEXT_COLUMNS, Place, pick_column
 from pipelines.errors import DataError, OptionError, PathError
 from pipelines.inference import default_device, load_classifier
 from pipelines.run_files import check_writable_dir

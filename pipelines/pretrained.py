@@ -20,11 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines import hub
+from pipelines import hub_access
 from pipelines.backbones import MODEL_ALIASES, resolve_model
 from pipelines.arguments import PretrainedArguments
 from pipelines.data import load_data
-from pipelines.errors import DataError, OptionError, UserError
+from pipelines.errors import DataError, OptionError, UserError, one_line
 from pipelines.benchmarks import BENCHMARKS, closest_benchmark, official_metric_for
 from pipelines.metrics import METRICS, metric_keys, score
 from pipelines.runs.layout import EVALUATION_FILE, EVALUATION_MD, CellFolder
@@ -57,7 +57,7 @@ def resolve_scorer(
     path = Path(entry).expanduser()
     if entry not in LEXICONS and entry not in MODEL_ALIASES and not path.exists() and resolve_model(entry) == entry:
         # Fails in seconds, not after a minute of download retries, when the Hub is out of reach.
-        hub.model_load_kwargs(entry, "score a local copy instead: --models <run folder> (a save_pretrained folder)")
+        hub_access.model_load_kwargs(entry, "score a local copy instead: --models <run folder> (a save_pretrained folder)")
     return load_classifier(entry, label_names, dataset, device or default_device(), batch_size, progress=True)
 
 
@@ -195,9 +195,9 @@ def score_models(
         except Exception as err:  # a third-party model fails in any way (offline Hub id, bad weights): report, go on
             trace = f"{ERRORS_FOLDER}/{file_name(model, fallback='model')}.txt"
             tracebacks[trace] = traceback.format_exc()
-            failures.append({"model": model, "error": hub.one_line(err), "traceback": trace})
+            failures.append({"model": model, "error": one_line(err), "traceback": trace})
             errors.append(err)
-            print(f"error: {model}: {hub.one_line(err)}", file=sys.stderr, flush=True)
+            print(f"error: {model}: {one_line(err)}", file=sys.stderr, flush=True)
     return scored, failures, errors, tracebacks
 
 

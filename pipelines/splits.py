@@ -14,7 +14,8 @@ from math import ceil
 import numpy as np
 from datasets import Dataset, DatasetDict
 
-from pipelines.data import DataSourceArguments, load_data
+from pipelines.arguments import DataSourceArguments
+from pipelines.data import load_data
 from pipelines.errors import DataError
 from pipelines.train_sizes import subsample
 

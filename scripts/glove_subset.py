@@ -20,7 +20,7 @@ import numpy as np
 
 from models.glove import load_glove, parse_glove_text
 from pipelines.benchmarks import BENCHMARKS
-from pipelines.data import load_sentiment_dataset
+from pipelines.data.builtin import load_sentiment_dataset
 from pipelines.tokenization import split_words
 
 TOP_WORDS = 50_000  # the default --max_vocab_size: the top-up never reaches past this prefix

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from bench import glove_loading, grid_speed, scale, tokenization_speed, trainer_overhead
-from bench.common import PeakMemory, in_child_process
+from bench import glove_loading, grid_speed, scale, tokenization_speed, trace_setting, trainer_overhead
+from bench.common import REPO_ROOT, PeakMemory, bench_parser, in_child_process, made_by
 
 
 def test_peak_memory_sees_an_allocation_in_a_child_process():
@@ -88,3 +90,32 @@ def test_grid_speed_unpacks_the_baseline_and_prints_the_ratio(tmp_path, monkeypa
     assert "| 600 | 40 | 1.00x |" in printed and "| 200 | 20 | 3.00x |" in printed
     assert "One seed of the 14-cell grid: 200 s wall, target 720 s: met." in printed
     assert "1.00x" in (tmp_path / "speed.md").read_text()
+
+
+def test_made_by_gives_the_command_and_the_machine_and_the_parser_the_shared_options():
+    head = made_by("python -m bench.x --output bench/x.md")
+    assert head.startswith("Made by (from the repository root; ") and "CPU cores" in head
+    assert "```\npython -m bench.x --output bench/x.md\n```\n\n" in head
+    args = bench_parser("x", "What x measures.\n\nMore.").parse_args([])
+    assert (args.data_dir, args.output) == ("../shared/datasets", "bench/x.md")
+    assert not hasattr(bench_parser("x", "doc", data_dir=False).parse_args([]), "data_dir")
+
+
+def test_the_trace_counts_only_calls_whose_arguments_carry_the_value():
+    class Holder:
+        def __init__(self, inner):
+            self.inner = inner
+
+    assert trace_setting.carries(trace_setting.VALUE) and trace_setting.carries(["--learning_rate", trace_setting.TEXT])
+    assert trace_setting.carries(Holder({"lr": trace_setting.VALUE}))  # two levels down
+    assert trace_setting.carries(Holder(Holder(Holder(trace_setting.VALUE))))  # DEPTH (3) levels down
+    assert not trace_setting.carries(Holder(Holder(Holder(Holder(trace_setting.VALUE)))))  # deeper
+    assert not trace_setting.carries([0.001, "0.00098", 1])
+
+
+@pytest.mark.slow
+def test_the_committed_trace_table_is_what_the_trace_counts_today():
+    committed = (REPO_ROOT / "bench" / "trace_setting.md").read_text(encoding="utf-8")
+    today = trace_setting.report(trace_setting.run_traced())
+    assert re.search(r"\*\*\d+ stays across \d+ files\.\*\*", today)
+    assert today == committed

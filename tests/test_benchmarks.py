@@ -10,7 +10,7 @@ import train
 from pipelines.report import main as report_main
 from pipelines.benchmarks import BENCHMARKS, Benchmark, closest_benchmark, get_benchmark, official_metric_for, register_benchmark
 from pipelines.cli import run_cli
-from pipelines.data import load_sentiment_dataset
+from pipelines.data.builtin import load_sentiment_dataset
 from pipelines.errors import OptionError
 from tests.conftest import polar_sentence
 

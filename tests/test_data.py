@@ -1,8 +1,8 @@
 import pytest
 
-from pipelines import hub
+from pipelines import hub_access
 from pipelines.benchmarks import DataFormatError, clean_tweet, read_semeval_file
-from pipelines.data import load_sentiment_dataset
+from pipelines.data.builtin import load_sentiment_dataset
 from pipelines.errors import OptionError, PathError
 from tests.conftest import write_mr, write_semeval
 
@@ -54,14 +54,14 @@ def fake_hub_copy(monkeypatch, reachable: bool, error: Exception) -> list:
     monkeypatch.delenv("SENTIBENCH_DATA_DIR", raising=False)
     monkeypatch.setattr(datasets, "load_dataset", load_dataset)
     monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", False)  # a user who did not set HF_HUB_OFFLINE
-    monkeypatch.setattr(hub, "hub_reachable", lambda: reachable)
+    monkeypatch.setattr(hub_access, "hub_reachable", lambda: reachable)
     return calls
 
 
 def test_hub_fallback_with_the_hub_unreachable_reads_only_the_cache_and_says_how_to_use_local_files(monkeypatch):
     # what `datasets` raises in offline mode for a dataset it never cached, having asked no one
     calls = fake_hub_copy(monkeypatch, reachable=False, error=ConnectionError("Couldn't reach 'rotten_tomatoes' on the Hub"))
-    with pytest.raises(hub.HubUnreachable) as caught:
+    with pytest.raises(hub_access.HubUnreachable) as caught:
         load_sentiment_dataset("mr", None)
     assert calls == [("rotten_tomatoes", None, True)]  # asked once, in offline mode
     message = str(caught.value)

@@ -20,7 +20,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 import finetune
 import train
 from models import GLOVE_MODELS
-from pipelines import hub
+from pipelines import hub, hub_access, model_card
 from pipelines.arguments import GloveTrainingArguments
 from pipelines.cli import run_cli
 from pipelines.run_files import RunRecord
@@ -51,7 +51,7 @@ def record_hub_calls(patch: pytest.MonkeyPatch) -> list:
 
     patch.setattr(HfApi, "create_repo", create_repo)
     patch.setattr(HfApi, "upload_folder", upload_folder)
-    patch.setattr(hub, "hub_reachable", lambda: True)  # what check_push asks before training
+    patch.setattr(hub_access, "hub_reachable", lambda: True)  # what check_push asks before training
     patch.setattr(huggingface_hub, "get_token", lambda: "hf_test_token")
     return calls
 
@@ -139,7 +139,7 @@ def test_finetune_pushes_its_folder_and_card(tmp_path, monkeypatch):
 
 def test_card_of_a_fine_tuned_run_without_optional_fields():
     results = {"model": "minilm", "model_type": "bert", "dataset": "mr", "test": {"accuracy": 0.8, "f1_macro": 0.79}}
-    card = ModelCard(hub.card_text(RunRecord.from_dict(results), "me/minilm-mr"))
+    card = ModelCard(model_card.card_text(RunRecord.from_dict(results), "me/minilm-mr"))
     assert card.data.datasets == ["rotten_tomatoes"] and set(card.data.metrics) == {"accuracy", "f1"}
     assert "glove" not in card.data.tags and "trust_remote_code" not in card.text
 
@@ -277,7 +277,7 @@ def test_push_to_hub_offline_stops_before_training_in_one_line(tmp_path, capsys)
 
 
 def test_push_to_hub_without_a_token_says_how_to_log_in(tmp_path, monkeypatch):
-    monkeypatch.setattr(hub, "hub_reachable", lambda: True)
+    monkeypatch.setattr(hub_access, "hub_reachable", lambda: True)
     monkeypatch.setattr(huggingface_hub, "get_token", lambda: None)
     args = GloveTrainingArguments(output_dir=str(tmp_path / "out"), push_to_hub=True)
     with pytest.raises(hub.OptionError, match="needs a Hub token: run `hf auth login`"):
@@ -291,7 +291,7 @@ def test_push_command_uploads_an_existing_run_folder(pushed, tmp_path, monkeypat
     assert [(name, repo) for name, repo, _ in calls] == [("create_repo", "other/name"), ("upload_folder", "other/name")]
     assert "model.safetensors" in calls[1][2]["uploaded"] and ModelCard.load(output_dir / "README.md").data.model_name == "other/name"
     assert f"pushed {output_dir}" in capsys.readouterr().out
-    hub.write_model_card(output_dir, RunRecord.read(output_dir), HUB_ID)  # as the fixture left it
+    model_card.write_model_card(output_dir, RunRecord.read(output_dir), HUB_ID)  # as the fixture left it
 
 
 def test_push_command_refuses_an_unfinished_folder_and_an_offline_hub(tmp_path, pushed, capsys):
@@ -303,11 +303,11 @@ def test_push_command_refuses_an_unfinished_folder_and_an_offline_hub(tmp_path, 
 
 def test_offline_hub_model_fails_in_one_line_naming_the_local_alternative(monkeypatch):
     monkeypatch.setattr(huggingface_hub, "try_to_load_from_cache", lambda repo_id, filename: None)
-    with pytest.raises(hub.HubUnreachable, match="model 'org/absent' is not in the local cache .*HF_HUB_OFFLINE is set.*; use a folder"):
-        hub.model_load_kwargs("org/absent", "use a folder")
+    with pytest.raises(hub_access.HubUnreachable, match="model 'org/absent' is not in the local cache .*HF_HUB_OFFLINE is set.*; use a folder"):
+        hub_access.model_load_kwargs("org/absent", "use a folder")
     monkeypatch.setattr(huggingface_hub, "try_to_load_from_cache", lambda repo_id, filename: "/cache/config.json")
-    assert hub.model_load_kwargs("org/cached", "use a folder") == {"local_files_only": True}
-    assert hub.model_load_kwargs(".", "use a folder") == {}  # a local folder never asks the Hub
+    assert hub_access.model_load_kwargs("org/cached", "use a folder") == {"local_files_only": True}
+    assert hub_access.model_load_kwargs(".", "use a folder") == {}  # a local folder never asks the Hub
 
 
 def test_unreachable_hub_is_probed_once_with_a_short_timeout(monkeypatch):
@@ -319,13 +319,13 @@ def test_unreachable_hub_is_probed_once_with_a_short_timeout(monkeypatch):
             raise OSError("Name or service not known")
 
     monkeypatch.setattr(huggingface_hub, "is_offline_mode", lambda: False)
-    monkeypatch.setattr(hub, "get_session", lambda: Session())
-    hub.hub_reachable.cache_clear()
+    monkeypatch.setattr(hub_access, "get_session", lambda: Session())
+    hub_access.hub_reachable.cache_clear()
     try:
-        assert not hub.hub_reachable() and not hub.hub_reachable()
-        assert asked == [hub.PROBE_TIMEOUT_S] and hub.PROBE_TIMEOUT_S <= 5
+        assert not hub_access.hub_reachable() and not hub_access.hub_reachable()
+        assert asked == [hub_access.PROBE_TIMEOUT_S] and hub_access.PROBE_TIMEOUT_S <= 5
     finally:
-        hub.hub_reachable.cache_clear()
+        hub_access.hub_reachable.cache_clear()
 
 
 def test_card_states_the_temperature_the_ece_and_the_abstention_threshold():
@@ -334,9 +334,9 @@ def test_card_states_the_temperature_the_ece_and_the_abstention_threshold():
                    "abstain": {"threshold": 0.6321, "validation_coverage": 0.9, "chosen_on": "validation",
                                "test": {"coverage": 0.893, "accuracy": 0.8125}}}  # fmt: skip
     results = {"model": "meanmax", "model_type": "glove-meanmax", "dataset": "mr", "test": {"accuracy": 0.8}, "calibration": calibration}
-    text = hub.card_text(RunRecord.from_dict(results), "me/meanmax-mr")
+    text = model_card.card_text(RunRecord.from_dict(results), "me/meanmax-mr")
     assert "T = 1.734" in text
     assert "| expected calibration error (top-label, 15 equal-width bins) | 0.0812 | 0.0213 |" in text
     assert "`config.abstain_threshold` = 0.6321" in text and "answers 89.3% of sentences with accuracy 0.8125" in text
-    plain = hub.card_text(RunRecord.from_dict({**results, "calibration": None}), "me/meanmax-mr")
+    plain = model_card.card_text(RunRecord.from_dict({**results, "calibration": None}), "me/meanmax-mr")
     assert "No temperature scaling" in plain and "python -m pipelines.calibrate" in plain

@@ -14,7 +14,8 @@ import train
 from pipelines.arguments import default_output_dir
 from pipelines.benchmarks import get_benchmark
 from pipelines.cli import run_cli
-from pipelines.data import load_from_hub, load_user_dataset
+from pipelines.data.builtin import load_from_hub
+from pipelines.data.files import load_user_dataset
 from pipelines.errors import DataError
 from pipelines.run_files import hold_run_folder, last_complete_checkpoint, torn_file
 from tests.conftest import polar_sentence
@@ -51,7 +52,7 @@ def test_benchmark_hub_copy_is_matched_by_name(monkeypatch, hub_names):
     ids = [[name.lower()[:3] for name in hub_names].index(label) for label in REVIEWS["sentiment"]]
     split = Dataset.from_dict({"text": REVIEWS["text"], "label": ids}, features=features)
     fake = DatasetDict({"train": split, "validation": split, "test": split})
-    monkeypatch.setattr("pipelines.data.load_hub_or_cache", lambda *args: fake)
+    monkeypatch.setattr("pipelines.data.hub_datasets.load_hub_or_cache", lambda *args: fake)
     dataset = load_from_hub(get_benchmark("mr"))
     expected = ["positive" if label == "pos" else "negative" for label in REVIEWS["sentiment"]]
     assert dataset["test"].features["label"].int2str(dataset["test"]["label"]) == expected
@@ -60,7 +61,7 @@ def test_benchmark_hub_copy_is_matched_by_name(monkeypatch, hub_names):
 def test_benchmark_hub_copy_with_other_names_stops_naming_both_orders(monkeypatch):
     features = Features({"text": Value("string"), "label": ClassLabel(names=["bad", "good"])})
     split = Dataset.from_dict({"text": ["a", "b"], "label": [0, 1]}, features=features)
-    monkeypatch.setattr("pipelines.data.load_hub_or_cache", lambda *args: DatasetDict({"train": split, "validation": split, "test": split}))
+    monkeypatch.setattr("pipelines.data.hub_datasets.load_hub_or_cache", lambda *args: DatasetDict({"train": split, "validation": split, "test": split}))
     with pytest.raises(DataError, match="its classes bad, good .* do not match mr's negative, positive by name"):
         load_from_hub(get_benchmark("mr"))
 

@@ -17,11 +17,14 @@ from datasets.packaged_modules.json.json import Json
 import evaluate_pretrained
 import finetune
 import train
-from pipelines import hub
+from pipelines import hub_access
 from pipelines.cli import run_cli
-from pipelines.data import load_data, load_sentiment_dataset, load_user_dataset
+from pipelines.data import load_data
+from pipelines.data.builtin import load_sentiment_dataset
+from pipelines.data.files import load_user_dataset
 from pipelines.errors import DataError
-from pipelines.hub import HubUnreachable, card_data, card_text
+from pipelines.hub_access import HubUnreachable
+from pipelines.model_card import card_data, card_text
 from pipelines.pretrained import PretrainedArguments
 from pipelines.run_files import RunRecord
 from pipelines.splits import load_train_test, protocol_info, split_validation
@@ -347,7 +350,7 @@ def unreachable_hub(monkeypatch, cache) -> list:
     monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", False)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", str(cache))
-    monkeypatch.setattr(hub, "hub_reachable", lambda: False)
+    monkeypatch.setattr(hub_access, "hub_reachable", lambda: False)
     return sent
 
 

@@ -441,7 +441,7 @@ def shift_rows(run_dir: Path, dataset: str, data_dir: str | None) -> list[dict]:
     """In-domain (its own test predictions) and shifted (`dataset`'s test sentences of the classes both share) scores of
     one run, before and after its temperature; each with its 95% interval over sentences (one run)."""
     from pipelines.calibration import model_temperature
-    from pipelines.data import load_sentiment_dataset
+    from pipelines.data.builtin import load_sentiment_dataset
     from pipelines.errors import DataError
     from pipelines.inference import TorchSequenceClassifier
 

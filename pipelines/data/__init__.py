@@ -1,0 +1,38 @@
+"""Every source of data as a `datasets.DatasetDict` with columns `text` and `label` (a `ClassLabel`).
+
+A built-in benchmark (`--dataset`, entries in `pipelines.benchmarks`) is read from its release
+under `--data-dir` or `$SENTIBENCH_DATA_DIR`, else from its Hub copy (`builtin`). Any other
+single-label text-classification data comes from local files (`--train_file`, `--validation_file`,
+`--test_file`: CSV, TSV, JSON lines or Parquet; `files`, whose encodings `encodings` checks) or a
+Hub dataset (`--dataset_name`; `hub_datasets`), read with `datasets.load_dataset` and brought to
+the same two columns, checked row by row (`rows`). `load_data` is the one entry point the scripts
+use for all three sources; the options it reads are `pipelines.arguments.DataSourceArguments`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pipelines.data import builtin, files, hub_datasets
+
+if TYPE_CHECKING:
+    from datasets import DatasetDict
+
+    from pipelines.arguments import DataSourceArguments
+
+
+def load_data(args: DataSourceArguments) -> tuple[DatasetDict, dict]:
+    """The splits (columns `text`, `label` as a `ClassLabel`) from whichever source `args` names,
+    and a description of that source for `results.json` and the model card."""
+    if args.source == "files":
+        paths = (args.train_file, args.validation_file, args.test_file)
+        given = {split: path for split, path in zip(("train", "validation", "test"), paths) if path}
+        return files.load_user_dataset(given, args.text_column, args.label_column, args.class_name_list, args.encoding)
+    if args.source == "hub":
+        return hub_datasets.load_hub_dataset(
+            args.dataset_name, args.dataset_config, args.text_column, args.label_column, args.class_name_list
+        )
+    folder = builtin.resolve_data_dir(args.data_dir)
+    dataset = builtin.load_sentiment_dataset(args.dataset, args.data_dir)
+    description = {"source": "builtin", "dataset": args.dataset, "data_dir": str(folder) if folder else None}
+    return dataset, {**description, "test_held_out": False}

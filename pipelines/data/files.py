@@ -1,0 +1,112 @@
+"""Your own data from local files (CSV, TSV, JSON lines, Parquet), one per split, read by
+`datasets`; every failure a `DataError` or `PathError` naming the file and, where the parser
+says, the row. The bytes are checked first (`pipelines.data.encodings`)."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pipelines.data.encodings import check_plausible, decoding_error
+from pipelines.data.rows import Place, to_classification
+from pipelines.errors import DataError, PathError, root_cause_line
+
+if TYPE_CHECKING:
+    from datasets import Dataset, DatasetDict
+
+# Extension -> (what it holds, `datasets` builder, its options). CSV/TSV cells "NA" or "null" stay
+# text (a label so spelled is missing, see MISSING_LABELS). TSV files are read unquoted: a quote
+# character is text, as in most tab-separated exports of tweets and reviews.
+FILE_FORMATS = {
+    ".csv": ("CSV", "csv", {"keep_default_na": False}),
+    ".tsv": ("TSV", "csv", {"delimiter": "\t", "keep_default_na": False, "quoting": csv.QUOTE_NONE}),
+    ".json": ("JSON lines", "json", {}),
+    ".jsonl": ("JSON lines", "json", {}),
+    ".parquet": ("Parquet", "parquet", {}),
+}
+LOCAL_FILES_HINT = "--train_file/--test_file with .csv, .tsv, .json, .jsonl or .parquet files"
+
+
+def file_digest(path: str | os.PathLike) -> str:
+    """The first 12 hex digits of the file's SHA-256: enough to tell two versions of a file apart."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:12]
+
+
+def read_data_file(path: str, encoding: str | None = None) -> Dataset:
+    """One local file as a `Dataset`, read by `datasets`; every failure is a `DataError` or
+    `PathError` naming the file (and, where the parser says, the row)."""
+    from datasets import load_dataset
+    from datasets.utils import logging as datasets_logging
+
+    file = Path(path)
+    if file.suffix.lower() not in FILE_FORMATS:
+        raise DataError(f"{path}: unknown extension {file.suffix or '(none)'!r}; use one of: {', '.join(FILE_FORMATS)}")
+    if not file.is_file():
+        raise PathError(f"data file not found: {path}")
+    if file.stat().st_size == 0:
+        raise DataError(f"{path}: empty file")
+    kind, builder, options = FILE_FORMATS[file.suffix.lower()]
+    if builder != "parquet":  # checked first: pyarrow's JSON reader lets invalid UTF-8 through to a later crash
+        decoding = decoding_error(file, encoding or "utf-8")
+        if decoding:
+            raise decoding
+        if encoding:
+            check_plausible(file, encoding)
+        options = {**options, "encoding": encoding} if encoding else options
+    verbosity = datasets_logging.get_verbosity()
+    datasets_logging.set_verbosity(datasets_logging.CRITICAL)  # its own log line would repeat our error
+    try:
+        return load_dataset(builder, data_files={"data": str(file)}, split="data", **options)
+    except Exception as err:  # pandas, pyarrow and `datasets` raise their own kinds; all mean a bad file
+        raise _read_error(file, kind, err) from err
+    finally:
+        datasets_logging.set_verbosity(verbosity)
+
+
+def _read_error(file: Path, kind: str, err: Exception) -> DataError:
+    """What went wrong reading `file`, in one line: a quote never closed, no rows, or the
+    parser's own first line."""
+    why = root_cause_line(err)
+    if "corresponds to no data" in why:
+        return DataError(f"{file}: no data rows")
+    unclosed = re.search(r"EOF inside string starting at row (\d+)", why)
+    if unclosed:
+        return DataError(
+            f"{file}: a quote opens in data row {unclosed.group(1)} (1-based, not counting the header) and is never "
+            f"closed; close it, or double a quote that is text (\"\")"
+        )
+    return DataError(f"{file}: cannot be read as {kind}: {why}")
+
+
+def load_user_dataset(
+    files: dict[str, str],
+    text_column: str | None = None,
+    label_column: str | None = None,
+    class_names: list[str] | None = None,
+    encoding: str | None = None,
+) -> tuple[DatasetDict, dict]:
+    """Local files, one per split (`train`, `validation`, `test`), as a `DatasetDict` and its description."""
+    raw, places = {}, {}
+    for split, path in files.items():
+        raw[split] = read_data_file(path, encoding)
+        delimiter = {".csv": ",", ".tsv": "\t"}.get(Path(path).suffix.lower())
+        header = " (1-based, not counting the header)" if delimiter else " (1-based)"
+        places[split] = Place(str(path), "data row", header, delimiter)
+    dataset, columns = to_classification(raw, places, text_column, label_column, class_names)
+    description = {
+        "source": "files",
+        **{f"{split}_file": str(path) for split, path in files.items()},
+        "sha256": {str(path): file_digest(path) for path in files.values()},
+        **({"encoding": encoding} if encoding else {}),
+        **columns,
+        "test_held_out": False,
+    }
+    return dataset, description
