@@ -20,7 +20,9 @@ from pipelines.calibration import (
     set_scores,
 )
 from pipelines.report import write_report
-from pipelines.report.calibration import SCORES, score_interval, selective_values, sentence_values
+from pipelines.report.calibration import SCORES, Run, conformal_scores, score_interval, selective_values, sentence_values
+from pipelines.report.collect import Group
+from pipelines.runs.setting import Setting
 from pipelines.run_files import write_validation_predictions
 from pipelines.statistics import crossed_variance
 
@@ -178,3 +180,12 @@ def test_report_gives_conformal_sets_where_validation_was_saved_and_names_the_re
     assert 0.85 < row["0.1"]["coverage"] and row["0.05"]["mean_set_size"] >= row["0.1"]["mean_set_size"]
     assert numbers["no_conformal"] == ["meanmax (trained vectors, class-weighted), lab split: no validation predictions saved (runs made before they were)"]
     assert "### mr: conformal prediction sets" in text and "No conformal sets: meanmax (trained vectors, class-weighted)" in text
+
+
+def test_an_as_is_scorer_left_out_of_scaling_gives_its_reason_for_no_conformal_sets():
+    probabilities = np.array([[1.0, 0.0], [0.0, 1.0]])
+    run = Run(None, np.arange(2), np.array([0, 0]), probabilities, probabilities, None, None, False)
+    lexicon = Group("mr", "vader", Setting("as is"), "lab", "pretrained", [{"calibration": {"skipped": "a lexicon's output is a label"}}])
+    assert conformal_scores(lexicon, [run]) == "not calibrated: a lexicon's output is a label"
+    old = Group("mr", "mpnet", Setting("as is"), "lab", "pretrained", [{"calibration": None}])
+    assert conformal_scores(old, [run]) == "no validation predictions saved (runs made before they were)"

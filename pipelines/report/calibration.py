@@ -342,7 +342,8 @@ def conformal_scores(group: Group, runs: list[Run]) -> dict | str:
     if group.protocol != "lab":
         return "cross-validation: each fold is its own model (conformal sets per fold are not shown)"
     if any(run.validation is None for run in runs):
-        return "no validation predictions saved (runs made before they were)"
+        skipped = next((row["calibration"]["skipped"] for row in group.rows if "skipped" in (row.get("calibration") or {})), None)
+        return f"not calibrated: {skipped}" if skipped else "no validation predictions saved (runs made before they were)"
     found = {}
     for alpha in CONFORMAL_ALPHAS:
         each = [set_scores(conformal_sets(run.validation, run.validation_labels, run.after, alpha), run.labels) for run in runs]
