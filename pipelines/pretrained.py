@@ -122,10 +122,10 @@ def validation_split(dataset, label: str) -> tuple[tuple[list[str], list[int]] |
     `DataError` when a class is too small to hold out its share."""
     if "validation" not in dataset and "train" not in dataset:
         return None, {"skipped": f"{label} has no validation or training data to calibrate on (give --validation_file)"}
+    fraction, seed = DataArguments.validation_fraction, TRAINER_DEFAULT_SEED
     own = "validation" in dataset
-    validation = split_validation(dataset, DataArguments.validation_fraction, TRAINER_DEFAULT_SEED)["validation"]
-    source = ("its own validation split" if own else
-              f"{DataArguments.validation_fraction:g} of train per class, seed {TRAINER_DEFAULT_SEED} (train.py's default validation split)")
+    validation = split_validation(dataset, fraction, seed)["validation"]
+    source = "its own validation split" if own else f"{fraction:g} of train per class, seed {seed} (train.py's default validation split)"
     return (list(validation["text"]), list(validation["label"])), {"sentences": len(validation), "source": source}
 
 
@@ -196,9 +196,11 @@ def evaluate_model(
     if probabilities.shape != (len(texts), len(classifier.label_names)):
         raise RuntimeError(f"{model}: probabilities gave shape {probabilities.shape}, expected {(len(texts), len(classifier.label_names))}")
     predictions = mapping.predict(probabilities)
-    calibration, validation_rows, dataset_probabilities = None, None, mapping.dataset_probabilities(probabilities)
+    calibration, validation_rows, dataset_probabilities = None, None, mapping.dataset_probabilities(probabilities)  # (n, K)
     if validation is not None:
-        calibration, validation_rows, dataset_probabilities = calibrate_scorer(classifier, mapping, validation, dataset_probabilities, references)
+        calibration, validation_rows, dataset_probabilities = calibrate_scorer(
+            classifier, mapping, validation, dataset_probabilities, references
+        )
     scored = ScoredModel(
         model=model,
         family=getattr(classifier, "family", type(classifier).__name__),
