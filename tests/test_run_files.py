@@ -62,7 +62,18 @@ def test_a_record_made_now_types_the_description_and_keeps_the_rest_in_order():
         RunRecord.new(description, test={}, not_a_field=1)
 
 
-@pytest.mark.parametrize("dataset", ["mr", "semeval2017a"])
+def test_the_committed_calibrated_evaluation_reads_as_version_2_and_writes_back_as_it_was():
+    path = REPO_ROOT / "results" / "records" / "asis-mr" / "evaluation.json"
+    payload = json.loads(path.read_text())
+    record = EvaluationRecord.read(path)
+    assert record.schema_version == 2 and record.validation == {"sentences": 2000, "source": payload["validation"]["source"]}
+    by_model = {entry.model: entry for entry in record.results}
+    assert "skipped" in by_model["vader"].calibration and by_model["vader"].validation_predictions_file is None
+    assert by_model["mpnet"].calibration["temperature"] > 0 and (path.parent / by_model["mpnet"].validation_predictions_file).is_file()
+    assert record.to_dict() == payload
+
+
+@pytest.mark.parametrize("dataset", ["semeval2017a"])
 def test_the_committed_evaluations_read_as_version_0_and_write_back_as_they_were(dataset):
     path = REPO_ROOT / "results" / "records" / f"asis-{dataset}" / "evaluation.json"
     payload = json.loads(path.read_text())
