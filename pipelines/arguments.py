@@ -400,6 +400,12 @@ class PretrainedArguments(DataSourceArguments):
     max_samples: int | None = field(default=None, metadata={"help": "score N test sentences drawn with seed 0"})
     output_dir: str | None = field(default=None, metadata={"help": "default: runs/pretrained-<dataset>"})
     device: str | None = field(default=None, metadata={"help": "cpu, cuda, cuda:1...; default: a GPU when present"})
+    temperature_scaling: bool = field(
+        default=True,
+        metadata={"help": "fit one temperature per model on the validation sentences (the data's own, else those train.py "
+                  "holds out at seed 42), so its probabilities are calibrated; test ECE before and after in evaluation.json "
+                  "(predictions unchanged; lexicons left out; pipelines/calibration.py)"},
+    )
 
     def __post_init__(self):
         super().__post_init__()

@@ -4,8 +4,10 @@ Training does this itself (`pipelines.calibration.calibrate_after_training`); th
 it to a run trained with `--temperature_scaling false`, or made before the step existed but
 after its validation logits were saved (`validation_predictions.parquet`). For each folder it
 fits T on those logits (the test set is never seen), stores T and the abstention threshold
-chosen on the scaled validation probabilities in the saved model as training does, rewrites `predictions.parquet` with the scaled probabilities (predictions unchanged) and
-records `calibration` in `results.json` (written last).
+chosen on the scaled validation probabilities in the saved model as training does, rewrites
+`predictions.parquet` with the scaled probabilities (predictions unchanged) and records
+`calibration` in `results.json` (written last), with the conformal sets calibrated on the same
+validation sentences (`pipelines.calibration.conformal_record`: coverage and mean set size on test).
 
 Every folder is checked before anything is written: one that is not a finished run is one line
 and exit 2. Folders without validation predictions, and folders already calibrated, are named
@@ -24,10 +26,11 @@ import pyarrow.parquet as pq
 from transformers import AutoConfig, AutoModelForSequenceClassification
 
 from pipelines.calibration import (
-    ECE_BINS,
     abstain_record,
     apply_temperature,
     calibration_record,
+    calibration_summary,
+    conformal_record,
     fit_temperature,
     logits_from_probabilities,
     model_temperature,
@@ -88,10 +91,11 @@ def calibrate_run(run_dir: Path, record: RunRecord) -> dict:
     test_logits = logits_from_probabilities(rows["probabilities"].tolist())  # (n, num_labels)
     record.calibration = calibration_record(temperature, rows["label"].to_numpy(), test_logits)
     threshold = set_abstain_threshold(model.config, scaled_probabilities(logits, temperature))
-    record.calibration["abstain"] = abstain_record(threshold, rows["label"].to_numpy(), scaled_probabilities(test_logits, temperature))
+    scaled = scaled_probabilities(test_logits, temperature)
+    record.calibration["abstain"] = abstain_record(threshold, rows["label"].to_numpy(), scaled)
+    record.calibration["conformal"] = conformal_record(scaled_probabilities(logits, temperature), labels, scaled, rows["label"].to_numpy())
     record.validation_predictions_file = record.validation_predictions_file or VALIDATION_PREDICTIONS_FILE
     save_model_in_place(model, run_dir)
-    scaled = scaled_probabilities(test_logits, temperature)
     write_predictions(predictions_path, rows["index"], rows["label"], scaled, rows["prediction"])
     write_results(run_dir, record)
     return record.calibration
@@ -113,9 +117,7 @@ def main(argv: list[str]) -> None:
     if not todo:
         raise DataError("no run folder left to calibrate")
     for run_dir, record in todo.items():
-        calibration = calibrate_run(run_dir, record)
-        before, after = calibration["test_before"]["ece"], calibration["test_after"]["ece"]
-        print(f"{run_dir}: T = {calibration['temperature']:.3f}, test ECE ({ECE_BINS} bins) {before:.4f} -> {after:.4f}")
+        print(f"{run_dir}: {calibration_summary(calibrate_run(run_dir, record))}")
 
 
 if __name__ == "__main__":

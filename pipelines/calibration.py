@@ -26,6 +26,19 @@ whose top probability is below a threshold. `abstain_threshold` chooses it on th
 split (after scaling) so that a share `ABSTAIN_COVERAGE` of validation sentences is answered; it is
 stored in the saved config as `abstain_threshold` (with `abstain_coverage`), so a `pipeline()`
 user abstains when `score < config.abstain_threshold`. `risk_coverage` gives the curve.
+
+Conformal prediction sets (split conformal, Vovk et al. 2005; the "LAC" score of Sadinle et al. 2019):
+the nonconformity of a sentence and a label is 1 - p(label) (crepes' `hinge`), measured on the
+validation sentences with their gold labels; a test sentence's set holds every label whose
+(non-smoothed) conformal p-value is at least alpha (crepes' `ConformalClassifier`). When validation
+and test sentences are exchangeable the set holds the gold label with probability at least 1 - alpha;
+here the validation split also chose the checkpoint and T, so that guarantee is approximate, and
+`conformal_record` reports the empirical coverage and mean set size on test, at `CONFORMAL_ALPHAS`.
+
+As-is scorers (`pipelines.pretrained`) are calibrated the same way, from probabilities alone:
+`calibrate_probabilities` fits T on log p of the benchmark's validation sentences (log p are
+logits up to a per-row constant, `logits_from_probabilities`) and returns the test probabilities
+softmax(log p / T).
 """
 
 from __future__ import annotations
@@ -53,6 +66,11 @@ SCORES_NOTE = (
 # log T is searched in [log 0.01, log 100]: a T at either end means the logits carry no usable scale.
 LOG_TEMPERATURE_BOUNDS = (math.log(0.01), math.log(100.0))
 ABSTAIN_COVERAGE = 0.9  # the share of validation sentences the stored threshold answers
+CONFORMAL_ALPHAS = (0.1, 0.05)  # miscoverage levels of the conformal sets: 90% and 95% sets
+CONFORMAL_METHOD = (
+    "split conformal (crepes ConformalClassifier): nonconformity 1 - p(label) (LAC, crepes.extras.hinge) "
+    "on the validation sentences; a label is in the set when its non-smoothed p-value >= alpha"
+)
 
 
 def calibration_scores(probabilities, labels) -> dict[str, float]:
@@ -223,7 +241,8 @@ def calibrate_after_training(trainer, validation_prediction, record, test_predic
     `(indices, labels, probabilities (n, num_labels))`; returns it with the probabilities the
     saved model gives, softmax(logits / T). The test metrics do not change: argmax is the same.
     Also stores the abstention threshold chosen on the scaled validation probabilities
-    (`set_abstain_threshold`) in the config and its test coverage and accuracy in the record.
+    (`set_abstain_threshold`) in the config and its test coverage and accuracy in the record, and
+    the conformal sets' test coverage and size (`conformal_record`) under `calibration.conformal`.
     """
     predictions = validation_prediction.predictions
     logits = predictions[0] if isinstance(predictions, tuple) else predictions  # (n, num_labels)
@@ -240,6 +259,79 @@ def calibrate_after_training(trainer, validation_prediction, record, test_predic
     record.calibration = calibration_record(temperature, test_labels, test_logits)
     threshold = set_abstain_threshold(trainer.model.config, scaled_probabilities(logits, temperature))
     record.calibration["abstain"] = abstain_record(threshold, test_labels, scaled_probabilities(test_logits, temperature))
-    before, after = record.calibration["test_before"]["ece"], record.calibration["test_after"]["ece"]
-    print(f"temperature scaling: T = {temperature:.3f}, test ECE ({ECE_BINS} bins) {before:.4f} -> {after:.4f}")
+    record.calibration["conformal"] = conformal_record(
+        scaled_probabilities(logits, temperature), labels, scaled_probabilities(test_logits, temperature), test_labels
+    )
+    print(f"temperature scaling: {calibration_summary(record.calibration)}")
     return indices, test_labels, scaled_probabilities(test_logits, temperature)
+
+
+def calibration_summary(calibration: dict) -> str:
+    """One line of a `calibration` record: T, test ECE before -> after, and the conformal sets' test
+    coverage and mean size at each alpha (when recorded)."""
+    before, after = calibration["test_before"]["ece"], calibration["test_after"]["ece"]
+    text = f"T = {calibration['temperature']:.3f}, test ECE ({ECE_BINS} bins) {before:.4f} -> {after:.4f}"
+    conformal = calibration.get("conformal") or {}
+    for alpha in CONFORMAL_ALPHAS:
+        if f"{alpha:g}" in conformal:
+            found = conformal[f"{alpha:g}"]
+            text += f"; {1 - alpha:.0%} conformal sets: coverage {found['coverage']:.4f}, mean size {found['mean_set_size']:.3f}"
+    return text
+
+
+def conformal_sets(validation_probabilities, validation_labels, test_probabilities, alpha: float) -> np.ndarray:
+    """Split-conformal prediction sets (module docstring) at miscoverage `alpha`, through crepes.
+
+    validation_probabilities: (n_val, K) with validation_labels (n_val,) class ids, the calibration
+    sentences; test_probabilities: (n, K) at the same scale. Returns (n, K) 0/1 ints, row i the
+    labels in sentence i's set (a row may be empty). `ValueError` for no validation sentences or an
+    alpha outside (0, 1)."""
+    from crepes import ConformalClassifier
+    from crepes.extras import hinge
+
+    validation_probabilities = np.asarray(validation_probabilities, dtype=np.float64)
+    if len(validation_probabilities) == 0 or not 0 < alpha < 1:
+        raise ValueError(f"conformal_sets needs validation sentences and an alpha in (0, 1) (got {len(validation_probabilities)}, {alpha})")
+    classes = np.arange(validation_probabilities.shape[1])
+    classifier = ConformalClassifier().fit(hinge(validation_probabilities, classes, np.asarray(validation_labels, dtype=np.int64)))
+    return classifier.predict_set(hinge(np.asarray(test_probabilities, dtype=np.float64)), confidence=1 - alpha, smoothing=False)
+
+
+def set_scores(sets: np.ndarray, labels) -> dict[str, float]:
+    """{"coverage": share of sentences whose set holds the gold label, "mean_set_size": labels per set,
+    "empty": share of empty sets}. sets: (n, K) 0/1 (`conformal_sets`); labels: (n,) class ids."""
+    sets = np.asarray(sets, dtype=bool)
+    labels = np.asarray(labels, dtype=np.int64)
+    return {"coverage": float(sets[np.arange(len(labels)), labels].mean()), "mean_set_size": float(sets.sum(axis=1).mean()),
+            "empty": float((~sets.any(axis=1)).mean())}  # fmt: skip
+
+
+def conformal_record(validation_probabilities, validation_labels, test_probabilities, test_labels) -> dict:
+    """What a record says under `calibration.conformal`: the method, the number of validation
+    (calibration) sentences, and per alpha of `CONFORMAL_ALPHAS` (keys "0.1", "0.05") the `set_scores`
+    on test. Probabilities: (n, K), both at the scale the model outputs (after temperature scaling)."""
+    return {
+        "method": CONFORMAL_METHOD,
+        "validation_sentences": len(validation_labels),
+        **{f"{alpha:g}": set_scores(conformal_sets(validation_probabilities, validation_labels, test_probabilities, alpha), test_labels)
+           for alpha in CONFORMAL_ALPHAS},
+    }  # fmt: skip
+
+
+def calibrate_probabilities(validation_probabilities, validation_labels, test_probabilities, test_labels) -> tuple[dict, np.ndarray]:
+    """Temperature scaling of a scorer known only by its probabilities (an as-is model).
+
+    T is fitted on the validation sentences' log probabilities (`logits_from_probabilities`, then
+    `fit_temperature`); the test set is only scored. Probabilities: (n, K) over the dataset's labels;
+    labels: (n,) class ids. Returns (record, test probabilities softmax(log p / T) (n, K)): the record is
+    `calibration_record` (T, ECE/Brier/NLL on test before and after) with `fitted_on` and the
+    conformal sets of the scaled probabilities (`conformal_record`). Argmax predictions never change.
+    """
+    validation_logits = logits_from_probabilities(validation_probabilities)
+    test_logits = logits_from_probabilities(test_probabilities)
+    temperature = fit_temperature(validation_logits, validation_labels)
+    record = calibration_record(temperature, test_labels, test_logits)
+    record["fitted_on"] = f"log probabilities of {len(validation_labels)} validation sentences"
+    scaled = scaled_probabilities(test_logits, temperature)
+    record["conformal"] = conformal_record(scaled_probabilities(validation_logits, temperature), validation_labels, scaled, test_labels)
+    return record, scaled

@@ -167,10 +167,10 @@ def finetune_setfit(path, splits, label_names, data_description, model_args, dat
         "setfit": {key.removeprefix("setfit_"): value for key, value in vars(setfit_args).items() if key != "setfit"},
     }
     model, seconds = train_setfit(path, splits, label_names, setfit_args, training_args.seed)
-    record, test_predictions = setfit_record(model, splits, label_names, run_info, training_args.seed)
+    record, test_predictions, validation_predictions = setfit_record(model, splits, label_names, run_info, training_args.seed)
     record.train_seconds = round(seconds, 2)
     record.train_device = training_device(model.model_body.device)
-    save_setfit_run(model, record, test_predictions, training_args.output_dir)
+    save_setfit_run(model, record, test_predictions, validation_predictions, training_args.output_dir)
     print(f"test ({len(splits['test'])} sentences) {format_metrics(record.test)}")
     print(f"saved to {training_args.output_dir}")
     return record

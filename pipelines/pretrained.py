@@ -9,6 +9,18 @@ Each model's labels are mapped onto the dataset's (`negative`, `positive` / `neg
 `positive`) by `pipelines.label_mapping`: by name, or from its table for checkpoints whose names
 say nothing; a two-label model on SemEval predicts `neutral` below `neutral_threshold`. Anything
 else is refused.
+
+Temperature scaling (`--temperature_scaling`, on by default, as in train.py): each model's
+probabilities over the dataset's labels are calibrated by one temperature fitted on validation
+sentences (`validation_split`: the data's own validation split, else the one train.py holds out by
+default; the test set is never seen; `pipelines.calibration.calibrate_probabilities`). The
+predictions file then holds the scaled probabilities (predictions unchanged), the model's entry
+its `calibration` (T, test ECE/Brier/NLL before and after, conformal sets) and its validation log
+probabilities. Left out, with the reason in `calibration.skipped` (`not_calibrated`): lexicons,
+whose output is a label by a fixed rule (one-hot, no probability to rescale; a logistic fitted on
+their score would be a new trained model, not the tool as it is), and two-label models on
+three-class data, whose `neutral` comes from a threshold on the top probability, so rescaling
+would change their predictions.
 """
 
 from __future__ import annotations
@@ -22,7 +34,8 @@ import numpy as np
 
 from pipelines import hub_access
 from pipelines.backbones import MODEL_ALIASES, resolve_model
-from pipelines.arguments import PretrainedArguments
+from pipelines.arguments import TRAINER_DEFAULT_SEED, DataArguments, PretrainedArguments
+from pipelines.calibration import calibrate_probabilities, calibration_summary, logits_from_probabilities
 from pipelines.data import load_data
 from pipelines.errors import DataError, OptionError, UserError, one_line
 from pipelines.benchmarks import BENCHMARKS, closest_benchmark, official_metric_for
@@ -30,13 +43,14 @@ from pipelines.metrics import METRICS, metric_keys, score
 from pipelines.runs.layout import EVALUATION_FILE, EVALUATION_MD, CellFolder
 from pipelines.run_files import (
     RESULTS_FILE, EvaluationRecord, ScoredModel, check_writable_dir, file_name, library_versions, read_json, source_revision,
-    write_json_atomic, write_predictions,
+    write_json_atomic, write_predictions, write_validation_predictions,
 )
 from pipelines.formatting import markdown_table
 from pipelines.inference import Classifier, default_device, load_classifier
 from pipelines.label_mapping import label_mapping, parse_label_map
 from pipelines.scorers import LEXICONS
 from pipelines.metrics import confusion_counts
+from pipelines.splits import split_validation
 from pipelines.statistics import score_interval
 
 # Scored when `--models` is not given: the offline families first (lexicons, zero-shot with the
@@ -94,6 +108,49 @@ def default_models(label_names: list[str], dataset: str | None, runs_dir: str | 
     return models, notes
 
 
+# --- temperature scaling on validation --------------------------------------------------------------
+
+
+def validation_split(dataset, label: str) -> tuple[tuple[list[str], list[int]] | None, dict]:
+    """The (texts, label ids) the scorers are calibrated on, and their description for the record.
+
+    `dataset`: `load_data`'s splits. Its own `validation` split if it has one (`--validation_file`, a
+    Hub validation split), else the one train.py holds out by default from `train`:
+    `DataArguments.validation_fraction` of each class, drawn with `TrainingArguments`' default seed
+    (`pipelines.splits.split_validation`; for MR and SemEval the lab split's validation of a seed-42
+    run). None, with `skipped` saying why, when there is no training data (only `--test_file`).
+    `DataError` when a class is too small to hold out its share."""
+    if "validation" not in dataset and "train" not in dataset:
+        return None, {"skipped": f"{label} has no validation or training data to calibrate on (give --validation_file)"}
+    fraction, seed = DataArguments.validation_fraction, TRAINER_DEFAULT_SEED
+    own = "validation" in dataset
+    validation = split_validation(dataset, fraction, seed)["validation"]
+    source = "its own validation split" if own else f"{fraction:g} of train per class, seed {seed} (train.py's default validation split)"
+    return (list(validation["text"]), list(validation["label"])), {"sentences": len(validation), "source": source}
+
+
+def not_calibrated(classifier, mapping) -> str | None:
+    """Why this scorer is left out of temperature scaling (module docstring), or None."""
+    if getattr(classifier, "family", None) == "lexicon":
+        return "a lexicon's output is a label by a fixed rule (one-hot probabilities): no probability to rescale"
+    if mapping.neutral_threshold is not None:
+        return "neutral is predicted below a threshold on the top probability (--neutral_threshold): rescaling would change predictions"
+    return None
+
+
+def calibrate_scorer(classifier, mapping, validation, test_probabilities, references) -> tuple[dict, tuple | None, np.ndarray]:
+    """(calibration record, validation (labels (n_val,), log probabilities (n_val, K)) or None, test
+    probabilities (n, K) after scaling). `test_probabilities`: the dataset's labels' (n, K)."""
+    why = not_calibrated(classifier, mapping)
+    if why:
+        return {"skipped": why}, None, test_probabilities
+    texts, labels = validation
+    probabilities = mapping.dataset_probabilities(np.asarray(classifier.probabilities(texts), dtype=float))  # (n_val, K)
+    record, scaled = calibrate_probabilities(probabilities, labels, test_probabilities, references)
+    print(f"{classifier.name}: temperature scaling on {len(labels)} validation sentences: {calibration_summary(record)}", flush=True)
+    return record, (np.asarray(labels), logits_from_probabilities(probabilities)), scaled
+
+
 # --- one row -------------------------------------------------------------------------------------
 
 
@@ -121,10 +178,13 @@ def evaluate_model(
     extra_labels: dict[str, str] | None = None,
     device: str | None = None,
     dataset: str | None = None,
-) -> tuple[ScoredModel, tuple[np.ndarray, np.ndarray]]:
+    validation: tuple[list[str], list[int]] | None = None,
+) -> tuple[ScoredModel, tuple]:
     """One model's entry (test scores with their intervals, timing, the label rule used) and its
-    predictions for `write_predictions`: probabilities over the dataset's labels (n, num_labels)
-    and the predicted label ids (n,)."""
+    predictions: probabilities over the dataset's labels (n, num_labels) for `write_predictions`
+    (after temperature scaling when `validation` (texts, label ids) is given and the model is
+    calibrated: `calibrate_scorer`), the predicted label ids (n,), and the validation labels and log
+    probabilities for `write_validation_predictions` (None when not calibrated)."""
     started = time.perf_counter()
     classifier = resolve_scorer(model, label_names, dataset, device, batch_size)
     load_seconds = time.perf_counter() - started
@@ -136,6 +196,11 @@ def evaluate_model(
     if probabilities.shape != (len(texts), len(classifier.label_names)):
         raise RuntimeError(f"{model}: probabilities gave shape {probabilities.shape}, expected {(len(texts), len(classifier.label_names))}")
     predictions = mapping.predict(probabilities)
+    calibration, validation_rows, dataset_probabilities = None, None, mapping.dataset_probabilities(probabilities)  # (n, K)
+    if validation is not None:
+        calibration, validation_rows, dataset_probabilities = calibrate_scorer(
+            classifier, mapping, validation, dataset_probabilities, references
+        )
     scored = ScoredModel(
         model=model,
         family=getattr(classifier, "family", type(classifier).__name__),
@@ -150,8 +215,9 @@ def evaluate_model(
         ties=mapping.ties(probabilities),
         predicted_counts=np.bincount(predictions, minlength=len(label_names)).tolist(),
         confusion_matrix=confusion_counts(references, predictions, len(label_names)).tolist(),
+        calibration=calibration,
     )
-    return scored, (mapping.dataset_probabilities(probabilities), predictions)
+    return scored, (dataset_probabilities, predictions, validation_rows)
 
 
 def evaluation_table(rows: list[ScoredModel], label_names: list[str], dataset: str | None = None) -> str:
@@ -178,9 +244,10 @@ ERRORS_FOLDER = "errors"  # in the output folder: the traceback of each model th
 
 
 def score_models(
-    model_names: list[str], texts, references, label_names, args: PretrainedArguments, device: str
+    model_names: list[str], texts, references, label_names, args: PretrainedArguments, device: str, validation=None
 ) -> tuple[list, list, list[Exception], dict[str, str]]:
-    """(scored, failures, errors, tracebacks): `evaluate_model`'s (entry, predictions) per model that ran; a
+    """(scored, failures, errors, tracebacks): `evaluate_model`'s (entry, predictions) per model that ran, each
+    calibrated on `validation` (texts, label ids) when given; a
     model that cannot be loaded, mapped or run is one line of `failures` and its exception in `errors`, and
     the rest still run. `tracebacks`: {file under the output folder (`errors/<model>.txt`): its text}, written
     with the evaluation, so input that no model can be scored on leaves nothing behind."""
@@ -190,7 +257,7 @@ def score_models(
     for model in model_names:
         try:
             scored.append(evaluate_model(
-                model, texts, references, label_names, args.batch_size, args.neutral_threshold, extra_labels, device, dataset
+                model, texts, references, label_names, args.batch_size, args.neutral_threshold, extra_labels, device, dataset, validation
             ))
         except Exception as err:  # a third-party model fails in any way (offline Hub id, bad weights): report, go on
             trace = f"{ERRORS_FOLDER}/{file_name(model, fallback='model')}.txt"
@@ -221,8 +288,11 @@ def evaluate_pretrained(args: PretrainedArguments) -> EvaluationRecord:
     for note in notes:
         print(f"note: {note}", file=sys.stderr, flush=True)
     texts, references = list(test["text"]), list(test["label"])
+    validation, validation_description = validation_split(dataset, args.dataset_label) if args.temperature_scaling else (None, None)
+    if validation_description and "skipped" in validation_description:
+        print(f"note: no temperature scaling: {validation_description['skipped']}", file=sys.stderr, flush=True)
     device = args.device or default_device()
-    scored, failures, errors, tracebacks = score_models(model_names, texts, references, label_names, args, device)
+    scored, failures, errors, tracebacks = score_models(model_names, texts, references, label_names, args, device, validation)
     if not scored:  # nothing to report: leave no empty table behind
         bug = next((err for err in errors if not isinstance(err, UserError)), None)
         if bug is not None:  # not the user's to fix: its traceback, not one line
@@ -233,9 +303,7 @@ def evaluate_pretrained(args: PretrainedArguments) -> EvaluationRecord:
     for name, text in tracebacks.items():  # each failed model's traceback beside the evaluation that lists it
         (output_dir / name).parent.mkdir(parents=True, exist_ok=True)
         (output_dir / name).write_text(text, encoding="utf-8")
-    for row, (probabilities, predictions) in scored:  # one Parquet file per model, in the same format as train.py's and finetune.py's
-        row.predictions_file = f"predictions/{file_name(row.model, fallback='')}.parquet"
-        write_predictions(output_dir / row.predictions_file, range(len(texts)), references, probabilities, predictions)
+    write_model_predictions(output_dir, scored, references)
     record = EvaluationRecord(
         dataset=args.dataset_label,
         data=data_description,
@@ -250,6 +318,7 @@ def evaluate_pretrained(args: PretrainedArguments) -> EvaluationRecord:
         notes=notes,
         versions=library_versions(),
         code=source_revision(),
+        validation=validation_description,
     )
     write_json_atomic(output_dir / EVALUATION_FILE, record.to_dict())
     table = evaluation_table(record.results, label_names, args.dataset if args.source == "builtin" else None)
@@ -259,6 +328,37 @@ def evaluate_pretrained(args: PretrainedArguments) -> EvaluationRecord:
     return record
 
 
+def write_model_predictions(output_dir: Path, scored: list, references) -> None:
+    """One Parquet file per model under `predictions/`, in the same format as train.py's and finetune.py's
+    (`write_predictions`), and beside it `<model>.validation.parquet` for a calibrated one
+    (`write_validation_predictions`: labels and log probabilities before scaling); sets each entry's file names."""
+    for row, (probabilities, predictions, validation_rows) in scored:
+        stem = f"predictions/{file_name(row.model, fallback='')}"
+        row.predictions_file = f"{stem}.parquet"
+        write_predictions(output_dir / row.predictions_file, range(len(references)), references, probabilities, predictions)
+        if validation_rows is not None:
+            row.validation_predictions_file = f"{stem}.validation.parquet"
+            write_validation_predictions(output_dir / row.validation_predictions_file, *validation_rows)
+
+
+def calibration_lines(record: EvaluationRecord) -> list[str]:
+    """The markdown's calibration table: per model T and test ECE before -> after, or why it was left out."""
+    if record.validation is None:
+        return []
+    if "skipped" in record.validation:
+        return [f"No temperature scaling: {record.validation['skipped']}.", ""]
+    rows = []
+    for row in record.results:
+        found = row.calibration or {}
+        if "skipped" in found:
+            rows.append({"model": row.model, "summary": f"left out: {found['skipped']}"})
+        elif found:
+            rows.append({"model": row.model, "summary": calibration_summary(found)})
+    return [f"Temperature scaling on {record.validation['sentences']} validation sentences ({record.validation['source']}); "
+            "ECE top-label, 15 equal-width bins (torchmetrics); conformal sets calibrated on the same sentences "
+            "(pipelines/calibration.py):", "", markdown_table(rows, [("model", "model"), ("summary", "calibration on test")])]  # fmt: skip
+
+
 def evaluation_markdown(record: EvaluationRecord, table: str) -> str:
     header = (
         f"Test set of {record.dataset}: {record.test_sentences} sentences, batch size {record.batch_size}, "
@@ -266,4 +366,5 @@ def evaluation_markdown(record: EvaluationRecord, table: str) -> str:
     )
     lines = [f"- {failure['model']}: not scored ({failure['error']})" for failure in record.failures]
     lines += [f"- note: {note}" for note in record.notes]
-    return header + table + ("\n" + "\n".join(lines) + "\n" if lines else "")
+    calibration = calibration_lines(record)
+    return header + table + ("\n" + "\n".join(lines) + "\n" if lines else "") + ("\n" + "\n".join(calibration) if calibration else "")

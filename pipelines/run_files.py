@@ -163,7 +163,9 @@ class RunRecord:
 
 EVALUATION_FILE = "evaluation.json"
 # 1: the first versioned evaluation (files without `schema_version` are version 0 and read the same).
-EVALUATION_SCHEMA_VERSION = 1
+# 2: temperature scaling of the as-is scorers on validation: `validation` (the split) and, per model,
+#    `calibration` and `validation_predictions_file` (versions 0 and 1 have none: None).
+EVALUATION_SCHEMA_VERSION = 2
 
 
 @dataclass
@@ -190,7 +192,13 @@ class ScoredModel:
     confusion_matrix: list[list[int]]  # (gold, predicted)
     predictions_file: str | None = None  # relative to the evaluation's folder
     trained_on: str | None = None  # a run folder's own dataset, when it names one
+    # pipelines.calibration.calibrate_probabilities' record (T fitted on validation; test ECE/Brier/NLL before
+    # and after; conformal sets), or {"skipped": why}; None: not calibrated (--temperature_scaling false, version < 2)
+    calibration: dict | None = None
+    validation_predictions_file: str | None = None  # its validation log probabilities and labels, before scaling
     extra: dict = field(default_factory=dict)
+
+    _OPTIONAL = ("calibration", "validation_predictions_file")  # written only when set: older files read back as they were
 
     @classmethod
     def from_dict(cls, entry: dict) -> ScoredModel:
@@ -212,7 +220,8 @@ class ScoredModel:
         entry.update(self.test)
         for item in fields(self):
             if item.name not in entry and item.name not in ("test", "extra", "trained_on"):
-                entry[item.name] = getattr(self, item.name)
+                if getattr(self, item.name) is not None or item.name not in self._OPTIONAL:
+                    entry[item.name] = getattr(self, item.name)
         return entry | self.extra
 
 
@@ -222,7 +231,8 @@ class EvaluationRecord:
     scored on it (`results`) and those that could not be (`failures`: model, one-line error).
 
     `from_dict` is the one place that knows older files: without `schema_version` a file is version
-    0; without `code`, `failures` or `notes` they read as None, [] and [].
+    0; without `code`, `failures` or `notes` they read as None, [] and []; without `validation` (and
+    each model without `calibration`, `validation_predictions_file`: versions 0 and 1) as None.
     """
 
     dataset: str
@@ -238,6 +248,9 @@ class EvaluationRecord:
     notes: list[str] = field(default_factory=list)
     versions: dict[str, str] | None = None
     code: dict | None = None  # source_revision(); None outside a git checkout, and in version-0 files
+    # the validation sentences the scorers were calibrated on (pipelines.pretrained.validation_split): {"sentences",
+    # "source"}, or {"skipped": why}; None: not asked for (--temperature_scaling false) or a version < 2 file
+    validation: dict | None = None
     schema_version: int = EVALUATION_SCHEMA_VERSION
 
     @classmethod
@@ -263,7 +276,7 @@ class EvaluationRecord:
         """The `evaluation.json` payload: version first, then the fields in order, each model as `ScoredModel.to_dict`."""
         payload = {"schema_version": self.schema_version}
         for item in fields(self):
-            if item.name != "schema_version":
+            if item.name != "schema_version" and not (item.name == "validation" and self.validation is None):
                 payload[item.name] = getattr(self, item.name)
         payload["results"] = [scored.to_dict() for scored in self.results]
         return payload

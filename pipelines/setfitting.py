@@ -9,7 +9,8 @@ steps (`--setfit_max_steps` batches of `--setfit_batch_size` pairs), not by the 
 training set, which is what makes it cheap on a CPU and the few-shot method of the learning curves.
 
 The run folder holds the SetFit model (`SetFitModel.save_pretrained`: the encoder and
-`model_head.pkl`), `predictions.parquet` and `results.json` with the same `RunRecord` as every run,
+`model_head.pkl`), `predictions.parquet`, `validation_predictions.parquet` (log probabilities: the
+head is not scaled, no temperature is fitted) and `results.json` with the same `RunRecord` as every run,
 so the report, the records and `bench/speeds` read it as they read the others. It is not a
 `PreTrainedModel`: load it with `setfit.SetFitModel.from_pretrained(folder)`, not `pipeline()`.
 A killed run starts again from the beginning (the library keeps no resumable checkpoint).
@@ -25,7 +26,11 @@ import numpy as np
 
 from pipelines.arguments import SetFitArguments
 from pipelines.metrics import per_class_scores, score
-from pipelines.run_files import PREDICTIONS_FILE, RESULTS_FILE, RunRecord, library_versions, write_predictions, write_results
+from pipelines.calibration import logits_from_probabilities
+from pipelines.run_files import (
+    PREDICTIONS_FILE, RESULTS_FILE, VALIDATION_PREDICTIONS_FILE, RunRecord, library_versions, write_predictions, write_results,
+    write_validation_predictions,
+)
 
 
 def train_setfit(path: str, splits, label_names: list[str], setfit_args: SetFitArguments, seed: int):
@@ -47,9 +52,11 @@ def train_setfit(path: str, splits, label_names: list[str], setfit_args: SetFitA
     return model, time.perf_counter() - started
 
 
-def setfit_record(model, splits, label_names: list[str], run_info: dict, seed: int) -> tuple[RunRecord, tuple]:
-    """Validation and test scores of a trained SetFit model as a `RunRecord`, and the test
-    predictions `(indices, gold labels, probabilities (n, num_labels))`."""
+def setfit_record(model, splits, label_names: list[str], run_info: dict, seed: int) -> tuple[RunRecord, tuple, tuple]:
+    """Validation and test scores of a trained SetFit model as a `RunRecord`, the test predictions
+    `(indices, gold labels, probabilities (n, num_labels))` and the validation predictions `(gold labels,
+    log probabilities (n_val, num_labels))`: the logistic head's logits up to a per-row constant, saved so
+    the run can be calibrated or given conformal sets later, as every run's are."""
     scores = {}
     for split in ("validation", "test"):
         probabilities = np.asarray(model.predict_proba(list(splits[split]["text"]), show_progress_bar=True), dtype=np.float32)
@@ -62,19 +69,22 @@ def setfit_record(model, splits, label_names: list[str], run_info: dict, seed: i
     body = model.model_body
     record = RunRecord.new(
         run_info | {"validation": scores["validation"][2]}, model_type="setfit", label_names=label_names,
-        test=test, predictions_file=PREDICTIONS_FILE, epochs=1.0, confusion_matrix=confusion.tolist(),
+        test=test, predictions_file=PREDICTIONS_FILE, validation_predictions_file=VALIDATION_PREDICTIONS_FILE,
+        epochs=1.0, confusion_matrix=confusion.tolist(),
         per_class=per_class_scores(gold, predicted, label_names), seed=seed, versions=library_versions(),
         parameters={"trainable": sum(p.numel() for p in body.parameters()), "total": sum(p.numel() for p in body.parameters())},
     )
     indices = splits["test"]["index"] if "index" in splits["test"].column_names else range(len(gold))
-    return record, (indices, gold, probabilities)
+    validation_probabilities, validation_gold, _ = scores["validation"]
+    return record, (indices, gold, probabilities), (validation_gold, logits_from_probabilities(validation_probabilities))
 
 
-def save_setfit_run(model, record: RunRecord, test_predictions: tuple, output_dir: str) -> None:
-    """The model, the predictions, then `results.json` (last: a folder holding it is a finished run)."""
+def save_setfit_run(model, record: RunRecord, test_predictions: tuple, validation_predictions: tuple, output_dir: str) -> None:
+    """The model, the test and validation predictions, then `results.json` (last: a folder holding it is a finished run)."""
     folder = Path(output_dir)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / RESULTS_FILE).unlink(missing_ok=True)
     model.save_pretrained(str(folder))
     write_predictions(folder / PREDICTIONS_FILE, *test_predictions)
+    write_validation_predictions(folder / VALIDATION_PREDICTIONS_FILE, *validation_predictions)
     write_results(folder, record)

@@ -16,11 +16,14 @@ from pipelines.calibrate import main as calibrate
 from pipelines.calibration import (
     abstain_threshold,
     apply_temperature,
+    calibrate_probabilities,
     calibration_scores,
+    conformal_sets,
     fit_temperature,
     model_temperature,
     output_layer_name,
     scaled_probabilities,
+    set_scores,
 )
 from pipelines.cli import run_cli
 from pipelines.export import ExportArguments, export
@@ -60,6 +63,43 @@ def test_scaling_lowers_nll_and_ece_of_overconfident_logits():
 def test_scaling_never_changes_a_prediction(temperature):
     logits = np.random.default_rng(1).normal(scale=5.0, size=(5_000, 3))
     np.testing.assert_array_equal(scaled_probabilities(logits, temperature).argmax(axis=1), logits.argmax(axis=1))
+
+
+def test_conformal_sets_match_a_hand_computation():
+    """Nine validation sentences, all of label 0: nonconformity 1 - p(gold) = .05 .1 .15 .2 .3 .35 .4 .45 .6. A
+    label's p-value is (#{validation scores >= its score} + 1) / 10; at alpha 0.25 it needs two validation scores
+    at or above its own: a label is in the set when its score <= 0.45, i.e. its probability >= 0.55."""
+    gold = np.array([0.95, 0.9, 0.85, 0.8, 0.7, 0.65, 0.6, 0.55, 0.4])
+    validation = np.stack([gold, 1 - gold], axis=1)
+    test = np.array([[0.7, 0.3], [0.5, 0.5], [0.56, 0.44], [0.4, 0.6]])
+    sets = conformal_sets(validation, np.zeros(9, dtype=int), test, alpha=0.25)
+    np.testing.assert_array_equal(sets, [[1, 0], [0, 0], [1, 0], [0, 1]])
+    assert set_scores(sets, [0, 1, 0, 0]) == {"coverage": 0.5, "mean_set_size": 0.75, "empty": 0.25}
+    with pytest.raises(ValueError, match="alpha in"):
+        conformal_sets(validation, np.zeros(9, dtype=int), test, alpha=1.0)
+
+
+@pytest.mark.parametrize("alpha", [0.1, 0.05])
+def test_conformal_sets_cover_as_promised_on_exchangeable_sentences(alpha):
+    logits, labels = synthetic(1.0, n=20_000)
+    probabilities = scaled_probabilities(logits, 1.0)
+    sets = conformal_sets(probabilities[:10_000], labels[:10_000], probabilities[10_000:], alpha)
+    found = set_scores(sets, labels[10_000:])
+    assert 1 - alpha - 0.01 < found["coverage"] < 1 - alpha + 0.015 and 1.0 < found["mean_set_size"] < 3.0
+
+
+def test_an_as_is_scorer_is_calibrated_from_its_probabilities_alone():
+    logits, labels = synthetic(2.5)
+    probabilities = scaled_probabilities(logits, 1.0)  # a scorer 2.5 times too sure, known only by its probabilities
+    record, scaled = calibrate_probabilities(probabilities[:10_000], labels[:10_000], probabilities[10_000:], labels[10_000:])
+    assert record["temperature"] == pytest.approx(2.5, rel=0.06)
+    np.testing.assert_allclose(scaled, scaled_probabilities(logits[10_000:], record["temperature"]), atol=1e-9)
+    np.testing.assert_array_equal(scaled.argmax(axis=1), probabilities[10_000:].argmax(axis=1))
+    assert record["test_before"] == pytest.approx(calibration_scores(probabilities[10_000:], labels[10_000:]))
+    assert record["test_after"]["ece"] < record["test_before"]["ece"] / 3
+    assert record["fitted_on"] == "log probabilities of 10000 validation sentences"
+    expected = set_scores(conformal_sets(scaled_probabilities(logits[:10_000], record["temperature"]), labels[:10_000], scaled, 0.1), labels[10_000:])
+    assert record["conformal"]["0.1"] == pytest.approx(expected) and record["conformal"]["validation_sentences"] == 10_000
 
 
 def test_library_ece_matches_a_hand_computation():
@@ -183,6 +223,10 @@ def test_training_step_stores_t_and_leaves_every_test_score_unchanged(trained_pa
     test_labels = plain_rows["label"].to_numpy()
     assert calibration["test_before"] == pytest.approx(calibration_scores(plain_probabilities, test_labels), abs=1e-5)
     assert calibration["test_after"] == pytest.approx(calibration_scores(expected, test_labels), abs=1e-5)
+    validation = scaled_probabilities(logits, temperature)
+    for alpha in (0.1, 0.05):  # the conformal sets, calibrated on the same validation sentences
+        sets = conformal_sets(validation, labels, expected, alpha)
+        assert calibration["conformal"][f"{alpha:g}"] == pytest.approx(set_scores(sets, test_labels), abs=1e-6)
 
 
 def test_calibrate_command_does_what_training_does(trained_pair, tmp_path, capsys):

@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 from transformers import AutoConfig, AutoTokenizer
 
@@ -133,6 +134,11 @@ def test_setfit_run_writes_the_same_record(tmp_path):
     predictions = pd.read_parquet(output_dir / "predictions.parquet")
     assert len(predictions) == 9 and all(abs(sum(p) - 1) < 1e-4 for p in predictions["probabilities"])
     assert (output_dir / "model_head.pkl").is_file() and not list(output_dir.glob("*checkpoint*"))
+    from pipelines.run_files import read_validation_predictions  # saved so the run can be calibrated later (issue 28)
+
+    labels, logits = read_validation_predictions(output_dir / results["validation_predictions_file"])
+    assert len(labels) == results["validation_sentences"] and logits.shape == (len(labels), 3)
+    assert np.exp(logits).sum(axis=1) == pytest.approx(1.0, abs=1e-4)  # log probabilities of the head
 
 
 def test_setfit_options_are_checked_before_anything_runs(tmp_path, capsys):

@@ -14,7 +14,9 @@ from pipelines.errors import PathError
 from pipelines.inference import TorchSequenceClassifier
 from pipelines.label_mapping import CHECKPOINT_LABELS, label_mapping, parse_label_map
 from pipelines.pretrained import OFFLINE_MODELS, default_models, resolve_model
-from pipelines.run_files import EVALUATION_SCHEMA_VERSION, EvaluationRecord
+from pipelines.calibration import fit_temperature, scaled_probabilities
+from pipelines.pretrained import not_calibrated, validation_split
+from pipelines.run_files import EVALUATION_SCHEMA_VERSION, EvaluationRecord, read_validation_predictions
 from pipelines.benchmarks import BENCHMARKS
 from tests.tiny_bert import build_tiny_bert, write_semeval
 
@@ -209,6 +211,30 @@ def test_script_scores_good_models_and_reports_the_others_in_one_line(tiny, tmp_
         assert np.bincount(predictions["prediction"], minlength=3).tolist() == row["predicted_counts"]
         np.testing.assert_allclose(np.stack(predictions["probabilities"]).sum(axis=1), 1.0, rtol=1e-5)
     assert "neutral if top probability" in report["results"][1]["labels"]
+
+    # temperature scaling on the validation sentences train.py holds out at seed 42; the test set only scored
+    assert report["validation"] == {"sentences": 10, "source": "0.2 of train per class, seed 42 (train.py's default validation split)"}
+    three, two = report["results"]
+    labels, logits = read_validation_predictions(tmp_path / three["validation_predictions_file"])
+    assert len(labels) == 10 and three["calibration"]["temperature"] == pytest.approx(fit_temperature(logits, labels))
+    assert set(three["calibration"]) >= {"test_before", "test_after", "conformal", "fitted_on"}
+    predictions = pq.read_table(tmp_path / three["predictions_file"]).to_pandas()
+    assert (np.stack(predictions["probabilities"]).argmax(axis=1) == predictions["prediction"]).all()
+    assert "rescaling would change predictions" in two["calibration"]["skipped"] and "validation_predictions_file" not in two
+    calibration_text = (tmp_path / "evaluation.md").read_text()
+    assert "Temperature scaling on 10 validation sentences" in calibration_text
+    assert f"| {tiny['two']} | left out: neutral is predicted" in calibration_text
+
+    # --temperature_scaling false: the probabilities as the model gives them, the same predictions
+    plain = tmp_path / "plain"
+    assert run_cli(evaluate_pretrained.main, [*argv[:-1], str(plain), "--models", str(tiny["three"]), "--temperature_scaling", "false"]) == 0
+    (entry,) = json.loads((plain / "evaluation.json").read_text())["results"]
+    assert "calibration" not in entry and "validation" not in json.loads((plain / "evaluation.json").read_text())
+    raw = pq.read_table(plain / entry["predictions_file"]).to_pandas()
+    assert (raw["prediction"] == predictions["prediction"]).all()
+    np.testing.assert_allclose(
+        np.stack(predictions["probabilities"]), scaled_probabilities(np.log(np.stack(raw["probabilities"])), three["calibration"]["temperature"]), atol=1e-5
+    )
     markdown = (tmp_path / "evaluation.md").read_text()
     assert "| model | family | accuracy | macro F1 | macro recall | F1-PN | 95% CI of macro recall | sentences/s | label rule |" in markdown
     assert "sentibench-tests/no-such-model: not scored" in markdown
@@ -270,3 +296,24 @@ def test_offline_default_run_lists_what_it_scored_and_what_it_could_not(tiny, tm
 def test_bad_numbers_are_one_line(option, value, capsys):
     assert run_cli(evaluate_pretrained.main, ["--dataset", "mr", option, value]) == 2
     assert capsys.readouterr().err.startswith(f"error: {option} must be")
+
+
+def test_validation_split_is_the_datas_own_else_train_pys_default_else_none():
+    from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
+
+    features = Features({"text": Value("string"), "label": ClassLabel(names=MR)})
+    rows = lambda n, tag: Dataset.from_dict({"text": [f"{tag} {i}" for i in range(n)], "label": [i % 2 for i in range(n)]}, features=features)  # noqa: E731
+    train, test = rows(50, "train"), rows(10, "test")
+    (texts, labels), description = validation_split(DatasetDict({"train": train, "test": test}), "mine")
+    drawn = train.train_test_split(test_size=0.2, seed=42, stratify_by_column="label")["test"]
+    assert texts == drawn["text"] and labels == drawn["label"] and description["sentences"] == 10
+    (texts, _), description = validation_split(DatasetDict({"train": train, "validation": rows(6, "val"), "test": test}), "mine")
+    assert texts == [f"val {i}" for i in range(6)] and description == {"sentences": 6, "source": "its own validation split"}
+    assert validation_split(DatasetDict({"test": test}), "mine") == (None, {"skipped": "mine has no validation or training data to calibrate on (give --validation_file)"})
+
+
+def test_lexicons_and_thresholded_neutral_are_left_out_of_scaling():
+    lexicon, checkpoint = type("Lexicon", (), {"family": "lexicon"})(), type("Checkpoint", (), {"family": "checkpoint"})()
+    assert "no probability to rescale" in not_calibrated(lexicon, label_mapping("vader", ids(MR), MR))
+    assert not_calibrated(checkpoint, label_mapping("m", ids(MR), MR)) is None
+    assert not_calibrated(checkpoint, label_mapping("m", ids(["NEGATIVE", "POSITIVE"]), SEMEVAL)).startswith("neutral is predicted below")

@@ -10,9 +10,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.calibration import abstain_threshold, calibration_scores, risk_coverage, scaled_probabilities, selective_scores
+from pipelines.calibration import (
+    abstain_threshold,
+    calibration_scores,
+    conformal_sets,
+    risk_coverage,
+    scaled_probabilities,
+    selective_scores,
+    set_scores,
+)
 from pipelines.report import write_report
-from pipelines.report.calibration import SCORES, score_interval, selective_values, sentence_values
+from pipelines.report.calibration import SCORES, Run, conformal_scores, score_interval, selective_values, sentence_values
+from pipelines.report.collect import Group
+from pipelines.runs.setting import Setting
 from pipelines.run_files import write_validation_predictions
 from pipelines.statistics import crossed_variance
 
@@ -153,3 +163,29 @@ def test_report_abstains_on_validation_where_it_can_and_labels_the_rest(report):
         threshold = abstain_threshold(scaled_probabilities(val_logits, 2.0), 0.9)
         expected.append(selective_scores(stored(scaled_probabilities(logits, 2.0)), labels, threshold)["accuracy"])
     assert rows["trained vectors"]["0.9"]["mean"] == pytest.approx(np.mean(expected))
+
+
+def test_report_gives_conformal_sets_where_validation_was_saved_and_names_the_rest(report):
+    _, text, numbers = report
+    (row,) = numbers["conformal"]
+    assert row["setting"] == "trained vectors" and row["runs"] == "4 seeds"
+    expected = []
+    for seed in range(4):
+        val_labels, val_logits = random_run(100 + seed)
+        labels, logits = random_run(seed)
+        validation = scaled_probabilities(val_logits.astype(np.float32), 2.0)  # the validation file keeps float32 logits
+        expected.append(set_scores(conformal_sets(validation, val_labels, stored(scaled_probabilities(logits, 2.0)), 0.1), labels))
+    assert row["0.1"]["coverage"] == pytest.approx(np.mean([e["coverage"] for e in expected]))
+    assert row["0.1"]["mean_set_size"] == pytest.approx(np.mean([e["mean_set_size"] for e in expected]))
+    assert 0.85 < row["0.1"]["coverage"] and row["0.05"]["mean_set_size"] >= row["0.1"]["mean_set_size"]
+    assert numbers["no_conformal"] == ["meanmax (trained vectors, class-weighted), lab split: no validation predictions saved (runs made before they were)"]
+    assert "### mr: conformal prediction sets" in text and "No conformal sets: meanmax (trained vectors, class-weighted)" in text
+
+
+def test_an_as_is_scorer_left_out_of_scaling_gives_its_reason_for_no_conformal_sets():
+    probabilities = np.array([[1.0, 0.0], [0.0, 1.0]])
+    run = Run(None, np.arange(2), np.array([0, 0]), probabilities, probabilities, None, None, False)
+    lexicon = Group("mr", "vader", Setting("as is"), "lab", "pretrained", [{"calibration": {"skipped": "a lexicon's output is a label"}}])
+    assert conformal_scores(lexicon, [run]) == "not calibrated: a lexicon's output is a label"
+    old = Group("mr", "mpnet", Setting("as is"), "lab", "pretrained", [{"calibration": None}])
+    assert conformal_scores(old, [run]) == "no validation predictions saved (runs made before they were)"

@@ -62,7 +62,18 @@ def test_a_record_made_now_types_the_description_and_keeps_the_rest_in_order():
         RunRecord.new(description, test={}, not_a_field=1)
 
 
-@pytest.mark.parametrize("dataset", ["mr", "semeval2017a"])
+def test_the_committed_calibrated_evaluation_reads_as_version_2_and_writes_back_as_it_was():
+    path = REPO_ROOT / "results" / "records" / "asis-mr" / "evaluation.json"
+    payload = json.loads(path.read_text())
+    record = EvaluationRecord.read(path)
+    assert record.schema_version == 2 and record.validation == {"sentences": 2000, "source": payload["validation"]["source"]}
+    by_model = {entry.model: entry for entry in record.results}
+    assert "skipped" in by_model["vader"].calibration and by_model["vader"].validation_predictions_file is None
+    assert by_model["mpnet"].calibration["temperature"] > 0 and (path.parent / by_model["mpnet"].validation_predictions_file).is_file()
+    assert record.to_dict() == payload
+
+
+@pytest.mark.parametrize("dataset", ["semeval2017a"])
 def test_the_committed_evaluations_read_as_version_0_and_write_back_as_they_were(dataset):
     path = REPO_ROOT / "results" / "records" / f"asis-{dataset}" / "evaluation.json"
     payload = json.loads(path.read_text())
@@ -78,6 +89,12 @@ def test_a_new_evaluation_record_round_trips_and_other_files_are_refused_by_name
     record = EvaluationRecord.read(REPO_ROOT / "results" / "records" / "asis-mr" / "evaluation.json")
     record.schema_version = EVALUATION_SCHEMA_VERSION
     assert EvaluationRecord.from_dict(json.loads(json.dumps(record.to_dict()))) == record
+    record.validation = {"sentences": 2000, "source": "0.2 of train per class, seed 42"}  # version 2: temperature scaling
+    record.results[0].calibration = {"skipped": "a lexicon"}
+    record.results[-1].calibration, record.results[-1].validation_predictions_file = {"temperature": 1.5}, "predictions/x.validation.parquet"
+    payload = json.loads(json.dumps(record.to_dict()))
+    assert EvaluationRecord.from_dict(payload) == record and payload["validation"]["sentences"] == 2000
+    assert payload["results"][-1]["calibration"] == {"temperature": 1.5} and "validation_predictions_file" not in payload["results"][0]
     (tmp_path / "evaluation.json").write_text(json.dumps({"dataset": "mr", "test": {}}))
     with pytest.raises(DataError, match=r"evaluation\.json: not an evaluation record"):
         EvaluationRecord.read(tmp_path / "evaluation.json")

@@ -22,8 +22,15 @@ For every group of runs (dataset, model, setting, protocol) whose predictions fi
   validation predictions (`pipelines.calibration.abstain_threshold`), else on test, labelled so.
 - Figures: one reliability diagram and one risk–coverage plot per dataset, the lab-split groups,
   GloVe, fine-tuned and as-is models side by side (`pipelines.report.figures`).
+- Conformal prediction sets (`pipelines.calibration.conformal_sets`, split conformal through crepes):
+  for every lab-split group whose runs saved validation predictions, calibrated on each run's
+  validation sentences and measured on test (coverage, mean set size), at `CONFORMAL_ALPHAS`;
+  the other groups are named with the reason.
 - Domain shift: as-is scores of models trained on another benchmark (`evaluation.json` rows with
-  `trained_on`), on the classes both benchmarks share, probabilities renormalised over them.
+  `trained_on`), on the classes both benchmarks share, probabilities renormalised over them; before
+  and after the temperature fitted on this benchmark's validation sentences when the evaluation did so.
+- As-is scorers calibrated by `evaluate_pretrained.py` (version-2 evaluations) read like runs: their
+  predictions hold the scaled probabilities, their entry the temperature and their validation file.
 """
 
 from __future__ import annotations
@@ -36,11 +43,15 @@ import pandas as pd
 
 from pipelines.benchmarks import BENCHMARKS
 from pipelines.calibration import (
+    CONFORMAL_ALPHAS,
+    CONFORMAL_METHOD,
     ECE_BINS,
     abstain_threshold,
     calibration_scores,
+    conformal_sets,
     logits_from_probabilities,
     scaled_probabilities,
+    set_scores,
 )
 from pipelines.report.collect import Group
 from pipelines.report.compare import variant_questions
@@ -260,13 +271,16 @@ def shift_runs(group: Group, runs: list[Run]) -> tuple[list[Run], list[str]] | N
     if group.kind != "pretrained" or not trained_on or trained_on == group.dataset or trained_on not in BENCHMARKS or not names:
         return None
     shared = [names.index(name) for name in BENCHMARKS[trained_on].label_names if name in names]
+    def renormalised(probabilities: np.ndarray) -> np.ndarray:
+        kept = probabilities[:, shared]
+        return kept / np.clip(kept.sum(axis=1, keepdims=True), np.finfo(np.float64).tiny, None)
+
     restricted = []
     for run in runs:
         keep = np.isin(run.labels, shared)
-        probabilities = run.after[keep][:, shared]
-        probabilities = probabilities / np.clip(probabilities.sum(axis=1, keepdims=True), np.finfo(np.float64).tiny, None)
         labels = np.searchsorted(shared, run.labels[keep])  # shared is sorted: dataset order
-        restricted.append(Run(run.seed, run.index[keep], labels, probabilities, probabilities, None, None, False))
+        restricted.append(Run(run.seed, run.index[keep], labels, renormalised(run.after[keep]), renormalised(run.before[keep]),
+                              None, None, run.scaled))  # fmt: skip
     return restricted, [names[i] for i in shared]
 
 
@@ -281,12 +295,14 @@ class HowSure:
     answers: list[dict]
     skipped: list[str]
     shift: list[dict]
+    conformal: list[dict] = field(default_factory=list)
+    no_conformal: list[str] = field(default_factory=list)  # "group: why" for the groups without conformal sets
 
 
 def how_sure(dataset: str, groups: list[Group]) -> HowSure:
     """Scores, abstention, verdicts (one Holm family per protocol) and domain shift of one dataset's groups."""
     runs = {g.slug: read_runs(g) for g in groups}
-    rows, abstain, answers, skipped, shift = [], [], [], [], []
+    rows, abstain, answers, skipped, shift, conformal, no_conformal = [], [], [], [], [], [], []
     for g in groups:
         found = runs[g.slug]
         if isinstance(found, str):
@@ -298,17 +314,41 @@ def how_sure(dataset: str, groups: list[Group]) -> HowSure:
         base = {"group": g, "runs": group_size(g, found)}
         restricted = shift_runs(g, found)
         if restricted:  # its own table: on this dataset's own classes it never predicts the ones it was not trained on
-            shift.append({**base, "classes": restricted[1], "sentences": len(restricted[0][0].labels), **group_scores(restricted[0], "after")})
+            shared = {**base, "classes": restricted[1], "sentences": len(restricted[0][0].labels)}
+            if scaled:
+                shift.append({**shared, "probabilities": "before temperature scaling", **group_scores(restricted[0], "before")})
+            shift.append({**shared, "probabilities": "after temperature scaling" if scaled else None, **group_scores(restricted[0], "after")})
             continue
         if scaled:
             rows.append({**base, "probabilities": "before temperature scaling", **group_scores(found, "before")})
         rows.append({**base, "probabilities": label, **group_scores(found, "after")})
         abstain.append({**base, **abstain_scores(found)})
+        sets = conformal_scores(g, found)
+        if isinstance(sets, str):
+            no_conformal.append(f"{g.name}, {g.protocol_label}: {sets}")
+        else:
+            conformal.append({**base, **sets})
     for protocol in sorted({g.protocol for g in groups}, key=lambda p: p != "lab"):
         questions, missing = calibration_questions([g for g in groups if g.protocol == protocol], runs)
         answers += [{**answer, "protocol": protocol} for answer in answer_questions(questions)]
         skipped += missing
-    return HowSure(dataset, runs, rows, abstain, answers, skipped, shift)
+    return HowSure(dataset, runs, rows, abstain, answers, skipped, shift, conformal, no_conformal)
+
+
+def conformal_scores(group: Group, runs: list[Run]) -> dict | str:
+    """{alpha: {"coverage", "mean_set_size", "empty": means over the runs}} of each run's conformal sets
+    (`pipelines.calibration.conformal_sets`: calibrated on its validation sentences, measured on test);
+    or why the group has none."""
+    if group.protocol != "lab":
+        return "cross-validation: each fold is its own model (conformal sets per fold are not shown)"
+    if any(run.validation is None for run in runs):
+        skipped = next((row["calibration"]["skipped"] for row in group.rows if "skipped" in (row.get("calibration") or {})), None)
+        return f"not calibrated: {skipped}" if skipped else "no validation predictions saved (runs made before they were)"
+    found = {}
+    for alpha in CONFORMAL_ALPHAS:
+        each = [set_scores(conformal_sets(run.validation, run.validation_labels, run.after, alpha), run.labels) for run in runs]
+        found[alpha] = {key: float(np.mean([scores[key] for scores in each])) for key in each[0]}
+    return found
 
 
 def group_size(group: Group, runs: list[Run]) -> str:
@@ -354,6 +394,8 @@ SCORES_COLUMNS = [("model", "model (setting)"), ("protocol", "protocol"), ("runs
                   *((score, f"{name} [95% CI]") for score, name in SCORES.items())]  # fmt: skip
 ANSWER_COLUMNS = [("question", "question"), ("score", "score"), ("runs", "runs"), ("difference", "Δ = A − B [CI] (level)"),
                   ("holm_p", "Holm p"), ("mde", "MDE"), ("verdict", "verdict")]  # fmt: skip
+CONFORMAL_COLUMNS = [("model", "model (setting)"), ("protocol", "protocol"), ("runs", "runs"),
+                     *((f"at_{a}", f"{1 - a:.0%} sets: test coverage, mean size, empty") for a in CONFORMAL_ALPHAS)]  # fmt: skip
 ABSTAIN_COLUMNS = [("model", "model (setting)"), ("protocol", "protocol"), ("runs", "runs"),
                    *((f"at_{c}", f"accuracy at {c:.0%} coverage [95% CI], test coverage") for c in COVERAGES), ("threshold", "threshold")]  # fmt: skip
 
@@ -366,10 +408,12 @@ def how_sure_section(results: list[HowSure], figures) -> list[str]:
         if result.shift:
             lines += [f"### {result.dataset}: under domain shift", "",
                       "Models trained on another benchmark, scored as they are on this one's sentences of the classes both "
-                      "share, their probabilities renormalised over those classes. An as-is score keeps no validation logits "
-                      "of its model, so these are before scaling only; `python -m pipelines.report.calibration --shift "
-                      "RUN_DIR...` measures before and after from a run folder with its weights.", "",
-                      markdown_table(score_rows([{**r, "probabilities": f"{', '.join(r['classes'])} ({r['sentences']} sentences)"}
+                      "share, their probabilities renormalised over those classes; before and after the temperature fitted on "
+                      "this benchmark's validation sentences where `evaluate_pretrained.py` fitted one, else as they are. "
+                      "`python -m pipelines.report.calibration --shift RUN_DIR...` measures before and after the run's own "
+                      "temperature from a run folder with its weights.", "",
+                      markdown_table(score_rows([{**r, "probabilities": f"{', '.join(r['classes'])} ({r['sentences']} sentences)"
+                                                                        + (f", {r['probabilities']}" if r["probabilities"] else "")}
                                                  for r in result.shift]), SCORES_COLUMNS)]  # fmt: skip
     return lines
 
@@ -401,7 +445,27 @@ def dataset_lines(result: HowSure, figures) -> list[str]:
     if by_kind:
         risk = plot_risk_coverage(result.dataset, by_kind, figures / f"risk-coverage-{slug}.png")
         lines += [f"![{result.dataset} risk–coverage](figures/{risk.name})", ""]
-    return lines
+    return lines + conformal_lines(result)
+
+
+def conformal_lines(result: HowSure) -> list[str]:
+    """One dataset's conformal prediction sets: a table of the groups that have them, one line naming the rest."""
+    lines = [f"### {result.dataset}: conformal prediction sets", "",
+             f"Sets of labels that should hold the gold label in {', '.join(f'{1 - a:.0%}' for a in CONFORMAL_ALPHAS)} of "
+             f"sentences: {CONFORMAL_METHOD}; calibrated on each run's validation predictions (which also chose its "
+             "checkpoint and temperature, so the guarantee is approximate) and measured on test, mean over runs.", ""]  # fmt: skip
+    if result.conformal:
+        lines += [markdown_table(conformal_rows(result.conformal), CONFORMAL_COLUMNS)]
+    lines += [f"No conformal sets: {line}" for line in result.no_conformal]
+    return lines + [""]
+
+
+def conformal_rows(conformal: list[dict]) -> list[dict]:
+    rows = []
+    for r in conformal:
+        cells = {f"at_{a}": f"{r[a]['coverage']:.4f}, {r[a]['mean_set_size']:.3f} labels, {r[a]['empty']:.1%} empty" for a in CONFORMAL_ALPHAS}
+        rows.append({"model": r["group"].name, "protocol": r["group"].protocol_label, "runs": r["runs"], **cells})
+    return rows
 
 
 def numbers(results: list[HowSure]) -> dict:
@@ -412,7 +476,8 @@ def numbers(results: list[HowSure]) -> dict:
                 **{str(key): value for key, value in row.items() if key != "group"}}  # fmt: skip
 
     return {r.dataset: {"scores": [plain(row) for row in r.rows], "abstain": [plain(row) for row in r.abstain],
-                        "verdicts": r.answers, "not_compared": r.skipped, "shift": [plain(row) for row in r.shift]}
+                        "verdicts": r.answers, "not_compared": r.skipped, "shift": [plain(row) for row in r.shift],
+                        "conformal": [plain(row) for row in r.conformal], "no_conformal": r.no_conformal}
             for r in results}  # fmt: skip
 
 

@@ -116,6 +116,10 @@ def validation_predictions_path(results: RunRecord, run_dir: Path) -> str | None
     return str(path) if path and path.is_file() else None
 
 
+def validation_file(folder: Path, name: str | None) -> str | None:
+    return str(folder / name) if name and (folder / name).is_file() else None
+
+
 def pretrained_rows(path: Path, root: Path) -> list[dict]:
     """One row per model scored by `evaluate_pretrained.py`; metrics sit at the top of each row there,
     a validation score (when the evaluation has one) under "validation"."""
@@ -138,6 +142,9 @@ def pretrained_rows(path: Path, root: Path) -> list[dict]:
             "label_names": label_names, "confusion_matrix": scored.get("confusion_matrix"), "selection": None,
             "predictions": str(predictions) if predictions and predictions.is_file() else None,
             "trainer_state": None, "teacher": None, "code": evaluation.get("code"), "trained_on": scored.get("trained_on"),
+            # temperature scaling on validation (evaluation.json version 2; `pipelines.pretrained`), as a run's
+            "calibration": scored.get("calibration"),
+            "validation_predictions": validation_file(path.parent, scored.get("validation_predictions_file")),
         })  # fmt: skip
     return rows
 

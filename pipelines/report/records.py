@@ -8,8 +8,9 @@ same relative path under the output folder: `results.json` as it is, `training_a
 its timings) and the restored step (the learning curves and the validation score of the restored checkpoint), and the
 test predictions as Parquet with small types: index int32, label and prediction int8, probabilities
 float16. For every `evaluation.json` of `evaluate_pretrained.py`: the file and its predictions, the
-same way. No weights, no checkpoints, no tokenizer. `python -m pipelines.report <records>` then reads
-the records exactly as it reads the run folders.
+same way. Validation predictions (a run's logits, a calibrated scorer's log probabilities) are
+copied as they are. No weights, no checkpoints, no tokenizer. `python -m pipelines.report <records>`
+then reads the records exactly as it reads the run folders.
 """
 
 from __future__ import annotations
@@ -78,6 +79,9 @@ def record_evaluation(path: Path, target: Path) -> None:
     for scored in evaluation.get("results", []):
         if scored.get("predictions_file") and (path.parent / scored["predictions_file"]).is_file():
             compact_predictions(path.parent / scored["predictions_file"], target / scored["predictions_file"])
+        validation = scored.get("validation_predictions_file")
+        if validation and (path.parent / validation).is_file():  # log probabilities as float32, as a run's validation logits
+            shutil.copyfile(path.parent / validation, target / validation)
 
 
 def write_records(runs_dir: str | Path, output: str | Path) -> tuple[int, int]:
