@@ -536,7 +536,8 @@ def score_interval(gold, predictions, metric: str, label_names: Sequence[str], a
     the sentence stage (MS over sentences of the run-mean values − MS_interaction/S)/n, the Behrens–Fisher
     reference of `crossed_interval_and_p`; one run has no seed stage (sentence variance only, t on n − 1 df:
     its training variance is not counted, and `method` says so). Returns {metric, mean, ci_low, ci_high, se,
-    df, runs, method}. Raises `OptionError` for a metric these labels lack, `DataError` when a run's predictions do not match `gold` in length."""
+    df, runs, method}. Raises `OptionError` for a metric these labels lack, `DataError` when a run's predictions
+    do not match `gold` in length."""
     gold = np.asarray(gold, dtype=np.int64)
     predictions = np.atleast_2d(np.asarray(predictions, dtype=np.int64))  # (runs, n)
     k = len(label_names)
