@@ -96,7 +96,7 @@ def front_section(dataset: str, rows: list[dict], skipped: list[str], speeds: di
     return [
         f"### {dataset}: cost against accuracy", "",
         f"Test {METRIC_NAMES[rows[0]['metric']]}: mean over the runs with its 95% interval (runs × sentences, Behrens–Fisher: "
-        f"t on S − 1 df for the seeds, normal for the sentences; "
+        "t on S − 1 df for the seeds, normal for the sentences; "
         f"one run: sentences only). Speed: throughput on CPU at batch 64, single-sentence latency, "
         f"parameters and size on disk, all timed in one run of `bench.speeds` ({speeds['machine']}, torch threads "
         f"{speeds['threads']}). front: on the Pareto front, no other model both faster and better. {speeds.get('note', '')}".rstrip(), "",
