@@ -1,6 +1,6 @@
 """Do the report's comparisons mean what they say? Coverage, false alarms and power over simulated studies.
 
-`python -m bench.verdict_calibration [--studies 500] [--old_studies 100] [--resamples 1000] [--seed 0]`
+`python -m bench.verdict_calibration [--studies 500] [--seed 1 2] [--old_studies 0] [--resamples 1000] [--output FILE]`
 
 Each simulated study has two architectures trained with the same seeds (paired), tested on the same
 sentences. Run s of architecture m gets sentence i right with probability
@@ -15,16 +15,20 @@ and B, and τ_own is small: correlated predictions). The architecture-level accu
 0.78) for coverage and power, 0 (0.79 both) for false alarms. σ_v (σ_f) is set so that a run's (a fold
 model's) population accuracy has the stated SD over seeds.
 
-For each study the calibrated comparison (`pipelines.statistics.crossed_comparison`: unbiased two-way
-random-effects variance, t on S − 1 df) gives a 95% CI and p on every study; today's two-stage
-bootstrap (`paired_comparison`, what the report uses) runs on the first `--old_studies` of them (it costs
-about a second a comparison). Goals (issue 27): coverage 93–97%, false alarms ≤ 7%, in every setting.
+For each study the report's comparison (`pipelines.statistics.crossed_comparison`: unbiased two-way
+random-effects variance in a seed stage and a sentence stage, Behrens–Fisher reference) gives a 95% CI and
+p, and two other references are computed from the same variance: today's before this one, a t on S − 1 df
+for the whole variance, and a t on the Welch–Satterthwaite df over the two stages (seed stage S − 1 df,
+sentence stage n − 1). The two-stage bootstrap (`paired_comparison`) runs on the first `--old_studies`
+(default 0: it costs about a second a comparison). Each simulation seed (`--seed 1 2`) runs in its own
+process and gets its own table; the last table pools them. Goals (issue 27): coverage 93–97%, false
+alarms ≤ 7%, in every setting.
 """
 
 from __future__ import annotations
 
 import argparse
-import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,75 +113,148 @@ def simulate(rng: np.random.Generator, setting: Setting, accuracies: tuple[float
     return runs[0], runs[1]
 
 
+def other_references(found: dict, setting: Setting) -> dict[str, tuple[float, float]]:
+    """{name: (ci_low, p, ci_high)} of the t references computed from the same variance as `found`: "s1", a t on S − 1 df
+    for the whole variance (the report's rule before the Behrens–Fisher reference), and "ws", a t on the
+    Welch–Satterthwaite df V²/(seed²/(S − 1) + sentences²/(n − 1)) (Satterthwaite 1946)."""
+    d, se = found["difference"], found["se"]
+    seed, sentences = found["seed_share"] * se**2, (1 - found["seed_share"]) * se**2
+    df = {"s1": setting.seeds - 1, "ws": se**4 / (seed**2 / (setting.seeds - 1) + sentences**2 / (setting.sentences - 1))}
+    return {key: (d - stats.t.ppf(0.975, v) * se, 2 * stats.t.sf(abs(d) / se, v), d + stats.t.ppf(0.975, v) * se) for key, v in df.items()}
+
+
 def calibrate(setting: Setting, studies: int, old_studies: int, resamples: int, rng: np.random.Generator) -> dict:
-    """Coverage and power at a true 0.02, false alarms at 0, of the calibrated test and of the bootstrap."""
+    """Coverage and power at a true 0.02, false alarms at 0: the report's comparison, the S − 1 and
+    Welch–Satterthwaite references, and the bootstrap on the first `old_studies`. {key: list of 0/1 or values}."""
     sigmas = (seed_sigma(setting.seed_sd, setting.tau_own), seed_sigma(setting.fold_sd, setting.tau_own))
     truth = ALTERNATIVE[0] - ALTERNATIVE[1]
-    tally = {key: [] for key in ("covered", "power", "rejected", "width", "df", "old_covered", "old_power", "old_rejected")}
+    tally = {f"{method}{key}": [] for method in METHODS for key in ("covered", "power", "rejected")} | {"width": [], "share": []}
     for study in range(studies):
         for accuracies in (ALTERNATIVE, NULL):
             a, b = simulate(rng, setting, accuracies, sigmas)
-            found = [crossed_comparison(a, b, "accuracy", NAMES)]
+            found = crossed_comparison(a, b, "accuracy", NAMES)
+            answers = {"": (found["ci_low"], found["p_value"], found["ci_high"]), **{f"{k}_": v for k, v in other_references(found, setting).items()}}
             if study < old_studies:
-                found.append(paired_comparison(a, b, "accuracy", NAMES, n_resamples=resamples, seed=study))
-            for prefix, result in zip(("", "old_"), found):
+                old = paired_comparison(a, b, "accuracy", NAMES, n_resamples=resamples, seed=study)
+                answers["old_"] = (old["ci_low"], old["p_value"], old["ci_high"])
+            for prefix, (low, p, high) in answers.items():
                 if accuracies == NULL:
-                    tally[prefix + "rejected"].append(result["p_value"] < 0.05)
-                    continue
-                tally[prefix + "covered"].append(result["ci_low"] <= truth <= result["ci_high"])
-                tally[prefix + "power"].append(result["ci_low"] > 0)
+                    tally[prefix + "rejected"].append(p < 0.05)
+                else:
+                    tally[prefix + "covered"].append(low <= truth <= high)
+                    tally[prefix + "power"].append(low > 0)
             if accuracies == ALTERNATIVE:
-                tally["width"].append(found[0]["ci_high"] - found[0]["ci_low"])
-                tally["df"].append(found[0]["df"])
-    return {"setting": setting.name, **{key: float(np.mean(values)) if values else float("nan") for key, values in tally.items()}}
+                tally["width"].append(found["ci_high"] - found["ci_low"])
+                tally["share"].append(found["seed_share"])
+    return {"setting": setting.name, **tally}
 
 
-def share(value: float, studies: int) -> str:
-    return f"{100 * value:.1f}% ± {100 * np.sqrt(value * (1 - value) / studies):.1f}" if studies else "–"
+METHODS = ("", "s1_", "ws_", "old_")  # the report's (Behrens–Fisher), t on S − 1 df, Welch–Satterthwaite, bootstrap
 
 
-def markdown(rows: list[dict], args: argparse.Namespace, seconds: float) -> str:
+def share(values: list) -> str:
+    if not values:
+        return "–"
+    value, studies = float(np.mean(values)), len(values)
+    return f"{100 * value:.1f}% ± {100 * np.sqrt(value * (1 - value) / studies):.1f}"
+
+
+def table(rows: list[dict]) -> list[str]:
+    """One markdown table: a row per setting, the report's comparison first, then the other references."""
+    bootstrap = any(row["old_covered"] for row in rows)
+    head = ["setting", "coverage", "false alarms", "power at 2 points", "mean CI width", "seed stage share",
+            "coverage, S − 1 (before)", "false alarms, S − 1", "power, S − 1", "coverage, WS", "false alarms, WS", "power, WS"]  # fmt: skip
+    head += ["coverage, bootstrap", "false alarms, bootstrap", "power, bootstrap"] if bootstrap else []
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = [r["setting"]]
+        for prefix in METHODS[: 4 if bootstrap else 3]:
+            cells += [share(r[prefix + "covered"]), share(r[prefix + "rejected"]), share(r[prefix + "power"])]
+            if prefix == "":
+                cells += [f"{np.mean(r['width']):.4f}", f"{np.mean(r['share']):.2f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def markdown(tables: dict[int, list[dict]], args: argparse.Namespace) -> str:
+    command = (f"OMP_NUM_THREADS=1 python -m bench.verdict_calibration --studies {args.studies} --seed {' '.join(map(str, args.seed))} "
+               f"--old_studies {args.old_studies} --resamples {args.resamples}" + (f" --settings {args.settings}" if args.settings else ""))
     lines = [
         "# Verdict calibration: coverage, false alarms and power of the report's comparisons",
         "",
-        f"Command: `OMP_NUM_THREADS=1 python -m bench.verdict_calibration --studies {args.studies} --old_studies {args.old_studies} "
-        f"--resamples {args.resamples} --seed {args.seed}" + (f" --output {args.output}" if args.output else "") + "` "
-        f"({seconds:.0f} s on a shared 2-core machine, one core).",
+        f"Command: `{command}`",
         "",
-        f"Per setting {args.studies} simulated studies with a true difference of 2 points ({ALTERNATIVE[0]} vs {ALTERNATIVE[1]}: "
-        f"coverage of the 95% CI, power = CI above 0) and as many with none ({NULL[0]} both: false alarms, p < 0.05); "
-        f"sentence effects τ = {TAU} (shared), τ_own = {TAU_OWN} per architecture (0.1 when matched). The calibrated test "
-        "(`crossed_comparison`) runs on every study; today's two-stage bootstrap (`paired_comparison`, "
-        f"{args.resamples:,} resamples) on the first {args.old_studies} of each. The module docstring gives the model. "
-        "± is the binomial standard error over studies. Goals: coverage 93–97%, false alarms ≤ 7%.",
-        "",
-        "| setting | coverage | false alarms | power at 2 points | mean CI width | mean df "
-        "| coverage, bootstrap (today) | false alarms, bootstrap | power, bootstrap |",
-        "|---|---|---|---|---|---|---|---|---|",
+        f"Per setting and simulation seed {args.studies} simulated studies with a true difference of 2 points ({ALTERNATIVE[0]} vs "
+        f"{ALTERNATIVE[1]}: coverage of the 95% CI, power = CI above 0) and as many with none ({NULL[0]} both: false alarms, "
+        f"p < 0.05); sentence effects τ = {TAU} (shared), τ_own = {TAU_OWN} per architecture (0.1 when matched). The module "
+        "docstring gives the model. Columns: the report's comparison (`crossed_comparison`: the Behrens–Fisher reference, t on "
+        "S − 1 df for the seed stage plus a normal for the sentence stage), its mean CI width and the seed stage's mean share of "
+        "the variance; then, from the same variance, a t on S − 1 df for the whole (the rule before) and a t on the "
+        "Welch–Satterthwaite df over the two stages (WS)"
+        + (f"; the two-stage bootstrap ({args.resamples:,} resamples) on the first {args.old_studies} studies" if args.old_studies else "")
+        + ". ± is the binomial standard error over studies. Goals: coverage 93–97%, false alarms ≤ 7%.",
     ]
-    n, old = args.studies, min(args.old_studies, args.studies)
-    for r in rows:
-        lines.append(
-            f"| {r['setting']} | {share(r['covered'], n)} | {share(r['rejected'], n)} | {share(r['power'], n)} | {r['width']:.4f} "
-            f"| {r['df']:.1f} | {share(r['old_covered'], old)} | {share(r['old_rejected'], old)} | {share(r['old_power'], old)} |"
-        )
+    for seed, rows in tables.items():
+        lines += ["", f"## Simulation seed {seed}", "", *table(rows)]
+    if len(tables) > 1:
+        pooled = [{key: value if key == "setting" else sum((t[i][key] for t in tables.values()), []) for key, value in row.items()}
+                  for i, row in enumerate(next(iter(tables.values())))]  # fmt: skip
+        lines += ["", f"## Seeds {', '.join(map(str, tables))} pooled ({args.studies * len(tables)} studies a setting)", "", *table(pooled)]
     return "\n".join(lines) + "\n"
+
+
+def reference_coverage(df: int, share: float, draws: int, rng: np.random.Generator) -> dict[str, float]:
+    """Coverage of the 95% interval of each reference where only the seed stage is estimated: Δ̂ − Δ ~ N(0, 1), the
+    seed stage `share` of that variance estimated as share·U, U = χ²_df/df, the sentence stage 1 − share known.
+    The Behrens–Fisher quantile depends on the estimated share only: interpolated from 101 exact ones."""
+    from pipelines.statistics import CrossedVariance, crossed_interval_and_p
+
+    grid = np.linspace(0, 1, 101)
+    quantiles = [crossed_interval_and_p(0.0, CrossedVariance(g, df, 1 - g, 10**9))["ci_high"] for g in grid]
+    u, z = rng.chisquare(df, draws) / df, np.abs(rng.standard_normal(draws))
+    variance = share * u + 1 - share
+    estimated, t = share * u / variance, z / np.sqrt(variance)
+    satterthwaite = df / np.maximum(estimated, 1e-12) ** 2
+    return {"s1": float(np.mean(t <= stats.t.ppf(0.975, df))), "ws": float(np.mean(t <= stats.t.ppf(0.975, satterthwaite))),
+            "bf": float(np.mean(t <= np.interp(estimated, grid, quantiles)))}  # fmt: skip
+
+
+def references_table(draws: int, seed: int) -> str:
+    rng = np.random.default_rng(seed)
+    lines = [f"Command: `python -m bench.verdict_calibration --references --seed {seed}` ({draws:,} draws per cell, "
+             f"Monte-Carlo SE ≤ 0.05 points)", "",
+             "| seed stage df | its share of the variance | coverage, Behrens–Fisher | coverage, S − 1 | coverage, WS |", "|---|---|---|---|---|"]  # fmt: skip
+    for df in (2, 4):
+        for share in (0.0, 0.2, 0.35, 0.5, 0.65, 0.8, 0.9, 1.0):
+            found = reference_coverage(df, share, draws, rng)
+            lines.append(f"| {df} | {share:.2f} | {100 * found['bf']:.1f}% | {100 * found['s1']:.1f}% | {100 * found['ws']:.1f}% |")
+    return "\n".join(lines) + "\n"
+
+
+def run_seed(seed: int, settings: tuple[Setting, ...], args: argparse.Namespace) -> list[dict]:
+    rng = np.random.default_rng(seed)
+    return [calibrate(setting, args.studies, min(args.old_studies, args.studies), args.resamples, rng) for setting in settings]
 
 
 def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(prog="python -m bench.verdict_calibration", description=__doc__.splitlines()[0])
     parser.add_argument("--studies", type=int, default=500, help="simulated studies per setting, each under both truths (default 500)")
-    parser.add_argument("--old_studies", type=int, default=100, help="of those, how many also get today's bootstrap (default 100)")
+    parser.add_argument("--seed", type=int, nargs="+", default=[1, 2], help="simulation seeds, one process and one table each (default 1 2)")
+    parser.add_argument("--old_studies", type=int, default=0, help="of those, how many also get the two-stage bootstrap (default 0)")
     parser.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples per comparison (default 1000)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the simulation (default 0)")
     parser.add_argument("--settings", default=None, help="comma-separated setting numbers, 1-based (default: all)")
-    parser.add_argument("--output", help="also write the table here (markdown)")
+    parser.add_argument("--output", help="also write the tables here (markdown)")
+    parser.add_argument("--references", action="store_true", help="only the coverage of each reference where the seed stage's "
+                        "share of the variance is known (no simulated studies), at the first --seed")  # fmt: skip
     args = parser.parse_args(argv)
-    chosen = [SETTINGS[int(i) - 1] for i in args.settings.split(",")] if args.settings else SETTINGS
-    rng = np.random.default_rng(args.seed)
-    start = time.perf_counter()
-    rows = [calibrate(setting, args.studies, min(args.old_studies, args.studies), args.resamples, rng) for setting in chosen]
-    text = markdown(rows, args, time.perf_counter() - start)
+    if args.references:
+        text = references_table(200_000, args.seed[0])
+        print(text)
+        return text
+    chosen = tuple(SETTINGS[int(i) - 1] for i in args.settings.split(",")) if args.settings else SETTINGS
+    with ProcessPoolExecutor(max_workers=len(args.seed)) as pool:
+        tables = dict(zip(args.seed, pool.map(run_seed, args.seed, [chosen] * len(args.seed), [args] * len(args.seed))))
+    text = markdown(tables, args)
     print(text)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")

@@ -78,7 +78,8 @@ def test_score_interval_of_one_run_is_the_t_interval_over_sentences():
     found = score_interval(values, float(values.mean()))
     half = 1.9647 * values.std(ddof=1) / np.sqrt(500)  # t_{0.975, 499}
     assert (found["ci_high"] - found["ci_low"]) / 2 == pytest.approx(half, rel=1e-3)
-    assert crossed_variance(values, np.zeros((1, 500)), paired=False)[1] == 499
+    variance = crossed_variance(values, np.zeros((1, 500)), paired=False)
+    assert (variance.seed, variance.sentence_df) == (0.0, 499)
 
 
 def write_run(root: Path, name: str, seed: int, setting: dict, temperature: float = 2.0, validation: bool = False) -> Path:

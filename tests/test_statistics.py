@@ -13,7 +13,10 @@ from pipelines.errors import DataError, OptionError
 from pipelines.statistics import (
     answer_family,
     holm_levels,
+    CrossedVariance,
+    behrens_fisher_tail,
     crossed_comparison,
+    crossed_interval_and_p,
     crossed_variance,
     holm,
     interval_and_p,
@@ -301,18 +304,71 @@ def test_crossed_variance_is_unbiased_for_every_component():
     estimates = []
     for _ in range(4000):
         d = sd_run * rng.standard_normal((runs, 1)) + sd_sentence * rng.standard_normal((1, n)) + sd_interaction * rng.standard_normal((runs, n))
-        variance, df = crossed_variance(d, np.zeros_like(d), paired=True)
-        estimates.append(variance)
+        variance = crossed_variance(d, np.zeros_like(d), paired=True)
+        estimates.append(variance.total)
     truth = sd_run**2 / runs + sd_sentence**2 / n + sd_interaction**2 / (runs * n)
-    assert np.mean(estimates) == pytest.approx(truth, rel=0.03) and df == runs - 1
+    assert np.mean(estimates) == pytest.approx(truth, rel=0.03) and (variance.seed_df, variance.sentence_df) == (runs - 1, n - 1)
 
 
-def test_crossed_df_is_the_seed_stages_fewest_runs_minus_one():
-    rng = np.random.default_rng(2)
-    four, two, one = (rng.standard_normal((runs, 300)) for runs in (4, 2, 1))
-    assert crossed_variance(four, np.zeros_like(four), paired=True)[1] == 3
-    assert crossed_variance(four, two, paired=False)[1] == 1  # the smaller group's S − 1
-    assert crossed_variance(one, one + 1, paired=False)[1] == 299  # no seed stage: the sentences' n − 1
+def test_crossed_variance_stages_by_hand():
+    """3 paired runs × 4 sentences of differences. Run means 1/2, 3/4, 1/4: seed stage s²/S = (1/16)/3.
+    Sentence means 1, 2/3, 0, 1/3: MS_D = 5/27; SS_total 3 − SS_runs 1/2 − SS_sentences 5/3 = SS_interaction 5/6
+    over (S − 1)(n − 1) = 6 df, MS 5/36; sentence stage (5/27 − (5/36)/3)/4 = 5/144."""
+    d = np.array([[1.0, 1, 0, 0], [1, 1, 0, 1], [1, 0, 0, 0]])
+    found = crossed_variance(d, np.zeros_like(d), paired=True)
+    assert (found.seed, found.seed_df, found.sentences, found.sentence_df) == pytest.approx((1 / 48, 2, 5 / 144, 3))
+    assert found.total == pytest.approx(1 / 18)
+    shifted = crossed_variance(d + 5, np.full_like(d, 5), paired=True)  # paired: only the differences count
+    assert (shifted.seed, shifted.sentences) == pytest.approx((found.seed, found.sentences))
+    # interaction larger than the sentence effect: the sentence stage is truncated at 0
+    assert crossed_variance(np.array([[1.0, 0, 1, 1], [0, 0, 1, 1], [1, 1, 1, 0]]), np.zeros((3, 4)), paired=True).sentences == 0
+
+
+def test_unpaired_seed_stages_add_with_welch_satterthwaite_df():
+    """A: 2 runs scoring 1 and 0 (s²/S = 1/4, 1 df); B: 3 runs scoring 1, 1, 0 (s²/S = 1/9, 2 df). Seed stage 13/36,
+    df (13/36)² / ((1/4)²/1 + (1/9)²/2) = 169/89 (Welch 1947); a one-run model adds no seed stage."""
+    a = np.array([[1.0, 1], [0, 0]])
+    b = np.array([[1.0, 1], [1, 1], [0, 0]])
+    found = crossed_variance(a, b, paired=False)
+    assert (found.seed, found.seed_df) == pytest.approx((13 / 36, 169 / 89))
+    alone = crossed_variance(a, b[:1], paired=False)
+    assert (alone.seed, alone.seed_df) == pytest.approx((1 / 4, 1))
+    none = crossed_variance(a[:1], b[:1], paired=False)
+    assert (none.seed, none.seed_df, none.sentence_df) == (0.0, 0, 1)
+
+
+def convolution_tail(x: float, seed: float, df: float, sentences: float) -> float:
+    """P(|sqrt(seed)·T_df + sqrt(sentences)·Z| ≥ x) integrated the other way round: over the t's density."""
+    from scipy import integrate
+
+    one_side = integrate.quad(lambda t: stats.t.pdf(t, df) * stats.norm.sf((x - np.sqrt(seed) * t) / np.sqrt(sentences)), -np.inf, np.inf)[0]
+    return 2 * one_side
+
+
+@pytest.mark.parametrize("seed, df, sentences, x", [(1 / 48, 2, 5 / 144, 0.5), (1.0, 4, 1.0, 3.0), (0.2, 3, 2.0, 6.0), (2.0, 2, 0.01, 20.0)])
+def test_the_behrens_fisher_tail_matches_the_convolution_of_a_t_and_a_normal(seed, df, sentences, x):
+    assert behrens_fisher_tail(x, CrossedVariance(seed, df, sentences, 661)) == pytest.approx(convolution_tail(x, seed, df, sentences), rel=1e-6)
+
+
+def test_the_behrens_fisher_interval_lies_between_the_normal_and_the_t_on_s_minus_1_df():
+    """Its limits are exact (seed stage alone: t on S − 1 df; sentence stage alone: t on n − 1 df), and with both
+    stages its half-width lies strictly between the normal's and the t's on S − 1 df of the whole variance, where
+    p at the half-width is α; the MDE adds the power quantile (t's formula in the limit)."""
+    seed_only = crossed_interval_and_p(0.1, CrossedVariance(0.04, 4, 0.0, 661))
+    assert seed_only["ci_high"] - 0.1 == pytest.approx(stats.t.ppf(0.975, 4) * 0.2)
+    assert seed_only["mde"] == pytest.approx((stats.t.ppf(0.975, 4) + stats.t.ppf(0.8, 4)) * 0.2)
+    assert seed_only["p_value"] == pytest.approx(2 * stats.t.sf(0.5, 4)) and seed_only["df"] == 4
+    sentences_only = crossed_interval_and_p(0.1, CrossedVariance(0.0, 4, 0.04, 99))
+    assert sentences_only["ci_high"] - 0.1 == pytest.approx(stats.t.ppf(0.975, 99) * 0.2) and sentences_only["df"] == 99
+    both = CrossedVariance(1 / 48, 2, 5 / 144, 3)
+    found = crossed_interval_and_p(0.3, both, alpha=0.01)
+    half = found["ci_high"] - 0.3
+    assert stats.norm.ppf(0.995) * np.sqrt(1 / 18) < half < stats.t.ppf(0.995, 2) * np.sqrt(1 / 18)
+    assert convolution_tail(half, 1 / 48, 2, 5 / 144) == pytest.approx(0.01, rel=1e-6)
+    assert found["se"] == pytest.approx(np.sqrt(1 / 18)) and found["seed_share"] == pytest.approx(3 / 8)
+    assert found["p_value"] == pytest.approx(convolution_tail(0.3, 1 / 48, 2, 5 / 144), rel=1e-6)
+    nothing = crossed_interval_and_p(0.0, CrossedVariance(0.0, 0, 0.0, 3))
+    assert (nothing["ci_low"], nothing["ci_high"], nothing["p_value"]) == (0.0, 0.0, 1.0)
 
 
 def test_crossed_comparison_interval_and_p_agree_and_identical_runs_differ_by_zero():
@@ -323,15 +379,17 @@ def test_crossed_comparison_interval_and_p_agree_and_identical_runs_differ_by_ze
     found = crossed_comparison(a, b, "accuracy", ["negative", "positive"])
     assert found["paired_seeds"] and found["df"] == 4 and found["difference"] > 0
     assert (found["ci_low"] > 0) == (found["p_value"] < 0.05) and found["verdict"] == "A better"
-    half = stats.t.ppf(0.975, found["df"]) * found["se"]
-    assert found["ci_high"] - found["ci_low"] == pytest.approx(2 * half)
+    seed = found["seed_share"] * found["se"] ** 2
+    half = (found["ci_high"] - found["ci_low"]) / 2
+    assert convolution_tail(half, seed, 4, found["se"] ** 2 - seed) == pytest.approx(0.05, rel=1e-6)
+    assert found["p_value"] == pytest.approx(convolution_tail(found["difference"], seed, 4, found["se"] ** 2 - seed), rel=1e-6)
     same = crossed_comparison(a, a, "accuracy", ["negative", "positive"])
     assert (same["difference"], same["p_value"], same["ci_low"], same["ci_high"]) == (0.0, 1.0, 0.0, 0.0)
     one_run = crossed_comparison({0: a[0]}, b, "accuracy", ["negative", "positive"])  # as-is against 5 runs: B's df
     assert not one_run["paired_seeds"] and one_run["df"] == 4
 
 
-def test_a_score_interval_is_the_calibrated_runs_by_sentences_t_interval():
+def test_a_score_interval_is_the_calibrated_runs_by_sentences_interval():
     from pipelines.statistics import score_interval, sentence_values
 
     rng = np.random.default_rng(5)
@@ -346,7 +404,9 @@ def test_a_score_interval_is_the_calibrated_runs_by_sentences_t_interval():
     interaction = (residual**2).sum() / (3 * 399)
     variance = values.mean(axis=1).var(ddof=1) / 4 + max(0.0, (values.mean(axis=0).var(ddof=1) - interaction / 4) / 400)
     assert found["se"] == pytest.approx(np.sqrt(variance))
-    assert found["ci_high"] - found["mean"] == pytest.approx(stats.t.ppf(0.975, 3) * found["se"])
+    seed = values.mean(axis=1).var(ddof=1) / 4
+    assert found["ci_high"] - found["mean"] == pytest.approx(crossed_interval_and_p(0.0, CrossedVariance(seed, 3, variance - seed, 399))["ci_high"])
+    assert stats.norm.ppf(0.975) * found["se"] < found["ci_high"] - found["mean"] < stats.t.ppf(0.975, 3) * found["se"]
     one = score_interval(gold, predictions[0], "accuracy", THREE)
     assert one["df"] == 399 and "1 run" in one["method"]
     with pytest.raises(OptionError, match="unknown metric 'f1_pn'"):

@@ -31,4 +31,25 @@ def test_the_script_writes_its_table(tmp_path):
     text = calibration.main(argv)
     assert (tmp_path / "out.md").read_text() == text
     row = next(line for line in text.splitlines() if line.startswith("| lab split"))
-    assert row.count("%") == 6 and "--studies 2 --old_studies 1 --resamples 50 --seed 3" in text
+    assert row.count("%") == 12  # the report's comparison, S − 1, Welch–Satterthwaite, bootstrap: 3 each
+    assert "--studies 2 --seed 3 --old_studies 1 --resamples 50 --settings 1" in text and "pooled" not in text
+
+
+def test_the_other_references_share_the_variance_and_differ_in_df():
+    """All the variance in the seed stage: Welch–Satterthwaite df is S − 1, the same interval; none: n − 1 df."""
+    setting = calibration.Setting("lab", sentences=101, seeds=5)
+    found = {"difference": 0.02, "se": 0.01, "seed_share": 1.0}
+    refs = calibration.other_references(found, setting)
+    assert refs["ws"] == pytest.approx(refs["s1"]) and refs["s1"][0] == pytest.approx(0.02 - 2.7764451 * 0.01)
+    refs = calibration.other_references({**found, "seed_share": 0.0}, setting)
+    assert refs["ws"][0] == pytest.approx(0.02 - 1.9839715 * 0.01, abs=1e-8) and refs["ws"][1] == pytest.approx(0.0482, abs=1e-4)  # t on 100 df
+
+
+def test_reference_coverage_is_exact_at_the_ends_and_orders_the_references_between():
+    """Seed stage alone: each reference is the t on S − 1 df, 95%; at share 0.5 of 4 df the t on S − 1 df for the whole
+    over-covers (98.9%), Welch–Satterthwaite under-covers a little and Behrens–Fisher lies between."""
+    rng = np.random.default_rng(0)
+    ends = calibration.reference_coverage(4, 1.0, 40_000, rng)
+    assert all(value == pytest.approx(0.95, abs=0.004) for value in ends.values())
+    middle = calibration.reference_coverage(4, 0.5, 40_000, rng)
+    assert middle["ws"] < middle["bf"] < middle["s1"] and middle["s1"] == pytest.approx(0.989, abs=0.003)

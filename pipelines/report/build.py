@@ -168,7 +168,8 @@ def write_report(root: str | Path, output: str | Path | None = None, seed: int =
     report.write_text("\n".join(lines), encoding="utf-8")
     write_json_atomic(output / "report.json", {
         "statistics": {
-            "comparison": "t test on S − 1 df, unbiased two-way random-effects (runs × sentences) variance; "
+            "comparison": "Behrens–Fisher reference (t on S − 1 df for the seed stage, normal for the sentence stage), "
+                          "unbiased two-way random-effects (runs × sentences) variance; "
                           "Holm within each family of a (dataset, protocol) table, each CI and MDE at its Holm level",
             "summary": "mean, sample std and t interval over seeds (folds for cross-validation)",
             "aso_seed": seed, "alpha": ALPHA, "aso_iterations": aso_iterations,

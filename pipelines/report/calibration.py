@@ -6,7 +6,8 @@ For every group of runs (dataset, model, setting, protocol) whose predictions fi
   bins and classwise ECE from torchmetrics, Brier score and NLL from scikit-learn), each run scored
   on the test set and averaged over the group's runs, with a 95% interval that counts the runs and
   the sentences: the report's runs × sentences procedure (`pipelines.statistics.crossed_variance`,
-  t on S − 1 df). That procedure needs per-sentence values whose mean is the score (`sentence_values`):
+  `crossed_interval_and_p`: the Behrens–Fisher reference, t on S − 1 df for the seeds). That procedure
+  needs per-sentence values whose mean is the score (`sentence_values`):
   exact for Brier and NLL (means over sentences), the delta method for the binned ECEs (bins held
   fixed: sign(gap of the bin) × (correct − confidence)), so the library's ECE is the point estimate
   and the linearization gives only its variance. A score's interval is the comparison with a run
@@ -58,7 +59,7 @@ from pipelines.report.compare import variant_questions
 from pipelines.report.tables import fmt, fmt_p
 from pipelines.formatting import markdown_table
 from pipelines.run_files import read_validation_predictions
-from pipelines.statistics import ALPHA, crossed_variance, holm, holm_levels, t_interval_and_p
+from pipelines.statistics import ALPHA, CrossedVariance, crossed_interval_and_p, crossed_variance, holm, holm_levels
 
 SCORES = {"ece": "ECE", "classwise_ece": "classwise ECE", "brier": "Brier", "nll": "NLL"}
 VERDICT_SCORES = ("ece", "brier")
@@ -67,7 +68,7 @@ NOTE = (
     f"ECE: expected calibration error, top-label, {ECE_BINS} equal-width confidence bins (torchmetrics); classwise ECE: "
     f"the same per class, averaged (Kull et al. 2019); Brier: sum over classes, in [0, 2]; NLL: nats (scikit-learn). Lower "
     "is better. Each is the mean over a group's runs of the run's test score; the interval (95%) counts the runs and the "
-    "sentences once each (the report's runs × sentences t procedure, S − 1 df; sentences only for one run), the binned ECEs "
+    "sentences once each (the report's runs × sentences procedure, Behrens–Fisher; sentences only for one run), the binned ECEs "
     "linearized with their bins held fixed for the variance (not yet checked by simulation; an ECE near 0 is biased upwards, "
     "so its interval there is rough)."
 )
@@ -164,10 +165,9 @@ def selective_values(probabilities: np.ndarray, labels: np.ndarray, threshold: f
 
 
 def score_interval(values: np.ndarray, point: float, alpha: float = ALPHA) -> dict:
-    """The runs × sentences t interval of a mean score: `crossed_variance` of `values` (runs, n) against one run of
+    """The runs × sentences interval of a mean score: `crossed_variance` of `values` (runs, n) against one run of
     zeros, which has no variance of its own. `point` is the score itself (the library's, for the ECEs)."""
-    variance, df = crossed_variance(values, np.zeros((1, values.shape[1])), paired=False)
-    found = t_interval_and_p(point, variance, df, alpha=alpha)
+    found = crossed_interval_and_p(point, crossed_variance(values, np.zeros((1, values.shape[1])), paired=False), alpha=alpha)
     return {"mean": point, "ci_low": found["ci_low"], "ci_high": found["ci_high"], "runs": len(values)}
 
 
@@ -198,13 +198,13 @@ def abstain_scores(runs: list[Run]) -> dict:
     return found
 
 
-def difference(a_runs: list[Run], b_runs: list[Run], a_which: str, b_which: str, score: str, paired: bool) -> tuple[float, float, float]:
-    """Δ = A − B of `score` (library points, run means), its runs × sentences variance and df."""
+def difference(a_runs: list[Run], b_runs: list[Run], a_which: str, b_which: str, score: str, paired: bool) -> tuple[float, CrossedVariance]:
+    """Δ = A − B of `score` (library points, run means) and its runs × sentences variance by stage."""
     a_values = np.stack([sentence_values(getattr(run, a_which), run.labels, score) for run in a_runs])
     b_values = np.stack([sentence_values(getattr(run, b_which), run.labels, score) for run in b_runs])
     a_point = np.mean([calibration_scores(getattr(run, a_which), run.labels)[score] for run in a_runs])
     b_point = np.mean([calibration_scores(getattr(run, b_which), run.labels)[score] for run in b_runs])
-    return (float(a_point - b_point), *crossed_variance(a_values, b_values, paired))
+    return float(a_point - b_point), crossed_variance(a_values, b_values, paired)
 
 
 def paired_runs(a: list[Run], b: list[Run]) -> tuple[list[Run], list[Run], bool]:
@@ -251,10 +251,10 @@ def calibration_questions(groups: list[Group], runs: dict) -> tuple[list[Questio
 def answer_questions(questions: list[Question], alpha: float = ALPHA) -> list[dict]:
     """Every question × `VERDICT_SCORES`, one Holm family: each CI and MDE at its Holm level, the verdict on the Holm p."""
     cells = [(q, score, difference(q.a_runs, q.b_runs, q.a_which, q.b_which, score, q.paired)) for q in questions for score in VERDICT_SCORES]
-    raw = [t_interval_and_p(d, v, df, alpha=alpha)["p_value"] for _, _, (d, v, df) in cells]
+    raw = [crossed_interval_and_p(d, v, alpha=alpha)["p_value"] for _, _, (d, v) in cells]
     answers = []
-    for (q, score, (d, v, df)), p, level in zip(cells, holm(raw), holm_levels(raw, alpha)):
-        found = t_interval_and_p(d, v, df, alpha=level)
+    for (q, score, (d, v)), p, level in zip(cells, holm(raw), holm_levels(raw, alpha)):
+        found = crossed_interval_and_p(d, v, alpha=level)
         better = q.a_label if d < 0 else q.b_label
         answers.append({"question": q.text, "score": score, "a": q.a_label, "b": q.b_label, "difference": d, **found,
                         "holm_p": p, "ci_level": 1 - level, "family_size": len(cells), "runs": f"{len(q.a_runs)} vs {len(q.b_runs)}",

@@ -2,7 +2,7 @@
 
 The groups are the report's own (`collect.group_rows`, keyed by dataset, model, `Setting` and
 protocol); each score is the mean over the group's runs with its calibrated 95% interval
-(`statistics.score_interval`: runs × sentences, t on S − 1 df; one run: sentences only), from the
+(`statistics.score_interval`: runs × sentences, Behrens–Fisher; one run: sentences only), from the
 same predictions the study questions read. The speeds come from a `bench.speeds` file, measured
 once on one machine: throughput at batch 64, single-sentence latency, parameters, size on disk.
 Cross-validation groups are left out (their folds test other sentences than the lab split).
@@ -95,7 +95,8 @@ def front_section(dataset: str, rows: list[dict], skipped: list[str], speeds: di
     path = plot_front(dataset, rows, figures / f"pareto-{slug(dataset)}.png")
     return [
         f"### {dataset}: cost against accuracy", "",
-        f"Test {METRIC_NAMES[rows[0]['metric']]}: mean over the runs with its 95% interval (runs × sentences, t on S − 1 df; "
+        f"Test {METRIC_NAMES[rows[0]['metric']]}: mean over the runs with its 95% interval (runs × sentences, Behrens–Fisher: "
+        "t on S − 1 df for the seeds, normal for the sentences; "
         f"one run: sentences only). Speed: throughput on CPU at batch 64, single-sentence latency, "
         f"parameters and size on disk, all timed in one run of `bench.speeds` ({speeds['machine']}, torch threads "
         f"{speeds['threads']}). front: on the Pareto front, no other model both faster and better. {speeds.get('note', '')}".rstrip(), "",
