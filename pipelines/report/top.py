@@ -113,8 +113,8 @@ def top_section(tables: dict[str, tuple[list[dict], list[str]]], speeds_file: st
     lines = [
         "## The top of the study", "",
         "Per benchmark: every fine-tuned model, the best GloVe model, the best distilled student and the best as-is model "
-        "(lab split). Score: the official test metric, mean over the runs, with its 95% interval (runs × sentences, t on "
-        "S − 1 df; one run: sentences only). train min/seed: wall minutes of training per seed as recorded, evaluations "
+        "(lab split). Score: the official test metric, mean over the runs, with its 95% interval (runs × sentences, "
+        "Behrens–Fisher: t on S − 1 df for the seeds, normal for the sentences; one run: sentences only). train min/seed: wall minutes of training per seed as recorded, evaluations "
         "included, on the device named (\"(part)\": a run resumed from a checkpoint older than the training clock, so "
         "its earlier steps are not counted). sentences/s: CPU throughput at batch 64"
         + (f" (`{speeds_file}`)" if speeds_file else " (no speeds file given)")
