@@ -158,8 +158,8 @@ README_COMMANDS: dict[str, tuple[str, list[str]] | str] = {
     ),
     "python train.py --model transformer --dataset mr --data-dir ../shared/datasets --search optuna --n_trials 30": (
         f"python train.py --model transformer --dataset mr --data-dir ../shared/datasets --search optuna --n_trials 30 {ONE_EPOCH} "
-        "--n_trials 1",
-        ["runs/mr-transformer-search-optuna/optuna-journal.log", "runs/mr-transformer-search-optuna/best-trial-0/results.json"],
+        "--n_trials 1 --train_size 200",  # 200 sentences a class, not 5,000: the search's files, not its model, are checked
+        ["runs/mr-transformer-n200-search-optuna/optuna-journal.log", "runs/mr-transformer-n200-search-optuna/best-trial-0/results.json"],
     ),
     "python train.py --model transformer --dataset mr --data-dir ../shared/datasets --search optuna --n_trials 10 "
     "--storage postgresql://user@db-host/optuna --output_dir /shared/runs/mr-transformer-search":
