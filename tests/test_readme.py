@@ -45,7 +45,7 @@ README_COMMANDS: dict[str, tuple[str, list[str]] | str] = {
         ["runs/mr-meanmax/results.json", "runs/mr-meanmax/model.safetensors", "runs/mr-meanmax/tokenizer.json"],
     ),
     'HF_HUB_OFFLINE=1 python -m pytest -m "not slow"': "this test suite itself, its fast subset",
-    "HF_HUB_OFFLINE=1 python -m pytest": "this test suite itself",
+    "HF_HUB_OFFLINE=1 python -m pytest -n 2 --dist loadfile": "this test suite itself",
     "python train.py --model meanmax --train_file data/my_reviews.csv --text_column review --label_column stars": (
         f"python train.py --model meanmax --train_file data/my_reviews.csv --text_column review --label_column stars {ONE_EPOCH}",
         ["runs/my_reviews-meanmax/results.json", "runs/my_reviews-meanmax/predictions.parquet"],
