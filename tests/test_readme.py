@@ -45,7 +45,7 @@ README_COMMANDS: dict[str, tuple[str, list[str]] | str] = {
         ["runs/mr-meanmax/results.json", "runs/mr-meanmax/model.safetensors", "runs/mr-meanmax/tokenizer.json"],
     ),
     'HF_HUB_OFFLINE=1 python -m pytest -m "not slow"': "this test suite itself, its fast subset",
-    "HF_HUB_OFFLINE=1 python -m pytest": "this test suite itself",
+    "HF_HUB_OFFLINE=1 python -m pytest -n 2 --dist loadfile": "this test suite itself",
     "python train.py --model meanmax --train_file data/my_reviews.csv --text_column review --label_column stars": (
         f"python train.py --model meanmax --train_file data/my_reviews.csv --text_column review --label_column stars {ONE_EPOCH}",
         ["runs/my_reviews-meanmax/results.json", "runs/my_reviews-meanmax/predictions.parquet"],
@@ -158,8 +158,8 @@ README_COMMANDS: dict[str, tuple[str, list[str]] | str] = {
     ),
     "python train.py --model transformer --dataset mr --data-dir ../shared/datasets --search optuna --n_trials 30": (
         f"python train.py --model transformer --dataset mr --data-dir ../shared/datasets --search optuna --n_trials 30 {ONE_EPOCH} "
-        "--n_trials 1",
-        ["runs/mr-transformer-search-optuna/optuna-journal.log", "runs/mr-transformer-search-optuna/best-trial-0/results.json"],
+        "--n_trials 1 --train_size 200",  # 200 sentences a class, not 5,000: the search's files, not its model, are checked
+        ["runs/mr-transformer-n200-search-optuna/optuna-journal.log", "runs/mr-transformer-n200-search-optuna/best-trial-0/results.json"],
     ),
     "python train.py --model transformer --dataset mr --data-dir ../shared/datasets --search optuna --n_trials 10 "
     "--storage postgresql://user@db-host/optuna --output_dir /shared/runs/mr-transformer-search":

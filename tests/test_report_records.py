@@ -18,6 +18,7 @@ from pipelines.cli import run_cli
 from pipelines.report import write_report
 from pipelines.report.records import main as records_main
 from pipelines.report.records import write_records
+from pipelines.statistics import ASO_MIN_RUNS, almost_stochastic_order
 from tests.conftest import REPO_ROOT
 
 TWO = ["negative", "positive"]
@@ -152,13 +153,63 @@ def test_a_broken_predictions_file_is_named_in_one_line(tmp_path, capsys):
     assert not (tmp_path / "report").exists()
 
 
+COMMITTED = REPO_ROOT / "results" / "report"
+
+
+def committed_aso() -> tuple[dict, dict[tuple, float]]:
+    """How the committed report was made (report.json's "statistics"), and the ASO ε it printed for each call
+    `almost_stochastic_order(a_scores, b_scores, confidence, ...)` made: {(a_scores, b_scores, confidence): ε}."""
+    made = json.loads((COMMITTED / "report.json").read_text(encoding="utf-8"))
+    found = {}
+    for numbers in made["datasets"].values():
+        for c in numbers["comparisons"]:
+            if c["aso_a_over_b"] is not None:
+                found[(tuple(c["a_scores"]), tuple(c["b_scores"]), c["aso_confidence"])] = c["aso_a_over_b"]
+                found[(tuple(c["b_scores"]), tuple(c["a_scores"]), c["aso_confidence"])] = c["aso_b_over_a"]
+    return made["statistics"], found
+
+
 @pytest.mark.slow
-def test_the_committed_records_rebuild_the_committed_report(tmp_path):
+def test_the_committed_records_rebuild_the_committed_report(tmp_path, monkeypatch):
     """Issue 17: a fresh clone rebuilds results/report/report.md's tables from results/records alone; issue 19:
-    with the committed cost/accuracy front, its speeds beside scores the report computes itself."""
-    records, committed = REPO_ROOT / "results" / "records", REPO_ROOT / "results" / "report" / "report.md"
-    made_with = json.loads((committed.parent / "report.json").read_text(encoding="utf-8"))["statistics"]
-    rebuilt = write_report(records, tmp_path / "report", seed=made_with["aso_seed"], aso_iterations=made_with["aso_iterations"],
-                           speeds=REPO_ROOT / "results" / "pareto" / "speeds.json", teachers=REPO_ROOT / "results" / "teachers")  # fmt: skip
+    with the committed cost/accuracy front, its speeds beside scores the report computes itself.
+
+    Everything is recomputed from the records except the ASO ε (`deepsig.aso`, about 2 s a call, 142 calls: most
+    of a full rebuild): each ASO call must ask exactly what report.json records (both directions' run scores,
+    the family's confidence, the recorded seed and iterations), and every recorded call must be asked; its ε is
+    then read from report.json. `test_the_committed_aso_numbers_recompute` recomputes the ε of one family."""
+    made_with, recorded = committed_aso()
+    asked = set()
+
+    def recorded_aso(a_scores, b_scores, confidence, seed, iterations):
+        if min(len(a_scores), len(b_scores)) < ASO_MIN_RUNS:
+            return almost_stochastic_order(a_scores, b_scores, confidence, seed, iterations)  # None, nothing computed
+        assert (seed, iterations) == (made_with["aso_seed"], made_with["aso_iterations"])
+        key = (tuple(a_scores), tuple(b_scores), confidence)
+        assert key in recorded, f"an ASO call report.json does not record: {key}"
+        asked.add(key)
+        return recorded[key]
+
+    monkeypatch.setattr("pipelines.report.compare.almost_stochastic_order", recorded_aso)
+    rebuilt = write_report(REPO_ROOT / "results" / "records", tmp_path / "report", seed=made_with["aso_seed"],
+                           aso_iterations=made_with["aso_iterations"], speeds=REPO_ROOT / "results" / "pareto" / "speeds.json",
+                           teachers=REPO_ROOT / "results" / "teachers")  # fmt: skip
     table_lines = lambda path: [line for line in path.read_text(encoding="utf-8").splitlines() if line.startswith("|")]  # noqa: E731
-    assert table_lines(rebuilt) == table_lines(committed)
+    assert table_lines(rebuilt) == table_lines(COMMITTED / "report.md")
+    assert asked == set(recorded) and len(recorded) == 142
+
+
+@pytest.mark.slow
+def test_the_committed_aso_numbers_recompute():
+    """The ASO ε of one Holm family of the committed report (SemEval, lab split, how a GloVe model is trained:
+    5 questions, both directions, one ε strictly between 0 and 1), recomputed by `almost_stochastic_order` from
+    the run scores report.json records, at its recorded seed, iterations and the family's confidence."""
+    made = json.loads((COMMITTED / "report.json").read_text(encoding="utf-8"))
+    seed, iterations = made["statistics"]["aso_seed"], made["statistics"]["aso_iterations"]
+    family = [c for c in made["datasets"]["semeval2017a"]["comparisons"]
+              if c["family"] == "how a GloVe model is trained" and c["protocol"] == "lab split" and c["aso_a_over_b"] is not None]  # fmt: skip
+    assert len(family) == 5 and any(0 < c["aso_a_over_b"] < 1 for c in family)
+    for c in family:
+        a_over_b = almost_stochastic_order(c["a_scores"], c["b_scores"], c["aso_confidence"], seed, iterations)
+        b_over_a = almost_stochastic_order(c["b_scores"], c["a_scores"], c["aso_confidence"], seed, iterations)
+        assert (a_over_b, b_over_a) == (c["aso_a_over_b"], c["aso_b_over_a"]), c["question"]
