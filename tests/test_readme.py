@@ -89,6 +89,10 @@ README_COMMANDS: dict[str, tuple[str, list[str]] | str] = {
     "../shared/datasets": "needs the Hub",
     "python finetune.py --model vinai/bertweet-base --dataset semeval2017a --data-dir ../shared/datasets "
     "--max_length_quantile 0.99": "needs the Hub",
+    "python finetune.py --model roberta-base --dataset semeval2017a --data-dir ../shared/datasets --seed 0": "needs the Hub",
+    "python finetune.py --model vinai/bertweet-base --dataset semeval2017a --data-dir ../shared/datasets --seed 0": "needs the Hub",
+    "python finetune.py --model cardiffnlp/twitter-roberta-base-sentiment-latest --dataset semeval2017a --data-dir "
+    "../shared/datasets --seed 0": "needs the Hub",
     "python finetune.py --setfit --model mpnet --dataset mr --data-dir ../shared/datasets --seed 0":
         "MPNet is not in CI's install; tests/test_finetune.py::test_setfit_run_writes_the_same_record runs --setfit on tiny data",
     "python evaluate_pretrained.py --dataset {mr,semeval2017a} --data-dir ../shared/datasets [--models NAME_ID_OR_DIR ...] "

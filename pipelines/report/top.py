@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from statistics import mean
 
+from pipelines.errors import DataError
 from pipelines.report.collect import METRIC_NAMES, Group
 from pipelines.report.compare import Predictions, best_of
 from pipelines.report.front import group_score
@@ -62,7 +63,8 @@ def against_best_glove(group: Group, best_glove: Group | None, comparisons: list
 
 def top_rows(groups: list[Group], summaries: dict, comparisons: list[dict], predictions: Predictions, official: str,
              label_names: list[str], speeds: list[dict] | None = None) -> tuple[list[dict], list[str]]:  # fmt: skip
-    """The rows of one dataset's top table and what could not be shown (a group without predictions).
+    """The rows of one dataset's top table and what could not be shown (a group without predictions, or whose
+    runs were tested on different sentences).
     `speeds`: that dataset's rows of a `bench.speeds` file (None: no speed column values)."""
     measured = {(row["model"], row["setting"]): row for row in speeds or []}
     chosen = top_groups(groups, official, summaries)
@@ -73,7 +75,11 @@ def top_rows(groups: list[Group], summaries: dict, comparisons: list[dict], pred
         if isinstance(runs, str):
             skipped.append(f"{group.name}: {runs}")
             continue
-        found = group_score(group, runs, official, label_names)
+        try:
+            found = group_score(group, runs, official, label_names)
+        except DataError as err:  # runs on different sentences: no one interval
+            skipped.append(str(err))
+            continue
         seconds = [row["train_seconds"] for row in group.rows if row.get("train_seconds")]
         partial = any(row.get("train_seconds_from_step") for row in group.rows)
         speed = measured.get((group.model, group.setting.label))
