@@ -23,7 +23,7 @@ from datasets import DatasetDict
 
 from models.glove import GloveVectors, load_glove
 from pipelines.data.builtin import load_sentiment_dataset
-from pipelines.run_files import library_versions
+from pipelines.run_files import cpu_model, library_versions
 from pipelines.formatting import markdown_table
 from pipelines.tokenization import build_tokenizer, build_vocabulary, tokenize_dataset
 from pipelines.training import build_glove_model
@@ -140,11 +140,7 @@ def token_lengths(dataset) -> list[int]:
 
 
 def machine_line() -> str:
-    cpu = "unknown CPU"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        found = re.search(r"^model name\s*:\s*(.+)$", cpuinfo.read_text(), re.MULTILINE)
-        cpu = found.group(1).strip() if found else cpu
+    cpu = cpu_model()
     versions = ", ".join(f"{name} {version}" for name, version in library_versions().items())
     load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
     return (

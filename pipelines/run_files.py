@@ -312,12 +312,17 @@ def training_device(device) -> str:
 
     if device.type == "cuda":
         return f"cuda: {torch.cuda.get_device_name(device)}"
+    return f"{device.type}: {torch.get_num_threads()} torch threads, {cpu_model()}"
+
+
+def cpu_model() -> str:
+    """The CPU's model name (`/proc/cpuinfo`'s "model name"; elsewhere `platform.processor()`, else "unknown CPU")."""
     cpu = platform.processor() or "unknown CPU"
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.is_file():
         found = re.search(r"^model name\s*:\s*(.+)$", cpuinfo.read_text(), re.MULTILINE)
         cpu = found.group(1).strip() if found else cpu
-    return f"{device.type}: {torch.get_num_threads()} torch threads, {cpu}"
+    return cpu
 
 
 def library_versions() -> dict[str, str]:

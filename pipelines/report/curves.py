@@ -191,7 +191,6 @@ def curves_markdown(dataset: str, curves: list[Curve], official: str, pairs: lis
         found = zero_label_interval(curve, official)
         lines.append(f"{curve.name}: {fmt(found['mean'])} [{fmt(found['ci_low'])}, {fmt(found['ci_high'])}] (one run; its 95% "
                          "interval over the test sentences, `statistics.score_interval`), the same at every size.\n")
-    curves = [c for c in curves if not c.zero_label] + [c for c in curves if c.zero_label]
     trained = [c for c in curves if not c.zero_label]
     lines += ["| per class | " + " | ".join(curve.name for curve in trained) + " |", "|---|" + "---|" * len(trained)]
     for size in sizes_of(curves):

@@ -18,6 +18,7 @@ from pipelines.errors import DataError
 from pipelines.report.collect import METRIC_NAMES, Group
 from pipelines.report.compare import Predictions, best_of
 from pipelines.report.front import group_score
+from pipelines.report.tables import fmt_p
 from pipelines.formatting import markdown_table
 
 TOP_COLUMNS = [
@@ -105,7 +106,7 @@ def top_table(rows: list[dict]) -> str:
             "interval": f"{row['ci_low']:.3f} to {row['ci_high']:.3f}",
             "train": "" if row["train_minutes"] is None else f"{row['train_minutes']:.1f}" + (" (part)" if row["train_minutes_partial"] else ""),
             "speed": "" if row["sentences_per_second"] is None else f"{row['sentences_per_second']:,.0f}",
-            "holm_p": "" if row["holm_p"] is None else ("< 0.001" if row["holm_p"] < 0.001 else f"{row['holm_p']:.3f}"),
+            "holm_p": fmt_p(row["holm_p"]),
         }
         for row in rows
     ]
