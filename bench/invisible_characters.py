@@ -10,9 +10,10 @@ model, epochs and seed; skipped when `--run` already holds a finished run) and s
 tweets twice: with the tokenizer it was saved with (`with`) and with the same tokenizer whose
 normalizer lacks the removal (`without`). Only the tweets holding such a character can change.
 
-The difference of the official metric (macro recall), with − without, comes with
-`pipelines.statistics.paired_comparison`: one run per arm, so only the test tweets are resampled
-(paired), and the number says nothing about other seeds: a single-seed number.
+The difference of the official metric (macro recall), with − without, comes with the project's one
+comparison, `pipelines.statistics.crossed_comparison`: one run per arm, so it has no seed stage and
+its interval is a t over the paired test tweets (n − 1 df); the number says nothing about other
+seeds: a single-seed number.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from pipelines.benchmarks import BENCHMARKS
 from pipelines.data.builtin import load_sentiment_dataset
 from pipelines.inference import TorchSequenceClassifier
 from pipelines.run_files import RESULTS_FILE
-from pipelines.statistics import paired_comparison
+from pipelines.statistics import crossed_comparison
 from pipelines.tokenization import INVISIBLE
 
 DATASET = "semeval2017a"
@@ -72,8 +73,8 @@ def markdown(args: argparse.Namespace, result: dict, affected: int, changed: int
         f"- tweets holding an invisible character: **{affected:,}**; of these, {changed:,} change their predicted label\n"
         f"- macro recall with removal {result['a_mean']:.4f}, without {result['b_mean']:.4f}\n"
         f"- with − without: **{result['difference']:+.4f}**, 95% CI [{result['ci_low']:+.4f}, {result['ci_high']:+.4f}], "
-        f"p {result['p_value']:.3f} (paired bootstrap over the test tweets, {result['n_resamples']:,} resamples, "
-        f"seed {result['resampling_seed']}; minimum detectable effect {result['mde']:.4f})\n"
+        f"p {result['p_value']:.3f} (`pipelines.statistics.crossed_comparison`: one run per arm, so no seed stage, a t "
+        f"over the paired test tweets on {result['df']:,.0f} df; minimum detectable effect {result['mde']:.4f})\n"
     )
 
 
@@ -97,7 +98,7 @@ def main() -> None:
         raise SystemExit("error: tweets without an invisible character changed their prediction: the arms differ elsewhere too")
     changed = int(differs.sum())
     benchmark = BENCHMARKS[DATASET]
-    result = paired_comparison([with_removal], [without], benchmark.official_metric, benchmark.label_names)
+    result = crossed_comparison([with_removal], [without], benchmark.official_metric, benchmark.label_names)
     text = markdown(args, result, int(affected.sum()), changed)
     Path(args.output).write_text(text, encoding="utf-8")
     print(text)

@@ -16,8 +16,8 @@ budget and selection rule), one run per seed in each:
 
 Both arms use the same seeds, so the seed's initialisation, validation split and batch order are
 shared; what differs is how the text is cut into words (and so the vocabulary). The difference of
-the official metric (macro recall), after − before, comes with the project's two-stage bootstrap
-(`pipelines.statistics.paired_comparison`: runs, then test sentences), its 95% CI and p-value.
+the official metric (macro recall), after − before, comes with the project's one comparison
+(`pipelines.statistics.crossed_comparison`: runs × test sentences, the seeds paired), its 95% CI and p-value.
 The cells train one after another in this process (one worker), because the `before` arm is a
 patched tokenizer that worker processes would not see.
 """
@@ -25,19 +25,17 @@ patched tokenizer that worker processes would not see.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 from pathlib import Path
 
 import pandas as pd
 
 import pipelines.tokenization as tokenization
-from bench.common import bench_parser
+from bench.common import bench_parser, made_by
 from pipelines import experiments
 from pipelines.benchmarks import BENCHMARKS
 from pipelines.run_files import PREDICTIONS_FILE
 from pipelines.runs.layout import CellFolder
-from pipelines.statistics import paired_comparison
+from pipelines.statistics import crossed_comparison
 
 DATASET = "semeval2017a"
 WORD_PATTERN_AFTER, FOLDS_AFTER = tokenization.WORD_PATTERN, tokenization.TYPOGRAPHIC_FOLDS
@@ -73,16 +71,17 @@ def markdown(args: argparse.Namespace, result: dict) -> str:
     )
     return (
         "# Typographic folds on SemEval-2017 4A\n\n"
-        f"Made by (from the repository root, {platform.machine()}, {os.cpu_count()} CPU cores shared with other jobs):\n\n"
-        f"```\nHF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 nice -n 5 python -m bench.typography --data_dir {args.data_dir} "
-        f"--model {args.model} --seeds {args.seeds} --runs_dir {args.runs_dir} --output {args.output}\n```\n\n"
-        f"`{args.model}`, trained GloVe vectors, the grid's SemEval budget; macro recall on the "
+        + made_by(
+            f"HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 nice -n 5 python -m bench.typography --data_dir {args.data_dir} "
+            f"--model {args.model} --seeds {args.seeds} --runs_dir {args.runs_dir} --output {args.output}"
+        )
+        + f"`{args.model}`, trained GloVe vectors, the grid's SemEval budget; macro recall on the "
         f"{result['test_sentences']:,} gold tweets, one run per seed and arm.\n\n"
         "| seed | before (NFKC + lowercase) | after (typographic folds) | after − before |\n|---|---|---|---|\n"
         f"{rows}\n\n"
         f"Mean after − before: **{result['difference']:+.4f}**, 95% CI [{result['ci_low']:+.4f}, {result['ci_high']:+.4f}], "
-        f"p {result['p_value']:.3f} (two-stage bootstrap over runs and test sentences, {result['n_resamples']:,} "
-        f"resamples, seed {result['resampling_seed']}; minimum detectable effect {result['mde']:.4f}).\n"
+        f"p {result['p_value']:.3f} (`pipelines.statistics.crossed_comparison`: runs × test sentences, the seeds "
+        f"paired; minimum detectable effect {result['mde']:.4f}).\n"
     )
 
 
@@ -94,7 +93,7 @@ def main() -> None:
     args = parser.parse_args()
     seeds = [int(seed) for seed in args.seeds.split(",")]
     before, after = (read_arm(train_arm(arm, args), seeds) for arm in ("before", "after"))
-    result = paired_comparison(after, before, "recall_macro", BENCHMARKS[DATASET].label_names)
+    result = crossed_comparison(after, before, "recall_macro", BENCHMARKS[DATASET].label_names)
     text = markdown(args, result)
     Path(args.output).write_text(text, encoding="utf-8")
     print(text)

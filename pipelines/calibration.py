@@ -230,13 +230,16 @@ def logits_from_probabilities(probabilities) -> np.ndarray:
     return np.log(np.clip(np.asarray(probabilities, dtype=np.float64), np.finfo(np.float64).tiny, None))
 
 
-def calibrate_after_training(trainer, validation_prediction, record, test_predictions: tuple, enabled: bool) -> tuple:
+def calibrate_after_training(
+    model, validation_prediction, record, test_predictions: tuple, enabled: bool, run_dir: Path | None
+) -> tuple:
     """The training step after the best model is restored and the test set scored.
 
     `validation_prediction` is `Trainer.predict` on the validation split, in its order. Writes
-    its logits and labels to `VALIDATION_PREDICTIONS_FILE` in the run folder (always, so a run
-    can be calibrated later by `python -m pipelines.calibrate`). When `enabled`, fits T on them
-    (the test set is never seen), applies it to `trainer.model` (saved after this) and sets
+    its logits and labels to `VALIDATION_PREDICTIONS_FILE` in `run_dir` (always, so a run can be
+    calibrated later by `python -m pipelines.calibrate`; `run_dir` is None on the processes of a
+    distributed run that do not write). When `enabled`, fits T on them (the test set is never seen),
+    applies it to `model` (the trained model, saved after this) and sets
     `record.calibration` (`calibration_record`). `test_predictions` is
     `(indices, labels, probabilities (n, num_labels))`; returns it with the probabilities the
     saved model gives, softmax(logits / T). The test metrics do not change: argmax is the same.
@@ -247,17 +250,17 @@ def calibrate_after_training(trainer, validation_prediction, record, test_predic
     predictions = validation_prediction.predictions
     logits = predictions[0] if isinstance(predictions, tuple) else predictions  # (n, num_labels)
     labels = validation_prediction.label_ids
-    if trainer.is_world_process_zero():
-        write_validation_predictions(Path(trainer.args.output_dir) / VALIDATION_PREDICTIONS_FILE, labels, logits)
+    if run_dir is not None:
+        write_validation_predictions(run_dir / VALIDATION_PREDICTIONS_FILE, labels, logits)
     record.validation_predictions_file = VALIDATION_PREDICTIONS_FILE
     if not enabled:
         return test_predictions
     temperature = fit_temperature(logits, labels)
-    apply_temperature(trainer.model, temperature)
+    apply_temperature(model, temperature)
     indices, test_labels, probabilities = test_predictions
     test_logits = logits_from_probabilities(probabilities)
     record.calibration = calibration_record(temperature, test_labels, test_logits)
-    threshold = set_abstain_threshold(trainer.model.config, scaled_probabilities(logits, temperature))
+    threshold = set_abstain_threshold(model.config, scaled_probabilities(logits, temperature))
     record.calibration["abstain"] = abstain_record(threshold, test_labels, scaled_probabilities(test_logits, temperature))
     record.calibration["conformal"] = conformal_record(
         scaled_probabilities(logits, temperature), labels, scaled_probabilities(test_logits, temperature), test_labels

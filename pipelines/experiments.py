@@ -19,11 +19,12 @@ function, into the same folders and summary.
 Tracking: `--report_to tensorboard` (or mlflow, ...) reaches every cell like any train.py option;
 each cell is one run named by its folder under `--runs_dir` (`mr-lab-frozen/mean/seed-0`).
 
-Each cell is a value (`Cell`): train.py's dataclasses, parsed once here by train.py's own parser
-from every option that is not the grid's (`--train_embeddings`, `--cv_folds`, `--learning_rate`,
-`--teacher` ...), then given the cell's model, dataset, seed, fold and folder. Workers receive them
-as they are; `--dry_run` renders them back as train.py options (`pipelines.cli.to_argv`), so the
-printed command and the trained cell cannot drift apart.
+Each cell is a value (`Cell`): its place in the grid (dataset, model, seed, fold, folder) and train.py's
+dataclasses, parsed once here from every option that is not the grid's: the data options (`--cv_folds`,
+`--data_dir`, `--train_file` ...) with the grid's own, the others (`--train_embeddings`, `--learning_rate`,
+`--teacher` ...) by train.py's parser once per dataset, over its budget. Workers
+receive them as they are; `--dry_run` renders them back as train.py options (`pipelines.cli.to_argv`),
+so the printed command and the trained cell cannot drift apart.
 
 The architectures keep their config defaults; what changes per dataset is the training budget:
 SemEval-2017 train is about 40k tweets, four times MR, so its runs take larger batches.
@@ -32,7 +33,6 @@ SemEval-2017 train is about 40k tweets, four times MR, so its runs take larger b
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import multiprocessing
 import os
@@ -170,69 +170,30 @@ TRAIN_ARGUMENT_TYPES = (GloveModelArguments, DataArguments, GloveTrainingArgumen
 # train.py options each cell sets from the grid's own (--models, --datasets, --seeds, folds, --runs_dir).
 CELL_OPTIONS = ("--model", "--dataset", "--seed", "--fold", "--output_dir", "--run_name", "--train_size")
 # What every cell runs with unless the grid is given otherwise: the test set scored each epoch (logged, for the
-# report's model-selection table), no tracker, no per-epoch progress bars under the grid's own.
+# report's model-selection table), no tracker, no per-epoch progress bars under the grid's own. Read before the
+# grid's command line, which wins: the data option by the grid's parser, the Trainer's by each dataset's (`grid_cells`).
 GRID_DEFAULTS = ("--score_test_each_epoch", "true", "--report_to", "none", "--disable_tqdm", "true")
 
 
 @dataclass(frozen=True)
 class Cell:
-    """One run of the grid: train.py's dataclasses, parsed once in the grid's process and handed
-    to the worker as they are. `argv()` is the same run as train.py options (`pipelines.cli.to_argv`).
-    What the grid reads of a cell again and again (its dataset, seed, folder) is worked out once, on first
-    use (`functools.cached_property` writes the instance's `__dict__`, which a frozen dataclass allows)."""
+    """One run of the grid: its place in the grid (dataset, model, seed, fold, training size per class,
+    folder), set once by `grid_cells`, and train.py's dataclasses, parsed once in the grid's process and
+    handed to the worker as they are. `argv()` is the same run as train.py options (`pipelines.cli.to_argv`)."""
 
+    dataset: str  # the data's label (`DataArguments.dataset_label`)
+    model: str
+    seed: int
+    fold: int | None  # None without --cv_folds
+    train_size: int | None  # per class; None: the whole training split
+    output_dir: str
     model_args: GloveModelArguments
     data_args: DataArguments
     training_args: GloveTrainingArguments
     loss_args: DistillationArguments
 
-    @functools.cached_property
-    def dataset(self) -> str:
-        return self.data_args.dataset_label
-
-    @functools.cached_property
-    def model(self) -> str:
-        return self.model_args.model
-
-    @functools.cached_property
-    def seed(self) -> int:
-        return self.training_args.seed
-
-    @functools.cached_property
-    def fold(self) -> int | None:
-        return self.data_args.fold if self.data_args.cv_folds else None
-
-    @functools.cached_property
-    def output_dir(self) -> str:
-        return self.training_args.output_dir
-
-    @functools.cached_property
-    def train_size(self) -> int | None:
-        return self.data_args.train_size
-
     def argv(self) -> list[str]:
         return to_argv(self.model_args, self.data_args, self.training_args, self.loss_args)
-
-
-def dataset_arguments(args: ExperimentArguments, train_options: list[str]) -> dict[str, tuple]:
-    """train.py's dataclasses for each dataset's cells, parsed by train.py's parser from the grid's
-    defaults, the dataset's budget (`grid_budget`), then the options given to the grid, which win.
-    Built-in data runs every name of `--datasets`; your own data (`--train_file`, `--dataset_name`)
-    is the grid's one dataset. `OptionError` for an option a cell sets or train.py refuses."""
-    taken = [option for option in train_options if option.split("=")[0] in CELL_OPTIONS]
-    if taken:
-        raise OptionError(
-            f"{taken[0].split('=')[0]} is set per cell by the grid; use --models, --datasets, --seeds, --cv_folds, --train_sizes or --runs_dir"
-        )
-    first_model = ["--model", args.model_names[0]]
-    _, source, *_ = parse(TRAIN_ARGUMENT_TYPES, [*first_model, *train_options])
-    builtin = source.source == "builtin"
-    return {
-        name: parse(TRAIN_ARGUMENT_TYPES, [
-            *GRID_DEFAULTS, *to_options(grid_budget(name)), *(["--dataset", name] if builtin else []), *first_model, *train_options,
-        ])
-        for name in (args.dataset_names if builtin else [source.dataset_label])
-    }  # fmt: skip
 
 
 def to_options(values: dict) -> list[str]:
@@ -251,23 +212,39 @@ def cell_folder(dataset: str, model: str, seed: int, fold: int | None, model_arg
     return CellFolder(dataset, model, seed, protocol, vectors, setting.folder_suffix, fold)  # suffix: -weighted, -distilled-<teacher>, -n<N>
 
 
-def grid_cells(args: ExperimentArguments, train_options: list[str] = ()) -> list[Cell]:
-    """Every cell: each dataset's arguments (`dataset_arguments`) with the cell's model, training size, seed,
-    fold and folder."""
+def dataset_cost(name: str) -> int:
+    """The larger data set's cells first (they are the long ones): minus its training size; 0 for your own data."""
+    return -BENCHMARKS[name].train_size if name in BENCHMARKS else 0
+
+
+def grid_cells(args: ExperimentArguments, train_options: list[str] = (), data_args: DataArguments | None = None) -> list[Cell]:
+    """Every cell, the larger data set's first (`dataset_cost`), the slower models first (`COST_ORDER`).
+
+    Built-in data (`data_args`, default `DataArguments()`) runs every name of `--datasets`; your own data
+    (`--train_file`, `--dataset_name`) is the grid's one dataset. For each dataset, train.py's other
+    dataclasses are parsed once by train.py's parser from the dataset's budget (`grid_budget`), then
+    `train_options`, which win; each cell then gets its model, training size, seed, fold and folder.
+    `OptionError` for an option train.py refuses."""
+    data_args = data_args or DataArguments()
+    builtin = data_args.source == "builtin"
     cells = []
-    for dataset, (model_args, data_args, training_args, loss_args) in dataset_arguments(args, list(train_options)).items():
+    for dataset in sorted(dict.fromkeys(args.dataset_names if builtin else [data_args.dataset_label]), key=dataset_cost):
+        dataset_data = replace(data_args, dataset=dataset) if builtin else data_args
+        model_args, training_args, loss_args = parse(
+            (GloveModelArguments, GloveTrainingArguments, DistillationArguments),
+            [*to_options(grid_budget(dataset)), "--model", args.model_names[0], *train_options],
+        )
         for model in sorted(args.model_names, key=lambda name: COST_ORDER.index(name) if name in COST_ORDER else -1):
             for size, seed in ((size, seed) for size in args.size_list for seed in args.seed_list):
-                for fold in range(data_args.cv_folds) if data_args.cv_folds else [None]:
-                    cell_data = replace(data_args, fold=fold or 0, train_size=size)
+                for fold in range(dataset_data.cv_folds) if dataset_data.cv_folds else [None]:
+                    cell_data = replace(dataset_data, fold=fold or 0, train_size=size)
                     folder = cell_folder(dataset, model, seed, fold, model_args, cell_data, loss_args).under(args.runs_dir)
                     cells.append(Cell(
-                        replace(model_args, model=model), cell_data,
+                        dataset, model, seed, fold, size, str(folder), replace(model_args, model=model), cell_data,
                         replace(training_args, seed=seed, output_dir=str(folder), run_name=folder.relative_to(args.runs_dir).as_posix()),
                         loss_args,
                     ))  # fmt: skip
-    # The larger data set's cells first (they are the long ones), datasets otherwise in order.
-    return sorted(cells, key=lambda cell: -BENCHMARKS[cell.dataset].train_size if cell.dataset in BENCHMARKS else 0)
+    return cells
 
 
 def cell_command(cell: Cell) -> str:
@@ -282,15 +259,15 @@ class PreparedData:
     def __init__(self):
         self._by_key = {}
 
-    def of(self, cell: Cell) -> PreparedGloveData:
+    def of(self, model_args: GloveModelArguments, data_args: DataArguments, seed: int) -> PreparedGloveData:
+        """The data `prepare_glove_data(model_args, data_args, seed)` gives, prepared on first use."""
         # The data depend on the seed only through the CV folds and a training size's subsample; the lab splits are fixed.
-        model_args = cell.model_args
         key = json.dumps([
-            asdict(cell.data_args), model_args.embeddings, model_args.max_vocab_size, model_args.max_length,
-            cell.seed if cell.data_args.cv_folds or cell.data_args.train_size else None,  # folds and subsamples are drawn by the seed
+            asdict(data_args), model_args.embeddings, model_args.max_vocab_size, model_args.max_length,
+            seed if data_args.cv_folds or data_args.train_size else None,  # folds and subsamples are drawn by the seed
         ])  # fmt: skip
         if key not in self._by_key:
-            self._by_key[key] = prepare_glove_data(model_args, cell.data_args, cell.seed)
+            self._by_key[key] = prepare_glove_data(model_args, data_args, seed)
         return self._by_key[key]
 
 
@@ -305,26 +282,23 @@ def _init_worker(gpu_count: int) -> None:
         torch.cuda.set_device(worker % gpu_count)
 
 
-def run_cell(cell: Cell, prepared: PreparedData) -> RunRecord:
-    """Train one cell (in a worker); the data of an earlier cell of this worker with the same data are reused."""
-    record = train_glove(cell.model_args, cell.data_args, cell.training_args, prepared=prepared.of(cell), loss_args=cell.loss_args)
-    record.output_dir = cell.output_dir
-    return record
-
-
-def _run_cell_safely(cell: Cell, prepared: PreparedData) -> tuple[Cell, RunRecord | None, str | None]:
-    """Run a cell with its output in `<cell>/train.log`, so workers' epoch logs do not bury the
-    grid's progress bar. A failure writes its traceback to `<cell>/error.txt` and returns one line."""
+def run_cell(cell: Cell, prepared: PreparedData) -> tuple[Cell, RunRecord | None, str | None]:
+    """Train one cell (in a worker), reusing the data of an earlier cell of this worker with the same data,
+    with its output in `<cell>/train.log`, so workers' epoch logs do not bury the grid's progress bar.
+    A failure writes its traceback to `<cell>/error.txt` and returns one line."""
     folder = Path(cell.output_dir)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / CELL_ERROR_FILE).unlink(missing_ok=True)
     with open(folder / CELL_LOG_FILE, "a", encoding="utf-8") as log:
         try:
             with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-                return cell, run_cell(cell, prepared), None
+                data = prepared.of(cell.model_args, cell.data_args, cell.seed)
+                record = train_glove(cell.model_args, cell.data_args, cell.training_args, prepared=data, loss_args=cell.loss_args)
         except Exception as err:  # one failing cell must not stop the grid; its traceback stays in its folder
             (folder / CELL_ERROR_FILE).write_text(traceback.format_exc(), encoding="utf-8")
             return cell, None, f"{one_line(err)} (traceback: {folder / CELL_ERROR_FILE})"
+    record.output_dir = cell.output_dir
+    return cell, record, None
 
 
 # A pool worker's own PreparedData, made by its initializer: a process pool keeps state between tasks only in the process.
@@ -338,13 +312,13 @@ def _init_pool_worker(gpu_count: int) -> None:
 
 
 def _run_cell_in_pool(cell: Cell) -> tuple[Cell, RunRecord | None, str | None]:
-    return _run_cell_safely(cell, _pool_worker_data)
+    return run_cell(cell, _pool_worker_data)
 
 
 def _run_cell_in_job(cell: Cell) -> tuple[Cell, RunRecord | None, str | None]:
     """A submitit job: the pool worker's set-up, then the pool's cell function."""
     _init_worker(0)  # the job's GPUs, if any, are the ones Slurm made visible
-    return _run_cell_safely(cell, PreparedData())
+    return run_cell(cell, PreparedData())
 
 
 def run_cells(todo: list[Cell], workers: int, engine: EngineArguments, engine_folder: Path, collect) -> None:
@@ -361,7 +335,7 @@ def run_cells(todo: list[Cell], workers: int, engine: EngineArguments, engine_fo
         _init_worker(0)
         prepared = PreparedData()
         for cell in todo:
-            collect(*_run_cell_safely(cell, prepared))
+            collect(*run_cell(cell, prepared))
     else:
         gpu_count = torch.cuda.device_count() if torch.cuda.is_available() else 0
         context = multiprocessing.get_context("spawn")  # no forked torch or tokenizer state
@@ -371,11 +345,11 @@ def run_cells(todo: list[Cell], workers: int, engine: EngineArguments, engine_fo
                 collect(*future.result())
 
 
-def finished_results(cell: Cell) -> RunRecord | None:
-    """The cell's run record when it has finished (`pipelines.run_files.finished_record`)."""
-    record = finished_record(cell.output_dir)
+def finished_results(output_dir: str) -> RunRecord | None:
+    """The record of the cell in `output_dir` when it has finished (`pipelines.run_files.finished_record`)."""
+    record = finished_record(output_dir)
     if record is not None:
-        record.output_dir = cell.output_dir
+        record.output_dir = output_dir
     return record
 
 
@@ -470,7 +444,7 @@ def run_experiments(args: ExperimentArguments, cells: list[Cell], command: str, 
     earlier = earlier_summary(args, {cell.output_dir for cell in cells})
     rows, todo = [], []
     for cell in cells:
-        done = finished_results(cell)
+        done = finished_results(cell.output_dir)
         if done:
             rows.append(table_row(done))
         else:
@@ -502,8 +476,15 @@ def run_experiments(args: ExperimentArguments, cells: list[Cell], command: str, 
 
 
 def main(argv: list[str]) -> None:
-    args, engine, train_options = parse((ExperimentArguments, EngineArguments), argv, return_remaining=True)
-    cells = grid_cells(args, train_options)
+    taken = [option for option in argv if option.split("=")[0] in CELL_OPTIONS]
+    if taken:
+        raise OptionError(
+            f"{taken[0].split('=')[0]} is set per cell by the grid; use --models, --datasets, --seeds, --cv_folds, --train_sizes or --runs_dir"
+        )
+    args, engine, data_args, train_options = parse(
+        (ExperimentArguments, EngineArguments, DataArguments), [*GRID_DEFAULTS, *argv], return_remaining=True
+    )
+    cells = grid_cells(args, train_options, data_args)
     check_teacher(cells[0].loss_args)  # once here, not in every cell
     if args.train_sizes is not None:  # a size no class can give, refused before any cell runs
         for data_args in {cell.dataset: cell.data_args for cell in cells}.values():

@@ -15,6 +15,7 @@ share it and a rerun resumes it. Then the study's best values train an ordinary 
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from pathlib import Path
 
 from transformers import AutoTokenizer, DataCollatorWithPadding, EarlyStoppingCallback
@@ -27,7 +28,7 @@ from pipelines.metrics import compute_metrics_fn
 from pipelines.run_files import RunRecord
 from pipelines.search import TRIALS_FOLDER, once_per_study, run_study, search_record, study_name, trial_name
 from pipelines.search_spaces import FINETUNE_SPACE, SEARCH_SPACES
-from pipelines.selection import resolve_best_metric
+from pipelines.selection import best_metric_fields
 from pipelines.tokenization import tokenize_dataset
 
 
@@ -53,7 +54,7 @@ def search_finetune(
 
     trial_args = hub.without_trainer_push(training_args)  # a copy
     trial_args.output_dir = str(output_dir / TRIALS_FOLDER)
-    trial_args = resolve_best_metric(trial_args, label_names, data_args.dataset_label)
+    trial_args = replace(trial_args, **best_metric_fields(trial_args.metric_for_best_model, label_names, data_args.dataset_label))
     trainer_class, _ = loss_trainer(loss_args, splits["train"]["label"], label_names)
     trainer = trainer_class(
         model_init=model_init,

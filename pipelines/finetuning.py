@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -14,7 +15,7 @@ from pipelines.errors import DataError, PathError, one_line
 from pipelines.losses import LossArguments, loss_trainer
 from pipelines.arguments import FinetuneDataArguments, FinetuneModelArguments, FinetuneTrainingArguments, model_label
 from pipelines.run_files import RunRecord, check_writable_dir, training_device
-from pipelines.selection import resolve_best_metric
+from pipelines.selection import best_metric_fields
 from pipelines.tokenization import tokenize_dataset
 from pipelines.fitting import fit_and_test
 from pipelines.formatting import format_metrics
@@ -88,7 +89,7 @@ def finetune(
     splits, label_names, data_description, full_test_size = finetune_splits(data_args, training_args.seed)
     if setfit_args is not None and setfit_args.setfit:
         return finetune_setfit(path, splits, label_names, data_description, model_args, data_args, training_args, setfit_args)
-    training_args = resolve_best_metric(training_args, label_names, data_args.dataset_label)
+    training_args = replace(training_args, **best_metric_fields(training_args.metric_for_best_model, label_names, data_args.dataset_label))
     model, tokenizer, config = load_pretrained(path, label_names, training_args.seed, load_kwargs)
     max_length = input_length(model_args, tokenizer, splits)
     tokenized = tokenize_dataset(splits, tokenizer, max_length)
@@ -121,7 +122,7 @@ def resolve_backbone(model_args: FinetuneModelArguments, training_args: Training
         raise PathError(str(err)) from err
     load_kwargs = hub_access.model_load_kwargs(path, LOCAL_MODEL_HINT)  # seconds, not a minute of retries, when offline
     check_writable_dir(Path(training_args.output_dir))  # before minutes of work, not after; created when training starts
-    hub.check_push(training_args)
+    hub.check_push(training_args.push_to_hub, training_args.output_dir, training_args.hub_model_id, training_args.hub_token)
     return path, load_kwargs
 
 

@@ -75,7 +75,7 @@ def fit_and_test(
     validation loss and the official metric would each restore, with its test scores.
     `trainer_class` builds the trainer (`pipelines.losses.loss_trainer`: class weights, distillation).
     `training_args.metric_for_best_model` is a metric name, already resolved from `official`
-    (`pipelines.selection.resolve_best_metric`, called by the flow once the labels are known).
+    (`pipelines.selection.best_metric_fields`, applied by the flow once the labels are known).
     The output folder is held for the whole run (`hold_run_folder`: `PathError` while another
     live run holds it) and checked by `prepare_output_dir`; a loss that turns NaN or infinite
     stops the run (`StopOnNonFiniteLoss`, then `OptionError`). Returns the run's record, as
@@ -107,9 +107,23 @@ def fit_and_test(
             raise OptionError(divergence.message)
         if trainer.is_world_process_zero():
             print(stopping_summary(trainer.state, trainer.args, stopper))
-        record, test_predictions = score_test(trainer, tokenized["test"], label_names, run_info)
+        scores, test_predictions = score_test(predict_in_order(trainer, tokenized["test"]), tokenized["test"], label_names)
+        record = RunRecord.new(
+            run_info,
+            **scores,  # label names, test scores, confusion matrix, per-class scores
+            selection=selection_summary(trainer.state.log_history, label_names, training_args.metric_for_best_model, run_info.get("dataset")),
+            predictions_file=PREDICTIONS_FILE,
+            epochs=trainer.state.epoch,
+            best_checkpoint=trainer.state.best_model_checkpoint,
+            seed=training_args.seed,
+            versions=library_versions(),
+            code=source_revision(),
+        )
         validation = predict_in_order(trainer, tokenized["validation"])
-        test_predictions = calibrate_after_training(trainer, validation, record, test_predictions, training_args.temperature_scaling)
+        test_predictions = calibrate_after_training(
+            trainer.model, validation, record, test_predictions, training_args.temperature_scaling,
+            Path(training_args.output_dir) if trainer.is_world_process_zero() else None,
+        )
         record.train_seconds = round(clock.seconds(), 2)
         record.train_seconds_from_step = clock.unknown_before_step
         record.train_device = training_device(trainer.args.device)
@@ -139,10 +153,11 @@ def stopping_summary(state, args: TrainingArguments, stopper: EarlyStoppingCallb
     return f"{restored}; stopped: {reason}"
 
 
-def score_test(trainer: Trainer, test_split, label_names: list[str], run_info: dict) -> tuple[RunRecord, tuple]:
-    """The restored model's test scores as a `RunRecord` (all but timing and size), and the
-    per-sentence predictions `(indices, gold labels, probabilities (n, num_labels))`."""
-    prediction = predict_in_order(trainer, test_split)
+def score_test(prediction, test_split, label_names: list[str]) -> tuple[dict, tuple]:
+    """The restored model's test scores from its `prediction` of `test_split` (`predict_in_order`): the
+    record's `label_names`, `test` (`METRIC_KEYS` and F1-PN), `confusion_matrix` (gold rows, predicted
+    columns) and `per_class` (support, precision, recall, F1), and the per-sentence predictions
+    `(indices, gold labels, probabilities (n, num_labels))`."""
     test_metrics = {key.removeprefix("test_"): value for key, value in prediction.metrics.items()}
     test_metrics = {key: test_metrics[key] for key in (*METRIC_KEYS, "f1_pn") if key in test_metrics}
     logits = prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
@@ -151,22 +166,13 @@ def score_test(trainer: Trainer, test_split, label_names: list[str], run_info: d
     confusion = np.zeros((len(label_names), len(label_names)), dtype=int)
     np.add.at(confusion, (prediction.label_ids, predicted), 1)
     indices = test_split["index"] if "index" in test_split.column_names else range(len(test_split))
-    args = trainer.args
-    record = RunRecord.new(
-        run_info,
-        label_names=label_names,
-        test=test_metrics,
-        selection=selection_summary(trainer.state.log_history, label_names, args.metric_for_best_model, run_info.get("dataset")),
-        predictions_file=PREDICTIONS_FILE,
-        epochs=trainer.state.epoch,
-        best_checkpoint=trainer.state.best_model_checkpoint,
-        confusion_matrix=confusion.tolist(),
-        per_class=per_class_scores(prediction.label_ids, predicted, label_names),  # support, precision, recall, F1
-        seed=args.seed,
-        versions=library_versions(),
-        code=source_revision(),
-    )
-    return record, (indices, prediction.label_ids, probabilities)
+    scores = {
+        "label_names": label_names,
+        "test": test_metrics,
+        "confusion_matrix": confusion.tolist(),
+        "per_class": per_class_scores(prediction.label_ids, predicted, label_names),
+    }
+    return scores, (indices, prediction.label_ids, probabilities)
 
 
 def save_run(trainer: Trainer, training_args: TrainingArguments, record: RunRecord, test_predictions: tuple, test_size: int) -> None:
@@ -175,7 +181,8 @@ def save_run(trainer: Trainer, training_args: TrainingArguments, record: RunReco
     trainer.save_model(training_args.output_dir)
     if not trainer.is_world_process_zero():
         return
-    save_training_args_as_json(training_args)
+    (Path(training_args.output_dir) / "training_args.bin").unlink(missing_ok=True)  # no pickle in the final folder: JSON instead
+    (Path(training_args.output_dir) / ARGS_FILE).write_text(training_args.to_json_string() + "\n", encoding="utf-8")
     trainer.save_state()  # trainer_state.json: the log history the report draws learning curves from
     write_predictions(Path(training_args.output_dir) / PREDICTIONS_FILE, *test_predictions)
     write_results(training_args.output_dir, record)
@@ -183,8 +190,9 @@ def save_run(trainer: Trainer, training_args: TrainingArguments, record: RunReco
     print(f"test ({test_size} sentences) {format_metrics(record.test)}")
     print(f"saved to {training_args.output_dir}")
     if training_args.push_to_hub:
-        hub.push_run(training_args)
-        print(f"pushed to {hub.hub_repo_id(training_args)}")
+        repo_id = hub.hub_repo_id(training_args.hub_model_id, training_args.output_dir)
+        hub.push_run(training_args.output_dir, repo_id, training_args.hub_token, training_args.hub_private_repo, training_args.hub_revision)
+        print(f"pushed to {repo_id}")
 
 
 def predict_in_order(trainer: Trainer, dataset):
@@ -265,7 +273,8 @@ def prepare_output_dir(training_args: TrainingArguments, definition: dict) -> st
     if resume_from:
         check_checkpoint_to_resume(Path(resume_from), definition)
     elif not getattr(training_args, "overwrite_output_dir", False):
-        resume_from = checkpoint_of_this_run(output_dir, definition)
+        recorded = recorded_definition(output_dir)
+        resume_from = checkpoint_of_this_run(output_dir, None if recorded is None else definition_differences(recorded, definition))
     if not resume_from:
         with training_args.main_process_first(desc="clearing a finished run"):
             for old_checkpoint in output_dir.glob(f"{CHECKPOINT_PREFIX}-*"):
@@ -278,22 +287,20 @@ def prepare_output_dir(training_args: TrainingArguments, definition: dict) -> st
     return resume_from
 
 
-def recorded_differences(run_dir: Path, definition: dict) -> list[str] | None:
-    """What differs between `run_dir/run_definition.json` and `definition`; None without the file."""
+def recorded_definition(run_dir: Path) -> dict | None:
+    """The definition a run recorded in `run_dir/run_definition.json`; None without the file."""
     definition_file = run_dir / RUN_DEFINITION_FILE
-    if not definition_file.is_file():
-        return None
-    return definition_differences(json.loads(definition_file.read_text(encoding="utf-8")), definition)
+    return json.loads(definition_file.read_text(encoding="utf-8")) if definition_file.is_file() else None
 
 
-def checkpoint_of_this_run(output_dir: Path, definition: dict) -> str | None:
+def checkpoint_of_this_run(output_dir: Path, differences: list[str] | None) -> str | None:
     """The last whole checkpoint of an interrupted run of this definition in `output_dir`, else None.
 
-    `OptionError` when the folder holds a run (interrupted or finished) of another definition, or
-    a finished run that recorded none (older versions): it is not replaced without
-    `--overwrite_output_dir`.
+    `differences`: what differs between the definition recorded in `output_dir` and this run's
+    (`definition_differences`), None when none was recorded. `OptionError` when the folder holds a
+    run (interrupted or finished) of another definition, or a finished run that recorded none
+    (older versions): it is not replaced without `--overwrite_output_dir`.
     """
-    differences = recorded_differences(output_dir, definition)
     finished = (output_dir / RESULTS_FILE).exists()
     advice = "to start afresh there add --overwrite_output_dir (or delete the folder), or give another --output_dir"
     if finished and differences is None:
@@ -325,12 +332,13 @@ def check_checkpoint_to_resume(checkpoint: Path, definition: dict) -> None:
             f"{option}: {torn} is missing or cut short (killed while saving?); "
             + (f"resume from {whole} instead" if whole else "start afresh without it")
         )
-    differences = recorded_differences(checkpoint.parent, definition)
-    if differences is None:
+    recorded = recorded_definition(checkpoint.parent)
+    if recorded is None:
         raise OptionError(
             f"{option}: no {RUN_DEFINITION_FILE} in {checkpoint.parent}, so it cannot be told to be a checkpoint "
             "of this run; resume a checkpoint this version wrote, or start afresh without it"
         )
+    differences = definition_differences(recorded, definition)
     if differences:
         raise OptionError(
             f"{option} is a checkpoint of a run of another definition ({'; '.join(differences)}); "
@@ -387,12 +395,3 @@ class StopOnNonFiniteLoss(TrainerCallback):
                 )
         if self.message:  # the Trainer's own loop ends the run cleanly (its progress bar closed, no checkpoint of it)
             control.should_training_stop, control.should_evaluate, control.should_save = True, False, False
-
-
-def save_training_args_as_json(training_args: TrainingArguments) -> None:
-    """The final folder holds no pickle: `training_args.bin` becomes readable JSON."""
-    output_dir = Path(training_args.output_dir)
-    (output_dir / "training_args.bin").unlink(missing_ok=True)
-    (output_dir / ARGS_FILE).write_text(training_args.to_json_string() + "\n", encoding="utf-8")
-
-

@@ -43,27 +43,27 @@ def without_trainer_push(training_args: TrainingArguments) -> TrainingArguments:
     return trainer_args
 
 
-def hub_repo_id(training_args: TrainingArguments) -> str:
+def hub_repo_id(hub_model_id: str | None, output_dir: str | os.PathLike) -> str:
     """`--hub_model_id`, or the output folder's name as the `Trainer` would choose."""
-    return training_args.hub_model_id or Path(training_args.output_dir).absolute().name
+    return hub_model_id or Path(output_dir).absolute().name
 
 
 def push_command(folder: str | os.PathLike, repo_id: str) -> str:
     return f"python -m pipelines.hub push {folder} --hub_model_id {repo_id}"
 
 
-def check_push(training_args: TrainingArguments) -> None:
+def check_push(push_to_hub: bool, output_dir: str, hub_model_id: str | None, hub_token: str | None) -> None:
     """Before any training: `--push_to_hub` needs a reachable Hub and a token (`OptionError` if not).
 
-    The repo id is `--hub_model_id` or the folder's name; without a namespace it lands in the
-    token owner's account.
+    The arguments are the `TrainingArguments` of those names. The repo id is `--hub_model_id` or the
+    folder's name (`hub_repo_id`); without a namespace it lands in the token owner's account.
     """
-    if not training_args.push_to_hub:
+    if not push_to_hub:
         return
-    later = f"train without --push_to_hub and push the folder later: {push_command(training_args.output_dir, hub_repo_id(training_args))}"
+    later = f"train without --push_to_hub and push the folder later: {push_command(output_dir, hub_repo_id(hub_model_id, output_dir))}"
     if not hub_access.hub_reachable():
         raise OptionError(f"--push_to_hub: the Hugging Face Hub is unreachable ({hub_access.unreachable_reason()}); {later}")
-    if not (training_args.hub_token or huggingface_hub.get_token()):
+    if not (hub_token or huggingface_hub.get_token()):
         raise OptionError(f"--push_to_hub needs a Hub token: run `hf auth login`, set HF_TOKEN or give --hub_token; or {later}")
 
 
@@ -87,17 +87,14 @@ def push_folder(
     )
 
 
-def push_run(training_args: TrainingArguments):
+def push_run(output_dir: str, repo_id: str, token: str | None = None, private: bool | None = None, revision: str | None = None):
     """`push_folder` for a run that just finished; a failed push says the run is saved and how to retry."""
-    repo_id = hub_repo_id(training_args)
     try:
-        return push_folder(
-            training_args.output_dir, repo_id, training_args.hub_token, training_args.hub_private_repo, training_args.hub_revision
-        )
+        return push_folder(output_dir, repo_id, token, private, revision)
     except (OSError, httpx.HTTPError) as err:  # the network or the Hub said no
         raise PathError(
-            f"push to {repo_id} failed ({one_line(err)}); the run is saved in {training_args.output_dir}: "
-            f"retry with {push_command(training_args.output_dir, repo_id)}"
+            f"push to {repo_id} failed ({one_line(err)}); the run is saved in {output_dir}: "
+            f"retry with {push_command(output_dir, repo_id)}"
         ) from err
 
 

@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import copy
 import fcntl
+import functools
 import hashlib
 import json
-from dataclasses import asdict, fields
+from dataclasses import asdict, fields, replace
 from pathlib import Path
 
 from transformers import DataCollatorWithPadding, EarlyStoppingCallback, TrainingArguments
@@ -41,7 +42,7 @@ from pipelines.fitting import DEFINING_TRAINING_OPTIONS
 from pipelines.metrics import compute_metrics_fn
 from pipelines.run_files import RESULTS_FILE, RunRecord, check_writable_dir
 from pipelines.search_spaces import SEARCH_SPACES
-from pipelines.selection import resolve_best_metric
+from pipelines.selection import best_metric_fields
 from pipelines.splits import split_validation
 from pipelines.training import PreparedGloveData, build_glove_model, prepare_glove_data, train_glove
 
@@ -95,7 +96,7 @@ def search_trainer(model_args, data_args, training_args, loss_args, prepared: Pr
     family's space through `model_init`: Optuna hands back the value already drawn for a name, so the
     config fields drawn there and the training fields drawn by `hp_space` are one trial's draw."""
     tokenized, trainer_class, _ = prepare_training(
-        loss_args, prepared, lambda dataset: split_validation(dataset, data_args.validation_fraction, training_args.seed),
+        loss_args, prepared, functools.partial(split_validation, fraction=data_args.validation_fraction, seed=training_args.seed),
         progress=not training_args.disable_tqdm,
     )
     space = SEARCH_SPACES[models.model_type_for(model_args.model)]
@@ -111,7 +112,7 @@ def search_trainer(model_args, data_args, training_args, loss_args, prepared: Pr
 
     trial_args = hub.without_trainer_push(training_args)  # a copy
     trial_args.output_dir = str(Path(training_args.output_dir) / TRIALS_FOLDER)
-    trial_args = resolve_best_metric(trial_args, prepared.label_names, data_args.dataset_label)
+    trial_args = replace(trial_args, **best_metric_fields(trial_args.metric_for_best_model, prepared.label_names, data_args.dataset_label))
     trainer = trainer_class(
         model_init=model_init,
         args=trial_args,
@@ -142,7 +143,8 @@ def search_glove(
     Returns the best run's record. Raises what `train_glove` raises for bad options."""
     output_dir = Path(training_args.output_dir)
     check_writable_dir(output_dir)
-    hub.check_push(training_args)  # the best run pushes: refused now, not after the trials
+    # The best run pushes: refused now, not after the trials.
+    hub.check_push(training_args.push_to_hub, training_args.output_dir, training_args.hub_model_id, training_args.hub_token)
     check_teacher(loss_args)
     prepared = prepare_glove_data(model_args, data_args, training_args.seed)
     name = study_name(model_args, data_args, training_args, loss_args)

@@ -9,10 +9,8 @@ It leaves the trained model as it would be without it: see `TestScoreCallback`.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import torch
-from transformers import TrainerCallback, TrainingArguments
+from transformers import TrainerCallback
 
 from pipelines.errors import OptionError
 from pipelines.benchmarks import official_metric_for
@@ -21,23 +19,24 @@ from pipelines.metrics import METRIC_KEYS
 OFFICIAL = "official"
 
 
-def resolve_best_metric(training_args: TrainingArguments, label_names: list[str], dataset: str | None = None) -> TrainingArguments:
-    """`training_args` with `official` turned into the metric of these labels, and `greater_is_better`
-    set (true for every metric but loss): a new object, the one given is left as it is. The flows
-    call it once, when the labels are known (for your own files, only once they are read).
+def best_metric_fields(name: str | None, label_names: list[str], dataset: str | None = None) -> dict:
+    """The `TrainingArguments` fields that choose the checkpoint, for `--metric_for_best_model name`:
+    `metric_for_best_model` with `official` turned into the metric of these labels, and
+    `greater_is_better` (true for every metric but loss); empty when `name` is None. The flows apply
+    them once the labels are known (for your own files, only once they are read), with
+    `dataclasses.replace(training_args, **fields)`: a new object, the one given is left as it is.
 
     Raises `OptionError` for a name the evaluation does not report (the `Trainer` would fail on
     it only after the first epoch).
     """
-    name = training_args.metric_for_best_model
     if name == OFFICIAL:
         name = official_metric_for(dataset, label_names)
     if name is None:
-        return training_args
+        return {}
     allowed = ["loss", *METRIC_KEYS, "f1_pn"]  # f1_pn: reported for negative/neutral/positive data
     if name.removeprefix("eval_") not in allowed:
         raise OptionError(f"--metric_for_best_model {name!r} is not reported; choose one of: {OFFICIAL}, {', '.join(allowed)}")
-    return replace(training_args, metric_for_best_model=name, greater_is_better=name.removeprefix("eval_") != "loss")
+    return {"metric_for_best_model": name, "greater_is_better": name.removeprefix("eval_") != "loss"}
 
 
 class TestScoreCallback(TrainerCallback):

@@ -7,7 +7,8 @@ the Auto classes; `train_glove` hands both to `pipelines.fitting.fit_and_test`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import functools
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -28,7 +29,7 @@ from pipelines.distillation import check_teacher, prepare_training
 from pipelines.errors import ConfigError, UserError
 from pipelines.fitting import fit_and_test
 from pipelines.run_files import RunRecord, check_writable_dir
-from pipelines.selection import resolve_best_metric
+from pipelines.selection import best_metric_fields
 from pipelines.splits import load_train_test, protocol_info, split_validation
 from pipelines.tokenization import build_tokenizer, build_vocabulary, embedding_matrix, load_word_vectors, tokenize_dataset
 
@@ -177,10 +178,10 @@ def train_glove(
 ) -> RunRecord:
     """Train, test and save one GloVe run; `record_extra` adds entries to its `results.json` (a search's trial)."""
     check_writable_dir(Path(training_args.output_dir))  # before minutes of work, not after; created when training starts
-    hub.check_push(training_args)
+    hub.check_push(training_args.push_to_hub, training_args.output_dir, training_args.hub_model_id, training_args.hub_token)
     check_teacher(loss_args)
     prepared = prepared or prepare_glove_data(model_args, data_args, training_args.seed)
-    training_args = resolve_best_metric(training_args, prepared.label_names, data_args.dataset_label)
+    training_args = replace(training_args, **best_metric_fields(training_args.metric_for_best_model, prepared.label_names, data_args.dataset_label))
     model = build_glove_model(
         model_args.model,
         prepared.glove,
@@ -203,7 +204,7 @@ def train_glove(
         **(record_extra or {}),
     }
     tokenized, trainer_class, loss_info = prepare_training(
-        loss_args, prepared, lambda dataset: split_validation(dataset, data_args.validation_fraction, training_args.seed),
+        loss_args, prepared, functools.partial(split_validation, fraction=data_args.validation_fraction, seed=training_args.seed),
         progress=not training_args.disable_tqdm,
     )
     return fit_and_test(

@@ -12,6 +12,7 @@ import pytest
 
 import train
 from pipelines import experiments
+from pipelines.arguments import DataArguments
 from pipelines.benchmarks import BENCHMARKS
 from pipelines.cli import parse, run_cli
 from pipelines.experiments import ExperimentArguments, grid_cells, run_experiments
@@ -33,7 +34,7 @@ def finished_run(model: str, dataset: str, seed: int, output_dir: str) -> dict:
 
 def test_cells_cover_every_dataset_model_seed_and_fold(tmp_path):
     args = ExperimentArguments(datasets="mr", models="mean,bilstm", seeds="0,1,2", runs_dir=str(tmp_path))
-    cells = grid_cells(args, ["--cv_folds", "10"])
+    cells = grid_cells(args, data_args=DataArguments(cv_folds=10))
     assert len(cells) == 2 * 3 * 10
     assert len({cell.output_dir for cell in cells}) == len(cells)
     assert cells[0].model == "bilstm"  # the slow model first, so no worker idles at the end
@@ -68,35 +69,37 @@ def test_finished_cells_are_skipped_and_a_failing_cell_does_not_stop_the_others(
     (Path(done.output_dir) / "results.json").write_text(json.dumps(finished_run(done.model, "mr", done.seed, done.output_dir)))
     ran = []
 
-    def fake_run_cell(cell, prepared):
-        ran.append(cell)
-        if cell.model == "meanmax" and cell.seed == 1:
+    def fake_train_glove(model_args, data_args, training_args, prepared, loss_args):
+        ran.append(training_args.output_dir)
+        if model_args.model == "meanmax" and training_args.seed == 1:
             raise ValueError("out of cheese\nsecond line")
-        return RunRecord.from_dict(finished_run(cell.model, cell.dataset, cell.seed, cell.output_dir))
+        return RunRecord.from_dict(finished_run(model_args.model, data_args.dataset_label, training_args.seed, training_args.output_dir))
 
-    monkeypatch.setattr(experiments, "run_cell", fake_run_cell)
+    monkeypatch.setattr(experiments, "train_glove", fake_train_glove)
+    monkeypatch.setattr(experiments.PreparedData, "of", lambda self, *data: None)
     with pytest.raises(experiments.CellsFailed, match="1 of 4 cells failed"):
         run_experiments(args, cells, command="python -m pipelines.experiments")
-    assert done not in ran and len(ran) == 3
+    assert done.output_dir not in ran and len(ran) == 3
     failed = next(cell for cell in cells if cell.model == "meanmax" and cell.seed == 1)
     error_file = Path(failed.output_dir) / "error.txt"
     assert f"error: {failed.output_dir}: out of cheese (traceback: {error_file})" in capsys.readouterr().err
     traceback_text = error_file.read_text()  # the whole traceback, in the cell's own folder
-    assert traceback_text.startswith("Traceback") and "fake_run_cell" in traceback_text and "second line" in traceback_text
+    assert traceback_text.startswith("Traceback") and "fake_train_glove" in traceback_text and "second line" in traceback_text
     saved = json.loads((tmp_path / "table.json").read_text())
     assert len(saved["rows"]) == 3 and len(saved["failures"]) == 1 and str(error_file) in saved["failures"][0]
     assert "| mr | lab |" in (tmp_path / "table.md").read_text()
 
 
 def test_each_invocation_adds_its_cells_to_the_summary(tmp_path, monkeypatch):
-    def fake_run_cell(cell, prepared):
-        results = finished_run(cell.model, cell.dataset, cell.seed, cell.output_dir)
-        Path(cell.output_dir).mkdir(parents=True, exist_ok=True)
-        (Path(cell.output_dir) / "results.json").write_text(json.dumps(results))
-        print("epoch log of", cell.model)  # goes to the cell's train.log, not the grid's output
+    def fake_train_glove(model_args, data_args, training_args, prepared, loss_args):
+        results = finished_run(model_args.model, data_args.dataset_label, training_args.seed, training_args.output_dir)
+        Path(training_args.output_dir).mkdir(parents=True, exist_ok=True)
+        (Path(training_args.output_dir) / "results.json").write_text(json.dumps(results))
+        print("epoch log of", model_args.model)  # goes to the cell's train.log, not the grid's output
         return RunRecord.from_dict(results)
 
-    monkeypatch.setattr(experiments, "run_cell", fake_run_cell)
+    monkeypatch.setattr(experiments, "train_glove", fake_train_glove)
+    monkeypatch.setattr(experiments.PreparedData, "of", lambda self, *data: None)
     common = {"datasets": "mr", "workers": 1, "runs_dir": str(tmp_path / "runs"), "results": str(tmp_path / "table")}
     for grid in (ExperimentArguments(models="mean", seeds="0", **common), ExperimentArguments(models="lstm", seeds="0,1", **common)):
         run_experiments(grid, grid_cells(grid), command=f"grid --models {grid.models}")
@@ -165,9 +168,9 @@ def test_any_train_py_option_reaches_every_cell(tmp_path, capsys, monkeypatch):
 def test_a_cells_command_parses_back_into_the_cell(tmp_path):
     """`--dry_run` renders a cell with `to_argv`; train.py's parser turns that line back into the same dataclasses."""
     grid = {"models": "mean,bilstm", "seeds": "0,3", "runs_dir": str(tmp_path)}
-    options = ["--cv_folds", "3", "--train_embeddings", "--learning_rate", "0.0123", "--report_to", "tensorboard",
+    options = ["--train_embeddings", "--learning_rate", "0.0123", "--report_to", "tensorboard",
                "--max_vocab_size", "0", "--class_weights", "balanced"]  # fmt: skip
-    cells = grid_cells(ExperimentArguments(datasets="mr", **grid), options)
+    cells = grid_cells(ExperimentArguments(datasets="mr", **grid), options, DataArguments(cv_folds=3))
     assert len(cells) == 2 * 2 * 3 and {cell.fold for cell in cells} == {0, 1, 2}
     for cell in cells:
         assert parse(experiments.TRAIN_ARGUMENT_TYPES, cell.argv()) == (cell.model_args, cell.data_args, cell.training_args, cell.loss_args)

@@ -23,9 +23,11 @@ def test_a_finetuning_search_trains_the_best_trial_once_on_test(tmp_path, monkey
         "--model", str(base), "--dataset", "semeval2017a", "--data-dir", str(data), "--output_dir", str(output_dir),
         *QUICK, *LIMITS, "--search", "optuna", "--n_trials", "2",
     ]
-    scored = []
-    score_test = fitting.score_test
-    monkeypatch.setattr(fitting, "score_test", lambda trainer, *rest: scored.append(trainer.args.output_dir) or score_test(trainer, *rest))
+    scored = []  # the folder of each run whose restored model predicted a split in order (the test set, then validation)
+    predict_in_order = fitting.predict_in_order
+    monkeypatch.setattr(
+        fitting, "predict_in_order", lambda trainer, split: scored.append(trainer.args.output_dir) or predict_in_order(trainer, split)
+    )
     assert run_cli(finetune.main, argv) == 0
 
     study = study_in(output_dir / "optuna-journal.log")
@@ -39,7 +41,7 @@ def test_a_finetuning_search_trains_the_best_trial_once_on_test(tmp_path, monkey
     for key, value in study.best_params.items():
         assert training_args[key] == value
     # The test set is scored once, for the chosen configuration, and never in a trial.
-    assert scored == [str(best_dir)]
+    assert scored == [str(best_dir)] * 2  # its test set, then its validation split
     trial_states = list((output_dir / "trials").glob("trial-*/checkpoint-*/trainer_state.json"))
     assert trial_states and not any("test_loss" in path.read_text() for path in trial_states)
 

@@ -21,7 +21,6 @@ import finetune
 import train
 from models import GLOVE_MODELS
 from pipelines import hub, hub_access, model_card
-from pipelines.arguments import GloveTrainingArguments
 from pipelines.cli import run_cli
 from pipelines.run_files import RunRecord
 from pipelines.tokenization import build_tokenizer
@@ -279,9 +278,8 @@ def test_push_to_hub_offline_stops_before_training_in_one_line(tmp_path, capsys)
 def test_push_to_hub_without_a_token_says_how_to_log_in(tmp_path, monkeypatch):
     monkeypatch.setattr(hub_access, "hub_reachable", lambda: True)
     monkeypatch.setattr(huggingface_hub, "get_token", lambda: None)
-    args = GloveTrainingArguments(output_dir=str(tmp_path / "out"), push_to_hub=True)
     with pytest.raises(hub.OptionError, match="needs a Hub token: run `hf auth login`"):
-        hub.check_push(args)
+        hub.check_push(True, str(tmp_path / "out"), None, None)
 
 
 def test_push_command_uploads_an_existing_run_folder(pushed, tmp_path, monkeypatch, capsys):

@@ -33,9 +33,11 @@ def test_a_search_resumes_its_study_and_trains_the_best_trial_once_on_test(tmp_p
         "--output_dir", str(output_dir), "--num_train_epochs", "1", "--search", "optuna", "--n_trials", "2",
         "--report_to", "tensorboard",
     ]
-    scored = []
-    score_test = fitting.score_test
-    monkeypatch.setattr(fitting, "score_test", lambda trainer, *rest: scored.append(trainer.args.output_dir) or score_test(trainer, *rest))
+    scored = []  # the folder of each run whose restored model predicted a split in order (the test set, then validation)
+    predict_in_order = fitting.predict_in_order
+    monkeypatch.setattr(
+        fitting, "predict_in_order", lambda trainer, split: scored.append(trainer.args.output_dir) or predict_in_order(trainer, split)
+    )
     assert run_cli(train.main, argv) == 0
     journal = output_dir / "optuna-journal.log"
     assert len(study_in(journal).trials) == 2
@@ -52,7 +54,7 @@ def test_a_search_resumes_its_study_and_trains_the_best_trial_once_on_test(tmp_p
     assert json.loads((best_dir / "training_args.json").read_text())["learning_rate"] == study.best_params["learning_rate"]
     # The test set is scored once per best run and never in a trial.
     best_runs = sorted(str(path.parent) for path in output_dir.glob("best-trial-*/results.json"))
-    assert sorted(scored) == best_runs
+    assert sorted(scored) == sorted(best_runs * 2)  # its test set, then its validation split
     trial_states = list((output_dir / "trials").glob("trial-*/checkpoint-*/trainer_state.json"))
     assert trial_states and not any("test_loss" in path.read_text() for path in trial_states)
     # Each trial is one tracked run, named after the study and the trial.
