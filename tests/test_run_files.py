@@ -92,9 +92,12 @@ def test_a_new_evaluation_record_round_trips_and_other_files_are_refused_by_name
     record.validation = {"sentences": 2000, "source": "0.2 of train per class, seed 42"}  # version 2: temperature scaling
     record.results[0].calibration = {"skipped": "a lexicon"}
     record.results[-1].calibration, record.results[-1].validation_predictions_file = {"temperature": 1.5}, "predictions/x.validation.parquet"
+    record.results[0].validation = {"accuracy": 0.6, "f1_macro": 0.55, "recall_macro": 0.6}  # version 3: scored on validation
     payload = json.loads(json.dumps(record.to_dict()))
     assert EvaluationRecord.from_dict(payload) == record and payload["validation"]["sentences"] == 2000
     assert payload["results"][-1]["calibration"] == {"temperature": 1.5} and "validation_predictions_file" not in payload["results"][0]
+    assert payload["results"][0]["validation"]["f1_macro"] == 0.55 and "validation" not in payload["results"][-1]
+    assert EvaluationRecord.from_dict(payload).results[-1].validation is None  # a model without one (version < 3) reads None
     (tmp_path / "evaluation.json").write_text(json.dumps({"dataset": "mr", "test": {}}))
     with pytest.raises(DataError, match=r"evaluation\.json: not an evaluation record"):
         EvaluationRecord.read(tmp_path / "evaluation.json")
