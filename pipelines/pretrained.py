@@ -154,10 +154,9 @@ def calibrate_scorer(
     why = not_calibrated(classifier, mapping)
     if why:
         return {"skipped": why}, None, test_probabilities
-    probabilities = validation_probabilities
-    record, scaled = calibrate_probabilities(probabilities, labels, test_probabilities, references)
+    record, scaled = calibrate_probabilities(validation_probabilities, labels, test_probabilities, references)
     print(f"{classifier.name}: temperature scaling on {len(labels)} validation sentences: {calibration_summary(record)}", flush=True)
-    return record, (np.asarray(labels), logits_from_probabilities(probabilities)), scaled
+    return record, (np.asarray(labels), logits_from_probabilities(validation_probabilities)), scaled
 
 
 # --- one row -------------------------------------------------------------------------------------
