@@ -404,7 +404,8 @@ class PretrainedArguments(DataSourceArguments):
         default=True,
         metadata={"help": "fit one temperature per model on the validation sentences (the data's own, else those train.py "
                   "holds out at seed 42), so its probabilities are calibrated; test ECE before and after in evaluation.json "
-                  "(predictions unchanged; lexicons left out; pipelines/calibration.py)"},
+                  "(predictions unchanged; lexicons left out; pipelines/calibration.py). Every model is scored on those "
+                  "sentences either way (the report chooses the best as-is model there)"},
     )
 
     def __post_init__(self):

@@ -10,10 +10,17 @@ Each model's labels are mapped onto the dataset's (`negative`, `positive` / `neg
 say nothing; a two-label model on SemEval predicts `neutral` below `neutral_threshold`. Anything
 else is refused.
 
+Validation: every model is also scored on validation sentences (`validation_split`: the data's own
+validation split, else the one train.py holds out by default; the test set is never used for it), and
+its entry records those scores (`ScoredModel.validation`), so the report chooses the best as-is
+model on validation as it chooses the best trained one (`pipelines.report.compare.best_of`). For the
+benchmarks that split is drawn from their training data: a Hub checkpoint tuned on that data (the
+SemEval defaults were tuned on SemEval-2017's training tweets) has seen it, and its validation score
+is optimistic.
+
 Temperature scaling (`--temperature_scaling`, on by default, as in train.py): each model's
-probabilities over the dataset's labels are calibrated by one temperature fitted on validation
-sentences (`validation_split`: the data's own validation split, else the one train.py holds out by
-default; the test set is never seen; `pipelines.calibration.calibrate_probabilities`). The
+probabilities over the dataset's labels are calibrated by one temperature fitted on the same
+validation sentences (`pipelines.calibration.calibrate_probabilities`). The
 predictions file then holds the scaled probabilities (predictions unchanged), the model's entry
 its `calibration` (T, test ECE/Brier/NLL before and after, conformal sets) and its validation log
 probabilities. Left out, with the reason in `calibration.skipped` (`not_calibrated`): lexicons,
@@ -112,7 +119,7 @@ def default_models(label_names: list[str], dataset: str | None, runs_dir: str | 
 
 
 def validation_split(dataset, label: str) -> tuple[tuple[list[str], list[int]] | None, dict]:
-    """The (texts, label ids) the scorers are calibrated on, and their description for the record.
+    """The (texts, label ids) the scorers are scored and calibrated on, and their description for the record.
 
     `dataset`: `load_data`'s splits. Its own `validation` split if it has one (`--validation_file`, a
     Hub validation split), else the one train.py holds out by default from `train`:
@@ -121,7 +128,7 @@ def validation_split(dataset, label: str) -> tuple[tuple[list[str], list[int]] |
     run). None, with `skipped` saying why, when there is no training data (only `--test_file`).
     `DataError` when a class is too small to hold out its share."""
     if "validation" not in dataset and "train" not in dataset:
-        return None, {"skipped": f"{label} has no validation or training data to calibrate on (give --validation_file)"}
+        return None, {"skipped": f"{label} has no validation or training data to score and calibrate on (give --validation_file)"}
     fraction, seed = DataArguments.validation_fraction, TRAINER_DEFAULT_SEED
     own = "validation" in dataset
     validation = split_validation(dataset, fraction, seed)["validation"]
@@ -138,17 +145,18 @@ def not_calibrated(classifier, mapping) -> str | None:
     return None
 
 
-def calibrate_scorer(classifier, mapping, validation, test_probabilities, references) -> tuple[dict, tuple | None, np.ndarray]:
+def calibrate_scorer(
+    classifier, mapping, labels, validation_probabilities, test_probabilities, references
+) -> tuple[dict, tuple | None, np.ndarray]:
     """(calibration record, validation (labels (n_val,), log probabilities (n_val, K)) or None, test
-    probabilities (n, K) after scaling). `test_probabilities`: the dataset's labels' (n, K)."""
+    probabilities (n, K) after scaling). `validation_probabilities`, `test_probabilities`: over the
+    dataset's labels, (n_val, K) and (n, K); `labels`: the validation label ids (n_val,)."""
     why = not_calibrated(classifier, mapping)
     if why:
         return {"skipped": why}, None, test_probabilities
-    texts, labels = validation
-    probabilities = mapping.dataset_probabilities(np.asarray(classifier.probabilities(texts), dtype=float))  # (n_val, K)
-    record, scaled = calibrate_probabilities(probabilities, labels, test_probabilities, references)
+    record, scaled = calibrate_probabilities(validation_probabilities, labels, test_probabilities, references)
     print(f"{classifier.name}: temperature scaling on {len(labels)} validation sentences: {calibration_summary(record)}", flush=True)
-    return record, (np.asarray(labels), logits_from_probabilities(probabilities)), scaled
+    return record, (np.asarray(labels), logits_from_probabilities(validation_probabilities)), scaled
 
 
 # --- one row -------------------------------------------------------------------------------------
@@ -179,12 +187,14 @@ def evaluate_model(
     device: str | None = None,
     dataset: str | None = None,
     validation: tuple[list[str], list[int]] | None = None,
+    temperature_scaling: bool = True,
 ) -> tuple[ScoredModel, tuple]:
-    """One model's entry (test scores with their intervals, timing, the label rule used) and its
-    predictions: probabilities over the dataset's labels (n, num_labels) for `write_predictions`
-    (after temperature scaling when `validation` (texts, label ids) is given and the model is
-    calibrated: `calibrate_scorer`), the predicted label ids (n,), and the validation labels and log
-    probabilities for `write_validation_predictions` (None when not calibrated)."""
+    """One model's entry (test scores with their intervals, validation scores when `validation` (texts,
+    label ids) is given, timing, the label rule used) and its predictions: probabilities over the
+    dataset's labels (n, num_labels) for `write_predictions` (after temperature scaling on
+    `validation` when `temperature_scaling` and the model is calibrated: `calibrate_scorer`), the
+    predicted label ids (n,), and the validation labels and log probabilities for
+    `write_validation_predictions` (None when not calibrated)."""
     started = time.perf_counter()
     classifier = resolve_scorer(model, label_names, dataset, device, batch_size)
     load_seconds = time.perf_counter() - started
@@ -197,10 +207,14 @@ def evaluate_model(
         raise RuntimeError(f"{model}: probabilities gave shape {probabilities.shape}, expected {(len(texts), len(classifier.label_names))}")
     predictions = mapping.predict(probabilities)
     calibration, validation_rows, dataset_probabilities = None, None, mapping.dataset_probabilities(probabilities)  # (n, K)
+    validation_scores = None
     if validation is not None:
-        calibration, validation_rows, dataset_probabilities = calibrate_scorer(
-            classifier, mapping, validation, dataset_probabilities, references
-        )
+        validation_probabilities = np.asarray(classifier.probabilities(validation[0]), dtype=float)  # (n_val, own labels)
+        validation_scores = score(mapping.predict(validation_probabilities), validation[1], label_names)
+        if temperature_scaling:
+            calibration, validation_rows, dataset_probabilities = calibrate_scorer(
+                classifier, mapping, validation[1], mapping.dataset_probabilities(validation_probabilities), dataset_probabilities, references
+            )
     scored = ScoredModel(
         model=model,
         family=getattr(classifier, "family", type(classifier).__name__),
@@ -216,16 +230,21 @@ def evaluate_model(
         predicted_counts=np.bincount(predictions, minlength=len(label_names)).tolist(),
         confusion_matrix=confusion_counts(references, predictions, len(label_names)).tolist(),
         calibration=calibration,
+        validation=validation_scores,
     )
     return scored, (dataset_probabilities, predictions, validation_rows)
 
 
 def evaluation_table(rows: list[ScoredModel], label_names: list[str], dataset: str | None = None) -> str:
-    """Metrics, the 95% interval of the official metric, speed, ties (when any) and the label rule."""
+    """Metrics, the 95% interval of the official metric, the official metric on validation (when scored),
+    speed, ties (when any) and the label rule."""
     official = official_metric_for(dataset, label_names)
     columns = [("model", "model"), ("family", "family")]
     columns += [(key, METRICS[key].display) for key in metric_keys(label_names)]
-    columns += [("interval", f"95% CI of {METRICS[official].display}"), ("sentences_per_second", "sentences/s")]
+    columns += [("interval", f"95% CI of {METRICS[official].display}")]
+    if any(row.validation for row in rows):
+        columns.append(("on_validation", f"validation {METRICS[official].display}"))
+    columns.append(("sentences_per_second", "sentences/s"))
     if any(row.ties for row in rows):
         columns.append(("ties", "ties"))
     columns.append(("rule", "label rule"))
@@ -233,6 +252,7 @@ def evaluation_table(rows: list[ScoredModel], label_names: list[str], dataset: s
         {
             **row.to_dict(),
             "interval": "{:.4f}-{:.4f}".format(*row.ci[official]),
+            "on_validation": f"{row.validation[official]:.4f}" if row.validation else "",
             "sentences_per_second": f"{row.sentences_per_second:.1f}",
         }
         for row in rows
@@ -247,7 +267,7 @@ def score_models(
     model_names: list[str], texts, references, label_names, args: PretrainedArguments, device: str, validation=None
 ) -> tuple[list, list, list[Exception], dict[str, str]]:
     """(scored, failures, errors, tracebacks): `evaluate_model`'s (entry, predictions) per model that ran, each
-    calibrated on `validation` (texts, label ids) when given; a
+    scored on `validation` (texts, label ids) when given, and calibrated on it if `args.temperature_scaling`; a
     model that cannot be loaded, mapped or run is one line of `failures` and its exception in `errors`, and
     the rest still run. `tracebacks`: {file under the output folder (`errors/<model>.txt`): its text}, written
     with the evaluation, so input that no model can be scored on leaves nothing behind."""
@@ -257,7 +277,8 @@ def score_models(
     for model in model_names:
         try:
             scored.append(evaluate_model(
-                model, texts, references, label_names, args.batch_size, args.neutral_threshold, extra_labels, device, dataset, validation
+                model, texts, references, label_names, args.batch_size, args.neutral_threshold, extra_labels, device, dataset, validation,
+                args.temperature_scaling,
             ))
         except Exception as err:  # a third-party model fails in any way (offline Hub id, bad weights): report, go on
             trace = f"{ERRORS_FOLDER}/{file_name(model, fallback='model')}.txt"
@@ -288,9 +309,14 @@ def evaluate_pretrained(args: PretrainedArguments) -> EvaluationRecord:
     for note in notes:
         print(f"note: {note}", file=sys.stderr, flush=True)
     texts, references = list(test["text"]), list(test["label"])
-    validation, validation_description = validation_split(dataset, args.dataset_label) if args.temperature_scaling else (None, None)
-    if validation_description and "skipped" in validation_description:
-        print(f"note: no temperature scaling: {validation_description['skipped']}", file=sys.stderr, flush=True)
+    try:
+        validation, validation_description = validation_split(dataset, args.dataset_label)
+    except DataError as err:  # a class too small to hold out: an error only where calibration was asked for
+        if args.temperature_scaling:
+            raise
+        validation, validation_description = None, {"skipped": one_line(err)}
+    if "skipped" in validation_description:
+        print(f"note: no validation scores or temperature scaling: {validation_description['skipped']}", file=sys.stderr, flush=True)
     device = args.device or default_device()
     scored, failures, errors, tracebacks = score_models(model_names, texts, references, label_names, args, device, validation)
     if not scored:  # nothing to report: leave no empty table behind
@@ -346,7 +372,7 @@ def calibration_lines(record: EvaluationRecord) -> list[str]:
     if record.validation is None:
         return []
     if "skipped" in record.validation:
-        return [f"No temperature scaling: {record.validation['skipped']}.", ""]
+        return [f"No validation scores or temperature scaling: {record.validation['skipped']}.", ""]
     rows = []
     for row in record.results:
         found = row.calibration or {}
@@ -354,6 +380,8 @@ def calibration_lines(record: EvaluationRecord) -> list[str]:
             rows.append({"model": row.model, "summary": f"left out: {found['skipped']}"})
         elif found:
             rows.append({"model": row.model, "summary": calibration_summary(found)})
+    if not rows:  # --temperature_scaling false
+        return []
     return [f"Temperature scaling on {record.validation['sentences']} validation sentences ({record.validation['source']}); "
             "ECE top-label, 15 equal-width bins (torchmetrics); conformal sets calibrated on the same sentences "
             "(pipelines/calibration.py):", "", markdown_table(rows, [("model", "model"), ("summary", "calibration on test")])]  # fmt: skip
@@ -362,8 +390,12 @@ def calibration_lines(record: EvaluationRecord) -> list[str]:
 def evaluation_markdown(record: EvaluationRecord, table: str) -> str:
     header = (
         f"Test set of {record.dataset}: {record.test_sentences} sentences, batch size {record.batch_size}, "
-        f"device {record.device}. 95% CI: {record.ci_method}.\n\n"
+        f"device {record.device}. 95% CI: {record.ci_method}."
     )
+    if record.validation and "sentences" in record.validation:
+        header += (f" Validation: {record.validation['sentences']} sentences ({record.validation['source']}), "
+                   "where the report chooses the best as-is model.")
+    header += "\n\n"
     lines = [f"- {failure['model']}: not scored ({failure['error']})" for failure in record.failures]
     lines += [f"- note: {note}" for note in record.notes]
     calibration = calibration_lines(record)

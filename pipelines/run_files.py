@@ -165,7 +165,9 @@ EVALUATION_FILE = "evaluation.json"
 # 1: the first versioned evaluation (files without `schema_version` are version 0 and read the same).
 # 2: temperature scaling of the as-is scorers on validation: `validation` (the split) and, per model,
 #    `calibration` and `validation_predictions_file` (versions 0 and 1 have none: None).
-EVALUATION_SCHEMA_VERSION = 2
+# 3: every model scored on that split, lexicons included: per model `validation` (its scores there, as `test`),
+#    so the best as-is model is chosen on validation (versions 0 to 2 have none: None).
+EVALUATION_SCHEMA_VERSION = 3
 
 
 @dataclass
@@ -175,7 +177,9 @@ class ScoredModel:
     `test` holds the scores over the dataset's labels (`pipelines.metrics.METRICS` keys, 0..1),
     written at the top of the entry as the report reads them; `ci` their 95% intervals
     (metric -> [low, high]); `seconds` the scoring time of the whole test set, `load_seconds` the
-    load time. `extra` keeps what this version does not type (e.g. a `validation` score).
+    load time. `validation` holds the same scores on the evaluation's validation sentences
+    (`EvaluationRecord.validation`), where the report chooses the best as-is model. `extra` keeps what
+    this version does not type.
     """
 
     model: str
@@ -196,9 +200,11 @@ class ScoredModel:
     # and after; conformal sets), or {"skipped": why}; None: not calibrated (--temperature_scaling false, version < 2)
     calibration: dict | None = None
     validation_predictions_file: str | None = None  # its validation log probabilities and labels, before scaling
+    # its scores on the validation sentences ({metric: 0..1}, as `test`); None: not scored there (version < 3, no split)
+    validation: dict[str, float] | None = None
     extra: dict = field(default_factory=dict)
 
-    _OPTIONAL = ("calibration", "validation_predictions_file")  # written only when set: older files read back as they were
+    _OPTIONAL = ("calibration", "validation_predictions_file", "validation")  # written only when set: older files read back as they were
 
     @classmethod
     def from_dict(cls, entry: dict) -> ScoredModel:
@@ -232,7 +238,8 @@ class EvaluationRecord:
 
     `from_dict` is the one place that knows older files: without `schema_version` a file is version
     0; without `code`, `failures` or `notes` they read as None, [] and []; without `validation` (and
-    each model without `calibration`, `validation_predictions_file`: versions 0 and 1) as None.
+    each model without `calibration`, `validation_predictions_file`: versions 0 and 1; without its
+    `validation` scores: versions 0 to 2) as None.
     """
 
     dataset: str
@@ -248,8 +255,8 @@ class EvaluationRecord:
     notes: list[str] = field(default_factory=list)
     versions: dict[str, str] | None = None
     code: dict | None = None  # source_revision(); None outside a git checkout, and in version-0 files
-    # the validation sentences the scorers were calibrated on (pipelines.pretrained.validation_split): {"sentences",
-    # "source"}, or {"skipped": why}; None: not asked for (--temperature_scaling false) or a version < 2 file
+    # the validation sentences the scorers were scored (and calibrated) on (pipelines.pretrained.validation_split):
+    # {"sentences", "source"}, or {"skipped": why}; None: a version < 2 file (or, in version 2, --temperature_scaling false)
     validation: dict | None = None
     schema_version: int = EVALUATION_SCHEMA_VERSION
 

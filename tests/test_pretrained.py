@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import evaluate_pretrained
-from pipelines.cli import run_cli
+from pipelines.cli import parse, run_cli
 from pipelines.errors import PathError
 from pipelines.inference import TorchSequenceClassifier
 from pipelines.label_mapping import CHECKPOINT_LABELS, label_mapping, parse_label_map
@@ -17,6 +17,7 @@ from pipelines.pretrained import OFFLINE_MODELS, default_models, resolve_model
 from pipelines.calibration import fit_temperature, scaled_probabilities
 from pipelines.pretrained import not_calibrated, validation_split
 from pipelines.run_files import EVALUATION_SCHEMA_VERSION, EvaluationRecord, read_validation_predictions
+from pipelines.arguments import PretrainedArguments
 from pipelines.benchmarks import BENCHMARKS
 from tests.tiny_bert import build_tiny_bert, write_semeval
 
@@ -229,14 +230,14 @@ def test_script_scores_good_models_and_reports_the_others_in_one_line(tiny, tmp_
     plain = tmp_path / "plain"
     assert run_cli(evaluate_pretrained.main, [*argv[:-1], str(plain), "--models", str(tiny["three"]), "--temperature_scaling", "false"]) == 0
     (entry,) = json.loads((plain / "evaluation.json").read_text())["results"]
-    assert "calibration" not in entry and "validation" not in json.loads((plain / "evaluation.json").read_text())
+    assert "calibration" not in entry and entry["validation"] == three["validation"]  # scored on validation all the same
     raw = pq.read_table(plain / entry["predictions_file"]).to_pandas()
     assert (raw["prediction"] == predictions["prediction"]).all()
     np.testing.assert_allclose(
         np.stack(predictions["probabilities"]), scaled_probabilities(np.log(np.stack(raw["probabilities"])), three["calibration"]["temperature"]), atol=1e-5
     )
     markdown = (tmp_path / "evaluation.md").read_text()
-    assert "| model | family | accuracy | macro F1 | macro recall | F1-PN | 95% CI of macro recall | sentences/s | label rule |" in markdown
+    assert "| model | family | accuracy | macro F1 | macro recall | F1-PN | 95% CI of macro recall | validation macro recall | sentences/s | label rule |" in markdown
     assert "sentibench-tests/no-such-model: not scored" in markdown
 
 
@@ -309,7 +310,7 @@ def test_validation_split_is_the_datas_own_else_train_pys_default_else_none():
     assert texts == drawn["text"] and labels == drawn["label"] and description["sentences"] == 10
     (texts, _), description = validation_split(DatasetDict({"train": train, "validation": rows(6, "val"), "test": test}), "mine")
     assert texts == [f"val {i}" for i in range(6)] and description == {"sentences": 6, "source": "its own validation split"}
-    assert validation_split(DatasetDict({"test": test}), "mine") == (None, {"skipped": "mine has no validation or training data to calibrate on (give --validation_file)"})
+    assert validation_split(DatasetDict({"test": test}), "mine") == (None, {"skipped": "mine has no validation or training data to score and calibrate on (give --validation_file)"})
 
 
 def test_lexicons_and_thresholded_neutral_are_left_out_of_scaling():
@@ -317,3 +318,33 @@ def test_lexicons_and_thresholded_neutral_are_left_out_of_scaling():
     assert "no probability to rescale" in not_calibrated(lexicon, label_mapping("vader", ids(MR), MR))
     assert not_calibrated(checkpoint, label_mapping("m", ids(MR), MR)) is None
     assert not_calibrated(checkpoint, label_mapping("m", ids(["NEGATIVE", "POSITIVE"]), SEMEVAL)).startswith("neutral is predicted below")
+
+
+def test_every_scorer_is_scored_on_validation_lexicons_included(tiny, tmp_path, offline):
+    """Issue 28: each entry records its scores on the validation sentences (version 3), where the report chooses
+    the best as-is model; a lexicon's by its documented rule, a checkpoint's from the predictions of its saved
+    validation probabilities."""
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    from pipelines.data import load_data
+    from pipelines.metrics import scores_of
+
+    argv = ["--dataset", "semeval2017a", "--data-dir", str(tiny["data"]), "--output_dir", str(tmp_path), "--models", "vader", str(tiny["three"])]
+    assert run_cli(evaluate_pretrained.main, argv) == 0
+    report = json.loads((tmp_path / "evaluation.json").read_text())
+    vader, three = report["results"]
+    assert report["schema_version"] == 3 and report["validation"]["sentences"] == 10
+
+    (texts, labels), _ = validation_split(load_data(parse((PretrainedArguments,), argv)[0])[0], "tiny")
+    compound = [SentimentIntensityAnalyzer().polarity_scores(text)["compound"] for text in texts]
+    by_rule = [2 if c >= 0.05 else 0 if c <= -0.05 else 1 for c in compound]  # VADER's documented three-class rule
+    assert vader["validation"] == pytest.approx(scores_of(labels, by_rule, SEMEVAL))
+    assert "lexicon" in vader["calibration"]["skipped"]  # scored there, not scaled
+    saved, logits = read_validation_predictions(tmp_path / three["validation_predictions_file"])
+    assert list(saved) == labels and three["validation"] == pytest.approx(scores_of(labels, logits.argmax(axis=1), SEMEVAL))
+    assert set(three["validation"]) == {"accuracy", "f1_macro", "recall_macro", "f1_pn"}
+    assert EvaluationRecord.read(tmp_path / "evaluation.json").results[0].validation == vader["validation"]
+    markdown = (tmp_path / "evaluation.md").read_text()
+    assert "| 95% CI of macro recall | validation macro recall | sentences/s |" in markdown
+    assert f"| {vader['validation']['recall_macro']:.4f} |" in markdown
+    assert "Validation: 10 sentences (0.2 of train per class, seed 42" in markdown

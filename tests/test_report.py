@@ -390,6 +390,27 @@ def test_an_exported_model_is_its_own_setting_never_an_as_is_model(tmp_path):
     assert [(row["model"], row["setting"].label) for row in rows] == [("vader", "as is"), ("bilstm-int8", "ONNX export")]
 
 
+def test_the_best_as_is_model_is_chosen_on_validation_when_every_candidate_has_a_validation_score(tmp_path):
+    """Issue 28: evaluation.json version 3 records each model's validation scores; the report chooses on them,
+    and on test (labelled, naming the models without one) only when some model lacks one."""
+    from pipelines.report.collect import group_rows, pretrained_rows
+    from pipelines.report.compare import best_of
+
+    def chosen(results):
+        (tmp_path / "evaluation.json").write_text(json.dumps({"dataset": "mr", "label_names": TWO, "results": results}))
+        groups = group_rows(pretrained_rows(tmp_path / "evaluation.json", tmp_path))
+        summaries = {g.slug: {"accuracy": {"mean": g.rows[0]["accuracy"]}} for g in groups}
+        best, how = best_of(groups, "accuracy", summaries)
+        return best.model, how
+
+    mpnet = {"model": "mpnet", "family": "zero-shot", "accuracy": 0.79, "validation": {"accuracy": 0.70, "f1_macro": 0.7}}
+    afinn = {"model": "afinn", "family": "lexicon", "accuracy": 0.67, "validation": {"accuracy": 0.72, "f1_macro": 0.7}}
+    assert chosen([mpnet, afinn]) == ("afinn", "chosen on validation accuracy (0.7200)")  # not the better one on test
+    older = {"model": "vader", "family": "lexicon", "accuracy": 0.66}  # a version-2 entry: no validation score
+    assert chosen([mpnet, afinn, older]) == ("mpnet", "chosen on TEST: no validation score recorded for vader (as is)")
+    assert chosen([older]) == ("vader", "chosen on TEST: no validation score recorded")
+
+
 def test_a_scored_run_folder_is_named_by_its_place_in_the_grid():
     from pipelines.runs.layout import short_name
 

@@ -20,7 +20,9 @@ from pipelines.calibration import (
     set_scores,
 )
 from pipelines.report import write_report
-from pipelines.report.calibration import SCORES, Run, conformal_scores, score_interval, selective_values, sentence_values
+from pipelines.report.calibration import (
+    SCORES, Run, conformal_scores, probabilities_label, score_interval, selective_values, sentence_values,
+)
 from pipelines.report.collect import Group
 from pipelines.runs.setting import Setting
 from pipelines.run_files import write_validation_predictions
@@ -190,3 +192,7 @@ def test_an_as_is_scorer_left_out_of_scaling_gives_its_reason_for_no_conformal_s
     assert conformal_scores(lexicon, [run]) == "not calibrated: a lexicon's output is a label"
     old = Group("mr", "mpnet", Setting("as is"), "lab", "pretrained", [{"calibration": None}])
     assert conformal_scores(old, [run]) == "no validation predictions saved (runs made before they were)"
+    # its calibration row: left out by design, with the reason's first clause; an older record: before scaling only
+    lexicon.rows[0]["calibration"]["skipped"] = "a lexicon's output is a label by a fixed rule (one-hot): no probability to rescale"
+    assert probabilities_label(lexicon, [run]) == "not scaled: a lexicon's output is a label by a fixed rule (one-hot)"
+    assert probabilities_label(old, [run]) == "ECE before scaling only"

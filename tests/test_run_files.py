@@ -62,39 +62,79 @@ def test_a_record_made_now_types_the_description_and_keeps_the_rest_in_order():
         RunRecord.new(description, test={}, not_a_field=1)
 
 
-def test_the_committed_calibrated_evaluation_reads_as_version_2_and_writes_back_as_it_was():
-    path = REPO_ROOT / "results" / "records" / "asis-mr" / "evaluation.json"
-    payload = json.loads(path.read_text())
-    record = EvaluationRecord.read(path)
-    assert record.schema_version == 2 and record.validation == {"sentences": 2000, "source": payload["validation"]["source"]}
-    by_model = {entry.model: entry for entry in record.results}
-    assert "skipped" in by_model["vader"].calibration and by_model["vader"].validation_predictions_file is None
-    assert by_model["mpnet"].calibration["temperature"] > 0 and (path.parent / by_model["mpnet"].validation_predictions_file).is_file()
+# An as-is entry as every version wrote it (the committed asis-semeval2017a's vader, version 0), and the
+# evaluation around it; version 2 adds the validation split and each model's calibration.
+ENTRY_V0 = {
+    "model": "vader", "family": "lexicon", "accuracy": 0.53, "f1_macro": 0.529, "recall_macro": 0.57, "f1_pn": 0.528,
+    "ci": {"recall_macro": [0.561, 0.579]}, "seconds": 3.16, "sentences_per_second": 3889.3, "load_seconds": 0.03,
+    "labels": "negative->negative; neutral->neutral; positive->positive", "rule": "VADER compound >= 0.05 positive; one-hot",
+    "ties": 0, "predicted_counts": [3663, 3841, 4780], "confusion_matrix": [[2222, 725, 1025], [1285, 2592, 2060], [156, 524, 1695]],
+    "predictions_file": "predictions/vader.parquet",
+}  # fmt: skip
+EVALUATION_V0 = {
+    "dataset": "semeval2017a", "data": {"source": "builtin", "dataset": "semeval2017a"}, "test_sentences": 12284,
+    "label_names": ["negative", "neutral", "positive"], "batch_size": 64, "neutral_threshold": 0.8, "device": "cpu",
+    "ci_method": "percentile bootstrap over test sentences, 10000 resamples, seed 0", "results": [ENTRY_V0],
+    "failures": [{"model": "mpnet", "error": "not installed"}], "notes": [], "versions": {"python": "3.11.7"},
+}  # fmt: skip
+EVALUATION_V2 = {
+    "schema_version": 2, **EVALUATION_V0, "code": {"commit": "9e3c13fc", "dirty": True},
+    "validation": {"sentences": 2000, "source": "0.2 of train per class, seed 42 (train.py's default validation split)"},
+    "results": [
+        {**ENTRY_V0, "calibration": {"skipped": "a lexicon's output is a label by a fixed rule"}},
+        {**ENTRY_V0, "model": "mpnet", "family": "zero-shot", "calibration": {"temperature": 0.68},
+         "validation_predictions_file": "predictions/mpnet.validation.parquet"},
+    ],
+}  # fmt: skip
+
+
+def test_a_version_2_evaluation_reads_without_validation_scores_and_writes_back_as_it_was():
+    payload = json.loads(json.dumps(EVALUATION_V2))
+    record = EvaluationRecord.from_dict(payload)
+    assert record.schema_version == 2 and record.validation == EVALUATION_V2["validation"]
+    vader, mpnet = record.results
+    assert "skipped" in vader.calibration and vader.validation_predictions_file is None
+    assert mpnet.calibration["temperature"] == 0.68 and mpnet.validation_predictions_file.endswith(".validation.parquet")
+    assert vader.validation is None and mpnet.validation is None and vader.extra == {}  # version 3's scores: none yet
     assert record.to_dict() == payload
 
 
-@pytest.mark.parametrize("dataset", ["semeval2017a"])
-def test_the_committed_evaluations_read_as_version_0_and_write_back_as_they_were(dataset):
-    path = REPO_ROOT / "results" / "records" / f"asis-{dataset}" / "evaluation.json"
-    payload = json.loads(path.read_text())
-    record = EvaluationRecord.read(path)
-    assert (record.schema_version, record.code, record.dataset) == (0, None, dataset)
-    assert record.results[0].test["accuracy"] == payload["results"][0]["accuracy"] and record.results[0].ties >= 0
+def test_a_version_0_evaluation_reads_and_writes_back_as_it_was():
+    payload = json.loads(json.dumps(EVALUATION_V0))
+    record = EvaluationRecord.from_dict(payload)
+    assert (record.schema_version, record.code, record.validation, record.dataset) == (0, None, None, "semeval2017a")
+    assert record.results[0].test["accuracy"] == 0.53 and record.results[0].validation is None and record.results[0].calibration is None
     written = record.to_dict()
     assert list(written)[0] == "schema_version" and {k: v for k, v in written.items() if k not in ("schema_version", "code")} == payload
     assert [list(entry.to_dict()) for entry in record.results] == [list(entry) for entry in payload["results"]]
 
 
+@pytest.mark.parametrize("dataset", ["mr", "semeval2017a"])
+def test_the_committed_evaluations_read_and_write_back_as_they_were(dataset):
+    path = REPO_ROOT / "results" / "records" / f"asis-{dataset}" / "evaluation.json"
+    payload = json.loads(path.read_text())
+    record = EvaluationRecord.read(path)
+    added = {"schema_version", "code"} - set(payload)  # what a version-0 file gains when written back
+    assert record.dataset == dataset and {k: v for k, v in record.to_dict().items() if k not in added} == payload
+    for entry in record.results:  # every file a committed entry names is committed beside it
+        for name in (entry.predictions_file, entry.validation_predictions_file):
+            assert name is None or (path.parent / name).is_file()
+
+
 def test_a_new_evaluation_record_round_trips_and_other_files_are_refused_by_name(tmp_path):
-    record = EvaluationRecord.read(REPO_ROOT / "results" / "records" / "asis-mr" / "evaluation.json")
+    record = EvaluationRecord.from_dict(json.loads(json.dumps(EVALUATION_V0)))
+    record.results.append(EvaluationRecord.from_dict(json.loads(json.dumps(EVALUATION_V2))).results[1])
     record.schema_version = EVALUATION_SCHEMA_VERSION
     assert EvaluationRecord.from_dict(json.loads(json.dumps(record.to_dict()))) == record
     record.validation = {"sentences": 2000, "source": "0.2 of train per class, seed 42"}  # version 2: temperature scaling
     record.results[0].calibration = {"skipped": "a lexicon"}
     record.results[-1].calibration, record.results[-1].validation_predictions_file = {"temperature": 1.5}, "predictions/x.validation.parquet"
+    record.results[0].validation = {"accuracy": 0.6, "f1_macro": 0.55, "recall_macro": 0.6}  # version 3: scored on validation
     payload = json.loads(json.dumps(record.to_dict()))
     assert EvaluationRecord.from_dict(payload) == record and payload["validation"]["sentences"] == 2000
     assert payload["results"][-1]["calibration"] == {"temperature": 1.5} and "validation_predictions_file" not in payload["results"][0]
+    assert payload["results"][0]["validation"]["f1_macro"] == 0.55 and "validation" not in payload["results"][-1]
+    assert EvaluationRecord.from_dict(payload).results[-1].validation is None  # a model without one (version < 3) reads None
     (tmp_path / "evaluation.json").write_text(json.dumps({"dataset": "mr", "test": {}}))
     with pytest.raises(DataError, match=r"evaluation\.json: not an evaluation record"):
         EvaluationRecord.read(tmp_path / "evaluation.json")

@@ -638,3 +638,18 @@ def test_test_sentences_copied_from_train_are_counted_shown_and_recorded(tmp_pat
     assert record.train_overlap == {"test": 6} and record.to_dict()["train_overlap"] == {"test": 6}
     _, clean = load_train_test(DataArguments(train_file=str(tmp_path / "train.csv")), seed=0)
     assert "train_overlap" not in clean and "train_overlap" not in RunRecord.from_dict({"dataset": "d", "model": "m", "test": {}}).to_dict()
+
+
+def test_evaluate_pretrained_scores_without_validation_when_a_class_is_too_small_to_hold_out(tmp_path, capsys):
+    """A training class of one row cannot give a validation split: an error (exit 2, nothing written) when
+    temperature scaling needs it; with --temperature_scaling false, the test scores alone and the reason recorded."""
+    rows = records(per_class=4)
+    train_file = write(tmp_path / "train.csv", [row for row in rows if row["label"] != "neutral"] + [next(row for row in rows if row["label"] == "neutral")])
+    test_file = write(tmp_path / "test.csv", records(per_class=3, seed=1))
+    argv = ["--train_file", str(train_file), "--test_file", str(test_file), "--models", "vader"]
+    assert run_cli(evaluate_pretrained.main, [*argv, "--output_dir", str(tmp_path / "scaled")]) == 2
+    assert "class 'neutral' has 1 row" in capsys.readouterr().err and not (tmp_path / "scaled").exists()
+    assert run_cli(evaluate_pretrained.main, [*argv, "--output_dir", str(tmp_path / "plain"), "--temperature_scaling", "false"]) == 0
+    report = json.loads((tmp_path / "plain" / "evaluation.json").read_text())
+    assert "class 'neutral' has 1 row" in report["validation"]["skipped"] and "validation" not in report["results"][0]
+    assert "No validation scores or temperature scaling: " in (tmp_path / "plain" / "evaluation.md").read_text()

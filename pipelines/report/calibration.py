@@ -31,7 +31,9 @@ For every group of runs (dataset, model, setting, protocol) whose predictions fi
   `trained_on`), on the classes both benchmarks share, probabilities renormalised over them; before
   and after the temperature fitted on this benchmark's validation sentences when the evaluation did so.
 - As-is scorers calibrated by `evaluate_pretrained.py` (version-2 evaluations) read like runs: their
-  predictions hold the scaled probabilities, their entry the temperature and their validation file.
+  predictions hold the scaled probabilities, their entry the temperature and their validation file. Those
+  it leaves out by design (lexicons, a thresholded neutral) say so, with the reason, instead of "ECE before
+  scaling only" (which marks runs that re-making would scale).
 """
 
 from __future__ import annotations
@@ -309,8 +311,7 @@ def how_sure(dataset: str, groups: list[Group]) -> HowSure:
             skipped.append(f"{g.name}, {g.protocol_label}: {found}")
             continue
         scaled = all(run.scaled for run in found)
-        with_validation = all(run.validation is not None for run in found)
-        label = "after temperature scaling" if scaled else ("not scaled" if with_validation else "ECE before scaling only")
+        label = probabilities_label(g, found)
         base = {"group": g, "runs": group_size(g, found)}
         restricted = shift_runs(g, found)
         if restricted:  # its own table: on this dataset's own classes it never predicts the ones it was not trained on
@@ -335,6 +336,24 @@ def how_sure(dataset: str, groups: list[Group]) -> HowSure:
     return HowSure(dataset, runs, rows, abstain, answers, skipped, shift, conformal, no_conformal)
 
 
+def left_out(group: Group) -> str | None:
+    """Why `evaluate_pretrained.py` left this as-is group out of temperature scaling by design (its record's
+    `calibration.skipped`: a lexicon, a thresholded neutral), or None."""
+    return next((row["calibration"]["skipped"] for row in group.rows if "skipped" in (row.get("calibration") or {})), None)
+
+
+def probabilities_label(group: Group, runs: list[Run]) -> str:
+    """Which probabilities the group's calibration row scores: after scaling; not scaled (validation saved but no
+    temperature, or left out by design, with the reason's first clause); else before scaling only (a run made
+    before validation predictions were saved, which re-making it would scale)."""
+    if all(run.scaled for run in runs):
+        return "after temperature scaling"
+    why = left_out(group)
+    if why:
+        return f"not scaled: {why.split(':')[0]}"
+    return "not scaled" if all(run.validation is not None for run in runs) else "ECE before scaling only"
+
+
 def conformal_scores(group: Group, runs: list[Run]) -> dict | str:
     """{alpha: {"coverage", "mean_set_size", "empty": means over the runs}} of each run's conformal sets
     (`pipelines.calibration.conformal_sets`: calibrated on its validation sentences, measured on test);
@@ -342,7 +361,7 @@ def conformal_scores(group: Group, runs: list[Run]) -> dict | str:
     if group.protocol != "lab":
         return "cross-validation: each fold is its own model (conformal sets per fold are not shown)"
     if any(run.validation is None for run in runs):
-        skipped = next((row["calibration"]["skipped"] for row in group.rows if "skipped" in (row.get("calibration") or {})), None)
+        skipped = left_out(group)
         return f"not calibrated: {skipped}" if skipped else "no validation predictions saved (runs made before they were)"
     found = {}
     for alpha in CONFORMAL_ALPHAS:

@@ -114,14 +114,16 @@ class Predictions:
 
 def best_of(groups: list[Group], official: str, summaries: dict) -> tuple[Group | None, str]:
     """The group with the best mean official validation score, and how it was chosen; on test
-    (labelled so) only when some group has no validation score."""
+    (labelled so, naming the groups without one when some have one) only when some group has no
+    validation score: as-is evaluations before `evaluation.json` version 3, runs without a trainer state."""
     if not groups:
         return None, ""
-    if all(g.validation() is not None for g in groups):
+    lacking = [g.name for g in groups if g.validation() is None]
+    if not lacking:
         best = max(groups, key=lambda g: g.validation())
         return best, f"chosen on validation {METRIC_NAMES[official]} ({best.validation():.4f})"
     best = max(groups, key=lambda g: summaries[g.slug][official]["mean"] or 0.0)
-    return best, "chosen on TEST: no validation score recorded"
+    return best, "chosen on TEST: no validation score recorded" + (f" for {', '.join(lacking)}" if len(lacking) < len(groups) else "")
 
 
 def architecture_questions(glove: list[Group]) -> list[Question]:
