@@ -1,0 +1,76 @@
+"""`python -m pipelines.report.search`: a study's parameter importances and per-parameter scores, on toy studies built in code."""
+
+import csv
+
+import optuna
+import pytest
+from optuna.storages import JournalStorage
+from optuna.storages.journal import JournalFileBackend
+
+from pipelines.cli import run_cli
+from pipelines.report.search import main, parameter_rows
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def toy_study(journal, name="toy", trials=16):
+    """`x` moves the score by up to 0.5, `heads` by 0.01, `noise` not at all: fANOVA must rank them so."""
+    study = optuna.create_study(study_name=name, storage=JournalStorage(JournalFileBackend(str(journal))), direction="maximize",
+                                sampler=optuna.samplers.RandomSampler(seed=0))  # fmt: skip
+
+    def objective(trial):
+        x, heads = trial.suggest_float("x", 0.0, 1.0), trial.suggest_categorical("heads", [1, 2, 5])
+        trial.suggest_int("noise", 1, 3)
+        return 0.5 * x + 0.01 * (heads == 5)
+
+    study.optimize(objective, n_trials=trials)
+    return study
+
+
+def test_the_study_report_ranks_the_parameter_that_moves_the_score_first(tmp_path, capsys):
+    journal = tmp_path / "optuna-journal.log"
+    study = toy_study(journal)
+    output = tmp_path / "search" / "toy.md"
+    assert run_cli(main, [str(journal), "--output", str(output), "--forest_seeds", "3"]) == 0
+    text = output.read_text()
+    importance = text.split("## Parameter importance")[1].split("## Validation")[0]
+    rows = [line.split("|")[1].strip() for line in importance.splitlines() if line.startswith("| ") and "parameter" not in line]
+    assert rows[0] == "x" and set(rows) == {"x", "heads", "noise"}
+    assert f"python -m pipelines.report.search {journal} --output {output}" in text
+    assert f"Best trial: {study.best_trial.number}, validation {study.best_value:.4f}" in text
+    assert "16 trials (16 complete)" in text and "mean ± sd over 3 forests" in text
+    with open(output.with_suffix(".csv")) as file:
+        table = list(csv.DictReader(file))
+    assert len(table) == 16 and {"number", "value", "params_x", "params_heads"} <= set(table[0])
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_a_parameter_is_shown_per_value_or_per_third_of_its_trials(tmp_path):
+    from pipelines.report.search import finished
+
+    done = finished(toy_study(tmp_path / "journal.log", trials=12))
+    per_value = parameter_rows(done, "heads")
+    assert sorted(row["value"] for row in per_value) == sorted({str(t.params["heads"]) for t in done})
+    assert sum(row["trials"] for row in per_value) == 12
+    thirds = parameter_rows(done, "x")
+    assert [row["trials"] for row in thirds] == [4, 4, 4]
+    assert float(thirds[0]["best"]) < float(thirds[2]["worst"])  # the score rises with x: the lowest third is below the highest
+    xs = sorted(t.params["x"] for t in done)
+    assert thirds[0]["value"] == f"{xs[0]:.3g} to {xs[3]:.3g}"
+
+
+@pytest.mark.parametrize("case", ["missing", "two studies", "one trial"])
+def test_bad_study_input_is_one_line_and_nothing_written(case, tmp_path, capsys):
+    journal = tmp_path / "optuna-journal.log"
+    if case == "two studies":
+        toy_study(journal, "a", trials=3)
+        toy_study(journal, "b", trials=3)
+    elif case == "one trial":
+        toy_study(journal, trials=1)
+    output = tmp_path / "out" / "study.md"
+    assert run_cli(main, [str(journal), "--output", str(output)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    expected = {"missing": f"study journal not found: {journal}", "two studies": "--study_name must be one of a, b, got None",
+                "one trial": "study toy: 1 finished trial(s); parameter importances need at least 2"}[case]  # fmt: skip
+    assert len(err) == 1 and expected in err[0]
+    assert not output.exists() and not output.with_suffix(".csv").exists()
