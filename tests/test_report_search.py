@@ -38,11 +38,21 @@ def test_the_study_report_ranks_the_parameter_that_moves_the_score_first(tmp_pat
     assert rows[0] == "x" and set(rows) == {"x", "heads", "noise"}
     assert f"python -m pipelines.report.search {journal} --output {output}" in text
     assert f"Best trial: {study.best_trial.number}, validation {study.best_value:.4f}" in text
+    assert f"--config_overrides heads={study.best_params['heads']},noise={study.best_params['noise']},x={study.best_params['x']}`" in text
     assert "16 trials (16 complete)" in text and "mean ± sd over 3 forests" in text
     with open(output.with_suffix(".csv")) as file:
         table = list(csv.DictReader(file))
     assert len(table) == 16 and {"number", "value", "params_x", "params_heads"} <= set(table[0])
     assert "wrote" in capsys.readouterr().out
+
+
+def test_the_best_trial_becomes_config_overrides_and_training_options(tmp_path):
+    from pipelines.report.search import best_options
+
+    study = optuna.create_study(storage=JournalStorage(JournalFileBackend(str(tmp_path / "j.log"))))
+    study.enqueue_trial({"num_layers": 3, "dropout": 0.25, "learning_rate": 0.002})
+    study.optimize(lambda t: t.suggest_int("num_layers", 1, 6) + t.suggest_float("dropout", 0, 1) + t.suggest_float("learning_rate", 1e-4, 1e-2), n_trials=1)
+    assert best_options(study) == ["--config_overrides", "dropout=0.25,num_layers=3", "--learning_rate", "0.002"]
 
 
 def test_a_parameter_is_shown_per_value_or_per_third_of_its_trials(tmp_path):

@@ -25,7 +25,7 @@ from __future__ import annotations
 import shlex
 import statistics
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from pipelines.cli import leading_positionals, parse
@@ -119,6 +119,18 @@ def trial_rows(study) -> list[dict]:
             for trial in ordered]  # fmt: skip
 
 
+def best_options(study) -> list[str]:
+    """The best trial as train.py (and grid) options: its config fields as one `--config_overrides`, sorted, then
+    each `TrainingArguments` field it drew (`--learning_rate`), as `pipelines.search.train_trial` splits them."""
+    from transformers import TrainingArguments
+
+    training = {item.name for item in fields(TrainingArguments)}
+    params = study.best_trial.params
+    config = ",".join(f"{name}={value}" for name, value in sorted(params.items()) if name not in training)
+    return (["--config_overrides", config] if config else []) + [text for name, value in params.items() if name in training
+                                                                  for text in (f"--{name}", str(value))]  # fmt: skip
+
+
 def search_report(study, forest_seeds: int, command: str) -> str:
     """The Markdown of `study`: how it was made, the importances, per-parameter scores and every trial."""
     done = finished(study)
@@ -133,7 +145,8 @@ def search_report(study, forest_seeds: int, command: str) -> str:
         f"({', '.join(f'{n} {state}' for state, n in states.items())}); each trial is one run (one seed), scored on "
         "validation only: no number here carries training variance, and the best is optimistic (chosen on these scores).", "",
         f"Best trial: {best.number}, validation {best.value:.4f}, "
-        + ", ".join(f"{name}={value_text(value)}" for name, value in best.params.items()) + ".", "",
+        + ", ".join(f"{name}={value_text(value)}" for name, value in best.params.items())
+        + f"; as train.py or grid options: `{shlex.join(best_options(study))}`.", "",
         "## Parameter importance", "",
         f"fANOVA (`optuna.importance.FanovaImportanceEvaluator`) over the {len(done)} finished trials, normalized to sum "
         f"to 1; mean ± sd over {forest_seeds} forests (seeds 0..{forest_seeds - 1}), the estimator's spread on these "
