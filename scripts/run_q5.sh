@@ -23,11 +23,12 @@ if [ "$TRIALS" -gt 0 ]; then
   python train.py --model transformer --dataset mr --data_dir ../shared/datasets --train_embeddings --search optuna \
     --n_trials "$TRIALS" --output_dir "$SEARCH" --disable_tqdm true
 fi
-python -m pipelines.report.search "$SEARCH/optuna-journal.log" --output results/search/transformer-mr.md
-cp "$SEARCH/optuna-journal.log" results/search/transformer-mr-journal.log
+mkdir -p results/search
+cp "$SEARCH/optuna-journal.log" results/search/transformer-mr-journal.log  # the committed copy: the report below runs on a fresh clone
+python -m pipelines.report.search results/search/transformer-mr-journal.log --output results/search/transformer-mr.md
 mapfile -t BEST < <(python -c "
 from pipelines.report.search import best_options, load_study
-print('\n'.join(best_options(load_study('$SEARCH/optuna-journal.log'))))")
+print('\n'.join(best_options(load_study('results/search/transformer-mr-journal.log'))))")
 grid --results "$RUNS/grid/best" "${BEST[@]}"
 grid --results "$RUNS/grid/classic" --config_overrides "$(python -c 'from models.presets import CLASSIC_TRANSFORMER; print(CLASSIC_TRANSFORMER)')"
 python -m pipelines.report.records "$RUNS/grid" --output results/records/q5

@@ -42,7 +42,7 @@ def test_the_study_report_ranks_the_parameter_that_moves_the_score_first(tmp_pat
     assert "16 trials (16 complete)" in text and "mean ± sd over 3 forests" in text
     with open(output.with_suffix(".csv")) as file:
         table = list(csv.DictReader(file))
-    assert len(table) == 16 and {"number", "value", "params_x", "params_heads"} <= set(table[0])
+    assert len(table) == 16 and set(table[0]) == {"number", "state", "value", "params_x", "params_heads", "params_noise"}
     assert "wrote" in capsys.readouterr().out
 
 

@@ -14,7 +14,8 @@ and writes Markdown with, from the finished trials only:
   of the trials ordered by the value;
 - every trial: its number, state, best validation score, evaluations run (pruned trials stop early), values.
 
-The trials' table also goes to a CSV beside the Markdown (`Study.trials_dataframe`). Each trial is one run
+The trials' table also goes to a CSV beside the Markdown (`Study.trials_dataframe`: number, state, value, values;
+no clock times). Each trial is one run
 (one seed): no score here carries training variance, and a study's best is chosen on validation, so its
 score is optimistic; re-run the chosen configurations on several seeds and compare them on test with the
 report (`python -m pipelines.report`, question 5's family in `pipelines.report.compare`).
@@ -175,7 +176,7 @@ def main(argv: list[str]) -> None:
     text = search_report(study, args.forest_seeds, command)
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    study.trials_dataframe().to_csv(output.with_suffix(".csv"), index=False)
+    study.trials_dataframe(attrs=("number", "state", "value", "params")).to_csv(output.with_suffix(".csv"), index=False)  # no clock times
     output.write_text(text, encoding="utf-8")
     print(f"wrote {output} and {output.with_suffix('.csv')} ({len(study.trials)} trials)")
 
