@@ -144,7 +144,9 @@ def search_report(study, forest_seeds: int, command: str) -> str:
         f"# Study `{study.study_name}`", "",
         f"Made by `{command}` from the study's Optuna storage. {len(study.trials)} trials "
         f"({', '.join(f'{n} {state}' for state, n in states.items())}); each trial is one run (one seed), scored on "
-        "validation only: no number here carries training variance, and the best is optimistic (chosen on these scores).", "",
+        "validation only: no number here carries training variance, and the best is optimistic (chosen on these scores)."
+        + (" A `running` trial is under way or was interrupted (its process stopped; the storage keeps it running); only"
+           " finished (`complete`) trials count below." if "running" in states else ""), "",
         f"Best trial: {best.number}, validation {best.value:.4f}, "
         + ", ".join(f"{name}={value_text(value)}" for name, value in best.params.items())
         + f"; as train.py or grid options: `{shlex.join(best_options(study))}`.", "",
