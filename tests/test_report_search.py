@@ -85,3 +85,13 @@ def test_bad_study_input_is_one_line_and_nothing_written(case, tmp_path, capsys)
                 "one trial": "study toy: 1 finished trial(s); parameter importances need at least 2"}[case]  # fmt: skip
     assert len(err) == 1 and expected in err[0]
     assert not output.exists() and not output.with_suffix(".csv").exists()
+
+
+def test_a_trial_left_running_by_a_stopped_process_is_said_so_and_left_out(tmp_path):
+    from pipelines.report.search import search_report
+
+    study = toy_study(tmp_path / "journal.log", trials=4)
+    study.ask()  # a process stopped mid-trial leaves it running in the journal
+    text = search_report(study, 1, "cmd")
+    assert "5 trials (4 complete, 1 running)" in text and "was interrupted" in text
+    assert "over the 4 finished trials" in text
