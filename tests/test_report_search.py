@@ -95,3 +95,6 @@ def test_a_trial_left_running_by_a_stopped_process_is_said_so_and_left_out(tmp_p
     text = search_report(study, 1, "cmd")
     assert "5 trials (4 complete, 1 running)" in text and "was interrupted" in text
     assert "over the 4 finished trials" in text
+    assert "Only 4 finished trials for 3 parameters" not in text  # 4 trials, 3 parameters: said only when n <= k
+    two = search_report(toy_study(tmp_path / "two.log", trials=2), 1, "cmd")
+    assert "**Only 2 finished trials for 3 parameters**" in two and "not evidence" in two

@@ -153,7 +153,10 @@ def search_report(study, forest_seeds: int, command: str) -> str:
         "## Parameter importance", "",
         f"fANOVA (`optuna.importance.FanovaImportanceEvaluator`) over the {len(done)} finished trials, normalized to sum "
         f"to 1; mean ± sd over {forest_seeds} forests (seeds 0..{forest_seeds - 1}), the estimator's spread on these "
-        "trials, not the study's: with few trials, read the order, not the digits.", "",
+        "trials, not the study's: with few trials, read the order, not the digits."
+        + (f" **Only {len(done)} finished trials for {len(ranked)} parameters**: the trials cannot tell the parameters' effects"
+           " apart (each pair of trials changes several at once), so these importances are the forest's guess, not evidence."
+           if len(done) <= len(ranked) else ""), "",
         markdown_table([{"parameter": name, "importance": f"{mean:.3f} ± {sd:.3f}"} for name, (mean, sd) in ranked.items()],
                        columns(["parameter", "importance"])), "",
         "## Validation score by parameter", "",
