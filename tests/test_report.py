@@ -543,6 +543,14 @@ def test_each_configuration_of_a_model_is_its_own_group_and_every_pair_one_quest
     ]
     assert {q.family for q in found} == {CONFIGURATIONS} and "searched best vs default vs classic" in CONFIGURATIONS
     assert configuration_questions([default, lstm, distilled]) == []  # no configuration: no question
+    from models.presets import SEARCHED_TRANSFORMER_MR
+    from pipelines.report.compare import config_name
+
+    assert config_name(Setting("trained vectors", config=config_text(SEARCHED_TRANSFORMER_MR))) == "searched best (MR)"
+    best = group("transformer", SEARCHED_TRANSFORMER_MR)
+    named = configuration_questions([searched, best, default, classic])
+    assert [q.text for q in named][:2] == ["classic vs default: transformer", "searched best (MR) vs default: transformer"]
+    assert len(named) == 6 and "searched best (MR) vs classic: transformer" in [q.text for q in named]  # named ones first
     pairs = [(q.a.model, q.b.model) for q in architecture_questions([lstm, default, classic, searched])]
     assert pairs == [("transformer", "lstm")] and {q.family for q in architecture_questions([lstm, default])} == {ARCHITECTURES}
 
