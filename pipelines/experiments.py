@@ -204,12 +204,13 @@ def cell_folder(dataset: str, model: str, seed: int, fold: int | None, model_arg
                 loss_args: DistillationArguments) -> CellFolder:  # fmt: skip
     """The cell's folder: `<dataset>-<protocol>-<vectors>[<setting suffix>]/<model>/seed-<s>[/fold-<f>]`
     (`CellFolder`, `Setting.folder_suffix`), e.g. `mr-cv10-trained/...`, `semeval2017a-lab-frozen-weighted/...`,
-    `mr-lab-trained-n64/...` for 64 training sentences per class."""
+    `mr-lab-trained-n64/...` for 64 training sentences per class, `mr-lab-trained-config-num_layers_6/...` for
+    `--config_overrides num_layers=6`."""
     protocol = f"cv{data_args.cv_folds}" if data_args.cv_folds else "lab"
     vectors = "trained" if model_args.train_embeddings else "frozen"
     teacher = teacher_name(loss_args.teacher) if loss_args.teacher else None
-    setting = replace(Setting.of_arguments(f"{vectors} vectors", loss_args, teacher), train_size=data_args.train_size)
-    return CellFolder(dataset, model, seed, protocol, vectors, setting.folder_suffix, fold)  # suffix: -weighted, -distilled-<teacher>, -n<N>
+    setting = replace(Setting.of_arguments(f"{vectors} vectors", loss_args, teacher, model_args.config_overrides), train_size=data_args.train_size)
+    return CellFolder(dataset, model, seed, protocol, vectors, setting.folder_suffix, fold)  # suffix: -weighted, -distilled-<teacher>, -n<N>, -config-...
 
 
 def dataset_cost(name: str) -> int:

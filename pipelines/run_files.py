@@ -74,6 +74,7 @@ class RunRecord:
     per_class: dict | None = None  # label -> support, precision, recall, f1
     train_overlap: dict[str, int] | None = None  # split -> its sentences also in train (pipelines.splits.train_overlap)
     train_size_per_class: int | None = None  # --train_size: trained on N sentences per class (pipelines.train_sizes); None: all
+    config_overrides: dict | None = None  # --config_overrides: {config field: its typed value}; None: the preset's defaults (and older runs)
     seed: int | None = None
     versions: dict[str, str] | None = None
     code: dict | None = None  # source_revision(): the commit that made the run; None outside a git checkout
@@ -85,7 +86,7 @@ class RunRecord:
     _OPTIONAL = (
         "cv_folds", "fold", "vectors", "class_weights", "distillation", "per_class", "train_overlap",
         "validation_predictions_file", "calibration", "early_stopping_patience", "train_size_per_class",
-        "train_seconds_from_step", "train_device",
+        "train_seconds_from_step", "train_device", "config_overrides",
     )
 
     @classmethod
@@ -105,7 +106,7 @@ class RunRecord:
         Files from before a key was recorded read as: no `protocol` -> "lab"; no `vectors` on a
         GloVe run -> told from its parameter counts (all trainable: "trained"), else "frozen"
         (train.py's default); no `model` -> the folder's name; no `selection`, `per_class`, `class_weights`, `distillation`,
-        `validation_predictions_file`, `calibration`, `early_stopping_patience` -> None (the report then reads
+        `validation_predictions_file`, `calibration`, `early_stopping_patience`, `config_overrides` -> None (the report then reads
         the patience from `trainer_state.json`).
         `DataError` when it is not a run record (`is_run_record`).
         """

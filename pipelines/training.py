@@ -94,6 +94,12 @@ def glove_config(name: str, embedding_dim: int, train_embeddings: bool, config_o
     return config
 
 
+def recorded_overrides(config: PretrainedConfig, config_overrides: str) -> dict:
+    """The fields `--config_overrides` names, with the typed values the built `config` holds (the
+    record's `config_overrides`, read by `pipelines.runs.setting.Setting.of`)."""
+    return {key: getattr(config, key) for key in (item.partition("=")[0].strip() for item in config_overrides.split(","))}
+
+
 # Config fields the flow sets from `--model`, the vocabulary, the word vectors and temperature scaling; `--config_overrides` leaves them be.
 DERIVED_CONFIG_FIELDS = ("vocab_size", "embedding_dim", "pad_token_id", "preset", "temperature")  # temperature: fitted after training
 
@@ -201,6 +207,7 @@ def train_glove(
         "vectors": "trained" if model_args.train_embeddings else "frozen",
         "embeddings": prepared.glove.source,
         "vocab_size": len(prepared.tokenizer),
+        **({"config_overrides": recorded_overrides(model.config, model_args.config_overrides)} if model_args.config_overrides else {}),
         **(record_extra or {}),
     }
     tokenized, trainer_class, loss_info = prepare_training(

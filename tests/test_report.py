@@ -533,6 +533,49 @@ def test_the_questions_a_reader_needs_are_built_from_the_groups():
     assert (protocol.a, protocol.b.protocol, protocol.family, protocol.text) == (plain, "cv", PROTOCOLS, "lab split vs 10-fold CV: bilstm (trained vectors)")
 
 
+def test_each_configuration_of_a_model_is_its_own_group_and_every_pair_one_question_of_their_family():
+    """Question 5: the default, the classic (`models.presets.CLASSIC_TRANSFORMER`) and a searched configuration of
+    the transformer are three groups, asked in three pairs of one Holm family; a configuration is never the
+    plain model (not among the architectures, nor "the best GloVe model"), and a distilled run's configuration
+    is asked against the distilled default only."""
+    from models.presets import CLASSIC_TRANSFORMER
+    from pipelines.report.collect import Group
+    from pipelines.report.compare import ARCHITECTURES, CONFIGURATIONS, architecture_questions, configuration_questions
+    from pipelines.runs.setting import Setting, config_text
+
+    def group(model, config=None, teacher=None):
+        setting = Setting("trained vectors", teacher=teacher, config=config_text(config))
+        return Group("mr", model, setting, "lab", "glove", [{"seed": s} for s in range(5)])
+
+    default, classic = group("transformer"), group("transformer", CLASSIC_TRANSFORMER)
+    searched = group("transformer", {"num_layers": 1, "num_heads": 2, "ffn_dim": 120, "dropout": 0.31})
+    lstm, distilled = group("lstm"), group("transformer", teacher="minilm")
+    distilled_classic = group("transformer", CLASSIC_TRANSFORMER, teacher="minilm")
+    assert classic.setting.label == "trained vectors, config attention_dropout=0 dropout=0.1 ffn_dim=2048 num_heads=10 num_layers=6"
+    assert not classic.plain and len({g.slug for g in (default, classic, searched)}) == 3
+    found = configuration_questions([lstm, searched, classic, default, distilled, distilled_classic])
+    assert [(q.text, q.a, q.b, q.a_label, q.b_label) for q in found] == [
+        ("classic vs default: transformer", classic, default, "classic", "default"),
+        ("config dropout=0.31 ffn_dim=120 num_heads=2 num_layers=1 vs default: transformer", searched, default,
+         "config dropout=0.31 ffn_dim=120 num_heads=2 num_layers=1", "default"),
+        ("config dropout=0.31 ffn_dim=120 num_heads=2 num_layers=1 vs classic: transformer", searched, classic,
+         "config dropout=0.31 ffn_dim=120 num_heads=2 num_layers=1", "classic"),
+        ("classic vs default: transformer", distilled_classic, distilled, "classic", "default"),
+    ]
+    assert {q.family for q in found} == {CONFIGURATIONS} and "searched best vs default vs classic" in CONFIGURATIONS
+    assert configuration_questions([default, lstm, distilled]) == []  # no configuration: no question
+    from models.presets import SEARCHED_TRANSFORMER_MR
+    from pipelines.report.compare import config_name
+
+    assert config_name(Setting("trained vectors", config=config_text(SEARCHED_TRANSFORMER_MR))) == "searched best (MR)"
+    best = group("transformer", SEARCHED_TRANSFORMER_MR)
+    named = configuration_questions([searched, best, default, classic])
+    assert [q.text for q in named][:2] == ["classic vs default: transformer", "searched best (MR) vs default: transformer"]
+    assert len(named) == 6 and "searched best (MR) vs classic: transformer" in [q.text for q in named]  # named ones first
+    pairs = [(q.a.model, q.b.model) for q in architecture_questions([lstm, default, classic, searched])]
+    assert pairs == [("transformer", "lstm")] and {q.family for q in architecture_questions([lstm, default])} == {ARCHITECTURES}
+
+
 def test_lab_split_against_cv_compares_the_lab_test_sentences_unpaired_and_an_export_its_own_run():
     from pipelines.errors import DataError
     from pipelines.report.compare import exported_from, on_lab_sentences

@@ -102,6 +102,27 @@ def test_a_setting_is_a_value_with_its_variants_labelled_and_undone_one_at_a_tim
         Setting("trained")
 
 
+def test_a_configuration_is_one_canonical_text_in_the_setting():
+    """`--config_overrides` as given (any order, "0.10", "1e-3") and as recorded (typed) are one setting; its
+    label shortens floats, its folder suffix keeps them whole; `without` and `plain` drop it."""
+    from pipelines.runs.setting import config_text
+
+    given = "num_layers=6, dropout=0.10,learning_scale=1e-3,final_layer_norm=True,attention_dropout=0"
+    recorded = {"attention_dropout": 0.0, "dropout": 0.1, "final_layer_norm": True, "learning_scale": 0.001, "num_layers": 6}
+    assert config_text(given) == config_text(recorded) == "attention_dropout=0,dropout=0.1,final_layer_norm=true,learning_scale=0.001,num_layers=6"
+    assert config_text(None) is None and config_text({}) is None
+    assert config_text("dropout=0.3") != config_text("dropout=0.31")
+    searched = Setting("trained vectors", config=config_text({"dropout": 0.4628040490213926, "num_layers": 3}))
+    assert searched.variants == ["configuration"]
+    assert searched.label == "trained vectors, config dropout=0.463 num_layers=3"
+    assert searched.folder_suffix == "-config-dropout_0.4628040490213926_num_layers_3"
+    assert searched.without("configuration") == searched.plain() == Setting("trained vectors")
+    weighted = Setting("trained vectors", class_weights="balanced", config="dropout=0.1")
+    assert weighted.label == "trained vectors, class-weighted, config dropout=0.1"
+    assert weighted.folder_suffix == "-weighted-config-dropout_0.1"
+    assert CellFolder.parse(f"runs/mr-lab-trained{searched.folder_suffix}/transformer/seed-2").suffix == searched.folder_suffix
+
+
 def test_the_grid_names_its_cells_from_the_loss_options():
     from pipelines.arguments import DistillationArguments
 
@@ -110,6 +131,8 @@ def test_the_grid_names_its_cells_from_the_loss_options():
     options.distillation_loss, options.distillation_temperature = "kl", 2.0
     assert Setting.of_arguments("trained vectors", options, teacher="minilm").folder_suffix == "-weighted-distilled-minilm-kl-t2"
     assert Setting.of_arguments("fine-tuned", None) == Setting("fine-tuned")
+    options = DistillationArguments()
+    assert Setting.of_arguments("trained vectors", options, config_overrides="num_layers=6").folder_suffix == "-config-num_layers_6"
 
 
 def test_the_report_groups_the_committed_records_as_the_committed_report_does():

@@ -16,6 +16,7 @@ from pipelines.cli import limit_torch_threads, run_cli
 from pipelines.data import load_data
 from pipelines.fitting import DEFINING_TRAINING_OPTIONS
 from pipelines.run_files import SCHEMA_VERSION, RunRecord
+from pipelines.runs.setting import Setting, config_text
 from pipelines.training import DataArguments, GloveTrainingArguments
 from tests.conftest import REPO_ROOT, write_mr
 
@@ -39,6 +40,7 @@ def test_train_saves_model_tokenizer_and_results(tmp_path, tiny_semeval, tiny_gl
     assert results["test"]["accuracy"] > 0.6  # the fixture words are strongly polar
     assert 0 < results["epochs"] <= 8 and results["train_seconds"] > 0 and results["seed"] == 42
     assert results["early_stopping_patience"] == 5 and results["schema_version"] == SCHEMA_VERSION  # train.py's default patience
+    assert "config_overrides" not in results  # the preset's own config
     assert results["parameters"]["trainable"] < results["parameters"]["total"]  # GloVe stays frozen
     assert sum(map(sum, results["confusion_matrix"])) == 90
     head = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
@@ -47,6 +49,20 @@ def test_train_saves_model_tokenizer_and_results(tmp_path, tiny_semeval, tiny_gl
     assert "test (90 sentences) accuracy" in out and f"saved to {output_dir}" in out
     assert out.rstrip().endswith("trainable vectors (--train_embeddings) measured +9.2 points for mean on MR (lab split, 5 seeds) in the committed study (results/report/report.md)")
     assert "Writing model shards" not in out
+
+
+def test_config_overrides_are_recorded_typed_and_make_the_runs_setting(tmp_path, tiny_semeval, tiny_glove):
+    """The record keeps what `--config_overrides` changed, typed as the config holds it; the report's setting of
+    the run equals the grid's from the same text in another order and spelling (one group, one cell folder)."""
+    output_dir = run_train(tmp_path, tiny_semeval, tiny_glove, "--model", "mean", "--dataset", "semeval2017a",
+                           "--config_overrides", "hidden_size=16,dropout=0.30")  # fmt: skip
+    results = json.loads((output_dir / "results.json").read_text())
+    assert results["config_overrides"] == {"hidden_size": 16, "dropout": 0.3}
+    assert isinstance(results["config_overrides"]["hidden_size"], int)
+    setting = Setting.of(RunRecord.read(output_dir))
+    assert setting == Setting.of_arguments("frozen vectors", None, config_overrides="dropout=0.3, hidden_size=16")
+    assert setting.label == "frozen vectors, config dropout=0.3 hidden_size=16"
+    assert setting.folder_suffix == "-config-dropout_0.3_hidden_size_16"
 
 
 @pytest.mark.parametrize(
@@ -239,6 +255,7 @@ def record_argv(run_dir, data_dir, output_dir) -> list[str]:
     defaults = GloveTrainingArguments(output_dir=None)
     argv = ["--model", record.model, "--dataset", record.dataset, "--data-dir", str(data_dir), "--output_dir", str(output_dir)]
     argv += ["--train_embeddings"] if record.vectors == "trained" else []
+    argv += ["--config_overrides", config_text(record.config_overrides)] if record.config_overrides else []
     for name in DEFINING_TRAINING_OPTIONS:
         value, default = saved.get(name), getattr(defaults, name, None)
         if value is not None and value != getattr(default, "value", default):

@@ -7,7 +7,8 @@ distilled vs plain, one distillation loss against the other, the student against
 class-weighted vs unweighted); GloVe against fine-tuned and as-is models (each fine-tuned model vs
 the best GloVe model, the best as-is model vs the best GloVe model, each fine-tuned model vs the best
 as-is model); an int8 export against the fp32 run it was exported from; and, for settings that move
-the class balance, each class's recall and the accuracy. "The best" is chosen on the validation
+the class balance, each class's recall and the accuracy; and one model's configurations (`--config_overrides`,
+the lab's question 5: the Transformer encoder's searched best, default and classic), every pair. "The best" is chosen on the validation
 split (the mean official validation score of the restored checkpoints), never on test; a model
 without a validation score is chosen on test, and the question says so. Lab split against
 cross-validation for the same model is a question across protocols (`protocol_questions`).
@@ -28,7 +29,8 @@ from tqdm.auto import tqdm
 from pipelines.errors import DataError
 from pipelines.metrics import CLASS_RECALL
 from pipelines.report.collect import METRIC_NAMES, Group
-from pipelines.runs.setting import DEFAULT_ALPHA, Setting
+from models.presets import NAMED_CONFIGS
+from pipelines.runs.setting import DEFAULT_ALPHA, Setting, config_text
 from pipelines.statistics import ALPHA, almost_stochastic_order, answer_family, crossed_comparison, paired_t, summarize, verdict
 
 # The Holm families of a table, in the order the report prints them.
@@ -38,7 +40,8 @@ AGAINST = "GloVe against fine-tuned and as-is models"
 EXPORTS = "int8 export against its fp32 run"
 CLASS_BALANCE = "class weights: each class's recall and accuracy"
 PROTOCOLS = "lab split against cross-validation"
-FAMILIES = [ARCHITECTURES, TRAINING, AGAINST, EXPORTS, CLASS_BALANCE, PROTOCOLS]
+CONFIGURATIONS = "model configurations (question 5: Transformer encoder, searched best vs default vs classic)"
+FAMILIES = [ARCHITECTURES, CONFIGURATIONS, TRAINING, AGAINST, EXPORTS, CLASS_BALANCE, PROTOCOLS]
 EXPORT_AGREEMENT = 0.97  # an export predicts as the run it came from on at least this share of the test set
 
 # Names of the architecture steps (question, A, B); every other pair reads "A vs B". A is the richer model.
@@ -142,6 +145,35 @@ def architecture_questions(glove: list[Group]) -> list[Question]:
             trained, frozen = settings["trained vectors"], settings["frozen vectors"]
             found.append(Question(f"frozen vs trained vectors: {model}", trained, frozen, a_label="trained", b_label="frozen",
                                   family=TRAINING))  # fmt: skip
+    return found
+
+
+def config_name(setting: Setting) -> str:
+    """A configuration's name in a question: "default", a `models.presets.NAMED_CONFIGS` name ("classic"), else its fields."""
+    if setting.config is None:
+        return "default"
+    named = {config_text(given): name for name, given in NAMED_CONFIGS.items()}
+    return named.get(setting.config, setting.variant_label("configuration"))
+
+
+def configuration_questions(groups: list[Group]) -> list[Question]:
+    """Every pair of one model's configurations (`Setting.config`: the default and each `--config_overrides`), the
+    rest of the setting equal: the default first, then the named ones in `NAMED_CONFIGS` order, then the others;
+    A the later. Each is its own question in one Holm family (`CONFIGURATIONS`)."""
+    order = [config_text(given) for given in NAMED_CONFIGS.values()]
+    by_base = defaultdict(list)
+    for g in groups:
+        if g.kind == "glove":
+            by_base[(g.model, g.protocol, g.setting.without("configuration"))].append(g)
+    found = []
+    for (model, _, _), found_groups in by_base.items():
+        if not any(g.setting.config for g in found_groups):
+            continue
+        ranked = sorted(found_groups, key=lambda g: (g.setting.config is not None, order.index(g.setting.config)
+                                                     if g.setting.config in order else len(order), g.setting.config or ""))  # fmt: skip
+        for b, a in combinations(ranked, 2):
+            found.append(Question(f"{config_name(a.setting)} vs {config_name(b.setting)}: {model}", a, b,
+                                  a_label=config_name(a.setting), b_label=config_name(b.setting), family=CONFIGURATIONS))  # fmt: skip
     return found
 
 
@@ -289,7 +321,8 @@ def study_questions(groups: list[Group], official: str, summaries: dict, label_n
     tuned = [g for g in groups if g.kind == "finetuned" and g.plain]
     best_glove, glove_how = best_of([g for g in glove if g.plain], official, summaries)
     best_asis, asis_how = best_of([g for g in groups if g.kind == "pretrained" and g.setting.kind == "as is"], official, summaries)
-    questions = architecture_questions(glove) + variant_questions(groups) + distillation_loss_questions(groups)
+    questions = architecture_questions(glove) + configuration_questions(groups) + variant_questions(groups)
+    questions += distillation_loss_questions(groups)
     questions += teacher_questions(groups, [*(row for g in groups for row in g.rows), *(teachers or [])])
     questions += export_questions(groups) + class_balance_questions(groups, label_names or [])
     no_glove = "" if best_glove else "no GloVe runs"

@@ -23,6 +23,7 @@ VARIANTS = {
     "class weights": ("class_weights",),
     "temperature scaling": ("temperature_scaled",),
     "training size": ("train_size",),
+    "configuration": ("config",),
 }
 
 
@@ -40,6 +41,36 @@ def weights_text(given) -> str | None:
         return str(given).strip()
 
 
+def config_text(given) -> str | None:
+    """`--config_overrides` as one canonical text whether given ("num_layers=6, dropout=0.10") or recorded
+    (`results.json` keeps {field: typed value}): "dropout=0.1,num_layers=6", fields sorted, numbers written
+    alike (1.0 and "1" as 1, floats by `repr`), booleans as true/false; None for none. The same
+    overrides given in another order or spelling are one setting."""
+    if not given:
+        return None
+    pairs = given.items() if isinstance(given, dict) else (item.partition("=")[::2] for item in str(given).split(","))
+    return ",".join(f"{key}={_value_text(value)}" for key, value in sorted((str(k).strip(), v) for k, v in pairs))
+
+
+def _value_text(value) -> str:
+    if isinstance(value, bool) or str(value).strip().lower() in ("true", "false"):
+        return str(value).strip().lower()
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value).strip()
+    return str(int(number)) if number.is_integer() else repr(number)
+
+
+def _short(value: str) -> str:
+    """A config value for a label: floats to 3 significant digits (the folder suffix keeps them whole)."""
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    return value if number.is_integer() else f"{number:.3g}"
+
+
 @dataclass(frozen=True)
 class Setting:
     """How a model was made; hashable, so report groups and front rows are keyed by it.
@@ -50,6 +81,8 @@ class Setting:
     the `--class_weights` given ("balanced" or "1,2,3"). temperature_scaled: the probabilities were
     rescaled by a fitted temperature. train_size: training sentences per class (`--train_size`), when a
     subsample of the benchmark's (a learning curve's point is its own group, never pooled with the full data).
+    config: the model config fields `--config_overrides` changed from the `--model` preset's, as `config_text`
+    ("dropout=0.1,ffn_dim=2048,num_heads=10,num_layers=6"); None: the preset's defaults.
     """
 
     kind: str
@@ -60,6 +93,7 @@ class Setting:
     class_weights: str | None = None
     temperature_scaled: bool = False
     train_size: int | None = None
+    config: str | None = None
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -79,14 +113,16 @@ class Setting:
             distillation_alpha=distillation.get("alpha", DEFAULT_ALPHA) if teacher else DEFAULT_ALPHA,
             class_weights=weights_text(record.class_weights),
             train_size=record.train_size_per_class,
+            config=config_text(record.config_overrides),
         )
 
     @classmethod
-    def of_arguments(cls, kind: str, loss_args, teacher: str | None = None) -> Setting:
+    def of_arguments(cls, kind: str, loss_args, teacher: str | None = None, config_overrides: str | None = None) -> Setting:
         """A run's setting before it runs: `kind`, and the loss options (`DistillationArguments`, or None);
-        `teacher` is the teacher's short name (`pipelines.distillation.teacher_name`) when it distils."""
+        `teacher` is the teacher's short name (`pipelines.distillation.teacher_name`) when it distils;
+        `config_overrides` the `--config_overrides` given."""
         if loss_args is None:
-            return cls(kind)
+            return cls(kind, config=config_text(config_overrides))
         return cls(
             kind,
             teacher=teacher,
@@ -94,6 +130,7 @@ class Setting:
             distillation_temperature=loss_args.distillation_temperature if teacher and loss_args.distillation_loss == "kl" else None,
             distillation_alpha=loss_args.distillation_alpha if teacher else DEFAULT_ALPHA,
             class_weights=weights_text(loss_args.class_weights),
+            config=config_text(config_overrides),
         )
 
     @property
@@ -103,7 +140,7 @@ class Setting:
         return [name for name, names in VARIANTS.items() if any(getattr(self, f) != getattr(plain, f) for f in names)]
 
     def plain(self) -> Setting:
-        """The same kind of model trained the default way: no distillation, weights, scaling or subset."""
+        """The same kind of model trained the default way: no distillation, weights, scaling, subset or config change."""
         return Setting(self.kind)
 
     def without(self, variant: str) -> Setting:
@@ -120,6 +157,8 @@ class Setting:
             return "class-weighted" + ("" if self.class_weights == "balanced" else f" ({self.class_weights})")
         if variant == "temperature scaling":
             return "temperature-scaled"
+        if variant == "configuration":
+            return "config " + " ".join(f"{key}={_short(value)}" for key, value in (item.split("=", 1) for item in self.config.split(",")))
         return f"{self.train_size} per class"
 
     @property
@@ -131,7 +170,7 @@ class Setting:
     def folder_suffix(self) -> str:
         """What the grid adds to a cell folder's `<dataset>-<protocol>-<vectors>`: `-weighted`,
         `-distilled-<teacher>` (then `-kl-t<T>` for KL, `-alpha<a>` for a non-default alpha), `-ts`,
-        `-n<size>`; so cells trained with these options never pass for finished plain ones."""
+        `-n<size>`, `-config-<field>_<value>...` (the whole `config_text`); so cells trained with these options never pass for finished plain ones."""
         suffix = ""
         if self.class_weights:
             suffix += "-weighted" if self.class_weights.strip() == "balanced" else "-weighted-" + self.class_weights.replace(",", "_")
@@ -145,6 +184,8 @@ class Setting:
             suffix += "-ts"
         if self.train_size:
             suffix += f"-n{self.train_size}"
+        if self.config:
+            suffix += "-config-" + file_name(self.config)
         return suffix
 
     def sort_key(self) -> tuple:

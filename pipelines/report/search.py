@@ -1,0 +1,192 @@
+"""What a hyperparameter study (`train.py --search optuna`) says about its parameters: how much each one
+moves the validation score, and the scores of its trials.
+
+    python -m pipelines.report.search runs/search/optuna-journal.log --output results/search/transformer-mr.md
+
+It reads the study from its Optuna storage (the journal file `pipelines.search` writes, or a database URL)
+and writes Markdown with, from the finished trials only:
+
+- each parameter's importance: Optuna's fANOVA (`optuna.importance.FanovaImportanceEvaluator`, Hutter et al.
+  2014: the share of the objective's variance, over the search space, that a random forest fitted to the
+  trials attributes to the parameter alone), normalized to sum to 1, as the mean and standard deviation over
+  `--forest_seeds` forests: the spread of the estimator on these trials, not of the study;
+- each parameter's validation scores: per value (a categorical or an integer with few values) or per third
+  of the trials ordered by the value;
+- every trial: its number, state, best validation score, evaluations run (pruned trials stop early), values.
+
+The trials' table also goes to a CSV beside the Markdown (`Study.trials_dataframe`: number, state, value, values;
+no clock times). Each trial is one run
+(one seed): no score here carries training variance, and a study's best is chosen on validation, so its
+score is optimistic; re-run the chosen configurations on several seeds and compare them on test with the
+report (`python -m pipelines.report`, question 5's family in `pipelines.report.compare`).
+"""
+
+from __future__ import annotations
+
+import shlex
+import statistics
+import sys
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from pipelines.cli import leading_positionals, parse
+from pipelines.errors import DataError, OptionError, PathError
+from pipelines.formatting import markdown_table
+
+FEW_VALUES = 6  # a parameter with at most this many distinct values is shown per value, others per third
+
+
+@dataclass
+class SearchReportArguments:
+    """The parameter importances and per-parameter scores of one Optuna study (`search_report`)."""
+
+    storage: str = field(metadata={"help": "the study's storage: a journal file (optuna-journal.log) or a database URL (also the first argument)"})
+    output: str = field(metadata={"help": "Markdown file written (the trials also to the same name with .csv)"})
+    study_name: str | None = field(default=None, metadata={"help": "the study, when the storage holds several"})
+    forest_seeds: int = field(default=10, metadata={"help": "fANOVA forests fitted (seeds 0..N-1): the mean and spread of each importance"})
+
+
+def load_study(storage: str, study_name: str | None = None):
+    """The study in `storage` (a journal file, or a URL with `://`); `PathError` for a missing file,
+    `OptionError` when the storage holds several studies and `study_name` names none of them."""
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    if "://" not in storage:
+        if not Path(storage).is_file():
+            raise PathError(f"study journal not found: {storage}")
+        storage = JournalStorage(JournalFileBackend(storage))
+    names = optuna.get_all_study_names(storage)
+    if study_name is None and len(names) == 1:
+        study_name = names[0]
+    if study_name not in names:
+        raise OptionError(f"--study_name must be one of {', '.join(names) or '(none: the storage is empty)'}, got {study_name!r}")
+    return optuna.load_study(study_name=study_name, storage=storage)
+
+
+def finished(study) -> list:
+    from optuna.trial import TrialState
+
+    return [trial for trial in study.trials if trial.state == TrialState.COMPLETE]
+
+
+def importances(study, forest_seeds: int = 10) -> dict[str, tuple[float, float]]:
+    """{parameter: (mean, standard deviation)} of the normalized fANOVA importance over `forest_seeds` forests,
+    most important first. `DataError` with fewer than 2 finished trials (a forest needs them to vary)."""
+    from optuna.importance import FanovaImportanceEvaluator, get_param_importances
+
+    done = finished(study)
+    if len(done) < 2:
+        raise DataError(f"study {study.study_name}: {len(done)} finished trial(s); parameter importances need at least 2")
+    draws = [get_param_importances(study, evaluator=FanovaImportanceEvaluator(seed=seed)) for seed in range(forest_seeds)]
+    found = {name: (statistics.fmean(d[name] for d in draws), statistics.pstdev(d[name] for d in draws)) for name in draws[0]}
+    return dict(sorted(found.items(), key=lambda item: -item[1][0]))
+
+
+def columns(keys) -> list[tuple[str, str]]:
+    return [(key, key) for key in keys]
+
+
+def value_text(value) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def parameter_rows(done: list, name: str) -> list[dict]:
+    """One parameter's validation scores: per value, or per third of the trials ordered by the value."""
+    pairs = sorted(((trial.params[name], trial.value) for trial in done if name in trial.params), key=lambda pair: pair[0])
+    if len({value for value, _ in pairs}) <= FEW_VALUES:
+        parts = [[pair for pair in pairs if pair[0] == value] for value in dict.fromkeys(value for value, _ in pairs)]
+        labels = [value_text(part[0][0]) for part in parts]
+    else:
+        cut = [round(len(pairs) * i / 3) for i in range(4)]
+        parts = [pairs[cut[i]:cut[i + 1]] for i in range(3)]
+        labels = [f"{value_text(part[0][0])} to {value_text(part[-1][0])}" for part in parts]
+    rows = []
+    for label, part in zip(labels, parts):
+        scores = [score for _, score in part]
+        spread = f" ± {statistics.stdev(scores):.4f}" if len(scores) > 1 else ""
+        rows.append({"value": label, "trials": len(scores), "validation mean ± sd": f"{statistics.fmean(scores):.4f}{spread}",
+                     "best": f"{max(scores):.4f}", "worst": f"{min(scores):.4f}"})  # fmt: skip
+    return rows
+
+
+def trial_rows(study) -> list[dict]:
+    """Every trial, best validation score first (unfinished ones last)."""
+    names = list(dict.fromkeys(name for trial in study.trials for name in trial.params))
+    ordered = sorted(study.trials, key=lambda t: (t.value is None, -(t.value or 0) if study.direction.name == "MAXIMIZE" else (t.value or 0)))
+    return [{"trial": trial.number, "state": trial.state.name.lower(), "validation": "" if trial.value is None else f"{trial.value:.4f}",
+             "evaluations": len(trial.intermediate_values), **{name: value_text(trial.params.get(name, "")) for name in names}}
+            for trial in ordered]  # fmt: skip
+
+
+def best_options(study) -> list[str]:
+    """The best trial as train.py (and grid) options: its config fields as one `--config_overrides`, sorted, then
+    each `TrainingArguments` field it drew (`--learning_rate`), as `pipelines.search.train_trial` splits them."""
+    from transformers import TrainingArguments
+
+    training = {item.name for item in fields(TrainingArguments)}
+    params = study.best_trial.params
+    config = ",".join(f"{name}={value}" for name, value in sorted(params.items()) if name not in training)
+    return (["--config_overrides", config] if config else []) + [text for name, value in params.items() if name in training
+                                                                  for text in (f"--{name}", str(value))]  # fmt: skip
+
+
+def search_report(study, forest_seeds: int, command: str) -> str:
+    """The Markdown of `study`: how it was made, the importances, per-parameter scores and every trial."""
+    done = finished(study)
+    best = study.best_trial
+    ranked = importances(study, forest_seeds)
+    states = {}
+    for trial in study.trials:
+        states[trial.state.name.lower()] = states.get(trial.state.name.lower(), 0) + 1
+    lines = [
+        f"# Study `{study.study_name}`", "",
+        f"Made by `{command}` from the study's Optuna storage. {len(study.trials)} trials "
+        f"({', '.join(f'{n} {state}' for state, n in states.items())}); each trial is one run (one seed), scored on "
+        "validation only: no number here carries training variance, and the best is optimistic (chosen on these scores)."
+        + (" A `running` trial is under way or was interrupted (its process stopped; the storage keeps it running); only"
+           " finished (`complete`) trials count below." if "running" in states else ""), "",
+        f"Best trial: {best.number}, validation {best.value:.4f}, "
+        + ", ".join(f"{name}={value_text(value)}" for name, value in best.params.items())
+        + f"; as train.py or grid options: `{shlex.join(best_options(study))}`.", "",
+        "## Parameter importance", "",
+        f"fANOVA (`optuna.importance.FanovaImportanceEvaluator`) over the {len(done)} finished trials, normalized to sum "
+        f"to 1; mean ± sd over {forest_seeds} forests (seeds 0..{forest_seeds - 1}), the estimator's spread on these "
+        "trials, not the study's: with few trials, read the order, not the digits."
+        + (f" **Only {len(done)} finished trials for {len(ranked)} parameters**: the trials cannot tell the parameters' effects"
+           " apart (each pair of trials changes several at once), so these importances are the forest's guess, not evidence."
+           if len(done) <= len(ranked) else ""), "",
+        markdown_table([{"parameter": name, "importance": f"{mean:.3f} ± {sd:.3f}"} for name, (mean, sd) in ranked.items()],
+                       columns(["parameter", "importance"])), "",
+        "## Validation score by parameter", "",
+        f"Finished trials only; per value, or per third of the trials ordered by the value (more than {FEW_VALUES} values).", "",
+    ]  # fmt: skip
+    for name in ranked:
+        rows = parameter_rows(done, name)
+        lines += [f"**{name}**", "", markdown_table(rows, columns(rows[0])), ""]
+    rows = trial_rows(study)
+    lines += ["## Trials", "", "Best validation score first; `evaluations`: validation passes run (a pruned trial stops early).", "",
+              markdown_table(rows, columns(rows[0])), ""]  # fmt: skip
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> None:
+    (args,) = parse((SearchReportArguments,), leading_positionals(argv, "--storage"))
+    if args.forest_seeds < 1:
+        raise OptionError(f"--forest_seeds must be at least 1, got {args.forest_seeds}")
+    study = load_study(args.storage, args.study_name)
+    command = shlex.join(["python", "-m", "pipelines.report.search", args.storage, "--output", args.output]
+                         + (["--study_name", args.study_name] if args.study_name else []))  # fmt: skip
+    text = search_report(study, args.forest_seeds, command)
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    study.trials_dataframe(attrs=("number", "state", "value", "params")).to_csv(output.with_suffix(".csv"), index=False)  # no clock times
+    output.write_text(text, encoding="utf-8")
+    print(f"wrote {output} and {output.with_suffix('.csv')} ({len(study.trials)} trials)")
+
+
+if __name__ == "__main__":
+    from pipelines.cli import run_cli
+
+    sys.exit(run_cli(main))

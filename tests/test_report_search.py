@@ -1,0 +1,100 @@
+"""`python -m pipelines.report.search`: a study's parameter importances and per-parameter scores, on toy studies built in code."""
+
+import csv
+
+import optuna
+import pytest
+from optuna.storages import JournalStorage
+from optuna.storages.journal import JournalFileBackend
+
+from pipelines.cli import run_cli
+from pipelines.report.search import main, parameter_rows
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def toy_study(journal, name="toy", trials=16):
+    """`x` moves the score by up to 0.5, `heads` by 0.01, `noise` not at all: fANOVA must rank them so."""
+    study = optuna.create_study(study_name=name, storage=JournalStorage(JournalFileBackend(str(journal))), direction="maximize",
+                                sampler=optuna.samplers.RandomSampler(seed=0))  # fmt: skip
+
+    def objective(trial):
+        x, heads = trial.suggest_float("x", 0.0, 1.0), trial.suggest_categorical("heads", [1, 2, 5])
+        trial.suggest_int("noise", 1, 3)
+        return 0.5 * x + 0.01 * (heads == 5)
+
+    study.optimize(objective, n_trials=trials)
+    return study
+
+
+def test_the_study_report_ranks_the_parameter_that_moves_the_score_first(tmp_path, capsys):
+    journal = tmp_path / "optuna-journal.log"
+    study = toy_study(journal)
+    output = tmp_path / "search" / "toy.md"
+    assert run_cli(main, [str(journal), "--output", str(output), "--forest_seeds", "3"]) == 0
+    text = output.read_text()
+    importance = text.split("## Parameter importance")[1].split("## Validation")[0]
+    rows = [line.split("|")[1].strip() for line in importance.splitlines() if line.startswith("| ") and "parameter" not in line]
+    assert rows[0] == "x" and set(rows) == {"x", "heads", "noise"}
+    assert f"python -m pipelines.report.search {journal} --output {output}" in text
+    assert f"Best trial: {study.best_trial.number}, validation {study.best_value:.4f}" in text
+    assert f"--config_overrides heads={study.best_params['heads']},noise={study.best_params['noise']},x={study.best_params['x']}`" in text
+    assert "16 trials (16 complete)" in text and "mean ± sd over 3 forests" in text
+    assert "was interrupted" not in text  # said only when a trial is left running
+    with open(output.with_suffix(".csv")) as file:
+        table = list(csv.DictReader(file))
+    assert len(table) == 16 and set(table[0]) == {"number", "state", "value", "params_x", "params_heads", "params_noise"}
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_the_best_trial_becomes_config_overrides_and_training_options(tmp_path):
+    from pipelines.report.search import best_options
+
+    study = optuna.create_study(storage=JournalStorage(JournalFileBackend(str(tmp_path / "j.log"))))
+    study.enqueue_trial({"num_layers": 3, "dropout": 0.25, "learning_rate": 0.002})
+    study.optimize(lambda t: t.suggest_int("num_layers", 1, 6) + t.suggest_float("dropout", 0, 1) + t.suggest_float("learning_rate", 1e-4, 1e-2), n_trials=1)
+    assert best_options(study) == ["--config_overrides", "dropout=0.25,num_layers=3", "--learning_rate", "0.002"]
+
+
+def test_a_parameter_is_shown_per_value_or_per_third_of_its_trials(tmp_path):
+    from pipelines.report.search import finished
+
+    done = finished(toy_study(tmp_path / "journal.log", trials=12))
+    per_value = parameter_rows(done, "heads")
+    assert sorted(row["value"] for row in per_value) == sorted({str(t.params["heads"]) for t in done})
+    assert sum(row["trials"] for row in per_value) == 12
+    thirds = parameter_rows(done, "x")
+    assert [row["trials"] for row in thirds] == [4, 4, 4]
+    assert float(thirds[0]["best"]) < float(thirds[2]["worst"])  # the score rises with x: the lowest third is below the highest
+    xs = sorted(t.params["x"] for t in done)
+    assert thirds[0]["value"] == f"{xs[0]:.3g} to {xs[3]:.3g}"
+
+
+@pytest.mark.parametrize("case", ["missing", "two studies", "one trial"])
+def test_bad_study_input_is_one_line_and_nothing_written(case, tmp_path, capsys):
+    journal = tmp_path / "optuna-journal.log"
+    if case == "two studies":
+        toy_study(journal, "a", trials=3)
+        toy_study(journal, "b", trials=3)
+    elif case == "one trial":
+        toy_study(journal, trials=1)
+    output = tmp_path / "out" / "study.md"
+    assert run_cli(main, [str(journal), "--output", str(output)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    expected = {"missing": f"study journal not found: {journal}", "two studies": "--study_name must be one of a, b, got None",
+                "one trial": "study toy: 1 finished trial(s); parameter importances need at least 2"}[case]  # fmt: skip
+    assert len(err) == 1 and expected in err[0]
+    assert not output.exists() and not output.with_suffix(".csv").exists()
+
+
+def test_a_trial_left_running_by_a_stopped_process_is_said_so_and_left_out(tmp_path):
+    from pipelines.report.search import search_report
+
+    study = toy_study(tmp_path / "journal.log", trials=4)
+    study.ask()  # a process stopped mid-trial leaves it running in the journal
+    text = search_report(study, 1, "cmd")
+    assert "5 trials (4 complete, 1 running)" in text and "was interrupted" in text
+    assert "over the 4 finished trials" in text
+    assert "Only 4 finished trials for 3 parameters" not in text  # 4 trials, 3 parameters: said only when n <= k
+    two = search_report(toy_study(tmp_path / "two.log", trials=2), 1, "cmd")
+    assert "**Only 2 finished trials for 3 parameters**" in two and "not evidence" in two
