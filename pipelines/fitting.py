@@ -97,7 +97,7 @@ def fit_and_test(
             compute_metrics=compute_metrics_fn(label_names),
             callbacks=[
                 stopper := EarlyStoppingCallback(early_stopping_patience=early_stopping_patience), divergence, clock,
-                *filter(None, [test_scores]),
+                ending := StoppingSummary(stopper), *filter(None, [test_scores]),
             ],
         )
         if test_scores:
@@ -106,8 +106,9 @@ def fit_and_test(
         if divergence.message:
             raise OptionError(divergence.message)
         if trainer.is_world_process_zero():
-            print(stopping_summary(trainer.state, trainer.args, stopper))
-        scores, test_predictions = score_test(predict_in_order(trainer, tokenized["test"]), tokenized["test"], label_names)
+            print(ending.summary)
+        test_prediction, validation = predict_in_order(trainer, tokenized["test"], tokenized["validation"])
+        scores, test_predictions = score_test(test_prediction, tokenized["test"], label_names)
         record = RunRecord.new(
             run_info,
             **scores,  # label names, test scores, confusion matrix, per-class scores
@@ -119,7 +120,6 @@ def fit_and_test(
             versions=library_versions(),
             code=source_revision(),
         )
-        validation = predict_in_order(trainer, tokenized["validation"])
         test_predictions = calibrate_after_training(
             trainer.model, validation, record, test_predictions, training_args.temperature_scaling,
             Path(training_args.output_dir) if trainer.is_world_process_zero() else None,
@@ -133,24 +133,32 @@ def fit_and_test(
         return record
 
 
-def stopping_summary(state, args: TrainingArguments, stopper: EarlyStoppingCallback) -> str:
-    """One line: the epoch whose weights were restored and why training ended, e.g. `restored epoch 7
-    (best validation accuracy 0.7925); stopped: no better validation accuracy in 5 evaluations`."""
-    criterion = f"validation {(args.metric_for_best_model or 'loss').removeprefix('eval_')}"
-    epoch_at_step = {entry["step"]: entry["epoch"] for entry in state.log_history if "eval_loss" in entry}
-    if args.load_best_model_at_end and state.best_global_step in epoch_at_step:
-        restored = f"restored epoch {epoch_at_step[state.best_global_step]:g} (best {criterion} {state.best_metric:.4f})"
-    else:
-        restored = f"kept the last weights, epoch {state.epoch:g}"
-    patience = stopper.early_stopping_patience
-    if stopper.early_stopping_patience_counter >= patience:
-        reason = f"no better {criterion} in {patience} evaluation{'s' if patience > 1 else ''}"
-    elif state.global_step >= state.max_steps:
-        budget = f"{args.max_steps} steps" if args.max_steps > 0 else f"{args.num_train_epochs:g} epochs"
-        reason = f"the budget of {budget} was spent"
-    else:
-        reason = f"at step {state.global_step} of {state.max_steps}"
-    return f"{restored}; stopped: {reason}"
+class StoppingSummary(TrainerCallback):
+    """When training ends, `summary` says in one line which epoch's weights the run keeps and why
+    training ended, e.g. `restored epoch 7 (best validation accuracy 0.7925); stopped: no better
+    validation accuracy in 5 evaluations`; `stopper` is the run's `EarlyStoppingCallback`. Not
+    stateful: a resumed run's stopper carries its own state."""
+
+    def __init__(self, stopper: EarlyStoppingCallback):
+        self.stopper = stopper
+        self.summary: str | None = None
+
+    def on_train_end(self, args: TrainingArguments, state, control, **kwargs):
+        criterion = f"validation {(args.metric_for_best_model or 'loss').removeprefix('eval_')}"
+        epoch_at_step = {entry["step"]: entry["epoch"] for entry in state.log_history if "eval_loss" in entry}
+        if args.load_best_model_at_end and state.best_global_step in epoch_at_step:
+            restored = f"restored epoch {epoch_at_step[state.best_global_step]:g} (best {criterion} {state.best_metric:.4f})"
+        else:
+            restored = f"kept the last weights, epoch {state.epoch:g}"
+        patience = self.stopper.early_stopping_patience
+        if self.stopper.early_stopping_patience_counter >= patience:
+            reason = f"no better {criterion} in {patience} evaluation{'s' if patience > 1 else ''}"
+        elif state.global_step >= state.max_steps:
+            budget = f"{args.max_steps} steps" if args.max_steps > 0 else f"{args.num_train_epochs:g} epochs"
+            reason = f"the budget of {budget} was spent"
+        else:
+            reason = f"at step {state.global_step} of {state.max_steps}"
+        self.summary = f"{restored}; stopped: {reason}"
 
 
 def score_test(prediction, test_split, label_names: list[str]) -> tuple[dict, tuple]:
@@ -195,8 +203,9 @@ def save_run(trainer: Trainer, training_args: TrainingArguments, record: RunReco
         print(f"pushed to {repo_id}")
 
 
-def predict_in_order(trainer: Trainer, dataset):
-    """Predictions, gold labels and `test_`-prefixed metrics of `dataset`, its sentences in dataset order.
+def predict_in_order(trainer: Trainer, *datasets) -> list:
+    """For each of `datasets`: its predictions, gold labels and `test_`-prefixed metrics
+    (the Trainer's `EvalLoopOutput`), its sentences in dataset order.
 
     From transformers 5, `Trainer.predict` groups evaluation batches by length too when training's
     are (`train_sampling_strategy="group_by_length"`), and its predictions come back in that
@@ -204,8 +213,8 @@ def predict_in_order(trainer: Trainer, dataset):
     set, so this runs the Trainer's own evaluation loop over a loader without a sampler (the
     loader `Trainer.get_test_dataloader` builds, less its sampler); the arguments stay as they are.
     """
-    loader = trainer._get_dataloader(dataset, description="test", batch_size=trainer.args.eval_batch_size)
-    return trainer.evaluation_loop(loader, description="Prediction", metric_key_prefix="test")
+    loaders = [trainer._get_dataloader(dataset, description="test", batch_size=trainer.args.eval_batch_size) for dataset in datasets]
+    return [trainer.evaluation_loop(loader, description="Prediction", metric_key_prefix="test") for loader in loaders]
 
 
 # TrainingArguments that change what a run computes (the rest say where and how output goes).

@@ -26,7 +26,7 @@ def test_a_finetuning_search_trains_the_best_trial_once_on_test(tmp_path, monkey
     scored = []  # the folder of each run whose restored model predicted a split in order (the test set, then validation)
     predict_in_order = fitting.predict_in_order
     monkeypatch.setattr(
-        fitting, "predict_in_order", lambda trainer, split: scored.append(trainer.args.output_dir) or predict_in_order(trainer, split)
+        fitting, "predict_in_order", lambda trainer, *splits: scored.extend([trainer.args.output_dir] * len(splits)) or predict_in_order(trainer, *splits)
     )
     assert run_cli(finetune.main, argv) == 0
 
