@@ -23,6 +23,7 @@ from pathlib import Path
 
 from pipelines.errors import DataError, PathError
 from pipelines.runs.layout import (
+    cache_home,
     PREDICTIONS_FILE,
     RESULTS_FILE,
     RUN_LOCK_FILE,
@@ -567,6 +568,5 @@ def file_name(text: str, fallback: str = "run") -> str:
 
 
 def cache_root(kind: str) -> Path:
-    """`$SENTIBENCH_CACHE/<kind>` (default `~/.cache/sentibench/<kind>`): backbones, teacher_logits.
-    `models.glove` keeps its own copy of this rule for `glove/`: `models/` must not import `pipelines`."""
-    return Path(os.environ.get("SENTIBENCH_CACHE", Path.home() / ".cache" / "sentibench")) / kind
+    """`$SENTIBENCH_CACHE/<kind>` (default `~/.cache/sentibench/<kind>`, `layout.cache_home`): backbones, teacher_logits."""
+    return cache_home() / kind

@@ -21,6 +21,7 @@ STUDY_SETTINGS = {
     "semeval2017a-lab-trained-distilled-minilm": "trained vectors, distilled from minilm",
     "semeval2017a-lab-trained-weighted": "trained vectors, class-weighted",
     "mr-minilm": "fine-tuned",
+    "mr-mpnet": "fine-tuned",
     "semeval2017a-minilm": "fine-tuned",
 }
 
@@ -173,3 +174,8 @@ def test_records_name_paths_relative_to_the_working_folder(tmp_path, monkeypatch
     assert written["distillation"]["teacher_path"] == "runs/teachers/mr-minilm" and written["data"]["data_dir"] == "data"
     assert written["embeddings"] == "/elsewhere/glove.txt.gz"  # outside the working folder: as given
     assert portable_paths({"note": "see /elsewhere\nand more", "runs": [str(tmp_path)]}) == {"note": "see /elsewhere\nand more", "runs": ["."]}
+    monkeypatch.setenv("SENTIBENCH_CACHE", str(tmp_path.parent / "cache"))  # an extracted backbone lives in the cache
+    backbone = tmp_path.parent / "cache" / "backbones" / "all-mpnet-base-v2-6a7875979245"
+    assert RunRecord("mr", "mpnet", {}, extra={"model_path": str(backbone)}).to_dict()["model_path"] == (
+        "$SENTIBENCH_CACHE/backbones/all-mpnet-base-v2-6a7875979245"
+    )

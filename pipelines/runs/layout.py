@@ -8,6 +8,7 @@ fine-tune study writes `<runs_dir>/<dataset>-<model>/seed-<s>`. A single run out
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -121,10 +122,21 @@ def default_evaluation_folder(dataset_label: str) -> str:
     return str(RUNS_DIR / folder_name(f"pretrained-{dataset_label}"))
 
 
+CACHE_VARIABLE = "SENTIBENCH_CACHE"
+
+
+def cache_home() -> Path:
+    """`$SENTIBENCH_CACHE`, default `~/.cache/sentibench`: extracted backbones, teacher logits
+    (`run_files.cache_root`). `models.glove` keeps its own copy of this rule: `models/` must not import `pipelines`."""
+    return Path(os.environ.get(CACHE_VARIABLE, Path.home() / ".cache" / "sentibench"))
+
+
 def portable_paths(value, base: str | Path | None = None):
     """`value` (a record: dicts, lists, strings) with every absolute path under `base` (default: the
     working folder, where commands run from, the repository root) made relative to it, so a record
-    names `runs/study/mr-lab-trained/bilstm/seed-0`, never the machine's `/work/...`; other values as they are."""
+    names `runs/study/mr-lab-trained/bilstm/seed-0`, never the machine's `/work/...`; a path in the
+    cache (`cache_home`, e.g. an extracted MPNet backbone) is written `$SENTIBENCH_CACHE/backbones/...`;
+    other values as they are."""
     base = Path(base or Path.cwd()).resolve()
     if isinstance(value, dict):
         return {key: portable_paths(item, base) for key, item in value.items()}
@@ -134,4 +146,7 @@ def portable_paths(value, base: str | Path | None = None):
         path = Path(value)
         if path.is_relative_to(base):
             return path.relative_to(base).as_posix() or "."
+        cache = cache_home().resolve()
+        if path.is_relative_to(cache):
+            return f"${CACHE_VARIABLE}/{path.relative_to(cache).as_posix()}"
     return value
