@@ -80,8 +80,7 @@ def glove_config(name: str, embedding_dim: int, train_embeddings: bool, config_o
             defaults = AutoConfig.for_model(model_type)
             check_config_overrides(defaults, config_overrides)
             defaults.update_from_string(config_overrides)
-            overrides = {item.partition("=")[0].strip(): None for item in config_overrides.split(",")}
-            overrides = {key: getattr(defaults, key) for key in overrides}
+            overrides = {key: getattr(defaults, key) for key in override_keys(config_overrides)}
         config = AutoConfig.for_model(
             model_type, **{**models.preset_fields(name), **overrides}, embedding_dim=embedding_dim,
             freeze_embeddings=not train_embeddings, **fields,
@@ -94,10 +93,15 @@ def glove_config(name: str, embedding_dim: int, train_embeddings: bool, config_o
     return config
 
 
+def override_keys(config_overrides: str) -> list[str]:
+    """The config fields a `--config_overrides` text ("num_layers=6,dropout=0.1") sets, in its order."""
+    return [item.partition("=")[0].strip() for item in config_overrides.split(",")]
+
+
 def recorded_overrides(config: PretrainedConfig, config_overrides: str) -> dict:
     """The fields `--config_overrides` names, with the typed values the built `config` holds (the
     record's `config_overrides`, read by `pipelines.runs.setting.Setting.of`)."""
-    return {key: getattr(config, key) for key in (item.partition("=")[0].strip() for item in config_overrides.split(","))}
+    return {key: getattr(config, key) for key in override_keys(config_overrides)}
 
 
 # Config fields the flow sets from `--model`, the vocabulary, the word vectors and temperature scaling; `--config_overrides` leaves them be.
