@@ -8,6 +8,7 @@
 #   python -m pipelines.report.curves results/curves/records results/curves/records-finetuned results/records/study/mr-lab-trained \
 #     results/records/study/mr-minilm --models meanmax,bilstm,minilm --seeds 0,1,2 --output results/curves
 #   SIZES="16 64" SEEDS="0 1 2" bash scripts/run_curves_finetuned.sh   # a subset
+#   MODEL=setfit-mpnet SIZES="16 64" bash scripts/run_curves_finetuned.sh   # SetFit over MPNet (the few-shot line)
 set -u
 cd "$(dirname "$0")/.."
 [ -z "${VIRTUAL_ENV:-}" ] && [ -f .venv/bin/activate ] && . .venv/bin/activate
@@ -22,8 +23,13 @@ for size in ${SIZES:-16 64 256 1024}; do
     [ -f "$out/results.json" ] && continue
     case $size in 16) epochs=50;; 64) epochs=15;; 256) epochs=5;; *) epochs=3;; esac
     echo "$(date +%T) start $MODEL $DATASET n=$size seed $seed"
-    OMP_NUM_THREADS=${THREADS:-1} HF_HUB_OFFLINE=1 python finetune.py --model "$MODEL" --dataset "$DATASET" --data_dir "$DATA" \
-      --train_size "$size" --num_train_epochs "$epochs" --seed "$seed" --max_length_quantile 0.99 --optim adamw_torch_fused --output_dir "$out" \
+    method=(--model "$MODEL" --num_train_epochs "$epochs" --max_length_quantile 0.99 --optim adamw_torch_fused)
+    # setfit-<encoder>: finetune.py --setfit over that encoder (pipelines/setfitting.py); its contrastive phase is
+    # one pass over the pairs it draws (2 x --setfit_iterations a training sentence, at most --setfit_max_steps
+    # batches), so the size sets its cost, not epochs
+    [[ $MODEL == setfit-* ]] && method=(--setfit --model "${MODEL#setfit-}")
+    OMP_NUM_THREADS=${THREADS:-1} HF_HUB_OFFLINE=1 python finetune.py "${method[@]}" --dataset "$DATASET" --data_dir "$DATA" \
+      --train_size "$size" --seed "$seed" --output_dir "$out" \
       --report_to none --disable_tqdm true > "runs/logs/curves-$DATASET-$MODEL-n$size-$seed.log" 2>&1
     rc=$?
     echo "$(date +%T) $MODEL $DATASET n=$size seed $seed: exit $rc"
