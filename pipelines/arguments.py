@@ -16,7 +16,7 @@ from __future__ import annotations
 import codecs
 import math
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from pipelines.backbones import MODEL_ALIASES
@@ -459,6 +459,14 @@ class RunTrainingOptions:
         default=True,
         metadata={"help": "after training, fit one temperature on the validation logits and store it in the model, so its probabilities are calibrated (predictions unchanged; pipelines/calibration.py)"},
     )
+
+
+def given_learning_rate(training_args) -> float | None:
+    """`--learning_rate` when it is not the default of `training_args`' own flow (`GloveTrainingOptions`
+    1e-3, `FinetuneTrainingOptions` 5e-5), else None: what a run's record and setting keep of it
+    (`RunRecord.learning_rate`, `Setting.learning_rate`)."""
+    default = next((item.default for item in fields(type(training_args)) if item.name == "learning_rate"), None)
+    return None if training_args.learning_rate == default else float(training_args.learning_rate)
 
 
 @dataclass

@@ -58,7 +58,7 @@ from pipelines.runs.layout import CellFolder
 from pipelines.runs.setting import Setting
 from pipelines.run_files import RESULTS_FILE, RunRecord, finished_record, library_versions, write_json_atomic
 from pipelines.formatting import format_metrics, markdown_table
-from pipelines.arguments import GRID_RUNS_DIR, DataArguments, DistillationArguments, EngineArguments
+from pipelines.arguments import GRID_RUNS_DIR, DataArguments, DistillationArguments, EngineArguments, given_learning_rate
 from pipelines.train_sizes import check_sizes, parse_train_sizes
 from pipelines.training import (
     GloveModelArguments,
@@ -201,15 +201,16 @@ def to_options(values: dict) -> list[str]:
 
 
 def cell_folder(dataset: str, model: str, seed: int, fold: int | None, model_args: GloveModelArguments, data_args: DataArguments,
-                loss_args: DistillationArguments) -> CellFolder:  # fmt: skip
+                loss_args: DistillationArguments, learning_rate: float | None = None) -> CellFolder:  # fmt: skip
     """The cell's folder: `<dataset>-<protocol>-<vectors>[<setting suffix>]/<model>/seed-<s>[/fold-<f>]`
     (`CellFolder`, `Setting.folder_suffix`), e.g. `mr-cv10-trained/...`, `semeval2017a-lab-frozen-weighted/...`,
     `mr-lab-trained-n64/...` for 64 training sentences per class, `mr-lab-trained-config-num_layers_6/...` for
-    `--config_overrides num_layers=6`."""
+    `--config_overrides num_layers=6`, `...-lr0.0003/...` for `--learning_rate 3e-4` (`learning_rate`: `given_learning_rate`)."""
     protocol = f"cv{data_args.cv_folds}" if data_args.cv_folds else "lab"
     vectors = "trained" if model_args.train_embeddings else "frozen"
     teacher = teacher_name(loss_args.teacher) if loss_args.teacher else None
-    setting = replace(Setting.of_arguments(f"{vectors} vectors", loss_args, teacher, model_args.config_overrides), train_size=data_args.train_size)
+    setting = Setting.of_arguments(f"{vectors} vectors", loss_args, teacher, model_args.config_overrides, learning_rate)
+    setting = replace(setting, train_size=data_args.train_size)
     return CellFolder(dataset, model, seed, protocol, vectors, setting.folder_suffix, fold)  # suffix: -weighted, -distilled-<teacher>, -n<N>, -config-...
 
 
@@ -239,7 +240,9 @@ def grid_cells(args: ExperimentArguments, train_options: list[str] = (), data_ar
             for size, seed in ((size, seed) for size in args.size_list for seed in args.seed_list):
                 for fold in range(dataset_data.cv_folds) if dataset_data.cv_folds else [None]:
                     cell_data = replace(dataset_data, fold=fold or 0, train_size=size)
-                    folder = cell_folder(dataset, model, seed, fold, model_args, cell_data, loss_args).under(args.runs_dir)
+                    folder = cell_folder(
+                        dataset, model, seed, fold, model_args, cell_data, loss_args, given_learning_rate(training_args),
+                    ).under(args.runs_dir)
                     cells.append(Cell(
                         dataset, model, seed, fold, size, str(folder), replace(model_args, model=model), cell_data,
                         replace(training_args, seed=seed, output_dir=str(folder), run_name=folder.relative_to(args.runs_dir).as_posix()),

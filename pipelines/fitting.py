@@ -23,6 +23,7 @@ from datasets import DatasetDict
 from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments
 
 from pipelines import hub, model_card
+from pipelines.arguments import given_learning_rate
 from pipelines.calibration import calibrate_after_training
 from pipelines.errors import DataError, OptionError, PathError
 from pipelines.formatting import format_metrics
@@ -129,6 +130,7 @@ def fit_and_test(
         record.train_device = training_device(trainer.args.device)
         record.parameters = count_parameters(model)
         record.early_stopping_patience = early_stopping_patience
+        record.learning_rate = given_learning_rate(training_args)
         save_run(trainer, training_args, record, test_predictions, len(tokenized["test"]))
         return record
 

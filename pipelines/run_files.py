@@ -76,6 +76,7 @@ class RunRecord:
     train_overlap: dict[str, int] | None = None  # split -> its sentences also in train (pipelines.splits.train_overlap)
     train_size_per_class: int | None = None  # --train_size: trained on N sentences per class (pipelines.train_sizes); None: all
     config_overrides: dict | None = None  # --config_overrides: {config field: its typed value}; None: the preset's defaults (and older runs)
+    learning_rate: float | None = None  # --learning_rate when not the flow's default (`arguments.given_learning_rate`); None: the default (and older runs)
     seed: int | None = None
     versions: dict[str, str] | None = None
     code: dict | None = None  # source_revision(): the commit that made the run; None outside a git checkout
@@ -87,7 +88,7 @@ class RunRecord:
     _OPTIONAL = (
         "cv_folds", "fold", "vectors", "class_weights", "distillation", "per_class", "train_overlap",
         "validation_predictions_file", "calibration", "early_stopping_patience", "train_size_per_class",
-        "train_seconds_from_step", "train_device", "config_overrides",
+        "train_seconds_from_step", "train_device", "config_overrides", "learning_rate",
     )
 
     @classmethod

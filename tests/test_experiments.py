@@ -163,6 +163,11 @@ def test_any_train_py_option_reaches_every_cell(tmp_path, capsys, monkeypatch):
     args = ExperimentArguments(datasets="mr", models="mean", seeds="0", runs_dir=str(tmp_path))
     (cell,) = grid_cells(args, train_options)
     assert (cell.training_args.learning_rate, cell.model_args.config_overrides, cell.training_args.seed) == (0.01, "dropout=0.3", 0)
+    # A learning rate other than train.py's default is part of the cell's setting, so of its folder:
+    # the same model and config at another learning rate never passes for this cell.
+    assert Path(cell.output_dir).parent.parent.name == "mr-lab-frozen-config-dropout_0.3-lr0.01"
+    (default_rate,) = grid_cells(args, ["--learning_rate", "1e-3"])
+    assert Path(default_rate.output_dir).parent.parent.name == "mr-lab-frozen"
 
 
 def test_a_cells_command_parses_back_into_the_cell(tmp_path):
@@ -175,8 +180,8 @@ def test_a_cells_command_parses_back_into_the_cell(tmp_path):
     for cell in cells:
         assert parse(experiments.TRAIN_ARGUMENT_TYPES, cell.argv()) == (cell.model_args, cell.data_args, cell.training_args, cell.loss_args)
     cell = cells[-1]
-    assert cell.output_dir == str(tmp_path / "mr-cv3-trained-weighted" / cell.model / f"seed-{cell.seed}" / f"fold-{cell.fold}")
-    assert cell.training_args.run_name == f"mr-cv3-trained-weighted/{cell.model}/seed-{cell.seed}/fold-{cell.fold}"
+    assert cell.output_dir == str(tmp_path / "mr-cv3-trained-weighted-lr0.0123" / cell.model / f"seed-{cell.seed}" / f"fold-{cell.fold}")
+    assert cell.training_args.run_name == f"mr-cv3-trained-weighted-lr0.0123/{cell.model}/seed-{cell.seed}/fold-{cell.fold}"
     argv = cell.argv()
     assert argv[argv.index("--learning_rate") + 1] == "0.0123" and argv[argv.index("--max_vocab_size") + 1] == "0"
     semeval = grid_cells(ExperimentArguments(datasets="semeval2017a", **grid))[0]  # its budget, from the benchmark

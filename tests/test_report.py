@@ -572,6 +572,15 @@ def test_each_configuration_of_a_model_is_its_own_group_and_every_pair_one_quest
     named = configuration_questions([searched, best, default, classic])
     assert [q.text for q in named][:2] == ["classic vs default: transformer", "searched best (MR) vs default: transformer"]
     assert len(named) == 6 and "searched best (MR) vs classic: transformer" in [q.text for q in named]  # named ones first
+    # The learning rate is part of a configuration (question 5 searches it): a searched best at its own learning
+    # rate is asked against the default (and named by both), never grouped with the default config's runs.
+    tuned = Group("mr", "transformer", Setting("trained vectors", config=config_text({"num_layers": 2}), learning_rate=4.2e-4), "lab", "glove", [])
+    rate_only = Group("mr", "transformer", Setting("trained vectors", learning_rate=3e-3), "lab", "glove", [])
+    assert [q.text for q in configuration_questions([tuned, default, rate_only])] == [
+        "learning rate 0.003 vs default: transformer",
+        "config num_layers=2, learning rate 0.00042 vs default: transformer",
+        "config num_layers=2, learning rate 0.00042 vs learning rate 0.003: transformer",
+    ]
     pairs = [(q.a.model, q.b.model) for q in architecture_questions([lstm, default, classic, searched])]
     assert pairs == [("transformer", "lstm")] and {q.family for q in architecture_questions([lstm, default])} == {ARCHITECTURES}
 

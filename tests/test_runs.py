@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.runs.layout import CellFolder, default_run_folder, short_name
+from pipelines.run_files import RunRecord
 from pipelines.runs.setting import Setting
 
 RESULTS = Path(__file__).resolve().parent.parent / "results"
@@ -122,6 +123,28 @@ def test_a_configuration_is_one_canonical_text_in_the_setting():
     assert weighted.label == "trained vectors, class-weighted, config dropout=0.1"
     assert weighted.folder_suffix == "-weighted-config-dropout_0.1"
     assert CellFolder.parse(f"runs/mr-lab-trained{searched.folder_suffix}/transformer/seed-2").suffix == searched.folder_suffix
+
+
+def test_a_learning_rate_other_than_the_flows_default_is_a_variant_of_the_setting():
+    """What the record keeps (`given_learning_rate`: None at the flow's own default) is what the setting shows."""
+    from pipelines.arguments import given_learning_rate
+    from pipelines.training_arguments import FinetuneTrainingArguments, GloveTrainingArguments
+
+    assert given_learning_rate(GloveTrainingArguments(output_dir="x")) is None
+    assert given_learning_rate(GloveTrainingArguments(output_dir="x", learning_rate=5e-5)) == 5e-5
+    assert given_learning_rate(FinetuneTrainingArguments(output_dir="x")) is None
+    assert given_learning_rate(FinetuneTrainingArguments(output_dir="x", learning_rate=1e-3)) == 1e-3
+    searched = Setting("trained vectors", config="dropout=0.1", learning_rate=0.0004232108122422937)
+    assert searched.variants == ["configuration", "learning rate"]
+    assert searched.label == "trained vectors, config dropout=0.1, learning rate 0.000423"
+    assert searched.folder_suffix == "-config-dropout_0.1-lr0.0004232108122422937"
+    assert searched.without("learning rate") == Setting("trained vectors", config="dropout=0.1")
+    record = RunRecord(dataset="mr", model="transformer", test={"accuracy": 0.7}, model_type="glove-transformer", vectors="trained",
+                       learning_rate=0.0004232108122422937,
+                       config_overrides={"dropout": 0.1})  # fmt: skip
+    assert Setting.of(record) == searched
+    assert RunRecord.from_dict(record.to_dict()).learning_rate == record.learning_rate
+    assert "learning_rate" not in RunRecord(dataset="mr", model="mean", test={"accuracy": 0.7}).to_dict()  # only when given
 
 
 def test_the_grid_names_its_cells_from_the_loss_options():

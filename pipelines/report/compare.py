@@ -148,29 +148,48 @@ def architecture_questions(glove: list[Group]) -> list[Question]:
     return found
 
 
+# What question 5 calls a configuration: the model's config fields and the learning rate (the search space's parameters).
+CONFIGURATION_VARIANTS = ("configuration", "learning rate")
+
+
 def config_name(setting: Setting) -> str:
-    """A configuration's name in a question: "default", a `models.presets.NAMED_CONFIGS` name ("classic"), else its fields."""
-    if setting.config is None:
+    """A configuration's name in a question: "default", a `models.presets.NAMED_CONFIGS` name ("classic"), else its
+    fields and learning rate ("config dropout=0.463 num_layers=2, learning rate 0.000423")."""
+    if setting.config is None and setting.learning_rate is None:
         return "default"
     named = {config_text(given): name for name, given in NAMED_CONFIGS.items()}
-    return named.get(setting.config, setting.variant_label("configuration"))
+    if setting.learning_rate is None and setting.config in named:
+        return named[setting.config]
+    return ", ".join(setting.variant_label(variant) for variant in CONFIGURATION_VARIANTS if variant in setting.variants)
+
+
+def without_configuration(setting: Setting) -> Setting:
+    """The setting with its configuration (`CONFIGURATION_VARIANTS`) reset to the default."""
+    for variant in CONFIGURATION_VARIANTS:
+        setting = setting.without(variant)
+    return setting
 
 
 def configuration_questions(groups: list[Group]) -> list[Question]:
-    """Every pair of one model's configurations (`Setting.config`: the default and each `--config_overrides`), the
-    rest of the setting equal: the default first, then the named ones in `NAMED_CONFIGS` order, then the others;
-    A the later. Each is its own question in one Holm family (`CONFIGURATIONS`)."""
+    """Every pair of one model's configurations (`Setting.config` and `Setting.learning_rate`: the default and each
+    `--config_overrides`/`--learning_rate`), the rest of the setting equal: the default first, then the named ones in
+    `NAMED_CONFIGS` order, then the others; A the later. Each is its own question in one Holm family (`CONFIGURATIONS`)."""
     order = [config_text(given) for given in NAMED_CONFIGS.values()]
     by_base = defaultdict(list)
     for g in groups:
         if g.kind == "glove":
-            by_base[(g.model, g.protocol, g.setting.without("configuration"))].append(g)
+            by_base[(g.model, g.protocol, without_configuration(g.setting))].append(g)
     found = []
     for (model, _, _), found_groups in by_base.items():
-        if not any(g.setting.config for g in found_groups):
+        if not any(g.setting != without_configuration(g.setting) for g in found_groups):
             continue
-        ranked = sorted(found_groups, key=lambda g: (g.setting.config is not None, order.index(g.setting.config)
-                                                     if g.setting.config in order else len(order), g.setting.config or ""))  # fmt: skip
+
+        def rank(g: Group) -> tuple:
+            config, rate = g.setting.config, g.setting.learning_rate
+            named = rate is None and config in order
+            return (config is not None or rate is not None, order.index(config) if named else len(order), config or "", rate or 0)
+
+        ranked = sorted(found_groups, key=rank)
         for b, a in combinations(ranked, 2):
             found.append(Question(f"{config_name(a.setting)} vs {config_name(b.setting)}: {model}", a, b,
                                   a_label=config_name(a.setting), b_label=config_name(b.setting), family=CONFIGURATIONS))  # fmt: skip

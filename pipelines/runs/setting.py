@@ -24,6 +24,7 @@ VARIANTS = {
     "temperature scaling": ("temperature_scaled",),
     "training size": ("train_size",),
     "configuration": ("config",),
+    "learning rate": ("learning_rate",),
 }
 
 
@@ -82,7 +83,8 @@ class Setting:
     rescaled by a fitted temperature. train_size: training sentences per class (`--train_size`), when a
     subsample of the benchmark's (a learning curve's point is its own group, never pooled with the full data).
     config: the model config fields `--config_overrides` changed from the `--model` preset's, as `config_text`
-    ("dropout=0.1,ffn_dim=2048,num_heads=10,num_layers=6"); None: the preset's defaults.
+    ("dropout=0.1,ffn_dim=2048,num_heads=10,num_layers=6"); None: the preset's defaults. learning_rate:
+    `--learning_rate` when not the flow's default (`pipelines.arguments.given_learning_rate`); None: the default.
     """
 
     kind: str
@@ -94,6 +96,7 @@ class Setting:
     temperature_scaled: bool = False
     train_size: int | None = None
     config: str | None = None
+    learning_rate: float | None = None
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -114,15 +117,18 @@ class Setting:
             class_weights=weights_text(record.class_weights),
             train_size=record.train_size_per_class,
             config=config_text(record.config_overrides),
+            learning_rate=record.learning_rate,
         )
 
     @classmethod
-    def of_arguments(cls, kind: str, loss_args, teacher: str | None = None, config_overrides: str | None = None) -> Setting:
+    def of_arguments(
+        cls, kind: str, loss_args, teacher: str | None = None, config_overrides: str | None = None, learning_rate: float | None = None,
+    ) -> Setting:
         """A run's setting before it runs: `kind`, and the loss options (`DistillationArguments`, or None);
         `teacher` is the teacher's short name (`pipelines.distillation.teacher_name`) when it distils;
-        `config_overrides` the `--config_overrides` given."""
+        `config_overrides` the `--config_overrides` given; `learning_rate` as `given_learning_rate` gives it."""
         if loss_args is None:
-            return cls(kind, config=config_text(config_overrides))
+            return cls(kind, config=config_text(config_overrides), learning_rate=learning_rate)
         return cls(
             kind,
             teacher=teacher,
@@ -131,6 +137,7 @@ class Setting:
             distillation_alpha=loss_args.distillation_alpha if teacher else DEFAULT_ALPHA,
             class_weights=weights_text(loss_args.class_weights),
             config=config_text(config_overrides),
+            learning_rate=learning_rate,
         )
 
     @property
@@ -140,7 +147,7 @@ class Setting:
         return [name for name, names in VARIANTS.items() if any(getattr(self, f) != getattr(plain, f) for f in names)]
 
     def plain(self) -> Setting:
-        """The same kind of model trained the default way: no distillation, weights, scaling, subset or config change."""
+        """The same kind of model trained the default way: no distillation, weights, scaling, subset, config or learning-rate change."""
         return Setting(self.kind)
 
     def without(self, variant: str) -> Setting:
@@ -159,6 +166,8 @@ class Setting:
             return "temperature-scaled"
         if variant == "configuration":
             return "config " + " ".join(f"{key}={_short(value)}" for key, value in (item.split("=", 1) for item in self.config.split(",")))
+        if variant == "learning rate":
+            return f"learning rate {self.learning_rate:.3g}"
         return f"{self.train_size} per class"
 
     @property
@@ -170,7 +179,7 @@ class Setting:
     def folder_suffix(self) -> str:
         """What the grid adds to a cell folder's `<dataset>-<protocol>-<vectors>`: `-weighted`,
         `-distilled-<teacher>` (then `-kl-t<T>` for KL, `-alpha<a>` for a non-default alpha), `-ts`,
-        `-n<size>`, `-config-<field>_<value>...` (the whole `config_text`); so cells trained with these options never pass for finished plain ones."""
+        `-n<size>`, `-config-<field>_<value>...` (the whole `config_text`), `-lr<learning rate>` (`repr`); so cells trained with these options never pass for finished plain ones."""
         suffix = ""
         if self.class_weights:
             suffix += "-weighted" if self.class_weights.strip() == "balanced" else "-weighted-" + self.class_weights.replace(",", "_")
@@ -186,6 +195,8 @@ class Setting:
             suffix += f"-n{self.train_size}"
         if self.config:
             suffix += "-config-" + file_name(self.config)
+        if self.learning_rate is not None:
+            suffix += "-lr" + file_name(repr(self.learning_rate))
         return suffix
 
     def sort_key(self) -> tuple:
