@@ -236,7 +236,7 @@ def teacher_questions(groups: list[Group], teachers: list[dict]) -> list[Questio
         path = Path(paths.pop())  # its last two parts (`collect.teacher_folder`)
         row = next((r for r in teachers if r["kind"] == "finetuned" and r["dataset"] == g.dataset
                     and (r["run"] == path.name or r["run"].endswith(path.as_posix()))), None)  # fmt: skip
-        text = f"student vs teacher: {g.model} ({g.setting.label.partition(', ')[2]})"
+        text = f"student vs teacher: {g.model} ({g.setting.variants_label})"
         if row is None:
             found.append(Question(text, why=f"its teacher {path} is in neither the records nor the teachers folder", family=TRAINING))
             continue

@@ -163,9 +163,14 @@ class Setting:
         return f"{self.train_size} per class"
 
     @property
+    def variants_label(self) -> str:
+        """The label without its kind: "distilled from minilm (KL, T=2), class-weighted"; "" for a plain setting."""
+        return ", ".join(self.variant_label(variant) for variant in self.variants)
+
+    @property
     def label(self) -> str:
         """The report's text: "trained vectors, distilled from minilm (KL, T=2), class-weighted"."""
-        return ", ".join([self.kind, *(self.variant_label(variant) for variant in self.variants)])
+        return ", ".join(filter(None, [self.kind, self.variants_label]))
 
     @property
     def folder_suffix(self) -> str:
@@ -191,4 +196,4 @@ class Setting:
 
     def sort_key(self) -> tuple:
         """Kinds in `KINDS` order, then the variants' text (the report's row order)."""
-        return (KINDS.index(self.kind), self.label.partition(", ")[2])
+        return (KINDS.index(self.kind), self.variants_label)
