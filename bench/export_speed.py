@@ -14,7 +14,7 @@ bench/README.md for why). Measured:
 - size on disk: the weights file(s) for PyTorch, `model.onnx` for the exports (tokenizer files,
   the same for all three, left out);
 - accuracy on the test set and its change against the PyTorch run, from the export's check, with
-  whether it lies inside the run's 95% bootstrap CI.
+  whether it lies inside the run's 95% interval over the test sentences (`pipelines.statistics.score_interval`).
 Ratios are against PyTorch measured in the same run.
 """
 
