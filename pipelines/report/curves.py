@@ -16,7 +16,6 @@ crossovers in words: where the verdict changes from one size to the next.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections import defaultdict
@@ -28,6 +27,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from pipelines.benchmarks import BENCHMARKS, official_metric_for
+from pipelines.cli import leading_positionals, parse
 from pipelines.errors import DataError, OptionError
 from pipelines.report.collect import METRIC_NAMES
 from pipelines.report.compare import read_predictions
@@ -252,16 +252,21 @@ def write_curves(roots: list[Path], output: Path, command: str, seeds: set[int] 
     return written
 
 
+@dataclass
+class CurvesArguments:
+    """Learning curves from run records (`write_curves`)."""
+
+    runs_dirs: list[str] = field(metadata={"help": "folders searched for run records (results.json), e.g. results/curves/records (also the first arguments)"})
+    output: str = field(metadata={"help": "folder for curves-<dataset>.png/.md and curves.json"})
+    seeds: str | None = field(default=None, metadata={"help": "comma-separated seeds to keep (default: every seed found)"})
+    models: str | None = field(default=None, metadata={"help": "comma-separated models (record's `model`) to draw (default: every model found)"})
+    as_is: list[str] = field(default_factory=list, metadata={"help": "folders of as-is evaluations (evaluation.json), e.g. "
+                                                             "results/records/asis-mr: their models are the zero-label lines"})
+    as_is_models: str | None = field(default=None, metadata={"help": "comma-separated as-is models to draw (default: every one with saved predictions)"})
+
+
 def main(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(prog="python -m pipelines.report.curves", description=__doc__.splitlines()[0])
-    parser.add_argument("runs_dirs", nargs="+", help="folders searched for run records (results.json), e.g. results/curves/records")
-    parser.add_argument("--output", required=True, help="folder for curves-<dataset>.png/.md and curves.json")
-    parser.add_argument("--seeds", help="comma-separated seeds to keep (default: every seed found)")
-    parser.add_argument("--models", help="comma-separated models (record's `model`) to draw (default: every model found)")
-    parser.add_argument("--as_is", nargs="+", default=[], help="folders of as-is evaluations (evaluation.json), e.g. results/records/asis-mr: "
-                        "their models are the zero-label lines")
-    parser.add_argument("--as_is_models", help="comma-separated as-is models to draw (default: every one with saved predictions)")
-    args = parser.parse_args(argv)
+    (args,) = parse((CurvesArguments,), leading_positionals(argv, "--runs_dirs"))
     try:
         seeds = {int(seed) for seed in args.seeds.split(",") if seed.strip()} if args.seeds else None
     except ValueError:
