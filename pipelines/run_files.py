@@ -24,6 +24,7 @@ from pathlib import Path
 from pipelines.errors import DataError, PathError
 from pipelines.runs.layout import (
     cache_home,
+    EVALUATION_FILE,
     PREDICTIONS_FILE,
     RESULTS_FILE,
     RUN_LOCK_FILE,
@@ -163,7 +164,6 @@ class RunRecord:
         return portable_paths(payload)
 
 
-EVALUATION_FILE = "evaluation.json"
 # 1: the first versioned evaluation (files without `schema_version` are version 0 and read the same).
 # 2: temperature scaling of the as-is scorers on validation: `validation` (the split) and, per model,
 #    `calibration` and `validation_predictions_file` (versions 0 and 1 have none: None).
