@@ -14,7 +14,6 @@ import platform
 import re
 import socket
 import subprocess
-import tempfile
 import zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
@@ -482,7 +481,6 @@ def write_validation_predictions(path: str | os.PathLike, labels, logits) -> Pat
 
 def read_validation_predictions(path: str | os.PathLike):
     """(labels (n,), logits (n, num_labels)) from `write_validation_predictions`'s file."""
-    import numpy as np
     import pyarrow.parquet as pq
 
     table = pq.read_table(path)
