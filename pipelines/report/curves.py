@@ -33,7 +33,7 @@ from pipelines.report.collect import METRIC_NAMES
 from pipelines.report.compare import read_predictions
 from pipelines.report.tables import fmt, fmt_p
 from pipelines.run_files import EVALUATION_FILE, RESULTS_FILE, EvaluationRecord, RunRecord, is_run_record, read_json
-from pipelines.statistics import answer_family, crossed_comparison, score_interval, summarize
+from pipelines.statistics import answer_family, crossed_comparison, score_interval, summarize, verdict
 from pipelines.train_sizes import ALL
 
 
@@ -133,7 +133,7 @@ def crossover_text(a: Curve, b: Curve, rows: list[dict]) -> str:
     """The verdicts over sizes in words, consecutive sizes with one verdict joined: "bilstm better at 16–64; ..."."""
     spans: list[list] = []
     for row in rows:
-        said = row["verdict"].replace("A better", f"{a.name} better").replace("B better", f"{b.name} better")
+        said = verdict(row["difference"], row["holm_p"], a=a.name, b=b.name)  # the row's verdict, with the models' names
         if spans and spans[-1][0] == said:
             spans[-1][2] = row["size"]
         else:
@@ -207,11 +207,11 @@ def curves_markdown(dataset: str, curves: list[Curve], official: str, pairs: lis
                   f"{len(rows)} sizes, each CI at the level Holm decided it at (95% before the correction); MDE at 80% power.", ""]
         lines += ["| per class | seeds | Δ | CI | Holm p | MDE | verdict |", "|---|---|---|---|---|---|---|"]
         for row in rows:
-            verdict = row["verdict"].replace("A better", f"{a.name} better").replace("B better", f"{b.name} better")
+            said = verdict(row["difference"], row["holm_p"], a=a.name, b=b.name)
             lines.append(
                 f"| {size_text(row['size'])} | {len(row['a_seeds'])}/{len(row['b_seeds'])} | {fmt(row['difference'], sign=True)} | "
                 f"[{fmt(row['ci_low'], sign=True)}, {fmt(row['ci_high'], sign=True)}] ({1 - row['ci_alpha']:.1%}) | "
-                f"{fmt_p(row['holm_p'])} | {fmt(row['mde'])} | {verdict} |"
+                f"{fmt_p(row['holm_p'])} | {fmt(row['mde'])} | {said} |"
             )
         lines += ["", f"Crossovers: {crossover_text(a, b, rows)}"]
     return "\n".join(lines) + "\n"
