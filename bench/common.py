@@ -149,6 +149,12 @@ def machine_line() -> str:
     )
 
 
+def portable_argv(argv: list[str]) -> list[str]:
+    """`argv` with every absolute path written relative to the repository root, where the commands run
+    (`/work/shared/datasets` -> `../shared/datasets`): a committed command names no machine's folders."""
+    return [os.path.relpath(item, REPO_ROOT) if item.startswith("/") and Path(item).exists() else item for item in argv]
+
+
 def made_by(command: str) -> str:
     """The head of a benchmark's Markdown: the command that made it (run from the repository root)
     and the machine it ran on (`machine_line`)."""
@@ -180,6 +186,7 @@ __all__ = [
     "in_child_process",
     "machine_line",
     "made_by",
+    "portable_argv",
     "markdown_table",
     "prepare_mr",
     "ratio",

@@ -14,7 +14,7 @@ bench/README.md for why). Measured:
 - size on disk: the weights file(s) for PyTorch, `model.onnx` for the exports (tokenizer files,
   the same for all three, left out);
 - accuracy on the test set and its change against the PyTorch run, from the export's check, with
-  whether it lies inside the run's 95% bootstrap CI.
+  whether it lies inside the run's 95% interval over the test sentences (`pipelines.statistics.score_interval`).
 Ratios are against PyTorch measured in the same run.
 """
 
@@ -140,9 +140,9 @@ def main(argv: list[str]) -> None:
     table = markdown_table(rows, [(column, column) for column in COLUMNS])
     print(table)
     if args.markdown:
-        from bench.common import machine_line
+        from bench.common import machine_line, portable_argv
 
-        command = "HF_HUB_OFFLINE=1 python -m bench.export_speed " + " ".join(argv)
+        command = "HF_HUB_OFFLINE=1 python -m bench.export_speed " + " ".join(portable_argv(argv))
         Path(args.markdown).write_text(
             f"# ONNX export speed and size on MR's test set ({len(texts)} sentences)\n\n```bash\n{command}\n```\n\n"
             f"Machine: {machine_line()}.\n\n{table}\n"

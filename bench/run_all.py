@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import glove_loading, scale, tokenization_speed, trainer_overhead
-from bench.common import DEFAULT_DATA_DIR, REPO_ROOT, machine_line
+from bench.common import DEFAULT_DATA_DIR, REPO_ROOT, machine_line, portable_argv
 from pipelines.cli import parse, run_cli
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -96,7 +96,7 @@ def run_in_fresh_process(name: str, arguments) -> dict:
 
 
 def run_inference(args: RunAllArguments) -> dict:
-    command = [sys.executable, "-m", "bench.inference_speed", "--data_dir", args.data_dir]
+    command = [sys.executable, "-m", "bench.inference_speed", "--data_dir", *portable_argv([args.data_dir])]  # runs in REPO_ROOT
     if args.quick:
         command += ["--max_samples", "32"]
     # One torch thread like the training benchmarks: two threads on two shared cores stall each other.

@@ -36,7 +36,7 @@ import torch
 
 from bench.common import machine_line
 from pipelines.backbones import resolve_alias, resolve_model
-from pipelines.cli import parse, run_cli
+from pipelines.cli import parse, parse_pairs, run_cli
 from pipelines.data.builtin import load_sentiment_dataset
 from pipelines.distillation import MODEL_FILE_PATTERNS
 from pipelines.errors import PathError, one_line
@@ -137,7 +137,7 @@ def timed_model(group: Group, root: Path, args: SpeedArguments) -> tuple[str, st
         folder = root / row["run"]
         if any(folder.glob("*.safetensors")) or any(folder.glob("pytorch_model*.bin")):
             return str(folder), "its own run"
-    stand_ins = dict(item.split("=", 1) for item in (args.stand_ins or "").split(",") if "=" in item)
+    stand_ins = parse_pairs(args.stand_ins, "--stand_ins", "MODEL=FOLDER")
     if group.model in stand_ins:
         model = stand_ins[group.model]
         return model, f"stand-in {'/'.join(Path(model).parts[-3:])}" if Path(model).exists() else f"{model} (untrained head)"
@@ -158,6 +158,7 @@ def group_speed(group: Group, root: Path, texts: list[str], args: SpeedArguments
 
 def main(argv: list[str]) -> None:
     (args,) = parse((SpeedArguments,), argv)
+    parse_pairs(args.stand_ins, "--stand_ins", "MODEL=FOLDER")  # a malformed entry: one error line before anything is timed
     found = []
     for root in map(Path, args.runs_dirs):
         if not root.is_dir():

@@ -69,12 +69,10 @@ COMMITTED_STUDY = "results/report/report.md"
 # blocks and learned positions. The lab's question 5 compares it with the default and the searched best
 # (`python -m pipelines.experiments --models transformer --config_overrides <CLASSIC_TRANSFORMER>`).
 CLASSIC_TRANSFORMER = "num_layers=6,num_heads=10,ffn_dim=2048,dropout=0.1,attention_dropout=0"
-# The best of question 5's MR study so far (results/search/transformer-mr.md: trial 0, the better of only 2
-# finished trials), run with `--learning_rate 0.0004232108122422937` (its drawn learning rate, a training option,
-# not part of the config). Update it, and the re-runs, when the study gains trials (scripts/run_q5.sh).
-SEARCHED_TRANSFORMER_MR = "dropout=0.4628040490213926,ffn_dim=85,num_heads=1,num_layers=2"
-# Names the report gives to these `--config_overrides` of a model (the rest are shown by their fields).
-NAMED_CONFIGS = {"classic": CLASSIC_TRANSFORMER, "searched best (MR)": SEARCHED_TRANSFORMER_MR}
+# Names the report gives to these `--config_overrides` of a model. The rest are shown by their fields, a study's
+# best trial too: it is read from the study's journal (`pipelines.report.search.best_options`; question 5's is
+# results/search/transformer-mr-journal.log, re-run by scripts/run_q5.sh), never typed here.
+NAMED_CONFIGS = {"classic": CLASSIC_TRANSFORMER}
 
 
 def other_vectors_setting(name: str, train_embeddings: bool) -> str:

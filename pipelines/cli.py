@@ -173,6 +173,28 @@ def _option_values(value) -> list[str]:
     return [str(value)]
 
 
+def parse_pairs(text: str | None, option: str, form: str = "field=value", example: str | None = None) -> dict[str, str]:
+    """`key=value[,key=value...]`, the one reading of every option in that form (`--config_overrides`,
+    `--label_map`, `--stand_ins`): "num_layers=6, dropout=0.1" -> {"num_layers": "6", "dropout": "0.1"}, each side
+    stripped, in the order given (a repeated key keeps its last value); empty items are skipped; {} for None or "".
+    The values stay text: the option's owner types them (`pipelines.training.typed_overrides` by the config's fields).
+    `OptionError` naming `option` and the item, e.g. "--config_overrides entry 'no_equals_sign' is not field=value
+    (e.g. 'hidden_size=256,dropout=0.3')", for an item without exactly one `=` or with an empty side."""
+    pairs = {}
+    for item in filter(None, (part.strip() for part in (text or "").split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip() or "=" in value:
+            raise OptionError(f"{option} entry {item!r} is not {form}" + (f" (e.g. {example!r})" if example else ""))
+        pairs[key.strip()] = value.strip()
+    return pairs
+
+
+def pairs_text(pairs: dict) -> str:
+    """The inverse of `parse_pairs`: {"dropout": 0.1, "num_layers": 6} -> "dropout=0.1,num_layers=6", in the dict's
+    order, booleans as true/false (as `to_argv` writes them), other values by `str`."""
+    return ",".join(f"{key}={str(value).lower() if isinstance(value, bool) else value}" for key, value in pairs.items())
+
+
 def run_cli(
     main: Callable[[list[str]], object], argv: list[str] | None = None, options: tuple = (), limit_threads: bool = False
 ) -> int:

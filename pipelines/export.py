@@ -25,8 +25,8 @@ on a batch of test-like sentences (`CHECK_SENTENCES`, plus the first 64 test sen
 set is given), or the export stops as a bug, writing nothing. An int8 model cannot match that
 closely; its largest logit difference and how many predictions change are reported, and with a
 test set (`--dataset`/`--test_file`) its accuracy change against the PyTorch run, and whether its
-accuracy lies inside the run's 95% CI (percentile bootstrap over the test sentences, 10,000
-resamples, seed 0).
+accuracy lies inside the run's 95% interval over the test sentences (`pipelines.statistics.score_interval`,
+one run: t over sentences, training variance not counted).
 
 The output folder holds `model.onnx`, the tokenizer files, `config.json` (the model's config,
 with `id2label`; without `auto_map`, as no modeling code travels) and `export.json` (what was

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pipelines.cli import parse_pairs
 from pipelines.errors import OptionError
 from pipelines.scorers import NEUTRAL
 
@@ -43,14 +44,9 @@ CHECKPOINT_LABELS = {
 }
 
 def parse_label_map(text: str | None) -> dict[str, str]:
-    """`'LABEL_0=negative,LABEL_1=positive'` -> {'LABEL_0': 'negative', 'LABEL_1': 'positive'}."""
-    mapping = {}
-    for item in filter(None, (part.strip() for part in (text or "").split(","))):
-        model_label, sep, target = item.partition("=")
-        if not sep or not model_label.strip() or not target.strip():
-            raise OptionError(f"--label_map entry {item!r} is not MODEL_LABEL=dataset_label")
-        mapping[model_label.strip()] = target.strip().lower()
-    return mapping
+    """`'LABEL_0=negative,LABEL_1=positive'` -> {'LABEL_0': 'negative', 'LABEL_1': 'positive'}; `OptionError`
+    (`pipelines.cli.parse_pairs`) for an entry that is not MODEL_LABEL=dataset_label."""
+    return {label: target.lower() for label, target in parse_pairs(text, "--label_map", "MODEL_LABEL=dataset_label").items()}
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ import platform
 import re
 import socket
 import subprocess
-import tempfile
 import zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
@@ -24,6 +23,7 @@ from pathlib import Path
 from pipelines.errors import DataError, PathError
 from pipelines.runs.layout import (
     cache_home,
+    EVALUATION_FILE,
     PREDICTIONS_FILE,
     RESULTS_FILE,
     RUN_LOCK_FILE,
@@ -164,7 +164,6 @@ class RunRecord:
         return portable_paths(payload)
 
 
-EVALUATION_FILE = "evaluation.json"
 # 1: the first versioned evaluation (files without `schema_version` are version 0 and read the same).
 # 2: temperature scaling of the as-is scorers on validation: `validation` (the split) and, per model,
 #    `calibration` and `validation_predictions_file` (versions 0 and 1 have none: None).
@@ -483,7 +482,6 @@ def write_validation_predictions(path: str | os.PathLike, labels, logits) -> Pat
 
 def read_validation_predictions(path: str | os.PathLike):
     """(labels (n,), logits (n, num_labels)) from `write_validation_predictions`'s file."""
-    import numpy as np
     import pyarrow.parquet as pq
 
     table = pq.read_table(path)

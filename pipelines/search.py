@@ -37,6 +37,7 @@ from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainin
 import models
 from pipelines import hub
 from pipelines.arguments import DataArguments, DistillationArguments, GloveModelArguments, GloveTrainingArguments, SearchArguments
+from pipelines.cli import pairs_text
 from pipelines.distillation import check_teacher, prepare_training
 from pipelines.fitting import DEFINING_TRAINING_OPTIONS
 from pipelines.metrics import compute_metrics_fn
@@ -44,7 +45,7 @@ from pipelines.run_files import RESULTS_FILE, RunRecord, check_writable_dir
 from pipelines.search_spaces import SEARCH_SPACES
 from pipelines.selection import best_metric_fields
 from pipelines.splits import split_validation
-from pipelines.training import PreparedGloveData, build_glove_model, prepare_glove_data, train_glove
+from pipelines.training import PreparedGloveData, build_glove_model, override_pairs, prepare_glove_data, train_glove
 
 JOURNAL_FILE = "optuna-journal.log"
 TRIALS_FOLDER = "trials"
@@ -84,11 +85,7 @@ def trial_name(trial) -> str:
 
 def with_overrides(overrides: str | None, values: dict) -> str:
     """`--config_overrides` with `values` set (they win over the same fields given by hand)."""
-    merged = {}
-    for item in overrides.split(",") if overrides else []:
-        key, _, value = item.partition("=")  # malformed entries are refused by `check_config_overrides`
-        merged[key.strip()] = value.strip()
-    return ",".join(f"{key}={value}" for key, value in {**merged, **values}.items())
+    return pairs_text({**override_pairs(overrides), **values})
 
 
 def search_trainer(model_args, data_args, training_args, loss_args, prepared: PreparedGloveData, name: str):

@@ -545,11 +545,21 @@ def score_interval(gold, predictions, metric: str, label_names: Sequence[str], a
         raise OptionError(f"unknown metric {metric!r} for labels {list(label_names)}; choose one of: {', '.join(METRICS)}")
     if predictions.shape[1] != len(gold):
         raise DataError(f"score_interval: {predictions.shape[1]} predictions per run for {len(gold)} gold labels")
-    values = sentence_values(gold, predictions, metric, label_names)  # (runs, n)
-    mean = float(values.mean())
-    found = crossed_interval_and_p(mean, crossed_variance(values, np.zeros((1, len(gold))), paired=False), alpha=alpha)
-    runs = len(predictions)
+    found = values_interval(sentence_values(gold, predictions, metric, label_names), alpha=alpha)  # (runs, n) values
     one_run = "t over test sentences (1 run: training variance not counted)"
-    method = f"{METHOD} ({runs} runs)" if runs > 1 else one_run
-    return {"metric": metric, "mean": mean, "ci_low": found["ci_low"], "ci_high": found["ci_high"], "se": found["se"],
-            "df": found["df"], "runs": runs, "method": method}  # fmt: skip
+    return {"metric": metric, **found, "method": f"{METHOD} ({found['runs']} runs)" if found["runs"] > 1 else one_run}
+
+
+def values_interval(values: np.ndarray, point: float | None = None, alpha: float = ALPHA) -> dict:
+    """The interval of one model's score from per-sentence values, `score_interval`'s procedure for any score.
+
+    `values` (runs, n): each run's values on the same n sentences, whose mean over sentences is the run's score
+    (`sentence_values` for a metric; a calibration score's exact or delta-method values, `pipelines.report.calibration`).
+    `point`: the score, when it is not the mean of `values` (a library's binned ECE: the values then give its variance
+    only); default their mean. The variance is `crossed_variance` against a constant (no variance of its own), the
+    reference `crossed_interval_and_p`'s. Returns {mean, ci_low, ci_high, se, df, runs}."""
+    values = np.atleast_2d(np.asarray(values, dtype=float))
+    mean = float(values.mean()) if point is None else float(point)
+    found = crossed_interval_and_p(mean, crossed_variance(values, np.zeros((1, values.shape[1])), paired=False), alpha=alpha)
+    return {"mean": mean, "ci_low": found["ci_low"], "ci_high": found["ci_high"], "se": found["se"], "df": found["df"],
+            "runs": len(values)}  # fmt: skip

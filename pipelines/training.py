@@ -7,6 +7,7 @@ the Auto classes; `train_glove` hands both to `pipelines.fitting.fit_and_test`.
 
 from __future__ import annotations
 
+import copy
 import functools
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -25,6 +26,7 @@ from pipelines.arguments import (
     GloveTrainingArguments,
     RunTrainingArguments,
 )
+from pipelines.cli import parse_pairs
 from pipelines.distillation import check_teacher, prepare_training
 from pipelines.errors import ConfigError, UserError
 from pipelines.fitting import fit_and_test
@@ -75,12 +77,7 @@ def glove_config(name: str, embedding_dim: int, train_embeddings: bool, config_o
     divide the vectors' width), so `prepare_glove_data` checks it before any data is read."""
     model_type = models.model_type_for(name)
     try:
-        overrides = {}
-        if config_overrides:  # typed on the family's default config, then checked with the others at creation
-            defaults = AutoConfig.for_model(model_type)
-            check_config_overrides(defaults, config_overrides)
-            defaults.update_from_string(config_overrides)
-            overrides = {key: getattr(defaults, key) for key in override_keys(config_overrides)}
+        overrides = typed_overrides(AutoConfig.for_model(model_type), config_overrides)  # then checked with the others at creation
         config = AutoConfig.for_model(
             model_type, **{**models.preset_fields(name), **overrides}, embedding_dim=embedding_dim,
             freeze_embeddings=not train_embeddings, **fields,
@@ -93,53 +90,43 @@ def glove_config(name: str, embedding_dim: int, train_embeddings: bool, config_o
     return config
 
 
-def override_keys(config_overrides: str) -> list[str]:
-    """The config fields a `--config_overrides` text ("num_layers=6,dropout=0.1") sets, in its order."""
-    return [item.partition("=")[0].strip() for item in config_overrides.split(",")]
+def override_pairs(config_overrides: str | None) -> dict[str, str]:
+    """`--config_overrides` ("num_layers=6,dropout=0.1") as {field: value text}, in its order (`pipelines.cli.parse_pairs`)."""
+    return parse_pairs(config_overrides, "--config_overrides", example="hidden_size=256,dropout=0.3")
 
 
 def recorded_overrides(config: PretrainedConfig, config_overrides: str) -> dict:
     """The fields `--config_overrides` names, with the typed values the built `config` holds (the
     record's `config_overrides`, read by `pipelines.runs.setting.Setting.of`)."""
-    return {key: getattr(config, key) for key in override_keys(config_overrides)}
+    return {key: getattr(config, key) for key in override_pairs(config_overrides)}
 
 
 # Config fields the flow sets from `--model`, the vocabulary, the word vectors and temperature scaling; `--config_overrides` leaves them be.
 DERIVED_CONFIG_FIELDS = ("vocab_size", "embedding_dim", "pad_token_id", "preset", "temperature")  # temperature: fitted after training
 
 
-def check_config_overrides(config, overrides: str) -> None:
-    """Refuse, naming the field and value, what `config.update_from_string` would fail on unhelpfully.
-
-    The fields are the model's own (the `PretrainedConfig` basics such as `id2label` are not
-    meant to be changed here), and each value must convert to the field's type.
+def typed_overrides(config: PretrainedConfig, config_overrides: str | None) -> dict:
+    """`--config_overrides` as {field: value}, each value typed by `config`'s field as transformers'
+    `PretrainedConfig.update_from_string` types it (bool from true/false, yes/no, y/n, 1/0; int; float; str); {} for none.
+    `config` is left as it is. One-line errors (exit 2): `OptionError` for an entry that is not field=value;
+    `ConfigError` naming the field for one the model does not have or that is not changed here (the
+    `PretrainedConfig` basics such as `id2label`, `DERIVED_CONFIG_FIELDS`), and naming the value for one its type refuses.
     """
+    pairs = override_pairs(config_overrides)
     base_fields = set(PretrainedConfig().to_dict())
-    valid = [
-        name for name in config.to_dict() if name not in base_fields and name not in DERIVED_CONFIG_FIELDS
-    ]
-    for item in overrides.split(","):
-        key, sep, value = item.partition("=")
-        key, value = key.strip(), value.strip()
-        if not sep or not key or not value or "=" in value:
-            raise ConfigError(f"--config_overrides entry {item!r} is not field=value (e.g. 'hidden_size=256,dropout=0.3')")
+    valid = [name for name in config.to_dict() if name not in base_fields and name not in DERIVED_CONFIG_FIELDS]
+    typed = copy.deepcopy(config)
+    for key, value in pairs.items():
         if key not in valid:
-            raise ConfigError(
-                f"--config_overrides: {config.model_type} has no field {key!r} to change; valid fields: {', '.join(valid)}"
-            )
+            raise ConfigError(f"--config_overrides: {config.model_type} has no field {key!r} to change; valid fields: {', '.join(valid)}")
         current = getattr(config, key)
-        if isinstance(current, bool):
-            ok = value.lower() in ("true", "false", "1", "0", "yes", "no", "y", "n")
-        else:
-            try:
-                type(current)(value)
-                ok = True
-            except ValueError:
-                ok = False
-        if not ok:
-            raise ConfigError(
-                f"--config_overrides: {key}={value!r} is not a valid {type(current).__name__} (now {current!r})"
-            )
+        try:
+            typed.update_from_string(f"{key}={value}")
+        except ValueError:
+            raise ConfigError(f"--config_overrides: {key}={value!r} is not a valid {type(current).__name__} (now {current!r})") from None
+        except TypeError:  # a field that holds neither int, float, bool nor str
+            raise ConfigError(f"--config_overrides: {key} holds {current!r}; only int, float, bool and str fields can be set here") from None
+    return {key: getattr(typed, key) for key in pairs}
 
 
 @dataclass

@@ -7,7 +7,7 @@
 set -euo pipefail
 export HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1  # one thread: two spin-wait for each other on the shared cores
 OUT=runs/distill-demo
-TEACHER=${TEACHER:-/work/study/runs/study/mr-lab-trained/bilstm/seed-0}
+TEACHER=${TEACHER:-runs/study/mr-lab-trained/bilstm/seed-0}  # the study's grid (scripts/run_study.sh, STUDY_RUNS=runs/study)
 COMMON=(--model mean --dataset mr --data-dir ../shared/datasets --train_embeddings --seed 0 --report_to none --disable_tqdm true)
 case "${1:-}" in
   run)

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from bench import glove_loading, grid_speed, scale, tokenization_speed, trace_setting, trainer_overhead
-from bench.common import REPO_ROOT, PeakMemory, bench_parser, in_child_process, made_by
+from bench.common import REPO_ROOT, PeakMemory, bench_parser, in_child_process, made_by, portable_argv
 
 
 def test_peak_memory_sees_an_allocation_in_a_child_process():
@@ -106,6 +106,11 @@ def test_made_by_gives_the_command_and_the_machine_and_the_parser_the_shared_opt
     assert (args.data_dir, args.output) == ("../shared/datasets", "bench/x.md")
     assert not hasattr(bench_parser("x", "doc", data_dir=False).parse_args([]), "data_dir")
 
+
+
+def test_a_committed_command_names_no_machine_folder():
+    argv = ["--data_dir", str(REPO_ROOT.parent), "--glove", str(REPO_ROOT / "bench"), "/no/such/folder", "runs/x"]
+    assert portable_argv(argv) == ["--data_dir", "..", "--glove", "bench", "/no/such/folder", "runs/x"]  # an existing path alone
 
 def test_the_trace_counts_only_calls_whose_arguments_carry_the_value():
     class Holder:

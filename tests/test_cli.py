@@ -17,7 +17,7 @@ import train
 from pipelines.arguments import (
     GLOVE_MODEL_NAMES, TRAINER_DEFAULT_SEED, DataArguments, DistillationArguments, GloveModelArguments, GloveTrainingArguments,
 )
-from pipelines.cli import FULL_HELP_FLAG, TRAINER_GROUP, check_options, leading_positionals, parse, to_argv
+from pipelines.cli import FULL_HELP_FLAG, TRAINER_GROUP, check_options, leading_positionals, pairs_text, parse, parse_pairs, run_cli, to_argv
 from pipelines.errors import OptionError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -113,3 +113,31 @@ def test_to_argv_writes_what_differs_from_the_defaults_and_parses_back():
 def test_leading_positionals_become_the_named_option():
     assert leading_positionals(["a", "b", "--x", "1"], "--run_dirs") == ["--run_dirs", "a", "b", "--x", "1"]
     assert leading_positionals(["--x", "1"], "--run_dirs") == ["--x", "1"]
+
+
+def test_key_value_options_have_one_parser_and_its_text_parses_back():
+    """`--config_overrides`, `--label_map` and `--stand_ins` are read by `parse_pairs`; `pairs_text` writes it back;
+    a config's fields type the values as `PretrainedConfig.update_from_string` does, and the config is not changed."""
+    from transformers import AutoConfig
+
+    from pipelines.training import typed_overrides
+
+    pairs = parse_pairs(" num_layers=6, dropout=0.10,,final_layer_norm=True", "--config_overrides")
+    assert pairs == {"num_layers": "6", "dropout": "0.10", "final_layer_norm": "True"}
+    assert parse_pairs(pairs_text(pairs), "--config_overrides") == pairs and parse_pairs(None, "--label_map") == {}
+    typed = {"num_layers": 6, "dropout": 0.1, "final_layer_norm": True}
+    assert pairs_text(typed) == "num_layers=6,dropout=0.1,final_layer_norm=true"
+    config = AutoConfig.for_model("glove-attention")
+    assert typed_overrides(config, pairs_text(typed)) == typed == typed_overrides(config, pairs_text(pairs))
+    assert typed_overrides(config, "final_layer_norm=no,dropout=1") == {"final_layer_norm": False, "dropout": 1.0}
+    assert config.to_dict() == AutoConfig.for_model("glove-attention").to_dict()
+
+
+@pytest.mark.parametrize("item", ["no_equals_sign", "dropout=0.1=0.2", "=0.1", "dropout="])
+def test_an_entry_that_is_not_key_value_is_one_error_line_naming_the_option(item, capsys):
+    def main(argv):
+        parse_pairs(argv[0], "--config_overrides", example="hidden_size=256,dropout=0.3")
+
+    assert run_cli(main, [f"num_layers=2,{item}"]) == 2
+    expected = f"error: --config_overrides entry {item!r} is not field=value (e.g. 'hidden_size=256,dropout=0.3')"
+    assert capsys.readouterr().err.splitlines() == [expected]

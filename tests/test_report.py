@@ -564,14 +564,15 @@ def test_each_configuration_of_a_model_is_its_own_group_and_every_pair_one_quest
     ]
     assert {q.family for q in found} == {CONFIGURATIONS} and "searched best vs default vs classic" in CONFIGURATIONS
     assert configuration_questions([default, lstm, distilled]) == []  # no configuration: no question
-    from models.presets import SEARCHED_TRANSFORMER_MR
     from pipelines.report.compare import config_name
 
-    assert config_name(Setting("trained vectors", config=config_text(SEARCHED_TRANSFORMER_MR))) == "searched best (MR)"
-    best = group("transformer", SEARCHED_TRANSFORMER_MR)
+    best = group("transformer", "num_layers=2,dropout=0.4628040490213926")  # a study's best trial: named by its fields
+    assert config_name(best.setting) == "config dropout=0.463 num_layers=2" and config_name(default.setting) == "default"
     named = configuration_questions([searched, best, default, classic])
-    assert [q.text for q in named][:2] == ["classic vs default: transformer", "searched best (MR) vs default: transformer"]
-    assert len(named) == 6 and "searched best (MR) vs classic: transformer" in [q.text for q in named]  # named ones first
+    assert [q.text for q in named][:3] == ["classic vs default: transformer",  # then the others by their config text
+                                           "config dropout=0.31 ffn_dim=120 num_heads=2 num_layers=1 vs default: transformer",
+                                           "config dropout=0.463 num_layers=2 vs default: transformer"]
+    assert len(named) == 6 and "config dropout=0.463 num_layers=2 vs classic: transformer" in [q.text for q in named]  # named ones first
     # The learning rate is part of a configuration (question 5 searches it): a searched best at its own learning
     # rate is asked against the default (and named by both), never grouped with the default config's runs.
     tuned = Group("mr", "transformer", Setting("trained vectors", config=config_text({"num_layers": 2}), learning_rate=4.2e-4), "lab", "glove", [])

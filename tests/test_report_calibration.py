@@ -21,12 +21,12 @@ from pipelines.calibration import (
 )
 from pipelines.report import write_report
 from pipelines.report.calibration import (
-    SCORES, Run, conformal_scores, probabilities_label, score_interval, selective_values, sentence_values,
+    SCORES, Run, conformal_scores, probabilities_label, selective_values, sentence_values,
 )
 from pipelines.report.collect import Group
 from pipelines.runs.setting import Setting
 from pipelines.run_files import write_validation_predictions
-from pipelines.statistics import crossed_variance
+from pipelines.statistics import crossed_variance, score_interval, values_interval
 
 TWO = ["negative", "positive"]
 N = 1000
@@ -77,11 +77,16 @@ def test_selective_values_average_to_the_accuracy_on_the_answered():
 
 def test_score_interval_of_one_run_is_the_t_interval_over_sentences():
     values = np.random.default_rng(2).normal(size=(1, 500))
-    found = score_interval(values, float(values.mean()))
+    found = values_interval(values)
+    assert values_interval(values, 0.25)["mean"] == 0.25 and values_interval(values, 0.25)["se"] == found["se"]  # a given point
     half = 1.9647 * values.std(ddof=1) / np.sqrt(500)  # t_{0.975, 499}
     assert (found["ci_high"] - found["ci_low"]) / 2 == pytest.approx(half, rel=1e-3)
     variance = crossed_variance(values, np.zeros((1, 500)), paired=False)
     assert (variance.seed, variance.sentence_df) == (0.0, 499)
+    gold = np.tile([0, 1], 250)
+    predictions = np.stack([np.where(np.random.default_rng(seed).random(500) < 0.8, gold, 1 - gold) for seed in range(3)])
+    metric = score_interval(gold, predictions, "accuracy", ["negative", "positive"])  # a metric's: the same procedure
+    assert {k: metric[k] for k in ("mean", "ci_low", "ci_high", "se", "df", "runs")} == pytest.approx(values_interval((predictions == gold).astype(float)))
 
 
 def write_run(root: Path, name: str, seed: int, setting: dict, temperature: float = 2.0, validation: bool = False) -> Path:

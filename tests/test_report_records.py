@@ -55,6 +55,14 @@ def write_run(root: Path, name: str, model: str, seed: int, right: int, validati
     (run / "checkpoint-20" / "model.safetensors").write_bytes(b"\0" * 4096)
 
 
+
+def test_the_patience_is_the_records_own_and_trainer_state_only_for_older_runs(tmp_path):
+    from pipelines.report.collect import gather_rows
+
+    write_run(tmp_path, "recorded", "mean", 0, 60, 0.8, early_stopping_patience=3)  # its trainer_state.json says 5
+    write_run(tmp_path, "older", "mean", 1, 60, 0.8)
+    assert {row["run"]: row["patience"] for row in gather_rows(tmp_path)} == {"recorded": 3, "older": 5}
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("study") / "runs"

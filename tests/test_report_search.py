@@ -1,6 +1,7 @@
 """`python -m pipelines.report.search`: a study's parameter importances and per-parameter scores, on toy studies built in code."""
 
 import csv
+import json
 
 import optuna
 import pytest
@@ -55,6 +56,26 @@ def test_the_best_trial_becomes_config_overrides_and_training_options(tmp_path):
     study.optimize(lambda t: t.suggest_int("num_layers", 1, 6) + t.suggest_float("dropout", 0, 1) + t.suggest_float("learning_rate", 1e-4, 1e-2), n_trials=1)
     assert best_options(study) == ["--config_overrides", "dropout=0.25,num_layers=3", "--learning_rate", "0.002"]
 
+
+
+def test_question_5s_searched_runs_are_the_committed_journals_best_trial():
+    """The searched best of question 5 is read from the study's committed journal, never typed in code: every
+    committed re-run of it (`results/records/q5`, scripts/run_q5.sh) has the best trial's config and learning rate."""
+    from pathlib import Path
+
+    from pipelines.report.search import best_options, load_study
+    from pipelines.run_files import RunRecord
+    from pipelines.runs.setting import Setting, config_text
+
+    root = Path(__file__).resolve().parent.parent / "results"
+    options = best_options(load_study(str(root / "search" / "transformer-mr-journal.log")))
+    best = dict(zip(options[::2], options[1::2]))
+    records = sorted((root / "records" / "q5").rglob("results.json"))
+    assert records, "no committed question-5 re-runs under results/records/q5"
+    for path in records:
+        record = RunRecord.from_dict(json.loads(path.read_text()))
+        assert Setting.of(record).config == config_text(best["--config_overrides"]), path
+        assert json.loads((path.parent / "training_args.json").read_text())["learning_rate"] == float(best["--learning_rate"]), path
 
 def test_a_parameter_is_shown_per_value_or_per_third_of_its_trials(tmp_path):
     from pipelines.report.search import finished

@@ -91,6 +91,8 @@ def test_a_setting_is_a_value_with_its_variants_labelled_and_undone_one_at_a_tim
     assert kl.label == "trained vectors, distilled from minilm (KL, T=2, alpha 0.2)"
     assert kl.folder_suffix == "-distilled-minilm-kl-t2-alpha0.2"
     assert both.label == "frozen vectors, distilled from minilm, class-weighted (1,2,3)"
+    assert both.variants_label == "distilled from minilm, class-weighted (1,2,3)" and both.plain().variants_label == ""
+    assert both.plain().label == "frozen vectors" and kl.sort_key() < both.plain().sort_key() < both.sort_key()  # kinds in KINDS order, then variants
     assert both.folder_suffix == "-weighted-1_2_3-distilled-minilm"
     assert both.variants == ["distillation", "class weights"]
     assert both.without("distillation") == Setting("frozen vectors", class_weights="1,2,3")

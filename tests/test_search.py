@@ -93,13 +93,15 @@ def test_the_classic_transformer_is_config_overrides_of_ours_that_build_over_50d
     """Vaswani et al. 2017's base at our width: 6 layers, 10 heads (8 do not divide 50), d_ff 2048, dropout 0.1 on the
     residual branches and none on the attention weights; a point of the attention search space, learning rate aside."""
     from models.presets import CLASSIC_TRANSFORMER
-    from pipelines.training import glove_config
+    from transformers import AutoConfig
+
+    from pipelines.training import glove_config, typed_overrides
 
     config = glove_config("transformer", 50, True, CLASSIC_TRANSFORMER, vocab_size=10, num_labels=2)
     assert (config.num_layers, config.num_heads, config.ffn_dim, config.dropout, config.attention_dropout) == (6, 10, 2048, 0.1, 0.0)
     assert config.embedding_dim == 50 and config.final_layer_norm  # the width stays the vectors'; our pre-LN blocks
-    fields = dict(item.split("=") for item in CLASSIC_TRANSFORMER.split(","))
-    trial = optuna.trial.FixedTrial({**{k: float(v) if "." in v else int(v) for k, v in fields.items()}, "learning_rate": 1e-3})
+    fields = typed_overrides(AutoConfig.for_model("glove-attention"), CLASSIC_TRANSFORMER)
+    trial = optuna.trial.FixedTrial({**fields, "learning_rate": 1e-3})
     drawn = SEARCH_SPACES["glove-attention"](trial, 50)
     assert {k: drawn[k] for k in ("num_layers", "num_heads", "ffn_dim", "dropout")} == {"num_layers": 6, "num_heads": 10, "ffn_dim": 2048, "dropout": 0.1}
 

@@ -499,6 +499,8 @@ BAD_INPUT = {
     "override unknown field": "--config_overrides: glove-pooling has no field 'hiden_size' to change; valid fields: "
     "freeze_embeddings, dropout, max_length, initializer_range, pooling, hidden_size",
     "override not key=value": "--config_overrides entry 'dropout' is not field=value (e.g. 'hidden_size=256,dropout=0.3')",
+    "override without =": "--config_overrides entry 'no_equals_sign' is not field=value (e.g. 'hidden_size=256,dropout=0.3')",
+    "override with two =": "--config_overrides entry 'dropout=0.1=0.2' is not field=value (e.g. 'hidden_size=256,dropout=0.3')",
 }
 
 
@@ -570,6 +572,10 @@ def bad_input(case, tmp_path, glove):
         argv += ["--config_overrides", "dropout=0.3,hiden_size=64"]
     elif case == "override not key=value":
         argv += ["--config_overrides", "dropout"]
+    elif case == "override without =":
+        argv += ["--config_overrides", "hidden_size=64,no_equals_sign"]
+    elif case == "override with two =":
+        argv += ["--config_overrides", "dropout=0.1=0.2"]
     return [*argv, "--embeddings", str(glove)]
 
 

@@ -11,7 +11,8 @@ For every group of runs (dataset, model, setting, protocol) whose predictions fi
   exact for Brier and NLL (means over sentences), the delta method for the binned ECEs (bins held
   fixed: sign(gap of the bin) × (correct − confidence)), so the library's ECE is the point estimate
   and the linearization gives only its variance. A score's interval is the comparison with a run
-  that scores 0 on every sentence (`score_interval`), which leaves only the group's own variance.
+  that scores 0 on every sentence (`pipelines.statistics.values_interval`, the procedure of every score's interval), which
+  leaves only the group's own variance.
 - Runs whose validation logits were saved and whose temperature is recorded are shown before and
   after temperature scaling (the saved probabilities are after; before is softmax(T · log p));
   committed runs without validation predictions show "ECE before scaling only".
@@ -61,7 +62,7 @@ from pipelines.report.compare import variant_questions
 from pipelines.report.tables import fmt, fmt_p
 from pipelines.formatting import markdown_table
 from pipelines.run_files import read_validation_predictions
-from pipelines.statistics import ALPHA, CrossedVariance, crossed_interval_and_p, crossed_variance, holm, holm_levels
+from pipelines.statistics import ALPHA, CrossedVariance, crossed_interval_and_p, crossed_variance, holm, holm_levels, values_interval
 
 SCORES = {"ece": "ECE", "classwise_ece": "classwise ECE", "brier": "Brier", "nll": "NLL"}
 VERDICT_SCORES = ("ece", "brier")
@@ -166,20 +167,13 @@ def selective_values(probabilities: np.ndarray, labels: np.ndarray, threshold: f
     return accuracy + len(labels) * answered * (correct - accuracy) / max(answered.sum(), 1), float(answered.mean())
 
 
-def score_interval(values: np.ndarray, point: float, alpha: float = ALPHA) -> dict:
-    """The runs × sentences interval of a mean score: `crossed_variance` of `values` (runs, n) against one run of
-    zeros, which has no variance of its own. `point` is the score itself (the library's, for the ECEs)."""
-    found = crossed_interval_and_p(point, crossed_variance(values, np.zeros((1, values.shape[1])), paired=False), alpha=alpha)
-    return {"mean": point, "ci_low": found["ci_low"], "ci_high": found["ci_high"], "runs": len(values)}
-
-
 def group_scores(runs: list[Run], which: str) -> dict:
     """{score: interval} of the runs' `which` ("before" or "after") probabilities."""
     points = [calibration_scores(getattr(run, which), run.labels) for run in runs]
     found = {}
     for score in SCORES:
         values = np.stack([sentence_values(getattr(run, which), run.labels, score) for run in runs])
-        found[score] = score_interval(values, float(np.mean([point[score] for point in points])))
+        found[score] = values_interval(values, float(np.mean([point[score] for point in points])))
     return found
 
 
@@ -195,7 +189,7 @@ def abstain_scores(runs: list[Run]) -> dict:
             values.append(sentence)
             covered.append(share)
         values = np.stack(values)
-        found[coverage] = {**score_interval(values, float(values.mean())), "test_coverage": float(np.mean(covered)),
+        found[coverage] = {**values_interval(values), "test_coverage": float(np.mean(covered)),
                            "chosen_on": "validation" if on_validation else "test"}  # fmt: skip
     return found
 

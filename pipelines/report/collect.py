@@ -55,7 +55,8 @@ def restored_by(results: RunRecord, run_dir: Path, state: dict | None) -> str | 
 
 
 def patience_of(state: dict | None) -> int | None:
-    """Early stopping's patience, from the callback state `Trainer.save_state` keeps."""
+    """Early stopping's patience, from the callback state `Trainer.save_state` keeps: for runs recorded before
+    `RunRecord.early_stopping_patience` (the record's own value comes first)."""
     callback = ((state or {}).get("stateful_callbacks") or {}).get("EarlyStoppingCallback") or {}
     return (callback.get("args") or {}).get("early_stopping_patience")
 
@@ -86,7 +87,7 @@ def trained_row(results: RunRecord, run_dir: Path, root: Path) -> dict:
         **{key: results.test.get(key) for key in METRIC_NAMES},
         "validation": validation_score(state, results.label_names, results.dataset),
         "restored_by": restored_by(results, run_dir, state),
-        "patience": patience_of(state),
+        "patience": results.early_stopping_patience if results.early_stopping_patience is not None else patience_of(state),
         "epochs": results.epochs,
         "train_seconds": results.train_seconds,
         "train_seconds_from_step": results.train_seconds_from_step,

@@ -8,7 +8,8 @@ class-weighted vs unweighted); GloVe against fine-tuned and as-is models (each f
 the best GloVe model, the best as-is model vs the best GloVe model, each fine-tuned model vs the best
 as-is model); an int8 export against the fp32 run it was exported from; and, for settings that move
 the class balance, each class's recall and the accuracy; and one model's configurations (`--config_overrides`,
-the lab's question 5: the Transformer encoder's searched best, default and classic), every pair. "The best" is chosen on the validation
+the lab's question 5: the Transformer encoder's searched best, default and classic; a configuration other than the
+default and `models.presets.NAMED_CONFIGS` is named by its fields), every pair. "The best" is chosen on the validation
 split (the mean official validation score of the restored checkpoints), never on test; a model
 without a validation score is chosen on test, and the question says so. Lab split against
 cross-validation for the same model is a question across protocols (`protocol_questions`).
@@ -254,7 +255,7 @@ def teacher_questions(groups: list[Group], teachers: list[dict]) -> list[Questio
         path = Path(paths.pop())  # its last two parts (`collect.teacher_folder`)
         row = next((r for r in teachers if r["kind"] == "finetuned" and r["dataset"] == g.dataset
                     and (r["run"] == path.name or r["run"].endswith(path.as_posix()))), None)  # fmt: skip
-        text = f"student vs teacher: {g.model} ({g.setting.label.partition(', ')[2]})"
+        text = f"student vs teacher: {g.model} ({g.setting.variants_label})"
         if row is None:
             found.append(Question(text, why=f"its teacher {path} is in neither the records nor the teachers folder", family=TRAINING))
             continue

@@ -16,7 +16,6 @@ crossovers in words: where the verdict changes from one size to the next.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections import defaultdict
@@ -28,12 +27,13 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from pipelines.benchmarks import BENCHMARKS, official_metric_for
+from pipelines.cli import leading_positionals, parse
 from pipelines.errors import DataError, OptionError
 from pipelines.report.collect import METRIC_NAMES
 from pipelines.report.compare import read_predictions
 from pipelines.report.tables import fmt, fmt_p
 from pipelines.run_files import EVALUATION_FILE, RESULTS_FILE, EvaluationRecord, RunRecord, is_run_record, read_json
-from pipelines.statistics import answer_family, crossed_comparison, score_interval, summarize
+from pipelines.statistics import answer_family, crossed_comparison, score_interval, summarize, verdict
 from pipelines.train_sizes import ALL
 
 
@@ -133,7 +133,7 @@ def crossover_text(a: Curve, b: Curve, rows: list[dict]) -> str:
     """The verdicts over sizes in words, consecutive sizes with one verdict joined: "bilstm better at 16–64; ..."."""
     spans: list[list] = []
     for row in rows:
-        said = row["verdict"].replace("A better", f"{a.name} better").replace("B better", f"{b.name} better")
+        said = verdict(row["difference"], row["holm_p"], a=a.name, b=b.name)  # the row's verdict, with the models' names
         if spans and spans[-1][0] == said:
             spans[-1][2] = row["size"]
         else:
@@ -207,11 +207,11 @@ def curves_markdown(dataset: str, curves: list[Curve], official: str, pairs: lis
                   f"{len(rows)} sizes, each CI at the level Holm decided it at (95% before the correction); MDE at 80% power.", ""]
         lines += ["| per class | seeds | Δ | CI | Holm p | MDE | verdict |", "|---|---|---|---|---|---|---|"]
         for row in rows:
-            verdict = row["verdict"].replace("A better", f"{a.name} better").replace("B better", f"{b.name} better")
+            said = verdict(row["difference"], row["holm_p"], a=a.name, b=b.name)
             lines.append(
                 f"| {size_text(row['size'])} | {len(row['a_seeds'])}/{len(row['b_seeds'])} | {fmt(row['difference'], sign=True)} | "
                 f"[{fmt(row['ci_low'], sign=True)}, {fmt(row['ci_high'], sign=True)}] ({1 - row['ci_alpha']:.1%}) | "
-                f"{fmt_p(row['holm_p'])} | {fmt(row['mde'])} | {verdict} |"
+                f"{fmt_p(row['holm_p'])} | {fmt(row['mde'])} | {said} |"
             )
         lines += ["", f"Crossovers: {crossover_text(a, b, rows)}"]
     return "\n".join(lines) + "\n"
@@ -252,16 +252,21 @@ def write_curves(roots: list[Path], output: Path, command: str, seeds: set[int] 
     return written
 
 
+@dataclass
+class CurvesArguments:
+    """Learning curves from run records (`write_curves`)."""
+
+    runs_dirs: list[str] = field(metadata={"help": "folders searched for run records (results.json), e.g. results/curves/records (also the first arguments)"})
+    output: str = field(metadata={"help": "folder for curves-<dataset>.png/.md and curves.json"})
+    seeds: str | None = field(default=None, metadata={"help": "comma-separated seeds to keep (default: every seed found)"})
+    models: str | None = field(default=None, metadata={"help": "comma-separated models (record's `model`) to draw (default: every model found)"})
+    as_is: list[str] = field(default_factory=list, metadata={"help": "folders of as-is evaluations (evaluation.json), e.g. "
+                                                             "results/records/asis-mr: their models are the zero-label lines"})
+    as_is_models: str | None = field(default=None, metadata={"help": "comma-separated as-is models to draw (default: every one with saved predictions)"})
+
+
 def main(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(prog="python -m pipelines.report.curves", description=__doc__.splitlines()[0])
-    parser.add_argument("runs_dirs", nargs="+", help="folders searched for run records (results.json), e.g. results/curves/records")
-    parser.add_argument("--output", required=True, help="folder for curves-<dataset>.png/.md and curves.json")
-    parser.add_argument("--seeds", help="comma-separated seeds to keep (default: every seed found)")
-    parser.add_argument("--models", help="comma-separated models (record's `model`) to draw (default: every model found)")
-    parser.add_argument("--as_is", nargs="+", default=[], help="folders of as-is evaluations (evaluation.json), e.g. results/records/asis-mr: "
-                        "their models are the zero-label lines")
-    parser.add_argument("--as_is_models", help="comma-separated as-is models to draw (default: every one with saved predictions)")
-    args = parser.parse_args(argv)
+    (args,) = parse((CurvesArguments,), leading_positionals(argv, "--runs_dirs"))
     try:
         seeds = {int(seed) for seed in args.seeds.split(",") if seed.strip()} if args.seeds else None
     except ValueError:

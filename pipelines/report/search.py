@@ -29,7 +29,7 @@ import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from pipelines.cli import leading_positionals, parse
+from pipelines.cli import leading_positionals, pairs_text, parse
 from pipelines.errors import DataError, OptionError, PathError
 from pipelines.formatting import markdown_table
 
@@ -127,7 +127,7 @@ def best_options(study) -> list[str]:
 
     training = {item.name for item in fields(TrainingArguments)}
     params = study.best_trial.params
-    config = ",".join(f"{name}={value}" for name, value in sorted(params.items()) if name not in training)
+    config = pairs_text({name: value for name, value in sorted(params.items()) if name not in training})
     return (["--config_overrides", config] if config else []) + [text for name, value in params.items() if name in training
                                                                   for text in (f"--{name}", str(value))]  # fmt: skip
 

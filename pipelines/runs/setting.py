@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from pipelines.cli import pairs_text, parse_pairs
 from pipelines.run_files import RunRecord, file_name
 
 # The kinds of model in the order a reader meets them (the report's tables sort by it).
@@ -49,8 +50,8 @@ def config_text(given) -> str | None:
     overrides given in another order or spelling are one setting."""
     if not given:
         return None
-    pairs = given.items() if isinstance(given, dict) else (item.partition("=")[::2] for item in str(given).split(","))
-    return ",".join(f"{key}={_value_text(value)}" for key, value in sorted((str(k).strip(), v) for k, v in pairs))
+    pairs = given if isinstance(given, dict) else parse_pairs(str(given), "--config_overrides")
+    return pairs_text({key: _value_text(value) for key, value in sorted(pairs.items())}) or None
 
 
 def _value_text(value) -> str:
@@ -165,15 +166,20 @@ class Setting:
         if variant == "temperature scaling":
             return "temperature-scaled"
         if variant == "configuration":
-            return "config " + " ".join(f"{key}={_short(value)}" for key, value in (item.split("=", 1) for item in self.config.split(",")))
+            return "config " + " ".join(f"{key}={_short(value)}" for key, value in parse_pairs(self.config, "config").items())
         if variant == "learning rate":
             return f"learning rate {self.learning_rate:.3g}"
         return f"{self.train_size} per class"
 
     @property
+    def variants_label(self) -> str:
+        """The label without its kind: "distilled from minilm (KL, T=2), class-weighted"; "" for a plain setting."""
+        return ", ".join(self.variant_label(variant) for variant in self.variants)
+
+    @property
     def label(self) -> str:
         """The report's text: "trained vectors, distilled from minilm (KL, T=2), class-weighted"."""
-        return ", ".join([self.kind, *(self.variant_label(variant) for variant in self.variants)])
+        return ", ".join(filter(None, [self.kind, self.variants_label]))
 
     @property
     def folder_suffix(self) -> str:
@@ -201,4 +207,4 @@ class Setting:
 
     def sort_key(self) -> tuple:
         """Kinds in `KINDS` order, then the variants' text (the report's row order)."""
-        return (KINDS.index(self.kind), self.label.partition(", ")[2])
+        return (KINDS.index(self.kind), self.variants_label)

@@ -2,7 +2,7 @@
 sample of test sentences, extrapolated to what `evaluate_pretrained.py` scores (the whole test set and the
 validation split, `pipelines.pretrained.validation_split`).
 
-    HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 python -m scripts.asis_cost semeval2017a vader minilm mpnet --sentences 300
+    HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 python -m bench.asis_cost semeval2017a vader minilm mpnet --sentences 300
 
 CPU time is the process's (`time.process_time`: every thread, user + system), so it stays meaningful on a
 shared machine where wall time depends on the load; wall time is printed beside it. The sample is the
