@@ -187,16 +187,14 @@ def label_in_chunks(folder: str, texts: list[str], label_names: list[str], parts
     order = np.asarray(length_order(texts), dtype=np.int64)
     logits = np.zeros((len(texts), len(label_names)), dtype=np.float32)
     starts = range(0, len(texts), size)
-    done = [start for start in starts if chunk_file(parts, start, len(texts), size).is_file()]
+    done = {start for start in starts if chunk_file(parts, start, len(texts), size).is_file()}
     if done:
         print(f"teacher {folder}: resuming, {len(done)} of {len(starts)} chunks already labelled in {parts}", flush=True)
     teacher = None
     for number, start in enumerate(starts, 1):
         rows, path = order[start : start + size], chunk_file(parts, start, len(texts), size)
         if start in done:
-            chunk = np.load(path)
-            if chunk.shape != (len(rows), len(label_names)):
-                raise DataError(f"{path}: {chunk.shape} logits where {(len(rows), len(label_names))} were written; delete {parts} and label again")
+            chunk = np.load(path)  # whole: written under another name, then renamed
         else:
             if teacher is None:
                 teacher, label_index = load_teacher(folder, label_names, progress)
