@@ -328,3 +328,18 @@ def test_a_teacher_whose_head_contradicts_its_config_is_a_data_error(tmp_path):
     (folder / "config.json").write_text(json.dumps(config))  # 3 labels over a 2-row classifier
     with pytest.raises(DataError, match="not a loadable sequence-classification checkpoint"):
         run_teacher(str(folder), ["a fine film"], LABELS)
+
+
+def test_the_mpnet_teacher_script_skips_a_benchmark_whose_teacher_has_not_run(tmp_path):
+    import subprocess
+    from pathlib import Path
+
+    (tmp_path / "runs" / "mr-mpnet" / "seed-0").mkdir(parents=True)  # started, not finished: no results.json
+    script = Path(__file__).resolve().parents[1] / "scripts" / "run_mpnet_teacher.sh"
+    env = {"PATH": "/usr/bin:/bin", "STUDY_RUNS": str(tmp_path / "runs")}
+    done = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert done.returncode == 0 and done.stdout.splitlines() == [
+        f"{dataset}: no MPNet teacher ({tmp_path}/runs/{dataset}-mpnet/seed-0/results.json is missing; set TEACHER_{dataset} "
+        "to a finished MPNet run): skipped" for dataset in ("mr", "semeval2017a")
+    ]
+    assert sorted(path.name for path in (tmp_path / "runs").iterdir()) == ["mr-mpnet"]  # nothing written
