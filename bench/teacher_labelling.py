@@ -17,7 +17,11 @@ wall seconds the labelling takes on a free core.
 The extrapolation to the whole pool is CPU seconds per sentence times the pool's size; the mean tokens per sentence
 of the sample and of the whole pool are printed beside it (the cost grows with them). It is an upper estimate: in a
 pool of 110,000 sorted by length, a batch's sentences are nearer in length than in a sample of 300, so less padding
-is computed. Each repeat is printed: their spread is the measurement's.
+is computed; `--padding_only` prints the padded tokens per sentence of both (tokenizers only, seconds), whose
+ratio scales the estimate. Each repeat is printed: their spread is the measurement's.
+
+    OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 nice -n 19 python -m bench.teacher_labelling \
+        --teacher /work/main/runs/study/mr-mpnet/seed-0 --baseline minilm --data_dir ../shared/datasets --padding_only
 
 The baseline is any model of the baseline's architecture: `minilm` (the offline backbone alias, an untrained
 2-label head: the same computation as a fine-tuned MiniLM teacher, whose weights are not kept on this machine).
@@ -60,6 +64,37 @@ def mean_tokens(classifier, texts: list[str]) -> float:
     return float(np.mean([len(ids) for ids in encoded]))
 
 
+def padded_tokens(tokenizer, max_length: int, texts: list[str], batch_size: int) -> float:
+    """Tokens per sentence the model computes, padding included: batches of `batch_size` in `inference.length_order`
+    (by characters, as the teacher batches them), each padded to its longest sentence in tokens."""
+    from pipelines.inference import length_order
+
+    lengths = np.array([len(ids) for ids in tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]])[length_order(texts)]
+    return float(sum(lengths[start : start + batch_size].max() * len(lengths[start : start + batch_size]) for start in range(0, len(texts), batch_size)) / len(texts))
+
+
+def padding(names: dict, args) -> None:
+    """`--padding_only`: the padded tokens per sentence of the sample and of the whole pool (tokenizers only, no model
+    run), whose ratio scales the sample's cost to the pool's batches (a transformer's cost at ~25 tokens grows about
+    linearly with the tokens it computes)."""
+    from transformers import AutoTokenizer
+
+    from pipelines.backbones import resolve_model
+    from pipelines.distillation import TEACHER_BATCH_SIZE, TEACHER_MAX_LENGTH
+
+    print("| teacher | benchmark | padded tokens / sentence: sample, pool | pool / sample |")
+    print("|---|---|---|---|")
+    for given in names.values():
+        folder = given if Path(given).is_dir() else resolve_model(given)
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+        max_length = min(TEACHER_MAX_LENGTH, tokenizer.model_max_length)
+        for dataset, pool in pools(folder, args.data_dir).items():
+            chosen = np.random.default_rng(0).choice(len(pool), size=min(args.sample, len(pool)), replace=False)
+            sample = padded_tokens(tokenizer, max_length, [pool[i] for i in chosen], TEACHER_BATCH_SIZE)
+            whole = padded_tokens(tokenizer, max_length, pool, TEACHER_BATCH_SIZE)
+            print(f"| {given} | {dataset} | {sample:.1f}, {whole:.1f} | {whole / sample:.2f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--teacher", required=True, help="the teacher folder measured (a fine-tuned MPNet)")
@@ -67,7 +102,10 @@ def main() -> None:
     parser.add_argument("--data_dir", default="../shared/datasets")
     parser.add_argument("--sample", type=int, default=300)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--padding_only", action="store_true", help="print the padded tokens of the sample and the pool, run no model")
     args = parser.parse_args()
+    if args.padding_only:
+        return padding({"teacher": args.teacher, "baseline": args.baseline}, args)
 
     import torch
 

@@ -26,10 +26,10 @@
 #   MPNet (mr-mpnet)    195.3 CPU ms/sentence: 5.97 h   256.5 CPU ms/sentence: 7.81 h
 #   MiniLM (baseline)    25.1 CPU ms/sentence: 0.77 h    34.3 CPU ms/sentence: 1.04 h
 #   MPNet / MiniLM       7.8x                            7.5x
-# An upper estimate (a 300-sentence sample pads more than the sorted pool) on a busy machine; one measurement,
-# its two repeats within 3%. On this CPU each MPNet labelling takes at least 2 (MR) or 3 (SemEval) 3-hour sessions
-# of one thread: run the script
-# again in each session until the cache file is whole (or on a GPU: minutes).
+# An upper estimate on a busy machine (one measurement, its two repeats within 3%): a 300-sentence sample pads more
+# than the sorted pool, and scaled by the padded tokens of each (`--padding_only`: 0.86 on MR, 0.94 on SemEval)
+# MPNet's pools cost ~5.1 and ~7.3 CPU hours. On this CPU each MPNet labelling takes at least 2 (MR) or 3 (SemEval)
+# 3-hour sessions of one thread: run the script again in each session until the cache file is whole (or on a GPU).
 set -uo pipefail
 export HF_HUB_OFFLINE=1
 RUNS=${STUDY_RUNS:-runs/study}
