@@ -368,6 +368,19 @@ class DistillationArguments(LossArguments):
             self.teacher = str(Path(self.teacher).expanduser())  # the folder is checked where it is used (distillation.check_teacher)
 
 
+
+@dataclass
+class TeacherLabellingArguments:
+    """`python -m pipelines.distillation`'s own options (with `DataArguments` and `DistillationArguments`): the
+    labelling alone, to fill the teacher's cache before the students train."""
+
+    seed: int = field(
+        default=0,
+        metadata={"help": "the students' --seed; it changes the sentences only with --cv_folds, --train_size or data without a test split"},
+    )
+    disable_tqdm: bool = field(default=False, metadata={"help": "no progress bar (a line per finished chunk is printed still)"})
+
+
 @dataclass
 class PretrainedArguments(DataSourceArguments):
     """The data options (`DataSourceArguments`: only the test split is scored) plus the models."""

@@ -11,13 +11,20 @@ cross-entropy mixed with logit regression on the teacher (or temperature-scaled 
 - Its logits are cached in `$SENTIBENCH_CACHE/teacher_logits/<name>-<key>.npy`, the key a
   SHA-256 of the teacher's files (config, weights, tokenizer) and of the texts, so the five seeds
   of a student (whose validation splits differ) label the same pool once. A change to the
-  teacher or the data changes the key.
+  teacher or the data changes the key. The labelling is resumable: it saves every 2,048 sentences
+  (`label_in_chunks`), so a large teacher (MPNet on MR's 110,000 sentences: CPU hours) labels over
+  several sessions, started by `python -m pipelines.distillation` (below) before the students train.
 - Transfer set (`--transfer_set_size N`): N sentences made from the training sentences with two of
   Tang et al.'s (2019, Sec. 3.3) three rules, the two that need no part-of-speech tagger: each
   word masked with probability 0.1 (`[MASK]` for the teacher, `[UNK]`, a zero vector, for the
   student), then, with probability 0.25, the sentence cut to a random n-gram, n in 1..5. They are
   drawn with a fixed seed from the whole pool, so every student seed shares one labelling; each
   seed keeps only those made from its own training rows (none from its validation rows).
+
+Label only, filling the cache the students' cells then read (same data and distillation options as theirs):
+
+    python -m pipelines.distillation --teacher runs/teachers/mr-mpnet --dataset mr --data_dir ../shared/datasets \
+        --transfer_set_size 100000
 """
 
 from __future__ import annotations
@@ -26,6 +33,8 @@ import fcntl
 import hashlib
 import json
 import os
+import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -36,16 +45,19 @@ import models  # noqa: F401  registers the GloVe models with the Auto classes: a
 from pipelines import run_files
 from pipelines.backbones import WEIGHTS_FILES
 from pipelines.errors import DataError, OptionError, PathError, one_line
-from pipelines.inference import TorchSequenceClassifier, default_device
+from pipelines.inference import TorchSequenceClassifier, default_device, length_order
 from pipelines.run_files import file_name
-from pipelines.arguments import DistillationArguments
+from pipelines.arguments import DataArguments, DistillationArguments, TeacherLabellingArguments
+from pipelines.cli import parse, run_cli
 from pipelines.losses import IGNORE_INDEX, loss_trainer
+from pipelines.splits import load_train_test
 from pipelines.tokenization import UNK_TOKEN
 
 # Tang et al. (2019), Sec. 3.3: p_mask = 0.1, p_ng = 0.25, n-grams of 1..5 words.
 MASK_PROBABILITY, NGRAM_PROBABILITY, MAX_NGRAM = 0.1, 0.25, 5
 TRANSFER_SEED = 0  # fixed: every student seed shares the transfer set and its teacher labels
 TEACHER_BATCH_SIZE = 64
+CHUNK_BATCHES = 32  # a resumable labelling saves its work every 32 batches (2,048 sentences)
 TEACHER_MAX_LENGTH = 512
 # The files that make a model what it is (config, weights, tokenizer, remote code); run records do not count.
 MODEL_FILE_PATTERNS = ("config.json", "*.safetensors", "pytorch_model*.bin", "tokenizer*.json", "vocab*", "merges.txt", "special_tokens_map.json", "*.model", "*.py")
@@ -101,19 +113,25 @@ def label_order(teacher_labels: dict, label_names: list[str], folder) -> list[in
     return [by_name[name.lower()] for name in label_names]
 
 
+def load_teacher(folder: str, label_names: list[str], progress: bool = True) -> tuple[TorchSequenceClassifier, list[int]]:
+    """The teacher as a `pipelines.inference.TorchSequenceClassifier` (inference mode, `TEACHER_BATCH_SIZE`, truncated at
+    the model's limit, at most `TEACHER_MAX_LENGTH`; on the GPU when there is one) and, for each dataset label, its
+    output index (`label_order`). Raises `DataError` for a folder that does not load, `OptionError` for other labels."""
+    try:
+        teacher = TorchSequenceClassifier.from_pretrained(folder, default_device(), TEACHER_BATCH_SIZE, progress=progress, max_length=TEACHER_MAX_LENGTH)
+    except (OSError, ValueError, RuntimeError) as err:  # the user's folder: e.g. a head whose size its config contradicts
+        raise DataError(f"--teacher {folder}: not a loadable sequence-classification checkpoint ({one_line(err)})") from None
+    return teacher, label_order(dict(enumerate(teacher.label_names)), label_names, folder)
+
+
 def run_teacher(folder: str, texts: list[str], label_names: list[str], progress: bool = True) -> np.ndarray:
-    """The teacher's logits, (len(texts), num_labels) float32 in dataset label order, inference mode only
-    (`pipelines.inference.TorchSequenceClassifier`, truncated at the model's limit, at most `TEACHER_MAX_LENGTH`),
+    """The teacher's logits in one pass, (len(texts), num_labels) float32 in dataset label order (`load_teacher`),
     with a progress bar unless `progress` is False.
 
     On the GPU when there is one: labelling a 100,000-sentence transfer set with MiniLM takes most
     of an hour on one CPU thread (a grid worker's) and seconds on a GPU.
     """
-    try:
-        teacher = TorchSequenceClassifier.from_pretrained(folder, default_device(), TEACHER_BATCH_SIZE, progress=progress, max_length=TEACHER_MAX_LENGTH)
-    except (OSError, ValueError, RuntimeError) as err:  # the user's folder: e.g. a head whose size its config contradicts
-        raise DataError(f"--teacher {folder}: not a loadable sequence-classification checkpoint ({one_line(err)})") from None
-    order = label_order(dict(enumerate(teacher.label_names)), label_names, folder)
+    teacher, order = load_teacher(folder, label_names, progress)
     return teacher.logits(texts)[:, order]
 
 
@@ -121,15 +139,26 @@ def cache_root() -> Path:
     return run_files.cache_root("teacher_logits")
 
 
-def cached_teacher_logits(folder: str, texts: list[str], label_names: list[str], progress: bool = True) -> np.ndarray:
-    """`run_teacher`, once per (teacher files, texts, labels): later calls read `cache_root()/<name>-<key>.npy`.
-
-    A file lock makes parallel grid workers wait for one labelling instead of each running the teacher.
-    """
-    key = hashlib.sha256(
+def cache_key(folder: str, texts: list[str], label_names: list[str]) -> str:
+    """16 hex digits of a SHA-256 over the teacher's files, the texts, the labels and `TEACHER_MAX_LENGTH`."""
+    return hashlib.sha256(
         json.dumps([teacher_fingerprint(folder), texts_fingerprint(texts), label_names, TEACHER_MAX_LENGTH]).encode()
     ).hexdigest()[:16]
-    target = cache_root() / f"{file_name(teacher_name(folder))}-{key}.npy"
+
+
+def cache_file(folder: str, texts: list[str], label_names: list[str]) -> Path:
+    """Where `cached_teacher_logits` keeps these logits: `cache_root()/<teacher name>-<cache_key>.npy`."""
+    return cache_root() / f"{file_name(teacher_name(folder))}-{cache_key(folder, texts, label_names)}.npy"
+
+
+def cached_teacher_logits(folder: str, texts: list[str], label_names: list[str], progress: bool = True) -> np.ndarray:
+    """`run_teacher`'s logits, once per (teacher files, texts, labels): later calls read `cache_file(...)`.
+
+    A file lock makes parallel grid workers wait for one labelling instead of each running the teacher.
+    The labelling is resumable (`label_in_chunks`): its finished chunks sit in `<cache file>.parts/`
+    until the whole file is written, so a labelling killed with its session continues where it stopped.
+    """
+    target = cache_file(folder, texts, label_names)
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(target.parent / f".{target.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -138,12 +167,54 @@ def cached_teacher_logits(folder: str, texts: list[str], label_names: list[str],
             if logits.shape == (len(texts), len(label_names)):
                 print(f"teacher {folder}: its logits for {len(texts):,} sentences read from the cache {target}")
                 return logits
-        print(f"teacher {folder}: labelling {len(texts):,} sentences (training and transfer set), cached in {target}")
-        logits = run_teacher(folder, texts, label_names, progress)
-        partial = target.with_name(f".{target.name}.tmp-{os.getpid()}.npy")
-        np.save(partial, logits)
-        os.replace(partial, target)  # atomic: a reader sees the old file or the whole new one
+        print(f"teacher {folder}: labelling {len(texts):,} sentences (training and transfer set), cached in {target}", flush=True)
+        parts = target.with_name(f"{target.name}.parts")
+        logits = label_in_chunks(folder, texts, label_names, parts, progress)
+        save_atomically(target, logits)
+        if parts.exists():
+            shutil.rmtree(parts)
     return logits
+
+
+def label_in_chunks(folder: str, texts: list[str], label_names: list[str], parts: Path, progress: bool = True) -> np.ndarray:
+    """`run_teacher(folder, texts, label_names)`, bit for bit, labelled `CHUNK_BATCHES * TEACHER_BATCH_SIZE` sentences at
+    a time, each chunk saved to `parts/<first>-<end>.npy` (positions in `inference.length_order`) as it ends; chunks
+    already there are read, not labelled again (a labelling that was killed resumes).
+
+    The chunks are consecutive runs of whole batches of the one-pass order (longest first), so every batch
+    holds the same sentences as in one pass and gives the same logits."""
+    size = CHUNK_BATCHES * TEACHER_BATCH_SIZE
+    order = np.asarray(length_order(texts), dtype=np.int64)
+    logits = np.zeros((len(texts), len(label_names)), dtype=np.float32)
+    starts = range(0, len(texts), size)
+    done = {start for start in starts if chunk_file(parts, start, len(texts), size).is_file()}
+    if done:
+        print(f"teacher {folder}: resuming, {len(done)} of {len(starts)} chunks already labelled in {parts}", flush=True)
+    teacher = None
+    for number, start in enumerate(starts, 1):
+        rows, path = order[start : start + size], chunk_file(parts, start, len(texts), size)
+        if start in done:
+            chunk = np.load(path)  # whole: written under another name, then renamed
+        else:
+            if teacher is None:
+                teacher, label_index = load_teacher(folder, label_names, progress)
+                parts.mkdir(parents=True, exist_ok=True)
+            chunk = teacher.logits([texts[row] for row in rows])[:, label_index]
+            save_atomically(path, chunk)
+            print(f"teacher {folder}: chunk {number} of {len(starts)} labelled ({start + len(rows):,} of {len(texts):,} sentences)", flush=True)
+        logits[rows] = chunk
+    return logits
+
+
+def chunk_file(parts: Path, start: int, total: int, size: int) -> Path:
+    return parts / f"{start:09d}-{min(start + size, total):09d}.npy"
+
+
+def save_atomically(path: Path, array: np.ndarray) -> None:
+    """`np.save` to a temporary name, then renamed: a reader (or a resumed labelling) sees no file or the whole one."""
+    partial = path.with_name(f".{path.name}.tmp-{os.getpid()}.npy")
+    np.save(partial, array)
+    os.replace(partial, path)
 
 
 def make_transfer_set(texts: list[str], size: int, teacher_mask: str, seed: int = TRANSFER_SEED) -> tuple[list[str], list[str], list[int]]:
@@ -181,6 +252,18 @@ def teacher_mask_token(folder: str) -> str:
     return tokenizer.mask_token or tokenizer.unk_token or UNK_TOKEN
 
 
+def teacher_inputs(train_texts: list[str], loss_args: DistillationArguments) -> tuple[list[str], list[str], list[int]]:
+    """What the teacher labels for a student trained on `train_texts` (the training split before the validation
+    hold-out): those sentences, then the transfer set's teacher-side sentences (`make_transfer_set` with
+    `--transfer_set_size`, masked with the teacher's own mask token); with the transfer set's student-side
+    sentences and the index of each one's source. The student (`prepare_training`) and the labelling command
+    (`main`) both call it, so they name the same cache file."""
+    if not loss_args.transfer_set_size:
+        return list(train_texts), [], []
+    student, teacher, sources = make_transfer_set(train_texts, loss_args.transfer_set_size, teacher_mask_token(loss_args.teacher))
+    return [*train_texts, *teacher], student, sources
+
+
 def prepare_training(loss_args: DistillationArguments | None, prepared, split, progress: bool = True) -> tuple[DatasetDict, object, dict]:
     """The GloVe flow's splits, trainer class and `results.json` entries for `loss_args`; `progress`: the
     teacher's labelling shows a bar (train.py: unless `--disable_tqdm`).
@@ -196,12 +279,8 @@ def prepare_training(loss_args: DistillationArguments | None, prepared, split, p
         trainer_class, info = loss_trainer(loss_args, tokenized["train"]["label"], prepared.label_names)
         return tokenized, trainer_class, info
     texts = list(prepared.train_texts)
-    transfer_student, transfer_teacher, sources = (
-        make_transfer_set(texts, loss_args.transfer_set_size, teacher_mask_token(loss_args.teacher))
-        if loss_args.transfer_set_size
-        else ([], [], [])
-    )
-    logits = cached_teacher_logits(loss_args.teacher, texts + transfer_teacher, prepared.label_names, progress)
+    labelled, transfer_student, sources = teacher_inputs(texts, loss_args)
+    logits = cached_teacher_logits(loss_args.teacher, labelled, prepared.label_names, progress)
     pool = prepared.dataset["train"].add_column("teacher_logits", logits[: len(texts)].tolist())
     tokenized = split(DatasetDict({**prepared.dataset, "train": pool.add_column("pool_index", range(len(texts)))}))
     trainer_class, info = loss_trainer(loss_args, tokenized["train"]["label"], prepared.label_names)
@@ -230,3 +309,21 @@ def prepare_training(loss_args: DistillationArguments | None, prepared, split, p
         "transfer_sentences": len(rows),
     }
     return DatasetDict({**splits, "train": train}), trainer_class, info
+
+
+def main(argv: list[str]) -> None:
+    """Label a student's sentences with its teacher and cache the logits, training nothing: the cache file a
+    `train.py --teacher` (or grid) run with the same data and distillation options then reads."""
+    data_args, loss_args, label_args = parse((DataArguments, DistillationArguments, TeacherLabellingArguments), argv)
+    if loss_args.teacher is None:
+        raise OptionError("--teacher is required: the folder whose logits to cache")
+    check_teacher(loss_args)
+    dataset, _ = load_train_test(data_args, label_args.seed)
+    label_names = dataset["train"].features["label"].names
+    texts, _, _ = teacher_inputs(list(dataset["train"]["text"]), loss_args)
+    cached_teacher_logits(loss_args.teacher, texts, label_names, progress=not label_args.disable_tqdm)
+    print(f"teacher {loss_args.teacher}: {len(texts):,} sentences labelled in {cache_file(loss_args.teacher, texts, label_names)}")
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main, options=(DataArguments, DistillationArguments, TeacherLabellingArguments), limit_threads=True))

@@ -121,7 +121,7 @@ class SequenceClassifier:
         classifier's) texts, longest first. Raises `OptionError` for a batch size below 1."""
         size = check_batch_size(batch_size or self.batch_size)
         texts = list(texts)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
+        order = length_order(texts)
         result = np.zeros((len(texts), len(self.label_names)), dtype=np.float32)
         with tqdm(total=len(texts), desc=self.name, unit="sent", leave=False, disable=not self.progress) as bar:
             for start in range(0, len(texts), size):
@@ -138,6 +138,13 @@ class SequenceClassifier:
     def predict(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
         """Label ids (n,), the argmax of `logits`."""
         return self.logits(texts, batch_size).argmax(axis=-1)
+
+
+def length_order(texts: list[str]) -> list[int]:
+    """The order `SequenceClassifier.logits` batches `texts` in: longest (in characters) first, ties in input
+    order (a stable sort), so texts already in this order keep it. Batches of the same texts give the same
+    logits bit for bit, which lets `pipelines.distillation` label a long list in resumable chunks."""
+    return sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
 
 
 def id2label_names(id2label: dict) -> list[str]:

@@ -130,3 +130,16 @@ def test_the_committed_trace_table_is_what_the_trace_counts_today():
     today = trace_setting.report(trace_setting.run_traced())
     assert re.search(r"\*\*\d+ stays across \d+ files\.\*\*", today)
     assert today == committed
+
+
+def test_padded_tokens_count_each_batch_at_its_longest_sentence_in_the_teachers_order():
+    from bench.teacher_labelling import padded_tokens
+
+    class Words:  # one token a word, plus none: a stand-in for a tokenizer
+        def __call__(self, texts, truncation, max_length):
+            return {"input_ids": [text.split()[:max_length] for text in texts]}
+
+    # by characters: "bbbbbbbbbb" (1 word) is longest, so the first batch of 2 is it and "a a a" (3 words)
+    texts = ["a a a", "bbbbbbbbbb", "c", "d d"]
+    assert padded_tokens(Words(), 512, texts, batch_size=2) == (3 * 2 + 2 * 2) / 4  # batches {bbbbbbbbbb, a a a}, {d d, c}
+    assert padded_tokens(Words(), 2, texts, batch_size=4) == 2.0  # truncated at max_length

@@ -15,6 +15,7 @@ from pipelines import distillation
 from pipelines.cli import run_cli
 from pipelines.distillation import cached_teacher_logits, make_transfer_set, run_teacher
 from pipelines.errors import OptionError
+from pipelines.inference import TorchSequenceClassifier, length_order
 from pipelines.arguments import DistillationArguments
 from pipelines.losses import sentiment_loss
 from tests.tiny_bert import build_tiny_bert
@@ -33,15 +34,16 @@ def biased_teacher(folder, labels, favourite: str, bias: float = 8.0):
 
 @pytest.fixture
 def counted_teacher(monkeypatch, tmp_path):
-    """Counts `run_teacher` calls and records the texts it is given; a private cache folder."""
+    """Counts labellings (`label_in_chunks` calls) and records the texts each is given; a private cache folder."""
     monkeypatch.setenv("SENTIBENCH_CACHE", str(tmp_path / "cache"))
     calls = []
+    labelling = distillation.label_in_chunks
 
-    def counting(folder, texts, label_names, progress=True):
+    def counting(folder, texts, label_names, parts, progress=True):
         calls.append(list(texts))
-        return run_teacher(folder, texts, label_names, progress)
+        return labelling(folder, texts, label_names, parts, progress)
 
-    monkeypatch.setattr(distillation, "run_teacher", counting)
+    monkeypatch.setattr(distillation, "label_in_chunks", counting)
     return calls
 
 
@@ -76,7 +78,8 @@ def test_teacher_logits_are_cached_and_invalidated(tmp_path, counted_teacher, ca
     assert len(counted_teacher) == 1 and np.array_equal(first, again) and first.shape == (3, 3)
     shown = capsys.readouterr()
     said = shown.out.splitlines()  # the user sees which run paid for the teacher
-    assert said[0].startswith(f"teacher {teacher}: labelling 3 sentences") and said[1].startswith(f"teacher {teacher}: its logits for 3 sentences read from the cache")
+    assert said[0].startswith(f"teacher {teacher}: labelling 3 sentences") and said[1] == f"teacher {teacher}: chunk 1 of 1 labelled (3 of 3 sentences)"
+    assert said[2].startswith(f"teacher {teacher}: its logits for 3 sentences read from the cache")
     assert "/3 [" in shown.err and "sent/s]" in shown.err, "the labelling shows a progress bar (left or cleared at its end: tqdm's leave=False)"
 
     cached_teacher_logits(str(teacher), [*texts, "pure joy !"], LABELS, progress=False)  # the data changed
@@ -86,6 +89,106 @@ def test_teacher_logits_are_cached_and_invalidated(tmp_path, counted_teacher, ca
     assert len(counted_teacher) == 3 and not np.allclose(changed, first)
     cached_teacher_logits(str(teacher), texts, LABELS)
     assert len(counted_teacher) == 3
+
+
+SENTENCES = ["a wonderful , moving film", "pure joy !", "a dull , lifeless mess", "what a waste .", "it runs two hours",
+             "tickets cost ten dollars", "i hated every minute of it", "great acting and a lovely story", "a dull mess", "fine",
+             "i loved every minute of it"]  # 11: three chunks of 4 (the last short), ties in length ("a dull mess", "pure joy !"... )
+
+
+class Killed(Exception):
+    """The session ending in the middle of a labelling."""
+
+
+def test_an_interrupted_labelling_resumes_from_its_chunks_and_gives_the_one_pass_logits(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SENTIBENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(distillation, "TEACHER_BATCH_SIZE", 2)
+    monkeypatch.setattr(distillation, "CHUNK_BATCHES", 2)  # chunks of 4 sentences
+    teacher = str(build_tiny_bert(tmp_path / "teacher", LABELS))
+    one_pass = run_teacher(teacher, SENTENCES, LABELS, progress=False)
+    target = distillation.cache_file(teacher, SENTENCES, LABELS)
+    parts = target.with_name(f"{target.name}.parts")
+
+    saved, save = [], distillation.save_atomically
+    def killed_at_the_second_chunk(path, array):
+        if len(saved) == 1:
+            raise Killed
+        saved.append(path.name)
+        save(path, array)
+    monkeypatch.setattr(distillation, "save_atomically", killed_at_the_second_chunk)
+    with pytest.raises(Killed):
+        cached_teacher_logits(teacher, SENTENCES, LABELS, progress=False)
+    assert not target.exists() and sorted(path.name for path in parts.glob("*.npy")) == saved == ["000000000-000000004.npy"]
+
+    monkeypatch.setattr(distillation, "save_atomically", save)
+    labelled, logits_of = [], TorchSequenceClassifier.logits
+    monkeypatch.setattr(TorchSequenceClassifier, "logits", lambda self, texts, *a: labelled.extend(texts) or logits_of(self, texts, *a))
+    capsys.readouterr()
+    resumed = cached_teacher_logits(teacher, SENTENCES, LABELS, progress=False)
+    assert f"resuming, 1 of 3 chunks already labelled in {parts}" in capsys.readouterr().out
+    assert len(labelled) == 7 and sorted(labelled + [SENTENCES[i] for i in length_order(SENTENCES)[:4]]) == sorted(SENTENCES)
+    assert resumed.dtype == np.float32 and np.array_equal(resumed, one_pass)  # bit for bit
+    assert np.array_equal(np.load(target), one_pass) and not parts.exists()  # the chunks removed once the file is whole
+
+    monkeypatch.setenv("SENTIBENCH_CACHE", str(tmp_path / "other-cache"))  # an uninterrupted chunked labelling
+    assert np.array_equal(cached_teacher_logits(teacher, SENTENCES, LABELS, progress=False), one_pass)
+
+
+def test_a_labelling_under_way_makes_other_workers_wait_for_its_file(tmp_path, monkeypatch, counted_teacher):
+    import fcntl
+    import threading
+
+    teacher = str(build_tiny_bert(tmp_path / "teacher", LABELS))
+    target = distillation.cache_file(teacher, SENTENCES, LABELS)
+    target.parent.mkdir(parents=True)
+    with open(target.parent / f".{target.name}.lock", "w") as held:  # another worker labelling
+        fcntl.flock(held, fcntl.LOCK_EX)
+        results = []
+        waiting = threading.Thread(target=lambda: results.append(cached_teacher_logits(teacher, SENTENCES, LABELS, progress=False)))
+        waiting.start()
+        waiting.join(timeout=2)
+        assert waiting.is_alive() and not results and not counted_teacher
+        np.save(target, np.ones((len(SENTENCES), len(LABELS)), dtype=np.float32))  # its labelling ends
+    waiting.join(timeout=60)
+    assert not counted_teacher and np.array_equal(results[0], np.ones((len(SENTENCES), len(LABELS))))  # read, not labelled again
+
+
+def test_the_labelling_command_fills_the_cache_the_grid_cells_read(tmp_path, tiny_semeval, tiny_glove, counted_teacher, capsys):
+    from pipelines import experiments
+
+    teacher = build_tiny_bert(tmp_path / "teacher", ["negative", "neutral", "positive"])
+    options = ["--teacher", str(teacher), "--transfer_set_size", "100"]
+    assert run_cli(distillation.main, ["--dataset", "semeval2017a", "--data_dir", str(tiny_semeval), *options, "--disable_tqdm"]) == 0
+    (cached,) = (tmp_path / "cache" / "teacher_logits").glob("*.npy")
+    assert f"400 sentences labelled in {cached}" in capsys.readouterr().out and len(counted_teacher) == 1
+    runs = tmp_path / "runs"
+    grid = ["--datasets", "semeval2017a", "--data_dir", str(tiny_semeval), "--embeddings", str(tiny_glove), "--models", "mean",
+            "--seeds", "0,1", "--workers", "1", "--runs_dir", str(runs), "--num_train_epochs", "1", *options]
+    assert run_cli(experiments.main, grid) == 0
+    assert len(counted_teacher) == 1  # both student cells read the command's file: the same texts, the same key
+    for seed in (0, 1):
+        cell = runs / "semeval2017a-lab-frozen-distilled-teacher" / "mean" / f"seed-{seed}"
+        assert f"read from the cache {cached}" in (cell / "train.log").read_text()
+        assert json.loads((cell / "results.json").read_text())["distillation"]["transfer_sentences"] > 50
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ([], "--teacher is required"),
+        (["--teacher", "nowhere"], "--teacher nowhere: not a model folder with a config.json"),
+        (["--teacher", ".", "--transfer_set_size", "-1"], "--transfer_set_size must be 0 or more, got -1"),
+        (["--teacher", ".", "--dataset", "imdb"], "unknown --dataset 'imdb'; choose one of: mr, semeval2017a"),
+    ],
+)
+def test_bad_labelling_options_are_one_line_and_write_nothing(tmp_path, monkeypatch, capsys, options, message):
+    monkeypatch.setenv("SENTIBENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "config.json").write_text("{}")
+    assert run_cli(distillation.main, options) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: {message}") and error.count("\n") == 1
+    assert not (tmp_path / "cache").exists()
 
 
 def test_teacher_labels_are_mapped_by_name_or_refused(tmp_path):
@@ -225,3 +328,18 @@ def test_a_teacher_whose_head_contradicts_its_config_is_a_data_error(tmp_path):
     (folder / "config.json").write_text(json.dumps(config))  # 3 labels over a 2-row classifier
     with pytest.raises(DataError, match="not a loadable sequence-classification checkpoint"):
         run_teacher(str(folder), ["a fine film"], LABELS)
+
+
+def test_the_mpnet_teacher_script_skips_a_benchmark_whose_teacher_has_not_run(tmp_path):
+    import subprocess
+    from pathlib import Path
+
+    (tmp_path / "runs" / "mr-mpnet" / "seed-0").mkdir(parents=True)  # started, not finished: no results.json
+    script = Path(__file__).resolve().parents[1] / "scripts" / "run_mpnet_teacher.sh"
+    env = {"PATH": "/usr/bin:/bin", "STUDY_RUNS": str(tmp_path / "runs")}
+    done = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert done.returncode == 0 and done.stdout.splitlines() == [
+        f"{dataset}: no MPNet teacher ({tmp_path}/runs/{dataset}-mpnet/seed-0/results.json is missing; set TEACHER_{dataset} "
+        "to a finished MPNet run): skipped" for dataset in ("mr", "semeval2017a")
+    ]
+    assert sorted(path.name for path in (tmp_path / "runs").iterdir()) == ["mr-mpnet"]  # nothing written

@@ -662,3 +662,45 @@ def test_where_a_run_trained_comes_from_its_record_else_its_torch_build():
     assert device_of({"versions": {"torch": "2.13.0+cpu"}}) == "cpu (threads not recorded)"
     assert device_of({"versions": {"torch": "2.11.0+cu130"}}) == "GPU build of torch (device not recorded)"
     assert device_of({}) == "not recorded"
+
+
+def test_students_of_two_teachers_are_each_asked_against_plain_training_and_against_each_other(tmp_path):
+    """BiLSTM students of mpnet and of minilm beside plain BiLSTMs: "distilled from mpnet vs plain training" and
+    "distilled from mpnet vs distilled from minilm", answered with their statistics in the training family; a
+    student of another loss is no pair of these."""
+    from pipelines.report.collect import Group
+    from pipelines.report.compare import TRAINING, teacher_pair_questions
+    from pipelines.runs.setting import Setting
+
+    mr = np.tile([0, 1], MR_TEST // 2)
+    lab = {"protocol": "lab", "vectors": "trained"}
+    for seed in (1, 2, 3):  # right on 45-47 of 60 sentences plain, 48-50 from minilm, 51-53 from mpnet
+        for name, right, teacher in (("plain", 45, None), ("minilm", 48, "minilm"), ("mpnet", 51, "mpnet")):
+            distillation = {"distillation": {"teacher": teacher, "teacher_path": f"teachers/mr-{teacher}", "alpha": 0.5}} if teacher else {}
+            write_run(tmp_path / "runs", f"{name}/s{seed}", "bilstm", "mr", mr, predictions_right_on(mr, right + seed - 1, 2), seed=seed,
+                      **lab, **distillation)  # fmt: skip
+    written = write_report(tmp_path / "runs", tmp_path / "out" / "report", seed=3, aso_iterations=50)
+    report = written.read_text()
+    rows = {row["question"]: row for row in table(subsection(section(report, "mr"), "Study questions"))}
+    from_mpnet = rows["distilled from mpnet vs plain training: bilstm"]
+    assert (from_mpnet["A"], from_mpnet["B"], from_mpnet["Δ accuracy"]) == (
+        "bilstm (trained vectors, distilled from mpnet)", "bilstm (trained vectors)", "+0.1000")  # (52 − 46) / 60
+    pair = rows["distilled from mpnet vs distilled from minilm: bilstm"]
+    assert (pair["A"], pair["B"], pair["runs A/B"], pair["Δ accuracy"]) == (
+        "bilstm (trained vectors, distilled from mpnet)", "bilstm (trained vectors, distilled from minilm)", "3/3", "+0.0500")
+    assert float(pair["p"]) < float(pair["Holm p"]) <= 1 and pair["verdict (Holm p < 0.05)"]
+    numbers = json.loads((written.parent / "report.json").read_text())["datasets"]["mr"]["comparisons"]
+    (found,) = [c for c in numbers if c["question"] == "distilled from mpnet vs distilled from minilm: bilstm"]
+    assert found["family"] == TRAINING and found["difference"] == pytest.approx(0.05)
+
+    def group(teacher, **setting):
+        return Group("mr", "bilstm", Setting("trained vectors", teacher=teacher, **setting), "lab", "glove")
+
+    mpnet, minilm, minilm_kl, plain = group("mpnet"), group("minilm"), group("minilm", distillation_loss="kl", distillation_temperature=2.0), group(None)
+    mpnet_kl = group("mpnet", distillation_loss="kl", distillation_temperature=2.0)
+    found = [(q.text, q.a, q.b, q.a_label, q.b_label) for q in teacher_pair_questions([plain, minilm, mpnet, minilm_kl, mpnet_kl])]
+    assert found == [
+        ("distilled from mpnet vs distilled from minilm: bilstm", mpnet, minilm, "from mpnet", "from minilm"),
+        ("distilled from mpnet (KL, T=2) vs distilled from minilm (KL, T=2): bilstm", mpnet_kl, minilm_kl, "from mpnet", "from minilm"),
+    ]
+    assert teacher_pair_questions([plain, mpnet, minilm_kl]) == []  # another loss: no pair

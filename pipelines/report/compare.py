@@ -4,7 +4,7 @@ Questions come in Holm families, one per question a reader asks (`FAMILIES`), ea
 own: which GloVe architecture (every pair of the plain trained-vector models: no pair is left out
 for being far apart in the list); how a GloVe model is trained (frozen vs trained vectors per model,
 distilled vs plain, one distillation loss against the other, the student against its teacher,
-class-weighted vs unweighted); GloVe against fine-tuned and as-is models (each fine-tuned model vs
+class-weighted vs unweighted, one teacher against another for the same student); GloVe against fine-tuned and as-is models (each fine-tuned model vs
 the best GloVe model, the best as-is model vs the best GloVe model, each fine-tuned model vs the best
 as-is model); an int8 export against the fp32 run it was exported from; and, for settings that move
 the class balance, each class's recall and the accuracy; and one model's configurations (`--config_overrides`,
@@ -229,6 +229,23 @@ def distillation_loss_questions(groups: list[Group]) -> list[Question]:
     return found
 
 
+def teacher_pair_questions(groups: list[Group]) -> list[Question]:
+    """Each pair of teachers one model was distilled from ("distilled from mpnet vs distilled from minilm"), the
+    rest of the setting equal (loss, alpha, class weights...): the groups keyed by their `Setting` without the
+    teacher. A is the later teacher by name (it fixes only the sign of the difference)."""
+    by_rest = defaultdict(list)
+    for g in groups:
+        if g.setting.teacher:
+            by_rest[(g.model, g.protocol, replace(g.setting, teacher=None))].append(g)
+    found = []
+    for students in by_rest.values():
+        for b, a in combinations(sorted(students, key=lambda g: g.setting.teacher), 2):
+            a_label, b_label = (g.setting.variant_label("distillation") for g in (a, b))
+            found.append(Question(f"{a_label} vs {b_label}: {a.model}", a, b, a_label=f"from {a.setting.teacher}",
+                                  b_label=f"from {b.setting.teacher}", family=TRAINING))  # fmt: skip
+    return found
+
+
 def class_balance_questions(groups: list[Group], label_names: list[str]) -> list[Question]:
     """For each class-weighted model with an unweighted twin: each class's recall and the accuracy, the
     numbers class weights move even where the macro metrics stay put."""
@@ -342,7 +359,7 @@ def study_questions(groups: list[Group], official: str, summaries: dict, label_n
     best_glove, glove_how = best_of([g for g in glove if g.plain], official, summaries)
     best_asis, asis_how = best_of([g for g in groups if g.kind == "pretrained" and g.setting.kind == "as is"], official, summaries)
     questions = architecture_questions(glove) + configuration_questions(groups) + variant_questions(groups)
-    questions += distillation_loss_questions(groups)
+    questions += distillation_loss_questions(groups) + teacher_pair_questions(groups)
     questions += teacher_questions(groups, [*(row for g in groups for row in g.rows), *(teachers or [])])
     questions += export_questions(groups) + class_balance_questions(groups, label_names or [])
     no_glove = "" if best_glove else "no GloVe runs"
