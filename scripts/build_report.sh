@@ -13,9 +13,11 @@
 set -euo pipefail
 export HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1
 STUDY_RUNS=${STUDY_RUNS:-runs/study}
-rm -rf results/records results/report
+# Only the records this script makes are rebuilt; others (results/records/q5: scripts/run_q5.sh) stay as committed.
+rm -rf results/report results/records/study
 python -m pipelines.report.records "$STUDY_RUNS" --output results/records/study
 for name in asis-mr asis-semeval2017a study-extra/exported-mr; do
+  rm -rf "results/records/$name"
   python -m pipelines.report.records "runs/$name" --output "results/records/$name"
 done
 # The probe figures need the weights (records keep none): seed 0 of each MR model, and MiniLM.
