@@ -53,7 +53,7 @@ def test_a_registered_benchmark_trains_through_train_py(toy, tmp_path, tiny_glov
     assert run_cli(report_main, [str(output_dir), "--output", str(tmp_path / "report"), "--aso_iterations", "20"]) == 0
     report = (tmp_path / "report" / "report.md").read_text()
     assert "## toy\n\nOfficial metric: macro F1." in report  # the entry's official metric, not one inferred
-    row = next(line for line in report.splitlines() if line.startswith("| mean | frozen vectors | lab split | 1 seed |"))
+    row = next(line for line in report.splitlines() if line.startswith("| mean | frozen vectors, learning rate 0.02 | lab split | 1 seed |"))
     assert f"| {results['test']['f1_macro']:.4f} |" in row
 
 

@@ -23,6 +23,7 @@ STUDY_SETTINGS = {
     "semeval2017a-lab-trained-weighted": "trained vectors, class-weighted",
     "mr-minilm": "fine-tuned",
     "mr-mpnet": "fine-tuned",
+    "mr-setfit-mpnet": "fine-tuned",
     "semeval2017a-minilm": "fine-tuned",
 }
 

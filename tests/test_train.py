@@ -59,10 +59,11 @@ def test_config_overrides_are_recorded_typed_and_make_the_runs_setting(tmp_path,
     results = json.loads((output_dir / "results.json").read_text())
     assert results["config_overrides"] == {"hidden_size": 16, "dropout": 0.3}
     assert isinstance(results["config_overrides"]["hidden_size"], int)
+    assert results["learning_rate"] == 0.02  # FAST's, not train.py's default: part of the setting too
     setting = Setting.of(RunRecord.read(output_dir))
-    assert setting == Setting.of_arguments("frozen vectors", None, config_overrides="dropout=0.3, hidden_size=16")
-    assert setting.label == "frozen vectors, config dropout=0.3 hidden_size=16"
-    assert setting.folder_suffix == "-config-dropout_0.3_hidden_size_16"
+    assert setting == Setting.of_arguments("frozen vectors", None, config_overrides="dropout=0.3, hidden_size=16", learning_rate=0.02)
+    assert setting.label == "frozen vectors, config dropout=0.3 hidden_size=16, learning rate 0.02"
+    assert setting.folder_suffix == "-config-dropout_0.3_hidden_size_16-lr0.02"
 
 
 @pytest.mark.parametrize(
