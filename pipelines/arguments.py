@@ -368,7 +368,6 @@ class DistillationArguments(LossArguments):
             self.teacher = str(Path(self.teacher).expanduser())  # the folder is checked where it is used (distillation.check_teacher)
 
 
-
 @dataclass
 class TeacherLabellingArguments:
     """`python -m pipelines.distillation`'s own options (with `DataArguments` and `DistillationArguments`): the

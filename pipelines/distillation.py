@@ -23,7 +23,7 @@ cross-entropy mixed with logit regression on the teacher (or temperature-scaled 
 
 Label only, filling the cache the students' cells then read (same data and distillation options as theirs):
 
-    python -m pipelines.distillation --teacher runs/teachers/mr-mpnet --dataset mr --data_dir ../shared/datasets \
+    python -m pipelines.distillation --teacher runs/study/mr-mpnet/seed-0 --dataset mr --data_dir ../shared/datasets \
         --transfer_set_size 100000
 """
 

@@ -176,6 +176,12 @@ def configuration_questions(groups: list[Group]) -> list[Question]:
     `--config_overrides`/`--learning_rate`), the rest of the setting equal: the default first, then the named ones in
     `NAMED_CONFIGS` order, then the others; A the later. Each is its own question in one Holm family (`CONFIGURATIONS`)."""
     order = [config_text(given) for given in NAMED_CONFIGS.values()]
+
+    def rank(g: Group) -> tuple:  # the default, then the named configurations, then the others by their text and rate
+        config, rate = g.setting.config, g.setting.learning_rate
+        named = rate is None and config in order
+        return (config is not None or rate is not None, order.index(config) if named else len(order), config or "", rate or 0)
+
     by_base = defaultdict(list)
     for g in groups:
         if g.kind == "glove":
@@ -184,12 +190,6 @@ def configuration_questions(groups: list[Group]) -> list[Question]:
     for (model, _, _), found_groups in by_base.items():
         if not any(g.setting != without_configuration(g.setting) for g in found_groups):
             continue
-
-        def rank(g: Group) -> tuple:
-            config, rate = g.setting.config, g.setting.learning_rate
-            named = rate is None and config in order
-            return (config is not None or rate is not None, order.index(config) if named else len(order), config or "", rate or 0)
-
         ranked = sorted(found_groups, key=rank)
         for b, a in combinations(ranked, 2):
             found.append(Question(f"{config_name(a.setting)} vs {config_name(b.setting)}: {model}", a, b,
