@@ -5,8 +5,9 @@ SetFit (Tunstall et al. 2022, "Efficient Few-Shot Learning Without Prompts") fir
 sentence encoder contrastively on pairs of training sentences (same class: similar; other class:
 dissimilar; `setfit.Trainer`'s `CosineSimilarityLoss`), then fits a logistic-regression head on the
 encoder's embeddings of every training sentence. Its cost is set by the number of contrastive
-steps (`--setfit_max_steps` batches of `--setfit_batch_size` pairs), not by the size of the
-training set, which is what makes it cheap on a CPU and the few-shot method of the learning curves.
+steps (one pass over the pairs it draws, `2 × --setfit_iterations` a training sentence, and at most
+`--setfit_max_steps` batches of `--setfit_batch_size` pairs; `contrastive_steps`), not by the size
+of a large training set, which is what makes it cheap on a CPU and the few-shot method of the learning curves.
 
 The run folder holds the SetFit model (`SetFitModel.save_pretrained`: the encoder and
 `model_head.pkl`), `predictions.parquet`, `validation_predictions.parquet` (log probabilities: the
@@ -33,6 +34,17 @@ from pipelines.run_files import (
 )
 
 
+def contrastive_steps(train_size: int, setfit_args: SetFitArguments) -> int:
+    """setfit's `max_steps` for `train_size` training sentences: -1 (one epoch: one pass over the
+    `2 × setfit_iterations × train_size` pairs setfit's `ContrastiveDataset` draws) when that pass
+    fits in `setfit_max_steps` batches, else `setfit_max_steps`. Passing `setfit_max_steps` alone would
+    not cap: with setfit 1.x over sentence-transformers' trainer, `max_steps` overrides the epochs and
+    cycles over a small pair set (16 sentences a class, 2 iterations: 100 pairs seen 32 times in 200
+    steps), so a few-shot cell would cost as much as a full-data one."""
+    pairs = 2 * setfit_args.setfit_iterations * train_size
+    return -1 if pairs <= setfit_args.setfit_max_steps * setfit_args.setfit_batch_size else setfit_args.setfit_max_steps
+
+
 def train_setfit(path: str, splits, label_names: list[str], setfit_args: SetFitArguments, seed: int):
     """The trained `SetFitModel` and the training seconds. `splits` has `text` and `label` columns."""
     from setfit import SetFitModel, Trainer, TrainingArguments
@@ -41,7 +53,7 @@ def train_setfit(path: str, splits, label_names: list[str], setfit_args: SetFitA
     scratch = tempfile.TemporaryDirectory(prefix="setfit-")  # the library wants a folder it never fills with save_strategy "no"
     args = TrainingArguments(
         output_dir=scratch.name, batch_size=setfit_args.setfit_batch_size,
-        num_epochs=1, max_steps=setfit_args.setfit_max_steps, num_iterations=setfit_args.setfit_iterations,
+        num_epochs=1, max_steps=contrastive_steps(len(splits["train"]), setfit_args), num_iterations=setfit_args.setfit_iterations,
         body_learning_rate=setfit_args.setfit_learning_rate, seed=seed, report_to="none", save_strategy="no",
         show_progress_bar=True,
     )

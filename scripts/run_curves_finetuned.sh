@@ -26,8 +26,10 @@ for size in ${SIZES:-16 64 256 1024}; do
     method=(--model "$MODEL" --num_train_epochs "$epochs" --max_length_quantile 0.99 --optim adamw_torch_fused)
     # setfit-<encoder>: finetune.py --setfit over that encoder (pipelines/setfitting.py); its contrastive phase is
     # one pass over the pairs it draws (2 x --setfit_iterations a training sentence, at most --setfit_max_steps
-    # batches), so the size sets its cost, not epochs
-    [[ $MODEL == setfit-* ]] && method=(--setfit --model "${MODEL#setfit-}")
+    # batches: setfitting.contrastive_steps), so the size sets its cost, not epochs. The curve's cells draw the
+    # SetFit paper's 20 pairs a sentence (Tunstall et al. 2022; the library's default): 16 a class is 65 steps,
+    # 64 a class and more reach the 200-step cap, as the study's full-data cell (2 iterations, also 200 steps) does
+    [[ $MODEL == setfit-* ]] && method=(--setfit --model "${MODEL#setfit-}" --setfit_iterations "${SETFIT_ITERATIONS:-20}")
     OMP_NUM_THREADS=${THREADS:-1} HF_HUB_OFFLINE=1 python finetune.py "${method[@]}" --dataset "$DATASET" --data_dir "$DATA" \
       --train_size "$size" --seed "$seed" --output_dir "$out" \
       --report_to none --disable_tqdm true > "runs/logs/curves-$DATASET-$MODEL-n$size-$seed.log" 2>&1

@@ -154,3 +154,15 @@ def test_finetuned_head_carries_the_validation_temperature(finetuned):
     assert config["temperature_scaling"] == {"temperature": results["calibration"]["temperature"], "folded_into": "classifier"}
     assert set(results["calibration"]["test_after"]) == {"ece", "classwise_ece", "brier", "nll"}
     assert (output_dir / results["validation_predictions_file"]).is_file()
+
+
+def test_setfit_contrastive_phase_is_one_pass_over_its_pairs_at_most_max_steps():
+    """A few-shot set is seen once (setfit's max_steps would otherwise cycle over its pairs); a large one is capped."""
+    from pipelines.arguments import SetFitArguments
+    from pipelines.setfitting import contrastive_steps
+
+    paper = SetFitArguments(setfit=True, setfit_iterations=20, setfit_max_steps=200, setfit_batch_size=16)
+    assert contrastive_steps(26, paper) == -1  # 1,040 pairs = 65 batches <= 200: one epoch
+    assert contrastive_steps(102, paper) == 200  # 4,080 pairs = 255 batches: capped
+    assert contrastive_steps(80, paper) == -1 and contrastive_steps(81, paper) == 200  # 3,200 pairs is the edge
+    assert contrastive_steps(7_700, SetFitArguments(setfit=True)) == 200  # the study's full-MR cell: unchanged
