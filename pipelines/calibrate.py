@@ -4,10 +4,15 @@ Training does this itself (`pipelines.calibration.calibrate_after_training`); th
 it to a run trained with `--temperature_scaling false`, or made before the step existed but
 after its validation logits were saved (`validation_predictions.parquet`). For each folder it
 fits T on those logits (the test set is never seen), stores T and the abstention threshold
-chosen on the scaled validation probabilities in the saved model as training does, rewrites
-`predictions.parquet` with the scaled probabilities (predictions unchanged) and records
-`calibration` in `results.json` (written last), with the conformal sets calibrated on the same
-validation sentences (`pipelines.calibration.conformal_record`: coverage and mean set size on test).
+chosen on the scaled validation probabilities in the saved model as training does
+(`pipelines.calibration.calibrate_model`), rewrites `predictions.parquet` with the scaled
+probabilities (predictions unchanged) and records `calibration` in `results.json` (written last),
+with the conformal sets calibrated on the same validation sentences (coverage and mean set size on test).
+
+A SetFit run (`finetune.py --setfit`) is calibrated from its saved predictions alone: its
+validation file holds the logistic head's log probabilities (runs made before SetFit was scaled in
+training) or its logits, both exact logits up to a per-row constant, so only its scikit-learn head
+(`model_head.pkl`, a few kB) is loaded, scaled and saved; the sentence encoder is never run.
 
 Every folder is checked before anything is written: one that is not a finished run is one line
 and exit 2. Folders without validation predictions, and folders already calibrated, are named
@@ -22,23 +27,14 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import joblib
 import pyarrow.parquet as pq
 from transformers import AutoConfig, AutoModelForSequenceClassification
 
-from pipelines.calibration import (
-    abstain_record,
-    apply_temperature,
-    calibration_record,
-    calibration_summary,
-    conformal_record,
-    fit_temperature,
-    logits_from_probabilities,
-    model_temperature,
-    scaled_probabilities,
-    set_abstain_threshold,
-)
+from pipelines.calibration import calibrate_model, calibration_summary, logits_from_probabilities, model_temperature
 from pipelines.cli import parse, run_cli
 from pipelines.errors import DataError, PathError
+from pipelines.runs.layout import SETFIT_HEAD_FILE
 from pipelines.run_files import (
     PREDICTIONS_FILE,
     RESULTS_FILE,
@@ -52,29 +48,48 @@ from pipelines.run_files import (
 
 @dataclass
 class CalibrateArguments:
-    run_dirs: list[str] = field(metadata={"help": "finished train.py / finetune.py run folders"})
+    run_dirs: list[str] = field(metadata={"help": "finished train.py / finetune.py (SetFit too) run folders"})
+
+
+def is_setfit(record: RunRecord) -> bool:
+    return record.model_type == "setfit"
 
 
 def check_run(run_dir: Path) -> RunRecord:
     """The folder's record; `PathError` for a missing folder or `results.json`, `DataError` for a
-    record without its test predictions file."""
+    record without its test predictions file, or a SetFit record without its head."""
     if not (run_dir / RESULTS_FILE).is_file():
         raise PathError(f"{run_dir}: not a finished run (no {RESULTS_FILE})")
     record = RunRecord.read(run_dir)
     if not (run_dir / (record.predictions_file or PREDICTIONS_FILE)).is_file():
         raise DataError(f"{run_dir}: no test predictions ({record.predictions_file or PREDICTIONS_FILE}) to score calibration on")
+    if is_setfit(record) and not (run_dir / SETFIT_HEAD_FILE).is_file():
+        raise DataError(f"{run_dir}: a SetFit run without its head ({SETFIT_HEAD_FILE}) to scale")
     return record
 
 
 def is_calibrated(run_dir: Path, record: RunRecord) -> bool:
-    return record.calibration is not None or model_temperature(AutoConfig.from_pretrained(run_dir)) != 1.0
+    if record.calibration is not None:
+        return True
+    settings = joblib.load(run_dir / SETFIT_HEAD_FILE) if is_setfit(record) else AutoConfig.from_pretrained(run_dir)
+    return model_temperature(settings) != 1.0
+
+
+def load_scalable(run_dir: Path, record: RunRecord):
+    """What temperature scaling changes in the run's model: a SetFit run's scikit-learn head (the
+    encoder stays on disk, untouched), else the whole `AutoModelForSequenceClassification`."""
+    return joblib.load(run_dir / SETFIT_HEAD_FILE) if is_setfit(record) else AutoModelForSequenceClassification.from_pretrained(run_dir)
 
 
 def save_model_in_place(model, run_dir: Path) -> None:
-    """`save_pretrained` into a temporary folder beside the run's files, then each file moved over
-    its old self: a run stopped midway never holds half a weights file."""
+    """`save_pretrained` (a SetFit head: `joblib.dump`, as `setfit` saves it) into a temporary folder
+    beside the run's files, then each file moved over its old self: a run stopped midway never holds
+    half a weights file."""
     with tempfile.TemporaryDirectory(dir=run_dir, prefix=".calibrate-") as staging:
-        model.save_pretrained(staging)
+        if hasattr(model, "save_pretrained"):
+            model.save_pretrained(staging)
+        else:
+            joblib.dump(model, Path(staging) / SETFIT_HEAD_FILE)
         for path in Path(staging).iterdir():
             os.replace(path, run_dir / path.name)
 
@@ -83,17 +98,11 @@ def calibrate_run(run_dir: Path, record: RunRecord) -> dict:
     """Fit T on the folder's validation logits, store it and the abstention threshold in its model,
     rescale its test probabilities and record `calibration`. Returns the `calibration` record."""
     labels, logits = read_validation_predictions(run_dir / (record.validation_predictions_file or VALIDATION_PREDICTIONS_FILE))
-    temperature = fit_temperature(logits, labels)
-    model = AutoModelForSequenceClassification.from_pretrained(run_dir)
-    apply_temperature(model, temperature)
+    model = load_scalable(run_dir, record)
     predictions_path = run_dir / (record.predictions_file or PREDICTIONS_FILE)
     rows = pq.read_table(predictions_path).to_pandas()
     test_logits = logits_from_probabilities(rows["probabilities"].tolist())  # (n, num_labels)
-    record.calibration = calibration_record(temperature, rows["label"].to_numpy(), test_logits)
-    threshold = set_abstain_threshold(model.config, scaled_probabilities(logits, temperature))
-    scaled = scaled_probabilities(test_logits, temperature)
-    record.calibration["abstain"] = abstain_record(threshold, rows["label"].to_numpy(), scaled)
-    record.calibration["conformal"] = conformal_record(scaled_probabilities(logits, temperature), labels, scaled, rows["label"].to_numpy())
+    scaled = calibrate_model(model, labels, logits, record, rows["label"].to_numpy(), test_logits)
     record.validation_predictions_file = record.validation_predictions_file or VALIDATION_PREDICTIONS_FILE
     save_model_in_place(model, run_dir)
     write_predictions(predictions_path, rows["index"], rows["label"], scaled, rows["prediction"])

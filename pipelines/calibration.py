@@ -19,7 +19,10 @@ the model then outputs logits / T. Dividing by T > 0 keeps the order of the logi
 prediction changes, only how sure each one is. `fit_temperature` does the fit with scipy's
 bounded `minimize_scalar` over log T; `apply_temperature` puts T into a model so that its
 forward pass, `pipeline("text-classification")` and the ONNX export all return calibrated
-probabilities; `calibrate_after_training` is the step `pipelines.fitting.fit_and_test` runs.
+probabilities (a SetFit model's scikit-learn head too: its `predict_proba`); `calibrate_model` is
+the whole step on a model (T, the abstention threshold, the record), which
+`calibrate_after_training` runs after training (`pipelines.fitting.fit_and_test`,
+`pipelines.setfitting`) and `python -m pipelines.calibrate` on a finished run.
 
 Abstaining (selective classification, Geifman & El-Yaniv 2017): a model may decline a sentence
 whose top probability is below a threshold. `abstain_threshold` chooses it on the validation
@@ -140,8 +143,18 @@ def apply_temperature(model, temperature: float) -> None:
     class divides the logits by that field). A stock HF model gets it folded into its output layer
     (`output_layer_name`): weight and bias divided by T give exactly logits / T with no custom
     code, and `config.temperature_scaling = {"temperature": T, "folded_into": name}` says so (the
-    layer's trained scale is the saved one times T). Argmax predictions never change.
+    layer's trained scale is the saved one times T). A scikit-learn linear classifier (a SetFit
+    model's `LogisticRegression` head, which has no config) gets it folded into `coef_` and
+    `intercept_` alike: its `decision_function` becomes z / T, and `predict_proba`, sigmoid (binary)
+    or softmax (multiclass) of it, is exactly softmax(logits / T) of the logits
+    `pipelines.setfitting.head_logits` gives; the head's own `temperature_scaling` attribute says so
+    (pickled with it; the fitted head is the saved one times T). Argmax predictions never change.
     """
+    if hasattr(model, "coef_"):
+        model.coef_ = model.coef_ / temperature
+        model.intercept_ = model.intercept_ / temperature
+        model.temperature_scaling = {"temperature": temperature, "folded_into": "coef_, intercept_"}
+        return
     if isinstance(model.config, GloveConfig):
         model.config.temperature = model.config.temperature * temperature
         return
@@ -155,7 +168,8 @@ def apply_temperature(model, temperature: float) -> None:
 
 
 def model_temperature(config) -> float:
-    """The temperature a saved model's config says its logits are divided by (1.0: none)."""
+    """The temperature a saved model's config (or a scikit-learn head, `saved_settings`) says its
+    logits are divided by (1.0: none)."""
     if isinstance(config, GloveConfig):
         return float(config.temperature)
     return float((getattr(config, "temperature_scaling", None) or {}).get("temperature", 1.0))
@@ -205,6 +219,12 @@ def set_abstain_threshold(config, validation_probabilities, coverage: float = AB
     return config.abstain_threshold
 
 
+def saved_settings(model):
+    """Where `model` keeps its temperature and abstention threshold when saved: an HF model's config,
+    or a scikit-learn head itself (it has no config; its attributes are pickled with it)."""
+    return getattr(model, "config", model)
+
+
 def calibration_record(temperature: float, test_labels, test_logits) -> dict:
     """What `results.json` says under `calibration`: T, the method, and the test scores before
     (softmax(logits)) and after (softmax(logits / T)) scaling. test_logits: (n, num_labels)."""
@@ -235,17 +255,15 @@ def calibrate_after_training(
 ) -> tuple:
     """The training step after the best model is restored and the test set scored.
 
-    `validation_prediction` is `Trainer.predict` on the validation split, in its order. Writes
-    its logits and labels to `VALIDATION_PREDICTIONS_FILE` in `run_dir` (always, so a run can be
-    calibrated later by `python -m pipelines.calibrate`; `run_dir` is None on the processes of a
-    distributed run that do not write). When `enabled`, fits T on them (the test set is never seen),
-    applies it to `model` (the trained model, saved after this) and sets
-    `record.calibration` (`calibration_record`). `test_predictions` is
+    `validation_prediction` is `Trainer.predict` on the validation split, in its order (a
+    `PredictionOutput`: SetFit builds one from its head's logits). Writes its logits and labels to
+    `VALIDATION_PREDICTIONS_FILE` in `run_dir` (always, so a run can be calibrated later by
+    `python -m pipelines.calibrate`; `run_dir` is None on the processes of a distributed run that do
+    not write). When `enabled`, runs `calibrate_model` on them and `model` (the trained model, or a
+    SetFit model's head, saved after this): T, the abstention threshold in the saved model, and
+    `record.calibration` with its conformal sets. `test_predictions` is
     `(indices, labels, probabilities (n, num_labels))`; returns it with the probabilities the
     saved model gives, softmax(logits / T). The test metrics do not change: argmax is the same.
-    Also stores the abstention threshold chosen on the scaled validation probabilities
-    (`set_abstain_threshold`) in the config and its test coverage and accuracy in the record, and
-    the conformal sets' test coverage and size (`conformal_record`) under `calibration.conformal`.
     """
     predictions = validation_prediction.predictions
     logits = predictions[0] if isinstance(predictions, tuple) else predictions  # (n, num_labels)
@@ -255,18 +273,32 @@ def calibrate_after_training(
     record.validation_predictions_file = VALIDATION_PREDICTIONS_FILE
     if not enabled:
         return test_predictions
-    temperature = fit_temperature(logits, labels)
-    apply_temperature(model, temperature)
     indices, test_labels, probabilities = test_predictions
-    test_logits = logits_from_probabilities(probabilities)
-    record.calibration = calibration_record(temperature, test_labels, test_logits)
-    threshold = set_abstain_threshold(model.config, scaled_probabilities(logits, temperature))
-    record.calibration["abstain"] = abstain_record(threshold, test_labels, scaled_probabilities(test_logits, temperature))
-    record.calibration["conformal"] = conformal_record(
-        scaled_probabilities(logits, temperature), labels, scaled_probabilities(test_logits, temperature), test_labels
-    )
+    scaled = calibrate_model(model, labels, logits, record, test_labels, logits_from_probabilities(probabilities))
     print(f"temperature scaling: {calibration_summary(record.calibration)}")
-    return indices, test_labels, scaled_probabilities(test_logits, temperature)
+    return indices, test_labels, scaled
+
+
+def calibrate_model(model, validation_labels, validation_logits, record, test_labels, test_logits) -> np.ndarray:
+    """Temperature scaling of one model, in training and in `python -m pipelines.calibrate` alike.
+
+    Fits T on the validation logits (`fit_temperature`; the test set is never seen), applies it to
+    `model` (`apply_temperature`: an HF model, or a SetFit model's scikit-learn head), stores the
+    abstention threshold chosen on the scaled validation probabilities in its `saved_settings`, and
+    sets `record.calibration`: `calibration_record`, with `abstain` (`abstain_record`) and
+    `conformal` (`conformal_record`). validation_logits: (n_val, K) with validation_labels (n_val,);
+    test_logits: (n, K) (log probabilities do: softmax ignores a per-row constant) with test_labels (n,).
+    Returns the test probabilities the scaled model gives, softmax(test_logits / T) (n, K).
+    """
+    temperature = fit_temperature(validation_logits, validation_labels)
+    apply_temperature(model, temperature)
+    validation = scaled_probabilities(validation_logits, temperature)
+    scaled = scaled_probabilities(test_logits, temperature)
+    record.calibration = calibration_record(temperature, test_labels, test_logits)
+    threshold = set_abstain_threshold(saved_settings(model), validation)
+    record.calibration["abstain"] = abstain_record(threshold, test_labels, scaled)
+    record.calibration["conformal"] = conformal_record(validation, validation_labels, scaled, test_labels)
+    return scaled
 
 
 def calibration_summary(calibration: dict) -> str:

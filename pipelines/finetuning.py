@@ -155,7 +155,7 @@ def finetune_splits(data_args: FinetuneDataArguments, seed: int) -> tuple:
 
 
 def finetune_setfit(path, splits, label_names, data_description, model_args, data_args, training_args, setfit_args) -> RunRecord:
-    """The SetFit branch of `finetune` (`pipelines.setfitting`): same splits, same record."""
+    """The SetFit branch of `finetune` (`pipelines.setfitting`): same splits, same record, same temperature scaling."""
     run_info = {
         "model": model_label(model_args.model, setfit=True),
         "model_path": path,
@@ -168,10 +168,10 @@ def finetune_setfit(path, splits, label_names, data_description, model_args, dat
         "setfit": {key.removeprefix("setfit_"): value for key, value in vars(setfit_args).items() if key != "setfit"},
     }
     model, seconds = train_setfit(path, splits, label_names, setfit_args, training_args.seed)
-    record, test_predictions, validation_predictions = setfit_record(model, splits, label_names, run_info, training_args.seed)
+    record, test_predictions, validation = setfit_record(model, splits, label_names, run_info, training_args.seed)
     record.train_seconds = round(seconds, 2)
     record.train_device = training_device(model.model_body.device)
-    save_setfit_run(model, record, test_predictions, validation_predictions, training_args.output_dir)
+    save_setfit_run(model, record, test_predictions, validation, training_args.output_dir, training_args.temperature_scaling)
     print(f"test ({len(splits['test'])} sentences) {format_metrics(record.test)}")
     print(f"saved to {training_args.output_dir}")
     return record

@@ -9,12 +9,22 @@ steps (one pass over the pairs it draws, `2 × --setfit_iterations` a training s
 `--setfit_max_steps` batches of `--setfit_batch_size` pairs; `contrastive_steps`), not by the size
 of a large training set, which is what makes it cheap on a CPU and the few-shot method of the learning curves.
 
+Temperature scaling (Guo et al. 2017) is the same step as the Trainer flow's
+(`pipelines.calibration.calibrate_after_training`, on by default, `--temperature_scaling false`
+turns it off): one T fitted on the validation sentences' head logits, and `results.json` records T
+and the test ECE before and after under `calibration`. It is exact for the logistic head: its
+`predict_proba` is sigmoid (binary) or softmax (multiclass) of its linear `decision_function`
+(`head_logits`), so `coef_` and `intercept_` divided by T give exactly softmax(logits / T), argmax
+unchanged; the head records `temperature_scaling = {"temperature": T, ...}` (the fitted head is the
+saved one times T) and the abstention threshold (`abstain_threshold`) as attributes, pickled with it.
+
 The run folder holds the SetFit model (`SetFitModel.save_pretrained`: the encoder and
-`model_head.pkl`), `predictions.parquet`, `validation_predictions.parquet` (log probabilities: the
-head is not scaled, no temperature is fitted) and `results.json` with the same `RunRecord` as every run,
-so the report, the records and `bench/speeds` read it as they read the others. It is not a
-`PreTrainedModel`: load it with `setfit.SetFitModel.from_pretrained(folder)`, not `pipeline()`.
-A killed run starts again from the beginning (the library keeps no resumable checkpoint).
+`model_head.pkl`, scaled), `predictions.parquet` (the scaled probabilities),
+`validation_predictions.parquet` (the head's logits before scaling; log probabilities in runs made
+before the step, which `python -m pipelines.calibrate` scales from them) and `results.json` with the
+same `RunRecord` as every run, so the report, the records and `bench/speeds` read it as they read
+the others. It is not a `PreTrainedModel`: load it with `setfit.SetFitModel.from_pretrained(folder)`,
+not `pipeline()`. A killed run starts again from the beginning (the library keeps no resumable checkpoint).
 """
 
 from __future__ import annotations
@@ -24,14 +34,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+from transformers.trainer_utils import PredictionOutput
 
 from pipelines.arguments import SetFitArguments
+from pipelines.calibration import calibrate_after_training, scaled_probabilities
 from pipelines.metrics import per_class_scores, score
-from pipelines.calibration import logits_from_probabilities
-from pipelines.run_files import (
-    PREDICTIONS_FILE, RESULTS_FILE, VALIDATION_PREDICTIONS_FILE, RunRecord, library_versions, write_predictions, write_results,
-    write_validation_predictions,
-)
+from pipelines.run_files import PREDICTIONS_FILE, RESULTS_FILE, RunRecord, library_versions, write_predictions, write_results
 
 
 def contrastive_steps(train_size: int, setfit_args: SetFitArguments) -> int:
@@ -64,39 +72,53 @@ def train_setfit(path: str, splits, label_names: list[str], setfit_args: SetFitA
     return model, time.perf_counter() - started
 
 
-def setfit_record(model, splits, label_names: list[str], run_info: dict, seed: int) -> tuple[RunRecord, tuple, tuple]:
+def head_logits(head, embeddings) -> np.ndarray:
+    """The logits of a scikit-learn linear head (SetFit's `LogisticRegression`), (n, num_labels):
+    its `decision_function`, a binary head's (n,) log-odds z written as [0, z]. softmax of them is
+    the head's `predict_proba` (scikit-learn: sigmoid(z) for two classes, softmax for more).
+    embeddings: (n, dim), as `SetFitModel.encode` gives them."""
+    decision = np.asarray(head.decision_function(embeddings), dtype=np.float64)
+    return np.stack([np.zeros_like(decision), decision], axis=1) if decision.ndim == 1 else decision
+
+
+def setfit_record(model, splits, label_names: list[str], run_info: dict, seed: int) -> tuple[RunRecord, tuple, PredictionOutput]:
     """Validation and test scores of a trained SetFit model as a `RunRecord`, the test predictions
-    `(indices, gold labels, probabilities (n, num_labels))` and the validation predictions `(gold labels,
-    log probabilities (n_val, num_labels))`: the logistic head's logits up to a per-row constant, saved so
-    the run can be calibrated or given conformal sets later, as every run's are."""
+    `(indices, gold labels, probabilities (n, num_labels))` and the validation split's head logits
+    (`head_logits`, (n_val, num_labels)) with its gold labels, as `Trainer.predict` gives them, for
+    temperature scaling (`calibrate_after_training`). Each split is encoded once."""
     scores = {}
     for split in ("validation", "test"):
-        probabilities = np.asarray(model.predict_proba(list(splits[split]["text"]), show_progress_bar=True), dtype=np.float32)
+        embeddings = model.encode(list(splits[split]["text"]), show_progress_bar=True)  # (n, dim)
+        logits = head_logits(model.model_head, embeddings)
         gold = np.asarray(splits[split]["label"])
-        scores[split] = (probabilities, gold, score(probabilities.argmax(axis=-1), gold, label_names))
-    probabilities, gold, test = scores["test"]
-    predicted = probabilities.argmax(axis=-1)
+        scores[split] = (logits, gold, score(logits.argmax(axis=-1), gold, label_names))
+    logits, gold, test = scores["test"]
+    predicted = logits.argmax(axis=-1)
     confusion = np.zeros((len(label_names), len(label_names)), dtype=int)
     np.add.at(confusion, (gold, predicted), 1)
     body = model.model_body
     record = RunRecord.new(
         run_info | {"validation": scores["validation"][2]}, model_type="setfit", label_names=label_names,
-        test=test, predictions_file=PREDICTIONS_FILE, validation_predictions_file=VALIDATION_PREDICTIONS_FILE,
-        epochs=1.0, confusion_matrix=confusion.tolist(),
+        test=test, predictions_file=PREDICTIONS_FILE, epochs=1.0, confusion_matrix=confusion.tolist(),
         per_class=per_class_scores(gold, predicted, label_names), seed=seed, versions=library_versions(),
         parameters={"trainable": sum(p.numel() for p in body.parameters()), "total": sum(p.numel() for p in body.parameters())},
     )
     indices = splits["test"]["index"] if "index" in splits["test"].column_names else range(len(gold))
-    validation_probabilities, validation_gold, _ = scores["validation"]
-    return record, (indices, gold, probabilities), (validation_gold, logits_from_probabilities(validation_probabilities))
+    validation_logits, validation_gold, _ = scores["validation"]
+    validation = PredictionOutput(predictions=validation_logits, label_ids=validation_gold, metrics=None)
+    return record, (indices, gold, scaled_probabilities(logits, 1.0)), validation
 
 
-def save_setfit_run(model, record: RunRecord, test_predictions: tuple, validation_predictions: tuple, output_dir: str) -> None:
-    """The model, the test and validation predictions, then `results.json` (last: a folder holding it is a finished run)."""
+def save_setfit_run(
+    model, record: RunRecord, test_predictions: tuple, validation: PredictionOutput, output_dir: str, temperature_scaling: bool
+) -> None:
+    """Temperature scaling of the head as the Trainer flow does it (`calibrate_after_training`: the
+    validation logits saved, T fitted on them when `temperature_scaling`), then the model, the
+    (scaled) test predictions, and `results.json` last: a folder holding it is a finished run."""
     folder = Path(output_dir)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / RESULTS_FILE).unlink(missing_ok=True)
+    test_predictions = calibrate_after_training(model.model_head, validation, record, test_predictions, temperature_scaling, folder)
     model.save_pretrained(str(folder))
     write_predictions(folder / PREDICTIONS_FILE, *test_predictions)
-    write_validation_predictions(folder / VALIDATION_PREDICTIONS_FILE, *validation_predictions)
     write_results(folder, record)

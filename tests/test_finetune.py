@@ -138,7 +138,13 @@ def test_setfit_run_writes_the_same_record(tmp_path):
 
     labels, logits = read_validation_predictions(output_dir / results["validation_predictions_file"])
     assert len(labels) == results["validation_sentences"] and logits.shape == (len(labels), 3)
-    assert np.exp(logits).sum(axis=1) == pytest.approx(1.0, abs=1e-4)  # log probabilities of the head
+    import joblib  # the head scaled by the temperature fitted on those logits, as a fine-tuned model's layer is
+
+    from pipelines.calibration import fit_temperature
+
+    head = joblib.load(output_dir / "model_head.pkl")
+    assert results["calibration"]["temperature"] == pytest.approx(fit_temperature(logits, labels))
+    assert head.temperature_scaling["temperature"] == results["calibration"]["temperature"]
 
 
 def test_setfit_options_are_checked_before_anything_runs(tmp_path, capsys):
