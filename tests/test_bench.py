@@ -124,11 +124,24 @@ def test_the_trace_counts_only_calls_whose_arguments_carry_the_value():
     assert not trace_setting.carries([0.001, "0.00098", 1])
 
 
+def test_the_trace_reports_the_stays_to_the_record_and_in_all():
+    stays = [("pipelines/a.py", "main"), ("pipelines/b.py", "f"), ("pipelines/a.py", "g"), ("pipelines/c.py", "card")]
+    text = trace_setting.report(trace_setting.Trace(stays=stays, to_record=3))
+    assert "**To the record**" in text and "**3 stays across 2 files.**" in text  # the first three: a.py and b.py
+    assert "**In all**" in text and "**4 stays across 3 files.**" in text
+    assert "| `pipelines/a.py` | 2 | 2 |" in text and "| `pipelines/c.py` | 0 | 1 |" in text
+    assert "| `pipelines/c.py` `card` | 0 | 1 |" in text
+
+
 @pytest.mark.slow
 def test_the_committed_trace_table_is_what_the_trace_counts_today():
     committed = (REPO_ROOT / "bench" / "trace_setting.md").read_text(encoding="utf-8")
-    today = trace_setting.report(trace_setting.run_traced())
-    assert re.search(r"\*\*\d+ stays across \d+ files\.\*\*", today)
+    trace = trace_setting.run_traced()
+    today = trace_setting.report(trace)
+    counts = re.findall(r"\*\*(\d+) stays across (\d+) files\.\*\*", today)
+    (to_record, record_files), (in_all, all_files) = [(int(stays), int(files)) for stays, files in counts]
+    assert 0 < to_record < in_all and 0 < record_files <= all_files  # the record is written before save_run returns
+    assert trace.recorded_rate == trace_setting.VALUE
     assert today == committed
 
 
