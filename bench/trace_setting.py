@@ -18,9 +18,15 @@ cell's record in at most 20 function stays across at most 10 files". What is cou
   709, so counting their frames would make the number depend on the version). Calls a library makes back into our code while the value
   sits in a library object (the `Trainer` calling our callbacks and loss every step) are not on
   the value's path through our code and are not counted.
-- **The window**: from `pipelines.experiments.main(argv)` until the cell's `fitting.save_run`
-  returns, which has written the cell's record (`results.json`) and its arguments beside it
-  (`training_args.json`); the script checks that file holds the value.
+- **Two windows**, both from the call of `pipelines.experiments.main(argv)`:
+  - **to the record** (issue 30's measure, "reach its cell's record"): the stays made before
+    `run_files.write_results(output_dir, record)` is called, the call that writes the cell's
+    `RunRecord` to `results.json`; that call and everything after it are outside. The script
+    checks that the `record` handed to it holds the value (`RunRecord.learning_rate`).
+  - **in all**: until the cell's `fitting.save_run` returns, having written `results.json`, the
+    arguments beside it (`training_args.json`, checked to hold the value) and the model card. The
+    stays between the two windows read the finished record back to write it (`RunRecord.to_dict`)
+    and to write the card (`model_card`), the value travelling no further.
 
 The grid is one model (`mean`), one seed and one epoch on a tiny SemEval-layout fixture with
 8-dimensional vectors (the writers of `tests/conftest.py`), in this process (`--workers 1`).
@@ -50,6 +56,7 @@ ITEMS_LIMIT = 64  # items of one container looked at: the argument lists and dat
 TRANSPARENT = ("<string>", "dataclasses.py", "argparse.py", "hf_argparser.py", "functools.py", "contextlib.py")
 COMPREHENSIONS = ("<genexpr>", "<listcomp>", "<dictcomp>", "<setcomp>")
 ENTRY = ("pipelines/experiments.py", "main")
+RECORD_WRITTEN = ("pipelines/run_files.py", "write_results")  # the cut of the window "to the record"
 END = ("pipelines/fitting.py", "save_run")
 
 
@@ -91,11 +98,14 @@ def carries(value, depth: int = DEPTH, seen: set | None = None) -> bool:
 
 @dataclass
 class Trace:
-    """The stays, in call order: (file, function) per stay."""
+    """The stays, in call order: (file, function) per stay; `to_record` of them were made before the record was
+    handed to `RECORD_WRITTEN`, whose `record` argument then held `recorded_rate` as its `learning_rate`."""
 
     stays: list[tuple[str, str]] = field(default_factory=list)
     active: bool = False
     done: bool = False
+    to_record: int | None = None
+    recorded_rate: float | None = None
 
     def hook(self, frame, event, arg) -> None:
         if self.done or event not in ("call", "return"):
@@ -110,6 +120,9 @@ class Trace:
             return
         if frame.f_code.co_name in COMPREHENSIONS:
             return
+        if name == RECORD_WRITTEN and self.active and self.to_record is None:
+            self.to_record = len(self.stays)
+            self.recorded_rate = getattr(frame.f_locals.get("record"), "learning_rate", None)
         if name == ENTRY:
             self.active = True
         elif not self.active or not self._called_by_project(frame):
@@ -168,29 +181,36 @@ def run_traced() -> Trace:
             raise RuntimeError(f"the cell's training_args.json does not hold --learning_rate {TEXT}: {written}")
     if not trace.done:
         raise RuntimeError("the trace never reached fitting.save_run's return")
+    if trace.recorded_rate != VALUE:
+        raise RuntimeError(f"the record handed to run_files.write_results holds learning_rate {trace.recorded_rate}, not {TEXT}")
     return trace
 
 
 def report(trace: Trace) -> str:
-    files = Counter(where for where, _ in trace.stays)
-    functions = Counter(trace.stays)
+    to_record = trace.stays[: trace.to_record]
+    files, files_to_record = Counter(where for where, _ in trace.stays), Counter(where for where, _ in to_record)
+    functions, functions_to_record = Counter(trace.stays), Counter(to_record)
     lines = [
         "# Function stays of a grid option on its way to the cell's record",
         "",
         "Made by `python -m bench.trace_setting` (counts, not timings: the same on every machine and run).",
-        f"The grid's `--learning_rate {TEXT}` from `pipelines.experiments.main` until the cell's `fitting.save_run`",
-        "returns; what a stay is: the docstring of `bench/trace_setting.py`. Issue 30's target: at most 20 stays",
-        "across at most 10 files.",
+        f"The grid's `--learning_rate {TEXT}` from `pipelines.experiments.main` to the cell's record, and on until",
+        "`fitting.save_run` returns; what a stay is and where each window ends: the docstring of `bench/trace_setting.py`.",
+        "Issue 30's target: at most 20 stays across at most 10 files to the record.",
         "",
+        f"**To the record** (before `run_files.write_results` is called with the cell's record, which holds the rate): "
+        f"**{len(to_record)} stays across {len(files_to_record)} files.**",
+        "",
+        f"**In all** (until `fitting.save_run` returns, the record and the model card written): "
         f"**{len(trace.stays)} stays across {len(files)} files.**",
         "",
-        "| file | stays |",
-        "|---|---|",
-        *(f"| `{where}` | {count} |" for where, count in files.most_common()),
+        "| file | to the record | in all |",
+        "|---|---|---|",
+        *(f"| `{where}` | {files_to_record[where]} | {count} |" for where, count in files.most_common()),
         "",
-        "| function (in order of first stay) | stays |",
-        "|---|---|",
-        *(f"| `{where}` `{name}` | {count} |" for (where, name), count in functions.items()),
+        "| function (in order of first stay) | to the record | in all |",
+        "|---|---|---|",
+        *(f"| `{where}` `{name}` | {functions_to_record[where, name]} | {count} |" for (where, name), count in functions.items()),
         "",
     ]
     return "\n".join(lines)

@@ -10,6 +10,8 @@ their GloVe vector instead of `[UNK]`'s zeros. In one process the script scores 
 the pruned folder (the baseline) and with the full-vocabulary model, saves the full one next to
 it (`<RUN_DIR>-fullvocab`), and prints test accuracy and macro F1 of both, the share of test
 tokens each maps to `[UNK]`, and the folder sizes (weights + tokenizer, checkpoints left out).
+Both models run through the project's one classifier (`pipelines.inference.TorchSequenceClassifier`);
+the `[UNK]` share is the tokenizer's alone, counted over the same truncated test sentences.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import sys
 from pathlib import Path
 
 import torch
-from transformers import AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from bench.common import DEFAULT_DATA_DIR
 import models  # noqa: F401  (registers the GloVe models)
@@ -27,6 +29,7 @@ from models.glove import load_glove
 from pipelines.data.builtin import load_sentiment_dataset
 from pipelines.metrics import score
 from pipelines.formatting import markdown_table
+from pipelines.inference import TorchSequenceClassifier
 from pipelines.run_files import RunRecord
 from pipelines.tokenization import build_tokenizer, build_vocabulary, embedding_matrix
 
@@ -37,17 +40,15 @@ def folder_mb(folder: Path) -> float:
     return sum(p.stat().st_size for p in files) / 2**20
 
 
-@torch.no_grad()
 def test_scores(model, tokenizer, texts: list[str], labels: list[int], label_names: list[str]) -> dict:
-    collate = DataCollatorWithPadding(tokenizer)
-    predictions, unknown, tokens = [], 0, 0
-    for start in range(0, len(texts), 256):
-        encoded = tokenizer(texts[start : start + 256], truncation=True)
-        batch = collate([{key: encoded[key][i] for key in encoded} for i in range(len(encoded["input_ids"]))])
-        predictions += model(**batch).logits.argmax(dim=-1).tolist()
-        unknown += int((batch["input_ids"] == tokenizer.unk_token_id).sum())
-        tokens += int(batch["attention_mask"].sum())
-    return {**score(predictions, labels, label_names), "unk_share": unknown / tokens}
+    """Test scores of `model` (`pipelines.metrics.score`) and `unk_share`: the share of the test tokens,
+    truncated as the classifier truncates them, that `tokenizer` maps to `[UNK]`."""
+    texts = list(texts)
+    classifier = TorchSequenceClassifier(model, tokenizer, tokenizer.model_max_length, batch_size=256)
+    predictions = classifier.predict(texts)
+    ids = [token for sentence in tokenizer(texts, truncation=True, max_length=classifier.max_length)["input_ids"] for token in sentence]
+    unknown = sum(token == tokenizer.unk_token_id for token in ids)
+    return {**score(predictions, labels, label_names), "unk_share": unknown / len(ids)}
 
 
 def main(argv: list[str]) -> None:

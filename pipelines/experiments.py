@@ -200,20 +200,6 @@ def to_options(values: dict) -> list[str]:
     return [text for key, value in values.items() for text in (f"--{key}", str(value))]
 
 
-def cell_folder(dataset: str, model: str, seed: int, fold: int | None, model_args: GloveModelArguments, data_args: DataArguments,
-                loss_args: DistillationArguments, learning_rate: float | None = None) -> CellFolder:  # fmt: skip
-    """The cell's folder: `<dataset>-<protocol>-<vectors>[<setting suffix>]/<model>/seed-<s>[/fold-<f>]`
-    (`CellFolder`, `Setting.folder_suffix`), e.g. `mr-cv10-trained/...`, `semeval2017a-lab-frozen-weighted/...`,
-    `mr-lab-trained-n64/...` for 64 training sentences per class, `mr-lab-trained-config-num_layers_6/...` for
-    `--config_overrides num_layers=6`, `...-lr0.0003/...` for `--learning_rate 3e-4` (`learning_rate`: `given_learning_rate`)."""
-    protocol = f"cv{data_args.cv_folds}" if data_args.cv_folds else "lab"
-    vectors = "trained" if model_args.train_embeddings else "frozen"
-    teacher = teacher_name(loss_args.teacher) if loss_args.teacher else None
-    setting = Setting.of_arguments(f"{vectors} vectors", loss_args, teacher, model_args.config_overrides, learning_rate)
-    setting = replace(setting, train_size=data_args.train_size)
-    return CellFolder(dataset, model, seed, protocol, vectors, setting.folder_suffix, fold)  # suffix: -weighted, -distilled-<teacher>, -n<N>, -config-...
-
-
 def dataset_cost(name: str) -> int:
     """The larger data set's cells first (they are the long ones): minus its training size; 0 for your own data."""
     return -BENCHMARKS[name].train_size if name in BENCHMARKS else 0
@@ -226,7 +212,13 @@ def grid_cells(args: ExperimentArguments, train_options: list[str] = (), data_ar
     (`--train_file`, `--dataset_name`) is the grid's one dataset. For each dataset, train.py's other
     dataclasses are parsed once by train.py's parser from the dataset's budget (`grid_budget`), then
     `train_options`, which win; each cell then gets its model, training size, seed, fold and folder.
-    `OptionError` for an option train.py refuses."""
+    `OptionError` for an option train.py refuses.
+
+    A cell's folder is `<dataset>-<protocol>-<vectors><suffix>/<model>/seed-<s>[/fold-<f>]` (`CellFolder`), the
+    suffix its setting's (`Setting.folder_suffix`), which every cell of a dataset and training size shares, so it is
+    made once for them: `mr-cv10-trained/...`, `semeval2017a-lab-frozen-weighted/...`, `mr-lab-trained-n64/...` for 64
+    training sentences per class, `mr-lab-trained-config-num_layers_6/...` for `--config_overrides num_layers=6`,
+    `...-lr0.0003/...` for `--learning_rate 3e-4` (a rate other than the flow's default: `given_learning_rate`)."""
     data_args = data_args or DataArguments()
     builtin = data_args.source == "builtin"
     cells = []
@@ -236,13 +228,19 @@ def grid_cells(args: ExperimentArguments, train_options: list[str] = (), data_ar
             (GloveModelArguments, GloveTrainingArguments, DistillationArguments),
             [*to_options(grid_budget(dataset)), "--model", args.model_names[0], *train_options],
         )
+        protocol = f"cv{dataset_data.cv_folds}" if dataset_data.cv_folds else "lab"
+        vectors = "trained" if model_args.train_embeddings else "frozen"
+        teacher = teacher_name(loss_args.teacher) if loss_args.teacher else None
+        learning_rate = given_learning_rate(training_args)
+        suffixes = {
+            size: Setting.of_arguments(f"{vectors} vectors", loss_args, teacher, model_args.config_overrides, learning_rate, size).folder_suffix
+            for size in args.size_list
+        }
         for model in sorted(args.model_names, key=lambda name: COST_ORDER.index(name) if name in COST_ORDER else -1):
             for size, seed in ((size, seed) for size in args.size_list for seed in args.seed_list):
                 for fold in range(dataset_data.cv_folds) if dataset_data.cv_folds else [None]:
                     cell_data = replace(dataset_data, fold=fold or 0, train_size=size)
-                    folder = cell_folder(
-                        dataset, model, seed, fold, model_args, cell_data, loss_args, given_learning_rate(training_args),
-                    ).under(args.runs_dir)
+                    folder = CellFolder(dataset, model, seed, protocol, vectors, suffixes[size], fold).under(args.runs_dir)
                     cells.append(Cell(
                         dataset, model, seed, fold, size, str(folder), replace(model_args, model=model), cell_data,
                         replace(training_args, seed=seed, output_dir=str(folder), run_name=folder.relative_to(args.runs_dir).as_posix()),

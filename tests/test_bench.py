@@ -124,11 +124,24 @@ def test_the_trace_counts_only_calls_whose_arguments_carry_the_value():
     assert not trace_setting.carries([0.001, "0.00098", 1])
 
 
+def test_the_trace_reports_the_stays_to_the_record_and_in_all():
+    stays = [("pipelines/a.py", "main"), ("pipelines/b.py", "f"), ("pipelines/a.py", "g"), ("pipelines/c.py", "card")]
+    text = trace_setting.report(trace_setting.Trace(stays=stays, to_record=3))
+    assert "**To the record**" in text and "**3 stays across 2 files.**" in text  # the first three: a.py and b.py
+    assert "**In all**" in text and "**4 stays across 3 files.**" in text
+    assert "| `pipelines/a.py` | 2 | 2 |" in text and "| `pipelines/c.py` | 0 | 1 |" in text
+    assert "| `pipelines/c.py` `card` | 0 | 1 |" in text
+
+
 @pytest.mark.slow
 def test_the_committed_trace_table_is_what_the_trace_counts_today():
     committed = (REPO_ROOT / "bench" / "trace_setting.md").read_text(encoding="utf-8")
-    today = trace_setting.report(trace_setting.run_traced())
-    assert re.search(r"\*\*\d+ stays across \d+ files\.\*\*", today)
+    trace = trace_setting.run_traced()
+    today = trace_setting.report(trace)
+    counts = re.findall(r"\*\*(\d+) stays across (\d+) files\.\*\*", today)
+    (to_record, record_files), (in_all, all_files) = [(int(stays), int(files)) for stays, files in counts]
+    assert 0 < to_record < in_all and 0 < record_files <= all_files  # the record is written before save_run returns
+    assert trace.recorded_rate == trace_setting.VALUE
     assert today == committed
 
 
@@ -143,3 +156,31 @@ def test_padded_tokens_count_each_batch_at_its_longest_sentence_in_the_teachers_
     texts = ["a a a", "bbbbbbbbbb", "c", "d d"]
     assert padded_tokens(Words(), 512, texts, batch_size=2) == (3 * 2 + 2 * 2) / 4  # batches {bbbbbbbbbb, a a a}, {d d, c}
     assert padded_tokens(Words(), 2, texts, batch_size=4) == 2.0  # truncated at max_length
+
+
+@pytest.mark.slow
+def test_vocab_pruning_scores_the_pruned_and_the_full_vocabulary_with_the_same_weights(tmp_path, tiny_semeval, monkeypatch, capsys):
+    """A frozen run whose vocabulary is its training words only; a GloVe word that only a test sentence has is
+    `[UNK]` to it and not to the full vocabulary, and the full model is saved beside the run."""
+    import train
+    from bench import vocab_pruning
+    from pipelines.cli import run_cli
+    from tests.conftest import NEGATIVE_WORDS, NEUTRAL_WORDS, POSITIVE_WORDS, write_glove_text
+
+    monkeypatch.setenv("SENTIBENCH_CACHE", str(tmp_path / "cache"))
+    words = NEUTRAL_WORDS + POSITIVE_WORDS + NEGATIVE_WORDS + [",", ".", "n't", "'s", "do", "not", "zebra"]
+    glove = write_glove_text(tmp_path / "glove.txt", words)
+    run_dir = tmp_path / "run"
+    argv = ["--data-dir", str(tiny_semeval), "--dataset", "semeval2017a", "--embeddings", str(glove), "--model", "mean",
+            "--max_vocab_size", "1", "--num_train_epochs", "1", "--output_dir", str(run_dir)]  # fmt: skip
+    assert run_cli(train.main, argv) == 0
+    gold = tiny_semeval / "Semeval2017A" / "gold" / "SemEval2017-task4-test.subtask-A.english.txt"
+    gold.write_text(gold.read_text() + "29999\tpositive\tzebra good\n")  # "zebra" is in GloVe, in no training sentence
+    capsys.readouterr()
+    vocab_pruning.main([str(run_dir), "--data-dir", str(tiny_semeval)])
+    out = capsys.readouterr().out
+    assert "test set of 91" in out
+    pruned, full = (re.search(rf"^\| {name} \((\d+) ids\) \| [\d.]+ \| [\d.]+ \| ([\d.]+)% \|", out, re.M) for name in ("pruned", "full"))
+    assert int(pruned[1]) < int(full[1]) and float(pruned[2]) > 0 and float(full[2]) == 0
+    assert (tmp_path / "run-fullvocab" / "model.safetensors").is_file()
+    assert re.search(r"^accuracy full - pruned: [+-]\d\.\d{4}$", out, re.M)

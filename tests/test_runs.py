@@ -160,6 +160,8 @@ def test_the_grid_names_its_cells_from_the_loss_options():
     assert Setting.of_arguments("fine-tuned", None) == Setting("fine-tuned")
     options = DistillationArguments()
     assert Setting.of_arguments("trained vectors", options, config_overrides="num_layers=6").folder_suffix == "-config-num_layers_6"
+    assert Setting.of_arguments("trained vectors", options, learning_rate=3e-4, train_size=64).folder_suffix == "-n64-lr0.0003"
+    assert Setting.of_arguments("fine-tuned", None, train_size=64) == Setting("fine-tuned", train_size=64)
 
 
 def test_the_report_groups_the_committed_records_as_the_committed_report_does():

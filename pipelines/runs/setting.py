@@ -124,12 +124,14 @@ class Setting:
     @classmethod
     def of_arguments(
         cls, kind: str, loss_args, teacher: str | None = None, config_overrides: str | None = None, learning_rate: float | None = None,
-    ) -> Setting:
+        train_size: int | None = None,
+    ) -> Setting:  # fmt: skip
         """A run's setting before it runs: `kind`, and the loss options (`DistillationArguments`, or None);
         `teacher` is the teacher's short name (`pipelines.distillation.teacher_name`) when it distils;
-        `config_overrides` the `--config_overrides` given; `learning_rate` as `given_learning_rate` gives it."""
+        `config_overrides` the `--config_overrides` given; `learning_rate` as `given_learning_rate` gives it;
+        `train_size` the `--train_size` (training sentences per class), None for the whole training split."""
         if loss_args is None:
-            return cls(kind, config=config_text(config_overrides), learning_rate=learning_rate)
+            return cls(kind, train_size=train_size, config=config_text(config_overrides), learning_rate=learning_rate)
         return cls(
             kind,
             teacher=teacher,
@@ -137,6 +139,7 @@ class Setting:
             distillation_temperature=loss_args.distillation_temperature if teacher and loss_args.distillation_loss == "kl" else None,
             distillation_alpha=loss_args.distillation_alpha if teacher else DEFAULT_ALPHA,
             class_weights=weights_text(loss_args.class_weights),
+            train_size=train_size,
             config=config_text(config_overrides),
             learning_rate=learning_rate,
         )
