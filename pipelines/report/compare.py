@@ -291,7 +291,8 @@ def is_teacher(named: dict, row: ReportRow) -> bool:
 
 
 def teacher_said(named: dict) -> str:
-    """`teachers/mr-minilm-cpu` (a student from before `teacher_run`), `minilm (mr, seed 0, record 1a2b...)`, `minilm`."""
+    """How a "not answered" line names a teacher: `teachers/mr-minilm-cpu` (a student from before `teacher_run`),
+    `minilm (mr, seed 0, record 1a2b...)`, or `minilm (no run record)` (a checkpoint folder that is no run of ours)."""
     if "folder" in named:
         return named["folder"]
     if "record" not in named:
