@@ -649,10 +649,9 @@ def test_lab_split_against_cv_compares_the_lab_test_sentences_unpaired_and_an_ex
 
 def test_the_report_says_which_code_made_each_record(report):
     from pipelines.report.tables import code_section
-    from pipelines.runs.setting import Setting
 
     def row(model, code):
-        return {"dataset": "mr", "model": model, "setting": Setting("trained vectors"), "protocol": "lab", "code": code}
+        return report_row(model=model, code=code)
 
     rows = [row("mean", None), row("mean", None), row("bilstm", {"commit": "0123456789abcdef", "dirty": True}),
             row("lstm", {"commit": "0123456789abcdef", "dirty": False})]  # fmt: skip
@@ -693,10 +692,10 @@ def test_the_top_table_puts_each_fine_tuned_model_beside_the_best_glove_student_
 def test_where_a_run_trained_comes_from_its_record_else_its_torch_build():
     from pipelines.report.top import device_of
 
-    assert device_of({"train_device": "cpu: 2 torch threads, AMD EPYC"}) == "cpu: 2 torch threads"
-    assert device_of({"versions": {"torch": "2.13.0+cpu"}}) == "cpu (threads not recorded)"
-    assert device_of({"versions": {"torch": "2.11.0+cu130"}}) == "GPU build of torch (device not recorded)"
-    assert device_of({}) == "not recorded"
+    assert device_of(report_row(train_device="cpu: 2 torch threads, AMD EPYC")) == "cpu: 2 torch threads"
+    assert device_of(report_row(versions={"torch": "2.13.0+cpu"})) == "cpu (threads not recorded)"
+    assert device_of(report_row(versions={"torch": "2.11.0+cu130"})) == "GPU build of torch (device not recorded)"
+    assert device_of(report_row()) == "not recorded"
 
 
 def test_students_of_two_teachers_are_each_asked_against_plain_training_and_against_each_other(tmp_path):
