@@ -134,7 +134,7 @@ def timed_model(group: Group, root: Path, args: SpeedArguments) -> tuple[str, st
 
     Raises `FileNotFoundError` (the group is listed as not measured) when neither exists."""
     for row in group.rows:
-        folder = root / row["run"]
+        folder = root / row.run
         if any(folder.glob("*.safetensors")) or any(folder.glob("pytorch_model*.bin")):
             return str(folder), "its own run"
     stand_ins = parse_pairs(args.stand_ins, "--stand_ins", "MODEL=FOLDER")
@@ -147,7 +147,7 @@ def timed_model(group: Group, root: Path, args: SpeedArguments) -> tuple[str, st
 def group_speed(group: Group, root: Path, texts: list[str], args: SpeedArguments) -> dict:
     """One row of the speeds file: the group's model and setting, and its speed."""
     if group.kind == "pretrained":
-        label_names = group.rows[0]["label_names"]
+        label_names = group.rows[0].label_names
         speed = {**measure_scorer_speed(group.model, label_names, group.dataset, texts, args), "timed_on": f"{group.model} scorer"}
     else:
         model, timed_on = timed_model(group, root, args)

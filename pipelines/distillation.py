@@ -102,6 +102,12 @@ def teacher_name(folder: str | os.PathLike) -> str:
     return record.model if record else Path(folder).resolve().name
 
 
+def teacher_run(folder: str | os.PathLike) -> dict | None:
+    """The teacher's run as a value (`RunRecord.identity` of its results.json), or None for a folder without a run record."""
+    record = run_files.finished_record(folder)
+    return record.identity() if record else None
+
+
 def label_order(teacher_labels: dict, label_names: list[str], folder) -> list[int]:
     """For each dataset label, the teacher's output index; `OptionError` unless both name the same labels."""
     by_name = {str(name).lower(): int(index) for index, name in teacher_labels.items()}
@@ -302,6 +308,7 @@ def prepare_training(loss_args: DistillationArguments | None, prepared, split, p
         "teacher": teacher_name(loss_args.teacher),
         "teacher_path": str(loss_args.teacher),
         "teacher_fingerprint": teacher_fingerprint(loss_args.teacher)[:16],
+        "teacher_run": teacher_run(loss_args.teacher),  # what the report finds the teacher by (`RunRecord.teacher_run`)
         "loss": loss_args.distillation_loss,
         "alpha": loss_args.distillation_alpha,
         "temperature": loss_args.distillation_temperature if loss_args.distillation_loss == "kl" else None,

@@ -8,6 +8,7 @@ evaluation (`evaluate_pretrained.py`) is an `EvaluationRecord` of `ScoredModel`s
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -139,6 +140,32 @@ class RunRecord:
     @property
     def is_glove(self) -> bool:
         return str(self.model_type or "").startswith("glove")
+
+    # What the run produced, never where it lives: the same for a run folder and its compact record
+    # (`pipelines.report.records` rewrites paths only). Its test scores and training wall time tell two runs of one
+    # model, dataset and seed apart (a teacher trained on CPU, another on GPU).
+    IDENTITY_FIELDS = ("dataset", "model", "protocol", "fold", "seed", "test", "train_seconds")
+
+    def identity(self) -> dict:
+        """Which run this is, as a value another record can keep (a distilled run's `distillation.teacher_run`,
+        written by `pipelines.distillation`): {"model", "dataset", "seed", "record"}, `record` 16 hex digits of
+        SHA-256 over `IDENTITY_FIELDS`."""
+        payload = json.dumps([getattr(self, name) for name in self.IDENTITY_FIELDS], sort_keys=True)
+        digest = hashlib.sha256(payload.encode()).hexdigest()[:16]
+        return {"model": self.model, "dataset": self.dataset, "seed": self.seed, "record": digest}
+
+    @property
+    def teacher_run(self) -> dict | None:
+        """The run a distilled run learnt from: its teacher's `identity()`, recorded at distillation time as
+        `distillation.teacher_run`. A teacher with no run record (any checkpoint folder): {"model": its name}, which
+        no run matches. Runs distilled before `teacher_run` was recorded: {"model": its name, "folder": the last two
+        parts of its `teacher_path`}, the only link they have to the teacher's record (`runs/teachers/mr-minilm-cpu`
+        -> `teachers/mr-minilm-cpu`). None for a run not distilled."""
+        distillation = self.distillation if isinstance(self.distillation, dict) else {}
+        if "teacher_run" in distillation:
+            return distillation["teacher_run"] or {"model": distillation.get("teacher")}
+        path = distillation.get("teacher_path")
+        return {"model": distillation.get("teacher"), "folder": "/".join(Path(str(path).rstrip("/")).parts[-2:])} if path else None
 
     def get(self, key: str, default=None):
         """A field or an `extra` entry by its `results.json` key (for the few descriptive keys only one reader uses)."""

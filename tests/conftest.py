@@ -46,6 +46,15 @@ def real_data_dir() -> Path:
     return path
 
 
+def report_row(**fields):
+    """A report row (`pipelines.report.collect.ReportRow`) of a GloVe run on MR's lab split; `fields` set the rest."""
+    from pipelines.report.collect import ReportRow
+    from pipelines.runs.setting import Setting
+
+    defaults = {"kind": "glove", "model": "bilstm", "dataset": "mr", "setting": Setting("trained vectors"), "protocol": "lab", "run": "run"}
+    return ReportRow(**defaults | fields)
+
+
 def polar_sentence(rng: random.Random, label: str) -> str:
     polar = {"positive": POSITIVE_WORDS, "negative": NEGATIVE_WORDS, "neutral": NEUTRAL_WORDS}[label]
     words = rng.choices(NEUTRAL_WORDS, k=rng.randint(1, 6)) + rng.choices(polar, k=rng.randint(1, 3))

@@ -235,6 +235,7 @@ def test_distillation_pulls_the_student_to_the_teacher(tmp_path, tiny_semeval, t
     assert (distilled == negative).mean() > 0.9 and (plain == negative).mean() < 0.6
     assert results["distillation"] == {
         "teacher": "teacher", "teacher_path": str(teacher), "teacher_fingerprint": results["distillation"]["teacher_fingerprint"],
+        "teacher_run": None,  # a checkpoint folder with no run record
         "loss": "mse", "alpha": 0.0, "temperature": None, "transfer_set_size": 100,
         "transfer_sentences": results["distillation"]["transfer_sentences"],
     }

@@ -8,6 +8,7 @@ vectors, protocol (and fold, cv_folds), label_names, test, selection, prediction
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from sklearn.metrics import accuracy_score, f1_score, recall_score
 
 from pipelines.cli import run_cli
 from pipelines.report import find_trainer_state, main, write_report
+from tests.conftest import report_row
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 TWO = ["negative", "positive"]
@@ -285,7 +287,7 @@ def test_a_trained_model_with_one_seed_is_labelled_not_treated_as_as_is():
     from pipelines.report.compare import Question, one_seed_note
 
     def group(model, kind, seeds):
-        return Group("mr", model, "plain", "lab", kind, [{"seed": seed} for seed in seeds])
+        return Group("mr", model, "plain", "lab", kind, [report_row(model=model, kind=kind, seed=seed) for seed in seeds])
 
     question = Question("fine-tuned vs as-is", group("minilm", "finetuned", [0]), group("vader", "pretrained", [None]))
     assert one_seed_note(question) == "minilm: 1 seed: training variance not counted"
@@ -375,6 +377,36 @@ def test_a_grid_summary_is_not_a_run_and_a_failed_report_leaves_no_folder(tmp_pa
     assert "1 training runs and 0 as-is scores" in (grid / "report" / "report.md").read_text()
 
 
+def test_a_student_finds_its_teacher_by_the_identity_it_recorded_not_by_the_folder_tail():
+    """Two minilm teachers of MR whose folders end alike (one among the records, one in the teachers folder): the
+    student's recorded `teacher_run` (`RunRecord.identity`) picks the one it learnt from; an end of folder could not."""
+    from pipelines.report.collect import Group
+    from pipelines.report.compare import teacher_questions
+    from pipelines.runs.setting import Setting
+
+    def teacher(seed, record):
+        identity = {"model": "minilm", "dataset": "mr", "seed": seed, "record": record}
+        return report_row(kind="finetuned", model="minilm", setting=Setting("fine-tuned"), run="teachers/mr-minilm", seed=seed, identity=identity)
+
+    cpu, gpu = teacher(0, "a50e5655e0871e2c"), teacher(0, "0cb40dfedd681696")
+    distilled = Setting("trained vectors", teacher="minilm")
+
+    def student(named):
+        return Group("mr", "bilstm", distilled, "lab", "glove", [report_row(setting=distilled, seed=s, teacher=named) for s in range(2)])
+
+    (found,) = teacher_questions([student(gpu.identity)], [cpu, gpu])
+    assert found.b.rows == [gpu] and found.b.name == "minilm, teacher teachers/mr-minilm (fine-tuned)"
+    (found,) = teacher_questions([student(cpu.identity)], [gpu, cpu])
+    assert found.b.rows == [cpu]
+    (older,) = teacher_questions([student({"model": "minilm", "folder": "teachers/mr-minilm"})], [gpu, cpu])
+    assert older.b.rows == [gpu]  # a record from before `teacher_run`: the first run whose folder ends alike
+    gone = {**gpu.identity, "record": "ffffffffffffffff"}
+    (missing,) = teacher_questions([student(gone)], [cpu, gpu])
+    assert missing.why == "its teacher minilm (mr, seed 0, record ffffffffffffffff) is in neither the records nor the teachers folder"
+    (hub,) = teacher_questions([student({"model": "minilm"})], [cpu, gpu])  # a teacher with no run record
+    assert hub.why == "its teacher minilm (no run record) is in neither the records nor the teachers folder"
+
+
 def test_an_exported_model_is_its_own_setting_never_an_as_is_model(tmp_path):
     from pipelines.report.collect import pretrained_rows
 
@@ -387,7 +419,7 @@ def test_an_exported_model_is_its_own_setting_never_an_as_is_model(tmp_path):
     }  # fmt: skip
     (tmp_path / "evaluation.json").write_text(json.dumps(evaluation))
     rows = pretrained_rows(tmp_path / "evaluation.json", tmp_path)
-    assert [(row["model"], row["setting"].label) for row in rows] == [("vader", "as is"), ("bilstm-int8", "ONNX export")]
+    assert [(row.model, row.setting.label) for row in rows] == [("vader", "as is"), ("bilstm-int8", "ONNX export")]
 
 
 def test_the_best_as_is_model_is_chosen_on_validation_when_every_candidate_has_a_validation_score(tmp_path):
@@ -399,7 +431,7 @@ def test_the_best_as_is_model_is_chosen_on_validation_when_every_candidate_has_a
     def chosen(results):
         (tmp_path / "evaluation.json").write_text(json.dumps({"dataset": "mr", "label_names": TWO, "results": results}))
         groups = group_rows(pretrained_rows(tmp_path / "evaluation.json", tmp_path))
-        summaries = {g.slug: {"accuracy": {"mean": g.rows[0]["accuracy"]}} for g in groups}
+        summaries = {g.slug: {"accuracy": {"mean": g.rows[0].test["accuracy"]}} for g in groups}
         best, how = best_of(groups, "accuracy", summaries)
         return best.model, how
 
@@ -478,7 +510,7 @@ def test_a_macro_f1_benchmark_front_prints_macro_f1(tmp_path):
     answers = [predictions_right_on(labels, right, 3) for right in (40, 45)]
     for seed, predicted in enumerate(answers):
         pd.DataFrame({"index": np.arange(60), "label": labels, "prediction": predicted}).to_parquet(tmp_path / f"{seed}.parquet")
-        group.rows.append({"seed": seed, "fold": None, "cv_folds": None, "run": f"s{seed}", "predictions": str(tmp_path / f"{seed}.parquet")})
+        group.rows.append(report_row(dataset="toy", model="mean", seed=seed, run=f"s{seed}", predictions=str(tmp_path / f"{seed}.parquet")))
     speed = {"model": "mean", "setting": "trained vectors", "sentences_per_second": 100.0, "latency_p50_ms": 1.0, "latency_p95_ms": 2.0,
              "parameters": 10, "disk_mb": 1.0, "timed_on": "its own run"}
     rows, skipped = front_rows([group], [speed], Predictions(), "f1_macro", ["negative", "neutral", "positive"])
@@ -509,7 +541,9 @@ def test_the_questions_a_reader_needs_are_built_from_the_groups():
     distilled_kl = Setting("trained vectors", teacher="minilm", distillation_loss="kl", distillation_temperature=2.0)
 
     def group(setting, protocol="lab", teacher=None, model="bilstm", kind="glove"):
-        return Group("semeval2017a", model, setting, protocol, kind, [{"seed": s, "teacher": teacher, "cv_folds": 10} for s in range(2)])
+        rows = [report_row(dataset="semeval2017a", model=model, kind=kind, setting=setting, protocol=protocol, seed=s,
+                           cv_folds=10, teacher={"model": "minilm", "folder": teacher} if teacher else None) for s in range(2)]  # fmt: skip
+        return Group("semeval2017a", model, setting, protocol, kind, rows)
 
     plain, weighted = group(trained), group(weighted_setting)
     balance = class_balance_questions([plain, weighted], THREE)
@@ -520,8 +554,9 @@ def test_the_questions_a_reader_needs_are_built_from_the_groups():
     kl = group(distilled_kl, teacher="teachers/mr-minilm-cpu")
     (loss,) = distillation_loss_questions([plain, mse, kl])
     assert (loss.text, loss.a, loss.b) == ("distillation loss KL, T=2 vs logit regression: bilstm", kl, mse)
-    teacher_row = {"kind": "finetuned", "dataset": "semeval2017a", "run": "mr-minilm-cpu", "model": "minilm", "protocol": "lab"}
-    gpu_row = {**teacher_row, "run": "study/semeval2017a-minilm/seed-0"}
+    # students recorded before `teacher_run`: the teacher is found by the end of its folder (`RunRecord.teacher_run`)
+    teacher_row = report_row(kind="finetuned", dataset="semeval2017a", run="mr-minilm-cpu", model="minilm", setting=Setting("fine-tuned"))
+    gpu_row = replace(teacher_row, run="study/semeval2017a-minilm/seed-0")
     found = teacher_questions([plain, mse, group(distilled, teacher="gpu/seed-9")], [teacher_row, gpu_row])
     assert [q.b.rows if q.b else q.why for q in found] == [[teacher_row], "its teacher gpu/seed-9 is in neither the records nor the teachers folder"]
     assert found[0].b.name == "minilm, teacher mr-minilm-cpu (fine-tuned)"
@@ -545,7 +580,7 @@ def test_each_configuration_of_a_model_is_its_own_group_and_every_pair_one_quest
 
     def group(model, config=None, teacher=None):
         setting = Setting("trained vectors", teacher=teacher, config=config_text(config))
-        return Group("mr", model, setting, "lab", "glove", [{"seed": s} for s in range(5)])
+        return Group("mr", model, setting, "lab", "glove", [report_row(model=model, setting=setting, seed=s) for s in range(5)])
 
     default, classic = group("transformer"), group("transformer", CLASSIC_TRANSFORMER)
     searched = group("transformer", {"num_layers": 1, "num_heads": 2, "ffn_dim": 120, "dropout": 0.31})
@@ -614,10 +649,9 @@ def test_lab_split_against_cv_compares_the_lab_test_sentences_unpaired_and_an_ex
 
 def test_the_report_says_which_code_made_each_record(report):
     from pipelines.report.tables import code_section
-    from pipelines.runs.setting import Setting
 
     def row(model, code):
-        return {"dataset": "mr", "model": model, "setting": Setting("trained vectors"), "protocol": "lab", "code": code}
+        return report_row(model=model, code=code)
 
     rows = [row("mean", None), row("mean", None), row("bilstm", {"commit": "0123456789abcdef", "dirty": True}),
             row("lstm", {"commit": "0123456789abcdef", "dirty": False})]  # fmt: skip
@@ -658,10 +692,10 @@ def test_the_top_table_puts_each_fine_tuned_model_beside_the_best_glove_student_
 def test_where_a_run_trained_comes_from_its_record_else_its_torch_build():
     from pipelines.report.top import device_of
 
-    assert device_of({"train_device": "cpu: 2 torch threads, AMD EPYC"}) == "cpu: 2 torch threads"
-    assert device_of({"versions": {"torch": "2.13.0+cpu"}}) == "cpu (threads not recorded)"
-    assert device_of({"versions": {"torch": "2.11.0+cu130"}}) == "GPU build of torch (device not recorded)"
-    assert device_of({}) == "not recorded"
+    assert device_of(report_row(train_device="cpu: 2 torch threads, AMD EPYC")) == "cpu: 2 torch threads"
+    assert device_of(report_row(versions={"torch": "2.13.0+cpu"})) == "cpu (threads not recorded)"
+    assert device_of(report_row(versions={"torch": "2.11.0+cu130"})) == "GPU build of torch (device not recorded)"
+    assert device_of(report_row()) == "not recorded"
 
 
 def test_students_of_two_teachers_are_each_asked_against_plain_training_and_against_each_other(tmp_path):

@@ -27,6 +27,7 @@ from pipelines.report.collect import Group
 from pipelines.runs.setting import Setting
 from pipelines.run_files import write_validation_predictions
 from pipelines.statistics import crossed_variance, score_interval, values_interval
+from tests.conftest import report_row
 
 TWO = ["negative", "positive"]
 N = 1000
@@ -193,11 +194,12 @@ def test_report_gives_conformal_sets_where_validation_was_saved_and_names_the_re
 def test_an_as_is_scorer_left_out_of_scaling_gives_its_reason_for_no_conformal_sets():
     probabilities = np.array([[1.0, 0.0], [0.0, 1.0]])
     run = Run(None, np.arange(2), np.array([0, 0]), probabilities, probabilities, None, None, False)
-    lexicon = Group("mr", "vader", Setting("as is"), "lab", "pretrained", [{"calibration": {"skipped": "a lexicon's output is a label"}}])
+    lexicon = Group("mr", "vader", Setting("as is"), "lab", "pretrained",
+                    [report_row(kind="pretrained", model="vader", setting=Setting("as is"), calibration={"skipped": "a lexicon's output is a label"})])
     assert conformal_scores(lexicon, [run]) == "not calibrated: a lexicon's output is a label"
-    old = Group("mr", "mpnet", Setting("as is"), "lab", "pretrained", [{"calibration": None}])
+    old = Group("mr", "mpnet", Setting("as is"), "lab", "pretrained", [report_row(kind="pretrained", model="mpnet", setting=Setting("as is"))])
     assert conformal_scores(old, [run]) == "no validation predictions saved (runs made before they were)"
     # its calibration row: left out by design, with the reason's first clause; an older record: before scaling only
-    lexicon.rows[0]["calibration"]["skipped"] = "a lexicon's output is a label by a fixed rule (one-hot): no probability to rescale"
+    lexicon.rows[0].calibration["skipped"] = "a lexicon's output is a label by a fixed rule (one-hot): no probability to rescale"
     assert probabilities_label(lexicon, [run]) == "not scaled: a lexicon's output is a label by a fixed rule (one-hot)"
     assert probabilities_label(old, [run]) == "ECE before scaling only"

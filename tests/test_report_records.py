@@ -61,7 +61,7 @@ def test_the_patience_is_the_records_own_and_trainer_state_only_for_older_runs(t
 
     write_run(tmp_path, "recorded", "mean", 0, 60, 0.8, early_stopping_patience=3)  # its trainer_state.json says 5
     write_run(tmp_path, "older", "mean", 1, 60, 0.8)
-    assert {row["run"]: row["patience"] for row in gather_rows(tmp_path)} == {"recorded": 3, "older": 5}
+    assert {row.run: row.patience for row in gather_rows(tmp_path)} == {"recorded": 3, "older": 5}
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> Path:

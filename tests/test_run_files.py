@@ -47,6 +47,41 @@ def test_a_new_record_round_trips_and_leaves_out_unset_optional_keys(tmp_path):
     assert again.to_dict() == payload and again.output_dir == str(tmp_path)
 
 
+def test_a_run_is_named_by_what_it_produced_the_same_in_its_compact_record(tmp_path):
+    """`RunRecord.identity`: equal for a run folder and its compact record (whose paths differ), different for another
+    run of the same model, dataset and seed; `distillation.teacher_run` records it for a student, None for a teacher
+    folder without a run record."""
+    from pipelines.distillation import teacher_run
+    from pipelines.report.records import record_run
+
+    run = tmp_path / "runs" / "teachers" / "mr-minilm"
+    record = RunRecord("mr", "minilm", {"accuracy": 0.8323}, model_type="bert", seed=0, train_seconds=295.34,
+                       best_checkpoint="/elsewhere/runs/teachers/mr-minilm/checkpoint-750", extra={"model_path": "/elsewhere/minilm"})  # fmt: skip
+    write_results(run, record)
+    record_run(run, json.loads((run / "results.json").read_text()), tmp_path / "records" / "teachers" / "mr-minilm")
+    compact = finished_record(tmp_path / "records" / "teachers" / "mr-minilm")
+    assert compact.identity() == record.identity() == teacher_run(run)
+    assert set(record.identity()) == {"model", "dataset", "seed", "record"} and record.identity()["seed"] == 0
+    moved = RunRecord("mr", "minilm", {"accuracy": 0.8323}, model_type="bert", seed=0, train_seconds=295.34, best_checkpoint="ckpt")
+    assert moved.identity() == record.identity()  # paths are not part of it
+    retrained = RunRecord("mr", "minilm", {"accuracy": 0.8323}, model_type="bert", seed=0, train_seconds=61.2)
+    assert retrained.identity() != record.identity()  # the same model, dataset, seed and score, trained apart
+    assert teacher_run(tmp_path) is None  # any checkpoint folder can teach; it has no run record
+
+
+def test_a_student_names_its_teacher_and_older_students_by_the_end_of_its_folder():
+    """`RunRecord.teacher_run`, the one place that reads a student's teacher: the recorded identity; before it was
+    recorded, the last two parts of `teacher_path`; a teacher with no run record, its name only."""
+    identity = {"model": "minilm", "dataset": "mr", "seed": 0, "record": "a50e5655e0871e2c"}
+    student = {"dataset": "mr", "model": "bilstm", "test": {"accuracy": 0.8}}
+    older = {"teacher": "minilm", "teacher_path": "runs/teachers/mr-minilm-cpu/", "teacher_fingerprint": "a50e5655e0871e2c"}
+    assert RunRecord.from_dict({**student, "distillation": older}).teacher_run == {"model": "minilm", "folder": "teachers/mr-minilm-cpu"}
+    recorded = {**older, "teacher_run": identity}
+    assert RunRecord.from_dict({**student, "distillation": recorded}).teacher_run == identity
+    assert RunRecord.from_dict({**student, "distillation": {**older, "teacher_run": None}}).teacher_run == {"model": "minilm"}
+    assert RunRecord.from_dict(student).teacher_run is None
+
+
 def test_a_record_made_now_types_the_description_and_keeps_the_rest_in_order():
     description = {"model": "mean", "model_type": "glove-mean", "dataset": "mr", "data": {"source": "builtin"}, "protocol": "cv",
                    "cv_folds": 10, "fold": 3, "vocab_size": 99}  # fmt: skip

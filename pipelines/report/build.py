@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 from pipelines.benchmarks import BENCHMARKS, official_metric_for
 from pipelines.errors import PathError
 from pipelines.report import calibration
-from pipelines.report.collect import EVALUATION_FILE, METRIC_NAMES, Group, gather_rows, group_rows, slug
+from pipelines.report.collect import EVALUATION_FILE, METRIC_NAMES, Group, ReportRow, gather_rows, group_rows, slug
 from pipelines.report.compare import Predictions, answer, protocol_questions, selection_rows, study_questions
 from pipelines.report.figures import group_confusion, plot_confusion_matrix, plot_learning_curves, plot_scores
 from pipelines.report.front import front_rows, front_section, read_speeds
@@ -28,19 +28,19 @@ ASO_ITERATIONS = 1000  # deepsig's default number of bootstrap iterations
 def summarize_group(group: Group, metrics: list[str]) -> dict:
     """Mean, std and t interval of every metric over the group's runs: over seeds on the lab split,
     over folds (of every seed) in cross-validation, each fold scored on its own test fold."""
-    return {key: summarize([row[key] for row in group.rows]) for key in metrics}
+    return {key: summarize([row.test[key] for row in group.rows]) for key in metrics}
 
 
 def dataset_report(dataset: str, groups: list[Group], predictions: Predictions, seed: int, aso_iterations: int,
-                   teachers: list[dict] | None = None, progress: bool = False) -> tuple[list[str], dict, dict]:  # fmt: skip
+                   teachers: list[ReportRow] | None = None, progress: bool = False) -> tuple[list[str], dict, dict]:  # fmt: skip
     """The markdown of one dataset, the numbers behind it, and each group's summaries; `teachers`: runs outside
     the records that distilled models learnt from; `progress`: bars over the comparisons."""
     rows = [row for g in groups for row in g.rows]
-    label_names = next((row["label_names"] for row in rows if row["label_names"]), None) or (
+    label_names = next((row.label_names for row in rows if row.label_names), None) or (
         list(BENCHMARKS[dataset].label_names) if dataset in BENCHMARKS else None
     )
     official = official_metric_for(dataset, label_names)
-    metrics = [key for key in METRIC_NAMES if any(row[key] is not None for row in rows)]
+    metrics = [key for key in METRIC_NAMES if any(row.test[key] is not None for row in rows)]
     summaries = {g.slug: summarize_group(g, metrics) for g in groups}
     lines = [f"## {dataset}", "", f"Official metric: {METRIC_NAMES[official]}.", ""]
     lines += scores_section(groups, summaries, metrics, official)
@@ -67,7 +67,7 @@ def dataset_report(dataset: str, groups: list[Group], predictions: Predictions, 
     numbers = {
         "official_metric": official, "label_names": label_names,
         "summaries": [
-            {"model": g.model, "setting": g.setting.label, "protocol": g.protocol_label, "n": g.size(), "runs": [r["run"] for r in g.rows],
+            {"model": g.model, "setting": g.setting.label, "protocol": g.protocol_label, "n": g.size(), "runs": [r.run for r in g.rows],
              "validation": g.validation(), "metrics": summaries[g.slug]}
             for g in groups
         ],
@@ -133,8 +133,8 @@ def write_report(root: str | Path, output: str | Path | None = None, seed: int =
     if teachers and not Path(teachers).is_dir():
         raise PathError(f"--teachers {teachers}: not a folder (give the folder of the teachers' run records, e.g. results/teachers)")
     teacher_rows = gather_rows(Path(teachers)) if teachers else []
-    groups, datasets, predictions = group_rows(rows), sorted({row["dataset"] for row in rows}), Predictions()
-    trained = sum(row["kind"] != "pretrained" for row in rows)
+    groups, datasets, predictions = group_rows(rows), sorted({row.dataset for row in rows}), Predictions()
+    trained = sum(row.kind != "pretrained" for row in rows)
     lines = [f"# Results report: `{root}`", "", f"{trained} training runs and {len(rows) - trained} as-is scores on {', '.join(datasets)}, "
              f"in {len(groups)} groups (dataset, model, setting, protocol). Test-set scores.", ""]  # fmt: skip
     sections, numbers, summaries = {}, {}, {}
@@ -163,7 +163,7 @@ def write_report(root: str | Path, output: str | Path | None = None, seed: int =
     lines += calibration.how_sure_section(how_sure, figures)
     lines += figure_sections(groups, figures, progress) + code_section(rows) + ["## All runs", ""]
     for dataset in datasets:
-        lines += [f"### {dataset}", "", runs_table([row for row in rows if row["dataset"] == dataset])]
+        lines += [f"### {dataset}", "", runs_table([row for row in rows if row.dataset == dataset])]
     report = output / "report.md"
     report.write_text("\n".join(lines), encoding="utf-8")
     write_json_atomic(output / "report.json", {
@@ -178,6 +178,6 @@ def write_report(root: str | Path, output: str | Path | None = None, seed: int =
         "front": {dataset: rows for dataset, (rows, _) in fronts.items()},
         "top": {dataset: rows for dataset, (rows, _) in tops.items()},
         "calibration": calibration.numbers(how_sure),
-        "runs": [{**{k: v for k, v in row.items() if k not in ("trainer_state", "versions")}, "setting": row["setting"].label} for row in rows],
+        "runs": [row.to_json() for row in rows],
     })  # fmt: skip
     return report

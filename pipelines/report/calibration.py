@@ -57,7 +57,7 @@ from pipelines.calibration import (
     scaled_probabilities,
     set_scores,
 )
-from pipelines.report.collect import Group
+from pipelines.report.collect import Group, ReportRow
 from pipelines.report.compare import variant_questions
 from pipelines.report.tables import fmt, fmt_p
 from pipelines.formatting import markdown_table
@@ -91,19 +91,19 @@ class Run:
     scaled: bool  # temperature scaling applied (so `after` differs from `before`)
 
 
-def read_row(row: dict) -> dict | None:
+def read_row(row: ReportRow) -> dict | None:
     """One run file's test frame and validation probabilities; None without probabilities."""
-    frame = pd.read_parquet(row["predictions"])
+    frame = pd.read_parquet(row.predictions)
     if "probabilities" not in frame.columns:
         return None
     # At float16, the precision a compact record keeps (`pipelines.report.records`): a run folder and its record score alike.
     after = np.stack(frame["probabilities"].to_numpy()).astype(np.float16).astype(np.float64)  # (n, K)
     after /= after.sum(axis=1, keepdims=True)
-    temperature = ((row.get("calibration") or {}).get("temperature")) or None
+    temperature = (row.calibration or {}).get("temperature") or None
     before = scaled_probabilities(logits_from_probabilities(after), 1 / temperature) if temperature else after
     validation = labels = None
-    if row.get("validation_predictions"):
-        labels, logits = read_validation_predictions(row["validation_predictions"])
+    if row.validation_predictions:
+        labels, logits = read_validation_predictions(row.validation_predictions)
         validation = scaled_probabilities(logits, temperature or 1.0)
     return {"index": frame["index"].to_numpy(np.int64), "labels": frame["label"].to_numpy(np.int64), "after": after,
             "before": before, "validation": validation, "validation_labels": labels, "scaled": temperature is not None}  # fmt: skip
@@ -113,12 +113,12 @@ def read_runs(group: Group) -> list[Run] | str:
     """The group's runs, one per seed, all on the same sentences; or why there are none."""
     by_seed: dict = {}
     for row in group.rows:
-        if not row["predictions"]:
-            return f"no predictions file in `{row['run']}`"
+        if not row.predictions:
+            return f"no predictions file in `{row.run}`"
         part = read_row(row)
         if part is None:
-            return f"no probabilities in `{row['run']}`"
-        by_seed.setdefault(row["seed"] if isinstance(row["seed"], int) else "no seed", []).append(part)
+            return f"no probabilities in `{row.run}`"
+        by_seed.setdefault(row.seed if isinstance(row.seed, int) else "no seed", []).append(part)
     runs = []
     for seed, parts in sorted(by_seed.items(), key=lambda item: str(item[0])):
         if group.protocol != "cv" and len(parts) > 1:
@@ -262,8 +262,8 @@ def answer_questions(questions: list[Question], alpha: float = ALPHA) -> list[di
 def shift_runs(group: Group, runs: list[Run]) -> tuple[list[Run], list[str]] | None:
     """An as-is group of a model trained on another benchmark (`trained_on`), restricted to the classes both share,
     probabilities renormalised over them; None for any other group."""
-    trained_on = group.rows[0].get("trained_on")
-    names = group.rows[0]["label_names"]
+    trained_on = group.rows[0].trained_on
+    names = group.rows[0].label_names
     if group.kind != "pretrained" or not trained_on or trained_on == group.dataset or trained_on not in BENCHMARKS or not names:
         return None
     shared = [names.index(name) for name in BENCHMARKS[trained_on].label_names if name in names]
@@ -333,7 +333,7 @@ def how_sure(dataset: str, groups: list[Group]) -> HowSure:
 def left_out(group: Group) -> str | None:
     """Why `evaluate_pretrained.py` left this as-is group out of temperature scaling by design (its record's
     `calibration.skipped`: a lexicon, a thresholded neutral), or None."""
-    return next((row["calibration"]["skipped"] for row in group.rows if "skipped" in (row.get("calibration") or {})), None)
+    return next((row.calibration["skipped"] for row in group.rows if "skipped" in (row.calibration or {})), None)
 
 
 def probabilities_label(group: Group, runs: list[Run]) -> str:

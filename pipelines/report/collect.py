@@ -1,6 +1,6 @@
 """Gather the runs under a folder into rows, and the rows into groups.
 
-A row is one trained run (a `results.json` that is a run record: a "dataset" and a "test" mapping)
+A row (`ReportRow`) is one trained run (a `results.json` that is a run record: a "dataset" and a "test" mapping)
 or one model scored by `evaluate_pretrained.py` (an entry of an `evaluation.json`). Any other JSON
 file of that name (a grid's own summary, say) is not a run and is left out. The same files make a
 run folder and a compact record (`pipelines.report.records`), so both read alike.
@@ -11,7 +11,7 @@ Learning curves and the validation score of the restored checkpoint come from th
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -69,88 +69,105 @@ def validation_score(state: dict | None, label_names: list | None, dataset: str 
     return next((e[key] for e in state.get("log_history", []) if e.get("step") == state["best_global_step"] and key in e), None)
 
 
-def trained_row(results: RunRecord, run_dir: Path, root: Path) -> dict:
-    glove = results.is_glove
-    predictions = run_dir / results.predictions_file if results.predictions_file else None
+@dataclass(frozen=True, kw_only=True)
+class ReportRow:
+    """One run as the report reads it: a trained run (`trained_row`) or one model of an as-is evaluation
+    (`pretrained_rows`). Paths are strings (None when the file is not there); seeds, folds and training
+    fields are None for an as-is model."""
+
+    kind: str  # one of KINDS: "glove", "finetuned", "pretrained"
+    model: str
+    dataset: str
+    setting: Setting
+    protocol: str  # "lab" or "cv"
+    seed: int | None = None
+    fold: int | None = None
+    cv_folds: int | None = None
+    run: str  # the run's folder (an evaluation's folder) relative to the runs folder read
+    test: dict[str, float | None] = field(default_factory=dict)  # every metric of METRIC_NAMES, None where not scored
+    validation: float | None = None  # the official validation metric at the restored checkpoint (as-is: on validation)
+    restored_by: str | None = None  # "eval_loss", "eval_accuracy", "last epoch" (`restored_by`)
+    patience: int | None = None  # early stopping's patience
+    epochs: float | None = None
+    train_seconds: float | None = None
+    train_seconds_from_step: int | None = None
+    train_device: str | None = None
+    versions: dict | None = None
+    label_names: list[str] | None = None
+    confusion_matrix: list[list[int]] | None = None  # (gold, predicted)
+    selection: dict | None = None  # `pipelines.selection.selection_summary`
+    predictions: str | None = None  # test predictions (Parquet)
+    trainer_state: str | None = None
+    identity: dict | None = None  # a trained run's `RunRecord.identity`: what a student's `teacher` names
+    teacher: dict | None = None  # a distilled run's `RunRecord.teacher_run`
+    code: dict | None = None  # the commit that made it (`RunRecord.code`, evaluation.json's "code")
+    trained_on: str | None = None  # an as-is model trained on another benchmark: that benchmark
+    calibration: dict | None = None  # the "How sure" section (`pipelines.report.calibration`)
+    validation_predictions: str | None = None
+
+    def to_json(self) -> dict:
+        """The row as report.json's "runs" keep it: the metrics at the top, the setting as its label, no trainer state
+        or versions."""
+        kept = {}
+        for item in fields(self):
+            if item.name == "test":
+                kept.update(self.test)
+            elif item.name not in ("trainer_state", "versions"):
+                kept[item.name] = getattr(self, item.name)
+        return kept | {"setting": self.setting.label}
+
+
+def trained_row(results: RunRecord, run_dir: Path, root: Path) -> ReportRow:
     state_path = find_trainer_state(run_dir)
     state = read_json(state_path) if state_path else None
-    return {
-        "kind": "glove" if glove else "finetuned",
-        "model": results.model,
-        "dataset": str(results.dataset),
-        "setting": Setting.of(results),
-        "protocol": str(results.protocol),
-        "seed": results.seed,
-        "fold": results.fold,
-        "cv_folds": results.cv_folds,
-        "run": relative_name(run_dir, root),
-        **{key: results.test.get(key) for key in METRIC_NAMES},
-        "validation": validation_score(state, results.label_names, results.dataset),
-        "restored_by": restored_by(results, run_dir, state),
-        "patience": results.early_stopping_patience if results.early_stopping_patience is not None else patience_of(state),
-        "epochs": results.epochs,
-        "train_seconds": results.train_seconds,
-        "train_seconds_from_step": results.train_seconds_from_step,
-        "train_device": results.train_device,
-        "versions": results.versions,
-        "label_names": results.label_names,
-        "confusion_matrix": results.confusion_matrix,
-        "selection": results.selection or None,
-        "predictions": str(predictions) if predictions and predictions.is_file() else None,
-        "trainer_state": str(state_path) if state_path else None,
-        "teacher": teacher_folder(results.distillation),
-        "code": results.code,
-        "calibration": results.calibration,  # the "How sure" section (`pipelines.report.calibration`)
-        "validation_predictions": validation_predictions_path(results, run_dir),
-    }
+    return ReportRow(
+        kind="glove" if results.is_glove else "finetuned", model=results.model, dataset=str(results.dataset),
+        setting=Setting.of(results), protocol=str(results.protocol), seed=results.seed, fold=results.fold,
+        cv_folds=results.cv_folds, run=relative_name(run_dir, root),
+        test={key: results.test.get(key) for key in METRIC_NAMES},
+        validation=validation_score(state, results.label_names, results.dataset),
+        restored_by=restored_by(results, run_dir, state),
+        patience=results.early_stopping_patience if results.early_stopping_patience is not None else patience_of(state),
+        epochs=results.epochs, train_seconds=results.train_seconds, train_seconds_from_step=results.train_seconds_from_step,
+        train_device=results.train_device, versions=results.versions, label_names=results.label_names,
+        confusion_matrix=results.confusion_matrix, selection=results.selection or None,
+        predictions=present_file(run_dir, results.predictions_file), trainer_state=str(state_path) if state_path else None,
+        identity=results.identity(), teacher=results.teacher_run, code=results.code, calibration=results.calibration,
+        validation_predictions=present_file(run_dir, results.validation_predictions_file),
+    )  # fmt: skip
 
 
-def teacher_folder(distillation) -> str | None:
-    """The last two parts of a distilled run's teacher path (`teachers/mr-minilm-cpu`): enough to find the teacher
-    among the records or a teachers folder, without the path of the machine that trained it."""
-    path = distillation.get("teacher_path") if isinstance(distillation, dict) else None
-    return "/".join(Path(str(path).rstrip("/")).parts[-2:]) if path else None
-
-
-def validation_predictions_path(results: RunRecord, run_dir: Path) -> str | None:
-    path = run_dir / results.validation_predictions_file if results.validation_predictions_file else None
-    return str(path) if path and path.is_file() else None
-
-
-def validation_file(folder: Path, name: str | None) -> str | None:
+def present_file(folder: Path, name: str | None) -> str | None:
+    """`folder/name` when that file is there, else None."""
     return str(folder / name) if name and (folder / name).is_file() else None
 
 
-def pretrained_rows(path: Path, root: Path) -> list[dict]:
-    """One row per model scored by `evaluate_pretrained.py`; metrics sit at the top of each row there,
+def pretrained_rows(path: Path, root: Path) -> list[ReportRow]:
+    """One row per model scored by `evaluate_pretrained.py`; metrics sit at the top of each entry there,
     a validation score (when the evaluation has one) under "validation"."""
     evaluation = read_json(path)
     label_names = evaluation.get("label_names")
     official = official_metric_for(evaluation.get("dataset"), label_names) if label_names else None
     rows = []
     for scored in evaluation.get("results", []):
-        predictions = path.parent / scored["predictions_file"] if scored.get("predictions_file") else None
         validation = scored.get("validation")
-        rows.append({
-            "kind": "pretrained", "model": short_name(str(scored.get("model", "?"))), "dataset": str(evaluation.get("dataset", "?")),
+        rows.append(ReportRow(
+            kind="pretrained", model=short_name(str(scored.get("model", "?"))), dataset=str(evaluation.get("dataset", "?")),
             # an exported project model (`pipelines.export`) is scored like an as-is model but is none
-            "setting": Setting("ONNX export" if str(scored.get("family", "")).lower().startswith("onnx") else "as is"),
-            "protocol": "lab", "seed": None, "fold": None, "cv_folds": None,
-            "run": relative_name(path.parent, root),
-            **{key: scored.get(key) for key in METRIC_NAMES},
-            "validation": validation.get(official) if isinstance(validation, dict) else None,
-            "restored_by": None, "patience": None, "epochs": None, "train_seconds": None,
-            "label_names": label_names, "confusion_matrix": scored.get("confusion_matrix"), "selection": None,
-            "predictions": str(predictions) if predictions and predictions.is_file() else None,
-            "trainer_state": None, "teacher": None, "code": evaluation.get("code"), "trained_on": scored.get("trained_on"),
+            setting=Setting("ONNX export" if str(scored.get("family", "")).lower().startswith("onnx") else "as is"),
+            protocol="lab", run=relative_name(path.parent, root), test={key: scored.get(key) for key in METRIC_NAMES},
+            validation=validation.get(official) if isinstance(validation, dict) else None,
+            label_names=label_names, confusion_matrix=scored.get("confusion_matrix"),
+            predictions=present_file(path.parent, scored.get("predictions_file")),
+            code=evaluation.get("code"), trained_on=scored.get("trained_on"),
             # temperature scaling on validation (evaluation.json version 2; `pipelines.pretrained`), as a run's
-            "calibration": scored.get("calibration"),
-            "validation_predictions": validation_file(path.parent, scored.get("validation_predictions_file")),
-        })  # fmt: skip
+            calibration=scored.get("calibration"),
+            validation_predictions=present_file(path.parent, scored.get("validation_predictions_file")),
+        ))  # fmt: skip
     return rows
 
 
-def gather_rows(root: Path, progress: bool = False) -> list[dict]:
+def gather_rows(root: Path, progress: bool = False) -> list[ReportRow]:
     """Every run record and pretrained evaluation under `root`; other JSON files are not runs.
     `progress`: a bar over the files read."""
     rows = []
@@ -167,11 +184,11 @@ def model_order(kind: str, model: str) -> tuple:
     return (KINDS.index(kind), GLOVE_ORDER.index(model) if model in GLOVE_ORDER else len(GLOVE_ORDER), model)
 
 
-def sort_key(row: dict) -> tuple:
-    seed = row["seed"] if isinstance(row["seed"], int) else -1
-    fold = row["fold"] if isinstance(row["fold"], int) else -1
-    protocol = 0 if row["protocol"] == "lab" else 1
-    return (row["dataset"], *model_order(row["kind"], row["model"]), row["setting"].sort_key(), protocol, seed, fold, row["run"])
+def sort_key(row: ReportRow) -> tuple:
+    seed = row.seed if isinstance(row.seed, int) else -1
+    fold = row.fold if isinstance(row.fold, int) else -1
+    protocol = 0 if row.protocol == "lab" else 1
+    return (row.dataset, *model_order(row.kind, row.model), row.setting.sort_key(), protocol, seed, fold, row.run)
 
 
 @dataclass
@@ -183,7 +200,7 @@ class Group:
     setting: Setting
     protocol: str
     kind: str
-    rows: list[dict] = field(default_factory=list)
+    rows: list[ReportRow] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -198,7 +215,7 @@ class Group:
     def protocol_label(self) -> str:
         if self.protocol == "lab":
             return "lab split"
-        folds = {row["cv_folds"] for row in self.rows if row["cv_folds"]}
+        folds = {row.cv_folds for row in self.rows if row.cv_folds}
         return f"{folds.pop()}-fold CV" if len(folds) == 1 else "CV"
 
     @property
@@ -207,11 +224,11 @@ class Group:
 
     @property
     def seeds(self) -> list:
-        return sorted({row["seed"] for row in self.rows if isinstance(row["seed"], int)})
+        return sorted({row.seed for row in self.rows if isinstance(row.seed, int)})
 
     def validation(self) -> float | None:
         """Mean official validation score of the restored checkpoints; None unless every run has one."""
-        scores = [row["validation"] for row in self.rows]
+        scores = [row.validation for row in self.rows]
         return None if not scores or None in scores else sum(scores) / len(scores)
 
     def size(self) -> str:
@@ -220,14 +237,14 @@ class Group:
             return "1 run" if len(self.rows) == 1 else f"{len(self.rows)} runs"
         seeds = len(self.seeds) or len(self.rows)
         if self.protocol == "cv":
-            folds = len({row["fold"] for row in self.rows})
+            folds = len({row.fold for row in self.rows})
             return f"{folds} folds" + (f" × {seeds} seeds" if seeds > 1 else "")
         return f"{seeds} seed" + ("s" if seeds != 1 else "")
 
 
-def group_rows(rows: list[dict]) -> list[Group]:
+def group_rows(rows: list[ReportRow]) -> list[Group]:
     groups: dict[tuple, Group] = {}
     for row in rows:
-        key = (row["dataset"], row["model"], row["setting"], row["protocol"])
-        groups.setdefault(key, Group(*key, kind=row["kind"])).rows.append(row)
+        key = (row.dataset, row.model, row.setting, row.protocol)
+        groups.setdefault(key, Group(*key, kind=row.kind)).rows.append(row)
     return sorted(groups.values(), key=lambda g: sort_key(g.rows[0])[:-3])  # rows sort by group, then seed, fold, run

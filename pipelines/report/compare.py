@@ -21,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from itertools import combinations
-from pathlib import Path
+from pathlib import PurePosixPath
 
 import pandas as pd
 import pyarrow as pa
@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 
 from pipelines.errors import DataError
 from pipelines.metrics import CLASS_RECALL
-from pipelines.report.collect import METRIC_NAMES, Group
+from pipelines.report.collect import METRIC_NAMES, Group, ReportRow
 from models.presets import NAMED_CONFIGS
 from pipelines.runs.setting import DEFAULT_ALPHA, Setting, config_text
 from pipelines.statistics import ALPHA, almost_stochastic_order, answer_family, crossed_comparison, paired_t, summarize, verdict
@@ -97,21 +97,21 @@ class Predictions:
 
     @staticmethod
     def _read(group: Group) -> dict | str:
-        missing = [row["run"] for row in group.rows if not row["predictions"]]
+        missing = [row.run for row in group.rows if not row.predictions]
         if missing:
             return f"no predictions.parquet in {', '.join(f'`{run}`' for run in missing[:3])}" + (" ..." if len(missing) > 3 else "")
         by_seed: dict = defaultdict(list)
         for row in group.rows:
-            by_seed[row["seed"] if isinstance(row["seed"], int) else "no seed"].append(row)  # pairs with no seed of another model
+            by_seed[row.seed if isinstance(row.seed, int) else "no seed"].append(row)  # pairs with no seed of another model
         runs = {}
         for seed, seed_rows in sorted(by_seed.items()):
             if group.protocol == "cv":
-                folds = seed_rows[0]["cv_folds"]
-                if sorted(row["fold"] for row in seed_rows) != list(range(folds or 0)):
-                    return f"seed {seed} has folds {sorted(row['fold'] for row in seed_rows)} of {folds}: CV needs every fold once"
+                folds = seed_rows[0].cv_folds
+                if sorted(row.fold for row in seed_rows) != list(range(folds or 0)):
+                    return f"seed {seed} has folds {sorted(row.fold for row in seed_rows)} of {folds}: CV needs every fold once"
             elif len(seed_rows) > 1:
-                return f"seed {seed} ran {len(seed_rows)} times ({', '.join(row['run'] for row in seed_rows)})"
-            frames = [read_predictions(row["predictions"]) for row in seed_rows]
+                return f"seed {seed} ran {len(seed_rows)} times ({', '.join(row.run for row in seed_rows)})"
+            frames = [read_predictions(row.predictions) for row in seed_rows]
             runs[seed] = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
         return runs
 
@@ -259,27 +259,45 @@ def class_balance_questions(groups: list[Group], label_names: list[str]) -> list
     return found
 
 
-def teacher_questions(groups: list[Group], teachers: list[dict]) -> list[Question]:
+def teacher_questions(groups: list[Group], teachers: list[ReportRow]) -> list[Question]:
     """Each distilled student against the teacher it learnt from: that one teacher run (its training variance
-    not counted: the question is how much of this teacher the student keeps). The teacher is the run whose
-    folder ends as the student's recorded teacher path does (`teachers`: rows of `collect.gather_rows`,
-    the report's own runs included); a student whose teacher is in neither is said so."""
+    not counted: the question is how much of this teacher the student keeps). The teacher is the fine-tuned run of
+    the student's dataset that the student's record names (`RunRecord.teacher_run`, found by `is_teacher`;
+    `teachers`: rows of `collect.gather_rows`, the report's own runs included); a student whose teacher is in
+    neither is said so."""
     found = []
     for g in groups:
-        paths = {row.get("teacher") for row in g.rows} - {None}
-        if not paths:
+        named = next((row.teacher for row in g.rows if row.teacher), None)
+        if named is None:
             continue
-        path = Path(paths.pop())  # its last two parts (`collect.teacher_folder`)
-        row = next((r for r in teachers if r["kind"] == "finetuned" and r["dataset"] == g.dataset
-                    and (r["run"] == path.name or r["run"].endswith(path.as_posix()))), None)  # fmt: skip
+        row = next((r for r in teachers if r.kind == "finetuned" and r.dataset == g.dataset and is_teacher(named, r)), None)
         text = f"student vs teacher: {g.model} ({g.setting.variants_label})"
         if row is None:
-            found.append(Question(text, why=f"its teacher {path} is in neither the records nor the teachers folder", family=TRAINING))
+            found.append(Question(text, why=f"its teacher {teacher_said(named)} is in neither the records nor the teachers folder", family=TRAINING))
             continue
         # named by its folder: two students may have two teachers of one model (and a group's slug keys its predictions)
-        teacher = Group(g.dataset, f"{row['model']}, teacher {row['run']}", Setting("fine-tuned"), row["protocol"], "finetuned", [row])
+        teacher = Group(g.dataset, f"{row.model}, teacher {row.run}", Setting("fine-tuned"), row.protocol, "finetuned", [row])
         found.append(Question(text, g, teacher, a_label="student", b_label="teacher", family=TRAINING))
     return found
+
+
+def is_teacher(named: dict, row: ReportRow) -> bool:
+    """Whether `row` is the run a student's `RunRecord.teacher_run` names: its `identity`; for a student distilled
+    before that was recorded, the run whose folder ends as the teacher's recorded folder does."""
+    if "folder" in named:
+        folder = PurePosixPath(named["folder"])
+        return row.run == folder.name or row.run.endswith(folder.as_posix())
+    return row.identity == named
+
+
+def teacher_said(named: dict) -> str:
+    """How a "not answered" line names a teacher: `teachers/mr-minilm-cpu` (a student from before `teacher_run`),
+    `minilm (mr, seed 0, record 1a2b...)`, or `minilm (no run record)` (a checkpoint folder that is no run of ours)."""
+    if "folder" in named:
+        return named["folder"]
+    if "record" not in named:
+        return f"{named['model']} (no run record)"
+    return f"{named['model']} ({named['dataset']}, seed {named['seed']}, record {named['record']})"
 
 
 def export_questions(groups: list[Group]) -> list[Question]:
@@ -351,7 +369,7 @@ def on_lab_sentences(lab_runs: dict, cv_runs: dict) -> tuple[dict, dict, str]:
 
 
 def study_questions(groups: list[Group], official: str, summaries: dict, label_names: list[str] | None = None,
-                    teachers: list[dict] | None = None) -> tuple[list[Question], list[str]]:  # fmt: skip
+                    teachers: list[ReportRow] | None = None) -> tuple[list[Question], list[str]]:  # fmt: skip
     """The questions of one dataset and protocol, and how each "best" model was chosen; `teachers`: runs that
     may be a distilled model's teacher (`teacher_questions`)."""
     glove = [g for g in groups if g.kind == "glove"]
@@ -376,7 +394,7 @@ def study_questions(groups: list[Group], official: str, summaries: dict, label_n
 
 def one_seed_note(question: Question) -> str:
     """What the runs column says of a trained model with a single seed: its training variance is not in the CI."""
-    single = [g.model for g in (question.a, question.b) if g.kind != "pretrained" and len({row["seed"] for row in g.rows}) == 1]
+    single = [g.model for g in (question.a, question.b) if g.kind != "pretrained" and len({row.seed for row in g.rows}) == 1]
     return "; ".join(f"{model}: 1 seed: training variance not counted" for model in single)
 
 
@@ -431,7 +449,7 @@ def selection_rows(groups: list[Group], official: str) -> list[dict]:
     for g in groups:
         pairs = []
         for row in g.rows:
-            chosen = (row["selection"] or {}).get("by_criterion", {})
+            chosen = (row.selection or {}).get("by_criterion", {})
             if "eval_loss" in chosen and by_metric in chosen and official in chosen[by_metric].get("test", {}):
                 pairs.append((chosen["eval_loss"]["test"][official], chosen[by_metric]["test"][official]))
         if not pairs:

@@ -25,9 +25,9 @@ def plot_learning_curves(group: Group, path: Path) -> Path | None:
     drawn = 0
     alpha = 0.9 if len(group.rows) == 1 else max(0.25, 1.0 / np.sqrt(len(group.rows)))
     for row in group.rows:
-        if not row["trainer_state"]:
+        if not row.trainer_state:
             continue
-        state = json.loads(Path(row["trainer_state"]).read_text(encoding="utf-8"))
+        state = json.loads(Path(row.trainer_state).read_text(encoding="utf-8"))
         history = state.get("log_history", [])
         train = [(entry["epoch"], entry["loss"]) for entry in history if "loss" in entry and "epoch" in entry]
         validation = [(entry["epoch"], entry["eval_loss"]) for entry in history if "eval_loss" in entry]
@@ -58,11 +58,11 @@ def group_confusion(group: Group) -> np.ndarray | None:
     """Confusion counts summed over the group's runs (from results, else from the predictions)."""
     total = None
     for row in group.rows:
-        if row["confusion_matrix"]:
-            counts = np.asarray(row["confusion_matrix"])
-        elif row["predictions"] and row["label_names"]:
-            frame = pd.read_parquet(row["predictions"], columns=["label", "prediction"])
-            counts = confusion_counts(frame["label"], frame["prediction"], len(row["label_names"]))
+        if row.confusion_matrix:
+            counts = np.asarray(row.confusion_matrix)
+        elif row.predictions and row.label_names:
+            frame = pd.read_parquet(row.predictions, columns=["label", "prediction"])
+            counts = confusion_counts(frame["label"], frame["prediction"], len(row.label_names))
         else:
             continue
         total = counts if total is None else total + counts
@@ -70,7 +70,7 @@ def group_confusion(group: Group) -> np.ndarray | None:
 
 
 def plot_confusion_matrix(group: Group, counts: np.ndarray, path: Path) -> Path:
-    names = group.rows[0]["label_names"] or [str(i) for i in range(len(counts))]
+    names = group.rows[0].label_names or [str(i) for i in range(len(counts))]
     shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)  # colour by share of the true class
     fig = Figure(figsize=(1.3 * len(names) + 2.2, 1.2 * len(names) + 1.6))
     ax = fig.subplots()
@@ -82,7 +82,7 @@ def plot_confusion_matrix(group: Group, counts: np.ndarray, path: Path) -> Path:
     ax.set_xticks(range(len(names)), names)
     ax.set_yticks(range(len(names)), names)
     accuracy = np.trace(counts) / max(counts.sum(), 1)
-    runs = f"summed over {len(group.rows)} runs" if len(group.rows) > 1 else group.rows[0]["run"]
+    runs = f"summed over {len(group.rows)} runs" if len(group.rows) > 1 else group.rows[0].run
     ax.set(xlabel="predicted", ylabel="true", title=f"{group.dataset} · {group.name}\n{runs}; accuracy {accuracy:.3f}")
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of the true class")
     fig.tight_layout()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from pipelines.report.collect import METRIC_NAMES, Group
+from pipelines.report.collect import METRIC_NAMES, Group, ReportRow
 from pipelines.formatting import markdown_table
 from pipelines.statistics import ALPHA, ASO_MIN_RUNS, POWER
 
@@ -76,8 +76,8 @@ def selection_rule(groups: list[Group]) -> str:
     rows = [row for g in groups if g.kind != "pretrained" for row in g.rows]
     if not rows:
         return "No trained runs: nothing was restored."
-    rules = Counter(criterion_name(row["restored_by"]) if row["restored_by"] else "not recorded" for row in rows)
-    patience = Counter(str(row["patience"]) if row["patience"] is not None else "not recorded" for row in rows)
+    rules = Counter(criterion_name(row.restored_by) if row.restored_by else "not recorded" for row in rows)
+    patience = Counter(str(row.patience) if row.patience is not None else "not recorded" for row in rows)
     said = "; ".join(f"{rule} ({count} run{'s' if count > 1 else ''})" for rule, count in rules.most_common())
     waited = "; ".join(f"{value} ({count})" for value, count in patience.most_common())
     return f"Checkpoint restored by (read from each run's results.json / training_args.json): {said}. Early-stopping patience: {waited}."
@@ -214,11 +214,11 @@ def code_of(code: dict | None) -> str:
     return f"commit {code['commit'][:8]}" + (" + uncommitted changes" if code.get("dirty") else "")
 
 
-def code_section(rows: list[dict]) -> list[str]:
+def code_section(rows: list[ReportRow]) -> list[str]:
     """Which code made the runs: each record's `code` (`RunRecord.code`, evaluation.json's "code"), counted."""
     made_by: dict[str, Counter] = {}
     for row in rows:
-        made_by.setdefault(code_of(row.get("code")), Counter())[f"{row['dataset']} {row['model']} ({row['setting'].label}, {row['protocol']})"] += 1
+        made_by.setdefault(code_of(row.code), Counter())[f"{row.dataset} {row.model} ({row.setting.label}, {row.protocol})"] += 1
     table = [{"code": code, "records": sum(groups.values()), "groups": "; ".join(f"{name} × {n}" for name, n in groups.items())}
              for code, groups in made_by.items()]  # fmt: skip
     return [
@@ -233,24 +233,23 @@ def code_section(rows: list[dict]) -> list[str]:
     ]  # fmt: skip
 
 
-def runs_table(rows: list[dict]) -> str:
-    metrics = [key for key in METRIC_NAMES if any(row[key] is not None for row in rows)]
+def runs_table(rows: list[ReportRow]) -> str:
+    metrics = [key for key in METRIC_NAMES if any(row.test[key] is not None for row in rows)]
     columns = [("model", "model"), ("setting", "setting"), ("protocol", "protocol"), ("seed", "seed")]
-    if any(row["fold"] is not None for row in rows):
+    if any(row.fold is not None for row in rows):
         columns.append(("fold", "fold"))
     columns += [(key, METRIC_NAMES[key]) for key in metrics]
-    if any(row["epochs"] is not None for row in rows):
+    if any(row.epochs is not None for row in rows):
         columns += [("epochs", "epochs"), ("train_seconds", "train s")]
     columns += [("restored", "restored by"), ("run", "run")]
     shown = [
         {
-            **row,
-            "setting": row["setting"].label,
-            "protocol": "lab split" if row["protocol"] == "lab" else f"{row['cv_folds']}-fold CV",
-            "epochs": None if row["epochs"] is None else f"{row['epochs']:g}",
-            "train_seconds": None if row["train_seconds"] is None else f"{row['train_seconds']:.0f}",
-            "restored": criterion_name(row["restored_by"]) if row["restored_by"] else "",
-        }
+            "model": row.model, "setting": row.setting.label, "seed": row.seed, "fold": row.fold, **row.test, "run": row.run,
+            "protocol": "lab split" if row.protocol == "lab" else f"{row.cv_folds}-fold CV",
+            "epochs": None if row.epochs is None else f"{row.epochs:g}",
+            "train_seconds": None if row.train_seconds is None else f"{row.train_seconds:.0f}",
+            "restored": criterion_name(row.restored_by) if row.restored_by else "",
+        }  # fmt: skip
         for row in rows
     ]
     return markdown_table(shown, columns)

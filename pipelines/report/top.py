@@ -15,7 +15,7 @@ from __future__ import annotations
 from statistics import mean
 
 from pipelines.errors import DataError
-from pipelines.report.collect import METRIC_NAMES, Group
+from pipelines.report.collect import METRIC_NAMES, Group, ReportRow
 from pipelines.report.compare import Predictions, best_of
 from pipelines.report.front import group_score
 from pipelines.report.tables import fmt_p
@@ -28,12 +28,12 @@ TOP_COLUMNS = [
 ]  # fmt: skip
 
 
-def device_of(row: dict) -> str:
+def device_of(row: ReportRow) -> str:
     """Where a run trained: its record's `train_device`, else what its torch build allows (a `+cpu` build
     ran on CPU; a CUDA build may have run on either), else "not recorded"."""
-    if row.get("train_device"):
-        return row["train_device"].split(",")[0]
-    torch_version = (row.get("versions") or {}).get("torch", "")
+    if row.train_device:
+        return row.train_device.split(",")[0]
+    torch_version = (row.versions or {}).get("torch", "")
     if torch_version.endswith("+cpu"):
         return "cpu (threads not recorded)"
     return "GPU build of torch (device not recorded)" if "+cu" in torch_version else "not recorded"
@@ -81,8 +81,8 @@ def top_rows(groups: list[Group], summaries: dict, comparisons: list[dict], pred
         except DataError as err:  # runs on different sentences: no one interval
             skipped.append(str(err))
             continue
-        seconds = [row["train_seconds"] for row in group.rows if row.get("train_seconds")]
-        partial = any(row.get("train_seconds_from_step") for row in group.rows)
+        seconds = [row.train_seconds for row in group.rows if row.train_seconds]
+        partial = any(row.train_seconds_from_step for row in group.rows)
         speed = measured.get((group.model, group.setting.label))
         answer = against_best_glove(group, best_glove, comparisons) if group is not best_glove else None
         rows.append({
