@@ -106,12 +106,20 @@ def scaled_probabilities(logits, temperature: float) -> np.ndarray:
     return softmax(np.asarray(logits, dtype=np.float64) / temperature, axis=-1)
 
 
+class TemperatureNotIdentifiable(ValueError):
+    """The validation NLL has no minimum at a finite T > 0: every validation sentence is right (the NLL
+    falls all the way to T -> 0, where each is certain), or the labels' logits are on average below
+    their sentence's mean logit (it falls all the way to T -> infinity, the uniform distribution).
+    Typical of a few-shot run's handful of validation sentences (16 a class: 7 sentences)."""
+
+
 def fit_temperature(logits, labels) -> float:
     """The T > 0 minimising the mean NLL of softmax(logits / T) on these (validation) sentences.
 
     logits: (n, num_labels); labels: (n,) class ids. Guo et al. (2017) fit T the same way (they
     use LBFGS); the NLL is unimodal in log T (convex in 1/T), so scipy's bounded Brent search
-    over log T in `LOG_TEMPERATURE_BOUNDS` finds it. `ValueError` for no sentences.
+    over log T in `LOG_TEMPERATURE_BOUNDS` finds it. `ValueError` for no sentences;
+    `TemperatureNotIdentifiable` when the NLL has no minimum at a finite T > 0.
     """
     logits = np.asarray(logits, dtype=np.float64)
     labels = np.asarray(labels, dtype=np.int64)
@@ -122,6 +130,17 @@ def fit_temperature(logits, labels) -> float:
         log_probabilities = log_softmax(logits / math.exp(log_temperature), axis=-1)
         return -float(log_probabilities[np.arange(len(labels)), labels].mean())
 
+    # With b = 1/T, d NLL / d b = mean(E_softmax(b z)[z] - z_label): it tends to mean(max z - z_label) >= 0 as b -> inf,
+    # 0 exactly when every sentence is right (then the NLL falls all the way to T -> 0), and is mean(mean z - z_label)
+    # at b = 0 (>= 0: the NLL falls all the way to T -> inf). Otherwise it changes sign once (convex): one interior minimum.
+    right = int((logits.argmax(axis=-1) == labels).sum())
+    chosen = logits[np.arange(len(labels)), labels]
+    if right == len(labels) or float((logits.mean(axis=-1) - chosen).mean()) >= 0:
+        toward = "T -> 0" if right == len(labels) else "T -> infinity"
+        raise TemperatureNotIdentifiable(
+            f"the validation NLL keeps falling toward {toward} ({right} of {len(labels)} validation sentences right), "
+            "so no temperature is identifiable"
+        )
     result = minimize_scalar(nll, bounds=LOG_TEMPERATURE_BOUNDS, method="bounded", options={"xatol": 1e-6})
     return float(math.exp(result.x))
 
@@ -286,11 +305,17 @@ def calibrate_model(model, validation_labels, validation_logits, record, test_la
     `model` (`apply_temperature`: an HF model, or a SetFit model's scikit-learn head), stores the
     abstention threshold chosen on the scaled validation probabilities in its `saved_settings`, and
     sets `record.calibration`: `calibration_record`, with `abstain` (`abstain_record`) and
-    `conformal` (`conformal_record`). validation_logits: (n_val, K) with validation_labels (n_val,);
+    `conformal` (`conformal_record`). When no temperature is identifiable (`TemperatureNotIdentifiable`)
+    the model is left as it is and `record.calibration` is `{"skipped": why}`, the form an as-is
+    scorer left out of scaling has. validation_logits: (n_val, K) with validation_labels (n_val,);
     test_logits: (n, K) (log probabilities do: softmax ignores a per-row constant) with test_labels (n,).
     Returns the test probabilities the scaled model gives, softmax(test_logits / T) (n, K).
     """
-    temperature = fit_temperature(validation_logits, validation_labels)
+    try:
+        temperature = fit_temperature(validation_logits, validation_labels)
+    except TemperatureNotIdentifiable as err:
+        record.calibration = {"skipped": f"temperature scaling left out: {err}"}
+        return scaled_probabilities(test_logits, 1.0)
     apply_temperature(model, temperature)
     validation = scaled_probabilities(validation_logits, temperature)
     scaled = scaled_probabilities(test_logits, temperature)
@@ -303,7 +328,9 @@ def calibrate_model(model, validation_labels, validation_logits, record, test_la
 
 def calibration_summary(calibration: dict) -> str:
     """One line of a `calibration` record: T, test ECE before -> after, and the conformal sets' test
-    coverage and mean size at each alpha (when recorded)."""
+    coverage and mean size at each alpha (when recorded); or why scaling was left out."""
+    if "skipped" in calibration:
+        return calibration["skipped"]
     before, after = calibration["test_before"]["ece"], calibration["test_after"]["ece"]
     text = f"T = {calibration['temperature']:.3f}, test ECE ({ECE_BINS} bins) {before:.4f} -> {after:.4f}"
     conformal = calibration.get("conformal") or {}

@@ -83,6 +83,8 @@ def calibration_lines(calibration: dict | None) -> list[str]:
     if not calibration:
         return ["## Calibration", "", "No temperature scaling: the probabilities are the model's raw softmax "
                 "(`python -m pipelines.calibrate RUN_DIR` adds it to a run that saved its validation predictions).", ""]  # fmt: skip
+    if "skipped" in calibration:
+        return ["## Calibration", "", f"No temperature scaling: {calibration['skipped']}. The probabilities are the model's raw softmax.", ""]
     before, after = calibration["test_before"], calibration["test_after"]
     lines = [
         "## Calibration", "",

@@ -292,3 +292,39 @@ def test_abstain_threshold_is_chosen_on_validation_and_never_reads_test(trained_
         assert run_cli(calibrate, [str(copy)]) == 0
         thresholds.append(json.loads((copy / "config.json").read_text())["abstain_threshold"])
     assert thresholds[0] == thresholds[1] == pytest.approx(config["abstain_threshold"])
+
+
+def test_no_temperature_is_identifiable_from_a_handful_of_validation_sentences_all_right_or_all_wrong():
+    """A few-shot run's 7 validation sentences, all right: the NLL keeps falling toward T -> 0, so the fit
+    would sit at the search's bound (T = 0.01, 100x sharper) and make test probabilities one-hot."""
+    from pipelines.calibration import TemperatureNotIdentifiable
+
+    logits = np.array([[2.0, -1.0], [0.3, 0.1], [-0.5, 1.5], [1.0, 0.2], [-2.0, 0.0], [0.8, -0.8], [-0.1, 0.4]])
+    right = logits.argmax(axis=1)
+    with pytest.raises(TemperatureNotIdentifiable, match="7 of 7 validation sentences right"):
+        fit_temperature(logits, right)
+    with pytest.raises(TemperatureNotIdentifiable, match="0 of 7 validation sentences right"):
+        fit_temperature(logits, 1 - right)
+    right[1] = 1  # one mistake with a small margin: an interior minimum again
+    assert 0.01 < fit_temperature(logits, right) < 100
+
+
+def test_calibrating_without_an_identifiable_temperature_leaves_the_model_and_says_why():
+    from sklearn.linear_model import LogisticRegression
+
+    from pipelines.calibration import calibrate_model, calibration_summary
+    from pipelines.model_card import calibration_lines
+    from pipelines.run_files import RunRecord
+
+    head = LogisticRegression().fit(np.array([[-2.0], [-1.0], [1.0], [2.0]]), [0, 0, 1, 1])
+    coef, intercept = head.coef_.copy(), head.intercept_.copy()
+    record = RunRecord.new({"dataset": "mr", "model": "setfit-minilm"}, test={"accuracy": 1.0}, label_names=["negative", "positive"])
+    validation_logits = np.array([[-3.0, 3.0], [2.0, -2.0], [-1.0, 1.0]])  # all three right
+    test_logits = np.array([[0.2, -0.2], [-1.0, 1.0]])
+    probabilities = calibrate_model(head, np.array([1, 0, 1]), validation_logits, record, np.array([0, 0]), test_logits)
+    np.testing.assert_allclose(probabilities, scaled_probabilities(test_logits, 1.0))  # unscaled
+    np.testing.assert_array_equal(head.coef_, coef)
+    np.testing.assert_array_equal(head.intercept_, intercept)
+    assert not hasattr(head, "temperature_scaling") and set(record.calibration) == {"skipped"}
+    assert "no temperature is identifiable" in calibration_summary(record.calibration)
+    assert any("No temperature scaling: temperature scaling left out" in line for line in calibration_lines(record.calibration))

@@ -331,8 +331,8 @@ def how_sure(dataset: str, groups: list[Group]) -> HowSure:
 
 
 def left_out(group: Group) -> str | None:
-    """Why `evaluate_pretrained.py` left this as-is group out of temperature scaling by design (its record's
-    `calibration.skipped`: a lexicon, a thresholded neutral), or None."""
+    """Why this group was left out of temperature scaling (its record's `calibration.skipped`): by design for an
+    as-is scorer (a lexicon, a thresholded neutral), or no identifiable temperature (`TemperatureNotIdentifiable`); or None."""
     return next((row.calibration["skipped"] for row in group.rows if "skipped" in (row.calibration or {})), None)
 
 
