@@ -14,6 +14,12 @@ validation file holds the logistic head's log probabilities (runs made before Se
 training) or its logits, both exact logits up to a per-row constant, so only its scikit-learn head
 (`model_head.pkl`, a few kB) is loaded, scaled and saved; the sentence encoder is never run.
 
+`RUN_DIR... --refit` calibrates runs already calibrated again: the temperature in the saved model is removed
+(`pipelines.calibration.remove_temperature`; the saved test probabilities, softmax(z / T), are
+rescaled by T back to softmax(z)) and fitted again from the saved validation logits, which are
+always the unscaled ones. For runs scaled by an earlier rule, e.g. a few-shot run whose handful of
+validation sentences gave no identifiable temperature (`calibration.TemperatureNotIdentifiable`).
+
 Every folder is checked before anything is written: one that is not a finished run is one line
 and exit 2. Folders without validation predictions, and folders already calibrated, are named
 in one line each and left as they are; exit 2 when no folder was left to calibrate.
@@ -31,7 +37,7 @@ import joblib
 import pyarrow.parquet as pq
 from transformers import AutoConfig, AutoModelForSequenceClassification
 
-from pipelines.calibration import calibrate_model, calibration_summary, logits_from_probabilities, model_temperature
+from pipelines.calibration import calibrate_model, calibration_summary, logits_from_probabilities, model_temperature, remove_temperature
 from pipelines.cli import parse, run_cli
 from pipelines.errors import DataError, PathError
 from pipelines.runs.layout import SETFIT_HEAD_FILE
@@ -49,6 +55,11 @@ from pipelines.run_files import (
 @dataclass
 class CalibrateArguments:
     run_dirs: list[str] = field(metadata={"help": "finished train.py / finetune.py (SetFit too) run folders"})
+    refit: bool = field(
+        default=False,
+        metadata={"help": "also refit runs already calibrated: their temperature removed (pipelines.calibration.remove_temperature), "
+                          "then fitted again by today's rule (e.g. left out where none is identifiable)"},
+    )
 
 
 def is_setfit(record: RunRecord) -> bool:
@@ -102,6 +113,9 @@ def calibrate_run(run_dir: Path, record: RunRecord) -> dict:
     predictions_path = run_dir / (record.predictions_file or PREDICTIONS_FILE)
     rows = pq.read_table(predictions_path).to_pandas()
     test_logits = logits_from_probabilities(rows["probabilities"].tolist())  # (n, num_labels)
+    removed = remove_temperature(model)  # 1.0 unless --refit: the saved probabilities are softmax(z / T)
+    test_logits = test_logits * removed
+    record.calibration = None
     scaled = calibrate_model(model, labels, logits, record, rows["label"].to_numpy(), test_logits)
     record.validation_predictions_file = record.validation_predictions_file or VALIDATION_PREDICTIONS_FILE
     save_model_in_place(model, run_dir)
@@ -117,7 +131,9 @@ def main(argv: list[str]) -> None:
     runs = {Path(run_dir): check_run(Path(run_dir)) for run_dir in args.run_dirs}
     lacking = [str(run_dir) for run_dir, record in runs.items()
                if not (run_dir / (record.validation_predictions_file or VALIDATION_PREDICTIONS_FILE)).is_file()]
-    done = [str(run_dir) for run_dir, record in runs.items() if str(run_dir) not in lacking and is_calibrated(run_dir, record)]
+    done = [] if args.refit else [
+        str(run_dir) for run_dir, record in runs.items() if str(run_dir) not in lacking and is_calibrated(run_dir, record)
+    ]
     if lacking:
         print(f"no validation predictions (re-train to save them), left as they are: {', '.join(lacking)}", file=sys.stderr)
     if done:

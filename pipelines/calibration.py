@@ -186,6 +186,31 @@ def apply_temperature(model, temperature: float) -> None:
     model.config.temperature_scaling = {"temperature": temperature, "folded_into": name}
 
 
+
+def remove_temperature(model) -> float:
+    """Undo `apply_temperature` (and the abstention threshold chosen with it): the model back at its
+    trained scale. Returns the T removed (1.0: the model had none). For refitting a temperature
+    fitted by an earlier rule (`python -m pipelines.calibrate RUN_DIR... --refit`)."""
+    settings = saved_settings(model)
+    for name in ("abstain_threshold", "abstain_coverage"):
+        if getattr(settings, name, None) is not None:
+            setattr(settings, name, None)
+    if not hasattr(model, "coef_") and isinstance(model.config, GloveConfig):
+        temperature, model.config.temperature = float(model.config.temperature), 1.0
+        return temperature
+    temperature = float((getattr(settings, "temperature_scaling", None) or {}).get("temperature", 1.0))
+    if hasattr(model, "coef_"):
+        model.coef_, model.intercept_ = model.coef_ * temperature, model.intercept_ * temperature
+    else:
+        layer = model.get_submodule(model.config.temperature_scaling["folded_into"]) if temperature != 1.0 else None
+        with torch.no_grad():
+            if layer is not None:
+                layer.weight.mul_(temperature)
+                if layer.bias is not None:
+                    layer.bias.mul_(temperature)
+    settings.temperature_scaling = None
+    return temperature
+
 def model_temperature(config) -> float:
     """The temperature a saved model's config (or a scikit-learn head, `saved_settings`) says its
     logits are divided by (1.0: none)."""

@@ -176,6 +176,20 @@ def test_output_layer_of_a_roberta_style_head_is_its_out_proj():
     assert output_layer_name(RobertaForSequenceClassification(config)) == "classifier.out_proj"
 
 
+def test_removing_a_folded_temperature_restores_the_trained_output_layer():
+    from pipelines.calibration import apply_temperature, remove_temperature, set_abstain_threshold
+
+    config = RobertaConfig(vocab_size=50, hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=16, num_labels=3)
+    model = RobertaForSequenceClassification(config)
+    trained = {name: tensor.clone() for name, tensor in model.classifier.out_proj.state_dict().items()}
+    apply_temperature(model, 2.5)
+    set_abstain_threshold(model.config, np.array([[0.7, 0.2, 0.1], [0.4, 0.3, 0.3]]))
+    assert remove_temperature(model) == 2.5 and remove_temperature(model) == 1.0  # a second removal changes nothing
+    for name, tensor in model.classifier.out_proj.state_dict().items():
+        torch.testing.assert_close(tensor, trained[name])
+    assert model.config.temperature_scaling is None and model.config.abstain_threshold is None
+
+
 @pytest.mark.parametrize("name", ["bilstm", "bert"])
 def test_onnx_export_of_a_scaled_model_gives_scaled_probabilities(scaled_models, tmp_path, name):
     source, scaled = scaled_models[name]

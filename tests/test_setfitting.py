@@ -192,3 +192,30 @@ def test_calibrate_refuses_a_setfit_run_without_its_head(tmp_path, capsys):
 def test_head_file_name_is_setfits():
     setfit_modeling = pytest.importorskip("setfit.modeling")
     assert SETFIT_HEAD_FILE == setfit_modeling.MODEL_HEAD_NAME
+
+
+@pytest.mark.parametrize("num_labels", [2, 3])
+def test_refit_removes_the_saved_temperature_and_fits_it_again(num_labels, tmp_path, capsys):
+    """--refit of a run already scaled gives what one first fit gives (nothing scaled twice), and a run whose
+    validation sentences identify no temperature goes back to its trained scale, saying why."""
+    folder = tmp_path / "setfit-run"
+    head, embeddings, labels = committed_style_run(folder, num_labels)
+    assert run_cli(calibrate, [str(folder)]) == 0
+    first = json.loads((folder / "results.json").read_text())["calibration"]
+    probabilities = np.stack(pq.read_table(folder / "predictions.parquet").to_pandas()["probabilities"])
+    assert run_cli(calibrate, [str(folder), "--refit"]) == 0
+    again = json.loads((folder / "results.json").read_text())["calibration"]
+    assert again["temperature"] == pytest.approx(first["temperature"], rel=1e-6)
+    np.testing.assert_allclose(np.stack(pq.read_table(folder / "predictions.parquet").to_pandas()["probabilities"]), probabilities, atol=2e-6)
+    np.testing.assert_allclose(joblib.load(folder / SETFIT_HEAD_FILE).coef_ * again["temperature"], head.coef_, rtol=1e-6)
+
+    validation_labels, validation_logits = read_validation_predictions(folder / "validation_predictions.parquet")
+    write_validation_predictions(folder / "validation_predictions.parquet", validation_logits[:5].argmax(axis=1), validation_logits[:5])
+    assert run_cli(calibrate, [str(folder), "--refit"]) == 0  # 5 of 5 right: no temperature is identifiable
+    results = json.loads((folder / "results.json").read_text())
+    assert "T -> 0 (5 of 5 validation sentences right)" in results["calibration"]["skipped"]
+    saved = joblib.load(folder / SETFIT_HEAD_FILE)
+    np.testing.assert_allclose(saved.coef_, head.coef_, rtol=1e-6)  # the trained head again
+    assert saved.temperature_scaling is None and saved.abstain_threshold is None
+    rows = pq.read_table(folder / "predictions.parquet").to_pandas()
+    np.testing.assert_allclose(np.stack(rows["probabilities"]), head.predict_proba(embeddings[2_000:3_000]), atol=2e-5)
