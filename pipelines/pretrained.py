@@ -156,8 +156,9 @@ def calibrate_scorer(
         return {"skipped": why}, None, test_probabilities
     try:
         record, scaled = calibrate_probabilities(validation_probabilities, labels, test_probabilities, references)
-    except TemperatureNotIdentifiable as err:
-        return {"skipped": f"temperature scaling left out: {err}"}, None, test_probabilities
+    except TemperatureNotIdentifiable as err:  # the validation predictions kept all the same, as training keeps them
+        validation = (np.asarray(labels), logits_from_probabilities(validation_probabilities))
+        return {"skipped": f"temperature scaling left out: {err}"}, validation, test_probabilities
     print(f"{classifier.name}: temperature scaling on {len(labels)} validation sentences: {calibration_summary(record)}", flush=True)
     return record, (np.asarray(labels), logits_from_probabilities(validation_probabilities)), scaled
 

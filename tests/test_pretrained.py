@@ -14,7 +14,7 @@ from pipelines.errors import PathError
 from pipelines.inference import TorchSequenceClassifier
 from pipelines.label_mapping import CHECKPOINT_LABELS, label_mapping, parse_label_map
 from pipelines.pretrained import OFFLINE_MODELS, default_models, resolve_model
-from pipelines.calibration import fit_temperature, scaled_probabilities
+from pipelines.calibration import TemperatureNotIdentifiable, fit_temperature
 from pipelines.pretrained import not_calibrated, validation_split
 from pipelines.run_files import EVALUATION_SCHEMA_VERSION, EvaluationRecord, read_validation_predictions
 from pipelines.arguments import PretrainedArguments
@@ -216,9 +216,12 @@ def test_script_scores_good_models_and_reports_the_others_in_one_line(tiny, tmp_
     # temperature scaling on the validation sentences train.py holds out at seed 42; the test set only scored
     assert report["validation"] == {"sentences": 10, "source": "0.2 of train per class, seed 42 (train.py's default validation split)"}
     three, two = report["results"]
-    labels, logits = read_validation_predictions(tmp_path / three["validation_predictions_file"])
-    assert len(labels) == 10 and three["calibration"]["temperature"] == pytest.approx(fit_temperature(logits, labels))
-    assert set(three["calibration"]) >= {"test_before", "test_after", "conformal", "fitted_on"}
+    labels, logits = read_validation_predictions(tmp_path / three["validation_predictions_file"])  # kept to refit later
+    # the tiny model gets 3 of 10 right: its validation NLL falls all the way to T -> infinity (it used to be fitted at
+    # the search's bound, T = 100), so it is left unscaled, saying why (a scaled as-is scorer: tests/test_calibration.py)
+    with pytest.raises(TemperatureNotIdentifiable, match="3 of 10 validation sentences right"):
+        fit_temperature(logits, labels)
+    assert len(labels) == 10 and "no temperature is identifiable" in three["calibration"]["skipped"]
     predictions = pq.read_table(tmp_path / three["predictions_file"]).to_pandas()
     assert (np.stack(predictions["probabilities"]).argmax(axis=1) == predictions["prediction"]).all()
     assert "rescaling would change predictions" in two["calibration"]["skipped"] and "validation_predictions_file" not in two
@@ -234,7 +237,7 @@ def test_script_scores_good_models_and_reports_the_others_in_one_line(tiny, tmp_
     raw = pq.read_table(plain / entry["predictions_file"]).to_pandas()
     assert (raw["prediction"] == predictions["prediction"]).all()
     np.testing.assert_allclose(
-        np.stack(predictions["probabilities"]), scaled_probabilities(np.log(np.stack(raw["probabilities"])), three["calibration"]["temperature"]), atol=1e-5
+        np.stack(predictions["probabilities"]), np.stack(raw["probabilities"]), atol=1e-5  # left unscaled: the same probabilities
     )
     markdown = (tmp_path / "evaluation.md").read_text()
     assert "| model | family | accuracy | macro F1 | macro recall | F1-PN | 95% CI of macro recall | validation macro recall | sentences/s | label rule |" in markdown
