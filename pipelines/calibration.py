@@ -113,6 +113,11 @@ class TemperatureNotIdentifiable(ValueError):
     Typical of a few-shot run's handful of validation sentences (16 a class: 7 sentences)."""
 
 
+def not_identifiable(err: TemperatureNotIdentifiable) -> dict:
+    """The `calibration` record of a model left unscaled because its validation sentences identify no temperature."""
+    return {"skipped": f"temperature scaling left out: {err}"}
+
+
 def fit_temperature(logits, labels) -> float:
     """The T > 0 minimising the mean NLL of softmax(logits / T) on these (validation) sentences.
 
@@ -201,13 +206,12 @@ def remove_temperature(model) -> float:
     temperature = float((getattr(settings, "temperature_scaling", None) or {}).get("temperature", 1.0))
     if hasattr(model, "coef_"):
         model.coef_, model.intercept_ = model.coef_ * temperature, model.intercept_ * temperature
-    else:
-        layer = model.get_submodule(model.config.temperature_scaling["folded_into"]) if temperature != 1.0 else None
+    elif temperature != 1.0:
+        layer = model.get_submodule(model.config.temperature_scaling["folded_into"])
         with torch.no_grad():
-            if layer is not None:
-                layer.weight.mul_(temperature)
-                if layer.bias is not None:
-                    layer.bias.mul_(temperature)
+            layer.weight.mul_(temperature)
+            if layer.bias is not None:
+                layer.bias.mul_(temperature)
     settings.temperature_scaling = None
     return temperature
 
@@ -339,7 +343,7 @@ def calibrate_model(model, validation_labels, validation_logits, record, test_la
     try:
         temperature = fit_temperature(validation_logits, validation_labels)
     except TemperatureNotIdentifiable as err:
-        record.calibration = {"skipped": f"temperature scaling left out: {err}"}
+        record.calibration = not_identifiable(err)
         return scaled_probabilities(test_logits, 1.0)
     apply_temperature(model, temperature)
     validation = scaled_probabilities(validation_logits, temperature)
@@ -412,11 +416,15 @@ def calibrate_probabilities(validation_probabilities, validation_labels, test_pr
     `fit_temperature`); the test set is only scored. Probabilities: (n, K) over the dataset's labels;
     labels: (n,) class ids. Returns (record, test probabilities softmax(log p / T) (n, K)): the record is
     `calibration_record` (T, ECE/Brier/NLL on test before and after) with `fitted_on` and the
-    conformal sets of the scaled probabilities (`conformal_record`). Argmax predictions never change.
+    conformal sets of the scaled probabilities (`conformal_record`); `not_identifiable`'s record and the test
+    probabilities unscaled when the validation sentences identify no temperature. Argmax predictions never change.
     """
     validation_logits = logits_from_probabilities(validation_probabilities)
     test_logits = logits_from_probabilities(test_probabilities)
-    temperature = fit_temperature(validation_logits, validation_labels)
+    try:
+        temperature = fit_temperature(validation_logits, validation_labels)
+    except TemperatureNotIdentifiable as err:
+        return not_identifiable(err), np.asarray(test_probabilities)
     record = calibration_record(temperature, test_labels, test_logits)
     record["fitted_on"] = f"log probabilities of {len(validation_labels)} validation sentences"
     scaled = scaled_probabilities(test_logits, temperature)

@@ -42,7 +42,7 @@ import numpy as np
 from pipelines import hub_access
 from pipelines.backbones import MODEL_ALIASES, resolve_model
 from pipelines.arguments import TRAINER_DEFAULT_SEED, DataArguments, PretrainedArguments
-from pipelines.calibration import TemperatureNotIdentifiable, calibrate_probabilities, calibration_summary, logits_from_probabilities
+from pipelines.calibration import calibrate_probabilities, calibration_summary, logits_from_probabilities
 from pipelines.data import load_data
 from pipelines.errors import DataError, OptionError, UserError, one_line
 from pipelines.benchmarks import BENCHMARKS, closest_benchmark, official_metric_for
@@ -154,11 +154,7 @@ def calibrate_scorer(
     why = not_calibrated(classifier, mapping)
     if why:
         return {"skipped": why}, None, test_probabilities
-    try:
-        record, scaled = calibrate_probabilities(validation_probabilities, labels, test_probabilities, references)
-    except TemperatureNotIdentifiable as err:  # the validation predictions kept all the same, as training keeps them
-        validation = (np.asarray(labels), logits_from_probabilities(validation_probabilities))
-        return {"skipped": f"temperature scaling left out: {err}"}, validation, test_probabilities
+    record, scaled = calibrate_probabilities(validation_probabilities, labels, test_probabilities, references)
     print(f"{classifier.name}: temperature scaling on {len(labels)} validation sentences: {calibration_summary(record)}", flush=True)
     return record, (np.asarray(labels), logits_from_probabilities(validation_probabilities)), scaled
 
