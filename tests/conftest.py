@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
@@ -53,6 +54,24 @@ def report_row(**fields):
 
     defaults = {"kind": "glove", "model": "bilstm", "dataset": "mr", "setting": Setting("trained vectors"), "protocol": "lab", "run": "run"}
     return ReportRow(**defaults | fields)
+
+
+def write_evaluation(folder: Path, entries: list[dict], dataset: str = "mr", label_names=("negative", "positive"), **fields) -> Path:
+    """`folder/evaluation.json` written through `EvaluationRecord` (`evaluate_pretrained.py`'s record): each of `entries`
+    a `ScoredModel`'s fields and its metrics at the top ({"model": "vader", "accuracy": 0.66, ...}), the fields a test does
+    not care about filled with neutral values; `fields` set the record's own."""
+    from pipelines.run_files import EvaluationRecord, ScoredModel
+    from pipelines.runs.layout import EVALUATION_FILE
+
+    scored = {"family": "checkpoint", "ci": {}, "seconds": 1.0, "sentences_per_second": 1.0, "load_seconds": 0.0, "labels": "",
+              "rule": "", "ties": 0, "predicted_counts": [], "confusion_matrix": []}  # fmt: skip
+    record = {"dataset": dataset, "data": {}, "test_sentences": 0, "label_names": list(label_names), "batch_size": 64,
+              "neutral_threshold": 0.0, "device": "cpu", "ci_method": ""}  # fmt: skip
+    record = EvaluationRecord(**record | fields, results=[ScoredModel.from_dict(scored | entry) for entry in entries])
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / EVALUATION_FILE
+    path.write_text(json.dumps(record.to_dict()), encoding="utf-8")
+    return path
 
 
 def polar_sentence(rng: random.Random, label: str) -> str:

@@ -18,7 +18,7 @@ from sklearn.metrics import accuracy_score, f1_score, recall_score
 
 from pipelines.cli import run_cli
 from pipelines.report import find_trainer_state, main, write_report
-from tests.conftest import report_row
+from tests.conftest import report_row, write_evaluation
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 TWO = ["negative", "positive"]
@@ -147,15 +147,10 @@ def runs(tmp_path_factory) -> Path:
     pretrained = root / "pretrained-mr"
     (pretrained / "predictions").mkdir(parents=True)
     pd.DataFrame({"index": np.arange(MR_TEST), "label": mr, "prediction": mr}).to_parquet(pretrained / "predictions" / "sst2.parquet")
-    evaluation = {  # evaluate_pretrained.py: metrics at the top of each row, no confusion matrix
-        "dataset": "mr",
-        "label_names": TWO,
-        "results": [
-            {"model": "distilbert-sst2", "accuracy": 1.0, "f1_macro": 1.0, "recall_macro": 1.0, "predictions_file": "predictions/sst2.parquet"},
-            {"model": "nlptown", "accuracy": 0.81, "f1_macro": 0.8, "recall_macro": 0.81},
-        ],
-    }
-    (pretrained / "evaluation.json").write_text(json.dumps(evaluation))
+    write_evaluation(pretrained, [  # evaluate_pretrained.py: metrics at the top of each row, no confusion matrix
+        {"model": "distilbert-sst2", "accuracy": 1.0, "f1_macro": 1.0, "recall_macro": 1.0, "predictions_file": "predictions/sst2.parquet"},
+        {"model": "nlptown", "accuracy": 0.81, "f1_macro": 0.8, "recall_macro": 0.81},
+    ], label_names=TWO)
     return root
 
 
@@ -410,16 +405,27 @@ def test_a_student_finds_its_teacher_by_the_identity_it_recorded_not_by_the_fold
 def test_an_exported_model_is_its_own_setting_never_an_as_is_model(tmp_path):
     from pipelines.report.collect import pretrained_rows
 
-    evaluation = {
-        "dataset": "mr", "label_names": ["negative", "positive"],
-        "results": [
-            {"model": "vader", "family": "lexicon", "accuracy": 0.66},
-            {"model": "bilstm-int8", "family": "OnnxSequenceClassifier", "accuracy": 0.80},
-        ],
-    }  # fmt: skip
-    (tmp_path / "evaluation.json").write_text(json.dumps(evaluation))
-    rows = pretrained_rows(tmp_path / "evaluation.json", tmp_path)
+    path = write_evaluation(tmp_path, [
+        {"model": "vader", "family": "lexicon", "accuracy": 0.66},
+        {"model": "bilstm-int8", "family": "OnnxSequenceClassifier", "accuracy": 0.80},
+    ])  # fmt: skip
+    rows = pretrained_rows(path, tmp_path)
     assert [(row.model, row.setting.label) for row in rows] == [("vader", "as is"), ("bilstm-int8", "ONNX export")]
+
+
+def test_an_evaluation_is_read_through_its_record_and_a_partial_one_is_refused_by_name(tmp_path):
+    """Issue 30: `evaluation.json` crosses into the report as an `EvaluationRecord`, not a free dict."""
+    from pipelines.errors import DataError
+    from pipelines.report.collect import pretrained_rows
+
+    path = write_evaluation(tmp_path, [{"model": "vader", "family": "lexicon", "accuracy": 0.66, "trained_on": "semeval2017a",
+                                        "validation": {"accuracy": 0.7}}], code={"commit": "abc", "dirty": False})  # fmt: skip
+    (row,) = pretrained_rows(path, tmp_path)
+    assert (row.test["accuracy"], row.test["f1_macro"], row.validation, row.trained_on, row.code) == (
+        0.66, None, 0.7, "semeval2017a", {"commit": "abc", "dirty": False})  # fmt: skip
+    path.write_text(json.dumps({"dataset": "mr", "label_names": ["negative", "positive"], "results": [{"model": "vader", "accuracy": 0.66}]}))
+    with pytest.raises(DataError, match=r"evaluation\.json: an evaluation record without"):
+        pretrained_rows(path, tmp_path)
 
 
 def test_the_best_as_is_model_is_chosen_on_validation_when_every_candidate_has_a_validation_score(tmp_path):
@@ -429,8 +435,7 @@ def test_the_best_as_is_model_is_chosen_on_validation_when_every_candidate_has_a
     from pipelines.report.compare import best_of
 
     def chosen(results):
-        (tmp_path / "evaluation.json").write_text(json.dumps({"dataset": "mr", "label_names": TWO, "results": results}))
-        groups = group_rows(pretrained_rows(tmp_path / "evaluation.json", tmp_path))
+        groups = group_rows(pretrained_rows(write_evaluation(tmp_path, results, label_names=TWO), tmp_path))
         summaries = {g.slug: {"accuracy": {"mean": g.rows[0].test["accuracy"]}} for g in groups}
         best, how = best_of(groups, "accuracy", summaries)
         return best.model, how

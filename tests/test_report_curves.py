@@ -10,6 +10,7 @@ import pytest
 
 from pipelines.cli import run_cli
 from pipelines.report import curves
+from tests.conftest import write_evaluation
 
 N_TEST = 400
 
@@ -80,10 +81,7 @@ def test_an_as_is_model_is_the_zero_label_line_compared_unpaired_at_every_size(c
     entry = {"model": "zs", "family": "zero-shot", "accuracy": 0.75, "ci": {}, "seconds": 1.0, "sentences_per_second": 400.0,
              "load_seconds": 0.1, "labels": "", "rule": "", "ties": 0, "predicted_counts": [200, 200],
              "confusion_matrix": [[150, 50], [50, 150]], "predictions_file": "predictions/zs.parquet"}  # fmt: skip
-    (evaluation / "evaluation.json").write_text(json.dumps({
-        "dataset": "mr", "data": {}, "test_sentences": N_TEST, "label_names": ["negative", "positive"], "batch_size": 64,
-        "neutral_threshold": 0.8, "device": "cpu", "ci_method": "", "results": [entry, {**entry, "model": "other"}],
-    }))  # fmt: skip
+    write_evaluation(evaluation, [entry, {**entry, "model": "other"}], test_sentences=N_TEST, neutral_threshold=0.8)
     output = tmp_path / "curves"
     assert run_cli(curves.main, [str(curve_runs), "--output", str(output), "--models", "bilstm", "--as_is", str(evaluation),
                                  "--as_is_models", "zs"]) == 0  # fmt: skip

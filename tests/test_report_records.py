@@ -19,7 +19,7 @@ from pipelines.report import write_report
 from pipelines.report.records import main as records_main
 from pipelines.report.records import write_records
 from pipelines.statistics import ASO_MIN_RUNS, almost_stochastic_order
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, write_evaluation
 
 TWO = ["negative", "positive"]
 N = 80
@@ -80,11 +80,10 @@ def runs(tmp_path_factory) -> Path:
     for name, right in (("vader", 66), ("textblob", 68)):
         predictions = np.where(np.arange(N) < right, labels, 1 - labels)
         pd.DataFrame({"index": np.arange(N), "label": labels, "prediction": predictions, "probabilities": list(np.eye(2)[predictions])}).to_parquet(asis / "predictions" / f"{name}.parquet")
-    evaluation = {"dataset": "mr", "label_names": TWO, "results": [
+    write_evaluation(asis, [
         {"model": "vader", "accuracy": 66 / N, "f1_macro": 0.8, "recall_macro": 66 / N, "predictions_file": "predictions/vader.parquet", "validation": {"accuracy": 0.76}},
         {"model": "textblob", "accuracy": 68 / N, "f1_macro": 0.8, "recall_macro": 68 / N, "predictions_file": "predictions/textblob.parquet", "validation": {"accuracy": 0.72}},
-    ]}  # fmt: skip
-    (asis / "evaluation.json").write_text(json.dumps(evaluation))
+    ], label_names=TWO)  # fmt: skip
     return root
 
 

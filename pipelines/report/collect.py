@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 import models
 from pipelines.benchmarks import official_metric_for
 from pipelines.metrics import METRICS
-from pipelines.run_files import RESULTS_FILE, RunRecord, file_name, find_trainer_state, is_run_record, read_json
+from pipelines.run_files import RESULTS_FILE, EvaluationRecord, RunRecord, file_name, find_trainer_state, is_run_record, read_json
 from pipelines.runs.layout import ARGS_FILE, EVALUATION_FILE, short_name
 from pipelines.runs.setting import Setting
 
@@ -143,26 +143,25 @@ def present_file(folder: Path, name: str | None) -> str | None:
 
 
 def pretrained_rows(path: Path, root: Path) -> list[ReportRow]:
-    """One row per model scored by `evaluate_pretrained.py`; metrics sit at the top of each entry there,
-    a validation score (when the evaluation has one) under "validation"."""
-    evaluation = read_json(path)
-    label_names = evaluation.get("label_names")
-    official = official_metric_for(evaluation.get("dataset"), label_names) if label_names else None
+    """One row per model scored by `evaluate_pretrained.py`, read through `EvaluationRecord` (older versions
+    included); `DataError` naming `path` when it is not an evaluation record."""
+    evaluation = EvaluationRecord.read(path)
+    label_names = evaluation.label_names
+    official = official_metric_for(evaluation.dataset, label_names) if label_names else None
     rows = []
-    for scored in evaluation.get("results", []):
-        validation = scored.get("validation")
+    for scored in evaluation.results:
         rows.append(ReportRow(
-            kind="pretrained", model=short_name(str(scored.get("model", "?"))), dataset=str(evaluation.get("dataset", "?")),
+            kind="pretrained", model=short_name(str(scored.model)), dataset=str(evaluation.dataset),
             # an exported project model (`pipelines.export`) is scored like an as-is model but is none
-            setting=Setting("ONNX export" if str(scored.get("family", "")).lower().startswith("onnx") else "as is"),
-            protocol="lab", run=relative_name(path.parent, root), test={key: scored.get(key) for key in METRIC_NAMES},
-            validation=validation.get(official) if isinstance(validation, dict) else None,
-            label_names=label_names, confusion_matrix=scored.get("confusion_matrix"),
-            predictions=present_file(path.parent, scored.get("predictions_file")),
-            code=evaluation.get("code"), trained_on=scored.get("trained_on"),
+            setting=Setting("ONNX export" if str(scored.family).lower().startswith("onnx") else "as is"),
+            protocol="lab", run=relative_name(path.parent, root), test={key: scored.test.get(key) for key in METRIC_NAMES},
+            validation=scored.validation.get(official) if isinstance(scored.validation, dict) else None,
+            label_names=label_names, confusion_matrix=scored.confusion_matrix,
+            predictions=present_file(path.parent, scored.predictions_file),
+            code=evaluation.code, trained_on=scored.trained_on,
             # temperature scaling on validation (evaluation.json version 2; `pipelines.pretrained`), as a run's
-            calibration=scored.get("calibration"),
-            validation_predictions=present_file(path.parent, scored.get("validation_predictions_file")),
+            calibration=scored.calibration,
+            validation_predictions=present_file(path.parent, scored.validation_predictions_file),
         ))  # fmt: skip
     return rows
 
