@@ -23,7 +23,7 @@ from datasets import DatasetDict
 
 from models.glove import GloveVectors, load_glove
 from pipelines.data.builtin import load_sentiment_dataset
-from pipelines.run_files import cpu_model, library_versions
+from pipelines.runs.record import cpu_model, library_versions
 from pipelines.formatting import markdown_table
 from pipelines.tokenization import build_tokenizer, build_vocabulary, tokenize_dataset
 from pipelines.training import build_glove_model

@@ -31,7 +31,7 @@ from bench.common import bench_parser, made_by
 from pipelines.benchmarks import BENCHMARKS
 from pipelines.data.builtin import load_sentiment_dataset
 from pipelines.inference import TorchSequenceClassifier
-from pipelines.run_files import RESULTS_FILE
+from pipelines.runs.layout import RESULTS_FILE
 from pipelines.statistics import crossed_comparison
 from pipelines.tokenization import INVISIBLE
 

@@ -42,7 +42,8 @@ from pipelines.distillation import MODEL_FILE_PATTERNS
 from pipelines.errors import PathError, one_line
 from pipelines.inference import TorchSequenceClassifier, load_classifier
 from pipelines.report.collect import Group, gather_rows, group_rows
-from pipelines.run_files import library_versions, write_json_atomic
+from pipelines.runs.io import write_json_atomic
+from pipelines.runs.record import library_versions
 
 
 @dataclass

@@ -30,7 +30,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from pipelines.run_files import RunRecord
+from pipelines.runs.record import RunRecord
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -33,8 +33,7 @@ import pipelines.tokenization as tokenization
 from bench.common import bench_parser, made_by
 from pipelines import experiments
 from pipelines.benchmarks import BENCHMARKS
-from pipelines.run_files import PREDICTIONS_FILE
-from pipelines.runs.layout import CellFolder
+from pipelines.runs.layout import PREDICTIONS_FILE, CellFolder
 from pipelines.statistics import crossed_comparison
 
 DATASET = "semeval2017a"

@@ -30,7 +30,7 @@ from pipelines.data.builtin import load_sentiment_dataset
 from pipelines.metrics import score
 from pipelines.formatting import markdown_table
 from pipelines.inference import TorchSequenceClassifier
-from pipelines.run_files import RunRecord
+from pipelines.runs.record import RunRecord
 from pipelines.tokenization import build_tokenizer, build_vocabulary, embedding_matrix
 
 

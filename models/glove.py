@@ -66,7 +66,7 @@ def _load_package() -> GloveVectors:
 
 
 def _cache_dir(path: Path) -> Path:
-    # The rule of `pipelines.run_files.cache_root`, repeated: models/ must not import pipelines.
+    # The rule of `pipelines.runs.io.cache_root`, repeated: models/ must not import pipelines.
     stat = path.stat()
     key = hashlib.sha1(f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:16]
     root = Path(os.environ.get("SENTIBENCH_CACHE", Path.home() / ".cache" / "sentibench"))

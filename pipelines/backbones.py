@@ -44,8 +44,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines import run_files
 from pipelines.errors import DataError, OptionError, PathError
+from pipelines.runs import io as run_io
 
 MANIFEST = "manifest.json"
 # What `AutoConfig`, `AutoTokenizer` and `AutoModel` read; the sentence-transformers files are left in the zip.
@@ -276,7 +276,7 @@ class JoinedPieces(io.RawIOBase):
 
 
 def cache_root() -> Path:
-    return run_files.cache_root("backbones")
+    return run_io.cache_root("backbones")
 
 
 def cache_folder(pieces: Sequence[Piece], folder: str) -> Path:

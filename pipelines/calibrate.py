@@ -40,16 +40,9 @@ from transformers import AutoConfig, AutoModelForSequenceClassification
 from pipelines.calibration import calibrate_model, calibration_summary, logits_from_probabilities, model_temperature, remove_temperature
 from pipelines.cli import parse, run_cli
 from pipelines.errors import DataError, PathError
-from pipelines.runs.layout import SETFIT_HEAD_FILE
-from pipelines.run_files import (
-    PREDICTIONS_FILE,
-    RESULTS_FILE,
-    VALIDATION_PREDICTIONS_FILE,
-    RunRecord,
-    read_validation_predictions,
-    write_predictions,
-    write_results,
-)
+from pipelines.runs.io import read_validation_predictions, write_predictions
+from pipelines.runs.layout import PREDICTIONS_FILE, RESULTS_FILE, SETFIT_HEAD_FILE, VALIDATION_PREDICTIONS_FILE
+from pipelines.runs.record import RunRecord, write_results
 
 
 @dataclass

@@ -58,7 +58,8 @@ from torch import nn
 from torchmetrics.functional.classification import binary_calibration_error, multiclass_calibration_error
 
 from models import GloveConfig
-from pipelines.run_files import VALIDATION_PREDICTIONS_FILE, write_validation_predictions
+from pipelines.runs.io import write_validation_predictions
+from pipelines.runs.layout import VALIDATION_PREDICTIONS_FILE
 
 ECE_BINS = 15
 METHOD = "temperature scaling (Guo et al. 2017): one T fitted on the validation logits by minimising NLL"

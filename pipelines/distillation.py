@@ -42,11 +42,12 @@ from datasets import Dataset, DatasetDict, Value, concatenate_datasets
 from transformers import AutoConfig, AutoTokenizer
 
 import models  # noqa: F401  registers the GloVe models with the Auto classes: a project model can teach
-from pipelines import run_files
 from pipelines.backbones import WEIGHTS_FILES
 from pipelines.errors import DataError, OptionError, PathError, one_line
 from pipelines.inference import TorchSequenceClassifier, default_device, length_order
-from pipelines.run_files import file_name
+from pipelines.runs import io as run_io
+from pipelines.runs.io import file_name
+from pipelines.runs.record import finished_record
 from pipelines.arguments import DataArguments, DistillationArguments, TeacherLabellingArguments
 from pipelines.cli import parse, run_cli
 from pipelines.losses import IGNORE_INDEX, loss_trainer
@@ -98,13 +99,13 @@ def check_teacher(loss_args: DistillationArguments | None) -> None:
 
 def teacher_name(folder: str | os.PathLike) -> str:
     """The teacher's short name: `model` in its results.json (e.g. `minilm`), else the folder's name."""
-    record = run_files.finished_record(folder)
+    record = finished_record(folder)
     return record.model if record else Path(folder).resolve().name
 
 
 def teacher_run(folder: str | os.PathLike) -> dict | None:
     """The teacher's run as a value (`RunRecord.identity` of its results.json), or None for a folder without a run record."""
-    record = run_files.finished_record(folder)
+    record = finished_record(folder)
     return record.identity() if record else None
 
 
@@ -142,7 +143,7 @@ def run_teacher(folder: str, texts: list[str], label_names: list[str], progress:
 
 
 def cache_root() -> Path:
-    return run_files.cache_root("teacher_logits")
+    return run_io.cache_root("teacher_logits")
 
 
 def cache_key(folder: str, texts: list[str], label_names: list[str]) -> str:

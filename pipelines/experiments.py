@@ -54,9 +54,10 @@ from pipelines.benchmarks import BENCHMARKS
 from pipelines.distillation import check_teacher, teacher_name
 from pipelines.engines import run_on_submitit
 from pipelines.errors import OptionError, UserError, one_line
-from pipelines.runs.layout import CellFolder
+from pipelines.runs.io import write_json_atomic
+from pipelines.runs.layout import RESULTS_FILE, CellFolder
+from pipelines.runs.record import RunRecord, finished_record, library_versions
 from pipelines.runs.setting import Setting
-from pipelines.run_files import RESULTS_FILE, RunRecord, finished_record, library_versions, write_json_atomic
 from pipelines.formatting import format_metrics, markdown_table
 from pipelines.arguments import GRID_RUNS_DIR, DataArguments, DistillationArguments, EngineArguments, given_learning_rate
 from pipelines.train_sizes import check_sizes, parse_train_sizes
@@ -348,7 +349,7 @@ def run_cells(todo: list[Cell], workers: int, engine: EngineArguments, engine_fo
 
 
 def finished_results(output_dir: str) -> RunRecord | None:
-    """The record of the cell in `output_dir` when it has finished (`pipelines.run_files.finished_record`)."""
+    """The record of the cell in `output_dir` when it has finished (`pipelines.runs.record.finished_record`)."""
     record = finished_record(output_dir)
     if record is not None:
         record.output_dir = output_dir

@@ -55,7 +55,8 @@ from pipelines.arguments import DataSourceArguments
 from pipelines.data import load_data
 from pipelines.errors import DataError, OptionError, PathError
 from pipelines.inference import EXPORT_RECORD, ONNX_FILE, OnnxSequenceClassifier, TorchSequenceClassifier
-from pipelines.run_files import library_versions, write_json_atomic
+from pipelines.runs.io import write_json_atomic
+from pipelines.runs.record import library_versions
 from pipelines.statistics import score_interval
 
 OPSET = 17

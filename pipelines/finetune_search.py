@@ -25,7 +25,7 @@ from pipelines.arguments import FinetuneDataArguments, FinetuneModelArguments, F
 from pipelines.finetuning import finetune, finetune_splits, input_length, load_pretrained, model_label, resolve_backbone
 from pipelines.losses import loss_trainer
 from pipelines.metrics import compute_metrics_fn
-from pipelines.run_files import RunRecord
+from pipelines.runs.record import RunRecord
 from pipelines.search import TRIALS_FOLDER, once_per_study, run_study, search_record, study_name, trial_name
 from pipelines.search_spaces import FINETUNE_SPACE, SEARCH_SPACES
 from pipelines.selection import best_metric_fields

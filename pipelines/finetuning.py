@@ -14,7 +14,8 @@ from pipelines.backbones import length_from_data, resolve_model
 from pipelines.errors import DataError, PathError, one_line
 from pipelines.losses import LossArguments, loss_trainer
 from pipelines.arguments import FinetuneDataArguments, FinetuneModelArguments, FinetuneTrainingArguments, model_label
-from pipelines.run_files import RunRecord, check_writable_dir, training_device
+from pipelines.runs.io import check_writable_dir
+from pipelines.runs.record import RunRecord, training_device
 from pipelines.selection import best_metric_fields
 from pipelines.tokenization import tokenize_dataset
 from pipelines.fitting import fit_and_test

@@ -28,23 +28,24 @@ from pipelines.calibration import calibrate_after_training
 from pipelines.errors import DataError, OptionError, PathError
 from pipelines.formatting import format_metrics
 from pipelines.metrics import METRIC_KEYS, compute_metrics_fn, per_class_scores
-from pipelines.run_files import (
+from pipelines.runs.io import (
     CHECKPOINT_PREFIX,
-    PREDICTIONS_FILE,
-    RESULTS_FILE,
-    RunRecord,
     checkpoints_newest_first,
     hold_run_folder,
     last_complete_checkpoint,
     torn_file,
-    library_versions,
-    source_revision,
-    training_device,
     write_json_atomic,
     write_predictions,
-    write_results,
 )
-from pipelines.runs.layout import ARGS_FILE, RUN_DEFINITION_FILE, TRAINER_STATE_FILE, TRAINING_CLOCK_FILE
+from pipelines.runs.layout import (
+    ARGS_FILE,
+    PREDICTIONS_FILE,
+    RESULTS_FILE,
+    RUN_DEFINITION_FILE,
+    TRAINER_STATE_FILE,
+    TRAINING_CLOCK_FILE,
+)
+from pipelines.runs.record import RunRecord, library_versions, source_revision, training_device, write_results
 from pipelines.selection import TestScoreCallback, selection_summary
 
 

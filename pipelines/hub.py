@@ -29,7 +29,8 @@ from pipelines import hub_access
 from pipelines.cli import leading_positionals, parse
 from pipelines.errors import OptionError, PathError, one_line
 from pipelines.model_card import write_model_card
-from pipelines.run_files import RESULTS_FILE, RunRecord
+from pipelines.runs.layout import RESULTS_FILE
+from pipelines.runs.record import RunRecord
 
 # What a run folder holds besides the shareable model: checkpoints (optimizer state in pickles),
 # temporary files of an interrupted write, and Trainer logs.

@@ -11,7 +11,7 @@ from huggingface_hub import EvalResult, ModelCardData
 
 from pipelines.benchmarks import BENCHMARKS
 from pipelines.metrics import METRICS
-from pipelines.run_files import RunRecord
+from pipelines.runs.record import RunRecord
 
 CARD_FILE = "README.md"
 

@@ -29,7 +29,7 @@ from pipelines.data.files import FILE_FORMATS, read_data_file
 from pipelines.data.rows import TEXT_COLUMNS, Place, pick_column
 from pipelines.errors import DataError, OptionError, PathError
 from pipelines.inference import default_device, load_classifier
-from pipelines.run_files import check_writable_dir
+from pipelines.runs.io import check_writable_dir
 
 LABEL_COLUMN = "label"
 PROBABILITY_PREFIX = "probability_"

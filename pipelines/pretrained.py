@@ -47,11 +47,16 @@ from pipelines.data import load_data
 from pipelines.errors import DataError, OptionError, UserError, one_line
 from pipelines.benchmarks import BENCHMARKS, closest_benchmark, official_metric_for
 from pipelines.metrics import METRICS, metric_keys, score
-from pipelines.runs.layout import EVALUATION_FILE, EVALUATION_MD, CellFolder
-from pipelines.run_files import (
-    RESULTS_FILE, EvaluationRecord, ScoredModel, check_writable_dir, file_name, library_versions, read_json, source_revision,
-    write_json_atomic, write_predictions, write_validation_predictions,
+from pipelines.runs.io import (
+    check_writable_dir,
+    file_name,
+    read_json,
+    write_json_atomic,
+    write_predictions,
+    write_validation_predictions,
 )
+from pipelines.runs.layout import EVALUATION_FILE, EVALUATION_MD, RESULTS_FILE, CellFolder
+from pipelines.runs.record import EvaluationRecord, ScoredModel, library_versions, source_revision
 from pipelines.formatting import markdown_table
 from pipelines.inference import Classifier, default_device, load_classifier
 from pipelines.label_mapping import label_mapping, parse_label_map

@@ -41,7 +41,9 @@ from pipelines.cli import pairs_text
 from pipelines.distillation import check_teacher, prepare_training
 from pipelines.fitting import DEFINING_TRAINING_OPTIONS
 from pipelines.metrics import compute_metrics_fn
-from pipelines.run_files import RESULTS_FILE, RunRecord, check_writable_dir
+from pipelines.runs.io import check_writable_dir
+from pipelines.runs.layout import RESULTS_FILE
+from pipelines.runs.record import RunRecord
 from pipelines.search_spaces import SEARCH_SPACES
 from pipelines.selection import best_metric_fields
 from pipelines.splits import split_validation

@@ -39,7 +39,9 @@ from transformers.trainer_utils import PredictionOutput
 from pipelines.arguments import SetFitArguments
 from pipelines.calibration import calibrate_after_training, scaled_probabilities
 from pipelines.metrics import per_class_scores, score
-from pipelines.run_files import PREDICTIONS_FILE, RESULTS_FILE, RunRecord, library_versions, write_predictions, write_results
+from pipelines.runs.io import write_predictions
+from pipelines.runs.layout import PREDICTIONS_FILE, RESULTS_FILE
+from pipelines.runs.record import RunRecord, library_versions, write_results
 
 
 def contrastive_steps(train_size: int, setfit_args: SetFitArguments) -> int:

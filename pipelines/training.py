@@ -30,7 +30,8 @@ from pipelines.cli import parse_pairs
 from pipelines.distillation import check_teacher, prepare_training
 from pipelines.errors import ConfigError, UserError
 from pipelines.fitting import fit_and_test
-from pipelines.run_files import RunRecord, check_writable_dir
+from pipelines.runs.io import check_writable_dir
+from pipelines.runs.record import RunRecord
 from pipelines.selection import best_metric_fields
 from pipelines.splits import load_train_test, protocol_info, split_validation
 from pipelines.tokenization import build_tokenizer, build_vocabulary, embedding_matrix, load_word_vectors, tokenize_dataset

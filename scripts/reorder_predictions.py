@@ -25,8 +25,9 @@ from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from pipelines.backbones import resolve_model
 from pipelines.arguments import DataArguments
-from pipelines.run_files import PREDICTIONS_FILE, RESULTS_FILE, RunRecord, write_predictions
-from pipelines.runs.layout import ARGS_FILE
+from pipelines.runs.io import write_predictions
+from pipelines.runs.layout import ARGS_FILE, PREDICTIONS_FILE, RESULTS_FILE
+from pipelines.runs.record import RunRecord
 from pipelines.splits import load_train_test
 
 

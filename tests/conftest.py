@@ -60,7 +60,7 @@ def write_evaluation(folder: Path, entries: list[dict], dataset: str = "mr", lab
     """`folder/evaluation.json` written through `EvaluationRecord` (`evaluate_pretrained.py`'s record): each of `entries`
     a `ScoredModel`'s fields and its metrics at the top ({"model": "vader", "accuracy": 0.66, ...}), the fields a test does
     not care about filled with neutral values; `fields` set the record's own."""
-    from pipelines.run_files import EvaluationRecord, ScoredModel
+    from pipelines.runs.record import EvaluationRecord, ScoredModel
     from pipelines.runs.layout import EVALUATION_FILE
 
     scored = {"family": "checkpoint", "ci": {}, "seconds": 1.0, "sentences_per_second": 1.0, "load_seconds": 0.0, "labels": "",

@@ -28,7 +28,7 @@ from pipelines.calibration import (
 from pipelines.cli import run_cli
 from pipelines.export import ExportArguments, export
 from pipelines.inference import OnnxSequenceClassifier
-from pipelines.run_files import read_validation_predictions
+from pipelines.runs.io import read_validation_predictions
 from tests.conftest import NEGATIVE_WORDS, NEUTRAL_WORDS, POSITIVE_WORDS, write_glove_text, write_semeval
 from tests.tiny_bert import build_tiny_bert
 from tests.tiny_glove import build_tiny_glove
@@ -328,7 +328,7 @@ def test_calibrating_without_an_identifiable_temperature_leaves_the_model_and_sa
 
     from pipelines.calibration import calibrate_model, calibration_summary
     from pipelines.model_card import calibration_lines
-    from pipelines.run_files import RunRecord
+    from pipelines.runs.record import RunRecord
 
     head = LogisticRegression().fit(np.array([[-2.0], [-1.0], [1.0], [2.0]]), [0, 0, 1, 1])
     coef, intercept = head.coef_.copy(), head.intercept_.copy()

@@ -16,7 +16,7 @@ from pipelines.arguments import DataArguments
 from pipelines.benchmarks import BENCHMARKS
 from pipelines.cli import parse, run_cli
 from pipelines.experiments import ExperimentArguments, grid_cells, run_experiments
-from pipelines.run_files import RunRecord
+from pipelines.runs.record import RunRecord
 from tests.conftest import REPO_ROOT
 
 

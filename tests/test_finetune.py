@@ -134,7 +134,7 @@ def test_setfit_run_writes_the_same_record(tmp_path):
     predictions = pd.read_parquet(output_dir / "predictions.parquet")
     assert len(predictions) == 9 and all(abs(sum(p) - 1) < 1e-4 for p in predictions["probabilities"])
     assert (output_dir / "model_head.pkl").is_file() and not list(output_dir.glob("*checkpoint*"))
-    from pipelines.run_files import read_validation_predictions  # saved so the run can be calibrated later (issue 28)
+    from pipelines.runs.io import read_validation_predictions
 
     labels, logits = read_validation_predictions(output_dir / results["validation_predictions_file"])
     assert len(labels) == results["validation_sentences"] and logits.shape == (len(labels), 3)
@@ -159,7 +159,7 @@ def test_finetuned_tiny_run_whose_validation_identifies_no_temperature_is_left_u
     search's bound): the classifier stays as trained and the record says why. The folded-layer path end to end:
     tests/test_calibration.py (a tiny GloVe run, a BERT-style layer) and tests/test_setfitting.py."""
     from pipelines.calibration import TemperatureNotIdentifiable, fit_temperature
-    from pipelines.run_files import read_validation_predictions
+    from pipelines.runs.io import read_validation_predictions
 
     output_dir = finetuned["output_dir"]
     results = json.loads((output_dir / "results.json").read_text())

@@ -22,7 +22,7 @@ import train
 from models import GLOVE_MODELS
 from pipelines import hub, hub_access, model_card
 from pipelines.cli import run_cli
-from pipelines.run_files import RunRecord
+from pipelines.runs.record import RunRecord
 from pipelines.tokenization import build_tokenizer
 from pipelines.training import GloveModelArguments
 from tests.conftest import NEGATIVE_WORDS, NEUTRAL_WORDS, POSITIVE_WORDS, REPO_ROOT, write_glove_text, write_semeval

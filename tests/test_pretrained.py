@@ -16,7 +16,8 @@ from pipelines.label_mapping import CHECKPOINT_LABELS, label_mapping, parse_labe
 from pipelines.pretrained import OFFLINE_MODELS, default_models, resolve_model
 from pipelines.calibration import TemperatureNotIdentifiable, fit_temperature
 from pipelines.pretrained import not_calibrated, validation_split
-from pipelines.run_files import EVALUATION_SCHEMA_VERSION, EvaluationRecord, read_validation_predictions
+from pipelines.runs.io import read_validation_predictions
+from pipelines.runs.record import EVALUATION_SCHEMA_VERSION, EvaluationRecord
 from pipelines.arguments import PretrainedArguments
 from pipelines.benchmarks import BENCHMARKS
 from tests.tiny_bert import build_tiny_bert, write_semeval

@@ -24,8 +24,8 @@ from pipelines.report.calibration import (
     SCORES, Run, conformal_scores, probabilities_label, selective_values, sentence_values,
 )
 from pipelines.report.collect import Group
+from pipelines.runs.io import write_validation_predictions
 from pipelines.runs.setting import Setting
-from pipelines.run_files import write_validation_predictions
 from pipelines.statistics import crossed_variance, score_interval, values_interval
 from tests.conftest import report_row
 

@@ -64,7 +64,7 @@ def test_question_5s_searched_runs_are_the_committed_journals_best_trial():
     from pathlib import Path
 
     from pipelines.report.search import best_options, load_study
-    from pipelines.run_files import RunRecord
+    from pipelines.runs.record import RunRecord
     from pipelines.runs.setting import Setting, config_text
 
     root = Path(__file__).resolve().parent.parent / "results"

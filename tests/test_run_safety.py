@@ -17,7 +17,7 @@ from pipelines.cli import run_cli
 from pipelines.data.builtin import load_from_hub
 from pipelines.data.files import load_user_dataset
 from pipelines.errors import DataError
-from pipelines.run_files import hold_run_folder, last_complete_checkpoint, torn_file
+from pipelines.runs.io import hold_run_folder, last_complete_checkpoint, torn_file
 from tests.conftest import polar_sentence
 
 REVIEWS = {"text": ["a good film", "a bad film", "great fun", "dull mess"], "sentiment": ["pos", "neg", "pos", "neg"]}

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.runs.layout import CellFolder, default_run_folder, short_name
-from pipelines.run_files import RunRecord
+from pipelines.runs.record import RunRecord
 from pipelines.runs.setting import Setting
 
 RESULTS = Path(__file__).resolve().parent.parent / "results"
@@ -71,7 +71,7 @@ def committed_records() -> list[tuple[Path, dict]]:
 
 
 def test_every_committed_setting_has_its_label_folder_suffix_and_plain_twin():
-    from pipelines.run_files import RunRecord
+    from pipelines.runs.record import RunRecord
 
     seen = set()
     for folder, payload in committed_records():
@@ -189,7 +189,7 @@ def test_no_file_under_results_names_a_machine():
 
 
 def test_records_name_paths_relative_to_the_working_folder(tmp_path, monkeypatch):
-    from pipelines.run_files import RunRecord
+    from pipelines.runs.record import RunRecord
     from pipelines.runs.layout import portable_paths
 
     monkeypatch.chdir(tmp_path)

@@ -16,8 +16,9 @@ from sklearn.linear_model import LogisticRegression
 from pipelines.calibrate import main as calibrate
 from pipelines.calibration import apply_temperature, calibration_scores, fit_temperature, model_temperature, scaled_probabilities
 from pipelines.cli import run_cli
-from pipelines.run_files import RunRecord, read_validation_predictions, write_predictions, write_results, write_validation_predictions
+from pipelines.runs.io import read_validation_predictions, write_predictions, write_validation_predictions
 from pipelines.runs.layout import SETFIT_HEAD_FILE
+from pipelines.runs.record import RunRecord, write_results
 from pipelines.setfitting import head_logits, save_setfit_run, setfit_record
 
 DIM = 8

@@ -15,7 +15,7 @@ import train
 from pipelines.cli import limit_torch_threads, run_cli
 from pipelines.data import load_data
 from pipelines.fitting import DEFINING_TRAINING_OPTIONS
-from pipelines.run_files import SCHEMA_VERSION, RunRecord
+from pipelines.runs.record import SCHEMA_VERSION, RunRecord
 from pipelines.runs.setting import Setting, config_text
 from pipelines.training import DataArguments, GloveTrainingArguments
 from tests.conftest import REPO_ROOT, write_mr

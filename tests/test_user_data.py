@@ -26,7 +26,7 @@ from pipelines.errors import DataError
 from pipelines.hub_access import HubUnreachable
 from pipelines.model_card import card_data, card_text
 from pipelines.pretrained import PretrainedArguments
-from pipelines.run_files import RunRecord
+from pipelines.runs.record import RunRecord
 from pipelines.splits import load_train_test, protocol_info, split_validation
 from pipelines.training import DataArguments
 from tests.conftest import polar_sentence

@@ -19,7 +19,7 @@ from pipelines.report.figures import group_confusion, plot_confusion_matrix, plo
 from pipelines.report.front import front_rows, front_section, read_speeds
 from pipelines.report.top import top_rows, top_section
 from pipelines.report.tables import code_section, questions_section, runs_table, scores_section, selection_section
-from pipelines.run_files import write_json_atomic
+from pipelines.runs.io import write_json_atomic
 from pipelines.statistics import ALPHA, RESAMPLING_SEED, summarize
 
 ASO_ITERATIONS = 1000  # deepsig's default number of bootstrap iterations

@@ -61,7 +61,7 @@ from pipelines.report.collect import Group, ReportRow
 from pipelines.report.compare import variant_questions
 from pipelines.report.tables import fmt, fmt_p
 from pipelines.formatting import markdown_table
-from pipelines.run_files import read_validation_predictions
+from pipelines.runs.io import read_validation_predictions
 from pipelines.statistics import ALPHA, CrossedVariance, crossed_interval_and_p, crossed_variance, holm, holm_levels, values_interval
 
 SCORES = {"ece": "ECE", "classwise_ece": "classwise ECE", "brier": "Brier", "nll": "NLL"}
@@ -507,7 +507,8 @@ class ShiftArguments:
 
 def run_row(run_dir: Path) -> dict:
     """The fields `read_row` reads, for a run folder."""
-    from pipelines.run_files import PREDICTIONS_FILE, RunRecord
+    from pipelines.runs.layout import PREDICTIONS_FILE
+    from pipelines.runs.record import RunRecord
 
     record = RunRecord.read(run_dir)
     validation = run_dir / (record.validation_predictions_file or "-")

@@ -19,8 +19,9 @@ from tqdm.auto import tqdm
 import models
 from pipelines.benchmarks import official_metric_for
 from pipelines.metrics import METRICS
-from pipelines.run_files import RESULTS_FILE, EvaluationRecord, RunRecord, file_name, find_trainer_state, is_run_record, read_json
-from pipelines.runs.layout import ARGS_FILE, EVALUATION_FILE, short_name
+from pipelines.runs.io import file_name, find_trainer_state, read_json
+from pipelines.runs.layout import ARGS_FILE, EVALUATION_FILE, RESULTS_FILE, short_name
+from pipelines.runs.record import EvaluationRecord, RunRecord, is_run_record
 from pipelines.runs.setting import Setting
 
 METRIC_NAMES = {key: metric.display for key, metric in METRICS.items()}
@@ -31,7 +32,7 @@ KINDS = ["glove", "finetuned", "pretrained"]
 
 
 def slug(text: str) -> str:
-    """A file-name-safe version of a run's folder (`pipelines.run_files.file_name`)."""
+    """A file-name-safe version of a run's folder (`pipelines.runs.io.file_name`)."""
     return file_name(text)
 
 

@@ -32,7 +32,9 @@ from pipelines.errors import DataError, OptionError
 from pipelines.report.collect import METRIC_NAMES
 from pipelines.report.compare import read_predictions
 from pipelines.report.tables import fmt, fmt_p
-from pipelines.run_files import EVALUATION_FILE, RESULTS_FILE, EvaluationRecord, RunRecord, is_run_record, read_json
+from pipelines.runs.io import read_json
+from pipelines.runs.layout import EVALUATION_FILE, RESULTS_FILE
+from pipelines.runs.record import EvaluationRecord, RunRecord, is_run_record
 from pipelines.statistics import answer_family, crossed_comparison, score_interval, summarize, verdict
 from pipelines.train_sizes import ALL
 

@@ -27,8 +27,9 @@ import pyarrow.parquet as pq
 
 from pipelines.cli import leading_positionals, parse
 from pipelines.errors import PathError
-from pipelines.runs.layout import ARGS_FILE, EVALUATION_FILE, portable_paths
-from pipelines.run_files import RESULTS_FILE, TRAINER_STATE_FILE, find_trainer_state, is_run_record, read_json, write_json_atomic
+from pipelines.runs.io import find_trainer_state, read_json, write_json_atomic
+from pipelines.runs.layout import ARGS_FILE, EVALUATION_FILE, RESULTS_FILE, TRAINER_STATE_FILE, portable_paths
+from pipelines.runs.record import is_run_record
 
 STATE_KEYS = ("best_global_step", "best_metric", "best_model_checkpoint", "epoch", "global_step", "log_history", "stateful_callbacks")
 TIMING = ("_runtime", "_samples_per_second", "_steps_per_second")  # log entries' timings: machine noise, a third of the bytes

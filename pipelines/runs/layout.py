@@ -128,7 +128,7 @@ CACHE_VARIABLE = "SENTIBENCH_CACHE"
 
 def cache_home() -> Path:
     """`$SENTIBENCH_CACHE`, default `~/.cache/sentibench`: extracted backbones, teacher logits
-    (`run_files.cache_root`). `models.glove` keeps its own copy of this rule: `models/` must not import `pipelines`."""
+    (`io.cache_root`). `models.glove` keeps its own copy of this rule: `models/` must not import `pipelines`."""
     return Path(os.environ.get(CACHE_VARIABLE, Path.home() / ".cache" / "sentibench"))
 
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pipelines.cli import pairs_text, parse_pairs
-from pipelines.run_files import RunRecord, file_name
+from pipelines.runs.io import file_name
+from pipelines.runs.record import RunRecord
 
 # The kinds of model in the order a reader meets them (the report's tables sort by it).
 KINDS = ("trained vectors", "frozen vectors", "fine-tuned", "as is", "ONNX export")

@@ -6,19 +6,17 @@ import subprocess
 import pytest
 
 from pipelines.errors import DataError
-from pipelines.run_files import (
+from pipelines.runs.io import file_name, find_trainer_state, last_complete_checkpoint
+from pipelines.runs.layout import folder_name
+from pipelines.runs.record import (
     EVALUATION_SCHEMA_VERSION,
     SCHEMA_VERSION,
     EvaluationRecord,
     RunRecord,
-    file_name,
-    find_trainer_state,
     finished_record,
-    last_complete_checkpoint,
     source_revision,
     write_results,
 )
-from pipelines.runs.layout import folder_name
 from tests.conftest import REPO_ROOT
 
 
