@@ -115,8 +115,11 @@ class TemperatureNotIdentifiable(ValueError):
 
 
 def not_identifiable(err: TemperatureNotIdentifiable) -> dict:
-    """The `calibration` record of a model left unscaled because its validation sentences identify no temperature."""
-    return {"skipped": f"temperature scaling left out: {err}"}
+    """The `calibration` record of a model left unscaled because its validation sentences identify no temperature.
+    `skipped` is the reason alone ("no temperature is identifiable: ..."), as for every model left out: whoever shows
+    it says what was left out ("left out: ...", "No temperature scaling: ..."). Records made before this read
+    "temperature scaling left out: ..." and are shown as they are."""
+    return {"skipped": str(err)}
 
 
 def fit_temperature(logits, labels) -> float:
@@ -144,8 +147,8 @@ def fit_temperature(logits, labels) -> float:
     if right == len(labels) or float((logits.mean(axis=-1) - chosen).mean()) >= 0:
         toward = "T -> 0" if right == len(labels) else "T -> infinity"
         raise TemperatureNotIdentifiable(
-            f"the validation NLL keeps falling toward {toward} ({right} of {len(labels)} validation sentences right), "
-            "so no temperature is identifiable"
+            f"no temperature is identifiable: the validation NLL keeps falling toward {toward} "
+            f"({right} of {len(labels)} validation sentences right)"
         )
     result = minimize_scalar(nll, bounds=LOG_TEMPERATURE_BOUNDS, method="bounded", options={"xatol": 1e-6})
     return float(math.exp(result.x))

@@ -229,6 +229,9 @@ def test_script_scores_good_models_and_reports_the_others_in_one_line(tiny, tmp_
     calibration_text = (tmp_path / "evaluation.md").read_text()
     assert "Temperature scaling on 10 validation sentences" in calibration_text
     assert f"| {tiny['two']} | left out: neutral is predicted" in calibration_text
+    # said once (it read "left out: temperature scaling left out: ..."): what was left out, then why
+    assert (f"| {tiny['three']} | left out: no temperature is identifiable: the validation NLL keeps falling toward T -> infinity "
+            "(3 of 10 validation sentences right) |") in calibration_text  # fmt: skip
 
     # --temperature_scaling false: the probabilities as the model gives them, the same predictions
     plain = tmp_path / "plain"
