@@ -20,7 +20,7 @@ cell's record in at most 20 function stays across at most 10 files". What is cou
   the value's path through our code and are not counted.
 - **Two windows**, both from the call of `pipelines.experiments.main(argv)`:
   - **to the record** (issue 30's measure, "reach its cell's record"): the stays made before
-    `record.write_results(output_dir, record)` is called, the call that writes the cell's
+    `runs.record.write_results(output_dir, record)` is called, the call that writes the cell's
     `RunRecord` to `results.json`; that call and everything after it are outside. The script
     checks that the `record` handed to it holds the value (`RunRecord.learning_rate`).
   - **in all**: until the cell's `fitting.save_run` returns, having written `results.json`, the
@@ -182,7 +182,7 @@ def run_traced() -> Trace:
     if not trace.done:
         raise RuntimeError("the trace never reached fitting.save_run's return")
     if trace.recorded_rate != VALUE:
-        raise RuntimeError(f"the record handed to record.write_results holds learning_rate {trace.recorded_rate}, not {TEXT}")
+        raise RuntimeError(f"the record handed to runs.record.write_results holds learning_rate {trace.recorded_rate}, not {TEXT}")
     return trace
 
 
@@ -198,7 +198,7 @@ def report(trace: Trace) -> str:
         "`fitting.save_run` returns; what a stay is and where each window ends: the docstring of `bench/trace_setting.py`.",
         "Issue 30's target: at most 20 stays across at most 10 files to the record.",
         "",
-        f"**To the record** (before `record.write_results` is called with the cell's record, which holds the rate): "
+        f"**To the record** (before `runs.record.write_results` is called with the cell's record, which holds the rate): "
         f"**{len(to_record)} stays across {len(files_to_record)} files.**",
         "",
         f"**In all** (until `fitting.save_run` returns, the record and the model card written): "
