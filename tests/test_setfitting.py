@@ -18,7 +18,8 @@ from pipelines.calibration import apply_temperature, calibration_scores, fit_tem
 from pipelines.cli import run_cli
 from pipelines.run_files import RunRecord, read_validation_predictions, write_predictions, write_results, write_validation_predictions
 from pipelines.runs.layout import SETFIT_HEAD_FILE
-from pipelines.setfitting import head_logits, save_setfit_run, setfit_record
+from pipelines.inference import head_logits
+from pipelines.setfitting import save_setfit_run, setfit_record
 
 DIM = 8
 
@@ -83,7 +84,7 @@ class StubSetFitModel:
         self.model_head, self.embeddings = head, embeddings
         self.model_body = torch.nn.Linear(DIM, DIM)  # counted as the encoder's parameters
 
-    def encode(self, texts, show_progress_bar=None):
+    def encode(self, texts, batch_size=32, show_progress_bar=None):
         return self.embeddings[[int(text) for text in texts]]
 
     def save_pretrained(self, folder):
