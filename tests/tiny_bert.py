@@ -99,6 +99,6 @@ def build_tiny_setfit(folder: Path, labels: list[str], seed: int = 0) -> Path:
     texts = {"negative": NEGATIVE, "neutral": NEUTRAL, "positive": POSITIVE}
     sentences = [text for label in labels for text in texts[label]]
     classes = [k for k, label in enumerate(labels) for _ in texts[label]]
-    head = LogisticRegression(C=100.0).fit(body.encode(sentences), classes)
+    head = LogisticRegression(max_iter=1000).fit(body.encode(sentences), classes)
     SetFitModel(model_body=body, model_head=head, labels=labels).save_pretrained(str(folder))
     return folder
