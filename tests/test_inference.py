@@ -142,7 +142,14 @@ def test_a_setfit_run_on_token_ids_gives_its_logits_and_is_explained_by_occlusio
     np.testing.assert_allclose(classifier.logits_for_ids(arrays["input_ids"], arrays["attention_mask"]), classifier.logits(TEXTS[:2]), atol=1e-5)
     explanation = explain(classifier, "a dull film")
     assert explanation.method == "occlusion" and explanation.words == ["a", "dull", "film"] and len(explanation.scores) == 3
-    assert explanation.label == classifier.label_names[int(classifier.predict(["a dull film"])[0])]
+    target = int(classifier.predict(["a dull film"])[0])
+    assert explanation.label == classifier.label_names[target]
+    encoded = classifier.tokenizer(["a dull film"], return_tensors="np")
+    ids, mask = encoded["input_ids"].astype(np.int64), encoded["attention_mask"].astype(np.int64)
+    occluded = ids.copy()
+    occluded[0, [i for i, word in enumerate(encoded.word_ids(0)) if word == 1]] = classifier.tokenizer.pad_token_id  # "dull"
+    drop = classifier.logits_for_ids(ids, mask)[0, target] - classifier.logits_for_ids(occluded, mask)[0, target]
+    assert explanation.scores[1] == pytest.approx(drop, abs=1e-5) and abs(drop) > 1e-4
 
 
 def test_a_setfit_run_is_not_loaded_as_a_sequence_classifier_with_a_random_head(setfit_folders):
