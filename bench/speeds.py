@@ -294,7 +294,8 @@ def merged(speeds: dict, dataset: str, rows: list[dict], skipped: list[str], tim
 
 def update(found: list[tuple[Path, Group]], command: str, args: SpeedArguments) -> dict:
     """`--update`: the existing file with the groups of `found` timed and merged in (`merged`), each dataset's
-    `--reference` timed again in the same run first."""
+    `--reference` timed again in the same run, after its groups, on the same test sentences. Every check
+    (`read_existing`, `reference_row`, `check_retimable`) comes before anything is timed."""
     speeds = read_existing(args)
     if not found:
         raise PathError(f"--runs_dirs {' '.join(args.runs_dirs)}: no lab-split group{' of ' + args.datasets if args.datasets else ''} to add")
