@@ -1,4 +1,5 @@
-"""bench/speeds.py and the front's marking: every lab-split group of a runs folder timed, the report's names kept."""
+"""bench/speeds.py and the front's marking: every lab-split group of a runs folder timed, the report's names kept; an
+--update's groups (a SetFit run among them) merged into an existing file beside a reference row timed again."""
 
 import json
 import shlex
