@@ -175,7 +175,7 @@ def apply_temperature(model, temperature: float) -> None:
     model's `LogisticRegression` head, which has no config) gets it folded into `coef_` and
     `intercept_` alike: its `decision_function` becomes z / T, and `predict_proba`, sigmoid (binary)
     or softmax (multiclass) of it, is exactly softmax(logits / T) of the logits
-    `pipelines.setfitting.head_logits` gives; the head's own `temperature_scaling` attribute says so
+    `pipelines.inference.head_logits` gives; the head's own `temperature_scaling` attribute says so
     (pickled with it; the fitted head is the saved one times T). Argmax predictions never change.
     """
     if hasattr(model, "coef_"):

@@ -2,11 +2,11 @@
 
     python -m pipelines.demo RUN_DIR... [--port 7860]
 
-Each RUN_DIR may be a GloVe run (`train.py`), a fine-tuned transformer (`finetune.py`), an ONNX
-export (`pipelines.export`) or any `save_pretrained` folder; they are all loaded before the page
+Each RUN_DIR may be a GloVe run (`train.py`), a fine-tuned transformer (`finetune.py`), a SetFit
+run (`finetune.py --setfit`), an ONNX export (`pipelines.export`) or any `save_pretrained` folder; they are all loaded before the page
 starts, and a folder that is not a model stops the command with one `error:` line. The models sit
 side by side: a `gr.Label` with the probabilities and the sentence with each word shaded by its
-attribution to the predicted label (`pipelines.explain`: Integrated Gradients, occlusion for ONNX;
+attribution to the predicted label (`pipelines.explain`: Integrated Gradients, occlusion for ONNX and SetFit;
 green towards the predicted label, red against), plus a line of attention weights for the GloVe
 attention models.
 
@@ -35,7 +35,7 @@ EXAMPLES = [
 ]
 LEGEND = (
     "Each word is shaded by its attribution to the predicted label: green pushes towards it, red against "
-    "(Integrated Gradients on the input embeddings; occlusion for ONNX exports). Attention models add a blue "
+    "(Integrated Gradients on the input embeddings; occlusion for ONNX exports and SetFit runs). Attention models add a blue "
     "line: their attention weights, averaged over heads."
 )
 

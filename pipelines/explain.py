@@ -10,8 +10,9 @@
   over embedding dimensions; a word's, the sum over its sub-word tokens. By completeness the
   attributions add up to logit(text) − logit(baseline), up to the convergence delta Captum
   returns (reported; `n_steps` lowers it).
-- ONNX exports have no gradients: their words are scored by occlusion (Captum's `FeatureAblation`,
-  each word's tokens replaced by `[PAD]` at once), the drop of the predicted class's logit.
+- ONNX exports and SetFit runs (a scikit-learn head) have no gradients: their words are scored by
+  occlusion (Captum's `FeatureAblation`, each word's tokens replaced by `[PAD]` at once), the drop of
+  the predicted class's logit.
 - The GloVe attention models (`attention`, `multihead`, `transformer`) also give their attention
   weights: the last block's, averaged over heads and over the real query positions (the sentence
   vector is the mean of the token outputs, so this is the weight each word gets on average), summed
@@ -32,7 +33,7 @@ import torch
 
 from pipelines.cli import leading_positionals, parse, run_cli
 from pipelines.errors import OptionError, PathError
-from pipelines.inference import OnnxSequenceClassifier, TorchSequenceClassifier, load_classifier
+from pipelines.inference import OnnxSequenceClassifier, SetFitClassifier, TorchSequenceClassifier, load_classifier
 
 ATTENTION_MODEL_TYPES = ("glove-attention", "glove-multihead", "glove-transformer")
 N_STEPS = 50
@@ -181,7 +182,7 @@ def integrated_gradients(classifier: TorchSequenceClassifier, text: str, n_steps
     )  # fmt: skip
 
 
-def occlusion(classifier: OnnxSequenceClassifier, text: str) -> Explanation:
+def occlusion(classifier: OnnxSequenceClassifier | SetFitClassifier, text: str) -> Explanation:
     """Each word's tokens replaced by [PAD] at once: the drop of the predicted class's logit (Captum `FeatureAblation`)."""
     from captum.attr import FeatureAblation
 
@@ -210,10 +211,11 @@ def occlusion(classifier: OnnxSequenceClassifier, text: str) -> Explanation:
 
 
 def explain(classifier, text: str, n_steps: int = N_STEPS) -> Explanation:
-    """Integrated Gradients for a PyTorch model, occlusion for an ONNX export."""
-    if isinstance(classifier, OnnxSequenceClassifier):
-        return occlusion(classifier, text)
-    return integrated_gradients(classifier, text, n_steps)
+    """Integrated Gradients for a PyTorch sequence classifier; occlusion for an ONNX export or a SetFit
+    run (its scikit-learn head has no gradient)."""
+    if isinstance(classifier, TorchSequenceClassifier):
+        return integrated_gradients(classifier, text, n_steps)
+    return occlusion(classifier, text)
 
 
 def shading_rows(explanations: list[Explanation]) -> list[tuple[str, list[str], list[float], str]]:

@@ -9,6 +9,10 @@ follow `label_names`; rows follow the input order.
   and `tokenizer` are exposed for exporting and for gradient-based explanations.
 - `OnnxSequenceClassifier`: a folder written by `python -m pipelines.export` (`model.onnx`, the
   tokenizer, `config.json` with `id2label`, `export.json`) through ONNX Runtime, no PyTorch model.
+- `SetFitClassifier`: a SetFit run (`finetune.py --setfit`, saved by `setfit.SetFitModel.save_pretrained`:
+  a sentence-transformers body and a scikit-learn head, `model_head.pkl`); its logits are the head's
+  `decision_function` (`head_logits`), so softmax(logits) is the head's `predict_proba`, with any
+  temperature folded into the head.
 - `AsIsClassifier`: a lexicon or zero-shot scorer of `pipelines.scorers`; its logits are the log of
   its probabilities (a lexicon's one-hot rows give -inf), so softmax(logits) is the scorer's output.
 
@@ -30,7 +34,7 @@ from scipy.special import softmax
 from tqdm.auto import tqdm
 
 from pipelines.errors import ConfigError, DataError, OptionError, PathError
-from pipelines.runs.layout import EXPORT_RECORD, short_name
+from pipelines.runs.layout import EXPORT_RECORD, SETFIT_HEAD_FILE, short_name
 
 ONNX_FILE = "model.onnx"
 FALLBACK_MAX_LENGTH = 512  # tokenizers that do not say (model_max_length is a huge sentinel)
@@ -46,7 +50,8 @@ class Classifier(Protocol):
     label_names: list[str]
 
     def logits(self, texts: list[str]) -> np.ndarray:
-        """(len(texts), len(label_names)) float32 scores before the softmax."""
+        """(len(texts), len(label_names)) scores before the softmax: float32 (float64 from a SetFit
+        run's scikit-learn head, which computes in float64)."""
         ...
 
     def probabilities(self, texts: list[str]) -> np.ndarray:
@@ -221,6 +226,12 @@ class TorchSequenceClassifier(SequenceClassifier):
 
         folder = Path(name_or_path).expanduser()
         if folder.is_dir():
+            if is_setfit_folder(folder):  # its config.json is the bare encoder's: a random head would load silently
+                raise PathError(
+                    f"{folder} is a SetFit run ({SETFIT_HEAD_FILE}: a sentence encoder and a scikit-learn head), not a "
+                    "sequence-classification model: load it with pipelines.inference.load_classifier (predict, explain and "
+                    "the demo do); ONNX export and Integrated Gradients need a sequence-classification model"
+                )
             if not (folder / "config.json").is_file():
                 raise PathError(
                     f"{folder} is not a model folder: expected config.json with one of {', '.join(backbones.WEIGHTS_FILES)} "
@@ -253,6 +264,98 @@ class TorchSequenceClassifier(SequenceClassifier):
                 input_ids=torch.as_tensor(input_ids, device=self.device), attention_mask=torch.as_tensor(attention_mask, device=self.device)
             )
         return output.logits.float().cpu().numpy()
+
+
+def is_setfit_folder(folder: Path) -> bool:
+    """A folder `setfit.SetFitModel.save_pretrained` wrote: it holds the scikit-learn head, `model_head.pkl`."""
+    return (Path(folder) / SETFIT_HEAD_FILE).is_file()
+
+
+def head_logits(head, embeddings) -> np.ndarray:
+    """The logits of a scikit-learn linear head (SetFit's `LogisticRegression`), (n, num_labels) float64:
+    its `decision_function`, a binary head's (n,) log-odds z written as [0, z]. softmax of them is
+    the head's `predict_proba` (scikit-learn: sigmoid(z) for two classes, softmax for more).
+    embeddings: (n, dim), as `SetFitModel.encode` gives them."""
+    decision = np.asarray(head.decision_function(embeddings), dtype=np.float64)
+    return np.stack([np.zeros_like(decision), decision], axis=1) if decision.ndim == 1 else decision
+
+
+class SetFitClassifier:
+    """A SetFit model (Tunstall et al. 2022, the `setfit` library): its sentence-transformers body embeds
+    the texts (`SetFitModel.encode`: the library's own length-sorted batches of `batch_size`), its
+    scikit-learn linear head scores them (`head_logits`). A temperature fitted by
+    `pipelines.calibration` is folded into the head, so `probabilities` are the scaled ones.
+    `tokenizer`, `max_length` and `logits_for_ids` run the body on token ids, for occlusion
+    explanations (`pipelines.explain`)."""
+
+    family = "setfit"
+
+    def __init__(self, model, label_names: list[str], name: str = "setfit", batch_size: int = BATCH_SIZE, progress: bool = False):
+        self.model = model
+        self.label_names = list(label_names)
+        self.name = name
+        self.batch_size = check_batch_size(batch_size)
+        self.progress = progress
+
+    @classmethod
+    def from_folder(cls, path: str | Path, device: str = "cpu", batch_size: int = BATCH_SIZE, progress: bool = False) -> SetFitClassifier:
+        """Load a `SetFitModel.save_pretrained` folder. Its label names: `config_setfit.json`'s `labels`
+        in the order of the head's integer classes (a head fitted on label names: those names).
+        Raises `PathError` for a folder without `model_head.pkl`, `ConfigError` for one whose labels are unknown."""
+        from setfit import SetFitModel
+
+        folder = Path(path).expanduser()
+        if not is_setfit_folder(folder):
+            raise PathError(f"{folder} is not a SetFit run folder: {SETFIT_HEAD_FILE} is missing")
+        model = SetFitModel.from_pretrained(str(folder), device=device)
+        classes = model.model_head.classes_
+        if np.issubdtype(classes.dtype, np.integer):
+            if not model.labels or len(model.labels) <= int(classes.max()):
+                raise ConfigError(f"{folder}: config_setfit.json names no label for each of the head's classes {classes.tolist()}")
+            label_names = [model.labels[int(k)] for k in classes]
+        else:
+            label_names = [str(k) for k in classes]
+        return cls(model, label_names, display_name(folder), batch_size, progress)
+
+    def embeddings(self, texts: list[str]) -> np.ndarray:
+        """The body's sentence embeddings (n, dim) float32, normalised when the model says so."""
+        return np.asarray(self.model.encode(list(texts), batch_size=self.batch_size, show_progress_bar=self.progress))
+
+    def logits(self, texts: list[str]) -> np.ndarray:
+        """The head's decision function (n, num_labels) float64 (`head_logits`), rows in input order."""
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, len(self.label_names)))
+        return head_logits(self.model.model_head, self.embeddings(texts))
+
+    def probabilities(self, texts: list[str]) -> np.ndarray:
+        """softmax of `logits` (n, num_labels) float64: the head's `predict_proba`."""
+        return softmax(self.logits(texts), axis=-1)
+
+    def predict(self, texts: list[str]) -> np.ndarray:
+        """Label ids (n,), the argmax of `logits` (the head's own `predict`)."""
+        return self.logits(texts).argmax(axis=-1)
+
+    @property
+    def tokenizer(self):
+        return self.model.model_body.tokenizer
+
+    @property
+    def max_length(self) -> int:
+        return int(self.model.model_body.max_seq_length)
+
+    def logits_for_ids(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        """(batch, seq_len) int64 ids and mask -> logits (batch, num_labels): the body's forward pass
+        (sentence-transformers modules over a features dict), then the head."""
+        import torch
+
+        body = self.model.model_body
+        with torch.inference_mode():
+            features = {"input_ids": torch.as_tensor(input_ids, device=body.device), "attention_mask": torch.as_tensor(attention_mask, device=body.device)}
+            embeddings = body(features)["sentence_embedding"]  # (batch, dim)
+            if self.model.normalize_embeddings:
+                embeddings = torch.nn.functional.normalize(embeddings, p=2, dim=1)
+        return head_logits(self.model.model_head, embeddings.float().cpu().numpy())
 
 
 class AsIsClassifier:
@@ -309,8 +412,8 @@ def load_classifier(
     progress: bool = False,
 ) -> Classifier:
     """The classifier `path_or_name` names: a lexicon (vader, textblob, afinn) or a sentence-encoder
-    alias (minilm, mpnet: zero-shot), both over `label_names` (and `dataset`'s descriptions); a folder
-    holding `model.onnx`; or a `save_pretrained` folder or Hub id. Raises `PathError` for a missing
+    alias (minilm, mpnet: zero-shot), both over `label_names` (and `dataset`'s descriptions); a SetFit
+    run folder (`model_head.pkl`); a folder holding `model.onnx`; or a `save_pretrained` folder or Hub id. Raises `PathError` for a missing
     or unusable folder and an unreachable Hub id, `ConfigError` for a config no model class reads."""
     from pipelines.backbones import MODEL_ALIASES
     from pipelines.scorers import LEXICONS
@@ -318,6 +421,8 @@ def load_classifier(
     entry = str(path_or_name)
     if entry in LEXICONS or entry in MODEL_ALIASES:
         return as_is_classifier(entry, label_names, dataset, device, batch_size, progress)
+    if is_setfit_folder(Path(entry).expanduser()):
+        return SetFitClassifier.from_folder(Path(entry).expanduser(), device, batch_size, progress)
     if (Path(entry).expanduser() / ONNX_FILE).is_file():
         return OnnxSequenceClassifier.from_folder(Path(entry).expanduser(), batch_size=batch_size, progress=progress)
     return TorchSequenceClassifier.from_pretrained(entry, device, batch_size, progress)

@@ -3,7 +3,7 @@
     python -m pipelines.predict --model RUN_DIR|ONNX_DIR|NAME --input FILE --output FILE [--text_column text]
 
 `--model` is anything `pipelines.inference.load_classifier` loads: a `train.py`/`finetune.py` run
-folder (or any `save_pretrained` folder or Hub id), a `pipelines.export` folder, or a model used as
+folder (`finetune.py --setfit` too; or any `save_pretrained` folder or Hub id), a `pipelines.export` folder, or a model used as
 it is (`vader`, `textblob`, `afinn`; `minilm`, `mpnet` zero-shot) over `--class_names`.
 
 The input is read as training reads its files (`pipelines.data.files.read_data_file`: CSV, TSV, JSON

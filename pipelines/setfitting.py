@@ -14,7 +14,7 @@ Temperature scaling (Guo et al. 2017) is the same step as the Trainer flow's
 turns it off): one T fitted on the validation sentences' head logits, and `results.json` records T
 and the test ECE before and after under `calibration`. It is exact for the logistic head: its
 `predict_proba` is sigmoid (binary) or softmax (multiclass) of its linear `decision_function`
-(`head_logits`), so `coef_` and `intercept_` divided by T give exactly softmax(logits / T), argmax
+(`pipelines.inference.head_logits`), so `coef_` and `intercept_` divided by T give exactly softmax(logits / T), argmax
 unchanged; the head records `temperature_scaling = {"temperature": T, ...}` (the fitted head is the
 saved one times T) and the abstention threshold (`abstain_threshold`) as attributes, pickled with it.
 
@@ -38,10 +38,14 @@ from transformers.trainer_utils import PredictionOutput
 
 from pipelines.arguments import SetFitArguments
 from pipelines.calibration import calibrate_after_training, scaled_probabilities
+from pipelines.inference import SetFitClassifier
 from pipelines.metrics import per_class_scores, score
 from pipelines.runs.io import write_predictions
 from pipelines.runs.layout import PREDICTIONS_FILE, RESULTS_FILE
 from pipelines.runs.record import RunRecord, library_versions, write_results
+
+
+ENCODE_BATCH_SIZE = 32  # SetFitModel.encode's default, which the committed runs' predictions were made with
 
 
 def contrastive_steps(train_size: int, setfit_args: SetFitArguments) -> int:
@@ -74,24 +78,16 @@ def train_setfit(path: str, splits, label_names: list[str], setfit_args: SetFitA
     return model, time.perf_counter() - started
 
 
-def head_logits(head, embeddings) -> np.ndarray:
-    """The logits of a scikit-learn linear head (SetFit's `LogisticRegression`), (n, num_labels):
-    its `decision_function`, a binary head's (n,) log-odds z written as [0, z]. softmax of them is
-    the head's `predict_proba` (scikit-learn: sigmoid(z) for two classes, softmax for more).
-    embeddings: (n, dim), as `SetFitModel.encode` gives them."""
-    decision = np.asarray(head.decision_function(embeddings), dtype=np.float64)
-    return np.stack([np.zeros_like(decision), decision], axis=1) if decision.ndim == 1 else decision
-
-
 def setfit_record(model, splits, label_names: list[str], run_info: dict, seed: int) -> tuple[RunRecord, tuple, PredictionOutput]:
     """Validation and test scores of a trained SetFit model as a `RunRecord`, the test predictions
     `(indices, gold labels, probabilities (n, num_labels))` and the validation split's head logits
-    (`head_logits`, (n_val, num_labels)) with its gold labels, as `Trainer.predict` gives them, for
-    temperature scaling (`calibrate_after_training`). Each split is encoded once."""
+    (`pipelines.inference.head_logits`, (n_val, num_labels)) with its gold labels, as `Trainer.predict` gives them, for
+    temperature scaling (`calibrate_after_training`). Each split is encoded once, through the one
+    classifier every command uses (`pipelines.inference.SetFitClassifier`)."""
+    classifier = SetFitClassifier(model, label_names, batch_size=ENCODE_BATCH_SIZE, progress=True)
     scores = {}
     for split in ("validation", "test"):
-        embeddings = model.encode(list(splits[split]["text"]), show_progress_bar=True)  # (n, dim)
-        logits = head_logits(model.model_head, embeddings)
+        logits = classifier.logits(list(splits[split]["text"]))  # (n, num_labels): the head's decision function
         gold = np.asarray(splits[split]["label"])
         scores[split] = (logits, gold, score(logits.argmax(axis=-1), gold, label_names))
     logits, gold, test = scores["test"]

@@ -1,4 +1,6 @@
-"""pipelines.inference: the classifier protocol over checkpoints and as-is scorers, and load_classifier."""
+"""pipelines.inference: the classifier protocol over checkpoints, SetFit runs and as-is scorers, and load_classifier."""
+
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -7,9 +9,9 @@ from scipy.special import softmax
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from pipelines.errors import OptionError, PathError
-from pipelines.inference import AsIsClassifier, TorchSequenceClassifier, load_classifier
+from pipelines.inference import AsIsClassifier, SetFitClassifier, TorchSequenceClassifier, load_classifier
 from pipelines.scorers import LexiconScorer
-from tests.tiny_bert import build_tiny_bert
+from tests.tiny_bert import build_tiny_bert, build_tiny_setfit
 from tests.tiny_glove import build_tiny_glove
 
 # Lengths in no order, so length sorting moves every row.
@@ -77,3 +79,81 @@ def test_an_as_is_scorer_is_a_classifier_batch_by_batch():
     np.testing.assert_allclose(softmax(classifier.logits(texts), axis=-1), probabilities)
     assert classifier.predict(texts).tolist() == [1, 0, 0]  # a tie goes to the first label
     assert classifier.family == "lexicon" and "AFINN" in classifier.rule
+
+
+@pytest.fixture(scope="module")
+def setfit_folders(tmp_path_factory):
+    import shutil
+
+    import joblib
+
+    from pipelines.calibration import apply_temperature
+    from pipelines.runs.layout import SETFIT_HEAD_FILE
+
+    root = tmp_path_factory.mktemp("setfit")
+    folders = {"binary": build_tiny_setfit(root / "binary", ["negative", "positive"]),
+               "three": build_tiny_setfit(root / "three", ["negative", "neutral", "positive"])}  # fmt: skip
+    folders["scaled"] = Path(shutil.copytree(folders["binary"], root / "scaled"))  # the binary run, T = 2.5 folded into its head
+    head = joblib.load(folders["scaled"] / SETFIT_HEAD_FILE)
+    apply_temperature(head, 2.5)
+    joblib.dump(head, folders["scaled"] / SETFIT_HEAD_FILE)
+    return folders
+
+
+def library_scores(folder, texts):
+    """What the setfit library itself gives: the head's decision function and `predict_proba` over `SetFitModel.encode`."""
+    from setfit import SetFitModel
+
+    model = SetFitModel.from_pretrained(str(folder), device="cpu")
+    embeddings = model.encode(texts)
+    return model.model_head.decision_function(embeddings), model.model_head.predict_proba(embeddings), model.model_head.predict(embeddings)
+
+
+@pytest.mark.parametrize("kind", ["binary", "three"])
+def test_a_setfit_run_is_a_classifier_giving_the_heads_own_scores(setfit_folders, kind):
+    classifier = load_classifier(setfit_folders[kind], batch_size=2)
+    assert isinstance(classifier, SetFitClassifier) and classifier.family == "setfit"
+    assert classifier.label_names == (["negative", "positive"] if kind == "binary" else ["negative", "neutral", "positive"])
+    decision, proba, predicted = library_scores(setfit_folders[kind], TEXTS)
+    logits = classifier.logits(TEXTS)
+    assert logits.shape == (len(TEXTS), len(classifier.label_names)) and logits.dtype == np.float64
+    np.testing.assert_allclose(logits, decision if kind == "three" else np.stack([np.zeros_like(decision), decision], 1), atol=1e-6)
+    np.testing.assert_allclose(classifier.probabilities(TEXTS), proba, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(classifier.probabilities(TEXTS), softmax(logits, axis=-1), rtol=0, atol=1e-15)
+    assert classifier.predict(TEXTS).tolist() == predicted.tolist()
+    np.testing.assert_allclose(classifier.logits(TEXTS[::-1]), logits[::-1], atol=1e-6)  # rows follow the input
+    assert classifier.logits([]).shape == (0, len(classifier.label_names))
+
+
+def test_a_temperature_folded_into_the_setfit_head_scales_the_probabilities(setfit_folders):
+    """The tiny run with T = 2.5 folded into its head (as `python -m pipelines.calibrate` saves it) against the same run unscaled."""
+    scaled, plain = load_classifier(setfit_folders["scaled"]), load_classifier(setfit_folders["binary"])
+    np.testing.assert_allclose(scaled.logits(TEXTS), plain.logits(TEXTS) / 2.5, atol=1e-6)
+    np.testing.assert_allclose(scaled.probabilities(TEXTS), softmax(plain.logits(TEXTS) / 2.5, axis=-1), atol=1e-6)
+    assert scaled.predict(TEXTS).tolist() == plain.predict(TEXTS).tolist()
+    assert scaled.model.model_head.temperature_scaling["temperature"] == 2.5
+
+
+def test_a_setfit_run_on_token_ids_gives_its_logits_and_is_explained_by_occlusion(setfit_folders):
+    from pipelines.explain import explain
+
+    classifier = load_classifier(setfit_folders["three"])
+    arrays = classifier.tokenizer(TEXTS[:2], padding=True, truncation=True, max_length=classifier.max_length, return_tensors="np")
+    np.testing.assert_allclose(classifier.logits_for_ids(arrays["input_ids"], arrays["attention_mask"]), classifier.logits(TEXTS[:2]), atol=1e-5)
+    explanation = explain(classifier, "a dull film")
+    assert explanation.method == "occlusion" and explanation.words == ["a", "dull", "film"] and len(explanation.scores) == 3
+    target = int(classifier.predict(["a dull film"])[0])
+    assert explanation.label == classifier.label_names[target]
+    encoded = classifier.tokenizer(["a dull film"], return_tensors="np")
+    ids, mask = encoded["input_ids"].astype(np.int64), encoded["attention_mask"].astype(np.int64)
+    occluded = ids.copy()
+    occluded[0, [i for i, word in enumerate(encoded.word_ids(0)) if word == 1]] = classifier.tokenizer.pad_token_id  # "dull"
+    drop = classifier.logits_for_ids(ids, mask)[0, target] - classifier.logits_for_ids(occluded, mask)[0, target]
+    assert explanation.scores[1] == pytest.approx(drop, abs=1e-5) and abs(drop) > 1e-4
+
+
+def test_a_setfit_run_is_not_loaded_as_a_sequence_classifier_with_a_random_head(setfit_folders):
+    with pytest.raises(PathError, match="is a SetFit run .*load_classifier"):
+        TorchSequenceClassifier.from_pretrained(setfit_folders["binary"])
+    assert isinstance(load_classifier(setfit_folders["binary"]), SetFitClassifier)
+

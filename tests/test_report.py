@@ -743,3 +743,37 @@ def test_students_of_two_teachers_are_each_asked_against_plain_training_and_agai
         ("distilled from mpnet (KL, T=2) vs distilled from minilm (KL, T=2): bilstm", mpnet_kl, minilm_kl, "from mpnet", "from minilm"),
     ]
     assert teacher_pair_questions([plain, mpnet, minilm_kl]) == []  # another loss: no pair
+
+
+def test_rows_added_to_the_speeds_by_an_update_reach_the_top_table_and_the_front_saying_so(runs, tmp_path):
+    """Issue 26 item 4: a `bench.speeds --update` row (its `timed_by`) is matched to its group as any row is; the top
+    table marks its speed, the front's "timed on" says when it was added, and the section gives the reference's ratio."""
+    path = speeds_file(tmp_path / "speeds.json")
+    speeds = json.loads(path.read_text())
+    reference = {"group": "distilbert-sst2 (as is)", "timed_on": "distilbert-sst2 scorer", "sentences_per_second_then": 10.0,
+                 "sentences_per_second_now": 8.0, "ratio_now_to_then": 0.8}  # fmt: skip
+    timed_by = {"command": "python -m bench.speeds --runs_dirs ft --update", "machine": "a later machine", "date": "2026-12-06 03:00 UTC",
+                "reference": reference}  # fmt: skip
+    speeds["datasets"]["mr"].append({"model": "minilm", "setting": "fine-tuned", "sentences_per_second": 125.0, "latency_p50_ms": 19.0,
+                                     "latency_p95_ms": 25.0, "parameters": 22_713_986, "disk_mb": 87.3, "timed_on": "its own run",
+                                     "timed_by": timed_by})  # fmt: skip
+    path.write_text(json.dumps(speeds))
+    text = write_report(runs, tmp_path / "report", seed=3, aso_iterations=10, speeds=path).read_text()
+    top = {row["model"]: row for row in table(subsection(text, "mr (accuracy)"))}
+    assert top["minilm (fine-tuned)"]["sentences/s"] == "125 ‡" and top["meanmax (trained vectors)"]["sentences/s"] == "5"
+    assert "‡: added to it later by `bench.speeds --update`" in section(text, "The top of the study")
+    front = subsection(text, "mr: cost against accuracy")
+    rows = {row["model"]: row for row in table(front)}
+    assert rows["minilm (fine-tuned)"]["timed on"] == "its own run, added 2026-12-06 03:00 UTC"
+    assert rows["mean (trained vectors)"]["timed on"] == "its own run"
+    assert "all but the rows added later (below) timed in one run of `bench.speeds` (2 CPU cores" in front
+    assert ("Added later (minilm (fine-tuned); \"added\" in \"timed on\"): timed 2026-12-06 03:00 UTC (a later machine) by "
+            "`python -m bench.speeds --runs_dirs ft --update`, which timed the file's distilbert-sst2 (as is) row again on "
+            "distilbert-sst2 scorer: 10.0 sentences/s then, 8.0 now, ratio now/then 0.800") in front
+    del timed_by["reference"]["ratio_now_to_then"]
+    path.write_text(json.dumps(speeds))
+    from pipelines.errors import DataError
+    from pipelines.report.front import read_speeds
+
+    with pytest.raises(DataError, match=r"a mr row \(minilm\) lacks timed_by.reference.ratio_now_to_then"):
+        read_speeds(path)

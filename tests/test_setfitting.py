@@ -18,8 +18,9 @@ from pipelines.calibration import apply_temperature, calibration_scores, fit_tem
 from pipelines.cli import run_cli
 from pipelines.runs.io import read_validation_predictions, write_predictions, write_validation_predictions
 from pipelines.runs.layout import SETFIT_HEAD_FILE
+from pipelines.inference import head_logits
 from pipelines.runs.record import RunRecord, write_results
-from pipelines.setfitting import head_logits, save_setfit_run, setfit_record
+from pipelines.setfitting import save_setfit_run, setfit_record
 
 DIM = 8
 
@@ -84,7 +85,7 @@ class StubSetFitModel:
         self.model_head, self.embeddings = head, embeddings
         self.model_body = torch.nn.Linear(DIM, DIM)  # counted as the encoder's parameters
 
-    def encode(self, texts, show_progress_bar=None):
+    def encode(self, texts, batch_size=32, show_progress_bar=None):
         return self.embeddings[[int(text) for text in texts]]
 
     def save_pretrained(self, folder):

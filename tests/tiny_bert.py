@@ -82,3 +82,23 @@ def write_mr(root: Path, test_per_class: int = 6) -> Path:
         lines = [f"{texts[i % len(texts)]} {i}" for i in range(5000 + test_per_class)]
         (folder / f"rt-polarity.{suffix}").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return root
+
+
+def build_tiny_setfit(folder: Path, labels: list[str], seed: int = 0) -> Path:
+    """A SetFit run as `finetune.py --setfit` saves one (`SetFitModel.save_pretrained`), untrained: the tiny
+    BERT as a sentence-transformers body (mean pooling) and a `LogisticRegression` head fitted on its
+    embeddings of the fixture sentences (integer classes, `labels` in config_setfit.json)."""
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
+    from setfit import SetFitModel
+    from sklearn.linear_model import LogisticRegression
+
+    bert = build_tiny_bert(folder.parent / f"{folder.name}-bert", labels, seed)
+    transformer = Transformer(str(bert))
+    body = SentenceTransformer(modules=[transformer, Pooling(transformer.get_embedding_dimension(), "mean")], device="cpu")
+    texts = {"negative": NEGATIVE, "neutral": NEUTRAL, "positive": POSITIVE}
+    sentences = [text for label in labels for text in texts[label]]
+    classes = [k for k, label in enumerate(labels) for _ in texts[label]]
+    head = LogisticRegression(max_iter=1000).fit(body.encode(sentences), classes)
+    SetFitModel(model_body=body, model_head=head, labels=labels).save_pretrained(str(folder))
+    return folder

@@ -91,6 +91,7 @@ def top_rows(groups: list[Group], summaries: dict, comparisons: list[dict], pred
             "train_minutes": mean(seconds) / 60 if seconds and group.kind != "pretrained" else None,
             "train_minutes_partial": partial, "device": "" if group.kind == "pretrained" else ", ".join(sorted({device_of(r) for r in group.rows})),
             "sentences_per_second": speed["sentences_per_second"] if speed else None,
+            "speed_added": bool(speed and "timed_by" in speed),
             "verdict": "the reference" if group is best_glove else (answer["verdict"] if answer else "not asked"),
             "holm_p": answer["holm_p"] if answer else None,
         })  # fmt: skip
@@ -105,7 +106,7 @@ def top_table(rows: list[dict]) -> str:
             "score": f"{row['score']:.3f}",
             "interval": f"{row['ci_low']:.3f} to {row['ci_high']:.3f}",
             "train": "" if row["train_minutes"] is None else f"{row['train_minutes']:.1f}" + (" (part)" if row["train_minutes_partial"] else ""),
-            "speed": "" if row["sentences_per_second"] is None else f"{row['sentences_per_second']:,.0f}",
+            "speed": "" if row["sentences_per_second"] is None else f"{row['sentences_per_second']:,.0f}" + (" ‡" if row.get("speed_added") else ""),
             "holm_p": fmt_p(row["holm_p"]),
         }
         for row in rows
@@ -125,6 +126,8 @@ def top_section(tables: dict[str, tuple[list[dict], list[str]]], speeds_file: st
         "included, on the device named (\"(part)\": a run resumed from a checkpoint older than the training clock, so "
         "its earlier steps are not counted). sentences/s: CPU throughput at batch 64"
         + (f" (`{speeds_file}`)" if speeds_file else " (no speeds file given)")
+        + ("; ‡: added to it later by `bench.speeds --update`, beside a reference row timed again (the cost/accuracy "
+           "front below gives when, where and the ratio)" if any(row.get("speed_added") for rows, _ in tables.values() for row in rows) else "")
         + ". The verdict and its Holm p are the report's own answer to the question against the best GloVe model "
         "(the questions tables below); \"not asked\" where the report has no such question.", "",
     ]  # fmt: skip
