@@ -56,7 +56,7 @@ def test_a_group_without_weights_is_timed_on_its_stand_in(tmp_path, tiny_semeval
 
 def setfit_run(runs, labels):
     """The tiny SetFit run (tests/tiny_bert.py) with a SetFit run record, where the fine-tune study puts one."""
-    from pipelines.run_files import RunRecord, write_results
+    from pipelines.runs.record import RunRecord, write_results
     from tests.tiny_bert import build_tiny_setfit
 
     folder = build_tiny_setfit(runs / "semeval2017a-setfit-tiny" / "seed-0", labels)
@@ -121,7 +121,7 @@ def test_an_update_times_the_new_groups_and_a_reference_and_keeps_every_other_ro
 
 
 def test_an_update_refuses_what_it_cannot_compare_before_timing_anything(tmp_path, tiny_semeval, capsys):
-    from pipelines.run_files import RunRecord, write_results
+    from pipelines.runs.record import RunRecord, write_results
 
     runs = tmp_path / "runs"
     folder = runs / "semeval2017a-setfit-tiny" / "seed-0"
