@@ -136,7 +136,8 @@ def consistency_test(runs, resamples: int = CONSISTENCY_RESAMPLES, seed: int = C
     distributed as the mean of the runs' r-th resampled ECEs, so one test covers a group of runs.
     Returns {"ece": the observed mean ECE, "floor": the mean resampled mean ECE (the estimator's floor for these
     confidences and sentences), "floor_sd": its spread over rounds, "p_value": (1 + #{resampled >= observed}) /
-    (1 + resamples) (`monte_carlo_p`), "run_p_values": the same per run, "resamples", "seed"}.
+    (1 + resamples) (`monte_carlo_p`), "run_p_values": the same per run, "resampled": (resamples,) the group's mean
+    ECE in each round (its null distribution), "resamples", "seed"}.
     `ValueError` for no runs or resamples < 1.
     Cost: `resamples` torchmetrics calls per run (about 2 ms each on 1,000 sentences, one CPU thread).
     """
@@ -158,7 +159,7 @@ def consistency_test(runs, resamples: int = CONSISTENCY_RESAMPLES, seed: int = C
     group = resampled.mean(axis=0)  # (resamples,)
     return {"ece": float(observed.mean()), "floor": float(group.mean()), "floor_sd": float(group.std(ddof=1)) if resamples > 1 else 0.0,
             "p_value": monte_carlo_p(observed.mean(), group), "run_p_values": [monte_carlo_p(o, r) for o, r in zip(observed, resampled)],
-            "resamples": resamples, "seed": seed}  # fmt: skip
+            "resampled": group, "resamples": resamples, "seed": seed}  # fmt: skip
 
 
 def monte_carlo_p(statistic: float, null: np.ndarray) -> float:
