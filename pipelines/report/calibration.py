@@ -91,8 +91,9 @@ FLOOR_NOTE = (
     "torchmetrics ECE; the mean over those rounds of the group's mean ECE, ± its standard deviation over rounds. "
     "p (calibrated): the Monte Carlo test of \"every run of the group is calibrated\" on the group's mean ECE, "
     f"(1 + rounds at least as large as the observed) / (1 + {CONSISTENCY_RESAMPLES:,}), one test per row, not adjusted for "
-    "the number of rows; report.json keeps each run's own p-value. An ECE within its floor's spread is what a calibrated model shows here, so an ECE is read against its "
-    "floor, and a small gain in ECE between two probabilities both near their floor says little."
+    "the number of rows; report.json keeps each run's own p-value. An ECE within its floor's spread is what a calibrated "
+    "model shows here, so an ECE is read against its floor, and a small gain in ECE between two probabilities both near "
+    "their floor says little."
 )
 GOAL_ECE = 0.02  # the goal set for fine-tuned transformers after temperature scaling (top-label ECE, on every benchmark)
 
@@ -438,7 +439,8 @@ def curves(result: HowSure) -> dict[str, list]:
 
 FLOOR_COLUMNS = [("floor", "ECE if calibrated ± sd"), ("calibrated_p", "p (calibrated)")]
 SCORES_COLUMNS = [("model", "model (setting)"), ("protocol", "protocol"), ("runs", "runs"), ("probabilities", "probabilities"),
-                  ("ece", "ECE [95% CI]"), *FLOOR_COLUMNS, *((score, f"{name} [95% CI]") for score, name in SCORES.items() if score != "ece")]  # fmt: skip
+                  ("ece", "ECE [95% CI]"), *FLOOR_COLUMNS,
+                  *((score, f"{name} [95% CI]") for score, name in SCORES.items() if score != "ece")]  # fmt: skip
 ANSWER_COLUMNS = [("question", "question"), ("score", "score"), ("runs", "runs"), ("difference", "Δ = A − B [CI] (level)"),
                   ("holm_p", "Holm p"), ("mde", "MDE"), ("verdict", "verdict")]  # fmt: skip
 CONFORMAL_COLUMNS = [("model", "model (setting)"), ("protocol", "protocol"), ("runs", "runs"),
@@ -503,7 +505,8 @@ def goal_lines(result: HowSure) -> list[str]:
     if not finetuned:
         return []
     lines = [f"Goal: every fine-tuned transformer at most {GOAL_ECE} ECE after temperature scaling, on every benchmark. "
-             "Read against what a calibrated model would show on the same sentences (for a group, its mean ECE over runs):", ""]  # fmt: skip
+             "Read against what a calibrated model would show on the same sentences (for a group, its mean ECE over runs):",
+             ""]  # fmt: skip
     for row in finetuned.values():
         tested, ece = row["if_calibrated"], row["ece"]["mean"]
         where = "after scaling" if row["probabilities"] == "after temperature scaling" else f"({row['probabilities']})"
