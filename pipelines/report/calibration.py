@@ -79,8 +79,10 @@ NOTE = (
     f"the same per class, averaged (Kull et al. 2019); Brier: sum over classes, in [0, 2]; NLL: nats (scikit-learn). Lower "
     "is better. Each is the mean over a group's runs of the run's test score; the interval (95%) counts the runs and the "
     "sentences once each (the report's runs × sentences procedure, Behrens–Fisher; sentences only for one run), the binned ECEs "
-    "linearized with their bins held fixed for the variance (not yet checked by simulation; an ECE near 0 is biased upwards, "
-    "so its interval there is rough)."
+    "linearized with their bins held fixed for the variance. The top-label ECE's interval, checked by simulation for one "
+    "run (`bench/ece_interval_coverage.md`, 662 and 12,284 sentences): where the ECE is 0.04–0.08 the interval holds it "
+    "in 93–97% of test sets; for a calibrated model the ECE is biased upwards by its floor and the interval holds the "
+    "true 0 in only 27–34% of them, so an ECE near its floor is read against the next two columns, not its interval."
 )
 
 FLOOR_NOTE = (
