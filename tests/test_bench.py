@@ -5,9 +5,10 @@ from __future__ import annotations
 import mmap
 import re
 
+import numpy as np
 import pytest
 
-from bench import glove_loading, grid_speed, scale, tokenization_speed, trace_setting, trainer_overhead
+from bench import ece_interval_coverage, glove_loading, grid_speed, scale, tokenization_speed, trace_setting, trainer_overhead
 from bench.common import REPO_ROOT, PeakMemory, bench_parser, in_child_process, made_by, portable_argv
 
 
@@ -184,3 +185,11 @@ def test_vocab_pruning_scores_the_pruned_and_the_full_vocabulary_with_the_same_w
     assert int(pruned[1]) < int(full[1]) and float(pruned[2]) > 0 and float(full[2]) == 0
     assert (tmp_path / "run-fullvocab" / "model.safetensors").is_file()
     assert re.search(r"^accuracy full - pruned: [+-]\d\.\d{4}$", out, re.M)
+
+
+def test_ece_interval_coverage_reads_a_calibrated_models_ece_against_its_floor():
+    rng = np.random.default_rng(0)
+    calibrated = ece_interval_coverage.one_setting(rng, ("tiny, calibrated", 300, 2, 3.0, 1.0), 20, 3, 39)
+    assert calibrated["target"] == "0.0000" and float(calibrated["bias"]) > 0 and float(calibrated["mean floor"]) > 0
+    overconfident = ece_interval_coverage.one_setting(rng, ("tiny, over-confident", 300, 2, 3.0, 3.0), 20, 3, 39)
+    assert float(overconfident["target"]) > 0.05 and overconfident["p < 0.05"].startswith("100.0%")

@@ -19,11 +19,14 @@ from pipelines.calibration import (
     calibrate_probabilities,
     calibration_scores,
     conformal_sets,
+    consistency_test,
+    consistent_labels,
     fit_temperature,
     model_temperature,
     output_layer_name,
     scaled_probabilities,
     set_scores,
+    top_label_ece,
 )
 from pipelines.cli import run_cli
 from pipelines.export import ExportArguments, export
@@ -117,6 +120,52 @@ def test_library_ece_matches_a_hand_computation():
     assert scores["ece"] == pytest.approx(hand, abs=1e-6)
     assert scores["classwise_ece"] == pytest.approx((class0 + class1) / 2, abs=1e-6)
     assert scores["brier"] == pytest.approx(brier) and scores["nll"] == pytest.approx(nll)
+
+
+def test_consistency_test_does_not_reject_labels_drawn_from_the_probabilities():
+    """Under H0 a Monte Carlo p-value is uniform on {1/40, ..., 1}: few small ones, mean near 0.5."""
+    logits, _ = synthetic(1.0, n=200, num_labels=2)
+    probabilities = scaled_probabilities(logits, 1.0)
+    rng = np.random.default_rng(7)
+    p_values = np.array([consistency_test([(probabilities, consistent_labels(probabilities, rng))], resamples=39, seed=draw)["p_value"]
+                         for draw in range(100)])  # fmt: skip
+    assert np.mean(p_values < 0.05) < 0.10 and 0.4 < p_values.mean() < 0.62
+
+
+def test_consistency_test_rejects_overconfident_probabilities_well_above_the_floor():
+    logits, labels = synthetic(3.0, n=1000, num_labels=2)  # labels drawn from softmax(logits / 3)
+    found = consistency_test([(scaled_probabilities(logits, 1.0), labels)], resamples=200)
+    assert found["p_value"] < 0.01 and found["ece"] > found["floor"] + 5 * found["floor_sd"]
+    assert found["ece"] == pytest.approx(calibration_scores(scaled_probabilities(logits, 1.0), labels)["ece"])
+
+
+def test_the_floor_shrinks_as_the_test_set_grows():
+    floors = {n: consistency_test([(scaled_probabilities(logits, 1.0), labels)], resamples=50)["floor"]
+              for n, (logits, labels) in ((n, synthetic(1.0, n=n, num_labels=2)) for n in (250, 4000))}  # fmt: skip
+    assert floors[4000] < floors[250] / 2  # the floor falls about as 1 / sqrt(n)
+
+
+def test_the_floor_is_the_reports_ece_of_labels_drawn_from_the_probabilities():
+    logits, labels = synthetic(1.0, n=300)
+    probabilities = scaled_probabilities(logits, 1.0)
+    drawn = consistent_labels(probabilities, np.random.default_rng(5).spawn(1)[0])
+    floor = consistency_test([(probabilities, labels)], resamples=1, seed=5)["floor"]
+    assert floor == pytest.approx(calibration_scores(probabilities, drawn)["ece"])
+    assert calibration_scores(probabilities, drawn)["ece"] == top_label_ece(torch.tensor(probabilities), torch.tensor(drawn))
+    # a group's statistic is the mean ECE of its runs, its null the mean of their resampled ECEs
+    other = synthetic(2.0, n=300, seed=1)
+    group = consistency_test([(probabilities, labels), (scaled_probabilities(other[0], 1.0), other[1])], resamples=20)
+    single = consistency_test([(probabilities, labels)], resamples=20)
+    assert group["ece"] == pytest.approx(np.mean([single["ece"], calibration_scores(scaled_probabilities(other[0], 1.0), other[1])["ece"]]))
+    assert group["run_p_values"][0] == single["p_value"] and group["p_value"] == 1 / 21 < 0.05 < single["p_value"]
+    with pytest.raises(ValueError, match="at least one run"):
+        consistency_test([])
+
+
+def test_labels_drawn_from_the_probabilities_have_their_frequencies():
+    probabilities = np.tile([[0.2, 0.5, 0.3]], (20_000, 1))
+    drawn = consistent_labels(probabilities, np.random.default_rng(0))
+    assert np.bincount(drawn, minlength=3) / 20_000 == pytest.approx([0.2, 0.5, 0.3], abs=0.015)
 
 
 def raw_logits(folder, texts=TEXTS) -> np.ndarray:

@@ -14,6 +14,7 @@ from pipelines.calibration import (
     abstain_threshold,
     calibration_scores,
     conformal_sets,
+    consistency_test,
     risk_coverage,
     scaled_probabilities,
     selective_scores,
@@ -21,7 +22,7 @@ from pipelines.calibration import (
 )
 from pipelines.report import write_report
 from pipelines.report.calibration import (
-    SCORES, Run, conformal_scores, probabilities_label, selective_values, sentence_values,
+    SCORES, HowSure, Run, conformal_scores, goal_lines, probabilities_label, selective_values, sentence_values,
 )
 from pipelines.report.collect import Group
 from pipelines.runs.io import write_validation_predictions
@@ -156,6 +157,30 @@ def test_report_verdicts_temperature_scaling_and_class_weights(report):
     assert verdicts[("temperature scaling: meanmax (trained vectors)", "ece")]["verdict"] == "after scaling better calibrated"
     assert verdicts[("class-weighted vs unweighted: meanmax", "ece")]["verdict"] == "unweighted better calibrated"
     assert "| class-weighted vs unweighted: meanmax | ECE | 4 vs 4, paired |" in text
+
+
+def test_report_reads_each_ece_against_what_a_calibrated_model_would_show(report):
+    _, text, numbers = report
+    by_label = {(row["setting"], row["probabilities"]): row["if_calibrated"] for row in numbers["scores"]}
+    plain = [random_run(seed) for seed in range(4)]  # labels from softmax(z), saved probabilities softmax(2z / 2)
+    expected = consistency_test([(stored(scaled_probabilities(z, 2.0)), y) for y, z in plain])
+    after = by_label[("trained vectors", "after temperature scaling")]
+    assert after["floor"] == pytest.approx(expected["floor"]) and after["p_value"] == pytest.approx(expected["p_value"])
+    assert after["sentences"] == N and len(after["run_p_values"]) == 4 and after["p_value"] > 0.05  # calibrated by construction
+    assert by_label[("trained vectors", "before temperature scaling")]["p_value"] < 0.01  # softmax(2z): overconfident
+    assert "| ECE [95% CI] | ECE if calibrated ± sd | p (calibrated) |" in text and "consistency resampling" in text
+    assert "Goal:" not in text  # no fine-tuned transformer among these runs
+
+
+def test_the_goal_line_reads_a_fine_tuned_models_ece_against_its_floor():
+    group = Group("mr", "mpnet", Setting("fine-tuned"), "lab", "finetuned", [report_row(kind="finetuned", model="mpnet")])
+    tested = {"floor": 0.0216, "floor_sd": 0.0063, "p_value": 0.025, "sentences": 662, "above_goal": 0.52}
+    rows = [{"group": group, "runs": "1 seed", "probabilities": "before temperature scaling", "ece": {"mean": 0.0458}, "if_calibrated": tested},
+            {"group": group, "runs": "1 seed", "probabilities": "after temperature scaling", "ece": {"mean": 0.035}, "if_calibrated": tested}]
+    (line,) = [line for line in goal_lines(HowSure("mr", {}, rows, [], [], [], [])) if line.startswith("- ")]
+    assert line == ("- mpnet (fine-tuned), lab split (1 seed): ECE 0.0350 after scaling, above 0.02; a calibrated model would show "
+                    "0.0216 ± 0.0063 on these 662 sentences, above 0.02 in 52% of the draws; p = 0.025 (more than a calibrated "
+                    "model shows, at 0.05).")  # fmt: skip
 
 
 def test_report_abstains_on_validation_where_it_can_and_labels_the_rest(report):
