@@ -21,6 +21,7 @@ from pipelines.calibration import (
     conformal_sets,
     consistency_test,
     consistent_labels,
+    resampled_top_label_ece,
     fit_temperature,
     model_temperature,
     output_layer_name,
@@ -150,7 +151,7 @@ def test_the_floor_is_the_reports_ece_of_labels_drawn_from_the_probabilities():
     probabilities = scaled_probabilities(logits, 1.0)
     drawn = consistent_labels(probabilities, np.random.default_rng(5).spawn(1)[0])
     floor = consistency_test([(probabilities, labels)], resamples=1, seed=5)["floor"]
-    assert floor == pytest.approx(calibration_scores(probabilities, drawn)["ece"])
+    assert floor == pytest.approx(calibration_scores(probabilities, drawn)["ece"], abs=1e-6)
     assert calibration_scores(probabilities, drawn)["ece"] == top_label_ece(torch.tensor(probabilities), torch.tensor(drawn))
     # a group's statistic is the mean ECE of its runs, its null the mean of their resampled ECEs
     other = synthetic(2.0, n=300, seed=1)
@@ -160,6 +161,18 @@ def test_the_floor_is_the_reports_ece_of_labels_drawn_from_the_probabilities():
     assert group["run_p_values"][0] == single["p_value"] and group["p_value"] == 1 / 21 < 0.05 < single["p_value"]
     with pytest.raises(ValueError, match="at least one run"):
         consistency_test([])
+
+
+def test_every_round_at_once_is_the_reports_ece_of_each_round():
+    """`resampled_top_label_ece` bins once for all rounds; each round equals torchmetrics' call on its labels."""
+    for num_labels, n in ((2, 300), (3, 2000)):
+        logits, _ = synthetic(2.0, n=n, num_labels=num_labels, seed=num_labels)
+        probabilities = scaled_probabilities(logits, 1.0)
+        drawn = consistent_labels(probabilities, np.random.default_rng(3), rounds=20)  # (20, n)
+        one_by_one = np.random.default_rng(3)
+        assert np.array_equal(drawn, np.stack([consistent_labels(probabilities, one_by_one) for _ in range(20)]))
+        each = [top_label_ece(torch.tensor(probabilities), torch.from_numpy(labels)) for labels in drawn]
+        assert resampled_top_label_ece(probabilities, drawn) == pytest.approx(each, abs=1e-6)
 
 
 def test_labels_drawn_from_the_probabilities_have_their_frequencies():
