@@ -228,3 +228,25 @@ def test_an_as_is_scorer_left_out_of_scaling_gives_its_reason_for_no_conformal_s
     lexicon.rows[0].calibration["skipped"] = "a lexicon's output is a label by a fixed rule (one-hot): no probability to rescale"
     assert probabilities_label(lexicon, [run]) == "not scaled: a lexicon's output is a label by a fixed rule (one-hot)"
     assert probabilities_label(old, [run]) == "ECE before scaling only"
+
+
+def test_a_group_with_some_runs_scaled_is_scored_before_scaling_throughout(monkeypatch):
+    """SemEval's MiniLM: seed 0 made before validation predictions were saved (never scaled), later seeds scaled.
+    Its one row scores every run before scaling (no mix of scaled and unscaled probabilities) and says so."""
+    from pipelines.report import calibration as report_calibration
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 400)
+    logits = rng.normal(size=(400, 2)) * 3
+    before = scaled_probabilities(logits, 1.0)
+    after = scaled_probabilities(logits, 2.0)
+    old = Run(0, np.arange(400), labels, before, before, None, None, False)
+    new = Run(1, np.arange(400), labels, after, before, before[:50], labels[:50], True)
+    group = Group("semeval2017a", "minilm", Setting("fine-tuned"), "lab", "trained",
+                  [report_row(model="minilm", setting=Setting("fine-tuned"), seed=seed) for seed in (0, 1)])
+    monkeypatch.setattr(report_calibration, "read_runs", lambda g: [old, new])
+    (row,) = report_calibration.how_sure("semeval2017a", [group]).rows
+    assert row["probabilities"].startswith("before temperature scaling (1 of 2 runs scaled")
+    ece_before = calibration_scores(before, labels)["ece"]
+    assert row["ece"]["mean"] == pytest.approx(ece_before) and row["if_calibrated"]["ece"] == pytest.approx(ece_before)
+    assert calibration_scores(after, labels)["ece"] != pytest.approx(ece_before)

@@ -341,11 +341,14 @@ def how_sure(dataset: str, groups: list[Group]) -> HowSure:
             shared = {**base, "classes": restricted[1], "sentences": len(restricted[0][0].labels)}
             if scaled:
                 shift.append({**shared, "probabilities": "before temperature scaling", **group_scores(restricted[0], "before")})
-            shift.append({**shared, "probabilities": "after temperature scaling" if scaled else None, **group_scores(restricted[0], "after")})
+            shift.append({**shared, "probabilities": "after temperature scaling" if scaled else None,
+                              **group_scores(restricted[0], "after" if scaled else "before")})  # fmt: skip
             continue
         if scaled:
             rows.append({**base, "probabilities": "before temperature scaling", **group_scores(found, "before")})
-        rows.append({**base, "probabilities": label, **group_scores(found, "after")})
+        # a group with some runs scaled and some not (older runs without validation predictions) is scored before
+        # scaling throughout, as its label says; for a run never scaled "before" is "after"
+        rows.append({**base, "probabilities": label, **group_scores(found, "after" if scaled else "before")})
         abstain.append({**base, **abstain_scores(found)})
         sets = conformal_scores(g, found)
         if isinstance(sets, str):
@@ -374,6 +377,8 @@ def probabilities_label(group: Group, runs: list[Run]) -> str:
     why = left_out(group)
     if why:
         return f"not scaled: {why.split(':')[0]}"
+    if any(run.scaled for run in runs):
+        return f"before temperature scaling ({sum(run.scaled for run in runs)} of {len(runs)} runs scaled, the others made before validation predictions were saved)"
     return "not scaled" if all(run.validation is not None for run in runs) else "ECE before scaling only"
 
 
