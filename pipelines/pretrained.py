@@ -43,7 +43,7 @@ from pipelines import hub_access
 from pipelines.backbones import MODEL_ALIASES, resolve_model
 from pipelines.arguments import TRAINER_DEFAULT_SEED, DataArguments, PretrainedArguments
 from pipelines.calibration import calibrate_probabilities, calibration_summary, logits_from_probabilities
-from pipelines.data import load_data
+from pipelines.data import column, load_data
 from pipelines.errors import DataError, OptionError, UserError, one_line
 from pipelines.benchmarks import BENCHMARKS, closest_benchmark, official_metric_for
 from pipelines.metrics import METRICS, metric_keys, score
@@ -138,7 +138,7 @@ def validation_split(dataset, label: str) -> tuple[tuple[list[str], list[int]] |
     own = "validation" in dataset
     validation = split_validation(dataset, fraction, seed)["validation"]
     source = "its own validation split" if own else f"{fraction:g} of train per class, seed {seed} (train.py's default validation split)"
-    return (list(validation["text"]), list(validation["label"])), {"sentences": len(validation), "source": source}
+    return (column(validation, "text"), column(validation, "label")), {"sentences": len(validation), "source": source}
 
 
 def not_calibrated(classifier, mapping) -> str | None:
@@ -313,7 +313,7 @@ def evaluate_pretrained(args: PretrainedArguments) -> EvaluationRecord:
         model_names, notes = default_models(label_names, args.dataset if args.source == "builtin" else None, args.runs_dir)
     for note in notes:
         print(f"note: {note}", file=sys.stderr, flush=True)
-    texts, references = list(test["text"]), list(test["label"])
+    texts, references = column(test, "text"), column(test, "label")
     try:
         validation, validation_description = validation_split(dataset, args.dataset_label)
     except DataError as err:  # a class too small to hold out: an error only where calibration was asked for

@@ -38,6 +38,7 @@ from transformers.trainer_utils import PredictionOutput
 
 from pipelines.arguments import SetFitArguments
 from pipelines.calibration import calibrate_after_training, scaled_probabilities
+from pipelines.data import column
 from pipelines.inference import SetFitClassifier
 from pipelines.metrics import per_class_scores, score
 from pipelines.runs.io import write_predictions
@@ -88,7 +89,7 @@ def setfit_record(model, splits, label_names: list[str], run_info: dict, seed: i
     scores = {}
     for split in ("validation", "test"):
         logits = classifier.logits(list(splits[split]["text"]))  # (n, num_labels): the head's decision function
-        gold = np.asarray(splits[split]["label"])
+        gold = np.asarray(column(splits[split], "label"))
         scores[split] = (logits, gold, score(logits.argmax(axis=-1), gold, label_names))
     logits, gold, test = scores["test"]
     predicted = logits.argmax(axis=-1)

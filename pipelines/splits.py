@@ -15,7 +15,7 @@ import numpy as np
 from datasets import Dataset, DatasetDict
 
 from pipelines.arguments import DataSourceArguments
-from pipelines.data import load_data
+from pipelines.data import column, load_data
 from pipelines.errors import DataError
 from pipelines.train_sizes import subsample
 
@@ -39,7 +39,7 @@ def check_stratified_split(
     counts of `source` when `train` is what remains of it after an earlier hold-out.
     """
     names = train.features["label"].names
-    counts = Counter(train["label"])
+    counts = Counter(column(train, "label"))
     option = f"--{what}_file"
     for label, count in sorted(counts.items()):
         if count < 2:
@@ -94,7 +94,7 @@ def load_train_test(data_args: DataSourceArguments, seed: int) -> tuple[DatasetD
         return folded, description
     source, before = _source_name(data_args), None
     if "test" not in dataset:
-        before = Counter(dataset["train"]["label"])
+        before = Counter(column(dataset["train"], "label"))
         held_out = _stratified_split(dataset["train"], data_args.validation_fraction, seed, "test", source)
         dataset = DatasetDict({**dataset, "train": held_out["train"], "test": held_out["test"]})
         description = {**description, "test_held_out": True, "test_fraction": data_args.validation_fraction}
@@ -156,7 +156,7 @@ def cross_validation_fold(dataset: DatasetDict, folds: int, fold: int, seed: int
 
     pooled = concatenate_datasets([dataset[split] for split in dataset])
     pooled = pooled.add_column("index", np.arange(len(pooled)))
-    labels = np.asarray(pooled["label"])
+    labels = np.asarray(column(pooled, "label"))
     if np.bincount(labels).max() < folds:
         raise DataError(f"--cv_folds {folds}: no class has {folds} rows ({len(labels)} rows in all); give fewer folds")
     splits = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(np.zeros(len(labels)), labels)

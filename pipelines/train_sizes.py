@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from pipelines.data import column
 from pipelines.errors import DataError, OptionError
 
 if TYPE_CHECKING:  # `pipelines.arguments` imports this module, and must parse without `datasets`
@@ -64,7 +65,7 @@ def size_label(size: int | None) -> str:
 def check_fits(train: Dataset, size: int, option: str = "--train_size", source: str = "the training data") -> None:
     """`OptionError` naming `option` unless every class of `train` has `size` rows."""
     names = train.features["label"].names
-    counts = Counter(train["label"])
+    counts = Counter(column(train, "label"))
     for label, name in enumerate(names):
         if counts.get(label, 0) < size:
             raise OptionError(
@@ -76,7 +77,7 @@ def check_fits(train: Dataset, size: int, option: str = "--train_size", source: 
 def per_class_rows(train: Dataset, sizes: dict[int, int], seed: int) -> list[int]:
     """Row indices of `train`: `sizes[label]` rows of each class, drawn with `seed`, in the split's order."""
     rng = np.random.default_rng(seed)
-    labels = np.asarray(train["label"])
+    labels = np.asarray(column(train, "label"))
     chosen = [rng.permutation(np.flatnonzero(labels == label))[:count] for label, count in sorted(sizes.items())]
     return sorted(int(row) for row in np.concatenate(chosen)) if chosen else []
 
@@ -91,7 +92,7 @@ def subsample(dataset: DatasetDict, size: int, seed: int, option: str = "--train
     classes = range(len(train.features["label"].names))
     kept = DatasetDict({**dataset, "train": train.select(per_class_rows(train, {label: size for label in classes}, seed))})
     if "validation" in dataset:
-        counts, held = Counter(train["label"]), Counter(dataset["validation"]["label"])
+        counts, held = Counter(column(train, "label")), Counter(column(dataset["validation"], "label"))
         shares = {label: min(held[label], max(1, math.ceil(size * held[label] / counts[label]))) for label in classes if held[label]}
         kept["validation"] = dataset["validation"].select(per_class_rows(dataset["validation"], shares, seed))
     return kept

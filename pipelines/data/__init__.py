@@ -16,9 +16,19 @@ from typing import TYPE_CHECKING
 from pipelines.data import builtin, files, hub_datasets
 
 if TYPE_CHECKING:
-    from datasets import DatasetDict
+    from datasets import Dataset, DatasetDict
 
     from pipelines.arguments import DataSourceArguments
+
+
+def column(split: Dataset, name: str) -> list:
+    """All values of column `name` of `split`, as a list, read from Arrow at once.
+
+    `datasets` >= 4 returns a lazy `Column` for `split[name]`, and iterating one formats every row
+    in Python: SemEval-2017 4A's 49,570 training labels took 1.56 CPU s iterated and 0.006 sliced
+    (the command is in the commit that added this function).
+    """
+    return split[name][:]
 
 
 def load_data(args: DataSourceArguments) -> tuple[DatasetDict, dict]:

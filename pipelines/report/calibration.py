@@ -50,6 +50,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.benchmarks import BENCHMARKS
+from pipelines.data import column
 from pipelines.calibration import (
     CONFORMAL_ALPHAS,
     CONFORMAL_METHOD,
@@ -599,7 +600,7 @@ def shift_rows(run_dir: Path, dataset: str, data_dir: str | None) -> list[dict]:
     if len(shared) < 2:
         raise DataError(f"{run_dir}: its labels {classifier.label_names} share fewer than two classes with {dataset} ({list(names)})")
     test = load_sentiment_dataset(dataset, data_dir)["test"]
-    kept = [(text, names[label]) for text, label in zip(test["text"], test["label"]) if names[label] in shared]
+    kept = [(text, names[label]) for text, label in zip(column(test, "text"), column(test, "label")) if names[label] in shared]
     columns = [classifier.label_names.index(name) for name in shared]
     after = classifier.probabilities([text for text, _ in kept])[:, columns]  # (n, shared)
     after = after / after.sum(axis=1, keepdims=True)
