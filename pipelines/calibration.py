@@ -3,9 +3,10 @@
 The scores (`calibration_scores`), each from a maintained library, never hand-rolled:
 
 - `ece`: top-label expected calibration error (Naeini et al. 2015; Guo et al. 2017): the
-  predictions are put in 15 equal-width bins of confidence (the top probability), and the
-  absolute gap between accuracy and mean confidence is averaged over bins, weighted by their
-  share of predictions. torchmetrics' `multiclass_calibration_error(n_bins=15, norm="l1")`.
+  predictions are put in 15 equal-width bins of confidence (the top probability; torchmetrics
+  puts a confidence of exactly 1 in a bin of its own, `ece_bins`), and the absolute gap between
+  accuracy and mean confidence is averaged over bins, weighted by their share of predictions.
+  torchmetrics' `multiclass_calibration_error(n_bins=15, norm="l1")`.
 - `classwise_ece`: the mean over classes of the same 15-bin error of p(class k) against
   [label == k] (Kull et al. 2019). torchmetrics' `binary_calibration_error`, once per class.
 - `brier`: the multiclass Brier score, mean over sentences of sum_k (p_k - [label == k])^2, in
@@ -18,8 +19,8 @@ The binned ECE has a floor: on a finite test set even a perfectly calibrated mod
 reliability of reliability diagrams", Weather and Forecasting 22(3); used for ECE by Vaicenavicius et
 al. 2019, "Evaluating model calibration in classification", AISTATS): labels drawn from the model's own
 probabilities (so it is calibrated by construction), scored by the same `top_label_ece`; the mean of the
-resampled ECEs is the ECE a calibrated model would show on these sentences, and the share at least as
-large as the observed one is the p-value of "the model is calibrated". No maintained Python library does
+resampled ECEs is the ECE a calibrated model would show on these sentences, and (1 + the number at least
+as large as the observed one) / (1 + rounds) is the p-value of "the model is calibrated". No maintained Python library does
 this over torchmetrics' ECE (netcal, relplot's smooth ECE and `uncertainty-calibration`'s debiased ECE
 estimate other quantities; ConsistencyResampling.jl is Julia), so it is these few lines over it.
 
@@ -131,19 +132,29 @@ def consistent_labels(probabilities: np.ndarray, rng: np.random.Generator, round
     return drawn  # at most K - 1, even for a row summing to 1 - 1e-16
 
 
+def ece_bins(confidences) -> np.ndarray:
+    """The bin of each confidence as torchmetrics' calibration errors bin it (`_binning_bucketize`: `torch.bucketize`
+    over `ECE_BINS` + 1 equal-width boundaries from 0 to 1 in the confidences' dtype, right=True): bin k holds
+    [k/ECE_BINS, (k+1)/ECE_BINS), and a confidence of exactly 1 has a bin of its own, `ECE_BINS`.
+    confidences: (n,) floats, in the dtype torchmetrics scores them (float32 for the top label, which
+    `multiclass_calibration_error` casts; float64 for a class's probability in `binary_calibration_error`).
+    Returns (n,) int bins in 0..`ECE_BINS`."""
+    confidences = torch.as_tensor(np.ascontiguousarray(confidences))
+    boundaries = torch.linspace(0, 1, ECE_BINS + 1, dtype=confidences.dtype)
+    return (torch.bucketize(confidences, boundaries, right=True) - 1).numpy()
+
+
 def resampled_top_label_ece(probabilities: np.ndarray, drawn: np.ndarray) -> np.ndarray:
     """`top_label_ece` of each row of labels in `drawn` at once: probabilities (n, num_labels), drawn (rounds, n)
     int class ids -> (rounds,) ECEs. The confidences and their bins do not change between rounds (only which
-    predictions are right does), so torchmetrics' binning (`_binning_bucketize`: `torch.bucketize` over
-    `ECE_BINS` + 1 float32 boundaries, right=True, confidences and top labels from `preds.max(dim=1)` in
-    float32) is done once here and each round's ECE is sum over bins |sum(right) - sum(confidence)| / n,
-    which is torchmetrics' sum over bins |accuracy - confidence| * share (checked equal to `top_label_ece`,
-    to float32 rounding, by tests/test_calibration.py)."""
+    predictions are right does), so torchmetrics' binning (`ece_bins`, confidences and top labels from
+    `preds.max(dim=1)` in float32) is done once here and each round's ECE is sum over bins
+    |sum(right) - sum(confidence)| / n, which is torchmetrics' sum over bins |accuracy - confidence| * share
+    (checked equal to `top_label_ece`, to float32 rounding, by tests/test_calibration.py)."""
     preds = torch.tensor(np.asarray(probabilities, dtype=np.float64))
     confidences, predictions = preds.max(dim=1)
     confidences = confidences.float()  # (n,), as torchmetrics scores them
-    boundaries = torch.linspace(0, 1, ECE_BINS + 1, dtype=confidences.dtype)
-    bins = (torch.bucketize(confidences, boundaries, right=True) - 1).numpy()  # (n,)
+    bins = ece_bins(confidences.numpy())  # (n,)
     right = np.asarray(drawn) == predictions.numpy()  # (rounds, n)
     confidence = confidences.double().numpy()
     gaps = sum(np.abs(right[:, bins == b].sum(axis=1) - confidence[bins == b].sum()) for b in np.unique(bins))  # (rounds,)

@@ -76,10 +76,11 @@ def card_data(results: RunRecord, model_name: str) -> ModelCardData:
     )
 
 
-def calibration_lines(calibration: dict | None) -> list[str]:
+def calibration_lines(calibration: dict | None, setfit: bool = False) -> list[str]:
     """The card's "Calibration" section from `results.json`'s `calibration` (`pipelines.calibration`):
     the temperature, test ECE / Brier / NLL before and after scaling, and the abstention threshold;
-    a run without temperature scaling says how to add it."""
+    a run without temperature scaling says how to add it. `setfit`: a SetFit model, whose logistic head holds
+    T and the threshold as attributes (`pipelines.setfitting`; it has no config)."""
     if not calibration:
         return ["## Calibration", "", "No temperature scaling: the probabilities are the model's raw softmax "
                 "(`python -m pipelines.calibrate RUN_DIR` adds it to a run that saved its validation predictions).", ""]  # fmt: skip
@@ -88,10 +89,11 @@ def calibration_lines(calibration: dict | None) -> list[str]:
     before, after = calibration["test_before"], calibration["test_after"]
     lines = [
         "## Calibration", "",
-        f"Temperature scaling (Guo et al. 2017): the logits are divided by T = {calibration['temperature']:.3f}, fitted on "
+        f"Temperature scaling (Guo et al. 2017): the {'logistic head' + chr(39) + 's ' if setfit else ''}logits are divided "
+        f"by T = {calibration['temperature']:.3f}, fitted on "
         "the validation split by minimising the negative log-likelihood; the test set was not used. Predictions are unchanged.", "",
         "| test score | before scaling | after scaling |", "|---|---|---|",
-        f"| expected calibration error (top-label, 15 equal-width bins) | {before['ece']:.4f} | {after['ece']:.4f} |",
+        f"| expected calibration error (top-label, 15 equal-width bins, torchmetrics) | {before['ece']:.4f} | {after['ece']:.4f} |",
         f"| Brier score (sum over classes) | {before['brier']:.4f} | {after['brier']:.4f} |",
         f"| negative log-likelihood (nats) | {before['nll']:.4f} | {after['nll']:.4f} |", "",
     ]  # fmt: skip
@@ -100,7 +102,8 @@ def calibration_lines(calibration: dict | None) -> list[str]:
         test = abstain["test"]
         accuracy = f"{test['accuracy']:.4f}" if test["accuracy"] is not None else "none answered"
         lines += [
-            f"Abstaining: `config.abstain_threshold` = {abstain['threshold']:.4f}, chosen on validation to answer "
+            f"Abstaining: `{'model.model_head' if setfit else 'config'}.abstain_threshold` = {abstain['threshold']:.4f}, "
+            "chosen on the validation sentences' scaled probabilities to answer "
             f"{abstain['validation_coverage']:.0%} of its sentences; answer only when the top score is at least it. On test it "
             f"answers {test['coverage']:.1%} of sentences with accuracy {accuracy}.", "",
         ]  # fmt: skip
@@ -133,7 +136,7 @@ def card_text(results: RunRecord, model_name: str) -> str:
             *(f"| **{name}** | " + " | ".join(str(n) for n in row) + " |" for name, row in zip(label_names, confusion)),
             "",
         ]
-    lines += calibration_lines(results.calibration)
+    lines += calibration_lines(results.calibration, setfit=results.model_type == "setfit")
     lines += ["## Usage", "", "```python", "from transformers import pipeline", ""]
     if is_glove:
         lines += [

@@ -334,7 +334,12 @@ def test_card_states_the_temperature_the_ece_and_the_abstention_threshold():
     results = {"model": "meanmax", "model_type": "glove-meanmax", "dataset": "mr", "test": {"accuracy": 0.8}, "calibration": calibration}
     text = model_card.card_text(RunRecord.from_dict(results), "me/meanmax-mr")
     assert "T = 1.734" in text
-    assert "| expected calibration error (top-label, 15 equal-width bins) | 0.0812 | 0.0213 |" in text
+    assert "| expected calibration error (top-label, 15 equal-width bins, torchmetrics) | 0.0812 | 0.0213 |" in text
     assert "`config.abstain_threshold` = 0.6321" in text and "answers 89.3% of sentences with accuracy 0.8125" in text
+    assert "the logits are divided by T" in text
     plain = model_card.card_text(RunRecord.from_dict({**results, "calibration": None}), "me/meanmax-mr")
     assert "No temperature scaling" in plain and "python -m pipelines.calibrate" in plain
+    # a SetFit model has no config: its logistic head holds T and the threshold (pipelines.setfitting)
+    setfit = model_card.card_text(RunRecord.from_dict({**results, "model": "setfit-mpnet", "model_type": "setfit"}), "me/setfit-mr")
+    assert "`model.model_head.abstain_threshold` = 0.6321" in setfit and "config.abstain_threshold" not in setfit
+    assert "the logistic head's logits are divided by T = 1.734" in setfit

@@ -21,13 +21,16 @@ from pipelines.calibration import (
     set_scores,
 )
 from pipelines.report import write_report
+from pipelines.formatting import markdown_table
 from pipelines.report.calibration import (
-    SCORES, HowSure, Run, conformal_scores, goal_lines, probabilities_label, selective_values, sentence_values,
+    SCORES, SCORES_COLUMNS, HowSure, Run, conformal_scores, goal_lines, holm_calibrated, probabilities_label, score_rows,
+    selective_values, sentence_values, sure_lines,
 )
 from pipelines.report.collect import Group
+from pipelines.report.tables import fmt_p
 from pipelines.runs.io import write_validation_predictions
 from pipelines.runs.setting import Setting
-from pipelines.statistics import crossed_variance, score_interval, values_interval
+from pipelines.statistics import crossed_variance, holm, score_interval, values_interval
 from tests.conftest import report_row
 
 TWO = ["negative", "positive"]
@@ -67,6 +70,23 @@ def test_sentence_values_average_to_the_library_score(score):
     labels, logits = random_run(0)
     probabilities = scaled_probabilities(logits, 1.0)
     assert sentence_values(probabilities, labels, score).mean() == pytest.approx(calibration_scores(probabilities, labels)[score], abs=1e-6)
+
+
+def test_sentence_values_bin_as_the_library_does():
+    """torchmetrics puts a confidence of exactly 1 in a bin of its own, and bins the top label's confidence in float32:
+    the linearization bins alike, so its mean is the library's ECE (clipping 1 into the last bin gave 0.475 here)."""
+    sure_and_wrong, right_at_095 = [1.0, 0.0], [0.95, 0.05]
+    probabilities = np.array([sure_and_wrong, right_at_095])
+    labels = np.array([1, 0])
+    assert calibration_scores(probabilities, labels)["ece"] == pytest.approx(0.525)  # (|0 - 1| + |1 - 0.95|) / 2
+    assert sentence_values(probabilities, labels, "ece").mean() == pytest.approx(0.525)
+    # just below 2/3 in float64, 2/3 in float32: torchmetrics' bin 10 (of 15), not 9; a wrong row at 0.6 in bin 9
+    below = np.nextafter(2 / 3, 0)
+    probabilities = np.array([[below, 1 - below], [0.6, 0.4], [0.6, 0.4]])
+    labels = np.array([0, 1, 0])
+    for score in ("ece", "classwise_ece"):
+        expected = calibration_scores(probabilities, labels)[score]
+        assert sentence_values(probabilities, labels, score).mean() == pytest.approx(expected, abs=1e-7)
 
 
 def test_selective_values_average_to_the_accuracy_on_the_answered():
@@ -168,19 +188,76 @@ def test_report_reads_each_ece_against_what_a_calibrated_model_would_show(report
     assert after["floor"] == pytest.approx(expected["floor"]) and after["p_value"] == pytest.approx(expected["p_value"])
     assert after["sentences"] == N and len(after["run_p_values"]) == 4 and after["p_value"] > 0.05  # calibrated by construction
     assert by_label[("trained vectors", "before temperature scaling")]["p_value"] < 0.01  # softmax(2z): overconfident
-    assert "| ECE [95% CI] | ECE if calibrated ± sd | p (calibrated) |" in text and "consistency resampling" in text
-    assert "Goal:" not in text  # no fine-tuned transformer among these runs
+    assert "| ECE [95% CI] | ECE if calibrated ± sd | p (calibrated) | Holm p (calibrated) |" in text
+    assert "consistency resampling" in text and "Goal:" not in text  # no fine-tuned transformer among these runs
 
 
-def test_the_goal_line_reads_a_fine_tuned_models_ece_against_its_floor():
-    group = Group("mr", "mpnet", Setting("fine-tuned"), "lab", "finetuned", [report_row(kind="finetuned", model="mpnet")])
-    tested = {"floor": 0.0216, "floor_sd": 0.0063, "p_value": 0.025, "sentences": 662, "above_goal": 0.52}
-    rows = [{"group": group, "runs": "1 seed", "probabilities": "before temperature scaling", "ece": {"mean": 0.0458}, "if_calibrated": tested},
-            {"group": group, "runs": "1 seed", "probabilities": "after temperature scaling", "ece": {"mean": 0.035}, "if_calibrated": tested}]
+def table_column(text: str, title: str) -> list[str]:
+    """The cells of the column headed `title` in the first markdown table of `text` that has one."""
+    lines = text.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("|") and f"| {title} |" in line)
+    column = [cell.strip() for cell in lines[at].strip("|").split("|")].index(title)
+    cells = []
+    for line in lines[at + 2:]:  # past the header and its |---| line
+        if not line.startswith("|"):
+            break
+        cells.append([cell.strip() for cell in line.strip("|").split("|")][column])
+    return cells
+
+
+def test_report_adjusts_the_p_of_calibrated_by_holm_over_the_table(report):
+    """The three rows of the fixture's table (one protocol) are one Holm family; the table's Holm column and
+    report.json hold the adjusted p-values, the column beside it the raw ones."""
+    _, text, numbers = report
+    tested = [row["if_calibrated"] for row in numbers["scores"]]
+    adjusted = holm([t["p_value"] for t in tested])
+    assert [t["holm_p"] for t in tested] == pytest.approx(adjusted) and {t["family_size"] for t in tested} == {3}
+    assert any(h != pytest.approx(t["p_value"]) for h, t in zip(adjusted, tested))  # the adjustment changes something here
+    section = text[text.index("### mr: calibration"):]
+    assert table_column(section, "Holm p (calibrated)") == [fmt_p(p) for p in adjusted]
+    assert table_column(section, "p (calibrated)") == [fmt_p(t["p_value"]) for t in tested]
+    assert "Holm p (calibrated) over this table's rows of one protocol: lab split, 3 rows." in section
+
+
+def finetuned_rows(p_values: list[float]) -> list[dict]:
+    """Rows of one lab-split calibration table: MPNet before and after scaling, then as-is models, with these p-values."""
+    mpnet = Group("mr", "mpnet", Setting("fine-tuned"), "lab", "finetuned", [report_row(kind="finetuned", model="mpnet")])
+    interval = {"mean": 0.035, "ci_low": 0.01, "ci_high": 0.06}
+    rows = []
+    for i, p in enumerate(p_values):
+        group = mpnet if i < 2 else Group("mr", f"scorer{i}", Setting("as is"), "lab", "pretrained", [report_row(kind="pretrained")])
+        tested = {"floor": 0.0216, "floor_sd": 0.0063, "p_value": p, "sentences": 662, "above_goal": 0.52}
+        rows.append({"group": group, "runs": "1 seed", "probabilities": ("before", "after")[min(i, 1)] + " temperature scaling",
+                     **{score: interval for score in SCORES}, "if_calibrated": tested})  # fmt: skip
+    return rows
+
+
+def test_holm_turns_a_raw_rejection_of_calibrated_into_none():
+    """MPNet after scaling: raw p 0.025 (below 0.05), Holm p 0.050 in a family of 3 (0.001, 0.025, 0.4): not rejected.
+    The table's Holm column and the goal line read the adjusted p; the raw p stays beside it."""
+    rows = finetuned_rows([0.001, 0.025, 0.4])
+    holm_calibrated(rows, lambda row: row["group"].protocol)
+    assert [row["if_calibrated"]["holm_p"] for row in rows] == pytest.approx([0.003, 0.05, 0.4])
+    table = markdown_table(score_rows(rows), SCORES_COLUMNS)
+    assert table_column(table, "p (calibrated)") == ["0.001", "0.025", "0.400"]
+    assert table_column(table, "Holm p (calibrated)") == ["0.003", "0.050", "0.400"]
     (line,) = [line for line in goal_lines(HowSure("mr", {}, rows, [], [], [], [])) if line.startswith("- ")]
     assert line == ("- mpnet (fine-tuned), lab split (1 seed): ECE 0.0350 after scaling, above 0.02; a calibrated model would show "
-                    "0.0216 ± 0.0063 on these 662 sentences, above 0.02 in 52% of the draws; p = 0.025 (more than a calibrated "
-                    "model shows, at 0.05).")  # fmt: skip
+                    "0.0216 ± 0.0063 on these 662 sentences, above 0.02 in 52% of the draws; Holm p = 0.050 over the table's "
+                    "3 lab split rows (p = 0.025 before adjusting): no more than a calibrated model shows, at 0.05.")  # fmt: skip
+    alone = finetuned_rows([0.001, 0.025])[1:]  # a family of one: nothing to adjust, rejected
+    holm_calibrated(alone, lambda row: row["group"].protocol)
+    (line,) = [line for line in goal_lines(HowSure("mr", {}, alone, [], [], [], [])) if line.startswith("- ")]
+    assert line.endswith("Holm p = 0.025 over the table's 1 lab split rows (p = 0.025 before adjusting): more than a calibrated "
+                         "model shows, at 0.05.")  # fmt: skip
+
+
+def test_holm_families_are_one_per_protocol():
+    rows = finetuned_rows([0.01, 0.02, 0.03])
+    rows[2]["group"] = Group("mr", "mean", Setting("trained vectors"), "cv", "glove", [report_row(protocol="cv")])
+    holm_calibrated(rows, lambda row: row["group"].protocol)
+    assert [(row["if_calibrated"]["holm_p"], row["if_calibrated"]["family_size"]) for row in rows] == [
+        (pytest.approx(0.02), 2), (pytest.approx(0.02), 2), (pytest.approx(0.03), 1)]
 
 
 def test_report_abstains_on_validation_where_it_can_and_labels_the_rest(report):
@@ -214,6 +291,24 @@ def test_report_gives_conformal_sets_where_validation_was_saved_and_names_the_re
     assert 0.85 < row["0.1"]["coverage"] and row["0.05"]["mean_set_size"] >= row["0.1"]["mean_set_size"]
     assert numbers["no_conformal"] == ["meanmax (trained vectors, class-weighted), lab split: no validation predictions saved (runs made before they were)"]
     assert "### mr: conformal prediction sets" in text and "No conformal sets: meanmax (trained vectors, class-weighted)" in text
+
+
+def test_the_sure_line_tells_always_sure_scorers_from_those_with_ties():
+    """SemEval's lexicons are one-hot on every tweet (ECE = error rate); MR's give 0.5 / 0.5 to a tie."""
+    one_hot = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
+    tied = np.array([[1.0, 0.0], [0.5, 0.5], [0.5, 0.5]])
+    labels = np.array([0, 1, 1])  # the one-hot rows predict 0, 1, 0; the tied rows 0, 0, 0
+    runs = {}
+    rows = []
+    for name, probabilities in (("vader", one_hot), ("afinn", tied)):
+        group = Group("mr", name, Setting("as is"), "lab", "pretrained", [report_row(kind="pretrained", model=name)])
+        runs[group.slug] = [Run(None, np.arange(3), labels, probabilities, probabilities, None, None, False)]
+        rows.append({"group": group})
+    (line, _) = sure_lines(HowSure("mr", runs, rows, [], [], [], []))
+    assert "so the ECE is the error rate: vader (as is)." in line and "afinn (as is) on 2 of 3 sentences" in line
+    assert calibration_scores(one_hot, labels)["ece"] == pytest.approx(1 / 3)  # its error rate
+    # the sure row right (gap 0), the ties 0 of 2 right (|0 - 0.5| x 2/3): 1/3, against an error rate of 2/3
+    assert calibration_scores(tied, labels)["ece"] == pytest.approx(1 / 3)
 
 
 def test_an_as_is_scorer_left_out_of_scaling_gives_its_reason_for_no_conformal_sets():
@@ -250,3 +345,29 @@ def test_a_group_with_some_runs_scaled_is_scored_before_scaling_throughout(monke
     ece_before = calibration_scores(before, labels)["ece"]
     assert row["ece"]["mean"] == pytest.approx(ece_before) and row["if_calibrated"]["ece"] == pytest.approx(ece_before)
     assert calibration_scores(after, labels)["ece"] != pytest.approx(ece_before)
+
+
+def test_a_partly_scaled_groups_figures_and_abstention_read_its_rows_probabilities(monkeypatch):
+    """Three classes, where scaling reorders the sentences by confidence: the figures and the abstention table of a
+    group scored before scaling throughout read the probabilities before scaling of every run, thresholds on test."""
+    from pipelines.report import calibration as report_calibration
+
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 3, 400)
+    logits = rng.normal(size=(400, 3)) * 3
+    before, after = scaled_probabilities(logits, 1.0), scaled_probabilities(logits, 3.0)
+    old = Run(0, np.arange(400), labels, before, before, None, None, False)
+    new = Run(1, np.arange(400), labels, after, before, before[:50], labels[:50], True)
+    group = Group("semeval2017a", "minilm", Setting("fine-tuned"), "lab", "finetuned",
+                  [report_row(model="minilm", setting=Setting("fine-tuned"), seed=seed, kind="finetuned") for seed in (0, 1)])
+    monkeypatch.setattr(report_calibration, "read_runs", lambda g: [old, new])
+    result = report_calibration.how_sure("semeval2017a", [group])
+    (name, drawn), = report_calibration.curves(result)["finetuned"]
+    assert all(np.array_equal(probabilities, before) for probabilities, _ in drawn)
+    (abstain,) = result.abstain
+
+    def accuracy(probabilities):
+        return selective_scores(probabilities, labels, abstain_threshold(probabilities, 0.8))["accuracy"]
+
+    assert abstain[0.8]["chosen_on"] == "test" and abstain[0.8]["mean"] == pytest.approx(accuracy(before))
+    assert accuracy(after) != pytest.approx(accuracy(before))  # the saved (mixed) probabilities would read otherwise

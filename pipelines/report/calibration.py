@@ -15,8 +15,9 @@ For every group of runs (dataset, model, setting, protocol) whose predictions fi
   leaves only the group's own variance.
 - Beside each ECE, the ECE a calibrated model would show on the same sentences (the binned estimator's floor) and
   the p-value of "calibrated", by consistency resampling (`pipelines.calibration.consistency_test`: labels redrawn
-  from the run's own probabilities, one test per group on its mean ECE); the fine-tuned transformers' ECE after
-  scaling is read against the goal `GOAL_ECE` and that floor (`goal_lines`).
+  from the run's own probabilities, one test per row on its group's mean ECE), and that p-value Holm-adjusted over
+  the rows of its table with the same protocol (`holm_calibrated`); the fine-tuned transformers' ECE after
+  scaling is read against the goal `GOAL_ECE`, that floor and the Holm p (`goal_lines`).
 - Runs whose validation logits were saved and whose temperature is recorded are shown before and
   after temperature scaling (the saved probabilities are after; before is softmax(T · log p));
   committed runs without validation predictions show "ECE before scaling only".
@@ -43,6 +44,7 @@ For every group of runs (dataset, model, setting, protocol) whose predictions fi
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,6 +63,7 @@ from pipelines.calibration import (
     calibration_scores,
     conformal_sets,
     consistency_test,
+    ece_bins,
     logits_from_probabilities,
     scaled_probabilities,
     set_scores,
@@ -76,27 +79,39 @@ SCORES = {"ece": "ECE", "classwise_ece": "classwise ECE", "brier": "Brier", "nll
 VERDICT_SCORES = ("ece", "brier")
 COVERAGES = (0.8, 0.9)
 NOTE = (
-    f"ECE: expected calibration error, top-label, {ECE_BINS} equal-width confidence bins (torchmetrics); classwise ECE: "
+    f"ECE: expected calibration error, top-label, {ECE_BINS} equal-width confidence bins (torchmetrics, which puts a "
+    "confidence of exactly 1 in a bin of its own); classwise ECE: "
     f"the same per class, averaged (Kull et al. 2019); Brier: sum over classes, in [0, 2]; NLL: nats (scikit-learn). Lower "
-    "is better. Each is the mean over a group's runs of the run's test score; the interval (95%) counts the runs and the "
+    "is better. Each is the mean over a group's runs of the run's test score (a cross-validation seed is one run: its "
+    "folds' out-of-fold predictions joined, every sentence scored once); the interval (95%) counts the runs and the "
     "sentences once each (the report's runs × sentences procedure, Behrens–Fisher; sentences only for one run), the binned ECEs "
     "linearized with their bins held fixed for the variance. The top-label ECE's interval, checked by simulation for one "
     "run (`bench/ece_interval_coverage.md`, 662 and 12,284 sentences): where the ECE is 0.04–0.08 the interval holds it "
     "in 93–97% of test sets; for a calibrated model the ECE is biased upwards by its floor and the interval holds the "
-    "true 0 in only 27–34% of them, so an ECE near its floor is read against the next two columns, not its interval."
+    "true 0 in only 27–34% of them, so an ECE near its floor is read against the ECE if calibrated and the test of "
+    "\"calibrated\" beside it, not its interval."
 )
 
+# The largest family of rows whose smallest possible Holm p, m / (1 + rounds), is below ALPHA.
+SMALLEST_REJECTING_FAMILY = math.ceil(ALPHA * (1 + CONSISTENCY_RESAMPLES)) - 1
 FLOOR_NOTE = (
     "ECE if calibrated: the ECE a perfectly calibrated model would show with these probabilities on these test sentences, "
     "the binned estimator's floor (above 0 on any finite test set, and higher the fewer the sentences and the surer the "
     f"model): consistency resampling (Bröcker & Smith 2007; Vaicenavicius et al. 2019), each run's test labels redrawn "
-    f"{CONSISTENCY_RESAMPLES:,} times from its own probabilities (numpy seed {CONSISTENCY_SEED}) and scored by the same "
-    "torchmetrics ECE; the mean over those rounds of the group's mean ECE, ± its standard deviation over rounds. "
+    f"{CONSISTENCY_RESAMPLES:,} times from its own probabilities (numpy seed {CONSISTENCY_SEED}, one spawned stream per run) "
+    "and scored by the same ECE (torchmetrics' binning, every round at once); the mean over those rounds of the group's "
+    "mean ECE, ± its standard deviation over rounds. "
     "p (calibrated): the Monte Carlo test of \"every run of the group is calibrated\" on the group's mean ECE, "
-    f"(1 + rounds at least as large as the observed) / (1 + {CONSISTENCY_RESAMPLES:,}), one test per row, not adjusted for "
-    "the number of rows; report.json keeps each run's own p-value. An ECE within its floor's spread is what a calibrated "
-    "model shows here, so an ECE is read against its floor, and a small gain in ECE between two probabilities both near "
-    "their floor says little."
+    f"(1 + rounds at least as large as the observed) / (1 + {CONSISTENCY_RESAMPLES:,}), one test per row. Holm p (calibrated): "
+    "that p-value adjusted by Holm's step-down procedure over one family, the rows of one table with the same protocol "
+    "(the family sizes are given under each table); a before-scaling and an after-scaling row each count, as each "
+    "answers its own \"is this calibrated?\" and a reader picks the calibrated rows out of the whole table; one family "
+    f"per protocol, as the report's verdicts. A row shows more than a calibrated model when its Holm p is below {ALPHA}. "
+    f"With {CONSISTENCY_RESAMPLES:,} rounds the smallest p is 1/{1 + CONSISTENCY_RESAMPLES:,}, so a family of m rows has no "
+    f"Holm p below m/{1 + CONSISTENCY_RESAMPLES:,} and rejects nothing when m > {SMALLEST_REJECTING_FAMILY}. "
+    "report.json keeps the p-value, the Holm p, the family size and each run's own p-value (not adjusted). An ECE within "
+    "its floor's spread is what a calibrated model shows here, so an ECE is read against its floor, and a small gain in "
+    "ECE between two probabilities both near their floor says little."
 )
 GOAL_ECE = 0.02  # the goal set for fine-tuned transformers after temperature scaling (top-label ECE, on every benchmark)
 
@@ -167,19 +182,21 @@ def sentence_values(probabilities: np.ndarray, labels: np.ndarray, score: str) -
         return ((probabilities - np.eye(k)[labels]) ** 2).sum(axis=1)
     if score == "nll":
         return -np.log(np.clip(probabilities[np.arange(n), labels], np.finfo(np.float64).eps, None))
-    if score == "ece":
-        return binned_gap_values(probabilities.max(axis=1), (probabilities.argmax(axis=1) == labels).astype(float))
+    if score == "ece":  # torchmetrics scores the top label's confidence in float32
+        confidence = probabilities.max(axis=1).astype(np.float32)
+        return binned_gap_values(confidence, (probabilities.argmax(axis=1) == labels).astype(float))
     if score == "classwise_ece":
         return np.mean([binned_gap_values(probabilities[:, c], (labels == c).astype(float)) for c in range(k)], axis=0)
     raise ValueError(f"unknown calibration score {score!r}; one of: {', '.join(SCORES)}")
 
 
 def binned_gap_values(confidence: np.ndarray, outcome: np.ndarray) -> np.ndarray:
-    """sign(Σ_bin (outcome − confidence)) × (outcome − confidence): their mean is the binned L1 calibration
-    error with `ECE_BINS` equal-width bins; (n,)."""
-    bins = np.clip((confidence * ECE_BINS).astype(int), 0, ECE_BINS - 1)
-    gap = outcome - confidence
-    return np.sign(np.bincount(bins, weights=gap, minlength=ECE_BINS))[bins] * gap
+    """sign(Σ_bin (outcome − confidence)) × (outcome − confidence), binned as the library bins
+    (`pipelines.calibration.ece_bins`: `ECE_BINS` equal-width bins, a confidence of exactly 1 in its own): their mean
+    is the library's binned L1 calibration error. confidence: (n,) in the dtype the library scores; returns (n,)."""
+    bins = ece_bins(confidence)
+    gap = outcome - confidence.astype(np.float64)
+    return np.sign(np.bincount(bins, weights=gap, minlength=ECE_BINS + 1))[bins] * gap
 
 
 def selective_values(probabilities: np.ndarray, labels: np.ndarray, threshold: float) -> tuple[np.ndarray, float]:
@@ -207,15 +224,43 @@ def group_scores(runs: list[Run], which: str) -> dict:
     return found
 
 
+def holm_calibrated(rows: list[dict], family) -> None:
+    """Holm's step-down adjustment (`pipelines.statistics.holm`) of the p-values of "calibrated" over each family of
+    rows, the rows with the same `family(row)`: adds "holm_p" and "family_size" to each row's "if_calibrated"
+    (`group_scores`). The report's families are the rows of one table with the same protocol (`how_sure`)."""
+    families: dict = {}
+    for row in rows:
+        families.setdefault(family(row), []).append(row["if_calibrated"])
+    for tested in families.values():
+        for found, adjusted in zip(tested, holm([t["p_value"] for t in tested])):
+            found.update(holm_p=adjusted, family_size=len(tested))
+
+
+def family_sizes(rows: list[dict]) -> str:
+    """The families of a table's Holm p (calibrated), said under it: "lab split, 38 rows; 10-fold CV, 7 rows"."""
+    sizes = {row["group"].protocol_label: row["if_calibrated"]["family_size"] for row in rows}
+    return "; ".join(f"{protocol}, {size} row{'s' if size != 1 else ''}" for protocol, size in sizes.items())
+
+
+def scored(runs: list[Run]) -> str:
+    """Which probabilities a group is scored on: "after" scaling when every run was scaled, else "before" (for a run
+    never scaled they are the same; a group with some runs scaled is scored before scaling throughout)."""
+    return "after" if all(run.scaled for run in runs) else "before"
+
+
 def abstain_scores(runs: list[Run]) -> dict:
-    """{coverage: interval of the accuracy, test coverage and where the threshold was chosen}."""
-    on_validation = all(run.validation is not None for run in runs)
+    """{coverage: interval of the accuracy, test coverage and where the threshold was chosen}, on the probabilities the
+    group is scored on (`scored`). The threshold is chosen on each run's validation probabilities (saved at the run's
+    scale: after scaling for a scaled run) when every run has them at the scale scored, else on each run's test ones."""
+    which = scored(runs)
+    on_validation = all(run.validation is not None for run in runs) and (which == "after" or not any(run.scaled for run in runs))
     found = {}
     for coverage in COVERAGES:
         values, covered = [], []
         for run in runs:
-            threshold = abstain_threshold(run.validation if on_validation else run.after, coverage)
-            sentence, share = selective_values(run.after, run.labels, threshold)
+            test = getattr(run, which)
+            threshold = abstain_threshold(run.validation if on_validation else test, coverage)
+            sentence, share = selective_values(test, run.labels, threshold)
             values.append(sentence)
             covered.append(share)
         values = np.stack(values)
@@ -326,7 +371,8 @@ class HowSure:
 
 
 def how_sure(dataset: str, groups: list[Group]) -> HowSure:
-    """Scores, abstention, verdicts (one Holm family per protocol) and domain shift of one dataset's groups."""
+    """Scores (the p-values of "calibrated" Holm-adjusted per table and protocol), abstention, verdicts (one Holm family
+    per protocol) and domain shift of one dataset's groups."""
     runs = {g.slug: read_runs(g) for g in groups}
     rows, abstain, answers, skipped, shift, conformal, no_conformal = [], [], [], [], [], [], []
     for g in groups:
@@ -334,7 +380,7 @@ def how_sure(dataset: str, groups: list[Group]) -> HowSure:
         if isinstance(found, str):
             skipped.append(f"{g.name}, {g.protocol_label}: {found}")
             continue
-        scaled = all(run.scaled for run in found)
+        scaled = scored(found) == "after"
         label = probabilities_label(g, found)
         base = {"group": g, "runs": group_size(g, found)}
         restricted = shift_runs(g, found)
@@ -343,13 +389,13 @@ def how_sure(dataset: str, groups: list[Group]) -> HowSure:
             if scaled:
                 shift.append({**shared, "probabilities": "before temperature scaling", **group_scores(restricted[0], "before")})
             shift.append({**shared, "probabilities": "after temperature scaling" if scaled else None,
-                              **group_scores(restricted[0], "after" if scaled else "before")})  # fmt: skip
+                              **group_scores(restricted[0], scored(found))})  # fmt: skip
             continue
         if scaled:
             rows.append({**base, "probabilities": "before temperature scaling", **group_scores(found, "before")})
         # a group with some runs scaled and some not (older runs without validation predictions) is scored before
         # scaling throughout, as its label says; for a run never scaled "before" is "after"
-        rows.append({**base, "probabilities": label, **group_scores(found, "after" if scaled else "before")})
+        rows.append({**base, "probabilities": label, **group_scores(found, scored(found))})
         abstain.append({**base, **abstain_scores(found)})
         sets = conformal_scores(g, found)
         if isinstance(sets, str):
@@ -360,6 +406,8 @@ def how_sure(dataset: str, groups: list[Group]) -> HowSure:
         questions, missing = calibration_questions([g for g in groups if g.protocol == protocol], runs)
         answers += [{**answer, "protocol": protocol} for answer in answer_questions(questions)]
         skipped += missing
+    for table in (rows, shift):  # one Holm family per table and protocol, as the verdicts
+        holm_calibrated(table, lambda row: row["group"].protocol)
     return HowSure(dataset, runs, rows, abstain, answers, skipped, shift, conformal, no_conformal)
 
 
@@ -410,10 +458,11 @@ def interval_text(found: dict) -> str:
 
 
 def score_cells(row: dict) -> dict:
-    """A row's score cells: each score with its interval, the ECE if calibrated and the p-value of "calibrated"."""
+    """A row's score cells: each score with its interval, the ECE if calibrated and the p-value of "calibrated", raw
+    and Holm-adjusted (`holm_calibrated`)."""
     tested = row["if_calibrated"]
     return {**{score: interval_text(row[score]) for score in SCORES}, "floor": f"{fmt(tested['floor'])} ± {fmt(tested['floor_sd'])}",
-            "calibrated_p": fmt_p(tested["p_value"])}  # fmt: skip
+            "calibrated_p": fmt_p(tested["p_value"]), "calibrated_holm": fmt_p(tested["holm_p"])}  # fmt: skip
 
 
 def score_rows(rows: list[dict]) -> list[dict]:
@@ -438,14 +487,16 @@ def abstain_rows(abstain: list[dict]) -> list[dict]:
 
 
 def curves(result: HowSure) -> dict[str, list]:
-    """Lab-split groups by kind, for the figures: {kind: [(name, [(probabilities (n, K), labels (n,)) per run])]}."""
+    """Lab-split groups by kind, for the figures, on the probabilities their calibration rows score (`scored`):
+    {kind: [(name, [(probabilities (n, K), labels (n,)) per run])]}."""
     found: dict[str, list] = {}
     for g in (g for g in {row["group"].slug: row["group"] for row in result.rows}.values() if g.protocol == "lab"):
-        found.setdefault(g.kind, []).append((g.name, [(run.after, run.labels) for run in result.runs[g.slug]]))
+        runs = result.runs[g.slug]
+        found.setdefault(g.kind, []).append((g.name, [(getattr(run, scored(runs)), run.labels) for run in runs]))
     return found
 
 
-FLOOR_COLUMNS = [("floor", "ECE if calibrated ± sd"), ("calibrated_p", "p (calibrated)")]
+FLOOR_COLUMNS = [("floor", "ECE if calibrated ± sd"), ("calibrated_p", "p (calibrated)"), ("calibrated_holm", "Holm p (calibrated)")]
 SCORES_COLUMNS = [("model", "model (setting)"), ("protocol", "protocol"), ("runs", "runs"), ("probabilities", "probabilities"),
                   ("ece", "ECE [95% CI]"), *FLOOR_COLUMNS,
                   *((score, f"{name} [95% CI]") for score, name in SCORES.items() if score != "ece")]  # fmt: skip
@@ -471,7 +522,8 @@ def how_sure_section(results: list[HowSure], figures) -> list[str]:
                       "temperature from a run folder with its weights.", "",
                       markdown_table(score_rows([{**r, "probabilities": f"{', '.join(r['classes'])} ({r['sentences']} sentences)"
                                                                         + (f", {r['probabilities']}" if r["probabilities"] else "")}
-                                                 for r in result.shift]), SCORES_COLUMNS)]  # fmt: skip
+                                                 for r in result.shift]), SCORES_COLUMNS),
+                      f"Holm p (calibrated) over this table's rows of one protocol: {family_sizes(result.shift)}.", ""]  # fmt: skip
     return lines
 
 
@@ -480,10 +532,9 @@ def dataset_lines(result: HowSure, figures) -> list[str]:
     from pipelines.report.figures import plot_reliability, plot_risk_coverage
 
     slug = result.dataset.replace("/", "-")
-    lines = [f"### {result.dataset}: calibration", "", markdown_table(score_rows(result.rows), SCORES_COLUMNS)]
-    lines += goal_lines(result)
-    if any(row["group"].kind == "pretrained" for row in result.rows):
-        lines += ["A scorer whose probabilities are one-hot (the lexicons) is always sure: its ECE is its error rate.", ""]
+    lines = [f"### {result.dataset}: calibration", "", markdown_table(score_rows(result.rows), SCORES_COLUMNS),
+             f"Holm p (calibrated) over this table's rows of one protocol: {family_sizes(result.rows)}.", ""]
+    lines += goal_lines(result) + sure_lines(result)
     if result.answers:
         lines += [f"Verdicts ({len(result.answers)} rows, one Holm family per protocol, at {ALPHA}; lower is better, so a negative "
                   "Δ favours A): temperature scaling on the same runs (paired), class weights and distillation against the "
@@ -493,12 +544,8 @@ def dataset_lines(result: HowSure, figures) -> list[str]:
     by_kind = curves(result)
     if by_kind:  # the figures show the lab-split groups
         reliability = plot_reliability(result.dataset, by_kind, figures / f"reliability-{slug}.png")
-        lines += [f"![{result.dataset} reliability](figures/{reliability.name})", ""]
-    lines += [f"### {result.dataset}: abstaining", "",
-              "Answer only when the top probability reaches a threshold chosen to answer 80% (90%) of the validation "
-              "sentences (`pipelines.calibration.abstain_threshold`); where a run saved no validation predictions the "
-              "threshold is chosen on test, labelled so. Accuracy on the answered test sentences, mean over runs, 95% "
-              "interval by the same runs × sentences procedure (the ratio linearized).", "",
+        lines += [FIGURES_NOTE, "", f"![{result.dataset} reliability](figures/{reliability.name})", ""]
+    lines += [f"### {result.dataset}: abstaining", "", ABSTAIN_NOTE, "",
               markdown_table(abstain_rows(result.abstain), ABSTAIN_COLUMNS)]  # fmt: skip
     if by_kind:
         risk = plot_risk_coverage(result.dataset, by_kind, figures / f"risk-coverage-{slug}.png")
@@ -506,34 +553,77 @@ def dataset_lines(result: HowSure, figures) -> list[str]:
     return lines + conformal_lines(result)
 
 
+FIGURES_NOTE = (
+    "The figures show the lab-split groups, each on the probabilities its last calibration row scores (after temperature "
+    "scaling where every run was scaled, else before), runs pooled (reliability: scikit-learn's `calibration_curve`, "
+    f"{ECE_BINS} equal-width bins) or averaged (risk–coverage)."
+)
+ABSTAIN_NOTE = (
+    f"Answer only when the top probability reaches a threshold chosen to answer {' ('.join(f'{c:.0%}' for c in COVERAGES)}) of "
+    "the validation sentences (`pipelines.calibration.abstain_threshold`), on the probabilities the group's last "
+    "calibration row scores. Where any run of the group has no validation probabilities at that scale (a run made before "
+    "they were saved, or a group scored before scaling whose runs were partly scaled), every run's threshold is chosen on "
+    "its own test sentences, labelled so. Accuracy on the answered test sentences, mean over runs, 95% interval by the "
+    "same runs × sentences procedure (the ratio linearized)."
+)
+
+
+def sure_lines(result: HowSure) -> list[str]:
+    """What the as-is groups whose top probability is 1 (a lexicon's one-hot rows) show: always sure, the ECE is the
+    error rate; sure except on two-class ties (0.5 / 0.5), counted from their probabilities."""
+    always, tied = [], []
+    for g in {row["group"].slug: row["group"] for row in result.rows if row["group"].kind == "pretrained"}.values():
+        top = np.concatenate([getattr(run, scored(result.runs[g.slug])).max(axis=1) for run in result.runs[g.slug]])
+        if np.all(top == 1):
+            always.append(g.name)
+        elif np.all((top == 1) | (top == 0.5)) and np.any(top == 1):
+            tied.append(f"{g.name} on {int(np.sum(top == 0.5)):,} of {len(top):,}")
+    lines = []
+    if always:
+        lines.append(f"Always sure (top probability 1 on every sentence), so the ECE is the error rate: {', '.join(always)}.")
+    if tied:
+        lines.append(f"Sure (top probability 1) except on ties, where they give 0.5 / 0.5 and predict the first label: "
+                     f"{', '.join(tied)} sentences; their ECE weighs the error rate of the sure sentences and "
+                     "|accuracy on ties − 0.5| by their shares, so it is not their error rate.")  # fmt: skip
+    return [" ".join(lines), ""] if lines else []
+
+
 def goal_lines(result: HowSure) -> list[str]:
     """The goal for fine-tuned transformers (ECE <= `GOAL_ECE` after temperature scaling), each fine-tuned group's
-    last row (after scaling where it was scaled) read against the ECE a calibrated model would show."""
+    last row (after scaling where it was scaled) read against the ECE a calibrated model would show and against the
+    row's Holm p of "calibrated" (`holm_calibrated`), which says whether calibration is rejected."""
     finetuned = {row["group"].slug: row for row in result.rows if row["group"].kind == "finetuned"}  # the last row wins
     if not finetuned:
         return []
     lines = [f"Goal: every fine-tuned transformer at most {GOAL_ECE} ECE after temperature scaling, on every benchmark. "
-             "Read against what a calibrated model would show on the same sentences (for a group, its mean ECE over runs):",
-             ""]  # fmt: skip
+             "Read against what a calibrated model would show on the same sentences (for a group, its mean ECE over runs), "
+             "and against the row's Holm p (calibrated):", ""]  # fmt: skip
     for row in finetuned.values():
         tested, ece = row["if_calibrated"], row["ece"]["mean"]
         where = "after scaling" if row["probabilities"] == "after temperature scaling" else f"({row['probabilities']})"
-        p = fmt_p(tested["p_value"])
-        fit = "no more than a calibrated model shows" if tested["p_value"] >= ALPHA else "more than a calibrated model shows"
+        fit = "no more than a calibrated model shows" if tested["holm_p"] >= ALPHA else "more than a calibrated model shows"
         lines.append(f"- {row['group'].name}, {row['group'].protocol_label} ({row['runs']}): ECE {fmt(ece)} {where}, "
                      f"{'at most' if ece <= GOAL_ECE else 'above'} {GOAL_ECE}; a calibrated model would show "
                      f"{fmt(tested['floor'])} ± {fmt(tested['floor_sd'])} on these {tested['sentences']:,} sentences, above "
-                     f"{GOAL_ECE} in {tested['above_goal']:.0%} of the draws; p {p if p.startswith('<') else f'= {p}'} "
-                     f"({fit}, at {ALPHA}).")  # fmt: skip
+                     f"{GOAL_ECE} in {tested['above_goal']:.0%} of the draws; Holm p {p_said(tested['holm_p'])} over the "
+                     f"table's {tested['family_size']} {row['group'].protocol_label} rows (p {p_said(tested['p_value'])} "
+                     f"before adjusting): {fit}, at {ALPHA}.")  # fmt: skip
     return lines + [""]
+
+
+def p_said(p: float) -> str:
+    """"= 0.025" or "< 0.001"."""
+    text = fmt_p(p)
+    return text if text.startswith("<") else f"= {text}"
 
 
 def conformal_lines(result: HowSure) -> list[str]:
     """One dataset's conformal prediction sets: a table of the groups that have them, one line naming the rest."""
     lines = [f"### {result.dataset}: conformal prediction sets", "",
              f"Sets of labels that should hold the gold label in {', '.join(f'{1 - a:.0%}' for a in CONFORMAL_ALPHAS)} of "
-             f"sentences: {CONFORMAL_METHOD}; calibrated on each run's validation predictions (which also chose its "
-             "checkpoint and temperature, so the guarantee is approximate) and measured on test, mean over runs.", ""]  # fmt: skip
+             f"sentences: {CONFORMAL_METHOD}; calibrated on each run's validation predictions, at the scale the run outputs (after "
+             "its temperature, where it has one), and measured on test, mean over runs. The same validation sentences fitted "
+             "the temperature (and chose a Trainer run's checkpoint), so the guarantee is approximate.", ""]  # fmt: skip
     if result.conformal:
         lines += [markdown_table(conformal_rows(result.conformal), CONFORMAL_COLUMNS)]
     lines += [f"No conformal sets: {line}" for line in result.no_conformal]
@@ -627,9 +717,11 @@ def main(argv: list[str]) -> None:
 
     (args,) = parse((ShiftArguments,), argv)
     rows = [row for run_dir in args.shift for row in shift_rows(Path(run_dir), args.dataset, args.data_dir)]
+    holm_calibrated(rows, lambda row: None)  # one table of run folders: one family
     table = markdown_table([{**r, **score_cells(r)} for r in rows], SHIFT_COLUMNS)
     text = "\n".join([f"Made by: `python -m pipelines.report.calibration {' '.join(argv)}`", "", NOTE, "", FLOOR_NOTE, "",
-                      "One run each: the intervals count the test sentences only (single seed).", "", table])  # fmt: skip
+                      "One run each: the intervals count the test sentences only (single seed).", "", table,
+                      f"Holm p (calibrated) over every row of this table: {len(rows)} rows.", ""])  # fmt: skip
     print(text)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
