@@ -55,10 +55,6 @@ class CalibrateArguments:
     )
 
 
-def is_setfit(record: RunRecord) -> bool:
-    return record.model_type == "setfit"
-
-
 def check_run(run_dir: Path) -> RunRecord:
     """The folder's record; `PathError` for a missing folder or `results.json`, `DataError` for a
     record without its test predictions file, or a SetFit record without its head."""
@@ -67,7 +63,7 @@ def check_run(run_dir: Path) -> RunRecord:
     record = RunRecord.read(run_dir)
     if not (run_dir / (record.predictions_file or PREDICTIONS_FILE)).is_file():
         raise DataError(f"{run_dir}: no test predictions ({record.predictions_file or PREDICTIONS_FILE}) to score calibration on")
-    if is_setfit(record) and not (run_dir / SETFIT_HEAD_FILE).is_file():
+    if record.is_setfit and not (run_dir / SETFIT_HEAD_FILE).is_file():
         raise DataError(f"{run_dir}: a SetFit run without its head ({SETFIT_HEAD_FILE}) to scale")
     return record
 
@@ -75,14 +71,14 @@ def check_run(run_dir: Path) -> RunRecord:
 def is_calibrated(run_dir: Path, record: RunRecord) -> bool:
     if record.calibration is not None:
         return True
-    settings = joblib.load(run_dir / SETFIT_HEAD_FILE) if is_setfit(record) else AutoConfig.from_pretrained(run_dir)
+    settings = joblib.load(run_dir / SETFIT_HEAD_FILE) if record.is_setfit else AutoConfig.from_pretrained(run_dir)
     return model_temperature(settings) != 1.0
 
 
 def load_scalable(run_dir: Path, record: RunRecord):
     """What temperature scaling changes in the run's model: a SetFit run's scikit-learn head (the
     encoder stays on disk, untouched), else the whole `AutoModelForSequenceClassification`."""
-    return joblib.load(run_dir / SETFIT_HEAD_FILE) if is_setfit(record) else AutoModelForSequenceClassification.from_pretrained(run_dir)
+    return joblib.load(run_dir / SETFIT_HEAD_FILE) if record.is_setfit else AutoModelForSequenceClassification.from_pretrained(run_dir)
 
 
 def save_model_in_place(model, run_dir: Path) -> None:

@@ -43,7 +43,8 @@ def dataset_reference(results: RunRecord) -> tuple[str | None, str | None, str]:
 
 
 def card_data(results: RunRecord, model_name: str) -> ModelCardData:
-    """The metadata block: library, task, datasets, metrics and `model-index` with the test results."""
+    """The metadata block: library (`setfit` for a SetFit run, as the setfit library's own cards say), task, datasets,
+    metrics and `model-index` with the test results."""
     hub_id, hub_config, title = dataset_reference(results)
     test = results.test
     eval_results = [
@@ -65,10 +66,10 @@ def card_data(results: RunRecord, model_name: str) -> ModelCardData:
     is_glove = results.is_glove
     return ModelCardData(
         model_name=model_name,
-        library_name="transformers",
+        library_name="setfit" if results.is_setfit else "transformers",  # what the Hub's "Use this model" loads it with
         pipeline_tag="text-classification",
         language="en",
-        tags=["sentibench", "sentiment-analysis", *(["glove", "custom_code"] if is_glove else [])],
+        tags=["sentibench", "sentiment-analysis", *(["glove", "custom_code"] if is_glove else []), *(["setfit"] if results.is_setfit else [])],
         datasets=[hub_id] if hub_id else None,
         metrics=sorted({metric.hub_id for key, metric in METRICS.items() if key in test}),
         base_model=results.get("base_model"),
@@ -110,6 +111,40 @@ def calibration_lines(calibration: dict | None, setfit: bool = False) -> list[st
     return lines
 
 
+def usage_lines(results: RunRecord, model_name: str) -> list[str]:
+    """The card's "Usage" section: code that loads the model by `model_name` and classifies a sentence.
+    A transformers model (GloVe ones with their code, `trust_remote_code`) goes through `pipeline()`; a SetFit
+    model is not a `PreTrainedModel` and loads with `setfit.SetFitModel.from_pretrained` (`pipelines.setfitting`),
+    its probabilities from `predict_proba` (a fitted temperature is folded into its head) and its abstention
+    threshold from the head's attribute."""
+    example = "a gorgeous, witty, seductive movie"
+    if not results.is_setfit:
+        remote = ", trust_remote_code=True" if results.is_glove else ""
+        return [
+            "## Usage", "", "```python", "from transformers import pipeline", "",
+            *(["# The modeling code travels with the weights (configuration_glove.py, modeling_*.py)."] if results.is_glove else []),
+            f'classifier = pipeline("text-classification", model="{model_name}"{remote})',
+            f'classifier("{example}")', "```", "",
+        ]  # fmt: skip
+    calibration = results.calibration or {}
+    scaled = "temperature" in calibration  # a skipped step records {"skipped": why} only
+    lines = [
+        "## Usage", "",
+        "A SetFit model (a sentence-transformers body and a scikit-learn logistic head) is not a transformers model: "
+        "load it with the `setfit` library, not `pipeline()`.", "",
+        "```python", "from setfit import SetFitModel", "",
+        f'model = SetFitModel.from_pretrained("{model_name}")',
+        f'texts = ["{example}"]',
+        "labels = model.predict(texts)  # one label name per text",
+        "# (texts, classes): the columns follow model.model_head.classes_, which index model.labels",
+        *(["# T is folded into the head, so these are the temperature-scaled probabilities"] if scaled else []),
+        "probabilities = model.predict_proba(texts, as_numpy=True)",
+    ]  # fmt: skip
+    if calibration.get("abstain"):
+        lines += ["answered = probabilities.max(axis=1) >= model.model_head.abstain_threshold  # False: abstain"]
+    return lines + ["```", ""]
+
+
 def card_text(results: RunRecord, model_name: str) -> str:
     """The whole `README.md`: the YAML metadata block, then what a reader wants to know."""
     is_glove, test = results.is_glove, results.test
@@ -136,16 +171,8 @@ def card_text(results: RunRecord, model_name: str) -> str:
             *(f"| **{name}** | " + " | ".join(str(n) for n in row) + " |" for name, row in zip(label_names, confusion)),
             "",
         ]
-    lines += calibration_lines(results.calibration, setfit=results.model_type == "setfit")
-    lines += ["## Usage", "", "```python", "from transformers import pipeline", ""]
-    if is_glove:
-        lines += [
-            "# The modeling code travels with the weights (configuration_glove.py, modeling_*.py).",
-            f'classifier = pipeline("text-classification", model="{model_name}", trust_remote_code=True)',
-        ]
-    else:
-        lines += [f'classifier = pipeline("text-classification", model="{model_name}")']
-    lines += ['classifier("a gorgeous, witty, seductive movie")', "```", ""]
+    lines += calibration_lines(results.calibration, setfit=results.is_setfit)
+    lines += usage_lines(results, model_name)
     details = {
         "model type": results.model_type,
         "base model": results.get("base_model"),

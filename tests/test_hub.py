@@ -26,7 +26,7 @@ from pipelines.runs.record import RunRecord
 from pipelines.tokenization import build_tokenizer
 from pipelines.training import GloveModelArguments
 from tests.conftest import NEGATIVE_WORDS, NEUTRAL_WORDS, POSITIVE_WORDS, REPO_ROOT, write_glove_text, write_semeval
-from tests.tiny_bert import build_tiny_bert
+from tests.tiny_bert import build_tiny_bert, build_tiny_setfit
 from tests.tiny_bert import write_semeval as write_tiny_bert_semeval
 
 HUB_ID = "someone/tiny-semeval-meanmax"
@@ -343,3 +343,53 @@ def test_card_states_the_temperature_the_ece_and_the_abstention_threshold():
     setfit = model_card.card_text(RunRecord.from_dict({**results, "model": "setfit-mpnet", "model_type": "setfit"}), "me/setfit-mr")
     assert "`model.model_head.abstain_threshold` = 0.6321" in setfit and "config.abstain_threshold" not in setfit
     assert "the logistic head's logits are divided by T = 1.734" in setfit
+
+
+def usage_code(card: str) -> str:
+    """The Python block of the card's "Usage" section."""
+    return card.split("## Usage", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def test_card_usage_loads_a_transformers_run_with_pipeline():
+    results = {"model": "minilm", "model_type": "bert", "dataset": "mr", "test": {"accuracy": 0.8}}
+    code = usage_code(model_card.card_text(RunRecord.from_dict(results), "me/minilm-mr"))
+    assert code.splitlines() == ["from transformers import pipeline", "",
+                                 'classifier = pipeline("text-classification", model="me/minilm-mr")',
+                                 'classifier("a gorgeous, witty, seductive movie")']  # fmt: skip
+    glove = model_card.card_text(RunRecord.from_dict({**results, "model": "meanmax", "model_type": "glove-meanmax"}), "me/meanmax-mr")
+    assert 'pipeline("text-classification", model="me/meanmax-mr", trust_remote_code=True)' in usage_code(glove)
+
+
+def test_card_usage_of_a_setfit_run_runs_and_gives_its_scaled_probabilities_and_threshold(tmp_path):
+    """The card's code, run as a user pastes it, on a tiny SetFit run with T = 2 folded into its head and an
+    abstention threshold (as `pipelines.setfitting` saves them): the setfit library loads it, not `pipeline()`."""
+    import joblib
+    import numpy as np
+
+    from pipelines.calibration import apply_temperature
+    from pipelines.inference import load_classifier
+    from pipelines.runs.layout import SETFIT_HEAD_FILE
+
+    folder = build_tiny_setfit(tmp_path / "setfit-run", ["negative", "positive"])
+    head = joblib.load(folder / SETFIT_HEAD_FILE)
+    apply_temperature(head, 2.0)
+    head.abstain_threshold = 0.55
+    joblib.dump(head, folder / SETFIT_HEAD_FILE)
+    scores = {"ece": 0.08, "classwise_ece": 0.09, "brier": 0.31, "nll": 0.52}
+    calibration = {"temperature": 2.0, "test_before": scores, "test_after": scores,
+                   "abstain": {"threshold": 0.55, "validation_coverage": 0.9, "test": {"coverage": 0.9, "accuracy": 0.8}}}  # fmt: skip
+    results = {"model": "setfit-tiny", "model_type": "setfit", "dataset": "mr", "test": {"accuracy": 0.8}, "calibration": calibration}
+    text = model_card.card_text(RunRecord.from_dict(results), str(folder))
+    assert ModelCard(text).data.library_name == "setfit" and "setfit" in ModelCard(text).data.tags
+    code = usage_code(text)
+    assert "pipeline(" not in code and f'SetFitModel.from_pretrained("{folder}")' in code
+    assert "T is folded into the head" in code and "model.model_head.abstain_threshold" in code
+    namespace = {}
+    exec(code, namespace)  # noqa: S102 - the card's own snippet, on a local tiny run
+    texts = namespace["texts"]
+    probabilities = load_classifier(folder).probabilities(texts)  # the scaled ones the run scores with
+    np.testing.assert_allclose(namespace["probabilities"], probabilities, atol=1e-6)
+    assert list(namespace["labels"]) == [["negative", "positive"][k] for k in probabilities.argmax(axis=1)]
+    assert namespace["answered"].tolist() == (probabilities.max(axis=1) >= 0.55).tolist()
+    plain = usage_code(model_card.card_text(RunRecord.from_dict({**results, "calibration": None}), str(folder)))
+    assert "predict_proba" in plain and "folded" not in plain and "abstain_threshold" not in plain

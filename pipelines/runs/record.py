@@ -128,6 +128,11 @@ class RunRecord:
     def is_glove(self) -> bool:
         return str(self.model_type or "").startswith("glove")
 
+    @property
+    def is_setfit(self) -> bool:
+        """A SetFit run (`finetune.py --setfit`, `pipelines.setfitting`): not a `PreTrainedModel`; its head is `model_head.pkl`."""
+        return self.model_type == "setfit"
+
     # What the run produced, never where it lives: the same for a run folder and its compact record
     # (`pipelines.report.records` rewrites paths only). Its test scores and training wall time tell two runs of one
     # model, dataset and seed apart (a teacher trained on CPU, another on GPU).
