@@ -23,11 +23,15 @@ probabilities over the dataset's labels are calibrated by one temperature fitted
 validation sentences (`pipelines.calibration.calibrate_probabilities`). The
 predictions file then holds the scaled probabilities (predictions unchanged), the model's entry
 its `calibration` (T, test ECE/Brier/NLL before and after, conformal sets) and its validation log
-probabilities. Left out, with the reason in `calibration.skipped` (`not_calibrated`): lexicons,
-whose output is a label by a fixed rule (one-hot, no probability to rescale; a logistic fitted on
-their score would be a new trained model, not the tool as it is), and two-label models on
-three-class data, whose `neutral` comes from a threshold on the top probability, so rescaling
-would change their predictions.
+probabilities. Left out, with the reason in `calibration.skipped` (`not_calibrated`): lexicons, whose
+probabilities (`pipelines.scorers.LexiconScorer`) are one-hot of the label their rule gives, or 0.5 / 0.5
+for a tie on two-class data (a score of exactly 0: no lexicon word, or words that cancel; common on MR,
+where the report's "How sure" section counts them). Temperature scaling leaves both as they are
+(softmax(log p / T) = p for every T: log 0 is -inf, a uniform row stays uniform), so there is no
+temperature to fit; calibrating the lexicon's score instead (a logistic fitted on it) would be a new
+trained model, not the tool as it is.
+Also left out: two-label models on three-class data, whose `neutral` comes from a threshold on the top
+probability, so rescaling would change their predictions.
 """
 
 from __future__ import annotations
@@ -144,7 +148,8 @@ def validation_split(dataset, label: str) -> tuple[tuple[list[str], list[int]] |
 def not_calibrated(classifier, mapping) -> str | None:
     """Why this scorer is left out of temperature scaling (module docstring), or None."""
     if getattr(classifier, "family", None) == "lexicon":
-        return "a lexicon's output is a label by a fixed rule (one-hot probabilities): no probability to rescale"
+        return ("a lexicon's probabilities are one-hot of its rule's label, or 0.5/0.5 for a two-class tie (a score of 0), "
+                "which temperature scaling leaves as they are: softmax(log p / T) = p for every T, so none is fitted")
     if mapping.neutral_threshold is not None:
         return "neutral is predicted below a threshold on the top probability (--neutral_threshold): rescaling would change predictions"
     return None

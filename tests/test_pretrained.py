@@ -322,9 +322,26 @@ def test_validation_split_is_the_datas_own_else_train_pys_default_else_none():
 
 def test_lexicons_and_thresholded_neutral_are_left_out_of_scaling():
     lexicon, checkpoint = type("Lexicon", (), {"family": "lexicon"})(), type("Checkpoint", (), {"family": "checkpoint"})()
-    assert "no probability to rescale" in not_calibrated(lexicon, label_mapping("vader", ids(MR), MR))
+    why = not_calibrated(lexicon, label_mapping("vader", ids(MR), MR))
+    assert "one-hot" in why and "0.5/0.5 for a two-class tie" in why and "softmax(log p / T) = p for every T" in why
     assert not_calibrated(checkpoint, label_mapping("m", ids(MR), MR)) is None
     assert not_calibrated(checkpoint, label_mapping("m", ids(["NEGATIVE", "POSITIVE"]), SEMEVAL)).startswith("neutral is predicted below")
+
+
+@pytest.mark.parametrize("name", ["vader", "textblob", "afinn"])
+@pytest.mark.parametrize("three_class", [False, True])
+def test_a_lexicons_probabilities_are_what_its_left_out_reason_says_and_no_temperature_moves_them(name, three_class):
+    """One-hot rows, and 0.5 / 0.5 for a two-class tie (a sentence with no lexicon word), as `not_calibrated` says;
+    softmax(log p / T), temperature scaling of probabilities (`calibrate_probabilities`), is p for every T."""
+    from pipelines.calibration import logits_from_probabilities, scaled_probabilities
+    from pipelines.scorers import LexiconScorer
+
+    probabilities = LexiconScorer(name, three_class).predict_proba(["a wonderful , great film", "an awful , boring mess", "the story"])
+    top = probabilities.max(axis=1)
+    assert top.tolist() == ([1.0, 1.0, 1.0] if three_class else [1.0, 1.0, 0.5])
+    assert probabilities.sum(axis=1).tolist() == [1.0, 1.0, 1.0]
+    for temperature in (0.25, 0.5, 2.0, 4.0):
+        np.testing.assert_allclose(scaled_probabilities(logits_from_probabilities(probabilities), temperature), probabilities, rtol=0, atol=1e-15)
 
 
 def test_every_scorer_is_scored_on_validation_lexicons_included(tiny, tmp_path, offline):
