@@ -207,7 +207,9 @@ class TemperatureNotIdentifiable(ValueError):
     """The validation NLL has no minimum at a finite T > 0: every validation sentence is right (the NLL
     falls all the way to T -> 0, where each is certain), or the labels' logits are on average below
     their sentence's mean logit (it falls all the way to T -> infinity, the uniform distribution).
-    Typical of a few-shot run's handful of validation sentences (16 a class: 7 sentences)."""
+    Typical of a few-shot run's handful of validation sentences (16 a class: 7 sentences). Or its
+    minimum lies past the search's bounds (`LOG_TEMPERATURE_BOUNDS`), where the fit would sit on the
+    bound: logits with no usable scale, such as a barely trained model's, all near 0."""
 
 
 def not_identifiable(err: TemperatureNotIdentifiable) -> dict:
@@ -224,7 +226,7 @@ def fit_temperature(logits, labels) -> float:
     logits: (n, num_labels); labels: (n,) class ids. Guo et al. (2017) fit T the same way (they
     use LBFGS); the NLL is unimodal in log T (convex in 1/T), so scipy's bounded Brent search
     over log T in `LOG_TEMPERATURE_BOUNDS` finds it. `ValueError` for no sentences;
-    `TemperatureNotIdentifiable` when the NLL has no minimum at a finite T > 0.
+    `TemperatureNotIdentifiable` when the NLL has no minimum at a finite T > 0 or it lies past the search's bounds.
     """
     logits = np.asarray(logits, dtype=np.float64)
     labels = np.asarray(labels, dtype=np.int64)
@@ -244,6 +246,19 @@ def fit_temperature(logits, labels) -> float:
         toward = "T -> 0" if right == len(labels) else "T -> infinity"
         raise TemperatureNotIdentifiable(
             f"no temperature is identifiable: the validation NLL keeps falling toward {toward} "
+            f"({right} of {len(labels)} validation sentences right)"
+        )
+
+    def slope(temperature: float) -> float:  # d NLL / d b at b = 1 / temperature (above)
+        probabilities = softmax(logits / temperature, axis=-1)
+        return float(((probabilities * logits).sum(axis=-1) - chosen).mean())
+
+    # The one minimum, past either end of the search: still falling at T = 0.01, or already rising at T = 100.
+    low, high = (math.exp(bound) for bound in LOG_TEMPERATURE_BOUNDS)
+    if slope(low) < 0 or slope(high) > 0:
+        past = f"below T = {low:g}" if slope(low) < 0 else f"above T = {high:g}"
+        raise TemperatureNotIdentifiable(
+            f"no temperature is identifiable: the validation NLL is least {past}, past the search's bound "
             f"({right} of {len(labels)} validation sentences right)"
         )
     result = minimize_scalar(nll, bounds=LOG_TEMPERATURE_BOUNDS, method="bounded", options={"xatol": 1e-6})

@@ -59,6 +59,7 @@ from pipelines.runs.layout import RESULTS_FILE, CellFolder
 from pipelines.runs.record import RunRecord, finished_record, library_versions
 from pipelines.runs.setting import Setting
 from pipelines.formatting import format_metrics, markdown_table
+from pipelines.selection import best_metric_fields
 from pipelines.arguments import GRID_RUNS_DIR, DataArguments, DistillationArguments, EngineArguments, given_learning_rate
 from pipelines.train_sizes import check_sizes, parse_train_sizes
 from pipelines.training import (
@@ -233,6 +234,9 @@ def grid_cells(args: ExperimentArguments, train_options: list[str] = (), data_ar
         vectors = "trained" if model_args.train_embeddings else "frozen"
         teacher = teacher_name(loss_args.teacher) if loss_args.teacher else None
         learning_rate = given_learning_rate(training_args)
+        # The checkpoint rule resolved here, where each cell's arguments are made, so the run does not build them again
+        # (`training.train_glove`); your own data's labels are known only once it is read: its runs resolve it themselves.
+        best_metric = best_metric_fields(training_args.metric_for_best_model, None, dataset) if builtin else {}
         suffixes = {
             size: Setting.of_arguments(f"{vectors} vectors", loss_args, teacher, model_args.config_overrides, learning_rate, size).folder_suffix
             for size in args.size_list
@@ -244,7 +248,7 @@ def grid_cells(args: ExperimentArguments, train_options: list[str] = (), data_ar
                     folder = CellFolder(dataset, model, seed, protocol, vectors, suffixes[size], fold).under(args.runs_dir)
                     cells.append(Cell(
                         dataset, model, seed, fold, size, str(folder), replace(model_args, model=model), cell_data,
-                        replace(training_args, seed=seed, output_dir=str(folder), run_name=folder.relative_to(args.runs_dir).as_posix()),
+                        replace(training_args, seed=seed, output_dir=str(folder), run_name=folder.relative_to(args.runs_dir).as_posix(), **best_metric),
                         loss_args,
                     ))  # fmt: skip
     return cells
@@ -397,7 +401,7 @@ def grid_setting(args: ExperimentArguments, cells: list[Cell], workers: int) -> 
         "seeds": args.seed_list,
         "cv_folds": first.data_args.cv_folds,
         "train_embeddings": first.model_args.train_embeddings,
-        "metric_for_best_model": first.training_args.metric_for_best_model,
+        "metric_for_best_model": {name: by_dataset[name].training_args.metric_for_best_model for name in datasets},  # resolved per dataset
         # as the cells ran it: a train.py option given to the grid (--num_train_epochs 1) wins over the dataset's budget
         "dataset_training": {
             name: {key: type(value)(getattr(by_dataset[name].training_args, key)) for key, value in grid_budget(name).items()} for name in datasets
@@ -429,7 +433,8 @@ def write_tables(
         f"Made by (each invocation adds its cells):\n\n```\n{made_by}\n```\n\n"
         f"Last invocation: seeds {args.seeds}; {'trainable' if setting['train_embeddings'] else 'frozen'} GloVe vectors; "
         f"{'%d-fold cross-validation' % cv_folds if cv_folds else 'lab split'}; {setting['machine']}; "
-        f"{setting['wall_seconds']} s wall. Checkpoint restored by {setting['metric_for_best_model']}. Training budget "
+        f"{setting['wall_seconds']} s wall. Checkpoint restored by validation "
+        + "; ".join(f"{metric} ({name})" for name, metric in setting["metric_for_best_model"].items()) + ". Training budget "
         "(an upper bound: early stopping ends most runs sooner; each cell's epochs are in its row): "
         + "; ".join(f"{name} {budget}" for name, budget in setting["dataset_training"].items())
         + ". Single runs: `python -m pipelines.report` gives means, confidence intervals and paired tests.\n\n"

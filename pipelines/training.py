@@ -179,7 +179,9 @@ def train_glove(
     hub.check_push(training_args.push_to_hub, training_args.output_dir, training_args.hub_model_id, training_args.hub_token)
     check_teacher(loss_args)
     prepared = prepared or prepare_glove_data(model_args, data_args, training_args.seed)
-    training_args = replace(training_args, **best_metric_fields(training_args.metric_for_best_model, prepared.label_names, data_args.dataset_label))
+    best_metric = best_metric_fields(training_args.metric_for_best_model, prepared.label_names, data_args.dataset_label)
+    if best_metric != {key: getattr(training_args, key) for key in best_metric}:  # a grid's cell comes resolved (`experiments.grid_cells`)
+        training_args = replace(training_args, **best_metric)
     model = build_glove_model(
         model_args.model,
         prepared.glove,

@@ -385,6 +385,21 @@ def test_no_temperature_is_identifiable_from_a_handful_of_validation_sentences_a
     assert 0.01 < fit_temperature(logits, right) < 100
 
 
+def test_a_minimum_past_the_searchs_bounds_identifies_no_temperature():
+    """A barely trained model's logits, all near 0 (the tiny fine-tune's validation in tests/test_finetune.py): the NLL's
+    minimum lies below T = 0.01, and the search used to return its bound as the fitted T (100x sharper, test ECE 10x
+    worse). Multiplying logits by c multiplies the minimising T by c: 10,000x up it lies inside the search, 1,000,000x up above it."""
+    from pipelines.calibration import TemperatureNotIdentifiable
+
+    logits = np.array([[2.066, -1.655, 1.229], [2.065, -1.656, 1.226], [2.066, -1.658, 1.228], [2.066, -1.651, 1.227]]) * 1e-3
+    labels = np.array([0, 2, 0, 1])
+    with pytest.raises(TemperatureNotIdentifiable, match="least below T = 0.01, past the search's bound .2 of 4 validation"):
+        fit_temperature(logits, labels)
+    assert 1 < fit_temperature(logits * 1e4, labels) < 100
+    with pytest.raises(TemperatureNotIdentifiable, match="least above T = 100, past the search's bound"):
+        fit_temperature(logits * 1e6, labels)
+
+
 def test_calibrating_without_an_identifiable_temperature_leaves_the_model_and_says_why():
     from sklearn.linear_model import LogisticRegression
 

@@ -186,6 +186,9 @@ def test_a_cells_command_parses_back_into_the_cell(tmp_path):
     assert argv[argv.index("--learning_rate") + 1] == "0.0123" and argv[argv.index("--max_vocab_size") + 1] == "0"
     semeval = grid_cells(ExperimentArguments(datasets="semeval2017a", **grid))[0]  # its budget, from the benchmark
     assert semeval.training_args.per_device_train_batch_size == BENCHMARKS["semeval2017a"].grid_training["per_device_train_batch_size"]
+    # the checkpoint rule resolved where the cell's arguments are made, so the run does not build them again
+    assert (cell.training_args.metric_for_best_model, semeval.training_args.metric_for_best_model) == ("accuracy", "recall_macro")
+    assert argv[argv.index("--metric_for_best_model") + 1] == "accuracy"
 
 
 @pytest.mark.parametrize(

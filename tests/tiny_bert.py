@@ -1,11 +1,11 @@
-"""A tiny random BERT with a WordPiece vocabulary trained here, and tiny data folders, for offline tests."""
+"""A tiny random BERT with a WordPiece vocabulary made here, and tiny data folders, for offline tests."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import torch
-from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 from transformers import BertConfig, BertForSequenceClassification, PreTrainedTokenizerFast
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -15,11 +15,19 @@ NEGATIVE = ["a dull , lifeless mess", "terrible acting and a boring plot", "i ha
 NEUTRAL = ["the film opens on friday", "the director was born in ohio", "it runs two hours", "tickets cost ten dollars"]
 
 
-def wordpiece_tokenizer(sentences: list[str], vocab_size: int = 300) -> PreTrainedTokenizerFast:
-    backend = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    backend.normalizer = normalizers.BertNormalizer(lowercase=True)
-    backend.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    backend.train_from_iterator(sentences, trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS))
+def wordpiece_tokenizer(sentences: list[str]) -> PreTrainedTokenizerFast:
+    """A BERT-style WordPiece tokenizer whose vocabulary is made here, the same on every call: the special
+    tokens, each character alone and as a `##` continuation, then every (lower-cased) word of `sentences`.
+    Not trained: `tokenizers`' WordPieceTrainer gives other pieces and ids from call to call (its word
+    counts are a hash map: huggingface/tokenizers#1794), so a tiny random BERT built on it predicted
+    differently in every process, and a knife-edge test passed or failed by the draw."""
+    normalizer, pre_tokenizer = normalizers.BertNormalizer(lowercase=True), pre_tokenizers.BertPreTokenizer()
+    words = sorted({word for sentence in sentences for word, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(sentence))})
+    characters = sorted({character for word in words for character in word})
+    pieces = [*SPECIAL_TOKENS, *characters, *(f"##{character}" for character in characters), *(word for word in words if len(word) > 1)]
+    backend = Tokenizer(models.WordPiece({piece: i for i, piece in enumerate(pieces)}, unk_token="[UNK]"))
+    backend.normalizer = normalizer
+    backend.pre_tokenizer = pre_tokenizer
     cls_id, sep_id = backend.token_to_id("[CLS]"), backend.token_to_id("[SEP]")
     backend.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)]

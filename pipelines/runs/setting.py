@@ -206,7 +206,7 @@ class Setting:
         if self.config:
             suffix += "-config-" + file_name(self.config)
         if self.learning_rate is not None:
-            suffix += "-lr" + file_name(repr(self.learning_rate))
+            suffix += f"-lr{self.learning_rate!r}"  # a float's repr is file-name safe as it is (digits, ".", "e", a sign)
         return suffix
 
     def sort_key(self) -> tuple:
