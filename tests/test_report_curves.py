@@ -98,3 +98,17 @@ def test_an_as_is_model_is_the_zero_label_line_compared_unpaired_at_every_size(c
     assert [row["verdict"] for row in rows] == ["A better", "A better", "no detectable difference"]
     assert rows[0]["difference"] == pytest.approx(summary["points"]["bilstm (trained vectors)"]["16"]["mean"] - 0.75)
     assert "zs (as is, no labels): 0.7500 [" in (output / "curves-mr.md").read_text()
+
+
+def test_opposite_verdicts_with_an_undetected_size_between_them_are_a_crossover():
+    """B better at small sizes, no detectable difference at one, A better at `all`: the curves cross (round 14 found
+    SemEval's multihead vs VADER called "no crossover" because the two verdicts were not adjacent)."""
+    a, b = curves.Curve("semeval2017a", "multihead", ["negative", "neutral", "positive"]), curves.Curve("semeval2017a", "vader", [])
+    rows = [
+        {"size": 16, "difference": -0.17, "holm_p": 0.013},
+        {"size": 1024, "difference": 0.0002, "holm_p": 0.99},
+        {"size": None, "difference": 0.066, "holm_p": 0.006},
+    ]
+    assert curves.crossover_text(a, b, rows).endswith("(the curves cross).")
+    same_side = [{**rows[0], "difference": 0.17}, rows[1], rows[2]]  # A better, nothing, A better: no crossing
+    assert curves.crossover_text(a, b, same_side).endswith("(no crossover between two detected differences).")

@@ -141,7 +141,8 @@ def crossover_text(a: Curve, b: Curve, rows: list[dict]) -> str:
         else:
             spans.append([said, row["size"], row["size"]])
     parts = [f"{said} at {size_text(first)}" + (f"–{size_text(last)}" if last != first else "") + " per class" for said, first, last in spans]
-    changes = sum(1 for one, two in zip(spans, spans[1:]) if "better" in one[0] and "better" in two[0])
+    detected = [said for said, _, _ in spans if "better" in said]  # a size with no detectable difference between two
+    changes = sum(1 for one, two in zip(detected, detected[1:]) if one != two)  # opposite verdicts still crosses
     crossing = "the curves cross" if changes else "no crossover between two detected differences"
     return f"{'; '.join(parts)} ({crossing})."
 
