@@ -255,8 +255,9 @@ def fit_temperature(logits, labels) -> float:
 
     # The one minimum, past either end of the search: still falling at T = 0.01, or already rising at T = 100.
     low, high = (math.exp(bound) for bound in LOG_TEMPERATURE_BOUNDS)
-    if slope(low) < 0 or slope(high) > 0:
-        past = f"below T = {low:g}" if slope(low) < 0 else f"above T = {high:g}"
+    falling_at_low, rising_at_high = slope(low) < 0, slope(high) > 0
+    if falling_at_low or rising_at_high:
+        past = f"below T = {low:g}" if falling_at_low else f"above T = {high:g}"
         raise TemperatureNotIdentifiable(
             f"no temperature is identifiable: the validation NLL is least {past}, past the search's bound "
             f"({right} of {len(labels)} validation sentences right)"
