@@ -16,8 +16,11 @@ samples/s is over the remaining steps, wall time from the end of step 1 to the e
   grouped by length (`train_sampling_strategy="group_by_length"`, finetune.py's default), fused
   AdamW (`--optim adamw_torch_fused`): that is the recipe. Then, on top of the recipe: a second
   torch thread, and `torch.compile` (`--torch_compile`).
-- **bf16 autocast** is measured only where the CPU has native bf16 (AVX512-BF16 or AMX flags in
-  `/proc/cpuinfo`); elsewhere it is emulated and slower, and the table says it was skipped.
+- **bf16 autocast** (`bf16=True` on the CPU: `torch.autocast("cpu", torch.bfloat16)` around each
+  forward) is measured only where the CPU has native bf16 (`pipelines.training_arguments.native_cpu_bf16`:
+  AVX512-BF16 or AMX, as torch detects them), alone and with 2 threads; elsewhere it is emulated and
+  slower, and the table says it was skipped. finetune.py turns it on by itself where it is native
+  (`--auto_mixed_precision`, the default).
 
 The epoch estimate scales the measured rate to the 8,000 sentences a run trains on (MR's 10,000
 less the 20% validation split). CPU seconds per step (process time of the training process) are
@@ -32,7 +35,6 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 import torch
 from datasets import Dataset
@@ -50,6 +52,7 @@ from bench.common import DEFAULT_DATA_DIR, PeakMemory, in_child_process, machine
 from pipelines.backbones import length_from_data, resolve_alias
 from pipelines.cli import parse, run_cli
 from pipelines.data.builtin import load_sentiment_dataset
+from pipelines.training_arguments import native_cpu_bf16
 
 STATIC_LENGTH = 128  # a plain HF script's usual padding="max_length", max_length=128
 RUN_SENTENCES = 8000  # MR train less the 20% validation split
@@ -82,9 +85,10 @@ RECIPE = Arm("recipe (= + fused AdamW)", fitted_length=True, dynamic=True, group
 
 
 def arms(full: bool) -> list[Arm]:
+    bf16 = [replace(RECIPE, name="recipe + bf16 autocast", bf16=True)] if native_cpu_bf16() else []
     if not full:
-        return [BASELINE, RECIPE]
-    arms = [
+        return [BASELINE, RECIPE, *bf16]
+    return [
         BASELINE,
         replace(BASELINE, name="+ max_length fitted (p99), static", fitted_length=True),
         replace(BASELINE, name="+ dynamic padding", fitted_length=True, dynamic=True),
@@ -92,17 +96,9 @@ def arms(full: bool) -> list[Arm]:
         RECIPE,
         replace(RECIPE, name="recipe + 2 torch threads", threads=2),
         replace(RECIPE, name="recipe + torch.compile", compile=True),
+        *bf16,
+        *[replace(arm, name="recipe + bf16 autocast + 2 torch threads", threads=2) for arm in bf16],
     ]
-    if native_bf16():
-        arms.append(replace(RECIPE, name="recipe + bf16 autocast", bf16=True))
-    return arms
-
-
-def native_bf16() -> bool:
-    """True where the CPU computes bf16 natively (AVX512-BF16 or AMX), so autocast can pay."""
-    cpuinfo = Path("/proc/cpuinfo")
-    flags = cpuinfo.read_text() if cpuinfo.is_file() else ""
-    return any(flag in flags for flag in ("avx512_bf16", "amx_bf16"))
 
 
 class StepClock(TrainerCallback):
@@ -180,7 +176,7 @@ def run(args: RecipeBenchArguments, output_dir: str = "/tmp/finetune_recipe_benc
                 "ratio": f"{ratio(result['samples_per_s'], baseline):.2f}x",
                 "cpu_ratio": f"{ratio(baseline_cpu, result['cpu_per_step']):.2f}x",
             })
-    bf16 = "bf16 autocast measured" if native_bf16() else "bf16 autocast skipped: no native bf16 on this CPU (no avx512_bf16/amx_bf16 flag)"
+    bf16 = "bf16 autocast measured (native on this CPU)" if native_cpu_bf16() else "bf16 autocast skipped: no native bf16 on this CPU (no avx512_bf16/amx_bf16 flag)"
     return (
         f"{markdown_table(rows, COLUMNS)}\n\n{len(texts)} MR training sentences per arm (seed 0), batches of "
         f"{args.batch_size}, {results[BASELINE]['steps']} timed optimizer steps after 1 untimed (per arm); {bf16}."

@@ -505,7 +505,11 @@ class FinetuneTrainingOptions(RunTrainingOptions):
     weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay"})
     save_total_limit: int | None = field(default=1, metadata={"help": "checkpoints kept on disk"})
     auto_mixed_precision: bool = field(
-        default=True, metadata={"help": "on a GPU, bf16 where supported, else fp16 (unless --fp16/--bf16 is given)"}
+        default=True,
+        metadata={
+            "help": "on a GPU, bf16 where supported, else fp16; on a CPU, bf16 autocast where it is native "
+            "(AVX512-BF16 or AMX), else fp32 (unless --fp16/--bf16 is given)"
+        },
     )
 
 

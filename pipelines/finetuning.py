@@ -166,9 +166,10 @@ def finetune_setfit(path, splits, label_names, data_description, model_args, dat
         "train_sentences": len(splits["train"]),
         "validation_sentences": len(splits["validation"]),
         "test_sentences": len(splits["test"]),
-        "setfit": {key.removeprefix("setfit_"): value for key, value in vars(setfit_args).items() if key != "setfit"},
+        "setfit": {key.removeprefix("setfit_"): value for key, value in vars(setfit_args).items() if key != "setfit"}
+        | {"bf16": training_args.bf16},
     }
-    model, seconds = train_setfit(path, splits, label_names, setfit_args, training_args.seed)
+    model, seconds = train_setfit(path, splits, label_names, setfit_args, training_args.seed, bf16=training_args.bf16)
     record, test_predictions, validation = setfit_record(model, splits, label_names, run_info, training_args.seed)
     record.train_seconds = round(seconds, 2)
     record.train_device = training_device(model.model_body.device)

