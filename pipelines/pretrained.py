@@ -138,7 +138,8 @@ def default_models(
 
 def cost_line(models: list[str], test_sentences: int, validation_sentences: int, defaults: bool) -> str:
     """One line, printed before any scoring: what will be scored, on how many sentences, its measured cost
-    where one is known (`MEASURED_CPU_MS`) and, for the default list, how to score fewer."""
+    where one is known (`MEASURED_CPU_MS`) and, for the default list, how to score fewer (the example: the
+    measured models under one CPU-minute each here)."""
     sentences = test_sentences + validation_sentences
     minutes = {model: MEASURED_CPU_MS[model] * sentences / 60_000 for model in models if model in MEASURED_CPU_MS}
     line = (f"scoring {len(models)} model{'s' if len(models) > 1 else ''} on {test_sentences} test + {validation_sentences} "
