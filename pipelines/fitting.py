@@ -215,9 +215,16 @@ def predict_in_order(trainer: Trainer, *datasets) -> list:
     shuffled order. Scores do not care, but per-sentence predictions must line up with the test
     set, so this runs the Trainer's own evaluation loop over a loader without a sampler (the
     loader `Trainer.get_test_dataloader` builds, less its sampler); the arguments stay as they are.
+    Each loop ends as `Trainer.predict` ends it, with the callbacks' `on_predict`: the progress bar the
+    loop opened (`ProgressCallback`) is closed there, else it stays open and is drawn again when the
+    process exits, after "saved to".
     """
     loaders = [trainer._get_dataloader(dataset, description="test", batch_size=trainer.args.eval_batch_size) for dataset in datasets]
-    return [trainer.evaluation_loop(loader, description="Prediction", metric_key_prefix="test") for loader in loaders]
+    outputs = []
+    for loader in loaders:
+        outputs.append(trainer.evaluation_loop(loader, description="Prediction", metric_key_prefix="test"))
+        trainer.control = trainer.callback_handler.on_predict(trainer.args, trainer.state, trainer.control, outputs[-1].metrics)
+    return outputs
 
 
 # TrainingArguments that change what a run computes (the rest say where and how output goes).

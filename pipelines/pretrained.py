@@ -36,6 +36,7 @@ probability, so rescaling would change their predictions.
 
 from __future__ import annotations
 
+import shlex
 import sys
 import time
 import traceback
@@ -48,6 +49,7 @@ from pipelines.backbones import MODEL_ALIASES, resolve_model
 from pipelines.arguments import TRAINER_DEFAULT_SEED, DataArguments, PretrainedArguments
 from pipelines.calibration import calibrate_probabilities, calibration_summary, logits_from_probabilities
 from pipelines.data import column, load_data
+from pipelines.data.builtin import resolve_data_dir
 from pipelines.errors import DataError, OptionError, UserError, one_line
 from pipelines.benchmarks import BENCHMARKS, closest_benchmark, official_metric_for
 from pipelines.metrics import METRICS, metric_keys, score
@@ -74,6 +76,13 @@ from pipelines.statistics import score_interval
 # Models trained on the other benchmark are added from `--runs_dir` (`cross_benchmark_runs`).
 # The Hub checkpoints are each benchmark's `pretrained_models` (`pipelines.benchmarks`).
 OFFLINE_MODELS = ("vader", "textblob", "afinn", "minilm", "mpnet")
+
+# What scoring one sentence costs each offline model, in CPU milliseconds on one torch thread, as measured on this
+# project's 2-core CPU by `OMP_NUM_THREADS=1 python -m bench.asis_cost semeval2017a vader textblob afinn minilm mpnet
+# --sentences 300` (results/asis_semeval2017a.md; on MR the same script gave MPNet 325.2: results/asis_mr.md). The
+# start of a run multiplies them by the sentences it will score (`cost_line`). Hub checkpoints and trained runs: not measured.
+MEASURED_CPU_MS = {"vader": 0.1, "textblob": 0.4, "afinn": 0.5, "minilm": 42.6, "mpnet": 324.1}
+MEASURED_BY = "bench.asis_cost, results/asis_semeval2017a.md"
 
 # --- resolving a --models entry ------------------------------------------------------------------
 
@@ -107,9 +116,13 @@ def cross_group(dataset: str) -> str:
     return CellFolder.grid_group(BENCHMARKS[dataset].other_benchmark, "lab", "trained")
 
 
-def default_models(label_names: list[str], dataset: str | None, runs_dir: str | Path | None) -> tuple[list[str], list[str]]:
+def default_models(
+    label_names: list[str], dataset: str | None, runs_dir: str | Path | None, data_dir: str | Path | None = None
+) -> tuple[list[str], list[str]]:
     """(models, notes) scored without `--models`: `OFFLINE_MODELS`, the benchmark's Hub checkpoints
-    (your own data gets those of the benchmark whose labels are closest), then the other benchmark's runs."""
+    (your own data gets those of the benchmark whose labels are closest), then the other benchmark's runs.
+    The note that none was found holds the command that trains them, reading the data from `data_dir` (the
+    folder this run read, `--data-dir` or `$SENTIBENCH_DATA_DIR`; None: the Hub copies), so it runs as printed."""
     benchmark = BENCHMARKS[dataset] if dataset in BENCHMARKS else closest_benchmark(label_names)
     models, notes = [*OFFLINE_MODELS, *benchmark.pretrained_models], []
     other = BENCHMARKS[dataset].other_benchmark if dataset in BENCHMARKS else None
@@ -117,11 +130,33 @@ def default_models(label_names: list[str], dataset: str | None, runs_dir: str | 
         cross = cross_benchmark_runs(runs_dir, dataset)
         models += cross
         if not cross:
-            notes.append(
-                f"no models trained on {other} under {Path(runs_dir) / cross_group(dataset)} (train them with "
-                f"`python -m pipelines.experiments --datasets {other} --train_embeddings --runs_dir {runs_dir}`)"
-            )
+            data = ["--data_dir", str(data_dir)] if data_dir else []
+            command = ["python", "-m", "pipelines.experiments", *data, "--datasets", other, "--train_embeddings", "--runs_dir", str(runs_dir)]
+            notes.append(f"no models trained on {other} under {Path(runs_dir) / cross_group(dataset)} (train them with `{shlex.join(command)}`)")
     return models, notes
+
+
+def cost_line(models: list[str], test_sentences: int, validation_sentences: int, defaults: bool) -> str:
+    """One line, printed before any scoring: what will be scored, on how many sentences, its measured cost
+    where one is known (`MEASURED_CPU_MS`) and, for the default list, how to score fewer (the example: the
+    measured models under one CPU-minute each here)."""
+    sentences = test_sentences + validation_sentences
+    minutes = {model: MEASURED_CPU_MS[model] * sentences / 60_000 for model in models if model in MEASURED_CPU_MS}
+    line = (f"scoring {len(models)} model{'s' if len(models) > 1 else ''} on {test_sentences} test + {validation_sentences} "
+            f"validation sentences: {' '.join(models)}")  # fmt: skip
+    if minutes:
+        total = sum(minutes.values())
+        slowest = [f"{model} {cost:.1f}" for model, cost in sorted(minutes.items(), key=lambda item: -item[1]) if cost >= 0.05]
+        line += (f"; cost measured on one CPU thread ({MEASURED_BY}): "
+                 + (f"{total:.1f} CPU-min ({', '.join(slowest)})" if slowest else "under 0.1 CPU-min"))  # fmt: skip
+        unmeasured = len(models) - len(minutes)
+        line += f", the other {unmeasured} not measured" if unmeasured else ""
+    else:
+        line += "; cost not measured"
+    cheap = [model for model, cost in minutes.items() if cost < 1]
+    if defaults:
+        line += "; to score fewer: --models NAME ..." + (f" (e.g. --models {' '.join(cheap)})" if cheap else "")
+    return line
 
 
 # --- temperature scaling on validation --------------------------------------------------------------
@@ -315,7 +350,8 @@ def evaluate_pretrained(args: PretrainedArguments) -> EvaluationRecord:
     notes = []
     model_names = list(args.models)
     if not model_names:
-        model_names, notes = default_models(label_names, args.dataset if args.source == "builtin" else None, args.runs_dir)
+        benchmark = args.dataset if args.source == "builtin" else None
+        model_names, notes = default_models(label_names, benchmark, args.runs_dir, resolve_data_dir(args.data_dir))
     for note in notes:
         print(f"note: {note}", file=sys.stderr, flush=True)
     texts, references = column(test, "text"), column(test, "label")
@@ -327,6 +363,7 @@ def evaluate_pretrained(args: PretrainedArguments) -> EvaluationRecord:
         validation, validation_description = None, {"skipped": one_line(err)}
     if "skipped" in validation_description:
         print(f"note: no validation scores or temperature scaling: {validation_description['skipped']}", file=sys.stderr, flush=True)
+    print(cost_line(model_names, len(texts), len(validation[0]) if validation else 0, defaults=not args.models), flush=True)
     device = args.device or default_device()
     scored, failures, errors, tracebacks = score_models(model_names, texts, references, label_names, args, device, validation)
     if not scored:  # nothing to report: leave no empty table behind

@@ -2,6 +2,8 @@ import pytest
 
 from pipelines import hub_access
 from pipelines.benchmarks import DataFormatError, clean_tweet, read_semeval_file
+from pipelines.arguments import DataSourceArguments
+from pipelines.data import load_data
 from pipelines.data.builtin import load_sentiment_dataset
 from pipelines.errors import OptionError, PathError
 from tests.conftest import write_mr, write_semeval
@@ -32,6 +34,21 @@ def test_missing_file_names_path_and_layout(tmp_path):
     (folder / "MR" / "rt-polarity.neg").unlink()
     with pytest.raises(PathError, match=r"rt-polarity\.neg.*expected .*rt-polarity\.pos"):
         load_sentiment_dataset("mr", folder)
+
+
+def test_load_data_names_the_files_it_reads_once(tmp_path, monkeypatch, capsys):
+    """Every flow reads through `load_data`: it names the release's files in the folder given (or that
+    the folder came from $SENTIBENCH_DATA_DIR) before reading, once per process however often it is asked."""
+    mr, semeval = write_mr(tmp_path / "a", per_class=5001), write_semeval(tmp_path / "b")
+    load_data(DataSourceArguments(dataset="mr", data_dir=str(mr)))
+    load_data(DataSourceArguments(dataset="mr", data_dir=str(mr)))  # the grid's next cell: named already
+    monkeypatch.setenv("SENTIBENCH_DATA_DIR", str(semeval))
+    load_data(DataSourceArguments(dataset="semeval2017a"))
+    assert capsys.readouterr().out.splitlines() == [
+        f"reading mr from {mr}/MR/rt-polarity.pos and {mr}/MR/rt-polarity.neg, one sentence a line",
+        f"reading semeval2017a from {semeval}/Semeval2017A/train_dev/{{train,dev}}/*.tsv and "
+        f"{semeval}/Semeval2017A/gold/SemEval2017-task4-test.subtask-A.english.txt, lines id<TAB>label<TAB>text ($SENTIBENCH_DATA_DIR)",
+    ]
 
 
 def test_missing_folder_and_unknown_dataset(tmp_path):

@@ -1,6 +1,10 @@
 """finetune.py end to end on a tiny BERT, and the checkpoint it saves scored by evaluate_pretrained.py."""
 
 import json
+import os
+import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -12,6 +16,7 @@ from pipelines.cli import run_cli
 from pipelines.benchmarks import BENCHMARKS
 from pipelines.arguments import default_output_dir, model_label
 from pipelines.finetuning import FinetuneTrainingArguments
+from tests.conftest import REPO_ROOT
 from tests.tiny_bert import build_tiny_bert, write_semeval
 
 QUICK = ["--num_train_epochs", "1", "--per_device_train_batch_size", "8", "--report_to", "none", "--seed", "3"]
@@ -28,6 +33,25 @@ def finetuned(tmp_path_factory):
     limits = ["--max_train_samples", "24", "--max_eval_samples", "6", "--max_test_samples", "9"]
     assert run_cli(finetune.main, [*argv, *QUICK, *limits]) == 0
     return {"data": data, "output_dir": output_dir}
+
+
+def test_saved_to_is_the_last_line_with_the_progress_bars_kept(finetuned, tmp_path):
+    """finetune.py as a user runs it, stdout and stderr in one stream: it names its data, shows the training bar
+    and each prediction bar closed, and ends with "saved to" (the test and validation predictions' bar was left
+    open and drawn again at exit, `2it [...]` after "saved to": `fitting.predict_in_order`)."""
+    base, output_dir = build_tiny_bert(tmp_path / "base", ["negative", "positive"]), tmp_path / "out"
+    command = [sys.executable, "-u", "finetune.py", "--model", str(base), "--dataset", "semeval2017a", "--data-dir",
+               str(finetuned["data"]), "--output_dir", str(output_dir), *QUICK, "--max_train_samples", "24",
+               "--max_eval_samples", "6", "--max_test_samples", "9"]  # fmt: skip
+    done = subprocess.run(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:]
+    # a bar redraws itself after \r; cursor moves (ESC[A) of nested bars are not text
+    lines = [line.strip() for line in re.split(r"[\r\n]", done.stdout.replace("\x1b[A", "")) if line.strip()]
+    assert lines[-1] == f"saved to {output_dir}"
+    assert f"reading semeval2017a from {finetuned['data']}/Semeval2017A/train_dev/" in lines[0]
+    assert any(re.match(r"100%\|.*\| 3/3 ", line) for line in lines)  # the training bar: 24 sentences, batches of 8
+    assert sum(bool(re.match(r"100%\|.*\| 1/1 ", line)) for line in lines) >= 3  # validation each epoch, then test and validation
 
 
 def test_finetune_saves_model_tokenizer_and_results(finetuned):

@@ -1,6 +1,9 @@
 """evaluate_pretrained.py: label mapping, the neutral rule, batched inference, failures per model, the default run."""
 
 import json
+import re
+import shlex
+import shutil
 from pathlib import Path
 
 import huggingface_hub
@@ -13,7 +16,8 @@ from pipelines.cli import parse, run_cli
 from pipelines.errors import PathError
 from pipelines.inference import TorchSequenceClassifier
 from pipelines.label_mapping import CHECKPOINT_LABELS, label_mapping, parse_label_map
-from pipelines.pretrained import OFFLINE_MODELS, default_models, resolve_model
+from pipelines import experiments
+from pipelines.pretrained import MEASURED_CPU_MS, OFFLINE_MODELS, cost_line, default_models, resolve_model
 from pipelines.calibration import TemperatureNotIdentifiable, fit_temperature
 from pipelines.pretrained import not_calibrated, validation_split
 from pipelines.runs.io import read_validation_predictions
@@ -148,6 +152,53 @@ def test_default_models_are_offline_families_hub_ids_and_the_other_benchmarks_ru
     models, notes = default_models(SEMEVAL, "semeval2017a", tmp_path)
     assert models == [*DEFAULT_MODELS["semeval2017a"], str(lowest)] and notes == []
     assert default_models(MR, None, tmp_path) == (list(DEFAULT_MODELS["mr"]), [])  # your own two-class file
+
+
+def test_the_hint_to_train_the_other_benchmarks_models_runs_as_printed_on_the_folder_given(tmp_path, capsys):
+    """The note's command, copied as it is, trains on the data folder this run read (quoted: it has a space)."""
+    data, runs = tmp_path / "my data", tmp_path / "runs"
+    _, notes = default_models(SEMEVAL, "semeval2017a", runs, data)
+    command = shlex.split(re.search(r"`(.*)`", notes[0])[1])
+    assert command[:3] == ["python", "-m", "pipelines.experiments"] and f"--data_dir '{data}'" in notes[0]
+    experiments.main([*command[3:], "--dry_run"])  # the grid's cells as train.py commands
+    cells = [shlex.split(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(cells) >= 7 and all(cell[cell.index("--data_dir") + 1] == str(data) for cell in cells)
+    assert all(cell[cell.index("--output_dir") + 1].startswith(f"{runs}/mr-lab-trained/") for cell in cells)
+    assert "--data_dir" not in default_models(SEMEVAL, "semeval2017a", runs)[1][0]  # no folder: the Hub copies
+
+
+def test_cost_line_extrapolates_the_measured_cost_and_says_how_to_score_fewer():
+    """MR's default run (662 test + 2,000 validation sentences) at the measured CPU-ms a sentence: MPNet 14.4 and
+    MiniLM 1.9 CPU-min, the figures results/asis_mr.md gives for the same sentences; Hub ids are not measured."""
+    models = list(DEFAULT_MODELS["mr"])
+    assert cost_line(models, 662, 2000, defaults=True) == (
+        f"scoring 8 models on 662 test + 2000 validation sentences: {' '.join(models)}; cost measured on one CPU thread "
+        "(bench.asis_cost, results/asis_semeval2017a.md): 16.3 CPU-min (mpnet 14.4, minilm 1.9), the other 3 not measured; "
+        "to score fewer: --models NAME ... (e.g. --models vader textblob afinn)"
+    )
+    assert set(MEASURED_CPU_MS) == set(OFFLINE_MODELS)
+    assert cost_line(["vader", "runs/x"], 662, 0, defaults=False).endswith(
+        "cost measured on one CPU thread (bench.asis_cost, results/asis_semeval2017a.md): under 0.1 CPU-min, the other 1 not measured"
+    )
+    assert cost_line(["runs/x"], 662, 0, defaults=False) == "scoring 1 model on 662 test + 0 validation sentences: runs/x; cost not measured"
+
+
+def test_default_run_names_its_data_and_cost_first_and_how_to_train_the_cross_benchmark_models(tiny, tmp_path, offline, monkeypatch, capsys):
+    """No --models: before any model is scored, the files it reads and what it will score at what cost; the hint to
+    train the other benchmark's models carries the --data-dir given."""
+    monkeypatch.setattr("pipelines.backbones.resolve_alias", lambda alias: str(tiny["two"]))
+    data, runs = shutil.copytree(tiny["data"], tmp_path / "my data"), tmp_path / "runs"
+    argv = ["--dataset", "semeval2017a", "--data-dir", str(data), "--output_dir", str(tmp_path / "out"), "--runs_dir", str(runs)]
+    assert run_cli(evaluate_pretrained.main, argv) == 0
+    out, err = capsys.readouterr()
+    record = json.loads((tmp_path / "out" / "evaluation.json").read_text())
+    test, validation = record["test_sentences"], record["validation"]["sentences"]
+    lines = out.splitlines()
+    assert lines[0].startswith(f"reading semeval2017a from {data}/Semeval2017A/train_dev/")
+    assert lines[1] == cost_line(list(DEFAULT_MODELS["semeval2017a"]), test, validation, defaults=True)
+    assert lines[1].startswith(f"scoring 8 models on {test} test + {validation} validation sentences: vader textblob afinn minilm mpnet ")
+    assert "--models NAME ... (e.g. --models vader textblob afinn minilm mpnet)" in lines[1]  # a tiny test set: all cheap
+    assert f"`python -m pipelines.experiments --data_dir '{data}' --datasets mr --train_embeddings --runs_dir {runs}`" in err
 
 
 # --- model resolution ----------------------------------------------------------------------------

@@ -47,6 +47,7 @@ def test_train_saves_model_tokenizer_and_results(tmp_path, tiny_semeval, tiny_gl
     assert results["code"]["commit"] == head and isinstance(results["code"]["dirty"], bool)
     out = capsys.readouterr().out
     assert "test (90 sentences) accuracy" in out and f"saved to {output_dir}" in out
+    assert out.startswith(f"reading semeval2017a from {tiny_semeval}/Semeval2017A/train_dev/")  # the data, named first
     assert out.rstrip().endswith("trainable vectors (--train_embeddings) measured +9.2 points for mean on MR (lab split, 5 seeds) in the committed study (results/report/report.md)")
     assert "Writing model shards" not in out
 

@@ -31,9 +31,37 @@ def column(split: Dataset, name: str) -> list:
     return split[name][:]
 
 
+def source_line(args: DataSourceArguments) -> str:
+    """What `load_data(args)` reads, in one line: `reading mr from ../data/MR/rt-polarity.pos and ...`."""
+    if args.source == "files":
+        paths = (args.train_file, args.validation_file, args.test_file)
+        return f"reading {args.dataset_label} from " + ", ".join(
+            f"{split} {path}" for split, path in zip(("train", "validation", "test"), paths) if path
+        )
+    if args.source == "hub":
+        config = f" (config {args.dataset_config})" if args.dataset_config else ""
+        return f"reading {args.dataset_name}{config} from the Hub"
+    return f"reading {args.dataset} from {builtin.source_text(args.dataset, args.data_dir)}"
+
+
+# The lines `name_source` printed in this process: the grid's cells, `--train_size` and the searches read
+# one source many times, and it is named once.
+_NAMED: set[str] = set()
+
+
+def name_source(args: DataSourceArguments) -> None:
+    """Print which folder or files the data comes from (`source_line`), once per process and source."""
+    line = source_line(args)
+    if line not in _NAMED:
+        _NAMED.add(line)
+        print(line, flush=True)
+
+
 def load_data(args: DataSourceArguments) -> tuple[DatasetDict, dict]:
     """The splits (columns `text`, `label` as a `ClassLabel`) from whichever source `args` names,
-    and a description of that source for `results.json` and the model card."""
+    and a description of that source for `results.json` and the model card. Every flow reads its data
+    here, so this names the source first (`name_source`), before anything is read."""
+    name_source(args)
     if args.source == "files":
         paths = (args.train_file, args.validation_file, args.test_file)
         given = {split: path for split, path in zip(("train", "validation", "test"), paths) if path}

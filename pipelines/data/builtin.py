@@ -24,6 +24,20 @@ def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path | None:
     return Path(chosen) if chosen else None
 
 
+def source_text(name: str, data_dir: str | os.PathLike | None = None) -> str:
+    """Where `load_sentiment_dataset(name, data_dir)` reads, in words: the release's files (the
+    benchmark's `layout` in the folder given, and where the folder was given) or its Hub copy."""
+    benchmark = get_benchmark(name)
+    folder = resolve_data_dir(data_dir)
+    if folder is None:
+        config = f"/{benchmark.hub_config}" if benchmark.hub_config else ""
+        return f"its Hub copy {benchmark.hub_id}{config} (no --data-dir or ${DATA_DIR_ENV} given)"
+    files = benchmark.layout.replace("<data_dir>", str(folder))
+    if files == benchmark.layout:  # a layout that does not say where the folder goes
+        files = f"{folder / benchmark.folder} ({benchmark.layout})"
+    return files if data_dir else f"{files} (${DATA_DIR_ENV})"
+
+
 def load_sentiment_dataset(name: str, data_dir: str | os.PathLike | None = None) -> DatasetDict:
     """`train` and `test` of the benchmark `name`, from its release under `data_dir`, else the Hub.
 
