@@ -36,9 +36,9 @@ for cell in $CELLS; do
   while [ -e "$RUNS.hold" ]; do sleep 10; done
   epochs=3; [ "$model" = mpnet ] && epochs=${MPNET_EPOCHS:-2}
   method=(--model "$model" --num_train_epochs "$epochs" --max_length_quantile 0.99 --optim adamw_torch_fused)
-  # MPNet: a 2-core epoch of MR takes over an hour (16 s a step of 32 sentences, quiet machine), longer than
-  # the stretches between session ends; evaluating and saving every 125 steps (half an MR epoch) lets the
-  # next session resume from there instead of from step 0. Patience then counts half-epoch evaluations.
+  # MPNet: a 2-core epoch of MR takes ~10 min with native bf16 (bench/finetune_recipe.md) and over an hour in
+  # fp32 without it (16 s a step of 32 sentences); evaluating and saving every 125 steps (half an MR epoch) lets
+  # the next session resume from there instead of from step 0. Patience then counts half-epoch evaluations.
   [ "$model" = mpnet ] && method+=(--eval_strategy steps --eval_steps 125 --save_strategy steps --save_steps 125)
   [[ $model == setfit-* ]] && method=(--setfit --model "${model#setfit-}")
   echo "$(date +%T) start $model $dataset seed $seed"
