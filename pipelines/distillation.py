@@ -14,6 +14,9 @@ cross-entropy mixed with logit regression on the teacher (or temperature-scaled 
   teacher or the data changes the key. The labelling is resumable: it saves every 2,048 sentences
   (`label_in_chunks`), so a large teacher (MPNet on MR's 110,000 sentences: CPU hours) labels over
   several sessions, started by `python -m pipelines.distillation` (below) before the students train.
+  On a CPU that computes bf16 natively (`training_arguments.native_cpu_bf16`) the teacher runs under bf16
+  autocast, as finetune.py trains it there (about 2x faster; logits to bf16's ~3 significant digits), and
+  the cache key says so, so fp32 and bf16 labels of one teacher never mix.
 - Transfer set (`--transfer_set_size N`): N sentences made from the training sentences with two of
   Tang et al.'s (2019, Sec. 3.3) three rules, the two that need no part-of-speech tagger: each
   word masked with probability 0.1 (`[MASK]` for the teacher, `[UNK]`, a zero vector, for the
@@ -122,10 +125,13 @@ def label_order(teacher_labels: dict, label_names: list[str], folder) -> list[in
 
 def load_teacher(folder: str, label_names: list[str], progress: bool = True) -> tuple[TorchSequenceClassifier, list[int]]:
     """The teacher as a `pipelines.inference.TorchSequenceClassifier` (inference mode, `TEACHER_BATCH_SIZE`, truncated at
-    the model's limit, at most `TEACHER_MAX_LENGTH`; on the GPU when there is one) and, for each dataset label, its
-    output index (`label_order`). Raises `DataError` for a folder that does not load, `OptionError` for other labels."""
+    the model's limit, at most `TEACHER_MAX_LENGTH`; on the GPU when there is one; under bf16 autocast where
+    `teacher_bf16`) and, for each dataset label, its output index (`label_order`). Raises `DataError` for a folder
+    that does not load, `OptionError` for other labels."""
     try:
-        teacher = TorchSequenceClassifier.from_pretrained(folder, default_device(), TEACHER_BATCH_SIZE, progress=progress, max_length=TEACHER_MAX_LENGTH)
+        teacher = TorchSequenceClassifier.from_pretrained(
+            folder, default_device(), TEACHER_BATCH_SIZE, progress=progress, max_length=TEACHER_MAX_LENGTH, bf16=teacher_bf16()
+        )
     except (OSError, ValueError, RuntimeError) as err:  # the user's folder: e.g. a head whose size its config contradicts
         raise DataError(f"--teacher {folder}: not a loadable sequence-classification checkpoint ({one_line(err)})") from None
     return teacher, label_order(dict(enumerate(teacher.label_names)), label_names, folder)
@@ -146,11 +152,18 @@ def cache_root() -> Path:
     return run_io.cache_root("teacher_logits")
 
 
+def teacher_bf16() -> bool:
+    """Whether the teacher runs under bf16 autocast: on a CPU with native bf16 (`native_cpu_bf16`), not on a GPU."""
+    from pipelines.training_arguments import native_cpu_bf16
+
+    return default_device() == "cpu" and native_cpu_bf16()
+
+
 def cache_key(folder: str, texts: list[str], label_names: list[str]) -> str:
-    """16 hex digits of a SHA-256 over the teacher's files, the texts, the labels and `TEACHER_MAX_LENGTH`."""
-    return hashlib.sha256(
-        json.dumps([teacher_fingerprint(folder), texts_fingerprint(texts), label_names, TEACHER_MAX_LENGTH]).encode()
-    ).hexdigest()[:16]
+    """16 hex digits of a SHA-256 over the teacher's files, the texts, the labels and `TEACHER_MAX_LENGTH`, and
+    `"bf16"` when the teacher runs under bf16 autocast (`teacher_bf16`; an fp32 labelling's key leaves it out)."""
+    parts = [teacher_fingerprint(folder), texts_fingerprint(texts), label_names, TEACHER_MAX_LENGTH, *(["bf16"] if teacher_bf16() else [])]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
 
 
 def cache_file(folder: str, texts: list[str], label_names: list[str]) -> Path:
@@ -174,7 +187,8 @@ def cached_teacher_logits(folder: str, texts: list[str], label_names: list[str],
             if logits.shape == (len(texts), len(label_names)):
                 print(f"teacher {folder}: its logits for {len(texts):,} sentences read from the cache {target}")
                 return logits
-        print(f"teacher {folder}: labelling {len(texts):,} sentences (training and transfer set), cached in {target}", flush=True)
+        precision = "bf16 autocast, native on this CPU" if teacher_bf16() else "fp32"
+        print(f"teacher {folder}: labelling {len(texts):,} sentences (training and transfer set; {precision}), cached in {target}", flush=True)
         parts = target.with_name(f"{target.name}.parts")
         logits = label_in_chunks(folder, texts, label_names, parts, progress)
         save_atomically(target, logits)

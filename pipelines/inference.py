@@ -202,18 +202,24 @@ class OnnxSequenceClassifier(SequenceClassifier):
 
 
 class TorchSequenceClassifier(SequenceClassifier):
-    """A sequence-classification model run by PyTorch in inference mode, on `device`."""
+    """A sequence-classification model run by PyTorch in inference mode, on `device`; with `bf16`, under
+    `torch.autocast(device, torch.bfloat16)` (the logits still come back float32)."""
 
     family = "checkpoint"
 
-    def __init__(self, model, tokenizer, max_length: int, name: str = "model", device: str = "cpu", batch_size: int = BATCH_SIZE, progress: bool = False):
+    def __init__(
+        self, model, tokenizer, max_length: int, name: str = "model", device: str = "cpu", batch_size: int = BATCH_SIZE,
+        progress: bool = False, bf16: bool = False,
+    ):
         super().__init__(tokenizer, id2label_names(model.config.id2label), max_length, name, batch_size, progress)
         self.model = model.to(device).eval()
         self.device = device
+        self.bf16 = bf16
 
     @classmethod
     def from_pretrained(
-        cls, name_or_path: str | Path, device: str = "cpu", batch_size: int = BATCH_SIZE, progress: bool = False, max_length: int | None = None
+        cls, name_or_path: str | Path, device: str = "cpu", batch_size: int = BATCH_SIZE, progress: bool = False, max_length: int | None = None,
+        bf16: bool = False,
     ) -> TorchSequenceClassifier:
         """A `save_pretrained` folder, a Hub id or a backbone alias (`pipelines.backbones.MODEL_ALIASES`,
         with an untrained head); `max_length` caps the model's own limit. Raises `PathError` for a
@@ -254,12 +260,12 @@ class TorchSequenceClassifier(SequenceClassifier):
             raise DataError(f"{source}: its weights cannot be read ({str(err).splitlines()[0]}); re-save or re-train the model") from err
         tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
         limit = model_max_length(tokenizer, model.config.to_dict())
-        return cls(model, tokenizer, min(limit, max_length or limit), name, device, batch_size, progress)
+        return cls(model, tokenizer, min(limit, max_length or limit), name, device, batch_size, progress, bf16)
 
     def logits_for_ids(self, input_ids, attention_mask):
         import torch
 
-        with torch.inference_mode():
+        with torch.inference_mode(), torch.autocast(torch.device(self.device).type, dtype=torch.bfloat16, enabled=self.bf16):
             output = self.model(
                 input_ids=torch.as_tensor(input_ids, device=self.device), attention_mask=torch.as_tensor(attention_mask, device=self.device)
             )

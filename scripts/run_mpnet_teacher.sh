@@ -2,14 +2,16 @@
 # Issue 26 item 3 on this CPU, resumable: BiLSTM students distilled from the best MPNet run, 5 seeds per benchmark.
 #   STUDY_RUNS=runs/study nohup bash scripts/run_mpnet_teacher.sh > runs/mpnet_teacher.log 2>&1 &
 # Per benchmark (DATASETS, default "mr semeval2017a"):
-#   1. the teacher: TEACHER_<dataset> (default $RUNS/<dataset>-mpnet/seed-0, MR's best and only MPNet run today, test
-#      accuracy 0.9003, one seed); read in place, never copied or changed. It is named `mpnet` in the students'
+#   1. the teacher: TEACHER_<dataset>, by default the finished MPNet run under $RUNS/<dataset>-mpnet/ with the best
+#      validation score on the checkpoint-selection metric (trainer_state.json's best_metric: the official metric;
+#      chosen on validation, never on test); read in place, never copied or changed. It is named `mpnet` in the students'
 #      records, Setting and folders by the `model` of its results.json (`pipelines.distillation.teacher_name`, the
 #      rule that names the MiniLM teachers `minilm`), and since its folder is a run of the report's own records,
 #      the report finds it for "student vs teacher". A teacher folder without results.json (SemEval's MPNet has
 #      not run yet) skips its benchmark, saying so;
 #   2. the labelling alone (`python -m pipelines.distillation`): the training sentences and the transfer set
-#      (MR 100,000, SemEval 60,000, as the MiniLM students), one torch thread, cached under
+#      (MR 100,000, SemEval 60,000, as the MiniLM students), THREADS torch threads (default 1; bf16 autocast where the
+#      CPU has it natively), cached under
 #      $SENTIBENCH_CACHE/teacher_logits and saved every 2,048 sentences, so a labelling killed with its session
 #      continues where it stopped when the script is started again;
 #   3. the students: the grid's BiLSTM with the MiniLM students' options (scripts/run_distillation_study.sh: trained
@@ -38,14 +40,23 @@ ALPHA=${ALPHA:-0.5}        # weight of the gold cross-entropy, as the MiniLM stu
 declare -A TRANSFER=([mr]=100000 [semeval2017a]=60000)
 DATASETS=${DATASETS:-mr semeval2017a}
 
+best_teacher() {  # the finished run under $1 with the best validation score (trainer_state.json's best_metric)
+  local finished=("$1"/seed-*/results.json)
+  [ -f "${finished[0]}" ] || { echo "$1/seed-0"; return; }
+  python -c 'import json, sys; from pathlib import Path
+runs = [p.parent for p in Path(sys.argv[1]).glob("seed-*/results.json") if (p.parent / "trainer_state.json").is_file()]
+print(max(runs, key=lambda run: json.loads((run / "trainer_state.json").read_text())["best_metric"]) if runs else sys.argv[1] + "/seed-0")' "$1"
+}
+
 for dataset in $DATASETS; do
   given=TEACHER_$dataset
-  teacher=${!given:-$RUNS/$dataset-mpnet/seed-0}
+  teacher=${!given:-$(best_teacher "$RUNS/$dataset-mpnet")}
   if [ ! -f "$teacher/results.json" ]; then
     echo "$dataset: no MPNet teacher ($teacher/results.json is missing; set $given to a finished MPNet run): skipped"
     continue
   fi
-  OMP_NUM_THREADS=1 python -m pipelines.distillation --teacher "$teacher" --dataset "$dataset" --data_dir "$DATA" \
+  echo "$dataset: teacher $teacher"
+  OMP_NUM_THREADS=${THREADS:-1} python -m pipelines.distillation --teacher "$teacher" --dataset "$dataset" --data_dir "$DATA" \
     --transfer_set_size "${TRANSFER[$dataset]}" --disable_tqdm || exit 1
   OMP_NUM_THREADS=1 python -m pipelines.experiments --data_dir "$DATA" --runs_dir "$RUNS" --train_embeddings \
     --datasets "$dataset" --models bilstm --teacher "$teacher" --transfer_set_size "${TRANSFER[$dataset]}" \

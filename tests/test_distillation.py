@@ -344,3 +344,42 @@ def test_the_mpnet_teacher_script_skips_a_benchmark_whose_teacher_has_not_run(tm
         "to a finished MPNet run): skipped" for dataset in ("mr", "semeval2017a")
     ]
     assert sorted(path.name for path in (tmp_path / "runs").iterdir()) == ["mr-mpnet"]  # nothing written
+
+
+@pytest.mark.parametrize("native", [False, True])
+def test_the_teacher_runs_under_bf16_autocast_only_where_the_cpu_has_it_and_its_cache_key_says_so(tmp_path, monkeypatch, native):
+    """On a CPU with native bf16 the teacher labels under bf16 autocast (as finetune.py trains it there): float32 logits
+    within bf16's precision of the fp32 ones, the same argmax here, and a cache key of their own so precisions never mix."""
+    from pipelines import training_arguments
+
+    teacher = build_tiny_bert(tmp_path / "teacher", LABELS)
+    texts = ["a wonderful film", "a dull mess", "it runs two hours"]
+    monkeypatch.setattr(training_arguments, "native_cpu_bf16", lambda: False)
+    fp32_key, fp32 = distillation.cache_key(str(teacher), texts, LABELS), run_teacher(str(teacher), texts, LABELS)
+    monkeypatch.setattr(training_arguments, "native_cpu_bf16", lambda: native)
+    assert distillation.load_teacher(str(teacher), LABELS, progress=False)[0].bf16 is native
+    logits = run_teacher(str(teacher), texts, LABELS)
+    assert logits.dtype == np.float32 and np.allclose(logits, fp32, atol=0.05) and (logits.argmax(1) == fp32.argmax(1)).all()
+    assert np.array_equal(logits, fp32) is not native, "bf16 autocast changes the low digits; fp32 is fp32"
+    assert (distillation.cache_key(str(teacher), texts, LABELS) == fp32_key) is not native
+
+
+def test_the_mpnet_teacher_script_picks_the_finished_run_with_the_best_validation_score(tmp_path):
+    """`best_teacher` in scripts/run_mpnet_teacher.sh: chosen on validation (trainer_state.json's best_metric), never
+    on test; an unfinished run (no results.json) is not a candidate."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    for seed, validation, test, finished in ((0, 0.89, 0.95, True), (1, 0.91, 0.85, True), (2, 0.99, 0.99, False)):
+        run = tmp_path / "mr-mpnet" / f"seed-{seed}"
+        run.mkdir(parents=True)
+        (run / "trainer_state.json").write_text(json.dumps({"best_metric": validation}))
+        if finished:
+            (run / "results.json").write_text(json.dumps({"test": {"accuracy": test}}))
+    script = Path(__file__).resolve().parents[1] / "scripts" / "run_mpnet_teacher.sh"
+    function = "".join(script.read_text().partition("best_teacher() {")[1:]).split("\n}\n")[0] + "\n}\n"
+    env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"}
+    pick = lambda folder: subprocess.run(["bash", "-c", f'{function}best_teacher "$1"', "_", str(folder)], env=env, capture_output=True, text=True, timeout=60).stdout.strip()
+    assert pick(tmp_path / "mr-mpnet") == str(tmp_path / "mr-mpnet" / "seed-1")
+    assert pick(tmp_path / "none") == str(tmp_path / "none" / "seed-0")  # no finished run: the message names seed-0
