@@ -201,7 +201,8 @@ def run_cli(
     """Run `main(argv)`; a `UserError` prints one line and returns 2, anything else propagates.
 
     First `check_options(options, argv)` (`--help` and the project's options, without torch), then
-    `limit_torch_threads()` when `limit_threads`."""
+    `limit_torch_threads()` when `limit_threads`; the commit this process runs (`runs.record.process_revision`)
+    is read before `main`, so a record written hours later names the code that made it."""
     argv = sys.argv[1:] if argv is None else list(argv)
     show_traceback = TRACEBACK_FLAG in argv
     if show_traceback:
@@ -210,6 +211,9 @@ def run_cli(
         check_options(options, argv)
         if limit_threads:
             limit_torch_threads()
+        from pipelines.runs.record import process_revision
+
+        process_revision()
         main(argv)
     except UserError as err:
         if show_traceback:

@@ -45,7 +45,7 @@ from pipelines.runs.layout import (
     TRAINER_STATE_FILE,
     TRAINING_CLOCK_FILE,
 )
-from pipelines.runs.record import RunRecord, library_versions, source_revision, training_device, write_results
+from pipelines.runs.record import RunRecord, library_versions, process_revision, training_device, write_results
 from pipelines.selection import TestScoreCallback, selection_summary
 
 
@@ -84,6 +84,7 @@ def fit_and_test(
     written to `results.json`.
     """
     definition = run_definition(model, tokenizer, tokenized, training_args, run_info)
+    code = process_revision()  # the code this process started with, before hours of training
     with hold_run_folder(training_args.output_dir) if training_args.process_index == 0 else nullcontext():
         resume_from = prepare_output_dir(training_args, definition)
         test_scores = TestScoreCallback(tokenized["test"]) if score_test_each_epoch else None
@@ -120,7 +121,7 @@ def fit_and_test(
             best_checkpoint=trainer.state.best_model_checkpoint,
             seed=training_args.seed,
             versions=library_versions(),
-            code=source_revision(),
+            code=code,
         )
         test_predictions = calibrate_after_training(
             trainer.model, validation, record, test_predictions, training_args.temperature_scaling,

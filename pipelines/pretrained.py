@@ -62,7 +62,7 @@ from pipelines.runs.io import (
     write_validation_predictions,
 )
 from pipelines.runs.layout import EVALUATION_FILE, EVALUATION_MD, RESULTS_FILE, CellFolder
-from pipelines.runs.record import EvaluationRecord, ScoredModel, library_versions, source_revision
+from pipelines.runs.record import EvaluationRecord, ScoredModel, library_versions, process_revision
 from pipelines.formatting import markdown_table
 from pipelines.inference import Classifier, default_device, load_classifier
 from pipelines.label_mapping import label_mapping, parse_label_map
@@ -390,7 +390,7 @@ def evaluate_pretrained(args: PretrainedArguments) -> EvaluationRecord:
         failures=failures,
         notes=notes,
         versions=library_versions(),
-        code=source_revision(),
+        code=process_revision(),
         validation=validation_description,
     )
     write_json_atomic(output_dir / EVALUATION_FILE, record.to_dict())

@@ -43,7 +43,7 @@ from pipelines.inference import SetFitClassifier
 from pipelines.metrics import per_class_scores, score
 from pipelines.runs.io import write_predictions
 from pipelines.runs.layout import PREDICTIONS_FILE, RESULTS_FILE
-from pipelines.runs.record import RunRecord, library_versions, write_results
+from pipelines.runs.record import RunRecord, library_versions, process_revision, write_results
 
 
 ENCODE_BATCH_SIZE = 32  # SetFitModel.encode's default, which the committed runs' predictions were made with
@@ -108,7 +108,7 @@ def setfit_record(model, splits, label_names: list[str], run_info: dict, seed: i
     record = RunRecord.new(
         run_info | {"validation": scores["validation"][2]}, model_type="setfit", label_names=label_names,
         test=test, predictions_file=PREDICTIONS_FILE, epochs=1.0, confusion_matrix=confusion.tolist(),
-        per_class=per_class_scores(gold, predicted, label_names), seed=seed, versions=library_versions(),
+        per_class=per_class_scores(gold, predicted, label_names), seed=seed, versions=library_versions(), code=process_revision(),
         parameters={"trainable": sum(p.numel() for p in body.parameters()), "total": sum(p.numel() for p in body.parameters())},
     )
     indices = splits["test"]["index"] if "index" in splits["test"].column_names else range(len(gold))

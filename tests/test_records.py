@@ -212,3 +212,4 @@ def test_source_revision_names_the_commit_and_whether_tracked_files_changed(tmp_
     assert source_revision(tmp_path)["dirty"] is True
     (tmp_path / "sub").mkdir()
     assert source_revision(tmp_path / "sub") is None  # inside a checkout, but not its top: not this code's own
+

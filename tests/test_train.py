@@ -300,3 +300,28 @@ def test_a_committed_study_cell_reruns_from_its_own_record(tmp_path, real_data_d
     np.testing.assert_array_equal(np.stack(first["probabilities"]), np.stack(second["probabilities"]))
     assert json.loads((tmp_path / "second" / "results.json").read_text())["epochs"] == 4
     assert RunRecord.read(tmp_path / "first").code is not None
+
+
+def test_a_run_names_the_commit_it_started_from_not_one_made_while_it_trained(tmp_path, tiny_semeval, tiny_glove, monkeypatch):
+    """The study's MPNet seeds train for 20 minutes to hours while work is committed beside them: `code` in results.json
+    is the checkout as the process started (`runs.record.process_revision`), not HEAD when the record is written."""
+    import transformers
+
+    from pipelines.runs import record as record_module
+
+    checkout = {"commit": "a" * 40, "dirty": False}
+    monkeypatch.setattr(record_module, "source_revision", lambda: dict(checkout))
+    train_for_real = transformers.Trainer.train
+
+    def train_then_commit(self, *args, **kwargs):
+        output = train_for_real(self, *args, **kwargs)
+        checkout["commit"] = "b" * 40  # a commit lands while the run is still testing and saving
+        return output
+
+    monkeypatch.setattr(transformers.Trainer, "train", train_then_commit)
+    record_module.process_revision.cache_clear()
+    try:
+        output_dir = run_train(tmp_path, tiny_semeval, tiny_glove, "--model", "mean", "--dataset", "semeval2017a")
+    finally:
+        record_module.process_revision.cache_clear()
+    assert json.loads((output_dir / "results.json").read_text())["code"] == {"commit": "a" * 40, "dirty": False}

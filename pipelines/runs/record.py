@@ -10,6 +10,7 @@ the files themselves are written by `pipelines.runs.io`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -368,6 +369,14 @@ def library_versions() -> dict[str, str]:
 
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the folder holding `pipelines/` and `models/`
+
+
+@functools.cache
+def process_revision() -> dict | None:
+    """`source_revision()` as this process first asked for it, then the same value for the whole process: the
+    code it imported, not the checkout's HEAD when a record is written (a commit made while a run trains must
+    not be named as its code). `pipelines.cli.run_cli` and `fitting.fit_and_test` ask at their start."""
+    return source_revision()
 
 
 def source_revision(root: Path = PACKAGE_ROOT) -> dict | None:
