@@ -507,8 +507,9 @@ class FinetuneTrainingOptions(RunTrainingOptions):
     auto_mixed_precision: bool = field(
         default=True,
         metadata={
-            "help": "on a GPU, bf16 where supported, else fp16; on a CPU, bf16 autocast where it is native "
-            "(AVX512-BF16 or AMX), else fp32 (unless --fp16/--bf16 is given)"
+            "help": "on a CUDA GPU, bf16 where supported, else fp16; training on the CPU (no accelerator, or --use_cpu), "
+            "bf16 autocast where it is native (AVX512-BF16 or AMX), else fp32; unless --fp16 or --bf16 is true "
+            "(--bf16 false is the default, so fp32 takes --no_auto_mixed_precision)"
         },
     )
 

@@ -45,6 +45,15 @@ def native_cpu_bf16() -> bool:
     return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
 
 
+def accelerator_present() -> bool:
+    """True where `Trainer` runs on something other than the CPU unless told `--use_cpu`: a GPU, XPU, MPS, HPU or
+    NPU (`torch.accelerator`), or a TPU (XLA). Their hosts often have native bf16 (Xeons with AMX), and CPU bf16
+    must not move a run off them."""
+    from transformers.utils import is_torch_xla_available
+
+    return torch.accelerator.is_available() or is_torch_xla_available()
+
+
 @dataclass
 class FinetuneTrainingArguments(FinetuneTrainingOptions, RunTrainingArguments):
     """Defaults that suit fine-tuning a BERT-size model (`FinetuneTrainingOptions`)."""
@@ -54,6 +63,7 @@ class FinetuneTrainingArguments(FinetuneTrainingOptions, RunTrainingArguments):
             if torch.cuda.is_available() and not self.use_cpu:
                 self.bf16 = torch.cuda.is_bf16_supported()
                 self.fp16 = not self.bf16
-            elif native_cpu_bf16():  # CPU: bf16 autocast only where it is native; transformers asks use_cpu for it
+            elif (self.use_cpu or not accelerator_present()) and native_cpu_bf16():
+                # the CPU trains: bf16 autocast only where it is native; transformers asks use_cpu for it
                 self.bf16 = self.use_cpu = True
         super().__post_init__()

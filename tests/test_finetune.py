@@ -100,6 +100,25 @@ def test_cpu_training_autocasts_to_bf16_only_where_the_cpu_computes_it(tmp_path,
     assert not FinetuneTrainingArguments(output_dir=str(tmp_path), use_cpu=True, auto_mixed_precision=False).bf16
 
 
+
+def test_cpu_bf16_never_moves_a_run_off_another_accelerator(tmp_path, monkeypatch):
+    """A non-CUDA accelerator (XPU, HPU, MPS, NPU) on a host whose CPU has native bf16 (Xeons with AMX): the run
+    stays on the accelerator, in fp32 as before; auto bf16 must not set use_cpu, which moves training to the CPU.
+    On the same CPU without an accelerator, bf16 autocast on the CPU."""
+    import torch
+
+    from pipelines import training_arguments
+
+    monkeypatch.setattr(training_arguments, "native_cpu_bf16", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.accelerator, "is_available", lambda: True)
+    args = FinetuneTrainingArguments(output_dir=str(tmp_path))
+    assert (args.use_cpu, args.bf16, args.fp16) == (False, False, False)
+    assert (FinetuneTrainingArguments(output_dir=str(tmp_path), use_cpu=True).bf16) is True  # the CPU, asked for
+    monkeypatch.setattr(torch.accelerator, "is_available", lambda: False)
+    args = FinetuneTrainingArguments(output_dir=str(tmp_path))
+    assert (args.use_cpu, args.bf16, args.device.type) == (True, True, "cpu")
+
 @pytest.mark.slow
 def test_setfit_contrastive_phase_autocasts_to_bf16_and_its_head_does_not(monkeypatch):
     """`train_setfit(bf16=True)`: the body's training forwards run under CPU bf16 autocast; the head's
