@@ -207,9 +207,10 @@ def save_run(trainer: Trainer, training_args: TrainingArguments, record: RunReco
         print(f"pushed to {repo_id}")
 
 
-def predict_in_order(trainer: Trainer, *datasets) -> list:
-    """For each of `datasets`: its predictions, gold labels and `test_`-prefixed metrics
-    (the Trainer's `EvalLoopOutput`), its sentences in dataset order.
+def predict_in_order(trainer: Trainer, test, validation) -> list:
+    """For the `test` and `validation` splits: their predictions, gold labels and metrics (the
+    Trainer's `EvalLoopOutput`; `test_` and, as `Trainer.evaluate` names the validation set, `eval_`
+    prefixed), their sentences in dataset order.
 
     From transformers 5, `Trainer.predict` groups evaluation batches by length too when training's
     are (`train_sampling_strategy="group_by_length"`), and its predictions come back in that
@@ -218,12 +219,13 @@ def predict_in_order(trainer: Trainer, *datasets) -> list:
     loader `Trainer.get_test_dataloader` builds, less its sampler); the arguments stay as they are.
     Each loop ends as `Trainer.predict` ends it, with the callbacks' `on_predict`: the progress bar the
     loop opened (`ProgressCallback`) is closed there, else it stays open and is drawn again when the
-    process exits, after "saved to".
+    process exits, after "saved to"; trackers (`--report_to wandb`, trackio, comet, swanlab) log the
+    metrics there under their prefix, so the validation pass must not say `test_`.
     """
-    loaders = [trainer._get_dataloader(dataset, description="test", batch_size=trainer.args.eval_batch_size) for dataset in datasets]
     outputs = []
-    for loader in loaders:
-        outputs.append(trainer.evaluation_loop(loader, description="Prediction", metric_key_prefix="test"))
+    for dataset, prefix in ((test, "test"), (validation, "eval")):
+        loader = trainer._get_dataloader(dataset, description="test", batch_size=trainer.args.eval_batch_size)
+        outputs.append(trainer.evaluation_loop(loader, description="Prediction", metric_key_prefix=prefix))
         trainer.control = trainer.callback_handler.on_predict(trainer.args, trainer.state, trainer.control, outputs[-1].metrics)
     return outputs
 

@@ -54,6 +54,38 @@ def test_saved_to_is_the_last_line_with_the_progress_bars_kept(finetuned, tmp_pa
     assert sum(bool(re.match(r"100%\|.*\| 1/1 ", line)) for line in lines) >= 3  # validation each epoch, then test and validation
 
 
+
+def test_predictions_in_order_tell_trackers_which_split_they_scored(tmp_path):
+    """`fitting.predict_in_order` ends each loop with the callbacks' `on_predict`, as `Trainer.predict` does; trackers
+    (wandb, trackio, comet, swanlab) log its metrics under their prefix, so the validation pass must say `eval_` (as
+    `Trainer.evaluate` names the validation set), not a second `test_` that overwrites the test scores."""
+    from datasets import Dataset
+    from transformers import AutoModelForSequenceClassification, DataCollatorWithPadding, Trainer, TrainerCallback, TrainingArguments
+
+    from pipelines.fitting import predict_in_order
+    from tests.tiny_bert import NEGATIVE, POSITIVE
+
+    folder = build_tiny_bert(tmp_path / "model", ["negative", "positive"])
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    split = lambda texts, label: Dataset.from_dict({**tokenizer(texts), "label": [label] * len(texts)})
+    logged = []
+
+    class Tracker(TrainerCallback):
+        def on_predict(self, args, state, control, metrics, **kwargs):
+            logged.append(sorted(metrics))
+
+    trainer = Trainer(
+        model=AutoModelForSequenceClassification.from_pretrained(folder),
+        args=TrainingArguments(output_dir=str(tmp_path / "out"), report_to="none", use_cpu=True, disable_tqdm=True),
+        data_collator=DataCollatorWithPadding(tokenizer),
+        compute_metrics=lambda prediction: {"accuracy": float((prediction.predictions.argmax(-1) == prediction.label_ids).mean())},
+        callbacks=[Tracker()],
+    )
+    test, validation = predict_in_order(trainer, split(POSITIVE, 1), split(NEGATIVE[:3], 0))
+    assert (len(test.predictions), len(validation.predictions)) == (4, 3)
+    assert "test_accuracy" in test.metrics and "eval_accuracy" in validation.metrics
+    assert [{key.split("_")[0] for key in keys} for keys in logged] == [{"test"}, {"eval"}]
+
 def test_finetune_saves_model_tokenizer_and_results(finetuned):
     output_dir = finetuned["output_dir"]
     results = json.loads((output_dir / "results.json").read_text())
