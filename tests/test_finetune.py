@@ -151,6 +151,33 @@ def test_cpu_bf16_never_moves_a_run_off_another_accelerator(tmp_path, monkeypatc
     args = FinetuneTrainingArguments(output_dir=str(tmp_path))
     assert (args.use_cpu, args.bf16, args.device.type) == (True, True, "cpu")
 
+
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+def test_setfit_asks_for_and_records_bf16_only_where_the_cpu_trains(tmp_path, monkeypatch, device):
+    """SetFitModel trains on the GPU when there is one, where `train_setfit`'s CPU autocast does nothing: there
+    the run is fp32 and must not be recorded (or asked for) as bf16, though `training_args.bf16` is set (on a GPU
+    by `--auto_mixed_precision`'s GPU branch; here by the CPU's, the body placed on "cuda" by `default_device`)."""
+    from pipelines import finetuning, training_arguments
+
+    class Stop(Exception):
+        pass
+
+    asked = []
+
+    def train_setfit(*args, bf16):
+        asked.append(bf16)
+        raise Stop
+
+    monkeypatch.setattr(training_arguments, "native_cpu_bf16", lambda: True)
+    monkeypatch.setattr(finetuning, "default_device", lambda: device)
+    monkeypatch.setattr(finetuning, "train_setfit", train_setfit)
+    base = build_tiny_bert(tmp_path / "base", ["negative", "neutral", "positive"])
+    argv = ["--setfit", "--model", str(base), "--dataset", "semeval2017a", "--data-dir", str(write_semeval(tmp_path / "data")),
+            "--output_dir", str(tmp_path / "out"), "--report_to", "none"]  # fmt: skip
+    with pytest.raises(Stop):
+        run_cli(finetune.main, argv)
+    assert asked == [device == "cpu"]
+
 @pytest.mark.slow
 def test_setfit_contrastive_phase_autocasts_to_bf16_and_its_head_does_not(monkeypatch):
     """`train_setfit(bf16=True)`: the body's training forwards run under CPU bf16 autocast; the head's
