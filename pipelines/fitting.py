@@ -296,7 +296,8 @@ def prepare_output_dir(training_args: TrainingArguments, definition: dict) -> st
         check_checkpoint_to_resume(Path(resume_from), definition)
     elif not getattr(training_args, "overwrite_output_dir", False):
         recorded = recorded_definition(output_dir)
-        resume_from = checkpoint_of_this_run(output_dir, None if recorded is None else definition_differences(recorded, definition))
+        differences = None if recorded is None else definition_differences(recorded, definition)
+        resume_from = checkpoint_of_this_run(output_dir, differences, None if recorded is None else precision_hint(recorded, definition))
     if not resume_from:
         with training_args.main_process_first(desc="clearing a finished run"):
             for old_checkpoint in output_dir.glob(f"{CHECKPOINT_PREFIX}-*"):
@@ -315,13 +316,26 @@ def recorded_definition(run_dir: Path) -> dict | None:
     return json.loads(definition_file.read_text(encoding="utf-8")) if definition_file.is_file() else None
 
 
-def checkpoint_of_this_run(output_dir: Path, differences: list[str] | None) -> str | None:
+def precision_hint(recorded: dict, definition: dict) -> str:
+    """For a recorded run that differs from this one in its precision alone: the option that resumes it as it was
+    trained, e.g. "it trained in fp32: add --no_auto_mixed_precision to resume it" (a run started before finetune.py
+    chose bf16 on a CPU with native bf16, or on another machine); else "". `--bf16 false` cannot say it: it is the
+    default, which `--auto_mixed_precision` reads as not given."""
+    keys = {line.split(":")[0] for line in definition_differences(recorded, definition, limit=len(_flatten(recorded)) + len(_flatten(definition)))}
+    if not keys or not keys <= {"training.bf16", "training.fp16"}:
+        return ""
+    trained = next((name for name in ("bf16", "fp16") if recorded["training"].get(name)), None)
+    return f"it trained in {trained or 'fp32'}: add {f'--{trained} true' if trained else '--no_auto_mixed_precision'} to resume it"
+
+
+def checkpoint_of_this_run(output_dir: Path, differences: list[str] | None, hint: str = "") -> str | None:
     """The last whole checkpoint of an interrupted run of this definition in `output_dir`, else None.
 
     `differences`: what differs between the definition recorded in `output_dir` and this run's
     (`definition_differences`), None when none was recorded. `OptionError` when the folder holds a
     run (interrupted or finished) of another definition, or a finished run that recorded none
-    (older versions): it is not replaced without `--overwrite_output_dir`.
+    (older versions): it is not replaced without `--overwrite_output_dir`. `hint` (`precision_hint`) joins the
+    message for an interrupted run.
     """
     finished = (output_dir / RESULTS_FILE).exists()
     advice = "to start afresh there add --overwrite_output_dir (or delete the folder), or give another --output_dir"
@@ -333,7 +347,7 @@ def checkpoint_of_this_run(output_dir: Path, differences: list[str] | None) -> s
     if finished or not last_checkpoint:
         return None
     if differences:
-        raise OptionError(f"{output_dir} holds an interrupted run of another definition ({'; '.join(differences)}); {advice}")
+        raise OptionError(f"{output_dir} holds an interrupted run of another definition ({'; '.join(differences)}); {hint + '; ' if hint else ''}{advice}")
     newest = checkpoints_newest_first(output_dir)[0]
     if str(newest) != last_checkpoint:
         print(f"{newest}: {torn_file(newest).name} missing or cut short (killed while saving); skipped")
@@ -364,7 +378,8 @@ def check_checkpoint_to_resume(checkpoint: Path, definition: dict) -> None:
     if differences:
         raise OptionError(
             f"{option} is a checkpoint of a run of another definition ({'; '.join(differences)}); "
-            "resume a checkpoint of this run, or start afresh without it"
+            + (f"{hint}; " if (hint := precision_hint(recorded, definition)) else "")
+            + "resume a checkpoint of this run, or start afresh without it"
         )
 
 

@@ -178,6 +178,29 @@ def test_setfit_asks_for_and_records_bf16_only_where_the_cpu_trains(tmp_path, mo
         run_cli(finetune.main, argv)
     assert asked == [device == "cpu"]
 
+
+def test_a_run_interrupted_in_fp32_says_how_to_resume_it_where_bf16_is_now_chosen(tmp_path, monkeypatch, capsys):
+    """A run started in fp32 (before finetune.py chose bf16 on a CPU with native bf16, or on another machine) is another
+    definition (`training.bf16`), so it is not resumed in bf16; the message names the option that resumes it as it was
+    trained, since following only "start afresh" throws away its hours."""
+    from pipelines import training_arguments
+
+    monkeypatch.setattr(training_arguments, "native_cpu_bf16", lambda: True)
+    base, output_dir = build_tiny_bert(tmp_path / "base", ["negative", "positive"]), tmp_path / "out"
+    argv = ["--model", str(base), "--dataset", "semeval2017a", "--data-dir", str(write_semeval(tmp_path / "data")),
+            "--output_dir", str(output_dir), *QUICK, "--max_train_samples", "24", "--max_eval_samples", "6", "--max_test_samples", "9"]  # fmt: skip
+    assert run_cli(finetune.main, [*argv, "--no_auto_mixed_precision"]) == 0
+    (output_dir / "results.json").unlink()  # killed before the end: a whole checkpoint, no results
+    assert [path.name for path in output_dir.glob("checkpoint-*")] == ["checkpoint-3"]
+    capsys.readouterr()
+    assert run_cli(finetune.main, argv) == 2
+    error = capsys.readouterr().err
+    assert "interrupted run of another definition (training.bf16: False -> True); it trained in fp32: add --no_auto_mixed_precision to resume it; to start afresh" in error
+    assert run_cli(finetune.main, [*argv, "--resume_from_checkpoint", str(output_dir / "checkpoint-3")]) == 2
+    assert "it trained in fp32: add --no_auto_mixed_precision to resume it; resume a checkpoint of this run" in capsys.readouterr().err
+    assert run_cli(finetune.main, [*argv, "--no_auto_mixed_precision"]) == 0
+    assert f"resuming the interrupted run in {output_dir}" in capsys.readouterr().out
+
 @pytest.mark.slow
 def test_setfit_contrastive_phase_autocasts_to_bf16_and_its_head_does_not(monkeypatch):
     """`train_setfit(bf16=True)`: the body's training forwards run under CPU bf16 autocast; the head's
