@@ -16,7 +16,9 @@ cross-entropy mixed with logit regression on the teacher (or temperature-scaled 
   several sessions, started by `python -m pipelines.distillation` (below) before the students train.
   On a CPU that computes bf16 natively (`training_arguments.native_cpu_bf16`) the teacher runs under bf16
   autocast, as finetune.py trains it there (about 2x faster; logits to bf16's ~3 significant digits), and
-  the cache key says so, so fp32 and bf16 labels of one teacher never mix.
+  the cache key says so, so fp32 and bf16 labels of one teacher never mix; a student's record says so too
+  (`distillation.teacher_bf16`, absent for fp32), so seeds labelled on different machines are told apart, and a
+  student interrupted with fp32 labels is not resumed with bf16 ones (its run definition differs).
 - Transfer set (`--transfer_set_size N`): N sentences made from the training sentences with two of
   Tang et al.'s (2019, Sec. 3.3) three rules, the two that need no part-of-speech tagger: each
   word masked with probability 0.1 (`[MASK]` for the teacher, `[UNK]`, a zero vector, for the
@@ -329,6 +331,8 @@ def prepare_training(loss_args: DistillationArguments | None, prepared, split, p
         "temperature": loss_args.distillation_temperature if loss_args.distillation_loss == "kl" else None,
         "transfer_set_size": loss_args.transfer_set_size,
         "transfer_sentences": len(rows),
+        # only when true: an fp32 labelling's record and run definition stay as they were before bf16 labelling
+        **({"teacher_bf16": True} if teacher_bf16() else {}),
     }
     return DatasetDict({**splits, "train": train}), trainer_class, info
 

@@ -224,9 +224,13 @@ def run_student(tmp_path, data, glove, name, *extra):
     return json.loads((output_dir / "results.json").read_text()), predictions
 
 
-def test_distillation_pulls_the_student_to_the_teacher(tmp_path, tiny_semeval, tiny_glove, counted_teacher):
+def test_distillation_pulls_the_student_to_the_teacher(tmp_path, tiny_semeval, tiny_glove, counted_teacher, monkeypatch):
     """A teacher that always says `negative`: the distilled student (teacher term only) mostly agrees
-    with it, the plain student mostly does not; the teacher never saw a test sentence."""
+    with it, the plain student mostly does not; the teacher never saw a test sentence. A student whose
+    teacher labelled under bf16 autocast (a CPU with native bf16) says so in its record."""
+    from pipelines import training_arguments
+
+    monkeypatch.setattr(training_arguments, "native_cpu_bf16", lambda: False)
     teacher = biased_teacher(tmp_path / "teacher", ["positive", "negative", "neutral"], favourite="negative")
     _, plain = run_student(tmp_path, tiny_semeval, tiny_glove, "plain")
     options = ["--teacher", str(teacher), "--distillation_alpha", "0", "--transfer_set_size", "100"]
@@ -248,6 +252,10 @@ def test_distillation_pulls_the_student_to_the_teacher(tmp_path, tiny_semeval, t
 
     run_student(tmp_path, tiny_semeval, tiny_glove, "seed-2", *options, "--seed", "2")
     assert len(counted_teacher) == 1  # another student seed reads the cache
+
+    monkeypatch.setattr(training_arguments, "native_cpu_bf16", lambda: True)
+    results, _ = run_student(tmp_path, tiny_semeval, tiny_glove, "bf16", *options, "--seed", "3")
+    assert len(counted_teacher) == 2 and results["distillation"]["teacher_bf16"] is True  # labelled again, and recorded
 
 
 def test_the_grid_passes_teacher_and_class_weights_to_every_cell(tmp_path, capsys):
