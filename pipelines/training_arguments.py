@@ -46,12 +46,13 @@ def native_cpu_bf16() -> bool:
 
 
 def accelerator_present() -> bool:
-    """True where `Trainer` runs on something other than the CPU unless told `--use_cpu`: a GPU, XPU, MPS, HPU or
-    NPU (`torch.accelerator`), or a TPU (XLA). Their hosts often have native bf16 (Xeons with AMX), and CPU bf16
-    must not move a run off them."""
-    from transformers.utils import is_torch_xla_available
+    """True where `TrainingArguments` picks a device other than the CPU unless told `--use_cpu`: by the checks it
+    picks one with (a GPU, MPS, XPU, MLU, MUSA, NPU, HPU, Neuron or TPU/XLA device). Their hosts often have native
+    bf16 (Xeons with AMX), and CPU bf16 must not move a run off them."""
+    from transformers import utils
 
-    return torch.accelerator.is_available() or is_torch_xla_available()
+    devices = ("cuda", "mps", "xpu", "mlu", "musa", "npu", "hpu", "neuron", "tpu", "xla")
+    return any(getattr(utils, f"is_torch_{device}_available")() for device in devices)
 
 
 @dataclass

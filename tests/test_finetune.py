@@ -138,16 +138,17 @@ def test_cpu_bf16_never_moves_a_run_off_another_accelerator(tmp_path, monkeypatc
     stays on the accelerator, in fp32 as before; auto bf16 must not set use_cpu, which moves training to the CPU.
     On the same CPU without an accelerator, bf16 autocast on the CPU."""
     import torch
+    import transformers.utils
 
     from pipelines import training_arguments
 
     monkeypatch.setattr(training_arguments, "native_cpu_bf16", lambda: True)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    monkeypatch.setattr(torch.accelerator, "is_available", lambda: True)
+    monkeypatch.setattr(transformers.utils, "is_torch_xpu_available", lambda: True)  # not the one TrainingArguments asks
     args = FinetuneTrainingArguments(output_dir=str(tmp_path))
     assert (args.use_cpu, args.bf16, args.fp16) == (False, False, False)
     assert (FinetuneTrainingArguments(output_dir=str(tmp_path), use_cpu=True).bf16) is True  # the CPU, asked for
-    monkeypatch.setattr(torch.accelerator, "is_available", lambda: False)
+    monkeypatch.setattr(transformers.utils, "is_torch_xpu_available", lambda: False)
     args = FinetuneTrainingArguments(output_dir=str(tmp_path))
     assert (args.use_cpu, args.bf16, args.device.type) == (True, True, "cpu")
 
