@@ -44,8 +44,13 @@ best_teacher() {  # the finished run under $1 with the best validation score (tr
   local finished=("$1"/seed-*/results.json)
   [ -f "${finished[0]}" ] || { echo "$1/seed-0"; return; }
   python -c 'import json, sys; from pathlib import Path
+def score(run):  # higher is better, whichever way the run selected (training_args.json greater_is_better)
+    best = json.loads((run / "trainer_state.json").read_text()).get("best_metric")
+    higher = json.loads((run / "training_args.json").read_text()).get("greater_is_better", True)
+    return None if best is None else (best if higher else -best)
 runs = [p.parent for p in Path(sys.argv[1]).glob("seed-*/results.json") if (p.parent / "trainer_state.json").is_file()]
-print(max(runs, key=lambda run: json.loads((run / "trainer_state.json").read_text())["best_metric"]) if runs else sys.argv[1] + "/seed-0")' "$1"
+runs = [run for run in runs if score(run) is not None]
+print(max(runs, key=score) if runs else sys.argv[1] + "/seed-0")' "$1"
 }
 
 for dataset in $DATASETS; do

@@ -373,21 +373,28 @@ def test_the_teacher_runs_under_bf16_autocast_only_where_the_cpu_has_it_and_its_
 
 
 def test_the_mpnet_teacher_script_picks_the_finished_run_with_the_best_validation_score(tmp_path):
-    """`best_teacher` in scripts/run_mpnet_teacher.sh: chosen on validation (trainer_state.json's best_metric), never
-    on test; an unfinished run (no results.json) is not a candidate."""
+    """`best_teacher` in scripts/run_mpnet_teacher.sh: chosen on validation (trainer_state.json's best_metric, its sign
+    by training_args.json's greater_is_better), never on test; an unfinished run (no results.json) or one without a
+    best_metric is not a candidate."""
     import subprocess
     import sys
     from pathlib import Path
 
-    for seed, validation, test, finished in ((0, 0.89, 0.95, True), (1, 0.91, 0.85, True), (2, 0.99, 0.99, False)):
+    runs = ((0, 0.89, 0.95, True, True), (1, 0.91, 0.85, True, True), (2, 0.99, 0.99, False, True), (3, None, 0.99, True, True),
+            (4, 0.30, 0.99, True, False), (5, 0.10, 0.99, True, False))  # 4, 5: chosen by validation loss, lower is better
+    for seed, validation, test, finished, higher in runs:
         run = tmp_path / "mr-mpnet" / f"seed-{seed}"
         run.mkdir(parents=True)
         (run / "trainer_state.json").write_text(json.dumps({"best_metric": validation}))
+        (run / "training_args.json").write_text(json.dumps({"greater_is_better": higher}))
         if finished:
             (run / "results.json").write_text(json.dumps({"test": {"accuracy": test}}))
     script = Path(__file__).resolve().parents[1] / "scripts" / "run_mpnet_teacher.sh"
     function = "".join(script.read_text().partition("best_teacher() {")[1:]).split("\n}\n")[0] + "\n}\n"
     env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"}
     pick = lambda folder: subprocess.run(["bash", "-c", f'{function}best_teacher "$1"', "_", str(folder)], env=env, capture_output=True, text=True, timeout=60).stdout.strip()
-    assert pick(tmp_path / "mr-mpnet") == str(tmp_path / "mr-mpnet" / "seed-1")
+    assert pick(tmp_path / "mr-mpnet") == str(tmp_path / "mr-mpnet" / "seed-1")  # 0.91 beats 0.89; a loss of 0.10 is -0.10
+    for seed in (0, 1):
+        (tmp_path / "mr-mpnet" / f"seed-{seed}" / "results.json").unlink()
+    assert pick(tmp_path / "mr-mpnet") == str(tmp_path / "mr-mpnet" / "seed-5")  # among losses, the lowest; no best_metric: never
     assert pick(tmp_path / "none") == str(tmp_path / "none" / "seed-0")  # no finished run: the message names seed-0

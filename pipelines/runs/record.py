@@ -389,7 +389,9 @@ def source_revision(root: Path = PACKAGE_ROOT) -> dict | None:
     root = Path(root).resolve()
 
     def git(*args: str) -> str:
-        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, check=True).stdout.strip()
+        # GIT_OPTIONAL_LOCKS=0: `git status` never takes .git/index.lock, so a run starting never blocks a commit
+        environment = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, check=True, env=environment).stdout.strip()
 
     try:
         if Path(git("rev-parse", "--show-toplevel")).resolve() != root:
