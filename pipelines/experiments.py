@@ -39,6 +39,7 @@ import os
 import platform
 import shlex
 import sys
+import threading
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -312,10 +313,26 @@ def run_cell(cell: Cell, prepared: PreparedData) -> tuple[Cell, RunRecord | None
 _pool_worker_data: PreparedData | None = None
 
 
-def _init_pool_worker(gpu_count: int) -> None:
+def _init_pool_worker(gpu_count: int, grid_pid: int | None = None) -> None:
     global _pool_worker_data
+    if grid_pid is not None:
+        exit_with_grid(grid_pid)
     _init_worker(gpu_count)
     _pool_worker_data = PreparedData()
+
+
+def exit_with_grid(grid_pid: int, poll_seconds: float = 1.0) -> None:
+    """End this pool worker when the grid's process `grid_pid` is gone, from a daemon thread that looks every
+    `poll_seconds`. A `ProcessPoolExecutor`'s workers outlive a grid killed by a signal (its `with` block never
+    exits) and would go on training cells, into folders a restarted grid trains too. The cell a worker leaves
+    keeps its last checkpoint; its folder lock dies with the process."""
+
+    def watch() -> None:
+        while os.getppid() == grid_pid:
+            time.sleep(poll_seconds)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-grid", daemon=True).start()
 
 
 def _run_cell_in_pool(cell: Cell) -> tuple[Cell, RunRecord | None, str | None]:
@@ -346,7 +363,7 @@ def run_cells(todo: list[Cell], workers: int, engine: EngineArguments, engine_fo
     else:
         gpu_count = torch.cuda.device_count() if torch.cuda.is_available() else 0
         context = multiprocessing.get_context("spawn")  # no forked torch or tokenizer state
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_pool_worker, initargs=(gpu_count,)) as pool:
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_pool_worker, initargs=(gpu_count, os.getpid())) as pool:
             futures = [pool.submit(_run_cell_in_pool, cell) for cell in todo]
             for future in as_completed(futures):
                 collect(*future.result())

@@ -270,3 +270,46 @@ def test_a_cell_logs_to_tensorboard_as_one_run_named_by_its_setting_and_trains_t
     assert training_args["report_to"] == ["tensorboard"] and training_args["run_name"] == "semeval2017a-lab-frozen/mean/seed-0"
     assert not list(plain.rglob("events.out.tfevents.*"))
     assert cell_outputs(tracked) == cell_outputs(plain)  # tracking does not change the trained model
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states from /proc")
+def test_a_killed_grid_takes_its_pool_workers_with_it(tmp_path):
+    """A grid stopped by a signal must not leave workers training on: they would write the cells a restarted grid
+    trains too (seen here: four processes on five cells). Its pool's workers (`exit_with_grid`) end within a second
+    or two of the grid's process."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    grid = subprocess.Popen(
+        [sys.executable, "-c", (
+            "import multiprocessing, os, time\n"
+            "from concurrent.futures import ProcessPoolExecutor\n"
+            "from pipelines.experiments import _init_pool_worker\n"
+            "pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context('spawn'), initializer=_init_pool_worker, initargs=(0, os.getpid()))\n"
+            "print(pool.submit(os.getpid).result(), flush=True)\n"
+            "pool.submit(time.sleep, 600)\n"
+            "time.sleep(600)\n"
+        )],  # fmt: skip
+        cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True,
+    )
+    worker = int(grid.stdout.readline())
+    os.kill(grid.pid, signal.SIGKILL)  # no clean-up runs in the grid's process
+    grid.wait()
+
+    def alive(pid: int) -> bool:  # a zombie (ended, not yet reaped by its new parent) counts as ended
+        try:
+            return open(f"/proc/{pid}/stat").read().split()[2] != "Z"
+        except FileNotFoundError:
+            return False
+
+    deadline = time.monotonic() + 15
+    while alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    still = alive(worker)
+    if still:
+        os.kill(worker, signal.SIGKILL)
+    assert not still, "the pool worker outlived its grid"
