@@ -18,6 +18,7 @@ STUDY_SETTINGS = {
     "mr-lab-trained": "trained vectors",
     "mr-lab-trained-distilled-minilm": "trained vectors, distilled from minilm",
     "mr-lab-trained-distilled-minilm-kl-t2": "trained vectors, distilled from minilm (KL, T=2)",
+    "mr-lab-trained-distilled-mpnet": "trained vectors, distilled from mpnet",
     "semeval2017a-lab-trained": "trained vectors",
     "semeval2017a-lab-trained-distilled-minilm": "trained vectors, distilled from minilm",
     "semeval2017a-lab-trained-weighted": "trained vectors, class-weighted",
