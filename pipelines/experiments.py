@@ -313,10 +313,9 @@ def run_cell(cell: Cell, prepared: PreparedData) -> tuple[Cell, RunRecord | None
 _pool_worker_data: PreparedData | None = None
 
 
-def _init_pool_worker(gpu_count: int, grid_pid: int | None = None) -> None:
+def _init_pool_worker(gpu_count: int, grid_pid: int) -> None:
     global _pool_worker_data
-    if grid_pid is not None:
-        exit_with_grid(grid_pid)
+    exit_with_grid(grid_pid)
     _init_worker(gpu_count)
     _pool_worker_data = PreparedData()
 

@@ -17,6 +17,7 @@ from pipelines.errors import PathError
 from pipelines.inference import TorchSequenceClassifier
 from pipelines.label_mapping import CHECKPOINT_LABELS, label_mapping, parse_label_map
 from pipelines import experiments
+from tests.conftest import REPO_ROOT
 from pipelines.pretrained import MEASURED_CPU_MS, OFFLINE_MODELS, cost_line, default_models, resolve_model
 from pipelines.calibration import TemperatureNotIdentifiable, fit_temperature
 from pipelines.pretrained import not_calibrated, validation_split
@@ -177,6 +178,8 @@ def test_cost_line_extrapolates_the_measured_cost_and_says_how_to_score_fewer():
         "to score fewer: --models NAME ... (e.g. --models vader textblob afinn)"
     )
     assert set(MEASURED_CPU_MS) == set(OFFLINE_MODELS)
+    measured = (REPO_ROOT / "results" / "asis_semeval2017a.md").read_text(encoding="utf-8")  # the copy is the committed run's
+    assert "#   " + ", ".join(f"{model} {ms}" for model, ms in MEASURED_CPU_MS.items()) + " CPU-ms a tweet" in measured
     assert cost_line(["vader", "runs/x"], 662, 0, defaults=False).endswith(
         "cost measured on one CPU thread (bench.asis_cost, results/asis_semeval2017a.md): under 0.1 CPU-min, the other 1 not measured"
     )
