@@ -13,7 +13,7 @@
 #   setsid nohup bash -c 'echo -8 > /proc/self/autogroup; exec bash scripts/run_finetune_study.sh' >> runs/logs/finetune-study.log 2>&1 < /dev/null &
 #
 # CELLS overrides the queue ("mpnet:mr:0 setfit-mpnet:semeval2017a:0 ..."; setfit-<alias> is finetune.py
-# --setfit over that encoder, pipelines/setfitting.py). THREADS sets torch threads (default 1: the
+# --setfit over that encoder, pipelines/setfitting.py; baseline-<alias> the recipe's plain-Trainer baseline). THREADS sets torch threads (default 1: the
 # cores are shared with development work, where a second thread was slower (bench/backbone_speed.md).
 # A file $RUNS.hold holds the queue between cells (touch it, wait for the running cell to end, time something
 # on quiet cores, remove it), so a cell's recorded training seconds never include a pause.
@@ -32,6 +32,9 @@ mkdir -p runs/logs
 for cell in $CELLS; do
   IFS=: read -r model dataset seed <<< "$cell"
   out=$RUNS/$dataset-$model/seed-$seed
+  # baseline-<alias>: issue 26 item 1's accuracy check, the plain HF Trainer settings bench/finetune_recipe.py
+  # times (max_length 128, random batches, adamw_torch, fp32) as one whole run; kept out of the study's folder.
+  [[ $model == baseline-* ]] && out=${BASELINE_RUNS:-runs/recipe-baseline}/$dataset-${model#baseline-}/seed-$seed
   [ -f "$out/results.json" ] && continue
   while [ -e "$RUNS.hold" ]; do sleep 10; done
   epochs=3; [ "$model" = mpnet ] && epochs=${MPNET_EPOCHS:-2}
@@ -39,8 +42,13 @@ for cell in $CELLS; do
   # MPNet: a 2-core epoch of MR takes ~10 min with native bf16 (bench/finetune_recipe.md) and over an hour in
   # fp32 without it (16 s a step of 32 sentences); evaluating and saving every 125 steps (half an MR epoch) lets
   # the next session resume from there instead of from step 0. Patience then counts half-epoch evaluations.
-  [ "$model" = mpnet ] && method+=(--eval_strategy steps --eval_steps 125 --save_strategy steps --save_steps 125)
+  # SemEval: every 620 steps (half an epoch of its 39,656 training tweets), since one pass over its 9,914 validation
+  # tweets takes ~5 min here.
+  steps=125; [ "$dataset" = semeval2017a ] && steps=620
+  [ "$model" = mpnet ] && method+=(--eval_strategy steps --eval_steps $steps --save_strategy steps --save_steps $steps)
   [[ $model == setfit-* ]] && method=(--setfit --model "${model#setfit-}")
+  [[ $model == baseline-* ]] && method=(--model "${model#baseline-}" --num_train_epochs "$epochs" --max_length 128
+    --train_sampling_strategy random --optim adamw_torch --no_auto_mixed_precision)
   echo "$(date +%T) start $model $dataset seed $seed"
   OMP_NUM_THREADS=${THREADS:-1} HF_HUB_OFFLINE=1 python finetune.py "${method[@]}" --dataset "$dataset" --data_dir "$DATA" \
     --seed "$seed" --output_dir "$out" --report_to none --disable_tqdm true > "runs/logs/$dataset-$model-$seed.log" 2>&1
