@@ -10,6 +10,7 @@ import pytest
 
 from bench import ece_interval_coverage, glove_loading, grid_speed, scale, tokenization_speed, trace_setting, trainer_overhead
 from bench.common import REPO_ROOT, PeakMemory, bench_parser, in_child_process, made_by, portable_argv
+from pipelines.errors import DataError
 
 
 def test_peak_memory_sees_an_allocation_in_a_child_process():
@@ -193,3 +194,41 @@ def test_ece_interval_coverage_reads_a_calibrated_models_ece_against_its_floor()
     assert calibrated["target"] == "0.0000" and float(calibrated["bias"]) > 0 and float(calibrated["mean floor"]) > 0
     overconfident = ece_interval_coverage.one_setting(rng, ("tiny, over-confident", 300, 2, 3.0, 3.0), 20, 3, 39)
     assert float(overconfident["target"]) > 0.05 and overconfident["p < 0.05"].startswith("100.0%")
+
+
+def _recipe_run(folder, seed: int, right: int, n: int = 400, model: str = "minilm") -> None:
+    """A fine-tuned MR run record whose first `right` of `n` test predictions are right."""
+    import json
+
+    import pandas as pd
+
+    gold = np.tile([0, 1], n // 2)
+    predictions = np.where(np.arange(n) < right, gold, 1 - gold)
+    folder.mkdir(parents=True)
+    pd.DataFrame({"index": np.arange(n), "label": gold, "prediction": predictions}).to_parquet(folder / "predictions.parquet")
+    record = {"dataset": "mr", "model": model, "model_type": "mpnet", "protocol": "lab", "seed": seed, "train_seconds": 60.0,
+              "label_names": ["negative", "positive"], "test": {"accuracy": right / n}, "predictions_file": "predictions.parquet"}  # fmt: skip
+    (folder / "results.json").write_text(json.dumps(record))
+
+
+def test_recipe_accuracy_checks_each_recipe_run_against_the_baselines_interval(tmp_path):
+    from bench import recipe_accuracy
+
+    _recipe_run(tmp_path / "baseline" / "seed-0", 0, right=320)  # 0.80; one run: a sentence interval of about ±0.039
+    for seed, right in enumerate([324, 316, 330]):  # 0.81, 0.79, 0.825: inside
+        _recipe_run(tmp_path / "recipe" / f"seed-{seed}", seed, right)
+    _recipe_run(tmp_path / "worse" / "seed-0", 0, right=280)  # 0.70: outside
+    rows, interval, comparisons = recipe_accuracy.check(str(tmp_path / "baseline"), [str(tmp_path / "recipe"), str(tmp_path / "worse")])
+    assert interval["runs"] == 1 and interval["ci_low"] < 0.8 < interval["ci_high"]
+    assert 0.03 < interval["ci_high"] - 0.8 < 0.05  # t over 400 sentences: 1.97 * sqrt(0.8 * 0.2 / 399)
+    inside = {(row["arm"], row["seed"]): row["inside"] for row in rows}
+    recipe, worse = f"`{tmp_path / 'recipe'}`", f"`{tmp_path / 'worse'}`"
+    assert [inside[(recipe, s)] for s in (0, 1, 2, "mean of 3")] == ["yes"] * 4
+    assert inside[(worse, 0)] == "**no**"
+    assert comparisons[0]["difference"] == pytest.approx((324 + 316 + 330) / 1200 - 0.8)
+    assert comparisons[1]["difference"] == pytest.approx(-0.1) and comparisons[1]["p_value"] < 0.001
+    _recipe_run(tmp_path / "other" / "seed-0", 0, right=300, model="mpnet")
+    with pytest.raises(DataError, match="holds minilm on mr"):
+        recipe_accuracy.check(str(tmp_path / "baseline"), [str(tmp_path / "other")])
+    with pytest.raises(DataError, match="no finished run"):
+        recipe_accuracy.check(str(tmp_path / "nothing"), [str(tmp_path / "recipe")])
