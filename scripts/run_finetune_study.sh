@@ -37,7 +37,8 @@ for cell in $CELLS; do
   [[ $model == baseline-* ]] && out=${BASELINE_RUNS:-runs/recipe-baseline}/$dataset-${model#baseline-}/seed-$seed
   [ -f "$out/results.json" ] && continue
   while [ -e "$RUNS.hold" ]; do sleep 10; done
-  epochs=3; [ "$model" = mpnet ] && epochs=${MPNET_EPOCHS:-2}
+  base=${model#baseline-}  # the backbone a baseline cell trains
+  epochs=3; [ "$base" = mpnet ] && epochs=${MPNET_EPOCHS:-2}
   method=(--model "$model" --num_train_epochs "$epochs" --max_length_quantile 0.99 --optim adamw_torch_fused)
   # MPNet: a 2-core epoch of MR takes ~10 min with native bf16 (bench/finetune_recipe.md) and over an hour in
   # fp32 without it (16 s a step of 32 sentences); evaluating and saving every 125 steps (half an MR epoch) lets
@@ -45,10 +46,10 @@ for cell in $CELLS; do
   # SemEval: every 620 steps (half an epoch of its 39,656 training tweets), since one pass over its 9,914 validation
   # tweets takes ~5 min here.
   steps=125; [ "$dataset" = semeval2017a ] && steps=620
-  [ "$model" = mpnet ] && method+=(--eval_strategy steps --eval_steps $steps --save_strategy steps --save_steps $steps)
   [[ $model == setfit-* ]] && method=(--setfit --model "${model#setfit-}")
-  [[ $model == baseline-* ]] && method=(--model "${model#baseline-}" --num_train_epochs "$epochs" --max_length 128
+  [[ $model == baseline-* ]] && method=(--model "$base" --num_train_epochs "$epochs" --max_length 128
     --train_sampling_strategy random --optim adamw_torch --no_auto_mixed_precision)
+  [ "$base" = mpnet ] && method+=(--eval_strategy steps --eval_steps $steps --save_strategy steps --save_steps $steps)
   echo "$(date +%T) start $model $dataset seed $seed"
   OMP_NUM_THREADS=${THREADS:-1} HF_HUB_OFFLINE=1 python finetune.py "${method[@]}" --dataset "$dataset" --data_dir "$DATA" \
     --seed "$seed" --output_dir "$out" --report_to none --disable_tqdm true > "runs/logs/$dataset-$model-$seed.log" 2>&1
