@@ -11,7 +11,12 @@ HF `Trainer` baseline that `bench/finetune_recipe.py` times?
   same model and setting). Padding is not an accuracy lever (the attention mask hides it), so the
   accuracy differences come from the batch order, the optimizer's kernel, the fitted `max_length`
   (it truncates the 1% longest training texts) and bf16.
-- **recipe**: the study's runs of the same model and dataset (`results/records/study/<dataset>-<alias>`).
+- **recipe**: whole runs with the recipe on this CPU (`RUNS=runs/recipe-cpu CELLS=<alias>:<dataset>:<seed> bash
+  scripts/run_finetune_study.sh`, records under `results/recipe-baseline/cpu-recipe`), and, as a second arm, the
+  study's runs of the same model and dataset (`results/records/study/<dataset>-<alias>`; MiniLM's were made by the
+  same finetune.py options on a lent GPU, bf16 there).
+- "train s" is each run's training time as recorded, on a shared machine with other jobs beside it: not a speed
+  comparison (that is `bench/finetune_recipe.py`'s, in one quiet run).
 - The baseline's 95% interval of the official metric is `pipelines.statistics.score_interval` (with one run:
   the test sentences only, a t on n - 1 df; training variance not counted). Each recipe seed, and the
   recipe's mean, is **inside** when it lies within that interval: the issue's criterion.
