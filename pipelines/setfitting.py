@@ -66,9 +66,9 @@ def train_setfit(path: str, splits, label_names: list[str], setfit_args: SetFitA
     Both phases train in fp32, also where finetune.py chooses bf16 autocast for the Trainer flow: bf16 autocast
     of the contrastive phase was measured to break it on MR (round 16, AMD EPYC with native bf16): at 16
     sentences a class, seed 0, test accuracy 0.705 against 0.822 in fp32 (the committed learning-curve cell),
-    its contrastive loss rising from 0.19 to 0.29 instead of falling; on the whole training split seeds 1 and 2
-    reached 0.704 and 0.758 against seed 0's 0.870 in fp32 (`runs/diag`, not in the study). setfit's own
-    `use_amp` means fp16, which a CPU does not speed up.
+    its logged contrastive loss 0.19 at the first step and 0.29 at step 50 (no fp32 log to compare); on the whole
+    training split seeds 1 and 2 reached 0.704 and 0.758 against seed 0's 0.870 in fp32 (`runs/diag`, not in the
+    study). setfit's own `use_amp` means fp16, which a CPU does not speed up.
     """
     from setfit import SetFitModel, Trainer, TrainingArguments
 
