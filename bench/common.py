@@ -161,6 +161,11 @@ def made_by(command: str) -> str:
     return f"Made by (from the repository root; {machine_line()}):\n\n```\n{command}\n```\n\n"
 
 
+def markdown_page(title: str, command: str, body: str) -> str:
+    """A benchmark's Markdown file: `# title`, `made_by(command)`, then `body`."""
+    return f"# {title}\n\n" + made_by(command) + body
+
+
 def bench_parser(name: str, doc: str, data_dir: bool = True) -> argparse.ArgumentParser:
     """The options of `python -m bench.<name>` that every measuring script shares: `--output`
     (default `bench/<name>.md`) and, with `data_dir`, `--data_dir` (default `../shared/datasets`,
@@ -186,6 +191,7 @@ __all__ = [
     "in_child_process",
     "machine_line",
     "made_by",
+    "markdown_page",
     "portable_argv",
     "markdown_table",
     "prepare_mr",

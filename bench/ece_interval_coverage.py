@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench.common import bench_parser, made_by
+from bench.common import bench_parser, markdown_page
 from pipelines.calibration import consistency_test, scaled_probabilities, top_label_ece
 from pipelines.report.calibration import sentence_values
 from pipelines.statistics import values_interval
@@ -101,8 +101,8 @@ def main(argv: list[str] | None = None) -> str:
     command = (f"HF_HUB_OFFLINE=1 nice -n 19 python -m bench.ece_interval_coverage --replicates {args.replicates} "
                f"--test_replicates {args.test_replicates} --resamples {args.resamples} --seed {args.seed} --output {args.output}")  # fmt: skip
     method = __doc__.split("\n", 3)[3].strip()
-    Path(args.output).write_text("# The report's ECE interval and its test of \"calibrated\" on simulated test sets\n\n"
-                                 + made_by(command) + method + "\n\n" + text + "\n", encoding="utf-8")  # fmt: skip
+    title = 'The report\'s ECE interval and its test of "calibrated" on simulated test sets'
+    Path(args.output).write_text(markdown_page(title, command, method + "\n\n" + text + "\n"), encoding="utf-8")
     return text
 
 

@@ -27,7 +27,7 @@ import pandas as pd
 from tokenizers import Regex, normalizers
 
 import train
-from bench.common import bench_parser, made_by
+from bench.common import bench_parser, markdown_page
 from pipelines.benchmarks import BENCHMARKS
 from pipelines.data.builtin import load_sentiment_dataset
 from pipelines.inference import TorchSequenceClassifier
@@ -61,13 +61,11 @@ def predictions(classifier: TorchSequenceClassifier, texts: list[str], labels: n
 
 
 def markdown(args: argparse.Namespace, result: dict, affected: int, changed: int) -> str:
-    return (
-        "# Invisible characters on SemEval-2017 4A\n\n"
-        + made_by(
-            f"HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 nice -n 10 python -m bench.invisible_characters --data_dir {args.data_dir} "
-            f"--model {args.model} --epochs {args.epochs} --seed {args.seed} --run {args.run} --output {args.output}"
-        )
-        + f"One `{args.model}` model (frozen GloVe vectors, {args.epochs} epochs at most, seed {args.seed}: **a single-seed number**) "
+    return markdown_page(
+        "Invisible characters on SemEval-2017 4A",
+        f"HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 nice -n 10 python -m bench.invisible_characters --data_dir {args.data_dir} "
+        f"--model {args.model} --epochs {args.epochs} --seed {args.seed} --run {args.run} --output {args.output}",
+        f"One `{args.model}` model (frozen GloVe vectors, {args.epochs} epochs at most, seed {args.seed}: **a single-seed number**) "
         f"scores the {result['test_sentences']:,} test tweets with its saved tokenizer (invisible characters removed) "
         "and with the same tokenizer without the removal.\n\n"
         f"- tweets holding an invisible character: **{affected:,}**; of these, {changed:,} change their predicted label\n"

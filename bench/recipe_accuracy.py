@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.common import bench_parser, made_by
+from bench.common import bench_parser, markdown_page
 from pipelines.benchmarks import official_metric_for
 from pipelines.errors import DataError
 from pipelines.formatting import markdown_table
@@ -106,8 +106,8 @@ def main(argv: list[str] | None = None) -> str:
     print(text)
     command = f"python -m bench.recipe_accuracy --baseline {args.baseline} --recipe {' '.join(args.recipe)} --output {args.output}"
     method = __doc__.split("\n", 4)[4].strip()
-    Path(args.output).write_text("# finetune.py's CPU recipe against the plain-Trainer baseline: test accuracy\n\n"
-                                 + made_by(command) + method + "\n\n" + text + "\n", encoding="utf-8")  # fmt: skip
+    title = "finetune.py's CPU recipe against the plain-Trainer baseline: test accuracy"
+    Path(args.output).write_text(markdown_page(title, command, method + "\n\n" + text + "\n"), encoding="utf-8")
     return text
 
 

@@ -30,7 +30,7 @@ from pathlib import Path
 import pandas as pd
 
 import pipelines.tokenization as tokenization
-from bench.common import bench_parser, made_by
+from bench.common import bench_parser, markdown_page
 from pipelines import experiments
 from pipelines.benchmarks import BENCHMARKS
 from pipelines.runs.layout import PREDICTIONS_FILE, CellFolder
@@ -68,13 +68,11 @@ def markdown(args: argparse.Namespace, result: dict) -> str:
         f"| {seed} | {before:.4f} | {after:.4f} | {after - before:+.4f} |"
         for seed, before, after in zip(result["a_seeds"], result["b_scores"], result["a_scores"])
     )
-    return (
-        "# Typographic folds on SemEval-2017 4A\n\n"
-        + made_by(
-            f"HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 nice -n 5 python -m bench.typography --data_dir {args.data_dir} "
-            f"--model {args.model} --seeds {args.seeds} --runs_dir {args.runs_dir} --output {args.output}"
-        )
-        + f"`{args.model}`, trained GloVe vectors, the grid's SemEval budget; macro recall on the "
+    return markdown_page(
+        "Typographic folds on SemEval-2017 4A",
+        f"HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 nice -n 5 python -m bench.typography --data_dir {args.data_dir} "
+        f"--model {args.model} --seeds {args.seeds} --runs_dir {args.runs_dir} --output {args.output}",
+        f"`{args.model}`, trained GloVe vectors, the grid's SemEval budget; macro recall on the "
         f"{result['test_sentences']:,} gold tweets, one run per seed and arm.\n\n"
         "| seed | before (NFKC + lowercase) | after (typographic folds) | after − before |\n|---|---|---|---|\n"
         f"{rows}\n\n"
