@@ -20,6 +20,7 @@ from pipelines.selection import best_metric_fields
 from pipelines.tokenization import tokenize_dataset
 from pipelines.fitting import fit_and_test
 from pipelines.formatting import format_metrics
+from pipelines.inference import default_device
 from pipelines.arguments import SetFitArguments
 from pipelines.setfitting import save_setfit_run, setfit_record, train_setfit
 from pipelines.splits import load_train_test, protocol_info, split_validation
@@ -157,6 +158,9 @@ def finetune_splits(data_args: FinetuneDataArguments, seed: int) -> tuple:
 
 def finetune_setfit(path, splits, label_names, data_description, model_args, data_args, training_args, setfit_args) -> RunRecord:
     """The SetFit branch of `finetune` (`pipelines.setfitting`): same splits, same record, same temperature scaling."""
+    # SetFitModel trains on the GPU when there is one (`inference.default_device`'s rule), where `train_setfit`'s
+    # CPU autocast does nothing: bf16 is recorded, and asked for, only where the CPU trains
+    bf16 = training_args.bf16 and default_device() == "cpu"
     run_info = {
         "model": model_label(model_args.model, setfit=True),
         "model_path": path,
@@ -166,9 +170,10 @@ def finetune_setfit(path, splits, label_names, data_description, model_args, dat
         "train_sentences": len(splits["train"]),
         "validation_sentences": len(splits["validation"]),
         "test_sentences": len(splits["test"]),
-        "setfit": {key.removeprefix("setfit_"): value for key, value in vars(setfit_args).items() if key != "setfit"},
+        "setfit": {key.removeprefix("setfit_"): value for key, value in vars(setfit_args).items() if key != "setfit"}
+        | {"bf16": bf16},
     }
-    model, seconds = train_setfit(path, splits, label_names, setfit_args, training_args.seed)
+    model, seconds = train_setfit(path, splits, label_names, setfit_args, training_args.seed, bf16=bf16)
     record, test_predictions, validation = setfit_record(model, splits, label_names, run_info, training_args.seed)
     record.train_seconds = round(seconds, 2)
     record.train_device = training_device(model.model_body.device)

