@@ -26,6 +26,7 @@ STUDY_SETTINGS = {
     "mr-mpnet": "fine-tuned",
     "mr-setfit-mpnet": "fine-tuned",
     "semeval2017a-minilm": "fine-tuned",
+    "semeval2017a-mpnet": "fine-tuned",
 }
 
 
