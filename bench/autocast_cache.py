@@ -9,7 +9,7 @@ cache only on leaving the outermost region (torch.amp, "autocast"), so with the 
 forward after the first multiplies by the first step's weights while the optimizer updates the fp32 ones.
 `pipelines.setfitting.contrastive_autocast` turns the cache off. This script shows the effect on the loss:
 the sentence encoder (`--model`, an alias or folder) and `CosineSimilarityLoss`, as setfit trains it, take
-`--steps` AdamW steps (learning rate 2e-5, setfit's body rate; gradient norm clipped at 1, as the HF Trainer
+`--steps` AdamW steps (learning rate 2e-5, `finetune.py --setfit`'s default; gradient norm clipped at 1, as the HF Trainer
 does) on one batch of `--pairs` pairs of MR training sentences (alternately same class, label 1, and other
 class, label 0), from the same weights and dropout draws, in three arms:
 
@@ -23,16 +23,18 @@ The loss on one repeated batch should fall step by step; an arm whose forwards n
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 
 import torch
 
 from bench.common import bench_parser, markdown_page, set_torch_threads
+from pipelines.arguments import SetFitArguments
 from pipelines.backbones import resolve_model
 from pipelines.data import column
 from pipelines.data.builtin import load_sentiment_dataset
 from pipelines.setfitting import contrastive_autocast
 
-LEARNING_RATE = 2e-5  # setfit.TrainingArguments' body_learning_rate default
+LEARNING_RATE = SetFitArguments.setfit_learning_rate  # what finetune.py --setfit trains the encoder with
 ARMS = ("fp32", "bf16, cache on", "bf16, cache off")
 
 
@@ -109,8 +111,7 @@ def main(argv: list[str] | None = None) -> dict[str, list[float]]:
     command = (f"HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 nice -n 10 python -m bench.autocast_cache --data_dir {args.data_dir} "
                f"--model {args.model} --pairs {args.pairs} --steps {args.steps} --output {args.output}")
     text = markdown(command, args.model, args.pairs, losses)
-    with open(args.output, "w", encoding="utf-8") as handle:
-        handle.write(text)
+    Path(args.output).write_text(text, encoding="utf-8")
     print(text)
     return losses
 
