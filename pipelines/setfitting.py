@@ -8,6 +8,8 @@ encoder's embeddings of every training sentence. Its cost is set by the number o
 steps (one pass over the pairs it draws, `2 × --setfit_iterations` a training sentence, and at most
 `--setfit_max_steps` batches of `--setfit_batch_size` pairs; `contrastive_steps`), not by the size
 of a large training set, which is what makes it cheap on a CPU and the few-shot method of the learning curves.
+The pairs are drawn from at most `--setfit_pair_pool` training sentences (`contrastive_pool`: setfit lists
+every pair of its sentences first, more memory than this machine has for SemEval's training split).
 
 Temperature scaling (Guo et al. 2017) is the same step as the Trainer flow's
 (`pipelines.calibration.calibrate_after_training`, on by default, `--temperature_scaling false`
@@ -44,6 +46,7 @@ from pipelines.metrics import per_class_scores, score
 from pipelines.runs.io import write_predictions
 from pipelines.runs.layout import PREDICTIONS_FILE, RESULTS_FILE
 from pipelines.runs.record import RunRecord, library_versions, process_revision, write_results
+from pipelines.train_sizes import per_class_rows
 
 
 ENCODE_BATCH_SIZE = 32  # SetFitModel.encode's default, which the committed runs' predictions were made with
@@ -58,6 +61,26 @@ def contrastive_steps(train_size: int, setfit_args: SetFitArguments) -> int:
     steps), so a few-shot cell would cost as much as a full-data one."""
     pairs = 2 * setfit_args.setfit_iterations * train_size
     return -1 if pairs <= setfit_args.setfit_max_steps * setfit_args.setfit_batch_size else setfit_args.setfit_max_steps
+
+
+def contrastive_pool(train, pool: int, seed: int):
+    """The training sentences setfit draws its contrastive pairs from: `train` itself when it has at most
+    `pool` rows, else a stratified sample of about `pool` rows (each class in its share of `train`, at
+    least one row; `train_sizes.per_class_rows`, drawn with `seed`), in the split's order.
+
+    Why a pool: setfit 1.x's `ContrastiveDataset` lists every pair of the n sentences it is given before it
+    draws any (`setfit.sampler.shuffle_combinations`: `np.triu_indices(n)` and a permutation of its
+    n(n+1)/2 rows, 24 bytes a pair), so SemEval's 39,656 training tweets ask for ~19 GB before the first
+    step (killed here by the kernel's OOM killer on 24 GB; setfit#472), while the 200 steps of 16 pairs the
+    study trains (`contrastive_steps`) touch at most 6,400 sentences. 10,000 (the default) leaves MR's 8,000
+    training sentences whole; the sampler alone over 10,000 sentences peaked at 1.5 GB more resident memory
+    and took 44 s here (`ContrastiveDataset(..., num_iterations=2, max_pairs=3200)`, one contended core).
+    """
+    if len(train) <= pool:
+        return train
+    counts = np.bincount(np.asarray(column(train, "label")))
+    shares = {label: max(1, round(pool * count / len(train))) for label, count in enumerate(counts) if count}
+    return train.select(per_class_rows(train, shares, seed))
 
 
 def contrastive_autocast(bf16: bool):
@@ -79,7 +102,9 @@ def contrastive_autocast(bf16: bool):
 
 
 def train_setfit(path: str, splits, label_names: list[str], setfit_args: SetFitArguments, seed: int, bf16: bool = False):
-    """The trained `SetFitModel` and the training seconds. `splits` has `text` and `label` columns.
+    """The trained `SetFitModel` and the training seconds. `splits` has `text` and `label` columns. The
+    contrastive pairs are drawn from `contrastive_pool` (at most `setfit_pair_pool` training sentences), the
+    head is fitted on the whole training split.
 
     `bf16`: the contrastive steps run under CPU bf16 autocast (`contrastive_autocast`; finetune.py sets it
     where the CPU trains and has native bf16, `training_arguments.native_cpu_bf16`). setfit's own `use_amp`
@@ -88,20 +113,21 @@ def train_setfit(path: str, splits, label_names: list[str], setfit_args: SetFitA
     from setfit import SetFitModel, Trainer, TrainingArguments
 
     model = SetFitModel.from_pretrained(path, labels=label_names)
+    train = splits["train"].select_columns(["text", "label"])
+    pool = contrastive_pool(train, setfit_args.setfit_pair_pool, seed)
     scratch = tempfile.TemporaryDirectory(prefix="setfit-")  # the library wants a folder it never fills with save_strategy "no"
     args = TrainingArguments(
         output_dir=scratch.name, batch_size=setfit_args.setfit_batch_size,
-        num_epochs=1, max_steps=contrastive_steps(len(splits["train"]), setfit_args), num_iterations=setfit_args.setfit_iterations,
+        num_epochs=1, max_steps=contrastive_steps(len(pool), setfit_args), num_iterations=setfit_args.setfit_iterations,
         body_learning_rate=setfit_args.setfit_learning_rate, seed=seed, report_to="none", save_strategy="no",
         show_progress_bar=True,
     )
-    trainer = Trainer(model=model, args=args, train_dataset=splits["train"].select_columns(["text", "label"]))
+    trainer = Trainer(model=model, args=args, train_dataset=train)
     started = time.perf_counter()
     with scratch:  # setfit's Trainer.train in its two phases, so autocast covers the contrastive one only
-        texts_and_labels = trainer.dataset_to_parameters(trainer.train_dataset)
         with contrastive_autocast(bf16):
-            trainer.train_embeddings(*texts_and_labels, args=args)
-        trainer.train_classifier(*texts_and_labels, args=args)
+            trainer.train_embeddings(*trainer.dataset_to_parameters(pool), args=args)
+        trainer.train_classifier(*trainer.dataset_to_parameters(train), args=args)
     return model, time.perf_counter() - started
 
 

@@ -378,3 +378,44 @@ def test_setfit_contrastive_phase_is_one_pass_over_its_pairs_at_most_max_steps()
     assert contrastive_steps(102, paper) == 200  # 4,080 pairs = 255 batches: capped
     assert contrastive_steps(80, paper) == -1 and contrastive_steps(81, paper) == 200  # 3,200 pairs is the edge
     assert contrastive_steps(7_700, SetFitArguments(setfit=True)) == 200  # the study's full-MR cell: unchanged
+
+
+def test_setfit_draws_its_pairs_from_a_stratified_pool_and_fits_its_head_on_every_sentence(monkeypatch):
+    """setfit lists every pair of the sentences it is given before drawing any (setfit#472: SemEval's 39,656
+    training tweets were killed by the OOM killer), so the contrastive phase gets `contrastive_pool`'s sample
+    and the head the whole split."""
+    from datasets import ClassLabel, Dataset, Features, Value
+    import setfit
+
+    from pipelines.arguments import SetFitArguments
+    from pipelines import setfitting
+
+    labels = [0] * 60 + [1] * 30 + [2] * 10
+    train = Dataset.from_dict(
+        {"text": [f"sentence {i}" for i in range(100)], "label": labels},
+        features=Features({"text": Value("string"), "label": ClassLabel(names=["negative", "neutral", "positive"])}),
+    )
+    pool = setfitting.contrastive_pool(train, 20, seed=3)
+    assert sorted(np.bincount(pool["label"])) == [2, 6, 12]  # each class in its share of 20
+    assert pool["text"] == sorted(pool["text"], key=lambda text: int(text.split()[1]))  # the split's order
+    assert pool["text"] == setfitting.contrastive_pool(train, 20, seed=3)["text"] != setfitting.contrastive_pool(train, 20, seed=4)["text"]
+    assert setfitting.contrastive_pool(train, 100, seed=3) is train  # a split within the pool is used whole
+
+    seen = {}
+    monkeypatch.setattr(setfit.SetFitModel, "from_pretrained", classmethod(lambda cls, path, labels: object()))
+    monkeypatch.setattr(setfit.Trainer, "__init__", lambda self, model, args, train_dataset: setattr(self, "max_steps", args.max_steps))
+    monkeypatch.setattr(setfit.Trainer, "train_embeddings", lambda self, x, y, args: seen.update(embeddings=(len(x), self.max_steps)))
+    monkeypatch.setattr(setfit.Trainer, "train_classifier", lambda self, x, y, args: seen.update(classifier=len(x)))
+    monkeypatch.setattr(setfit.Trainer, "dataset_to_parameters", lambda self, dataset: [dataset["text"], dataset["label"]])
+    arguments = SetFitArguments(setfit=True, setfit_pair_pool=20, setfit_max_steps=200, setfit_batch_size=4)
+    setfitting.train_setfit("unused", {"train": train}, ["negative", "neutral", "positive"], arguments, seed=3)
+    # 2 x 2 iterations x 20 = 80 pairs = 20 batches of 4: one pass over the pool's pairs, not the split's
+    assert seen == {"embeddings": (20, -1), "classifier": 100}
+
+
+def test_setfit_pair_pool_is_checked():
+    from pipelines.arguments import SetFitArguments
+    from pipelines.errors import OptionError
+
+    with pytest.raises(OptionError, match="--setfit_pair_pool must be at least 1"):
+        SetFitArguments(setfit=True, setfit_pair_pool=0)
