@@ -13,8 +13,8 @@ HF `Trainer` baseline that `bench/finetune_recipe.py` times?
   (it truncates the 1% longest training texts) and bf16.
 - **recipe**: whole runs with the recipe on this CPU (`RUNS=runs/recipe-cpu CELLS=<alias>:<dataset>:<seed> bash
   scripts/run_finetune_study.sh`, records under `results/recipe-baseline/cpu-recipe`), and, as a second arm, the
-  study's runs of the same model and dataset (`results/records/study/<dataset>-<alias>`; MiniLM's were made by the
-  same finetune.py options on a lent GPU, bf16 there).
+  study's runs of the same model and dataset (`results/records/study/<dataset>-<alias>`; MiniLM's on MR were made by
+  the same `scripts/run_finetune_study.sh` cells on this CPU, bf16, 2 threads: its seed 0 is the recipe's run again).
 - "train s" is each run's training time as recorded, on a shared machine with other jobs beside it: not a speed
   comparison (that is `bench/finetune_recipe.py`'s, in one quiet run).
 - The baseline's 95% interval of the official metric is `pipelines.statistics.score_interval` (with one run:
