@@ -371,3 +371,35 @@ def test_a_partly_scaled_groups_figures_and_abstention_read_its_rows_probabiliti
 
     assert abstain[0.8]["chosen_on"] == "test" and abstain[0.8]["mean"] == pytest.approx(accuracy(before))
     assert accuracy(after) != pytest.approx(accuracy(before))  # the saved (mixed) probabilities would read otherwise
+
+
+def test_cross_fitted_validation_ece_refits_on_one_half_and_scores_the_other():
+    """An overconfident run (T = 3) is scaled back on each validation half and scored on the other: near a calibrated
+    run's ECE, far below the raw one; a run without validation predictions, or too few to fit, gives None."""
+    from pipelines.report.calibration import cross_fitted_validation_ece, label_shares
+
+    labels, logits = random_run(3, n=8000, temperature=3.0)
+    raw = scaled_probabilities(logits, 1.0)
+    run = Run(0, np.arange(8000), labels, raw, raw, raw, labels, True)
+    held_out = cross_fitted_validation_ece([run])
+    assert calibration_scores(raw, labels)["ece"] > 0.1 > 0.03 > held_out
+    _, calibrated_logits = random_run(3, n=8000, temperature=1.0)
+    calibrated = calibration_scores(scaled_probabilities(calibrated_logits, 1.0), labels)["ece"]
+    assert abs(held_out - calibrated) < 0.015  # what a calibrated model shows on as many sentences, give or take its noise
+    assert cross_fitted_validation_ece([run, Run(1, np.arange(8000), labels, raw, raw, None, None, False)]) is None
+    perfect = Run(0, np.arange(4), np.array([0, 1, 0, 1]), raw[:4], raw[:4], np.eye(2)[[0, 1, 0, 1]] * 0.98 + 0.01, np.array([0, 1, 0, 1]), True)
+    assert cross_fitted_validation_ece([perfect]) is None  # every sentence right: no temperature is identifiable
+    assert label_shares(np.array([0, 2, 2, 1]), 3) == "0.250 / 0.250 / 0.500"
+
+
+def test_goal_line_clause_names_the_held_out_validation_ece_and_both_label_shares():
+    from pipelines.report.calibration import cross_fitted_validation_ece, shift_said
+
+    labels, logits = random_run(4, n=8000, temperature=2.0)
+    raw = scaled_probabilities(logits, 1.0)
+    runs = [Run(0, np.arange(100), labels[:100], raw[:100], raw[:100], raw, labels, True)]
+    clause = shift_said(runs, "after temperature scaling")
+    assert "halves of 4,000 sentences" in clause and f"scaling gives ECE {cross_fitted_validation_ece(runs):.4f}" in clause
+    shares = np.bincount(labels) / len(labels)
+    assert f"validation {shares[0]:.3f} / {shares[1]:.3f}, test " in clause
+    assert shift_said(runs, "before temperature scaling") == "" == shift_said("no predictions file", "after temperature scaling")

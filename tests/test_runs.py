@@ -27,6 +27,7 @@ STUDY_SETTINGS = {
     "mr-setfit-mpnet": "fine-tuned",
     "semeval2017a-minilm": "fine-tuned",
     "semeval2017a-mpnet": "fine-tuned",
+    "semeval2017a-setfit-mpnet": "fine-tuned",
 }
 
 

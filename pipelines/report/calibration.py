@@ -17,7 +17,9 @@ For every group of runs (dataset, model, setting, protocol) whose predictions fi
   the p-value of "calibrated", by consistency resampling (`pipelines.calibration.consistency_test`: labels redrawn
   from the run's own probabilities, one test per row on its group's mean ECE), and that p-value Holm-adjusted over
   the rows of its table with the same protocol (`holm_calibrated`); the fine-tuned transformers' ECE after
-  scaling is read against the goal `GOAL_ECE`, that floor and the Holm p (`goal_lines`).
+  scaling is read against the goal `GOAL_ECE`, that floor and the Holm p (`goal_lines`), and beside the ECE scaling
+  gives on validation sentences it was not fitted on and the two splits' label shares (`cross_fitted_validation_ece`),
+  which separate what one temperature cannot fix from a test set drawn otherwise than validation.
 - Runs whose validation logits were saved and whose temperature is recorded are shown before and
   after temperature scaling (the saved probabilities are after; before is softmax(T · log p));
   committed runs without validation predictions show "ECE before scaling only".
@@ -63,7 +65,9 @@ from pipelines.calibration import (
     calibration_scores,
     conformal_sets,
     consistency_test,
+    TemperatureNotIdentifiable,
     ece_bins,
+    fit_temperature,
     logits_from_probabilities,
     scaled_probabilities,
     set_scores,
@@ -114,6 +118,7 @@ FLOOR_NOTE = (
     "ECE between two probabilities both near their floor says little."
 )
 GOAL_ECE = 0.02  # the goal set for fine-tuned transformers after temperature scaling (top-label ECE, on every benchmark)
+CROSS_FIT_SEED = 0  # the random halving of each run's validation sentences in `cross_fitted_validation_ece`
 
 
 @dataclass
@@ -591,7 +596,8 @@ def sure_lines(result: HowSure) -> list[str]:
 def goal_lines(result: HowSure) -> list[str]:
     """The goal for fine-tuned transformers (ECE <= `GOAL_ECE` after temperature scaling), each fine-tuned group's
     last row (after scaling where it was scaled) read against the ECE a calibrated model would show and against the
-    row's Holm p of "calibrated" (`holm_calibrated`), which says whether calibration is rejected."""
+    row's Holm p of "calibrated" (`holm_calibrated`), which says whether calibration is rejected; where it was scaled,
+    beside the ECE scaling gives on held-out validation halves and the label shares of validation and test (`shift_said`)."""
     finetuned = {row["group"].slug: row for row in result.rows if row["group"].kind == "finetuned"}  # the last row wins
     if not finetuned:
         return []
@@ -607,8 +613,57 @@ def goal_lines(result: HowSure) -> list[str]:
                      f"{fmt(tested['floor'])} ± {fmt(tested['floor_sd'])} on these {tested['sentences']:,} sentences, above "
                      f"{GOAL_ECE} in {tested['above_goal']:.0%} of the draws; Holm p {p_said(tested['holm_p'])} over the "
                      f"table's {tested['family_size']} {row['group'].protocol_label} rows (p {p_said(tested['p_value'])} "
-                     f"before adjusting): {fit}, at {ALPHA}.")  # fmt: skip
+                     f"before adjusting): {fit}, at {ALPHA}."  # fmt: skip
+                     + shift_said(result.runs.get(row["group"].slug), row["probabilities"]))
     return lines + [""]
+
+
+def cross_fitted_validation_ece(runs: list[Run], seed: int = CROSS_FIT_SEED) -> float | None:
+    """Top-label ECE of temperature scaling on validation sentences it was not fitted on, mean over halves and runs.
+
+    Each run's validation sentences are halved at random (`seed`); one temperature is fitted on each half
+    (`pipelines.calibration.fit_temperature`: NLL, as after training) and the other half is scored at it
+    (`calibration_scores`' ECE: top-label, 15 bins). This is what scaling gives on sentences drawn as the
+    validation ones were; a test set drawn otherwise (SemEval's 2017 tweets after 2013-2016 training tweets)
+    adds its shift to the test ECE. None when a run saved no validation predictions or a half identifies no
+    temperature (`TemperatureNotIdentifiable`: a few-shot run's handful of sentences).
+    """
+    rng = np.random.default_rng(seed)
+    eces = []
+    for run in runs:
+        if run.validation is None:
+            return None
+        logits, labels = logits_from_probabilities(run.validation), run.validation_labels  # (n_val, K), (n_val,)
+        order = rng.permutation(len(labels))
+        halves = order[: len(order) // 2], order[len(order) // 2 :]
+        for fit, held_out in (halves, halves[::-1]):
+            try:
+                temperature = fit_temperature(logits[fit], labels[fit])
+            except TemperatureNotIdentifiable:
+                return None
+            eces.append(calibration_scores(scaled_probabilities(logits[held_out], temperature), labels[held_out])["ece"])
+    return float(np.mean(eces))
+
+
+def label_shares(labels: np.ndarray, num_labels: int) -> str:
+    """`0.156 / 0.448 / 0.396`: each class's share of `labels` (n,), in label order."""
+    return " / ".join(f"{share:.3f}" for share in np.bincount(labels, minlength=num_labels) / len(labels))
+
+
+def shift_said(runs: list[Run] | str | None, probabilities: str) -> str:
+    """One clause for the goal line of a group scaled after training (`probabilities`, the row's label): the
+    cross-fitted validation ECE after scaling and the two splits' label shares; "" for a group not scaled or not read."""
+    if probabilities != "after temperature scaling" or not isinstance(runs, list):
+        return ""
+    held_out = cross_fitted_validation_ece(runs)
+    if held_out is None:
+        return ""
+    run = runs[0]
+    num_labels = run.after.shape[1]
+    return (f" On validation sentences it was not fitted on (`cross_fitted_validation_ece`: halves of "
+            f"{len(run.validation_labels) // 2:,} sentences, mean over halves and runs; a calibrated model's ECE rises as the "
+            f"sentences fall) scaling gives ECE {fmt(held_out)}; label shares, validation {label_shares(run.validation_labels, num_labels)}, "
+            f"test {label_shares(run.labels, num_labels)}.")  # fmt: skip
 
 
 def p_said(p: float) -> str:
