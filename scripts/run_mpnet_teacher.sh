@@ -30,8 +30,10 @@
 #   MPNet / MiniLM       7.8x                            7.5x
 # An upper estimate on a busy machine (one measurement, its two repeats within 3%): a 300-sentence sample pads more
 # than the sorted pool, and scaled by the padded tokens of each (`--padding_only`: 0.86 on MR, 0.94 on SemEval)
-# MPNet's pools cost ~5.1 and ~7.3 CPU hours. On this CPU each MPNet labelling takes at least 2 (MR) or 3 (SemEval)
-# 3-hour sessions of one thread: run the script again in each session until the cache file is whole (or on a GPU).
+# MPNet's pools cost ~5.1 and ~7.3 CPU hours in fp32. With bf16 autocast on a CPU that has it natively (an AMD EPYC
+# here, THREADS=2) MR's 110,000 sentences took 34 min of wall time (round 15, results/study/README.md), about 1/4.5 of
+# that estimate; SemEval's pool, scaled the same way, ~50 min (an estimate). Without native bf16, run the script again
+# in each session until the cache file is whole (or on a GPU).
 set -uo pipefail
 export HF_HUB_OFFLINE=1
 RUNS=${STUDY_RUNS:-runs/study}
