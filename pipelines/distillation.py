@@ -52,7 +52,7 @@ from pipelines.errors import DataError, OptionError, PathError, one_line
 from pipelines.inference import TorchSequenceClassifier, default_device, length_order
 from pipelines.runs import io as run_io
 from pipelines.runs.io import file_name
-from pipelines.runs.record import finished_record
+from pipelines.runs.record import finished_record, weights_fingerprint
 from pipelines.arguments import DataArguments, DistillationArguments, TeacherLabellingArguments
 from pipelines.cli import parse, run_cli
 from pipelines.losses import IGNORE_INDEX, loss_trainer
@@ -65,22 +65,6 @@ TRANSFER_SEED = 0  # fixed: every student seed shares the transfer set and its t
 TEACHER_BATCH_SIZE = 64
 CHUNK_BATCHES = 32  # a resumable labelling saves its work every 32 batches (2,048 sentences)
 TEACHER_MAX_LENGTH = 512
-# The files that make a model what it is (config, weights, tokenizer, remote code); run records do not count.
-MODEL_FILE_PATTERNS = ("config.json", "*.safetensors", "pytorch_model*.bin", "tokenizer*.json", "vocab*", "merges.txt", "special_tokens_map.json", "*.model", "*.py")
-
-
-def teacher_fingerprint(folder: str | os.PathLike) -> str:
-    """SHA-256 over the names and contents of the teacher's model files (`MODEL_FILE_PATTERNS`)."""
-    digest = hashlib.sha256()
-    files = sorted({path for pattern in MODEL_FILE_PATTERNS for path in Path(folder).glob(pattern) if path.is_file()})
-    for path in files:
-        digest.update(path.name.encode() + b"\0")
-        with open(path, "rb") as handle:
-            while chunk := handle.read(1 << 20):
-                digest.update(chunk)
-    return digest.hexdigest()
-
-
 def texts_fingerprint(texts: list[str]) -> str:
     return hashlib.sha256(json.dumps(texts, ensure_ascii=False).encode()).hexdigest()
 
@@ -164,7 +148,7 @@ def teacher_bf16() -> bool:
 def cache_key(folder: str, texts: list[str], label_names: list[str]) -> str:
     """16 hex digits of a SHA-256 over the teacher's files, the texts, the labels and `TEACHER_MAX_LENGTH`, and
     `"bf16"` when the teacher runs under bf16 autocast (`teacher_bf16`; an fp32 labelling's key leaves it out)."""
-    parts = [teacher_fingerprint(folder), texts_fingerprint(texts), label_names, TEACHER_MAX_LENGTH, *(["bf16"] if teacher_bf16() else [])]
+    parts = [weights_fingerprint(folder), texts_fingerprint(texts), label_names, TEACHER_MAX_LENGTH, *(["bf16"] if teacher_bf16() else [])]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
 
 
@@ -324,7 +308,7 @@ def prepare_training(loss_args: DistillationArguments | None, prepared, split, p
     info["distillation"] = {
         "teacher": teacher_name(loss_args.teacher),
         "teacher_path": str(loss_args.teacher),
-        "teacher_fingerprint": teacher_fingerprint(loss_args.teacher)[:16],
+        "teacher_fingerprint": weights_fingerprint(loss_args.teacher)[:16],
         "teacher_run": teacher_run(loss_args.teacher),  # what the report finds the teacher by (`RunRecord.teacher_run`)
         "loss": loss_args.distillation_loss,
         "alpha": loss_args.distillation_alpha,

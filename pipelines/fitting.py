@@ -45,7 +45,7 @@ from pipelines.runs.layout import (
     TRAINER_STATE_FILE,
     TRAINING_CLOCK_FILE,
 )
-from pipelines.runs.record import RunRecord, library_versions, process_revision, training_device, write_results
+from pipelines.runs.record import RunRecord, library_versions, process_revision, training_device, weights_fingerprint, write_results
 from pipelines.selection import TestScoreCallback, selection_summary
 
 
@@ -189,12 +189,13 @@ def score_test(prediction, test_split, label_names: list[str]) -> tuple[dict, tu
 
 def save_run(trainer: Trainer, training_args: TrainingArguments, record: RunRecord, test_predictions: tuple, test_size: int) -> None:
     """Weights, tokenizer, training arguments (JSON), trainer state, predictions, `results.json`
-    (last: a folder holding it is a finished run) and the model card; pushed when asked."""
+    (last: a folder holding it is a finished run; it records the saved weights' `weights_fingerprint`) and the model card; pushed when asked."""
     trainer.save_model(training_args.output_dir)
     if not trainer.is_world_process_zero():
         return
     (Path(training_args.output_dir) / "training_args.bin").unlink(missing_ok=True)  # no pickle in the final folder: JSON instead
     (Path(training_args.output_dir) / ARGS_FILE).write_text(training_args.to_json_string() + "\n", encoding="utf-8")
+    record.weights_fingerprint = weights_fingerprint(training_args.output_dir)[:16]  # what a student of it records of its teacher
     trainer.save_state()  # trainer_state.json: the log history the report draws learning curves from
     write_predictions(Path(training_args.output_dir) / PREDICTIONS_FILE, *test_predictions)
     write_results(training_args.output_dir, record)

@@ -10,6 +10,11 @@
 2. No machine in the repository: every text file's absolute paths of the machines that made it become
    paths relative to the folder their commands ran from (`MACHINE_ROOTS`), as `layout.portable_paths`
    writes them from now on; the GPU machine's copy of the datasets is `../shared/datasets` here.
+3. Every distilled student names its teacher's run (`distillation.teacher_run`, `RunRecord.identity`): the students
+   distilled before that was recorded named it by the end of its folder only (`RunRecord.teacher_run`), and a run
+   re-made in that folder would silently become their teacher (round 19: a CPU MiniLM seed 0 put where the GPU's
+   had been). Each is linked once to the one fine-tuned run under `records/` or `teachers/` that the folder names
+   today (`compare.is_teacher`); none or several is an error, and nothing is written.
 """
 
 from __future__ import annotations
@@ -65,6 +70,35 @@ def portable_text(text: str) -> str:
     return text
 
 
+def link_teacher_runs(students: Path, teachers: list[Path]) -> int:
+    """Step 3: give each record under `students` distilled before `teacher_run` was recorded its teacher's identity,
+    the one fine-tuned run of its dataset under `teachers` that its folder names; returns how many were linked.
+    `ValueError` (before anything is written) for a student whose folder names no run or several."""
+    from pipelines.report.collect import gather_rows
+    from pipelines.report.compare import is_teacher, teacher_said
+    from pipelines.runs.io import write_json_atomic
+    from pipelines.runs.record import RunRecord
+
+    runs = [row for root in teachers if root.is_dir() for row in gather_rows(root) if row.kind == "finetuned"]
+    linked = []
+    for path in sorted(students.rglob("results.json")):
+        payload = json.loads(path.read_text(encoding="utf-8"))
+        distillation = payload.get("distillation")
+        if not isinstance(distillation, dict) or "teacher_run" in distillation or not distillation.get("teacher_path"):
+            continue
+        named = RunRecord.from_dict(payload, path.parent).teacher_run
+        found = [row for row in runs if row.dataset == payload["dataset"] and is_teacher(named, row)]
+        if len(found) != 1:
+            raise ValueError(f"{path}: its teacher {teacher_said(named)} is {len(found)} runs ({', '.join(r.run for r in found)}), not one")
+        keys = list(distillation)
+        at = keys.index("teacher_fingerprint") + 1 if "teacher_fingerprint" in keys else len(keys)
+        payload["distillation"] = dict([*distillation.items()][:at] + [("teacher_run", found[0].identity)] + [*distillation.items()][at:])
+        linked.append((path, payload))
+    for path, payload in linked:
+        write_json_atomic(path, payload)
+    return len(linked)
+
+
 def main(argv: list[str]) -> None:
     results = Path(argv[0] if argv else "results")
     pareto = results / "pareto"
@@ -80,6 +114,8 @@ def main(argv: list[str]) -> None:
             path.write_text(portable_text(text), encoding="utf-8")
             changed += 1
     print(f"rewrote {changed} files under {results}")
+    linked = link_teacher_runs(results / "records", [results / "records", results / "teachers"])
+    print(f"linked {linked} distilled runs to their teacher's run")
 
 
 if __name__ == "__main__":

@@ -95,6 +95,9 @@ def test_finetune_saves_model_tokenizer_and_results(finetuned):
     assert (results["train_sentences"], results["validation_sentences"], results["test_sentences"]) == (24, 6, 9)
     assert results["test_sentences_available"] > 9 and sum(map(sum, results["confusion_matrix"])) == 9
     assert results["epochs"] == 1 and results["early_stopping_patience"] == 2  # finetune.py's default patience
+    from pipelines.runs.record import weights_fingerprint
+
+    assert results["weights_fingerprint"] == weights_fingerprint(output_dir)[:16]  # what its students record of their teacher
     config = AutoConfig.from_pretrained(output_dir)
     assert config.id2label == {0: "negative", 1: "neutral", 2: "positive"}
     tokenizer = AutoTokenizer.from_pretrained(output_dir)

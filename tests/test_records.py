@@ -73,7 +73,8 @@ def test_a_student_names_its_teacher_and_older_students_by_the_end_of_its_folder
     identity = {"model": "minilm", "dataset": "mr", "seed": 0, "record": "a50e5655e0871e2c"}
     student = {"dataset": "mr", "model": "bilstm", "test": {"accuracy": 0.8}}
     older = {"teacher": "minilm", "teacher_path": "runs/teachers/mr-minilm-cpu/", "teacher_fingerprint": "a50e5655e0871e2c"}
-    assert RunRecord.from_dict({**student, "distillation": older}).teacher_run == {"model": "minilm", "folder": "teachers/mr-minilm-cpu"}
+    legacy = {"model": "minilm", "folder": "teachers/mr-minilm-cpu", "fingerprint": "a50e5655e0871e2c"}
+    assert RunRecord.from_dict({**student, "distillation": older}).teacher_run == legacy
     recorded = {**older, "teacher_run": identity}
     assert RunRecord.from_dict({**student, "distillation": recorded}).teacher_run == identity
     assert RunRecord.from_dict({**student, "distillation": {**older, "teacher_run": None}}).teacher_run == {"model": "minilm"}

@@ -395,6 +395,14 @@ def test_a_student_finds_its_teacher_by_the_identity_it_recorded_not_by_the_fold
     assert found.b.rows == [cpu]
     (older,) = teacher_questions([student({"model": "minilm", "folder": "teachers/mr-minilm"})], [gpu, cpu])
     assert older.b.rows == [gpu]  # a record from before `teacher_run`: the first run whose folder ends alike
+    # ... unless that run records other weights than the student's teacher had: a run re-made in the teacher's folder
+    from dataclasses import replace
+
+    gpu, cpu = replace(gpu, weights_fingerprint="1111111111111111"), replace(cpu, weights_fingerprint="2222222222222222")
+    (older,) = teacher_questions([student({"model": "minilm", "folder": "teachers/mr-minilm", "fingerprint": "2222222222222222"})], [gpu, cpu])
+    assert older.b.rows == [cpu]
+    (remade,) = teacher_questions([student({"model": "minilm", "folder": "teachers/mr-minilm", "fingerprint": "3333333333333333"})], [gpu, cpu])
+    assert remade.why == "its teacher teachers/mr-minilm is in neither the records nor the teachers folder"
     gone = {**gpu.identity, "record": "ffffffffffffffff"}
     (missing,) = teacher_questions([student(gone)], [cpu, gpu])
     assert missing.why == "its teacher minilm (mr, seed 0, record ffffffffffffffff) is in neither the records nor the teachers folder"

@@ -101,6 +101,7 @@ class ReportRow:
     trainer_state: str | None = None
     identity: dict | None = None  # a trained run's `RunRecord.identity`: what a student's `teacher` names
     teacher: dict | None = None  # a distilled run's `RunRecord.teacher_run`
+    weights_fingerprint: str | None = None  # a fine-tuned run's `RunRecord.weights_fingerprint`
     code: dict | None = None  # the commit that made it (`RunRecord.code`, evaluation.json's "code")
     trained_on: str | None = None  # an as-is model trained on another benchmark: that benchmark
     calibration: dict | None = None  # the "How sure" section (`pipelines.report.calibration`)
@@ -133,7 +134,7 @@ def trained_row(results: RunRecord, run_dir: Path, root: Path) -> ReportRow:
         train_device=results.train_device, versions=results.versions, label_names=results.label_names,
         confusion_matrix=results.confusion_matrix, selection=results.selection or None,
         predictions=present_file(run_dir, results.predictions_file), trainer_state=str(state_path) if state_path else None,
-        identity=results.identity(), teacher=results.teacher_run, code=results.code, calibration=results.calibration,
+        identity=results.identity(), teacher=results.teacher_run, weights_fingerprint=results.weights_fingerprint, code=results.code, calibration=results.calibration,
         validation_predictions=present_file(run_dir, results.validation_predictions_file),
     )  # fmt: skip
 

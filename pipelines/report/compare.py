@@ -283,10 +283,12 @@ def teacher_questions(groups: list[Group], teachers: list[ReportRow]) -> list[Qu
 
 def is_teacher(named: dict, row: ReportRow) -> bool:
     """Whether `row` is the run a student's `RunRecord.teacher_run` names: its `identity`; for a student distilled
-    before that was recorded, the run whose folder ends as the teacher's recorded folder does."""
+    before that was recorded, the run whose folder ends as the teacher's recorded folder does, unless the run records
+    other weights than the student's teacher had (`weights_fingerprint`: a run re-made in the teacher's folder)."""
     if "folder" in named:
         folder = PurePosixPath(named["folder"])
-        return row.run == folder.name or row.run.endswith(folder.as_posix())
+        other_weights = bool(named.get("fingerprint") and row.weights_fingerprint and row.weights_fingerprint != named["fingerprint"])
+        return (row.run == folder.name or row.run.endswith(folder.as_posix())) and not other_weights
     return row.identity == named
 
 

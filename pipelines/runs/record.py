@@ -69,6 +69,7 @@ class RunRecord:
     seed: int | None = None
     versions: dict[str, str] | None = None
     code: dict | None = None  # source_revision(): the commit that made the run; None outside a git checkout
+    weights_fingerprint: str | None = None  # a fine-tuned run's saved model, 16 hex digits of `weights_fingerprint`; None: older runs
     extra: dict = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
     output_dir: str | None = None
@@ -77,7 +78,7 @@ class RunRecord:
     _OPTIONAL = (
         "cv_folds", "fold", "vectors", "class_weights", "distillation", "per_class", "train_overlap",
         "validation_predictions_file", "calibration", "early_stopping_patience", "train_size_per_class",
-        "train_seconds_from_step", "train_device", "config_overrides", "learning_rate",
+        "train_seconds_from_step", "train_device", "config_overrides", "learning_rate", "weights_fingerprint",
     )
 
     @classmethod
@@ -152,13 +153,17 @@ class RunRecord:
         """The run a distilled run learnt from: its teacher's `identity()`, recorded at distillation time as
         `distillation.teacher_run`. A teacher with no run record (any checkpoint folder): {"model": its name}, which
         no run matches. Runs distilled before `teacher_run` was recorded: {"model": its name, "folder": the last two
-        parts of its `teacher_path`}, the only link they have to the teacher's record (`runs/teachers/mr-minilm-cpu`
-        -> `teachers/mr-minilm-cpu`). None for a run not distilled."""
+        parts of its `teacher_path`, "fingerprint": its `teacher_fingerprint`}, the only link they have to the teacher's
+        record (`runs/teachers/mr-minilm-cpu` -> `teachers/mr-minilm-cpu`; the fingerprint tells a run re-made in that
+        folder from the teacher). None for a run not distilled."""
         distillation = self.distillation if isinstance(self.distillation, dict) else {}
         if "teacher_run" in distillation:
             return distillation["teacher_run"] or {"model": distillation.get("teacher")}
         path = distillation.get("teacher_path")
-        return {"model": distillation.get("teacher"), "folder": "/".join(Path(str(path).rstrip("/")).parts[-2:])} if path else None
+        if not path:
+            return None
+        folder = "/".join(Path(str(path).rstrip("/")).parts[-2:])
+        return {"model": distillation.get("teacher"), "folder": folder, "fingerprint": distillation.get("teacher_fingerprint")}
 
     def get(self, key: str, default=None):
         """A field or an `extra` entry by its `results.json` key (for the few descriptive keys only one reader uses)."""
@@ -323,6 +328,24 @@ def finished_record(run_dir: str | os.PathLike) -> RunRecord | None:
         return RunRecord.read(run_dir) if (Path(run_dir) / RESULTS_FILE).is_file() else None
     except DataError:
         return None
+
+
+# The files that make a model what it is (config, weights, tokenizer, remote code); run records do not count.
+MODEL_FILE_PATTERNS = ("config.json", "*.safetensors", "pytorch_model*.bin", "tokenizer*.json", "vocab*", "merges.txt", "special_tokens_map.json", "*.model", "*.py")
+
+
+def weights_fingerprint(folder: str | os.PathLike) -> str:
+    """SHA-256 (64 hex digits) over the names and contents of a saved model's files (`MODEL_FILE_PATTERNS`) in
+    `folder`: the same for a copy of the model, different for any other weights. A distilled run records its teacher's
+    (`distillation.teacher_fingerprint`), a fine-tuned run its own (`RunRecord.weights_fingerprint`), 16 digits each."""
+    digest = hashlib.sha256()
+    files = sorted({path for pattern in MODEL_FILE_PATTERNS for path in Path(folder).glob(pattern) if path.is_file()})
+    for path in files:
+        digest.update(path.name.encode() + b"\0")
+        with open(path, "rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+    return digest.hexdigest()
 
 
 def write_results(output_dir: str | os.PathLike, record: RunRecord) -> Path:
