@@ -59,13 +59,12 @@ from pipelines.backbones import resolve_alias, resolve_model
 from pipelines.benchmarks import BENCHMARKS
 from pipelines.cli import parse, parse_pairs, run_cli
 from pipelines.data.builtin import load_sentiment_dataset
-from pipelines.runs.record import MODEL_FILE_PATTERNS
 from pipelines.errors import OptionError, PathError, one_line
 from pipelines.inference import SetFitClassifier, TorchSequenceClassifier, is_setfit_folder, load_classifier
 from pipelines.report.collect import Group, gather_rows, group_rows
 from pipelines.runs.io import write_json_atomic
 from pipelines.runs.layout import SETFIT_HEAD_FILE
-from pipelines.runs.record import library_versions
+from pipelines.runs.record import MODEL_FILE_PATTERNS, library_versions
 
 
 @dataclass

@@ -42,7 +42,7 @@ from pipelines.cli import parse, run_cli
 from pipelines.errors import DataError, PathError
 from pipelines.runs.io import read_validation_predictions, write_predictions
 from pipelines.runs.layout import PREDICTIONS_FILE, RESULTS_FILE, SETFIT_HEAD_FILE, VALIDATION_PREDICTIONS_FILE
-from pipelines.runs.record import RunRecord, write_results
+from pipelines.runs.record import RunRecord, weights_fingerprint, write_results
 
 
 @dataclass
@@ -108,6 +108,8 @@ def calibrate_run(run_dir: Path, record: RunRecord) -> dict:
     scaled = calibrate_model(model, labels, logits, record, rows["label"].to_numpy(), test_logits)
     record.validation_predictions_file = record.validation_predictions_file or VALIDATION_PREDICTIONS_FILE
     save_model_in_place(model, run_dir)
+    if not record.is_setfit:  # the saved weights changed: what a student of this run will record of its teacher
+        record.weights_fingerprint = weights_fingerprint(run_dir)[:16]
     write_predictions(predictions_path, rows["index"], rows["label"], scaled, rows["prediction"])
     write_results(run_dir, record)
     return record.calibration

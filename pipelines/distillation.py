@@ -65,6 +65,8 @@ TRANSFER_SEED = 0  # fixed: every student seed shares the transfer set and its t
 TEACHER_BATCH_SIZE = 64
 CHUNK_BATCHES = 32  # a resumable labelling saves its work every 32 batches (2,048 sentences)
 TEACHER_MAX_LENGTH = 512
+
+
 def texts_fingerprint(texts: list[str]) -> str:
     return hashlib.sha256(json.dumps(texts, ensure_ascii=False).encode()).hexdigest()
 

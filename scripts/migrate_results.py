@@ -14,7 +14,8 @@
    distilled before that was recorded named it by the end of its folder only (`RunRecord.teacher_run`), and a run
    re-made in that folder would silently become their teacher (round 19: a CPU MiniLM seed 0 put where the GPU's
    had been). Each is linked once to the one fine-tuned run under `records/` or `teachers/` that the folder names
-   today (`compare.is_teacher`); none or several is an error, and nothing is written.
+   today (`compare.is_teacher`); none or several is an error, and no student is written (steps 1-2 may have run).
+   Re-recording a student from its run folder keeps the link (`pipelines.report.records.linked_teacher`).
 """
 
 from __future__ import annotations

@@ -321,6 +321,10 @@ def test_calibrate_command_does_what_training_does(trained_pair, tmp_path, capsy
     np.testing.assert_allclose(np.stack(rows["probabilities"]), np.stack(scaled_rows["probabilities"]), atol=1e-5)
     assert (rows["prediction"] == scaled_rows["prediction"]).all()
     assert f"{folder}: T = " in capsys.readouterr().out
+    from pipelines.runs.record import weights_fingerprint
+
+    # the weights changed in place: the record's fingerprint is the new files', as a student of the run will record
+    assert results["weights_fingerprint"] == weights_fingerprint(folder)[:16] != trained_pair["plain"][1]["weights_fingerprint"]
 
     assert run_cli(calibrate, [str(folder)]) == 2  # a second pass would scale twice: refused
     assert f"already calibrated, left as they are: {folder}" in capsys.readouterr().err

@@ -144,6 +144,65 @@ def test_the_best_models_are_chosen_on_validation_and_the_captions_read_the_runs
     assert "Early-stopping patience: 5 (15)." in report
 
 
+def test_re_recording_a_student_keeps_the_teacher_its_record_was_linked_to(tmp_path):
+    """A student whose run folder predates `distillation.teacher_run`, linked once in its record
+    (`scripts.migrate_results` step 3): writing its record again from the folder keeps the link."""
+    older = {"teacher": "minilm", "teacher_path": "runs/mr-minilm/seed-0", "teacher_fingerprint": "a50e5655e0871e2c", "loss": "mse"}
+    write_run(tmp_path / "runs", "mr-lab-trained-distilled-minilm/bilstm/seed-0", "bilstm", 0, 60, 0.8, distillation=older)
+    write_records(tmp_path / "runs", tmp_path / "records")
+    record = tmp_path / "records" / "mr-lab-trained-distilled-minilm" / "bilstm" / "seed-0" / "results.json"
+    assert "teacher_run" not in json.loads(record.read_text())["distillation"]
+    identity = {"model": "minilm", "dataset": "mr", "seed": 0, "record": "72cfe266918b1653"}
+    linked = json.loads(record.read_text())
+    linked["distillation"]["teacher_run"] = identity
+    record.write_text(json.dumps(linked))
+    write_records(tmp_path / "runs", tmp_path / "records")
+    distillation = json.loads(record.read_text())["distillation"]
+    assert distillation["teacher_run"] == identity and list(distillation)[3] == "teacher_run"  # after teacher_fingerprint
+
+
+def test_migration_links_each_older_student_to_the_one_run_its_folder_names(tmp_path):
+    """`scripts.migrate_results` step 3: the fine-tuned run the end of `teacher_path` names; again, nothing to do;
+    a folder that names two runs is an error and no student is written."""
+    from pipelines.runs.record import RunRecord
+    from scripts.migrate_results import link_teacher_runs
+
+    older = {"teacher": "minilm", "teacher_path": "runs/mr-minilm/seed-0", "teacher_fingerprint": "a50e5655e0871e2c"}
+    write_run(tmp_path / "records", "study/mr-minilm/seed-0", "minilm", 0, 70, 0.8, model_type="bert")
+    write_run(tmp_path / "records", "study/mr-lab-trained-distilled-minilm/bilstm/seed-0", "bilstm", 0, 60, 0.8, distillation=older)
+    student = tmp_path / "records" / "study" / "mr-lab-trained-distilled-minilm" / "bilstm" / "seed-0"
+    assert link_teacher_runs(tmp_path / "records", [tmp_path / "records", tmp_path / "teachers"]) == 1
+    teacher = RunRecord.read(tmp_path / "records" / "study" / "mr-minilm" / "seed-0")
+    assert RunRecord.read(student).teacher_run == teacher.identity()
+    assert link_teacher_runs(tmp_path / "records", [tmp_path / "records"]) == 0
+
+    write_run(tmp_path / "again", "study/mr-lab-trained-distilled-minilm/bilstm/seed-0", "bilstm", 0, 60, 0.8, distillation=older)
+    write_run(tmp_path / "teachers", "mr-minilm/seed-0", "minilm", 0, 75, 0.8, model_type="bert")  # a second run the folder names
+    before = (tmp_path / "again" / "study" / "mr-lab-trained-distilled-minilm" / "bilstm" / "seed-0" / "results.json").read_text()
+    with pytest.raises(ValueError, match="is 2 runs"):
+        link_teacher_runs(tmp_path / "again", [tmp_path / "records", tmp_path / "teachers"])
+    assert (tmp_path / "again" / "study" / "mr-lab-trained-distilled-minilm" / "bilstm" / "seed-0" / "results.json").read_text() == before
+
+
+def test_every_committed_student_names_one_committed_teacher_run():
+    """Each distilled record under results/records names its teacher's run (`distillation.teacher_run`), and that
+    identity is exactly one record's of results/records and results/teachers; the SemEval BiLSTM students' is the
+    lent GPU's MiniLM (results/teachers/semeval2017a-minilm-gpu), not the study's CPU seed 0 made later in its place."""
+    from pipelines.runs.record import RunRecord
+
+    records = [RunRecord.read(path.parent) for root in ("records", "teachers") for path in (REPO_ROOT / "results" / root).rglob("results.json")
+               if "test" in json.loads(path.read_text())]  # fmt: skip
+    students = [record for record in records if record.distillation]
+    identities = [record.identity() for record in records]
+    assert len(students) >= 30
+    for student in students:
+        assert "teacher_run" in student.distillation, student.output_dir
+        assert identities.count(student.teacher_run) == 1, student.output_dir
+    gpu = RunRecord.read(REPO_ROOT / "results" / "teachers" / "semeval2017a-minilm-gpu").identity()
+    semeval_bilstm = [s for s in students if s.dataset == "semeval2017a" and s.model == "bilstm"]
+    assert len(semeval_bilstm) == 5 and all(s.teacher_run == gpu for s in semeval_bilstm)
+
+
 def test_records_cli_refuses_a_folder_without_runs(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert run_cli(records_main, [str(tmp_path / "empty"), "--output", str(tmp_path / "records")]) == 2

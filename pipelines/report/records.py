@@ -59,9 +59,26 @@ def compact_predictions(source: Path, target: Path) -> Path:
     return target
 
 
+def linked_teacher(results: dict, target: Path) -> dict:
+    """`results`, given the `distillation.teacher_run` that its record at `target` already has when the run's own file
+    predates it (`scripts.migrate_results` step 3 linked the committed students once): re-recording a student never
+    takes its teacher's identity back, which would leave it to the older folder rule (`RunRecord.teacher_run`)."""
+    distillation = results.get("distillation")
+    if not isinstance(distillation, dict) or "teacher_run" in distillation or not (target / RESULTS_FILE).is_file():
+        return results
+    recorded = read_json(target / RESULTS_FILE).get("distillation")
+    if not isinstance(recorded, dict) or "teacher_run" not in recorded:
+        return results
+    keys = list(distillation)
+    at = keys.index("teacher_fingerprint") + 1 if "teacher_fingerprint" in keys else len(keys)
+    items = list(distillation.items())
+    return results | {"distillation": dict(items[:at] + [("teacher_run", recorded["teacher_run"])] + items[at:])}
+
+
 def record_run(run_dir: Path, results: dict, target: Path) -> None:
-    """The run's record, arguments and compact trainer state, machine paths made relative (`portable_paths`)."""
-    write_json_atomic(target / RESULTS_FILE, portable_paths(results))
+    """The run's record (a student keeps the teacher link its record has: `linked_teacher`), arguments and compact
+    trainer state, machine paths made relative (`portable_paths`)."""
+    write_json_atomic(target / RESULTS_FILE, portable_paths(linked_teacher(results, target)))
     if (run_dir / ARGS_FILE).is_file():
         write_json_atomic(target / ARGS_FILE, portable_paths(read_json(run_dir / ARGS_FILE)))
     state = find_trainer_state(run_dir)
