@@ -77,6 +77,7 @@ def link_teacher_runs(students: Path, teachers: list[Path]) -> int:
     `ValueError` (before anything is written) for a student whose folder names no run or several."""
     from pipelines.report.collect import gather_rows
     from pipelines.report.compare import is_teacher, teacher_said
+    from pipelines.report.records import with_teacher_run
     from pipelines.runs.io import write_json_atomic
     from pipelines.runs.record import RunRecord
 
@@ -91,9 +92,7 @@ def link_teacher_runs(students: Path, teachers: list[Path]) -> int:
         found = [row for row in runs if row.dataset == payload["dataset"] and is_teacher(named, row)]
         if len(found) != 1:
             raise ValueError(f"{path}: its teacher {teacher_said(named)} is {len(found)} runs ({', '.join(r.run for r in found)}), not one")
-        keys = list(distillation)
-        at = keys.index("teacher_fingerprint") + 1 if "teacher_fingerprint" in keys else len(keys)
-        payload["distillation"] = dict([*distillation.items()][:at] + [("teacher_run", found[0].identity)] + [*distillation.items()][at:])
+        payload["distillation"] = with_teacher_run(distillation, found[0].identity)
         linked.append((path, payload))
     for path, payload in linked:
         write_json_atomic(path, payload)

@@ -69,10 +69,16 @@ def linked_teacher(results: dict, target: Path) -> dict:
     recorded = read_json(target / RESULTS_FILE).get("distillation")
     if not isinstance(recorded, dict) or "teacher_run" not in recorded:
         return results
-    keys = list(distillation)
+    return results | {"distillation": with_teacher_run(distillation, recorded["teacher_run"])}
+
+
+def with_teacher_run(distillation: dict, identity: dict) -> dict:
+    """A student's `distillation` record with `teacher_run` set to its teacher's `identity`, placed where
+    `pipelines.distillation` writes it (after `teacher_fingerprint`)."""
+    items = [(key, value) for key, value in distillation.items() if key != "teacher_run"]
+    keys = [key for key, _ in items]
     at = keys.index("teacher_fingerprint") + 1 if "teacher_fingerprint" in keys else len(keys)
-    items = list(distillation.items())
-    return results | {"distillation": dict(items[:at] + [("teacher_run", recorded["teacher_run"])] + items[at:])}
+    return dict(items[:at] + [("teacher_run", identity)] + items[at:])
 
 
 def record_run(run_dir: Path, results: dict, target: Path) -> None:
