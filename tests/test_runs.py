@@ -21,6 +21,7 @@ STUDY_SETTINGS = {
     "mr-lab-trained-distilled-mpnet": "trained vectors, distilled from mpnet",
     "semeval2017a-lab-trained": "trained vectors",
     "semeval2017a-lab-trained-distilled-minilm": "trained vectors, distilled from minilm",
+    "semeval2017a-lab-trained-distilled-mpnet": "trained vectors, distilled from mpnet",
     "semeval2017a-lab-trained-weighted": "trained vectors, class-weighted",
     "mr-minilm": "fine-tuned",
     "mr-mpnet": "fine-tuned",
