@@ -188,10 +188,10 @@ def test_every_committed_student_names_one_committed_teacher_run():
     """Each distilled record under results/records names its teacher's run (`distillation.teacher_run`), and that
     identity is exactly one record's of results/records and results/teachers; the SemEval BiLSTM students' is the
     lent GPU's MiniLM (results/teachers/semeval2017a-minilm-gpu), not the study's CPU seed 0 made later in its place."""
-    from pipelines.runs.record import RunRecord
+    from pipelines.runs.record import RunRecord, is_run_record
 
     records = [RunRecord.read(path.parent) for root in ("records", "teachers") for path in (REPO_ROOT / "results" / root).rglob("results.json")
-               if "test" in json.loads(path.read_text())]  # fmt: skip
+               if is_run_record(json.loads(path.read_text()))]  # fmt: skip
     students = [record for record in records if record.distillation]
     identities = [record.identity() for record in records]
     assert len(students) >= 30
