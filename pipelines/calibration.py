@@ -84,6 +84,7 @@ CONSISTENCY_RESAMPLES = 1000  # rounds of labels drawn from the model's own prob
 CONSISTENCY_SEED = 0
 ABSTAIN_COVERAGE = 0.9  # the share of validation sentences the stored threshold answers
 CONFORMAL_ALPHAS = (0.1, 0.05)  # miscoverage levels of the conformal sets: 90% and 95% sets
+EM_MAX_ROUNDS = 10_000  # `em_label_shift`: rounds of EM at most
 CONFORMAL_METHOD = (
     "split conformal (crepes ConformalClassifier): nonconformity 1 - p(label) (LAC, crepes.extras.hinge) "
     "on the validation sentences; a label is in the set when its non-smoothed p-value >= alpha"
@@ -265,6 +266,71 @@ def fit_temperature(logits, labels) -> float:
     result = minimize_scalar(nll, bounds=LOG_TEMPERATURE_BOUNDS, method="bounded", options={"xatol": 1e-6})
     return float(math.exp(result.x))
 
+
+
+# --- other calibrators fitted on validation, beside temperature scaling: what the report's diagnosis of a test ECE
+# above the goal compares (`pipelines.report.calibration.calibrator_rows`); none of them is a step of training.
+
+
+def bias_corrected_temperature_scaling(validation_logits, validation_labels, logits) -> np.ndarray:
+    """Bias-corrected temperature scaling (BCTS; Alexandari, Kundaje & Shrikumar 2020, "Maximum likelihood with
+    bias-corrected calibration is hard-to-beat at label shift adaptation", ICML): softmax(z / T + b), one T > 0 and
+    one bias per class fitted together by minimising the validation NLL, through the paper's own implementation
+    (`abstention.calibration.TempScaling(bias_positions="all")`, scipy's L-BFGS-B). Unlike temperature scaling the
+    biases can change predictions (the argmax).
+
+    validation_logits: (n_val, K) and validation_labels: (n_val,) class ids, the sentences it is fitted on;
+    logits: (n, K) of the sentences to calibrate (logits, or log-probabilities: `logits_from_probabilities`).
+    Returns (n, K) probabilities. `ValueError` for no validation sentences.
+    """
+    from abstention.calibration import TempScaling
+
+    validation_logits = np.asarray(validation_logits, dtype=np.float64)
+    validation_labels = np.asarray(validation_labels, dtype=np.int64)
+    if len(validation_labels) == 0:
+        raise ValueError("bias_corrected_temperature_scaling needs at least one validation sentence")
+    k = validation_logits.shape[1]
+    # abstention exponentiates without subtracting the row's maximum: shift each row (softmax ignores it)
+    calibrate = TempScaling(bias_positions="all")(validation_logits - validation_logits.max(axis=1, keepdims=True),
+                                                  np.eye(k)[validation_labels])  # fmt: skip
+    logits = np.asarray(logits, dtype=np.float64)
+    return calibrate(logits - logits.max(axis=1, keepdims=True))
+
+
+def prior_corrected(probabilities, source_shares, target_shares) -> np.ndarray:
+    """Bayes' rule for a change of class priors (label shift; Saerens, Latinne & Decaestecker 2002, "Adjusting the
+    outputs of a classifier to new a priori probabilities", Neural Computation 14(1)): p_t(y | x) ∝ p_s(y | x) ·
+    q_t(y) / q_s(y), through `abstention.label_shift.PriorShiftAdapterFunc`. probabilities: (n, K) under the source
+    priors `source_shares` (K,); `target_shares` (K,): the priors to move to. Returns (n, K). It holds when only the
+    class shares move and each class's sentences stay alike (p(x | y) fixed)."""
+    from abstention.label_shift import PriorShiftAdapterFunc
+
+    multipliers = np.asarray(target_shares, dtype=np.float64) / np.asarray(source_shares, dtype=np.float64)
+    return PriorShiftAdapterFunc(multipliers=multipliers)(np.asarray(probabilities, dtype=np.float64))
+
+
+def em_label_shift(validation_probabilities, validation_labels, probabilities) -> tuple[np.ndarray, np.ndarray]:
+    """Label-shift adaptation by EM (Saerens et al. 2002), on calibrated probabilities (Alexandari et al. 2020 pair
+    it with BCTS): the class shares of the unlabelled sentences are estimated by alternating `prior_corrected`
+    with their mean corrected probability, starting from the validation labels' shares; no label of those
+    sentences is read. Through `abstention.label_shift.EMImbalanceAdapter` (tolerance 1e-6 on the summed change of the shares, at most `EM_MAX_ROUNDS` rounds: the package's default 100 stops short of
+    convergence when the classes overlap).
+
+    validation_probabilities: (n_val, K), calibrated, and validation_labels: (n_val,) class ids (their shares are the
+    source priors); probabilities: (n, K) of the unlabelled sentences, calibrated the same way.
+    Returns ((n, K) adapted probabilities, (K,) the estimated class shares)."""
+    from abstention.label_shift import EMImbalanceAdapter
+
+    validation_labels = np.asarray(validation_labels, dtype=np.int64)
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    k = probabilities.shape[1]
+    adapt = EMImbalanceAdapter(estimate_priors_from_valid_labels=True, max_iterations=EM_MAX_ROUNDS)(
+        tofit_initial_posterior_probs=probabilities,
+        valid_posterior_probs=np.asarray(validation_probabilities, dtype=np.float64),
+        valid_labels=np.eye(k)[validation_labels],
+    )
+    source = np.bincount(validation_labels, minlength=k) / len(validation_labels)
+    return adapt(probabilities), source * adapt.multipliers
 
 def output_layer_name(model: nn.Module) -> str:
     """The name of the last `nn.Linear` with `num_labels` outputs: a stock HF classification head's

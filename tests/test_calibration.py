@@ -16,15 +16,18 @@ from pipelines.calibrate import main as calibrate
 from pipelines.calibration import (
     abstain_threshold,
     apply_temperature,
+    bias_corrected_temperature_scaling,
     calibrate_probabilities,
     calibration_scores,
     conformal_sets,
     consistency_test,
     consistent_labels,
+    em_label_shift,
     resampled_top_label_ece,
     fit_temperature,
     model_temperature,
     output_layer_name,
+    prior_corrected,
     scaled_probabilities,
     set_scores,
     top_label_ece,
@@ -68,6 +71,53 @@ def test_scaling_never_changes_a_prediction(temperature):
     logits = np.random.default_rng(1).normal(scale=5.0, size=(5_000, 3))
     np.testing.assert_array_equal(scaled_probabilities(logits, temperature).argmax(axis=1), logits.argmax(axis=1))
 
+
+
+def test_bias_corrected_temperature_scaling_recovers_a_known_temperature_and_biases():
+    """Labels drawn from softmax(z); logits reported as (z - b) * 2: one temperature cannot undo the biases, BCTS can
+    (fitted on one half, scored on the other against the true probabilities)."""
+    logits, labels = synthetic(1.0, n=40_000)
+    biases = np.array([0.8, 0.0, -0.8])
+    reported = (logits - biases) * 2.0
+    truth = scaled_probabilities(logits[20_000:], 1.0)
+    bcts = bias_corrected_temperature_scaling(reported[:20_000], labels[:20_000], reported[20_000:])
+    temperature = scaled_probabilities(reported[20_000:], fit_temperature(reported[:20_000], labels[:20_000]))
+    assert np.abs(bcts - truth).max() < 0.03 < np.abs(temperature - truth).max()
+    assert calibration_scores(bcts, labels[20_000:])["nll"] < calibration_scores(temperature, labels[20_000:])["nll"]
+    with pytest.raises(ValueError, match="at least one validation sentence"):
+        bias_corrected_temperature_scaling(reported[:0], labels[:0], reported)
+
+
+def test_prior_correction_is_bayes_rule_on_a_hand_example():
+    # p_s = (0.5, 0.5) under source shares (0.5, 0.5), target (0.8, 0.2): p_t ∝ (0.5 · 1.6, 0.5 · 0.4)
+    np.testing.assert_allclose(prior_corrected([[0.5, 0.5], [0.9, 0.1]], [0.5, 0.5], [0.8, 0.2]),
+                               [[0.8, 0.2], [0.9 * 1.6 / (0.9 * 1.6 + 0.1 * 0.4), 0.1 * 0.4 / (0.9 * 1.6 + 0.1 * 0.4)]])  # fmt: skip
+    same = np.array([[0.3, 0.7]])
+    np.testing.assert_allclose(prior_corrected(same, [0.4, 0.6], [0.4, 0.6]), same)
+
+
+def label_shifted(shares, n: int, seed: int):
+    """Sentences of a pure label shift: class y's feature x ~ N(2y, 1) whatever the shares (p(x | y) fixed), and the
+    exact posteriors under even shares (so calibrated for data drawn with even shares)."""
+    rng = np.random.default_rng(seed)
+    labels = rng.choice(len(shares), size=n, p=shares)
+    x = rng.normal(2.0 * labels, 1.0)
+    likelihoods = np.exp(-((x[:, None] - 2.0 * np.arange(len(shares))) ** 2) / 2)  # (n, K)
+    return likelihoods / likelihoods.sum(axis=1, keepdims=True), labels
+
+
+def test_em_estimates_the_shares_of_a_pure_label_shift_and_its_probabilities_become_calibrated():
+    validation, validation_labels = label_shifted([1 / 3] * 3, 30_000, seed=0)
+    target = np.array([0.7, 0.2, 0.1])
+    shifted, labels = label_shifted(target, 30_000, seed=1)
+    adapted, estimated = em_label_shift(validation, validation_labels, shifted)
+    np.testing.assert_allclose(estimated, target, atol=0.03)
+    np.testing.assert_allclose(adapted.sum(axis=1), 1.0)
+    assert calibration_scores(adapted, labels)["ece"] < 0.015 < 0.025 < calibration_scores(shifted, labels)["ece"]
+    # no shift: the shares stay even (the sample's label shares, give or take their noise), the probabilities as they were
+    same, even = em_label_shift(validation, validation_labels, validation)
+    np.testing.assert_allclose(even, [1 / 3] * 3, atol=0.015)
+    np.testing.assert_allclose(same, validation, atol=0.02)
 
 def test_conformal_sets_match_a_hand_computation():
     """Nine validation sentences, all of label 0: nonconformity 1 - p(gold) = .05 .1 .15 .2 .3 .35 .4 .45 .6. A

@@ -403,3 +403,36 @@ def test_goal_line_clause_names_the_held_out_validation_ece_and_both_label_share
     shares = np.bincount(labels) / len(labels)
     assert f"validation {shares[0]:.3f} / {shares[1]:.3f}, test " in clause
     assert shift_said(runs, "before temperature scaling") == "" == shift_said("no predictions file", "after temperature scaling")
+
+
+def test_other_calibrators_diagnose_a_test_that_differs_from_validation_only_by_its_class_shares():
+    """A fine-tuned group whose test is a pure label shift of its validation: the oracle prior correction and EM bring
+    the ECE down (lower ECE, paired), and the line says part of the gap is the class shares; on a test with
+    validation's shares the oracle is temperature scaling itself."""
+    from pipelines.report.calibration import CALIBRATORS, calibrator_lines, calibrator_rows
+    from tests.test_calibration import label_shifted
+
+    names = ["negative", "neutral", "positive"]
+    validation, validation_labels = label_shifted([1 / 3] * 3, 6000, seed=0)
+    runs = []
+    for seed in range(3):
+        test, labels = label_shifted([0.85, 0.1, 0.05], 6000, seed=10 + seed)
+        runs.append(Run(seed, np.arange(6000), labels, test, test, validation, validation_labels, True))
+    group = Group("semeval2017a", "mpnet", Setting("fine-tuned"), "lab", "finetuned",
+                  [report_row(kind="finetuned", model="mpnet", dataset="semeval2017a", label_names=names, seed=s) for s in range(3)])
+    (row,) = calibrator_rows("semeval2017a", [group], {group.slug: runs})
+    assert set(CALIBRATORS) <= set(row) and row["metric"] == "recall_macro"
+    expected = np.mean([calibration_scores(run.after, run.labels)["ece"] for run in runs])
+    assert row["temperature"]["ece"]["mean"] == pytest.approx(expected)
+    assert row["oracle"]["difference"]["verdict"] == row["em"]["difference"]["verdict"] == "lower ECE"
+    assert row["oracle"]["ece"]["mean"] < expected / 2 and row["oracle"]["difference"]["family_size"] == 3
+    np.testing.assert_allclose(row["em_shares"], [0.85, 0.1, 0.05], atol=0.03)
+    lines = calibrator_lines(HowSure("semeval2017a", {}, [], [], [], [], [], calibrators=[row]))
+    assert any(line.startswith("- mpnet (fine-tuned): ECE after temperature scaling") and "part of the gap is the test's class shares" in line
+               for line in lines)  # fmt: skip
+    same = [Run(0, np.arange(6000), validation_labels, validation, validation, validation, validation_labels, True)]
+    (row,) = calibrator_rows("semeval2017a", [group], {group.slug: same})
+    assert row["oracle"]["ece"]["mean"] == pytest.approx(row["temperature"]["ece"]["mean"])
+    assert "the oracle has no label shift to undo" in calibrator_lines(HowSure("semeval2017a", {}, [], [], [], [], [], calibrators=[row]))[3]
+    glove = Group("semeval2017a", "bilstm", Setting("trained vectors"), "lab", "glove", group.rows)
+    assert calibrator_rows("semeval2017a", [glove], {glove.slug: runs}) == []  # fine-tuned transformers only

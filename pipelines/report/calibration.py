@@ -19,7 +19,10 @@ For every group of runs (dataset, model, setting, protocol) whose predictions fi
   the rows of its table with the same protocol (`holm_calibrated`); the fine-tuned transformers' ECE after
   scaling is read against the goal `GOAL_ECE`, that floor and the Holm p (`goal_lines`), and beside the ECE scaling
   gives on validation sentences it was not fitted on and the two splits' label shares (`cross_fitted_validation_ece`),
-  which separate what one temperature cannot fix from a test set drawn otherwise than validation.
+  which separate what one temperature cannot fix from a test set drawn otherwise than validation; and beside
+  temperature scaling, other calibrators fitted on the same validation sentences (`calibrator_rows`: bias-corrected
+  temperature scaling, EM label-shift adaptation, and an oracle correction to the test's own class shares), each
+  against temperature scaling (paired, one Holm family per table), which tell a label shift from other shift.
 - Runs whose validation logits were saved and whose temperature is recorded are shown before and
   after temperature scaling (the saved probabilities are after; before is softmax(T · log p));
   committed runs without validation predictions show "ECE before scaling only".
@@ -53,7 +56,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipelines.benchmarks import BENCHMARKS
+from pipelines.benchmarks import BENCHMARKS, official_metric_for
+from pipelines.metrics import METRICS
 from pipelines.data import column
 from pipelines.calibration import (
     CONFORMAL_ALPHAS,
@@ -62,13 +66,16 @@ from pipelines.calibration import (
     CONSISTENCY_SEED,
     ECE_BINS,
     abstain_threshold,
+    bias_corrected_temperature_scaling,
     calibration_scores,
     conformal_sets,
     consistency_test,
     TemperatureNotIdentifiable,
     ece_bins,
+    em_label_shift,
     fit_temperature,
     logits_from_probabilities,
+    prior_corrected,
     scaled_probabilities,
     set_scores,
 )
@@ -77,7 +84,7 @@ from pipelines.report.compare import variant_questions
 from pipelines.report.tables import fmt, fmt_p
 from pipelines.formatting import markdown_table
 from pipelines.runs.io import read_validation_predictions
-from pipelines.statistics import ALPHA, CrossedVariance, crossed_interval_and_p, crossed_variance, holm, holm_levels, values_interval
+from pipelines.statistics import ALPHA, CrossedVariance, sentence_values as metric_values, crossed_interval_and_p, crossed_variance, holm, holm_levels, values_interval
 
 SCORES = {"ece": "ECE", "classwise_ece": "classwise ECE", "brier": "Brier", "nll": "NLL"}
 VERDICT_SCORES = ("ece", "brier")
@@ -373,6 +380,7 @@ class HowSure:
     shift: list[dict]
     conformal: list[dict] = field(default_factory=list)
     no_conformal: list[str] = field(default_factory=list)  # "group: why" for the groups without conformal sets
+    calibrators: list[dict] = field(default_factory=list)  # `calibrator_rows`: other calibrators beside temperature scaling
 
 
 def how_sure(dataset: str, groups: list[Group]) -> HowSure:
@@ -413,7 +421,8 @@ def how_sure(dataset: str, groups: list[Group]) -> HowSure:
         skipped += missing
     for table in (rows, shift):  # one Holm family per table and protocol, as the verdicts
         holm_calibrated(table, lambda row: row["group"].protocol)
-    return HowSure(dataset, runs, rows, abstain, answers, skipped, shift, conformal, no_conformal)
+    calibrators = calibrator_rows(dataset, groups, runs)
+    return HowSure(dataset, runs, rows, abstain, answers, skipped, shift, conformal, no_conformal, calibrators)
 
 
 def left_out(group: Group) -> str | None:
@@ -539,7 +548,7 @@ def dataset_lines(result: HowSure, figures) -> list[str]:
     slug = result.dataset.replace("/", "-")
     lines = [f"### {result.dataset}: calibration", "", markdown_table(score_rows(result.rows), SCORES_COLUMNS),
              f"Holm p (calibrated) over this table's rows of one protocol: {family_sizes(result.rows)}.", ""]
-    lines += goal_lines(result) + sure_lines(result)
+    lines += goal_lines(result) + calibrator_lines(result) + sure_lines(result)
     if result.answers:
         lines += [f"Verdicts ({len(result.answers)} rows, one Holm family per protocol, at {ALPHA}; lower is better, so a negative "
                   "Δ favours A): temperature scaling on the same runs (paired), class weights and distillation against the "
@@ -617,6 +626,121 @@ def goal_lines(result: HowSure) -> list[str]:
                      + shift_said(result.runs.get(row["group"].slug), row["probabilities"]))
     return lines + [""]
 
+
+
+CALIBRATORS = {
+    "temperature": "temperature scaling (as saved)",
+    "bcts": "bias-corrected temperature scaling",
+    "em": "BCTS + EM label-shift adaptation",
+    "oracle": "prior correction to the test's own label shares (oracle)",
+}
+CALIBRATORS_NOTE = (
+    "Why an ECE stays above the goal: other calibrators fitted on the same validation sentences, applied to the same test "
+    "probabilities (a diagnosis; none is a step of training, and only temperature scaling leaves every prediction as it "
+    "was). Bias-corrected temperature scaling (BCTS: softmax(z / T + b), a bias per class; Alexandari et al. 2020, through "
+    "their `abstention` package) asks whether one temperature is too few parameters. EM label-shift adaptation (Saerens "
+    "et al. 2002, on BCTS probabilities as Alexandari et al. recommend) estimates the test's class shares from its "
+    "unlabelled sentences and reweights each probability by estimated / validation share. The oracle reweights the "
+    "temperature-scaled probabilities by the test's true label shares / validation's (Bayes' rule; it reads the test "
+    "labels' shares, so no deployed model has it): if the test differed from validation only by its class shares, it "
+    "would bring the ECE to what a calibrated model shows. Each cell: ECE (top-label, 15 bins) and the official metric, "
+    "mean over runs with the runs × sentences 95% interval (`pipelines.statistics.values_interval`)."
+)
+
+
+def calibrator_rows(dataset: str, groups: list[Group], runs: dict) -> list[dict]:
+    """For each lab-split fine-tuned group whose runs were all temperature-scaled with their validation probabilities
+    saved: the ECE and official metric (each with its interval) of its test probabilities under each of `CALIBRATORS`
+    (`pipelines.calibration.bias_corrected_temperature_scaling`, `em_label_shift`, `prior_corrected`), each fitted on
+    the run's validation sentences at the saved scale, and the class shares EM estimates (mean over runs)."""
+    found = []
+    for g in groups:
+        group_runs = runs.get(g.slug)
+        if g.kind != "finetuned" or g.protocol != "lab" or not isinstance(group_runs, list):
+            continue
+        if not all(run.scaled and run.validation is not None for run in group_runs):
+            continue
+        label_names = g.rows[0].label_names
+        metric = official_metric_for(dataset, label_names)
+        probabilities: dict[str, list[np.ndarray]] = {key: [] for key in CALIBRATORS}
+        estimated = []
+        for run in group_runs:
+            k = run.after.shape[1]
+            validation_logits = logits_from_probabilities(run.validation)  # (n_val, K), at the saved scale
+            both = bias_corrected_temperature_scaling(validation_logits, run.validation_labels,
+                                                      np.vstack([validation_logits, logits_from_probabilities(run.after)]))  # fmt: skip
+            bcts_validation, bcts = both[: len(validation_logits)], both[len(validation_logits) :]
+            adapted, shares = em_label_shift(bcts_validation, run.validation_labels, bcts)
+            validation_shares = np.bincount(run.validation_labels, minlength=k) / len(run.validation_labels)
+            test_shares = np.bincount(run.labels, minlength=k) / len(run.labels)
+            probabilities["temperature"].append(run.after)
+            probabilities["bcts"].append(bcts)
+            probabilities["em"].append(adapted)
+            probabilities["oracle"].append(prior_corrected(run.after, validation_shares, test_shares))
+            estimated.append(shares)
+        labels = group_runs[0].labels
+        row = {"group": g, "runs": group_size(g, group_runs), "metric": metric,
+               "test_shares": (np.bincount(labels, minlength=k) / len(labels)).tolist(),
+               "validation_shares": validation_shares.tolist(), "em_shares": np.mean(estimated, axis=0).tolist()}  # fmt: skip
+        ece = {}
+        for key, each in probabilities.items():
+            values = np.stack([sentence_values(p, run.labels, "ece") for p, run in zip(each, group_runs)])  # (runs, n)
+            point = float(np.mean([calibration_scores(p, run.labels)["ece"] for p, run in zip(each, group_runs)]))
+            ece[key] = (values, point)
+            predictions = np.stack([p.argmax(axis=1) for p in each])  # (runs, n)
+            row[key] = {"ece": values_interval(values, point),
+                        metric: values_interval(metric_values(labels, predictions, metric, label_names))}  # fmt: skip
+        for key in list(CALIBRATORS)[1:]:  # each against temperature scaling on the same runs and sentences (paired)
+            (a_values, a_point), (b_values, b_point) = ece[key], ece["temperature"]
+            row[key]["difference"] = {"difference": a_point - b_point,
+                                      "variance": crossed_variance(a_values, b_values, paired=len(group_runs) > 1)}  # fmt: skip
+        found.append(row)
+    # one Holm family per table: every calibrator against temperature scaling, as the report's verdicts
+    cells = [row[key]["difference"] for row in found for key in list(CALIBRATORS)[1:]]
+    raw = [crossed_interval_and_p(c["difference"], c["variance"])["p_value"] for c in cells]
+    for cell, p, level in zip(cells, holm(raw), holm_levels(raw)):
+        found_at = crossed_interval_and_p(cell["difference"], cell.pop("variance"), alpha=level)
+        cell.update(ci_low=found_at["ci_low"], ci_high=found_at["ci_high"], ci_level=1 - level, p_value=found_at["p_value"],
+                    holm_p=p, family_size=len(cells),
+                    verdict=("no detectable difference" if p >= ALPHA else "lower ECE" if cell["difference"] < 0 else "higher ECE"))  # fmt: skip
+    return found
+
+
+def calibrator_lines(result: HowSure) -> list[str]:
+    """The table of `calibrator_rows` with its note and, per row, which calibrator gives the lowest ECE."""
+    if not result.calibrators:
+        return []
+    rows, said = [], []
+    for r in result.calibrators:
+        metric = METRICS[r["metric"]].display
+        cells = {key: f"ECE {interval_text(r[key]['ece'])}; {metric} {interval_text(r[key][r['metric']])}"
+                      + (f"; Δ ECE {delta_text(r[key]['difference'])}" if "difference" in r[key] else "") for key in CALIBRATORS}  # fmt: skip
+        rows.append({"model": r["group"].name, "runs": r["runs"], **cells,
+                     "shares": f"EM {' / '.join(f'{x:.3f}' for x in r['em_shares'])}; test {' / '.join(f'{x:.3f}' for x in r['test_shares'])}; "
+                               f"validation {' / '.join(f'{x:.3f}' for x in r['validation_shares'])}"})  # fmt: skip
+        lower = [CALIBRATORS[key] for key in list(CALIBRATORS)[1:] if r[key]["difference"]["verdict"] == "lower ECE"]
+        oracle = r["oracle"]["difference"]
+        if np.allclose(r["test_shares"], r["validation_shares"], atol=0.005):
+            shift = "the test's label shares are validation's, so the oracle has no label shift to undo"
+        elif oracle["verdict"] == "lower ECE":
+            shift = "the oracle prior correction lowers it, so part of the gap is the test's class shares"
+        else:
+            shift = (f"the oracle prior correction does not lower it ({oracle['verdict']}, Δ {fmt(oracle['difference'], sign=True)}): "
+                     "the test differs from validation by more than its class shares, which a label shift alone would not")  # fmt: skip
+        said.append(f"- {r['group'].name}: ECE after temperature scaling {fmt(r['temperature']['ece']['mean'])}; "
+                    f"{'lower with ' + ' and '.join(lower) if lower else 'no calibrator here lowers it detectably'}; {shift}.")
+    columns = [("model", "model (setting)"), ("runs", "runs"), *((key, name) for key, name in CALIBRATORS.items()),
+               ("shares", "class shares: EM's estimate (mean over runs), test, validation")]  # fmt: skip
+    size = result.calibrators[0]["bcts"]["difference"]["family_size"]
+    return [CALIBRATORS_NOTE + f" Δ ECE: the calibrator − temperature scaling on the same runs and sentences (paired), its CI "
+            f"at its Holm level, Holm p over the table's {size} differences and the verdict at {ALPHA}.", "",
+            markdown_table(rows, columns), *said, ""]
+
+
+def delta_text(cell: dict) -> str:
+    """"−0.0122 [−0.0180, −0.0064] (99.2%), Holm p < 0.001, lower ECE"."""
+    return (f"{fmt(cell['difference'], sign=True)} [{fmt(cell['ci_low'], sign=True)}, {fmt(cell['ci_high'], sign=True)}] "
+            f"({cell['ci_level']:.1%}), Holm p {fmt_p(cell['holm_p'])}, {cell['verdict']}")
 
 def cross_fitted_validation_ece(runs: list[Run], seed: int = CROSS_FIT_SEED) -> float | None:
     """Top-label ECE of temperature scaling on validation sentences it was not fitted on, mean over halves and runs.
@@ -702,7 +826,8 @@ def numbers(results: list[HowSure]) -> dict:
 
     return {r.dataset: {"scores": [plain(row) for row in r.rows], "abstain": [plain(row) for row in r.abstain],
                         "verdicts": r.answers, "not_compared": r.skipped, "shift": [plain(row) for row in r.shift],
-                        "conformal": [plain(row) for row in r.conformal], "no_conformal": r.no_conformal}
+                        "conformal": [plain(row) for row in r.conformal], "no_conformal": r.no_conformal,
+                        "calibrators": [plain(row) for row in r.calibrators]}
             for r in results}  # fmt: skip
 
 
