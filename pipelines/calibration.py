@@ -281,7 +281,8 @@ def bias_corrected_temperature_scaling(validation_logits, validation_labels, log
 
     validation_logits: (n_val, K) and validation_labels: (n_val,) class ids, the sentences it is fitted on;
     logits: (n, K) of the sentences to calibrate (logits, or log-probabilities: `logits_from_probabilities`).
-    Returns (n, K) probabilities. `ValueError` for no validation sentences.
+    Returns (n, K) probabilities. `ValueError` for no validation sentences; `RuntimeError` when scipy's L-BFGS-B does
+    not converge (the package asserts its success).
     """
     from abstention.calibration import TempScaling
 
@@ -291,8 +292,11 @@ def bias_corrected_temperature_scaling(validation_logits, validation_labels, log
         raise ValueError("bias_corrected_temperature_scaling needs at least one validation sentence")
     k = validation_logits.shape[1]
     # abstention exponentiates without subtracting the row's maximum: shift each row (softmax ignores it)
-    calibrate = TempScaling(bias_positions="all")(validation_logits - validation_logits.max(axis=1, keepdims=True),
-                                                  np.eye(k)[validation_labels])  # fmt: skip
+    try:
+        calibrate = TempScaling(bias_positions="all")(validation_logits - validation_logits.max(axis=1, keepdims=True),
+                                                      np.eye(k)[validation_labels])  # fmt: skip
+    except AssertionError as err:  # abstention's `assert optimization_result.success`
+        raise RuntimeError(f"bias-corrected temperature scaling did not converge on {len(validation_labels)} validation sentences") from err
     logits = np.asarray(logits, dtype=np.float64)
     return calibrate(logits - logits.max(axis=1, keepdims=True))
 
@@ -302,28 +306,41 @@ def prior_corrected(probabilities, source_shares, target_shares) -> np.ndarray:
     outputs of a classifier to new a priori probabilities", Neural Computation 14(1)): p_t(y | x) ∝ p_s(y | x) ·
     q_t(y) / q_s(y), through `abstention.label_shift.PriorShiftAdapterFunc`. probabilities: (n, K) under the source
     priors `source_shares` (K,); `target_shares` (K,): the priors to move to. Returns (n, K). It holds when only the
-    class shares move and each class's sentences stay alike (p(x | y) fixed)."""
+    class shares move and each class's sentences stay alike (p(x | y) fixed). `ValueError` when a source share is 0
+    (nothing to reweight from) or the shapes disagree."""
     from abstention.label_shift import PriorShiftAdapterFunc
 
-    multipliers = np.asarray(target_shares, dtype=np.float64) / np.asarray(source_shares, dtype=np.float64)
-    return PriorShiftAdapterFunc(multipliers=multipliers)(np.asarray(probabilities, dtype=np.float64))
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    source, target = np.asarray(source_shares, dtype=np.float64), np.asarray(target_shares, dtype=np.float64)
+    if not probabilities.shape[-1] == len(source) == len(target):
+        raise ValueError(f"prior_corrected: {probabilities.shape[-1]} classes of probabilities, {len(source)} source and {len(target)} target shares")
+    if (source <= 0).any():
+        raise ValueError(f"prior_corrected: the source share of class {int(np.argmin(source))} is 0")
+    multipliers = target / source
+    return PriorShiftAdapterFunc(multipliers=multipliers)(probabilities)
 
 
 def em_label_shift(validation_probabilities, validation_labels, probabilities) -> tuple[np.ndarray, np.ndarray]:
     """Label-shift adaptation by EM (Saerens et al. 2002), on calibrated probabilities (Alexandari et al. 2020 pair
     it with BCTS): the class shares of the unlabelled sentences are estimated by alternating `prior_corrected`
     with their mean corrected probability, starting from the validation labels' shares; no label of those
-    sentences is read. Through `abstention.label_shift.EMImbalanceAdapter` (tolerance 1e-6 on the summed change of the shares, at most `EM_MAX_ROUNDS` rounds: the package's default 100 stops short of
-    convergence when the classes overlap).
+    sentences is read. Through `abstention.label_shift.EMImbalanceAdapter`, which stops when no class's share moves
+    by more than 1e-6 in a round, here after at most `EM_MAX_ROUNDS` rounds (the package's default of 100 stops
+    short of that where the classes overlap).
 
-    validation_probabilities: (n_val, K), calibrated, and validation_labels: (n_val,) class ids (their shares are the
-    source priors); probabilities: (n, K) of the unlabelled sentences, calibrated the same way.
-    Returns ((n, K) adapted probabilities, (K,) the estimated class shares)."""
+    validation_probabilities: (n_val, K), calibrated the same way (read only by the package's calibration hook, which
+    is not used here: the source shares are the validation labels'); validation_labels: (n_val,) class ids;
+    probabilities: (n, K) of the unlabelled sentences.
+    Returns ((n, K) adapted probabilities, (K,) the estimated class shares). `ValueError` when a class has no
+    validation sentence (its source share would be 0)."""
     from abstention.label_shift import EMImbalanceAdapter
 
     validation_labels = np.asarray(validation_labels, dtype=np.int64)
     probabilities = np.asarray(probabilities, dtype=np.float64)
     k = probabilities.shape[1]
+    missing = np.flatnonzero(np.bincount(validation_labels, minlength=k) == 0)
+    if len(missing):
+        raise ValueError(f"em_label_shift: class {int(missing[0])} has no validation sentence")
     adapt = EMImbalanceAdapter(estimate_priors_from_valid_labels=True, max_iterations=EM_MAX_ROUNDS)(
         tofit_initial_posterior_probs=probabilities,
         valid_posterior_probs=np.asarray(validation_probabilities, dtype=np.float64),

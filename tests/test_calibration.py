@@ -96,28 +96,52 @@ def test_prior_correction_is_bayes_rule_on_a_hand_example():
     np.testing.assert_allclose(prior_corrected(same, [0.4, 0.6], [0.4, 0.6]), same)
 
 
-def label_shifted(shares, n: int, seed: int):
-    """Sentences of a pure label shift: class y's feature x ~ N(2y, 1) whatever the shares (p(x | y) fixed), and the
-    exact posteriors under even shares (so calibrated for data drawn with even shares)."""
+def label_shifted(shares, n: int, seed: int, source=None, separation: float = 2.0):
+    """Sentences of a pure label shift: class y's feature x ~ N(separation · y, 1) whatever the shares (p(x | y)
+    fixed), drawn with class `shares`, and the exact posteriors under the class shares `source` (default even), so
+    calibrated for sentences drawn with `source`'s shares."""
     rng = np.random.default_rng(seed)
     labels = rng.choice(len(shares), size=n, p=shares)
-    x = rng.normal(2.0 * labels, 1.0)
-    likelihoods = np.exp(-((x[:, None] - 2.0 * np.arange(len(shares))) ** 2) / 2)  # (n, K)
-    return likelihoods / likelihoods.sum(axis=1, keepdims=True), labels
+    x = rng.normal(separation * labels, 1.0)
+    source = np.full(len(shares), 1 / len(shares)) if source is None else np.asarray(source)
+    joint = np.exp(-((x[:, None] - separation * np.arange(len(shares))) ** 2) / 2) * source  # (n, K)
+    return joint / joint.sum(axis=1, keepdims=True), labels
 
 
 def test_em_estimates_the_shares_of_a_pure_label_shift_and_its_probabilities_become_calibrated():
-    validation, validation_labels = label_shifted([1 / 3] * 3, 30_000, seed=0)
-    target = np.array([0.7, 0.2, 0.1])
-    shifted, labels = label_shifted(target, 30_000, seed=1)
+    source, target = np.array([0.2, 0.3, 0.5]), np.array([0.7, 0.2, 0.1])
+    validation, validation_labels = label_shifted(source, 30_000, seed=0, source=source)
+    shifted, labels = label_shifted(target, 30_000, seed=1, source=source)
     adapted, estimated = em_label_shift(validation, validation_labels, shifted)
-    np.testing.assert_allclose(estimated, target, atol=0.03)
+    np.testing.assert_allclose(estimated, target, atol=0.015)
     np.testing.assert_allclose(adapted.sum(axis=1), 1.0)
-    assert calibration_scores(adapted, labels)["ece"] < 0.015 < 0.025 < calibration_scores(shifted, labels)["ece"]
-    # no shift: the shares stay even (the sample's label shares, give or take their noise), the probabilities as they were
-    same, even = em_label_shift(validation, validation_labels, validation)
-    np.testing.assert_allclose(even, [1 / 3] * 3, atol=0.015)
+    assert calibration_scores(adapted, labels)["ece"] < 0.015 and calibration_scores(shifted, labels)["ece"] > 0.03
+    # no shift: the shares stay the source's (the sample's label shares, give or take their noise), the probabilities as they were
+    same, unmoved = em_label_shift(validation, validation_labels, validation)
+    np.testing.assert_allclose(unmoved, source, atol=0.015)
     np.testing.assert_allclose(same, validation, atol=0.02)
+
+
+def test_em_runs_to_its_fixed_point_where_the_classes_overlap():
+    """Overlapping classes converge slowly: the estimate is EM's fixed point (one more round leaves the shares within
+    1e-5), which the package's default of 100 rounds does not reach here."""
+    from abstention.label_shift import EMImbalanceAdapter
+
+    validation, validation_labels = label_shifted([1 / 3] * 3, 30_000, seed=0, separation=1.0)
+    shifted, _ = label_shifted([0.7, 0.2, 0.1], 30_000, seed=1, separation=1.0)
+    source = np.bincount(validation_labels) / len(validation_labels)
+    _, estimated = em_label_shift(validation, validation_labels, shifted)
+    np.testing.assert_allclose(prior_corrected(shifted, source, estimated).mean(axis=0), estimated, atol=1e-5)
+    short = EMImbalanceAdapter(estimate_priors_from_valid_labels=True)(
+        tofit_initial_posterior_probs=shifted, valid_posterior_probs=validation, valid_labels=np.eye(3)[validation_labels])
+    assert np.abs(source * short.multipliers - estimated).max() > 0.005
+
+
+def test_a_class_missing_from_validation_is_refused():
+    with pytest.raises(ValueError, match="class 2 has no validation sentence"):
+        em_label_shift(np.full((4, 3), 1 / 3), np.array([0, 1, 0, 1]), np.full((2, 3), 1 / 3))
+    with pytest.raises(ValueError, match="source share of class 1 is 0"):
+        prior_corrected([[0.5, 0.5]], [1.0, 0.0], [0.5, 0.5])
 
 def test_conformal_sets_match_a_hand_computation():
     """Nine validation sentences, all of label 0: nonconformity 1 - p(gold) = .05 .1 .15 .2 .3 .35 .4 .45 .6. A

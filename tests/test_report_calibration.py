@@ -430,9 +430,34 @@ def test_other_calibrators_diagnose_a_test_that_differs_from_validation_only_by_
     lines = calibrator_lines(HowSure("semeval2017a", {}, [], [], [], [], [], calibrators=[row]))
     assert any(line.startswith("- mpnet (fine-tuned): ECE after temperature scaling") and "part of the gap is the test's class shares" in line
                for line in lines)  # fmt: skip
+    np.testing.assert_allclose(row["mean_probability"], np.mean([run.after.mean(axis=0) for run in runs], axis=0))
     same = [Run(0, np.arange(6000), validation_labels, validation, validation, validation, validation_labels, True)]
     (row,) = calibrator_rows("semeval2017a", [group], {group.slug: same})
     assert row["oracle"]["ece"]["mean"] == pytest.approx(row["temperature"]["ece"]["mean"])
-    assert "the oracle has no label shift to undo" in calibrator_lines(HowSure("semeval2017a", {}, [], [], [], [], [], calibrators=[row]))[3]
+    assert "difference" not in row["oracle"] and row["bcts"]["difference"]["family_size"] == 2  # not a question there
+    lines = calibrator_lines(HowSure("semeval2017a", {}, [], [], [], [], [], calibrators=[row]))
+    assert "the oracle has no label shift to undo" in lines[3] and "temperature scaling itself" in lines[2]
     glove = Group("semeval2017a", "bilstm", Setting("trained vectors"), "lab", "glove", group.rows)
     assert calibrator_rows("semeval2017a", [glove], {glove.slug: runs}) == []  # fine-tuned transformers only
+
+
+def test_the_diagnosis_says_when_the_oracle_prior_correction_makes_it_worse():
+    """SemEval's finding: the oracle raises the ECE (a shift beyond the class shares) while BCTS lowers it."""
+    from pipelines.report.calibration import calibrator_lines, delta_text
+
+    interval = {"mean": 0.0357, "ci_low": 0.0285, "ci_high": 0.0430}
+    def cell(difference, verdict):
+        return {"ece": interval, "recall_macro": interval,
+                "difference": {"difference": difference, "ci_low": difference - 0.004, "ci_high": difference + 0.004,
+                               "ci_level": 0.992, "holm_p": 0.006, "mde": 0.0062, "family_size": 3, "verdict": verdict}}  # fmt: skip
+    group = Group("semeval2017a", "minilm", Setting("fine-tuned"), "lab", "finetuned", [report_row(kind="finetuned", model="minilm")])
+    row = {"group": group, "runs": "3 seeds", "metric": "recall_macro", "temperature": {"ece": interval, "recall_macro": interval},
+           "bcts": cell(-0.0122, "lower ECE"), "em": cell(0.0735, "higher ECE"), "oracle": cell(0.0398, "higher ECE"),
+           "test_shares": [0.323, 0.483, 0.193], "validation_shares": [0.156, 0.448, 0.396], "em_shares": [0.51, 0.349, 0.141],
+           "mean_probability": [0.35, 0.41, 0.24]}  # fmt: skip
+    lines = calibrator_lines(HowSure("semeval2017a", {}, [], [], [], [], [], calibrators=[row]))
+    assert lines[3] == ("- minilm (fine-tuned): ECE after temperature scaling 0.0357; lower with bias-corrected temperature scaling; "
+                        "the oracle prior correction does not lower it (higher ECE, Δ +0.0398): the test differs from validation "
+                        "by more than its class shares, which a label shift alone would not.")  # fmt: skip
+    assert "model 0.350 / 0.410 / 0.240; EM 0.510 / 0.349 / 0.141; test 0.323" in lines[2] and "3 differences" in lines[0]
+    assert delta_text(row["bcts"]["difference"]) == "-0.0122 [-0.0162, -0.0082] (99.2%), Holm p 0.006, MDE 0.0062, lower ECE"

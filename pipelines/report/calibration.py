@@ -124,6 +124,7 @@ FLOOR_NOTE = (
     "its floor's spread is what a calibrated model shows here, so an ECE is read against its floor, and a small gain in "
     "ECE between two probabilities both near their floor says little."
 )
+SAME_SHARES = 0.005  # `calibrator_rows`: test and validation label shares this close are the same (no label shift)
 GOAL_ECE = 0.02  # the goal set for fine-tuned transformers after temperature scaling (top-label ECE, on every benchmark)
 CROSS_FIT_SEED = 0  # the random halving of each run's validation sentences in `cross_fitted_validation_ece`
 
@@ -650,9 +651,15 @@ CALIBRATORS_NOTE = (
 
 def calibrator_rows(dataset: str, groups: list[Group], runs: dict) -> list[dict]:
     """For each lab-split fine-tuned group whose runs were all temperature-scaled with their validation probabilities
-    saved: the ECE and official metric (each with its interval) of its test probabilities under each of `CALIBRATORS`
-    (`pipelines.calibration.bias_corrected_temperature_scaling`, `em_label_shift`, `prior_corrected`), each fitted on
-    the run's validation sentences at the saved scale, and the class shares EM estimates (mean over runs)."""
+    saved, one row: under each key of `CALIBRATORS` {"ece": interval, <official metric>: interval} of its test
+    probabilities (`pipelines.calibration.bias_corrected_temperature_scaling`, `em_label_shift`, `prior_corrected`,
+    each fitted on the run's own validation sentences at the saved scale), and for the other calibrators "difference":
+    Δ ECE against temperature scaling on the same runs and sentences (paired where the group has two runs or more),
+    with its CI at its Holm level, p, Holm p over the table and verdict. The oracle gets no difference where the
+    test's label shares are validation's (within `SAME_SHARES`): it is temperature scaling itself there, so it is
+    left out of the family. Also "test_shares", "validation_shares", "em_shares" (EM's estimate) and "mean_probability"
+    (the model's mean test probability per class), each (K,) and a mean over runs.
+    `RuntimeError` from `bias_corrected_temperature_scaling` when its fit does not converge."""
     found = []
     for g in groups:
         group_runs = runs.get(g.slug)
@@ -662,26 +669,26 @@ def calibrator_rows(dataset: str, groups: list[Group], runs: dict) -> list[dict]
             continue
         label_names = g.rows[0].label_names
         metric = official_metric_for(dataset, label_names)
+        k = group_runs[0].after.shape[1]
         probabilities: dict[str, list[np.ndarray]] = {key: [] for key in CALIBRATORS}
-        estimated = []
+        shares: dict[str, list[np.ndarray]] = {"test_shares": [], "validation_shares": [], "em_shares": [], "mean_probability": []}
         for run in group_runs:
-            k = run.after.shape[1]
             validation_logits = logits_from_probabilities(run.validation)  # (n_val, K), at the saved scale
             both = bias_corrected_temperature_scaling(validation_logits, run.validation_labels,
                                                       np.vstack([validation_logits, logits_from_probabilities(run.after)]))  # fmt: skip
             bcts_validation, bcts = both[: len(validation_logits)], both[len(validation_logits) :]
-            adapted, shares = em_label_shift(bcts_validation, run.validation_labels, bcts)
+            adapted, estimated = em_label_shift(bcts_validation, run.validation_labels, bcts)
             validation_shares = np.bincount(run.validation_labels, minlength=k) / len(run.validation_labels)
             test_shares = np.bincount(run.labels, minlength=k) / len(run.labels)
             probabilities["temperature"].append(run.after)
             probabilities["bcts"].append(bcts)
             probabilities["em"].append(adapted)
             probabilities["oracle"].append(prior_corrected(run.after, validation_shares, test_shares))
-            estimated.append(shares)
-        labels = group_runs[0].labels
+            for key, value in zip(shares, (test_shares, validation_shares, estimated, run.after.mean(axis=0))):
+                shares[key].append(value)
         row = {"group": g, "runs": group_size(g, group_runs), "metric": metric,
-               "test_shares": (np.bincount(labels, minlength=k) / len(labels)).tolist(),
-               "validation_shares": validation_shares.tolist(), "em_shares": np.mean(estimated, axis=0).tolist()}  # fmt: skip
+               **{key: np.mean(values, axis=0).tolist() for key, values in shares.items()}}  # fmt: skip
+        labels = group_runs[0].labels
         ece = {}
         for key, each in probabilities.items():
             values = np.stack([sentence_values(p, run.labels, "ece") for p, run in zip(each, group_runs)])  # (runs, n)
@@ -690,24 +697,32 @@ def calibrator_rows(dataset: str, groups: list[Group], runs: dict) -> list[dict]
             predictions = np.stack([p.argmax(axis=1) for p in each])  # (runs, n)
             row[key] = {"ece": values_interval(values, point),
                         metric: values_interval(metric_values(labels, predictions, metric, label_names))}  # fmt: skip
+        same_shares = np.allclose(row["test_shares"], row["validation_shares"], atol=SAME_SHARES)
         for key in list(CALIBRATORS)[1:]:  # each against temperature scaling on the same runs and sentences (paired)
+            if key == "oracle" and same_shares:
+                continue
             (a_values, a_point), (b_values, b_point) = ece[key], ece["temperature"]
             row[key]["difference"] = {"difference": a_point - b_point,
                                       "variance": crossed_variance(a_values, b_values, paired=len(group_runs) > 1)}  # fmt: skip
         found.append(row)
     # one Holm family per table: every calibrator against temperature scaling, as the report's verdicts
-    cells = [row[key]["difference"] for row in found for key in list(CALIBRATORS)[1:]]
+    cells = [row[key]["difference"] for row in found for key in list(CALIBRATORS)[1:] if "difference" in row[key]]
     raw = [crossed_interval_and_p(c["difference"], c["variance"])["p_value"] for c in cells]
     for cell, p, level in zip(cells, holm(raw), holm_levels(raw)):
         found_at = crossed_interval_and_p(cell["difference"], cell.pop("variance"), alpha=level)
         cell.update(ci_low=found_at["ci_low"], ci_high=found_at["ci_high"], ci_level=1 - level, p_value=found_at["p_value"],
-                    holm_p=p, family_size=len(cells),
+                    mde=found_at["mde"], holm_p=p, family_size=len(cells),
                     verdict=("no detectable difference" if p >= ALPHA else "lower ECE" if cell["difference"] < 0 else "higher ECE"))  # fmt: skip
     return found
 
 
+def shares_text(shares: list[float]) -> str:
+    return " / ".join(f"{share:.3f}" for share in shares)
+
+
 def calibrator_lines(result: HowSure) -> list[str]:
-    """The table of `calibrator_rows` with its note and, per row, which calibrator gives the lowest ECE."""
+    """The table of `calibrator_rows` with its note and, per row, what it says: which calibrators lower the ECE, and
+    whether the oracle prior correction does (a label shift) or not (a shift beyond the class shares)."""
     if not result.calibrators:
         return []
     rows, said = [], []
@@ -715,12 +730,14 @@ def calibrator_lines(result: HowSure) -> list[str]:
         metric = METRICS[r["metric"]].display
         cells = {key: f"ECE {interval_text(r[key]['ece'])}; {metric} {interval_text(r[key][r['metric']])}"
                       + (f"; Δ ECE {delta_text(r[key]['difference'])}" if "difference" in r[key] else "") for key in CALIBRATORS}  # fmt: skip
+        if "difference" not in r["oracle"]:
+            cells["oracle"] = "the test's label shares are validation's: temperature scaling itself"
         rows.append({"model": r["group"].name, "runs": r["runs"], **cells,
-                     "shares": f"EM {' / '.join(f'{x:.3f}' for x in r['em_shares'])}; test {' / '.join(f'{x:.3f}' for x in r['test_shares'])}; "
-                               f"validation {' / '.join(f'{x:.3f}' for x in r['validation_shares'])}"})  # fmt: skip
-        lower = [CALIBRATORS[key] for key in list(CALIBRATORS)[1:] if r[key]["difference"]["verdict"] == "lower ECE"]
-        oracle = r["oracle"]["difference"]
-        if np.allclose(r["test_shares"], r["validation_shares"], atol=0.005):
+                     "shares": f"model {shares_text(r['mean_probability'])}; EM {shares_text(r['em_shares'])}; "
+                               f"test {shares_text(r['test_shares'])}; validation {shares_text(r['validation_shares'])}"})  # fmt: skip
+        lower = [CALIBRATORS[key] for key in list(CALIBRATORS)[1:] if r[key].get("difference", {}).get("verdict") == "lower ECE"]
+        oracle = r["oracle"].get("difference")
+        if oracle is None:
             shift = "the test's label shares are validation's, so the oracle has no label shift to undo"
         elif oracle["verdict"] == "lower ECE":
             shift = "the oracle prior correction lowers it, so part of the gap is the test's class shares"
@@ -730,17 +747,18 @@ def calibrator_lines(result: HowSure) -> list[str]:
         said.append(f"- {r['group'].name}: ECE after temperature scaling {fmt(r['temperature']['ece']['mean'])}; "
                     f"{'lower with ' + ' and '.join(lower) if lower else 'no calibrator here lowers it detectably'}; {shift}.")
     columns = [("model", "model (setting)"), ("runs", "runs"), *((key, name) for key, name in CALIBRATORS.items()),
-               ("shares", "class shares: EM's estimate (mean over runs), test, validation")]  # fmt: skip
-    size = result.calibrators[0]["bcts"]["difference"]["family_size"]
+               ("shares", "class shares: the model's mean test probability, EM's estimate, test, validation (means over runs)")]  # fmt: skip
+    size = next(r[key]["difference"]["family_size"] for r in result.calibrators for key in CALIBRATORS if "difference" in r[key])
     return [CALIBRATORS_NOTE + f" Δ ECE: the calibrator − temperature scaling on the same runs and sentences (paired), its CI "
-            f"at its Holm level, Holm p over the table's {size} differences and the verdict at {ALPHA}.", "",
+            f"at its Holm level, Holm p over the table's {size} differences, the verdict at {ALPHA} and the minimum "
+            "detectable effect (MDE, at 80% power and the same level).", "",
             markdown_table(rows, columns), *said, ""]
 
 
 def delta_text(cell: dict) -> str:
-    """"−0.0122 [−0.0180, −0.0064] (99.2%), Holm p < 0.001, lower ECE"."""
+    """A difference of `calibrator_rows`, e.g. "-0.0122 [-0.0167, -0.0077] (99.2%), Holm p 0.006, MDE 0.0062, lower ECE"."""
     return (f"{fmt(cell['difference'], sign=True)} [{fmt(cell['ci_low'], sign=True)}, {fmt(cell['ci_high'], sign=True)}] "
-            f"({cell['ci_level']:.1%}), Holm p {fmt_p(cell['holm_p'])}, {cell['verdict']}")
+            f"({cell['ci_level']:.1%}), Holm p {fmt_p(cell['holm_p'])}, MDE {fmt(cell['mde'])}, {cell['verdict']}")
 
 def cross_fitted_validation_ece(runs: list[Run], seed: int = CROSS_FIT_SEED) -> float | None:
     """Top-label ECE of temperature scaling on validation sentences it was not fitted on, mean over halves and runs.
