@@ -1,7 +1,7 @@
 """What labelling a distillation pool costs with an MPNet teacher, against MiniLM, in CPU seconds, in one run.
 
     OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 nice -n 19 python -m bench.teacher_labelling \
-        --teacher /work/main/runs/study/mr-mpnet/seed-0 --baseline minilm --data_dir ../shared/datasets
+        --teacher runs/study/mr-mpnet/seed-0 --baseline minilm --data_dir ../shared/datasets
 
 For each benchmark, the pool a distilled student's teacher labels (`pipelines.distillation.teacher_inputs`: the
 training sentences, then the transfer set, `--transfer_set_size` as `scripts/run_distillation_study.sh` gives it:
@@ -21,7 +21,7 @@ is computed; `--padding_only` prints the padded tokens per sentence of both (tok
 ratio scales the estimate. Each repeat is printed: their spread is the measurement's.
 
     OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 nice -n 19 python -m bench.teacher_labelling \
-        --teacher /work/main/runs/study/mr-mpnet/seed-0 --baseline minilm --data_dir ../shared/datasets --padding_only
+        --teacher runs/study/mr-mpnet/seed-0 --baseline minilm --data_dir ../shared/datasets --padding_only
 
 The baseline is any model of the baseline's architecture: `minilm` (the offline backbone alias, an untrained
 2-label head: the same computation as a fine-tuned MiniLM teacher, whose weights are not kept on this machine).
@@ -36,6 +36,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from bench.common import portable_argv
 
 BENCHMARK_TRANSFER = {"mr": 100_000, "semeval2017a": 60_000}  # scripts/run_distillation_study.sh's TRANSFER
 
@@ -92,7 +94,7 @@ def padding(names: dict, args) -> None:
             chosen = np.random.default_rng(0).choice(len(pool), size=min(args.sample, len(pool)), replace=False)
             sample = padded_tokens(tokenizer, max_length, [pool[i] for i in chosen], TEACHER_BATCH_SIZE)
             whole = padded_tokens(tokenizer, max_length, pool, TEACHER_BATCH_SIZE)
-            print(f"| {given} | {dataset} | {sample:.1f}, {whole:.1f} | {whole / sample:.2f} |")
+            print(f"| {portable_argv([given])[0]} | {dataset} | {sample:.1f}, {whole:.1f} | {whole / sample:.2f} |")
 
 
 def main() -> None:
@@ -113,11 +115,13 @@ def main() -> None:
     from pipelines.distillation import TEACHER_BATCH_SIZE, TEACHER_MAX_LENGTH
     from pipelines.inference import TorchSequenceClassifier
 
-    names = {"teacher": args.teacher, "baseline": args.baseline}
+    given_as = {"teacher": args.teacher, "baseline": args.baseline}
+    # printed as the committed commands give them: relative to the repository root, no machine's folders
+    names = {role: portable_argv([given])[0] for role, given in given_as.items()}
     print(f"torch threads {torch.get_num_threads()} (OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}), "
           f"batches of {TEACHER_BATCH_SIZE}, sample {args.sample} sentences, {args.repeats} repeats")  # fmt: skip
     rows = []
-    for role, given in names.items():
+    for role, given in given_as.items():
         folder = given if Path(given).is_dir() else resolve_model(given)
         classifier = TorchSequenceClassifier.from_pretrained(folder, "cpu", TEACHER_BATCH_SIZE, max_length=TEACHER_MAX_LENGTH)
         for dataset, pool in pools(folder, args.data_dir).items():

@@ -23,7 +23,7 @@
 # The labelling's cost, in process CPU seconds (time.process_time: user + system time of the process, not charged
 # for waiting on a shared core), 300 sentences of each pool, one torch thread (bench/teacher_labelling.md):
 #   OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 nice -n 19 python -m bench.teacher_labelling \
-#       --teacher /work/main/runs/study/mr-mpnet/seed-0 --baseline minilm --data_dir ../shared/datasets
+#       --teacher runs/study/mr-mpnet/seed-0 --baseline minilm --data_dir ../shared/datasets
 #   teacher             MR pool (110,000)              SemEval pool (109,570)
 #   MPNet (mr-mpnet)    195.3 CPU ms/sentence: 5.97 h   256.5 CPU ms/sentence: 7.81 h
 #   MiniLM (baseline)    25.1 CPU ms/sentence: 0.77 h    34.3 CPU ms/sentence: 1.04 h

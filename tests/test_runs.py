@@ -180,11 +180,14 @@ def test_the_report_groups_the_committed_records_as_the_committed_report_does():
 
 def test_no_file_under_results_names_a_machine():
     """Issue 30 item 9: records hold paths relative to the folder commands run from, and every "Made by" line
-    runs on a fresh clone (`scripts/migrate_results.py` rewrote the older files; `layout.portable_paths` writes the new)."""
+    runs on a fresh clone (`scripts/migrate_results.py` rewrote the older files; `layout.portable_paths` writes the new),
+    the measurements under bench/ and the docs included."""
     machine = ("/work/", "/tmp/", "/root/", "/home/")
+    repo = RESULTS.parent
+    files = [*RESULTS.rglob("*"), *(repo / "bench").glob("*.md"), *(repo / "docs").glob("*.md"), repo / "README.md"]
     found = [
-        f"{path.relative_to(RESULTS)}: {root}"
-        for path in sorted(RESULTS.rglob("*"))
+        f"{path.relative_to(repo)}: {root}"
+        for path in sorted(files)
         if path.is_file() and path.suffix in (".json", ".md")
         for root in machine
         if root in path.read_text(encoding="utf-8")
