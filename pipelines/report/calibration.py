@@ -716,7 +716,8 @@ def calibrator_rows(dataset: str, groups: list[Group], runs: dict) -> list[dict]
     return found
 
 
-def shares_text(shares: list[float]) -> str:
+def shares_text(shares) -> str:
+    """`0.156 / 0.448 / 0.396`: class shares (K,), in label order (`label_shares` formats a split's own)."""
     return " / ".join(f"{share:.3f}" for share in shares)
 
 
@@ -789,7 +790,7 @@ def cross_fitted_validation_ece(runs: list[Run], seed: int = CROSS_FIT_SEED) -> 
 
 def label_shares(labels: np.ndarray, num_labels: int) -> str:
     """`0.156 / 0.448 / 0.396`: each class's share of `labels` (n,), in label order."""
-    return " / ".join(f"{share:.3f}" for share in np.bincount(labels, minlength=num_labels) / len(labels))
+    return shares_text(np.bincount(labels, minlength=num_labels) / len(labels))
 
 
 def shift_said(runs: list[Run] | str | None, probabilities: str) -> str:
