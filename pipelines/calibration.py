@@ -268,6 +268,27 @@ def fit_temperature(logits, labels) -> float:
 
 
 
+ECE_TEMPERATURE_GRID = np.exp(np.linspace(math.log(0.25), math.log(4.0), 161))  # `least_ece_temperature`: ~1.75% steps
+
+
+def least_ece_temperature(logits, labels, grid=ECE_TEMPERATURE_GRID) -> tuple[float, float]:
+    """The temperature T in `grid` whose softmax(logits / T) has the least top-label ECE on these sentences, and that ECE.
+
+    logits: (n, num_labels); labels: (n,) class ids; grid: temperatures, relative to the logits' scale.
+    A diagnosis, not a calibrator: fitted and scored on the same sentences (the report fits it on the test's own
+    labels), it is the least ECE any one temperature reaches there, up to the grid's step. The ECE is
+    `top_label_ece`'s (torchmetrics, 15 equal-width bins), which is not smooth in T, hence a grid and no solver.
+    Returns (T, ECE). `ValueError` for no sentences.
+    """
+    logits = np.asarray(logits, dtype=np.float64)
+    if len(labels) == 0:
+        raise ValueError("least_ece_temperature needs at least one sentence")
+    target = torch.as_tensor(np.asarray(labels, dtype=np.int64))
+    eces = [top_label_ece(torch.as_tensor(scaled_probabilities(logits, t)), target) for t in grid]
+    best = int(np.argmin(eces))
+    return float(grid[best]), float(eces[best])
+
+
 # --- other calibrators fitted on validation, beside temperature scaling: what the report's diagnosis of a test ECE
 # above the goal compares (`pipelines.report.calibration.calibrator_rows`); none of them is a step of training.
 

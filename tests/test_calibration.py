@@ -499,3 +499,19 @@ def test_calibrating_without_an_identifiable_temperature_leaves_the_model_and_sa
     # the card says once what was left out, then why (it read "No temperature scaling: temperature scaling left out: ...")
     assert any(line.startswith("No temperature scaling: no temperature is identifiable: the validation NLL keeps falling toward T -> 0 "
                                "(3 of 3 validation sentences right).") for line in calibration_lines(record.calibration))  # fmt: skip
+
+
+def test_the_temperature_of_least_ece_undoes_a_known_overconfidence_and_beats_every_grid_point():
+    """Labels drawn from softmax(z), logits 2z: the temperature of least top-label ECE is about 2, and its ECE is
+    the least over the grid (it is a grid search: no point of the grid has a lower one)."""
+    from pipelines.calibration import ECE_TEMPERATURE_GRID, least_ece_temperature
+
+    rng = np.random.default_rng(3)
+    z = rng.normal(scale=1.5, size=(20_000, 3))
+    labels = np.array([rng.choice(3, p=p) for p in scaled_probabilities(z, 1.0)])
+    temperature, ece = least_ece_temperature(2 * z, labels)
+    assert temperature == pytest.approx(2.0, rel=0.1)
+    assert ece < 0.01 < calibration_scores(scaled_probabilities(2 * z, 1.0), labels)["ece"]
+    assert ece == min(calibration_scores(scaled_probabilities(2 * z, t), labels)["ece"] for t in np.append(ECE_TEMPERATURE_GRID[::8], temperature))
+    with pytest.raises(ValueError, match="at least one sentence"):
+        least_ece_temperature(np.zeros((0, 3)), np.zeros(0, dtype=int))

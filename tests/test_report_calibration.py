@@ -425,7 +425,8 @@ def test_other_calibrators_diagnose_a_test_that_differs_from_validation_only_by_
     expected = np.mean([calibration_scores(run.after, run.labels)["ece"] for run in runs])
     assert row["temperature"]["ece"]["mean"] == pytest.approx(expected)
     assert row["oracle"]["difference"]["verdict"] == row["em"]["difference"]["verdict"] == "lower ECE"
-    assert row["oracle"]["ece"]["mean"] < expected / 2 and row["oracle"]["difference"]["family_size"] == 3
+    assert row["oracle"]["ece"]["mean"] < expected / 2 and row["oracle"]["difference"]["family_size"] == 4
+    assert "difference" not in row["oracle_temperature"]  # fitted on the test: never a question of the family
     np.testing.assert_allclose(row["em_shares"], [0.85, 0.1, 0.05], atol=0.03)
     lines = calibrator_lines(HowSure("semeval2017a", {}, [], [], [], [], [], calibrators=[row]))
     assert any(line.startswith("- mpnet (fine-tuned): ECE after temperature scaling") and "part of the gap is the test's class shares" in line
@@ -434,7 +435,7 @@ def test_other_calibrators_diagnose_a_test_that_differs_from_validation_only_by_
     same = [Run(0, np.arange(6000), validation_labels, validation, validation, validation, validation_labels, True)]
     (row,) = calibrator_rows("semeval2017a", [group], {group.slug: same})
     assert row["oracle"]["ece"]["mean"] == pytest.approx(row["temperature"]["ece"]["mean"])
-    assert "difference" not in row["oracle"] and row["bcts"]["difference"]["family_size"] == 2  # not a question there
+    assert "difference" not in row["oracle"] and row["bcts"]["difference"]["family_size"] == 3  # not a question there
     lines = calibrator_lines(HowSure("semeval2017a", {}, [], [], [], [], [], calibrators=[row]))
     assert "the oracle has no label shift to undo" in lines[3] and "temperature scaling itself" in lines[2]
     glove = Group("semeval2017a", "bilstm", Setting("trained vectors"), "lab", "glove", group.rows)
@@ -452,12 +453,42 @@ def test_the_diagnosis_says_when_the_oracle_prior_correction_makes_it_worse():
                                "ci_level": 0.992, "holm_p": 0.006, "mde": 0.0062, "family_size": 3, "verdict": verdict}}  # fmt: skip
     group = Group("semeval2017a", "minilm", Setting("fine-tuned"), "lab", "finetuned", [report_row(kind="finetuned", model="minilm")])
     row = {"group": group, "runs": "3 seeds", "metric": "recall_macro", "temperature": {"ece": interval, "recall_macro": interval},
-           "bcts": cell(-0.0122, "lower ECE"), "em": cell(0.0735, "higher ECE"), "oracle": cell(0.0398, "higher ECE"),
+           "ece_temperature": cell(-0.0031, "no detectable difference"), "bcts": cell(-0.0122, "lower ECE"), "em": cell(0.0735, "higher ECE"), "oracle": cell(0.0398, "higher ECE"),
            "test_shares": [0.323, 0.483, 0.193], "validation_shares": [0.156, 0.448, 0.396], "em_shares": [0.51, 0.349, 0.141],
-           "mean_probability": [0.35, 0.41, 0.24]}  # fmt: skip
+           "mean_probability": [0.35, 0.41, 0.24], "oracle_temperature": {"ece": {**interval, "mean": 0.0301}, "recall_macro": interval},
+           "oracle_temperatures": [1.12, 1.04, 1.081]}  # fmt: skip
     lines = calibrator_lines(HowSure("semeval2017a", {}, [], [], [], [], [], calibrators=[row]))
     assert lines[3] == ("- minilm (fine-tuned): ECE after temperature scaling 0.0357; lower with bias-corrected temperature scaling; "
                         "the oracle prior correction does not lower it (higher ECE, Δ +0.0398): the test differs from validation "
-                        "by more than its class shares, which a label shift alone would not.")  # fmt: skip
+                        "by more than its class shares, which a label shift alone would not; the temperature of least test ECE "
+                        "gives 0.0301 (above 0.02, relative temperature 1.04-1.12), so no one temperature reaches the goal on "
+                        "this test.")  # fmt: skip
     assert "model 0.350 / 0.410 / 0.240; EM 0.510 / 0.349 / 0.141; test 0.323" in lines[2] and "3 differences" in lines[0]
     assert delta_text(row["bcts"]["difference"]) == "-0.0122 [-0.0162, -0.0082] (99.2%), Holm p 0.006, MDE 0.0062, lower ECE"
+
+
+def test_the_oracle_temperature_finds_the_temperature_the_test_needs():
+    """A test drawn overconfident by a factor 2.5 that validation does not show (validation calibrated, so the saved
+    scale is 1): the temperature of least test ECE is about 2.5 relative to the saved scale and brings its ECE to what
+    a calibrated model shows, and the line says a better-chosen temperature could reach the goal."""
+    from pipelines.calibration import ECE_TEMPERATURE_GRID, least_ece_temperature
+    from pipelines.report.calibration import GOAL_ECE, calibrator_lines, calibrator_rows
+
+    names = ["negative", "positive"]
+    validation_labels, validation_logits = random_run(20, n=6000, temperature=1.0)
+    runs = []
+    for seed in range(2):
+        labels, logits = random_run(21 + seed, n=6000, temperature=2.5)
+        test = scaled_probabilities(logits, 1.0)
+        runs.append(Run(seed, np.arange(6000), labels, test, test, scaled_probabilities(validation_logits, 1.0), validation_labels, True))
+    group = Group("mr", "mpnet", Setting("fine-tuned"), "lab", "finetuned",
+                  [report_row(kind="finetuned", model="mpnet", dataset="mr", label_names=names, seed=s) for s in range(2)])
+    (row,) = calibrator_rows("mr", [group], {group.slug: runs})
+    np.testing.assert_allclose(row["oracle_temperatures"], 2.5, rtol=0.15)
+    temperature, least = least_ece_temperature(np.log(runs[0].after), runs[0].labels)
+    assert row["oracle_temperatures"][0] == temperature and least <= min(
+        calibration_scores(scaled_probabilities(np.log(runs[0].after), t), runs[0].labels)["ece"] for t in ECE_TEMPERATURE_GRID[::10])
+    assert row["temperature"]["ece"]["mean"] > 0.1 > GOAL_ECE > row["oracle_temperature"]["ece"]["mean"]
+    np.testing.assert_array_equal(row["oracle_temperature"]["accuracy"]["mean"], row["temperature"]["accuracy"]["mean"])  # argmax kept
+    lines = calibrator_lines(HowSure("mr", {}, [], [], [], [], [], calibrators=[row]))
+    assert "so a better-chosen temperature could reach it." in lines[3] and "The oracle temperature is the one" in lines[0]

@@ -20,9 +20,11 @@ For every group of runs (dataset, model, setting, protocol) whose predictions fi
   scaling is read against the goal `GOAL_ECE`, that floor and the Holm p (`goal_lines`), and beside the ECE scaling
   gives on validation sentences it was not fitted on and the two splits' label shares (`cross_fitted_validation_ece`),
   which separate what one temperature cannot fix from a test set drawn otherwise than validation; and beside
-  temperature scaling, other calibrators fitted on the same validation sentences (`calibrator_rows`: bias-corrected
-  temperature scaling, EM label-shift adaptation, and an oracle correction to the test's own class shares), each
-  against temperature scaling (paired, one Holm family per table), which tell a label shift from other shift.
+  temperature scaling, other calibrators fitted on the same validation sentences (`calibrator_rows`: the temperature of
+  least validation ECE, bias-corrected temperature scaling, EM label-shift adaptation, and an oracle correction to the test's own class shares), each
+  against temperature scaling (paired, one Holm family per table), which tell a label shift from other shift; and
+  the least ECE any one temperature reaches on the test (`least_ece_temperature`, an oracle chosen on the test's
+  own labels, no verdict).
 - Runs whose validation logits were saved and whose temperature is recorded are shown before and
   after temperature scaling (the saved probabilities are after; before is softmax(T · log p));
   committed runs without validation predictions show "ECE before scaling only".
@@ -74,6 +76,7 @@ from pipelines.calibration import (
     ece_bins,
     em_label_shift,
     fit_temperature,
+    least_ece_temperature,
     logits_from_probabilities,
     prior_corrected,
     scaled_probabilities,
@@ -631,20 +634,27 @@ def goal_lines(result: HowSure) -> list[str]:
 
 CALIBRATORS = {
     "temperature": "temperature scaling (as saved)",
+    "ece_temperature": "the temperature of least validation ECE",
     "bcts": "bias-corrected temperature scaling",
     "em": "BCTS + EM label-shift adaptation",
     "oracle": "prior correction to the test's own label shares (oracle)",
+    "oracle_temperature": "the temperature of least test ECE (oracle)",
 }
 CALIBRATORS_NOTE = (
     "Why an ECE stays above the goal: other calibrators fitted on the same validation sentences, applied to the same test "
-    "probabilities (a diagnosis; none is a step of training, and only temperature scaling leaves every prediction as it "
-    "was). Bias-corrected temperature scaling (BCTS: softmax(z / T + b), a bias per class; Alexandari et al. 2020, through "
-    "their `abstention` package) asks whether one temperature is too few parameters. EM label-shift adaptation (Saerens "
+    "probabilities (a diagnosis; none is a step of training; the two temperatures change no prediction, the others may). "
+    "The temperature of least validation ECE (`pipelines.calibration.least_ece_temperature` on the validation sentences) "
+    "asks whether the NLL's temperature is the wrong one for the ECE. Bias-corrected temperature scaling (BCTS: "
+    "softmax(z / T + b), a bias per class; Alexandari et al. 2020, through their `abstention` package) asks whether one temperature is too few parameters. EM label-shift adaptation (Saerens "
     "et al. 2002, on BCTS probabilities as Alexandari et al. recommend) estimates the test's class shares from its "
     "unlabelled sentences and reweights each probability by estimated / validation share. The oracle reweights the "
     "temperature-scaled probabilities by the test's true label shares / validation's (Bayes' rule; it reads the test "
     "labels' shares, so no deployed model has it): if the test differed from validation only by its class shares, it "
-    "would bring the ECE to what a calibrated model shows. Each cell: ECE (top-label, 15 bins) and the official metric, "
+    "would bring the ECE to what a calibrated model shows. The oracle temperature is the one, on a grid of relative "
+    "temperatures 0.25-4 in 1.75% steps, whose test ECE is least (`pipelines.calibration.least_ece_temperature`: chosen "
+    "on the test sentences and labels themselves and scored on them): the least ECE any one temperature reaches on this "
+    "test, so if it stays above the goal, no temperature chosen on any validation set would reach it (it is chosen on the "
+    "test, so it gets no difference or verdict). Each cell: ECE (top-label, 15 bins) and the official metric, "
     "mean over runs with the runs × sentences 95% interval (`pipelines.statistics.values_interval`)."
 )
 
@@ -653,12 +663,15 @@ def calibrator_rows(dataset: str, groups: list[Group], runs: dict) -> list[dict]
     """For each lab-split fine-tuned group whose runs were all temperature-scaled with their validation probabilities
     saved, one row: under each key of `CALIBRATORS` {"ece": interval, <official metric>: interval} of its test
     probabilities (`pipelines.calibration.bias_corrected_temperature_scaling`, `em_label_shift`, `prior_corrected`,
-    each fitted on the run's own validation sentences at the saved scale), and for the other calibrators "difference":
-    Δ ECE against temperature scaling on the same runs and sentences (paired where the group has two runs or more),
-    with its CI at its Holm level, p, Holm p over the table and verdict. The oracle gets no difference where the
-    test's label shares are validation's (within `SAME_SHARES`): it is temperature scaling itself there, so it is
-    left out of the family. Also "test_shares", "validation_shares", "em_shares" (EM's estimate) and "mean_probability"
-    (the model's mean test probability per class), each (K,) and a mean over runs.
+    `least_ece_temperature` for "ece_temperature", each fitted on the run's own validation sentences at the saved
+    scale; `least_ece_temperature` on the run's own test sentences for "oracle_temperature"), and for
+    "ece_temperature", "bcts", "em" and "oracle" "difference": Δ ECE against temperature
+    scaling on the same runs and sentences (paired where the group has two runs or more), with its CI at its Holm
+    level, p, Holm p over the table and verdict. The oracle prior correction gets no difference where the test's label
+    shares are validation's (within `SAME_SHARES`): it is temperature scaling itself there, so it is left out of the
+    family; the oracle temperature never gets one (it is fitted on the sentences it is scored on). Also "test_shares", "validation_shares", "em_shares" (EM's estimate) and "mean_probability"
+    (the model's mean test probability per class), each (K,) and a mean over runs; "oracle_temperatures": the
+    temperature of least ECE on each run's test sentences, relative to its saved scale (runs,).
     `RuntimeError` from `bias_corrected_temperature_scaling` when its fit does not converge."""
     found = []
     for g in groups:
@@ -672,6 +685,7 @@ def calibrator_rows(dataset: str, groups: list[Group], runs: dict) -> list[dict]
         k = group_runs[0].after.shape[1]
         probabilities: dict[str, list[np.ndarray]] = {key: [] for key in CALIBRATORS}
         shares: dict[str, list[np.ndarray]] = {"test_shares": [], "validation_shares": [], "em_shares": [], "mean_probability": []}
+        oracle_temperatures = []
         for run in group_runs:
             validation_logits = logits_from_probabilities(run.validation)  # (n_val, K), at the saved scale
             both = bias_corrected_temperature_scaling(validation_logits, run.validation_labels,
@@ -681,12 +695,17 @@ def calibrator_rows(dataset: str, groups: list[Group], runs: dict) -> list[dict]
             validation_shares = np.bincount(run.validation_labels, minlength=k) / len(run.validation_labels)
             test_shares = np.bincount(run.labels, minlength=k) / len(run.labels)
             probabilities["temperature"].append(run.after)
+            test_logits = logits_from_probabilities(run.after)  # (n, K), at the saved scale
+            ece_temperature, _ = least_ece_temperature(validation_logits, run.validation_labels)
+            probabilities["ece_temperature"].append(scaled_probabilities(test_logits, ece_temperature))
             probabilities["bcts"].append(bcts)
             probabilities["em"].append(adapted)
             probabilities["oracle"].append(prior_corrected(run.after, validation_shares, test_shares))
+            oracle_temperatures.append(least_ece_temperature(test_logits, run.labels)[0])
+            probabilities["oracle_temperature"].append(scaled_probabilities(test_logits, oracle_temperatures[-1]))
             for key, value in zip(shares, (test_shares, validation_shares, estimated, run.after.mean(axis=0))):
                 shares[key].append(value)
-        row = {"group": g, "runs": group_size(g, group_runs), "metric": metric,
+        row = {"group": g, "runs": group_size(g, group_runs), "metric": metric, "oracle_temperatures": oracle_temperatures,
                **{key: np.mean(values, axis=0).tolist() for key, values in shares.items()}}  # fmt: skip
         labels = group_runs[0].labels
         ece = {}
@@ -698,7 +717,7 @@ def calibrator_rows(dataset: str, groups: list[Group], runs: dict) -> list[dict]
             row[key] = {"ece": values_interval(values, point),
                         metric: values_interval(metric_values(labels, predictions, metric, label_names))}  # fmt: skip
         same_shares = np.allclose(row["test_shares"], row["validation_shares"], atol=SAME_SHARES)
-        for key in list(CALIBRATORS)[1:]:  # each against temperature scaling on the same runs and sentences (paired)
+        for key in ("ece_temperature", "bcts", "em", "oracle"):  # each against temperature scaling on the same runs and sentences (paired)
             if key == "oracle" and same_shares:
                 continue
             (a_values, a_point), (b_values, b_point) = ece[key], ece["temperature"]
@@ -706,7 +725,7 @@ def calibrator_rows(dataset: str, groups: list[Group], runs: dict) -> list[dict]
                                       "variance": crossed_variance(a_values, b_values, paired=len(group_runs) > 1)}  # fmt: skip
         found.append(row)
     # one Holm family per table: every calibrator against temperature scaling, as the report's verdicts
-    cells = [row[key]["difference"] for row in found for key in list(CALIBRATORS)[1:] if "difference" in row[key]]
+    cells = [row[key]["difference"] for row in found for key in CALIBRATORS if "difference" in row[key]]
     raw = [crossed_interval_and_p(c["difference"], c["variance"])["p_value"] for c in cells]
     for cell, p, level in zip(cells, holm(raw), holm_levels(raw)):
         found_at = crossed_interval_and_p(cell["difference"], cell.pop("variance"), alpha=level)
@@ -736,7 +755,7 @@ def calibrator_lines(result: HowSure) -> list[str]:
         rows.append({"model": r["group"].name, "runs": r["runs"], **cells,
                      "shares": f"model {shares_text(r['mean_probability'])}; EM {shares_text(r['em_shares'])}; "
                                f"test {shares_text(r['test_shares'])}; validation {shares_text(r['validation_shares'])}"})  # fmt: skip
-        lower = [CALIBRATORS[key] for key in list(CALIBRATORS)[1:] if r[key].get("difference", {}).get("verdict") == "lower ECE"]
+        lower = [CALIBRATORS[key] for key in ("ece_temperature", "bcts", "em", "oracle") if r[key].get("difference", {}).get("verdict") == "lower ECE"]
         oracle = r["oracle"].get("difference")
         if oracle is None:
             shift = "the test's label shares are validation's, so the oracle has no label shift to undo"
@@ -745,8 +764,13 @@ def calibrator_lines(result: HowSure) -> list[str]:
         else:
             shift = (f"the oracle prior correction does not lower it ({oracle['verdict']}, Δ {fmt(oracle['difference'], sign=True)}): "
                      "the test differs from validation by more than its class shares, which a label shift alone would not")  # fmt: skip
+        best = r["oracle_temperature"]["ece"]["mean"]
+        reach = ("so a better-chosen temperature could reach it" if best <= GOAL_ECE else
+                 "so no one temperature reaches the goal on this test")  # fmt: skip
         said.append(f"- {r['group'].name}: ECE after temperature scaling {fmt(r['temperature']['ece']['mean'])}; "
-                    f"{'lower with ' + ' and '.join(lower) if lower else 'no calibrator here lowers it detectably'}; {shift}.")
+                    f"{'lower with ' + ' and '.join(lower) if lower else 'no calibrator here lowers it detectably'}; {shift}; "
+                    f"the temperature of least test ECE gives {fmt(best)} ({'at most' if best <= GOAL_ECE else 'above'} "
+                    f"{GOAL_ECE}, relative temperature {fmt_range(r['oracle_temperatures'])}), {reach}.")  # fmt: skip
     columns = [("model", "model (setting)"), ("runs", "runs"), *((key, name) for key, name in CALIBRATORS.items()),
                ("shares", "class shares: the model's mean test probability, EM's estimate, test, validation (means over runs)")]  # fmt: skip
     size = next(r[key]["difference"]["family_size"] for r in result.calibrators for key in CALIBRATORS if "difference" in r[key])
@@ -754,6 +778,12 @@ def calibrator_lines(result: HowSure) -> list[str]:
             f"at its Holm level, Holm p over the table's {size} differences, the verdict at {ALPHA} and the minimum "
             "detectable effect (MDE, at 80% power and the same level).", "",
             markdown_table(rows, columns), *said, ""]
+
+
+def fmt_range(values) -> str:
+    """`1.08` for one value or equal ones, `1.02-1.11` for a spread: the smallest and largest of `values`, 2 decimals."""
+    low, high = f"{min(values):.2f}", f"{max(values):.2f}"
+    return low if low == high else f"{low}-{high}"
 
 
 def delta_text(cell: dict) -> str:
