@@ -274,15 +274,19 @@ ECE_TEMPERATURE_GRID = np.exp(np.linspace(math.log(0.25), math.log(4.0), 161))  
 def least_ece_temperature(logits, labels, grid=ECE_TEMPERATURE_GRID) -> tuple[float, float]:
     """The temperature T in `grid` whose softmax(logits / T) has the least top-label ECE on these sentences, and that ECE.
 
-    logits: (n, num_labels); labels: (n,) class ids; grid: temperatures, relative to the logits' scale.
-    A diagnosis, not a calibrator: fitted and scored on the same sentences (the report fits it on the test's own
-    labels), it is the least ECE any one temperature reaches there, up to the grid's step. The ECE is
-    `top_label_ece`'s (torchmetrics, 15 equal-width bins), which is not smooth in T, hence a grid and no solver.
-    Returns (T, ECE). `ValueError` for no sentences.
+    logits: (n, num_labels); labels: (n,) class ids; grid: temperatures, as multiples of the logits' scale.
+    The report uses it twice (`pipelines.report.calibration.calibrator_rows`): chosen on validation sentences, a
+    calibrator beside temperature scaling (one temperature, so no prediction moves; it asks whether NLL's temperature is
+    the wrong one for the ECE); chosen on the test's own labels and scored there, an oracle: the least ECE over the
+    grid on those sentences, biased low as the least of len(grid) noisy values. The ECE is `top_label_ece`'s
+    (torchmetrics, 15 equal-width bins): it jumps as sentences change bins, so it is searched on a grid, not by a
+    solver, and a temperature between grid points may give less. A T at the grid's edge (0.25 or 4) means the least
+    lies there or past it (a run with every sentence right keeps falling toward T -> 0).
+    Returns (T, ECE). `ValueError` for no sentences or an empty grid.
     """
     logits = np.asarray(logits, dtype=np.float64)
-    if len(labels) == 0:
-        raise ValueError("least_ece_temperature needs at least one sentence")
+    if len(labels) == 0 or len(grid) == 0:
+        raise ValueError("least_ece_temperature needs at least one sentence and one temperature")
     target = torch.as_tensor(np.asarray(labels, dtype=np.int64))
     eces = [top_label_ece(torch.as_tensor(scaled_probabilities(logits, t)), target) for t in grid]
     best = int(np.argmin(eces))
