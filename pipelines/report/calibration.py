@@ -22,9 +22,9 @@ For every group of runs (dataset, model, setting, protocol) whose predictions fi
   which separate what one temperature cannot fix from a test set drawn otherwise than validation; and beside
   temperature scaling, other calibrators fitted on the same validation sentences (`calibrator_rows`: the
   temperature of least validation ECE, bias-corrected temperature scaling, EM label-shift adaptation, and an
-  oracle correction to the test's own class shares), each against temperature scaling (paired, one Holm family per table), which tell a label shift from other shift; and
-  the least ECE any one temperature reaches on the test (`least_ece_temperature`, an oracle chosen on the test's
-  own labels, no verdict).
+  oracle correction to the test's own class shares), each against temperature scaling (paired, one Holm family
+  per table), which tell a label shift from other shift; and the least ECE any one temperature reaches on the
+  test (`least_ece_temperature`, an oracle chosen on the test's own labels, no verdict).
 - Runs whose validation logits were saved and whose temperature is recorded are shown before and
   after temperature scaling (the saved probabilities are after; before is softmax(T · log p));
   committed runs without validation predictions show "ECE before scaling only".
@@ -67,6 +67,7 @@ from pipelines.calibration import (
     CONSISTENCY_RESAMPLES,
     CONSISTENCY_SEED,
     ECE_BINS,
+    ECE_TEMPERATURE_GRID,
     abstain_threshold,
     bias_corrected_temperature_scaling,
     calibration_scores,
@@ -642,23 +643,26 @@ CALIBRATORS = {
 }
 COMPARED = ("ece_temperature", "bcts", "em", "oracle")  # the keys of `CALIBRATORS` compared with temperature scaling
 CALIBRATORS_NOTE = (
-    "Why an ECE stays above the goal: other calibrators fitted on the same validation sentences, applied to the same test "
-    "probabilities, and one temperature chosen on the test itself (a diagnosis; none is a step of training; temperature "
-    "scaling and the two least-ECE temperatures change no prediction, BCTS, EM and the prior correction may). "
-    "The temperature of least validation ECE (`pipelines.calibration.least_ece_temperature` on the validation sentences) "
-    "asks whether temperature scaling's (fitted by NLL) is the wrong one for the ECE. Bias-corrected temperature scaling (BCTS: "
-    "softmax(z / T + b), a bias per class; Alexandari et al. 2020, through their `abstention` package) asks whether one temperature is too few parameters. EM label-shift adaptation (Saerens "
+    "Why an ECE stays above the goal: other calibrators fitted on the same validation sentences, applied to the same "
+    "test probabilities, and one temperature chosen on the test itself (a diagnosis; none is a step of training; "
+    "temperature scaling and the two least-ECE temperatures change no prediction, BCTS, EM and the prior correction "
+    "may). The temperature of least validation ECE (`pipelines.calibration.least_ece_temperature` on the validation "
+    "sentences) asks whether temperature scaling's (fitted by NLL) is the wrong one for the ECE. Bias-corrected "
+    "temperature scaling (BCTS: softmax(z / T + b), a bias per class; Alexandari et al. 2020, through their "
+    "`abstention` package) asks whether one temperature is too few parameters. EM label-shift adaptation (Saerens "
     "et al. 2002, on BCTS probabilities as Alexandari et al. recommend) estimates the test's class shares from its "
     "unlabelled sentences and reweights each probability by estimated / validation share. The oracle reweights the "
     "temperature-scaled probabilities by the test's true label shares / validation's (Bayes' rule; it reads the test "
     "labels' shares, so no deployed model has it): if the test differed from validation only by its class shares, it "
-    "would bring the ECE to what a calibrated model shows. The oracle temperature is the one, on a grid of 0.25-4 "
-    "× the saved temperature in 1.75% steps, whose test ECE is least (`pipelines.calibration.least_ece_temperature`, "
-    "chosen on the test sentences and labels themselves and scored on them; it gets no difference or verdict): the least "
-    "ECE a temperature per run reaches on this test, optimistic (the least of 161 noisy values, so its interval is too "
-    "narrow and it may fall below what a calibrated model shows). If it stays above the goal, no temperature in that "
-    "range chosen on any validation set reaches the goal there. Each cell: ECE (top-label, 15 bins) and the official metric, "
-    "mean over runs with the runs × sentences 95% interval (`pipelines.statistics.values_interval`)."
+    "would bring the ECE to what a calibrated model shows. The oracle temperature is the one, on a grid of "
+    f"{ECE_TEMPERATURE_GRID[0]:g}-{ECE_TEMPERATURE_GRID[-1]:g} × the saved temperature in "
+    f"{ECE_TEMPERATURE_GRID[1] / ECE_TEMPERATURE_GRID[0] - 1:.2%} steps, whose test ECE is least "
+    "(`pipelines.calibration.least_ece_temperature`, chosen on the test sentences and labels themselves and scored on "
+    "them; it gets no difference or verdict): the least ECE a temperature per run reaches on this test, optimistic "
+    f"(the least of {len(ECE_TEMPERATURE_GRID)} noisy values, so its interval is too narrow and it may fall below what "
+    "a calibrated model shows). If it stays above the goal, no temperature in that range chosen on any validation set "
+    "reaches the goal there. Each cell: ECE (top-label, 15 bins) and the official metric, mean over runs with the runs × sentences "
+    "95% interval (`pipelines.statistics.values_interval`)."
 )
 
 
@@ -667,13 +671,13 @@ def calibrator_rows(dataset: str, groups: list[Group], runs: dict) -> list[dict]
     saved, one row: under each key of `CALIBRATORS` {"ece": interval, <official metric>: interval} of its test
     probabilities (`pipelines.calibration.bias_corrected_temperature_scaling`, `em_label_shift`, `prior_corrected`,
     `least_ece_temperature` for "ece_temperature", each fitted on the run's own validation sentences at the saved
-    scale; `least_ece_temperature` on the run's own test sentences for "oracle_temperature"), and for
-    "ece_temperature", "bcts", "em" and "oracle" "difference": Δ ECE against temperature
-    scaling on the same runs and sentences (paired where the group has two runs or more), with its CI at its Holm
-    level, p, Holm p over the table and verdict. The oracle prior correction gets no difference where the test's label
-    shares are validation's (within `SAME_SHARES`): it is temperature scaling itself there, so it is left out of the
-    family; the oracle temperature never gets one (it is fitted on the sentences it is scored on). Also "test_shares", "validation_shares", "em_shares" (EM's estimate) and "mean_probability"
-    (the model's mean test probability per class), each (K,) and a mean over runs; "oracle_temperatures": the
+    scale; `least_ece_temperature` on the run's own test sentences for "oracle_temperature"), and for each key of
+    `COMPARED` "difference": Δ ECE against temperature scaling on the same runs and sentences (paired where the
+    group has two runs or more), with its CI at its Holm level, p, Holm p over the table and verdict. The oracle
+    prior correction gets no difference where the test's label shares are validation's (within `SAME_SHARES`): it is
+    temperature scaling itself there, so it is left out of the family; the oracle temperature never gets one (it is
+    fitted on the sentences it is scored on). Also "test_shares", "validation_shares", "em_shares" (EM's estimate)
+    and "mean_probability" (the model's mean test probability per class), each (K,) and a mean over runs; "oracle_temperatures": the
     temperature of least ECE on each run's test sentences, relative to its saved scale (runs,).
     `RuntimeError` from `bias_corrected_temperature_scaling` when its fit does not converge."""
     found = []
@@ -786,7 +790,7 @@ def calibrator_lines(result: HowSure) -> list[str]:
 
 def fmt_range(values) -> str:
     """`1.08` for one value or equal ones, `1.02-1.11` for a spread: the smallest and largest of `values`, 2 decimals."""
-    low, high = f"{min(values):.2f}", f"{max(values):.2f}"
+    low, high = fmt(min(values), digits=2), fmt(max(values), digits=2)
     return low if low == high else f"{low}-{high}"
 
 
