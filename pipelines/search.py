@@ -24,11 +24,14 @@ trial is one tracked run, `<study>/trial-<n>` (TensorBoard: `<output_dir>/trials
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import fcntl
 import functools
 import hashlib
 import json
+import signal
+import threading
 from dataclasses import asdict, fields, replace
 from pathlib import Path
 
@@ -162,13 +165,32 @@ def run_study(trainer, hp_space, search_args: SearchArguments, output_dir: Path,
         scores = [entry[key] for entry in trainer.state.log_history if key in entry] or [metrics[key]]
         return max(scores) if trainer.args.greater_is_better else min(scores)
 
-    best = trainer.hyperparameter_search(
-        hp_space=hp_space, compute_objective=best_validation, n_trials=search_args.n_trials, hp_name=trial_name,
-        direction="maximize" if trainer.args.greater_is_better else "minimize", backend="optuna",
-        storage=optuna_storage(search_args, output_dir), study_name=name, load_if_exists=True,
-    )
+    with terminate_as_interrupt():
+        best = trainer.hyperparameter_search(
+            hp_space=hp_space, compute_objective=best_validation, n_trials=search_args.n_trials, hp_name=trial_name,
+            direction="maximize" if trainer.args.greater_is_better else "minimize", backend="optuna",
+            storage=optuna_storage(search_args, output_dir), study_name=name, load_if_exists=True,
+        )
     print(f"study {name}: best trial {best.run_id}, validation {key} {best.objective:.4f}, {best.hyperparameters}")
     return best
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt():
+    """SIGTERM raises `KeyboardInterrupt` inside the block (main thread only), as Ctrl-C does, so a search
+    stopped by `kill`, a Slurm time limit or a preemption has Optuna record its trial under way as failed
+    (`optuna.study._optimize`: a trial that raises `KeyboardInterrupt` is told `TrialState.FAIL`, then the
+    interrupt goes on). Without it the process dies at once and the trial stays `running` in the storage for
+    good: a journal has no heartbeat to find it stale. Background jobs of a non-interactive shell ignore SIGINT,
+    so `kill -INT` cannot stop them; `kill` can. The previous handler is restored on exit."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def train_best(model_args, data_args, training_args, loss_args, prepared, best, name: str) -> RunRecord:

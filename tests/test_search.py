@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -13,7 +14,7 @@ from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 
 import train
-from pipelines import fitting
+from pipelines import fitting, search
 from pipelines.cli import run_cli
 from pipelines.search_spaces import SEARCH_SPACES, head_counts
 from tests.conftest import REPO_ROOT
@@ -79,6 +80,48 @@ def test_two_processes_running_the_same_command_share_one_study(tmp_path, tiny_s
     assert all(trial.state == optuna.trial.TrialState.COMPLETE for trial in study.trials)
     best_runs = list(output_dir.glob("best-trial-*"))
     assert best_runs and all((folder / "results.json").is_file() for folder in best_runs)
+
+
+STOPPED_SEARCH = """
+import sys, time, optuna
+from optuna.storages import JournalStorage
+from optuna.storages.journal import JournalFileBackend
+from pipelines.search import terminate_as_interrupt
+
+study = optuna.create_study(study_name="stopped", storage=JournalStorage(JournalFileBackend(sys.argv[1])))
+
+def objective(trial):
+    trial.suggest_float("x", 0.0, 1.0)
+    print("trial under way", flush=True)
+    time.sleep(60)  # the parent's SIGTERM arrives here
+    return 0.0
+
+with terminate_as_interrupt():
+    study.optimize(objective, n_trials=1)
+"""
+
+
+@pytest.mark.parametrize("handled", [True, False], ids=["terminate_as_interrupt", "plain"])
+def test_a_search_stopped_by_sigterm_records_its_trial_as_failed(handled, tmp_path):
+    journal = tmp_path / "journal.log"
+    plain = STOPPED_SEARCH.replace("from pipelines.search import terminate_as_interrupt\n", "").replace("with terminate_as_interrupt():\n    ", "")
+    script = STOPPED_SEARCH if handled else plain
+    process = subprocess.Popen([sys.executable, "-c", script, str(journal)], cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout.readline() == "trial under way\n"
+    process.terminate()  # SIGTERM: kill's default, a Slurm time limit
+    output = process.communicate(timeout=60)[1]  # stderr
+    (trial,) = study_in(journal).trials
+    if handled:  # Optuna's own handling of an interrupt: the trial is told failed, then the interrupt goes on
+        assert trial.state == optuna.trial.TrialState.FAIL and "KeyboardInterrupt" in output and process.returncode != 0
+    else:  # what the handler exists for: without it the trial stays running in the journal for good
+        assert trial.state == optuna.trial.TrialState.RUNNING and process.returncode == -signal.SIGTERM
+
+
+def test_terminate_as_interrupt_restores_the_previous_handler():
+    previous = signal.getsignal(signal.SIGTERM)
+    with search.terminate_as_interrupt():
+        assert signal.getsignal(signal.SIGTERM) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGTERM) is previous
 
 
 def test_the_attention_space_holds_the_question_5_settings_and_heads_that_divide_the_width():
