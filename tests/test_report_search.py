@@ -102,6 +102,33 @@ def test_a_parameter_is_shown_per_value_or_per_third_of_its_trials(tmp_path):
     assert thirds[0]["value"] == f"{xs[0]:.3g} to {xs[3]:.3g}"
 
 
+def test_pruned_trials_are_counted_beside_the_value_they_drew(tmp_path):
+    """The median pruner's trials have no score; each is counted in the row of its value, or of the third whose span
+    (up to its top value) holds it, so a reader sees which values the finished trials' scores flatter."""
+    from pipelines.report.search import finished, pruned
+
+    study = optuna.create_study(storage=JournalStorage(JournalFileBackend(str(tmp_path / "j.log"))), direction="maximize")
+    for heads, x in [(1, 0.1), (1, 0.2), (2, 0.3), (2, 0.4), (5, 0.5), (5, 0.6), (5, 0.7), (1, 0.8), (2, 0.9)]:
+        study.enqueue_trial({"heads": heads, "x": x})
+    for x in [0.05, 0.65, 0.85]:  # stopped trials: below every finished x, between the second third's top and the third's first
+        study.enqueue_trial({"heads": 5, "x": x})
+
+    def objective(trial):
+        x, heads = trial.suggest_float("x", 0.0, 1.0), trial.suggest_categorical("heads", [1, 2, 5])
+        if x in (0.05, 0.65, 0.85):
+            raise optuna.TrialPruned()
+        return x
+
+    study.optimize(objective, n_trials=12)
+    done, stopped = finished(study), pruned(study)
+    assert (len(done), len(stopped)) == (9, 3)
+    assert {row["value"]: row["pruned"] for row in parameter_rows(done, "heads", stopped)} == {"1": 0, "2": 0, "5": 3}
+    thirds = parameter_rows(done, "x", stopped)  # x over 9 finished trials: 0.1-0.3, 0.4-0.6, 0.7-0.9
+    assert [row["value"] for row in thirds] == ["0.1 to 0.3", "0.4 to 0.6", "0.7 to 0.9"]
+    assert [row["pruned"] for row in thirds] == [1, 0, 2] and [row["trials"] for row in thirds] == [3, 3, 3]
+    assert all(row["pruned"] == 0 for row in parameter_rows(done, "x"))  # no stopped trials given: none counted
+
+
 @pytest.mark.parametrize("case", ["missing", "two studies", "one trial"])
 def test_bad_study_input_is_one_line_and_nothing_written(case, tmp_path, capsys):
     journal = tmp_path / "optuna-journal.log"

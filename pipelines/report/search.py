@@ -23,6 +23,8 @@ report (`python -m pipelines.report`, question 5's family in `pipelines.report.c
 
 from __future__ import annotations
 
+import bisect
+import collections
 import shlex
 import statistics
 import sys
@@ -71,6 +73,12 @@ def finished(study) -> list:
     return [trial for trial in study.trials if trial.state == TrialState.COMPLETE]
 
 
+def pruned(study) -> list:
+    from optuna.trial import TrialState
+
+    return [trial for trial in study.trials if trial.state == TrialState.PRUNED]
+
+
 def importances(study, forest_seeds: int = 10) -> dict[str, tuple[float, float]]:
     """{parameter: (mean, standard deviation)} of the normalized fANOVA importance over `forest_seeds` forests,
     most important first. `DataError` with fewer than 2 finished trials (a forest needs them to vary)."""
@@ -92,21 +100,27 @@ def value_text(value) -> str:
     return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
-def parameter_rows(done: list, name: str) -> list[dict]:
-    """One parameter's validation scores: per value, or per third of the trials ordered by the value."""
+def parameter_rows(done: list, name: str, stopped: list = ()) -> list[dict]:
+    """One parameter's validation scores: per value, or per third of the finished trials ordered by the value.
+    `pruned` counts the trials of `stopped` (the pruner's) with that value, or in that third's span (a value
+    between two thirds goes to the higher one): their scores are left out, which flatters the values they drew."""
     pairs = sorted(((trial.params[name], trial.value) for trial in done if name in trial.params), key=lambda pair: pair[0])
     if len({value for value, _ in pairs}) <= FEW_VALUES:
         parts = [[pair for pair in pairs if pair[0] == value] for value in dict.fromkeys(value for value, _ in pairs)]
         labels = [value_text(part[0][0]) for part in parts]
+        owner = {part[0][0]: i for i, part in enumerate(parts)}.get
     else:
         cut = [round(len(pairs) * i / 3) for i in range(4)]
         parts = [pairs[cut[i]:cut[i + 1]] for i in range(3)]
         labels = [f"{value_text(part[0][0])} to {value_text(part[-1][0])}" for part in parts]
+        tops = [part[-1][0] for part in parts[:-1]]
+        owner = lambda value: bisect.bisect_left(tops, value)  # noqa: E731: the first third whose top reaches the value
+    counts = collections.Counter(owner(trial.params[name]) for trial in stopped if name in trial.params)
     rows = []
-    for label, part in zip(labels, parts):
+    for i, (label, part) in enumerate(zip(labels, parts)):
         scores = [score for _, score in part]
         spread = f" ± {statistics.stdev(scores):.4f}" if len(scores) > 1 else ""
-        rows.append({"value": label, "trials": len(scores), "validation mean ± sd": f"{statistics.fmean(scores):.4f}{spread}",
+        rows.append({"value": label, "trials": len(scores), "pruned": counts[i], "validation mean ± sd": f"{statistics.fmean(scores):.4f}{spread}",
                      "best": f"{max(scores):.4f}", "worst": f"{min(scores):.4f}"})  # fmt: skip
     return rows
 
@@ -160,10 +174,14 @@ def search_report(study, forest_seeds: int, command: str) -> str:
         markdown_table([{"parameter": name, "importance": f"{mean:.3f} ± {sd:.3f}"} for name, (mean, sd) in ranked.items()],
                        columns(["parameter", "importance"])), "",
         "## Validation score by parameter", "",
-        f"Finished trials only; per value, or per third of the trials ordered by the value (more than {FEW_VALUES} values).", "",
+        f"Finished trials only; per value, or per third of the trials ordered by the value (more than {FEW_VALUES} values). "
+        "`pruned`: trials with that value (in that third's span) that the median pruner stopped early, below the median "
+        "of earlier trials at the same evaluation; their scores are not in the columns beside it, so a value with many "
+        "pruned trials reads better there than it searched.", "",
     ]  # fmt: skip
+    stopped = pruned(study)
     for name in ranked:
-        rows = parameter_rows(done, name)
+        rows = parameter_rows(done, name, stopped)
         lines += [f"**{name}**", "", markdown_table(rows, columns(rows[0])), ""]
     rows = trial_rows(study)
     lines += ["## Trials", "", "Best validation score first; `evaluations`: validation passes run (a pruned trial stops early).", "",
