@@ -523,6 +523,7 @@ class FinetuneTrainingOptions(RunTrainingOptions):
 
 
 SEARCH_BACKENDS = ("optuna",)
+SEARCH_PRUNERS = ("none", "median")
 
 
 @dataclass
@@ -540,10 +541,20 @@ class SearchArguments:
         default=None,
         metadata={"help": "Optuna storage shared by every process of the study: a database URL (sqlite:///..., postgresql://...) or a journal file; default: <output_dir>/optuna-journal.log"},
     )
+    pruner: str = field(
+        default="none",
+        metadata={
+            "help": "none: every trial runs until early stopping ends it; median: Optuna's MedianPruner stops a trial below the median "
+            "of earlier trials at the same evaluation, which stops slow learners (low learning rates) that end among the best "
+            "(results/search/README.md). Part of the study's name: processes with another pruner run another study"
+        },
+    )
 
     def __post_init__(self):
         if self.search is not None and self.search not in SEARCH_BACKENDS:
             raise OptionError(f"--search must be one of {', '.join(SEARCH_BACKENDS)}, got {self.search!r}")
+        if self.pruner not in SEARCH_PRUNERS:
+            raise OptionError(f"--pruner must be one of {', '.join(SEARCH_PRUNERS)}, got {self.pruner!r}")
         if self.search is None and self.storage is not None:
             raise OptionError("--storage needs --search optuna")
         if self.n_trials < 1:

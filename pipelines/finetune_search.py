@@ -45,7 +45,7 @@ def search_finetune(
     output_dir = Path(training_args.output_dir)
     path, load_kwargs = resolve_backbone(model_args, training_args)  # checks the output folder and a push first
     splits, label_names, _, _ = finetune_splits(data_args, training_args.seed)
-    name = study_name(model_args, data_args, training_args, loss_args, label=model_label(model_args.model))
+    name = study_name(model_args, data_args, training_args, loss_args, search_args, label=model_label(model_args.model))
     tokenizer = AutoTokenizer.from_pretrained(path, **load_kwargs)
     tokenized = tokenize_dataset(splits, tokenizer, input_length(model_args, tokenizer, splits))
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The lab's question 5 (issue 29, item 2) on MR's lab split, trained vectors: the Transformer encoder's layers,
 # heads, feed-forward size, dropout and learning rate searched on validation (train.py --search optuna, the
-# attention space of pipelines/search_spaces.py), the study's sensitivity (results/search/transformer-mr.md),
+# attention space of pipelines/search_spaces.py; no pruner, the default), the study's sensitivity (results/search/transformer-mr.md),
 # and the searched best and the classic configuration (models/presets.py CLASSIC_TRANSFORMER) on 5 seeds
 # beside the committed default (results/records/study/mr-lab-trained/transformer).
 #   nohup nice -n 19 bash scripts/run_q5.sh > runs/logs/q5.log 2>&1 &

@@ -263,7 +263,7 @@ def test_the_committed_records_rebuild_the_committed_report(tmp_path, monkeypatc
                            teachers=REPO_ROOT / "results" / "teachers")  # fmt: skip
     table_lines = lambda path: [line for line in path.read_text(encoding="utf-8").splitlines() if line.startswith("|")]  # noqa: E731
     assert table_lines(rebuilt) == table_lines(COMMITTED / "report.md")
-    assert asked == set(recorded) and len(recorded) == 154
+    assert asked == set(recorded) and len(recorded) == 158
 
 
 @pytest.mark.slow

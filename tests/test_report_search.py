@@ -42,6 +42,7 @@ def test_the_study_report_ranks_the_parameter_that_moves_the_score_first(tmp_pat
     assert f"--config_overrides heads={study.best_params['heads']},noise={study.best_params['noise']},x={study.best_params['x']}`" in text
     assert "16 trials (16 complete)" in text and "mean ± sd over 3 forests" in text
     assert "was interrupted" not in text  # said only when a trial is left running
+    assert "`pruned`: none in this study." in text and "median pruner" not in text  # no trial pruned: the column is 0 and said so
     with open(output.with_suffix(".csv")) as file:
         table = list(csv.DictReader(file))
     assert len(table) == 16 and set(table[0]) == {"number", "state", "value", "params_x", "params_heads", "params_noise"}
@@ -123,10 +124,16 @@ def test_pruned_trials_are_counted_beside_the_value_they_drew(tmp_path):
     done, stopped = finished(study), pruned(study)
     assert (len(done), len(stopped)) == (9, 3)
     assert {row["value"]: row["pruned"] for row in parameter_rows(done, "heads", stopped)} == {"1": 0, "2": 0, "5": 3}
+    only_stopped = parameter_rows([t for t in done if t.params["heads"] != 5], "heads", stopped)  # 5: drawn by stopped trials only
+    assert [(row["value"], row["trials"], row["pruned"], row["best"]) for row in only_stopped][-1] == ("5", 0, 3, "")
     thirds = parameter_rows(done, "x", stopped)  # x over 9 finished trials: 0.1-0.3, 0.4-0.6, 0.7-0.9
     assert [row["value"] for row in thirds] == ["0.1 to 0.3", "0.4 to 0.6", "0.7 to 0.9"]
     assert [row["pruned"] for row in thirds] == [1, 0, 2] and [row["trials"] for row in thirds] == [3, 3, 3]
     assert all(row["pruned"] == 0 for row in parameter_rows(done, "x"))  # no stopped trials given: none counted
+    five = parameter_rows(done[:2], "x", stopped)  # 5 values drawn: a row each, those of stopped trials with no score
+    assert [(row["value"], row["trials"], row["pruned"]) for row in five] == [("0.05", 0, 1), ("0.1", 1, 0), ("0.2", 1, 0), ("0.65", 0, 1), ("0.85", 0, 1)]
+    many = parameter_rows(done[:2], "x", stopped + done[2:7])  # 10 values, 2 finished: too few for thirds, the rest pooled
+    assert [(row["value"], row["trials"], row["pruned"]) for row in many] == [("0.1", 1, 0), ("0.2", 1, 0), ("other values", 0, 8)]
 
 
 @pytest.mark.parametrize("case", ["missing", "two studies", "one trial"])

@@ -39,7 +39,11 @@ def test_a_search_resumes_its_study_and_trains_the_best_trial_once_on_test(tmp_p
     monkeypatch.setattr(
         fitting, "predict_in_order", lambda trainer, *splits: scored.extend([trainer.args.output_dir] * len(splits)) or predict_in_order(trainer, *splits)
     )
+    pruners = []  # what each process's study was created with: the default is no pruner
+    create_study = optuna.create_study
+    monkeypatch.setattr(optuna, "create_study", lambda **kwargs: pruners.append(kwargs["pruner"]) or create_study(**kwargs))
     assert run_cli(train.main, argv) == 0
+    assert [type(pruner) for pruner in pruners] == [optuna.pruners.NopPruner]
     journal = output_dir / "optuna-journal.log"
     assert len(study_in(journal).trials) == 2
     assert run_cli(train.main, argv) == 0  # the same command again: the same study, two trials more
@@ -124,6 +128,39 @@ def test_terminate_as_interrupt_restores_the_previous_handler():
     assert signal.getsignal(signal.SIGTERM) is previous
 
 
+def q5_study_name(pruner: str) -> str:
+    """The study name of scripts/run_q5.sh's search command with `--pruner`: a hash of options, so no data is read."""
+    from pipelines.arguments import DataArguments, DistillationArguments, GloveModelArguments, GloveTrainingArguments, SearchArguments, resolve_output_dir
+    from pipelines.cli import parse
+
+    argv = ["--model", "transformer", "--dataset", "mr", "--data_dir", "../shared/datasets", "--train_embeddings", "--search", "optuna",
+            "--storage", "results/search/transformer-mr-journal.log", "--output_dir", "runs/q5/search-transformer-mr", "--pruner", pruner]  # fmt: skip
+    model_args, data_args, training_args, loss_args, search_args = parse(
+        (GloveModelArguments, DataArguments, GloveTrainingArguments, DistillationArguments, SearchArguments), argv
+    )
+    resolve_output_dir(training_args, data_args, model_args.model, model_args.folder_tag, search_args.search)
+    return search.study_name(model_args, data_args, training_args, loss_args, search_args)
+
+
+def test_the_pruner_names_its_own_study_and_the_median_keeps_question_5s_first_name():
+    """A process with another pruner joins another study (which trials finish is the pruner's), and `--pruner median`
+    still finds the study committed before the option existed, whose name hashed no pruner."""
+    from pipelines.report.search import load_study
+
+    folder = REPO_ROOT / "results" / "search"
+    assert q5_study_name("median") == load_study(str(folder / "transformer-mr-median-pruner-journal.log")).study_name
+    assert q5_study_name("none") == load_study(str(folder / "transformer-mr-journal.log")).study_name
+    assert q5_study_name("none") != q5_study_name("median")
+
+
+def test_the_pruner_option_reaches_optuna():
+    from pipelines.arguments import SearchArguments
+
+    assert isinstance(search.optuna_pruner(SearchArguments(search="optuna")), optuna.pruners.NopPruner)  # the default
+    median = search.optuna_pruner(SearchArguments(search="optuna", pruner="median"))
+    assert isinstance(median, optuna.pruners.MedianPruner)
+
+
 def test_the_attention_space_holds_the_question_5_settings_and_heads_that_divide_the_width():
     trial = optuna.trial.FixedTrial({"num_layers": 6, "num_heads": 5, "ffn_dim": 2048, "dropout": 0.1, "learning_rate": 1e-3})
     assert SEARCH_SPACES["glove-attention"](trial, 50) == {
@@ -155,6 +192,7 @@ def test_the_classic_transformer_is_config_overrides_of_ours_that_build_over_50d
         (["--search", "grid"], "--search must be one of optuna"),
         (["--search", "optuna", "--n_trials", "0"], "--n_trials must be at least 1"),
         (["--storage", "sqlite:///x.db"], "--storage needs --search optuna"),
+        (["--search", "optuna", "--pruner", "hyperband"], "--pruner must be one of none, median, got 'hyperband'"),
     ],
 )
 def test_bad_search_options_give_one_line_and_write_nothing(argv, message, tmp_path, capsys):

@@ -101,14 +101,19 @@ def value_text(value) -> str:
 
 
 def parameter_rows(done: list, name: str, stopped: list = ()) -> list[dict]:
-    """One parameter's validation scores: per value, or per third of the finished trials ordered by the value.
-    `pruned` counts the trials of `stopped` (the pruner's) with that value, or in that third's span (a value
-    between two thirds goes to the higher one): their scores are left out, which flatters the values they drew."""
+    """One parameter's validation scores: per value when the finished and stopped trials drew at most
+    `FEW_VALUES` values between them (a value only stopped trials drew has a row with no score), else per third
+    of the finished trials ordered by the value, or, with fewer than 3 finished, per finished value. `pruned`
+    counts the trials of `stopped` (the pruner's) with that value, or in that third's span (a value between two
+    thirds goes to the higher one), or under "other values": their scores are left out, which flatters the values
+    they drew."""
     pairs = sorted(((trial.params[name], trial.value) for trial in done if name in trial.params), key=lambda pair: pair[0])
-    if len({value for value, _ in pairs}) <= FEW_VALUES:
-        parts = [[pair for pair in pairs if pair[0] == value] for value in dict.fromkeys(value for value, _ in pairs)]
-        labels = [value_text(part[0][0]) for part in parts]
-        owner = {part[0][0]: i for i, part in enumerate(parts)}.get
+    drawn = {value for value, _ in pairs} | {trial.params[name] for trial in stopped if name in trial.params}
+    if len(drawn) <= FEW_VALUES or len(pairs) < 3:
+        keys = sorted(drawn if len(drawn) <= FEW_VALUES else {value for value, _ in pairs}, key=lambda value: (str(type(value)), value))
+        parts = [[pair for pair in pairs if pair[0] == value] for value in keys]
+        labels = [value_text(value) for value in keys]
+        owner = {value: i for i, value in enumerate(keys)}.get
     else:
         cut = [round(len(pairs) * i / 3) for i in range(4)]
         parts = [pairs[cut[i]:cut[i + 1]] for i in range(3)]
@@ -120,8 +125,11 @@ def parameter_rows(done: list, name: str, stopped: list = ()) -> list[dict]:
     for i, (label, part) in enumerate(zip(labels, parts)):
         scores = [score for _, score in part]
         spread = f" ± {statistics.stdev(scores):.4f}" if len(scores) > 1 else ""
-        rows.append({"value": label, "trials": len(scores), "pruned": counts[i], "validation mean ± sd": f"{statistics.fmean(scores):.4f}{spread}",
-                     "best": f"{max(scores):.4f}", "worst": f"{min(scores):.4f}"})  # fmt: skip
+        summary = {"validation mean ± sd": f"{statistics.fmean(scores):.4f}{spread}", "best": f"{max(scores):.4f}", "worst": f"{min(scores):.4f}"} \
+            if scores else {"validation mean ± sd": "", "best": "", "worst": ""}  # fmt: skip
+        rows.append({"value": label, "trials": len(scores), "pruned": counts[i], **summary})
+    if counts[None]:
+        rows.append({"value": "other values", "trials": 0, "pruned": counts[None], "validation mean ± sd": "", "best": "", "worst": ""})
     return rows
 
 
@@ -148,7 +156,7 @@ def best_options(study) -> list[str]:
 
 def search_report(study, forest_seeds: int, command: str) -> str:
     """The Markdown of `study`: how it was made, the importances, per-parameter scores and every trial."""
-    done = finished(study)
+    done, stopped = finished(study), pruned(study)
     best = study.best_trial
     ranked = importances(study, forest_seeds)
     states = {}
@@ -175,11 +183,10 @@ def search_report(study, forest_seeds: int, command: str) -> str:
                        columns(["parameter", "importance"])), "",
         "## Validation score by parameter", "",
         f"Finished trials only; per value, or per third of the trials ordered by the value (more than {FEW_VALUES} values). "
-        "`pruned`: trials with that value (in that third's span) that the median pruner stopped early, below the median "
-        "of earlier trials at the same evaluation; their scores are not in the columns beside it, so a value with many "
-        "pruned trials reads better there than it searched.", "",
+        + ("`pruned`: trials with that value (in that third's span) that the study's pruner stopped early (the median pruner:"
+           " below the median of finished trials at the same evaluation); their scores are not in the columns beside it, so"
+           " a value with many pruned trials reads better there than it searched." if stopped else "`pruned`: none in this study."), "",
     ]  # fmt: skip
-    stopped = pruned(study)
     for name in ranked:
         rows = parameter_rows(done, name, stopped)
         lines += [f"**{name}**", "", markdown_table(rows, columns(rows[0])), ""]
