@@ -545,7 +545,7 @@ class SearchArguments:
         default="none",
         metadata={
             "help": "none: every trial runs until early stopping ends it; median: Optuna's MedianPruner stops a trial below the median "
-            "of earlier trials at the same evaluation, which stops slow learners (low learning rates) that end among the best "
+            "of completed trials at the same evaluation, which can stop after one epoch a trial that would end among the best "
             "(results/search/README.md). Part of the study's name: processes with another pruner run another study"
         },
     )

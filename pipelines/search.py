@@ -9,10 +9,10 @@ fresh model (`model_init`) with the values the family's space (`pipelines.search
 its objective is the best validation score of the official metric in that trial, the checkpoint
 the run restores. Optuna's default sampler (TPE, unseeded, so processes sharing a study do not
 propose the same trials) drives it. No pruner by default: early stopping already ends a trial that stops
-improving, and Optuna's median pruner (`--pruner median`), which compares a trial's score with earlier
-trials' at the same evaluation, stopped 24 of question 5's 28 trials, 9 at their first epoch, all of
-those below a learning rate of 6e-4, where the best trial of the round before scored 0.647 at its first
-epoch and 0.7825 at its end (results/search/README.md).
+improving, and Optuna's median pruner (`--pruner median`), which stops a trial below the median of the
+completed trials' scores at the same evaluation, stopped 24 of the 28 trials of one round of question 5's
+first study, 9 after one epoch (all with learning rates below 6e-4), where an earlier trial that finished
+second-best had scored 0.6475 (results/search/README.md).
 
 The study lives in Optuna's storage: by default a journal file, `<output_dir>/optuna-journal.log`
 (`JournalStorage`, file-locked, so processes on one machine or on a shared disk append to it
