@@ -6,18 +6,23 @@
 # beside the committed default (results/records/study/mr-lab-trained/transformer).
 #   nohup nice -n 19 bash scripts/run_q5.sh > runs/logs/q5.log 2>&1 &
 # The study's storage is the committed journal, results/search/transformer-mr-journal.log (Optuna's
-# JournalStorage, file-locked): every run adds Q5_TRIALS trials (default 30) to it, so a fresh clone resumes the
-# study where the last commit left it. Q5_PROCESSES (default 1) processes share them, one core each (a trial's
+# JournalStorage, file-locked), so a fresh clone resumes the study where the last commit left it. Its budget is
+# Q5_TRIALS finished trials (default 30): a run adds only those the journal lacks (none once it holds 30), so
+# re-running the script re-runs what follows on the same study. Q5_PROCESSES (default 1) processes share them, one core each (a trial's
 # small model does not use two cores well). Stop a search with `kill` (SIGTERM) or Ctrl-C: Optuna records the trial
-# under way as failed (kill -9 leaves it `running` in the journal for good). Q5_TRIALS=0 skips the search
-# and re-runs what follows on the study as it stands. Finished grid cells are skipped.
+# under way as failed (kill -9 leaves it `running` in the journal for good). Finished grid cells are skipped.
 # Then (after merging) the report asks "model configurations" for transformer:
 #   python -m pipelines.report results/records ...
 set -euo pipefail
 export HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1
 RUNS=${Q5_RUNS:-runs/q5}
 JOURNAL=results/search/transformer-mr-journal.log
-TRIALS=${Q5_TRIALS:-30}
+BUDGET=${Q5_TRIALS:-30}
+FINISHED=$( [ -f "$JOURNAL" ] && python -c "
+from pipelines.report.search import finished, load_study
+print(len(finished(load_study('$JOURNAL'))))" || echo 0)
+TRIALS=$(( BUDGET > FINISHED ? BUDGET - FINISHED : 0 ))
+echo "study: $FINISHED finished trials of a budget of $BUDGET; adding $TRIALS"
 PROCESSES=${Q5_PROCESSES:-1}
 grid() {
   python -m pipelines.experiments --datasets mr --models transformer --train_embeddings --seeds 0,1,2,3,4 \
