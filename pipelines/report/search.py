@@ -70,13 +70,13 @@ def load_study(storage: str, study_name: str | None = None):
 def finished(study) -> list:
     from optuna.trial import TrialState
 
-    return [trial for trial in study.trials if trial.state == TrialState.COMPLETE]
+    return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
 
 
 def pruned(study) -> list:
     from optuna.trial import TrialState
 
-    return [trial for trial in study.trials if trial.state == TrialState.PRUNED]
+    return study.get_trials(deepcopy=False, states=(TrialState.PRUNED,))
 
 
 def importances(study, forest_seeds: int = 10) -> dict[str, tuple[float, float]]:
