@@ -372,6 +372,45 @@ def test_a_grid_summary_is_not_a_run_and_a_failed_report_leaves_no_folder(tmp_pa
     assert "1 training runs and 0 as-is scores" in (grid / "report" / "report.md").read_text()
 
 
+def files_data(test_digest: str) -> dict:
+    """A run's `data` description for files of the user's own (`pipelines.data.files`), its test file's digest given."""
+    return {"source": "files", "train_file": "/d/train.csv", "test_file": "/d/test.csv",
+            "sha256": {"/d/train.csv": "a" * 64, "/d/test.csv": test_digest}}  # fmt: skip
+
+
+def test_runs_the_report_cannot_tell_apart_or_pair_are_refused_naming_both_and_nothing_is_written(tmp_path, capsys):
+    """Two runs of one model, setting and seed (say two --num_train_epochs, not recorded) were pooled as one seed, with a
+    95% CI of [-0.71, 2.46]; runs tested on different files under one dataset name were paired."""
+    root = tmp_path / "runs"
+    write_run(root, "a/mean", "mean", "train", seed=42, num_train_epochs=1, data=files_data("b" * 64))
+    write_run(root, "b/mean", "mean", "train", seed=42, num_train_epochs=9, data=files_data("b" * 64))
+    assert run_cli(main, [str(root), "--output", str(tmp_path / "rep"), "--disable_tqdm", "true"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.startswith("error: ") and "runs `a/mean` and `b/mean` are both mean (frozen vectors) on train (lab split, seed 42)" in err
+    assert "cannot tell them apart" in err and not (tmp_path / "rep").exists()
+    write_run(root, "b/meanmax", "meanmax", "train", seed=42, data=files_data("c" * 64))
+    (root / "b" / "mean" / "results.json").unlink()
+    assert run_cli(main, [str(root), "--output", str(tmp_path / "rep")]) == 2
+    assert "both on dataset 'train' but were tested on different files" in capsys.readouterr().err
+    write_run(root, "c/meanmax", "meanmax", "train", seed=43, data=files_data("b" * 64))
+    (root / "b" / "meanmax" / "results.json").unlink()
+    assert run_cli(main, [str(root), "--output", str(tmp_path / "rep"), "--aso_iterations", "20"]) == 0
+    assert "- mean vs mean‖max (lab split)" in (tmp_path / "rep" / "report.md").read_text().split("Not answered:")[1]
+    (root / "c" / "meanmax" / "results.json").unlink()
+    assert run_cli(main, [str(root), "--output", str(tmp_path / "one"), "--aso_iterations", "20"]) == 0
+    text = (tmp_path / "one" / "report.md").read_text()
+    assert "_No question has runs of both models yet._" in text and "Not answered:" not in text  # no empty heading
+
+
+def test_a_records_file_digests_pair_with_its_files_even_after_its_paths_were_made_relative():
+    from pipelines.report.collect import file_digests
+
+    data = files_data("b" * 64)
+    assert file_digests(data) == {"train": "a" * 64, "test": "b" * 64}
+    assert file_digests(data | {"train_file": "train.csv", "test_file": "test.csv"}) == {"train": "a" * 64, "test": "b" * 64}
+    assert file_digests({"source": "builtin", "dataset": "mr"}) is None and file_digests(None) is None
+
+
 def test_a_student_finds_its_teacher_by_the_identity_it_recorded_not_by_the_folder_tail():
     """Two minilm teachers of MR whose folders end alike (one among the records, one in the teachers folder): the
     student's recorded `teacher_run` (`RunRecord.identity`) picks the one it learnt from; an end of folder could not."""

@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 import models
 from pipelines.benchmarks import official_metric_for
+from pipelines.errors import DataError
 from pipelines.metrics import METRICS
 from pipelines.runs.io import file_name, find_trainer_state, read_json
 from pipelines.runs.layout import ARGS_FILE, EVALUATION_FILE, RESULTS_FILE, short_name
@@ -106,6 +107,7 @@ class ReportRow:
     trained_on: str | None = None  # an as-is model trained on another benchmark: that benchmark
     calibration: dict | None = None  # the "How sure" section (`pipelines.report.calibration`)
     validation_predictions: str | None = None
+    data_files: dict[str, str] | None = None  # {split: SHA-256} of the user files it read (`file_digests`); None: a benchmark
 
     def to_json(self) -> dict:
         """The row as report.json's "runs" keep it: the metrics at the top, the setting as its label, no trainer state
@@ -136,7 +138,21 @@ def trained_row(results: RunRecord, run_dir: Path, root: Path) -> ReportRow:
         predictions=present_file(run_dir, results.predictions_file), trainer_state=str(state_path) if state_path else None,
         identity=results.identity(), teacher=results.teacher_run, weights_fingerprint=results.weights_fingerprint, code=results.code, calibration=results.calibration,
         validation_predictions=present_file(run_dir, results.validation_predictions_file),
+        data_files=file_digests(results.get("data")),
     )  # fmt: skip
+
+
+def file_digests(data: dict | None) -> dict[str, str] | None:
+    """{split: SHA-256 of its file} of a run that read the user's own files (the `sha256` of `pipelines.data.files`'
+    description, in the order of its `<split>_file` entries, so a record whose paths were made relative still pairs them);
+    None for a benchmark, a Hub dataset, or a record from before the digests were kept."""
+    if not isinstance(data, dict) or data.get("source") != "files" or not isinstance(data.get("sha256"), dict):
+        return None
+    files = {key.removesuffix("_file"): str(path) for key, path in data.items() if key in ("train_file", "validation_file", "test_file")}
+    digests = data["sha256"]
+    if all(path in digests for path in files.values()):
+        return {split: digests[path] for split, path in files.items()}
+    return dict(zip(files, digests.values())) if len(files) == len(digests) else None
 
 
 def present_file(folder: Path, name: str | None) -> str | None:
@@ -164,6 +180,7 @@ def pretrained_rows(path: Path, root: Path) -> list[ReportRow]:
             # temperature scaling on validation (evaluation.json version 2; `pipelines.pretrained`), as a run's
             calibration=scored.calibration,
             validation_predictions=present_file(path.parent, scored.validation_predictions_file),
+            data_files=file_digests(evaluation.data),
         ))  # fmt: skip
     return rows
 
@@ -244,8 +261,38 @@ class Group:
 
 
 def group_rows(rows: list[ReportRow]) -> list[Group]:
+    """The rows by (dataset, model, setting, protocol), checked by `check_comparable`."""
     groups: dict[tuple, Group] = {}
     for row in rows:
         key = (row.dataset, row.model, row.setting, row.protocol)
         groups.setdefault(key, Group(*key, kind=row.kind)).rows.append(row)
-    return sorted(groups.values(), key=lambda g: sort_key(g.rows[0])[:-3])  # rows sort by group, then seed, fold, run
+    found = sorted(groups.values(), key=lambda g: sort_key(g.rows[0])[:-3])  # rows sort by group, then seed, fold, run
+    check_comparable(found)
+    return found
+
+
+def check_comparable(groups: list[Group]) -> None:
+    """`DataError` naming two runs the report would otherwise pool or pair wrongly: two runs of one group with the same
+    seed and fold (the report cannot tell them apart: an option it does not record, such as `--num_train_epochs`,
+    differs, or a run was copied), runs of one group that read different files, and runs under one dataset name
+    (a user's dataset is named after its train file) scored on different test files."""
+    tests: dict[str, ReportRow] = {}
+    for group in groups:
+        seen: dict[tuple, ReportRow] = {}
+        for row in group.rows:
+            key = (row.seed, row.fold)
+            if key in seen:
+                which = "".join(f", {name} {value}" for name, value in (("seed", row.seed), ("fold", row.fold)) if value is not None)
+                raise DataError(f"runs `{seen[key].run}` and `{row.run}` are both {group.name} on {group.dataset} ({group.protocol_label}"
+                                f"{which}): the report cannot tell them apart (an option it does not record differs, e.g. "
+                                f"--num_train_epochs, or a run was copied); report them from separate folders")  # fmt: skip
+            seen[key] = row
+            first = group.rows[0]
+            if row.data_files != first.data_files:
+                raise DataError(f"runs `{first.run}` and `{row.run}` are both {group.name} on {group.dataset} but read different "
+                                f"files; report them from separate folders")  # fmt: skip
+            test = (row.data_files or {}).get("test")
+            other = tests.setdefault(group.dataset, row)
+            if test != (other.data_files or {}).get("test"):
+                raise DataError(f"runs `{other.run}` and `{row.run}` are both on dataset {group.dataset!r} but were tested on different "
+                                f"files (a dataset of your own is named after its train file); report them from separate folders")  # fmt: skip

@@ -166,7 +166,7 @@ def questions_section(dataset: str, comparisons: list[dict], skipped: list[str],
     lines = ["### Study questions", ""]
     if not comparisons:
         lines += ["_No question has runs of both models yet._", ""]
-        return lines + ["Not answered:", "", *(f"- {line}" for line in skipped), ""]
+        return lines + (["Not answered:", "", *(f"- {line}" for line in skipped), ""] if skipped else [])
     lines += [
         METHOD.format(name=name, alpha=ALPHA, power=POWER, min_runs=ASO_MIN_RUNS), "",
         selection_rule(groups) + (" " + best_models(notes) if notes else ""), "",
