@@ -16,6 +16,7 @@ import enum
 import json
 import os
 import sys
+import types
 import typing
 from collections.abc import Callable
 from dataclasses import fields
@@ -29,7 +30,7 @@ TRACEBACK_FLAG = "--traceback"
 FULL_HELP_FLAG = "--help_all"
 TRAINER_EPILOG = (
     "Every other transformers.TrainingArguments option is taken too (--seed, --logging_dir, --report_to, "
-    f"--resume_from_checkpoint, ...): {FULL_HELP_FLAG} lists all ~290 with this script's defaults (it imports transformers: seconds)."
+    f"--resume_from_checkpoint, ...): {FULL_HELP_FLAG} lists all (over 100) with this script's defaults (it imports transformers: seconds)."
 )
 
 
@@ -111,7 +112,7 @@ def parse(dataclass_types, argv: list[str] | None = None, return_remaining: bool
     option the user gave, so it becomes an `OptionError`. With `return_remaining`, the options
     none of the dataclasses knows come last, as a list, for another parser (the grid passes them
     on to train.py's). `--help_all` (or `--help` here) lists the project's options first and
-    `TrainingArguments`' ~290 after them, under their own heading; the dataclasses come back in the order given.
+    `TrainingArguments`' (over 100) after them, under their own heading; the dataclasses come back in the order given.
     """
     from transformers import HfArgumentParser
 
@@ -122,7 +123,7 @@ def parse(dataclass_types, argv: list[str] | None = None, return_remaining: bool
     parser = HfArgumentParser([dataclass_types[index] for index in order], usage=USAGE)
     try:
         if len(argv) == 1 and argv[0].endswith(".json") and not return_remaining:
-            parsed = parser.parse_json_file(argv[0])
+            parsed = parser.parse_dict(json_arguments(argv[0], dataclass_types))
         else:
             parsed = parser.parse_args_into_dataclasses(args=argv, return_remaining_strings=return_remaining)
     except UserError:
@@ -131,6 +132,75 @@ def parse(dataclass_types, argv: list[str] | None = None, return_remaining: bool
         raise OptionError(str(err)) from err
     by_position = dict(zip(order, parsed))
     return (*(by_position[index] for index in range(len(dataclass_types))), *parsed[len(order):])
+
+
+def json_arguments(path: str, dataclass_types) -> dict:
+    """The options of a JSON arguments file, each checked against its field's declared type as the command line's
+    parser would (a number for a float or int field, true/false for a bool, one of the choices of an enum or a
+    `Literal`), since `HfArgumentParser.parse_dict` hands values to the dataclasses unchecked; a whole number given for
+    a float field becomes a float, as on the command line (a learning rate of 1 is 1.0). `OptionError` naming
+    the file and the option for a value of the wrong type, for a file that is not JSON or not an object; names no
+    dataclass declares are left to `parse_dict`, which refuses them."""
+    try:
+        with open(path, encoding="utf-8") as file:
+            data = json.load(file)
+    except OSError as err:
+        raise OptionError(f"{path}: cannot read the arguments file ({err.strerror or err})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise OptionError(f"{path}: not a JSON arguments file ({err})") from None
+    if not isinstance(data, dict):
+        raise OptionError(f"{path}: not a JSON arguments file (an object of option names and values is expected)")
+    hints, none_default = {}, set()
+    for kind in dataclass_types:
+        declared = {item.name: item for item in fields(kind)}
+        hints |= {name: hint for name, hint in typing.get_type_hints(kind).items() if name in declared}
+        none_default |= {name for name, item in declared.items() if item.default is None}  # `x: int = None`: null is its default
+    for name, value in data.items():
+        if name in hints and not (value is None and name in none_default) and not _fits(value, hints[name]):
+            raise OptionError(f"{path}: {name} is {value!r}, which is not {_type_said(hints[name])}")
+        members = typing.get_args(hints.get(name)) or (hints.get(name),)
+        if type(value) is int and float in members and int not in members:
+            data[name] = float(value)  # as the command line's parser gives a float field: 1 -> 1.0
+    return data
+
+
+def _fits(value, hint) -> bool:
+    """Whether a JSON value can be `hint` (unions: any member; unknown kinds of hint: yes)."""
+    origin, members = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_fits(value, member) for member in members)
+    if hint is type(None):
+        return value is None
+    if origin is typing.Literal:
+        return value in members
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return value in {member.value for member in hint} or value in hint.__members__
+    if origin in (list, tuple) or hint in (list, tuple):
+        return isinstance(value, list)
+    if origin is dict or hint is dict:
+        return isinstance(value, dict)
+    return True
+
+
+def _type_said(hint) -> str:
+    """A field's type in words: "a number", "true or false", "one of 'no', 'steps', 'epoch'"."""
+    origin, members = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_said(member) for member in members)
+    if origin is typing.Literal:
+        return "one of " + ", ".join(repr(member) for member in members)
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return "one of " + ", ".join(repr(member.value) for member in hint)
+    words = {bool: "true or false", int: "a whole number", float: "a number", str: "text", type(None): "null", list: "a list", dict: "an object"}
+    return words.get(hint, words.get(origin, str(hint)))
 
 
 def leading_positionals(argv: list[str], option: str) -> list[str]:

@@ -25,6 +25,10 @@ class RunTrainingArguments(RunTrainingOptions, TrainingArguments):
         for option in ("per_device_train_batch_size", "per_device_eval_batch_size", "gradient_accumulation_steps"):
             if getattr(self, option) < 1:
                 raise OptionError(f"--{option} must be at least 1, got {getattr(self, option)}")
+        if not self.learning_rate >= 0:  # NaN included; torch's optimizers refuse it only once the run folder is made
+            raise OptionError(f"--learning_rate must be 0 or more, got {self.learning_rate}")
+        if self.max_steps <= 0 and not self.num_train_epochs > 0:  # --max_steps > 0 overrides the epochs
+            raise OptionError(f"--num_train_epochs must be above 0 (or give --max_steps), got {self.num_train_epochs}")
         if not torch.cuda.is_available():  # pinned memory only helps copies to a GPU; on CPU torch warns every epoch
             self.dataloader_pin_memory = False
         super().__post_init__()

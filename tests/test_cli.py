@@ -3,6 +3,7 @@ project option are answered before torch and transformers are imported."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -32,7 +33,7 @@ def test_full_help_lists_the_projects_options_before_the_trainers(capsys):
     for option in ("--model", "--train_file", "--class_weights", "--teacher", "--transfer_set_size"):
         assert shown.index(f"  {option} ") < trainer, option
     assert shown.index("  --learning_rate ") > trainer
-    assert shown.splitlines()[1] == "", "the usage line names no option: the ~300 are described below it"
+    assert shown.splitlines()[1] == "", "the usage line names no option: the Trainer's 100-odd are described below it"
 
 
 def test_dataclasses_come_back_in_the_order_given():
@@ -141,3 +142,57 @@ def test_an_entry_that_is_not_key_value_is_one_error_line_naming_the_option(item
     assert run_cli(main, [f"num_layers=2,{item}"]) == 2
     expected = f"error: --config_overrides entry {item!r} is not field=value (e.g. 'hidden_size=256,dropout=0.3')"
     assert capsys.readouterr().err.splitlines() == [expected]
+
+
+@pytest.mark.parametrize(
+    ("config", "said"),
+    [
+        ({"learning_rate": "abc"}, "learning_rate is 'abc', which is not a number"),
+        ({"num_train_epochs": True}, "num_train_epochs is True, which is not a number"),
+        ({"seed": 1.5}, "seed is 1.5, which is not a whole number"),
+        ({"train_embeddings": "yes"}, "train_embeddings is 'yes', which is not true or false"),
+        ({"class_weights": 3}, "class_weights is 3, which is not text"),
+    ],
+)
+def test_a_json_arguments_file_is_typed_as_the_command_line_is_and_its_errors_name_the_file(tmp_path, capsys, config, said):
+    """`HfArgumentParser.parse_dict` hands JSON values over unchecked: "abc" as the learning rate reached
+    `TrainingArguments.__post_init__` as a TypeError traceback, after train.py had made the run folder."""
+    config_file = tmp_path / "run.json"
+    config_file.write_text(json.dumps({"model": "mean", "output_dir": str(tmp_path / "out"), **config}))
+    assert run_cli(train.main, [str(config_file)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith(f"error: {config_file}: {said}") and "\n" not in error
+    assert not (tmp_path / "out").exists()
+    config_file.write_text("{'model': 'mean'}")
+    assert run_cli(train.main, [str(config_file)]) == 2
+    assert capsys.readouterr().err.startswith(f"error: {config_file}: not a JSON arguments file (Expecting property name")
+
+
+def test_typed_json_arguments_parse_as_the_same_options_given_on_the_command_line(tmp_path):
+    config = {"model": "bilstm", "learning_rate": 1, "num_train_epochs": 2.5, "train_embeddings": True, "eval_strategy": "steps",
+              "save_strategy": "steps", "eval_steps": 10, "save_steps": 10, "report_to": ["none"], "class_weights": "balanced", "train_file": None}  # fmt: skip
+    config_file = tmp_path / "run.json"
+    config_file.write_text(json.dumps(config))
+    types = (GloveModelArguments, DataArguments, GloveTrainingArguments, DistillationArguments)
+    from_file = parse(types, [str(config_file)])
+    from_argv = parse(types, ["--model", "bilstm", "--learning_rate", "1", "--num_train_epochs", "2.5", "--train_embeddings", "true",
+                              "--eval_strategy", "steps", "--save_strategy", "steps", "--eval_steps", "10", "--save_steps", "10", "--report_to", "none", "--class_weights", "balanced"])  # fmt: skip
+    assert [to_argv(item) for item in from_file] == [to_argv(item) for item in from_argv]
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["--learning_rate", "-0.01"], "--learning_rate must be 0 or more, got -0.01"),
+        (["--learning_rate", "nan"], "--learning_rate must be 0 or more, got nan"),
+        (["--num_train_epochs", "-1"], "--num_train_epochs must be above 0 (or give --max_steps), got -1.0"),
+        (["--num_train_epochs", "0"], "--num_train_epochs must be above 0 (or give --max_steps), got 0.0"),
+    ],
+)
+def test_a_learning_rate_or_budget_no_run_can_train_with_is_refused_before_the_run_folder_is_made(tmp_path, capsys, argv, said):
+    """Round 24's new-user trial: --learning_rate -0.01 was a torch traceback after train.py had written its run folder, and
+    --num_train_epochs -1 trained nothing and wrote an untrained model's results with exit 0."""
+    assert run_cli(train.main, ["--model", "mean", "--output_dir", str(tmp_path / "out"), *argv]) == 2
+    assert capsys.readouterr().err.strip() == f"error: {said}"
+    assert not (tmp_path / "out").exists()
+    assert parse((GloveTrainingArguments,), ["--num_train_epochs", "0", "--max_steps", "5"])[0].max_steps == 5
