@@ -195,6 +195,8 @@ class DataArguments(DataSourceArguments):
                 )
             if not 0 <= self.fold < self.cv_folds:
                 raise OptionError(f"--fold must be between 0 and {self.cv_folds - 1} for --cv_folds {self.cv_folds}, got {self.fold}")
+        elif self.fold != 0:
+            raise OptionError(f"--fold {self.fold} needs --cv_folds (the number of folds it is one of)")
         if (self.validation_file or self.test_file) and not self.train_file:
             raise OptionError("--validation_file and --test_file need --train_file")
         if not 0.0 < self.validation_fraction < 1.0:

@@ -196,3 +196,11 @@ def test_a_learning_rate_or_budget_no_run_can_train_with_is_refused_before_the_r
     assert capsys.readouterr().err.strip() == f"error: {said}"
     assert not (tmp_path / "out").exists()
     assert parse((GloveTrainingArguments,), ["--num_train_epochs", "0", "--max_steps", "5"])[0].max_steps == 5
+
+
+def test_a_fold_without_cross_validation_is_refused_not_ignored(tmp_path, capsys):
+    """`--fold 3` without `--cv_folds` trained on the lab split as if no fold had been asked for (exit 0)."""
+    assert run_cli(train.main, ["--model", "mean", "--fold", "3", "--output_dir", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err.strip() == "error: --fold 3 needs --cv_folds (the number of folds it is one of)"
+    assert not (tmp_path / "out").exists()
+    assert parse((DataArguments,), ["--cv_folds", "5", "--fold", "3"])[0].fold == 3

@@ -104,6 +104,16 @@ def test_tsv_row_with_an_extra_tab_names_its_line(tmp_path):
         load_user_dataset({"train": str(path)})
 
 
+def test_two_spellings_of_one_label_that_differ_in_case_are_refused_naming_a_row_of_each(tmp_path):
+    """'Positive' and 'positive' in one train file trained a 3-class model (exit 0)."""
+    rows = [{"text": "good", "label": "Positive"}, {"text": "bad", "label": "negative"}, {"text": "fine", "label": "positive"}]
+    with pytest.raises(DataError) as error:
+        load_user_dataset({"train": str(write(tmp_path / "t.csv", rows))})
+    assert str(error.value) == (f"{tmp_path / 't.csv'}: labels 'Positive' in data row 1 and 'positive' in data row 3 (1-based, not "
+                                "counting the header) differ only in case and would be two classes; spell each class one way")  # fmt: skip
+    assert names(load_user_dataset({"train": str(write(tmp_path / "u.csv", rows[:2]))})[0]) == ["negative", "Positive"]
+
+
 def test_csv_quote_never_closed_names_the_row_where_it_opens(tmp_path):
     lines = ["text,label", '"a quoted, multi-line', 'cell",positive', "fine,negative", '"never closed,positive', "ok,negative"]
     with pytest.raises(DataError, match=r"q\.csv: a quote opens in data row 3 \(1-based, not counting the header\)"):

@@ -240,6 +240,17 @@ def _label_type(kept: dict[str, LabelledRows]) -> str:
     return next(iter(kinds.values()))
 
 
+def _check_one_spelling(split: LabelledRows) -> None:
+    """`DataError` naming two labels of `split` that differ only in case, with a row of each: they would be two classes."""
+    first: dict[str, tuple[str, int]] = {}
+    for number, _, label in split.rows:
+        seen = first.setdefault(label.casefold(), (label, number))
+        if seen[0] != label:
+            place = split.place
+            raise DataError(f"{place.name}: labels {seen[0]!r} in {place.unit} {seen[1]} and {label!r} in {place.unit} {number}{place.counting} "
+                            "differ only in case and would be two classes; spell each class one way")  # fmt: skip
+
+
 def _class_mapping(kept: dict[str, LabelledRows], kind: str, class_names: list[str] | None):
     """(class names, label -> id, how a label outside them is described)."""
     from datasets import ClassLabel
@@ -256,6 +267,7 @@ def _class_mapping(kept: dict[str, LabelledRows], kind: str, class_names: list[s
         outside = f"not a class of {reference.place.name} ({', '.join(names)})"
     else:
         if kind == "string":
+            _check_one_spelling(reference)
             names = default_class_names(labels)
             to_id = {name: i for i, name in enumerate(names)}
         else:  # 0..k-1 keep their ids; other integers (1..5 stars, -1/0/1) are numbered in order
