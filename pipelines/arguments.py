@@ -61,7 +61,8 @@ class DataSourceArguments:
         default=None, metadata={"help": "your own training data: .csv, .tsv, .json/.jsonl (JSON lines) or .parquet"}
     )
     validation_file: str | None = field(
-        default=None, metadata={"help": "default: --validation_fraction of the training data, drawn with --seed"}
+        default=None, metadata={"help": "default in train.py/finetune.py: --validation_fraction of the training data, drawn with --seed; "
+                                      "evaluate_pretrained.py: the 20%% train.py holds out at seed 42"}
     )
     test_file: str | None = field(
         default=None,

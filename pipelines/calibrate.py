@@ -127,8 +127,12 @@ def main(argv: list[str]) -> None:
     ]
     if lacking:
         print(f"no validation predictions (re-train to save them), left as they are: {', '.join(lacking)}", file=sys.stderr)
-    if done:
-        print(f"already calibrated, left as they are: {', '.join(done)}", file=sys.stderr)
+    skipped = [run_dir for run_dir in done if "skipped" in (runs[Path(run_dir)].calibration or {})]
+    for run_dir in skipped:  # fitted before and no temperature identified: the same fit would find none again
+        print(f"{run_dir}: temperature scaling was tried and skipped ({runs[Path(run_dir)].calibration['skipped']}), left as it is "
+              "(--refit tries again)", file=sys.stderr)  # fmt: skip
+    if len(done) > len(skipped):
+        print(f"already calibrated, left as they are: {', '.join(run_dir for run_dir in done if run_dir not in skipped)}", file=sys.stderr)
     todo = {run_dir: record for run_dir, record in runs.items() if str(run_dir) not in lacking + done}
     if not todo:
         raise DataError("no run folder left to calibrate")

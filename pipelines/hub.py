@@ -127,9 +127,15 @@ def push_existing(args: PushArguments) -> None:
     print(f"pushed {folder} to {huggingface_hub.constants.ENDPOINT}/{repo_id}")
 
 
+USAGE = "usage: python -m pipelines.hub push RUN_DIR [--hub_model_id you/name] [--hub_token T] [--private]"
+
+
 def main(argv: list[str]) -> None:
+    if argv and argv[0] in ("-h", "--help"):
+        print(f"{USAGE}\n\nPush a finished run folder to the Hugging Face Hub; `python -m pipelines.hub push --help` lists the options.")
+        return
     if not argv or argv[0] != "push":
-        raise OptionError("usage: python -m pipelines.hub push RUN_DIR [--hub_model_id you/name] [--hub_token T] [--private]")
+        raise OptionError(USAGE)
     (args,) = parse((PushArguments,), leading_positionals(argv[1:], "--run_dir"))
     push_existing(args)
 

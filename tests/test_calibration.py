@@ -404,6 +404,18 @@ def test_calibrate_command_does_what_training_does(trained_pair, tmp_path, capsy
     assert f"already calibrated, left as they are: {folder}" in capsys.readouterr().err
 
 
+def test_calibrate_says_a_skipped_calibration_was_skipped_not_done(trained_pair, tmp_path, capsys):
+    """A run whose fit identified no temperature ({"skipped": why}) was listed as "already calibrated"."""
+    folder = shutil.copytree(trained_pair["plain"][0], tmp_path / "skipped")
+    results = json.loads((folder / "results.json").read_text())
+    (folder / "results.json").write_text(json.dumps(results | {"calibration": {"skipped": "the NLL's minimum lies past T = 0.01"}}))
+    assert run_cli(calibrate, [str(folder)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == (f"{folder}: temperature scaling was tried and skipped (the NLL's minimum lies past T = 0.01), left as it is "
+                      "(--refit tries again)") and "already calibrated" not in "".join(err)  # fmt: skip
+    assert run_cli(calibrate, [str(folder), "--refit"]) == 0 and "temperature" in json.loads((folder / "results.json").read_text())["calibration"]
+
+
 def test_calibrate_names_the_folders_without_validation_predictions(trained_pair, tmp_path, capsys):
 
     old = shutil.copytree(trained_pair["plain"][0], tmp_path / "old")

@@ -393,3 +393,11 @@ def test_card_usage_of_a_setfit_run_runs_and_gives_its_scaled_probabilities_and_
     assert namespace["answered"].tolist() == (probabilities.max(axis=1) >= 0.55).tolist()
     plain = usage_code(model_card.card_text(RunRecord.from_dict({**results, "calibration": None}), str(folder)))
     assert "predict_proba" in plain and "folded" not in plain and "abstain_threshold" not in plain
+
+
+def test_the_hub_cli_answers_help_and_names_its_one_command(capsys):
+    """Every script takes --help: `python -m pipelines.hub --help` was an error (exit 2)."""
+    assert run_cli(hub.main, ["--help"]) == 0
+    assert capsys.readouterr().out.startswith("usage: python -m pipelines.hub push RUN_DIR")
+    assert run_cli(hub.main, ["pull"]) == 2
+    assert capsys.readouterr().err.strip() == f"error: {hub.USAGE}"
