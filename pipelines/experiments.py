@@ -140,7 +140,7 @@ class ExperimentArguments:
     seeds: str = field(default="42", metadata={"help": "comma-separated seeds; each sets init, validation split, batch order"})
     workers: int | None = field(default=None, metadata={"help": "parallel cells; default: CPU cores, or 2 per GPU (--engine submitit on Slurm: the job array's cap)"})
     runs_dir: str = field(default=GRID_RUNS_DIR, metadata={"help": "cells go to <runs_dir>/<dataset>-<protocol>-<vectors>/<model>/seed-<s>"})
-    results: str = field(default=f"{GRID_RUNS_DIR}/results", metadata={"help": "writes <results>.md and <results>.json"})
+    results: str | None = field(default=None, metadata={"help": "writes <results>.md and <results>.json; default: <runs_dir>/results"})
     dry_run: bool = field(default=False, metadata={"help": "print one train.py command per cell and exit"})
     train_sizes: str | None = field(
         default=None,
@@ -152,6 +152,8 @@ class ExperimentArguments:
     size_list: list[int | None] = field(init=False, repr=False)  # per class; [None] (the whole training split) when not given
 
     def __post_init__(self):
+        if self.results is None:  # the summary beside the cells it lists, wherever --runs_dir puts them
+            self.results = f"{self.runs_dir}/results"
         self.seed_list = parse_int_list(self.seeds, "--seeds")
         self.size_list = parse_train_sizes(self.train_sizes) if self.train_sizes is not None else [None]
         for name in self.model_names:

@@ -39,6 +39,7 @@ from pipelines.runs.io import (
 )
 from pipelines.runs.layout import (
     ARGS_FILE,
+    EVALUATION_FILE,
     PREDICTIONS_FILE,
     RESULTS_FILE,
     RUN_DEFINITION_FILE,
@@ -79,12 +80,14 @@ def fit_and_test(
     `training_args.metric_for_best_model` is a metric name, already resolved from `official`
     (`pipelines.selection.best_metric_fields`, applied by the flow once the labels are known).
     The output folder is held for the whole run (`hold_run_folder`: `PathError` while another
-    live run holds it) and checked by `prepare_output_dir`; a loss that turns NaN or infinite
+    live run holds it, or at once when it holds an as-is evaluation) and checked by `prepare_output_dir`; a loss that turns NaN or infinite
     stops the run (`StopOnNonFiniteLoss`, then `OptionError`). Returns the run's record, as
     written to `results.json`.
     """
     definition = run_definition(model, tokenizer, tokenized, training_args, run_info)
     code = process_revision()  # the code this process started with, before hours of training
+    if (Path(training_args.output_dir) / EVALUATION_FILE).is_file():  # the report would read it and this run as one folder
+        raise PathError(f"--output_dir {training_args.output_dir} holds an as-is evaluation ({EVALUATION_FILE}); give the run a folder of its own")
     with hold_run_folder(training_args.output_dir) if training_args.process_index == 0 else nullcontext():
         resume_from = prepare_output_dir(training_args, definition)
         test_scores = TestScoreCallback(tokenized["test"]) if score_test_each_epoch else None

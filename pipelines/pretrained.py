@@ -50,7 +50,7 @@ from pipelines.arguments import TRAINER_DEFAULT_SEED, DataArguments, PretrainedA
 from pipelines.calibration import calibrate_probabilities, calibration_summary, logits_from_probabilities
 from pipelines.data import column, load_data
 from pipelines.data.builtin import resolve_data_dir
-from pipelines.errors import DataError, OptionError, UserError, one_line
+from pipelines.errors import DataError, OptionError, PathError, UserError, one_line
 from pipelines.benchmarks import BENCHMARKS, closest_benchmark, official_metric_for
 from pipelines.metrics import METRICS, metric_keys, score
 from pipelines.runs.io import (
@@ -61,7 +61,7 @@ from pipelines.runs.io import (
     write_predictions,
     write_validation_predictions,
 )
-from pipelines.runs.layout import EVALUATION_FILE, EVALUATION_MD, RESULTS_FILE, CellFolder
+from pipelines.runs.layout import EVALUATION_FILE, EVALUATION_MD, RESULTS_FILE, RUN_DEFINITION_FILE, CellFolder
 from pipelines.runs.record import EvaluationRecord, ScoredModel, library_versions, process_revision
 from pipelines.formatting import markdown_table
 from pipelines.inference import Classifier, default_device, load_classifier
@@ -340,6 +340,10 @@ def evaluate_pretrained(args: PretrainedArguments) -> EvaluationRecord:
     other exception, re-raised (a bug keeps its traceback). Writes `evaluation.json` (the returned record), `evaluation.md` and one predictions file per model."""
     parse_label_map(args.label_map)  # a bad option fails before any work
     check_writable_dir(Path(args.output_dir))  # before scoring, not after; created only when there is something to write
+    for trained in (RESULTS_FILE, RUN_DEFINITION_FILE):
+        if (Path(args.output_dir) / trained).is_file():  # the report would read a trained run and the evaluation as one folder
+            raise PathError(f"--output_dir {args.output_dir} holds a training run ({trained}); give the evaluation a folder of its own")
+    earlier = earlier_prediction_files(Path(args.output_dir))
     dataset, data_description = load_data(args)
     if "test" not in dataset:
         raise OptionError(f"{args.dataset_label} has no test split (it has: {', '.join(dataset)}); give --test_file")
@@ -394,11 +398,24 @@ def evaluate_pretrained(args: PretrainedArguments) -> EvaluationRecord:
         validation=validation_description,
     )
     write_json_atomic(output_dir / EVALUATION_FILE, record.to_dict())
+    written = {name for row in record.results for name in (row.predictions_file, row.validation_predictions_file) if name}
+    for name in earlier - written:  # an earlier evaluation's predictions of models this one did not score
+        (output_dir / name).unlink(missing_ok=True)
     table = evaluation_table(record.results, label_names, args.dataset if args.source == "builtin" else None)
     (output_dir / EVALUATION_MD).write_text(evaluation_markdown(record, table), encoding="utf-8")
     print(table, end="")
     print(f"scored {len(scored)} of {len(model_names)} models; wrote {output_dir / EVALUATION_FILE} and {output_dir / EVALUATION_MD}")
     return record
+
+
+def earlier_prediction_files(output_dir: Path) -> set[str]:
+    """The predictions files an earlier evaluation in `output_dir` wrote (its `evaluation.json` lists them), which a new
+    evaluation there replaces: those of models it does not score again are removed once it is written. An unreadable
+    earlier record: `DataError` naming it, before anything is scored."""
+    if not (output_dir / EVALUATION_FILE).is_file():
+        return set()
+    earlier = EvaluationRecord.read(output_dir / EVALUATION_FILE)
+    return {name for row in earlier.results for name in (row.predictions_file, row.validation_predictions_file) if name}
 
 
 def write_model_predictions(output_dir: Path, scored: list, references) -> None:

@@ -58,6 +58,13 @@ def test_dry_run_prints_one_train_command_per_cell_that_train_py_accepts(tmp_pat
     assert (data_args.dataset, data_args.cv_folds, data_args.fold, training_args.seed) == ("mr", 2, 0, 3) and model_args.train_embeddings
 
 
+def test_the_grids_summary_goes_beside_its_cells_unless_told_otherwise():
+    """--runs_dir /tmp/x wrote its summary to ./runs/grid/results.md, where the cells of another grid are summarized."""
+    assert ExperimentArguments().results == "runs/grid/results"
+    assert ExperimentArguments(runs_dir="/tmp/x").results == "/tmp/x/results"
+    assert ExperimentArguments(runs_dir="/tmp/x", results="/tmp/y/table").results == "/tmp/y/table"
+
+
 def test_finished_cells_are_skipped_and_a_failing_cell_does_not_stop_the_others(tmp_path, monkeypatch, capsys):
     args = ExperimentArguments(
         datasets="mr", models="mean,meanmax", seeds="0,1", workers=1, runs_dir=str(tmp_path / "runs"),

@@ -213,3 +213,29 @@ def test_a_head_trained_in_another_label_order_is_reordered_exactly(tmp_path, ne
         old_logits, new_logits = old.eval()(**batch).logits, new.eval()(**batch).logits
     order = [["negative", "positive"].index(name.lower()) for name in new_order]
     assert torch.equal(new_logits, old_logits[:, order]) and list(config.id2label.values()) == new_order
+
+
+def test_an_evaluation_and_a_training_run_never_share_a_folder_and_a_new_evaluation_leaves_no_stale_predictions(tmp_path, argv, capsys):
+    """Round 24's new-user trial: evaluate_pretrained.py wrote into a train.py run folder and train.py into an
+    evaluation folder, both silently (the report then read both as one folder), and a second evaluation in a
+    folder kept the first one's predictions of models it did not score."""
+    import evaluate_pretrained
+
+    test_file = reviews_csv(tmp_path / "test.csv", rows=20, seed=1)
+    folder = tmp_path / "asis"
+    evaluate = ["--test_file", test_file, "--output_dir", str(folder), "--temperature_scaling", "false", "--models"]
+    assert run_cli(evaluate_pretrained.main, [*evaluate, "vader", "afinn"]) == 0
+    assert sorted(path.name for path in (folder / "predictions").iterdir()) == ["afinn.parquet", "vader.parquet"]
+    assert run_cli(evaluate_pretrained.main, [*evaluate, "vader"]) == 0
+    assert sorted(path.name for path in (folder / "predictions").iterdir()) == ["vader.parquet"]
+    capsys.readouterr()
+    before = sorted(path.name for path in folder.rglob("*"))
+    assert run_cli(train.main, argv(folder)) == 2
+    assert last_error(capsys) == f"error: --output_dir {folder} holds an as-is evaluation (evaluation.json); give the run a folder of its own"
+    assert sorted(path.name for path in folder.rglob("*")) == before  # no lock, no definition left behind
+    run = tmp_path / "run"
+    assert run_cli(train.main, argv(run)) == 0
+    capsys.readouterr()
+    assert run_cli(evaluate_pretrained.main, [*evaluate[:3], str(run), *evaluate[4:], "vader"]) == 2
+    assert last_error(capsys) == f"error: --output_dir {run} holds a training run (results.json); give the evaluation a folder of its own"
+    assert not (run / "evaluation.json").exists() and not (run / "predictions").exists()
