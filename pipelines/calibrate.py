@@ -58,6 +58,8 @@ class CalibrateArguments:
 def check_run(run_dir: Path) -> RunRecord:
     """The folder's record; `PathError` for a missing folder or `results.json`, `DataError` for a
     record without its test predictions file, or a SetFit record without its head."""
+    if not run_dir.is_dir():
+        raise PathError(f"{run_dir}: no such run folder")
     if not (run_dir / RESULTS_FILE).is_file():
         raise PathError(f"{run_dir}: not a finished run (no {RESULTS_FILE})")
     record = RunRecord.read(run_dir)

@@ -67,11 +67,20 @@ def _add_field(group, field: dataclasses.Field, hint) -> None:
         group.add_argument(*options, type=hint, **kwargs)
 
 
+def program_name() -> str:
+    """How the user ran this script, for usage lines: "python -m pipelines.report" for a module run with `-m`
+    (argparse would say "__main__.py"), else the script's file name ("train.py")."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    if spec is not None and spec.name:
+        return f"python -m {spec.name.removesuffix('.__main__')}"
+    return os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "python"
+
+
 def options_parser(dataclass_types) -> argparse.ArgumentParser:
     """An argparse parser of the project's dataclasses alone (no `TrainingArguments`: no transformers import)."""
     trainer = any(getattr(kind, "_argument_group_name", None) == TRAINER_GROUP for kind in dataclass_types)
     parser = argparse.ArgumentParser(
-        usage=USAGE, epilog=TRAINER_EPILOG if trainer else None, allow_abbrev=False,
+        prog=program_name(), usage=USAGE, epilog=TRAINER_EPILOG if trainer else None, allow_abbrev=False,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     for index in _trainer_last(dataclass_types):
@@ -120,7 +129,7 @@ def parse(dataclass_types, argv: list[str] | None = None, return_remaining: bool
     if FULL_HELP_FLAG in argv:
         argv = ["--help"]
     order = _trainer_last(dataclass_types)
-    parser = HfArgumentParser([dataclass_types[index] for index in order], usage=USAGE)
+    parser = HfArgumentParser([dataclass_types[index] for index in order], prog=program_name(), usage=USAGE)
     try:
         if len(argv) == 1 and argv[0].endswith(".json") and not return_remaining:
             parsed = parser.parse_dict(json_arguments(argv[0], dataclass_types))

@@ -116,6 +116,8 @@ def push_existing(args: PushArguments) -> None:
     """
     folder = Path(args.run_dir)
     if not (folder / RESULTS_FILE).is_file():
+        if not folder.is_dir():
+            raise PathError(f"{folder}: no such run folder")
         raise PathError(f"{folder} is not a finished run (no {RESULTS_FILE}); finish or rerun it first")
     repo_id = args.hub_model_id or folder.absolute().name
     if not hub_access.hub_reachable():

@@ -204,3 +204,11 @@ def test_a_fold_without_cross_validation_is_refused_not_ignored(tmp_path, capsys
     assert capsys.readouterr().err.strip() == "error: --fold 3 needs --cv_folds (the number of folds it is one of)"
     assert not (tmp_path / "out").exists()
     assert parse((DataArguments,), ["--cv_folds", "5", "--fold", "3"])[0].fold == 3
+
+
+def test_usage_lines_name_the_command_the_user_ran():
+    """`python -m pipelines.calibrate --help` said "usage: calibrate.py" and the report "usage: __main__.py"."""
+    for command, said in ((["-m", "pipelines.calibrate"], "python -m pipelines.calibrate"), (["-m", "pipelines.report"], "python -m pipelines.report"),
+                          (["train.py"], "train.py")):  # fmt: skip
+        shown = subprocess.run([sys.executable, *command, "--help"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+        assert shown.startswith(f"usage: {said} [OPTIONS] | {said} ARGS.json"), shown[:80]

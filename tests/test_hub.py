@@ -401,3 +401,5 @@ def test_the_hub_cli_answers_help_and_names_its_one_command(capsys):
     assert capsys.readouterr().out.startswith("usage: python -m pipelines.hub push RUN_DIR")
     assert run_cli(hub.main, ["pull"]) == 2
     assert capsys.readouterr().err.strip() == f"error: {hub.USAGE}"
+    assert run_cli(hub.main, ["push", "/no/such/run"]) == 2
+    assert capsys.readouterr().err.strip() == "error: /no/such/run: no such run folder"
