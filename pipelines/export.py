@@ -223,6 +223,9 @@ def export(args: ExportArguments) -> dict:
     output = Path(args.output).expanduser()
     if not Path(args.run_dir).expanduser().is_dir():
         raise PathError(f"model folder not found: {args.run_dir}")
+    source = Path(args.run_dir).expanduser().resolve()
+    if output.resolve() == source or source.is_relative_to(output.resolve()):  # --overwrite would delete the model exported
+        raise PathError(f"--output {args.output} is the model folder {args.run_dir} or holds it; give the export a folder of its own")
     classifier = TorchSequenceClassifier.from_pretrained(args.run_dir)
     test_set = load_test_set(args, classifier.label_names)  # bad data stops here, before anything is written
     check_texts = CHECK_SENTENCES + (test_set[0][:TEST_CHECK_SENTENCES] if test_set else [])

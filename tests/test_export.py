@@ -145,3 +145,15 @@ def test_cli_refuses_a_non_empty_output_folder(tmp_path, capsys):
     assert sorted(path.name for path in output.iterdir()) == [
         "config.json", "export.json", "model.onnx", "tokenizer.json", "tokenizer_config.json",
     ]  # fmt: skip
+
+
+def test_the_model_folder_itself_is_never_the_output_even_with_overwrite(tmp_path, capsys):
+    """Round 24's trial: `export RUN --output RUN --overwrite` replaced the trained run with its export (exit 0)."""
+    source = build_tiny_glove(tmp_path / "runs" / "mean", "mean")
+    before = sorted(path.name for path in source.rglob("*"))
+    capsys.readouterr()
+    for output in (source, source.parent):
+        assert run_cli(main, [str(source), "--output", str(output), "--overwrite"]) == 2
+        assert capsys.readouterr().err.strip() == (f"error: --output {output} is the model folder {source} or holds it; "
+                                                   "give the export a folder of its own")  # fmt: skip
+    assert sorted(path.name for path in source.rglob("*")) == before
