@@ -6,6 +6,7 @@ import json
 import shutil
 
 import numpy as np
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import torch
@@ -530,3 +531,34 @@ def test_the_temperature_of_least_ece_undoes_a_known_overconfidence_and_beats_ev
     assert least_ece_temperature(2 * z, labels, grid=[1.0, 1.5]) == (1.5, pytest.approx(at_one_and_a_half))  # the grid given
     with pytest.raises(ValueError, match="at least one sentence"):
         least_ece_temperature(np.zeros((0, 3)), np.zeros(0, dtype=int))
+
+
+def test_a_run_scored_under_domain_shift_reads_its_own_predictions_as_the_report_does(trained_pair, tmp_path):
+    """`python -m pipelines.report.calibration --shift RUN_DIR` read a dict as a `ReportRow` since a560cab (AttributeError)."""
+    from pipelines.report.calibration import shift_rows
+    from tests.conftest import write_mr
+
+    folder, scaled, _ = trained_pair["scaled"]
+    rows = shift_rows(folder, "mr", str(write_mr(tmp_path / "mr", per_class=5040)))
+    home = {row["probabilities"]: row for row in rows if row["test"] == "semeval2017a (in domain)"}
+    for which, recorded in (("before", "test_before"), ("after", "test_after")):
+        assert home[f"{which} temperature scaling"]["ece"]["mean"] == pytest.approx(scaled["calibration"][recorded]["ece"], abs=2e-3)
+    assert {row["test"] for row in rows} == {"semeval2017a (in domain)", "mr: negative, positive"} and len(rows) == 4
+
+
+def test_probabilities_before_scaling_that_cannot_be_recovered_are_said_so_not_scored(tmp_path):
+    """A small temperature (T = 0.011, a few-shot run) drives saved probabilities to 0 at float16; log 0 then read as the
+    smallest float made the report's "before temperature scaling" ECE 0.023 where the run recorded 0.335."""
+    from pipelines.report.calibration import read_row, read_runs
+    from pipelines.report.collect import Group
+    from tests.conftest import report_row
+
+    path = tmp_path / "predictions.parquet"
+    probabilities = [[1.0, 0.0], [0.3, 0.7], [0.999, 0.001]]
+    pd.DataFrame({"index": [0, 1, 2], "label": [0, 1, 1], "prediction": [0, 1, 0], "probabilities": probabilities}).to_parquet(path)
+    row = report_row(predictions=str(path), calibration={"temperature": 0.011}, run="few-shot/seed-0")
+    said = "`few-shot/seed-0`: its probabilities before temperature scaling (T = 0.011) cannot be recovered from the saved ones (1 of them round to 0 at float16)"
+    assert read_row(row) == said
+    assert read_runs(Group("mr", "bilstm", row.setting, "lab", "glove", [row])) == said
+    unscaled = report_row(predictions=str(path), calibration={"skipped": "why"}, run="plain")
+    np.testing.assert_allclose(read_row(unscaled)["before"], read_row(unscaled)["after"])  # nothing to undo: zeros are fine

@@ -83,7 +83,7 @@ from pipelines.calibration import (
     scaled_probabilities,
     set_scores,
 )
-from pipelines.report.collect import Group, ReportRow
+from pipelines.report.collect import Group, ReportRow, trained_row
 from pipelines.report.compare import variant_questions
 from pipelines.report.tables import fmt, fmt_p
 from pipelines.formatting import markdown_table
@@ -147,8 +147,9 @@ class Run:
     scaled: bool  # temperature scaling applied (so `after` differs from `before`)
 
 
-def read_row(row: ReportRow) -> dict | None:
-    """One run file's test frame and validation probabilities; None without probabilities."""
+def read_row(row: ReportRow) -> dict | None | str:
+    """One run file's test frame and validation probabilities; None without probabilities; why not, when its
+    probabilities before temperature scaling cannot be recovered from the saved ones."""
     frame = pd.read_parquet(row.predictions)
     if "probabilities" not in frame.columns:
         return None
@@ -156,6 +157,11 @@ def read_row(row: ReportRow) -> dict | None:
     after = np.stack(frame["probabilities"].to_numpy()).astype(np.float16).astype(np.float64)  # (n, K)
     after /= after.sum(axis=1, keepdims=True)
     temperature = (row.calibration or {}).get("temperature") or None
+    if temperature and (after == 0).any():
+        # log 0 has no finite value: softmax(log p * T) would be another distribution than the unscaled one (a small T
+        # drives the saved probabilities below float16's range), so the scores before scaling are not recoverable
+        return (f"`{row.run}`: its probabilities before temperature scaling (T = {temperature:.3g}) cannot be recovered from the "
+                f"saved ones ({int((after == 0).sum())} of them round to 0 at float16)")  # fmt: skip
     before = scaled_probabilities(logits_from_probabilities(after), 1 / temperature) if temperature else after
     validation = labels = None
     if row.validation_predictions:
@@ -174,6 +180,8 @@ def read_runs(group: Group) -> list[Run] | str:
         part = read_row(row)
         if part is None:
             return f"no probabilities in `{row.run}`"
+        if isinstance(part, str):
+            return part
         by_seed.setdefault(row.seed if isinstance(row.seed, int) else "no seed", []).append(part)
     runs = []
     for seed, parts in sorted(by_seed.items(), key=lambda item: str(item[0])):
@@ -899,15 +907,11 @@ class ShiftArguments:
     output: str | None = field(default=None, metadata={"help": "a markdown file for the table (else printed only)"})
 
 
-def run_row(run_dir: Path) -> dict:
-    """The fields `read_row` reads, for a run folder."""
-    from pipelines.runs.layout import PREDICTIONS_FILE
+def run_row(run_dir: Path) -> ReportRow:
+    """A run folder as the report reads it (`collect.trained_row`), for `read_row`."""
     from pipelines.runs.record import RunRecord
 
-    record = RunRecord.read(run_dir)
-    validation = run_dir / (record.validation_predictions_file or "-")
-    return {"predictions": str(run_dir / (record.predictions_file or PREDICTIONS_FILE)), "calibration": record.calibration,
-            "validation_predictions": str(validation) if validation.is_file() else None, "record": record}  # fmt: skip
+    return trained_row(RunRecord.read(run_dir), run_dir, run_dir.parent)
 
 
 def shift_rows(run_dir: Path, dataset: str, data_dir: str | None) -> list[dict]:
@@ -917,9 +921,12 @@ def shift_rows(run_dir: Path, dataset: str, data_dir: str | None) -> list[dict]:
     from pipelines.data.builtin import load_sentiment_dataset
     from pipelines.errors import DataError
     from pipelines.inference import TorchSequenceClassifier
+    from pipelines.runs.record import RunRecord
 
-    row = run_row(run_dir)
-    record, own = row.pop("record"), read_row(row)
+    record = RunRecord.read(run_dir)
+    own = read_row(run_row(run_dir))
+    if not isinstance(own, dict):
+        raise DataError(own or f"{run_dir}: no probabilities in its predictions")
     classifier = TorchSequenceClassifier.from_pretrained(run_dir)
     temperature = model_temperature(classifier.model.config)
     names = BENCHMARKS[dataset].label_names
