@@ -69,9 +69,28 @@ METRICS = tuple(METRIC_TABLE)  # the keys of `pipelines.metrics.METRICS`
 BATCH_CELLS = 4_000_000  # resampled patterns held in memory at once: batch × patterns
 
 
-def summarize(values: Sequence[float], confidence: float = CONFIDENCE) -> dict:
-    """n, mean, sample std (ddof=1) and the t interval of the mean (df = n − 1) of per-seed scores.
-    One value has no spread: std and the interval are None and `note` says "single seed"."""
+UNIT_RANGE = (0.0, 1.0)  # where accuracy, F1, recall and ECE live: `bounds` of their intervals
+
+
+def within(found: dict, bounds: tuple[float | None, float | None] | None) -> dict:
+    """`found` with its interval (ci_low, ci_high) cut to the score's range `bounds` (low, high; None: unbounded).
+    A t interval of a bounded score can pass the bound (two seeds, t on 1 df: accuracy [−0.87, 1.99]); the score
+    cannot, so the cut interval holds the true value exactly as often as the uncut one."""
+    if not bounds or found.get("ci_low") is None:
+        return found
+    low, high = bounds
+    cut = dict(found)
+    if low is not None:
+        cut["ci_low"] = max(cut["ci_low"], low)
+    if high is not None:
+        cut["ci_high"] = min(cut["ci_high"], high)
+    return cut
+
+
+def summarize(values: Sequence[float], confidence: float = CONFIDENCE, bounds: tuple | None = None) -> dict:
+    """n, mean, sample std (ddof=1) and the t interval of the mean (df = n − 1) of per-seed scores, cut to
+    `bounds` (`within`; e.g. `UNIT_RANGE` for a metric). One value has no spread: std and the interval are
+    None and `note` says "single seed"."""
     values = np.asarray([value for value in values if value is not None], dtype=float)
     n = len(values)
     if n == 0:
@@ -83,7 +102,7 @@ def summarize(values: Sequence[float], confidence: float = CONFIDENCE) -> dict:
         return {"n": n, "mean": mean, "std": 0.0, "ci_low": mean, "ci_high": mean, "note": ""}
     std = float(values.std(ddof=1))
     low, high = stats.t.interval(confidence, df=n - 1, loc=mean, scale=std / math.sqrt(n))
-    return {"n": n, "mean": mean, "std": std, "ci_low": float(low), "ci_high": float(high), "note": ""}
+    return within({"n": n, "mean": mean, "std": std, "ci_low": float(low), "ci_high": float(high), "note": ""}, bounds)
 
 
 def paired_t(a: Sequence[float], b: Sequence[float], confidence: float = CONFIDENCE) -> dict:
@@ -545,21 +564,22 @@ def score_interval(gold, predictions, metric: str, label_names: Sequence[str], a
         raise OptionError(f"unknown metric {metric!r} for labels {list(label_names)}; choose one of: {', '.join(METRICS)}")
     if predictions.shape[1] != len(gold):
         raise DataError(f"score_interval: {predictions.shape[1]} predictions per run for {len(gold)} gold labels")
-    found = values_interval(sentence_values(gold, predictions, metric, label_names), alpha=alpha)  # (runs, n) values
+    found = values_interval(sentence_values(gold, predictions, metric, label_names), alpha=alpha, bounds=UNIT_RANGE)  # (runs, n)
     one_run = "t over test sentences (1 run: training variance not counted)"
     return {"metric": metric, **found, "method": f"{METHOD} ({found['runs']} runs)" if found["runs"] > 1 else one_run}
 
 
-def values_interval(values: np.ndarray, point: float | None = None, alpha: float = ALPHA) -> dict:
+def values_interval(values: np.ndarray, point: float | None = None, alpha: float = ALPHA, bounds: tuple | None = None) -> dict:
     """The interval of one model's score from per-sentence values, `score_interval`'s procedure for any score.
 
     `values` (runs, n): each run's values on the same n sentences, whose mean over sentences is the run's score
     (`sentence_values` for a metric; a calibration score's exact or delta-method values, `pipelines.report.calibration`).
     `point`: the score, when it is not the mean of `values` (a library's binned ECE: the values then give its variance
     only); default their mean. The variance is `crossed_variance` against a constant (no variance of its own), the
-    reference `crossed_interval_and_p`'s. Returns {mean, ci_low, ci_high, se, df, runs}."""
+    reference `crossed_interval_and_p`'s; the interval is cut to the score's range `bounds` (`within`). Returns
+    {mean, ci_low, ci_high, se, df, runs}."""
     values = np.atleast_2d(np.asarray(values, dtype=float))
     mean = float(values.mean()) if point is None else float(point)
     found = crossed_interval_and_p(mean, crossed_variance(values, np.zeros((1, values.shape[1])), paired=False), alpha=alpha)
-    return {"mean": mean, "ci_low": found["ci_low"], "ci_high": found["ci_high"], "se": found["se"], "df": found["df"],
-            "runs": len(values)}  # fmt: skip
+    return within({"mean": mean, "ci_low": found["ci_low"], "ci_high": found["ci_high"], "se": found["se"], "df": found["df"],
+                   "runs": len(values)}, bounds)  # fmt: skip

@@ -20,7 +20,7 @@ from pipelines.report.front import front_rows, front_section, read_speeds
 from pipelines.report.top import top_rows, top_section
 from pipelines.report.tables import code_section, questions_section, runs_table, scores_section, selection_section
 from pipelines.runs.io import write_json_atomic
-from pipelines.statistics import ALPHA, RESAMPLING_SEED, summarize
+from pipelines.statistics import ALPHA, RESAMPLING_SEED, UNIT_RANGE, summarize
 
 ASO_ITERATIONS = 1000  # deepsig's default number of bootstrap iterations
 
@@ -28,7 +28,7 @@ ASO_ITERATIONS = 1000  # deepsig's default number of bootstrap iterations
 def summarize_group(group: Group, metrics: list[str]) -> dict:
     """Mean, std and t interval of every metric over the group's runs: over seeds on the lab split,
     over folds (of every seed) in cross-validation, each fold scored on its own test fold."""
-    return {key: summarize([row.test[key] for row in group.rows]) for key in metrics}
+    return {key: summarize([row.test[key] for row in group.rows], bounds=UNIT_RANGE) for key in metrics}
 
 
 def dataset_report(dataset: str, groups: list[Group], predictions: Predictions, seed: int, aso_iterations: int,

@@ -88,9 +88,10 @@ from pipelines.report.compare import variant_questions
 from pipelines.report.tables import fmt, fmt_p
 from pipelines.formatting import markdown_table
 from pipelines.runs.io import read_validation_predictions
-from pipelines.statistics import ALPHA, CrossedVariance, sentence_values as metric_values, crossed_interval_and_p, crossed_variance, holm, holm_levels, values_interval
+from pipelines.statistics import ALPHA, UNIT_RANGE, CrossedVariance, sentence_values as metric_values, crossed_interval_and_p, crossed_variance, holm, holm_levels, values_interval
 
 SCORES = {"ece": "ECE", "classwise_ece": "classwise ECE", "brier": "Brier", "nll": "NLL"}
+SCORE_RANGES = {"ece": UNIT_RANGE, "classwise_ece": UNIT_RANGE, "brier": (0.0, 2.0), "nll": (0.0, None)}  # their intervals' `bounds`
 VERDICT_SCORES = ("ece", "brier")
 COVERAGES = (0.8, 0.9)
 NOTE = (
@@ -242,7 +243,7 @@ def group_scores(runs: list[Run], which: str) -> dict:
     found = {}
     for score in SCORES:
         values = np.stack([sentence_values(getattr(run, which), run.labels, score) for run in runs])
-        found[score] = values_interval(values, float(np.mean([point[score] for point in points])))
+        found[score] = values_interval(values, float(np.mean([point[score] for point in points])), bounds=SCORE_RANGES[score])
     tested = consistency_test([(getattr(run, which), run.labels) for run in runs])
     resampled = tested.pop("resampled")
     found["if_calibrated"] = {**tested, "sentences": len(runs[0].labels), "above_goal": float(np.mean(resampled > GOAL_ECE))}
@@ -289,7 +290,7 @@ def abstain_scores(runs: list[Run]) -> dict:
             values.append(sentence)
             covered.append(share)
         values = np.stack(values)
-        found[coverage] = {**values_interval(values), "test_coverage": float(np.mean(covered)),
+        found[coverage] = {**values_interval(values, bounds=UNIT_RANGE), "test_coverage": float(np.mean(covered)),
                            "chosen_on": "validation" if on_validation else "test"}  # fmt: skip
     return found
 
@@ -729,8 +730,8 @@ def calibrator_rows(dataset: str, groups: list[Group], runs: dict) -> list[dict]
             point = float(np.mean([calibration_scores(p, run.labels)["ece"] for p, run in zip(each, group_runs)]))
             ece[key] = (values, point)
             predictions = np.stack([p.argmax(axis=1) for p in each])  # (runs, n)
-            row[key] = {"ece": values_interval(values, point),
-                        metric: values_interval(metric_values(labels, predictions, metric, label_names))}  # fmt: skip
+            row[key] = {"ece": values_interval(values, point, bounds=UNIT_RANGE),
+                        metric: values_interval(metric_values(labels, predictions, metric, label_names), bounds=UNIT_RANGE)}  # fmt: skip
         same_shares = np.allclose(row["test_shares"], row["validation_shares"], atol=SAME_SHARES)
         for key in COMPARED:  # each against temperature scaling on the same runs and sentences (paired)
             if key == "oracle" and same_shares:

@@ -32,7 +32,7 @@ from pipelines.metrics import CLASS_RECALL
 from pipelines.report.collect import METRIC_NAMES, Group, ReportRow
 from models.presets import NAMED_CONFIGS
 from pipelines.runs.setting import DEFAULT_ALPHA, Setting, config_text
-from pipelines.statistics import ALPHA, almost_stochastic_order, answer_family, crossed_comparison, paired_t, summarize, verdict
+from pipelines.statistics import ALPHA, UNIT_RANGE, almost_stochastic_order, answer_family, crossed_comparison, paired_t, summarize, verdict
 
 # The Holm families of a table, in the order the report prints them.
 ARCHITECTURES = "GloVe architectures, every pair"
@@ -463,6 +463,6 @@ def selection_rows(groups: list[Group], official: str) -> list[dict]:
             better = verdict(test["difference"], test["p_value"], a=f"validation {METRIC_NAMES[official]}", b="validation loss")
         found.append({
             "dataset": g.dataset, "model": g.model, "setting": g.setting.label, "protocol": g.protocol_label,
-            "n": len(pairs), "by_loss": summarize(loss), "by_metric": summarize(metric), "difference": test, "better": better,
+            "n": len(pairs), "by_loss": summarize(loss, bounds=UNIT_RANGE), "by_metric": summarize(metric, bounds=UNIT_RANGE), "difference": test, "better": better,
         })  # fmt: skip
     return found

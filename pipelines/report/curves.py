@@ -35,7 +35,7 @@ from pipelines.report.tables import fmt, fmt_p
 from pipelines.runs.io import read_json
 from pipelines.runs.layout import EVALUATION_FILE, RESULTS_FILE
 from pipelines.runs.record import EvaluationRecord, RunRecord, is_run_record
-from pipelines.statistics import answer_family, crossed_comparison, score_interval, summarize, verdict
+from pipelines.statistics import UNIT_RANGE, answer_family, crossed_comparison, score_interval, summarize, verdict
 from pipelines.train_sizes import ALL
 
 
@@ -160,7 +160,7 @@ def plot_curves(dataset: str, curves: list[Curve], official: str, path: Path) ->
             ax.axhspan(found["ci_low"], found["ci_high"], color=line.get_color(), alpha=0.12)
     for k, curve in enumerate(trained):
         sizes = [size for size in sizes_of([curve])]
-        summaries = [summarize(list(curve.scores[size].values())) for size in sizes]
+        summaries = [summarize(list(curve.scores[size].values()), bounds=UNIT_RANGE) for size in sizes]
         x = np.array([at_all if size is None else size for size in sizes], dtype=float) * (1 + 0.03 * (k - (len(trained) - 1) / 2))
         y = np.array([s["mean"] for s in summaries])
         low = np.array([s["mean"] - s["ci_low"] if s["ci_low"] is not None else 0.0 for s in summaries])
@@ -199,7 +199,7 @@ def curves_markdown(dataset: str, curves: list[Curve], official: str, pairs: lis
     for size in sizes_of(curves):
         cells = []
         for curve in trained:
-            s = summarize(list(curve.scores.get(size, {}).values()))
+            s = summarize(list(curve.scores.get(size, {}).values()), bounds=UNIT_RANGE)
             ci = f" [{fmt(s['ci_low'])}, {fmt(s['ci_high'])}]" if s["ci_low"] is not None else f" ({s['note']})" if s["note"] else ""
             cells.append(f"{fmt(s['mean'])}{ci}, n={s['n']}" if s["n"] else "")
         lines.append(f"| {size_text(size)} | " + " | ".join(cells) + " |")
@@ -243,7 +243,7 @@ def write_curves(roots: list[Path], output: Path, command: str, seeds: set[int] 
         written.append(output / f"curves-{dataset}.md")
         summary["datasets"][dataset] = {
             "official": official,
-            "points": {c.name: {size_text(size): summarize(list(c.scores[size].values())) for size in sizes_of([c])} for c in curves if not c.zero_label},
+            "points": {c.name: {size_text(size): summarize(list(c.scores[size].values()), bounds=UNIT_RANGE) for size in sizes_of([c])} for c in curves if not c.zero_label},
             "zero_label": {c.name: zero_label_interval(c, official) for c in curves if c.zero_label},
             "comparisons": [
                 {"a": a.name, "b": b.name, "crossovers": crossover_text(a, b, rows),
