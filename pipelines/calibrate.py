@@ -22,7 +22,9 @@ validation sentences gave no identifiable temperature (`calibration.TemperatureN
 
 Every folder is checked before anything is written: one that is not a finished run is one line
 and exit 2. Folders without validation predictions, and folders already calibrated, are named
-in one line each and left as they are; exit 2 when no folder was left to calibrate.
+in one line each and left as they are (a run whose temperature was tried and skipped, with why); exit 2 when
+no folder was calibrated and some lack validation predictions, exit 0 when every folder was calibrated already
+(nothing to do), so `calibrate runs/*` can run again.
 """
 
 from __future__ import annotations
@@ -136,7 +138,7 @@ def main(argv: list[str]) -> None:
     if len(done) > len(skipped):
         print(f"already calibrated, left as they are: {', '.join(run_dir for run_dir in done if run_dir not in skipped)}", file=sys.stderr)
     todo = {run_dir: record for run_dir, record in runs.items() if str(run_dir) not in lacking + done}
-    if not todo:
+    if not todo and lacking:  # nothing calibrated, and some could not be: the user's to fix
         raise DataError("no run folder left to calibrate")
     for run_dir, record in todo.items():
         print(f"{run_dir}: {calibration_summary(calibrate_run(run_dir, record))}")

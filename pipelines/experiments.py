@@ -422,7 +422,8 @@ def grid_setting(args: ExperimentArguments, cells: list[Cell], workers: int) -> 
         "metric_for_best_model": {name: by_dataset[name].training_args.metric_for_best_model for name in datasets},  # resolved per dataset
         # as the cells ran it: a train.py option given to the grid (--num_train_epochs 1) wins over the dataset's budget
         "dataset_training": {
-            name: {key: type(value)(getattr(by_dataset[name].training_args, key)) for key, value in grid_budget(name).items()} for name in datasets
+            name: {key: type(value)(getattr(by_dataset[name].training_args, key)) for key, value in {"num_train_epochs": 0.0, **grid_budget(name)}.items()}
+            for name in datasets
         },
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {workers} workers",
     }
@@ -452,7 +453,8 @@ def write_tables(
         f"Last invocation: seeds {args.seeds}; {'trainable' if setting['train_embeddings'] else 'frozen'} GloVe vectors; "
         f"{'%d-fold cross-validation' % cv_folds if cv_folds else 'lab split'}; {setting['machine']}; "
         f"{setting['wall_seconds']} s wall. Checkpoint restored by validation "
-        + "; ".join(f"{metric} ({name})" for name, metric in setting["metric_for_best_model"].items()) + ". Training budget "
+        + "; ".join(f"{'its official metric' if metric == 'official' else metric} ({name})" for name, metric in setting["metric_for_best_model"].items())
+        + ". Training budget "
         "(an upper bound: early stopping ends most runs sooner; each cell's epochs are in its row): "
         + "; ".join(f"{name} {budget}" for name, budget in setting["dataset_training"].items())
         + ". Single runs: `python -m pipelines.report` gives means, confidence intervals and paired tests.\n\n"

@@ -401,8 +401,9 @@ def test_calibrate_command_does_what_training_does(trained_pair, tmp_path, capsy
     # the weights changed in place: the record's fingerprint is the new files', as a student of the run will record
     assert results["weights_fingerprint"] == weights_fingerprint(folder)[:16] != trained_pair["plain"][1]["weights_fingerprint"]
 
-    assert run_cli(calibrate, [str(folder)]) == 2  # a second pass would scale twice: refused
+    assert run_cli(calibrate, [str(folder)]) == 0  # a second pass would scale twice: left as it is, nothing to do
     assert f"already calibrated, left as they are: {folder}" in capsys.readouterr().err
+    assert json.loads((folder / "results.json").read_text())["calibration"] == calibration
 
 
 def test_calibrate_says_a_skipped_calibration_was_skipped_not_done(trained_pair, tmp_path, capsys):
@@ -410,7 +411,7 @@ def test_calibrate_says_a_skipped_calibration_was_skipped_not_done(trained_pair,
     folder = shutil.copytree(trained_pair["plain"][0], tmp_path / "skipped")
     results = json.loads((folder / "results.json").read_text())
     (folder / "results.json").write_text(json.dumps(results | {"calibration": {"skipped": "the NLL's minimum lies past T = 0.01"}}))
-    assert run_cli(calibrate, [str(folder)]) == 2
+    assert run_cli(calibrate, [str(folder)]) == 0
     err = capsys.readouterr().err.splitlines()
     assert err[0] == (f"{folder}: temperature scaling was tried and skipped (the NLL's minimum lies past T = 0.01), left as it is "
                       "(--refit tries again)") and "already calibrated" not in "".join(err)  # fmt: skip
@@ -435,7 +436,7 @@ def test_calibrate_checks_every_folder_before_writing(trained_pair, tmp_path, ca
     good = shutil.copytree(trained_pair["plain"][0], tmp_path / "good")
     before = {path.name: path.read_bytes() for path in good.iterdir() if path.is_file()}
     assert run_cli(calibrate, [str(good), str(tmp_path / "nowhere")]) == 2
-    assert capsys.readouterr().err.strip() == f"error: {tmp_path / 'nowhere'}: not a finished run (no results.json)"
+    assert capsys.readouterr().err.strip() == f"error: {tmp_path / 'nowhere'}: no such run folder"
     assert {path.name: path.read_bytes() for path in good.iterdir() if path.is_file()} == before
 
 

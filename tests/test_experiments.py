@@ -153,6 +153,21 @@ def test_the_grid_runs_on_your_own_files(tmp_path, capsys):
     assert "my_reviews-lab-frozen" in commands[0][commands[0].index("--output_dir") + 1]
 
 
+def test_the_summary_of_a_grid_on_your_own_files_states_its_budget_and_checkpoint_rule(tmp_path):
+    """The summary read "Checkpoint restored by validation official (train). Training budget ...: train {}"."""
+    from pipelines.arguments import DataArguments
+
+    args = ExperimentArguments(models="mean", seeds="0", runs_dir=str(tmp_path / "runs"))
+    data_args = DataArguments(train_file=str(tmp_path / "train.csv"))
+    cells = grid_cells(args, ["--num_train_epochs", "2"], data_args)
+    setting = experiments.grid_setting(args, cells, workers=1)
+    assert setting["dataset_training"] == {"train": {"num_train_epochs": 2.0}}
+    experiments.write_tables(args, {**setting}, [], "python -m pipelines.experiments", 1.0, [])
+    text = Path(f"{args.results}.md").read_text()
+    assert "Checkpoint restored by validation its official metric (train). Training budget" in text
+    assert ": train {'num_train_epochs': 2.0}." in text and "train {}" not in text
+
+
 def test_any_train_py_option_reaches_every_cell(tmp_path, capsys, monkeypatch):
     grid = ["--datasets", "mr", "--models", "mean,lstm", "--seeds", "0", "--runs_dir", str(tmp_path)]
     train_options = ["--learning_rate", "0.01", "--config_overrides", "dropout=0.3", "--num_train_epochs", "3"]

@@ -177,7 +177,7 @@ def test_calibrate_command_scales_a_setfit_run_from_its_saved_predictions(num_la
     assert results["test"] == {"accuracy": 0.5} and saved.abstain_threshold == results["calibration"]["abstain"]["threshold"]
     assert f"{folder}: T = " in capsys.readouterr().out
 
-    assert run_cli(calibrate, [str(folder)]) == 2  # a second pass would scale twice: refused
+    assert run_cli(calibrate, [str(folder)]) == 0  # a second pass would scale twice: left as it is, nothing to do
     assert f"already calibrated, left as they are: {folder}" in capsys.readouterr().err
 
 
