@@ -563,3 +563,28 @@ def test_probabilities_before_scaling_that_cannot_be_recovered_are_said_so_not_s
     assert read_runs(Group("mr", "bilstm", row.setting, "lab", "glove", [row])) == said
     unscaled = report_row(predictions=str(path), calibration={"skipped": "why"}, run="plain")
     np.testing.assert_allclose(read_row(unscaled)["before"], read_row(unscaled)["after"])  # nothing to undo: zeros are fine
+
+
+def test_a_group_with_one_seed_scaled_and_one_skipped_says_so_and_abstains_on_validation(tmp_path):
+    """Round 24's trial: such a group was labelled "not scaled: no temperature is identifiable" (seed 0 had T = 0.15) and its
+    abstention threshold was "chosen on test" though both runs saved their validation logits."""
+    from pipelines.calibration import scaled_probabilities
+    from pipelines.report.calibration import abstain_scores, probabilities_label, read_runs
+    from pipelines.report.collect import Group
+    from pipelines.runs.io import write_predictions, write_validation_predictions
+    from tests.conftest import report_row
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for seed, calibration in ((0, {"temperature": 0.5}), (1, {"skipped": "no temperature is identifiable: every validation sentence right"})):
+        labels, logits = rng.integers(0, 2, 60), rng.normal(size=(60, 2))
+        write_validation_predictions(tmp_path / f"v{seed}.parquet", labels, logits)
+        test_logits = rng.normal(size=(40, 2))
+        write_predictions(tmp_path / f"t{seed}.parquet", range(40), rng.integers(0, 2, 40), scaled_probabilities(test_logits, calibration.get("temperature", 1.0)))
+        rows.append(report_row(seed=seed, run=f"seed-{seed}", predictions=str(tmp_path / f"t{seed}.parquet"),
+                               validation_predictions=str(tmp_path / f"v{seed}.parquet"), calibration=calibration))  # fmt: skip
+    group = Group("mr", "bilstm", rows[0].setting, "lab", "glove", rows)
+    runs = read_runs(group)
+    assert probabilities_label(group, runs) == "before temperature scaling (1 of 2 runs scaled, the others: no temperature is identifiable)"
+    assert {found["chosen_on"] for found in abstain_scores(runs).values()} == {"validation"}
+    np.testing.assert_allclose(runs[0].validation_before, scaled_probabilities(np.log(runs[0].validation), 1 / 0.5), atol=1e-6)

@@ -146,6 +146,7 @@ class Run:
     validation: np.ndarray | None  # (n_val, K) validation probabilities at the saved scale
     validation_labels: np.ndarray | None
     scaled: bool  # temperature scaling applied (so `after` differs from `before`)
+    validation_before: np.ndarray | None = None  # (n_val, K) validation probabilities before scaling (the saved logits')
 
 
 def read_row(row: ReportRow) -> dict | None | str:
@@ -164,12 +165,13 @@ def read_row(row: ReportRow) -> dict | None | str:
         return (f"`{row.run}`: its probabilities before temperature scaling (T = {temperature:.3g}) cannot be recovered from the "
                 f"saved ones ({int((after == 0).sum())} of them round to 0 at float16)")  # fmt: skip
     before = scaled_probabilities(logits_from_probabilities(after), 1 / temperature) if temperature else after
-    validation = labels = None
+    validation = validation_before = labels = None
     if row.validation_predictions:
-        labels, logits = read_validation_predictions(row.validation_predictions)
-        validation = scaled_probabilities(logits, temperature or 1.0)
+        labels, logits = read_validation_predictions(row.validation_predictions)  # the logits before scaling
+        validation, validation_before = scaled_probabilities(logits, temperature or 1.0), scaled_probabilities(logits, 1.0)
     return {"index": frame["index"].to_numpy(np.int64), "labels": frame["label"].to_numpy(np.int64), "after": after,
-            "before": before, "validation": validation, "validation_labels": labels, "scaled": temperature is not None}  # fmt: skip
+            "before": before, "validation": validation, "validation_labels": labels, "scaled": temperature is not None,
+            "validation_before": validation_before}  # fmt: skip
 
 
 def read_runs(group: Group) -> list[Run] | str:
@@ -194,7 +196,8 @@ def read_runs(group: Group) -> list[Run] | str:
         runs.append(Run(seed, joined["index"][order], joined["labels"][order], joined["after"][order], joined["before"][order],
                         np.concatenate([p["validation"] for p in parts]) if has_validation else None,
                         np.concatenate([p["validation_labels"] for p in parts]) if has_validation else None,
-                        all(p["scaled"] for p in parts)))  # fmt: skip
+                        all(p["scaled"] for p in parts),
+                        np.concatenate([p["validation_before"] for p in parts]) if has_validation else None))  # fmt: skip
     if any(not np.array_equal(run.index, runs[0].index) for run in runs[1:]):
         return "its runs cover different test sentences"
     return runs
@@ -276,16 +279,17 @@ def scored(runs: list[Run]) -> str:
 
 def abstain_scores(runs: list[Run]) -> dict:
     """{coverage: interval of the accuracy, test coverage and where the threshold was chosen}, on the probabilities the
-    group is scored on (`scored`). The threshold is chosen on each run's validation probabilities (saved at the run's
-    scale: after scaling for a scaled run) when every run has them at the scale scored, else on each run's test ones."""
+    group is scored on (`scored`). The threshold is chosen on each run's validation probabilities at that scale (from
+    its saved logits) when every run saved them, else on each run's test ones."""
     which = scored(runs)
-    on_validation = all(run.validation is not None for run in runs) and (which == "after" or not any(run.scaled for run in runs))
+    on_validation = all(run.validation is not None for run in runs)
     found = {}
     for coverage in COVERAGES:
         values, covered = [], []
         for run in runs:
             test = getattr(run, which)
-            threshold = abstain_threshold(run.validation if on_validation else test, coverage)
+            validation = run.validation if which == "after" or run.validation_before is None else run.validation_before
+            threshold = abstain_threshold(validation if on_validation else test, coverage)
             sentence, share = selective_values(test, run.labels, threshold)
             values.append(sentence)
             covered.append(share)
@@ -452,10 +456,11 @@ def probabilities_label(group: Group, runs: list[Run]) -> str:
     if all(run.scaled for run in runs):
         return "after temperature scaling"
     why = left_out(group)
+    if any(run.scaled for run in runs):
+        others = f"the others: {why.split(':')[0]}" if why else "the others made before validation predictions were saved"
+        return f"before temperature scaling ({sum(run.scaled for run in runs)} of {len(runs)} runs scaled, {others})"
     if why:
         return f"not scaled: {why.split(':')[0]}"
-    if any(run.scaled for run in runs):
-        return f"before temperature scaling ({sum(run.scaled for run in runs)} of {len(runs)} runs scaled, the others made before validation predictions were saved)"
     return "not scaled" if all(run.validation is not None for run in runs) else "ECE before scaling only"
 
 
