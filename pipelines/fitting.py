@@ -190,6 +190,20 @@ def score_test(prediction, test_split, label_names: list[str]) -> tuple[dict, tu
     return scores, (indices, prediction.label_ids, probabilities)
 
 
+def test_summary(record: RunRecord, test_predictions: tuple, test_size: int) -> str:
+    """The line a run ends with: its test scores and the official metric's 95% interval over the test sentences
+    (`statistics.score_interval`, one run: the seed's variance is not in it). `test_predictions`: (indices, gold
+    label ids (n,), probabilities (n, K)) as `write_predictions` takes them."""
+    from pipelines.benchmarks import official_metric_for
+    from pipelines.statistics import score_interval
+
+    _, labels, probabilities = test_predictions
+    official = official_metric_for(record.dataset, record.label_names)
+    found = score_interval(np.asarray(labels), np.asarray(probabilities).argmax(axis=-1), official, record.label_names)
+    return (f"test ({test_size} sentences) {format_metrics(record.test)}  ({official} 95% CI [{found['ci_low']:.4f}, "
+            f"{found['ci_high']:.4f}] over these sentences; one run: another seed varies more)")
+
+
 def save_run(trainer: Trainer, training_args: TrainingArguments, record: RunRecord, test_predictions: tuple, test_size: int) -> None:
     """Weights, tokenizer, training arguments (JSON), trainer state, predictions, `results.json`
     (last: a folder holding it is a finished run; it records the saved weights' `weights_fingerprint`) and the model card; pushed when asked."""
@@ -203,7 +217,7 @@ def save_run(trainer: Trainer, training_args: TrainingArguments, record: RunReco
     write_predictions(Path(training_args.output_dir) / PREDICTIONS_FILE, *test_predictions)
     write_results(training_args.output_dir, record)
     model_card.write_model_card(training_args.output_dir, record, training_args.hub_model_id)
-    print(f"test ({test_size} sentences) {format_metrics(record.test)}")
+    print(test_summary(record, test_predictions, test_size))
     print(f"saved to {training_args.output_dir}")
     if training_args.push_to_hub:
         repo_id = hub.hub_repo_id(training_args.hub_model_id, training_args.output_dir)

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import torch
@@ -47,6 +48,12 @@ def test_train_saves_model_tokenizer_and_results(tmp_path, tiny_semeval, tiny_gl
     assert results["code"]["commit"] == head and isinstance(results["code"]["dirty"], bool)
     out = capsys.readouterr().out
     assert "test (90 sentences) accuracy" in out and f"saved to {output_dir}" in out
+    from pipelines.statistics import score_interval
+
+    predictions = pd.read_parquet(output_dir / "predictions.parquet")
+    found = score_interval(predictions["label"].to_numpy(), predictions["prediction"].to_numpy(), "recall_macro", results["label_names"])
+    assert (f"(recall_macro 95% CI [{found['ci_low']:.4f}, {found['ci_high']:.4f}] over these sentences; one run: another seed varies "
+            "more)") in out and found["ci_low"] < results["test"]["recall_macro"] < found["ci_high"]  # fmt: skip
     assert out.startswith(f"reading semeval2017a from {tiny_semeval}/Semeval2017A/train_dev/")  # the data, named first
     assert out.rstrip().endswith("trainable vectors (--train_embeddings) measured +9.2 points for mean on MR (lab split, 5 seeds) in the committed study (results/report/report.md)")
     assert "Writing model shards" not in out
