@@ -18,7 +18,7 @@ from pipelines.runs.io import check_writable_dir
 from pipelines.runs.record import RunRecord, training_device
 from pipelines.selection import best_metric_fields
 from pipelines.tokenization import tokenize_dataset
-from pipelines.fitting import fit_and_test, test_summary
+from pipelines.fitting import fit_and_test, summary_line
 from pipelines.inference import default_device
 from pipelines.arguments import SetFitArguments
 from pipelines.setfitting import save_setfit_run, setfit_record, train_setfit
@@ -177,6 +177,6 @@ def finetune_setfit(path, splits, label_names, data_description, model_args, dat
     record.train_seconds = round(seconds, 2)
     record.train_device = training_device(model.model_body.device)
     save_setfit_run(model, record, test_predictions, validation, training_args.output_dir, training_args.temperature_scaling)
-    print(test_summary(record, test_predictions, len(splits["test"])))
+    print(summary_line(record, test_predictions, len(splits["test"])))
     print(f"saved to {training_args.output_dir}")
     return record

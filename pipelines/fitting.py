@@ -190,7 +190,7 @@ def score_test(prediction, test_split, label_names: list[str]) -> tuple[dict, tu
     return scores, (indices, prediction.label_ids, probabilities)
 
 
-def test_summary(record: RunRecord, test_predictions: tuple, test_size: int) -> str:
+def summary_line(record: RunRecord, test_predictions: tuple, test_size: int) -> str:
     """The line a run ends with: its test scores and the official metric's 95% interval over the test sentences
     (`statistics.score_interval`, one run: the seed's variance is not in it). `test_predictions`: (indices, gold
     label ids (n,), probabilities (n, K)) as `write_predictions` takes them."""
@@ -217,7 +217,7 @@ def save_run(trainer: Trainer, training_args: TrainingArguments, record: RunReco
     write_predictions(Path(training_args.output_dir) / PREDICTIONS_FILE, *test_predictions)
     write_results(training_args.output_dir, record)
     model_card.write_model_card(training_args.output_dir, record, training_args.hub_model_id)
-    print(test_summary(record, test_predictions, test_size))
+    print(summary_line(record, test_predictions, test_size))
     print(f"saved to {training_args.output_dir}")
     if training_args.push_to_hub:
         repo_id = hub.hub_repo_id(training_args.hub_model_id, training_args.output_dir)
