@@ -29,6 +29,7 @@ from pipelines.errors import DataError, OptionError, PathError
 from pipelines.formatting import format_metrics
 from pipelines.metrics import METRIC_KEYS, compute_metrics_fn, per_class_scores
 from pipelines.runs.io import (
+    check_folder_kind,
     CHECKPOINT_PREFIX,
     checkpoints_newest_first,
     hold_run_folder,
@@ -39,7 +40,6 @@ from pipelines.runs.io import (
 )
 from pipelines.runs.layout import (
     ARGS_FILE,
-    EVALUATION_FILE,
     PREDICTIONS_FILE,
     RESULTS_FILE,
     RUN_DEFINITION_FILE,
@@ -86,8 +86,7 @@ def fit_and_test(
     """
     definition = run_definition(model, tokenizer, tokenized, training_args, run_info)
     code = process_revision()  # the code this process started with, before hours of training
-    if (Path(training_args.output_dir) / EVALUATION_FILE).is_file():  # the report would read it and this run as one folder
-        raise PathError(f"--output_dir {training_args.output_dir} holds an as-is evaluation ({EVALUATION_FILE}); give the run a folder of its own")
+    check_folder_kind(training_args.output_dir, "run")
     with hold_run_folder(training_args.output_dir) if training_args.process_index == 0 else nullcontext():
         resume_from = prepare_output_dir(training_args, definition)
         test_scores = TestScoreCallback(tokenized["test"]) if score_test_each_epoch else None

@@ -50,10 +50,11 @@ from pipelines.arguments import TRAINER_DEFAULT_SEED, DataArguments, PretrainedA
 from pipelines.calibration import calibrate_probabilities, calibration_summary, logits_from_probabilities
 from pipelines.data import column, load_data
 from pipelines.data.builtin import resolve_data_dir
-from pipelines.errors import DataError, OptionError, PathError, UserError, one_line
+from pipelines.errors import DataError, OptionError, UserError, one_line
 from pipelines.benchmarks import BENCHMARKS, closest_benchmark, official_metric_for
 from pipelines.metrics import METRICS, metric_keys, score
 from pipelines.runs.io import (
+    check_folder_kind,
     check_writable_dir,
     file_name,
     read_json,
@@ -61,7 +62,7 @@ from pipelines.runs.io import (
     write_predictions,
     write_validation_predictions,
 )
-from pipelines.runs.layout import EVALUATION_FILE, EVALUATION_MD, RESULTS_FILE, RUN_DEFINITION_FILE, CellFolder
+from pipelines.runs.layout import EVALUATION_FILE, EVALUATION_MD, RESULTS_FILE, CellFolder
 from pipelines.runs.record import EvaluationRecord, ScoredModel, library_versions, process_revision
 from pipelines.formatting import markdown_table
 from pipelines.inference import Classifier, default_device, load_classifier
@@ -340,9 +341,7 @@ def evaluate_pretrained(args: PretrainedArguments) -> EvaluationRecord:
     other exception, re-raised (a bug keeps its traceback). Writes `evaluation.json` (the returned record), `evaluation.md` and one predictions file per model."""
     parse_label_map(args.label_map)  # a bad option fails before any work
     check_writable_dir(Path(args.output_dir))  # before scoring, not after; created only when there is something to write
-    for trained in (RESULTS_FILE, RUN_DEFINITION_FILE):
-        if (Path(args.output_dir) / trained).is_file():  # the report would read a trained run and the evaluation as one folder
-            raise PathError(f"--output_dir {args.output_dir} holds a training run ({trained}); give the evaluation a folder of its own")
+    check_folder_kind(args.output_dir, "evaluation")
     earlier = earlier_prediction_files(Path(args.output_dir))
     dataset, data_description = load_data(args)
     if "test" not in dataset:

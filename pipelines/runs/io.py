@@ -44,6 +44,19 @@ def check_writable_dir(path: Path) -> None:
     raise PathError(f"output folder not writable: {path} ({reason})")
 
 
+def check_folder_kind(output_dir: str | os.PathLike, kind: str) -> None:
+    """`PathError` when `output_dir` holds the other kind of output: a training run ("run": `results.json` or
+    `run_definition.json`) or an as-is evaluation ("evaluation": `evaluation.json`). The report would read both
+    as one folder, so the two never share one."""
+    from pipelines.runs.layout import EVALUATION_FILE, RESULTS_FILE, RUN_DEFINITION_FILE
+
+    other = {"run": (EVALUATION_FILE,), "evaluation": (RESULTS_FILE, RUN_DEFINITION_FILE)}[kind]
+    said = {"run": "an as-is evaluation", "evaluation": "a training run"}[kind]
+    for name in other:
+        if (Path(output_dir) / name).is_file():
+            raise PathError(f"--output_dir {output_dir} holds {said} ({name}); give the {kind} a folder of its own")
+
+
 @contextmanager
 def hold_run_folder(output_dir: str | os.PathLike):
     """Hold `output_dir` for this run: a second run into it stops instead of overwriting its checkpoints.
