@@ -279,6 +279,7 @@ def check_comparable(groups: list[Group]) -> None:
     tests: dict[str, ReportRow] = {}
     for group in groups:
         seen: dict[tuple, ReportRow] = {}
+        first = group.rows[0]
         for row in group.rows:
             key = (row.seed, row.fold)
             if key in seen:
@@ -287,7 +288,6 @@ def check_comparable(groups: list[Group]) -> None:
                                 f"{which}): the report cannot tell them apart (an option it does not record differs, e.g. "
                                 f"--num_train_epochs, or a run was copied); report them from separate folders")  # fmt: skip
             seen[key] = row
-            first = group.rows[0]
             if row.data_files != first.data_files:
                 raise DataError(f"runs `{first.run}` and `{row.run}` are both {group.name} on {group.dataset} but read different "
                                 f"files; report them from separate folders")  # fmt: skip
