@@ -27,6 +27,13 @@ def main(argv: list[str]) -> None:
     model_args, data_args, training_args, loss_args, setfit_args, search_args = parse(argument_types, argv)
     if search_args.search and setfit_args.setfit:
         raise OptionError("--search optuna searches the Trainer's options; SetFit trains without the Trainer: drop --setfit or --search")
+    if setfit_args.setfit and loss_args.class_weights is not None:
+        raise OptionError(
+            "--class_weights weighs the Trainer's cross-entropy; SetFit trains without it (a contrastive loss, then a "
+            "scikit-learn logistic-regression head): drop --setfit or --class_weights"
+        )
+    if setfit_args.setfit and training_args.resume_from_checkpoint:
+        raise OptionError("--resume_from_checkpoint resumes a Trainer run; SetFit keeps no checkpoint (a killed SetFit run starts again): drop it")
     resolve_output_dir(training_args, data_args, model_label(model_args.model, setfit_args.setfit), search=search_args.search)
     if search_args.search:
         from pipelines.finetune_search import search_finetune  # after parsing: the flow's imports take seconds

@@ -202,6 +202,8 @@ class DataArguments(DataSourceArguments):
             raise OptionError("--validation_file and --test_file need --train_file")
         if not 0.0 < self.validation_fraction < 1.0:
             raise OptionError(f"--validation_fraction must be between 0 and 1, got {self.validation_fraction}")
+        if self.early_stopping_patience < 1:
+            raise OptionError(f"--early_stopping_patience must be at least 1 (evaluations without a better score), got {self.early_stopping_patience}")
 
 
 @dataclass
@@ -214,6 +216,12 @@ class FinetuneDataArguments(DataArguments):
     max_test_samples: int | None = field(
         default=None, metadata={"help": "keep N test sentences, drawn with --seed (the test line and results.json say so)"}
     )
+
+    def __post_init__(self):
+        super().__post_init__()
+        for name in ("max_train_samples", "max_eval_samples", "max_test_samples"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise OptionError(f"--{name} must be at least 1 (leave it out to keep every sentence), got {getattr(self, name)}")
 
 
 @dataclass

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
 import enum
 import json
 import os
@@ -134,7 +135,10 @@ def parse(dataclass_types, argv: list[str] | None = None, return_remaining: bool
         if len(argv) == 1 and argv[0].endswith(".json") and not return_remaining:
             parsed = parser.parse_dict(json_arguments(argv[0], dataclass_types))
         else:
-            parsed = parser.parse_args_into_dataclasses(args=argv, return_remaining_strings=return_remaining)
+            parsed = parser.parse_args_into_dataclasses(args=argv, return_remaining_strings=True)
+            if not return_remaining:
+                check_all_used(parsed[-1], parser)
+                parsed = parsed[:-1]
     except UserError:
         raise
     except ValueError as err:
@@ -143,13 +147,27 @@ def parse(dataclass_types, argv: list[str] | None = None, return_remaining: bool
     return (*(by_position[index] for index in range(len(dataclass_types))), *parsed[len(order):])
 
 
+def check_all_used(remaining: list[str], parser) -> None:
+    """`OptionError` for the first word of the command line no option took: "unknown option --lerning_rate (did you
+    mean --learning_rate?)", or an argument where none is expected. (`HfArgumentParser` says "Some specified arguments
+    are not used by the HfArgumentParser" and lists them.)"""
+    if not remaining:
+        return
+    word = next((word for word in remaining if word.startswith("-")), remaining[0])
+    if not word.startswith("-"):
+        raise OptionError(f"unexpected argument {word!r}: every option is given as --name value")
+    name = word.split("=", 1)[0]
+    close = difflib.get_close_matches(name, [option for option in parser._option_string_actions if option.startswith("--")], n=1)
+    raise OptionError(f"unknown option {name}" + (f" (did you mean {close[0]}?)" if close else "") + "; --help lists them")
+
+
 def json_arguments(path: str, dataclass_types) -> dict:
     """The options of a JSON arguments file, each checked against its field's declared type as the command line's
     parser would (a number for a float or int field, true/false for a bool, one of the choices of an enum or a
     `Literal`), since `HfArgumentParser.parse_dict` hands values to the dataclasses unchecked; a whole number given for
     a float field becomes a float, as on the command line (a learning rate of 1 is 1.0). `OptionError` naming
     the file and the option for a value of the wrong type, for a file that is not JSON or not an object; names no
-    dataclass declares are left to `parse_dict`, which refuses them."""
+    dataclass declares are refused, naming the file and the closest declared name."""
     try:
         with open(path, encoding="utf-8") as file:
             data = json.load(file)
@@ -164,6 +182,10 @@ def json_arguments(path: str, dataclass_types) -> dict:
         declared = {item.name: item for item in fields(kind)}
         hints |= {name: hint for name, hint in typing.get_type_hints(kind).items() if name in declared}
         none_default |= {name for name, item in declared.items() if item.default is None}  # `x: int = None`: null is its default
+    for name in data:
+        if name not in hints:
+            close = difflib.get_close_matches(name, list(hints), n=1)
+            raise OptionError(f"{path}: unknown option {name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
     for name, value in data.items():
         if name in hints and not (value is None and name in none_default) and not _fits(value, hints[name]):
             raise OptionError(f"{path}: {name} is {value!r}, which is not {_type_said(hints[name])}")

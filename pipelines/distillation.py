@@ -49,7 +49,7 @@ from transformers import AutoConfig, AutoTokenizer
 import models  # noqa: F401  registers the GloVe models with the Auto classes: a project model can teach
 from pipelines.backbones import WEIGHTS_FILES
 from pipelines.errors import DataError, OptionError, PathError, one_line
-from pipelines.inference import TorchSequenceClassifier, default_device, length_order
+from pipelines.inference import TorchSequenceClassifier, default_device, is_setfit_folder, length_order
 from pipelines.runs import io as run_io
 from pipelines.runs.io import file_name
 from pipelines.runs.record import finished_record, weights_fingerprint
@@ -74,10 +74,16 @@ def texts_fingerprint(texts: list[str]) -> str:
 def check_teacher(loss_args: DistillationArguments | None) -> None:
     """The `--teacher` folder can teach: a `config.json` that is a model config, and weights.
     Called by the flows before any work, so a bad folder costs nothing; raises `PathError` (no
-    config or no weights) or `DataError` (a config that is not a model config), naming the option."""
+    config or no weights), `DataError` (a config that is not a model config) or `OptionError` (a SetFit
+    run), naming the option. Its labels are checked once the dataset's are known, before any labelling."""
     if loss_args is None or loss_args.teacher is None:
         return
     folder = Path(loss_args.teacher)
+    if is_setfit_folder(folder):  # its config.json is the bare encoder's, with no labels of its own
+        raise OptionError(
+            f"--teacher {loss_args.teacher}: a SetFit run (a sentence encoder and a scikit-learn head) cannot teach; "
+            "distillation reads a sequence-classification model's logits: give a finetune.py run made without --setfit"
+        )
     if not (folder / "config.json").is_file():
         raise PathError(f"--teacher {loss_args.teacher}: not a model folder with a config.json (a save_pretrained folder)")
     try:
@@ -287,6 +293,7 @@ def prepare_training(loss_args: DistillationArguments | None, prepared, split, p
         tokenized = split(prepared.dataset)
         trainer_class, info = loss_trainer(loss_args, tokenized["train"]["label"], prepared.label_names)
         return tokenized, trainer_class, info
+    label_order(AutoConfig.from_pretrained(loss_args.teacher).id2label, prepared.label_names, loss_args.teacher)  # before any labelling
     texts = list(prepared.train_texts)
     labelled, transfer_student, sources = teacher_inputs(texts, loss_args)
     logits = cached_teacher_logits(loss_args.teacher, labelled, prepared.label_names, progress)

@@ -9,19 +9,22 @@ import torch
 from safetensors import SafetensorError
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, TrainingArguments, set_seed
 
+from models import GloveConfig
 from pipelines import hub, hub_access
 from pipelines.backbones import length_from_data, resolve_model
+from pipelines.calibration import remove_temperature
 from pipelines.errors import DataError, PathError, one_line
 from pipelines.losses import LossArguments, loss_trainer
 from pipelines.arguments import FinetuneDataArguments, FinetuneModelArguments, FinetuneTrainingArguments, model_label
-from pipelines.runs.io import check_writable_dir
+from pipelines.runs.io import check_folder_kind, check_writable_dir, hold_run_folder
 from pipelines.runs.record import RunRecord, training_device
 from pipelines.selection import best_metric_fields
 from pipelines.tokenization import tokenize_dataset
-from pipelines.fitting import fit_and_test, summary_line
+from pipelines.fitting import fit_and_test, prepare_output_dir, summary_line
 from pipelines.inference import default_device
 from pipelines.arguments import SetFitArguments
-from pipelines.setfitting import save_setfit_run, setfit_record, train_setfit
+from pipelines.runs.layout import ARGS_FILE, TRAINER_STATE_FILE
+from pipelines.setfitting import save_setfit_run, setfit_definition, setfit_record, train_setfit
 from pipelines.splits import load_train_test, protocol_info, split_validation
 
 
@@ -53,10 +56,31 @@ def load_pretrained(path: str, label_names: list[str], seed: int, load_kwargs: d
         raise DataError(f"corrupt weights in {path}: {err}") from None
     except OSError as err:  # no such repo, a folder without the files: transformers says which in its first line
         raise PathError(f"cannot load model {path}: {one_line(err)}") from err
+    forget_calibration(model, path, head_kept=len(saved_names) == len(label_names))
     by_name = {str(name).lower(): i for i, name in enumerate(saved_names)}
     if saved_names != label_names and len(by_name) == len(label_names) and set(by_name) == {n.lower() for n in label_names}:
         reorder_head(model, [by_name[name.lower()] for name in label_names], path, saved_names, label_names)
-    return model, tokenizer, config
+    return model, tokenizer, model.config
+
+
+def forget_calibration(model, path: str, head_kept: bool) -> None:
+    """A model loaded from a calibrated run folder starts fine-tuning as trained, and keeps none of that run's
+    calibration: a head loaded as it was saved gets its temperature taken out again (`calibration.remove_temperature`:
+    the folded-in T multiplied back, the abstention threshold dropped); a head drawn anew (`head_kept` False: other
+    labels) has nothing to take out, and the config's `temperature_scaling` and abstention fields are dropped. Without
+    this a run trained with `--temperature_scaling false` would save the old run's temperature and threshold."""
+    config = model.config
+    fields = ("temperature_scaling", "abstain_threshold", "abstain_coverage")
+    if not any(getattr(config, name, None) is not None for name in fields) and getattr(config, "temperature", 1.0) == 1.0:
+        return
+    if head_kept or isinstance(config, GloveConfig):  # a GloVe model's T is a config field, not folded into its head
+        temperature = remove_temperature(model)
+    else:
+        temperature = None
+        for name in fields:
+            setattr(config, name, None)
+    said = f"its temperature scaling (T = {temperature:.4g}) undone and " if temperature not in (None, 1.0) else ""
+    print(f"{path}: {said}its saved calibration dropped before fine-tuning")
 
 
 def reorder_head(model, order: list[int], path: str, saved_names: list[str], label_names: list[str]) -> None:
@@ -89,7 +113,7 @@ def finetune(
     path, load_kwargs = resolve_backbone(model_args, training_args)
     splits, label_names, data_description, full_test_size = finetune_splits(data_args, training_args.seed)
     if setfit_args is not None and setfit_args.setfit:
-        return finetune_setfit(path, splits, label_names, data_description, model_args, data_args, training_args, setfit_args)
+        return finetune_setfit(path, splits, label_names, data_description, full_test_size, model_args, data_args, training_args, setfit_args)
     training_args = replace(training_args, **best_metric_fields(training_args.metric_for_best_model, label_names, data_args.dataset_label))
     model, tokenizer, config = load_pretrained(path, label_names, training_args.seed, load_kwargs)
     max_length = input_length(model_args, tokenizer, splits)
@@ -155,8 +179,11 @@ def finetune_splits(data_args: FinetuneDataArguments, seed: int) -> tuple:
     return splits, label_names, data_description, full_test_size
 
 
-def finetune_setfit(path, splits, label_names, data_description, model_args, data_args, training_args, setfit_args) -> RunRecord:
-    """The SetFit branch of `finetune` (`pipelines.setfitting`): same splits, same record, same temperature scaling."""
+def finetune_setfit(
+    path, splits, label_names, data_description, full_test_size, model_args, data_args, training_args, setfit_args
+) -> RunRecord:
+    """The SetFit branch of `finetune` (`pipelines.setfitting`): same splits, same record, same temperature scaling,
+    and the same output-folder rules (`hold_run_folder`, `prepare_output_dir` with `setfit_definition`)."""
     # SetFitModel trains on the GPU when there is one (`inference.default_device`'s rule), where `train_setfit`'s
     # CPU autocast does nothing: bf16 is recorded, and asked for, only where the CPU trains
     bf16 = training_args.bf16 and default_device() == "cpu"
@@ -169,14 +196,21 @@ def finetune_setfit(path, splits, label_names, data_description, model_args, dat
         "train_sentences": len(splits["train"]),
         "validation_sentences": len(splits["validation"]),
         "test_sentences": len(splits["test"]),
+        **({"test_sentences_available": full_test_size} if len(splits["test"]) < full_test_size else {}),
         "setfit": {key.removeprefix("setfit_"): value for key, value in vars(setfit_args).items() if key != "setfit"}
         | {"bf16": bf16},
     }
-    model, seconds = train_setfit(path, splits, label_names, setfit_args, training_args.seed, bf16=bf16)
-    record, test_predictions, validation = setfit_record(model, splits, label_names, run_info, training_args.seed)
-    record.train_seconds = round(seconds, 2)
-    record.train_device = training_device(model.model_body.device)
-    save_setfit_run(model, record, test_predictions, validation, training_args.output_dir, training_args.temperature_scaling)
+    output_dir = Path(training_args.output_dir)
+    check_folder_kind(output_dir, "run")
+    with hold_run_folder(output_dir):
+        prepare_output_dir(training_args, setfit_definition(run_info, splits, training_args.seed))
+        for trainer_file in (ARGS_FILE, TRAINER_STATE_FILE):  # an overwritten Trainer run's, which this run does not write
+            (output_dir / trainer_file).unlink(missing_ok=True)
+        model, seconds = train_setfit(path, splits, label_names, setfit_args, training_args.seed, bf16=bf16)
+        record, test_predictions, validation = setfit_record(model, splits, label_names, run_info, training_args.seed)
+        record.train_seconds = round(seconds, 2)
+        record.train_device = training_device(model.model_body.device)
+        save_setfit_run(model, record, test_predictions, validation, training_args.output_dir, training_args.temperature_scaling)
     print(summary_line(record, test_predictions, len(splits["test"])))
     print(f"saved to {training_args.output_dir}")
     return record

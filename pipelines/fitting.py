@@ -84,9 +84,11 @@ def fit_and_test(
     stops the run (`StopOnNonFiniteLoss`, then `OptionError`). Returns the run's record, as
     written to `results.json`.
     """
-    definition = run_definition(model, tokenizer, tokenized, training_args, run_info)
+    definition = run_definition(model, tokenizer, tokenized, training_args, run_info, early_stopping_patience)
     code = process_revision()  # the code this process started with, before hours of training
     check_folder_kind(training_args.output_dir, "run")
+    if training_args.resume_from_checkpoint:  # before the folder is made: a refused resume writes nothing
+        check_checkpoint_to_resume(Path(training_args.resume_from_checkpoint), definition, Path(training_args.output_dir))
     with hold_run_folder(training_args.output_dir) if training_args.process_index == 0 else nullcontext():
         resume_from = prepare_output_dir(training_args, definition)
         test_scores = TestScoreCallback(tokenized["test"]) if score_test_each_epoch else None
@@ -101,12 +103,13 @@ def fit_and_test(
             data_collator=DataCollatorWithPadding(tokenizer),
             compute_metrics=compute_metrics_fn(label_names),
             callbacks=[
-                stopper := EarlyStoppingCallback(early_stopping_patience=early_stopping_patience), divergence, clock,
-                ending := StoppingSummary(stopper), *filter(None, [test_scores]),
+                EarlyStoppingCallback(early_stopping_patience=early_stopping_patience), divergence, clock,
+                ending := StoppingSummary(), *filter(None, [test_scores]),
             ],
         )
         if test_scores:
             test_scores.trainer = trainer
+        ending.handler = trainer.callback_handler
         trainer.train(resume_from_checkpoint=resume_from)
         if divergence.message:
             raise OptionError(divergence.message)
@@ -133,7 +136,7 @@ def fit_and_test(
         record.train_seconds_from_step = clock.unknown_before_step
         record.train_device = training_device(trainer.args.device)
         record.parameters = count_parameters(model)
-        record.early_stopping_patience = early_stopping_patience
+        record.early_stopping_patience = ending.stopper().early_stopping_patience  # a resumed run's: its checkpoint's
         record.learning_rate = given_learning_rate(training_args)
         save_run(trainer, training_args, record, test_predictions, len(tokenized["test"]))
         return record
@@ -142,12 +145,18 @@ def fit_and_test(
 class StoppingSummary(TrainerCallback):
     """When training ends, `summary` says in one line which epoch's weights the run keeps and why
     training ended, e.g. `restored epoch 7 (best validation accuracy 0.7925); stopped: no better
-    validation accuracy in 5 evaluations`; `stopper` is the run's `EarlyStoppingCallback`. Not
-    stateful: a resumed run's stopper carries its own state."""
+    validation accuracy in 5 evaluations`. `handler` is the trainer's `CallbackHandler`, set once the
+    trainer is built: the run's `EarlyStoppingCallback` is looked up there when training ends, because
+    a resumed run's trainer replaces it with one rebuilt from the checkpoint (`Trainer._load_callback_state`).
+    Not stateful: a resumed run's stopper carries its own state."""
 
-    def __init__(self, stopper: EarlyStoppingCallback):
-        self.stopper = stopper
+    def __init__(self):
+        self.handler = None
         self.summary: str | None = None
+
+    def stopper(self) -> EarlyStoppingCallback:
+        """The early-stopping callback the trainer holds now."""
+        return next(callback for callback in self.handler.callbacks if isinstance(callback, EarlyStoppingCallback))
 
     def on_train_end(self, args: TrainingArguments, state, control, **kwargs):
         criterion = f"validation {(args.metric_for_best_model or 'loss').removeprefix('eval_')}"
@@ -156,8 +165,9 @@ class StoppingSummary(TrainerCallback):
             restored = f"restored epoch {epoch_at_step[state.best_global_step]:g} (best {criterion} {state.best_metric:.4f})"
         else:
             restored = f"kept the last weights, epoch {state.epoch:g}"
-        patience = self.stopper.early_stopping_patience
-        if self.stopper.early_stopping_patience_counter >= patience:
+        stopper = self.stopper()
+        patience = stopper.early_stopping_patience
+        if stopper.early_stopping_patience_counter >= patience:
             reason = f"no better {criterion} in {patience} evaluation{'s' if patience > 1 else ''}"
         elif state.global_step >= state.max_steps:
             budget = f"{args.max_steps} steps" if args.max_steps > 0 else f"{args.num_train_epochs:g} epochs"
@@ -252,19 +262,29 @@ DEFINING_TRAINING_OPTIONS = (
     "seed", "data_seed", "learning_rate", "per_device_train_batch_size", "gradient_accumulation_steps",
     "num_train_epochs", "max_steps", "weight_decay", "warmup_steps", "lr_scheduler_type", "optim",
     "metric_for_best_model", "train_sampling_strategy", "fp16", "bf16",
+    "label_smoothing_factor", "max_grad_norm", "adam_beta1", "adam_beta2", "adam_epsilon", "lr_scheduler_kwargs", "optim_args",
+)
+# Defining fields a run definition holds since round 25 (`training.<name>`): a definition written before then lacks
+# them and is compared on the fields it has (its run used the defaults of the time, which these fields cannot add to).
+LATER_DEFINING_FIELDS = (
+    "label_smoothing_factor", "max_grad_norm", "adam_beta1", "adam_beta2", "adam_epsilon", "lr_scheduler_kwargs", "optim_args",
+    "early_stopping_patience",
 )
 
 
-def run_definition(model, tokenizer, tokenized: DatasetDict, training_args: TrainingArguments, run_info: dict) -> dict:
-    """What makes a run this run: its description, model config, training options, and the
-    SHA-256 of each split's token ids and labels and of the vocabulary. Written to
+def run_definition(
+    model, tokenizer, tokenized: DatasetDict, training_args: TrainingArguments, run_info: dict, early_stopping_patience: int
+) -> dict:
+    """What makes a run this run: its description, model config, training options (with the early-stopping
+    patience), and the SHA-256 of each split's token ids and labels and of the vocabulary. Written to
     `run_definition.json` at the start, so a restart can tell whether the folder is its own."""
     config = {key: value for key, value in model.config.to_dict().items() if key not in ("transformers_version", "_name_or_path")}
     vocabulary = json.dumps(sorted(tokenizer.get_vocab().items(), key=lambda item: item[1]))
     return {
         "run": run_info,
         "config": config,
-        "training": {name: getattr(training_args, name) for name in DEFINING_TRAINING_OPTIONS if hasattr(training_args, name)},
+        "training": {name: getattr(training_args, name) for name in DEFINING_TRAINING_OPTIONS if hasattr(training_args, name)}
+        | {"early_stopping_patience": early_stopping_patience},
         "data_sha256": {split: _content_hash(tokenized[split]) for split in tokenized},
         "vocabulary_sha256": hashlib.sha256(vocabulary.encode()).hexdigest()[:16],
     }
@@ -288,8 +308,11 @@ def _flatten(record: dict, prefix: str = "") -> dict:
 
 
 def definition_differences(old: dict, new: dict, limit: int = 4) -> list[str]:
-    """`key: old -> new` for each field that differs (after a JSON round trip), at most `limit`."""
+    """`key: old -> new` for each field that differs (after a JSON round trip), at most `limit`. A field of
+    `LATER_DEFINING_FIELDS` that `old` (the recorded definition) does not hold at all is not compared."""
+    lacking = [f"training.{name}" for name in LATER_DEFINING_FIELDS if name not in old.get("training", {})]
     old, new = _flatten(old), _flatten(json.loads(json.dumps(new, default=str)))
+    new = {key: value for key, value in new.items() if not any(key == field or key.startswith(field + ".") for field in lacking)}
     keys = [key for key in dict.fromkeys([*old, *new]) if old.get(key) != new.get(key)]
     shown = [f"{key}: {str(old.get(key))[:60]} -> {str(new.get(key))[:60]}" for key in keys[:limit]]
     return shown + ([f"and {len(keys) - limit} more"] if len(keys) > limit else [])
@@ -310,7 +333,7 @@ def prepare_output_dir(training_args: TrainingArguments, definition: dict) -> st
     output_dir.mkdir(parents=True, exist_ok=True)
     resume_from = training_args.resume_from_checkpoint
     if resume_from:
-        check_checkpoint_to_resume(Path(resume_from), definition)
+        check_checkpoint_to_resume(Path(resume_from), definition, output_dir)
     elif not getattr(training_args, "overwrite_output_dir", False):
         recorded = recorded_definition(output_dir)
         differences = None if recorded is None else definition_differences(recorded, definition)
@@ -371,13 +394,21 @@ def checkpoint_of_this_run(output_dir: Path, differences: list[str] | None, hint
     return last_checkpoint
 
 
-def check_checkpoint_to_resume(checkpoint: Path, definition: dict) -> None:
-    """`--resume_from_checkpoint` names a whole checkpoint of a run of this definition, or this
-    raises: `PathError` (no such folder), `DataError` (a file cut short), `OptionError` (no
-    `run_definition.json` beside it, or another definition, naming what differs)."""
+def check_checkpoint_to_resume(checkpoint: Path, definition: dict, output_dir: Path) -> None:
+    """`--resume_from_checkpoint` names a whole checkpoint of a run of this definition, to be resumed in its own run
+    folder or in an `output_dir` that holds no run, or this raises: `PathError` (no such folder), `DataError` (a file
+    cut short), `OptionError` (a run folder rather than one of its checkpoints; no `run_definition.json` beside it;
+    another definition, naming what differs; an `output_dir` holding another run's checkpoints or results, which the
+    trainer would take for this run's: it restores the best model from `<output_dir>/checkpoint-<best step>`)."""
     option = f"--resume_from_checkpoint {checkpoint}"
     if not checkpoint.is_dir():
         raise PathError(f"{option}: no such folder")
+    if not checkpoint.name.startswith(f"{CHECKPOINT_PREFIX}-") and (checkpoints_newest_first(checkpoint) or (checkpoint / RUN_DEFINITION_FILE).is_file()):
+        last = last_complete_checkpoint(checkpoint)
+        raise OptionError(
+            f"{option} is a run folder, not one of its {CHECKPOINT_PREFIX}-<step> folders; "
+            + (f"name one (its last whole one is {last}), or give the run folder as --output_dir to resume it" if last else "it holds no whole checkpoint")
+        )
     torn = torn_file(checkpoint)
     if torn is not None:
         whole = last_complete_checkpoint(checkpoint.parent)
@@ -398,6 +429,14 @@ def check_checkpoint_to_resume(checkpoint: Path, definition: dict) -> None:
             + (f"{hint}; " if (hint := precision_hint(recorded, definition)) else "")
             + "resume a checkpoint of this run, or start afresh without it"
         )
+    if output_dir.resolve() != checkpoint.parent.resolve() and output_dir.is_dir():
+        held = [path.name for path in (output_dir / RESULTS_FILE, *checkpoints_newest_first(output_dir)) if path.exists()]
+        if held:
+            raise OptionError(
+                f"{option}: --output_dir {output_dir} holds another run ({', '.join(held[:3])}{', ...' if len(held) > 3 else ''}), "
+                f"which resuming there would mix with this one; resume in the checkpoint's own folder ({checkpoint.parent}) "
+                "or in an --output_dir without a run"
+            )
 
 
 class TrainingClock(TrainerCallback):

@@ -27,10 +27,15 @@ before the step, which `python -m pipelines.calibrate` scales from them) and `re
 same `RunRecord` as every run, so the report, the records and `bench/speeds` read it as they read
 the others. It is not a `PreTrainedModel`: load it with `setfit.SetFitModel.from_pretrained(folder)`,
 not `pipeline()`. A killed run starts again from the beginning (the library keeps no resumable checkpoint).
+The output folder is held and checked as the Trainer flow's is (`pipelines.fitting.prepare_output_dir`, with the
+definition `setfit_definition`): a folder holding another run, SetFit or not, is not replaced without
+`--overwrite_output_dir`; a finished SetFit run of the same definition starts over.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -50,6 +55,16 @@ from pipelines.train_sizes import per_class_rows
 
 
 ENCODE_BATCH_SIZE = 32  # SetFitModel.encode's default, which the committed runs' predictions were made with
+
+
+def setfit_definition(run_info: dict, splits, seed: int) -> dict:
+    """What makes a SetFit run this run, in the Trainer flow's `run_definition.json` shape: its description (model,
+    data, the SetFit options), its seed, and the SHA-256 of each split's texts and labels."""
+    digests = {}
+    for name in splits:
+        texts, labels = list(splits[name]["text"]), [int(label) for label in splits[name]["label"]]
+        digests[name] = hashlib.sha256(json.dumps([texts, labels], ensure_ascii=False).encode()).hexdigest()[:16]
+    return {"run": run_info, "training": {"seed": seed}, "data_sha256": digests}
 
 
 def contrastive_steps(train_size: int, setfit_args: SetFitArguments) -> int:

@@ -212,3 +212,30 @@ def test_usage_lines_name_the_command_the_user_ran():
                           (["train.py"], "train.py")):  # fmt: skip
         shown = subprocess.run([sys.executable, *command, "--help"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
         assert shown.startswith(f"usage: {said} [OPTIONS] | {said} ARGS.json"), shown[:80]
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["--lerning_rate", "1e-4"], "error: unknown option --lerning_rate (did you mean --learning_rate?); --help lists them"),
+        (["--max_train_samples", "0"], "error: --max_train_samples must be at least 1 (leave it out to keep every sentence), got 0"),
+        (["--early_stopping_patience", "0"], "error: --early_stopping_patience must be at least 1 (evaluations without a better score), got 0"),
+    ],
+)
+def test_an_unknown_option_or_an_empty_subset_is_one_line_naming_it(tmp_path, capsys, argv, said):
+    """Round 25's new-user trial: an unknown option got HfArgumentParser's "Some specified arguments are not used by the
+    HfArgumentParser: ['--lerning_rate', '1e-4']", and --max_train_samples 0 a traceback from deep in the run."""
+    import finetune
+
+    assert run_cli(finetune.main, ["--model", "minilm", "--output_dir", str(tmp_path / "out"), *argv]) == 2
+    assert capsys.readouterr().err.strip() == said
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_unknown_key_in_a_json_arguments_file_names_the_file(tmp_path, capsys):
+    arguments = tmp_path / "run.json"
+    arguments.write_text(json.dumps({"model": "mean", "lerning_rate": 1e-4, "output_dir": str(tmp_path / "out")}))
+    assert run_cli(train.main, [str(arguments)]) == 2
+    assert capsys.readouterr().err.strip() == f"error: {arguments}: unknown option 'lerning_rate' (did you mean 'learning_rate'?)"
+    assert not (tmp_path / "out").exists()
+

@@ -201,6 +201,31 @@ def test_teacher_labels_are_mapped_by_name_or_refused(tmp_path):
         run_teacher(str(other), texts, LABELS)
 
 
+def test_a_teacher_with_other_labels_is_refused_before_any_labelling(tmp_path, tiny_semeval, tiny_glove, counted_teacher, capsys):
+    """Round 25's new-user trial: the label check came after the labelling (minutes on a benchmark), which printed
+    "labelling ..." and left a lock file in the cache; the teacher's config says its labels before any of that."""
+    binary = build_tiny_bert(tmp_path / "binary", ["negative", "positive"])
+    capsys.readouterr()
+    argv = ["--model", "mean", "--dataset", "semeval2017a", "--data-dir", str(tiny_semeval), "--embeddings", str(tiny_glove),
+            "--teacher", str(binary), "--output_dir", str(tmp_path / "out")]  # fmt: skip
+    assert run_cli(train.main, argv) == 2
+    captured = capsys.readouterr()
+    assert "its labels (negative, positive) are not the dataset's (negative, neutral, positive)" in captured.err
+    assert f"teacher {binary}: labelling" not in captured.out and counted_teacher == []
+    assert not (tmp_path / "cache" / "teacher_logits").exists()
+
+
+def test_a_setfit_run_cannot_teach(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    setfit_run = build_tiny_bert(tmp_path / "setfit-run", ["LABEL_0", "LABEL_1"])
+    (setfit_run / "model_head.pkl").write_bytes(b"")
+    capsys.readouterr()
+    assert run_cli(train.main, ["--output_dir", str(tmp_path / "out"), "--teacher", str(setfit_run)]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: --teacher {setfit_run}: a SetFit run") and error.count("\n") == 1
+    assert not (tmp_path / "out").exists()
+
+
 def test_transfer_set_masks_and_cuts_training_sentences_only():
     texts = ["one two three four five six seven eight", "alpha beta gamma delta epsilon zeta", ""]
     student, teacher, sources = make_transfer_set(texts, 200, "[MASK]")

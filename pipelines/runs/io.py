@@ -63,11 +63,13 @@ def hold_run_folder(output_dir: str | os.PathLike):
 
     An exclusive `filelock` lock on `output_dir/.run.lock`, which the operating system releases
     when the process ends however it ends, so a killed run never blocks the next one. Raises
-    `PathError` naming the folder and the live run (pid, host, start) when another process holds it.
+    `PathError` naming the folder and the live run (pid, host, start) when another process holds it. A run that
+    fails before writing anything there leaves no trace: the folders made for it here are removed again.
     """
     from filelock import FileLock, Timeout
 
     output_dir = Path(output_dir)
+    made = [folder for folder in (output_dir, *output_dir.parents) if not folder.exists()]  # what mkdir makes, innermost first
     output_dir.mkdir(parents=True, exist_ok=True)
     lock = FileLock(output_dir / RUN_LOCK_FILE, timeout=0)
     owner_file = output_dir / RUN_OWNER_FILE
@@ -82,13 +84,19 @@ def hold_run_folder(output_dir: str | os.PathLike):
         raise PathError(
             f"{output_dir} is in use by a live run ({live}); wait for it to end, or give another --output_dir"
         ) from None
+    failed = True
     try:
         started = datetime.now().astimezone().isoformat(timespec="seconds")
         write_json_atomic(owner_file, {"pid": os.getpid(), "host": socket.gethostname(), "started": started})
         yield
+        failed = False
     finally:
         owner_file.unlink(missing_ok=True)
         lock.release()
+        if failed and made and {path.name for path in output_dir.iterdir()} <= {RUN_LOCK_FILE}:
+            (output_dir / RUN_LOCK_FILE).unlink(missing_ok=True)
+            for folder in made:  # each is empty once the one inside it is gone
+                folder.rmdir()
 
 
 def write_json_atomic(path: str | os.PathLike, payload) -> Path:
