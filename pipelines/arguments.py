@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import codecs
 import math
+import re
 import shutil
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -430,6 +431,10 @@ class PretrainedArguments(DataSourceArguments):
     )
     max_samples: int | None = field(default=None, metadata={"help": "score N test sentences drawn with seed 0"})
     output_dir: str | None = field(default=None, metadata={"help": "default: runs/pretrained-<dataset>"})
+    overwrite_output_dir: bool = field(
+        default=False,
+        metadata={"help": "replace an evaluation in --output_dir of other data, or one that scored models this one does not"},
+    )
     device: str | None = field(default=None, metadata={"help": "cpu, cuda, cuda:1...; default: a GPU when present"})
     temperature_scaling: bool = field(
         default=True,
@@ -449,6 +454,8 @@ class PretrainedArguments(DataSourceArguments):
             raise OptionError(f"--batch_size must be at least 1, got {self.batch_size}")
         if self.max_samples is not None and self.max_samples < 1:
             raise OptionError(f"--max_samples must be at least 1, got {self.max_samples}")
+        if self.device is not None and not re.fullmatch(r"cpu|mps|(cuda|xpu)(:\d+)?", self.device):
+            raise OptionError(f"--device must be cpu, cuda, cuda:N, mps or xpu, got {self.device!r}")
         self.output_dir = self.output_dir or default_evaluation_folder(self.dataset_label)
 
 

@@ -1,6 +1,12 @@
 """A model's labels mapped onto a dataset's: by name, or from `CHECKPOINT_LABELS` for checkpoints
 whose names say nothing (`LABEL_0`...), or from a `--label_map` option.
 
+Names are compared case-insensitively, first with the dataset's own labels (a run trained on a file
+labelled `bad`/`good` maps onto that file's labels as they are), then with the sentiment names
+(`neg`, `negative`, ... in `SENTIMENT_NAMES`), which count for the dataset label of that name. A
+tie between dataset labels goes to the one the model lists first (a lexicon's 0.5 / 0.5 on two-class
+data: negative), whatever order the dataset gives its labels in.
+
 Probabilities of model labels that map to the same dataset label are added (star ratings 1 and 2
 both count as negative). A label the dataset does not have is left out: a three-class model on MR
 predicts whichever of negative/positive scores higher. A two-label model on a three-class dataset
@@ -44,9 +50,10 @@ CHECKPOINT_LABELS = {
 }
 
 def parse_label_map(text: str | None) -> dict[str, str]:
-    """`'LABEL_0=negative,LABEL_1=positive'` -> {'LABEL_0': 'negative', 'LABEL_1': 'positive'}; `OptionError`
-    (`pipelines.cli.parse_pairs`) for an entry that is not MODEL_LABEL=dataset_label."""
-    return {label: target.lower() for label, target in parse_pairs(text, "--label_map", "MODEL_LABEL=dataset_label").items()}
+    """`'LABEL_0=negative,LABEL_1=positive'` -> {'LABEL_0': 'negative', 'LABEL_1': 'positive'} (the dataset label as
+    given; matched case-insensitively by `label_mapping`); `OptionError` (`pipelines.cli.parse_pairs`) for an entry
+    that is not MODEL_LABEL=dataset_label."""
+    return dict(parse_pairs(text, "--label_map", "MODEL_LABEL=dataset_label"))
 
 
 @dataclass(frozen=True)
@@ -68,16 +75,31 @@ class LabelMapping:
         return combined / np.maximum(combined.sum(axis=-1, keepdims=True), 1e-12)
 
     def predict(self, probabilities: np.ndarray) -> np.ndarray:
-        """Dataset label ids from model probabilities (n, num_model_labels)."""
+        """Dataset label ids from model probabilities (n, num_model_labels); a tie goes to the dataset label of the
+        model's first label among the tied ones (`tie_order`), so the dataset's label order changes no prediction."""
         combined = self.dataset_probabilities(probabilities)
-        predicted = combined.argmax(axis=-1)
+        order = self.tie_order()
+        predicted = np.asarray(order)[combined[:, order].argmax(axis=-1)]
         if self.neutral_threshold is not None:
-            predicted[combined.max(axis=-1) < self.neutral_threshold] = self.label_names.index(NEUTRAL)
+            predicted[combined.max(axis=-1) < self.neutral_threshold] = self.neutral_id()
         return predicted
 
+    def tie_order(self) -> list[int]:
+        """The dataset's label ids in the order of the model's labels that count for them (the first one of each);
+        labels nothing counts for come last."""
+        first = {}
+        for model_id, target in enumerate(self.targets):
+            if target is not None:
+                first.setdefault(self.label_names.index(target), model_id)
+        return sorted(range(len(self.label_names)), key=lambda label_id: first.get(label_id, len(self.targets)))
+
+    def neutral_id(self) -> int:
+        """The dataset's neutral label (matched case-insensitively)."""
+        return [name.lower() for name in self.label_names].index(NEUTRAL)
+
     def ties(self, probabilities: np.ndarray) -> int:
-        """Sentences whose two highest dataset probabilities are equal and decided by `argmax`, which
-        takes the first label (the neutral band decides a two-label model's ties on SemEval)."""
+        """Sentences whose two highest dataset probabilities are equal, decided by the model's label order
+        (`tie_order`; the neutral band decides a two-label model's ties on SemEval)."""
         combined = self.dataset_probabilities(probabilities)
         top = np.sort(combined, axis=-1)
         tied = top[:, -1] - top[:, -2] <= 1e-9
@@ -102,18 +124,30 @@ def label_mapping(
     extra: dict[str, str] | None = None,
     neutral_threshold: float = 0.8,
 ) -> LabelMapping:
-    """Map a model's labels onto the dataset's, or raise `OptionError` saying why not."""
+    """Map a model's labels onto the dataset's, or raise `OptionError` saying why not: a label of the model that
+    `extra` (`--label_map`) or `CHECKPOINT_LABELS` maps, else one named as a dataset label or a sentiment name
+    (`SENTIMENT_NAMES`), case-insensitively; a sentiment the dataset lacks is left out."""
     table = {**CHECKPOINT_LABELS.get(model_name, {}), **(extra or {})}
-    model_labels = [id2label[i] for i in sorted(id2label)]
+    model_labels = [str(id2label[i]) for i in sorted(id2label)]
+    dataset_by_name = {str(name).strip().lower(): name for name in label_names}
     targets: list[str | None] = []
     unknown = []
     for model_label in model_labels:
-        target = table.get(model_label) or SENTIMENT_NAMES.get(model_label.strip().lower())
-        if target is None:
+        named = table.get(model_label)
+        target = named if named is not None else model_label
+        key = target.strip().lower()
+        if key in dataset_by_name:
+            targets.append(dataset_by_name[key])
+        elif key in SENTIMENT_NAMES:
+            targets.append(dataset_by_name.get(SENTIMENT_NAMES[key]))  # None: a sentiment this dataset does not have
+        elif named is not None:
+            raise OptionError(
+                f"label {model_label!r} maps to {named!r}, which is neither a label of the dataset ({', '.join(map(str, label_names))}) "
+                "nor one of negative, neutral, positive"
+            )
+        else:
             unknown.append(model_label)
-        elif target not in SENTIMENT_NAMES.values():
-            raise OptionError(f"label {model_label!r} maps to {target!r}, not one of negative, neutral, positive")
-        targets.append(target if target in label_names else None)
+            targets.append(None)
 
     def refuse(why: str) -> OptionError:
         return OptionError(
@@ -128,8 +162,8 @@ def label_mapping(
     missing = [name for name in label_names if name not in covered]
     if not missing:
         return LabelMapping(label_names, targets, model_labels)
-    if missing == [NEUTRAL] and {"negative", "positive"} <= covered:
+    if [name.lower() for name in missing] == [NEUTRAL] and {"negative", "positive"} <= {name.lower() for name in covered}:
         if not 0.5 <= neutral_threshold <= 1.0:
             raise OptionError(f"--neutral_threshold must be between 0.5 and 1, got {neutral_threshold}")
         return LabelMapping(label_names, targets, model_labels, neutral_threshold)
-    raise refuse(f"nothing predicts {', '.join(missing)}")
+    raise refuse(f"nothing predicts {', '.join(map(str, missing))}: a label of the data that no label of the model names")

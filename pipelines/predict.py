@@ -16,6 +16,7 @@ output's extension, written at once (a temporary file renamed), only after every
 
 from __future__ import annotations
 
+import csv
 import os
 import sys
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from pipelines.data.rows import TEXT_COLUMNS, Place, pick_column
 from pipelines.errors import DataError, OptionError, PathError
 from pipelines.inference import default_device, load_classifier
 from pipelines.runs.io import check_writable_dir
+from pipelines.scorers import LEXICONS
 
 LABEL_COLUMN = "label"
 PROBABILITY_PREFIX = "probability_"
@@ -93,13 +95,25 @@ def write_table(table, path: Path) -> None:
     """`table` (a pandas DataFrame) in the format of `path`'s extension, through a temporary file renamed into place."""
     partial = path.with_name(f".{path.name}.tmp-{os.getpid()}{path.suffix}")
     suffix = path.suffix.lower()
+    if suffix == ".tsv":
+        for column_name in table.columns:
+            cells = table[column_name].astype(str)
+            broken = cells.str.contains("[\t\r\n]", regex=True)
+            if broken.any():
+                row = int(np.flatnonzero(broken.to_numpy())[0]) + 1
+                raise DataError(
+                    f"{path}: row {row}'s {column_name!r} holds a tab or a line break, which a .tsv file cannot hold as the "
+                    "toolkit reads TSV (unquoted); write .csv, .jsonl or .parquet"
+                )
     try:
         if suffix == ".parquet":
             table.to_parquet(partial, index=False)
         elif suffix in (".json", ".jsonl"):
             table.to_json(partial, orient="records", lines=True, force_ascii=False)
+        elif suffix == ".tsv":  # unquoted, as the toolkit reads TSV (`pipelines.data.files`: QUOTE_NONE, as SemEval's files are)
+            table.to_csv(partial, sep="\t", index=False, quoting=csv.QUOTE_NONE)
         else:
-            table.to_csv(partial, sep="\t" if suffix == ".tsv" else ",", index=False)
+            table.to_csv(partial, index=False)
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
@@ -118,6 +132,11 @@ def predict(args: PredictArguments) -> Path:
         args.model, parse_class_names(args.class_names), None, args.device or default_device(), args.batch_size, progress=True
     )
     if args.class_names and list(classifier.label_names) != parse_class_names(args.class_names):
+        if args.model in LEXICONS:
+            raise OptionError(
+                f"--class_names {args.class_names}: {args.model} is a lexicon, whose rule gives negative,positive or "
+                "negative,neutral,positive (in that order)"
+            )
         raise OptionError(f"--class_names is for lexicon and zero-shot models; {args.model} predicts its own: {', '.join(classifier.label_names)}")
     added = new_columns(data.column_names, classifier.label_names, args.input)
     probabilities = classifier.probabilities(texts)

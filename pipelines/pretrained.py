@@ -36,6 +36,7 @@ probability, so rescaling would change their predictions.
 
 from __future__ import annotations
 
+import json
 import shlex
 import sys
 import time
@@ -50,7 +51,7 @@ from pipelines.arguments import TRAINER_DEFAULT_SEED, DataArguments, PretrainedA
 from pipelines.calibration import calibrate_probabilities, calibration_summary, logits_from_probabilities
 from pipelines.data import column, load_data
 from pipelines.data.builtin import resolve_data_dir
-from pipelines.errors import DataError, OptionError, UserError, one_line
+from pipelines.errors import DataError, OptionError, PathError, UserError, one_line
 from pipelines.benchmarks import BENCHMARKS, closest_benchmark, official_metric_for
 from pipelines.metrics import METRICS, metric_keys, score
 from pipelines.runs.io import (
@@ -95,9 +96,13 @@ def resolve_scorer(
     `save_pretrained` folder), with a progress bar. Raises `PathError` for a missing folder, or for a
     Hub id that is neither reachable nor cached."""
     path = Path(entry).expanduser()
-    if entry not in LEXICONS and entry not in MODEL_ALIASES and not path.exists() and resolve_model(entry) == entry:
-        # Fails in seconds, not after a minute of download retries, when the Hub is out of reach.
-        hub_access.model_load_kwargs(entry, "score a local copy instead: --models <run folder> (a save_pretrained folder)")
+    if entry not in LEXICONS and entry not in MODEL_ALIASES and not path.exists():
+        try:
+            resolved = resolve_model(entry)
+        except PathError as err:  # the hint here names the lexicons too
+            raise PathError(f"{one_line(err).removesuffix(')')}, or a lexicon: {', '.join(LEXICONS)})") from None
+        if resolved == entry:  # a Hub id: fails in seconds, not after a minute of download retries, when the Hub is out of reach
+            hub_access.model_load_kwargs(entry, "score a local copy instead: --models <run folder> (a save_pretrained folder)")
     return load_classifier(entry, label_names, dataset, device or default_device(), batch_size, progress=True)
 
 
@@ -179,6 +184,19 @@ def validation_split(dataset, label: str) -> tuple[tuple[list[str], list[int]] |
     validation = split_validation(dataset, fraction, seed)["validation"]
     source = "its own validation split" if own else f"{fraction:g} of train per class, seed {seed} (train.py's default validation split)"
     return (column(validation, "text"), column(validation, "label")), {"sentences": len(validation), "source": source}
+
+
+def check_device(device: str) -> None:
+    """`OptionError` for a `--device` this machine does not have (torch's own error is an assertion deep in the
+    first model's load), before any model is scored."""
+    import torch
+
+    kind, _, index = device.partition(":")
+    available = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available(),
+                 "xpu": hasattr(torch, "xpu") and torch.xpu.is_available()}.get(kind, False)  # fmt: skip
+    count = {"cuda": torch.cuda.device_count, "xpu": lambda: torch.xpu.device_count()}.get(kind)
+    if not available or (index and count and int(index) >= count()):
+        raise OptionError(f"--device {device}: this machine has no such device (torch sees {'a GPU' if torch.cuda.is_available() else 'no GPU'})")
 
 
 def not_calibrated(classifier, mapping) -> str | None:
@@ -347,8 +365,11 @@ def evaluate_pretrained(args: PretrainedArguments) -> EvaluationRecord:
     if "test" not in dataset:
         raise OptionError(f"{args.dataset_label} has no test split (it has: {', '.join(dataset)}); give --test_file")
     test = dataset["test"]
-    if args.max_samples is not None:  # drawn at random: the test files are sorted by class
-        test = test.shuffle(seed=0).select(range(min(args.max_samples, len(test))))
+    if "index" not in test.column_names:  # each prediction names its sentence's place in the whole test set
+        test = test.add_column("index", range(len(test)))
+    if args.max_samples is not None and args.max_samples < len(test):  # drawn at random: the test files are sorted by class
+        data_description = {**data_description, "max_samples": args.max_samples, "test_sentences_available": len(test)}
+        test = test.shuffle(seed=0).select(range(args.max_samples))
     label_names = test.features["label"].names
     notes = []
     model_names = list(args.models)
@@ -357,6 +378,8 @@ def evaluate_pretrained(args: PretrainedArguments) -> EvaluationRecord:
         model_names, notes = default_models(label_names, benchmark, args.runs_dir, resolve_data_dir(args.data_dir))
     for note in notes:
         print(f"note: {note}", file=sys.stderr, flush=True)
+    if not args.overwrite_output_dir:
+        check_earlier_evaluation(Path(args.output_dir), data_description, len(test), model_names)
     texts, references = column(test, "text"), column(test, "label")
     try:
         validation, validation_description = validation_split(dataset, args.dataset_label)
@@ -368,6 +391,7 @@ def evaluate_pretrained(args: PretrainedArguments) -> EvaluationRecord:
         print(f"note: no validation scores or temperature scaling: {validation_description['skipped']}", file=sys.stderr, flush=True)
     print(cost_line(model_names, len(texts), len(validation[0]) if validation else 0, defaults=not args.models), flush=True)
     device = args.device or default_device()
+    check_device(device)
     scored, failures, errors, tracebacks = score_models(model_names, texts, references, label_names, args, device, validation)
     if not scored:  # nothing to report: leave no empty table behind
         bug = next((err for err in errors if not isinstance(err, UserError)), None)
@@ -379,7 +403,7 @@ def evaluate_pretrained(args: PretrainedArguments) -> EvaluationRecord:
     for name, text in tracebacks.items():  # each failed model's traceback beside the evaluation that lists it
         (output_dir / name).parent.mkdir(parents=True, exist_ok=True)
         (output_dir / name).write_text(text, encoding="utf-8")
-    write_model_predictions(output_dir, scored, references)
+    write_model_predictions(output_dir, scored, references, column(test, "index"))
     record = EvaluationRecord(
         dataset=args.dataset_label,
         data=data_description,
@@ -407,6 +431,25 @@ def evaluate_pretrained(args: PretrainedArguments) -> EvaluationRecord:
     return record
 
 
+def check_earlier_evaluation(output_dir: Path, data: dict, test_sentences: int, model_names: list[str]) -> None:
+    """`OptionError` when `output_dir` holds an evaluation that this one would replace and lose: of other data (its
+    description or test size differs) or with models this one does not score again. A new evaluation of the same
+    data that scores every model again (or more) replaces it, as a finished run of the same definition starts over;
+    `--overwrite_output_dir` replaces it in any case."""
+    if not (output_dir / EVALUATION_FILE).is_file():
+        return
+    earlier = EvaluationRecord.read(output_dir / EVALUATION_FILE)
+    same_data = json.loads(json.dumps(earlier.data, default=str)) == json.loads(json.dumps(data, default=str))
+    dropped = [row.model for row in earlier.results if row.model not in model_names]
+    if same_data and earlier.test_sentences == test_sentences and not dropped:
+        return
+    why = f"scores of {', '.join(map(str, dropped))}, which this evaluation does not score again" if same_data and earlier.test_sentences == test_sentences else "an evaluation of other data"
+    raise OptionError(
+        f"--output_dir {output_dir} holds {why} ({EVALUATION_FILE}); to replace it add --overwrite_output_dir, "
+        "or give another --output_dir"
+    )
+
+
 def earlier_prediction_files(output_dir: Path) -> set[str]:
     """The predictions files an earlier evaluation in `output_dir` wrote (its `evaluation.json` lists them), which a new
     evaluation there replaces: those of models it does not score again are removed once it is written. An unreadable
@@ -417,14 +460,14 @@ def earlier_prediction_files(output_dir: Path) -> set[str]:
     return {name for row in earlier.results for name in (row.predictions_file, row.validation_predictions_file) if name}
 
 
-def write_model_predictions(output_dir: Path, scored: list, references) -> None:
+def write_model_predictions(output_dir: Path, scored: list, references, indices) -> None:
     """One Parquet file per model under `predictions/`, in the same format as train.py's and finetune.py's
     (`write_predictions`), and beside it `<model>.validation.parquet` for a calibrated one
     (`write_validation_predictions`: labels and log probabilities before scaling); sets each entry's file names."""
     for row, (probabilities, predictions, validation_rows) in scored:
         stem = f"predictions/{file_name(row.model, fallback='')}"
         row.predictions_file = f"{stem}.parquet"
-        write_predictions(output_dir / row.predictions_file, range(len(references)), references, probabilities, predictions)
+        write_predictions(output_dir / row.predictions_file, indices, references, probabilities, predictions)
         if validation_rows is not None:
             row.validation_predictions_file = f"{stem}.validation.parquet"
             write_validation_predictions(output_dir / row.validation_predictions_file, *validation_rows)

@@ -142,3 +142,22 @@ def test_real_releases_load_with_documented_sizes(real_data_dir):
     texts = semeval["train"]["text"]
     assert sum("\t" in text for text in texts) == 10
     assert not any("&amp;" in text or "\\u2019" in text for text in texts)
+
+
+@pytest.mark.parametrize(
+    "lines, said",
+    [
+        (['{"text": "a"}', '{"text": "b"}', '{"text": "c"', '{"text": "d"}'], "line 3 is not a JSON object (Expecting ',' delimiter)"),
+        (['{"text": "a"}', "", '["b"]'], "line 3 is not a JSON object (a JSON list, not an object)"),
+    ],
+)
+def test_a_broken_json_line_is_named_by_its_line_number(tmp_path, lines, said):
+    """Round 25's new-user trial: pyarrow's "in row 2" for the file's third line (it counts from 0, within a block)."""
+    from pipelines.data.files import read_data_file
+    from pipelines.errors import DataError
+
+    path = tmp_path / "texts.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError) as raised:
+        read_data_file(str(path))
+    assert str(raised.value).startswith(f"{path}: {said}; each line holds one")

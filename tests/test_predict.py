@@ -94,3 +94,23 @@ def test_bad_options_and_an_existing_output_are_refused(tmp_path, capsys, model)
     assert existing.read_text() == json.dumps({"kept": True}) + "\n"
     assert run_cli(main, ["--model", str(model), "--input", str(given), "--output", str(existing), "--overwrite"]) == 0
     assert read(existing)["text"].tolist() == ["fine"]
+
+
+def test_a_tsv_output_reads_back_as_its_input_text_and_a_text_tsv_cannot_hold_is_refused(tmp_path, capsys):
+    """Round 25's new-user trial: a .tsv output was quoted CSV-style (`"quoted" great` became `\"\"\"quoted\"\" great\"`),
+    which the toolkit's TSV reader (unquoted, as SemEval's files are) then read as the text."""
+    from pipelines.data.files import read_data_file
+
+    given, output = tmp_path / "in.tsv", tmp_path / "out.tsv"
+    given.write_text('id\ttext\n5\t"quoted" great\n6\tplain dull\n')
+    assert run_cli(main, ["--model", "vader", "--input", str(given), "--output", str(output)]) == 0
+    assert list(read_data_file(str(output))["text"]) == ['"quoted" great', "plain dull"]
+    tabbed, refused = tmp_path / "tabbed.jsonl", tmp_path / "refused.tsv"
+    tabbed.write_text(json.dumps({"text": "fine"}) + "\n" + json.dumps({"text": "a\ttab"}) + "\n")
+    capsys.readouterr()
+    assert run_cli(main, ["--model", "vader", "--input", str(tabbed), "--output", str(refused)]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"error: {refused}: row 2's 'text' holds a tab or a line break, which a .tsv file cannot hold as the toolkit "
+        "reads TSV (unquoted); write .csv, .jsonl or .parquet"
+    )
+    assert not refused.exists() and not list(tmp_path.glob(".refused*"))

@@ -129,6 +129,38 @@ def test_unmappable_models_are_refused(labels, dataset, why):
         label_mapping("some/model", ids(labels), dataset)
 
 
+def test_a_tie_goes_to_the_models_first_label_whatever_the_datasets_order():
+    """Round 25's new-user trial: AFINN's 0.5 / 0.5 on two-class data went to the dataset's first class, so the same
+    file scored 0.67 or 1.00 by the order its labels were given in, both saying "predicted negative"."""
+    tie_and_clear = np.array([[0.5, 0.5], [0.1, 0.9]])  # the lexicon's order: negative, positive
+    for order in (["negative", "positive"], ["positive", "negative"]):
+        mapping = label_mapping("afinn", ids(["negative", "positive"]), order)
+        assert [order[i] for i in mapping.predict(tie_and_clear)] == ["negative", "positive"]
+
+
+@pytest.mark.parametrize(
+    "model_labels, dataset, extra, targets",
+    [
+        (["bad", "good"], ["bad", "good"], None, ["bad", "good"]),  # a run trained on the user's own labels
+        (["good", "bad"], ["bad", "good"], None, ["good", "bad"]),
+        (["negative", "positive"], ["Negative", "Positive"], None, ["Negative", "Positive"]),
+        (["negative", "positive"], ["bad", "good"], "negative=bad,positive=good", ["bad", "good"]),
+        (["LABEL_0", "LABEL_1"], ["0", "1"], "LABEL_0=0,LABEL_1=1", ["0", "1"]),
+    ],
+    ids=["own labels", "own labels reordered", "capitalised", "label_map to own names", "integer classes"],
+)
+def test_a_datasets_own_label_names_are_mapped_by_name_or_by_label_map(model_labels, dataset, extra, targets):
+    """Round 25's new-user trial: labels other than negative/neutral/positive could not be scored by any model, the
+    user's own run included ("labels ['bad', 'good'] cannot be mapped to ['bad', 'good']"), and the --label_map the
+    error suggested was refused too."""
+    assert label_mapping("some/model", ids(model_labels), dataset, parse_label_map(extra)).targets == targets
+
+
+def test_a_label_of_the_data_no_model_label_names_is_said_so():
+    with pytest.raises(ValueError, match="nothing predicts positve: a label of the data that no label of the model names"):
+        label_mapping("vader", ids(["negative", "positive"]), ["negative", "positve"])
+
+
 def cross_run(runs_dir: Path, dataset: str, model: str, seed: int, finished: bool = True) -> Path:
     """A run folder as `python -m pipelines.experiments` lays it out (a tiny BERT stands in for the model)."""
     folder = build_tiny_bert(runs_dir / f"{dataset}-lab-trained" / model / f"seed-{seed}", ["negative", "positive"])
@@ -354,10 +386,59 @@ def test_offline_default_run_lists_what_it_scored_and_what_it_could_not(tiny, tm
     assert f"scored {len(scored)} of {len(scored) + len(hub_ids)} models" in out
 
 
-@pytest.mark.parametrize("option, value", [("--max_samples", "0"), ("--batch_size", "0"), ("--neutral_threshold", "0.3")])
+@pytest.mark.parametrize("option, value", [("--max_samples", "0"), ("--batch_size", "0"), ("--neutral_threshold", "0.3"), ("--device", "gpu")])
 def test_bad_numbers_are_one_line(option, value, capsys):
     assert run_cli(evaluate_pretrained.main, ["--dataset", "mr", option, value]) == 2
     assert capsys.readouterr().err.startswith(f"error: {option} must be")
+
+
+def test_a_device_this_machine_lacks_is_one_line_before_anything_is_written(tmp_path, capsys):
+    """Round 25's trial: --device cuda on a CPU machine was torch's AssertionError (a checkpoint), or exit 0 with
+    "device cuda" in the record (lexicons only)."""
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    test_file = tmp_path / "test.csv"
+    test_file.write_text("text,label\na fine film,positive\na dull film,negative\n")
+    assert run_cli(evaluate_pretrained.main, ["--test_file", str(test_file), "--models", "vader", "--device", "cuda", "--output_dir", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == "error: --device cuda: this machine has no such device (torch sees no GPU)"
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_evaluation_with_its_own_validation_file_needs_no_training_file(tmp_path, capsys):
+    """Round 25's trial: --test_file with --validation_file and no --train_file was a KeyError traceback."""
+    rows = "text,label\n" + "".join(f"a fine film {i},positive\na dull film {i},negative\n" for i in range(5))
+    (tmp_path / "test.csv").write_text(rows)
+    (tmp_path / "validation.csv").write_text(rows.replace("film", "movie"))
+    argv = ["--test_file", str(tmp_path / "test.csv"), "--validation_file", str(tmp_path / "validation.csv"), "--models", "vader",
+            "--output_dir", str(tmp_path / "out")]  # fmt: skip
+    assert run_cli(evaluate_pretrained.main, argv) == 0
+    record = EvaluationRecord.read(tmp_path / "out" / "evaluation.json")
+    assert record.validation == {"sentences": 10, "source": "its own validation split"} and record.results[0].validation is not None
+
+
+def test_a_sampled_evaluation_keeps_each_sentences_place_and_the_report_refuses_it(tmp_path, capsys):
+    """Round 25's trial: --max_samples 50 on MR was ranked in the report as MR's best as-is model, its predictions
+    numbered 0..49 rather than by their places in the test set."""
+    from pipelines.report.collect import gather_rows
+
+    rows = "text,label\n" + "".join(f"a fine film {i},positive\na dull film {i},negative\n" for i in range(10))
+    (tmp_path / "test.csv").write_text(rows)
+    folder = tmp_path / "records" / "asis"
+    argv = ["--test_file", str(tmp_path / "test.csv"), "--models", "vader", "--max_samples", "5", "--output_dir", str(folder)]
+    assert run_cli(evaluate_pretrained.main, argv) == 0
+    record = EvaluationRecord.read(folder / "evaluation.json")
+    assert record.data["max_samples"] == 5 and record.data["test_sentences_available"] == 20
+    predictions = pq.read_table(folder / record.results[0].predictions_file).to_pandas()
+    texts = rows.splitlines()[1:]
+    assert [texts[i].rsplit(",", 1)[1] for i in predictions["index"]] == [record.label_names[label] for label in predictions["label"]]
+    from datasets import Dataset
+
+    drawn = Dataset.from_dict({"place": range(20)}).shuffle(seed=0).select(range(5))["place"]  # --max_samples' draw (seed 0)
+    assert predictions["index"].tolist() == list(drawn) and list(drawn) != list(range(5))
+    with pytest.raises(ValueError, match=r"evaluation.json: scored on 5 of 20 test sentences \(--max_samples\); the report compares"):
+        gather_rows(tmp_path / "records")
 
 
 def test_validation_split_is_the_datas_own_else_train_pys_default_else_none():

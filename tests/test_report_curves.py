@@ -100,6 +100,51 @@ def test_an_as_is_model_is_the_zero_label_line_compared_unpaired_at_every_size(c
     assert "zs (as is, no labels): 0.7500 [" in (output / "curves-mr.md").read_text()
 
 
+def zero_shot_evaluation(folder, dataset: str, data: dict, sentences: int = N_TEST):
+    """An as-is evaluation of one zero-shot model, right on 3 of 4 test sentences."""
+    (folder / "predictions").mkdir(parents=True)
+    gold = np.tile([0, 1], N_TEST // 2)[:sentences]
+    predictions = np.where(np.arange(sentences) % 4 == 0, 1 - gold, gold)
+    pd.DataFrame({"index": np.arange(sentences), "label": gold, "prediction": predictions}).to_parquet(folder / "predictions" / "zs.parquet")
+    entry = {"model": "zs", "family": "zero-shot", "accuracy": 0.75, "predictions_file": "predictions/zs.parquet"}
+    return write_evaluation(folder, [entry], dataset=dataset, data=data, test_sentences=sentences)
+
+
+def test_own_data_runs_and_an_evaluation_of_their_test_file_are_matched_by_the_files_digest(curve_runs, tmp_path, capsys):
+    """Round 25's new-user trial: a user's runs are named after their train file and an evaluation after its test file,
+    so `--as_is` drew nothing on own data, silently; and the `all` tick said "~" twice the largest size."""
+    digests = {"train2.csv": "a" * 64, "test2.csv": "b" * 64}
+    for path in curve_runs.rglob("results.json"):
+        record = json.loads(path.read_text())
+        record |= {"dataset": "train2", "data": {"source": "files", "train_file": "train2.csv", "test_file": "test2.csv", "sha256": digests}}
+        if "train_size_per_class" not in record:
+            record |= {"train_sentences": 40, "validation_sentences": 10}
+        path.write_text(json.dumps(record))
+    mine = zero_shot_evaluation(tmp_path / "asis-mine", "test2", {"source": "files", "test_file": "test2.csv", "sha256": {"test2.csv": "b" * 64}})
+    other = zero_shot_evaluation(tmp_path / "asis-other", "test2", {"source": "files", "test_file": "test2.csv", "sha256": {"test2.csv": "c" * 64}})
+    output = tmp_path / "curves"
+    argv = [str(curve_runs), "--output", str(output), "--models", "bilstm", "--as_is"]
+    assert run_cli(curves.main, [*argv, str(mine.parent)]) == 0
+    summary = json.loads((output / "curves.json").read_text())["datasets"]
+    assert list(summary) == ["train2"] and list(summary["train2"]["zero_label"]) == ["zs (as is, no labels)"]
+    capsys.readouterr()
+    assert run_cli(curves.main, [*argv, str(other.parent)]) == 0  # another test file of the same name
+    assert json.loads((output / "curves.json").read_text())["datasets"]["train2"]["zero_label"] == {}
+    assert f"note: {other}: zs (as is, no labels) scored test2, which no run here was tested on; not drawn" in capsys.readouterr().err
+    found = curves.gather_curves([curve_runs], names={"bilstm"})["train2"]
+    assert curves.all_position("train2", list(found.values())) == (25.0, True)  # (40 + 10) / 2 classes
+
+
+def test_curves_that_cannot_be_compared_name_both_and_leave_no_folder(curve_runs, tmp_path, capsys):
+    short = zero_shot_evaluation(tmp_path / "asis-short", "mr", {}, sentences=N_TEST - 2)
+    output = tmp_path / "curves"
+    assert run_cli(curves.main, [str(curve_runs), "--output", str(output), "--models", "bilstm", "--as_is", str(short.parent)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error: bilstm (trained vectors) (") and " against zs (as is, no labels) (" in error
+    assert error.endswith("predictions cover different test sentences: a paired comparison needs the same test set")
+    assert not output.exists()
+
+
 def test_opposite_verdicts_with_an_undetected_size_between_them_are_a_crossover():
     """B better at small sizes, no detectable difference at one, A better at `all`: the curves cross (round 14 found
     SemEval's multihead vs VADER called "no crossover" because the two verdicts were not adjacent)."""

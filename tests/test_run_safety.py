@@ -315,7 +315,19 @@ def test_an_evaluation_and_a_training_run_never_share_a_folder_and_a_new_evaluat
     evaluate = ["--test_file", test_file, "--output_dir", str(folder), "--temperature_scaling", "false", "--models"]
     assert run_cli(evaluate_pretrained.main, [*evaluate, "vader", "afinn"]) == 0
     assert sorted(path.name for path in (folder / "predictions").iterdir()) == ["afinn.parquet", "vader.parquet"]
-    assert run_cli(evaluate_pretrained.main, [*evaluate, "vader"]) == 0
+    capsys.readouterr()
+    assert run_cli(evaluate_pretrained.main, [*evaluate, "vader"]) == 2  # round 25's trial: it deleted afinn's scores
+    assert last_error(capsys) == (
+        f"error: --output_dir {folder} holds scores of afinn, which this evaluation does not score again (evaluation.json); "
+        "to replace it add --overwrite_output_dir, or give another --output_dir"
+    )
+    assert sorted(path.name for path in (folder / "predictions").iterdir()) == ["afinn.parquet", "vader.parquet"]
+    (tmp_path / "other").mkdir()
+    other_data = reviews_csv(tmp_path / "other" / "test.csv", rows=20, seed=2)
+    assert run_cli(evaluate_pretrained.main, [*evaluate[:1], other_data, *evaluate[2:], "vader", "afinn"]) == 2
+    assert "holds an evaluation of other data (evaluation.json)" in last_error(capsys)
+    assert run_cli(evaluate_pretrained.main, [*evaluate, "afinn", "vader", "textblob"]) == 0  # the same data, every model again
+    assert run_cli(evaluate_pretrained.main, [*evaluate[:-1], "--overwrite_output_dir", "true", "--models", "vader"]) == 0
     assert sorted(path.name for path in (folder / "predictions").iterdir()) == ["vader.parquet"]
     capsys.readouterr()
     before = sorted(path.name for path in folder.rglob("*"))

@@ -5,6 +5,7 @@ says, the row. The bytes are checked first (`pipelines.data.encodings`)."""
 from __future__ import annotations
 
 import csv
+import json
 import hashlib
 import os
 import re
@@ -83,7 +84,26 @@ def _read_error(file: Path, kind: str, err: Exception) -> DataError:
             f"{file}: a quote opens in data row {unclosed.group(1)} (1-based, not counting the header) and is never "
             f"closed; close it, or double a quote that is text (\"\")"
         )
+    if kind == "JSON lines" and "JSON parse error" in why:  # pyarrow counts rows from 0, within its block
+        line = first_bad_json_line(file)
+        if line is not None:
+            return DataError(f"{file}: line {line[0]} is not a JSON object ({line[1]}); each line holds one, e.g. {{\"text\": ..., \"label\": ...}}")
     return DataError(f"{file}: cannot be read as {kind}: {why}")
+
+
+def first_bad_json_line(file: Path, encoding: str = "utf-8") -> tuple[int, str] | None:
+    """(1-based line number, why) of the first non-blank line of a JSON-lines file that is not a JSON object; None if all are."""
+    with open(file, encoding=encoding, errors="replace") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError as err:
+                return number, err.msg
+            if not isinstance(value, dict):
+                return number, f"a JSON {type(value).__name__}, not an object"
+    return None
 
 
 def load_user_dataset(

@@ -192,10 +192,25 @@ def gather_rows(root: Path, progress: bool = False) -> list[ReportRow]:
     for path in tqdm(sorted(root.rglob(RESULTS_FILE)), desc="reading runs", unit="run", disable=not progress):
         results = read_json(path)
         if is_run_record(results):
+            check_whole_test_set(path, results.get("test_sentences"), results.get("test_sentences_available"), "--max_test_samples")
             rows.append(trained_row(RunRecord.from_dict(results, path.parent), path.parent, root))
     for path in sorted(root.rglob(EVALUATION_FILE)):
+        evaluation = read_json(path)
+        data = evaluation.get("data") if isinstance(evaluation, dict) else None
+        if isinstance(data, dict):
+            check_whole_test_set(path, evaluation.get("test_sentences"), data.get("test_sentences_available"), "--max_samples")
         rows += pretrained_rows(path, root)
     return sorted(rows, key=sort_key)
+
+
+def check_whole_test_set(path: Path, scored: int | None, available: int | None, option: str) -> None:
+    """`DataError` naming `path` for a record scored on a sample of its test set (`option`): its scores are not the
+    benchmark's, and its predictions pair with no whole-test-set run's."""
+    if available is not None:
+        raise DataError(
+            f"{path}: scored on {scored} of {available} test sentences ({option}); the report compares scores on whole "
+            "test sets: move it out of the folder the report reads"
+        )
 
 
 def model_order(kind: str, model: str) -> tuple:

@@ -29,7 +29,7 @@ from matplotlib.figure import Figure
 from pipelines.benchmarks import BENCHMARKS, official_metric_for
 from pipelines.cli import leading_positionals, parse
 from pipelines.errors import DataError, OptionError
-from pipelines.report.collect import METRIC_NAMES
+from pipelines.report.collect import METRIC_NAMES, file_digests
 from pipelines.report.compare import read_predictions
 from pipelines.report.tables import fmt, fmt_p
 from pipelines.runs.io import read_json
@@ -49,6 +49,9 @@ class Curve:
     runs: dict = field(default_factory=lambda: defaultdict(dict))
     scores: dict = field(default_factory=lambda: defaultdict(dict))  # {size: {seed: official test score}}
     zero_label: bool = False  # a model used as it is (no training labels): one run, drawn as a line at every size
+    test_sha256: str | None = None  # the SHA-256 of the user's test file (`collect.file_digests`); None for a benchmark
+    all_per_class: float | None = None  # the whole split's training sentences per class (validation included), from a record
+    source: str | None = None  # where a zero-label line was read (its evaluation.json)
 
 
 def curve_name(record: RunRecord) -> str:
@@ -72,6 +75,9 @@ def gather_curves(roots: list[Path], seeds: set[int] | None = None, names: set[s
                 continue
             curve = curves[record.dataset].setdefault(curve_name(record), Curve(record.dataset, curve_name(record), record.label_names))
             size, official = record.train_size_per_class, official_metric_for(record.dataset, record.label_names)
+            curve.test_sha256 = (file_digests(record.get("data")) or {}).get("test")
+            if size is None and isinstance(record.get("train_sentences"), int) and isinstance(record.get("validation_sentences"), int):
+                curve.all_per_class = (record.get("train_sentences") + record.get("validation_sentences")) / len(record.label_names)
             if record.seed in curve.runs[size]:
                 raise DataError(f"{path.parent}: {curve.name} at {size or ALL} per class, seed {record.seed}, also in {Path(curve.runs[size][record.seed]).parent}")
             curve.runs[size][record.seed] = str(path.parent / record.predictions_file)
@@ -92,17 +98,25 @@ def gather_zero_label(roots: list[Path], names: set[str] | None = None) -> dict[
                 if not scored.predictions_file or (names is not None and scored.model not in names):
                     continue
                 name = f"{scored.model} (as is, no labels)"
-                curve = curves[evaluation.dataset].setdefault(name, Curve(evaluation.dataset, name, evaluation.label_names, zero_label=True))
+                curve = curves[evaluation.dataset].setdefault(name, Curve(
+                    evaluation.dataset, name, evaluation.label_names, zero_label=True,
+                    test_sha256=(file_digests(evaluation.data) or {}).get("test"), source=str(path),
+                ))  # fmt: skip
                 curve.runs[None][0] = str(path.parent / scored.predictions_file)
                 curve.scores[None][0] = scored.test[official]
     return curves
 
 
-def all_position(dataset: str, curves: list[Curve]) -> float:
-    """Where `all` sits on the size axis: the benchmark's training sentences per class, else twice the largest size."""
+def all_position(dataset: str, curves: list[Curve]) -> tuple[float, bool]:
+    """Where `all` sits on the size axis, and whether that is the data's count: the benchmark's training sentences per
+    class, else the runs' own (their records' training and validation sentences per class), else twice the largest
+    size (a place on the axis, not a count)."""
     if dataset in BENCHMARKS and BENCHMARKS[dataset].train_size:
-        return BENCHMARKS[dataset].train_size / len(curves[0].label_names)
-    return 2.0 * max(size for curve in curves for size in curve.runs if size is not None)
+        return BENCHMARKS[dataset].train_size / len(curves[0].label_names), True
+    counted = [curve.all_per_class for curve in curves if curve.all_per_class]
+    if counted:
+        return max(counted), True
+    return 2.0 * max(size for curve in curves for size in curve.runs if size is not None), False
 
 
 def sizes_of(curves: list[Curve]) -> list[int | None]:
@@ -127,7 +141,11 @@ def compare_pair(a: Curve, b: Curve, official: str) -> list[dict]:
     def question(size):
         return lambda level: crossed_comparison(frames[a.name][size], frames[b.name][size], official, a.label_names, alpha=level)
 
-    answers = answer_family([question(size) for size in sizes])
+    try:
+        answers = answer_family([question(size) for size in sizes])
+    except DataError as err:  # e.g. predictions of other test sentences: say which two curves, and a file of each
+        files = [next(iter(curve.runs[None if curve.zero_label else sizes[0]].values())) for curve in (a, b)]
+        raise DataError(f"{a.name} ({files[0]}) against {b.name} ({files[1]}): {err}") from None
     return [{"size": size, **answer} for size, answer in zip(sizes, answers)]
 
 
@@ -151,7 +169,7 @@ def plot_curves(dataset: str, curves: list[Curve], official: str, path: Path) ->
     """Mean official test score against training sentences per class (log scale), whiskers the 95% t interval over seeds."""
     fig = Figure(figsize=(6.4, 4.0))
     ax = fig.subplots()
-    at_all = all_position(dataset, curves)
+    at_all, counted = all_position(dataset, curves)
     trained = [curve for curve in curves if not curve.zero_label]
     for curve in curves:
         if curve.zero_label:
@@ -168,7 +186,7 @@ def plot_curves(dataset: str, curves: list[Curve], official: str, path: Path) ->
         ax.errorbar(x, y, yerr=[low, high], marker="o", capsize=3, label=curve.name)
     ticks = sizes_of(curves)
     ax.set_xscale("log")
-    ax.set_xticks([at_all if size is None else size for size in ticks], [f"all\n(~{at_all:.0f})" if size is None else str(size) for size in ticks])
+    ax.set_xticks([at_all if size is None else size for size in ticks], [(f"all\n(~{at_all:.0f})" if counted else "all") if size is None else str(size) for size in ticks])
     ax.minorticks_off()
     ax.set(xlabel="training sentences per class (validation drawn from them)", ylabel=f"test {METRIC_NAMES[official]}")
     ax.set_title(f"{dataset}: learning curves (mean over seeds, 95% t interval)")
@@ -229,15 +247,23 @@ def write_curves(roots: list[Path], output: Path, command: str, seeds: set[int] 
     if not found:
         raise DataError(f"no lab-split run records with predictions under {', '.join(map(str, roots))}")
     for dataset, lines in gather_zero_label(as_is or [], as_is_names).items():
-        if dataset in found:
-            found[dataset].update(lines)
-    output.mkdir(parents=True, exist_ok=True)
-    written, summary = [], {"command": command, "datasets": {}}
-    for dataset, by_name in sorted(found.items()):
+        for line in lines.values():
+            target = dataset if dataset in found else next(
+                (name for name, curves in found.items() if line.test_sha256 and any(c.test_sha256 == line.test_sha256 for c in curves.values())), None
+            )  # a user's data is named after its train file in a run, after its test file in an evaluation: the test file decides
+            if target is None:
+                print(f"note: {line.source}: {line.name} scored {dataset}, which no run here was tested on; not drawn", file=sys.stderr)
+                continue
+            found[target][line.name] = line
+    compared = {}
+    for dataset, by_name in sorted(found.items()):  # every comparison before anything is written: an error leaves no folder
         curves = list(by_name.values())
         official = official_metric_for(dataset, curves[0].label_names)
         curves = [c for c in curves if not c.zero_label] + [c for c in curves if c.zero_label]  # a zero-label line is B
-        pairs = [(a, b, compare_pair(a, b, official)) for a, b in combinations(curves, 2) if not a.zero_label]
+        compared[dataset] = (curves, official, [(a, b, compare_pair(a, b, official)) for a, b in combinations(curves, 2) if not a.zero_label])
+    output.mkdir(parents=True, exist_ok=True)
+    written, summary = [], {"command": command, "datasets": {}}
+    for dataset, (curves, official, pairs) in compared.items():
         written.append(plot_curves(dataset, curves, official, output / f"curves-{dataset}.png"))
         (output / f"curves-{dataset}.md").write_text(curves_markdown(dataset, curves, official, pairs, command), encoding="utf-8")
         written.append(output / f"curves-{dataset}.md")
