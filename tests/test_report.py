@@ -402,6 +402,18 @@ def test_runs_the_report_cannot_tell_apart_or_pair_are_refused_naming_both_and_n
     assert "_No question has runs of both models yet._" in text and "Not answered:" not in text  # no empty heading
 
 
+def test_an_evaluation_of_the_runs_test_file_joins_their_dataset():
+    """Round 25's new-user trial: own data's runs are named after the train file (`train2`), an evaluation after the test
+    file (`test2`), so "the best as-is model against the best GloVe model" was never asked on a user's data."""
+    from pipelines.report.collect import same_test_file_same_dataset
+    from pipelines.runs.setting import Setting
+
+    run = report_row(dataset="train2", data_files={"train": "a" * 64, "test": "b" * 64})
+    mine = report_row(kind="pretrained", model="vader", dataset="test2", setting=Setting("as is"), data_files={"test": "b" * 64})
+    other = report_row(kind="pretrained", model="afinn", dataset="test2", setting=Setting("as is"), data_files={"test": "c" * 64})
+    assert [row.dataset for row in same_test_file_same_dataset([run, mine, other])] == ["train2", "train2", "test2"]
+
+
 def test_a_records_file_digests_pair_with_its_files_even_after_its_paths_were_made_relative():
     from pipelines.report.collect import file_digests
 

@@ -11,7 +11,7 @@ Learning curves and the validation score of the restored checkpoint come from th
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -200,7 +200,20 @@ def gather_rows(root: Path, progress: bool = False) -> list[ReportRow]:
         if isinstance(data, dict):
             check_whole_test_set(path, evaluation.get("test_sentences"), data.get("test_sentences_available"), "--max_samples")
         rows += pretrained_rows(path, root)
-    return sorted(rows, key=sort_key)
+    return sorted(same_test_file_same_dataset(rows), key=sort_key)
+
+
+def same_test_file_same_dataset(rows: list[ReportRow]) -> list[ReportRow]:
+    """An as-is evaluation of a user's test file takes the dataset name of the runs tested on that same file (by its
+    SHA-256): a run names the user's data after its train file, an evaluation after its test file, and the report
+    compares only rows of one dataset."""
+    trained = {row.data_files["test"]: row.dataset for row in rows if row.kind != "pretrained" and row.data_files and "test" in row.data_files}
+    return [
+        replace(row, dataset=trained[row.data_files["test"]])
+        if row.kind == "pretrained" and row.data_files and trained.get(row.data_files.get("test"), row.dataset) != row.dataset
+        else row
+        for row in rows
+    ]
 
 
 def check_whole_test_set(path: Path, scored: int | None, available: int | None, option: str) -> None:
