@@ -36,7 +36,7 @@ import hashlib
 import json
 import signal
 import threading
-from dataclasses import asdict, fields, replace
+from dataclasses import MISSING, asdict, fields, replace
 from pathlib import Path
 
 from transformers import DataCollatorWithPadding, EarlyStoppingCallback, TrainingArguments
@@ -46,7 +46,7 @@ from pipelines import hub
 from pipelines.arguments import DataArguments, DistillationArguments, GloveModelArguments, GloveTrainingArguments, SearchArguments
 from pipelines.cli import pairs_text
 from pipelines.distillation import check_teacher, prepare_training
-from pipelines.fitting import DEFINING_TRAINING_OPTIONS
+from pipelines.fitting import DEFINING_TRAINING_OPTIONS, LATER_DEFINING_FIELDS
 from pipelines.metrics import compute_metrics_fn
 from pipelines.runs.io import check_writable_dir
 from pipelines.runs.layout import RESULTS_FILE
@@ -70,12 +70,26 @@ def study_name(model_args, data_args: DataArguments, training_args, loss_args, s
     setting = {
         "model": asdict(model_args),
         "data": asdict(data_args),
-        "training": {name: getattr(training_args, name) for name in DEFINING_TRAINING_OPTIONS if hasattr(training_args, name)},
+        "training": hashed_training_options(training_args),
         "loss": {item.name: getattr(loss_args, item.name) for item in fields(loss_args)} if loss_args else None,
         **({} if search_args.pruner == "median" else {"pruner": search_args.pruner}),
     }
     digest = hashlib.sha256(json.dumps(setting, sort_keys=True, default=str).encode()).hexdigest()[:12]
     return f"{data_args.dataset_label}-{label or model_args.model}-{digest}"
+
+
+def hashed_training_options(training_args) -> dict:
+    """The defining training options a study name hashes: those of `DEFINING_TRAINING_OPTIONS`, less the ones added
+    to it in round 25 (`LATER_DEFINING_FIELDS`) while they keep their defaults, so a study named before then (the
+    committed question-5 journals) keeps its name, and one that changes them gets its own."""
+    defaults = {
+        item.name: item.default_factory() if item.default_factory is not MISSING else item.default for item in fields(training_args)
+    }
+    return {
+        name: getattr(training_args, name)
+        for name in DEFINING_TRAINING_OPTIONS
+        if hasattr(training_args, name) and not (name in LATER_DEFINING_FIELDS and getattr(training_args, name) == defaults.get(name))
+    }
 
 
 def optuna_storage(search_args: SearchArguments, output_dir: Path):

@@ -200,3 +200,15 @@ def test_bad_search_options_give_one_line_and_write_nothing(argv, message, tmp_p
     error = capsys.readouterr().err.strip()
     assert error.startswith("error: ") and message in error and "\n" not in error
     assert not (tmp_path / "out").exists()
+
+
+def test_a_study_name_hashes_a_later_defining_option_only_when_it_is_changed():
+    """Round 25 added label smoothing, gradient clipping and Adam's settings to a run's definition; a study named before
+    (the committed question-5 journals) keeps its name while they keep their defaults, and one that changes them gets its own."""
+    from pipelines.arguments import GloveTrainingArguments
+    from pipelines.cli import parse
+
+    default = search.hashed_training_options(parse((GloveTrainingArguments,), [])[0])
+    smoothed = search.hashed_training_options(parse((GloveTrainingArguments,), ["--label_smoothing_factor", "0.1"])[0])
+    assert "label_smoothing_factor" not in default and smoothed["label_smoothing_factor"] == 0.1
+    assert {key: value for key, value in smoothed.items() if key != "label_smoothing_factor"} == default
