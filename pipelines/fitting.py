@@ -432,11 +432,15 @@ def check_checkpoint_to_resume(checkpoint: Path, definition: dict, output_dir: P
     if output_dir.resolve() != checkpoint.parent.resolve() and output_dir.is_dir():
         held = [path.name for path in (output_dir / RESULTS_FILE, *checkpoints_newest_first(output_dir)) if path.exists()]
         if held:
+            own = recorded_definition(output_dir)
+            same = own is not None and not definition_differences(own, definition) and not (output_dir / RESULTS_FILE).exists()
             raise OptionError(
-                f"{option}: --output_dir {output_dir} holds another run ({', '.join(held[:3])}{', ...' if len(held) > 3 else ''}), "
-                f"which resuming there would mix with this one; resume in the checkpoint's own folder ({checkpoint.parent}) "
-                "or in an --output_dir without a run"
-            )
+                f"{option}: --output_dir {output_dir} holds "
+                + (f"an interrupted run of this definition ({', '.join(held[:3])}); drop --resume_from_checkpoint to resume "
+                   "it from its own last checkpoint" if same else
+                   f"another run ({', '.join(held[:3])}{', ...' if len(held) > 3 else ''}), which resuming there would mix "
+                   f"with this one; resume in the checkpoint's own folder ({checkpoint.parent}) or in an --output_dir without a run")
+            )  # fmt: skip
 
 
 class TrainingClock(TrainerCallback):

@@ -128,11 +128,16 @@ def test_resuming_another_runs_checkpoint_is_refused(tmp_path, argv, tiny_glove,
     assert "no run_definition.json in" in last_error(capsys)
 
 
-def test_resuming_a_checkpoint_of_this_run_from_another_folder_works(tmp_path, argv):
+def test_resuming_a_checkpoint_of_this_run_from_another_folder_works(tmp_path, argv, capsys):
     first = tmp_path / "first"
     assert run_cli(train.main, argv(first)) == 0
     checkpoint = sorted(first.glob("checkpoint-*"), key=lambda path: int(path.name.split("-")[1]))[0]
     assert run_cli(train.main, argv(tmp_path / "second", "--resume_from_checkpoint", str(checkpoint))) == 0
+    (tmp_path / "second" / "results.json").unlink()  # killed before the end: the same command again says what to do
+    capsys.readouterr()
+    assert run_cli(train.main, argv(tmp_path / "second", "--resume_from_checkpoint", str(checkpoint))) == 2
+    assert last_error(capsys).endswith("drop --resume_from_checkpoint to resume it from its own last checkpoint")
+    assert run_cli(train.main, argv(tmp_path / "second")) == 0
 
 
 def cut_short(path: Path) -> None:
