@@ -94,8 +94,8 @@ class LabelMapping:
         return sorted(range(len(self.label_names)), key=lambda label_id: first.get(label_id, len(self.targets)))
 
     def neutral_id(self) -> int:
-        """The dataset's neutral label (matched case-insensitively)."""
-        return [name.lower() for name in self.label_names].index(NEUTRAL)
+        """The dataset's neutral label (`neutral` or `neu`, any case)."""
+        return [SENTIMENT_NAMES.get(str(name).strip().lower()) for name in self.label_names].index(NEUTRAL)
 
     def ties(self, probabilities: np.ndarray) -> int:
         """Sentences whose two highest dataset probabilities are equal, decided by the model's label order
@@ -130,6 +130,8 @@ def label_mapping(
     table = {**CHECKPOINT_LABELS.get(model_name, {}), **(extra or {})}
     model_labels = [str(id2label[i]) for i in sorted(id2label)]
     dataset_by_name = {str(name).strip().lower(): name for name in label_names}
+    # the dataset label each sentiment is spelled as (a file labelled neg/pos takes a model's NEGATIVE/POSITIVE)
+    dataset_by_sentiment = {SENTIMENT_NAMES[key]: name for key, name in dataset_by_name.items() if key in SENTIMENT_NAMES}
     targets: list[str | None] = []
     unknown = []
     for model_label in model_labels:
@@ -139,7 +141,7 @@ def label_mapping(
         if key in dataset_by_name:
             targets.append(dataset_by_name[key])
         elif key in SENTIMENT_NAMES:
-            targets.append(dataset_by_name.get(SENTIMENT_NAMES[key]))  # None: a sentiment this dataset does not have
+            targets.append(dataset_by_sentiment.get(SENTIMENT_NAMES[key]))  # None: a sentiment this dataset does not have
         elif named is not None:
             raise OptionError(
                 f"label {model_label!r} maps to {named!r}, which is neither a label of the dataset ({', '.join(map(str, label_names))}) "
@@ -162,7 +164,8 @@ def label_mapping(
     missing = [name for name in label_names if name not in covered]
     if not missing:
         return LabelMapping(label_names, targets, model_labels)
-    if [name.lower() for name in missing] == [NEUTRAL] and {"negative", "positive"} <= {name.lower() for name in covered}:
+    sentiment_of = {name: SENTIMENT_NAMES.get(str(name).strip().lower()) for name in label_names}
+    if [sentiment_of[name] for name in missing] == [NEUTRAL] and {"negative", "positive"} <= {sentiment_of[name] for name in covered}:
         if not 0.5 <= neutral_threshold <= 1.0:
             raise OptionError(f"--neutral_threshold must be between 0.5 and 1, got {neutral_threshold}")
         return LabelMapping(label_names, targets, model_labels, neutral_threshold)

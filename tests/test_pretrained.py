@@ -146,8 +146,9 @@ def test_a_tie_goes_to_the_models_first_label_whatever_the_datasets_order():
         (["negative", "positive"], ["Negative", "Positive"], None, ["Negative", "Positive"]),
         (["negative", "positive"], ["bad", "good"], "negative=bad,positive=good", ["bad", "good"]),
         (["LABEL_0", "LABEL_1"], ["0", "1"], "LABEL_0=0,LABEL_1=1", ["0", "1"]),
+        (["NEGATIVE", "POSITIVE"], ["neg", "pos"], None, ["neg", "pos"]),
     ],
-    ids=["own labels", "own labels reordered", "capitalised", "label_map to own names", "integer classes"],
+    ids=["own labels", "own labels reordered", "capitalised", "label_map to own names", "integer classes", "short names"],
 )
 def test_a_datasets_own_label_names_are_mapped_by_name_or_by_label_map(model_labels, dataset, extra, targets):
     """Round 25's new-user trial: labels other than negative/neutral/positive could not be scored by any model, the
