@@ -439,7 +439,7 @@ def check_earlier_evaluation(output_dir: Path, data: dict, test_sentences: int, 
     if not (output_dir / EVALUATION_FILE).is_file():
         return
     earlier = EvaluationRecord.read(output_dir / EVALUATION_FILE)
-    same_data = json.loads(json.dumps(earlier.data, default=str)) == json.loads(json.dumps(data, default=str))
+    same_data = data_identity(earlier.data) == data_identity(data)
     dropped = [row.model for row in earlier.results if row.model not in model_names]
     if same_data and earlier.test_sentences == test_sentences and not dropped:
         return
@@ -448,6 +448,14 @@ def check_earlier_evaluation(output_dir: Path, data: dict, test_sentences: int, 
         f"--output_dir {output_dir} holds {why} ({EVALUATION_FILE}); to replace it add --overwrite_output_dir, "
         "or give another --output_dir"
     )
+
+
+def data_identity(data: dict | None):
+    """What makes two evaluations' data the same, whatever folder they were run from: the description without its
+    paths (`data_dir`, `<split>_file`), with the files' SHA-256 in their place."""
+    data = json.loads(json.dumps(data or {}, default=str))
+    digests = sorted((data.pop("sha256", None) or {}).values())
+    return {key: value for key, value in data.items() if key != "data_dir" and not key.endswith("_file")} | {"sha256": digests}
 
 
 def earlier_prediction_files(output_dir: Path) -> set[str]:
