@@ -32,6 +32,8 @@ def main(argv: list[str]) -> None:
             "--class_weights weighs the Trainer's cross-entropy; SetFit trains without it (a contrastive loss, then a "
             "scikit-learn logistic-regression head): drop --setfit or --class_weights"
         )
+    if setfit_args.setfit and training_args.world_size > 1:
+        raise OptionError("--setfit trains in one process (the setfit library's own loop): launch it without several processes")
     if setfit_args.setfit and training_args.resume_from_checkpoint:
         raise OptionError("--resume_from_checkpoint resumes a Trainer run; SetFit keeps no checkpoint (a killed SetFit run starts again): drop it")
     resolve_output_dir(training_args, data_args, model_label(model_args.model, setfit_args.setfit), search=search_args.search)

@@ -66,12 +66,13 @@ def load_pretrained(path: str, label_names: list[str], seed: int, load_kwargs: d
 def forget_calibration(model, path: str, head_kept: bool) -> None:
     """A model loaded from a calibrated run folder starts fine-tuning as trained, and keeps none of that run's
     calibration: a head loaded as it was saved gets its temperature taken out again (`calibration.remove_temperature`:
-    the folded-in T multiplied back, the abstention threshold dropped); a head drawn anew (`head_kept` False: other
-    labels) has nothing to take out, and the config's `temperature_scaling` and abstention fields are dropped. Without
+    the folded-in T multiplied back, the abstention threshold dropped); a head drawn anew (`head_kept` False: another
+    number of labels) has nothing to take out, and the config's `temperature_scaling` and abstention fields are dropped. Without
     this a run trained with `--temperature_scaling false` would save the old run's temperature and threshold."""
     config = model.config
     fields = ("temperature_scaling", "abstain_threshold", "abstain_coverage")
-    if not any(getattr(config, name, None) is not None for name in fields) and getattr(config, "temperature", 1.0) == 1.0:
+    glove_temperature = config.temperature if isinstance(config, GloveConfig) else 1.0  # a stock config's `temperature` is generation's
+    if not any(getattr(config, name, None) is not None for name in fields) and glove_temperature == 1.0:
         return
     if head_kept or isinstance(config, GloveConfig):  # a GloVe model's T is a config field, not folded into its head
         temperature = remove_temperature(model)

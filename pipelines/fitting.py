@@ -398,8 +398,10 @@ def check_checkpoint_to_resume(checkpoint: Path, definition: dict, output_dir: P
     """`--resume_from_checkpoint` names a whole checkpoint of a run of this definition, to be resumed in its own run
     folder or in an `output_dir` that holds no run, or this raises: `PathError` (no such folder), `DataError` (a file
     cut short), `OptionError` (a run folder rather than one of its checkpoints; no `run_definition.json` beside it;
-    another definition, naming what differs; an `output_dir` holding another run's checkpoints or results, which the
-    trainer would take for this run's: it restores the best model from `<output_dir>/checkpoint-<best step>`)."""
+    another definition, naming what differs; an `output_dir` other than the checkpoint's own folder that holds
+    checkpoints or results, which the trainer would take for this run's: it restores the best model from
+    `<output_dir>/checkpoint-<best step>`; where they are an interrupted run of this definition, the message says to
+    drop the option, which resumes it from its own last checkpoint)."""
     option = f"--resume_from_checkpoint {checkpoint}"
     if not checkpoint.is_dir():
         raise PathError(f"{option}: no such folder")

@@ -454,8 +454,9 @@ def data_identity(data: dict | None):
     """What makes two evaluations' data the same, whatever folder they were run from: the description without its
     paths (`data_dir`, `<split>_file`), with the files' SHA-256 in their place."""
     data = json.loads(json.dumps(data or {}, default=str))
-    digests = sorted((data.pop("sha256", None) or {}).values())
-    return {key: value for key, value in data.items() if key != "data_dir" and not key.endswith("_file")} | {"sha256": digests}
+    digests = data.pop("sha256", None) or {}
+    by_split = {key: digests.get(value, value) for key, value in data.items() if key.endswith("_file")}  # each file's role kept
+    return {key: value for key, value in data.items() if key != "data_dir" and not key.endswith("_file")} | {"files": by_split}
 
 
 def earlier_prediction_files(output_dir: Path) -> set[str]:

@@ -22,7 +22,8 @@ from pipelines.train_sizes import subsample
 
 def split_validation(dataset: DatasetDict, fraction: float, seed: int) -> DatasetDict:
     """train / validation / test, the validation drawn from train with a fixed seed, per class,
-    unless the data brought its own (`--validation_file`, a Hub validation split)."""
+    unless the data brought its own (`--validation_file`, a Hub validation split; then an as-is evaluation's
+    data may have no train split, and none comes back)."""
     if "validation" in dataset:  # an as-is evaluation may bring validation and test without train
         return DatasetDict({split: dataset[split] for split in ("train", "validation", "test") if split in dataset})
     held_out = _stratified_split(dataset["train"], fraction, seed, "validation")

@@ -508,3 +508,18 @@ def test_every_scorer_is_scored_on_validation_lexicons_included(tiny, tmp_path, 
     assert "| 95% CI of macro recall | validation macro recall | sentences/s |" in markdown
     assert f"| {vader['validation']['recall_macro']:.4f} |" in markdown
     assert "Validation: 10 sentences (0.2 of train per class, seed 42" in markdown
+
+
+def test_two_evaluations_are_of_the_same_data_by_their_files_digests_in_their_roles():
+    """`check_earlier_evaluation`'s "same data": paths do not matter (another working folder), each file's role does
+    (validation and test swapped is other data; the review of round 25 found the digests compared as a sorted list)."""
+    from pipelines.pretrained import data_identity
+
+    def files(validation, test, folder="/a"):
+        return {"source": "files", "validation_file": f"{folder}/v.csv", "test_file": f"{folder}/t.csv",
+                "sha256": {f"{folder}/v.csv": validation, f"{folder}/t.csv": test}}  # fmt: skip
+
+    assert data_identity(files("v" * 64, "t" * 64)) == data_identity(files("v" * 64, "t" * 64, folder="../b"))
+    assert data_identity(files("v" * 64, "t" * 64)) != data_identity(files("t" * 64, "v" * 64))
+    builtin = {"source": "builtin", "dataset": "mr", "test_held_out": False}
+    assert data_identity(builtin | {"data_dir": "../shared/datasets"}) == data_identity(builtin | {"data_dir": "/data"})

@@ -67,12 +67,12 @@ def read_data_file(path: str, encoding: str | None = None) -> Dataset:
     try:
         return load_dataset(builder, data_files={"data": str(file)}, split="data", **options)
     except Exception as err:  # pandas, pyarrow and `datasets` raise their own kinds; all mean a bad file
-        raise _read_error(file, kind, err) from err
+        raise _read_error(file, kind, err, encoding or "utf-8") from err
     finally:
         datasets_logging.set_verbosity(verbosity)
 
 
-def _read_error(file: Path, kind: str, err: Exception) -> DataError:
+def _read_error(file: Path, kind: str, err: Exception, encoding: str = "utf-8") -> DataError:
     """What went wrong reading `file`, in one line: a quote never closed, no rows, or the
     parser's own first line."""
     why = root_cause_line(err)
@@ -85,7 +85,7 @@ def _read_error(file: Path, kind: str, err: Exception) -> DataError:
             f"closed; close it, or double a quote that is text (\"\")"
         )
     if kind == "JSON lines" and "JSON parse error" in why:  # pyarrow counts rows from 0, within its block
-        line = first_bad_json_line(file)
+        line = first_bad_json_line(file, encoding)
         if line is not None:
             return DataError(f"{file}: line {line[0]} is not a JSON object ({line[1]}); each line holds one, e.g. {{\"text\": ..., \"label\": ...}}")
     return DataError(f"{file}: cannot be read as {kind}: {why}")

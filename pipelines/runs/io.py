@@ -92,11 +92,14 @@ def hold_run_folder(output_dir: str | os.PathLike):
         failed = False
     finally:
         owner_file.unlink(missing_ok=True)
-        lock.release()
-        if failed and made and {path.name for path in output_dir.iterdir()} <= {RUN_LOCK_FILE}:
+        if failed and made and {path.name for path in output_dir.iterdir()} <= {RUN_LOCK_FILE}:  # still held: no run took it
             (output_dir / RUN_LOCK_FILE).unlink(missing_ok=True)
-            for folder in made:  # each is empty once the one inside it is gone
-                folder.rmdir()
+            for folder in made:  # each is empty once the one inside it is gone; a folder another run wrote into stays
+                try:
+                    folder.rmdir()
+                except OSError:
+                    break
+        lock.release()
 
 
 def write_json_atomic(path: str | os.PathLike, payload) -> Path:
