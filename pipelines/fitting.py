@@ -321,8 +321,8 @@ def definition_differences(old: dict, new: dict, limit: int = 4) -> list[str]:
 def prepare_output_dir(training_args: TrainingArguments, definition: dict) -> str | None:
     """Create the folder, say which checkpoint to resume from, and record the run's definition.
 
-    `--resume_from_checkpoint` must name a whole checkpoint of a run of this definition (the
-    `run_definition.json` beside it). Otherwise a folder holding checkpoints but no `results.json`
+    `--resume_from_checkpoint` names a whole checkpoint of a run of this definition, checked before the folder is
+    made (`check_checkpoint_to_resume`, called by `fit_and_test`; the SetFit flow refuses the option). Otherwise a folder holding checkpoints but no `results.json`
     is an interrupted run: it resumes from its last whole checkpoint if its `run_definition.json`
     matches this run's. A finished run of this definition starts over; `--overwrite_output_dir`
     starts over in any case, old checkpoints and results removed first. Raises `OptionError`
@@ -331,10 +331,8 @@ def prepare_output_dir(training_args: TrainingArguments, definition: dict) -> st
     """
     output_dir = Path(training_args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    resume_from = training_args.resume_from_checkpoint
-    if resume_from:
-        check_checkpoint_to_resume(Path(resume_from), definition, output_dir)
-    elif not getattr(training_args, "overwrite_output_dir", False):
+    resume_from = training_args.resume_from_checkpoint  # checked by `check_checkpoint_to_resume` before the folder was made
+    if not resume_from and not getattr(training_args, "overwrite_output_dir", False):
         recorded = recorded_definition(output_dir)
         differences = None if recorded is None else definition_differences(recorded, definition)
         resume_from = checkpoint_of_this_run(output_dir, differences, None if recorded is None else precision_hint(recorded, definition))

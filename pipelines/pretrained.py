@@ -36,7 +36,6 @@ probability, so rescaling would change their predictions.
 
 from __future__ import annotations
 
-import json
 import shlex
 import sys
 import time
@@ -51,6 +50,7 @@ from pipelines.arguments import TRAINER_DEFAULT_SEED, DataArguments, PretrainedA
 from pipelines.calibration import calibrate_probabilities, calibration_summary, logits_from_probabilities
 from pipelines.data import column, load_data
 from pipelines.data.builtin import resolve_data_dir
+from pipelines.data.files import file_digests
 from pipelines.errors import DataError, OptionError, PathError, UserError, one_line
 from pipelines.benchmarks import BENCHMARKS, closest_benchmark, official_metric_for
 from pipelines.metrics import METRICS, metric_keys, score
@@ -360,7 +360,7 @@ def evaluate_pretrained(args: PretrainedArguments) -> EvaluationRecord:
     parse_label_map(args.label_map)  # a bad option fails before any work
     check_writable_dir(Path(args.output_dir))  # before scoring, not after; created only when there is something to write
     check_folder_kind(args.output_dir, "evaluation")
-    earlier = earlier_prediction_files(Path(args.output_dir))
+    earlier = earlier_evaluation(Path(args.output_dir))
     dataset, data_description = load_data(args)
     if "test" not in dataset:
         raise OptionError(f"{args.dataset_label} has no test split (it has: {', '.join(dataset)}); give --test_file")
@@ -378,8 +378,8 @@ def evaluate_pretrained(args: PretrainedArguments) -> EvaluationRecord:
         model_names, notes = default_models(label_names, benchmark, args.runs_dir, resolve_data_dir(args.data_dir))
     for note in notes:
         print(f"note: {note}", file=sys.stderr, flush=True)
-    if not args.overwrite_output_dir:
-        check_earlier_evaluation(Path(args.output_dir), data_description, len(test), model_names)
+    if earlier is not None and not args.overwrite_output_dir:
+        check_earlier_evaluation(earlier, Path(args.output_dir), data_description, len(test), model_names)
     texts, references = column(test, "text"), column(test, "label")
     try:
         validation, validation_description = validation_split(dataset, args.dataset_label)
@@ -422,7 +422,7 @@ def evaluate_pretrained(args: PretrainedArguments) -> EvaluationRecord:
     )
     write_json_atomic(output_dir / EVALUATION_FILE, record.to_dict())
     written = {name for row in record.results for name in (row.predictions_file, row.validation_predictions_file) if name}
-    for name in earlier - written:  # an earlier evaluation's predictions of models this one did not score
+    for name in prediction_files(earlier) - written:  # an earlier evaluation's predictions of models this one did not score
         (output_dir / name).unlink(missing_ok=True)
     table = evaluation_table(record.results, label_names, args.dataset if args.source == "builtin" else None)
     (output_dir / EVALUATION_MD).write_text(evaluation_markdown(record, table), encoding="utf-8")
@@ -431,14 +431,11 @@ def evaluate_pretrained(args: PretrainedArguments) -> EvaluationRecord:
     return record
 
 
-def check_earlier_evaluation(output_dir: Path, data: dict, test_sentences: int, model_names: list[str]) -> None:
-    """`OptionError` when `output_dir` holds an evaluation that this one would replace and lose: of other data (its
+def check_earlier_evaluation(earlier: EvaluationRecord, output_dir: Path, data: dict, test_sentences: int, model_names: list[str]) -> None:
+    """`OptionError` when `earlier`, the evaluation in `output_dir`, would be replaced and lost: of other data (its
     description or test size differs) or with models this one does not score again. A new evaluation of the same
     data that scores every model again (or more) replaces it, as a finished run of the same definition starts over;
     `--overwrite_output_dir` replaces it in any case."""
-    if not (output_dir / EVALUATION_FILE).is_file():
-        return
-    earlier = EvaluationRecord.read(output_dir / EVALUATION_FILE)
     same_data = data_identity(earlier.data) == data_identity(data)
     dropped = [row.model for row in earlier.results if row.model not in model_names]
     if same_data and earlier.test_sentences == test_sentences and not dropped:
@@ -450,23 +447,27 @@ def check_earlier_evaluation(output_dir: Path, data: dict, test_sentences: int, 
     )
 
 
-def data_identity(data: dict | None):
+def data_identity(data: dict | None) -> dict:
     """What makes two evaluations' data the same, whatever folder they were run from: the description without its
-    paths (`data_dir`, `<split>_file`), with the files' SHA-256 in their place."""
-    data = json.loads(json.dumps(data or {}, default=str))
-    digests = data.pop("sha256", None) or {}
-    by_split = {key: digests.get(value, value) for key, value in data.items() if key.endswith("_file")}  # each file's role kept
-    return {key: value for key, value in data.items() if key != "data_dir" and not key.endswith("_file")} | {"files": by_split}
+    paths (`data_dir`, `<split>_file`, the digests keyed by path), with each split's SHA-256 in their place
+    (`data.files.file_digests`)."""
+    data = data or {}
+    kept = {key: value for key, value in data.items() if key not in ("data_dir", "sha256") and not key.endswith("_file")}
+    return kept | {"files": file_digests(data)}
 
 
-def earlier_prediction_files(output_dir: Path) -> set[str]:
-    """The predictions files an earlier evaluation in `output_dir` wrote (its `evaluation.json` lists them), which a new
-    evaluation there replaces: those of models it does not score again are removed once it is written. An unreadable
-    earlier record: `DataError` naming it, before anything is scored."""
-    if not (output_dir / EVALUATION_FILE).is_file():
+def earlier_evaluation(output_dir: Path) -> EvaluationRecord | None:
+    """The evaluation `output_dir` already holds, read once before anything is scored (an unreadable one: `DataError`
+    naming it); None when it holds none."""
+    return EvaluationRecord.read(output_dir / EVALUATION_FILE) if (output_dir / EVALUATION_FILE).is_file() else None
+
+
+def prediction_files(evaluation: EvaluationRecord | None) -> set[str]:
+    """The predictions files `evaluation` lists, which a new evaluation in its folder replaces: those of models it does
+    not score again are removed once it is written."""
+    if evaluation is None:
         return set()
-    earlier = EvaluationRecord.read(output_dir / EVALUATION_FILE)
-    return {name for row in earlier.results for name in (row.predictions_file, row.validation_predictions_file) if name}
+    return {name for row in evaluation.results for name in (row.predictions_file, row.validation_predictions_file) if name}
 
 
 def write_model_predictions(output_dir: Path, scored: list, references, indices) -> None:

@@ -106,6 +106,19 @@ def first_bad_json_line(file: Path, encoding: str = "utf-8") -> tuple[int, str] 
     return None
 
 
+def file_digests(data: dict | None) -> dict[str, str] | None:
+    """{split: SHA-256 of its file} of a run that read the user's own files (the `sha256` of `load_user_dataset`'s
+    description, in the order of its `<split>_file` entries, so a record whose paths were made relative still pairs them);
+    None for a benchmark, a Hub dataset, or a record from before the digests were kept."""
+    if not isinstance(data, dict) or data.get("source") != "files" or not isinstance(data.get("sha256"), dict):
+        return None
+    files = {key.removesuffix("_file"): str(path) for key, path in data.items() if key in ("train_file", "validation_file", "test_file")}
+    digests = data["sha256"]
+    if all(path in digests for path in files.values()):
+        return {split: digests[path] for split, path in files.items()}
+    return dict(zip(files, digests.values())) if len(files) == len(digests) else None
+
+
 def load_user_dataset(
     files: dict[str, str],
     text_column: str | None = None,

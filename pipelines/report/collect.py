@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 import models
 from pipelines.benchmarks import official_metric_for
+from pipelines.data.files import file_digests
 from pipelines.errors import DataError
 from pipelines.metrics import METRICS
 from pipelines.runs.io import file_name, find_trainer_state, read_json
@@ -107,7 +108,7 @@ class ReportRow:
     trained_on: str | None = None  # an as-is model trained on another benchmark: that benchmark
     calibration: dict | None = None  # the "How sure" section (`pipelines.report.calibration`)
     validation_predictions: str | None = None
-    data_files: dict[str, str] | None = None  # {split: SHA-256} of the user files it read (`file_digests`); None: a benchmark
+    data_files: dict[str, str] | None = None  # {split: SHA-256} of the user files it read (`data.files.file_digests`); None: a benchmark
 
     def to_json(self) -> dict:
         """The row as report.json's "runs" keep it: the metrics at the top, the setting as its label, no trainer state
@@ -142,19 +143,6 @@ def trained_row(results: RunRecord, run_dir: Path, root: Path) -> ReportRow:
     )  # fmt: skip
 
 
-def file_digests(data: dict | None) -> dict[str, str] | None:
-    """{split: SHA-256 of its file} of a run that read the user's own files (the `sha256` of `pipelines.data.files`'
-    description, in the order of its `<split>_file` entries, so a record whose paths were made relative still pairs them);
-    None for a benchmark, a Hub dataset, or a record from before the digests were kept."""
-    if not isinstance(data, dict) or data.get("source") != "files" or not isinstance(data.get("sha256"), dict):
-        return None
-    files = {key.removesuffix("_file"): str(path) for key, path in data.items() if key in ("train_file", "validation_file", "test_file")}
-    digests = data["sha256"]
-    if all(path in digests for path in files.values()):
-        return {split: digests[path] for split, path in files.items()}
-    return dict(zip(files, digests.values())) if len(files) == len(digests) else None
-
-
 def present_file(folder: Path, name: str | None) -> str | None:
     """`folder/name` when that file is there, else None."""
     return str(folder / name) if name and (folder / name).is_file() else None
@@ -162,8 +150,9 @@ def present_file(folder: Path, name: str | None) -> str | None:
 
 def pretrained_rows(path: Path, root: Path) -> list[ReportRow]:
     """One row per model scored by `evaluate_pretrained.py`, read through `EvaluationRecord` (older versions
-    included); `DataError` naming `path` when it is not an evaluation record."""
+    included); `DataError` naming `path` when it is not an evaluation record, or one of a sampled test set."""
     evaluation = EvaluationRecord.read(path)
+    check_whole_test_set(path, evaluation.test_sentences, (evaluation.data or {}).get("test_sentences_available"), "--max_samples")
     label_names = evaluation.label_names
     official = official_metric_for(evaluation.dataset, label_names) if label_names else None
     rows = []
@@ -195,10 +184,6 @@ def gather_rows(root: Path, progress: bool = False) -> list[ReportRow]:
             check_whole_test_set(path, results.get("test_sentences"), results.get("test_sentences_available"), "--max_test_samples")
             rows.append(trained_row(RunRecord.from_dict(results, path.parent), path.parent, root))
     for path in sorted(root.rglob(EVALUATION_FILE)):
-        evaluation = read_json(path)
-        data = evaluation.get("data") if isinstance(evaluation, dict) else None
-        if isinstance(data, dict):
-            check_whole_test_set(path, evaluation.get("test_sentences"), data.get("test_sentences_available"), "--max_samples")
         rows += pretrained_rows(path, root)
     return sorted(same_test_file_same_dataset(rows), key=sort_key)
 

@@ -29,7 +29,8 @@ from matplotlib.figure import Figure
 from pipelines.benchmarks import BENCHMARKS, official_metric_for
 from pipelines.cli import leading_positionals, parse
 from pipelines.errors import DataError, OptionError
-from pipelines.report.collect import METRIC_NAMES, file_digests
+from pipelines.data.files import file_digests
+from pipelines.report.collect import METRIC_NAMES
 from pipelines.report.compare import read_predictions
 from pipelines.report.tables import fmt, fmt_p
 from pipelines.runs.io import read_json
@@ -49,7 +50,7 @@ class Curve:
     runs: dict = field(default_factory=lambda: defaultdict(dict))
     scores: dict = field(default_factory=lambda: defaultdict(dict))  # {size: {seed: official test score}}
     zero_label: bool = False  # a model used as it is (no training labels): one run, drawn as a line at every size
-    test_sha256: str | None = None  # the SHA-256 of the user's test file (`collect.file_digests`); None for a benchmark
+    test_sha256: str | None = None  # the SHA-256 of the user's test file (`data.files.file_digests`); None for a benchmark
     all_per_class: float | None = None  # the whole split's training sentences per class (validation included), from a record
     source: str | None = None  # where a zero-label line was read (its evaluation.json)
 
