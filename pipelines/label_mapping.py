@@ -3,7 +3,8 @@ whose names say nothing (`LABEL_0`...), or from a `--label_map` option.
 
 Names are compared case-insensitively, first with the dataset's own labels (a run trained on a file
 labelled `bad`/`good` maps onto that file's labels as they are), then with the sentiment names
-(`neg`, `negative`, ... in `SENTIMENT_NAMES`), which count for the dataset label of that name. A
+(`neg`, `negative`, ... in `SENTIMENT_NAMES`), which count for the dataset label of that sentiment in
+either spelling (a `neg`/`pos` file takes a model's `NEGATIVE`/`POSITIVE`). A
 tie between dataset labels goes to the one the model lists first (a lexicon's 0.5 / 0.5 on two-class
 data: negative), whatever order the dataset gives its labels in.
 
