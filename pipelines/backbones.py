@@ -129,9 +129,10 @@ def resolve_alias(alias: str) -> str:
 WEIGHTS_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
 
 
-def resolve_model(name: str) -> str:
+def resolve_model(name: str, other_choices: str = "") -> str:
     """A Hub id, a local folder, or an alias from `MODEL_ALIASES`, as something `from_pretrained` reads.
-    Raises `PathError` for a folder that is missing or holds no config or weights."""
+    Raises `PathError` for a folder that is missing or holds no config or weights; `other_choices` (e.g.
+    "a lexicon: vader, textblob, afinn") is what else the caller accepts, named in the missing folder's message."""
     if name in MODEL_ALIASES:
         return resolve_alias(name)
     path = Path(name).expanduser()
@@ -145,7 +146,7 @@ def resolve_model(name: str) -> str:
     if looks_like_path:
         raise PathError(
             f"model folder not found: {name} (give a save_pretrained folder, a Hub id such as "
-            f"'org/name', or one of: {', '.join(MODEL_ALIASES)})"
+            f"'org/name', or one of: {', '.join(MODEL_ALIASES)}{f', or {other_choices}' if other_choices else ''})"
         )
     return name
 

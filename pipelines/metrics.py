@@ -48,10 +48,18 @@ METRICS = {
 METRIC_KEYS = ("accuracy", "f1_macro", "recall_macro")  # every data set has these; F1-PN only where it applies
 
 
+def sentiments(label_names) -> list[str | None]:
+    """Each label's sentiment, "negative", "neutral" or "positive", across the spellings `label_mapping.SENTIMENT_NAMES`
+    knows (`neg`, `Neutral`, `POS`, ...); None for a label that names none."""
+    from pipelines.label_mapping import SENTIMENT_NAMES
+
+    return [SENTIMENT_NAMES.get(str(name).strip().lower()) for name in label_names or []]
+
+
 def f1_pn_classes(label_names) -> list[int] | None:
-    """The ids of `positive` and `negative` when F1-PN applies (three classes, those two among
-    them, as in SemEval-2017 4A), else None: the one F1-PN rule of the project."""
-    names = [str(name) for name in label_names or []]
+    """The ids of the positive and negative labels when F1-PN applies (three classes, those two among
+    them, as in SemEval-2017 4A; any spelling `sentiments` reads), else None: the one F1-PN rule of the project."""
+    names = sentiments(label_names)
     if len(names) == 3 and {"negative", "positive"} <= set(names):
         return [names.index("positive"), names.index("negative")]
     return None
@@ -175,7 +183,8 @@ def per_class_scores(references, predictions, label_names: list[str]) -> dict[st
 
 def official_metric(label_names) -> str:
     """The metric to rank data that is not a benchmark by, inferred from its labels: macro recall
-    for three classes including neutral (like SemEval-2017 4A, robust to skewed classes), accuracy
+    for three classes including neutral in any spelling `sentiments` reads (`neu`, `Neutral`; like SemEval-2017 4A,
+    robust to skewed classes), accuracy
     otherwise. A benchmark's own comes from its entry (`pipelines.benchmarks.official_metric_for`)."""
-    names = [str(name).lower() for name in label_names or []]
+    names = sentiments(label_names)
     return "recall_macro" if len(names) == 3 and "neutral" in names else "accuracy"

@@ -97,10 +97,7 @@ def resolve_scorer(
     Hub id that is neither reachable nor cached."""
     path = Path(entry).expanduser()
     if entry not in LEXICONS and entry not in MODEL_ALIASES and not path.exists():
-        try:
-            resolved = resolve_model(entry)
-        except PathError as err:  # the hint here names the lexicons too
-            raise PathError(f"{one_line(err).removesuffix(')')}, or a lexicon: {', '.join(LEXICONS)})") from None
+        resolved = resolve_model(entry, other_choices=f"a lexicon: {', '.join(LEXICONS)}")
         if resolved == entry:  # a Hub id: fails in seconds, not after a minute of download retries, when the Hub is out of reach
             hub_access.model_load_kwargs(entry, "score a local copy instead: --models <run folder> (a save_pretrained folder)")
     return load_classifier(entry, label_names, dataset, device or default_device(), batch_size, progress=True)

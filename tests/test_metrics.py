@@ -46,7 +46,8 @@ def test_no_warning_when_every_class_is_present(recwarn):
 
 def test_one_metric_table_and_f1_pn_only_where_it_applies():
     assert metric_keys(["negative", "neutral", "positive"]) == ("accuracy", "f1_macro", "recall_macro", "f1_pn")
-    assert metric_keys(["negative", "positive"]) == metric_keys(["neg", "neu", "pos"]) == ("accuracy", "f1_macro", "recall_macro")
+    assert metric_keys(["negative", "positive"]) == metric_keys(["sport", "news", "music"]) == ("accuracy", "f1_macro", "recall_macro")
+    assert metric_keys(["neg", "neu", "pos"]) == metric_keys(["Negative", "Neutral", "Positive"]) == metric_keys(["negative", "neutral", "positive"])
     assert set(METRICS) == {"accuracy", "f1_macro", "recall_macro", "f1_pn"}
     assert METRICS["recall_macro"].display == "macro recall" and METRICS["f1_pn"].hub_args["labels"] == ["negative", "positive"]
 

@@ -396,10 +396,57 @@ def test_runs_the_report_cannot_tell_apart_or_pair_are_refused_naming_both_and_n
     (root / "b" / "meanmax" / "results.json").unlink()
     assert run_cli(main, [str(root), "--output", str(tmp_path / "rep"), "--aso_iterations", "20"]) == 0
     assert "- mean vs mean‖max (lab split)" in (tmp_path / "rep" / "report.md").read_text().split("Not answered:")[1]
+    # round 26's review: `v1/train.csv` and `v2/train.csv` are both dataset 'train'; other models on each were compared
+    write_run(root, "d/meanmax", "meanmax", "train", seed=43, data=files_data("b" * 64) | {"sha256": {"/d/train.csv": "d" * 64, "/d/test.csv": "b" * 64}})
     (root / "c" / "meanmax" / "results.json").unlink()
+    assert run_cli(main, [str(root), "--output", str(tmp_path / "rep2")]) == 2
+    assert "runs `a/mean` and `d/meanmax` are both on dataset 'train' but were trained on different files of one name" in capsys.readouterr().err
+    (root / "d" / "meanmax" / "results.json").unlink()
     assert run_cli(main, [str(root), "--output", str(tmp_path / "one"), "--aso_iterations", "20"]) == 0
     text = (tmp_path / "one" / "report.md").read_text()
     assert "_No question has runs of both models yet._" in text and "Not answered:" not in text  # no empty heading
+
+
+@pytest.mark.parametrize("case", ["max_train_samples", "cv folds", "class names"])
+def test_runs_one_group_would_pool_though_they_differ_in_what_it_does_not_group_by_are_refused(case):
+    """Round 26's review: 3 full-data seeds and 2 seeds of `--max_train_samples 500` were one group of 5 seeds (also in
+    the learning curves' `all` point); 5-fold and 10-fold cross-validation one group; runs naming a dataset's classes `0, 1, 2` and `negative, neutral, positive` ranked by one metric."""
+    from pipelines.errors import DataError
+    from pipelines.report.collect import group_rows
+
+    full = [report_row(run=f"full/seed-{s}", seed=s, train_sentences=8000, label_names=["negative", "positive"]) for s in range(3)]
+    folds = [report_row(run=f"cv/seed-{s}/fold-{f}", seed=s, fold=f, protocol="cv", cv_folds=10, train_sentences=8610 + f % 2)
+             for s in range(2) for f in range(3)]  # fmt: skip
+    assert len(group_rows(full + folds)) == 2  # folds of one index agree; folds of different sizes in one run are right
+    other = {"max_train_samples": dict(train_sentences=500), "cv folds": dict(protocol="cv", cv_folds=5, fold=0, train_sentences=None),
+             "class names": dict(label_names=["0", "1"], model="mean")}[case]  # fmt: skip
+    odd = report_row(run="odd/seed-3", seed=3, **{"train_sentences": 8000} | other)
+    with pytest.raises(DataError) as refused:
+        group_rows(full + folds + [odd])
+    message = str(refused.value)
+    assert "`odd/seed-3`" in message and ("`full/seed-0`" in message or "`cv/seed-0/fold-0`" in message)
+    assert {"max_train_samples": "with 8000 and 500 training sentences", "cv folds": "with 10 and 5 cross-validation folds",
+            "class names": "name its classes 0, 1 and negative, positive"}[case] in message  # fmt: skip
+
+
+def test_groups_whose_names_share_a_file_name_keep_their_own_predictions_and_figures(tmp_path):
+    """Round 26's review: datasets named in Cyrillic (`отзывы`, `твиты`) both became `_` in file names, and the report
+    keyed predictions and summaries by that: the second dataset's questions and table read the first one's runs."""
+    from pipelines.report.collect import Group, slug
+
+    root = tmp_path / "runs"
+    labels = np.tile([0, 1], 20)
+    for dataset, right in (("отзывы", 36), ("твиты", 24)):
+        for seed in range(2):
+            predictions = np.where(np.arange(40) < right + seed, labels, 1 - labels)
+            write_run(root, f"{dataset}/mean/seed-{seed}", "mean", dataset, labels, predictions, seed=seed, label_names=TWO)
+    assert slug("отзывы") != slug("твиты") and slug("отзывы").startswith("run-") and slug("mr-mean") == "mr-mean"
+    write_report(root, tmp_path / "report", aso_iterations=20)
+    numbers = json.loads((tmp_path / "report" / "report.json").read_text())["datasets"]
+    means = {dataset: numbers[dataset]["summaries"][0]["metrics"]["accuracy"]["mean"] for dataset in ("отзывы", "твиты")}
+    assert means == pytest.approx({"отзывы": 36.5 / 40, "твиты": 24.5 / 40})
+    assert len(list((tmp_path / "report" / "figures").glob("scores-*.png"))) == 2
+    assert Group("mr", "mean", None, "lab", "glove").key == ("mr", "mean", None, "lab")
 
 
 def test_an_evaluation_of_the_runs_test_file_joins_their_dataset():
@@ -459,6 +506,15 @@ def test_a_student_finds_its_teacher_by_the_identity_it_recorded_not_by_the_fold
     assert missing.why == "its teacher minilm (mr, seed 0, record ffffffffffffffff) is in neither the records nor the teachers folder"
     (hub,) = teacher_questions([student({"model": "minilm"})], [cpu, gpu])  # a teacher with no run record
     assert hub.why == "its teacher minilm (no run record) is in neither the records nor the teachers folder"
+    # round 26's review: a teacher per student seed (`--teacher teachers/t<seed>`); the first seed's teacher was used for all
+    own = [teacher(s, f"{s:016x}") for s in range(2)]
+    own = [replace(row, run=f"teachers/t{row.seed}") for row in own]
+    each = Group("mr", "bilstm", distilled, "lab", "glove", [report_row(setting=distilled, seed=s, teacher=own[s].identity) for s in range(2)])
+    (found,) = teacher_questions([each], [cpu, *reversed(own)])
+    assert found.b.rows == own and found.b.name == "minilm, teachers teachers/t0, teachers/t1 (fine-tuned)"
+    twins = Group("mr", "bilstm", distilled, "lab", "glove", [report_row(setting=distilled, seed=s, teacher=t.identity) for s, t in enumerate([cpu, gpu])])
+    (found,) = teacher_questions([twins], [cpu, gpu])  # two teacher runs of seed 0
+    assert found.why.startswith("its seeds learnt from 2 teacher runs (teachers/mr-minilm, teachers/mr-minilm), some of one seed")
 
 
 def test_an_exported_model_is_its_own_setting_never_an_as_is_model(tmp_path):
@@ -495,7 +551,7 @@ def test_the_best_as_is_model_is_chosen_on_validation_when_every_candidate_has_a
 
     def chosen(results):
         groups = group_rows(pretrained_rows(write_evaluation(tmp_path, results, label_names=TWO), tmp_path))
-        summaries = {g.slug: {"accuracy": {"mean": g.rows[0].test["accuracy"]}} for g in groups}
+        summaries = {g.key: {"accuracy": {"mean": g.rows[0].test["accuracy"]}} for g in groups}
         best, how = best_of(groups, "accuracy", summaries)
         return best.model, how
 
@@ -624,10 +680,10 @@ def test_the_questions_a_reader_needs_are_built_from_the_groups():
     found = teacher_questions([plain, mse, group(distilled, teacher="gpu/seed-9")], [teacher_row, gpu_row])
     assert [q.b.rows if q.b else q.why for q in found] == [[teacher_row], "its teacher gpu/seed-9 is in neither the records nor the teachers folder"]
     assert found[0].b.name == "minilm, teacher mr-minilm-cpu (fine-tuned)"
-    assert found[0].b.slug != group(Setting("fine-tuned"), model="minilm").slug
+    assert found[0].b.key != group(Setting("fine-tuned"), model="minilm").key
     on_gpu = teacher_questions([group(distilled, teacher="semeval2017a-minilm/seed-0")], [teacher_row, gpu_row])
     assert on_gpu[0].b.rows == [gpu_row]  # a teacher among the report's own runs
-    assert on_gpu[0].b.slug != found[0].b.slug  # two teachers of one model: their predictions are read apart
+    assert on_gpu[0].b.key != found[0].b.key  # two teachers of one model: their predictions are read apart
     (protocol,) = protocol_questions([plain, group(trained, "cv"), weighted])
     assert (protocol.a, protocol.b.protocol, protocol.family, protocol.text) == (plain, "cv", PROTOCOLS, "lab split vs 10-fold CV: bilstm (trained vectors)")
 
@@ -651,7 +707,7 @@ def test_each_configuration_of_a_model_is_its_own_group_and_every_pair_one_quest
     lstm, distilled = group("lstm"), group("transformer", teacher="minilm")
     distilled_classic = group("transformer", CLASSIC_TRANSFORMER, teacher="minilm")
     assert classic.setting.label == "trained vectors, config attention_dropout=0 dropout=0.1 ffn_dim=2048 num_heads=10 num_layers=6"
-    assert not classic.plain and len({g.slug for g in (default, classic, searched)}) == 3
+    assert not classic.plain and len({g.key for g in (default, classic, searched)}) == 3
     found = configuration_questions([lstm, searched, classic, default, distilled, distilled_classic])
     assert [(q.text, q.a, q.b, q.a_label, q.b_label) for q in found] == [
         ("classic vs default: transformer", classic, default, "classic", "default"),

@@ -302,7 +302,7 @@ def test_the_sure_line_tells_always_sure_scorers_from_those_with_ties():
     rows = []
     for name, probabilities in (("vader", one_hot), ("afinn", tied)):
         group = Group("mr", name, Setting("as is"), "lab", "pretrained", [report_row(kind="pretrained", model=name)])
-        runs[group.slug] = [Run(None, np.arange(3), labels, probabilities, probabilities, None, None, False)]
+        runs[group.key] = [Run(None, np.arange(3), labels, probabilities, probabilities, None, None, False)]
         rows.append({"group": group})
     (line, _) = sure_lines(HowSure("mr", runs, rows, [], [], [], []))
     assert "so the ECE is the error rate: vader (as is)." in line and "afinn (as is) on 2 of 3 sentences" in line
@@ -420,7 +420,7 @@ def test_other_calibrators_diagnose_a_test_that_differs_from_validation_only_by_
         runs.append(Run(seed, np.arange(6000), labels, test, test, validation, validation_labels, True))
     group = Group("semeval2017a", "mpnet", Setting("fine-tuned"), "lab", "finetuned",
                   [report_row(kind="finetuned", model="mpnet", dataset="semeval2017a", label_names=names, seed=s) for s in range(3)])
-    (row,) = calibrator_rows("semeval2017a", [group], {group.slug: runs})
+    (row,) = calibrator_rows("semeval2017a", [group], {group.key: runs})
     assert set(CALIBRATORS) <= set(row) and row["metric"] == "recall_macro"
     expected = np.mean([calibration_scores(run.after, run.labels)["ece"] for run in runs])
     assert row["temperature"]["ece"]["mean"] == pytest.approx(expected)
@@ -433,13 +433,13 @@ def test_other_calibrators_diagnose_a_test_that_differs_from_validation_only_by_
                for line in lines)  # fmt: skip
     np.testing.assert_allclose(row["mean_probability"], np.mean([run.after.mean(axis=0) for run in runs], axis=0))
     same = [Run(0, np.arange(6000), validation_labels, validation, validation, validation, validation_labels, True)]
-    (row,) = calibrator_rows("semeval2017a", [group], {group.slug: same})
+    (row,) = calibrator_rows("semeval2017a", [group], {group.key: same})
     assert row["oracle"]["ece"]["mean"] == pytest.approx(row["temperature"]["ece"]["mean"])
     assert "difference" not in row["oracle"] and row["bcts"]["difference"]["family_size"] == 3  # not a question there
     lines = calibrator_lines(HowSure("semeval2017a", {}, [], [], [], [], [], calibrators=[row]))
     assert "the oracle has no label shift to undo" in lines[3] and "temperature scaling itself" in lines[2]
     glove = Group("semeval2017a", "bilstm", Setting("trained vectors"), "lab", "glove", group.rows)
-    assert calibrator_rows("semeval2017a", [glove], {glove.slug: runs}) == []  # fine-tuned transformers only
+    assert calibrator_rows("semeval2017a", [glove], {glove.key: runs}) == []  # fine-tuned transformers only
 
 
 def test_the_diagnosis_says_when_the_oracle_prior_correction_makes_it_worse():
@@ -484,7 +484,7 @@ def test_the_oracle_temperature_finds_the_temperature_the_test_needs():
         runs.append(Run(seed, np.arange(6000), labels, test, test, scaled_probabilities(validation_logits, 1.0), validation_labels, True))
     group = Group("mr", "mpnet", Setting("fine-tuned"), "lab", "finetuned",
                   [report_row(kind="finetuned", model="mpnet", dataset="mr", label_names=names, seed=s) for s in range(2)])
-    (row,) = calibrator_rows("mr", [group], {group.slug: runs})
+    (row,) = calibrator_rows("mr", [group], {group.key: runs})
     np.testing.assert_allclose(row["oracle_temperatures"], 2.5, rtol=0.15)
     assert row["oracle_temperatures"][0] == least_ece_temperature(np.log(runs[0].after), runs[0].labels)[0]
     assert row["temperature"]["ece"]["mean"] > 0.1 > GOAL_ECE > row["oracle_temperature"]["ece"]["mean"]
@@ -510,7 +510,7 @@ def test_the_temperature_of_least_validation_ece_corrects_a_saved_scale_that_mis
                         scaled_probabilities(validation_logits, 1.0), validation_labels, True))  # fmt: skip
     group = Group("mr", "minilm", Setting("fine-tuned"), "lab", "finetuned",
                   [report_row(kind="finetuned", model="minilm", dataset="mr", label_names=names, seed=s) for s in range(4)])
-    (row,) = calibrator_rows("mr", [group], {group.slug: runs})
+    (row,) = calibrator_rows("mr", [group], {group.key: runs})
     found = least_ece_temperature(np.log(runs[0].validation), runs[0].validation_labels)[0]
     assert found == pytest.approx(2.0, rel=0.15)
     expected = calibration_scores(scaled_probabilities(np.log(runs[0].after), found), runs[0].labels)["ece"]
@@ -522,3 +522,18 @@ def test_the_temperature_of_least_validation_ece_corrects_a_saved_scale_that_mis
     assert row["ece_temperature"]["accuracy"] == row["temperature"]["accuracy"]  # no prediction moves
     lines = calibrator_lines(HowSure("mr", {}, [], [], [], [], [], calibrators=[row]))
     assert "lower with the temperature of least validation ECE" in lines[3]
+
+
+def test_a_model_of_another_benchmark_is_restricted_to_shared_classes_in_the_datasets_own_order():
+    """Round 26's review: `shift_runs` read the shared classes in the benchmark's order as if sorted; on data whose
+    classes run positive, neutral, negative, an MR model's sentences kept the wrong labels."""
+    from pipelines.report.calibration import shift_runs
+
+    names = ["positive", "neutral", "negative"]
+    row = report_row(kind="pretrained", model="mr-bilstm", dataset="mine", setting=Setting("as is"), label_names=names, trained_on="mr")
+    group = Group("mine", "mr-bilstm", Setting("as is"), "lab", "pretrained", [row])
+    probabilities = np.array([[0.7, 0.1, 0.2], [0.1, 0.8, 0.1], [0.2, 0.2, 0.6]])
+    labels = np.array([0, 1, 2])
+    (run,), kept = shift_runs(group, [Run(0, np.arange(3), labels, probabilities, probabilities, None, None, False)])
+    assert kept == ["positive", "negative"] and run.labels.tolist() == [0, 1] and run.index.tolist() == [0, 2]
+    np.testing.assert_allclose(run.after, [[0.7 / 0.9, 0.2 / 0.9], [0.2 / 0.8, 0.6 / 0.8]])

@@ -61,6 +61,29 @@ def test_the_curves_name_where_one_model_is_better_with_holm_over_the_sizes(curv
     assert "python -m pipelines.report.curves" in table and "| 16 | 3/3 |" in table
 
 
+def test_a_variant_is_its_own_curve_and_a_cut_training_set_or_a_second_evaluation_is_refused(curve_runs, tmp_path, capsys):
+    """Round 26's review: class-weighted BiLSTM runs (seeds 3, 4) became seeds of the plain BiLSTM curve; runs cut by
+    `--max_train_samples` joined the `all` point; of two evaluations of one as-is model the last silently won."""
+    for seed in (3, 4):
+        write_run(curve_runs / "mr-lab-trained-weighted" / "bilstm" / f"seed-{seed}", "bilstm", seed, None, 0.5)
+        record = curve_runs / "mr-lab-trained-weighted" / "bilstm" / f"seed-{seed}" / "results.json"
+        record.write_text(json.dumps(json.loads(record.read_text()) | {"class_weights": "balanced"}))
+    found = curves.gather_curves([curve_runs])["mr"]
+    assert sorted(found) == ["bilstm (trained vectors)", "bilstm (trained vectors, class-weighted)", "meanmax (trained vectors)"]
+    assert sorted(found["bilstm (trained vectors)"].runs[None]) == [0, 1, 2]
+    for seed, sentences in ((0, 8000), (1, 8000), (2, 500)):
+        record = curve_runs / "mr-lab-trained" / "bilstm" / f"seed-{seed}" / "results.json"
+        record.write_text(json.dumps(json.loads(record.read_text()) | {"train_sentences": sentences}))
+    assert run_cli(curves.main, [str(curve_runs), "--output", str(tmp_path / "curves")]) == 2
+    err = capsys.readouterr().err
+    assert "seed-2: bilstm (trained vectors) at all per class trained on 500 sentences" in err and "seed-0 on 8000" in err
+    assert not (tmp_path / "curves").exists()
+    for copy in ("a", "b"):
+        zero_shot_evaluation(tmp_path / copy, "mr", {})
+    with pytest.raises(curves.DataError, match=r"zs on mr is also scored in .*a/evaluation.json; give --as_is one evaluation"):
+        curves.gather_zero_label([tmp_path / "a", tmp_path / "b"])
+
+
 def test_a_model_filter_and_no_records_give_one_line(curve_runs, tmp_path, capsys):
     output = tmp_path / "curves"
     assert run_cli(curves.main, [str(curve_runs), "--output", str(output), "--models", "bilstm"]) == 0

@@ -161,6 +161,30 @@ def test_re_recording_a_student_keeps_the_teacher_its_record_was_linked_to(tmp_p
     assert distillation["teacher_run"] == identity and list(distillation)[3] == "teacher_run"  # after teacher_fingerprint
 
 
+def test_re_recording_a_folder_as_another_kind_of_run_leaves_none_of_the_earlier_runs_files(tmp_path):
+    """A Trainer run recorded, its folder then re-made by a SetFit run (no trainer state, no training arguments, no
+    validation predictions), recorded again into the same records: the report must not read the first run's epochs,
+    patience or validation logits as the second's. Then an as-is evaluation in that folder's place."""
+    write_run(tmp_path / "runs", "mr-minilm/seed-0", "minilm", 0, 60, 0.8)
+    run, records = tmp_path / "runs" / "mr-minilm" / "seed-0", tmp_path / "records" / "mr-minilm" / "seed-0"
+    pd.DataFrame({"label": [0, 1], "logits": [[0.0, 1.0], [1.0, 0.0]]}).to_parquet(run / "validation_predictions.parquet")
+    results = json.loads((run / "results.json").read_text())
+    (run / "results.json").write_text(json.dumps(results | {"validation_predictions_file": "validation_predictions.parquet"}))
+    write_records(tmp_path / "runs", tmp_path / "records")
+    assert {"trainer_state.json", "training_args.json", "validation_predictions.parquet"} <= {p.name for p in records.iterdir()}
+    for name in ("trainer_state.json", "training_args.json", "validation_predictions.parquet"):
+        (run / name).unlink()
+    (run / "results.json").write_text(json.dumps(results | {"model": "setfit-mpnet", "setfit": {"iterations": 20}}))
+    write_records(tmp_path / "runs", tmp_path / "records")
+    assert sorted(p.name for p in records.iterdir()) == ["predictions.parquet", "results.json"]
+    assert json.loads((records / "results.json").read_text())["model"] == "setfit-mpnet"
+    for name in ("results.json", "predictions.parquet"):
+        (run / name).unlink()
+    write_evaluation(run, [{"model": "vader", "accuracy": 0.66}])
+    write_records(tmp_path / "runs", tmp_path / "records")
+    assert "results.json" not in {p.name for p in records.iterdir()} and (records / "evaluation.json").is_file()
+
+
 def test_migration_links_each_older_student_to_the_one_run_its_folder_names(tmp_path):
     """`scripts.migrate_results` step 3: the fine-tuned run the end of `teacher_path` names; again, nothing to do;
     a folder that names two runs is an error and no student is written."""

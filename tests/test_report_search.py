@@ -14,15 +14,17 @@ from pipelines.report.search import main, parameter_rows
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
-def toy_study(journal, name="toy", trials=16):
-    """`x` moves the score by up to 0.5, `heads` by 0.01, `noise` not at all: fANOVA must rank them so."""
-    study = optuna.create_study(study_name=name, storage=JournalStorage(JournalFileBackend(str(journal))), direction="maximize",
+def toy_study(journal, name="toy", trials=16, direction="maximize"):
+    """`x` moves the score by up to 0.5, `heads` by 0.01, `noise` not at all: fANOVA must rank them so. A
+    "minimize" study scores the negated value (a loss)."""
+    study = optuna.create_study(study_name=name, storage=JournalStorage(JournalFileBackend(str(journal))), direction=direction,
                                 sampler=optuna.samplers.RandomSampler(seed=0))  # fmt: skip
+    sign = 1 if direction == "maximize" else -1
 
     def objective(trial):
         x, heads = trial.suggest_float("x", 0.0, 1.0), trial.suggest_categorical("heads", [1, 2, 5])
         trial.suggest_int("noise", 1, 3)
-        return 0.5 * x + 0.01 * (heads == 5)
+        return sign * (0.5 * x + 0.01 * (heads == 5))
 
     study.optimize(objective, n_trials=trials)
     return study
@@ -101,6 +103,22 @@ def test_a_parameter_is_shown_per_value_or_per_third_of_its_trials(tmp_path):
     assert float(thirds[0]["best"]) < float(thirds[2]["worst"])  # the score rises with x: the lowest third is below the highest
     xs = sorted(t.params["x"] for t in done)
     assert thirds[0]["value"] == f"{xs[0]:.3g} to {xs[3]:.3g}"
+
+
+def test_a_study_that_minimizes_a_loss_shows_its_lowest_score_as_best(tmp_path):
+    """`--metric_for_best_model eval_loss` makes the search minimize: "best" is then each value's lowest score."""
+    from pipelines.report.search import finished, search_report
+
+    study = toy_study(tmp_path / "journal.log", trials=12, direction="minimize")
+    for row in parameter_rows(finished(study), "heads", maximize=False):
+        scores = [t.value for t in finished(study) if str(t.params["heads"]) == row["value"]]
+        assert (row["best"], row["worst"]) == (f"{min(scores):.4f}", f"{max(scores):.4f}")
+    text = search_report(study, forest_seeds=2, command="test")
+    assert "The study minimizes its score (a loss)" in text and f"validation {min(t.value for t in finished(study)):.4f}" in text
+    heads = text.split("**heads**")[1].split("**")[0]
+    (row,) = [line.split("|") for line in heads.splitlines() if line.startswith("| 5 ")]
+    fives = [t.value for t in finished(study) if t.params["heads"] == 5]
+    assert (row[5].strip(), row[6].strip()) == (f"{min(fives):.4f}", f"{max(fives):.4f}")
 
 
 def test_pruned_trials_are_counted_beside_the_value_they_drew(tmp_path):

@@ -124,6 +124,14 @@ def test_an_onnx_folder_goes_to_onnx_runtime(tmp_path, monkeypatch):
     assert resolve_scorer(str(tmp_path), MR) == "scorer" and opened == [tmp_path]
 
 
+def test_a_missing_folder_names_every_kind_of_entry_once():
+    with pytest.raises(PathError) as raised:
+        resolve_scorer("./missing/model", MR)
+    message = str(raised.value)
+    assert message.startswith("model folder not found: ./missing/model (give a save_pretrained folder")
+    assert message.endswith(f", or a lexicon: {', '.join(LEXICONS)})") and message.count("(") == message.count(")") == 1
+
+
 def test_an_unreachable_hub_id_fails_at_once_naming_the_local_alternative(monkeypatch):
     monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)
     started = time.perf_counter()

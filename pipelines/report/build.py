@@ -41,7 +41,7 @@ def dataset_report(dataset: str, groups: list[Group], predictions: Predictions, 
     )
     official = official_metric_for(dataset, label_names)
     metrics = [key for key in METRIC_NAMES if any(row.test[key] is not None for row in rows)]
-    summaries = {g.slug: summarize_group(g, metrics) for g in groups}
+    summaries = {g.key: summarize_group(g, metrics) for g in groups}
     lines = [f"## {dataset}", "", f"Official metric: {METRIC_NAMES[official]}.", ""]
     lines += scores_section(groups, summaries, metrics, official)
     comparisons, skipped, notes = [], [], []
@@ -68,7 +68,7 @@ def dataset_report(dataset: str, groups: list[Group], predictions: Predictions, 
         "official_metric": official, "label_names": label_names,
         "summaries": [
             {"model": g.model, "setting": g.setting.label, "protocol": g.protocol_label, "n": g.size(), "runs": [r.run for r in g.rows],
-             "validation": g.validation(), "metrics": summaries[g.slug]}
+             "validation": g.validation(), "metrics": summaries[g.key]}
             for g in groups
         ],
         "comparisons": comparisons, "best_models": notes, "not_answered": skipped, "model_selection": selection,

@@ -333,11 +333,11 @@ def calibration_questions(groups: list[Group], runs: dict) -> tuple[list[Questio
     """Temperature scaling after vs before per scaled group; class weights and distillation vs plain (raw probabilities)."""
     found, skipped = [], []
     for g in groups:
-        scaled = runs.get(g.slug)
+        scaled = runs.get(g.key)
         if isinstance(scaled, list) and all(run.scaled for run in scaled):
             found.append(Question(f"temperature scaling: {g.name}", "after scaling", "before", scaled, scaled, "after", "before", True))
     for question in variant_questions(groups):
-        a, b = (runs.get(g.slug) if g else None for g in (question.a, question.b))
+        a, b = (runs.get(g.key) if g else None for g in (question.a, question.b))
         why = question.why or next((f"{g.name}: {r}" for g, r in ((question.a, a), (question.b, b)) if isinstance(r, str)), "")
         if not why and not np.array_equal(a[0].index, b[0].index):
             why = "not the same test sentences"
@@ -371,7 +371,8 @@ def shift_runs(group: Group, runs: list[Run]) -> tuple[list[Run], list[str]] | N
     names = group.rows[0].label_names
     if group.kind != "pretrained" or not trained_on or trained_on == group.dataset or trained_on not in BENCHMARKS or not names:
         return None
-    shared = [names.index(name) for name in BENCHMARKS[trained_on].label_names if name in names]
+    shared = sorted(names.index(name) for name in BENCHMARKS[trained_on].label_names if name in names)  # in the dataset's order
+
     def renormalised(probabilities: np.ndarray) -> np.ndarray:
         kept = probabilities[:, shared]
         return kept / np.clip(kept.sum(axis=1, keepdims=True), np.finfo(np.float64).tiny, None)
@@ -379,7 +380,7 @@ def shift_runs(group: Group, runs: list[Run]) -> tuple[list[Run], list[str]] | N
     restricted = []
     for run in runs:
         keep = np.isin(run.labels, shared)
-        labels = np.searchsorted(shared, run.labels[keep])  # shared is sorted: dataset order
+        labels = np.searchsorted(shared, run.labels[keep])  # the position of each kept label in `shared`
         restricted.append(Run(run.seed, run.index[keep], labels, renormalised(run.after[keep]), renormalised(run.before[keep]),
                               None, None, run.scaled))  # fmt: skip
     return restricted, [names[i] for i in shared]
@@ -390,7 +391,7 @@ class HowSure:
     """The numbers of one dataset's "How sure" section, computed before anything is written."""
 
     dataset: str
-    runs: dict  # group slug -> list[Run] | why not
+    runs: dict  # `Group.key` -> list[Run] | why not
     rows: list[dict]
     abstain: list[dict]
     answers: list[dict]
@@ -404,10 +405,10 @@ class HowSure:
 def how_sure(dataset: str, groups: list[Group]) -> HowSure:
     """Scores (the p-values of "calibrated" Holm-adjusted per table and protocol), abstention, verdicts (one Holm family
     per protocol) and domain shift of one dataset's groups."""
-    runs = {g.slug: read_runs(g) for g in groups}
+    runs = {g.key: read_runs(g) for g in groups}
     rows, abstain, answers, skipped, shift, conformal, no_conformal = [], [], [], [], [], [], []
     for g in groups:
-        found = runs[g.slug]
+        found = runs[g.key]
         if isinstance(found, str):
             skipped.append(f"{g.name}, {g.protocol_label}: {found}")
             continue
@@ -523,8 +524,8 @@ def curves(result: HowSure) -> dict[str, list]:
     """Lab-split groups by kind, for the figures, on the probabilities their calibration rows score (`scored`):
     {kind: [(name, [(probabilities (n, K), labels (n,)) per run])]}."""
     found: dict[str, list] = {}
-    for g in (g for g in {row["group"].slug: row["group"] for row in result.rows}.values() if g.protocol == "lab"):
-        runs = result.runs[g.slug]
+    for g in (g for g in {row["group"].key: row["group"] for row in result.rows}.values() if g.protocol == "lab"):
+        runs = result.runs[g.key]
         found.setdefault(g.kind, []).append((g.name, [(getattr(run, scored(runs)), run.labels) for run in runs]))
     return found
 
@@ -605,8 +606,8 @@ def sure_lines(result: HowSure) -> list[str]:
     """What the as-is groups whose top probability is 1 (a lexicon's one-hot rows) show: always sure, the ECE is the
     error rate; sure except on two-class ties (0.5 / 0.5), counted from their probabilities."""
     always, tied = [], []
-    for g in {row["group"].slug: row["group"] for row in result.rows if row["group"].kind == "pretrained"}.values():
-        top = np.concatenate([getattr(run, scored(result.runs[g.slug])).max(axis=1) for run in result.runs[g.slug]])
+    for g in {row["group"].key: row["group"] for row in result.rows if row["group"].kind == "pretrained"}.values():
+        top = np.concatenate([getattr(run, scored(result.runs[g.key])).max(axis=1) for run in result.runs[g.key]])
         if np.all(top == 1):
             always.append(g.name)
         elif np.all((top == 1) | (top == 0.5)) and np.any(top == 1):
@@ -626,7 +627,7 @@ def goal_lines(result: HowSure) -> list[str]:
     last row (after scaling where it was scaled) read against the ECE a calibrated model would show and against the
     row's Holm p of "calibrated" (`holm_calibrated`), which says whether calibration is rejected; where it was scaled,
     beside the ECE scaling gives on held-out validation halves and the label shares of validation and test (`shift_said`)."""
-    finetuned = {row["group"].slug: row for row in result.rows if row["group"].kind == "finetuned"}  # the last row wins
+    finetuned = {row["group"].key: row for row in result.rows if row["group"].kind == "finetuned"}  # the last row wins
     if not finetuned:
         return []
     lines = [f"Goal: every fine-tuned transformer at most {GOAL_ECE} ECE after temperature scaling, on every benchmark. "
@@ -642,7 +643,7 @@ def goal_lines(result: HowSure) -> list[str]:
                      f"{GOAL_ECE} in {tested['above_goal']:.0%} of the draws; Holm p {p_said(tested['holm_p'])} over the "
                      f"table's {tested['family_size']} {row['group'].protocol_label} rows (p {p_said(tested['p_value'])} "
                      f"before adjusting): {fit}, at {ALPHA}."  # fmt: skip
-                     + shift_said(result.runs.get(row["group"].slug), row["probabilities"]))
+                     + shift_said(result.runs.get(row["group"].key), row["probabilities"]))
     return lines + [""]
 
 
@@ -696,7 +697,7 @@ def calibrator_rows(dataset: str, groups: list[Group], runs: dict) -> list[dict]
     `RuntimeError` from `bias_corrected_temperature_scaling` when its fit does not converge."""
     found = []
     for g in groups:
-        group_runs = runs.get(g.slug)
+        group_runs = runs.get(g.key)
         if g.kind != "finetuned" or g.protocol != "lab" or not isinstance(group_runs, list):
             continue
         if not all(run.scaled and run.validation is not None for run in group_runs):

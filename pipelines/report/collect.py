@@ -11,6 +11,7 @@ Learning curves and the validation score of the restored checkpoint come from th
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
@@ -34,8 +35,12 @@ KINDS = ["glove", "finetuned", "pretrained"]
 
 
 def slug(text: str) -> str:
-    """A file-name-safe version of a run's folder (`pipelines.runs.io.file_name`)."""
-    return file_name(text)
+    """A file-name-safe version of a group's or dataset's name (`pipelines.runs.io.file_name`). Text with characters
+    beyond ASCII (a dataset or model named in Cyrillic) also gets 8 hex digits of its SHA-256: `file_name` turns
+    each run of them into one `_`, so two such names would share a figure's file."""
+    if text.isascii():
+        return file_name(text)
+    return f"{file_name(text)}-{hashlib.sha256(text.encode('utf-8')).hexdigest()[:8]}"
 
 
 def relative_name(folder: Path, root: Path) -> str:
@@ -109,6 +114,7 @@ class ReportRow:
     calibration: dict | None = None  # the "How sure" section (`pipelines.report.calibration`)
     validation_predictions: str | None = None
     data_files: dict[str, str] | None = None  # {split: SHA-256} of the user files it read (`data.files.file_digests`); None: a benchmark
+    train_sentences: int | None = None  # the sentences it trained on (`--max_train_samples` cuts them); None: as-is, older runs
 
     def to_json(self) -> dict:
         """The row as report.json's "runs" keep it: the metrics at the top, the setting as its label, no trainer state
@@ -139,7 +145,7 @@ def trained_row(results: RunRecord, run_dir: Path, root: Path) -> ReportRow:
         predictions=present_file(run_dir, results.predictions_file), trainer_state=str(state_path) if state_path else None,
         identity=results.identity(), teacher=results.teacher_run, weights_fingerprint=results.weights_fingerprint, code=results.code, calibration=results.calibration,
         validation_predictions=present_file(run_dir, results.validation_predictions_file),
-        data_files=file_digests(results.get("data")),
+        data_files=file_digests(results.get("data")), train_sentences=results.get("train_sentences"),
     )  # fmt: skip
 
 
@@ -250,7 +256,13 @@ class Group:
         return f"{folds.pop()}-fold CV" if len(folds) == 1 else "CV"
 
     @property
+    def key(self) -> tuple:
+        """What the report keys a group's predictions, summaries and calibration by: (dataset, model, setting, protocol)."""
+        return (self.dataset, self.model, self.setting, self.protocol)
+
+    @property
     def slug(self) -> str:
+        """The group in its figures' file names."""
         return slug(f"{self.dataset}-{self.model}-{self.setting.label}-{self.protocol}")
 
     @property
@@ -287,13 +299,30 @@ def group_rows(rows: list[ReportRow]) -> list[Group]:
 def check_comparable(groups: list[Group]) -> None:
     """`DataError` naming two runs the report would otherwise pool or pair wrongly: two runs of one group with the same
     seed and fold (the report cannot tell them apart: an option it does not record, such as `--num_train_epochs`,
-    differs, or a run was copied), runs of one group that read different files, and runs under one dataset name
-    (a user's dataset is named after its train file) scored on different test files."""
+    differs, or a run was copied), runs of one group that read different files, trained on different numbers of
+    sentences (`--max_train_samples`; the same fold of cross-validation) or with another number of cross-validation
+    folds, runs under one dataset name (a user's dataset is named after its train file) trained or
+    scored on different files, and rows of one dataset that name its classes differently (their official metric and
+    scores per class would not be the same)."""
     tests: dict[str, ReportRow] = {}
+    trains: dict[str, ReportRow] = {}  # the first run of each dataset that read a train file of the user's
+    classes: dict[str, ReportRow] = {}
     for group in groups:
         seen: dict[tuple, ReportRow] = {}
         first = group.rows[0]
         for row in group.rows:
+            named = classes.setdefault(group.dataset, row)
+            if row.label_names and named.label_names and list(row.label_names) != list(named.label_names):
+                raise DataError(f"`{named.run}` and `{row.run}` are both on dataset {group.dataset!r} but name its classes "
+                                f"{', '.join(named.label_names)} and {', '.join(row.label_names)}: give every run the same "
+                                f"--class_names, or report them from separate folders")  # fmt: skip
+            same_fold = next(r for r in group.rows if r.fold == row.fold)  # cross-validation's folds differ in size
+            for what, other, value, ours in (("cross-validation folds", first, row.cv_folds, first.cv_folds),
+                                             ("training sentences", same_fold, row.train_sentences, same_fold.train_sentences)):  # fmt: skip
+                if value is not None and ours is not None and value != ours:
+                    raise DataError(f"runs `{other.run}` and `{row.run}` are both {group.name} on {group.dataset} but with "
+                                    f"{ours} and {value} {what} (an option the report does not group by, e.g. "
+                                    f"--max_train_samples, differs); report them from separate folders")  # fmt: skip
             key = (row.seed, row.fold)
             if key in seen:
                 which = "".join(f", {name} {value}" for name, value in (("seed", row.seed), ("fold", row.fold)) if value is not None)
@@ -309,3 +338,8 @@ def check_comparable(groups: list[Group]) -> None:
             if test != (other.data_files or {}).get("test"):
                 raise DataError(f"runs `{other.run}` and `{row.run}` are both on dataset {group.dataset!r} but were tested on different "
                                 f"files (a dataset of your own is named after its train file); report them from separate folders")  # fmt: skip
+            train = (row.data_files or {}).get("train")
+            trained = trains.setdefault(group.dataset, row) if train else None
+            if train and train != trained.data_files["train"]:
+                raise DataError(f"runs `{trained.run}` and `{row.run}` are both on dataset {group.dataset!r} but were trained on "
+                                f"different files of one name; report them from separate folders")  # fmt: skip

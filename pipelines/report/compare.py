@@ -17,6 +17,7 @@ cross-validation for the same model is a question across protocols (`protocol_qu
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -91,9 +92,9 @@ class Predictions:
 
     def of(self, group: Group) -> dict | str:
         """{seed: frame}, or why there is none."""
-        if group.slug not in self.cache:
-            self.cache[group.slug] = self._read(group)
-        return self.cache[group.slug]
+        if group.key not in self.cache:
+            self.cache[group.key] = self._read(group)
+        return self.cache[group.key]
 
     @staticmethod
     def _read(group: Group) -> dict | str:
@@ -126,7 +127,7 @@ def best_of(groups: list[Group], official: str, summaries: dict) -> tuple[Group 
     if not lacking:
         best = max(groups, key=lambda g: g.validation())
         return best, f"chosen on validation {METRIC_NAMES[official]} ({best.validation():.4f})"
-    best = max(groups, key=lambda g: summaries[g.slug][official]["mean"] or 0.0)
+    best = max(groups, key=lambda g: summaries[g.key][official]["mean"] or 0.0)
     return best, "chosen on TEST: no validation score recorded" + (f" for {', '.join(lacking)}" if len(lacking) < len(groups) else "")
 
 
@@ -260,23 +261,30 @@ def class_balance_questions(groups: list[Group], label_names: list[str]) -> list
 
 
 def teacher_questions(groups: list[Group], teachers: list[ReportRow]) -> list[Question]:
-    """Each distilled student against the teacher it learnt from: that one teacher run (its training variance
-    not counted: the question is how much of this teacher the student keeps). The teacher is the fine-tuned run of
-    the student's dataset that the student's record names (`RunRecord.teacher_run`, found by `is_teacher`;
-    `teachers`: rows of `collect.gather_rows`, the report's own runs included); a student whose teacher is in
-    neither is said so."""
+    """Each distilled student against the teacher it learnt from: the teacher runs its seeds' records name (one run
+    for the whole group: its training variance not counted, the question is how much of this teacher the students
+    keep; one teacher per student seed: the teachers' seeds are runs too). A teacher is the fine-tuned run of the
+    student's dataset that a student's record names (`RunRecord.teacher_run`, found by `is_teacher`; `teachers`:
+    rows of `collect.gather_rows`, the report's own runs included); a group with a teacher in neither, or with
+    several teacher runs of one seed (they cannot be told apart as runs), is said so."""
     found = []
     for g in groups:
-        named = next((row.teacher for row in g.rows if row.teacher), None)
-        if named is None:
+        named = list({json.dumps(row.teacher, sort_keys=True): row.teacher for row in g.rows if row.teacher}.values())
+        if not named:
             continue
-        row = next((r for r in teachers if r.kind == "finetuned" and r.dataset == g.dataset and is_teacher(named, r)), None)
         text = f"student vs teacher: {g.model} ({g.setting.variants_label})"
-        if row is None:
-            found.append(Question(text, why=f"its teacher {teacher_said(named)} is in neither the records nor the teachers folder", family=TRAINING))
+        rows = [next((r for r in teachers if r.kind == "finetuned" and r.dataset == g.dataset and is_teacher(n, r)), None) for n in named]
+        if None in rows:
+            missing = named[rows.index(None)]
+            found.append(Question(text, why=f"its teacher {teacher_said(missing)} is in neither the records nor the teachers folder", family=TRAINING))
             continue
-        # named by its folder: two students may have two teachers of one model (and a group's slug keys its predictions)
-        teacher = Group(g.dataset, f"{row.model}, teacher {row.run}", Setting("fine-tuned"), row.protocol, "finetuned", [row])
+        if len({row.seed for row in rows}) < len(rows):
+            found.append(Question(text, why=f"its seeds learnt from {len(rows)} teacher runs ({', '.join(row.run for row in rows)}), "
+                                            "some of one seed: report them from separate folders", family=TRAINING))  # fmt: skip
+            continue
+        # named by its folders: two students may have two teachers of one model (and a group's key keys its predictions)
+        name = f"{rows[0].model}, teacher {rows[0].run}" if len(rows) == 1 else f"{rows[0].model}, teachers {', '.join(r.run for r in rows)}"
+        teacher = Group(g.dataset, name, Setting("fine-tuned"), rows[0].protocol, "finetuned", sorted(rows, key=lambda r: r.seed))
         found.append(Question(text, g, teacher, a_label="student", b_label="teacher", family=TRAINING))
     return found
 

@@ -36,6 +36,7 @@ from pipelines.report.tables import fmt, fmt_p
 from pipelines.runs.io import read_json
 from pipelines.runs.layout import EVALUATION_FILE, RESULTS_FILE
 from pipelines.runs.record import EvaluationRecord, RunRecord, is_run_record
+from pipelines.runs.setting import Setting
 from pipelines.statistics import UNIT_RANGE, answer_family, crossed_comparison, score_interval, summarize, verdict
 from pipelines.train_sizes import ALL
 
@@ -53,16 +54,20 @@ class Curve:
     test_sha256: str | None = None  # the SHA-256 of the user's test file (`data.files.file_digests`); None for a benchmark
     all_per_class: float | None = None  # the whole split's training sentences per class (validation included), from a record
     source: str | None = None  # where a zero-label line was read (its evaluation.json)
+    trained_on: dict = field(default_factory=dict)  # {size: (training sentences, the run that recorded them)}
 
 
 def curve_name(record: RunRecord) -> str:
-    return f"{record.model} ({record.vectors} vectors)" if record.is_glove else f"{record.model} (fine-tuned)"
+    """The model and its setting but the training size (`Setting`): "bilstm (trained vectors)", "minilm (fine-tuned)";
+    a class-weighted, distilled or reconfigured run is another curve ("bilstm (trained vectors, class-weighted)")."""
+    return f"{record.model} ({Setting.of(record).without('training size').label})"
 
 
 def gather_curves(roots: list[Path], seeds: set[int] | None = None, names: set[str] | None = None) -> dict[str, dict[str, Curve]]:
     """{dataset: {curve name: Curve}} from the lab-split run records under `roots` (CV runs are left out:
     a curve compares runs on one fixed test set), of the models in `names` and the `seeds` when given.
-    `DataError` when a (model, size, seed) ran twice."""
+    `DataError` when a (model, size, seed) ran twice, or runs of one curve and size trained on different numbers of
+    sentences (`--max_train_samples` is no training size)."""
     curves: dict[str, dict[str, Curve]] = defaultdict(dict)
     for root in roots:
         for path in sorted(Path(root).rglob(RESULTS_FILE)):
@@ -81,6 +86,10 @@ def gather_curves(roots: list[Path], seeds: set[int] | None = None, names: set[s
                 curve.all_per_class = (record.get("train_sentences") + record.get("validation_sentences")) / len(record.label_names)
             if record.seed in curve.runs[size]:
                 raise DataError(f"{path.parent}: {curve.name} at {size or ALL} per class, seed {record.seed}, also in {Path(curve.runs[size][record.seed]).parent}")
+            sentences, first = curve.trained_on.setdefault(size, (record.get("train_sentences"), path.parent))
+            if None not in (sentences, record.get("train_sentences")) and sentences != record.get("train_sentences"):
+                raise DataError(f"{path.parent}: {curve.name} at {size or ALL} per class trained on {record.get('train_sentences')} "
+                                f"sentences, {first} on {sentences} (--max_train_samples?); give the curves runs of one training size")  # fmt: skip
             curve.runs[size][record.seed] = str(path.parent / record.predictions_file)
             curve.scores[size][record.seed] = record.test[official]
     return curves
@@ -99,6 +108,9 @@ def gather_zero_label(roots: list[Path], names: set[str] | None = None) -> dict[
                 if not scored.predictions_file or (names is not None and scored.model not in names):
                     continue
                 name = f"{scored.model} (as is, no labels)"
+                if name in curves[evaluation.dataset]:
+                    raise DataError(f"{path}: {scored.model} on {evaluation.dataset} is also scored in "
+                                    f"{curves[evaluation.dataset][name].source}; give --as_is one evaluation of each model")  # fmt: skip
                 curve = curves[evaluation.dataset].setdefault(name, Curve(
                     evaluation.dataset, name, evaluation.label_names, zero_label=True,
                     test_sha256=(file_digests(evaluation.data) or {}).get("test"), source=str(path),

@@ -92,14 +92,14 @@ def plot_confusion_matrix(group: Group, counts: np.ndarray, path: Path) -> Path:
 
 def plot_scores(dataset: str, groups: list[Group], summaries: dict, path: Path) -> Path:
     """Horizontal bars, one group of bars per model: the mean over seeds, ± std whiskers, the value printed."""
-    groups = [g for g in groups if summaries[g.slug]["accuracy"]["mean"] is not None]
+    groups = [g for g in groups if summaries[g.key]["accuracy"]["mean"] is not None]
     names = [f"{g.name}, {g.protocol_label}" for g in groups]
     height = 0.8 / len(BAR_METRICS)
     fig = Figure(figsize=(8, 1.0 + 0.75 * len(groups)))
     ax = fig.subplots()
     for k, key in enumerate(BAR_METRICS):
-        values = [summaries[g.slug][key]["mean"] or 0.0 for g in groups]
-        errors = [summaries[g.slug][key]["std"] or 0.0 for g in groups]
+        values = [summaries[g.key][key]["mean"] or 0.0 for g in groups]
+        errors = [summaries[g.key][key]["std"] or 0.0 for g in groups]
         positions = np.arange(len(groups)) + (k - (len(BAR_METRICS) - 1) / 2) * height
         bars = ax.barh(positions, values, height=height, xerr=errors, capsize=2, label=METRIC_NAMES[key])
         ax.bar_label(bars, fmt="%.3f", padding=8, fontsize=7)

@@ -28,7 +28,15 @@ import pyarrow.parquet as pq
 from pipelines.cli import leading_positionals, parse
 from pipelines.errors import PathError
 from pipelines.runs.io import find_trainer_state, read_json, write_json_atomic
-from pipelines.runs.layout import ARGS_FILE, EVALUATION_FILE, RESULTS_FILE, TRAINER_STATE_FILE, portable_paths
+from pipelines.runs.layout import (
+    ARGS_FILE,
+    EVALUATION_FILE,
+    PREDICTIONS_FILE,
+    RESULTS_FILE,
+    TRAINER_STATE_FILE,
+    VALIDATION_PREDICTIONS_FILE,
+    portable_paths,
+)
 from pipelines.runs.record import is_run_record
 
 STATE_KEYS = ("best_global_step", "best_metric", "best_model_checkpoint", "epoch", "global_step", "log_history", "stateful_callbacks")
@@ -83,23 +91,36 @@ def with_teacher_run(distillation: dict, identity: dict) -> dict:
 
 def record_run(run_dir: Path, results: dict, target: Path) -> None:
     """The run's record (a student keeps the teacher link its record has: `linked_teacher`), arguments and compact
-    trainer state, machine paths made relative (`portable_paths`)."""
+    trainer state, machine paths made relative (`portable_paths`). A file an earlier record left at `target` that this
+    run does not have (a SetFit run has no trainer state; a run made without validation predictions) is removed: the
+    report would read the earlier run's validation scores, patience or logits as this one's."""
     write_json_atomic(target / RESULTS_FILE, portable_paths(linked_teacher(results, target)))
+    written = {RESULTS_FILE}
     if (run_dir / ARGS_FILE).is_file():
         write_json_atomic(target / ARGS_FILE, portable_paths(read_json(run_dir / ARGS_FILE)))
+        written.add(ARGS_FILE)
     state = find_trainer_state(run_dir)
     if state:
         write_json_atomic(target / TRAINER_STATE_FILE, portable_paths(compact_state(read_json(state))))
+        written.add(TRAINER_STATE_FILE)
     if results.get("predictions_file") and (run_dir / results["predictions_file"]).is_file():
         compact_predictions(run_dir / results["predictions_file"], target / results["predictions_file"])
+        written.add(results["predictions_file"])
     validation = results.get("validation_predictions_file")
     if validation and (run_dir / validation).is_file():  # logits as float32: temperature scaling reads them
         shutil.copyfile(run_dir / validation, target / validation)
+        written.add(validation)
+    for stale in {ARGS_FILE, TRAINER_STATE_FILE, PREDICTIONS_FILE, VALIDATION_PREDICTIONS_FILE, EVALUATION_FILE} - written:
+        (target / stale).unlink(missing_ok=True)
 
 
 def record_evaluation(path: Path, target: Path) -> None:
+    """An as-is evaluation's record and its compact predictions; a run's record an earlier call left at `target` is
+    removed (the report would read both)."""
     evaluation = portable_paths(read_json(path))
     write_json_atomic(target / EVALUATION_FILE, evaluation)
+    for stale in (RESULTS_FILE, ARGS_FILE, TRAINER_STATE_FILE, PREDICTIONS_FILE, VALIDATION_PREDICTIONS_FILE):
+        (target / stale).unlink(missing_ok=True)
     for scored in evaluation.get("results", []):
         if scored.get("predictions_file") and (path.parent / scored["predictions_file"]).is_file():
             compact_predictions(path.parent / scored["predictions_file"], target / scored["predictions_file"])

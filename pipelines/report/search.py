@@ -100,13 +100,13 @@ def value_text(value) -> str:
     return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
-def parameter_rows(done: list, name: str, stopped: list = ()) -> list[dict]:
+def parameter_rows(done: list, name: str, stopped: list = (), maximize: bool = True) -> list[dict]:
     """One parameter's validation scores: per value when the finished and stopped trials drew at most
     `FEW_VALUES` values between them (a value only stopped trials drew has a row with no score), else per third
     of the finished trials ordered by the value, or, with fewer than 3 finished, per finished value. `pruned`
     counts the trials of `stopped` (the pruner's) with that value, or in that third's span (a value between two
     thirds goes to the higher one), or under "other values": their scores are left out, which flatters the values
-    they drew."""
+    they drew. `maximize`: the study's direction (False for a loss: its best is the lowest score)."""
     pairs = sorted(((trial.params[name], trial.value) for trial in done if name in trial.params), key=lambda pair: pair[0])
     drawn = {value for value, _ in pairs} | {trial.params[name] for trial in stopped if name in trial.params}
     if len(drawn) <= FEW_VALUES or len(pairs) < 3:
@@ -125,7 +125,7 @@ def parameter_rows(done: list, name: str, stopped: list = ()) -> list[dict]:
     for i, (label, part) in enumerate(zip(labels, parts)):
         scores = [score for _, score in part]
         spread = f" ± {statistics.stdev(scores):.4f}" if len(scores) > 1 else ""
-        summary = {"validation mean ± sd": f"{statistics.fmean(scores):.4f}{spread}", "best": f"{max(scores):.4f}", "worst": f"{min(scores):.4f}"} \
+        summary = {"validation mean ± sd": f"{statistics.fmean(scores):.4f}{spread}", "best": f"{(max if maximize else min)(scores):.4f}", "worst": f"{(min if maximize else max)(scores):.4f}"} \
             if scores else {"validation mean ± sd": "", "best": "", "worst": ""}  # fmt: skip
         rows.append({"value": label, "trials": len(scores), "pruned": counts[i], **summary})
     if counts[None]:
@@ -157,7 +157,7 @@ def best_options(study) -> list[str]:
 def search_report(study, forest_seeds: int, command: str) -> str:
     """The Markdown of `study`: how it was made, the importances, per-parameter scores and every trial."""
     done, stopped = finished(study), pruned(study)
-    best = study.best_trial
+    best, maximize = study.best_trial, study.direction.name == "MAXIMIZE"
     ranked = importances(study, forest_seeds)
     states = {}
     for trial in study.trials:
@@ -169,7 +169,8 @@ def search_report(study, forest_seeds: int, command: str) -> str:
         "validation only: no number here carries training variance, and the best is optimistic (chosen on these scores)."
         + (" A `running` trial is under way or was interrupted (its process stopped; the storage keeps it running); only"
            " finished (`complete`) trials count below." if "running" in states else ""), "",
-        f"Best trial: {best.number}, validation {best.value:.4f}, "
+        ("" if maximize else "The study minimizes its score (a loss): the best trial, value and column are the lowest. ")
+        + f"Best trial: {best.number}, validation {best.value:.4f}, "
         + ", ".join(f"{name}={value_text(value)}" for name, value in best.params.items())
         + f"; as train.py or grid options: `{shlex.join(best_options(study))}`.", "",
         "## Parameter importance", "",
@@ -188,7 +189,7 @@ def search_report(study, forest_seeds: int, command: str) -> str:
            " a value with many pruned trials reads better there than it searched." if stopped else "`pruned`: none in this study."), "",
     ]  # fmt: skip
     for name in ranked:
-        rows = parameter_rows(done, name, stopped)
+        rows = parameter_rows(done, name, stopped, maximize)
         lines += [f"**{name}**", "", markdown_table(rows, columns(rows[0])), ""]
     rows = trial_rows(study)
     lines += ["## Trials", "", "Best validation score first; `evaluations`: validation passes run (a pruned trial stops early).", "",

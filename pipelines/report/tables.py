@@ -89,7 +89,7 @@ def scores_section(groups: list[Group], summaries: dict, metrics: list[str], off
     table = [
         {
             "model": g.model, "setting": g.setting.label, "protocol": g.protocol_label, "n": g.size(),
-            **{key: mean_std(summaries[g.slug][key]) for key in metrics}, "ci": interval(summaries[g.slug][official], g.kind),
+            **{key: mean_std(summaries[g.key][key]) for key in metrics}, "ci": interval(summaries[g.key][official], g.kind),
         }
         for g in groups
     ]  # fmt: skip
