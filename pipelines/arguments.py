@@ -129,9 +129,12 @@ class DataSourceArguments:
 
     @property
     def dataset_label(self) -> str:
-        """A short readable name for tables and folders: the built-in name, the Hub id, or the file's stem."""
+        """A short readable name for tables and folders: the built-in name, the Hub id, or the file's stem; a file
+        whose stem is a benchmark's name (`mr.csv`) keeps its suffix, or it would take that benchmark's official
+        metric, budget and place in the report."""
         if self.source == "files":
-            return Path(self.train_file or self.test_file or self.validation_file).stem
+            path = Path(self.train_file or self.test_file or self.validation_file)
+            return path.name if path.stem in BENCHMARKS else path.stem
         return self.dataset_name if self.source == "hub" else self.dataset
 
     @property

@@ -56,7 +56,9 @@ from pipelines.distillation import check_teacher, teacher_name
 from pipelines.engines import run_on_submitit
 from pipelines.errors import OptionError, UserError, one_line
 from pipelines.runs.io import write_json_atomic
-from pipelines.runs.layout import RESULTS_FILE, CellFolder
+from pipelines.data.files import file_digest
+from pipelines.fitting import DEFINING_TRAINING_OPTIONS
+from pipelines.runs.layout import CELL_ERROR_FILE, CELL_LOG_FILE, CELL_OPTIONS_FILE, RESULTS_FILE, CellFolder
 from pipelines.runs.record import RunRecord, finished_record, library_versions
 from pipelines.runs.setting import Setting
 from pipelines.formatting import format_metrics, markdown_table
@@ -100,9 +102,6 @@ COLUMNS = [
 ]
 
 
-# In each cell's folder: its training log, and the traceback when it failed.
-CELL_LOG_FILE = "train.log"
-CELL_ERROR_FILE = "error.txt"
 
 
 class CellsFailed(UserError, RuntimeError):
@@ -200,6 +199,46 @@ class Cell:
     def argv(self) -> list[str]:
         return to_argv(self.model_args, self.data_args, self.training_args, self.loss_args)
 
+    def defining_options(self) -> dict[str, str]:
+        """{option: value} of what makes this cell's run what it is: every model, data and loss option given, and the
+        training ones of `fitting.DEFINING_TRAINING_OPTIONS` (logging and reporting options left out). A finished
+        cell's `cell.json` holds them (`check_finished_cell`)."""
+        training = option_pairs(to_argv(self.training_args))
+        return option_pairs(to_argv(self.model_args, self.data_args, self.loss_args)) | {
+            option: value for option, value in training.items() if option.removeprefix("--") in DEFINING_TRAINING_OPTIONS
+        }
+
+
+def option_pairs(argv: list[str]) -> dict[str, str]:
+    """`--name value [value ...]` options as {"--name": "value ..."}."""
+    pairs, name = {}, None
+    for token in argv:
+        if token.startswith("--"):
+            name = token
+            pairs[name] = ""
+        elif name is not None:
+            pairs[name] = f"{pairs[name]} {token}".strip()
+    return pairs
+
+
+def check_finished_cell(cell: Cell, record: RunRecord, digests: dict[str, str]) -> None:
+    """A finished cell counts for this grid only if it ran this cell: `OptionError` naming its folder when its
+    `cell.json` holds other defining options (say `--max_length 64` where the grid now gives 128), or a data file it
+    recorded (`data.sha256`) has changed since (`digests` caches this grid's files' SHA-256). Cells finished before
+    `cell.json` was written are compared on their data files only."""
+    saved = Path(cell.output_dir) / CELL_OPTIONS_FILE
+    advice = "give another --runs_dir, or delete the folder to run the cell again"
+    if saved.is_file():
+        before, now = json.loads(saved.read_text(encoding="utf-8"))["options"], cell.defining_options()
+        changed = [f"{key} {before.get(key, '(default)')} -> {now.get(key, '(default)')}"
+                   for key in dict.fromkeys([*before, *now]) if before.get(key) != now.get(key)]  # fmt: skip
+        if changed:
+            raise OptionError(f"{cell.output_dir} holds a finished cell made with other options ({'; '.join(changed[:4])}); {advice}")
+    recorded = (record.get("data") or {}).get("sha256") or {}
+    for path, digest in recorded.items():
+        if Path(path).is_file() and digests.setdefault(path, file_digest(path)) != digest:
+            raise OptionError(f"{cell.output_dir} holds a finished cell trained on an earlier version of {path}; {advice}")
+
 
 def to_options(values: dict) -> list[str]:
     return [text for key, value in values.items() for text in (f"--{key}", str(value))]
@@ -270,15 +309,18 @@ class PreparedData:
         self._by_key = {}
 
     def of(self, model_args: GloveModelArguments, data_args: DataArguments, seed: int) -> PreparedGloveData:
-        """The data `prepare_glove_data(model_args, data_args, seed)` gives, prepared on first use."""
-        # The data depend on the seed only through the CV folds and a training size's subsample; the lab splits are fixed.
-        key = json.dumps([
-            asdict(data_args), model_args.embeddings, model_args.max_vocab_size, model_args.max_length,
-            seed if data_args.cv_folds or data_args.train_size else None,  # folds and subsamples are drawn by the seed
-        ])  # fmt: skip
-        if key not in self._by_key:
-            self._by_key[key] = prepare_glove_data(model_args, data_args, seed)
-        return self._by_key[key]
+        """The data `prepare_glove_data(model_args, data_args, seed)` gives, prepared on first use. The data depend on
+        the seed through the CV folds, a training size's subsample and a test split held out of data that has none
+        (`splits.load_train_test`); a fixed lab split (a benchmark's, a `--test_file`) is prepared once for every seed."""
+        fixed = json.dumps([asdict(data_args), model_args.embeddings, model_args.max_vocab_size, model_args.max_length])
+        seeded = json.dumps([fixed, seed])
+        for key in (seeded, fixed):
+            if key in self._by_key:
+                return self._by_key[key]
+        data = prepare_glove_data(model_args, data_args, seed)
+        by_seed = data_args.cv_folds or data_args.train_size or data.description.get("test_held_out")
+        self._by_key[seeded if by_seed else fixed] = data
+        return data
 
 
 def _init_worker(gpu_count: int) -> None:
@@ -307,6 +349,7 @@ def run_cell(cell: Cell, prepared: PreparedData) -> tuple[Cell, RunRecord | None
         except Exception as err:  # one failing cell must not stop the grid; its traceback stays in its folder
             (folder / CELL_ERROR_FILE).write_text(traceback.format_exc(), encoding="utf-8")
             return cell, None, f"{one_line(err)} (traceback: {folder / CELL_ERROR_FILE})"
+    write_json_atomic(folder / CELL_OPTIONS_FILE, {"options": cell.defining_options()})
     record.output_dir = cell.output_dir
     return cell, record, None
 
@@ -470,10 +513,11 @@ def run_experiments(args: ExperimentArguments, cells: list[Cell], command: str, 
     engine = engine or EngineArguments()
     started = time.perf_counter()
     earlier = earlier_summary(args, {cell.output_dir for cell in cells})
-    rows, todo = [], []
+    rows, todo, digests = [], [], {}
     for cell in cells:
         done = finished_results(cell.output_dir)
         if done:
+            check_finished_cell(cell, done, digests)
             rows.append(table_row(done))
         else:
             todo.append(cell)

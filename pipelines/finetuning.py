@@ -118,6 +118,8 @@ def finetune(
     training_args = replace(training_args, **best_metric_fields(training_args.metric_for_best_model, label_names, data_args.dataset_label))
     model, tokenizer, config = load_pretrained(path, label_names, training_args.seed, load_kwargs)
     max_length = input_length(model_args, tokenizer, splits)
+    # saved with the model: `pipeline()`, `pipelines.predict`, export and the teacher then cut where training did
+    tokenizer.model_max_length = max_length
     tokenized = tokenize_dataset(splits, tokenizer, max_length)
     run_info = {
         "model": model_label(model_args.model),
@@ -175,6 +177,11 @@ def finetune_splits(data_args: FinetuneDataArguments, seed: int) -> tuple:
     ):
         if limit is not None:  # shuffled first: the test files are sorted by class
             splits[split] = splits[split].shuffle(seed=seed).select(range(min(limit, len(splits[split]))))
+    if data_args.max_train_samples is not None:  # a class with no training sentence: SetFit's head would not even have its column
+        missing = [name for i, name in enumerate(label_names) if i not in set(splits["train"]["label"])]
+        if missing:
+            raise DataError(f"--max_train_samples {data_args.max_train_samples} leaves no training sentence of class "
+                            f"{', '.join(map(repr, missing))}; give more, or --train_size N (N sentences of each class)")  # fmt: skip
     if len(splits["test"]) < full_test_size:
         print(f"--max_test_samples {data_args.max_test_samples}: testing on {len(splits['test'])} of {full_test_size} test sentences")
     return splits, label_names, data_description, full_test_size

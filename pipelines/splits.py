@@ -91,8 +91,9 @@ def load_train_test(data_args: DataSourceArguments, seed: int) -> tuple[DatasetD
         folded = cross_validation_fold(dataset, data_args.cv_folds, data_args.fold, seed)
         description = {**description, "protocol": "cv", "cv_folds": data_args.cv_folds, "fold": data_args.fold}
         if getattr(data_args, "train_size", None):
-            return train_subsample(folded, description, data_args.train_size, seed, _source_name(data_args))
-        return folded, description
+            folded, description = train_subsample(folded, description, data_args.train_size, seed, _source_name(data_args))
+        overlap = train_overlap(folded)  # a sentence the data holds twice can fall in a training fold and the test fold
+        return folded, {**description, "train_overlap": overlap} if overlap else description
     source, before = _source_name(data_args), None
     if "test" not in dataset:
         before = Counter(column(dataset["train"], "label"))
@@ -105,7 +106,28 @@ def load_train_test(data_args: DataSourceArguments, seed: int) -> tuple[DatasetD
     if "validation" not in dataset:
         check_stratified_split(dataset["train"], data_args.validation_fraction, "validation", source, before)
     overlap = train_overlap(dataset)
-    return dataset, {**description, "train_overlap": overlap} if overlap else description
+    shared = validation_in_test(dataset, data_args)
+    return dataset, description | ({"train_overlap": overlap} if overlap else {}) | ({"validation_test_overlap": shared} if shared else {})
+
+
+def validation_in_test(dataset: DatasetDict, data_args: DataSourceArguments, shown: int = 3) -> int:
+    """The rows of a validation split the data brings (`--validation_file`) whose text (`normalised`) is also in
+    its test split, printed as a warning. Validation chooses the checkpoint, the temperature and the abstention and
+    conformal thresholds: a validation set that is the test set makes every test score optimistic, so `DataError`
+    when every test sentence is in it."""
+    if "validation" not in dataset or "test" not in dataset:
+        return 0
+    validation = {normalised(text) for text in dataset["validation"]["text"]}
+    rows = [row for row, text in enumerate(dataset["test"]["text"]) if normalised(text) in validation]
+    if rows and len(rows) == len(dataset["test"]):
+        raise DataError(f"--validation_file {getattr(data_args, 'validation_file', None) or 'validation'}: every test sentence is in it "
+                        "(the same sentences as the test split); validation chooses the checkpoint and the calibration, so "
+                        "give a validation set apart from the test set, or none (one is held out of train)")  # fmt: skip
+    if rows:
+        examples = "; ".join(f"row {row}: {dataset['test'][row]['text'][:60]!r}" for row in rows[:shown])
+        print(f"warning: {len(rows)} of {len(dataset['test'])} test sentences also occur in validation (case and spacing aside), "
+              f"e.g. {examples}; the checkpoint and calibration chosen on validation saw them", flush=True)
+    return len(rows)
 
 
 def train_subsample(dataset: DatasetDict, description: dict, size: int, seed: int, source: str) -> tuple[DatasetDict, dict]:
@@ -137,11 +159,13 @@ def train_overlap(dataset: DatasetDict, shown: int = 3) -> dict[str, int]:
 
 def protocol_info(description: dict) -> dict:
     """`protocol` (`lab`: a fixed test split; `cv`: one fold of cross-validation), the fold,
-    `train_overlap` (`train_overlap`'s counts) when validation or test sentences occur in train, and
+    `train_overlap` (`train_overlap`'s counts) when validation or test sentences occur in train,
+    `validation_test_overlap` (`validation_in_test`) when test sentences occur in a validation file, and
     `train_size_per_class` when the run trained on a subsample (`--train_size`)."""
     return {
         "protocol": description.get("protocol", "lab"),
-        **{key: description[key] for key in ("cv_folds", "fold", "train_overlap", "train_size_per_class") if key in description},
+        **{key: description[key] for key in ("cv_folds", "fold", "train_overlap", "validation_test_overlap", "train_size_per_class")
+           if key in description},
     }
 
 

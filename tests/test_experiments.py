@@ -335,3 +335,57 @@ def test_a_killed_grid_takes_its_pool_workers_with_it(tmp_path):
     if still:
         os.kill(worker, signal.SIGKILL)
     assert not still, "the pool worker outlived its grid"
+
+
+def test_a_worker_prepares_the_data_again_for_each_seed_when_the_test_split_is_held_out_by_the_seed(monkeypatch):
+    """Round 26's review: on a train file without a test file, each seed holds out its own test split, but a worker
+    kept the data of its first cell for every later seed (the key held the seed only for CV and training sizes): seeds
+    1 and 2 were tested on seed 0's sentences while their records said seed 1 and 2."""
+    from types import SimpleNamespace
+
+    from pipelines.arguments import GloveModelArguments
+
+    made = []
+
+    def prepare(model_args, data_args, seed):
+        made.append((data_args.train_file, seed))
+        return SimpleNamespace(description={"test_held_out": data_args.test_file is None})
+
+    monkeypatch.setattr(experiments, "prepare_glove_data", prepare)
+    prepared, model = experiments.PreparedData(), GloveModelArguments(model="mean")
+    held_out, fixed = DataArguments(train_file="own.csv"), DataArguments(train_file="own.csv", test_file="own_test.csv")
+    firsts = [prepared.of(model, held_out, seed) for seed in (0, 1, 0)]
+    assert made == [("own.csv", 0), ("own.csv", 1)] and firsts[0] is firsts[2] and firsts[0] is not firsts[1]
+    assert prepared.of(model, fixed, 0) is prepared.of(model, fixed, 1)  # a fixed test file: prepared once
+    assert made[2:] == [("own.csv", 0)]
+
+
+def test_a_finished_cell_of_other_options_or_an_edited_data_file_is_refused_not_reused(tmp_path, monkeypatch):
+    """Round 26's review: a grid re-run with `--max_length 64` (or on an edited train file) took the cells the first
+    run finished with other options as its own and mixed them into its summary."""
+    from pipelines.errors import OptionError
+
+    data = tmp_path / "own.csv"
+    data.write_text("text,label\n" + "".join(f"good {i},positive\nbad {i},negative\n" for i in range(10)))
+    digest = experiments.file_digest(data)
+
+    def fake_train_glove(model_args, data_args, training_args, prepared, loss_args):
+        results = finished_run(model_args.model, data_args.dataset_label, training_args.seed, training_args.output_dir)
+        results["data"] = {"source": "files", "train_file": str(data), "sha256": {str(data): digest}}
+        Path(training_args.output_dir).mkdir(parents=True, exist_ok=True)
+        (Path(training_args.output_dir) / "results.json").write_text(json.dumps(results))
+        return RunRecord.from_dict(results)
+
+    monkeypatch.setattr(experiments, "train_glove", fake_train_glove)
+    monkeypatch.setattr(experiments.PreparedData, "of", lambda self, *data: None)
+    grid = ExperimentArguments(models="mean", seeds="0", workers=1, runs_dir=str(tmp_path / "runs"), results=str(tmp_path / "table"))
+    data_args = DataArguments(train_file=str(data))
+    run_experiments(grid, grid_cells(grid, [], data_args), command="grid")
+    saved = json.loads(next((tmp_path / "runs").rglob("cell.json")).read_text())["options"]
+    assert saved["--model"] == "mean" and saved["--seed"] == "0" and "--disable_tqdm" not in saved and "--run_name" not in saved
+    run_experiments(grid, grid_cells(grid, ["--report_to", "tensorboard"], data_args), command="grid")  # logging only: reused
+    with pytest.raises(OptionError, match=r"holds a finished cell made with other options \(--max_length \(default\) -> 64\); give another --runs_dir"):
+        run_experiments(grid, grid_cells(grid, ["--max_length", "64"], data_args), command="grid")
+    data.write_text(data.read_text() + "fine,positive\n")
+    with pytest.raises(OptionError, match=r"holds a finished cell trained on an earlier version of .*own.csv"):
+        run_experiments(grid, grid_cells(grid, [], data_args), command="grid")

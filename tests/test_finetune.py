@@ -291,6 +291,11 @@ def test_max_length_from_the_training_texts(tmp_path):
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     # The longest tiny sentence is 8 word pieces + [CLS] + [SEP] + "#3": 16 after rounding up to 8.
     assert results["max_length"] == 16 and results["model"] == "base" and results["protocol"] == "lab"
+    # round 26's review: the saved tokenizer kept the backbone's 512, so prediction cut long texts elsewhere than training
+    from pipelines.inference import TorchSequenceClassifier
+
+    assert AutoTokenizer.from_pretrained(tmp_path / "out").model_max_length == 16
+    assert TorchSequenceClassifier.from_pretrained(str(tmp_path / "out")).max_length == 16
 
 
 def test_every_training_option_reaches_the_trainer():

@@ -298,6 +298,11 @@ def test_no_test_file_holds_out_a_stratified_test_split_by_seed(tmp_path):
     splits = split_validation(dataset, args.validation_fraction, seed=7)
     assert (len(splits["train"]), len(splits["validation"]), len(splits["test"])) == (96, 24, 30)
     assert args.dataset_label == "my_reviews"
+    # round 26's review: a file named like a benchmark took its official metric (MR's accuracy for a three-class file)
+    from pipelines.benchmarks import official_metric_for
+
+    named = DataArguments(train_file="data/mr.csv")
+    assert named.dataset_label == "mr.csv" and official_metric_for(named.dataset_label, ["negative", "neutral", "positive"]) == "recall_macro"
 
 
 def test_validation_and_test_files_are_used_as_given(tmp_path):
@@ -654,6 +659,39 @@ def test_test_sentences_copied_from_train_are_counted_shown_and_recorded(tmp_pat
     assert record.train_overlap == {"test": 6} and record.to_dict()["train_overlap"] == {"test": 6}
     _, clean = load_train_test(DataArguments(train_file=str(tmp_path / "train.csv")), seed=0)
     assert "train_overlap" not in clean and "train_overlap" not in RunRecord.from_dict({"dataset": "d", "model": "m", "test": {}}).to_dict()
+
+
+def test_a_validation_file_that_is_the_test_set_is_refused_and_one_sharing_sentences_is_counted(tmp_path, capsys):
+    """Round 26's review: `--validation_file test.csv --test_file test.csv` chose the checkpoint, the temperature and the
+    thresholds on the test set, silently; cross-validation never looked for a sentence held twice across folds."""
+    train_rows = records(per_class=20, labels=["negative", "positive"])
+    test_rows = records(per_class=10, labels=["negative", "positive"], seed=1)
+    test = str(write(tmp_path / "test.csv", test_rows))
+    args = dict(train_file=str(write(tmp_path / "train.csv", train_rows)), test_file=test)
+    with pytest.raises(DataError, match=r"--validation_file .*test.csv: every test sentence is in it"):
+        load_train_test(DataArguments(**args, validation_file=test), seed=0)
+    validation = str(write(tmp_path / "validation.csv", test_rows[:4] + records(per_class=5, labels=["negative", "positive"], seed=2)))
+    dataset, description = load_train_test(DataArguments(**args, validation_file=validation), seed=0)
+    assert description["validation_test_overlap"] == 4 and protocol_info(description)["validation_test_overlap"] == 4
+    assert "warning: 4 of 20 test sentences also occur in validation (case and spacing aside), e.g. row 0: " in capsys.readouterr().out
+    held = train_rows + train_rows[:3]  # three sentences twice: each may fall in a training fold and the test fold
+    _, folded = load_train_test(DataArguments(train_file=str(write(tmp_path / "twice.csv", held)), cv_folds=2, fold=0), seed=0)
+    _, other = load_train_test(DataArguments(train_file=str(tmp_path / "twice.csv"), cv_folds=2, fold=1), seed=0)
+    assert folded["train_overlap"]["test"] + other["train_overlap"]["test"] >= 3
+
+
+def test_max_train_samples_that_leaves_a_class_without_a_training_sentence_is_refused(tmp_path):
+    """Round 26's review: a plain cut of imbalanced data can drop a class; SetFit's head then has no column for it and
+    its argmax positions were read as class ids (every "positive" scored as "neutral")."""
+    from pipelines.arguments import FinetuneDataArguments
+    from pipelines.finetuning import finetune_splits
+
+    rows = records(per_class=10, labels=["negative", "neutral", "positive"])
+    args = dict(train_file=str(write(tmp_path / "train.csv", rows)), test_file=str(write(tmp_path / "test.csv", rows[:9])))
+    with pytest.raises(DataError, match=r"--max_train_samples 1 leaves no training sentence of class '\w+', '\w+'; give more, or --train_size"):
+        finetune_splits(FinetuneDataArguments(**args, max_train_samples=1), seed=0)
+    splits, *_ = finetune_splits(FinetuneDataArguments(**args, max_train_samples=20), seed=0)
+    assert len(splits["train"]) == 20 and set(splits["train"]["label"]) == {0, 1, 2}
 
 
 def test_evaluate_pretrained_scores_without_validation_when_a_class_is_too_small_to_hold_out(tmp_path, capsys):

@@ -24,6 +24,8 @@ RUN_LOCK_FILE = ".run.lock"
 TRAINING_CLOCK_FILE = "training_clock.json"  # in a checkpoint: wall seconds of training up to it (pipelines.fitting.TrainingClock)
 RUN_OWNER_FILE = ".run-owner.json"  # who holds the lock: pid, host, start (the lock file itself is truncated by every try)
 SETFIT_HEAD_FILE = "model_head.pkl"  # a SetFit run's scikit-learn head: setfit.modeling.MODEL_HEAD_NAME
+# In a grid cell's folder besides: its training log, the traceback when it failed, and the train.py options it ran with.
+CELL_LOG_FILE, CELL_ERROR_FILE, CELL_OPTIONS_FILE = "train.log", "error.txt", "cell.json"
 # The files of an as-is evaluation folder (evaluate_pretrained.py) and of an ONNX export.
 EVALUATION_FILE, EVALUATION_MD = "evaluation.json", "evaluation.md"
 EXPORT_RECORD = "export.json"
