@@ -201,12 +201,17 @@ class Cell:
 
     def defining_options(self) -> dict[str, str]:
         """{option: value} of what makes this cell's run what it is: every model, data and loss option given, and the
-        training ones of `fitting.DEFINING_TRAINING_OPTIONS` (logging and reporting options left out). A finished
-        cell's `cell.json` holds them (`check_finished_cell`)."""
+        training ones of `fitting.DEFINING_TRAINING_OPTIONS` (logging and reporting options left out), but the data's
+        paths (`PATH_OPTIONS`: the same files given another way are the same data; their content is checked by
+        SHA-256). A finished cell's `cell.json` holds them (`check_finished_cell`)."""
         training = option_pairs(to_argv(self.training_args))
-        return option_pairs(to_argv(self.model_args, self.data_args, self.loss_args)) | {
+        given = option_pairs(to_argv(self.model_args, self.data_args, self.loss_args))
+        return {option: value for option, value in given.items() if option not in PATH_OPTIONS} | {
             option: value for option, value in training.items() if option.removeprefix("--") in DEFINING_TRAINING_OPTIONS
         }
+
+
+PATH_OPTIONS = ("--train_file", "--validation_file", "--test_file", "--data_dir")
 
 
 def option_pairs(argv: list[str]) -> dict[str, str]:
@@ -229,7 +234,11 @@ def check_finished_cell(cell: Cell, record: RunRecord, digests: dict[str, str]) 
     saved = Path(cell.output_dir) / CELL_OPTIONS_FILE
     advice = "give another --runs_dir, or delete the folder to run the cell again"
     if saved.is_file():
-        before, now = json.loads(saved.read_text(encoding="utf-8"))["options"], cell.defining_options()
+        try:
+            before = json.loads(saved.read_text(encoding="utf-8"))["options"]
+        except (ValueError, KeyError, TypeError):
+            raise OptionError(f"{saved}: not a cell record of the grid (unreadable); {advice}") from None
+        now = cell.defining_options()
         changed = [f"{key} {before.get(key, '(default)')} -> {now.get(key, '(default)')}"
                    for key in dict.fromkeys([*before, *now]) if before.get(key) != now.get(key)]  # fmt: skip
         if changed:

@@ -158,6 +158,8 @@ def input_length(model_args: FinetuneModelArguments, tokenizer, splits) -> int:
     """`--max_length`, capped by the tokenizer, or the `--max_length_quantile` of the training texts."""
     if model_args.max_length_quantile is not None:  # on CPU, padding is most of a base model's cost
         return length_from_data(tokenizer, splits["train"]["text"], model_args.max_length_quantile)
+    if model_args.max_length > tokenizer.model_max_length:  # a saved run's tokenizer holds the length it trained with
+        print(f"--max_length {model_args.max_length}: cut to {tokenizer.model_max_length}, the tokenizer's model_max_length")
     return min(model_args.max_length, tokenizer.model_max_length)
 
 

@@ -120,7 +120,8 @@ def validation_in_test(dataset: DatasetDict, data_args: DataSourceArguments, sho
     validation = {normalised(text) for text in dataset["validation"]["text"]}
     rows = [row for row, text in enumerate(dataset["test"]["text"]) if normalised(text) in validation]
     if rows and len(rows) == len(dataset["test"]):
-        raise DataError(f"--validation_file {getattr(data_args, 'validation_file', None) or 'validation'}: every test sentence is in it "
+        given = getattr(data_args, "validation_file", None)
+        raise DataError(f"{f'--validation_file {given}' if given else _source_name(data_args).replace('[train]', '[validation]')}: every test sentence is in it "
                         "(the same sentences as the test split); validation chooses the checkpoint and the calibration, so "
                         "give a validation set apart from the test set, or none (one is held out of train)")  # fmt: skip
     if rows:

@@ -183,6 +183,13 @@ def test_re_recording_a_folder_as_another_kind_of_run_leaves_none_of_the_earlier
     write_evaluation(run, [{"model": "vader", "accuracy": 0.66}])
     write_records(tmp_path / "runs", tmp_path / "records")
     assert "results.json" not in {p.name for p in records.iterdir()} and (records / "evaluation.json").is_file()
+    # the same run recorded again from a folder whose files were pruned keeps what its record had
+    write_run(tmp_path / "runs", "mr-bilstm/seed-0", "bilstm", 0, 60, 0.8)
+    write_records(tmp_path / "runs", tmp_path / "records")
+    for name in ("trainer_state.json", "predictions.parquet"):
+        (tmp_path / "runs" / "mr-bilstm" / "seed-0" / name).unlink()
+    write_records(tmp_path / "runs", tmp_path / "records")
+    assert {"trainer_state.json", "predictions.parquet"} <= {p.name for p in (tmp_path / "records" / "mr-bilstm" / "seed-0").iterdir()}
 
 
 def test_migration_links_each_older_student_to_the_one_run_its_folder_names(tmp_path):

@@ -311,13 +311,14 @@ def check_comparable(groups: list[Group]) -> None:
         seen: dict[tuple, ReportRow] = {}
         first = group.rows[0]
         for row in group.rows:
-            named = classes.setdefault(group.dataset, row)
-            if row.label_names and named.label_names and list(row.label_names) != list(named.label_names):
+            named = classes.setdefault(group.dataset, row) if row.label_names else row  # the first row that names them
+            if list(row.label_names or []) != list(named.label_names or row.label_names or []):
                 raise DataError(f"`{named.run}` and `{row.run}` are both on dataset {group.dataset!r} but name its classes "
                                 f"{', '.join(named.label_names)} and {', '.join(row.label_names)}: give every run the same "
                                 f"--class_names, or report them from separate folders")  # fmt: skip
-            same_fold = next(r for r in group.rows if r.fold == row.fold)  # cross-validation's folds differ in size
-            for what, other, value, ours in (("cross-validation folds", first, row.cv_folds, first.cv_folds),
+            same_fold = next((r for r in group.rows if r.fold == row.fold and r.train_sentences is not None), row)  # CV folds differ in size
+            folded = next((r for r in group.rows if r.cv_folds is not None), first)
+            for what, other, value, ours in (("cross-validation folds", folded, row.cv_folds, folded.cv_folds),
                                              ("training sentences", same_fold, row.train_sentences, same_fold.train_sentences)):  # fmt: skip
                 if value is not None and ours is not None and value != ours:
                     raise DataError(f"runs `{other.run}` and `{row.run}` are both {group.name} on {group.dataset} but with "

@@ -278,13 +278,14 @@ def teacher_questions(groups: list[Group], teachers: list[ReportRow]) -> list[Qu
             missing = named[rows.index(None)]
             found.append(Question(text, why=f"its teacher {teacher_said(missing)} is in neither the records nor the teachers folder", family=TRAINING))
             continue
+        rows = list({id(row): row for row in rows}.values())  # one run named two ways (a folder, an identity) is one teacher
         if len({row.seed for row in rows}) < len(rows):
             found.append(Question(text, why=f"its seeds learnt from {len(rows)} teacher runs ({', '.join(row.run for row in rows)}), "
                                             "some of one seed: report them from separate folders", family=TRAINING))  # fmt: skip
             continue
         # named by its folders: two students may have two teachers of one model (and a group's key keys its predictions)
         name = f"{rows[0].model}, teacher {rows[0].run}" if len(rows) == 1 else f"{rows[0].model}, teachers {', '.join(r.run for r in rows)}"
-        teacher = Group(g.dataset, name, Setting("fine-tuned"), rows[0].protocol, "finetuned", sorted(rows, key=lambda r: r.seed))
+        teacher = Group(g.dataset, name, Setting("fine-tuned"), rows[0].protocol, "finetuned", sorted(rows, key=lambda r: (r.seed is None, r.seed or 0)))
         found.append(Question(text, g, teacher, a_label="student", b_label="teacher", family=TRAINING))
     return found
 

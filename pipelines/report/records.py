@@ -37,7 +37,7 @@ from pipelines.runs.layout import (
     VALIDATION_PREDICTIONS_FILE,
     portable_paths,
 )
-from pipelines.runs.record import is_run_record
+from pipelines.runs.record import RunRecord, is_run_record
 
 STATE_KEYS = ("best_global_step", "best_metric", "best_model_checkpoint", "epoch", "global_step", "log_history", "stateful_callbacks")
 TIMING = ("_runtime", "_samples_per_second", "_steps_per_second")  # log entries' timings: machine noise, a third of the bytes
@@ -92,8 +92,11 @@ def with_teacher_run(distillation: dict, identity: dict) -> dict:
 def record_run(run_dir: Path, results: dict, target: Path) -> None:
     """The run's record (a student keeps the teacher link its record has: `linked_teacher`), arguments and compact
     trainer state, machine paths made relative (`portable_paths`). A file an earlier record left at `target` that this
-    run does not have (a SetFit run has no trainer state; a run made without validation predictions) is removed: the
-    report would read the earlier run's validation scores, patience or logits as this one's."""
+    run does not have (a SetFit run has no trainer state; a run made without validation predictions) is removed when
+    that record was of another run (`RunRecord.identity`): the report would read the earlier run's validation scores,
+    patience or logits as this one's."""
+    earlier = read_json(target / RESULTS_FILE) if (target / RESULTS_FILE).is_file() else None
+    same_run = earlier is not None and is_run_record(earlier) and RunRecord.from_dict(earlier).identity() == RunRecord.from_dict(results).identity()
     write_json_atomic(target / RESULTS_FILE, portable_paths(linked_teacher(results, target)))
     written = {RESULTS_FILE}
     if (run_dir / ARGS_FILE).is_file():
@@ -110,8 +113,8 @@ def record_run(run_dir: Path, results: dict, target: Path) -> None:
     if validation and (run_dir / validation).is_file():  # logits as float32: temperature scaling reads them
         shutil.copyfile(run_dir / validation, target / validation)
         written.add(validation)
-    for stale in {ARGS_FILE, TRAINER_STATE_FILE, PREDICTIONS_FILE, VALIDATION_PREDICTIONS_FILE, EVALUATION_FILE} - written:
-        (target / stale).unlink(missing_ok=True)
+    for stale in () if same_run else {ARGS_FILE, TRAINER_STATE_FILE, PREDICTIONS_FILE, VALIDATION_PREDICTIONS_FILE, EVALUATION_FILE} - written:
+        (target / stale).unlink(missing_ok=True)  # the same run recorded again from a pruned folder keeps what it had
 
 
 def record_evaluation(path: Path, target: Path) -> None:
@@ -119,8 +122,9 @@ def record_evaluation(path: Path, target: Path) -> None:
     removed (the report would read both)."""
     evaluation = portable_paths(read_json(path))
     write_json_atomic(target / EVALUATION_FILE, evaluation)
-    for stale in (RESULTS_FILE, ARGS_FILE, TRAINER_STATE_FILE, PREDICTIONS_FILE, VALIDATION_PREDICTIONS_FILE):
-        (target / stale).unlink(missing_ok=True)
+    if not (path.parent / RESULTS_FILE).is_file():  # not a run recorded into the same target by this call
+        for stale in (RESULTS_FILE, ARGS_FILE, TRAINER_STATE_FILE, PREDICTIONS_FILE, VALIDATION_PREDICTIONS_FILE):
+            (target / stale).unlink(missing_ok=True)
     for scored in evaluation.get("results", []):
         if scored.get("predictions_file") and (path.parent / scored["predictions_file"]).is_file():
             compact_predictions(path.parent / scored["predictions_file"], target / scored["predictions_file"])
