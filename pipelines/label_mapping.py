@@ -23,6 +23,7 @@ import numpy as np
 
 from pipelines.cli import parse_pairs
 from pipelines.errors import OptionError
+from pipelines.metrics import sentiments
 from pipelines.scorers import NEUTRAL
 
 # Label names that say what they are, whatever the checkpoint (compared lowercased).
@@ -96,7 +97,7 @@ class LabelMapping:
 
     def neutral_id(self) -> int:
         """The dataset's neutral label (`neutral` or `neu`, any case)."""
-        return [SENTIMENT_NAMES.get(str(name).strip().lower()) for name in self.label_names].index(NEUTRAL)
+        return sentiments(self.label_names).index(NEUTRAL)
 
     def ties(self, probabilities: np.ndarray) -> int:
         """Sentences whose two highest dataset probabilities are equal, decided by the model's label order
@@ -165,7 +166,7 @@ def label_mapping(
     missing = [name for name in label_names if name not in covered]
     if not missing:
         return LabelMapping(label_names, targets, model_labels)
-    sentiment_of = {name: SENTIMENT_NAMES.get(str(name).strip().lower()) for name in label_names}
+    sentiment_of = dict(zip(label_names, sentiments(label_names)))
     if [sentiment_of[name] for name in missing] == [NEUTRAL] and {"negative", "positive"} <= {sentiment_of[name] for name in covered}:
         if not 0.5 <= neutral_threshold <= 1.0:
             raise OptionError(f"--neutral_threshold must be between 0.5 and 1, got {neutral_threshold}")
