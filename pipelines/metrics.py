@@ -65,6 +65,14 @@ def f1_pn_classes(label_names) -> list[int] | None:
     return None
 
 
+def hub_args(key: str, label_names) -> dict | None:
+    """`METRICS[key].hub_args` for data with these labels: F1-PN's `labels` are the data's own names of its negative and
+    positive classes (`neg`, `pos` for a model that spells them so), which the Hub's `f1` metric is given as they are."""
+    args = METRICS[key].hub_args
+    polar = f1_pn_classes(label_names) if key == "f1_pn" else None
+    return args if not polar else {**args, "labels": [label_names[polar[1]], label_names[polar[0]]]}
+
+
 def metric_keys(label_names) -> tuple[str, ...]:
     """The keys reported for data with these labels: F1-PN only where `f1_pn_classes` applies."""
     return METRIC_KEYS + (("f1_pn",) if f1_pn_classes(label_names) else ())

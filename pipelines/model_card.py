@@ -10,7 +10,7 @@ from pathlib import Path
 from huggingface_hub import EvalResult, ModelCardData
 
 from pipelines.benchmarks import BENCHMARKS
-from pipelines.metrics import METRICS
+from pipelines.metrics import METRICS, hub_args
 from pipelines.runs.record import RunRecord
 
 CARD_FILE = "README.md"
@@ -57,7 +57,7 @@ def card_data(results: RunRecord, model_name: str) -> ModelCardData:
             dataset_split="test",
             metric_type=metric.hub_id,
             metric_name=metric.card_name,
-            metric_args=metric.hub_args,
+            metric_args=hub_args(key, results.label_names),
             metric_value=round(float(test[key]), 4),
         )
         for key, metric in METRICS.items()

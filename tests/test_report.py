@@ -452,6 +452,22 @@ def test_groups_whose_names_share_a_file_name_keep_their_own_predictions_and_fig
     assert file_name(first.dataset) == file_name(second.dataset) and first.key != second.key and first.slug != second.slug
 
 
+def test_groups_and_datasets_whose_names_join_to_one_file_name_draw_their_own_figures():
+    """Round 26's note (not mended then): `a-b` + `c` and `a` + `b-c` join to one group slug, and datasets `my data` and
+    `my_data` share `my_data`: the second figure overwrote the first, both sections pointing at it."""
+    from pipelines.report.collect import Group, dataset_slug, figure_slugs
+    from pipelines.runs.setting import Setting
+
+    plain = Setting("trained vectors")
+    groups = [Group("mr-x", "mean", plain, "lab", "glove"), Group("mr", "x-mean", plain, "lab", "glove"), Group("mr", "bilstm", plain, "lab", "glove")]
+    assert groups[0].slug == groups[1].slug
+    names = figure_slugs(groups)
+    assert len(set(names.values())) == 3 and names[groups[2].key] == groups[2].slug
+    assert dataset_slug("my data") != dataset_slug("my_data") == "my_data"
+    assert (dataset_slug("mr"), dataset_slug("semeval2017a")) == ("mr", "semeval2017a")
+    assert "/" not in dataset_slug("user/reviews")
+
+
 def test_an_evaluation_of_the_runs_test_file_joins_their_dataset():
     """Round 25's new-user trial: own data's runs are named after the train file (`train2`), an evaluation after the test
     file (`test2`), so "the best as-is model against the best GloVe model" was never asked on a user's data."""

@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 from pipelines.benchmarks import BENCHMARKS, official_metric_for
 from pipelines.errors import PathError
 from pipelines.report import calibration
-from pipelines.report.collect import EVALUATION_FILE, METRIC_NAMES, Group, ReportRow, gather_rows, group_rows, slug
+from pipelines.report.collect import EVALUATION_FILE, METRIC_NAMES, Group, ReportRow, dataset_slug, figure_slugs, gather_rows, group_rows
 from pipelines.report.compare import Predictions, answer, protocol_questions, selection_rows, study_questions
 from pipelines.report.figures import group_confusion, plot_confusion_matrix, plot_learning_curves, plot_scores
 from pipelines.report.front import front_rows, front_section, read_speeds
@@ -81,9 +81,10 @@ def figure_sections(groups: list[Group], figures: Path, progress: bool = False) 
     lines = ["## Learning curves", "", "Training (solid) and validation (dashed) loss per epoch of every run of a group; "
              "the dot is the epoch restored.", ""]  # fmt: skip
     missing = []
+    names = figure_slugs(groups)
     trained = [g for g in groups if g.kind != "pretrained"]
     for g in tqdm(trained, desc="learning curves", unit="figure", disable=not progress):
-        path = plot_learning_curves(g, figures / f"curves-{g.slug}.png")
+        path = plot_learning_curves(g, figures / f"curves-{names[g.key]}.png")
         if path:
             lines += [f"![{g.dataset} {g.name} {g.protocol_label}](figures/{path.name})", ""]
         else:
@@ -95,7 +96,7 @@ def figure_sections(groups: list[Group], figures: Path, progress: bool = False) 
     for g in tqdm(groups, desc="confusion matrices", unit="figure", disable=not progress):
         counts = group_confusion(g)
         if counts is not None:
-            path = plot_confusion_matrix(g, counts, figures / f"confusion-{g.slug}.png")
+            path = plot_confusion_matrix(g, counts, figures / f"confusion-{names[g.key]}.png")
             lines += [f"![{g.dataset} {g.name} {g.protocol_label}](figures/{path.name})", ""]
     return lines + probe_section(figures)
 
@@ -157,7 +158,7 @@ def write_report(root: str | Path, output: str | Path | None = None, seed: int =
     figures.mkdir(parents=True, exist_ok=True)  # only now: every number is computed
     lines += top_section(tops, str(speeds) if speeds else None)
     for dataset in datasets:
-        path = plot_scores(dataset, [g for g in groups if g.dataset == dataset], summaries[dataset], figures / f"scores-{slug(dataset)}.png")
+        path = plot_scores(dataset, [g for g in groups if g.dataset == dataset], summaries[dataset], figures / f"scores-{dataset_slug(dataset)}.png")
         lines += sections[dataset] + [f"![{dataset}](figures/{path.name})", ""]
         lines += front_section(dataset, *fronts[dataset], measured, figures) if measured else []
     lines += calibration.how_sure_section(how_sure, figures)

@@ -83,7 +83,7 @@ from pipelines.calibration import (
     scaled_probabilities,
     set_scores,
 )
-from pipelines.report.collect import Group, ReportRow, trained_row
+from pipelines.report.collect import Group, ReportRow, dataset_slug, trained_row
 from pipelines.report.compare import variant_questions
 from pipelines.report.tables import fmt, fmt_p
 from pipelines.formatting import markdown_table
@@ -565,7 +565,7 @@ def dataset_lines(result: HowSure, figures) -> list[str]:
     """One dataset's calibration table, verdicts, reliability diagram and abstention table."""
     from pipelines.report.figures import plot_reliability, plot_risk_coverage
 
-    slug = result.dataset.replace("/", "-")
+    slug = dataset_slug(result.dataset)
     lines = [f"### {result.dataset}: calibration", "", markdown_table(score_rows(result.rows), SCORES_COLUMNS),
              f"Holm p (calibrated) over this table's rows of one protocol: {family_sizes(result.rows)}.", ""]
     lines += goal_lines(result) + calibrator_lines(result) + sure_lines(result)

@@ -43,6 +43,25 @@ def slug(text: str) -> str:
     return f"{file_name(text)}-{hashlib.sha256(text.encode('utf-8')).hexdigest()[:8]}"
 
 
+def dataset_slug(name: str) -> str:
+    """A dataset's name in its figures' file names: the name itself when it is already file-name safe (`mr`,
+    `semeval2017a`), else its `slug` with 8 hex digits of its SHA-256, so two datasets never share a figure
+    (`my data` and `my_data` would both be `my_data`)."""
+    safe = file_name(name)
+    return name if safe == name else f"{safe}-{hashlib.sha256(name.encode('utf-8')).hexdigest()[:8]}"
+
+
+def figure_slugs(groups: list) -> dict:
+    """`Group.key` -> its figures' file-name part: `Group.slug`, and where two groups' slugs meet (`a-b` + `c` and `a` +
+    `b-c` join to the same text; so do names differing only in characters a file name cannot hold), 8 hex digits of
+    the SHA-256 of the group's key after it, so no group draws over another's figure."""
+    by_slug: dict[str, list] = {}
+    for g in groups:
+        by_slug.setdefault(g.slug, []).append(g.key)
+    return {key: text if len(keys) == 1 else f"{text}-{hashlib.sha256(repr(key).encode('utf-8')).hexdigest()[:8]}"
+            for text, keys in by_slug.items() for key in keys}  # fmt: skip
+
+
 def relative_name(folder: Path, root: Path) -> str:
     return folder.relative_to(root).as_posix() if folder != root else folder.name
 

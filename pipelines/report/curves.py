@@ -30,7 +30,7 @@ from pipelines.benchmarks import BENCHMARKS, official_metric_for
 from pipelines.cli import leading_positionals, parse
 from pipelines.errors import DataError, OptionError
 from pipelines.data.files import file_digests
-from pipelines.report.collect import METRIC_NAMES
+from pipelines.report.collect import METRIC_NAMES, dataset_slug
 from pipelines.report.compare import read_predictions
 from pipelines.report.tables import fmt, fmt_p
 from pipelines.runs.io import read_json
@@ -277,9 +277,9 @@ def write_curves(roots: list[Path], output: Path, command: str, seeds: set[int] 
     output.mkdir(parents=True, exist_ok=True)
     written, summary = [], {"command": command, "datasets": {}}
     for dataset, (curves, official, pairs) in compared.items():
-        written.append(plot_curves(dataset, curves, official, output / f"curves-{dataset}.png"))
-        (output / f"curves-{dataset}.md").write_text(curves_markdown(dataset, curves, official, pairs, command), encoding="utf-8")
-        written.append(output / f"curves-{dataset}.md")
+        written.append(plot_curves(dataset, curves, official, output / f"curves-{dataset_slug(dataset)}.png"))
+        (output / f"curves-{dataset_slug(dataset)}.md").write_text(curves_markdown(dataset, curves, official, pairs, command), encoding="utf-8")
+        written.append(output / f"curves-{dataset_slug(dataset)}.md")
         summary["datasets"][dataset] = {
             "official": official,
             "points": {c.name: {size_text(size): summarize(list(c.scores[size].values()), bounds=UNIT_RANGE) for size in sizes_of([c])} for c in curves if not c.zero_label},

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from pipelines.errors import DataError, PathError
-from pipelines.report.collect import METRIC_NAMES, Group, slug
+from pipelines.report.collect import METRIC_NAMES, Group, dataset_slug
 from pipelines.report.compare import Predictions
 from pipelines.report.figures import plot_front
 from pipelines.report.tables import front_table
@@ -122,7 +122,7 @@ def front_section(dataset: str, rows: list[dict], skipped: list[str], speeds: di
     """The front of one dataset: its figure, drawn into `figures`, and its table."""
     if not rows:
         return []
-    path = plot_front(dataset, rows, figures / f"pareto-{slug(dataset)}.png")
+    path = plot_front(dataset, rows, figures / f"pareto-{dataset_slug(dataset)}.png")
     added = added_lines(speeds.get("datasets", {}).get(dataset, []))
     return [
         f"### {dataset}: cost against accuracy", "",
