@@ -7,7 +7,11 @@ fits T on those logits (the test set is never seen), stores T and the abstention
 chosen on the scaled validation probabilities in the saved model as training does
 (`pipelines.calibration.calibrate_model`), rewrites `predictions.parquet` with the scaled
 probabilities (predictions unchanged) and records `calibration` in `results.json` (written last),
-with the conformal sets calibrated on the same validation sentences (coverage and mean set size on test).
+with the conformal sets calibrated on the same validation sentences (coverage and mean set size on test); the
+run's model card (`README.md`, `pipelines.model_card`) is written again from that record where the folder has one
+(training writes one for a Trainer run, `pipelines.hub` push for any run; a SetFit run has none until pushed).
+These files are written into `PENDING_DIR` first and moved into place once all are written (`finish_pending`), so a
+run stopped midway is finished (or, stopped before its `results.json` was staged, left as it was) by the command's next run.
 
 A SetFit run (`finetune.py --setfit`) is calibrated from its saved predictions alone: its
 validation file holds the logistic head's log probabilities (runs made before SetFit was scaled in
@@ -20,18 +24,18 @@ rescaled by T back to softmax(z)) and fitted again from the saved validation log
 always the unscaled ones. For runs scaled by an earlier rule, e.g. a few-shot run whose handful of
 validation sentences gave no identifiable temperature (`calibration.TemperatureNotIdentifiable`).
 
-Every folder is checked before anything is written: one that is not a finished run is one line
-and exit 2. Folders without validation predictions, and folders already calibrated, are named
-in one line each and left as they are (a run whose temperature was tried and skipped, with why); exit 2 when
-no folder was calibrated and some lack validation predictions, exit 0 when every folder was calibrated already
-(nothing to do), so `calibrate runs/*` can run again.
+Every folder is checked before anything is written: one that is not a finished run with its model (a compact
+record under `results/records` keeps no weights), or that cannot be written in, is one line and exit 2. Folders
+without validation predictions, and folders already calibrated, are named in one line each and left as they are (a
+run whose temperature was tried and skipped, with why); exit 2 when no folder was calibrated and some lack validation
+predictions, exit 0 when every folder was calibrated already (nothing to do), so `calibrate runs/*` can run again.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,12 +43,16 @@ import joblib
 import pyarrow.parquet as pq
 from transformers import AutoConfig, AutoModelForSequenceClassification
 
+from pipelines.backbones import WEIGHTS_FILES
 from pipelines.calibration import calibrate_model, calibration_summary, logits_from_probabilities, model_temperature, remove_temperature
 from pipelines.cli import parse, run_cli
 from pipelines.errors import DataError, PathError
-from pipelines.runs.io import read_validation_predictions, write_predictions
-from pipelines.runs.layout import PREDICTIONS_FILE, RESULTS_FILE, SETFIT_HEAD_FILE, VALIDATION_PREDICTIONS_FILE
-from pipelines.runs.record import RunRecord, weights_fingerprint, write_results
+from pipelines.model_card import CARD_FILE, write_model_card
+from pipelines.runs.io import check_writable_dir, read_json, read_validation_predictions, write_predictions
+from pipelines.runs.layout import ARGS_FILE, PREDICTIONS_FILE, RESULTS_FILE, SETFIT_HEAD_FILE, VALIDATION_PREDICTIONS_FILE
+from pipelines.runs.record import MODEL_FILE_PATTERNS, RunRecord, weights_fingerprint, write_results
+
+PENDING_DIR = ".calibrate-pending"  # a calibration's new files, in the run folder until every one is written
 
 
 @dataclass
@@ -58,8 +66,10 @@ class CalibrateArguments:
 
 
 def check_run(run_dir: Path) -> RunRecord:
-    """The folder's record; `PathError` for a missing folder or `results.json`, `DataError` for a
-    record without its test predictions file, or a SetFit record without its head."""
+    """The folder's record; `PathError` for a missing folder or `results.json`, a folder without the model
+    to scale (`config.json` and weights, as `pipelines.inference.TorchSequenceClassifier.from_pretrained` checks them)
+    or one that cannot be written in (`check_writable_dir`), `DataError` for a record without its test predictions
+    file, or a SetFit record without its head."""
     if not run_dir.is_dir():
         raise PathError(f"{run_dir}: no such run folder")
     if not (run_dir / RESULTS_FILE).is_file():
@@ -69,6 +79,10 @@ def check_run(run_dir: Path) -> RunRecord:
         raise DataError(f"{run_dir}: no test predictions ({record.predictions_file or PREDICTIONS_FILE}) to score calibration on")
     if record.is_setfit and not (run_dir / SETFIT_HEAD_FILE).is_file():
         raise DataError(f"{run_dir}: a SetFit run without its head ({SETFIT_HEAD_FILE}) to scale")
+    if not record.is_setfit and not ((run_dir / "config.json").is_file() and any((run_dir / name).is_file() for name in WEIGHTS_FILES)):
+        raise PathError(f"{run_dir}: no model to scale (expected config.json with one of {', '.join(WEIGHTS_FILES)}); a compact "
+                        "record (results/records) keeps no weights: calibrate the run folder it was made from")  # fmt: skip
+    check_writable_dir(run_dir)
     return record
 
 
@@ -85,37 +99,73 @@ def load_scalable(run_dir: Path, record: RunRecord):
     return joblib.load(run_dir / SETFIT_HEAD_FILE) if record.is_setfit else AutoModelForSequenceClassification.from_pretrained(run_dir)
 
 
-def save_model_in_place(model, run_dir: Path) -> None:
-    """`save_pretrained` (a SetFit head: `joblib.dump`, as `setfit` saves it) into a temporary folder
-    beside the run's files, then each file moved over its old self: a run stopped midway never holds
-    half a weights file."""
-    with tempfile.TemporaryDirectory(dir=run_dir, prefix=".calibrate-") as staging:
-        if hasattr(model, "save_pretrained"):
-            model.save_pretrained(staging)
-        else:
-            joblib.dump(model, Path(staging) / SETFIT_HEAD_FILE)
-        for path in Path(staging).iterdir():
+def save_model(model, folder: Path) -> None:
+    """`save_pretrained`, or for a SetFit head `joblib.dump`, as `setfit` saves it."""
+    if hasattr(model, "save_pretrained"):
+        model.save_pretrained(folder)
+    else:
+        joblib.dump(model, folder / SETFIT_HEAD_FILE)
+
+
+def staged_fingerprint(run_dir: Path, staging: Path) -> str:
+    """`weights_fingerprint` (16 digits) of the run's model once the staged files are in place: the run's model files
+    that calibration does not write (tokenizer, remote code) are copied beside the staged ones first (they move
+    back over themselves unchanged)."""
+    for pattern in MODEL_FILE_PATTERNS:
+        for path in run_dir.glob(pattern):
+            if path.is_file() and not (staging / path.name).exists():
+                shutil.copy2(path, staging / path.name)
+    return weights_fingerprint(staging)[:16]
+
+
+def card_name(run_dir: Path) -> str:
+    """What the model card names the model, as training does (`pipelines.fitting.save_run`): its `--hub_model_id`
+    (recorded in `training_args.json`) when it was given one, else its folder's name."""
+    arguments = read_json(run_dir / ARGS_FILE) if (run_dir / ARGS_FILE).is_file() else {}
+    return arguments.get("hub_model_id") or run_dir.absolute().name
+
+
+def finish_pending(run_dir: Path) -> bool:
+    """Move a calibration's staged files (`PENDING_DIR`) into place, `results.json` last, when they are all there (its
+    `results.json`, staged last, is); else drop them: stopped while staging, nothing in place was touched. True when
+    files were moved. Without this a run stopped between its model and its record would hold a scaled model beside
+    unscaled predictions: called "already calibrated", and --refit would divide them by T twice."""
+    staging = run_dir / PENDING_DIR
+    if not staging.is_dir():
+        return False
+    complete = (staging / RESULTS_FILE).is_file()
+    if complete:
+        for path in sorted(staging.iterdir(), key=lambda path: path.name == RESULTS_FILE):
             os.replace(path, run_dir / path.name)
+    shutil.rmtree(staging)
+    return complete
 
 
 def calibrate_run(run_dir: Path, record: RunRecord) -> dict:
     """Fit T on the folder's validation logits, store it and the abstention threshold in its model,
-    rescale its test probabilities and record `calibration`. Returns the `calibration` record."""
+    rescale its test probabilities, record `calibration` and write the model card again (where the folder has one),
+    each staged in `PENDING_DIR` and then moved into place (`finish_pending`). Returns the `calibration` record."""
     labels, logits = read_validation_predictions(run_dir / (record.validation_predictions_file or VALIDATION_PREDICTIONS_FILE))
     model = load_scalable(run_dir, record)
-    predictions_path = run_dir / (record.predictions_file or PREDICTIONS_FILE)
-    rows = pq.read_table(predictions_path).to_pandas()
+    predictions_file = record.predictions_file or PREDICTIONS_FILE
+    rows = pq.read_table(run_dir / predictions_file).to_pandas()
     test_logits = logits_from_probabilities(rows["probabilities"].tolist())  # (n, num_labels)
     removed = remove_temperature(model)  # 1.0 unless --refit: the saved probabilities are softmax(z / T)
     test_logits = test_logits * removed
     record.calibration = None
     scaled = calibrate_model(model, labels, logits, record, rows["label"].to_numpy(), test_logits)
     record.validation_predictions_file = record.validation_predictions_file or VALIDATION_PREDICTIONS_FILE
-    save_model_in_place(model, run_dir)
+    name = card_name(run_dir) if (run_dir / CARD_FILE).is_file() else None
+    staging = run_dir / PENDING_DIR
+    staging.mkdir()
+    save_model(model, staging)
     if not record.is_setfit:  # the saved weights changed: what a student of this run will record of its teacher
-        record.weights_fingerprint = weights_fingerprint(run_dir)[:16]
-    write_predictions(predictions_path, rows["index"], rows["label"], scaled, rows["prediction"])
-    write_results(run_dir, record)
+        record.weights_fingerprint = staged_fingerprint(run_dir, staging)
+    write_predictions(staging / predictions_file, rows["index"], rows["label"], scaled, rows["prediction"])
+    if name:
+        write_model_card(staging, record, name)
+    write_results(staging, record)
+    finish_pending(run_dir)
     return record.calibration
 
 
@@ -124,6 +174,10 @@ def main(argv: list[str]) -> None:
         argv = ["--run_dirs", *argv]
     (args,) = parse((CalibrateArguments,), argv)
     runs = {Path(run_dir): check_run(Path(run_dir)) for run_dir in args.run_dirs}
+    for run_dir in runs:
+        if finish_pending(run_dir):
+            print(f"{run_dir}: finished writing the calibration an earlier `pipelines.calibrate` was stopped in")
+            runs[run_dir] = RunRecord.read(run_dir)
     lacking = [str(run_dir) for run_dir, record in runs.items()
                if not (run_dir / (record.validation_predictions_file or VALIDATION_PREDICTIONS_FILE)).is_file()]
     done = [] if args.refit else [

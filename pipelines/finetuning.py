@@ -9,10 +9,9 @@ import torch
 from safetensors import SafetensorError
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, TrainingArguments, set_seed
 
-from models import GloveConfig
 from pipelines import hub, hub_access
 from pipelines.backbones import length_from_data, resolve_model
-from pipelines.calibration import remove_temperature
+from pipelines.calibration import forget_calibration
 from pipelines.errors import DataError, PathError, one_line
 from pipelines.losses import LossArguments, loss_trainer
 from pipelines.arguments import FinetuneDataArguments, FinetuneModelArguments, FinetuneTrainingArguments, model_label
@@ -61,27 +60,6 @@ def load_pretrained(path: str, label_names: list[str], seed: int, load_kwargs: d
     if saved_names != label_names and len(by_name) == len(label_names) and set(by_name) == {n.lower() for n in label_names}:
         reorder_head(model, [by_name[name.lower()] for name in label_names], path, saved_names, label_names)
     return model, tokenizer, model.config
-
-
-def forget_calibration(model, path: str, head_kept: bool) -> None:
-    """A model loaded from a calibrated run folder starts fine-tuning as trained, and keeps none of that run's
-    calibration: a head loaded as it was saved gets its temperature taken out again (`calibration.remove_temperature`:
-    the folded-in T multiplied back, the abstention threshold dropped); a head drawn anew (`head_kept` False: another
-    number of labels) has nothing to take out, and the config's `temperature_scaling` and abstention fields are dropped. Without
-    this a run trained with `--temperature_scaling false` would save the old run's temperature and threshold."""
-    config = model.config
-    fields = ("temperature_scaling", "abstain_threshold", "abstain_coverage")
-    glove_temperature = config.temperature if isinstance(config, GloveConfig) else 1.0  # a stock config's `temperature` is generation's
-    if not any(getattr(config, name, None) is not None for name in fields) and glove_temperature == 1.0:
-        return
-    if head_kept or isinstance(config, GloveConfig):  # a GloVe model's T is a config field, not folded into its head
-        temperature = remove_temperature(model)
-    else:
-        temperature = None
-        for name in fields:
-            setattr(config, name, None)
-    said = f"its temperature scaling (T = {temperature:.4g}) undone and " if temperature not in (None, 1.0) else ""
-    print(f"{path}: {said}its saved calibration dropped before fine-tuning")
 
 
 def reorder_head(model, order: list[int], path: str, saved_names: list[str], label_names: list[str]) -> None:

@@ -44,7 +44,7 @@ import numpy as np
 from transformers.trainer_utils import PredictionOutput
 
 from pipelines.arguments import SetFitArguments
-from pipelines.calibration import calibrate_after_training, scaled_probabilities
+from pipelines.calibration import calibrate_after_training, forget_calibration, scaled_probabilities
 from pipelines.data import column
 from pipelines.inference import SetFitClassifier
 from pipelines.metrics import per_class_scores, score
@@ -180,10 +180,15 @@ def save_setfit_run(
 ) -> None:
     """Temperature scaling of the head as the Trainer flow does it (`calibrate_after_training`: the
     validation logits saved, T fitted on them when `temperature_scaling`), then the model, the
-    (scaled) test predictions, and `results.json` last: a folder holding it is a finished run."""
+    (scaled) test predictions, and `results.json` last: a folder holding it is a finished run.
+
+    A head loaded from a calibrated SetFit run (`--model RUN_DIR`) is fitted again by setfit (`model_head.fit`), which
+    keeps the old run's temperature and threshold attributes: they are dropped first (`forget_calibration`), so the
+    saved head says only what this run fitted."""
     folder = Path(output_dir)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / RESULTS_FILE).unlink(missing_ok=True)
+    forget_calibration(model.model_head, record.get("model_path") or record.model, head_kept=False)
     test_predictions = calibrate_after_training(model.model_head, validation, record, test_predictions, temperature_scaling, folder)
     model.save_pretrained(str(folder))
     write_predictions(folder / PREDICTIONS_FILE, *test_predictions)

@@ -440,6 +440,71 @@ def test_calibrate_checks_every_folder_before_writing(trained_pair, tmp_path, ca
     assert {path.name: path.read_bytes() for path in good.iterdir() if path.is_file()} == before
 
 
+def test_calibrate_writes_the_model_card_again_from_the_new_record(trained_pair, tmp_path):
+    """The card of a run trained with --temperature_scaling false kept "No temperature scaling ... (`python -m
+    pipelines.calibrate RUN_DIR` adds it)" after the command had added it."""
+    from pipelines.model_card import card_text
+    from pipelines.runs.record import RunRecord
+
+    folder = shutil.copytree(trained_pair["plain"][0], tmp_path / "plain")
+    assert "No temperature scaling" in (folder / "README.md").read_text()
+    assert run_cli(calibrate, [str(folder)]) == 0
+    card = (folder / "README.md").read_text()
+    temperature = json.loads((folder / "results.json").read_text())["calibration"]["temperature"]
+    assert f"by T = {temperature:.3f}" in card and "No temperature scaling" not in card
+    assert card == card_text(RunRecord.read(folder), "plain")  # what training writes for a run of this record and folder
+
+
+def test_calibrate_refuses_a_folder_without_its_model_before_writing_any(trained_pair, tmp_path, capsys):
+    """A folder with `results.json` but no weights (a compact record under results/records) was an OSError traceback,
+    after the folders named before it had been rewritten."""
+    good = shutil.copytree(trained_pair["plain"][0], tmp_path / "good")
+    no_weights = shutil.copytree(trained_pair["plain"][0], tmp_path / "no_weights")
+    (no_weights / "model.safetensors").unlink()
+    before = {path.name: path.read_bytes() for path in good.iterdir() if path.is_file()}
+    assert run_cli(calibrate, [str(good), str(no_weights)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {no_weights}: no model to scale (expected config.json with one of model.safetensors") and err.count("\n") == 1
+    assert {path.name: path.read_bytes() for path in good.iterdir() if path.is_file()} == before
+
+
+@pytest.mark.parametrize("stopped", ["while staging", "while moving into place"])
+def test_a_calibration_stopped_midway_is_finished_by_the_next_run_and_never_scaled_twice(trained_pair, tmp_path, monkeypatch, capsys, stopped):
+    """Stopped between the scaled model moving into place and `results.json`, a rerun said "already calibrated" of a run
+    whose record had no temperature, and --refit divided its unscaled test probabilities by T a second time."""
+    import os
+
+    import pipelines.calibrate
+    from pipelines.calibrate import PENDING_DIR
+
+    folder = shutil.copytree(trained_pair["plain"][0], tmp_path / "plain")
+    replace = os.replace
+
+    def stop(*args):
+        if stopped == "while staging" or str(args[0]) == str(folder / PENDING_DIR / "results.json"):
+            raise RuntimeError("stopped")
+        replace(*args)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(*((pipelines.calibrate, "write_predictions") if stopped == "while staging" else (os, "replace")), stop)
+        with pytest.raises(RuntimeError, match="stopped"):
+            calibrate([str(folder)])
+    assert "calibration" not in json.loads((folder / "results.json").read_text())
+    assert run_cli(calibrate, [str(folder)]) == 0
+    finished = f"{folder}: finished writing the calibration an earlier `pipelines.calibrate` was stopped in"
+    assert (finished in capsys.readouterr().out) == (stopped == "while moving into place")
+    _, scaled, scaled_rows = trained_pair["scaled"]
+    for argv in ([str(folder)], [str(folder), "--refit"]):  # the finished calibration, then refitted: T once, never twice
+        if len(argv) == 2:
+            assert run_cli(calibrate, argv) == 0
+        results = json.loads((folder / "results.json").read_text())
+        assert results["calibration"]["temperature"] == pytest.approx(scaled["calibration"]["temperature"])
+        assert json.loads((folder / "config.json").read_text())["temperature"] == pytest.approx(scaled["calibration"]["temperature"])
+        rows = pq.read_table(folder / "predictions.parquet").to_pandas()
+        np.testing.assert_allclose(np.stack(rows["probabilities"]), np.stack(scaled_rows["probabilities"]), atol=1e-5)
+        assert not (folder / PENDING_DIR).exists()
+
+
 def test_abstain_threshold_is_chosen_on_validation_and_never_reads_test(trained_pair, tmp_path):
     """The stored threshold answers 90% of the scaled validation sentences; scrambling the test predictions leaves it."""
     folder, scaled, _ = trained_pair["scaled"]

@@ -405,6 +405,44 @@ def test_goal_line_clause_names_the_held_out_validation_ece_and_both_label_share
     assert shift_said(runs, "before temperature scaling") == "" == shift_said("no predictions file", "after temperature scaling")
 
 
+def test_the_held_out_validation_clause_is_said_of_lab_split_groups_only():
+    """A CV run's validation probabilities are its folds' joined, each scaled by a temperature fitted on those same
+    sentences: refitting one temperature on half of them left the "cross-fitted" ECE optimistic, and its halves counted
+    every fold's sentences."""
+    labels, logits = random_run(4, n=8000, temperature=2.0)
+    raw = scaled_probabilities(logits, 1.0)
+    runs = [Run(0, np.arange(100), labels[:100], raw[:100], raw[:100], raw, labels, True)]
+    said = {}
+    for protocol in ("lab", "cv"):
+        rows = finetuned_rows([0.01, 0.02])[1:]  # MPNet after scaling
+        rows[0]["group"] = Group("mr", "mpnet", Setting("fine-tuned"), protocol, "finetuned", [report_row(kind="finetuned", protocol=protocol)])
+        holm_calibrated(rows, lambda row: row["group"].protocol)
+        (said[protocol],) = [line for line in goal_lines(HowSure("mr", {rows[0]["group"].key: runs}, rows, [], [], [], [])) if line.startswith("- ")]
+    assert "On validation sentences it was not fitted on" in said["lab"]
+    assert "validation sentences" not in said["cv"] and said["cv"].endswith("at 0.05.")
+
+
+@pytest.mark.parametrize("case", ["unknown dataset", "no predictions", "output a folder"])
+def test_shift_command_names_bad_input_in_one_line_before_loading_a_model(tmp_path, capsys, case):
+    """`python -m pipelines.report.calibration --shift RUN_DIR`: an unknown --dataset was a KeyError after the model loaded,
+    a run folder without its predictions file a traceback from pd.read_parquet(None), an unwritable --output one at the end."""
+    from pipelines.cli import run_cli
+    from pipelines.report.calibration import main
+    from pipelines.runs.record import RunRecord, write_results
+
+    run = tmp_path / "run"
+    run.mkdir()
+    write_results(run, RunRecord.new({"dataset": "mr", "model": "bilstm"}, test={"accuracy": 0.5}, label_names=TWO,
+                                     predictions_file="predictions.parquet"))  # fmt: skip
+    argv = {"unknown dataset": ["--dataset", "nope"], "no predictions": [], "output a folder": ["--output", str(tmp_path)]}[case]
+    assert run_cli(main, ["--shift", str(run), *argv]) == 2
+    said = {"unknown dataset": "error: unknown --dataset 'nope'; choose one of: ",
+            "no predictions": f"error: {run}: no test predictions (predictions.parquet) to score it in domain",
+            "output a folder": f"error: --output {tmp_path} is a folder; give a markdown file"}[case]  # fmt: skip
+    err = capsys.readouterr().err
+    assert err.startswith(said) and err.count("\n") == 1
+
+
 def test_other_calibrators_diagnose_a_test_that_differs_from_validation_only_by_its_class_shares():
     """A fine-tuned group whose test is a pure label shift of its validation: the oracle prior correction and EM bring
     the ECE down (lower ECE, paired), and the line says part of the gap is the class shares; on a test with

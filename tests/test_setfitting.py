@@ -92,12 +92,15 @@ class StubSetFitModel:
         joblib.dump(self.model_head, f"{folder}/{SETFIT_HEAD_FILE}")
 
 
-def stub_run(num_labels: int, tmp_path, temperature_scaling: bool):
+def stub_run(num_labels: int, tmp_path, temperature_scaling: bool, carried: dict | None = None):
     """A stub SetFit model 3 times too sure, its record and predictions as `setfit_record` makes them,
-    saved by `save_setfit_run` into tmp_path/run; returns (the folder, the unscaled head, the splits)."""
+    saved by `save_setfit_run` into tmp_path/run; returns (the folder, the unscaled head, the splits).
+    `carried`: attributes the fitted head still holds (a head loaded from a calibrated run, fitted again)."""
     from datasets import Dataset
 
     head, embeddings, labels = synthetic_head(num_labels, 3.0, n=6_000, seed=2)
+    for name, value in (carried or {}).items():
+        setattr(head, name, value)
     splits = {"validation": Dataset.from_dict({"text": [str(i) for i in range(2_000)], "label": labels[:2_000].tolist()}),
               "test": Dataset.from_dict({"text": [str(i) for i in range(2_000, 3_000)], "label": labels[2_000:].tolist()})}  # fmt: skip
     model = StubSetFitModel(head, embeddings)
@@ -139,6 +142,18 @@ def test_setfit_training_step_off_saves_validation_logits_and_an_unscaled_head(t
     assert model_temperature(saved) == 1.0 and np.array_equal(saved.coef_, unscaled.coef_)
     rows = pq.read_table(folder / "predictions.parquet").to_pandas()
     np.testing.assert_allclose(np.stack(rows["probabilities"]), unscaled.predict_proba(embeddings[2_000:3_000]), atol=1e-6)
+
+
+def test_a_head_fitted_again_from_a_calibrated_run_saves_none_of_its_calibration(tmp_path, capsys):
+    """`finetune.py --setfit --model <a calibrated SetFit run>`: setfit's `model_head.fit` refits `coef_` but keeps the
+    loaded head's attributes, so --temperature_scaling false saved the old run's T and threshold with the new head."""
+    carried = {"temperature_scaling": {"temperature": 4.0, "folded_into": "coef_, intercept_"}, "abstain_threshold": 0.9,
+               "abstain_coverage": 0.9}  # fmt: skip
+    folder, unscaled, _, _ = stub_run(2, tmp_path, temperature_scaling=False, carried=carried)
+    saved = joblib.load(folder / SETFIT_HEAD_FILE)
+    assert model_temperature(saved) == 1.0 and saved.abstain_threshold is None and saved.abstain_coverage is None
+    np.testing.assert_array_equal(saved.coef_, unscaled.coef_)  # the head as fitted: nothing multiplied back
+    assert "setfit-stub: its saved calibration dropped before fine-tuning" in capsys.readouterr().out
 
 
 def committed_style_run(folder, num_labels: int):

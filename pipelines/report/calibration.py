@@ -18,13 +18,14 @@ For every group of runs (dataset, model, setting, protocol) whose predictions fi
   from the run's own probabilities, one test per row on its group's mean ECE), and that p-value Holm-adjusted over
   the rows of its table with the same protocol (`holm_calibrated`); the fine-tuned transformers' ECE after
   scaling is read against the goal `GOAL_ECE`, that floor and the Holm p (`goal_lines`), and beside the ECE scaling
-  gives on validation sentences it was not fitted on and the two splits' label shares (`cross_fitted_validation_ece`),
-  which separate what one temperature cannot fix from a test set drawn otherwise than validation; and beside
-  temperature scaling, other calibrators fitted on the same validation sentences (`calibrator_rows`: the
-  temperature of least validation ECE, bias-corrected temperature scaling, EM label-shift adaptation, and an
-  oracle correction to the test's own class shares), each against temperature scaling (paired, one Holm family
-  per table), which tell a label shift from other shift; and the least ECE any one temperature reaches on the
-  test (`least_ece_temperature`, an oracle chosen on the test's own labels, no verdict).
+  gives on validation sentences it was not fitted on and the two splits' label shares (`cross_fitted_validation_ece`,
+  lab-split groups only: a CV run's folds were each scaled on their own validation sentences), which separate what one
+  temperature cannot fix from a test set drawn otherwise than validation; and beside temperature scaling, other
+  calibrators fitted on the same validation sentences (`calibrator_rows`: the temperature of least validation ECE,
+  bias-corrected temperature scaling, EM label-shift adaptation, and an oracle correction to the test's own class
+  shares), each against temperature scaling (paired, one Holm family per table), which tell a label shift from other
+  shift; and the least ECE any one temperature reaches on the test (`least_ece_temperature`, an oracle chosen on the
+  test's own labels, no verdict).
 - Runs whose validation logits were saved and whose temperature is recorded are shown before and
   after temperature scaling (the saved probabilities are after; before is softmax(T · log p));
   committed runs without validation predictions show "ECE before scaling only".
@@ -58,7 +59,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipelines.benchmarks import BENCHMARKS, official_metric_for
+from pipelines.benchmarks import BENCHMARKS, get_benchmark, official_metric_for
 from pipelines.metrics import METRICS
 from pipelines.data import column
 from pipelines.calibration import (
@@ -626,7 +627,10 @@ def goal_lines(result: HowSure) -> list[str]:
     """The goal for fine-tuned transformers (ECE <= `GOAL_ECE` after temperature scaling), each fine-tuned group's
     last row (after scaling where it was scaled) read against the ECE a calibrated model would show and against the
     row's Holm p of "calibrated" (`holm_calibrated`), which says whether calibration is rejected; where it was scaled,
-    beside the ECE scaling gives on held-out validation halves and the label shares of validation and test (`shift_said`)."""
+    beside the ECE scaling gives on held-out validation halves and the label shares of validation and test (`shift_said`),
+    for a lab-split group only: a CV run's validation probabilities are its folds' joined, each scaled by a temperature
+    fitted on those same sentences, which one temperature refitted on half of them cannot undo (the held-out ECE would
+    be optimistic, and its "halves" would count every fold's sentences)."""
     finetuned = {row["group"].key: row for row in result.rows if row["group"].kind == "finetuned"}  # the last row wins
     if not finetuned:
         return []
@@ -643,7 +647,7 @@ def goal_lines(result: HowSure) -> list[str]:
                      f"{GOAL_ECE} in {tested['above_goal']:.0%} of the draws; Holm p {p_said(tested['holm_p'])} over the "
                      f"table's {tested['family_size']} {row['group'].protocol_label} rows (p {p_said(tested['p_value'])} "
                      f"before adjusting): {fit}, at {ALPHA}."  # fmt: skip
-                     + shift_said(result.runs.get(row["group"].key), row["probabilities"]))
+                     + (shift_said(result.runs.get(row["group"].key), row["probabilities"]) if row["group"].protocol == "lab" else ""))
     return lines + [""]
 
 
@@ -822,7 +826,9 @@ def cross_fitted_validation_ece(runs: list[Run], seed: int = CROSS_FIT_SEED) -> 
     (`calibration_scores`' ECE: top-label, 15 bins). This is what scaling gives on sentences drawn as the
     validation ones were; a test set drawn otherwise (SemEval's 2017 tweets after 2013-2016 training tweets)
     adds its shift to the test ECE. None when a run saved no validation predictions or a half identifies no
-    temperature (`TemperatureNotIdentifiable`: a few-shot run's handful of sentences).
+    temperature (`TemperatureNotIdentifiable`: a few-shot run's handful of sentences). For lab-split runs (`goal_lines`):
+    the one saved temperature, fitted on all of a run's validation sentences, is a free scale the half's refit undoes,
+    whereas a CV run's joined folds carry one temperature each, fitted on the very sentences held out here.
     """
     rng = np.random.default_rng(seed)
     eces = []
@@ -923,20 +929,29 @@ def run_row(run_dir: Path) -> ReportRow:
 
 def shift_rows(run_dir: Path, dataset: str, data_dir: str | None) -> list[dict]:
     """In-domain (its own test predictions) and shifted (`dataset`'s test sentences of the classes both share) scores of
-    one run, before and after its temperature; each with its 95% interval over sentences (one run)."""
+    one run, before and after its temperature; each with its 95% interval over sentences (one run).
+    `OptionError` for an unknown `dataset`, `PathError` for a folder that is not a finished run or has no model
+    (`TorchSequenceClassifier.from_pretrained`), `DataError` for one without its test predictions or their probabilities;
+    each before the model is loaded."""
     from pipelines.calibration import model_temperature
     from pipelines.data.builtin import load_sentiment_dataset
-    from pipelines.errors import DataError
+    from pipelines.errors import DataError, PathError
     from pipelines.inference import TorchSequenceClassifier
+    from pipelines.runs.layout import PREDICTIONS_FILE, RESULTS_FILE
     from pipelines.runs.record import RunRecord
 
+    names = get_benchmark(dataset).label_names
+    if not (run_dir / RESULTS_FILE).is_file():
+        raise PathError(f"{run_dir}: not a finished run (no {RESULTS_FILE})")
     record = RunRecord.read(run_dir)
-    own = read_row(run_row(run_dir))
+    row = run_row(run_dir)
+    if not row.predictions:
+        raise DataError(f"{run_dir}: no test predictions ({record.predictions_file or PREDICTIONS_FILE}) to score it in domain")
+    own = read_row(row)
     if not isinstance(own, dict):
         raise DataError(own or f"{run_dir}: no probabilities in its predictions")
     classifier = TorchSequenceClassifier.from_pretrained(run_dir)
     temperature = model_temperature(classifier.model.config)
-    names = BENCHMARKS[dataset].label_names
     shared = [name for name in classifier.label_names if name in names]
     if len(shared) < 2:
         raise DataError(f"{run_dir}: its labels {classifier.label_names} share fewer than two classes with {dataset} ({list(names)})")
@@ -963,10 +978,19 @@ SHIFT_COLUMNS = [("run", "run"), ("model", "model"), ("test", "test sentences"),
 
 
 def main(argv: list[str]) -> None:
-    """Domain-shift calibration of run folders: one markdown table, printed and written to --output."""
+    """Domain-shift calibration of run folders: one markdown table, printed and written to --output. `OptionError` for an
+    unknown --dataset and `PathError` for an --output that cannot be written, before any run folder is scored."""
     from pipelines.cli import parse
+    from pipelines.errors import PathError
+    from pipelines.runs.io import check_writable_dir
 
     (args,) = parse((ShiftArguments,), argv)
+    get_benchmark(args.dataset)
+    output = Path(args.output) if args.output else None
+    if output is not None and output.is_dir():
+        raise PathError(f"--output {output} is a folder; give a markdown file")
+    if output is not None:
+        check_writable_dir(output.absolute().parent)
     rows = [row for run_dir in args.shift for row in shift_rows(Path(run_dir), args.dataset, args.data_dir)]
     holm_calibrated(rows, lambda row: None)  # one table of run folders: one family
     table = markdown_table([{**r, **score_cells(r)} for r in rows], SHIFT_COLUMNS)
@@ -974,8 +998,9 @@ def main(argv: list[str]) -> None:
                       "One run each: the intervals count the test sentences only (single seed).", "", table,
                       f"Holm p (calibrated) over every row of this table: {len(rows)} rows.", ""])  # fmt: skip
     print(text)
-    if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":
