@@ -7,9 +7,12 @@ Trainer holding the training and validation splits only, each trial a fresh copy
 (`model_init`) with the training options `FINETUNE_SPACE` draws (`pipelines.search_spaces`), its
 objective the trial's best validation score of the official metric; the study in Optuna's storage
 (`--storage`, default `<output_dir>/optuna-journal.log`) named by the command's setting, so processes
-share it and a rerun resumes it. Then the study's best values train an ordinary `finetune` run in
-`<output_dir>/best-trial-<n>`, the only time the test set is scored, its record saying under
-`search` which study, trial, validation score and values made it.
+share it and a rerun resumes it. The setting holds the precision `--auto_mixed_precision` picks by the
+machine (bf16 or fp16 on a GPU, bf16 on a CPU with native bf16, else fp32): machines of different kinds
+share a study only when the precision is given (`--bf16 true`, `--fp16 true`, `--no_auto_mixed_precision`).
+Then the study's best values train an ordinary `finetune` run in `<output_dir>/best-trial-<n>`, the only
+time the test set is scored, its record saying under `search` which study, trial, validation score and
+values made it.
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ from pipelines.finetuning import finetune, finetune_splits, input_length, load_p
 from pipelines.losses import loss_trainer
 from pipelines.metrics import compute_metrics_fn
 from pipelines.runs.record import RunRecord
-from pipelines.search import TRIALS_FOLDER, once_per_study, run_study, search_record, study_name, trial_name
+from pipelines.search import (
+    TRIALS_FOLDER, check_storage, check_study_folder, once_per_study, run_study, search_record, study_name, trial_name,
+)
 from pipelines.search_spaces import FINETUNE_SPACE, SEARCH_SPACES
 from pipelines.selection import best_metric_fields
 from pipelines.tokenization import tokenize_dataset
@@ -41,11 +46,16 @@ def search_finetune(
 ) -> RunRecord:
     """Run `search_args.n_trials` trials of the study this command names, then fine-tune its best values
     into `<output_dir>/best-trial-<n>` (skipped when that folder holds a finished run). Returns the best
-    run's record."""
+    run's record. Raises `pipelines.search.optuna_storage`'s errors for a bad `--storage` and `check_study_folder`'s
+    for an output folder of another study."""
     output_dir = Path(training_args.output_dir)
     path, load_kwargs = resolve_backbone(model_args, training_args)  # checks the output folder and a push first
-    splits, label_names, _, _ = finetune_splits(data_args, training_args.seed)
-    name = study_name(model_args, data_args, training_args, loss_args, search_args, label=model_label(model_args.model))
+    check_storage(search_args)
+    splits, label_names, data_description, _ = finetune_splits(data_args, training_args.seed)
+    name = study_name(
+        model_args, data_args, training_args, loss_args, search_args, label=model_label(model_args.model), data_description=data_description
+    )
+    check_study_folder(output_dir, name)
     tokenizer = AutoTokenizer.from_pretrained(path, **load_kwargs)
     tokenized = tokenize_dataset(splits, tokenizer, input_length(model_args, tokenizer, splits))
 
@@ -79,4 +89,4 @@ def search_finetune(
             setattr(best_args, key, value)
         return finetune(model_args, data_args, best_args, loss_args=loss_args, record_extra={"search": search_record(best, name)})
 
-    return once_per_study(output_dir, best, train)
+    return once_per_study(output_dir, best, train, name)

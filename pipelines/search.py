@@ -1,7 +1,7 @@
 """`train.py --search optuna`: a hyperparameter search on validation data, then one ordinary run.
 
     python train.py --model transformer --dataset mr --data-dir ../shared/datasets --search optuna --n_trials 30
-    python train.py ... --search optuna --storage postgresql://host/db   # the same command on N machines: one study
+    python train.py ... --search optuna --storage postgresql://host/db   # the same command on N machines: one study (of one precision, below)
 
 The search is `Trainer.hyperparameter_search(backend="optuna")` over a Trainer that holds the
 training and validation splits only, so no trial ever sees the test set. Each trial trains a
@@ -18,12 +18,20 @@ The study lives in Optuna's storage: by default a journal file, `<output_dir>/op
 (`JournalStorage`, file-locked, so processes on one machine or on a shared disk append to it
 together), or any database URL (`--storage`). Its name comes from the command's setting
 (`study_name`), so every process that runs the same command joins the same study, and running
-it again after an interruption resumes it: `--n_trials` is what each process adds. When its
-trials are done, a process trains the study's best configuration with the plain flow
+it again after an interruption resumes it: `--n_trials` is what each process adds. The setting
+holds the content of your own data files (an edited CSV starts another study) and the precision
+(`--fp16`, `--bf16`), which `finetune.py` picks by the machine (`--auto_mixed_precision`: bf16 or
+fp16 on a GPU, bf16 on a CPU with native bf16, else fp32): there, machines of different kinds join
+different studies unless the precision is given (`--bf16 true`, `--fp16 true` or
+`--no_auto_mixed_precision`). A search prints its study's name and precision as it starts.
+
+When its trials are done, a process trains the study's best configuration with the plain flow
 (`train_glove`) into `<output_dir>/best-trial-<n>`, the only time the test set is scored: an
 ordinary run folder whose `results.json` says, under `search`, which study, trial, validation
 score and values made it. Trials keep their checkpoints in `<output_dir>/trials/trial-<n>`; with `--report_to`, each
 trial is one tracked run, `<study>/trial-<n>` (TensorBoard: `<output_dir>/trials/runs/*/trial-<n>`).
+Every study numbers its trials from 0, so an output folder holds one study: a best run of another
+study there is refused before any training (`check_study_folder`).
 """
 
 from __future__ import annotations
@@ -45,7 +53,9 @@ import models
 from pipelines import hub
 from pipelines.arguments import DataArguments, DistillationArguments, GloveModelArguments, GloveTrainingArguments, SearchArguments
 from pipelines.cli import pairs_text
+from pipelines.data.files import file_digests
 from pipelines.distillation import check_teacher, prepare_training
+from pipelines.errors import OptionError, PathError, one_line
 from pipelines.fitting import DEFINING_TRAINING_OPTIONS, LATER_DEFINING_FIELDS
 from pipelines.metrics import compute_metrics_fn
 from pipelines.runs.io import check_writable_dir
@@ -61,18 +71,25 @@ TRIALS_FOLDER = "trials"
 TRAINING_FIELDS = {item.name for item in fields(TrainingArguments)}
 
 
-def study_name(model_args, data_args: DataArguments, training_args, loss_args, search_args: SearchArguments, label: str | None = None) -> str:
+def study_name(
+    model_args, data_args: DataArguments, training_args, loss_args, search_args: SearchArguments, label: str | None = None,
+    data_description: dict | None = None,
+) -> str:
     """`<dataset>-<model>-<hash>`: the hash (SHA-256, 12 hex digits) of every option that defines the
     runs (model, data, seed and training options, loss) and of the pruner, which decides which trials
     finish; not where they are written, the storage nor the trial count. `label` names the model instead
     of `--model` (finetune.py: a folder's name, not its path). The median pruner adds nothing to the hash:
-    it was the only one when question 5's first study was named (results/search/)."""
+    it was the only one when question 5's first study was named (results/search/). `data_description`
+    (`load_train_test`'s): the SHA-256 of the user's own data files joins the hash, so an edited file starts
+    another study; a benchmark's or a Hub dataset's adds nothing (their studies keep their names)."""
+    digests = file_digests(data_description)
     setting = {
         "model": asdict(model_args),
         "data": asdict(data_args),
         "training": hashed_training_options(training_args),
         "loss": {item.name: getattr(loss_args, item.name) for item in fields(loss_args)} if loss_args else None,
         **({} if search_args.pruner == "median" else {"pruner": search_args.pruner}),
+        **({"data_sha256": digests} if digests else {}),
     }
     digest = hashlib.sha256(json.dumps(setting, sort_keys=True, default=str).encode()).hexdigest()[:12]
     return f"{data_args.dataset_label}-{label or model_args.model}-{digest}"
@@ -93,15 +110,48 @@ def hashed_training_options(training_args) -> dict:
 
 
 def optuna_storage(search_args: SearchArguments, output_dir: Path):
-    """A database URL as given; otherwise Optuna's `JournalStorage` over a file (default in `output_dir`)."""
-    if search_args.storage and "://" in search_args.storage:
-        return search_args.storage
+    """Optuna's storage of the study, opened: a database URL (`://`) as Optuna opens it, otherwise `JournalStorage`
+    over a file (default `<output_dir>/optuna-journal.log`), made with its folder when missing. `OptionError` for a
+    URL Optuna cannot open (no such database kind, its driver missing, no connection) or a file that is not a
+    journal (an SQLite file given without `sqlite:///`, a text file: a journal would be appended to it); `PathError`
+    for a folder or a file that cannot be written."""
+    import optuna
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
+    from sqlalchemy.exc import SQLAlchemyError
 
-    path = Path(search_args.storage) if search_args.storage else output_dir / JOURNAL_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return JournalStorage(JournalFileBackend(str(path)))
+    given = search_args.storage
+    if given and "://" in given:
+        try:
+            return optuna.storages.get_storage(given)
+        except (ImportError, SQLAlchemyError) as err:
+            raise OptionError(f"--storage {given}: Optuna cannot open it ({one_line(err, 200)}); "
+                              "give a database URL such as sqlite:///study.db, or a journal file") from None  # fmt: skip
+    path = Path(given) if given else output_dir / JOURNAL_FILE
+    named = f"--storage {path}" if given else f"study journal {path}"
+    not_journal = OptionError(
+        f"{named} is not an Optuna journal file; give a journal file (a new name makes one) or a database URL (sqlite:///{path} for an SQLite file)"
+    )
+    if path.is_dir():
+        raise PathError(f"{named} is a folder; give a journal file (e.g. {path / JOURNAL_FILE}) or a database URL")
+    try:
+        if path.is_file():
+            with open(path, "rb") as file:
+                if file.read(1) not in (b"", b"{"):  # each journal line is a JSON object: never append one to another kind of file
+                    raise not_journal
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return JournalStorage(JournalFileBackend(str(path)))
+    except ValueError:  # `not_journal`, or lines Optuna cannot read as JSON (or as text)
+        raise not_journal from None
+    except OSError as err:
+        raise PathError(f"{named}: cannot open it ({err.strerror or one_line(err)})") from None
+
+
+def check_storage(search_args: SearchArguments) -> None:
+    """A given `--storage` opened once before the data is read, so a bad one is refused in seconds
+    (`optuna_storage`'s errors); the default journal is made with the first trial, in the output folder."""
+    if search_args.storage:
+        optuna_storage(search_args, Path())
 
 
 def optuna_pruner(search_args: SearchArguments):
@@ -170,14 +220,17 @@ def search_glove(
 ) -> RunRecord:
     """Run `search_args.n_trials` trials of the study this command names, then train its best
     configuration into `<output_dir>/best-trial-<n>` (skipped when that folder holds a finished run).
-    Returns the best run's record. Raises what `train_glove` raises for bad options."""
+    Returns the best run's record. Raises what `train_glove` raises for bad options, `optuna_storage`'s errors
+    for a bad `--storage` and `check_study_folder`'s for an output folder of another study."""
     output_dir = Path(training_args.output_dir)
     check_writable_dir(output_dir)
     # The best run pushes: refused now, not after the trials.
     hub.check_push(training_args.push_to_hub, training_args.output_dir, training_args.hub_model_id, training_args.hub_token)
     check_teacher(loss_args)
+    check_storage(search_args)
     prepared = prepare_glove_data(model_args, data_args, training_args.seed)
-    name = study_name(model_args, data_args, training_args, loss_args, search_args)
+    name = study_name(model_args, data_args, training_args, loss_args, search_args, data_description=prepared.description)
+    check_study_folder(output_dir, name)
     trainer, hp_space = search_trainer(model_args, data_args, training_args, loss_args, prepared, name)
     best = run_study(trainer, hp_space, search_args, output_dir, name)
     return train_best(model_args, data_args, training_args, loss_args, prepared, best, name)
@@ -193,6 +246,8 @@ def run_study(trainer, hp_space, search_args: SearchArguments, output_dir: Path,
         scores = [entry[key] for entry in trainer.state.log_history if key in entry] or [metrics[key]]
         return max(scores) if trainer.args.greater_is_better else min(scores)
 
+    precision = "bf16" if trainer.args.bf16 else "fp16" if trainer.args.fp16 else "fp32"  # part of the name: another precision, another study
+    print(f"study {name} ({precision}): {search_args.n_trials} trial(s) more")
     with terminate_as_interrupt():
         best = trainer.hyperparameter_search(
             hp_space=hp_space, compute_objective=best_validation, n_trials=search_args.n_trials, hp_name=trial_name,
@@ -228,19 +283,42 @@ def train_best(model_args, data_args, training_args, loss_args, prepared, best, 
         best_args.output_dir = output_dir
         return train_trial(model_args, data_args, best_args, loss_args, prepared, best, name)
 
-    return once_per_study(Path(training_args.output_dir), best, train)
+    return once_per_study(Path(training_args.output_dir), best, train, name)
 
 
-def once_per_study(output_dir: Path, best, train) -> RunRecord:
+def check_study_folder(output_dir: Path, name: str) -> None:
+    """`OptionError` when `output_dir` holds the best run of a study other than `name` (another command: another
+    `--pruner`, learning rate or data), before any training: every study numbers its trials from 0, so two in one
+    folder would share `trials/trial-<n>` and `best-trial-<n>`."""
+    for results in sorted(output_dir.glob(f"best-trial-*/{RESULTS_FILE}")):
+        check_best_run(results.parent, name)
+
+
+def check_best_run(best_dir: Path, name: str, trial: int | None = None) -> RunRecord:
+    """The record of the finished run in `best_dir`; `OptionError` naming the folder and its study unless its
+    `search` entry names study `name` (and `trial`, when given)."""
+    record = RunRecord.read(best_dir)
+    made_by = record.get("search") or {}
+    if made_by.get("study") != name or (trial is not None and made_by.get("trial") != trial):
+        raise OptionError(
+            f"{best_dir} holds trial {made_by.get('trial')} of study {made_by.get('study')}, not of this command's study {name} "
+            "(another option, e.g. --pruner or --learning_rate, or other data): give another --output_dir"
+        )
+    return record
+
+
+def once_per_study(output_dir: Path, best, train, name: str) -> RunRecord:
     """`train(<output_dir>/best-trial-<n>)` unless that folder holds a finished run, whose record is
-    returned: processes of one study that end with the same best trial train it once (a file lock)."""
+    returned: processes of one study that end with the same best trial train it once (a file lock).
+    `OptionError` (`check_best_run`) when that run is not trial n of study `name`."""
     best_dir = output_dir / f"best-trial-{best.run_id}"
     output_dir.mkdir(parents=True, exist_ok=True)
     with open(output_dir / f".best-trial-{best.run_id}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if (best_dir / RESULTS_FILE).is_file():
+            record = check_best_run(best_dir, name, int(best.run_id))
             print(f"{best_dir} already holds the best trial's run")
-            return RunRecord.read(best_dir)
+            return record
         return train(str(best_dir))
 
 

@@ -119,6 +119,15 @@ def test_missing_model_folder_is_one_line(tmp_path, capsys):
     assert f"model folder not found: {tmp_path / 'nowhere' / 'model'}" in capsys.readouterr().err
 
 
+def test_train_size_with_max_train_samples_is_one_line(tmp_path, capsys):
+    """--max_train_samples would cut the N per class of --train_size to M sentences of any class, recorded as N per class."""
+    argv = ["--model", str(tmp_path), "--train_size", "4", "--max_train_samples", "6", "--output_dir", str(tmp_path / "out")]
+    assert run_cli(finetune.main, argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --train_size 4 (sentences per class) and --max_train_samples 6") and err.count("\n") == 1
+    assert not (tmp_path / "out").exists()
+
+
 def test_unknown_alias_lists_the_choices(tmp_path, capsys):
     assert run_cli(finetune.main, ["--model", "./minilm-typo", "--output_dir", str(tmp_path)]) == 2
     assert "one of: minilm" in capsys.readouterr().err

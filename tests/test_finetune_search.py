@@ -59,3 +59,14 @@ def test_search_and_setfit_together_give_one_line(tmp_path, capsys):
     assert run_cli(finetune.main, ["--model", str(tmp_path), "--search", "optuna", "--setfit"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: --search optuna searches the Trainer's options") and err.count("\n") == 1
+
+
+def test_a_bad_storage_is_refused_before_the_data_is_read(tmp_path, capsys):
+    base = build_tiny_bert(tmp_path / "base", ["negative", "positive"])
+    (tmp_path / "folder").mkdir()
+    argv = ["--model", str(base), "--dataset", "mr", "--data-dir", str(tmp_path / "no-data"), "--output_dir", str(tmp_path / "out"),
+            "--search", "optuna", "--storage", str(tmp_path / "folder")]  # fmt: skip
+    assert run_cli(finetune.main, argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --storage {tmp_path / 'folder'} is a folder") and err.count("\n") == 1  # not the missing data
+    assert not (tmp_path / "out").exists()

@@ -158,6 +158,22 @@ def test_own_data_runs_and_an_evaluation_of_their_test_file_are_matched_by_the_f
     assert curves.all_position("train2", list(found.values())) == (25.0, True)  # (40 + 10) / 2 classes
 
 
+def test_runs_of_one_dataset_trained_on_other_files_are_refused_as_the_report_refuses_them(curve_runs, tmp_path, capsys):
+    """A user's dataset is named after its train file: meanmax trained on an edited reviews.csv is not on bilstm's data,
+    and the main report (`collect.check_comparable`) refuses to compare them; so do the curves."""
+    for path in curve_runs.rglob("results.json"):
+        record = json.loads(path.read_text())
+        train = ("b" if record["model"] == "meanmax" else "a") * 64
+        digests = {"reviews.csv": train, "test.csv": "c" * 64}
+        record |= {"dataset": "reviews", "data": {"source": "files", "train_file": "reviews.csv", "test_file": "test.csv", "sha256": digests}}
+        path.write_text(json.dumps(record))
+    output = tmp_path / "curves"
+    assert run_cli(curves.main, [str(curve_runs), "--output", str(output)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: runs `") and "are both on dataset 'reviews' but were trained on different files" in err and err.count("\n") == 1
+    assert not output.exists()
+
+
 def test_curves_that_cannot_be_compared_name_both_and_leave_no_folder(curve_runs, tmp_path, capsys):
     short = zero_shot_evaluation(tmp_path / "asis-short", "mr", {}, sentences=N_TEST - 2)
     output = tmp_path / "curves"

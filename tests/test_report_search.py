@@ -154,7 +154,7 @@ def test_pruned_trials_are_counted_beside_the_value_they_drew(tmp_path):
     assert [(row["value"], row["trials"], row["pruned"]) for row in many] == [("0.1", 1, 0), ("0.2", 1, 0), ("other values", 0, 8)]
 
 
-@pytest.mark.parametrize("case", ["missing", "two studies", "one trial"])
+@pytest.mark.parametrize("case", ["missing", "two studies", "one trial", "no finished trial", "folder", "not a journal", "bad url"])
 def test_bad_study_input_is_one_line_and_nothing_written(case, tmp_path, capsys):
     journal = tmp_path / "optuna-journal.log"
     if case == "two studies":
@@ -162,11 +162,22 @@ def test_bad_study_input_is_one_line_and_nothing_written(case, tmp_path, capsys)
         toy_study(journal, "b", trials=3)
     elif case == "one trial":
         toy_study(journal, trials=1)
+    elif case == "no finished trial":  # a search whose first trial is under way
+        optuna.create_study(study_name="toy", storage=JournalStorage(JournalFileBackend(str(journal)))).ask()
+    elif case == "folder":
+        journal.mkdir()
+    elif case == "not a journal":
+        journal.write_text("# a study\n\nnotes, not a journal\n")
+    elif case == "bad url":
+        journal = "nosuchdb://host/db"
     output = tmp_path / "out" / "study.md"
     assert run_cli(main, [str(journal), "--output", str(output)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     expected = {"missing": f"study journal not found: {journal}", "two studies": "--study_name must be one of a, b, got None",
-                "one trial": "study toy: 1 finished trial(s); parameter importances need at least 2"}[case]  # fmt: skip
+                "one trial": "study toy: 1 finished trial(s); parameter importances need at least 2",
+                "no finished trial": "study toy: no finished trial yet (1 trial(s), none complete)",
+                "folder": f"study journal {journal} is a folder", "not a journal": f"{journal} is not an Optuna journal file",
+                "bad url": "--storage nosuchdb://host/db: Optuna cannot open it"}[case]  # fmt: skip
     assert len(err) == 1 and expected in err[0]
     assert not output.exists() and not output.with_suffix(".csv").exists()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -186,6 +187,18 @@ def test_the_classic_transformer_is_config_overrides_of_ours_that_build_over_50d
     assert {k: drawn[k] for k in ("num_layers", "num_heads", "ffn_dim", "dropout")} == {"num_layers": 6, "num_heads": 10, "ffn_dim": 2048, "dropout": 0.1}
 
 
+def storage_files(folder) -> dict:
+    """What a bad `--storage` names: a folder, a text file and an SQLite database (given without `sqlite:///`)."""
+    import sqlite3
+
+    (folder / "folder").mkdir()
+    (folder / "notes.md").write_text("# notes\nnot a journal\n")
+    with contextlib.closing(sqlite3.connect(folder / "study.db")) as db:  # its first page holds no newline: Optuna would read it as an empty journal
+        db.execute("create table t (x)")
+        db.commit()
+    return {name: (folder / name).read_bytes() for name in ("notes.md", "study.db")}
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
@@ -193,13 +206,83 @@ def test_the_classic_transformer_is_config_overrides_of_ours_that_build_over_50d
         (["--search", "optuna", "--n_trials", "0"], "--n_trials must be at least 1"),
         (["--storage", "sqlite:///x.db"], "--storage needs --search optuna"),
         (["--search", "optuna", "--pruner", "hyperband"], "--pruner must be one of none, median, got 'hyperband'"),
+        (["--search", "optuna", "--storage", "{tmp}/folder"], "--storage {tmp}/folder is a folder"),
+        (["--search", "optuna", "--storage", "{tmp}/notes.md"], "--storage {tmp}/notes.md is not an Optuna journal file"),
+        (["--search", "optuna", "--storage", "{tmp}/study.db"], "(sqlite:///{tmp}/study.db for an SQLite file)"),
+        (["--search", "optuna", "--storage", "nosuchdb://host/db"], "--storage nosuchdb://host/db: Optuna cannot open it"),
     ],
 )
 def test_bad_search_options_give_one_line_and_write_nothing(argv, message, tmp_path, capsys):
+    """A bad --storage too, before the data is read (there is none here: the default MR folder is missing)."""
+    files = storage_files(tmp_path)
+    argv = [arg.replace("{tmp}", str(tmp_path)) for arg in argv]
     assert run_cli(train.main, ["--model", "mean", "--output_dir", str(tmp_path / "out"), *argv]) == 2
     error = capsys.readouterr().err.strip()
-    assert error.startswith("error: ") and message in error and "\n" not in error
+    assert error.startswith("error: ") and message.replace("{tmp}", str(tmp_path)) in error and "\n" not in error
     assert not (tmp_path / "out").exists()
+    assert {name: (tmp_path / name).read_bytes() for name in files} == files  # nothing appended to a file that is not a journal
+
+
+@pytest.mark.slow
+def test_a_second_study_is_refused_the_folder_of_another(tmp_path, tiny_semeval, tiny_glove, capsys):
+    """Every study numbers its trials from 0: a search with another --pruner into the same folder would find the first
+    study's best-trial-0 and return its run as its own. It is refused before it trains, naming the folder and the study."""
+    output_dir = tmp_path / "search"
+    argv = [
+        "--model", "mean", "--dataset", "semeval2017a", "--data-dir", str(tiny_semeval), "--embeddings", str(tiny_glove),
+        "--output_dir", str(output_dir), "--num_train_epochs", "1", "--search", "optuna", "--n_trials", "1", "--report_to", "none",
+    ]
+    assert run_cli(train.main, argv) == 0
+    first = study_in(output_dir / "optuna-journal.log").study_name
+    assert "(fp32): 1 trial(s) more" in capsys.readouterr().out  # the study's name and precision, as the search starts
+    assert run_cli(train.main, [*argv, "--pruner", "median"]) == 2
+    (error,) = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error: ")]  # progress bars aside, one line
+    assert error.startswith(f"error: {output_dir / 'best-trial-0'} holds trial 0 of study {first}, not of this command's study")
+    assert len(study_in(output_dir / "optuna-journal.log").trials) == 1  # refused before any trial: the journal holds one study
+
+
+class Stopped(Exception):
+    """Raised in place of the trials: the test needs the study's name only."""
+
+
+def searched_study_name(monkeypatch, argv: list[str]) -> str:
+    """The study name train.py --search gives its trials (the data prepared as for a search; no trial run)."""
+    names = []
+
+    def stop(trainer, hp_space, search_args, output_dir, name):
+        names.append(name)
+        raise Stopped
+
+    monkeypatch.setattr(search, "run_study", stop)
+    with pytest.raises(Stopped):
+        run_cli(train.main, argv)
+    return names[0]
+
+
+def test_an_edited_data_file_names_another_study_and_a_benchmark_keeps_its_name(tmp_path, tiny_semeval, tiny_glove, monkeypatch):
+    import random
+
+    from tests.conftest import polar_sentence
+
+    rng = random.Random(0)
+    data = tmp_path / "reviews.csv"
+    lines = ["text,label"] + [f"{polar_sentence(rng, label)},{label}" for label in ("positive", "negative") * 30]
+    data.write_text("\n".join(lines) + "\n")
+    argv = ["--model", "mean", "--train_file", str(data), "--embeddings", str(tiny_glove), "--output_dir", str(tmp_path / "out"),
+            "--search", "optuna"]  # fmt: skip
+    first = searched_study_name(monkeypatch, argv)
+    assert searched_study_name(monkeypatch, argv) == first  # the same command, the same data: the same study
+    data.write_text("\n".join(lines[:-1]) + "\n")  # a row dropped: the options are the same, the data is not
+    edited = searched_study_name(monkeypatch, argv)
+    assert edited.startswith("reviews-mean-") and edited != first
+
+    from pipelines.arguments import DataArguments, DistillationArguments, GloveModelArguments, GloveTrainingArguments, SearchArguments
+    from pipelines.cli import parse
+
+    benchmark = ["--model", "mean", "--dataset", "semeval2017a", "--data-dir", str(tiny_semeval), "--embeddings", str(tiny_glove),
+                 "--output_dir", str(tmp_path / "bench"), "--search", "optuna"]  # fmt: skip
+    parsed = parse((GloveModelArguments, DataArguments, GloveTrainingArguments, DistillationArguments, SearchArguments), benchmark)
+    assert searched_study_name(monkeypatch, benchmark) == search.study_name(*parsed)  # no data digest: the committed studies keep their names
 
 
 def test_a_study_name_hashes_a_later_defining_option_only_when_it_is_changed():

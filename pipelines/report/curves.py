@@ -30,7 +30,7 @@ from pipelines.benchmarks import BENCHMARKS, official_metric_for
 from pipelines.cli import leading_positionals, parse
 from pipelines.errors import DataError, OptionError
 from pipelines.data.files import file_digests
-from pipelines.report.collect import METRIC_NAMES, dataset_slug
+from pipelines.report.collect import METRIC_NAMES, dataset_slug, group_rows, trained_row
 from pipelines.report.compare import read_predictions
 from pipelines.report.tables import fmt, fmt_p
 from pipelines.runs.io import read_json
@@ -66,9 +66,12 @@ def curve_name(record: RunRecord) -> str:
 def gather_curves(roots: list[Path], seeds: set[int] | None = None, names: set[str] | None = None) -> dict[str, dict[str, Curve]]:
     """{dataset: {curve name: Curve}} from the lab-split run records under `roots` (CV runs are left out:
     a curve compares runs on one fixed test set), of the models in `names` and the `seeds` when given.
-    `DataError` when a (model, size, seed) ran twice, or runs of one curve and size trained on different numbers of
-    sentences (`--max_train_samples` is no training size)."""
+    `DataError` when a (model, size, seed) ran twice, runs of one curve and size trained on different numbers of
+    sentences (`--max_train_samples` is no training size), or the main report would refuse the runs together
+    (`collect.check_comparable`: runs of one dataset trained or tested on different files, or naming its classes
+    differently)."""
     curves: dict[str, dict[str, Curve]] = defaultdict(dict)
+    rows = []  # the runs as the main report reads them, for its rule on what one dataset's runs share
     for root in roots:
         for path in sorted(Path(root).rglob(RESULTS_FILE)):
             payload = read_json(path)
@@ -92,6 +95,8 @@ def gather_curves(roots: list[Path], seeds: set[int] | None = None, names: set[s
                                 f"sentences, {first} on {sentences} (--max_train_samples?); give the curves runs of one training size")  # fmt: skip
             curve.runs[size][record.seed] = str(path.parent / record.predictions_file)
             curve.scores[size][record.seed] = record.test[official]
+            rows.append(trained_row(record, path.parent, Path(root)))
+    group_rows(rows)  # `check_comparable`
     return curves
 
 

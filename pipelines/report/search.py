@@ -32,7 +32,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from pipelines.cli import leading_positionals, pairs_text, parse
-from pipelines.errors import DataError, OptionError, PathError
+from pipelines.errors import DataError, OptionError, PathError, one_line
 from pipelines.formatting import markdown_table
 
 FEW_VALUES = 6  # a parameter with at most this many distinct values is shown per value, others per third
@@ -49,16 +49,35 @@ class SearchReportArguments:
 
 
 def load_study(storage: str, study_name: str | None = None):
-    """The study in `storage` (a journal file, or a URL with `://`); `PathError` for a missing file,
-    `OptionError` when the storage holds several studies and `study_name` names none of them."""
+    """The study in `storage` (a journal file, or a URL with `://`); `PathError` for a missing file or a folder,
+    `OptionError` for a URL Optuna cannot open, a file that is not a journal (an SQLite file given without
+    `sqlite:///`), or a storage that holds several studies when `study_name` names none of them."""
     import optuna
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
+    from sqlalchemy.exc import SQLAlchemyError
 
-    if "://" not in storage:
-        if not Path(storage).is_file():
-            raise PathError(f"study journal not found: {storage}")
-        storage = JournalStorage(JournalFileBackend(storage))
+    if "://" in storage:
+        try:
+            storage = optuna.storages.get_storage(storage)
+        except (ImportError, SQLAlchemyError) as err:
+            raise OptionError(f"--storage {storage}: Optuna cannot open it ({one_line(err, 200)}); "
+                              "give a journal file or a database URL such as sqlite:///study.db") from None  # fmt: skip
+    elif Path(storage).is_dir():
+        raise PathError(f"study journal {storage} is a folder; give the journal file in it (optuna-journal.log)")
+    elif not Path(storage).is_file():
+        raise PathError(f"study journal not found: {storage}")
+    else:
+        not_journal = OptionError(
+            f"{storage} is not an Optuna journal file; give a journal file or a database URL (sqlite:///{storage} for an SQLite file)"
+        )
+        with open(storage, "rb") as file:
+            if file.read(1) not in (b"", b"{"):  # each journal line is a JSON object
+                raise not_journal
+        try:
+            storage = JournalStorage(JournalFileBackend(storage))
+        except ValueError:  # lines that are not JSON, or not text
+            raise not_journal from None
     names = optuna.get_all_study_names(storage)
     if study_name is None and len(names) == 1:
         study_name = names[0]
@@ -155,8 +174,12 @@ def best_options(study) -> list[str]:
 
 
 def search_report(study, forest_seeds: int, command: str) -> str:
-    """The Markdown of `study`: how it was made, the importances, per-parameter scores and every trial."""
+    """The Markdown of `study`: how it was made, the importances, per-parameter scores and every trial.
+    `DataError` for a study with no finished trial, or fewer than 2 (`importances`)."""
     done, stopped = finished(study), pruned(study)
+    if not done:
+        raise DataError(f"study {study.study_name}: no finished trial yet ({len(study.trials)} trial(s), none complete); "
+                        "report it once a trial has finished")  # fmt: skip
     best, maximize = study.best_trial, study.direction.name == "MAXIMIZE"
     ranked = importances(study, forest_seeds)
     states = {}
