@@ -25,6 +25,7 @@ from pipelines.benchmarks import BENCHMARKS
 from pipelines.cli import TRAINER_GROUP
 from pipelines.data.rows import LABEL_COLUMNS, TEXT_COLUMNS
 from pipelines.errors import OptionError
+from pipelines.inference import DEVICE_PATTERN
 from pipelines.runs.layout import GRID_RUNS_DIR, default_evaluation_folder, default_run_folder
 from pipelines.train_sizes import check_train_size
 
@@ -226,6 +227,9 @@ class FinetuneDataArguments(DataArguments):
         for name in ("max_train_samples", "max_eval_samples", "max_test_samples"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise OptionError(f"--{name} must be at least 1 (leave it out to keep every sentence), got {getattr(self, name)}")
+        if self.train_size is not None and self.max_train_samples is not None:  # the record would say N per class
+            raise OptionError(f"--train_size {self.train_size} (sentences per class) and --max_train_samples {self.max_train_samples} "
+                              "(sentences in all, any class) both cut the training split: give one of them")  # fmt: skip
 
 
 @dataclass
@@ -457,7 +461,7 @@ class PretrainedArguments(DataSourceArguments):
             raise OptionError(f"--batch_size must be at least 1, got {self.batch_size}")
         if self.max_samples is not None and self.max_samples < 1:
             raise OptionError(f"--max_samples must be at least 1, got {self.max_samples}")
-        if self.device is not None and not re.fullmatch(r"cpu|mps|(cuda|xpu)(:\d+)?", self.device):
+        if self.device is not None and not re.fullmatch(DEVICE_PATTERN, self.device):
             raise OptionError(f"--device must be cpu, cuda, cuda:N, mps or xpu, got {self.device!r}")
         self.output_dir = self.output_dir or default_evaluation_folder(self.dataset_label)
 

@@ -48,6 +48,7 @@ from transformers import AutoConfig, AutoTokenizer
 
 import models  # noqa: F401  registers the GloVe models with the Auto classes: a project model can teach
 from pipelines.backbones import WEIGHTS_FILES
+from pipelines.calibration import model_temperature
 from pipelines.errors import DataError, OptionError, PathError, one_line
 from pipelines.inference import TorchSequenceClassifier, default_device, is_setfit_folder, length_order
 from pipelines.runs import io as run_io
@@ -293,7 +294,8 @@ def prepare_training(loss_args: DistillationArguments | None, prepared, split, p
         tokenized = split(prepared.dataset)
         trainer_class, info = loss_trainer(loss_args, tokenized["train"]["label"], prepared.label_names)
         return tokenized, trainer_class, info
-    label_order(AutoConfig.from_pretrained(loss_args.teacher).id2label, prepared.label_names, loss_args.teacher)  # before any labelling
+    teacher_config = AutoConfig.from_pretrained(loss_args.teacher)
+    label_order(teacher_config.id2label, prepared.label_names, loss_args.teacher)  # before any labelling
     texts = list(prepared.train_texts)
     labelled, transfer_student, sources = teacher_inputs(texts, loss_args)
     logits = cached_teacher_logits(loss_args.teacher, labelled, prepared.label_names, progress)
@@ -326,6 +328,9 @@ def prepare_training(loss_args: DistillationArguments | None, prepared, split, p
         "transfer_sentences": len(rows),
         # only when true: an fp32 labelling's record and run definition stay as they were before bf16 labelling
         **({"teacher_bf16": True} if teacher_bf16() else {}),
+        # the saved teacher's own temperature (temperature scaling, on by default): its logits, the targets, are z / T;
+        # only when it has one, as above
+        **({"teacher_temperature": temperature} if (temperature := model_temperature(teacher_config)) != 1.0 else {}),
     }
     return DatasetDict({**splits, "train": train}), trainer_class, info
 

@@ -145,6 +145,27 @@ def attention_per_word(classifier: TorchSequenceClassifier, input_ids: torch.Ten
     return per_word(weights[real].mean(dim=0).numpy(), encoded)
 
 
+def input_positions(model, input_ids, mask) -> dict:
+    """`{"position_ids": (1, seq_len)}`, the positions the model gives the input's own tokens, for a model with a
+    position-embedding table whose forward takes them; else `{}`. RoBERTa and MPNet number positions from the
+    input ids (a pad id gets the padding position), so a [PAD] baseline would otherwise be read at other
+    positions than the path between it and the input, and the attributions would not add up to the logit
+    difference (Sundararajan et al. 2017's completeness); the baseline takes the input's positions instead."""
+    import inspect
+
+    table = getattr(getattr(model.base_model, "embeddings", None), "position_embeddings", None)
+    if not isinstance(table, torch.nn.Embedding) or "position_ids" not in inspect.signature(model.forward).parameters:
+        return {}
+    seen = []
+    handle = table.register_forward_hook(lambda module, args, output: seen.append(args[0].detach().clone()))
+    try:
+        with torch.no_grad():
+            model(input_ids=input_ids, attention_mask=mask)
+    finally:
+        handle.remove()
+    return {"position_ids": seen[0]} if seen else {}
+
+
 def integrated_gradients(classifier: TorchSequenceClassifier, text: str, n_steps: int = N_STEPS) -> Explanation:
     """Integrated Gradients on the embedding layer's output for the predicted class (see the module docstring)."""
     from captum.attr import LayerIntegratedGradients
@@ -157,9 +178,10 @@ def integrated_gradients(classifier: TorchSequenceClassifier, text: str, n_steps
     baseline = input_ids.clone()
     baseline[0, : len(encoded.special)][~torch.from_numpy(encoded.special)] = classifier.tokenizer.pad_token_id
     model = classifier.model
+    positions = input_positions(model, input_ids, mask)
 
     def forward(ids, attention_mask):
-        return model(input_ids=ids, attention_mask=attention_mask).logits
+        return model(input_ids=ids, attention_mask=attention_mask, **positions).logits
 
     with torch.no_grad():
         logits, baseline_logits = forward(input_ids, mask)[0], forward(baseline, mask)[0]

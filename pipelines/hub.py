@@ -32,6 +32,15 @@ from pipelines.model_card import write_model_card
 from pipelines.runs.layout import RESULTS_FILE
 from pipelines.runs.record import RunRecord
 
+# What a failed request to the Hub raises: `OSError` (huggingface_hub's `HfHubHTTPError` is one) and its HTTP client's
+# transport errors (a refused connection, a timeout), httpx's under huggingface_hub 1.x and httpx2's under 2.x.
+try:
+    import httpx2
+
+    HUB_REQUEST_ERRORS: tuple = (OSError, httpx.HTTPError, httpx2.HTTPError)
+except ImportError:
+    HUB_REQUEST_ERRORS = (OSError, httpx.HTTPError)
+
 # What a run folder holds besides the shareable model: checkpoints (optimizer state in pickles),
 # temporary files of an interrupted write, and Trainer logs.
 PUSH_IGNORE_PATTERNS = ["checkpoint-*", "checkpoint-*/**", "*.tmp", "_*", ".run*", "runs/**", "*.bin", "*.pt", "*.pth"]
@@ -92,7 +101,7 @@ def push_run(output_dir: str, repo_id: str, token: str | None = None, private: b
     """`push_folder` for a run that just finished; a failed push says the run is saved and how to retry."""
     try:
         return push_folder(output_dir, repo_id, token, private, revision)
-    except (OSError, httpx.HTTPError) as err:  # the network or the Hub said no
+    except HUB_REQUEST_ERRORS as err:  # the network or the Hub said no
         raise PathError(
             f"push to {repo_id} failed ({one_line(err)}); the run is saved in {output_dir}: "
             f"retry with {push_command(output_dir, repo_id)}"
@@ -112,7 +121,8 @@ class PushArguments:
 def push_existing(args: PushArguments) -> None:
     """A finished run folder to the Hub, its model card rewritten to name the repo.
 
-    Raises `PathError` for a folder that is not a finished run, `OptionError` when the Hub or a token is missing.
+    Raises `PathError` for a folder that is not a finished run or a push the network or the Hub refused (a token
+    without write access, a namespace not yours), `OptionError` when the Hub or a token is missing.
     """
     folder = Path(args.run_dir)
     if not (folder / RESULTS_FILE).is_file():
@@ -125,7 +135,10 @@ def push_existing(args: PushArguments) -> None:
     if not (args.hub_token or huggingface_hub.get_token()):
         raise OptionError("push needs a Hub token: run `hf auth login`, set HF_TOKEN or give --hub_token")
     write_model_card(folder, RunRecord.read(folder), repo_id)
-    push_folder(folder, repo_id, args.hub_token, args.private or None)
+    try:
+        push_folder(folder, repo_id, args.hub_token, args.private or None)
+    except HUB_REQUEST_ERRORS as err:
+        raise PathError(f"push of {folder} to {repo_id} failed ({one_line(err)})") from err
     print(f"pushed {folder} to {huggingface_hub.constants.ENDPOINT}/{repo_id}")
 
 

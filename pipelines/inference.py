@@ -33,7 +33,7 @@ import numpy as np
 from scipy.special import softmax
 from tqdm.auto import tqdm
 
-from pipelines.errors import ConfigError, DataError, OptionError, PathError
+from pipelines.errors import ConfigError, DataError, OptionError, PathError, one_line
 from pipelines.runs.layout import EXPORT_RECORD, SETFIT_HEAD_FILE, short_name
 
 ONNX_FILE = "model.onnx"
@@ -89,6 +89,26 @@ def default_device() -> str:
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+DEVICE_PATTERN = r"cpu|mps|(cuda|xpu)(:\d+)?"  # the --device spellings every flow takes
+
+
+def check_device(device: str) -> None:
+    """`OptionError` for a `--device` spelled otherwise than `DEVICE_PATTERN` or that this machine does not have
+    (torch's own error is an assertion deep in the first model's load), before any model is loaded."""
+    import re
+
+    import torch
+
+    if not re.fullmatch(DEVICE_PATTERN, device):
+        raise OptionError(f"--device must be cpu, cuda, cuda:N, mps or xpu, got {device!r}")
+    kind, _, index = device.partition(":")
+    available = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available(),
+                 "xpu": hasattr(torch, "xpu") and torch.xpu.is_available()}.get(kind, False)  # fmt: skip
+    count = {"cuda": torch.cuda.device_count, "xpu": lambda: torch.xpu.device_count()}.get(kind)
+    if not available or (index and count and int(index) >= count()):
+        raise OptionError(f"--device {device}: this machine has no such device (torch sees {'a GPU' if torch.cuda.is_available() else 'no GPU'})")
 
 
 def check_batch_size(batch_size: int) -> int:
@@ -223,7 +243,8 @@ class TorchSequenceClassifier(SequenceClassifier):
     ) -> TorchSequenceClassifier:
         """A `save_pretrained` folder, a Hub id or a backbone alias (`pipelines.backbones.MODEL_ALIASES`,
         with an untrained head); `max_length` caps the model's own limit. Raises `PathError` for a
-        folder without `config.json` and weights, a missing folder or an unreachable Hub id, and
+        folder without `config.json`, weights or tokenizer, a missing folder and an unreachable or unknown Hub id,
+        `DataError` for weights that cannot be read, and
         `ConfigError` for a config no installed model class reads."""
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -245,6 +266,8 @@ class TorchSequenceClassifier(SequenceClassifier):
                 )
             if not any((folder / name).is_file() for name in backbones.WEIGHTS_FILES):
                 raise PathError(f"{folder} has no weights file (expected one of: {', '.join(backbones.WEIGHTS_FILES)})")
+            if not any((folder / name).is_file() for name in backbones.TOKENIZER_FILES):
+                raise PathError(f"{folder} has no tokenizer (expected {' or '.join(backbones.TOKENIZER_FILES)}): save the tokenizer beside the model")
             source, kwargs, name = str(folder), {}, display_name(folder)
         else:
             source = backbones.resolve_model(str(name_or_path))
@@ -258,6 +281,8 @@ class TorchSequenceClassifier(SequenceClassifier):
             raise ConfigError(f"{source}: {str(err).splitlines()[0]}") from err
         except (SafetensorError, EOFError) as err:  # a truncated or corrupt weights file: the user's file, not a bug
             raise DataError(f"{source}: its weights cannot be read ({str(err).splitlines()[0]}); re-save or re-train the model") from err
+        except OSError as err:  # no such Hub repo: transformers says which in its first line (as `finetuning.load_model`)
+            raise PathError(f"cannot load model {source}: {one_line(err)}") from err
         tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
         limit = model_max_length(tokenizer, model.config.to_dict())
         return cls(model, tokenizer, min(limit, max_length or limit), name, device, batch_size, progress, bf16)
@@ -397,14 +422,15 @@ class AsIsClassifier:
 
 
 def as_is_classifier(name: str, label_names: list[str] | None, dataset: str | None, device: str, batch_size: int, progress: bool) -> AsIsClassifier:
-    """A lexicon (three classes when `label_names` has neutral) or a zero-shot sentence encoder over
+    """A lexicon (three classes when `label_names` has neutral, in any spelling `metrics.sentiments` reads) or a zero-shot sentence encoder over
     the descriptions of `label_names` (default `DEFAULT_LABELS`)."""
     from pipelines import backbones
+    from pipelines.metrics import sentiments
     from pipelines.scorers import LEXICONS, NEUTRAL, LexiconScorer, ZeroShotScorer, label_descriptions
 
     label_names = list(label_names or DEFAULT_LABELS)
     if name in LEXICONS:
-        return AsIsClassifier(LexiconScorer(name, three_class=NEUTRAL in label_names), batch_size, progress)
+        return AsIsClassifier(LexiconScorer(name, three_class=NEUTRAL in sentiments(label_names)), batch_size, progress)
     descriptions = label_descriptions(label_names, dataset)
     return AsIsClassifier(ZeroShotScorer(name, backbones.resolve_alias(name), descriptions, device=device), batch_size, progress)
 

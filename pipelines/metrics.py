@@ -66,11 +66,12 @@ def f1_pn_classes(label_names) -> list[int] | None:
 
 
 def hub_args(key: str, label_names) -> dict | None:
-    """`METRICS[key].hub_args` for data with these labels: F1-PN's `labels` are the data's own names of its negative and
-    positive classes (`neg`, `pos` for a model that spells them so), which the Hub's `f1` metric is given as they are."""
+    """`METRICS[key].hub_args` for data with these labels: F1-PN's `labels` are the ids of the data's own negative and
+    positive classes, in that order (`[2, 0]` for `pos`, `neu`, `neg`), as the `f1` metric of `evaluate` takes them
+    (`labels` of `sklearn.metrics.f1_score` over the references' class ids); the table's names are a placeholder."""
     args = METRICS[key].hub_args
     polar = f1_pn_classes(label_names) if key == "f1_pn" else None
-    return args if not polar else {**args, "labels": [label_names[polar[1]], label_names[polar[0]]]}
+    return args if not polar else {**args, "labels": [polar[1], polar[0]]}
 
 
 def metric_keys(label_names) -> tuple[str, ...]:

@@ -29,7 +29,7 @@ from pipelines.arguments import check_encoding, parse_class_names
 from pipelines.data.files import FILE_FORMATS, read_data_file
 from pipelines.data.rows import TEXT_COLUMNS, Place, pick_column
 from pipelines.errors import DataError, OptionError, PathError
-from pipelines.inference import default_device, load_classifier
+from pipelines.inference import check_device, default_device, load_classifier
 from pipelines.runs.io import check_writable_dir
 from pipelines.scorers import LEXICONS
 
@@ -126,11 +126,11 @@ def predict(args: PredictArguments) -> Path:
     if output.exists() and not args.overwrite:
         raise PathError(f"--output {output} exists; choose another file or pass --overwrite")
     check_writable_dir(output.parent)
+    device = args.device or default_device()
+    check_device(device)
     data = read_data_file(args.input, args.encoding)
     texts = input_texts(args, data)
-    classifier = load_classifier(
-        args.model, parse_class_names(args.class_names), None, args.device or default_device(), args.batch_size, progress=True
-    )
+    classifier = load_classifier(args.model, parse_class_names(args.class_names), None, device, args.batch_size, progress=True)
     if args.class_names and list(classifier.label_names) != parse_class_names(args.class_names):
         if args.model in LEXICONS:
             raise OptionError(

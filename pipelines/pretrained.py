@@ -66,7 +66,7 @@ from pipelines.runs.io import (
 from pipelines.runs.layout import EVALUATION_FILE, EVALUATION_MD, RESULTS_FILE, CellFolder
 from pipelines.runs.record import EvaluationRecord, ScoredModel, library_versions, process_revision
 from pipelines.formatting import markdown_table
-from pipelines.inference import Classifier, default_device, load_classifier
+from pipelines.inference import Classifier, check_device, default_device, load_classifier
 from pipelines.label_mapping import label_mapping, parse_label_map
 from pipelines.scorers import LEXICONS
 from pipelines.metrics import confusion_counts
@@ -181,19 +181,6 @@ def validation_split(dataset, label: str) -> tuple[tuple[list[str], list[int]] |
     validation = split_validation(dataset, fraction, seed)["validation"]
     source = "its own validation split" if own else f"{fraction:g} of train per class, seed {seed} (train.py's default validation split)"
     return (column(validation, "text"), column(validation, "label")), {"sentences": len(validation), "source": source}
-
-
-def check_device(device: str) -> None:
-    """`OptionError` for a `--device` this machine does not have (torch's own error is an assertion deep in the
-    first model's load), before any model is scored."""
-    import torch
-
-    kind, _, index = device.partition(":")
-    available = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available(),
-                 "xpu": hasattr(torch, "xpu") and torch.xpu.is_available()}.get(kind, False)  # fmt: skip
-    count = {"cuda": torch.cuda.device_count, "xpu": lambda: torch.xpu.device_count()}.get(kind)
-    if not available or (index and count and int(index) >= count()):
-        raise OptionError(f"--device {device}: this machine has no such device (torch sees {'a GPU' if torch.cuda.is_available() else 'no GPU'})")
 
 
 def not_calibrated(classifier, mapping) -> str | None:

@@ -110,11 +110,14 @@ TEMPERATURE = 0.05
 
 
 def label_descriptions(label_names: list[str], dataset: str | None) -> dict[str, str]:
-    """{"negative": "a negative review", ...} for a benchmark's (or a file's) label names."""
+    """{"negative": "a negative review", ...} for a benchmark's (or a file's) label names; a label that names a
+    sentiment in another spelling (`neg`, `Neutral`: `metrics.sentiments`) is described by the sentiment's word
+    ({"neg": "a negative text"}), not by its spelling."""
     from pipelines.benchmarks import BENCHMARKS  # the benchmarks import the data readers; scorers stay light
+    from pipelines.metrics import sentiments
 
     noun = BENCHMARKS[dataset].text_noun if dataset in BENCHMARKS else "text"
-    return {label: f"a {label} {noun}" for label in label_names}
+    return {label: f"a {sentiment or label} {noun}" for label, sentiment in zip(label_names, sentiments(label_names))}
 
 
 class ZeroShotScorer:

@@ -3,6 +3,8 @@ and a student pulled toward a tiny BERT teacher."""
 
 import json
 import math
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -281,6 +283,15 @@ def test_distillation_pulls_the_student_to_the_teacher(tmp_path, tiny_semeval, t
     monkeypatch.setattr(training_arguments, "native_cpu_bf16", lambda: True)
     results, _ = run_student(tmp_path, tiny_semeval, tiny_glove, "bf16", *options, "--seed", "3")
     assert len(counted_teacher) == 2 and results["distillation"]["teacher_bf16"] is True  # labelled again, and recorded
+    assert "teacher_temperature" not in results["distillation"]  # a teacher without temperature scaling
+
+    # round 27's review: the targets of a temperature-scaled teacher are z / T, which the record did not say
+    monkeypatch.setattr(training_arguments, "native_cpu_bf16", lambda: False)
+    scaled = Path(shutil.copytree(teacher, tmp_path / "scaled-teacher"))
+    config = json.loads((scaled / "config.json").read_text())
+    (scaled / "config.json").write_text(json.dumps({**config, "temperature_scaling": {"temperature": 2.0, "folded_into": "classifier"}}))
+    results, _ = run_student(tmp_path, tiny_semeval, tiny_glove, "scaled", "--teacher", str(scaled), *options[2:])
+    assert results["distillation"]["teacher_temperature"] == 2.0
 
 
 def test_the_grid_passes_teacher_and_class_weights_to_every_cell(tmp_path, capsys):

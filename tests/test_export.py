@@ -115,6 +115,26 @@ def test_int8_export_is_smaller_and_reports_the_test_set_change(tmp_path):
     assert test["inside_run_ci95"] == (low <= test["export_accuracy"] <= high)
 
 
+@pytest.mark.parametrize("quantize", [None, "int8"])
+def test_a_wrong_fp32_graph_is_refused_before_it_is_quantized(tmp_path, monkeypatch, quantize):
+    """Round 27's review: with `--quantize int8` the fp32 graph was quantized and deleted unchecked, so a tracing
+    error was written, exit 0, as the int8 model's loss. A graph traced with another scale is refused either way."""
+    import pipelines.export as export_module
+
+    source = build_tiny_glove(tmp_path / "bilstm", "bilstm")
+    traced = export_module.export_onnx
+
+    def wrong_graph(classifier, path):
+        classifier.model.classifier.bias.data += 1.0  # the graph carries a shifted logit, PyTorch's model does not
+        traced(classifier, path)
+        classifier.model.classifier.bias.data -= 1.0
+
+    monkeypatch.setattr(export_module, "export_onnx", wrong_graph)
+    with pytest.raises(RuntimeError, match="ONNX logits differ from PyTorch's"):
+        export(ExportArguments(run_dir=str(source), output=str(tmp_path / "out"), quantize=quantize))
+    assert not (tmp_path / "out").exists() and [p.name for p in tmp_path.iterdir()] == ["bilstm"]
+
+
 @pytest.mark.parametrize(
     "extra, message",
     [

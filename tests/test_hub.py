@@ -21,6 +21,7 @@ import finetune
 import train
 from models import GLOVE_MODELS
 from pipelines import hub, hub_access, model_card
+from pipelines.errors import PathError
 from pipelines.cli import run_cli
 from pipelines.runs.record import RunRecord
 from pipelines.tokenization import build_tokenizer
@@ -289,6 +290,31 @@ def test_push_command_uploads_an_existing_run_folder(pushed, tmp_path, monkeypat
     assert [(name, repo) for name, repo, _ in calls] == [("create_repo", "other/name"), ("upload_folder", "other/name")]
     assert "model.safetensors" in calls[1][2]["uploaded"] and ModelCard.load(output_dir / "README.md").data.model_name == "other/name"
     assert f"pushed {output_dir}" in capsys.readouterr().out
+    model_card.write_model_card(output_dir, RunRecord.read(output_dir), HUB_ID)  # as the fixture left it
+
+
+@pytest.mark.parametrize("refusal", ["connection", "unauthorized"])
+def test_a_push_the_network_or_the_hub_refuses_is_one_line(pushed, monkeypatch, capsys, refusal):
+    """Round 27's review: `push` let the Hub's 401 through as a traceback, and huggingface_hub 2.x raises httpx2's
+    transport errors, which are neither `OSError` nor httpx's, so a dropped connection escaped `push_run` too."""
+    import httpx2
+    from huggingface_hub.errors import HfHubHTTPError
+
+    output_dir, _ = pushed
+    record_hub_calls(monkeypatch)
+    request = httpx2.Request("POST", "https://huggingface.co/api/repos/create")
+    error = {"connection": httpx2.ConnectError("[Errno 101] Network is unreachable", request=request),
+             "unauthorized": HfHubHTTPError("401 Client Error: Unauthorized", response=httpx2.Response(401, request=request))}[refusal]  # fmt: skip
+
+    def refuse(self, repo_id, **kwargs):
+        raise error
+
+    monkeypatch.setattr(HfApi, "create_repo", refuse)
+    assert run_cli(hub.main, ["push", str(output_dir), "--hub_model_id", "other/name"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: push of {output_dir} to other/name failed (") and "\n" not in err
+    with pytest.raises(PathError, match="the run is saved in"):
+        hub.push_run(str(output_dir), "other/name")
     model_card.write_model_card(output_dir, RunRecord.read(output_dir), HUB_ID)  # as the fixture left it
 
 

@@ -65,10 +65,35 @@ def test_load_classifier_picks_the_kind_and_refuses_bad_input(folders, tmp_path)
     vader = load_classifier("vader")
     assert isinstance(vader, AsIsClassifier) and vader.label_names == ["negative", "neutral", "positive"]
     assert load_classifier("afinn", ["negative", "positive"]).label_names == ["negative", "positive"]
+    # round 27's review: a user's `Negative/Neutral/Positive` or `neg/neu/pos` file made VADER a two-class lexicon
+    for spelled in (["Negative", "Neutral", "Positive"], ["neg", "neu", "pos"]):
+        assert load_classifier("vader", spelled).label_names == ["negative", "neutral", "positive"]
     with pytest.raises(PathError, match="is not a model folder"):
         load_classifier(tmp_path)
     with pytest.raises(OptionError, match="batch_size must be at least 1"):
         load_classifier(folders["glove"], batch_size=0)
+
+
+def test_a_model_saved_without_its_tokenizer_or_a_hub_id_that_does_not_load_is_one_line(tmp_path, monkeypatch):
+    """Round 27's review: a BERT folder without its tokenizer files loaded a tokenizer of 5 special tokens (every word
+    `[UNK]`: predictions with exit 0), and a Hub id transformers cannot find escaped as an OSError traceback."""
+    import shutil
+
+    from pipelines import hub_access
+
+    bare = Path(shutil.copytree(build_tiny_bert(tmp_path / "bert", ["negative", "positive"]), tmp_path / "bare"))
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        (bare / name).unlink()
+    with pytest.raises(PathError, match="has no tokenizer"):
+        load_classifier(bare)
+
+    def no_such_repo(*args, **kwargs):
+        raise OSError("someone/typo is not a local folder and is not a valid model identifier listed on 'https://huggingface.co/models'")
+
+    monkeypatch.setattr(hub_access, "model_load_kwargs", lambda *args: {})
+    monkeypatch.setattr(AutoModelForSequenceClassification, "from_pretrained", no_such_repo)
+    with pytest.raises(PathError, match="cannot load model someone/typo: someone/typo is not a local folder"):
+        load_classifier("someone/typo")
 
 
 def test_an_as_is_scorer_is_a_classifier_batch_by_batch():

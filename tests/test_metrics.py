@@ -54,13 +54,13 @@ def test_one_metric_table_and_f1_pn_only_where_it_applies():
 
 def test_the_model_cards_f1_pn_names_the_models_own_negative_and_positive_labels():
     """Round 26's note: the card's `model-index` gave F1-PN `labels: [negative, positive]` for a model whose labels are
-    `neg`, `neu`, `pos`, names the Hub's `f1` metric would not find among its labels."""
+    `neg`, `neu`, `pos`, names the `f1` metric of `evaluate` (which reads class ids) would not find among its references."""
     from pipelines.model_card import card_data
     from pipelines.runs.record import RunRecord
 
     record = RunRecord("tweets", "minilm", {"accuracy": 0.7, "f1_pn": 0.6}, model_type="bert", label_names=["pos", "neu", "neg"])
     (result,) = [r for r in card_data(record, "m").eval_results if r.metric_name.startswith("F1-PN")]
-    assert result.metric_args == {"average": "macro", "labels": ["neg", "pos"]}
+    assert result.metric_args == {"average": "macro", "labels": [2, 0]}
     assert METRICS["f1_pn"].hub_args["labels"] == ["negative", "positive"]  # the table itself is not changed
 
 

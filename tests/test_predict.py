@@ -69,6 +69,8 @@ def test_an_as_is_scorer_over_the_given_classes_and_empty_texts_kept(tmp_path, c
         ('{"text": "fine", "label": "x"}\n', [], "already has column 'label'"),
         ('{"text": "fine"}\n', ["--class_names", "bad,good"], "--class_names is for lexicon and zero-shot models"),
         ('{"text": "fine"}\n', ["--encoding", "nope"], "unknown --encoding 'nope'"),
+        ('{"text": "fine"}\n', ["--device", "gpu"], "--device must be cpu, cuda, cuda:N, mps or xpu, got 'gpu'"),
+        ('{"text": "fine"}\n', ["--device", "cuda:7"], "--device cuda:7: this machine has no such device"),
     ],
 )
 def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, model, content, extra, message):

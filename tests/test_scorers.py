@@ -72,6 +72,7 @@ def test_descriptions_name_the_benchmark_texts():
     assert label_descriptions(MR, "mr") == {"negative": "a negative review", "positive": "a positive review"}
     assert label_descriptions(SEMEVAL, "semeval2017a")["neutral"] == "a neutral tweet"
     assert label_descriptions(MR, None)["positive"] == "a positive text"
+    assert label_descriptions(["neg", "Neutral", "sport"], None) == {"neg": "a negative text", "Neutral": "a neutral text", "sport": "a sport text"}
 
 
 def test_zero_shot_labels_each_description_as_itself(tiny_encoder):
