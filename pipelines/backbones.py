@@ -127,9 +127,10 @@ def resolve_alias(alias: str) -> str:
 
 
 WEIGHTS_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
-# What `save_pretrained` of a tokenizer writes first; a folder with neither loaded a BERT tokenizer of 5 special tokens
+# A tokenizer's files, any one of which a model folder needs: what `save_pretrained` writes, or an older checkpoint's
+# vocabulary alone (WordPiece, BPE, SentencePiece). A folder with none loaded a BERT tokenizer of 5 special tokens
 # (every word `[UNK]`) without an error under transformers 5.
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "spiece.model", "sentencepiece.bpe.model", "tokenizer.model")
 
 
 def resolve_model(name: str, other_choices: str = "") -> str:

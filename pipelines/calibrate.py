@@ -33,6 +33,7 @@ predictions, exit 0 when every folder was calibrated already (nothing to do), so
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import sys
@@ -53,6 +54,8 @@ from pipelines.runs.layout import ARGS_FILE, PREDICTIONS_FILE, RESULTS_FILE, SET
 from pipelines.runs.record import MODEL_FILE_PATTERNS, RunRecord, weights_fingerprint, write_results
 
 PENDING_DIR = ".calibrate-pending"  # a calibration's new files, in the run folder until every one is written
+STAGED_RECORD = "results.json.staged"  # the new record there, under a name no reader of run folders takes for a run
+SOURCE_FILE = "source.sha256"  # the SHA-256 of the results.json the staged files were made from
 
 
 @dataclass
@@ -65,11 +68,13 @@ class CalibrateArguments:
     )
 
 
-def check_run(run_dir: Path) -> RunRecord:
-    """The folder's record; `PathError` for a missing folder or `results.json`, a folder without the model
-    to scale (`config.json` and weights, as `pipelines.inference.TorchSequenceClassifier.from_pretrained` checks them)
-    or one that cannot be written in (`check_writable_dir`), `DataError` for a record without its test predictions
-    file, or a SetFit record without its head."""
+def check_run(run_dir: Path, refit: bool = False) -> RunRecord:
+    """The folder's record; `PathError` for a missing folder or `results.json`, `DataError` for a record without its
+    test predictions file. A folder that may be calibrated (it has validation predictions, and no recorded calibration
+    unless `refit`) must also hold its model and be writable: `DataError` for a SetFit record without its head,
+    `PathError` for no `config.json` and weights (as `pipelines.inference.TorchSequenceClassifier.from_pretrained`
+    checks them) or a folder that cannot be written in (`check_writable_dir`). The others are named and left as they
+    are (`main`), so `calibrate runs/*` runs again over compact or read-only folders already calibrated."""
     if not run_dir.is_dir():
         raise PathError(f"{run_dir}: no such run folder")
     if not (run_dir / RESULTS_FILE).is_file():
@@ -77,6 +82,9 @@ def check_run(run_dir: Path) -> RunRecord:
     record = RunRecord.read(run_dir)
     if not (run_dir / (record.predictions_file or PREDICTIONS_FILE)).is_file():
         raise DataError(f"{run_dir}: no test predictions ({record.predictions_file or PREDICTIONS_FILE}) to score calibration on")
+    validation = run_dir / (record.validation_predictions_file or VALIDATION_PREDICTIONS_FILE)
+    if not validation.is_file() or (record.calibration is not None and not refit):
+        return record
     if record.is_setfit and not (run_dir / SETFIT_HEAD_FILE).is_file():
         raise DataError(f"{run_dir}: a SetFit run without its head ({SETFIT_HEAD_FILE}) to scale")
     if not record.is_setfit and not ((run_dir / "config.json").is_file() and any((run_dir / name).is_file() for name in WEIGHTS_FILES)):
@@ -119,24 +127,40 @@ def staged_fingerprint(run_dir: Path, staging: Path) -> str:
 
 
 def card_name(run_dir: Path) -> str:
-    """What the model card names the model, as training does (`pipelines.fitting.save_run`): its `--hub_model_id`
+    """What the model card names the model: the name its card already gives (a run pushed with `pipelines.hub push
+    --hub_model_id` keeps that repo), else as training does (`pipelines.fitting.save_run`): its `--hub_model_id`
     (recorded in `training_args.json`) when it was given one, else its folder's name."""
+    from huggingface_hub import ModelCard
+
+    try:
+        named = ModelCard.load(run_dir / CARD_FILE).data.model_name
+    except Exception:  # noqa: BLE001  a card edited by hand: named as training names it
+        named = None
     arguments = read_json(run_dir / ARGS_FILE) if (run_dir / ARGS_FILE).is_file() else {}
-    return arguments.get("hub_model_id") or run_dir.absolute().name
+    return named or arguments.get("hub_model_id") or run_dir.absolute().name
+
+
+def record_digest(run_dir: Path) -> str:
+    """SHA-256 of the run's `results.json` as it is: what a staged calibration was made from."""
+    return hashlib.sha256((run_dir / RESULTS_FILE).read_bytes()).hexdigest()
 
 
 def finish_pending(run_dir: Path) -> bool:
-    """Move a calibration's staged files (`PENDING_DIR`) into place, `results.json` last, when they are all there (its
-    `results.json`, staged last, is); else drop them: stopped while staging, nothing in place was touched. True when
-    files were moved. Without this a run stopped between its model and its record would hold a scaled model beside
-    unscaled predictions: called "already calibrated", and --refit would divide them by T twice."""
+    """Move a calibration's staged files (`PENDING_DIR`) into place, the record (staged as `STAGED_RECORD`, so no
+    reader takes the folder for a run) last, when they are all there and were made from the run's `results.json` as it
+    still is (`SOURCE_FILE`); else drop them: stopped while staging, nothing in place was touched, or the run was
+    trained again since. True when files were moved. Without this a run stopped between its model and its record would
+    hold a scaled model beside unscaled predictions: called "already calibrated", and --refit would divide them by T twice."""
     staging = run_dir / PENDING_DIR
     if not staging.is_dir():
         return False
-    complete = (staging / RESULTS_FILE).is_file()
-    if complete:
-        for path in sorted(staging.iterdir(), key=lambda path: path.name == RESULTS_FILE):
-            os.replace(path, run_dir / path.name)
+    complete = (staging / STAGED_RECORD).is_file() and (staging / SOURCE_FILE).is_file()
+    complete = complete and (run_dir / RESULTS_FILE).is_file() and (staging / SOURCE_FILE).read_text().strip() == record_digest(run_dir)
+    if complete:  # the source stays until the end: a stop while moving leaves the staging folder still complete
+        for path in staging.iterdir():
+            if path.name not in (STAGED_RECORD, SOURCE_FILE):
+                os.replace(path, run_dir / path.name)
+        os.replace(staging / STAGED_RECORD, run_dir / RESULTS_FILE)
     shutil.rmtree(staging)
     return complete
 
@@ -158,13 +182,14 @@ def calibrate_run(run_dir: Path, record: RunRecord) -> dict:
     name = card_name(run_dir) if (run_dir / CARD_FILE).is_file() else None
     staging = run_dir / PENDING_DIR
     staging.mkdir()
+    (staging / SOURCE_FILE).write_text(record_digest(run_dir) + "\n")
     save_model(model, staging)
     if not record.is_setfit:  # the saved weights changed: what a student of this run will record of its teacher
         record.weights_fingerprint = staged_fingerprint(run_dir, staging)
     write_predictions(staging / predictions_file, rows["index"], rows["label"], scaled, rows["prediction"])
     if name:
         write_model_card(staging, record, name)
-    write_results(staging, record)
+    os.replace(write_results(staging, record), staging / STAGED_RECORD)
     finish_pending(run_dir)
     return record.calibration
 
@@ -173,7 +198,7 @@ def main(argv: list[str]) -> None:
     if argv and not argv[0].startswith("-"):  # RUN_DIR... first, as the usage line shows
         argv = ["--run_dirs", *argv]
     (args,) = parse((CalibrateArguments,), argv)
-    runs = {Path(run_dir): check_run(Path(run_dir)) for run_dir in args.run_dirs}
+    runs = {Path(run_dir): check_run(Path(run_dir), args.refit) for run_dir in args.run_dirs}
     for run_dir in runs:
         if finish_pending(run_dir):
             print(f"{run_dir}: finished writing the calibration an earlier `pipelines.calibrate` was stopped in")

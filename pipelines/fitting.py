@@ -270,6 +270,9 @@ LATER_DEFINING_FIELDS = (
     "label_smoothing_factor", "max_grad_norm", "adam_beta1", "adam_beta2", "adam_epsilon", "lr_scheduler_kwargs", "optim_args",
     "early_stopping_patience",
 )
+# Run fields recorded since a later version, the same way (`run.` + the dotted key): a teacher's temperature (round 27)
+# is also in its `teacher_fingerprint`, which hashes its config.json, so a run that lacks it was of the same teacher.
+LATER_RUN_FIELDS = ("distillation.teacher_temperature",)
 
 
 def run_definition(
@@ -309,9 +312,10 @@ def _flatten(record: dict, prefix: str = "") -> dict:
 
 def definition_differences(old: dict, new: dict, limit: int = 4) -> list[str]:
     """`key: old -> new` for each field that differs (after a JSON round trip), at most `limit`. A field of
-    `LATER_DEFINING_FIELDS` that `old` (the recorded definition) does not hold at all is not compared."""
+    `LATER_DEFINING_FIELDS` (or `LATER_RUN_FIELDS`) that `old` (the recorded definition) does not hold at all is not compared."""
     lacking = [f"training.{name}" for name in LATER_DEFINING_FIELDS if name not in old.get("training", {})]
     old, new = _flatten(old), _flatten(json.loads(json.dumps(new, default=str)))
+    lacking += [f"run.{name}" for name in LATER_RUN_FIELDS if f"run.{name}" not in old]
     new = {key: value for key, value in new.items() if not any(key == field or key.startswith(field + ".") for field in lacking)}
     keys = [key for key in dict.fromkeys([*old, *new]) if old.get(key) != new.get(key)]
     shown = [f"{key}: {str(old.get(key))[:60]} -> {str(new.get(key))[:60]}" for key in keys[:limit]]

@@ -43,7 +43,7 @@ except ImportError:
 
 # What a run folder holds besides the shareable model: checkpoints (optimizer state in pickles),
 # temporary files of an interrupted write, and Trainer logs.
-PUSH_IGNORE_PATTERNS = ["checkpoint-*", "checkpoint-*/**", "*.tmp", "_*", ".run*", "runs/**", "*.bin", "*.pt", "*.pth"]
+PUSH_IGNORE_PATTERNS = ["checkpoint-*", "checkpoint-*/**", "*.tmp", "_*", ".run*", "runs/**", "*.bin", "*.pt", "*.pth", ".calibrate-pending/**"]
 
 
 def without_trainer_push(training_args: TrainingArguments) -> TrainingArguments:

@@ -267,7 +267,7 @@ class TorchSequenceClassifier(SequenceClassifier):
             if not any((folder / name).is_file() for name in backbones.WEIGHTS_FILES):
                 raise PathError(f"{folder} has no weights file (expected one of: {', '.join(backbones.WEIGHTS_FILES)})")
             if not any((folder / name).is_file() for name in backbones.TOKENIZER_FILES):
-                raise PathError(f"{folder} has no tokenizer (expected {' or '.join(backbones.TOKENIZER_FILES)}): save the tokenizer beside the model")
+                raise PathError(f"{folder} has no tokenizer (expected one of: {', '.join(backbones.TOKENIZER_FILES)}): save the tokenizer beside the model")
             source, kwargs, name = str(folder), {}, display_name(folder)
         else:
             source = backbones.resolve_model(str(name_or_path))

@@ -438,6 +438,10 @@ def test_calibrate_checks_every_folder_before_writing(trained_pair, tmp_path, ca
     assert run_cli(calibrate, [str(good), str(tmp_path / "nowhere")]) == 2
     assert capsys.readouterr().err.strip() == f"error: {tmp_path / 'nowhere'}: no such run folder"
     assert {path.name: path.read_bytes() for path in good.iterdir() if path.is_file()} == before
+    # the diff review: an already calibrated folder without its model (a compact record) is named and left, not refused
+    compact = shutil.copytree(trained_pair["scaled"][0], tmp_path / "compact")
+    (compact / "model.safetensors").unlink()
+    assert run_cli(calibrate, [str(compact)]) == 0 and f"already calibrated, left as they are: {compact}" in capsys.readouterr().err
 
 
 def test_calibrate_writes_the_model_card_again_from_the_new_record(trained_pair, tmp_path):
@@ -475,13 +479,13 @@ def test_a_calibration_stopped_midway_is_finished_by_the_next_run_and_never_scal
     import os
 
     import pipelines.calibrate
-    from pipelines.calibrate import PENDING_DIR
+    from pipelines.calibrate import PENDING_DIR, STAGED_RECORD
 
     folder = shutil.copytree(trained_pair["plain"][0], tmp_path / "plain")
     replace = os.replace
 
     def stop(*args):
-        if stopped == "while staging" or str(args[0]) == str(folder / PENDING_DIR / "results.json"):
+        if stopped == "while staging" or str(args[0]) == str(folder / PENDING_DIR / STAGED_RECORD):  # the record, moved last
             raise RuntimeError("stopped")
         replace(*args)
 
@@ -503,6 +507,23 @@ def test_a_calibration_stopped_midway_is_finished_by_the_next_run_and_never_scal
         rows = pq.read_table(folder / "predictions.parquet").to_pandas()
         np.testing.assert_allclose(np.stack(rows["probabilities"]), np.stack(scaled_rows["probabilities"]), atol=1e-5)
         assert not (folder / PENDING_DIR).exists()
+
+
+def test_staged_files_of_a_run_trained_again_since_are_dropped_and_read_by_no_one(tmp_path):
+    """The diff review: a complete staging folder left by a stopped calibration was moved over a run trained again
+    into the same folder since, and its `results.json` read by the report as a second run of the same seed."""
+    from pipelines.calibrate import PENDING_DIR, SOURCE_FILE, STAGED_RECORD, finish_pending, record_digest
+
+    run = tmp_path / "run"
+    (run / PENDING_DIR).mkdir(parents=True)
+    (run / "results.json").write_text('{"seed": 0, "made": "before"}')
+    (run / PENDING_DIR / SOURCE_FILE).write_text(record_digest(run) + "\n")
+    (run / PENDING_DIR / STAGED_RECORD).write_text('{"seed": 0, "made": "staged"}')
+    (run / PENDING_DIR / "predictions.parquet").write_text("staged")
+    assert not list(run.rglob("results.json"))[1:]  # one record, the run's: the staged one has another name
+    (run / "results.json").write_text('{"seed": 0, "made": "trained again"}')
+    assert finish_pending(run) is False and not (run / PENDING_DIR).exists()
+    assert sorted(p.name for p in run.iterdir()) == ["results.json"] and "trained again" in (run / "results.json").read_text()
 
 
 def test_abstain_threshold_is_chosen_on_validation_and_never_reads_test(trained_pair, tmp_path):

@@ -292,6 +292,12 @@ def test_distillation_pulls_the_student_to_the_teacher(tmp_path, tiny_semeval, t
     (scaled / "config.json").write_text(json.dumps({**config, "temperature_scaling": {"temperature": 2.0, "folded_into": "classifier"}}))
     results, _ = run_student(tmp_path, tiny_semeval, tiny_glove, "scaled", "--teacher", str(scaled), *options[2:])
     assert results["distillation"]["teacher_temperature"] == 2.0
+    # an interrupted student recorded before the field existed resumes: its teacher's fingerprint already held T
+    from pipelines.fitting import definition_differences
+
+    older = {"run": {"distillation": {"loss": "mse", "teacher_fingerprint": "abc"}}, "training": {}}
+    newer = {"run": {"distillation": {"loss": "mse", "teacher_fingerprint": "abc", "teacher_temperature": 2.0}}, "training": {}}
+    assert definition_differences(older, newer) == [] and definition_differences(newer, older) != []
 
 
 def test_the_grid_passes_teacher_and_class_weights_to_every_cell(tmp_path, capsys):
