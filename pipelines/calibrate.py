@@ -33,7 +33,6 @@ predictions, exit 0 when every folder was calibrated already (nothing to do), so
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import sys
@@ -47,6 +46,7 @@ from transformers import AutoConfig, AutoModelForSequenceClassification
 from pipelines.backbones import WEIGHTS_FILES
 from pipelines.calibration import calibrate_model, calibration_summary, logits_from_probabilities, model_temperature, remove_temperature
 from pipelines.cli import parse, run_cli
+from pipelines.data.files import file_digest
 from pipelines.errors import DataError, PathError
 from pipelines.model_card import CARD_FILE, write_model_card
 from pipelines.runs.io import check_writable_dir, read_json, read_validation_predictions, write_predictions
@@ -55,7 +55,7 @@ from pipelines.runs.record import MODEL_FILE_PATTERNS, RunRecord, weights_finger
 
 PENDING_DIR = ".calibrate-pending"  # a calibration's new files, in the run folder until every one is written
 STAGED_RECORD = "results.json.staged"  # the new record there, under a name no reader of run folders takes for a run
-SOURCE_FILE = "source.sha256"  # the SHA-256 of the results.json the staged files were made from
+SOURCE_FILE = "source.sha256"  # the digest (`file_digest`) of the results.json the staged files were made from
 
 
 @dataclass
@@ -140,11 +140,6 @@ def card_name(run_dir: Path) -> str:
     return named or arguments.get("hub_model_id") or run_dir.absolute().name
 
 
-def record_digest(run_dir: Path) -> str:
-    """SHA-256 of the run's `results.json` as it is: what a staged calibration was made from."""
-    return hashlib.sha256((run_dir / RESULTS_FILE).read_bytes()).hexdigest()
-
-
 def finish_pending(run_dir: Path) -> bool:
     """Move a calibration's staged files (`PENDING_DIR`) into place, the record (staged as `STAGED_RECORD`, so no
     reader takes the folder for a run) last, when they are all there and were made from the run's `results.json` as it
@@ -155,7 +150,7 @@ def finish_pending(run_dir: Path) -> bool:
     if not staging.is_dir():
         return False
     complete = (staging / STAGED_RECORD).is_file() and (staging / SOURCE_FILE).is_file()
-    complete = complete and (run_dir / RESULTS_FILE).is_file() and (staging / SOURCE_FILE).read_text().strip() == record_digest(run_dir)
+    complete = complete and (run_dir / RESULTS_FILE).is_file() and (staging / SOURCE_FILE).read_text().strip() == file_digest(run_dir / RESULTS_FILE)
     if complete:  # the source stays until the end: a stop while moving leaves the staging folder still complete
         for path in staging.iterdir():
             if path.name not in (STAGED_RECORD, SOURCE_FILE):
@@ -182,7 +177,7 @@ def calibrate_run(run_dir: Path, record: RunRecord) -> dict:
     name = card_name(run_dir) if (run_dir / CARD_FILE).is_file() else None
     staging = run_dir / PENDING_DIR
     staging.mkdir()
-    (staging / SOURCE_FILE).write_text(record_digest(run_dir) + "\n")
+    (staging / SOURCE_FILE).write_text(file_digest(run_dir / RESULTS_FILE) + "\n")
     save_model(model, staging)
     if not record.is_setfit:  # the saved weights changed: what a student of this run will record of its teacher
         record.weights_fingerprint = staged_fingerprint(run_dir, staging)

@@ -126,7 +126,7 @@ def consistent_labels(probabilities: np.ndarray, rng: np.random.Generator, round
     """Labels drawn one per row from its own distribution: probabilities (n, num_labels), rows summing to 1.
     Returns (n,) labels, or (rounds, n) for `rounds` draws (row r is what the r-th call without `rounds` would draw),
     int8 for up to 127 labels (counted in bytes: the report's rebuild draws 1,000 x 12,284 labels per run, and an int64
-    count took 7 times as long), else int64."""
+    count moves 8 times the memory), else int64."""
     cumulative = np.cumsum(probabilities, axis=1)  # (n, K)
     uniform = rng.random(len(probabilities) if rounds is None else (rounds, len(probabilities)))
     drawn = np.zeros(uniform.shape, dtype=np.int8 if probabilities.shape[1] <= 127 else np.int64)

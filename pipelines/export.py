@@ -205,11 +205,11 @@ def prepare_output(output: Path, overwrite: bool) -> Path:
         raise PathError(f"--output {output}: cannot write there ({err.strerror or err})") from None
 
 
-def write_folder(classifier: TorchSequenceClassifier, folder: Path, quantize: str | None, check_texts: list[str]) -> float:
+def write_folder(classifier: TorchSequenceClassifier, folder: Path, quantize: str | None, check_texts: list[str], reference: np.ndarray) -> float:
     """model.onnx (fp32 or int8), the tokenizer and config.json into `folder`; returns the seconds the export and the
-    quantization took. The fp32 graph is checked against PyTorch on `check_texts` before it is quantized, so a
-    tracing error is never written as an int8 model's quantization loss: `RuntimeError` when a logit differs by more
-    than `LOGIT_TOLERANCE`."""
+    quantization took. The fp32 graph is checked against PyTorch's logits of `check_texts` (`reference`, (n, num_labels))
+    before it is quantized, so a tracing error is never written as an int8 model's quantization loss: `RuntimeError`
+    when a logit differs by more than `LOGIT_TOLERANCE`."""
     classifier.tokenizer.save_pretrained(folder)
     config = classifier.model.config.to_dict()
     config.pop("auto_map", None)  # the modeling code does not travel with an ONNX graph
@@ -217,7 +217,7 @@ def write_folder(classifier: TorchSequenceClassifier, folder: Path, quantize: st
     started = time.perf_counter()
     export_onnx(classifier, folder / ONNX_FILE)
     seconds = time.perf_counter() - started
-    check = compare_logits(classifier.logits(check_texts), OnnxSequenceClassifier.from_folder(folder).logits(check_texts))
+    check = compare_logits(reference, OnnxSequenceClassifier.from_folder(folder).logits(check_texts))
     if check["max_abs_logit_difference"] > LOGIT_TOLERANCE:
         raise RuntimeError(f"ONNX logits differ from PyTorch's by {check['max_abs_logit_difference']:.2e} (> {LOGIT_TOLERANCE:g})")
     if quantize:
@@ -243,9 +243,10 @@ def export(args: ExportArguments) -> dict:
     check_texts = CHECK_SENTENCES + (test_set[0][:TEST_CHECK_SENTENCES] if test_set else [])
     staging = prepare_output(output, args.overwrite)
     try:
-        seconds = write_folder(classifier, staging, args.quantize, check_texts)  # the fp32 graph checked
+        reference = classifier.logits(check_texts)
+        seconds = write_folder(classifier, staging, args.quantize, check_texts, reference)  # the fp32 graph checked
         exported = OnnxSequenceClassifier.from_folder(staging)
-        check = compare_logits(classifier.logits(check_texts), exported.logits(check_texts))
+        check = compare_logits(reference, exported.logits(check_texts))
         record = {
             "source": str(Path(args.run_dir).resolve()),
             "exporter": f"torch.onnx.export (TorchScript, dynamo=False), opset {OPSET}",

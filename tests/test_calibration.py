@@ -512,12 +512,13 @@ def test_a_calibration_stopped_midway_is_finished_by_the_next_run_and_never_scal
 def test_staged_files_of_a_run_trained_again_since_are_dropped_and_read_by_no_one(tmp_path):
     """The diff review: a complete staging folder left by a stopped calibration was moved over a run trained again
     into the same folder since, and its `results.json` read by the report as a second run of the same seed."""
-    from pipelines.calibrate import PENDING_DIR, SOURCE_FILE, STAGED_RECORD, finish_pending, record_digest
+    from pipelines.calibrate import PENDING_DIR, SOURCE_FILE, STAGED_RECORD, finish_pending
+    from pipelines.data.files import file_digest
 
     run = tmp_path / "run"
     (run / PENDING_DIR).mkdir(parents=True)
     (run / "results.json").write_text('{"seed": 0, "made": "before"}')
-    (run / PENDING_DIR / SOURCE_FILE).write_text(record_digest(run) + "\n")
+    (run / PENDING_DIR / SOURCE_FILE).write_text(file_digest(run / "results.json") + "\n")
     (run / PENDING_DIR / STAGED_RECORD).write_text('{"seed": 0, "made": "staged"}')
     (run / PENDING_DIR / "predictions.parquet").write_text("staged")
     assert not list(run.rglob("results.json"))[1:]  # one record, the run's: the staged one has another name
