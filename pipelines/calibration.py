@@ -465,8 +465,12 @@ def forget_calibration(model, path: str, head_kept: bool) -> None:
 
 
 def model_temperature(config) -> float:
-    """The temperature a saved model's config (or a scikit-learn head, `saved_settings`) says its
-    logits are divided by (1.0: none)."""
+    """The temperature a saved model's config (or a scikit-learn head, `saved_settings`; or a `config.json` as read,
+    a dict, as an ONNX export's) says its logits are divided by (1.0: none)."""
+    if isinstance(config, dict):  # a stock config's `temperature` is generation's: only a GloVe config's is ours
+        if config.get("model_type", "").startswith("glove"):
+            return float(config.get("temperature", 1.0))
+        return float((config.get("temperature_scaling") or {}).get("temperature", 1.0))
     if isinstance(config, GloveConfig):
         return float(config.temperature)
     return float((getattr(config, "temperature_scaling", None) or {}).get("temperature", 1.0))

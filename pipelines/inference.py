@@ -48,6 +48,9 @@ class Classifier(Protocol):
 
     name: str
     label_names: list[str]
+    # the temperature the model's own saved calibration divides its logits by (a run calibrated when trained, or by
+    # `pipelines.calibrate`: `pipelines.calibration.model_temperature`); 1.0: none (a lexicon, zero-shot, a stock checkpoint)
+    temperature: float
 
     def logits(self, texts: list[str]) -> np.ndarray:
         """(len(texts), len(label_names)) scores before the softmax: float32 (float64 from a SetFit
@@ -186,6 +189,13 @@ class OnnxSequenceClassifier(SequenceClassifier):
         self.config = config
         self.input_names = [item.name for item in session.get_inputs()]
 
+    @property
+    def temperature(self) -> float:
+        """The temperature the exported model's `config.json` says its graph divides the logits by (1.0: none)."""
+        from pipelines.calibration import model_temperature
+
+        return model_temperature(self.config)
+
     @classmethod
     def from_folder(cls, path: str | Path, threads: int | None = None, batch_size: int = BATCH_SIZE, progress: bool = False) -> OnnxSequenceClassifier:
         """Load `path/model.onnx`, its tokenizer and `config.json`; `threads` caps ONNX Runtime's
@@ -235,6 +245,13 @@ class TorchSequenceClassifier(SequenceClassifier):
         self.model = model.to(device).eval()
         self.device = device
         self.bf16 = bf16
+
+    @property
+    def temperature(self) -> float:
+        """The temperature the model's config says its logits are divided by (1.0: none)."""
+        from pipelines.calibration import model_temperature
+
+        return model_temperature(self.model.config)
 
     @classmethod
     def from_pretrained(
@@ -348,6 +365,13 @@ class SetFitClassifier:
             label_names = [str(k) for k in classes]
         return cls(model, label_names, display_name(folder), batch_size, progress)
 
+    @property
+    def temperature(self) -> float:
+        """The temperature folded into the head (its `temperature_scaling`; 1.0: none)."""
+        from pipelines.calibration import model_temperature
+
+        return model_temperature(self.model.model_head)
+
     def embeddings(self, texts: list[str]) -> np.ndarray:
         """The body's sentence embeddings (n, dim) float32, normalised when the model says so."""
         return np.asarray(self.model.encode(list(texts), batch_size=self.batch_size, show_progress_bar=self.progress))
@@ -392,6 +416,8 @@ class SetFitClassifier:
 class AsIsClassifier:
     """A scorer of `pipelines.scorers` (`labels`, `predict_proba(texts, batch_size)`) as a `Classifier`;
     `family` and `rule` are the scorer's."""
+
+    temperature = 1.0  # a scorer's probabilities are its own rule's, never scaled by a saved temperature
 
     def __init__(self, scorer, batch_size: int = BATCH_SIZE, progress: bool = False):
         self.scorer = scorer

@@ -279,6 +279,7 @@ def evaluate_model(
         confusion_matrix=confusion_counts(references, predictions, len(label_names)).tolist(),
         calibration=calibration,
         validation=validation_scores,
+        model_temperature=classifier.temperature if classifier.temperature != 1.0 else None,
     )
     return scored, (dataset_probabilities, predictions, validation_rows)
 
@@ -476,10 +477,11 @@ def calibration_lines(record: EvaluationRecord) -> list[str]:
     rows = []
     for row in record.results:
         found = row.calibration or {}
+        own = f" (on top of the model's own temperature, T = {row.model_temperature:.4g})" if row.model_temperature else ""
         if "skipped" in found:
-            rows.append({"model": row.model, "summary": f"left out: {found['skipped']}"})
+            rows.append({"model": row.model, "summary": f"left out: {found['skipped']}{own}"})
         elif found:
-            rows.append({"model": row.model, "summary": calibration_summary(found)})
+            rows.append({"model": row.model, "summary": calibration_summary(found) + own})
     if not rows:  # --temperature_scaling false
         return []
     return [f"Temperature scaling on {record.validation['sentences']} validation sentences ({record.validation['source']}); "

@@ -285,6 +285,20 @@ def scaled_models(tmp_path_factory):
 
 
 @pytest.mark.parametrize("name", ["bilstm", "bert"])
+def test_a_classifier_and_a_config_json_as_read_say_the_models_own_temperature(scaled_models, name):
+    """What evaluate_pretrained.py records of a scored run folder (`Classifier.temperature`), and what an ONNX export's
+    `config.json`, read as a dict, says; a stock config's own `temperature` (generation's) is not ours."""
+    from pipelines.inference import TorchSequenceClassifier
+
+    source, scaled = scaled_models[name]
+    assert TorchSequenceClassifier.from_pretrained(scaled).temperature == pytest.approx(2.5)
+    assert TorchSequenceClassifier.from_pretrained(source).temperature == 1.0
+    assert model_temperature(json.loads((scaled / "config.json").read_text())) == pytest.approx(2.5)
+    assert model_temperature(json.loads((source / "config.json").read_text())) == 1.0
+    assert model_temperature({"model_type": "bert", "temperature": 0.7}) == 1.0
+
+
+@pytest.mark.parametrize("name", ["bilstm", "bert"])
 def test_pipeline_probabilities_are_softmax_of_logits_over_t(scaled_models, name):
     source, scaled = scaled_models[name]
     expected = scaled_probabilities(raw_logits(source), 2.5)

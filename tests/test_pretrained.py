@@ -10,6 +10,7 @@ import huggingface_hub
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from scipy.special import softmax
 
 import evaluate_pretrained
 from pipelines.cli import parse, run_cli
@@ -493,7 +494,7 @@ def test_every_scorer_is_scored_on_validation_lexicons_included(tiny, tmp_path, 
     assert run_cli(evaluate_pretrained.main, argv) == 0
     report = json.loads((tmp_path / "evaluation.json").read_text())
     vader, three = report["results"]
-    assert report["schema_version"] == 3 and report["validation"]["sentences"] == 10
+    assert report["schema_version"] == EVALUATION_SCHEMA_VERSION and report["validation"]["sentences"] == 10
 
     (texts, labels), _ = validation_split(load_data(parse((PretrainedArguments,), argv)[0])[0], "tiny")
     compound = [SentimentIntensityAnalyzer().polarity_scores(text)["compound"] for text in texts]
@@ -523,3 +524,40 @@ def test_two_evaluations_are_of_the_same_data_by_their_files_digests_in_their_ro
     assert data_identity(files("v" * 64, "t" * 64)) != data_identity(files("t" * 64, "v" * 64))
     builtin = {"source": "builtin", "dataset": "mr", "test_held_out": False}
     assert data_identity(builtin | {"data_dir": "../shared/datasets"}) == data_identity(builtin | {"data_dir": "/data"})
+
+
+def test_a_run_calibrated_when_trained_is_scored_with_its_own_temperature_said(tiny, tmp_path, offline):
+    """A run folder whose own calibration divides its logits by T (train.py/finetune.py's temperature scaling, on by
+    default) scored as it is: the record keeps that T (`model_temperature`, version 4), the evaluation's table says it,
+    and the report labels its probabilities before the evaluation's own temperature scaling as the model's scaled ones,
+    not as "before temperature scaling" (they were read so)."""
+    from transformers import AutoModelForSequenceClassification
+
+    from pipelines.calibration import apply_temperature
+    from pipelines.report.calibration import before_label, probabilities_label, read_runs
+    from pipelines.report.collect import Group, pretrained_rows
+    from pipelines.runs.setting import Setting
+
+    calibrated = shutil.copytree(tiny["three"], tmp_path / "calibrated")
+    model = AutoModelForSequenceClassification.from_pretrained(calibrated)
+    apply_temperature(model, 2.0)
+    model.save_pretrained(calibrated)
+    argv = ["--dataset", "semeval2017a", "--data-dir", str(tiny["data"]), "--output_dir", str(tmp_path / "out"), "--models", str(calibrated), str(tiny["three"])]
+    assert run_cli(evaluate_pretrained.main, argv) == 0
+    record = EvaluationRecord.read(tmp_path / "out" / "evaluation.json")
+    assert [entry.model_temperature for entry in record.results] == [pytest.approx(2.0), None]
+    assert "model_temperature" not in json.loads((tmp_path / "out" / "evaluation.json").read_text())["results"][1]
+    own, plain = (pq.read_table(tmp_path / "out" / entry.predictions_file).to_pandas() for entry in record.results)
+    np.testing.assert_allclose(  # its probabilities are the plain model's at T = 2 (neither identifies another T here)
+        np.stack(own["probabilities"]), softmax(np.log(np.stack(plain["probabilities"])) / 2.0, axis=1), atol=1e-5
+    )
+    assert "(on top of the model's own temperature, T = 2)" in (tmp_path / "out" / "evaluation.md").read_text()
+
+    rows = pretrained_rows(tmp_path / "out" / "evaluation.json", tmp_path)
+    assert [row.model_temperature for row in rows] == [pytest.approx(2.0), None]
+    groups = [Group("semeval2017a", row.model, Setting("as is"), "lab", "pretrained", [row]) for row in rows]
+    labels = [probabilities_label(group, read_runs(group)) for group in groups]
+    assert labels == ["not scaled: no temperature is identifiable (the model's own temperature, T = 2, kept)",
+                      "not scaled: no temperature is identifiable"]  # fmt: skip
+    assert before_label(groups[0]) == "before this evaluation's temperature scaling (the model's own temperature, T = 2, kept)"
+    assert before_label(groups[1]) == "before temperature scaling"

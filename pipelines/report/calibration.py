@@ -420,12 +420,12 @@ def how_sure(dataset: str, groups: list[Group]) -> HowSure:
         if restricted:  # its own table: on this dataset's own classes it never predicts the ones it was not trained on
             shared = {**base, "classes": restricted[1], "sentences": len(restricted[0][0].labels)}
             if scaled:
-                shift.append({**shared, "probabilities": "before temperature scaling", **group_scores(restricted[0], "before")})
+                shift.append({**shared, "probabilities": before_label(g), **group_scores(restricted[0], "before")})
             shift.append({**shared, "probabilities": "after temperature scaling" if scaled else None,
                               **group_scores(restricted[0], scored(found))})  # fmt: skip
             continue
         if scaled:
-            rows.append({**base, "probabilities": "before temperature scaling", **group_scores(found, "before")})
+            rows.append({**base, "probabilities": before_label(g), **group_scores(found, "before")})
         # a group with some runs scaled and some not (older runs without validation predictions) is scored before
         # scaling throughout, as its label says; for a run never scaled "before" is "after"
         rows.append({**base, "probabilities": label, **group_scores(found, scored(found))})
@@ -451,19 +451,38 @@ def left_out(group: Group) -> str | None:
     return next((row.calibration["skipped"] for row in group.rows if "skipped" in (row.calibration or {})), None)
 
 
+def own_temperature(group: Group) -> str:
+    """"" or, for as-is models whose own saved calibration already divides their logits by a temperature (a run folder
+    calibrated when trained, scored by evaluate_pretrained.py: `ScoredModel.model_temperature`), the clause that says
+    so: its probabilities before the evaluation's own temperature scaling are that model's scaled ones."""
+    found = sorted({row.model_temperature for row in group.rows if row.model_temperature})
+    if not found:
+        return ""
+    which = f"{found[0]:.3g}" if len(found) == 1 else f"{found[0]:.3g}-{found[-1]:.3g}"
+    some = "" if all(row.model_temperature for row in group.rows) else "some runs: "
+    return f" (the model's own temperature, {some}T = {which}, kept)"
+
+
+def before_label(group: Group) -> str:
+    """The label of a group's row scored before temperature scaling: this evaluation's, for a model that had its own."""
+    own = own_temperature(group)
+    return f"before this evaluation's temperature scaling{own}" if own else "before temperature scaling"
+
+
 def probabilities_label(group: Group, runs: list[Run]) -> str:
     """Which probabilities the group's calibration row scores: after scaling; not scaled (validation saved but no
     temperature, or left out by design, with the reason's first clause); else before scaling only (a run made
-    before validation predictions were saved, which re-making it would scale)."""
+    before validation predictions were saved, which re-making it would scale). Each but "after" says a model's own
+    saved temperature (`own_temperature`)."""
     if all(run.scaled for run in runs):
         return "after temperature scaling"
-    why = left_out(group)
+    why, own = left_out(group), own_temperature(group)
     if any(run.scaled for run in runs):
         others = f"the others: {why.split(':')[0]}" if why else "the others made before validation predictions were saved"
-        return f"before temperature scaling ({sum(run.scaled for run in runs)} of {len(runs)} runs scaled, {others})"
+        return f"before temperature scaling ({sum(run.scaled for run in runs)} of {len(runs)} runs scaled, {others}){own}"
     if why:
-        return f"not scaled: {why.split(':')[0]}"
-    return "not scaled" if all(run.validation is not None for run in runs) else "ECE before scaling only"
+        return f"not scaled: {why.split(':')[0]}{own}"
+    return ("not scaled" if all(run.validation is not None for run in runs) else "ECE before scaling only") + own
 
 
 def conformal_scores(group: Group, runs: list[Run]) -> dict | str:

@@ -131,6 +131,7 @@ class ReportRow:
     code: dict | None = None  # the commit that made it (`RunRecord.code`, evaluation.json's "code")
     trained_on: str | None = None  # an as-is model trained on another benchmark: that benchmark
     calibration: dict | None = None  # the "How sure" section (`pipelines.report.calibration`)
+    model_temperature: float | None = None  # an as-is model's own saved temperature (`ScoredModel.model_temperature`)
     validation_predictions: str | None = None
     data_files: dict[str, str] | None = None  # {split: SHA-256} of the user files it read (`data.files.file_digests`); None: a benchmark
     train_sentences: int | None = None  # the sentences it trained on (`--max_train_samples` cuts them); None: as-is, older runs
@@ -142,8 +143,8 @@ class ReportRow:
         for item in fields(self):
             if item.name == "test":
                 kept.update(self.test)
-            elif item.name not in ("trainer_state", "versions"):
-                kept[item.name] = getattr(self, item.name)
+            elif item.name not in ("trainer_state", "versions") and not (item.name == "model_temperature" and self.model_temperature is None):
+                kept[item.name] = getattr(self, item.name)  # a model_temperature only where there is one, as in evaluation.json
         return kept | {"setting": self.setting.label}
 
 
@@ -192,7 +193,7 @@ def pretrained_rows(path: Path, root: Path) -> list[ReportRow]:
             predictions=present_file(path.parent, scored.predictions_file),
             code=evaluation.code, trained_on=scored.trained_on,
             # temperature scaling on validation (evaluation.json version 2; `pipelines.pretrained`), as a run's
-            calibration=scored.calibration,
+            calibration=scored.calibration, model_temperature=scored.model_temperature,
             validation_predictions=present_file(path.parent, scored.validation_predictions_file),
             data_files=file_digests(evaluation.data),
         ))  # fmt: skip

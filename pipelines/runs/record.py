@@ -194,7 +194,9 @@ class RunRecord:
 #    `calibration` and `validation_predictions_file` (versions 0 and 1 have none: None).
 # 3: every model scored on that split, lexicons included: per model `validation` (its scores there, as `test`),
 #    so the best as-is model is chosen on validation (versions 0 to 2 have none: None).
-EVALUATION_SCHEMA_VERSION = 3
+# 4: per model `model_temperature`, the temperature a scored run folder's own calibration already applies (written only
+#    where it has one; versions 0 to 3 did not look: None, as for a model without one).
+EVALUATION_SCHEMA_VERSION = 4
 
 
 @dataclass
@@ -229,9 +231,13 @@ class ScoredModel:
     validation_predictions_file: str | None = None  # its validation log probabilities and labels, before scaling
     # its scores on the validation sentences ({metric: 0..1}, as `test`); None: not scored there (version < 3, no split)
     validation: dict[str, float] | None = None
+    # the temperature the scored model's own saved calibration already divides its logits by (a run calibrated when
+    # trained, `Classifier.temperature`): its probabilities "before" this evaluation's temperature scaling include it;
+    # None: the model has none (and in files written before this field)
+    model_temperature: float | None = None
     extra: dict = field(default_factory=dict)
 
-    _OPTIONAL = ("calibration", "validation_predictions_file", "validation")  # written only when set: older files read back as they were
+    _OPTIONAL = ("calibration", "validation_predictions_file", "validation", "model_temperature")  # written only when set: older files read back as they were
 
     @classmethod
     def from_dict(cls, entry: dict) -> ScoredModel:
@@ -266,7 +272,7 @@ class EvaluationRecord:
     `from_dict` is the one place that knows older files: without `schema_version` a file is version
     0; without `code`, `failures` or `notes` they read as None, [] and []; without `validation` (and
     each model without `calibration`, `validation_predictions_file`: versions 0 and 1; without its
-    `validation` scores: versions 0 to 2) as None.
+    `validation` scores: versions 0 to 2; without `model_temperature`: versions 0 to 3, and any model without one) as None.
     """
 
     dataset: str
