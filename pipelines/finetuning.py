@@ -12,7 +12,7 @@ from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTok
 from pipelines import hub, hub_access
 from pipelines.backbones import length_from_data, resolve_model
 from pipelines.calibration import forget_calibration
-from pipelines.errors import DataError, PathError, one_line
+from pipelines.errors import ConfigError, DataError, PathError, one_line
 from pipelines.losses import LossArguments, loss_trainer
 from pipelines.arguments import FinetuneDataArguments, FinetuneModelArguments, FinetuneTrainingArguments, model_label
 from pipelines.runs.io import check_folder_kind, check_writable_dir, hold_run_folder
@@ -34,13 +34,19 @@ LOCAL_MODEL_HINT = "give --model a local save_pretrained folder (a run folder) o
 def load_pretrained(path: str, label_names: list[str], seed: int, load_kwargs: dict):
     """(model, tokenizer, config) with the dataset's labels, `label_names` in id order.
 
-    A checkpoint whose head has other labels (an SST-2 model tuned on SemEval) gets a new one,
-    drawn with `seed`; one whose head holds these same names in another order (`id2label`) has its
-    rows re-ordered to `label_names` (`reorder_head`), so every class keeps its trained row.
-    `PathError` or `DataError` for a model that cannot be loaded.
+    A checkpoint whose head has another number of labels (an SST-2 model tuned on SemEval) gets a
+    new head, drawn with `seed`. One with as many labels keeps its trained head: re-ordered to
+    `label_names` when it holds these same names in another order (`id2label`, `reorder_head`), so
+    every class keeps its trained row; otherwise row `i` becomes `label_names[i]`, whatever it was
+    trained as (`ignore_mismatched_sizes` redraws only layers whose shape differs). A tokenizer
+    without a pad token (GPT-2's) pads with its end-of-text token, which the model's config then
+    names as `pad_token_id`, and says so in one line (`pad_with_eos`).
+    `PathError` or `DataError` for a model that cannot be loaded; `ConfigError` for a tokenizer
+    with neither a pad nor an end-of-text token, before the output folder is touched.
     """
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, **load_kwargs)
+        padded_with_eos = pad_with_eos(tokenizer, path)
         saved_names = list(AutoConfig.from_pretrained(path, **load_kwargs).id2label.values())
         config = AutoConfig.from_pretrained(
             path,
@@ -55,11 +61,28 @@ def load_pretrained(path: str, label_names: list[str], seed: int, load_kwargs: d
         raise DataError(f"corrupt weights in {path}: {err}") from None
     except OSError as err:  # no such repo, a folder without the files: transformers says which in its first line
         raise PathError(f"cannot load model {path}: {one_line(err)}") from err
+    if padded_with_eos:  # GPT-2-style heads score each text's last token that is not padding
+        model.config.pad_token_id = tokenizer.pad_token_id
     forget_calibration(model, path, head_kept=len(saved_names) == len(label_names))
     by_name = {str(name).lower(): i for i, name in enumerate(saved_names)}
     if saved_names != label_names and len(by_name) == len(label_names) and set(by_name) == {n.lower() for n in label_names}:
         reorder_head(model, [by_name[name.lower()] for name in label_names], path, saved_names, label_names)
     return model, tokenizer, model.config
+
+
+def pad_with_eos(tokenizer, path: str) -> bool:
+    """Give a tokenizer without a pad token (GPT-2's) its end-of-text token as one, as HF's examples do: the collator
+    pads batches, and the padded positions are masked out. True when it did; `ConfigError` when it has neither."""
+    if tokenizer.pad_token is not None:
+        return False
+    if tokenizer.eos_token is None:
+        raise ConfigError(
+            f"the tokenizer of {path} has no pad token and no end-of-text token to pad with; give --model one that has "
+            "either (save its tokenizer with pad_token set)"
+        )
+    tokenizer.pad_token = tokenizer.eos_token
+    print(f"{path}: its tokenizer has no pad token; padding with its end-of-text token {tokenizer.eos_token!r}")
+    return True
 
 
 def reorder_head(model, order: list[int], path: str, saved_names: list[str], label_names: list[str]) -> None:

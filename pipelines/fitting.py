@@ -266,28 +266,30 @@ DEFINING_TRAINING_OPTIONS = (
 )
 # Defining fields a run definition holds since round 25 (`training.<name>`): a definition written before then lacks
 # them and is compared on the fields it has (its run used the defaults of the time, which these fields cannot add to).
+# `world_size` (the number of processes: it sets the global batch and the steps per epoch) came later still, the same way.
 LATER_DEFINING_FIELDS = (
     "label_smoothing_factor", "max_grad_norm", "adam_beta1", "adam_beta2", "adam_epsilon", "lr_scheduler_kwargs", "optim_args",
-    "early_stopping_patience",
+    "early_stopping_patience", "world_size",
 )
 # Run fields recorded since a later version, the same way (`run.` + the dotted key): a teacher's temperature (round 27)
-# is also in its `teacher_fingerprint`, which hashes its config.json, so a run that lacks it was of the same teacher.
-LATER_RUN_FIELDS = ("distillation.teacher_temperature",)
+# is also in its `teacher_fingerprint`, which hashes its config.json, so a run that lacks it was of the same teacher;
+# a GloVe run's `embeddings_sha256` (the word vectors it starts from, added later) is compared where it was recorded.
+LATER_RUN_FIELDS = ("distillation.teacher_temperature", "embeddings_sha256")
 
 
 def run_definition(
     model, tokenizer, tokenized: DatasetDict, training_args: TrainingArguments, run_info: dict, early_stopping_patience: int
 ) -> dict:
     """What makes a run this run: its description, model config, training options (with the early-stopping
-    patience), and the SHA-256 of each split's token ids and labels and of the vocabulary. Written to
-    `run_definition.json` at the start, so a restart can tell whether the folder is its own."""
+    patience and the number of processes, `world_size`), and the SHA-256 of each split's token ids and labels and of
+    the vocabulary. Written to `run_definition.json` at the start, so a restart can tell whether the folder is its own."""
     config = {key: value for key, value in model.config.to_dict().items() if key not in ("transformers_version", "_name_or_path")}
     vocabulary = json.dumps(sorted(tokenizer.get_vocab().items(), key=lambda item: item[1]))
     return {
         "run": run_info,
         "config": config,
         "training": {name: getattr(training_args, name) for name in DEFINING_TRAINING_OPTIONS if hasattr(training_args, name)}
-        | {"early_stopping_patience": early_stopping_patience},
+        | {"early_stopping_patience": early_stopping_patience, "world_size": training_args.world_size},
         "data_sha256": {split: _content_hash(tokenized[split]) for split in tokenized},
         "vocabulary_sha256": hashlib.sha256(vocabulary.encode()).hexdigest()[:16],
     }
@@ -375,9 +377,9 @@ def checkpoint_of_this_run(output_dir: Path, differences: list[str] | None, hint
 
     `differences`: what differs between the definition recorded in `output_dir` and this run's
     (`definition_differences`), None when none was recorded. `OptionError` when the folder holds a
-    run (interrupted or finished) of another definition, or a finished run that recorded none
-    (older versions): it is not replaced without `--overwrite_output_dir`. `hint` (`precision_hint`) joins the
-    message for an interrupted run.
+    run (interrupted or finished) of another definition, or a run that recorded none (older versions, or
+    another script's Trainer checkpoints): it is neither replaced nor resumed without `--overwrite_output_dir`.
+    `hint` (`precision_hint`) joins the message for an interrupted run.
     """
     finished = (output_dir / RESULTS_FILE).exists()
     advice = "to start afresh there add --overwrite_output_dir (or delete the folder), or give another --output_dir"
@@ -388,6 +390,8 @@ def checkpoint_of_this_run(output_dir: Path, differences: list[str] | None, hint
     last_checkpoint = last_complete_checkpoint(output_dir)
     if finished or not last_checkpoint:
         return None
+    if differences is None:
+        raise OptionError(f"{output_dir} holds an interrupted run that recorded no {RUN_DEFINITION_FILE}, so it may be another run; {advice}")
     if differences:
         raise OptionError(f"{output_dir} holds an interrupted run of another definition ({'; '.join(differences)}); {hint + '; ' if hint else ''}{advice}")
     newest = checkpoints_newest_first(output_dir)[0]

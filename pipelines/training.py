@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import hashlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -174,7 +175,9 @@ def train_glove(
     loss_args: DistillationArguments | None = None,
     record_extra: dict | None = None,
 ) -> RunRecord:
-    """Train, test and save one GloVe run; `record_extra` adds entries to its `results.json` (a search's trial)."""
+    """Train, test and save one GloVe run; `record_extra` adds entries to its `results.json` (a search's trial).
+    Its description (`run_info`, in `results.json` and the run's definition) holds the word vectors' file and the
+    SHA-256 of the float32 rows the model starts from (`embeddings_sha256`), so a resume notices vectors that changed."""
     check_writable_dir(Path(training_args.output_dir))  # before minutes of work, not after; created when training starts
     hub.check_push(training_args.push_to_hub, training_args.output_dir, training_args.hub_model_id, training_args.hub_token)
     check_teacher(loss_args)
@@ -200,6 +203,8 @@ def train_glove(
         **protocol_info(prepared.description),
         "vectors": "trained" if model_args.train_embeddings else "frozen",
         "embeddings": prepared.glove.source,
+        # the vectors themselves, as the model starts from them: the same file rewritten with other values is another run
+        "embeddings_sha256": hashlib.sha256(embedding_matrix(prepared.glove, prepared.vocabulary).tobytes()).hexdigest()[:16],
         "vocab_size": len(prepared.tokenizer),
         **({"config_overrides": recorded_overrides(model.config, model_args.config_overrides)} if model_args.config_overrides else {}),
         **(record_extra or {}),

@@ -8,7 +8,7 @@ import pytest
 import evaluate_pretrained
 import finetune
 from pipelines.cli import run_cli
-from tests.tiny_bert import build_tiny_bert, write_semeval
+from tests.tiny_bert import build_tiny_bert, build_tiny_gpt2, write_semeval
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +61,19 @@ def test_finetune_bad_input(checkpoints, tmp_path, capsys, case):
     argv = ["--model", str(model), "--dataset", dataset, "--data-dir", str(data), "--output_dir", str(output_dir)]
     assert run_cli(finetune.main, [*argv, "--num_train_epochs", "1"]) == 2
     assert EXPECTED[case] in one_error_line(capsys)
+    assert not output_dir.exists()  # not even an empty folder: the run never started
+
+
+def test_finetune_a_tokenizer_without_pad_or_end_of_text_token_stops_before_writing(checkpoints, tmp_path, capsys):
+    """DataCollatorWithPadding failed at the first batch with a traceback, after run_definition.json and .run.lock were
+    written. (One with an end-of-text token pads with it: test_finetune.py.)"""
+    model, output_dir = build_tiny_gpt2(tmp_path / "gpt2", ["negative", "positive"], eos=False), tmp_path / "out"
+    argv = ["--model", str(model), "--dataset", "semeval2017a", "--data-dir", str(checkpoints["data"]), "--output_dir", str(output_dir)]
+    assert run_cli(finetune.main, [*argv, "--num_train_epochs", "1"]) == 2
+    assert one_error_line(capsys) == (
+        f"error: the tokenizer of {model} has no pad token and no end-of-text token to pad with; give --model one that has "
+        "either (save its tokenizer with pad_token set)"
+    )
     assert not output_dir.exists()  # not even an empty folder: the run never started
 
 

@@ -17,7 +17,7 @@ from pipelines.benchmarks import BENCHMARKS
 from pipelines.arguments import default_output_dir, model_label
 from pipelines.finetuning import FinetuneTrainingArguments
 from tests.conftest import REPO_ROOT
-from tests.tiny_bert import build_tiny_bert, write_semeval
+from tests.tiny_bert import build_tiny_bert, build_tiny_gpt2, write_semeval
 
 QUICK = ["--num_train_epochs", "1", "--per_device_train_batch_size", "8", "--report_to", "none", "--seed", "3"]
 
@@ -111,6 +111,19 @@ def test_evaluate_pretrained_scores_the_finetuned_checkpoint(finetuned, tmp_path
     (row,) = json.loads((tmp_path / "evaluation.json").read_text())["results"]
     assert row["labels"] == "negative->negative; neutral->neutral; positive->positive"
     assert 0.0 <= row["accuracy"] <= 1.0
+
+
+def test_a_backbone_without_a_pad_token_pads_with_its_end_of_text_token_and_says_so(finetuned, tmp_path, capsys):
+    """GPT-2's tokenizer has no pad token: DataCollatorWithPadding failed at the first batch with a traceback. The saved
+    run pads as it trained; the model's config names the pad id, where GPT-2's head reads each text's last token."""
+    base, output_dir = build_tiny_gpt2(tmp_path / "gpt2", ["negative", "positive"]), tmp_path / "out"
+    argv = ["--model", str(base), "--dataset", "semeval2017a", "--data-dir", str(finetuned["data"]), "--output_dir", str(output_dir)]
+    limits = ["--max_train_samples", "16", "--max_eval_samples", "6", "--max_test_samples", "6"]
+    capsys.readouterr()
+    assert run_cli(finetune.main, [*argv, *QUICK, *limits]) == 0
+    assert f"{base}: its tokenizer has no pad token; padding with its end-of-text token '<|endoftext|>'" in capsys.readouterr().out
+    tokenizer, config = AutoTokenizer.from_pretrained(output_dir), AutoConfig.from_pretrained(output_dir)
+    assert tokenizer.pad_token == "<|endoftext|>" and config.pad_token_id == tokenizer.eos_token_id
 
 
 def test_missing_model_folder_is_one_line(tmp_path, capsys):

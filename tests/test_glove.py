@@ -70,3 +70,19 @@ def test_package_vectors_are_memory_mapped_glove_6b_50d():
     assert isinstance(glove.vectors, np.memmap)
     assert glove.words[:3] == ["the", ",", "."]
     np.testing.assert_allclose(glove.vectors[0, :3], [0.418, 0.24968, -0.41242], rtol=1e-6)
+
+
+def test_a_word_given_twice_or_a_special_token_names_the_lines_and_caches_nothing(tmp_path, monkeypatch):
+    """Either gave the vocabulary fewer ids than vectors: a traceback (word vectors have shape (29, 8), the embedding
+    expects (28, 8)) once the model was built."""
+    monkeypatch.setenv("SENTIBENCH_CACHE", str(tmp_path / "cache"))
+    twice = write_glove_text(tmp_path / "twice.txt", ["the", "movie", "good", "movie"], dim=3, header=True)
+    with pytest.raises(DataError, match=r"^\S*twice\.txt:5: the word 'movie' appears again \(first at line 3\); each word may have one vector$"):
+        load_word_vectors(str(twice))
+    special = write_glove_text(tmp_path / "special.txt", ["the", "[UNK]", "good"], dim=3)
+    with pytest.raises(DataError, match=r"^\S*special\.txt:2: the word '\[UNK\]' is one of the tokenizer's special tokens \(\[PAD\], \[UNK\]\)"):
+        load_word_vectors(str(special))
+    assert not list((tmp_path / "cache").rglob("*.*"))  # no parsed form left to be read back later
+    load_glove(special)  # a file read without the tokenizer's tokens reserved (scripts, bench) is cached as it is ...
+    with pytest.raises(DataError, match=r"special\.txt:2: the word '\[UNK\]'"):  # ... and checked again when read from there
+        load_word_vectors(str(special))

@@ -18,7 +18,7 @@ from pipelines.data.builtin import load_from_hub
 from pipelines.data.files import load_user_dataset
 from pipelines.errors import DataError
 from pipelines.runs.io import hold_run_folder, last_complete_checkpoint, torn_file
-from tests.conftest import polar_sentence
+from tests.conftest import polar_sentence, write_glove_text
 
 REVIEWS = {"text": ["a good film", "a bad film", "great fun", "dull mess"], "sentiment": ["pos", "neg", "pos", "neg"]}
 
@@ -244,6 +244,68 @@ def test_a_definition_written_before_the_later_fields_still_resumes(tmp_path, ar
     capsys.readouterr()
     assert run_cli(train.main, argv(output_dir)) == 0
     assert "resuming the interrupted run in" in capsys.readouterr().out
+
+
+ADVICE = "to start afresh there add --overwrite_output_dir (or delete the folder), or give another --output_dir"
+
+
+def test_an_interrupted_run_that_recorded_no_definition_is_not_resumed(tmp_path, argv, capsys):
+    """Checkpoints without a run_definition.json (a folder of an older version, another script's Trainer checkpoints)
+    were resumed by a run of any definition, here another --seed (exit 0); a finished run was already refused."""
+    output_dir = tmp_path / "run"
+    assert run_cli(train.main, argv(output_dir)) == 0
+    interrupt(output_dir)
+    (output_dir / "run_definition.json").unlink()
+    capsys.readouterr()
+    assert run_cli(train.main, argv(output_dir, "--seed", "7")) == 2
+    assert last_error(capsys) == (
+        f"error: {output_dir} holds an interrupted run that recorded no run_definition.json, so it may be another run; {ADVICE}"
+    )
+    assert not (output_dir / "results.json").exists() and not (output_dir / "run_definition.json").exists()
+    assert run_cli(train.main, argv(output_dir, "--seed", "7", "--overwrite_output_dir")) == 0
+    assert "resuming" not in capsys.readouterr().out
+
+
+def test_the_number_of_processes_is_part_of_a_runs_definition(tmp_path, argv, capsys):
+    """A run interrupted under `accelerate launch --num_processes 2` resumed on one process: another global batch,
+    other steps per epoch. A definition written before `world_size` was recorded still resumes."""
+    output_dir = tmp_path / "run"
+    assert run_cli(train.main, argv(output_dir)) == 0
+    interrupt(output_dir)
+    definition = json.loads((output_dir / "run_definition.json").read_text())
+    assert definition["training"]["world_size"] == 1
+    definition["training"]["world_size"] = 2  # as the two processes wrote it
+    (output_dir / "run_definition.json").write_text(json.dumps(definition))
+    capsys.readouterr()
+    assert run_cli(train.main, argv(output_dir)) == 2
+    error = last_error(capsys)
+    assert error == f"error: {output_dir} holds an interrupted run of another definition (training.world_size: 2 -> 1); {ADVICE}"
+    del definition["training"]["world_size"]
+    (output_dir / "run_definition.json").write_text(json.dumps(definition))
+    assert run_cli(train.main, argv(output_dir)) == 0
+    assert "resuming the interrupted run in" in capsys.readouterr().out
+
+
+def test_a_resumed_glove_run_notices_that_its_vectors_changed(tmp_path, argv, tiny_glove, capsys):
+    """The definition held the vectors' path, width and words: the same file rewritten with other values resumed (exit 0)."""
+    from pipelines.fitting import definition_differences
+
+    output_dir = tmp_path / "run"
+    assert run_cli(train.main, argv(output_dir)) == 0
+    interrupt(output_dir)
+    recorded = json.loads((output_dir / "run_definition.json").read_text())
+    words = [line.split(" ")[0] for line in tiny_glove.read_text().splitlines()]
+    write_glove_text(tiny_glove, words, seed=1)  # same path, same words, other values
+    capsys.readouterr()
+    assert run_cli(train.main, argv(output_dir)) == 2
+    error = last_error(capsys)
+    assert error.startswith(f"error: {output_dir} holds an interrupted run of another definition (run.embeddings_sha256: ") and ADVICE in error
+    assert not (output_dir / "results.json").exists()
+    write_glove_text(tiny_glove, words, seed=0)  # the vectors it started from: it resumes
+    assert run_cli(train.main, argv(output_dir)) == 0
+    assert "resuming the interrupted run in" in capsys.readouterr().out
+    older = {**recorded, "run": {key: value for key, value in recorded["run"].items() if key != "embeddings_sha256"}}
+    assert definition_differences(older, recorded) == []  # a definition written before the digest still resumes
 
 
 def test_a_resumed_run_says_why_it_stopped_and_records_the_patience_it_used(tmp_path, argv, capsys):

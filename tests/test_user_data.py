@@ -104,6 +104,23 @@ def test_tsv_row_with_an_extra_tab_names_its_line(tmp_path):
         load_user_dataset({"train": str(path)})
 
 
+@pytest.mark.parametrize(
+    "lines", [["text,label", "great, fun,pos", "bad, film,neg"], ["text,label", "", "great, fun,pos", "bad film,neg", "good,pos"]],
+    ids=["every row", "the first row only"],
+)
+def test_csv_rows_wider_than_the_header_are_refused_not_read_shifted(tmp_path, lines):
+    """pandas took the extra first field for an index column: the texts became ' fun', ' film' (exit 0), or, where only the
+    first row was wider, the next rows lost their labels ("missing label")."""
+    path = write_lines(tmp_path / "w.csv", lines)
+    with pytest.raises(DataError) as error:
+        load_user_dataset({"train": str(path)})
+    assert str(error.value) == (f"{path}: data row 1 (line 3) " if "" in lines else f"{path}: data row 1 (line 2) ") + (
+        "has 3 fields, more than the header's 2 (text, label); a text that holds a comma must be quoted, e.g. \"great, fun\",positive"
+    )
+    quoted = write_lines(tmp_path / "q.csv", ["text,label", '"great, fun",pos', '"bad, film",neg'])
+    assert load_user_dataset({"train": str(quoted)})[0]["train"]["text"] == ["great, fun", "bad, film"]
+
+
 def test_two_spellings_of_one_label_that_differ_in_case_are_refused_naming_a_row_of_each(tmp_path):
     """'Positive' and 'positive' in one train file trained a 3-class model (exit 0)."""
     rows = [{"text": "good", "label": "Positive"}, {"text": "bad", "label": "negative"}, {"text": "fine", "label": "positive"}]
@@ -510,6 +527,7 @@ BAD_INPUT = {
     "max_length 0": "--max_length must be at least 1, got 0",
     "embeddings not gzip": "{tmp}/vectors.gz: cannot be read as a gzip-compressed GloVe/word2vec text file "
     "(Not a gzipped file (b'th'))",
+    "embeddings with a word twice": "{tmp}/vectors.txt:3: the word 'good' appears again (first at line 1); each word may have one vector",
     "override not an int": "--config_overrides: hidden_size='abc' is not a valid int (now 128)",
     "override unknown field": "--config_overrides: glove-pooling has no field 'hiden_size' to change; valid fields: "
     "freeze_embeddings, dropout, max_length, initializer_range, pooling, hidden_size",
@@ -581,6 +599,8 @@ def bad_input(case, tmp_path, glove):
         with open(tmp_path / "vectors.gz", "w") as plain:
             plain.write("the 0.1 0.2\n")
         return [*argv, "--embeddings", str(tmp_path / "vectors.gz")]
+    elif case == "embeddings with a word twice":
+        return [*argv, "--embeddings", str(write_lines(tmp_path / "vectors.txt", [f"{word} 0.1 0.2" for word in ("good", "bad", "good")]))]
     elif case == "override not an int":
         argv += ["--config_overrides", "hidden_size=abc"]
     elif case == "override unknown field":

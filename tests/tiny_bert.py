@@ -1,4 +1,4 @@
-"""A tiny random BERT with a WordPiece vocabulary made here, and tiny data folders, for offline tests."""
+"""A tiny random BERT with a WordPiece vocabulary made here (and a tiny GPT-2), and tiny data folders, for offline tests."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
-from transformers import BertConfig, BertForSequenceClassification, PreTrainedTokenizerFast
+from transformers import BertConfig, BertForSequenceClassification, GPT2Config, GPT2ForSequenceClassification, PreTrainedTokenizerFast
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
@@ -60,6 +60,28 @@ def build_tiny_bert(folder: Path, labels: list[str], seed: int = 0) -> Path:
     )
     torch.manual_seed(seed)
     BertForSequenceClassification(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def build_tiny_gpt2(folder: Path, labels: list[str], eos: bool = True, seed: int = 0) -> Path:
+    """A 1-layer GPT-2 (hidden size 16) with random weights, saved to `folder` with a word-level tokenizer that, as
+    GPT-2's, has no pad token: only an end-of-text token `<|endoftext|>` (none with `eos=False`)."""
+    words = sorted({word for sentence in POSITIVE + NEGATIVE + NEUTRAL for word in sentence.split()})
+    specials = ["[UNK]", *(["<|endoftext|>"] if eos else [])]
+    backend = Tokenizer(models.WordLevel({token: i for i, token in enumerate([*specials, *words])}, unk_token="[UNK]"))
+    backend.normalizer = normalizers.Lowercase()
+    backend.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend, unk_token="[UNK]", eos_token="<|endoftext|>" if eos else None, model_max_length=32
+    )
+    config = GPT2Config(
+        vocab_size=len(tokenizer), n_positions=64, n_embd=16, n_layer=1, n_head=2, eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=tokenizer.eos_token_id, pad_token_id=None,
+        id2label=dict(enumerate(labels)), label2id={label: i for i, label in enumerate(labels)},
+    )  # fmt: skip
+    torch.manual_seed(seed)
+    GPT2ForSequenceClassification(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
 

@@ -62,6 +62,10 @@ def read_data_file(path: str, encoding: str | None = None) -> Dataset:
         if encoding:
             check_plausible(file, encoding)
         options = {**options, "encoding": encoding} if encoding else options
+    if builder == "csv":  # checked first: pandas would read the rows shifted, without a word
+        wider = wider_first_row(file, options, encoding or "utf-8")
+        if wider:
+            raise wider
     verbosity = datasets_logging.get_verbosity()
     datasets_logging.set_verbosity(datasets_logging.CRITICAL)  # its own log line would repeat our error
     try:
@@ -70,6 +74,31 @@ def read_data_file(path: str, encoding: str | None = None) -> Dataset:
         raise _read_error(file, kind, err, encoding or "utf-8") from err
     finally:
         datasets_logging.set_verbosity(verbosity)
+
+
+def wider_first_row(file: Path, options: dict, encoding: str = "utf-8") -> DataError | None:
+    """The error for a CSV/TSV file whose first data row has more fields than its header, else None. pandas
+    takes the extra leading fields of such a row for an index column and reads every row shifted by one:
+    `great, fun,pos` under `text,label` becomes the text ' fun' (and `datasets` keeps a `__index_level_0__`
+    column), or, where only that row is wider, the following rows lose their labels. `options`: the file's
+    `FILE_FORMATS` reader options (delimiter, quoting)."""
+    delimiter = options.get("delimiter", ",")
+    with open(file, encoding=encoding, errors="replace", newline="") as stream:
+        reader = csv.reader(stream, delimiter=delimiter, quoting=options.get("quoting", csv.QUOTE_MINIMAL))
+        rows = (row for row in reader if row)  # pandas skips blank lines
+        try:
+            header, first = next(rows, None), next(rows, None)
+        except csv.Error:  # a quote never closed, say: the parser that reads the file names it
+            return None
+        if header is None or first is None or len(first) <= len(header):
+            return None
+        line = reader.line_num
+    fix = ("a text that holds a comma must be quoted, e.g. \"great, fun\",positive" if delimiter == ","
+           else "a TSV file is read unquoted, so a text may not hold a tab")  # fmt: skip
+    return DataError(
+        f"{file}: data row 1 (line {line}) has {len(first)} fields, more than the header's {len(header)} ({', '.join(header)}); "
+        f"{fix}"
+    )
 
 
 def _read_error(file: Path, kind: str, err: Exception, encoding: str = "utf-8") -> DataError:
