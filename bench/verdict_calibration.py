@@ -3,7 +3,9 @@
 `python -m bench.verdict_calibration [--studies 500] [--seed 1 2] [--old_studies 0] [--resamples 1000] [--output FILE]`
 
 Each simulated study has two architectures trained with the same seeds (paired), tested on the same
-sentences. Run s of architecture m gets sentence i right with probability
+sentences; in the unpaired settings (`b_seeds`) B's runs have seeds of their own and another number of them (the
+report's lab split against 10-fold CV, a study model against another study's), so each model's seed stage is
+estimated from its own runs. Run s of architecture m gets sentence i right with probability
 Φ(μ_m + τ·z_i + τ_own·w_mi + v_ms + f_msk): z_i a sentence effect shared by both architectures (some
 sentences are hard for every model), w_mi one of each architecture, v_ms ~ N(0, σ_v) the run's luck
 (seed), f_msk ~ N(0, σ_f) the luck of the model trained for fold k (cross-validation only: each seed's
@@ -19,7 +21,8 @@ For each study the report's comparison (`pipelines.statistics.crossed_comparison
 random-effects variance in a seed stage and a sentence stage, Behrens–Fisher reference) gives a 95% CI and
 p, and two other references are computed from the same variance: today's before this one, a t on S − 1 df
 for the whole variance, and a t on the Welch–Satterthwaite df over the two stages (seed stage S − 1 df,
-sentence stage n − 1). The two-stage bootstrap (`paired_comparison`) runs on the first `--old_studies`
+sentence stage n − 1); in the unpaired settings also "pooled", the report's rule before this round: the two models'
+seed stages pooled into one t on their Welch–Satterthwaite df plus the normal sentence stage. The two-stage bootstrap (`paired_comparison`) runs on the first `--old_studies`
 (default 0: it costs about a second a comparison). Each simulation seed (`--seed 1 2`) runs in its own
 process and gets its own table; the last table pools them. Goals (issue 27): coverage 93–97%, false
 alarms ≤ 7%, in every setting.
@@ -36,7 +39,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from pipelines.statistics import crossed_comparison, paired_comparison
+from pipelines.statistics import crossed_comparison, crossed_interval_and_p, crossed_variance, paired_comparison
 
 TAU, TAU_OWN = 1.5, 0.6  # probit scale: sentence difficulty shared, and per architecture
 ALTERNATIVE, NULL = (0.80, 0.78), (0.79, 0.79)
@@ -55,6 +58,7 @@ class Setting:
     fold_shared: bool = False  # one fold luck per seed (all its folds), instead of one per fold model
     tau_own: float = TAU_OWN
     matched: bool = False  # A's and B's run s draw their sentence-level noise with the same uniforms
+    b_seeds: int | None = None  # unpaired: B has this many runs of its own seeds (A has `seeds`); None: paired
 
 
 SETTINGS = (
@@ -66,6 +70,9 @@ SETTINGS = (
     Setting("5 seeds × 12,284, seed SD 0.010", sentences=12_284, seed_sd=0.010),
     Setting("3 seeds × 662, seed SD 0.023", seeds=3, seed_sd=0.023),
     Setting("matched architectures, 5 seeds × 662, seed SD 0.014", seed_sd=0.014, tau_own=0.1, matched=True),
+    Setting("unpaired, 5 vs 3 seeds × 662, seed SD 0.014", seed_sd=0.014, b_seeds=3),
+    Setting("unpaired, 5 vs 3 seeds × 662, seed SD 0.023", seed_sd=0.023, b_seeds=3),
+    Setting("unpaired, 3 vs 3 seeds × 662, seed SD 0.023", seeds=3, seed_sd=0.023, b_seeds=3),
 )
 
 
@@ -86,9 +93,10 @@ def seed_sigma(target_sd: float, tau_own: float = TAU_OWN) -> float:
     return float(optimize.brentq(lambda s: run_accuracy_sd(s, 0.79, tau_own) - target_sd, 1e-6, 3.0))
 
 
-def run_luck(rng: np.random.Generator, setting: Setting, sigma_v: float, sigma_f: float, folds: np.ndarray) -> np.ndarray:
-    """(seeds, sentences) probit shift of each run on each sentence: seed luck plus its fold model's luck."""
-    luck = np.repeat(rng.normal(0.0, sigma_v, size=(setting.seeds, 1)), setting.sentences, axis=1)
+def run_luck(rng: np.random.Generator, setting: Setting, sigma_v: float, sigma_f: float, folds: np.ndarray, seeds: int | None = None) -> np.ndarray:
+    """(seeds, sentences) probit shift of each run on each sentence: seed luck plus its fold model's luck.
+    `seeds`: the number of runs (default `setting.seeds`)."""
+    luck = np.repeat(rng.normal(0.0, sigma_v, size=(seeds or setting.seeds, 1)), setting.sentences, axis=1)
     if setting.folds:
         per_fold = rng.normal(0.0, sigma_f, size=(setting.seeds, 1 if setting.fold_shared else setting.folds))
         luck += np.take_along_axis(per_fold, folds if not setting.fold_shared else np.zeros_like(folds), axis=1)
@@ -96,31 +104,48 @@ def run_luck(rng: np.random.Generator, setting: Setting, sigma_v: float, sigma_f
 
 
 def simulate(rng: np.random.Generator, setting: Setting, accuracies: tuple[float, float], sigmas: tuple[float, float]) -> tuple[dict, dict]:
-    """One study: {seed: predictions frame} of architecture A and of B."""
+    """One study: {seed: predictions frame} of architecture A and of B (unpaired: B's seeds are others, numbered from
+    `setting.seeds` on, so no seed is common)."""
     n, sigma_v, sigma_f = setting.sentences, *sigmas
     labels = rng.integers(0, 2, n)
     shared = TAU * rng.standard_normal(n)
     folds = np.stack([rng.permutation(n) % setting.folds for _ in range(setting.seeds)]) if setting.folds else None
     uniforms = rng.random((setting.seeds, n))
     runs = []
-    for accuracy in accuracies:
+    for model, accuracy in enumerate(accuracies):
+        seeds = setting.b_seeds if model == 1 and setting.b_seeds else setting.seeds
+        first = setting.seeds if model == 1 and setting.b_seeds else 0
         mu = stats.norm.ppf(accuracy) * np.sqrt(1 + TAU**2 + setting.tau_own**2 + sigma_v**2 + sigma_f**2)
         own = setting.tau_own * rng.standard_normal(n)
-        draws = uniforms if setting.matched else rng.random((setting.seeds, n))
-        right = draws < stats.norm.cdf(mu + shared + own + run_luck(rng, setting, sigma_v, sigma_f, folds))
+        draws = uniforms if setting.matched else rng.random((seeds, n))
+        right = draws < stats.norm.cdf(mu + shared + own + run_luck(rng, setting, sigma_v, sigma_f, folds, seeds))
         predictions = np.where(right, labels, 1 - labels)
-        runs.append({s: pd.DataFrame({"index": np.arange(n), "label": labels, "prediction": predictions[s]}) for s in range(setting.seeds)})
+        runs.append({first + s: pd.DataFrame({"index": np.arange(n), "label": labels, "prediction": predictions[s]}) for s in range(seeds)})
     return runs[0], runs[1]
 
 
 def other_references(found: dict, setting: Setting) -> dict[str, tuple[float, float]]:
     """{name: (ci_low, p, ci_high)} of the t references computed from the same variance as `found`: "s1", a t on S − 1 df
-    for the whole variance (the report's rule before the Behrens–Fisher reference), and "ws", a t on the
-    Welch–Satterthwaite df V²/(seed²/(S − 1) + sentences²/(n − 1)) (Satterthwaite 1946)."""
+    for the whole variance (the report's rule before the Behrens–Fisher reference; unpaired: the fewer runs' S − 1), and
+    "ws", a t on the Welch–Satterthwaite df V²/(seed²/df_seed + sentences²/(n − 1)) (Satterthwaite 1946), df_seed S − 1
+    (unpaired: the seed stages' own Welch–Satterthwaite df, `found["df"]`)."""
     d, se = found["difference"], found["se"]
     seed, sentences = found["seed_share"] * se**2, (1 - found["seed_share"]) * se**2
-    df = {"s1": setting.seeds - 1, "ws": se**4 / (seed**2 / (setting.seeds - 1) + sentences**2 / (setting.sentences - 1))}
+    fewer = min(setting.seeds, setting.b_seeds or setting.seeds) - 1
+    seed_df = found["df"] if setting.b_seeds and seed > 0 else setting.seeds - 1
+    df = {"s1": fewer, "ws": se**4 / (seed**2 / seed_df + sentences**2 / (setting.sentences - 1))}
     return {key: (d - stats.t.ppf(0.975, v) * se, 2 * stats.t.sf(abs(d) / se, v), d + stats.t.ppf(0.975, v) * se) for key, v in df.items()}
+
+
+def pooled_reference(a: dict, b: dict, difference: float) -> tuple[float, float, float]:
+    """(ci_low, p, ci_high) of the report's rule before this round for two unpaired models: their seed stages pooled into
+    one part on the Welch–Satterthwaite df (`CrossedVariance` without `seed_parts`), the same Behrens–Fisher integral."""
+    from dataclasses import replace
+
+    values = [np.stack([(f["label"] == f["prediction"]).to_numpy(float) for f in runs.values()]) for runs in (a, b)]
+    pooled = replace(crossed_variance(*values, paired=False), seed_parts=())
+    found = crossed_interval_and_p(difference, pooled)
+    return found["ci_low"], found["p_value"], found["ci_high"]
 
 
 def calibrate(setting: Setting, studies: int, old_studies: int, resamples: int, rng: np.random.Generator) -> dict:
@@ -134,6 +159,8 @@ def calibrate(setting: Setting, studies: int, old_studies: int, resamples: int, 
             a, b = simulate(rng, setting, accuracies, sigmas)
             found = crossed_comparison(a, b, "accuracy", NAMES)
             answers = {"": (found["ci_low"], found["p_value"], found["ci_high"]), **{f"{k}_": v for k, v in other_references(found, setting).items()}}
+            if setting.b_seeds:
+                answers["pooled_"] = pooled_reference(a, b, found["difference"])
             if study < old_studies:
                 old = paired_comparison(a, b, "accuracy", NAMES, n_resamples=resamples, seed=study)
                 answers["old_"] = (old["ci_low"], old["p_value"], old["ci_high"])
@@ -149,7 +176,7 @@ def calibrate(setting: Setting, studies: int, old_studies: int, resamples: int, 
     return {"setting": setting.name, **tally}
 
 
-METHODS = ("", "s1_", "ws_", "old_")  # the report's (Behrens–Fisher), t on S − 1 df, Welch–Satterthwaite, bootstrap
+METHODS = ("", "s1_", "ws_", "pooled_", "old_")  # the report's (Behrens–Fisher), t on S − 1 df, Welch–Satterthwaite, pooled, bootstrap
 
 
 def share(values: list) -> str:
@@ -162,13 +189,16 @@ def share(values: list) -> str:
 def table(rows: list[dict]) -> list[str]:
     """One markdown table: a row per setting, the report's comparison first, then the other references."""
     bootstrap = any(row["old_covered"] for row in rows)
+    pooled = any(row["pooled_covered"] for row in rows)
     head = ["setting", "coverage", "false alarms", "power at 2 points", "mean CI width", "seed stage share",
             "coverage, S − 1 (before)", "false alarms, S − 1", "power, S − 1", "coverage, WS", "false alarms, WS", "power, WS"]  # fmt: skip
+    head += ["coverage, pooled (before)", "false alarms, pooled", "power, pooled"] if pooled else []
     head += ["coverage, bootstrap", "false alarms, bootstrap", "power, bootstrap"] if bootstrap else []
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    shown = [prefix for prefix in METHODS if prefix not in ("pooled_", "old_") or (prefix == "pooled_" and pooled) or (prefix == "old_" and bootstrap)]
     for r in rows:
         cells = [r["setting"]]
-        for prefix in METHODS[: 4 if bootstrap else 3]:
+        for prefix in shown:
             cells += [share(r[prefix + "covered"]), share(r[prefix + "rejected"]), share(r[prefix + "power"])]
             if prefix == "":
                 cells += [f"{np.mean(r['width']):.4f}", f"{np.mean(r['share']):.2f}"]
@@ -176,7 +206,7 @@ def table(rows: list[dict]) -> list[str]:
     return lines
 
 
-def markdown(tables: dict[int, list[dict]], args: argparse.Namespace) -> str:
+def markdown(tables: dict[int, list[dict]], args: argparse.Namespace, chosen: tuple[Setting, ...] = SETTINGS) -> str:
     command = (f"OMP_NUM_THREADS=1 python -m bench.verdict_calibration --studies {args.studies} --seed {' '.join(map(str, args.seed))} "
                f"--old_studies {args.old_studies} --resamples {args.resamples}" + (f" --settings {args.settings}" if args.settings else ""))
     lines = [
@@ -191,6 +221,10 @@ def markdown(tables: dict[int, list[dict]], args: argparse.Namespace) -> str:
         "S − 1 df for the seed stage plus a normal for the sentence stage), its mean CI width and the seed stage's mean share of "
         "the variance; then, from the same variance, a t on S − 1 df for the whole (the rule before) and a t on the "
         "Welch–Satterthwaite df over the two stages (WS)"
+        + ("; unpaired settings (B's runs have seeds of their own): the report's comparison refers each model's seed stage "
+           "to its own t (S_A − 1 and S_B − 1 df), S − 1 is the fewer runs' and WS takes the seed stages' Welch–Satterthwaite "
+           "df; \"pooled\" is the rule before, both seed stages pooled into one t on their Welch–Satterthwaite df beside the "
+           "normal sentence stage" if any(s.b_seeds for s in chosen) else "")
         + (f"; the two-stage bootstrap ({args.resamples:,} resamples) on the first {args.old_studies} studies" if args.old_studies else "")
         + ". ± is the binomial standard error over studies. Goals: coverage 93–97%, false alarms ≤ 7%.",
     ]
@@ -254,7 +288,7 @@ def main(argv: list[str] | None = None) -> str:
     chosen = tuple(SETTINGS[int(i) - 1] for i in args.settings.split(",")) if args.settings else SETTINGS
     with ProcessPoolExecutor(max_workers=len(args.seed)) as pool:
         tables = dict(zip(args.seed, pool.map(run_seed, args.seed, [chosen] * len(args.seed), [args] * len(args.seed))))
-    text = markdown(tables, args)
+    text = markdown(tables, args, chosen)
     print(text)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")

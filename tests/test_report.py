@@ -911,3 +911,13 @@ def test_rows_added_to_the_speeds_by_an_update_reach_the_top_table_and_the_front
 
     with pytest.raises(DataError, match=r"a mr row \(minilm\) lacks timed_by.reference.ratio_now_to_then"):
         read_speeds(path)
+
+
+def test_the_front_names_the_tool_that_timed_its_speeds_from_their_command():
+    """The committed speeds were timed by `bench.pareto`, before the front moved into the report: the section said
+    `bench.speeds` above a "made by" line naming the other."""
+    from pipelines.report.front import timing_tool
+
+    assert timing_tool({"command": "python -m bench.pareto --data_dir d --output_dir o"}) == "bench.pareto"
+    assert timing_tool({"command": "python -m bench.speeds --runs_dirs ft --update"}) == "bench.speeds"
+    assert timing_tool({}) == "bench.speeds"

@@ -53,3 +53,20 @@ def test_reference_coverage_is_exact_at_the_ends_and_orders_the_references_betwe
     assert all(value == pytest.approx(0.95, abs=0.004) for value in ends.values())
     middle = calibration.reference_coverage(4, 0.5, 40_000, rng)
     assert middle["ws"] < middle["bf"] < middle["s1"] and middle["s1"] == pytest.approx(0.989, abs=0.003)
+
+
+def test_an_unpaired_setting_gives_b_its_own_seeds_and_the_table_the_rule_before():
+    """B's runs have seeds of their own (none common), so the report's comparison is unpaired and refers each model's
+    seed stage to its own t; the table adds the rule before ("pooled": one t on the Welch–Satterthwaite df)."""
+    rng = np.random.default_rng(0)
+    setting = calibration.Setting("unpaired", sentences=200, seeds=5, seed_sd=0.023, b_seeds=3)
+    sigma = calibration.seed_sigma(0.023)
+    a, b = calibration.simulate(rng, setting, (0.80, 0.78), (sigma, 0.0))
+    assert (sorted(a), sorted(b)) == ([0, 1, 2, 3, 4], [5, 6, 7])
+    found = calibration.crossed_comparison(a, b, "accuracy", calibration.NAMES)
+    assert found["paired_seeds"] is False
+    low, p, high = calibration.pooled_reference(a, b, found["difference"])
+    assert low < found["difference"] < high and (high - low) < found["ci_high"] - found["ci_low"]  # the rule before was narrower
+    text = calibration.main(["--studies", "2", "--settings", "9", "--seed", "3"])
+    row = next(line for line in text.splitlines() if line.startswith("| unpaired"))
+    assert row.count("%") == 12 and "coverage, pooled (before)" in text and "seed stages' Welch–Satterthwaite" in text

@@ -615,8 +615,9 @@ FIGURES_NOTE = (
 ABSTAIN_NOTE = (
     f"Answer only when the top probability reaches a threshold chosen to answer {' ('.join(f'{c:.0%}' for c in COVERAGES)}) of "
     "the validation sentences (`pipelines.calibration.abstain_threshold`), on the probabilities the group's last "
-    "calibration row scores. Where any run of the group has no validation probabilities at that scale (a run made before "
-    "they were saved, or a group scored before scaling whose runs were partly scaled), every run's threshold is chosen on "
+    "calibration row scores (a group scored before scaling whose runs were partly scaled: each run's validation "
+    "probabilities before scaling, from its saved logits). Where any run of the group saved no validation predictions (a "
+    "run made before they were saved), every run's threshold is chosen on "
     "its own test sentences, labelled so. Accuracy on the answered test sentences, mean over runs, 95% interval by the "
     "same runs × sentences procedure (the ratio linearized)."
 )

@@ -9,7 +9,7 @@ whole split, drawn at the split's sentences per class and labelled `all`). Per d
 `curves-<dataset>.png` (mean over seeds, whiskers: the t interval over seeds, `statistics.summarize`)
 and `curves-<dataset>.md`, whose table answers, for every pair of models and every size, "which
 is better here?" with the report's comparison (`statistics.crossed_comparison`: runs × test
-sentences, seeds paired, the Behrens–Fisher reference), Holm over the sizes of one pair (`answer_family`),
+sentences, seeds paired where both curves have two or more in common, the Behrens–Fisher reference), Holm over the sizes of one pair (`answer_family`),
 each difference's CI at the level Holm decided it at and its minimum detectable effect, then the
 crossovers in words: where the verdict changes from one size to the next.
 """
@@ -242,7 +242,8 @@ def curves_markdown(dataset: str, curves: list[Curve], official: str, pairs: lis
     for a, b, rows in pairs:
         lines += ["", f"## {a.name} − {b.name}", ""]
         lines += [f"Δ = mean {metric} of {a.name} − of {b.name}, the same test sentences; `crossed_comparison` (runs × "
-                  "sentences variance, seeds paired, Behrens–Fisher reference: t on S − 1 df for the seeds); Holm over the "
+                  "sentences variance, seeds paired where both curves have two or more in common, Behrens–Fisher reference: a t on "
+                  "S − 1 df for each seed stage, one paired or one per model); Holm over the "
                   f"{len(rows)} sizes, each CI at the level Holm decided it at (95% before the correction); MDE at 80% power.", ""]
         lines += ["| per class | seeds | Δ | CI | Holm p | MDE | verdict |", "|---|---|---|---|---|---|---|"]
         for row in rows:

@@ -98,6 +98,13 @@ def front_rows(groups: list[Group], speeds: list[dict], predictions: Predictions
     return rows, skipped
 
 
+def timing_tool(speeds: dict) -> str:
+    """The module that timed a speeds file, read from its command (`python -m bench.speeds ...`; files made before the
+    front moved into the report name `bench.pareto`)."""
+    words = str(speeds.get("command", "")).split()
+    return words[words.index("-m") + 1] if "-m" in words[:-1] else "bench.speeds"
+
+
 def added_lines(speed_rows: list[dict]) -> list[str]:
     """One paragraph per later `bench.speeds --update` run that added rows to a dataset's speeds (their `timed_by`):
     which rows, when, where, by what command, and its reference row timed then and now."""
@@ -129,7 +136,7 @@ def front_section(dataset: str, rows: list[dict], skipped: list[str], speeds: di
         f"Test {METRIC_NAMES[rows[0]['metric']]}: mean over the runs with its 95% interval (runs × sentences, Behrens–Fisher: "
         "t on S − 1 df for the seeds, normal for the sentences; "
         f"one run: sentences only). Speed: throughput on CPU at batch 64, single-sentence latency, "
-        f"parameters and size on disk, {'all but the rows added later (below)' if added else 'all'} timed in one run of `bench.speeds` ({speeds['machine']}, torch threads "
+        f"parameters and size on disk, {'all but the rows added later (below)' if added else 'all'} timed in one run of `{timing_tool(speeds)}` ({speeds['machine']}, torch threads "
         f"{speeds['threads']}). front: on the Pareto front, no other model both faster and better. {speeds.get('note', '')}".rstrip(), "",
         f"Speeds made by: `{speeds['command']}`", "",
         *added,
