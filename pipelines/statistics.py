@@ -29,10 +29,11 @@ every run scored on the same test sentences.
 - The report's comparison (`crossed_comparison`): the same Δ with the unbiased two-way random-effects
   (runs × sentences) variance in two stages, seeds and sentences, each referred to its own estimate's
   distribution (the Behrens–Fisher reference: a t on S − 1 df for the seed stage plus a normal for the
-  sentence stage; two models without common seeds, each with several runs, have a seed stage each, each a t
-  on its own S − 1), CI and p from that one reference, closed form up to a one- (two-) dimensional
-  integral; checked by simulation in every setting the toolkit is used in (`bench/verdict_calibration.md`,
-  the unpaired ones in `bench/verdict_calibration_unpaired.md`).
+  sentence stage; two models without common seeds, each with several runs, add their seed stages on the
+  Welch–Satterthwaite df of the sum, Welch's test for the seed stage), CI and p from that one reference,
+  closed form up to a one-dimensional integral; checked by simulation in every setting the toolkit is used
+  in (`bench/verdict_calibration.md`; the unpaired ones in `bench/verdict_calibration_unpaired.md`, where
+  referring each model's seed stage to its own t instead over-covers).
 - A table of questions (`answer_family`): Holm's adjustment over the table, the verdict reads the Holm
   p, and each row's CI and MDE are at the level Holm decided it at (`holm_levels`), so the printed
   interval and the verdict agree.
@@ -399,28 +400,18 @@ class CrossedVariance:
     """Var(Δ̂) of a runs × sentences estimate as two independent stages, each with its own degrees of freedom.
 
     `seed`: the seed stage, Σ_groups s²(run means)/S, in (metric units)²; `seed_df`: its df, S − 1 of its
-    group (for two unpaired groups the Welch–Satterthwaite df of their sum, Welch 1947, a description only: the
-    reference refers each group's part to its own S − 1, `parts`); 0 when no group has two runs.
-    `sentences`: the sentence stage, (MS_D − Σ_groups MS_interaction/S)/n truncated at 0; `sentence_df`: n − 1.
-    `seed_parts`: ((s²/S, S − 1) of each group with two runs or more) when there are two (two unpaired groups);
-    empty: the seed stage is one part, (`seed`, `seed_df`)."""
+    group (Welch–Satterthwaite over two unpaired groups, Welch 1947: calibrated by simulation there,
+    `bench/verdict_calibration_unpaired.md`); 0 when no group has two runs.
+    `sentences`: the sentence stage, (MS_D − Σ_groups MS_interaction/S)/n truncated at 0; `sentence_df`: n − 1."""
 
     seed: float
     seed_df: float
     sentences: float
     sentence_df: int
-    seed_parts: tuple[tuple[float, float], ...] = ()
 
     @property
     def total(self) -> float:
         return self.seed + self.sentences
-
-    @property
-    def parts(self) -> tuple[tuple[float, float], ...]:
-        """The seed stage's independent parts, (variance, df) each with a positive variance and df: each is referred
-        to its own t in `behrens_fisher_tail`."""
-        found = self.seed_parts or ((self.seed, self.seed_df),)
-        return tuple((v, df) for v, df in found if v > 0 and df > 0)
 
 
 def crossed_variance(a_values: np.ndarray, b_values: np.ndarray, paired: bool) -> CrossedVariance:
@@ -447,13 +438,12 @@ def crossed_variance(a_values: np.ndarray, b_values: np.ndarray, paired: bool) -
         interaction += (residual**2).sum() / ((runs - 1) * (n - 1)) / runs  # MS_interaction / S
         seed_parts.append((run_means.var(ddof=1) / runs, runs - 1))
     seed = sum(part for part, _ in seed_parts)
-    if len(seed_parts) == 2 and seed > 0:  # two unpaired groups: Welch–Satterthwaite df of their sum, said, not used
+    if len(seed_parts) == 2 and seed > 0:  # two unpaired groups: Welch–Satterthwaite df of their sum
         seed_df = seed**2 / sum(part**2 / df for part, df in seed_parts)
     else:
         seed_df = min((df for _, df in seed_parts), default=0)
     sentences = max(0.0, (per_sentence.var(ddof=1) - interaction) / n)
-    parts = tuple((float(part), float(df)) for part, df in seed_parts) if len(seed_parts) == 2 else ()
-    return CrossedVariance(float(seed), float(seed_df), float(sentences), n - 1, parts)
+    return CrossedVariance(float(seed), float(seed_df), float(sentences), n - 1)
 
 
 @functools.lru_cache(maxsize=64)
@@ -468,45 +458,24 @@ def _chi2_nodes(df: float) -> tuple[np.ndarray, np.ndarray]:
     return u, weights
 
 
-@functools.lru_cache(maxsize=64)
-def _chi2_nodes_coarse(df: float) -> tuple[np.ndarray, np.ndarray]:
-    """`_chi2_nodes` on 300 points, for the two-dimensional expectation of two unpaired seed stages (300² terms;
-    tail p agree with the 2,000-point rule to 10⁻⁹ relative, `tests/test_statistics.py`)."""
-    low, high = stats.chi2.ppf([1e-15, 1 - 1e-15], df) / df
-    log_u = np.linspace(math.log(low), math.log(high), 300)
-    u = np.exp(log_u)
-    weights = np.exp(stats.chi2.logpdf(u * df, df) + math.log(df) + log_u) * (log_u[1] - log_u[0])
-    return u, weights
-
-
 def behrens_fisher_tail(x: float, variance: CrossedVariance) -> float:
-    """P(|W| ≥ |x|) for W = Σ_parts sqrt(v_g)·T_{df_g} + sqrt(sentences)·Z, the Behrens–Fisher reference of Δ̂ − Δ.
+    """P(|W| ≥ |x|) for W = sqrt(seed)·T_{seed_df} + sqrt(sentences)·Z, the Behrens–Fisher reference of Δ̂ − Δ.
 
     Each stage is referred to its own estimate's distribution: the seed stage, estimated from S − 1 df, as a
-    t; the sentence stage, from n − 1 (hundreds to thousands), as known. Two unpaired models with two runs or more
-    each have two seed stages, each estimated from its own runs (`CrossedVariance.parts`), each referred to its own
-    t: Fisher's (1935) Behrens–Fisher distribution of two means with unknown, unequal variances, plus the sentence
-    stage. Computed as E_U[2Φ(−|x| / sqrt(Σ_g v_g/U_g + sentences))], U_g = χ²_{df_g}/df_g independent (given the
-    U's, W is normal): one-dimensional for one part, two-dimensional for two. Without a seed stage W is
+    t; the sentence stage, from n − 1 (hundreds to thousands), as known. Computed as E_U[2Φ(−|x| /
+    sqrt(seed/U + sentences))], U = χ²_{seed_df}/seed_df (given U, W is normal). Without a seed stage W is
     sqrt(sentences)·T_{n − 1}, a t test over the sentences."""
     x = abs(x)
-    parts = variance.parts
-    if not parts:
+    if variance.seed == 0 or variance.seed_df == 0:
         return float(2 * stats.t.sf(x / math.sqrt(variance.sentences), variance.sentence_df))
-    if len(parts) == 1:
-        (seed, df), = parts
-        u, weights = _chi2_nodes(df)
-        return float(weights @ (2 * special.ndtr(-x / np.sqrt(seed / u + variance.sentences))))
-    (seed_a, df_a), (seed_b, df_b) = parts
-    (u_a, w_a), (u_b, w_b) = _chi2_nodes_coarse(df_a), _chi2_nodes_coarse(df_b)
-    spread = seed_a / u_a[:, None] + seed_b / u_b[None, :] + variance.sentences  # (300, 300)
-    return float(w_a @ (2 * special.ndtr(-x / np.sqrt(spread))) @ w_b)
+    u, weights = _chi2_nodes(variance.seed_df)
+    return float(weights @ (2 * special.ndtr(-x / np.sqrt(variance.seed / u + variance.sentences))))
 
 
 def _behrens_fisher_quantile(probability: float, variance: CrossedVariance) -> float:
     """The x > 0 with P(W ≥ x) = 1 − probability (`probability` > 0.5), W of `behrens_fisher_tail`."""
     tail = 2 * (1 - probability)
-    high = float(stats.t.ppf(probability, max(min((df for _, df in variance.parts), default=1), 1))) * math.sqrt(variance.total)
+    high = float(stats.t.ppf(probability, max(variance.seed_df, 1))) * math.sqrt(variance.total)
     while behrens_fisher_tail(high, variance) > tail:
         high *= 2
     return float(optimize.brentq(lambda x: behrens_fisher_tail(x, variance) - tail, 0.0, high, xtol=1e-12 * high))
@@ -554,8 +523,7 @@ def crossed_comparison(
     sentence interaction up to three times (Owen 2007, Annals of Applied Statistics 1(2)), and its
     percentile seed stage treats 3–5 runs' variance as known; the expected-mean-squares estimate counts
     each component once and the Behrens–Fisher reference gives the seed stage its S − 1 degrees of freedom
-    (`bench/verdict_calibration.md`); unpaired models with several runs each, each seed stage its own
-    (`bench/verdict_calibration_unpaired.md`). Seeds pair as in `paired_comparison`. Raises `DataError` for runs on
+    (`bench/verdict_calibration.md`; two unpaired models: `CrossedVariance.seed_df`). Seeds pair as in `paired_comparison`. Raises `DataError` for runs on
     different test sentences, `OptionError` for an unknown metric."""
     a_runs, b_runs = _seed_map(a_runs), _seed_map(b_runs)
     if not a_runs or not b_runs:

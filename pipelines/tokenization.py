@@ -83,8 +83,8 @@ def split_words(texts: Iterable[str]) -> Iterable[str]:
 def load_word_vectors(source: str | None = None) -> GloveVectors:
     """`models.glove.load_glove(source)` (the packaged GloVe 6B 50d when None), its errors as the
     user errors they are: `PathError` for a missing file, `DataError` for a file that is not
-    GloVe/word2vec text, that gives a word twice, or that holds one of `SPECIAL_TOKENS` (the message
-    names the file and line)."""
+    GloVe/word2vec text (the message names the file and line). A word given twice keeps its first vector
+    and a line holding one of `SPECIAL_TOKENS` is left out, each with a warning naming the lines."""
     try:
         return load_glove(source, reserved=SPECIAL_TOKENS)
     except GloveFormatError as err:

@@ -70,3 +70,20 @@ def test_a_bad_storage_is_refused_before_the_data_is_read(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith(f"error: --storage {tmp_path / 'folder'} is a folder") and err.count("\n") == 1  # not the missing data
     assert not (tmp_path / "out").exists()
+
+
+def test_a_search_over_a_backbone_without_a_pad_token_pads_with_its_end_of_text_token(tmp_path):
+    """The search tokenizes with its own tokenizer: without `pad_with_eos` there, every trial failed at its first batch
+    (DataCollatorWithPadding: "Asking to pad but the tokenizer does not have a padding token") while each trial's model
+    said it padded with its end-of-text token."""
+    from tests.tiny_bert import build_tiny_gpt2
+
+    data = write_semeval(tmp_path / "data")
+    base = build_tiny_gpt2(tmp_path / "gpt2", ["negative", "positive"])
+    output_dir = tmp_path / "search"
+    argv = ["--model", str(base), "--dataset", "semeval2017a", "--data-dir", str(data), "--output_dir", str(output_dir),
+            *QUICK, *LIMITS, "--search", "optuna", "--n_trials", "1"]  # fmt: skip
+    assert run_cli(finetune.main, argv) == 0
+    study = study_in(output_dir / "optuna-journal.log")
+    assert [trial.state.name for trial in study.trials] == ["COMPLETE"]
+    assert (output_dir / f"best-trial-{study.best_trial.number}" / "results.json").is_file()

@@ -527,7 +527,6 @@ BAD_INPUT = {
     "max_length 0": "--max_length must be at least 1, got 0",
     "embeddings not gzip": "{tmp}/vectors.gz: cannot be read as a gzip-compressed GloVe/word2vec text file "
     "(Not a gzipped file (b'th'))",
-    "embeddings with a word twice": "{tmp}/vectors.txt:3: the word 'good' appears again (first at line 1); each word may have one vector",
     "override not an int": "--config_overrides: hidden_size='abc' is not a valid int (now 128)",
     "override unknown field": "--config_overrides: glove-pooling has no field 'hiden_size' to change; valid fields: "
     "freeze_embeddings, dropout, max_length, initializer_range, pooling, hidden_size",
@@ -599,8 +598,6 @@ def bad_input(case, tmp_path, glove):
         with open(tmp_path / "vectors.gz", "w") as plain:
             plain.write("the 0.1 0.2\n")
         return [*argv, "--embeddings", str(tmp_path / "vectors.gz")]
-    elif case == "embeddings with a word twice":
-        return [*argv, "--embeddings", str(write_lines(tmp_path / "vectors.txt", [f"{word} 0.1 0.2" for word in ("good", "bad", "good")]))]
     elif case == "override not an int":
         argv += ["--config_overrides", "hidden_size=abc"]
     elif case == "override unknown field":

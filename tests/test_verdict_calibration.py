@@ -55,18 +55,51 @@ def test_reference_coverage_is_exact_at_the_ends_and_orders_the_references_betwe
     assert middle["ws"] < middle["bf"] < middle["s1"] and middle["s1"] == pytest.approx(0.989, abs=0.003)
 
 
-def test_an_unpaired_setting_gives_b_its_own_seeds_and_the_table_the_rule_before():
-    """B's runs have seeds of their own (none common), so the report's comparison is unpaired and refers each model's
-    seed stage to its own t; the table adds the rule before ("pooled": one t on the Welch–Satterthwaite df)."""
+def test_an_unpaired_setting_gives_b_its_own_seeds_and_the_table_the_separate_reference():
+    """B's runs have seeds of their own (none common), so the report's comparison is unpaired (its two seed stages added
+    on their Welch–Satterthwaite df); the table adds each seed stage on its own t ("separate"), which is wider."""
     rng = np.random.default_rng(0)
     setting = calibration.Setting("unpaired", sentences=200, seeds=5, seed_sd=0.023, b_seeds=3)
     sigma = calibration.seed_sigma(0.023)
     a, b = calibration.simulate(rng, setting, (0.80, 0.78), (sigma, 0.0))
     assert (sorted(a), sorted(b)) == ([0, 1, 2, 3, 4], [5, 6, 7])
     found = calibration.crossed_comparison(a, b, "accuracy", calibration.NAMES)
-    assert found["paired_seeds"] is False
-    low, p, high = calibration.pooled_reference(a, b, found["difference"])
-    assert low < found["difference"] < high and (high - low) < found["ci_high"] - found["ci_low"]  # the rule before was narrower
+    assert found["paired_seeds"] is False and found["df"] < 4 + 2  # Welch–Satterthwaite, below the sum of the two S − 1
+    low, p, high = calibration.separate_reference(a, b, found["difference"])
+    assert low < found["difference"] < high and (high - low) > found["ci_high"] - found["ci_low"]
     text = calibration.main(["--studies", "2", "--settings", "9", "--seed", "3"])
     row = next(line for line in text.splitlines() if line.startswith("| unpaired"))
-    assert row.count("%") == 12 and "coverage, pooled (before)" in text and "seed stages' Welch–Satterthwaite" in text
+    assert row.count("%") == 12 and "coverage, separate" in text and "seed stages' Welch–Satterthwaite" in text
+
+
+def upper_tail(c: float, seed: float, df: float, sentences: float) -> float:
+    """P(sqrt(seed)·T_df + sqrt(sentences)·Z ≥ c), from the report's one-stage Behrens–Fisher tail (symmetric)."""
+    from pipelines.statistics import CrossedVariance, behrens_fisher_tail
+
+    both = behrens_fisher_tail(abs(c), CrossedVariance(seed, df, sentences, 10**9))
+    return both / 2 if c >= 0 else 1 - both / 2
+
+
+@pytest.mark.parametrize("a, b, sentences, x", [((1 / 4, 1), (1 / 9, 2), 0.05, 2.0), ((1e-4, 4), (3e-4, 2), 2e-4, 0.12), ((0.01, 4), (0.02, 2), 0.005, 0.4)])
+def test_the_separate_tail_is_the_convolution_of_two_ts_and_a_normal(a, b, sentences, x):
+    """P(|sqrt(v_A)·T_{df_A} + sqrt(v_B)·T_{df_B} + sqrt(sentences)·Z| ≥ x), integrated the other way round (over A's
+    t, with B's part and the sentences by the report's one-stage tail); with one part it is the report's tail."""
+    from scipy import integrate, stats
+
+    from pipelines.statistics import CrossedVariance, behrens_fisher_tail
+
+    (v_a, df_a), (v_b, df_b) = a, b
+    by_convolution = integrate.quad(
+        lambda t: stats.t.pdf(t, df_a) * (upper_tail(x - np.sqrt(v_a) * t, v_b, df_b, sentences) + 1 - upper_tail(-x - np.sqrt(v_a) * t, v_b, df_b, sentences)),
+        -np.inf, np.inf, epsabs=1e-13, epsrel=1e-10, limit=400,
+    )[0]  # fmt: skip
+    assert calibration.separate_tail(x, [a, b], sentences) == pytest.approx(by_convolution, rel=1e-8)
+    assert calibration.separate_tail(x, [a], sentences) == pytest.approx(behrens_fisher_tail(x, CrossedVariance(*a, sentences, 661)), rel=1e-8)
+
+
+def test_an_unpaired_setting_with_folds_or_matched_draws_is_refused():
+    """The simulation gives B its own runs only without folds or matched draws (both are per seed of A)."""
+    with pytest.raises(ValueError, match="unpaired setting"):
+        calibration.Setting("cv", folds=10, fold_sd=0.023, b_seeds=3)
+    with pytest.raises(ValueError, match="unpaired setting"):
+        calibration.Setting("matched", matched=True, b_seeds=3)

@@ -242,8 +242,8 @@ def curves_markdown(dataset: str, curves: list[Curve], official: str, pairs: lis
     for a, b, rows in pairs:
         lines += ["", f"## {a.name} − {b.name}", ""]
         lines += [f"Δ = mean {metric} of {a.name} − of {b.name}, the same test sentences; `crossed_comparison` (runs × "
-                  "sentences variance, seeds paired where both curves have two or more in common, Behrens–Fisher reference: a t on "
-                  "S − 1 df for each seed stage, one paired or one per model); Holm over the "
+                  "sentences variance, seeds paired where both curves have two or more in common, Behrens–Fisher reference: t on "
+                  "S − 1 df for the seeds, on the Welch–Satterthwaite df of the two models' seed stages where unpaired); Holm over the "
                   f"{len(rows)} sizes, each CI at the level Holm decided it at (95% before the correction); MDE at 80% power.", ""]
         lines += ["| per class | seeds | Δ | CI | Holm p | MDE | verdict |", "|---|---|---|---|---|---|---|"]
         for row in rows:
