@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
-from pipelines.statistics import crossed_comparison, crossed_variance, paired_comparison
+from pipelines.statistics import chi2_nodes, crossed_comparison, crossed_variance, paired_comparison
 
 TAU, TAU_OWN = 1.5, 0.6  # probit scale: sentence difficulty shared, and per architecture
 ALTERNATIVE, NULL = (0.80, 0.78), (0.79, 0.79)
@@ -147,15 +147,12 @@ def separate_tail(x: float, parts: list[tuple[float, float]], sentences: float) 
     """P(|W| ≥ |x|), W = Σ_g sqrt(v_g)·T_{df_g} + sqrt(sentences)·Z: each seed stage (v_g, df_g) on its own t, the
     sentence stage normal (Fisher 1935's Behrens–Fisher distribution of two means, plus the sentence stage). Computed
     as E[2Φ(−|x| / sqrt(Σ_g v_g/U_g + sentences))], U_g = χ²_{df_g}/df_g, on a 300-point log grid per U (the
-    trapezoid rule of `pipelines.statistics._chi2_nodes`; `tests/test_verdict_calibration.py` checks it against a
+    trapezoid rule of `pipelines.statistics.chi2_nodes`; `tests/test_verdict_calibration.py` checks it against a
     convolution)."""
     spread = np.full((1,) * len(parts), sentences)
     weights = np.ones((1,) * len(parts))
     for axis, (variance, df) in enumerate(parts):
-        low, high = stats.chi2.ppf([1e-15, 1 - 1e-15], df) / df
-        log_u = np.linspace(np.log(low), np.log(high), 300)
-        u = np.exp(log_u)
-        w = np.exp(stats.chi2.logpdf(u * df, df) + np.log(df) + log_u) * (log_u[1] - log_u[0])
+        u, w = chi2_nodes(df, 300)
         shape = [1] * len(parts)
         shape[axis] = len(u)
         spread = spread + variance / u.reshape(shape)

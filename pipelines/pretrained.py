@@ -279,7 +279,7 @@ def evaluate_model(
         confusion_matrix=confusion_counts(references, predictions, len(label_names)).tolist(),
         calibration=calibration,
         validation=validation_scores,
-        model_temperature=classifier.temperature if classifier.temperature != 1.0 else None,
+        model_temperature=temperature if (temperature := classifier.temperature) != 1.0 else None,
     )
     return scored, (dataset_probabilities, predictions, validation_rows)
 

@@ -203,8 +203,9 @@ def train_glove(
         **protocol_info(prepared.description),
         "vectors": "trained" if model_args.train_embeddings else "frozen",
         "embeddings": prepared.glove.source,
-        # the vectors themselves, as the model starts from them: the same file rewritten with other values is another run
-        "embeddings_sha256": hashlib.sha256(embedding_matrix(prepared.glove, prepared.vocabulary).tobytes()).hexdigest()[:16],
+        # the vectors themselves, as the model starts from them (its embedding, loaded from `embedding_matrix`, before
+        # training): the same file rewritten with other values is another run
+        "embeddings_sha256": hashlib.sha256(model.get_input_embeddings().weight.detach().numpy().tobytes()).hexdigest()[:16],
         "vocab_size": len(prepared.tokenizer),
         **({"config_overrides": recorded_overrides(model.config, model_args.config_overrides)} if model_args.config_overrides else {}),
         **(record_extra or {}),

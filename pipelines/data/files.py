@@ -63,9 +63,7 @@ def read_data_file(path: str, encoding: str | None = None) -> Dataset:
             check_plausible(file, encoding)
         options = {**options, "encoding": encoding} if encoding else options
     if builder == "csv":  # checked first: pandas would read the rows shifted, without a word
-        wider = wider_first_row(file, options, encoding or "utf-8")
-        if wider:
-            raise wider
+        check_first_row_width(file, options, encoding or "utf-8")
     verbosity = datasets_logging.get_verbosity()
     datasets_logging.set_verbosity(datasets_logging.CRITICAL)  # its own log line would repeat our error
     try:
@@ -76,8 +74,8 @@ def read_data_file(path: str, encoding: str | None = None) -> Dataset:
         datasets_logging.set_verbosity(verbosity)
 
 
-def wider_first_row(file: Path, options: dict, encoding: str = "utf-8") -> DataError | None:
-    """The error for a CSV/TSV file whose first data row has more fields than its header, else None. pandas
+def check_first_row_width(file: Path, options: dict, encoding: str = "utf-8") -> None:
+    """`DataError` for a CSV/TSV file whose first data row has more fields than its header. pandas
     takes the extra leading fields of such a row for an index column and reads every row shifted by one:
     `great, fun,pos` under `text,label` becomes the text ' fun' (and `datasets` keeps a `__index_level_0__`
     column), or, where only that row is wider, the following rows lose their labels. `options`: the file's
@@ -89,13 +87,13 @@ def wider_first_row(file: Path, options: dict, encoding: str = "utf-8") -> DataE
         try:
             header, first = next(rows, None), next(rows, None)
         except csv.Error:  # a quote never closed, say: the parser that reads the file names it
-            return None
+            return
         if header is None or first is None or len(first) <= len(header):
-            return None
+            return
         line = reader.line_num
     fix = ("a text that holds a comma must be quoted, e.g. \"great, fun\",positive" if delimiter == ","
            else "a TSV file is read unquoted, so a text may not hold a tab")  # fmt: skip
-    return DataError(
+    raise DataError(
         f"{file}: data row 1 (line {line}) has {len(first)} fields, more than the header's {len(header)} ({', '.join(header)}); "
         f"{fix}"
     )
