@@ -18,22 +18,18 @@ values made it.
 from __future__ import annotations
 
 import copy
-from dataclasses import replace
 from pathlib import Path
 
-from transformers import AutoTokenizer, DataCollatorWithPadding, EarlyStoppingCallback
+from transformers import AutoTokenizer
 
-from pipelines import hub
 from pipelines.arguments import FinetuneDataArguments, FinetuneModelArguments, FinetuneTrainingArguments, LossArguments, SearchArguments
 from pipelines.finetuning import finetune, finetune_splits, input_length, load_pretrained, model_label, pad_with_eos, resolve_backbone
 from pipelines.losses import loss_trainer
-from pipelines.metrics import compute_metrics_fn
 from pipelines.runs.record import RunRecord
 from pipelines.search import (
-    TRIALS_FOLDER, check_storage, check_study_folder, once_per_study, run_study, search_record, study_name, trial_name,
+    check_one_process, check_storage, check_study_folder, once_per_study, run_study, study_name, trial_name, trial_trainer,
 )
 from pipelines.search_spaces import FINETUNE_SPACE, SEARCH_SPACES
-from pipelines.selection import best_metric_fields
 from pipelines.tokenization import tokenize_dataset
 
 
@@ -46,8 +42,9 @@ def search_finetune(
 ) -> RunRecord:
     """Run `search_args.n_trials` trials of the study this command names, then fine-tune its best values
     into `<output_dir>/best-trial-<n>` (skipped when that folder holds a finished run). Returns the best
-    run's record. Raises `pipelines.search.optuna_storage`'s errors for a bad `--storage` and `check_study_folder`'s
-    for an output folder of another study."""
+    run's record. Raises `pipelines.search.optuna_storage`'s errors for a bad `--storage`, `check_study_folder`'s
+    for an output folder of another study and `check_one_process`'s under several processes."""
+    check_one_process(training_args)
     output_dir = Path(training_args.output_dir)
     path, load_kwargs = resolve_backbone(model_args, training_args)  # checks the output folder and a push first
     check_storage(search_args)
@@ -63,20 +60,8 @@ def search_finetune(
     def model_init(trial=None):  # a fresh backbone and head for every trial, the head drawn with the run's seed
         return load_pretrained(path, label_names, training_args.seed, load_kwargs)[0]
 
-    trial_args = hub.without_trainer_push(training_args)  # a copy
-    trial_args.output_dir = str(output_dir / TRIALS_FOLDER)
-    trial_args = replace(trial_args, **best_metric_fields(trial_args.metric_for_best_model, label_names, data_args.dataset_label))
     trainer_class, _ = loss_trainer(loss_args, splits["train"]["label"], label_names)
-    trainer = trainer_class(
-        model_init=model_init,
-        args=trial_args,
-        train_dataset=tokenized["train"],
-        eval_dataset=tokenized["validation"],  # the test split never enters a trial
-        processing_class=tokenizer,
-        data_collator=DataCollatorWithPadding(tokenizer),
-        compute_metrics=compute_metrics_fn(label_names),
-        callbacks=[EarlyStoppingCallback(early_stopping_patience=data_args.early_stopping_patience)],
-    )
+    trainer = trial_trainer(trainer_class, model_init, training_args, data_args, name, tokenized, tokenizer, label_names)
 
     def hp_space(trial) -> dict:
         return {**SEARCH_SPACES[FINETUNE_SPACE](trial), "run_name": f"{name}/{trial_name(trial)}"}
@@ -86,8 +71,8 @@ def search_finetune(
     def train(best_dir: str) -> RunRecord:
         best_args = copy.copy(training_args)
         best_args.output_dir = best_dir
-        for key, value in best.hyperparameters.items():
+        for key, value in best.params.items():
             setattr(best_args, key, value)
-        return finetune(model_args, data_args, best_args, loss_args=loss_args, record_extra={"search": search_record(best, name)})
+        return finetune(model_args, data_args, best_args, loss_args=loss_args, record_extra={"search": best.record()})
 
-    return once_per_study(output_dir, best, train, name)
+    return once_per_study(output_dir, best, train)

@@ -57,6 +57,7 @@ def load_pretrained(path: str, label_names: list[str], seed: int, load_kwargs: d
         )
         set_seed(seed)  # the new classification head is drawn at random
         model = AutoModelForSequenceClassification.from_pretrained(path, config=config, ignore_mismatched_sizes=True, **load_kwargs)
+        set_seed(seed)  # training starts from the seed's state, as a search trial does: `training.build_glove_model`
     except SafetensorError as err:
         raise DataError(f"corrupt weights in {path}: {err}") from None
     except OSError as err:  # no such repo, a folder without the files: transformers says which in its first line

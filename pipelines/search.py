@@ -28,8 +28,11 @@ different studies unless the precision is given (`--bf16 true`, `--fp16 true` or
 When its trials are done, a process trains the study's best configuration with the plain flow
 (`train_glove`) into `<output_dir>/best-trial-<n>`, the only time the test set is scored: an
 ordinary run folder whose `results.json` says, under `search`, which study, trial, validation
-score and values made it. Trials keep their checkpoints in `<output_dir>/trials/trial-<n>`; with `--report_to`, each
-trial is one tracked run, `<study>/trial-<n>` (TensorBoard: `<output_dir>/trials/runs/*/trial-<n>`).
+score and values made it, and of how many complete trials it was the best (`StudyBest`; a process that
+ends later, after more trials, may choose another best, and names the earlier best run superseded). The
+run starts from the random state its trial trained from (`training.build_glove_model` sets the seed again
+after drawing the weights), so its best validation score is the trial's. Trials keep their checkpoints in `<output_dir>/trials/<study>/trial-<n>`; with `--report_to`,
+each trial is one tracked run, `<study>/trial-<n>` (TensorBoard: `<output_dir>/trials/<study>/runs/*/trial-<n>`).
 Every study numbers its trials from 0, so an output folder holds one study: a best run of another
 study there is refused before any training (`check_study_folder`).
 """
@@ -44,7 +47,7 @@ import hashlib
 import json
 import signal
 import threading
-from dataclasses import MISSING, asdict, fields, replace
+from dataclasses import MISSING, asdict, dataclass, fields, replace
 from pathlib import Path
 
 from transformers import DataCollatorWithPadding, EarlyStoppingCallback, TrainingArguments
@@ -147,6 +150,18 @@ def optuna_storage(search_args: SearchArguments, output_dir: Path):
         raise PathError(f"{named}: cannot open it ({err.strerror or one_line(err)})") from None
 
 
+def check_one_process(training_args) -> None:
+    """`OptionError` when the command runs as one of several processes (`accelerate launch --num_processes N`,
+    torchrun): a trial trains in one process, and processes share a study by running the same command each on its
+    own (the module's docstring). Under DDP `Trainer.hyperparameter_search` hands no best trial to the processes
+    other than the first, which then fail after every trial while the first waits for them in its best run."""
+    if training_args.world_size > 1:
+        raise OptionError(
+            f"--search optuna runs in one process, not {training_args.world_size} (accelerate launch --num_processes, "
+            "torchrun): start the same command in N processes or on N machines instead, which share its study"
+        )
+
+
 def check_storage(search_args: SearchArguments) -> None:
     """A given `--storage` opened once before the data is read, so a bad one is refused in seconds
     (`optuna_storage`'s errors); the default journal is made with the first trial, in the output folder."""
@@ -190,25 +205,34 @@ def search_trainer(model_args, data_args, training_args, loss_args, prepared: Pr
             seed=training_args.seed, train_embeddings=model_args.train_embeddings, config_overrides=overrides,
         )
 
-    trial_args = hub.without_trainer_push(training_args)  # a copy
-    trial_args.output_dir = str(Path(training_args.output_dir) / TRIALS_FOLDER)
-    trial_args = replace(trial_args, **best_metric_fields(trial_args.metric_for_best_model, prepared.label_names, data_args.dataset_label))
-    trainer = trainer_class(
-        model_init=model_init,
-        args=trial_args,
-        train_dataset=tokenized["train"],
-        eval_dataset=tokenized["validation"],
-        processing_class=prepared.tokenizer,
-        data_collator=DataCollatorWithPadding(prepared.tokenizer),
-        compute_metrics=compute_metrics_fn(prepared.label_names),
-        callbacks=[EarlyStoppingCallback(early_stopping_patience=data_args.early_stopping_patience)],
-    )
+    trainer = trial_trainer(trainer_class, model_init, training_args, data_args, name, tokenized, prepared.tokenizer, prepared.label_names)
 
     def hp_space(trial) -> dict:  # what the Trainer sets on its arguments (model_init draws the rest), and the tracked run's name
         drawn = {k: v for k, v in space(trial, width).items() if k in TRAINING_FIELDS}
         return {**drawn, "run_name": f"{name}/{trial_name(trial)}"}
 
     return trainer, hp_space
+
+
+def trial_trainer(trainer_class, model_init, training_args, data_args, name: str, tokenized, tokenizer, label_names: list[str]):
+    """The `Trainer` a study's trials run in, for both flows (`search_glove`, `finetune_search.search_finetune`): each
+    trial's model from `model_init`, trained on `tokenized["train"]` and scored on `tokenized["validation"]` only (the
+    test split never enters a trial), early stopping on the checkpoint metric as in a run, never pushing, its
+    checkpoints in `<output_dir>/trials/<study name>/trial-<n>` (a study of its own: two studies in one output folder
+    number their trials alike)."""
+    trial_args = hub.without_trainer_push(training_args)  # a copy
+    trial_args.output_dir = str(Path(training_args.output_dir) / TRIALS_FOLDER / name)
+    trial_args = replace(trial_args, **best_metric_fields(trial_args.metric_for_best_model, label_names, data_args.dataset_label))
+    return trainer_class(
+        model_init=model_init,
+        args=trial_args,
+        train_dataset=tokenized["train"],
+        eval_dataset=tokenized["validation"],
+        processing_class=tokenizer,
+        data_collator=DataCollatorWithPadding(tokenizer),
+        compute_metrics=compute_metrics_fn(label_names),
+        callbacks=[EarlyStoppingCallback(early_stopping_patience=data_args.early_stopping_patience)],
+    )
 
 
 def search_glove(
@@ -221,7 +245,9 @@ def search_glove(
     """Run `search_args.n_trials` trials of the study this command names, then train its best
     configuration into `<output_dir>/best-trial-<n>` (skipped when that folder holds a finished run).
     Returns the best run's record. Raises what `train_glove` raises for bad options, `optuna_storage`'s errors
-    for a bad `--storage` and `check_study_folder`'s for an output folder of another study."""
+    for a bad `--storage`, `check_study_folder`'s for an output folder of another study and `check_one_process`'s
+    under several processes."""
+    check_one_process(training_args)
     output_dir = Path(training_args.output_dir)
     check_writable_dir(output_dir)
     # The best run pushes: refused now, not after the trials.
@@ -233,7 +259,7 @@ def search_glove(
     check_study_folder(output_dir, name)
     trainer, hp_space = search_trainer(model_args, data_args, training_args, loss_args, prepared, name)
     best = run_study(trainer, hp_space, search_args, output_dir, name)
-    return train_best(model_args, data_args, training_args, loss_args, prepared, best, name)
+    return train_best(model_args, data_args, training_args, loss_args, prepared, best)
 
 
 def run_study(trainer, hp_space, search_args: SearchArguments, output_dir: Path, name: str):
@@ -246,16 +272,38 @@ def run_study(trainer, hp_space, search_args: SearchArguments, output_dir: Path,
         scores = [entry[key] for entry in trainer.state.log_history if key in entry] or [metrics[key]]
         return max(scores) if trainer.args.greater_is_better else min(scores)
 
+    import optuna
+
     precision = "bf16" if trainer.args.bf16 else "fp16" if trainer.args.fp16 else "fp32"  # part of the name: another precision, another study
     print(f"study {name} ({precision}): {search_args.n_trials} trial(s) more")
+    storage = optuna_storage(search_args, output_dir)
     with terminate_as_interrupt():
-        best = trainer.hyperparameter_search(
+        found = trainer.hyperparameter_search(
             hp_space=hp_space, compute_objective=best_validation, n_trials=search_args.n_trials, hp_name=trial_name,
             direction="maximize" if trainer.args.greater_is_better else "minimize", backend="optuna",
-            storage=optuna_storage(search_args, output_dir), study_name=name, load_if_exists=True, pruner=optuna_pruner(search_args),
+            storage=storage, study_name=name, load_if_exists=True, pruner=optuna_pruner(search_args),
         )
-    print(f"study {name}: best trial {best.run_id}, validation {key} {best.objective:.4f}, {best.hyperparameters}")
+    trials = optuna.load_study(study_name=name, storage=storage).get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    best = StudyBest(name, int(found.run_id), found.objective, found.hyperparameters, len(trials))
+    print(f"study {name}: best trial {best.trial} of {best.complete_trials} complete, validation {key} {best.validation:.4f}, {best.params}")
     return best
+
+
+@dataclass(frozen=True)
+class StudyBest:
+    """A study's best trial when a process chose it: the `search` entry of the run that repeats it (`record`).
+    `complete_trials` is how many of the study's trials were complete then: processes sharing a study that end at
+    different times may each choose (and train, scoring the test set) another best, the later from more trials."""
+
+    study: str
+    trial: int
+    validation: float  # the trial's objective: its best validation score of the checkpoint metric
+    params: dict
+    complete_trials: int
+
+    def record(self) -> dict:
+        """The `search` entry of the best run's `results.json`: which study, trial, validation score and values made it."""
+        return {"study": self.study, "trial": self.trial, "validation": self.validation, "params": self.params, "complete_trials": self.complete_trials}
 
 
 @contextlib.contextmanager
@@ -276,20 +324,20 @@ def terminate_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
-def train_best(model_args, data_args, training_args, loss_args, prepared, best, name: str) -> RunRecord:
+def train_best(model_args, data_args, training_args, loss_args, prepared, best: StudyBest) -> RunRecord:
     """The best trial's values as an ordinary run (`train_glove`), with a `search` entry in its record."""
     def train(output_dir: str) -> RunRecord:
         best_args = copy.copy(training_args)
         best_args.output_dir = output_dir
-        return train_trial(model_args, data_args, best_args, loss_args, prepared, best, name)
+        return train_trial(model_args, data_args, best_args, loss_args, prepared, best)
 
-    return once_per_study(Path(training_args.output_dir), best, train, name)
+    return once_per_study(Path(training_args.output_dir), best, train)
 
 
 def check_study_folder(output_dir: Path, name: str) -> None:
     """`OptionError` when `output_dir` holds the best run of a study other than `name` (another command: another
     `--pruner`, learning rate or data), before any training: every study numbers its trials from 0, so two in one
-    folder would share `trials/trial-<n>` and `best-trial-<n>`."""
+    folder would share `best-trial-<n>` (their trials have a folder each, `trials/<study>`)."""
     for results in sorted(output_dir.glob(f"best-trial-*/{RESULTS_FILE}")):
         check_best_run(results.parent, name)
 
@@ -307,32 +355,31 @@ def check_best_run(best_dir: Path, name: str, trial: int | None = None) -> RunRe
     return record
 
 
-def once_per_study(output_dir: Path, best, train, name: str) -> RunRecord:
+def once_per_study(output_dir: Path, best: StudyBest, train) -> RunRecord:
     """`train(<output_dir>/best-trial-<n>)` unless that folder holds a finished run, whose record is
     returned: processes of one study that end with the same best trial train it once (a file lock).
-    `OptionError` (`check_best_run`) when that run is not trial n of study `name`."""
-    best_dir = output_dir / f"best-trial-{best.run_id}"
+    `OptionError` (`check_best_run`) when that run is not trial n of `best.study`. A best run of an earlier
+    best trial of the study (another process ended sooner, after fewer trials) is named as superseded."""
+    best_dir = output_dir / f"best-trial-{best.trial}"
     output_dir.mkdir(parents=True, exist_ok=True)
-    with open(output_dir / f".best-trial-{best.run_id}.lock", "w") as lock:
+    with open(output_dir / f".best-trial-{best.trial}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if (best_dir / RESULTS_FILE).is_file():
-            record = check_best_run(best_dir, name, int(best.run_id))
+            record = check_best_run(best_dir, best.study, best.trial)
             print(f"{best_dir} already holds the best trial's run")
             return record
+        earlier = [folder for folder in sorted(output_dir.glob("best-trial-*")) if folder != best_dir and (folder / RESULTS_FILE).is_file()]
+        for folder in earlier:  # of this study: `check_study_folder` refused any other
+            print(f"{folder} is superseded: trial {best.trial} is the study's best of {best.complete_trials} complete trials; read {best_dir}")
         return train(str(best_dir))
 
 
-def search_record(best, name: str) -> dict:
-    """The `search` entry of the best run's `results.json`: which study, trial, validation score and values made it."""
-    return {"study": name, "trial": int(best.run_id), "validation": best.objective, "params": best.hyperparameters}
-
-
-def train_trial(model_args, data_args, best_args, loss_args, prepared, best, name: str) -> RunRecord:
+def train_trial(model_args, data_args, best_args, loss_args, prepared, best: StudyBest) -> RunRecord:
     """`train_glove` with a trial's values: config fields through `--config_overrides`, the rest on `best_args`."""
-    config_values = {k: v for k, v in best.hyperparameters.items() if k not in TRAINING_FIELDS}
-    for key, value in best.hyperparameters.items():
+    config_values = {k: v for k, v in best.params.items() if k not in TRAINING_FIELDS}
+    for key, value in best.params.items():
         if key in TRAINING_FIELDS:
             setattr(best_args, key, value)
     best_model_args = copy.copy(model_args)
     best_model_args.config_overrides = with_overrides(model_args.config_overrides, config_values) or None
-    return train_glove(best_model_args, data_args, best_args, prepared=prepared, loss_args=loss_args, record_extra={"search": search_record(best, name)})
+    return train_glove(best_model_args, data_args, best_args, prepared=prepared, loss_args=loss_args, record_extra={"search": best.record()})

@@ -53,7 +53,10 @@ def build_glove_model(
     train_embeddings: bool = False,
     config_overrides: str | None = None,
 ):
-    """The model `--model name` names, through the Auto classes, with its GloVe rows loaded."""
+    """The model `--model name` names, through the Auto classes, with its GloVe rows loaded. Its weights are drawn
+    with `seed`, which is set again after, so training starts from the seed's state wherever the model is built: a
+    search trial's model, drawn inside `Trainer.train` (`model_init`), and the run that repeats the best trial, built
+    before its `Trainer` (which sets the seed itself), then see the same dropout and batch order."""
     config = glove_config(
         name,
         glove.dim,
@@ -69,6 +72,7 @@ def build_glove_model(
     set_seed(seed)
     model = AutoModelForSequenceClassification.from_config(config)
     model.load_word_vectors(torch.from_numpy(embedding_matrix(glove, vocabulary)))
+    set_seed(seed)  # training starts from the seed, not from what drawing the weights left (below)
     return model
 
 
@@ -185,16 +189,7 @@ def train_glove(
     best_metric = best_metric_fields(training_args.metric_for_best_model, prepared.label_names, data_args.dataset_label)
     if best_metric != {key: getattr(training_args, key) for key in best_metric}:  # a grid's cell comes resolved (`experiments.grid_cells`)
         training_args = replace(training_args, **best_metric)
-    model = build_glove_model(
-        model_args.model,
-        prepared.glove,
-        prepared.vocabulary,
-        prepared.tokenizer,
-        prepared.label_names,
-        seed=training_args.seed,
-        train_embeddings=model_args.train_embeddings,
-        config_overrides=model_args.config_overrides,
-    )
+    model = glove_model_of(model_args, prepared, training_args.seed)
     run_info = {
         "model": model_args.model,
         "model_type": model.config.model_type,
@@ -205,16 +200,34 @@ def train_glove(
         "embeddings": prepared.glove.source,
         # the vectors themselves, as the model starts from them (its embedding, loaded from `embedding_matrix`, before
         # training): the same file rewritten with other values is another run
-        "embeddings_sha256": hashlib.sha256(model.get_input_embeddings().weight.detach().numpy().tobytes()).hexdigest()[:16],
+        "embeddings_sha256": embeddings_digest(model),
         "vocab_size": len(prepared.tokenizer),
         **({"config_overrides": recorded_overrides(model.config, model_args.config_overrides)} if model_args.config_overrides else {}),
         **(record_extra or {}),
     }
-    tokenized, trainer_class, loss_info = prepare_training(
-        loss_args, prepared, functools.partial(split_validation, fraction=data_args.validation_fraction, seed=training_args.seed),
-        progress=not training_args.disable_tqdm,
-    )
+    tokenized, trainer_class, loss_info = glove_training_data(loss_args, prepared, data_args, training_args.seed, not training_args.disable_tqdm)
     return fit_and_test(
         model, prepared.tokenizer, tokenized, training_args, prepared.label_names, data_args.early_stopping_patience,
         {**run_info, **loss_info}, score_test_each_epoch=data_args.score_test_each_epoch, trainer_class=trainer_class,
     )
+
+
+def glove_model_of(model_args: GloveModelArguments, prepared: PreparedGloveData, seed: int):
+    """`build_glove_model` for `model_args` over `prepared` data: the model a run of them starts from."""
+    return build_glove_model(
+        model_args.model, prepared.glove, prepared.vocabulary, prepared.tokenizer, prepared.label_names, seed=seed,
+        train_embeddings=model_args.train_embeddings, config_overrides=model_args.config_overrides,
+    )  # fmt: skip
+
+
+def embeddings_digest(model) -> str:
+    """The first 16 hex digits of the SHA-256 of a model's input embedding (float32 rows, as it starts from them):
+    the run description's `embeddings_sha256`, so the same vectors file rewritten with other values is another run."""
+    return hashlib.sha256(model.get_input_embeddings().weight.detach().numpy().tobytes()).hexdigest()[:16]
+
+
+def glove_training_data(loss_args, prepared: PreparedGloveData, data_args: DataArguments, seed: int, progress: bool = False):
+    """(tokenized splits, `Trainer` class, loss description) of a GloVe run: `distillation.prepare_training` over
+    `prepared`, the validation split drawn from train with `seed` (`--validation_fraction`) where the data has none."""
+    split = functools.partial(split_validation, fraction=data_args.validation_fraction, seed=seed)
+    return prepare_training(loss_args, prepared, split, progress=progress)

@@ -35,14 +35,25 @@ def test_a_finetuning_search_trains_the_best_trial_once_on_test(tmp_path, monkey
     assert set(study.best_params) == {"learning_rate", "per_device_train_batch_size", "weight_decay", "warmup_steps"}
     best_dir = output_dir / f"best-trial-{study.best_trial.number}"
     results = json.loads((best_dir / "results.json").read_text())
-    assert results["search"] == {"study": study.study_name, "trial": study.best_trial.number, "validation": study.best_value, "params": study.best_params}
+    assert results["search"] == {
+        "study": study.study_name, "trial": study.best_trial.number, "validation": study.best_value, "params": study.best_params,
+        "complete_trials": 2,
+    }
+    # The best run trains from its trial's random state (the seed set again after the head is drawn): the same
+    # validation loss after its epoch, to the bit, and so the same best score.
+    def eval_losses(folder):
+        state = json.loads(next(folder.glob("checkpoint-*/trainer_state.json")).read_text())
+        return [entry["eval_loss"] for entry in state["log_history"] if "eval_loss" in entry], state["best_metric"]
+
+    trial_dir = output_dir / "trials" / study.study_name / f"trial-{study.best_trial.number}"
+    assert eval_losses(best_dir) == eval_losses(trial_dir) and eval_losses(best_dir)[1] == study.best_value
     assert results["test_sentences"] == 9
     training_args = json.loads((best_dir / "training_args.json").read_text())
     for key, value in study.best_params.items():
         assert training_args[key] == value
     # The test set is scored once, for the chosen configuration, and never in a trial.
     assert scored == [str(best_dir)] * 2  # its test set, then its validation split
-    trial_states = list((output_dir / "trials").glob("trial-*/checkpoint-*/trainer_state.json"))
+    trial_states = list((output_dir / "trials").glob("*/trial-*/checkpoint-*/trainer_state.json"))  # trials/<study>/trial-<n>
     assert trial_states and not any("test_loss" in path.read_text() for path in trial_states)
 
 
@@ -87,3 +98,18 @@ def test_a_search_over_a_backbone_without_a_pad_token_pads_with_its_end_of_text_
     study = study_in(output_dir / "optuna-journal.log")
     assert [trial.state.name for trial in study.trials] == ["COMPLETE"]
     assert (output_dir / f"best-trial-{study.best_trial.number}" / "results.json").is_file()
+
+
+def test_a_loaded_backbone_leaves_the_random_state_of_its_seed(tmp_path):
+    """Drawing a new head consumes the random stream; `load_pretrained` sets the seed again after it, so a search
+    trial (whose model `Trainer.train` loads after seeding) and the run that repeats it train from the same state."""
+    import torch
+    from transformers import set_seed
+
+    from pipelines.finetuning import load_pretrained
+
+    base = build_tiny_bert(tmp_path / "base", ["negative", "positive"])
+    set_seed(5)
+    expected = torch.rand(4)
+    load_pretrained(str(base), ["negative", "neutral", "positive"], 5, {})  # a 3-class head drawn afresh
+    assert torch.equal(torch.rand(4), expected)

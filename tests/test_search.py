@@ -55,16 +55,18 @@ def test_a_search_resumes_its_study_and_trains_the_best_trial_once_on_test(tmp_p
     results = json.loads((best_dir / "results.json").read_text())
     assert results["search"]["params"] == study.best_params and results["search"]["trial"] == study.best_trial.number
     assert results["search"]["validation"] == study.best_value
+    assert results["search"]["complete_trials"] in (2, 4)  # chosen after the first command's 2 trials, or after all 4
     config = json.loads((best_dir / "config.json").read_text())
     assert (config["hidden_size"], config["dropout"]) == (study.best_params["hidden_size"], study.best_params["dropout"])
     assert json.loads((best_dir / "training_args.json").read_text())["learning_rate"] == study.best_params["learning_rate"]
     # The test set is scored once per best run and never in a trial.
     best_runs = sorted(str(path.parent) for path in output_dir.glob("best-trial-*/results.json"))
     assert sorted(scored) == sorted(best_runs * 2)  # its test set, then its validation split
-    trial_states = list((output_dir / "trials").glob("trial-*/checkpoint-*/trainer_state.json"))
+    trial_states = list((output_dir / "trials" / study.study_name).glob("trial-*/checkpoint-*/trainer_state.json"))
     assert trial_states and not any("test_loss" in path.read_text() for path in trial_states)
+    assert [path.name for path in (output_dir / "trials").iterdir()] == [study.study_name]  # the study's trials have a folder of their own
     # Each trial is one tracked run, named after the study and the trial.
-    tracked = {path.parent.name for path in (output_dir / "trials" / "runs").rglob("events.out.tfevents.*")}
+    tracked = {path.parent.name for path in (output_dir / "trials" / study.study_name / "runs").rglob("events.out.tfevents.*")}
     assert tracked == {f"trial-{trial.number}" for trial in study.trials}
 
 
@@ -295,3 +297,54 @@ def test_a_study_name_hashes_a_later_defining_option_only_when_it_is_changed():
     smoothed = search.hashed_training_options(parse((GloveTrainingArguments,), ["--label_smoothing_factor", "0.1"])[0])
     assert "label_smoothing_factor" not in default and smoothed["label_smoothing_factor"] == 0.1
     assert {key: value for key, value in smoothed.items() if key != "label_smoothing_factor"} == default
+
+
+@pytest.mark.slow
+def test_the_best_run_reproduces_the_trial_it_names(tmp_path, tiny_semeval, tiny_glove):
+    """The best run is trained from the random state its trial was (the seed set again after the model is drawn, as
+    `model_init` draws it inside `Trainer.train`), so its best validation score is the trial's objective, not another
+    draw of dropout and batch order beside it."""
+    output_dir = tmp_path / "search"
+    argv = [
+        "--model", "mean", "--dataset", "semeval2017a", "--data-dir", str(tiny_semeval), "--embeddings", str(tiny_glove),
+        "--output_dir", str(output_dir), "--num_train_epochs", "3", "--search", "optuna", "--n_trials", "1", "--report_to", "none",
+    ]
+    assert run_cli(train.main, argv) == 0
+    study = study_in(output_dir / "optuna-journal.log")
+    state = json.loads(next((output_dir / "best-trial-0").glob("checkpoint-*/trainer_state.json")).read_text())
+    trial_state = json.loads(next((output_dir / "trials").rglob("trial-0/checkpoint-*/trainer_state.json")).read_text())
+    losses = lambda log: [entry["loss"] for entry in log["log_history"] if "loss" in entry]  # noqa: E731
+    assert losses(state) == losses(trial_state) and len(losses(state)) >= 2
+    assert state["best_metric"] == study.best_value
+
+
+@pytest.mark.parametrize("flow", ["glove", "finetune"])
+def test_a_search_under_several_processes_is_refused_before_anything_is_written(flow, tmp_path):
+    """Under DDP `Trainer.hyperparameter_search` returns no best trial on the processes other than the first: refused
+    in one line, before the output folder, the data or the storage is touched (the other arguments are never read)."""
+    from types import SimpleNamespace
+
+    from pipelines.errors import OptionError
+    from pipelines.finetune_search import search_finetune
+
+    training_args = SimpleNamespace(world_size=2, output_dir=str(tmp_path / "search"))
+    run = search.search_glove if flow == "glove" else search_finetune
+    with pytest.raises(OptionError, match=r"^--search optuna runs in one process, not 2 \(accelerate launch"):
+        run(None, None, training_args, None, None)
+    assert not (tmp_path / "search").exists()
+    search.check_one_process(SimpleNamespace(world_size=1))  # one process: searched as before
+
+
+def test_a_best_run_chosen_later_names_the_earlier_one_superseded(tmp_path, capsys):
+    """Processes sharing a study that end at different times may each choose another best trial: the later best run
+    says which earlier one it supersedes and from how many complete trials it was chosen (its record keeps the count)."""
+    earlier = tmp_path / "best-trial-1"
+    earlier.mkdir()
+    (earlier / "results.json").write_text("{}")
+    best = search.StudyBest("mr-mean-0123456789ab", 3, 0.71, {"dropout": 0.2}, 9)
+    trained = search.once_per_study(tmp_path, best, lambda folder: f"trained {folder}")
+    assert trained == f"trained {tmp_path / 'best-trial-3'}"
+    assert capsys.readouterr().out.splitlines() == [
+        f"{earlier} is superseded: trial 3 is the study's best of 9 complete trials; read {tmp_path / 'best-trial-3'}"
+    ]
+    assert best.record() == {"study": "mr-mean-0123456789ab", "trial": 3, "validation": 0.71, "params": {"dropout": 0.2}, "complete_trials": 9}
