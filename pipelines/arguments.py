@@ -607,7 +607,7 @@ class EngineArguments:
     engine_folder: str | None = field(default=None, metadata={"help": "submitit's job files and logs; default: <runs_dir>/submitit"})
     slurm_partition: str | None = field(default=None, metadata={"help": "Slurm partition of the cells' jobs; default: the cluster's"})
     slurm_time_minutes: int = field(default=240, metadata={"help": "time limit of one cell's job, in minutes (every cluster but debug)"})
-    slurm_cpus_per_task: int = field(default=1, metadata={"help": "CPU cores of one cell's job"})
+    slurm_cpus_per_task: int = field(default=1, metadata={"help": "CPU cores of one cell's job, and its torch threads"})
     slurm_gpus_per_node: int = field(default=0, metadata={"help": "GPUs of one cell's job"})
 
     def __post_init__(self):

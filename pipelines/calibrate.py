@@ -4,7 +4,7 @@ Training does this itself (`pipelines.calibration.calibrate_after_training`); th
 it to a run trained with `--temperature_scaling false`, or made before the step existed but
 after its validation logits were saved (`validation_predictions.parquet`). For each folder it
 fits T on those logits (the test set is never seen), stores T and the abstention threshold
-chosen on the scaled validation probabilities in the saved model as training does
+chosen on the scaled validation probabilities (unscaled where no T is identifiable) in the saved model as training does
 (`pipelines.calibration.calibrate_model`), rewrites `predictions.parquet` with the scaled
 probabilities (predictions unchanged) and records `calibration` in `results.json` (written last),
 with the conformal sets calibrated on the same validation sentences (coverage and mean set size on test); the

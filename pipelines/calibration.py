@@ -37,9 +37,10 @@ the whole step on a model (T, the abstention threshold, the record), which
 
 Abstaining (selective classification, Geifman & El-Yaniv 2017): a model may decline a sentence
 whose top probability is below a threshold. `abstain_threshold` chooses it on the validation
-split (after scaling) so that a share `ABSTAIN_COVERAGE` of validation sentences is answered; it is
-stored in the saved config as `abstain_threshold` (with `abstain_coverage`), so a `pipeline()`
-user abstains when `score < config.abstain_threshold`. `risk_coverage` gives the curve.
+split (after scaling; unscaled when no temperature is identifiable) so that a share `ABSTAIN_COVERAGE`
+of validation sentences is answered; it is stored in the saved config as `abstain_threshold` (with
+`abstain_coverage`), so a `pipeline()` user abstains when `score < config.abstain_threshold`.
+`risk_coverage` gives the curve.
 
 Conformal prediction sets (split conformal, Vovk et al. 2005; the "LAC" score of Sadinle et al. 2019):
 the nonconformity of a sentence and a label is 1 - p(label) (crepes' `hinge`), measured on the
@@ -561,8 +562,8 @@ def calibrate_after_training(
     `VALIDATION_PREDICTIONS_FILE` in `run_dir` (always, so a run can be calibrated later by
     `python -m pipelines.calibrate`; `run_dir` is None on the processes of a distributed run that do
     not write). When `enabled`, runs `calibrate_model` on them and `model` (the trained model, or a
-    SetFit model's head, saved after this): T, the abstention threshold in the saved model, and
-    `record.calibration` with its conformal sets. `test_predictions` is
+    SetFit model's head, saved after this): T (when one is identifiable), the abstention threshold in
+    the saved model, and `record.calibration` with its conformal sets. `test_predictions` is
     `(indices, labels, probabilities (n, num_labels))`; returns it with the probabilities the
     saved model gives, softmax(logits / T). The test metrics do not change: argmax is the same.
     """
@@ -589,32 +590,35 @@ def calibrate_model(model, validation_labels, validation_logits, record, test_la
     sets `record.calibration`: `calibration_record`, with `abstain` (`abstain_record`) and
     `conformal` (`conformal_record`). When no temperature is identifiable (`TemperatureNotIdentifiable`)
     the model is left as it is and `record.calibration` is `{"skipped": why}`, the form an as-is
-    scorer left out of scaling has. validation_logits: (n_val, K) with validation_labels (n_val,);
-    test_logits: (n, K) (log probabilities do: softmax ignores a per-row constant) with test_labels (n,).
-    Returns the test probabilities the scaled model gives, softmax(test_logits / T) (n, K).
+    scorer left out of scaling has, with the threshold and the conformal sets chosen all the same, on the
+    unscaled softmax(validation logits), which their entries say (`"probabilities": "unscaled"`).
+    validation_logits: (n_val, K) with validation_labels (n_val,); test_logits: (n, K) (log probabilities
+    do: softmax ignores a per-row constant) with test_labels (n,). Returns the test probabilities the
+    saved model gives, softmax(test_logits / T) (n, K), T = 1 when it was left as it is.
     """
     try:
         temperature = fit_temperature(validation_logits, validation_labels)
     except TemperatureNotIdentifiable as err:
-        record.calibration = not_identifiable(err)
-        return scaled_probabilities(test_logits, 1.0)
-    apply_temperature(model, temperature)
+        temperature, record.calibration, unscaled = 1.0, not_identifiable(err), {"probabilities": "unscaled"}
+    else:
+        apply_temperature(model, temperature)
+        record.calibration, unscaled = calibration_record(temperature, test_labels, test_logits), {}
     validation = scaled_probabilities(validation_logits, temperature)
     scaled = scaled_probabilities(test_logits, temperature)
-    record.calibration = calibration_record(temperature, test_labels, test_logits)
     threshold = set_abstain_threshold(saved_settings(model), validation)
-    record.calibration["abstain"] = abstain_record(threshold, test_labels, scaled)
-    record.calibration["conformal"] = conformal_record(validation, validation_labels, scaled, test_labels)
+    record.calibration["abstain"] = abstain_record(threshold, test_labels, scaled) | unscaled
+    record.calibration["conformal"] = conformal_record(validation, validation_labels, scaled, test_labels) | unscaled
     return scaled
 
 
 def calibration_summary(calibration: dict) -> str:
     """One line of a `calibration` record: T, test ECE before -> after, and the conformal sets' test
-    coverage and mean size at each alpha (when recorded); or why scaling was left out."""
+    coverage and mean size at each alpha (when recorded); or why scaling was left out, then the (unscaled) sets' the same."""
     if "skipped" in calibration:
-        return calibration["skipped"]
-    before, after = calibration["test_before"]["ece"], calibration["test_after"]["ece"]
-    text = f"T = {calibration['temperature']:.3f}, test ECE ({ECE_BINS} bins) {before:.4f} -> {after:.4f}"
+        text = calibration["skipped"]
+    else:
+        before, after = calibration["test_before"]["ece"], calibration["test_after"]["ece"]
+        text = f"T = {calibration['temperature']:.3f}, test ECE ({ECE_BINS} bins) {before:.4f} -> {after:.4f}"
     conformal = calibration.get("conformal") or {}
     for alpha in CONFORMAL_ALPHAS:
         if f"{alpha:g}" in conformal:

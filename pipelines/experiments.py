@@ -9,12 +9,15 @@
 Cells run in `--workers` processes (default: one per CPU core, each with one torch thread; on
 GPUs, two per GPU). A worker prepares a data set (vocabulary, tokenization) once and reuses it
 for every model and seed. A cell whose folder holds a finished `results.json` is skipped, so an
-interrupted grid picks up where it stopped; a failing cell is reported in one line and the
-others go on. `--dry_run` prints the cells as plain `train.py` commands for a cluster scheduler
-(a SLURM array, GNU parallel); `python -m pipelines.report RUNS_DIR` reads their folders after.
+interrupted grid picks up where it stopped, once its options (or, for a folder a `--dry_run` command
+finished, its `run_definition.json`) are found to be this cell's (`check_finished_cell`); a failing
+cell is reported in one line and the others go on. `--dry_run` prints the cells as plain `train.py`
+commands for a cluster scheduler (a SLURM array, GNU parallel); `python -m pipelines.report RUNS_DIR`
+reads their folders after.
 `--engine submitit` runs each cell as a submitit job instead (a Slurm job array where there is
 Slurm, local processes otherwise; `pipelines.engines` says why submitit), through the same cell
-function, into the same folders and summary.
+function, into the same folders and summary; a job has a torch thread per CPU it was given
+(`--slurm_cpus_per_task`, `job_threads`).
 
 Tracking: `--report_to tensorboard` (or mlflow, ...) reaches every cell like any train.py option;
 each cell is one run named by its folder under `--runs_dir` (`mr-lab-frozen/mean/seed-0`).
@@ -57,8 +60,8 @@ from pipelines.engines import run_on_submitit
 from pipelines.errors import OptionError, UserError, one_line
 from pipelines.runs.io import write_json_atomic
 from pipelines.data.files import file_digest
-from pipelines.fitting import DEFINING_TRAINING_OPTIONS
-from pipelines.runs.layout import CELL_ERROR_FILE, CELL_LOG_FILE, CELL_OPTIONS_FILE, RESULTS_FILE, CellFolder
+from pipelines.fitting import DEFINING_TRAINING_OPTIONS, definition_differences, recorded_definition, run_definition
+from pipelines.runs.layout import CELL_ERROR_FILE, CELL_LOG_FILE, CELL_OPTIONS_FILE, RESULTS_FILE, RUN_DEFINITION_FILE, CellFolder
 from pipelines.runs.record import RunRecord, finished_record, library_versions
 from pipelines.runs.setting import Setting
 from pipelines.formatting import format_metrics, markdown_table
@@ -69,6 +72,9 @@ from pipelines.training import (
     GloveModelArguments,
     GloveTrainingArguments,
     PreparedGloveData,
+    embeddings_digest,
+    glove_model_of,
+    glove_training_data,
     prepare_glove_data,
     train_glove,
 )
@@ -115,7 +121,15 @@ def parse_int_list(text: str, option: str) -> list[int]:
         raise OptionError(f"{option} takes comma-separated integers such as 0,1,2, got {text!r}") from None
     if not values:
         raise OptionError(f"{option} is empty; give comma-separated integers such as 0,1,2")
+    check_once(values, option)
     return values
+
+
+def check_once(values: list, option: str) -> None:
+    """`OptionError` for a value `option` gives twice: its cells would share one folder (`pipelines.train_sizes` the same)."""
+    repeated = next((value for index, value in enumerate(values) if value in values[:index]), None)
+    if repeated is not None:
+        raise OptionError(f"{option} names {repeated} twice")
 
 
 def default_workers() -> int:
@@ -125,8 +139,10 @@ def default_workers() -> int:
     return len(os.sched_getaffinity(0))
 
 
-def names(text: str) -> list[str]:
-    return [name.strip() for name in text.split(",") if name.strip()]
+def names(text: str, option: str) -> list[str]:
+    found = [name.strip() for name in text.split(",") if name.strip()]
+    check_once(found, option)
+    return found
 
 
 @dataclass
@@ -157,16 +173,17 @@ class ExperimentArguments:
         self.size_list = parse_train_sizes(self.train_sizes) if self.train_sizes is not None else [None]
         for name in self.model_names:
             models.model_type_for(name)
+        names(self.datasets, "--datasets")  # a name given twice is refused here, with the other options
         if self.workers is not None and self.workers < 1:
             raise OptionError(f"--workers must be at least 1, got {self.workers}")
 
     @property
     def model_names(self) -> list[str]:
-        return names(self.models)
+        return names(self.models, "--models")
 
     @property
     def dataset_names(self) -> list[str]:
-        return names(self.datasets)
+        return names(self.datasets, "--datasets")
 
 
 TRAIN_ARGUMENT_TYPES = (GloveModelArguments, DataArguments, GloveTrainingArguments, DistillationArguments)
@@ -226,12 +243,16 @@ def option_pairs(argv: list[str]) -> dict[str, str]:
     return pairs
 
 
-def check_finished_cell(cell: Cell, record: RunRecord, digests: dict[str, str]) -> None:
-    """A finished cell counts for this grid only if it ran this cell: `OptionError` naming its folder when its
-    `cell.json` holds other defining options (say `--max_length 64` where the grid now gives 128), or a data file it
-    recorded (`data.sha256`) has changed since (`digests` caches this grid's files' SHA-256). Cells finished before
-    `cell.json` was written are compared on their data files only."""
-    saved = Path(cell.output_dir) / CELL_OPTIONS_FILE
+def check_finished_cell(cell: Cell, record: RunRecord, digests: dict[str, str], prepared: PreparedData) -> None:
+    """A finished cell counts for this grid only if it ran this cell, else `OptionError` naming its folder: its
+    `cell.json` holds other defining options (say `--max_length 64` where the grid now gives 128); or, a folder
+    finished without the grid (a `--dry_run` command, train.py) and so without `cell.json`, its `run_definition.json`
+    differs from the one this cell's run would write (`cell_definition`, the data prepared as a worker prepares it, in
+    `prepared`; compared as a resumed run compares it, `fitting.definition_differences`), naming the fields, and then
+    this cell's options go to its `cell.json`; or it recorded neither file; or a data file it recorded (`data.sha256`)
+    has changed since (`digests` caches this grid's files' SHA-256)."""
+    folder = Path(cell.output_dir)
+    saved = folder / CELL_OPTIONS_FILE
     advice = "give another --runs_dir, or delete the folder to run the cell again"
     if saved.is_file():
         try:
@@ -243,10 +264,36 @@ def check_finished_cell(cell: Cell, record: RunRecord, digests: dict[str, str]) 
                    for key in dict.fromkeys([*before, *now]) if before.get(key) != now.get(key)]  # fmt: skip
         if changed:
             raise OptionError(f"{cell.output_dir} holds a finished cell made with other options ({'; '.join(changed[:4])}); {advice}")
-    recorded = (record.get("data") or {}).get("sha256") or {}
-    for path, digest in recorded.items():
+    elif (recorded := recorded_definition(folder)) is not None:
+        expected = cell_definition(cell, prepared)
+        own_run = {key: value for key, value in recorded.get("run", {}).items() if key in expected["run"]}
+        changed = definition_differences({**{part: recorded.get(part) for part in expected}, "run": own_run}, expected)
+        if changed:
+            raise OptionError(f"{cell.output_dir} holds a finished run of another definition than this cell's ({'; '.join(changed)}); {advice}")
+        write_json_atomic(saved, {"options": cell.defining_options()})
+    else:
+        raise OptionError(
+            f"{cell.output_dir} holds a finished run that recorded neither {CELL_OPTIONS_FILE} nor {RUN_DEFINITION_FILE}, "
+            f"so it may be another run; {advice}"
+        )
+    recorded_data = (record.get("data") or {}).get("sha256") or {}
+    for path, digest in recorded_data.items():
         if Path(path).is_file() and digests.setdefault(path, file_digest(path)) != digest:
             raise OptionError(f"{cell.output_dir} holds a finished cell trained on an earlier version of {path}; {advice}")
+
+
+def cell_definition(cell: Cell, prepared: PreparedData) -> dict:
+    """The run definition (`fitting.run_definition`) this cell's run would write, as `training.train_glove` builds
+    it: the model's config, the training options, the SHA-256 of its splits and vocabulary, and of its description
+    (`run`) the word vectors (`embeddings`, `embeddings_sha256`) only: the rest of it (model, data set, protocol,
+    setting) is in the cell's folder name."""
+    data = prepared.of(cell.model_args, cell.data_args, cell.seed)
+    best_metric = best_metric_fields(cell.training_args.metric_for_best_model, data.label_names, cell.data_args.dataset_label)
+    training_args = replace(cell.training_args, **best_metric)  # your own data's cells resolve it only here, as their runs do
+    model = glove_model_of(cell.model_args, data, cell.seed)
+    tokenized, _, _ = glove_training_data(cell.loss_args, data, cell.data_args, cell.seed)
+    vectors = {"embeddings": data.glove.source, "embeddings_sha256": embeddings_digest(model)}
+    return run_definition(model, data.tokenizer, tokenized, training_args, vectors, cell.data_args.early_stopping_patience)
 
 
 def to_options(values: dict) -> list[str]:
@@ -275,7 +322,7 @@ def grid_cells(args: ExperimentArguments, train_options: list[str] = (), data_ar
     data_args = data_args or DataArguments()
     builtin = data_args.source == "builtin"
     cells = []
-    for dataset in sorted(dict.fromkeys(args.dataset_names if builtin else [data_args.dataset_label]), key=dataset_cost):
+    for dataset in sorted(args.dataset_names if builtin else [data_args.dataset_label], key=dataset_cost):
         dataset_data = replace(data_args, dataset=dataset) if builtin else data_args
         model_args, training_args, loss_args = parse(
             (GloveModelArguments, GloveTrainingArguments, DistillationArguments),
@@ -332,12 +379,12 @@ class PreparedData:
         return data
 
 
-def _init_worker(gpu_count: int) -> None:
+def _init_worker(gpu_count: int, threads: int = 1) -> None:
     import datasets
 
     datasets.disable_progress_bars()  # one grid progress bar, not one per tokenized split
     quiet_progress_bars()
-    torch.set_num_threads(1)
+    torch.set_num_threads(threads)
     if gpu_count:
         worker = multiprocessing.current_process()._identity[0] - 1  # 1-based in a pool
         torch.cuda.set_device(worker % gpu_count)
@@ -392,9 +439,15 @@ def _run_cell_in_pool(cell: Cell) -> tuple[Cell, RunRecord | None, str | None]:
     return run_cell(cell, _pool_worker_data)
 
 
-def _run_cell_in_job(cell: Cell) -> tuple[Cell, RunRecord | None, str | None]:
-    """A submitit job: the pool worker's set-up, then the pool's cell function."""
-    _init_worker(0)  # the job's GPUs, if any, are the ones Slurm made visible
+def job_threads(cpus_per_task: int) -> int:
+    """A submitit job's torch threads: the CPUs Slurm gave it (`SLURM_CPUS_PER_TASK`), else `cpus_per_task`, the
+    `--slurm_cpus_per_task` it was submitted with (a local or debug job, which submitit does not confine)."""
+    return int(os.environ.get("SLURM_CPUS_PER_TASK") or cpus_per_task)
+
+
+def _run_cell_in_job(cell: Cell, cpus_per_task: int) -> tuple[Cell, RunRecord | None, str | None]:
+    """A submitit job: the pool worker's set-up, with a thread per CPU of the job (`job_threads`), then the pool's cell function."""
+    _init_worker(0, job_threads(cpus_per_task))  # the job's GPUs, if any, are the ones Slurm made visible
     return run_cell(cell, PreparedData())
 
 
@@ -402,8 +455,8 @@ def run_cells(todo: list[Cell], workers: int, engine: EngineArguments, engine_fo
     """`collect(cell, record, error)` for every cell of `todo` as it ends: in this process
     (one worker), in the spawned process pool, or as submitit jobs (`pipelines.engines`)."""
     if engine.engine == "submitit":
-        calls = [(cell,) for cell in todo]
-        for (cell,), outcome, job_error in run_on_submitit(engine, engine_folder, _run_cell_in_job, calls, workers, "sentibench-grid"):
+        calls = [(cell, engine.slurm_cpus_per_task) for cell in todo]
+        for (cell, _), outcome, job_error in run_on_submitit(engine, engine_folder, _run_cell_in_job, calls, workers, "sentibench-grid"):
             if job_error:
                 collect(cell, None, job_error)
             else:
@@ -522,11 +575,11 @@ def run_experiments(args: ExperimentArguments, cells: list[Cell], command: str, 
     engine = engine or EngineArguments()
     started = time.perf_counter()
     earlier = earlier_summary(args, {cell.output_dir for cell in cells})
-    rows, todo, digests = [], [], {}
+    rows, todo, digests, prepared = [], [], {}, PreparedData()
     for cell in cells:
         done = finished_results(cell.output_dir)
         if done:
-            check_finished_cell(cell, done, digests)
+            check_finished_cell(cell, done, digests, prepared)
             rows.append(table_row(done))
         else:
             todo.append(cell)

@@ -79,14 +79,16 @@ def card_data(results: RunRecord, model_name: str) -> ModelCardData:
 
 def calibration_lines(calibration: dict | None, setfit: bool = False) -> list[str]:
     """The card's "Calibration" section from `results.json`'s `calibration` (`pipelines.calibration`):
-    the temperature, test ECE / Brier / NLL before and after scaling, and the abstention threshold;
-    a run without temperature scaling says how to add it. `setfit`: a SetFit model, whose logistic head holds
-    T and the threshold as attributes (`pipelines.setfitting`; it has no config)."""
+    the temperature, test ECE / Brier / NLL before and after scaling, and the abstention threshold (`abstain_lines`,
+    also for a run whose validation sentences identified no temperature); a run without temperature scaling says how
+    to add it. `setfit`: a SetFit model, whose logistic head holds T and the threshold as attributes
+    (`pipelines.setfitting`; it has no config)."""
     if not calibration:
         return ["## Calibration", "", "No temperature scaling: the probabilities are the model's raw softmax "
                 "(`python -m pipelines.calibrate RUN_DIR` adds it to a run that saved its validation predictions).", ""]  # fmt: skip
     if "skipped" in calibration:
-        return ["## Calibration", "", f"No temperature scaling: {calibration['skipped']}. The probabilities are the model's raw softmax.", ""]
+        return ["## Calibration", "", f"No temperature scaling: {calibration['skipped']}. The probabilities are the model's raw softmax.", "",
+                *abstain_lines(calibration, setfit)]  # fmt: skip
     before, after = calibration["test_before"], calibration["test_after"]
     lines = [
         "## Calibration", "",
@@ -98,17 +100,24 @@ def calibration_lines(calibration: dict | None, setfit: bool = False) -> list[st
         f"| Brier score (sum over classes) | {before['brier']:.4f} | {after['brier']:.4f} |",
         f"| negative log-likelihood (nats) | {before['nll']:.4f} | {after['nll']:.4f} |", "",
     ]  # fmt: skip
+    return lines + abstain_lines(calibration, setfit)
+
+
+def abstain_lines(calibration: dict, setfit: bool = False) -> list[str]:
+    """The card's abstention paragraph from `calibration.abstain` (none without it): the threshold, the probabilities
+    it was chosen on (scaled, or raw where no temperature was identifiable), and its test coverage and accuracy."""
     abstain = calibration.get("abstain")
-    if abstain:
-        test = abstain["test"]
-        accuracy = f"{test['accuracy']:.4f}" if test["accuracy"] is not None else "none answered"
-        lines += [
-            f"Abstaining: `{'model.model_head' if setfit else 'config'}.abstain_threshold` = {abstain['threshold']:.4f}, "
-            "chosen on the validation sentences' scaled probabilities to answer "
-            f"{abstain['validation_coverage']:.0%} of its sentences; answer only when the top score is at least it. On test it "
-            f"answers {test['coverage']:.1%} of sentences with accuracy {accuracy}.", "",
-        ]  # fmt: skip
-    return lines
+    if not abstain:
+        return []
+    test = abstain["test"]
+    accuracy = f"{test['accuracy']:.4f}" if test["accuracy"] is not None else "none answered"
+    probabilities = "raw" if abstain.get("probabilities") == "unscaled" else "scaled"
+    return [
+        f"Abstaining: `{'model.model_head' if setfit else 'config'}.abstain_threshold` = {abstain['threshold']:.4f}, "
+        f"chosen on the validation sentences' {probabilities} probabilities to answer "
+        f"{abstain['validation_coverage']:.0%} of its sentences; answer only when the top score is at least it. On test it "
+        f"answers {test['coverage']:.1%} of sentences with accuracy {accuracy}.", "",
+    ]  # fmt: skip
 
 
 def usage_lines(results: RunRecord, model_name: str) -> list[str]:

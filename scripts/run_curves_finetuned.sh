@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Issue 29's fine-tuned learning-curve line: MiniLM fine-tuned on N sentences per class of MR (finetune.py --train_size,
 # validation drawn from them, MR's lab test set unchanged), seeds 0-2, with the CPU recipe of bench/finetune_recipe.py.
-# Epochs scale with the size so that every cell takes at least ~50 optimizer steps of 32 (16 per class: 26 training
-# sentences, one step an epoch, so 3 epochs would be 3 steps): 16 -> 50 epochs, 64 -> 15, 256 -> 5, larger -> 3 (the default);
+# Epochs scale with the size so that every cell takes at least ~50 optimizer steps of 32 (16 per class: 25 training
+# and 7 validation sentences, one step an epoch, so 3 epochs would be 3 steps): 16 -> 50 epochs, 64 -> 15, 256 -> 5, larger -> 3 (the default);
 # early stopping (patience 2 on validation accuracy) still applies. Resumable: a finished cell (results.json) is skipped. Then:
 #   python -m pipelines.report.records runs/curves-finetuned --output results/curves/records-finetuned
 #   python -m pipelines.report.curves results/curves/records results/curves/records-finetuned results/records/study/mr-lab-trained \
@@ -27,7 +27,8 @@ for size in ${SIZES:-16 64 256 1024}; do
     # setfit-<encoder>: finetune.py --setfit over that encoder (pipelines/setfitting.py); its contrastive phase is
     # one pass over the pairs it draws (2 x --setfit_iterations a training sentence, at most --setfit_max_steps
     # batches: setfitting.contrastive_steps), so the size sets its cost, not epochs. The curve's cells draw the
-    # SetFit paper's 20 pairs a sentence (Tunstall et al. 2022; the library's default): 16 a class is 65 steps,
+    # SetFit paper's 20 pairs a sentence (Tunstall et al. 2022; the library's default): 16 a class (25 training
+    # sentences: 2 x 20 x 25 = 1,000 pairs in batches of 16) is 63 steps,
     # 64 a class and more reach the 200-step cap, as the study's full-data cell (2 iterations, also 200 steps) does
     [[ $MODEL == setfit-* ]] && method=(--setfit --model "${MODEL#setfit-}" --setfit_iterations "${SETFIT_ITERATIONS:-20}")
     OMP_NUM_THREADS=${THREADS:-1} HF_HUB_OFFLINE=1 python finetune.py "${method[@]}" --dataset "$DATASET" --data_dir "$DATA" \

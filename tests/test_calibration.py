@@ -609,11 +609,41 @@ def test_calibrating_without_an_identifiable_temperature_leaves_the_model_and_sa
     np.testing.assert_allclose(probabilities, scaled_probabilities(test_logits, 1.0))  # unscaled
     np.testing.assert_array_equal(head.coef_, coef)
     np.testing.assert_array_equal(head.intercept_, intercept)
-    assert not hasattr(head, "temperature_scaling") and set(record.calibration) == {"skipped"}
+    assert not hasattr(head, "temperature_scaling") and set(record.calibration) == {"skipped", "abstain", "conformal"}
+    assert head.abstain_threshold == record.calibration["abstain"]["threshold"]  # chosen unscaled (the next test)
     assert "no temperature is identifiable" in calibration_summary(record.calibration)
     # the card says once what was left out, then why (it read "No temperature scaling: temperature scaling left out: ...")
     assert any(line.startswith("No temperature scaling: no temperature is identifiable: the validation NLL keeps falling toward T -> 0 "
                                "(3 of 3 validation sentences right).") for line in calibration_lines(record.calibration))  # fmt: skip
+
+
+def test_a_model_whose_temperature_is_not_identifiable_still_saves_its_abstention_threshold_and_conformal_sets(tmp_path):
+    """Review: the step returned before choosing the threshold, so such runs (typical of a few-shot run's 7 validation
+    sentences) were saved without `abstain_threshold` in their config or conformal sets in their record, though the
+    README says the step always stores the threshold. They are chosen on the unscaled probabilities, and say so."""
+    from pipelines.calibration import ABSTAIN_COVERAGE, abstain_threshold, calibrate_model, conformal_record
+    from pipelines.model_card import calibration_lines
+    from pipelines.runs.record import RunRecord
+
+    model = AutoModelForSequenceClassification.from_pretrained(build_tiny_glove(tmp_path / "tiny", "mean"))
+    record = RunRecord.new({"dataset": "mr", "model": "mean"}, test={"accuracy": 0.5}, label_names=["negative", "positive"])
+    validation_labels = np.array([1, 0, 1, 0, 1, 1, 0])
+    validation_logits = np.array([[-3.0, 3.0], [2.0, -2.0], [-1.0, 1.0], [0.5, 0.1], [-0.2, 0.9], [-2.0, 1.5], [1.0, -0.3]])  # all right
+    test_labels, test_logits = np.array([0, 1, 1, 0]), np.array([[0.2, -0.2], [-1.0, 1.0], [0.3, 0.1], [-0.4, 0.4]])
+    probabilities = calibrate_model(model, validation_labels, validation_logits, record, test_labels, test_logits)
+
+    unscaled_validation, unscaled_test = scaled_probabilities(validation_logits, 1.0), scaled_probabilities(test_logits, 1.0)
+    np.testing.assert_allclose(probabilities, unscaled_test)
+    assert "no temperature is identifiable" in record.calibration["skipped"] and model.config.temperature == 1.0
+    threshold = abstain_threshold(unscaled_validation)
+    assert record.calibration["abstain"]["threshold"] == threshold and record.calibration["abstain"]["probabilities"] == "unscaled"
+    conformal = record.calibration["conformal"]
+    assert conformal == {**conformal_record(unscaled_validation, validation_labels, unscaled_test, test_labels), "probabilities": "unscaled"}
+    model.save_pretrained(tmp_path / "saved")
+    saved = json.loads((tmp_path / "saved" / "config.json").read_text())
+    assert saved["abstain_threshold"] == threshold and saved["abstain_coverage"] == ABSTAIN_COVERAGE
+    card = "\n".join(calibration_lines(record.calibration))
+    assert f"`config.abstain_threshold` = {threshold:.4f}, chosen on the validation sentences' raw probabilities" in card
 
 
 def test_the_temperature_of_least_ece_undoes_a_known_overconfidence_and_beats_every_grid_point():

@@ -74,6 +74,7 @@ def test_finished_cells_are_skipped_and_a_failing_cell_does_not_stop_the_others(
     done = cells[0]
     Path(done.output_dir).mkdir(parents=True)
     (Path(done.output_dir) / "results.json").write_text(json.dumps(finished_run(done.model, "mr", done.seed, done.output_dir)))
+    (Path(done.output_dir) / "cell.json").write_text(json.dumps({"options": done.defining_options()}))
     ran = []
 
     def fake_train_glove(model_args, data_args, training_args, prepared, loss_args):
@@ -135,6 +136,10 @@ def test_each_invocation_adds_its_cells_to_the_summary(tmp_path, monkeypatch):
         (["--cv_folds", "10", "--datasets", "semeval2017a"], "semeval2017a has a fixed test set"),
         (["--models", "mean,cnn"], "unknown --model 'cnn'"),
         (["--datasets", "mr,imdb"], "unknown --dataset 'imdb'"),
+        # two cells on one folder (a lock failure with several workers, else trained and listed twice)
+        (["--seeds", "0,1,0"], "--seeds names 0 twice"),
+        (["--models", "mean,bilstm,mean"], "--models names mean twice"),
+        (["--datasets", "mr,mr"], "--datasets names mr twice"),
     ],
 )
 def test_bad_options_give_one_line(argv, message, capsys):
@@ -389,3 +394,63 @@ def test_a_finished_cell_of_other_options_or_an_edited_data_file_is_refused_not_
     data.write_text(data.read_text() + "fine,positive\n")
     with pytest.raises(OptionError, match=r"holds a finished cell trained on an earlier version of .*own.csv"):
         run_experiments(grid, grid_cells(grid, [], data_args), command="grid")
+
+
+@pytest.mark.slow
+def test_a_cell_finished_by_its_dry_run_command_counts_only_for_a_grid_of_its_definition(tmp_path, tiny_semeval, tiny_glove, capsys):
+    """Review: a folder finished by a `--dry_run` command (or train.py) has no `cell.json`, so a later grid with
+    `--num_train_epochs 2`, another `--validation_fraction` or `--max_length` took it as its own, listed under the new
+    command with exit 0. Its `run_definition.json` is compared instead; a folder that recorded neither is refused."""
+    runs = tmp_path / "runs"
+    argv = [*tiny_grid_argv(runs, tiny_semeval, tiny_glove), "--seeds", "0"]
+    assert run_cli(experiments.main, [*argv, "--dry_run"]) == 0
+    (command,) = capsys.readouterr().out.strip().splitlines()
+    assert run_cli(train.main, shlex.split(command)[2:]) == 0
+    cell = runs / "semeval2017a-lab-frozen" / "mean" / "seed-0"
+    assert (cell / "results.json").is_file() and not (cell / "cell.json").exists()
+    trained = (cell / "results.json").read_bytes()
+    for extra, field in (
+        (["--num_train_epochs", "2"], "training.num_train_epochs: 1.0 -> 2.0"),
+        (["--validation_fraction", "0.3"], "data_sha256.train: "),
+        (["--max_length", "16"], "config.max_length: 128 -> 16"),
+    ):
+        capsys.readouterr()
+        assert run_cli(experiments.main, [*argv, *extra]) == 2
+        error = capsys.readouterr().err.strip()
+        assert error.startswith(f"error: {cell} holds a finished run of another definition than this cell's (") and "\n" not in error
+        assert field in error
+    assert not (cell / "cell.json").exists() and (cell / "results.json").read_bytes() == trained
+
+    assert run_cli(experiments.main, argv) == 0  # the definition its dry-run command made: reused, not trained again
+    assert (cell / "results.json").read_bytes() == trained
+    saved = json.loads((cell / "cell.json").read_text())["options"]
+    assert saved["--num_train_epochs"] == "1.0" and saved["--model"] == "mean"  # later grids compare these
+
+    (cell / "cell.json").unlink()
+    (cell / "run_definition.json").unlink()
+    capsys.readouterr()
+    assert run_cli(experiments.main, argv) == 2
+    error = capsys.readouterr().err.strip()
+    assert error == (f"error: {cell} holds a finished run that recorded neither cell.json nor run_definition.json, so it may be "
+                     "another run; give another --runs_dir, or delete the folder to run the cell again")  # fmt: skip
+
+
+def test_a_submitit_job_trains_with_a_thread_per_cpu_it_was_given(tmp_path, monkeypatch):
+    """Review: every job ran `torch.set_num_threads(1)`, so `--slurm_cpus_per_task 8` reserved 8 cores and used 1."""
+    import torch
+
+    from pipelines.arguments import EngineArguments
+
+    (cell,) = grid_cells(ExperimentArguments(datasets="mr", models="mean", seeds="0", runs_dir=str(tmp_path / "runs")))
+    threads, ended = [], []
+    monkeypatch.setattr(experiments, "run_cell", lambda cell, prepared: threads.append(torch.get_num_threads()) or (cell, None, "not trained"))
+    engine = EngineArguments(engine="submitit", engine_cluster="debug", slurm_cpus_per_task=3)
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.delenv("SLURM_CPUS_PER_TASK", raising=False)
+        experiments.run_cells([cell], 1, engine, tmp_path / "jobs", lambda *outcome: ended.append(outcome))
+        monkeypatch.setenv("SLURM_CPUS_PER_TASK", "2")  # on Slurm: the CPUs the job was given
+        experiments.run_cells([cell], 1, engine, tmp_path / "jobs", lambda *outcome: ended.append(outcome))
+    finally:
+        torch.set_num_threads(before)
+    assert threads == [3, 2] and [error for _, _, error in ended] == ["not trained", "not trained"]

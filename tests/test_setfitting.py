@@ -233,6 +233,7 @@ def test_refit_removes_the_saved_temperature_and_fits_it_again(num_labels, tmp_p
     assert "T -> 0 (5 of 5 validation sentences right)" in results["calibration"]["skipped"]
     saved = joblib.load(folder / SETFIT_HEAD_FILE)
     np.testing.assert_allclose(saved.coef_, head.coef_, rtol=1e-6)  # the trained head again
-    assert saved.temperature_scaling is None and saved.abstain_threshold is None
+    assert saved.temperature_scaling is None  # its threshold chosen again, on the unscaled probabilities
+    assert saved.abstain_threshold == results["calibration"]["abstain"]["threshold"] and results["calibration"]["abstain"]["probabilities"] == "unscaled"
     rows = pq.read_table(folder / "predictions.parquet").to_pandas()
     np.testing.assert_allclose(np.stack(rows["probabilities"]), head.predict_proba(embeddings[2_000:3_000]), atol=2e-5)
