@@ -42,7 +42,7 @@ def search_finetune(
 ) -> RunRecord:
     """Run `search_args.n_trials` trials of the study this command names, then fine-tune its best values
     into `<output_dir>/best-trial-<n>` (skipped when that folder holds a finished run). Returns the best
-    run's record. Raises `pipelines.search.optuna_storage`'s errors for a bad `--storage`, `check_study_folder`'s
+    run's record. Raises `pipelines.search_storage.optuna_storage`'s errors for a bad `--storage`, `check_study_folder`'s
     for an output folder of another study and `check_one_process`'s under several processes."""
     check_one_process(training_args)
     output_dir = Path(training_args.output_dir)

@@ -50,7 +50,7 @@ import threading
 from dataclasses import MISSING, asdict, dataclass, fields, replace
 from pathlib import Path
 
-from transformers import DataCollatorWithPadding, EarlyStoppingCallback, TrainingArguments
+from transformers import DataCollatorWithPadding, EarlyStoppingCallback
 
 import models
 from pipelines import hub
@@ -58,20 +58,19 @@ from pipelines.arguments import DataArguments, DistillationArguments, GloveModel
 from pipelines.cli import pairs_text
 from pipelines.data.files import file_digests
 from pipelines.distillation import check_teacher, prepare_training
-from pipelines.errors import OptionError, PathError, one_line
+from pipelines.errors import OptionError
 from pipelines.fitting import DEFINING_TRAINING_OPTIONS, LATER_DEFINING_FIELDS
 from pipelines.metrics import compute_metrics_fn
 from pipelines.runs.io import check_writable_dir
 from pipelines.runs.layout import RESULTS_FILE
 from pipelines.runs.record import RunRecord
 from pipelines.search_spaces import SEARCH_SPACES
+from pipelines.search_storage import optuna_storage, split_params
 from pipelines.selection import best_metric_fields
 from pipelines.splits import split_validation
 from pipelines.training import PreparedGloveData, build_glove_model, override_pairs, prepare_glove_data, train_glove
 
-JOURNAL_FILE = "optuna-journal.log"
 TRIALS_FOLDER = "trials"
-TRAINING_FIELDS = {item.name for item in fields(TrainingArguments)}
 
 
 def study_name(
@@ -112,44 +111,6 @@ def hashed_training_options(training_args) -> dict:
     }
 
 
-def optuna_storage(search_args: SearchArguments, output_dir: Path):
-    """Optuna's storage of the study, opened: a database URL (`://`) as Optuna opens it, otherwise `JournalStorage`
-    over a file (default `<output_dir>/optuna-journal.log`), made with its folder when missing. `OptionError` for a
-    URL Optuna cannot open (no such database kind, its driver missing, no connection) or a file that is not a
-    journal (an SQLite file given without `sqlite:///`, a text file: a journal would be appended to it); `PathError`
-    for a folder or a file that cannot be written."""
-    import optuna
-    from optuna.storages import JournalStorage
-    from optuna.storages.journal import JournalFileBackend
-    from sqlalchemy.exc import SQLAlchemyError
-
-    given = search_args.storage
-    if given and "://" in given:
-        try:
-            return optuna.storages.get_storage(given)
-        except (ImportError, SQLAlchemyError) as err:
-            raise OptionError(f"--storage {given}: Optuna cannot open it ({one_line(err, 200)}); "
-                              "give a database URL such as sqlite:///study.db, or a journal file") from None  # fmt: skip
-    path = Path(given) if given else output_dir / JOURNAL_FILE
-    named = f"--storage {path}" if given else f"study journal {path}"
-    not_journal = OptionError(
-        f"{named} is not an Optuna journal file; give a journal file (a new name makes one) or a database URL (sqlite:///{path} for an SQLite file)"
-    )
-    if path.is_dir():
-        raise PathError(f"{named} is a folder; give a journal file (e.g. {path / JOURNAL_FILE}) or a database URL")
-    try:
-        if path.is_file():
-            with open(path, "rb") as file:
-                if file.read(1) not in (b"", b"{"):  # each journal line is a JSON object: never append one to another kind of file
-                    raise not_journal
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return JournalStorage(JournalFileBackend(str(path)))
-    except ValueError:  # `not_journal`, or lines Optuna cannot read as JSON (or as text)
-        raise not_journal from None
-    except OSError as err:
-        raise PathError(f"{named}: cannot open it ({err.strerror or one_line(err)})") from None
-
-
 def check_one_process(training_args) -> None:
     """`OptionError` when the command runs as one of several processes (`accelerate launch --num_processes N`,
     torchrun): a trial trains in one process, and processes share a study by running the same command each on its
@@ -166,7 +127,7 @@ def check_storage(search_args: SearchArguments) -> None:
     """A given `--storage` opened once before the data is read, so a bad one is refused in seconds
     (`optuna_storage`'s errors); the default journal is made with the first trial, in the output folder."""
     if search_args.storage:
-        optuna_storage(search_args, Path())
+        optuna_storage(search_args.storage)
 
 
 def optuna_pruner(search_args: SearchArguments):
@@ -198,7 +159,7 @@ def search_trainer(model_args, data_args, training_args, loss_args, prepared: Pr
     width = prepared.glove.dim
 
     def model_init(trial=None):
-        config_values = {} if trial is None else {k: v for k, v in space(trial, width).items() if k not in TRAINING_FIELDS}
+        config_values = {} if trial is None else split_params(space(trial, width))[0]
         overrides = with_overrides(model_args.config_overrides, config_values) or None
         return build_glove_model(
             model_args.model, prepared.glove, prepared.vocabulary, prepared.tokenizer, prepared.label_names,
@@ -208,7 +169,7 @@ def search_trainer(model_args, data_args, training_args, loss_args, prepared: Pr
     trainer = trial_trainer(trainer_class, model_init, training_args, data_args, name, tokenized, prepared.tokenizer, prepared.label_names)
 
     def hp_space(trial) -> dict:  # what the Trainer sets on its arguments (model_init draws the rest), and the tracked run's name
-        drawn = {k: v for k, v in space(trial, width).items() if k in TRAINING_FIELDS}
+        drawn = split_params(space(trial, width))[1]
         return {**drawn, "run_name": f"{name}/{trial_name(trial)}"}
 
     return trainer, hp_space
@@ -276,7 +237,7 @@ def run_study(trainer, hp_space, search_args: SearchArguments, output_dir: Path,
 
     precision = "bf16" if trainer.args.bf16 else "fp16" if trainer.args.fp16 else "fp32"  # part of the name: another precision, another study
     print(f"study {name} ({precision}): {search_args.n_trials} trial(s) more")
-    storage = optuna_storage(search_args, output_dir)
+    storage = optuna_storage(search_args.storage, output_dir)
     with terminate_as_interrupt():
         found = trainer.hyperparameter_search(
             hp_space=hp_space, compute_objective=best_validation, n_trials=search_args.n_trials, hp_name=trial_name,
@@ -376,10 +337,9 @@ def once_per_study(output_dir: Path, best: StudyBest, train) -> RunRecord:
 
 def train_trial(model_args, data_args, best_args, loss_args, prepared, best: StudyBest) -> RunRecord:
     """`train_glove` with a trial's values: config fields through `--config_overrides`, the rest on `best_args`."""
-    config_values = {k: v for k, v in best.params.items() if k not in TRAINING_FIELDS}
-    for key, value in best.params.items():
-        if key in TRAINING_FIELDS:
-            setattr(best_args, key, value)
+    config_values, training_values = split_params(best.params)
+    for key, value in training_values.items():
+        setattr(best_args, key, value)
     best_model_args = copy.copy(model_args)
     best_model_args.config_overrides = with_overrides(model_args.config_overrides, config_values) or None
     return train_glove(best_model_args, data_args, best_args, prepared=prepared, loss_args=loss_args, record_extra={"search": best.record()})

@@ -176,7 +176,7 @@ def test_bad_study_input_is_one_line_and_nothing_written(case, tmp_path, capsys)
     expected = {"missing": f"study journal not found: {journal}", "two studies": "--study_name must be one of a, b, got None",
                 "one trial": "study toy: 1 finished trial(s); parameter importances need at least 2",
                 "no finished trial": "study toy: no finished trial yet (1 trial(s), none complete)",
-                "folder": f"study journal {journal} is a folder", "not a journal": f"{journal} is not an Optuna journal file",
+                "folder": f"--storage {journal} is a folder", "not a journal": f"--storage {journal} is not an Optuna journal file",
                 "bad url": "--storage nosuchdb://host/db: Optuna cannot open it"}[case]  # fmt: skip
     assert len(err) == 1 and expected in err[0]
     assert not output.exists() and not output.with_suffix(".csv").exists()

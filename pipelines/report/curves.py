@@ -126,9 +126,10 @@ def gather_zero_label(roots: list[Path], names: set[str] | None = None) -> dict[
 
 
 def all_position(dataset: str, curves: list[Curve]) -> tuple[float, bool]:
-    """Where `all` sits on the size axis, and whether that is the data's count: the benchmark's training sentences per
-    class, else the runs' own (their records' training and validation sentences per class), else twice the largest
-    size (a place on the axis, not a count)."""
+    """Where `all` sits on the size axis, and whether that is the data's count: the benchmark's training split
+    (validation included) over its classes, a mean per class (SemEval's classes are uneven: 49,570 / 3 ≈ 16,523,
+    ticked "all (~16523)"), else the runs' own (their records' training and validation sentences per class), else
+    twice the largest size (a place on the axis, not a count)."""
     if dataset in BENCHMARKS and BENCHMARKS[dataset].train_size:
         return BENCHMARKS[dataset].train_size / len(curves[0].label_names), True
     counted = [curve.all_per_class for curve in curves if curve.all_per_class]

@@ -28,12 +28,13 @@ import collections
 import shlex
 import statistics
 import sys
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipelines.cli import leading_positionals, pairs_text, parse
-from pipelines.errors import DataError, OptionError, PathError, one_line
+from pipelines.errors import DataError, OptionError
 from pipelines.formatting import markdown_table
+from pipelines.search_storage import optuna_storage, split_params
 
 FEW_VALUES = 6  # a parameter with at most this many distinct values is shown per value, others per third
 
@@ -53,31 +54,8 @@ def load_study(storage: str, study_name: str | None = None):
     `OptionError` for a URL Optuna cannot open, a file that is not a journal (an SQLite file given without
     `sqlite:///`), or a storage that holds several studies when `study_name` names none of them."""
     import optuna
-    from optuna.storages import JournalStorage
-    from optuna.storages.journal import JournalFileBackend
-    from sqlalchemy.exc import SQLAlchemyError
 
-    if "://" in storage:
-        try:
-            storage = optuna.storages.get_storage(storage)
-        except (ImportError, SQLAlchemyError) as err:
-            raise OptionError(f"--storage {storage}: Optuna cannot open it ({one_line(err, 200)}); "
-                              "give a journal file or a database URL such as sqlite:///study.db") from None  # fmt: skip
-    elif Path(storage).is_dir():
-        raise PathError(f"study journal {storage} is a folder; give the journal file in it (optuna-journal.log)")
-    elif not Path(storage).is_file():
-        raise PathError(f"study journal not found: {storage}")
-    else:
-        not_journal = OptionError(
-            f"{storage} is not an Optuna journal file; give a journal file or a database URL (sqlite:///{storage} for an SQLite file)"
-        )
-        with open(storage, "rb") as file:
-            if file.read(1) not in (b"", b"{"):  # each journal line is a JSON object
-                raise not_journal
-        try:
-            storage = JournalStorage(JournalFileBackend(storage))
-        except ValueError:  # lines that are not JSON, or not text
-            raise not_journal from None
+    storage = optuna_storage(storage, must_exist=True)
     names = optuna.get_all_study_names(storage)
     if study_name is None and len(names) == 1:
         study_name = names[0]
@@ -164,13 +142,9 @@ def trial_rows(study) -> list[dict]:
 def best_options(study) -> list[str]:
     """The best trial as train.py (and grid) options: its config fields as one `--config_overrides`, sorted, then
     each `TrainingArguments` field it drew (`--learning_rate`), as `pipelines.search.train_trial` splits them."""
-    from transformers import TrainingArguments
-
-    training = {item.name for item in fields(TrainingArguments)}
-    params = study.best_trial.params
-    config = pairs_text({name: value for name, value in sorted(params.items()) if name not in training})
-    return (["--config_overrides", config] if config else []) + [text for name, value in params.items() if name in training
-                                                                  for text in (f"--{name}", str(value))]  # fmt: skip
+    config_values, training_values = split_params(study.best_trial.params)
+    config = pairs_text(dict(sorted(config_values.items())))
+    return (["--config_overrides", config] if config else []) + [text for name, value in training_values.items() for text in (f"--{name}", str(value))]
 
 
 def search_report(study, forest_seeds: int, command: str) -> str:
