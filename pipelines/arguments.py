@@ -584,6 +584,8 @@ class SearchArguments:
             raise OptionError("--storage needs --search optuna")
         if self.n_trials < 1:
             raise OptionError(f"--n_trials must be at least 1, got {self.n_trials}")
+        if self.search is None and (self.n_trials != 20 or self.pruner != "none"):  # else a plain run, silently
+            raise OptionError(f"{'--n_trials' if self.n_trials != 20 else '--pruner'} needs --search optuna")
 
 
 ENGINES = ("pool", "submitit")

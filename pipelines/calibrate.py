@@ -45,7 +45,7 @@ from transformers import AutoConfig, AutoModelForSequenceClassification
 
 from pipelines.backbones import WEIGHTS_FILES
 from pipelines.calibration import calibrate_model, calibration_summary, logits_from_probabilities, model_temperature, remove_temperature
-from pipelines.cli import parse, run_cli
+from pipelines.cli import leading_positionals, parse, run_cli
 from pipelines.data.files import file_digest
 from pipelines.errors import DataError, PathError
 from pipelines.model_card import CARD_FILE, write_model_card
@@ -60,7 +60,7 @@ SOURCE_FILE = "source.sha256"  # the digest (`file_digest`) of the results.json 
 
 @dataclass
 class CalibrateArguments:
-    run_dirs: list[str] = field(metadata={"help": "finished train.py / finetune.py (SetFit too) run folders"})
+    run_dirs: list[str] = field(metadata={"help": "finished train.py / finetune.py (SetFit too) run folders (also the first arguments)"})
     refit: bool = field(
         default=False,
         metadata={"help": "also refit runs already calibrated: their temperature removed (pipelines.calibration.remove_temperature), "
@@ -190,9 +190,7 @@ def calibrate_run(run_dir: Path, record: RunRecord) -> dict:
 
 
 def main(argv: list[str]) -> None:
-    if argv and not argv[0].startswith("-"):  # RUN_DIR... first, as the usage line shows
-        argv = ["--run_dirs", *argv]
-    (args,) = parse((CalibrateArguments,), argv)
+    (args,) = parse((CalibrateArguments,), leading_positionals(argv, "--run_dirs"))  # RUN_DIR... first, as the usage line shows
     runs = {Path(run_dir): check_run(Path(run_dir), args.refit) for run_dir in args.run_dirs}
     for run_dir in runs:
         if finish_pending(run_dir):

@@ -58,7 +58,7 @@ from pipelines.benchmarks import BENCHMARKS
 from pipelines.distillation import check_teacher, teacher_name
 from pipelines.engines import run_on_submitit
 from pipelines.errors import OptionError, UserError, one_line
-from pipelines.runs.io import write_json_atomic
+from pipelines.runs.io import check_writable_dir, write_json_atomic
 from pipelines.data.files import file_digest
 from pipelines.fitting import DEFINING_TRAINING_OPTIONS, definition_differences, recorded_definition, run_definition
 from pipelines.runs.layout import CELL_ERROR_FILE, CELL_LOG_FILE, CELL_OPTIONS_FILE, RESULTS_FILE, RUN_DEFINITION_FILE, CellFolder
@@ -627,6 +627,9 @@ def main(argv: list[str]) -> None:
         for cell in cells:
             print(cell_command(cell))
         return
+    # Every folder the grid writes, checked before any cell runs (`PathError`: one line, not a worker's traceback).
+    for folder in (args.runs_dir, Path(args.results).parent, *([engine.engine_folder or Path(args.runs_dir) / "submitit"] if engine.engine == "submitit" else [])):
+        check_writable_dir(Path(folder))
     environment = [f"{name}={os.environ[name]}" for name in ("HF_HUB_OFFLINE", "OMP_NUM_THREADS") if name in os.environ]
     run_experiments(args, cells, command=shlex.join([*environment, "python", "-m", "pipelines.experiments", *argv]), engine=engine)
 

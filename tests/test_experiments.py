@@ -454,3 +454,18 @@ def test_a_submitit_job_trains_with_a_thread_per_cpu_it_was_given(tmp_path, monk
     finally:
         torch.set_num_threads(before)
     assert threads == [3, 2] and [error for _, _, error in ended] == ["not trained", "not trained"]
+
+
+@pytest.mark.parametrize("where", ["--runs_dir", "--results", "--engine_folder"])
+def test_a_folder_the_grid_cannot_write_is_refused_in_one_line_before_any_cell(where, tmp_path, capsys):
+    """A --runs_dir under a file ended in a worker's NotADirectoryError traceback (exit 1); a submitit --engine_folder
+    there, in submitit's own mkdir traceback."""
+    (tmp_path / "notes.txt").write_text("not a folder")
+    blocked = tmp_path / "notes.txt" / "x"
+    argv = ["--datasets", "mr", "--models", "mean", "--seeds", "0", "--runs_dir", str(tmp_path / "runs"), where, str(blocked)]
+    if where == "--engine_folder":
+        argv += ["--engine", "submitit", "--engine_cluster", "local"]
+    assert run_cli(experiments.main, argv) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith(f"error: output folder not writable: {blocked.parent if where == '--results' else blocked}") and "\n" not in error
+    assert not (tmp_path / "runs").exists()

@@ -90,6 +90,10 @@ def test_a_model_filter_and_no_records_give_one_line(curve_runs, tmp_path, capsy
     assert json.loads((output / "curves.json").read_text())["datasets"]["mr"]["comparisons"] == []
     assert run_cli(curves.main, [str(tmp_path / "nothing"), "--output", str(output)]) == 2
     assert capsys.readouterr().err.startswith("error: no lab-split run records with predictions under")
+    # a model named that no record ran drew a page of the others, silently (a fresh user's `--models meanmax,bilstm,lstm`)
+    assert run_cli(curves.main, [str(curve_runs), "--output", str(tmp_path / "other"), "--models", "bilstm,lstm"]) == 2
+    assert capsys.readouterr().err.strip() == f"error: --models lstm: no lab-split run record of it with predictions under {curve_runs}"
+    assert not (tmp_path / "other").exists()
 
 
 def test_an_as_is_model_is_the_zero_label_line_compared_unpaired_at_every_size(curve_runs, tmp_path):

@@ -207,6 +207,8 @@ def storage_files(folder) -> dict:
         (["--search", "grid"], "--search must be one of optuna"),
         (["--search", "optuna", "--n_trials", "0"], "--n_trials must be at least 1"),
         (["--storage", "sqlite:///x.db"], "--storage needs --search optuna"),
+        (["--n_trials", "3"], "--n_trials needs --search optuna"),  # was a plain run, exit 0
+        (["--pruner", "median"], "--pruner needs --search optuna"),
         (["--search", "optuna", "--pruner", "hyperband"], "--pruner must be one of none, median, got 'hyperband'"),
         (["--search", "optuna", "--storage", "{tmp}/folder"], "--storage {tmp}/folder is a folder"),
         (["--search", "optuna", "--storage", "{tmp}/notes.md"], "--storage {tmp}/notes.md is not an Optuna journal file"),

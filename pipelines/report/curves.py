@@ -69,9 +69,10 @@ def gather_curves(roots: list[Path], seeds: set[int] | None = None, names: set[s
     `DataError` when a (model, size, seed) ran twice, runs of one curve and size trained on different numbers of
     sentences (`--max_train_samples` is no training size), or the main report would refuse the runs together
     (`collect.check_comparable`: runs of one dataset trained or tested on different files, or naming its classes
-    differently)."""
+    differently); `OptionError` for a model of `names` no record here ran (when any did)."""
     curves: dict[str, dict[str, Curve]] = defaultdict(dict)
     rows = []  # the runs as the main report reads them, for its rule on what one dataset's runs share
+    drawn = set()  # the models found
     for root in roots:
         for path in sorted(Path(root).rglob(RESULTS_FILE)):
             payload = read_json(path)
@@ -82,6 +83,7 @@ def gather_curves(roots: list[Path], seeds: set[int] | None = None, names: set[s
                 continue
             if names is not None and record.model not in names:
                 continue
+            drawn.add(record.model)
             curve = curves[record.dataset].setdefault(curve_name(record), Curve(record.dataset, curve_name(record), record.label_names))
             size, official = record.train_size_per_class, official_metric_for(record.dataset, record.label_names)
             curve.test_sha256 = (file_digests(record.get("data")) or {}).get("test")
@@ -97,6 +99,9 @@ def gather_curves(roots: list[Path], seeds: set[int] | None = None, names: set[s
             curve.scores[size][record.seed] = record.test[official]
             rows.append(trained_row(record, path.parent, Path(root)))
     group_rows(rows)  # `check_comparable`
+    missing = sorted((names or set()) - drawn)
+    if missing and curves:  # a page that silently drew fewer models than asked
+        raise OptionError(f"--models {','.join(missing)}: no lab-split run record of it with predictions under {', '.join(map(str, roots))}")
     return curves
 
 
