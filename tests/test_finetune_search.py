@@ -39,8 +39,9 @@ def test_a_finetuning_search_trains_the_best_trial_once_on_test(tmp_path, monkey
         "study": study.study_name, "trial": study.best_trial.number, "validation": study.best_value, "params": study.best_params,
         "complete_trials": 2,
     }
-    # The best run trains from its trial's random state (the seed set again after the head is drawn): the same
-    # validation loss after its epoch, to the bit, and so the same best score.
+    # The best run repeats its trial: the same validation loss after its epoch, to the bit, and the same best score.
+    # (On this tiny run the warm-up leaves the first step's rate at 0, so it holds without the re-seeding too; the
+    # re-seeding itself is tested by `test_a_loaded_backbone_leaves_the_random_state_of_its_seed`.)
     def eval_losses(folder):
         state = json.loads(next(folder.glob("checkpoint-*/trainer_state.json")).read_text())
         return [entry["eval_loss"] for entry in state["log_history"] if "eval_loss" in entry], state["best_metric"]
