@@ -41,7 +41,7 @@ def test_the_study_report_ranks_the_parameter_that_moves_the_score_first(tmp_pat
     assert rows[0] == "x" and set(rows) == {"x", "heads", "noise"}
     assert f"python -m pipelines.report.search {journal} --output {output}" in text
     assert f"Best trial: {study.best_trial.number}, validation {study.best_value:.4f}" in text
-    assert f"--config_overrides heads={study.best_params['heads']},noise={study.best_params['noise']},x={study.best_params['x']}`" in text
+    assert f"as train.py or grid options: `--config_overrides heads={study.best_params['heads']},noise={study.best_params['noise']},x={study.best_params['x']}`" in text
     assert "16 trials (16 complete)" in text and "mean ± sd over 3 forests" in text
     assert "was interrupted" not in text  # said only when a trial is left running
     assert "`pruned`: none in this study." in text and "median pruner" not in text  # no trial pruned: the column is 0 and said so
@@ -59,6 +59,19 @@ def test_the_best_trial_becomes_config_overrides_and_training_options(tmp_path):
     study.optimize(lambda t: t.suggest_int("num_layers", 1, 6) + t.suggest_float("dropout", 0, 1) + t.suggest_float("learning_rate", 1e-4, 1e-2), n_trials=1)
     assert best_options(study) == ["--config_overrides", "dropout=0.25,num_layers=3", "--learning_rate", "0.002"]
 
+
+def test_a_fine_tuning_study_names_its_best_trial_as_finetune_options(tmp_path):
+    """The fine-tuning space draws training options only (`search_spaces.finetune_space`): the page names them as
+    finetune.py's, which has no `--config_overrides`; a GloVe study's (above) as train.py's or the grid's."""
+    journal = tmp_path / "j.log"
+    study = optuna.create_study(study_name="mr-minilm", storage=JournalStorage(JournalFileBackend(str(journal))), direction="maximize")
+    study.optimize(lambda t: t.suggest_float("learning_rate", 1e-5, 1e-4, log=True) + t.suggest_categorical("per_device_train_batch_size", [8, 16]),
+                   n_trials=3)  # fmt: skip
+    output = tmp_path / "mr-minilm.md"
+    assert run_cli(main, [str(journal), "--output", str(output), "--forest_seeds", "1"]) == 0
+    best = study.best_params
+    expected = f"as finetune.py options: `--learning_rate {best['learning_rate']} --per_device_train_batch_size {best['per_device_train_batch_size']}`"
+    assert expected in output.read_text() and "train.py or grid" not in output.read_text()
 
 
 def test_question_5s_searched_runs_are_the_committed_journals_best_trial():

@@ -147,6 +147,13 @@ def best_options(study) -> list[str]:
     return (["--config_overrides", config] if config else []) + [text for name, value in training_values.items() for text in (f"--{name}", str(value))]
 
 
+def options_owner(study) -> str:
+    """Whose options `best_options` writes: a GloVe family's space draws config fields (`--config_overrides`, train.py's
+    and the grid's), the fine-tuning space (`search_spaces.finetune_space`) training options only, finetune.py's."""
+    config_values, _ = split_params(study.best_trial.params)
+    return "train.py or grid" if config_values else "finetune.py"
+
+
 def search_report(study, forest_seeds: int, command: str) -> str:
     """The Markdown of `study`: how it was made, the importances, per-parameter scores and every trial.
     `DataError` for a study with no finished trial, or fewer than 2 (`importances`)."""
@@ -169,7 +176,7 @@ def search_report(study, forest_seeds: int, command: str) -> str:
         ("" if maximize else "The study minimizes its score (a loss): the best trial, value and column are the lowest. ")
         + f"Best trial: {best.number}, validation {best.value:.4f}, "
         + ", ".join(f"{name}={value_text(value)}" for name, value in best.params.items())
-        + f"; as train.py or grid options: `{shlex.join(best_options(study))}`.", "",
+        + f"; as {options_owner(study)} options: `{shlex.join(best_options(study))}`.", "",
         "## Parameter importance", "",
         f"fANOVA (`optuna.importance.FanovaImportanceEvaluator`) over the {len(done)} finished trials, normalized to sum "
         f"to 1; mean ± sd over {forest_seeds} forests (seeds 0..{forest_seeds - 1}), the estimator's spread on these "
