@@ -81,6 +81,22 @@ def test_every_format_loads_to_text_and_classlabel(tmp_path, extension):
     assert len(description["sha256"][str(tmp_path / f"train{extension}")]) == 12
 
 
+def test_a_file_rewritten_with_its_old_modification_time_is_read_anew(tmp_path):
+    """`datasets` caches a local file by path and modification time: a file rewritten with its old time kept (`cp -p`,
+    `rsync -a`) was read as its earlier version (exit 0) while the record named the new bytes' digest."""
+    import os
+
+    path = write_lines(tmp_path / "c.csv", ["text,label", "good film,positive", "bad film,negative"])
+    first, _ = load_user_dataset({"test": str(path)})
+    kept = os.stat(path)
+    write_lines(path, ["text,label", "bad film,positive", "good film,negative"])  # same size, labels swapped
+    os.utime(path, ns=(kept.st_atime_ns, kept.st_mtime_ns))
+    second, description = load_user_dataset({"test": str(path)})
+    assert first["test"]["text"] == ["good film", "bad film"] and second["test"]["text"] == ["bad film", "good film"]
+    labels = second["test"].features["label"].int2str(second["test"]["label"])
+    assert labels == ["positive", "negative"] and len(description["sha256"][str(path)]) == 12
+
+
 def test_columns_by_option_and_na_stays_text(tmp_path):
     path = write_lines(tmp_path / "d.csv", ["id,body,stars", "1,NA,good", "2,null,bad", "3,fine,good"])
     dataset, _ = load_user_dataset({"train": str(path)}, text_column="body", label_column="stars")

@@ -67,11 +67,20 @@ def read_data_file(path: str, encoding: str | None = None) -> Dataset:
     verbosity = datasets_logging.get_verbosity()
     datasets_logging.set_verbosity(datasets_logging.CRITICAL)  # its own log line would repeat our error
     try:
-        return load_dataset(builder, data_files={"data": str(file)}, split="data", **options)
+        return load_dataset(builder, data_files={"data": str(file)}, split="data", cache_dir=str(content_cache(file)), **options)
     except Exception as err:  # pandas, pyarrow and `datasets` raise their own kinds; all mean a bad file
         raise _read_error(file, kind, err, encoding or "utf-8") from err
     finally:
         datasets_logging.set_verbosity(verbosity)
+
+
+def content_cache(file: Path) -> Path:
+    """The `datasets` cache folder of `file`'s bytes: `$HF_DATASETS_CACHE/by-content/<file_digest>`. `datasets` keys
+    its own cache of a local file by path and modification time, so a file rewritten with its old time kept (`cp -p`,
+    `rsync -a`, `tar x`, `touch -r`) would be read as its earlier version while the record names the new one's digest."""
+    from datasets import config
+
+    return Path(config.HF_DATASETS_CACHE) / "by-content" / file_digest(file)
 
 
 def check_first_row_width(file: Path, options: dict, encoding: str = "utf-8") -> None:
