@@ -455,6 +455,9 @@ class PretrainedArguments(DataSourceArguments):
         super().__post_init__()
         if (self.train_file or self.validation_file) and not self.test_file:
             raise OptionError("evaluate_pretrained.py scores a test set: give --test_file")
+        repeated = sorted({model for model in self.models if self.models.count(model) > 1})
+        if repeated:
+            raise OptionError(f"--models names {', '.join(repeated)} more than once; name each model once")
         if not 0.5 <= self.neutral_threshold <= 1.0:
             raise OptionError(f"--neutral_threshold must be between 0.5 and 1, got {self.neutral_threshold}")
         if self.batch_size < 1:

@@ -36,10 +36,12 @@ probability, so rescaling would change their predictions.
 
 from __future__ import annotations
 
+import hashlib
 import shlex
 import sys
 import time
 import traceback
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -70,7 +72,7 @@ from pipelines.inference import Classifier, check_device, default_device, load_c
 from pipelines.label_mapping import label_mapping, parse_label_map
 from pipelines.scorers import LEXICONS
 from pipelines.metrics import confusion_counts
-from pipelines.splits import split_validation
+from pipelines.splits import split_validation, validation_in_test
 from pipelines.statistics import score_interval
 
 # Scored when `--models` is not given: the offline families first (lexicons, zero-shot with the
@@ -181,6 +183,17 @@ def validation_split(dataset, label: str) -> tuple[tuple[list[str], list[int]] |
     validation = split_validation(dataset, fraction, seed)["validation"]
     source = "its own validation split" if own else f"{fraction:g} of train per class, seed {seed} (train.py's default validation split)"
     return (column(validation, "text"), column(validation, "label")), {"sentences": len(validation), "source": source}
+
+
+def validation_test_overlap(validation, test, args: PretrainedArguments) -> int:
+    """The test sentences also in the validation sentences the scorers are calibrated and chosen on
+    (`splits.validation_in_test`: a warning with the count; `DataError` when every test sentence is there, e.g.
+    `--validation_file` naming the test file). 0 without validation."""
+    from datasets import Dataset, DatasetDict
+
+    if validation is None:
+        return 0
+    return validation_in_test(DatasetDict(validation=Dataset.from_dict({"text": validation[0]}), test=test), args)
 
 
 def not_calibrated(classifier, mapping) -> str | None:
@@ -323,6 +336,7 @@ def score_models(
     extra_labels = parse_label_map(args.label_map)
     dataset = args.dataset if args.source == "builtin" else None
     scored, failures, errors, tracebacks = [], [], [], {}
+    stems = model_file_stems(model_names)
     for model in model_names:
         try:
             scored.append(evaluate_model(
@@ -330,7 +344,7 @@ def score_models(
                 args.temperature_scaling,
             ))
         except Exception as err:  # a third-party model fails in any way (offline Hub id, bad weights): report, go on
-            trace = f"{ERRORS_FOLDER}/{file_name(model, fallback='model')}.txt"
+            trace = f"{ERRORS_FOLDER}/{stems[model]}.txt"
             tracebacks[trace] = traceback.format_exc()
             failures.append({"model": model, "error": one_line(err), "traceback": trace})
             errors.append(err)
@@ -375,6 +389,9 @@ def evaluate_pretrained(args: PretrainedArguments) -> EvaluationRecord:
     if "skipped" in validation_description:
         print(f"note: no validation scores or temperature scaling: {validation_description['skipped']}", file=sys.stderr, flush=True)
     print(cost_line(model_names, len(texts), len(validation[0]) if validation else 0, defaults=not args.models), flush=True)
+    overlap = validation_test_overlap(validation, test, args)
+    if overlap:
+        data_description = {**data_description, "validation_test_overlap": overlap}
     device = args.device or default_device()
     check_device(device)
     scored, failures, errors, tracebacks = score_models(model_names, texts, references, label_names, args, device, validation)
@@ -388,7 +405,7 @@ def evaluate_pretrained(args: PretrainedArguments) -> EvaluationRecord:
     for name, text in tracebacks.items():  # each failed model's traceback beside the evaluation that lists it
         (output_dir / name).parent.mkdir(parents=True, exist_ok=True)
         (output_dir / name).write_text(text, encoding="utf-8")
-    write_model_predictions(output_dir, scored, references, column(test, "index"))
+    write_model_predictions(output_dir, scored, references, column(test, "index"), model_file_stems(model_names))
     record = EvaluationRecord(
         dataset=args.dataset_label,
         data=data_description,
@@ -455,12 +472,26 @@ def prediction_files(evaluation: EvaluationRecord | None) -> set[str]:
     return {name for row in evaluation.results for name in (row.predictions_file, row.validation_predictions_file) if name}
 
 
-def write_model_predictions(output_dir: Path, scored: list, references, indices) -> None:
+def model_file_stems(models: list[str]) -> dict[str, str]:
+    """{model: the stem of its files} (`predictions/<stem>.parquet`, `errors/<stem>.txt`): `file_name(model)`, and where
+    two models of one evaluation would share it (`org/name` beside a folder `org_name`; names that differ only in
+    characters a file name cannot hold), each whose name is not file-name safe as it is gets 8 hex digits of its
+    SHA-256 after it, so no model's predictions overwrite another's."""
+    stems = {model: file_name(model, fallback="model") for model in models}
+    shared = Counter(stems.values())
+    return {
+        model: stem if shared[stem] == 1 or stem == model else f"{stem}-{hashlib.sha256(model.encode('utf-8')).hexdigest()[:8]}"
+        for model, stem in stems.items()
+    }
+
+
+def write_model_predictions(output_dir: Path, scored: list, references, indices, stems: dict[str, str]) -> None:
     """One Parquet file per model under `predictions/`, in the same format as train.py's and finetune.py's
     (`write_predictions`), and beside it `<model>.validation.parquet` for a calibrated one
-    (`write_validation_predictions`: labels and log probabilities before scaling); sets each entry's file names."""
+    (`write_validation_predictions`: labels and log probabilities before scaling); sets each entry's file names.
+    `stems`: `model_file_stems` of every model the evaluation names."""
     for row, (probabilities, predictions, validation_rows) in scored:
-        stem = f"predictions/{file_name(row.model, fallback='')}"
+        stem = f"predictions/{stems[row.model]}"
         row.predictions_file = f"{stem}.parquet"
         write_predictions(output_dir / row.predictions_file, indices, references, probabilities, predictions)
         if validation_rows is not None:

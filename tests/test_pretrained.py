@@ -420,6 +420,46 @@ def test_an_evaluation_with_its_own_validation_file_needs_no_training_file(tmp_p
     assert record.validation == {"sentences": 10, "source": "its own validation split"} and record.results[0].validation is not None
 
 
+def test_a_validation_file_that_is_the_test_set_is_refused_and_a_shared_sentence_counted(tmp_path, capsys):
+    """Round 30's review: `--validation_file test.csv --test_file test.csv` fitted the temperatures and the validation
+    column the report chooses the best as-is model by on the test sentences, silently (the training flows refused it)."""
+    rows = "text,label\n" + "".join(f"a fine film {i},positive\na dull film {i},negative\n" for i in range(5))
+    (tmp_path / "test.csv").write_text(rows)
+    argv = ["--test_file", str(tmp_path / "test.csv"), "--models", "vader"]
+    assert run_cli(evaluate_pretrained.main, [*argv, "--validation_file", str(tmp_path / "test.csv"), "--output_dir", str(tmp_path / "same")]) == 2
+    err = capsys.readouterr().err
+    assert [line for line in err.splitlines() if "error" in line] == [next(line for line in err.splitlines() if "every test sentence is in it" in line)]
+    assert not (tmp_path / "same").exists()
+    (tmp_path / "validation.csv").write_text(rows.replace("film", "movie") + "a fine film 0,positive\n")
+    assert run_cli(evaluate_pretrained.main, [*argv, "--validation_file", str(tmp_path / "validation.csv"), "--output_dir", str(tmp_path / "out")]) == 0
+    assert "warning: 1 of 10 test sentences also occur in validation" in capsys.readouterr().out
+    assert EvaluationRecord.read(tmp_path / "out" / "evaluation.json").data["validation_test_overlap"] == 1
+
+
+def test_two_models_whose_names_make_one_file_name_keep_their_own_predictions(tmp_path):
+    """Round 30's review: `m/été` and `m/ôté` (or `org/name` beside a folder `org_name`) both wrote
+    `predictions/m_t.parquet`, so one model's record pointed at the other's predictions (exit 0)."""
+    first = build_tiny_bert(tmp_path / "m" / "été", ["NEGATIVE", "POSITIVE"])
+    second = build_tiny_bert(tmp_path / "m" / "ôté", ["POSITIVE", "NEGATIVE"])
+    rows = "text,label\n" + "".join(f"a fine film {i},positive\na dull film {i},negative\n" for i in range(5))
+    (tmp_path / "test.csv").write_text(rows)
+    argv = ["--test_file", str(tmp_path / "test.csv"), "--models", str(first), str(second), "--temperature_scaling", "false",
+            "--output_dir", str(tmp_path / "out")]  # fmt: skip
+    assert run_cli(evaluate_pretrained.main, argv) == 0
+    record = EvaluationRecord.read(tmp_path / "out" / "evaluation.json")
+    files = [row.predictions_file for row in record.results]
+    assert len(set(files)) == 2
+    for row in record.results:  # each file holds its own model's predictions
+        predicted = pq.read_table(tmp_path / "out" / row.predictions_file).column("prediction").to_pylist()
+        assert [predicted.count(label) for label in range(2)] == row.predicted_counts
+
+
+def test_a_model_named_twice_is_refused(tmp_path, capsys):
+    argv = ["--dataset", "mr", "--models", "vader", "textblob", "vader", "--output_dir", str(tmp_path / "out")]
+    assert run_cli(evaluate_pretrained.main, argv) == 2
+    assert "--models names vader more than once" in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
 def test_a_sampled_evaluation_keeps_each_sentences_place_and_the_report_refuses_it(tmp_path, capsys):
     """Round 25's trial: --max_samples 50 on MR was ranked in the report as MR's best as-is model, its predictions
     numbered 0..49 rather than by their places in the test set."""
