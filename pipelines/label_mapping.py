@@ -51,6 +51,12 @@ CHECKPOINT_LABELS = {
     "nlptown/bert-base-multilingual-uncased-sentiment": STAR_RATINGS,
 }
 
+def unmatched_label_map_keys(extra: dict[str, str], model_labels: list[str]) -> list[str]:
+    """The `--label_map` keys that name none of `model_labels` (every scored model's labels), case aside."""
+    known = {str(label).strip().lower() for label in model_labels}
+    return [key for key in extra if key.strip().lower() not in known]
+
+
 def parse_label_map(text: str | None) -> dict[str, str]:
     """`'LABEL_0=negative,LABEL_1=positive'` -> {'LABEL_0': 'negative', 'LABEL_1': 'positive'} (the dataset label as
     given; matched case-insensitively by `label_mapping`); `OptionError` (`pipelines.cli.parse_pairs`) for an entry
@@ -128,8 +134,9 @@ def label_mapping(
 ) -> LabelMapping:
     """Map a model's labels onto the dataset's, or raise `OptionError` saying why not: a label of the model that
     `extra` (`--label_map`) or `CHECKPOINT_LABELS` maps, else one named as a dataset label or a sentiment name
-    (`SENTIMENT_NAMES`), case-insensitively; a sentiment the dataset lacks is left out."""
-    table = {**CHECKPOINT_LABELS.get(model_name, {}), **(extra or {})}
+    (`SENTIMENT_NAMES`), every name matched case-insensitively (`NEU` by a `--label_map` key `neu`); a sentiment
+    the dataset lacks is left out."""
+    table = {str(key).strip().lower(): value for key, value in {**CHECKPOINT_LABELS.get(model_name, {}), **(extra or {})}.items()}
     model_labels = [str(id2label[i]) for i in sorted(id2label)]
     dataset_by_name = {str(name).strip().lower(): name for name in label_names}
     # the dataset label each sentiment is spelled as (a file labelled neg/pos takes a model's NEGATIVE/POSITIVE)
@@ -137,7 +144,7 @@ def label_mapping(
     targets: list[str | None] = []
     unknown = []
     for model_label in model_labels:
-        named = table.get(model_label)
+        named = table.get(model_label.strip().lower())
         target = named if named is not None else model_label
         key = target.strip().lower()
         if key in dataset_by_name:

@@ -69,7 +69,7 @@ from pipelines.runs.layout import EVALUATION_FILE, EVALUATION_MD, RESULTS_FILE, 
 from pipelines.runs.record import EvaluationRecord, ScoredModel, library_versions, process_revision
 from pipelines.formatting import markdown_table
 from pipelines.inference import Classifier, check_device, default_device, load_classifier
-from pipelines.label_mapping import label_mapping, parse_label_map
+from pipelines.label_mapping import label_mapping, parse_label_map, unmatched_label_map_keys
 from pipelines.scorers import LEXICONS
 from pipelines.metrics import confusion_counts
 from pipelines.splits import split_validation, validation_in_test
@@ -249,16 +249,20 @@ def evaluate_model(
     dataset: str | None = None,
     validation: tuple[list[str], list[int]] | None = None,
     temperature_scaling: bool = True,
+    labels_seen: set[str] | None = None,
 ) -> tuple[ScoredModel, tuple]:
     """One model's entry (test scores with their intervals, validation scores when `validation` (texts,
     label ids) is given, timing, the label rule used) and its predictions: probabilities over the
     dataset's labels (n, num_labels) for `write_predictions` (after temperature scaling on
     `validation` when `temperature_scaling` and the model is calibrated: `calibrate_scorer`), the
     predicted label ids (n,), and the validation labels and log probabilities for
-    `write_validation_predictions` (None when not calibrated)."""
+    `write_validation_predictions` (None when not calibrated). `labels_seen`: the model's own label names are added
+    to it (so the caller can tell a `--label_map` key that no model has)."""
     started = time.perf_counter()
     classifier = resolve_scorer(model, label_names, dataset, device, batch_size)
     load_seconds = time.perf_counter() - started
+    if labels_seen is not None:
+        labels_seen.update(map(str, classifier.label_names))
     mapping = label_mapping(model, dict(enumerate(classifier.label_names)), label_names, extra_labels, neutral_threshold)
 
     started = time.perf_counter()
@@ -336,12 +340,12 @@ def score_models(
     extra_labels = parse_label_map(args.label_map)
     dataset = args.dataset if args.source == "builtin" else None
     scored, failures, errors, tracebacks = [], [], [], {}
-    stems = model_file_stems(model_names)
+    stems, labels_seen = model_file_stems(model_names), set()
     for model in model_names:
         try:
             scored.append(evaluate_model(
                 model, texts, references, label_names, args.batch_size, args.neutral_threshold, extra_labels, device, dataset, validation,
-                args.temperature_scaling,
+                args.temperature_scaling, labels_seen,
             ))
         except Exception as err:  # a third-party model fails in any way (offline Hub id, bad weights): report, go on
             trace = f"{ERRORS_FOLDER}/{stems[model]}.txt"
@@ -349,6 +353,14 @@ def score_models(
             failures.append({"model": model, "error": one_line(err), "traceback": trace})
             errors.append(err)
             print(f"error: {model}: {one_line(err)}", file=sys.stderr, flush=True)
+    unmatched = unmatched_label_map_keys(extra_labels, sorted(labels_seen)) if scored else []
+    if unmatched:  # a misspelt key maps nothing, and the label it meant falls back to its name
+        line = (f"--label_map {', '.join(unmatched)}: no scored model has such a label (theirs: {', '.join(sorted(labels_seen))}; "
+                "case aside)")  # fmt: skip
+        if failures:  # a model that failed may have it: said, not refused
+            print(f"warning: {line}", file=sys.stderr, flush=True)
+        else:
+            raise OptionError(line)
     return scored, failures, errors, tracebacks
 
 

@@ -116,6 +116,21 @@ def test_label_map_option_maps_opaque_labels():
         label_mapping("local/model", ids(["LABEL_0"]), MR, {"LABEL_0": "joy"})
 
 
+def test_a_label_map_key_matches_a_model_label_case_aside_and_one_matching_none_is_refused(tiny, tmp_path, capsys):
+    """Round 30's review: `--label_map neu=negative` for a model labelled `NEU` mapped nothing (keys matched by case,
+    the docstring said otherwise) and was dropped without a word, exit 0."""
+    mapping = label_mapping("local/model", ids(["NEG", "NEU", "POS"]), MR, {"neu": "negative"})
+    assert mapping.targets == ["negative", "negative", "positive"]
+    rows = "text,label\n" + "".join(f"a fine film {i},positive\na dull film {i},negative\n" for i in range(5))
+    (tmp_path / "test.csv").write_text(rows)
+    argv = ["--test_file", str(tmp_path / "test.csv"), "--models", str(tiny["three"]), "--temperature_scaling", "false"]
+    assert run_cli(evaluate_pretrained.main, [*argv, "--label_map", "neu=negative", "--output_dir", str(tmp_path / "ok")]) == 0
+    assert EvaluationRecord.read(tmp_path / "ok" / "evaluation.json").results[0].labels == "NEG+NEU->negative; POS->positive"
+    assert run_cli(evaluate_pretrained.main, [*argv, "--label_map", "nue=negative", "--output_dir", str(tmp_path / "typo")]) == 2
+    assert "--label_map nue: no scored model has such a label (theirs: NEG, NEU, POS" in capsys.readouterr().err
+    assert not (tmp_path / "typo").exists()
+
+
 @pytest.mark.parametrize(
     "labels, dataset, why",
     [
