@@ -51,6 +51,10 @@ CHECKPOINT_LABELS = {
     "nlptown/bert-base-multilingual-uncased-sentiment": STAR_RATINGS,
 }
 
+# The sentiment names a file's integer labels usually stand for, by class count (the benchmarks' order).
+SENTIMENT_ORDER = {2: ("negative", "positive"), 3: ("negative", "neutral", "positive")}
+
+
 def unmatched_label_map_keys(extra: dict[str, str], model_labels: list[str]) -> list[str]:
     """The `--label_map` keys that name none of `model_labels` (every scored model's labels), case aside."""
     known = {str(label).strip().lower() for label in model_labels}
@@ -161,9 +165,12 @@ def label_mapping(
             targets.append(None)
 
     def refuse(why: str) -> OptionError:
+        unnamed = not any(sentiments(label_names))  # integer labels read from a file, say: the data's names are the gap
         return OptionError(
             f"labels {model_labels} cannot be mapped to {label_names} ({why}); "
-            "pass --label_map 'MODEL_LABEL=dataset_label,...' or add the checkpoint to CHECKPOINT_LABELS "
+            + (f"the data's labels name no sentiment: name them in id order with --class_names, e.g. --class_names "
+               f"{','.join(SENTIMENT_ORDER[len(label_names)])}, or " if unnamed and len(label_names) in SENTIMENT_ORDER else "")
+            + "pass --label_map 'MODEL_LABEL=dataset_label,...' or add the checkpoint to CHECKPOINT_LABELS "
             "in pipelines/label_mapping.py"
         )
 

@@ -75,6 +75,18 @@ def test_descriptions_name_the_benchmark_texts():
     assert label_descriptions(["neg", "Neutral", "sport"], None) == {"neg": "a negative text", "Neutral": "a neutral text", "sport": "a sport text"}
 
 
+
+@pytest.mark.parametrize("labels", [["0", "1"], ["LABEL_0", "LABEL_1"], ["1", "2", "3"]])
+def test_labels_that_name_nothing_are_refused_for_zero_shot_and_lexicons_say_class_names(labels):
+    """Round 30's review: a file with integer labels was scored zero-shot against "a 0 text" / "a 1 text" (exit 0, a
+    meaningless score in the table), and a lexicon's refusal pointed at --label_map, not at naming the data's labels."""
+    example = "negative,positive" if len(labels) == 2 else "negative,neutral,positive"
+    with pytest.raises(ValueError, match=f"name the labels in id order with --class_names, e.g. --class_names {example}"):
+        label_descriptions(labels, None)
+    with pytest.raises(ValueError, match=f"the data's labels name no sentiment: name them in id order with --class_names, e.g. --class_names {example}"):
+        label_mapping("vader", dict(enumerate(["negative", "positive"])), labels)
+
+
 def test_zero_shot_labels_each_description_as_itself(tiny_encoder):
     descriptions = label_descriptions(SEMEVAL, "semeval2017a")
     scorer = ZeroShotScorer("tiny", str(tiny_encoder), descriptions, device="cpu")
