@@ -185,6 +185,13 @@ def subsection(text: str, title: str) -> str:
     return text.split(f"### {title}\n", 1)[1].split("\n### ", 1)[0]
 
 
+def test_the_report_names_the_command_that_made_it_with_every_option_that_changes_its_numbers(report_path, runs):
+    """Round 30's review: the docs said `python -m pipelines.report results/records` rebuilds the committed report, which
+    was made with --teachers, --speeds and --aso_iterations 200 (other Holm families, fronts and ASO ε without them)."""
+    made_by = f"Made by `python -m pipelines.report {runs} --output {report_path.parent} --aso_iterations 50 --seed 3`."
+    assert made_by in report_path.read_text().splitlines()[2]
+
+
 def test_scores_table_gives_mean_std_and_t_interval_per_group(report):
     scores = table(subsection(section(report, "mr"), "Scores"))
     rows = {(row["model"], row["setting"], row["protocol"]): row for row in scores}

@@ -234,6 +234,15 @@ def test_every_committed_student_names_one_committed_teacher_run():
     assert len(semeval_bilstm) == 5 and all(s.teacher_run == gpu for s in semeval_bilstm)
 
 
+def test_the_committed_report_names_the_command_its_script_runs():
+    """The "Made by" line of the committed report is a line of scripts/build_report.sh (what the docs point to)."""
+    import re
+
+    made_by = re.search(r"Made by `([^`]+)`\.", (COMMITTED / "report.md").read_text(encoding="utf-8")).group(1)
+    assert made_by in (REPO_ROOT / "scripts" / "build_report.sh").read_text().splitlines()
+    assert "--teachers results/teachers --speeds results/pareto/speeds.json --aso_iterations 200" in made_by
+
+
 def test_records_cli_refuses_a_folder_without_runs(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert run_cli(records_main, [str(tmp_path / "empty"), "--output", str(tmp_path / "records")]) == 2

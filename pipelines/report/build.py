@@ -6,6 +6,7 @@ unreadable file) leaves nothing behind.
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -114,6 +115,16 @@ def probe_section(figures: Path) -> list[str]:
     return lines + [line for path in probes for line in (f"![{path.stem}](figures/{path.name})", "")]
 
 
+def report_command(root: Path, output: Path, seed: int, aso_iterations: int, speeds, teachers) -> str:
+    """The `python -m pipelines.report` command that makes this report, each option that is not its default spelled
+    out (`--teachers`, `--speeds` and `--aso_iterations` change the numbers: the student-teacher questions and so the
+    Holm families, the fronts, every ASO ε)."""
+    options = [("--output", output), ("--teachers", teachers), ("--speeds", speeds),
+               ("--aso_iterations", None if aso_iterations == ASO_ITERATIONS else aso_iterations),
+               ("--seed", None if seed == RESAMPLING_SEED else seed)]  # fmt: skip
+    return shlex.join(["python", "-m", "pipelines.report", str(root), *(text for name, value in options if value is not None for text in (name, str(value)))])
+
+
 def write_report(root: str | Path, output: str | Path | None = None, seed: int = RESAMPLING_SEED,
                  aso_iterations: int = ASO_ITERATIONS, speeds: str | Path | None = None,
                  teachers: str | Path | None = None, progress: bool = False) -> Path:  # fmt: skip
@@ -137,7 +148,8 @@ def write_report(root: str | Path, output: str | Path | None = None, seed: int =
     groups, datasets, predictions = group_rows(rows), sorted({row.dataset for row in rows}), Predictions()
     trained = sum(row.kind != "pretrained" for row in rows)
     lines = [f"# Results report: `{root}`", "", f"{trained} training runs and {len(rows) - trained} as-is scores on {', '.join(datasets)}, "
-             f"in {len(groups)} groups (dataset, model, setting, protocol). Test-set scores.", ""]  # fmt: skip
+             f"in {len(groups)} groups (dataset, model, setting, protocol). Test-set scores. Made by "
+             f"`{report_command(root, output, seed, aso_iterations, speeds, teachers)}`.", ""]  # fmt: skip
     sections, numbers, summaries = {}, {}, {}
     for dataset in datasets:
         chosen = [g for g in groups if g.dataset == dataset]
