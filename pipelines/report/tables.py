@@ -100,7 +100,11 @@ def scores_section(groups: list[Group], summaries: dict, metrics: list[str], off
         "",
         "Mean ± standard deviation over seeds (sample std); cross-validation rows over folds, each fold "
         "scored on its own held-out part, as published MR numbers are. The 95% CI is a t interval of the "
-        f"mean (df = n − 1), for {METRIC_NAMES[official]} here and for every metric in report.json. "
+        f"mean (df = n − 1), for {METRIC_NAMES[official]} here and for every metric in report.json: it counts the seeds' "
+        "(or folds') spread with the test sentences held fixed, and a cross-validation row treats its n = folds × seeds "
+        "scores as independent (a seed's folds share its luck), so it is narrower than the runs × sentences interval "
+        "of the report's top table and of its questions (`statistics.score_interval`), which answers how well the model "
+        "would do on new sentences. "
         "As-is models (setting \"as is\") are scored once, with no training. " + selection_rule(groups),
         "",
         markdown_table(table, columns),
