@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipelines.errors import DataError, OptionError, PathError
-from pipelines.metrics import METRICS, official_metric
+from pipelines.metrics import METRICS, official_metric, sentiments
 
 # A reader turns the benchmark's folder into {split: [(text, label name), ...]} for `train` and `test`.
 Reader = Callable[[Path], dict[str, list[tuple[str, str]]]]
@@ -72,10 +72,16 @@ def get_benchmark(name: str) -> Benchmark:
 
 
 def closest_benchmark(label_names) -> Benchmark:
-    """The benchmark sharing most label names with `label_names` (case-insensitive), the first
-    registered on a tie: whose default models suit data that is not a benchmark."""
-    names = {str(name).lower() for name in label_names}
-    return max(BENCHMARKS.values(), key=lambda benchmark: len(names & set(benchmark.label_names)))
+    """The benchmark sharing most labels with `label_names`, compared by meaning (`neg` is `negative`, in any spelling
+    `metrics.sentiments` reads; other names case-insensitive), the first registered on a tie: whose default models
+    suit data that is not a benchmark."""
+    meanings = label_meanings(label_names)
+    return max(BENCHMARKS.values(), key=lambda benchmark: len(meanings & label_meanings(benchmark.label_names)))
+
+
+def label_meanings(label_names) -> set[str]:
+    """Each label's sentiment (`metrics.sentiments`), or its lower-cased name for a label that names none."""
+    return {sentiment or str(name).strip().lower() for name, sentiment in zip(label_names, sentiments(label_names))}
 
 
 # --- reading the releases -----------------------------------------------------------------------
@@ -86,7 +92,9 @@ class DataFormatError(DataError):
 
 
 def read_lines(path: Path) -> list[str]:
-    """Lines of a UTF-8 file, or of a Latin-1 one (the original Cornell MR release)."""
+    """Lines of a UTF-8 file, or of a Latin-1 one (the original Cornell MR release), broken at line feeds only (a carriage
+    return before one dropped): `str.splitlines` also breaks at characters a sentence may hold (Latin-1's byte 0x85,
+    a form feed, U+2028), which would split one sentence in two and shift the lab split."""
     raw = path.read_bytes()
     if not raw.strip():
         raise DataFormatError(f"{path}: empty file")
@@ -94,7 +102,10 @@ def read_lines(path: Path) -> list[str]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         text = raw.decode("latin-1")
-    return text.splitlines()
+    lines = text.split("\n")
+    if not lines[-1]:  # the newline that ends the last line
+        lines.pop()
+    return [line.removesuffix("\r") for line in lines]
 
 
 def require_file(path: Path, layout: str) -> None:

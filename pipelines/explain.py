@@ -34,6 +34,7 @@ import torch
 from pipelines.cli import leading_positionals, parse, run_cli
 from pipelines.errors import OptionError, PathError
 from pipelines.inference import OnnxSequenceClassifier, SetFitClassifier, TorchSequenceClassifier, load_classifier
+from pipelines.runs.io import check_writable_dir
 
 ATTENTION_MODEL_TYPES = ("glove-attention", "glove-multihead", "glove-transformer")
 N_STEPS = 50
@@ -350,6 +351,7 @@ class ExplainArguments:
 def main(argv: list[str]) -> None:
     (args,) = parse((ExplainArguments,), leading_positionals(argv, "--run_dirs"))
     if args.probes_dir:
+        check_writable_dir(Path(args.probes_dir))  # before the models load and explain
         for path in probe_figures(args.run_dirs, args.probes_dir, args.n_steps):
             print(f"wrote {path}")
         return

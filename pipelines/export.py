@@ -36,7 +36,6 @@ a failed export leaves nothing.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
@@ -192,10 +191,17 @@ def load_test_set(args: ExportArguments, labels: list[str]) -> tuple[list[str], 
     return list(test["text"]), gold
 
 
-def prepare_output(output: Path, overwrite: bool) -> Path:
-    """A fresh temporary folder beside `output`; refuses a non-empty `output` unless `overwrite`."""
-    if output.exists() and (not output.is_dir() or any(output.iterdir())) and not overwrite:
+def check_output(output: Path, overwrite: bool) -> None:
+    """`PathError` for an `output` that is a file (`--overwrite` replaces a folder, never a file), or a non-empty folder
+    unless `overwrite`: checked before the model loads."""
+    if output.exists() and not output.is_dir():
+        raise PathError(f"--output {output} is a file; the export is a folder: choose another name")
+    if output.exists() and any(output.iterdir()) and not overwrite:
         raise PathError(f"--output {output} exists and is not empty; choose another folder or pass --overwrite")
+
+
+def prepare_output(output: Path) -> Path:
+    """A fresh temporary folder beside `output` (checked by `check_output`)."""
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.tmp-", dir=output.parent))
@@ -238,10 +244,11 @@ def export(args: ExportArguments) -> dict:
     source = Path(args.run_dir).expanduser().resolve()
     if output.resolve() == source or source.is_relative_to(output.resolve()):  # --overwrite would delete the model exported
         raise PathError(f"--output {args.output} is the model folder {args.run_dir} or holds it; give the export a folder of its own")
+    check_output(output, args.overwrite)
     classifier = TorchSequenceClassifier.from_pretrained(args.run_dir)
     test_set = load_test_set(args, classifier.label_names)  # bad data stops here, before anything is written
     check_texts = CHECK_SENTENCES + (test_set[0][:TEST_CHECK_SENTENCES] if test_set else [])
-    staging = prepare_output(output, args.overwrite)
+    staging = prepare_output(output)
     try:
         reference = classifier.logits(check_texts)
         seconds = write_folder(classifier, staging, args.quantize, check_texts, reference)  # the fp32 graph checked

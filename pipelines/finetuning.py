@@ -12,7 +12,7 @@ from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTok
 from pipelines import hub, hub_access
 from pipelines.backbones import length_from_data, resolve_model
 from pipelines.calibration import forget_calibration
-from pipelines.errors import ConfigError, DataError, PathError, one_line
+from pipelines.errors import DataError, PathError, one_line
 from pipelines.losses import LossArguments, loss_trainer
 from pipelines.arguments import FinetuneDataArguments, FinetuneModelArguments, FinetuneTrainingArguments, model_label
 from pipelines.runs.io import check_folder_kind, check_writable_dir, hold_run_folder
@@ -20,6 +20,7 @@ from pipelines.runs.record import RunRecord, training_device
 from pipelines.selection import best_metric_fields
 from pipelines.tokenization import tokenize_dataset
 from pipelines.fitting import fit_and_test, prepare_output_dir, summary_line
+from pipelines import inference
 from pipelines.inference import default_device
 from pipelines.arguments import SetFitArguments
 from pipelines.runs.layout import ARGS_FILE, TRAINER_STATE_FILE
@@ -72,16 +73,10 @@ def load_pretrained(path: str, label_names: list[str], seed: int, load_kwargs: d
 
 
 def pad_with_eos(tokenizer, path: str) -> bool:
-    """Give a tokenizer without a pad token (GPT-2's) its end-of-text token as one, as HF's examples do: the collator
-    pads batches, and the padded positions are masked out. True when it did; `ConfigError` when it has neither."""
-    if tokenizer.pad_token is not None:
+    """`inference.pad_with_eos` for a backbone to fine-tune, saying so in one line when it pads with the end-of-text
+    token; its `ConfigError` says to give --model another backbone."""
+    if not inference.pad_with_eos(tokenizer, path, hint="give --model one that has either (save its tokenizer with pad_token set)"):
         return False
-    if tokenizer.eos_token is None:
-        raise ConfigError(
-            f"the tokenizer of {path} has no pad token and no end-of-text token to pad with; give --model one that has "
-            "either (save its tokenizer with pad_token set)"
-        )
-    tokenizer.pad_token = tokenizer.eos_token
     print(f"{path}: its tokenizer has no pad token; padding with its end-of-text token {tokenizer.eos_token!r}")
     return True
 

@@ -259,10 +259,11 @@ class TorchSequenceClassifier(SequenceClassifier):
         bf16: bool = False,
     ) -> TorchSequenceClassifier:
         """A `save_pretrained` folder, a Hub id or a backbone alias (`pipelines.backbones.MODEL_ALIASES`,
-        with an untrained head); `max_length` caps the model's own limit. Raises `PathError` for a
-        folder without `config.json`, weights or tokenizer, a missing folder and an unreachable or unknown Hub id,
-        `DataError` for weights that cannot be read, and
-        `ConfigError` for a config no installed model class reads."""
+        with an untrained head); `max_length` caps the model's own limit. A tokenizer without a pad token (GPT-2's)
+        pads with its end-of-text token, which the model's config then names as `pad_token_id` (`pad_with_eos`).
+        Raises `PathError` for a folder without `config.json`, weights or tokenizer, a missing folder and an unreachable
+        or unknown Hub id, `DataError` for weights that cannot be read, and `ConfigError` for a config no installed model
+        class reads or a tokenizer with neither a pad nor an end-of-text token."""
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         import models  # noqa: F401  (registers the GloVe models with the Auto classes)
@@ -301,6 +302,8 @@ class TorchSequenceClassifier(SequenceClassifier):
         except OSError as err:  # no such Hub repo: transformers says which in its first line (as `finetuning.load_model`)
             raise PathError(f"cannot load model {source}: {one_line(err)}") from err
         tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
+        if pad_with_eos(tokenizer, source):  # GPT-2-style heads score each text's last token that is not padding
+            model.config.pad_token_id = tokenizer.pad_token_id
         limit = model_max_length(tokenizer, model.config.to_dict())
         return cls(model, tokenizer, min(limit, max_length or limit), name, device, batch_size, progress, bf16)
 
@@ -312,6 +315,18 @@ class TorchSequenceClassifier(SequenceClassifier):
                 input_ids=torch.as_tensor(input_ids, device=self.device), attention_mask=torch.as_tensor(attention_mask, device=self.device)
             )
         return output.logits.float().cpu().numpy()
+
+
+def pad_with_eos(tokenizer, source: str, hint: str = "save its tokenizer with pad_token set") -> bool:
+    """Give a tokenizer without a pad token (GPT-2's) its end-of-text token as one, as HF's examples do: batches are
+    padded, and the padded positions masked out (inference here, and fine-tuning: `pipelines.finetuning`). True when it
+    did; `ConfigError` (ending with `hint`) when it has neither."""
+    if tokenizer.pad_token is not None:
+        return False
+    if tokenizer.eos_token is None:
+        raise ConfigError(f"the tokenizer of {source} has no pad token and no end-of-text token to pad with; {hint}")
+    tokenizer.pad_token = tokenizer.eos_token
+    return True
 
 
 def is_setfit_folder(folder: Path) -> bool:

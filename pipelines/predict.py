@@ -8,10 +8,12 @@ it is (`vader`, `textblob`, `afinn`; `minilm`, `mpnet` zero-shot) over `--class_
 
 The input is read as training reads its files (`pipelines.data.files.read_data_file`: CSV, TSV, JSON
 lines or Parquet by extension, the same encoding and parser diagnostics, the same text-column
-choice). A text that is not a string stops the run naming its row; an empty text is kept (every
-input row gets an output row) and counted. The output is the input's rows and columns plus `label`
-(the predicted class name) and one `probability_<class>` column per class, in the format of the
-output's extension, written at once (a temporary file renamed), only after every check passed.
+choice), except that every CSV/TSV cell stays the string it is (`00501` is not read as the number 501),
+so the columns are written back as they were. A text that is not a string stops the run naming its row;
+an empty text is kept (every input row gets an output row) and counted. The output is the input's rows
+and columns plus `label` (the predicted class name) and one `probability_<class>` column per class, in
+the format of the output's extension, written at once (a temporary file renamed), only after every
+check passed.
 """
 
 from __future__ import annotations
@@ -123,12 +125,14 @@ def predict(args: PredictArguments) -> Path:
     """Read and check the input, load the model, label every row, write `--output`; returns its path.
     Bad input raises a `UserError` before anything is written."""
     output = Path(args.output).expanduser()
+    if output.is_dir():
+        raise PathError(f"--output {output} is a folder; give the file to write, e.g. {output / 'predictions.csv'}")
     if output.exists() and not args.overwrite:
         raise PathError(f"--output {output} exists; choose another file or pass --overwrite")
     check_writable_dir(output.parent)
     device = args.device or default_device()
     check_device(device)
-    data = read_data_file(args.input, args.encoding)
+    data = read_data_file(args.input, args.encoding, cells_as_text=True)  # the columns written back as they were
     texts = input_texts(args, data)
     classifier = load_classifier(args.model, parse_class_names(args.class_names), None, device, args.batch_size, progress=True)
     if args.class_names and list(classifier.label_names) != parse_class_names(args.class_names):

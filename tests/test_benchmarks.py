@@ -8,11 +8,14 @@ import pytest
 
 import train
 from pipelines.report import main as report_main
-from pipelines.benchmarks import BENCHMARKS, Benchmark, closest_benchmark, get_benchmark, official_metric_for, register_benchmark
+from pipelines.benchmarks import (
+    BENCHMARKS, Benchmark, closest_benchmark, get_benchmark, official_metric_for, read_mr, read_semeval2017a, register_benchmark,
+)
 from pipelines.cli import run_cli
 from pipelines.data.builtin import load_sentiment_dataset
 from pipelines.errors import OptionError
 from tests.conftest import polar_sentence
+from tests.tiny_bert import write_mr, write_semeval
 
 
 def read_toy(folder):
@@ -74,3 +77,29 @@ def test_builtin_entries_and_the_rule_for_other_data():
         get_benchmark("imdb")
     with pytest.raises(ValueError, match="official_metric 'auc' is not one of"):
         register_benchmark(Benchmark("x", "x", ("a", "b"), read_toy, "X", "x", official_metric="auc"))
+
+
+def test_the_closest_benchmark_is_found_by_what_the_labels_mean():
+    """The review: `neg,neu,pos` shared no raw name with either benchmark, so the tie picked MR's two-label models."""
+    for spelled in (["neg", "neu", "pos"], ["NEG", "NEU", "POS"]):
+        assert closest_benchmark(spelled).name == "semeval2017a"
+    assert closest_benchmark(["NEG", "POS"]).name == "mr"
+
+
+def test_a_line_breaks_only_at_a_line_feed(tmp_path):
+    """The review: `str.splitlines` also broke at Latin-1's byte 0x85 (an MR sentence became two and the lab split
+    shifted, exit 0) and at U+2028 (a SemEval tweet refused, with a wrong line number)."""
+    root = write_semeval(write_mr(tmp_path, test_per_class=2))
+    pos = root / "MR" / "rt-polarity.pos"
+    lines = pos.read_text().splitlines()
+    lines[0] = "wait for it \x85 a wonderful film"
+    pos.write_bytes(("\r\n".join(lines) + "\r\n").encode("latin-1"))  # not UTF-8: read as Latin-1, as Cornell's release
+    splits = read_mr(root / "MR")
+    assert (len(splits["train"]), len(splits["test"])) == (10_000, 4) and ("wait for it \x85 a wonderful film", "positive") in splits["train"]
+    assert splits["test"][-1] == (lines[-1], "positive")
+    gold = root / "Semeval2017A" / "gold" / "SemEval2017-task4-test.subtask-A.english.txt"
+    tweets = gold.read_text().splitlines()
+    tweets[0] = "9000\tpositive\tfirst line\u2028second line"
+    gold.write_text("\n".join(tweets) + "\n")
+    test = read_semeval2017a(root / "Semeval2017A")["test"]
+    assert len(test) == 12 and test[0] == ("first line\u2028second line", "positive")

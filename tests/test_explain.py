@@ -147,3 +147,14 @@ def test_cli_names_a_folder_that_is_not_a_model(tmp_path, capsys):
     assert error.startswith("error:") and str(tmp_path) in error and "\n" not in error
     assert not (tmp_path / "x.png").exists()
     np.testing.assert_equal(sorted(p.name for p in tmp_path.iterdir()), [])
+
+
+def test_cli_refuses_a_probes_dir_under_a_file_before_explaining(tmp_path, capsys):
+    """The review: `--probes_dir afile/sub` explained every probe, then stopped on a NotADirectoryError traceback."""
+    folder = build_tiny_glove(tmp_path / "mean", "mean")
+    (tmp_path / "afile").write_text("mine")
+    capsys.readouterr()
+    assert run_cli(main, [str(folder), "--probes_dir", str(tmp_path / "afile" / "sub"), "--n_steps", "2"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: output folder not writable: {tmp_path / 'afile' / 'sub'} ({tmp_path / 'afile'} is not a folder)"
+    )

@@ -177,3 +177,14 @@ def test_the_model_folder_itself_is_never_the_output_even_with_overwrite(tmp_pat
         assert capsys.readouterr().err.strip() == (f"error: --output {output} is the model folder {source} or holds it; "
                                                    "give the export a folder of its own")  # fmt: skip
     assert sorted(path.name for path in source.rglob("*")) == before
+
+
+def test_an_output_that_is_a_file_is_refused_before_the_export_even_with_overwrite(tmp_path, capsys):
+    """The review: `--output afile --overwrite` exported, then stopped on a NotADirectoryError traceback from rmtree."""
+    source = build_tiny_glove(tmp_path / "mean", "mean")
+    afile = tmp_path / "afile"
+    afile.write_text("mine")
+    capsys.readouterr()
+    assert run_cli(main, [str(source), "--output", str(afile), "--overwrite"]) == 2
+    assert capsys.readouterr().err.strip() == f"error: --output {afile} is a file; the export is a folder: choose another name"
+    assert afile.read_text() == "mine" and sorted(path.name for path in tmp_path.iterdir()) == ["afile", "mean"]

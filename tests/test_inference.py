@@ -8,10 +8,10 @@ import torch
 from scipy.special import softmax
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from pipelines.errors import OptionError, PathError
+from pipelines.errors import ConfigError, OptionError, PathError
 from pipelines.inference import AsIsClassifier, SetFitClassifier, TorchSequenceClassifier, load_classifier
 from pipelines.scorers import LexiconScorer
-from tests.tiny_bert import build_tiny_bert, build_tiny_setfit
+from tests.tiny_bert import build_tiny_bert, build_tiny_gpt2, build_tiny_setfit
 from tests.tiny_glove import build_tiny_glove
 
 # Lengths in no order, so length sorting moves every row.
@@ -182,3 +182,14 @@ def test_a_setfit_run_is_not_loaded_as_a_sequence_classifier_with_a_random_head(
         TorchSequenceClassifier.from_pretrained(setfit_folders["binary"])
     assert isinstance(load_classifier(setfit_folders["binary"]), SetFitClassifier)
 
+
+def test_a_gpt2_style_tokenizer_without_a_pad_token_pads_with_its_end_of_text_token(tmp_path):
+    """The review: a stock GPT-2-style classifier (no pad token) stopped predict and evaluate_pretrained on
+    `ValueError: Asking to pad but the tokenizer does not have a padding token`."""
+    folder = build_tiny_gpt2(tmp_path / "gpt2", ["negative", "positive"])
+    classifier = TorchSequenceClassifier.from_pretrained(folder, batch_size=2)
+    texts = [text for text in TEXTS if text]  # an empty text has no token at all to score
+    np.testing.assert_allclose(classifier.logits(texts), direct_logits(folder, texts, classifier.max_length), atol=1e-5)
+    assert classifier.model.config.pad_token_id == classifier.tokenizer.eos_token_id  # the head pools the last real token
+    with pytest.raises(ConfigError, match="has no pad token and no end-of-text token to pad with; save its tokenizer with pad_token set"):
+        TorchSequenceClassifier.from_pretrained(build_tiny_gpt2(tmp_path / "no-eos", ["negative", "positive"], eos=False))

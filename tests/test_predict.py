@@ -1,5 +1,6 @@
 """python -m pipelines.predict: every input and output format, as-is scorers, and bad input in one line."""
 
+import csv
 import json
 
 import numpy as np
@@ -116,3 +117,29 @@ def test_a_tsv_output_reads_back_as_its_input_text_and_a_text_tsv_cannot_hold_is
         "reads TSV (unquoted); write .csv, .jsonl or .parquet"
     )
     assert not refused.exists() and not list(tmp_path.glob(".refused*"))
+
+
+def test_every_input_column_is_written_back_as_it_was_read(tmp_path, model):
+    """The review: `00001,02139,True` came back `1.0,2139,True` (`"id":1.0` in JSON lines): pandas had typed the cells;
+    and a column of numbers for 10,000 rows then a word was refused naming neither (`datasets` types each chunk alone)."""
+    rows = [["id", "zip", "flag", "text"], ["00001", "02139", "True", "pure joy !"], ["1e5", "", "NA", ""]]
+    rows += [[str(i), str(i), "0", "dull"] for i in range(10_000)] + [["A7", "n/a", "x", "a good fun film"]]
+    given = tmp_path / "in.csv"
+    with open(given, "w", newline="") as stream:
+        csv.writer(stream).writerows(rows)
+    for output in (tmp_path / "out.csv", tmp_path / "out.jsonl"):
+        assert run_cli(main, ["--model", str(model), "--input", str(given), "--output", str(output), "--batch_size", "512"]) == 0
+    with open(tmp_path / "out.csv", newline="") as stream:
+        assert [row[:4] for row in csv.reader(stream)] == rows
+    first = json.loads((tmp_path / "out.jsonl").read_text().splitlines()[0])
+    assert {key: first[key] for key in rows[0]} == dict(zip(rows[0], rows[1]))
+
+
+def test_an_output_that_is_a_folder_is_refused_before_the_model_runs(tmp_path, capsys, model):
+    """The review: `--output` naming a folder, with `--overwrite`, ended in an IsADirectoryError traceback after the model ran."""
+    given, folder = tmp_path / "in.csv", tmp_path / "out.csv"
+    given.write_text("text\nfine\n")
+    folder.mkdir()
+    assert run_cli(main, ["--model", str(model), "--input", str(given), "--output", str(folder), "--overwrite"]) == 2
+    assert capsys.readouterr().err.strip() == f"error: --output {folder} is a folder; give the file to write, e.g. {folder / 'predictions.csv'}"
+    assert list(folder.iterdir()) == [] and sorted(path.name for path in tmp_path.iterdir()) == ["in.csv", "out.csv"]

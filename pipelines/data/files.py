@@ -41,9 +41,11 @@ def file_digest(path: str | os.PathLike) -> str:
     return digest.hexdigest()[:12]
 
 
-def read_data_file(path: str, encoding: str | None = None) -> Dataset:
+def read_data_file(path: str, encoding: str | None = None, cells_as_text: bool = False) -> Dataset:
     """One local file as a `Dataset`, read by `datasets`; every failure is a `DataError` or
-    `PathError` naming the file (and, where the parser says, the row)."""
+    `PathError` naming the file (and, where the parser says, the row). `cells_as_text`: every CSV/TSV
+    cell is the string written there (`00501` stays `00501`), not a type pandas guesses for each
+    10,000-row chunk, so `pipelines.predict` writes its input's columns back as they were."""
     from datasets import load_dataset
     from datasets.utils import logging as datasets_logging
 
@@ -64,6 +66,8 @@ def read_data_file(path: str, encoding: str | None = None) -> Dataset:
         options = {**options, "encoding": encoding} if encoding else options
     if builder == "csv":  # checked first: pandas would read the rows shifted, without a word
         check_first_row_width(file, options, encoding or "utf-8")
+        if cells_as_text:  # converters keyed by column position: a duplicate header name is mangled, not merged
+            options = {**options, "converters": {i: str for i in range(header_width(file, options, encoding or "utf-8"))}}
     verbosity = datasets_logging.get_verbosity()
     datasets_logging.set_verbosity(datasets_logging.CRITICAL)  # its own log line would repeat our error
     try:
@@ -81,6 +85,16 @@ def content_cache(file: Path) -> Path:
     from datasets import config
 
     return Path(config.HF_DATASETS_CACHE) / "by-content" / file_digest(file)
+
+
+def header_width(file: Path, options: dict, encoding: str = "utf-8") -> int:
+    """The number of fields in the header of a CSV/TSV file read with its `FILE_FORMATS` reader `options`; 0 if unreadable."""
+    with open(file, encoding=encoding, errors="replace", newline="") as stream:
+        reader = csv.reader(stream, delimiter=options.get("delimiter", ","), quoting=options.get("quoting", csv.QUOTE_MINIMAL))
+        try:
+            return len(next((row for row in reader if row), []))
+        except csv.Error:  # a quote never closed: the parser that reads the file names it
+            return 0
 
 
 def check_first_row_width(file: Path, options: dict, encoding: str = "utf-8") -> None:
