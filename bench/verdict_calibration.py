@@ -61,6 +61,7 @@ class Setting:
     tau_own: float = TAU_OWN
     matched: bool = False  # A's and B's run s draw their sentence-level noise with the same uniforms
     b_seeds: int | None = None  # unpaired: B has this many runs of its own seeds (A has `seeds`); None: paired
+    b_seed_sd: float | None = None  # B's SD over seeds (None: `seed_sd`); 0 for a model scored as it is (no seed luck)
 
     def __post_init__(self):
         if self.b_seeds and (self.folds or self.matched):
@@ -79,6 +80,12 @@ SETTINGS = (
     Setting("unpaired, 5 vs 3 seeds × 662, seed SD 0.014", seed_sd=0.014, b_seeds=3),
     Setting("unpaired, 5 vs 3 seeds × 662, seed SD 0.023", seed_sd=0.023, b_seeds=3),
     Setting("unpaired, 3 vs 3 seeds × 662, seed SD 0.023", seeds=3, seed_sd=0.023, b_seeds=3),
+    # round 30: the settings the report and the curves pages use that 1-11 left out
+    Setting("3 seeds × 12,284, seed SD 0.010", sentences=12_284, seeds=3, seed_sd=0.010),
+    Setting("unpaired, 3 seeds vs 1 as-is run × 662, seed SD 0.023", seeds=3, seed_sd=0.023, b_seeds=1, b_seed_sd=0.0),
+    Setting("unpaired, 5 seeds vs 1 as-is run × 12,284, seed SD 0.010", sentences=12_284, seed_sd=0.010, b_seeds=1, b_seed_sd=0.0),
+    Setting("unpaired, 5 seeds vs 1 trained run × 662, seed SD 0.014 both", seed_sd=0.014, b_seeds=1),
+    Setting("1 run vs 1 × 662, matched (a model and its int8 copy)", seeds=1, tau_own=0.1, matched=True),
 )
 
 
@@ -109,16 +116,17 @@ def run_luck(rng: np.random.Generator, setting: Setting, sigma_v: float, sigma_f
     return luck
 
 
-def simulate(rng: np.random.Generator, setting: Setting, accuracies: tuple[float, float], sigmas: tuple[float, float]) -> tuple[dict, dict]:
+def simulate(rng: np.random.Generator, setting: Setting, accuracies: tuple[float, float], sigmas: tuple[float, ...]) -> tuple[dict, dict]:
     """One study: {seed: predictions frame} of architecture A and of B (unpaired: B's seeds are others, numbered from
-    `setting.seeds` on, so no seed is common)."""
-    n, sigma_v, sigma_f = setting.sentences, *sigmas
+    `setting.seeds` on, so no seed is common). `sigmas`: (σ_v, σ_f[, B's σ_v]) on the probit scale; B's σ_v defaults to A's."""
+    n, sigma_f = setting.sentences, sigmas[1]
     labels = rng.integers(0, 2, n)
     shared = TAU * rng.standard_normal(n)
     folds = np.stack([rng.permutation(n) % setting.folds for _ in range(setting.seeds)]) if setting.folds else None
     uniforms = rng.random((setting.seeds, n))
     runs = []
     for model, accuracy in enumerate(accuracies):
+        sigma_v = sigmas[2] if model == 1 and len(sigmas) > 2 else sigmas[0]  # B's own (`b_seed_sd`): 0 for an as-is model
         seeds = setting.b_seeds if model == 1 and setting.b_seeds else setting.seeds
         first = setting.seeds if model == 1 and setting.b_seeds else 0
         mu = stats.norm.ppf(accuracy) * np.sqrt(1 + TAU**2 + setting.tau_own**2 + sigma_v**2 + sigma_f**2)
@@ -139,7 +147,9 @@ def other_references(found: dict, setting: Setting) -> dict[str, tuple[float, fl
     seed, sentences = found["seed_share"] * se**2, (1 - found["seed_share"]) * se**2
     fewer = min(setting.seeds, setting.b_seeds or setting.seeds) - 1
     seed_df = found["df"] if setting.b_seeds and seed > 0 else setting.seeds - 1
-    df = {"s1": fewer, "ws": se**4 / (seed**2 / seed_df + sentences**2 / (setting.sentences - 1))}
+    df = {"ws": se**4 / ((seed**2 / seed_df if seed > 0 else 0.0) + sentences**2 / (setting.sentences - 1))}
+    if fewer >= 1:  # one run on a side: no S − 1 reference (its column shows –)
+        df["s1"] = fewer
     return {key: (d - stats.t.ppf(0.975, v) * se, 2 * stats.t.sf(abs(d) / se, v), d + stats.t.ppf(0.975, v) * se) for key, v in df.items()}
 
 
@@ -177,7 +187,8 @@ def separate_reference(a: dict, b: dict, difference: float) -> tuple[float, floa
 def calibrate(setting: Setting, studies: int, old_studies: int, resamples: int, rng: np.random.Generator) -> dict:
     """Coverage and power at a true 0.02, false alarms at 0: the report's comparison, the S − 1 and
     Welch–Satterthwaite references, and the bootstrap on the first `old_studies`. {key: list of 0/1 or values}."""
-    sigmas = (seed_sigma(setting.seed_sd, setting.tau_own), seed_sigma(setting.fold_sd, setting.tau_own))
+    b_sd = setting.seed_sd if setting.b_seed_sd is None else setting.b_seed_sd
+    sigmas = (seed_sigma(setting.seed_sd, setting.tau_own), seed_sigma(setting.fold_sd, setting.tau_own), seed_sigma(b_sd, setting.tau_own))
     truth = ALTERNATIVE[0] - ALTERNATIVE[1]
     tally = {f"{method}{key}": [] for method in METHODS for key in ("covered", "power", "rejected")} | {"width": [], "share": []}
     for study in range(studies):
