@@ -93,6 +93,19 @@ def new_columns(columns: list[str], label_names: list[str], where: str) -> list[
     return added
 
 
+def input_table(data):
+    """The input `Dataset` as a pandas DataFrame whose integer and boolean columns keep pandas' nullable types, so a
+    JSON-lines or Parquet column of integers with a missing value is written back as integers (`{"id": 1}`), not
+    floats (`1.0`) as `Dataset.to_pandas` gives."""
+    import pandas as pd
+    import pyarrow as pa
+
+    nullable = {pa.int8(): pd.Int8Dtype(), pa.int16(): pd.Int16Dtype(), pa.int32(): pd.Int32Dtype(), pa.int64(): pd.Int64Dtype(),
+                pa.uint8(): pd.UInt8Dtype(), pa.uint16(): pd.UInt16Dtype(), pa.uint32(): pd.UInt32Dtype(),
+                pa.uint64(): pd.UInt64Dtype(), pa.bool_(): pd.BooleanDtype()}  # fmt: skip
+    return data.with_format("arrow")[:].to_pandas(types_mapper=nullable.get)
+
+
 def write_table(table, path: Path) -> None:
     """`table` (a pandas DataFrame) in the format of `path`'s extension, through a temporary file renamed into place."""
     partial = path.with_name(f".{path.name}.tmp-{os.getpid()}{path.suffix}")
@@ -144,7 +157,7 @@ def predict(args: PredictArguments) -> Path:
         raise OptionError(f"--class_names is for lexicon and zero-shot models; {args.model} predicts its own: {', '.join(classifier.label_names)}")
     added = new_columns(data.column_names, classifier.label_names, args.input)
     probabilities = classifier.probabilities(texts)
-    table = data.to_pandas()
+    table = input_table(data)
     table[added[0]] = np.asarray(classifier.label_names, dtype=object)[probabilities.argmax(axis=-1)]
     for column, values in zip(added[1:], probabilities.T):
         table[column] = values

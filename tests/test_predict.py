@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from pipelines.cli import run_cli
@@ -133,6 +134,19 @@ def test_every_input_column_is_written_back_as_it_was_read(tmp_path, model):
         assert [row[:4] for row in csv.reader(stream)] == rows
     first = json.loads((tmp_path / "out.jsonl").read_text().splitlines()[0])
     assert {key: first[key] for key in rows[0]} == dict(zip(rows[0], rows[1]))
+
+
+def test_integers_with_a_missing_value_stay_integers_in_json_lines_and_parquet(tmp_path, model):
+    """The review: `{"id": 1}` beside `{"id": null}` came back `1.0` (`Dataset.to_pandas` makes such a column float)."""
+    given = tmp_path / "in.jsonl"
+    given.write_text('{"id": 1, "ok": true, "text": "pure joy"}\n{"id": null, "ok": null, "text": "dull"}\n')
+    for name in ("out.jsonl", "out.csv", "out.parquet"):
+        assert run_cli(main, ["--model", str(model), "--input", str(given), "--output", str(tmp_path / name)]) == 0
+    rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [(row["id"], row["ok"]) for row in rows] == [(1, True), (None, None)]
+    with open(tmp_path / "out.csv", newline="") as stream:
+        assert [row[:2] for row in csv.reader(stream)] == [["id", "ok"], ["1", "True"], ["", ""]]
+    assert pq.read_table(tmp_path / "out.parquet").column("id").to_pylist() == [1, None]
 
 
 def test_an_output_that_is_a_folder_is_refused_before_the_model_runs(tmp_path, capsys, model):
