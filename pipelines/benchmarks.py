@@ -92,8 +92,8 @@ class DataFormatError(DataError):
 
 
 def read_lines(path: Path) -> list[str]:
-    """Lines of a UTF-8 file, or of a Latin-1 one (the original Cornell MR release), broken at line feeds only (a carriage
-    return before one dropped): `str.splitlines` also breaks at characters a sentence may hold (Latin-1's byte 0x85,
+    """Lines of a UTF-8 file, or of a Latin-1 one (the original Cornell MR release), broken at line ends only (LF, CRLF or
+    a lone CR): `str.splitlines` also breaks at characters a sentence may hold (Latin-1's byte 0x85,
     a form feed, U+2028), which would split one sentence in two and shift the lab split."""
     raw = path.read_bytes()
     if not raw.strip():
@@ -102,10 +102,10 @@ def read_lines(path: Path) -> list[str]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         text = raw.decode("latin-1")
-    lines = text.split("\n")
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")  # CRLF and a lone CR (old Mac files) end lines too
     if not lines[-1]:  # the newline that ends the last line
         lines.pop()
-    return [line.removesuffix("\r") for line in lines]
+    return lines
 
 
 def require_file(path: Path, layout: str) -> None:

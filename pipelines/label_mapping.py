@@ -55,6 +55,15 @@ CHECKPOINT_LABELS = {
 SENTIMENT_ORDER = {2: ("negative", "positive"), 3: ("negative", "neutral", "positive")}
 
 
+def class_names_hint(label_names) -> str:
+    """How to name a file's integer labels 0..k-1 (two or three of them): `--class_names` names them in id order
+    (`data.rows`); "" for any other labels, which `--class_names` cannot rename."""
+    names = [str(name) for name in label_names]
+    if names != [str(i) for i in range(len(names))] or len(names) not in SENTIMENT_ORDER:
+        return ""
+    return f"name them in id order with --class_names, e.g. --class_names {','.join(SENTIMENT_ORDER[len(names)])}"
+
+
 def unmatched_label_map_keys(extra: dict[str, str], model_labels: list[str]) -> list[str]:
     """The `--label_map` keys that name none of `model_labels` (every scored model's labels), case aside."""
     known = {str(label).strip().lower() for label in model_labels}
@@ -165,11 +174,10 @@ def label_mapping(
             targets.append(None)
 
     def refuse(why: str) -> OptionError:
-        unnamed = not any(sentiments(label_names))  # integer labels read from a file, say: the data's names are the gap
+        hint = class_names_hint(label_names)  # integer labels read from a file: the data's names are the gap
         return OptionError(
             f"labels {model_labels} cannot be mapped to {label_names} ({why}); "
-            + (f"the data's labels name no sentiment: name them in id order with --class_names, e.g. --class_names "
-               f"{','.join(SENTIMENT_ORDER[len(label_names)])}, or " if unnamed and len(label_names) in SENTIMENT_ORDER else "")
+            + (f"the data's labels name no sentiment: {hint}, or " if hint else "")
             + "pass --label_map 'MODEL_LABEL=dataset_label,...' or add the checkpoint to CHECKPOINT_LABELS "
             "in pipelines/label_mapping.py"
         )

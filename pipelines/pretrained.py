@@ -464,9 +464,10 @@ def check_earlier_evaluation(earlier: EvaluationRecord, output_dir: Path, data: 
 def data_identity(data: dict | None) -> dict:
     """What makes two evaluations' data the same, whatever folder they were run from: the description without its
     paths (`data_dir`, `<split>_file`, the digests keyed by path), with each split's SHA-256 in their place
-    (`data.files.file_digests`)."""
+    (`data.files.file_digests`). `validation_test_overlap` is left out: it is found after the earlier evaluation is
+    compared, and follows from the files."""
     data = data or {}
-    kept = {key: value for key, value in data.items() if key not in ("data_dir", "sha256") and not key.endswith("_file")}
+    kept = {key: value for key, value in data.items() if key not in ("data_dir", "sha256", "validation_test_overlap") and not key.endswith("_file")}
     return kept | {"files": file_digests(data)}
 
 

@@ -114,20 +114,20 @@ def label_descriptions(label_names: list[str], dataset: str | None) -> dict[str,
     """{"negative": "a negative review", ...} for a benchmark's (or a file's) label names; a label that names a
     sentiment in another spelling (`neg`, `Neutral`: `metrics.sentiments`) is described by the sentiment's word
     ({"neg": "a negative text"}), not by its spelling. `OptionError` for a label that names nothing in words (`0`,
-    `LABEL_1`: integer labels read from a file), which would be described as "a 0 text"."""
+    `LABEL_1`, `class 2`: integer labels read from a file, say), which would be described as "a 0 text"."""
     from pipelines.benchmarks import BENCHMARKS  # the benchmarks import the data readers; scorers stay light
     from pipelines.errors import OptionError
-    from pipelines.label_mapping import SENTIMENT_ORDER
+    from pipelines.label_mapping import class_names_hint
     from pipelines.metrics import sentiments
 
     noun = BENCHMARKS[dataset].text_noun if dataset in BENCHMARKS else "text"
     opaque = [str(label) for label, sentiment in zip(label_names, sentiments(label_names))
-              if sentiment is None and (not re.search(r"[^\W\d_]", str(label)) or re.fullmatch(r"label_?\d+", str(label), re.IGNORECASE))]  # fmt: skip
+              if sentiment is None and (not re.search(r"[^\W\d_]", str(label)) or re.fullmatch(r"(label|class)[ _-]?\d+", str(label), re.IGNORECASE))]  # fmt: skip
     if opaque:
-        example = f", e.g. --class_names {','.join(SENTIMENT_ORDER[len(label_names)])}" if len(label_names) in SENTIMENT_ORDER else ""
+        how = class_names_hint(label_names) or "give the file's labels as words (negative, neutral, positive, or what they stand for)"
         raise OptionError(
             f"zero-shot scoring describes each label in words (\"a <label> {noun}\"), and the data's label(s) {', '.join(opaque)} "
-            f"name nothing: name the labels in id order with --class_names{example}"
+            f"name nothing: {how}"
         )
     return {label: f"a {sentiment or label} {noun}" for label, sentiment in zip(label_names, sentiments(label_names))}
 

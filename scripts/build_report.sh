@@ -8,8 +8,8 @@
 #                      whose weights stayed on the lent GPU: scripts/gpu_study.sh)
 # STUDY_RUNS holds scripts/run_study.sh's CPU cells and scripts/gpu_study.sh's unpacked GPU cells; a
 # 10-fold CV seed is committed only once all its folds are in (move a partial seed-N aside first).
-# Then a fresh clone rebuilds the report from the records alone:
-#   python -m pipelines.report results/records --output <dir>
+# Then a fresh clone rebuilds the report from the records alone, by this script's last command with another
+# --output (the command results/report/report.md names in its "Made by" line).
 set -euo pipefail
 export HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1
 STUDY_RUNS=${STUDY_RUNS:-runs/study}

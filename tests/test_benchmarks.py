@@ -86,9 +86,10 @@ def test_the_closest_benchmark_is_found_by_what_the_labels_mean():
     assert closest_benchmark(["NEG", "POS"]).name == "mr"
 
 
-def test_a_line_breaks_only_at_a_line_feed(tmp_path):
+def test_a_line_breaks_only_at_a_line_end(tmp_path):
     """The review: `str.splitlines` also broke at Latin-1's byte 0x85 (an MR sentence became two and the lab split
-    shifted, exit 0) and at U+2028 (a SemEval tweet refused, with a wrong line number)."""
+    shifted, exit 0) and at U+2028 (a SemEval tweet refused, with a wrong line number). CRLF and a lone CR (old Mac
+    files) still end a line."""
     root = write_semeval(write_mr(tmp_path, test_per_class=2))
     pos = root / "MR" / "rt-polarity.pos"
     lines = pos.read_text().splitlines()
@@ -97,6 +98,9 @@ def test_a_line_breaks_only_at_a_line_feed(tmp_path):
     splits = read_mr(root / "MR")
     assert (len(splits["train"]), len(splits["test"])) == (10_000, 4) and ("wait for it \x85 a wonderful film", "positive") in splits["train"]
     assert splits["test"][-1] == (lines[-1], "positive")
+    neg = root / "MR" / "rt-polarity.neg"
+    neg.write_bytes(neg.read_bytes().replace(b"\n", b"\r"))  # old Mac line ends
+    assert read_mr(root / "MR") == splits
     gold = root / "Semeval2017A" / "gold" / "SemEval2017-task4-test.subtask-A.english.txt"
     tweets = gold.read_text().splitlines()
     tweets[0] = "9000\tpositive\tfirst line\u2028second line"

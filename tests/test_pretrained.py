@@ -449,6 +449,8 @@ def test_a_validation_file_that_is_the_test_set_is_refused_and_a_shared_sentence
     assert run_cli(evaluate_pretrained.main, [*argv, "--validation_file", str(tmp_path / "validation.csv"), "--output_dir", str(tmp_path / "out")]) == 0
     assert "warning: 1 of 10 test sentences also occur in validation" in capsys.readouterr().out
     assert EvaluationRecord.read(tmp_path / "out" / "evaluation.json").data["validation_test_overlap"] == 1
+    more = [*argv[:-1], "vader", "afinn", "--validation_file", str(tmp_path / "validation.csv"), "--output_dir", str(tmp_path / "out")]
+    assert run_cli(evaluate_pretrained.main, more) == 0  # the same data again, one model added: the same evaluation grows
 
 
 def test_two_models_whose_names_make_one_file_name_keep_their_own_predictions(tmp_path):

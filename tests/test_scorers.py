@@ -1,5 +1,6 @@
 """The scorer families behind evaluate_pretrained.py: lexicons, zero-shot, and how an entry resolves."""
 
+import re
 import time
 
 import numpy as np
@@ -76,15 +77,25 @@ def test_descriptions_name_the_benchmark_texts():
 
 
 
-@pytest.mark.parametrize("labels", [["0", "1"], ["LABEL_0", "LABEL_1"], ["1", "2", "3"]])
-def test_labels_that_name_nothing_are_refused_for_zero_shot_and_lexicons_say_class_names(labels):
+@pytest.mark.parametrize(
+    "labels, how",
+    [
+        (["0", "1"], "name them in id order with --class_names, e.g. --class_names negative,positive"),
+        (["0", "1", "2"], "name them in id order with --class_names, e.g. --class_names negative,neutral,positive"),
+        (["1", "2", "3"], "give the file's labels as words"),  # --class_names names 0..k-1 only (`data.rows`)
+        (["LABEL_0", "LABEL_1"], "give the file's labels as words"),
+        (["class 0", "class-1"], "give the file's labels as words"),
+    ],
+)
+def test_labels_that_name_nothing_are_refused_for_zero_shot_and_lexicons_say_class_names(labels, how):
     """Round 30's review: a file with integer labels was scored zero-shot against "a 0 text" / "a 1 text" (exit 0, a
-    meaningless score in the table), and a lexicon's refusal pointed at --label_map, not at naming the data's labels."""
-    example = "negative,positive" if len(labels) == 2 else "negative,neutral,positive"
-    with pytest.raises(ValueError, match=f"name the labels in id order with --class_names, e.g. --class_names {example}"):
+    meaningless score in the table), and a lexicon's refusal pointed at --label_map, not at naming the data's labels;
+    --class_names is advised only where it works (labels 0..k-1)."""
+    with pytest.raises(ValueError, match=re.escape(how)):
         label_descriptions(labels, None)
-    with pytest.raises(ValueError, match=f"the data's labels name no sentiment: name them in id order with --class_names, e.g. --class_names {example}"):
+    with pytest.raises(ValueError) as refused:
         label_mapping("vader", dict(enumerate(["negative", "positive"])), labels)
+    assert ("--class_names" in str(refused.value)) == ("--class_names" in how) and "--label_map" in str(refused.value)
 
 
 def test_zero_shot_labels_each_description_as_itself(tiny_encoder):

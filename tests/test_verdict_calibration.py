@@ -72,7 +72,7 @@ def test_an_unpaired_setting_gives_b_its_own_seeds_and_the_table_the_separate_re
     assert row.count("%") == 12 and "coverage, separate" in text and "seed stages' Welch–Satterthwaite" in text
 
 
-def test_a_one_run_setting_has_no_s_minus_1_reference_and_an_as_is_b_has_no_seed_luck():
+def test_a_one_run_setting_has_no_s_minus_1_reference_and_an_as_is_b_has_no_seed_luck(monkeypatch):
     """Settings 12-16 (round 30): B with one run and `b_seed_sd=0` is an as-is model, the same accuracy in expectation
     with no seed luck; one run on a side leaves the S − 1 reference undefined (its cells –), the rest computed."""
     rng = np.random.default_rng(0)
@@ -85,7 +85,12 @@ def test_a_one_run_setting_has_no_s_minus_1_reference_and_an_as_is_b_has_no_seed
     for s in (lucky, plain):
         _, b = calibration.simulate(np.random.default_rng(1), s, (0.80, 0.78), (sigma, 0.0, calibration.seed_sigma(s.b_seed_sd if s.b_seed_sd is not None else 0.023)))
         spread[s.name] = np.std([(f["label"] == f["prediction"]).mean() for f in b.values()])
-    assert spread["b as is"] < 0.012 < 0.016 < spread["b lucky"]  # sentence draws alone: about sqrt(0.78 · 0.22 / 2000) = 0.009
+    assert spread["b as is"] < 0.012 and spread["b lucky"] > 0.016  # sentence draws alone: about sqrt(0.78 · 0.22 / 2000) = 0.009
+    seen, simulate = [], calibration.simulate
+    monkeypatch.setattr(calibration, "simulate", lambda rng, s, accuracies, sigmas: seen.append(sigmas) or simulate(rng, s, accuracies, sigmas))
+    as_is = next(s for s in calibration.SETTINGS if s.name.startswith("unpaired, 3 seeds vs 1 as-is"))
+    calibration.calibrate(as_is, 1, 0, 10, np.random.default_rng(0))  # the setting's b_seed_sd reaches B's seed luck
+    assert seen[0] == (sigma, 0.0, 0.0)
     text = calibration.main(["--studies", "2", "--settings", "13", "--seed", "3"])
     row = next(line for line in text.splitlines() if line.startswith("| unpaired, 3 seeds vs 1 as-is"))
     assert [cell.strip() for cell in row.split("|")][7:10] == ["–", "–", "–"] and row.count("%") == 9

@@ -140,8 +140,9 @@ def trial_rows(study) -> list[dict]:
 
 
 def best_options(study) -> list[str]:
-    """The best trial as train.py (and grid) options: its config fields as one `--config_overrides`, sorted, then
-    each `TrainingArguments` field it drew (`--learning_rate`), as `pipelines.search.train_trial` splits them."""
+    """The best trial as options of the command that ran the study (`options_owner`): its config fields as one
+    `--config_overrides`, sorted (GloVe studies: train.py and the grid), then each `TrainingArguments` field it drew
+    (`--learning_rate`), as `pipelines.search.train_trial` splits them."""
     config_values, training_values = split_params(study.best_trial.params)
     config = pairs_text(dict(sorted(config_values.items())))
     return (["--config_overrides", config] if config else []) + [text for name, value in training_values.items() for text in (f"--{name}", str(value))]
